@@ -1,0 +1,343 @@
+/* exporter — batches from the queue to the backend on one thread; see exporter.h. */
+#include "exporter.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "otlp.h"
+
+#define BATCH_MAX_SPANS 512
+#define BATCH_MAX_BYTES (4u * 1024 * 1024)
+
+struct exporter {
+  queue *q;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;     /* to the thread: records, a new target, stop */
+  pthread_cond_t progress; /* from the thread: a batch was answered */
+  pthread_t thread;
+  bool started, stopping;
+  int abort_transfer;      /* read by the http layer's progress check */
+  exporter_target *target; /* current; owned */
+  exporter_target *in_use; /* the one a send is using, when it was replaced meanwhile */
+  exporter_counts counts;
+  uint64_t answered_seq;   /* every record up to this seq was answered or given up on */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+void exporter_target_free(exporter_target *t) {
+  if (!t) return;
+  free(t->url);
+  for (size_t i = 0; i < t->n_headers; i++) {
+    /* header values are secrets: wipe them before the memory goes back */
+    volatile char *p = t->headers[i];
+    while (*p) *p++ = 0;
+    free(t->headers[i]);
+  }
+  free(t->headers);
+  free(t->service_name);
+  free(t->project_name);
+  free(t->version);
+  free(t);
+}
+
+exporter_target *exporter_target_copy(const exporter_target *t) {
+  exporter_target *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  *c = *t;
+  c->url = dup_or_null(t->url);
+  c->service_name = dup_or_null(t->service_name);
+  c->project_name = dup_or_null(t->project_name);
+  c->version = dup_or_null(t->version);
+  c->headers = calloc(t->n_headers ? t->n_headers : 1, sizeof *c->headers);
+  bool ok = c->headers && (!t->url || c->url) && (!t->service_name || c->service_name) &&
+            (!t->project_name || c->project_name) && (!t->version || c->version);
+  for (size_t i = 0; ok && i < t->n_headers; i++) ok = (c->headers[i] = strdup(t->headers[i])) != NULL;
+  if (!ok) {
+    c->n_headers = c->headers ? t->n_headers : 0;
+    exporter_target_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(long ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+  return ts;
+}
+
+/* Sleeps up to ms unless stop is asked for. Called with the lock held. Returns false when
+ * stopping. */
+static bool pause_locked(exporter *e, long ms) {
+  struct timespec until = deadline_in(ms);
+  while (!e->stopping)
+    if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT) break;
+  return !e->stopping;
+}
+
+/* The delay before retry number attempt (1, 2, ...): exponential with full jitter between
+ * half and all of it, capped; a server's Retry-After wins when it asks for longer. */
+static long backoff_ms(const exporter_target *t, int attempt, double retry_after_s) {
+  long base = t->backoff_initial_ms > 0 ? t->backoff_initial_ms : 1000;
+  long max = t->backoff_max_ms > 0 ? t->backoff_max_ms : 30000;
+  long delay = base;
+  for (int i = 1; i < attempt && delay < max; i++) delay *= 2;
+  if (delay > max) delay = max;
+  delay = delay / 2 + (long)(rand() % (delay / 2 + 1));
+  if (retry_after_s >= 0) {
+    long asked = (long)(retry_after_s * 1000);
+    if (asked > max) asked = max;
+    if (asked > delay) delay = asked;
+  }
+  return delay;
+}
+
+/* Marks records up to seq as answered and wakes flush waiters. Lock held. */
+static void answered_locked(exporter *e, uint64_t seq) {
+  if (seq > e->answered_seq) e->answered_seq = seq;
+  pthread_cond_broadcast(&e->progress);
+}
+
+typedef enum { SEND_DONE, SEND_RETRY, SEND_STOP } send_outcome;
+
+/* One attempt at one batch with target t. Updates counters; acks the batch unless the failure
+ * is retryable. */
+static send_outcome send_batch(exporter *e, const exporter_target *t, const queue_record **batch,
+                               size_t n, double *retry_after_s) {
+  const uint8_t *spans[BATCH_MAX_SPANS];
+  size_t lens[BATCH_MAX_SPANS];
+  uint64_t last_seq = batch[n - 1]->seq;
+  for (size_t i = 0; i < n; i++) spans[i] = batch[i]->data, lens[i] = batch[i]->len;
+  otlp_resource res = {.service_name = t->service_name, .project_name = t->project_name,
+                       .scope_version = t->version};
+  uint8_t *body = NULL;
+  size_t body_len = 0;
+  char error[256] = "";
+  if (otlp_encode_request(&res, spans, lens, n, &body, &body_len, error, sizeof error) != 0) {
+    /* A record that does not decode can never be sent: drop the batch rather than loop. */
+    log_error("dropping %zu spans: cannot build the export request: %s", n, error);
+    queue_ack(e->q, n);
+    pthread_mutex_lock(&e->lock);
+    e->counts.dropped += n;
+    answered_locked(e, last_seq);
+    pthread_mutex_unlock(&e->lock);
+    return SEND_DONE;
+  }
+  http_request req = {.url = t->url, .headers = (const char *const *)t->headers,
+                      .n_headers = t->n_headers, .body = body, .body_len = body_len,
+                      .gzip = t->gzip, .timeout_ms = t->timeout_ms,
+                      .abort_flag = &e->abort_transfer};
+  http_response resp = {0};
+  int rc = http_post(&req, &resp);
+  free(body);
+  *retry_after_s = resp.retry_after_s;
+
+  send_outcome outcome = SEND_DONE;
+  pthread_mutex_lock(&e->lock);
+  e->counts.requests++;
+  e->counts.last_status = resp.status;
+  if (rc == 0 && resp.status >= 200 && resp.status < 300) {
+    int64_t rejected = 0;
+    char *message = NULL;
+    if (otlp_parse_response(resp.body, resp.body_len, &rejected, &message) == 0 && rejected > 0) {
+      if ((size_t)rejected > n) rejected = (int64_t)n;
+      log_warn("backend rejected %lld of %zu spans: %s", (long long)rejected, n,
+               message ? message : "(no reason given)");
+      e->counts.dropped += (uint64_t)rejected;
+    }
+    free(message);
+    e->counts.exported += n - (size_t)rejected;
+    e->counts.last_export_ms = wall_ms();
+    e->counts.last_error[0] = '\0';
+    log_debug("exported %zu spans (%zu bytes) to %s: HTTP %ld", n, body_len, t->url, resp.status);
+  } else if (rc != 0 || http_status_retryable(resp.status)) {
+    e->counts.failed_requests++;
+    if (rc != 0)
+      snprintf(e->counts.last_error, sizeof e->counts.last_error, "%s", resp.error);
+    else
+      snprintf(e->counts.last_error, sizeof e->counts.last_error, "HTTP %ld", resp.status);
+    outcome = e->stopping ? SEND_STOP : SEND_RETRY;
+  } else {
+    char first_line[200];
+    http_body_first_line(resp.body, resp.body_len, first_line, sizeof first_line - 1);
+    snprintf(e->counts.last_error, sizeof e->counts.last_error, "HTTP %ld: %s", resp.status, first_line);
+    log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
+              resp.status, first_line);
+    e->counts.failed_requests++;
+    e->counts.dropped += n;
+  }
+  pthread_mutex_unlock(&e->lock);
+  http_response_free(&resp);
+
+  if (outcome == SEND_DONE) {
+    queue_ack(e->q, n);
+    pthread_mutex_lock(&e->lock);
+    answered_locked(e, last_seq);
+    pthread_mutex_unlock(&e->lock);
+  } else {
+    queue_unpeek(e->q);
+  }
+  return outcome;
+}
+
+/* Takes the current target for a send; it stays alive until release_target even if
+ * exporter_set_target replaces it meanwhile. Lock held. */
+static exporter_target *take_target_locked(exporter *e) {
+  e->in_use = e->target;
+  return e->target;
+}
+
+static void release_target_locked(exporter *e) {
+  if (e->in_use && e->in_use != e->target) exporter_target_free(e->in_use);
+  e->in_use = NULL;
+}
+
+static void *exporter_main(void *arg) {
+  exporter *e = arg;
+  const queue_record *batch[BATCH_MAX_SPANS];
+  int attempt = 0;
+  pthread_mutex_lock(&e->lock);
+  while (!e->stopping) {
+    queue_stats qs = queue_get_stats(e->q);
+    const exporter_target *t = e->target;
+    if (qs.records == 0 || !t || !t->send) {
+      if (qs.records > 0 && t && t->discard) { /* dry run: built, counted, not sent */
+        size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
+        uint64_t last = batch[n - 1]->seq;
+        queue_ack(e->q, n);
+        answered_locked(e, last);
+        continue;
+      }
+      pthread_cond_broadcast(&e->progress); /* a flush waiting on nothing sendable returns */
+      pause_locked(e, 60000);
+      continue;
+    }
+    size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
+    if (n == 0) continue;
+    exporter_target *target = take_target_locked(e);
+    pthread_mutex_unlock(&e->lock);
+    double retry_after_s = -1;
+    send_outcome outcome = send_batch(e, target, batch, n, &retry_after_s);
+    pthread_mutex_lock(&e->lock);
+    if (outcome == SEND_RETRY) {
+      attempt++;
+      long delay = backoff_ms(target, attempt, retry_after_s);
+      e->counts.retries++;
+      log_warn("export to %s failed (%s); retry %d in %ld ms, %zu spans kept", target->url,
+               e->counts.last_error, attempt, delay, n);
+      release_target_locked(e);
+      pause_locked(e, delay);
+    } else {
+      attempt = 0;
+      release_target_locked(e);
+    }
+  }
+  pthread_cond_broadcast(&e->progress);
+  pthread_mutex_unlock(&e->lock);
+  http_thread_cleanup();
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+exporter *exporter_new(queue *q) {
+  exporter *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->q = q;
+  pthread_mutex_init(&e->lock, NULL);
+  pthread_cond_init(&e->wake, NULL);
+  pthread_cond_init(&e->progress, NULL);
+  e->counts.last_status = -1;
+  return e;
+}
+
+void exporter_set_target(exporter *e, exporter_target *t) {
+  pthread_mutex_lock(&e->lock);
+  exporter_target *old = e->target;
+  e->target = t;
+  if (old && old != e->in_use) exporter_target_free(old);
+  pthread_cond_broadcast(&e->wake);
+  pthread_mutex_unlock(&e->lock);
+}
+
+void exporter_notify(exporter *e) {
+  pthread_mutex_lock(&e->lock);
+  if (!e->started && !e->stopping) {
+    if (http_global_init() != 0) log_error("libcurl failed to initialise; spans stay queued");
+    else if (pthread_create(&e->thread, NULL, exporter_main, e) == 0) e->started = true;
+    else log_error("cannot start the exporter thread; spans stay queued");
+  }
+  pthread_cond_signal(&e->wake);
+  pthread_mutex_unlock(&e->lock);
+}
+
+static void fill_pending(exporter *e, exporter_counts *out) {
+  queue_stats qs = queue_get_stats(e->q);
+  out->pending = qs.records;
+  out->dropped += qs.dropped_full;
+}
+
+exporter_counts exporter_get_counts(exporter *e) {
+  pthread_mutex_lock(&e->lock);
+  exporter_counts c = e->counts;
+  pthread_mutex_unlock(&e->lock);
+  fill_pending(e, &c);
+  return c;
+}
+
+void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
+  uint64_t goal = queue_get_stats(e->q).last_seq;
+  struct timespec until = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+  pthread_mutex_lock(&e->lock);
+  while (e->started && !e->stopping && e->target && (e->target->send || e->target->discard)) {
+    /* records dropped for space also count as answered: they will never be */
+    if (e->answered_seq >= goal || queue_get_stats(e->q).done_seq >= goal) break;
+    if (pthread_cond_timedwait(&e->progress, &e->lock, &until) == ETIMEDOUT) break;
+  }
+  *out = e->counts;
+  pthread_mutex_unlock(&e->lock);
+  fill_pending(e, out);
+}
+
+void exporter_stop(exporter *e, long timeout_ms) {
+  exporter_counts ignored;
+  if (timeout_ms > 0) exporter_flush(e, timeout_ms, &ignored);
+  pthread_mutex_lock(&e->lock);
+  bool join = e->started && !e->stopping;
+  e->stopping = true;
+  __atomic_store_n(&e->abort_transfer, 1, __ATOMIC_RELAXED);
+  pthread_cond_broadcast(&e->wake);
+  pthread_mutex_unlock(&e->lock);
+  if (join) pthread_join(e->thread, NULL);
+}
+
+void exporter_free(exporter *e) {
+  if (!e) return;
+  exporter_stop(e, 0);
+  exporter_target_free(e->target);
+  pthread_cond_destroy(&e->wake);
+  pthread_cond_destroy(&e->progress);
+  pthread_mutex_destroy(&e->lock);
+  free(e);
+}

@@ -1,0 +1,73 @@
+/* exporter — the one background thread that ships the queue to the backend.
+ *
+ * It peeks a batch, encodes one ExportTraceServiceRequest (otlp), POSTs it (http), and acks
+ * the batch on a 2xx or a permanent failure; retryable failures (429, 502, 503, 504, network)
+ * are retried with exponential backoff and jitter, honouring Retry-After. The JS thread only
+ * pushes to the queue and reads counters: it never waits on the network.
+ */
+#ifndef EXPORTER_H
+#define EXPORTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+/* Where and how to send: an immutable copy made from the config, swapped whole. */
+typedef struct {
+  bool send;            /* false: keep spans queued (no backend, tracing off) */
+  bool discard;         /* dry run: spans are built and dropped, never sent */
+  char *url;
+  char **headers;       /* secrets inside: never logged */
+  size_t n_headers;
+  char *service_name;
+  char *project_name;
+  char *version;
+  bool gzip;
+  long timeout_ms;
+  long backoff_initial_ms, backoff_max_ms;
+} exporter_target;
+
+/* A deep copy of t (NULL when out of memory). */
+exporter_target *exporter_target_copy(const exporter_target *t);
+void exporter_target_free(exporter_target *t);
+
+typedef struct {
+  uint64_t exported;        /* spans the backend accepted */
+  uint64_t dropped;         /* spans given up on: permanent errors, rejections, full queue */
+  uint64_t pending;         /* spans still queued */
+  uint64_t requests;        /* HTTP requests sent */
+  uint64_t failed_requests; /* requests that did not end in a 2xx */
+  uint64_t retries;
+  long last_status;         /* HTTP status of the last request, 0 for a network error, -1 none */
+  char last_error[256];     /* the last failure, one line, no secrets */
+  int64_t last_export_ms;   /* wall clock of the last 2xx, 0 if none */
+} exporter_counts;
+
+typedef struct exporter exporter;
+
+/* The exporter for q (borrowed: it must outlive the exporter). The thread starts on the
+ * first exporter_notify. */
+exporter *exporter_new(queue *q);
+
+/* Replaces the target (ownership moves in); the next batch uses it. */
+void exporter_set_target(exporter *e, exporter_target *t);
+
+/* Tells the thread new records are queued, starting it on first use. */
+void exporter_notify(exporter *e);
+
+/* Waits until every record queued before the call has been answered by the backend (or
+ * given up on), at most timeout_ms; returns at once when nothing can be sent. */
+void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out);
+
+exporter_counts exporter_get_counts(exporter *e);
+
+/* Flushes for at most timeout_ms, then stops the thread (an in-flight request is aborted);
+ * what is unsent stays queued. Idempotent. */
+void exporter_stop(exporter *e, long timeout_ms);
+
+/* Stops (if needed) and frees. */
+void exporter_free(exporter *e);
+
+#endif

@@ -1,0 +1,364 @@
+/* http — one OTLP/HTTP POST with libcurl; see http.h.
+ *
+ * Each call uses its own easy handle, so nothing is shared between threads beyond
+ * curl's global state, which http_global_init sets up exactly once.
+ */
+#include "http.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#define HTTP_BODY_MAX (64 * 1024)         /* response bytes kept: enough for any error text */
+#define HTTP_DEFAULT_TIMEOUT_MS 30000L    /* when the caller gives none: never wait forever */
+#define HTTP_USER_AGENT "opencode-arize-tracing"
+
+/* ---- global init ----------------------------------------------------------------- */
+
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
+static CURLcode http_init_rc = CURLE_FAILED_INIT;
+
+static void http_init_once(void) { http_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* curl_global_init is not thread-safe in older libcurl; pthread_once makes it so. */
+int http_global_init(void) {
+  pthread_once(&http_once, http_init_once);
+  return http_init_rc == CURLE_OK ? 0 : -1;
+}
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+static void http_set_error(http_response *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void http_set_error(http_response *resp, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(resp->error, sizeof resp->error, fmt, ap);
+  va_end(ap);
+}
+
+bool http_status_retryable(long status) {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+/* Only ASCII printable bytes survive: the line goes into a log, where control bytes
+ * (terminal escapes, newlines) could forge or garble entries. */
+void http_body_first_line(const uint8_t *body, size_t len, char *out, size_t max_len) {
+  size_t n = 0;
+  for (size_t i = 0; body && i < len && n < max_len; i++) {
+    uint8_t c = body[i];
+    if (c == '\n' || c == '\r') break;
+    out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+  }
+  out[n] = '\0';
+}
+
+void http_response_free(http_response *resp) {
+  if (!resp) return;
+  free(resp->body);
+  resp->body = NULL;
+  resp->body_len = 0;
+}
+
+/* ---- gzip ------------------------------------------------------------------------ */
+
+/* The gzip (not zlib) encoding of data into a malloc'd *out: windowBits 15 + 16 selects
+ * the gzip wrapper that content-encoding: gzip means. -1 on failure. */
+static int http_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len) {
+  /* One deflate call takes at most UINT_MAX bytes in and out; OTLP batches are far
+   * smaller, so a larger body is refused rather than streamed. */
+  if (len > UINT_MAX / 2) return -1;
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return -1;
+  /* deflateBound covers the gzip header and trailer, so one Z_FINISH call completes. */
+  uLong bound = deflateBound(&z, (uLong)len);
+  uint8_t *buf = malloc(bound);
+  if (!buf) {
+    deflateEnd(&z);
+    return -1;
+  }
+  z.next_in = (Bytef *)data;
+  z.avail_in = (uInt)len;
+  z.next_out = buf;
+  z.avail_out = (uInt)bound;
+  int rc = deflate(&z, Z_FINISH);
+  size_t produced = bound - z.avail_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    free(buf);
+    return -1;
+  }
+  *out = buf;
+  *out_len = produced;
+  return 0;
+}
+
+/* ---- response capture ------------------------------------------------------------ */
+
+typedef struct {
+  http_response *resp;
+  size_t body_cap;
+  bool body_oom;          /* stop keeping the body, but finish the transfer */
+  char retry_after[128];  /* raw Retry-After value of the last response, "" if none */
+} http_capture;
+
+/* Keeps the first HTTP_BODY_MAX bytes. Always consumes everything, because returning
+ * less would turn a long error page into a network error and hide the status. */
+static size_t http_on_body(char *data, size_t size, size_t nmemb, void *userdata) {
+  http_capture *cap = userdata;
+  http_response *resp = cap->resp;
+  size_t n = size * nmemb;
+  size_t room = HTTP_BODY_MAX - resp->body_len;
+  size_t keep = n < room ? n : room;
+  if (keep == 0 || cap->body_oom) return n;
+  if (resp->body_len + keep > cap->body_cap) {
+    size_t want = cap->body_cap ? cap->body_cap * 2 : 4096;
+    while (want < resp->body_len + keep) want *= 2;
+    if (want > HTTP_BODY_MAX) want = HTTP_BODY_MAX;
+    uint8_t *grown = realloc(resp->body, want);
+    if (!grown) {
+      cap->body_oom = true;
+      return n;
+    }
+    resp->body = grown;
+    cap->body_cap = want;
+  }
+  memcpy(resp->body + resp->body_len, data, keep);
+  resp->body_len += keep;
+  return n;
+}
+
+/* Records Retry-After. A status line starts a new response (after a 100 Continue, say),
+ * and only the final response's headers count. */
+static size_t http_on_header(char *line, size_t size, size_t nmemb, void *userdata) {
+  http_capture *cap = userdata;
+  size_t n = size * nmemb;
+  static const char name[] = "retry-after:";
+  if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    cap->retry_after[0] = '\0';
+  } else if (n > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
+    const char *v = line + sizeof name - 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && isspace((unsigned char)end[-1])) end--;
+    size_t len = (size_t)(end - v);
+    if (len >= sizeof cap->retry_after) len = sizeof cap->retry_after - 1;
+    memcpy(cap->retry_after, v, len);
+    cap->retry_after[len] = '\0';
+  }
+  return n;
+}
+
+/* Seconds to wait from a Retry-After value: delta-seconds or an HTTP date (RFC 9110
+ * 10.2.3). Never negative; -1 when absent or unreadable. */
+static double http_retry_after_seconds(const char *value) {
+  if (!value[0]) return -1;
+  const char *p = value;
+  while (isdigit((unsigned char)*p)) p++;
+  if (*p == '\0') {
+    double s = strtod(value, NULL);
+    return s > 0 ? s : 0;
+  }
+  time_t when = curl_getdate(value, NULL);
+  if (when == (time_t)-1) return -1;
+  double s = difftime(when, time(NULL));
+  return s > 0 ? s : 0;
+}
+
+/* ---- request --------------------------------------------------------------------- */
+
+static bool http_scheme_allowed(const char *url) {
+  return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Whether text shows part of the URL that may be secret (user, password, query). */
+static bool http_text_leaks_url_secret(const char *url, const char *text) {
+  CURLU *u = curl_url();
+  if (!u) return true; /* cannot tell: assume the worst */
+  bool leaks = false;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+    static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_QUERY};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && !leaks; i++) {
+      char *part = NULL;
+      if (curl_url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] &&
+          strstr(text, part))
+        leaks = true;
+      curl_free(part);
+    }
+  }
+  curl_url_cleanup(u);
+  return leaks;
+}
+
+/* The reason for a failed transfer: curl's detailed message when it has one and it
+ * shows nothing secret from the URL, else the generic text for the code. Header values
+ * never appear in curl's messages. */
+static void http_describe_failure(http_response *resp, CURLcode rc, const char *url,
+                                  const char *detail) {
+  const char *generic = curl_easy_strerror(rc);
+  if (detail[0] && !http_text_leaks_url_secret(url, detail))
+    http_set_error(resp, "%s: %s", generic, detail);
+  else
+    http_set_error(resp, "%s", generic);
+}
+
+/* content-type, content-encoding, an empty Expect (curl would otherwise wait up to a
+ * second for "100 Continue" before sending a larger body), then the caller's headers.
+ * NULL when out of memory. */
+static struct curl_slist *http_header_list(const http_request *req, bool gzip) {
+  char content_type[256];
+  snprintf(content_type, sizeof content_type, "content-type: %s",
+           req->content_type ? req->content_type : "application/x-protobuf");
+  struct curl_slist *list = NULL, *next;
+  if (!(next = curl_slist_append(list, content_type))) goto oom;
+  list = next;
+  if (gzip && !(next = curl_slist_append(list, "content-encoding: gzip"))) goto oom;
+  list = next;
+  if (!(next = curl_slist_append(list, "Expect:"))) goto oom;
+  list = next;
+  for (size_t i = 0; i < req->n_headers; i++) {
+    if (!req->headers[i]) continue;
+    if (!(next = curl_slist_append(list, req->headers[i]))) goto oom;
+    list = next;
+  }
+  return list;
+oom:
+  curl_slist_free_all(list);
+  return NULL;
+}
+
+/* Stops a transfer when the owner asks (shutdown must not wait out a slow backend). */
+static int http_on_progress(void *flag, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow) {
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return __atomic_load_n((const int *)flag, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
+/* The calling thread's handle: reset between requests, so options never leak from one to the
+ * next, while libcurl keeps its connection cache for the next batch. */
+static _Thread_local CURL *http_handle;
+
+static CURL *http_thread_handle(void) {
+  if (http_handle) curl_easy_reset(http_handle);
+  else http_handle = curl_easy_init();
+  return http_handle;
+}
+
+void http_thread_cleanup(void) {
+  curl_easy_cleanup(http_handle);
+  http_handle = NULL;
+}
+
+static CURLcode http_configure(CURL *curl, const http_request *req, const uint8_t *body,
+                               size_t body_len, struct curl_slist *headers, http_capture *cap,
+                               char *errbuf) {
+  long timeout = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+  CURLcode rc = CURLE_OK;
+#define HTTP_SETOPT(opt, val) \
+  if (rc == CURLE_OK) rc = curl_easy_setopt(curl, opt, val)
+  HTTP_SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+  HTTP_SETOPT(CURLOPT_URL, req->url);
+  HTTP_SETOPT(CURLOPT_NOSIGNAL, 1L); /* signals are process-wide: wrong in a thread */
+  HTTP_SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+  HTTP_SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
+  HTTP_SETOPT(CURLOPT_FOLLOWLOCATION, 0L); /* a redirected POST would lose its body */
+  HTTP_SETOPT(CURLOPT_TIMEOUT_MS, timeout);
+  HTTP_SETOPT(CURLOPT_USERAGENT, HTTP_USER_AGENT);
+  HTTP_SETOPT(CURLOPT_POST, 1L);
+  HTTP_SETOPT(CURLOPT_POSTFIELDS, (const char *)body);
+  HTTP_SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+  HTTP_SETOPT(CURLOPT_HTTPHEADER, headers);
+  HTTP_SETOPT(CURLOPT_WRITEFUNCTION, http_on_body);
+  HTTP_SETOPT(CURLOPT_WRITEDATA, cap);
+  HTTP_SETOPT(CURLOPT_HEADERFUNCTION, http_on_header);
+  HTTP_SETOPT(CURLOPT_HEADERDATA, cap);
+  if (req->abort_flag) {
+    HTTP_SETOPT(CURLOPT_XFERINFOFUNCTION, http_on_progress);
+    HTTP_SETOPT(CURLOPT_XFERINFODATA, (void *)req->abort_flag);
+    HTTP_SETOPT(CURLOPT_NOPROGRESS, 0L);
+  }
+#undef HTTP_SETOPT
+#if LIBCURL_VERSION_NUM >= 0x075500
+  /* Belt and braces with http_scheme_allowed; an older runtime libcurl rejects the
+   * option, which is fine. */
+  if (rc == CURLE_OK) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+  return rc;
+}
+
+/* Runs the transfer on a configured handle and fills resp. */
+static int http_perform(CURL *curl, const char *url, http_capture *cap, const char *errbuf) {
+  http_response *resp = cap->resp;
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK) {
+    http_describe_failure(resp, rc, url, errbuf);
+    return -1;
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status == 0) {
+    http_set_error(resp, "no HTTP status in the answer");
+    return -1;
+  }
+  resp->status = status;
+  resp->retry_after_s = http_retry_after_seconds(cap->retry_after);
+  return 0;
+}
+
+int http_post(const http_request *req, http_response *resp) {
+  memset(resp, 0, sizeof *resp);
+  resp->retry_after_s = -1;
+  if (http_global_init() < 0) {
+    http_set_error(resp, "libcurl global init failed");
+    return -1;
+  }
+  if (!req->url || !http_scheme_allowed(req->url)) {
+    http_set_error(resp, "endpoint is not an http:// or https:// URL");
+    return -1;
+  }
+
+  const uint8_t *body = req->body;
+  size_t body_len = req->body_len;
+  uint8_t *gz = NULL;
+  if (req->gzip) {
+    if (http_gzip(req->body, req->body_len, &gz, &body_len) < 0) {
+      http_set_error(resp, "gzip of the request body failed");
+      return -1;
+    }
+    body = gz;
+  }
+
+  int result = -1;
+  char errbuf[CURL_ERROR_SIZE] = "";
+  http_capture cap = {.resp = resp};
+  struct curl_slist *headers = http_header_list(req, req->gzip);
+  CURL *curl = headers ? http_thread_handle() : NULL;
+  if (!curl) {
+    http_set_error(resp, "out of memory");
+  } else {
+    CURLcode rc = http_configure(curl, req, body ? body : (const uint8_t *)"", body_len,
+                                 headers, &cap, errbuf);
+    if (rc != CURLE_OK)
+      http_set_error(resp, "libcurl setup: %s", curl_easy_strerror(rc));
+    else
+      result = http_perform(curl, req->url, &cap, errbuf);
+  }
+  curl_slist_free_all(headers);
+  free(gz);
+  if (result < 0) {
+    resp->status = 0;
+    resp->retry_after_s = -1;
+  }
+  return result;
+}

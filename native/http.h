@@ -1,0 +1,53 @@
+/* http — one OTLP/HTTP POST with libcurl. Blocking; called only from the exporter thread.
+ * TLS peer and host verification are always on. */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* curl_global_init, exactly once per process (pthread_once): safe to call from any
+ * thread, any number of times. 0 on success. */
+int http_global_init(void);
+
+typedef struct {
+  const char *url;
+  const char *const *headers; /* "name: value" lines; they may hold secrets: never logged */
+  size_t n_headers;
+  const uint8_t *body;
+  size_t body_len;
+  bool gzip;          /* compress the body and send content-encoding: gzip */
+  long timeout_ms;    /* whole request; 0 or less means 30 s, never unbounded */
+  const char *content_type; /* default application/x-protobuf */
+  const int *abort_flag; /* when non-NULL and it becomes nonzero, the transfer stops at once */
+} http_request;
+
+typedef struct {
+  long status;            /* HTTP status, 0 when no answer (network error, timeout) */
+  double retry_after_s;   /* from Retry-After (seconds or HTTP date), -1 when absent */
+  uint8_t *body;          /* malloc'd response body (at most 64 KiB kept), may be NULL */
+  size_t body_len;
+  char error[256];        /* for status 0: what went wrong; never header values, and
+                           * never the URL's user, password or query */
+} http_response;
+
+/* Sends the request. Returns 0 when an HTTP answer arrived (any status), -1 on a network
+ * error or timeout (response.status 0, response.error says why). URLs other than http://
+ * and https:// are refused; redirects are not followed. The response must be released
+ * with http_response_free in both cases. Calls http_global_init itself if needed. */
+int http_post(const http_request *req, http_response *resp);
+void http_response_free(http_response *resp);
+
+/* Each thread keeps one libcurl handle so that batches reuse the connection (one TLS
+ * handshake, not one per batch). A thread that used http_post calls this before it ends. */
+void http_thread_cleanup(void);
+
+/* OTLP/HTTP: 429, 502, 503, 504 are retryable; other statuses are final. */
+bool http_status_retryable(long status);
+
+/* The first line of a body as printable text (at most max_len bytes), for a log line:
+ * bytes outside printable ASCII become '?'. out must hold max_len + 1 bytes. */
+void http_body_first_line(const uint8_t *body, size_t len, char *out, size_t max_len);
+
+#endif

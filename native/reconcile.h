@@ -1,0 +1,46 @@
+/* reconcile — an OpenCode session snapshot in, the OpenInference spans it newly implies out.
+ *
+ * The payload is the JSON the plugin builds:
+ *   { "type": "reconcile" | "close", "sessionID": "...", "messages": [{info, parts}],
+ *     "childSessions": [{sessionID, parentSessionID, parentCallID, info, messages}] }
+ * where messages are what OpenCode's client.session.messages() returns. The snapshot repeats
+ * the whole history every time; `state` remembers what was emitted so only new spans leave.
+ * Ids are derived from OpenCode's ids (hash.h), so a parent is computable from the snapshot
+ * alone and a replay re-creates identical spans.
+ */
+#ifndef RECONCILE_H
+#define RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spans.h"
+#include "state.h"
+
+typedef struct {
+  bool log_prompts;      /* false: prompt and response text become "<redacted (N chars)>" */
+  bool log_tool_details; /* false: tool arguments, command, file path, query, url, title */
+  bool log_tool_content; /* false: tool input and output */
+  const char *user_id;   /* user.id on every span; NULL for none */
+  size_t max_attr_bytes; /* longer string attributes are cut with a marker; 0 = 32 KiB */
+} reconcile_options;
+
+/* Receives each new span and owns it from then on (it must free it, whatever it returns).
+ * Returns 0 when the span was kept (queued); anything else leaves it unmarked in state, so a
+ * later payload produces it again. */
+typedef int (*reconcile_emit_fn)(void *ctx, span *s);
+
+typedef struct {
+  size_t spans;          /* spans emit accepted */
+  size_t children_unlinked; /* child sessions skipped: no authoritative link to a task call */
+  char error[256];       /* why the payload was rejected; "" when valid */
+} reconcile_result;
+
+/* Reconciles one payload. Returns 0 when it was valid (whether or not anything was new) and
+ * -1 when it was rejected: malformed JSON, a wrong shape, or a record of another session
+ * (a privacy boundary). A rejected payload emits nothing; result->error says why, without
+ * quoting content. Returns -2 when memory ran out (some spans may have been emitted). */
+int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
+                   reconcile_emit_fn emit, void *ctx, reconcile_result *result);
+
+#endif

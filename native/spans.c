@@ -1,0 +1,208 @@
+/* spans — the span model. Plain data, no I/O; see spans.h for ownership rules. */
+#include "spans.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence starting at p (at most n bytes), or 0 if invalid.
+ * Rejects overlongs, surrogates and code points past U+10FFFF, as the encoders'
+ * consumers (protobuf string fields) require. */
+static size_t utf8_sequence(const unsigned char *p, size_t n) {
+  unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned int cp;
+  if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    cp = cp << 6 | (p[i] & 0x3F);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+/* A NUL-terminated copy of value[0..len) that is valid UTF-8: invalid bytes and NUL
+ * bytes (which a C string cannot carry) become U+FFFD. NULL when out of memory. */
+static char *utf8_copy(const char *value, size_t len) {
+  const unsigned char *p = (const unsigned char *)value;
+  size_t out_len = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = p[i] ? utf8_sequence(p + i, len - i) : 0;
+    out_len += n ? n : 3;
+    i += n ? n : 1;
+  }
+  char *out = malloc(out_len + 1), *o = out;
+  if (!out) return NULL;
+  for (size_t i = 0; i < len;) {
+    size_t n = p[i] ? utf8_sequence(p + i, len - i) : 0;
+    if (n) {
+      memcpy(o, p + i, n);
+      o += n, i += n;
+    } else {
+      memcpy(o, "\xEF\xBF\xBD", 3);
+      o += 3, i += 1;
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+static void attr_release(span_attr *a) {
+  free(a->key);
+  if (a->type == SPAN_ATTR_STRING) free(a->value.s);
+}
+
+void span_attrs_clear(span_attrs *a) {
+  for (size_t i = 0; i < a->len; i++) attr_release(&a->items[i]);
+  free(a->items);
+  a->items = NULL;
+  a->len = a->cap = 0;
+}
+
+const span_attr *span_attrs_get(const span_attrs *a, const char *key) {
+  for (size_t i = 0; i < a->len; i++)
+    if (strcmp(a->items[i].key, key) == 0) return &a->items[i];
+  return NULL;
+}
+
+/* The slot for key: the existing one (its old value released) or a new one appended.
+ * NULL when out of memory. */
+static span_attr *attrs_slot(span_attrs *a, const char *key) {
+  span_attr *existing = (span_attr *)span_attrs_get(a, key);
+  if (existing) {
+    if (existing->type == SPAN_ATTR_STRING) free(existing->value.s);
+    existing->type = SPAN_ATTR_INT;
+    existing->value.i = 0;
+    return existing;
+  }
+  if (a->len == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 16;
+    span_attr *items = realloc(a->items, cap * sizeof *items);
+    if (!items) return NULL;
+    a->items = items, a->cap = cap;
+  }
+  char *k = strdup(key);
+  if (!k) return NULL;
+  span_attr *slot = &a->items[a->len++];
+  slot->key = k;
+  slot->type = SPAN_ATTR_INT;
+  slot->value.i = 0;
+  return slot;
+}
+
+int span_attrs_set_string(span_attrs *a, const char *key, const char *value, size_t len) {
+  char *copy = utf8_copy(value, len);
+  if (!copy) return -1;
+  span_attr *slot = attrs_slot(a, key);
+  if (!slot) {
+    free(copy);
+    return -1;
+  }
+  slot->type = SPAN_ATTR_STRING;
+  slot->value.s = copy;
+  return 0;
+}
+
+span *span_new(const char *name) {
+  span *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->name = utf8_copy(name, strlen(name));
+  if (!s->name) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void span_free(span *s) {
+  if (!s) return;
+  free(s->name);
+  free(s->status_message);
+  span_attrs_clear(&s->attrs);
+  for (size_t i = 0; i < s->n_events; i++) {
+    free(s->events[i].name);
+    span_attrs_clear(&s->events[i].attrs);
+  }
+  free(s->events);
+  free(s);
+}
+
+int span_set_stringn(span *s, const char *key, const char *value, size_t len) {
+  return span_attrs_set_string(&s->attrs, key, value, len);
+}
+
+int span_set_string(span *s, const char *key, const char *value) {
+  return span_set_stringn(s, key, value, strlen(value));
+}
+
+int span_set_int(span *s, const char *key, int64_t value) {
+  span_attr *slot = attrs_slot(&s->attrs, key);
+  if (!slot) return -1;
+  slot->type = SPAN_ATTR_INT;
+  slot->value.i = value;
+  return 0;
+}
+
+int span_set_double(span *s, const char *key, double value) {
+  span_attr *slot = attrs_slot(&s->attrs, key);
+  if (!slot) return -1;
+  slot->type = SPAN_ATTR_DOUBLE;
+  slot->value.d = value;
+  return 0;
+}
+
+int span_set_bool(span *s, const char *key, bool value) {
+  span_attr *slot = attrs_slot(&s->attrs, key);
+  if (!slot) return -1;
+  slot->type = SPAN_ATTR_BOOL;
+  slot->value.b = value;
+  return 0;
+}
+
+int span_set_status(span *s, span_status status, const char *message) {
+  char *copy = NULL;
+  if (message && !(copy = utf8_copy(message, strlen(message)))) return -1;
+  free(s->status_message);
+  s->status = status;
+  s->status_message = copy;
+  return 0;
+}
+
+span_event *span_add_event(span *s, const char *name, uint64_t time_ns) {
+  if (s->n_events == s->events_cap) {
+    size_t cap = s->events_cap ? s->events_cap * 2 : 2;
+    span_event *events = realloc(s->events, cap * sizeof *events);
+    if (!events) return NULL;
+    s->events = events, s->events_cap = cap;
+  }
+  char *copy = utf8_copy(name, strlen(name));
+  if (!copy) return NULL;
+  span_event *e = &s->events[s->n_events++];
+  memset(e, 0, sizeof *e);
+  e->name = copy;
+  e->time_ns = time_ns;
+  return e;
+}
+
+int span_event_set_string(span_event *e, const char *key, const char *value) {
+  return span_attrs_set_string(&e->attrs, key, value, strlen(value));
+}
+
+const span_attr *span_get(const span *s, const char *key) {
+  return span_attrs_get(&s->attrs, key);
+}
+
+void span_hex(const uint8_t *id, size_t len, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < len; i++) {
+    out[2 * i] = digits[id[i] >> 4];
+    out[2 * i + 1] = digits[id[i] & 15];
+  }
+  out[2 * len] = '\0';
+}

@@ -1,0 +1,70 @@
+#include <stdlib.h>
+
+#include "check.h"
+#include "hash.h"
+#include "spans.h"
+
+static void test_sha256_matches_known_vectors(void) {
+  uint8_t d[32];
+  char hex[65];
+  hash_sha256("abc", 3, d);
+  span_hex(d, 32, hex);
+  CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  hash_sha256("", 0, d);
+  span_hex(d, 32, hex);
+  CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const char *million = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  hash_sha256(million, strlen(million), d);
+  span_hex(d, 32, hex);
+  CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+static void test_ids_are_deterministic_and_separated(void) {
+  uint8_t a[8], b[8], c[8];
+  const char *p1[] = {"llm", "msg_1"}, *p2[] = {"llm", "msg_1"}, *p3[] = {"llmm", "sg_1"};
+  hash_id(a, 8, p1, 2);
+  hash_id(b, 8, p2, 2);
+  hash_id(c, 8, p3, 2);
+  CHECK(memcmp(a, b, 8) == 0);
+  CHECK(memcmp(a, c, 8) != 0);
+}
+
+static void test_setting_a_key_twice_keeps_one_value(void) {
+  span *s = span_new("Turn");
+  CHECK(span_set_string(s, "input.value", "first") == 0);
+  CHECK(span_set_int(s, "input.value", 7) == 0);
+  CHECK(span_set_string(s, "input.value", "second") == 0);
+  CHECK_INT(s->attrs.len, 1);
+  CHECK_STR(span_get(s, "input.value")->value.s, "second");
+  span_free(s);
+}
+
+static void test_invalid_utf8_and_nul_become_replacement_characters(void) {
+  span *s = span_new("x");
+  CHECK(span_set_stringn(s, "k", "a\xff" "b\0c\xed\xa0\x80", 8) == 0);
+  CHECK_STR(span_get(s, "k")->value.s, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(span_set_string(s, "ok", "h\xC3\xA9llo \xF0\x9F\x99\x82") == 0);
+  CHECK_STR(span_get(s, "ok")->value.s, "h\xC3\xA9llo \xF0\x9F\x99\x82");
+  span_free(s);
+}
+
+static void test_events_carry_their_attributes(void) {
+  span *s = span_new("LLM: m1");
+  span_event *e = span_add_event(s, "exception", 42);
+  CHECK(e != NULL);
+  CHECK(span_event_set_string(e, "exception.type", "APIError") == 0);
+  CHECK(span_set_status(s, SPAN_STATUS_ERROR, "bad request") == 0);
+  CHECK_INT(s->n_events, 1);
+  CHECK_STR(span_attrs_get(&s->events[0].attrs, "exception.type")->value.s, "APIError");
+  CHECK_STR(s->status_message, "bad request");
+  span_free(s);
+}
+
+int main(void) {
+  RUN(test_sha256_matches_known_vectors);
+  RUN(test_ids_are_deterministic_and_separated);
+  RUN(test_setting_a_key_twice_keeps_one_value);
+  RUN(test_invalid_utf8_and_nul_become_replacement_characters);
+  RUN(test_events_carry_their_attributes);
+  return check_done();
+}
