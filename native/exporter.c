@@ -330,6 +330,13 @@ void exporter_stop(exporter *e, long timeout_ms) {
   pthread_cond_broadcast(&e->wake);
   pthread_mutex_unlock(&e->lock);
   if (join) pthread_join(e->thread, NULL);
+  /* Stopped, not dead: a later exporter_notify starts a new thread (OpenCode may dispose an
+   * instance and create another in the same process). */
+  pthread_mutex_lock(&e->lock);
+  e->started = false;
+  e->stopping = false;
+  __atomic_store_n(&e->abort_transfer, 0, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&e->lock);
 }
 
 void exporter_free(exporter *e) {

@@ -64,7 +64,7 @@ void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out);
 exporter_counts exporter_get_counts(exporter *e);
 
 /* Flushes for at most timeout_ms, then stops the thread (an in-flight request is aborted);
- * what is unsent stays queued. Idempotent. */
+ * what is unsent stays queued. Idempotent; a later exporter_notify starts it again. */
 void exporter_stop(exporter *e, long timeout_ms);
 
 /* Stops (if needed) and frees. */

@@ -1,0 +1,39 @@
+{
+  "targets": [
+    {
+      "target_name": "arize_tracing",
+      "sources": [
+        "native/binding.c",
+        "native/tracer.c",
+        "native/reconcile.c",
+        "native/spans.c",
+        "native/hash.c",
+        "native/state.c",
+        "native/queue.c",
+        "native/exporter.c",
+        "native/otlp.c",
+        "native/http.c",
+        "native/config.c",
+        "native/log.c",
+        "native/otlp_common.pb-c.c",
+        "native/otlp_resource.pb-c.c",
+        "native/otlp_trace.pb-c.c",
+        "native/otlp_trace_service.pb-c.c"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-api-headers').include_dir\")",
+        "native"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden", "-O2"],
+      "libraries": [
+        "<!@(pkg-config --libs libcurl jansson yaml-0.1 libprotobuf-c)",
+        "-lz",
+        "-lpthread",
+        "-lm",
+        "-Wl,--exclude-libs,ALL"
+      ]
+    }
+  ]
+}

@@ -1,0 +1,61 @@
+/** One OpenCode message as `client.session.messages()` returns it. */
+export interface OpenCodeMessage {
+  info: { id: string; sessionID: string; role: 'user' | 'assistant' | string; [key: string]: unknown };
+  parts: Array<{ type: string; [key: string]: unknown }>;
+}
+
+/** A subagent session started by a `task` tool call of its parent. */
+export interface ChildSession {
+  sessionID: string;
+  parentSessionID: string;
+  parentCallID?: string;
+  /** The child's `client.session.get()` result. */
+  info: { id: string; parentID?: string; [key: string]: unknown };
+  messages: OpenCodeMessage[];
+}
+
+export interface ReconcilePayload {
+  /** "reconcile" on a completed assistant message, "close" on session.idle. */
+  type: 'reconcile' | 'close';
+  sessionID: string;
+  messages: OpenCodeMessage[];
+  childSessions?: ChildSession[];
+}
+
+export interface ReconcileResult {
+  /** New spans queued. */
+  spans: number;
+  /** Why the payload was rejected (nothing queued). */
+  error?: string;
+  /** Child sessions left out for want of a task call that names them. */
+  childrenUnlinked?: number;
+}
+
+export interface FlushResult {
+  exported: number;
+  pending: number;
+  dropped: number;
+}
+
+export interface Status {
+  version: string;
+  enabled: boolean;
+  state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
+  reason: string | null;
+  backend: { target: 'arize' | 'phoenix' | 'none'; endpoint: string | null; project: string };
+  config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean };
+  counters: {
+    payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;
+    spans_dropped: number; spans_pending: number; requests: number; failed_requests: number; retries: number;
+  };
+  last_export: { status: number; error: string | null; at_ms: number };
+  last_rejection: string | null;
+  /** The native file that was loaded. */
+  binary: string;
+}
+
+export function reconcile(payload: ReconcilePayload | string): ReconcileResult;
+export function flush(timeoutMs?: number): Promise<FlushResult>;
+export function shutdown(timeoutMs?: number): void;
+export function status(): Status;
+export const version: string;

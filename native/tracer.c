@@ -1,0 +1,253 @@
+/* tracer — config, log, state, queue and exporter wired together; see tracer.h. */
+#include "tracer.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+#include "otlp.h"
+#include "queue.h"
+#include "spans.h"
+#include "state.h"
+
+#define QUEUE_MAX_BYTES (100u * 1024 * 1024)
+#define EXPORT_TIMEOUT_MS 10000
+
+struct tracer {
+  const char *const *envp;
+  char *version;
+  config *cfg;
+  uint64_t env_fingerprint;
+  struct stat file_stat; /* of cfg->config_path when loaded; zeroed when absent */
+  state *st;
+  queue *q;
+  exporter *exp;
+  uint64_t payloads, rejected, spans_queued, encode_failures;
+  char last_rejection[256];
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Config: loaded on the JS thread, reloaded when the file or our environment changes.         */
+
+static bool env_is_ours(const char *entry) {
+  static const char *const prefixes[] = {"ARIZE_", "PHOENIX_", "OTEL_", "OPENINFERENCE_", "HOME="};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncmp(entry, prefixes[i], strlen(prefixes[i])) == 0) return true;
+  return false;
+}
+
+/* FNV-1a over the environment entries the config reads, in order. */
+static uint64_t env_fingerprint(const char *const *envp) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; envp && envp[i]; i++) {
+    if (!env_is_ours(envp[i])) continue;
+    for (const char *p = envp[i]; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+  }
+  return h;
+}
+
+static void stat_or_zero(const char *path, struct stat *out) {
+  if (!path || stat(path, out) != 0) memset(out, 0, sizeof *out);
+}
+
+static bool same_file_version(const struct stat *a, const struct stat *b) {
+  return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The endpoint without user:password@ (status shows it; a URL may carry credentials). */
+static char *endpoint_for_display(const char *url) {
+  if (!url) return NULL;
+  const char *scheme_end = strstr(url, "://");
+  const char *host = scheme_end ? scheme_end + 3 : url;
+  const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+  if (!at || (slash && at > slash)) return strdup(url);
+  size_t n = (size_t)(host - url);
+  char *out = malloc(strlen(url) + 1);
+  if (!out) return NULL;
+  memcpy(out, url, n);
+  strcpy(out + n, at + 1);
+  return out;
+}
+
+static exporter_target *target_from_config(const config *c, const char *version) {
+  exporter_target t = {
+      .send = c->enabled && !c->dry_run && c->target != CONFIG_TARGET_NONE,
+      .discard = c->enabled && c->dry_run,
+      .url = c->endpoint,
+      .headers = c->headers,
+      .n_headers = c->n_headers,
+      .service_name = (char *)"opencode",
+      .project_name = c->project_name,
+      .version = (char *)version,
+      .gzip = true,
+      .timeout_ms = EXPORT_TIMEOUT_MS,
+      .backoff_initial_ms = 1000,
+      .backoff_max_ms = 30000,
+  };
+  return exporter_target_copy(&t);
+}
+
+/* Installs a freshly loaded config: log file, log lines about its health (once per change),
+ * and a new exporter target. */
+static void install_config(tracer *t, config *c) {
+  if (!t->cfg || strcmp(t->cfg->log_file, c->log_file) != 0) log_open(c->log_file);
+  log_set_verbose(c->verbose);
+  if (c->warning) log_warn("%s; using defaults for what it would have set", c->warning);
+  if (!c->enabled)
+    log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
+             "unset it or set it to true to trace");
+  else if (c->dry_run)
+    log_info("dry run (ARIZE_DRY_RUN): spans are built and logged, never sent");
+  else if (c->why_not_sending)
+    log_warn("%s", c->why_not_sending);
+  else {
+    char *shown = endpoint_for_display(c->endpoint);
+    log_info("sending to %s (%s), project %s", shown ? shown : "?",
+             config_target_name(c->target), c->project_name);
+    free(shown);
+  }
+  exporter_target *target = target_from_config(c, t->version);
+  if (target) exporter_set_target(t->exp, target);
+  else log_error("out of memory while applying the config");
+  config_free(t->cfg);
+  t->cfg = c;
+  t->env_fingerprint = env_fingerprint(t->envp);
+  stat_or_zero(c->config_path, &t->file_stat);
+}
+
+void tracer_refresh(tracer *t) {
+  struct stat now;
+  if (t->cfg) {
+    stat_or_zero(t->cfg->config_path, &now);
+    if (same_file_version(&now, &t->file_stat) && env_fingerprint(t->envp) == t->env_fingerprint)
+      return;
+  }
+  config *c = config_load(NULL, t->envp);
+  if (c) install_config(t, c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+tracer *tracer_open(const char *const *envp, const char *version) {
+  tracer *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->envp = envp;
+  t->version = strdup(version ? version : "0");
+  t->st = state_new();
+  t->q = queue_new(QUEUE_MAX_BYTES);
+  t->exp = t->q ? exporter_new(t->q) : NULL;
+  if (!t->version || !t->st || !t->q || !t->exp) {
+    tracer_free(t);
+    return NULL;
+  }
+  tracer_refresh(t);
+  if (!t->cfg) {
+    tracer_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* reconcile's emit: the span is encoded once, here, and its bytes queued. */
+static int emit_to_queue(void *ctx, span *s) {
+  tracer *t = ctx;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  if (t->cfg->dry_run) {
+    char trace[33], id[17];
+    span_hex(s->trace_id, 16, trace);
+    span_hex(s->span_id, 8, id);
+    const span_attr *kind = span_get(s, "openinference.span.kind");
+    log_info("dry run: span \"%s\" %s trace %s span %s", s->name,
+             kind ? kind->value.s : "?", trace, id);
+  }
+  int rc = otlp_encode_span(s, &bytes, &len);
+  span_free(s);
+  if (rc != 0) {
+    t->encode_failures++;
+    return -1;
+  }
+  if (queue_push(t->q, bytes, len) == 0) return -1;
+  t->spans_queued++;
+  return 0;
+}
+
+int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result) {
+  tracer_refresh(t);
+  memset(result, 0, sizeof *result);
+  if (!t->cfg->enabled) return 0;
+  reconcile_options opt = {
+      .log_prompts = t->cfg->log_prompts,
+      .log_tool_details = t->cfg->log_tool_details,
+      .log_tool_content = t->cfg->log_tool_content,
+      .user_id = t->cfg->user_id,
+  };
+  t->payloads++;
+  int rc = reconcile_json(t->st, &opt, json, len, emit_to_queue, t, result);
+  if (rc == -1) {
+    t->rejected++;
+    snprintf(t->last_rejection, sizeof t->last_rejection, "%s", result->error);
+    log_warn("payload rejected, nothing queued: %s", result->error);
+  } else if (rc == -2) {
+    log_error("out of memory while reconciling; %zu spans queued, the rest will be retried",
+              result->spans);
+  }
+  if (result->spans > 0) exporter_notify(t->exp);
+  return rc;
+}
+
+void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
+  exporter_flush(t->exp, timeout_ms, out);
+}
+
+void tracer_shutdown(tracer *t, long timeout_ms) { exporter_stop(t->exp, timeout_ms); }
+
+char *tracer_status_json(tracer *t) {
+  tracer_refresh(t);
+  const config *c = t->cfg;
+  exporter_counts n = exporter_get_counts(t->exp);
+  char *endpoint = endpoint_for_display(c->endpoint);
+  const char *sending = !c->enabled                               ? "disabled"
+                        : c->dry_run                              ? "dry-run"
+                        : c->target == CONFIG_TARGET_NONE         ? "no-backend"
+                                                                  : "sending";
+  json_t *status = json_pack(
+      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
+      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s?, s:I}, s:s?}",
+      "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
+      "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
+      c->project_name,
+      "config", "path", c->config_path, "warning", c->warning, "log_file", c->log_file,
+      "logging", "prompts", c->log_prompts, "tool_details", c->log_tool_details, "tool_content",
+      c->log_tool_content, "user_id_set", c->user_id != NULL,
+      "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads",
+      (json_int_t)t->rejected, "spans_queued", (json_int_t)t->spans_queued, "spans_exported",
+      (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped, "spans_pending",
+      (json_int_t)n.pending, "requests", (json_int_t)n.requests, "failed_requests",
+      (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
+      "last_export", "status", (json_int_t)n.last_status, "error",
+      n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
+      "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL);
+  char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+  json_decref(status);
+  free(endpoint);
+  return text;
+}
+
+void tracer_free(tracer *t) {
+  if (!t) return;
+  if (t->exp) exporter_free(t->exp);
+  queue_free(t->q);
+  state_free(t->st);
+  config_free(t->cfg);
+  free(t->version);
+  free(t);
+}

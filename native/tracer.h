@@ -1,0 +1,41 @@
+/* tracer — the library as one object: config, log, dedup state, queue and exporter wired
+ * together. binding.c turns JS calls into these; C tests drive it directly.
+ *
+ * Threads: every function here but tracer_flush is called on the JS thread; tracer_flush may
+ * run on a worker thread (it only waits on the exporter). Config reloads happen on the JS
+ * thread, so environ is never read concurrently with a setenv.
+ */
+#ifndef TRACER_H
+#define TRACER_H
+
+#include <stddef.h>
+
+#include "exporter.h"
+#include "reconcile.h"
+
+typedef struct tracer tracer;
+
+/* A tracer for envp (NULL-terminated "NAME=value", like environ; borrowed, read again on
+ * each refresh). Never fails short of memory: a broken config is logged and defaults apply. */
+tracer *tracer_open(const char *const *envp, const char *version);
+
+/* Re-reads the config when the file's mtime or the relevant environment changed. */
+void tracer_refresh(tracer *t);
+
+/* Reconciles one payload (JSON text) and queues the new spans. Returns reconcile_json's
+ * status; a rejected payload is logged once, as one line. */
+int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result);
+
+/* Waits until what was queued so far is answered, or timeout_ms. */
+void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
+
+/* Counters, the resolved backend and the config's health as JSON text (malloc'd, caller
+ * frees). Never holds a secret. */
+char *tracer_status_json(tracer *t);
+
+/* Flushes for at most timeout_ms, then stops the exporter. Later reconciles still queue. */
+void tracer_shutdown(tracer *t, long timeout_ms);
+
+void tracer_free(tracer *t);
+
+#endif
