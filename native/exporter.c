@@ -87,13 +87,20 @@ static struct timespec deadline_in(long ms) {
   return ts;
 }
 
-/* Sleeps up to ms unless stop is asked for. Called with the lock held. Returns false when
- * stopping. */
+/* Sleeps the whole delay unless stop is asked for (a retry must not come early). Called with
+ * the lock held. Returns false when stopping. */
 static bool pause_locked(exporter *e, long ms) {
   struct timespec until = deadline_in(ms);
   while (!e->stopping)
     if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT) break;
   return !e->stopping;
+}
+
+/* Waits for anything: new records, a new target, stop. The caller re-checks its condition, so
+ * a spurious wakeup is harmless. Called with the lock held. */
+static void idle_locked(exporter *e) {
+  struct timespec until = deadline_in(60000);
+  pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
 /* The delay before retry number attempt (1, 2, ...): exponential with full jitter between
@@ -230,7 +237,7 @@ static void *exporter_main(void *arg) {
         continue;
       }
       pthread_cond_broadcast(&e->progress); /* a flush waiting on nothing sendable returns */
-      pause_locked(e, 60000);
+      idle_locked(e);
       continue;
     }
     size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);

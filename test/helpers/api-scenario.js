@@ -1,0 +1,30 @@
+'use strict';
+// Runs one scenario against the public API in a fresh process (the native core reads its
+// environment once per process) and prints what happened as JSON on stdout.
+// stdin: {"steps": [{"fixture": "path", "type": "close"} | {"payload": any} | {"flush": ms}
+//                   | {"status": true} | {"shutdown": ms} | {"writeFile": [path, text]}],
+//         "esm": true?}
+const fs = require('node:fs');
+const path = require('node:path');
+const { payload } = require('./fixtures.js');
+
+async function main() {
+  const program = JSON.parse(fs.readFileSync(0, 'utf8'));
+  const lib = path.join(__dirname, '..', '..', 'lib');
+  const api = program.esm ? await import(path.join(lib, 'index.mjs')) : require(lib);
+  const out = [];
+  for (const step of program.steps) {
+    if ('fixture' in step) out.push({ reconcile: api.reconcile(payload(step.fixture, step.type)) });
+    else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
+    else if ('flush' in step) out.push({ flush: await api.flush(step.flush) });
+    else if ('status' in step) out.push({ status: api.status() });
+    else if ('shutdown' in step) out.push({ shutdown: api.shutdown(step.shutdown) ?? null });
+    else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
+  }
+  process.stdout.write(JSON.stringify({ steps: out, version: api.version }));
+}
+
+main().catch((error) => {
+  process.stderr.write(String(error && error.stack || error));
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+'use strict';
+// The shared OpenCode captures (../shared/fixtures beside the checkout) as reconcile payloads.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const FIXTURES = process.env.ARIZE_FIXTURES ||
+  path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'opencode-1.18.33');
+
+function snapshot(relative) {
+  return JSON.parse(fs.readFileSync(path.join(FIXTURES, relative), 'utf8'));
+}
+
+// The payload the plugin builds from a capture: its session, messages and children.
+function payload(relative, type = 'close') {
+  const snap = snapshot(relative);
+  const childSessions = (snap.children || []).map((c) => ({
+    sessionID: c.id, parentSessionID: c.session.parentID, info: c.session, messages: c.messages,
+  }));
+  return { type, sessionID: snap.session.id, messages: snap.messages, childSessions };
+}
+
+module.exports = { FIXTURES, snapshot, payload };

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite: the README's test command (`npm test`) runs this.
+#   C unit tests, plain and under ASan+UBSan+LSan; the JS API, the receiver and the plugin
+#   under Node and under Bun; the real OpenCode end to end when it is installed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+BUN=node_modules/.bin/bun
+passed=0
+failed=0
+failures=()
+
+step() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+  fi
+}
+
+step "native build" npm run --silent build -- --loglevel=error
+step "C unit tests" make --no-print-directory -C test/c
+step "C unit tests (ASan+UBSan+LSan)" make --no-print-directory -C test/c SAN=1
+step "JS tests under Node" node --test test/receiver.test.js test/api.test.js test/plugin.test.js
+step "JS tests under Bun" "$BUN" test --timeout 60000 test/receiver.test.js test/api.test.js test/plugin.test.js
+if [ -d test/e2e ] && [ -x node_modules/.bin/opencode ]; then
+  step "OpenCode end to end" node --test --test-concurrency=1 test/e2e/
+fi
+
+echo
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
