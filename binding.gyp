@@ -21,7 +21,7 @@
         "native/otlp_trace_service.pb-c.c"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-api-headers').include_dir\")",
+        "native/nodedir/include/node",
         "native"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

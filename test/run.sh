@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+bash test/ensure-deps.sh || exit 1
 BUN=node_modules/.bin/bun
 passed=0
 failed=0
