@@ -1025,6 +1025,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
       walk w = {.st = st, .opt = opt, .emit = emit, .emit_ctx = ctx, .result = result,
                 .closing = strcmp(type, "close") == 0, .root_id = root.id,
                 .max_attr = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES};
+      state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children);
       for (size_t c = 0; c < n_children; c++) {
         if (children[c].linked) walk_child(&w, &children[c]);

@@ -36,7 +36,9 @@ typedef struct {
   char error[256];       /* why the payload was rejected; "" when valid */
 } reconcile_result;
 
-/* Reconciles one payload. Returns 0 when it was valid (whether or not anything was new) and
+/* Reconciles one payload. A valid payload opens its session in st (state_begin) and marks
+ * what it emitted as pending: the caller calls state_commit once the spans are stored (or
+ * state_rollback when they could not be). Returns 0 when it was valid (whether or not anything was new) and
  * -1 when it was rejected: malformed JSON, a wrong shape, or a record of another session
  * (a privacy boundary). A rejected payload emits nothing; result->error says why, without
  * quoting content. Returns -2 when memory ran out (some spans may have been emitted). */

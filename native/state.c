@@ -1,15 +1,37 @@
-/* state — an open-addressing hash set of "session\x1fkey" strings. */
+/* state — the dedup set, in memory and in one append-only file per session; see state.h.
+ *
+ * File format: a header line "oat-state 1", then one key per line. Appends are single
+ * write()s under an flock, so two processes never interleave; a torn last line (a crash in
+ * the middle of a write) is ignored and terminated before the next append.
+ */
 #include "state.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-struct state {
+#include "hash.h"
+#include "log.h"
+
+#define HEADER "oat-state 1\n"
+#define HEADER_LEN (sizeof HEADER - 1)
+#define SUFFIX ".state"
+
+/* ------------------------------------------------------------------------------------------ */
+/* keyset: an open-addressing hash set of "session\x1fkey" strings.                            */
+
+typedef struct {
   char **slots; /* NULL = empty; owned strings */
   size_t cap;   /* power of two */
   size_t len;
-};
+} keyset;
 
 /* FNV-1a over session, a unit separator, then key: the same bytes the stored string has. */
 static uint64_t key_hash(const char *session_id, const char *key) {
@@ -32,60 +54,321 @@ static size_t find_slot(char *const *slots, size_t cap, const char *session_id, 
   return i;
 }
 
-state *state_new(void) {
-  state *st = calloc(1, sizeof *st);
-  if (!st) return NULL;
-  st->cap = 64;
-  st->slots = calloc(st->cap, sizeof *st->slots);
-  if (!st->slots) {
-    free(st);
-    return NULL;
-  }
-  return st;
+static bool keyset_has(const keyset *k, const char *session_id, const char *key) {
+  return k->cap && k->slots[find_slot(k->slots, k->cap, session_id, key)] != NULL;
 }
 
-void state_free(state *st) {
-  if (!st) return;
-  for (size_t i = 0; i < st->cap; i++) free(st->slots[i]);
-  free(st->slots);
-  free(st);
-}
-
-bool state_seen(const state *st, const char *session_id, const char *key) {
-  return st->slots[find_slot(st->slots, st->cap, session_id, key)] != NULL;
-}
-
-/* Doubles the table; keeps the load factor under one half so probes stay short. */
-static int grow(state *st) {
-  size_t cap = st->cap * 2;
+/* Doubles the table, keeping the load factor under one half so probes stay short. Session
+ * ids never hold 0x1f (reconcile rejects control characters), so the first one splits. */
+static int keyset_grow(keyset *k) {
+  size_t cap = k->cap ? k->cap * 2 : 64;
   char **slots = calloc(cap, sizeof *slots);
   if (!slots) return -1;
-  for (size_t i = 0; i < st->cap; i++) {
-    char *s = st->slots[i];
+  for (size_t i = 0; i < k->cap; i++) {
+    char *s = k->slots[i];
     if (!s) continue;
     char *sep = strchr(s, 0x1f);
-    *sep = '\0'; /* split in place to rehash, then restore */
+    *sep = '\0';
     slots[find_slot(slots, cap, s, sep + 1)] = s;
     *sep = 0x1f;
   }
-  free(st->slots);
-  st->slots = slots, st->cap = cap;
+  free(k->slots);
+  k->slots = slots, k->cap = cap;
   return 0;
 }
 
-int state_mark(state *st, const char *session_id, const char *key) {
-  if ((st->len + 1) * 2 > st->cap && grow(st) != 0) return -1;
-  size_t i = find_slot(st->slots, st->cap, session_id, key);
-  if (st->slots[i]) return 0;
+/* Adds (session, key); 1 when added, 0 when present, -1 when out of memory. */
+static int keyset_add(keyset *k, const char *session_id, const char *key) {
+  if ((k->len + 1) * 2 > k->cap && keyset_grow(k) != 0) return -1;
+  size_t i = find_slot(k->slots, k->cap, session_id, key);
+  if (k->slots[i]) return 0;
   size_t ns = strlen(session_id), nk = strlen(key);
   char *s = malloc(ns + nk + 2);
   if (!s) return -1;
   memcpy(s, session_id, ns);
   s[ns] = 0x1f;
   memcpy(s + ns + 1, key, nk + 1);
-  st->slots[i] = s;
-  st->len++;
-  return 0;
+  k->slots[i] = s;
+  k->len++;
+  return 1;
 }
 
-size_t state_size(const state *st) { return st->len; }
+static void keyset_clear(keyset *k) {
+  for (size_t i = 0; i < k->cap; i++) free(k->slots[i]);
+  free(k->slots);
+  memset(k, 0, sizeof *k);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Per-session file bookkeeping                                                                */
+
+typedef struct session_file {
+  char *session_id;
+  ino_t ino;     /* of the file last read */
+  off_t loaded;  /* bytes of it already read into the set */
+  struct session_file *next;
+} session_file;
+
+struct state {
+  char *dir; /* NULL: memory only */
+  keyset committed, pending;
+  session_file *files;
+  /* the open session (between begin and commit/rollback) */
+  char *open_session;
+  int open_fd; /* -1 when memory only or the file is unusable */
+  session_file *open_file;
+};
+
+void state_file_name(const char *session_id, char out[STATE_NAME_MAX]) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)session_id; *p && n < STATE_NAME_MAX - 64; p++) {
+    bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '_' || *p == '-';
+    if (plain) {
+      out[n++] = (char)*p;
+    } else {
+      out[n++] = '%', out[n++] = hex[*p >> 4], out[n++] = hex[*p & 15];
+    }
+  }
+  if (n >= STATE_NAME_MAX - 64) { /* a long id: a prefix plus a hash of the whole */
+    uint8_t h[8];
+    const char *parts[] = {session_id};
+    hash_id(h, sizeof h, parts, 1);
+    out[n++] = '~';
+    for (size_t i = 0; i < sizeof h; i++) out[n++] = hex[h[i] >> 4], out[n++] = hex[h[i] & 15];
+  }
+  memcpy(out + n, SUFFIX, sizeof SUFFIX);
+}
+
+static session_file *file_for(state *st, const char *session_id) {
+  for (session_file *f = st->files; f; f = f->next)
+    if (strcmp(f->session_id, session_id) == 0) return f;
+  session_file *f = calloc(1, sizeof *f);
+  if (!f || !(f->session_id = strdup(session_id))) {
+    free(f);
+    return NULL;
+  }
+  f->next = st->files;
+  st->files = f;
+  return f;
+}
+
+static int mkdir_p(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return -1;
+  for (char *p = copy + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+      free(copy);
+      return -1;
+    }
+    *p = '/';
+  }
+  int rc = mkdir(copy, 0700) != 0 && errno != EEXIST ? -1 : 0;
+  free(copy);
+  return rc;
+}
+
+state *state_new(const char *dir) {
+  state *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
+  st->open_fd = -1;
+  if (dir) {
+    if (mkdir_p(dir) == 0) {
+      st->dir = strdup(dir);
+      if (!st->dir) {
+        free(st);
+        return NULL;
+      }
+    } else {
+      log_warn("state directory %s is not usable (%s); what was sent is remembered in memory only",
+               dir, strerror(errno));
+    }
+  }
+  return st;
+}
+
+void state_free(state *st) {
+  if (!st) return;
+  state_rollback(st);
+  keyset_clear(&st->committed);
+  keyset_clear(&st->pending);
+  for (session_file *f = st->files, *next; f; f = next) {
+    next = f->next;
+    free(f->session_id);
+    free(f);
+  }
+  free(st->dir);
+  free(st);
+}
+
+/* Starts a session file afresh: truncated, with just the header. */
+static void reset_file(int fd, session_file *f) {
+  if (ftruncate(fd, 0) == 0 && pwrite(fd, HEADER, HEADER_LEN, 0) == (ssize_t)HEADER_LEN) {
+    f->loaded = (off_t)HEADER_LEN;
+  } else {
+    f->loaded = 0;
+  }
+}
+
+/* Reads the keys appended since f->loaded (by us or another process). */
+static void read_new_keys(state *st, int fd, session_file *f, const char *path) {
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) return;
+  if (sb.st_ino != f->ino || sb.st_size < f->loaded) f->loaded = 0; /* replaced or truncated */
+  f->ino = sb.st_ino;
+  if (sb.st_size == 0) {
+    reset_file(fd, f);
+    return;
+  }
+  if (sb.st_size == f->loaded) return;
+  size_t len = (size_t)(sb.st_size - f->loaded);
+  char *buf = malloc(len + 1);
+  if (!buf) return;
+  ssize_t got = pread(fd, buf, len, f->loaded);
+  if (got != (ssize_t)len) {
+    free(buf);
+    return;
+  }
+  buf[len] = '\0';
+  char *p = buf;
+  if (f->loaded == 0) {
+    if (len < HEADER_LEN || memcmp(buf, HEADER, HEADER_LEN) != 0) {
+      log_warn("state file %s is not ours or is corrupt; starting it afresh (spans of that "
+               "session may be sent again; backends keep one copy per span id)", path);
+      reset_file(fd, f);
+      free(buf);
+      return;
+    }
+    p += HEADER_LEN;
+  }
+  char *end = buf + len, *line;
+  while (p < end && (line = memchr(p, '\n', (size_t)(end - p)))) {
+    *line = '\0';
+    if (*p && keyset_add(&st->committed, f->session_id, p) < 0) break;
+    p = line + 1;
+  }
+  /* a torn last line stays unread: the next append starts a new line */
+  f->loaded += (off_t)(p - buf);
+  free(buf);
+}
+
+void state_begin(state *st, const char *session_id) {
+  state_rollback(st);
+  st->open_session = strdup(session_id);
+  if (!st->dir || !st->open_session) return;
+  session_file *f = file_for(st, session_id);
+  if (!f) return;
+  char name[STATE_NAME_MAX];
+  state_file_name(session_id, name);
+  size_t n = strlen(st->dir) + strlen(name) + 2;
+  char *path = malloc(n);
+  if (!path) return;
+  snprintf(path, n, "%s/%s", st->dir, name);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+    log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only",
+             path, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(path);
+    return;
+  }
+  read_new_keys(st, fd, f, path);
+  free(path);
+  st->open_fd = fd;
+  st->open_file = f;
+}
+
+bool state_seen(const state *st, const char *session_id, const char *key) {
+  return keyset_has(&st->committed, session_id, key) || keyset_has(&st->pending, session_id, key);
+}
+
+int state_mark(state *st, const char *session_id, const char *key) {
+  if (keyset_has(&st->committed, session_id, key)) return 0;
+  return keyset_add(&st->pending, session_id, key) < 0 ? -1 : 0;
+}
+
+/* Releases the open session's file and lock. */
+static void release(state *st) {
+  if (st->open_fd >= 0) close(st->open_fd); /* closing drops the flock */
+  st->open_fd = -1;
+  st->open_file = NULL;
+  free(st->open_session);
+  st->open_session = NULL;
+}
+
+/* Appends the pending keys of the open session as one write. */
+static int append_pending(state *st) {
+  session_file *f = st->open_file;
+  size_t total = 1;
+  for (size_t i = 0; i < st->pending.cap; i++)
+    if (st->pending.slots[i]) total += strlen(strchr(st->pending.slots[i], 0x1f) + 1) + 1;
+  char *buf = malloc(total), *p = buf;
+  if (!buf) return -1;
+  struct stat sb;
+  char last = '\n';
+  if (fstat(st->open_fd, &sb) == 0 && sb.st_size > 0 && pread(st->open_fd, &last, 1, sb.st_size - 1) != 1)
+    last = '\n';
+  if (last != '\n') *p++ = '\n'; /* after a torn line */
+  for (size_t i = 0; i < st->pending.cap; i++) {
+    if (!st->pending.slots[i]) continue;
+    const char *key = strchr(st->pending.slots[i], 0x1f) + 1;
+    size_t n = strlen(key);
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '\n';
+  }
+  off_t at = lseek(st->open_fd, 0, SEEK_END);
+  ssize_t wrote = write(st->open_fd, buf, (size_t)(p - buf));
+  bool ok = at >= 0 && wrote == p - buf;
+  if (ok && f->loaded == at) f->loaded += wrote; /* our own keys need no re-read */
+  free(buf);
+  return ok ? 0 : -1;
+}
+
+int state_commit(state *st) {
+  int rc = 0;
+  if (st->open_fd >= 0 && st->pending.len > 0 && append_pending(st) != 0) {
+    log_warn("cannot record sent spans in the state file (%s); a restart may send them again",
+             strerror(errno));
+    rc = -1;
+  }
+  for (size_t i = 0; i < st->pending.cap; i++) {
+    char *s = st->pending.slots[i];
+    if (!s) continue;
+    char *sep = strchr(s, 0x1f);
+    *sep = '\0';
+    if (keyset_add(&st->committed, s, sep + 1) < 0) rc = -1;
+    *sep = 0x1f;
+  }
+  keyset_clear(&st->pending);
+  release(st);
+  return rc;
+}
+
+void state_rollback(state *st) {
+  keyset_clear(&st->pending);
+  release(st);
+}
+
+size_t state_gc(state *st, time_t cutoff) {
+  if (!st->dir) return 0;
+  DIR *d = opendir(st->dir);
+  if (!d) return 0;
+  size_t removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n <= strlen(SUFFIX) || strcmp(e->d_name + n - strlen(SUFFIX), SUFFIX) != 0) continue;
+    struct stat sb;
+    if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_mtime < cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0)
+      removed++;
+  }
+  closedir(d);
+  return removed;
+}
+
+size_t state_size(const state *st) { return st->committed.len; }

@@ -1,27 +1,58 @@
 /* state — what was already emitted, per session: the dedup set behind "only new spans".
  *
  * Keys are short strings built by reconcile ("llm:<message id>", "tool:<message id>:<call
- * id>", "turn:<user message id>", "agent:<child session id>"). The set lives in memory;
- * every key is owned by the set.
+ * id>", "turn:<user message id>", "agent:<child session id>"). With a directory, each
+ * session's keys are also kept in a file there, so a new process (a restart, or a second
+ * OpenCode on the same session) emits only what is new:
+ *
+ *   state_begin(st, session)   lock the session's file, read what others recorded since
+ *   state_seen / state_mark    marks are pending until...
+ *   state_commit(st)           ...the spans reached the spool: append them, unlock
+ *   state_rollback(st)         ...or they did not: forget them, unlock
+ *
+ * The lock (flock) is held only between begin and commit, i.e. for one reconcile. File
+ * names are sanitised session ids: nothing a session id holds can leave the directory.
  */
 #ifndef STATE_H
 #define STATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 typedef struct state state;
 
-state *state_new(void);
+/* A state kept in dir (created 0700 if missing), or in memory only when dir is NULL.
+ * NULL when out of memory. A directory that cannot be used is logged and memory is used. */
+state *state_new(const char *dir);
 void state_free(state *st);
 
-/* Whether key was marked for session. */
+/* Opens session for marking (see above). A file that cannot be read or is corrupt is logged
+ * and started afresh: spans may be sent again, and the backend de-duplicates them by id. */
+void state_begin(state *st, const char *session_id);
+
+/* Whether key was marked for session (committed, or pending in the open session). */
 bool state_seen(const state *st, const char *session_id, const char *key);
 
-/* Marks key for session. 0, or -1 when out of memory. Marking twice is harmless. */
+/* Marks key for session as pending. 0, or -1 when out of memory. Marking twice is harmless. */
 int state_mark(state *st, const char *session_id, const char *key);
+
+/* Makes the pending marks permanent (appends them to the session's file) and releases the
+ * session. 0, or -1 when the file could not be written (the marks stay in memory). */
+int state_commit(state *st);
+
+/* Forgets the pending marks and releases the session. */
+void state_rollback(state *st);
+
+/* Removes the files of sessions not touched since before `cutoff`. Returns how many. */
+size_t state_gc(state *st, time_t cutoff);
 
 /* How many keys are held (for status). */
 size_t state_size(const state *st);
+
+/* The file name (not path) for a session id: [A-Za-z0-9_-] kept, every other byte as %XX,
+ * long ids shortened with a hash. out must hold STATE_NAME_MAX bytes. */
+#define STATE_NAME_MAX 256
+void state_file_name(const char *session_id, char out[STATE_NAME_MAX]);
 
 #endif

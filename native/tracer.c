@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "config.h"
 #include "log.h"
@@ -18,6 +19,7 @@
 
 #define QUEUE_MAX_BYTES (100u * 1024 * 1024)
 #define EXPORT_TIMEOUT_MS 10000
+#define STATE_IDLE_DAYS 7
 
 struct tracer {
   const char *const *envp;
@@ -141,18 +143,20 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   if (!t) return NULL;
   t->envp = envp;
   t->version = strdup(version ? version : "0");
-  t->st = state_new();
   t->q = queue_new(QUEUE_MAX_BYTES);
   t->exp = t->q ? exporter_new(t->q) : NULL;
-  if (!t->version || !t->st || !t->q || !t->exp) {
+  if (!t->version || !t->q || !t->exp) {
     tracer_free(t);
     return NULL;
   }
   tracer_refresh(t);
-  if (!t->cfg) {
+  t->st = t->cfg ? state_new(t->cfg->state_dir) : NULL;
+  if (!t->st) {
     tracer_free(t);
     return NULL;
   }
+  size_t forgotten = state_gc(t->st, time(NULL) - STATE_IDLE_DAYS * 86400);
+  if (forgotten) log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
   return t;
 }
 
@@ -192,6 +196,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   };
   t->payloads++;
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_queue, t, result);
+  state_commit(t->st);
   if (rc == -1) {
     t->rejected++;
     snprintf(t->last_rejection, sizeof t->last_rejection, "%s", result->error);
@@ -246,7 +251,7 @@ void tracer_free(tracer *t) {
   if (!t) return;
   if (t->exp) exporter_free(t->exp);
   queue_free(t->q);
-  state_free(t->st);
+  if (t->st) state_free(t->st);
   config_free(t->cfg);
   free(t->version);
   free(t);

@@ -222,3 +222,21 @@ test('the ESM entry exposes the same API, and the native version matches package
   const dts = fs.readFileSync(path.join(ROOT, 'lib', 'index.d.ts'), 'utf8');
   for (const name of ['reconcile', 'flush', 'shutdown', 'status']) assert.match(dts, new RegExp(`export function ${name}\\(`));
 });
+
+test('a session reconciled again in a new process emits nothing old', async () => {
+  const receiver = await startReceiver();
+  const home = tempHome();
+  try {
+    const env = { HOME: home, PHOENIX_ENDPOINT: receiver.url };
+    const first = await scenario([{ fixture: ONE_BASH_EARLY, type: 'reconcile' }, { flush: 10000 }], env);
+    const second = await scenario([{ fixture: ONE_BASH, type: 'close' }, { fixture: ONE_BASH_EARLY, type: 'reconcile' }, { flush: 10000 }], env);
+    assert.equal(first.steps[0].reconcile.spans, 2);
+    assert.equal(second.steps[0].reconcile.spans, 2, 'only the second model call and the Turn are new');
+    assert.equal(second.steps[1].reconcile.spans, 0);
+    const ids = receiver.spans().map((s) => s.spanId);
+    assert.equal(ids.length, 4);
+    assert.equal(new Set(ids).size, 4);
+  } finally {
+    await receiver.close();
+  }
+});

@@ -14,7 +14,9 @@ static const reconcile_options all_on = {true, true, true, NULL, 0};
 /* Reconciles a payload text into c with st; returns reconcile's status. */
 static int run(state *st, const reconcile_options *opt, const char *payload, collected *c,
                reconcile_result *r) {
-  return reconcile_json(st, opt, payload, strlen(payload), collect, c, r);
+  int rc = reconcile_json(st, opt, payload, strlen(payload), collect, c, r);
+  state_commit(st);
+  return rc;
 }
 
 static int run_fixture(state *st, const reconcile_options *opt, const char *path, const char *type,
@@ -28,7 +30,7 @@ static int run_fixture(state *st, const reconcile_options *opt, const char *path
 }
 
 static void test_idle_snapshot_makes_turn_llm_tool_tree(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   CHECK_INT(run_fixture(st, &all_on, ONE_BASH, "close", &c), 0);
   CHECK_INT(c.len, 4);
@@ -65,7 +67,7 @@ static void test_idle_snapshot_makes_turn_llm_tool_tree(void) {
 }
 
 static void test_same_snapshot_twice_emits_nothing_new(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   CHECK_INT(run_fixture(st, &all_on, ONE_BASH, "close", &c), 0);
   size_t first = c.len;
@@ -76,7 +78,7 @@ static void test_same_snapshot_twice_emits_nothing_new(void) {
 }
 
 static void test_a_fresh_state_recreates_identical_ids(void) {
-  state *a = state_new(), *b = state_new();
+  state *a = state_new(NULL), *b = state_new(NULL);
   collected ca = {0}, cb = {0};
   run_fixture(a, &all_on, ONE_BASH, "close", &ca);
   run_fixture(b, &all_on, ONE_BASH, "close", &cb);
@@ -90,7 +92,7 @@ static void test_a_fresh_state_recreates_identical_ids(void) {
 }
 
 static void test_completed_message_before_idle_emits_no_turn_yet(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   CHECK_INT(run_fixture(st, &all_on, "one-bash-call/snap-1-message.updated.json", "reconcile", &c), 0);
   CHECK_INT(count_kind(&c, "CHAIN"), 0);
@@ -105,7 +107,7 @@ static void test_completed_message_before_idle_emits_no_turn_yet(void) {
 }
 
 static void test_refused_span_is_offered_again(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   c.refuse = 1;
   CHECK_INT(run_fixture(st, &all_on, ONE_BASH, "close", &c), 0);
@@ -118,7 +120,7 @@ static void test_refused_span_is_offered_again(void) {
 }
 
 static void test_subagent_nests_under_its_task_call(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   CHECK_INT(run_fixture(st, &all_on, MAIN_IDLE, "close", &c), 0);
   span *turn = find_span(&c, "Turn"), *task = find_span(&c, "task");
@@ -154,7 +156,7 @@ static void test_subagent_nests_under_its_task_call(void) {
 }
 
 static void test_child_without_a_task_call_is_never_attached(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   char *payload = fixture_payload(MAIN_IDLE, "close");
   /* rename the child everywhere the parent's task call names it: the link is gone */
@@ -171,7 +173,7 @@ static void test_child_without_a_task_call_is_never_attached(void) {
 }
 
 static void test_first_idle_of_an_abort_waits_for_the_message(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   CHECK_INT(run_fixture(st, &all_on, ABORT_FIRST_IDLE, "close", &c), 0);
   CHECK_INT(c.len, 0);
@@ -188,7 +190,7 @@ static void test_first_idle_of_an_abort_waits_for_the_message(void) {
 }
 
 static void test_provider_error_marks_llm_and_turn(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   CHECK_INT(run_fixture(st, &all_on, HTTP400_IDLE, "close", &c), 0);
   span *llm = find_span(&c, "LLM: mock-model");
@@ -211,7 +213,7 @@ static const char *two_turns =
     " \"parts\":[{\"type\":\"text\",\"text\":\"second\"}]}]}";
 
 static void test_newer_user_message_closes_an_interrupted_turn(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   reconcile_result r;
   CHECK_INT(run(st, &all_on, two_turns, &c, &r), 0);
@@ -226,7 +228,7 @@ static void test_newer_user_message_closes_an_interrupted_turn(void) {
 }
 
 static void test_foreign_record_rejects_the_payload(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   reconcile_result r;
   char *payload = fixture_payload(ONE_BASH, "close");
@@ -248,7 +250,7 @@ static void test_malformed_payloads_are_rejected_with_a_reason(void) {
                        "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[1]}",
                        "{\"type\":\"close\",\"sessionID\":\"s\",\"sessionID\":\"t\",\"messages\":[]}",
                        "{\"type\":\"close\",\"sessionID\":\"a\\nb\",\"messages\":[]}"};
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     reconcile_result r;
@@ -260,7 +262,7 @@ static void test_malformed_payloads_are_rejected_with_a_reason(void) {
 }
 
 static void test_redaction_replaces_text_but_keeps_tool_names(void) {
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   reconcile_options opt = {false, false, false, "u-7", 0};
   CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
@@ -290,7 +292,7 @@ static void test_long_attributes_are_cut_with_a_marker(void) {
            "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1}},\"parts\":[{\"type\":\"text\",\"text\":\"%s\"}]},"
            "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"time\":{\"created\":2,\"completed\":3}},\"parts\":[]}]}",
            prompt);
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   reconcile_options opt = {true, true, true, NULL, 1024};
   reconcile_result r;
@@ -310,7 +312,7 @@ static void test_hostile_numbers_and_times_stay_bounded(void) {
       "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
       "\"tokens\":{\"input\":1e308,\"output\":-3},\"cost\":1e400,"
       "\"time\":{\"created\":9000,\"completed\":10}},\"parts\":[]}]}";
-  state *st = state_new();
+  state *st = state_new(NULL);
   collected c = {0};
   reconcile_result r;
   int rc = run(st, &all_on, payload, &c, &r);
