@@ -1,8 +1,9 @@
 /* config — see config.h.
  *
  * config_load runs in three steps, each a small function below:
- *   1. read the file (bounded, regular files only) and parse it with libyaml's document
- *      API into `file_settings`; any problem becomes one `warning` line;
+ *   1. read the file (bounded in size, regular files only), check its shape (nesting,
+ *      anchors) with libyaml's event API, then parse it with the document API into
+ *      `file_settings`; any problem becomes one `warning` line;
  *   2. take each setting from the environment when set there, else from the file;
  *   3. resolve the backend (Phoenix, Arize AX or none) and build its headers.
  *
@@ -24,6 +25,8 @@
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
+#define CONFIG_MAX_DEPTH 64     /* mapping/sequence levels; see shape_ok */
+#define CONFIG_MAX_ANCHORS 1000 /* anchors plus aliases; see shape_ok */
 #define ARIZE_DEFAULT_ENDPOINT "https://otlp.arize.com/v1/traces"
 #define TRACES_PATH "/v1/traces"
 
@@ -314,10 +317,79 @@ static size_t error_line(const yaml_parser_t *p, const char *buf) {
   return line;
 }
 
+static void parse_failed(loader *l, const yaml_parser_t *parser, const char *buf) {
+  if (parser->error == YAML_MEMORY_ERROR) {
+    l->oom = true;
+    return;
+  }
+  /* libyaml's problem texts are fixed strings; they never quote the input. */
+  warn(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
+       parser->problem ? parser->problem : "invalid YAML");
+}
+
+/* True for events that carry an anchor ("&name") or are an alias ("*name"). */
+static bool uses_anchor(const yaml_event_t *ev) {
+  switch (ev->type) {
+  case YAML_ALIAS_EVENT: return true;
+  case YAML_SCALAR_EVENT: return ev->data.scalar.anchor != NULL;
+  case YAML_SEQUENCE_START_EVENT: return ev->data.sequence_start.anchor != NULL;
+  case YAML_MAPPING_START_EVENT: return ev->data.mapping_start.anchor != NULL;
+  default: return false;
+  }
+}
+
+/* libyaml slows down quadratically with nesting depth (a 1 MiB file of "[[[[" takes
+ * minutes) and with the number of anchors and aliases (the loader looks each one up in a
+ * list: 80,000 anchors take seconds), while a config needs three levels and no anchor.
+ * So a quick pass over the events of the first document refuses such files before the
+ * document is built; it stops at the first excess, so it costs little. Returns false
+ * after setting a warning. */
+static bool shape_ok(loader *l, const char *buf, size_t len) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    l->oom = true;
+    return false;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+  bool ok = true, done = false;
+  int depth = 0, anchors = 0;
+  while (ok && !done) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      parse_failed(l, &parser, buf);
+      ok = false;
+      break;
+    }
+    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > CONFIG_MAX_DEPTH) {
+        warn(l, "config %s: line %zu: nested deeper than %d levels", l->c->config_path,
+             ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
+        ok = false;
+      }
+    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    } else if (ev.type == YAML_DOCUMENT_END_EVENT || ev.type == YAML_STREAM_END_EVENT) {
+      done = true; /* yaml_parser_load reads only the first document */
+    }
+    if (ok && uses_anchor(&ev) && ++anchors > CONFIG_MAX_ANCHORS) {
+      warn(l, "config %s: line %zu: more than %d anchors and aliases", l->c->config_path,
+           ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
+      ok = false;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return ok;
+}
+
 static void parse_file(loader *l) {
   char *buf = NULL;
   size_t len = 0;
   if (read_config_file(l, &buf, &len) != 0) return;
+  if (!shape_ok(l, buf, len)) {
+    free(buf);
+    return;
+  }
 
   yaml_parser_t parser;
   yaml_document_t doc;
@@ -330,12 +402,8 @@ static void parse_file(loader *l) {
   if (yaml_parser_load(&parser, &doc)) {
     read_document(l, &doc);
     yaml_document_delete(&doc);
-  } else if (parser.error == YAML_MEMORY_ERROR) {
-    l->oom = true;
   } else {
-    /* libyaml's problem texts are fixed strings; they never quote the input. */
-    warn(l, "config %s: line %zu: %s", l->c->config_path, error_line(&parser, buf),
-         parser.problem ? parser.problem : "invalid YAML");
+    parse_failed(l, &parser, buf);
   }
   yaml_parser_delete(&parser);
   free(buf);
@@ -448,7 +516,8 @@ static void use_arize(loader *l, const char *base) {
   config *c = l->c;
   c->target = CONFIG_TARGET_ARIZE;
   c->endpoint = base ? traces_url(l, base, "https://") : dup_str(l, ARIZE_DEFAULT_ENDPOINT);
-  /* Both spellings of each header: Arize's OTLP intake has accepted either over time. */
+  /* Both spellings of each: older Arize examples send api_key/space_id, newer ones
+   * authorization/arize-space-id; sending both suits either intake. */
   add_header(l, "authorization: %s", c->api_key);
   add_header(l, "api_key: %s", c->api_key);
   add_header(l, "arize-space-id: %s", c->space_id);

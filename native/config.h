@@ -43,7 +43,8 @@ typedef struct {
   char *spool_dir;   /* ~/.arize/harness/spool/opencode */
 
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
-  char *warning;         /* NULL or a one-line problem with the file (bad YAML, ...) */
+  char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
+                          * ...) or an environment value; names keys, never values */
 } config;
 
 /* Resolves the config from envp (a NULL-terminated "NAME=value" array, like environ)

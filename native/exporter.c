@@ -25,6 +25,7 @@ struct exporter {
   int abort_transfer;      /* read by the http layer's progress check */
   exporter_target *target; /* current; owned */
   exporter_target *in_use; /* the one a send is using, when it was replaced meanwhile */
+  uint64_t target_changes; /* exporter_set_target calls: a new target ends a retry pause */
   exporter_counts counts;
   uint64_t answered_seq;   /* every record up to this seq was answered or given up on */
 };
@@ -87,11 +88,14 @@ static struct timespec deadline_in(long ms) {
   return ts;
 }
 
-/* Sleeps the whole delay unless stop is asked for (a retry must not come early). Called with
- * the lock held. Returns false when stopping. */
-static bool pause_locked(exporter *e, long ms) {
+/* Sleeps the whole delay unless stop is asked for (a retry must not come early, new records
+ * or not) or the target is replaced: the failure may have been the old endpoint's or
+ * credentials', and the user who fixed them should not wait out the rest of a backoff.
+ * changes is e->target_changes when the failed send took its target (it may have been
+ * replaced during the send). Called with the lock held. Returns false when stopping. */
+static bool pause_locked(exporter *e, long ms, uint64_t changes) {
   struct timespec until = deadline_in(ms);
-  while (!e->stopping)
+  while (!e->stopping && e->target_changes == changes)
     if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT) break;
   return !e->stopping;
 }
@@ -167,8 +171,12 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
   if (rc == 0 && resp.status >= 200 && resp.status < 300) {
     int64_t rejected = 0;
     char *message = NULL;
-    if (otlp_parse_response(resp.body, resp.body_len, &rejected, &message) == 0 && rejected > 0) {
-      if ((size_t)rejected > n) rejected = (int64_t)n;
+    /* The backend's count is trusted only within the batch: a negative one (or one from an
+     * unreadable body) would otherwise wrap n - rejected and inflate exported. */
+    if (otlp_parse_response(resp.body, resp.body_len, &rejected, &message) != 0 || rejected < 0)
+      rejected = 0;
+    if (rejected > (int64_t)n) rejected = (int64_t)n;
+    if (rejected > 0) {
       log_warn("backend rejected %lld of %zu spans: %s", (long long)rejected, n,
                message ? message : "(no reason given)");
       e->counts.dropped += (uint64_t)rejected;
@@ -177,7 +185,9 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
     e->counts.exported += n - (size_t)rejected;
     e->counts.last_export_ms = wall_ms();
     e->counts.last_error[0] = '\0';
-    log_debug("exported %zu spans (%zu bytes) to %s: HTTP %ld", n, body_len, t->url, resp.status);
+    /* no URL in log lines: it may carry user:password (the config's "sending to" line shows
+     * it without them) */
+    log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, body_len, resp.status);
   } else if (rc != 0 || http_status_retryable(resp.status)) {
     e->counts.failed_requests++;
     if (rc != 0)
@@ -242,6 +252,7 @@ static void *exporter_main(void *arg) {
     }
     size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
     if (n == 0) continue;
+    uint64_t changes = e->target_changes;
     exporter_target *target = take_target_locked(e);
     pthread_mutex_unlock(&e->lock);
     double retry_after_s = -1;
@@ -251,10 +262,10 @@ static void *exporter_main(void *arg) {
       attempt++;
       long delay = backoff_ms(target, attempt, retry_after_s);
       e->counts.retries++;
-      log_warn("export to %s failed (%s); retry %d in %ld ms, %zu spans kept", target->url,
-               e->counts.last_error, attempt, delay, n);
+      log_warn("export failed (%s); retry %d in %ld ms, %zu spans kept", e->counts.last_error,
+               attempt, delay, n);
       release_target_locked(e);
-      pause_locked(e, delay);
+      pause_locked(e, delay, changes);
     } else {
       attempt = 0;
       release_target_locked(e);
@@ -283,6 +294,7 @@ void exporter_set_target(exporter *e, exporter_target *t) {
   pthread_mutex_lock(&e->lock);
   exporter_target *old = e->target;
   e->target = t;
+  e->target_changes++;
   if (old && old != e->in_use) exporter_target_free(old);
   pthread_cond_broadcast(&e->wake);
   pthread_mutex_unlock(&e->lock);

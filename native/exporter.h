@@ -51,7 +51,8 @@ typedef struct exporter exporter;
  * first exporter_notify. */
 exporter *exporter_new(queue *q);
 
-/* Replaces the target (ownership moves in); the next batch uses it. */
+/* Replaces the target (ownership moves in); the next batch uses it, at once even when the
+ * thread is waiting to retry a failed one. */
 void exporter_set_target(exporter *e, exporter_target *t);
 
 /* Tells the thread new records are queued, starting it on first use. */

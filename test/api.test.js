@@ -219,6 +219,8 @@ test('the ESM entry exposes the same API, and the native version matches package
   assert.equal(out.version, pkg.version);
   assert.equal(esm.version, pkg.version);
   assert.equal(esm.steps[0].status.version, pkg.version);
+  // OpenCode loads a package named in opencode.json through this default export
+  assert.deepEqual(esm.plugin, { id: 'opencode-arize-tracing', server: 'function' });
   const dts = fs.readFileSync(path.join(ROOT, 'lib', 'index.d.ts'), 'utf8');
   for (const name of ['reconcile', 'flush', 'shutdown', 'status']) assert.match(dts, new RegExp(`export function ${name}\\(`));
 });

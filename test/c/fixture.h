@@ -16,7 +16,7 @@
 
 /* The payload the plugin would build from a capture ({session, messages, children?}), as JSON
  * text (malloc'd). type is "reconcile" or "close". */
-static char *fixture_payload(const char *relative_path, const char *type) {
+static inline char *fixture_payload(const char *relative_path, const char *type) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", FIXTURES_DIR, relative_path);
   json_error_t err;
@@ -49,7 +49,7 @@ typedef struct {
   int refuse; /* when set, emit refuses spans (a full queue) */
 } collected;
 
-static int collect(void *ctx, span *s) {
+static inline int collect(void *ctx, span *s) {
   collected *c = ctx;
   if (c->refuse || c->len == sizeof c->items / sizeof c->items[0]) {
     span_free(s);
@@ -59,18 +59,18 @@ static int collect(void *ctx, span *s) {
   return 0;
 }
 
-static void collected_clear(collected *c) {
+static inline void collected_clear(collected *c) {
   for (size_t i = 0; i < c->len; i++) span_free(c->items[i]);
   c->len = 0;
 }
 
-static span *find_span(const collected *c, const char *name) {
+static inline span *find_span(const collected *c, const char *name) {
   for (size_t i = 0; i < c->len; i++)
     if (strcmp(c->items[i]->name, name) == 0) return c->items[i];
   return NULL;
 }
 
-static size_t count_kind(const collected *c, const char *kind) {
+static inline size_t count_kind(const collected *c, const char *kind) {
   size_t n = 0;
   for (size_t i = 0; i < c->len; i++) {
     const span_attr *a = span_get(c->items[i], "openinference.span.kind");
@@ -79,17 +79,17 @@ static size_t count_kind(const collected *c, const char *kind) {
   return n;
 }
 
-static const char *attr_s(const span *s, const char *key) {
+static inline const char *attr_s(const span *s, const char *key) {
   const span_attr *a = s ? span_get(s, key) : NULL;
   return a && a->type == SPAN_ATTR_STRING ? a->value.s : NULL;
 }
 
-static long long attr_i(const span *s, const char *key) {
+static inline long long attr_i(const span *s, const char *key) {
   const span_attr *a = s ? span_get(s, key) : NULL;
   return a && a->type == SPAN_ATTR_INT ? (long long)a->value.i : -999;
 }
 
-static int is_child_of(const span *child, const span *parent) {
+static inline int is_child_of(const span *child, const span *parent) {
   return child && parent && child->has_parent &&
          memcmp(child->parent_span_id, parent->span_id, 8) == 0 &&
          memcmp(child->trace_id, parent->trace_id, 16) == 0;

@@ -295,6 +295,36 @@ static void test_file_over_one_mib_refused(void) {
   free(big);
 }
 
+static void test_deep_nesting_refused(void) {
+  size_t depth = 200000; /* libyaml alone would take minutes on this */
+  char *yaml = malloc(2 * depth + 8);
+  memcpy(yaml, "a: ", 3);
+  memset(yaml + 3, '[', depth);
+  memset(yaml + 3 + depth, ']', depth);
+  strcpy(yaml + 3 + 2 * depth, "\n");
+  config *c = load(yaml, no_env);
+  CHECK(contains(c->warning, "line 1: nested deeper than 64 levels"));
+  config_free(c);
+  free(yaml);
+}
+
+static void test_many_anchors_refused(void) {
+  size_t n = 5000, used = 0;
+  char *yaml = malloc(n * 16 + 1);
+  for (size_t i = 0; i < n; i++) used += (size_t)sprintf(yaml + used, "- &a%zu x\n", i);
+  config *c = load(yaml, no_env);
+  CHECK(contains(c->warning, "line 1001: more than 1000 anchors and aliases"));
+  config_free(c);
+  free(yaml);
+}
+
+static void test_alias_to_a_value_is_followed(void) {
+  config *c = load("shared: &key abc\nharnesses:\n  opencode:\n    api_key: *key\n", no_env);
+  CHECK(c->warning == NULL);
+  CHECK_STR(c->api_key, "abc");
+  config_free(c);
+}
+
 static void test_invalid_bool_warns_and_keeps_default(void) {
   config *c = load("logging:\n  prompts: sometimes\n", no_env);
   CHECK(contains(c->warning, "line 2: logging.prompts is not true or false"));
@@ -660,6 +690,9 @@ int main(void) {
   RUN(test_comment_only_file_gives_no_warning);
   RUN(test_unreadable_file_warns);
   RUN(test_file_over_one_mib_refused);
+  RUN(test_deep_nesting_refused);
+  RUN(test_many_anchors_refused);
+  RUN(test_alias_to_a_value_is_followed);
   RUN(test_invalid_bool_warns_and_keeps_default);
   RUN(test_unknown_target_warns);
 

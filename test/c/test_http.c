@@ -1,149 +1,31 @@
-/* http tests against a tiny HTTP/1.1 server on 127.0.0.1 (ephemeral port) in a thread:
- * it reads one request, records it, and writes a canned answer (or none at all). */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
+/* http tests against the in-test collector (server.h) on 127.0.0.1: it records each request
+ * and answers as scripted (or not at all). */
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "check.h"
 #include "http.h"
+#include "server.h"
 
-#define SERVER_WAIT_MS 5000 /* upper bound on any wait in the server, so a bug cannot hang */
-
-typedef struct {
-  int listen_fd;
-  int port;
-  const char *reply; /* raw HTTP answer; NULL: read the request, then never answer */
-  size_t reply_len;
-  char *request;     /* what arrived, NUL-terminated (malloc'd) */
-  size_t request_len;
-  size_t body_offset; /* where the body starts in request */
-  pthread_t thread;
-} test_server;
-
-/* Bytes read from fd appended to srv->request until the peer stops sending or the
- * wait runs out. 1 on data, 0 on end, -1 on error or timeout. */
-static int server_read_more(test_server *srv, int fd) {
-  struct pollfd p = {.fd = fd, .events = POLLIN};
-  if (poll(&p, 1, SERVER_WAIT_MS) <= 0) return -1;
-  char buf[8192];
-  ssize_t n = recv(fd, buf, sizeof buf, 0);
-  if (n <= 0) return n == 0 ? 0 : -1;
-  char *grown = realloc(srv->request, srv->request_len + (size_t)n + 1);
-  if (!grown) return -1;
-  srv->request = grown;
-  memcpy(srv->request + srv->request_len, buf, (size_t)n);
-  srv->request_len += (size_t)n;
-  srv->request[srv->request_len] = '\0';
-  return 1;
-}
-
-/* Reads one request: headers, then content-length bytes of body. */
-static void server_read_request(test_server *srv, int fd) {
-  char *end = NULL;
-  while (!(end = srv->request ? strstr(srv->request, "\r\n\r\n") : NULL))
-    if (server_read_more(srv, fd) <= 0) return;
-  srv->body_offset = (size_t)(end + 4 - srv->request);
-  const char *cl = strcasestr(srv->request, "\r\ncontent-length:");
-  size_t body_len = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-  while (srv->request_len < srv->body_offset + body_len)
-    if (server_read_more(srv, fd) <= 0) return;
-}
-
-static void send_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    data += n, len -= (size_t)n;
-  }
-}
-
-static void *server_main(void *arg) {
-  test_server *srv = arg;
-  struct pollfd p = {.fd = srv->listen_fd, .events = POLLIN};
-  if (poll(&p, 1, SERVER_WAIT_MS) <= 0) return NULL;
-  int fd = accept(srv->listen_fd, NULL, NULL);
-  if (fd < 0) return NULL;
-  server_read_request(srv, fd);
-  if (srv->reply) {
-    send_all(fd, srv->reply, srv->reply_len);
-  } else {
-    /* never answer: wait for the client to give up and close */
-    while (server_read_more(srv, fd) > 0) {
-    }
-  }
-  close(fd);
-  return NULL;
-}
-
-/* A socket bound to 127.0.0.1 on an ephemeral port; *port gets the port. */
-static int bind_loopback(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
-      getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
-static int server_start(test_server *srv, const char *reply, size_t reply_len) {
-  memset(srv, 0, sizeof *srv);
-  srv->reply = reply;
-  srv->reply_len = reply ? (reply_len ? reply_len : strlen(reply)) : 0;
-  srv->listen_fd = bind_loopback(&srv->port);
-  if (srv->listen_fd < 0 || listen(srv->listen_fd, 1) < 0) return -1;
-  return pthread_create(&srv->thread, NULL, server_main, srv) == 0 ? 0 : -1;
-}
-
-/* Waits for the server thread; what it recorded stays readable until server_free. */
-static void server_stop(test_server *srv) {
-  pthread_join(srv->thread, NULL);
-  close(srv->listen_fd);
-}
-
-static void server_free(test_server *srv) {
-  free(srv->request);
-  srv->request = NULL;
-}
-
-static const char *server_body(const test_server *srv) {
-  return srv->request ? srv->request + srv->body_offset : "";
-}
-
-static size_t server_body_len(const test_server *srv) {
-  return srv->request ? srv->request_len - srv->body_offset : 0;
-}
-
-static void url_for(char *url, size_t len, int port) {
-  snprintf(url, len, "http://127.0.0.1:%d/v1/traces", port);
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+/* The one request srv got (an empty one when none came, so checks fail instead of crashing). */
+static const server_request *only_request(test_server *srv) {
+  static server_request none = {.head = "", .body = (uint8_t *)""};
+  CHECK_INT(server_requests(srv), 1);
+  const server_request *r = server_request_at(srv, 0);
+  return r ? r : &none;
 }
 
 /* ---- tests ----------------------------------------------------------------------- */
 
 static void test_post_sends_headers_and_body(void) {
   test_server srv;
-  CHECK(server_start(&srv, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 0) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
+  server_reply script[] = {{.status = 200, .body = "ok"}};
+  CHECK(server_start(&srv, script, 1) == 0);
   const char *headers[] = {"authorization: Bearer secret-token", "arize-space-id: U3BhY2U6MQ=="};
-  http_request req = {.url = url, .headers = headers, .n_headers = 2,
+  http_request req = {.url = srv.url, .headers = headers, .n_headers = 2,
                       .body = (const uint8_t *)"\x0a\x03" "abc", .body_len = 5, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
@@ -152,57 +34,57 @@ static void test_post_sends_headers_and_body(void) {
   CHECK(resp.retry_after_s == -1);
   CHECK_INT(resp.body_len, 2);
   CHECK(resp.body && memcmp(resp.body, "ok", 2) == 0);
-  CHECK(srv.request && strncmp(srv.request, "POST /v1/traces HTTP/1.1\r\n", 26) == 0);
-  CHECK(srv.request && strcasestr(srv.request, "\r\nauthorization: Bearer secret-token\r\n"));
-  CHECK(srv.request && strcasestr(srv.request, "\r\narize-space-id: U3BhY2U6MQ==\r\n"));
-  CHECK(srv.request && strcasestr(srv.request, "\r\ncontent-type: application/x-protobuf\r\n"));
-  CHECK(srv.request && !strcasestr(srv.request, "content-encoding"));
-  CHECK_INT(server_body_len(&srv), 5);
-  CHECK(memcmp(server_body(&srv), "\x0a\x03" "abc", 5) == 0);
+  const server_request *r = only_request(&srv);
+  CHECK(strncmp(r->head, "POST /v1/traces HTTP/1.1\r\n", 26) == 0);
+  CHECK(strcasestr(r->head, "\r\nauthorization: Bearer secret-token\r\n"));
+  CHECK(strcasestr(r->head, "\r\narize-space-id: U3BhY2U6MQ==\r\n"));
+  CHECK(strcasestr(r->head, "\r\ncontent-type: application/x-protobuf\r\n"));
+  CHECK(!strcasestr(r->head, "content-encoding"));
+  CHECK_INT(r->body_len, 5);
+  CHECK(memcmp(r->body, "\x0a\x03" "abc", 5) == 0);
   server_free(&srv);
   http_response_free(&resp);
 }
 
 static void test_content_type_can_be_overridden(void) {
   test_server srv;
-  CHECK(server_start(&srv, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 0) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
-  http_request req = {.url = url, .body = (const uint8_t *)"{}", .body_len = 2,
+  server_reply script[] = {{.status = 204}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  http_request req = {.url = srv.url, .body = (const uint8_t *)"{}", .body_len = 2,
                       .timeout_ms = 5000, .content_type = "application/json"};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
   CHECK_INT(resp.status, 204);
   CHECK_INT(resp.body_len, 0);
-  CHECK(srv.request && strcasestr(srv.request, "\r\ncontent-type: application/json\r\n"));
+  CHECK(strcasestr(only_request(&srv)->head, "\r\ncontent-type: application/json\r\n"));
   server_free(&srv);
   http_response_free(&resp);
 }
 
 static void test_gzip_body_decompresses_to_the_original(void) {
   test_server srv;
-  CHECK(server_start(&srv, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
+  CHECK(server_start(&srv, NULL, 0) == 0);
   size_t len = 20000;
   uint8_t *original = malloc(len);
   for (size_t i = 0; i < len; i++) original[i] = (uint8_t)("span attributes "[i % 16] ^ (i / 1000));
-  http_request req = {.url = url, .body = original, .body_len = len, .gzip = true,
+  http_request req = {.url = srv.url, .body = original, .body_len = len, .gzip = true,
                       .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
   CHECK_INT(resp.status, 200);
-  CHECK(srv.request && strcasestr(srv.request, "\r\ncontent-encoding: gzip\r\n"));
-  size_t gz_len = server_body_len(&srv);
+  const server_request *r = only_request(&srv);
+  CHECK(strcasestr(r->head, "\r\ncontent-encoding: gzip\r\n"));
+  CHECK(r->gzip);
+  size_t gz_len = r->body_len;
   CHECK(gz_len > 18 && gz_len < len);
-  CHECK(gz_len > 2 && (uint8_t)server_body(&srv)[0] == 0x1f && (uint8_t)server_body(&srv)[1] == 0x8b);
+  CHECK(gz_len > 2 && r->body[0] == 0x1f && r->body[1] == 0x8b);
 
   uint8_t *inflated = malloc(len + 1);
   z_stream z = {0};
   CHECK(inflateInit2(&z, 15 + 16) == Z_OK);
-  z.next_in = (Bytef *)server_body(&srv);
+  z.next_in = r->body;
   z.avail_in = (uInt)gz_len;
   z.next_out = inflated;
   z.avail_out = (uInt)len + 1;
@@ -218,13 +100,9 @@ static void test_gzip_body_decompresses_to_the_original(void) {
 
 static void test_503_with_retry_after_seconds(void) {
   test_server srv;
-  CHECK(server_start(&srv,
-                     "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\n"
-                     "Connection: close\r\n\r\nbusy",
-                     0) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
-  http_request req = {.url = url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  server_reply script[] = {{.status = 503, .retry_after = "7", .body = "busy"}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -236,16 +114,10 @@ static void test_503_with_retry_after_seconds(void) {
 }
 
 static double retry_after_for(const char *value) {
-  char reply[256];
-  snprintf(reply, sizeof reply,
-           "HTTP/1.1 429 Too Many Requests\r\nretry-after: %s\r\nContent-Length: 0\r\n"
-           "Connection: close\r\n\r\n",
-           value);
   test_server srv;
-  CHECK(server_start(&srv, reply, 0) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
-  http_request req = {.url = url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  server_reply script[] = {{.status = 429, .retry_after = value}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -273,18 +145,12 @@ static void test_retry_after_in_the_past_is_zero_and_garbage_is_absent(void) {
 
 static void test_large_response_body_is_capped_at_64_kib(void) {
   size_t body_len = 100 * 1024;
-  char head[128];
-  int head_len = snprintf(head, sizeof head,
-                          "HTTP/1.1 400 Bad Request\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                          body_len);
-  char *reply = malloc((size_t)head_len + body_len);
-  memcpy(reply, head, (size_t)head_len);
-  memset(reply + head_len, 'e', body_len);
+  char *body = malloc(body_len);
+  memset(body, 'e', body_len);
   test_server srv;
-  CHECK(server_start(&srv, reply, (size_t)head_len + body_len) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
-  http_request req = {.url = url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  server_reply script[] = {{.status = 400, .body = body, .body_len = body_len}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -294,14 +160,14 @@ static void test_large_response_body_is_capped_at_64_kib(void) {
   server_free(&srv);
   http_response_free(&resp);
   CHECK(resp.body == NULL);
-  free(reply);
+  free(body);
 }
 
 static void test_connection_refused_is_a_network_error_without_secrets(void) {
   /* A bound socket that never listens: connecting to its port is refused, and keeping
    * it bound stops anything else from taking the port meanwhile. */
   int port;
-  int fd = bind_loopback(&port);
+  int fd = server_bind_loopback(&port);
   CHECK(fd >= 0);
   char url[128];
   snprintf(url, sizeof url, "http://user:hunter2@127.0.0.1:%d/v1/traces?api_key=topsecret", port);
@@ -322,20 +188,36 @@ static void test_connection_refused_is_a_network_error_without_secrets(void) {
 
 static void test_silent_server_times_out_within_the_timeout(void) {
   test_server srv;
-  CHECK(server_start(&srv, NULL, 0) == 0);
-  char url[64];
-  url_for(url, sizeof url, srv.port);
-  http_request req = {.url = url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 300};
+  server_reply script[] = {{.hang = true}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 300};
   http_response resp;
-  double start = now_ms();
+  double start = server_now_ms();
   CHECK(http_post(&req, &resp) == -1);
-  double elapsed = now_ms() - start;
+  double elapsed = server_now_ms() - start;
   server_stop(&srv);
   CHECK(elapsed >= 250 && elapsed < 2000);
   CHECK_INT(resp.status, 0);
   CHECK(resp.error[0] != '\0');
   server_free(&srv);
   http_response_free(&resp);
+}
+
+static void test_one_connection_serves_consecutive_requests(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 503, .retry_after = "1"}, {.status = 200, .body = "a"}, {.status = 400, .body = "b"}};
+  CHECK(server_start(&srv, script, 3) == 0);
+  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  long expected[] = {503, 200, 400, 200};
+  for (size_t i = 0; i < 4; i++) {
+    http_response resp;
+    CHECK(http_post(&req, &resp) == 0);
+    CHECK_INT(resp.status, expected[i]);
+    http_response_free(&resp);
+  }
+  CHECK_INT(server_requests(&srv), 4);
+  CHECK_INT(server_connections(&srv), 1);
+  server_free(&srv);
 }
 
 static void test_only_http_and_https_urls_are_posted(void) {
@@ -384,6 +266,7 @@ int main(void) {
   RUN(test_large_response_body_is_capped_at_64_kib);
   RUN(test_connection_refused_is_a_network_error_without_secrets);
   RUN(test_silent_server_times_out_within_the_timeout);
+  RUN(test_one_connection_serves_consecutive_requests);
   RUN(test_only_http_and_https_urls_are_posted);
   RUN(test_retryable_statuses_are_the_otlp_ones);
   RUN(test_body_first_line_is_printable_and_bounded);

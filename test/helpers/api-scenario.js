@@ -21,7 +21,8 @@ async function main() {
     else if ('shutdown' in step) out.push({ shutdown: api.shutdown(step.shutdown) ?? null });
     else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
   }
-  process.stdout.write(JSON.stringify({ steps: out, version: api.version }));
+  const plugin = program.esm ? { id: api.default.id, server: typeof api.default.server } : undefined;
+  process.stdout.write(JSON.stringify({ steps: out, version: api.version, plugin }));
 }
 
 main().catch((error) => {

@@ -1,0 +1,129 @@
+// opencode-arize-tracing — the OpenCode plugin (plain ESM, so Node and Bun both load it; the
+// package's ESM entry exports it as OpenCode's `{id, server}` default).
+//
+// On every completed assistant message it pulls the session snapshot and hands it to the
+// native core ("reconcile"); on session.idle it does the same with "close", which lets the
+// core finish the turn. The core decides what is new, builds the spans and exports them on
+// its own thread. Subagent sessions travel inside their parent's payload.
+//
+// OpenCode rules this file follows (see the project's OPENCODE.md): only function exports;
+// `event` is not awaited, so work is chained per session and `dispose` waits for it and
+// flushes; a `.node` loads through require, never import; nothing we do may throw into
+// OpenCode.
+import { createRequire } from "node:module"
+
+/** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
+/** @typedef {{type?: string, tool?: string, callID?: string, state?: {metadata?: {sessionId?: string}}}} Part */
+/** @typedef {{info?: {role?: string}, parts?: Part[]}} Message */
+
+const SERVICE = "arize-tracing"
+const DISPOSE_FLUSH_MS = 5000
+
+// The API beside this file; a .node loads only through require, never import.
+function loadApi() {
+  return createRequire(import.meta.url)("../lib/index.js")
+}
+
+/** @param {unknown} error */
+const text = (error) => String((error && /** @type {Error} */ (error).message) || error).split("\n").join(" ")
+
+/**
+ * The plugin: OpenCode calls it once per instance with its SDK client and awaits the hooks.
+ * @param {{client: any}} input
+ */
+export const ArizeTracing = async ({ client }) => {
+  /** @param {"warn" | "error"} level @param {string} message */
+  const log = (level, message) =>
+    Promise.resolve(client?.app?.log?.({ body: { service: SERVICE, level, message } })).catch(() => {})
+
+  let api
+  try {
+    api = loadApi()
+  } catch (error) {
+    await log("error", `tracing is off: ${text(error)}`)
+    return {}
+  }
+
+  /** @type {Map<string, string | null>} session id -> parentID (never changes) */
+  const parentOf = new Map()
+  /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
+  const chains = new Map()
+
+  /** The `data` of an SDK call. @param {Promise<{data?: any}> | undefined} call */
+  const data = async (call) => (await call)?.data
+
+  /** @param {string} sessionID */
+  async function parentID(sessionID) {
+    if (!parentOf.has(sessionID)) {
+      const session = await data(client.session.get({ path: { id: sessionID } }))
+      parentOf.set(sessionID, session?.parentID ?? null)
+    }
+    return parentOf.get(sessionID) ?? null
+  }
+
+  /**
+   * Child sessions named by `task` tool calls, depth-first, each fetched once.
+   * @param {string} sessionID @param {Message[]} messages @param {Set<string>} seen @param {object[]} out
+   */
+  async function children(sessionID, messages, seen, out) {
+    for (const message of messages)
+      for (const part of message.parts ?? []) {
+        const child = part.type === "tool" && part.tool === "task" ? part.state?.metadata?.sessionId : undefined
+        if (!child || seen.has(child)) continue
+        seen.add(child)
+        const [info, childMessages] = await Promise.all([
+          data(client.session.get({ path: { id: child } })),
+          data(client.session.messages({ path: { id: child } })),
+        ])
+        if (!info || !Array.isArray(childMessages)) continue
+        out.push({ sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, info, messages: childMessages })
+        await children(child, childMessages, seen, out)
+      }
+    return out
+  }
+
+  /** @param {string} sessionID @param {"reconcile" | "close"} type */
+  async function reconcile(sessionID, type) {
+    if ((await parentID(sessionID)) !== null) return // its parent's payload carries it
+    const messages = await data(client.session.messages({ path: { id: sessionID } }))
+    if (!Array.isArray(messages)) return
+    const childSessions = await children(sessionID, messages, new Set([sessionID]), [])
+    api.reconcile({ type, sessionID, messages, childSessions })
+  }
+
+  /** @param {string} sessionID @param {"reconcile" | "close"} type */
+  function schedule(sessionID, type) {
+    const previous = chains.get(sessionID) ?? Promise.resolve()
+    const next = previous
+      .then(() => reconcile(sessionID, type))
+      .catch((error) => log("warn", `snapshot of ${sessionID} failed: ${text(error)}`))
+    chains.set(sessionID, next)
+    next.finally(() => {
+      if (chains.get(sessionID) === next) chains.delete(sessionID)
+    })
+  }
+
+  return {
+    /** @param {{event: {type: string, properties?: any}}} input */
+    event: async ({ event }) => {
+      try {
+        const p = event?.properties
+        if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
+          schedule(p.info.sessionID, "reconcile")
+        else if (event?.type === "session.idle" && p?.sessionID) schedule(p.sessionID, "close")
+      } catch (error) {
+        await log("warn", `event handling failed: ${text(error)}`)
+      }
+    },
+    // Awaited at the end of `opencode run` and on instance dispose: finish every pending
+    // snapshot, then wait (bounded) for the backend to answer. What is unsent stays queued.
+    dispose: async () => {
+      try {
+        await Promise.allSettled([...chains.values()])
+        await api.flush(DISPOSE_FLUSH_MS)
+      } catch (error) {
+        await log("warn", `flush at exit failed: ${text(error)}`)
+      }
+    },
+  }
+}

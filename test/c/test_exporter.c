@@ -1,0 +1,452 @@
+/* exporter tests: real encoded spans from a queue to the in-test collector (server.h), with
+ * scripted failures: retries, Retry-After, permanent errors, partial success, a backend that
+ * never answers, targets that do not send, and targets swapped while running. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "exporter.h"
+#include "log.h"
+#include "otlp.h"
+#include "server.h"
+
+#define WAIT_MS 5000 /* upper bound for anything that should happen at once */
+
+static char log_path[256];
+
+/* The span with id n (nonzero, distinct per n), encoded and queued. */
+static void span_id_for(uint32_t n, uint8_t id[8]) {
+  memcpy(id, "\x5a\x00\x00\x00", 4);
+  for (int i = 0; i < 4; i++) id[4 + i] = (uint8_t)(n >> (24 - 8 * i));
+}
+
+static void push_span(queue *q, uint32_t n) {
+  span *s = span_new("test span");
+  memset(s->trace_id, 0xab, sizeof s->trace_id);
+  span_id_for(n, s->span_id);
+  s->start_ns = 1700000000000000000ull + n;
+  s->end_ns = s->start_ns + 1000;
+  span_set_string(s, "openinference.span.kind", "CHAIN");
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  CHECK(otlp_encode_span(s, &bytes, &len) == 0);
+  span_free(s);
+  CHECK(queue_push(q, bytes, len) != 0);
+}
+
+/* Spans first..first+n-1, queued, and the exporter told. */
+static void push_spans(queue *q, exporter *e, uint32_t first, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) push_span(q, first + i);
+  exporter_notify(e);
+}
+
+static bool accepted_all(test_server *srv, uint32_t first, uint32_t n) {
+  uint8_t id[8];
+  for (uint32_t i = 0; i < n; i++) {
+    span_id_for(first + i, id);
+    if (!server_accepted_span(srv, id)) return false;
+  }
+  return true;
+}
+
+/* A target for url with fast retries (so the tests are fast), gzip on. Owned by the caller
+ * until exporter_set_target. */
+static exporter_target *target_for(const char *url) {
+  char *headers[] = {"x-test-header: present"};
+  exporter_target t = {.send = true, .url = (char *)url, .headers = headers, .n_headers = 1,
+                       .service_name = "test", .project_name = "test-project", .version = "0.0.1",
+                       .gzip = true, .timeout_ms = 10000, .backoff_initial_ms = 20,
+                       .backoff_max_ms = 5000};
+  return exporter_target_copy(&t);
+}
+
+typedef struct {
+  queue *q;
+  exporter *e;
+} pipeline;
+
+static pipeline pipeline_to(const char *url) {
+  pipeline p = {.q = queue_new(1 << 24)};
+  p.e = exporter_new(p.q);
+  if (url) exporter_set_target(p.e, target_for(url));
+  return p;
+}
+
+static void pipeline_free(pipeline *p) {
+  exporter_free(p->e);
+  queue_free(p->q);
+}
+
+static char *read_log(void) {
+  FILE *f = fopen(log_path, "rb");
+  if (!f) return strdup("");
+  char *text = malloc(1 << 20);
+  size_t n = fread(text, 1, (1 << 20) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  return text;
+}
+
+/* Empties the log, so a test reads only its own lines. */
+static void clear_log(void) { CHECK(truncate(log_path, 0) == 0); }
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+static void test_spans_reach_the_backend_and_flush_reports_them(void) {
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 5);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 5);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.dropped, 0);
+  CHECK_INT(c.requests, 1);
+  CHECK_INT(c.failed_requests, 0);
+  CHECK_INT(c.last_status, 200);
+  CHECK(c.last_export_ms > 0);
+  CHECK_STR(c.last_error, "");
+  CHECK_INT(server_spans(&srv), 5);
+  CHECK(accepted_all(&srv, 1, 5));
+  const server_request *r = server_request_at(&srv, 0);
+  CHECK(r && r->gzip && r->decoded);
+  CHECK(r && strcmp(r->path, "/v1/traces") == 0);
+  char value[64] = "";
+  CHECK(r && server_header(r, "x-test-header", value, sizeof value));
+  CHECK_STR(value, "present");
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_flush_with_nothing_queued_returns_at_once(void) {
+  pipeline p = pipeline_to("http://127.0.0.1:9/v1/traces");
+  double start = server_now_ms();
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK(server_now_ms() - start < 500);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.requests, 0);
+  CHECK_INT(c.last_status, -1);
+  pipeline_free(&p);
+}
+
+static void test_503_is_retried_until_everything_arrives(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 503}, {.status = 503, .retry_after = "0"}, {.status = 429}};
+  CHECK(server_start(&srv, script, 3) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 7);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 7);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.dropped, 0);
+  CHECK_INT(c.requests, 4);
+  CHECK_INT(c.failed_requests, 3);
+  CHECK_INT(c.retries, 3);
+  CHECK_INT(c.last_status, 200);
+  CHECK_STR(c.last_error, "");
+  CHECK_INT(server_requests(&srv), 4);
+  CHECK_INT(server_spans(&srv), 7); /* the 503s saw them too, but only the 200 accepted */
+  CHECK(accepted_all(&srv, 1, 7));
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_retry_after_is_honoured(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 503, .retry_after = "1"}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  pipeline p = pipeline_to(srv.url); /* backoff 20 ms: the wait is the server's */
+  push_spans(p.q, p.e, 1, 2);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 2);
+  CHECK_INT(c.retries, 1);
+  CHECK_INT(server_requests(&srv), 2);
+  const server_request *first = server_request_at(&srv, 0), *second = server_request_at(&srv, 1);
+  double gap = first && second ? second->at_ms - first->at_ms : 0;
+  CHECK(gap >= 950 && gap < 2500);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_400_drops_the_batch_and_later_spans_still_go(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 400, .body = "invalid span: no name\nsecond line"}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 3);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 0);
+  CHECK_INT(c.dropped, 3);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.retries, 0);
+  CHECK_INT(c.failed_requests, 1);
+  CHECK_INT(c.last_status, 400);
+  CHECK_STR(c.last_error, "HTTP 400: invalid span: no name");
+  char *log = read_log();
+  CHECK(strstr(log, "invalid span: no name") != NULL);
+  free(log);
+
+  push_spans(p.q, p.e, 10, 2); /* the exporter is idle now: it must wake for these */
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 2);
+  CHECK_INT(c.dropped, 3);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.last_status, 200);
+  CHECK_STR(c.last_error, "");
+  CHECK(accepted_all(&srv, 10, 2));
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+/* An ExportTraceServiceResponse body with partial_success.rejected_spans = rejected. */
+static size_t partial_success(int64_t rejected, uint8_t *out, size_t cap) {
+  Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
+      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+  ps.rejected_spans = rejected;
+  ps.error_message = "span too old";
+  Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse resp =
+      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+  resp.partial_success = &ps;
+  size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_response__get_packed_size(&resp);
+  CHECK(len <= cap);
+  return opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp, out);
+}
+
+static void test_partial_success_rejections_count_as_dropped(void) {
+  uint8_t body[128];
+  size_t len = partial_success(2, body, sizeof body);
+  test_server srv;
+  server_reply script[] = {{.status = 200, .body = body, .body_len = len}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 5);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 3);
+  CHECK_INT(c.dropped, 2);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.failed_requests, 0);
+  char *log = read_log();
+  CHECK(strstr(log, "span too old") != NULL);
+  free(log);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_nonsense_rejected_counts_stay_within_the_batch(void) {
+  uint8_t negative[128], too_many[128];
+  size_t negative_len = partial_success(-4, negative, sizeof negative);
+  size_t too_many_len = partial_success(1000, too_many, sizeof too_many);
+  test_server srv;
+  server_reply script[] = {{.status = 200, .body = negative, .body_len = negative_len},
+                           {.status = 200, .body = too_many, .body_len = too_many_len}};
+  CHECK(server_start(&srv, script, 2) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 3);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 3); /* a negative count rejects nothing */
+  CHECK_INT(c.dropped, 0);
+  push_spans(p.q, p.e, 10, 3);
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 3); /* more than were sent rejects the batch, no more */
+  CHECK_INT(c.dropped, 3);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_silent_backend_flush_times_out_and_stop_aborts_the_send(void) {
+  test_server srv;
+  server_reply script[] = {{.hang = true}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 4);
+  CHECK(server_wait_requests(&srv, 1, WAIT_MS));
+  double start = server_now_ms();
+  exporter_counts c;
+  exporter_flush(p.e, 200, &c);
+  double flushed = server_now_ms() - start;
+  CHECK(flushed >= 190 && flushed < 1000);
+  CHECK_INT(c.pending, 4);
+  CHECK_INT(c.exported, 0);
+
+  start = server_now_ms();
+  exporter_stop(p.e, 100);
+  double stopped = server_now_ms() - start;
+  /* not the 10 s request timeout; libcurl runs the abort check ~1 s apart on an idle transfer */
+  CHECK(stopped < 1500);
+  c = exporter_get_counts(p.e);
+  CHECK_INT(c.pending, 4);
+  CHECK_INT(c.exported, 0);
+  CHECK_INT(c.dropped, 0);
+  CHECK_INT(queue_get_stats(p.q).records, 4);
+  CHECK_INT(server_requests(&srv), 1);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_target_that_does_not_send_keeps_spans_and_flush_returns_at_once(void) {
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  pipeline p = pipeline_to(NULL);
+  exporter_target *t = target_for(srv.url);
+  t->send = false;
+  exporter_set_target(p.e, t);
+  push_spans(p.q, p.e, 1, 3);
+  double start = server_now_ms();
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK(server_now_ms() - start < 500);
+  CHECK_INT(c.pending, 3);
+  CHECK_INT(c.requests, 0);
+  CHECK_INT(server_requests(&srv), 0);
+
+  /* a target that sends (credentials added later): the queued spans go */
+  exporter_set_target(p.e, target_for(srv.url));
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 3);
+  CHECK_INT(c.pending, 0);
+  CHECK(accepted_all(&srv, 1, 3));
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_dry_run_target_drops_spans_without_sending(void) {
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  pipeline p = pipeline_to(NULL);
+  exporter_target *t = target_for(srv.url);
+  t->send = false;
+  t->discard = true;
+  exporter_set_target(p.e, t);
+  push_spans(p.q, p.e, 1, 3);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.exported, 0);
+  CHECK_INT(c.requests, 0);
+  CHECK_INT(server_requests(&srv), 0);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_stop_then_notify_starts_again_and_delivers(void) {
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 2);
+  exporter_stop(p.e, WAIT_MS); /* flushes first */
+  CHECK(accepted_all(&srv, 1, 2));
+  exporter_stop(p.e, WAIT_MS); /* idempotent */
+
+  push_span(p.q, 10);
+  exporter_counts c;
+  exporter_flush(p.e, 100, &c); /* stopped: nothing can be sent */
+  CHECK_INT(c.pending, 1);
+  exporter_notify(p.e);
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 3);
+  CHECK_INT(c.pending, 0);
+  CHECK(accepted_all(&srv, 10, 1));
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+static void test_swapped_target_is_used_for_the_next_batch(void) {
+  test_server first, second;
+  CHECK(server_start(&first, NULL, 0) == 0);
+  CHECK(server_start(&second, NULL, 0) == 0);
+  pipeline p = pipeline_to(first.url);
+  push_spans(p.q, p.e, 1, 2);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 2);
+
+  exporter_set_target(p.e, target_for(second.url));
+  push_spans(p.q, p.e, 10, 3);
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 5);
+  CHECK_INT(server_spans(&first), 2);
+  CHECK_INT(server_spans(&second), 3);
+  CHECK(accepted_all(&second, 10, 3));
+  pipeline_free(&p);
+  server_free(&first);
+  server_free(&second);
+}
+
+static void test_swapped_target_cuts_a_long_backoff_short(void) {
+  test_server failing, working;
+  server_reply script[] = {{.status = 503, .retry_after = "30"}};
+  CHECK(server_start(&failing, script, 1) == 0);
+  CHECK(server_start(&working, NULL, 0) == 0);
+  exporter_target *t = target_for(failing.url);
+  t->backoff_max_ms = 60000; /* so the 30 s Retry-After is obeyed */
+  pipeline p = pipeline_to(NULL);
+  exporter_set_target(p.e, t);
+  push_spans(p.q, p.e, 1, 2);
+  CHECK(server_wait_requests(&failing, 1, WAIT_MS));
+
+  /* the user fixes the endpoint: the new one is tried now, not in 30 s */
+  double start = server_now_ms();
+  exporter_set_target(p.e, target_for(working.url));
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK(server_now_ms() - start < 2000);
+  CHECK_INT(c.exported, 2);
+  CHECK(accepted_all(&working, 1, 2));
+  CHECK_INT(server_requests(&failing), 1);
+  pipeline_free(&p);
+  server_free(&failing);
+  server_free(&working);
+}
+
+static void test_credentials_in_the_url_stay_out_of_the_log(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 503}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  char url[128];
+  snprintf(url, sizeof url, "http://user:hunter2-secret@127.0.0.1:%d/v1/traces", srv.port);
+  pipeline p = pipeline_to(url);
+  clear_log();
+  push_spans(p.q, p.e, 1, 1);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 1);
+  CHECK_INT(c.retries, 1);
+  char *log = read_log();
+  CHECK(strstr(log, "retry") != NULL); /* the retry was logged ... */
+  CHECK(strstr(log, "hunter2-secret") == NULL); /* ... without the password */
+  free(log);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+int main(void) {
+  char dir[] = "/tmp/test_exporter.XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  snprintf(log_path, sizeof log_path, "%s/exporter.log", dir);
+  log_open(log_path); /* the exporter's warnings go here, not into the test output */
+  RUN(test_spans_reach_the_backend_and_flush_reports_them);
+  RUN(test_flush_with_nothing_queued_returns_at_once);
+  RUN(test_503_is_retried_until_everything_arrives);
+  RUN(test_retry_after_is_honoured);
+  RUN(test_400_drops_the_batch_and_later_spans_still_go);
+  RUN(test_partial_success_rejections_count_as_dropped);
+  RUN(test_nonsense_rejected_counts_stay_within_the_batch);
+  RUN(test_silent_backend_flush_times_out_and_stop_aborts_the_send);
+  RUN(test_target_that_does_not_send_keeps_spans_and_flush_returns_at_once);
+  RUN(test_dry_run_target_drops_spans_without_sending);
+  RUN(test_stop_then_notify_starts_again_and_delivers);
+  RUN(test_swapped_target_is_used_for_the_next_batch);
+  RUN(test_swapped_target_cuts_a_long_backoff_short);
+  RUN(test_credentials_in_the_url_stay_out_of_the_log);
+  log_close();
+  unlink(log_path);
+  rmdir(dir);
+  return check_done();
+}
