@@ -10,6 +10,7 @@
         "native/hash.c",
         "native/state.c",
         "native/queue.c",
+        "native/spool.c",
         "native/exporter.c",
         "native/otlp.c",
         "native/http.c",

@@ -46,10 +46,13 @@ export interface Status {
   config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean };
   counters: {
     payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;
-    spans_dropped: number; spans_pending: number; requests: number; failed_requests: number; retries: number;
+    spans_dropped: number; spans_pending: number; spans_restored: number; spans_memory_only: number;
+    requests: number; failed_requests: number; retries: number;
   };
   last_export: { status: number; error: string | null; at_ms: number };
   last_rejection: string | null;
+  /** Unsent spans wait here (across restarts) until the backend takes them. */
+  spool: { dir: string; pending_bytes: number };
   /** The native file that was loaded. */
   binary: string;
 }

@@ -1,11 +1,16 @@
 /* config — see config.h.
  *
  * config_load runs in three steps, each a small function below:
- *   1. read the file (bounded in size, regular files only), check its shape (nesting,
- *      anchors) with libyaml's event API, then parse it with the document API into
- *      `file_settings`; any problem becomes one `warning` line;
- *   2. take each setting from the environment when set there, else from the file;
- *   3. resolve the backend (Phoenix, Arize AX or none) and build its headers.
+ *   1. read the file (bounded in size, regular files only): config.yaml, or config.json
+ *      when only that exists (the format newer Python harness releases write). YAML is
+ *      first checked for shape (nesting, anchors) with libyaml's event API, then parsed
+ *      with the document API; JSON is parsed with jansson. Both are walked through one
+ *      small node interface (`fnode`) into `file_settings`; any problem becomes one
+ *      `warning` line;
+ *   2. take each setting from the environment when set there, else from the file, else
+ *      its default; numbers outside their bounds are refused with a warning;
+ *   3. resolve the backend (Phoenix, an explicit OTLP target, Arize AX, the standard
+ *      OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
  *
  * Secrets pass through here, so no message built in this file ever contains a value
  * read from the file or the environment: only key names, paths and line numbers. */
@@ -14,7 +19,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +34,57 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_DEPTH 64     /* mapping/sequence levels; see shape_ok */
 #define CONFIG_MAX_ANCHORS 1000 /* anchors plus aliases; see shape_ok */
+#define CONFIG_MAX_PAIRS 256    /* custom attributes or headers per list */
 #define ARIZE_DEFAULT_ENDPOINT "https://otlp.arize.com/v1/traces"
 #define TRACES_PATH "/v1/traces"
+#define MIB (1024L * 1024L)
+
+/* Arize AX regions and their OTLP/HTTP trace endpoints, from Arize's "Data Regions" page
+ * (https://arize.com/docs/ax/security-and-settings/compliance/data-regions). */
+static const struct {
+  const char *name, *long_name, *endpoint;
+} arize_regions[] = {
+    {"us", "us-central-1a", "https://otlp.arize.com/v1/traces"},
+    {"eu", "eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"},
+    {"ca", "ca-central-1a", "https://otlp.ca-central-1a.arize.com/v1/traces"},
+};
+
+/* The numeric settings: each has a file key (`section.key`, at the top level or under
+ * harnesses.opencode, which wins), an environment variable, a default and bounds. */
+enum {
+  NUM_SPOOL_MAX_MB,
+  NUM_RETRY_INITIAL_MS,
+  NUM_RETRY_MAX_MS,
+  NUM_EXPORT_TIMEOUT_MS,
+  NUM_SHUTDOWN_MS,
+  NUM_MAX_ATTR_BYTES,
+  NUM_MAX_PAYLOAD_MB,
+  NUM_MAX_SPANS,
+  NUM_LOG_MAX_MB,
+  NUM_COUNT
+};
+
+static const struct numeric_setting {
+  const char *section, *key;
+  const char *env, *env_specific; /* env_specific (or NULL) wins over env */
+  long def, min, max;
+} numerics[NUM_COUNT] = {
+    [NUM_SPOOL_MAX_MB] = {"spool", "max_mb", "ARIZE_SPOOL_MAX_MB", NULL, 100, 1, 100 * 1024},
+    [NUM_RETRY_INITIAL_MS] = {"export", "retry_initial_ms", "ARIZE_RETRY_INITIAL_MS", NULL, 1000,
+                              10, 600000},
+    [NUM_RETRY_MAX_MS] = {"export", "retry_max_ms", "ARIZE_RETRY_MAX_MS", NULL, 30000, 100,
+                          3600000},
+    [NUM_EXPORT_TIMEOUT_MS] = {"export", "timeout_ms", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                               "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10000, 100, 600000},
+    [NUM_SHUTDOWN_MS] = {"export", "shutdown_timeout_ms", "ARIZE_SHUTDOWN_TIMEOUT_MS", NULL, 2000,
+                         0, 60000},
+    [NUM_MAX_ATTR_BYTES] = {"limits", "max_attribute_bytes", "ARIZE_MAX_ATTRIBUTE_BYTES", NULL,
+                            32768, 256, 16 * MIB},
+    [NUM_MAX_PAYLOAD_MB] = {"limits", "max_payload_mb", "ARIZE_MAX_PAYLOAD_MB", NULL, 64, 1, 1024},
+    [NUM_MAX_SPANS] = {"limits", "max_spans_per_payload", "ARIZE_MAX_SPANS_PER_PAYLOAD", NULL,
+                       20000, 1, 1000000},
+    [NUM_LOG_MAX_MB] = {"limits", "log_max_mb", "ARIZE_LOG_MAX_MB", NULL, 10, 1, 1024},
+};
 
 /* What the file said, before the environment is applied. Strings are owned, trimmed
  * and never empty (NULL when absent); flags are -1 when absent. */
@@ -38,10 +94,16 @@ typedef struct {
   char *api_key;
   char *space_id;
   char *user_id;
+  char *region;
   config_target target; /* CONFIG_TARGET_NONE: not given, infer */
   int log_prompts;
   int log_tool_details;
   int log_tool_content;
+  int gzip;             /* export.compression: 1 gzip, 0 none, -1 absent */
+  long num[NUM_COUNT];
+  bool has_num[NUM_COUNT];
+  config_pairs headers;    /* harnesses.opencode.headers (for target otlp) */
+  config_pairs attributes; /* attributes, then harnesses.opencode.attributes */
 } file_settings;
 
 typedef struct {
@@ -83,6 +145,19 @@ static bool parse_bool(const char *s, bool *out) {
   return false;
 }
 
+/* Parses a whole decimal number (surrounding blanks allowed) within [min, max]. */
+static bool parse_long(const char *s, long min, long max, long *out) {
+  while (isspace((unsigned char)*s)) s++;
+  if (!isdigit((unsigned char)*s) && !(*s == '+' && isdigit((unsigned char)s[1]))) return false;
+  errno = 0;
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  while (isspace((unsigned char)*end)) end++;
+  if (errno || *end || v < min || v > max) return false;
+  *out = (long)v;
+  return true;
+}
+
 /* Narrows s[0..*len) to drop surrounding blanks: a pasted key often ends in a newline. */
 static void trim(const char **s, size_t *len) {
   while (*len > 0 && isspace((unsigned char)**s)) (*s)++, (*len)--;
@@ -95,6 +170,16 @@ static bool has_control_char(const char *s, size_t len) {
   for (size_t i = 0; i < len; i++)
     if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return true;
   return false;
+}
+
+/* An HTTP header name (RFC 9110 token). */
+static bool is_header_name(const char *s, size_t len) {
+  if (len == 0) return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (!isalnum(ch) && !strchr("!#$%&'*+-.^_`|~", ch)) return false;
+  }
+  return true;
 }
 
 /* A malloc'd copy of s[0..len) without surrounding blanks, or NULL when nothing is left
@@ -135,6 +220,75 @@ static void warn(loader *l, const char *fmt, ...) {
   if (vasprintf(&s, fmt, ap) < 0) l->oom = true;
   else l->c->warning = s;
   va_end(ap);
+}
+
+/* ---- name/value lists ---- */
+
+/* Sets name to value (both copied; blanks around them kept as given): replaces the value
+ * of an existing name (compared case-insensitively when fold_case, as header names are),
+ * else appends. Refuses past CONFIG_MAX_PAIRS with a warning naming `what`. */
+static void pairs_set(loader *l, config_pairs *p, const char *name, size_t nlen,
+                      const char *value, size_t vlen, bool fold_case, const char *what) {
+  for (size_t i = 0; i < p->len; i++) {
+    bool same = strlen(p->names[i]) == nlen && (fold_case ? !strncasecmp(p->names[i], name, nlen)
+                                                          : !strncmp(p->names[i], name, nlen));
+    if (!same) continue;
+    char *v = strndup(value, vlen);
+    if (!v) {
+      l->oom = true;
+      return;
+    }
+    free(p->values[i]);
+    p->values[i] = v;
+    return;
+  }
+  if (p->len >= CONFIG_MAX_PAIRS) {
+    warn(l, "%s: more than %d entries, the rest ignored", what, CONFIG_MAX_PAIRS);
+    return;
+  }
+  char **names = realloc(p->names, (p->len + 1) * sizeof *names);
+  if (names) p->names = names;
+  char **values = realloc(p->values, (p->len + 1) * sizeof *values);
+  if (values) p->values = values;
+  char *n = strndup(name, nlen), *v = strndup(value, vlen);
+  if (!names || !values || !n || !v) {
+    free(n);
+    free(v);
+    l->oom = true;
+    return;
+  }
+  p->names[p->len] = n;
+  p->values[p->len] = v;
+  p->len++;
+}
+
+/* Removes name (exact match) from the list. */
+static void pairs_remove(config_pairs *p, const char *name) {
+  for (size_t i = 0; i < p->len; i++) {
+    if (strcmp(p->names[i], name) != 0) continue;
+    free(p->names[i]);
+    free(p->values[i]);
+    memmove(p->names + i, p->names + i + 1, (p->len - i - 1) * sizeof *p->names);
+    memmove(p->values + i, p->values + i + 1, (p->len - i - 1) * sizeof *p->values);
+    p->len--;
+    return;
+  }
+}
+
+static const char *pairs_get(const config_pairs *p, const char *name) {
+  for (size_t i = 0; i < p->len; i++)
+    if (!strcmp(p->names[i], name)) return p->values[i];
+  return NULL;
+}
+
+static void pairs_free(config_pairs *p) {
+  for (size_t i = 0; i < p->len; i++) {
+    free(p->names[i]);
+    free(p->values[i]);
+  }
+  free(p->names);
+  free(p->values);
+  memset(p, 0, sizeof *p);
 }
 
 /* ---- step 1: the file ---- */
@@ -204,51 +358,131 @@ out:
   return rc;
 }
 
-/* 1-based line of a node, for warnings. */
-static size_t node_line(const yaml_node_t *node) { return node->start_mark.line + 1; }
+/* One node of the parsed file, YAML or JSON: the settings are read through these few
+ * functions, so both formats mean the same keys. All pointers are borrowed. */
+typedef struct {
+  yaml_document_t *doc; /* YAML: the document and the node (y) */
+  yaml_node_t *y;
+  json_t *j; /* JSON */
+} fnode;
 
-static bool is_mapping(const yaml_node_t *node) {
-  return node && node->type == YAML_MAPPING_NODE;
-}
+static bool fn_exists(fnode n) { return n.y || n.j; }
 
-/* A plain scalar that YAML reads as null: "", "~", "null". */
-static bool is_null_scalar(const yaml_node_t *node) {
-  if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+/* A YAML plain scalar read as null ("", "~", "null") or a JSON null. */
+static bool fn_is_null(fnode n) {
+  if (n.j) return json_is_null(n.j);
+  if (!n.y || n.y->type != YAML_SCALAR_NODE ||
+      n.y->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
     return false;
-  const char *v = (const char *)node->data.scalar.value;
+  const char *v = (const char *)n.y->data.scalar.value;
   return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
          !strcmp(v, "NULL");
 }
 
-/* The value of key in a mapping node, or NULL. A repeated key: the last one wins. */
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key) {
-  if (!is_mapping(map)) return NULL;
-  yaml_node_t *found = NULL;
-  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+static bool fn_is_map(fnode n) {
+  return n.j ? json_is_object(n.j) : n.y && n.y->type == YAML_MAPPING_NODE;
+}
+
+/* The value of key in a mapping, or no node. A repeated YAML key: the last one wins. */
+static fnode fn_get(fnode map, const char *key) {
+  fnode found = {0};
+  if (!fn_is_map(map)) return found;
+  if (map.j) {
+    found.j = json_object_get(map.j, key);
+    return found;
+  }
+  for (yaml_node_pair_t *p = map.y->data.mapping.pairs.start; p < map.y->data.mapping.pairs.top;
        p++) {
-    yaml_node_t *k = yaml_document_get_node(doc, p->key);
-    if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
-      found = yaml_document_get_node(doc, p->value);
+    yaml_node_t *k = yaml_document_get_node(map.doc, p->key);
+    if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key)) {
+      found.doc = map.doc;
+      found.y = yaml_document_get_node(map.doc, p->value);
+    }
   }
   return found;
 }
 
-/* Reads a string setting named `name` (for warnings) into *dst; a null or blank value
- * leaves it unset. */
-static void read_string(loader *l, yaml_node_t *node, const char *name, char **dst) {
-  if (!node || is_null_scalar(node)) return;
-  if (node->type != YAML_SCALAR_NODE) {
-    warn(l, "config %s: line %zu: %s is not a string", l->c->config_path, node_line(node),
-         name);
+/* The text of a scalar in (*s, *len): a YAML scalar; a JSON string, number or boolean (their
+ * text is written to buf). False for mappings, sequences and nulls. */
+static bool fn_scalar(fnode n, char buf[64], const char **s, size_t *len) {
+  if (n.y) {
+    if (n.y->type != YAML_SCALAR_NODE) return false;
+    *s = (const char *)n.y->data.scalar.value;
+    *len = n.y->data.scalar.length;
+    return true;
+  }
+  if (json_is_string(n.j)) {
+    *s = json_string_value(n.j);
+    *len = json_string_length(n.j);
+    return true;
+  }
+  if (json_is_integer(n.j)) snprintf(buf, 64, "%" JSON_INTEGER_FORMAT, json_integer_value(n.j));
+  else if (json_is_real(n.j)) snprintf(buf, 64, "%.17g", json_real_value(n.j));
+  else if (json_is_boolean(n.j)) snprintf(buf, 64, "%s", json_is_true(n.j) ? "true" : "false");
+  else return false;
+  *s = buf;
+  *len = strlen(buf);
+  return true;
+}
+
+/* "line N: " for a YAML node (1-based), "" for JSON (jansson keeps no positions). */
+static const char *fn_where(fnode n, char buf[32]) {
+  if (!n.y) return "";
+  snprintf(buf, 32, "line %zu: ", (size_t)n.y->start_mark.line + 1);
+  return buf;
+}
+
+/* Calls fn for each entry of a mapping whose key is a scalar. */
+typedef void (*fn_entry)(loader *l, const char *key, size_t key_len, fnode value, void *ctx);
+static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
+  if (map.j) {
+    const char *key;
+    json_t *value;
+    json_object_foreach(map.j, key, value) {
+      fnode v = {.j = value};
+      fn(l, key, strlen(key), v, ctx);
+    }
     return;
   }
-  const char *s = (const char *)node->data.scalar.value;
-  size_t n = node->data.scalar.length;
+  for (yaml_node_pair_t *p = map.y->data.mapping.pairs.start; p < map.y->data.mapping.pairs.top;
+       p++) {
+    yaml_node_t *k = yaml_document_get_node(map.doc, p->key);
+    if (!k || k->type != YAML_SCALAR_NODE) continue;
+    fnode v = {.doc = map.doc, .y = yaml_document_get_node(map.doc, p->value)};
+    if (v.y) fn(l, (const char *)k->data.scalar.value, k->data.scalar.length, v, ctx);
+  }
+}
+
+/* Warns "config PATH: line N: <message>" (no line for JSON). */
+static void warn_at(loader *l, fnode n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn_at(loader *l, fnode n, const char *fmt, ...) {
+  if (l->c->warning) return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) l->oom = true;
+  va_end(ap);
+  if (!msg) return;
+  char where[32];
+  warn(l, "config %s: %s%s", l->c->config_path, fn_where(n, where), msg);
+  free(msg);
+}
+
+/* Reads a string setting named `name` (for warnings) into *dst; a null or blank value
+ * leaves it unset. */
+static void read_string(loader *l, fnode node, const char *name, char **dst) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  char buf[64];
+  const char *s;
+  size_t n;
+  if (!fn_scalar(node, buf, &s, &n)) {
+    warn_at(l, node, "%s is not a string", name);
+    return;
+  }
   trim(&s, &n);
   /* A control character inside a value would end up inside an HTTP header. */
   if (has_control_char(s, n)) {
-    warn(l, "config %s: line %zu: %s contains a control character, ignored",
-         l->c->config_path, node_line(node), name);
+    warn_at(l, node, "%s contains a control character, ignored", name);
     return;
   }
   free(*dst);
@@ -256,57 +490,168 @@ static void read_string(loader *l, yaml_node_t *node, const char *name, char **d
 }
 
 /* Reads a boolean setting into *dst (1/0); a null value leaves it unset (-1). */
-static void read_bool(loader *l, yaml_node_t *node, const char *name, int *dst) {
-  if (!node || is_null_scalar(node)) return;
-  bool b;
-  if (node->type != YAML_SCALAR_NODE || !parse_bool((const char *)node->data.scalar.value, &b)) {
-    warn(l, "config %s: line %zu: %s is not true or false", l->c->config_path,
-         node_line(node), name);
+static void read_bool(loader *l, fnode node, const char *name, int *dst) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  char buf[64];
+  const char *s;
+  size_t n;
+  if (!fn_scalar(node, buf, &s, &n)) {
+    warn_at(l, node, "%s is not true or false", name);
     return;
   }
-  *dst = b;
+  char *text = strndup(s, n);
+  bool b;
+  if (!text) l->oom = true;
+  else if (parse_bool(text, &b)) *dst = b;
+  else warn_at(l, node, "%s is not true or false", name);
+  free(text);
 }
 
-static void read_target(loader *l, yaml_node_t *node) {
+/* Reads numeric setting i from a section node; `prefix` is "" or "harnesses.opencode.". */
+static void read_number(loader *l, fnode section, const char *prefix, int i) {
+  const struct numeric_setting *ns = &numerics[i];
+  fnode node = fn_get(section, ns->key);
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  char buf[64];
+  const char *s;
+  size_t n;
+  long v;
+  char *text = NULL;
+  if (fn_scalar(node, buf, &s, &n) && !(text = strndup(s, n))) {
+    l->oom = true;
+    return;
+  }
+  if (text && parse_long(text, ns->min, ns->max, &v)) {
+    l->file.num[i] = v;
+    l->file.has_num[i] = true;
+  } else {
+    warn_at(l, node, "%s%s.%s is not a whole number from %ld to %ld, ignored", prefix,
+            ns->section, ns->key, ns->min, ns->max);
+  }
+  free(text);
+}
+
+static void read_target(loader *l, fnode node) {
   char *t = NULL;
   read_string(l, node, "harnesses.opencode.target", &t);
   if (!t) return;
   if (is_word(t, "arize")) l->file.target = CONFIG_TARGET_ARIZE;
   else if (is_word(t, "phoenix")) l->file.target = CONFIG_TARGET_PHOENIX;
-  else
-    warn(l, "config %s: line %zu: harnesses.opencode.target is not arize or phoenix",
-         l->c->config_path, node_line(node));
+  else if (is_word(t, "otlp")) l->file.target = CONFIG_TARGET_OTLP;
+  else warn_at(l, node, "harnesses.opencode.target is not arize, phoenix or otlp");
   free(t);
 }
 
-/* Only harnesses.opencode, logging and user_id are ours; the same file configures other
- * harnesses (claude-code, ...), so everything else is ignored without a word. */
-static void read_document(loader *l, yaml_document_t *doc) {
-  yaml_node_t *root = yaml_document_get_root_node(doc);
-  if (!root || is_null_scalar(root)) return; /* empty file or only comments */
-  if (!is_mapping(root)) {
-    warn(l, "config %s: line %zu: top level is not a mapping", l->c->config_path,
-         node_line(root));
+static void read_compression(loader *l, fnode section, const char *prefix) {
+  fnode node = fn_get(section, "compression");
+  char name[64];
+  snprintf(name, sizeof name, "%sexport.compression", prefix);
+  char *v = NULL;
+  read_string(l, node, name, &v);
+  if (!v) return;
+  if (is_word(v, "gzip")) l->file.gzip = 1;
+  else if (is_word(v, "none")) l->file.gzip = 0;
+  else warn_at(l, node, "%s is not gzip or none", name);
+  free(v);
+}
+
+/* One `attributes:` entry: a scalar value becomes a string attribute. */
+static void read_attribute(loader *l, const char *key, size_t key_len, fnode value, void *ctx) {
+  const char *prefix = ctx;
+  if (fn_is_null(value)) return;
+  char buf[64];
+  const char *s;
+  size_t n;
+  if (!fn_scalar(value, buf, &s, &n) || memchr(s, '\0', n) || memchr(key, '\0', key_len)) {
+    warn_at(l, value, "%sattributes.%.*s is not a string", prefix, (int)key_len, key);
+    return;
+  }
+  char what[600];
+  snprintf(what, sizeof what, "config %s: %sattributes", l->c->config_path, prefix);
+  pairs_set(l, &l->file.attributes, key, key_len, s, n, false, what);
+}
+
+static void read_attributes(loader *l, fnode node, const char *prefix) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  if (!fn_is_map(node)) {
+    warn_at(l, node, "%sattributes is not a mapping", prefix);
+    return;
+  }
+  fn_each(l, node, read_attribute, (void *)prefix);
+}
+
+/* One harnesses.opencode.headers entry (sent to an OTLP target; values are secrets). */
+static void read_header(loader *l, const char *key, size_t key_len, fnode value, void *ctx) {
+  (void)ctx;
+  if (fn_is_null(value)) return;
+  char buf[64];
+  const char *s;
+  size_t n;
+  if (!is_header_name(key, key_len)) {
+    warn_at(l, value, "harnesses.opencode.headers has a name that is not a header name");
+    return;
+  }
+  if (!fn_scalar(value, buf, &s, &n)) {
+    warn_at(l, value, "harnesses.opencode.headers.%.*s is not a string", (int)key_len, key);
+    return;
+  }
+  trim(&s, &n);
+  if (has_control_char(s, n)) {
+    warn_at(l, value, "harnesses.opencode.headers.%.*s contains a control character, ignored",
+            (int)key_len, key);
+    return;
+  }
+  char what[600];
+  snprintf(what, sizeof what, "config %s: harnesses.opencode.headers", l->c->config_path);
+  pairs_set(l, &l->file.headers, key, key_len, s, n, true, what);
+}
+
+/* The sections that may appear at the top level and again under harnesses.opencode
+ * (which is read second, so it wins). */
+static void read_sections(loader *l, fnode parent, const char *prefix) {
+  fnode spool = fn_get(parent, "spool"), exp = fn_get(parent, "export"),
+        limits = fn_get(parent, "limits");
+  for (int i = 0; i < NUM_COUNT; i++) {
+    const char *s = numerics[i].section;
+    read_number(l, !strcmp(s, "spool") ? spool : !strcmp(s, "export") ? exp : limits, prefix, i);
+  }
+  read_compression(l, exp, prefix);
+  read_attributes(l, fn_get(parent, "attributes"), prefix);
+}
+
+/* Only harnesses.opencode and a few top-level keys are ours; the same file configures
+ * other harnesses (claude-code, ...), so everything else is ignored without a word. */
+static void read_document(loader *l, fnode root) {
+  if (!fn_exists(root) || fn_is_null(root)) return; /* empty file or only comments */
+  if (!fn_is_map(root)) {
+    warn_at(l, root, "top level is not a mapping");
     return;
   }
   file_settings *f = &l->file;
-  yaml_node_t *oc = map_get(doc, map_get(doc, root, "harnesses"), "opencode");
-  if (oc && !is_mapping(oc) && !is_null_scalar(oc))
-    warn(l, "config %s: line %zu: harnesses.opencode is not a mapping", l->c->config_path,
-         node_line(oc));
-  read_string(l, map_get(doc, oc, "project_name"), "harnesses.opencode.project_name",
+  fnode oc = fn_get(fn_get(root, "harnesses"), "opencode");
+  if (fn_exists(oc) && !fn_is_map(oc) && !fn_is_null(oc))
+    warn_at(l, oc, "harnesses.opencode is not a mapping");
+  read_string(l, fn_get(oc, "project_name"), "harnesses.opencode.project_name",
               &f->project_name);
-  read_target(l, map_get(doc, oc, "target"));
-  read_string(l, map_get(doc, oc, "endpoint"), "harnesses.opencode.endpoint", &f->endpoint);
-  read_string(l, map_get(doc, oc, "api_key"), "harnesses.opencode.api_key", &f->api_key);
-  read_string(l, map_get(doc, oc, "space_id"), "harnesses.opencode.space_id", &f->space_id);
+  read_target(l, fn_get(oc, "target"));
+  read_string(l, fn_get(oc, "endpoint"), "harnesses.opencode.endpoint", &f->endpoint);
+  read_string(l, fn_get(oc, "api_key"), "harnesses.opencode.api_key", &f->api_key);
+  read_string(l, fn_get(oc, "space_id"), "harnesses.opencode.space_id", &f->space_id);
+  read_string(l, fn_get(oc, "region"), "harnesses.opencode.region", &f->region);
+  fnode headers = fn_get(oc, "headers");
+  if (fn_is_map(headers)) fn_each(l, headers, read_header, NULL);
+  else if (fn_exists(headers) && !fn_is_null(headers))
+    warn_at(l, headers, "harnesses.opencode.headers is not a mapping");
 
-  yaml_node_t *lg = map_get(doc, root, "logging");
-  read_bool(l, map_get(doc, lg, "prompts"), "logging.prompts", &f->log_prompts);
-  read_bool(l, map_get(doc, lg, "tool_details"), "logging.tool_details", &f->log_tool_details);
-  read_bool(l, map_get(doc, lg, "tool_content"), "logging.tool_content", &f->log_tool_content);
+  fnode lg = fn_get(root, "logging");
+  read_bool(l, fn_get(lg, "prompts"), "logging.prompts", &f->log_prompts);
+  read_bool(l, fn_get(lg, "tool_details"), "logging.tool_details", &f->log_tool_details);
+  read_bool(l, fn_get(lg, "tool_content"), "logging.tool_content", &f->log_tool_content);
 
-  read_string(l, map_get(doc, root, "user_id"), "user_id", &f->user_id);
+  read_string(l, fn_get(root, "user_id"), "user_id", &f->user_id);
+
+  read_sections(l, root, "");
+  read_sections(l, oc, "harnesses.opencode.");
 }
 
 /* 1-based line of a parse error. Reader errors (bad UTF-8) carry only a byte offset. */
@@ -382,30 +727,56 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
   return ok;
 }
 
-static void parse_file(loader *l) {
-  char *buf = NULL;
-  size_t len = 0;
-  if (read_config_file(l, &buf, &len) != 0) return;
-  if (!shape_ok(l, buf, len)) {
-    free(buf);
-    return;
-  }
-
+static void parse_yaml(loader *l, const char *buf, size_t len) {
+  if (!shape_ok(l, buf, len)) return;
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser)) {
     l->oom = true;
-    free(buf);
     return;
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
   if (yaml_parser_load(&parser, &doc)) {
-    read_document(l, &doc);
+    fnode root = {.doc = &doc, .y = yaml_document_get_root_node(&doc)};
+    read_document(l, root);
     yaml_document_delete(&doc);
   } else {
     parse_failed(l, &parser, buf);
   }
   yaml_parser_delete(&parser);
+}
+
+static void parse_json(loader *l, const char *buf, size_t len) {
+  const char *s = buf;
+  size_t n = len;
+  trim(&s, &n);
+  if (n == 0) return; /* an empty file, like an empty YAML file */
+  json_error_t err;
+  json_t *root = json_loadb(buf, len, 0, &err);
+  if (!root) {
+    /* jansson's texts may quote the input ("... near 'sk-...'"): keep what precedes it. */
+    const char *near = strstr(err.text, " near ");
+    int shown = near ? (int)(near - err.text) : (int)strlen(err.text);
+    warn(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown,
+         err.text);
+    return;
+  }
+  fnode r = {.j = root};
+  read_document(l, r);
+  json_decref(root);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void parse_file(loader *l) {
+  char *buf = NULL;
+  size_t len = 0;
+  if (read_config_file(l, &buf, &len) != 0) return;
+  if (ends_with(l->c->config_path, ".json")) parse_json(l, buf, len);
+  else parse_yaml(l, buf, len);
   free(buf);
 }
 
@@ -443,6 +814,151 @@ static bool env_true(loader *l, const char *name) {
   return v && (is_word(v, "true") || is_word(v, "1"));
 }
 
+/* Numeric setting i: the environment (refused with a warning when not a number in its
+ * bounds), else the file, else the default. */
+static long resolve_number(loader *l, int i) {
+  const struct numeric_setting *ns = &numerics[i];
+  const char *names[] = {ns->env_specific, ns->env};
+  for (size_t k = 0; k < 2; k++) {
+    const char *v = names[k] ? env_get(l->envp, names[k]) : NULL;
+    long n;
+    if (!v) continue;
+    if (parse_long(v, ns->min, ns->max, &n)) return n;
+    warn(l, "environment: %s is not a whole number from %ld to %ld, ignored", names[k], ns->min,
+         ns->max);
+  }
+  return l->file.has_num[i] ? l->file.num[i] : ns->def;
+}
+
+static size_t mib(long n) {
+  return (unsigned long long)n > SIZE_MAX / MIB ? SIZE_MAX : (size_t)n * (size_t)MIB;
+}
+
+/* Decodes %XX escapes of s[0..len) into a malloc'd string (*out). Returns false (and
+ * *out NULL) for a broken escape or an encoded NUL; sets l->oom when out of memory. */
+static bool percent_decode(loader *l, const char *s, size_t len, char **out) {
+  *out = NULL;
+  char *d = malloc(len + 1);
+  if (!d) {
+    l->oom = true;
+    return false;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] != '%') {
+      d[o++] = s[i];
+      continue;
+    }
+    if (i + 2 >= len || !isxdigit((unsigned char)s[i + 1]) ||
+        !isxdigit((unsigned char)s[i + 2])) {
+      free(d);
+      return false;
+    }
+    char hex[3] = {s[i + 1], s[i + 2], 0};
+    d[o] = (char)strtol(hex, NULL, 16);
+    if (d[o] == '\0') {
+      free(d);
+      return false;
+    }
+    o++;
+    i += 2;
+  }
+  d[o] = '\0';
+  *out = d;
+  return true;
+}
+
+/* Parses an OTEL list ("k=v,k2=v2", each side %-decoded and trimmed) from the variable
+ * `name` into *out; later entries win. Headers (as_headers) must have a header name and a
+ * value without control characters. A broken entry is skipped with a warning that names
+ * the variable only: header values are secrets. */
+static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool as_headers) {
+  const char *v = env_get(l->envp, name);
+  char what[80];
+  snprintf(what, sizeof what, "environment: %s", name);
+  while (v && *v && !l->oom) {
+    const char *end = strchr(v, ',');
+    size_t n = end ? (size_t)(end - v) : strlen(v);
+    const char *entry = v;
+    v = end ? end + 1 : NULL;
+    trim(&entry, &n);
+    if (n == 0) continue; /* ",," or a trailing comma */
+    const char *eq = memchr(entry, '=', n);
+    const char *key = entry, *value = eq ? eq + 1 : NULL;
+    size_t klen = eq ? (size_t)(eq - entry) : 0, vlen = eq ? n - klen - 1 : 0;
+    if (eq) trim(&key, &klen), trim(&value, &vlen);
+    char *dk = NULL, *dv = NULL;
+    bool ok = eq && klen > 0 && percent_decode(l, key, klen, &dk) &&
+              percent_decode(l, value, vlen, &dv);
+    if (ok && as_headers) {
+      const char *hv = dv;
+      size_t hlen = strlen(dv);
+      trim(&hv, &hlen);
+      ok = is_header_name(dk, strlen(dk)) && !has_control_char(hv, hlen);
+      if (ok) pairs_set(l, out, dk, strlen(dk), hv, hlen, true, what);
+    } else if (ok) {
+      pairs_set(l, out, dk, strlen(dk), dv, strlen(dv), false, what);
+    }
+    if (!ok && !l->oom)
+      warn(l, "environment: %s has an entry that is not %s, skipped", name,
+           as_headers ? "name=value with a header name and a printable value" : "key=value");
+    free(dk);
+    free(dv);
+  }
+}
+
+static void resolve_export(loader *l) {
+  config *c = l->c;
+  c->spool_max_bytes = mib(resolve_number(l, NUM_SPOOL_MAX_MB));
+  c->retry_initial_ms = resolve_number(l, NUM_RETRY_INITIAL_MS);
+  c->retry_max_ms = resolve_number(l, NUM_RETRY_MAX_MS);
+  if (c->retry_max_ms < c->retry_initial_ms) {
+    warn(l, "ARIZE_RETRY_MAX_MS (export.retry_max_ms) is below ARIZE_RETRY_INITIAL_MS "
+            "(export.retry_initial_ms); using the initial delay for both");
+    c->retry_max_ms = c->retry_initial_ms;
+  }
+  c->export_timeout_ms = resolve_number(l, NUM_EXPORT_TIMEOUT_MS);
+  c->shutdown_ms = resolve_number(l, NUM_SHUTDOWN_MS);
+  c->max_attr_bytes = (size_t)resolve_number(l, NUM_MAX_ATTR_BYTES);
+  c->max_payload_bytes = mib(resolve_number(l, NUM_MAX_PAYLOAD_MB));
+  c->max_spans_per_payload = (size_t)resolve_number(l, NUM_MAX_SPANS);
+  c->log_max_bytes = mib(resolve_number(l, NUM_LOG_MAX_MB));
+
+  c->gzip = l->file.gzip != 0;
+  const char *names[] = {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"};
+  for (size_t k = 0; k < 2; k++) {
+    const char *v = env_get(l->envp, names[k]);
+    if (!v) continue;
+    if (is_word(v, "gzip") || is_word(v, "none")) {
+      c->gzip = is_word(v, "gzip");
+      break;
+    }
+    warn(l, "environment: %s is not gzip or none, ignored", names[k]);
+  }
+}
+
+static void resolve_openinference(loader *l) {
+  config *c = l->c;
+  parse_otel_list(l, "OTEL_RESOURCE_ATTRIBUTES", &c->resource_attributes, false);
+  /* OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES (the OTel spec);
+   * service_name is then the only place it is kept. */
+  const char *svc = env_clean(l, "OTEL_SERVICE_NAME");
+  c->service_name = dup_str(l, either(svc, pairs_get(&c->resource_attributes, "service.name")));
+  if (!c->service_name && !l->oom) c->service_name = dup_str(l, "opencode");
+  pairs_remove(&c->resource_attributes, "service.name");
+
+  /* The file's list moves over whole. */
+  c->span_attributes = l->file.attributes;
+  memset(&l->file.attributes, 0, sizeof l->file.attributes);
+
+  c->hide_inputs = env_true(l, "OPENINFERENCE_HIDE_INPUTS");
+  c->hide_outputs = env_true(l, "OPENINFERENCE_HIDE_OUTPUTS");
+  c->hide_input_messages = env_true(l, "OPENINFERENCE_HIDE_INPUT_MESSAGES");
+  c->hide_output_messages = env_true(l, "OPENINFERENCE_HIDE_OUTPUT_MESSAGES");
+  c->hide_input_text = env_true(l, "OPENINFERENCE_HIDE_INPUT_TEXT");
+  c->hide_output_text = env_true(l, "OPENINFERENCE_HIDE_OUTPUT_TEXT");
+}
+
 static void resolve_settings(loader *l) {
   config *c = l->c;
   const char *enabled = env_get(l->envp, "ARIZE_TRACE_ENABLED");
@@ -463,6 +979,9 @@ static void resolve_settings(loader *l) {
                          : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
   c->state_dir = fmt_str(l, "%s/.arize/harness/state/opencode", c->home);
   c->spool_dir = fmt_str(l, "%s/.arize/harness/spool/opencode", c->home);
+
+  if (!l->oom) resolve_export(l);
+  if (!l->oom) resolve_openinference(l);
 }
 
 /* ---- step 3: the backend ---- */
@@ -472,6 +991,11 @@ static bool has_scheme(const char *s) {
   if (!isalpha((unsigned char)*s)) return false;
   while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.') s++;
   return !strncmp(s, "://", 3);
+}
+
+static bool is_http_url(const char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
 }
 
 /* The full traces URL for a configured endpoint: default_scheme is prepended when it has
@@ -512,10 +1036,29 @@ static void use_phoenix(loader *l, const char *base) {
   if (c->phoenix_api_key) add_header(l, "authorization: Bearer %s", c->phoenix_api_key);
 }
 
+/* The Arize AX endpoint of ARIZE_REGION or harnesses.opencode.region, NULL when neither
+ * is set or the name is unknown (with a warning). */
+static const char *region_endpoint(loader *l) {
+  const char *env = env_get(l->envp, "ARIZE_REGION");
+  const char *name = either(env, l->file.region);
+  if (!name) return NULL;
+  for (size_t i = 0; i < sizeof arize_regions / sizeof *arize_regions; i++)
+    if (is_word(name, arize_regions[i].name) || is_word(name, arize_regions[i].long_name))
+      return arize_regions[i].endpoint;
+  if (env) warn(l, "environment: ARIZE_REGION is not us, eu or ca; using the US endpoint");
+  else
+    warn(l, "config %s: harnesses.opencode.region is not us, eu or ca; using the US endpoint",
+         l->c->config_path);
+  return NULL;
+}
+
 static void use_arize(loader *l, const char *base) {
   config *c = l->c;
   c->target = CONFIG_TARGET_ARIZE;
-  c->endpoint = base ? traces_url(l, base, "https://") : dup_str(l, ARIZE_DEFAULT_ENDPOINT);
+  const char *regional = region_endpoint(l);
+  c->endpoint = base       ? traces_url(l, base, "https://")
+                : regional ? dup_str(l, regional)
+                           : dup_str(l, ARIZE_DEFAULT_ENDPOINT);
   /* Both spellings of each: older Arize examples send api_key/space_id, newer ones
    * authorization/arize-space-id; sending both suits either intake. */
   add_header(l, "authorization: %s", c->api_key);
@@ -525,14 +1068,54 @@ static void use_arize(loader *l, const char *base) {
   add_header(l, "arize-interface: otel");
 }
 
+/* The standard OTLP exporter variables: the signal-specific endpoint is used as given,
+ * the generic one gets "/v1/traces" (OTel spec). NULL when neither is a usable URL. */
+static char *otel_env_endpoint(loader *l) {
+  const char *traces = env_clean(l, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  if (traces && !is_http_url(traces)) {
+    warn(l, "environment: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not an http(s) URL, ignored");
+    traces = NULL;
+  }
+  if (traces) return dup_str(l, traces);
+  const char *base = env_clean(l, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (base && !is_http_url(base)) {
+    warn(l, "environment: OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL, ignored");
+    base = NULL;
+  }
+  if (!base) return NULL;
+  while (isspace((unsigned char)*base)) base++;
+  size_t n = strlen(base);
+  while (n > 0 && (base[n - 1] == '/' || isspace((unsigned char)base[n - 1]))) n--;
+  return fmt_str(l, "%.*s%s", (int)n, base, TRACES_PATH);
+}
+
+/* Any OTLP/HTTP backend: the file's headers, then OTEL_EXPORTER_OTLP_HEADERS, then
+ * OTEL_EXPORTER_OTLP_TRACES_HEADERS (a later one wins on the same name). */
+static void use_otlp(loader *l, char *endpoint) {
+  config *c = l->c;
+  c->target = CONFIG_TARGET_OTLP;
+  c->endpoint = endpoint;
+  config_pairs h = l->file.headers;
+  memset(&l->file.headers, 0, sizeof l->file.headers);
+  parse_otel_list(l, "OTEL_EXPORTER_OTLP_HEADERS", &h, true);
+  parse_otel_list(l, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", &h, true);
+  for (size_t i = 0; i < h.len && !l->oom; i++) add_header(l, "%s: %s", h.names[i], h.values[i]);
+  pairs_free(&h);
+}
+
 /* why_not_sending when no backend could be chosen: say what is missing and where to put
  * it. Names only, never values. */
-static char *explain_none(loader *l, bool file_wants_phoenix) {
+static char *explain_none(loader *l) {
   const char *path = l->c->config_path;
-  if (file_wants_phoenix)
+  if (l->file.target == CONFIG_TARGET_PHOENIX)
     return fmt_str(l,
                    "no backend configured: target phoenix needs an endpoint: set "
                    "PHOENIX_ENDPOINT or add harnesses.opencode.endpoint to %s",
+                   path);
+  if (l->file.target == CONFIG_TARGET_OTLP)
+    return fmt_str(l,
+                   "no backend configured: target otlp needs an endpoint: set "
+                   "OTEL_EXPORTER_OTLP_ENDPOINT or add harnesses.opencode.endpoint to %s",
                    path);
   if (l->c->api_key && !l->c->space_id)
     return fmt_str(l,
@@ -545,41 +1128,50 @@ static char *explain_none(loader *l, bool file_wants_phoenix) {
                    "or add harnesses.opencode.api_key to %s",
                    path);
   return fmt_str(l,
-                 "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX) or "
-                 "PHOENIX_ENDPOINT (Phoenix), or add them to %s",
+                 "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX), "
+                 "PHOENIX_ENDPOINT (Phoenix) or OTEL_EXPORTER_OTLP_ENDPOINT (any OTLP "
+                 "backend), or add them to %s",
                  path);
 }
 
-/* Order: Phoenix named by the environment or the file's target; then Arize AX when both
- * its credentials are known; then a file endpoint without a target and without Arize
- * credentials, which can only mean Phoenix; else none. The file's api_key belongs to
+/* Order: Phoenix named by the environment or the file's target; an OTLP target named by
+ * the file; then Arize AX when both its credentials are known; then a file endpoint
+ * without a target and without Arize credentials, which can only mean Phoenix; then the
+ * standard OTEL_EXPORTER_OTLP_* variables; else none. The file's api_key belongs to
  * whichever backend the file is for. */
 static void resolve_target(loader *l) {
   config *c = l->c;
   const file_settings *f = &l->file;
   bool file_phoenix = f->target == CONFIG_TARGET_PHOENIX;
   bool file_arize = f->target == CONFIG_TARGET_ARIZE;
+  bool file_otlp = f->target == CONFIG_TARGET_OTLP;
+  bool file_other = file_phoenix || file_otlp; /* the file's key is not Arize's */
 
   const char *phoenix_env = env_clean(l, "PHOENIX_ENDPOINT");
   const char *arize_endpoint_env = env_clean(l, "ARIZE_OTLP_ENDPOINT");
-  c->api_key = dup_str(l, either(env_clean(l, "ARIZE_API_KEY"), file_phoenix ? NULL : f->api_key));
+  c->api_key = dup_str(l, either(env_clean(l, "ARIZE_API_KEY"), file_other ? NULL : f->api_key));
   c->space_id = dup_str(l, either(env_clean(l, "ARIZE_SPACE_ID"), f->space_id));
   const char *phoenix_key_env = env_clean(l, "PHOENIX_API_KEY");
   c->phoenix_api_key = dup_str(l, either(phoenix_key_env, file_phoenix ? f->api_key : NULL));
   if (l->oom) return;
 
+  char *otel = NULL;
   if (phoenix_env) {
     use_phoenix(l, phoenix_env);
   } else if (file_phoenix && f->endpoint) {
     use_phoenix(l, f->endpoint);
+  } else if (file_otlp && ((otel = otel_env_endpoint(l)) || f->endpoint)) {
+    use_otlp(l, otel ? otel : traces_url(l, f->endpoint, "https://"));
   } else if (c->api_key && c->space_id) {
-    use_arize(l, either(arize_endpoint_env, file_phoenix ? NULL : f->endpoint));
-  } else if (!file_arize && !file_phoenix && f->endpoint) {
+    use_arize(l, either(arize_endpoint_env, file_other ? NULL : f->endpoint));
+  } else if (!file_arize && !file_other && f->endpoint) {
     /* Inferred Phoenix: the file's key is Phoenix's. */
     if (!c->phoenix_api_key) c->phoenix_api_key = dup_str(l, f->api_key);
     if (!l->oom) use_phoenix(l, f->endpoint);
+  } else if (!file_otlp && (otel = otel_env_endpoint(l))) {
+    use_otlp(l, otel);
   } else {
-    c->why_not_sending = explain_none(l, file_phoenix);
+    c->why_not_sending = explain_none(l);
   }
 
   if (!c->enabled) {
@@ -590,18 +1182,31 @@ static void resolve_target(loader *l) {
 
 /* ---- public ---- */
 
+/* $HOME/.arize/harness/config.yaml, or config.json beside it when only that exists. */
+static char *default_config_path(loader *l) {
+  char *yaml = fmt_str(l, "%s/.arize/harness/config.yaml", l->c->home);
+  char *json = fmt_str(l, "%s/.arize/harness/config.json", l->c->home);
+  struct stat st;
+  bool use_json = yaml && json && stat(yaml, &st) != 0 && errno == ENOENT && stat(json, &st) == 0;
+  if (use_json) {
+    free(yaml);
+    return json;
+  }
+  free(json);
+  return yaml;
+}
+
 config *config_load(const char *config_path, const char *const *envp) {
   config *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   loader l = {.c = c,
               .envp = envp,
-              .file = {.log_prompts = -1, .log_tool_details = -1, .log_tool_content = -1}};
+              .file = {.log_prompts = -1, .log_tool_details = -1, .log_tool_content = -1,
+                       .gzip = -1}};
 
   c->home = dup_str(&l, env_get(envp, "HOME"));
   if (!c->home && !l.oom) c->home = dup_str(&l, ".");
-  if (!l.oom)
-    c->config_path = config_path ? strdup(config_path)
-                                 : fmt_str(&l, "%s/.arize/harness/config.yaml", c->home);
+  if (!l.oom) c->config_path = config_path ? strdup(config_path) : default_config_path(&l);
   if (!c->config_path) l.oom = true;
 
   if (!l.oom) parse_file(&l);
@@ -614,6 +1219,9 @@ config *config_load(const char *config_path, const char *const *envp) {
   free(f->api_key);
   free(f->space_id);
   free(f->user_id);
+  free(f->region);
+  pairs_free(&f->headers);
+  pairs_free(&f->attributes);
   if (l.oom) {
     config_free(c);
     return NULL;
@@ -636,6 +1244,9 @@ void config_free(config *c) {
   free(c->log_file);
   free(c->state_dir);
   free(c->spool_dir);
+  free(c->service_name);
+  pairs_free(&c->resource_attributes);
+  pairs_free(&c->span_attributes);
   free(c->why_not_sending);
   free(c->warning);
   free(c);
@@ -645,6 +1256,7 @@ const char *config_target_name(config_target t) {
   switch (t) {
   case CONFIG_TARGET_ARIZE: return "arize";
   case CONFIG_TARGET_PHOENIX: return "phoenix";
+  case CONFIG_TARGET_OTLP: return "otlp";
   case CONFIG_TARGET_NONE: break;
   }
   return "none";

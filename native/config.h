@@ -11,7 +11,15 @@ typedef enum {
   CONFIG_TARGET_NONE = 0, /* nothing configured: spans go nowhere */
   CONFIG_TARGET_ARIZE,    /* Arize AX */
   CONFIG_TARGET_PHOENIX,  /* Phoenix */
+  CONFIG_TARGET_OTLP,     /* any other OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_*) */
 } config_target;
+
+/* A list of name/value strings (custom attributes). Both arrays are owned. */
+typedef struct {
+  char **names;
+  char **values;
+  size_t len;
+} config_pairs;
 
 typedef struct {
   bool enabled;    /* ARIZE_TRACE_ENABLED: anything but "false" (any case) is on */
@@ -42,6 +50,30 @@ typedef struct {
   char *state_dir;   /* ~/.arize/harness/state/opencode */
   char *spool_dir;   /* ~/.arize/harness/spool/opencode */
 
+  /* Export and spool (defaults in brackets; each has a config.yaml key and an env override,
+   * documented in the README's settings table) */
+  size_t spool_max_bytes;  /* [100 MiB] ARIZE_SPOOL_MAX_MB, spool.max_mb */
+  long retry_initial_ms;   /* [1000] ARIZE_RETRY_INITIAL_MS, export.retry_initial_ms */
+  long retry_max_ms;       /* [30000] ARIZE_RETRY_MAX_MS, export.retry_max_ms */
+  long export_timeout_ms;  /* [10000] OTEL_EXPORTER_OTLP_TIMEOUT, export.timeout_ms */
+  long shutdown_ms;        /* [2000] ARIZE_SHUTDOWN_TIMEOUT_MS, export.shutdown_timeout_ms */
+  bool gzip;               /* [true] OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), export.compression */
+
+  /* OpenInference */
+  char *service_name;          /* ["opencode"] OTEL_SERVICE_NAME */
+  config_pairs resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", %-decoded) */
+  config_pairs span_attributes;     /* `attributes:` (global) then harnesses.opencode.attributes
+                                     * (wins on the same name): added to every span */
+  bool hide_inputs, hide_outputs;               /* OPENINFERENCE_HIDE_INPUTS / _OUTPUTS */
+  bool hide_input_messages, hide_output_messages; /* OPENINFERENCE_HIDE_INPUT_MESSAGES / ... */
+  bool hide_input_text, hide_output_text;       /* OPENINFERENCE_HIDE_INPUT_TEXT / ... */
+  size_t max_attr_bytes;   /* [32768] ARIZE_MAX_ATTRIBUTE_BYTES, limits.max_attribute_bytes */
+
+  /* Limits that protect the host */
+  size_t max_payload_bytes;     /* [64 MiB] limits.max_payload_mb */
+  size_t max_spans_per_payload; /* [20000] limits.max_spans_per_payload */
+  size_t log_max_bytes;         /* [10 MiB] limits.log_max_mb: the log rotates past it */
+
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
                           * ...) or an environment value; names keys, never values */
@@ -54,7 +86,7 @@ typedef struct {
 config *config_load(const char *config_path, const char *const *envp);
 void config_free(config *c);
 
-/* "arize", "phoenix" or "none". */
+/* "arize", "phoenix", "otlp" or "none". */
 const char *config_target_name(config_target t);
 
 /* The modification time of the file the config was read from, now (0 when absent);

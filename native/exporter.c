@@ -14,6 +14,7 @@
 
 #define BATCH_MAX_SPANS 512
 #define BATCH_MAX_BYTES (4u * 1024 * 1024)
+#define RETRY_AFTER_MAX_MS (5L * 60 * 1000)
 
 struct exporter {
   queue *q;
@@ -47,6 +48,7 @@ void exporter_target_free(exporter_target *t) {
   free(t->service_name);
   free(t->project_name);
   free(t->version);
+  span_attrs_clear(&t->resource);
   free(t);
 }
 
@@ -58,8 +60,15 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
   c->service_name = dup_or_null(t->service_name);
   c->project_name = dup_or_null(t->project_name);
   c->version = dup_or_null(t->version);
+  c->resource = (span_attrs){0};
+  bool attrs_ok = true;
+  for (size_t i = 0; attrs_ok && i < t->resource.len; i++) {
+    const span_attr *a = &t->resource.items[i];
+    if (a->type == SPAN_ATTR_STRING)
+      attrs_ok = span_attrs_set_string(&c->resource, a->key, a->value.s, strlen(a->value.s)) == 0;
+  }
   c->headers = calloc(t->n_headers ? t->n_headers : 1, sizeof *c->headers);
-  bool ok = c->headers && (!t->url || c->url) && (!t->service_name || c->service_name) &&
+  bool ok = attrs_ok && c->headers && (!t->url || c->url) && (!t->service_name || c->service_name) &&
             (!t->project_name || c->project_name) && (!t->version || c->version);
   for (size_t i = 0; ok && i < t->n_headers; i++) ok = (c->headers[i] = strdup(t->headers[i])) != NULL;
   if (!ok) {
@@ -107,8 +116,10 @@ static void idle_locked(exporter *e) {
   pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
-/* The delay before retry number attempt (1, 2, ...): exponential with full jitter between
- * half and all of it, capped; a server's Retry-After wins when it asks for longer. */
+/* The delay before retry number attempt (1, 2, ...): exponential with jitter between half and
+ * all of it, capped at the configured maximum. A server's Retry-After wins when it asks for
+ * longer (OTLP says to honour it), up to RETRY_AFTER_MAX_MS so a bogus value cannot park the
+ * exporter for hours; stop and a new target still interrupt the wait. */
 static long backoff_ms(const exporter_target *t, int attempt, double retry_after_s) {
   long base = t->backoff_initial_ms > 0 ? t->backoff_initial_ms : 1000;
   long max = t->backoff_max_ms > 0 ? t->backoff_max_ms : 30000;
@@ -117,8 +128,7 @@ static long backoff_ms(const exporter_target *t, int attempt, double retry_after
   if (delay > max) delay = max;
   delay = delay / 2 + (long)(rand() % (delay / 2 + 1));
   if (retry_after_s >= 0) {
-    long asked = (long)(retry_after_s * 1000);
-    if (asked > max) asked = max;
+    long asked = retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)(retry_after_s * 1000);
     if (asked > delay) delay = asked;
   }
   return delay;
@@ -141,7 +151,7 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
   uint64_t last_seq = batch[n - 1]->seq;
   for (size_t i = 0; i < n; i++) spans[i] = batch[i]->data, lens[i] = batch[i]->len;
   otlp_resource res = {.service_name = t->service_name, .project_name = t->project_name,
-                       .scope_version = t->version};
+                       .scope_version = t->version, .extra = t->resource};
   uint8_t *body = NULL;
   size_t body_len = 0;
   char error[256] = "";

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "queue.h"
+#include "spans.h"
 
 /* Where and how to send: an immutable copy made from the config, swapped whole. */
 typedef struct {
@@ -24,6 +25,7 @@ typedef struct {
   char *service_name;
   char *project_name;
   char *version;
+  span_attrs resource;  /* further resource attributes (OTEL_RESOURCE_ATTRIBUTES), owned */
   bool gzip;
   long timeout_ms;
   long backoff_initial_ms, backoff_max_ms;

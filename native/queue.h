@@ -1,9 +1,10 @@
-/* queue — encoded spans waiting for the exporter, in arrival order.
+/* queue — encoded spans waiting for the exporter, in arrival order, on disk as well when a
+ * spool is attached (durable before sent).
  *
  * reconcile's side pushes (fast, never waits on the network); the exporter thread peeks a
- * batch from the head, sends it, and acks it. A record leaves the queue only when acked, so a
- * failed send keeps it. The queue is bounded in bytes: when full, the oldest records not
- * being sent are dropped and counted. Thread-safe.
+ * batch from the head, sends it, and acks it. A record leaves the queue (and the disk) only
+ * when acked, so a failed send keeps it. The queue is bounded in bytes: when full, the oldest
+ * records not being sent are dropped, counted and logged. Thread-safe.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
@@ -11,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "spool.h"
 
 typedef struct queue queue;
 
@@ -31,12 +34,21 @@ typedef struct {
 queue *queue_new(size_t max_bytes);
 void queue_free(queue *q);
 
-/* Appends data (ownership moves to the queue, even on failure). Returns the record's seq,
- * or 0 when out of memory. */
+/* Attaches a spool (the queue owns it from then on) and loads what it holds: spans an
+ * earlier process left unsent. Returns how many were loaded. */
+size_t queue_attach_spool(queue *q, spool *sp);
+
+/* Appends n records, stored as one spool file first when a spool is attached (ownership of
+ * every data[i] moves to the queue, even on failure). Returns 0 when they are queued (and on
+ * disk, with a spool), 1 when queued in memory only because the spool could not be written,
+ * -1 when out of memory. */
+int queue_push_batch(queue *q, uint8_t **data, const size_t *lens, size_t n);
+
+/* Appends one record; see queue_push_batch. Returns its seq, or 0 when out of memory. */
 uint64_t queue_push(queue *q, uint8_t *data, size_t len);
 
 /* Borrows up to max_n records from the head, at most max_bytes together (but always at least
- * one when any is waiting) into out. They stay queued, and are not dropped for space, until
+ * one when any is waiting) into out, ending on a spool-file boundary where one is in reach. They stay queued, and are not dropped for space, until
  * queue_ack. Only one consumer may peek at a time. Returns how many. */
 size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes);
 
@@ -47,5 +59,8 @@ void queue_ack(queue *q, size_t n);
 void queue_unpeek(queue *q);
 
 queue_stats queue_get_stats(queue *q);
+
+/* Changes the byte cap (a config change); the next push makes room if needed. */
+void queue_set_max_bytes(queue *q, size_t max_bytes);
 
 #endif

@@ -30,7 +30,11 @@ struct tracer {
   state *st;
   queue *q;
   exporter *exp;
-  uint64_t payloads, rejected, spans_queued, encode_failures;
+  uint64_t payloads, rejected, spans_queued, encode_failures, spans_memory_only, spans_loaded;
+  /* the spans of the reconcile in progress, encoded, pushed to the queue together */
+  uint8_t **batch;
+  size_t *batch_lens;
+  size_t batch_len, batch_cap;
   char last_rejection[256];
 };
 
@@ -86,15 +90,20 @@ static exporter_target *target_from_config(const config *c, const char *version)
       .url = c->endpoint,
       .headers = c->headers,
       .n_headers = c->n_headers,
-      .service_name = (char *)"opencode",
+      .service_name = c->service_name ? c->service_name : (char *)"opencode",
       .project_name = c->project_name,
       .version = (char *)version,
-      .gzip = true,
-      .timeout_ms = EXPORT_TIMEOUT_MS,
-      .backoff_initial_ms = 1000,
-      .backoff_max_ms = 30000,
+      .gzip = c->gzip,
+      .timeout_ms = c->export_timeout_ms > 0 ? c->export_timeout_ms : EXPORT_TIMEOUT_MS,
+      .backoff_initial_ms = c->retry_initial_ms > 0 ? c->retry_initial_ms : 1000,
+      .backoff_max_ms = c->retry_max_ms > 0 ? c->retry_max_ms : 30000,
   };
-  return exporter_target_copy(&t);
+  for (size_t i = 0; i < c->resource_attributes.len; i++)
+    span_attrs_set_string(&t.resource, c->resource_attributes.names[i],
+                          c->resource_attributes.values[i], strlen(c->resource_attributes.values[i]));
+  exporter_target *copy = exporter_target_copy(&t);
+  span_attrs_clear(&t.resource);
+  return copy;
 }
 
 /* Installs a freshly loaded config: log file, log lines about its health (once per change),
@@ -116,6 +125,7 @@ static void install_config(tracer *t, config *c) {
              config_target_name(c->target), c->project_name);
     free(shown);
   }
+  queue_set_max_bytes(t->q, c->spool_max_bytes ? c->spool_max_bytes : QUEUE_MAX_BYTES);
   exporter_target *target = target_from_config(c, t->version);
   if (target) exporter_set_target(t->exp, target);
   else log_error("out of memory while applying the config");
@@ -157,14 +167,20 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   }
   size_t forgotten = state_gc(t->st, time(NULL) - STATE_IDLE_DAYS * 86400);
   if (forgotten) log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
+  /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first. */
+  t->spans_loaded = queue_attach_spool(t->q, spool_open(t->cfg->spool_dir));
+  if (t->spans_loaded) {
+    log_info("%llu unsent spans from an earlier run are queued again",
+             (unsigned long long)t->spans_loaded);
+    exporter_notify(t->exp);
+  }
   return t;
 }
 
-/* reconcile's emit: the span is encoded once, here, and its bytes queued. */
-static int emit_to_queue(void *ctx, span *s) {
+/* reconcile's emit: the span is encoded once, here, and its bytes held for the batch that
+ * tracer_reconcile queues (and spools) as a whole. */
+static int emit_to_batch(void *ctx, span *s) {
   tracer *t = ctx;
-  uint8_t *bytes = NULL;
-  size_t len = 0;
   if (t->cfg->dry_run) {
     char trace[33], id[17];
     span_hex(s->trace_id, 16, trace);
@@ -173,15 +189,42 @@ static int emit_to_queue(void *ctx, span *s) {
     log_info("dry run: span \"%s\" %s trace %s span %s", s->name,
              kind ? kind->value.s : "?", trace, id);
   }
+  uint8_t *bytes = NULL;
+  size_t len = 0;
   int rc = otlp_encode_span(s, &bytes, &len);
   span_free(s);
   if (rc != 0) {
     t->encode_failures++;
     return -1;
   }
-  if (queue_push(t->q, bytes, len) == 0) return -1;
-  t->spans_queued++;
+  if (t->batch_len == t->batch_cap) {
+    size_t cap = t->batch_cap ? t->batch_cap * 2 : 64;
+    uint8_t **batch = realloc(t->batch, cap * sizeof *batch);
+    if (batch) t->batch = batch;
+    size_t *lens = batch ? realloc(t->batch_lens, cap * sizeof *lens) : NULL;
+    if (lens) t->batch_lens = lens;
+    if (!batch || !lens) {
+      free(bytes);
+      return -1;
+    }
+    t->batch_cap = cap;
+  }
+  t->batch[t->batch_len] = bytes;
+  t->batch_lens[t->batch_len++] = len;
   return 0;
+}
+
+/* Queues the reconcile's spans as one spool file, then records them as sent in the state:
+ * durable first, so a crash in between re-sends rather than loses. */
+static void queue_batch(tracer *t) {
+  if (t->batch_len > 0) {
+    int rc = queue_push_batch(t->q, t->batch, t->batch_lens, t->batch_len);
+    if (rc == 1) t->spans_memory_only += t->batch_len;
+    t->spans_queued += t->batch_len;
+    t->batch_len = 0;
+    exporter_notify(t->exp);
+  }
+  state_commit(t->st);
 }
 
 int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result) {
@@ -195,8 +238,8 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .user_id = t->cfg->user_id,
   };
   t->payloads++;
-  int rc = reconcile_json(t->st, &opt, json, len, emit_to_queue, t, result);
-  state_commit(t->st);
+  int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
+  queue_batch(t);
   if (rc == -1) {
     t->rejected++;
     snprintf(t->last_rejection, sizeof t->last_rejection, "%s", result->error);
@@ -205,7 +248,6 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
     log_error("out of memory while reconciling; %zu spans queued, the rest will be retried",
               result->spans);
   }
-  if (result->spans > 0) exporter_notify(t->exp);
   return rc;
 }
 
@@ -213,7 +255,10 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
   exporter_flush(t->exp, timeout_ms, out);
 }
 
-void tracer_shutdown(tracer *t, long timeout_ms) { exporter_stop(t->exp, timeout_ms); }
+void tracer_shutdown(tracer *t, long timeout_ms) {
+  if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms > 0 ? t->cfg->shutdown_ms : 2000;
+  exporter_stop(t->exp, timeout_ms);
+}
 
 char *tracer_status_json(tracer *t) {
   tracer_refresh(t);
@@ -226,7 +271,8 @@ char *tracer_status_json(tracer *t) {
                                                                   : "sending";
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
-      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s?, s:I}, s:s?}",
+      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s?, s:I}, s:s?, "
+      "s:{s:s, s:I}}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
       c->project_name,
@@ -236,11 +282,13 @@ char *tracer_status_json(tracer *t) {
       "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads",
       (json_int_t)t->rejected, "spans_queued", (json_int_t)t->spans_queued, "spans_exported",
       (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped, "spans_pending",
-      (json_int_t)n.pending, "requests", (json_int_t)n.requests, "failed_requests",
-      (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
+      (json_int_t)n.pending, "spans_restored", (json_int_t)t->spans_loaded,
+      "spans_memory_only", (json_int_t)t->spans_memory_only, "requests", (json_int_t)n.requests,
+      "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
       "last_export", "status", (json_int_t)n.last_status, "error",
       n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
-      "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL);
+      "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL,
+      "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)queue_get_stats(t->q).bytes);
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);
@@ -252,6 +300,9 @@ void tracer_free(tracer *t) {
   if (t->exp) exporter_free(t->exp);
   queue_free(t->q);
   if (t->st) state_free(t->st);
+  for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
+  free(t->batch);
+  free(t->batch_lens);
   config_free(t->cfg);
   free(t->version);
   free(t);

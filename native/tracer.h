@@ -33,7 +33,9 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
  * frees). Never holds a secret. */
 char *tracer_status_json(tracer *t);
 
-/* Flushes for at most timeout_ms, then stops the exporter. Later reconciles still queue. */
+/* Flushes for at most timeout_ms (negative: the configured shutdown bound, 2 s by default),
+ * then stops the exporter. What is unsent stays in the spool; a later reconcile starts the
+ * exporter again. */
 void tracer_shutdown(tracer *t, long timeout_ms);
 
 void tracer_free(tracer *t);

@@ -81,9 +81,30 @@ static void test_defaults_with_empty_env(void) {
   CHECK_STR(c->state_dir, "./.arize/harness/state/opencode");
   CHECK_STR(c->spool_dir, "./.arize/harness/spool/opencode");
   CHECK_STR(c->why_not_sending,
-            "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX) or "
-            "PHOENIX_ENDPOINT (Phoenix), or add them to ./.arize/harness/config.yaml");
+            "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX), "
+            "PHOENIX_ENDPOINT (Phoenix) or OTEL_EXPORTER_OTLP_ENDPOINT (any OTLP backend), or "
+            "add them to ./.arize/harness/config.yaml");
   CHECK(c->warning == NULL);
+  config_free(c);
+}
+
+static void test_export_and_limit_defaults(void) {
+  config *c = config_load(NULL, no_env);
+  CHECK_INT(c->spool_max_bytes, 100L * 1024 * 1024);
+  CHECK_INT(c->retry_initial_ms, 1000);
+  CHECK_INT(c->retry_max_ms, 30000);
+  CHECK_INT(c->export_timeout_ms, 10000);
+  CHECK_INT(c->shutdown_ms, 2000);
+  CHECK(c->gzip);
+  CHECK_STR(c->service_name, "opencode");
+  CHECK_INT(c->resource_attributes.len, 0);
+  CHECK_INT(c->span_attributes.len, 0);
+  CHECK(!c->hide_inputs && !c->hide_outputs && !c->hide_input_messages &&
+        !c->hide_output_messages && !c->hide_input_text && !c->hide_output_text);
+  CHECK_INT(c->max_attr_bytes, 32768);
+  CHECK_INT(c->max_payload_bytes, 64L * 1024 * 1024);
+  CHECK_INT(c->max_spans_per_payload, 20000);
+  CHECK_INT(c->log_max_bytes, 10L * 1024 * 1024);
   config_free(c);
 }
 
@@ -335,7 +356,7 @@ static void test_invalid_bool_warns_and_keeps_default(void) {
 
 static void test_unknown_target_warns(void) {
   config *c = load("harnesses:\n  opencode:\n    target: jaeger\n", no_env);
-  CHECK(contains(c->warning, "line 3: harnesses.opencode.target is not arize or phoenix"));
+  CHECK(contains(c->warning, "line 3: harnesses.opencode.target is not arize, phoenix or otlp"));
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   config_free(c);
 }
@@ -636,6 +657,482 @@ static void test_redaction_env_overrides_file(void) {
   config_free(c);
 }
 
+/* ---- export, spool and limits ---- */
+
+static void test_numbers_from_file(void) {
+  config *c = load("spool:\n  max_mb: 5\n"
+                   "export:\n  retry_initial_ms: 200\n  retry_max_ms: 4000\n"
+                   "  timeout_ms: 1500\n  shutdown_timeout_ms: 0\n  compression: none\n"
+                   "limits:\n  max_attribute_bytes: 1024\n  max_payload_mb: 2\n"
+                   "  max_spans_per_payload: 50\n  log_max_mb: 3\n",
+                   no_env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->spool_max_bytes, 5L * 1024 * 1024);
+  CHECK_INT(c->retry_initial_ms, 200);
+  CHECK_INT(c->retry_max_ms, 4000);
+  CHECK_INT(c->export_timeout_ms, 1500);
+  CHECK_INT(c->shutdown_ms, 0);
+  CHECK(!c->gzip);
+  CHECK_INT(c->max_attr_bytes, 1024);
+  CHECK_INT(c->max_payload_bytes, 2L * 1024 * 1024);
+  CHECK_INT(c->max_spans_per_payload, 50);
+  CHECK_INT(c->log_max_bytes, 3L * 1024 * 1024);
+  config_free(c);
+}
+
+static void test_numbers_under_harness_block_win_over_top_level(void) {
+  config *c = load("spool:\n  max_mb: 5\nlimits:\n  log_max_mb: 3\n"
+                   "harnesses:\n  opencode:\n    spool:\n      max_mb: 7\n",
+                   no_env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->spool_max_bytes, 7L * 1024 * 1024);
+  CHECK_INT(c->log_max_bytes, 3L * 1024 * 1024);
+  config_free(c);
+}
+
+static void test_numbers_from_env_win_over_file(void) {
+  const char *env[] = {"ARIZE_SPOOL_MAX_MB=9",           "ARIZE_RETRY_INITIAL_MS=50",
+                       "ARIZE_RETRY_MAX_MS=500",         "OTEL_EXPORTER_OTLP_TIMEOUT=2500",
+                       "ARIZE_SHUTDOWN_TIMEOUT_MS=750",  "ARIZE_MAX_ATTRIBUTE_BYTES=4096",
+                       "ARIZE_MAX_PAYLOAD_MB=8",         "ARIZE_MAX_SPANS_PER_PAYLOAD=100",
+                       "ARIZE_LOG_MAX_MB= 4 ",           NULL};
+  config *c = load("spool:\n  max_mb: 5\nexport:\n  timeout_ms: 1500\n", env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->spool_max_bytes, 9L * 1024 * 1024);
+  CHECK_INT(c->retry_initial_ms, 50);
+  CHECK_INT(c->retry_max_ms, 500);
+  CHECK_INT(c->export_timeout_ms, 2500);
+  CHECK_INT(c->shutdown_ms, 750);
+  CHECK_INT(c->max_attr_bytes, 4096);
+  CHECK_INT(c->max_payload_bytes, 8L * 1024 * 1024);
+  CHECK_INT(c->max_spans_per_payload, 100);
+  CHECK_INT(c->log_max_bytes, 4L * 1024 * 1024);
+  config_free(c);
+}
+
+static void test_traces_timeout_wins_over_generic_timeout(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_TIMEOUT=2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=3500",
+                       NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->export_timeout_ms, 3500);
+  config_free(c);
+}
+
+static void test_absurd_file_number_warns_with_its_key_and_keeps_default(void) {
+  config *c = load("limits:\n  max_payload_mb: 999999\n", no_env);
+  CHECK(contains(c->warning,
+                 "line 2: limits.max_payload_mb is not a whole number from 1 to 1024, ignored"));
+  CHECK(!contains(c->warning, "999999"));
+  CHECK_INT(c->max_payload_bytes, 64L * 1024 * 1024);
+  config_free(c);
+}
+
+static void test_absurd_env_number_warns_and_keeps_file_value(void) {
+  const char *env[] = {"ARIZE_SPOOL_MAX_MB=-1", NULL};
+  config *c = load("spool:\n  max_mb: 5\n", env);
+  CHECK_STR(c->warning,
+            "environment: ARIZE_SPOOL_MAX_MB is not a whole number from 1 to 102400, ignored");
+  CHECK_INT(c->spool_max_bytes, 5L * 1024 * 1024);
+  config_free(c);
+}
+
+static void test_non_numeric_values_refused(void) {
+  const char *env[] = {"ARIZE_RETRY_INITIAL_MS=1s", NULL};
+  config *c = load(NULL, env);
+  CHECK(contains(c->warning, "ARIZE_RETRY_INITIAL_MS is not a whole number"));
+  CHECK_INT(c->retry_initial_ms, 1000);
+  config_free(c);
+  c = load("export:\n  timeout_ms: [1]\n", no_env);
+  CHECK(contains(c->warning, "line 2: export.timeout_ms is not a whole number"));
+  CHECK_INT(c->export_timeout_ms, 10000);
+  config_free(c);
+}
+
+static void test_retry_max_below_initial_raised_to_initial(void) {
+  const char *env[] = {"ARIZE_RETRY_INITIAL_MS=60000", NULL};
+  config *c = load(NULL, env);
+  CHECK(contains(c->warning, "ARIZE_RETRY_MAX_MS (export.retry_max_ms) is below"));
+  CHECK_INT(c->retry_initial_ms, 60000);
+  CHECK_INT(c->retry_max_ms, 60000);
+  config_free(c);
+}
+
+static void test_compression_from_env(void) {
+  const char *none[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=none", NULL};
+  config *c = load(NULL, none);
+  CHECK(!c->gzip);
+  config_free(c);
+  const char *traces_wins[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=none",
+                               "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=GZIP", NULL};
+  c = load("export:\n  compression: none\n", traces_wins);
+  CHECK(c->gzip);
+  config_free(c);
+  const char *bad[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=zstd", NULL};
+  c = load(NULL, bad);
+  CHECK(c->gzip);
+  CHECK_STR(c->warning, "environment: OTEL_EXPORTER_OTLP_COMPRESSION is not gzip or none, ignored");
+  config_free(c);
+}
+
+static void test_bad_file_compression_warns(void) {
+  config *c = load("export:\n  compression: brotli\n", no_env);
+  CHECK(contains(c->warning, "line 2: export.compression is not gzip or none"));
+  CHECK(c->gzip);
+  config_free(c);
+}
+
+/* ---- OpenInference ---- */
+
+static void test_service_name_from_env(void) {
+  const char *env[] = {"OTEL_SERVICE_NAME=my-agent",
+                       "OTEL_RESOURCE_ATTRIBUTES=service.name=other,team=ml", NULL};
+  config *c = load(NULL, env);
+  CHECK_STR(c->service_name, "my-agent");
+  CHECK_INT(c->resource_attributes.len, 1); /* service.name lives in service_name only */
+  CHECK_STR(c->resource_attributes.names[0], "team");
+  config_free(c);
+}
+
+static void test_service_name_from_resource_attributes(void) {
+  const char *env[] = {"OTEL_RESOURCE_ATTRIBUTES=service.name=from-attrs", NULL};
+  config *c = load(NULL, env);
+  CHECK_STR(c->service_name, "from-attrs");
+  CHECK_INT(c->resource_attributes.len, 0);
+  config_free(c);
+}
+
+static void test_resource_attributes_decoded_and_trimmed(void) {
+  const char *env[] = {
+      "OTEL_RESOURCE_ATTRIBUTES= deployment.environment = prod%20eu ,team=a%2Cb,, k=v=w ,"
+      "team.lead=x%3Dy,team=c",
+      NULL};
+  config *c = load(NULL, env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->resource_attributes.len, 4);
+  CHECK_STR(c->resource_attributes.names[0], "deployment.environment");
+  CHECK_STR(c->resource_attributes.values[0], "prod eu");
+  CHECK_STR(c->resource_attributes.names[1], "team");
+  CHECK_STR(c->resource_attributes.values[1], "c"); /* the later entry wins */
+  CHECK_STR(c->resource_attributes.names[2], "k");
+  CHECK_STR(c->resource_attributes.values[2], "v=w");
+  CHECK_STR(c->resource_attributes.values[3], "x=y");
+  config_free(c);
+}
+
+static void test_broken_resource_attribute_skipped_with_warning(void) {
+  const char *env[] = {"OTEL_RESOURCE_ATTRIBUTES=secretvalue,a=%zz,b=ok,=nokey", NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->resource_attributes.len, 1);
+  CHECK_STR(c->resource_attributes.names[0], "b");
+  CHECK_STR(c->warning,
+            "environment: OTEL_RESOURCE_ATTRIBUTES has an entry that is not key=value, skipped");
+  config_free(c);
+}
+
+static void test_span_attributes_from_file_harness_wins(void) {
+  config *c = load("attributes:\n  team: platform\n  cost_center: 42\n  empty: ~\n"
+                   "harnesses:\n  opencode:\n    attributes:\n      team: agents\n"
+                   "      enabled: true\n",
+                   no_env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->span_attributes.len, 3);
+  CHECK_STR(c->span_attributes.names[0], "team");
+  CHECK_STR(c->span_attributes.values[0], "agents");
+  CHECK_STR(c->span_attributes.names[1], "cost_center");
+  CHECK_STR(c->span_attributes.values[1], "42");
+  CHECK_STR(c->span_attributes.names[2], "enabled");
+  CHECK_STR(c->span_attributes.values[2], "true");
+  config_free(c);
+}
+
+static void test_span_attribute_that_is_not_a_scalar_warns(void) {
+  config *c = load("attributes:\n  tags: [a, b]\n  ok: yes\n", no_env);
+  CHECK(contains(c->warning, "line 2: attributes.tags is not a string"));
+  CHECK_INT(c->span_attributes.len, 1);
+  CHECK_STR(c->span_attributes.values[0], "yes");
+  config_free(c);
+  c = load("attributes: [a]\n", no_env);
+  CHECK(contains(c->warning, "line 1: attributes is not a mapping"));
+  config_free(c);
+}
+
+static void test_too_many_span_attributes_capped(void) {
+  char *yaml = malloc(300 * 32 + 32);
+  size_t used = (size_t)sprintf(yaml, "attributes:\n");
+  for (int i = 0; i < 300; i++) used += (size_t)sprintf(yaml + used, "  k%d: v\n", i);
+  config *c = load(yaml, no_env);
+  CHECK_INT(c->span_attributes.len, 256);
+  CHECK(contains(c->warning, "attributes: more than 256 entries"));
+  config_free(c);
+  free(yaml);
+}
+
+static void test_hide_flags_from_env(void) {
+  const char *env[] = {"OPENINFERENCE_HIDE_INPUTS=true",       "OPENINFERENCE_HIDE_OUTPUTS=TRUE",
+                       "OPENINFERENCE_HIDE_INPUT_MESSAGES=true", "OPENINFERENCE_HIDE_OUTPUT_MESSAGES=no",
+                       "OPENINFERENCE_HIDE_INPUT_TEXT=false",    "OPENINFERENCE_HIDE_OUTPUT_TEXT=true",
+                       NULL};
+  config *c = load(NULL, env);
+  CHECK(c->hide_inputs && c->hide_outputs && c->hide_input_messages);
+  CHECK(!c->hide_output_messages && !c->hide_input_text);
+  CHECK(c->hide_output_text);
+  config_free(c);
+}
+
+/* ---- any OTLP backend ---- */
+
+static void test_otel_traces_endpoint_used_as_is(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://collector.example.com/custom",
+                       "OTEL_EXPORTER_OTLP_ENDPOINT=https://ignored.example.com", NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->target, CONFIG_TARGET_OTLP);
+  CHECK_STR(c->endpoint, "https://collector.example.com/custom");
+  CHECK_INT(c->n_headers, 0);
+  CHECK(c->why_not_sending == NULL);
+  config_free(c);
+}
+
+static void test_otel_endpoint_gets_traces_path(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318/", NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->target, CONFIG_TARGET_OTLP);
+  CHECK_STR(c->endpoint, "http://127.0.0.1:4318/v1/traces");
+  config_free(c);
+}
+
+static void test_otel_headers_decoded_and_traces_headers_win(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example.com",
+                       "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Basic%20abc%3D%3D, x-team = ml ",
+                       "OTEL_EXPORTER_OTLP_TRACES_HEADERS=authorization=Bearer%20tok", NULL};
+  config *c = load(NULL, env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->n_headers, 2);
+  CHECK(has_header(c, "Authorization: Bearer tok"));
+  CHECK(has_header(c, "x-team: ml"));
+  config_free(c);
+}
+
+static void test_otel_header_with_line_break_refused_without_its_value(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example.com",
+                       "OTEL_EXPORTER_OTLP_HEADERS=a=secret%0D%0Ax-evil: 1,bad name=v2,b=ok",
+                       NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->n_headers, 1);
+  CHECK(has_header(c, "b: ok"));
+  CHECK(contains(c->warning, "environment: OTEL_EXPORTER_OTLP_HEADERS has an entry"));
+  CHECK(!contains(c->warning, "secret"));
+  config_free(c);
+}
+
+static void test_otel_endpoint_without_http_scheme_ignored(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=collector.example.com:4318", NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  CHECK_STR(c->warning,
+            "environment: OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL, ignored");
+  config_free(c);
+}
+
+static void test_arize_and_phoenix_win_over_otel_variables(void) {
+  const char *arize[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s",
+                         "OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example.com",
+                         "OTEL_EXPORTER_OTLP_HEADERS=x-secret=1", NULL};
+  config *c = load(NULL, arize);
+  CHECK_INT(c->target, CONFIG_TARGET_ARIZE);
+  CHECK(!has_header(c, "x-secret: 1"));
+  config_free(c);
+  const char *phoenix[] = {"PHOENIX_ENDPOINT=http://127.0.0.1:6006",
+                           "OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example.com", NULL};
+  c = load(NULL, phoenix);
+  CHECK_INT(c->target, CONFIG_TARGET_PHOENIX);
+  config_free(c);
+}
+
+static void test_file_target_otlp_with_endpoint_and_headers(void) {
+  const char *env[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s", NULL};
+  config *c = load("harnesses:\n  opencode:\n    target: otlp\n"
+                   "    endpoint: collector.example.com:4318\n"
+                   "    headers:\n      x-api-key: file-secret\n      x-team: 7\n",
+                   env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->target, CONFIG_TARGET_OTLP);
+  CHECK_STR(c->endpoint, "https://collector.example.com:4318/v1/traces");
+  CHECK_INT(c->n_headers, 2);
+  CHECK(has_header(c, "x-api-key: file-secret"));
+  CHECK(has_header(c, "x-team: 7"));
+  config_free(c);
+}
+
+static void test_file_target_otlp_env_endpoint_and_headers_win(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318",
+                       "OTEL_EXPORTER_OTLP_HEADERS=x-api-key=env-secret", NULL};
+  config *c = load("harnesses:\n  opencode:\n    target: otlp\n"
+                   "    endpoint: https://file.example.com\n"
+                   "    headers:\n      x-api-key: file-secret\n",
+                   env);
+  CHECK_STR(c->endpoint, "http://127.0.0.1:4318/v1/traces");
+  CHECK_INT(c->n_headers, 1);
+  CHECK(has_header(c, "x-api-key: env-secret"));
+  config_free(c);
+}
+
+static void test_file_target_otlp_without_endpoint_explains(void) {
+  config *c = load("harnesses:\n  opencode:\n    target: otlp\n", no_env);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  CHECK(contains(c->why_not_sending, "target otlp needs an endpoint"));
+  config_free(c);
+}
+
+static void test_file_header_with_control_char_refused(void) {
+  config *c = load("harnesses:\n  opencode:\n    target: otlp\n    endpoint: https://x.example\n"
+                   "    headers:\n      x-key: \"se\\ncret\"\n",
+                   no_env);
+  CHECK_INT(c->n_headers, 0);
+  CHECK(contains(c->warning, "line 6: harnesses.opencode.headers.x-key contains a control"));
+  CHECK(!contains(c->warning, "cret"));
+  config_free(c);
+}
+
+/* ---- Arize AX regions ---- */
+
+static void test_arize_region_from_env(void) {
+  const char *names[][2] = {{"ARIZE_REGION=eu", "https://otlp.eu-west-1a.arize.com/v1/traces"},
+                            {"ARIZE_REGION=CA", "https://otlp.ca-central-1a.arize.com/v1/traces"},
+                            {"ARIZE_REGION=us", "https://otlp.arize.com/v1/traces"},
+                            {"ARIZE_REGION=eu-west-1a",
+                             "https://otlp.eu-west-1a.arize.com/v1/traces"}};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    const char *env[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s", names[i][0], NULL};
+    config *c = load(NULL, env);
+    CHECK(c->warning == NULL);
+    CHECK_STR(c->endpoint, names[i][1]);
+    config_free(c);
+  }
+}
+
+static void test_arize_region_from_file_and_env_wins(void) {
+  const char *env[] = {"ARIZE_REGION=ca", NULL};
+  const char *file = "harnesses:\n  opencode:\n    api_key: k\n    space_id: s\n    region: eu\n";
+  config *c = load(file, no_env);
+  CHECK_STR(c->endpoint, "https://otlp.eu-west-1a.arize.com/v1/traces");
+  config_free(c);
+  c = load(file, env);
+  CHECK_STR(c->endpoint, "https://otlp.ca-central-1a.arize.com/v1/traces");
+  config_free(c);
+}
+
+static void test_arize_explicit_endpoint_wins_over_region(void) {
+  const char *env[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s", "ARIZE_REGION=eu",
+                       "ARIZE_OTLP_ENDPOINT=http://127.0.0.1:4318", NULL};
+  config *c = load(NULL, env);
+  CHECK_STR(c->endpoint, "http://127.0.0.1:4318/v1/traces");
+  config_free(c);
+}
+
+static void test_unknown_region_warns_and_uses_us(void) {
+  const char *env[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s", "ARIZE_REGION=mars", NULL};
+  config *c = load(NULL, env);
+  CHECK_STR(c->warning, "environment: ARIZE_REGION is not us, eu or ca; using the US endpoint");
+  CHECK_STR(c->endpoint, "https://otlp.arize.com/v1/traces");
+  config_free(c);
+}
+
+/* ---- config.json ---- */
+
+static void write_home_file(const char *name, const char *text, char *path, size_t n) {
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/jhome", tmpdir);
+  mkdir(dir, 0700);
+  snprintf(dir, sizeof dir, "%s/jhome/.arize", tmpdir);
+  mkdir(dir, 0700);
+  snprintf(dir, sizeof dir, "%s/jhome/.arize/harness", tmpdir);
+  mkdir(dir, 0700);
+  snprintf(path, n, "%s/%s", dir, name);
+  write_file(path, text);
+}
+
+static const char json_file[] =
+    "{\"harnesses\": {\"opencode\": {\"project_name\": \"json-project\", \"target\": \"arize\","
+    " \"api_key\": \"json-key\", \"space_id\": 12345, \"region\": \"eu\","
+    " \"attributes\": {\"team\": \"a\", \"n\": 3}, \"export\": {\"timeout_ms\": 2000}},"
+    " \"claude-code\": {\"project_name\": \"cc\"}},"
+    " \"logging\": {\"prompts\": false, \"tool_details\": \"false\"}, \"user_id\": \"json-user\","
+    " \"limits\": {\"log_max_mb\": \"2\"}}";
+
+static void test_config_json_read_when_no_yaml(void) {
+  char path[700], home[600];
+  write_home_file("config.json", json_file, path, sizeof path);
+  snprintf(home, sizeof home, "HOME=%s/jhome", tmpdir);
+  const char *env[] = {home, NULL};
+  config *c = config_load(NULL, env);
+  CHECK(c->warning == NULL);
+  CHECK_STR(c->config_path, path);
+  CHECK(c->config_mtime > 0);
+  CHECK_STR(c->project_name, "json-project");
+  CHECK_INT(c->target, CONFIG_TARGET_ARIZE);
+  CHECK_STR(c->space_id, "12345");
+  CHECK(has_header(c, "authorization: json-key"));
+  CHECK_STR(c->endpoint, "https://otlp.eu-west-1a.arize.com/v1/traces");
+  CHECK_STR(c->user_id, "json-user");
+  CHECK(!c->log_prompts && !c->log_tool_details && c->log_tool_content);
+  CHECK_INT(c->export_timeout_ms, 2000);
+  CHECK_INT(c->log_max_bytes, 2L * 1024 * 1024);
+  CHECK_INT(c->span_attributes.len, 2);
+  CHECK_STR(c->span_attributes.values[1], "3");
+  config_free(c);
+  remove(path);
+}
+
+static void test_config_yaml_wins_over_json(void) {
+  char json[700], yaml[700], home[600];
+  write_home_file("config.json", json_file, json, sizeof json);
+  write_home_file("config.yaml", "harnesses:\n  opencode:\n    project_name: yaml-project\n",
+                  yaml, sizeof yaml);
+  snprintf(home, sizeof home, "HOME=%s/jhome", tmpdir);
+  const char *env[] = {home, NULL};
+  config *c = config_load(NULL, env);
+  CHECK_STR(c->config_path, yaml);
+  CHECK_STR(c->project_name, "yaml-project");
+  CHECK(c->api_key == NULL);
+  config_free(c);
+  remove(json);
+  remove(yaml);
+}
+
+static void test_malformed_json_warns_with_line_without_secret(void) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/config.json", tmpdir);
+  write_file(path, "{\"harnesses\": {\"opencode\": {\n  \"api_key\": sk-SECRET-77}}}\n");
+  config *c = config_load(path, no_env);
+  CHECK(starts_with(c->warning, "config "));
+  CHECK(contains(c->warning, ": line 2: invalid JSON"));
+  CHECK(!contains(c->warning, "SECRET"));
+  CHECK(c->api_key == NULL);
+  config_free(c);
+  write_file(path, "  \n");
+  c = config_load(path, no_env);
+  CHECK(c->warning == NULL);
+  config_free(c);
+  write_file(path, "[1]");
+  c = config_load(path, no_env);
+  CHECK(contains(c->warning, "top level is not a mapping"));
+  config_free(c);
+  remove(path);
+}
+
+static void test_json_value_of_wrong_type_warns_with_key(void) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/config.json", tmpdir);
+  write_file(path, "{\"harnesses\": {\"opencode\": {\"api_key\": {\"x\": 1}}},"
+                   " \"logging\": {\"prompts\": 7}}");
+  config *c = config_load(path, no_env);
+  CHECK(contains(c->warning, "config.json: harnesses.opencode.api_key is not a string"));
+  CHECK(c->api_key == NULL);
+  CHECK(c->log_prompts); /* 7 is not true or false: the default stays */
+  config_free(c);
+  remove(path);
+}
+
 /* ---- small functions ---- */
 
 static void test_config_file_mtime(void) {
@@ -652,6 +1149,7 @@ static void test_config_file_mtime(void) {
 static void test_target_names(void) {
   CHECK_STR(config_target_name(CONFIG_TARGET_ARIZE), "arize");
   CHECK_STR(config_target_name(CONFIG_TARGET_PHOENIX), "phoenix");
+  CHECK_STR(config_target_name(CONFIG_TARGET_OTLP), "otlp");
   CHECK_STR(config_target_name(CONFIG_TARGET_NONE), "none");
 }
 
@@ -669,6 +1167,7 @@ int main(void) {
   snprintf(missing_file, sizeof missing_file, "%s/absent.yaml", tmpdir);
 
   RUN(test_defaults_with_empty_env);
+  RUN(test_export_and_limit_defaults);
   RUN(test_null_envp_is_an_empty_environment);
   RUN(test_paths_follow_home);
   RUN(test_default_config_file_is_read_from_home);
@@ -733,6 +1232,43 @@ int main(void) {
   RUN(test_file_booleans_accept_true_variants);
   RUN(test_redaction_flags_from_env);
   RUN(test_redaction_env_overrides_file);
+
+  RUN(test_numbers_from_file);
+  RUN(test_numbers_under_harness_block_win_over_top_level);
+  RUN(test_numbers_from_env_win_over_file);
+  RUN(test_traces_timeout_wins_over_generic_timeout);
+  RUN(test_absurd_file_number_warns_with_its_key_and_keeps_default);
+  RUN(test_absurd_env_number_warns_and_keeps_file_value);
+  RUN(test_non_numeric_values_refused);
+  RUN(test_retry_max_below_initial_raised_to_initial);
+  RUN(test_compression_from_env);
+  RUN(test_bad_file_compression_warns);
+  RUN(test_service_name_from_env);
+  RUN(test_service_name_from_resource_attributes);
+  RUN(test_resource_attributes_decoded_and_trimmed);
+  RUN(test_broken_resource_attribute_skipped_with_warning);
+  RUN(test_span_attributes_from_file_harness_wins);
+  RUN(test_span_attribute_that_is_not_a_scalar_warns);
+  RUN(test_too_many_span_attributes_capped);
+  RUN(test_hide_flags_from_env);
+  RUN(test_otel_traces_endpoint_used_as_is);
+  RUN(test_otel_endpoint_gets_traces_path);
+  RUN(test_otel_headers_decoded_and_traces_headers_win);
+  RUN(test_otel_header_with_line_break_refused_without_its_value);
+  RUN(test_otel_endpoint_without_http_scheme_ignored);
+  RUN(test_arize_and_phoenix_win_over_otel_variables);
+  RUN(test_file_target_otlp_with_endpoint_and_headers);
+  RUN(test_file_target_otlp_env_endpoint_and_headers_win);
+  RUN(test_file_target_otlp_without_endpoint_explains);
+  RUN(test_file_header_with_control_char_refused);
+  RUN(test_arize_region_from_env);
+  RUN(test_arize_region_from_file_and_env_wins);
+  RUN(test_arize_explicit_endpoint_wins_over_region);
+  RUN(test_unknown_region_warns_and_uses_us);
+  RUN(test_config_json_read_when_no_yaml);
+  RUN(test_config_yaml_wins_over_json);
+  RUN(test_malformed_json_warns_with_line_without_secret);
+  RUN(test_json_value_of_wrong_type_warns_with_key);
 
   RUN(test_config_file_mtime);
   RUN(test_target_names);

@@ -6,7 +6,7 @@
 //         "esm": true?}
 const fs = require('node:fs');
 const path = require('node:path');
-const { payload } = require('./fixtures.js');
+const { payload, variant } = require('./fixtures.js');
 
 async function main() {
   const program = JSON.parse(fs.readFileSync(0, 'utf8'));
@@ -14,11 +14,23 @@ async function main() {
   const api = program.esm ? await import(path.join(lib, 'index.mjs')) : require(lib);
   const out = [];
   for (const step of program.steps) {
-    if ('fixture' in step) out.push({ reconcile: api.reconcile(payload(step.fixture, step.type)) });
+    if ('fixture' in step && step.variants) {
+      // many distinct sessions: how long each reconcile took, and memory after
+      const times = [];
+      for (let i = 0; i < step.variants; i++) {
+        const p = variant(payload(step.fixture, step.type), i + (step.offset || 0));
+        const t0 = process.hrtime.bigint();
+        api.reconcile(p);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      out.push({ times, rss: process.memoryUsage().rss });
+    } else if ('fixture' in step) out.push({ reconcile: api.reconcile(payload(step.fixture, step.type)) });
     else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
     else if ('flush' in step) out.push({ flush: await api.flush(step.flush) });
     else if ('status' in step) out.push({ status: api.status() });
     else if ('shutdown' in step) out.push({ shutdown: api.shutdown(step.shutdown) ?? null });
+    else if ('kill' in step) process.kill(process.pid, step.kill);
+    else if ('sleep' in step) out.push({ slept: await new Promise((r) => setTimeout(() => r(step.sleep), step.sleep)) });
     else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
   }
   const plugin = program.esm ? { id: api.default.id, server: typeof api.default.server } : undefined;

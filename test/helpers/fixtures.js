@@ -19,4 +19,9 @@ function payload(relative, type = 'close') {
   return { type, sessionID: snap.session.id, messages: snap.messages, childSessions };
 }
 
-module.exports = { FIXTURES, snapshot, payload };
+// The same payload with every OpenCode id made unique by a suffix: a distinct session.
+function variant(p, n) {
+  return JSON.parse(JSON.stringify(p).replace(/"(ses|msg|prt)_([A-Za-z0-9]+)"/g, `"$1_$2v${n}"`));
+}
+
+module.exports = { FIXTURES, snapshot, payload, variant };

@@ -22,7 +22,7 @@ function cleanEnv(extra) {
   return Object.assign(env, extra);
 }
 
-function run(script, input, env, { runtime = process.execPath, timeoutMs = 30000 } = {}) {
+function run(script, input, env, { runtime = process.execPath, timeoutMs = 30000, expectSignal } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(runtime, [path.join(__dirname, script)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
@@ -32,6 +32,7 @@ function run(script, input, env, { runtime = process.execPath, timeoutMs = 30000
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (expectSignal && signal === expectSignal) return resolve({ signal, stdout, stderr });
       if (code !== 0) return reject(new Error(`${script} exited ${code ?? signal}: ${stderr} (stdout: ${stdout.slice(0, 300)})`));
       try {
         resolve({ ...JSON.parse(stdout), stderr });

@@ -1,0 +1,335 @@
+/* spool — per-process spool directories with adoption of dead ones; see spool.h. */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+
+#define MAGIC "OATSPOOL1\n"
+#define MAGIC_LEN (sizeof MAGIC - 1)
+#define RECORD_MAX (64u * 1024 * 1024) /* a span is never this big: a larger length is damage */
+#define ORPHAN_GRACE_S 60 /* a directory without a lock may be one being created right now */
+
+struct spool {
+  char *root, *dir; /* dir = root/<owner> */
+  int lock_fd;
+  pthread_mutex_t lock;
+  uint64_t next_id;
+  bool write_failing; /* log a failure streak once */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+
+static char *join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *out = malloc(n);
+  if (out) snprintf(out, n, "%s/%s", a, b);
+  return out;
+}
+
+static int mkdir_p(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return -1;
+  for (char *p = copy + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+      free(copy);
+      return -1;
+    }
+    *p = '/';
+  }
+  int rc = mkdir(copy, 0700) != 0 && errno != EEXIST ? -1 : 0;
+  free(copy);
+  return rc;
+}
+
+static void fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+static bool is_spool_file(const char *name) {
+  size_t n = strlen(name);
+  return n == 16 + 6 && strcmp(name + 16, ".spool") == 0 && strspn(name, "0123456789abcdef") == 16;
+}
+
+static void file_name(uint64_t id, char out[32]) {
+  snprintf(out, 32, "%016llx.spool", (unsigned long long)id);
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The spool files in dir, sorted (ids are zero-padded hex, so by age). Caller frees. */
+static char **list_files(const char *dir, size_t *count) {
+  *count = 0;
+  DIR *d = opendir(dir);
+  if (!d) return NULL;
+  size_t cap = 16;
+  char **names = malloc(cap * sizeof *names);
+  struct dirent *e;
+  while (names && (e = readdir(d))) {
+    if (!is_spool_file(e->d_name)) continue;
+    if (*count == cap) {
+      char **grown = realloc(names, (cap *= 2) * sizeof *names);
+      if (!grown) break;
+      names = grown;
+    }
+    if ((names[*count] = strdup(e->d_name))) (*count)++;
+  }
+  closedir(d);
+  if (names) qsort(names, *count, sizeof *names, compare_names);
+  return names;
+}
+
+static void free_names(char **names, size_t count) {
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+spool *spool_open(const char *root) {
+  if (mkdir_p(root) != 0) {
+    log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
+             strerror(errno));
+    return NULL;
+  }
+  spool *sp = calloc(1, sizeof *sp);
+  if (!sp) return NULL;
+  pthread_mutex_init(&sp->lock, NULL);
+  sp->lock_fd = -1;
+  sp->next_id = 1;
+  char owner[64];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  snprintf(owner, sizeof owner, "%ld-%08lx", (long)getpid(),
+           (unsigned long)((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u) & 0xffffffffu);
+  sp->root = strdup(root);
+  sp->dir = join(root, owner);
+  char *lock = sp->dir ? join(sp->dir, "lock") : NULL;
+  if (sp->root && sp->dir && lock && mkdir(sp->dir, 0700) == 0)
+    sp->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (sp->lock_fd < 0 || flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
+             strerror(errno));
+    free(lock);
+    spool_close(sp);
+    return NULL;
+  }
+  free(lock);
+  return sp;
+}
+
+void spool_close(spool *sp) {
+  if (!sp) return;
+  if (sp->dir) {
+    size_t count = 0;
+    char **names = list_files(sp->dir, &count);
+    free_names(names, count);
+    if (count == 0) { /* nothing left to send: leave no trace */
+      char *lock = join(sp->dir, "lock");
+      if (lock) unlink(lock);
+      free(lock);
+      rmdir(sp->dir);
+    }
+  }
+  if (sp->lock_fd >= 0) close(sp->lock_fd); /* releases the flock */
+  pthread_mutex_destroy(&sp->lock);
+  free(sp->root);
+  free(sp->dir);
+  free(sp);
+}
+
+static uint64_t take_id(spool *sp) {
+  pthread_mutex_lock(&sp->lock);
+  uint64_t id = sp->next_id++;
+  pthread_mutex_unlock(&sp->lock);
+  return id;
+}
+
+/* Moves the files of a dead process's directory into ours, oldest first, under new ids. */
+static void adopt(spool *sp, const char *other) {
+  char *lock_path = join(other, "lock");
+  if (!lock_path) return;
+  int fd = open(lock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    struct stat sb;
+    bool old = stat(other, &sb) == 0 && time(NULL) - sb.st_mtime > ORPHAN_GRACE_S;
+    free(lock_path);
+    if (!old) return;
+    fd = -1; /* no lock and old: its owner died while creating it */
+  } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd); /* alive */
+    free(lock_path);
+    return;
+  }
+  size_t count = 0, moved = 0;
+  char **names = list_files(other, &count);
+  for (size_t i = 0; i < count; i++) {
+    char mine[32];
+    file_name(take_id(sp), mine);
+    char *from = join(other, names[i]), *to = join(sp->dir, mine);
+    if (from && to && rename(from, to) == 0) moved++;
+    free(from);
+    free(to);
+  }
+  free_names(names, count);
+  if (moved) {
+    fsync_dir(sp->dir);
+    log_info("picked up %zu unsent span files left by an earlier process", moved);
+  }
+  unlink(lock_path);
+  rmdir(other);
+  if (fd >= 0) close(fd);
+  free(lock_path);
+}
+
+/* Reads one file's records into fn; skips damaged ones. Returns records delivered. */
+static size_t load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  size_t delivered = 0;
+  char magic[MAGIC_LEN];
+  if (fread(magic, 1, MAGIC_LEN, f) != MAGIC_LEN || memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
+    log_warn("spool file %s is not a spool file or is damaged; skipped", path);
+    fclose(f);
+    return 0;
+  }
+  uint8_t head[8];
+  size_t n;
+  while ((n = fread(head, 1, sizeof head, f)) == sizeof head) {
+    uint32_t len = get_u32(head), crc = get_u32(head + 4);
+    uint8_t *data = len <= RECORD_MAX ? malloc(len ? len : 1) : NULL;
+    if (!data || fread(data, 1, len, f) != len) {
+      log_warn("spool file %s: a damaged record; the rest of the file is skipped", path);
+      free(data);
+      break;
+    }
+    if ((uint32_t)crc32(0L, data, len) != crc) {
+      log_warn("spool file %s: a record failed its checksum; skipped", path);
+      free(data);
+      continue;
+    }
+    fn(ctx, id, data, len);
+    delivered++;
+  }
+  if (n != 0 && n != sizeof head) log_warn("spool file %s: a torn record at its end; skipped", path);
+  fclose(f);
+  return delivered;
+}
+
+size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
+  DIR *d = opendir(sp->root);
+  if (d) {
+    struct dirent *e;
+    char *mine = strrchr(sp->dir, '/') + 1;
+    while ((e = readdir(d))) {
+      if (e->d_name[0] == '.' || strcmp(e->d_name, mine) == 0) continue;
+      char *other = join(sp->root, e->d_name);
+      struct stat sb;
+      if (other && lstat(other, &sb) == 0 && S_ISDIR(sb.st_mode)) adopt(sp, other);
+      free(other);
+    }
+    closedir(d);
+  }
+  size_t count = 0, total = 0;
+  char **names = list_files(sp->dir, &count);
+  for (size_t i = 0; i < count; i++) {
+    uint64_t id = strtoull(names[i], NULL, 16);
+    char *path = join(sp->dir, names[i]);
+    size_t got = path ? load_file(path, id, fn, ctx) : 0;
+    if (path && got == 0) unlink(path); /* nothing usable in it */
+    total += got;
+    free(path);
+    pthread_mutex_lock(&sp->lock);
+    if (id >= sp->next_id) sp->next_id = id + 1;
+    pthread_mutex_unlock(&sp->lock);
+  }
+  free_names(names, count);
+  return total;
+}
+
+/* Writes all of buf to fd, retrying short writes. */
+static int write_all(int fd, const uint8_t *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    buf += n, len -= (size_t)n;
+  }
+  return 0;
+}
+
+uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *lens, size_t n) {
+  size_t total = MAGIC_LEN;
+  for (size_t i = 0; i < n; i++) total += 8 + lens[i];
+  uint8_t *buf = malloc(total), *p = buf;
+  uint64_t id = take_id(sp);
+  char name[32], tmp_name[48];
+  file_name(id, name);
+  snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
+  char *path = join(sp->dir, name), *tmp = join(sp->dir, tmp_name);
+  bool ok = buf && path && tmp;
+  if (ok) {
+    memcpy(p, MAGIC, MAGIC_LEN);
+    p += MAGIC_LEN;
+    for (size_t i = 0; i < n; i++) {
+      put_u32(p, (uint32_t)lens[i]);
+      put_u32(p + 4, (uint32_t)crc32(0L, records[i], (uInt)lens[i]));
+      memcpy(p + 8, records[i], lens[i]);
+      p += 8 + lens[i];
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    ok = fd >= 0 && write_all(fd, buf, total) == 0 && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) unlink(tmp);
+    else fsync_dir(sp->dir);
+  }
+  int saved = errno;
+  pthread_mutex_lock(&sp->lock);
+  bool first_failure = !ok && !sp->write_failing;
+  sp->write_failing = !ok;
+  pthread_mutex_unlock(&sp->lock);
+  if (first_failure)
+    log_warn("cannot write the spool in %s (%s); spans are kept in memory until it works again",
+             sp->dir, strerror(saved));
+  free(buf);
+  free(path);
+  free(tmp);
+  return ok ? id : 0;
+}
+
+void spool_remove(spool *sp, uint64_t file_id) {
+  char name[32];
+  file_name(file_id, name);
+  char *path = join(sp->dir, name);
+  if (path) unlink(path);
+  free(path);
+}

@@ -1,0 +1,283 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "queue.h"
+#include "spool.h"
+
+static char root[256];
+
+static void fresh_root(void) {
+  char cmd[300];
+  if (root[0]) {
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    if (system(cmd) != 0) fprintf(stderr, "cannot clean %s\n", root);
+  }
+  snprintf(root, sizeof root, "/tmp/oat-spool-XXXXXX");
+  if (!mkdtemp(root)) abort();
+}
+
+typedef struct {
+  char seen[64][16];
+  size_t n;
+} loaded;
+
+static void on_record(void *ctx, uint64_t file_id, uint8_t *data, size_t len) {
+  loaded *l = ctx;
+  (void)file_id;
+  if (l->n < 64) snprintf(l->seen[l->n++], 16, "%.*s", (int)len, (const char *)data);
+  free(data);
+}
+
+static void write_strings(spool *sp, const char **items, size_t n) {
+  const uint8_t *records[16];
+  size_t lens[16];
+  for (size_t i = 0; i < n; i++) records[i] = (const uint8_t *)items[i], lens[i] = strlen(items[i]);
+  CHECK(spool_write(sp, records, lens, n) > 0);
+}
+
+/* The paths of every spool file under root (any owner directory). */
+static size_t spool_files(char paths[][1024], size_t max) {
+  size_t n = 0;
+  DIR *d = opendir(root);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/%s", root, e->d_name);
+    DIR *s = opendir(sub);
+    struct dirent *f;
+    while (s && (f = readdir(s)))
+      if (strstr(f->d_name, ".spool") && f->d_name[0] != '.' && n < max)
+        snprintf(paths[n++], 1024, "%s/%s", sub, f->d_name);
+    if (s) closedir(s);
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+static void test_a_new_process_picks_up_what_a_dead_one_left(void) {
+  fresh_root();
+  spool *first = spool_open(root);
+  const char *a[] = {"s1", "s2"}, *b[] = {"s3"};
+  write_strings(first, a, 2);
+  write_strings(first, b, 1);
+  spool_close(first); /* as if the process died: the lock is free, the files stay */
+  spool *second = spool_open(root);
+  loaded l = {0};
+  CHECK_INT(spool_load(second, on_record, &l), 3);
+  CHECK_STR(l.seen[0], "s1");
+  CHECK_STR(l.seen[1], "s2");
+  CHECK_STR(l.seen[2], "s3");
+  spool_close(second);
+}
+
+static void test_a_live_process_keeps_its_files(void) {
+  fresh_root();
+  spool *alive = spool_open(root);
+  const char *a[] = {"mine"};
+  write_strings(alive, a, 1);
+  spool *other = spool_open(root);
+  loaded l = {0};
+  CHECK_INT(spool_load(other, on_record, &l), 0);
+  spool_close(other);
+  spool_close(alive);
+}
+
+static void test_a_damaged_record_is_skipped_and_the_rest_load(void) {
+  fresh_root();
+  spool *sp = spool_open(root);
+  const char *a[] = {"good1", "bad22", "good3"};
+  write_strings(sp, a, 3);
+  spool_close(sp);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 1);
+  int fd = open(paths[0], O_RDWR);
+  /* magic (10) + [len,crc,"good1"] (13) + [len,crc] (8): the first byte of "bad22" */
+  CHECK(pwrite(fd, "X", 1, 10 + 13 + 8) == 1);
+  close(fd);
+  spool *again = spool_open(root);
+  loaded l = {0};
+  CHECK_INT(spool_load(again, on_record, &l), 2);
+  CHECK_STR(l.seen[0], "good1");
+  CHECK_STR(l.seen[1], "good3");
+  spool_close(again);
+}
+
+static void test_a_torn_file_loads_its_whole_records(void) {
+  fresh_root();
+  spool *sp = spool_open(root);
+  const char *a[] = {"whole", "cut-short"};
+  write_strings(sp, a, 2);
+  spool_close(sp);
+  char paths[4][1024];
+  spool_files(paths, 4);
+  struct stat sb;
+  stat(paths[0], &sb);
+  CHECK(truncate(paths[0], sb.st_size - 3) == 0);
+  spool *again = spool_open(root);
+  loaded l = {0};
+  CHECK_INT(spool_load(again, on_record, &l), 1);
+  CHECK_STR(l.seen[0], "whole");
+  spool_close(again);
+}
+
+static void test_a_file_that_is_not_ours_is_skipped_and_removed(void) {
+  fresh_root();
+  spool *sp = spool_open(root);
+  const char *a[] = {"ok"};
+  write_strings(sp, a, 1);
+  spool_close(sp);
+  char paths[4][1024];
+  spool_files(paths, 4);
+  FILE *f = fopen(paths[0], "w");
+  fputs("garbage", f);
+  fclose(f);
+  spool *again = spool_open(root);
+  loaded l = {0};
+  CHECK_INT(spool_load(again, on_record, &l), 0);
+  spool_close(again);
+  CHECK_INT(spool_files(paths, 4), 0);
+}
+
+static void test_files_are_private(void) {
+  fresh_root();
+  spool *sp = spool_open(root);
+  const char *a[] = {"x"};
+  write_strings(sp, a, 1);
+  char paths[4][1024];
+  spool_files(paths, 4);
+  struct stat sb;
+  CHECK(stat(paths[0], &sb) == 0 && (sb.st_mode & 0777) == 0600);
+  char *slash = strrchr(paths[0], '/');
+  *slash = 0;
+  CHECK(stat(paths[0], &sb) == 0 && (sb.st_mode & 0777) == 0700);
+  spool_close(sp);
+}
+
+static uint8_t *dup_bytes(const char *s) {
+  uint8_t *p = malloc(strlen(s));
+  memcpy(p, s, strlen(s));
+  return p;
+}
+
+static void push_strings(queue *q, const char **items, size_t n) {
+  uint8_t *data[16];
+  size_t lens[16];
+  for (size_t i = 0; i < n; i++) data[i] = dup_bytes(items[i]), lens[i] = strlen(items[i]);
+  CHECK_INT(queue_push_batch(q, data, lens, n), 0);
+}
+
+static void test_an_acked_batch_leaves_the_disk(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  queue_attach_spool(q, spool_open(root));
+  const char *a[] = {"a1", "a2"}, *b[] = {"b1"};
+  push_strings(q, a, 2);
+  push_strings(q, b, 1);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 2);
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek(q, batch, 8, 1 << 20), 3);
+  queue_ack(q, 3);
+  CHECK_INT(spool_files(paths, 4), 0);
+  queue_free(q);
+}
+
+static void test_batches_end_on_a_file_boundary(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  queue_attach_spool(q, spool_open(root));
+  const char *a[] = {"a1", "a2"}, *b[] = {"b1", "b2", "b3"};
+  push_strings(q, a, 2);
+  push_strings(q, b, 3);
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek(q, batch, 4, 1 << 20), 2); /* not a1 a2 b1 b2 */
+  queue_ack(q, 2);
+  CHECK_INT(queue_peek(q, batch, 4, 1 << 20), 3);
+  queue_unpeek(q);
+  queue_free(q);
+}
+
+static void test_a_file_larger_than_a_batch_keeps_only_its_unsent_part(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  queue_attach_spool(q, spool_open(root));
+  const char *a[] = {"r1", "r2", "r3", "r4", "r5"};
+  push_strings(q, a, 5);
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek(q, batch, 3, 1 << 20), 3);
+  queue_ack(q, 3);
+  queue_free(q); /* a crash now must not bring back r1..r3 */
+  queue *next = queue_new(1 << 20);
+  CHECK_INT(queue_attach_spool(next, spool_open(root)), 2);
+  CHECK_INT(queue_peek(next, batch, 8, 1 << 20), 2);
+  CHECK(batch[0]->len == 2 && memcmp(batch[0]->data, "r4", 2) == 0);
+  queue_ack(next, 2);
+  queue_free(next);
+}
+
+static void test_restored_spans_come_first_and_unsent_ones_survive_a_restart(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  queue_attach_spool(q, spool_open(root));
+  const char *a[] = {"old1", "old2"};
+  push_strings(q, a, 2);
+  queue_free(q);
+  queue *next = queue_new(1 << 20);
+  CHECK_INT(queue_attach_spool(next, spool_open(root)), 2);
+  const char *b[] = {"new1"};
+  push_strings(next, b, 1);
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek(next, batch, 8, 1 << 20), 3);
+  CHECK(memcmp(batch[0]->data, "old1", 4) == 0 && memcmp(batch[2]->data, "new1", 4) == 0);
+  queue_ack(next, 3);
+  queue_free(next);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 0);
+}
+
+static void test_a_full_queue_drops_oldest_from_disk_too(void) {
+  fresh_root();
+  queue *q = queue_new(10);
+  queue_attach_spool(q, spool_open(root));
+  const char *a[] = {"aaaa"}, *b[] = {"bbbb"}, *c[] = {"cccc"};
+  push_strings(q, a, 1);
+  push_strings(q, b, 1);
+  push_strings(q, c, 1); /* 12 bytes > 10: "aaaa" goes */
+  CHECK_INT(queue_get_stats(q).dropped_full, 1);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 2);
+  queue_free(q);
+}
+
+static void test_an_unusable_directory_means_memory_only(void) {
+  CHECK(spool_open("/proc/version/spool") == NULL);
+  queue *q = queue_new(1 << 20);
+  CHECK_INT(queue_attach_spool(q, NULL), 0);
+  uint8_t *data[] = {dup_bytes("m")};
+  size_t lens[] = {1};
+  CHECK_INT(queue_push_batch(q, data, lens, 1), 0);
+  queue_free(q);
+}
+
+int main(void) {
+  RUN(test_a_new_process_picks_up_what_a_dead_one_left);
+  RUN(test_a_live_process_keeps_its_files);
+  RUN(test_a_damaged_record_is_skipped_and_the_rest_load);
+  RUN(test_a_torn_file_loads_its_whole_records);
+  RUN(test_a_file_that_is_not_ours_is_skipped_and_removed);
+  RUN(test_files_are_private);
+  RUN(test_an_acked_batch_leaves_the_disk);
+  RUN(test_batches_end_on_a_file_boundary);
+  RUN(test_a_file_larger_than_a_batch_keeps_only_its_unsent_part);
+  RUN(test_restored_spans_come_first_and_unsent_ones_survive_a_restart);
+  RUN(test_a_full_queue_drops_oldest_from_disk_too);
+  RUN(test_an_unusable_directory_means_memory_only);
+  fresh_root();
+  rmdir(root);
+  return check_done();
+}
