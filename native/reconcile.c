@@ -308,8 +308,50 @@ static const char *llm_system(const char *provider) {
 /* ------------------------------------------------------------------------------------------ */
 /* Emission                                                                                    */
 
+#define REDACTED "__REDACTED__"
+
+/* Replaces key's value (when present) with the OpenInference redaction marker. */
+static void redact_value(walk *w, span *s, const char *key) {
+  if (span_get(s, key) && span_set_string(s, key, REDACTED) != 0) w->out_of_memory = true;
+}
+
+/* The text inside the messages of one list (llm.input_messages or llm.output_messages). */
+static void redact_message_text(walk *w, span *s, const char *list) {
+  size_t n = strlen(list);
+  for (size_t i = 0; i < s->attrs.len; i++) {
+    span_attr *a = &s->attrs.items[i];
+    if (a->type != SPAN_ATTR_STRING || strncmp(a->key, list, n) != 0) continue;
+    size_t k = strlen(a->key);
+    bool content = (k >= 16 && strcmp(a->key + k - 16, ".message.content") == 0) ||
+                   (k >= 21 && strcmp(a->key + k - 21, ".message_content.text") == 0);
+    if (content && span_set_string(s, a->key, REDACTED) != 0) w->out_of_memory = true;
+  }
+}
+
+/* OPENINFERENCE_HIDE_* and the custom attributes: the last touch before a span leaves. */
+static void finish_span(walk *w, span *s) {
+  const reconcile_options *o = w->opt;
+  if (o->hide_inputs) {
+    redact_value(w, s, "input.value");
+    span_attrs_remove_prefix(&s->attrs, "llm.input_messages.");
+  }
+  if (o->hide_outputs) {
+    redact_value(w, s, "output.value");
+    span_attrs_remove_prefix(&s->attrs, "llm.output_messages.");
+  }
+  if (o->hide_input_messages) span_attrs_remove_prefix(&s->attrs, "llm.input_messages.");
+  if (o->hide_output_messages) span_attrs_remove_prefix(&s->attrs, "llm.output_messages.");
+  if (o->hide_input_text) redact_message_text(w, s, "llm.input_messages.");
+  if (o->hide_output_text) redact_message_text(w, s, "llm.output_messages.");
+  for (size_t i = 0; i < o->n_attributes; i++)
+    if (!span_get(s, o->attribute_names[i]) &&
+        span_set_string(s, o->attribute_names[i], o->attribute_values[i]) != 0)
+      w->out_of_memory = true;
+}
+
 /* Hands s to emit and marks key as done when emit kept it. Frees nothing itself: emit owns s. */
 static void emit_span(walk *w, span *s, const char *key) {
+  finish_span(w, s);
   if (w->out_of_memory) {
     span_free(s);
     return;
@@ -413,6 +455,13 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   tool_arguments(w, s, tool, input);
   const char *title = jstr(st, "title");
   if (title && *title) set_text(w, s, "tool.description", title, strlen(title), !w->opt->log_tool_details);
+
+  json_t *meta = json_pack("{s:s, s:s, s:s?}", "message_id", m->id, "session_id", sv->id, "agent",
+                           jstr(m->info, "agent"));
+  char *meta_json = dump(meta);
+  if (meta_json) set_str(w, s, "metadata", meta_json);
+  free(meta_json);
+  json_decref(meta);
 
   if (strcmp(status, "completed") == 0) {
     const char *output = jstr(st, "output");

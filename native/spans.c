@@ -65,6 +65,17 @@ void span_attrs_clear(span_attrs *a) {
   a->len = a->cap = 0;
 }
 
+size_t span_attrs_remove_prefix(span_attrs *a, const char *prefix) {
+  size_t kept = 0, n = strlen(prefix);
+  for (size_t i = 0; i < a->len; i++) {
+    if (strncmp(a->items[i].key, prefix, n) == 0) attr_release(&a->items[i]);
+    else a->items[kept++] = a->items[i];
+  }
+  size_t removed = a->len - kept;
+  a->len = kept;
+  return removed;
+}
+
 const span_attr *span_attrs_get(const span_attrs *a, const char *key) {
   for (size_t i = 0; i < a->len; i++)
     if (strcmp(a->items[i].key, key) == 0) return &a->items[i];

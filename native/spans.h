@@ -83,6 +83,9 @@ const span_attr *span_attrs_get(const span_attrs *a, const char *key);
 
 /* The same attribute helpers on a bare list (events, resources). */
 int span_attrs_set_string(span_attrs *a, const char *key, const char *value, size_t len);
+
+/* Removes every attribute whose key starts with prefix; returns how many. */
+size_t span_attrs_remove_prefix(span_attrs *a, const char *prefix);
 void span_attrs_clear(span_attrs *a);
 
 /* Lowercase hex of an id: out must hold 2*len+1 bytes. */

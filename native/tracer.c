@@ -236,6 +236,16 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .log_tool_details = t->cfg->log_tool_details,
       .log_tool_content = t->cfg->log_tool_content,
       .user_id = t->cfg->user_id,
+      .max_attr_bytes = t->cfg->max_attr_bytes,
+      .hide_inputs = t->cfg->hide_inputs,
+      .hide_outputs = t->cfg->hide_outputs,
+      .hide_input_messages = t->cfg->hide_input_messages,
+      .hide_output_messages = t->cfg->hide_output_messages,
+      .hide_input_text = t->cfg->hide_input_text,
+      .hide_output_text = t->cfg->hide_output_text,
+      .attribute_names = (const char *const *)t->cfg->span_attributes.names,
+      .attribute_values = (const char *const *)t->cfg->span_attributes.values,
+      .n_attributes = t->cfg->span_attributes.len,
   };
   t->payloads++;
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);

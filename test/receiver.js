@@ -298,7 +298,7 @@ async function startReceiver(options = {}) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(options.port || 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
   });
   const url = `http://127.0.0.1:${server.address().port}`;
 

@@ -9,7 +9,8 @@
 #define ABORT_LAST_IDLE "serve-scenarios/snapshots/003-session-idle-ses_df4ec102effeLX8V4zZ0sVQJHX.json"
 #define HTTP400_IDLE "serve-scenarios/snapshots/006-session-idle-ses_df4ebf792ffe4MdkvNoBH5HvdO.json"
 
-static const reconcile_options all_on = {true, true, true, NULL, 0};
+static const reconcile_options all_on = {.log_prompts = true, .log_tool_details = true,
+                                         .log_tool_content = true};
 
 /* Reconciles a payload text into c with st; returns reconcile's status. */
 static int run(state *st, const reconcile_options *opt, const char *payload, collected *c,
@@ -264,7 +265,7 @@ static void test_malformed_payloads_are_rejected_with_a_reason(void) {
 static void test_redaction_replaces_text_but_keeps_tool_names(void) {
   state *st = state_new(NULL);
   collected c = {0};
-  reconcile_options opt = {false, false, false, "u-7", 0};
+  reconcile_options opt = {.user_id = "u-7"};
   CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
   span *turn = find_span(&c, "Turn"), *tool = find_span(&c, "bash");
   CHECK_STR(attr_s(turn, "input.value"), "<redacted (5 chars)>");
@@ -294,7 +295,8 @@ static void test_long_attributes_are_cut_with_a_marker(void) {
            prompt);
   state *st = state_new(NULL);
   collected c = {0};
-  reconcile_options opt = {true, true, true, NULL, 1024};
+  reconcile_options opt = {.log_prompts = true, .log_tool_details = true,
+                           .log_tool_content = true, .max_attr_bytes = 1024};
   reconcile_result r;
   CHECK_INT(run(st, &opt, payload, &c, &r), 0);
   const char *input = attr_s(find_span(&c, "Turn"), "input.value");
@@ -323,6 +325,42 @@ static void test_hostile_numbers_and_times_stay_bounded(void) {
   state_free(st);
 }
 
+static void test_openinference_hide_flags_mask_values_and_drop_messages(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_options opt = {.log_prompts = true, .log_tool_details = true, .log_tool_content = true,
+                           .hide_inputs = true, .hide_output_text = true};
+  CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
+  span *llm = NULL;
+  for (size_t i = 0; i < c.len; i++)
+    if (attr_s(c.items[i], "llm.output_messages.0.message.content")) llm = c.items[i];
+  CHECK(llm != NULL);
+  CHECK_STR(attr_s(llm, "input.value"), "__REDACTED__");
+  CHECK(attr_s(llm, "llm.input_messages.0.message.role") == NULL);
+  CHECK_STR(attr_s(llm, "llm.output_messages.0.message.content"), "__REDACTED__");
+  CHECK_STR(attr_s(llm, "llm.output_messages.0.message.role"), "assistant");
+  CHECK(attr_s(llm, "output.value") && strcmp(attr_s(llm, "output.value"), "__REDACTED__") != 0);
+  CHECK_STR(attr_s(find_span(&c, "Turn"), "input.value"), "__REDACTED__");
+  collected_clear(&c);
+  state_free(st);
+}
+
+static void test_custom_attributes_reach_every_span_but_never_override_ours(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  const char *names[] = {"team", "session.id"}, *values[] = {"platform", "spoofed"};
+  reconcile_options opt = {.log_prompts = true, .log_tool_details = true, .log_tool_content = true,
+                           .attribute_names = names, .attribute_values = values, .n_attributes = 2};
+  CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
+  CHECK_INT(c.len, 4);
+  for (size_t i = 0; i < c.len; i++) {
+    CHECK_STR(attr_s(c.items[i], "team"), "platform");
+    CHECK_STR(attr_s(c.items[i], "session.id"), "ses_df50545e4ffeLycEmyiOvrROkE");
+  }
+  collected_clear(&c);
+  state_free(st);
+}
+
 int main(void) {
   RUN(test_idle_snapshot_makes_turn_llm_tool_tree);
   RUN(test_same_snapshot_twice_emits_nothing_new);
@@ -339,5 +377,7 @@ int main(void) {
   RUN(test_redaction_replaces_text_but_keeps_tool_names);
   RUN(test_long_attributes_are_cut_with_a_marker);
   RUN(test_hostile_numbers_and_times_stay_bounded);
+  RUN(test_openinference_hide_flags_mask_values_and_drop_messages);
+  RUN(test_custom_attributes_reach_every_span_but_never_override_ours);
   return check_done();
 }
