@@ -26,8 +26,8 @@ step() {
 step "native build" npm run --silent build -- --loglevel=error
 step "C unit tests" make --no-print-directory -C test/c
 step "C unit tests (ASan+UBSan+LSan)" make --no-print-directory -C test/c SAN=1
-step "JS tests under Node" node --test test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js
-step "JS tests under Bun" "$BUN" test --timeout 60000 test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js
+step "JS tests under Node" node --test test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/openinference.test.js
+step "JS tests under Bun" "$BUN" test --timeout 60000 test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/openinference.test.js
 if [ -d test/e2e ] && [ -x node_modules/.bin/opencode ]; then
   step "OpenCode end to end" node --test --test-concurrency=1 test/e2e/
 fi
