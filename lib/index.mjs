@@ -1,6 +1,6 @@
-// ESM entry: the same API as index.js, plus OpenCode's plugin shape as the default export, so
-// naming the package in opencode.json ("plugin": ["opencode-arize-tracing"]) loads the
-// plugin. A .node file loads only through require, never import.
+// ESM entry: the same API as index.js, plus OpenCode's plugin shape ({id, server}) as the
+// default export. (OpenCode itself, given the package name in opencode.json, loads the
+// "./server" export, plugin/index.mjs.) A .node file loads only through require, never import.
 import { createRequire } from 'node:module';
 import { ArizeTracing } from '../plugin/index.mjs';
 

@@ -48,11 +48,14 @@ typedef struct {
   otlp_kv_slot *slots;
   pb_key_value **ptrs;
   size_t n;
+  void **arrays; /* one block per list-valued attribute (ArrayValue and its items) */
+  size_t n_arrays;
 } otlp_kv_list;
 
 /* Room for n attributes; *list is all-NULL for n == 0. -1 when out of memory. */
 static int otlp_kv_list_alloc(otlp_kv_list *list, size_t n) {
   list->slots = NULL, list->ptrs = NULL, list->n = 0;
+  list->arrays = NULL, list->n_arrays = 0;
   if (n == 0) return 0;
   if (n > SIZE_MAX / (sizeof(otlp_kv_slot) + sizeof(pb_key_value *))) return -1;
   /* Slots first: their alignment is at least a pointer's, so the pointer array that
@@ -65,6 +68,9 @@ static int otlp_kv_list_alloc(otlp_kv_list *list, size_t n) {
 }
 
 static void otlp_kv_list_free(otlp_kv_list *list) {
+  for (size_t i = 0; i < list->n_arrays; i++) free(list->arrays[i]);
+  free(list->arrays);
+  list->arrays = NULL, list->n_arrays = 0;
   free(list->slots);
   list->slots = NULL, list->ptrs = NULL, list->n = 0;
 }
@@ -104,14 +110,51 @@ static void otlp_set_value(pb_any_value *v, const span_attr *attr) {
       v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
       v->bool_value = attr->value.b;
       break;
+    case SPAN_ATTR_STRING_LIST: /* built by otlp_set_list_value, which owns the memory */
+      break;
   }
 }
 
-/* A list holding exactly the attributes of a. -1 when out of memory. */
+/* An ArrayValue of strings for a list attribute, in one block the list frees. */
+typedef Opentelemetry__Proto__Common__V1__ArrayValue pb_array_value;
+
+static int otlp_set_list_value(otlp_kv_list *list, pb_any_value *v, const span_attr *attr) {
+  size_t n = attr->value.list.n;
+  void **arrays = realloc(list->arrays, (list->n_arrays + 1) * sizeof *arrays);
+  if (!arrays) return -1;
+  list->arrays = arrays;
+  /* ArrayValue, then the values, then the pointers to them: every part pointer-aligned */
+  char *block = malloc(sizeof(pb_array_value) + n * (sizeof(pb_any_value) + sizeof(pb_any_value *)));
+  if (!block) return -1;
+  list->arrays[list->n_arrays++] = block;
+  pb_array_value *array = (pb_array_value *)block;
+  pb_any_value *values = (pb_any_value *)(block + sizeof *array);
+  pb_any_value **ptrs = (pb_any_value **)(values + n);
+  opentelemetry__proto__common__v1__array_value__init(array);
+  for (size_t i = 0; i < n; i++) {
+    opentelemetry__proto__common__v1__any_value__init(&values[i]);
+    otlp_set_string_value(&values[i], attr->value.list.items[i]);
+    ptrs[i] = &values[i];
+  }
+  array->n_values = n;
+  array->values = ptrs;
+  v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+  v->array_value = array;
+  return 0;
+}
+
+/* A list holding exactly the attributes of a. -1 when out of memory (nothing left to free). */
 static int otlp_kv_list_from_attrs(otlp_kv_list *list, const span_attrs *a) {
   if (otlp_kv_list_alloc(list, a->len) < 0) return -1;
-  for (size_t i = 0; i < a->len; i++)
-    otlp_set_value(otlp_kv_list_push(list, a->items[i].key), &a->items[i]);
+  for (size_t i = 0; i < a->len; i++) {
+    pb_any_value *v = otlp_kv_list_push(list, a->items[i].key);
+    if (a->items[i].type != SPAN_ATTR_STRING_LIST) {
+      otlp_set_value(v, &a->items[i]);
+    } else if (otlp_set_list_value(list, v, &a->items[i]) < 0) {
+      otlp_kv_list_free(list);
+      return -1;
+    }
+  }
   return 0;
 }
 

@@ -343,6 +343,12 @@ static void finish_span(walk *w, span *s) {
   if (o->hide_output_messages) span_attrs_remove_prefix(&s->attrs, "llm.output_messages.");
   if (o->hide_input_text) redact_message_text(w, s, "llm.input_messages.");
   if (o->hide_output_text) redact_message_text(w, s, "llm.output_messages.");
+  if (!span_get(s, "tag.tags")) {
+    /* tags users can filter on: the harness, and the agent that did the work */
+    const span_attr *agent = span_get(s, "agent.name");
+    const char *tags[] = {"opencode", agent && agent->type == SPAN_ATTR_STRING ? agent->value.s : NULL};
+    if (span_set_string_list(s, "tag.tags", tags, tags[1] ? 2 : 1) != 0) w->out_of_memory = true;
+  }
   for (size_t i = 0; i < o->n_attributes; i++)
     if (!span_get(s, o->attribute_names[i]) &&
         span_set_string(s, o->attribute_names[i], o->attribute_values[i]) != 0)

@@ -53,9 +53,18 @@ static char *utf8_copy(const char *value, size_t len) {
   return out;
 }
 
+/* Frees what the attribute's value owns (not its key). */
+static void value_release(span_attr *a) {
+  if (a->type == SPAN_ATTR_STRING) free(a->value.s);
+  if (a->type == SPAN_ATTR_STRING_LIST) {
+    for (size_t i = 0; i < a->value.list.n; i++) free(a->value.list.items[i]);
+    free(a->value.list.items);
+  }
+}
+
 static void attr_release(span_attr *a) {
   free(a->key);
-  if (a->type == SPAN_ATTR_STRING) free(a->value.s);
+  value_release(a);
 }
 
 void span_attrs_clear(span_attrs *a) {
@@ -87,7 +96,7 @@ const span_attr *span_attrs_get(const span_attrs *a, const char *key) {
 static span_attr *attrs_slot(span_attrs *a, const char *key) {
   span_attr *existing = (span_attr *)span_attrs_get(a, key);
   if (existing) {
-    if (existing->type == SPAN_ATTR_STRING) free(existing->value.s);
+    value_release(existing);
     existing->type = SPAN_ATTR_INT;
     existing->value.i = 0;
     return existing;
@@ -173,6 +182,22 @@ int span_set_bool(span *s, const char *key, bool value) {
   if (!slot) return -1;
   slot->type = SPAN_ATTR_BOOL;
   slot->value.b = value;
+  return 0;
+}
+
+int span_set_string_list(span *s, const char *key, const char *const *items, size_t n) {
+  char **copy = calloc(n ? n : 1, sizeof *copy);
+  bool ok = copy != NULL;
+  for (size_t i = 0; ok && i < n; i++) ok = (copy[i] = utf8_copy(items[i], strlen(items[i]))) != NULL;
+  span_attr *slot = ok ? attrs_slot(&s->attrs, key) : NULL;
+  if (!slot) {
+    for (size_t i = 0; copy && i < n; i++) free(copy[i]);
+    free(copy);
+    return -1;
+  }
+  slot->type = SPAN_ATTR_STRING_LIST;
+  slot->value.list.items = copy;
+  slot->value.list.n = n;
   return 0;
 }
 

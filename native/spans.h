@@ -22,6 +22,7 @@ typedef enum {
   SPAN_ATTR_INT,
   SPAN_ATTR_DOUBLE,
   SPAN_ATTR_BOOL,
+  SPAN_ATTR_STRING_LIST, /* e.g. tag.tags */
 } span_attr_type;
 
 typedef struct {
@@ -32,6 +33,10 @@ typedef struct {
     int64_t i;
     double d;
     bool b;
+    struct {
+      char **items; /* owned, each valid UTF-8 */
+      size_t n;
+    } list;
   } value;
 } span_attr;
 
@@ -71,6 +76,7 @@ int span_set_stringn(span *s, const char *key, const char *value, size_t len);
 int span_set_int(span *s, const char *key, int64_t value);
 int span_set_double(span *s, const char *key, double value);
 int span_set_bool(span *s, const char *key, bool value);
+int span_set_string_list(span *s, const char *key, const char *const *items, size_t n);
 int span_set_status(span *s, span_status status, const char *message);
 
 /* Appends an event and returns it (owned by the span), or NULL when out of memory. */
