@@ -27,6 +27,8 @@
 
 #define DEFAULT_MAX_ATTR_BYTES (32 * 1024)
 #define MAX_ID_LEN 256
+#define MAX_SPAN_TEXT_BYTES (1024 * 1024)
+#define MAX_NAME_BYTES 1024 /* span and event names */
 
 /* ------------------------------------------------------------------------------------------ */
 /* The payload, as views into the parsed JSON (all borrowed from the root json_t).            */
@@ -68,8 +70,20 @@ typedef struct {
 /* ------------------------------------------------------------------------------------------ */
 /* Small JSON helpers                                                                          */
 
+/* A string member, or NULL when absent, not a string, or holding a NUL byte (\u0000): ids
+ * and short fields must not be read as a shorter string than they are. */
 static const char *jstr(const json_t *obj, const char *key) {
-  return json_string_value(json_object_get(obj, key));
+  const json_t *v = json_object_get(obj, key);
+  const char *s = json_string_value(v);
+  return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* A text member (prompt, answer, tool output) with its full length, NUL bytes included: the
+ * span model turns those into U+FFFD instead of cutting the text there. */
+static const char *jtext(const json_t *obj, const char *key, size_t *len) {
+  const json_t *v = json_object_get(obj, key);
+  *len = json_string_length(v);
+  return json_string_value(v);
 }
 
 static json_t *jpath(json_t *obj, const char *a, const char *b) {
@@ -83,24 +97,27 @@ static int64_t jms(const json_t *v) {
   if (json_is_integer(v)) d = (double)json_integer_value(v);
   else if (json_is_real(v)) d = json_real_value(v);
   else return -1;
-  if (!isfinite(d) || d < 0 || d > 1e14) return -1; /* 1e14 ms is the year 5138 */
+  /* OpenCode's clocks are wall-clock milliseconds: before 2000 or beyond 1e13 ms (the year
+   * 2286) a time is garbage, and past that its nanoseconds would overflow 64 bits. */
+  if (!isfinite(d) || d < 946684800000.0 || d > 1e13) return -1;
   return (int64_t)d;
 }
 
 static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 1000000ULL; }
 
 /* A non-negative count (tokens), 0 when absent or invalid. */
+#define MAX_COUNT 1000000000000LL /* a trillion tokens: beyond it, sums could overflow */
+
 static int64_t jcount(const json_t *v) {
-  if (json_is_integer(v)) return json_integer_value(v) < 0 ? 0 : json_integer_value(v);
-  if (json_is_real(v) && isfinite(json_real_value(v)) && json_real_value(v) >= 0 &&
-      json_real_value(v) < 9e15)
-    return (int64_t)json_real_value(v);
-  return 0;
+  double d = json_is_integer(v) ? (double)json_integer_value(v) : json_is_real(v) ? json_real_value(v) : 0;
+  if (!isfinite(d) || d < 0) return 0;
+  return d > (double)MAX_COUNT ? MAX_COUNT : (int64_t)d;
 }
 
-static double jdouble(const json_t *v) {
+/* A cost in USD; absurd values (negative, not finite, above a billion) count as unknown. */
+static double jcost(const json_t *v) {
   double d = json_is_number(v) ? json_number_value(v) : 0;
-  return isfinite(d) ? d : 0;
+  return isfinite(d) && d >= 0 && d <= 1e9 ? d : 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -208,20 +225,13 @@ static size_t utf8_chars(const char *s, size_t len) {
 
 /* Sets key to value, or to "<redacted (N chars)>" when redact, cut to the size limit with a
  * visible marker. */
-static void set_text(walk *w, span *s, const char *key, const char *value, size_t len,
-                     bool redact) {
+/* Sets key to the first bytes of value that fit in limit (whole characters), followed by a
+ * visible marker saying how much was cut. */
+static void set_cut(walk *w, span *s, const char *key, const char *value, size_t len, size_t limit) {
   char marker[96];
-  if (redact) {
-    snprintf(marker, sizeof marker, "<redacted (%zu chars)>", utf8_chars(value, len));
-    if (span_set_string(s, key, marker) != 0) w->out_of_memory = true;
-    return;
-  }
-  if (len <= w->max_attr) {
-    if (span_set_stringn(s, key, value, len) != 0) w->out_of_memory = true;
-    return;
-  }
-  int m = snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", (size_t)0, len);
-  size_t keep = w->max_attr > (size_t)m + 8 ? w->max_attr - (size_t)m - 8 : 0;
+  int m = snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", len, len);
+  size_t keep = limit > (size_t)m ? limit - (size_t)m : 0;
+  if (keep > len) keep = len;
   while (keep > 0 && ((unsigned char)value[keep] & 0xC0) == 0x80) keep--; /* whole characters */
   snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", keep, len);
   text t = {0};
@@ -229,6 +239,51 @@ static void set_text(walk *w, span *s, const char *key, const char *value, size_
   text_add(&t, marker, strlen(marker));
   if (t.failed || span_set_stringn(s, key, text_str(&t), t.len) != 0) w->out_of_memory = true;
   free(t.data);
+}
+
+/* Sets key to value, or to "<redacted (N chars)>" when redact, cut to the size limit with a
+ * visible marker. */
+static void set_text(walk *w, span *s, const char *key, const char *value, size_t len,
+                     bool redact) {
+  char marker[96];
+  if (redact) {
+    snprintf(marker, sizeof marker, "<redacted (%zu chars)>", utf8_chars(value, len));
+    if (span_set_string(s, key, marker) != 0) w->out_of_memory = true;
+  } else if (len <= w->max_attr) {
+    if (span_set_stringn(s, key, value, len) != 0) w->out_of_memory = true;
+  } else {
+    set_cut(w, s, key, value, len, w->max_attr);
+  }
+}
+
+/* A span is never bigger than a backend takes: while its strings together exceed
+ * MAX_SPAN_TEXT_BYTES (a model call with hundreds of tool calls, each under the per-attribute
+ * limit), the largest is cut in half, with the same visible marker. */
+static void bound_span(walk *w, span *s) {
+  for (;;) {
+    size_t total = 0, largest = 0;
+    span_attr *big = NULL;
+    for (size_t i = 0; i < s->attrs.len; i++) {
+      span_attr *a = &s->attrs.items[i];
+      if (a->type != SPAN_ATTR_STRING) continue;
+      size_t n = strlen(a->value.s);
+      total += n;
+      if (n > largest) largest = n, big = a;
+    }
+    if (total <= MAX_SPAN_TEXT_BYTES || !big || largest < 256) return;
+    char *value = big->value.s, *key = strdup(big->key);
+    big->value.s = strdup(""); /* keep the slot valid while the cut copy is made */
+    if (!key || !big->value.s) {
+      free(key);
+      free(value);
+      w->out_of_memory = true;
+      return;
+    }
+    set_cut(w, s, key, value, largest, largest / 2);
+    free(key);
+    free(value);
+    if (w->out_of_memory) return;
+  }
 }
 
 static void set_str(walk *w, span *s, const char *key, const char *value) {
@@ -252,12 +307,13 @@ static char *dump(const json_t *v) {
 static void parts_text(const message_view *m, const char *type, text *out) {
   for (size_t i = 0; i < json_array_size(m->parts); i++) {
     json_t *p = json_array_get(m->parts, i);
-    const char *t = jstr(p, "type"), *s = jstr(p, "text");
-    if (!t || strcmp(t, type) != 0 || !s || !*s) continue;
+    size_t n;
+    const char *t = jstr(p, "type"), *s = jtext(p, "text", &n);
+    if (!t || strcmp(t, type) != 0 || !s || n == 0) continue;
     if (json_is_true(json_object_get(p, "synthetic")) || json_is_true(json_object_get(p, "ignored")))
       continue;
     if (out->len) text_add(out, "\n\n", 2);
-    text_add(out, s, strlen(s));
+    text_add(out, s, n);
   }
 }
 
@@ -328,6 +384,42 @@ static void redact_message_text(walk *w, span *s, const char *list) {
   }
 }
 
+/* Cuts *value (owned) to limit bytes with the visible marker, when longer. */
+static void cap_owned(walk *w, char **value, size_t limit) {
+  size_t len = *value ? strlen(*value) : 0;
+  if (len <= limit) return;
+  span *tmp = span_new("");
+  if (!tmp) {
+    w->out_of_memory = true;
+    return;
+  }
+  set_cut(w, tmp, "v", *value, len, limit);
+  const span_attr *cut = span_get(tmp, "v");
+  char *copy = cut ? strdup(cut->value.s) : NULL;
+  if (copy) {
+    free(*value);
+    *value = copy;
+  } else {
+    w->out_of_memory = true;
+  }
+  span_free(tmp);
+}
+
+/* Every string a span carries stays within the attribute limit, whatever field of the
+ * snapshot it came from: names (a 1 MB model id), status messages, event attributes. */
+static void bound_strings(walk *w, span *s) {
+  cap_owned(w, &s->name, MAX_NAME_BYTES);
+  cap_owned(w, &s->status_message, w->max_attr);
+  for (size_t i = 0; i < s->attrs.len; i++)
+    if (s->attrs.items[i].type == SPAN_ATTR_STRING) cap_owned(w, &s->attrs.items[i].value.s, w->max_attr);
+  for (size_t e = 0; e < s->n_events; e++) {
+    cap_owned(w, &s->events[e].name, MAX_NAME_BYTES);
+    for (size_t i = 0; i < s->events[e].attrs.len; i++)
+      if (s->events[e].attrs.items[i].type == SPAN_ATTR_STRING)
+        cap_owned(w, &s->events[e].attrs.items[i].value.s, w->max_attr);
+  }
+}
+
 /* OPENINFERENCE_HIDE_* and the custom attributes: the last touch before a span leaves. */
 static void finish_span(walk *w, span *s) {
   const reconcile_options *o = w->opt;
@@ -353,6 +445,8 @@ static void finish_span(walk *w, span *s) {
     if (!span_get(s, o->attribute_names[i]) &&
         span_set_string(s, o->attribute_names[i], o->attribute_values[i]) != 0)
       w->out_of_memory = true;
+  bound_strings(w, s);
+  bound_span(w, s);
 }
 
 /* Hands s to emit and marks key as done when emit kept it. Frees nothing itself: emit owns s. */
@@ -470,17 +564,19 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   json_decref(meta);
 
   if (strcmp(status, "completed") == 0) {
-    const char *output = jstr(st, "output");
+    size_t n;
+    const char *output = jtext(st, "output", &n);
     if (output) {
-      set_text(w, s, "output.value", output, strlen(output), !w->opt->log_tool_content);
+      set_text(w, s, "output.value", output, n, !w->opt->log_tool_content);
       set_str(w, s, "output.mime_type", "text/plain");
     }
     json_t *exit_code = jpath(st, "metadata", "exit");
     if (json_is_integer(exit_code)) set_int(w, s, "tool.exit_code", json_integer_value(exit_code));
   } else {
-    const char *error = strcmp(status, "error") == 0 ? jstr(st, "error") : NULL;
+    size_t n = 0;
+    const char *error = strcmp(status, "error") == 0 ? jtext(st, "error", &n) : NULL;
     const char *message = error ? error : "interrupted: OpenCode stopped before the tool finished";
-    set_text(w, s, "output.value", message, strlen(message), !w->opt->log_tool_content);
+    set_text(w, s, "output.value", message, error ? n : strlen(message), !w->opt->log_tool_content);
     set_str(w, s, "output.mime_type", "text/plain");
     if (span_set_status(s, SPAN_STATUS_ERROR, message) != 0) w->out_of_memory = true;
     span_event *e = span_add_event(s, "exception", s->end_ns);
@@ -515,9 +611,10 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
     const char *type = jstr(p, "type"), *call_id = jstr(p, "callID");
     if (!type || strcmp(type, "tool") != 0 || !call_id) continue;
     json_t *st = json_object_get(p, "state");
-    const char *out = jstr(st, "output");
-    if (!out) out = jstr(st, "error");
-    if (!out) out = "";
+    size_t out_len;
+    const char *out = jtext(st, "output", &out_len);
+    if (!out) out = jtext(st, "error", &out_len);
+    if (!out) out = "", out_len = 0;
     snprintf(key, sizeof key, "llm.input_messages.%zu.message.role", k);
     set_str(w, s, key, "tool");
     snprintf(key, sizeof key, "llm.input_messages.%zu.message.tool_call_id", k);
@@ -525,7 +622,7 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
     snprintf(key, sizeof key, "llm.input_messages.%zu.message.name", k);
     set_str(w, s, key, jstr(p, "tool"));
     snprintf(key, sizeof key, "llm.input_messages.%zu.message.content", k);
-    set_text(w, s, key, out, strlen(out), !w->opt->log_tool_content);
+    set_text(w, s, key, out, out_len, !w->opt->log_tool_content);
     k++;
     json_t *r = json_pack("{s:s, s:s?, s:s}", "tool_call_id", call_id, "tool", jstr(p, "tool"),
                           "output", w->opt->log_tool_content ? out : "<redacted>");
@@ -655,7 +752,7 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
   set_int(w, s, "llm.token_count.prompt_details.cache_read", cache_read);
   set_int(w, s, "llm.token_count.prompt_details.cache_write", cache_write);
   set_int(w, s, "llm.token_count.completion_details.reasoning", reasoning);
-  if (span_set_double(s, "llm.cost.total", jdouble(json_object_get(m->info, "cost"))) != 0)
+  if (span_set_double(s, "llm.cost.total", jcost(json_object_get(m->info, "cost"))) != 0)
     w->out_of_memory = true;
 
   llm_inputs(w, s, user, previous);
@@ -727,7 +824,7 @@ static void rollup_add(rollup *r, const session_view *sv, const long *owner, lon
     r->prompt += jcount(json_object_get(tokens, "input")) + cr + cw;
     r->completion += jcount(json_object_get(tokens, "output")) + reasoning;
     r->cache_read += cr, r->cache_write += cw, r->reasoning += reasoning;
-    r->cost += jdouble(json_object_get(m->info, "cost"));
+    r->cost += jcost(json_object_get(m->info, "cost"));
     r->llm_calls++;
     for (size_t j = 0; j < json_array_size(m->parts); j++) {
       json_t *p = json_array_get(m->parts, j);
@@ -964,8 +1061,9 @@ static void emit_agent(walk *w, const session_view *child) {
   if (start < 0) start = jms(jpath(child->info, "time", "created"));
   set_times(s, start, end);
   set_str(w, s, "agent.name", agent);
-  const char *prompt = jstr(json_object_get(st, "input"), "prompt");
-  if (prompt) set_text(w, s, "input.value", prompt, strlen(prompt), !w->opt->log_prompts);
+  size_t prompt_len;
+  const char *prompt = jtext(json_object_get(st, "input"), "prompt", &prompt_len);
+  if (prompt) set_text(w, s, "input.value", prompt, prompt_len, !w->opt->log_prompts);
   set_str(w, s, "input.mime_type", "text/plain");
   text answer = {0};
   final_text(child, NULL, 0, &answer);
@@ -1046,11 +1144,56 @@ static int load_children(json_t *list, const char *root_id, session_view **out, 
   return 0;
 }
 
+static int hex4(const char *p, unsigned *out) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    v = v << 4 | (unsigned)d;
+  }
+  *out = v;
+  return 0;
+}
+
+/* JavaScript strings may hold lone UTF-16 surrogates, which JSON.stringify writes as "\udXXX"
+ * escapes and jansson rejects, payload and all. A copy of json with each lone surrogate
+ * escape replaced by "\ufffd" (same length), or NULL when there is none (or no memory). */
+static char *repair_lone_surrogates(const char *json, size_t len) {
+  char *copy = NULL;
+  for (size_t i = 0; i + 6 <= len; i++) {
+    if (json[i] != '\\') continue;
+    if (json[i + 1] != 'u') { /* another escape: skip its character (the second of a "\\\\") */
+      i++;
+      continue;
+    }
+    unsigned unit, next;
+    if (hex4(json + i + 2, &unit) != 0) continue;
+    bool high = unit >= 0xD800 && unit <= 0xDBFF, low = unit >= 0xDC00 && unit <= 0xDFFF;
+    if (high && i + 12 <= len && json[i + 6] == '\\' && json[i + 7] == 'u' &&
+        hex4(json + i + 8, &next) == 0 && next >= 0xDC00 && next <= 0xDFFF) {
+      i += 11; /* a proper pair */
+      continue;
+    }
+    if (high || low) {
+      if (!copy) {
+        if (!(copy = malloc(len))) return NULL;
+        memcpy(copy, json, len);
+      }
+      memcpy(copy + i + 2, "fffd", 4);
+    }
+    i += 5;
+  }
+  return copy;
+}
+
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
   json_error_t jerr;
-  json_t *payload = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  char *repaired = repair_lone_surrogates(json, len);
+  json_t *payload = json_loadb(repaired ? repaired : json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  free(repaired);
   if (!payload) {
     snprintf(result->error, sizeof result->error, "payload is not JSON: line %d column %d: %s",
              jerr.line, jerr.column, jerr.text);

@@ -107,7 +107,7 @@ static span_attr *attrs_slot(span_attrs *a, const char *key) {
     if (!items) return NULL;
     a->items = items, a->cap = cap;
   }
-  char *k = strdup(key);
+  char *k = utf8_copy(key, strlen(key)); /* keys may come off the wire (otlp_decode_span) */
   if (!k) return NULL;
   span_attr *slot = &a->items[a->len++];
   slot->key = k;

@@ -204,13 +204,13 @@ static void test_provider_error_marks_llm_and_turn(void) {
 
 static const char *two_turns =
     "{\"type\":\"reconcile\",\"sessionID\":\"ses_a\",\"messages\":["
-    "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":1000}},"
+    "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
     " \"parts\":[{\"type\":\"text\",\"text\":\"first\",\"sessionID\":\"ses_a\",\"messageID\":\"msg_u1\"}]},"
     "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_a\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
-    "  \"modelID\":\"m\",\"time\":{\"created\":1100}},"
-    " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1200,\"end\":1300}},"
-    "            {\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\",\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1250}}}]},"
-    "{\"info\":{\"id\":\"msg_u2\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":5000}},"
+    "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"
+    " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1795480001200,\"end\":1795480001300}},"
+    "            {\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\",\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1795480001250}}}]},"
+    "{\"info\":{\"id\":\"msg_u2\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":1795480005000}},"
     " \"parts\":[{\"type\":\"text\",\"text\":\"second\"}]}]}";
 
 static void test_newer_user_message_closes_an_interrupted_turn(void) {
@@ -222,7 +222,7 @@ static void test_newer_user_message_closes_an_interrupted_turn(void) {
   span *turn = find_span(&c, "Turn"), *llm = find_span(&c, "LLM: m"), *tool = find_span(&c, "bash");
   CHECK_STR(attr_s(turn, "input.value"), "first");
   CHECK(turn && turn->status == SPAN_STATUS_ERROR);
-  CHECK(llm && llm->status == SPAN_STATUS_ERROR && llm->end_ns == 1300ULL * 1000000ULL);
+  CHECK(llm && llm->status == SPAN_STATUS_ERROR && llm->end_ns == 1795480001300ULL * 1000000ULL);
   CHECK(tool && tool->status == SPAN_STATUS_ERROR && is_child_of(tool, llm));
   collected_clear(&c);
   state_free(st);
@@ -290,8 +290,8 @@ static void test_long_attributes_are_cut_with_a_marker(void) {
   char *payload = malloc(big + 512);
   snprintf(payload, big + 512,
            "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-           "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1}},\"parts\":[{\"type\":\"text\",\"text\":\"%s\"}]},"
-           "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"time\":{\"created\":2,\"completed\":3}},\"parts\":[]}]}",
+           "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480000001}},\"parts\":[{\"type\":\"text\",\"text\":\"%s\"}]},"
+           "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"time\":{\"created\":1795480000002,\"completed\":1795480000003}},\"parts\":[]}]}",
            prompt);
   state *st = state_new(NULL);
   collected c = {0};
@@ -361,6 +361,44 @@ static void test_custom_attributes_reach_every_span_but_never_override_ours(void
   state_free(st);
 }
 
+/* A model call with 400 tool calls of 30 KB arguments each: every attribute is under the
+ * limit, the span as a whole would be 24 MB. */
+static void test_a_span_never_exceeds_what_a_backend_takes(void) {
+  size_t n = 400, arg = 30000;
+  char *big = malloc(arg + 1);
+  memset(big, 'a', arg);
+  big[arg] = 0;
+  size_t cap = n * (arg + 200) + 1024, len = 0;
+  char *payload = malloc(cap);
+  len += (size_t)snprintf(payload + len, cap - len,
+                          "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+                          "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480000001}},\"parts\":[]},"
+                          "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"time\":{\"created\":1795480000002,\"completed\":1795480000003}},\"parts\":[");
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(payload + len, cap - len,
+                            "%s{\"type\":\"tool\",\"callID\":\"c%zu\",\"tool\":\"write\",\"state\":{\"status\":\"pending\",\"input\":{\"content\":\"%s\"}}}",
+                            i ? "," : "", i, big);
+  snprintf(payload + len, cap - len, "]}]}");
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  span *llm = NULL;
+  for (size_t i = 0; i < c.len; i++)
+    if (attr_s(c.items[i], "llm.output_messages.0.message.role")) llm = c.items[i];
+  size_t total = 0;
+  for (size_t i = 0; llm && i < llm->attrs.len; i++)
+    if (llm->attrs.items[i].type == SPAN_ATTR_STRING) total += strlen(llm->attrs.items[i].value.s);
+  CHECK(llm != NULL);
+  CHECK(total <= 1024 * 1024);
+  CHECK(attr_s(llm, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments") &&
+        strstr(attr_s(llm, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"), "truncated"));
+  free(big);
+  free(payload);
+  collected_clear(&c);
+  state_free(st);
+}
+
 int main(void) {
   RUN(test_idle_snapshot_makes_turn_llm_tool_tree);
   RUN(test_same_snapshot_twice_emits_nothing_new);
@@ -379,5 +417,6 @@ int main(void) {
   RUN(test_hostile_numbers_and_times_stay_bounded);
   RUN(test_openinference_hide_flags_mask_values_and_drop_messages);
   RUN(test_custom_attributes_reach_every_span_but_never_override_ours);
+  RUN(test_a_span_never_exceeds_what_a_backend_takes);
   return check_done();
 }
