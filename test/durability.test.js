@@ -150,3 +150,32 @@ test('a hanging backend never blocks reconcile, memory stays bounded, spans go o
     await receiver.close();
   }
 });
+
+test('exit is clean with and without shutdown(), and a reconcile after shutdown() sends again', async () => {
+  const receiver = await startReceiver();
+  try {
+    const env = { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url };
+    // run() rejects on a non-zero exit or a signal: a crash at exit fails here
+    await scenario([{ fixture: ONE_BASH }], env);
+    const out = await scenario([{ fixture: ABORT }, { shutdown: 2000 }, { fixture: MAIN }, { flush: 10000 }, { shutdown: 2000 }], env);
+    assert.equal(out.steps[3].flush.pending, 0);
+    assert.equal(new Set(receiver.spans().map((s) => s.spanId)).size, 4 + 2 + 15);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('unsent spans wait in the spool while no backend is configured, and go once one is', async () => {
+  const home = tempHome();
+  const first = await scenario([{ fixture: ONE_BASH }, { flush: 1000 }, { status: true }], { HOME: home });
+  assert.equal(first.steps[2].status.state, 'no-backend');
+  assert.equal(first.steps[2].status.counters.spans_pending, 4);
+  assert.ok(first.steps[2].status.spool.pending_bytes > 0);
+  const receiver = await startReceiver();
+  try {
+    const second = await scenario([{ flush: 10000 }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    assert.equal(second.steps[0].flush.exported, 4);
+  } finally {
+    await receiver.close();
+  }
+});
