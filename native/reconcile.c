@@ -571,7 +571,8 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
       set_str(w, s, "output.mime_type", "text/plain");
     }
     json_t *exit_code = jpath(st, "metadata", "exit");
-    if (json_is_integer(exit_code)) set_int(w, s, "tool.exit_code", json_integer_value(exit_code));
+    double code = json_number_value(exit_code); /* 0 when absent */
+    if (json_is_number(exit_code) && code >= -1e6 && code <= 1e6) set_int(w, s, "tool.exit_code", (int64_t)code);
   } else {
     size_t n = 0;
     const char *error = strcmp(status, "error") == 0 ? jtext(st, "error", &n) : NULL;
@@ -703,7 +704,8 @@ static void llm_error(walk *w, span *s, json_t *error) {
       span_event_set_string(e, "exception.message", message))
     w->out_of_memory = true;
   json_t *status_code = jpath(error, "data", "statusCode");
-  if (json_is_integer(status_code)) set_int(w, s, "http.response.status_code", json_integer_value(status_code));
+  if (json_is_number(status_code) && json_number_value(status_code) >= 0 && json_number_value(status_code) < 1000)
+    set_int(w, s, "http.response.status_code", (int64_t)json_number_value(status_code));
   w->out_of_memory |= t.failed;
   free(t.data);
 }
@@ -1192,9 +1194,16 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
   memset(result, 0, sizeof *result);
   json_error_t jerr;
   char *repaired = repair_lone_surrogates(json, len);
-  json_t *payload = json_loadb(repaired ? repaired : json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  const char *text = repaired ? repaired : json;
+  size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+  json_t *payload = json_loadb(text, len, flags, &jerr);
+  if (!payload && strstr(jerr.text, "too big")) /* an integer past int64 in a tool's input */
+    payload = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, &jerr);
   free(repaired);
   if (!payload) {
+    /* jansson quotes the text near the error: content, which must not reach the log */
+    char *near = strstr(jerr.text, " near ");
+    if (near) *near = '\0';
     snprintf(result->error, sizeof result->error, "payload is not JSON: line %d column %d: %s",
              jerr.line, jerr.column, jerr.text);
     return -1;

@@ -3,7 +3,7 @@
 // into a local OTLP receiver and printed as a tree. No Arize account, no network: OpenCode, the
 // scripted model and the receiver all talk over 127.0.0.1, in a temporary HOME.
 //
-//   npm ci && npm run build && npm run demo        (--keep leaves the temp HOME in place)
+//   npm run demo        (installs what is missing first; --keep leaves the temp HOME in place)
 
 if (process.env.NODE_TEST_CONTEXT) return; // `node --test` picks up files under test/: not a test
 

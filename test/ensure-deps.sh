@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential pkg-config python3 git ca-certificates libcurl4-openssl-dev libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev"
+PACKAGES="build-essential pkg-config python3 git ca-certificates libcurl4-openssl-dev libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev clang libclang-rt-14-dev"
 if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || ! command -v cc >/dev/null; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -17,7 +17,7 @@ if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || !
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 fi
-if [ ! -x node_modules/.bin/bun ] || [ ! -d node_modules/node-api-headers ]; then
+if [ ! -x node_modules/.bin/bun ] || [ ! -x node_modules/.bin/opencode ] || [ ! -d node_modules/node-api-headers ]; then
   echo "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
