@@ -93,6 +93,31 @@ static int keyset_add(keyset *k, const char *session_id, const char *key) {
   return 1;
 }
 
+/* Drops every key of session, rehashing the rest. */
+static void keyset_remove_session(keyset *k, const char *session_id) {
+  keyset kept = {0};
+  size_t n = strlen(session_id);
+  for (size_t i = 0; i < k->cap; i++) {
+    char *s = k->slots[i];
+    if (!s) continue;
+    if (strncmp(s, session_id, n) == 0 && s[n] == 0x1f) {
+      free(s);
+      continue;
+    }
+    if ((kept.len + 1) * 2 > kept.cap && keyset_grow(&kept) != 0) { /* no memory: keep it all */
+      free(kept.slots);
+      return;
+    }
+    char *sep = strchr(s, 0x1f);
+    *sep = '\0';
+    kept.slots[find_slot(kept.slots, kept.cap, s, sep + 1)] = s;
+    *sep = 0x1f;
+    kept.len++;
+  }
+  free(k->slots);
+  *k = kept;
+}
+
 static void keyset_clear(keyset *k) {
   for (size_t i = 0; i < k->cap; i++) free(k->slots[i]);
   free(k->slots);
@@ -106,13 +131,20 @@ typedef struct session_file {
   char *session_id;
   ino_t ino;     /* of the file last read */
   off_t loaded;  /* bytes of it already read into the set */
+  uint64_t used; /* the tick of its last begin: the least recently used is evicted first */
+  bool in_memory; /* its keys are in the set */
   struct session_file *next;
 } session_file;
+
+/* Sessions whose keys stay in memory at once. A long-running OpenCode (serve, the desktop app)
+ * sees many sessions; an evicted one is read back from its file on its next begin. */
+#define SESSIONS_IN_MEMORY 32
 
 struct state {
   char *dir; /* NULL: memory only */
   keyset committed, pending;
   session_file *files;
+  uint64_t tick;
   /* the open session (between begin and commit/rollback) */
   char *open_session;
   int open_fd; /* -1 when memory only or the file is unusable */
@@ -255,12 +287,33 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
   free(buf);
 }
 
+/* Forgets the keys of the least recently used sessions beyond SESSIONS_IN_MEMORY (never
+ * current): their files hold them. */
+static void evict(state *st, const session_file *current) {
+  size_t resident = 0;
+  for (session_file *f = st->files; f; f = f->next) resident += f->in_memory;
+  while (resident > SESSIONS_IN_MEMORY) {
+    session_file *oldest = NULL;
+    for (session_file *f = st->files; f; f = f->next)
+      if (f->in_memory && f != current && (!oldest || f->used < oldest->used)) oldest = f;
+    if (!oldest) return;
+    keyset_remove_session(&st->committed, oldest->session_id);
+    oldest->in_memory = false;
+    oldest->loaded = 0; /* read it whole next time */
+    oldest->ino = 0;
+    resident--;
+  }
+}
+
 void state_begin(state *st, const char *session_id) {
   state_rollback(st);
   st->open_session = strdup(session_id);
   if (!st->dir || !st->open_session) return;
   session_file *f = file_for(st, session_id);
   if (!f) return;
+  f->used = ++st->tick;
+  f->in_memory = true;
+  evict(st, f);
   char name[STATE_NAME_MAX];
   state_file_name(session_id, name);
   size_t n = strlen(st->dir) + strlen(name) + 2;

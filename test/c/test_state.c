@@ -219,6 +219,27 @@ static void test_memory_only_state_needs_no_directory(void) {
   state_free(st);
 }
 
+/* A long-running OpenCode sees many sessions: only the recent ones stay in memory, and an
+ * evicted one still de-duplicates, from its file. */
+static void test_many_sessions_stay_bounded_in_memory_and_still_dedup(void) {
+  fresh_dir();
+  state *st = state_new(dir);
+  char session[32], key[32];
+  for (int i = 0; i < 100; i++) {
+    snprintf(session, sizeof session, "ses_%d", i);
+    for (int k = 0; k < 10; k++) {
+      snprintf(key, sizeof key, "llm:m%d", k);
+      mark_and_commit(st, session, key);
+    }
+  }
+  CHECK(state_size(st) <= 33 * 10);
+  state_begin(st, "ses_0"); /* long evicted */
+  CHECK(state_seen(st, "ses_0", "llm:m9"));
+  CHECK(!state_seen(st, "ses_0", "llm:m10"));
+  state_commit(st);
+  state_free(st);
+}
+
 int main(void) {
   RUN(test_a_restart_remembers_what_was_sent);
   RUN(test_rollback_forgets_pending_marks);
@@ -230,6 +251,7 @@ int main(void) {
   RUN(test_files_are_private);
   RUN(test_gc_forgets_sessions_idle_for_a_week);
   RUN(test_memory_only_state_needs_no_directory);
+  RUN(test_many_sessions_stay_bounded_in_memory_and_still_dedup);
   fresh_dir();
   rmdir(dir);
   return check_done();
