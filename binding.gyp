@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "static_dir%": "<!(node -p \"process.env.ARIZE_TRACING_STATIC_DIR || ''\")"
+  },
   "targets": [
     {
       "target_name": "arize_tracing",
@@ -11,6 +14,7 @@
         "native/state.c",
         "native/queue.c",
         "native/spool.c",
+        "native/files.c",
         "native/exporter.c",
         "native/otlp.c",
         "native/http.c",
@@ -29,11 +33,30 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden", "-O2"],
       "libraries": [
-        "<!@(pkg-config --libs libcurl jansson yaml-0.1 libprotobuf-c)",
         "-lz",
         "-lpthread",
         "-lm",
         "-Wl,--exclude-libs,ALL"
+      ],
+      "conditions": [
+        ["static_dir==''", {
+          "libraries": ["<!@(pkg-config --libs libcurl jansson yaml-0.1 libprotobuf-c)"]
+        }, {
+          "include_dirs": ["<(static_dir)/include"],
+          "cflags_c": ["-include<(module_root_dir)/native/prebuild/glibc_compat.h"],
+          "libraries": [
+            "<(static_dir)/lib/libjansson.a",
+            "<(static_dir)/lib/libyaml.a",
+            "<(static_dir)/lib/libprotobuf-c.a",
+            "-L<(static_dir)/stub",
+            "-lcurl",
+            "-Wl,--push-state,--no-as-needed",
+            "-l:libpthread.so.0",
+            "-Wl,--pop-state",
+            "-Wl,--version-script=<(module_root_dir)/native/prebuild/exports.map",
+            "-Wl,-z,now"
+          ]
+        }]
       ]
     }
   ]

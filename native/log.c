@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
+
 /* Bytes of message kept per entry. A runaway message (a whole tool output, say) must not
  * turn the log into a copy of the session; longer messages end with "…". */
 #define LOG_MESSAGE_MAX 4096
@@ -38,26 +40,17 @@ static const char *level_name(log_level level) {
   return "ERROR";
 }
 
-/* mkdir -p of everything before the last '/', new directories 0700: the log directory
- * lives under the user's home and is nobody else's business. */
+/* mkdir -p of everything before the last '/': the log's directory. */
 static int make_parent_dirs(const char *path) {
-  char *copy = strdup(path);
-  if (!copy) return -1;
+  char *dir = strdup(path);
+  if (!dir) return -1;
+  char *slash = strrchr(dir, '/');
   int rc = 0;
-  for (char *p = copy + 1; *p; p++) { /* +1: never mkdir("") for an absolute path */
-    if (*p != '/') continue;
-    *p = '\0';
-    struct stat st;
-    /* EEXIST is the common case; an existing directory we may not write to (EACCES
-     * on "/home") is fine too. */
-    if (mkdir(copy, 0700) != 0 && errno != EEXIST &&
-        !(stat(copy, &st) == 0 && S_ISDIR(st.st_mode))) {
-      rc = -1;
-      break;
-    }
-    *p = '/';
+  if (slash && slash != dir) {
+    *slash = '\0';
+    rc = files_mkdir_p(dir);
   }
-  free(copy);
+  free(dir);
   return rc;
 }
 

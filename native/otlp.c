@@ -438,6 +438,25 @@ static span_status otlp_span_status(const pb_status *st) {
 
 /* Copies one attribute onto s. Arrays, maps and bytes have no span_attr type and are
  * skipped: we never encode them, and decoding is for tests and diagnostics. */
+/* A list of strings (what spans.h can hold, e.g. tag.tags); other arrays are skipped. */
+static int otlp_decode_string_list(span *s, const char *key, const pb_array_value *array) {
+  if (!array) return 0;
+  const char **items = malloc((array->n_values ? array->n_values : 1) * sizeof *items);
+  if (!items) return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < array->n_values; i++) {
+    const pb_any_value *v = array->values[i];
+    if (!v || v->value_case != OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE) {
+      free(items);
+      return 0;
+    }
+    items[n++] = v->string_value ? v->string_value : "";
+  }
+  int rc = span_set_string_list(s, key, items, n);
+  free(items);
+  return rc;
+}
+
 static int otlp_decode_attr(span *s, const pb_key_value *kv) {
   const pb_any_value *v = kv->value;
   if (!kv->key || !v) return 0;
@@ -450,6 +469,8 @@ static int otlp_decode_attr(span *s, const pb_key_value *kv) {
       return span_set_double(s, kv->key, v->double_value);
     case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
       return span_set_bool(s, kv->key, v->bool_value);
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
+      return otlp_decode_string_list(s, kv->key, v->array_value);
     default:
       return 0;
   }

@@ -94,8 +94,13 @@ const span_attr *span_attrs_get(const span_attrs *a, const char *key) {
 /* The slot for key: the existing one (its old value released) or a new one appended.
  * NULL when out of memory. */
 static span_attr *attrs_slot(span_attrs *a, const char *key) {
-  span_attr *existing = (span_attr *)span_attrs_get(a, key);
+  /* Keys may come off the wire (otlp_decode_span): compare them as they will be stored, so
+   * two keys that differ only in invalid bytes are one attribute. */
+  char *k = utf8_copy(key, strlen(key));
+  if (!k) return NULL;
+  span_attr *existing = (span_attr *)span_attrs_get(a, k);
   if (existing) {
+    free(k);
     value_release(existing);
     existing->type = SPAN_ATTR_INT;
     existing->value.i = 0;
@@ -104,11 +109,12 @@ static span_attr *attrs_slot(span_attrs *a, const char *key) {
   if (a->len == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 16;
     span_attr *items = realloc(a->items, cap * sizeof *items);
-    if (!items) return NULL;
+    if (!items) {
+      free(k);
+      return NULL;
+    }
     a->items = items, a->cap = cap;
   }
-  char *k = utf8_copy(key, strlen(key)); /* keys may come off the wire (otlp_decode_span) */
-  if (!k) return NULL;
   span_attr *slot = &a->items[a->len++];
   slot->key = k;
   slot->type = SPAN_ATTR_INT;

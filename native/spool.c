@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "files.h"
 #include "log.h"
 
 #define MAGIC "OATSPOOL1\n"
@@ -31,30 +32,6 @@ struct spool {
 };
 
 /* ------------------------------------------------------------------------------------------ */
-
-static char *join(const char *a, const char *b) {
-  size_t n = strlen(a) + strlen(b) + 2;
-  char *out = malloc(n);
-  if (out) snprintf(out, n, "%s/%s", a, b);
-  return out;
-}
-
-static int mkdir_p(const char *path) {
-  char *copy = strdup(path);
-  if (!copy) return -1;
-  for (char *p = copy + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
-      free(copy);
-      return -1;
-    }
-    *p = '/';
-  }
-  int rc = mkdir(copy, 0700) != 0 && errno != EEXIST ? -1 : 0;
-  free(copy);
-  return rc;
-}
 
 static void fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -115,7 +92,7 @@ static void free_names(char **names, size_t count) {
 /* ------------------------------------------------------------------------------------------ */
 
 spool *spool_open(const char *root) {
-  if (mkdir_p(root) != 0) {
+  if (files_mkdir_p(root) != 0) {
     log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
              strerror(errno));
     return NULL;
@@ -131,8 +108,8 @@ spool *spool_open(const char *root) {
   snprintf(owner, sizeof owner, "%ld-%08lx", (long)getpid(),
            (unsigned long)((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u) & 0xffffffffu);
   sp->root = strdup(root);
-  sp->dir = join(root, owner);
-  char *lock = sp->dir ? join(sp->dir, "lock") : NULL;
+  sp->dir = files_join(root, owner);
+  char *lock = sp->dir ? files_join(sp->dir, "lock") : NULL;
   if (sp->root && sp->dir && lock && mkdir(sp->dir, 0700) == 0)
     sp->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (sp->lock_fd < 0 || flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -153,7 +130,7 @@ void spool_close(spool *sp) {
     char **names = list_files(sp->dir, &count);
     free_names(names, count);
     if (count == 0) { /* nothing left to send: leave no trace */
-      char *lock = join(sp->dir, "lock");
+      char *lock = files_join(sp->dir, "lock");
       if (lock) unlink(lock);
       free(lock);
       rmdir(sp->dir);
@@ -175,7 +152,7 @@ static uint64_t take_id(spool *sp) {
 
 /* Moves the files of a dead process's directory into ours, oldest first, under new ids. */
 static void adopt(spool *sp, const char *other) {
-  char *lock_path = join(other, "lock");
+  char *lock_path = files_join(other, "lock");
   if (!lock_path) return;
   int fd = open(lock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -194,7 +171,7 @@ static void adopt(spool *sp, const char *other) {
   for (size_t i = 0; i < count; i++) {
     char mine[32];
     file_name(take_id(sp), mine);
-    char *from = join(other, names[i]), *to = join(sp->dir, mine);
+    char *from = files_join(other, names[i]), *to = files_join(sp->dir, mine);
     if (from && to && rename(from, to) == 0) moved++;
     free(from);
     free(to);
@@ -251,7 +228,7 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
     char *mine = strrchr(sp->dir, '/') + 1;
     while ((e = readdir(d))) {
       if (e->d_name[0] == '.' || strcmp(e->d_name, mine) == 0) continue;
-      char *other = join(sp->root, e->d_name);
+      char *other = files_join(sp->root, e->d_name);
       struct stat sb;
       if (other && lstat(other, &sb) == 0 && S_ISDIR(sb.st_mode)) adopt(sp, other);
       free(other);
@@ -262,7 +239,7 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
   char **names = list_files(sp->dir, &count);
   for (size_t i = 0; i < count; i++) {
     uint64_t id = strtoull(names[i], NULL, 16);
-    char *path = join(sp->dir, names[i]);
+    char *path = files_join(sp->dir, names[i]);
     size_t got = path ? load_file(path, id, fn, ctx) : 0;
     if (path && got == 0) unlink(path); /* nothing usable in it */
     total += got;
@@ -275,17 +252,6 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
   return total;
 }
 
-/* Writes all of buf to fd, retrying short writes. */
-static int write_all(int fd, const uint8_t *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    buf += n, len -= (size_t)n;
-  }
-  return 0;
-}
-
 uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *lens, size_t n) {
   size_t total = MAGIC_LEN;
   for (size_t i = 0; i < n; i++) total += 8 + lens[i];
@@ -294,7 +260,7 @@ uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *len
   char name[32], tmp_name[48];
   file_name(id, name);
   snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
-  char *path = join(sp->dir, name), *tmp = join(sp->dir, tmp_name);
+  char *path = files_join(sp->dir, name), *tmp = files_join(sp->dir, tmp_name);
   bool ok = buf && path && tmp;
   if (ok) {
     memcpy(p, MAGIC, MAGIC_LEN);
@@ -306,7 +272,7 @@ uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *len
       p += 8 + lens[i];
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    ok = fd >= 0 && write_all(fd, buf, total) == 0 && fsync(fd) == 0;
+    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && fsync(fd) == 0;
     if (fd >= 0) close(fd);
     ok = ok && rename(tmp, path) == 0;
     if (!ok) unlink(tmp);
@@ -329,7 +295,7 @@ uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *len
 void spool_remove(spool *sp, uint64_t file_id) {
   char name[32];
   file_name(file_id, name);
-  char *path = join(sp->dir, name);
+  char *path = files_join(sp->dir, name);
   if (path) unlink(path);
   free(path);
 }

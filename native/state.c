@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "hash.h"
 #include "log.h"
 
@@ -186,29 +187,12 @@ static session_file *file_for(state *st, const char *session_id) {
   return f;
 }
 
-static int mkdir_p(const char *path) {
-  char *copy = strdup(path);
-  if (!copy) return -1;
-  for (char *p = copy + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
-      free(copy);
-      return -1;
-    }
-    *p = '/';
-  }
-  int rc = mkdir(copy, 0700) != 0 && errno != EEXIST ? -1 : 0;
-  free(copy);
-  return rc;
-}
-
 state *state_new(const char *dir) {
   state *st = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->open_fd = -1;
   if (dir) {
-    if (mkdir_p(dir) == 0) {
+    if (files_mkdir_p(dir) == 0) {
       st->dir = strdup(dir);
       if (!st->dir) {
         free(st);

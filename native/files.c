@@ -1,0 +1,52 @@
+/* files — shared filesystem chores; see files.h. */
+#include "files.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One directory: created, or already there (EEXIST, or EACCES on an existing "/home"). */
+static int ensure_dir(const char *path) {
+  struct stat st;
+  if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+  int saved = errno;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+  errno = saved;
+  return -1;
+}
+
+int files_mkdir_p(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return -1;
+  int rc = 0;
+  for (char *p = copy + 1; *p && rc == 0; p++) { /* +1: never mkdir("") for an absolute path */
+    if (*p != '/') continue;
+    *p = '\0';
+    rc = ensure_dir(copy);
+    *p = '/';
+  }
+  if (rc == 0) rc = ensure_dir(copy);
+  free(copy);
+  return rc;
+}
+
+char *files_join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *out = malloc(n);
+  if (out) snprintf(out, n, "%s/%s", a, b);
+  return out;
+}
+
+int files_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n, len -= (size_t)n;
+  }
+  return 0;
+}
