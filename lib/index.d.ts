@@ -42,7 +42,7 @@ export interface Status {
   enabled: boolean;
   state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
   reason: string | null;
-  backend: { target: 'arize' | 'phoenix' | 'none'; endpoint: string | null; project: string };
+  backend: { target: 'arize' | 'phoenix' | 'otlp' | 'none'; endpoint: string | null; project: string };
   config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean };
   counters: {
     payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;

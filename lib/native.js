@@ -1,51 +1,125 @@
 'use strict';
-// Finds and loads the compiled core. Order: an explicit ARIZE_TRACING_NATIVE path (tests,
-// debugging), the prebuild for this platform at a fixed path (a literal require, so
-// `bun build --compile` can embed it), then node-gyp-build (a local `npm rebuild`).
+// Finds and loads the compiled core. Order:
+//   1. an explicit ARIZE_TRACING_NATIVE path (tests, debugging);
+//   2. the prebuild for this platform at a fixed path (a literal require, so
+//      `bun build --compile` can embed it);
+//   3. node-gyp-build: a source build (build/Release) or another prebuild it recognises;
+//   4. the release binary for this platform from the user's cache (~/.cache/opencode-arize-
+//      tracing/<version>/), downloaded on first use by a child process (lib/binary.js) with a
+//      bounded wait, and checked against prebuilds/manifest.json's SHA-256 on every load.
+// When nothing loads, the error names each file tried, why it failed, and the fix.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
+const binary = require('./binary.js');
 
-const root = path.join(__dirname, '..');
+const root = binary.ROOT;
+const DOWNLOAD_TIMEOUT_MS = 30000;
 
-function fixedPrebuild() {
-  const key = `${process.platform}-${process.arch}`;
+function fixedPrebuild(key) {
   if (key === 'linux-x64') return require('../prebuilds/linux-x64/node.napi.node');
   throw Object.assign(new Error(`no prebuild bundled for ${key}`), { code: 'NO_PREBUILD' });
 }
 
 // Why a load failed, in words a user can act on.
 function explain(error) {
-  const message = String(error && error.message || error);
+  const message = String((error && error.message) || error);
   const missing = /(lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(message);
-  if (missing) return `the system library ${missing[1]} is missing (install it, e.g. apt-get install libcurl4)`;
+  if (missing) {
+    const hint = missing[1].startsWith('libcurl') ? ' (install it: apt-get install libcurl4, dnf install libcurl, ...)' : '';
+    return `the system library ${missing[1]} is missing${hint}`;
+  }
+  const glibc = /version `(GLIBC_[\d.]+)' not found/.exec(message);
+  if (glibc) return `this system's C library is older than the ${glibc[1]} the file needs`;
+  if (error && error.code === 'MODULE_NOT_FOUND') return 'not in this package';
   return message.split('\n')[0];
+}
+
+// The release binary from the cache, downloading it first when it is not there yet.
+function fromRelease(key, tried) {
+  const release = binary.releaseFor();
+  if (!release) return null;
+  // A bundled file already failed above: the same bytes from the release would fail the same way.
+  if (release.bundled && fs.existsSync(path.join(root, 'prebuilds', release.bundled))) return null;
+  const where = release.path;
+  if (!fs.existsSync(where)) {
+    if (!release.host) {
+      tried.push(`${where}: not downloaded, and no download location (ARIZE_TRACING_BINARY_HOST)`);
+      return null;
+    }
+    // The loader is synchronous: the download runs in a child process of this same runtime
+    // (BUN_BE_BUN makes a Bun-compiled host such as OpenCode act as plain Bun), at most
+    // DOWNLOAD_TIMEOUT_MS, once: later starts find the file in the cache.
+    const child = spawnSync(process.execPath, [path.join(__dirname, 'binary.js'), String(DOWNLOAD_TIMEOUT_MS)], {
+      env: Object.assign({}, process.env, { BUN_BE_BUN: '1' }),
+      encoding: 'utf8',
+      timeout: DOWNLOAD_TIMEOUT_MS + 5000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let result = null;
+    try {
+      result = JSON.parse(child.stdout);
+    } catch {
+      result = { error: child.error ? child.error.message : `the download process exited ${child.status ?? child.signal}` };
+    }
+    if (result.error) {
+      tried.push(`${where}: ${result.error}`);
+      return null;
+    }
+  }
+  if (binary.sha256File(where) !== release.sha256) {
+    tried.push(`${where}: does not match the SHA-256 in prebuilds/manifest.json; delete it and run \`npx opencode-arize-tracing fetch-binary\``);
+    return null;
+  }
+  try {
+    return { binding: require(where), file: where };
+  } catch (error) {
+    tried.push(`${where}: ${explain(error)}`);
+    return null;
+  }
 }
 
 function load() {
   const tried = [];
+  const key = binary.platformKey();
   const explicit = process.env.ARIZE_TRACING_NATIVE;
   if (explicit) {
     try {
       return { binding: require(path.resolve(explicit)), file: path.resolve(explicit) };
     } catch (error) {
-      tried.push(`${explicit}: ${explain(error)}`);
+      tried.push(`${explicit} (ARIZE_TRACING_NATIVE): ${explain(error)}`);
     }
   }
+  const fixed = path.join(root, 'prebuilds', key, 'node.napi.node');
   try {
-    return { binding: fixedPrebuild(), file: path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node') };
+    return { binding: fixedPrebuild(key), file: fixed };
   } catch (error) {
-    tried.push(`prebuilds/${process.platform}-${process.arch}/node.napi.node: ${explain(error)}`);
+    tried.push(`${fixed}: ${error.code === 'NO_PREBUILD' ? error.message : explain(error)}`);
   }
   try {
     const nodeGypBuild = require('node-gyp-build');
     const file = nodeGypBuild.resolve(root);
-    return { binding: require(file), file };
+    if (file !== fixed) {
+      try {
+        return { binding: require(file), file };
+      } catch (error) {
+        tried.push(`${file}: ${explain(error)}`);
+      }
+    }
   } catch (error) {
-    tried.push(`node-gyp-build: ${explain(error)}`);
+    tried.push(`node-gyp-build (build/Release, prebuilds/): ${explain(error).replace(/\s+$/, '')}`);
+  }
+  try {
+    const released = fromRelease(key, tried);
+    if (released) return released;
+  } catch (error) {
+    tried.push(`release binary: ${explain(error)}`);
   }
   const error = new Error(
-    'opencode-arize-tracing: cannot load its native core.\n  tried:\n    ' + tried.join('\n    ') +
-    '\n  to build it from source (needs a C compiler, libcurl, jansson, libyaml, protobuf-c): ' +
-    'npm rebuild opencode-arize-tracing');
+    `opencode-arize-tracing: cannot load its native core for ${key}.\n  tried:\n    ` + tried.join('\n    ') +
+    '\n  fix: `npx opencode-arize-tracing fetch-binary` downloads the release binary for this platform;' +
+    '\n  or build it from source (needs a C compiler, libcurl, jansson, libyaml and protobuf-c' +
+    ` development packages): npm run build --prefix "${root}"`);
   error.code = 'ARIZE_TRACING_NATIVE_LOAD';
   throw error;
 }

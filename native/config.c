@@ -80,7 +80,7 @@ static const struct numeric_setting {
                          0, 60000},
     [NUM_MAX_ATTR_BYTES] = {"limits", "max_attribute_bytes", "ARIZE_MAX_ATTRIBUTE_BYTES", NULL,
                             32768, 256, 16 * MIB},
-    [NUM_MAX_PAYLOAD_MB] = {"limits", "max_payload_mb", "ARIZE_MAX_PAYLOAD_MB", NULL, 64, 1, 1024},
+    [NUM_MAX_PAYLOAD_MB] = {"limits", "max_payload_mb", "ARIZE_MAX_PAYLOAD_MB", NULL, 256, 1, 4096},
     [NUM_MAX_SPANS] = {"limits", "max_spans_per_payload", "ARIZE_MAX_SPANS_PER_PAYLOAD", NULL,
                        20000, 1, 1000000},
     [NUM_LOG_MAX_MB] = {"limits", "log_max_mb", "ARIZE_LOG_MAX_MB", NULL, 10, 1, 1024},
@@ -110,6 +110,7 @@ typedef struct {
   config *c;
   const char *const *envp;
   file_settings file;
+  mode_t file_mode; /* of the config file read; 0 when none was read */
   bool oom; /* set by every allocation that failed; config_load then returns NULL */
 } loader;
 
@@ -352,6 +353,7 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   b[n] = '\0';
   *buf = b;
   *len = n;
+  l->file_mode = st.st_mode;
   rc = 0;
 out:
   close(fd);
@@ -771,6 +773,19 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* A key in a file other users may read is a leak waiting to happen: say so before any
+ * other problem with the file (the warning then carries both). */
+static void warn_if_readable_by_others(loader *l) {
+  if (!(l->file_mode & (S_IRWXG | S_IRWXO)) || (!l->file.api_key && !l->file.headers.len)) return;
+  char *other = l->c->warning;
+  l->c->warning = NULL;
+  warn(l, "config %s: other users can read it (mode %03o) and it holds a key: chmod 600 %s%s%s",
+       l->c->config_path, (unsigned)(l->file_mode & 0777), l->c->config_path, other ? "; and " : "",
+       other ? other : "");
+  if (l->c->warning) free(other);
+  else l->c->warning = other;
+}
+
 static void parse_file(loader *l) {
   char *buf = NULL;
   size_t len = 0;
@@ -778,6 +793,7 @@ static void parse_file(loader *l) {
   if (ends_with(l->c->config_path, ".json")) parse_json(l, buf, len);
   else parse_yaml(l, buf, len);
   free(buf);
+  warn_if_readable_by_others(l);
 }
 
 /* ---- step 2: environment over file ---- */

@@ -70,7 +70,7 @@ typedef struct {
   size_t max_attr_bytes;   /* [32768] ARIZE_MAX_ATTRIBUTE_BYTES, limits.max_attribute_bytes */
 
   /* Limits that protect the host */
-  size_t max_payload_bytes;     /* [64 MiB] limits.max_payload_mb */
+  size_t max_payload_bytes;     /* [256 MiB] limits.max_payload_mb */
   size_t max_spans_per_payload; /* [20000] limits.max_spans_per_payload */
   size_t log_max_bytes;         /* [10 MiB] limits.log_max_mb: the log rotates past it */
 

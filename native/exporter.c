@@ -140,6 +140,37 @@ static void answered_locked(exporter *e, uint64_t seq) {
   pthread_cond_broadcast(&e->progress);
 }
 
+/* Replaces every occurrence of needle[0..n) in text with "<redacted>" (text has room for
+ * cap bytes). */
+static void scrub_one(char *text, size_t cap, const char *needle, size_t n) {
+  static const char mask[] = "<redacted>";
+  char *hit;
+  while ((hit = memmem(text, strlen(text), needle, n))) {
+    size_t tail = strlen(hit + n);
+    size_t keep = (size_t)(hit - text) + (sizeof mask - 1) + tail + 1 <= cap ? tail : 0;
+    memmove(hit + sizeof mask - 1, hit + n, keep);
+    memcpy(hit, mask, sizeof mask - 1);
+    hit[sizeof mask - 1 + keep] = '\0';
+  }
+}
+
+/* A backend's refusal may echo what it was sent, credentials included ("invalid api key
+ * ak-123"): every header value, and each word of it (a "Bearer <token>"), is masked before the
+ * text reaches the log or status. */
+static void scrub_secrets(const exporter_target *t, char *text, size_t cap) {
+  for (size_t i = 0; i < t->n_headers; i++) {
+    const char *value = strchr(t->headers[i], ':');
+    if (!value) continue;
+    value += strspn(value + 1, " ") + 1;
+    if (strlen(value) >= 4) scrub_one(text, cap, value, strlen(value));
+    for (const char *w = value; *w;) {
+      size_t n = strcspn(w, " ");
+      if (n >= 6) scrub_one(text, cap, w, n);
+      w += n + strspn(w + n, " ");
+    }
+  }
+}
+
 typedef enum { SEND_DONE, SEND_RETRY, SEND_STOP } send_outcome;
 
 /* One attempt at one batch with target t. Updates counters; acks the batch unless the failure
@@ -187,8 +218,10 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
       rejected = 0;
     if (rejected > (int64_t)n) rejected = (int64_t)n;
     if (rejected > 0) {
-      log_warn("backend rejected %lld of %zu spans: %s", (long long)rejected, n,
-               message ? message : "(no reason given)");
+      char reason[256];
+      snprintf(reason, sizeof reason, "%s", message ? message : "(no reason given)");
+      scrub_secrets(t, reason, sizeof reason);
+      log_warn("backend rejected %lld of %zu spans: %s", (long long)rejected, n, reason);
       e->counts.dropped += (uint64_t)rejected;
     }
     free(message);
@@ -208,6 +241,7 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
   } else {
     char first_line[200];
     http_body_first_line(resp.body, resp.body_len, first_line, sizeof first_line - 1);
+    scrub_secrets(t, first_line, sizeof first_line);
     snprintf(e->counts.last_error, sizeof e->counts.last_error, "HTTP %ld: %s", resp.status, first_line);
     log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
               resp.status, first_line);

@@ -102,6 +102,37 @@ static size_t format_message(char *dst, const char *fmt, va_list ap) {
   return len;
 }
 
+/* The file's path and size limit, for rotation; both under log_lock. */
+static char *log_path;
+static size_t log_max_bytes;
+
+void log_set_max_bytes(size_t max_bytes) {
+  pthread_mutex_lock(&log_lock);
+  log_max_bytes = max_bytes;
+  pthread_mutex_unlock(&log_lock);
+}
+
+/* Past the size limit, the file becomes "<path>.1" (replacing an older one) and a new file
+ * starts: the log never holds more than twice the limit. Lock held. */
+static void rotate_locked(void) {
+  struct stat st;
+  if (!log_path || !log_max_bytes || log_fd < 0 || fstat(log_fd, &st) != 0 ||
+      (size_t)st.st_size <= log_max_bytes)
+    return;
+  size_t n = strlen(log_path) + 3;
+  char *old = malloc(n);
+  if (!old) return;
+  snprintf(old, n, "%s.1", log_path);
+  int fd = -1;
+  if (rename(log_path, old) == 0)
+    fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd >= 0) {
+    close(log_fd);
+    log_fd = fd;
+  }
+  free(old);
+}
+
 int log_open(const char *path) {
   int fd = -1;
   int saved = 0;
@@ -109,9 +140,12 @@ int log_open(const char *path) {
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) saved = errno;
 
+  char *copy = fd >= 0 ? strdup(path) : NULL;
   pthread_mutex_lock(&log_lock);
   int old = log_fd;
   log_fd = fd;
+  free(log_path);
+  log_path = copy;
   pthread_mutex_unlock(&log_lock);
   if (old >= 0) close(old);
 
@@ -128,6 +162,8 @@ void log_close(void) {
   pthread_mutex_lock(&log_lock);
   int old = log_fd;
   log_fd = -1;
+  free(log_path);
+  log_path = NULL;
   pthread_mutex_unlock(&log_lock);
   if (old >= 0) close(old);
 }
@@ -151,6 +187,7 @@ void log_write(log_level level, const char *fmt, ...) {
   int fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
   write_all(fd, line, len);
   if (verbose && fd != STDERR_FILENO) write_all(STDERR_FILENO, line, len);
+  rotate_locked();
   pthread_mutex_unlock(&log_lock);
 
   errno = saved_errno;

@@ -3,6 +3,7 @@
 #define LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
@@ -11,6 +12,10 @@ typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
  * another path switches files. */
 int log_open(const char *path);
 void log_close(void);
+
+/* Past max_bytes (0: no limit) the file is renamed "<path>.1", replacing an older one, and
+ * a new one starts, so the log holds at most about twice the limit. */
+void log_set_max_bytes(size_t max_bytes);
 
 /* DEBUG lines are written only when verbose. Verbose also copies lines to stderr. */
 void log_set_verbose(bool verbose);

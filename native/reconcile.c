@@ -579,10 +579,13 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
     const char *message = error ? error : "interrupted: OpenCode stopped before the tool finished";
     set_text(w, s, "output.value", message, error ? n : strlen(message), !w->opt->log_tool_content);
     set_str(w, s, "output.mime_type", "text/plain");
-    if (span_set_status(s, SPAN_STATUS_ERROR, message) != 0) w->out_of_memory = true;
+    /* the error text is tool output: status and event carry what output.value carries */
+    const span_attr *out = span_get(s, "output.value");
+    const char *shown = out && out->type == SPAN_ATTR_STRING ? out->value.s : "";
+    if (span_set_status(s, SPAN_STATUS_ERROR, shown) != 0) w->out_of_memory = true;
     span_event *e = span_add_event(s, "exception", s->end_ns);
     if (!e || span_event_set_string(e, "exception.type", error ? "ToolError" : "Interrupted") ||
-        span_event_set_string(e, "exception.message", message))
+        span_event_set_string(e, "exception.message", shown))
       w->out_of_memory = true;
   }
   emit_span(w, s, text_str(&key));
@@ -1080,8 +1083,13 @@ static void emit_agent(walk *w, const session_view *child) {
   free(meta_json);
   json_decref(meta);
   if (strcmp(status, "error") == 0) {
-    const char *error = jstr(st, "error");
-    if (span_set_status(s, SPAN_STATUS_ERROR, error ? error : "subagent failed") != 0)
+    size_t n = 0;
+    const char *error = jtext(st, "error", &n);
+    char shown[64];
+    if (error && !w->opt->log_tool_content)
+      snprintf(shown, sizeof shown, "<redacted (%zu chars)>", utf8_chars(error, n));
+    if (span_set_status(s, SPAN_STATUS_ERROR,
+                        !error ? "subagent failed" : w->opt->log_tool_content ? error : shown) != 0)
       w->out_of_memory = true;
   }
   emit_span(w, s, text_str(&key));

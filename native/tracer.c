@@ -26,7 +26,8 @@ struct tracer {
   char *version;
   config *cfg;
   uint64_t env_fingerprint;
-  struct stat file_stat; /* of cfg->config_path when loaded; zeroed when absent */
+  struct stat file_stat[2]; /* config.yaml and config.json beside cfg->config_path, when
+                             * loaded (zeroed when absent): either changing means reload */
   state *st;
   queue *q;
   exporter *exp;
@@ -35,6 +36,7 @@ struct tracer {
   uint8_t **batch;
   size_t *batch_lens;
   size_t batch_len, batch_cap;
+  bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
 };
 
@@ -61,6 +63,23 @@ static uint64_t env_fingerprint(const char *const *envp) {
 
 static void stat_or_zero(const char *path, struct stat *out) {
   if (!path || stat(path, out) != 0) memset(out, 0, sizeof *out);
+}
+
+/* Both config files of the config's directory: a config.yaml created next to the
+ * config.json in use (or the other way round) is a change too. */
+static void stat_config_files(const char *config_path, struct stat out[2]) {
+  static const char *const names[] = {"config.yaml", "config.json"};
+  const char *slash = strrchr(config_path, '/');
+  size_t dir_len = slash ? (size_t)(slash - config_path) : 0;
+  for (int i = 0; i < 2; i++) {
+    char path[4096];
+    if (dir_len + strlen(names[i]) + 2 > sizeof path) {
+      memset(&out[i], 0, sizeof out[i]);
+      continue;
+    }
+    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? "/" : "", names[i]);
+    stat_or_zero(path, &out[i]);
+  }
 }
 
 static bool same_file_version(const struct stat *a, const struct stat *b) {
@@ -111,6 +130,7 @@ static exporter_target *target_from_config(const config *c, const char *version)
 static void install_config(tracer *t, config *c) {
   if (!t->cfg || strcmp(t->cfg->log_file, c->log_file) != 0) log_open(c->log_file);
   log_set_verbose(c->verbose);
+  log_set_max_bytes(c->log_max_bytes);
   if (c->warning) log_warn("%s; using defaults for what it would have set", c->warning);
   if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
@@ -132,14 +152,15 @@ static void install_config(tracer *t, config *c) {
   config_free(t->cfg);
   t->cfg = c;
   t->env_fingerprint = env_fingerprint(t->envp);
-  stat_or_zero(c->config_path, &t->file_stat);
+  stat_config_files(c->config_path, t->file_stat);
 }
 
 void tracer_refresh(tracer *t) {
-  struct stat now;
+  struct stat now[2];
   if (t->cfg) {
-    stat_or_zero(t->cfg->config_path, &now);
-    if (same_file_version(&now, &t->file_stat) && env_fingerprint(t->envp) == t->env_fingerprint)
+    stat_config_files(t->cfg->config_path, now);
+    if (same_file_version(&now[0], &t->file_stat[0]) && same_file_version(&now[1], &t->file_stat[1]) &&
+        env_fingerprint(t->envp) == t->env_fingerprint)
       return;
   }
   config *c = config_load(NULL, t->envp);
@@ -181,6 +202,11 @@ tracer *tracer_open(const char *const *envp, const char *version) {
  * tracer_reconcile queues (and spools) as a whole. */
 static int emit_to_batch(void *ctx, span *s) {
   tracer *t = ctx;
+  if (t->cfg->max_spans_per_payload && t->batch_len >= t->cfg->max_spans_per_payload) {
+    span_free(s); /* left unmarked: a later payload emits it */
+    t->batch_refused = true;
+    return -1;
+  }
   if (t->cfg->dry_run) {
     char trace[33], id[17];
     span_hex(s->trace_id, 16, trace);
@@ -248,7 +274,21 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .n_attributes = t->cfg->span_attributes.len,
   };
   t->payloads++;
+  if (t->cfg->max_payload_bytes && len > t->cfg->max_payload_bytes) {
+    t->rejected++;
+    snprintf(result->error, sizeof result->error,
+             "payload of %zu bytes is over the limit of %zu (limits.max_payload_mb)", len,
+             t->cfg->max_payload_bytes);
+    snprintf(t->last_rejection, sizeof t->last_rejection, "%s", result->error);
+    log_warn("payload rejected, nothing queued: %s", result->error);
+    return -1;
+  }
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
+  if (t->batch_refused) {
+    log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
+             "rest follow with the next payloads", t->cfg->max_spans_per_payload);
+    t->batch_refused = false;
+  }
   queue_batch(t);
   if (rc == -1) {
     t->rejected++;
@@ -316,4 +356,161 @@ void tracer_free(tracer *t) {
   config_free(t->cfg);
   free(t->version);
   free(t);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Fast path: which messages and child sessions reconcile must see (tracer.h). Each rule here
+ * mirrors one of reconcile.c's; test/fastpath.test.js compares both paths span for span.     */
+
+/* reconcile.c's id_ok: what it accepts as an OpenCode id. */
+static bool fast_id_ok(const char *id) {
+  if (!id || !*id) return false;
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++, n++)
+    if (*p < 0x20 || *p == 0x7f || n >= 256) return false;
+  return true;
+}
+
+/* Whether prefix + id was recorded for session (the state is open). Out of memory answers
+ * "not seen": the record is then kept, which is always safe. */
+static bool fast_seen(tracer *t, const char *session_id, const char *prefix, const char *id) {
+  char stack[320];
+  size_t np = strlen(prefix), ni = strlen(id);
+  char *key = np + ni + 1 <= sizeof stack ? stack : malloc(np + ni + 1);
+  if (!key) return false;
+  memcpy(key, prefix, np);
+  memcpy(key + np, id, ni + 1);
+  bool seen = state_seen(t->st, session_id, key);
+  if (key != stack) free(key);
+  return seen;
+}
+
+/* The refs are what tracer.h says: turns point back to user messages, and every id the
+ * decision reads is there and valid. */
+static bool fast_refs_ok(const tracer_message_ref *m, size_t n, long last_user) {
+  for (size_t i = 0; i < n; i++) {
+    long u = m[i].turn;
+    bool user = m[i].role == TRACER_ROLE_USER;
+    if (user && u != (long)i) return false;
+    if (!user && (u < -1 || u >= (long)i || (u >= 0 && m[u].role != TRACER_ROLE_USER))) return false;
+    bool needed = user || (u >= 0 && u == last_user);
+    if ((needed || m[i].id) && !fast_id_ok(m[i].id)) return false;
+  }
+  return true;
+}
+
+int tracer_select_messages(tracer *t, const char *session_id, bool closing,
+                           const tracer_message_ref *m, size_t n, unsigned char *keep) {
+  enum { TURN_DONE, TURN_WHOLE, TURN_OPEN };
+  tracer_refresh(t);
+  if (n) memset(keep, TRACER_SKIP, n);
+  long last_user = -1;
+  for (size_t i = 0; i < n; i++)
+    if (m[i].role == TRACER_ROLE_USER) last_user = (long)i;
+  if (!fast_id_ok(session_id) || !fast_refs_ok(m, n, last_user)) return 1;
+  if (!t->cfg->enabled) return 0; /* tracer_reconcile reads nothing then */
+  unsigned char *mode = malloc(n ? n : 1); /* per user message: how its turn goes */
+  if (!mode) return 1;
+  long previous = -1; /* the open turn's latest assistant message so far */
+
+  state_begin(t->st, session_id);
+  for (size_t i = 0; i < n; i++) {
+    long u = m[i].turn;
+    if (u < 0) continue;
+    if ((long)i == u) {
+      if (fast_seen(t, session_id, "turn:", m[i].id)) mode[u] = TURN_DONE;
+      else if (u != last_user || closing) mode[u] = TURN_WHOLE;
+      else mode[u] = TURN_OPEN;
+      keep[i] = mode[u] == TURN_WHOLE ? TRACER_WHOLE : mode[u] == TURN_OPEN || u == last_user ? TRACER_KEEP
+                                                                                             : TRACER_SKIP;
+    } else if (mode[u] == TURN_WHOLE) {
+      keep[i] = TRACER_WHOLE;
+    } else if (mode[u] == TURN_OPEN && m[i].role == TRACER_ROLE_ASSISTANT) {
+      if (!fast_seen(t, session_id, "llm:", m[i].id)) {
+        keep[i] = TRACER_KEEP;
+        if (previous >= 0) keep[previous] = TRACER_KEEP;
+      }
+      previous = (long)i;
+    }
+  }
+  state_rollback(t->st); /* nothing was marked: this only releases the session */
+  free(mode);
+  return 0;
+}
+
+/* The checks reconcile's load_children makes of each child session's own fields. */
+static bool fast_children_ok(const char *session_id, const tracer_child_ref *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (!fast_id_ok(c[i].session_id) || !fast_id_ok(c[i].parent_session_id) ||
+        strcmp(c[i].session_id, session_id) == 0 ||
+        strcmp(c[i].session_id, c[i].parent_session_id) == 0 ||
+        (c[i].info_id && strcmp(c[i].info_id, c[i].session_id) != 0))
+      return false;
+    for (size_t k = 0; k < i; k++) /* reconcile keeps the first of twins; so does the whole path */
+      if (strcmp(c[k].session_id, c[i].session_id) == 0) return false;
+  }
+  return true;
+}
+
+/* reconcile.c's find_task_part: whether this task part started child. */
+static bool fast_task_starts(const tracer_task_ref *task, const tracer_child_ref *child) {
+  if (task->child_session_id) return strcmp(task->child_session_id, child->session_id) == 0;
+  return task->call_id && child->parent_call_id && strcmp(task->call_id, child->parent_call_id) == 0;
+}
+
+/* The index of the child session with this id, or -1. */
+static long fast_child_index(const tracer_child_ref *c, size_t n, const char *id) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(c[i].session_id, id) == 0) return (long)i;
+  return -1;
+}
+
+int tracer_select_children(tracer *t, const char *session_id, const tracer_child_ref *c, size_t n,
+                           const tracer_task_ref *tasks, size_t n_tasks,
+                           const unsigned char *message_keep, size_t n_messages,
+                           unsigned char *keep) {
+  if (n) memset(keep, TRACER_SKIP, n);
+  if (!fast_id_ok(session_id) || !fast_children_ok(session_id, c, n)) return 1;
+  for (size_t k = 0; k < n_tasks; k++)
+    if (tasks[k].message >= n_messages) return 1;
+  if (!t->cfg->enabled || n == 0) return 0;
+  unsigned char *rollup = calloc(n, 1);      /* counted by a Turn that may be sent now */
+  long *parent = malloc(n * sizeof *parent); /* index of the parent child session, -1: none */
+  if (!rollup || !parent) {
+    free(rollup), free(parent);
+    return 1;
+  }
+  state_begin(t->st, session_id);
+  for (size_t i = 0; i < n; i++) {
+    keep[i] = fast_seen(t, session_id, "agent:", c[i].session_id) ? TRACER_SKIP : TRACER_KEEP;
+    parent[i] = fast_child_index(c, n, c[i].parent_session_id);
+  }
+  state_rollback(t->st);
+  for (size_t k = 0; k < n_tasks; k++) {
+    if (message_keep[tasks[k].message] != TRACER_WHOLE) continue;
+    for (size_t i = 0; i < n; i++)
+      if (strcmp(c[i].parent_session_id, session_id) == 0 && fast_task_starts(&tasks[k], &c[i]))
+        rollup[i] = 1;
+  }
+  /* A Turn counts its children's children too; a kept child needs its parents to link. */
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < n; i++) {
+      if (!rollup[i] && parent[i] >= 0 && rollup[parent[i]]) rollup[i] = 1, changed = true;
+      if (rollup[i] && keep[i] == TRACER_SKIP) keep[i] = TRACER_KEEP, changed = true;
+      if (keep[i] && parent[i] >= 0 && keep[parent[i]] == TRACER_SKIP)
+        keep[parent[i]] = TRACER_KEEP, changed = true;
+    }
+  }
+  /* A kept child of the session links to its task call only if that call's message is kept. */
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    if (!keep[i] || strcmp(c[i].parent_session_id, session_id) != 0) continue;
+    bool found = false;
+    for (size_t k = 0; k < n_tasks && !found; k++)
+      found = message_keep[tasks[k].message] != TRACER_SKIP && fast_task_starts(&tasks[k], &c[i]);
+    if (!found) rc = 1;
+  }
+  free(rollup), free(parent);
+  return rc;
 }

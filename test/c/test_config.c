@@ -21,6 +21,7 @@ static void write_file(const char *path, const char *text) {
   }
   fputs(text, f);
   fclose(f);
+  chmod(path, 0600); /* as a config file holding a key should be; see the permission tests */
 }
 
 /* Loads with `yaml` as the config file (NULL: no file at all) and env as environment. */
@@ -102,7 +103,7 @@ static void test_export_and_limit_defaults(void) {
   CHECK(!c->hide_inputs && !c->hide_outputs && !c->hide_input_messages &&
         !c->hide_output_messages && !c->hide_input_text && !c->hide_output_text);
   CHECK_INT(c->max_attr_bytes, 32768);
-  CHECK_INT(c->max_payload_bytes, 64L * 1024 * 1024);
+  CHECK_INT(c->max_payload_bytes, 256L * 1024 * 1024);
   CHECK_INT(c->max_spans_per_payload, 20000);
   CHECK_INT(c->log_max_bytes, 10L * 1024 * 1024);
   config_free(c);
@@ -721,9 +722,9 @@ static void test_traces_timeout_wins_over_generic_timeout(void) {
 static void test_absurd_file_number_warns_with_its_key_and_keeps_default(void) {
   config *c = load("limits:\n  max_payload_mb: 999999\n", no_env);
   CHECK(contains(c->warning,
-                 "line 2: limits.max_payload_mb is not a whole number from 1 to 1024, ignored"));
+                 "line 2: limits.max_payload_mb is not a whole number from 1 to 4096, ignored"));
   CHECK(!contains(c->warning, "999999"));
-  CHECK_INT(c->max_payload_bytes, 64L * 1024 * 1024);
+  CHECK_INT(c->max_payload_bytes, 256L * 1024 * 1024);
   config_free(c);
 }
 
@@ -1133,6 +1134,37 @@ static void test_json_value_of_wrong_type_warns_with_key(void) {
   remove(path);
 }
 
+
+/* ---- file permissions ---- */
+
+static void test_world_readable_file_with_a_key_warns_first(void) {
+  write_file(config_file, "harnesses:\n  opencode:\n    api_key: k-SECRET\nlogging:\n  prompts: maybe\n");
+  chmod(config_file, 0644);
+  config *c = config_load(config_file, no_env);
+  CHECK(starts_with(c->warning, "config "));
+  CHECK(contains(c->warning, "other users can read it (mode 644) and it holds a key: chmod 600 "));
+  CHECK(contains(c->warning, "; and config "));
+  CHECK(contains(c->warning, "logging.prompts is not true or false"));
+  CHECK(!contains(c->warning, "SECRET"));
+  CHECK_STR(c->api_key, "k-SECRET"); /* still used: the warning is the nudge */
+  config_free(c);
+  chmod(config_file, 0600);
+}
+
+static void test_private_file_or_one_without_a_key_does_not_warn(void) {
+  write_file(config_file, "harnesses:\n  opencode:\n    api_key: k\n");
+  chmod(config_file, 0600);
+  config *c = config_load(config_file, no_env);
+  CHECK(c->warning == NULL);
+  config_free(c);
+  write_file(config_file, "harnesses:\n  opencode:\n    project_name: p\n");
+  chmod(config_file, 0644);
+  c = config_load(config_file, no_env);
+  CHECK(c->warning == NULL);
+  config_free(c);
+  chmod(config_file, 0600);
+}
+
 /* ---- small functions ---- */
 
 static void test_config_file_mtime(void) {
@@ -1269,6 +1301,9 @@ int main(void) {
   RUN(test_config_yaml_wins_over_json);
   RUN(test_malformed_json_warns_with_line_without_secret);
   RUN(test_json_value_of_wrong_type_warns_with_key);
+
+  RUN(test_world_readable_file_with_a_key_warns_first);
+  RUN(test_private_file_or_one_without_a_key_does_not_warn);
 
   RUN(test_config_file_mtime);
   RUN(test_target_names);

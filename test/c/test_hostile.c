@@ -319,6 +319,25 @@ static void test_lone_surrogate_escape_is_replaced_not_rejected(void) {
   free(text);
 }
 
+/* reconcile.h: "result->error says why, without quoting content". jansson's error text ends
+ * "near '<token>'", and the token can be a prompt or a tool output. */
+static void test_rejection_reason_never_quotes_content(void) {
+  static const char *const payloads[] = {
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\",\"sessionID\":\"s\","
+      "\"role\":\"user\"},\"parts\":[{\"type\":\"text\",\"text\":\"PROMPT-CONTENT-4711\x01\"}]}]}",
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[\"x\" \"PROMPT-CONTENT-4711\"]}",
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":PROMPT-CONTENT-4711}",
+  };
+  for (size_t k = 0; k < sizeof payloads / sizeof payloads[0]; k++) {
+    collected c = {0};
+    reconcile_result r;
+    CHECK_INT(run_text(payloads[k], strlen(payloads[k]), &c, &r), -1);
+    CHECK(r.error[0] != '\0');
+    CHECK(strstr(r.error, "PROMPT") == NULL);
+    if (strstr(r.error, "PROMPT")) fprintf(stderr, "  error: %s\n", r.error);
+  }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Numbers                                                                                     */
 
@@ -363,6 +382,27 @@ static void test_out_of_range_times_give_ordered_spans(void) {
     collected_clear(&c);
     free(text);
   }
+}
+
+/* JavaScript writes 1e20 as "100000000000000000000", which jansson refuses ("too big
+ * integer"). Tool arguments are whatever JSON the model made, and the snapshot repeats the
+ * whole history: one such number must not make every later payload of the session fail. */
+static void test_integer_beyond_int64_in_a_tool_input_keeps_the_payload(void) {
+  json_t *tool = tool_part("c1", "bash", "completed", "ok");
+  char *text = tool_turn("hi", tool);
+  char *at = strstr(text, "\"command\":\"x\"");
+  CHECK(at != NULL);
+  char *fixed = malloc(strlen(text) + 64);
+  snprintf(fixed, strlen(text) + 64, "%.*s\"n\":100000000000000000000,\"m\":-99999999999999999999,%s",
+           (int)(at - text), text, at);
+  collected c = {0};
+  reconcile_result r;
+  int rc = run_text(fixed, strlen(fixed), &c, &r);
+  CHECK_INT(rc, 0);
+  if (rc != 0) fprintf(stderr, "  rejected: %s\n", r.error);
+  CHECK(find_span(&c, "bash") != NULL);
+  collected_clear(&c);
+  free(fixed), free(text);
 }
 
 static void test_huge_costs_give_a_finite_turn_cost(void) {
@@ -648,6 +688,108 @@ static void test_decoded_span_attribute_keys_are_valid_utf8(void) {
   free(bytes);
 }
 
+/* Found by fuzz_otlp_response once keys got U+FFFD replacement: two keys that differ only in
+ * their invalid bytes become the same key, and must then be one attribute (OTLP keys are
+ * unique; the second value replaces the first, as for any repeated key). */
+static void test_keys_equal_after_replacement_are_one_attribute(void) {
+  span *s = span_new("x");
+  CHECK_INT(span_set_string(s, "k\xE0y", "first"), 0);
+  CHECK_INT(span_set_string(s, "k\xFFy", "second"), 0);
+  CHECK_INT(s->attrs.len, 1);
+  CHECK_STR(attr_s(s, "k" FFFD "y"), "second");
+  span_free(s);
+}
+
+/* Found by fuzz_reconcile: every TOOL span now carries tag.tags, a string list, and
+ * otlp_decode_span drops array values, so a stored span does not read back as it was made. */
+static void test_string_list_attribute_survives_decoding(void) {
+  span *s = span_new("x");
+  memset(s->trace_id, 1, 16);
+  memset(s->span_id, 2, 8);
+  const char *const tags[] = {"opencode", "tool"};
+  CHECK_INT(span_set_string_list(s, "tag.tags", tags, 2), 0);
+  uint8_t *bytes;
+  size_t len;
+  CHECK_INT(otlp_encode_span(s, &bytes, &len), 0);
+  span *back = otlp_decode_span(bytes, len);
+  const span_attr *a = back ? span_get(back, "tag.tags") : NULL;
+  CHECK(a && a->type == SPAN_ATTR_STRING_LIST && a->value.list.n == 2);
+  if (a && a->type == SPAN_ATTR_STRING_LIST && a->value.list.n == 2) {
+    CHECK_STR(a->value.list.items[0], "opencode");
+    CHECK_STR(a->value.list.items[1], "tool");
+  }
+  span_free(back);
+  span_free(s);
+  free(bytes);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Redaction                                                                                   */
+
+/* Prints and counts the strings of s (name, status, attributes, events) holding needle. */
+static int count_holding(const span *s, const char *needle) {
+  int n = 0;
+  const char *kind = attr_s(s, "openinference.span.kind");
+  if (strstr(s->name, needle)) n++, fprintf(stderr, "  %s span: name\n", kind);
+  if (s->status_message && strstr(s->status_message, needle))
+    n++, fprintf(stderr, "  %s span: status message\n", kind);
+  for (size_t i = 0; i < s->attrs.len; i++)
+    if (s->attrs.items[i].type == SPAN_ATTR_STRING && strstr(s->attrs.items[i].value.s, needle))
+      n++, fprintf(stderr, "  %s span: %s\n", kind, s->attrs.items[i].key);
+  for (size_t e = 0; e < s->n_events; e++)
+    for (size_t i = 0; i < s->events[e].attrs.len; i++)
+      if (s->events[e].attrs.items[i].type == SPAN_ATTR_STRING &&
+          strstr(s->events[e].attrs.items[i].value.s, needle))
+        n++, fprintf(stderr, "  %s span: event %s: %s\n", kind, s->events[e].name,
+                     s->events[e].attrs.items[i].key);
+  return n;
+}
+
+/* With prompts, tool details and tool content all off, nothing the user or a tool wrote
+ * leaves in any span: not the prompt, the answer, the reasoning, a command, a tool's
+ * output or its error text (bash's stderr, "File not found: <path>"), nor a subagent's. */
+static void test_redaction_flags_leave_no_content_anywhere(void) {
+  const char *payload =
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      "\"parts\":[{\"type\":\"text\",\"text\":\"PRIVATE-prompt\"}]},"
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+      "\"time\":{\"created\":1795480002000,\"completed\":1795480003000}},\"parts\":["
+      "{\"type\":\"reasoning\",\"text\":\"PRIVATE-reasoning\"},{\"type\":\"text\",\"text\":\"PRIVATE-answer\"},"
+      "{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"error\","
+      "\"input\":{\"command\":\"PRIVATE-command\"},\"error\":\"PRIVATE-stderr\",\"title\":\"PRIVATE-title\","
+      "\"time\":{\"start\":1795480002100,\"end\":1795480002200}}},"
+      "{\"type\":\"tool\",\"callID\":\"c2\",\"tool\":\"read\",\"state\":{\"status\":\"completed\","
+      "\"input\":{\"filePath\":\"/PRIVATE-path\"},\"output\":\"PRIVATE-file\","
+      "\"time\":{\"start\":1795480002100,\"end\":1795480002200}}},"
+      "{\"type\":\"tool\",\"callID\":\"c3\",\"tool\":\"task\",\"state\":{\"status\":\"error\","
+      "\"input\":{\"prompt\":\"PRIVATE-task-prompt\",\"subagent_type\":\"general\"},\"error\":\"PRIVATE-task-error\","
+      "\"metadata\":{\"sessionId\":\"child\"},\"time\":{\"start\":1795480002100,\"end\":1795480002900}}}]},"
+      "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"time\":{\"created\":1795480003000,\"completed\":1795480004000}},\"parts\":[]}],"
+      "\"childSessions\":[{\"sessionID\":\"child\",\"parentSessionID\":\"s\",\"parentCallID\":\"c3\","
+      "\"info\":{\"id\":\"child\",\"parentID\":\"s\"},\"messages\":["
+      "{\"info\":{\"id\":\"cu\",\"sessionID\":\"child\",\"role\":\"user\",\"time\":{\"created\":1795480002200}},"
+      "\"parts\":[{\"type\":\"text\",\"text\":\"PRIVATE-task-prompt\"}]},"
+      "{\"info\":{\"id\":\"ca\",\"sessionID\":\"child\",\"role\":\"assistant\",\"parentID\":\"cu\","
+      "\"time\":{\"created\":1795480002300,\"completed\":1795480002800}},"
+      "\"parts\":[{\"type\":\"text\",\"text\":\"PRIVATE-child-answer\"}]}]}]}";
+  reconcile_options opt = {.log_prompts = false, .log_tool_details = false, .log_tool_content = false};
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  int rc = run(st, &opt, payload, strlen(payload), &c, &r);
+  CHECK_INT(rc, 0);
+  if (rc != 0) fprintf(stderr, "  rejected: %s\n", r.error);
+  CHECK_INT(count_kind(&c, "AGENT"), 1);
+  CHECK_INT(count_kind(&c, "TOOL"), 3);
+  int leaks = 0;
+  for (size_t i = 0; i < c.len; i++) leaks += count_holding(c.items[i], "PRIVATE-");
+  CHECK_INT(leaks, 0);
+  collected_clear(&c);
+  state_free(st);
+}
+
 int main(void) {
   CHECK(mkdtemp(config_dir) != NULL);
   RUN(test_nesting_100000_levels_is_rejected_as_not_json);
@@ -659,7 +801,9 @@ int main(void) {
   RUN(test_nul_escape_in_tool_output_is_replaced_not_cut);
   RUN(test_nul_escape_in_a_session_id_is_not_read_as_a_shorter_id);
   RUN(test_lone_surrogate_escape_is_replaced_not_rejected);
+  RUN(test_rejection_reason_never_quotes_content);
   RUN(test_out_of_range_times_give_ordered_spans);
+  RUN(test_integer_beyond_int64_in_a_tool_input_keeps_the_payload);
   RUN(test_huge_costs_give_a_finite_turn_cost);
   RUN(test_two_messages_with_one_id_give_one_llm_span);
   RUN(test_two_tool_parts_with_one_call_id_give_one_tool_span);
@@ -672,6 +816,9 @@ int main(void) {
   RUN(test_fifo_and_device_configs_warn_without_blocking);
   RUN(test_symlink_loop_config_warns);
   RUN(test_decoded_span_attribute_keys_are_valid_utf8);
+  RUN(test_keys_equal_after_replacement_are_one_attribute);
+  RUN(test_redaction_flags_leave_no_content_anywhere);
+  RUN(test_string_list_attribute_survives_decoding);
   /* last: UBSan stops the binary here under SAN=1 while the overflow is there */
   RUN(test_int64_max_token_counts_do_not_overflow);
   nftw(config_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);

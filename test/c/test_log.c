@@ -281,6 +281,24 @@ static void test_threads_write_whole_lines(void) {
   free(s);
 }
 
+static void test_a_full_log_rotates_and_stays_bounded(void) {
+  const char *path = tmp_path("rotating/opencode.log");
+  char old[600];
+  snprintf(old, sizeof old, "%s.1", path);
+  CHECK_INT(log_open(path), 0);
+  log_set_max_bytes(4096);
+  for (int i = 0; i < 500; i++) log_info("line %d of a log that must not grow without bound", i);
+  log_set_max_bytes(0);
+  log_close();
+  struct stat a, b;
+  CHECK(stat(path, &a) == 0 && a.st_size <= 4096 + 200);
+  CHECK(stat(old, &b) == 0 && b.st_size <= 4096 + 200);
+  CHECK((a.st_mode & 0777) == 0600 && (b.st_mode & 0777) == 0600);
+  char *text = slurp(path);
+  CHECK(strstr(text, "line 499 of") != NULL);
+  free(text);
+}
+
 int main(void) {
   umask(022); /* file and directory modes must not depend on the caller's umask */
   if (!mkdtemp(tmpdir)) {
@@ -300,6 +318,7 @@ int main(void) {
   RUN(test_long_message_truncated_with_ellipsis);
   RUN(test_truncation_never_splits_a_utf8_character);
   RUN(test_threads_write_whole_lines);
+  RUN(test_a_full_log_rotates_and_stays_bounded);
   nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   return check_done();
 }

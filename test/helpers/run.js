@@ -17,6 +17,9 @@ function cleanEnv(extra) {
   const env = {};
   for (const [k, v] of Object.entries(process.env))
     if (!/^(ARIZE_|PHOENIX_|OTEL_|OPENINFERENCE_)/.test(k)) env[k] = v;
+  // The binary under test is not configuration: keep one chosen by the caller (npm run
+  // test:asan points it at a sanitizer build).
+  if (process.env.ARIZE_TRACING_NATIVE) env.ARIZE_TRACING_NATIVE = process.env.ARIZE_TRACING_NATIVE;
   if (!env.ARIZE_TRACING_NATIVE && fs.existsSync(path.join(ROOT, 'build/Release/arize_tracing.node')))
     env.ARIZE_TRACING_NATIVE = path.join(ROOT, 'build/Release/arize_tracing.node');
   return Object.assign(env, extra);
