@@ -35,6 +35,7 @@ if make --no-print-directory -s -C test/fuzz check-cc 2>/dev/null; then
 else
   echo "== fuzz smoke: skipped: clang with its libFuzzer runtime is missing (apt-get install clang libclang-rt-14-dev)"
 fi
+step "bundled prebuild matches the native sources" node native/prebuild/sources.js --check
 step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js
 if [ -d test/e2e ] && [ -x node_modules/.bin/opencode ]; then
   step "OpenCode end to end" node --test --test-concurrency=1 test/e2e/

@@ -15,6 +15,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { inspect, check } = require('./prebuild.js');
+const { sourcesHash } = require('./sources.js');
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -53,7 +54,7 @@ function main() {
   if (!sources.length) throw new Error('no prebuild to release: run `npm run prebuild` first');
 
   fs.mkdirSync(args.out, { recursive: true });
-  const manifest = { version: pkg.version, host: args.host || defaultHost(pkg), binaries: {} };
+  const manifest = { version: pkg.version, host: args.host || defaultHost(pkg), sources_sha256: sourcesHash(), binaries: {} };
   for (const { key, file, bundled } of sources) {
     if (key.startsWith('linux-') && key === `${process.platform}-${process.arch}`) {
       const problems = check(inspect(file));
