@@ -65,6 +65,7 @@ async function main() {
       const result = api.reconcile(p);
       p = null; // let the big strings go before measuring
       if (global.gc) global.gc();
+      else if (typeof Bun !== 'undefined') Bun.gc(true);
       out.push({ reconcile: result, memory: memory() });
     } else if ('deepString' in step) {
       out.push({ reconcile: api.reconcile('['.repeat(step.deepString) + ']'.repeat(step.deepString)) });
