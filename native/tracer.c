@@ -514,3 +514,14 @@ int tracer_select_children(tracer *t, const char *session_id, const tracer_child
   free(rollup), free(parent);
   return rc;
 }
+
+void tracer_reject(tracer *t, const char *reason, reconcile_result *result) {
+  tracer_refresh(t);
+  memset(result, 0, sizeof *result);
+  if (!t->cfg->enabled) return;
+  t->payloads++;
+  t->rejected++;
+  snprintf(result->error, sizeof result->error, "%s", reason);
+  snprintf(t->last_rejection, sizeof t->last_rejection, "%s", result->error);
+  log_warn("payload rejected, nothing queued: %s", result->error);
+}

@@ -120,4 +120,9 @@ int tracer_select_children(tracer *t, const char *session_id, const tracer_child
                            const unsigned char *message_keep, size_t n_messages,
                            unsigned char *keep);
 
+/* Counts and logs a payload the caller could not even turn into JSON text (a value JSON cannot
+ * hold, a cycle) as tracer_reconcile does a rejected one; result->error says why (reason is one
+ * line naming the problem, never payload content). */
+void tracer_reject(tracer *t, const char *reason, reconcile_result *result);
+
 #endif

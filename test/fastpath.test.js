@@ -1,0 +1,199 @@
+'use strict';
+// The fast path (README, "Performance"): a payload given as an object is walked in lib/, the
+// core decides what it has not finished with, and only that is serialised. These tests feed
+// the same snapshots, in the same order, once as objects (the fast path) and once as JSON text
+// (the whole payload, parsed by the core), each run in a fresh process with its own HOME and
+// receiver, and compare what arrives. `node --test` tests Node, `bun test` tests Bun.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startReceiver } = require('./receiver.js');
+const { tempHome, cleanEnv, run } = require('./helpers/run.js');
+const { FIXTURES, snapshot, payload: fixturePayload } = require('./helpers/fixtures.js');
+const { makeSession } = require('./bench/session.js');
+
+// Runs payloads in order in one process; returns each reconcile's result and the spans that
+// arrived, each span as comparable JSON.
+async function feed(payloads, { asText = false } = {}) {
+  const receiver = await startReceiver();
+  try {
+    const steps = payloads.map((p) => ({ payload: asText ? JSON.stringify(p) : p }));
+    const out = await run('fastpath-scenario.js', { steps: [...steps, { flush: 20000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }), { timeoutMs: 120000 });
+    const results = out.steps.slice(0, -1).map((s) => s.reconcile);
+    const fast = out.steps.slice(0, -1).map((s) => s.fast);
+    const flushed = out.steps[out.steps.length - 1].flush;
+    assert.equal(flushed.pending, 0, 'every span was exported');
+    const spans = receiver.spans().map(comparable).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { results, spans, fast };
+  } finally {
+    await receiver.close();
+  }
+}
+
+function comparable(s) {
+  return {
+    id: s.spanId, trace: s.traceId, parent: s.parentSpanId, name: s.name, start: String(s.startNs),
+    end: String(s.endNs), status: s.status, attributes: s.attributes,
+    events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
+  };
+}
+
+// Both ways give the same results, call by call, and the same spans.
+async function assertSameBothWays(payloads) {
+  const [fast, whole] = await Promise.all([feed(payloads), feed(payloads, { asText: true })]);
+  assert.deepEqual(fast.results, whole.results);
+  assert.equal(fast.spans.length, whole.spans.length);
+  assert.deepEqual(fast.spans, whole.spans);
+  assert.equal(new Set(fast.spans.map((s) => s.id)).size, fast.spans.length, 'no span twice');
+  fast.fast.forEach((f, i) => assert.ok(f.selected, `payload ${i} took the fast path`));
+  return fast;
+}
+
+// The captures of one directory in capture order, typed as the plugin types them; a child
+// session's own captures are left out, as the plugin leaves them (its parent's payload has it).
+function captures(dir) {
+  return fs.readdirSync(path.join(FIXTURES, dir)).filter((f) => f.endsWith('.json')).sort()
+    .filter((f) => !snapshot(path.join(dir, f)).session.parentID)
+    .map((f) => fixturePayload(path.join(dir, f), /idle/.test(f) ? 'close' : 'reconcile'));
+}
+
+const clone = (x) => JSON.parse(JSON.stringify(x));
+
+// A message of the synthetic session as OpenCode shows it while the model call runs: not
+// completed, its tools running, its text still empty.
+function inProgress(message) {
+  const m = clone(message);
+  delete m.info.time.completed;
+  delete m.info.finish;
+  m.parts = m.parts.filter((p) => p.type !== 'step-finish').map((p) => {
+    if (p.type === 'tool') return { ...p, state: { status: 'running', input: p.state.input, time: { start: p.state.time.start } } };
+    if (p.type === 'text' || p.type === 'reasoning') return { ...p, text: '' };
+    return p;
+  });
+  return m;
+}
+
+// The payloads OpenCode's events would produce for a session, one message at a time: on each
+// completed model call a "reconcile" (with the next call, just started, at the end), and a
+// "close" at the end of each turn. A child session travels once its task call is there.
+function eventByEvent(session, { killedAt = -1 } = {}) {
+  const { sessionID, messages, childSessions } = session;
+  const out = [];
+  const shown = (list) => childSessions.filter((c) => list.some((m) => m.parts.some((p) => p.tool === 'task' && p.state.metadata?.sessionId === c.sessionID)));
+  for (let k = 1; k < messages.length; k++) {
+    if (messages[k].info.role !== 'assistant') continue;
+    const list = messages.slice(0, k + 1).map((m, i) => (i === killedAt ? inProgress(m) : m));
+    const next = messages[k + 1];
+    const turnEnds = !next || next.info.role === 'user';
+    if (k === killedAt) continue; // OpenCode was killed during this call: no event for it
+    out.push({ type: 'reconcile', sessionID, messages: turnEnds ? list : [...list, inProgress(next)], childSessions: shown(list) });
+    if (turnEnds && !(killedAt >= 0 && killedAt < k && messages.slice(killedAt, k).every((m) => m.info.role !== 'user')))
+      out.push({ type: 'close', sessionID, messages: list, childSessions: shown(list) });
+  }
+  return out;
+}
+
+test('objects and JSON text give the same spans for the shared captures', async () => {
+  const payloads = [
+    ...captures('one-bash-call'),
+    ...captures('main-run/snapshots'),
+    ...captures('serve-scenarios/snapshots'),
+  ];
+  const { spans } = await assertSameBothWays(payloads);
+  assert.ok(spans.length >= 20, `the captures make spans (${spans.length})`);
+  assert.ok(spans.some((s) => s.attributes['openinference.span.kind'] === 'AGENT'), 'a subagent among them');
+});
+
+test('objects and JSON text give the same spans for a multi-turn session, event by event', async () => {
+  const session = makeSession(48, { seed: 5, childEvery: 2 });
+  const payloads = eventByEvent(session);
+  const { spans } = await assertSameBothWays(payloads);
+  const kinds = (kind) => spans.filter((s) => s.attributes['openinference.span.kind'] === kind).length;
+  const assistants = session.messages.filter((m) => m.info.role === 'assistant').length;
+  assert.equal(kinds('CHAIN'), session.turns.length);
+  assert.equal(kinds('LLM'), assistants + session.childSessions.length * 4);
+  assert.equal(kinds('AGENT'), session.childSessions.length);
+  assert.ok(session.childSessions.length >= 2);
+});
+
+test('a call cut short by a kill and a newer prompt is traced the same both ways', async () => {
+  const session = makeSession(30, { seed: 6 });
+  const killedAt = session.turns[1] - 1; // the last call of the first turn never completes
+  const { spans } = await assertSameBothWays(eventByEvent(session, { killedAt }));
+  const cut = spans.find((s) => JSON.parse(s.attributes.metadata || '{}').message_id === session.messages[killedAt].info.id);
+  assert.equal(cut.status.code, 2);
+});
+
+test('snapshots replayed or with earlier turns removed give the same spans both ways', async () => {
+  const session = makeSession(40, { seed: 7 });
+  const { sessionID, messages, turns } = session;
+  const p = (list, type = 'reconcile') => ({ type, sessionID, messages: list, childSessions: [] });
+  const upTo = (k) => messages.slice(0, k);
+  const { fast } = await assertSameBothWays([
+    p(upTo(turns[2] + 2)), // turns 1 and 2 over, turn 3 open
+    p(upTo(turns[2] + 2)), // replayed: nothing new
+    p([...upTo(turns[1]), ...messages.slice(turns[2], turns[2] + 4)]), // turn 2 gone, turn 3 goes on
+    p(messages.slice(turns[1], turns[2] + 5)), // turn 1 gone
+    p(messages, 'close'),
+    p(messages, 'close'),
+    p(upTo(turns[2] + 2)), // an old snapshot, late
+  ]);
+  assert.equal(fast[0].messages, turns[2] + 2); // all of it: nothing was sent yet
+  assert.equal(fast[1].messages, 1); // the open turn's prompt: its calls were sent
+  assert.equal(fast[5].messages, 1); // the last prompt: every turn was sent
+});
+
+test('JSON text still works: the same result, then nothing new either way', async () => {
+  const p = fixturePayload('one-bash-call/snap-3-session.idle.json', 'close');
+  const { results } = await feed([JSON.stringify(p), p, JSON.stringify(p)]);
+  assert.deepEqual(results, [{ spans: 4 }, { spans: 0 }, { spans: 0 }]);
+  const second = await feed([p, JSON.stringify(p)]);
+  assert.deepEqual(second.results, [{ spans: 4 }, { spans: 0 }]);
+});
+
+test('a message of another session rejects the payload, even inside a turn already sent', async () => {
+  const session = makeSession(30, { seed: 8 });
+  const { sessionID, messages } = session;
+  const foreign = clone(messages[2]);
+  foreign.info.sessionID = 'ses_someone_else';
+  for (const part of foreign.parts) part.sessionID = 'ses_someone_else';
+  const tampered = [...messages.slice(0, 2), foreign, ...messages.slice(3)];
+  const p = (list, type = 'close') => ({ type, sessionID, messages: list, childSessions: [] });
+  const { results, spans } = await feed([p(messages), p(tampered), p(tampered, 'reconcile'), p(messages)]);
+  assert.ok(results[0].spans > 0);
+  for (const r of results.slice(1, 3)) {
+    assert.equal(r.spans, 0);
+    assert.match(r.error, /belongs to another session/);
+  }
+  assert.deepEqual(results[3], { spans: 0 });
+  assert.equal(spans.length, results[0].spans);
+});
+
+// Documented (native/tracer.h): what the fast path leaves out is not read beyond the ids it
+// needs. OpenCode never writes these; the JSON text path still reads every record.
+test('inside a turn already sent, a foreign part or a message added later is not read', async () => {
+  const session = makeSession(30, { seed: 9 });
+  const { sessionID, messages, turns } = session;
+  const p = (list, type = 'close') => ({ type, sessionID, messages: list, childSessions: [] });
+  const firstTurn = messages.slice(0, turns[1]);
+  const foreignPart = clone(firstTurn);
+  foreignPart[1].parts[0].sessionID = 'ses_someone_else';
+  const late = clone(messages[turns[1] - 1]); // one more call of the first turn, after the second began
+  late.info.id = `${late.info.id}z`;
+  late.info.time.created = messages[messages.length - 1].info.time.completed + 10;
+  late.info.time.completed = late.info.time.created + 10;
+  for (const part of late.parts) part.messageID = late.info.id;
+  late.parts = late.parts.filter((part) => part.type !== 'tool');
+  const secondTurn = messages.slice(turns[1], turns[2]);
+
+  const fast = await feed([p(firstTurn), p(foreignPart), p([...firstTurn, ...secondTurn, late], 'reconcile')]);
+  assert.deepEqual(fast.results[1], { spans: 0 }); // no error: the part was not read
+  const secondTurnSpans = secondTurn.slice(1).reduce((n, m) => n + 1 + m.parts.filter((part) => part.type === 'tool').length, 0);
+  assert.equal(fast.results[2].spans, secondTurnSpans); // the second turn's calls, not the late one
+  assert.ok(!fast.spans.some((s) => JSON.parse(s.attributes.metadata || '{}').message_id === late.info.id));
+
+  const whole = await feed([p(firstTurn), p(foreignPart)], { asText: true });
+  assert.match(whole.results[1].error, /belongs to another message or session/);
+});
