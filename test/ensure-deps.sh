@@ -17,7 +17,11 @@ if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || !
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 fi
-if [ ! -x node_modules/.bin/bun ] || [ ! -x node_modules/.bin/opencode ] || [ ! -d node_modules/node-api-headers ]; then
+# Bun and OpenCode place their binaries in install scripts, which the repository's .npmrc keeps
+# off: run just those two.
+if ! node_modules/.bin/bun --version >/dev/null 2>&1 || ! node_modules/.bin/opencode --version >/dev/null 2>&1 ||
+  [ ! -d node_modules/node-api-headers ]; then
   echo "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  [ -d node_modules/node-api-headers ] || npm ci --no-audit --no-fund --loglevel=error
+  npm rebuild bun opencode-ai --ignore-scripts=false --loglevel=error
 fi
