@@ -299,6 +299,14 @@ static char *dump(const json_t *v) {
   return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
 
+/* The span's `metadata` attribute: meta as compact JSON. Takes meta (which may be NULL). */
+static void set_metadata(walk *w, span *s, json_t *meta) {
+  char *text = dump(meta);
+  if (text) set_str(w, s, "metadata", text);
+  free(text);
+  json_decref(meta);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Reading OpenCode messages                                                                   */
 
@@ -558,10 +566,7 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
 
   json_t *meta = json_pack("{s:s, s:s, s:s?}", "message_id", m->id, "session_id", sv->id, "agent",
                            jstr(m->info, "agent"));
-  char *meta_json = dump(meta);
-  if (meta_json) set_str(w, s, "metadata", meta_json);
-  free(meta_json);
-  json_decref(meta);
+  set_metadata(w, s, meta);
 
   if (strcmp(status, "completed") == 0) {
     size_t n;
@@ -767,10 +772,7 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
                            "mode", jstr(m->info, "mode"), "cwd",
                            json_string_value(jpath(m->info, "path", "cwd")), "message_id", m->id,
                            "session_id", sv->id);
-  char *meta_json = dump(meta);
-  if (meta_json) set_str(w, s, "metadata", meta_json);
-  free(meta_json);
-  json_decref(meta);
+  set_metadata(w, s, meta);
 
   json_t *error = json_object_get(m->info, "error");
   if (error || !assistant_finished(m)) llm_error(w, s, error);
@@ -900,10 +902,7 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   json_t *meta = json_pack("{s:s, s:s?, s:s?}", "user_message_id", user->id, "agent",
                            jstr(user->info, "agent"), "model",
                            jstr(json_object_get(user->info, "model"), "modelID"));
-  char *meta_json = dump(meta);
-  if (meta_json) set_str(w, s, "metadata", meta_json);
-  free(meta_json);
-  json_decref(meta);
+  set_metadata(w, s, meta);
 
   json_t *error = last ? json_object_get(last->info, "error") : NULL;
   if (error) {
@@ -1078,10 +1077,7 @@ static void emit_agent(walk *w, const session_view *child) {
   free(answer.data);
   json_t *meta = json_pack("{s:s, s:s, s:s?}", "parent_session_id", child->parent->id,
                            "session_id", child->id, "title", jstr(child->info, "title"));
-  char *meta_json = dump(meta);
-  if (meta_json) set_str(w, s, "metadata", meta_json);
-  free(meta_json);
-  json_decref(meta);
+  set_metadata(w, s, meta);
   if (strcmp(status, "error") == 0) {
     size_t n = 0;
     const char *error = jtext(st, "error", &n);
