@@ -1,6 +1,7 @@
 'use strict';
 // The public API: reconcile a session snapshot into spans, flush them, read the status.
-// Everything heavy happens in the native core; this file only adapts values.
+// Everything heavy happens in the native core; this file adapts values, and walks a snapshot's
+// messages so that the core sees only what it has not finished with (the fast path, below).
 const { binding, file } = require('./native.js');
 
 /**
@@ -34,8 +35,7 @@ function serialise(payload) {
 // The fast path (README, "Performance"; native/tracer.h). OpenCode repeats the whole session in
 // every snapshot. Here each message's role, parentID and sessionID are read (a Node-API call per
 // property would cost more than all the rest), the core decides which messages and child
-// sessions it has not finished with (binding.select, selectChildren), and only those are handed
-// over. undefined: the payload is not a shape the fast path handles (a record that is not an
+// sessions it has not finished with (binding.select), and only those are handed over. undefined: the payload is not a shape the fast path handles (a record that is not an
 // object, an id or role that is not a string, a message of another session...): the core then
 // reads it whole, and rejects what it rejects.
 
@@ -66,7 +66,7 @@ function reduce(payload) {
   const walked = walk(messages, sessionID, from, tasks) ?? (from > 0 ? walk(messages, sessionID, 0, tasks) : undefined);
   if (walked === undefined) return undefined;
   const { start, roles, turns, ids } = walked;
-  const keep = binding.select(sessionID, type === 'close', roles, turns, ids, childFields, walked.tasks);
+  const keep = binding.select(sessionID, type === 'close', roles, turns, ids, childFields, walked.tasks, walked.calls);
   if (keep === undefined) return undefined;
   const n = roles.length;
   remember(sessionID, messages, start, roles, keep);
@@ -116,11 +116,24 @@ function walk(messages, sessionID, start, withTasks) {
     if (turn === undefined || (turn === NOT_FOUND && start > 0)) return undefined;
     turns[i] = turn === NOT_FOUND ? users[users.length - 1] : turn;
   }
-  // The ids the core reads: every user message's (its Turn), and the last turn's (its calls).
+  // The ids the core reads: every user message's (its Turn), and the last turn's (its calls),
+  // and the tool calls of the last turn's latest call (whether their spans are out).
   const last = users.length ? users[users.length - 1] : -1;
-  let ids = '';
-  for (let i = 0; i < n; i++) if (roles[i] === ROLE_USER || (last >= 0 && turns[i] === last)) ids += `${messages[start + i].info.id}\0`;
-  return { start, roles, turns, ids, tasks: `${taskCount}\0${tasks}` };
+  let ids = '', latest = -1;
+  for (let i = 0; i < n; i++) {
+    if (roles[i] === ROLE_USER || (last >= 0 && turns[i] === last)) ids += `${messages[start + i].info.id}\0`;
+    if (last >= 0 && turns[i] === last && roles[i] === ROLE_ASSISTANT) latest = i;
+  }
+  let calls = '', callCount = 0;
+  const parts = latest >= 0 ? messages[start + latest].parts : undefined;
+  if (Array.isArray(parts)) {
+    for (const part of parts) {
+      if (part === null || typeof part !== 'object' || part.type !== 'tool' || typeof part.callID !== 'string') continue;
+      calls += `${part.callID}\0`;
+      callCount++;
+    }
+  }
+  return { start, roles, turns, ids, tasks: `${taskCount}\0${tasks}`, calls: `${callCount}\0${calls}` };
 }
 
 /** A message's info when it is a record of this session with a string id and role. */

@@ -193,7 +193,7 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
 /* ------------------------------------------------------------------------------------------ */
 /* The fast path (tracer.h): lib/ walks the snapshot, the core decides what reconcile must see.
  *
- * select(sessionID, closing, roles: Uint8Array, turns: Int32Array, ids, children, tasks)
+ * select(sessionID, closing, roles: Uint8Array, turns: Int32Array, ids, children, tasks, calls)
  *   -> Uint8Array keep, one byte per message then one per child session (0 skip, 1 keep,
  *      2 keep, in a turn that may close now), or undefined when the whole payload must go.
  *   roles[i]: 0 other, 1 user, 2 assistant; turns[i]: index of the turn's user message, -1
@@ -201,7 +201,8 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
  *   message order; children: <count> then per child session <sessionID> <parentSessionID>
  *   <parentCallID> <info.id> <flags: 1 parentCallID set, 2 info.id set>; tasks: <count> then
  *   per `task` part of the messages <message index> <flags: 1 callID set, 2
- *   state.metadata.sessionId set> <callID> <sessionId>. Every field is ended by a NUL: ids
+ *   state.metadata.sessionId set> <callID> <sessionId>; calls: <count> then the callID of
+ *   each `tool` part of the last turn's latest assistant message. Every field is ended by a NUL: ids
  *   hold none, and a field that does changes the count of fields, which is checked, and the
  *   whole payload goes.                                                                     */
 
@@ -307,38 +308,48 @@ static tracer_task_ref *read_tasks(fields *f, size_t *n) {
   return tasks;
 }
 
+/* n strings: "<count>" then the strings. */
+static const char **read_strings(fields *f, size_t *n) {
+  *n = field_number(f);
+  const char **out = calloc(*n ? *n : 1, sizeof *out);
+  for (size_t k = 0; out && k < *n && !f->bad; k++) out[k] = field(f);
+  return out;
+}
+
 static napi_value oat_select(napi_env env, napi_callback_info info) {
-  ARGS(env, info, 7);
+  ARGS(env, info, 8);
   tracer *t = get_tracer(env);
   if (!t) return NULL;
   char session_id[260];
   bool closing = false;
   void *roles = NULL, *turns = NULL;
-  size_t n = 0, n_turns = 0, n_children = 0, n_tasks = 0;
-  buffer ids_text = {0}, children_text = {0}, tasks_text = {0};
-  fields fi, fc, ft;
+  size_t n = 0, n_turns = 0, n_children = 0, n_tasks = 0, n_calls = 0;
+  buffer ids_text = {0}, children_text = {0}, tasks_text = {0}, calls_text = {0};
+  fields fi, fc, ft, fl;
   tracer_message_ref *refs = NULL;
   tracer_child_ref *children = NULL;
   tracer_task_ref *tasks = NULL;
+  const char **calls = NULL;
   unsigned char *keep = NULL;
   napi_value out = NULL, undefined;
   NAPI_CALL(env, napi_get_undefined(env, &undefined));
-  if (argc < 7 || !read_session_id(env, argv[0], session_id) ||
+  if (argc < 8 || !read_session_id(env, argv[0], session_id) ||
       napi_get_value_bool(env, argv[1], &closing) != napi_ok ||
       !typed_array(env, argv[2], napi_uint8_array, &roles, &n) ||
       !typed_array(env, argv[3], napi_int32_array, &turns, &n_turns) || n_turns != n ||
       !read_fields(env, argv[4], &ids_text, &fi) || !read_fields(env, argv[5], &children_text, &fc) ||
-      !read_fields(env, argv[6], &tasks_text, &ft))
+      !read_fields(env, argv[6], &tasks_text, &ft) || !read_fields(env, argv[7], &calls_text, &fl))
     goto done;
   refs = read_messages(roles, turns, n, &fi);
   children = read_children(&fc, &n_children);
   tasks = read_tasks(&ft, &n_tasks);
-  if (!refs || !children || !tasks || fi.bad || fc.bad || ft.bad || fi.at != fi.end ||
-      fc.at != fc.end || ft.at != ft.end)
+  calls = read_strings(&fl, &n_calls);
+  if (!refs || !children || !tasks || !calls || fi.bad || fc.bad || ft.bad || fl.bad ||
+      fi.at != fi.end || fc.at != fc.end || ft.at != ft.end || fl.at != fl.end)
     goto done;
   /* the typed arrays' memory was read above; from here the core works on its own copies */
   out = new_bytes(env, n + n_children, &keep);
-  if (out && (tracer_select_messages(t, session_id, closing, refs, n, keep) != 0 ||
+  if (out && (tracer_select_messages(t, session_id, closing, refs, n, calls, n_calls, keep) != 0 ||
               tracer_select_children(t, session_id, children, n_children, tasks, n_tasks, keep, n,
                                      keep + n) != 0))
     out = NULL;
@@ -346,9 +357,11 @@ done:
   free(refs);
   free(children);
   free(tasks);
+  free(calls);
   free(ids_text.data);
   free(children_text.data);
   free(tasks_text.data);
+  free(calls_text.data);
   return out ? out : undefined;
 }
 

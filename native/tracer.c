@@ -399,8 +399,25 @@ static bool fast_refs_ok(const tracer_message_ref *m, size_t n, long last_user) 
   return true;
 }
 
+/* Whether a TOOL span of the assistant message id, one of these calls, was not sent. */
+static bool fast_tool_unsent(tracer *t, const char *session_id, const char *id,
+                             const char *const *calls, size_t n_calls) {
+  for (size_t k = 0; k < n_calls; k++) {
+    size_t n = strlen(id) + strlen(calls[k]) + 2;
+    char *key = malloc(n);
+    if (!key) return true;
+    snprintf(key, n, "%s:%s", id, calls[k]);
+    bool seen = fast_seen(t, session_id, "tool:", key);
+    free(key);
+    if (!seen) return true;
+  }
+  return false;
+}
+
 int tracer_select_messages(tracer *t, const char *session_id, bool closing,
-                           const tracer_message_ref *m, size_t n, unsigned char *keep) {
+                           const tracer_message_ref *m, size_t n,
+                           const char *const *latest_calls, size_t n_latest_calls,
+                           unsigned char *keep) {
   enum { TURN_DONE, TURN_WHOLE, TURN_OPEN };
   tracer_refresh(t);
   if (n) memset(keep, TRACER_SKIP, n);
@@ -433,6 +450,11 @@ int tracer_select_messages(tracer *t, const char *session_id, bool closing,
       previous = (long)i;
     }
   }
+  /* A reconcile that could queue only some spans (limits.max_spans_per_payload) may have
+   * left tools of the latest call behind its LLM span, with nothing after it to bring it. */
+  if (previous >= 0 && keep[previous] == TRACER_SKIP &&
+      fast_tool_unsent(t, session_id, m[previous].id, latest_calls, n_latest_calls))
+    keep[previous] = TRACER_KEEP;
   state_rollback(t->st); /* nothing was marked: this only releases the session */
   free(mode);
   return 0;

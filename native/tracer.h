@@ -55,9 +55,12 @@ void tracer_free(tracer *t);
  *     "close") is kept whole: the Turn needs every call of it, and its child sessions.
  *   - The open last turn (no newer user message, not "close") keeps its user message and each
  *     assistant message whose LLM span was not sent ("llm:<message id>"), with the assistant
- *     message before it (its tool results are the call's input). An assistant message whose
- *     LLM span was sent is complete with its tools: OpenCode finishes (or fails) the tools of
- *     a model call before it completes the message.
+ *     message before it (its tool results are the call's input); its latest assistant message
+ *     also while a TOOL span of it was not sent ("tool:<message id>:<call id>"). An earlier
+ *     assistant message whose LLM span was sent is complete with its tools: OpenCode finishes
+ *     (or fails) the tools of a model call before it completes the message, and a reconcile
+ *     that could queue only part of its spans (limits.max_spans_per_payload) stops at one
+ *     point, so what it left out follows a message still kept.
  *   - A child session whose AGENT span was sent ("agent:<child session id>") is left out,
  *     unless a turn kept whole started it (the Turn's roll-ups count it); a child kept brings
  *     its parent child sessions along.
@@ -87,12 +90,16 @@ enum {
 };
 
 /* Decides, for the n messages of session_id's payload, which reconcile must see: keep[i] is
- * TRACER_SKIP, TRACER_KEEP or TRACER_WHOLE. closing: the payload's type is "close". Returns
- * 0, or 1 when the whole payload must go to tracer_reconcile (an id reconcile would reject,
- * refs that do not add up, out of memory). Reads the state (state_begin ... state_rollback):
- * call it before tracer_reconcile, never between a reconcile and its commit. */
+ * TRACER_SKIP, TRACER_KEEP or TRACER_WHOLE. closing: the payload's type is "close".
+ * latest_calls: the callID of each `tool` part of the last turn's latest assistant message
+ * (n_latest_calls of them). Returns 0, or 1 when the whole payload must go to
+ * tracer_reconcile (an id reconcile would reject, refs that do not add up, out of memory).
+ * Reads the state (state_begin ... state_rollback): call it before tracer_reconcile, never
+ * between a reconcile and its commit. */
 int tracer_select_messages(tracer *t, const char *session_id, bool closing,
-                           const tracer_message_ref *messages, size_t n, unsigned char *keep);
+                           const tracer_message_ref *messages, size_t n,
+                           const char *const *latest_calls, size_t n_latest_calls,
+                           unsigned char *keep);
 
 /* A `task` tool part of a root message (borrowed strings). */
 typedef struct {

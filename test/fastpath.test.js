@@ -15,12 +15,12 @@ const { makeSession } = require('./bench/session.js');
 
 // Runs payloads in order in one process; returns each reconcile's result and the spans that
 // arrived, each span as comparable JSON.
-async function feed(payloads, { asText = false } = {}) {
+async function feed(payloads, { asText = false, env = {} } = {}) {
   const receiver = await startReceiver();
   try {
     const steps = payloads.map((p) => ({ payload: asText ? JSON.stringify(p) : p }));
     const out = await run('fastpath-scenario.js', { steps: [...steps, { flush: 20000 }] },
-      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }), { timeoutMs: 120000 });
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }), { timeoutMs: 120000 });
     const results = out.steps.slice(0, -1).map((s) => s.reconcile);
     const fast = out.steps.slice(0, -1).map((s) => s.fast);
     const flushed = out.steps[out.steps.length - 1].flush;
@@ -41,8 +41,8 @@ function comparable(s) {
 }
 
 // Both ways give the same results, call by call, and the same spans.
-async function assertSameBothWays(payloads) {
-  const [fast, whole] = await Promise.all([feed(payloads), feed(payloads, { asText: true })]);
+async function assertSameBothWays(payloads, env) {
+  const [fast, whole] = await Promise.all([feed(payloads, { env }), feed(payloads, { asText: true, env })]);
   assert.deepEqual(fast.results, whole.results);
   assert.equal(fast.spans.length, whole.spans.length);
   assert.deepEqual(fast.spans, whole.spans);
@@ -75,13 +75,18 @@ function inProgress(message) {
   return m;
 }
 
+// The child sessions whose task call is in these messages (the plugin sends those).
+function childrenIn(session, messages) {
+  return session.childSessions.filter((c) => messages.some((m) => m.parts.some((p) => p.tool === 'task' && p.state.metadata?.sessionId === c.sessionID)));
+}
+
 // The payloads OpenCode's events would produce for a session, one message at a time: on each
 // completed model call a "reconcile" (with the next call, just started, at the end), and a
 // "close" at the end of each turn. A child session travels once its task call is there.
 function eventByEvent(session, { killedAt = -1 } = {}) {
-  const { sessionID, messages, childSessions } = session;
+  const { sessionID, messages } = session;
   const out = [];
-  const shown = (list) => childSessions.filter((c) => list.some((m) => m.parts.some((p) => p.tool === 'task' && p.state.metadata?.sessionId === c.sessionID)));
+  const shown = (list) => childrenIn(session, list);
   for (let k = 1; k < messages.length; k++) {
     if (messages[k].info.role !== 'assistant') continue;
     const list = messages.slice(0, k + 1).map((m, i) => (i === killedAt ? inProgress(m) : m));
@@ -124,6 +129,34 @@ test('a call cut short by a kill and a newer prompt is traced the same both ways
   const { spans } = await assertSameBothWays(eventByEvent(session, { killedAt }));
   const cut = spans.find((s) => JSON.parse(s.attributes.metadata || '{}').message_id === session.messages[killedAt].info.id);
   assert.equal(cut.status.code, 2);
+});
+
+test('a reconcile that may queue only some of its spans gives the same spans both ways', async () => {
+  // limits.max_spans_per_payload: what is over the limit follows with the next payloads
+  const session = makeSession(40, { seed: 10, childEvery: 2 });
+  const { sessionID, messages } = session;
+  const p = (k, type = 'reconcile') => ({ type, sessionID, messages: messages.slice(0, k), childSessions: childrenIn(session, messages.slice(0, k)) });
+  const cuts = [7, 13, 14, 22, 31, 40];
+  const payloads = cuts.flatMap((k) => [p(k), p(k), p(k)]).concat([p(40, 'close'), p(40, 'close'), p(40, 'close')]);
+  const { spans, results } = await assertSameBothWays(payloads, { ARIZE_MAX_SPANS_PER_PAYLOAD: '5' });
+  assert.ok(results.every((r) => r.spans <= 5));
+  assert.ok(spans.length > 5 * cuts.length, `${spans.length} spans, over several payloads`);
+});
+
+test('a call whose tools did not all fit in one reconcile has them sent with the next', async () => {
+  const session = makeSession(10, { seed: 11, childEvery: 0 });
+  const withTools = (message, n) => {
+    const m = clone(message);
+    const tool = m.parts.find((p) => p.type === 'tool');
+    m.parts = [...m.parts.filter((p) => p.type !== 'tool'),
+      ...Array.from({ length: n }, (_, k) => ({ ...clone(tool), id: `${tool.id}${k}`, callID: `${tool.callID}_${k}` }))];
+    return m;
+  };
+  const [user, first, second] = session.messages;
+  const p = { type: 'reconcile', sessionID: session.sessionID, messages: [user, withTools(first, 1), withTools(second, 2)], childSessions: [] };
+  // LLM, TOOL, LLM fit; the last call's two tools wait for the next payload
+  const { results } = await assertSameBothWays([p, p, p], { ARIZE_MAX_SPANS_PER_PAYLOAD: '3' });
+  assert.deepEqual(results.map((r) => r.spans), [3, 2, 0]);
 });
 
 test('snapshots replayed or with earlier turns removed give the same spans both ways', async () => {

@@ -1,8 +1,10 @@
 'use strict';
 // One benchmark measurement in this process (run.js spawns one per runtime and task: the
 // native core reads its environment once per process). Prints one JSON object on stdout.
-//   worker.js r1 <messages> <reps>   reconcile of a snapshot with nothing new vs JSON.stringify
-//   worker.js r2 <messages> <reps>   reconcile of a snapshot with one new completed message
+//   worker.js r1 <messages> <reps> [reused|fresh]   reconcile of a snapshot with nothing new
+//                                                   vs JSON.stringify
+//   worker.js r2 <messages> <reps> [reused|fresh]   reconcile of a snapshot with one new
+//                                                   completed message
 //   worker.js r3 <messages>          export of a whole session to the receiver at PHOENIX_ENDPOINT
 //   worker.js r4 <messages> <times>  resident memory around <times> reconciles of one session
 // Figures only: nothing here asserts a timing.
@@ -36,55 +38,70 @@ async function warm(p) {
   return first.spans;
 }
 
-// Each timed call gets its own freshly parsed copy of the snapshot, as the plugin gets one
-// from OpenCode's SDK for every event (parsed after a full collection, so no call pays for the
-// garbage of the one before).
-function fresh(text) {
-  gc();
-  return JSON.parse(text);
+// The snapshot each timed call gets. "fresh": its own freshly parsed copy, as the plugin gets
+// one from OpenCode's SDK for every event (parsed after a full collection, so no call pays for
+// the garbage of the one before); the parse leaves the CPU caches full of the snapshot.
+// "reused": the same message objects every time, in a new payload object and array: what
+// reconcile costs by itself.
+function snapshotter(mode) {
+  const parsed = new Map();
+  return (text) => {
+    if (mode === 'fresh') {
+      gc();
+      return JSON.parse(text);
+    }
+    if (!parsed.has(text)) parsed.set(text, JSON.parse(text));
+    const p = parsed.get(text);
+    return { ...p, messages: p.messages.slice() };
+  };
 }
 
 // R1: the last turn is open (a "reconcile" after a completed message; every finished call is
 // already out): reconcile finds nothing new. "closed": the same after session.idle, every
 // turn out.
-async function r1(n, reps) {
+async function r1(n, reps, mode) {
+  const snapshot = snapshotter(mode);
   const session = makeSession(n);
   const open = JSON.stringify(payload(session, 'reconcile')), closed = JSON.stringify(payload(session, 'close'));
   const warmSpans = await warm(JSON.parse(open));
   const stringify = [], reconcileOpen = [], reconcileClosed = [];
   let spans = 0;
   for (let i = 0; i < reps; i++) {
-    let copy = fresh(open);
+    let copy = snapshot(open);
     const [ts] = time(() => JSON.stringify(copy));
-    copy = fresh(open);
+    copy = snapshot(open);
     const [tr, r] = time(() => api.reconcile(copy));
     stringify.push(ts), reconcileOpen.push(tr), spans += r.spans;
   }
   const closing = api.reconcile(JSON.parse(closed)); // emits the last Turn
   await api.flush(60000);
   for (let i = 0; i < reps; i++) {
-    const copy = fresh(closed);
+    const copy = snapshot(closed);
     const [tr, r] = time(() => api.reconcile(copy));
     reconcileClosed.push(tr), spans += r.spans;
   }
-  return { n, reps, warmSpans, closeSpans: closing.spans, newSpansWhileMeasuring: spans,
+  return { n, reps, mode, warmSpans, closeSpans: closing.spans, newSpansWhileMeasuring: spans,
     payloadBytes: open.length,
     stringifyMs: median(stringify), reconcileOpenMs: median(reconcileOpen), reconcileClosedMs: median(reconcileClosed) };
 }
 
 // R2: each repetition sends the snapshot plus one new completed model call (two tools) in the
 // open last turn; a different call each time, so exactly one is new.
-async function r2(n, reps) {
+async function r2(n, reps, mode) {
   const session = makeSession(n);
   const warmSpans = await warm(JSON.parse(JSON.stringify(payload(session, 'reconcile'))));
+  const base = mode === 'fresh' ? null : JSON.parse(JSON.stringify(payload(session, 'reconcile')));
   const times = [], spans = [];
   for (let i = 0; i < reps + 1; i++) {
-    const copy = fresh(JSON.stringify(payload(session, 'reconcile', [...session.messages, oneMore(session, 1000 + i)])));
+    const extra = oneMore(session, 1000 + i);
+    let copy;
+    if (base) copy = { ...base, messages: [...base.messages, JSON.parse(JSON.stringify(extra))] };
+    else copy = snapshotter('fresh')(JSON.stringify(payload(session, 'reconcile', [...session.messages, extra])));
     const [t, r] = time(() => api.reconcile(copy));
     if (i > 0) times.push(t), spans.push(r.spans); // the first one warms the code paths
     await api.flush(60000);
   }
-  return { n, reps, warmSpans, spansPerCall: median(spans), reconcileMs: median(times) };
+  return { n, reps, mode, warmSpans, spansPerCall: median(spans), reconcileMs: median(times) };
 }
 
 // R3: one whole session, closed, reconciled and flushed; the receiver counts the bytes.
@@ -122,10 +139,10 @@ async function r4(n, times) {
 }
 
 async function main() {
-  const [task, a, b] = process.argv.slice(2);
+  const [task, a, b, mode = 'reused'] = process.argv.slice(2);
   const tasks = { r1, r2, r3, r4 };
   if (!tasks[task]) throw new Error(`unknown task ${task}`);
-  const out = await tasks[task](Number(a), Number(b));
+  const out = await tasks[task](Number(a), Number(b), mode);
   out.runtime = typeof Bun !== 'undefined' ? `bun ${Bun.version}` : `node ${process.versions.node}`;
   process.stdout.write(JSON.stringify(out) + '\n');
   api.shutdown(2000);

@@ -98,7 +98,7 @@ static void select_spec(tracer *t, bool closing, const char *spec, char *out, in
   session_spec s;
   free(build("reconcile", spec, &s));
   unsigned char keep[32];
-  *rc = tracer_select_messages(t, SESSION, closing, s.refs, s.n, keep);
+  *rc = tracer_select_messages(t, SESSION, closing, s.refs, s.n, NULL, 0, keep);
   for (size_t i = 0; i < s.n; i++) out[i] = (char)('0' + keep[i]);
   out[s.n] = '\0';
 }
@@ -140,6 +140,22 @@ static void test_unfinished_call_stays_kept_until_sent(void) {
   close_tracer(&f);
 }
 
+static void test_latest_call_stays_kept_while_a_tool_span_of_it_waits(void) {
+  fixture_tracer f;
+  open_tracer(&f, NULL);
+  CHECK_INT(reconcile_spec(f.t, "reconcile", "u:m1 a:m2:m1 a:m3:m1"), 2);
+  session_spec s;
+  free(build("reconcile", "u:m1 a:m2:m1 a:m3:m1", &s));
+  unsigned char keep[8];
+  const char *calls[] = {"call_1"}; /* a tool of m3 whose span is not out */
+  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, calls, 1, keep), 0);
+  CHECK_INT(keep[1], TRACER_SKIP);
+  CHECK_INT(keep[2], TRACER_KEEP);
+  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, NULL, 0, keep), 0);
+  CHECK_INT(keep[2], TRACER_SKIP);
+  close_tracer(&f);
+}
+
 static void test_turn_that_may_close_now_is_kept_whole(void) {
   fixture_tracer f;
   open_tracer(&f, NULL);
@@ -162,7 +178,7 @@ static void test_message_of_a_complete_turn_after_a_newer_prompt_is_left_out(voi
   free(build("reconcile", "u:m1 a:m2:m1 u:m3 a:m4:m3 a:m5:m1", &s));
   s.refs[4].turn = 0; /* m5 names m1, whose Turn was sent */
   unsigned char keep[8];
-  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, keep), 0);
+  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, NULL, 0, keep), 0);
   CHECK_INT(keep[4], TRACER_SKIP);
   CHECK_INT(keep[2], TRACER_KEEP);
   close_tracer(&f);
@@ -175,13 +191,13 @@ static void test_ids_reconcile_would_reject_send_the_whole_payload(void) {
   free(build("reconcile", "u:m1 a:m2:m1", &s));
   unsigned char keep[8];
   s.refs[1].id = "m\n2";
-  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, keep), 1);
+  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, NULL, 0, keep), 1);
   s.refs[1].id = NULL; /* an id of the last turn must be there */
-  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, keep), 1);
+  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, NULL, 0, keep), 1);
   s.refs[1].id = "m2";
-  CHECK_INT(tracer_select_messages(f.t, "", false, s.refs, s.n, keep), 1);
+  CHECK_INT(tracer_select_messages(f.t, "", false, s.refs, s.n, NULL, 0, keep), 1);
   s.refs[1].turn = 1; /* turns point back to user messages */
-  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, keep), 1);
+  CHECK_INT(tracer_select_messages(f.t, SESSION, false, s.refs, s.n, NULL, 0, keep), 1);
   close_tracer(&f);
 }
 
@@ -283,6 +299,7 @@ int main(void) {
   RUN(test_complete_turns_are_left_out_but_the_last_user_message);
   RUN(test_open_turn_keeps_new_calls_and_the_call_before_each);
   RUN(test_unfinished_call_stays_kept_until_sent);
+  RUN(test_latest_call_stays_kept_while_a_tool_span_of_it_waits);
   RUN(test_turn_that_may_close_now_is_kept_whole);
   RUN(test_message_of_a_complete_turn_after_a_newer_prompt_is_left_out);
   RUN(test_ids_reconcile_would_reject_send_the_whole_payload);
