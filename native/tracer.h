@@ -68,8 +68,11 @@ void tracer_free(tracer *t);
  * Whenever the decision would need more, the functions say so (return 1) and the caller sends
  * the whole payload: reconcile then decides, and rejects, as always. What is left out is not
  * read beyond the fields above: a message of another session still rejects the payload (lib/
- * checks every sessionID), but an invalid id or a foreign part inside a complete turn or a
- * complete child session no longer does. Nothing of it reaches a span or the state. */
+ * checks the sessionID of every message it walks, which is all of them but the complete turns
+ * it already walked in this process), but an invalid id or a foreign part inside a complete
+ * turn or child session no longer does, and a message added to a turn after its Turn span was
+ * sent is not traced (the whole payload would trace it under that trace, outside the Turn's
+ * roll-ups). Nothing left out reaches a span or the state. */
 
 typedef enum { TRACER_ROLE_OTHER = 0, TRACER_ROLE_USER, TRACER_ROLE_ASSISTANT } tracer_role;
 
