@@ -394,14 +394,22 @@ static void flush_complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
+/* A timeout argument in ms: fallback when absent or not a number, clamped to [0, max] (NaN: 0). */
+static bool timeout_arg(napi_env env, size_t argc, napi_value *argv, double fallback, double max,
+                        double *out) {
+  napi_valuetype type = napi_undefined;
+  *out = fallback;
+  if (argc > 0 && napi_typeof(env, argv[0], &type) != napi_ok) return false;
+  if (type == napi_number && napi_get_value_double(env, argv[0], out) != napi_ok) return false;
+  if (!(*out >= 0)) *out = 0;
+  if (*out > max) *out = max;
+  return true;
+}
+
 static napi_value oat_flush(napi_env env, napi_callback_info info) {
   ARGS(env, info, 1);
-  double timeout_ms = 10000;
-  napi_valuetype type = napi_undefined;
-  if (argc > 0) NAPI_CALL(env, napi_typeof(env, argv[0], &type));
-  if (type == napi_number) NAPI_CALL(env, napi_get_value_double(env, argv[0], &timeout_ms));
-  if (!(timeout_ms >= 0)) timeout_ms = 0; /* also NaN */
-  if (timeout_ms > 86400000) timeout_ms = 86400000;
+  double timeout_ms;
+  if (!timeout_arg(env, argc, argv, 10000, 86400000, &timeout_ms)) return NULL;
   if (!get_tracer(env)) return NULL;
 
   flush_job *job = calloc(1, sizeof *job);
@@ -425,12 +433,8 @@ static napi_value oat_flush(napi_env env, napi_callback_info info) {
 /* shutdown(timeoutMs = 2000): flush with that bound, then stop the exporter thread. */
 static napi_value oat_shutdown(napi_env env, napi_callback_info info) {
   ARGS(env, info, 1);
-  double timeout_ms = 2000;
-  napi_valuetype type = napi_undefined;
-  if (argc > 0) NAPI_CALL(env, napi_typeof(env, argv[0], &type));
-  if (type == napi_number) NAPI_CALL(env, napi_get_value_double(env, argv[0], &timeout_ms));
-  if (!(timeout_ms >= 0)) timeout_ms = 0;
-  if (timeout_ms > 60000) timeout_ms = 60000;
+  double timeout_ms;
+  if (!timeout_arg(env, argc, argv, 2000, 60000, &timeout_ms)) return NULL;
   if (the_tracer) tracer_shutdown(the_tracer, (long)timeout_ms);
   return NULL;
 }

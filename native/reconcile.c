@@ -161,7 +161,7 @@ static const char *text_str(const text *t) { return t->data ? t->data : ""; }
 /* ------------------------------------------------------------------------------------------ */
 /* Validation (pass one)                                                                       */
 
-static bool id_ok(const char *id) {
+bool reconcile_id_ok(const char *id) {
   if (!id || !*id) return false;
   size_t n = 0;
   for (const unsigned char *p = (const unsigned char *)id; *p; p++, n++)
@@ -195,7 +195,7 @@ static int load_messages(session_view *view, json_t *messages, reconcile_result 
     mv->role = jstr(info, "role");
     mv->parent_id = jstr(info, "parentID");
     const char *owner = jstr(info, "sessionID");
-    if (!id_ok(mv->id)) return reject(r, "message %zu: missing or invalid id", i);
+    if (!reconcile_id_ok(mv->id)) return reject(r, "message %zu: missing or invalid id", i);
     if (!owner || strcmp(owner, view->id) != 0)
       return reject(r, "message %s belongs to another session, not %s", mv->id, view->id);
     if (!mv->role) return reject(r, "message %s: missing role", mv->id);
@@ -523,7 +523,7 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   const char *call_id = jstr(part, "callID"), *tool = jstr(part, "tool");
   json_t *st = json_object_get(part, "state");
   const char *status = jstr(st, "status");
-  if (!id_ok(call_id) || !tool || !status) return;
+  if (!reconcile_id_ok(call_id) || !tool || !status) return;
   bool done = strcmp(status, "completed") == 0 || strcmp(status, "error") == 0;
   if (!done && !interrupted) return;
 
@@ -1134,7 +1134,7 @@ static int load_children(json_t *list, const char *root_id, session_view **out, 
     child->parent_session_id = jstr(c, "parentSessionID");
     child->parent_call_id = jstr(c, "parentCallID");
     child->info = json_object_get(c, "info");
-    if (!json_is_object(c) || !id_ok(child->id) || !id_ok(child->parent_session_id))
+    if (!json_is_object(c) || !reconcile_id_ok(child->id) || !reconcile_id_ok(child->parent_session_id))
       return reject(r, "childSessions[%zu]: sessionID and parentSessionID are required", i);
     if (strcmp(child->id, root_id) == 0 || strcmp(child->id, child->parent_session_id) == 0)
       return reject(r, "childSessions[%zu]: a session cannot be its own child", i);
@@ -1224,7 +1224,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
     reject(result, "payload is not an object");
   } else if (!type || (strcmp(type, "reconcile") != 0 && strcmp(type, "close") != 0)) {
     reject(result, "type must be \"reconcile\" or \"close\"");
-  } else if (!id_ok(root.id)) {
+  } else if (!reconcile_id_ok(root.id)) {
     reject(result, "sessionID is missing or invalid");
   } else if (load_messages(&root, json_object_get(payload, "messages"), result) == 0 &&
              load_children(json_object_get(payload, "childSessions"), root.id, &children,

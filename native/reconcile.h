@@ -52,6 +52,10 @@ typedef struct {
  * -1 when it was rejected: malformed JSON, a wrong shape, or a record of another session
  * (a privacy boundary). A rejected payload emits nothing; result->error says why, without
  * quoting content. Returns -2 when memory ran out (some spans may have been emitted). */
+/* Whether reconcile accepts this as an OpenCode id (non-empty, no control characters, under 256
+ * bytes): ids become state keys and file names. */
+bool reconcile_id_ok(const char *id);
+
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result);
 

@@ -362,15 +362,6 @@ void tracer_free(tracer *t) {
 /* Fast path: which messages and child sessions reconcile must see (tracer.h). Each rule here
  * mirrors one of reconcile.c's; test/fastpath.test.js compares both paths span for span.     */
 
-/* reconcile.c's id_ok: what it accepts as an OpenCode id. */
-static bool fast_id_ok(const char *id) {
-  if (!id || !*id) return false;
-  size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)id; *p; p++, n++)
-    if (*p < 0x20 || *p == 0x7f || n >= 256) return false;
-  return true;
-}
-
 /* Whether prefix + id was recorded for session (the state is open). Out of memory answers
  * "not seen": the record is then kept, which is always safe. */
 static bool fast_seen(tracer *t, const char *session_id, const char *prefix, const char *id) {
@@ -394,7 +385,7 @@ static bool fast_refs_ok(const tracer_message_ref *m, size_t n, long last_user) 
     if (user && u != (long)i) return false;
     if (!user && (u < -1 || u >= (long)i || (u >= 0 && m[u].role != TRACER_ROLE_USER))) return false;
     bool needed = user || (u >= 0 && u == last_user);
-    if ((needed || m[i].id) && !fast_id_ok(m[i].id)) return false;
+    if ((needed || m[i].id) && !reconcile_id_ok(m[i].id)) return false;
   }
   return true;
 }
@@ -424,7 +415,7 @@ int tracer_select_messages(tracer *t, const char *session_id, bool closing,
   long last_user = -1;
   for (size_t i = 0; i < n; i++)
     if (m[i].role == TRACER_ROLE_USER) last_user = (long)i;
-  if (!fast_id_ok(session_id) || !fast_refs_ok(m, n, last_user)) return 1;
+  if (!reconcile_id_ok(session_id) || !fast_refs_ok(m, n, last_user)) return 1;
   if (!t->cfg->enabled) return 0; /* tracer_reconcile reads nothing then */
   unsigned char *mode = malloc(n ? n : 1); /* per user message: how its turn goes */
   if (!mode) return 1;
@@ -463,7 +454,7 @@ int tracer_select_messages(tracer *t, const char *session_id, bool closing,
 /* The checks reconcile's load_children makes of each child session's own fields. */
 static bool fast_children_ok(const char *session_id, const tracer_child_ref *c, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    if (!fast_id_ok(c[i].session_id) || !fast_id_ok(c[i].parent_session_id) ||
+    if (!reconcile_id_ok(c[i].session_id) || !reconcile_id_ok(c[i].parent_session_id) ||
         strcmp(c[i].session_id, session_id) == 0 ||
         strcmp(c[i].session_id, c[i].parent_session_id) == 0 ||
         (c[i].info_id && strcmp(c[i].info_id, c[i].session_id) != 0))
@@ -492,7 +483,7 @@ int tracer_select_children(tracer *t, const char *session_id, const tracer_child
                            const unsigned char *message_keep, size_t n_messages,
                            unsigned char *keep) {
   if (n) memset(keep, TRACER_SKIP, n);
-  if (!fast_id_ok(session_id) || !fast_children_ok(session_id, c, n)) return 1;
+  if (!reconcile_id_ok(session_id) || !fast_children_ok(session_id, c, n)) return 1;
   for (size_t k = 0; k < n_tasks; k++)
     if (tasks[k].message >= n_messages) return 1;
   if (!t->cfg->enabled || n == 0) return 0;
