@@ -150,6 +150,26 @@ static uint64_t take_id(spool *sp) {
   return id;
 }
 
+/* A temp file is a spool write that was cut short (kill -9 between open and rename). Its spans
+ * were never marked sent, so the next snapshot re-derives them: the file itself is garbage. */
+static bool is_temp_file(const char *name) {
+  size_t n = strlen(name);
+  return name[0] == '.' && n > 5 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+static void remove_temp_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!is_temp_file(e->d_name)) continue;
+    char *path = files_join(dir, e->d_name);
+    if (path) unlink(path);
+    free(path);
+  }
+  closedir(d);
+}
+
 /* Moves the files of a dead process's directory into ours, oldest first, under new ids. */
 static void adopt(spool *sp, const char *other) {
   char *lock_path = files_join(other, "lock");
@@ -158,9 +178,11 @@ static void adopt(spool *sp, const char *other) {
   if (fd < 0) {
     struct stat sb;
     bool old = stat(other, &sb) == 0 && time(NULL) - sb.st_mtime > ORPHAN_GRACE_S;
-    free(lock_path);
-    if (!old) return;
-    fd = -1; /* no lock and old: its owner died while creating it */
+    if (!old) {
+      free(lock_path);
+      return;
+    }
+    /* no lock and old: its owner died while creating it (or the lock was removed by hand) */
   } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     close(fd); /* alive */
     free(lock_path);
@@ -181,6 +203,7 @@ static void adopt(spool *sp, const char *other) {
     fsync_dir(sp->dir);
     log_info("picked up %zu unsent span files left by an earlier process", moved);
   }
+  remove_temp_files(other); /* a write the dead process never finished: it never counted */
   unlink(lock_path);
   rmdir(other);
   if (fd >= 0) close(fd);

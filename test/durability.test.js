@@ -84,6 +84,31 @@ test('a process killed with SIGKILL before sending loses nothing: the next one d
   }
 });
 
+test('a kill -9 inside a spool write never stops the next start: the leftover temp file is cleaned', async () => {
+  // The state such a kill leaves: a directory without its lock, holding a half-written temp
+  // file (and the process's earlier spool files), older than the orphan grace period.
+  const home = tempHome();
+  await scenario([{ fixture: MAIN }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  const [file] = spoolFiles(home);
+  const dir = path.dirname(file);
+  fs.unlinkSync(path.join(dir, 'lock'));
+  fs.writeFileSync(path.join(dir, '.0000000000000002.spool.tmp'), 'OATSPOOL1\nhalf a wr');
+  const hourAgo = new Date(Date.now() - 3600e3);
+  fs.utimesSync(dir, hourAgo, hourAgo);
+  const receiver = await startReceiver();
+  try {
+    // run() rejects on an abort (exit 134): each step used to crash the host here
+    const out = await scenario([{ status: true }, { fixture: ONE_BASH }, { flush: 10000 }, { status: true }],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    assert.equal(out.steps[2].flush.exported, 15 + 4);
+    assert.equal(new Set(receiver.spans().map((s) => s.spanId)).size, 19);
+    assert.ok(!fs.existsSync(dir), 'the dead directory, temp file and all, is gone');
+    await scenario([{ status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url }); // and the start after
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('a batch in flight when the process dies is sent again, and nothing else twice', async () => {
   const home = tempHome();
   const hanging = await startReceiver({ hang: () => true });

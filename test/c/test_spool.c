@@ -1,6 +1,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +75,41 @@ static void test_a_new_process_picks_up_what_a_dead_one_left(void) {
   CHECK_STR(l.seen[1], "s2");
   CHECK_STR(l.seen[2], "s3");
   spool_close(second);
+}
+
+/* A kill -9 inside a spool write leaves a lock-less directory holding a temp file; once it is
+ * older than the grace period the next process adopts it. That once freed a path twice and
+ * aborted the host on every start. */
+static void test_an_aged_lockless_directory_with_a_temp_file_is_adopted_and_cleaned(void) {
+  fresh_root();
+  spool *first = spool_open(root);
+  const char *a[] = {"kept"};
+  write_strings(first, a, 1);
+  spool_close(first);
+  char dir[600] = "", path[1024];
+  DIR *d = opendir(root);
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
+  closedir(d);
+  CHECK(dir[0] != 0);
+  snprintf(path, sizeof path, "%s/lock", dir);
+  CHECK(unlink(path) == 0);
+  snprintf(path, sizeof path, "%s/.0000000000000002.spool.tmp", dir);
+  FILE *f = fopen(path, "w");
+  fputs("OATSPOOL1\nhalf a wri", f);
+  fclose(f);
+  struct timeval old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+  CHECK(utimes(dir, old) == 0);
+  for (int round = 0; round < 2; round++) { /* and the start after that one too */
+    spool *next = spool_open(root);
+    CHECK(next != NULL);
+    loaded l = {0};
+    CHECK_INT(spool_load(next, on_record, &l), 1); /* still unsent: kept */
+    CHECK_STR(l.seen[0], "kept");
+    spool_close(next);
+  }
+  CHECK(access(dir, F_OK) != 0); /* the dead directory, temp file and all, is gone */
 }
 
 static void test_a_live_process_keeps_its_files(void) {
@@ -266,6 +303,7 @@ static void test_an_unusable_directory_means_memory_only(void) {
 
 int main(void) {
   RUN(test_a_new_process_picks_up_what_a_dead_one_left);
+  RUN(test_an_aged_lockless_directory_with_a_temp_file_is_adopted_and_cleaned);
   RUN(test_a_live_process_keeps_its_files);
   RUN(test_a_damaged_record_is_skipped_and_the_rest_load);
   RUN(test_a_torn_file_loads_its_whole_records);
