@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,8 @@ typedef struct session_file {
 struct state {
   char *dir; /* NULL: memory only */
   keyset committed, pending;
+  pthread_mutex_t handed_lock; /* the writer thread removes what it recorded */
+  keyset handed;               /* handed over, not yet recorded in the file */
   session_file *files;
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
@@ -191,6 +194,7 @@ state *state_new(const char *dir) {
   state *st = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->open_fd = -1;
+  pthread_mutex_init(&st->handed_lock, NULL);
   if (dir) {
     if (files_mkdir_p(dir) == 0) {
       st->dir = strdup(dir);
@@ -211,6 +215,8 @@ void state_free(state *st) {
   state_rollback(st);
   keyset_clear(&st->committed);
   keyset_clear(&st->pending);
+  keyset_clear(&st->handed);
+  pthread_mutex_destroy(&st->handed_lock);
   for (session_file *f = st->files, *next; f; f = next) {
     next = f->next;
     free(f->session_id);
@@ -319,11 +325,17 @@ void state_begin(state *st, const char *session_id) {
 }
 
 bool state_seen(const state *st, const char *session_id, const char *key) {
-  return keyset_has(&st->committed, session_id, key) || keyset_has(&st->pending, session_id, key);
+  if (keyset_has(&st->committed, session_id, key) || keyset_has(&st->pending, session_id, key))
+    return true;
+  pthread_mutex_t *lock = (pthread_mutex_t *)&st->handed_lock;
+  pthread_mutex_lock(lock);
+  bool handed = keyset_has(&st->handed, session_id, key);
+  pthread_mutex_unlock(lock);
+  return handed;
 }
 
 int state_mark(state *st, const char *session_id, const char *key) {
-  if (keyset_has(&st->committed, session_id, key)) return 0;
+  if (state_seen(st, session_id, key) && !keyset_has(&st->pending, session_id, key)) return 0;
   return keyset_add(&st->pending, session_id, key) < 0 ? -1 : 0;
 }
 
@@ -409,3 +421,134 @@ size_t state_gc(state *st, time_t cutoff) {
 }
 
 size_t state_size(const state *st) { return st->committed.len; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The hand-off: marks recorded only once the spool holds their spans                          */
+
+/* Rebuilds handed without the keys of marks (open addressing has no delete). Lock held. */
+static void forget_handed(state *st, const uint8_t *marks, size_t len) {
+  const char *session = (const char *)marks, *end = (const char *)marks + len;
+  size_t ns = strlen(session);
+  keyset kept = {0};
+  for (size_t i = 0; i < st->handed.cap; i++) {
+    char *s = st->handed.slots[i];
+    if (!s) continue;
+    bool drop = false;
+    if (strncmp(s, session, ns) == 0 && s[ns] == 0x1f)
+      for (const char *k = session + ns + 1; k < end && !drop; k += strlen(k) + 1)
+        drop = strcmp(s + ns + 1, k) == 0;
+    if (drop) {
+      free(s);
+      continue;
+    }
+    if ((kept.len + 1) * 2 > kept.cap && keyset_grow(&kept) != 0) { /* keep them all */
+      free(kept.slots);
+      return;
+    }
+    char *sep = strchr(s, 0x1f);
+    *sep = '\0';
+    kept.slots[find_slot(kept.slots, kept.cap, s, sep + 1)] = s;
+    *sep = 0x1f;
+    kept.len++;
+  }
+  /* slots of dropped keys were freed above; the old table only lost its pointers */
+  free(st->handed.slots);
+  st->handed = kept;
+}
+
+int state_hand_over(state *st, uint8_t **marks, size_t *len) {
+  *marks = NULL;
+  *len = 0;
+  if (st->pending.len == 0 || !st->open_session) {
+    state_rollback(st);
+    return 0;
+  }
+  size_t ns = strlen(st->open_session), total = ns + 1;
+  for (size_t i = 0; i < st->pending.cap; i++)
+    if (st->pending.slots[i]) total += strlen(st->pending.slots[i]) - ns;
+  uint8_t *buf = malloc(total), *p = buf;
+  if (!buf) return -1;
+  memcpy(p, st->open_session, ns + 1);
+  p += ns + 1;
+  bool ok = true;
+  pthread_mutex_lock(&st->handed_lock);
+  for (size_t i = 0; ok && i < st->pending.cap; i++) {
+    char *slot = st->pending.slots[i];
+    if (!slot) continue;
+    char *sep = strchr(slot, 0x1f);
+    size_t nk = strlen(sep + 1);
+    memcpy(p, sep + 1, nk + 1);
+    p += nk + 1;
+    *sep = '\0';
+    ok = keyset_add(&st->handed, slot, sep + 1) >= 0;
+    *sep = 0x1f;
+  }
+  if (!ok) forget_handed(st, buf, (size_t)(p - buf)); /* undo: pending keys were never handed */
+  pthread_mutex_unlock(&st->handed_lock);
+  if (!ok) {
+    free(buf);
+    return -1;
+  }
+  keyset_clear(&st->pending);
+  release(st);
+  *marks = buf;
+  *len = (size_t)(p - buf);
+  return 0;
+}
+
+const char *state_marks_each(const uint8_t *marks, size_t len,
+                             void (*fn)(void *ctx, const char *session_id, const char *key),
+                             void *ctx) {
+  if (!marks || len == 0 || marks[len - 1] != '\0') return NULL;
+  const char *session = (const char *)marks, *end = (const char *)marks + len;
+  for (const char *k = session + strlen(session) + 1; k < end; k += strlen(k) + 1)
+    if (*k && fn) fn(ctx, session, k);
+  return session;
+}
+
+typedef struct {
+  char *buf;
+  size_t len;
+} key_lines;
+
+static void add_line(void *ctx, const char *session_id, const char *key) {
+  (void)session_id;
+  key_lines *l = ctx;
+  size_t n = strlen(key);
+  memcpy(l->buf + l->len, key, n);
+  l->len += n;
+  l->buf[l->len++] = '\n';
+}
+
+int state_record(state *st, const uint8_t *marks, size_t len) {
+  const char *session = state_marks_each(marks, len, NULL, NULL);
+  if (!session || !st->dir) return -1; /* memory only: they stay handed */
+  key_lines lines = {.buf = malloc(len + 1)};
+  if (!lines.buf) return -1;
+  lines.buf[lines.len++] = '\n'; /* a leading newline ends a torn line; empty lines are skipped */
+  state_marks_each(marks, len, add_line, &lines);
+  char name[STATE_NAME_MAX];
+  state_file_name(session, name);
+  char *path = files_join(st->dir, name);
+  int fd = path ? open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+  bool ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
+  if (ok) {
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && sb.st_size == 0) /* a new file starts with its header */
+      ok = files_write_all(fd, HEADER, HEADER_LEN) == 0;
+    ok = ok && files_write_all(fd, lines.buf, lines.len) == 0;
+  }
+  int saved = errno;
+  if (fd >= 0) close(fd); /* drops the flock */
+  free(path);
+  free(lines.buf);
+  if (!ok) {
+    log_warn("cannot record sent spans in the state file (%s); they are remembered in memory, "
+             "and a restart may send them again", strerror(saved));
+    return -1;
+  }
+  pthread_mutex_lock(&st->handed_lock);
+  forget_handed(st, marks, len);
+  pthread_mutex_unlock(&st->handed_lock);
+  return 0;
+}
