@@ -181,8 +181,9 @@ typedef enum { SEND_DONE, SEND_RETRY, SEND_SPLIT, SEND_REFUSED, SEND_STOP } send
 static void record_outcome_locked(exporter *e, long status, const char *error, bool key_refused) {
   e->counts.last_status = status;
   e->counts.last_attempt_ms = wall_ms();
-  if (error) snprintf(e->counts.last_error, sizeof e->counts.last_error, "%s", error);
-  else e->counts.last_error[0] = '\0';
+  size_t n = error ? strnlen(error, sizeof e->counts.last_error - 1) : 0;
+  memcpy(e->counts.last_error, error ? error : "", n); /* cut to fit */
+  e->counts.last_error[n] = '\0';
   e->counts.key_refused = key_refused;
   if (status >= 200 && status < 300) e->counts.last_export_ms = e->counts.last_attempt_ms;
 }
@@ -237,7 +238,7 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
       rejected = 0;
     if (rejected > (int64_t)n) rejected = (int64_t)n;
     if (rejected > 0) {
-      char reason[200], line[256];
+      char reason[200], line[320];
       snprintf(reason, sizeof reason, "%s", message ? message : "(no reason given)");
       scrub_secrets(t, reason, sizeof reason);
       snprintf(line, sizeof line, "HTTP %ld: backend rejected %lld of %zu spans: %s", resp.status,
@@ -256,16 +257,16 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
     e->counts.exported += n - (size_t)rejected;
   } else if (rc != 0 || http_status_retryable(resp.status)) {
     e->counts.failed_requests++;
-    char line[256];
+    char line[sizeof resp.error + 16];
     if (rc != 0) snprintf(line, sizeof line, "%s", resp.error);
     else snprintf(line, sizeof line, "HTTP %ld", resp.status);
     record_outcome_locked(e, rc != 0 ? 0 : resp.status, line, false);
     outcome = e->stopping ? SEND_STOP : SEND_RETRY;
   } else {
-    char first_line[200], line[256];
+    char first_line[200], line[224];
     http_body_first_line(resp.body, resp.body_len, first_line, sizeof first_line - 1);
     scrub_secrets(t, first_line, sizeof first_line);
-    snprintf(line, sizeof line, "HTTP %ld: %s", resp.status, first_line);
+    snprintf(line, sizeof line, "HTTP %ld: %.199s", resp.status, first_line);
     e->counts.failed_requests++;
     if (resp.status == 401 || resp.status == 403) {
       record_outcome_locked(e, resp.status, line, true);

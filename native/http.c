@@ -82,8 +82,9 @@ static int http_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out
   if (len > UINT_MAX / 2) return -1;
   z_stream z;
   memset(&z, 0, sizeof z);
-  /* Level 1: span text compresses about as well (937 → ~1,000 bytes a span) at several
-   * times the speed, and the exporter is often compressing while a shutdown waits on it. */
+  /* Level 1: about four times faster than the default level 6 on span batches, for about a
+   * third more bytes on the wire (1,265 instead of 937 a span in the R3 session): compression
+   * is most of an export's CPU time, and a shutdown may be waiting on it. */
   if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return -1;
   /* deflateBound covers the gzip header and trailer, so one Z_FINISH call completes. */
