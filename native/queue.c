@@ -594,9 +594,10 @@ uint64_t queue_push(queue *q, uint8_t *data, size_t len) {
   return queue_get_stats(q).last_seq;
 }
 
-/* Whether the exporter may send n: what is durable, and what the spool cannot hold. */
+/* Whether the exporter may send n: what is durable, and what the spool cannot hold (it fails,
+ * or there is none, or no writer thread could be started). */
 static bool sendable(const queue *q, const node *n) {
-  return !n->writing && (n->file || !q->sp || q->stats.spool_failing);
+  return !n->writing && (n->file || !q->sp || q->stats.spool_failing || !q->writer_started);
 }
 
 size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes) {
