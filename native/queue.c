@@ -70,6 +70,7 @@ struct queue {
   unit *settled;      /* settled outside the writer: callbacks to run */
   removal *removals;  /* spool files to delete */
   bool rescan;        /* a file turned partial or a write failed: look from the head */
+  bool blocked;       /* what needs writing waits for the batch in flight: ack/unpeek wake */
   node *scan_from;    /* else the first record that may need a write */
   pthread_t writer;
   bool writer_started, stopping;
@@ -344,7 +345,7 @@ static void collect_job(queue *q, write_job *j) {
   for (; it; it = it->next) {
     if (!needs_write(q, it)) continue;
     if (blocked && it->unit == blocked) {
-      q->rescan = true; /* written once its batch is answered */
+      q->rescan = q->blocked = true; /* written once its batch is answered */
       continue;
     }
     bool unit_start = !it->unit || it->unit != current;
@@ -477,7 +478,7 @@ static void run_chores(queue *q) {
 /* Whether the writer has something to do now. Lock held. */
 static bool writer_has_work(queue *q) {
   if (q->settled || q->removals) return true;
-  if (!q->sp || (!q->rescan && !q->scan_from)) return false;
+  if (!q->sp || (!q->rescan && !q->scan_from) || q->blocked) return false;
   return !q->stats.spool_failing || now_ms() >= q->retry_at_ms;
 }
 
@@ -622,8 +623,9 @@ void queue_ack(queue *q, size_t n) {
   if (n > q->in_flight) n = q->in_flight;
   for (size_t i = 0; i < n && q->head; i++) unlink_node(q, NULL, q->head);
   q->in_flight = 0;
+  q->blocked = false;
   update_done(q);
-  if (q->settled || q->removals || q->rescan) {
+  if (q->settled || q->removals || q->rescan || q->scan_from) {
     start_writer_locked(q);
     pthread_cond_signal(&q->wake);
   }
@@ -633,6 +635,7 @@ void queue_ack(queue *q, size_t n) {
 void queue_unpeek(queue *q) {
   pthread_mutex_lock(&q->lock);
   q->in_flight = 0;
+  q->blocked = false;
   pthread_cond_signal(&q->wake); /* a unit blocked by the batch may be written now */
   pthread_mutex_unlock(&q->lock);
 }
