@@ -625,11 +625,21 @@ void queue_ack(queue *q, size_t n) {
   q->in_flight = 0;
   q->blocked = false;
   update_done(q);
-  if (q->settled || q->removals || q->rescan || q->scan_from) {
+  /* The files of what the backend just took go now, on this thread: a crash a moment later
+   * must not restore (and send again) what was answered. */
+  removal *removals = q->removals;
+  q->removals = NULL;
+  if (q->settled || q->rescan || q->scan_from) {
     start_writer_locked(q);
     pthread_cond_signal(&q->wake);
   }
+  spool *sp = q->sp;
   pthread_mutex_unlock(&q->lock);
+  for (removal *r = removals, *next; r; r = next) {
+    next = r->next;
+    if (sp) spool_remove(sp, r->id);
+    free(r);
+  }
 }
 
 void queue_unpeek(queue *q) {

@@ -87,7 +87,8 @@ uint64_t queue_push(queue *q, uint8_t *data, size_t len);
 size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes);
 
 /* Removes the first n records the last peek returned (sent, or given up on) and returns the
- * rest of them to the queue. */
+ * rest of them to the queue. Spool files left without records are deleted before it returns
+ * (on the caller's thread: the exporter's). */
 void queue_ack(queue *q, size_t n);
 
 /* Returns the records a peek borrowed without removing them (the send will be retried). */
