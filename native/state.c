@@ -151,7 +151,8 @@ struct state {
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
   char *open_session;
-  int open_fd; /* -1 when memory only or the file is unusable */
+  int open_fd; /* -1 when memory only or the file is unusable; read-only: it holds the flock */
+  char *open_path; /* its path, to write through a second descriptor (rarely needed) */
   session_file *open_file;
 };
 
@@ -226,13 +227,23 @@ void state_free(state *st) {
   free(st);
 }
 
+/* The session file opened for writing, beside the read-only descriptor that holds its flock
+ * (a flock belongs to the open file description: closing this one keeps it). Opening a file
+ * for writing and closing it are what can wait on the file system's journal, so the reconcile
+ * path reads only; writes are for the rare reset and the roll-forward. -1 on failure. */
+static int open_for_writing(const char *path) {
+  return path ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) : -1;
+}
+
 /* Starts a session file afresh: truncated, with just the header. */
-static void reset_file(int fd, session_file *f) {
-  if (ftruncate(fd, 0) == 0 && pwrite(fd, HEADER, HEADER_LEN, 0) == (ssize_t)HEADER_LEN) {
+static void reset_file(const char *path, session_file *f) {
+  int fd = open_for_writing(path);
+  if (fd >= 0 && ftruncate(fd, 0) == 0 && write(fd, HEADER, HEADER_LEN) == (ssize_t)HEADER_LEN) {
     f->loaded = (off_t)HEADER_LEN;
   } else {
     f->loaded = 0;
   }
+  if (fd >= 0) close(fd);
 }
 
 /* Reads the keys appended since f->loaded (by us or another process). */
@@ -242,7 +253,7 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
   if (sb.st_ino != f->ino || sb.st_size < f->loaded) f->loaded = 0; /* replaced or truncated */
   f->ino = sb.st_ino;
   if (sb.st_size == 0) {
-    reset_file(fd, f);
+    f->loaded = 0; /* a new file: its first append writes the header */
     return;
   }
   if (sb.st_size == f->loaded) return;
@@ -260,7 +271,7 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
     if (len < HEADER_LEN || memcmp(buf, HEADER, HEADER_LEN) != 0) {
       log_warn("state file %s is not ours or is corrupt; starting it afresh (spans of that "
                "session may be sent again; backends keep one copy per span id)", path);
-      reset_file(fd, f);
+      reset_file(path, f);
       free(buf);
       return;
     }
@@ -310,7 +321,14 @@ void state_begin(state *st, const char *session_id) {
   char *path = malloc(n);
   if (!path) return;
   snprintf(path, n, "%s/%s", st->dir, name);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  /* Read-only and without O_CREAT when the file exists (the common case): no directory lock,
+   * no journal; a new session's file is created empty, and its first append adds the header. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    int created = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (created >= 0) close(created);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  }
   if (fd < 0 || flock(fd, LOCK_EX) != 0) {
     log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only",
              path, strerror(errno));
@@ -319,8 +337,8 @@ void state_begin(state *st, const char *session_id) {
     return;
   }
   read_new_keys(st, fd, f, path);
-  free(path);
   st->open_fd = fd;
+  st->open_path = path;
   st->open_file = f;
 }
 
@@ -343,6 +361,8 @@ int state_mark(state *st, const char *session_id, const char *key) {
 static void release(state *st) {
   if (st->open_fd >= 0) close(st->open_fd); /* closing drops the flock */
   st->open_fd = -1;
+  free(st->open_path);
+  st->open_path = NULL;
   st->open_file = NULL;
   free(st->open_session);
   st->open_session = NULL;
@@ -351,15 +371,19 @@ static void release(state *st) {
 /* Appends the pending keys of the open session as one write. */
 static int append_pending(state *st) {
   session_file *f = st->open_file;
-  size_t total = 1;
+  size_t total = 1 + HEADER_LEN;
   for (size_t i = 0; i < st->pending.cap; i++)
     if (st->pending.slots[i]) total += strlen(strchr(st->pending.slots[i], 0x1f) + 1) + 1;
   char *buf = malloc(total), *p = buf;
   if (!buf) return -1;
   struct stat sb;
   char last = '\n';
-  if (fstat(st->open_fd, &sb) == 0 && sb.st_size > 0 && pread(st->open_fd, &last, 1, sb.st_size - 1) != 1)
-    last = '\n';
+  bool sized = fstat(st->open_fd, &sb) == 0;
+  if (sized && sb.st_size == 0) { /* a new file starts with its header */
+    memcpy(p, HEADER, HEADER_LEN);
+    p += HEADER_LEN;
+  }
+  if (sized && sb.st_size > 0 && pread(st->open_fd, &last, 1, sb.st_size - 1) != 1) last = '\n';
   if (last != '\n') *p++ = '\n'; /* after a torn line */
   for (size_t i = 0; i < st->pending.cap; i++) {
     if (!st->pending.slots[i]) continue;
@@ -369,11 +393,16 @@ static int append_pending(state *st) {
     p += n;
     *p++ = '\n';
   }
-  off_t at = lseek(st->open_fd, 0, SEEK_END);
-  ssize_t wrote = write(st->open_fd, buf, (size_t)(p - buf));
+  /* we hold the flock: nobody appends between the fstat and this write */
+  off_t at = sized ? sb.st_size : -1;
+  int wfd = open_for_writing(st->open_path);
+  ssize_t wrote = wfd >= 0 ? write(wfd, buf, (size_t)(p - buf)) : -1;
+  int saved = errno;
+  if (wfd >= 0 && close(wfd) != 0 && wrote >= 0) wrote = -1, saved = errno;
   bool ok = at >= 0 && wrote == p - buf;
-  if (ok && f->loaded == at) f->loaded += wrote; /* our own keys need no re-read */
+  if (ok && f->loaded == at && at > 0) f->loaded += wrote; /* our own keys need no re-read */
   free(buf);
+  errno = saved;
   return ok ? 0 : -1;
 }
 
