@@ -348,7 +348,8 @@ static void *exporter_main(void *arg) {
     }
     size_t max_bytes = e->split_bytes && e->split_bytes < BATCH_MAX_BYTES ? e->split_bytes : BATCH_MAX_BYTES;
     size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, max_bytes);
-    if (n == 0) { /* the head is still being written: durable first, then sent */
+    if (n == 0) { /* the head is still being written: durable first, then sent (the writer
+                   * notifies; the timeout only guards a notice that came before this look) */
       idle_locked(e, 20);
       continue;
     }
@@ -417,6 +418,12 @@ void exporter_notify(exporter *e) {
     else log_error("cannot start the exporter thread; spans stay queued");
   }
   pthread_cond_signal(&e->wake);
+  pthread_mutex_unlock(&e->lock);
+}
+
+void exporter_wake(exporter *e) {
+  pthread_mutex_lock(&e->lock);
+  if (e->started) pthread_cond_signal(&e->wake);
   pthread_mutex_unlock(&e->lock);
 }
 

@@ -67,6 +67,9 @@ void exporter_set_target(exporter *e, exporter_target *t);
 /* Tells the thread new records are queued, starting it on first use. */
 void exporter_notify(exporter *e);
 
+/* Wakes the thread if it runs (records became sendable); never starts it. Any thread. */
+void exporter_wake(exporter *e);
+
 /* Waits until every record queued before the call has been answered by the backend (or
  * given up on), at most timeout_ms; returns at once when nothing can be sent. */
 void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out);

@@ -67,6 +67,8 @@ struct queue {
   uint64_t dropped_since_log;
   queue_settled_fn on_settled;
   void *settled_ctx;
+  void (*on_written)(void *ctx); /* records became sendable */
+  void *written_ctx;
   unit *settled;      /* settled outside the writer: callbacks to run */
   removal *removals;  /* spool files to delete */
   bool rescan;        /* a file turned partial or a write failed: look from the head */
@@ -100,6 +102,13 @@ queue *queue_new(size_t max_bytes) {
   q->retry_ms = RETRY_INITIAL_MS;
   q->last_expire = time(NULL);
   return q;
+}
+
+void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx) {
+  pthread_mutex_lock(&q->lock);
+  q->on_written = fn;
+  q->written_ctx = ctx;
+  pthread_mutex_unlock(&q->lock);
 }
 
 void queue_on_settled(queue *q, queue_settled_fn fn, void *ctx) {
@@ -448,7 +457,10 @@ static void run_job(queue *q, write_job *j) {
     q->rescan = true;
   }
   if (f && f->live == 0) free(f); /* every record left meanwhile: impossible, they were writing */
+  void (*written)(void *) = id || q->stats.spool_failing ? q->on_written : NULL;
+  void *written_ctx = q->written_ctx;
   pthread_mutex_unlock(&q->lock);
+  if (written) written(written_ctx); /* durable now (or sendable from memory): send them */
 }
 
 /* Deletes files and runs callbacks of units settled by acks and drops. Called without the

@@ -65,6 +65,10 @@ void queue_free(queue *q);
 /* Sets who hears of settled units. Call before the first hand-over. */
 void queue_on_settled(queue *q, queue_settled_fn fn, void *ctx);
 
+/* Sets who hears that the writer made records sendable (the exporter, so that it does not
+ * wait for its next look). Called on the writer thread, without the queue's lock. */
+void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx);
+
 /* Attaches a spool (the queue owns it from then on) and loads what it holds: spans an
  * earlier process left unsent (their marks go to on_marks first, so the caller records them
  * before anything can emit those spans again). Returns how many spans were loaded. */

@@ -180,6 +180,12 @@ static void on_settled(void *ctx, const uint8_t *marks, size_t len, bool durable
   state_record(t->st, marks, len);
 }
 
+/* The writer made spans durable: the exporter may send them now. Writer thread. */
+static void on_written(void *ctx) {
+  tracer *t = ctx;
+  exporter_wake(t->exp);
+}
+
 static void mark_one(void *ctx, const char *session_id, const char *key) {
   state_mark(ctx, session_id, key);
 }
@@ -218,6 +224,7 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first; the
    * marks stored with them are recorded before any snapshot is reconciled (roll forward). */
   queue_on_settled(t->q, on_settled, t);
+  queue_on_written(t->q, on_written, t);
   t->sp = spool_open(t->cfg->spool_dir, t->cfg->spool_fsync);
   t->spans_loaded = queue_attach_spool(t->q, t->sp, on_marks_loaded, t);
   queue_expire(t->q);
@@ -403,8 +410,11 @@ char *tracer_status_json(tracer *t) {
 
 void tracer_free(tracer *t) {
   if (!t) return;
-  if (t->exp) exporter_free(t->exp);
+  /* The exporter stops first (it reads the queue), but is freed only after the queue's writer
+   * thread, which may still wake it while it finishes its last writes, has ended. */
+  if (t->exp) exporter_stop(t->exp, 0);
   queue_free(t->q);
+  if (t->exp) exporter_free(t->exp);
   if (t->st) state_free(t->st);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
   free(t->batch);

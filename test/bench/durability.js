@@ -8,7 +8,7 @@
 //     spool's fsync on (the default) and off. The caller's thread only hands the spans over: the
 //     writer thread makes them durable.
 // D2: export throughput: a closed 1,000-message session (2,312 spans) reconciled, then flush()
-//     to a local sink with gzip: spans per second of the export alone (from the end of
+//     to a local sink (gzip, and none): spans per second of the export alone (from the end of
 //     reconcile to the end of flush) and of the whole; and, for where the time goes, what gzip
 //     and framing cost in this process for the same bodies.
 const { spawn } = require('node:child_process');
@@ -116,9 +116,10 @@ async function main() {
       console.log(`  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)}  p50 ${f(o.p50)} ms  p99 ${f(o.p99)} ms  max ${f(o.max)} ms  (${o.calls} calls, ${o.spans} spans each, flushed ${JSON.stringify(o.flushed)}); ` +
         `nothing new: p50 ${f(o.idleP50)} ms  p99 ${f(o.idleP99)} ms`);
     }
-  console.log('D2: export of a closed 1,000-message session to a local sink, gzip');
-  for (const rt of runtimes) for (const fsync of ['true', 'false']) {
-    const o = await measure(rt, 'd2', { ARIZE_SPOOL_FSYNC: fsync });
+  console.log('D2: export of a closed 1,000-message session to a local sink');
+  const d2 = [['true', 'gzip'], ['false', 'gzip'], ['false', 'none']];
+  for (const rt of runtimes) for (const [fsync, compression] of d2) {
+    const o = await measure(rt, 'd2', { ARIZE_SPOOL_FSYNC: fsync, OTEL_EXPORTER_OTLP_COMPRESSION: compression });
     const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));
     const rawBytes = raw.reduce((n, b) => n + b.length, 0), wire = o.bodies.reduce((n, b) => n + b.body.length, 0);
     const t0 = now();
@@ -128,7 +129,7 @@ async function main() {
     for (const b of raw) zlib.gzipSync(b, { level: 6 });
     const gzip6Ms = now() - t1;
     const level6 = raw.reduce((n, b) => n + zlib.gzipSync(b, { level: 6 }).length, 0);
-    console.log(`  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
+    console.log(`  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${compression.padEnd(4)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
       `→ ${Math.round(o.spans / (o.exportMs / 1000))} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
       `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms, level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span)`);
   }
