@@ -394,6 +394,14 @@ static void run_job(queue *q, write_job *j) {
   time_t born = 0;
   for (size_t i = 0; i < j->n; i++)
     if (!born || j->nodes[i]->born < born) born = j->nodes[i]->born;
+  file_ref *f = calloc(1, sizeof *f); /* before the write: once marks are recorded, no failing */
+  if (!f) {
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = 0; i < j->n; i++) j->nodes[i]->writing = false;
+    q->rescan = true; /* out of memory: tried again later */
+    pthread_mutex_unlock(&q->lock);
+    return;
+  }
   uint64_t id = spool_write(q->sp, j->items, j->n_items, born);
   int err = errno;
   if (!id && spool_repair(q->sp)) id = spool_write(q->sp, j->items, j->n_items, born), err = errno;
@@ -417,12 +425,7 @@ static void run_job(queue *q, write_job *j) {
       if (fn) fn(ctx, u->marks, u->len, u->all_durable);
   }
   pthread_mutex_lock(&q->lock);
-  file_ref *f = id ? calloc(1, sizeof *f) : NULL;
-  if (id && !f) {
-    /* cannot track the file: forget it (the records stay in memory, written again later) */
-    queue_removal(q, id);
-    id = 0, err = ENOMEM;
-  }
+  if (!id) free(f), f = NULL;
   if (f) f->id = id;
   for (size_t i = 0; i < j->n; i++) {
     node *n = j->nodes[i];
