@@ -46,13 +46,17 @@ export interface Status {
   config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean };
   counters: {
     payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;
-    spans_dropped: number; spans_pending: number; spans_restored: number; spans_memory_only: number;
+    /** spans_dropped counts every span given up on; _full and _old are the spool's share of it. */
+    spans_dropped: number; spans_pending: number; spans_restored: number;
+    /** Spans handed over that no spool file holds yet (disk trouble keeps them here). */
+    spans_memory_only: number; spans_dropped_full: number; spans_dropped_old: number;
     requests: number; failed_requests: number; retries: number;
   };
-  last_export: { status: number; error: string | null; at_ms: number };
+  /** key_refused: the backend answered 401/403; spans wait in the spool for a new config. */
+  last_export: { status: number; error: string | null; at_ms: number; key_refused: boolean };
   last_rejection: string | null;
   /** Unsent spans wait here (across restarts) until the backend takes them. */
-  spool: { dir: string; pending_bytes: number };
+  spool: { dir: string; pending_bytes: number; writable: boolean; fsync: boolean; max_age_days: number };
   /** The native file that was loaded. */
   binary: string;
 }

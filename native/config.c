@@ -53,6 +53,7 @@ static const struct {
  * harnesses.opencode, which wins), an environment variable, a default and bounds. */
 enum {
   NUM_SPOOL_MAX_MB,
+  NUM_SPOOL_MAX_AGE_DAYS,
   NUM_RETRY_INITIAL_MS,
   NUM_RETRY_MAX_MS,
   NUM_EXPORT_TIMEOUT_MS,
@@ -70,6 +71,8 @@ static const struct numeric_setting {
   long def, min, max;
 } numerics[NUM_COUNT] = {
     [NUM_SPOOL_MAX_MB] = {"spool", "max_mb", "ARIZE_SPOOL_MAX_MB", NULL, 100, 1, 100 * 1024},
+    [NUM_SPOOL_MAX_AGE_DAYS] = {"spool", "max_age_days", "ARIZE_SPOOL_MAX_AGE_DAYS", NULL, 7, 1,
+                                3650},
     [NUM_RETRY_INITIAL_MS] = {"export", "retry_initial_ms", "ARIZE_RETRY_INITIAL_MS", NULL, 1000,
                               10, 600000},
     [NUM_RETRY_MAX_MS] = {"export", "retry_max_ms", "ARIZE_RETRY_MAX_MS", NULL, 30000, 100,
@@ -100,6 +103,7 @@ typedef struct {
   int log_tool_details;
   int log_tool_content;
   int gzip;             /* export.compression: 1 gzip, 0 none, -1 absent */
+  int spool_fsync;      /* spool.fsync, -1 absent */
   long num[NUM_COUNT];
   bool has_num[NUM_COUNT];
   config_pairs headers;    /* harnesses.opencode.headers (for target otlp) */
@@ -618,6 +622,9 @@ static void read_sections(loader *l, fnode parent, const char *prefix) {
     read_number(l, !strcmp(s, "spool") ? spool : !strcmp(s, "export") ? exp : limits, prefix, i);
   }
   read_compression(l, exp, prefix);
+  char name[64];
+  snprintf(name, sizeof name, "%sspool.fsync", prefix);
+  read_bool(l, fn_get(spool, "fsync"), name, &l->file.spool_fsync);
   read_attributes(l, fn_get(parent, "attributes"), prefix);
 }
 
@@ -926,6 +933,8 @@ static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool
 static void resolve_export(loader *l) {
   config *c = l->c;
   c->spool_max_bytes = mib(resolve_number(l, NUM_SPOOL_MAX_MB));
+  c->spool_max_age_s = resolve_number(l, NUM_SPOOL_MAX_AGE_DAYS) * 86400L;
+  c->spool_fsync = resolve_flag(l, "ARIZE_SPOOL_FSYNC", l->file.spool_fsync);
   c->retry_initial_ms = resolve_number(l, NUM_RETRY_INITIAL_MS);
   c->retry_max_ms = resolve_number(l, NUM_RETRY_MAX_MS);
   if (c->retry_max_ms < c->retry_initial_ms) {
@@ -1218,7 +1227,7 @@ config *config_load(const char *config_path, const char *const *envp) {
   loader l = {.c = c,
               .envp = envp,
               .file = {.log_prompts = -1, .log_tool_details = -1, .log_tool_content = -1,
-                       .gzip = -1}};
+                       .gzip = -1, .spool_fsync = -1}};
 
   c->home = dup_str(&l, env_get(envp, "HOME"));
   if (!c->home && !l.oom) c->home = dup_str(&l, ".");

@@ -53,6 +53,10 @@ typedef struct {
   /* Export and spool (defaults in brackets; each has a config.yaml key and an env override,
    * documented in the README's settings table) */
   size_t spool_max_bytes;  /* [100 MiB] ARIZE_SPOOL_MAX_MB, spool.max_mb */
+  long spool_max_age_s;    /* [7 days] ARIZE_SPOOL_MAX_AGE_DAYS, spool.max_age_days: older
+                           * unsent spans are dropped (a refused key keeps them until then) */
+  bool spool_fsync;        /* [true] ARIZE_SPOOL_FSYNC, spool.fsync: the writer fsyncs each
+                           * spool file (power loss covered); false: a process crash only */
   long retry_initial_ms;   /* [1000] ARIZE_RETRY_INITIAL_MS, export.retry_initial_ms */
   long retry_max_ms;       /* [30000] ARIZE_RETRY_MAX_MS, export.retry_max_ms */
   long export_timeout_ms;  /* [10000] OTEL_EXPORTER_OTLP_TIMEOUT, export.timeout_ms */

@@ -29,6 +29,8 @@ struct exporter {
   uint64_t target_changes; /* exporter_set_target calls: a new target ends a retry pause */
   exporter_counts counts;
   uint64_t answered_seq;   /* every record up to this seq was answered or given up on */
+  size_t split_bytes;      /* after a 413: batches of at most this many span bytes (0: none) */
+  bool refused;            /* 401/403 with the current target: wait for a new one */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -109,10 +111,10 @@ static bool pause_locked(exporter *e, long ms, uint64_t changes) {
   return !e->stopping;
 }
 
-/* Waits for anything: new records, a new target, stop. The caller re-checks its condition, so
- * a spurious wakeup is harmless. Called with the lock held. */
-static void idle_locked(exporter *e) {
-  struct timespec until = deadline_in(60000);
+/* Waits for anything (new records, a new target, stop) or ms. The caller re-checks its
+ * condition, so a spurious wakeup is harmless. Called with the lock held. */
+static void idle_locked(exporter *e, long ms) {
+  struct timespec until = deadline_in(ms);
   pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
@@ -171,29 +173,47 @@ static void scrub_secrets(const exporter_target *t, char *text, size_t cap) {
   }
 }
 
-typedef enum { SEND_DONE, SEND_RETRY, SEND_STOP } send_outcome;
+typedef enum { SEND_DONE, SEND_RETRY, SEND_SPLIT, SEND_REFUSED, SEND_STOP } send_outcome;
 
-/* One attempt at one batch with target t. Updates counters; acks the batch unless the failure
- * is retryable. */
+/* The one place where the outcome of an export attempt is known: HTTP status (0: no answer),
+ * the error line (NULL: none; never a secret) and whether the key was refused. Status and
+ * persistence of the last outcome hang off here. Lock held. */
+static void record_outcome_locked(exporter *e, long status, const char *error, bool key_refused) {
+  e->counts.last_status = status;
+  e->counts.last_attempt_ms = wall_ms();
+  size_t n = error ? strnlen(error, sizeof e->counts.last_error - 1) : 0;
+  memcpy(e->counts.last_error, error ? error : "", n); /* cut to fit */
+  e->counts.last_error[n] = '\0';
+  e->counts.key_refused = key_refused;
+  if (status >= 200 && status < 300) e->counts.last_export_ms = e->counts.last_attempt_ms;
+}
+
+/* Gives up on the n records of the batch (counted as dropped) and acks them. */
+static void drop_batch(exporter *e, size_t n, uint64_t last_seq) {
+  queue_ack(e->q, n);
+  pthread_mutex_lock(&e->lock);
+  e->counts.dropped += n;
+  answered_locked(e, last_seq);
+  pthread_mutex_unlock(&e->lock);
+}
+
+/* One attempt at one batch with target t. Updates counters; acks the batch unless it is to be
+ * tried again (retryable, split, refused key, stopping). */
 static send_outcome send_batch(exporter *e, const exporter_target *t, const queue_record **batch,
                                size_t n, double *retry_after_s) {
   const uint8_t *spans[BATCH_MAX_SPANS];
-  size_t lens[BATCH_MAX_SPANS];
+  size_t lens[BATCH_MAX_SPANS], span_bytes = 0;
   uint64_t last_seq = batch[n - 1]->seq;
-  for (size_t i = 0; i < n; i++) spans[i] = batch[i]->data, lens[i] = batch[i]->len;
+  for (size_t i = 0; i < n; i++) spans[i] = batch[i]->data, lens[i] = batch[i]->len, span_bytes += lens[i];
   otlp_resource res = {.service_name = t->service_name, .project_name = t->project_name,
                        .scope_version = t->version, .extra = t->resource};
   uint8_t *body = NULL;
   size_t body_len = 0;
   char error[256] = "";
   if (otlp_encode_request(&res, spans, lens, n, &body, &body_len, error, sizeof error) != 0) {
-    /* A record that does not decode can never be sent: drop the batch rather than loop. */
+    /* A record that is not a span can never be sent: drop the batch rather than loop. */
     log_error("dropping %zu spans: cannot build the export request: %s", n, error);
-    queue_ack(e->q, n);
-    pthread_mutex_lock(&e->lock);
-    e->counts.dropped += n;
-    answered_locked(e, last_seq);
-    pthread_mutex_unlock(&e->lock);
+    drop_batch(e, n, last_seq);
     return SEND_DONE;
   }
   http_request req = {.url = t->url, .headers = (const char *const *)t->headers,
@@ -206,9 +226,9 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
   *retry_after_s = resp.retry_after_s;
 
   send_outcome outcome = SEND_DONE;
+  size_t dropped = 0;
   pthread_mutex_lock(&e->lock);
   e->counts.requests++;
-  e->counts.last_status = resp.status;
   if (rc == 0 && resp.status >= 200 && resp.status < 300) {
     int64_t rejected = 0;
     char *message = NULL;
@@ -218,35 +238,63 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
       rejected = 0;
     if (rejected > (int64_t)n) rejected = (int64_t)n;
     if (rejected > 0) {
-      char reason[256];
+      char reason[200], line[320];
       snprintf(reason, sizeof reason, "%s", message ? message : "(no reason given)");
       scrub_secrets(t, reason, sizeof reason);
-      log_warn("backend rejected %lld of %zu spans: %s", (long long)rejected, n, reason);
+      snprintf(line, sizeof line, "HTTP %ld: backend rejected %lld of %zu spans: %s", resp.status,
+               (long long)rejected, n, reason);
+      log_warn("%s", line);
+      record_outcome_locked(e, resp.status, line, false);
       e->counts.dropped += (uint64_t)rejected;
+      e->counts.rejected += (uint64_t)rejected;
+    } else {
+      record_outcome_locked(e, resp.status, NULL, false);
+      /* no URL in log lines: it may carry user:password (the config's "sending to" line shows
+       * it without them) */
+      log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, body_len, resp.status);
     }
     free(message);
     e->counts.exported += n - (size_t)rejected;
-    e->counts.last_export_ms = wall_ms();
-    e->counts.last_error[0] = '\0';
-    /* no URL in log lines: it may carry user:password (the config's "sending to" line shows
-     * it without them) */
-    log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, body_len, resp.status);
   } else if (rc != 0 || http_status_retryable(resp.status)) {
     e->counts.failed_requests++;
-    if (rc != 0)
-      snprintf(e->counts.last_error, sizeof e->counts.last_error, "%s", resp.error);
-    else
-      snprintf(e->counts.last_error, sizeof e->counts.last_error, "HTTP %ld", resp.status);
+    char line[sizeof resp.error + 16];
+    if (rc != 0) snprintf(line, sizeof line, "%s", resp.error);
+    else snprintf(line, sizeof line, "HTTP %ld", resp.status);
+    record_outcome_locked(e, rc != 0 ? 0 : resp.status, line, false);
     outcome = e->stopping ? SEND_STOP : SEND_RETRY;
   } else {
-    char first_line[200];
+    char first_line[200], line[224];
     http_body_first_line(resp.body, resp.body_len, first_line, sizeof first_line - 1);
     scrub_secrets(t, first_line, sizeof first_line);
-    snprintf(e->counts.last_error, sizeof e->counts.last_error, "HTTP %ld: %s", resp.status, first_line);
-    log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
-              resp.status, first_line);
+    snprintf(line, sizeof line, "HTTP %ld: %.199s", resp.status, first_line);
     e->counts.failed_requests++;
-    e->counts.dropped += n;
+    if (resp.status == 401 || resp.status == 403) {
+      record_outcome_locked(e, resp.status, line, true);
+      if (!e->refused)
+        log_error("backend refused the credentials with HTTP %ld: %s; %zu spans (and those after "
+                  "them) are kept in the spool and sent once the configuration changes",
+                  resp.status, first_line, n);
+      e->refused = true;
+      outcome = SEND_REFUSED;
+    } else if (resp.status == 413 && n > 1) {
+      record_outcome_locked(e, resp.status, line, false);
+      e->split_bytes = span_bytes / 2 ? span_bytes / 2 : 1;
+      log_warn("backend refused a %zu-byte request of %zu spans as too large (HTTP 413); "
+               "sending batches of at most %zu span bytes", body_len, n, e->split_bytes);
+      outcome = SEND_SPLIT;
+    } else if (resp.status == 413) {
+      record_outcome_locked(e, resp.status, line, false);
+      log_error("backend refused a single span of %zu bytes (a %zu-byte request) as too large "
+                "(HTTP 413); dropped", lens[0], body_len);
+      e->counts.too_large++;
+      dropped = n;
+    } else {
+      record_outcome_locked(e, resp.status, line, false);
+      log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
+                resp.status, first_line);
+      dropped = n;
+    }
+    e->counts.dropped += dropped;
   }
   pthread_mutex_unlock(&e->lock);
   http_response_free(&resp);
@@ -282,20 +330,29 @@ static void *exporter_main(void *arg) {
   while (!e->stopping) {
     queue_stats qs = queue_get_stats(e->q);
     const exporter_target *t = e->target;
-    if (qs.records == 0 || !t || !t->send) {
+    if (qs.records == 0 || !t || !t->send || e->refused) {
       if (qs.records > 0 && t && t->discard) { /* dry run: built, counted, not sent */
         size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
+        if (n == 0) { /* not written yet: the writer wakes us */
+          idle_locked(e, 50);
+          continue;
+        }
         uint64_t last = batch[n - 1]->seq;
         queue_ack(e->q, n);
         answered_locked(e, last);
         continue;
       }
       pthread_cond_broadcast(&e->progress); /* a flush waiting on nothing sendable returns */
-      idle_locked(e);
+      idle_locked(e, 60000);
       continue;
     }
-    size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
-    if (n == 0) continue;
+    size_t max_bytes = e->split_bytes && e->split_bytes < BATCH_MAX_BYTES ? e->split_bytes : BATCH_MAX_BYTES;
+    size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, max_bytes);
+    if (n == 0) { /* the head is still being written: durable first, then sent (the writer
+                   * notifies; the timeout only guards a notice that came before this look) */
+      idle_locked(e, 20);
+      continue;
+    }
     uint64_t changes = e->target_changes;
     exporter_target *target = take_target_locked(e);
     pthread_mutex_unlock(&e->lock);
@@ -310,6 +367,12 @@ static void *exporter_main(void *arg) {
                attempt, delay, n);
       release_target_locked(e);
       pause_locked(e, delay, changes);
+    } else if (outcome == SEND_REFUSED) {
+      attempt = 0;
+      release_target_locked(e);
+      if (e->target_changes != changes) e->refused = false; /* replaced during the send */
+    } else if (outcome == SEND_SPLIT) {
+      release_target_locked(e); /* at once, smaller */
     } else {
       attempt = 0;
       release_target_locked(e);
@@ -339,6 +402,9 @@ void exporter_set_target(exporter *e, exporter_target *t) {
   exporter_target *old = e->target;
   e->target = t;
   e->target_changes++;
+  e->refused = false;     /* a new key (or endpoint) gets its chance */
+  e->split_bytes = 0;     /* and a new endpoint its own size limit */
+  e->counts.key_refused = false;
   if (old && old != e->in_use) exporter_target_free(old);
   pthread_cond_broadcast(&e->wake);
   pthread_mutex_unlock(&e->lock);
@@ -355,10 +421,16 @@ void exporter_notify(exporter *e) {
   pthread_mutex_unlock(&e->lock);
 }
 
+void exporter_wake(exporter *e) {
+  pthread_mutex_lock(&e->lock);
+  if (e->started) pthread_cond_signal(&e->wake);
+  pthread_mutex_unlock(&e->lock);
+}
+
 static void fill_pending(exporter *e, exporter_counts *out) {
   queue_stats qs = queue_get_stats(e->q);
   out->pending = qs.records;
-  out->dropped += qs.dropped_full;
+  out->dropped += qs.dropped_full + qs.dropped_old;
 }
 
 exporter_counts exporter_get_counts(exporter *e) {
@@ -373,7 +445,8 @@ void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
   uint64_t goal = queue_get_stats(e->q).last_seq;
   struct timespec until = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&e->lock);
-  while (e->started && !e->stopping && e->target && (e->target->send || e->target->discard)) {
+  while (e->started && !e->stopping && e->target && !e->refused &&
+         (e->target->send || e->target->discard)) {
     /* records dropped for space also count as answered: they will never be */
     if (e->answered_seq >= goal || queue_get_stats(e->q).done_seq >= goal) break;
     if (pthread_cond_timedwait(&e->progress, &e->lock, &until) == ETIMEDOUT) break;
@@ -392,6 +465,7 @@ void exporter_stop(exporter *e, long timeout_ms) {
   __atomic_store_n(&e->abort_transfer, 1, __ATOMIC_RELAXED);
   pthread_cond_broadcast(&e->wake);
   pthread_mutex_unlock(&e->lock);
+  http_abort(&e->abort_transfer); /* a request in flight stops now, not at curl's next tick */
   if (join) pthread_join(e->thread, NULL);
   /* Stopped, not dead: a later exporter_notify starts a new thread (OpenCode may dispose an
    * instance and create another in the same process). */

@@ -1,9 +1,12 @@
 /* exporter — the one background thread that ships the queue to the backend.
  *
- * It peeks a batch, encodes one ExportTraceServiceRequest (otlp), POSTs it (http), and acks
- * the batch on a 2xx or a permanent failure; retryable failures (429, 502, 503, 504, network)
- * are retried with exponential backoff and jitter, honouring Retry-After. The JS thread only
- * pushes to the queue and reads counters: it never waits on the network.
+ * It peeks a batch, frames one ExportTraceServiceRequest around the stored span bytes (otlp),
+ * POSTs it (http), and acks the batch on a 2xx or a permanent failure; retryable failures
+ * (429, 502, 503, 504, network) are retried with exponential backoff and jitter, honouring
+ * Retry-After. 413 halves the batch's size until it passes (a single span still refused is
+ * dropped and logged with its size). 401 and 403 keep the spans queued (and spooled) and stop
+ * sending until the target changes (a config reload), then send them. The JS thread only
+ * hands spans to the queue and reads counters: it never waits on the network.
  */
 #ifndef EXPORTER_H
 #define EXPORTER_H
@@ -42,9 +45,13 @@ typedef struct {
   uint64_t requests;        /* HTTP requests sent */
   uint64_t failed_requests; /* requests that did not end in a 2xx */
   uint64_t retries;
+  uint64_t rejected;        /* of dropped: spans a 2xx refused (partial_success) */
+  uint64_t too_large;       /* of dropped: single spans a 413 refused */
   long last_status;         /* HTTP status of the last request, 0 for a network error, -1 none */
   char last_error[256];     /* the last failure, one line, no secrets */
   int64_t last_export_ms;   /* wall clock of the last 2xx, 0 if none */
+  int64_t last_attempt_ms;  /* wall clock of the last answer or failure, 0 if none */
+  bool key_refused;         /* the backend answered 401/403: sending waits for a new config */
 } exporter_counts;
 
 typedef struct exporter exporter;
@@ -59,6 +66,9 @@ void exporter_set_target(exporter *e, exporter_target *t);
 
 /* Tells the thread new records are queued, starting it on first use. */
 void exporter_notify(exporter *e);
+
+/* Wakes the thread if it runs (records became sendable); never starts it. Any thread. */
+void exporter_wake(exporter *e);
 
 /* Waits until every record queued before the call has been answered by the backend (or
  * given up on), at most timeout_ms; returns at once when nothing can be sent. */

@@ -39,6 +39,10 @@ typedef struct {
 int http_post(const http_request *req, http_response *resp);
 void http_response_free(http_response *resp);
 
+/* Sets nothing itself: stops, at once, every transfer whose request carries abort_flag (the
+ * caller sets the flag first, so a transfer about to start stops too). Any thread. */
+void http_abort(const int *abort_flag);
+
 /* Each thread keeps one libcurl handle so that batches reuse the connection (one TLS
  * handshake, not one per batch). A thread that used http_post calls this before it ends. */
 void http_thread_cleanup(void);

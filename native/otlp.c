@@ -7,6 +7,7 @@
 #include "otlp.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,19 +304,6 @@ static int otlp_resource_attrs(otlp_kv_list *list, const otlp_resource *res) {
   return 0;
 }
 
-/* Unpacked spans of a request; each is freed with protobuf-c's free_unpacked. */
-typedef struct {
-  pb_span **spans;
-  size_t n;
-} otlp_span_batch;
-
-static void otlp_span_batch_free(otlp_span_batch *b) {
-  for (size_t i = 0; i < b->n; i++)
-    opentelemetry__proto__trace__v1__span__free_unpacked(b->spans[i], NULL);
-  free(b->spans);
-  b->spans = NULL, b->n = 0;
-}
-
 /* Ids of the wrong size mean the stored bytes are not one of our spans (corruption, or
  * another message that happened to parse): a receiver would reject them anyway. */
 static bool otlp_span_ids_valid(const pb_span *sp) {
@@ -323,81 +311,134 @@ static bool otlp_span_ids_valid(const pb_span *sp) {
          (sp->parent_span_id.len == 0 || sp->parent_span_id.len == 8);
 }
 
-static int otlp_span_batch_unpack(otlp_span_batch *b, const uint8_t *const *spans,
-                                  const size_t *span_lens, size_t n, char *error,
-                                  size_t error_len) {
-  b->n = 0;
-  b->spans = n ? calloc(n, sizeof *b->spans) : NULL;
-  if (n && !b->spans) {
-    otlp_error(error, error_len, "out of memory");
-    return -1;
-  }
-  for (size_t i = 0; i < n; i++) {
-    pb_span *sp = opentelemetry__proto__trace__v1__span__unpack(NULL, span_lens[i], spans[i]);
-    if (!sp) {
-      otlp_error(error, error_len, "span %zu of %zu: not a protobuf Span (%zu bytes)", i, n,
-                 span_lens[i]);
-      otlp_span_batch_free(b);
-      return -1;
-    }
-    b->spans[b->n++] = sp;
-    if (!otlp_span_ids_valid(sp)) {
-      otlp_error(error, error_len, "span %zu of %zu: invalid trace or span id size", i, n);
-      otlp_span_batch_free(b);
-      return -1;
-    }
-  }
-  return 0;
+/* ---- framing: encoded spans go into a request as they are ----------------------------- */
+
+/* Protobuf wire format, just what framing needs. */
+enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
+
+static size_t otlp_varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, n++;
+  return n;
 }
+
+static uint8_t *otlp_put_varint(uint8_t *p, uint64_t v) {
+  while (v >= 0x80) *p++ = (uint8_t)(v | 0x80), v >>= 7;
+  *p++ = (uint8_t)v;
+  return p;
+}
+
+/* Reads a varint at *p (before end); false when truncated or longer than 10 bytes. */
+static bool otlp_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (b < 0x80) return true;
+  }
+  return false;
+}
+
+/* Whether data is a well-formed message at the top level with the id sizes of a Span
+ * (trace_id 16 bytes, span_id 8, parent_span_id none or 8). It does not descend into
+ * attributes: the bytes are ours (otlp_encode_span) and checksummed on disk, so this only has
+ * to catch a record that is not a span at all. */
+static bool otlp_span_bytes_valid(const uint8_t *data, size_t len) {
+  const uint8_t *p = data, *end = data + len;
+  bool trace = false, span = false;
+  while (p < end) {
+    uint64_t tag, v;
+    if (!otlp_get_varint(&p, end, &tag) || tag >> 3 == 0) return false;
+    switch (tag & 7) {
+      case WIRE_VARINT:
+        if (!otlp_get_varint(&p, end, &v)) return false;
+        break;
+      case WIRE_I64:
+        if (end - p < 8) return false;
+        p += 8;
+        break;
+      case WIRE_I32:
+        if (end - p < 4) return false;
+        p += 4;
+        break;
+      case WIRE_LEN:
+        if (!otlp_get_varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
+        if (tag >> 3 == 1) trace = v == 16;
+        else if (tag >> 3 == 2) span = v == 8;
+        else if (tag >> 3 == 4 && v != 0 && v != 8) return false;
+        p += v;
+        break;
+      default:
+        return false;
+    }
+  }
+  return trace && span;
+}
+
+/* A length-delimited field header: tag, then the length. Returns the end of it. */
+static uint8_t *otlp_put_len_header(uint8_t *p, unsigned field, size_t len) {
+  p = otlp_put_varint(p, (uint64_t)field << 3 | WIRE_LEN);
+  return otlp_put_varint(p, len);
+}
+
+static size_t otlp_len_field_size(size_t len) { return 1 + otlp_varint_size(len) + len; }
 
 int otlp_encode_request(const otlp_resource *res, const uint8_t *const *spans,
                         const size_t *span_lens, size_t n_spans, uint8_t **out,
                         size_t *out_len, char *error, size_t error_len) {
   *out = NULL, *out_len = 0;
-  otlp_span_batch batch;
-  if (otlp_span_batch_unpack(&batch, spans, span_lens, n_spans, error, error_len) < 0)
-    return -1;
+  for (size_t i = 0; i < n_spans; i++) {
+    if (!otlp_span_bytes_valid(spans[i], span_lens[i])) {
+      otlp_error(error, error_len, "span %zu of %zu: not a protobuf Span with valid ids (%zu bytes)",
+                 i, n_spans, span_lens[i]);
+      return -1;
+    }
+  }
+  /* The resource and the scope are packed by protobuf-c, once per request; the spans are
+   * framed around their stored bytes, never unpacked. Field order and sizes are what
+   * protobuf-c itself would write for the same message. */
   otlp_kv_list attrs;
   if (otlp_resource_attrs(&attrs, res) < 0) {
-    otlp_span_batch_free(&batch);
     otlp_error(error, error_len, "out of memory");
     return -1;
   }
-
   pb_resource resource;
   opentelemetry__proto__resource__v1__resource__init(&resource);
   resource.n_attributes = attrs.n;
   resource.attributes = attrs.ptrs;
-
   pb_scope scope;
   opentelemetry__proto__common__v1__instrumentation_scope__init(&scope);
   scope.name = OTLP_SCOPE_NAME;
   if (res->scope_version) scope.version = (char *)res->scope_version;
+  size_t resource_len = protobuf_c_message_get_packed_size(&resource.base);
+  size_t scope_len = protobuf_c_message_get_packed_size(&scope.base);
 
-  pb_scope_spans scope_spans;
-  opentelemetry__proto__trace__v1__scope_spans__init(&scope_spans);
-  scope_spans.scope = &scope;
-  scope_spans.n_spans = batch.n;
-  scope_spans.spans = batch.spans;
-  pb_scope_spans *scope_spans_list[1] = {&scope_spans};
+  size_t scope_spans_len = otlp_len_field_size(scope_len); /* ScopeSpans.scope = 1 */
+  for (size_t i = 0; i < n_spans; i++) scope_spans_len += otlp_len_field_size(span_lens[i]); /* .spans = 2 */
+  size_t resource_spans_len = otlp_len_field_size(resource_len) + otlp_len_field_size(scope_spans_len);
+  size_t total = otlp_len_field_size(resource_spans_len); /* request.resource_spans = 1 */
 
-  pb_resource_spans resource_spans;
-  opentelemetry__proto__trace__v1__resource_spans__init(&resource_spans);
-  resource_spans.resource = &resource;
-  resource_spans.n_scope_spans = 1;
-  resource_spans.scope_spans = scope_spans_list;
-  pb_resource_spans *resource_spans_list[1] = {&resource_spans};
-
-  pb_request request;
-  opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(&request);
-  request.n_resource_spans = 1;
-  request.resource_spans = resource_spans_list;
-
-  int rc = otlp_pack(&request.base, out, out_len);
-  if (rc < 0) otlp_error(error, error_len, "out of memory");
+  uint8_t *buf = malloc(total ? total : 1), *p = buf;
+  if (!buf) {
+    otlp_kv_list_free(&attrs);
+    otlp_error(error, error_len, "out of memory");
+    return -1;
+  }
+  p = otlp_put_len_header(p, 1, resource_spans_len);
+  p = otlp_put_len_header(p, 1, resource_len);
+  p += protobuf_c_message_pack(&resource.base, p);
+  p = otlp_put_len_header(p, 2, scope_spans_len);
+  p = otlp_put_len_header(p, 1, scope_len);
+  p += protobuf_c_message_pack(&scope.base, p);
+  for (size_t i = 0; i < n_spans; i++) {
+    p = otlp_put_len_header(p, 2, span_lens[i]);
+    memcpy(p, spans[i], span_lens[i]);
+    p += span_lens[i];
+  }
   otlp_kv_list_free(&attrs);
-  otlp_span_batch_free(&batch);
-  return rc;
+  *out = buf;
+  *out_len = (size_t)(p - buf);
+  return 0;
 }
 
 /* ---- responses ------------------------------------------------------------------- */

@@ -1,7 +1,7 @@
 /* otlp — span records to OTLP protobuf and back (opentelemetry-proto v1.x, protobuf-c).
  *
  * A span is encoded once, when reconcile makes it, as an opentelemetry.proto.trace.v1.Span
- * message; the queue keeps those bytes. A batch of them becomes one
+ * message; the queue and the spool keep those bytes, and a batch of them is framed into one
  * ExportTraceServiceRequest at send time, with the resource of the config then in force.
  */
 #ifndef OTLP_H
@@ -28,7 +28,9 @@ typedef struct {
 } otlp_resource;
 
 /* Builds an ExportTraceServiceRequest with one ResourceSpans / ScopeSpans holding the
- * given encoded spans (as made by otlp_encode_span). *out is malloc'd, caller frees.
+ * given encoded spans (as made by otlp_encode_span), framed as they are: the request holds the
+ * very bytes stored for each span, with length-delimited headers written around them (encode
+ * once: a span is never unpacked and packed again). *out is malloc'd, caller frees.
  * Returns 0, or -1 when a span does not decode (or has a trace_id that is not 16 bytes,
  * a span_id that is not 8) or memory runs out; error (may be NULL) then says which span
  * by index. */

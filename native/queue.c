@@ -1,210 +1,667 @@
-/* queue — a locked singly-linked FIFO of encoded spans with a byte cap, mirrored on disk by
- * the spool when one is attached.
+/* queue — a locked singly-linked FIFO of encoded spans with a byte cap, and the writer
+ * thread that mirrors it in the spool; see queue.h.
  *
- * The records of one spool file are pushed (or loaded) together, so they are contiguous in
- * the list: a file can go once no neighbour of a leaving record shares its id. Batches end
- * on a file boundary where they can, so that a crash re-sends at most the batch in flight.
+ * Each record knows the spool file holding it (a counted reference, NULL when none does) and
+ * the unit it was handed over with until it counts towards that unit's settling. The writer
+ * does every disk operation: group-commit writes, rewrites of files that lost some records
+ * (so an acked or dropped span is never restored), deletions, and the settle callbacks. The
+ * other threads only change the list under the lock, which is never held across I/O.
  */
 #include "queue.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
 
 #define DROP_LOG_INTERVAL_S 60
+#define GROUP_MAX_BYTES (8u * 1024 * 1024) /* one write's size, when more is waiting */
+#define RETRY_INITIAL_MS 500                /* a failed write is tried again after... */
+#define RETRY_MAX_MS 10000                  /* ...doubling up to this */
+#define EXPIRE_INTERVAL_S 60
+
+typedef struct file_ref {
+  uint64_t id;
+  size_t live;  /* queued records it holds */
+  bool partial; /* it also holds records that left the queue: rewrite the rest, then delete */
+} file_ref;
+
+typedef struct unit {
+  uint8_t *marks;
+  size_t len;
+  size_t unsettled; /* records not yet durable nor gone */
+  bool all_durable;
+  bool notified; /* its callback ran when a write made it durable */
+  struct unit *next_settled;
+} unit;
 
 typedef struct node {
   queue_record record;
-  uint64_t file_id; /* spool file holding it, 0 when in memory only */
+  file_ref *file; /* the spool file holding it; NULL: none */
+  unit *unit;     /* its unit until it counted towards settling it */
+  time_t born;
+  bool writing;   /* the writer is storing it: not sendable, not droppable */
   struct node *next;
 } node;
 
+typedef struct removal {
+  uint64_t id;
+  struct removal *next;
+} removal;
+
 struct queue {
   pthread_mutex_t lock;
+  pthread_cond_t wake;   /* to the writer */
+  pthread_cond_t synced; /* from the writer: a pass ended */
   node *head, *tail;
   size_t in_flight; /* records at the head lent out by queue_peek */
   size_t max_bytes;
-  spool *sp;        /* owned; NULL: memory only */
+  long max_age_s;
+  spool *sp; /* owned; NULL: memory only */
   queue_stats stats;
   time_t last_drop_log;
   uint64_t dropped_since_log;
+  queue_settled_fn on_settled;
+  void *settled_ctx;
+  void (*on_written)(void *ctx); /* records became sendable */
+  void *written_ctx;
+  unit *settled;      /* settled outside the writer: callbacks to run */
+  removal *removals;  /* spool files to delete */
+  bool rescan;        /* a file turned partial or a write failed: look from the head */
+  bool blocked;       /* what needs writing waits for the batch in flight: ack/unpeek wake */
+  node *scan_from;    /* else the first record that may need a write */
+  pthread_t writer;
+  bool writer_started, stopping;
+  int64_t retry_at_ms; /* a failed write is not tried again before this */
+  long retry_ms;
+  uint64_t kept_in_memory; /* records handed over while the spool was failing */
+  time_t last_expire;
 };
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timespec deadline_at(int64_t ms) {
+  return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+}
 
 queue *queue_new(size_t max_bytes) {
   queue *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   pthread_mutex_init(&q->lock, NULL);
+  pthread_cond_init(&q->wake, NULL);
+  pthread_cond_init(&q->synced, NULL);
   q->max_bytes = max_bytes;
+  q->retry_ms = RETRY_INITIAL_MS;
+  q->last_expire = time(NULL);
   return q;
 }
 
-void queue_free(queue *q) {
-  if (!q) return;
-  for (node *n = q->head, *next; n; n = next) {
-    next = n->next;
-    free(n->record.data);
-    free(n);
-  }
-  spool_close(q->sp); /* unsent spans stay on disk for the next process */
-  pthread_mutex_destroy(&q->lock);
-  free(q);
+void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx) {
+  pthread_mutex_lock(&q->lock);
+  q->on_written = fn;
+  q->written_ctx = ctx;
+  pthread_mutex_unlock(&q->lock);
 }
 
-/* The smallest seq still queued, minus one: everything at or below it is done. */
+void queue_on_settled(queue *q, queue_settled_fn fn, void *ctx) {
+  pthread_mutex_lock(&q->lock);
+  q->on_settled = fn;
+  q->settled_ctx = ctx;
+  pthread_mutex_unlock(&q->lock);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* List bookkeeping (lock held)                                                                 */
+
 static void update_done(queue *q) {
   q->stats.done_seq = q->head ? q->head->record.seq - 1 : q->stats.last_seq;
 }
 
-/* Called with the lock held when a record of file_id leaves and prev/next are its former
- * neighbours: the file goes when no other record of it remains. */
-static void release_file(queue *q, uint64_t file_id, const node *prev, const node *next) {
-  if (!file_id || !q->sp) return;
-  if ((prev && prev->file_id == file_id) || (next && next->file_id == file_id)) return;
-  spool_remove(q->sp, file_id);
+/* One record counted towards its unit: durable, or gone. Returns the unit when that settled it
+ * (the caller runs or queues its callback). */
+static unit *count_towards_unit(node *n, bool durable) {
+  unit *u = n->unit;
+  if (!u) return NULL;
+  n->unit = NULL;
+  if (!durable) u->all_durable = false;
+  return --u->unsettled == 0 ? u : NULL;
 }
 
+static void queue_removal(queue *q, uint64_t id) {
+  removal *r = malloc(sizeof *r);
+  if (!r) return; /* the file stays: the next process restores it (a duplicate, not a loss) */
+  r->id = id;
+  r->next = q->removals;
+  q->removals = r;
+}
+
+/* A record leaves file f: the file goes with its last record; until then it is partial. */
+static void leave_file(queue *q, file_ref *f) {
+  if (!f) return;
+  if (--f->live == 0) {
+    queue_removal(q, f->id);
+    free(f);
+  } else if (!f->partial) {
+    f->partial = true;
+    q->rescan = true;
+  }
+}
+
+/* Unlinks and frees victim (prev is the node before it, NULL at the head). */
 static void unlink_node(queue *q, node *prev, node *victim) {
   if (prev) prev->next = victim->next;
   else q->head = victim->next;
   if (q->tail == victim) q->tail = prev;
+  if (q->scan_from == victim) q->scan_from = victim->next;
   q->stats.bytes -= victim->record.len;
   q->stats.records--;
-  release_file(q, victim->file_id, prev, victim->next);
+  if (!victim->file) q->stats.not_durable--;
+  leave_file(q, victim->file);
+  unit *u = count_towards_unit(victim, false);
+  if (u) u->next_settled = q->settled, q->settled = u;
   free(victim->record.data);
   free(victim);
 }
 
-/* Drops the oldest records that are not in flight until len more bytes fit (or nothing
- * droppable is left), and says so in the log, at most once a minute. Lock held. */
-static void make_room(queue *q, size_t len) {
-  while (q->stats.bytes + len > q->max_bytes) {
-    node *prev = NULL, *victim = q->head; /* the first record past the in-flight ones */
-    for (size_t i = 0; i < q->in_flight && victim; i++) prev = victim, victim = victim->next;
-    if (!victim) break;
-    unlink_node(q, prev, victim);
-    q->stats.dropped_full++;
-    q->dropped_since_log++;
-  }
+/* Whether the writer must (re)store n: no file holds it, or its file is partial. */
+static bool needs_write(const queue *q, const node *n) {
+  return q->sp && !n->writing && (!n->file || n->file->partial);
+}
+
+static void log_drops_locked(queue *q, bool force) {
   time_t now = time(NULL);
-  if (q->dropped_since_log && now - q->last_drop_log >= DROP_LOG_INTERVAL_S) {
-    log_warn("span queue full (%zu bytes): dropped the %llu oldest unsent spans", q->max_bytes,
-             (unsigned long long)q->dropped_since_log);
+  if (q->dropped_since_log && (force || now - q->last_drop_log >= DROP_LOG_INTERVAL_S)) {
+    log_warn("span queue full (%zu bytes) or spans too old: dropped %llu unsent spans (%llu "
+             "in all: %llu for space, %llu for age)",
+             q->max_bytes, (unsigned long long)q->dropped_since_log,
+             (unsigned long long)(q->stats.dropped_full + q->stats.dropped_old),
+             (unsigned long long)q->stats.dropped_full, (unsigned long long)q->stats.dropped_old);
     q->dropped_since_log = 0;
     q->last_drop_log = now;
   }
 }
 
-/* Appends one record. Lock held. Takes data; returns 0, or -1 when out of memory. */
-static int append(queue *q, uint8_t *data, size_t len, uint64_t file_id) {
+/* The first droppable record (past the in-flight ones, not being written) and its
+ * predecessor. */
+static node *first_droppable(queue *q, node **prev_out) {
+  node *prev = NULL, *it = q->head;
+  for (size_t i = 0; i < q->in_flight && it; i++) prev = it, it = it->next;
+  while (it && it->writing) prev = it, it = it->next;
+  *prev_out = prev;
+  return it;
+}
+
+/* Drops the oldest records until len more bytes fit, finishing the spool file of the last one
+ * dropped (a file's records are dropped together, so its file can go). Lock held. */
+static void make_room(queue *q, size_t len) {
+  file_ref *last_file = NULL;
+  for (;;) {
+    node *prev, *victim = first_droppable(q, &prev);
+    if (!victim) break;
+    bool over = q->stats.bytes + len > q->max_bytes;
+    bool same_file = last_file && victim->file == last_file;
+    if (!over && !same_file) break;
+    /* a file freed by its last record is gone: compare before unlinking */
+    last_file = victim->file && victim->file->live > 1 ? victim->file : NULL;
+    unlink_node(q, prev, victim);
+    q->stats.dropped_full++;
+    q->dropped_since_log++;
+  }
+  log_drops_locked(q, false);
+}
+
+/* Appends one record. Lock held. Takes data; returns the node, or NULL when out of memory. */
+static node *append(queue *q, uint8_t *data, size_t len, file_ref *file, unit *u, time_t born) {
   node *n = malloc(sizeof *n);
   if (!n) {
     free(data);
-    return -1;
+    return NULL;
   }
-  make_room(q, len);
-  n->record = (queue_record){.data = data, .len = len, .seq = ++q->stats.last_seq};
-  n->file_id = file_id;
-  n->next = NULL;
+  *n = (node){.record = {.data = data, .len = len, .seq = ++q->stats.last_seq},
+              .file = file, .unit = u, .born = born};
   if (q->tail) q->tail->next = n;
   else q->head = n;
   q->tail = n;
   q->stats.records++;
   q->stats.bytes += len;
   q->stats.pushed++;
-  return 0;
+  if (!file) q->stats.not_durable++;
+  if (file) file->live++;
+  return n;
 }
 
-static void on_loaded(void *ctx, uint64_t file_id, uint8_t *data, size_t len) {
-  queue *q = ctx;
+static void start_writer_locked(queue *q);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loading                                                                                      */
+
+/* Drops the loader's reference to the file it was reading. Lock held. */
+static void release_loader_ref(queue *q, file_ref *f) {
+  if (f && --f->live == 0) { /* every record of it was dropped for space */
+    queue_removal(q, f->id);
+    free(f);
+  }
+}
+
+typedef struct {
+  queue *q;
+  uint64_t file_id;
+  file_ref *file;
+  queue_marks_fn on_marks;
+  void *ctx;
+} loader;
+
+static void on_loaded(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data,
+                      size_t len) {
+  loader *l = ctx;
+  queue *q = l->q;
+  if (kind == SPOOL_MARKS) {
+    if (l->on_marks) l->on_marks(l->ctx, data, len);
+    free(data);
+    return;
+  }
   pthread_mutex_lock(&q->lock);
-  append(q, data, len, file_id);
+  if (l->file_id != file_id || !l->file) {
+    release_loader_ref(q, l->file);
+    l->file = calloc(1, sizeof *l->file);
+    l->file_id = file_id;
+    if (l->file) l->file->id = file_id, l->file->live = 1; /* the loader's own reference */
+  }
+  make_room(q, len);
+  if (l->file) append(q, data, len, l->file, NULL, born);
+  else free(data); /* out of memory: the file stays, a later process loads it */
   update_done(q);
   pthread_mutex_unlock(&q->lock);
 }
 
-size_t queue_attach_spool(queue *q, spool *sp) {
+size_t queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks, void *ctx) {
   q->sp = sp;
-  return sp ? spool_load(sp, on_loaded, q) : 0;
+  if (!sp) return 0;
+  loader l = {.q = q, .on_marks = on_marks, .ctx = ctx};
+  size_t n = spool_load(sp, on_loaded, &l);
+  /* A file whose every record was dropped for space at load goes now, not at the next start:
+   * make_room queued its removal. Files not adopted whole (damaged records) are rewritten by
+   * nothing: they go when their last record leaves. */
+  pthread_mutex_lock(&q->lock);
+  release_loader_ref(q, l.file);
+  log_drops_locked(q, true);
+  if (q->removals || q->rescan) start_writer_locked(q);
+  pthread_mutex_unlock(&q->lock);
+  return n;
 }
 
-int queue_push_batch(queue *q, uint8_t **data, const size_t *lens, size_t n) {
-  uint64_t file_id = 0;
-  if (q->sp && n > 0) file_id = spool_write(q->sp, (const uint8_t *const *)data, lens, n);
-  int rc = q->sp && !file_id ? 1 : 0;
+/* ------------------------------------------------------------------------------------------ */
+/* The writer thread                                                                            */
+
+typedef struct {
+  node **nodes;
+  size_t n, cap;
+  spool_item *items;
+  size_t n_items, cap_items;
+} write_job;
+
+static int job_add_item(write_job *j, int kind, const uint8_t *data, size_t len) {
+  if (j->n_items == j->cap_items) {
+    size_t cap = j->cap_items ? j->cap_items * 2 : 64;
+    spool_item *grown = realloc(j->items, cap * sizeof *grown);
+    if (!grown) return -1;
+    j->items = grown, j->cap_items = cap;
+  }
+  j->items[j->n_items++] = (spool_item){.kind = kind, .data = data, .len = len};
+  return 0;
+}
+
+static int job_add_node(write_job *j, node *n) {
+  if (j->n == j->cap) {
+    size_t cap = j->cap ? j->cap * 2 : 64;
+    node **grown = realloc(j->nodes, cap * sizeof *grown);
+    if (!grown) return -1;
+    j->nodes = grown, j->cap = cap;
+  }
+  j->nodes[j->n++] = n;
+  return 0;
+}
+
+/* Collects what needs writing into j: whole units only (a file's marks must not speak for a
+ * span it does not hold), none with a record in flight, GROUP_MAX_BYTES or so at a time.
+ * Marks the nodes as writing. Lock held. */
+static void collect_job(queue *q, write_job *j) {
+  node *it = q->head, *prev = NULL;
+  unit *blocked = NULL; /* the unit of the last record in flight: the rest of it waits */
+  for (size_t i = 0; i < q->in_flight && it; i++) prev = it, it = it->next;
+  if (prev) blocked = prev->unit;
+  if (!q->rescan && q->scan_from) {
+    bool past_flight = true; /* scan_from may sit inside the in-flight prefix */
+    node *f = q->head;
+    for (size_t i = 0; i < q->in_flight && f; i++, f = f->next)
+      if (f == q->scan_from) past_flight = false;
+    if (past_flight) it = q->scan_from;
+  } else if (!q->rescan) {
+    it = NULL;
+  }
+  q->rescan = false;
+  q->scan_from = NULL;
+  size_t bytes = 0;
+  unit *current = NULL;
+  for (; it; it = it->next) {
+    if (!needs_write(q, it)) continue;
+    if (blocked && it->unit == blocked) {
+      q->rescan = q->blocked = true; /* written once its batch is answered */
+      continue;
+    }
+    bool unit_start = !it->unit || it->unit != current;
+    if (unit_start && bytes >= GROUP_MAX_BYTES) { /* the rest next time */
+      q->scan_from = it;
+      break;
+    }
+    if (job_add_node(j, it) != 0) {
+      q->scan_from = it;
+      break;
+    }
+    if (unit_start && it->unit && job_add_item(j, SPOOL_MARKS, it->unit->marks, it->unit->len) != 0) {
+      j->n--;
+      q->scan_from = it;
+      break;
+    }
+    if (job_add_item(j, SPOOL_SPAN, it->record.data, it->record.len) != 0) {
+      j->n--;
+      q->scan_from = it;
+      break;
+    }
+    current = it->unit;
+    it->writing = true;
+    bytes += it->record.len;
+  }
+}
+
+static void log_write_failure(queue *q, int err) {
+  queue_stats s = q->stats;
+  log_warn("cannot write the spool (%s); %zu spans are kept in memory (sent from there if the "
+           "backend takes them) and written when the disk works again",
+           strerror(err), s.not_durable);
+}
+
+/* Stores j as one file and publishes the outcome. Called without the lock. */
+static void run_job(queue *q, write_job *j) {
+  time_t born = 0;
+  for (size_t i = 0; i < j->n; i++)
+    if (!born || j->nodes[i]->born < born) born = j->nodes[i]->born;
+  file_ref *f = calloc(1, sizeof *f); /* before the write: once marks are recorded, no failing */
+  if (!f) {
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = 0; i < j->n; i++) j->nodes[i]->writing = false;
+    q->rescan = true; /* out of memory: tried again later */
+    pthread_mutex_unlock(&q->lock);
+    return;
+  }
+  uint64_t id = spool_write(q->sp, j->items, j->n_items, born);
+  int err = errno;
+  if (!id && spool_repair(q->sp)) id = spool_write(q->sp, j->items, j->n_items, born), err = errno;
+  if (id) {
+    /* Settle first: the state records the marks before any of these spans can be sent,
+     * acked and deleted (a crash then re-sends nothing already answered). */
+    pthread_mutex_lock(&q->lock);
+    unit *settled = NULL;
+    for (size_t i = 0; i < j->n; i++) {
+      unit *u = j->nodes[i]->unit;
+      if (!u) continue;
+      size_t in_job = 0; /* how many of u's unsettled records this job holds (contiguous) */
+      for (size_t k = i; k < j->n && j->nodes[k]->unit == u; k++) in_job++;
+      if (in_job == u->unsettled) u->notified = true, u->next_settled = settled, settled = u;
+      i += in_job - 1;
+    }
+    queue_settled_fn fn = q->on_settled;
+    void *ctx = q->settled_ctx;
+    pthread_mutex_unlock(&q->lock);
+    for (unit *u = settled; u; u = u->next_settled)
+      if (fn) fn(ctx, u->marks, u->len, u->all_durable);
+  }
   pthread_mutex_lock(&q->lock);
-  for (size_t i = 0; i < n; i++)
-    if (append(q, data[i], lens[i], file_id) != 0) rc = -1;
+  if (!id) free(f), f = NULL;
+  if (f) f->id = id;
+  for (size_t i = 0; i < j->n; i++) {
+    node *n = j->nodes[i];
+    n->writing = false;
+    if (!id) continue;
+    if (!n->file) q->stats.not_durable--;
+    leave_file(q, n->file);
+    n->file = f;
+    f->live++;
+    unit *u = count_towards_unit(n, true);
+    if (u && u->notified) { /* its callback already ran */
+      free(u->marks);
+      free(u);
+    } else if (u) { /* settled by a drop meanwhile */
+      u->next_settled = q->settled, q->settled = u;
+    }
+  }
+  if (id) {
+    if (q->stats.spool_failing) {
+      log_info("the spool is writable again: spans kept in memory are on disk now");
+      q->kept_in_memory = 0;
+    }
+    q->stats.spool_failing = false;
+    q->retry_ms = RETRY_INITIAL_MS;
+    q->retry_at_ms = 0;
+  } else {
+    if (!q->stats.spool_failing) log_write_failure(q, err);
+    q->stats.spool_failing = true;
+    q->stats.write_failures++;
+    q->retry_at_ms = now_ms() + q->retry_ms;
+    q->retry_ms = q->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry_ms * 2;
+    q->rescan = true;
+  }
+  if (f && f->live == 0) free(f); /* every record left meanwhile: impossible, they were writing */
+  void (*written)(void *) = id || q->stats.spool_failing ? q->on_written : NULL;
+  void *written_ctx = q->written_ctx;
+  pthread_mutex_unlock(&q->lock);
+  if (written) written(written_ctx); /* durable now (or sendable from memory): send them */
+}
+
+/* Deletes files and runs callbacks of units settled by acks and drops. Called without the
+ * lock; takes it to take the lists. */
+static void run_chores(queue *q) {
+  pthread_mutex_lock(&q->lock);
+  unit *settled = q->settled;
+  removal *removals = q->removals;
+  q->settled = NULL;
+  q->removals = NULL;
+  queue_settled_fn fn = q->on_settled;
+  void *ctx = q->settled_ctx;
+  pthread_mutex_unlock(&q->lock);
+  for (unit *u = settled, *next; u; u = next) {
+    next = u->next_settled;
+    if (fn) fn(ctx, u->marks, u->len, u->all_durable);
+    free(u->marks);
+    free(u);
+  }
+  for (removal *r = removals, *next; r; r = next) {
+    next = r->next;
+    if (q->sp) spool_remove(q->sp, r->id);
+    free(r);
+  }
+}
+
+/* Whether the writer has something to do now. Lock held. */
+static bool writer_has_work(queue *q) {
+  if (q->settled || q->removals) return true;
+  if (!q->sp || (!q->rescan && !q->scan_from) || q->blocked) return false;
+  return !q->stats.spool_failing || now_ms() >= q->retry_at_ms;
+}
+
+static void *writer_main(void *arg) {
+  queue *q = arg;
+  write_job j = {0};
+  pthread_mutex_lock(&q->lock);
+  for (;;) {
+    if (!writer_has_work(q)) {
+      pthread_cond_broadcast(&q->synced);
+      if (q->stopping) break;
+      int64_t until = now_ms() + EXPIRE_INTERVAL_S * 1000L;
+      if (q->stats.spool_failing && (q->rescan || q->scan_from) && q->retry_at_ms < until)
+        until = q->retry_at_ms;
+      struct timespec ts = deadline_at(until);
+      pthread_cond_timedwait(&q->wake, &q->lock, &ts);
+      if (q->max_age_s > 0 && time(NULL) - q->last_expire >= EXPIRE_INTERVAL_S) {
+        pthread_mutex_unlock(&q->lock);
+        queue_expire(q);
+        pthread_mutex_lock(&q->lock);
+      }
+      continue;
+    }
+    j.n = j.n_items = 0;
+    bool write = q->sp && (q->rescan || q->scan_from) &&
+                 (!q->stats.spool_failing || now_ms() >= q->retry_at_ms);
+    if (write) collect_job(q, &j);
+    pthread_mutex_unlock(&q->lock);
+    run_chores(q);
+    if (j.n) run_job(q, &j);
+    pthread_mutex_lock(&q->lock);
+    pthread_cond_broadcast(&q->synced);
+  }
+  pthread_mutex_unlock(&q->lock);
+  run_chores(q);
+  free(j.nodes);
+  free(j.items);
+  return NULL;
+}
+
+/* Starts the writer on first use. Lock held. */
+static void start_writer_locked(queue *q) {
+  if (q->writer_started || q->stopping) return;
+  if (pthread_create(&q->writer, NULL, writer_main, q) == 0) q->writer_started = true;
+  else log_error("cannot start the spool writer thread; spans are kept in memory only");
+}
+
+void queue_free(queue *q) {
+  if (!q) return;
+  pthread_mutex_lock(&q->lock);
+  bool join = q->writer_started;
+  q->stopping = true;
+  pthread_cond_broadcast(&q->wake);
+  pthread_mutex_unlock(&q->lock);
+  if (join) pthread_join(q->writer, NULL);
+  else run_chores(q);
+  log_drops_locked(q, true);
+  for (node *n = q->head, *next; n; n = next) {
+    next = n->next;
+    if (n->file && --n->file->live == 0) free(n->file);
+    if (n->unit && --n->unit->unsettled == 0) free(n->unit->marks), free(n->unit);
+    free(n->record.data);
+    free(n);
+  }
+  spool_close(q->sp); /* unsent spans stay on disk for the next process */
+  pthread_cond_destroy(&q->wake);
+  pthread_cond_destroy(&q->synced);
+  pthread_mutex_destroy(&q->lock);
+  free(q);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, const uint8_t *marks,
+                    size_t marks_len) {
+  if (n == 0) return 0;
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += lens[i];
+  unit *u = marks_len ? calloc(1, sizeof *u) : NULL;
+  if (u && !(u->marks = malloc(marks_len))) free(u), u = NULL;
+  if (marks_len && !u) {
+    for (size_t i = 0; i < n; i++) free(data[i]);
+    return -1;
+  }
+  if (u) {
+    memcpy(u->marks, marks, marks_len);
+    u->len = marks_len;
+    u->all_durable = true;
+  }
+  time_t born = time(NULL);
+  int rc = 0;
+  pthread_mutex_lock(&q->lock);
+  make_room(q, total);
+  node *first = NULL;
+  for (size_t i = 0; i < n; i++) {
+    node *added = append(q, data[i], lens[i], NULL, u, born);
+    if (!added) rc = -1;
+    else if (u) u->unsettled++;
+    if (!first) first = added;
+  }
+  if (u && u->unsettled == 0) free(u->marks), free(u);
+  if (first && q->sp && !q->scan_from) q->scan_from = first;
+  if (q->stats.spool_failing) q->kept_in_memory += n;
   update_done(q);
+  start_writer_locked(q);
+  pthread_cond_signal(&q->wake);
   pthread_mutex_unlock(&q->lock);
   return rc;
 }
 
 uint64_t queue_push(queue *q, uint8_t *data, size_t len) {
   size_t lens[] = {len};
-  if (queue_push_batch(q, &data, lens, 1) < 0) return 0;
+  if (queue_hand_over(q, &data, lens, 1, NULL, 0) < 0) return 0;
   return queue_get_stats(q).last_seq;
+}
+
+/* Whether the exporter may send n: what is durable, and what the spool cannot hold (it fails,
+ * or there is none, or no writer thread could be started). */
+static bool sendable(const queue *q, const node *n) {
+  return !n->writing && (n->file || !q->sp || q->stats.spool_failing || !q->writer_started);
 }
 
 size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes) {
   pthread_mutex_lock(&q->lock);
   size_t n = 0, bytes = 0, whole_files = 0;
   node *it = q->head, *last = NULL;
-  for (; it && n < max_n; last = it, it = it->next) {
+  for (; it && n < max_n && sendable(q, it); last = it, it = it->next) {
     if (n > 0 && bytes + it->record.len > max_bytes) break;
-    if (last && it->file_id != last->file_id) whole_files = n;
+    if (last && it->file != last->file) whole_files = n;
     out[n++] = &it->record;
     bytes += it->record.len;
   }
   /* Stopped inside a file: end the batch on the last file boundary, if there is one. */
-  if (it && last && it->file_id && it->file_id == last->file_id && whole_files > 0) n = whole_files;
+  if (it && last && it->file && it->file == last->file && whole_files > 0) n = whole_files;
   q->in_flight = n;
   pthread_mutex_unlock(&q->lock);
   return n;
 }
 
-/* After a batch ended inside a file (one file larger than a batch), stores the file's records
- * still queued as a new file and drops the old one, so a restart does not re-send the part
- * that was acked. Lock held. */
-static void rewrite_partial_file(queue *q) {
-  uint64_t old = q->head ? q->head->file_id : 0;
-  if (!old || !q->sp) return;
-  size_t n = 0;
-  for (node *it = q->head; it && it->file_id == old; it = it->next) n++;
-  uint8_t **data = malloc(n * sizeof *data);
-  size_t *lens = malloc(n * sizeof *lens);
-  uint64_t id = 0;
-  if (data && lens) {
-    size_t i = 0;
-    for (node *it = q->head; it && it->file_id == old; it = it->next, i++)
-      data[i] = it->record.data, lens[i] = it->record.len;
-    id = spool_write(q->sp, (const uint8_t *const *)data, lens, n);
-  }
-  if (id) {
-    for (node *it = q->head; it && it->file_id == old; it = it->next) it->file_id = id;
-    spool_remove(q->sp, old);
-  }
-  free(data);
-  free(lens);
-}
-
 void queue_ack(queue *q, size_t n) {
   pthread_mutex_lock(&q->lock);
-  uint64_t last_file = 0;
-  for (size_t i = 0; i < n && q->head; i++) {
-    last_file = q->head->file_id;
-    unlink_node(q, NULL, q->head);
-  }
-  if (last_file && q->head && q->head->file_id == last_file) rewrite_partial_file(q);
+  if (n > q->in_flight) n = q->in_flight;
+  for (size_t i = 0; i < n && q->head; i++) unlink_node(q, NULL, q->head);
   q->in_flight = 0;
+  q->blocked = false;
   update_done(q);
+  /* The files of what the backend just took go now, on this thread: a crash a moment later
+   * must not restore (and send again) what was answered. */
+  removal *removals = q->removals;
+  q->removals = NULL;
+  if (q->settled || q->rescan || q->scan_from) {
+    start_writer_locked(q);
+    pthread_cond_signal(&q->wake);
+  }
+  spool *sp = q->sp;
   pthread_mutex_unlock(&q->lock);
+  for (removal *r = removals, *next; r; r = next) {
+    next = r->next;
+    if (sp) spool_remove(sp, r->id);
+    free(r);
+  }
 }
 
 void queue_unpeek(queue *q) {
   pthread_mutex_lock(&q->lock);
   q->in_flight = 0;
+  q->blocked = false;
+  pthread_cond_signal(&q->wake); /* a unit blocked by the batch may be written now */
   pthread_mutex_unlock(&q->lock);
 }
 
@@ -218,5 +675,76 @@ queue_stats queue_get_stats(queue *q) {
 void queue_set_max_bytes(queue *q, size_t max_bytes) {
   pthread_mutex_lock(&q->lock);
   q->max_bytes = max_bytes;
+  pthread_mutex_unlock(&q->lock);
+}
+
+void queue_set_max_age(queue *q, long max_age_s) {
+  pthread_mutex_lock(&q->lock);
+  q->max_age_s = max_age_s;
+  pthread_mutex_unlock(&q->lock);
+}
+
+size_t queue_expire(queue *q) {
+  size_t dropped = 0;
+  pthread_mutex_lock(&q->lock);
+  q->last_expire = time(NULL);
+  if (q->max_age_s > 0) {
+    time_t cutoff = time(NULL) - q->max_age_s;
+    node *prev, *it = first_droppable(q, &prev);
+    while (it) {
+      node *next = it->next;
+      if (!it->writing && it->born < cutoff) {
+        unlink_node(q, prev, it);
+        dropped++;
+      } else {
+        prev = it;
+      }
+      it = next;
+    }
+    q->stats.dropped_old += dropped;
+    q->dropped_since_log += dropped;
+    if (dropped) {
+      update_done(q);
+      log_drops_locked(q, true);
+      start_writer_locked(q);
+      pthread_cond_signal(&q->wake);
+    }
+  }
+  pthread_mutex_unlock(&q->lock);
+  return dropped;
+}
+
+/* Whether a record up to goal still waits for its first write. Lock held. */
+static bool unwritten_upto(queue *q, uint64_t goal) {
+  if (!q->sp || q->stats.spool_failing) return false;
+  for (node *n = q->head; n && n->record.seq <= goal; n = n->next)
+    if (!n->file) return true;
+  return false;
+}
+
+/* Nothing up to goal waits for the writer: first writes, rewrites, deletions, callbacks. */
+static bool synced_upto(queue *q, uint64_t goal) {
+  bool rewrites = q->sp && !q->stats.spool_failing && q->rescan;
+  return !unwritten_upto(q, goal) && !rewrites && !q->settled && !q->removals;
+}
+
+bool queue_sync(queue *q, long timeout_ms) {
+  int64_t until = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  struct timespec ts = deadline_at(until);
+  pthread_mutex_lock(&q->lock);
+  uint64_t goal = q->stats.last_seq;
+  bool done;
+  while (!(done = synced_upto(q, goal)) && q->writer_started) {
+    pthread_cond_signal(&q->wake);
+    if (pthread_cond_timedwait(&q->synced, &q->lock, &ts) == ETIMEDOUT) break;
+  }
+  done = synced_upto(q, goal);
+  pthread_mutex_unlock(&q->lock);
+  return done;
+}
+
+void queue_log_drops(queue *q) {
+  pthread_mutex_lock(&q->lock);
+  log_drops_locked(q, true);
   pthread_mutex_unlock(&q->lock);
 }

@@ -1,10 +1,22 @@
-/* queue — encoded spans waiting for the exporter, in arrival order, on disk as well when a
- * spool is attached (durable before sent).
+/* queue — the hand-off: encoded spans waiting for the exporter, in arrival order, and the
+ * writer thread that makes them durable in the spool (see the README, "Durability").
  *
- * reconcile's side pushes (fast, never waits on the network); the exporter thread peeks a
- * batch from the head, sends it, and acks it. A record leaves the queue (and the disk) only
- * when acked, so a failed send keeps it. The queue is bounded in bytes: when full, the oldest
- * records not being sent are dropped, counted and logged. Thread-safe.
+ * reconcile's side hands a unit over (the spans of one reconcile and the dedup marks they
+ * answer for) and returns at once: it never waits on the disk or the network. The writer
+ * thread collects every unit handed over since its last write and stores them as one spool
+ * file (group commit: one fsync for all of them). A unit is "settled" once each of its spans
+ * is durable or has left the queue (sent, or given up on); then the settle callback receives
+ * its marks, on the writer or the exporter thread, and the caller records them in the session
+ * state. So the state never says "sent" for a span that could still vanish with the process.
+ *
+ * The exporter thread peeks a batch from the head, sends it and acks it. It sends only spans
+ * that are durable, or that the spool cannot hold (disk trouble, no spool): nothing is sent
+ * before it could be restored after a crash, unless the disk refuses it. A record leaves the
+ * queue (and the disk) only when acked, so a failed send keeps it.
+ *
+ * The queue is bounded in bytes: when full, the oldest whole spool files not being sent are
+ * dropped (so a dropped span is never restored again), counted exactly and logged. Spans
+ * older than the age limit go the same way. Thread-safe.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
@@ -12,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "spool.h"
 
@@ -25,34 +38,61 @@ typedef struct {
 
 typedef struct {
   size_t records, bytes;  /* waiting now (in flight included) */
-  uint64_t pushed;        /* ever pushed */
+  uint64_t pushed;        /* ever pushed (restored ones included) */
   uint64_t dropped_full;  /* dropped because the queue was full */
+  uint64_t dropped_old;   /* dropped because they were older than the age limit */
   uint64_t last_seq;      /* seq of the newest record ever pushed */
   uint64_t done_seq;      /* every record with seq <= done_seq has left the queue */
+  size_t not_durable;     /* records waiting now that no spool file holds */
+  uint64_t write_failures; /* spool writes that failed */
+  bool spool_failing;     /* the last spool write failed */
 } queue_stats;
 
+/* Receives a settled unit's marks (as handed over; the callee must not keep the pointer).
+ * durable: the unit's spans reached a spool file (false: they were sent or dropped before
+ * the disk held them). */
+typedef void (*queue_settled_fn)(void *ctx, const uint8_t *marks, size_t len, bool durable);
+
+/* Receives marks found in the spool at load time (spans of a dead process). */
+typedef void (*queue_marks_fn)(void *ctx, const uint8_t *marks, size_t len);
+
 queue *queue_new(size_t max_bytes);
+
+/* Stops the writer thread (a write in progress finishes) and frees everything. Spans on disk
+ * stay for the next process. */
 void queue_free(queue *q);
 
+/* Sets who hears of settled units. Call before the first hand-over. */
+void queue_on_settled(queue *q, queue_settled_fn fn, void *ctx);
+
+/* Sets who hears that the writer made records sendable (the exporter, so that it does not
+ * wait for its next look). Called on the writer thread, without the queue's lock. */
+void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx);
+
 /* Attaches a spool (the queue owns it from then on) and loads what it holds: spans an
- * earlier process left unsent. Returns how many were loaded. */
-size_t queue_attach_spool(queue *q, spool *sp);
+ * earlier process left unsent (their marks go to on_marks first, so the caller records them
+ * before anything can emit those spans again). Returns how many spans were loaded. */
+size_t queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks, void *ctx);
 
-/* Appends n records, stored as one spool file first when a spool is attached (ownership of
- * every data[i] moves to the queue, even on failure). Returns 0 when they are queued (and on
- * disk, with a spool), 1 when queued in memory only because the spool could not be written,
- * -1 when out of memory. */
-int queue_push_batch(queue *q, uint8_t **data, const size_t *lens, size_t n);
+/* Hands n records over (ownership of every data[i] moves to the queue, even on failure),
+ * with the marks they answer for (copied; may be NULL/0). Never touches the disk: the writer
+ * thread stores them. Returns 0, or -1 when out of memory (the records are then dropped and
+ * their marks never settle: a later snapshot emits them again). */
+int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, const uint8_t *marks,
+                    size_t marks_len);
 
-/* Appends one record; see queue_push_batch. Returns its seq, or 0 when out of memory. */
+/* One record without marks; see queue_hand_over. Returns its seq, or 0 when out of memory. */
 uint64_t queue_push(queue *q, uint8_t *data, size_t len);
 
-/* Borrows up to max_n records from the head, at most max_bytes together (but always at least
- * one when any is waiting) into out, ending on a spool-file boundary where one is in reach. They stay queued, and are not dropped for space, until
- * queue_ack. Only one consumer may peek at a time. Returns how many. */
+/* Borrows up to max_n sendable records from the head, at most max_bytes together (but always
+ * at least one when any is sendable) into out, ending on a spool-file boundary where one is
+ * in reach. They stay queued, and are not dropped, until queue_ack. Only one consumer may peek
+ * at a time. Returns how many. */
 size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes);
 
-/* Removes the n records the last peek returned (sent, or given up on). */
+/* Removes the first n records the last peek returned (sent, or given up on) and returns the
+ * rest of them to the queue. Spool files left without records are deleted before it returns
+ * (on the caller's thread: the exporter's). */
 void queue_ack(queue *q, size_t n);
 
 /* Returns the records a peek borrowed without removing them (the send will be retried). */
@@ -60,7 +100,20 @@ void queue_unpeek(queue *q);
 
 queue_stats queue_get_stats(queue *q);
 
-/* Changes the byte cap (a config change); the next push makes room if needed. */
+/* Changes the byte cap (a config change); the next hand-over makes room if needed. */
 void queue_set_max_bytes(queue *q, size_t max_bytes);
+
+/* Spans handed over more than max_age_s seconds ago are dropped (0: no limit). */
+void queue_set_max_age(queue *q, long max_age_s);
+
+/* Drops what is past the age limit now (counted like the cap's drops). Returns how many. */
+size_t queue_expire(queue *q);
+
+/* Waits until every record handed over before the call is durable (or the spool failed to
+ * hold it, or there is no spool), at most timeout_ms. Returns true when that holds. */
+bool queue_sync(queue *q, long timeout_ms);
+
+/* Logs the drops not logged yet (the cap's log line is rate-limited); for shutdown. */
+void queue_log_drops(queue *q);
 
 #endif

@@ -18,7 +18,8 @@
 #include "files.h"
 #include "log.h"
 
-#define MAGIC "OATSPOOL1\n"
+#define MAGIC "OATSPOOL2\n"
+#define MAGIC_V1 "OATSPOOL1\n" /* records without a kind byte: all spans */
 #define MAGIC_LEN (sizeof MAGIC - 1)
 #define RECORD_MAX (64u * 1024 * 1024) /* a span is never this big: a larger length is damage */
 #define ORPHAN_GRACE_S 60 /* a directory without a lock may be one being created right now */
@@ -28,12 +29,12 @@ struct spool {
   int lock_fd;
   pthread_mutex_t lock;
   uint64_t next_id;
-  bool write_failing; /* log a failure streak once */
+  bool sync;          /* fsync files and the directory */
 };
 
 /* ------------------------------------------------------------------------------------------ */
 
-static void fsync_dir(const char *dir) {
+static void fsync_dir(const char *dir) { /* best effort: a lost rename is re-adopted */
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);
@@ -91,36 +92,66 @@ static void free_names(char **names, size_t count) {
 
 /* ------------------------------------------------------------------------------------------ */
 
-spool *spool_open(const char *root) {
-  if (files_mkdir_p(root) != 0) {
-    log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
-             strerror(errno));
-    return NULL;
+/* Creates sp->dir and takes the lock in it. Returns the lock's fd, or -1 with errno set. */
+static int make_locked_dir(spool *sp) {
+  if (files_mkdir_p(sp->root) != 0) return -1;
+  char *lock = files_join(sp->dir, "lock");
+  int fd = -1;
+  if (lock && (mkdir(sp->dir, 0700) == 0 || errno == EEXIST))
+    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int saved = errno;
+    close(fd);
+    fd = -1;
+    errno = saved;
   }
+  free(lock);
+  return fd;
+}
+
+spool *spool_open(const char *root, bool sync) {
   spool *sp = calloc(1, sizeof *sp);
   if (!sp) return NULL;
   pthread_mutex_init(&sp->lock, NULL);
   sp->lock_fd = -1;
   sp->next_id = 1;
+  sp->sync = sync;
   char owner[64];
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   snprintf(owner, sizeof owner, "%ld-%08lx", (long)getpid(),
            (unsigned long)((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u) & 0xffffffffu);
   sp->root = strdup(root);
-  sp->dir = files_join(root, owner);
-  char *lock = sp->dir ? files_join(sp->dir, "lock") : NULL;
-  if (sp->root && sp->dir && lock && mkdir(sp->dir, 0700) == 0)
-    sp->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (sp->lock_fd < 0 || flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+  sp->dir = sp->root ? files_join(root, owner) : NULL;
+  if (sp->dir) sp->lock_fd = make_locked_dir(sp);
+  if (sp->lock_fd < 0) {
     log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
              strerror(errno));
-    free(lock);
     spool_close(sp);
     return NULL;
   }
-  free(lock);
   return sp;
+}
+
+void spool_set_sync(spool *sp, bool sync) {
+  pthread_mutex_lock(&sp->lock);
+  sp->sync = sync;
+  pthread_mutex_unlock(&sp->lock);
+}
+
+bool spool_repair(spool *sp) {
+  struct stat sb;
+  if (stat(sp->dir, &sb) == 0) return false; /* still there: the trouble is elsewhere */
+  int fd = make_locked_dir(sp);
+  if (fd < 0) return false;
+  pthread_mutex_lock(&sp->lock);
+  int old = sp->lock_fd;
+  sp->lock_fd = fd;
+  pthread_mutex_unlock(&sp->lock);
+  if (old >= 0) close(old); /* the lock of a directory that no longer exists */
+  log_warn("spool directory %s was removed while in use; created it again (spans it held were "
+           "lost with it, unless already sent)", sp->dir);
+  return true;
 }
 
 void spool_close(spool *sp) {
@@ -211,35 +242,44 @@ static void adopt(spool *sp, const char *other) {
 }
 
 /* Reads one file's records into fn; skips damaged ones. Returns records delivered. */
+/* Reads one file's records into fn; skips damaged ones. Returns span records delivered. */
 static size_t load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx) {
   FILE *f = fopen(path, "rb");
   if (!f) return 0;
+  struct stat sb;
+  time_t born = fstat(fileno(f), &sb) == 0 ? sb.st_mtime : time(NULL);
   size_t delivered = 0;
   char magic[MAGIC_LEN];
-  if (fread(magic, 1, MAGIC_LEN, f) != MAGIC_LEN || memcmp(magic, MAGIC, MAGIC_LEN) != 0) {
+  bool v1 = false;
+  if (fread(magic, 1, MAGIC_LEN, f) != MAGIC_LEN ||
+      (memcmp(magic, MAGIC, MAGIC_LEN) != 0 && !(v1 = memcmp(magic, MAGIC_V1, MAGIC_LEN) == 0))) {
     log_warn("spool file %s is not a spool file or is damaged; skipped", path);
     fclose(f);
     return 0;
   }
-  uint8_t head[8];
+  size_t head_len = v1 ? 8 : 9;
+  uint8_t head[9];
   size_t n;
-  while ((n = fread(head, 1, sizeof head, f)) == sizeof head) {
+  while ((n = fread(head, 1, head_len, f)) == head_len) {
     uint32_t len = get_u32(head), crc = get_u32(head + 4);
+    int kind = v1 ? SPOOL_SPAN : head[8];
     uint8_t *data = len <= RECORD_MAX ? malloc(len ? len : 1) : NULL;
     if (!data || fread(data, 1, len, f) != len) {
       log_warn("spool file %s: a damaged record; the rest of the file is skipped", path);
       free(data);
       break;
     }
-    if ((uint32_t)crc32(0L, data, len) != crc) {
+    uint32_t sum = v1 ? (uint32_t)crc32(0L, data, len)
+                      : (uint32_t)crc32(crc32(0L, head + 8, 1), data, len);
+    if (sum != crc || (kind != SPOOL_SPAN && kind != SPOOL_MARKS)) {
       log_warn("spool file %s: a record failed its checksum; skipped", path);
       free(data);
       continue;
     }
-    fn(ctx, id, data, len);
-    delivered++;
+    fn(ctx, id, born, kind, data, len);
+    delivered += kind == SPOOL_SPAN;
   }
-  if (n != 0 && n != sizeof head) log_warn("spool file %s: a torn record at its end; skipped", path);
+  if (n != 0 && n != head_len) log_warn("spool file %s: a torn record at its end; skipped", path);
   fclose(f);
   return delivered;
 }
@@ -275,9 +315,9 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
   return total;
 }
 
-uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *lens, size_t n) {
+uint64_t spool_write(spool *sp, const spool_item *items, size_t n, time_t born) {
   size_t total = MAGIC_LEN;
-  for (size_t i = 0; i < n; i++) total += 8 + lens[i];
+  for (size_t i = 0; i < n; i++) total += 9 + items[i].len;
   uint8_t *buf = malloc(total), *p = buf;
   uint64_t id = take_id(sp);
   char name[32], tmp_name[48];
@@ -289,29 +329,36 @@ uint64_t spool_write(spool *sp, const uint8_t *const *records, const size_t *len
     memcpy(p, MAGIC, MAGIC_LEN);
     p += MAGIC_LEN;
     for (size_t i = 0; i < n; i++) {
-      put_u32(p, (uint32_t)lens[i]);
-      put_u32(p + 4, (uint32_t)crc32(0L, records[i], (uInt)lens[i]));
-      memcpy(p + 8, records[i], lens[i]);
-      p += 8 + lens[i];
+      uint8_t kind = (uint8_t)items[i].kind;
+      put_u32(p, (uint32_t)items[i].len);
+      put_u32(p + 4, (uint32_t)crc32(crc32(0L, &kind, 1), items[i].data, (uInt)items[i].len));
+      p[8] = kind;
+      memcpy(p + 9, items[i].data, items[i].len);
+      p += 9 + items[i].len;
     }
+    pthread_mutex_lock(&sp->lock);
+    bool sync = sp->sync;
+    pthread_mutex_unlock(&sp->lock);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && fsync(fd) == 0;
-    if (fd >= 0) close(fd);
+    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || fsync(fd) == 0);
+    if (ok && born > 0) {
+      struct timespec times[2] = {{.tv_sec = born}, {.tv_sec = born}};
+      futimens(fd, times);
+    }
+    if (fd >= 0 && close(fd) != 0) ok = false; /* NFS and full disks report here */
     ok = ok && rename(tmp, path) == 0;
+    int saved = errno;
     if (!ok) unlink(tmp);
-    else fsync_dir(sp->dir);
+    else if (sync) fsync_dir(sp->dir);
+    errno = saved;
+  } else {
+    errno = ENOMEM;
   }
   int saved = errno;
-  pthread_mutex_lock(&sp->lock);
-  bool first_failure = !ok && !sp->write_failing;
-  sp->write_failing = !ok;
-  pthread_mutex_unlock(&sp->lock);
-  if (first_failure)
-    log_warn("cannot write the spool in %s (%s); spans are kept in memory until it works again",
-             sp->dir, strerror(saved));
   free(buf);
   free(path);
   free(tmp);
+  errno = saved;
   return ok ? id : 0;
 }
 

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,11 +145,14 @@ typedef struct session_file {
 struct state {
   char *dir; /* NULL: memory only */
   keyset committed, pending;
+  pthread_mutex_t handed_lock; /* the writer thread removes what it recorded */
+  keyset handed;               /* handed over, not yet recorded in the file */
   session_file *files;
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
   char *open_session;
-  int open_fd; /* -1 when memory only or the file is unusable */
+  int open_fd; /* -1 when memory only or the file is unusable; read-only: it holds the flock */
+  char *open_path; /* its path, to write through a second descriptor (rarely needed) */
   session_file *open_file;
 };
 
@@ -191,6 +195,7 @@ state *state_new(const char *dir) {
   state *st = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->open_fd = -1;
+  pthread_mutex_init(&st->handed_lock, NULL);
   if (dir) {
     if (files_mkdir_p(dir) == 0) {
       st->dir = strdup(dir);
@@ -211,6 +216,8 @@ void state_free(state *st) {
   state_rollback(st);
   keyset_clear(&st->committed);
   keyset_clear(&st->pending);
+  keyset_clear(&st->handed);
+  pthread_mutex_destroy(&st->handed_lock);
   for (session_file *f = st->files, *next; f; f = next) {
     next = f->next;
     free(f->session_id);
@@ -220,13 +227,23 @@ void state_free(state *st) {
   free(st);
 }
 
+/* The session file opened for writing, beside the read-only descriptor that holds its flock
+ * (a flock belongs to the open file description: closing this one keeps it). Opening a file
+ * for writing and closing it are what can wait on the file system's journal, so the reconcile
+ * path reads only; writes are for the rare reset and the roll-forward. -1 on failure. */
+static int open_for_writing(const char *path) {
+  return path ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) : -1;
+}
+
 /* Starts a session file afresh: truncated, with just the header. */
-static void reset_file(int fd, session_file *f) {
-  if (ftruncate(fd, 0) == 0 && pwrite(fd, HEADER, HEADER_LEN, 0) == (ssize_t)HEADER_LEN) {
+static void reset_file(const char *path, session_file *f) {
+  int fd = open_for_writing(path);
+  if (fd >= 0 && ftruncate(fd, 0) == 0 && write(fd, HEADER, HEADER_LEN) == (ssize_t)HEADER_LEN) {
     f->loaded = (off_t)HEADER_LEN;
   } else {
     f->loaded = 0;
   }
+  if (fd >= 0) close(fd);
 }
 
 /* Reads the keys appended since f->loaded (by us or another process). */
@@ -236,7 +253,7 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
   if (sb.st_ino != f->ino || sb.st_size < f->loaded) f->loaded = 0; /* replaced or truncated */
   f->ino = sb.st_ino;
   if (sb.st_size == 0) {
-    reset_file(fd, f);
+    f->loaded = 0; /* a new file: its first append writes the header */
     return;
   }
   if (sb.st_size == f->loaded) return;
@@ -254,7 +271,7 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
     if (len < HEADER_LEN || memcmp(buf, HEADER, HEADER_LEN) != 0) {
       log_warn("state file %s is not ours or is corrupt; starting it afresh (spans of that "
                "session may be sent again; backends keep one copy per span id)", path);
-      reset_file(fd, f);
+      reset_file(path, f);
       free(buf);
       return;
     }
@@ -304,7 +321,14 @@ void state_begin(state *st, const char *session_id) {
   char *path = malloc(n);
   if (!path) return;
   snprintf(path, n, "%s/%s", st->dir, name);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  /* Read-only and without O_CREAT when the file exists (the common case): no directory lock,
+   * no journal; a new session's file is created empty, and its first append adds the header. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    int created = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (created >= 0) close(created);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  }
   if (fd < 0 || flock(fd, LOCK_EX) != 0) {
     log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only",
              path, strerror(errno));
@@ -313,17 +337,23 @@ void state_begin(state *st, const char *session_id) {
     return;
   }
   read_new_keys(st, fd, f, path);
-  free(path);
   st->open_fd = fd;
+  st->open_path = path;
   st->open_file = f;
 }
 
 bool state_seen(const state *st, const char *session_id, const char *key) {
-  return keyset_has(&st->committed, session_id, key) || keyset_has(&st->pending, session_id, key);
+  if (keyset_has(&st->committed, session_id, key) || keyset_has(&st->pending, session_id, key))
+    return true;
+  pthread_mutex_t *lock = (pthread_mutex_t *)&st->handed_lock;
+  pthread_mutex_lock(lock);
+  bool handed = keyset_has(&st->handed, session_id, key);
+  pthread_mutex_unlock(lock);
+  return handed;
 }
 
 int state_mark(state *st, const char *session_id, const char *key) {
-  if (keyset_has(&st->committed, session_id, key)) return 0;
+  if (state_seen(st, session_id, key) && !keyset_has(&st->pending, session_id, key)) return 0;
   return keyset_add(&st->pending, session_id, key) < 0 ? -1 : 0;
 }
 
@@ -331,6 +361,8 @@ int state_mark(state *st, const char *session_id, const char *key) {
 static void release(state *st) {
   if (st->open_fd >= 0) close(st->open_fd); /* closing drops the flock */
   st->open_fd = -1;
+  free(st->open_path);
+  st->open_path = NULL;
   st->open_file = NULL;
   free(st->open_session);
   st->open_session = NULL;
@@ -339,15 +371,19 @@ static void release(state *st) {
 /* Appends the pending keys of the open session as one write. */
 static int append_pending(state *st) {
   session_file *f = st->open_file;
-  size_t total = 1;
+  size_t total = 1 + HEADER_LEN;
   for (size_t i = 0; i < st->pending.cap; i++)
     if (st->pending.slots[i]) total += strlen(strchr(st->pending.slots[i], 0x1f) + 1) + 1;
   char *buf = malloc(total), *p = buf;
   if (!buf) return -1;
   struct stat sb;
   char last = '\n';
-  if (fstat(st->open_fd, &sb) == 0 && sb.st_size > 0 && pread(st->open_fd, &last, 1, sb.st_size - 1) != 1)
-    last = '\n';
+  bool sized = fstat(st->open_fd, &sb) == 0;
+  if (sized && sb.st_size == 0) { /* a new file starts with its header */
+    memcpy(p, HEADER, HEADER_LEN);
+    p += HEADER_LEN;
+  }
+  if (sized && sb.st_size > 0 && pread(st->open_fd, &last, 1, sb.st_size - 1) != 1) last = '\n';
   if (last != '\n') *p++ = '\n'; /* after a torn line */
   for (size_t i = 0; i < st->pending.cap; i++) {
     if (!st->pending.slots[i]) continue;
@@ -357,11 +393,16 @@ static int append_pending(state *st) {
     p += n;
     *p++ = '\n';
   }
-  off_t at = lseek(st->open_fd, 0, SEEK_END);
-  ssize_t wrote = write(st->open_fd, buf, (size_t)(p - buf));
+  /* we hold the flock: nobody appends between the fstat and this write */
+  off_t at = sized ? sb.st_size : -1;
+  int wfd = open_for_writing(st->open_path);
+  ssize_t wrote = wfd >= 0 ? write(wfd, buf, (size_t)(p - buf)) : -1;
+  int saved = errno;
+  if (wfd >= 0 && close(wfd) != 0 && wrote >= 0) wrote = -1, saved = errno;
   bool ok = at >= 0 && wrote == p - buf;
-  if (ok && f->loaded == at) f->loaded += wrote; /* our own keys need no re-read */
+  if (ok && f->loaded == at && at > 0) f->loaded += wrote; /* our own keys need no re-read */
   free(buf);
+  errno = saved;
   return ok ? 0 : -1;
 }
 
@@ -409,3 +450,134 @@ size_t state_gc(state *st, time_t cutoff) {
 }
 
 size_t state_size(const state *st) { return st->committed.len; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The hand-off: marks recorded only once the spool holds their spans                          */
+
+/* Rebuilds handed without the keys of marks (open addressing has no delete). Lock held. */
+static void forget_handed(state *st, const uint8_t *marks, size_t len) {
+  const char *session = (const char *)marks, *end = (const char *)marks + len;
+  size_t ns = strlen(session);
+  keyset kept = {0};
+  for (size_t i = 0; i < st->handed.cap; i++) {
+    char *s = st->handed.slots[i];
+    if (!s) continue;
+    bool drop = false;
+    if (strncmp(s, session, ns) == 0 && s[ns] == 0x1f)
+      for (const char *k = session + ns + 1; k < end && !drop; k += strlen(k) + 1)
+        drop = strcmp(s + ns + 1, k) == 0;
+    if (drop) {
+      free(s);
+      continue;
+    }
+    if ((kept.len + 1) * 2 > kept.cap && keyset_grow(&kept) != 0) { /* keep them all */
+      free(kept.slots);
+      return;
+    }
+    char *sep = strchr(s, 0x1f);
+    *sep = '\0';
+    kept.slots[find_slot(kept.slots, kept.cap, s, sep + 1)] = s;
+    *sep = 0x1f;
+    kept.len++;
+  }
+  /* slots of dropped keys were freed above; the old table only lost its pointers */
+  free(st->handed.slots);
+  st->handed = kept;
+}
+
+int state_hand_over(state *st, uint8_t **marks, size_t *len) {
+  *marks = NULL;
+  *len = 0;
+  if (st->pending.len == 0 || !st->open_session) {
+    state_rollback(st);
+    return 0;
+  }
+  size_t ns = strlen(st->open_session), total = ns + 1;
+  for (size_t i = 0; i < st->pending.cap; i++)
+    if (st->pending.slots[i]) total += strlen(st->pending.slots[i]) - ns;
+  uint8_t *buf = malloc(total), *p = buf;
+  if (!buf) return -1;
+  memcpy(p, st->open_session, ns + 1);
+  p += ns + 1;
+  bool ok = true;
+  pthread_mutex_lock(&st->handed_lock);
+  for (size_t i = 0; ok && i < st->pending.cap; i++) {
+    char *slot = st->pending.slots[i];
+    if (!slot) continue;
+    char *sep = strchr(slot, 0x1f);
+    size_t nk = strlen(sep + 1);
+    memcpy(p, sep + 1, nk + 1);
+    p += nk + 1;
+    *sep = '\0';
+    ok = keyset_add(&st->handed, slot, sep + 1) >= 0;
+    *sep = 0x1f;
+  }
+  if (!ok) forget_handed(st, buf, (size_t)(p - buf)); /* undo: pending keys were never handed */
+  pthread_mutex_unlock(&st->handed_lock);
+  if (!ok) {
+    free(buf);
+    return -1;
+  }
+  keyset_clear(&st->pending);
+  release(st);
+  *marks = buf;
+  *len = (size_t)(p - buf);
+  return 0;
+}
+
+const char *state_marks_each(const uint8_t *marks, size_t len,
+                             void (*fn)(void *ctx, const char *session_id, const char *key),
+                             void *ctx) {
+  if (!marks || len == 0 || marks[len - 1] != '\0') return NULL;
+  const char *session = (const char *)marks, *end = (const char *)marks + len;
+  for (const char *k = session + strlen(session) + 1; k < end; k += strlen(k) + 1)
+    if (*k && fn) fn(ctx, session, k);
+  return session;
+}
+
+typedef struct {
+  char *buf;
+  size_t len;
+} key_lines;
+
+static void add_line(void *ctx, const char *session_id, const char *key) {
+  (void)session_id;
+  key_lines *l = ctx;
+  size_t n = strlen(key);
+  memcpy(l->buf + l->len, key, n);
+  l->len += n;
+  l->buf[l->len++] = '\n';
+}
+
+int state_record(state *st, const uint8_t *marks, size_t len) {
+  const char *session = state_marks_each(marks, len, NULL, NULL);
+  if (!session || !st->dir) return -1; /* memory only: they stay handed */
+  key_lines lines = {.buf = malloc(len + 1)};
+  if (!lines.buf) return -1;
+  lines.buf[lines.len++] = '\n'; /* a leading newline ends a torn line; empty lines are skipped */
+  state_marks_each(marks, len, add_line, &lines);
+  char name[STATE_NAME_MAX];
+  state_file_name(session, name);
+  char *path = files_join(st->dir, name);
+  int fd = path ? open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+  bool ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
+  if (ok) {
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && sb.st_size == 0) /* a new file starts with its header */
+      ok = files_write_all(fd, HEADER, HEADER_LEN) == 0;
+    ok = ok && files_write_all(fd, lines.buf, lines.len) == 0;
+  }
+  int saved = errno;
+  if (fd >= 0) close(fd); /* drops the flock */
+  free(path);
+  free(lines.buf);
+  if (!ok) {
+    log_warn("cannot record sent spans in the state file (%s); they are remembered in memory, "
+             "and a restart may send them again", strerror(saved));
+    return -1;
+  }
+  pthread_mutex_lock(&st->handed_lock);
+  forget_handed(st, marks, len);
+  pthread_mutex_unlock(&st->handed_lock);
+  return 0;
+}

@@ -7,17 +7,29 @@
  *
  *   state_begin(st, session)   lock the session's file, read what others recorded since
  *   state_seen / state_mark    marks are pending until...
- *   state_commit(st)           ...the spans reached the spool: append them, unlock
- *   state_rollback(st)         ...or they did not: forget them, unlock
+ *   state_hand_over(st, ...)   ...the spans were handed over (in memory): the marks are
+ *                              "handed" (seen by this process, not yet in the file), unlock;
+ *                              state_record(st, marks) appends them once the spool holds the
+ *                              spans durably (the writer thread calls it)
+ *   state_commit(st)           or: append them now, unlock (roll-forward of marks found in
+ *                              the spool at start, and tests)
+ *   state_rollback(st)         or: forget them, unlock
  *
- * The lock (flock) is held only between begin and commit, i.e. for one reconcile. File
- * names are sanitised session ids: nothing a session id holds can leave the directory.
+ * So the file never says "sent" for a span a crash could still lose: a span handed over but
+ * not yet durable is re-derived from the next snapshot by the next process.
+ *
+ * The lock (flock) is held only between begin and the end of the reconcile, and by
+ * state_record for one write(). File names are sanitised session ids: nothing a session id
+ * holds can leave the directory.
+ *
+ * Threads: state_record may run on another thread than the rest (which run on one).
  */
 #ifndef STATE_H
 #define STATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 typedef struct state state;
@@ -43,6 +55,25 @@ int state_commit(state *st);
 
 /* Forgets the pending marks and releases the session. */
 void state_rollback(state *st);
+
+/* Moves the pending marks of the open session to the in-memory "handed" set and releases the
+ * session. *marks (malloc'd, caller frees) gets them as "<session>\0<key>\0<key>\0...", for
+ * state_record once the spans are durable; *marks is NULL when nothing was pending. 0, or -1
+ * when out of memory (nothing moved: the caller commits or rolls back instead). */
+int state_hand_over(state *st, uint8_t **marks, size_t *len);
+
+/* Appends marks (as state_hand_over made them) to their session's file and then forgets them
+ * from the handed set (the file holds them now; the next state_begin reads them). When the
+ * file cannot be written they stay handed (this process still will not emit them again; the
+ * next may, which duplicates rather than loses). Thread-safe against the other functions.
+ * 0, or -1 when the file could not be written. */
+int state_record(state *st, const uint8_t *marks, size_t len);
+
+/* Calls fn for each key of marks (as state_hand_over made them); returns the session id
+ * (pointing into marks) or NULL when marks are malformed. */
+const char *state_marks_each(const uint8_t *marks, size_t len,
+                             void (*fn)(void *ctx, const char *session_id, const char *key),
+                             void *ctx);
 
 /* Removes the files of sessions not touched since before `cutoff`. Returns how many. */
 size_t state_gc(state *st, time_t cutoff);

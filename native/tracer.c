@@ -30,8 +30,9 @@ struct tracer {
                              * loaded (zeroed when absent): either changing means reload */
   state *st;
   queue *q;
+  spool *sp; /* owned by q; kept to change its fsync setting */
   exporter *exp;
-  uint64_t payloads, rejected, spans_queued, encode_failures, spans_memory_only, spans_loaded;
+  uint64_t payloads, rejected, spans_queued, encode_failures, spans_loaded;
   /* the spans of the reconcile in progress, encoded, pushed to the queue together */
   uint8_t **batch;
   size_t *batch_lens;
@@ -146,6 +147,8 @@ static void install_config(tracer *t, config *c) {
     free(shown);
   }
   queue_set_max_bytes(t->q, c->spool_max_bytes ? c->spool_max_bytes : QUEUE_MAX_BYTES);
+  queue_set_max_age(t->q, c->spool_max_age_s);
+  if (t->sp) spool_set_sync(t->sp, c->spool_fsync);
   exporter_target *target = target_from_config(c, t->version);
   if (target) exporter_set_target(t->exp, target);
   else log_error("out of memory while applying the config");
@@ -169,6 +172,36 @@ void tracer_refresh(tracer *t) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* The writer made a unit's spans durable (or they left the queue first): record their marks
+ * in the session state, so the next process does not emit them again. Writer thread. */
+static void on_settled(void *ctx, const uint8_t *marks, size_t len, bool durable) {
+  (void)durable;
+  tracer *t = ctx;
+  state_record(t->st, marks, len);
+}
+
+/* The writer made spans durable: the exporter may send them now. Writer thread. */
+static void on_written(void *ctx) {
+  tracer *t = ctx;
+  exporter_wake(t->exp);
+}
+
+static void mark_one(void *ctx, const char *session_id, const char *key) {
+  state_mark(ctx, session_id, key);
+}
+
+/* Marks stored in the spool by a process that may have died before recording them: record
+ * them now (those already recorded are skipped), before any reconcile could emit their spans
+ * again. JS thread, at open. */
+static void on_marks_loaded(void *ctx, const uint8_t *marks, size_t len) {
+  tracer *t = ctx;
+  const char *session = state_marks_each(marks, len, NULL, NULL);
+  if (!session) return;
+  state_begin(t->st, session);
+  state_marks_each(marks, len, mark_one, t->st);
+  state_commit(t->st);
+}
+
 tracer *tracer_open(const char *const *envp, const char *version) {
   tracer *t = calloc(1, sizeof *t);
   if (!t) return NULL;
@@ -188,8 +221,13 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   }
   size_t forgotten = state_gc(t->st, time(NULL) - STATE_IDLE_DAYS * 86400);
   if (forgotten) log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
-  /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first. */
-  t->spans_loaded = queue_attach_spool(t->q, spool_open(t->cfg->spool_dir));
+  /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first; the
+   * marks stored with them are recorded before any snapshot is reconciled (roll forward). */
+  queue_on_settled(t->q, on_settled, t);
+  queue_on_written(t->q, on_written, t);
+  t->sp = spool_open(t->cfg->spool_dir, t->cfg->spool_fsync);
+  t->spans_loaded = queue_attach_spool(t->q, t->sp, on_marks_loaded, t);
+  queue_expire(t->q);
   if (t->spans_loaded) {
     log_info("%llu unsent spans from an earlier run are queued again",
              (unsigned long long)t->spans_loaded);
@@ -240,17 +278,26 @@ static int emit_to_batch(void *ctx, span *s) {
   return 0;
 }
 
-/* Queues the reconcile's spans as one spool file, then records them as sent in the state:
- * durable first, so a crash in between re-sends rather than loses. */
+/* Hands the reconcile's spans over in memory, with the marks they answer for: this process
+ * will not emit them again, and the session state records them only once the writer thread
+ * has them in a durable spool file (queue.h). Never waits on the disk: a crash before that
+ * leaves them unmarked, and the next snapshot re-derives them. */
 static void queue_batch(tracer *t) {
-  if (t->batch_len > 0) {
-    int rc = queue_push_batch(t->q, t->batch, t->batch_lens, t->batch_len);
-    if (rc == 1) t->spans_memory_only += t->batch_len;
-    t->spans_queued += t->batch_len;
-    t->batch_len = 0;
-    exporter_notify(t->exp);
+  if (t->batch_len == 0) {
+    state_rollback(t->st); /* nothing was marked */
+    return;
   }
-  state_commit(t->st);
+  uint8_t *marks = NULL;
+  size_t marks_len = 0;
+  if (state_hand_over(t->st, &marks, &marks_len) != 0) {
+    /* out of memory: forget the marks; the spans still go, a later snapshot may repeat them */
+    state_rollback(t->st);
+  }
+  queue_hand_over(t->q, t->batch, t->batch_lens, t->batch_len, marks, marks_len);
+  free(marks);
+  t->spans_queued += t->batch_len;
+  t->batch_len = 0;
+  exporter_notify(t->exp);
 }
 
 int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result) {
@@ -305,15 +352,26 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
   exporter_flush(t->exp, timeout_ms, out);
 }
 
+/* Within timeout_ms (+ the few ms an abort takes): send what can be sent, make durable what
+ * is not, stop. Spans the backend did not take stay in the spool for the next process. */
 void tracer_shutdown(tracer *t, long timeout_ms) {
   if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms > 0 ? t->cfg->shutdown_ms : 2000;
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   exporter_stop(t->exp, timeout_ms);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long spent = (long)((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+  /* the writer keeps up as spans arrive; whatever is left gets the rest, and at least 50 ms */
+  queue_sync(t->q, timeout_ms - spent > 50 ? timeout_ms - spent : 50);
+  queue_log_drops(t->q);
 }
 
 char *tracer_status_json(tracer *t) {
   tracer_refresh(t);
   const config *c = t->cfg;
   exporter_counts n = exporter_get_counts(t->exp);
+  queue_stats qs = queue_get_stats(t->q);
   char *endpoint = endpoint_for_display(c->endpoint);
   const char *sending = !c->enabled                               ? "disabled"
                         : c->dry_run                              ? "dry-run"
@@ -321,8 +379,8 @@ char *tracer_status_json(tracer *t) {
                                                                   : "sending";
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
-      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s?, s:I}, s:s?, "
-      "s:{s:s, s:I}}",
+      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+      "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
       c->project_name,
@@ -333,12 +391,17 @@ char *tracer_status_json(tracer *t) {
       (json_int_t)t->rejected, "spans_queued", (json_int_t)t->spans_queued, "spans_exported",
       (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped, "spans_pending",
       (json_int_t)n.pending, "spans_restored", (json_int_t)t->spans_loaded,
-      "spans_memory_only", (json_int_t)t->spans_memory_only, "requests", (json_int_t)n.requests,
+      "spans_memory_only", (json_int_t)qs.not_durable, "spans_dropped_full",
+      (json_int_t)qs.dropped_full, "spans_dropped_old", (json_int_t)qs.dropped_old,
+      "requests", (json_int_t)n.requests,
       "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
       "last_export", "status", (json_int_t)n.last_status, "error",
       n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
+      "key_refused", n.key_refused,
       "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL,
-      "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)queue_get_stats(t->q).bytes);
+      "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
+      t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
+      (json_int_t)(c->spool_max_age_s / 86400));
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);
@@ -347,8 +410,11 @@ char *tracer_status_json(tracer *t) {
 
 void tracer_free(tracer *t) {
   if (!t) return;
-  if (t->exp) exporter_free(t->exp);
+  /* The exporter stops first (it reads the queue), but is freed only after the queue's writer
+   * thread, which may still wake it while it finishes its last writes, has ended. */
+  if (t->exp) exporter_stop(t->exp, 0);
   queue_free(t->q);
+  if (t->exp) exporter_free(t->exp);
   if (t->st) state_free(t->st);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
   free(t->batch);

@@ -22,8 +22,10 @@ tracer *tracer_open(const char *const *envp, const char *version);
 /* Re-reads the config when the file's mtime or the relevant environment changed. */
 void tracer_refresh(tracer *t);
 
-/* Reconciles one payload (JSON text) and queues the new spans. Returns reconcile_json's
- * status; a rejected payload is logged once, as one line. */
+/* Reconciles one payload (JSON text) and hands the new spans over to the queue in memory
+ * (never waiting on the disk: the spool writer makes them durable, and only then records them
+ * in the session state; see queue.h). Returns reconcile_json's status; a rejected payload is
+ * logged once, as one line. */
 int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result);
 
 /* Waits until what was queued so far is answered, or timeout_ms. */
@@ -34,8 +36,10 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
 char *tracer_status_json(tracer *t);
 
 /* Flushes for at most timeout_ms (negative: the configured shutdown bound, 2 s by default),
- * then stops the exporter. What is unsent stays in the spool; a later reconcile starts the
- * exporter again. */
+ * then stops the exporter (a request in flight is cut at once) and gives the spool writer what
+ * is left of the bound, at least 50 ms, to make the last spans durable: it returns within
+ * timeout_ms plus a few milliseconds whatever the backend does. What is unsent stays in the
+ * spool; a later reconcile starts the exporter again. */
 void tracer_shutdown(tracer *t, long timeout_ms);
 
 void tracer_free(tracer *t);

@@ -67,14 +67,16 @@ test('a 400 drops its batch with a log line saying why, and later spans still go
 
 test('a process killed with SIGKILL before sending loses nothing: the next one delivers', async () => {
   const home = tempHome();
-  const killed = await scenario([{ fixture: MAIN }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  const killed = await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
   assert.equal(killed.signal, 'SIGKILL');
   assert.ok(spoolFiles(home).length > 0, 'the spans were on disk before the process died');
   const receiver = await startReceiver();
   try {
-    const out = await scenario([{ flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
-    assert.equal(out.steps[1].status.counters.spans_restored, 15);
-    assert.equal(out.steps[0].flush.exported, 15);
+    // the same snapshot again: the restored spans are not emitted a second time
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    assert.equal(out.steps[0].reconcile.spans, 0, 'the state knew them');
+    assert.equal(out.steps[2].status.counters.spans_restored, 15);
+    assert.equal(out.steps[1].flush.exported, 15);
     const ids = receiver.spans().map((s) => s.spanId);
     assert.equal(ids.length, 15);
     assert.equal(new Set(ids).size, 15, 'none twice');
@@ -84,11 +86,28 @@ test('a process killed with SIGKILL before sending loses nothing: the next one d
   }
 });
 
+test('a process killed before its spans were durable loses nothing: the next snapshot re-derives them', async () => {
+  const home = tempHome();
+  // reconcile returns before the disk is touched; the kill comes straight after it
+  await scenario([{ fixture: MAIN }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  const receiver = await startReceiver();
+  try {
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const restored = out.steps[2].status.counters.spans_restored;
+    assert.equal(out.steps[0].reconcile.spans + restored, 15, 'each span either restored or emitted again, never both');
+    const ids = receiver.spans().map((s) => s.spanId);
+    assert.equal(new Set(ids).size, 15);
+    assert.equal(ids.length, 15, 'none twice');
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('a kill -9 inside a spool write never stops the next start: the leftover temp file is cleaned', async () => {
   // The state such a kill leaves: a directory without its lock, holding a half-written temp
   // file (and the process's earlier spool files), older than the orphan grace period.
   const home = tempHome();
-  await scenario([{ fixture: MAIN }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
   const [file] = spoolFiles(home);
   const dir = path.dirname(file);
   fs.unlinkSync(path.join(dir, 'lock'));
@@ -132,7 +151,7 @@ test('a batch in flight when the process dies is sent again, and nothing else tw
 
 test('a corrupt spool file and a corrupt state file are logged and skipped; the rest arrives', async () => {
   const home = tempHome();
-  await scenario([{ fixture: MAIN }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
   const [good] = spoolFiles(home);
   fs.writeFileSync(path.join(path.dirname(good), '00000000000000ff.spool'), 'not a spool file at all');
   const stateDir = path.join(home, '.arize', 'harness', 'state', 'opencode');

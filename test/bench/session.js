@@ -210,14 +210,14 @@ function payload(session, type, messages = session.messages) {
   return { type, sessionID: session.sessionID, messages, childSessions: session.childSessions };
 }
 
-/** One more completed model call (with two tools) in the last turn of `session`. */
-function oneMore(session, seed = 99) {
+/** One more completed model call (with two tools, or the tools named) in the last turn of `session`. */
+function oneMore(session, seed = 99, tools = ['bash', 'read']) {
   const rand = rng(seed);
   const last = session.messages[session.messages.length - 1].info;
   const clock = { now: last.time.completed + 1000, tick(ms) { this.now += 1 + Math.floor(rand() * ms); return this.now; } };
   const ctx = { rand, id: ids(seed, clock), sessionID: session.sessionID, clock };
   const user = session.messages[session.turns[session.turns.length - 1]];
-  return assistantMessage(ctx, user.info.id, ['bash', 'read']);
+  return assistantMessage(ctx, user.info.id, tools);
 }
 
 module.exports = { makeSession, payload, oneMore, rng };

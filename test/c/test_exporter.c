@@ -260,6 +260,57 @@ static void test_nonsense_rejected_counts_stay_within_the_batch(void) {
   server_free(&srv);
 }
 
+/* A 413 halves the batch until it passes, and one span refused alone is dropped with its
+ * size in the log; nothing else is lost or sent twice. */
+static void test_413_splits_the_batch_and_drops_only_a_lone_span_too_large(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 413}, {.status = 413}, {.status = 0}, {.status = 0}, {.status = 413}};
+  CHECK(server_start(&srv, script, 5) == 0);
+  pipeline p = pipeline_to(srv.url);
+  clear_log();
+  push_spans(p.q, p.e, 1, 4); /* 4: 413; 2: 413; 1: ok; 1: ok; 1: 413, dropped; 1: ok */
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.exported, 3);
+  CHECK_INT(c.dropped, 1);
+  CHECK(accepted_all(&srv, 1, 2));
+  CHECK(accepted_all(&srv, 4, 1));
+  CHECK_INT(server_requests(&srv), 6);
+  char *log = read_log();
+  CHECK(strstr(log, "as too large (HTTP 413); sending batches of at most") != NULL);
+  CHECK(strstr(log, "refused a single span of ") != NULL);
+  free(log);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
+/* 401/403 keep the spans (not dropped, not retried) until the target changes; then they go. */
+static void test_refused_key_keeps_spans_until_the_target_changes(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 401, .body = "bad key"}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 3);
+  CHECK(server_wait_requests(&srv, 1, WAIT_MS));
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c); /* returns at once: nothing can be sent now */
+  CHECK_INT(c.pending, 3);
+  CHECK_INT(c.dropped, 0);
+  CHECK(c.key_refused);
+  CHECK_INT(c.last_status, 401);
+  usleep(200 * 1000);
+  CHECK_INT(server_requests(&srv), 1); /* no retries against a refused key */
+  exporter_set_target(p.e, target_for(srv.url)); /* a config reload */
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, 3);
+  CHECK_INT(c.pending, 0);
+  CHECK(!c.key_refused);
+  CHECK(accepted_all(&srv, 1, 3));
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
 static void test_silent_backend_flush_times_out_and_stop_aborts_the_send(void) {
   test_server srv;
   server_reply script[] = {{.hang = true}};
@@ -439,6 +490,8 @@ int main(void) {
   RUN(test_partial_success_rejections_count_as_dropped);
   RUN(test_nonsense_rejected_counts_stay_within_the_batch);
   RUN(test_silent_backend_flush_times_out_and_stop_aborts_the_send);
+  RUN(test_413_splits_the_batch_and_drops_only_a_lone_span_too_large);
+  RUN(test_refused_key_keeps_spans_until_the_target_changes);
   RUN(test_target_that_does_not_send_keeps_spans_and_flush_returns_at_once);
   RUN(test_dry_run_target_drops_spans_without_sending);
   RUN(test_stop_then_notify_starts_again_and_delivers);

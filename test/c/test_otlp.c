@@ -270,7 +270,42 @@ static void test_garbage_bytes_are_rejected_without_crashing(void) {
   span_free(s);
 }
 
+/* Encode once: the request carries each span's stored bytes verbatim, and is the very
+ * message protobuf-c would pack for the same content. */
+static void test_request_frames_the_stored_span_bytes_as_they_are(void) {
+  uint8_t *bytes[2];
+  size_t lens[2];
+  for (int i = 0; i < 2; i++) {
+    span *s = make_span(i ? "LLM" : "Turn", (uint8_t)(i + 1));
+    encode(s, &bytes[i], &lens[i]);
+    span_free(s);
+  }
+  span_attrs extra = {0};
+  span_attrs_set_string(&extra, "deployment.environment", "test", 4);
+  otlp_resource res = {.service_name = "opencode", .project_name = "p", .scope_version = "1.2",
+                       .extra = extra};
+  uint8_t *req = NULL;
+  size_t req_len = 0;
+  CHECK(otlp_encode_request(&res, (const uint8_t *const *)bytes, lens, 2, &req, &req_len, NULL, 0) == 0);
+  for (int i = 0; i < 2; i++) CHECK(memmem(req, req_len, bytes[i], lens[i]) != NULL);
+  Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *r =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, req_len, req);
+  CHECK(r != NULL);
+  size_t repacked_len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(r);
+  uint8_t *repacked = malloc(repacked_len);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(r, repacked);
+  CHECK_INT(repacked_len, req_len);
+  CHECK(memcmp(repacked, req, req_len) == 0);
+  free(repacked);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
+  free(req);
+  span_attrs_clear(&extra);
+  free(bytes[0]);
+  free(bytes[1]);
+}
+
 int main(void) {
+  RUN(test_request_frames_the_stored_span_bytes_as_they_are);
   RUN(test_span_round_trips_every_field);
   RUN(test_root_span_has_no_parent_and_unset_status);
   RUN(test_ok_status_without_message_round_trips);

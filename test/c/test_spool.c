@@ -27,18 +27,22 @@ typedef struct {
   size_t n;
 } loaded;
 
-static void on_record(void *ctx, uint64_t file_id, uint8_t *data, size_t len) {
+static void on_record(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data, size_t len) {
   loaded *l = ctx;
-  (void)file_id;
+  (void)file_id, (void)born;
+  if (kind != SPOOL_SPAN) {
+    free(data);
+    return;
+  }
   if (l->n < 64) snprintf(l->seen[l->n++], 16, "%.*s", (int)len, (const char *)data);
   free(data);
 }
 
 static void write_strings(spool *sp, const char **items, size_t n) {
-  const uint8_t *records[16];
-  size_t lens[16];
-  for (size_t i = 0; i < n; i++) records[i] = (const uint8_t *)items[i], lens[i] = strlen(items[i]);
-  CHECK(spool_write(sp, records, lens, n) > 0);
+  spool_item records[16];
+  for (size_t i = 0; i < n; i++)
+    records[i] = (spool_item){SPOOL_SPAN, (const uint8_t *)items[i], strlen(items[i])};
+  CHECK(spool_write(sp, records, n, 0) > 0);
 }
 
 /* The paths of every spool file under root (any owner directory). */
@@ -63,12 +67,12 @@ static size_t spool_files(char paths[][1024], size_t max) {
 
 static void test_a_new_process_picks_up_what_a_dead_one_left(void) {
   fresh_root();
-  spool *first = spool_open(root);
+  spool *first = spool_open(root, true);
   const char *a[] = {"s1", "s2"}, *b[] = {"s3"};
   write_strings(first, a, 2);
   write_strings(first, b, 1);
   spool_close(first); /* as if the process died: the lock is free, the files stay */
-  spool *second = spool_open(root);
+  spool *second = spool_open(root, true);
   loaded l = {0};
   CHECK_INT(spool_load(second, on_record, &l), 3);
   CHECK_STR(l.seen[0], "s1");
@@ -82,7 +86,7 @@ static void test_a_new_process_picks_up_what_a_dead_one_left(void) {
  * aborted the host on every start. */
 static void test_an_aged_lockless_directory_with_a_temp_file_is_adopted_and_cleaned(void) {
   fresh_root();
-  spool *first = spool_open(root);
+  spool *first = spool_open(root, true);
   const char *a[] = {"kept"};
   write_strings(first, a, 1);
   spool_close(first);
@@ -102,7 +106,7 @@ static void test_an_aged_lockless_directory_with_a_temp_file_is_adopted_and_clea
   struct timeval old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
   CHECK(utimes(dir, old) == 0);
   for (int round = 0; round < 2; round++) { /* and the start after that one too */
-    spool *next = spool_open(root);
+    spool *next = spool_open(root, true);
     CHECK(next != NULL);
     loaded l = {0};
     CHECK_INT(spool_load(next, on_record, &l), 1); /* still unsent: kept */
@@ -114,10 +118,10 @@ static void test_an_aged_lockless_directory_with_a_temp_file_is_adopted_and_clea
 
 static void test_a_live_process_keeps_its_files(void) {
   fresh_root();
-  spool *alive = spool_open(root);
+  spool *alive = spool_open(root, true);
   const char *a[] = {"mine"};
   write_strings(alive, a, 1);
-  spool *other = spool_open(root);
+  spool *other = spool_open(root, true);
   loaded l = {0};
   CHECK_INT(spool_load(other, on_record, &l), 0);
   spool_close(other);
@@ -126,17 +130,17 @@ static void test_a_live_process_keeps_its_files(void) {
 
 static void test_a_damaged_record_is_skipped_and_the_rest_load(void) {
   fresh_root();
-  spool *sp = spool_open(root);
+  spool *sp = spool_open(root, true);
   const char *a[] = {"good1", "bad22", "good3"};
   write_strings(sp, a, 3);
   spool_close(sp);
   char paths[4][1024];
   CHECK_INT(spool_files(paths, 4), 1);
   int fd = open(paths[0], O_RDWR);
-  /* magic (10) + [len,crc,"good1"] (13) + [len,crc] (8): the first byte of "bad22" */
-  CHECK(pwrite(fd, "X", 1, 10 + 13 + 8) == 1);
+  /* magic (10) + [len,crc,kind,"good1"] (14) + [len,crc,kind] (9): the first byte of "bad22" */
+  CHECK(pwrite(fd, "X", 1, 10 + 14 + 9) == 1);
   close(fd);
-  spool *again = spool_open(root);
+  spool *again = spool_open(root, true);
   loaded l = {0};
   CHECK_INT(spool_load(again, on_record, &l), 2);
   CHECK_STR(l.seen[0], "good1");
@@ -146,7 +150,7 @@ static void test_a_damaged_record_is_skipped_and_the_rest_load(void) {
 
 static void test_a_torn_file_loads_its_whole_records(void) {
   fresh_root();
-  spool *sp = spool_open(root);
+  spool *sp = spool_open(root, true);
   const char *a[] = {"whole", "cut-short"};
   write_strings(sp, a, 2);
   spool_close(sp);
@@ -155,7 +159,7 @@ static void test_a_torn_file_loads_its_whole_records(void) {
   struct stat sb;
   stat(paths[0], &sb);
   CHECK(truncate(paths[0], sb.st_size - 3) == 0);
-  spool *again = spool_open(root);
+  spool *again = spool_open(root, true);
   loaded l = {0};
   CHECK_INT(spool_load(again, on_record, &l), 1);
   CHECK_STR(l.seen[0], "whole");
@@ -164,7 +168,7 @@ static void test_a_torn_file_loads_its_whole_records(void) {
 
 static void test_a_file_that_is_not_ours_is_skipped_and_removed(void) {
   fresh_root();
-  spool *sp = spool_open(root);
+  spool *sp = spool_open(root, true);
   const char *a[] = {"ok"};
   write_strings(sp, a, 1);
   spool_close(sp);
@@ -173,7 +177,7 @@ static void test_a_file_that_is_not_ours_is_skipped_and_removed(void) {
   FILE *f = fopen(paths[0], "w");
   fputs("garbage", f);
   fclose(f);
-  spool *again = spool_open(root);
+  spool *again = spool_open(root, true);
   loaded l = {0};
   CHECK_INT(spool_load(again, on_record, &l), 0);
   spool_close(again);
@@ -182,7 +186,7 @@ static void test_a_file_that_is_not_ours_is_skipped_and_removed(void) {
 
 static void test_files_are_private(void) {
   fresh_root();
-  spool *sp = spool_open(root);
+  spool *sp = spool_open(root, true);
   const char *a[] = {"x"};
   write_strings(sp, a, 1);
   char paths[4][1024];
@@ -201,17 +205,21 @@ static uint8_t *dup_bytes(const char *s) {
   return p;
 }
 
-static void push_strings(queue *q, const char **items, size_t n) {
+/* Hands items over as one unit (with marks when given) and waits for the writer. */
+static void push_marked(queue *q, const char **items, size_t n, const char *marks, size_t marks_len) {
   uint8_t *data[16];
   size_t lens[16];
   for (size_t i = 0; i < n; i++) data[i] = dup_bytes(items[i]), lens[i] = strlen(items[i]);
-  CHECK_INT(queue_push_batch(q, data, lens, n), 0);
+  CHECK_INT(queue_hand_over(q, data, lens, n, (const uint8_t *)marks, marks_len), 0);
+  CHECK(queue_sync(q, 5000));
 }
+
+static void push_strings(queue *q, const char **items, size_t n) { push_marked(q, items, n, NULL, 0); }
 
 static void test_an_acked_batch_leaves_the_disk(void) {
   fresh_root();
   queue *q = queue_new(1 << 20);
-  queue_attach_spool(q, spool_open(root));
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
   const char *a[] = {"a1", "a2"}, *b[] = {"b1"};
   push_strings(q, a, 2);
   push_strings(q, b, 1);
@@ -220,6 +228,7 @@ static void test_an_acked_batch_leaves_the_disk(void) {
   const queue_record *batch[8];
   CHECK_INT(queue_peek(q, batch, 8, 1 << 20), 3);
   queue_ack(q, 3);
+  CHECK(queue_sync(q, 5000)); /* the writer deletes */
   CHECK_INT(spool_files(paths, 4), 0);
   queue_free(q);
 }
@@ -227,7 +236,7 @@ static void test_an_acked_batch_leaves_the_disk(void) {
 static void test_batches_end_on_a_file_boundary(void) {
   fresh_root();
   queue *q = queue_new(1 << 20);
-  queue_attach_spool(q, spool_open(root));
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
   const char *a[] = {"a1", "a2"}, *b[] = {"b1", "b2", "b3"};
   push_strings(q, a, 2);
   push_strings(q, b, 3);
@@ -242,15 +251,16 @@ static void test_batches_end_on_a_file_boundary(void) {
 static void test_a_file_larger_than_a_batch_keeps_only_its_unsent_part(void) {
   fresh_root();
   queue *q = queue_new(1 << 20);
-  queue_attach_spool(q, spool_open(root));
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
   const char *a[] = {"r1", "r2", "r3", "r4", "r5"};
   push_strings(q, a, 5);
   const queue_record *batch[8];
   CHECK_INT(queue_peek(q, batch, 3, 1 << 20), 3);
   queue_ack(q, 3);
+  CHECK(queue_sync(q, 5000)); /* the writer rewrites r4, r5 */
   queue_free(q); /* a crash now must not bring back r1..r3 */
   queue *next = queue_new(1 << 20);
-  CHECK_INT(queue_attach_spool(next, spool_open(root)), 2);
+  CHECK_INT(queue_attach_spool(next, spool_open(root, true), NULL, NULL), 2);
   CHECK_INT(queue_peek(next, batch, 8, 1 << 20), 2);
   CHECK(batch[0]->len == 2 && memcmp(batch[0]->data, "r4", 2) == 0);
   queue_ack(next, 2);
@@ -260,12 +270,12 @@ static void test_a_file_larger_than_a_batch_keeps_only_its_unsent_part(void) {
 static void test_restored_spans_come_first_and_unsent_ones_survive_a_restart(void) {
   fresh_root();
   queue *q = queue_new(1 << 20);
-  queue_attach_spool(q, spool_open(root));
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
   const char *a[] = {"old1", "old2"};
   push_strings(q, a, 2);
   queue_free(q);
   queue *next = queue_new(1 << 20);
-  CHECK_INT(queue_attach_spool(next, spool_open(root)), 2);
+  CHECK_INT(queue_attach_spool(next, spool_open(root, true), NULL, NULL), 2);
   const char *b[] = {"new1"};
   push_strings(next, b, 1);
   const queue_record *batch[8];
@@ -280,28 +290,164 @@ static void test_restored_spans_come_first_and_unsent_ones_survive_a_restart(voi
 static void test_a_full_queue_drops_oldest_from_disk_too(void) {
   fresh_root();
   queue *q = queue_new(10);
-  queue_attach_spool(q, spool_open(root));
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
   const char *a[] = {"aaaa"}, *b[] = {"bbbb"}, *c[] = {"cccc"};
   push_strings(q, a, 1);
   push_strings(q, b, 1);
   push_strings(q, c, 1); /* 12 bytes > 10: "aaaa" goes */
   CHECK_INT(queue_get_stats(q).dropped_full, 1);
+  CHECK(queue_sync(q, 5000));
   char paths[4][1024];
   CHECK_INT(spool_files(paths, 4), 2);
   queue_free(q);
 }
 
 static void test_an_unusable_directory_means_memory_only(void) {
-  CHECK(spool_open("/proc/version/spool") == NULL);
+  CHECK(spool_open("/proc/version/spool", true) == NULL);
   queue *q = queue_new(1 << 20);
-  CHECK_INT(queue_attach_spool(q, NULL), 0);
+  CHECK_INT(queue_attach_spool(q, NULL, NULL, NULL), 0);
   uint8_t *data[] = {dup_bytes("m")};
   size_t lens[] = {1};
-  CHECK_INT(queue_push_batch(q, data, lens, 1), 0);
+  CHECK_INT(queue_hand_over(q, data, lens, 1, NULL, 0), 0);
+  const queue_record *batch[2];
+  CHECK_INT(queue_peek(q, batch, 2, 1 << 20), 1); /* sendable at once: no disk to wait for */
+  queue_unpeek(q);
+  queue_free(q);
+}
+
+typedef struct {
+  char marks[8][64];
+  size_t n;
+  size_t files_at_settle[8];
+  bool durable[8];
+} marks_seen;
+
+static void on_marks(void *ctx, const uint8_t *marks, size_t len) {
+  marks_seen *m = ctx;
+  if (m->n < 8) memcpy(m->marks[m->n++], marks, len < 64 ? len : 63);
+}
+
+static void on_settled(void *ctx, const uint8_t *marks, size_t len, bool durable) {
+  marks_seen *m = ctx;
+  char paths[8][1024];
+  if (m->n < 8) {
+    m->files_at_settle[m->n] = spool_files(paths, 8);
+    m->durable[m->n] = durable;
+    memcpy(m->marks[m->n++], marks, len < 64 ? len : 63);
+  }
+}
+
+/* The marks of a unit are stored in the file with its spans: a process that died after the
+ * file was durable, before the state recorded them, leaves them for the next one. */
+static void test_marks_travel_with_their_spans_to_the_next_process(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  marks_seen settled = {0};
+  queue_on_settled(q, on_settled, &settled);
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"span-a", "span-b"};
+  push_marked(q, a, 2, "ses\0llm:1\0tool:1:c\0", 20);
+  CHECK_INT(settled.n, 1);
+  CHECK_INT(settled.files_at_settle[0], 1); /* settled only once the file exists */
+  CHECK(settled.durable[0]);
+  CHECK(memcmp(settled.marks[0], "ses\0llm:1\0tool:1:c\0", 20) == 0);
+  queue_free(q);
+  queue *next = queue_new(1 << 20);
+  marks_seen found = {0};
+  CHECK_INT(queue_attach_spool(next, spool_open(root, true), on_marks, &found), 2);
+  CHECK_INT(found.n, 1);
+  CHECK(memcmp(found.marks[0], "ses\0llm:1\0tool:1:c\0", 20) == 0);
+  queue_free(next);
+}
+
+/* Nothing is sendable before it is durable: a crash can then always restore what a backend
+ * might not have. */
+static void test_spans_are_sent_only_once_durable(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"one"};
+  push_strings(q, a, 1);
+  const queue_record *batch[2];
+  CHECK_INT(queue_peek(q, batch, 2, 1 << 20), 1);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 1);
+  queue_ack(q, 1);
+  queue_free(q);
+}
+
+/* Drops for space take whole files, so the next process never restores (nor counts again)
+ * a span this one dropped; across restarts the cap holds. */
+static void test_spans_dropped_for_space_are_never_restored(void) {
+  fresh_root();
+  size_t total_dropped = 0;
+  for (int round = 0; round < 5; round++) {
+    queue *q = queue_new(12);
+    queue_attach_spool(q, spool_open(root, true), NULL, NULL);
+    const char *a[] = {"aaaa"}, *b[] = {"bbbb"};
+    push_strings(q, a, 1);
+    push_strings(q, b, 1);
+    CHECK(queue_get_stats(q).bytes <= 12);
+    total_dropped += queue_get_stats(q).dropped_full;
+    CHECK(queue_sync(q, 5000));
+    queue_free(q);
+    char paths[8][1024];
+    CHECK(spool_files(paths, 8) <= 3); /* 12 bytes: three 4-byte spans at most */
+  }
+  queue *last = queue_new(12);
+  size_t restored = queue_attach_spool(last, spool_open(root, true), NULL, NULL);
+  CHECK_INT(restored + total_dropped, 10); /* every span either kept or counted once */
+  queue_free(last);
+}
+
+static void test_a_removed_spool_directory_is_created_again(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  queue_attach_spool(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"before"}, *b[] = {"after"};
+  push_strings(q, a, 1);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s/*", root);
+  CHECK(system(cmd) == 0);
+  push_strings(q, b, 1);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 1); /* "after" is on disk again */
+  CHECK(!queue_get_stats(q).spool_failing);
+  CHECK_INT(queue_get_stats(q).not_durable, 0);
+  queue_free(q);
+  queue *next = queue_new(1 << 20);
+  CHECK_INT(queue_attach_spool(next, spool_open(root, true), NULL, NULL), 1);
+  queue_free(next);
+}
+
+/* A span older than the age limit (a key refused for a week) is dropped, counted, and its
+ * file deleted. */
+static void test_spans_past_the_age_limit_are_dropped_and_counted(void) {
+  fresh_root();
+  spool *sp = spool_open(root, true);
+  spool_item old[] = {{SPOOL_SPAN, (const uint8_t *)"old", 3}};
+  CHECK(spool_write(sp, old, 1, time(NULL) - 10 * 86400) > 0);
+  spool_close(sp);
+  queue *q = queue_new(1 << 20);
+  queue_set_max_age(q, 7 * 86400);
+  CHECK_INT(queue_attach_spool(q, spool_open(root, true), NULL, NULL), 1);
+  const char *a[] = {"new"};
+  push_strings(q, a, 1);
+  CHECK_INT(queue_expire(q), 1);
+  CHECK_INT(queue_get_stats(q).dropped_old, 1);
+  CHECK_INT(queue_get_stats(q).records, 1);
+  CHECK(queue_sync(q, 5000));
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 1);
   queue_free(q);
 }
 
 int main(void) {
+  RUN(test_marks_travel_with_their_spans_to_the_next_process);
+  RUN(test_spans_are_sent_only_once_durable);
+  RUN(test_spans_dropped_for_space_are_never_restored);
+  RUN(test_a_removed_spool_directory_is_created_again);
+  RUN(test_spans_past_the_age_limit_are_dropped_and_counted);
   RUN(test_a_new_process_picks_up_what_a_dead_one_left);
   RUN(test_an_aged_lockless_directory_with_a_temp_file_is_adopted_and_cleaned);
   RUN(test_a_live_process_keeps_its_files);

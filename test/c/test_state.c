@@ -240,7 +240,46 @@ static void test_many_sessions_stay_bounded_in_memory_and_still_dedup(void) {
   state_free(st);
 }
 
+/* The hand-off: handed marks are seen by this process at once, but the file (what the next
+ * process reads) has them only once state_record says the spool holds their spans. */
+static void test_handed_marks_reach_the_file_only_when_recorded(void) {
+  fresh_dir();
+  state *a = state_new(dir);
+  state_begin(a, "ses_1");
+  state_mark(a, "ses_1", "llm:msg_1");
+  state_mark(a, "ses_1", "tool:msg_1:c");
+  uint8_t *marks = NULL;
+  size_t len = 0;
+  CHECK_INT(state_hand_over(a, &marks, &len), 0);
+  CHECK(marks != NULL);
+  state_begin(a, "ses_1");
+  CHECK(state_seen(a, "ses_1", "llm:msg_1")); /* this process will not emit it again */
+  state_rollback(a);
+  state *other = state_new(dir); /* a process started now (or after a crash) */
+  state_begin(other, "ses_1");
+  CHECK(!state_seen(other, "ses_1", "llm:msg_1")); /* not durable yet: re-derived */
+  state_rollback(other);
+  CHECK_INT(state_record(a, marks, len), 0);
+  state_begin(other, "ses_1");
+  CHECK(state_seen(other, "ses_1", "llm:msg_1"));
+  CHECK(state_seen(other, "ses_1", "tool:msg_1:c"));
+  state_rollback(other);
+  state_begin(a, "ses_1"); /* and this process still knows them, from the file now */
+  CHECK(state_seen(a, "ses_1", "tool:msg_1:c"));
+  state_rollback(a);
+  const char *keys[4];
+  size_t n = 0;
+  CHECK_STR(state_marks_each(marks, len, NULL, NULL), "ses_1");
+  for (const char *k = (const char *)marks + 6; k < (const char *)marks + len && n < 4; k += strlen(k) + 1) keys[n++] = k;
+  CHECK_INT(n, 2);
+  CHECK(strcmp(keys[0], keys[1]) != 0);
+  free(marks);
+  state_free(other);
+  state_free(a);
+}
+
 int main(void) {
+  RUN(test_handed_marks_reach_the_file_only_when_recorded);
   RUN(test_a_restart_remembers_what_was_sent);
   RUN(test_rollback_forgets_pending_marks);
   RUN(test_a_second_process_sees_the_first_ones_marks);

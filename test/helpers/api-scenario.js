@@ -2,11 +2,20 @@
 // Runs one scenario against the public API in a fresh process (the native core reads its
 // environment once per process) and prints what happened as JSON on stdout.
 // stdin: {"steps": [{"fixture": "path", "type": "close"} | {"payload": any} | {"flush": ms}
-//                   | {"status": true} | {"shutdown": ms} | {"writeFile": [path, text]}],
+//                   | {"status": true} | {"shutdown": ms} | {"writeFile": [path, text]}
+//                   | {"durable": ms} (wait until the spool holds every span handed over)
+//                   | {"timedShutdown": ms} (how long shutdown took) | {"remove": path}],
 //         "esm": true?}
 const fs = require('node:fs');
 const path = require('node:path');
 const { payload, variant } = require('./fixtures.js');
+
+// Waits (at most ms) until the writer thread holds every span handed over in a spool file.
+async function durable(api, ms) {
+  const until = Date.now() + ms;
+  while (api.status().counters.spans_memory_only > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  return api.status().counters.spans_memory_only === 0;
+}
 
 async function main() {
   const program = JSON.parse(fs.readFileSync(0, 'utf8'));
@@ -14,7 +23,12 @@ async function main() {
   const api = program.esm ? await import(path.join(lib, 'index.mjs')) : require(lib);
   const out = [];
   for (const step of program.steps) {
-    if ('fixture' in step && step.variants) {
+    if ('fixture' in step && step.variants && step.quiet) {
+      // many distinct sessions, nothing recorded but how many spans they gave
+      let spans = 0;
+      for (let i = 0; i < step.variants; i++) spans += api.reconcile(variant(payload(step.fixture, step.type), i + (step.offset || 0))).spans;
+      out.push({ spans });
+    } else if ('fixture' in step && step.variants) {
       // many distinct sessions: how long each reconcile took, and memory after
       const times = [];
       for (let i = 0; i < step.variants; i++) {
@@ -30,7 +44,13 @@ async function main() {
     else if ('status' in step) out.push({ status: api.status() });
     else if ('shutdown' in step) out.push({ shutdown: api.shutdown(step.shutdown) ?? null });
     else if ('kill' in step) process.kill(process.pid, step.kill);
+    else if ('durable' in step) out.push({ durable: await durable(api, step.durable) });
     else if ('sleep' in step) out.push({ slept: await new Promise((r) => setTimeout(() => r(step.sleep), step.sleep)) });
+    else if ('timedShutdown' in step) {
+      const t0 = process.hrtime.bigint();
+      api.shutdown(step.timedShutdown);
+      out.push({ shutdownMs: Number(process.hrtime.bigint() - t0) / 1e6 });
+    } else if ('remove' in step) out.push({ removed: fs.rmSync(step.remove, { recursive: true, force: true }) ?? true });
     else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
   }
   const plugin = program.esm ? { id: api.default.id, server: typeof api.default.server } : undefined;
