@@ -218,19 +218,23 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
       rejected = 0;
     if (rejected > (int64_t)n) rejected = (int64_t)n;
     if (rejected > 0) {
-      char reason[256];
+      char reason[192]; /* fits last_error with its prefix */
       snprintf(reason, sizeof reason, "%s", message ? message : "(no reason given)");
       scrub_secrets(t, reason, sizeof reason);
       log_warn("backend rejected %lld of %zu spans: %s", (long long)rejected, n, reason);
       e->counts.dropped += (uint64_t)rejected;
+      /* a 2xx with partial_success is a refusal of those spans: status() says so */
+      snprintf(e->counts.last_error, sizeof e->counts.last_error, "rejected %lld of %zu spans: %s",
+               (long long)rejected, n, reason);
+    } else {
+      e->counts.last_error[0] = '\0';
+      /* no URL in log lines: it may carry user:password (the config's "sending to" line
+       * shows it without them) */
+      log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, body_len, resp.status);
     }
     free(message);
     e->counts.exported += n - (size_t)rejected;
     e->counts.last_export_ms = wall_ms();
-    e->counts.last_error[0] = '\0';
-    /* no URL in log lines: it may carry user:password (the config's "sending to" line shows
-     * it without them) */
-    log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, body_len, resp.status);
   } else if (rc != 0 || http_status_retryable(resp.status)) {
     e->counts.failed_requests++;
     if (rc != 0)
