@@ -1198,13 +1198,14 @@ static bool child_complete(const session_view *child) {
   return assistants > 0;
 }
 
-/* The AGENT span, once its task call ended and the child is complete (or the turn is over,
- * so it never will be): sent once, its output.value must be the child's final answer, not
- * what a partial snapshot held. */
+/* The AGENT span, once its task call ended and the child is complete, or once the turn is
+ * over (what has not finished then never will; a task call that never ended makes it an
+ * interrupted ERROR, as its TOOL span is). Sent once, its output.value must be the child's
+ * final answer, not what a partial snapshot held. */
 static void emit_agent(walk *w, const session_view *child) {
   const char *status = jstr(json_object_get(child->task_part, "state"), "status");
-  if (!status || (strcmp(status, "completed") != 0 && strcmp(status, "error") != 0)) return;
-  if (!child_complete(child) && !child->turn_over) return;
+  bool ended = status && (strcmp(status, "completed") == 0 || strcmp(status, "error") == 0);
+  if (!child->turn_over && (!ended || !child_complete(child))) return;
   text key = {0};
   text_add(&key, "agent:", 6);
   text_add(&key, child->id, strlen(child->id));
@@ -1232,6 +1233,9 @@ static void emit_agent(walk *w, const session_view *child) {
   }
   int64_t start = jms(jpath(st, "time", "start")), end = jms(jpath(st, "time", "end"));
   if (start < 0) start = jms(jpath(child->info, "time", "created"));
+  if (end < 0) /* never ended: the child's last sign of life */
+    for (size_t i = 0; i < child->n_messages; i++)
+      if (message_last_ms(&child->messages[i]) > end) end = message_last_ms(&child->messages[i]);
   set_times(w, s, start, end);
   set_str(w, s, "agent.name", agent);
   size_t prompt_len;
@@ -1247,7 +1251,10 @@ static void emit_agent(walk *w, const session_view *child) {
   json_t *meta = json_pack("{s:s, s:s, s:s?}", "parent_session_id", child->parent->id,
                            "session_id", child->id, "title", jstr(child->info, "title"));
   set_metadata(w, s, meta);
-  if (strcmp(status, "error") == 0) {
+  if (!ended) {
+    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: OpenCode stopped before the subagent finished") != 0)
+      w->out_of_memory = true;
+  } else if (strcmp(status, "error") == 0) {
     size_t n = 0;
     const char *error = jtext(st, "error", &n);
     char shown[64];

@@ -532,6 +532,35 @@ static void test_agent_span_waits_for_the_complete_child_and_carries_its_answer(
   free(partial), free(complete);
 }
 
+/* Item 1, the same for the AGENT span: a turn that is over with its task call never ended
+ * (OpenCode was stopped) still sends the AGENT span, as an interrupted ERROR, so the child's
+ * spans have their parent. */
+static void test_agent_of_a_task_that_never_ended_is_sent_interrupted_when_the_turn_is_over(void) {
+  char *payload = task_payload("close", "running", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
+  /* a newer user message: the turn is over */
+  const char *newer = ",{\"info\":{\"id\":\"u2\",\"sessionID\":\"ses_r\",\"role\":\"user\",\"time\":{\"created\":1795480010000}},\"parts\":[]}";
+  char *at = strstr(payload, "],\"childSessions\"");
+  CHECK(at != NULL);
+  size_t n = strlen(payload) + strlen(newer) + 1;
+  char *text = malloc(n);
+  snprintf(text, n, "%.*s%s%s", (int)(at - payload), payload, newer, at);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(text, &c, &r), 0);
+  span *agent = find_span(&c, "Agent: general"), *task = find_span(&c, "task");
+  CHECK(agent && agent->status == SPAN_STATUS_ERROR);
+  CHECK(is_child_of(agent, task));
+  CHECK(agent && agent->end_ns >= agent->start_ns && agent->end_ns > 1795480001200ULL * 1000000ULL);
+  for (size_t i = 0; i < c.len; i++) /* every parent was sent */
+    if (c.items[i]->has_parent) {
+      bool found = false;
+      for (size_t j = 0; j < c.len; j++) found |= is_child_of(c.items[i], c.items[j]);
+      CHECK(found);
+    }
+  collected_clear(&c);
+  free(payload), free(text);
+}
+
 /* Item 2: a child whose info names another session, or that lacks parentSessionID, is left
  * out with one log line naming it; the root turn and the other children are traced. */
 static void test_untrustworthy_child_session_is_skipped_and_the_root_turn_traced(void) {
@@ -817,6 +846,7 @@ int main(void) {
   RUN(test_a_span_never_exceeds_what_a_backend_takes);
   RUN(test_child_call_without_completion_is_sent_interrupted_as_its_tools_parent);
   RUN(test_agent_span_waits_for_the_complete_child_and_carries_its_answer);
+  RUN(test_agent_of_a_task_that_never_ended_is_sent_interrupted_when_the_turn_is_over);
   RUN(test_untrustworthy_child_session_is_skipped_and_the_root_turn_traced);
   RUN(test_part_of_another_message_is_skipped_and_the_rest_traced);
   RUN(test_overflowing_token_count_and_cost_leave_out_only_themselves);
