@@ -1457,8 +1457,8 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
       flags |= JSON_DECODE_INT_AS_REAL;
     } else if (!renumbered && strstr(jerr.text, "overflow") &&
                (renumbered = repair_overflowing_numbers(text, len, &overflowing))) {
-      log_warn("reconcile: session payload: %zu numbers beyond the range of a double read as "
-               "null (not a number)", overflowing);
+      log_warn("reconcile: %zu numbers beyond the range of a double in the payload are read as "
+               "null: the items holding them are skipped", overflowing);
       text = renumbered;
     } else {
       break;
