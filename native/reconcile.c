@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "log.h"
 
 #define DEFAULT_MAX_ATTR_BYTES (32 * 1024)
 #define MAX_ID_LEN 256
@@ -53,6 +54,7 @@ struct session_view {
   uint8_t trace_id[16];
   uint8_t agent_span_id[8];
   bool linked;
+  bool turn_over; /* the root turn its task call ran in is over: what never finished, won't */
 };
 
 typedef struct {
@@ -90,34 +92,54 @@ static json_t *jpath(json_t *obj, const char *a, const char *b) {
   return json_object_get(json_object_get(obj, a), b);
 }
 
-/* A millisecond timestamp, or -1 when absent or not a plausible time (negative, huge,
- * fractional garbage). JSON numbers may arrive as integers or reals. */
+/* OpenCode's clocks are wall-clock milliseconds: before 2000 or beyond 1e13 ms (the year
+ * 2286) a time is garbage, and past that its nanoseconds would overflow 64 bits. */
+#define MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
+#define MAX_MS 10000000000000LL
+
+/* A millisecond timestamp, or -1 when absent or not a number. A number outside [MIN_MS,
+ * MAX_MS] is a bad clock, not a missing time: it is clamped to the nearer bound (set_times
+ * marks the span), so a message that says it completed still counts as completed. JSON
+ * numbers may arrive as integers or reals. */
 static int64_t jms(const json_t *v) {
   double d;
   if (json_is_integer(v)) d = (double)json_integer_value(v);
   else if (json_is_real(v)) d = json_real_value(v);
   else return -1;
-  /* OpenCode's clocks are wall-clock milliseconds: before 2000 or beyond 1e13 ms (the year
-   * 2286) a time is garbage, and past that its nanoseconds would overflow 64 bits. */
-  if (!isfinite(d) || d < 946684800000.0 || d > 1e13) return -1;
+  if (isnan(d) || d < (double)MIN_MS) return MIN_MS;
+  if (d > (double)MAX_MS) return MAX_MS;
   return (int64_t)d;
 }
 
 static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 1000000ULL; }
 
-/* A non-negative count (tokens), 0 when absent or invalid. */
 #define MAX_COUNT 1000000000000LL /* a trillion tokens: beyond it, sums could overflow */
 
-static int64_t jcount(const json_t *v) {
-  double d = json_is_integer(v) ? (double)json_integer_value(v) : json_is_real(v) ? json_real_value(v) : 0;
-  if (!isfinite(d) || d < 0) return 0;
+/* A token count: 0 when absent (OpenCode writes every bucket it has), -1 when present but not
+ * a count (a string, null — what an overflowing number is read as —, a negative or
+ * non-finite number): unknown, never read as 0. Past a trillion it saturates. */
+static int64_t jcount_known(const json_t *v) {
+  if (!v) return 0;
+  double d = json_is_integer(v) ? (double)json_integer_value(v) : json_is_real(v) ? json_real_value(v) : -1;
+  if (!isfinite(d) || d < 0) return -1;
   return d > (double)MAX_COUNT ? MAX_COUNT : (int64_t)d;
 }
 
-/* A cost in USD; absurd values (negative, not finite, above a billion) count as unknown. */
-static double jcost(const json_t *v) {
-  double d = json_is_number(v) ? json_number_value(v) : 0;
-  return isfinite(d) && d >= 0 && d <= 1e9 ? d : 0;
+/* A count for sums (the Turn's roll-up): what is unknown adds nothing. */
+static int64_t jcount(const json_t *v) {
+  int64_t n = jcount_known(v);
+  return n < 0 ? 0 : n;
+}
+
+/* A cost in USD: 1 with *out set when known, 0 when absent (unknown, not free), -1 when
+ * present but absurd (not a number, negative, not finite, above a billion). */
+static int jcost(const json_t *v, double *out) {
+  *out = 0;
+  if (!v) return 0;
+  double d = json_is_number(v) ? json_number_value(v) : -1;
+  if (!isfinite(d) || d < 0 || d > 1e9) return -1;
+  *out = d;
+  return 1;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -178,7 +200,23 @@ static int reject(reconcile_result *r, const char *fmt, ...) {
   return -1;
 }
 
-/* Reads messages into view, checking each record belongs to session_id. */
+/* One bad item costs only itself (ARCHITECTURE.md): it is left out with one log line that
+ * names it by its ids and position, never by its content, and counted; the rest is traced. */
+static void skip(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void skip(reconcile_result *r, const char *fmt, ...) {
+  char line[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  log_warn("reconcile: %s; skipped it, the rest is traced", line);
+  r->items_skipped++;
+}
+
+/* Reads messages into view. A message or part that cannot be read, or a part that names
+ * another message or session, is skipped (removed from the payload, so nothing later reads
+ * it). A message of another session returns -1 with r->error set: the plugin read the wrong
+ * session, and nothing in it can be trusted (a privacy boundary). */
 static int load_messages(session_view *view, json_t *messages, reconcile_result *r) {
   if (!json_is_array(messages)) return reject(r, "session %s: messages is not an array", view->id);
   size_t n = json_array_size(messages);
@@ -189,24 +227,44 @@ static int load_messages(session_view *view, json_t *messages, reconcile_result 
     json_t *info = json_object_get(m, "info");
     json_t *parts = json_object_get(m, "parts");
     message_view *mv = &view->messages[view->n_messages];
-    if (!json_is_object(info)) return reject(r, "message %zu: info is not an object", i);
+    if (!json_is_object(info)) {
+      skip(r, "session %s: message %zu has no info object", view->id, i);
+      continue;
+    }
+    const char *id = jstr(info, "id"), *owner = jstr(info, "sessionID"), *role = jstr(info, "role");
+    if (!reconcile_id_ok(id)) {
+      skip(r, "session %s: message %zu has no valid id", view->id, i);
+      continue;
+    }
+    /* present but not this session's id (another id, or one with a NUL inside): foreign */
+    if (json_object_get(info, "sessionID") && (!owner || strcmp(owner, view->id) != 0))
+      return reject(r, "message %s belongs to another session, not %s", id, view->id);
+    if (!owner || !role) {
+      skip(r, "session %s: message %s has no %s", view->id, id, owner ? "role" : "session id");
+      continue;
+    }
+    if (parts && !json_is_array(parts)) {
+      skip(r, "session %s: message %s: its parts are not a list", view->id, id);
+      parts = NULL;
+    }
     mv->info = info;
-    mv->id = jstr(info, "id");
-    mv->role = jstr(info, "role");
+    mv->id = id;
+    mv->role = role;
     mv->parent_id = jstr(info, "parentID");
-    const char *owner = jstr(info, "sessionID");
-    if (!reconcile_id_ok(mv->id)) return reject(r, "message %zu: missing or invalid id", i);
-    if (!owner || strcmp(owner, view->id) != 0)
-      return reject(r, "message %s belongs to another session, not %s", mv->id, view->id);
-    if (!mv->role) return reject(r, "message %s: missing role", mv->id);
-    if (parts && !json_is_array(parts)) return reject(r, "message %s: parts is not an array", mv->id);
     mv->parts = parts;
-    for (size_t j = 0; j < json_array_size(parts); j++) {
+    for (size_t j = 0, k = 0; j < json_array_size(parts); k++) {
       json_t *p = json_array_get(parts, j);
-      if (!json_is_object(p)) return reject(r, "message %s: part %zu is not an object", mv->id, j);
       const char *ps = jstr(p, "sessionID"), *pm = jstr(p, "messageID");
-      if ((ps && strcmp(ps, view->id) != 0) || (pm && strcmp(pm, mv->id) != 0))
-        return reject(r, "message %s: part %zu belongs to another message or session", mv->id, j);
+      const char *why = !json_is_object(p)                ? "is not an object"
+                        : ps && strcmp(ps, view->id) != 0 ? "names another session"
+                        : pm && strcmp(pm, id) != 0        ? "names another message"
+                                                           : NULL;
+      if (!why) {
+        j++;
+        continue;
+      }
+      skip(r, "session %s: message %s: part %zu %s", view->id, id, k, why);
+      json_array_remove(parts, j);
     }
     view->n_messages++;
   }
@@ -254,6 +312,34 @@ static void set_text(walk *w, span *s, const char *key, const char *value, size_
   } else {
     set_cut(w, s, key, value, len, w->max_attr);
   }
+}
+
+/* Sets key, an attribute whose value is JSON text (tool arguments), to json, or when redact
+ * to a JSON object that says what was left out: a marker that is still JSON of the same type,
+ * so a reader that parses the attribute never meets plain text there. */
+static void set_json_text(walk *w, span *s, const char *key, const char *json, bool redact) {
+  char marker[96];
+  size_t len = strlen(json);
+  if (redact)
+    snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}", utf8_chars(json, len));
+  else if (len > w->max_attr) /* cut JSON is not JSON */
+    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}", len);
+  else {
+    set_text(w, s, key, json, len, false);
+    return;
+  }
+  if (span_set_string(s, key, marker) != 0) w->out_of_memory = true;
+}
+
+/* input.value or output.value (value_key) holding JSON text, with its mime type (mime_key):
+ * application/json only while the value is that JSON; a redaction marker or a cut value is
+ * text/plain. */
+static void set_json_value(walk *w, span *s, const char *value_key, const char *mime_key,
+                           const char *json, bool redact) {
+  size_t len = strlen(json);
+  set_text(w, s, value_key, json, len, redact);
+  if (span_set_string(s, mime_key, redact || len > w->max_attr ? "text/plain" : "application/json") != 0)
+    w->out_of_memory = true;
 }
 
 /* A span is never bigger than a backend takes: while its strings together exceed
@@ -349,11 +435,17 @@ static int64_t message_last_ms(const message_view *m) {
   return t;
 }
 
-static void set_times(span *s, int64_t start_ms, int64_t end_ms) {
+/* A bad clock gives a span at a bad (clamped) time, marked, never a missing span:
+ * opencode.time.clamped is true when a time was outside [2000, 2286] (jms clamped it) or the
+ * span would have ended before it started. */
+static void set_times(walk *w, span *s, int64_t start_ms, int64_t end_ms) {
+  bool clamped = start_ms == MIN_MS || start_ms == MAX_MS || end_ms == MIN_MS || end_ms == MAX_MS ||
+                 (start_ms >= 0 && end_ms >= 0 && end_ms < start_ms);
   if (start_ms < 0) start_ms = end_ms >= 0 ? end_ms : 0;
   if (end_ms < start_ms) end_ms = start_ms;
   s->start_ns = ms_to_ns(start_ms);
   s->end_ns = ms_to_ns(end_ms);
+  if (clamped && span_set_bool(s, "opencode.time.clamped", true) != 0) w->out_of_memory = true;
 }
 
 /* OpenInference's llm.system for OpenCode's provider ids, where one is known. */
@@ -431,12 +523,15 @@ static void bound_strings(walk *w, span *s) {
 /* OPENINFERENCE_HIDE_* and the custom attributes: the last touch before a span leaves. */
 static void finish_span(walk *w, span *s) {
   const reconcile_options *o = w->opt;
+  /* as OpenInference's own masking does: the value becomes the marker, its mime type goes */
   if (o->hide_inputs) {
     redact_value(w, s, "input.value");
+    span_attrs_remove_prefix(&s->attrs, "input.mime_type");
     span_attrs_remove_prefix(&s->attrs, "llm.input_messages.");
   }
   if (o->hide_outputs) {
     redact_value(w, s, "output.value");
+    span_attrs_remove_prefix(&s->attrs, "output.mime_type");
     span_attrs_remove_prefix(&s->attrs, "llm.output_messages.");
   }
   if (o->hide_input_messages) span_attrs_remove_prefix(&s->attrs, "llm.input_messages.");
@@ -517,6 +612,16 @@ static void tool_arguments(walk *w, span *s, const char *tool, json_t *input) {
   }
 }
 
+/* Whether a tool's output or error says the user aborted it. OpenCode's bash tool completes
+ * an aborted command with its output so far and "User aborted the command" in a trailing
+ * metadata block; a call cut off by an abort ends as an error "Tool execution aborted". */
+static bool tool_aborted(const char *text, size_t len) {
+  static const char *const marks[] = {"User aborted the command", "Tool execution aborted"};
+  for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+    if (memmem(text, len, marks[i], strlen(marks[i]))) return true;
+  return false;
+}
+
 /* One TOOL span for a finished tool part (or, when interrupted, an unfinished one). */
 static void emit_tool(walk *w, const session_view *sv, const message_view *m, json_t *part,
                       const uint8_t trace_id[16], bool interrupted) {
@@ -546,7 +651,7 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   int64_t start = jms(jpath(st, "time", "start")), end = jms(jpath(st, "time", "end"));
   if (start < 0) start = jms(jpath(m->info, "time", "created"));
   if (end < 0) end = message_last_ms(m);
-  set_times(s, start, end);
+  set_times(w, s, start, end);
 
   set_str(w, s, "tool.name", tool);
   set_str(w, s, "tool.id", call_id);
@@ -555,9 +660,8 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   char *args = dump(input);
   if (args) {
     bool redact = !w->opt->log_tool_details || !w->opt->log_tool_content;
-    set_text(w, s, "input.value", args, strlen(args), redact);
-    set_str(w, s, "input.mime_type", "application/json");
-    set_text(w, s, "tool.parameters", args, strlen(args), redact);
+    set_json_value(w, s, "input.value", "input.mime_type", args, redact);
+    set_json_text(w, s, "tool.parameters", args, redact);
     free(args);
   }
   tool_arguments(w, s, tool, input);
@@ -568,18 +672,24 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
                            jstr(m->info, "agent"));
   set_metadata(w, s, meta);
 
-  if (strcmp(status, "completed") == 0) {
-    size_t n;
-    const char *output = jtext(st, "output", &n);
-    if (output) {
-      set_text(w, s, "output.value", output, n, !w->opt->log_tool_content);
-      set_str(w, s, "output.mime_type", "text/plain");
-    }
+  size_t n = 0;
+  const char *output = strcmp(status, "completed") == 0 ? jtext(st, "output", &n) : NULL;
+  if (output) {
+    set_text(w, s, "output.value", output, n, !w->opt->log_tool_content);
+    set_str(w, s, "output.mime_type", "text/plain");
     json_t *exit_code = jpath(st, "metadata", "exit");
     double code = json_number_value(exit_code); /* 0 when absent */
     if (json_is_number(exit_code) && code >= -1e6 && code <= 1e6) set_int(w, s, "tool.exit_code", (int64_t)code);
-  } else {
-    size_t n = 0;
+  }
+  if (output && tool_aborted(output, n)) {
+    /* the user stopped it: OpenCode completes the call with what it printed so far */
+    const char *why = "aborted: the user stopped the tool";
+    if (span_set_status(s, SPAN_STATUS_ERROR, why) != 0) w->out_of_memory = true;
+    span_event *e = span_add_event(s, "exception", s->end_ns);
+    if (!e || span_event_set_string(e, "exception.type", "Aborted") ||
+        span_event_set_string(e, "exception.message", why))
+      w->out_of_memory = true;
+  } else if (strcmp(status, "completed") != 0) {
     const char *error = strcmp(status, "error") == 0 ? jtext(st, "error", &n) : NULL;
     const char *message = error ? error : "interrupted: OpenCode stopped before the tool finished";
     set_text(w, s, "output.value", message, error ? n : strlen(message), !w->opt->log_tool_content);
@@ -587,9 +697,10 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
     /* the error text is tool output: status and event carry what output.value carries */
     const span_attr *out = span_get(s, "output.value");
     const char *shown = out && out->type == SPAN_ATTR_STRING ? out->value.s : "";
+    const char *type = !error ? "Interrupted" : tool_aborted(error, n) ? "Aborted" : "ToolError";
     if (span_set_status(s, SPAN_STATUS_ERROR, shown) != 0) w->out_of_memory = true;
     span_event *e = span_add_event(s, "exception", s->end_ns);
-    if (!e || span_event_set_string(e, "exception.type", error ? "ToolError" : "Interrupted") ||
+    if (!e || span_event_set_string(e, "exception.type", type) ||
         span_event_set_string(e, "exception.message", shown))
       w->out_of_memory = true;
   }
@@ -639,8 +750,7 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
   }
   char *json = dump(results);
   if (json) {
-    set_text(w, s, "input.value", json, strlen(json), false);
-    set_str(w, s, "input.mime_type", "application/json");
+    set_json_value(w, s, "input.value", "input.mime_type", json, false);
     free(json);
   }
   json_decref(results);
@@ -662,11 +772,14 @@ static void llm_outputs(walk *w, span *s, const message_view *m) {
     snprintf(key, sizeof key, "llm.output_messages.0.message.contents.%zu.message_content.text", c++);
     set_text(w, s, key, text_str(&reasoning), reasoning.len, redact);
   }
-  if (answer.len) {
+  /* OpenInference: message.content for a text-only message, message.contents.N for a
+   * multi-part one (reasoning and text), never both */
+  if (answer.len && c > 0) {
     snprintf(key, sizeof key, "llm.output_messages.0.message.contents.%zu.message_content.type", c);
     set_str(w, s, key, "text");
     snprintf(key, sizeof key, "llm.output_messages.0.message.contents.%zu.message_content.text", c++);
     set_text(w, s, key, text_str(&answer), answer.len, redact);
+  } else if (answer.len) {
     set_text(w, s, "llm.output_messages.0.message.content", text_str(&answer), answer.len, redact);
   }
   set_text(w, s, "output.value", text_str(&answer), answer.len, redact);
@@ -685,7 +798,7 @@ static void llm_outputs(walk *w, span *s, const message_view *m) {
     if (args) {
       snprintf(key, sizeof key,
                "llm.output_messages.0.message.tool_calls.%zu.tool_call.function.arguments", j);
-      set_text(w, s, key, args, strlen(args), !w->opt->log_tool_details);
+      set_json_text(w, s, key, args, !w->opt->log_tool_details);
       free(args);
     }
     j++;
@@ -718,6 +831,34 @@ static void llm_error(walk *w, span *s, json_t *error) {
   free(t.data);
 }
 
+/* OpenInference's token counts for one model call. A bucket that is not a count (an
+ * overflowing or negative number, a string) is left out with one log line, and so is every
+ * sum it is part of: an unknown count is never read as 0. */
+static void llm_token_counts(walk *w, span *s, const session_view *sv, const message_view *m,
+                             json_t *tokens) {
+  static const char *const names[] = {"input", "output", "reasoning", "cache.read", "cache.write"};
+  json_t *cache = json_object_get(tokens, "cache");
+  json_t *v[] = {json_object_get(tokens, "input"), json_object_get(tokens, "output"),
+                 json_object_get(tokens, "reasoning"), json_object_get(cache, "read"),
+                 json_object_get(cache, "write")};
+  int64_t n[5];
+  for (size_t i = 0; i < 5; i++)
+    if ((n[i] = jcount_known(v[i])) < 0)
+      skip(w->result, "session %s: message %s: tokens.%s is not a valid count", sv->id, m->id, names[i]);
+  enum { INPUT, OUTPUT, REASONING, CACHE_READ, CACHE_WRITE };
+  /* OpenCode stores input without cache and output without reasoning; OpenInference's
+   * prompt and completion include their detail buckets. */
+  bool prompt_known = n[INPUT] >= 0 && n[CACHE_READ] >= 0 && n[CACHE_WRITE] >= 0;
+  bool completion_known = n[OUTPUT] >= 0 && n[REASONING] >= 0;
+  int64_t prompt = n[INPUT] + n[CACHE_READ] + n[CACHE_WRITE], completion = n[OUTPUT] + n[REASONING];
+  if (prompt_known) set_int(w, s, "llm.token_count.prompt", prompt);
+  if (completion_known) set_int(w, s, "llm.token_count.completion", completion);
+  if (prompt_known && completion_known) set_int(w, s, "llm.token_count.total", prompt + completion);
+  if (n[CACHE_READ] >= 0) set_int(w, s, "llm.token_count.prompt_details.cache_read", n[CACHE_READ]);
+  if (n[CACHE_WRITE] >= 0) set_int(w, s, "llm.token_count.prompt_details.cache_write", n[CACHE_WRITE]);
+  if (n[REASONING] >= 0) set_int(w, s, "llm.token_count.completion_details.reasoning", n[REASONING]);
+}
+
 static void emit_llm(walk *w, const session_view *sv, const message_view *m,
                      const message_view *user, const message_view *previous,
                      const uint8_t trace_id[16], const uint8_t parent_id[8], bool interrupted) {
@@ -742,28 +883,20 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
     free(key.data);
     return;
   }
-  set_times(s, jms(jpath(m->info, "time", "created")), message_last_ms(m));
+  set_times(w, s, jms(jpath(m->info, "time", "created")), message_last_ms(m));
   if (model) set_str(w, s, "llm.model_name", model);
   if (provider) set_str(w, s, "llm.provider", provider);
   if (llm_system(provider)) set_str(w, s, "llm.system", llm_system(provider));
   const char *finish = jstr(m->info, "finish");
   if (finish) set_str(w, s, "llm.finish_reason", finish);
 
-  /* OpenCode stores input without cache and output without reasoning; OpenInference's
-   * prompt and completion include their detail buckets. */
   json_t *tokens = json_object_get(m->info, "tokens");
-  int64_t input = jcount(json_object_get(tokens, "input")), output = jcount(json_object_get(tokens, "output"));
-  int64_t reasoning = jcount(json_object_get(tokens, "reasoning"));
-  int64_t cache_read = jcount(jpath(tokens, "cache", "read")), cache_write = jcount(jpath(tokens, "cache", "write"));
-  int64_t prompt = input + cache_read + cache_write, completion = output + reasoning;
-  set_int(w, s, "llm.token_count.prompt", prompt);
-  set_int(w, s, "llm.token_count.completion", completion);
-  set_int(w, s, "llm.token_count.total", prompt + completion);
-  set_int(w, s, "llm.token_count.prompt_details.cache_read", cache_read);
-  set_int(w, s, "llm.token_count.prompt_details.cache_write", cache_write);
-  set_int(w, s, "llm.token_count.completion_details.reasoning", reasoning);
-  if (span_set_double(s, "llm.cost.total", jcost(json_object_get(m->info, "cost"))) != 0)
-    w->out_of_memory = true;
+  if (tokens) llm_token_counts(w, s, sv, m, tokens);
+  double cost;
+  int known = jcost(json_object_get(m->info, "cost"), &cost);
+  if (known < 0) skip(w->result, "session %s: message %s: its cost is not a valid amount", sv->id, m->id);
+  /* no cost field: unknown, which is not free */
+  if (known > 0 && span_set_double(s, "llm.cost.total", cost) != 0) w->out_of_memory = true;
 
   llm_inputs(w, s, user, previous);
   llm_outputs(w, s, m);
@@ -818,6 +951,7 @@ static long *turn_owners(const session_view *sv) {
 typedef struct {
   int64_t prompt, completion, cache_read, cache_write, reasoning;
   double cost;
+  bool cost_known; /* any call with a known cost: the sum of known costs, else no attribute */
   int64_t llm_calls, tool_calls, tool_errors;
 } rollup;
 
@@ -831,7 +965,8 @@ static void rollup_add(rollup *r, const session_view *sv, const long *owner, lon
     r->prompt += jcount(json_object_get(tokens, "input")) + cr + cw;
     r->completion += jcount(json_object_get(tokens, "output")) + reasoning;
     r->cache_read += cr, r->cache_write += cw, r->reasoning += reasoning;
-    r->cost += jcost(json_object_get(m->info, "cost"));
+    double cost;
+    if (jcost(json_object_get(m->info, "cost"), &cost) > 0) r->cost += cost, r->cost_known = true;
     r->llm_calls++;
     for (size_t j = 0; j < json_array_size(m->parts); j++) {
       json_t *p = json_array_get(m->parts, j);
@@ -870,7 +1005,7 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
     int64_t t = message_last_ms(last);
     if (t > end) end = t;
   }
-  set_times(s, jms(jpath(user->info, "time", "created")), end);
+  set_times(w, s, jms(jpath(user->info, "time", "created")), end);
 
   text prompt = {0}, answer = {0};
   parts_text(user, "text", &prompt);
@@ -897,7 +1032,9 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   set_int(w, s, "opencode.turn.token_count.cache_read", r.cache_read);
   set_int(w, s, "opencode.turn.token_count.cache_write", r.cache_write);
   set_int(w, s, "opencode.turn.token_count.reasoning", r.reasoning);
-  if (span_set_double(s, "opencode.turn.cost.total", r.cost) != 0) w->out_of_memory = true;
+  /* the sum of the costs that are known (a cost is unknown when OpenCode wrote none); none
+   * known: no attribute, since unknown is not free */
+  if (r.cost_known && span_set_double(s, "opencode.turn.cost.total", r.cost) != 0) w->out_of_memory = true;
 
   json_t *meta = json_pack("{s:s, s:s?, s:s?}", "user_message_id", user->id, "agent",
                            jstr(user->info, "agent"), "model",
@@ -968,6 +1105,19 @@ static int walk_turns(walk *w, const session_view *root, const long *owner,
   return 0;
 }
 
+/* Whether the turn of user message u is over: a newer user message exists, or the session
+ * went idle ("close") with every model call of the turn finished. What has not finished by
+ * then never will: it is sent as interrupted. */
+static bool turn_over(const session_view *root, const long *owner, long u, bool closing) {
+  size_t assistants = 0, finished = 0;
+  for (size_t i = (size_t)u + 1; i < root->n_messages; i++) {
+    const message_view *m = &root->messages[i];
+    if (is_user(m)) return true;
+    if (owner[i] == u && is_assistant(m)) assistants++, finished += assistant_finished(m);
+  }
+  return closing && assistants > 0 && finished == assistants;
+}
+
 /* Finds the task call in parent that started child: a `task` tool part whose metadata names
  * the child session, or whose call id is the one the plugin reported (when the metadata does
  * not name another session). */
@@ -997,7 +1147,7 @@ static json_t *find_task_part(const session_view *parent, const session_view *ch
  * A child whose Session does not name its parent, or whose task call is not in the parent's
  * snapshot, stays unlinked: a parent is never invented. */
 static void link_children(const session_view *root, const long *owner, session_view *children,
-                          size_t n) {
+                          size_t n, bool closing) {
   bool progress = true;
   while (progress) {
     progress = false;
@@ -1019,8 +1169,10 @@ static void link_children(const session_view *root, const long *owner, session_v
         if (u < 0) continue;
         uint8_t span_id[8];
         turn_ids(root->id, &root->messages[u], child->trace_id, span_id);
+        child->turn_over = turn_over(root, owner, u, closing);
       } else {
         memcpy(child->trace_id, parent->trace_id, 16);
+        child->turn_over = parent->turn_over;
       }
       const char *agent_parts[] = {"agent", child->id};
       hash_id(child->agent_span_id, 8, agent_parts, 2);
@@ -1033,9 +1185,27 @@ static void link_children(const session_view *root, const long *owner, session_v
   }
 }
 
+/* Whether every model call of the child finished (and there is one): its final text is
+ * there. A snapshot read while the child was still writing is partial. */
+static bool child_complete(const session_view *child) {
+  size_t assistants = 0;
+  for (size_t i = 0; i < child->n_messages; i++) {
+    const message_view *m = &child->messages[i];
+    if (!is_assistant(m)) continue;
+    if (!assistant_finished(m)) return false;
+    assistants++;
+  }
+  return assistants > 0;
+}
+
+/* The AGENT span, once its task call ended and the child is complete, or once the turn is
+ * over (what has not finished then never will; a task call that never ended makes it an
+ * interrupted ERROR, as its TOOL span is). Sent once, its output.value must be the child's
+ * final answer, not what a partial snapshot held. */
 static void emit_agent(walk *w, const session_view *child) {
   const char *status = jstr(json_object_get(child->task_part, "state"), "status");
-  if (!status || (strcmp(status, "completed") != 0 && strcmp(status, "error") != 0)) return;
+  bool ended = status && (strcmp(status, "completed") == 0 || strcmp(status, "error") == 0);
+  if (!child->turn_over && (!ended || !child_complete(child))) return;
   text key = {0};
   text_add(&key, "agent:", 6);
   text_add(&key, child->id, strlen(child->id));
@@ -1063,7 +1233,10 @@ static void emit_agent(walk *w, const session_view *child) {
   }
   int64_t start = jms(jpath(st, "time", "start")), end = jms(jpath(st, "time", "end"));
   if (start < 0) start = jms(jpath(child->info, "time", "created"));
-  set_times(s, start, end);
+  if (end < 0) /* never ended: the child's last sign of life */
+    for (size_t i = 0; i < child->n_messages; i++)
+      if (message_last_ms(&child->messages[i]) > end) end = message_last_ms(&child->messages[i]);
+  set_times(w, s, start, end);
   set_str(w, s, "agent.name", agent);
   size_t prompt_len;
   const char *prompt = jtext(json_object_get(st, "input"), "prompt", &prompt_len);
@@ -1078,7 +1251,10 @@ static void emit_agent(walk *w, const session_view *child) {
   json_t *meta = json_pack("{s:s, s:s, s:s?}", "parent_session_id", child->parent->id,
                            "session_id", child->id, "title", jstr(child->info, "title"));
   set_metadata(w, s, meta);
-  if (strcmp(status, "error") == 0) {
+  if (!ended) {
+    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: OpenCode stopped before the subagent finished") != 0)
+      w->out_of_memory = true;
+  } else if (strcmp(status, "error") == 0) {
     size_t n = 0;
     const char *error = jtext(st, "error", &n);
     char shown[64];
@@ -1093,22 +1269,29 @@ static void emit_agent(walk *w, const session_view *child) {
 }
 
 /* A child session's model and tool calls under its AGENT span, then the AGENT span itself once
- * the task call that started it has finished. */
+ * the task call that started it has finished. As in the root session, a call that never
+ * finished is sent as interrupted once it never will (its turn is over, or a newer user
+ * message exists in the child): a finished tool's LLM parent is never left unsent. */
 static void walk_child(walk *w, const session_view *child) {
   const message_view *user = NULL, *previous = NULL;
+  long last_user = -1, current_user = -1;
+  for (size_t i = 0; i < child->n_messages; i++)
+    if (is_user(&child->messages[i])) last_user = (long)i;
   for (size_t i = 0; i < child->n_messages; i++) {
     const message_view *m = &child->messages[i];
     if (is_user(m)) {
       user = m;
+      current_user = (long)i;
       previous = NULL;
       continue;
     }
     if (!is_assistant(m)) continue;
-    emit_llm(w, child, m, user, previous, child->trace_id, child->agent_span_id, false);
+    bool interrupted = child->turn_over || current_user != last_user;
+    emit_llm(w, child, m, user, previous, child->trace_id, child->agent_span_id, interrupted);
     for (size_t j = 0; j < json_array_size(m->parts); j++) {
       json_t *p = json_array_get(m->parts, j);
       if (jstr(p, "type") && strcmp(jstr(p, "type"), "tool") == 0)
-        emit_tool(w, child, m, p, child->trace_id, false);
+        emit_tool(w, child, m, p, child->trace_id, interrupted);
     }
     previous = m;
   }
@@ -1118,11 +1301,17 @@ static void walk_child(walk *w, const session_view *child) {
 /* ------------------------------------------------------------------------------------------ */
 /* Entry point                                                                                 */
 
+/* Reads the child sessions. A child that cannot be trusted (no valid id or parent id, its own
+ * parent or the root, an info that describes another session, messages of another session)
+ * is skipped with one log line; the root and the other children are traced. */
 static int load_children(json_t *list, const char *root_id, session_view **out, size_t *n_out,
                          reconcile_result *r) {
   *out = NULL, *n_out = 0;
   if (!list || json_is_null(list)) return 0;
-  if (!json_is_array(list)) return reject(r, "childSessions is not an array");
+  if (!json_is_array(list)) {
+    skip(r, "session %s: childSessions is not a list", root_id);
+    return 0;
+  }
   size_t n = json_array_size(list);
   session_view *children = calloc(n ? n : 1, sizeof *children);
   if (!children) return reject(r, "out of memory");
@@ -1134,18 +1323,35 @@ static int load_children(json_t *list, const char *root_id, session_view **out, 
     child->parent_session_id = jstr(c, "parentSessionID");
     child->parent_call_id = jstr(c, "parentCallID");
     child->info = json_object_get(c, "info");
-    if (!json_is_object(c) || !reconcile_id_ok(child->id) || !reconcile_id_ok(child->parent_session_id))
-      return reject(r, "childSessions[%zu]: sessionID and parentSessionID are required", i);
-    if (strcmp(child->id, root_id) == 0 || strcmp(child->id, child->parent_session_id) == 0)
-      return reject(r, "childSessions[%zu]: a session cannot be its own child", i);
-    if (child->info && (!json_is_object(child->info) ||
-                        (jstr(child->info, "id") && strcmp(jstr(child->info, "id"), child->id) != 0)))
-      return reject(r, "childSessions[%zu]: info describes another session", i);
+    const char *info_id = jstr(child->info, "id");
+    const char *why = !json_is_object(c) || !reconcile_id_ok(child->id) ? "has no valid sessionID"
+                      : !reconcile_id_ok(child->parent_session_id)       ? "has no valid parentSessionID"
+                      : strcmp(child->id, root_id) == 0 || strcmp(child->id, child->parent_session_id) == 0
+                          ? "names itself as its own child or parent"
+                      : child->info && !json_is_object(child->info) ? "has an info that is not an object"
+                      : info_id && strcmp(info_id, child->id) != 0   ? "has an info that describes another session"
+                                                                     : NULL;
     bool duplicate = false;
-    for (size_t k = 0; k < *n_out; k++) duplicate |= strcmp(children[k].id, child->id) == 0;
-    if (duplicate) continue;
+    for (size_t k = 0; !why && k < *n_out; k++) duplicate |= strcmp(children[k].id, child->id) == 0;
+    char reason[sizeof r->error + 16];
+    if (!why && !duplicate && load_messages(child, json_object_get(c, "messages"), r) != 0) {
+      if (strcmp(r->error, "out of memory") == 0) return -1;
+      snprintf(reason, sizeof reason, "is unusable: %s", r->error); /* ids only */
+      why = reason;
+      r->error[0] = '\0';
+    }
+    if (why) {
+      if (reconcile_id_ok(child->id))
+        skip(r, "session %s: child session %s (childSessions[%zu]) %s", root_id, child->id, i, why);
+      else
+        skip(r, "session %s: childSessions[%zu] %s", root_id, i, why);
+    }
+    if (why || duplicate) {
+      free(child->messages);
+      memset(child, 0, sizeof *child);
+      continue;
+    }
     (*n_out)++;
-    if (load_messages(child, json_object_get(c, "messages"), r) != 0) return -1;
   }
   return 0;
 }
@@ -1193,17 +1399,74 @@ static char *repair_lone_surrogates(const char *json, size_t len) {
   return copy;
 }
 
+static bool number_char(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* jansson refuses a whole text for one number beyond the range of a double ("1e309": "real
+ * number overflow"). A copy of json with each such number (outside strings) replaced by
+ * "null" padded with spaces (same length), so the item holding it reads as "not a number"
+ * and is skipped alone; NULL when there is none (or no memory). *count: how many. */
+static char *repair_overflowing_numbers(const char *json, size_t len, size_t *count) {
+  char *copy = NULL;
+  *count = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c != '-' && !(c >= '0' && c <= '9')) continue;
+    size_t j = i;
+    while (j < len && number_char(json[j])) j++;
+    if (j - i >= 4) { /* shorter numbers fit a double: 9e99 */
+      char *token = strndup(json + i, j - i);
+      if (!token) {
+        free(copy);
+        return NULL;
+      }
+      double d = strtod(token, NULL);
+      free(token);
+      if (isinf(d)) {
+        if (!copy && !(copy = malloc(len))) return NULL;
+        if (*count == 0) memcpy(copy, json, len);
+        memcpy(copy + i, "null", 4);
+        memset(copy + i + 4, ' ', j - i - 4);
+        (*count)++;
+      }
+    }
+    i = j - 1;
+  }
+  return copy;
+}
+
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
   json_error_t jerr;
-  char *repaired = repair_lone_surrogates(json, len);
+  char *repaired = repair_lone_surrogates(json, len), *renumbered = NULL;
   const char *text = repaired ? repaired : json;
   size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
   json_t *payload = json_loadb(text, len, flags, &jerr);
-  if (!payload && strstr(jerr.text, "too big")) /* an integer past int64 in a tool's input */
-    payload = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, &jerr);
+  for (int attempt = 0; !payload && attempt < 2; attempt++) {
+    size_t overflowing = 0;
+    if (strstr(jerr.text, "too big")) { /* an integer past int64 in a tool's input */
+      flags |= JSON_DECODE_INT_AS_REAL;
+    } else if (!renumbered && strstr(jerr.text, "overflow") &&
+               (renumbered = repair_overflowing_numbers(text, len, &overflowing))) {
+      log_warn("reconcile: %zu numbers beyond the range of a double in the payload are read as "
+               "null: the items holding them are skipped", overflowing);
+      text = renumbered;
+    } else {
+      break;
+    }
+    payload = json_loadb(text, len, flags, &jerr);
+  }
   free(repaired);
+  free(renumbered);
   if (!payload) {
     /* jansson quotes the text near the error: content, which must not reach the log */
     char *near = strstr(jerr.text, " near ");
@@ -1237,7 +1500,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
                 .closing = strcmp(type, "close") == 0, .root_id = root.id,
                 .max_attr = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES};
       state_begin(st, root.id); /* the caller commits once the spans are safe */
-      link_children(&root, owner, children, n_children);
+      link_children(&root, owner, children, n_children, w.closing);
       for (size_t c = 0; c < n_children; c++) {
         if (children[c].linked) walk_child(&w, &children[c]);
         else result->children_unlinked++;

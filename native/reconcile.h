@@ -43,19 +43,25 @@ typedef int (*reconcile_emit_fn)(void *ctx, span *s);
 typedef struct {
   size_t spans;          /* spans emit accepted */
   size_t children_unlinked; /* child sessions skipped: no authoritative link to a task call */
+  size_t items_skipped;  /* malformed messages, parts, numbers, child sessions: each left out
+                          * with one log line naming it (ids only), the rest traced */
   char error[256];       /* why the payload was rejected; "" when valid */
 } reconcile_result;
 
-/* Reconciles one payload. A valid payload opens its session in st (state_begin) and marks
- * what it emitted as pending: the caller calls state_commit once the spans are stored (or
- * state_rollback when they could not be). Returns 0 when it was valid (whether or not anything was new) and
- * -1 when it was rejected: malformed JSON, a wrong shape, or a record of another session
- * (a privacy boundary). A rejected payload emits nothing; result->error says why, without
- * quoting content. Returns -2 when memory ran out (some spans may have been emitted). */
+
 /* Whether reconcile accepts this as an OpenCode id (non-empty, no control characters, under 256
  * bytes): ids become state keys and file names. */
 bool reconcile_id_ok(const char *id);
 
+/* Reconciles one payload. A valid payload opens its session in st (state_begin) and marks
+ * what it emitted as pending: the caller calls state_commit once the spans are stored (or
+ * state_rollback when they could not be). One bad item (a message, part, number or child
+ * session that cannot be read or names another record) is skipped with one log line that
+ * names it by ids, never by content, and everything else is traced: returns 0. Returns -1
+ * when the payload is rejected whole because nothing in it can be trusted: not JSON, a wrong
+ * shape, no valid session id, or a message of another session in the root's messages (a
+ * privacy boundary). A rejected payload emits nothing; result->error says why, without
+ * quoting content. Returns -2 when memory ran out (some spans may have been emitted). */
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result);
 

@@ -49,8 +49,26 @@ export const ArizeTracing = async ({ client }) => {
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
 
-  /** The `data` of an SDK call. @param {Promise<{data?: any}> | undefined} call */
-  const data = async (call) => (await call)?.data
+  let shapeLogged = false
+  /**
+   * What an SDK call answered. The v1 SDK resolves to `{data, request, response}` (`data`
+   * absent on an error); other SDK versions answer with the bare value: a session object, a
+   * message list. Anything else traces nothing, so it is said once in OpenCode's log.
+   * @param {Promise<unknown> | undefined} call
+   */
+  const data = async (call) => {
+    const answer = /** @type {any} */ (await call)
+    if (answer && typeof answer === "object" && !Array.isArray(answer)) {
+      if ("data" in answer || "error" in answer || "response" in answer) return answer.data
+      if (typeof answer.id === "string") return answer // a bare session
+    }
+    if (Array.isArray(answer)) return answer // a bare message list
+    if (!shapeLogged) {
+      shapeLogged = true
+      await log("warn", `the OpenCode SDK answered with ${answer === null ? "null" : typeof answer}, neither {data} nor a session or message list: nothing is traced`)
+    }
+    return undefined
+  }
 
   /** @param {string} sessionID */
   async function parentID(sessionID) {

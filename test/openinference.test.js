@@ -197,3 +197,147 @@ test('OPENINFERENCE_HIDE_INPUTS and _OUTPUT_MESSAGES mask what they name', async
   }
   assert.equal(one(spans, 'Turn').attributes['output.value'], 'The fix is');
 });
+
+// ---------------------------------------------------------------------------
+// Issue 12: one bad item never costs the rest; attributes exactly as the conventions say.
+
+const userMsg = (session, id, text, created = T) => msg(session, id, 'user', { time: { created } }, [{ type: 'text', text }]);
+const childOf = (sessionID, messages, info = {}) => ({
+  sessionID, parentSessionID: S, parentCallID: 'call_t', info: { id: sessionID, parentID: S, agent: 'general', title: 'c', ...info }, messages,
+});
+
+test('one malformed child, part or number costs only itself: the rest of the turn arrives', async () => {
+  const p = session();
+  p.messages[1].parts[2].messageID = 'msg_someone_else'; // the read's part names another message
+  p.childSessions[0].info.id = 'ses_not_this_one'; // the grandchild's info describes another session
+  // a token count past the range of a double: JSON.stringify cannot write it, a text payload can
+  const text = JSON.stringify(p).replace('"output":40', '"output":1e309');
+  const receiver = await startReceiver();
+  const home = tempHome();
+  try {
+    const out = await run('api-scenario.js', { steps: [{ payload: text }, { flush: 10000 }] },
+      cleanEnv({ HOME: home, PHOENIX_ENDPOINT: receiver.url }));
+    assert.equal(out.steps[0].reconcile.error, undefined);
+    const spans = receiver.spans();
+    assert.equal(one(spans, 'Turn').attributes['opencode.turn.llm_calls'], 5); // the grandchild's call is gone
+    assert.equal(spans.filter((s) => s.name === 'read').length, 0);
+    assert.equal(spans.filter((s) => s.name === 'Agent: explore').length, 0);
+    assert.equal(one(spans, 'Agent: general').attributes['output.value'], 'child says: found it');
+    const first = spans.find((s) => s.attributes.metadata?.includes('"msg_a1"')).attributes;
+    assert.equal(first['llm.token_count.completion'], undefined, 'the unreadable count is left out, not 0');
+    assert.equal(first['llm.token_count.prompt'], 450);
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    const skipped = log.split('\n').filter((l) => /skipped it, the rest is traced/.test(l));
+    assert.equal(skipped.length, 3, log);
+    assert.ok(skipped.some((l) => /message msg_a1: part 2 names another message/.test(l)));
+    assert.ok(skipped.some((l) => /child session ses_grandchild .*another session/.test(l)));
+    assert.ok(skipped.some((l) => /message msg_a1: tokens.output is not a valid count/.test(l)));
+    assert.ok(!/int main|fix the bug/.test(log), 'the log names items, never their content');
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('output messages: message.content when text-only, message.contents.N when multi-part, never both', async () => {
+  const llms = (await receive({})).filter((s) => s.attributes['openinference.span.kind'] === 'LLM');
+  const byMessage = (id) => llms.find((s) => s.attributes.metadata.includes(`"${id}"`)).attributes;
+  const multi = byMessage('msg_a1'), textOnly = byMessage('msg_ca2');
+  assert.equal(multi['llm.output_messages.0.message.content'], undefined);
+  assert.equal(multi['llm.output_messages.0.message.contents.1.message_content.text'], 'Reading it.');
+  assert.equal(textOnly['llm.output_messages.0.message.content'], 'child says: found it');
+  assert.ok(!Object.keys(textOnly).some((k) => k.startsWith('llm.output_messages.0.message.contents.')));
+});
+
+test('a call without a cost field has no llm.cost.total; the Turn sums the known costs', async () => {
+  const p = session();
+  delete p.messages[1].info.cost;
+  for (const c of p.childSessions) for (const m of c.messages) delete m.info.cost;
+  const spans = await receive({}, p);
+  const first = spans.find((s) => s.attributes.metadata?.includes('"msg_a1"')).attributes;
+  assert.equal(first['llm.cost.total'], undefined, 'unknown is not free');
+  assert.ok(Math.abs(one(spans, 'Turn').attributes['opencode.turn.cost.total'] - 0.02) < 1e-9);
+  for (const m of p.messages) delete m.info.cost;
+  assert.equal(one(await receive({}, p), 'Turn').attributes['opencode.turn.cost.total'], undefined, 'no known cost: none');
+});
+
+test('a clock before 2000 gives spans at a clamped, marked time, never missing ones', async () => {
+  const old = 5000;
+  const p = {
+    type: 'close', sessionID: 'ses_clock',
+    messages: [
+      userMsg('ses_clock', 'msg_u', 'what time is it', old),
+      assistant('ses_clock', 'msg_a', 'msg_u', old + 10, old + 100, {}, [{ type: 'text', text: '1970' }]),
+    ],
+  };
+  const spans = await receive({}, p);
+  assert.deepEqual(spans.map((s) => s.name).sort(), ['LLM: claude-x', 'Turn']);
+  for (const s of spans) {
+    assert.equal(s.attributes['opencode.time.clamped'], true);
+    assert.equal(s.startMs, Date.UTC(2000, 0, 1));
+  }
+});
+
+test('a tool the user aborted ends ERROR', async () => {
+  const p = {
+    type: 'close', sessionID: 'ses_abort',
+    messages: [
+      userMsg('ses_abort', 'msg_u', 'run it'),
+      assistant('ses_abort', 'msg_a', 'msg_u', T + 10, T + 100, { error: { name: 'MessageAbortedError', data: { message: 'aborted' } } }, [{
+        type: 'tool', callID: 'call_b', tool: 'bash',
+        state: { status: 'completed', input: { command: 'sleep 60' }, output: 'partial\n\n<bash_metadata>\nUser aborted the command\n</bash_metadata>', metadata: { exit: 130 }, time: { start: T + 20, end: T + 90 } },
+      }]),
+    ],
+  };
+  const bash = one(await receive({}, p), 'bash');
+  assert.equal(bash.status.code, 2);
+  assert.equal(bash.events[0].attributes['exception.type'], 'Aborted');
+});
+
+test('a child call that never completed arrives as an interrupted LLM span, the parent of its finished tool', async () => {
+  const p = session();
+  const childCall = p.childSessions[1].messages[1];
+  delete childCall.info.time.completed; // the child's call that ran the grandchild's task
+  const spans = await receive({}, p);
+  const childTask = spans.find((s) => s.attributes['tool.id'] === 'call_g');
+  const parent = spans.find((s) => s.spanId === childTask.parentSpanId);
+  assert.ok(parent, 'the tool span\'s parent was sent');
+  assert.equal(parent.attributes['openinference.span.kind'], 'LLM');
+  assert.equal(parent.status.code, 2);
+});
+
+test('the AGENT span waits for the complete child and carries its final answer', async () => {
+  const partial = session();
+  const last = partial.childSessions[1].messages[2];
+  delete last.info.time.completed;
+  last.parts[0].text = ''; // still streaming
+  partial.type = 'reconcile';
+  partial.messages.pop(); // the parent's final call has not happened yet
+  const receiver = await startReceiver();
+  try {
+    await run('api-scenario.js', { steps: [{ payload: partial }, { payload: session() }, { flush: 10000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }));
+    const agents = receiver.spans().filter((s) => s.name === 'Agent: general');
+    assert.equal(agents.length, 1);
+    assert.equal(agents[0].attributes['output.value'], 'child says: found it');
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('redaction keeps JSON types honest: text/plain beside a marker, JSON where JSON is claimed', async () => {
+  const spans = await receive({ ARIZE_LOG_TOOL_CONTENT: 'false', ARIZE_LOG_TOOL_DETAILS: 'false' });
+  const read = one(spans, 'read').attributes;
+  assert.match(read['input.value'], /^<redacted \(\d+ chars\)>$/);
+  assert.equal(read['input.mime_type'], 'text/plain');
+  assert.equal(typeof JSON.parse(read['tool.parameters']), 'object');
+  for (const s of spans) {
+    for (const [k, v] of Object.entries(s.attributes)) if (k.endsWith('tool_call.function.arguments')) assert.equal(typeof JSON.parse(v), 'object', k);
+    for (const side of ['input', 'output'])
+      if (s.attributes[`${side}.mime_type`] === 'application/json') JSON.parse(s.attributes[`${side}.value`]);
+  }
+  const hidden = await receive({ OPENINFERENCE_HIDE_INPUTS: 'true', OPENINFERENCE_HIDE_OUTPUTS: 'true' });
+  for (const s of hidden) {
+    assert.equal(s.attributes['input.mime_type'], undefined, `${s.name}: input.mime_type beside __REDACTED__`);
+    assert.equal(s.attributes['output.mime_type'], undefined, `${s.name}: output.mime_type beside __REDACTED__`);
+  }
+});

@@ -86,3 +86,24 @@ test('a failing OpenCode client is logged through OpenCode, never thrown', async
   assert.equal(out.logs[0].service, 'arize-tracing');
   assert.equal(out.status.counters.spans_queued, 0);
 });
+
+test('an SDK that answers with bare values instead of {data} is traced the same', async () => {
+  const receiver = await startReceiver();
+  try {
+    const out = await replay({ snapshots: 'main-run/snapshots', answers: 'bare' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    const spans = receiver.spans();
+    assert.equal(spans.length, 15);
+    assert.equal(spans.filter((s) => s.name === 'Agent: general').length, 1, 'the child session too');
+    assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('an SDK answer of an unknown shape is said once in the log, never thrown', async () => {
+  const out = await replay({ snapshots: 'main-run/snapshots', answers: 'odd' }, { HOME: tempHome() });
+  const said = out.logs.filter((l) => /neither \{data\} nor/.test(l.message));
+  assert.equal(said.length, 1, JSON.stringify(out.logs));
+  assert.equal(said[0].level, 'warn');
+  assert.equal(out.status.counters.spans_queued, 0);
+});

@@ -238,6 +238,30 @@ static void test_partial_success_rejections_count_as_dropped(void) {
   server_free(&srv);
 }
 
+/* A 2xx whose body rejects some spans is a refusal of those spans: the log says "rejected N
+ * of M spans", never "exported", and status().last_export.error says why. */
+static void test_partial_success_is_reported_as_a_rejection_not_an_export(void) {
+  uint8_t body[128];
+  size_t len = partial_success(2, body, sizeof body);
+  test_server srv;
+  server_reply script[] = {{.status = 200, .body = body, .body_len = len}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  clear_log();
+  log_set_verbose(true); /* the "exported" line is a debug line */
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 5);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK(strstr(c.last_error, "rejected 2 of 5 spans: span too old") != NULL);
+  char *log = read_log();
+  CHECK(strstr(log, "rejected 2 of 5 spans: span too old") != NULL);
+  CHECK(strstr(log, "exported 5 spans") == NULL);
+  free(log);
+  log_set_verbose(false);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
 static void test_nonsense_rejected_counts_stay_within_the_batch(void) {
   uint8_t negative[128], too_many[128];
   size_t negative_len = partial_success(-4, negative, sizeof negative);
@@ -488,6 +512,7 @@ int main(void) {
   RUN(test_retry_after_is_honoured);
   RUN(test_400_drops_the_batch_and_later_spans_still_go);
   RUN(test_partial_success_rejections_count_as_dropped);
+  RUN(test_partial_success_is_reported_as_a_rejection_not_an_export);
   RUN(test_nonsense_rejected_counts_stay_within_the_batch);
   RUN(test_silent_backend_flush_times_out_and_stop_aborts_the_send);
   RUN(test_413_splits_the_batch_and_drops_only_a_lone_span_too_large);

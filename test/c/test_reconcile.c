@@ -1,5 +1,9 @@
+#include <math.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "fixture.h"
+#include "log.h"
 #include "reconcile.h"
 #include "state.h"
 
@@ -228,15 +232,19 @@ static void test_newer_user_message_closes_an_interrupted_turn(void) {
   state_free(st);
 }
 
+/* A message of another session among the root's messages: the plugin read the wrong
+ * session, nothing in the payload can be trusted (a privacy boundary). */
 static void test_foreign_record_rejects_the_payload(void) {
   state *st = state_new(NULL);
   collected c = {0};
   reconcile_result r;
-  char *payload = fixture_payload(ONE_BASH, "close");
-  char *p = strstr(payload, "\"messageID\":\"msg_20afabed5001ycV3zWovLt4chQ\"");
-  CHECK(p != NULL);
-  p = strstr(payload, "\"sessionID\":\"ses_df50545e4ffeLycEmyiOvrROkE\",\"messageID\":\"msg_20afabed");
-  if (p) memcpy(p + 13, "ses_OTHER", 9);
+  char *text = fixture_payload(ONE_BASH, "close");
+  json_t *snap = json_loads(text, 0, NULL);
+  free(text);
+  json_t *last = json_array_get(json_object_get(snap, "messages"), json_array_size(json_object_get(snap, "messages")) - 1);
+  CHECK(json_object_set_new(json_object_get(last, "info"), "sessionID", json_string("ses_OTHER")) == 0);
+  char *payload = json_dumps(snap, JSON_COMPACT);
+  json_decref(snap);
   CHECK_INT(run(st, &all_on, payload, &c, &r), -1);
   CHECK_INT(c.len, 0);
   CHECK(strstr(r.error, "another") != NULL);
@@ -248,7 +256,6 @@ static void test_malformed_payloads_are_rejected_with_a_reason(void) {
   const char *bad[] = {"", "{", "[]", "{\"type\":\"x\",\"sessionID\":\"s\",\"messages\":[]}",
                        "{\"type\":\"close\",\"messages\":[]}",
                        "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":{}}",
-                       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[1]}",
                        "{\"type\":\"close\",\"sessionID\":\"s\",\"sessionID\":\"t\",\"messages\":[]}",
                        "{\"type\":\"close\",\"sessionID\":\"a\\nb\",\"messages\":[]}"};
   state *st = state_new(NULL);
@@ -399,7 +406,426 @@ static void test_a_span_never_exceeds_what_a_backend_takes(void) {
   state_free(st);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* One bad item costs only itself; attributes as the OpenInference conventions say (issue 12)  */
+
+static char log_path[] = "/tmp/test_reconcile_log.XXXXXX";
+
+/* The log so far (then emptied): where skipped items are named. Caller frees. */
+static char *log_taken(void) {
+  FILE *f = fopen(log_path, "rb");
+  char *text = calloc(1, 65536);
+  if (f && text) fread(text, 1, 65535, f);
+  if (f) fclose(f);
+  if (truncate(log_path, 0) != 0) perror("truncate");
+  return text;
+}
+
+static size_t count_lines(const char *text, const char *needle) {
+  size_t n = 0;
+  for (const char *p = text; (p = strstr(p, needle)); p++) n++;
+  return n;
+}
+
+static int run_close(const char *payload, collected *c, reconcile_result *r) {
+  state *st = state_new(NULL);
+  int rc = run(st, &all_on, payload, c, r);
+  if (rc != 0) fprintf(stderr, "  reconcile: %s\n", r->error);
+  state_free(st);
+  return rc;
+}
+
+/* A root session "ses_r" whose turn "u" called a task "t1" that ran child "ses_c". The child
+ * messages, the task's status and the root's answer are slots. */
+#define TASK_ROOT_FMT                                                                              \
+  "{\"type\":\"%s\",\"sessionID\":\"ses_r\",\"messages\":["                                         \
+  "{\"info\":{\"id\":\"u\",\"sessionID\":\"ses_r\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"  \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"delegate\"}]},"                                      \
+  "{\"info\":{\"id\":\"a1\",\"sessionID\":\"ses_r\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\"," \
+  "  \"finish\":\"tool-calls\",\"time\":{\"created\":1795480001100,\"completed\":1795480009000}},"   \
+  " \"parts\":[{\"type\":\"tool\",\"callID\":\"t1\",\"tool\":\"task\",\"state\":{\"status\":\"%s\","  \
+  "   \"input\":{\"prompt\":\"do it\",\"subagent_type\":\"general\"},\"output\":\"ok\","             \
+  "   \"metadata\":{\"sessionId\":\"ses_c\"},\"time\":{\"start\":1795480001200,\"end\":1795480008000}}}]}" \
+  "%s],"                                                                                           \
+  "\"childSessions\":[{\"sessionID\":\"ses_c\",\"parentSessionID\":\"ses_r\",\"parentCallID\":\"t1\"," \
+  " \"info\":{\"id\":\"ses_c\",\"parentID\":\"ses_r\",\"agent\":\"general\"},\"messages\":["       \
+  "{\"info\":{\"id\":\"cu\",\"sessionID\":\"ses_c\",\"role\":\"user\",\"time\":{\"created\":1795480001300}},"  \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"do it\"}]}%s]}]}"
+
+#define ROOT_ANSWER                                                                                \
+  ",{\"info\":{\"id\":\"a2\",\"sessionID\":\"ses_r\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\"," \
+  " \"finish\":\"stop\",\"time\":{\"created\":1795480008100,\"completed\":1795480009000}},"         \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"all done\"}]}"
+
+/* A child call that ran bash (finished) but whose message never completed. */
+#define CHILD_UNFINISHED_CALL                                                                     \
+  ",{\"info\":{\"id\":\"ca1\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
+  " \"time\":{\"created\":1795480001400}},"                                                        \
+  " \"parts\":[{\"type\":\"tool\",\"callID\":\"b1\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\"," \
+  "   \"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":1795480001500,\"end\":1795480001600}}}]}"
+
+#define CHILD_FINISHED_CALL                                                                       \
+  ",{\"info\":{\"id\":\"ca1\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
+  " \"finish\":\"tool-calls\",\"time\":{\"created\":1795480001400,\"completed\":1795480001700}},"   \
+  " \"parts\":[{\"type\":\"tool\",\"callID\":\"b1\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\"," \
+  "   \"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":1795480001500,\"end\":1795480001600}}}]}"
+
+/* The child's answer, still streaming (no completion, empty text) or complete. */
+#define CHILD_ANSWER_PARTIAL                                                                      \
+  ",{\"info\":{\"id\":\"ca2\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
+  " \"time\":{\"created\":1795480001800}},\"parts\":[{\"type\":\"text\",\"text\":\"\"}]}"
+#define CHILD_ANSWER_COMPLETE                                                                     \
+  ",{\"info\":{\"id\":\"ca2\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
+  " \"finish\":\"stop\",\"time\":{\"created\":1795480001800,\"completed\":1795480007000}},"         \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"child final answer\"}]}"
+
+static char *task_payload(const char *type, const char *task_status, const char *root_answer,
+                          const char *child_messages) {
+  size_t n = strlen(TASK_ROOT_FMT) + strlen(root_answer) + strlen(child_messages) + 64;
+  char *text = malloc(n);
+  snprintf(text, n, TASK_ROOT_FMT, type, task_status, root_answer, child_messages);
+  return text;
+}
+
+/* Item 1: as in a root session, a child call that never completed is sent as an interrupted
+ * LLM span once its turn is over, so its finished tool has a parent. */
+static void test_child_call_without_completion_is_sent_interrupted_as_its_tools_parent(void) {
+  char *payload = task_payload("close", "completed", ROOT_ANSWER, CHILD_UNFINISHED_CALL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  span *bash = find_span(&c, "bash"), *agent = find_span(&c, "Agent: general");
+  span *child_llm = NULL;
+  for (size_t i = 0; i < c.len; i++)
+    if (is_child_of(bash, c.items[i])) child_llm = c.items[i];
+  CHECK(bash != NULL);
+  CHECK(child_llm != NULL); /* the TOOL span's parent was sent */
+  CHECK(child_llm && strcmp(attr_s(child_llm, "openinference.span.kind"), "LLM") == 0);
+  CHECK(child_llm && child_llm->status == SPAN_STATUS_ERROR);
+  CHECK(is_child_of(child_llm, agent));
+  collected_clear(&c);
+  free(payload);
+}
+
+/* Item 3: a child snapshot read while the child was still answering does not freeze the
+ * AGENT span: it waits for the complete child, and then carries its final answer. */
+static void test_agent_span_waits_for_the_complete_child_and_carries_its_answer(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  char *partial = task_payload("reconcile", "completed", "", CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
+  char *complete = task_payload("close", "completed", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_COMPLETE);
+  CHECK_INT(run(st, &all_on, partial, &c, &r), 0);
+  CHECK(find_span(&c, "Agent: general") == NULL);
+  CHECK_INT(run(st, &all_on, complete, &c, &r), 0);
+  CHECK_INT(count_kind(&c, "AGENT"), 1);
+  span *agent = find_span(&c, "Agent: general");
+  CHECK_STR(attr_s(agent, "output.value"), "child final answer");
+  /* its id is still the one derived from the child session */
+  state *fresh = state_new(NULL);
+  collected d = {0};
+  CHECK_INT(run(fresh, &all_on, complete, &d, &r), 0);
+  span *again = find_span(&d, "Agent: general");
+  CHECK(agent && again && memcmp(agent->span_id, again->span_id, 8) == 0);
+  collected_clear(&c), collected_clear(&d);
+  state_free(st), state_free(fresh);
+  free(partial), free(complete);
+}
+
+/* Item 1, the same for the AGENT span: a turn that is over with its task call never ended
+ * (OpenCode was stopped) still sends the AGENT span, as an interrupted ERROR, so the child's
+ * spans have their parent. */
+static void test_agent_of_a_task_that_never_ended_is_sent_interrupted_when_the_turn_is_over(void) {
+  char *payload = task_payload("close", "running", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
+  /* a newer user message: the turn is over */
+  const char *newer = ",{\"info\":{\"id\":\"u2\",\"sessionID\":\"ses_r\",\"role\":\"user\",\"time\":{\"created\":1795480010000}},\"parts\":[]}";
+  char *at = strstr(payload, "],\"childSessions\"");
+  CHECK(at != NULL);
+  size_t n = strlen(payload) + strlen(newer) + 1;
+  char *text = malloc(n);
+  snprintf(text, n, "%.*s%s%s", (int)(at - payload), payload, newer, at);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(text, &c, &r), 0);
+  span *agent = find_span(&c, "Agent: general"), *task = find_span(&c, "task");
+  CHECK(agent && agent->status == SPAN_STATUS_ERROR);
+  CHECK(is_child_of(agent, task));
+  CHECK(agent && agent->end_ns >= agent->start_ns && agent->end_ns > 1795480001200ULL * 1000000ULL);
+  for (size_t i = 0; i < c.len; i++) /* every parent was sent */
+    if (c.items[i]->has_parent) {
+      bool found = false;
+      for (size_t j = 0; j < c.len; j++) found |= is_child_of(c.items[i], c.items[j]);
+      CHECK(found);
+    }
+  collected_clear(&c);
+  free(payload), free(text);
+}
+
+/* Item 2: a child whose info names another session, or that lacks parentSessionID, is left
+ * out with one log line naming it; the root turn and the other children are traced. */
+static void test_untrustworthy_child_session_is_skipped_and_the_root_turn_traced(void) {
+  static const char *const breakages[][2] = {
+      {"\"info\":{\"id\":\"ses_c\",", "\"info\":{\"id\":\"ses_z\","}, /* info of another session */
+      {"\"parentSessionID\":\"ses_r\",", ""},                         /* no parentSessionID */
+  };
+  for (size_t k = 0; k < 2; k++) {
+    char *payload = task_payload("close", "completed", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_COMPLETE);
+    char *at = strstr(payload, breakages[k][0]);
+    CHECK(at != NULL);
+    size_t from = strlen(breakages[k][0]), to = strlen(breakages[k][1]);
+    memmove(at + to, at + from, strlen(at + from) + 1);
+    memcpy(at, breakages[k][1], to);
+    collected c = {0};
+    reconcile_result r;
+    CHECK_INT(run_close(payload, &c, &r), 0);
+    CHECK(find_span(&c, "Turn") != NULL);
+    CHECK_INT(count_kind(&c, "LLM"), 2); /* the root's two calls; none of the child's */
+    CHECK(find_span(&c, "task") != NULL);
+    CHECK(find_span(&c, "Agent: general") == NULL);
+    CHECK_INT(r.items_skipped, 1);
+    char *log = log_taken();
+    CHECK_INT(count_lines(log, "child session ses_c"), 1);
+    CHECK(strstr(log, "do it") == NULL && strstr(log, "child final") == NULL); /* ids only */
+    if (count_lines(log, "child session ses_c") != 1) fprintf(stderr, "  log: %s\n", log);
+    free(log);
+    collected_clear(&c);
+    free(payload);
+  }
+}
+
+/* Item 2: a part whose messageID names another message is left out; the message and the
+ * rest of the turn are traced. */
+static void test_part_of_another_message_is_skipped_and_the_rest_traced(void) {
+  char *text = fixture_payload(ONE_BASH, "close");
+  json_t *snap = json_loads(text, 0, NULL);
+  free(text);
+  /* the bash call's tool part claims another message */
+  json_t *messages = json_object_get(snap, "messages");
+  size_t changed = 0;
+  for (size_t i = 0; i < json_array_size(messages); i++) {
+    json_t *parts = json_object_get(json_array_get(messages, i), "parts");
+    for (size_t j = 0; j < json_array_size(parts); j++) {
+      json_t *part = json_array_get(parts, j);
+      if (json_is_string(json_object_get(part, "tool")) && json_object_get(part, "messageID"))
+        changed += json_object_set_new(part, "messageID", json_string("msg_other")) == 0;
+    }
+  }
+  CHECK_INT(changed, 1);
+  char *payload = json_dumps(snap, JSON_COMPACT);
+  json_decref(snap);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  CHECK(find_span(&c, "Turn") != NULL);
+  CHECK_INT(count_kind(&c, "LLM"), 2);
+  CHECK(find_span(&c, "bash") == NULL);
+  CHECK_INT(r.items_skipped, 1);
+  char *log = log_taken();
+  CHECK_INT(count_lines(log, "names another message"), 1);
+  CHECK(strstr(log, "echo hi") == NULL);
+  free(log);
+  collected_clear(&c);
+  free(payload);
+}
+
+/* Item 2: jansson refuses a whole text for one number past the range of a double; the call
+ * holding it is traced without that count (and without its cost), the rest in full. */
+static void test_overflowing_token_count_and_cost_leave_out_only_themselves(void) {
+  const char *payload =
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"secret prompt\"}]},"
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+      "  \"cost\":1e309,\"tokens\":{\"input\":10,\"output\":1e309,\"reasoning\":0,\"cache\":{\"read\":2,\"write\":0}},"
+      "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"answer\"}]}]}";
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  span *llm = find_span(&c, "LLM: m");
+  CHECK(find_span(&c, "Turn") != NULL);
+  CHECK_INT(attr_i(llm, "llm.token_count.prompt"), 12);
+  CHECK(llm && span_get(llm, "llm.token_count.completion") == NULL);
+  CHECK(llm && span_get(llm, "llm.token_count.total") == NULL);
+  CHECK(llm && span_get(llm, "llm.cost.total") == NULL);
+  CHECK_STR(attr_s(llm, "output.value"), "answer");
+  CHECK_INT(r.items_skipped, 2);
+  char *log = log_taken();
+  CHECK_INT(count_lines(log, "message a: tokens.output is not a valid count"), 1);
+  CHECK_INT(count_lines(log, "message a: its cost"), 1);
+  CHECK(strstr(log, "secret") == NULL);
+  free(log);
+  collected_clear(&c);
+}
+
+/* Item 4: a redacted value is never plain text under a JSON type. */
+static void test_redacted_tool_arguments_keep_their_json_types_honest(void) {
+  reconcile_options opt = all_on;
+  opt.log_tool_content = false;
+  opt.log_tool_details = false;
+  state *st = state_new(NULL);
+  collected c = {0};
+  CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
+  span *tool = find_span(&c, "bash");
+  CHECK(attr_s(tool, "input.value") && strncmp(attr_s(tool, "input.value"), "<redacted", 9) == 0);
+  CHECK_STR(attr_s(tool, "input.mime_type"), "text/plain");
+  json_error_t e;
+  json_t *params = json_loads(attr_s(tool, "tool.parameters") ? attr_s(tool, "tool.parameters") : "", 0, &e);
+  CHECK(json_is_object(params));
+  CHECK(!strstr(attr_s(tool, "tool.parameters") ? attr_s(tool, "tool.parameters") : "echo hi", "echo hi"));
+  json_decref(params);
+  for (size_t i = 0; i < c.len; i++)
+    for (size_t k = 0; k < c.items[i]->attrs.len; k++) {
+      const span_attr *a = &c.items[i]->attrs.items[k];
+      size_t n = strlen(a->key);
+      if (n < 19 || strcmp(a->key + n - 19, "function.arguments") != 0 || a->type != SPAN_ATTR_STRING) continue;
+      json_t *args = json_loads(a->value.s, 0, &e);
+      CHECK(json_is_object(args));
+      json_decref(args);
+    }
+  /* wherever application/json is claimed, the value parses */
+  for (size_t i = 0; i < c.len; i++) {
+    const char *mime = attr_s(c.items[i], "input.mime_type");
+    if (!mime || strcmp(mime, "application/json") != 0) continue;
+    json_t *v = json_loads(attr_s(c.items[i], "input.value"), JSON_DECODE_ANY, &e);
+    CHECK(v != NULL);
+    json_decref(v);
+  }
+  collected_clear(&c);
+  state_free(st);
+}
+
+/* Item 4: OPENINFERENCE_HIDE_INPUTS/_OUTPUTS drop the mime type beside "__REDACTED__", as
+ * OpenInference's own masking does. */
+static void test_hide_inputs_and_outputs_drop_the_mime_types(void) {
+  reconcile_options opt = all_on;
+  opt.hide_inputs = opt.hide_outputs = true;
+  state *st = state_new(NULL);
+  collected c = {0};
+  CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
+  CHECK(c.len == 4);
+  for (size_t i = 0; i < c.len; i++) {
+    CHECK(span_get(c.items[i], "input.mime_type") == NULL);
+    CHECK(span_get(c.items[i], "output.mime_type") == NULL);
+    CHECK_STR(attr_s(c.items[i], "input.value"), "__REDACTED__");
+  }
+  collected_clear(&c);
+  state_free(st);
+}
+
+/* Item 6: message.content for a text-only output message, message.contents.N for a
+ * multi-part one; never both on one message. */
+static void test_text_only_output_uses_content_and_multi_part_uses_contents(void) {
+  const char *payload =
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"q\"}]},"
+      "{\"info\":{\"id\":\"a1\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"plain\","
+      "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"just text\"}]},"
+      "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"thinker\","
+      "  \"time\":{\"created\":1795480002100,\"completed\":1795480003000}},"
+      " \"parts\":[{\"type\":\"reasoning\",\"text\":\"hmm\"},{\"type\":\"text\",\"text\":\"answer\"}]}]}";
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  span *plain = find_span(&c, "LLM: plain"), *thinker = find_span(&c, "LLM: thinker");
+  CHECK_STR(attr_s(plain, "llm.output_messages.0.message.content"), "just text");
+  CHECK(attr_s(plain, "llm.output_messages.0.message.contents.0.message_content.text") == NULL);
+  CHECK(attr_s(thinker, "llm.output_messages.0.message.content") == NULL);
+  CHECK_STR(attr_s(thinker, "llm.output_messages.0.message.contents.0.message_content.type"), "reasoning");
+  CHECK_STR(attr_s(thinker, "llm.output_messages.0.message.contents.1.message_content.text"), "answer");
+  collected_clear(&c);
+}
+
+/* Item 7: no cost field is an unknown cost, not a free call; the Turn sums the known costs
+ * and has no cost when none is known. */
+static void test_missing_cost_is_unknown_not_free(void) {
+  const char *fmt =
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"a1\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m1\"%s,"
+      "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m2\","
+      "  \"time\":{\"created\":1795480002100,\"completed\":1795480003000}},\"parts\":[]}]}";
+  char payload[2048];
+  snprintf(payload, sizeof payload, fmt, "");
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  CHECK(find_span(&c, "LLM: m1") && span_get(find_span(&c, "LLM: m1"), "llm.cost.total") == NULL);
+  CHECK(find_span(&c, "Turn") && span_get(find_span(&c, "Turn"), "opencode.turn.cost.total") == NULL);
+  collected_clear(&c);
+  snprintf(payload, sizeof payload, fmt, ",\"cost\":0.25");
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  const span_attr *cost = span_get(find_span(&c, "LLM: m1"), "llm.cost.total");
+  CHECK(cost && cost->type == SPAN_ATTR_DOUBLE && cost->value.d == 0.25);
+  CHECK(span_get(find_span(&c, "LLM: m2"), "llm.cost.total") == NULL);
+  const span_attr *turn_cost = span_get(find_span(&c, "Turn"), "opencode.turn.cost.total");
+  CHECK(turn_cost && turn_cost->type == SPAN_ATTR_DOUBLE && turn_cost->value.d == 0.25);
+  collected_clear(&c);
+}
+
+/* Item 8: a clock before 2000 gives spans at a clamped time, marked, never missing ones. */
+static void test_clock_before_2000_gives_clamped_marked_spans_not_missing_ones(void) {
+  const char *payload =
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":5000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"q\"}]},"
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+      "  \"time\":{\"created\":6000,\"completed\":9000}},"
+      " \"parts\":[{\"type\":\"tool\",\"callID\":\"c\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\","
+      "   \"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":7000,\"end\":8000}}}]}]}";
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run_close(payload, &c, &r), 0);
+  CHECK_INT(c.len, 3);
+  CHECK(find_span(&c, "Turn") != NULL);
+  CHECK(find_span(&c, "LLM: m") != NULL);
+  for (size_t i = 0; i < c.len; i++) {
+    const span_attr *mark = span_get(c.items[i], "opencode.time.clamped");
+    CHECK(mark && mark->type == SPAN_ATTR_BOOL && mark->value.b);
+    CHECK(c.items[i]->start_ns == 946684800000ULL * 1000000ULL);
+  }
+  collected_clear(&c);
+}
+
+/* Item 10: a tool the user aborted ends ERROR, like other interrupted tools. */
+static void test_tool_the_user_aborted_ends_error(void) {
+  static const char *const states[] = {
+      /* bash completes an aborted command with what it printed and a metadata note */
+      "{\"status\":\"completed\",\"input\":{\"command\":\"sleep 60\"},"
+      "\"output\":\"partial\\n\\n<bash_metadata>\\nUser aborted the command\\n</bash_metadata>\","
+      "\"metadata\":{\"exit\":130},\"time\":{\"start\":1795480001200,\"end\":1795480001300}}",
+      /* a call cut off by the abort */
+      "{\"status\":\"error\",\"input\":{\"command\":\"sleep 60\"},\"error\":\"Tool execution aborted\","
+      "\"time\":{\"start\":1795480001200,\"end\":1795480001300}}",
+  };
+  for (size_t k = 0; k < 2; k++) {
+    char payload[2048];
+    snprintf(payload, sizeof payload,
+             "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+             "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},\"parts\":[]},"
+             "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+             "  \"error\":{\"name\":\"MessageAbortedError\",\"data\":{\"message\":\"aborted\"}},"
+             "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
+             " \"parts\":[{\"type\":\"tool\",\"callID\":\"c\",\"tool\":\"bash\",\"state\":%s}]}]}",
+             states[k]);
+    collected c = {0};
+    reconcile_result r;
+    CHECK_INT(run_close(payload, &c, &r), 0);
+    span *tool = find_span(&c, "bash");
+    CHECK(tool && tool->status == SPAN_STATUS_ERROR);
+    CHECK(tool && tool->n_events == 1 &&
+          strcmp(span_attrs_get(&tool->events[0].attrs, "exception.type")->value.s, "Aborted") == 0);
+    collected_clear(&c);
+  }
+}
+
 int main(void) {
+  int log_fd = mkstemp(log_path);
+  if (log_fd >= 0) close(log_fd);
+  log_open(log_path);
   RUN(test_idle_snapshot_makes_turn_llm_tool_tree);
   RUN(test_same_snapshot_twice_emits_nothing_new);
   RUN(test_a_fresh_state_recreates_identical_ids);
@@ -418,5 +844,19 @@ int main(void) {
   RUN(test_openinference_hide_flags_mask_values_and_drop_messages);
   RUN(test_custom_attributes_reach_every_span_but_never_override_ours);
   RUN(test_a_span_never_exceeds_what_a_backend_takes);
+  RUN(test_child_call_without_completion_is_sent_interrupted_as_its_tools_parent);
+  RUN(test_agent_span_waits_for_the_complete_child_and_carries_its_answer);
+  RUN(test_agent_of_a_task_that_never_ended_is_sent_interrupted_when_the_turn_is_over);
+  RUN(test_untrustworthy_child_session_is_skipped_and_the_root_turn_traced);
+  RUN(test_part_of_another_message_is_skipped_and_the_rest_traced);
+  RUN(test_overflowing_token_count_and_cost_leave_out_only_themselves);
+  RUN(test_redacted_tool_arguments_keep_their_json_types_honest);
+  RUN(test_hide_inputs_and_outputs_drop_the_mime_types);
+  RUN(test_text_only_output_uses_content_and_multi_part_uses_contents);
+  RUN(test_missing_cost_is_unknown_not_free);
+  RUN(test_clock_before_2000_gives_clamped_marked_spans_not_missing_ones);
+  RUN(test_tool_the_user_aborted_ends_error);
+  log_close();
+  unlink(log_path);
   return check_done();
 }

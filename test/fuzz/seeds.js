@@ -85,6 +85,23 @@ const handmade = {
       assistant('a1', 'u1', [{ type: 'text', text: 'same id' }])],
   },
   'minimal': { type: 'reconcile', sessionID: 's', messages: [] },
+  // bad items that are skipped alone (issue 12): a part of another message, children that
+  // cannot be trusted, an unfinished child call whose tool finished, an aborted tool
+  'skipped-items': {
+    type: 'close', sessionID: ses,
+    messages: [user('u1', 'go'), assistant('a1', 'u1', [
+      { type: 'text', text: 'x', messageID: 'other' },
+      tool('c1', 'bash', { status: 'completed', input: { command: 'sleep 9' }, output: 'User aborted the command', time: { start: 1002, end: 1003 } }),
+      tool('call_task', 'task', { status: 'completed', input: { prompt: 'p' }, output: 'ok', metadata: { sessionId: 'ses_c' } })])],
+    childSessions: [
+      { sessionID: 'ses_c', parentSessionID: ses, info: { id: 'ses_c', parentID: ses },
+        messages: [{ info: { id: 'cu', sessionID: 'ses_c', role: 'user', time: { created: 1002 } }, parts: [] },
+          { info: { id: 'ca', sessionID: 'ses_c', role: 'assistant', parentID: 'cu', time: { created: 1002 } },
+            parts: [{ type: 'tool', callID: 'cb', tool: 'bash', state: { status: 'completed', input: {}, output: 'y' } }] }] },
+      { sessionID: 'ses_d', parentSessionID: ses, info: { id: 'ses_other' }, messages: [] },
+      { sessionID: 'ses_e', messages: [] },
+    ],
+  },
 };
 
 // ---- fuzz_config: config files (and environment after a NUL) -------------------------
@@ -156,5 +173,7 @@ for (const f of snapshots()) {
   if (/snap-1|001-|004-/.test(f)) write('fuzz_reconcile', `${name}-reconcile`, JSON.stringify(payload(f, 'reconcile')));
 }
 for (const [name, p] of Object.entries(handmade)) write('fuzz_reconcile', name, JSON.stringify(p));
+// numbers past the range of a double, which only a text payload can hold
+write('fuzz_reconcile', 'overflowing-numbers', JSON.stringify(handmade.errors).replace('"input":1,', '"input":1e309,').replace('"output":2', '"output":-1e400'));
 for (const [name, text] of Object.entries(configs)) write('fuzz_config', name, text);
 for (const [name, bytes] of Object.entries(responses)) write('fuzz_otlp_response', name, bytes);

@@ -1,6 +1,6 @@
 // Loads plugin/arize-tracing.ts in real Bun, as OpenCode would, with a fake OpenCode client
 // that answers from recorded snapshots, and replays the recorded events that triggered them.
-// stdin: {"snapshots": "main-run/snapshots", "replays": 1, "hostileClient": false}
+// stdin: {"snapshots": "main-run/snapshots", "replays": 1, "hostileClient": false, "answers": "wrapped"}
 // stdout: {"logs": [...], "status": {...}, "hooks": [...]}
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -15,7 +15,11 @@ const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
 
 const sessions = new Map<string, { session: any; messages: any[] }>()
 const logs: unknown[] = []
-const wrap = <T>(data: T) => Promise.resolve({ data, request: {}, response: {} })
+// answers: "wrapped" ({data, request, response}: the v1 SDK), "bare" (the value itself: other
+// SDK versions), "odd" (a shape that is neither)
+const answers = program.answers ?? "wrapped"
+const wrap = <T>(data: T) =>
+  Promise.resolve(answers === "bare" ? data : answers === "odd" ? (42 as any) : { data, request: {}, response: {} })
 const client = {
   session: {
     get: ({ path }: any) => {
@@ -24,7 +28,7 @@ const client = {
     },
     messages: ({ path }: any) => wrap(sessions.get(path.id)?.messages),
   },
-  app: { log: ({ body }: any) => (logs.push(body), wrap(true)) },
+  app: { log: ({ body }: any) => (logs.push(body), Promise.resolve({ data: true })) },
 }
 
 const plugin = await import(join(import.meta.dir, "..", "..", "plugin", "arize-tracing.ts"))
