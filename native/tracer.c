@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "otlp.h"
+#include "outcome.h"
 #include "queue.h"
 #include "spans.h"
 #include "state.h"
@@ -38,6 +39,7 @@ struct tracer {
   size_t batch_len, batch_cap;
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
+  uint64_t left_logged; /* pending count the last "exit: ... stay in the spool" line named */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -131,7 +133,10 @@ static void install_config(tracer *t, config *c) {
   if (!t->cfg || strcmp(t->cfg->log_file, c->log_file) != 0) log_open(c->log_file);
   log_set_verbose(c->verbose);
   log_set_max_bytes(c->log_max_bytes);
+  /* Where each export's outcome is left for `status`, which runs in a process of its own. */
+  outcome_open(c->state_dir, config_target_name(c->target));
   if (c->warning) log_warn("%s; using defaults for what it would have set", c->warning);
+  if (c->unknown_keys) log_warn("%s", c->unknown_keys);
   if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
              "unset it or set it to true to trace");
@@ -308,6 +313,16 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
 void tracer_shutdown(tracer *t, long timeout_ms) {
   if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms > 0 ? t->cfg->shutdown_ms : 2000;
   exporter_stop(t->exp, timeout_ms);
+  /* Exit does not wait for a backend that does not answer: say what is left for the next
+   * start, once per count (dispose and the environment's cleanup both end up here). */
+  exporter_counts n = exporter_get_counts(t->exp);
+  if (n.pending > 0 && n.pending != t->left_logged) {
+    queue_stats qs = queue_get_stats(t->q);
+    log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend stay in the spool "
+             "for the next start (%s)", (unsigned long long)n.pending, (size_t)qs.bytes,
+             n.last_error[0] ? n.last_error : "no answer yet");
+    t->left_logged = n.pending;
+  }
 }
 
 char *tracer_status_json(tracer *t) {
@@ -322,7 +337,7 @@ char *tracer_status_json(tracer *t) {
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:s?, s:I}, s:s?, "
-      "s:{s:s, s:I}}",
+      "s:{s:s, s:I}, s:s?, s:I}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
       c->project_name,
@@ -338,7 +353,8 @@ char *tracer_status_json(tracer *t) {
       "last_export", "status", (json_int_t)n.last_status, "error",
       n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
       "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL,
-      "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)queue_get_stats(t->q).bytes);
+      "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)queue_get_stats(t->q).bytes,
+      "unknown_keys", c->unknown_keys, "exit_flush_ms", (json_int_t)c->shutdown_ms);
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);
@@ -348,6 +364,7 @@ char *tracer_status_json(tracer *t) {
 void tracer_free(tracer *t) {
   if (!t) return;
   if (t->exp) exporter_free(t->exp);
+  outcome_close(); /* after the exporter thread: nothing records past this point */
   queue_free(t->q);
   if (t->st) state_free(t->st);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
