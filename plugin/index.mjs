@@ -17,7 +17,10 @@ import { createRequire } from "node:module"
 /** @typedef {{info?: {role?: string}, parts?: Part[]}} Message */
 
 const SERVICE = "arize-tracing"
-const DISPOSE_FLUSH_MS = 5000
+// How long exit waits for the backend when the core does not say (export.exit_flush_ms,
+// ARIZE_EXIT_FLUSH_MS): spans are durable, so a backend that does not answer must not hold
+// OpenCode's exit; what it has not accepted stays in the spool for the next start.
+const EXIT_FLUSH_MS = 1000
 
 // The API beside this file; a .node loads only through require, never import.
 function loadApi() {
@@ -26,6 +29,12 @@ function loadApi() {
 
 /** @param {unknown} error */
 const text = (error) => String((error && /** @type {Error} */ (error).message) || error).split("\n").join(" ")
+
+/** The configured exit bound (status().exit_flush_ms), or EXIT_FLUSH_MS from an older core. */
+function exitFlushMs(api) {
+  const ms = api.status().exit_flush_ms
+  return typeof ms === "number" && ms >= 0 ? ms : EXIT_FLUSH_MS
+}
 
 /**
  * The plugin: OpenCode calls it once per instance with its SDK client and awaits the hooks.
@@ -116,11 +125,15 @@ export const ArizeTracing = async ({ client }) => {
       }
     },
     // Awaited at the end of `opencode run` and on instance dispose: finish every pending
-    // snapshot, then wait (bounded) for the backend to answer. What is unsent stays queued.
+    // snapshot, then wait for the backend at most the exit bound. If it has not answered by
+    // then, the exporter stops (an in-flight request is aborted, the environment's cleanup
+    // then has nothing left to wait for) and the core logs what stays in the spool for the
+    // next start; a later snapshot in this process starts the exporter again.
     dispose: async () => {
       try {
         await Promise.allSettled([...chains.values()])
-        await api.flush(DISPOSE_FLUSH_MS)
+        const left = await api.flush(exitFlushMs(api))
+        if (left.pending > 0) api.shutdown(0)
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }
