@@ -405,6 +405,7 @@ test('status reads every process\'s spool and the last export outcome, and never
     assert.match(text.stdout, /state: +refused: the backend refused the credentials: HTTP 401/);
     assert.match(text.stdout, /spool: +4 spans/);
     assert.match(text.stdout, /left by 1 exited process: 2 spans/);
+    assert.match(text.stdout, /last export: failed: HTTP 401: unauthorized, 2 spans/);
     assert.deepEqual(spoolListing(home), before, 'status adopted, moved or removed nothing');
     assert.equal(silent.requests.length, 2, 'status sent nothing');
   } finally {

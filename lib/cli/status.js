@@ -140,8 +140,9 @@ function status(flags) {
   lines.push(`spool:       ${s.spool.spans} spans (${s.spool.bytes} bytes) waiting to be sent in ${c.tilde(s.spool.dir)}`);
   for (const p of live) lines.push(`  process ${p.pid} (running): ${p.spans} spans, ${p.bytes} bytes`);
   if (gone.length) lines.push(`  left by ${gone.length} exited process${gone.length > 1 ? 'es' : ''}: ${gone.reduce((n, p) => n + p.spans, 0)} spans (the next OpenCode start sends them)`);
-  lines.push(`last export: ${e ? `${e.ok ? 'accepted' : 'failed'}: HTTP ${e.status}${e.error ? ` (${e.error})` : ''}, ${e.spans} spans, ${when(e.at_ms)}, ${e.endpoint || ''} (process ${e.pid})`
-    : 'none recorded yet'}`);
+  // The exporter's error text already starts "HTTP <code>" when the backend answered.
+  const outcome = e && (e.ok ? `accepted: HTTP ${e.status}` : `failed: ${e.error || (e.status > 0 ? `HTTP ${e.status}` : 'no answer')}`);
+  lines.push(`last export: ${e ? `${outcome}, ${e.spans} spans, ${when(e.at_ms)}, ${e.endpoint || ''} (process ${e.pid})` : 'none recorded yet'}`);
   const tail = lastLogLines(s.config.log_file, 3);
   if (tail.length) lines.push('log tail:', ...tail.map((l) => `  ${l}`));
   console.log(lines.join('\n'));
