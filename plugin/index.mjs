@@ -17,6 +17,7 @@ import { createRequire } from "node:module"
 /** @typedef {{info?: {role?: string}, parts?: Part[]}} Message */
 
 const SERVICE = "arize-tracing"
+const INSTANCES = Symbol.for("opencode-arize-tracing.instances")
 // How long exit waits for the backend when the core does not say (export.exit_flush_ms,
 // ARIZE_EXIT_FLUSH_MS): spans are durable, so a backend that does not answer must not hold
 // OpenCode's exit; what it has not accepted stays in the spool for the next start.
@@ -40,15 +41,30 @@ function exitFlushMs(api) {
  * The plugin: OpenCode calls it once per instance with its SDK client and awaits the hooks.
  * @param {{client: any}} input
  */
-export const ArizeTracing = async ({ client }) => {
+export const ArizeTracing = async ({ client, directory }) => {
   /** @param {"warn" | "error"} level @param {string} message */
   const log = (level, message) =>
     Promise.resolve(client?.app?.log?.({ body: { service: SERVICE, level, message } })).catch(() => {})
+
+  // Registered twice (a plugin file and an opencode.json entry, say), OpenCode loads two
+  // copies into one instance: the first traces, the second says so and stays idle, so no turn
+  // is traced twice. Keyed by the instance's directory in a registry every copy of this file
+  // shares (a global symbol); dispose frees the key for the next instance there.
+  const instances = (globalThis[INSTANCES] ??= new Map())
+  const key = String(directory ?? "")
+  if (instances.has(key)) {
+    await log("warn", `opencode-arize-tracing is registered twice for ${key || "this instance"} (a plugin file and an ` +
+      `opencode.json "plugin" entry?): this copy stays idle; remove one (\`npx opencode-arize-tracing doctor\` lists them)`)
+    return {}
+  }
+  const token = {}
+  instances.set(key, token)
 
   let api
   try {
     api = loadApi()
   } catch (error) {
+    instances.delete(key)
     await log("error", `tracing is off: ${text(error)}`)
     return {}
   }
@@ -137,6 +153,7 @@ export const ArizeTracing = async ({ client }) => {
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }
+      if (instances.get(key) === token) instances.delete(key)
     },
   }
 }
