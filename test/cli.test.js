@@ -371,12 +371,11 @@ test('status reads every process\'s spool and the last export outcome, and never
   const home = tempDir('oat-cli-home-');
   const procs = [];
   try {
-    // one process whose export the backend refused (it exits), one still running with spans
-    // the backend has not answered, one killed with its spans on disk
+    // one process whose export the backend refused, one with spans the backend has not
+    // answered, both still running, and one killed with its spans on disk
     const refused = tracingProcess(home, refusing.url, 'refused');
     procs.push(refused.child);
     assert.equal((await refused.ready).spans, 2);
-    refused.child.kill('SIGKILL');
     const live = tracingProcess(home, silent.url, 'live');
     procs.push(live.child);
     assert.equal((await live.ready).pending, 2);
@@ -401,10 +400,13 @@ test('status reads every process\'s spool and the last export outcome, and never
     assert.equal(byPid[live.child.pid].spans, 2);
     assert.equal(byPid[dead.child.pid].live, false);
     assert.equal(byPid[dead.child.pid].spans, 2);
+    assert.deepEqual({ ...byPid[refused.child.pid].counters, at_ms: 0 },
+      { requests: 1, failed_requests: 1, exported: 0, dropped: 2, last_status: 401, at_ms: 0 }, 'the live counters of another process');
     const text = await run(home, ['status']);
     assert.match(text.stdout, /state: +refused: the backend refused the credentials: HTTP 401/);
     assert.match(text.stdout, /spool: +4 spans/);
     assert.match(text.stdout, /left by 1 exited process: 2 spans/);
+    assert.match(text.stdout, new RegExp(`process ${refused.child.pid} \\(running\\): 0 spans \\(0 bytes\\) waiting; exported 0, dropped 2, 1 requests \\(1 failed\\), last HTTP 401`));
     assert.match(text.stdout, /last export: failed: HTTP 401: unauthorized, 2 spans/);
     assert.deepEqual(spoolListing(home), before, 'status adopted, moved or removed nothing');
     assert.equal(silent.requests.length, 2, 'status sent nothing');

@@ -9,7 +9,9 @@
 //     belongs to one process, live (its pid runs) or gone (the next start adopts its files);
 //     the files are counted, never moved, opened for writing or sent;
 //   - the last export's outcome, ~/.arize/harness/state/opencode/last-export.json, written by
-//     whichever process exported last (native/outcome.h);
+//     whichever process exported last, and each running process's counters,
+//     state/opencode/processes/<pid>.json (native/outcome.h: written on the exporter thread
+//     after each request);
 //   - the log's last lines.
 // The headline follows the outcome: never "sending" after a refusal or while the backend fails.
 const fs = require('node:fs');
@@ -104,6 +106,24 @@ function collect(native) {
   const processes = readSpool(config.spool.dir);
   const total = processes.reduce((t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }), { files: 0, spans: 0, bytes: 0 });
   const last = c.readJson(path.join(config.state_dir, 'last-export.json')) || null;
+  // Counters of the processes that still run; one with counters but no spool dir is listed too.
+  const countersDir = path.join(config.state_dir, 'processes');
+  let counterFiles = [];
+  try {
+    counterFiles = fs.readdirSync(countersDir).filter((f) => /^\d+\.json$/.test(f));
+  } catch {
+    // no process has exported yet
+  }
+  for (const f of counterFiles) {
+    const pid = Number(f.slice(0, -5));
+    if (!pidRuns(pid)) continue;
+    const counters = c.readJson(path.join(countersDir, f));
+    if (!counters) continue;
+    let p = processes.find((x) => x.pid === pid);
+    if (!p) processes.push(p = { dir: null, pid, live: true, files: 0, spans: 0, bytes: 0 });
+    p.counters = { requests: counters.requests, failed_requests: counters.failed_requests, exported: counters.exported,
+      dropped: counters.dropped, last_status: counters.last_status, at_ms: counters.at_ms };
+  }
   const head = headline(config, last, total.spans > 0);
   return {
     version: c.PKG.version,
@@ -138,7 +158,11 @@ function status(flags) {
   ];
   const live = s.spool.processes.filter((p) => p.live), gone = s.spool.processes.filter((p) => !p.live);
   lines.push(`spool:       ${s.spool.spans} spans (${s.spool.bytes} bytes) waiting to be sent in ${c.tilde(s.spool.dir)}`);
-  for (const p of live) lines.push(`  process ${p.pid} (running): ${p.spans} spans, ${p.bytes} bytes`);
+  for (const p of live) {
+    const n = p.counters;
+    lines.push(`  process ${p.pid} (running): ${p.spans} spans (${p.bytes} bytes) waiting` +
+      (n ? `; exported ${n.exported}, dropped ${n.dropped}, ${n.requests} requests (${n.failed_requests} failed), last HTTP ${n.last_status || 'none (no answer)'}` : '; no export request answered yet'));
+  }
   if (gone.length) lines.push(`  left by ${gone.length} exited process${gone.length > 1 ? 'es' : ''}: ${gone.reduce((n, p) => n + p.spans, 0)} spans (the next OpenCode start sends them)`);
   // The exporter's error text already starts "HTTP <code>" when the backend answered.
   const outcome = e && (e.ok ? `accepted: HTTP ${e.status}` : `failed: ${e.error || (e.status > 0 ? `HTTP ${e.status}` : 'no answer')}`);
