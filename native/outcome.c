@@ -58,10 +58,8 @@ void outcome_open(const char *dir, const char *target) {
   char *file = dir ? files_join(dir, "last-export.json") : NULL;
   char *procs = dir ? files_join(dir, "processes") : NULL;
   char *name = target ? strdup(target) : NULL;
-  if (procs) {
-    files_mkdir_p(procs);
-    remove_dead(procs);
-  }
+  if (procs) remove_dead(procs); /* the directory itself appears with the first record */
+  if (dir) files_mkdir_p(dir);
   pthread_mutex_lock(&outcome_lock);
   free(outcome_file);
   free(outcome_procs);
@@ -133,7 +131,8 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   if (text) replace_file(outcome_file, text);
   char *proc_text = NULL, *proc_file = NULL;
-  if (totals && outcome_procs && (proc_file = process_file(outcome_procs, (long)getpid()))) {
+  if (totals && outcome_procs && files_mkdir_p(outcome_procs) == 0 &&
+      (proc_file = process_file(outcome_procs, (long)getpid()))) {
     json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)getpid(),
                           "at_ms", (json_int_t)now_ms(), "started_ms",
                           (json_int_t)outcome_started_ms, "requests", (json_int_t)totals->requests,

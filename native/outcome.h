@@ -15,7 +15,8 @@
  *   {"pid": 4242, "at_ms": ..., "started_ms": ..., "requests": 3, "failed_requests": 1,
  *    "exported": 24, "dropped": 0, "last_status": 401}
  *
- * Both are written on the exporter thread after each request, never on OpenCode's thread. A
+ * Both are written on the exporter thread after each request, never on OpenCode's thread, and
+ * appear with the first request (the state directory otherwise holds only sessions' state). A
  * process removes its own file when its tracer is freed; files of processes that died are
  * removed by the next outcome_open.
  *
