@@ -371,6 +371,8 @@ test('status reads every process\'s spool and the last export outcome, and never
   const home = tempDir('oat-cli-home-');
   const procs = [];
   try {
+    fs.mkdirSync(path.dirname(configFile(home)), { recursive: true });
+    fs.writeFileSync(configFile(home), `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "${refusing.url}"\n`);
     // one process whose export the backend refused, one with spans the backend has not
     // answered, both still running, and one killed with its spans on disk
     const refused = tracingProcess(home, refusing.url, 'refused');
@@ -384,8 +386,6 @@ test('status reads every process\'s spool and the last export outcome, and never
     assert.equal((await dead.ready).pending, 2);
     dead.child.kill('SIGKILL');
     await new Promise((r) => dead.child.on('close', r));
-    fs.mkdirSync(path.dirname(configFile(home)), { recursive: true });
-    fs.writeFileSync(configFile(home), `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "${refusing.url}"\n`);
 
     const before = spoolListing(home);
     const r = await run(home, ['status', '--json']);
@@ -409,6 +409,9 @@ test('status reads every process\'s spool and the last export outcome, and never
     assert.match(text.stdout, new RegExp(`process ${refused.child.pid} \\(running\\): 0 spans \\(0 bytes\\) waiting; exported 0, dropped 2, 1 requests \\(1 failed\\), last HTTP 401`));
     assert.match(text.stdout, /last export: failed: HTTP 401: unauthorized, 2 spans/);
     assert.deepEqual(spoolListing(home), before, 'status adopted, moved or removed nothing');
+    fs.utimesSync(configFile(home), new Date(), new Date(Date.now() + 2000)); // the user edits the file
+    const edited = JSON.parse((await run(home, ['status', '--json'])).stdout);
+    assert.equal(edited.state, 'changed', 'an outcome older than the settings says nothing about them');
     assert.equal(silent.requests.length, 2, 'status sent nothing');
   } finally {
     for (const p of procs) p.kill('SIGKILL');

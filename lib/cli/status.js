@@ -77,9 +77,23 @@ function readSpool(root) {
   }).filter((e) => e.files > 0 || e.live);
 }
 
-/** The headline: {state, says} from the settings, the last outcome and the spool. */
+/**
+ * The headline: {state, says} from the settings, the last outcome and the spool. An outcome
+ * counts only for the settings it was made with: one from another endpoint, or older than the
+ * config file, says nothing yet about the current ones.
+ */
 function headline(config, last, waiting) {
   if (config.state !== 'sending') return { state: config.state, says: config.reason || config.state };
+  let changed = 0;
+  try {
+    changed = fs.statSync(config.config.path).mtimeMs;
+  } catch {
+    // environment only
+  }
+  if (last && ((last.endpoint && config.backend.endpoint && last.endpoint !== config.backend.endpoint) || changed > last.at_ms)) {
+    return { state: 'changed', says: `settings changed since the last export (${last.ok ? 'accepted' : `failed: ${last.error || `HTTP ${last.status}`}`}, ` +
+      `${when(last.at_ms)}); the next export tells whether they work${waiting ? '; spans waiting' : ''}` };
+  }
   const ago = last ? ` (${when(last.at_ms)})` : '';
   if (!last) return { state: 'sending', says: waiting ? 'configured; nothing exported yet, spans waiting' : 'configured; nothing exported yet' };
   if (last.refused_key) return { state: 'refused', says: `the backend refused the credentials: HTTP ${last.status}${ago}; spans wait until the key changes` };
