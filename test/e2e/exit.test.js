@@ -20,10 +20,12 @@ const prerequisite = h.missingPrerequisite();
 const RUN_TIMEOUT_MS = 120000;
 const EXIT_FLUSH_MS = 500;
 // Room for what the comparison cannot hold equal: libcurl notices the abort of a transfer
-// that is waiting for an answer at its next progress tick (up to about a second), and two
-// runs of OpenCode on a busy machine differ by a second or two. A backend that held the exit
-// as before (about 8 s) is far outside it.
-const MARGIN_MS = 3500;
+// that is waiting for an answer at its next progress tick (up to about a second), and on a
+// machine busy with other builds the same exit path takes a few seconds longer (measured: the
+// tail 1.4 s on a quiet machine, 4.7 s during a full test run next to other builds). A backend
+// that held the exit as before (dispose's 5 s, then the cleanup's 2 s: a tail of about 10 s)
+// is outside it.
+const MARGIN_MS = 5000;
 
 describe('OpenCode exit with a backend that does not answer', { skip: prerequisite || false }, () => {
   let packed, model, working, silent, later, oc;
