@@ -375,12 +375,14 @@ test('status reads every process\'s spool and the last export outcome, and never
     fs.writeFileSync(configFile(home), `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "${refusing.url}"\n`);
     // one process whose export the backend refused, one with spans the backend has not
     // answered, both still running, and one killed with its spans on disk
-    const refused = tracingProcess(home, refusing.url, 'refused');
-    procs.push(refused.child);
-    assert.equal((await refused.ready).spans, 2);
     const live = tracingProcess(home, silent.url, 'live');
     procs.push(live.child);
     assert.equal((await live.ready).pending, 2);
+    const first = JSON.parse((await run(home, ['status', '--json'])).stdout);
+    assert.equal(first.state, 'waiting', 'never "sending" while the backend has not answered');
+    const refused = tracingProcess(home, refusing.url, 'refused');
+    procs.push(refused.child);
+    assert.equal((await refused.ready).spans, 2);
     const dead = tracingProcess(home, silent.url, 'dead');
     procs.push(dead.child);
     assert.equal((await dead.ready).pending, 2);

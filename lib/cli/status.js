@@ -95,7 +95,8 @@ function headline(config, last, waiting) {
       `${when(last.at_ms)}); the next export tells whether they work${waiting ? '; spans waiting' : ''}` };
   }
   const ago = last ? ` (${when(last.at_ms)})` : '';
-  if (!last) return { state: 'sending', says: waiting ? 'configured; nothing exported yet, spans waiting' : 'configured; nothing exported yet' };
+  if (!last && waiting) return { state: 'waiting', says: 'no export answered yet: spans wait for the backend\'s first answer' };
+  if (!last) return { state: 'sending', says: 'configured; nothing exported yet' };
   if (last.refused_key) return { state: 'refused', says: `the backend refused the credentials: HTTP ${last.status}${ago}; spans wait until the key changes` };
   if (last.ok) return { state: 'sending', says: `last export accepted${ago}` };
   const why = last.error || (last.status > 0 ? `HTTP ${last.status}` : 'no answer');
