@@ -39,7 +39,7 @@ function exitFlushMs(api) {
 
 /**
  * The plugin: OpenCode calls it once per instance with its SDK client and awaits the hooks.
- * @param {{client: any}} input
+ * @param {{client: any, directory?: string}} input
  */
 export const ArizeTracing = async ({ client, directory }) => {
   /** @param {"warn" | "error"} level @param {string} message */
