@@ -16,6 +16,7 @@
         "native/spool.c",
         "native/files.c",
         "native/exporter.c",
+        "native/outcome.c",
         "native/otlp.c",
         "native/http.c",
         "native/config.c",

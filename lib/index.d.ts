@@ -57,6 +57,10 @@ export interface Status {
   last_rejection: string | null;
   /** Unsent spans wait here (across restarts) until the backend takes them. */
   spool: { dir: string; pending_bytes: number; writable: boolean; fsync: boolean; max_age_days: number };
+  /** Keys of the config file that are not ours to read, each with the closest known key; null when none. */
+  unknown_keys: string | null;
+  /** How long exit waits for the backend (export.exit_flush_ms, ARIZE_EXIT_FLUSH_MS). */
+  exit_flush_ms: number;
   /** The native file that was loaded. */
   binary: string;
 }

@@ -12,6 +12,7 @@
 #endif
 #include <string.h>
 
+#include "config.h"
 #include "tracer.h"
 #include "version.h"
 
@@ -454,6 +455,23 @@ static napi_value oat_status(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* configStatus() -> JSON text: the settings as resolved now (config.h's
+ * config_describe_json). Read-only: it opens no tracer, so it adopts no spool, starts no
+ * thread and sends nothing; `opencode-arize-tracing status` uses it. */
+static napi_value oat_config_status(napi_env env, napi_callback_info info) {
+  (void)info;
+  config *c = config_load(NULL, (const char *const *)environ);
+  char *json = c ? config_describe_json(c) : NULL;
+  config_free(c);
+  if (!json) {
+    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
+    return NULL;
+  }
+  napi_value out = make_string(env, json);
+  free(json);
+  return out;
+}
+
 /* The last environment to unload stops the exporter with a short bound; what is unsent
  * stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
@@ -474,6 +492,7 @@ NAPI_MODULE_INIT() {
       {"flush", oat_flush},
       {"shutdown", oat_shutdown},
       {"status", oat_status},
+      {"configStatus", oat_config_status},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -69,6 +69,7 @@ static const struct numeric_setting {
   const char *section, *key;
   const char *env, *env_specific; /* env_specific (or NULL) wins over env */
   long def, min, max;
+  const char *old_key; /* an older name of key, still read when key is absent (or NULL) */
 } numerics[NUM_COUNT] = {
     [NUM_SPOOL_MAX_MB] = {"spool", "max_mb", "ARIZE_SPOOL_MAX_MB", NULL, 100, 1, 100 * 1024},
     [NUM_SPOOL_MAX_AGE_DAYS] = {"spool", "max_age_days", "ARIZE_SPOOL_MAX_AGE_DAYS", NULL, 7, 1,
@@ -79,8 +80,11 @@ static const struct numeric_setting {
                           3600000},
     [NUM_EXPORT_TIMEOUT_MS] = {"export", "timeout_ms", "OTEL_EXPORTER_OTLP_TIMEOUT",
                                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10000, 100, 600000},
-    [NUM_SHUTDOWN_MS] = {"export", "shutdown_timeout_ms", "ARIZE_SHUTDOWN_TIMEOUT_MS", NULL, 2000,
-                         0, 60000},
+    /* How long exit waits for the backend (the plugin's dispose, the environment's cleanup):
+     * spans are durable, so a backend that does not answer must not hold OpenCode's exit.
+     * ARIZE_SHUTDOWN_TIMEOUT_MS / shutdown_timeout_ms are its older names. */
+    [NUM_SHUTDOWN_MS] = {"export", "exit_flush_ms", "ARIZE_SHUTDOWN_TIMEOUT_MS",
+                         "ARIZE_EXIT_FLUSH_MS", 1000, 0, 60000, "shutdown_timeout_ms"},
     [NUM_MAX_ATTR_BYTES] = {"limits", "max_attribute_bytes", "ARIZE_MAX_ATTRIBUTE_BYTES", NULL,
                             32768, 256, 16 * MIB},
     [NUM_MAX_PAYLOAD_MB] = {"limits", "max_payload_mb", "ARIZE_MAX_PAYLOAD_MB", NULL, 256, 1, 4096},
@@ -517,6 +521,11 @@ static void read_bool(loader *l, fnode node, const char *name, int *dst) {
 static void read_number(loader *l, fnode section, const char *prefix, int i) {
   const struct numeric_setting *ns = &numerics[i];
   fnode node = fn_get(section, ns->key);
+  const char *key = ns->key;
+  if ((!fn_exists(node) || fn_is_null(node)) && ns->old_key) {
+    node = fn_get(section, ns->old_key);
+    key = ns->old_key;
+  }
   if (!fn_exists(node) || fn_is_null(node)) return;
   char buf[64];
   const char *s;
@@ -532,7 +541,7 @@ static void read_number(loader *l, fnode section, const char *prefix, int i) {
     l->file.has_num[i] = true;
   } else {
     warn_at(l, node, "%s%s.%s is not a whole number from %ld to %ld, ignored", prefix,
-            ns->section, ns->key, ns->min, ns->max);
+            ns->section, key, ns->min, ns->max);
   }
   free(text);
 }
@@ -628,6 +637,174 @@ static void read_sections(loader *l, fnode parent, const char *prefix) {
   read_attributes(l, fn_get(parent, "attributes"), prefix);
 }
 
+/* ---- unknown keys ----
+ *
+ * A misspelt key ("projet_name", "regoin") used to be ignored without a word: traces went to
+ * the default project and region. Every mapping this harness owns is checked against the keys
+ * it reads, and an unknown one is named (never its value) with the closest known key. The
+ * file is shared with other harnesses, so at the top level and under `harnesses` only a key
+ * close to one of ours is named: `claude-code:` is someone else's, `harnesess:` a typo. */
+
+#define UNKNOWN_KEYS_MAX 8 /* named per file; the count says how many more */
+
+static const char *const top_keys[] = {"harnesses", "logging", "user_id", "spool",
+                                       "export",    "limits",  "attributes", NULL};
+static const char *const harness_keys[] = {"opencode", NULL};
+static const char *const opencode_keys[] = {"project_name", "target", "endpoint", "api_key",
+                                            "space_id", "region", "headers", "spool",
+                                            "export", "limits", "attributes", NULL};
+static const char *const logging_keys[] = {"prompts", "tool_details", "tool_content", NULL};
+
+/* Optimal string alignment distance (edits, adjacent swaps count as one), case-insensitive;
+ * strings past 63 bytes count as far from everything. */
+static size_t key_distance(const char *a, size_t n, const char *b) {
+  size_t m = strlen(b);
+  if (n > 63 || m > 63) return 99;
+  size_t d[64][64];
+  for (size_t i = 0; i <= n; i++) d[i][0] = i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = j;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t j = 1; j <= m; j++) {
+      size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+      size_t best = d[i - 1][j - 1] + cost;
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+          tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  return d[n][m];
+}
+
+/* The known key closest to key[0..n), or NULL when none is close: at most 2 edits, and
+ * fewer than half the key's length (so "a" does not suggest "ab"). */
+static const char *closest_key(const char *key, size_t n, const char *const *known) {
+  const char *best = NULL;
+  size_t best_d = 3;
+  for (const char *const *k = known; *k; k++) {
+    size_t d = key_distance(key, n, *k);
+    if (d < best_d && d * 2 < (n > strlen(*k) ? n : strlen(*k))) best = *k, best_d = d;
+  }
+  return best;
+}
+
+typedef struct {
+  const char *prefix;        /* "", "harnesses.", "harnesses.opencode.export.", ... */
+  const char *const *known;  /* NULL: the numeric settings of section `section` */
+  const char *section;
+  bool only_close;           /* a shared mapping: name only keys close to ours */
+  size_t *count;             /* unknown keys so far in this file */
+} key_check;
+
+static bool section_knows(const char *section, const char *key, size_t n) {
+  for (int i = 0; i < NUM_COUNT; i++) {
+    if (strcmp(numerics[i].section, section) != 0) continue;
+    const char *names[] = {numerics[i].key, numerics[i].old_key};
+    for (int k = 0; k < 2; k++)
+      if (names[k] && strlen(names[k]) == n && !memcmp(names[k], key, n)) return true;
+  }
+  return !strcmp(section, "export") && n == 11 && !memcmp(key, "compression", 11);
+}
+
+static const char *section_closest(const char *section, const char *key, size_t n) {
+  const char *known[NUM_COUNT + 2];
+  size_t k = 0;
+  for (int i = 0; i < NUM_COUNT; i++)
+    if (!strcmp(numerics[i].section, section)) known[k++] = numerics[i].key;
+  if (!strcmp(section, "export")) known[k++] = "compression";
+  known[k] = NULL;
+  return closest_key(key, n, known);
+}
+
+/* Appends one "`key` (line N): did you mean `x`?" to c->unknown_keys. */
+static void note_unknown(loader *l, fnode at, const key_check *kc, const char *key, size_t n,
+                         const char *suggestion) {
+  if (memchr(key, '\0', n) || has_control_char(key, n)) return; /* not a name to quote */
+  size_t count = ++*kc->count;
+  if (count > UNKNOWN_KEYS_MAX) return;
+  char where[32] = "";
+  if (at.y) snprintf(where, sizeof where, " (line %zu)", (size_t)at.y->start_mark.line + 1);
+  const char *old = l->c->unknown_keys;
+  char *line = suggestion
+                   ? fmt_str(l, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
+                             old ? "; " : "", kc->prefix, (int)n, key, where, suggestion)
+                   : fmt_str(l, "%s%s`%s%.*s`%s: not a known key, ignored", old ? old : "",
+                             old ? "; " : "", kc->prefix, (int)n, key, where);
+  if (!line) return;
+  free(l->c->unknown_keys);
+  l->c->unknown_keys = line;
+}
+
+/* at: the key's node (YAML), for its line; a JSON value carries none. */
+static void check_key(loader *l, const char *key, size_t n, fnode at, void *ctx) {
+  const key_check *kc = ctx;
+  if (kc->known) {
+    for (const char *const *k = kc->known; *k; k++)
+      if (strlen(*k) == n && !memcmp(*k, key, n)) return;
+  } else if (section_knows(kc->section, key, n)) {
+    return;
+  }
+  const char *suggestion = kc->known ? closest_key(key, n, kc->known) : section_closest(kc->section, key, n);
+  if (kc->only_close && !suggestion) return;
+  note_unknown(l, at, kc, key, n, suggestion);
+}
+
+/* Like fn_each, but hands check_key the key's node: its line is the one to name. */
+static void check_keys(loader *l, fnode map, const char *prefix, const char *const *known,
+                       const char *section, bool only_close, size_t *count) {
+  if (!fn_is_map(map)) return;
+  key_check kc = {prefix, known, section, only_close, count};
+  if (map.j) {
+    fn_each(l, map, check_key, &kc);
+    return;
+  }
+  for (yaml_node_pair_t *p = map.y->data.mapping.pairs.start; p < map.y->data.mapping.pairs.top;
+       p++) {
+    yaml_node_t *k = yaml_document_get_node(map.doc, p->key);
+    if (!k || k->type != YAML_SCALAR_NODE) continue;
+    fnode key = {.doc = map.doc, .y = k};
+    check_key(l, (const char *)k->data.scalar.value, k->data.scalar.length, key, &kc);
+  }
+}
+
+/* The sections of a mapping that holds spool/export/limits (root or harnesses.opencode). */
+static void check_sections(loader *l, fnode parent, const char *prefix, size_t *count) {
+  static const char *const sections[] = {"spool", "export", "limits"};
+  for (size_t i = 0; i < 3; i++) {
+    char p[64];
+    snprintf(p, sizeof p, "%s%s.", prefix, sections[i]);
+    check_keys(l, fn_get(parent, sections[i]), p, NULL, sections[i], false, count);
+  }
+}
+
+static void check_unknown_keys(loader *l, fnode root) {
+  size_t count = 0;
+  check_keys(l, root, "", top_keys, NULL, true, &count);
+  fnode harnesses = fn_get(root, "harnesses");
+  check_keys(l, harnesses, "harnesses.", harness_keys, NULL, true, &count);
+  fnode oc = fn_get(harnesses, "opencode");
+  check_keys(l, oc, "harnesses.opencode.", opencode_keys, NULL, false, &count);
+  check_keys(l, fn_get(root, "logging"), "logging.", logging_keys, NULL, false, &count);
+  check_sections(l, root, "", &count);
+  check_sections(l, oc, "harnesses.opencode.", &count);
+  if (count > UNKNOWN_KEYS_MAX && l->c->unknown_keys) {
+    char *more = fmt_str(l, "%s; and %zu more", l->c->unknown_keys, count - UNKNOWN_KEYS_MAX);
+    if (more) {
+      free(l->c->unknown_keys);
+      l->c->unknown_keys = more;
+    }
+  }
+  if (l->c->unknown_keys) {
+    char *full = fmt_str(l, "config %s: %s", l->c->config_path, l->c->unknown_keys);
+    if (full) {
+      free(l->c->unknown_keys);
+      l->c->unknown_keys = full;
+    }
+  }
+}
+
 /* Only harnesses.opencode and a few top-level keys are ours; the same file configures
  * other harnesses (claude-code, ...), so everything else is ignored without a word. */
 static void read_document(loader *l, fnode root) {
@@ -661,6 +838,7 @@ static void read_document(loader *l, fnode root) {
 
   read_sections(l, root, "");
   read_sections(l, oc, "harnesses.opencode.");
+  check_unknown_keys(l, root);
 }
 
 /* 1-based line of a parse error. Reader errors (bad UTF-8) carry only a byte offset. */
@@ -1274,7 +1452,42 @@ void config_free(config *c) {
   pairs_free(&c->span_attributes);
   free(c->why_not_sending);
   free(c->warning);
+  free(c->unknown_keys);
   free(c);
+}
+
+char *config_describe_json(const config *c) {
+  char *endpoint = NULL;
+  if (c->endpoint) { /* without user:password@: a URL may carry credentials */
+    const char *host = strstr(c->endpoint, "://");
+    host = host ? host + 3 : c->endpoint;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    endpoint = at && (!slash || at < slash)
+                   ? malloc(strlen(c->endpoint) + 1)
+                   : strdup(c->endpoint);
+    if (endpoint && at && (!slash || at < slash)) {
+      size_t n = (size_t)(host - c->endpoint);
+      memcpy(endpoint, c->endpoint, n);
+      strcpy(endpoint + n, at + 1);
+    }
+    if (!endpoint) return NULL;
+  }
+  const char *state = !c->enabled                        ? "disabled"
+                      : c->dry_run                       ? "dry-run"
+                      : c->target == CONFIG_TARGET_NONE ? "no-backend"
+                                                         : "sending";
+  json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:s}, "
+                        "s:{s:s}, s:s, s:I}",
+                        "enabled", c->enabled, "state", state, "reason", c->why_not_sending,
+                        "backend", "target", config_target_name(c->target), "endpoint",
+                        endpoint, "project", c->project_name, "config", "path",
+                        c->config_path, "warning", c->warning, "unknown_keys", c->unknown_keys,
+                        "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
+                        c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  free(endpoint);
+  return text;
 }
 
 const char *config_target_name(config_target t) {

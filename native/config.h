@@ -60,7 +60,9 @@ typedef struct {
   long retry_initial_ms;   /* [1000] ARIZE_RETRY_INITIAL_MS, export.retry_initial_ms */
   long retry_max_ms;       /* [30000] ARIZE_RETRY_MAX_MS, export.retry_max_ms */
   long export_timeout_ms;  /* [10000] OTEL_EXPORTER_OTLP_TIMEOUT, export.timeout_ms */
-  long shutdown_ms;        /* [2000] ARIZE_SHUTDOWN_TIMEOUT_MS, export.shutdown_timeout_ms */
+  long shutdown_ms;        /* [1000] ARIZE_EXIT_FLUSH_MS, export.exit_flush_ms: how long exit
+                            * waits for the backend; older names ARIZE_SHUTDOWN_TIMEOUT_MS,
+                            * export.shutdown_timeout_ms */
   bool gzip;               /* [true] OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), export.compression */
 
   /* OpenInference */
@@ -81,6 +83,9 @@ typedef struct {
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
                           * ...) or an environment value; names keys, never values */
+  char *unknown_keys;    /* NULL or "config PATH: `harnesses.opencode.projet_name` (line 3): did
+                          * you mean `project_name`?; ..." : keys of ours the file misspells or
+                          * that do not exist; names keys, never values */
 } config;
 
 /* Resolves the config from envp (a NULL-terminated "NAME=value" array, like environ)
@@ -89,6 +94,14 @@ typedef struct {
  * was wrong. Returns NULL only when out of memory. Free with config_free. */
 config *config_load(const char *config_path, const char *const *envp);
 void config_free(config *c);
+
+/* The resolved settings a user may see, as JSON text (malloc'd; NULL when out of memory):
+ * {"enabled", "state": "sending"|"disabled"|"dry-run"|"no-backend", "reason",
+ *  "backend": {"target", "endpoint" (without user:password@), "project"},
+ *  "config": {"path", "warning", "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
+ *  "exit_flush_ms"}. Never a secret. `status` reads it without opening a tracer, so without
+ * adopting anyone's spool. */
+char *config_describe_json(const config *c);
 
 /* "arize", "phoenix", "otlp" or "none". */
 const char *config_target_name(config_target t);

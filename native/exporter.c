@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "otlp.h"
+#include "outcome.h"
 
 #define BATCH_MAX_SPANS 512
 #define BATCH_MAX_BYTES (4u * 1024 * 1024)
@@ -298,6 +299,10 @@ static send_outcome send_batch(exporter *e, const exporter_target *t, const queu
   }
   pthread_mutex_unlock(&e->lock);
   http_response_free(&resp);
+  /* For `status` in other processes (outcome.h). Only this thread writes last_error. */
+  outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
+                           e->counts.dropped};
+  outcome_record(t->url, rc == 0 ? resp.status : 0, e->counts.last_error, n, &totals);
 
   if (outcome == SEND_DONE) {
     queue_ack(e->q, n);

@@ -184,9 +184,9 @@ void log_write(log_level level, const char *fmt, ...) {
   line[len++] = '\n';
 
   pthread_mutex_lock(&log_lock);
-  int fd = log_fd >= 0 ? log_fd : STDERR_FILENO;
-  write_all(fd, line, len);
-  if (verbose && fd != STDERR_FILENO) write_all(STDERR_FILENO, line, len);
+  /* Verbose or not, an open log file is the only place a line goes: inside OpenCode,
+   * stderr is the terminal the TUI draws on, and a copy there lands over its prompt box. */
+  write_all(log_fd >= 0 ? log_fd : STDERR_FILENO, line, len);
   rotate_locked();
   pthread_mutex_unlock(&log_lock);
 

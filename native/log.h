@@ -17,7 +17,8 @@ void log_close(void);
  * a new one starts, so the log holds at most about twice the limit. */
 void log_set_max_bytes(size_t max_bytes);
 
-/* DEBUG lines are written only when verbose. Verbose also copies lines to stderr. */
+/* DEBUG lines are written only when verbose. Verbose never copies anything to stderr: in
+ * OpenCode that is the terminal the TUI draws on (the CLI prints what it needs itself). */
 void log_set_verbose(bool verbose);
 
 /* One line: "2026-11-24T01:02:03.456Z LEVEL message\n"; newlines inside the message

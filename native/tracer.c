@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "otlp.h"
+#include "outcome.h"
 #include "queue.h"
 #include "spans.h"
 #include "state.h"
@@ -39,6 +40,7 @@ struct tracer {
   size_t batch_len, batch_cap;
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
+  uint64_t left_logged; /* pending count the last "exit: ... stay in the spool" line named */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -132,7 +134,10 @@ static void install_config(tracer *t, config *c) {
   if (!t->cfg || strcmp(t->cfg->log_file, c->log_file) != 0) log_open(c->log_file);
   log_set_verbose(c->verbose);
   log_set_max_bytes(c->log_max_bytes);
+  /* Where each export's outcome is left for `status`, which runs in a process of its own. */
+  outcome_open(c->state_dir, config_target_name(c->target));
   if (c->warning) log_warn("%s; using defaults for what it would have set", c->warning);
+  if (c->unknown_keys) log_warn("%s", c->unknown_keys);
   if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
              "unset it or set it to true to trace");
@@ -365,6 +370,16 @@ void tracer_shutdown(tracer *t, long timeout_ms) {
   /* the writer keeps up as spans arrive; whatever is left gets the rest, and at least 50 ms */
   queue_sync(t->q, timeout_ms - spent > 50 ? timeout_ms - spent : 50);
   queue_log_drops(t->q);
+  /* Exit does not wait for a backend that does not answer: say what is left for the next
+   * start, once per count (dispose and the environment's cleanup both end up here). */
+  exporter_counts n = exporter_get_counts(t->exp);
+  if (n.pending > 0 && n.pending != t->left_logged) {
+    queue_stats qs = queue_get_stats(t->q);
+    log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend stay in the spool "
+             "for the next start (%s)", (unsigned long long)n.pending, (size_t)qs.bytes,
+             n.last_error[0] ? n.last_error : "no answer yet");
+    t->left_logged = n.pending;
+  }
 }
 
 char *tracer_status_json(tracer *t) {
@@ -380,7 +395,7 @@ char *tracer_status_json(tracer *t) {
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-      "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}}",
+      "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
       c->project_name,
@@ -401,7 +416,8 @@ char *tracer_status_json(tracer *t) {
       "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL,
       "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
       t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
-      (json_int_t)(c->spool_max_age_s / 86400));
+      (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
+      (json_int_t)c->shutdown_ms);
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);
@@ -415,6 +431,7 @@ void tracer_free(tracer *t) {
   if (t->exp) exporter_stop(t->exp, 0);
   queue_free(t->q);
   if (t->exp) exporter_free(t->exp);
+  outcome_close(); /* after the exporter thread: nothing records past this point */
   if (t->st) state_free(t->st);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
   free(t->batch);

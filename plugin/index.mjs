@@ -17,7 +17,11 @@ import { createRequire } from "node:module"
 /** @typedef {{info?: {role?: string}, parts?: Part[]}} Message */
 
 const SERVICE = "arize-tracing"
-const DISPOSE_FLUSH_MS = 5000
+const INSTANCES = Symbol.for("opencode-arize-tracing.instances")
+// How long exit waits for the backend when the core does not say (export.exit_flush_ms,
+// ARIZE_EXIT_FLUSH_MS): spans are durable, so a backend that does not answer must not hold
+// OpenCode's exit; what it has not accepted stays in the spool for the next start.
+const EXIT_FLUSH_MS = 1000
 
 // The API beside this file; a .node loads only through require, never import.
 function loadApi() {
@@ -27,19 +31,40 @@ function loadApi() {
 /** @param {unknown} error */
 const text = (error) => String((error && /** @type {Error} */ (error).message) || error).split("\n").join(" ")
 
+/** The configured exit bound (status().exit_flush_ms), or EXIT_FLUSH_MS from an older core. */
+function exitFlushMs(api) {
+  const ms = api.status().exit_flush_ms
+  return typeof ms === "number" && ms >= 0 ? ms : EXIT_FLUSH_MS
+}
+
 /**
  * The plugin: OpenCode calls it once per instance with its SDK client and awaits the hooks.
- * @param {{client: any}} input
+ * @param {{client: any, directory?: string}} input
  */
-export const ArizeTracing = async ({ client }) => {
+export const ArizeTracing = async ({ client, directory }) => {
   /** @param {"warn" | "error"} level @param {string} message */
   const log = (level, message) =>
     Promise.resolve(client?.app?.log?.({ body: { service: SERVICE, level, message } })).catch(() => {})
+
+  // Registered twice (a plugin file and an opencode.json entry, say), OpenCode loads two
+  // copies into one instance: the first traces, the second says so and stays idle, so no turn
+  // is traced twice. Keyed by the instance's directory in a registry every copy of this file
+  // shares (a global symbol); dispose frees the key for the next instance there.
+  const instances = (globalThis[INSTANCES] ??= new Map())
+  const key = String(directory ?? "")
+  if (instances.has(key)) {
+    await log("warn", `opencode-arize-tracing is registered twice for ${key || "this instance"} (a plugin file and an ` +
+      `opencode.json "plugin" entry?): this copy stays idle; remove one (\`npx opencode-arize-tracing doctor\` lists them)`)
+    return {}
+  }
+  const token = {}
+  instances.set(key, token)
 
   let api
   try {
     api = loadApi()
   } catch (error) {
+    instances.delete(key)
     await log("error", `tracing is off: ${text(error)}`)
     return {}
   }
@@ -134,14 +159,19 @@ export const ArizeTracing = async ({ client }) => {
       }
     },
     // Awaited at the end of `opencode run` and on instance dispose: finish every pending
-    // snapshot, then wait (bounded) for the backend to answer. What is unsent stays queued.
+    // snapshot, then wait for the backend at most the exit bound. If it has not answered by
+    // then, the exporter stops (an in-flight request is aborted, the environment's cleanup
+    // then has nothing left to wait for) and the core logs what stays in the spool for the
+    // next start; a later snapshot in this process starts the exporter again.
     dispose: async () => {
       try {
         await Promise.allSettled([...chains.values()])
-        await api.flush(DISPOSE_FLUSH_MS)
+        const left = await api.flush(exitFlushMs(api))
+        if (left.pending > 0) api.shutdown(0)
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }
+      if (instances.get(key) === token) instances.delete(key)
     },
   }
 }

@@ -129,22 +129,28 @@ test('install for Arize AX takes region and credentials from the environment, an
   assert.doesNotMatch(status.stdout, /ak-secret-77|space-9/);
 });
 
-test('install --project registers the plugin in the project only; uninstall --project removes just that', async () => {
+test('install --project registers the plugin in the project only, in a form that works in any clone; uninstall --project removes just that', async () => {
   const home = tempDir('oat-cli-home-');
   const project = tempDir('oat-cli-project-');
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k%3D1' };
   const r = await run(home, ['install', '--project', '--yes'], { env, cwd: project });
   assert.equal(r.code, 0, r.stderr);
-  const file = path.join(project, '.opencode', 'plugin', 'arize-tracing.ts');
-  assert.ok(fs.existsSync(file));
+  const conf = path.join(project, '.opencode', 'opencode.json');
+  assert.deepEqual(JSON.parse(fs.readFileSync(conf, 'utf8')).plugin, [NAME], 'the package by name, as `opencode plugin` writes it');
+  // nothing in the project points into this user's home or this machine's paths
+  for (const f of walk(project)) assert.doesNotMatch(fs.readFileSync(f, 'utf8'), new RegExp(`${home}|/home/|/root/|\\.arize`), f);
+  assert.equal(fs.existsSync(path.join(project, '.opencode', 'plugin')), false);
   assert.equal(fs.existsSync(pluginFile(home)), false);
   assert.match(fs.readFileSync(configFile(home), 'utf8'), /target: otlp\n    endpoint: "http:\/\/127\.0\.0\.1:4318"\n    headers:\n      "x-api-key": "k=1"\n/);
-  assert.equal(await pluginLoads(file, home), 'ArizeTracing function');
   const u = await run(home, ['uninstall', '--project'], { cwd: project });
   assert.equal(u.code, 0, u.stderr);
-  assert.equal(fs.existsSync(file), false);
+  assert.equal(JSON.parse(fs.readFileSync(conf, 'utf8')).plugin, undefined);
   assert.ok(fs.existsSync(configFile(home)), 'the config block stays: other projects use it');
 });
+
+function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]));
+}
 
 test('doctor stops at the first broken link and prints its fix', async () => {
   const home = tempDir('oat-cli-home-');
@@ -255,3 +261,234 @@ function hasScript() {
     return false;
   }
 }
+
+// ------------------------------------------------------------------------------------------
+// Issue 13: what a user sees is true.
+
+const USER_BLOCK = `# shared by every harness
+harnesses:
+  claude-code:
+    project_name: claude
+  opencode:
+    # mine, by hand
+    project_name: "mine"
+    target: arize
+    region: us                 # us | eu | ca
+    api_key: "ak-stored-1"
+    space_id: "sp-stored-1"
+    attributes:
+      team: platform           # who owns the traces
+    export:
+      timeout_ms: 5000
+    limits:
+      max_attribute_bytes: 4096
+logging:
+  prompts: false
+`;
+
+test('re-running install to change the region changes only the region: the other keys, comments and stored credentials stay', async () => {
+  const home = tempDir('oat-cli-home-');
+  writeConfig(home, USER_BLOCK);
+  const r = await run(home, ['install', '--yes', '--region', 'eu']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /changed region/);
+  const after = fs.readFileSync(configFile(home), 'utf8');
+  assert.equal(after, USER_BLOCK.replace('region: us                 #', 'region: eu                 #'), 'one line changed, nothing else');
+  const s = JSON.parse((await run(home, ['status', '--json'])).stdout);
+  assert.equal(s.backend.endpoint, 'https://otlp.eu-west-1a.arize.com/v1/traces');
+  assert.equal(s.backend.project, 'mine');
+  // and once more with nothing to change: the file stays byte for byte
+  const again = await run(home, ['install', '--yes']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /unchanged/);
+  assert.equal(fs.readFileSync(configFile(home), 'utf8'), after);
+  // uninstall takes back what install manages and leaves the user's own keys
+  const u = await run(home, ['uninstall']);
+  assert.equal(u.code, 0, u.stderr);
+  const left = fs.readFileSync(configFile(home), 'utf8');
+  assert.doesNotMatch(left, /api_key|space_id|region|target|project_name: "mine"/);
+  assert.match(left, /  opencode:\n    # mine, by hand\n    attributes:\n      team: platform           # who owns the traces\n    export:\n      timeout_ms: 5000\n/);
+  assert.match(left, /claude-code:\n    project_name: claude\n/);
+});
+
+test('a misspelt config key is named with the closest known key in status, doctor and the log', async () => {
+  const receiver = await startReceiver();
+  const home = tempDir('oat-cli-home-');
+  try {
+    assert.equal((await run(home, ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--yes'])).code, 0);
+    fs.appendFileSync(configFile(home), '    projet_name: typo\n    regoin: eu\n');
+    const status = await run(home, ['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /`harnesses\.opencode\.projet_name` \(line \d+\): did you mean `project_name`\?/);
+    assert.match(status.stdout, /`harnesses\.opencode\.regoin` \(line \d+\): did you mean `region`\?/);
+    const doctor = await run(home, ['doctor']);
+    assert.equal(doctor.code, 1);
+    assert.match(doctor.stdout, /ok +config parses/);
+    assert.match(doctor.stdout, /FAIL config keys .*did you mean `project_name`\?/);
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.equal(log.match(/did you mean `project_name`/g).length, 1, 'one log line per config version');
+    assert.doesNotMatch(status.stdout + doctor.stdout + log, /typo/, 'values are never quoted');
+  } finally {
+    await receiver.close();
+  }
+});
+
+// A process that traces one turn with the installed package, then stays alive until killed.
+function tracingProcess(home, url, label) {
+  const lib = path.join(path.dirname(path.dirname(cli)), NAME, 'lib', 'index.js');
+  const script = `
+    const lib = require(${JSON.stringify(lib)});
+    const now = Date.now(), id = ${JSON.stringify(label)} + now, sid = 'ses_' + id;
+    const r = lib.reconcile({ type: 'close', sessionID: sid, messages: [
+      { info: { id: 'msg_' + id + 'u', sessionID: sid, role: 'user', time: { created: now - 2 } },
+        parts: [{ id: 'prt_' + id + 'u', sessionID: sid, messageID: 'msg_' + id + 'u', type: 'text', text: 'hi' }] },
+      { info: { id: 'msg_' + id + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + id + 'u', modelID: 'm', providerID: 'p',
+        time: { created: now - 1, completed: now }, cost: 0, finish: 'stop', tokens: { input: 1, output: 1, reasoning: 0, cache: { read: 0, write: 0 } } },
+        parts: [{ id: 'prt_' + id + 'a', sessionID: sid, messageID: 'msg_' + id + 'a', type: 'text', text: 'ok' }] } ] });
+    lib.flush(1500).then((f) => { console.log(JSON.stringify({ spans: r.spans, pending: f.pending })); });
+    setInterval(() => {}, 1000);`;
+  const child = require('node:child_process').spawn(path.join(binDir, 'node'), ['-e', script],
+    { env: userEnv(home, binDir, { PHOENIX_ENDPOINT: url }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const ready = new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve(JSON.parse(out));
+    });
+    child.on('exit', (code) => reject(new Error(`tracing process exited ${code}`)));
+  });
+  return { child, ready };
+}
+
+const spoolListing = (home) => {
+  const root = path.join(home, '.arize', 'harness', 'spool', 'opencode');
+  return fs.existsSync(root) ? walk(root).map((f) => `${path.relative(root, f)} ${fs.statSync(f).size}`).sort() : [];
+};
+
+test('status reads every process\'s spool and the last export outcome, and never touches the spool', async () => {
+  const refusing = await startReceiver({ respond: () => ({ status: 401, body: 'unauthorized' }) });
+  const silent = await startReceiver({ hang: () => true });
+  const home = tempDir('oat-cli-home-');
+  const procs = [];
+  try {
+    fs.mkdirSync(path.dirname(configFile(home)), { recursive: true });
+    fs.writeFileSync(configFile(home), `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "${refusing.url}"\n`);
+    // one process whose export the backend refused, one with spans the backend has not
+    // answered, both still running, and one killed with its spans on disk
+    const live = tracingProcess(home, silent.url, 'live');
+    procs.push(live.child);
+    assert.equal((await live.ready).pending, 2);
+    const first = JSON.parse((await run(home, ['status', '--json'])).stdout);
+    assert.equal(first.state, 'waiting', 'never "sending" while the backend has not answered');
+    const refused = tracingProcess(home, refusing.url, 'refused');
+    procs.push(refused.child);
+    assert.equal((await refused.ready).spans, 2);
+    const dead = tracingProcess(home, silent.url, 'dead');
+    procs.push(dead.child);
+    assert.equal((await dead.ready).pending, 2);
+    dead.child.kill('SIGKILL');
+    await new Promise((r) => dead.child.on('close', r));
+
+    const before = spoolListing(home);
+    const r = await run(home, ['status', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.state, 'refused', `never "sending" after the backend refused the key: ${r.stdout}`);
+    assert.equal(s.last_export.status, 401);
+    assert.equal(s.last_export.refused_key, true);
+    assert.equal(s.spool.spans, 4, 'the spans of the running and of the killed process');
+    const byPid = Object.fromEntries(s.spool.processes.map((p) => [p.pid, p]));
+    assert.equal(byPid[live.child.pid].live, true);
+    assert.equal(byPid[live.child.pid].spans, 2);
+    assert.equal(byPid[dead.child.pid].live, false);
+    assert.equal(byPid[dead.child.pid].spans, 2);
+    assert.deepEqual({ ...byPid[refused.child.pid].counters, at_ms: 0 },
+      { requests: 1, failed_requests: 1, exported: 0, dropped: 2, last_status: 401, at_ms: 0 }, 'the live counters of another process');
+    const text = await run(home, ['status']);
+    assert.match(text.stdout, /state: +refused: the backend refused the credentials: HTTP 401/);
+    assert.match(text.stdout, /spool: +4 spans/);
+    assert.match(text.stdout, /left by 1 exited process: 2 spans/);
+    assert.match(text.stdout, new RegExp(`process ${refused.child.pid} \\(running\\): 0 spans \\(0 bytes\\) waiting; exported 0, dropped 2, 1 requests \\(1 failed\\), last HTTP 401`));
+    assert.match(text.stdout, /last export: failed: HTTP 401: unauthorized, 2 spans/);
+    assert.deepEqual(spoolListing(home), before, 'status adopted, moved or removed nothing');
+    fs.utimesSync(configFile(home), new Date(), new Date(Date.now() + 2000)); // the user edits the file
+    const edited = JSON.parse((await run(home, ['status', '--json'])).stdout);
+    assert.equal(edited.state, 'changed', 'an outcome older than the settings says nothing about them');
+    assert.equal(silent.requests.length, 2, 'status sent nothing');
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    await refusing.close();
+    await silent.close();
+  }
+});
+
+test('doctor: a 404 is not an answering endpoint, texts are not doubled, disabled tracing is named as such', async () => {
+  const wrongPath = await startReceiver(); // answers 404 off /v1/traces
+  const home = tempDir('oat-cli-home-');
+  try {
+    assert.equal((await run(home, ['install', '--backend', 'otlp', '--endpoint', `${wrongPath.url}/v1/traces/extra`, '--yes'])).code, 0);
+    let r = await run(home, ['doctor']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL endpoint answers .*HTTP 404/);
+    assert.match(r.stdout, /fix \(endpoint answers\): .*\/v1\/traces/);
+    assert.doesNotMatch(r.stdout, /HTTP (\d+): HTTP \1/);
+    r = await run(home, ['doctor'], { env: { ARIZE_TRACE_ENABLED: 'false' } });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL tracing enabled/);
+    assert.doesNotMatch(r.stdout, /credentials/);
+  } finally {
+    await wrongPath.close();
+  }
+  const refusing = await startReceiver({ respond: () => ({ status: 400, body: 'Bad Request' }) });
+  try {
+    assert.equal((await run(home, ['install', '--backend', 'otlp', '--endpoint', refusing.url, '--yes'])).code, 0);
+    const r = await run(home, ['doctor']);
+    assert.match(r.stdout, /FAIL test span/);
+    assert.doesNotMatch(r.stdout, /HTTP (\d+): HTTP \1/);
+  } finally {
+    await refusing.close();
+  }
+});
+
+test('doctor checks the core OpenCode loads (the registered package), not its own copy', async () => {
+  const home = tempDir('oat-cli-home-');
+  const receiver = await startReceiver();
+  try {
+    assert.equal((await run(home, ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--yes'])).code, 0);
+    const copy = fs.readdirSync(path.join(home, '.arize', 'harness', 'packages')).map((n) => path.join(home, '.arize', 'harness', 'packages', n))[0];
+    fs.writeFileSync(path.join(copy, 'prebuilds', 'linux-x64', 'node.napi.node'), 'not an ELF file');
+    const r = await run(home, ['doctor']);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, new RegExp(`FAIL binary loads +~/\\.arize/harness/packages/${NAME}-[^:]+: opencode-arize-tracing: cannot load its native core`));
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('uninstall after the README\'s by-hand route removes that registration and names the npm package left', async () => {
+  const home = tempDir('oat-cli-home-');
+  const configDir = path.join(home, '.config', 'opencode');
+  install(configDir, pack().tarball, { binDir });
+  fs.mkdirSync(path.join(configDir, 'plugin'), { recursive: true });
+  fs.copyFileSync(path.join(configDir, 'node_modules', NAME, 'plugin', 'arize-tracing.ts'), pluginFile(home));
+  const d = await run(home, ['doctor']);
+  assert.match(d.stdout, /ok +plugin registered +~\/\.config\/opencode\/plugin\/arize-tracing\.ts -> ~\/\.config\/opencode\/node_modules\/opencode-arize-tracing/);
+  const r = await run(home, ['uninstall']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.existsSync(pluginFile(home)), false);
+  assert.match(r.stdout, /removed ~\/\.config\/opencode\/plugin\/arize-tracing\.ts \(the plugin file copied by hand/);
+  assert.match(r.stdout, /npm uninstall --prefix ~\/\.config\/opencode opencode-arize-tracing/);
+  assert.doesNotMatch(r.stdout, /nothing to remove/);
+});
+
+test('a plugin registered twice (plugin file and opencode.json) is warned about by install and doctor', async () => {
+  const home = tempDir('oat-cli-home-');
+  const configDir = path.join(home, '.config', 'opencode');
+  fs.mkdirSync(configDir, { recursive: true });
+  fs.writeFileSync(path.join(configDir, 'opencode.json'), JSON.stringify({ plugin: [NAME] }));
+  const r = await run(home, ['install', '--backend', 'phoenix', '--endpoint', 'http://127.0.0.1:9', '--yes']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /warning: the plugin is registered 2 times \(~\/\.config\/opencode\/plugin\/arize-tracing\.ts, ~\/\.config\/opencode\/opencode\.json \("plugin": "opencode-arize-tracing"\)\)/);
+  const d = await run(home, ['doctor']);
+  assert.match(d.stdout, /WARN registered once +2 registrations/);
+});

@@ -270,7 +270,8 @@ test('no API key or authorization value in logs, status, errors or a verbose run
     });
     assert.equal(out.steps[2].flush.exported, 4);
     assert.equal(receiver.requests.at(-1).headers.authorization, SECRET, 'the key did reach the backend');
-    assert.match(out.stderr, /DEBUG|INFO/, 'verbose mode wrote to stderr');
+    assert.doesNotMatch(out.stderr, /DEBUG|INFO/, 'verbose lines go to the log file, never to the terminal');
+    assert.match(readLog(home), /DEBUG/, 'verbose mode wrote debug lines to the log');
     assertNoSecret(out, home, [SECRET, SPACE]);
   } finally {
     await receiver.close();

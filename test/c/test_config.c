@@ -95,7 +95,7 @@ static void test_export_and_limit_defaults(void) {
   CHECK_INT(c->retry_initial_ms, 1000);
   CHECK_INT(c->retry_max_ms, 30000);
   CHECK_INT(c->export_timeout_ms, 10000);
-  CHECK_INT(c->shutdown_ms, 2000);
+  CHECK_INT(c->shutdown_ms, 1000); /* exit waits at most 1 s for the backend by default */
   CHECK(c->gzip);
   CHECK_STR(c->service_name, "opencode");
   CHECK_INT(c->resource_attributes.len, 0);
@@ -655,6 +655,76 @@ static void test_redaction_env_overrides_file(void) {
   CHECK(c->log_prompts);
   CHECK(c->log_tool_details);
   CHECK(!c->log_tool_content);
+  config_free(c);
+}
+
+
+/* ---- unknown keys ---- */
+
+static void test_misspelt_keys_are_named_with_the_closest_known_key(void) {
+  config *c = load("harnesses:\n  opencode:\n    projet_name: mine\n    regoin: eu\n"
+                   "    api_key: k\n    space_id: s\n",
+                   no_env);
+  CHECK(c->warning == NULL);
+  CHECK(contains(c->unknown_keys, "`harnesses.opencode.projet_name` (line 3): did you mean `project_name`?"));
+  CHECK(contains(c->unknown_keys, "`harnesses.opencode.regoin` (line 4): did you mean `region`?"));
+  CHECK(!contains(c->unknown_keys, "mine")); /* names keys, never values */
+  CHECK(starts_with(c->unknown_keys, "config "));
+  CHECK(!strcmp(c->project_name, "opencode")); /* still ignored: the warning says so */
+  config_free(c);
+}
+
+static void test_unknown_keys_in_sections_and_logging_are_named(void) {
+  config *c = load("logging:\n  promts: false\nexport:\n  timeout: 5\n"
+                   "harnesses:\n  opencode:\n    limits:\n      log_max: 2\n    colour: red\n",
+                   no_env);
+  CHECK(contains(c->unknown_keys, "`logging.promts` (line 2): did you mean `prompts`?"));
+  CHECK(contains(c->unknown_keys, "`export.timeout` (line 4)"));
+  CHECK(contains(c->unknown_keys, "`harnesses.opencode.limits.log_max` (line 8)"));
+  CHECK(contains(c->unknown_keys, "`harnesses.opencode.colour` (line 9): not a known key, ignored"));
+  config_free(c);
+}
+
+static void test_other_harnesses_keys_are_not_ours_to_name(void) {
+  config *c = load("collector:\n  port: 4318\nharnesses:\n  claude-code:\n    anything: 1\n"
+                   "  opencode:\n    project_name: p\n    exit: 1\nbackend: x\n",
+                   no_env);
+  CHECK(contains(c->unknown_keys, "harnesses.opencode.exit"));
+  CHECK(!contains(c->unknown_keys, "collector"));
+  CHECK(!contains(c->unknown_keys, "claude-code"));
+  CHECK(!contains(c->unknown_keys, "anything"));
+  CHECK(!contains(c->unknown_keys, "backend"));
+  config_free(c);
+  c = load("harnesess:\n  opencode: {}\nharnesses:\n  opencod:\n    project_name: p\n", no_env);
+  CHECK(contains(c->unknown_keys, "`harnesess` (line 1): did you mean `harnesses`?"));
+  CHECK(contains(c->unknown_keys, "`harnesses.opencod` (line 4): did you mean `opencode`?"));
+  config_free(c);
+}
+
+static void test_a_correct_file_has_no_unknown_keys(void) {
+  config *c = load(full_file, no_env);
+  CHECK(c->unknown_keys == NULL);
+  config_free(c);
+  c = load("export:\n  shutdown_timeout_ms: 10\n  exit_flush_ms: 20\n  compression: gzip\n", no_env);
+  CHECK(c->unknown_keys == NULL);
+  CHECK_INT(c->shutdown_ms, 20); /* the new name wins over the old one */
+  config_free(c);
+}
+
+static void test_unknown_keys_in_json_config(void) {
+  char json[600];
+  snprintf(json, sizeof json, "%s/config.json", tmpdir);
+  write_file(json, "{\"harnesses\": {\"opencode\": {\"projet_name\": \"x\"}}}");
+  config *c = config_load(json, no_env);
+  CHECK(contains(c->unknown_keys, "`harnesses.opencode.projet_name`: did you mean `project_name`?"));
+  config_free(c);
+  unlink(json);
+}
+
+static void test_exit_flush_from_env_new_name_wins(void) {
+  const char *env[] = {"ARIZE_SHUTDOWN_TIMEOUT_MS=750", "ARIZE_EXIT_FLUSH_MS=250", NULL};
+  config *c = load(NULL, env);
+  CHECK_INT(c->shutdown_ms, 250);
   config_free(c);
 }
 
@@ -1236,6 +1306,12 @@ int main(void) {
   RUN(test_env_value_with_inner_control_char_refused);
   RUN(test_log_file_from_env);
   RUN(test_verbose_and_dry_run_from_env);
+  RUN(test_misspelt_keys_are_named_with_the_closest_known_key);
+  RUN(test_unknown_keys_in_sections_and_logging_are_named);
+  RUN(test_other_harnesses_keys_are_not_ours_to_name);
+  RUN(test_a_correct_file_has_no_unknown_keys);
+  RUN(test_unknown_keys_in_json_config);
+  RUN(test_exit_flush_from_env_new_name_wins);
 
   RUN(test_trace_enabled_false_disables_but_keeps_target);
   RUN(test_trace_enabled_upper_case_false_disables);

@@ -1,0 +1,70 @@
+'use strict';
+// What every command of the CLI shares: the package, the paths under the user's home, small
+// file helpers. No command logic here.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const binary = require('../binary.js');
+
+const ROOT = binary.ROOT;
+const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const MARKER = 'opencode-arize-tracing:managed';
+const COPY_MARKER = '.installed-by-opencode-arize-tracing';
+const PLUGIN_NAME = 'arize-tracing.ts';
+const REGIONS = ['us', 'eu', 'ca'];
+
+class UsageError extends Error {}
+
+const home = () => process.env.HOME || os.homedir();
+const harnessDir = () => path.join(home(), '.arize', 'harness');
+const yamlPath = () => path.join(harnessDir(), 'config.yaml');
+const jsonPath = () => path.join(harnessDir(), 'config.json');
+// The file the core reads: config.yaml, or config.json when only that one exists.
+const configPath = () => (!fs.existsSync(yamlPath()) && fs.existsSync(jsonPath()) ? jsonPath() : yamlPath());
+const globalDir = () => path.join(process.env.XDG_CONFIG_HOME || path.join(home(), '.config'), 'opencode');
+const projectDir = () => path.join(process.cwd(), '.opencode');
+const cacheDir = () => path.join(process.env.XDG_CACHE_HOME || path.join(home(), '.cache'), 'opencode');
+const packagesDir = () => path.join(harnessDir(), 'packages');
+const tilde = (p) => (p && p.startsWith(home() + path.sep) ? '~' + p.slice(home().length) : p);
+
+const readText = (file) => {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+const readJson = (file) => {
+  const text = readText(file);
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+// Writes next to the target and renames: a reader never sees half a file. Mode 0600: the
+// file holds credentials.
+function writePrivate(file, text) {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, file);
+}
+
+function removeIfEmpty(dir) {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // not empty, or not there
+  }
+}
+
+module.exports = {
+  ROOT, PKG, MARKER, COPY_MARKER, PLUGIN_NAME, REGIONS, UsageError,
+  home, harnessDir, yamlPath, jsonPath, configPath, globalDir, projectDir, cacheDir, packagesDir, tilde,
+  readText, readJson, writePrivate, removeIfEmpty,
+};

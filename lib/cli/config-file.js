@@ -1,0 +1,254 @@
+'use strict';
+// The harnesses.opencode block of ~/.arize/harness/config.yaml (or config.json), read and
+// edited key by key. Only the keys install manages are touched (KEYS); every other key of the
+// block (attributes, export.*, limits.*, ...), every comment and the rest of the file (other
+// harnesses, order) stay byte for byte as they were.
+const fs = require('node:fs');
+const { MARKER, configPath, readText, writePrivate } = require('./common.js');
+
+/** The keys install writes, in the order a new block lists them. */
+const KEYS = ['project_name', 'target', 'region', 'endpoint', 'api_key', 'space_id', 'headers'];
+
+const q = (s) => JSON.stringify(String(s)); // a JSON string is a valid YAML double-quoted scalar
+const indentOf = (line) => /^ */.exec(line)[0].length;
+const isContent = (line) => line.trim() !== '' && !line.trimStart().startsWith('#');
+const keyRe = (key) => new RegExp(`^\\s*["']?${key}["']?\\s*:`);
+
+// Where the harnesses block and its opencode child sit: {h, end, childIndent, o, oEnd}.
+function locate(lines) {
+  const h = lines.findIndex((l) => /^harnesses\s*:/.test(l));
+  if (h < 0) return null;
+  if (/^harnesses\s*:\s*[^\s#]/.test(lines[h]))
+    throw new Error('harnesses in the config file is not a block mapping (flow style?): edit the harnesses.opencode block by hand');
+  let end = h + 1;
+  while (end < lines.length && !(isContent(lines[end]) && indentOf(lines[end]) === 0)) end++;
+  const first = lines.slice(h + 1, end).find(isContent);
+  const childIndent = first ? indentOf(first) : 2;
+  let o = -1;
+  for (let i = h + 1; i < end; i++) {
+    if (isContent(lines[i]) && indentOf(lines[i]) === childIndent && keyRe('opencode').test(lines[i])) o = i;
+  }
+  let oEnd = -1;
+  if (o >= 0) {
+    if (/:\s*[^\s#]/.test(lines[o].replace(/^\s*["']?opencode["']?/, '')))
+      throw new Error('harnesses.opencode in the config file is not a block mapping: edit it by hand');
+    oEnd = o + 1;
+    let last = o;
+    while (oEnd < end && (!isContent(lines[oEnd]) || indentOf(lines[oEnd]) > childIndent)) {
+      if (lines[oEnd].trim() !== '' && indentOf(lines[oEnd]) > childIndent) last = oEnd;
+      oEnd++;
+    }
+    oEnd = last + 1; // trailing blank lines and the next block's comments stay
+  }
+  return { h, end, childIndent, o, oEnd };
+}
+
+// The indentation of the block's keys: its first key's, else two more than `opencode:`.
+function keyIndentOf(lines, at) {
+  for (let i = at.o + 1; i < at.oEnd; i++) if (isContent(lines[i])) return indentOf(lines[i]);
+  return at.childIndent + 2;
+}
+
+// The lines [i, j) of `key:` in the block and what is nested under it, or null.
+function findKey(lines, at, indent, key) {
+  for (let i = at.o + 1; i < at.oEnd; i++) {
+    if (!isContent(lines[i]) || indentOf(lines[i]) !== indent || !keyRe(key).test(lines[i])) continue;
+    let j = i + 1;
+    for (let k = i + 1; k < at.oEnd; k++) {
+      if (isContent(lines[k]) && indentOf(lines[k]) <= indent) break;
+      if (isContent(lines[k])) j = k + 1;
+    }
+    return [i, j];
+  }
+  return null;
+}
+
+// The text of a YAML scalar as written on one line: "double" (JSON escapes), 'single', plain
+// (a trailing " # comment" is not part of it).
+function scalar(text) {
+  const t = text.trim();
+  if (t.startsWith('"')) {
+    const m = /^"(?:[^"\\]|\\.)*"/.exec(t);
+    try {
+      return m ? JSON.parse(m[0]) : t;
+    } catch {
+      return m[0].slice(1, -1);
+    }
+  }
+  if (t.startsWith("'")) {
+    const m = /^'(?:[^']|'')*'/.exec(t);
+    return m ? m[0].slice(1, -1).replace(/''/g, "'") : t;
+  }
+  return t.replace(/\s+#.*$/, '');
+}
+
+// A trailing comment of a one-line `key: value  # comment`, kept when the value changes.
+function trailingComment(line) {
+  const after = line.replace(/^[^:]*:\s*/, '');
+  const value = after.startsWith('"') ? /^"(?:[^"\\]|\\.)*"/.exec(after) : after.startsWith("'") ? /^'(?:[^']|'')*'/.exec(after) : null;
+  const rest = value ? after.slice(value[0].length) : after.replace(/^[^#]*?(?=\s+#|$)/, '');
+  const m = /^(\s+#.*)$/.exec(rest);
+  return m ? m[1] : '';
+}
+
+function entryLines(key, value, indent) {
+  const pad = ' '.repeat(indent);
+  if (key === 'headers') return [`${pad}headers:`, ...value.map(([n, v]) => `${pad}  ${q(n)}: ${q(v)}`)];
+  const plain = key === 'target' || key === 'region';
+  return [`${pad}${key}: ${plain ? value : q(value)}`];
+}
+
+/** What the block holds of the keys install manages: {project_name, target, ..., headers}. */
+function readBlock(text, isJson) {
+  if (isJson) {
+    let block;
+    try {
+      block = JSON.parse(text).harnesses?.opencode;
+    } catch {
+      return null;
+    }
+    if (!block || typeof block !== 'object') return null;
+    const out = {};
+    for (const k of KEYS) if (k !== 'headers' && typeof block[k] === 'string') out[k] = block[k];
+    if (block.headers && typeof block.headers === 'object') out.headers = Object.entries(block.headers).map(([n, v]) => [n, String(v)]);
+    return out;
+  }
+  const lines = text.replace(/\n$/, '').split('\n');
+  let at;
+  try {
+    at = locate(lines);
+  } catch {
+    return null;
+  }
+  if (!at || at.o < 0) return null;
+  const indent = keyIndentOf(lines, at);
+  const out = {};
+  for (const key of KEYS) {
+    const span = findKey(lines, at, indent, key);
+    if (!span) continue;
+    if (key === 'headers') {
+      out.headers = lines.slice(span[0] + 1, span[1]).filter(isContent).map((l) => {
+        const m = /^\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:]+?)\s*:\s*(.*)$/.exec(l);
+        return m ? [scalar(m[1]), scalar(m[2])] : null;
+      }).filter(Boolean);
+    } else {
+      const value = scalar(lines[span[0]].replace(keyRe(key), ''));
+      if (value !== '' && value !== '~' && value !== 'null') out[key] = value;
+    }
+  }
+  return out;
+}
+
+/**
+ * The YAML text with the managed keys of harnesses.opencode changed: changes[key] is a string
+ * (or [[name, value]] for headers) to set, null to remove, absent to leave as it is. With
+ * changes null every managed key is removed (uninstall), and the block with them when nothing
+ * else is left in it.
+ */
+function editYaml(text, changes) {
+  const trailingNewline = text === '' || text.endsWith('\n');
+  const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  const remove = changes === null;
+  const set = remove ? Object.fromEntries(KEYS.map((k) => [k, null])) : changes;
+  let at = locate(lines);
+  const adding = KEYS.filter((k) => set[k] !== undefined && set[k] !== null);
+  if (!at || at.o < 0) {
+    if (!adding.length) return text;
+    const block = (indent) => [`${' '.repeat(indent)}opencode:`, `${' '.repeat(indent + 2)}# ${MARKER}: written by \`opencode-arize-tracing install\``,
+      ...adding.flatMap((k) => entryLines(k, set[k], indent + 2))];
+    if (!at) {
+      if (lines.length && lines[lines.length - 1].trim() !== '') lines.push('');
+      lines.push('harnesses:', ...block(2));
+      return lines.join('\n') + '\n';
+    }
+    // after the last line of the harnesses block: blank lines and comments that are not
+    // indented (they introduce the next top-level key) stay below
+    let insert = at.end;
+    while (insert > at.h + 1 && (lines[insert - 1].trim() === '' ||
+      (!isContent(lines[insert - 1]) && indentOf(lines[insert - 1]) < at.childIndent))) insert--;
+    lines.splice(insert, 0, ...block(at.childIndent));
+    return lines.join('\n') + (trailingNewline ? '\n' : '');
+  }
+  const indent = keyIndentOf(lines, at);
+  for (const key of KEYS) {
+    if (set[key] === undefined) continue;
+    at = locate(lines);
+    const span = findKey(lines, at, indent, key);
+    if (set[key] === null) {
+      if (span) lines.splice(span[0], span[1] - span[0]);
+      continue;
+    }
+    const next = entryLines(key, set[key], indent);
+    if (span) {
+      if (key !== 'headers' && span[1] - span[0] === 1) next[0] += trailingComment(lines[span[0]]);
+      const same = next.length === span[1] - span[0] && next.every((l, k) => l === lines[span[0] + k]);
+      if (!same) lines.splice(span[0], span[1] - span[0], ...next);
+    } else {
+      lines.splice(at.oEnd, 0, ...next);
+    }
+  }
+  if (remove) {
+    at = locate(lines);
+    const marker = lines.findIndex((l, i) => i > at.o && i < at.oEnd && l.includes(MARKER));
+    if (marker >= 0) lines.splice(marker, 1);
+    at = locate(lines);
+    if (!lines.slice(at.o + 1, at.oEnd).some(isContent)) lines.splice(at.o, at.oEnd - at.o);
+    const again = locate(lines);
+    if (again && !lines.slice(again.h + 1, again.end).some((l) => l.trim() !== '')) lines.splice(again.h, again.end - again.h);
+  }
+  const out = lines.join('\n');
+  return out === '' ? '' : out + (trailingNewline ? '\n' : '');
+}
+
+function hasOurBlock(file) {
+  const text = readText(file);
+  if (text === null) return false;
+  if (file.endsWith('.json')) return readBlock(text, true) !== null;
+  try {
+    const at = locate(text.replace(/\n$/, '').split('\n'));
+    return Boolean(at && at.o >= 0);
+  } catch {
+    return false;
+  }
+}
+
+/** The stored managed keys of the file in use, or null when it has no harnesses.opencode. */
+function readStored() {
+  const file = configPath();
+  const text = readText(file);
+  return text === null ? null : readBlock(text, file.endsWith('.json'));
+}
+
+/** Applies changes (see editYaml) to the file in use. Returns {file, changed}. */
+function writeConfig(changes) {
+  const file = configPath();
+  if (file.endsWith('.json')) {
+    const before = readText(file) || '{}';
+    const data = JSON.parse(before || '{}');
+    const harnesses = data.harnesses || {};
+    const block = harnesses.opencode || {};
+    for (const key of KEYS) {
+      const v = changes === null ? null : changes[key];
+      if (v === undefined) continue;
+      if (v === null) delete block[key];
+      else block[key] = key === 'headers' ? Object.fromEntries(v) : v;
+    }
+    if (Object.keys(block).length) harnesses.opencode = block;
+    else delete harnesses.opencode;
+    if (Object.keys(harnesses).length) data.harnesses = harnesses;
+    else delete data.harnesses;
+    const after = JSON.stringify(data, null, 2) + '\n';
+    const changed = JSON.stringify(JSON.parse(before)) !== JSON.stringify(data);
+    if (changed) writePrivate(file, after);
+    return { file, changed };
+  }
+  const before = readText(file) ?? '';
+  const after = editYaml(before, changes);
+  const changed = after !== before;
+  if (changes === null && after.trim() === '') fs.rmSync(file, { force: true });
+  else if (changed || !fs.existsSync(file)) writePrivate(file, after);
+  else fs.chmodSync(file, 0o600);
+  return { file, changed };
+}
+
+module.exports = { KEYS, editYaml, readBlock, readStored, writeConfig, hasOurBlock, locate };

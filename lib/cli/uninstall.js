@@ -1,0 +1,62 @@
+'use strict';
+// `uninstall`: remove what registers the plugin, by whichever route it was registered (install,
+// the README's by-hand route, an opencode.json entry), and the keys install wrote to the
+// harnesses.opencode block. What it cannot remove safely it names, with the command that does.
+const fs = require('node:fs');
+const path = require('node:path');
+const c = require('./common.js');
+const cfg = require('./config-file.js');
+const reg = require('./registration.js');
+
+function uninstall(flags) {
+  let removed = 0;
+  const say = (line) => console.log(line);
+  const regs = reg.findRegistrations().filter((r) => !flags.project || r.scope === 'project');
+  const entryFiles = new Set();
+  for (const r of regs) {
+    if (r.kind === 'file' && (r.managed || r.byHand)) {
+      fs.rmSync(r.file);
+      c.removeIfEmpty(path.dirname(r.file));
+      say(`removed ${c.tilde(r.file)}${r.byHand ? ' (the plugin file copied by hand from the package)' : ''}`);
+      removed++;
+    } else if (r.kind === 'file') {
+      say(`left ${c.tilde(r.file)}: it imports ${c.PKG.name} but was changed by hand; delete it to stop tracing`);
+    } else if (!entryFiles.has(r.file)) {
+      entryFiles.add(r.file);
+      if (reg.removeEntry(r.file)) {
+        say(`removed "${r.spec}" from the "plugin" list of ${c.tilde(r.file)}`);
+        removed++;
+      } else {
+        say(`left ${c.tilde(r.file)}: remove "${r.spec}" from its "plugin" list by hand (the file is not plain JSON)`);
+      }
+    }
+    // A package installed with npm next to the plugin file (the README's by-hand route).
+    const npmDir = r.pkg && r.pkg.dir && !fs.existsSync(path.join(r.pkg.dir, c.COPY_MARKER)) && r.kind === 'file' &&
+      path.basename(path.dirname(r.pkg.dir)) === 'node_modules' ? path.dirname(path.dirname(r.pkg.dir)) : null;
+    if (npmDir && fs.existsSync(path.join(npmDir, 'package.json')))
+      say(`left the package installed with npm in ${c.tilde(npmDir)}: \`npm uninstall --prefix ${c.tilde(npmDir)} ${c.PKG.name}\` removes it`);
+  }
+  if (!flags.project) {
+    const dir = c.packagesDir();
+    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      const copy = path.join(dir, name);
+      if (name.startsWith(c.PKG.name) && fs.existsSync(path.join(copy, c.COPY_MARKER)) && path.resolve(copy) !== path.resolve(c.ROOT)) {
+        fs.rmSync(copy, { recursive: true, force: true });
+        say(`removed ${c.tilde(copy)}`);
+        removed++;
+      }
+    }
+    c.removeIfEmpty(dir);
+    const file = c.configPath();
+    if (cfg.hasOurBlock(file)) {
+      cfg.writeConfig(null);
+      const left = cfg.hasOurBlock(file);
+      say(`removed the backend settings from ${c.tilde(file)}${!fs.existsSync(file) ? ' (nothing else was in it: file removed)'
+        : left ? ' (your other harnesses.opencode keys stay)' : ' (the harnesses.opencode block)'}`);
+      removed++;
+    }
+  }
+  if (!removed) say('nothing to remove: no plugin file, opencode.json entry or backend settings of opencode-arize-tracing here');
+}
+
+module.exports = { uninstall };

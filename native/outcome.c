@@ -1,0 +1,152 @@
+/* outcome — see outcome.h. */
+#include "outcome.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "files.h"
+
+static pthread_mutex_t outcome_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *outcome_file;   /* <dir>/last-export.json; guarded by outcome_lock */
+static char *outcome_procs;  /* <dir>/processes; guarded by outcome_lock */
+static char *outcome_target; /* guarded by outcome_lock */
+static int64_t outcome_started_ms;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* <procs>/<pid>.json, malloc'd. */
+static char *process_file(const char *procs, long pid) {
+  size_t n = strlen(procs) + 32;
+  char *f = malloc(n);
+  if (f) snprintf(f, n, "%s/%ld.json", procs, pid);
+  return f;
+}
+
+/* Removes the counters files of processes that no longer run: they would only pile up. */
+static void remove_dead(const char *procs) {
+  DIR *d = opendir(procs);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (pid <= 0 || strcmp(end, ".json") != 0) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+    char *f = process_file(procs, pid);
+    if (f) unlink(f);
+    free(f);
+  }
+  closedir(d);
+}
+
+void outcome_open(const char *dir, const char *target) {
+  char *file = dir ? files_join(dir, "last-export.json") : NULL;
+  char *procs = dir ? files_join(dir, "processes") : NULL;
+  char *name = target ? strdup(target) : NULL;
+  if (procs) remove_dead(procs); /* the directory itself appears with the first record */
+  if (dir) files_mkdir_p(dir);
+  pthread_mutex_lock(&outcome_lock);
+  free(outcome_file);
+  free(outcome_procs);
+  free(outcome_target);
+  outcome_file = file;
+  outcome_procs = procs;
+  outcome_target = name;
+  if (!outcome_started_ms) outcome_started_ms = now_ms();
+  pthread_mutex_unlock(&outcome_lock);
+}
+
+void outcome_close(void) {
+  pthread_mutex_lock(&outcome_lock);
+  char *own = outcome_procs ? process_file(outcome_procs, (long)getpid()) : NULL;
+  if (own) unlink(own);
+  free(own);
+  pthread_mutex_unlock(&outcome_lock);
+  outcome_open(NULL, NULL);
+}
+
+/* The URL without user:password@, ?query and #fragment: what status may show. malloc'd. */
+static char *url_for_display(const char *url) {
+  if (!url) return NULL;
+  const char *host = strstr(url, "://");
+  host = host ? host + 3 : url;
+  size_t scheme = (size_t)(host - url);
+  const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+  if (at && (!slash || at < slash)) host = at + 1;
+  size_t rest = strcspn(host, "?#");
+  char *out = malloc(scheme + rest + 1);
+  if (!out) return NULL;
+  memcpy(out, url, scheme);
+  memcpy(out + scheme, host, rest);
+  out[scheme + rest] = '\0';
+  return out;
+}
+
+/* Writes text to file through a temp file and rename: a reader sees the old outcome or the new
+ * one, never half of one. No fsync: losing the last outcome to a power cut costs nothing. */
+static void replace_file(const char *file, const char *text) {
+  size_t n = strlen(file) + 32;
+  char *tmp = malloc(n);
+  if (!tmp) return;
+  snprintf(tmp, n, "%s.%ld.tmp", file, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd >= 0) {
+    bool ok = files_write_all(fd, text, strlen(text)) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, file) != 0) unlink(tmp);
+  }
+  free(tmp);
+}
+
+void outcome_record(const char *url, long http_status, const char *error, size_t spans,
+                    const outcome_totals *totals) {
+  pthread_mutex_lock(&outcome_lock);
+  if (!outcome_file) {
+    pthread_mutex_unlock(&outcome_lock);
+    return;
+  }
+  char *shown = url_for_display(url);
+  bool ok = http_status >= 200 && http_status < 300;
+  json_t *o = json_pack("{s:I, s:I, s:b, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
+                        (json_int_t)now_ms(), "status", (json_int_t)http_status, "ok", ok,
+                        "refused_key", http_status == 401 || http_status == 403, "error",
+                        ok || !error || !*error ? NULL : error, "target", outcome_target,
+                        "endpoint", shown, "spans", (json_int_t)spans, "pid",
+                        (json_int_t)getpid());
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  if (text) replace_file(outcome_file, text);
+  char *proc_text = NULL, *proc_file = NULL;
+  if (totals && outcome_procs && files_mkdir_p(outcome_procs) == 0 &&
+      (proc_file = process_file(outcome_procs, (long)getpid()))) {
+    json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)getpid(),
+                          "at_ms", (json_int_t)now_ms(), "started_ms",
+                          (json_int_t)outcome_started_ms, "requests", (json_int_t)totals->requests,
+                          "failed_requests", (json_int_t)totals->failed_requests, "exported",
+                          (json_int_t)totals->exported, "dropped", (json_int_t)totals->dropped,
+                          "last_status", (json_int_t)http_status);
+    proc_text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    if (proc_text) replace_file(proc_file, proc_text);
+    json_decref(p);
+  }
+  pthread_mutex_unlock(&outcome_lock);
+  free(proc_text);
+  free(proc_file);
+  free(text);
+  json_decref(o);
+  free(shown);
+}
