@@ -19,9 +19,13 @@ const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
 
-const SPOOL_MAGIC = 'OATSPOOL1\n';
+// native/spool.h: "OATSPOOL2\n", then records of [u32 length][u32 crc32][u8 kind][bytes]
+// (kind 1 a span, 2 the dedup marks of the spans after it); files of the first format have no
+// kind byte and hold spans only.
+const SPOOL_MAGIC = { 'OATSPOOL1\n': 8, 'OATSPOOL2\n': 9 };
+const SPAN_KIND = 1;
 
-/** Spans (records) and bytes of one spool file: [u32 length][u32 crc][bytes] after the magic. */
+/** Spans and bytes of one spool file. */
 function countSpoolFile(file) {
   let buf;
   try {
@@ -29,13 +33,14 @@ function countSpoolFile(file) {
   } catch {
     return { spans: 0, bytes: 0 };
   }
-  if (buf.length < SPOOL_MAGIC.length || buf.toString('latin1', 0, SPOOL_MAGIC.length) !== SPOOL_MAGIC) return { spans: 0, bytes: buf.length };
+  const head = SPOOL_MAGIC[buf.toString('latin1', 0, 10)];
+  if (head === undefined) return { spans: 0, bytes: buf.length };
   let spans = 0;
-  for (let at = SPOOL_MAGIC.length; at + 8 <= buf.length;) {
+  for (let at = 10; at + head <= buf.length;) {
     const len = buf.readUInt32LE(at);
-    if (at + 8 + len > buf.length) break; // a damaged tail: the loader skips it too
-    spans++;
-    at += 8 + len;
+    if (at + head + len > buf.length) break; // a damaged tail: the loader skips it too
+    if (head === 8 || buf[at + 8] === SPAN_KIND) spans++;
+    at += head + len;
   }
   return { spans, bytes: buf.length };
 }
