@@ -17,6 +17,13 @@ export interface ChildSession {
 export interface ReconcilePayload {
   /** "reconcile" on a completed assistant message, "close" on session.idle. */
   type: 'reconcile' | 'close';
+  /**
+   * With "close": no OpenCode process is working on this session any more (it was killed, or
+   * quit before session.idle was handled). Its last turn is closed as it stands: a model call
+   * that never completed becomes an LLM span with ERROR "interrupted", ending at the last time
+   * OpenCode recorded, and the Turn is sent.
+   */
+  abandoned?: boolean;
   sessionID: string;
   messages: OpenCodeMessage[];
   childSessions?: ChildSession[];

@@ -52,7 +52,7 @@ const PREFIXES_MAX = 256;
 /** @returns {object|undefined} the payload with only what the core must see */
 function reduce(payload) {
   if (payload === null || typeof payload !== 'object') return undefined;
-  const { type, sessionID, messages, childSessions } = payload;
+  const { type, sessionID, messages, childSessions, abandoned } = payload;
   if ((type !== 'reconcile' && type !== 'close') || typeof sessionID !== 'string' || !Array.isArray(messages))
     return undefined;
   if (childSessions != null && !Array.isArray(childSessions)) return undefined;
@@ -73,7 +73,9 @@ function reduce(payload) {
   const kept = [], keptChildren = [];
   for (let i = 0; i < n; i++) if (keep[i] !== 0) kept.push(messages[start + i]);
   for (let c = 0; c < children.length; c++) if (keep[n + c] !== 0) keptChildren.push(children[c]);
-  return { type, sessionID, messages: kept, childSessions: keptChildren };
+  const out = { type, sessionID, messages: kept, childSessions: keptChildren };
+  if (abandoned === true) out.abandoned = true; // the whole last turn is kept: it is "close"
+  return out;
 }
 
 function idAt(messages, i) {

@@ -63,6 +63,7 @@ typedef struct {
   void *emit_ctx;
   reconcile_result *result;
   bool closing;           /* type == "close" */
+  bool abandoned;         /* "close" with "abandoned": true: no OpenCode works on it any more */
   const char *root_id;    /* the payload's session: the state namespace */
   bool out_of_memory;
 } walk;
@@ -345,6 +346,16 @@ static int64_t message_last_ms(const message_view *m) {
     int64_t a = jms(json_object_get(time, "start")), b = jms(json_object_get(time, "end"));
     if (a > t) t = a;
     if (b > t) t = b;
+  }
+  return t;
+}
+
+/* The latest time anywhere in a session's messages (-1 when none). */
+static int64_t session_last_ms(const session_view *sv) {
+  int64_t t = -1;
+  for (size_t i = 0; i < sv->n_messages; i++) {
+    int64_t m = message_last_ms(&sv->messages[i]);
+    if (m > t) t = m;
   }
   return t;
 }
@@ -870,6 +881,11 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
     int64_t t = message_last_ms(last);
     if (t > end) end = t;
   }
+  for (size_t c = 0; c < n_children; c++) { /* a subagent cut off runs past its task part */
+    int64_t t = children[c].linked && memcmp(children[c].trace_id, trace_id, 16) == 0
+                    ? session_last_ms(&children[c]) : -1;
+    if (t > end) end = t;
+  }
   set_times(s, jms(jpath(user->info, "time", "created")), end);
 
   text prompt = {0}, answer = {0};
@@ -911,12 +927,16 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   } else if (last && !assistant_finished(last)) {
     if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its last model call completed") != 0)
       w->out_of_memory = true;
+  } else if (!last && w->abandoned) {
+    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its first model call") != 0)
+      w->out_of_memory = true;
   }
   emit_span(w, s, key);
 }
 
 /* Every model and tool call of the session, in one pass, then each Turn that is over: a newer
- * user message exists, or the session went idle with every model call of the turn finished.
+ * user message exists, or the session went idle with every model call of the turn finished,
+ * or no OpenCode works on the session any more ("abandoned").
  * A call of a turn that is over but never finished (OpenCode was killed) is emitted as
  * interrupted, so the trace shows where it stopped. */
 static int walk_turns(walk *w, const session_view *root, const long *owner,
@@ -939,7 +959,7 @@ static int walk_turns(walk *w, const session_view *root, const long *owner,
     if (!is_assistant(m) || u < 0) continue;
     uint8_t trace_id[16], span_id[8];
     turn_ids(root->id, &root->messages[u], trace_id, span_id);
-    bool superseded = u != last_user;
+    bool superseded = u != last_user || w->abandoned; /* over: its unfinished calls stopped */
     n_assistant[u]++;
     n_finished[u] += assistant_finished(m);
     emit_llm(w, root, m, &root->messages[u], previous[u] >= 0 ? &root->messages[previous[u]] : NULL,
@@ -953,7 +973,7 @@ static int walk_turns(walk *w, const session_view *root, const long *owner,
   }
   for (size_t u = 0; u < root->n_messages; u++) {
     if (!is_user(&root->messages[u])) continue;
-    bool over = (long)u != last_user ||
+    bool over = (long)u != last_user || w->abandoned ||
                 (w->closing && n_assistant[u] > 0 && n_finished[u] == n_assistant[u]);
     if (!over) continue;
     text key = {0};
@@ -1035,7 +1055,8 @@ static void link_children(const session_view *root, const long *owner, session_v
 
 static void emit_agent(walk *w, const session_view *child) {
   const char *status = jstr(json_object_get(child->task_part, "state"), "status");
-  if (!status || (strcmp(status, "completed") != 0 && strcmp(status, "error") != 0)) return;
+  bool done = status && (strcmp(status, "completed") == 0 || strcmp(status, "error") == 0);
+  if (!done && !w->abandoned) return;
   text key = {0};
   text_add(&key, "agent:", 6);
   text_add(&key, child->id, strlen(child->id));
@@ -1063,6 +1084,7 @@ static void emit_agent(walk *w, const session_view *child) {
   }
   int64_t start = jms(jpath(st, "time", "start")), end = jms(jpath(st, "time", "end"));
   if (start < 0) start = jms(jpath(child->info, "time", "created"));
+  if (end < 0) end = session_last_ms(child); /* interrupted: where the subagent stopped */
   set_times(s, start, end);
   set_str(w, s, "agent.name", agent);
   size_t prompt_len;
@@ -1078,7 +1100,10 @@ static void emit_agent(walk *w, const session_view *child) {
   json_t *meta = json_pack("{s:s, s:s, s:s?}", "parent_session_id", child->parent->id,
                            "session_id", child->id, "title", jstr(child->info, "title"));
   set_metadata(w, s, meta);
-  if (strcmp(status, "error") == 0) {
+  if (!done) {
+    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: OpenCode stopped before the subagent finished") != 0)
+      w->out_of_memory = true;
+  } else if (strcmp(status, "error") == 0) {
     size_t n = 0;
     const char *error = jtext(st, "error", &n);
     char shown[64];
@@ -1104,11 +1129,11 @@ static void walk_child(walk *w, const session_view *child) {
       continue;
     }
     if (!is_assistant(m)) continue;
-    emit_llm(w, child, m, user, previous, child->trace_id, child->agent_span_id, false);
+    emit_llm(w, child, m, user, previous, child->trace_id, child->agent_span_id, w->abandoned);
     for (size_t j = 0; j < json_array_size(m->parts); j++) {
       json_t *p = json_array_get(m->parts, j);
       if (jstr(p, "type") && strcmp(jstr(p, "type"), "tool") == 0)
-        emit_tool(w, child, m, p, child->trace_id, false);
+        emit_tool(w, child, m, p, child->trace_id, w->abandoned);
     }
     previous = m;
   }
@@ -1235,6 +1260,8 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
     } else {
       walk w = {.st = st, .opt = opt, .emit = emit, .emit_ctx = ctx, .result = result,
                 .closing = strcmp(type, "close") == 0, .root_id = root.id,
+                .abandoned = strcmp(type, "close") == 0 &&
+                             json_is_true(json_object_get(payload, "abandoned")),
                 .max_attr = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES};
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children);
