@@ -32,6 +32,8 @@ export interface ReconcilePayload {
 export interface ReconcileResult {
   /** New spans queued. */
   spans: number;
+  /** Of which Turn spans (absent when none). */
+  turns?: number;
   /** Why the payload was rejected (nothing queued). */
   error?: string;
   /** Child sessions left out for want of a task call that names them. */
@@ -50,7 +52,7 @@ export interface Status {
   state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
   reason: string | null;
   backend: { target: 'arize' | 'phoenix' | 'otlp' | 'none'; endpoint: string | null; project: string };
-  config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean };
+  config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean; /** limits.recover_hours (ARIZE_RECOVER_HOURS): the start-up sweep's window, 0 = off */ recover_hours: number };
   counters: {
     payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;
     spans_dropped: number; spans_pending: number; spans_restored: number; spans_memory_only: number;

@@ -931,7 +931,9 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
     if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its first model call") != 0)
       w->out_of_memory = true;
   }
+  size_t before = w->result->spans;
   emit_span(w, s, key);
+  w->result->turns += w->result->spans - before;
 }
 
 /* Every model and tool call of the session, in one pass, then each Turn that is over: a newer

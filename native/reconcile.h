@@ -50,6 +50,7 @@ typedef int (*reconcile_emit_fn)(void *ctx, span *s);
 
 typedef struct {
   size_t spans;          /* spans emit accepted */
+  size_t turns;          /* of which Turn spans (backfill counts turns) */
   size_t children_unlinked; /* child sessions skipped: no authoritative link to a task call */
   char error[256];       /* why the payload was rejected; "" when valid */
 } reconcile_result;

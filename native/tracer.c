@@ -339,6 +339,8 @@ char *tracer_status_json(tracer *t) {
       n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
       "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL,
       "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)queue_get_stats(t->q).bytes);
+  /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
+  json_object_set_new(json_object_get(status, "config"), "recover_hours", json_integer(c->recover_hours));
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);

@@ -257,6 +257,8 @@ static void test_abandoned_close_ends_an_open_turn_as_interrupted(void) {
   reconcile_result r;
   CHECK_INT(run(st, &all_on, OPEN_TURN("close", ",\"abandoned\":true"), &c, &r), 0);
   CHECK_INT(c.len, 3);
+  CHECK_INT(r.spans, 3);
+  CHECK_INT(r.turns, 1);
   span *turn = find_span(&c, "Turn"), *llm = find_span(&c, "LLM: m"), *tool = find_span(&c, "bash");
   CHECK(turn && !turn->has_parent && turn->status == SPAN_STATUS_ERROR);
   CHECK(turn && strstr(turn->status_message, "interrupted") != NULL);
