@@ -31,6 +31,7 @@ commands:
   status         what is configured and loaded, spool and counters (never a secret)
   doctor         check every link to the backend, print the fix for the first broken one
   fetch-binary   download the native core for this platform (when the package has no prebuild)
+  backfill       trace past OpenCode sessions, close turns a killed OpenCode left open (backfill --help)
 
 install options (each falls back to the environment variable shown; prompts fill the rest
 when run in a terminal, --yes never prompts):
@@ -645,6 +646,7 @@ async function fetchBinaryCommand(flags) {
 }
 
 async function main(argv) {
+  if (argv[0] === 'backfill') return require('./backfill.js').main(argv.slice(1)); // its own options
   const { command, flags } = parseArgs(argv);
   if (flags.help || !command || command === 'help') return console.log(USAGE);
   if (command === 'install') return install(flags);

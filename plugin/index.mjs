@@ -18,6 +18,9 @@ import { createRequire } from "node:module"
 
 const SERVICE = "arize-tracing"
 const DISPOSE_FLUSH_MS = 5000
+const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the first session.idle
+const SWEEP_MAX_SESSIONS = 50
+const SWEEP_TAIL = 50 // messages read first; a longer last turn reads the whole session
 
 // The API beside this file; a .node loads only through require, never import.
 function loadApi() {
@@ -48,6 +51,7 @@ export const ArizeTracing = async ({ client }) => {
   const parentOf = new Map()
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
+  const sweeper = startUpSweep(client, api, log)
 
   /** The `data` of an SDK call. @param {Promise<{data?: any}> | undefined} call */
   const data = async (call) => (await call)?.data
@@ -108,6 +112,7 @@ export const ArizeTracing = async ({ client }) => {
     event: async ({ event }) => {
       try {
         const p = event?.properties
+        sweeper.saw(event)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
           schedule(p.info.sessionID, "reconcile")
         else if (event?.type === "session.idle" && p?.sessionID) schedule(p.sessionID, "close")
@@ -119,11 +124,89 @@ export const ArizeTracing = async ({ client }) => {
     // snapshot, then wait (bounded) for the backend to answer. What is unsent stays queued.
     dispose: async () => {
       try {
-        await Promise.allSettled([...chains.values()])
+        await Promise.allSettled([...chains.values(), sweeper.stop()])
         await api.flush(DISPOSE_FLUSH_MS)
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }
+    },
+  }
+}
+
+/**
+ * Turns an earlier OpenCode left open (killed mid-turn, or quit before its session.idle work
+ * ran) are closed from the snapshot: see lib/recover.js for the rule. Off OpenCode's start-up
+ * path: it starts SWEEP_DELAY_MS after the plugin, or at the first session.idle, and looks at
+ * the project's root sessions updated in the last limits.recover_hours (default 24) hours.
+ * `saw` records the sessions this process works on (its marker, for other processes' sweeps);
+ * `stop` cancels a sweep not yet started and waits for one under way.
+ * @param {any} client @param {any} api @param {(level: any, message: string) => Promise<unknown>} log
+ */
+function startUpSweep(client, api, log) {
+  const startedAt = Date.now()
+  let recover, marker, sweep
+  try {
+    recover = createRequire(import.meta.url)("../lib/recover.js")
+    marker = new recover.Marker(recover.liveDir())
+  } catch (error) {
+    log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
+  }
+  const data = async (/** @type {any} */ call) => (await call)?.data
+  const start = () => (sweep ??= marker ? run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`)) : Promise.resolve())
+  const timer = setTimeout(start, SWEEP_DELAY_MS)
+  timer.unref?.()
+
+  /** @param {string} id */
+  async function snapshot(id) {
+    let messages = await data(client.session.messages({ path: { id }, query: { limit: SWEEP_TAIL } }))
+    if (!Array.isArray(messages)) return undefined
+    if (!recover.lastTurn(messages) && messages.length >= SWEEP_TAIL)
+      messages = await data(client.session.messages({ path: { id } }))
+    return Array.isArray(messages) ? recover.lastTurn(messages) : undefined
+  }
+
+  async function run() {
+    const hours = Number(api.status()?.config?.recover_hours ?? 24)
+    if (!(hours > 0)) return
+    const [sessions, busy, live] = await Promise.all([
+      data(client.session.list()),
+      client.session.status ? data(client.session.status()).catch(() => ({})) : {},
+      recover.liveSessions(recover.liveDir(), marker),
+    ])
+    if (!Array.isArray(sessions)) return
+    let closed = 0, spans = 0
+    const fetchChild = async (/** @type {string} */ id) => {
+      const [info, messages] = await Promise.all([data(client.session.get({ path: { id } })), data(client.session.messages({ path: { id } }))])
+      return { info, messages }
+    }
+    for (const session of recover.candidates(sessions, { startedAt, windowMs: hours * 3600e3, live }).slice(0, SWEEP_MAX_SESSIONS)) {
+      const messages = await snapshot(session.id)
+      // Checked again on the snapshot itself: anything this process or another did since it
+      // started means a live OpenCode has the session.
+      if (!messages || marker.has(session.id) || (busy?.[session.id] && busy[session.id].type !== "idle") ||
+          recover.lastActivity(messages) >= startedAt)
+        continue
+      const childSessions = await recover.childSessions(session.id, messages, fetchChild)
+      const result = api.reconcile({ type: "close", abandoned: true, sessionID: session.id, messages, childSessions })
+      if (result?.turns) closed += result.turns
+      spans += result?.spans ?? 0
+    }
+    if (spans) log("info", `closed ${closed} turn(s) left open by an earlier OpenCode (${spans} spans)`)
+  }
+
+  return {
+    /** @param {{type?: string, properties?: any}} event */
+    saw(event) {
+      const p = event?.properties
+      const id = p?.sessionID ?? p?.info?.sessionID
+      if (marker && typeof id === "string" && (event.type === "message.updated" || event.type === "session.status" || event.type === "session.idle"))
+        marker.add(id)
+      if (event?.type === "session.idle") start()
+    },
+    async stop() {
+      clearTimeout(timer)
+      await sweep
+      await marker?.remove()
     },
   }
 }
