@@ -167,7 +167,7 @@ function startUpSweep(client, api, log) {
 
   async function run() {
     const hours = Number(api.status()?.config?.recover_hours ?? 24)
-    if (!(hours > 0)) return
+    if (!(hours > 0) || typeof client?.session?.list !== "function") return // off, or a host without it
     const [sessions, busy, live] = await Promise.all([
       data(client.session.list()),
       client.session.status ? data(client.session.status()).catch(() => ({})) : {},
