@@ -140,6 +140,48 @@ async function liveSessions(dir, self) {
   return live;
 }
 
+/**
+ * What earlier sweeps found settled: session id -> the time.updated it had then. A session
+ * not updated since has nothing new to close, and is not read again (a sweep at every start
+ * would otherwise re-read every session of the window). Shared by the processes of a user;
+ * the last writer wins, which costs at most a session read again.
+ */
+class Settled {
+  constructor(dir) {
+    this.file = path.join(dir, 'settled.json');
+    this.seen = new Map();
+  }
+
+  async load() {
+    try {
+      const saved = JSON.parse(await fs.promises.readFile(this.file, 'utf8'));
+      for (const [id, updated] of Object.entries(saved || {})) if (Number.isFinite(updated)) this.seen.set(id, updated);
+    } catch { /* none yet, or unreadable: every session is read */ }
+    return this;
+  }
+
+  /** Whether session is as it was when a sweep found it settled. */
+  has(session) {
+    return this.seen.get(session.id) === updatedAt(session);
+  }
+
+  add(session) {
+    this.seen.set(session.id, updatedAt(session));
+  }
+
+  /** Keeps the entries of the window only. Never throws. */
+  async save(oldest) {
+    try {
+      const keep = {};
+      for (const [id, updated] of this.seen) if (updated >= oldest) keep[id] = updated;
+      await fs.promises.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await fs.promises.writeFile(tmp, JSON.stringify(keep), { mode: 0o600 });
+      await fs.promises.rename(tmp, this.file);
+    } catch { /* the next sweep reads these sessions again */ }
+  }
+}
+
 /** A session's time.updated (ms), or 0. */
 const updatedAt = (session) => Number((session && session.time && session.time.updated) || 0);
 
@@ -188,4 +230,4 @@ async function childSessions(sessionID, messages, fetchChild, seen = new Set([se
   return out;
 }
 
-module.exports = { liveDir, Marker, liveSessions, candidates, childSessions, updatedAt, lastActivity, lastTurn };
+module.exports = { liveDir, Marker, Settled, liveSessions, candidates, childSessions, updatedAt, lastActivity, lastTurn };

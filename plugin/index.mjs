@@ -168,10 +168,11 @@ function startUpSweep(client, api, log) {
   async function run() {
     const hours = Number(api.status()?.config?.recover_hours ?? 24)
     if (!(hours > 0) || typeof client?.session?.list !== "function") return // off, or a host without it
-    const [sessions, busy, live] = await Promise.all([
+    const [sessions, busy, live, settled] = await Promise.all([
       data(client.session.list()),
       client.session.status ? data(client.session.status()).catch(() => ({})) : {},
       recover.liveSessions(recover.liveDir(), marker),
+      new recover.Settled(recover.liveDir()).load(),
     ])
     if (!Array.isArray(sessions)) return
     let closed = 0, spans = 0
@@ -179,7 +180,9 @@ function startUpSweep(client, api, log) {
       const [info, messages] = await Promise.all([data(client.session.get({ path: { id } })), data(client.session.messages({ path: { id } }))])
       return { info, messages }
     }
-    for (const session of recover.candidates(sessions, { startedAt, windowMs: hours * 3600e3, live }).slice(0, SWEEP_MAX_SESSIONS)) {
+    const oldest = Date.now() - hours * 3600e3
+    const todo = recover.candidates(sessions, { startedAt, windowMs: hours * 3600e3, live }).filter((s) => !settled.has(s))
+    for (const session of todo.slice(0, SWEEP_MAX_SESSIONS)) {
       const messages = await snapshot(session.id)
       // Checked again on the snapshot itself: anything this process or another did since it
       // started means a live OpenCode has the session.
@@ -190,7 +193,9 @@ function startUpSweep(client, api, log) {
       const result = api.reconcile({ type: "close", abandoned: true, sessionID: session.id, messages, childSessions })
       if (result?.turns) closed += result.turns
       spans += result?.spans ?? 0
+      if (result && !result.error) settled.add(session)
     }
+    await settled.save(oldest)
     if (spans) log("info", `closed ${closed} turn(s) left open by an earlier OpenCode (${spans} spans)`)
   }
 

@@ -79,3 +79,18 @@ test('backfill says in one line, exit code 2, when OpenCode is not on PATH', () 
   assert.equal(r.status, 2, r.stderr);
   assert.deepEqual(r.stderr.trim().split('\n'), ['opencode-arize-tracing backfill: cannot find OpenCode: `opencode` is not on PATH (install it: npm install -g opencode-ai, or add its directory to PATH)']);
 });
+
+test('a session a sweep found settled is skipped until OpenCode updates it again', async () => {
+  const dir = tempDir();
+  const first = await new recover.Settled(dir).load();
+  const s = { id: 'ses_done', time: { updated: 1000 } };
+  assert.equal(first.has(s), false);
+  first.add(s);
+  first.add({ id: 'ses_ancient', time: { updated: 10 } });
+  await first.save(500);
+  const next = await new recover.Settled(dir).load();
+  assert.equal(next.has(s), true);
+  assert.equal(next.has({ id: 'ses_done', time: { updated: 2000 } }), false, 'a session updated since is read again');
+  assert.equal(next.has({ id: 'ses_ancient', time: { updated: 10 } }), false, 'entries older than the window are dropped');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
