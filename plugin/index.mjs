@@ -21,6 +21,7 @@ const DISPOSE_FLUSH_MS = 5000
 const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the first session.idle
 const SWEEP_MAX_SESSIONS = 50
 const SWEEP_TAIL = 50 // messages read first; a longer last turn reads the whole session
+const SWEEP_EXIT_GRACE_MS = 1000 // at exit, a sweep under way goes on this long, then stops after its session
 
 // The API beside this file; a .node loads only through require, never import.
 function loadApi() {
@@ -35,7 +36,7 @@ const text = (error) => String((error && /** @type {Error} */ (error).message) |
  * @param {{client: any}} input
  */
 export const ArizeTracing = async ({ client }) => {
-  /** @param {"warn" | "error"} level @param {string} message */
+  /** @param {"info" | "warn" | "error"} level @param {string} message */
   const log = (level, message) =>
     Promise.resolve(client?.app?.log?.({ body: { service: SERVICE, level, message } })).catch(() => {})
 
@@ -144,7 +145,7 @@ export const ArizeTracing = async ({ client }) => {
  */
 function startUpSweep(client, api, log) {
   const startedAt = Date.now()
-  let recover, marker, sweep
+  let recover, marker, sweep, stopping = false
   try {
     recover = createRequire(import.meta.url)("../lib/recover.js")
     marker = new recover.Marker(recover.liveDir())
@@ -183,6 +184,7 @@ function startUpSweep(client, api, log) {
     const oldest = Date.now() - hours * 3600e3
     const todo = recover.candidates(sessions, { startedAt, windowMs: hours * 3600e3, live }).filter((s) => !settled.has(s))
     for (const session of todo.slice(0, SWEEP_MAX_SESSIONS)) {
+      if (stopping) break // OpenCode is exiting: the next start does the rest
       const messages = await snapshot(session.id)
       // Checked again on the snapshot itself: anything this process or another did since it
       // started means a live OpenCode has the session.
@@ -210,6 +212,10 @@ function startUpSweep(client, api, log) {
     },
     async stop() {
       clearTimeout(timer)
+      let grace
+      if (sweep) await Promise.race([sweep, new Promise((resolve) => (grace = setTimeout(resolve, SWEEP_EXIT_GRACE_MS)))])
+      clearTimeout(grace)
+      stopping = true
       await sweep
       await marker?.remove()
     },
