@@ -129,13 +129,20 @@ async function get(server, route, query = {}) {
 // ---------------------------------------------------------------------------------------------
 // The run
 
-/** Every session of every project: Map id -> { session, directory }. */
-async function listSessions(server) {
+/** Every session of every project: Map id -> { session, directory }. A project that cannot be
+ * listed (its directory is gone, ...) costs only itself: one line. */
+async function listSessions(server, out) {
   const projects = await get(server, '/project');
   const all = new Map();
   for (const project of Array.isArray(projects) ? projects : []) {
     if (!project || typeof project.worktree !== 'string') continue;
-    const sessions = await get(server, '/session', { directory: project.worktree });
+    let sessions;
+    try {
+      sessions = await get(server, '/session', { directory: project.worktree });
+    } catch (error) {
+      out.line(`project ${project.worktree}: its sessions cannot be listed (${String((error && error.message) || error)}); skipped`);
+      continue;
+    }
     for (const s of Array.isArray(sessions) ? sessions : [])
       if (s && typeof s.id === 'string' && !all.has(s.id)) all.set(s.id, { session: s, directory: s.directory || project.worktree });
   }
@@ -176,7 +183,7 @@ async function run(o, out) {
   const api = require('./index.js');
   const totals = { sessions: 0, turns: 0, spans: 0, closed: 0, skipped: 0, failed: 0 };
   try {
-    const all = await listSessions(server);
+    const all = await listSessions(server, out);
     const live = await recover.liveSessions(recover.liveDir(liveHome));
     const roots = [...all.values()]
       .filter(({ session }) => !session.parentID && (!o.session || session.id === o.session) && recover.updatedAt(session) >= o.since)
