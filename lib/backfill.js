@@ -209,7 +209,7 @@ async function run(o, out) {
         // its turn. Any other is over: its last turn is closed as it stands.
         closing = !live.has(session.id) && recover.updatedAt(session) < startedAt;
         result = api.reconcile(closing ? { type: 'close', abandoned: true, sessionID: session.id, messages, childSessions }
-          : { type: 'reconcile', sessionID: session.id, messages, childSessions });
+          : { type: 'reconcile', sessionID: session.id, messages, childSessions }, { turns: true });
       } catch (error) {
         result = { spans: 0, error: String((error && error.message) || error) };
       }

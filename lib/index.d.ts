@@ -32,7 +32,7 @@ export interface ReconcilePayload {
 export interface ReconcileResult {
   /** New spans queued. */
   spans: number;
-  /** Of which Turn spans (absent when none). */
+  /** Of which Turn spans (with `{turns: true}` only). */
   turns?: number;
   /** Why the payload was rejected (nothing queued). */
   error?: string;
@@ -66,7 +66,7 @@ export interface Status {
   binary: string;
 }
 
-export function reconcile(payload: ReconcilePayload | string): ReconcileResult;
+export function reconcile(payload: ReconcilePayload | string, options?: { turns?: boolean }): ReconcileResult;
 export function flush(timeoutMs?: number): Promise<FlushResult>;
 export function shutdown(timeoutMs?: number): void;
 export function status(): Status;

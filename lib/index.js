@@ -7,10 +7,18 @@ const { binding, file } = require('./native.js');
 /**
  * Turns what is new in an OpenCode session snapshot into spans on the export queue.
  * Synchronous; never touches the network; never throws for payload content.
- * @param {object|string} payload `{type, sessionID, messages, childSessions?}` or its JSON text
- * @returns {{spans: number, error?: string, childrenUnlinked?: number}}
+ * @param {object|string} payload `{type, sessionID, messages, childSessions?, abandoned?}` or its JSON text
+ * @param {{turns?: boolean}} [options] turns: also say how many of the spans are Turns
+ * @returns {{spans: number, turns?: number, error?: string, childrenUnlinked?: number}}
  */
-function reconcile(payload) {
+function reconcile(payload, options) {
+  const result = reconcileWith(payload);
+  if (options && options.turns) result.turns = result.turns || 0;
+  else delete result.turns;
+  return result;
+}
+
+function reconcileWith(payload) {
   if (typeof payload === 'string') return binding.reconcile(payload);
   if (typeof binding.select !== 'function') return binding.reconcile(serialise(payload)); // an older core
   let reduced;

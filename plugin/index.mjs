@@ -192,7 +192,7 @@ function startUpSweep(client, api, log) {
           recover.lastActivity(messages) >= startedAt)
         continue
       const childSessions = await recover.childSessions(session.id, messages, fetchChild)
-      const result = api.reconcile({ type: "close", abandoned: true, sessionID: session.id, messages, childSessions })
+      const result = api.reconcile({ type: "close", abandoned: true, sessionID: session.id, messages, childSessions }, { turns: true })
       if (result?.turns) closed += result.turns
       spans += result?.spans ?? 0
       if (result && !result.error) settled.add(session)
