@@ -23,6 +23,7 @@ commands:
   status         what is true now for every OpenCode process: backend, last export, spool (read-only)
   doctor         check every link to the backend, print the fix for the first broken one
   fetch-binary   download the native core for this platform (when the package has no prebuild)
+  backfill       trace past OpenCode sessions, close turns a killed OpenCode left open (backfill --help)
 
 install options (each falls back to the environment variable shown; prompts fill the rest
 when run in a terminal, --yes never prompts):
@@ -80,6 +81,7 @@ const COMMANDS = {
 };
 
 async function main(argv) {
+  if (argv[0] === 'backfill') return require('./backfill.js').main(argv.slice(1)); // its own options
   const { command, flags } = parseArgs(argv);
   if (flags.help || !command || command === 'help') return console.log(USAGE);
   if (command === 'version' || command === '--version') return console.log(PKG.version);

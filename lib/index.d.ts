@@ -17,6 +17,13 @@ export interface ChildSession {
 export interface ReconcilePayload {
   /** "reconcile" on a completed assistant message, "close" on session.idle. */
   type: 'reconcile' | 'close';
+  /**
+   * With "close": no OpenCode process is working on this session any more (it was killed, or
+   * quit before session.idle was handled). Its last turn is closed as it stands: a model call
+   * that never completed becomes an LLM span with ERROR "interrupted", ending at the last time
+   * OpenCode recorded, and the Turn is sent.
+   */
+  abandoned?: boolean;
   sessionID: string;
   messages: OpenCodeMessage[];
   childSessions?: ChildSession[];
@@ -25,6 +32,8 @@ export interface ReconcilePayload {
 export interface ReconcileResult {
   /** New spans queued. */
   spans: number;
+  /** Of which Turn spans (with `{turns: true}` only). */
+  turns?: number;
   /** Why the payload was rejected (nothing queued). */
   error?: string;
   /** Child sessions left out for want of a task call that names them. */
@@ -43,7 +52,7 @@ export interface Status {
   state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
   reason: string | null;
   backend: { target: 'arize' | 'phoenix' | 'otlp' | 'none'; endpoint: string | null; project: string };
-  config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean };
+  config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean; /** limits.recover_hours (ARIZE_RECOVER_HOURS): the start-up sweep's window, 0 = off */ recover_hours: number };
   counters: {
     payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;
     /** spans_dropped counts every span given up on; _full and _old are the spool's share of it. */
@@ -65,7 +74,7 @@ export interface Status {
   binary: string;
 }
 
-export function reconcile(payload: ReconcilePayload | string): ReconcileResult;
+export function reconcile(payload: ReconcilePayload | string, options?: { turns?: boolean }): ReconcileResult;
 export function flush(timeoutMs?: number): Promise<FlushResult>;
 export function shutdown(timeoutMs?: number): void;
 export function status(): Status;

@@ -7,10 +7,18 @@ const { binding, file } = require('./native.js');
 /**
  * Turns what is new in an OpenCode session snapshot into spans on the export queue.
  * Synchronous; never touches the network; never throws for payload content.
- * @param {object|string} payload `{type, sessionID, messages, childSessions?}` or its JSON text
- * @returns {{spans: number, error?: string, childrenUnlinked?: number}}
+ * @param {object|string} payload `{type, sessionID, messages, childSessions?, abandoned?}` or its JSON text
+ * @param {{turns?: boolean}} [options] turns: also say how many of the spans are Turns
+ * @returns {{spans: number, turns?: number, error?: string, childrenUnlinked?: number}}
  */
-function reconcile(payload) {
+function reconcile(payload, options) {
+  const result = reconcileWith(payload);
+  if (options && options.turns) result.turns = result.turns || 0;
+  else delete result.turns;
+  return result;
+}
+
+function reconcileWith(payload) {
   if (typeof payload === 'string') return binding.reconcile(payload);
   if (typeof binding.select !== 'function') return binding.reconcile(serialise(payload)); // an older core
   let reduced;
@@ -52,7 +60,7 @@ const PREFIXES_MAX = 256;
 /** @returns {object|undefined} the payload with only what the core must see */
 function reduce(payload) {
   if (payload === null || typeof payload !== 'object') return undefined;
-  const { type, sessionID, messages, childSessions } = payload;
+  const { type, sessionID, messages, childSessions, abandoned } = payload;
   if ((type !== 'reconcile' && type !== 'close') || typeof sessionID !== 'string' || !Array.isArray(messages))
     return undefined;
   if (childSessions != null && !Array.isArray(childSessions)) return undefined;
@@ -73,7 +81,9 @@ function reduce(payload) {
   const kept = [], keptChildren = [];
   for (let i = 0; i < n; i++) if (keep[i] !== 0) kept.push(messages[start + i]);
   for (let c = 0; c < children.length; c++) if (keep[n + c] !== 0) keptChildren.push(children[c]);
-  return { type, sessionID, messages: kept, childSessions: keptChildren };
+  const out = { type, sessionID, messages: kept, childSessions: keptChildren };
+  if (abandoned === true) out.abandoned = true; // the whole last turn is kept: it is "close"
+  return out;
 }
 
 function idAt(messages, i) {

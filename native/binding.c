@@ -183,6 +183,7 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
   napi_value out;
   NAPI_CALL(env, napi_create_object(env, &out));
   NAPI_CALL(env, napi_set_named_property(env, out, "spans", make_int(env, (double)r.spans)));
+  if (r.turns) NAPI_CALL(env, napi_set_named_property(env, out, "turns", make_int(env, (double)r.turns)));
   if (r.error[0])
     NAPI_CALL(env, napi_set_named_property(env, out, "error", make_string(env, r.error)));
   if (r.children_unlinked)

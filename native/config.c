@@ -62,6 +62,7 @@ enum {
   NUM_MAX_PAYLOAD_MB,
   NUM_MAX_SPANS,
   NUM_LOG_MAX_MB,
+  NUM_RECOVER_HOURS,
   NUM_COUNT
 };
 
@@ -91,6 +92,8 @@ static const struct numeric_setting {
     [NUM_MAX_SPANS] = {"limits", "max_spans_per_payload", "ARIZE_MAX_SPANS_PER_PAYLOAD", NULL,
                        20000, 1, 1000000},
     [NUM_LOG_MAX_MB] = {"limits", "log_max_mb", "ARIZE_LOG_MAX_MB", NULL, 10, 1, 1024},
+    /* how far back (hours of session activity) the start-up sweep closes turns left open */
+    [NUM_RECOVER_HOURS] = {"limits", "recover_hours", "ARIZE_RECOVER_HOURS", NULL, 24, 0, 8760},
 };
 
 /* What the file said, before the environment is applied. Strings are owned, trimmed
@@ -1126,6 +1129,7 @@ static void resolve_export(loader *l) {
   c->max_payload_bytes = mib(resolve_number(l, NUM_MAX_PAYLOAD_MB));
   c->max_spans_per_payload = (size_t)resolve_number(l, NUM_MAX_SPANS);
   c->log_max_bytes = mib(resolve_number(l, NUM_LOG_MAX_MB));
+  c->recover_hours = resolve_number(l, NUM_RECOVER_HOURS);
 
   c->gzip = l->file.gzip != 0;
   const char *names[] = {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"};

@@ -79,6 +79,8 @@ typedef struct {
   size_t max_payload_bytes;     /* [256 MiB] limits.max_payload_mb */
   size_t max_spans_per_payload; /* [20000] limits.max_spans_per_payload */
   size_t log_max_bytes;         /* [10 MiB] limits.log_max_mb: the log rotates past it */
+  long recover_hours;           /* [24] ARIZE_RECOVER_HOURS, limits.recover_hours: sessions active
+                                 * this recently get their open turns closed at start-up; 0 off */
 
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,

@@ -65,6 +65,7 @@ typedef struct {
   void *emit_ctx;
   reconcile_result *result;
   bool closing;           /* type == "close" */
+  bool abandoned;         /* "close" with "abandoned": true: no OpenCode works on it any more */
   const char *root_id;    /* the payload's session: the state namespace */
   bool out_of_memory;
 } walk;
@@ -431,6 +432,16 @@ static int64_t message_last_ms(const message_view *m) {
     int64_t a = jms(json_object_get(time, "start")), b = jms(json_object_get(time, "end"));
     if (a > t) t = a;
     if (b > t) t = b;
+  }
+  return t;
+}
+
+/* The latest time anywhere in a session's messages (-1 when none). */
+static int64_t session_last_ms(const session_view *sv) {
+  int64_t t = -1;
+  for (size_t i = 0; i < sv->n_messages; i++) {
+    int64_t m = message_last_ms(&sv->messages[i]);
+    if (m > t) t = m;
   }
   return t;
 }
@@ -1005,6 +1016,11 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
     int64_t t = message_last_ms(last);
     if (t > end) end = t;
   }
+  for (size_t c = 0; c < n_children; c++) { /* a subagent cut off runs past its task part */
+    int64_t t = children[c].linked && memcmp(children[c].trace_id, trace_id, 16) == 0
+                    ? session_last_ms(&children[c]) : -1;
+    if (t > end) end = t;
+  }
   set_times(w, s, jms(jpath(user->info, "time", "created")), end);
 
   text prompt = {0}, answer = {0};
@@ -1048,12 +1064,18 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   } else if (last && !assistant_finished(last)) {
     if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its last model call completed") != 0)
       w->out_of_memory = true;
+  } else if (!last && w->abandoned) {
+    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its first model call") != 0)
+      w->out_of_memory = true;
   }
+  size_t before = w->result->spans;
   emit_span(w, s, key);
+  w->result->turns += w->result->spans - before;
 }
 
 /* Every model and tool call of the session, in one pass, then each Turn that is over: a newer
- * user message exists, or the session went idle with every model call of the turn finished.
+ * user message exists, or the session went idle with every model call of the turn finished,
+ * or no OpenCode works on the session any more ("abandoned").
  * A call of a turn that is over but never finished (OpenCode was killed) is emitted as
  * interrupted, so the trace shows where it stopped. */
 static int walk_turns(walk *w, const session_view *root, const long *owner,
@@ -1076,7 +1098,7 @@ static int walk_turns(walk *w, const session_view *root, const long *owner,
     if (!is_assistant(m) || u < 0) continue;
     uint8_t trace_id[16], span_id[8];
     turn_ids(root->id, &root->messages[u], trace_id, span_id);
-    bool superseded = u != last_user;
+    bool superseded = u != last_user || w->abandoned; /* over: its unfinished calls stopped */
     n_assistant[u]++;
     n_finished[u] += assistant_finished(m);
     emit_llm(w, root, m, &root->messages[u], previous[u] >= 0 ? &root->messages[previous[u]] : NULL,
@@ -1090,7 +1112,7 @@ static int walk_turns(walk *w, const session_view *root, const long *owner,
   }
   for (size_t u = 0; u < root->n_messages; u++) {
     if (!is_user(&root->messages[u])) continue;
-    bool over = (long)u != last_user ||
+    bool over = (long)u != last_user || w->abandoned ||
                 (w->closing && n_assistant[u] > 0 && n_finished[u] == n_assistant[u]);
     if (!over) continue;
     text key = {0};
@@ -1205,7 +1227,7 @@ static bool child_complete(const session_view *child) {
 static void emit_agent(walk *w, const session_view *child) {
   const char *status = jstr(json_object_get(child->task_part, "state"), "status");
   bool ended = status && (strcmp(status, "completed") == 0 || strcmp(status, "error") == 0);
-  if (!child->turn_over && (!ended || !child_complete(child))) return;
+  if (!child->turn_over && !w->abandoned && (!ended || !child_complete(child))) return;
   text key = {0};
   text_add(&key, "agent:", 6);
   text_add(&key, child->id, strlen(child->id));
@@ -1233,9 +1255,7 @@ static void emit_agent(walk *w, const session_view *child) {
   }
   int64_t start = jms(jpath(st, "time", "start")), end = jms(jpath(st, "time", "end"));
   if (start < 0) start = jms(jpath(child->info, "time", "created"));
-  if (end < 0) /* never ended: the child's last sign of life */
-    for (size_t i = 0; i < child->n_messages; i++)
-      if (message_last_ms(&child->messages[i]) > end) end = message_last_ms(&child->messages[i]);
+  if (end < 0) end = session_last_ms(child); /* never ended: where the subagent stopped */
   set_times(w, s, start, end);
   set_str(w, s, "agent.name", agent);
   size_t prompt_len;
@@ -1286,7 +1306,7 @@ static void walk_child(walk *w, const session_view *child) {
       continue;
     }
     if (!is_assistant(m)) continue;
-    bool interrupted = child->turn_over || current_user != last_user;
+    bool interrupted = child->turn_over || current_user != last_user || w->abandoned;
     emit_llm(w, child, m, user, previous, child->trace_id, child->agent_span_id, interrupted);
     for (size_t j = 0; j < json_array_size(m->parts); j++) {
       json_t *p = json_array_get(m->parts, j);
@@ -1498,6 +1518,8 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
     } else {
       walk w = {.st = st, .opt = opt, .emit = emit, .emit_ctx = ctx, .result = result,
                 .closing = strcmp(type, "close") == 0, .root_id = root.id,
+                .abandoned = strcmp(type, "close") == 0 &&
+                             json_is_true(json_object_get(payload, "abandoned")),
                 .max_attr = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES};
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children, w.closing);

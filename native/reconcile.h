@@ -2,7 +2,15 @@
  *
  * The payload is the JSON the plugin builds:
  *   { "type": "reconcile" | "close", "sessionID": "...", "messages": [{info, parts}],
- *     "childSessions": [{sessionID, parentSessionID, parentCallID, info, messages}] }
+ *     "childSessions": [{sessionID, parentSessionID, parentCallID, info, messages}],
+ *     "abandoned": true }                     optional, honoured with "close" only
+ * "close" (session.idle) sends the last Turn once every model call of it finished. "abandoned"
+ * says no OpenCode process works on the session any more (killed mid-turn, or quit before
+ * session.idle was handled): the last turn is over as it stands. A call that never completed
+ * (and its tools, and a subagent still running) is sent as ERROR "interrupted", ending at the
+ * last time OpenCode recorded in it; the Turn is sent. Should OpenCode go on with that turn after
+ * all, its later calls still hang off the Turn already sent (same ids); the calls sent as
+ * interrupted are not sent again.
  * where messages are what OpenCode's client.session.messages() returns. The snapshot repeats
  * the whole history every time; `state` remembers what was emitted so only new spans leave.
  * Ids are derived from OpenCode's ids (hash.h), so a parent is computable from the snapshot
@@ -42,6 +50,7 @@ typedef int (*reconcile_emit_fn)(void *ctx, span *s);
 
 typedef struct {
   size_t spans;          /* spans emit accepted */
+  size_t turns;          /* of which Turn spans (backfill counts turns) */
   size_t children_unlinked; /* child sessions skipped: no authoritative link to a task call */
   size_t items_skipped;  /* malformed messages, parts, numbers, child sessions: each left out
                           * with one log line naming it (ids only), the rest traced */

@@ -418,6 +418,8 @@ char *tracer_status_json(tracer *t) {
       t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
       (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
       (json_int_t)c->shutdown_ms);
+  /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
+  json_object_set_new(json_object_get(status, "config"), "recover_hours", json_integer(c->recover_hours));
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);

@@ -22,6 +22,10 @@ const INSTANCES = Symbol.for("opencode-arize-tracing.instances")
 // ARIZE_EXIT_FLUSH_MS): spans are durable, so a backend that does not answer must not hold
 // OpenCode's exit; what it has not accepted stays in the spool for the next start.
 const EXIT_FLUSH_MS = 1000
+const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the first session.idle
+const SWEEP_MAX_SESSIONS = 50
+const SWEEP_TAIL = 50 // messages read first; a longer last turn reads the whole session
+const SWEEP_EXIT_GRACE_MS = 1000 // at exit, a sweep under way goes on this long, then stops after its session
 
 // The API beside this file; a .node loads only through require, never import.
 function loadApi() {
@@ -42,7 +46,7 @@ function exitFlushMs(api) {
  * @param {{client: any, directory?: string}} input
  */
 export const ArizeTracing = async ({ client, directory }) => {
-  /** @param {"warn" | "error"} level @param {string} message */
+  /** @param {"info" | "warn" | "error"} level @param {string} message */
   const log = (level, message) =>
     Promise.resolve(client?.app?.log?.({ body: { service: SERVICE, level, message } })).catch(() => {})
 
@@ -73,6 +77,7 @@ export const ArizeTracing = async ({ client, directory }) => {
   const parentOf = new Map()
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
+  const sweeper = startUpSweep(client, api, log)
 
   let shapeLogged = false
   /**
@@ -151,6 +156,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     event: async ({ event }) => {
       try {
         const p = event?.properties
+        sweeper.saw(event)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
           schedule(p.info.sessionID, "reconcile")
         else if (event?.type === "session.idle" && p?.sessionID) schedule(p.sessionID, "close")
@@ -165,13 +171,101 @@ export const ArizeTracing = async ({ client, directory }) => {
     // next start; a later snapshot in this process starts the exporter again.
     dispose: async () => {
       try {
-        await Promise.allSettled([...chains.values()])
+        await Promise.allSettled([...chains.values(), sweeper.stop()])
         const left = await api.flush(exitFlushMs(api))
         if (left.pending > 0) api.shutdown(0)
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }
       if (instances.get(key) === token) instances.delete(key)
+    },
+  }
+}
+
+/**
+ * Turns an earlier OpenCode left open (killed mid-turn, or quit before its session.idle work
+ * ran) are closed from the snapshot: see lib/recover.js for the rule. Off OpenCode's start-up
+ * path: it starts SWEEP_DELAY_MS after the plugin, or at the first session.idle, and looks at
+ * the project's root sessions updated in the last limits.recover_hours (default 24) hours.
+ * `saw` records the sessions this process works on (its marker, for other processes' sweeps);
+ * `stop` cancels a sweep not yet started and waits for one under way.
+ * @param {any} client @param {any} api @param {(level: any, message: string) => Promise<unknown>} log
+ */
+function startUpSweep(client, api, log) {
+  const startedAt = Date.now()
+  let recover, marker, sweep, stopping = false
+  try {
+    recover = createRequire(import.meta.url)("../lib/recover.js")
+    marker = new recover.Marker(recover.liveDir())
+  } catch (error) {
+    log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
+  }
+  const data = async (/** @type {any} */ call) => (await call)?.data
+  const start = () => (sweep ??= marker ? run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`)) : Promise.resolve())
+  const timer = setTimeout(start, SWEEP_DELAY_MS)
+  timer.unref?.()
+
+  /** @param {string} id */
+  async function snapshot(id) {
+    let messages = await data(client.session.messages({ path: { id }, query: { limit: SWEEP_TAIL } }))
+    if (!Array.isArray(messages)) return undefined
+    if (!recover.lastTurn(messages) && messages.length >= SWEEP_TAIL)
+      messages = await data(client.session.messages({ path: { id } }))
+    return Array.isArray(messages) ? recover.lastTurn(messages) : undefined
+  }
+
+  async function run() {
+    const hours = Number(api.status()?.config?.recover_hours ?? 24)
+    if (!(hours > 0) || typeof client?.session?.list !== "function") return // off, or a host without it
+    const [sessions, busy, live, settled] = await Promise.all([
+      data(client.session.list()),
+      client.session.status ? data(client.session.status()).catch(() => ({})) : {},
+      recover.liveSessions(recover.liveDir(), marker),
+      new recover.Settled(recover.liveDir()).load(),
+    ])
+    if (!Array.isArray(sessions)) return
+    let closed = 0, spans = 0
+    const fetchChild = async (/** @type {string} */ id) => {
+      const [info, messages] = await Promise.all([data(client.session.get({ path: { id } })), data(client.session.messages({ path: { id } }))])
+      return { info, messages }
+    }
+    const oldest = Date.now() - hours * 3600e3
+    const todo = recover.candidates(sessions, { startedAt, windowMs: hours * 3600e3, live }).filter((s) => !settled.has(s))
+    for (const session of todo.slice(0, SWEEP_MAX_SESSIONS)) {
+      if (stopping) break // OpenCode is exiting: the next start does the rest
+      const messages = await snapshot(session.id)
+      // Checked again on the snapshot itself: anything this process or another did since it
+      // started means a live OpenCode has the session.
+      if (!messages || marker.has(session.id) || (busy?.[session.id] && busy[session.id].type !== "idle") ||
+          recover.lastActivity(messages) >= startedAt)
+        continue
+      const childSessions = await recover.childSessions(session.id, messages, fetchChild)
+      const result = api.reconcile({ type: "close", abandoned: true, sessionID: session.id, messages, childSessions }, { turns: true })
+      if (result?.turns) closed += result.turns
+      spans += result?.spans ?? 0
+      if (result && !result.error) settled.add(session)
+    }
+    await settled.save(oldest)
+    if (spans) log("info", `closed ${closed} turn(s) left open by an earlier OpenCode (${spans} spans)`)
+  }
+
+  return {
+    /** @param {{type?: string, properties?: any}} event */
+    saw(event) {
+      const p = event?.properties
+      const id = p?.sessionID ?? p?.info?.sessionID
+      if (marker && typeof id === "string" && (event.type === "message.updated" || event.type === "session.status" || event.type === "session.idle"))
+        marker.add(id)
+      if (event?.type === "session.idle") start()
+    },
+    async stop() {
+      clearTimeout(timer)
+      let grace
+      if (sweep) await Promise.race([sweep, new Promise((resolve) => (grace = setTimeout(resolve, SWEEP_EXIT_GRACE_MS)))])
+      clearTimeout(grace)
+      stopping = true
+      await sweep
+      await marker?.remove()
     },
   }
 }

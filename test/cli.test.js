@@ -396,19 +396,19 @@ test('status reads every process\'s spool and the last export outcome, and never
     assert.equal(s.state, 'refused', `never "sending" after the backend refused the key: ${r.stdout}`);
     assert.equal(s.last_export.status, 401);
     assert.equal(s.last_export.refused_key, true);
-    assert.equal(s.spool.spans, 4, 'the spans of the running and of the killed process');
+    assert.equal(s.spool.spans, 6, 'the spans of the running processes (a refused key keeps its spans) and of the killed one');
     const byPid = Object.fromEntries(s.spool.processes.map((p) => [p.pid, p]));
     assert.equal(byPid[live.child.pid].live, true);
     assert.equal(byPid[live.child.pid].spans, 2);
     assert.equal(byPid[dead.child.pid].live, false);
     assert.equal(byPid[dead.child.pid].spans, 2);
     assert.deepEqual({ ...byPid[refused.child.pid].counters, at_ms: 0 },
-      { requests: 1, failed_requests: 1, exported: 0, dropped: 2, last_status: 401, at_ms: 0 }, 'the live counters of another process');
+      { requests: 1, failed_requests: 1, exported: 0, dropped: 0, last_status: 401, at_ms: 0 }, 'the live counters of another process');
     const text = await run(home, ['status']);
     assert.match(text.stdout, /state: +refused: the backend refused the credentials: HTTP 401/);
-    assert.match(text.stdout, /spool: +4 spans/);
+    assert.match(text.stdout, /spool: +6 spans/);
     assert.match(text.stdout, /left by 1 exited process: 2 spans/);
-    assert.match(text.stdout, new RegExp(`process ${refused.child.pid} \\(running\\): 0 spans \\(0 bytes\\) waiting; exported 0, dropped 2, 1 requests \\(1 failed\\), last HTTP 401`));
+    assert.match(text.stdout, new RegExp(`process ${refused.child.pid} \\(running\\): 2 spans \\(\\d+ bytes\\) waiting; exported 0, dropped 0, 1 requests \\(1 failed\\), last HTTP 401`));
     assert.match(text.stdout, /last export: failed: HTTP 401: unauthorized, 2 spans/);
     assert.deepEqual(spoolListing(home), before, 'status adopted, moved or removed nothing');
     fs.utimesSync(configFile(home), new Date(), new Date(Date.now() + 2000)); // the user edits the file

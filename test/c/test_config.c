@@ -781,6 +781,25 @@ static void test_numbers_from_env_win_over_file(void) {
   config_free(c);
 }
 
+static void test_recover_hours_default_file_and_env(void) {
+  config *c = load(NULL, no_env);
+  CHECK_INT(c->recover_hours, 24);
+  config_free(c);
+  c = load("limits:\n  recover_hours: 0\n", no_env);
+  CHECK(c->warning == NULL);
+  CHECK_INT(c->recover_hours, 0);
+  config_free(c);
+  const char *env[] = {"ARIZE_RECOVER_HOURS=72", NULL};
+  c = load("limits:\n  recover_hours: 0\n", env);
+  CHECK_INT(c->recover_hours, 72);
+  config_free(c);
+  const char *bad[] = {"ARIZE_RECOVER_HOURS=-1", NULL};
+  c = load(NULL, bad);
+  CHECK(c->warning != NULL);
+  CHECK_INT(c->recover_hours, 24);
+  config_free(c);
+}
+
 static void test_traces_timeout_wins_over_generic_timeout(void) {
   const char *env[] = {"OTEL_EXPORTER_OTLP_TIMEOUT=2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=3500",
                        NULL};
@@ -1344,6 +1363,7 @@ int main(void) {
   RUN(test_numbers_from_file);
   RUN(test_numbers_under_harness_block_win_over_top_level);
   RUN(test_numbers_from_env_win_over_file);
+  RUN(test_recover_hours_default_file_and_env);
   RUN(test_traces_timeout_wins_over_generic_timeout);
   RUN(test_absurd_file_number_warns_with_its_key_and_keeps_default);
   RUN(test_absurd_env_number_warns_and_keeps_file_value);

@@ -232,6 +232,153 @@ static void test_newer_user_message_closes_an_interrupted_turn(void) {
   state_free(st);
 }
 
+
+/* One turn cut off by SIGTERM: the model call and its tool never finished. */
+#define OPEN_TURN(type, extra)                                                                         \
+  "{\"type\":\"" type "\"" extra ",\"sessionID\":\"ses_k\",\"messages\":["                             \
+  "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_k\",\"role\":\"user\",\"time\":{\"created\":1795480001000}}," \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"slow one\"}]},"                                           \
+  "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","  \
+  "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"                                          \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1795480001200,\"end\":1795480001300}}," \
+  "            {\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\",\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1795480001450}}}]}" \
+  "]}"
+
+static void test_close_leaves_a_turn_open_while_its_model_call_runs(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &all_on, OPEN_TURN("close", ""), &c, &r), 0);
+  CHECK_INT(run(st, &all_on, OPEN_TURN("reconcile", ",\"abandoned\":true"), &c, &r), 0);
+  CHECK_INT(c.len, 0);
+  collected_clear(&c);
+  state_free(st);
+}
+
+static void test_abandoned_close_ends_an_open_turn_as_interrupted(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &all_on, OPEN_TURN("close", ",\"abandoned\":true"), &c, &r), 0);
+  CHECK_INT(c.len, 3);
+  CHECK_INT(r.spans, 3);
+  CHECK_INT(r.turns, 1);
+  span *turn = find_span(&c, "Turn"), *llm = find_span(&c, "LLM: m"), *tool = find_span(&c, "bash");
+  CHECK(turn && !turn->has_parent && turn->status == SPAN_STATUS_ERROR);
+  CHECK(turn && strstr(turn->status_message, "interrupted") != NULL);
+  CHECK(is_child_of(llm, turn) && is_child_of(tool, llm));
+  /* each ends at the last thing OpenCode recorded: the tool's start */
+  CHECK(llm && llm->status == SPAN_STATUS_ERROR && llm->end_ns == 1795480001450ULL * 1000000ULL);
+  CHECK(llm && strstr(llm->status_message, "Interrupted") != NULL);
+  CHECK(turn && turn->end_ns == 1795480001450ULL * 1000000ULL);
+  CHECK(tool && tool->status == SPAN_STATUS_ERROR);
+  CHECK_INT(run(st, &all_on, OPEN_TURN("close", ",\"abandoned\":true"), &c, &r), 0);
+  CHECK_INT(c.len, 3); /* closed once */
+  collected_clear(&c);
+  state_free(st);
+}
+
+/* The fast quit: the answer was complete, the session.idle work never ran. */
+static const char *complete_turn =
+    "{\"type\":\"%s\"%s,\"sessionID\":\"ses_q\",\"messages\":["
+    "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_q\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+    " \"parts\":[{\"type\":\"text\",\"text\":\"quick\"}]},"
+    "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_q\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
+    "  \"modelID\":\"m\",\"finish\":\"stop\",\"time\":{\"created\":1795480001100,\"completed\":1795480001900}},"
+    " \"parts\":[{\"type\":\"text\",\"text\":\"the answer\"}]}]}";
+
+static void test_abandoned_close_sends_the_turn_of_a_complete_answer_once(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  char payload[2048];
+  snprintf(payload, sizeof payload, complete_turn, "reconcile", "");
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0); /* the live LLM span, before the quit */
+  CHECK_INT(c.len, 1);
+  snprintf(payload, sizeof payload, complete_turn, "close", ",\"abandoned\":true");
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  CHECK_INT(c.len, 2);
+  span *turn = find_span(&c, "Turn");
+  CHECK(turn && turn->status != SPAN_STATUS_ERROR);
+  CHECK_STR(attr_s(turn, "output.value"), "the answer");
+  CHECK(is_child_of(find_span(&c, "LLM: m"), turn));
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  CHECK_INT(c.len, 2);
+  collected_clear(&c);
+  state_free(st);
+}
+
+/* Closed as abandoned, then OpenCode went on with the same turn after all (a process the
+ * rule could not see): what follows still hangs off the Turn already sent. */
+static void test_a_turn_that_continues_after_an_abandoned_close_keeps_its_root(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &all_on, OPEN_TURN("close", ",\"abandoned\":true"), &c, &r), 0);
+  const char *later =
+      "{\"type\":\"close\",\"sessionID\":\"ses_k\",\"messages\":["
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_k\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"slow one\"}]},"
+      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
+      "  \"modelID\":\"m\",\"finish\":\"tool-calls\",\"time\":{\"created\":1795480001100,\"completed\":1795480009000}},"
+      " \"parts\":[{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\",\"input\":{},\"output\":\"\",\"time\":{\"start\":1795480001450,\"end\":1795480008000}}}]},"
+      "{\"info\":{\"id\":\"msg_a2\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
+      "  \"modelID\":\"m2\",\"finish\":\"stop\",\"time\":{\"created\":1795480009100,\"completed\":1795480009900}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"done after all\"}]}]}";
+  CHECK_INT(run(st, &all_on, later, &c, &r), 0);
+  CHECK_INT(c.len, 4); /* only the new call: the Turn, the first call and its tool went once */
+  span *turn = find_span(&c, "Turn"), *llm2 = find_span(&c, "LLM: m2");
+  CHECK(is_child_of(llm2, turn));
+  collected_clear(&c);
+  state_free(st);
+}
+
+static void test_abandoned_close_of_a_turn_without_a_model_call(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  const char *payload =
+      "{\"type\":\"close\",\"abandoned\":true,\"sessionID\":\"ses_n\",\"messages\":["
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_n\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"never answered\"}]}]}";
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  CHECK_INT(c.len, 1);
+  span *turn = find_span(&c, "Turn");
+  CHECK(turn && turn->status == SPAN_STATUS_ERROR && strstr(turn->status_message, "first model call"));
+  collected_clear(&c);
+  state_free(st);
+}
+
+static void test_abandoned_close_ends_a_running_subagent_inside_its_turn(void) {
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  const char *payload =
+      "{\"type\":\"close\",\"abandoned\":true,\"sessionID\":\"ses_p\",\"messages\":["
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_p\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"delegate\"}]},"
+      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_p\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
+      "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"
+      " \"parts\":[{\"type\":\"tool\",\"callID\":\"t1\",\"tool\":\"task\",\"state\":{\"status\":\"running\","
+      "   \"input\":{\"prompt\":\"go\",\"subagent_type\":\"general\"},\"metadata\":{\"sessionId\":\"ses_c\"},\"time\":{\"start\":1795480001500}}}]}],"
+      "\"childSessions\":[{\"sessionID\":\"ses_c\",\"parentSessionID\":\"ses_p\",\"parentCallID\":\"t1\","
+      " \"info\":{\"id\":\"ses_c\",\"parentID\":\"ses_p\",\"agent\":\"general\"},\"messages\":["
+      "{\"info\":{\"id\":\"msg_cu\",\"sessionID\":\"ses_c\",\"role\":\"user\",\"time\":{\"created\":1795480001600}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"msg_ca\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"msg_cu\","
+      "  \"modelID\":\"mc\",\"time\":{\"created\":1795480001700}},"
+      " \"parts\":[{\"type\":\"text\",\"text\":\"half\",\"time\":{\"start\":1795480001800,\"end\":1795480002500}}]}]}]}";
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  span *turn = find_span(&c, "Turn"), *task = find_span(&c, "task"), *agent = find_span(&c, "Agent: general");
+  span *child_llm = find_span(&c, "LLM: mc");
+  CHECK_INT(c.len, 5);
+  CHECK(is_child_of(agent, task) && is_child_of(child_llm, agent));
+  CHECK(agent && agent->status == SPAN_STATUS_ERROR && child_llm && child_llm->status == SPAN_STATUS_ERROR);
+  CHECK(turn && agent && child_llm && agent->end_ns <= turn->end_ns && child_llm->end_ns <= turn->end_ns);
+  CHECK(turn && turn->end_ns == 1795480002500ULL * 1000000ULL);
+  collected_clear(&c);
+  state_free(st);
+}
+
 /* A message of another session among the root's messages: the plugin read the wrong
  * session, nothing in the payload can be trusted (a privacy boundary). */
 static void test_foreign_record_rejects_the_payload(void) {
@@ -836,6 +983,12 @@ int main(void) {
   RUN(test_first_idle_of_an_abort_waits_for_the_message);
   RUN(test_provider_error_marks_llm_and_turn);
   RUN(test_newer_user_message_closes_an_interrupted_turn);
+  RUN(test_close_leaves_a_turn_open_while_its_model_call_runs);
+  RUN(test_abandoned_close_ends_an_open_turn_as_interrupted);
+  RUN(test_abandoned_close_sends_the_turn_of_a_complete_answer_once);
+  RUN(test_a_turn_that_continues_after_an_abandoned_close_keeps_its_root);
+  RUN(test_abandoned_close_of_a_turn_without_a_model_call);
+  RUN(test_abandoned_close_ends_a_running_subagent_inside_its_turn);
   RUN(test_foreign_record_rejects_the_payload);
   RUN(test_malformed_payloads_are_rejected_with_a_reason);
   RUN(test_redaction_replaces_text_but_keeps_tool_names);
