@@ -20,7 +20,7 @@ static void span_id_for(uint32_t n, uint8_t id[8]) {
   for (int i = 0; i < 4; i++) id[4 + i] = (uint8_t)(n >> (24 - 8 * i));
 }
 
-static void push_span(queue *q, uint32_t n) {
+static uint8_t *encode_span(uint32_t n, size_t *len) {
   span *s = span_new("test span");
   memset(s->trace_id, 0xab, sizeof s->trace_id);
   span_id_for(n, s->span_id);
@@ -28,15 +28,25 @@ static void push_span(queue *q, uint32_t n) {
   s->end_ns = s->start_ns + 1000;
   span_set_string(s, "openinference.span.kind", "CHAIN");
   uint8_t *bytes = NULL;
-  size_t len = 0;
-  CHECK(otlp_encode_span(s, &bytes, &len) == 0);
+  CHECK(otlp_encode_span(s, &bytes, len) == 0);
   span_free(s);
+  return bytes;
+}
+
+static void push_span(queue *q, uint32_t n) {
+  size_t len = 0;
+  uint8_t *bytes = encode_span(n, &len);
   CHECK(queue_push(q, bytes, len) != 0);
 }
 
-/* Spans first..first+n-1, queued, and the exporter told. */
+/* Spans first..first+n-1, handed over together (as one reconcile does: one group commit, so
+ * one batch however busy the machine), and the exporter told. */
 static void push_spans(queue *q, exporter *e, uint32_t first, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) push_span(q, first + i);
+  uint8_t *data[64];
+  size_t lens[64];
+  CHECK(n <= 64);
+  for (uint32_t i = 0; i < n && i < 64; i++) data[i] = encode_span(first + i, &lens[i]);
+  CHECK(queue_hand_over(q, data, lens, n, NULL, 0) == 0);
   exporter_notify(e);
 }
 
