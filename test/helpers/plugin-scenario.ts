@@ -1,7 +1,7 @@
 // Loads plugin/arize-tracing.ts in real Bun, as OpenCode would, with a fake OpenCode client
 // that answers from recorded snapshots, and replays the recorded events that triggered them.
 // stdin: {"snapshots": "main-run/snapshots", "replays": 1, "hostileClient": false}
-// stdout: {"logs": [...], "status": {...}, "hooks": [...]}
+// stdout: {"logs": [...], "status": {...}, "hooks": [...], "reads": [{session, limit, before, messages}]}
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createRequire } from "node:module"
@@ -15,6 +15,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
 
 const sessions = new Map<string, { session: any; messages: any[] }>()
 const logs: unknown[] = []
+const reads: { session: string; limit: number | null; before: string | null; messages: number }[] = []
 const wrap = <T>(data: T) => Promise.resolve({ data, request: {}, response: {} })
 const client = {
   session: {
@@ -22,7 +23,16 @@ const client = {
       if (program.hostileClient) return Promise.reject(new Error("server went away"))
       return wrap(sessions.get(path.id)?.session)
     },
-    messages: ({ path }: any) => wrap(sessions.get(path.id)?.messages),
+    // As OpenCode's GET /session/{id}/message: `limit` the most recent N, oldest first;
+    // `before=<message id>` only those older than it.
+    messages: ({ path, query }: any) => {
+      let list = sessions.get(path.id)?.messages
+      if (!list) return wrap(undefined)
+      if (query?.before !== undefined) list = list.filter((m: any) => m.info.id < query.before)
+      if (query?.limit !== undefined && query.limit > 0) list = list.slice(-query.limit)
+      reads.push({ session: path.id, limit: query?.limit ?? null, before: query?.before ?? null, messages: list.length })
+      return wrap(list)
+    },
   },
   app: { log: ({ body }: any) => (logs.push(body), wrap(true)) },
 }
@@ -43,4 +53,4 @@ for (let replay = 0; replay < (program.replays ?? 1); replay++) {
 }
 await hooks.dispose()
 const api = require("../../lib/index.js")
-process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks) }))
+process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks), reads }))
