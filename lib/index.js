@@ -21,7 +21,9 @@ function reconcile(payload) {
   } catch (error) {
     return binding.reconcile(undefined, `payload cannot be written as JSON (JSON.stringify: ${firstLine(error)})`);
   }
-  return remember(cut, binding.reconcile(typeof json === 'string' ? json : 'null'));
+  if (typeof json !== 'string') json = 'null';
+  const unchanged = sameAsLast(cut, json);
+  return unchanged !== undefined ? unchanged : remember(cut, binding.reconcile(json), json);
 }
 
 function firstLine(error) {
@@ -84,8 +86,22 @@ function firstAtOrAfter(messages, id) {
   return lo < messages.length && idOf(messages[lo]) === id ? lo : 0;
 }
 
+// The open part of a session often repeats unchanged (OpenCode reports a completed message
+// more than once, and goes idle twice after an error): a payload whose text is the one that
+// last found nothing new for the session finds nothing new again (the state only grows), and
+// does not cross. Only texts up to REPEAT_MAX_BYTES are kept, one per session.
+const REPEAT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** The last result again when json is the session's last payload text that found nothing new. */
+function sameAsLast(payload, json) {
+  const mark = payload !== null && typeof payload === 'object' && typeof payload.sessionID === 'string'
+    ? marks.get(payload.sessionID) : undefined;
+  if (mark === undefined || mark.text !== json) return undefined;
+  return JSON.parse(JSON.stringify(mark.result));
+}
+
 /** Keeps the result's watermark for the next snapshot of the session. */
-function remember(payload, result) {
+function remember(payload, result, json) {
   const watermark = result && result.watermark;
   if (payload === null || typeof payload !== 'object' || typeof payload.sessionID !== 'string') return result;
   const { sessionID } = payload;
@@ -102,7 +118,9 @@ function remember(payload, result) {
   }
   marks.delete(sessionID);
   if (marks.size >= MARKS_MAX) marks.delete(marks.keys().next().value);
-  marks.set(sessionID, { messageID: watermark.messageID, done });
+  const repeat = result.spans === 0 && !result.error && json !== undefined && json.length <= REPEAT_MAX_BYTES;
+  marks.set(sessionID, { messageID: watermark.messageID, done, text: repeat ? json : undefined,
+    result: repeat ? JSON.parse(JSON.stringify(result)) : undefined });
   return result;
 }
 

@@ -13,6 +13,7 @@
 // `event` is not awaited, so work is chained per session and `dispose` waits for it and
 // flushes; a `.node` loads through require, never import; nothing we do may throw into
 // OpenCode.
+import { appendFileSync } from "node:fs"
 import { createRequire } from "node:module"
 
 /** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
@@ -154,11 +155,20 @@ export const ArizeTracing = async ({ client }) => {
     }
   }
 
+  // The benchmark (test/bench/overhead.js) reads how long each snapshot event took here.
+  const timingsFile = process.env.ARIZE_TRACING_BENCH_TIMINGS
+  /** @type {number[]} */
+  const timings = []
+
   /** @param {string} sessionID @param {"reconcile" | "close"} type */
   function schedule(sessionID, type) {
     const previous = chains.get(sessionID) ?? Promise.resolve()
     const next = previous
-      .then(() => reconcile(sessionID, type))
+      .then(async () => {
+        const started = performance.now()
+        await reconcile(sessionID, type)
+        if (timingsFile) timings.push(performance.now() - started)
+      })
       .catch((error) => log("warn", `snapshot of ${sessionID} failed: ${text(error)}`))
     chains.set(sessionID, next)
     next.finally(() => {
@@ -183,6 +193,7 @@ export const ArizeTracing = async ({ client }) => {
     dispose: async () => {
       try {
         await Promise.allSettled([...chains.values()])
+        if (timingsFile) appendFileSync(timingsFile, JSON.stringify(timings) + "\n")
         await api.flush(DISPOSE_FLUSH_MS)
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)

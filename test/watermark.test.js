@@ -49,7 +49,7 @@ async function assertSameBothWays(payloads, env) {
   assert.equal(cut.spans.length, whole.spans.length);
   assert.deepEqual(cut.spans, whole.spans);
   assert.equal(new Set(cut.spans.map((s) => s.id)).size, cut.spans.length, 'no span twice');
-  cut.crossed.forEach((c, i) => assert.equal(c.crossings, 1, `payload ${i} crossed once`));
+  cut.crossed.forEach((c, i) => assert.ok(c.crossings <= 1, `payload ${i} crossed at most once`));
   whole.crossed.forEach((c, i) => assert.equal(c.messages, payloads[i].messages.length, `JSON text ${i} went whole`));
   return cut;
 }
@@ -185,6 +185,18 @@ test('snapshots replayed or with earlier turns removed give the same spans both 
   assert.equal(crossed[0].messages, turns[2] + 2); // all of it: nothing was sent yet
   assert.equal(crossed[1].messages, 2); // the open turn, from its prompt
   assert.equal(crossed[5].messages, 1); // every turn was sent: the last message only
+});
+
+test('an open part that found nothing new does not cross again unchanged, and crosses once changed', async () => {
+  const session = makeSession(40, { seed: 12 });
+  const { sessionID, messages, turns } = session;
+  const p = (k, type = 'reconcile') => ({ type, sessionID, messages: messages.slice(0, k), childSessions: [] });
+  const open = turns[2] + 3;
+  const { results, crossed } = await feed([p(open), p(open), p(open), p(open + 1), p(open + 1), p(open + 1, 'close')]);
+  assert.deepEqual(crossed.map((c) => c.crossings), [1, 1, 0, 1, 1, 1]);
+  assert.deepEqual(results.map((r) => r.spans), [results[0].spans, 0, 0, results[3].spans, 0, results[5].spans]);
+  assert.ok(results[3].spans > 0 && results[5].spans > 0);
+  assert.deepEqual(results[2], results[1]);
 });
 
 test('JSON text still works: the same result, then nothing new either way', async () => {
