@@ -87,14 +87,19 @@ export const ArizeTracing = async ({ client }) => {
    */
   async function openPart(id, from) {
     let limit = TAIL
-    let page = await data(client.session.messages({ path: { id }, query: { limit } }))
-    if (!Array.isArray(page)) return undefined
-    let messages = page
-    while (from !== undefined && page.length === limit && messages.length > 0 && String(idOf(messages[0])) > from) {
+    const tail = await data(client.session.messages({ path: { id }, query: { limit } }))
+    if (!Array.isArray(tail)) return undefined
+    let messages = tail
+    let more = tail.length === limit
+    for (let oldest = idOf(messages[0]); more && from !== undefined && typeof oldest === "string" && oldest > from; oldest = idOf(messages[0])) {
       limit = Math.min(limit * 4, PAGE_MAX)
-      page = await data(client.session.messages({ path: { id }, query: { limit, before: idOf(messages[0]) } }))
-      if (!Array.isArray(page) || page.length === 0) break
-      messages = page.concat(messages)
+      const page = await data(client.session.messages({ path: { id }, query: { limit, before: oldest } }))
+      if (!Array.isArray(page)) break
+      more = page.length === limit
+      // only what is older: a server that ignores `before` answers the newest messages again
+      const older = page.filter((m) => String(idOf(m)) < oldest)
+      if (older.length === 0) break
+      messages = older.concat(messages)
     }
     return messages
   }

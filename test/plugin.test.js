@@ -208,6 +208,25 @@ test('OpenCode restarted with the same HOME: the new process finishes what the o
   }
 });
 
+test('an OpenCode that ignores limit and before gets whole reads; one that ignores before does not loop', async () => {
+  const expected = await referenceSpans();
+  for (const ignore of [['limit', 'before'], ['before']]) {
+    const receiver = await startReceiver();
+    try {
+      const out = await replay({ synthetic: LONG, ignore, from: frameOf(LONG_TURN + 40) },
+        { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+      assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
+      const spans = receiver.spans();
+      assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
+      for (const s of spans) assert.deepEqual(comparable(s), expected.get(s.spanId));
+      if (ignore.includes('limit')) assert.deepEqual(new Set(spans.map((s) => s.spanId)), new Set(expected.keys()), 'whole reads trace every turn');
+      else assert.ok(spans.length > 0 && out.reads.length < 2000, `${out.reads.length} reads`);
+    } finally {
+      await receiver.close();
+    }
+  }
+});
+
 test('a child that finishes before its parent\'s task call ends is fetched once, when the call ends', async () => {
   const receiver = await startReceiver();
   try {

@@ -1,7 +1,7 @@
 // Loads plugin/arize-tracing.ts in real Bun, as OpenCode would, with a fake OpenCode client
 // that answers from recorded snapshots, and replays the recorded events that triggered them.
 // stdin: {"snapshots": "main-run/snapshots" | "synthetic": {messages, seed, childEvery},
-//         "from": 0, "to": <all>, "replays": 1, "hostileClient": false}
+//         "from": 0, "to": <all>, "replays": 1, "hostileClient": false, "ignore": []}
 // stdout: {"logs": [...], "status": {...}, "hooks": [...], "reads": [{session, limit, before, messages}]}
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -57,8 +57,10 @@ const client = {
     messages: ({ path, query }: any) => {
       let list = sessions.get(path.id)?.messages
       if (!list) return wrap(undefined)
-      if (query?.before !== undefined) list = list.filter((m: any) => m.info.id < query.before)
-      if (query?.limit !== undefined && query.limit > 0) list = list.slice(-query.limit)
+      // ignore: ["limit", "before"], parameters an older or a broken server leaves out
+      const ignore = new Set(program.ignore ?? [])
+      if (query?.before !== undefined && !ignore.has("before")) list = list.filter((m: any) => m.info.id < query.before)
+      if (query?.limit !== undefined && query.limit > 0 && !ignore.has("limit")) list = list.slice(-query.limit)
       reads.push({ session: path.id, limit: query?.limit ?? null, before: query?.before ?? null, messages: list.length })
       return wrap(list)
     },
