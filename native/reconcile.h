@@ -3,8 +3,9 @@
  * The payload is the JSON the plugin builds:
  *   { "type": "reconcile" | "close", "sessionID": "...", "messages": [{info, parts}],
  *     "childSessions": [{sessionID, parentSessionID, parentCallID, info, messages}] }
- * where messages are what OpenCode's client.session.messages() returns. The snapshot repeats
- * the whole history every time; `state` remembers what was emitted so only new spans leave.
+ * where messages are what OpenCode's client.session.messages() returns: the whole session or
+ * any tail of it (the open part, from the last watermark on). `state` remembers what was
+ * emitted so only new spans leave, and the watermark says how much the next payload must show.
  * Ids are derived from OpenCode's ids (hash.h), so a parent is computable from the snapshot
  * alone and a replay re-creates identical spans.
  */

@@ -197,9 +197,10 @@ export const ArizeTracing = async ({ client }) => {
     // snapshot, then wait (bounded) for the backend to answer. What is unsent stays queued.
     dispose: async () => {
       try {
+        const started = performance.now()
         await Promise.allSettled([...chains.values()])
-        if (timingsFile) appendFileSync(timingsFile, JSON.stringify(timings) + "\n")
         await api.flush(DISPOSE_FLUSH_MS)
+        if (timingsFile) appendFileSync(timingsFile, JSON.stringify({ events: timings, disposeMs: performance.now() - started }) + "\n")
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }

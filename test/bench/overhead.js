@@ -6,7 +6,8 @@
 // installs it), alternating, RUNS times each, each run on a freshly imported session. Printed:
 // medians of the OpenCode process's CPU (user + sys, from /usr/bin/time), wall time and peak
 // RSS, their ratios, and the plugin's own time per snapshot event (median and p99 of every
-// event of every run at that size, from the plugin's ARIZE_TRACING_BENCH_TIMINGS hook).
+// event of every run at that size, and how long its dispose waited at exit, from the plugin's
+// ARIZE_TRACING_BENCH_TIMINGS hook).
 // A benchmark: it asserts nothing.
 //   node test/bench/overhead.js [--runs 3] [--sizes 10,500,2000]
 // About 10 minutes on a quiet 2-core machine at the defaults (most of it OpenCode at 2,000).
@@ -150,13 +151,15 @@ async function main() {
           results[kind].push({ ...r, messages: session.messages.length });
         }
       }
-      const events = fs.existsSync(timings) ? fs.readFileSync(timings, 'utf8').trim().split('\n').flatMap((l) => JSON.parse(l)) : [];
+      const lines = fs.existsSync(timings) ? fs.readFileSync(timings, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+      const events = lines.flatMap((l) => l.events), dispose = lines.map((l) => l.disposeMs);
       const row = (kind) => ({
         cpu: median(results[kind].map((r) => r.cpu)), wall: median(results[kind].map((r) => r.wall)),
         rss: median(results[kind].map((r) => r.peakMiB)),
       });
       rows.push({ n: results.with[0].messages, without: row('without'), with: row('with'),
-        eventMedian: events.length ? median(events) : NaN, eventP99: events.length ? p99(events) : NaN, events: events.length });
+        eventMedian: events.length ? median(events) : NaN, eventP99: events.length ? p99(events) : NaN, events: events.length,
+        dispose: dispose.length ? median(dispose) : NaN });
       console.error(`  ${n} messages done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   } finally {
@@ -167,12 +170,12 @@ async function main() {
   const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(`OpenCode ${h.OPENCODE_VERSION} — the same 4-call tool turn on an imported session, median of ${RUNS} runs each, alternating`);
   console.log(`(${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`);
-  console.log('messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events)');
+  console.log('messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit (median)');
   for (const r of rows) {
     console.log(`${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(14)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
       ` ${f(r.without.wall).padStart(14)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
       ` ${f(r.without.rss, 0).padStart(20)} ${f(r.with.rss, 0).padStart(5)} ${f(r.with.rss - r.without.rss, 0).padStart(5)} |` +
-      ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events})`);
+      ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms`);
   }
   const first = rows[0], last = rows[rows.length - 1];
   if (rows.length > 1)

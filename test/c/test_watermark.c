@@ -162,7 +162,7 @@ static void test_a_late_call_naming_a_turn_before_the_payload_waits_for_that_tur
   close_tracer(&f);
 }
 
-static void test_a_sent_child_is_no_longer_open(void) {
+static void test_a_sent_child_is_held_until_its_turn_is_sent(void) {
   fixture_tracer f;
   open_tracer(&f, NULL);
   char *text = fixture_payload(MAIN_RUN, "reconcile");
@@ -172,6 +172,11 @@ static void test_a_sent_child_is_no_longer_open(void) {
   CHECK_INT(r.n_open_children, 1); /* the Turn (not sent: "reconcile") still counts it */
   CHECK(!r.open_child_emits[0]);   /* its AGENT span went with its calls */
   CHECK(!r.open_children_all);
+  free(text);
+  text = fixture_payload(MAIN_RUN, "close"); /* the Turn goes: the child is done */
+  CHECK_INT(tracer_reconcile(f.t, text, strlen(text), &r), 0);
+  CHECK_INT(r.spans, 1);
+  CHECK_INT(r.n_open_children, 0);
   free(text);
   close_tracer(&f);
 }
@@ -237,7 +242,7 @@ int main(void) {
   RUN(test_payload_starting_inside_a_sent_turn_needs_nothing_older);
   RUN(test_watermark_survives_a_restart_through_the_state);
   RUN(test_a_late_call_naming_a_turn_before_the_payload_waits_for_that_turn);
-  RUN(test_a_sent_child_is_no_longer_open);
+  RUN(test_a_sent_child_is_held_until_its_turn_is_sent);
   RUN(test_a_child_whose_task_call_is_missing_stays_open);
   RUN(test_rejected_payload_has_no_watermark);
   RUN(test_payload_the_caller_cannot_write_is_counted_and_logged_as_rejected);
