@@ -25,8 +25,28 @@ export interface ReconcilePayload {
    */
   abandoned?: boolean;
   sessionID: string;
+  /** The whole session, or any tail of it (oldest first), e.g. from the last watermark on. */
   messages: OpenCodeMessage[];
   childSessions?: ChildSession[];
+}
+
+/**
+ * How much of the session the next payload must show (the core's session model answers it
+ * after each valid payload that holds messages).
+ */
+export interface Watermark {
+  /**
+   * The oldest message that can still produce spans: the user message of the oldest turn whose
+   * Turn span is not sent (or of a turn the payload showed only the end of), else the payload's
+   * last message. Older messages are done: fetch from here (OpenCode's `limit`/`before`);
+   * `reconcile()` cuts a later whole snapshot of the session here by itself.
+   */
+  messageID: string;
+  /** Child sessions the next payload must carry; `null`: all of them. The others are done. */
+  children: string[] | null;
+  /** Those of `children` that can still produce spans: fetch them again (the others may be
+   * passed as last fetched). `null`: all of them. */
+  openChildren: string[] | null;
 }
 
 export interface ReconcileResult {
@@ -38,6 +58,8 @@ export interface ReconcileResult {
   error?: string;
   /** Child sessions left out for want of a task call that names them. */
   childrenUnlinked?: number;
+  /** Where the open part of the session starts; absent for a rejected or empty payload. */
+  watermark?: Watermark;
 }
 
 export interface FlushResult {

@@ -955,6 +955,11 @@ static long *turn_owners(const session_view *sv) {
         break;
       }
     }
+    /* A parentID older than the payload's first message names a turn the payload does not
+     * show (a tail of the session): the message waits for a payload that holds its turn. */
+    if (owner[i] >= 0 && strcmp(sv->messages[owner[i]].id, m->parent_id) != 0 &&
+        strcmp(m->parent_id, sv->messages[0].id) < 0)
+      owner[i] = -1;
   }
   return owner;
 }
@@ -1319,6 +1324,76 @@ static void walk_child(walk *w, const session_view *child) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The watermark: how much of the session the next payload must show (reconcile.h)            */
+
+/* Whether prefix + id was marked (sent, or pending in this reconcile). Out of memory answers
+ * "not seen", which only makes the next payload longer. */
+static bool seen_id(walk *w, const char *prefix, const char *id) {
+  text key = {0};
+  text_add(&key, prefix, strlen(prefix));
+  text_add(&key, id, strlen(id));
+  bool out = !key.failed && seen(w, text_str(&key));
+  free(key.data);
+  return out;
+}
+
+static void copy_id(char out[RECONCILE_ID_MAX], const char *id) {
+  snprintf(out, RECONCILE_ID_MAX, "%s", id);
+}
+
+/* The oldest message that can still produce spans. A message whose turn the payload does not
+ * show (owner -1: before the payload's first user message, or naming an older one) and whose
+ * Turn span is unsent names it through its parentID: the next payload must reach back to that
+ * user message. Else the first user message whose Turn span is unsent. */
+static void find_watermark(walk *w, const session_view *root, const long *owner) {
+  const char *oldest = NULL;
+  for (size_t i = 0; i < root->n_messages; i++) {
+    const char *p = root->messages[i].parent_id;
+    if (owner[i] < 0 && !is_user(&root->messages[i]) && reconcile_id_ok(p) &&
+        !seen_id(w, "turn:", p) && (!oldest || strcmp(p, oldest) < 0))
+      oldest = p;
+  }
+  for (size_t i = 0; !oldest && i < root->n_messages; i++)
+    if (is_user(&root->messages[i]) && !seen_id(w, "turn:", root->messages[i].id))
+      oldest = root->messages[i].id;
+  if (!oldest && root->n_messages) oldest = root->messages[root->n_messages - 1].id;
+  if (oldest) copy_id(w->result->watermark, oldest);
+}
+
+/* Whether a child session can still produce spans: its AGENT span is unsent, or one of its
+ * model calls is unfinished (its spans follow when it finishes), or nothing links it yet. */
+static bool child_open(walk *w, const session_view *child) {
+  if (!child->linked || !seen_id(w, "agent:", child->id)) return true;
+  for (size_t i = 0; i < child->n_messages; i++)
+    if (is_assistant(&child->messages[i]) && !assistant_finished(&child->messages[i])) return true;
+  return false;
+}
+
+/* Whether the Turn that counts a linked child in its roll-ups is unsent. */
+static bool child_turn_open(walk *w, const session_view *root, const long *owner,
+                            const session_view *child) {
+  while (child->parent && child->parent != root) child = child->parent;
+  if (child->parent != root) return true;
+  long u = owner[child->task_message - root->messages];
+  return u < 0 || !seen_id(w, "turn:", root->messages[u].id);
+}
+
+static void find_open_children(walk *w, const session_view *root, const long *owner,
+                               const session_view *children, size_t n) {
+  reconcile_result *r = w->result;
+  for (size_t c = 0; c < n && !r->open_children_all; c++) {
+    bool emits = child_open(w, &children[c]);
+    if (!emits && !child_turn_open(w, root, owner, &children[c])) continue;
+    if (r->n_open_children == RECONCILE_OPEN_CHILDREN) {
+      r->open_children_all = true;
+    } else {
+      r->open_child_emits[r->n_open_children] = emits;
+      copy_id(r->open_children[r->n_open_children++], children[c].id);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Entry point                                                                                 */
 
 /* Reads the child sessions. A child that cannot be trusted (no valid id or parent id, its own
@@ -1528,6 +1603,8 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
         else result->children_unlinked++;
       }
       if (walk_turns(&w, &root, owner, children, n_children) != 0) w.out_of_memory = true;
+      find_watermark(&w, &root, owner);
+      find_open_children(&w, &root, owner, children, n_children);
       rc = w.out_of_memory ? -2 : 0;
       if (w.out_of_memory) snprintf(result->error, sizeof result->error, "out of memory");
     }

@@ -87,6 +87,160 @@ test('a failing OpenCode client is logged through OpenCode, never thrown', async
   assert.equal(out.status.counters.spans_queued, 0);
 });
 
+// ---------------------------------------------------------------------------------------------
+// Reading only the open part of a session. A synthetic multi-turn session (with subagents) is
+// replayed through the plugin, event by event, against a fake OpenCode that honours `limit`
+// and `before` as OpenCode does; what arrives is compared with the whole session reconciled at
+// once (JSON text, never cut).
+const { makeSession } = require('./bench/session.js');
+
+const LONG = { messages: 300, seed: 21, childEvery: 3, longTurn: { turn: 12, size: 60 } };
+
+function comparable(s) {
+  return {
+    id: s.spanId, trace: s.traceId, parent: s.parentSpanId, name: s.name, start: String(s.startNs),
+    end: String(s.endNs), status: s.status, attributes: s.attributes,
+    events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
+  };
+}
+
+let reference;
+/** The spans of the whole synthetic session, by span id. */
+async function referenceSpans() {
+  if (reference) return reference;
+  const session = makeSession(LONG.messages, LONG);
+  const receiver = await startReceiver();
+  try {
+    const payload = { type: 'close', sessionID: session.sessionID, messages: session.messages, childSessions: session.childSessions };
+    await run('api-scenario.js', { steps: [{ payload: JSON.stringify(payload) }, { flush: 20000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }), { timeoutMs: 60000 });
+    reference = new Map(receiver.spans().map((s) => [s.spanId, comparable(s)]));
+    return reference;
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** The synthetic session's events [from, to) through the plugin; its reads and the spans. */
+async function replayLong(range, home, receiver) {
+  const out = await replay({ synthetic: LONG, ...range }, { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+  assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
+  return out;
+}
+
+const sessionOf = makeSession(LONG.messages, LONG);
+const ROOT_ID = sessionOf.sessionID;
+const CHILD_IDS = new Set(sessionOf.childSessions.map((c) => c.sessionID));
+/** The frame index (see plugin-scenario.ts) of the completion of message k. */
+function frameOf(k) {
+  let frame = 0;
+  for (let i = 1; i < k; i++) {
+    if (sessionOf.messages[i].info.role !== 'assistant') continue;
+    frame++;
+    if (i + 1 === sessionOf.messages.length || sessionOf.messages[i + 1].info.role === 'user') frame++;
+  }
+  return frame;
+}
+
+test('a long session is read from its open turn on, never whole, and traced exactly', async () => {
+  const expected = await referenceSpans();
+  const receiver = await startReceiver();
+  try {
+    const out = await replayLong({}, tempHome(), receiver);
+    const spans = receiver.spans();
+    assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
+    assert.deepEqual(new Map(spans.map((s) => [s.spanId, comparable(s)])), expected);
+    const root = out.reads.filter((r) => r.session === ROOT_ID);
+    assert.ok(root.every((r) => r.limit !== null), 'every read of the session is bounded');
+    const read = root.reduce((n, r) => n + r.messages, 0);
+    const whole = sessionOf.messages.reduce((n, m, k) => n + (m.info.role === 'assistant' ? k + 1 : 0), 0);
+    assert.ok(root.every((r) => r.before !== null || r.messages <= 20), 'each event reads the tail');
+    const back = root.filter((r) => r.before !== null).length;
+    assert.ok(back <= LONG.longTurn.size, `${back} reads further back: only while the long turn is open`);
+    assert.ok(read * 5 < whole, `${read} messages read, against ${whole} for whole snapshots`);
+    for (const id of CHILD_IDS) assert.equal(out.reads.filter((r) => r.session === id).length, 1, `child ${id} fetched once`);
+  } finally {
+    await receiver.close();
+  }
+});
+
+const LONG_TURN = sessionOf.turns[LONG.longTurn.turn]; // 60 messages: longer than a tail
+
+test('the plugin loaded mid-session traces the turn in progress whole, and every turn after it', async () => {
+  const expected = await referenceSpans();
+  const receiver = await startReceiver();
+  try {
+    // its first 40 messages happened unseen: the first tail does not reach its prompt
+    await replayLong({ from: frameOf(LONG_TURN + 40) }, tempHome(), receiver);
+    const spans = receiver.spans();
+    assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
+    for (const s of spans) assert.deepEqual(comparable(s), expected.get(s.spanId), `${s.name} as the whole session gives it`);
+    const turnSpan = [...expected.values()].find((s) => s.name === 'Turn' && JSON.parse(s.attributes.metadata).user_message_id === sessionOf.messages[LONG_TURN].info.id);
+    assert.equal(turnSpan.attributes['opencode.turn.llm_calls'] >= 59, true);
+    const from = [...expected.values()].filter((s) => s.name === 'Turn' && BigInt(s.start) >= BigInt(turnSpan.start));
+    assert.ok(from.length > 5);
+    for (const t of from) {
+      const whole = [...expected.values()].filter((s) => s.trace === t.trace).map((s) => s.id).sort();
+      assert.deepEqual(spans.filter((s) => s.traceId === t.trace).map((s) => s.spanId).sort(), whole,
+        `turn ${JSON.parse(t.attributes.metadata).user_message_id} traced whole`);
+    }
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('OpenCode restarted with the same HOME: the new process finishes what the old one began, nothing twice', async () => {
+  const expected = await referenceSpans();
+  const cut = frameOf(LONG_TURN + 30); // the old process stops 30 calls into a 60-call turn
+  const home = tempHome();
+  const receiver = await startReceiver();
+  try {
+    await replayLong({ to: cut }, home, receiver);
+    const first = receiver.spans().length;
+    assert.ok(first > 0 && first < expected.size);
+    const out = await replayLong({ from: cut }, home, receiver);
+    assert.ok(out.reads.some((r) => r.before !== null), 'the new process paged back to the open turn');
+    const spans = receiver.spans();
+    assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
+    assert.deepEqual(new Map(spans.map((s) => [s.spanId, comparable(s)])), expected);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('an OpenCode that ignores limit and before gets whole reads; one that ignores before does not loop', async () => {
+  const expected = await referenceSpans();
+  for (const ignore of [['limit', 'before'], ['before']]) {
+    const receiver = await startReceiver();
+    try {
+      const out = await replay({ synthetic: LONG, ignore, from: frameOf(LONG_TURN + 40) },
+        { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+      assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
+      const spans = receiver.spans();
+      assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
+      for (const s of spans) assert.deepEqual(comparable(s), expected.get(s.spanId));
+      if (ignore.includes('limit')) assert.deepEqual(new Set(spans.map((s) => s.spanId)), new Set(expected.keys()), 'whole reads trace every turn');
+      else assert.ok(spans.length > 0 && out.reads.length < 2000, `${out.reads.length} reads`);
+    } finally {
+      await receiver.close();
+    }
+  }
+});
+
+test('a child that finishes before its parent\'s task call ends is fetched once, when the call ends', async () => {
+  const receiver = await startReceiver();
+  try {
+    const out = await replay({ snapshots: 'main-run/snapshots' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    const child = 'ses_df4ec1a8fffe6Z9lU7gc13I2Vp';
+    assert.equal(out.reads.filter((r) => r.session === child).length, 1);
+    const agent = receiver.spans().filter((s) => s.attributes['openinference.span.kind'] === 'AGENT');
+    assert.equal(agent.length, 1);
+    assert.equal(receiver.spans().filter((s) => s.parentSpanId === agent[0].spanId).length, 2, 'both of its model calls');
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('an SDK that answers with bare values instead of {data} is traced the same', async () => {
   const receiver = await startReceiver();
   try {

@@ -1,16 +1,32 @@
 'use strict';
-// The plugin's cost inside OpenCode: the same scripted session (a multi-step tool turn) run by
-// the real OpenCode without the plugin and with it (installed from the packed tarball, the way
-// a user installs it), alternating, RUNS times each. Prints median wall time and peak RSS of the
-// OpenCode process (VmHWM sampled from /proc) and their ratios. A benchmark: it asserts nothing.
-//   node test/bench/overhead.js [runs=5]
+// The plugin's cost inside OpenCode, at scale. For each session size, long sessions are
+// imported with `opencode import` (N messages: copies of a real 4-call tool turn, recorded in
+// the same home, with fresh ascending ids), then the same tool turn is run on them by the real
+// OpenCode without the plugin and with it (installed from the packed tarball, the way a user
+// installs it), alternating, RUNS times each, each run on a freshly imported session. Printed:
+// medians of the OpenCode process's CPU (user + sys, from /usr/bin/time), wall time and peak
+// RSS, their ratios, and the plugin's own time per snapshot event (median and p99 of every
+// event of every run at that size, and how long its dispose waited at exit, from the plugin's
+// ARIZE_TRACING_BENCH_TIMINGS hook).
+// A benchmark: it asserts nothing.
+//   node test/bench/overhead.js [--runs 3] [--sizes 10,500,2000]
+// About 10 minutes on a quiet 2-core machine at the defaults (most of it OpenCode at 2,000).
 const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { startReceiver } = require('../receiver.js');
 const { startModelServer } = require('../model-server.js');
 const h = require('../e2e/harness.js');
 
-const RUNS = Number(process.argv[2] || 5);
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const RUNS = Number(option('--runs', '3'));
+const SIZES = option('--sizes', '10,500,2000').split(',').map(Number);
+const TIME = '/usr/bin/time';
 
 const SCRIPT = [
   { tool: 'bash', args: { command: 'ls', description: 'List files' }, usage: { prompt: 1200, completion: 40, cached: 400 } },
@@ -20,68 +36,151 @@ const SCRIPT = [
 ];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p99 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))];
 
-// Runs `opencode run` and samples the process's peak resident set (VmHWM) until it exits.
-function measuredRun(oc, prompt) {
+// `opencode <args>` under /usr/bin/time: wall seconds, user + sys CPU seconds (the process and
+// what it waited for: the tools' commands, the same with and without the plugin), peak RSS.
+function timedOpenCode(oc, argv, env = {}) {
+  const out = path.join(oc.base, `time-${process.hrtime.bigint()}.txt`);
   return new Promise((resolve) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(h.OPENCODE_BIN, ['run', prompt], {
-      cwd: oc.project, env: { ...oc.env, PWD: oc.project }, stdio: ['ignore', 'ignore', 'pipe'],
+    const child = spawn(TIME, ['-f', '%e %U %S %M', '-o', out, h.OPENCODE_BIN, ...argv], {
+      cwd: oc.project, env: { ...oc.env, PWD: oc.project, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let peakKb = 0, stderr = '';
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const sample = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      } catch { /* exited */ }
-    }, 20);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300000);
     child.on('close', (code) => {
-      clearInterval(sample);
       clearTimeout(timer);
-      resolve({ code, ms: Number(process.hrtime.bigint() - started) / 1e6, peakMb: peakKb / 1024, stderr });
+      const [wall, user, sys, kb] = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
+      resolve({ code, stdout, stderr, wall, cpu: user + sys, peakMiB: kb / 1024 });
     });
   });
 }
 
+// OpenCode ids: a prefix, 12 hex digits that ascend with time (or descend, for sessions), and
+// 14 random characters.
+const hexOf = (id) => parseInt(id.slice(4, 16), 16);
+const makeId = (prefix, value, tail) => `${prefix}_${value.toString(16).padStart(12, '0')}${tail.padEnd(14, '0').slice(0, 14)}`;
+
+/**
+ * An export of `seed` (one user message and its four model calls) grown to n messages: copies
+ * of the turn before it, each with fresh ascending ids older than the seed's, times moved back.
+ */
+function longSession(seed, n, tag) {
+  const turn = seed.messages;
+  const copies = Math.max(1, Math.round(n / turn.length));
+  const sessionID = makeId('ses', hexOf(seed.info.id), `bench${tag}`);
+  let next = hexOf(turn[0].info.id) - (copies * turn.length * 40 + 40) * 0x1000 * 1000;
+  const id = (prefix) => makeId(prefix, (next += 0x1000 * 1000), 'BenchCopy');
+  const span = Math.max(1, turn[turn.length - 1].info.time.completed - turn[0].info.time.created) + 1000;
+  const messages = [];
+  for (let k = 0; k < copies; k++) {
+    const shift = (copies - k) * span;
+    const ids = new Map();
+    for (const m of turn) ids.set(m.info.id, id('msg'));
+    for (const m of turn) {
+      const copy = JSON.parse(JSON.stringify(m), (key, value) => {
+        if (typeof value === 'number' && /^(created|completed|start|end|updated)$/.test(key)) return value - shift;
+        return value;
+      });
+      copy.info.id = ids.get(m.info.id);
+      copy.info.sessionID = sessionID;
+      if (copy.info.parentID) copy.info.parentID = ids.get(copy.info.parentID);
+      for (const part of copy.parts) {
+        part.id = id('prt');
+        part.sessionID = sessionID;
+        part.messageID = copy.info.id;
+        if (part.callID) part.callID = `${part.callID}_${k}`;
+      }
+      messages.push(copy);
+    }
+  }
+  return { info: { ...seed.info, id: sessionID, title: `bench ${n} ${tag}` }, messages };
+}
+
+async function importSession(oc, session) {
+  const file = path.join(oc.base, `import-${session.info.id}.json`);
+  fs.writeFileSync(file, JSON.stringify(session));
+  const r = await h.runOpenCode(oc, ['import', file], { timeoutMs: 300000 });
+  fs.rmSync(file, { force: true });
+  if (r.code !== 0) throw new Error(`opencode import exited ${r.code}: ${r.stderr.slice(-500)}`);
+  return session.info.id;
+}
+
+async function seedTurn(oc, model) {
+  model.play({ script: SCRIPT });
+  const r = await h.runOpenCode(oc, ['run', 'seed turn'], { timeoutMs: 300000 });
+  if (r.code !== 0) throw new Error(`opencode (seed) exited ${r.code}: ${r.stderr.slice(-500)}`);
+  const list = await h.runOpenCode(oc, ['session', 'list', '--format', 'json']);
+  const id = JSON.parse(list.stdout)[0].id;
+  const exported = await h.runOpenCode(oc, ['export', id]);
+  return JSON.parse(exported.stdout.slice(exported.stdout.indexOf('{')));
+}
+
 async function main() {
-  const missing = h.missingPrerequisite();
+  const missing = h.missingPrerequisite() || (!fs.existsSync(TIME) && `${TIME} is missing (apt-get install time)`);
   if (missing) {
     console.log(`overhead benchmark skipped: ${missing}`);
     return;
   }
+  const started = Date.now();
   const { tarball } = h.packPackage();
   const receiver = await startReceiver();
   const model = await startModelServer({ script: SCRIPT });
+  const timings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'arize-bench-')), 'timings.jsonl');
   const homes = {
     without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: receiver.url }),
-    with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: receiver.url }),
+    with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: receiver.url,
+      env: { ARIZE_TRACING_BENCH_TIMINGS: timings } }),
   };
-  const results = { without: [], with: [] };
+  const rows = [];
   try {
-    for (let i = 0; i < RUNS; i++) {
-      for (const kind of i % 2 ? ['with', 'without'] : ['without', 'with']) {
-        model.play({ script: SCRIPT });
-        const r = await measuredRun(homes[kind], `overhead run ${i} ${kind}`);
-        if (r.code !== 0) throw new Error(`opencode (${kind}) exited ${r.code}: ${r.stderr.slice(-500)}`);
-        results[kind].push(r);
+    const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
+    for (const n of SIZES) {
+      const results = { without: [], with: [] };
+      fs.rmSync(timings, { force: true });
+      for (let i = 0; i < RUNS; i++) {
+        for (const kind of i % 2 ? ['with', 'without'] : ['without', 'with']) {
+          const oc = homes[kind];
+          const session = longSession(seeds[kind], n, `${n}r${i}`);
+          const id = await importSession(oc, session);
+          model.play({ script: SCRIPT });
+          const r = await timedOpenCode(oc, ['run', '--session', id, `overhead run ${n} ${i} ${kind}`]);
+          if (r.code !== 0) throw new Error(`opencode (${kind}, ${n} messages) exited ${r.code}: ${r.stderr.slice(-500)}`);
+          results[kind].push({ ...r, messages: session.messages.length });
+        }
       }
+      const lines = fs.existsSync(timings) ? fs.readFileSync(timings, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+      const events = lines.flatMap((l) => l.events), dispose = lines.map((l) => l.disposeMs);
+      const row = (kind) => ({
+        cpu: median(results[kind].map((r) => r.cpu)), wall: median(results[kind].map((r) => r.wall)),
+        rss: median(results[kind].map((r) => r.peakMiB)),
+      });
+      rows.push({ n: results.with[0].messages, without: row('without'), with: row('with'),
+        eventMedian: events.length ? median(events) : NaN, eventP99: events.length ? p99(events) : NaN, events: events.length,
+        dispose: dispose.length ? median(dispose) : NaN });
+      console.error(`  ${n} messages done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   } finally {
     for (const oc of Object.values(homes)) oc.remove();
     await model.close();
     await receiver.close();
   }
-  const row = (kind) => ({ ms: median(results[kind].map((r) => r.ms)), mb: median(results[kind].map((r) => r.peakMb)) });
-  const a = row('without'), b = row('with');
-  console.log(`OpenCode ${h.OPENCODE_VERSION ?? ''} — one 4-call tool turn, median of ${RUNS} runs each`);
-  console.log('                    wall time    peak RSS');
-  console.log(`  without plugin   ${a.ms.toFixed(0).padStart(7)} ms   ${a.mb.toFixed(1).padStart(7)} MiB`);
-  console.log(`  with plugin      ${b.ms.toFixed(0).padStart(7)} ms   ${b.mb.toFixed(1).padStart(7)} MiB`);
-  console.log(`  ratio            ${(b.ms / a.ms).toFixed(3).padStart(10)}   ${(b.mb / a.mb).toFixed(3).padStart(10)}`);
-  console.log(`  difference       ${(b.ms - a.ms).toFixed(0).padStart(7)} ms   ${(b.mb - a.mb).toFixed(1).padStart(7)} MiB`);
-  console.log(`  spans received   ${receiver.spans().length} (${RUNS} traced turns)`);
+  const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(`OpenCode ${h.OPENCODE_VERSION} — the same 4-call tool turn on an imported session, median of ${RUNS} runs each, alternating`);
+  console.log(`(${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`);
+  console.log('messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit (median)');
+  for (const r of rows) {
+    console.log(`${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(14)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
+      ` ${f(r.without.wall).padStart(14)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
+      ` ${f(r.without.rss, 0).padStart(20)} ${f(r.with.rss, 0).padStart(5)} ${f(r.with.rss - r.without.rss, 0).padStart(5)} |` +
+      ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms`);
+  }
+  const first = rows[0], last = rows[rows.length - 1];
+  if (rows.length > 1)
+    console.log(`plugin time per event at ${last.n} ÷ at ${first.n} messages: ${f(last.eventMedian / first.eventMedian, 2)} (median)`);
+  console.log(`spans received: ${receiver.spans().length}`);
 }
 
 main().catch((error) => {

@@ -153,10 +153,11 @@ const TOOL_KINDS = ['bash', 'read', 'read', 'grep', 'edit', 'bash', 'read', 'mis
 
 /**
  * A session of `n` messages (root session only; child sessions come on top), every turn
- * finished. Returns {sessionID, messages, childSessions} — childSessions as the plugin sends
- * them — plus `turns` (the user message index of each turn).
+ * finished (longTurn: {turn, size} makes that turn `size` messages long). Returns {sessionID,
+ * messages, childSessions} — childSessions as the plugin sends them — plus `turns` (the user
+ * message index of each turn).
  */
-function makeSession(n, { seed = 1, childEvery = 12 } = {}) {
+function makeSession(n, { seed = 1, childEvery = 12, longTurn = null } = {}) {
   const rand = rng(seed * 7919 + n);
   const clock = { now: 1795480000000 + seed * 1e7, tick(ms) { this.now += 1 + Math.floor(rand() * ms); return this.now; } };
   const id = ids(seed * 31 + n, clock);
@@ -164,6 +165,7 @@ function makeSession(n, { seed = 1, childEvery = 12 } = {}) {
   const ctx = { rand, id, sessionID, clock };
   const messages = [], childSessions = [], turns = [];
   const sizes = turnSizes(rand, n);
+  if (longTurn) sizes[longTurn.turn] = longTurn.size; // one turn of many model calls
   sizes.forEach((size, turn) => {
     turns.push(messages.length);
     const user = userMessage(ctx, words(rand, 10 + Math.floor(rand() * 60)));

@@ -54,6 +54,11 @@ async function main() {
     else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
   }
   const plugin = program.esm ? { id: api.default.id, server: typeof api.default.server } : undefined;
+  // each step's watermark beside its reconcile result: the tests compare spans and errors
+  for (const step of out) if (step.reconcile && step.reconcile.watermark) {
+    step.watermark = step.reconcile.watermark;
+    delete step.reconcile.watermark;
+  }
   process.stdout.write(JSON.stringify({ steps: out, version: api.version, plugin }));
 }
 

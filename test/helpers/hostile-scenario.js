@@ -92,6 +92,11 @@ async function main() {
       out.push({ memory: memory() });
     }
   }
+  // each step's watermark beside its reconcile result: the tests compare spans and errors
+  for (const step of out) if (step.reconcile && step.reconcile.watermark) {
+    step.watermark = step.reconcile.watermark;
+    delete step.reconcile.watermark;
+  }
   process.stdout.write(JSON.stringify({ steps: out, runtime: process.versions.bun ? 'bun' : 'node' }));
 }
 

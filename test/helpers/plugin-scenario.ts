@@ -1,7 +1,9 @@
 // Loads plugin/arize-tracing.ts in real Bun, as OpenCode would, with a fake OpenCode client
 // that answers from recorded snapshots, and replays the recorded events that triggered them.
-// stdin: {"snapshots": "main-run/snapshots", "replays": 1, "hostileClient": false, "answers": "wrapped"}
-// stdout: {"logs": [...], "status": {...}, "hooks": [...]}
+// stdin: {"snapshots": "main-run/snapshots" | "synthetic": {messages, seed, childEvery},
+//         "from": 0, "to": <all>, "replays": 1, "hostileClient": false, "ignore": [],
+//         "answers": "wrapped"}
+// stdout: {"logs": [...], "status": {...}, "hooks": [...], "reads": [{session, limit, before, messages}]}
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createRequire } from "node:module"
@@ -10,11 +12,40 @@ const require = createRequire(import.meta.url)
 const { FIXTURES } = require("./fixtures.js")
 
 const program = JSON.parse(readFileSync(0, "utf8"))
-const dir = join(FIXTURES, program.snapshots)
-const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
+
+// What OpenCode would show and say, in order: each frame sets what its server holds, then its
+// event fires. Recorded captures, or a synthetic multi-turn session (test/bench/session.js):
+// every model call completes (message.updated), every turn ends (session.idle), and each child
+// session is complete before the task call that started it ends.
+type Frame = { store: { session: any; messages: any[] }[]; event: any }
+const frames: Frame[] = []
+if (program.snapshots) {
+  const dir = join(FIXTURES, program.snapshots)
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+    const snap = JSON.parse(readFileSync(join(dir, file), "utf8"))
+    const store = [{ session: snap.session, messages: snap.messages }]
+    for (const child of snap.children ?? []) store.push({ session: child.session, messages: child.messages })
+    frames.push({ store, event: snap.event })
+  }
+} else {
+  const { makeSession } = require("../bench/session.js")
+  const { sessionID, messages, childSessions } = makeSession(program.synthetic.messages, program.synthetic)
+  const children = childSessions.map((c: any) => ({ session: c.info, messages: c.messages }))
+  for (let k = 1; k < messages.length; k++) {
+    if (messages[k].info.role !== "assistant") continue
+    const store = [{ session: { id: sessionID }, messages: messages.slice(0, k + 1) }, ...children]
+    frames.push({ store, event: { type: "message.updated", properties: { info: messages[k].info } } })
+    if (k + 1 === messages.length || messages[k + 1].info.role === "user")
+      frames.push({ store, event: { type: "session.idle", properties: { sessionID } } })
+  }
+}
+// Events delivered: frames [from, to) (the plugin loaded late, or OpenCode stopped early);
+// OpenCode's storage holds what every frame up to the current one wrote.
+const from = program.from ?? 0, to = program.to ?? frames.length
 
 const sessions = new Map<string, { session: any; messages: any[] }>()
 const logs: unknown[] = []
+const reads: { session: string; limit: number | null; before: string | null; messages: number }[] = []
 // answers: "wrapped" ({data, request, response}: the v1 SDK), "bare" (the value itself: other
 // SDK versions), "odd" (a shape that is neither)
 const answers = program.answers ?? "wrapped"
@@ -26,7 +57,18 @@ const client = {
       if (program.hostileClient) return Promise.reject(new Error("server went away"))
       return wrap(sessions.get(path.id)?.session)
     },
-    messages: ({ path }: any) => wrap(sessions.get(path.id)?.messages),
+    // As OpenCode's GET /session/{id}/message: `limit` the most recent N, oldest first;
+    // `before=<message id>` only those older than it.
+    messages: ({ path, query }: any) => {
+      let list = sessions.get(path.id)?.messages
+      if (!list) return wrap(undefined)
+      // ignore: ["limit", "before"], parameters an older or a broken server leaves out
+      const ignore = new Set(program.ignore ?? [])
+      if (query?.before !== undefined && !ignore.has("before")) list = list.filter((m: any) => m.info.id < query.before)
+      if (query?.limit !== undefined && query.limit > 0 && !ignore.has("limit")) list = list.slice(-query.limit)
+      reads.push({ session: path.id, limit: query?.limit ?? null, before: query?.before ?? null, messages: list.length })
+      return wrap(list)
+    },
   },
   app: { log: ({ body }: any) => (logs.push(body), Promise.resolve({ data: true })) },
 }
@@ -37,14 +79,13 @@ if (exported.some(([, v]) => typeof v !== "function")) throw new Error("the plug
 const hooks = await (exported[0][1] as any)({ client, project: {}, directory: "/tmp", worktree: "/tmp", $: null })
 
 for (let replay = 0; replay < (program.replays ?? 1); replay++) {
-  for (const file of files) {
-    const snap = JSON.parse(readFileSync(join(dir, file), "utf8"))
-    sessions.set(snap.session.id, { session: snap.session, messages: snap.messages })
-    for (const child of snap.children ?? []) sessions.set(child.id, { session: child.session, messages: child.messages })
-    hooks.event({ event: snap.event }) // not awaited, as in OpenCode
-    await new Promise((r) => setTimeout(r, 5))
+  for (let i = 0; i < to; i++) {
+    for (const { session, messages } of frames[i].store) sessions.set(session.id, { session, messages })
+    if (i < from) continue
+    hooks.event({ event: frames[i].event }) // not awaited, as in OpenCode
+    await new Promise((r) => setTimeout(r, program.synthetic ? 1 : 5))
   }
 }
 await hooks.dispose()
 const api = require("../../lib/index.js")
-process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks) }))
+process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks), reads }))

@@ -1,7 +1,8 @@
 'use strict';
-// api-scenario.js, watching the fast path: for each reconcile step it also reports whether the
-// core chose what to keep (binding.select answered) and how many messages and child sessions
-// were handed over, out of how many. stdin: {"steps": [{"payload": any} | {"flush": ms}]}
+// api-scenario.js, watching the one crossing: for each reconcile step it also reports how many
+// messages and child sessions of the payload crossed into the core (lib/ cuts a whole snapshot
+// at the core's watermark before it writes it as JSON text).
+// stdin: {"steps": [{"payload": any} | {"flush": ms}]}
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -11,25 +12,25 @@ async function main() {
   const api = require(lib);
   const { binding } = require(path.join(lib, 'native.js'));
   let seen;
-  const select = binding.select, reconcile = binding.reconcile;
-  binding.select = (...args) => {
-    const keep = select(...args);
-    seen.selected = keep !== undefined;
-    return keep;
-  };
-  binding.reconcile = (payload) => {
-    if (payload !== null && typeof payload === 'object' && Array.isArray(payload.messages)) {
+  const reconcile = binding.reconcile;
+  binding.reconcile = (...args) => {
+    seen.crossings++;
+    seen.text = typeof args[0] === 'string';
+    try {
+      const payload = JSON.parse(args[0]);
       seen.messages = payload.messages.length;
       seen.children = Array.isArray(payload.childSessions) ? payload.childSessions.length : 0;
+    } catch (error) {
+      // not a payload this helper can count
     }
-    return reconcile(payload);
+    return reconcile(...args);
   };
   const out = [];
   for (const step of program.steps) {
     if ('payload' in step) {
-      seen = { selected: false };
+      seen = { crossings: 0 };
       const result = api.reconcile(step.payload);
-      out.push({ reconcile: result, fast: seen });
+      out.push({ reconcile: result, crossed: seen });
     } else if ('flush' in step) {
       out.push({ flush: await api.flush(step.flush) });
     }

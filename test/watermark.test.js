@@ -1,8 +1,10 @@
 'use strict';
-// The fast path (README, "Performance"): a payload given as an object is walked in lib/, the
-// core decides what it has not finished with, and only that is serialised. These tests feed
-// the same snapshots, in the same order, once as objects (the fast path) and once as JSON text
-// (the whole payload, parsed by the core), each run in a fresh process with its own HOME and
+// Whole snapshots cut at the watermark (README, "Performance"): the core answers, with each
+// result, the oldest message of the session that can still produce spans; lib/ cuts the next
+// snapshot of the session there (a binary search) and leaves out the child sessions the core is
+// done with, before the payload crosses as JSON text, once. These tests feed the same
+// snapshots, in the same order, once as objects (cut) and once as JSON text (never cut: the
+// whole payload, parsed by the core), each run in a fresh process with its own HOME and
 // receiver, and compare what arrives. `node --test` tests Node, `bun test` tests Bun.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -19,14 +21,14 @@ async function feed(payloads, { asText = false, env = {} } = {}) {
   const receiver = await startReceiver();
   try {
     const steps = payloads.map((p) => ({ payload: asText ? JSON.stringify(p) : p }));
-    const out = await run('fastpath-scenario.js', { steps: [...steps, { flush: 20000 }] },
+    const out = await run('watermark-scenario.js', { steps: [...steps, { flush: 20000 }] },
       cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }), { timeoutMs: 120000 });
     const results = out.steps.slice(0, -1).map((s) => s.reconcile);
-    const fast = out.steps.slice(0, -1).map((s) => s.fast);
+    const crossed = out.steps.slice(0, -1).map((s) => s.crossed);
     const flushed = out.steps[out.steps.length - 1].flush;
     assert.equal(flushed.pending, 0, 'every span was exported');
     const spans = receiver.spans().map(comparable).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { results, spans, fast };
+    return { results, spans, crossed };
   } finally {
     await receiver.close();
   }
@@ -42,13 +44,14 @@ function comparable(s) {
 
 // Both ways give the same results, call by call, and the same spans.
 async function assertSameBothWays(payloads, env) {
-  const [fast, whole] = await Promise.all([feed(payloads, { env }), feed(payloads, { asText: true, env })]);
-  assert.deepEqual(fast.results, whole.results);
-  assert.equal(fast.spans.length, whole.spans.length);
-  assert.deepEqual(fast.spans, whole.spans);
-  assert.equal(new Set(fast.spans.map((s) => s.id)).size, fast.spans.length, 'no span twice');
-  fast.fast.forEach((f, i) => assert.ok(f.selected, `payload ${i} took the fast path`));
-  return fast;
+  const [cut, whole] = await Promise.all([feed(payloads, { env }), feed(payloads, { asText: true, env })]);
+  assert.deepEqual(cut.results, whole.results);
+  assert.equal(cut.spans.length, whole.spans.length);
+  assert.deepEqual(cut.spans, whole.spans);
+  assert.equal(new Set(cut.spans.map((s) => s.id)).size, cut.spans.length, 'no span twice');
+  cut.crossed.forEach((c, i) => assert.ok(c.crossings <= 1, `payload ${i} crossed at most once`));
+  whole.crossed.forEach((c, i) => assert.equal(c.messages, payloads[i].messages.length, `JSON text ${i} went whole`));
+  return cut;
 }
 
 // The captures of one directory in capture order, typed as the plugin types them; a child
@@ -114,7 +117,13 @@ test('objects and JSON text give the same spans for the shared captures', async 
 test('objects and JSON text give the same spans for a multi-turn session, event by event', async () => {
   const session = makeSession(48, { seed: 5, childEvery: 2 });
   const payloads = eventByEvent(session);
-  const { spans } = await assertSameBothWays(payloads);
+  const { spans, crossed } = await assertSameBothWays(payloads);
+  // what crosses is the open turn (and the last message of the one before), not the session
+  const longestTurn = Math.max(...session.turns.map((t, i) => (session.turns[i + 1] ?? session.messages.length) - t));
+  crossed.slice(1).forEach((c, i) => assert.ok(c.messages <= longestTurn + 2,
+    `payload ${i + 1}: ${c.messages} of ${payloads[i + 1].messages.length} messages crossed`));
+  const last = crossed[crossed.length - 1].messages, all = payloads[payloads.length - 1].messages.length;
+  assert.ok(last * 2 < all, `the last payload: ${last} of ${all} messages crossed`);
   const kinds = (kind) => spans.filter((s) => s.attributes['openinference.span.kind'] === kind).length;
   const assistants = session.messages.filter((m) => m.info.role === 'assistant').length;
   assert.equal(kinds('CHAIN'), session.turns.length);
@@ -164,7 +173,7 @@ test('snapshots replayed or with earlier turns removed give the same spans both 
   const { sessionID, messages, turns } = session;
   const p = (list, type = 'reconcile') => ({ type, sessionID, messages: list, childSessions: [] });
   const upTo = (k) => messages.slice(0, k);
-  const { fast } = await assertSameBothWays([
+  const { crossed } = await assertSameBothWays([
     p(upTo(turns[2] + 2)), // turns 1 and 2 over, turn 3 open
     p(upTo(turns[2] + 2)), // replayed: nothing new
     p([...upTo(turns[1]), ...messages.slice(turns[2], turns[2] + 4)]), // turn 2 gone, turn 3 goes on
@@ -173,17 +182,30 @@ test('snapshots replayed or with earlier turns removed give the same spans both 
     p(messages, 'close'),
     p(upTo(turns[2] + 2)), // an old snapshot, late
   ]);
-  assert.equal(fast[0].messages, turns[2] + 2); // all of it: nothing was sent yet
-  assert.equal(fast[1].messages, 1); // the open turn's prompt: its calls were sent
-  assert.equal(fast[5].messages, 1); // the last prompt: every turn was sent
+  assert.equal(crossed[0].messages, turns[2] + 2); // all of it: nothing was sent yet
+  assert.equal(crossed[1].messages, 2); // the open turn, from its prompt
+  assert.equal(crossed[5].messages, 1); // every turn was sent: the last message only
+});
+
+test('an open part that found nothing new does not cross again unchanged, and crosses once changed', async () => {
+  const session = makeSession(40, { seed: 12 });
+  const { sessionID, messages, turns } = session;
+  const p = (k, type = 'reconcile') => ({ type, sessionID, messages: messages.slice(0, k), childSessions: [] });
+  const open = turns[2] + 3;
+  const { results, crossed } = await feed([p(open), p(open), p(open), p(open + 1), p(open + 1), p(open + 1, 'close')]);
+  assert.deepEqual(crossed.map((c) => c.crossings), [1, 1, 0, 1, 1, 1]);
+  assert.deepEqual(results.map((r) => r.spans), [results[0].spans, 0, 0, results[3].spans, 0, results[5].spans]);
+  assert.ok(results[3].spans > 0 && results[5].spans > 0);
+  assert.deepEqual(results[2], results[1]);
 });
 
 test('JSON text still works: the same result, then nothing new either way', async () => {
   const p = fixturePayload('one-bash-call/snap-3-session.idle.json', 'close');
   const { results } = await feed([JSON.stringify(p), p, JSON.stringify(p)]);
-  assert.deepEqual(results, [{ spans: 4 }, { spans: 0 }, { spans: 0 }]);
+  assert.deepEqual(results.map((r) => r.spans), [4, 0, 0]);
+  assert.ok(results.every((r) => !r.error && r.watermark.messageID === p.messages[p.messages.length - 1].info.id));
   const second = await feed([p, JSON.stringify(p)]);
-  assert.deepEqual(second.results, [{ spans: 4 }, { spans: 0 }]);
+  assert.deepEqual(second.results.map((r) => r.spans), [4, 0]);
 });
 
 test('a message of another session rejects the payload, even inside a turn already sent', async () => {
@@ -200,12 +222,14 @@ test('a message of another session rejects the payload, even inside a turn alrea
     assert.equal(r.spans, 0);
     assert.match(r.error, /belongs to another session/);
   }
-  assert.deepEqual(results[3], { spans: 0 });
+  assert.equal(results[3].spans, 0);
+  assert.equal(results[3].error, undefined);
   assert.equal(spans.length, results[0].spans);
 });
 
-// Documented (native/tracer.h): what the fast path leaves out is not read beyond the ids it
-// needs. OpenCode never writes these; the JSON text path still reads every record.
+// Documented (README, "Performance"): what lib/ cuts off is not read beyond each message's
+// sessionID, and a message naming a turn older than the payload waits for that turn (a Turn
+// already sent is final). OpenCode never writes these; the JSON text path reads every record.
 test('inside a turn already sent, a foreign part or a message added later is not read', async () => {
   const session = makeSession(30, { seed: 9 });
   const { sessionID, messages, turns } = session;
@@ -222,7 +246,8 @@ test('inside a turn already sent, a foreign part or a message added later is not
   const secondTurn = messages.slice(turns[1], turns[2]);
 
   const fast = await feed([p(firstTurn), p(foreignPart), p([...firstTurn, ...secondTurn, late], 'reconcile')]);
-  assert.deepEqual(fast.results[1], { spans: 0 }); // no error: the part was not read
+  assert.equal(fast.results[1].spans, 0);
+  assert.equal(fast.results[1].error, undefined); // the part was not read
   const secondTurnSpans = secondTurn.slice(1).reduce((n, m) => n + 1 + m.parts.filter((part) => part.type === 'tool').length, 0);
   assert.equal(fast.results[2].spans, secondTurnSpans); // the second turn's calls, not the late one
   assert.ok(!fast.spans.some((s) => JSON.parse(s.attributes.metadata || '{}').message_id === late.info.id));
