@@ -45,6 +45,8 @@ version_of() { echo "$LIST" | awk -v n="$1" '$1 == n { print $2 }'; }
 FLAGS=(-std=gnu11 -O2 -fPIC -fvisibility=hidden -D_GNU_SOURCE -w "-ffile-prefix-map=$OUT/src/=deps/")
 case "$MACHINE" in
   *-linux-gnu*) FLAGS+=(-include "$HERE/glibc_compat.h") ;;
+  # the addon's MACOSX_DEPLOYMENT_TARGET (binding.gyp): the libraries must not need a newer macOS
+  *-apple-darwin*) FLAGS+=(-mmacosx-version-min=11.0) ;;
 esac
 compile() { # lib-name srcdir [flags...] -- files...
   local name=$1 dir=$2
