@@ -4,8 +4,10 @@
 // downloaded from a release base URL into the user's cache, verified, and renamed into place
 // in one step, so a half-written or tampered file is never loaded.
 //
-//   ARIZE_TRACING_BINARY_HOST   release base URL (default: the manifest's "host");
-//                               "off" turns downloads off
+//   ARIZE_TRACING_BINARY_HOST   release base URL (default: the manifest's "host", else the
+//                               GitHub release of this version: https://github.com/<owner>/
+//                               <repo>/releases/download/v<version>, from package.json's
+//                               repository); "off" turns downloads off
 //   ARIZE_TRACING_PLATFORM      tests only: pretend to be another platform ("linux-arm64")
 //   XDG_CACHE_HOME              the cache root (default ~/.cache)
 const crypto = require('node:crypto');
@@ -16,8 +18,19 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..');
 const MAX_BYTES = 64 * 1024 * 1024; // a core is well under 1 MiB; anything this big is wrong
 
+function readPackage() {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+}
+
 function packageVersion() {
-  return JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  return readPackage().version;
+}
+
+/** The GitHub release page's download base for a package.json, or '' when it names no GitHub repository. */
+function defaultHost(pkg = readPackage(), version = pkg.version) {
+  const repo = pkg.repository && (pkg.repository.url || pkg.repository);
+  const m = typeof repo === 'string' && /github\.com[/:]([\w.-]+\/[\w.-]+?)(?:\.git)?$/.exec(repo);
+  return m ? `https://github.com/${m[1]}/releases/download/v${version}` : '';
 }
 
 /** "linux-x64", ... (or ARIZE_TRACING_PLATFORM, for tests). */
@@ -47,7 +60,7 @@ function releaseFor(env = process.env) {
   if (!entry || !/^[\w.+-]+$/.test(entry.file || '') || !/^[0-9a-f]{64}$/.test(entry.sha256 || ''))
     return null;
   const version = manifest.version || packageVersion();
-  const host = env.ARIZE_TRACING_BINARY_HOST || manifest.host || '';
+  const host = env.ARIZE_TRACING_BINARY_HOST || manifest.host || defaultHost(readPackage(), version);
   return { key, file: entry.file, sha256: entry.sha256, bundled: entry.bundled || null,
     version, host: host === 'off' ? '' : host.replace(/\/+$/, ''),
     path: path.join(cacheDir(env, version), entry.file) };
@@ -121,7 +134,7 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
   }
 }
 
-module.exports = { ROOT, packageVersion, platformKey, readManifest, cacheDir, releaseFor, sha256File, fetchBinary };
+module.exports = { ROOT, packageVersion, defaultHost, platformKey, readManifest, cacheDir, releaseFor, sha256File, fetchBinary };
 
 // `node lib/binary.js` (the loader's child process): downloads and prints {path} or {error}.
 if (require.main === module) {

@@ -18,6 +18,7 @@ const DOWNLOAD_TIMEOUT_MS = 30000;
 
 function fixedPrebuild(key) {
   if (key === 'linux-x64') return require('../prebuilds/linux-x64/node.napi.node');
+  if (key === 'linux-arm64') return require('../prebuilds/linux-arm64/node.napi.node');
   throw Object.assign(new Error(`no prebuild bundled for ${key}`), { code: 'NO_PREBUILD' });
 }
 

@@ -17,6 +17,22 @@ if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || !
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
 fi
+# linux-arm64: the cross toolchain that builds its prebuild (npm run prebuild) and what runs
+# it here under qemu (test/arm64.test.js): Debian's arm64 multiarch C library, libcurl and
+# zlib, which qemu-aarch64-static -L / finds under /. Debian x86-64 hosts only.
+ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64"
+if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null &&
+  { ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64-static >/dev/null ||
+    [ ! -e /lib/ld-linux-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libcurl.so.4 ] ||
+    [ ! -e /usr/include/aarch64-linux-gnu/curl/curl.h ] || [ ! -e /usr/lib/aarch64-linux-gnu/libz.so ]; }; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "installing the linux-arm64 toolchain and runtime: $ARM64_PACKAGES"
+  $SUDO dpkg --add-architecture arm64
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $ARM64_PACKAGES >/dev/null
+fi
 # Bun and OpenCode place their binaries in install scripts, which the repository's .npmrc keeps
 # off: run just those two.
 if ! node_modules/.bin/bun --version >/dev/null 2>&1 || ! node_modules/.bin/opencode --version >/dev/null 2>&1 ||

