@@ -142,6 +142,8 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
   napi_value out = NULL, watermark = NULL;
   if (napi_create_object(env, &out) != napi_ok ||
       napi_set_named_property(env, out, "spans", make_int(env, (double)r->spans)) != napi_ok ||
+      (r->turns &&
+       napi_set_named_property(env, out, "turns", make_int(env, (double)r->turns)) != napi_ok) ||
       (r->error[0] &&
        napi_set_named_property(env, out, "error", make_string(env, r->error)) != napi_ok) ||
       (r->children_unlinked &&

@@ -67,6 +67,18 @@ test('an idle snapshot arrives as one Turn -> LLM -> TOOL trace with OpenCode ti
   }
 });
 
+test('reconcile(payload, {turns: true}) says how many of the new spans are Turns; without it the result has no turns', async () => {
+  const MAIN = 'main-run/snapshots/009-session-idle-ses_df4ec26e5ffeUa8cOB7B533OYC.json';
+  const env = { HOME: tempHome() };
+  const counted = await scenario([{ fixture: MAIN, options: { turns: true } }, { fixture: MAIN, options: { turns: true } }], env);
+  assert.equal(counted.steps[0].reconcile.spans, 15);
+  assert.equal(counted.steps[0].reconcile.turns, 1, 'the one turn of the session');
+  assert.equal(counted.steps[1].reconcile.turns, 0, 'nothing new: no Turn');
+  const plain = await scenario([{ fixture: ONE_BASH, type: 'close' }], { HOME: tempHome() });
+  assert.equal(plain.steps[0].reconcile.spans, 4);
+  assert.equal('turns' in plain.steps[0].reconcile, false);
+});
+
 test('the same snapshots fed again produce nothing new', async () => {
   const receiver = await startReceiver();
   try {

@@ -38,7 +38,7 @@ async function main() {
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
       out.push({ times, rss: process.memoryUsage().rss });
-    } else if ('fixture' in step) out.push({ reconcile: api.reconcile(payload(step.fixture, step.type)) });
+    } else if ('fixture' in step) out.push({ reconcile: api.reconcile(payload(step.fixture, step.type), step.options) });
     else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
     else if ('flush' in step) out.push({ flush: await api.flush(step.flush) });
     else if ('status' in step) out.push({ status: api.status() });
