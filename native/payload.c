@@ -25,8 +25,6 @@ json_t *payload_path(json_t *obj, const char *a, const char *b) {
   return json_object_get(json_object_get(obj, a), b);
 }
 
-
-
 int64_t payload_ms(const json_t *v) {
   double d;
   if (json_is_integer(v)) d = (double)json_integer_value(v);
@@ -36,7 +34,6 @@ int64_t payload_ms(const json_t *v) {
   if (d > (double)PAYLOAD_MAX_MS) return PAYLOAD_MAX_MS;
   return (int64_t)d;
 }
-
 
 #define MAX_COUNT 1000000000000LL /* a trillion tokens: beyond it, sums could overflow */
 

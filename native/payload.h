@@ -19,7 +19,8 @@
 #include "reconcile.h"
 #include "text.h"
 
-#define PAYLOAD_ID_MAX 256 /* ids are shorter (payload_id_ok) */
+/* ids are shorter (payload_id_ok): reconcile_result's id buffers hold any valid id */
+#define PAYLOAD_ID_MAX RECONCILE_ID_MAX
 
 /* OpenCode's clocks are wall-clock milliseconds: before 2000 or beyond 1e13 ms (the year
  * 2286) a time is garbage, and past that its nanoseconds would overflow 64 bits. */

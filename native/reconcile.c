@@ -1,8 +1,8 @@
 /* reconcile — snapshot → new OpenInference spans.
  *
- * Two passes over the payload. The first checks its shape and that every record belongs to
- * the session it claims (a foreign record rejects the whole payload, before anything is
- * emitted). The second walks the turns: each user message opens a turn; the assistant
+ * Two passes over the payload. The first (payload.c) checks its shape and that every record
+ * belongs to the session it claims (a foreign record rejects the whole payload, before anything
+ * is emitted). The second (here) walks the turns: each user message opens a turn; the assistant
  * messages whose parentID names it are its model calls; their tool parts are its tool calls;
  * a `task` tool call whose child session came along in childSessions gets an AGENT subtree.
  *
@@ -12,26 +12,27 @@
  *   LLM span    = H("llm", message id)
  *   TOOL span   = H("tool", session, message id, call id)   call ids repeat across sessions
  *   AGENT span  = H("agent", child session id)
+ *
+ * This file is the session model (turn ownership, completeness, child links, dedup keys, the
+ * watermark) and the mapping of each kind of span. What an attribute may carry (redaction,
+ * limits, OPENINFERENCE_HIDE_*) is decided in attrs.c only.
  */
 #include "reconcile.h"
 
-#include <inttypes.h>
 #include <jansson.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attrs.h"
 #include "hash.h"
-#include "log.h"
 #include "payload.h"
 #include "text.h"
 
+/* One reconcile: what it reads and writes, borrowed for its duration. */
 typedef struct {
   state *st;
-  attrs at; /* the attribute policy; its out_of_memory is the walk's */
+  attrs at; /* the attribute policy; at.out_of_memory: a span could not be built whole */
   reconcile_emit_fn emit;
   void *emit_ctx;
   reconcile_result *result;
@@ -58,10 +59,12 @@ static void set_metadata(walk *w, span *s, json_t *meta) {
 }
 
 /* A bad clock gives a span at a bad (clamped) time, marked, never a missing span:
- * opencode.time.clamped is true when a time was outside [2000, 2286] (payload_ms clamped it) or the
- * span would have ended before it started. */
+ * opencode.time.clamped is true when a time was outside [2000, 2286] (payload_ms clamped it)
+ * or the span would have ended before it started. */
+static bool clock_clamped(int64_t ms) { return ms == PAYLOAD_MIN_MS || ms == PAYLOAD_MAX_MS; }
+
 static void set_times(walk *w, span *s, int64_t start_ms, int64_t end_ms) {
-  bool clamped = start_ms == PAYLOAD_MIN_MS || start_ms == PAYLOAD_MAX_MS || end_ms == PAYLOAD_MIN_MS || end_ms == PAYLOAD_MAX_MS ||
+  bool clamped = clock_clamped(start_ms) || clock_clamped(end_ms) ||
                  (start_ms >= 0 && end_ms >= 0 && end_ms < start_ms);
   if (start_ms < 0) start_ms = end_ms >= 0 ? end_ms : 0;
   if (end_ms < start_ms) end_ms = start_ms;
