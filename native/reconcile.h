@@ -23,26 +23,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "attrs.h"
 #include "spans.h"
 #include "state.h"
 
-typedef struct {
-  bool log_prompts;      /* false: prompt and response text become "<redacted (N chars)>" */
-  bool log_tool_details; /* false: tool arguments, command, file path, query, url, title */
-  bool log_tool_content; /* false: tool input and output */
-  const char *user_id;   /* user.id on every span; NULL for none */
-  size_t max_attr_bytes; /* longer string attributes are cut with a marker; 0 = 32 KiB */
-
-  /* OpenInference's own masking (OPENINFERENCE_HIDE_*): values become "__REDACTED__", and
-   * hidden message lists are left out. */
-  bool hide_inputs, hide_outputs, hide_input_messages, hide_output_messages;
-  bool hide_input_text, hide_output_text;
-
-  /* Custom attributes on every span (config `attributes:`); ours win on the same name. */
-  const char *const *attribute_names;
-  const char *const *attribute_values;
-  size_t n_attributes;
-} reconcile_options;
+/* What may leave the machine, and how big: the attribute policy's options (attrs.h). */
+typedef attrs_options reconcile_options;
 
 /* Receives each new span and owns it from then on (it must free it, whatever it returns).
  * Returns 0 when the span was kept (queued); anything else leaves it unmarked in state, so a

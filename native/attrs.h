@@ -1,0 +1,117 @@
+/* attrs — the one attribute policy: what each attribute may carry, and how big it may be.
+ *
+ * A privacy review reads this header and attrs.c. Every attribute that can carry user content
+ * (prompts, answers, tool arguments, tool output) is named by an attrs_key; the key's class
+ * decides, from the options (ARIZE_LOG_*), whether its value is sent or replaced by a
+ * redaction marker, and its shape decides what the marker looks like (text, or JSON that is
+ * still JSON). Every string is cut to the per-attribute limit with a visible marker, and a
+ * span's strings together to MAX_SPAN_TEXT_BYTES. OpenInference's own masking
+ * (OPENINFERENCE_HIDE_*) and the custom attributes are applied last, by attrs_hide and
+ * attrs_finish. Attributes that carry no user content (ids, names, counts, kinds) are set with
+ * attrs_str and attrs_int.
+ *
+ * "Add an attribute": add its key to attrs_key and its row (name, class, shape) to the table
+ * in attrs.c. */
+#ifndef ATTRS_H
+#define ATTRS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spans.h"
+
+/* What the user allows to leave the machine (config and environment, resolved by config.c). */
+typedef struct {
+  bool log_prompts;      /* false: prompt and response text become "<redacted (N chars)>" */
+  bool log_tool_details; /* false: tool arguments, command, file path, query, url, title */
+  bool log_tool_content; /* false: tool input and output */
+  const char *user_id;   /* user.id on every span; NULL for none */
+  size_t max_attr_bytes; /* longer string attributes are cut with a marker; 0 = 32 KiB */
+
+  /* OpenInference's own masking (OPENINFERENCE_HIDE_*): values become "__REDACTED__", and
+   * hidden message lists are left out. */
+  bool hide_inputs, hide_outputs, hide_input_messages, hide_output_messages;
+  bool hide_input_text, hide_output_text;
+
+  /* Custom attributes on every span (config `attributes:`); ours win on the same name. */
+  const char *const *attribute_names;
+  const char *const *attribute_values;
+  size_t n_attributes;
+} attrs_options;
+
+/* Redaction classes: which option lets a value through. */
+typedef enum {
+  ATTRS_PUBLIC,         /* always sent (its content was redacted piecewise, see attrs_embedded) */
+  ATTRS_PROMPT,         /* log_prompts: the user's prompt, the model's reasoning and answer */
+  ATTRS_TOOL_DETAILS,   /* log_tool_details: what a tool was asked (command, path, query...) */
+  ATTRS_TOOL_CONTENT,   /* log_tool_content: what a tool answered */
+  ATTRS_TOOL_ARGUMENTS, /* log_tool_details and log_tool_content: a tool's whole input */
+} attrs_class;
+
+/* The attributes that can carry user content. Names with %zu take an index (attrs_set_nth). */
+typedef enum {
+  ATTR_INPUT_TEXT,           /* input.value: a prompt (Turn, first model call, subagent) */
+  ATTR_OUTPUT_TEXT,          /* output.value: an answer (Turn, model call, subagent) */
+  ATTR_LLM_INPUT_PROMPT,     /* llm.input_messages.0.message.content */
+  ATTR_LLM_INPUT_TOOL_RESULT, /* llm.input_messages.%zu.message.content: a tool's output */
+  ATTR_LLM_INPUT_TOOL_RESULTS, /* input.value: the tool results a model call consumed (JSON) */
+  ATTR_LLM_OUTPUT_CONTENT,   /* llm.output_messages.0.message.content */
+  ATTR_LLM_OUTPUT_PART,      /* llm.output_messages.0.message.contents.%zu...text */
+  ATTR_LLM_TOOL_CALL_ARGUMENTS, /* llm.output_messages.0.message.tool_calls.%zu...arguments */
+  ATTR_TOOL_INPUT,           /* input.value: a tool's arguments (JSON) */
+  ATTR_TOOL_PARAMETERS,      /* tool.parameters: the same arguments (JSON) */
+  ATTR_TOOL_COMMAND,         /* tool.command */
+  ATTR_TOOL_FILE_PATH,       /* tool.file_path */
+  ATTR_TOOL_QUERY,           /* tool.query */
+  ATTR_TOOL_URL,             /* tool.url */
+  ATTR_TOOL_DESCRIPTION,     /* tool.description: the title OpenCode gave the call */
+  ATTR_TOOL_OUTPUT,          /* output.value: a tool's output or error */
+  ATTRS_N_KEYS
+} attrs_key;
+
+/* The policy for one payload. Borrowed options; out_of_memory is set by any call that could
+ * not allocate (the span is then incomplete and must not be sent). */
+typedef struct {
+  const attrs_options *opt;
+  size_t max_bytes; /* per string attribute: opt->max_attr_bytes, or 32 KiB */
+  bool out_of_memory;
+} attrs;
+
+void attrs_init(attrs *a, const attrs_options *opt);
+
+/* Whether values of this class are replaced by a marker. */
+bool attrs_hidden(const attrs *a, attrs_class c);
+
+/* Sets key on s to value (len bytes; NUL-terminated JSON text for JSON keys), or to the
+ * redaction marker its class asks for, cut to the limit. JSON keys that are input.value also
+ * set input.mime_type: application/json only while the value is that JSON. */
+void attrs_set(attrs *a, span *s, attrs_key key, const char *value, size_t len);
+
+/* The same for a key whose name takes an index (%zu). */
+void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len);
+
+/* value, or "<redacted>" when its class is hidden: for user content inside a JSON attribute
+ * (the tool outputs in ATTR_LLM_INPUT_TOOL_RESULTS). Borrowed, static or value. */
+const char *attrs_embedded(const attrs *a, attrs_class c, const char *value);
+
+/* Sets s's status to ERROR with message (a C string; len: its full length, for the marker), or
+ * "<redacted (N chars)>" when its class is hidden. */
+void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size_t len);
+
+/* Attributes without user content: ids, names, kinds, counts. A NULL value sets nothing. */
+void attrs_str(attrs *a, span *s, const char *key, const char *value);
+void attrs_int(attrs *a, span *s, const char *key, int64_t value);
+
+/* user.id, when one is configured. */
+void attrs_user(attrs *a, span *s);
+
+/* OPENINFERENCE_HIDE_*: values become "__REDACTED__", hidden lists and their mime types go. */
+void attrs_hide(attrs *a, span *s);
+
+/* The last touch before a span leaves: the custom attributes (ours win on a name), then every
+ * string cut to its limit (names to 1 KiB, attributes, status, events to max_bytes) and the
+ * span's strings together to 1 MiB. */
+void attrs_finish(attrs *a, span *s);
+
+#endif

@@ -1,0 +1,135 @@
+/* payload — the plugin's JSON payload read into checked views (see reconcile.h for its shape).
+ *
+ * Everything here reads; nothing emits. payload_parse turns the text into a jansson tree,
+ * repairing what JavaScript writes and jansson refuses. payload_load_messages and
+ * payload_load_children check each record (ids, ownership) and build views into the tree:
+ * a bad item is skipped with one log line naming it by ids (payload_skip), a record of another
+ * session rejects the whole payload (payload_reject). The accessors read one field each and say
+ * what an absent or absurd value reads as. Every pointer in a view is borrowed from the json_t
+ * tree the views were loaded from: the tree must outlive them; only the messages arrays (and
+ * the children array) are owned, freed by the caller. */
+#ifndef PAYLOAD_H
+#define PAYLOAD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reconcile.h"
+#include "text.h"
+
+/* ids are shorter (payload_id_ok): reconcile_result's id buffers hold any valid id */
+#define PAYLOAD_ID_MAX RECONCILE_ID_MAX
+
+/* OpenCode's clocks are wall-clock milliseconds: before 2000 or beyond 1e13 ms (the year
+ * 2286) a time is garbage, and past that its nanoseconds would overflow 64 bits. */
+#define PAYLOAD_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
+#define PAYLOAD_MAX_MS 10000000000000LL
+
+typedef struct {
+  json_t *info, *parts;
+  const char *id, *role, *parent_id; /* parent_id: assistant → its user message */
+} message_view;
+
+typedef struct session_view session_view;
+struct session_view {
+  const char *id;
+  json_t *info; /* the child's Session (NULL for the payload's own session) */
+  message_view *messages; /* owned by the caller once loaded: free(view->messages) */
+  size_t n_messages;
+
+  /* Children only: the link to the task call that started them (read from the payload). */
+  const char *parent_session_id, *parent_call_id;
+
+  /* Children only, filled by reconcile's session model (link_children), zero when loaded. */
+  session_view *parent; /* resolved parent view, NULL until linked */
+  json_t *task_part;    /* the parent's `task` tool part */
+  const message_view *task_message;
+  uint8_t trace_id[16];
+  uint8_t agent_span_id[8];
+  bool linked;
+  bool turn_over; /* the root turn its task call ran in is over: what never finished, won't */
+};
+
+/* Parses the payload text. JavaScript's lone surrogates become U+FFFD; an integer past int64 is
+ * read as a real; a number beyond a double reads as null (one log line), so the item holding it
+ * is skipped alone. Returns the tree (caller json_decref's it), or NULL with error set (position
+ * and jansson's reason, never the text near it: that is content). */
+json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size);
+
+/* Whether this is an acceptable OpenCode id (non-empty, no control characters, under
+ * PAYLOAD_ID_MAX bytes): ids become state keys and file names. */
+bool payload_id_ok(const char *id);
+
+/* Sets r->error to the formatted reason; returns -1 (the whole payload is rejected). */
+int payload_reject(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One bad item costs only itself (ARCHITECTURE.md): logs one line naming it (ids and position,
+ * never content) and counts it in r->items_skipped; the rest is traced. */
+void payload_skip(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads messages into view (view->id set). A message or part that cannot be read, or a part
+ * that names another message or session, is skipped (removed from the tree, so nothing later
+ * reads it). A message of another session returns -1 with r->error set: the plugin read the
+ * wrong session, and nothing in it can be trusted (a privacy boundary). view->messages is
+ * allocated even on failure (caller frees). */
+int payload_load_messages(session_view *view, json_t *messages, reconcile_result *r);
+
+/* Reads the child sessions (childSessions, may be NULL) into *out (owned by the caller, with
+ * each child's messages). A child that cannot be trusted (no valid id or parent id, its own
+ * parent or the root, an info that describes another session, messages of another session, a
+ * duplicate) is skipped with one log line. Returns -1 only when memory ran out. */
+int payload_load_children(json_t *list, const char *root_id, session_view **out, size_t *n_out,
+                          reconcile_result *r);
+
+/* ---- Field accessors: absent, wrong type and absurd values, each read one stated way ---- */
+
+/* A string member, or NULL when absent, not a string, or holding a NUL byte (\u0000): ids
+ * and short fields must not be read as a shorter string than they are. */
+const char *payload_str(const json_t *obj, const char *key);
+
+/* A text member (prompt, answer, tool output) with its full length, NUL bytes included: the
+ * span model turns those into U+FFFD instead of cutting the text there. */
+const char *payload_text(const json_t *obj, const char *key, size_t *len);
+
+/* obj.a.b, or NULL. */
+json_t *payload_path(json_t *obj, const char *a, const char *b);
+
+/* A millisecond timestamp, or -1 when absent or not a number. A number outside [PAYLOAD_MIN_MS,
+ * PAYLOAD_MAX_MS] is a bad clock, not a missing time: it is clamped to the nearer bound, so a
+ * message that says it completed still counts as completed. */
+int64_t payload_ms(const json_t *v);
+
+/* A token count: 0 when absent (OpenCode writes every bucket it has), -1 when present but not
+ * a count (a string, null — what an overflowing number is read as —, a negative or
+ * non-finite number): unknown, never read as 0. Past a trillion it saturates. */
+int64_t payload_count_known(const json_t *v);
+
+/* A count for sums (the Turn's roll-up): what is unknown adds nothing. */
+int64_t payload_count(const json_t *v);
+
+/* A cost in USD: 1 with *out set when known, 0 when absent (unknown, not free), -1 when
+ * present but absurd (not a number, negative, not finite, above a billion). */
+int payload_cost(const json_t *v, double *out);
+
+/* ---- Reading OpenCode messages ---- */
+
+bool payload_is_user(const message_view *m);
+bool payload_is_assistant(const message_view *m);
+
+/* Whether an assistant message completed or failed (a model call that will not change). */
+bool payload_finished(const message_view *m);
+
+/* The latest millisecond time anywhere in the message: its completion, else the last time a
+ * part reported. Used to end spans of calls that never completed. */
+int64_t payload_message_last_ms(const message_view *m);
+
+/* The latest time anywhere in a session's messages (-1 when none). */
+int64_t payload_session_last_ms(const session_view *sv);
+
+/* Appends the text of m's parts of this type ("text" or "reasoning"), joined by blank lines;
+ * synthetic and ignored parts (OpenCode's own insertions) are left out. */
+void payload_parts_text(const message_view *m, const char *type, text *out);
+
+#endif
