@@ -1,10 +1,18 @@
 /* binding — the Node-API glue, and nothing else: argument checks, JS <-> C conversion, a
  * promise for flush(). All behaviour lives in tracer.c and below, which know nothing of
- * Node-API. One tracer per process, shared by every environment that loads the addon. */
+ * Node-API.
+ *
+ * One tracer per process (the spool, the state and the exporter thread are the process's),
+ * shared by every environment that loads the addon: the main thread and any worker_threads.
+ * Their JS threads run at the same time, and the tracer expects one caller at a time, so every
+ * call into it from a JS thread holds tracer_lock; flush waits off the lock (tracer_flush may
+ * run beside the others). The tracer is freed when the last environment has gone and no flush
+ * still uses it. */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,13 +43,24 @@ extern char **environ;
   napi_value argv[(n) > 0 ? (n) : 1];                                         \
   NAPI_CALL((env), napi_get_cb_info((env), (info), &argc, argv, NULL, NULL))
 
+static pthread_mutex_t tracer_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the three below */
 static tracer *the_tracer;
 static int environments; /* loaded environments; the last one to go shuts the tracer down */
+static int flushes;      /* flush jobs that hold the tracer (they run off the lock) */
 
-static tracer *get_tracer(napi_env env) {
+/* The process's tracer, opened on first use; throws and returns NULL when out of memory.
+ * tracer_lock held. */
+static tracer *get_tracer_locked(napi_env env) {
   if (!the_tracer) the_tracer = tracer_open((const char *const *)environ, OAT_VERSION);
   if (!the_tracer) napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
   return the_tracer;
+}
+
+/* Frees the tracer once nothing uses it: no environment, no flush. tracer_lock held. */
+static void release_tracer_locked(void) {
+  if (environments > 0 || flushes > 0 || !the_tracer) return;
+  tracer_free(the_tracer);
+  the_tracer = NULL;
 }
 
 static napi_value make_int(napi_env env, double v) {
@@ -107,8 +126,6 @@ static napi_value make_watermark(napi_env env, const reconcile_result *r) {
 
 static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
   ARGS(env, info, 2);
-  tracer *t = get_tracer(env);
-  if (!t) return NULL;
   napi_valuetype type = napi_undefined;
   if (argc > 0) NAPI_CALL(env, napi_typeof(env, argv[0], &type));
 
@@ -121,10 +138,10 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
     return NULL;
   }
-  if (json) {
-    tracer_reconcile(t, json, len, r);
-    free(json);
-  } else {
+  pthread_mutex_lock(&tracer_lock);
+  tracer *t = get_tracer_locked(env);
+  if (t && json) tracer_reconcile(t, json, len, r);
+  else if (t) {
     char reason[200] = "";
     napi_valuetype why_type = napi_undefined;
     size_t n = 0;
@@ -132,6 +149,12 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
       napi_get_value_string_utf8(env, argv[1], reason, sizeof reason, &n);
     reason[strcspn(reason, "\r\n")] = '\0';
     tracer_reject(t, reason[0] ? reason : "payload is not JSON text", r);
+  }
+  pthread_mutex_unlock(&tracer_lock);
+  free(json);
+  if (!t) {
+    free(r);
+    return NULL;
   }
 #ifdef __GLIBC__
   /* A big payload leaves its parse tree's memory with malloc, resident in OpenCode's process;
@@ -162,13 +185,14 @@ typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   long timeout_ms;
+  tracer *t; /* counted in flushes until flush_complete */
   exporter_counts counts;
 } flush_job;
 
 static void flush_execute(napi_env env, void *data) {
   (void)env;
   flush_job *job = data;
-  tracer_flush(the_tracer, job->timeout_ms, &job->counts);
+  tracer_flush(job->t, job->timeout_ms, &job->counts);
 }
 
 static void flush_complete(napi_env env, napi_status status, void *data) {
@@ -184,6 +208,10 @@ static void flush_complete(napi_env env, napi_status status, void *data) {
   }
   napi_delete_async_work(env, job->work);
   free(job);
+  pthread_mutex_lock(&tracer_lock);
+  flushes--;
+  release_tracer_locked();
+  pthread_mutex_unlock(&tracer_lock);
 }
 
 /* A timeout argument in ms: fallback when absent or not a number, clamped to [0, max] (NaN: 0). */
@@ -202,7 +230,6 @@ static napi_value oat_flush(napi_env env, napi_callback_info info) {
   ARGS(env, info, 1);
   double timeout_ms;
   if (!timeout_arg(env, argc, argv, 10000, 86400000, &timeout_ms)) return NULL;
-  if (!get_tracer(env)) return NULL;
 
   flush_job *job = calloc(1, sizeof *job);
   napi_value promise, name;
@@ -211,11 +238,23 @@ static napi_value oat_flush(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->timeout_ms = (long)timeout_ms;
+  pthread_mutex_lock(&tracer_lock);
+  job->t = get_tracer_locked(env);
+  if (job->t) flushes++;
+  pthread_mutex_unlock(&tracer_lock);
+  if (!job->t) {
+    free(job);
+    return NULL;
+  }
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "arize-flush", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, flush_execute, flush_complete, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
     free(job);
+    pthread_mutex_lock(&tracer_lock);
+    flushes--;
+    release_tracer_locked();
+    pthread_mutex_unlock(&tracer_lock);
     napi_throw_error(env, NULL, "opencode-arize-tracing: cannot start flush");
     return NULL;
   }
@@ -227,16 +266,20 @@ static napi_value oat_shutdown(napi_env env, napi_callback_info info) {
   ARGS(env, info, 1);
   double timeout_ms;
   if (!timeout_arg(env, argc, argv, 2000, 60000, &timeout_ms)) return NULL;
+  pthread_mutex_lock(&tracer_lock);
   if (the_tracer) tracer_shutdown(the_tracer, (long)timeout_ms);
+  pthread_mutex_unlock(&tracer_lock);
   return NULL;
 }
 
 /* status() -> JSON text (lib/ parses it): counters and the resolved backend, no secrets. */
 static napi_value oat_status(napi_env env, napi_callback_info info) {
   (void)info;
-  tracer *t = get_tracer(env);
+  pthread_mutex_lock(&tracer_lock);
+  tracer *t = get_tracer_locked(env);
+  char *json = t ? tracer_status_json(t) : NULL;
+  pthread_mutex_unlock(&tracer_lock);
   if (!t) return NULL;
-  char *json = tracer_status_json(t);
   if (!json) {
     napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
     return NULL;
@@ -263,14 +306,16 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* The last environment to unload stops the exporter with a short bound; what is unsent
- * stays queued (and, with the spool, on disk). */
+/* The last environment to unload (a worker's end is not the process's) stops the exporter
+ * with a short bound; what is unsent stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
   free(arg);
-  if (--environments > 0 || !the_tracer) return;
-  tracer_shutdown(the_tracer, -1); /* the configured bound, 2 s by default */
-  tracer_free(the_tracer);
-  the_tracer = NULL;
+  pthread_mutex_lock(&tracer_lock);
+  if (--environments == 0 && the_tracer) {
+    tracer_shutdown(the_tracer, -1); /* the configured bound, 2 s by default */
+    release_tracer_locked();
+  }
+  pthread_mutex_unlock(&tracer_lock);
 }
 
 NAPI_MODULE_INIT() {
@@ -295,9 +340,11 @@ NAPI_MODULE_INIT() {
   /* A fresh argument per registration: Node aborts when the same (hook, arg) pair is added
    * twice, which a second load of the addon in one environment would otherwise do. */
   void *token = malloc(1);
+  pthread_mutex_lock(&tracer_lock);
   if (token && napi_add_env_cleanup_hook(env, on_environment_cleanup, token) == napi_ok)
     environments++;
   else
     free(token);
+  pthread_mutex_unlock(&tracer_lock);
   return exports;
 }

@@ -12,10 +12,10 @@
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
+#include "retry.h"
 
 #define BATCH_MAX_SPANS 512
 #define BATCH_MAX_BYTES (4u * 1024 * 1024)
-#define RETRY_AFTER_MAX_MS (5L * 60 * 1000)
 
 struct exporter {
   queue *q;
@@ -119,24 +119,6 @@ static void idle_locked(exporter *e, long ms) {
   pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
-/* The delay before retry number attempt (1, 2, ...): exponential with jitter between half and
- * all of it, capped at the configured maximum. A server's Retry-After wins when it asks for
- * longer (OTLP says to honour it), up to RETRY_AFTER_MAX_MS so a bogus value cannot park the
- * exporter for hours; stop and a new target still interrupt the wait. */
-static long backoff_ms(const exporter_target *t, int attempt, double retry_after_s) {
-  long base = t->backoff_initial_ms > 0 ? t->backoff_initial_ms : 1000;
-  long max = t->backoff_max_ms > 0 ? t->backoff_max_ms : 30000;
-  long delay = base;
-  for (int i = 1; i < attempt && delay < max; i++) delay *= 2;
-  if (delay > max) delay = max;
-  delay = delay / 2 + (long)(rand() % (delay / 2 + 1));
-  if (retry_after_s >= 0) {
-    long asked = retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (long)(retry_after_s * 1000);
-    if (asked > delay) delay = asked;
-  }
-  return delay;
-}
-
 /* Marks records up to seq as answered and wakes flush waiters. Lock held. */
 static void answered_locked(exporter *e, uint64_t seq) {
   if (seq > e->answered_seq) e->answered_seq = seq;
@@ -174,7 +156,7 @@ static void scrub_secrets(const exporter_target *t, char *text, size_t cap) {
   }
 }
 
-typedef enum { SEND_DONE, SEND_RETRY, SEND_SPLIT, SEND_REFUSED, SEND_STOP } send_outcome;
+typedef enum { SEND_DONE, SEND_RETRY, SEND_SPLIT, SEND_REFUSED, SEND_STOP } send_step;
 
 /* The one place where the outcome of an export attempt is known: HTTP status (0: no answer),
  * the error line (NULL: none; never a secret) and whether the key was refused. Status and
@@ -198,121 +180,136 @@ static void drop_batch(exporter *e, size_t n, uint64_t last_seq) {
   pthread_mutex_unlock(&e->lock);
 }
 
-/* One attempt at one batch with target t. Updates counters; acks the batch unless it is to be
- * tried again (retryable, split, refused key, stopping). */
-static send_outcome send_batch(exporter *e, const exporter_target *t, const queue_record **batch,
-                               size_t n, double *retry_after_s) {
+/* A batch as the exporter sends it: n stored spans, framed into one request body. */
+typedef struct {
+  size_t n, span_bytes, first_len;
+  uint64_t last_seq;
+  uint8_t *body; /* owned */
+  size_t body_len;
+} framed_batch;
+
+/* Stage 1: frames one ExportTraceServiceRequest around the stored span bytes. -1 (error says
+ * why) when a record is not a span. */
+static int frame_batch(const exporter_target *t, const queue_record **batch, size_t n,
+                       framed_batch *fb, char *error, size_t cap) {
   const uint8_t *spans[BATCH_MAX_SPANS];
-  size_t lens[BATCH_MAX_SPANS], span_bytes = 0;
-  uint64_t last_seq = batch[n - 1]->seq;
-  for (size_t i = 0; i < n; i++) spans[i] = batch[i]->data, lens[i] = batch[i]->len, span_bytes += lens[i];
+  size_t lens[BATCH_MAX_SPANS];
+  *fb = (framed_batch){.n = n, .first_len = batch[0]->len, .last_seq = batch[n - 1]->seq};
+  for (size_t i = 0; i < n; i++)
+    spans[i] = batch[i]->data, lens[i] = batch[i]->len, fb->span_bytes += lens[i];
   otlp_resource res = {.service_name = t->service_name, .project_name = t->project_name,
                        .scope_version = t->version, .extra = t->resource};
-  uint8_t *body = NULL;
-  size_t body_len = 0;
-  char error[256] = "";
-  if (otlp_encode_request(&res, spans, lens, n, &body, &body_len, error, sizeof error) != 0) {
-    /* A record that is not a span can never be sent: drop the batch rather than loop. */
-    log_error("dropping %zu spans: cannot build the export request: %s", n, error);
-    drop_batch(e, n, last_seq);
-    return SEND_DONE;
-  }
+  return otlp_encode_request(&res, spans, lens, n, &fb->body, &fb->body_len, error, cap);
+}
+
+/* Stage 2: POSTs the framed batch to t and says what the answer means (retry.h). */
+static retry_outcome send_framed(exporter *e, const exporter_target *t, const framed_batch *fb) {
   http_request req = {.url = t->url, .headers = (const char *const *)t->headers,
-                      .n_headers = t->n_headers, .body = body, .body_len = body_len,
+                      .n_headers = t->n_headers, .body = fb->body, .body_len = fb->body_len,
                       .gzip = t->gzip, .timeout_ms = t->timeout_ms,
                       .abort_flag = &e->abort_transfer};
   http_response resp = {0};
   int rc = http_post(&req, &resp);
-  free(body);
-  *retry_after_s = resp.retry_after_s;
-
-  send_outcome outcome = SEND_DONE;
-  size_t dropped = 0;
-  pthread_mutex_lock(&e->lock);
-  e->counts.requests++;
-  if (rc == 0 && resp.status >= 200 && resp.status < 300) {
-    int64_t rejected = 0;
-    char *message = NULL;
-    /* The backend's count is trusted only within the batch: a negative one (or one from an
-     * unreadable body) would otherwise wrap n - rejected and inflate exported. */
-    if (otlp_parse_response(resp.body, resp.body_len, &rejected, &message) != 0 || rejected < 0)
-      rejected = 0;
-    if (rejected > (int64_t)n) rejected = (int64_t)n;
-    if (rejected > 0) {
-      char reason[200], line[320];
-      snprintf(reason, sizeof reason, "%s", message ? message : "(no reason given)");
-      scrub_secrets(t, reason, sizeof reason);
-      snprintf(line, sizeof line, "HTTP %ld: backend rejected %lld of %zu spans: %s", resp.status,
-               (long long)rejected, n, reason);
-      log_warn("%s", line);
-      record_outcome_locked(e, resp.status, line, false);
-      e->counts.dropped += (uint64_t)rejected;
-      e->counts.rejected += (uint64_t)rejected;
-    } else {
-      record_outcome_locked(e, resp.status, NULL, false);
-      /* no URL in log lines: it may carry user:password (the config's "sending to" line shows
-       * it without them) */
-      log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, body_len, resp.status);
-    }
-    free(message);
-    e->counts.exported += n - (size_t)rejected;
-  } else if (rc != 0 || http_status_retryable(resp.status)) {
-    e->counts.failed_requests++;
-    char line[sizeof resp.error + 16];
-    if (rc != 0) snprintf(line, sizeof line, "%s", resp.error);
-    else snprintf(line, sizeof line, "HTTP %ld", resp.status);
-    record_outcome_locked(e, rc != 0 ? 0 : resp.status, line, false);
-    outcome = e->stopping ? SEND_STOP : SEND_RETRY;
-  } else {
-    char first_line[200], line[224];
-    http_body_first_line(resp.body, resp.body_len, first_line, sizeof first_line - 1);
-    scrub_secrets(t, first_line, sizeof first_line);
-    snprintf(line, sizeof line, "HTTP %ld: %.199s", resp.status, first_line);
-    e->counts.failed_requests++;
-    if (resp.status == 401 || resp.status == 403) {
-      record_outcome_locked(e, resp.status, line, true);
-      if (!e->refused)
-        log_error("backend refused the credentials with HTTP %ld: %s; %zu spans (and those after "
-                  "them) are kept in the spool and sent once the configuration changes",
-                  resp.status, first_line, n);
-      e->refused = true;
-      outcome = SEND_REFUSED;
-    } else if (resp.status == 413 && n > 1) {
-      record_outcome_locked(e, resp.status, line, false);
-      e->split_bytes = span_bytes / 2 ? span_bytes / 2 : 1;
-      log_warn("backend refused a %zu-byte request of %zu spans as too large (HTTP 413); "
-               "sending batches of at most %zu span bytes", body_len, n, e->split_bytes);
-      outcome = SEND_SPLIT;
-    } else if (resp.status == 413) {
-      record_outcome_locked(e, resp.status, line, false);
-      log_error("backend refused a single span of %zu bytes (a %zu-byte request) as too large "
-                "(HTTP 413); dropped", lens[0], body_len);
-      e->counts.too_large++;
-      dropped = n;
-    } else {
-      record_outcome_locked(e, resp.status, line, false);
-      log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
-                resp.status, first_line);
-      dropped = n;
-    }
-    e->counts.dropped += dropped;
-  }
-  pthread_mutex_unlock(&e->lock);
+  retry_outcome o = retry_classify(rc, resp.status, resp.error, resp.retry_after_s, resp.body,
+                                   resp.body_len, fb->n);
   http_response_free(&resp);
+  return o;
+}
+
+/* Stage 3: applies an outcome to the counters and the log (messages scrubbed first), and
+ * says what becomes of the batch. Lock held. */
+static send_step apply_outcome_locked(exporter *e, const exporter_target *t,
+                                      const framed_batch *fb, retry_outcome *o) {
+  size_t n = fb->n;
+  char line[sizeof o->message + 100];
+  e->counts.requests++;
+  if (o->kind != RETRY_OK && o->kind != RETRY_PARTIAL) e->counts.failed_requests++;
+  if (o->kind != RETRY_AGAIN) scrub_secrets(t, o->message, sizeof o->message);
+  switch (o->kind) {
+  case RETRY_OK:
+    record_outcome_locked(e, o->status, NULL, false);
+    /* no URL in log lines: it may carry user:password (the config's "sending to" line shows
+     * it without them) */
+    log_debug("exported %zu spans (%zu bytes): HTTP %ld", n, fb->body_len, o->status);
+    e->counts.exported += n;
+    return SEND_DONE;
+  case RETRY_PARTIAL:
+    snprintf(line, sizeof line, "HTTP %ld: backend rejected %lld of %zu spans: %s", o->status,
+             (long long)o->rejected, n, o->message);
+    log_warn("%s", line);
+    record_outcome_locked(e, o->status, line, false);
+    e->counts.dropped += (uint64_t)o->rejected;
+    e->counts.rejected += (uint64_t)o->rejected;
+    e->counts.exported += n - (size_t)o->rejected;
+    return SEND_DONE;
+  case RETRY_AGAIN:
+    record_outcome_locked(e, o->status, o->message, false);
+    return e->stopping ? SEND_STOP : SEND_RETRY;
+  default:
+    break;
+  }
+  snprintf(line, sizeof line, "HTTP %ld: %s", o->status, o->message);
+  bool refused = o->kind == RETRY_REFUSED;
+  record_outcome_locked(e, o->status, line, refused);
+  if (refused) {
+    if (!e->refused)
+      log_error("backend refused the credentials with HTTP %ld: %s; %zu spans (and those after "
+                "them) are kept in the spool and sent once the configuration changes",
+                o->status, o->message, n);
+    e->refused = true;
+    return SEND_REFUSED;
+  }
+  if (o->kind == RETRY_SPLIT && n > 1) {
+    e->split_bytes = fb->span_bytes / 2 ? fb->span_bytes / 2 : 1;
+    log_warn("backend refused a %zu-byte request of %zu spans as too large (HTTP 413); "
+             "sending batches of at most %zu span bytes", fb->body_len, n, e->split_bytes);
+    return SEND_SPLIT;
+  }
+  if (o->kind == RETRY_SPLIT) {
+    log_error("backend refused a single span of %zu bytes (a %zu-byte request) as too large "
+              "(HTTP 413); dropped", fb->first_len, fb->body_len);
+    e->counts.too_large++;
+  } else {
+    log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
+              o->status, o->message);
+  }
+  e->counts.dropped += n;
+  return SEND_DONE;
+}
+
+/* One attempt at one batch with target t: frame, send, apply. Acks the batch unless it is to
+ * be tried again (retryable, split, refused key, stopping). */
+static send_step send_batch(exporter *e, const exporter_target *t, const queue_record **batch,
+                            size_t n, double *retry_after_s) {
+  framed_batch fb;
+  char error[256] = "";
+  if (frame_batch(t, batch, n, &fb, error, sizeof error) != 0) {
+    /* A record that is not a span can never be sent: drop the batch rather than loop. */
+    log_error("dropping %zu spans: cannot build the export request: %s", n, error);
+    drop_batch(e, n, fb.last_seq);
+    return SEND_DONE;
+  }
+  retry_outcome o = send_framed(e, t, &fb);
+  free(fb.body);
+  fb.body = NULL;
+  *retry_after_s = o.retry_after_s;
+  pthread_mutex_lock(&e->lock);
+  send_step step = apply_outcome_locked(e, t, &fb, &o);
+  pthread_mutex_unlock(&e->lock);
   /* For `status` in other processes (outcome.h). Only this thread writes last_error. */
   outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
                            e->counts.dropped};
-  outcome_record(t->url, rc == 0 ? resp.status : 0, e->counts.last_error, n, &totals);
+  outcome_record(t->url, o.status, e->counts.last_error, n, &totals);
 
-  if (outcome == SEND_DONE) {
+  if (step == SEND_DONE) {
     queue_ack(e->q, n);
     pthread_mutex_lock(&e->lock);
-    answered_locked(e, last_seq);
+    answered_locked(e, fb.last_seq);
     pthread_mutex_unlock(&e->lock);
   } else {
     queue_unpeek(e->q);
   }
-  return outcome;
+  return step;
 }
 
 /* Takes the current target for a send; it stays alive until release_target even if
@@ -362,11 +359,12 @@ static void *exporter_main(void *arg) {
     exporter_target *target = take_target_locked(e);
     pthread_mutex_unlock(&e->lock);
     double retry_after_s = -1;
-    send_outcome outcome = send_batch(e, target, batch, n, &retry_after_s);
+    send_step outcome = send_batch(e, target, batch, n, &retry_after_s);
     pthread_mutex_lock(&e->lock);
     if (outcome == SEND_RETRY) {
       attempt++;
-      long delay = backoff_ms(target, attempt, retry_after_s);
+      long delay = retry_delay_ms(attempt, retry_after_s, target->backoff_initial_ms,
+                                  target->backoff_max_ms, rand() / ((double)RAND_MAX + 1));
       e->counts.retries++;
       log_warn("export failed (%s); retry %d in %ld ms, %zu spans kept", e->counts.last_error,
                attempt, delay, n);

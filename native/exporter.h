@@ -1,9 +1,10 @@
 /* exporter — the one background thread that ships the queue to the backend.
  *
- * It peeks a batch, frames one ExportTraceServiceRequest around the stored span bytes (otlp),
- * POSTs it (http), and acks the batch on a 2xx or a permanent failure; retryable failures
- * (429, 502, 503, 504, network) are retried with exponential backoff and jitter, honouring
- * Retry-After. 413 halves the batch's size until it passes (a single span still refused is
+ * Each batch goes through three stages: frame (one ExportTraceServiceRequest around the
+ * stored span bytes, otlp), send (http; the answer becomes a typed outcome, retry_classify),
+ * apply (counters, log, ack; the delay before a retry is retry_delay_ms). It acks the batch on
+ * a 2xx or a permanent failure; retryable failures (429, 502, 503, 504, network) are retried
+ * with exponential backoff and jitter, honouring Retry-After. 413 halves the batch's size until it passes (a single span still refused is
  * dropped and logged with its size). 401 and 403 keep the spans queued (and spooled) and stop
  * sending until the target changes (a config reload), then send them. The JS thread only
  * hands spans to the queue and reads counters: it never waits on the network.

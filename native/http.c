@@ -1,7 +1,8 @@
 /* http — one OTLP/HTTP POST with libcurl; see http.h.
  *
- * Each call uses its own easy handle, so nothing is shared between threads beyond
- * curl's global state, which http_global_init sets up exactly once.
+ * Each thread keeps one easy handle (http_thread_handle), reset between requests and reused so
+ * that batches share a connection; nothing is shared between threads beyond curl's global
+ * state, which http_global_init sets up exactly once.
  */
 #include "http.h"
 

@@ -1,8 +1,10 @@
 /* otlp — span records to OTLP protobuf and back; see otlp.h.
  *
- * Encoding builds protobuf-c message structs that borrow the span's strings (nothing is
- * copied), packs them, and frees only the arrays this file allocated. Decoding uses
- * protobuf-c's own unpack and free_unpacked.
+ * Encoding a span (once, when it is made) builds protobuf-c message structs that borrow the
+ * span's strings (nothing is copied), packs them, and frees only the arrays this file
+ * allocated. A request is framed around the stored span bytes without unpacking them
+ * (otlp_encode_request); only its resource and scope go through protobuf-c. Decoding (a
+ * response, or a span for tests) uses protobuf-c's own unpack and free_unpacked.
  */
 #include "otlp.h"
 

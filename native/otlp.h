@@ -1,8 +1,10 @@
 /* otlp — span records to OTLP protobuf and back (opentelemetry-proto v1.x, protobuf-c).
  *
- * A span is encoded once, when reconcile makes it, as an opentelemetry.proto.trace.v1.Span
- * message; the queue and the spool keep those bytes, and a batch of them is framed into one
+ * A span is encoded once, when reconcile emits it (the tracer's emit calls otlp_encode_span),
+ * as an opentelemetry.proto.trace.v1.Span message; the queue and the spool keep those bytes
+ * (and a restart reads them back as they are), and a batch of them is framed into one
  * ExportTraceServiceRequest at send time, with the resource of the config then in force.
+ * Nothing decodes a stored span except tests and diagnostics (otlp_decode_span).
  */
 #ifndef OTLP_H
 #define OTLP_H

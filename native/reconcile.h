@@ -5,8 +5,10 @@
  *     "childSessions": [{sessionID, parentSessionID, parentCallID, info, messages}],
  *     "abandoned": true }                     optional, honoured with "close" only
  * where messages are what OpenCode's client.session.messages() returns: the whole session or
- * any tail of it (the open part, from the last watermark on). `state` remembers what was
- * emitted so only new spans leave, and the watermark says how much the next payload must show.
+ * any tail of it (the open part, from the last watermark on), and childSessions the sessions
+ * their `task` calls started (lib leaves out those result->open_children no longer names).
+ * `state` remembers what was emitted so only new spans leave, and the watermark
+ * (reconcile_result) says how much the next payload must show.
  * "close" (session.idle) sends the last Turn once every model call of it finished. "abandoned"
  * says no OpenCode process works on the session any more (killed mid-turn, or quit before
  * session.idle was handled): the last turn is over as it stands. A call that never completed

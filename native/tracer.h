@@ -1,9 +1,12 @@
 /* tracer — the library as one object: config, log, dedup state, queue and exporter wired
  * together. binding.c turns JS calls into these; C tests drive it directly.
  *
- * Threads: every function here but tracer_flush is called on the JS thread; tracer_flush may
- * run on a worker thread (it only waits on the exporter). Config reloads happen on the JS
- * thread, so environ is never read concurrently with a setenv.
+ * Threads: every function here but tracer_flush is called by one thread at a time (a JS
+ * thread: binding.c serialises the main thread and any worker_threads that load the addon);
+ * tracer_flush may run beside them on a thread-pool thread (it only waits on the exporter).
+ * Config reloads happen on a JS thread; environ is read then, so a setenv on another JS
+ * thread at that moment would race (Node's workers have their own process.env copy and do
+ * not call setenv).
  */
 #ifndef TRACER_H
 #define TRACER_H

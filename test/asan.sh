@@ -19,11 +19,11 @@ rm -rf "$OUT/reports"
 mkdir -p "$OUT/reports"
 
 node native/nodedir/prepare.js || exit 1
-SOURCES=(native/*.c)
+mapfile -t SOURCES < <(node native/sources.js) # the list binding.gyp builds from
 # shellcheck disable=SC2046
 $CC -std=c11 -D_GNU_SOURCE -DNAPI_VERSION=8 -g -O1 -fno-omit-frame-pointer -fPIC -shared \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fvisibility=hidden \
-  -Inative/nodedir/include/node -Inative "${SOURCES[@]}" -o "$OUT/arize_tracing.node" \
+  -Inative/nodedir/include/node -Inative -Inative/gen "${SOURCES[@]}" -o "$OUT/arize_tracing.node" \
   $(pkg-config --libs libcurl jansson yaml-0.1 libprotobuf-c) -lz -lpthread -lm || exit 1
 
 RUNTIME_LIB=$($CC -print-file-name=libasan.so)

@@ -2,15 +2,16 @@
 # Regenerates the protobuf-c sources for OTLP traces from the .proto files here.
 #
 # The .proto files are the opentelemetry-proto v1.x definitions under flat file names
-# (otlp_common.proto, …) with their upstream packages, so the generated files can sit
-# flat in native/: the C test Makefile and the addon build compile only native/*.c, and
-# the generated #include "otlp_common.pb-c.h" lines then resolve with -Inative alone.
+# (otlp_common.proto, …) with their upstream packages, so the generated files sit flat in
+# native/gen/ (kept apart from the hand-written modules; native/sources.js lists both for
+# the addon build and the C Makefiles), and the generated #include "otlp_common.pb-c.h"
+# lines resolve beside the file that includes them.
 #
 # Usage: native/proto/regenerate.sh   (from any directory; needs protoc-c 1.4.1)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=$(dirname "$here")
+out=$(dirname "$here")/gen
 
 version=$(protoc-c --version | sed -n 's/^protobuf-c \([0-9.]*\).*/\1/p')
 if [ "$version" != "1.4.1" ]; then
