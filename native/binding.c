@@ -272,14 +272,8 @@ static napi_value oat_shutdown(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* status() -> JSON text (lib/ parses it): counters and the resolved backend, no secrets. */
-static napi_value oat_status(napi_env env, napi_callback_info info) {
-  (void)info;
-  pthread_mutex_lock(&tracer_lock);
-  tracer *t = get_tracer_locked(env);
-  char *json = t ? tracer_status_json(t) : NULL;
-  pthread_mutex_unlock(&tracer_lock);
-  if (!t) return NULL;
+/* A JSON text the core made (malloc'd; freed here) as a JS string; NULL (out of memory) throws. */
+static napi_value json_text(napi_env env, char *json) {
   if (!json) {
     napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
     return NULL;
@@ -287,6 +281,16 @@ static napi_value oat_status(napi_env env, napi_callback_info info) {
   napi_value out = make_string(env, json);
   free(json);
   return out;
+}
+
+/* status() -> JSON text (lib/ parses it): counters and the resolved backend, no secrets. */
+static napi_value oat_status(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_mutex_lock(&tracer_lock);
+  tracer *t = get_tracer_locked(env);
+  char *json = t ? tracer_status_json(t) : NULL;
+  pthread_mutex_unlock(&tracer_lock);
+  return t ? json_text(env, json) : NULL;
 }
 
 /* configStatus() -> JSON text: the settings as resolved now (config.h's
@@ -297,13 +301,7 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   config *c = config_load(NULL, (const char *const *)environ);
   char *json = c ? config_describe_json(c) : NULL;
   config_free(c);
-  if (!json) {
-    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
-    return NULL;
-  }
-  napi_value out = make_string(env, json);
-  free(json);
-  return out;
+  return json_text(env, json);
 }
 
 /* The last environment to unload (a worker's end is not the process's) stops the exporter

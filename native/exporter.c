@@ -13,6 +13,7 @@
 #include "otlp.h"
 #include "outcome.h"
 #include "retry.h"
+#include "wallclock.h"
 
 #define BATCH_MAX_SPANS 512
 #define BATCH_MAX_BYTES (4u * 1024 * 1024)
@@ -84,21 +85,6 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* An absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
-static struct timespec deadline_in(long ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-  return ts;
-}
 
 /* Sleeps the whole delay unless stop is asked for (a retry must not come early, new records
  * or not) or the target is replaced: the failure may have been the old endpoint's or
@@ -106,7 +92,7 @@ static struct timespec deadline_in(long ms) {
  * changes is e->target_changes when the failed send took its target (it may have been
  * replaced during the send). Called with the lock held. Returns false when stopping. */
 static bool pause_locked(exporter *e, long ms, uint64_t changes) {
-  struct timespec until = deadline_in(ms);
+  struct timespec until = wallclock_in(ms);
   while (!e->stopping && e->target_changes == changes)
     if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT) break;
   return !e->stopping;
@@ -115,7 +101,7 @@ static bool pause_locked(exporter *e, long ms, uint64_t changes) {
 /* Waits for anything (new records, a new target, stop) or ms. The caller re-checks its
  * condition, so a spurious wakeup is harmless. Called with the lock held. */
 static void idle_locked(exporter *e, long ms) {
-  struct timespec until = deadline_in(ms);
+  struct timespec until = wallclock_in(ms);
   pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
@@ -163,7 +149,7 @@ typedef enum { SEND_DONE, SEND_RETRY, SEND_SPLIT, SEND_REFUSED, SEND_STOP } send
  * persistence of the last outcome hang off here. Lock held. */
 static void record_outcome_locked(exporter *e, long status, const char *error, bool key_refused) {
   e->counts.last_status = status;
-  e->counts.last_attempt_ms = wall_ms();
+  e->counts.last_attempt_ms = wallclock_ms();
   size_t n = error ? strnlen(error, sizeof e->counts.last_error - 1) : 0;
   memcpy(e->counts.last_error, error ? error : "", n); /* cut to fit */
   e->counts.last_error[n] = '\0';
@@ -446,7 +432,7 @@ exporter_counts exporter_get_counts(exporter *e) {
 
 void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
   uint64_t goal = queue_get_stats(e->q).last_seq;
-  struct timespec until = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+  struct timespec until = wallclock_in(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&e->lock);
   while (e->started && !e->stopping && e->target && !e->refused &&
          (e->target->send || e->target->discard)) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "wallclock.h"
 
 static pthread_mutex_t outcome_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *outcome_file;   /* <dir>/last-export.json; guarded by outcome_lock */
@@ -23,11 +24,6 @@ static char *outcome_procs;  /* <dir>/processes; guarded by outcome_lock */
 static char *outcome_target; /* guarded by outcome_lock */
 static int64_t outcome_started_ms;
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* <procs>/<pid>.json, malloc'd. */
 static char *process_file(const char *procs, long pid) {
@@ -67,7 +63,7 @@ void outcome_open(const char *dir, const char *target) {
   outcome_file = file;
   outcome_procs = procs;
   outcome_target = name;
-  if (!outcome_started_ms) outcome_started_ms = now_ms();
+  if (!outcome_started_ms) outcome_started_ms = wallclock_ms();
   pthread_mutex_unlock(&outcome_lock);
 }
 
@@ -123,7 +119,7 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
   char *shown = url_for_display(url);
   bool ok = http_status >= 200 && http_status < 300;
   json_t *o = json_pack("{s:I, s:I, s:b, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
-                        (json_int_t)now_ms(), "status", (json_int_t)http_status, "ok", ok,
+                        (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok,
                         "refused_key", http_status == 401 || http_status == 403, "error",
                         ok || !error || !*error ? NULL : error, "target", outcome_target,
                         "endpoint", shown, "spans", (json_int_t)spans, "pid",
@@ -134,7 +130,7 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
   if (totals && outcome_procs && files_mkdir_p(outcome_procs) == 0 &&
       (proc_file = process_file(outcome_procs, (long)getpid()))) {
     json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)getpid(),
-                          "at_ms", (json_int_t)now_ms(), "started_ms",
+                          "at_ms", (json_int_t)wallclock_ms(), "started_ms",
                           (json_int_t)outcome_started_ms, "requests", (json_int_t)totals->requests,
                           "failed_requests", (json_int_t)totals->failed_requests, "exported",
                           (json_int_t)totals->exported, "dropped", (json_int_t)totals->dropped,

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "wallclock.h"
 
 #define DROP_LOG_INTERVAL_S 60
 #define GROUP_MAX_BYTES (8u * 1024 * 1024) /* one write's size, when more is waiting */
@@ -82,15 +83,6 @@ struct queue {
   time_t last_expire;
 };
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec deadline_at(int64_t ms) {
-  return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-}
 
 queue *queue_new(size_t max_bytes) {
   queue *q = calloc(1, sizeof *q);
@@ -455,7 +447,7 @@ static void run_job(queue *q, write_job *j) {
     if (!q->stats.spool_failing) log_write_failure(q, err);
     q->stats.spool_failing = true;
     q->stats.write_failures++;
-    q->retry_at_ms = now_ms() + q->retry_ms;
+    q->retry_at_ms = wallclock_ms() + q->retry_ms;
     q->retry_ms = q->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry_ms * 2;
     q->rescan = true;
   }
@@ -494,7 +486,7 @@ static void run_chores(queue *q) {
 static bool writer_has_work(queue *q) {
   if (q->settled || q->removals) return true;
   if (!q->sp || (!q->rescan && !q->scan_from) || q->blocked) return false;
-  return !q->stats.spool_failing || now_ms() >= q->retry_at_ms;
+  return !q->stats.spool_failing || wallclock_ms() >= q->retry_at_ms;
 }
 
 static void *writer_main(void *arg) {
@@ -505,10 +497,10 @@ static void *writer_main(void *arg) {
     if (!writer_has_work(q)) {
       pthread_cond_broadcast(&q->synced);
       if (q->stopping) break;
-      int64_t until = now_ms() + EXPIRE_INTERVAL_S * 1000L;
+      int64_t until = wallclock_ms() + EXPIRE_INTERVAL_S * 1000L;
       if (q->stats.spool_failing && (q->rescan || q->scan_from) && q->retry_at_ms < until)
         until = q->retry_at_ms;
-      struct timespec ts = deadline_at(until);
+      struct timespec ts = wallclock_at(until);
       pthread_cond_timedwait(&q->wake, &q->lock, &ts);
       if (q->max_age_s > 0 && time(NULL) - q->last_expire >= EXPIRE_INTERVAL_S) {
         pthread_mutex_unlock(&q->lock);
@@ -519,7 +511,7 @@ static void *writer_main(void *arg) {
     }
     j.n = j.n_items = 0;
     bool write = q->sp && (q->rescan || q->scan_from) &&
-                 (!q->stats.spool_failing || now_ms() >= q->retry_at_ms);
+                 (!q->stats.spool_failing || wallclock_ms() >= q->retry_at_ms);
     if (write) collect_job(q, &j);
     pthread_mutex_unlock(&q->lock);
     run_chores(q);
@@ -729,8 +721,8 @@ static bool synced_upto(queue *q, uint64_t goal) {
 }
 
 bool queue_sync(queue *q, long timeout_ms) {
-  int64_t until = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-  struct timespec ts = deadline_at(until);
+  int64_t until = wallclock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  struct timespec ts = wallclock_at(until);
   pthread_mutex_lock(&q->lock);
   uint64_t goal = q->stats.last_seq;
   bool done;
