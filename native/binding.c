@@ -266,7 +266,7 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
 static void on_environment_cleanup(void *arg) {
   free(arg);
   if (--environments > 0 || !the_tracer) return;
-  tracer_shutdown(the_tracer, -1); /* the configured bound, 2 s by default */
+  tracer_shutdown(the_tracer, -1); /* the configured bound (export.exit_flush_ms) */
   tracer_free(the_tracer);
   the_tracer = NULL;
 }

@@ -37,6 +37,7 @@ typedef struct {
   char *phoenix_api_key;
 
   char **headers; /* "name: value" lines for the backend (they hold the secrets) */
+  bool *header_secret; /* per header: its value is a secret (masked wherever it is echoed) */
   size_t n_headers;
 
   bool log_prompts;      /* false: prompt and response text redacted */
