@@ -261,6 +261,20 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* settingsSchema() -> JSON text: every setting's file keys, environment variables, default,
+ * bounds and secrecy, and the backends (config.h's config_schema_json). */
+static napi_value oat_settings_schema(napi_env env, napi_callback_info info) {
+  (void)info;
+  char *json = config_schema_json();
+  if (!json) {
+    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
+    return NULL;
+  }
+  napi_value out = make_string(env, json);
+  free(json);
+  return out;
+}
+
 /* The last environment to unload stops the exporter with a short bound; what is unsent
  * stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
@@ -281,6 +295,7 @@ NAPI_MODULE_INIT() {
       {"shutdown", oat_shutdown},
       {"status", oat_status},
       {"configStatus", oat_config_status},
+      {"settingsSchema", oat_settings_schema},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -61,10 +61,10 @@ typedef enum { F_NONE, F_STR, F_BOOL, F_LONG, F_SIZE, F_BACKEND } field_kind;
 enum {
   S_PROJECT_NAME,
   S_TARGET,
+  S_REGION,
   S_ENDPOINT,
   S_API_KEY,
   S_SPACE_ID,
-  S_REGION,
   S_HEADERS,
   S_LOG_PROMPTS,
   S_LOG_TOOL_DETAILS,
@@ -344,12 +344,15 @@ static bool has_control_char(const char *s, size_t len) {
   return false;
 }
 
-/* An HTTP header name (RFC 9110 token). */
+/* An HTTP header name (RFC 9110 token): letters, digits and these (the CLI checks --header
+ * names with the same set, from config_schema_json). */
+#define HEADER_NAME_SYMBOLS "!#$%&'*+-.^_`|~"
+
 static bool is_header_name(const char *s, size_t len) {
   if (len == 0) return false;
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (!isalnum(ch) && !strchr("!#$%&'*+-.^_`|~", ch)) return false;
+    if (!isalnum(ch) && !strchr(HEADER_NAME_SYMBOLS, ch)) return false;
   }
   return true;
 }
@@ -1289,7 +1292,7 @@ static size_t scaled(long n, long unit) {
 static void resolve_table(loader *l) {
   for (int i = 0; i < S_COUNT && !l->oom; i++) {
     const struct setting *st = &settings[i];
-    if (st->field == F_NONE) continue;
+    if (st->field == F_NONE || st->field == F_BACKEND) continue;
     void *field = (char *)l->c + st->offset;
     switch (st->type) {
     case ST_STRING: {
@@ -1775,4 +1778,80 @@ time_t config_file_mtime(const char *path) {
   struct stat st;
   if (!path || stat(path, &st) != 0) return 0;
   return st.st_mtime;
+}
+
+/* ---- the schema, for the CLI and the README test ---- */
+
+static const char *const type_names[] = {[ST_STRING] = "string", [ST_NUMBER] = "number",
+                                         [ST_FLAG] = "flag",     [ST_SWITCH] = "switch",
+                                         [ST_CHOICE] = "choice", [ST_MAP] = "mapping",
+                                         [ST_LIST] = "list"};
+
+/* ["a", "b"] of "a|b". */
+static json_t *choices_json(const char *choices) {
+  json_t *a = json_array();
+  for (const char *p = choices; a && p && *p;) {
+    size_t n = strcspn(p, "|");
+    json_array_append_new(a, json_stringn(p, n));
+    p += n + (p[n] == '|');
+  }
+  return a;
+}
+
+static json_t *setting_json(int i) {
+  const struct setting *st = &settings[i];
+  json_t *keys = json_array(), *old = json_array(), *env = json_array();
+  const char *prefixes[2];
+  size_t np = 0;
+  if (st->scope == AT_TOP || st->scope == AT_BOTH) prefixes[np++] = "";
+  if (st->scope == AT_HARNESS || st->scope == AT_BOTH) prefixes[np++] = "harnesses.opencode.";
+  key_paths one = {.n = 0};
+  for (size_t k = 0; k < np; k++) {
+    add_path(&one, prefixes[k], st->key, NULL);
+    if (st->old_key) add_path(&one, prefixes[k], st->key, st->old_key);
+  }
+  for (size_t k = 0; k < one.n; k++)
+    json_array_append_new(one.old[k] ? old : keys, json_string(one.path[k]));
+  for (size_t k = 0; k < SETTING_MAX_ENV && st->env[k]; k++)
+    json_array_append_new(env, json_string(st->env[k]));
+  json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:s?, s:b}", "keys", keys, "old_keys", old, "env",
+                        env, "type", type_names[st->type], "default", st->def_text, "secret",
+                        st->secret);
+  if (!o) return NULL;
+  if (st->type == ST_NUMBER) {
+    json_object_set_new(o, "default", json_integer(st->def));
+    json_object_set_new(o, "min", json_integer(st->min));
+    json_object_set_new(o, "max", json_integer(st->max));
+  }
+  if (st->type == ST_CHOICE) json_object_set_new(o, "choices", choices_json(st->choices));
+  return o;
+}
+
+static json_t *backend_json(const struct backend *b) {
+  json_t *regions = json_array(), *headers = json_array();
+  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+    json_array_append_new(regions, json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name,
+                                             "long_name", b->regions[i].long_name, "endpoint",
+                                             b->regions[i].endpoint));
+  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name; i++) {
+    const backend_header *h = &b->headers[i];
+    const struct setting *st = h->setting == S_COUNT ? NULL : &settings[h->setting];
+    json_array_append_new(headers, json_pack("{s:s, s:s?, s:s, s:b}", "name", h->name, "from",
+                                             st ? (st->key ? st->key : st->env[0]) : NULL,
+                                             "prefix", h->prefix, "secret", h->secret));
+  }
+  return json_pack("{s:s, s:s, s:o, s:o}", "name", config_target_name(b->target),
+                   "default_scheme", b->default_scheme, "regions", regions, "headers", headers);
+}
+
+char *config_schema_json(void) {
+  json_t *list = json_array(), *bk = json_array();
+  for (int i = 0; list && i < S_COUNT; i++) json_array_append_new(list, setting_json(i));
+  for (size_t i = 0; bk && i < sizeof backends / sizeof *backends; i++)
+    json_array_append_new(bk, backend_json(&backends[i]));
+  json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk,
+                        "header_name_symbols", HEADER_NAME_SYMBOLS);
+  char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(o);
+  return text;
 }

@@ -106,6 +106,13 @@ void config_free(config *c);
  * adopting anyone's spool. */
 char *config_describe_json(const config *c);
 
+/* The settings schema as JSON text (malloc'd; NULL when out of memory): {"settings": [{"keys"
+ * (full file keys), "old_keys", "env" (the first set wins), "type", "default", "min", "max",
+ * "choices", "secret"}], "backends": [{"name", "default_scheme", "regions": [{"name",
+ * "long_name", "endpoint"}], "headers": [{"name", "from", "prefix", "secret"}]}],
+ * "header_name_symbols"}. lib/settings.json is this text (test/settings.test.js checks it). */
+char *config_schema_json(void);
+
 /* "arize", "phoenix", "otlp" or "none". */
 const char *config_target_name(config_target t);
 
