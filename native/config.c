@@ -1730,6 +1730,28 @@ void config_free(config *c) {
   free(c);
 }
 
+/* {"file key or variable": value} of every setting with a field, in the unit its key names;
+ * secrets are left out (the table says which). */
+static json_t *config_values_json(const config *c) {
+  json_t *o = json_object();
+  for (int i = 0; o && i < S_COUNT; i++) {
+    const struct setting *st = &settings[i];
+    if (st->secret || st->field == F_NONE || st->field == F_BACKEND) continue;
+    const void *field = (const char *)c + st->offset;
+    const char *name = st->key ? st->key : st->env[0];
+    json_t *v = NULL;
+    switch (st->field) {
+    case F_STR: v = *(char *const *)field ? json_string(*(char *const *)field) : json_null(); break;
+    case F_BOOL: v = json_boolean(*(const bool *)field); break;
+    case F_LONG: v = json_integer(*(const long *)field / st->unit); break;
+    case F_SIZE: v = json_integer((json_int_t)(*(const size_t *)field / (size_t)st->unit)); break;
+    default: break;
+    }
+    json_object_set_new(o, name, v);
+  }
+  return o;
+}
+
 char *config_describe_json(const config *c) {
   char *endpoint = NULL;
   if (c->endpoint) { /* without user:password@: a URL may carry credentials */
@@ -1758,6 +1780,7 @@ char *config_describe_json(const config *c) {
                         c->config_path, "warning", c->warning, "unknown_keys", c->unknown_keys,
                         "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
                         c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
+  if (o) json_object_set_new(o, "settings", config_values_json(c));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);

@@ -102,7 +102,8 @@ void config_free(config *c);
  * {"enabled", "state": "sending"|"disabled"|"dry-run"|"no-backend", "reason",
  *  "backend": {"target", "endpoint" (without user:password@), "project"},
  *  "config": {"path", "warning", "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
- *  "exit_flush_ms"}. Never a secret. `status` reads it without opening a tracer, so without
+ *  "exit_flush_ms", "settings": {file key or variable: the value in effect, for every setting
+ *  of the schema that is not a secret}}. Never a secret. `status` reads it without opening a tracer, so without
  * adopting anyone's spool. */
 char *config_describe_json(const config *c);
 

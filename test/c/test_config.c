@@ -580,6 +580,19 @@ static void test_backend_headers_are_typed_secret_or_not(void) {
   config_free(c);
 }
 
+static void test_described_settings_show_every_value_in_effect_but_no_secret(void) {
+  const char *env[] = {"ARIZE_API_KEY=key-secret-1", "ARIZE_SPACE_ID=space-secret-2",
+                       "ARIZE_SPOOL_MAX_MB=50", "ARIZE_LOG_PROMPTS=false", NULL};
+  config *c = load(NULL, env);
+  char *text = config_describe_json(c);
+  CHECK(text && strstr(text, "\"spool.max_mb\":50"));
+  CHECK(text && strstr(text, "\"logging.prompts\":false"));
+  CHECK(text && strstr(text, "\"export.exit_flush_ms\":1000"));
+  CHECK(text && !strstr(text, "key-secret-1") && !strstr(text, "space-secret-2"));
+  free(text);
+  config_free(c);
+}
+
 static void test_phoenix_bare_host_port_means_http(void) {
   const char *env[] = {"PHOENIX_ENDPOINT=localhost:6006", NULL};
   config *c = load(NULL, env);
@@ -1375,6 +1388,7 @@ int main(void) {
   RUN(test_phoenix_endpoint_without_key);
   RUN(test_phoenix_endpoint_with_key);
   RUN(test_backend_headers_are_typed_secret_or_not);
+  RUN(test_described_settings_show_every_value_in_effect_but_no_secret);
   RUN(test_phoenix_bare_host_port_means_http);
   RUN(test_phoenix_env_wins_over_arize_credentials);
   RUN(test_file_target_phoenix_uses_file_endpoint_and_key);
