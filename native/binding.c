@@ -229,12 +229,8 @@ static napi_value oat_shutdown(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* status() -> JSON text (lib/ parses it): counters and the resolved backend, no secrets. */
-static napi_value oat_status(napi_env env, napi_callback_info info) {
-  (void)info;
-  tracer *t = get_tracer(env);
-  if (!t) return NULL;
-  char *json = tracer_status_json(t);
+/* JSON text (malloc'd, freed here) as a JS string; NULL (out of memory) throws. */
+static napi_value take_json(napi_env env, char *json) {
   if (!json) {
     napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
     return NULL;
@@ -242,6 +238,14 @@ static napi_value oat_status(napi_env env, napi_callback_info info) {
   napi_value out = make_string(env, json);
   free(json);
   return out;
+}
+
+/* status() -> JSON text (lib/ parses it): counters and the resolved backend, no secrets. */
+static napi_value oat_status(napi_env env, napi_callback_info info) {
+  (void)info;
+  tracer *t = get_tracer(env);
+  if (!t) return NULL;
+  return take_json(env, tracer_status_json(t));
 }
 
 /* configStatus() -> JSON text: the settings as resolved now (config.h's
@@ -252,27 +256,14 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   config *c = config_load(NULL, (const char *const *)environ);
   char *json = c ? config_describe_json(c) : NULL;
   config_free(c);
-  if (!json) {
-    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
-    return NULL;
-  }
-  napi_value out = make_string(env, json);
-  free(json);
-  return out;
+  return take_json(env, json);
 }
 
 /* settingsSchema() -> JSON text: every setting's file keys, environment variables, default,
  * bounds and secrecy, and the backends (config.h's config_schema_json). */
 static napi_value oat_settings_schema(napi_env env, napi_callback_info info) {
   (void)info;
-  char *json = config_schema_json();
-  if (!json) {
-    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
-    return NULL;
-  }
-  napi_value out = make_string(env, json);
-  free(json);
-  return out;
+  return take_json(env, config_schema_json());
 }
 
 /* The last environment to unload stops the exporter with a short bound; what is unsent
