@@ -1392,8 +1392,8 @@ static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool
 static void resolve_export(loader *l) {
   config *c = l->c;
   if (c->retry_max_ms < c->retry_initial_ms) {
-    warn(l, "ARIZE_RETRY_MAX_MS (export.retry_max_ms) is below ARIZE_RETRY_INITIAL_MS "
-            "(export.retry_initial_ms); using the initial delay for both");
+    warn(l, "%s (%s) is below %s (%s); using the initial delay for both", ENV(S_RETRY_MAX_MS),
+         settings[S_RETRY_MAX_MS].key, ENV(S_RETRY_INITIAL_MS), settings[S_RETRY_INITIAL_MS].key);
     c->retry_max_ms = c->retry_initial_ms;
   }
   const struct setting *st = &settings[S_COMPRESSION];
@@ -1588,30 +1588,24 @@ static void use_otlp(loader *l, char *endpoint) {
 static char *explain_none(loader *l) {
   const char *path = l->c->config_path;
   config_target target = (config_target)(l->file.flag[S_TARGET] + 1);
+  /* what is missing: a setting, named by its variable and its file key */
+  const char *what = NULL;
+  int missing = S_COUNT, env_of = S_COUNT;
   if (target == CONFIG_TARGET_PHOENIX)
-    return fmt_str(l,
-                   "no backend configured: target phoenix needs an endpoint: set "
-                   "PHOENIX_ENDPOINT or add harnesses.opencode.endpoint to %s",
-                   path);
-  if (target == CONFIG_TARGET_OTLP)
-    return fmt_str(l,
-                   "no backend configured: target otlp needs an endpoint: set "
-                   "OTEL_EXPORTER_OTLP_ENDPOINT or add harnesses.opencode.endpoint to %s",
-                   path);
-  if (l->c->api_key && !l->c->space_id)
-    return fmt_str(l,
-                   "no backend configured: the Arize space id is missing: set ARIZE_SPACE_ID "
-                   "or add harnesses.opencode.space_id to %s",
-                   path);
-  if (!l->c->api_key && l->c->space_id)
-    return fmt_str(l,
-                   "no backend configured: the Arize API key is missing: set ARIZE_API_KEY "
-                   "or add harnesses.opencode.api_key to %s",
-                   path);
+    what = "target phoenix needs an endpoint", missing = S_ENDPOINT, env_of = S_PHOENIX_ENDPOINT;
+  else if (target == CONFIG_TARGET_OTLP)
+    what = "target otlp needs an endpoint", missing = S_ENDPOINT, env_of = S_OTLP_ENDPOINT;
+  else if (l->c->api_key && !l->c->space_id)
+    what = "the Arize space id is missing", missing = env_of = S_SPACE_ID;
+  else if (!l->c->api_key && l->c->space_id)
+    what = "the Arize API key is missing", missing = env_of = S_API_KEY;
+  if (what)
+    return fmt_str(l, "no backend configured: %s: set %s or add harnesses.opencode.%s to %s", what,
+                   ENV(env_of), settings[missing].key, path);
   return fmt_str(l,
-                 "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX), "
-                 "PHOENIX_ENDPOINT (Phoenix) or OTEL_EXPORTER_OTLP_ENDPOINT (any OTLP "
+                 "no backend configured: set %s and %s (Arize AX), %s (Phoenix) or %s (any OTLP "
                  "backend), or add them to %s",
+                 ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT), ENV(S_OTLP_ENDPOINT),
                  path);
 }
 
