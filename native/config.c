@@ -860,7 +860,7 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
  * `harnesess:` a typo. */
 
 #define UNKNOWN_KEYS_MAX 8 /* named per file; the count says how many more */
-#define KEYS_MAX 64
+#define KEYS_MAX (4 * S_COUNT) /* two scopes, each with an older name: never full */
 #define KEY_LEN 80
 
 /* Every full file key of the table (older names too), in reading order: the harness block's,
