@@ -137,13 +137,18 @@ function remember(payload, result, json) {
  * @param {number} [timeoutMs=10000]
  * @returns {Promise<{exported: number, pending: number, dropped: number}>}
  */
-function flush(timeoutMs = 10000) {
-  return binding.flush(Number(timeoutMs));
+function flush(timeoutMs) {
+  return binding.flush(ms(timeoutMs));
 }
 
 /** Flushes for at most timeoutMs (default 2000), then stops the exporter thread. */
-function shutdown(timeoutMs = 2000) {
-  binding.shutdown(Number(timeoutMs));
+function shutdown(timeoutMs) {
+  binding.shutdown(ms(timeoutMs));
+}
+
+// A timeout as a number; absent stays absent, so the core's default applies (native/binding.c).
+function ms(timeoutMs) {
+  return timeoutMs === undefined ? undefined : Number(timeoutMs);
 }
 
 /** Counters, the resolved backend and the config's health. Never a secret. */

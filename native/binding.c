@@ -304,13 +304,20 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   return json_text(env, json);
 }
 
+/* settingsSchema() -> JSON text: every setting's file keys, environment variables, default,
+ * bounds and secrecy, and the backends (config.h's config_schema_json). */
+static napi_value oat_settings_schema(napi_env env, napi_callback_info info) {
+  (void)info;
+  return json_text(env, config_schema_json());
+}
+
 /* The last environment to unload (a worker's end is not the process's) stops the exporter
  * with a short bound; what is unsent stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
   free(arg);
   pthread_mutex_lock(&tracer_lock);
   if (--environments == 0 && the_tracer) {
-    tracer_shutdown(the_tracer, -1); /* the configured bound, 2 s by default */
+    tracer_shutdown(the_tracer, -1); /* the configured bound (export.exit_flush_ms) */
     release_tracer_locked();
   }
   pthread_mutex_unlock(&tracer_lock);
@@ -326,6 +333,7 @@ NAPI_MODULE_INIT() {
       {"shutdown", oat_shutdown},
       {"status", oat_status},
       {"configStatus", oat_config_status},
+      {"settingsSchema", oat_settings_schema},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,84 +36,243 @@
 #define CONFIG_MAX_DEPTH 64     /* mapping/sequence levels; see shape_ok */
 #define CONFIG_MAX_ANCHORS 1000 /* anchors plus aliases; see shape_ok */
 #define CONFIG_MAX_PAIRS 256    /* custom attributes or headers per list */
-#define ARIZE_DEFAULT_ENDPOINT "https://otlp.arize.com/v1/traces"
 #define TRACES_PATH "/v1/traces"
 #define MIB (1024L * 1024L)
 
-/* Arize AX regions and their OTLP/HTTP trace endpoints, from Arize's "Data Regions" page
- * (https://arize.com/docs/ax/security-and-settings/compliance/data-regions). */
-static const struct {
-  const char *name, *long_name, *endpoint;
-} arize_regions[] = {
-    {"us", "us-central-1a", "https://otlp.arize.com/v1/traces"},
-    {"eu", "eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"},
-    {"ca", "ca-central-1a", "https://otlp.ca-central-1a.arize.com/v1/traces"},
-};
+/* ---- the settings schema ----
+ *
+ * Every setting a user can give, in one table: its type, where it sits in the file (under
+ * harnesses.opencode, at the top level, or both: then harnesses.opencode wins), its environment
+ * variables (the first one set wins; older names last), its default, bounds and unit, whether it
+ * is a secret, and the config field it fills. Parsing the file, the environment override, the
+ * bounds check, the defaults, the unknown-key warning (the known keys are this table's keys),
+ * the readable-file warning (secrets) and config_schema_json (the CLI and the README test read
+ * it) all walk this table. Adding a setting is one row here plus its field in config.h.
+ *
+ * Settings with field F_NONE are resolved by hand below (the backend, the resource, the log
+ * file): their row still gives their keys, variables and defaults to everyone else. The order
+ * is the order the file is read and the environment applied, so the first warning stays the
+ * first. */
+typedef enum { ST_STRING, ST_NUMBER, ST_FLAG, ST_SWITCH, ST_CHOICE, ST_MAP, ST_LIST } setting_type;
+typedef enum { AT_ENV, AT_TOP, AT_HARNESS, AT_BOTH } setting_scope;
+/* F_BACKEND: a string field the backend's rules fill (resolve_target), not resolve_table */
+typedef enum { F_NONE, F_STR, F_BOOL, F_LONG, F_SIZE, F_BACKEND } field_kind;
 
-/* The numeric settings: each has a file key (`section.key`, at the top level or under
- * harnesses.opencode, which wins), an environment variable, a default and bounds. */
 enum {
-  NUM_SPOOL_MAX_MB,
-  NUM_SPOOL_MAX_AGE_DAYS,
-  NUM_RETRY_INITIAL_MS,
-  NUM_RETRY_MAX_MS,
-  NUM_EXPORT_TIMEOUT_MS,
-  NUM_SHUTDOWN_MS,
-  NUM_MAX_ATTR_BYTES,
-  NUM_MAX_PAYLOAD_MB,
-  NUM_MAX_SPANS,
-  NUM_LOG_MAX_MB,
-  NUM_RECOVER_HOURS,
-  NUM_COUNT
+  S_PROJECT_NAME,
+  S_TARGET,
+  S_REGION,
+  S_ENDPOINT,
+  S_API_KEY,
+  S_SPACE_ID,
+  S_HEADERS,
+  S_LOG_PROMPTS,
+  S_LOG_TOOL_DETAILS,
+  S_LOG_TOOL_CONTENT,
+  S_USER_ID,
+  S_SPOOL_MAX_MB,
+  S_SPOOL_MAX_AGE_DAYS,
+  S_RETRY_INITIAL_MS,
+  S_RETRY_MAX_MS,
+  S_EXPORT_TIMEOUT_MS,
+  S_SHUTDOWN_MS,
+  S_MAX_ATTR_BYTES,
+  S_MAX_PAYLOAD_MB,
+  S_MAX_SPANS,
+  S_LOG_MAX_MB,
+  S_RECOVER_HOURS,
+  S_COMPRESSION,
+  S_SPOOL_FSYNC,
+  S_ATTRIBUTES,
+  S_ENABLED,
+  S_DRY_RUN,
+  S_VERBOSE,
+  S_PHOENIX_ENDPOINT,
+  S_PHOENIX_API_KEY,
+  S_OTLP_TRACES_ENDPOINT,
+  S_OTLP_ENDPOINT,
+  S_SERVICE_NAME,
+  S_RESOURCE_ATTRIBUTES,
+  S_HIDE_INPUTS,
+  S_HIDE_OUTPUTS,
+  S_HIDE_INPUT_MESSAGES,
+  S_HIDE_OUTPUT_MESSAGES,
+  S_HIDE_INPUT_TEXT,
+  S_HIDE_OUTPUT_TEXT,
+  S_LOG_FILE,
+  S_COUNT
 };
 
-static const struct numeric_setting {
-  const char *section, *key;
-  const char *env, *env_specific; /* env_specific (or NULL) wins over env */
-  long def, min, max;
-  const char *old_key; /* an older name of key, still read when key is absent (or NULL) */
-} numerics[NUM_COUNT] = {
-    [NUM_SPOOL_MAX_MB] = {"spool", "max_mb", "ARIZE_SPOOL_MAX_MB", NULL, 100, 1, 100 * 1024},
-    [NUM_SPOOL_MAX_AGE_DAYS] = {"spool", "max_age_days", "ARIZE_SPOOL_MAX_AGE_DAYS", NULL, 7, 1,
-                                3650},
-    [NUM_RETRY_INITIAL_MS] = {"export", "retry_initial_ms", "ARIZE_RETRY_INITIAL_MS", NULL, 1000,
-                              10, 600000},
-    [NUM_RETRY_MAX_MS] = {"export", "retry_max_ms", "ARIZE_RETRY_MAX_MS", NULL, 30000, 100,
-                          3600000},
-    [NUM_EXPORT_TIMEOUT_MS] = {"export", "timeout_ms", "OTEL_EXPORTER_OTLP_TIMEOUT",
-                               "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", 10000, 100, 600000},
+#define SETTING_MAX_ENV 2
+#define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
+
+static const struct setting {
+  const char *key;     /* dotted path below the scope's mapping, NULL for AT_ENV */
+  setting_scope scope;
+  const char *old_key; /* an older name of key's last part, read when key is absent */
+  const char *env[SETTING_MAX_ENV]; /* the first one set wins */
+  setting_type type;
+  const char *def_text;   /* the default as a user writes it (NULL: none) */
+  long def, min, max;     /* ST_NUMBER (in the unit the key names), ST_FLAG (0/1) */
+  long unit;              /* ST_NUMBER: the field holds value * unit */
+  const char *choices;    /* ST_CHOICE: "a|b|c" */
+  bool secret;            /* never logged, never shown */
+  field_kind field;
+  size_t offset;          /* of the field in config */
+} settings[S_COUNT] = {
+#define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
+#define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
+    [S_PROJECT_NAME] = {"project_name", AT_HARNESS, NULL, {"ARIZE_PROJECT_NAME"}, ST_STRING,
+                        "opencode", FIELD(F_STR, project_name)},
+    [S_TARGET] = {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
+    [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL},
+    [S_API_KEY] = {"api_key", AT_HARNESS, NULL, {"ARIZE_API_KEY"}, ST_STRING, NULL, .secret = true,
+                   FIELD(F_BACKEND, api_key)},
+    [S_SPACE_ID] = {"space_id", AT_HARNESS, NULL, {"ARIZE_SPACE_ID"}, ST_STRING, NULL,
+                    .secret = true, FIELD(F_BACKEND, space_id)},
+    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us"},
+    [S_HEADERS] = {"headers", AT_HARNESS, NULL,
+                   {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}, ST_MAP,
+                   NULL, .secret = true},
+    [S_LOG_PROMPTS] = {"logging.prompts", AT_TOP, NULL, {"ARIZE_LOG_PROMPTS"}, ST_FLAG, "true",
+                       .def = 1, FIELD(F_BOOL, log_prompts)},
+    [S_LOG_TOOL_DETAILS] = {"logging.tool_details", AT_TOP, NULL, {"ARIZE_LOG_TOOL_DETAILS"},
+                            ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_details)},
+    [S_LOG_TOOL_CONTENT] = {"logging.tool_content", AT_TOP, NULL, {"ARIZE_LOG_TOOL_CONTENT"},
+                            ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_content)},
+    [S_USER_ID] = {"user_id", AT_TOP, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL,
+                   FIELD(F_STR, user_id)},
+    [S_SPOOL_MAX_MB] = {"spool.max_mb", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_MB"}, NUMBER(100, 1, 100 * 1024, MIB),
+                        FIELD(F_SIZE, spool_max_bytes)},
+    [S_SPOOL_MAX_AGE_DAYS] = {"spool.max_age_days", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_AGE_DAYS"},
+                              NUMBER(7, 1, 3650, 86400), FIELD(F_LONG, spool_max_age_s)},
+    [S_RETRY_INITIAL_MS] = {"export.retry_initial_ms", AT_BOTH, NULL, {"ARIZE_RETRY_INITIAL_MS"},
+                            NUMBER(1000, 10, 600000, 1), FIELD(F_LONG, retry_initial_ms)},
+    [S_RETRY_MAX_MS] = {"export.retry_max_ms", AT_BOTH, NULL, {"ARIZE_RETRY_MAX_MS"},
+                        NUMBER(30000, 100, 3600000, 1), FIELD(F_LONG, retry_max_ms)},
+    [S_EXPORT_TIMEOUT_MS] = {"export.timeout_ms", AT_BOTH, NULL,
+                             {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"},
+                             NUMBER(10000, 100, 600000, 1), FIELD(F_LONG, export_timeout_ms)},
     /* How long exit waits for the backend (the plugin's dispose, the environment's cleanup):
      * spans are durable, so a backend that does not answer must not hold OpenCode's exit.
      * ARIZE_SHUTDOWN_TIMEOUT_MS / shutdown_timeout_ms are its older names. */
-    [NUM_SHUTDOWN_MS] = {"export", "exit_flush_ms", "ARIZE_SHUTDOWN_TIMEOUT_MS",
-                         "ARIZE_EXIT_FLUSH_MS", 1000, 0, 60000, "shutdown_timeout_ms"},
-    [NUM_MAX_ATTR_BYTES] = {"limits", "max_attribute_bytes", "ARIZE_MAX_ATTRIBUTE_BYTES", NULL,
-                            32768, 256, 16 * MIB},
-    [NUM_MAX_PAYLOAD_MB] = {"limits", "max_payload_mb", "ARIZE_MAX_PAYLOAD_MB", NULL, 256, 1, 4096},
-    [NUM_MAX_SPANS] = {"limits", "max_spans_per_payload", "ARIZE_MAX_SPANS_PER_PAYLOAD", NULL,
-                       20000, 1, 1000000},
-    [NUM_LOG_MAX_MB] = {"limits", "log_max_mb", "ARIZE_LOG_MAX_MB", NULL, 10, 1, 1024},
+    [S_SHUTDOWN_MS] = {"export.exit_flush_ms", AT_BOTH, "shutdown_timeout_ms",
+                       {"ARIZE_EXIT_FLUSH_MS", "ARIZE_SHUTDOWN_TIMEOUT_MS"},
+                       NUMBER(1000, 0, 60000, 1), FIELD(F_LONG, shutdown_ms)},
+    [S_MAX_ATTR_BYTES] = {"limits.max_attribute_bytes", AT_BOTH, NULL,
+                          {"ARIZE_MAX_ATTRIBUTE_BYTES"}, NUMBER(32768, 256, 16 * MIB, 1),
+                          FIELD(F_SIZE, max_attr_bytes)},
+    [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb", AT_BOTH, NULL, {"ARIZE_MAX_PAYLOAD_MB"},
+                          NUMBER(256, 1, 4096, MIB), FIELD(F_SIZE, max_payload_bytes)},
+    [S_MAX_SPANS] = {"limits.max_spans_per_payload", AT_BOTH, NULL,
+                     {"ARIZE_MAX_SPANS_PER_PAYLOAD"}, NUMBER(20000, 1, 1000000, 1),
+                     FIELD(F_SIZE, max_spans_per_payload)},
+    [S_LOG_MAX_MB] = {"limits.log_max_mb", AT_BOTH, NULL, {"ARIZE_LOG_MAX_MB"},
+                      NUMBER(10, 1, 1024, MIB), FIELD(F_SIZE, log_max_bytes)},
     /* how far back (hours of session activity) the start-up sweep closes turns left open */
-    [NUM_RECOVER_HOURS] = {"limits", "recover_hours", "ARIZE_RECOVER_HOURS", NULL, 24, 0, 8760},
+    [S_RECOVER_HOURS] = {"limits.recover_hours", AT_BOTH, NULL, {"ARIZE_RECOVER_HOURS"},
+                         NUMBER(24, 0, 8760, 1), FIELD(F_LONG, recover_hours)},
+    [S_COMPRESSION] = {"export.compression", AT_BOTH, NULL,
+                       {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
+                       ST_CHOICE, "gzip", .choices = "gzip|none"},
+    [S_SPOOL_FSYNC] = {"spool.fsync", AT_BOTH, NULL, {"ARIZE_SPOOL_FSYNC"}, ST_FLAG, "true",
+                       .def = 1, FIELD(F_BOOL, spool_fsync)},
+    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL},
+    [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
+    [S_DRY_RUN] = {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false",
+                   FIELD(F_BOOL, dry_run)},
+    [S_VERBOSE] = {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false",
+                   FIELD(F_BOOL, verbose)},
+    [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL},
+    [S_PHOENIX_API_KEY] = {NULL, AT_ENV, NULL, {"PHOENIX_API_KEY"}, ST_STRING, NULL,
+                           .secret = true, FIELD(F_BACKEND, phoenix_api_key)},
+    [S_OTLP_TRACES_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+                                ST_STRING, NULL},
+    [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL},
+    [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode"},
+    [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL},
+    [S_HIDE_INPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUTS"}, ST_SWITCH, "false",
+                       FIELD(F_BOOL, hide_inputs)},
+    [S_HIDE_OUTPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUTS"}, ST_SWITCH, "false",
+                        FIELD(F_BOOL, hide_outputs)},
+    [S_HIDE_INPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_MESSAGES"},
+                               ST_SWITCH, "false", FIELD(F_BOOL, hide_input_messages)},
+    [S_HIDE_OUTPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_MESSAGES"},
+                                ST_SWITCH, "false", FIELD(F_BOOL, hide_output_messages)},
+    [S_HIDE_INPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_TEXT"}, ST_SWITCH,
+                           "false", FIELD(F_BOOL, hide_input_text)},
+    [S_HIDE_OUTPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_TEXT"}, ST_SWITCH,
+                            "false", FIELD(F_BOOL, hide_output_text)},
+    [S_LOG_FILE] = {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING,
+                    "~/.arize/harness/logs/opencode.log"},
+#undef FIELD
+#undef NUMBER
 };
 
-/* What the file said, before the environment is applied. Strings are owned, trimmed
- * and never empty (NULL when absent); flags are -1 when absent. */
+/* ---- the backends ----
+ *
+ * Each backend: its name, the scheme a bare "host:port" gets, its endpoints per region (the
+ * first is the default), and the headers it sends, each built from a setting's resolved value
+ * (skipped when that is unset) or a fixed text, and typed: only a secret one is masked when a
+ * backend's answer echoes it. Which backend is chosen is resolve_target's rule; what it sends
+ * is this table. An OTLP backend sends the user's headers, all of them secret. */
+#define BACKEND_MAX_REGIONS 3
+#define BACKEND_MAX_HEADERS 5
+
 typedef struct {
-  char *project_name;
-  char *endpoint;
-  char *api_key;
-  char *space_id;
-  char *user_id;
-  char *region;
-  config_target target; /* CONFIG_TARGET_NONE: not given, infer */
-  int log_prompts;
-  int log_tool_details;
-  int log_tool_content;
-  int gzip;             /* export.compression: 1 gzip, 0 none, -1 absent */
-  int spool_fsync;      /* spool.fsync, -1 absent */
-  long num[NUM_COUNT];
-  bool has_num[NUM_COUNT];
+  const char *name, *long_name, *endpoint;
+} backend_region;
+
+typedef struct {
+  const char *name;
+  int setting;        /* the value is this setting's (S_COUNT: the fixed text) */
+  const char *prefix; /* before the value ("Bearer "), or the fixed text */
+  bool secret;
+} backend_header;
+
+static const struct backend {
+  config_target target;
+  const char *default_scheme;
+  backend_region regions[BACKEND_MAX_REGIONS];
+  backend_header headers[BACKEND_MAX_HEADERS];
+} backends[] = {
+    /* Arize AX regions from Arize's "Data Regions" page
+     * (https://arize.com/docs/ax/security-and-settings/compliance/data-regions). Both
+     * spellings of each credential: older Arize examples send api_key/space_id, newer ones
+     * authorization/arize-space-id; sending both suits either intake. */
+    {CONFIG_TARGET_ARIZE,
+     "https://",
+     {{"us", "us-central-1a", "https://otlp.arize.com/v1/traces"},
+      {"eu", "eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"},
+      {"ca", "ca-central-1a", "https://otlp.ca-central-1a.arize.com/v1/traces"}},
+     {{"authorization", S_API_KEY, "", true},
+      {"api_key", S_API_KEY, "", true},
+      {"arize-space-id", S_SPACE_ID, "", true},
+      {"space_id", S_SPACE_ID, "", true},
+      {"arize-interface", S_COUNT, "otel", false}}},
+    /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
+    {CONFIG_TARGET_PHOENIX,
+     "http://",
+     {{NULL}},
+     {{"x-project-name", S_PROJECT_NAME, "", false},
+      {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
+    {CONFIG_TARGET_OTLP, "https://", {{NULL}}, {{NULL}}},
+};
+
+static const struct backend *backend_of(config_target t) {
+  for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+    if (backends[i].target == t) return &backends[i];
+  return NULL;
+}
+
+/* What the file said, before the environment is applied, indexed by setting. Strings are
+ * owned, trimmed and never empty (NULL when absent); flags and choices (the index of the
+ * choice) are -1 when absent. */
+typedef struct {
+  char *str[S_COUNT];
+  int flag[S_COUNT];
+  long num[S_COUNT];
+  bool has_num[S_COUNT];
   config_pairs headers;    /* harnesses.opencode.headers (for target otlp) */
   config_pairs attributes; /* attributes, then harnesses.opencode.attributes */
 } file_settings;
@@ -184,12 +344,15 @@ static bool has_control_char(const char *s, size_t len) {
   return false;
 }
 
-/* An HTTP header name (RFC 9110 token). */
+/* An HTTP header name (RFC 9110 token): letters, digits and these (the CLI checks --header
+ * names with the same set, from config_schema_json). */
+#define HEADER_NAME_SYMBOLS "!#$%&'*+-.^_`|~"
+
 static bool is_header_name(const char *s, size_t len) {
   if (len == 0) return false;
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char)s[i];
-    if (!isalnum(ch) && !strchr("!#$%&'*+-.^_`|~", ch)) return false;
+    if (!isalnum(ch) && !strchr(HEADER_NAME_SYMBOLS, ch)) return false;
   }
   return true;
 }
@@ -520,15 +683,25 @@ static void read_bool(loader *l, fnode node, const char *name, int *dst) {
   free(text);
 }
 
-/* Reads numeric setting i from a section node; `prefix` is "" or "harnesses.opencode.". */
-static void read_number(loader *l, fnode section, const char *prefix, int i) {
-  const struct numeric_setting *ns = &numerics[i];
-  fnode node = fn_get(section, ns->key);
-  const char *key = ns->key;
-  if ((!fn_exists(node) || fn_is_null(node)) && ns->old_key) {
-    node = fn_get(section, ns->old_key);
-    key = ns->old_key;
+/* The node at a dotted path below parent ("spool.max_mb"), or no node. */
+static fnode fn_path(fnode parent, const char *path) {
+  char part[64];
+  while (fn_exists(parent)) {
+    const char *dot = strchr(path, '.');
+    size_t n = dot ? (size_t)(dot - path) : strlen(path);
+    if (n >= sizeof part) return (fnode){0};
+    memcpy(part, path, n);
+    part[n] = '\0';
+    parent = fn_get(parent, part);
+    if (!dot) return parent;
+    path = dot + 1;
   }
+  return parent;
+}
+
+/* Reads numeric setting i from its node; `name` is its full key, for warnings. */
+static void read_number(loader *l, fnode node, const char *name, int i) {
+  const struct setting *st = &settings[i];
   if (!fn_exists(node) || fn_is_null(node)) return;
   char buf[64];
   const char *s;
@@ -539,37 +712,55 @@ static void read_number(loader *l, fnode section, const char *prefix, int i) {
     l->oom = true;
     return;
   }
-  if (text && parse_long(text, ns->min, ns->max, &v)) {
+  if (text && parse_long(text, st->min, st->max, &v)) {
     l->file.num[i] = v;
     l->file.has_num[i] = true;
   } else {
-    warn_at(l, node, "%s%s.%s is not a whole number from %ld to %ld, ignored", prefix,
-            ns->section, key, ns->min, ns->max);
+    warn_at(l, node, "%s is not a whole number from %ld to %ld, ignored", name, st->min, st->max);
   }
   free(text);
 }
 
-static void read_target(loader *l, fnode node) {
-  char *t = NULL;
-  read_string(l, node, "harnesses.opencode.target", &t);
-  if (!t) return;
-  if (is_word(t, "arize")) l->file.target = CONFIG_TARGET_ARIZE;
-  else if (is_word(t, "phoenix")) l->file.target = CONFIG_TARGET_PHOENIX;
-  else if (is_word(t, "otlp")) l->file.target = CONFIG_TARGET_OTLP;
-  else warn_at(l, node, "harnesses.opencode.target is not arize, phoenix or otlp");
-  free(t);
+/* "a, b or c" for the choices "a|b|c", into buf. */
+static const char *choices_text(const char *choices, char *buf, size_t cap) {
+  size_t o = 0;
+  for (const char *p = choices; *p && o + 4 < cap; p++) {
+    if (*p != '|') {
+      buf[o++] = *p;
+      continue;
+    }
+    const char *sep = strchr(p + 1, '|') ? ", " : " or ";
+    o += (size_t)snprintf(buf + o, cap - o, "%s", sep);
+  }
+  buf[o < cap ? o : cap - 1] = '\0';
+  return buf;
 }
 
-static void read_compression(loader *l, fnode section, const char *prefix) {
-  fnode node = fn_get(section, "compression");
-  char name[64];
-  snprintf(name, sizeof name, "%sexport.compression", prefix);
+/* The index of s among the choices "a|b|c" (any case, blanks around), or -1. */
+static int choice_index(const char *choices, const char *s) {
+  int i = 0;
+  for (const char *p = choices; *p; i++) {
+    const char *bar = strchr(p, '|');
+    size_t n = bar ? (size_t)(bar - p) : strlen(p);
+    char word[32];
+    if (n < sizeof word) {
+      memcpy(word, p, n);
+      word[n] = '\0';
+      if (is_word(s, word)) return i;
+    }
+    p += n + (bar != NULL);
+  }
+  return -1;
+}
+
+static void read_choice(loader *l, fnode node, const char *name, int i) {
   char *v = NULL;
   read_string(l, node, name, &v);
   if (!v) return;
-  if (is_word(v, "gzip")) l->file.gzip = 1;
-  else if (is_word(v, "none")) l->file.gzip = 0;
-  else warn_at(l, node, "%s is not gzip or none", name);
+  int k = choice_index(settings[i].choices, v);
+  char list[80];
+  if (k >= 0) l->file.flag[i] = k;
+  else warn_at(l, node, "%s is not %s", name, choices_text(settings[i].choices, list, sizeof list));
   free(v);
 }
 
@@ -624,39 +815,90 @@ static void read_header(loader *l, const char *key, size_t key_len, fnode value,
   pairs_set(l, &l->file.headers, key, key_len, s, n, true, what);
 }
 
-/* The sections that may appear at the top level and again under harnesses.opencode
- * (which is read second, so it wins). */
-static void read_sections(loader *l, fnode parent, const char *prefix) {
-  fnode spool = fn_get(parent, "spool"), exp = fn_get(parent, "export"),
-        limits = fn_get(parent, "limits");
-  for (int i = 0; i < NUM_COUNT; i++) {
-    const char *s = numerics[i].section;
-    read_number(l, !strcmp(s, "spool") ? spool : !strcmp(s, "export") ? exp : limits, prefix, i);
+/* Reads setting i from below parent (the root, or harnesses.opencode with prefix
+ * "harnesses.opencode."). */
+static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
+  const struct setting *st = &settings[i];
+  fnode node = fn_path(parent, st->key);
+  char name[128];
+  snprintf(name, sizeof name, "%s%s", prefix, st->key);
+  if ((!fn_exists(node) || fn_is_null(node)) && st->old_key) {
+    /* the older name sits beside the key, in the same mapping */
+    const char *dot = strrchr(st->key, '.');
+    int dir = dot ? (int)(dot - st->key) : 0;
+    char old[96];
+    snprintf(old, sizeof old, "%.*s%s%s", dir, st->key, dot ? "." : "", st->old_key);
+    node = fn_path(parent, old);
+    snprintf(name, sizeof name, "%s%s", prefix, old);
   }
-  read_compression(l, exp, prefix);
-  char name[64];
-  snprintf(name, sizeof name, "%sspool.fsync", prefix);
-  read_bool(l, fn_get(spool, "fsync"), name, &l->file.spool_fsync);
-  read_attributes(l, fn_get(parent, "attributes"), prefix);
+  switch (st->type) {
+  case ST_STRING: read_string(l, node, name, &l->file.str[i]); break;
+  case ST_NUMBER: read_number(l, node, name, i); break;
+  case ST_FLAG: read_bool(l, node, name, &l->file.flag[i]); break;
+  case ST_CHOICE: read_choice(l, node, name, i); break;
+  case ST_MAP:
+    if (i == S_ATTRIBUTES) {
+      read_attributes(l, node, prefix);
+    } else if (fn_is_map(node)) {
+      fn_each(l, node, read_header, NULL);
+    } else if (fn_exists(node) && !fn_is_null(node)) {
+      warn_at(l, node, "%s is not a mapping", name);
+    }
+    break;
+  case ST_SWITCH:
+  case ST_LIST: break; /* environment only */
+  }
 }
 
 /* ---- unknown keys ----
  *
  * A misspelt key ("projet_name", "regoin") used to be ignored without a word: traces went to
  * the default project and region. Every mapping this harness owns is checked against the keys
- * it reads, and an unknown one is named (never its value) with the closest known key. The
- * file is shared with other harnesses, so at the top level and under `harnesses` only a key
- * close to one of ours is named: `claude-code:` is someone else's, `harnesess:` a typo. */
+ * the settings table names, and an unknown one is named (never its value) with the closest
+ * known key. The file is shared with other harnesses, so at the top level and under
+ * `harnesses` only a key close to one of ours is named: `claude-code:` is someone else's,
+ * `harnesess:` a typo. */
 
 #define UNKNOWN_KEYS_MAX 8 /* named per file; the count says how many more */
+#define KEYS_MAX (4 * S_COUNT) /* two scopes, each with an older name: never full */
+#define KEY_LEN 80
 
-static const char *const top_keys[] = {"harnesses", "logging", "user_id", "spool",
-                                       "export",    "limits",  "attributes", NULL};
-static const char *const harness_keys[] = {"opencode", NULL};
-static const char *const opencode_keys[] = {"project_name", "target", "endpoint", "api_key",
-                                            "space_id", "region", "headers", "spool",
-                                            "export", "limits", "attributes", NULL};
-static const char *const logging_keys[] = {"prompts", "tool_details", "tool_content", NULL};
+/* Every full file key of the table (older names too), in reading order: the harness block's,
+ * the top level's, the shared sections at the top level, then under harnesses.opencode. */
+typedef struct {
+  char path[KEYS_MAX][KEY_LEN];
+  bool old[KEYS_MAX];
+  size_t n;
+} key_paths;
+
+static void add_path(key_paths *kp, const char *prefix, const char *key, const char *old) {
+  if (kp->n >= KEYS_MAX) return;
+  if (!old) {
+    snprintf(kp->path[kp->n], KEY_LEN, "%s%s", prefix, key);
+  } else {
+    const char *dot = strrchr(key, '.');
+    snprintf(kp->path[kp->n], KEY_LEN, "%s%.*s%s", prefix, dot ? (int)(dot - key + 1) : 0, key,
+             old);
+  }
+  kp->old[kp->n++] = old != NULL;
+}
+
+static void all_paths(key_paths *kp) {
+  kp->n = 0;
+  static const struct {
+    setting_scope scope;
+    const char *prefix;
+  } passes[] = {{AT_HARNESS, "harnesses.opencode."},
+                {AT_TOP, ""},
+                {AT_BOTH, ""},
+                {AT_BOTH, "harnesses.opencode."}};
+  for (size_t p = 0; p < sizeof passes / sizeof *passes; p++)
+    for (int i = 0; i < S_COUNT; i++) {
+      if (settings[i].scope != passes[p].scope) continue;
+      add_path(kp, passes[p].prefix, settings[i].key, NULL);
+      if (settings[i].old_key) add_path(kp, passes[p].prefix, settings[i].key, settings[i].old_key);
+    }
+}
 
 /* Optimal string alignment distance (edits, adjacent swaps count as one), case-insensitive;
  * strings past 63 bytes count as far from everything. */
@@ -681,45 +923,50 @@ static size_t key_distance(const char *a, size_t n, const char *b) {
   return d[n][m];
 }
 
+/* The keys a mapping at `prefix` may hold: the next part of every table key below it. Older
+ * names are known but never suggested (old[k]). */
+typedef struct {
+  char name[KEYS_MAX][KEY_LEN];
+  bool old[KEYS_MAX];
+  size_t n;
+} key_set;
+
+static void known_at(const key_paths *kp, const char *prefix, key_set *ks) {
+  size_t plen = strlen(prefix);
+  ks->n = 0;
+  for (size_t i = 0; i < kp->n; i++) {
+    if (strncmp(kp->path[i], prefix, plen) != 0) continue;
+    const char *rest = kp->path[i] + plen;
+    size_t n = strcspn(rest, ".");
+    bool seen = false;
+    for (size_t k = 0; k < ks->n && !seen; k++)
+      seen = strlen(ks->name[k]) == n && !memcmp(ks->name[k], rest, n);
+    if (seen || ks->n >= KEYS_MAX) continue;
+    snprintf(ks->name[ks->n], KEY_LEN, "%.*s", (int)n, rest);
+    ks->old[ks->n++] = kp->old[i] && !rest[n];
+  }
+}
+
 /* The known key closest to key[0..n), or NULL when none is close: at most 2 edits, and
  * fewer than half the key's length (so "a" does not suggest "ab"). */
-static const char *closest_key(const char *key, size_t n, const char *const *known) {
+static const char *closest_key(const char *key, size_t n, const key_set *known) {
   const char *best = NULL;
   size_t best_d = 3;
-  for (const char *const *k = known; *k; k++) {
-    size_t d = key_distance(key, n, *k);
-    if (d < best_d && d * 2 < (n > strlen(*k) ? n : strlen(*k))) best = *k, best_d = d;
+  for (size_t k = 0; k < known->n; k++) {
+    if (known->old[k]) continue;
+    const char *name = known->name[k];
+    size_t d = key_distance(key, n, name);
+    if (d < best_d && d * 2 < (n > strlen(name) ? n : strlen(name))) best = name, best_d = d;
   }
   return best;
 }
 
 typedef struct {
-  const char *prefix;        /* "", "harnesses.", "harnesses.opencode.export.", ... */
-  const char *const *known;  /* NULL: the numeric settings of section `section` */
-  const char *section;
-  bool only_close;           /* a shared mapping: name only keys close to ours */
-  size_t *count;             /* unknown keys so far in this file */
+  const char *prefix;   /* "", "harnesses.", "harnesses.opencode.export.", ... */
+  const key_set *known;
+  bool only_close;      /* a shared mapping: name only keys close to ours */
+  size_t *count;        /* unknown keys so far in this file */
 } key_check;
-
-static bool section_knows(const char *section, const char *key, size_t n) {
-  for (int i = 0; i < NUM_COUNT; i++) {
-    if (strcmp(numerics[i].section, section) != 0) continue;
-    const char *names[] = {numerics[i].key, numerics[i].old_key};
-    for (int k = 0; k < 2; k++)
-      if (names[k] && strlen(names[k]) == n && !memcmp(names[k], key, n)) return true;
-  }
-  return !strcmp(section, "export") && n == 11 && !memcmp(key, "compression", 11);
-}
-
-static const char *section_closest(const char *section, const char *key, size_t n) {
-  const char *known[NUM_COUNT + 2];
-  size_t k = 0;
-  for (int i = 0; i < NUM_COUNT; i++)
-    if (!strcmp(numerics[i].section, section)) known[k++] = numerics[i].key;
-  if (!strcmp(section, "export")) known[k++] = "compression";
-  known[k] = NULL;
-  return closest_key(key, n, known);
-}
 
 /* Appends one "`key` (line N): did you mean `x`?" to c->unknown_keys. */
 static void note_unknown(loader *l, fnode at, const key_check *kc, const char *key, size_t n,
@@ -743,22 +990,22 @@ static void note_unknown(loader *l, fnode at, const key_check *kc, const char *k
 /* at: the key's node (YAML), for its line; a JSON value carries none. */
 static void check_key(loader *l, const char *key, size_t n, fnode at, void *ctx) {
   const key_check *kc = ctx;
-  if (kc->known) {
-    for (const char *const *k = kc->known; *k; k++)
-      if (strlen(*k) == n && !memcmp(*k, key, n)) return;
-  } else if (section_knows(kc->section, key, n)) {
-    return;
-  }
-  const char *suggestion = kc->known ? closest_key(key, n, kc->known) : section_closest(kc->section, key, n);
+  for (size_t k = 0; k < kc->known->n; k++)
+    if (strlen(kc->known->name[k]) == n && !memcmp(kc->known->name[k], key, n)) return;
+  const char *suggestion = closest_key(key, n, kc->known);
   if (kc->only_close && !suggestion) return;
   note_unknown(l, at, kc, key, n, suggestion);
 }
 
 /* Like fn_each, but hands check_key the key's node: its line is the one to name. */
-static void check_keys(loader *l, fnode map, const char *prefix, const char *const *known,
-                       const char *section, bool only_close, size_t *count) {
+static void check_keys(loader *l, fnode map, const char *prefix, const key_paths *kp,
+                       size_t *count) {
   if (!fn_is_map(map)) return;
-  key_check kc = {prefix, known, section, only_close, count};
+  key_set known;
+  known_at(kp, prefix, &known);
+  /* the top level and `harnesses` are shared with other harnesses */
+  bool shared = !strcmp(prefix, "") || !strcmp(prefix, "harnesses.");
+  key_check kc = {prefix, &known, shared, count};
   if (map.j) {
     fn_each(l, map, check_key, &kc);
     return;
@@ -772,26 +1019,38 @@ static void check_keys(loader *l, fnode map, const char *prefix, const char *con
   }
 }
 
-/* The sections of a mapping that holds spool/export/limits (root or harnesses.opencode). */
-static void check_sections(loader *l, fnode parent, const char *prefix, size_t *count) {
-  static const char *const sections[] = {"spool", "export", "limits"};
-  for (size_t i = 0; i < 3; i++) {
-    char p[64];
-    snprintf(p, sizeof p, "%s%s.", prefix, sections[i]);
-    check_keys(l, fn_get(parent, sections[i]), p, NULL, sections[i], false, count);
-  }
-}
-
+/* Checks every mapping the table's keys pass through ("", "harnesses.", "logging.", ...), in
+ * the order they first appear. */
 static void check_unknown_keys(loader *l, fnode root) {
   size_t count = 0;
-  check_keys(l, root, "", top_keys, NULL, true, &count);
-  fnode harnesses = fn_get(root, "harnesses");
-  check_keys(l, harnesses, "harnesses.", harness_keys, NULL, true, &count);
-  fnode oc = fn_get(harnesses, "opencode");
-  check_keys(l, oc, "harnesses.opencode.", opencode_keys, NULL, false, &count);
-  check_keys(l, fn_get(root, "logging"), "logging.", logging_keys, NULL, false, &count);
-  check_sections(l, root, "", &count);
-  check_sections(l, oc, "harnesses.opencode.", &count);
+  key_paths *kp = malloc(sizeof *kp);
+  key_set *maps = malloc(sizeof *maps);
+  if (!kp || !maps) {
+    free(kp);
+    free(maps);
+    l->oom = true;
+    return;
+  }
+  all_paths(kp);
+  maps->n = 0;
+  snprintf(maps->name[maps->n++], KEY_LEN, "%s", "");
+  for (size_t i = 0; i < kp->n; i++)
+    for (const char *dot = strchr(kp->path[i], '.'); dot; dot = strchr(dot + 1, '.')) {
+      int n = (int)(dot - kp->path[i] + 1);
+      bool seen = false;
+      for (size_t k = 0; k < maps->n && !seen; k++)
+        seen = (int)strlen(maps->name[k]) == n && !strncmp(maps->name[k], kp->path[i], (size_t)n);
+      if (!seen && maps->n < KEYS_MAX) snprintf(maps->name[maps->n++], KEY_LEN, "%.*s", n, kp->path[i]);
+    }
+  for (size_t k = 0; k < maps->n; k++) {
+    char path[KEY_LEN];
+    snprintf(path, sizeof path, "%s", maps->name[k]);
+    size_t n = strlen(path);
+    if (n) path[n - 1] = '\0'; /* "harnesses.opencode." -> "harnesses.opencode" */
+    check_keys(l, n ? fn_path(root, path) : root, maps->name[k], kp, &count);
+  }
+  free(kp);
+  free(maps);
   if (count > UNKNOWN_KEYS_MAX && l->c->unknown_keys) {
     char *more = fmt_str(l, "%s; and %zu more", l->c->unknown_keys, count - UNKNOWN_KEYS_MAX);
     if (more) {
@@ -809,38 +1068,26 @@ static void check_unknown_keys(loader *l, fnode root) {
 }
 
 /* Only harnesses.opencode and a few top-level keys are ours; the same file configures
- * other harnesses (claude-code, ...), so everything else is ignored without a word. */
+ * other harnesses (claude-code, ...), so everything else is ignored without a word. The
+ * table's order is the reading order: the harness block, the top level, the shared
+ * sections at the top level, then under harnesses.opencode (which wins). */
 static void read_document(loader *l, fnode root) {
   if (!fn_exists(root) || fn_is_null(root)) return; /* empty file or only comments */
   if (!fn_is_map(root)) {
     warn_at(l, root, "top level is not a mapping");
     return;
   }
-  file_settings *f = &l->file;
   fnode oc = fn_get(fn_get(root, "harnesses"), "opencode");
   if (fn_exists(oc) && !fn_is_map(oc) && !fn_is_null(oc))
     warn_at(l, oc, "harnesses.opencode is not a mapping");
-  read_string(l, fn_get(oc, "project_name"), "harnesses.opencode.project_name",
-              &f->project_name);
-  read_target(l, fn_get(oc, "target"));
-  read_string(l, fn_get(oc, "endpoint"), "harnesses.opencode.endpoint", &f->endpoint);
-  read_string(l, fn_get(oc, "api_key"), "harnesses.opencode.api_key", &f->api_key);
-  read_string(l, fn_get(oc, "space_id"), "harnesses.opencode.space_id", &f->space_id);
-  read_string(l, fn_get(oc, "region"), "harnesses.opencode.region", &f->region);
-  fnode headers = fn_get(oc, "headers");
-  if (fn_is_map(headers)) fn_each(l, headers, read_header, NULL);
-  else if (fn_exists(headers) && !fn_is_null(headers))
-    warn_at(l, headers, "harnesses.opencode.headers is not a mapping");
-
-  fnode lg = fn_get(root, "logging");
-  read_bool(l, fn_get(lg, "prompts"), "logging.prompts", &f->log_prompts);
-  read_bool(l, fn_get(lg, "tool_details"), "logging.tool_details", &f->log_tool_details);
-  read_bool(l, fn_get(lg, "tool_content"), "logging.tool_content", &f->log_tool_content);
-
-  read_string(l, fn_get(root, "user_id"), "user_id", &f->user_id);
-
-  read_sections(l, root, "");
-  read_sections(l, oc, "harnesses.opencode.");
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].scope == AT_HARNESS) read_setting(l, oc, "harnesses.opencode.", i);
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].scope == AT_TOP) read_setting(l, root, "", i);
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].scope == AT_BOTH) read_setting(l, root, "", i);
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].scope == AT_BOTH) read_setting(l, oc, "harnesses.opencode.", i);
   check_unknown_keys(l, root);
 }
 
@@ -964,7 +1211,9 @@ static bool ends_with(const char *s, const char *suffix) {
 /* A key in a file other users may read is a leak waiting to happen: say so before any
  * other problem with the file (the warning then carries both). */
 static void warn_if_readable_by_others(loader *l) {
-  if (!(l->file_mode & (S_IRWXG | S_IRWXO)) || (!l->file.api_key && !l->file.headers.len)) return;
+  bool holds_secret = l->file.headers.len > 0;
+  for (int i = 0; i < S_COUNT; i++) holds_secret |= settings[i].secret && l->file.str[i];
+  if (!(l->file_mode & (S_IRWXG | S_IRWXO)) || !holds_secret) return;
   char *other = l->c->warning;
   l->c->warning = NULL;
   warn(l, "config %s: other users can read it (mode %03o) and it holds a key: chmod 600 %s%s%s",
@@ -1021,21 +1270,50 @@ static bool env_true(loader *l, const char *name) {
 /* Numeric setting i: the environment (refused with a warning when not a number in its
  * bounds), else the file, else the default. */
 static long resolve_number(loader *l, int i) {
-  const struct numeric_setting *ns = &numerics[i];
-  const char *names[] = {ns->env_specific, ns->env};
-  for (size_t k = 0; k < 2; k++) {
-    const char *v = names[k] ? env_get(l->envp, names[k]) : NULL;
+  const struct setting *st = &settings[i];
+  for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
+    const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
     long n;
     if (!v) continue;
-    if (parse_long(v, ns->min, ns->max, &n)) return n;
-    warn(l, "environment: %s is not a whole number from %ld to %ld, ignored", names[k], ns->min,
-         ns->max);
+    if (parse_long(v, st->min, st->max, &n)) return n;
+    warn(l, "environment: %s is not a whole number from %ld to %ld, ignored", st->env[k], st->min,
+         st->max);
   }
-  return l->file.has_num[i] ? l->file.num[i] : ns->def;
+  return l->file.has_num[i] ? l->file.num[i] : st->def;
 }
 
-static size_t mib(long n) {
-  return (unsigned long long)n > SIZE_MAX / MIB ? SIZE_MAX : (size_t)n * (size_t)MIB;
+/* n * unit, saturated: a size past what size_t holds means "no limit". */
+static size_t scaled(long n, long unit) {
+  return (unsigned long long)n > SIZE_MAX / (size_t)unit ? SIZE_MAX : (size_t)n * (size_t)unit;
+}
+
+/* Every setting that has a field and no rule of its own: the environment, else the file,
+ * else the default, into the field. */
+static void resolve_table(loader *l) {
+  for (int i = 0; i < S_COUNT && !l->oom; i++) {
+    const struct setting *st = &settings[i];
+    if (st->field == F_NONE || st->field == F_BACKEND) continue;
+    void *field = (char *)l->c + st->offset;
+    switch (st->type) {
+    case ST_STRING: {
+      const char *v = NULL;
+      for (size_t k = 0; k < SETTING_MAX_ENV && !v && st->env[k]; k++) v = env_clean(l, st->env[k]);
+      char *s = dup_str(l, either(v, l->file.str[i]));
+      if (!s && st->def_text && !l->oom) s = dup_str(l, st->def_text);
+      *(char **)field = s;
+      break;
+    }
+    case ST_FLAG: *(bool *)field = resolve_flag(l, st->env[0], l->file.flag[i]); break;
+    case ST_SWITCH: *(bool *)field = env_true(l, st->env[0]); break;
+    case ST_NUMBER: {
+      long n = resolve_number(l, i);
+      if (st->field == F_SIZE) *(size_t *)field = scaled(n, st->unit);
+      else *(long *)field = n * st->unit;
+      break;
+    }
+    default: break;
+    }
+  }
 }
 
 /* Decodes %XX escapes of s[0..len) into a malloc'd string (*out). Returns false (and
@@ -1113,75 +1391,51 @@ static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool
 
 static void resolve_export(loader *l) {
   config *c = l->c;
-  c->spool_max_bytes = mib(resolve_number(l, NUM_SPOOL_MAX_MB));
-  c->spool_max_age_s = resolve_number(l, NUM_SPOOL_MAX_AGE_DAYS) * 86400L;
-  c->spool_fsync = resolve_flag(l, "ARIZE_SPOOL_FSYNC", l->file.spool_fsync);
-  c->retry_initial_ms = resolve_number(l, NUM_RETRY_INITIAL_MS);
-  c->retry_max_ms = resolve_number(l, NUM_RETRY_MAX_MS);
   if (c->retry_max_ms < c->retry_initial_ms) {
-    warn(l, "ARIZE_RETRY_MAX_MS (export.retry_max_ms) is below ARIZE_RETRY_INITIAL_MS "
-            "(export.retry_initial_ms); using the initial delay for both");
+    warn(l, "%s (%s) is below %s (%s); using the initial delay for both", ENV(S_RETRY_MAX_MS),
+         settings[S_RETRY_MAX_MS].key, ENV(S_RETRY_INITIAL_MS), settings[S_RETRY_INITIAL_MS].key);
     c->retry_max_ms = c->retry_initial_ms;
   }
-  c->export_timeout_ms = resolve_number(l, NUM_EXPORT_TIMEOUT_MS);
-  c->shutdown_ms = resolve_number(l, NUM_SHUTDOWN_MS);
-  c->max_attr_bytes = (size_t)resolve_number(l, NUM_MAX_ATTR_BYTES);
-  c->max_payload_bytes = mib(resolve_number(l, NUM_MAX_PAYLOAD_MB));
-  c->max_spans_per_payload = (size_t)resolve_number(l, NUM_MAX_SPANS);
-  c->log_max_bytes = mib(resolve_number(l, NUM_LOG_MAX_MB));
-  c->recover_hours = resolve_number(l, NUM_RECOVER_HOURS);
-
-  c->gzip = l->file.gzip != 0;
-  const char *names[] = {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"};
-  for (size_t k = 0; k < 2; k++) {
-    const char *v = env_get(l->envp, names[k]);
+  const struct setting *st = &settings[S_COMPRESSION];
+  c->gzip = l->file.flag[S_COMPRESSION] != 1; /* "gzip|none": absent or 0 is gzip */
+  for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
+    const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
     if (!v) continue;
-    if (is_word(v, "gzip") || is_word(v, "none")) {
-      c->gzip = is_word(v, "gzip");
+    int choice = choice_index(st->choices, v);
+    if (choice >= 0) {
+      c->gzip = choice == 0;
       break;
     }
-    warn(l, "environment: %s is not gzip or none, ignored", names[k]);
+    char list[80];
+    warn(l, "environment: %s is not %s, ignored", st->env[k],
+         choices_text(st->choices, list, sizeof list));
   }
 }
 
 static void resolve_openinference(loader *l) {
   config *c = l->c;
-  parse_otel_list(l, "OTEL_RESOURCE_ATTRIBUTES", &c->resource_attributes, false);
+  parse_otel_list(l, ENV(S_RESOURCE_ATTRIBUTES), &c->resource_attributes, false);
   /* OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES (the OTel spec);
    * service_name is then the only place it is kept. */
-  const char *svc = env_clean(l, "OTEL_SERVICE_NAME");
+  const char *svc = env_clean(l, ENV(S_SERVICE_NAME));
   c->service_name = dup_str(l, either(svc, pairs_get(&c->resource_attributes, "service.name")));
-  if (!c->service_name && !l->oom) c->service_name = dup_str(l, "opencode");
+  if (!c->service_name && !l->oom) c->service_name = dup_str(l, settings[S_SERVICE_NAME].def_text);
   pairs_remove(&c->resource_attributes, "service.name");
 
   /* The file's list moves over whole. */
   c->span_attributes = l->file.attributes;
   memset(&l->file.attributes, 0, sizeof l->file.attributes);
-
-  c->hide_inputs = env_true(l, "OPENINFERENCE_HIDE_INPUTS");
-  c->hide_outputs = env_true(l, "OPENINFERENCE_HIDE_OUTPUTS");
-  c->hide_input_messages = env_true(l, "OPENINFERENCE_HIDE_INPUT_MESSAGES");
-  c->hide_output_messages = env_true(l, "OPENINFERENCE_HIDE_OUTPUT_MESSAGES");
-  c->hide_input_text = env_true(l, "OPENINFERENCE_HIDE_INPUT_TEXT");
-  c->hide_output_text = env_true(l, "OPENINFERENCE_HIDE_OUTPUT_TEXT");
 }
 
 static void resolve_settings(loader *l) {
   config *c = l->c;
-  const char *enabled = env_get(l->envp, "ARIZE_TRACE_ENABLED");
+  /* anything but "false" is on: a typo must not switch tracing off */
+  const char *enabled = env_get(l->envp, ENV(S_ENABLED));
   c->enabled = !(enabled && is_word(enabled, "false"));
-  c->dry_run = env_true(l, "ARIZE_DRY_RUN");
-  c->verbose = env_true(l, "ARIZE_VERBOSE");
 
-  c->project_name = dup_str(l, either(env_clean(l, "ARIZE_PROJECT_NAME"), l->file.project_name));
-  if (!c->project_name && !l->oom) c->project_name = dup_str(l, "opencode");
-  c->user_id = dup_str(l, either(env_clean(l, "ARIZE_USER_ID"), l->file.user_id));
+  resolve_table(l);
 
-  c->log_prompts = resolve_flag(l, "ARIZE_LOG_PROMPTS", l->file.log_prompts);
-  c->log_tool_details = resolve_flag(l, "ARIZE_LOG_TOOL_DETAILS", l->file.log_tool_details);
-  c->log_tool_content = resolve_flag(l, "ARIZE_LOG_TOOL_CONTENT", l->file.log_tool_content);
-
-  const char *log_file = env_get(l->envp, "ARIZE_LOG_FILE");
+  const char *log_file = env_get(l->envp, ENV(S_LOG_FILE));
   c->log_file = log_file ? dup_str(l, log_file)
                          : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
   c->state_dir = fmt_str(l, "%s/.arize/harness/state/opencode", c->home);
@@ -1218,73 +1472,92 @@ static char *traces_url(loader *l, const char *base, const char *default_scheme)
                  has_path ? "" : TRACES_PATH);
 }
 
-static void add_header(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_header(loader *l, const char *fmt, ...) {
+/* Appends the header "name: value" (value[0..vlen)) and whether it is a secret. */
+static void add_header(loader *l, const char *name, const char *prefix, const char *value,
+                       size_t vlen, bool secret) {
   config *c = l->c;
   char **h = realloc(c->headers, (c->n_headers + 1) * sizeof *h);
-  if (!h) {
+  if (h) c->headers = h;
+  bool *sec = realloc(c->header_secret, (c->n_headers + 1) * sizeof *sec);
+  if (sec) c->header_secret = sec;
+  char *line = h && sec ? fmt_str(l, "%s: %s%.*s", name, prefix, (int)vlen, value) : NULL;
+  if (!line) {
     l->oom = true;
     return;
   }
-  c->headers = h;
-  va_list ap;
-  va_start(ap, fmt);
-  if (vasprintf(&h[c->n_headers], fmt, ap) < 0) l->oom = true;
-  else c->n_headers++;
-  va_end(ap);
+  c->headers[c->n_headers] = line;
+  c->header_secret[c->n_headers++] = secret;
+}
+
+/* A setting's resolved value, for a header: NULL when unset. */
+static const char *resolved_string(const config *c, int setting) {
+  const struct setting *st = &settings[setting];
+  if (st->field != F_STR && st->field != F_BACKEND) return NULL;
+  return *(char *const *)((const char *)c + st->offset);
+}
+
+/* The target, its endpoint (owned) and its headers from the backend table. */
+static void use_backend(loader *l, config_target target, char *endpoint) {
+  config *c = l->c;
+  const struct backend *b = backend_of(target);
+  c->target = target;
+  c->endpoint = endpoint;
+  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
+    const backend_header *h = &b->headers[i];
+    const char *v = h->setting == S_COUNT ? "" : resolved_string(c, h->setting);
+    if (v) add_header(l, h->name, h->prefix, v, strlen(v), h->secret);
+  }
 }
 
 static void use_phoenix(loader *l, const char *base) {
-  config *c = l->c;
-  c->target = CONFIG_TARGET_PHOENIX;
-  /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-  c->endpoint = traces_url(l, base, "http://");
-  add_header(l, "x-project-name: %s", c->project_name);
-  if (c->phoenix_api_key) add_header(l, "authorization: Bearer %s", c->phoenix_api_key);
+  use_backend(l, CONFIG_TARGET_PHOENIX,
+              traces_url(l, base, backend_of(CONFIG_TARGET_PHOENIX)->default_scheme));
 }
 
-/* The Arize AX endpoint of ARIZE_REGION or harnesses.opencode.region, NULL when neither
- * is set or the name is unknown (with a warning). */
+/* "a, b or c" of the region names, into buf. */
+static const char *region_names(const struct backend *b, char *buf, size_t cap) {
+  char bars[64] = "";
+  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+    snprintf(bars + strlen(bars), sizeof bars - strlen(bars), "%s%s", i ? "|" : "",
+             b->regions[i].name);
+  return choices_text(bars, buf, cap);
+}
+
+/* The Arize AX endpoint of ARIZE_REGION or harnesses.opencode.region (the first region's when
+ * neither is set, or the name is unknown: then with a warning). */
 static const char *region_endpoint(loader *l) {
-  const char *env = env_get(l->envp, "ARIZE_REGION");
-  const char *name = either(env, l->file.region);
-  if (!name) return NULL;
-  for (size_t i = 0; i < sizeof arize_regions / sizeof *arize_regions; i++)
-    if (is_word(name, arize_regions[i].name) || is_word(name, arize_regions[i].long_name))
-      return arize_regions[i].endpoint;
-  if (env) warn(l, "environment: ARIZE_REGION is not us, eu or ca; using the US endpoint");
+  const struct backend *b = backend_of(CONFIG_TARGET_ARIZE);
+  const char *env = env_get(l->envp, ENV(S_REGION));
+  const char *name = either(env, l->file.str[S_REGION]);
+  if (!name) return b->regions[0].endpoint;
+  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+    if (is_word(name, b->regions[i].name) || is_word(name, b->regions[i].long_name))
+      return b->regions[i].endpoint;
+  char list[64];
+  region_names(b, list, sizeof list);
+  if (env) warn(l, "environment: %s is not %s; using the US endpoint", ENV(S_REGION), list);
   else
-    warn(l, "config %s: harnesses.opencode.region is not us, eu or ca; using the US endpoint",
-         l->c->config_path);
-  return NULL;
+    warn(l, "config %s: harnesses.opencode.%s is not %s; using the US endpoint",
+         l->c->config_path, settings[S_REGION].key, list);
+  return b->regions[0].endpoint;
 }
 
 static void use_arize(loader *l, const char *base) {
-  config *c = l->c;
-  c->target = CONFIG_TARGET_ARIZE;
+  const char *scheme = backend_of(CONFIG_TARGET_ARIZE)->default_scheme;
   const char *regional = region_endpoint(l);
-  c->endpoint = base       ? traces_url(l, base, "https://")
-                : regional ? dup_str(l, regional)
-                           : dup_str(l, ARIZE_DEFAULT_ENDPOINT);
-  /* Both spellings of each: older Arize examples send api_key/space_id, newer ones
-   * authorization/arize-space-id; sending both suits either intake. */
-  add_header(l, "authorization: %s", c->api_key);
-  add_header(l, "api_key: %s", c->api_key);
-  add_header(l, "arize-space-id: %s", c->space_id);
-  add_header(l, "space_id: %s", c->space_id);
-  add_header(l, "arize-interface: otel");
+  use_backend(l, CONFIG_TARGET_ARIZE, base ? traces_url(l, base, scheme) : dup_str(l, regional));
 }
 
 /* The standard OTLP exporter variables: the signal-specific endpoint is used as given,
  * the generic one gets "/v1/traces" (OTel spec). NULL when neither is a usable URL. */
 static char *otel_env_endpoint(loader *l) {
-  const char *traces = env_clean(l, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  const char *traces = env_clean(l, ENV(S_OTLP_TRACES_ENDPOINT));
   if (traces && !is_http_url(traces)) {
     warn(l, "environment: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not an http(s) URL, ignored");
     traces = NULL;
   }
   if (traces) return dup_str(l, traces);
-  const char *base = env_clean(l, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  const char *base = env_clean(l, ENV(S_OTLP_ENDPOINT));
   if (base && !is_http_url(base)) {
     warn(l, "environment: OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL, ignored");
     base = NULL;
@@ -1299,14 +1572,14 @@ static char *otel_env_endpoint(loader *l) {
 /* Any OTLP/HTTP backend: the file's headers, then OTEL_EXPORTER_OTLP_HEADERS, then
  * OTEL_EXPORTER_OTLP_TRACES_HEADERS (a later one wins on the same name). */
 static void use_otlp(loader *l, char *endpoint) {
-  config *c = l->c;
-  c->target = CONFIG_TARGET_OTLP;
-  c->endpoint = endpoint;
+  use_backend(l, CONFIG_TARGET_OTLP, endpoint);
   config_pairs h = l->file.headers;
   memset(&l->file.headers, 0, sizeof l->file.headers);
-  parse_otel_list(l, "OTEL_EXPORTER_OTLP_HEADERS", &h, true);
-  parse_otel_list(l, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", &h, true);
-  for (size_t i = 0; i < h.len && !l->oom; i++) add_header(l, "%s: %s", h.names[i], h.values[i]);
+  /* the generic variable first, so the specific one wins */
+  parse_otel_list(l, settings[S_HEADERS].env[1], &h, true);
+  parse_otel_list(l, settings[S_HEADERS].env[0], &h, true);
+  for (size_t i = 0; i < h.len && !l->oom; i++)
+    add_header(l, h.names[i], "", h.values[i], strlen(h.values[i]), settings[S_HEADERS].secret);
   pairs_free(&h);
 }
 
@@ -1314,30 +1587,25 @@ static void use_otlp(loader *l, char *endpoint) {
  * it. Names only, never values. */
 static char *explain_none(loader *l) {
   const char *path = l->c->config_path;
-  if (l->file.target == CONFIG_TARGET_PHOENIX)
-    return fmt_str(l,
-                   "no backend configured: target phoenix needs an endpoint: set "
-                   "PHOENIX_ENDPOINT or add harnesses.opencode.endpoint to %s",
-                   path);
-  if (l->file.target == CONFIG_TARGET_OTLP)
-    return fmt_str(l,
-                   "no backend configured: target otlp needs an endpoint: set "
-                   "OTEL_EXPORTER_OTLP_ENDPOINT or add harnesses.opencode.endpoint to %s",
-                   path);
-  if (l->c->api_key && !l->c->space_id)
-    return fmt_str(l,
-                   "no backend configured: the Arize space id is missing: set ARIZE_SPACE_ID "
-                   "or add harnesses.opencode.space_id to %s",
-                   path);
-  if (!l->c->api_key && l->c->space_id)
-    return fmt_str(l,
-                   "no backend configured: the Arize API key is missing: set ARIZE_API_KEY "
-                   "or add harnesses.opencode.api_key to %s",
-                   path);
+  config_target target = (config_target)(l->file.flag[S_TARGET] + 1);
+  /* what is missing: a setting, named by its variable and its file key */
+  const char *what = NULL;
+  int missing = S_COUNT, env_of = S_COUNT;
+  if (target == CONFIG_TARGET_PHOENIX)
+    what = "target phoenix needs an endpoint", missing = S_ENDPOINT, env_of = S_PHOENIX_ENDPOINT;
+  else if (target == CONFIG_TARGET_OTLP)
+    what = "target otlp needs an endpoint", missing = S_ENDPOINT, env_of = S_OTLP_ENDPOINT;
+  else if (l->c->api_key && !l->c->space_id)
+    what = "the Arize space id is missing", missing = env_of = S_SPACE_ID;
+  else if (!l->c->api_key && l->c->space_id)
+    what = "the Arize API key is missing", missing = env_of = S_API_KEY;
+  if (what)
+    return fmt_str(l, "no backend configured: %s: set %s or add harnesses.opencode.%s to %s", what,
+                   ENV(env_of), settings[missing].key, path);
   return fmt_str(l,
-                 "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX), "
-                 "PHOENIX_ENDPOINT (Phoenix) or OTEL_EXPORTER_OTLP_ENDPOINT (any OTLP "
+                 "no backend configured: set %s and %s (Arize AX), %s (Phoenix) or %s (any OTLP "
                  "backend), or add them to %s",
+                 ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT), ENV(S_OTLP_ENDPOINT),
                  path);
 }
 
@@ -1349,32 +1617,34 @@ static char *explain_none(loader *l) {
 static void resolve_target(loader *l) {
   config *c = l->c;
   const file_settings *f = &l->file;
-  bool file_phoenix = f->target == CONFIG_TARGET_PHOENIX;
-  bool file_arize = f->target == CONFIG_TARGET_ARIZE;
-  bool file_otlp = f->target == CONFIG_TARGET_OTLP;
+  /* the choice's index + 1 is the target: "arize|phoenix|otlp" */
+  config_target target = (config_target)(f->flag[S_TARGET] + 1);
+  bool file_phoenix = target == CONFIG_TARGET_PHOENIX;
+  bool file_arize = target == CONFIG_TARGET_ARIZE;
+  bool file_otlp = target == CONFIG_TARGET_OTLP;
   bool file_other = file_phoenix || file_otlp; /* the file's key is not Arize's */
 
-  const char *phoenix_env = env_clean(l, "PHOENIX_ENDPOINT");
-  const char *arize_endpoint_env = env_clean(l, "ARIZE_OTLP_ENDPOINT");
-  c->api_key = dup_str(l, either(env_clean(l, "ARIZE_API_KEY"), file_other ? NULL : f->api_key));
-  c->space_id = dup_str(l, either(env_clean(l, "ARIZE_SPACE_ID"), f->space_id));
-  const char *phoenix_key_env = env_clean(l, "PHOENIX_API_KEY");
-  c->phoenix_api_key = dup_str(l, either(phoenix_key_env, file_phoenix ? f->api_key : NULL));
+  const char *phoenix_env = env_clean(l, ENV(S_PHOENIX_ENDPOINT));
+  const char *arize_endpoint_env = env_clean(l, ENV(S_ENDPOINT));
+  c->api_key = dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
+  c->space_id = dup_str(l, either(env_clean(l, ENV(S_SPACE_ID)), f->str[S_SPACE_ID]));
+  const char *phoenix_key_env = env_clean(l, ENV(S_PHOENIX_API_KEY));
+  c->phoenix_api_key = dup_str(l, either(phoenix_key_env, file_phoenix ? f->str[S_API_KEY] : NULL));
   if (l->oom) return;
 
   char *otel = NULL;
   if (phoenix_env) {
     use_phoenix(l, phoenix_env);
-  } else if (file_phoenix && f->endpoint) {
-    use_phoenix(l, f->endpoint);
-  } else if (file_otlp && ((otel = otel_env_endpoint(l)) || f->endpoint)) {
-    use_otlp(l, otel ? otel : traces_url(l, f->endpoint, "https://"));
+  } else if (file_phoenix && f->str[S_ENDPOINT]) {
+    use_phoenix(l, f->str[S_ENDPOINT]);
+  } else if (file_otlp && ((otel = otel_env_endpoint(l)) || f->str[S_ENDPOINT])) {
+    use_otlp(l, otel ? otel : traces_url(l, f->str[S_ENDPOINT], "https://"));
   } else if (c->api_key && c->space_id) {
-    use_arize(l, either(arize_endpoint_env, file_other ? NULL : f->endpoint));
-  } else if (!file_arize && !file_other && f->endpoint) {
+    use_arize(l, either(arize_endpoint_env, file_other ? NULL : f->str[S_ENDPOINT]));
+  } else if (!file_arize && !file_other && f->str[S_ENDPOINT]) {
     /* Inferred Phoenix: the file's key is Phoenix's. */
-    if (!c->phoenix_api_key) c->phoenix_api_key = dup_str(l, f->api_key);
-    if (!l->oom) use_phoenix(l, f->endpoint);
+    if (!c->phoenix_api_key) c->phoenix_api_key = dup_str(l, f->str[S_API_KEY]);
+    if (!l->oom) use_phoenix(l, f->str[S_ENDPOINT]);
   } else if (!file_otlp && (otel = otel_env_endpoint(l))) {
     use_otlp(l, otel);
   } else {
@@ -1406,10 +1676,8 @@ static char *default_config_path(loader *l) {
 config *config_load(const char *config_path, const char *const *envp) {
   config *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  loader l = {.c = c,
-              .envp = envp,
-              .file = {.log_prompts = -1, .log_tool_details = -1, .log_tool_content = -1,
-                       .gzip = -1, .spool_fsync = -1}};
+  loader l = {.c = c, .envp = envp};
+  for (int i = 0; i < S_COUNT; i++) l.file.flag[i] = -1;
 
   c->home = dup_str(&l, env_get(envp, "HOME"));
   if (!c->home && !l.oom) c->home = dup_str(&l, ".");
@@ -1421,12 +1689,7 @@ config *config_load(const char *config_path, const char *const *envp) {
   if (!l.oom) resolve_target(&l);
 
   file_settings *f = &l.file;
-  free(f->project_name);
-  free(f->endpoint);
-  free(f->api_key);
-  free(f->space_id);
-  free(f->user_id);
-  free(f->region);
+  for (int i = 0; i < S_COUNT; i++) free(f->str[i]);
   pairs_free(&f->headers);
   pairs_free(&f->attributes);
   if (l.oom) {
@@ -1446,6 +1709,7 @@ void config_free(config *c) {
   free(c->phoenix_api_key);
   for (size_t i = 0; i < c->n_headers; i++) free(c->headers[i]);
   free(c->headers);
+  free(c->header_secret);
   free(c->home);
   free(c->config_path);
   free(c->log_file);
@@ -1458,6 +1722,28 @@ void config_free(config *c) {
   free(c->warning);
   free(c->unknown_keys);
   free(c);
+}
+
+/* {"file key or variable": value} of every setting with a field, in the unit its key names;
+ * secrets are left out (the table says which). */
+static json_t *config_values_json(const config *c) {
+  json_t *o = json_object();
+  for (int i = 0; o && i < S_COUNT; i++) {
+    const struct setting *st = &settings[i];
+    if (st->secret || st->field == F_NONE || st->field == F_BACKEND) continue;
+    const void *field = (const char *)c + st->offset;
+    const char *name = st->key ? st->key : st->env[0];
+    json_t *v = NULL;
+    switch (st->field) {
+    case F_STR: v = *(char *const *)field ? json_string(*(char *const *)field) : json_null(); break;
+    case F_BOOL: v = json_boolean(*(const bool *)field); break;
+    case F_LONG: v = json_integer(*(const long *)field / st->unit); break;
+    case F_SIZE: v = json_integer((json_int_t)(*(const size_t *)field / (size_t)st->unit)); break;
+    default: break;
+    }
+    json_object_set_new(o, name, v);
+  }
+  return o;
 }
 
 char *config_describe_json(const config *c) {
@@ -1488,6 +1774,7 @@ char *config_describe_json(const config *c) {
                         c->config_path, "warning", c->warning, "unknown_keys", c->unknown_keys,
                         "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
                         c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
+  if (o) json_object_set_new(o, "settings", config_values_json(c));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);
@@ -1508,4 +1795,80 @@ time_t config_file_mtime(const char *path) {
   struct stat st;
   if (!path || stat(path, &st) != 0) return 0;
   return st.st_mtime;
+}
+
+/* ---- the schema, for the CLI and the README test ---- */
+
+static const char *const type_names[] = {[ST_STRING] = "string", [ST_NUMBER] = "number",
+                                         [ST_FLAG] = "flag",     [ST_SWITCH] = "switch",
+                                         [ST_CHOICE] = "choice", [ST_MAP] = "mapping",
+                                         [ST_LIST] = "list"};
+
+/* ["a", "b"] of "a|b". */
+static json_t *choices_json(const char *choices) {
+  json_t *a = json_array();
+  for (const char *p = choices; a && p && *p;) {
+    size_t n = strcspn(p, "|");
+    json_array_append_new(a, json_stringn(p, n));
+    p += n + (p[n] == '|');
+  }
+  return a;
+}
+
+static json_t *setting_json(int i) {
+  const struct setting *st = &settings[i];
+  json_t *keys = json_array(), *old = json_array(), *env = json_array();
+  const char *prefixes[2];
+  size_t np = 0;
+  if (st->scope == AT_TOP || st->scope == AT_BOTH) prefixes[np++] = "";
+  if (st->scope == AT_HARNESS || st->scope == AT_BOTH) prefixes[np++] = "harnesses.opencode.";
+  key_paths one = {.n = 0};
+  for (size_t k = 0; k < np; k++) {
+    add_path(&one, prefixes[k], st->key, NULL);
+    if (st->old_key) add_path(&one, prefixes[k], st->key, st->old_key);
+  }
+  for (size_t k = 0; k < one.n; k++)
+    json_array_append_new(one.old[k] ? old : keys, json_string(one.path[k]));
+  for (size_t k = 0; k < SETTING_MAX_ENV && st->env[k]; k++)
+    json_array_append_new(env, json_string(st->env[k]));
+  json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:s?, s:b}", "keys", keys, "old_keys", old, "env",
+                        env, "type", type_names[st->type], "default", st->def_text, "secret",
+                        st->secret);
+  if (!o) return NULL;
+  if (st->type == ST_NUMBER) {
+    json_object_set_new(o, "default", json_integer(st->def));
+    json_object_set_new(o, "min", json_integer(st->min));
+    json_object_set_new(o, "max", json_integer(st->max));
+  }
+  if (st->type == ST_CHOICE) json_object_set_new(o, "choices", choices_json(st->choices));
+  return o;
+}
+
+static json_t *backend_json(const struct backend *b) {
+  json_t *regions = json_array(), *headers = json_array();
+  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+    json_array_append_new(regions, json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name,
+                                             "long_name", b->regions[i].long_name, "endpoint",
+                                             b->regions[i].endpoint));
+  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name; i++) {
+    const backend_header *h = &b->headers[i];
+    const struct setting *st = h->setting == S_COUNT ? NULL : &settings[h->setting];
+    json_array_append_new(headers, json_pack("{s:s, s:s?, s:s, s:b}", "name", h->name, "from",
+                                             st ? (st->key ? st->key : st->env[0]) : NULL,
+                                             "prefix", h->prefix, "secret", h->secret));
+  }
+  return json_pack("{s:s, s:s, s:o, s:o}", "name", config_target_name(b->target),
+                   "default_scheme", b->default_scheme, "regions", regions, "headers", headers);
+}
+
+char *config_schema_json(void) {
+  json_t *list = json_array(), *bk = json_array();
+  for (int i = 0; list && i < S_COUNT; i++) json_array_append_new(list, setting_json(i));
+  for (size_t i = 0; bk && i < sizeof backends / sizeof *backends; i++)
+    json_array_append_new(bk, backend_json(&backends[i]));
+  json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk,
+                        "header_name_symbols", HEADER_NAME_SYMBOLS);
+  char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(o);
+  return text;
 }

@@ -28,7 +28,7 @@ typedef struct {
 
   config_target target;
   char *endpoint;     /* full URL ending /v1/traces, NULL for NONE */
-  char *project_name; /* never NULL; default "opencode" */
+  char *project_name; /* never NULL */
   char *user_id;      /* NULL when not configured */
 
   /* Secrets: only ever copied into headers. Never logged, never shown in status. */
@@ -37,6 +37,7 @@ typedef struct {
   char *phoenix_api_key;
 
   char **headers; /* "name: value" lines for the backend (they hold the secrets) */
+  bool *header_secret; /* per header: its value is a secret (masked wherever it is echoed) */
   size_t n_headers;
 
   bool log_prompts;      /* false: prompt and response text redacted */
@@ -50,37 +51,36 @@ typedef struct {
   char *state_dir;   /* ~/.arize/harness/state/opencode */
   char *spool_dir;   /* ~/.arize/harness/spool/opencode */
 
-  /* Export and spool (defaults in brackets; each has a config.yaml key and an env override,
-   * documented in the README's settings table) */
-  size_t spool_max_bytes;  /* [100 MiB] ARIZE_SPOOL_MAX_MB, spool.max_mb */
-  long spool_max_age_s;    /* [7 days] ARIZE_SPOOL_MAX_AGE_DAYS, spool.max_age_days: older
-                           * unsent spans are dropped (a refused key keeps them until then) */
-  bool spool_fsync;        /* [true] ARIZE_SPOOL_FSYNC, spool.fsync: the writer fsyncs each
-                           * spool file (power loss covered); false: a process crash only */
-  long retry_initial_ms;   /* [1000] ARIZE_RETRY_INITIAL_MS, export.retry_initial_ms */
-  long retry_max_ms;       /* [30000] ARIZE_RETRY_MAX_MS, export.retry_max_ms */
-  long export_timeout_ms;  /* [10000] OTEL_EXPORTER_OTLP_TIMEOUT, export.timeout_ms */
-  long shutdown_ms;        /* [1000] ARIZE_EXIT_FLUSH_MS, export.exit_flush_ms: how long exit
-                            * waits for the backend; older names ARIZE_SHUTDOWN_TIMEOUT_MS,
-                            * export.shutdown_timeout_ms */
-  bool gzip;               /* [true] OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), export.compression */
+  /* Export and spool. Each field's file key, variables, default and bounds are its row in
+   * config.c's settings table (and the README's settings table); the field holds the value in
+   * bytes or seconds where the key says MB or days. */
+  size_t spool_max_bytes;  /* past it the oldest unsent spans are dropped */
+  long spool_max_age_s;    /* older unsent spans are dropped (a refused key keeps them until
+                            * then) */
+  bool spool_fsync;        /* the writer fsyncs each spool file (power loss covered); false: a
+                            * process crash only */
+  long retry_initial_ms;   /* backoff between retries, doubled up to retry_max_ms */
+  long retry_max_ms;
+  long export_timeout_ms;  /* one export request */
+  long shutdown_ms;        /* how long exit waits for the backend */
+  bool gzip;               /* export.compression: gzip (true) or none */
 
   /* OpenInference */
-  char *service_name;          /* ["opencode"] OTEL_SERVICE_NAME */
+  char *service_name;          /* never NULL */
   config_pairs resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", %-decoded) */
   config_pairs span_attributes;     /* `attributes:` (global) then harnesses.opencode.attributes
                                      * (wins on the same name): added to every span */
-  bool hide_inputs, hide_outputs;               /* OPENINFERENCE_HIDE_INPUTS / _OUTPUTS */
-  bool hide_input_messages, hide_output_messages; /* OPENINFERENCE_HIDE_INPUT_MESSAGES / ... */
-  bool hide_input_text, hide_output_text;       /* OPENINFERENCE_HIDE_INPUT_TEXT / ... */
-  size_t max_attr_bytes;   /* [32768] ARIZE_MAX_ATTRIBUTE_BYTES, limits.max_attribute_bytes */
+  bool hide_inputs, hide_outputs;               /* OPENINFERENCE_HIDE_* */
+  bool hide_input_messages, hide_output_messages;
+  bool hide_input_text, hide_output_text;
+  size_t max_attr_bytes;   /* longer string attributes are cut with a marker */
 
   /* Limits that protect the host */
-  size_t max_payload_bytes;     /* [256 MiB] limits.max_payload_mb */
-  size_t max_spans_per_payload; /* [20000] limits.max_spans_per_payload */
-  size_t log_max_bytes;         /* [10 MiB] limits.log_max_mb: the log rotates past it */
-  long recover_hours;           /* [24] ARIZE_RECOVER_HOURS, limits.recover_hours: sessions active
-                                 * this recently get their open turns closed at start-up; 0 off */
+  size_t max_payload_bytes;     /* a bigger snapshot is rejected */
+  size_t max_spans_per_payload; /* spans one snapshot may produce */
+  size_t log_max_bytes;         /* the log rotates past it */
+  long recover_hours;           /* sessions active this recently get their open turns closed at
+                                 * start-up; 0 off */
 
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
@@ -101,9 +101,17 @@ void config_free(config *c);
  * {"enabled", "state": "sending"|"disabled"|"dry-run"|"no-backend", "reason",
  *  "backend": {"target", "endpoint" (without user:password@), "project"},
  *  "config": {"path", "warning", "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
- *  "exit_flush_ms"}. Never a secret. `status` reads it without opening a tracer, so without
+ *  "exit_flush_ms", "settings": {file key or variable: the value in effect, for every setting
+ *  of the schema that is not a secret}}. Never a secret. `status` reads it without opening a tracer, so without
  * adopting anyone's spool. */
 char *config_describe_json(const config *c);
+
+/* The settings schema as JSON text (malloc'd; NULL when out of memory): {"settings": [{"keys"
+ * (full file keys), "old_keys", "env" (the first set wins), "type", "default", "min", "max",
+ * "choices", "secret"}], "backends": [{"name", "default_scheme", "regions": [{"name",
+ * "long_name", "endpoint"}], "headers": [{"name", "from", "prefix", "secret"}]}],
+ * "header_name_symbols"}. lib/settings.json is this text (test/settings.test.js checks it). */
+char *config_schema_json(void);
 
 /* "arize", "phoenix", "otlp" or "none". */
 const char *config_target_name(config_target t);

@@ -49,6 +49,7 @@ void exporter_target_free(exporter_target *t) {
     free(t->headers[i]);
   }
   free(t->headers);
+  free(t->header_secret);
   free(t->service_name);
   free(t->project_name);
   free(t->version);
@@ -72,7 +73,10 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
       attrs_ok = span_attrs_set_string(&c->resource, a->key, a->value.s, strlen(a->value.s)) == 0;
   }
   c->headers = calloc(t->n_headers ? t->n_headers : 1, sizeof *c->headers);
-  bool ok = attrs_ok && c->headers && (!t->url || c->url) && (!t->service_name || c->service_name) &&
+  c->header_secret = NULL;
+  if (t->header_secret && (c->header_secret = malloc(t->n_headers + 1)))
+    for (size_t i = 0; i < t->n_headers; i++) c->header_secret[i] = t->header_secret[i];
+  bool ok = attrs_ok && c->headers && (!t->header_secret || c->header_secret) && (!t->url || c->url) && (!t->service_name || c->service_name) &&
             (!t->project_name || c->project_name) && (!t->version || c->version);
   for (size_t i = 0; ok && i < t->n_headers; i++) ok = (c->headers[i] = strdup(t->headers[i])) != NULL;
   if (!ok) {
@@ -126,10 +130,12 @@ static void scrub_one(char *text, size_t cap, const char *needle, size_t n) {
 }
 
 /* A backend's refusal may echo what it was sent, credentials included ("invalid api key
- * ak-123"): every header value, and each word of it (a "Bearer <token>"), is masked before the
- * text reaches the log or status. */
+ * ak-123"): every secret header value, and each word of it (a "Bearer <token>"), is masked
+ * before the text reaches the log or status. A header typed not secret (a project name) is
+ * left readable. */
 static void scrub_secrets(const exporter_target *t, char *text, size_t cap) {
   for (size_t i = 0; i < t->n_headers; i++) {
+    if (t->header_secret && !t->header_secret[i]) continue;
     const char *value = strchr(t->headers[i], ':');
     if (!value) continue;
     value += strspn(value + 1, " ") + 1;

@@ -25,6 +25,7 @@ typedef struct {
   bool discard;         /* dry run: spans are built and dropped, never sent */
   char *url;
   char **headers;       /* secrets inside: never logged */
+  bool *header_secret;  /* per header: its value is masked when echoed (NULL: every one is) */
   size_t n_headers;
   char *service_name;
   char *project_name;

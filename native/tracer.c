@@ -18,8 +18,6 @@
 #include "spans.h"
 #include "state.h"
 
-#define QUEUE_MAX_BYTES (100u * 1024 * 1024)
-#define EXPORT_TIMEOUT_MS 10000
 #define STATE_IDLE_DAYS 7
 
 struct tracer {
@@ -111,14 +109,15 @@ static exporter_target *target_from_config(const config *c, const char *version)
       .discard = c->enabled && c->dry_run,
       .url = c->endpoint,
       .headers = c->headers,
+      .header_secret = c->header_secret,
       .n_headers = c->n_headers,
-      .service_name = c->service_name ? c->service_name : (char *)"opencode",
+      .service_name = c->service_name,
       .project_name = c->project_name,
       .version = (char *)version,
       .gzip = c->gzip,
-      .timeout_ms = c->export_timeout_ms > 0 ? c->export_timeout_ms : EXPORT_TIMEOUT_MS,
-      .backoff_initial_ms = c->retry_initial_ms > 0 ? c->retry_initial_ms : 1000,
-      .backoff_max_ms = c->retry_max_ms > 0 ? c->retry_max_ms : 30000,
+      .timeout_ms = c->export_timeout_ms,
+      .backoff_initial_ms = c->retry_initial_ms,
+      .backoff_max_ms = c->retry_max_ms,
   };
   for (size_t i = 0; i < c->resource_attributes.len; i++)
     span_attrs_set_string(&t.resource, c->resource_attributes.names[i],
@@ -151,7 +150,7 @@ static void install_config(tracer *t, config *c) {
              config_target_name(c->target), c->project_name);
     free(shown);
   }
-  queue_set_max_bytes(t->q, c->spool_max_bytes ? c->spool_max_bytes : QUEUE_MAX_BYTES);
+  queue_set_max_bytes(t->q, c->spool_max_bytes);
   queue_set_max_age(t->q, c->spool_max_age_s);
   if (t->sp) spool_set_sync(t->sp, c->spool_fsync);
   exporter_target *target = target_from_config(c, t->version);
@@ -212,7 +211,7 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   if (!t) return NULL;
   t->envp = envp;
   t->version = strdup(version ? version : "0");
-  t->q = queue_new(QUEUE_MAX_BYTES);
+  t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
   if (!t->version || !t->q || !t->exp) {
     tracer_free(t);
@@ -360,7 +359,7 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
 /* Within timeout_ms (+ the few ms an abort takes): send what can be sent, make durable what
  * is not, stop. Spans the backend did not take stay in the spool for the next process. */
 void tracer_shutdown(tracer *t, long timeout_ms) {
-  if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms > 0 ? t->cfg->shutdown_ms : 2000;
+  if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms;
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   exporter_stop(t->exp, timeout_ms);

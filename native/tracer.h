@@ -39,7 +39,7 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
  * frees). Never holds a secret. */
 char *tracer_status_json(tracer *t);
 
-/* Flushes for at most timeout_ms (negative: the configured shutdown bound, 2 s by default),
+/* Flushes for at most timeout_ms (negative: the configured bound, export.exit_flush_ms),
  * then stops the exporter (a request in flight is cut at once) and gives the spool writer what
  * is left of the bound, at least 50 ms, to make the last spans durable: it returns within
  * timeout_ms plus a few milliseconds whatever the backend does. What is unsent stays in the

@@ -11,7 +11,7 @@ const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 const MARKER = 'opencode-arize-tracing:managed';
 const COPY_MARKER = '.installed-by-opencode-arize-tracing';
 const PLUGIN_NAME = 'arize-tracing.ts';
-const REGIONS = ['us', 'eu', 'ca'];
+const { REGIONS } = require('../settings.js'); // the core's (lib/settings.json)
 
 class UsageError extends Error {}
 

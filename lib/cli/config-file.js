@@ -5,9 +5,11 @@
 // harnesses, order) stay byte for byte as they were.
 const fs = require('node:fs');
 const { MARKER, configPath, readText, writePrivate } = require('./common.js');
+const { HARNESS_SETTINGS, TARGETS, REGIONS } = require('../settings.js');
 
-/** The keys install writes, in the order a new block lists them. */
-const KEYS = ['project_name', 'target', 'region', 'endpoint', 'api_key', 'space_id', 'headers'];
+/** The keys install writes, in the order a new block lists them: the harness block's settings. */
+const KEYS = Object.keys(HARNESS_SETTINGS);
+const isMap = (key) => HARNESS_SETTINGS[key].type === 'mapping';
 
 const q = (s) => JSON.stringify(String(s)); // a JSON string is a valid YAML double-quoted scalar
 const indentOf = (line) => /^ */.exec(line)[0].length;
@@ -93,8 +95,9 @@ function trailingComment(line) {
 
 function entryLines(key, value, indent) {
   const pad = ' '.repeat(indent);
-  if (key === 'headers') return [`${pad}headers:`, ...value.map(([n, v]) => `${pad}  ${q(n)}: ${q(v)}`)];
-  const plain = key === 'target' || key === 'region';
+  if (isMap(key)) return [`${pad}${key}:`, ...value.map(([n, v]) => `${pad}  ${q(n)}: ${q(v)}`)];
+  // a backend or region name is written plain, like a user would; anything else quoted
+  const plain = !HARNESS_SETTINGS[key].secret && (TARGETS.includes(value) || REGIONS.includes(value));
   return [`${pad}${key}: ${plain ? value : q(value)}`];
 }
 
@@ -109,8 +112,10 @@ function readBlock(text, isJson) {
     }
     if (!block || typeof block !== 'object') return null;
     const out = {};
-    for (const k of KEYS) if (k !== 'headers' && typeof block[k] === 'string') out[k] = block[k];
-    if (block.headers && typeof block.headers === 'object') out.headers = Object.entries(block.headers).map(([n, v]) => [n, String(v)]);
+    for (const k of KEYS) {
+      if (!isMap(k) && typeof block[k] === 'string') out[k] = block[k];
+      if (isMap(k) && block[k] && typeof block[k] === 'object') out[k] = Object.entries(block[k]).map(([n, v]) => [n, String(v)]);
+    }
     return out;
   }
   const lines = text.replace(/\n$/, '').split('\n');
@@ -126,8 +131,8 @@ function readBlock(text, isJson) {
   for (const key of KEYS) {
     const span = findKey(lines, at, indent, key);
     if (!span) continue;
-    if (key === 'headers') {
-      out.headers = lines.slice(span[0] + 1, span[1]).filter(isContent).map((l) => {
+    if (isMap(key)) {
+      out[key] = lines.slice(span[0] + 1, span[1]).filter(isContent).map((l) => {
         const m = /^\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:]+?)\s*:\s*(.*)$/.exec(l);
         return m ? [scalar(m[1]), scalar(m[2])] : null;
       }).filter(Boolean);
@@ -180,7 +185,7 @@ function editYaml(text, changes) {
     }
     const next = entryLines(key, set[key], indent);
     if (span) {
-      if (key !== 'headers' && span[1] - span[0] === 1) next[0] += trailingComment(lines[span[0]]);
+      if (!isMap(key) && span[1] - span[0] === 1) next[0] += trailingComment(lines[span[0]]);
       const same = next.length === span[1] - span[0] && next.every((l, k) => l === lines[span[0] + k]);
       if (!same) lines.splice(span[0], span[1] - span[0], ...next);
     } else {
@@ -231,7 +236,7 @@ function writeConfig(changes) {
       const v = changes === null ? null : changes[key];
       if (v === undefined) continue;
       if (v === null) delete block[key];
-      else block[key] = key === 'headers' ? Object.fromEntries(v) : v;
+      else block[key] = isMap(key) ? Object.fromEntries(v) : v;
     }
     if (Object.keys(block).length) harnesses.opencode = block;
     else delete harnesses.opencode;

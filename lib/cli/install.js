@@ -15,6 +15,7 @@ const cfg = require('./config-file.js');
 const reg = require('./registration.js');
 
 const { UsageError, REGIONS } = c;
+const { isHeaderName, orList, TARGETS } = require('../settings.js');
 
 // Questions on the terminal. Lines typed ahead (or pasted at once) wait in a queue for the
 // next question; a secret is not echoed, like a password prompt.
@@ -54,7 +55,7 @@ function prompter() {
 // or Phoenix for an endpoint alone (the core's own inference).
 function storedBackend(stored) {
   if (!stored) return '';
-  if (['arize', 'phoenix', 'otlp'].includes(stored.target)) return stored.target;
+  if (TARGETS.includes(stored.target)) return stored.target;
   if (stored.api_key && stored.space_id) return 'arize';
   return stored.endpoint ? 'phoenix' : '';
 }
@@ -63,7 +64,7 @@ function parseHeaders(list, encoded) {
   const out = [];
   for (const h of list.filter((x) => x.trim())) {
     const [name, value] = h.split(/=(.*)/s);
-    if (!name || value === undefined || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name.trim()) || /[\x00-\x1f\x7f]/.test(value))
+    if (!name || value === undefined || !isHeaderName(name.trim()) || /[\x00-\x1f\x7f]/.test(value))
       throw new UsageError('--header wants name=value (a header name, a printable value)');
     let v = value.trim();
     if (encoded) {
@@ -97,15 +98,15 @@ async function gatherSettings(flags, stored) {
       const pick = await rl.ask('Backend: 1) Arize AX  2) Phoenix  3) another OTLP endpoint', { fallback: '1' });
       backend = { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', phoenix: 'phoenix', otlp: 'otlp' }[pick.toLowerCase()] || pick;
     }
-    if (!['arize', 'phoenix', 'otlp'].includes(backend)) throw new UsageError(`--backend is arize, phoenix or otlp, not ${backend}`);
+    if (!TARGETS.includes(backend)) throw new UsageError(`--backend is ${orList(TARGETS)}, not ${backend}`);
     // What the file holds counts only for the backend it was written for.
     const old = backend === kept ? stored : {};
     const need = (value, question, opts) => (value || !rl ? value : rl.ask(question, opts));
     const v = { target: backend };
     if (backend === 'arize') {
       const region = flags.region || env.ARIZE_REGION || old.region ||
-        (flags.endpoint || old.endpoint ? '' : await need('', 'Arize AX region (us, eu, ca)', { fallback: 'us' })) || '';
-      if (region && !REGIONS.includes(region.toLowerCase())) throw new UsageError(`--region is us, eu or ca, not ${region}`);
+        (flags.endpoint || old.endpoint ? '' : await need('', `Arize AX region (${REGIONS.join(', ')})`, { fallback: REGIONS[0] })) || '';
+      if (region && !REGIONS.includes(region.toLowerCase())) throw new UsageError(`--region is ${orList(REGIONS)}, not ${region}`);
       v.region = region ? region.toLowerCase() : null;
       v.api_key = await need(flags.apiKey || env.ARIZE_API_KEY || old.api_key, 'Arize API key (Settings > API Keys)', { secret: true });
       v.space_id = await need(flags.spaceId || env.ARIZE_SPACE_ID || old.space_id, 'Arize space id');

@@ -154,6 +154,7 @@ function collect(native) {
     backend: config.backend,
     config: config.config,
     exit_flush_ms: config.exit_flush_ms,
+    settings: config.settings,
     spool: { dir: config.spool.dir, ...total, processes },
     last_export: last,
     registrations: reg.findRegistrations().map((r) => ({ route: r.kind === 'file' ? 'plugin file' : 'opencode.json', file: r.file, spec: r.spec, package: r.pkg && r.pkg.dir })),

@@ -551,6 +551,48 @@ static void test_phoenix_endpoint_with_key(void) {
   config_free(c);
 }
 
+/* Whether header `name` of c is typed secret (-1: no such header). */
+static int header_is_secret(const config *c, const char *name) {
+  for (size_t i = 0; i < c->n_headers; i++)
+    if (!strncmp(c->headers[i], name, strlen(name)) && c->headers[i][strlen(name)] == ':')
+      return c->header_secret[i];
+  return -1;
+}
+
+static void test_backend_headers_are_typed_secret_or_not(void) {
+  const char *phoenix[] = {"PHOENIX_ENDPOINT=http://localhost:6006", "PHOENIX_API_KEY=px-key", NULL};
+  config *c = load(NULL, phoenix);
+  CHECK_INT(header_is_secret(c, "x-project-name"), 0);
+  CHECK_INT(header_is_secret(c, "authorization"), 1);
+  config_free(c);
+  const char *arize[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s", NULL};
+  c = load(NULL, arize);
+  CHECK_INT(header_is_secret(c, "arize-interface"), 0);
+  CHECK_INT(header_is_secret(c, "authorization"), 1);
+  CHECK_INT(header_is_secret(c, "api_key"), 1);
+  CHECK_INT(header_is_secret(c, "arize-space-id"), 1);
+  CHECK_INT(header_is_secret(c, "space_id"), 1);
+  config_free(c);
+  const char *otlp[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318",
+                        "OTEL_EXPORTER_OTLP_HEADERS=x-team=platform", NULL};
+  c = load(NULL, otlp);
+  CHECK_INT(header_is_secret(c, "x-team"), 1); /* a user's header may be a key: secret */
+  config_free(c);
+}
+
+static void test_described_settings_show_every_value_in_effect_but_no_secret(void) {
+  const char *env[] = {"ARIZE_API_KEY=key-secret-1", "ARIZE_SPACE_ID=space-secret-2",
+                       "ARIZE_SPOOL_MAX_MB=50", "ARIZE_LOG_PROMPTS=false", NULL};
+  config *c = load(NULL, env);
+  char *text = config_describe_json(c);
+  CHECK(text && strstr(text, "\"spool.max_mb\":50"));
+  CHECK(text && strstr(text, "\"logging.prompts\":false"));
+  CHECK(text && strstr(text, "\"export.exit_flush_ms\":1000"));
+  CHECK(text && !strstr(text, "key-secret-1") && !strstr(text, "space-secret-2"));
+  free(text);
+  config_free(c);
+}
+
 static void test_phoenix_bare_host_port_means_http(void) {
   const char *env[] = {"PHOENIX_ENDPOINT=localhost:6006", NULL};
   config *c = load(NULL, env);
@@ -1345,6 +1387,8 @@ int main(void) {
 
   RUN(test_phoenix_endpoint_without_key);
   RUN(test_phoenix_endpoint_with_key);
+  RUN(test_backend_headers_are_typed_secret_or_not);
+  RUN(test_described_settings_show_every_value_in_effect_but_no_secret);
   RUN(test_phoenix_bare_host_port_means_http);
   RUN(test_phoenix_env_wins_over_arize_credentials);
   RUN(test_file_target_phoenix_uses_file_endpoint_and_key);

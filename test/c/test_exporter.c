@@ -182,6 +182,34 @@ static void test_retry_after_is_honoured(void) {
   server_free(&srv);
 }
 
+/* A backend that echoes what it was sent: the secret header's value is masked in the error,
+ * the log and the counters; a header typed not secret (the project name) stays readable. */
+static void test_only_secret_header_values_are_masked_in_an_echoed_error(void) {
+  test_server srv;
+  server_reply script[] = {
+      {.status = 400, .body = "project my-project-name: key phx-secret-7890 refused"}};
+  CHECK(server_start(&srv, script, 1) == 0);
+  pipeline p = pipeline_to(NULL);
+  char *headers[] = {"x-project-name: my-project-name", "authorization: Bearer phx-secret-7890"};
+  bool secret[] = {false, true};
+  exporter_target t = {.send = true, .url = srv.url, .headers = headers,
+                       .header_secret = secret, .n_headers = 2, .service_name = "test",
+                       .project_name = "my-project-name", .version = "0.0.1", .gzip = true,
+                       .timeout_ms = 10000, .backoff_initial_ms = 20, .backoff_max_ms = 5000};
+  exporter_set_target(p.e, exporter_target_copy(&t));
+  push_spans(p.q, p.e, 1, 1);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.last_status, 400);
+  CHECK_STR(c.last_error, "HTTP 400: project my-project-name: key <redacted> refused");
+  char *log = read_log();
+  CHECK(strstr(log, "phx-secret-7890") == NULL);
+  CHECK(strstr(log, "project my-project-name") != NULL);
+  free(log);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
 static void test_400_drops_the_batch_and_later_spans_still_go(void) {
   test_server srv;
   server_reply script[] = {{.status = 400, .body = "invalid span: no name\nsecond line"}};
@@ -521,6 +549,7 @@ int main(void) {
   RUN(test_503_is_retried_until_everything_arrives);
   RUN(test_retry_after_is_honoured);
   RUN(test_400_drops_the_batch_and_later_spans_still_go);
+  RUN(test_only_secret_header_values_are_masked_in_an_echoed_error);
   RUN(test_partial_success_rejections_count_as_dropped);
   RUN(test_partial_success_is_reported_as_a_rejection_not_an_export);
   RUN(test_nonsense_rejected_counts_stay_within_the_batch);

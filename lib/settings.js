@@ -1,0 +1,28 @@
+'use strict';
+// The settings schema for JS: lib/settings.json, written from the core's table (native/config.c,
+// `node native/settings-schema.js`), so the CLI names no file key, region or header rule of its
+// own. A plain JSON read: it works where the core does not load.
+const SCHEMA = require('./settings.json');
+
+const HARNESS = 'harnesses.opencode.';
+const BACKENDS = Object.fromEntries(SCHEMA.backends.map((b) => [b.name, b]));
+
+/** The Arize AX region names (us, eu, ...), the default first. */
+const REGIONS = BACKENDS.arize.regions.map((r) => r.name);
+
+/** The settings of the harnesses.opencode block only, by key: {project_name: {...}, ...}. */
+const HARNESS_SETTINGS = Object.fromEntries(SCHEMA.settings
+  .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS))
+  .map((s) => [s.keys[0].slice(HARNESS.length), s]));
+
+/** The backend names a file's `target` may hold. */
+const TARGETS = SCHEMA.settings.find((s) => s.type === 'choice' && s.keys[0] === `${HARNESS}target`)?.choices ?? [];
+
+const WORD = /^[0-9A-Za-z]$/;
+/** An HTTP header name as the core accepts it (RFC 9110 token). */
+const isHeaderName = (name) => name.length > 0 && [...name].every((ch) => WORD.test(ch) || SCHEMA.header_name_symbols.includes(ch));
+
+/** "a, b or c". */
+const orList = (names) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join(''));
+
+module.exports = { SCHEMA, BACKENDS, REGIONS, HARNESS_SETTINGS, TARGETS, isHeaderName, orList };
