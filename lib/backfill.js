@@ -83,10 +83,15 @@ function startServer(env) {
       reject(notFound(error));
       return;
     }
-    let out = '', settled = false;
+    let out = '',
+      settled = false;
     const stop = () => {
       if (child.exitCode === null && child.signalCode === null) {
-        try { child.kill('SIGTERM'); } catch { /* already gone */ }
+        try {
+          child.kill('SIGTERM');
+        } catch {
+          /* already gone */
+        }
       }
     };
     const done = (error, value) => {
@@ -98,30 +103,48 @@ function startServer(env) {
         reject(error);
       } else resolve(value);
     };
-    const timer = setTimeout(() => done(new Error(`OpenCode's server did not start within ${SERVE_START_MS / 1000} s`)), SERVE_START_MS);
+    const timer = setTimeout(
+      () => done(new Error(`OpenCode's server did not start within ${SERVE_START_MS / 1000} s`)),
+      SERVE_START_MS,
+    );
     const read = (d) => {
       out += d;
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) done(null, { url: m[1], auth: 'Basic ' + Buffer.from(`opencode:${password}`).toString('base64'), stop, child });
+      if (m)
+        done(null, { url: m[1], auth: 'Basic ' + Buffer.from(`opencode:${password}`).toString('base64'), stop, child });
       if (out.length > 65536) out = out.slice(-4096);
     };
     child.stdout.on('data', read);
     child.stderr.on('data', read);
     child.on('error', (error) => done(notFound(error)));
-    child.on('exit', (code, signal) => done(new Error(`opencode serve exited (${signal || `code ${code}`}) before it listened: ${out.trim().split('\n').pop() || 'no output'}`)));
+    child.on('exit', (code, signal) =>
+      done(
+        new Error(
+          `opencode serve exited (${signal || `code ${code}`}) before it listened: ${out.trim().split('\n').pop() || 'no output'}`,
+        ),
+      ),
+    );
   });
 }
 
 function notFound(error) {
   if (error && error.code === 'ENOENT')
-    return Object.assign(new Error('cannot find OpenCode: `opencode` is not on PATH (install it: npm install -g opencode-ai, or add its directory to PATH)'), { exitCode: 2 });
+    return Object.assign(
+      new Error(
+        'cannot find OpenCode: `opencode` is not on PATH (install it: npm install -g opencode-ai, or add its directory to PATH)',
+      ),
+      { exitCode: 2 },
+    );
   return error;
 }
 
 async function get(server, route, query = {}) {
   const url = new URL(route, server.url);
   for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
-  const response = await fetch(url, { headers: { authorization: server.auth }, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+  const response = await fetch(url, {
+    headers: { authorization: server.auth },
+    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+  });
   if (!response.ok) throw new Error(`OpenCode's server answered ${response.status} to GET ${url.pathname}`);
   return response.json();
 }
@@ -140,11 +163,14 @@ async function listSessions(server, out) {
     try {
       sessions = await get(server, '/session', { directory: project.worktree });
     } catch (error) {
-      out.line(`project ${project.worktree}: its sessions cannot be listed (${String((error && error.message) || error)}); skipped`);
+      out.line(
+        `project ${project.worktree}: its sessions cannot be listed (${String((error && error.message) || error)}); skipped`,
+      );
       continue;
     }
     for (const s of Array.isArray(sessions) ? sessions : [])
-      if (s && typeof s.id === 'string' && !all.has(s.id)) all.set(s.id, { session: s, directory: s.directory || project.worktree });
+      if (s && typeof s.id === 'string' && !all.has(s.id))
+        all.set(s.id, { session: s, directory: s.directory || project.worktree });
   }
   return all;
 }
@@ -186,18 +212,32 @@ async function run(o, out) {
     const all = await listSessions(server, out);
     const live = await recover.liveSessions(recover.liveDir(liveHome));
     const roots = [...all.values()]
-      .filter(({ session }) => !session.parentID && (!o.session || session.id === o.session) && recover.updatedAt(session) >= o.since)
+      .filter(
+        ({ session }) =>
+          !session.parentID && (!o.session || session.id === o.session) && recover.updatedAt(session) >= o.since,
+      )
       .sort((a, b) => recover.updatedAt(a.session) - recover.updatedAt(b.session));
     if (o.session && roots.length === 0) {
       const child = all.get(o.session);
-      throw Object.assign(new Error(child ? `session ${o.session} is a subagent session: backfill its root session ${child.session.parentID}` : `no session ${o.session} in any OpenCode project`), { exitCode: 1 });
+      throw Object.assign(
+        new Error(
+          child
+            ? `session ${o.session} is a subagent session: backfill its root session ${child.session.parentID}`
+            : `no session ${o.session} in any OpenCode project`,
+        ),
+        { exitCode: 1 },
+      );
     }
-    out.line(`${o.dryRun ? 'dry run: ' : ''}${roots.length} session(s) to look at${o.since ? ` (active since ${new Date(o.since).toISOString()})` : ''}`);
+    out.line(
+      `${o.dryRun ? 'dry run: ' : ''}${roots.length} session(s) to look at${o.since ? ` (active since ${new Date(o.since).toISOString()})` : ''}`,
+    );
     let done = 0;
     for (const { session, directory } of roots) {
       if (interrupted) break;
       const fetchChild = async (id) => ({
-        info: all.has(id) ? all.get(id).session : await get(server, `/session/${encodeURIComponent(id)}`, { directory }).catch(() => null),
+        info: all.has(id)
+          ? all.get(id).session
+          : await get(server, `/session/${encodeURIComponent(id)}`, { directory }).catch(() => null),
         messages: await get(server, `/session/${encodeURIComponent(id)}/message`, { directory }).catch(() => null),
       });
       let result;
@@ -208,8 +248,12 @@ async function run(o, out) {
         // A session a live OpenCode works on gets what is complete only: its own process closes
         // its turn. Any other is over: its last turn is closed as it stands.
         closing = !live.has(session.id) && recover.updatedAt(session) < startedAt;
-        result = api.reconcile(closing ? { type: 'close', abandoned: true, sessionID: session.id, messages, childSessions }
-          : { type: 'reconcile', sessionID: session.id, messages, childSessions }, { turns: true });
+        result = api.reconcile(
+          closing
+            ? { type: 'close', abandoned: true, sessionID: session.id, messages, childSessions }
+            : { type: 'reconcile', sessionID: session.id, messages, childSessions },
+          { turns: true },
+        );
       } catch (error) {
         result = { spans: 0, error: String((error && error.message) || error) };
       }
@@ -219,16 +263,24 @@ async function run(o, out) {
       if (!closing) totals.skipped++;
       totals.turns += result.turns || 0;
       totals.spans += result.spans || 0;
-      const what = result.error ? `failed: ${result.error}` : result.spans ? `${result.turns || 0} turn(s), ${result.spans} span(s)${o.dryRun ? ' would be sent' : ' queued'}` : 'nothing new';
+      const what = result.error
+        ? `failed: ${result.error}`
+        : result.spans
+          ? `${result.turns || 0} turn(s), ${result.spans} span(s)${o.dryRun ? ' would be sent' : ' queued'}`
+          : 'nothing new';
       const title = typeof session.title === 'string' ? ` ${JSON.stringify(session.title.slice(0, 60))}` : '';
-      if (!out.tty || result.spans || result.error) out.line(`${session.id}${title}: ${what}${closing ? '' : ' (in use by a running OpenCode: its open turn is left to it)'}`);
+      if (!out.tty || result.spans || result.error)
+        out.line(
+          `${session.id}${title}: ${what}${closing ? '' : ' (in use by a running OpenCode: its open turn is left to it)'}`,
+        );
       out.bar(`[${done}/${roots.length}] sessions, ${totals.spans} spans ${o.dryRun ? 'counted' : 'queued'}`);
     }
   } finally {
     server.stop();
     process.removeListener('SIGINT', onSigint);
   }
-  const summary = `${interrupted ? 'interrupted after' : 'done:'} ${totals.sessions} session(s), ${totals.turns} turn(s), ${totals.spans} span(s)${o.dryRun ? ' would be sent' : ' queued'}` +
+  const summary =
+    `${interrupted ? 'interrupted after' : 'done:'} ${totals.sessions} session(s), ${totals.turns} turn(s), ${totals.spans} span(s)${o.dryRun ? ' would be sent' : ' queued'}` +
     `${totals.failed ? `, ${totals.failed} failed` : ''}`;
   if (o.dryRun) {
     out.line(`${summary}; nothing was sent or recorded`);
@@ -239,9 +291,12 @@ async function run(o, out) {
   const status = api.status();
   api.shutdown(1000);
   out.line(summary);
-  const where = status.state === 'sending' ? '' : ` (${status.reason || status.state}: they wait until a backend is configured)`;
-  out.line(`exported ${flushed.exported} span(s); ${flushed.pending} wait in the spool${where}${flushed.pending && status.state === 'sending' ? ', sent by the next OpenCode start or backfill' : ''}` +
-    `${flushed.dropped ? `; ${flushed.dropped} dropped (see the log)` : ''}${interrupted ? '; run backfill again to continue' : ''}`);
+  const where =
+    status.state === 'sending' ? '' : ` (${status.reason || status.state}: they wait until a backend is configured)`;
+  out.line(
+    `exported ${flushed.exported} span(s); ${flushed.pending} wait in the spool${where}${flushed.pending && status.state === 'sending' ? ', sent by the next OpenCode start or backfill' : ''}` +
+      `${flushed.dropped ? `; ${flushed.dropped} dropped (see the log)` : ''}${interrupted ? '; run backfill again to continue' : ''}`,
+  );
   return interrupted ? 130 : totals.failed ? 1 : 0;
 }
 
@@ -258,7 +313,10 @@ async function dryRun(argv) {
     const state = path.join(harness, 'state');
     if (fs.existsSync(state)) fs.cpSync(state, path.join(copy, 'state'), { recursive: true });
     const env = Object.assign({}, process.env, {
-      HOME: tmp, ARIZE_DRY_RUN: 'true', ARIZE_BACKFILL_HOME: home, ARIZE_BACKFILL_CHILD: '1',
+      HOME: tmp,
+      ARIZE_DRY_RUN: 'true',
+      ARIZE_BACKFILL_HOME: home,
+      ARIZE_BACKFILL_CHILD: '1',
       ARIZE_LOG_FILE: path.join(tmp, 'dry-run.log'),
     });
     const child = spawn(process.execPath, [__filename, ...argv], { env, stdio: 'inherit' });
@@ -283,7 +341,10 @@ async function main(argv) {
   }
   if (o.help) return console.log(USAGE);
   try {
-    process.exitCode = o.dryRun && !process.env.ARIZE_BACKFILL_CHILD ? await dryRun(argv) : await run(o, progress(process.stderr.isTTY ? process.stderr : process.stdout));
+    process.exitCode =
+      o.dryRun && !process.env.ARIZE_BACKFILL_CHILD
+        ? await dryRun(argv)
+        : await run(o, progress(process.stderr.isTTY ? process.stderr : process.stdout));
   } catch (error) {
     console.error(`opencode-arize-tracing backfill: ${String((error && error.message) || error).split('\n')[0]}`);
     process.exitCode = (error && error.exitCode) || 1;

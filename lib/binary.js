@@ -57,13 +57,18 @@ function releaseFor(env = process.env) {
   const manifest = readManifest();
   const key = platformKey(env);
   const entry = manifest.binaries && manifest.binaries[key];
-  if (!entry || !/^[\w.+-]+$/.test(entry.file || '') || !/^[0-9a-f]{64}$/.test(entry.sha256 || ''))
-    return null;
+  if (!entry || !/^[\w.+-]+$/.test(entry.file || '') || !/^[0-9a-f]{64}$/.test(entry.sha256 || '')) return null;
   const version = manifest.version || packageVersion();
   const host = env.ARIZE_TRACING_BINARY_HOST || manifest.host || defaultHost(readPackage(), version);
-  return { key, file: entry.file, sha256: entry.sha256, bundled: entry.bundled || null,
-    version, host: host === 'off' ? '' : host.replace(/\/+$/, ''),
-    path: path.join(cacheDir(env, version), entry.file) };
+  return {
+    key,
+    file: entry.file,
+    sha256: entry.sha256,
+    bundled: entry.bundled || null,
+    version,
+    host: host === 'off' ? '' : host.replace(/\/+$/, ''),
+    path: path.join(cacheDir(env, version), entry.file),
+  };
 }
 
 function sha256File(file) {
@@ -87,8 +92,10 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
   if (fs.existsSync(release.path) && sha256File(release.path) === release.sha256)
     return { path: release.path, downloaded: false };
   if (!release.host)
-    throw new Error('no download location: set ARIZE_TRACING_BINARY_HOST to the release base URL' +
-      (env.ARIZE_TRACING_BINARY_HOST === 'off' ? ' (it is "off")' : ''));
+    throw new Error(
+      'no download location: set ARIZE_TRACING_BINARY_HOST to the release base URL' +
+        (env.ARIZE_TRACING_BINARY_HOST === 'off' ? ' (it is "off")' : ''),
+    );
   const url = new URL(`${release.host}/${release.file}`);
   if (!allowedUrl(url)) throw new Error(`refusing to download over ${url.protocol} from ${url.host}: use https`);
 
@@ -101,10 +108,13 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
     try {
       response = await fetch(url, { signal: controller.signal, redirect: 'follow' });
     } catch (error) {
-      const why = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : (error.cause && error.cause.message) || error.message;
+      const why = controller.signal.aborted
+        ? `no answer within ${timeoutMs} ms`
+        : (error.cause && error.cause.message) || error.message;
       throw new Error(`download of ${url} failed: ${why}`);
     }
-    if (!allowedUrl(new URL(response.url || url))) throw new Error(`download of ${url} was redirected to a plain-http URL`);
+    if (!allowedUrl(new URL(response.url || url)))
+      throw new Error(`download of ${url} was redirected to a plain-http URL`);
     if (!response.ok) throw new Error(`download of ${url} failed: HTTP ${response.status}`);
     const hash = crypto.createHash('sha256');
     const fd = fs.openSync(tmp, 'wx', 0o644);
@@ -125,7 +135,9 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
     }
     const got = hash.digest('hex');
     if (got !== release.sha256)
-      throw new Error(`download of ${url} does not match its checksum (expected sha256 ${release.sha256}, got ${got}); nothing was kept`);
+      throw new Error(
+        `download of ${url} does not match its checksum (expected sha256 ${release.sha256}, got ${got}); nothing was kept`,
+      );
     fs.renameSync(tmp, release.path);
     return { path: release.path, downloaded: true };
   } finally {
@@ -134,11 +146,22 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
   }
 }
 
-module.exports = { ROOT, packageVersion, defaultHost, platformKey, readManifest, cacheDir, releaseFor, sha256File, fetchBinary };
+module.exports = {
+  ROOT,
+  packageVersion,
+  defaultHost,
+  platformKey,
+  readManifest,
+  cacheDir,
+  releaseFor,
+  sha256File,
+  fetchBinary,
+};
 
 // `node lib/binary.js` (the loader's child process): downloads and prints {path} or {error}.
 if (require.main === module) {
   fetchBinary({ timeoutMs: Number(process.argv[2]) || 30000 }).then(
     (result) => process.stdout.write(JSON.stringify(result)),
-    (error) => process.stdout.write(JSON.stringify({ error: error.message })));
+    (error) => process.stdout.write(JSON.stringify({ error: error.message })),
+  );
 }

@@ -41,8 +41,15 @@ status options: --json`;
 
 function parseArgs(argv) {
   const flags = { headers: [] };
-  const names = { '--backend': 'backend', '--region': 'region', '--api-key': 'apiKey', '--space-id': 'spaceId',
-    '--endpoint': 'endpoint', '--project-name': 'projectName', '--header': 'header' };
+  const names = {
+    '--backend': 'backend',
+    '--region': 'region',
+    '--api-key': 'apiKey',
+    '--space-id': 'spaceId',
+    '--endpoint': 'endpoint',
+    '--project-name': 'projectName',
+    '--header': 'header',
+  };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s);

@@ -74,14 +74,30 @@ export interface Status {
   state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
   reason: string | null;
   backend: { target: 'arize' | 'phoenix' | 'otlp' | 'none'; endpoint: string | null; project: string };
-  config: { path: string; warning: string | null; log_file: string; logging: { prompts: boolean; tool_details: boolean; tool_content: boolean }; user_id_set: boolean; /** limits.recover_hours (ARIZE_RECOVER_HOURS): the start-up sweep's window, 0 = off */ recover_hours: number };
+  config: {
+    path: string;
+    warning: string | null;
+    log_file: string;
+    logging: { prompts: boolean; tool_details: boolean; tool_content: boolean };
+    user_id_set: boolean;
+    /** limits.recover_hours (ARIZE_RECOVER_HOURS): the start-up sweep's window, 0 = off */ recover_hours: number;
+  };
   counters: {
-    payloads: number; rejected_payloads: number; spans_queued: number; spans_exported: number;
+    payloads: number;
+    rejected_payloads: number;
+    spans_queued: number;
+    spans_exported: number;
     /** spans_dropped counts every span given up on; _full and _old are the spool's share of it. */
-    spans_dropped: number; spans_pending: number; spans_restored: number;
+    spans_dropped: number;
+    spans_pending: number;
+    spans_restored: number;
     /** Spans handed over that no spool file holds yet (disk trouble keeps them here). */
-    spans_memory_only: number; spans_dropped_full: number; spans_dropped_old: number;
-    requests: number; failed_requests: number; retries: number;
+    spans_memory_only: number;
+    spans_dropped_full: number;
+    spans_dropped_old: number;
+    requests: number;
+    failed_requests: number;
+    retries: number;
   };
   /** key_refused: the backend answered 401/403; spans wait in the spool for a new config. */
   last_export: { status: number; error: string | null; at_ms: number; key_refused: boolean };

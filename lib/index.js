@@ -68,12 +68,23 @@ function cutAtWatermark(payload) {
     const mark = typeof sessionID === 'string' ? marks.get(sessionID) : undefined;
     if (mark === undefined || !Array.isArray(messages)) return payload;
     const from = firstAtOrAfter(messages, mark.messageID);
-    const ownedBefore = from > 0 && messages.slice(0, from).every((m) => m !== null && typeof m === 'object' &&
-      m.info !== null && typeof m.info === 'object' && m.info.sessionID === sessionID);
+    const ownedBefore =
+      from > 0 &&
+      messages
+        .slice(0, from)
+        .every(
+          (m) =>
+            m !== null &&
+            typeof m === 'object' &&
+            m.info !== null &&
+            typeof m.info === 'object' &&
+            m.info.sessionID === sessionID,
+        );
     const cutMessages = ownedBefore ? messages.slice(from) : messages;
-    const children = Array.isArray(childSessions) && mark.done.size > 0
-      ? childSessions.filter((c) => !(c !== null && typeof c === 'object' && mark.done.has(c.sessionID)))
-      : childSessions;
+    const children =
+      Array.isArray(childSessions) && mark.done.size > 0
+        ? childSessions.filter((c) => !(c !== null && typeof c === 'object' && mark.done.has(c.sessionID)))
+        : childSessions;
     if (cutMessages === messages && children === childSessions) return payload;
     return { ...payload, messages: cutMessages, childSessions: children };
   } catch (error) {
@@ -83,7 +94,8 @@ function cutAtWatermark(payload) {
 
 /** The index of the message whose id is `id` (binary search), or 0 when it is not found. */
 function firstAtOrAfter(messages, id) {
-  let lo = 0, hi = messages.length;
+  let lo = 0,
+    hi = messages.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const at = idOf(messages[mid]);
@@ -102,8 +114,10 @@ const REPEAT_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The last result again when json is the session's last payload text that found nothing new. */
 function sameAsLast(payload, json) {
-  const mark = payload !== null && typeof payload === 'object' && typeof payload.sessionID === 'string'
-    ? marks.get(payload.sessionID) : undefined;
+  const mark =
+    payload !== null && typeof payload === 'object' && typeof payload.sessionID === 'string'
+      ? marks.get(payload.sessionID)
+      : undefined;
   if (mark === undefined || mark.text !== json) return undefined;
   return JSON.parse(JSON.stringify(mark.result));
 }
@@ -122,13 +136,18 @@ function remember(payload, result, json) {
   if (Array.isArray(payload.childSessions) && Array.isArray(watermark.children)) {
     const open = new Set(watermark.children);
     for (const c of payload.childSessions)
-      if (c !== null && typeof c === 'object' && typeof c.sessionID === 'string' && !open.has(c.sessionID)) done.add(c.sessionID);
+      if (c !== null && typeof c === 'object' && typeof c.sessionID === 'string' && !open.has(c.sessionID))
+        done.add(c.sessionID);
   }
   marks.delete(sessionID);
   if (marks.size >= MARKS_MAX) marks.delete(marks.keys().next().value);
   const repeat = result.spans === 0 && !result.error && json !== undefined && json.length <= REPEAT_MAX_BYTES;
-  marks.set(sessionID, { messageID: watermark.messageID, done, text: repeat ? json : undefined,
-    result: repeat ? JSON.parse(JSON.stringify(result)) : undefined });
+  marks.set(sessionID, {
+    messageID: watermark.messageID,
+    done,
+    text: repeat ? json : undefined,
+    result: repeat ? JSON.parse(JSON.stringify(result)) : undefined,
+  });
   return result;
 }
 

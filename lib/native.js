@@ -27,7 +27,9 @@ function explain(error) {
   const message = String((error && error.message) || error);
   const missing = /(lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(message);
   if (missing) {
-    const hint = missing[1].startsWith('libcurl') ? ' (install it: apt-get install libcurl4, dnf install libcurl, ...)' : '';
+    const hint = missing[1].startsWith('libcurl')
+      ? ' (install it: apt-get install libcurl4, dnf install libcurl, ...)'
+      : '';
     return `the system library ${missing[1]} is missing${hint}`;
   }
   const glibc = /version `(GLIBC_[\d.]+)' not found/.exec(message);
@@ -61,7 +63,9 @@ function fromRelease(key, tried) {
     try {
       result = JSON.parse(child.stdout);
     } catch {
-      result = { error: child.error ? child.error.message : `the download process exited ${child.status ?? child.signal}` };
+      result = {
+        error: child.error ? child.error.message : `the download process exited ${child.status ?? child.signal}`,
+      };
     }
     if (result.error) {
       tried.push(`${where}: ${result.error}`);
@@ -69,7 +73,9 @@ function fromRelease(key, tried) {
     }
   }
   if (binary.sha256File(where) !== release.sha256) {
-    tried.push(`${where}: does not match the SHA-256 in prebuilds/manifest.json; delete it and run \`npx opencode-arize-tracing fetch-binary\``);
+    tried.push(
+      `${where}: does not match the SHA-256 in prebuilds/manifest.json; delete it and run \`npx opencode-arize-tracing fetch-binary\``,
+    );
     return null;
   }
   try {
@@ -117,10 +123,12 @@ function load() {
     tried.push(`release binary: ${explain(error)}`);
   }
   const error = new Error(
-    `opencode-arize-tracing: cannot load its native core for ${key}.\n  tried:\n    ` + tried.join('\n    ') +
-    '\n  fix: `npx opencode-arize-tracing fetch-binary` downloads the release binary for this platform;' +
-    '\n  or build it from source (needs a C compiler, libcurl, jansson, libyaml and protobuf-c' +
-    ` development packages): npm run build --prefix "${root}"`);
+    `opencode-arize-tracing: cannot load its native core for ${key}.\n  tried:\n    ` +
+      tried.join('\n    ') +
+      '\n  fix: `npx opencode-arize-tracing fetch-binary` downloads the release binary for this platform;' +
+      '\n  or build it from source (needs a C compiler, libcurl, jansson, libyaml and protobuf-c' +
+      ` development packages): npm run build --prefix "${root}"`,
+  );
   error.code = 'ARIZE_TRACING_NATIVE_LOAD';
   throw error;
 }

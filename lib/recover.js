@@ -43,13 +43,20 @@ function liveDir(home = process.env.HOME || os.homedir()) {
 class Marker {
   constructor(dir) {
     this.dir = dir;
-    this.file = path.join(dir, `${os.hostname().replace(/[^\w.-]/g, '_')}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.json`);
+    this.file = path.join(
+      dir,
+      `${os.hostname().replace(/[^\w.-]/g, '_')}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.json`,
+    );
     this.sessions = new Set();
     this.writing = null;
     this.dirty = false;
     this.closed = false;
     this.onExit = () => {
-      try { fs.rmSync(this.file, { force: true }); } catch { /* nothing to do at exit */ }
+      try {
+        fs.rmSync(this.file, { force: true });
+      } catch {
+        /* nothing to do at exit */
+      }
     };
     process.once('exit', this.onExit);
   }
@@ -156,7 +163,9 @@ class Settled {
     try {
       const saved = JSON.parse(await fs.promises.readFile(this.file, 'utf8'));
       for (const [id, updated] of Object.entries(saved || {})) if (Number.isFinite(updated)) this.seen.set(id, updated);
-    } catch { /* none yet, or unreadable: every session is read */ }
+    } catch {
+      /* none yet, or unreadable: every session is read */
+    }
     return this;
   }
 
@@ -178,7 +187,9 @@ class Settled {
       const tmp = `${this.file}.${process.pid}.tmp`;
       await fs.promises.writeFile(tmp, JSON.stringify(keep), { mode: 0o600 });
       await fs.promises.rename(tmp, this.file);
-    } catch { /* the next sweep reads these sessions again */ }
+    } catch {
+      /* the next sweep reads these sessions again */
+    }
   }
 }
 
@@ -192,8 +203,15 @@ const updatedAt = (session) => Number((session && session.time && session.time.u
  */
 function candidates(sessions, { startedAt, windowMs, live, now = Date.now() }) {
   return sessions
-    .filter((s) => s && typeof s.id === 'string' && !s.parentID && updatedAt(s) >= now - windowMs &&
-      updatedAt(s) < startedAt && !live.has(s.id))
+    .filter(
+      (s) =>
+        s &&
+        typeof s.id === 'string' &&
+        !s.parentID &&
+        updatedAt(s) >= now - windowMs &&
+        updatedAt(s) < startedAt &&
+        !live.has(s.id),
+    )
     .sort((a, b) => updatedAt(b) - updatedAt(a));
 }
 
@@ -218,16 +236,34 @@ function lastTurn(messages) {
 async function childSessions(sessionID, messages, fetchChild, seen = new Set([sessionID]), out = []) {
   for (const message of messages)
     for (const part of (message && message.parts) || []) {
-      const child = part && part.type === 'tool' && part.tool === 'task' && part.state && part.state.metadata
-        ? part.state.metadata.sessionId : undefined;
+      const child =
+        part && part.type === 'tool' && part.tool === 'task' && part.state && part.state.metadata
+          ? part.state.metadata.sessionId
+          : undefined;
       if (typeof child !== 'string' || seen.has(child)) continue;
       seen.add(child);
       const got = await fetchChild(child);
       if (!got || !got.info || !Array.isArray(got.messages)) continue;
-      out.push({ sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, info: got.info, messages: got.messages });
+      out.push({
+        sessionID: child,
+        parentSessionID: sessionID,
+        parentCallID: part.callID,
+        info: got.info,
+        messages: got.messages,
+      });
       await childSessions(child, got.messages, fetchChild, seen, out);
     }
   return out;
 }
 
-module.exports = { liveDir, Marker, Settled, liveSessions, candidates, childSessions, updatedAt, lastActivity, lastTurn };
+module.exports = {
+  liveDir,
+  Marker,
+  Settled,
+  liveSessions,
+  candidates,
+  childSessions,
+  updatedAt,
+  lastActivity,
+  lastTurn,
+};

@@ -11,18 +11,22 @@ const BACKENDS = Object.fromEntries(SCHEMA.backends.map((b) => [b.name, b]));
 const REGIONS = BACKENDS.arize.regions.map((r) => r.name);
 
 /** The settings of the harnesses.opencode block only, by key: {project_name: {...}, ...}. */
-const HARNESS_SETTINGS = Object.fromEntries(SCHEMA.settings
-  .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS))
-  .map((s) => [s.keys[0].slice(HARNESS.length), s]));
+const HARNESS_SETTINGS = Object.fromEntries(
+  SCHEMA.settings
+    .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS))
+    .map((s) => [s.keys[0].slice(HARNESS.length), s]),
+);
 
 /** The backend names a file's `target` may hold. */
 const TARGETS = SCHEMA.settings.find((s) => s.type === 'choice' && s.keys[0] === `${HARNESS}target`)?.choices ?? [];
 
 const WORD = /^[0-9A-Za-z]$/;
 /** An HTTP header name as the core accepts it (RFC 9110 token). */
-const isHeaderName = (name) => name.length > 0 && [...name].every((ch) => WORD.test(ch) || SCHEMA.header_name_symbols.includes(ch));
+const isHeaderName = (name) =>
+  name.length > 0 && [...name].every((ch) => WORD.test(ch) || SCHEMA.header_name_symbols.includes(ch));
 
 /** "a, b or c". */
-const orList = (names) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join(''));
+const orList = (names) =>
+  names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join('');
 
 module.exports = { SCHEMA, BACKENDS, REGIONS, HARNESS_SETTINGS, TARGETS, isHeaderName, orList };

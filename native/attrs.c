@@ -10,7 +10,7 @@
 
 #define DEFAULT_MAX_ATTR_BYTES (32 * 1024)
 #define MAX_SPAN_TEXT_BYTES (1024 * 1024)
-#define MAX_NAME_BYTES 1024 /* span and event names */
+#define MAX_NAME_BYTES 1024   /* span and event names */
 #define HIDDEN "__REDACTED__" /* OpenInference's own marker (OPENINFERENCE_HIDE_*) */
 
 typedef enum {
@@ -116,9 +116,11 @@ static void set_json_text(attrs *a, span *s, const char *key, const char *json, 
   char marker[96];
   size_t len = strlen(json);
   if (redact)
-    snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}", utf8_chars(json, len));
+    snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}",
+             utf8_chars(json, len));
   else if (len > a->max_bytes) /* cut JSON is not JSON */
-    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}", len);
+    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}",
+             len);
   else {
     set_text(a, s, key, json, len, false);
     return;
@@ -131,7 +133,8 @@ static void set_json_text(attrs *a, span *s, const char *key, const char *json, 
 static void set_json_value(attrs *a, span *s, const char *key, const char *json, bool redact) {
   size_t len = strlen(json);
   set_text(a, s, key, json, len, redact);
-  attrs_str(a, s, "input.mime_type", redact || len > a->max_bytes ? "text/plain" : "application/json");
+  attrs_str(a, s, "input.mime_type",
+            redact || len > a->max_bytes ? "text/plain" : "application/json");
 }
 
 void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len) {
@@ -236,7 +239,8 @@ static void bound_strings(attrs *a, span *s) {
   cap_owned(a, &s->name, MAX_NAME_BYTES);
   cap_owned(a, &s->status_message, a->max_bytes);
   for (size_t i = 0; i < s->attrs.len; i++)
-    if (s->attrs.items[i].type == SPAN_ATTR_STRING) cap_owned(a, &s->attrs.items[i].value.s, a->max_bytes);
+    if (s->attrs.items[i].type == SPAN_ATTR_STRING)
+      cap_owned(a, &s->attrs.items[i].value.s, a->max_bytes);
   for (size_t e = 0; e < s->n_events; e++) {
     cap_owned(a, &s->events[e].name, MAX_NAME_BYTES);
     for (size_t i = 0; i < s->events[e].attrs.len; i++)

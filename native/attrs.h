@@ -51,22 +51,22 @@ typedef enum {
 
 /* The attributes that can carry user content. Names with %zu take an index (attrs_set_nth). */
 typedef enum {
-  ATTR_INPUT_TEXT,           /* input.value: a prompt (Turn, first model call, subagent) */
-  ATTR_OUTPUT_TEXT,          /* output.value: an answer (Turn, model call, subagent) */
-  ATTR_LLM_INPUT_PROMPT,     /* llm.input_messages.0.message.content */
-  ATTR_LLM_INPUT_TOOL_RESULT, /* llm.input_messages.%zu.message.content: a tool's output */
-  ATTR_LLM_INPUT_TOOL_RESULTS, /* input.value: the tool results a model call consumed (JSON) */
-  ATTR_LLM_OUTPUT_CONTENT,   /* llm.output_messages.0.message.content */
-  ATTR_LLM_OUTPUT_PART,      /* llm.output_messages.0.message.contents.%zu...text */
+  ATTR_INPUT_TEXT,              /* input.value: a prompt (Turn, first model call, subagent) */
+  ATTR_OUTPUT_TEXT,             /* output.value: an answer (Turn, model call, subagent) */
+  ATTR_LLM_INPUT_PROMPT,        /* llm.input_messages.0.message.content */
+  ATTR_LLM_INPUT_TOOL_RESULT,   /* llm.input_messages.%zu.message.content: a tool's output */
+  ATTR_LLM_INPUT_TOOL_RESULTS,  /* input.value: the tool results a model call consumed (JSON) */
+  ATTR_LLM_OUTPUT_CONTENT,      /* llm.output_messages.0.message.content */
+  ATTR_LLM_OUTPUT_PART,         /* llm.output_messages.0.message.contents.%zu...text */
   ATTR_LLM_TOOL_CALL_ARGUMENTS, /* llm.output_messages.0.message.tool_calls.%zu...arguments */
-  ATTR_TOOL_INPUT,           /* input.value: a tool's arguments (JSON) */
-  ATTR_TOOL_PARAMETERS,      /* tool.parameters: the same arguments (JSON) */
-  ATTR_TOOL_COMMAND,         /* tool.command */
-  ATTR_TOOL_FILE_PATH,       /* tool.file_path */
-  ATTR_TOOL_QUERY,           /* tool.query */
-  ATTR_TOOL_URL,             /* tool.url */
-  ATTR_TOOL_DESCRIPTION,     /* tool.description: the title OpenCode gave the call */
-  ATTR_TOOL_OUTPUT,          /* output.value: a tool's output or error */
+  ATTR_TOOL_INPUT,              /* input.value: a tool's arguments (JSON) */
+  ATTR_TOOL_PARAMETERS,         /* tool.parameters: the same arguments (JSON) */
+  ATTR_TOOL_COMMAND,            /* tool.command */
+  ATTR_TOOL_FILE_PATH,          /* tool.file_path */
+  ATTR_TOOL_QUERY,              /* tool.query */
+  ATTR_TOOL_URL,                /* tool.url */
+  ATTR_TOOL_DESCRIPTION,        /* tool.description: the title OpenCode gave the call */
+  ATTR_TOOL_OUTPUT,             /* output.value: a tool's output or error */
   ATTRS_N_KEYS
 } attrs_key;
 

@@ -28,19 +28,19 @@
 extern char **environ;
 
 /* Every napi_* status checked; on failure the pending exception (or a generic one) surfaces. */
-#define NAPI_CALL(env, call)                                             \
-  do {                                                                   \
-    if ((call) != napi_ok) {                                             \
-      bool pending_;                                                     \
-      napi_is_exception_pending((env), &pending_);                       \
-      if (!pending_) napi_throw_error((env), NULL, "Node-API call failed: " #call); \
-      return NULL;                                                       \
-    }                                                                    \
+#define NAPI_CALL(env, call)                                                                       \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      bool pending_;                                                                               \
+      napi_is_exception_pending((env), &pending_);                                                 \
+      if (!pending_) napi_throw_error((env), NULL, "Node-API call failed: " #call);                \
+      return NULL;                                                                                 \
+    }                                                                                              \
   } while (0)
 
-#define ARGS(env, info, n)                                                    \
-  size_t argc = (n);                                                          \
-  napi_value argv[(n) > 0 ? (n) : 1];                                         \
+#define ARGS(env, info, n)                                                                         \
+  size_t argc = (n);                                                                               \
+  napi_value argv[(n) > 0 ? (n) : 1];                                                              \
   NAPI_CALL((env), napi_get_cb_info((env), (info), &argc, argv, NULL, NULL))
 
 static pthread_mutex_t tracer_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the three below */
@@ -248,7 +248,8 @@ static napi_value oat_flush(napi_env env, napi_callback_info info) {
   }
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "arize-flush", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, flush_execute, flush_complete, job, &job->work) != napi_ok ||
+      napi_create_async_work(env, NULL, name, flush_execute, flush_complete, job, &job->work) !=
+          napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
     free(job);
     pthread_mutex_lock(&tracer_lock);
@@ -328,17 +329,14 @@ NAPI_MODULE_INIT() {
     const char *name;
     napi_callback fn;
   } functions[] = {
-      {"reconcile", oat_reconcile},
-      {"flush", oat_flush},
-      {"shutdown", oat_shutdown},
-      {"status", oat_status},
-      {"configStatus", oat_config_status},
-      {"settingsSchema", oat_settings_schema},
+      {"reconcile", oat_reconcile},        {"flush", oat_flush},
+      {"shutdown", oat_shutdown},          {"status", oat_status},
+      {"configStatus", oat_config_status}, {"settingsSchema", oat_settings_schema},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;
-    NAPI_CALL(env, napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH,
-                                        functions[i].fn, NULL, &fn));
+    NAPI_CALL(env, napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn,
+                                        NULL, &fn));
     NAPI_CALL(env, napi_set_named_property(env, exports, functions[i].name, fn));
   }
   napi_value version = make_string(env, OAT_VERSION);
@@ -349,8 +347,7 @@ NAPI_MODULE_INIT() {
   pthread_mutex_lock(&tracer_lock);
   if (token && napi_add_env_cleanup_hook(env, on_environment_cleanup, token) == napi_ok)
     environments++;
-  else
-    free(token);
+  else free(token);
   pthread_mutex_unlock(&tracer_lock);
   return exports;
 }

@@ -107,104 +107,230 @@ enum {
 #define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
 
 static const struct setting {
-  const char *key;     /* dotted path below the scope's mapping, NULL for AT_ENV */
+  const char *key; /* dotted path below the scope's mapping, NULL for AT_ENV */
   setting_scope scope;
-  const char *old_key; /* an older name of key's last part, read when key is absent */
+  const char *old_key;              /* an older name of key's last part, read when key is absent */
   const char *env[SETTING_MAX_ENV]; /* the first one set wins */
   setting_type type;
-  const char *def_text;   /* the default as a user writes it (NULL: none) */
-  long def, min, max;     /* ST_NUMBER (in the unit the key names), ST_FLAG (0/1) */
-  long unit;              /* ST_NUMBER: the field holds value * unit */
-  const char *choices;    /* ST_CHOICE: "a|b|c" */
-  bool secret;            /* never logged, never shown */
+  const char *def_text; /* the default as a user writes it (NULL: none) */
+  long def, min, max;   /* ST_NUMBER (in the unit the key names), ST_FLAG (0/1) */
+  long unit;            /* ST_NUMBER: the field holds value * unit */
+  const char *choices;  /* ST_CHOICE: "a|b|c" */
+  bool secret;          /* never logged, never shown */
   field_kind field;
-  size_t offset;          /* of the field in config */
+  size_t offset; /* of the field in config */
 } settings[S_COUNT] = {
 #define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
-    [S_PROJECT_NAME] = {"project_name", AT_HARNESS, NULL, {"ARIZE_PROJECT_NAME"}, ST_STRING,
-                        "opencode", FIELD(F_STR, project_name)},
-    [S_TARGET] = {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
+    [S_PROJECT_NAME] = {"project_name",
+                        AT_HARNESS,
+                        NULL,
+                        {"ARIZE_PROJECT_NAME"},
+                        ST_STRING,
+                        "opencode",
+                        FIELD(F_STR, project_name)},
+    [S_TARGET] =
+        {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
     [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL},
-    [S_API_KEY] = {"api_key", AT_HARNESS, NULL, {"ARIZE_API_KEY"}, ST_STRING, NULL, .secret = true,
+    [S_API_KEY] = {"api_key",
+                   AT_HARNESS,
+                   NULL,
+                   {"ARIZE_API_KEY"},
+                   ST_STRING,
+                   NULL,
+                   .secret = true,
                    FIELD(F_BACKEND, api_key)},
-    [S_SPACE_ID] = {"space_id", AT_HARNESS, NULL, {"ARIZE_SPACE_ID"}, ST_STRING, NULL,
-                    .secret = true, FIELD(F_BACKEND, space_id)},
+    [S_SPACE_ID] = {"space_id",
+                    AT_HARNESS,
+                    NULL,
+                    {"ARIZE_SPACE_ID"},
+                    ST_STRING,
+                    NULL,
+                    .secret = true,
+                    FIELD(F_BACKEND, space_id)},
     [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us"},
-    [S_HEADERS] = {"headers", AT_HARNESS, NULL,
-                   {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}, ST_MAP,
-                   NULL, .secret = true},
-    [S_LOG_PROMPTS] = {"logging.prompts", AT_TOP, NULL, {"ARIZE_LOG_PROMPTS"}, ST_FLAG, "true",
-                       .def = 1, FIELD(F_BOOL, log_prompts)},
-    [S_LOG_TOOL_DETAILS] = {"logging.tool_details", AT_TOP, NULL, {"ARIZE_LOG_TOOL_DETAILS"},
-                            ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_details)},
-    [S_LOG_TOOL_CONTENT] = {"logging.tool_content", AT_TOP, NULL, {"ARIZE_LOG_TOOL_CONTENT"},
-                            ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_content)},
-    [S_USER_ID] = {"user_id", AT_TOP, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL,
-                   FIELD(F_STR, user_id)},
-    [S_SPOOL_MAX_MB] = {"spool.max_mb", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_MB"}, NUMBER(100, 1, 100 * 1024, MIB),
+    [S_HEADERS] = {"headers",
+                   AT_HARNESS,
+                   NULL,
+                   {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"},
+                   ST_MAP,
+                   NULL,
+                   .secret = true},
+    [S_LOG_PROMPTS] = {"logging.prompts",
+                       AT_TOP,
+                       NULL,
+                       {"ARIZE_LOG_PROMPTS"},
+                       ST_FLAG,
+                       "true",
+                       .def = 1,
+                       FIELD(F_BOOL, log_prompts)},
+    [S_LOG_TOOL_DETAILS] = {"logging.tool_details",
+                            AT_TOP,
+                            NULL,
+                            {"ARIZE_LOG_TOOL_DETAILS"},
+                            ST_FLAG,
+                            "true",
+                            .def = 1,
+                            FIELD(F_BOOL, log_tool_details)},
+    [S_LOG_TOOL_CONTENT] = {"logging.tool_content",
+                            AT_TOP,
+                            NULL,
+                            {"ARIZE_LOG_TOOL_CONTENT"},
+                            ST_FLAG,
+                            "true",
+                            .def = 1,
+                            FIELD(F_BOOL, log_tool_content)},
+    [S_USER_ID] =
+        {"user_id", AT_TOP, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
+    [S_SPOOL_MAX_MB] = {"spool.max_mb",
+                        AT_BOTH,
+                        NULL,
+                        {"ARIZE_SPOOL_MAX_MB"},
+                        NUMBER(100, 1, 100 * 1024, MIB),
                         FIELD(F_SIZE, spool_max_bytes)},
-    [S_SPOOL_MAX_AGE_DAYS] = {"spool.max_age_days", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_AGE_DAYS"},
-                              NUMBER(7, 1, 3650, 86400), FIELD(F_LONG, spool_max_age_s)},
-    [S_RETRY_INITIAL_MS] = {"export.retry_initial_ms", AT_BOTH, NULL, {"ARIZE_RETRY_INITIAL_MS"},
-                            NUMBER(1000, 10, 600000, 1), FIELD(F_LONG, retry_initial_ms)},
-    [S_RETRY_MAX_MS] = {"export.retry_max_ms", AT_BOTH, NULL, {"ARIZE_RETRY_MAX_MS"},
-                        NUMBER(30000, 100, 3600000, 1), FIELD(F_LONG, retry_max_ms)},
-    [S_EXPORT_TIMEOUT_MS] = {"export.timeout_ms", AT_BOTH, NULL,
+    [S_SPOOL_MAX_AGE_DAYS] = {"spool.max_age_days",
+                              AT_BOTH,
+                              NULL,
+                              {"ARIZE_SPOOL_MAX_AGE_DAYS"},
+                              NUMBER(7, 1, 3650, 86400),
+                              FIELD(F_LONG, spool_max_age_s)},
+    [S_RETRY_INITIAL_MS] = {"export.retry_initial_ms",
+                            AT_BOTH,
+                            NULL,
+                            {"ARIZE_RETRY_INITIAL_MS"},
+                            NUMBER(1000, 10, 600000, 1),
+                            FIELD(F_LONG, retry_initial_ms)},
+    [S_RETRY_MAX_MS] = {"export.retry_max_ms",
+                        AT_BOTH,
+                        NULL,
+                        {"ARIZE_RETRY_MAX_MS"},
+                        NUMBER(30000, 100, 3600000, 1),
+                        FIELD(F_LONG, retry_max_ms)},
+    [S_EXPORT_TIMEOUT_MS] = {"export.timeout_ms",
+                             AT_BOTH,
+                             NULL,
                              {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"},
-                             NUMBER(10000, 100, 600000, 1), FIELD(F_LONG, export_timeout_ms)},
+                             NUMBER(10000, 100, 600000, 1),
+                             FIELD(F_LONG, export_timeout_ms)},
     /* How long exit waits for the backend (the plugin's dispose, the environment's cleanup):
      * spans are durable, so a backend that does not answer must not hold OpenCode's exit.
      * ARIZE_SHUTDOWN_TIMEOUT_MS / shutdown_timeout_ms are its older names. */
-    [S_SHUTDOWN_MS] = {"export.exit_flush_ms", AT_BOTH, "shutdown_timeout_ms",
+    [S_SHUTDOWN_MS] = {"export.exit_flush_ms",
+                       AT_BOTH,
+                       "shutdown_timeout_ms",
                        {"ARIZE_EXIT_FLUSH_MS", "ARIZE_SHUTDOWN_TIMEOUT_MS"},
-                       NUMBER(1000, 0, 60000, 1), FIELD(F_LONG, shutdown_ms)},
-    [S_MAX_ATTR_BYTES] = {"limits.max_attribute_bytes", AT_BOTH, NULL,
-                          {"ARIZE_MAX_ATTRIBUTE_BYTES"}, NUMBER(32768, 256, 16 * MIB, 1),
+                       NUMBER(1000, 0, 60000, 1),
+                       FIELD(F_LONG, shutdown_ms)},
+    [S_MAX_ATTR_BYTES] = {"limits.max_attribute_bytes",
+                          AT_BOTH,
+                          NULL,
+                          {"ARIZE_MAX_ATTRIBUTE_BYTES"},
+                          NUMBER(32768, 256, 16 * MIB, 1),
                           FIELD(F_SIZE, max_attr_bytes)},
-    [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb", AT_BOTH, NULL, {"ARIZE_MAX_PAYLOAD_MB"},
-                          NUMBER(256, 1, 4096, MIB), FIELD(F_SIZE, max_payload_bytes)},
-    [S_MAX_SPANS] = {"limits.max_spans_per_payload", AT_BOTH, NULL,
-                     {"ARIZE_MAX_SPANS_PER_PAYLOAD"}, NUMBER(20000, 1, 1000000, 1),
+    [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb",
+                          AT_BOTH,
+                          NULL,
+                          {"ARIZE_MAX_PAYLOAD_MB"},
+                          NUMBER(256, 1, 4096, MIB),
+                          FIELD(F_SIZE, max_payload_bytes)},
+    [S_MAX_SPANS] = {"limits.max_spans_per_payload",
+                     AT_BOTH,
+                     NULL,
+                     {"ARIZE_MAX_SPANS_PER_PAYLOAD"},
+                     NUMBER(20000, 1, 1000000, 1),
                      FIELD(F_SIZE, max_spans_per_payload)},
-    [S_LOG_MAX_MB] = {"limits.log_max_mb", AT_BOTH, NULL, {"ARIZE_LOG_MAX_MB"},
-                      NUMBER(10, 1, 1024, MIB), FIELD(F_SIZE, log_max_bytes)},
+    [S_LOG_MAX_MB] = {"limits.log_max_mb",
+                      AT_BOTH,
+                      NULL,
+                      {"ARIZE_LOG_MAX_MB"},
+                      NUMBER(10, 1, 1024, MIB),
+                      FIELD(F_SIZE, log_max_bytes)},
     /* how far back (hours of session activity) the start-up sweep closes turns left open */
-    [S_RECOVER_HOURS] = {"limits.recover_hours", AT_BOTH, NULL, {"ARIZE_RECOVER_HOURS"},
-                         NUMBER(24, 0, 8760, 1), FIELD(F_LONG, recover_hours)},
-    [S_COMPRESSION] = {"export.compression", AT_BOTH, NULL,
+    [S_RECOVER_HOURS] = {"limits.recover_hours",
+                         AT_BOTH,
+                         NULL,
+                         {"ARIZE_RECOVER_HOURS"},
+                         NUMBER(24, 0, 8760, 1),
+                         FIELD(F_LONG, recover_hours)},
+    [S_COMPRESSION] = {"export.compression",
+                       AT_BOTH,
+                       NULL,
                        {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
-                       ST_CHOICE, "gzip", .choices = "gzip|none"},
-    [S_SPOOL_FSYNC] = {"spool.fsync", AT_BOTH, NULL, {"ARIZE_SPOOL_FSYNC"}, ST_FLAG, "true",
-                       .def = 1, FIELD(F_BOOL, spool_fsync)},
+                       ST_CHOICE,
+                       "gzip",
+                       .choices = "gzip|none"},
+    [S_SPOOL_FSYNC] = {"spool.fsync",
+                       AT_BOTH,
+                       NULL,
+                       {"ARIZE_SPOOL_FSYNC"},
+                       ST_FLAG,
+                       "true",
+                       .def = 1,
+                       FIELD(F_BOOL, spool_fsync)},
     [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL},
     [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
-    [S_DRY_RUN] = {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false",
-                   FIELD(F_BOOL, dry_run)},
-    [S_VERBOSE] = {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false",
-                   FIELD(F_BOOL, verbose)},
+    [S_DRY_RUN] =
+        {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
+    [S_VERBOSE] =
+        {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
     [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL},
-    [S_PHOENIX_API_KEY] = {NULL, AT_ENV, NULL, {"PHOENIX_API_KEY"}, ST_STRING, NULL,
-                           .secret = true, FIELD(F_BACKEND, phoenix_api_key)},
-    [S_OTLP_TRACES_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
-                                ST_STRING, NULL},
+    [S_PHOENIX_API_KEY] = {NULL,
+                           AT_ENV,
+                           NULL,
+                           {"PHOENIX_API_KEY"},
+                           ST_STRING,
+                           NULL,
+                           .secret = true,
+                           FIELD(F_BACKEND, phoenix_api_key)},
+    [S_OTLP_TRACES_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}, ST_STRING, NULL},
     [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL},
     [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode"},
     [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL},
-    [S_HIDE_INPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUTS"}, ST_SWITCH, "false",
+    [S_HIDE_INPUTS] = {NULL,
+                       AT_ENV,
+                       NULL,
+                       {"OPENINFERENCE_HIDE_INPUTS"},
+                       ST_SWITCH,
+                       "false",
                        FIELD(F_BOOL, hide_inputs)},
-    [S_HIDE_OUTPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUTS"}, ST_SWITCH, "false",
+    [S_HIDE_OUTPUTS] = {NULL,
+                        AT_ENV,
+                        NULL,
+                        {"OPENINFERENCE_HIDE_OUTPUTS"},
+                        ST_SWITCH,
+                        "false",
                         FIELD(F_BOOL, hide_outputs)},
-    [S_HIDE_INPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_MESSAGES"},
-                               ST_SWITCH, "false", FIELD(F_BOOL, hide_input_messages)},
-    [S_HIDE_OUTPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_MESSAGES"},
-                                ST_SWITCH, "false", FIELD(F_BOOL, hide_output_messages)},
-    [S_HIDE_INPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_TEXT"}, ST_SWITCH,
-                           "false", FIELD(F_BOOL, hide_input_text)},
-    [S_HIDE_OUTPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_TEXT"}, ST_SWITCH,
-                            "false", FIELD(F_BOOL, hide_output_text)},
-    [S_LOG_FILE] = {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING,
-                    "~/.arize/harness/logs/opencode.log"},
+    [S_HIDE_INPUT_MESSAGES] = {NULL,
+                               AT_ENV,
+                               NULL,
+                               {"OPENINFERENCE_HIDE_INPUT_MESSAGES"},
+                               ST_SWITCH,
+                               "false",
+                               FIELD(F_BOOL, hide_input_messages)},
+    [S_HIDE_OUTPUT_MESSAGES] = {NULL,
+                                AT_ENV,
+                                NULL,
+                                {"OPENINFERENCE_HIDE_OUTPUT_MESSAGES"},
+                                ST_SWITCH,
+                                "false",
+                                FIELD(F_BOOL, hide_output_messages)},
+    [S_HIDE_INPUT_TEXT] = {NULL,
+                           AT_ENV,
+                           NULL,
+                           {"OPENINFERENCE_HIDE_INPUT_TEXT"},
+                           ST_SWITCH,
+                           "false",
+                           FIELD(F_BOOL, hide_input_text)},
+    [S_HIDE_OUTPUT_TEXT] = {NULL,
+                            AT_ENV,
+                            NULL,
+                            {"OPENINFERENCE_HIDE_OUTPUT_TEXT"},
+                            ST_SWITCH,
+                            "false",
+                            FIELD(F_BOOL, hide_output_text)},
+    [S_LOG_FILE] =
+        {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING, "~/.arize/harness/logs/opencode.log"},
 #undef FIELD
 #undef NUMBER
 };
@@ -282,7 +408,7 @@ typedef struct {
   const char *const *envp;
   file_settings file;
   mode_t file_mode; /* of the config file read; 0 when none was read */
-  bool oom; /* set by every allocation that failed; config_load then returns NULL */
+  bool oom;         /* set by every allocation that failed; config_load then returns NULL */
 } loader;
 
 /* ---- small helpers ---- */
@@ -367,9 +493,7 @@ static char *dup_trimmed(loader *l, const char *s, size_t len) {
   return d;
 }
 
-static char *dup_str(loader *l, const char *s) {
-  return s ? dup_trimmed(l, s, strlen(s)) : NULL;
-}
+static char *dup_str(loader *l, const char *s) { return s ? dup_trimmed(l, s, strlen(s)) : NULL; }
 
 static char *fmt_str(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static char *fmt_str(loader *l, const char *fmt, ...) {
@@ -402,8 +526,8 @@ static void warn(loader *l, const char *fmt, ...) {
 /* Sets name to value (both copied; blanks around them kept as given): replaces the value
  * of an existing name (compared case-insensitively when fold_case, as header names are),
  * else appends. Refuses past CONFIG_MAX_PAIRS with a warning naming `what`. */
-static void pairs_set(loader *l, config_pairs *p, const char *name, size_t nlen,
-                      const char *value, size_t vlen, bool fold_case, const char *what) {
+static void pairs_set(loader *l, config_pairs *p, const char *name, size_t nlen, const char *value,
+                      size_t vlen, bool fold_case, const char *what) {
   for (size_t i = 0; i < p->len; i++) {
     bool same = strlen(p->names[i]) == nlen && (fold_case ? !strncasecmp(p->names[i], name, nlen)
                                                           : !strncmp(p->names[i], name, nlen));
@@ -547,12 +671,10 @@ static bool fn_exists(fnode n) { return n.y || n.j; }
 /* A YAML plain scalar read as null ("", "~", "null") or a JSON null. */
 static bool fn_is_null(fnode n) {
   if (n.j) return json_is_null(n.j);
-  if (!n.y || n.y->type != YAML_SCALAR_NODE ||
-      n.y->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+  if (!n.y || n.y->type != YAML_SCALAR_NODE || n.y->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
     return false;
   const char *v = (const char *)n.y->data.scalar.value;
-  return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-         !strcmp(v, "NULL");
+  return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
 static bool fn_is_map(fnode n) {
@@ -859,7 +981,7 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
  * `harnesses` only a key close to one of ours is named: `claude-code:` is someone else's,
  * `harnesess:` a typo. */
 
-#define UNKNOWN_KEYS_MAX 8 /* named per file; the count says how many more */
+#define UNKNOWN_KEYS_MAX 8     /* named per file; the count says how many more */
 #define KEYS_MAX (4 * S_COUNT) /* two scopes, each with an older name: never full */
 #define KEY_LEN 80
 
@@ -962,10 +1084,10 @@ static const char *closest_key(const char *key, size_t n, const key_set *known) 
 }
 
 typedef struct {
-  const char *prefix;   /* "", "harnesses.", "harnesses.opencode.export.", ... */
+  const char *prefix; /* "", "harnesses.", "harnesses.opencode.export.", ... */
   const key_set *known;
-  bool only_close;      /* a shared mapping: name only keys close to ours */
-  size_t *count;        /* unknown keys so far in this file */
+  bool only_close; /* a shared mapping: name only keys close to ours */
+  size_t *count;   /* unknown keys so far in this file */
 } key_check;
 
 /* Appends one "`key` (line N): did you mean `x`?" to c->unknown_keys. */
@@ -977,11 +1099,10 @@ static void note_unknown(loader *l, fnode at, const key_check *kc, const char *k
   char where[32] = "";
   if (at.y) snprintf(where, sizeof where, " (line %zu)", (size_t)at.y->start_mark.line + 1);
   const char *old = l->c->unknown_keys;
-  char *line = suggestion
-                   ? fmt_str(l, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
-                             old ? "; " : "", kc->prefix, (int)n, key, where, suggestion)
-                   : fmt_str(l, "%s%s`%s%.*s`%s: not a known key, ignored", old ? old : "",
-                             old ? "; " : "", kc->prefix, (int)n, key, where);
+  char *line = suggestion ? fmt_str(l, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
+                                    old ? "; " : "", kc->prefix, (int)n, key, where, suggestion)
+                          : fmt_str(l, "%s%s`%s%.*s`%s: not a known key, ignored", old ? old : "",
+                                    old ? "; " : "", kc->prefix, (int)n, key, where);
   if (!line) return;
   free(l->c->unknown_keys);
   l->c->unknown_keys = line;
@@ -1040,7 +1161,8 @@ static void check_unknown_keys(loader *l, fnode root) {
       bool seen = false;
       for (size_t k = 0; k < maps->n && !seen; k++)
         seen = (int)strlen(maps->name[k]) == n && !strncmp(maps->name[k], kp->path[i], (size_t)n);
-      if (!seen && maps->n < KEYS_MAX) snprintf(maps->name[maps->n++], KEY_LEN, "%.*s", n, kp->path[i]);
+      if (!seen && maps->n < KEYS_MAX)
+        snprintf(maps->name[maps->n++], KEY_LEN, "%.*s", n, kp->path[i]);
     }
   for (size_t k = 0; k < maps->n; k++) {
     char path[KEY_LEN];
@@ -1194,8 +1316,7 @@ static void parse_json(loader *l, const char *buf, size_t len) {
     /* jansson's texts may quote the input ("... near 'sk-...'"): keep what precedes it. */
     const char *near = strstr(err.text, " near ");
     int shown = near ? (int)(near - err.text) : (int)strlen(err.text);
-    warn(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown,
-         err.text);
+    warn(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown, err.text);
     return;
   }
   fnode r = {.j = root};
@@ -1331,8 +1452,7 @@ static bool percent_decode(loader *l, const char *s, size_t len, char **out) {
       d[o++] = s[i];
       continue;
     }
-    if (i + 2 >= len || !isxdigit((unsigned char)s[i + 1]) ||
-        !isxdigit((unsigned char)s[i + 2])) {
+    if (i + 2 >= len || !isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2])) {
       free(d);
       return false;
     }
@@ -1370,8 +1490,8 @@ static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool
     size_t klen = eq ? (size_t)(eq - entry) : 0, vlen = eq ? n - klen - 1 : 0;
     if (eq) trim(&key, &klen), trim(&value, &vlen);
     char *dk = NULL, *dv = NULL;
-    bool ok = eq && klen > 0 && percent_decode(l, key, klen, &dk) &&
-              percent_decode(l, value, vlen, &dv);
+    bool ok =
+        eq && klen > 0 && percent_decode(l, key, klen, &dk) && percent_decode(l, value, vlen, &dv);
     if (ok && as_headers) {
       const char *hv = dv;
       size_t hlen = strlen(dv);
@@ -1436,8 +1556,8 @@ static void resolve_settings(loader *l) {
   resolve_table(l);
 
   const char *log_file = env_get(l->envp, ENV(S_LOG_FILE));
-  c->log_file = log_file ? dup_str(l, log_file)
-                         : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
+  c->log_file =
+      log_file ? dup_str(l, log_file) : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
   c->state_dir = fmt_str(l, "%s/.arize/harness/state/opencode", c->home);
   c->spool_dir = fmt_str(l, "%s/.arize/harness/spool/opencode", c->home);
 
@@ -1537,8 +1657,8 @@ static const char *region_endpoint(loader *l) {
   region_names(b, list, sizeof list);
   if (env) warn(l, "environment: %s is not %s; using the US endpoint", ENV(S_REGION), list);
   else
-    warn(l, "config %s: harnesses.opencode.%s is not %s; using the US endpoint",
-         l->c->config_path, settings[S_REGION].key, list);
+    warn(l, "config %s: harnesses.opencode.%s is not %s; using the US endpoint", l->c->config_path,
+         settings[S_REGION].key, list);
   return b->regions[0].endpoint;
 }
 
@@ -1626,7 +1746,8 @@ static void resolve_target(loader *l) {
 
   const char *phoenix_env = env_clean(l, ENV(S_PHOENIX_ENDPOINT));
   const char *arize_endpoint_env = env_clean(l, ENV(S_ENDPOINT));
-  c->api_key = dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
+  c->api_key =
+      dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
   c->space_id = dup_str(l, either(env_clean(l, ENV(S_SPACE_ID)), f->str[S_SPACE_ID]));
   const char *phoenix_key_env = env_clean(l, ENV(S_PHOENIX_API_KEY));
   c->phoenix_api_key = dup_str(l, either(phoenix_key_env, file_phoenix ? f->str[S_API_KEY] : NULL));
@@ -1752,9 +1873,7 @@ char *config_describe_json(const config *c) {
     const char *host = strstr(c->endpoint, "://");
     host = host ? host + 3 : c->endpoint;
     const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-    endpoint = at && (!slash || at < slash)
-                   ? malloc(strlen(c->endpoint) + 1)
-                   : strdup(c->endpoint);
+    endpoint = at && (!slash || at < slash) ? malloc(strlen(c->endpoint) + 1) : strdup(c->endpoint);
     if (endpoint && at && (!slash || at < slash)) {
       size_t n = (size_t)(host - c->endpoint);
       memcpy(endpoint, c->endpoint, n);
@@ -1762,18 +1881,18 @@ char *config_describe_json(const config *c) {
     }
     if (!endpoint) return NULL;
   }
-  const char *state = !c->enabled                        ? "disabled"
-                      : c->dry_run                       ? "dry-run"
+  const char *state = !c->enabled                       ? "disabled"
+                      : c->dry_run                      ? "dry-run"
                       : c->target == CONFIG_TARGET_NONE ? "no-backend"
-                                                         : "sending";
+                                                        : "sending";
   json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:s}, "
                         "s:{s:s}, s:s, s:I}",
                         "enabled", c->enabled, "state", state, "reason", c->why_not_sending,
-                        "backend", "target", config_target_name(c->target), "endpoint",
-                        endpoint, "project", c->project_name, "config", "path",
-                        c->config_path, "warning", c->warning, "unknown_keys", c->unknown_keys,
-                        "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
-                        c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
+                        "backend", "target", config_target_name(c->target), "endpoint", endpoint,
+                        "project", c->project_name, "config", "path", c->config_path, "warning",
+                        c->warning, "unknown_keys", c->unknown_keys, "log_file", c->log_file,
+                        "spool", "dir", c->spool_dir, "state_dir", c->state_dir, "exit_flush_ms",
+                        (json_int_t)c->shutdown_ms);
   if (o) json_object_set_new(o, "settings", config_values_json(c));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
@@ -1799,10 +1918,9 @@ time_t config_file_mtime(const char *path) {
 
 /* ---- the schema, for the CLI and the README test ---- */
 
-static const char *const type_names[] = {[ST_STRING] = "string", [ST_NUMBER] = "number",
-                                         [ST_FLAG] = "flag",     [ST_SWITCH] = "switch",
-                                         [ST_CHOICE] = "choice", [ST_MAP] = "mapping",
-                                         [ST_LIST] = "list"};
+static const char *const type_names[] = {
+    [ST_STRING] = "string", [ST_NUMBER] = "number", [ST_FLAG] = "flag", [ST_SWITCH] = "switch",
+    [ST_CHOICE] = "choice", [ST_MAP] = "mapping",   [ST_LIST] = "list"};
 
 /* ["a", "b"] of "a|b". */
 static json_t *choices_json(const char *choices) {
@@ -1831,9 +1949,9 @@ static json_t *setting_json(int i) {
     json_array_append_new(one.old[k] ? old : keys, json_string(one.path[k]));
   for (size_t k = 0; k < SETTING_MAX_ENV && st->env[k]; k++)
     json_array_append_new(env, json_string(st->env[k]));
-  json_t *o = json_pack("{s:o, s:o, s:o, s:s, s:s?, s:b}", "keys", keys, "old_keys", old, "env",
-                        env, "type", type_names[st->type], "default", st->def_text, "secret",
-                        st->secret);
+  json_t *o =
+      json_pack("{s:o, s:o, s:o, s:s, s:s?, s:b}", "keys", keys, "old_keys", old, "env", env,
+                "type", type_names[st->type], "default", st->def_text, "secret", st->secret);
   if (!o) return NULL;
   if (st->type == ST_NUMBER) {
     json_object_set_new(o, "default", json_integer(st->def));
@@ -1847,18 +1965,18 @@ static json_t *setting_json(int i) {
 static json_t *backend_json(const struct backend *b) {
   json_t *regions = json_array(), *headers = json_array();
   for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
-    json_array_append_new(regions, json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name,
-                                             "long_name", b->regions[i].long_name, "endpoint",
-                                             b->regions[i].endpoint));
+    json_array_append_new(regions,
+                          json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name, "long_name",
+                                    b->regions[i].long_name, "endpoint", b->regions[i].endpoint));
   for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name; i++) {
     const backend_header *h = &b->headers[i];
     const struct setting *st = h->setting == S_COUNT ? NULL : &settings[h->setting];
     json_array_append_new(headers, json_pack("{s:s, s:s?, s:s, s:b}", "name", h->name, "from",
-                                             st ? (st->key ? st->key : st->env[0]) : NULL,
-                                             "prefix", h->prefix, "secret", h->secret));
+                                             st ? (st->key ? st->key : st->env[0]) : NULL, "prefix",
+                                             h->prefix, "secret", h->secret));
   }
-  return json_pack("{s:s, s:s, s:o, s:o}", "name", config_target_name(b->target),
-                   "default_scheme", b->default_scheme, "regions", regions, "headers", headers);
+  return json_pack("{s:s, s:s, s:o, s:o}", "name", config_target_name(b->target), "default_scheme",
+                   b->default_scheme, "regions", regions, "headers", headers);
 }
 
 char *config_schema_json(void) {
@@ -1866,8 +1984,8 @@ char *config_schema_json(void) {
   for (int i = 0; list && i < S_COUNT; i++) json_array_append_new(list, setting_json(i));
   for (size_t i = 0; bk && i < sizeof backends / sizeof *backends; i++)
     json_array_append_new(bk, backend_json(&backends[i]));
-  json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk,
-                        "header_name_symbols", HEADER_NAME_SYMBOLS);
+  json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk, "header_name_symbols",
+                        HEADER_NAME_SYMBOLS);
   char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
   json_decref(o);
   return text;

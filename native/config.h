@@ -22,9 +22,9 @@ typedef struct {
 } config_pairs;
 
 typedef struct {
-  bool enabled;    /* ARIZE_TRACE_ENABLED: anything but "false" (any case) is on */
-  bool dry_run;    /* ARIZE_DRY_RUN=true: build spans, never send */
-  bool verbose;    /* ARIZE_VERBOSE=true */
+  bool enabled; /* ARIZE_TRACE_ENABLED: anything but "false" (any case) is on */
+  bool dry_run; /* ARIZE_DRY_RUN=true: build spans, never send */
+  bool verbose; /* ARIZE_VERBOSE=true */
 
   config_target target;
   char *endpoint;     /* full URL ending /v1/traces, NULL for NONE */
@@ -36,7 +36,7 @@ typedef struct {
   char *space_id;
   char *phoenix_api_key;
 
-  char **headers; /* "name: value" lines for the backend (they hold the secrets) */
+  char **headers;      /* "name: value" lines for the backend (they hold the secrets) */
   bool *header_secret; /* per header: its value is a secret (masked wherever it is echoed) */
   size_t n_headers;
 
@@ -44,36 +44,36 @@ typedef struct {
   bool log_tool_details; /* false: tool arguments and command/file_path/query/url/description */
   bool log_tool_content; /* false: tool input and output */
 
-  char *home;        /* $HOME (never NULL; "." when unset) */
-  char *config_path; /* the file read (or that would be read) */
+  char *home;          /* $HOME (never NULL; "." when unset) */
+  char *config_path;   /* the file read (or that would be read) */
   time_t config_mtime; /* 0 when the file was absent */
-  char *log_file;    /* ARIZE_LOG_FILE or ~/.arize/harness/logs/opencode.log */
-  char *state_dir;   /* ~/.arize/harness/state/opencode */
-  char *spool_dir;   /* ~/.arize/harness/spool/opencode */
+  char *log_file;      /* ARIZE_LOG_FILE or ~/.arize/harness/logs/opencode.log */
+  char *state_dir;     /* ~/.arize/harness/state/opencode */
+  char *spool_dir;     /* ~/.arize/harness/spool/opencode */
 
   /* Export and spool. Each field's file key, variables, default and bounds are its row in
    * config.c's settings table (and the README's settings table); the field holds the value in
    * bytes or seconds where the key says MB or days. */
-  size_t spool_max_bytes;  /* past it the oldest unsent spans are dropped */
-  long spool_max_age_s;    /* older unsent spans are dropped (a refused key keeps them until
-                            * then) */
-  bool spool_fsync;        /* the writer fsyncs each spool file (power loss covered); false: a
-                            * process crash only */
-  long retry_initial_ms;   /* backoff between retries, doubled up to retry_max_ms */
+  size_t spool_max_bytes; /* past it the oldest unsent spans are dropped */
+  long spool_max_age_s;   /* older unsent spans are dropped (a refused key keeps them until
+                           * then) */
+  bool spool_fsync;       /* the writer fsyncs each spool file (power loss covered); false: a
+                           * process crash only */
+  long retry_initial_ms;  /* backoff between retries, doubled up to retry_max_ms */
   long retry_max_ms;
-  long export_timeout_ms;  /* one export request */
-  long shutdown_ms;        /* how long exit waits for the backend */
-  bool gzip;               /* export.compression: gzip (true) or none */
+  long export_timeout_ms; /* one export request */
+  long shutdown_ms;       /* how long exit waits for the backend */
+  bool gzip;              /* export.compression: gzip (true) or none */
 
   /* OpenInference */
-  char *service_name;          /* never NULL */
+  char *service_name;               /* never NULL */
   config_pairs resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", %-decoded) */
   config_pairs span_attributes;     /* `attributes:` (global) then harnesses.opencode.attributes
                                      * (wins on the same name): added to every span */
-  bool hide_inputs, hide_outputs;               /* OPENINFERENCE_HIDE_* */
+  bool hide_inputs, hide_outputs;   /* OPENINFERENCE_HIDE_* */
   bool hide_input_messages, hide_output_messages;
   bool hide_input_text, hide_output_text;
-  size_t max_attr_bytes;   /* longer string attributes are cut with a marker */
+  size_t max_attr_bytes; /* longer string attributes are cut with a marker */
 
   /* Limits that protect the host */
   size_t max_payload_bytes;     /* a bigger snapshot is rejected */
@@ -102,8 +102,8 @@ void config_free(config *c);
  *  "backend": {"target", "endpoint" (without user:password@), "project"},
  *  "config": {"path", "warning", "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
  *  "exit_flush_ms", "settings": {file key or variable: the value in effect, for every setting
- *  of the schema that is not a secret}}. Never a secret. `status` reads it without opening a tracer, so without
- * adopting anyone's spool. */
+ *  of the schema that is not a secret}}. Never a secret. `status` reads it without opening a
+ * tracer, so without adopting anyone's spool. */
 char *config_describe_json(const config *c);
 
 /* The settings schema as JSON text (malloc'd; NULL when out of memory): {"settings": [{"keys"

@@ -30,9 +30,9 @@ struct exporter {
   exporter_target *in_use; /* the one a send is using, when it was replaced meanwhile */
   uint64_t target_changes; /* exporter_set_target calls: a new target ends a retry pause */
   exporter_counts counts;
-  uint64_t answered_seq;   /* every record up to this seq was answered or given up on */
-  size_t split_bytes;      /* after a 413: batches of at most this many span bytes (0: none) */
-  bool refused;            /* 401/403 with the current target: wait for a new one */
+  uint64_t answered_seq; /* every record up to this seq was answered or given up on */
+  size_t split_bytes;    /* after a 413: batches of at most this many span bytes (0: none) */
+  bool refused;          /* 401/403 with the current target: wait for a new one */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -76,9 +76,11 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
   c->header_secret = NULL;
   if (t->header_secret && (c->header_secret = malloc(t->n_headers + 1)))
     for (size_t i = 0; i < t->n_headers; i++) c->header_secret[i] = t->header_secret[i];
-  bool ok = attrs_ok && c->headers && (!t->header_secret || c->header_secret) && (!t->url || c->url) && (!t->service_name || c->service_name) &&
+  bool ok = attrs_ok && c->headers && (!t->header_secret || c->header_secret) &&
+            (!t->url || c->url) && (!t->service_name || c->service_name) &&
             (!t->project_name || c->project_name) && (!t->version || c->version);
-  for (size_t i = 0; ok && i < t->n_headers; i++) ok = (c->headers[i] = strdup(t->headers[i])) != NULL;
+  for (size_t i = 0; ok && i < t->n_headers; i++)
+    ok = (c->headers[i] = strdup(t->headers[i])) != NULL;
   if (!ok) {
     c->n_headers = c->headers ? t->n_headers : 0;
     exporter_target_free(c);
@@ -88,7 +90,6 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-
 
 /* Sleeps the whole delay unless stop is asked for (a retry must not come early, new records
  * or not) or the target is replaced: the failure may have been the old endpoint's or
@@ -189,16 +190,22 @@ static int frame_batch(const exporter_target *t, const queue_record **batch, siz
   *fb = (framed_batch){.n = n, .first_len = batch[0]->len, .last_seq = batch[n - 1]->seq};
   for (size_t i = 0; i < n; i++)
     spans[i] = batch[i]->data, lens[i] = batch[i]->len, fb->span_bytes += lens[i];
-  otlp_resource res = {.service_name = t->service_name, .project_name = t->project_name,
-                       .scope_version = t->version, .extra = t->resource};
+  otlp_resource res = {.service_name = t->service_name,
+                       .project_name = t->project_name,
+                       .scope_version = t->version,
+                       .extra = t->resource};
   return otlp_encode_request(&res, spans, lens, n, &fb->body, &fb->body_len, error, cap);
 }
 
 /* Stage 2: POSTs the framed batch to t and says what the answer means (retry.h). */
 static retry_outcome send_framed(exporter *e, const exporter_target *t, const framed_batch *fb) {
-  http_request req = {.url = t->url, .headers = (const char *const *)t->headers,
-                      .n_headers = t->n_headers, .body = fb->body, .body_len = fb->body_len,
-                      .gzip = t->gzip, .timeout_ms = t->timeout_ms,
+  http_request req = {.url = t->url,
+                      .headers = (const char *const *)t->headers,
+                      .n_headers = t->n_headers,
+                      .body = fb->body,
+                      .body_len = fb->body_len,
+                      .gzip = t->gzip,
+                      .timeout_ms = t->timeout_ms,
                       .abort_flag = &e->abort_transfer};
   http_response resp = {0};
   int rc = http_post(&req, &resp);
@@ -210,8 +217,8 @@ static retry_outcome send_framed(exporter *e, const exporter_target *t, const fr
 
 /* Stage 3: applies an outcome to the counters and the log (messages scrubbed first), and
  * says what becomes of the batch. Lock held. */
-static send_step apply_outcome_locked(exporter *e, const exporter_target *t,
-                                      const framed_batch *fb, retry_outcome *o) {
+static send_step apply_outcome_locked(exporter *e, const exporter_target *t, const framed_batch *fb,
+                                      retry_outcome *o) {
   size_t n = fb->n;
   char line[sizeof o->message + 100];
   e->counts.requests++;
@@ -237,8 +244,7 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t,
   case RETRY_AGAIN:
     record_outcome_locked(e, o->status, o->message, false);
     return e->stopping ? SEND_STOP : SEND_RETRY;
-  default:
-    break;
+  default: break;
   }
   snprintf(line, sizeof line, "HTTP %ld: %s", o->status, o->message);
   bool refused = o->kind == RETRY_REFUSED;
@@ -254,16 +260,18 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t,
   if (o->kind == RETRY_SPLIT && n > 1) {
     e->split_bytes = fb->span_bytes / 2 ? fb->span_bytes / 2 : 1;
     log_warn("backend refused a %zu-byte request of %zu spans as too large (HTTP 413); "
-             "sending batches of at most %zu span bytes", fb->body_len, n, e->split_bytes);
+             "sending batches of at most %zu span bytes",
+             fb->body_len, n, e->split_bytes);
     return SEND_SPLIT;
   }
   if (o->kind == RETRY_SPLIT) {
     log_error("backend refused a single span of %zu bytes (a %zu-byte request) as too large "
-              "(HTTP 413); dropped", fb->first_len, fb->body_len);
+              "(HTTP 413); dropped",
+              fb->first_len, fb->body_len);
     e->counts.too_large++;
   } else {
-    log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n,
-              o->status, o->message);
+    log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n, o->status,
+              o->message);
   }
   e->counts.dropped += n;
   return SEND_DONE;
@@ -340,7 +348,8 @@ static void *exporter_main(void *arg) {
       idle_locked(e, 60000);
       continue;
     }
-    size_t max_bytes = e->split_bytes && e->split_bytes < BATCH_MAX_BYTES ? e->split_bytes : BATCH_MAX_BYTES;
+    size_t max_bytes =
+        e->split_bytes && e->split_bytes < BATCH_MAX_BYTES ? e->split_bytes : BATCH_MAX_BYTES;
     size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, max_bytes);
     if (n == 0) { /* the head is still being written: durable first, then sent (the writer
                    * notifies; the timeout only guards a notice that came before this look) */
@@ -397,8 +406,8 @@ void exporter_set_target(exporter *e, exporter_target *t) {
   exporter_target *old = e->target;
   e->target = t;
   e->target_changes++;
-  e->refused = false;     /* a new key (or endpoint) gets its chance */
-  e->split_bytes = 0;     /* and a new endpoint its own size limit */
+  e->refused = false; /* a new key (or endpoint) gets its chance */
+  e->split_bytes = 0; /* and a new endpoint its own size limit */
   e->counts.key_refused = false;
   if (old && old != e->in_use) exporter_target_free(old);
   pthread_cond_broadcast(&e->wake);

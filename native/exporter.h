@@ -4,10 +4,11 @@
  * stored span bytes, otlp), send (http; the answer becomes a typed outcome, retry_classify),
  * apply (counters, log, ack; the delay before a retry is retry_delay_ms). It acks the batch on
  * a 2xx or a permanent failure; retryable failures (429, 502, 503, 504, network) are retried
- * with exponential backoff and jitter, honouring Retry-After. 413 halves the batch's size until it passes (a single span still refused is
- * dropped and logged with its size). 401 and 403 keep the spans queued (and spooled) and stop
- * sending until the target changes (a config reload), then send them. The JS thread only
- * hands spans to the queue and reads counters: it never waits on the network.
+ * with exponential backoff and jitter, honouring Retry-After. 413 halves the batch's size until it
+ * passes (a single span still refused is dropped and logged with its size). 401 and 403 keep the
+ * spans queued (and spooled) and stop sending until the target changes (a config reload), then send
+ * them. The JS thread only hands spans to the queue and reads counters: it never waits on the
+ * network.
  */
 #ifndef EXPORTER_H
 #define EXPORTER_H
@@ -21,16 +22,16 @@
 
 /* Where and how to send: an immutable copy made from the config, swapped whole. */
 typedef struct {
-  bool send;            /* false: keep spans queued (no backend, tracing off) */
-  bool discard;         /* dry run: spans are built and dropped, never sent */
+  bool send;    /* false: keep spans queued (no backend, tracing off) */
+  bool discard; /* dry run: spans are built and dropped, never sent */
   char *url;
-  char **headers;       /* secrets inside: never logged */
-  bool *header_secret;  /* per header: its value is masked when echoed (NULL: every one is) */
+  char **headers;      /* secrets inside: never logged */
+  bool *header_secret; /* per header: its value is masked when echoed (NULL: every one is) */
   size_t n_headers;
   char *service_name;
   char *project_name;
   char *version;
-  span_attrs resource;  /* further resource attributes (OTEL_RESOURCE_ATTRIBUTES), owned */
+  span_attrs resource; /* further resource attributes (OTEL_RESOURCE_ATTRIBUTES), owned */
   bool gzip;
   long timeout_ms;
   long backoff_initial_ms, backoff_max_ms;
@@ -47,13 +48,13 @@ typedef struct {
   uint64_t requests;        /* HTTP requests sent */
   uint64_t failed_requests; /* requests that did not end in a 2xx */
   uint64_t retries;
-  uint64_t rejected;        /* of dropped: spans a 2xx refused (partial_success) */
-  uint64_t too_large;       /* of dropped: single spans a 413 refused */
-  long last_status;         /* HTTP status of the last request, 0 for a network error, -1 none */
-  char last_error[256];     /* the last failure, one line, no secrets */
-  int64_t last_export_ms;   /* wall clock of the last 2xx, 0 if none */
-  int64_t last_attempt_ms;  /* wall clock of the last answer or failure, 0 if none */
-  bool key_refused;         /* the backend answered 401/403: sending waits for a new config */
+  uint64_t rejected;       /* of dropped: spans a 2xx refused (partial_success) */
+  uint64_t too_large;      /* of dropped: single spans a 413 refused */
+  long last_status;        /* HTTP status of the last request, 0 for a network error, -1 none */
+  char last_error[256];    /* the last failure, one line, no secrets */
+  int64_t last_export_ms;  /* wall clock of the last 2xx, 0 if none */
+  int64_t last_attempt_ms; /* wall clock of the last answer or failure, 0 if none */
+  bool key_refused;        /* the backend answered 401/403: sending waits for a new config */
 } exporter_counts;
 
 typedef struct exporter exporter;

@@ -21,8 +21,8 @@
 #include <curl/curl.h>
 #include <zlib.h>
 
-#define HTTP_BODY_MAX (64 * 1024)         /* response bytes kept: enough for any error text */
-#define HTTP_DEFAULT_TIMEOUT_MS 30000L    /* when the caller gives none: never wait forever */
+#define HTTP_BODY_MAX (64 * 1024)      /* response bytes kept: enough for any error text */
+#define HTTP_DEFAULT_TIMEOUT_MS 30000L /* when the caller gives none: never wait forever */
 #define HTTP_USER_AGENT "opencode-arize-tracing"
 
 /* ---- global init ----------------------------------------------------------------- */
@@ -86,8 +86,7 @@ static int http_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out
   /* Level 1: about four times faster than the default level 6 on span batches, for about a
    * third more bytes on the wire (1,265 instead of 937 a span in the R3 session): compression
    * is most of an export's CPU time, and a shutdown may be waiting on it. */
-  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return -1;
+  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
   /* deflateBound covers the gzip header and trailer, so one Z_FINISH call completes. */
   uLong bound = deflateBound(&z, (uLong)len);
   uint8_t *buf = malloc(bound);
@@ -116,8 +115,8 @@ static int http_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out
 typedef struct {
   http_response *resp;
   size_t body_cap;
-  bool body_oom;          /* stop keeping the body, but finish the transfer */
-  char retry_after[128];  /* raw Retry-After value of the last response, "" if none */
+  bool body_oom;         /* stop keeping the body, but finish the transfer */
+  char retry_after[128]; /* raw Retry-After value of the last response, "" if none */
 } http_capture;
 
 /* Keeps the first HTTP_BODY_MAX bytes. Always consumes everything, because returning
@@ -197,8 +196,7 @@ static bool http_text_leaks_url_secret(const char *url, const char *text) {
     static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_QUERY};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0] && !leaks; i++) {
       char *part = NULL;
-      if (curl_url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] &&
-          strstr(text, part))
+      if (curl_url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] && strstr(text, part))
         leaks = true;
       curl_free(part);
     }
@@ -215,8 +213,7 @@ static void http_describe_failure(http_response *resp, CURLcode rc, const char *
   const char *generic = curl_easy_strerror(rc);
   if (detail[0] && !http_text_leaks_url_secret(url, detail))
     http_set_error(resp, "%s: %s", generic, detail);
-  else
-    http_set_error(resp, "%s", generic);
+  else http_set_error(resp, "%s", generic);
 }
 
 /* content-type, content-encoding, an empty Expect (curl would otherwise wait up to a
@@ -316,7 +313,7 @@ static CURLcode http_configure(CURL *curl, const http_request *req, const uint8_
                                char *errbuf) {
   long timeout = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
   CURLcode rc = CURLE_OK;
-#define HTTP_SETOPT(opt, val) \
+#define HTTP_SETOPT(opt, val)                                                                      \
   if (rc == CURLE_OK) rc = curl_easy_setopt(curl, opt, val)
   HTTP_SETOPT(CURLOPT_ERRORBUFFER, errbuf);
   HTTP_SETOPT(CURLOPT_URL, req->url);
@@ -402,12 +399,10 @@ int http_post(const http_request *req, http_response *resp) {
   if (!curl) {
     http_set_error(resp, "out of memory");
   } else {
-    CURLcode rc = http_configure(curl, req, body ? body : (const uint8_t *)"", body_len,
-                                 headers, &cap, errbuf);
-    if (rc != CURLE_OK)
-      http_set_error(resp, "libcurl setup: %s", curl_easy_strerror(rc));
-    else
-      result = http_perform(curl, req->url, &cap, errbuf);
+    CURLcode rc = http_configure(curl, req, body ? body : (const uint8_t *)"", body_len, headers,
+                                 &cap, errbuf);
+    if (rc != CURLE_OK) http_set_error(resp, "libcurl setup: %s", curl_easy_strerror(rc));
+    else result = http_perform(curl, req->url, &cap, errbuf);
   }
   curl_slist_free_all(headers);
   free(gz);

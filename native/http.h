@@ -17,19 +17,19 @@ typedef struct {
   size_t n_headers;
   const uint8_t *body;
   size_t body_len;
-  bool gzip;          /* compress the body and send content-encoding: gzip */
-  long timeout_ms;    /* whole request; 0 or less means 30 s, never unbounded */
+  bool gzip;                /* compress the body and send content-encoding: gzip */
+  long timeout_ms;          /* whole request; 0 or less means 30 s, never unbounded */
   const char *content_type; /* default application/x-protobuf */
-  const int *abort_flag; /* when non-NULL and it becomes nonzero, the transfer stops at once */
+  const int *abort_flag;    /* when non-NULL and it becomes nonzero, the transfer stops at once */
 } http_request;
 
 typedef struct {
-  long status;            /* HTTP status, 0 when no answer (network error, timeout) */
-  double retry_after_s;   /* from Retry-After (seconds or HTTP date), -1 when absent */
-  uint8_t *body;          /* malloc'd response body (at most 64 KiB kept), may be NULL */
+  long status;          /* HTTP status, 0 when no answer (network error, timeout) */
+  double retry_after_s; /* from Retry-After (seconds or HTTP date), -1 when absent */
+  uint8_t *body;        /* malloc'd response body (at most 64 KiB kept), may be NULL */
   size_t body_len;
-  char error[256];        /* for status 0: what went wrong; never header values, and
-                           * never the URL's user, password or query */
+  char error[256]; /* for status 0: what went wrong; never header values, and
+                    * never the URL's user, password or query */
 } http_response;
 
 /* Sends the request. Returns 0 when an HTTP answer arrived (any status), -1 on a network

@@ -75,8 +75,8 @@ static size_t format_prefix(char *dst, log_level level) {
   clock_gettime(CLOCK_REALTIME, &ts);
   gmtime_r(&ts.tv_sec, &tm);
   int n = snprintf(dst, LOG_PREFIX_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, (int)(ts.tv_nsec / 1000000), level_name(level));
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   (int)(ts.tv_nsec / 1000000), level_name(level));
   return n < 0 ? 0 : (size_t)n;
 }
 

@@ -33,8 +33,9 @@ typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse p
 
 /* W3C "sampled" plus "parent is known to be local": every parent we set is a span we
  * made ourselves, never one propagated from another process. */
-#define OTLP_SPAN_FLAGS                                          \
-  (0x01u | (uint32_t)OPENTELEMETRY__PROTO__TRACE__V1__SPAN_FLAGS__SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
+#define OTLP_SPAN_FLAGS                                                                            \
+  (0x01u |                                                                                         \
+   (uint32_t)OPENTELEMETRY__PROTO__TRACE__V1__SPAN_FLAGS__SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
 
 /* ---- encoding ------------------------------------------------------------------- */
 
@@ -98,23 +99,20 @@ static void otlp_set_string_value(pb_any_value *v, const char *s) {
 /* Sets v to the AnyValue member of attr's type; strings are borrowed. */
 static void otlp_set_value(pb_any_value *v, const span_attr *attr) {
   switch (attr->type) {
-    case SPAN_ATTR_STRING:
-      otlp_set_string_value(v, attr->value.s);
-      break;
-    case SPAN_ATTR_INT:
-      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-      v->int_value = attr->value.i;
-      break;
-    case SPAN_ATTR_DOUBLE:
-      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-      v->double_value = attr->value.d;
-      break;
-    case SPAN_ATTR_BOOL:
-      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-      v->bool_value = attr->value.b;
-      break;
-    case SPAN_ATTR_STRING_LIST: /* built by otlp_set_list_value, which owns the memory */
-      break;
+  case SPAN_ATTR_STRING: otlp_set_string_value(v, attr->value.s); break;
+  case SPAN_ATTR_INT:
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+    v->int_value = attr->value.i;
+    break;
+  case SPAN_ATTR_DOUBLE:
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+    v->double_value = attr->value.d;
+    break;
+  case SPAN_ATTR_BOOL:
+    v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+    v->bool_value = attr->value.b;
+    break;
+  case SPAN_ATTR_STRING_LIST: /* built by otlp_set_list_value, which owns the memory */ break;
   }
 }
 
@@ -127,7 +125,8 @@ static int otlp_set_list_value(otlp_kv_list *list, pb_any_value *v, const span_a
   if (!arrays) return -1;
   list->arrays = arrays;
   /* ArrayValue, then the values, then the pointers to them: every part pointer-aligned */
-  char *block = malloc(sizeof(pb_array_value) + n * (sizeof(pb_any_value) + sizeof(pb_any_value *)));
+  char *block =
+      malloc(sizeof(pb_array_value) + n * (sizeof(pb_any_value) + sizeof(pb_any_value *)));
   if (!block) return -1;
   list->arrays[list->n_arrays++] = block;
   pb_array_value *array = (pb_array_value *)block;
@@ -205,9 +204,10 @@ oom:
 
 static Opentelemetry__Proto__Trace__V1__Status__StatusCode otlp_status_code(span_status st) {
   switch (st) {
-    case SPAN_STATUS_OK: return OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK;
-    case SPAN_STATUS_ERROR: return OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
-    default: return OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET;
+  case SPAN_STATUS_OK: return OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK;
+  case SPAN_STATUS_ERROR:
+    return OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+  default: return OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET;
   }
 }
 
@@ -295,8 +295,7 @@ static int otlp_resource_attrs(otlp_kv_list *list, const otlp_resource *res) {
   if (res->service_name)
     otlp_set_string_value(otlp_kv_list_push(list, "service.name"), res->service_name);
   if (res->project_name) {
-    otlp_set_string_value(otlp_kv_list_push(list, "openinference.project.name"),
-                          res->project_name);
+    otlp_set_string_value(otlp_kv_list_push(list, "openinference.project.name"), res->project_name);
     otlp_set_string_value(otlp_kv_list_push(list, "arize.project.name"), res->project_name);
   }
   for (size_t i = 0; i < res->extra.len; i++) {
@@ -352,26 +351,25 @@ static bool otlp_span_bytes_valid(const uint8_t *data, size_t len) {
     uint64_t tag, v;
     if (!otlp_get_varint(&p, end, &tag) || tag >> 3 == 0) return false;
     switch (tag & 7) {
-      case WIRE_VARINT:
-        if (!otlp_get_varint(&p, end, &v)) return false;
-        break;
-      case WIRE_I64:
-        if (end - p < 8) return false;
-        p += 8;
-        break;
-      case WIRE_I32:
-        if (end - p < 4) return false;
-        p += 4;
-        break;
-      case WIRE_LEN:
-        if (!otlp_get_varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
-        if (tag >> 3 == 1) trace = v == 16;
-        else if (tag >> 3 == 2) span = v == 8;
-        else if (tag >> 3 == 4 && v != 0 && v != 8) return false;
-        p += v;
-        break;
-      default:
-        return false;
+    case WIRE_VARINT:
+      if (!otlp_get_varint(&p, end, &v)) return false;
+      break;
+    case WIRE_I64:
+      if (end - p < 8) return false;
+      p += 8;
+      break;
+    case WIRE_I32:
+      if (end - p < 4) return false;
+      p += 4;
+      break;
+    case WIRE_LEN:
+      if (!otlp_get_varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
+      if (tag >> 3 == 1) trace = v == 16;
+      else if (tag >> 3 == 2) span = v == 8;
+      else if (tag >> 3 == 4 && v != 0 && v != 8) return false;
+      p += v;
+      break;
+    default: return false;
     }
   }
   return trace && span;
@@ -386,13 +384,14 @@ static uint8_t *otlp_put_len_header(uint8_t *p, unsigned field, size_t len) {
 static size_t otlp_len_field_size(size_t len) { return 1 + otlp_varint_size(len) + len; }
 
 int otlp_encode_request(const otlp_resource *res, const uint8_t *const *spans,
-                        const size_t *span_lens, size_t n_spans, uint8_t **out,
-                        size_t *out_len, char *error, size_t error_len) {
+                        const size_t *span_lens, size_t n_spans, uint8_t **out, size_t *out_len,
+                        char *error, size_t error_len) {
   *out = NULL, *out_len = 0;
   for (size_t i = 0; i < n_spans; i++) {
     if (!otlp_span_bytes_valid(spans[i], span_lens[i])) {
-      otlp_error(error, error_len, "span %zu of %zu: not a protobuf Span with valid ids (%zu bytes)",
-                 i, n_spans, span_lens[i]);
+      otlp_error(error, error_len,
+                 "span %zu of %zu: not a protobuf Span with valid ids (%zu bytes)", i, n_spans,
+                 span_lens[i]);
       return -1;
     }
   }
@@ -416,8 +415,10 @@ int otlp_encode_request(const otlp_resource *res, const uint8_t *const *spans,
   size_t scope_len = protobuf_c_message_get_packed_size(&scope.base);
 
   size_t scope_spans_len = otlp_len_field_size(scope_len); /* ScopeSpans.scope = 1 */
-  for (size_t i = 0; i < n_spans; i++) scope_spans_len += otlp_len_field_size(span_lens[i]); /* .spans = 2 */
-  size_t resource_spans_len = otlp_len_field_size(resource_len) + otlp_len_field_size(scope_spans_len);
+  for (size_t i = 0; i < n_spans; i++)
+    scope_spans_len += otlp_len_field_size(span_lens[i]); /* .spans = 2 */
+  size_t resource_spans_len =
+      otlp_len_field_size(resource_len) + otlp_len_field_size(scope_spans_len);
   size_t total = otlp_len_field_size(resource_spans_len); /* request.resource_spans = 1 */
 
   uint8_t *buf = malloc(total ? total : 1), *p = buf;
@@ -445,14 +446,13 @@ int otlp_encode_request(const otlp_resource *res, const uint8_t *const *spans,
 
 /* ---- responses ------------------------------------------------------------------- */
 
-int otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected_spans,
-                        char **message) {
+int otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected_spans, char **message) {
   if (rejected_spans) *rejected_spans = 0;
   if (message) *message = NULL;
   if (len == 0) return 0; /* a 2xx with no body: everything accepted */
   pb_response *resp =
       opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(NULL, len,
-                                                                                      body);
+                                                                                        body);
   if (!resp) return -1;
   int rc = 0;
   const Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess *ps =
@@ -473,9 +473,10 @@ int otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected_spans
 static span_status otlp_span_status(const pb_status *st) {
   if (!st) return SPAN_STATUS_UNSET;
   switch (st->code) {
-    case OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK: return SPAN_STATUS_OK;
-    case OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR: return SPAN_STATUS_ERROR;
-    default: return SPAN_STATUS_UNSET;
+  case OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_OK: return SPAN_STATUS_OK;
+  case OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR:
+    return SPAN_STATUS_ERROR;
+  default: return SPAN_STATUS_UNSET;
   }
 }
 
@@ -504,18 +505,17 @@ static int otlp_decode_attr(span *s, const pb_key_value *kv) {
   const pb_any_value *v = kv->value;
   if (!kv->key || !v) return 0;
   switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-      return span_set_string(s, kv->key, v->string_value ? v->string_value : "");
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-      return span_set_int(s, kv->key, v->int_value);
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-      return span_set_double(s, kv->key, v->double_value);
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-      return span_set_bool(s, kv->key, v->bool_value);
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-      return otlp_decode_string_list(s, kv->key, v->array_value);
-    default:
-      return 0;
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+    return span_set_string(s, kv->key, v->string_value ? v->string_value : "");
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+    return span_set_int(s, kv->key, v->int_value);
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+    return span_set_double(s, kv->key, v->double_value);
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+    return span_set_bool(s, kv->key, v->bool_value);
+  case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
+    return otlp_decode_string_list(s, kv->key, v->array_value);
+  default: return 0;
   }
 }
 
@@ -528,7 +528,8 @@ static int otlp_decode_event(span *s, const pb_event *ev) {
     const pb_key_value *kv = ev->attributes[i];
     if (kv->key && kv->value &&
         kv->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
-        span_event_set_string(e, kv->key, kv->value->string_value ? kv->value->string_value : "") < 0)
+        span_event_set_string(e, kv->key, kv->value->string_value ? kv->value->string_value : "") <
+            0)
       return -1;
   }
   return 0;
@@ -545,9 +546,8 @@ static span *otlp_span_from_message(const pb_span *sp) {
   }
   s->start_ns = sp->start_time_unix_nano;
   s->end_ns = sp->end_time_unix_nano;
-  const char *msg = sp->status && sp->status->message && sp->status->message[0]
-                        ? sp->status->message
-                        : NULL;
+  const char *msg =
+      sp->status && sp->status->message && sp->status->message[0] ? sp->status->message : NULL;
   if (span_set_status(s, otlp_span_status(sp->status), msg) < 0) goto fail;
   for (size_t i = 0; i < sp->n_attributes; i++)
     if (otlp_decode_attr(s, sp->attributes[i]) < 0) goto fail;

@@ -37,15 +37,14 @@ typedef struct {
  * a span_id that is not 8) or memory runs out; error (may be NULL) then says which span
  * by index. */
 int otlp_encode_request(const otlp_resource *res, const uint8_t *const *spans,
-                        const size_t *span_lens, size_t n_spans, uint8_t **out,
-                        size_t *out_len, char *error, size_t error_len);
+                        const size_t *span_lens, size_t n_spans, uint8_t **out, size_t *out_len,
+                        char *error, size_t error_len);
 
 /* Reads an ExportTraceServiceResponse body. *rejected_spans gets
  * partial_success.rejected_spans (0 when absent); *message a malloc'd copy of
  * partial_success.error_message, or NULL. An empty body is a valid empty response.
  * Returns 0, or -1 when the body is not a valid response. */
-int otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected_spans,
-                        char **message);
+int otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected_spans, char **message);
 
 /* Reads an encoded Span back (for tests and diagnostics): the caller frees with
  * span_free. NULL when the bytes are not a Span with valid id sizes, or out of memory.

@@ -24,7 +24,6 @@ static char *outcome_procs;  /* <dir>/processes; guarded by outcome_lock */
 static char *outcome_target; /* guarded by outcome_lock */
 static int64_t outcome_started_ms;
 
-
 /* <procs>/<pid>.json, malloc'd. */
 static char *process_file(const char *procs, long pid) {
   size_t n = strlen(procs) + 32;
@@ -122,19 +121,18 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
                         (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok,
                         "refused_key", http_status == 401 || http_status == 403, "error",
                         ok || !error || !*error ? NULL : error, "target", outcome_target,
-                        "endpoint", shown, "spans", (json_int_t)spans, "pid",
-                        (json_int_t)getpid());
+                        "endpoint", shown, "spans", (json_int_t)spans, "pid", (json_int_t)getpid());
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   if (text) replace_file(outcome_file, text);
   char *proc_text = NULL, *proc_file = NULL;
   if (totals && outcome_procs && files_mkdir_p(outcome_procs) == 0 &&
       (proc_file = process_file(outcome_procs, (long)getpid()))) {
-    json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)getpid(),
-                          "at_ms", (json_int_t)wallclock_ms(), "started_ms",
-                          (json_int_t)outcome_started_ms, "requests", (json_int_t)totals->requests,
-                          "failed_requests", (json_int_t)totals->failed_requests, "exported",
-                          (json_int_t)totals->exported, "dropped", (json_int_t)totals->dropped,
-                          "last_status", (json_int_t)http_status);
+    json_t *p =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)getpid(), "at_ms",
+                  (json_int_t)wallclock_ms(), "started_ms", (json_int_t)outcome_started_ms,
+                  "requests", (json_int_t)totals->requests, "failed_requests",
+                  (json_int_t)totals->failed_requests, "exported", (json_int_t)totals->exported,
+                  "dropped", (json_int_t)totals->dropped, "last_status", (json_int_t)http_status);
     proc_text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     if (proc_text) replace_file(proc_file, proc_text);
     json_decref(p);

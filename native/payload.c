@@ -39,7 +39,9 @@ int64_t payload_ms(const json_t *v) {
 
 int64_t payload_count_known(const json_t *v) {
   if (!v) return 0;
-  double d = json_is_integer(v) ? (double)json_integer_value(v) : json_is_real(v) ? json_real_value(v) : -1;
+  double d = json_is_integer(v) ? (double)json_integer_value(v)
+             : json_is_real(v)  ? json_real_value(v)
+                                : -1;
   if (!isfinite(d) || d < 0) return -1;
   return d > (double)MAX_COUNT ? MAX_COUNT : (int64_t)d;
 }
@@ -88,7 +90,8 @@ void payload_skip(reconcile_result *r, const char *fmt, ...) {
 }
 
 int payload_load_messages(session_view *view, json_t *messages, reconcile_result *r) {
-  if (!json_is_array(messages)) return payload_reject(r, "session %s: messages is not an array", view->id);
+  if (!json_is_array(messages))
+    return payload_reject(r, "session %s: messages is not an array", view->id);
   size_t n = json_array_size(messages);
   view->messages = calloc(n ? n : 1, sizeof *view->messages);
   if (!view->messages) return payload_reject(r, "out of memory");
@@ -101,7 +104,8 @@ int payload_load_messages(session_view *view, json_t *messages, reconcile_result
       payload_skip(r, "session %s: message %zu has no info object", view->id, i);
       continue;
     }
-    const char *id = payload_str(info, "id"), *owner = payload_str(info, "sessionID"), *role = payload_str(info, "role");
+    const char *id = payload_str(info, "id"), *owner = payload_str(info, "sessionID"),
+               *role = payload_str(info, "role");
     if (!payload_id_ok(id)) {
       payload_skip(r, "session %s: message %zu has no valid id", view->id, i);
       continue;
@@ -110,7 +114,8 @@ int payload_load_messages(session_view *view, json_t *messages, reconcile_result
     if (json_object_get(info, "sessionID") && (!owner || strcmp(owner, view->id) != 0))
       return payload_reject(r, "message %s belongs to another session, not %s", id, view->id);
     if (!owner || !role) {
-      payload_skip(r, "session %s: message %s has no %s", view->id, id, owner ? "role" : "session id");
+      payload_skip(r, "session %s: message %s has no %s", view->id, id,
+                   owner ? "role" : "session id");
       continue;
     }
     if (parts && !json_is_array(parts)) {
@@ -127,8 +132,8 @@ int payload_load_messages(session_view *view, json_t *messages, reconcile_result
       const char *ps = payload_str(p, "sessionID"), *pm = payload_str(p, "messageID");
       const char *why = !json_is_object(p)                ? "is not an object"
                         : ps && strcmp(ps, view->id) != 0 ? "names another session"
-                        : pm && strcmp(pm, id) != 0        ? "names another message"
-                                                           : NULL;
+                        : pm && strcmp(pm, id) != 0       ? "names another message"
+                                                          : NULL;
       if (!why) {
         j++;
         continue;
@@ -150,7 +155,8 @@ void payload_parts_text(const message_view *m, const char *type, text *out) {
     size_t n;
     const char *t = payload_str(p, "type"), *s = payload_text(p, "text", &n);
     if (!t || strcmp(t, type) != 0 || !s || n == 0) continue;
-    if (json_is_true(json_object_get(p, "synthetic")) || json_is_true(json_object_get(p, "ignored")))
+    if (json_is_true(json_object_get(p, "synthetic")) ||
+        json_is_true(json_object_get(p, "ignored")))
       continue;
     if (out->len) text_add(out, "\n\n", 2);
     text_add(out, s, n);
@@ -161,7 +167,8 @@ bool payload_is_assistant(const message_view *m) { return strcmp(m->role, "assis
 bool payload_is_user(const message_view *m) { return strcmp(m->role, "user") == 0; }
 
 bool payload_finished(const message_view *m) {
-  return payload_ms(payload_path(m->info, "time", "completed")) >= 0 || json_object_get(m->info, "error");
+  return payload_ms(payload_path(m->info, "time", "completed")) >= 0 ||
+         json_object_get(m->info, "error");
 }
 
 int64_t payload_message_last_ms(const message_view *m) {
@@ -172,7 +179,8 @@ int64_t payload_message_last_ms(const message_view *m) {
     json_t *p = json_array_get(m->parts, i);
     json_t *time = json_object_get(p, "time");
     if (!time) time = payload_path(p, "state", "time");
-    int64_t a = payload_ms(json_object_get(time, "start")), b = payload_ms(json_object_get(time, "end"));
+    int64_t a = payload_ms(json_object_get(time, "start")),
+            b = payload_ms(json_object_get(time, "end"));
     if (a > t) t = a;
     if (b > t) t = b;
   }
@@ -208,17 +216,19 @@ int payload_load_children(json_t *list, const char *root_id, session_view **out,
     child->parent_call_id = payload_str(c, "parentCallID");
     child->info = json_object_get(c, "info");
     const char *info_id = payload_str(child->info, "id");
-    const char *why = !json_is_object(c) || !payload_id_ok(child->id) ? "has no valid sessionID"
-                      : !payload_id_ok(child->parent_session_id)       ? "has no valid parentSessionID"
-                      : strcmp(child->id, root_id) == 0 || strcmp(child->id, child->parent_session_id) == 0
-                          ? "names itself as its own child or parent"
-                      : child->info && !json_is_object(child->info) ? "has an info that is not an object"
-                      : info_id && strcmp(info_id, child->id) != 0   ? "has an info that describes another session"
-                                                                     : NULL;
+    const char *why =
+        !json_is_object(c) || !payload_id_ok(child->id) ? "has no valid sessionID"
+        : !payload_id_ok(child->parent_session_id)      ? "has no valid parentSessionID"
+        : strcmp(child->id, root_id) == 0 || strcmp(child->id, child->parent_session_id) == 0
+            ? "names itself as its own child or parent"
+        : child->info && !json_is_object(child->info) ? "has an info that is not an object"
+        : info_id && strcmp(info_id, child->id) != 0  ? "has an info that describes another session"
+                                                      : NULL;
     bool duplicate = false;
     for (size_t k = 0; !why && k < *n_out; k++) duplicate |= strcmp(children[k].id, child->id) == 0;
     char reason[sizeof r->error + 16];
-    if (!why && !duplicate && payload_load_messages(child, json_object_get(c, "messages"), r) != 0) {
+    if (!why && !duplicate &&
+        payload_load_messages(child, json_object_get(c, "messages"), r) != 0) {
       if (strcmp(r->error, "out of memory") == 0) return -1;
       snprintf(reason, sizeof reason, "is unusable: %s", r->error); /* ids only */
       why = reason;
@@ -226,9 +236,9 @@ int payload_load_children(json_t *list, const char *root_id, session_view **out,
     }
     if (why) {
       if (payload_id_ok(child->id))
-        payload_skip(r, "session %s: child session %s (childSessions[%zu]) %s", root_id, child->id, i, why);
-      else
-        payload_skip(r, "session %s: childSessions[%zu] %s", root_id, i, why);
+        payload_skip(r, "session %s: child session %s (childSessions[%zu]) %s", root_id, child->id,
+                     i, why);
+      else payload_skip(r, "session %s: childSessions[%zu] %s", root_id, i, why);
     }
     if (why || duplicate) {
       free(child->messages);
@@ -244,7 +254,10 @@ static int hex4(const char *p, unsigned *out) {
   unsigned v = 0;
   for (int i = 0; i < 4; i++) {
     char c = p[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return -1;
     v = v << 4 | (unsigned)d;
   }
@@ -340,7 +353,8 @@ json_t *payload_parse(const char *json, size_t len, char *error, size_t error_si
     } else if (!renumbered && strstr(jerr.text, "overflow") &&
                (renumbered = repair_overflowing_numbers(text, len, &overflowing))) {
       log_warn("reconcile: %zu numbers beyond the range of a double in the payload are read as "
-               "null: the items holding them are skipped", overflowing);
+               "null: the items holding them are skipped",
+               overflowing);
       text = renumbered;
     } else {
       break;

@@ -35,7 +35,7 @@ typedef struct {
 typedef struct session_view session_view;
 struct session_view {
   const char *id;
-  json_t *info; /* the child's Session (NULL for the payload's own session) */
+  json_t *info;           /* the child's Session (NULL for the payload's own session) */
   message_view *messages; /* owned by the caller once loaded: free(view->messages) */
   size_t n_messages;
 

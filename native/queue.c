@@ -21,8 +21,8 @@
 
 #define DROP_LOG_INTERVAL_S 60
 #define GROUP_MAX_BYTES (8u * 1024 * 1024) /* one write's size, when more is waiting */
-#define RETRY_INITIAL_MS 500                /* a failed write is tried again after... */
-#define RETRY_MAX_MS 10000                  /* ...doubling up to this */
+#define RETRY_INITIAL_MS 500               /* a failed write is tried again after... */
+#define RETRY_MAX_MS 10000                 /* ...doubling up to this */
 #define EXPIRE_INTERVAL_S 60
 
 typedef struct file_ref {
@@ -45,7 +45,7 @@ typedef struct node {
   file_ref *file; /* the spool file holding it; NULL: none */
   unit *unit;     /* its unit until it counted towards settling it */
   time_t born;
-  bool writing;   /* the writer is storing it: not sendable, not droppable */
+  bool writing; /* the writer is storing it: not sendable, not droppable */
   struct node *next;
 } node;
 
@@ -70,11 +70,11 @@ struct queue {
   void *settled_ctx;
   void (*on_written)(void *ctx); /* records became sendable */
   void *written_ctx;
-  unit *settled;      /* settled outside the writer: callbacks to run */
-  removal *removals;  /* spool files to delete */
-  bool rescan;        /* a file turned partial or a write failed: look from the head */
-  bool blocked;       /* what needs writing waits for the batch in flight: ack/unpeek wake */
-  node *scan_from;    /* else the first record that may need a write */
+  unit *settled;     /* settled outside the writer: callbacks to run */
+  removal *removals; /* spool files to delete */
+  bool rescan;       /* a file turned partial or a write failed: look from the head */
+  bool blocked;      /* what needs writing waits for the batch in flight: ack/unpeek wake */
+  node *scan_from;   /* else the first record that may need a write */
   pthread_t writer;
   bool writer_started, stopping;
   int64_t retry_at_ms; /* a failed write is not tried again before this */
@@ -82,7 +82,6 @@ struct queue {
   uint64_t kept_in_memory; /* records handed over while the spool was failing */
   time_t last_expire;
 };
-
 
 queue *queue_new(size_t max_bytes) {
   queue *q = calloc(1, sizeof *q);
@@ -218,7 +217,9 @@ static node *append(queue *q, uint8_t *data, size_t len, file_ref *file, unit *u
     return NULL;
   }
   *n = (node){.record = {.data = data, .len = len, .seq = ++q->stats.last_seq},
-              .file = file, .unit = u, .born = born};
+              .file = file,
+              .unit = u,
+              .born = born};
   if (q->tail) q->tail->next = n;
   else q->head = n;
   q->tail = n;
@@ -358,7 +359,8 @@ static void collect_job(queue *q, write_job *j) {
       q->scan_from = it;
       break;
     }
-    if (unit_start && it->unit && job_add_item(j, SPOOL_MARKS, it->unit->marks, it->unit->len) != 0) {
+    if (unit_start && it->unit &&
+        job_add_item(j, SPOOL_MARKS, it->unit->marks, it->unit->len) != 0) {
       j->n--;
       q->scan_from = it;
       break;

@@ -33,19 +33,19 @@ typedef struct queue queue;
 typedef struct {
   uint8_t *data; /* an encoded OTLP Span (otlp_encode_span) */
   size_t len;
-  uint64_t seq;  /* 1, 2, 3, ... in push order */
+  uint64_t seq; /* 1, 2, 3, ... in push order */
 } queue_record;
 
 typedef struct {
-  size_t records, bytes;  /* waiting now (in flight included) */
-  uint64_t pushed;        /* ever pushed (restored ones included) */
-  uint64_t dropped_full;  /* dropped because the queue was full */
-  uint64_t dropped_old;   /* dropped because they were older than the age limit */
-  uint64_t last_seq;      /* seq of the newest record ever pushed */
-  uint64_t done_seq;      /* every record with seq <= done_seq has left the queue */
-  size_t not_durable;     /* records waiting now that no spool file holds */
+  size_t records, bytes;   /* waiting now (in flight included) */
+  uint64_t pushed;         /* ever pushed (restored ones included) */
+  uint64_t dropped_full;   /* dropped because the queue was full */
+  uint64_t dropped_old;    /* dropped because they were older than the age limit */
+  uint64_t last_seq;       /* seq of the newest record ever pushed */
+  uint64_t done_seq;       /* every record with seq <= done_seq has left the queue */
+  size_t not_durable;      /* records waiting now that no spool file holds */
   uint64_t write_failures; /* spool writes that failed */
-  bool spool_failing;     /* the last spool write failed */
+  bool spool_failing;      /* the last spool write failed */
 } queue_stats;
 
 /* Receives a settled unit's marks (as handed over; the callee must not keep the pointer).

@@ -36,9 +36,9 @@ typedef struct {
   reconcile_emit_fn emit;
   void *emit_ctx;
   reconcile_result *result;
-  bool closing;           /* type == "close" */
-  bool abandoned;         /* "close" with "abandoned": true: no OpenCode works on it any more */
-  const char *root_id;    /* the payload's session: the state namespace */
+  bool closing;        /* type == "close" */
+  bool abandoned;      /* "close" with "abandoned": true: no OpenCode works on it any more */
+  const char *root_id; /* the payload's session: the state namespace */
 } walk;
 
 static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 1000000ULL; }
@@ -75,10 +75,13 @@ static void set_times(walk *w, span *s, int64_t start_ms, int64_t end_ms) {
 
 /* OpenInference's llm.system for OpenCode's provider ids, where one is known. */
 static const char *llm_system(const char *provider) {
-  static const struct { const char *provider, *system; } map[] = {
-      {"anthropic", "anthropic"},   {"openai", "openai"},      {"azure", "openai"},
-      {"google", "vertexai"},       {"google-vertex", "vertexai"}, {"mistral", "mistralai"},
-      {"cohere", "cohere"},         {"amazon-bedrock", "anthropic"},
+  static const struct {
+    const char *provider, *system;
+  } map[] = {
+      {"anthropic", "anthropic"},    {"openai", "openai"},
+      {"azure", "openai"},           {"google", "vertexai"},
+      {"google-vertex", "vertexai"}, {"mistral", "mistralai"},
+      {"cohere", "cohere"},          {"amazon-bedrock", "anthropic"},
   };
   if (!provider) return NULL;
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -96,7 +99,8 @@ static void finish_span(walk *w, span *s) {
   if (!span_get(s, "tag.tags")) {
     /* tags users can filter on: the harness, and the agent that did the work */
     const span_attr *agent = span_get(s, "agent.name");
-    const char *tags[] = {"opencode", agent && agent->type == SPAN_ATTR_STRING ? agent->value.s : NULL};
+    const char *tags[] = {"opencode",
+                          agent && agent->type == SPAN_ATTR_STRING ? agent->value.s : NULL};
     if (span_set_string_list(s, "tag.tags", tags, tags[1] ? 2 : 1) != 0) w->at.out_of_memory = true;
   }
   attrs_finish(&w->at, s);
@@ -204,7 +208,8 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
     free(key.data);
     return;
   }
-  int64_t start = payload_ms(payload_path(st, "time", "start")), end = payload_ms(payload_path(st, "time", "end"));
+  int64_t start = payload_ms(payload_path(st, "time", "start")),
+          end = payload_ms(payload_path(st, "time", "end"));
   if (start < 0) start = payload_ms(payload_path(m->info, "time", "created"));
   if (end < 0) end = payload_message_last_ms(m);
   set_times(w, s, start, end);
@@ -234,7 +239,8 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
     attrs_str(&w->at, s, "output.mime_type", "text/plain");
     json_t *exit_code = payload_path(st, "metadata", "exit");
     double code = json_number_value(exit_code); /* 0 when absent */
-    if (json_is_number(exit_code) && code >= -1e6 && code <= 1e6) attrs_int(&w->at, s, "tool.exit_code", (int64_t)code);
+    if (json_is_number(exit_code) && code >= -1e6 && code <= 1e6)
+      attrs_int(&w->at, s, "tool.exit_code", (int64_t)code);
   }
   if (output && tool_aborted(output, n)) {
     /* the user stopped it: OpenCode completes the call with what it printed so far */
@@ -297,8 +303,9 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
     attrs_str(&w->at, s, key, payload_str(p, "tool"));
     attrs_set_nth(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULT, k, out, out_len);
     k++;
-    json_t *r = json_pack("{s:s, s:s?, s:s}", "tool_call_id", call_id, "tool", payload_str(p, "tool"),
-                          "output", attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out));
+    json_t *r =
+        json_pack("{s:s, s:s?, s:s}", "tool_call_id", call_id, "tool", payload_str(p, "tool"),
+                  "output", attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out));
     if (results && r) json_array_append_new(results, r);
   }
   char *json = dump(results);
@@ -338,11 +345,13 @@ static void llm_outputs(walk *w, span *s, const message_view *m) {
   size_t j = 0;
   for (size_t i = 0; i < json_array_size(m->parts); i++) {
     json_t *p = json_array_get(m->parts, i);
-    const char *type = payload_str(p, "type"), *call_id = payload_str(p, "callID"), *tool = payload_str(p, "tool");
+    const char *type = payload_str(p, "type"), *call_id = payload_str(p, "callID"),
+               *tool = payload_str(p, "tool");
     if (!type || strcmp(type, "tool") != 0 || !call_id || !tool) continue;
     snprintf(key, sizeof key, "llm.output_messages.0.message.tool_calls.%zu.tool_call.id", j);
     attrs_str(&w->at, s, key, call_id);
-    snprintf(key, sizeof key, "llm.output_messages.0.message.tool_calls.%zu.tool_call.function.name", j);
+    snprintf(key, sizeof key,
+             "llm.output_messages.0.message.tool_calls.%zu.tool_call.function.name", j);
     attrs_str(&w->at, s, key, tool);
     char *args = dump(payload_path(p, "state", "input"));
     if (args) {
@@ -373,7 +382,8 @@ static void llm_error(walk *w, span *s, json_t *error) {
       span_event_set_string(e, "exception.message", message))
     w->at.out_of_memory = true;
   json_t *status_code = payload_path(error, "data", "statusCode");
-  if (json_is_number(status_code) && json_number_value(status_code) >= 0 && json_number_value(status_code) < 1000)
+  if (json_is_number(status_code) && json_number_value(status_code) >= 0 &&
+      json_number_value(status_code) < 1000)
     attrs_int(&w->at, s, "http.response.status_code", (int64_t)json_number_value(status_code));
   w->at.out_of_memory |= t.failed;
   free(t.data);
@@ -392,7 +402,8 @@ static void llm_token_counts(walk *w, span *s, const session_view *sv, const mes
   int64_t n[5];
   for (size_t i = 0; i < 5; i++)
     if ((n[i] = payload_count_known(v[i])) < 0)
-      payload_skip(w->result, "session %s: message %s: tokens.%s is not a valid count", sv->id, m->id, names[i]);
+      payload_skip(w->result, "session %s: message %s: tokens.%s is not a valid count", sv->id,
+                   m->id, names[i]);
   enum { INPUT, OUTPUT, REASONING, CACHE_READ, CACHE_WRITE };
   /* OpenCode stores input without cache and output without reasoning; OpenInference's
    * prompt and completion include their detail buckets. */
@@ -401,10 +412,14 @@ static void llm_token_counts(walk *w, span *s, const session_view *sv, const mes
   int64_t prompt = n[INPUT] + n[CACHE_READ] + n[CACHE_WRITE], completion = n[OUTPUT] + n[REASONING];
   if (prompt_known) attrs_int(&w->at, s, "llm.token_count.prompt", prompt);
   if (completion_known) attrs_int(&w->at, s, "llm.token_count.completion", completion);
-  if (prompt_known && completion_known) attrs_int(&w->at, s, "llm.token_count.total", prompt + completion);
-  if (n[CACHE_READ] >= 0) attrs_int(&w->at, s, "llm.token_count.prompt_details.cache_read", n[CACHE_READ]);
-  if (n[CACHE_WRITE] >= 0) attrs_int(&w->at, s, "llm.token_count.prompt_details.cache_write", n[CACHE_WRITE]);
-  if (n[REASONING] >= 0) attrs_int(&w->at, s, "llm.token_count.completion_details.reasoning", n[REASONING]);
+  if (prompt_known && completion_known)
+    attrs_int(&w->at, s, "llm.token_count.total", prompt + completion);
+  if (n[CACHE_READ] >= 0)
+    attrs_int(&w->at, s, "llm.token_count.prompt_details.cache_read", n[CACHE_READ]);
+  if (n[CACHE_WRITE] >= 0)
+    attrs_int(&w->at, s, "llm.token_count.prompt_details.cache_write", n[CACHE_WRITE]);
+  if (n[REASONING] >= 0)
+    attrs_int(&w->at, s, "llm.token_count.completion_details.reasoning", n[REASONING]);
 }
 
 static void emit_llm(walk *w, const session_view *sv, const message_view *m,
@@ -419,13 +434,15 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
     free(key.data);
     return;
   }
-  const char *model = payload_str(m->info, "modelID"), *provider = payload_str(m->info, "providerID");
+  const char *model = payload_str(m->info, "modelID"),
+             *provider = payload_str(m->info, "providerID");
   text name = {0};
   text_add(&name, "LLM: ", 5);
   text_add(&name, model ? model : "unknown", strlen(model ? model : "unknown"));
   uint8_t id[8];
   llm_span_id(m, id);
-  span *s = name.failed ? NULL : new_span(w, text_str(&name), "LLM", trace_id, id, parent_id, sv->id);
+  span *s =
+      name.failed ? NULL : new_span(w, text_str(&name), "LLM", trace_id, id, parent_id, sv->id);
   free(name.data);
   if (!s) {
     free(key.data);
@@ -442,7 +459,9 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
   if (tokens) llm_token_counts(w, s, sv, m, tokens);
   double cost;
   int known = payload_cost(json_object_get(m->info, "cost"), &cost);
-  if (known < 0) payload_skip(w->result, "session %s: message %s: its cost is not a valid amount", sv->id, m->id);
+  if (known < 0)
+    payload_skip(w->result, "session %s: message %s: its cost is not a valid amount", sv->id,
+                 m->id);
   /* no cost field: unknown, which is not free */
   if (known > 0 && span_set_double(s, "llm.cost.total", cost) != 0) w->at.out_of_memory = true;
 
@@ -451,8 +470,8 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
 
   json_t *meta = json_pack("{s:s?, s:s?, s:s?, s:s, s:s}", "agent", payload_str(m->info, "agent"),
                            "mode", payload_str(m->info, "mode"), "cwd",
-                           json_string_value(payload_path(m->info, "path", "cwd")), "message_id", m->id,
-                           "session_id", sv->id);
+                           json_string_value(payload_path(m->info, "path", "cwd")), "message_id",
+                           m->id, "session_id", sv->id);
   set_metadata(w, s, meta);
 
   json_t *error = json_object_get(m->info, "error");
@@ -513,13 +532,15 @@ static void rollup_add(rollup *r, const session_view *sv, const long *owner, lon
     const message_view *m = &sv->messages[i];
     if (!payload_is_assistant(m) || (owner && owner[i] != user)) continue;
     json_t *tokens = json_object_get(m->info, "tokens");
-    int64_t cr = payload_count(payload_path(tokens, "cache", "read")), cw = payload_count(payload_path(tokens, "cache", "write"));
+    int64_t cr = payload_count(payload_path(tokens, "cache", "read")),
+            cw = payload_count(payload_path(tokens, "cache", "write"));
     int64_t reasoning = payload_count(json_object_get(tokens, "reasoning"));
     r->prompt += payload_count(json_object_get(tokens, "input")) + cr + cw;
     r->completion += payload_count(json_object_get(tokens, "output")) + reasoning;
     r->cache_read += cr, r->cache_write += cw, r->reasoning += reasoning;
     double cost;
-    if (payload_cost(json_object_get(m->info, "cost"), &cost) > 0) r->cost += cost, r->cost_known = true;
+    if (payload_cost(json_object_get(m->info, "cost"), &cost) > 0)
+      r->cost += cost, r->cost_known = true;
     r->llm_calls++;
     for (size_t j = 0; j < json_array_size(m->parts); j++) {
       json_t *p = json_array_get(m->parts, j);
@@ -560,7 +581,8 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   }
   for (size_t c = 0; c < n_children; c++) { /* a subagent cut off runs past its task part */
     int64_t t = children[c].linked && memcmp(children[c].trace_id, trace_id, 16) == 0
-                    ? payload_session_last_ms(&children[c]) : -1;
+                    ? payload_session_last_ms(&children[c])
+                    : -1;
     if (t > end) end = t;
   }
   set_times(w, s, payload_ms(payload_path(user->info, "time", "created")), end);
@@ -592,7 +614,8 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   attrs_int(&w->at, s, "opencode.turn.token_count.reasoning", r.reasoning);
   /* the sum of the costs that are known (a cost is unknown when OpenCode wrote none); none
    * known: no attribute, since unknown is not free */
-  if (r.cost_known && span_set_double(s, "opencode.turn.cost.total", r.cost) != 0) w->at.out_of_memory = true;
+  if (r.cost_known && span_set_double(s, "opencode.turn.cost.total", r.cost) != 0)
+    w->at.out_of_memory = true;
 
   json_t *meta = json_pack("{s:s, s:s?, s:s?}", "user_message_id", user->id, "agent",
                            payload_str(user->info, "agent"), "model",
@@ -602,12 +625,15 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   json_t *error = last ? json_object_get(last->info, "error") : NULL;
   if (error) {
     const char *name = payload_str(error, "name");
-    if (span_set_status(s, SPAN_STATUS_ERROR, name ? name : "Error") != 0) w->at.out_of_memory = true;
+    if (span_set_status(s, SPAN_STATUS_ERROR, name ? name : "Error") != 0)
+      w->at.out_of_memory = true;
   } else if (last && !payload_finished(last)) {
-    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its last model call completed") != 0)
+    if (span_set_status(s, SPAN_STATUS_ERROR,
+                        "interrupted: the turn ended before its last model call completed") != 0)
       w->at.out_of_memory = true;
   } else if (!last && w->abandoned) {
-    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: the turn ended before its first model call") != 0)
+    if (span_set_status(s, SPAN_STATUS_ERROR,
+                        "interrupted: the turn ended before its first model call") != 0)
       w->at.out_of_memory = true;
   }
   size_t before = w->result->spans;
@@ -620,8 +646,8 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
  * or no OpenCode works on the session any more ("abandoned").
  * A call of a turn that is over but never finished (OpenCode was killed) is emitted as
  * interrupted, so the trace shows where it stopped. */
-static int walk_turns(walk *w, const session_view *root, const long *owner,
-                      session_view *children, size_t n_children) {
+static int walk_turns(walk *w, const session_view *root, const long *owner, session_view *children,
+                      size_t n_children) {
   size_t n = root->n_messages ? root->n_messages : 1;
   long *previous = malloc(n * sizeof *previous); /* per user message: its latest assistant */
   size_t *n_assistant = calloc(n, sizeof *n_assistant), *n_finished = calloc(n, sizeof *n_finished);
@@ -695,8 +721,8 @@ static json_t *find_task_part(const session_view *parent, const session_view *ch
       if (!tool || strcmp(tool, "task") != 0) continue;
       const char *named = payload_str(payload_path(p, "state", "metadata"), "sessionId");
       bool by_name = named && strcmp(named, child->id) == 0;
-      bool by_call = !named && call_id && child->parent_call_id &&
-                     strcmp(call_id, child->parent_call_id) == 0;
+      bool by_call =
+          !named && call_id && child->parent_call_id && strcmp(call_id, child->parent_call_id) == 0;
       if (by_name || by_call) {
         *message = m;
         return p;
@@ -786,7 +812,8 @@ static void emit_agent(walk *w, const session_view *child) {
   text_add(&name, "Agent: ", 7);
   text_add(&name, agent, strlen(agent));
   uint8_t parent_id[8];
-  tool_span_id(child->parent->id, child->task_message, payload_str(child->task_part, "callID"), parent_id);
+  tool_span_id(child->parent->id, child->task_message, payload_str(child->task_part, "callID"),
+               parent_id);
   span *s = name.failed ? NULL
                         : new_span(w, text_str(&name), "AGENT", child->trace_id,
                                    child->agent_span_id, parent_id, child->id);
@@ -795,7 +822,8 @@ static void emit_agent(walk *w, const session_view *child) {
     free(key.data);
     return;
   }
-  int64_t start = payload_ms(payload_path(st, "time", "start")), end = payload_ms(payload_path(st, "time", "end"));
+  int64_t start = payload_ms(payload_path(st, "time", "start")),
+          end = payload_ms(payload_path(st, "time", "end"));
   if (start < 0) start = payload_ms(payload_path(child->info, "time", "created"));
   if (end < 0) end = payload_session_last_ms(child); /* never ended: where the subagent stopped */
   set_times(w, s, start, end);
@@ -810,11 +838,12 @@ static void emit_agent(walk *w, const session_view *child) {
   attrs_str(&w->at, s, "output.mime_type", "text/plain");
   w->at.out_of_memory |= answer.failed;
   free(answer.data);
-  json_t *meta = json_pack("{s:s, s:s, s:s?}", "parent_session_id", child->parent->id,
-                           "session_id", child->id, "title", payload_str(child->info, "title"));
+  json_t *meta = json_pack("{s:s, s:s, s:s?}", "parent_session_id", child->parent->id, "session_id",
+                           child->id, "title", payload_str(child->info, "title"));
   set_metadata(w, s, meta);
   if (!ended) {
-    if (span_set_status(s, SPAN_STATUS_ERROR, "interrupted: OpenCode stopped before the subagent finished") != 0)
+    if (span_set_status(s, SPAN_STATUS_ERROR,
+                        "interrupted: OpenCode stopped before the subagent finished") != 0)
       w->at.out_of_memory = true;
   } else if (strcmp(status, "error") == 0) {
     size_t n = 0;
@@ -901,7 +930,8 @@ static void find_watermark(walk *w, const session_view *root, const long *owner)
 static bool child_open(walk *w, const session_view *child) {
   if (!child->linked || !seen_id(w, "agent:", child->id)) return true;
   for (size_t i = 0; i < child->n_messages; i++)
-    if (payload_is_assistant(&child->messages[i]) && !payload_finished(&child->messages[i])) return true;
+    if (payload_is_assistant(&child->messages[i]) && !payload_finished(&child->messages[i]))
+      return true;
   return false;
 }
 
@@ -929,7 +959,6 @@ static void find_open_children(walk *w, const session_view *root, const long *ow
   }
 }
 
-
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
@@ -956,8 +985,12 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
     if (!owner) {
       payload_reject(result, "out of memory");
     } else {
-      walk w = {.st = st, .emit = emit, .emit_ctx = ctx, .result = result,
-                .closing = strcmp(type, "close") == 0, .root_id = root.id,
+      walk w = {.st = st,
+                .emit = emit,
+                .emit_ctx = ctx,
+                .result = result,
+                .closing = strcmp(type, "close") == 0,
+                .root_id = root.id,
                 .abandoned = strcmp(type, "close") == 0 &&
                              json_is_true(json_object_get(payload, "abandoned"))};
       attrs_init(&w.at, opt);

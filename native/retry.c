@@ -16,8 +16,7 @@ retry_outcome retry_classify(int rc, long status, const char *error, double retr
   if (rc == 0 && status >= 200 && status < 300) {
     int64_t rejected = 0;
     char *message = NULL;
-    if (otlp_parse_response(body, body_len, &rejected, &message) != 0 || rejected < 0)
-      rejected = 0;
+    if (otlp_parse_response(body, body_len, &rejected, &message) != 0 || rejected < 0) rejected = 0;
     if (rejected > (int64_t)n) rejected = (int64_t)n;
     o.kind = rejected > 0 ? RETRY_PARTIAL : RETRY_OK;
     o.rejected = rejected;
@@ -31,8 +30,8 @@ retry_outcome retry_classify(int rc, long status, const char *error, double retr
     else snprintf(o.message, sizeof o.message, "HTTP %ld", status);
   } else {
     o.kind = status == 401 || status == 403 ? RETRY_REFUSED
-             : status == 413               ? RETRY_SPLIT
-                                           : RETRY_PERMANENT;
+             : status == 413                ? RETRY_SPLIT
+                                            : RETRY_PERMANENT;
     http_body_first_line(body, body_len, o.message, TEXT_MAX);
   }
   return o;
@@ -49,7 +48,7 @@ long retry_delay_ms(int attempt, double retry_after_s, long initial_ms, long max
   delay = delay / 2 + (long)(jitter * (double)(delay / 2 + 1));
   if (retry_after_s >= 0) {
     long asked = retry_after_s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
-                                                          : (long)(retry_after_s * 1000);
+                                                           : (long)(retry_after_s * 1000);
     if (asked > delay) delay = asked;
   }
   return delay;

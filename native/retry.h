@@ -51,7 +51,6 @@ retry_outcome retry_classify(int rc, long status, const char *error, double retr
  * at max_ms (defaults 1000 and 30000 when 0 or less), then jittered to between half and all of
  * it by jitter in [0, 1) (the caller's random draw). A Retry-After (retry_after_s >= 0) wins
  * when it asks for longer, up to RETRY_AFTER_MAX_MS. */
-long retry_delay_ms(int attempt, double retry_after_s, long initial_ms, long max_ms,
-                    double jitter);
+long retry_delay_ms(int attempt, double retry_after_s, long initial_ms, long max_ms, double jitter);
 
 #endif

@@ -194,7 +194,8 @@ int span_set_bool(span *s, const char *key, bool value) {
 int span_set_string_list(span *s, const char *key, const char *const *items, size_t n) {
   char **copy = calloc(n ? n : 1, sizeof *copy);
   bool ok = copy != NULL;
-  for (size_t i = 0; ok && i < n; i++) ok = (copy[i] = utf8_copy(items[i], strlen(items[i]))) != NULL;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (copy[i] = utf8_copy(items[i], strlen(items[i]))) != NULL;
   span_attr *slot = ok ? attrs_slot(&s->attrs, key) : NULL;
   if (!slot) {
     for (size_t i = 0; copy && i < n; i++) free(copy[i]);
@@ -236,9 +237,7 @@ int span_event_set_string(span_event *e, const char *key, const char *value) {
   return span_attrs_set_string(&e->attrs, key, value, strlen(value));
 }
 
-const span_attr *span_get(const span *s, const char *key) {
-  return span_attrs_get(&s->attrs, key);
-}
+const span_attr *span_get(const span *s, const char *key) { return span_attrs_get(&s->attrs, key); }
 
 void span_hex(const uint8_t *id, size_t len, char *out) {
   static const char digits[] = "0123456789abcdef";

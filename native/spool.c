@@ -29,7 +29,7 @@ struct spool {
   int lock_fd;
   pthread_mutex_t lock;
   uint64_t next_id;
-  bool sync;          /* fsync files and the directory */
+  bool sync; /* fsync files and the directory */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -150,7 +150,8 @@ bool spool_repair(spool *sp) {
   pthread_mutex_unlock(&sp->lock);
   if (old >= 0) close(old); /* the lock of a directory that no longer exists */
   log_warn("spool directory %s was removed while in use; created it again (spans it held were "
-           "lost with it, unless already sent)", sp->dir);
+           "lost with it, unless already sent)",
+           sp->dir);
   return true;
 }
 
@@ -269,8 +270,8 @@ static size_t load_file(const char *path, uint64_t id, spool_record_fn fn, void 
       free(data);
       break;
     }
-    uint32_t sum = v1 ? (uint32_t)crc32(0L, data, len)
-                      : (uint32_t)crc32(crc32(0L, head + 8, 1), data, len);
+    uint32_t sum =
+        v1 ? (uint32_t)crc32(0L, data, len) : (uint32_t)crc32(crc32(0L, head + 8, 1), data, len);
     if (sum != crc || (kind != SPOOL_SPAN && kind != SPOOL_MARKS)) {
       log_warn("spool file %s: a record failed its checksum; skipped", path);
       free(data);

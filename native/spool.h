@@ -52,8 +52,8 @@ void spool_close(spool *sp);
 
 /* Receives one stored record: data is malloc'd and owned by the callee from then on. born is
  * the file's mtime. */
-typedef void (*spool_record_fn)(void *ctx, uint64_t file_id, time_t born, int kind,
-                                uint8_t *data, size_t len);
+typedef void (*spool_record_fn)(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data,
+                                size_t len);
 
 /* Adopts the files of dead processes, then passes every stored record to fn, oldest file
  * first. Returns how many span records were loaded. */

@@ -46,7 +46,8 @@ static uint64_t key_hash(const char *session_id, const char *key) {
 
 static bool key_equals(const char *stored, const char *session_id, const char *key) {
   size_t n = strlen(session_id);
-  return strncmp(stored, session_id, n) == 0 && stored[n] == 0x1f && strcmp(stored + n + 1, key) == 0;
+  return strncmp(stored, session_id, n) == 0 && stored[n] == 0x1f &&
+         strcmp(stored + n + 1, key) == 0;
 }
 
 /* The slot holding (session, key), or the empty slot where it would go. */
@@ -131,9 +132,9 @@ static void keyset_clear(keyset *k) {
 
 typedef struct session_file {
   char *session_id;
-  ino_t ino;     /* of the file last read */
-  off_t loaded;  /* bytes of it already read into the set */
-  uint64_t used; /* the tick of its last begin: the least recently used is evicted first */
+  ino_t ino;      /* of the file last read */
+  off_t loaded;   /* bytes of it already read into the set */
+  uint64_t used;  /* the tick of its last begin: the least recently used is evicted first */
   bool in_memory; /* its keys are in the set */
   struct session_file *next;
 } session_file;
@@ -151,7 +152,7 @@ struct state {
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
   char *open_session;
-  int open_fd; /* -1 when memory only or the file is unusable; read-only: it holds the flock */
+  int open_fd;     /* -1 when memory only or the file is unusable; read-only: it holds the flock */
   char *open_path; /* its path, to write through a second descriptor (rarely needed) */
   session_file *open_file;
 };
@@ -159,7 +160,8 @@ struct state {
 void state_file_name(const char *session_id, char out[STATE_NAME_MAX]) {
   static const char hex[] = "0123456789ABCDEF";
   size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)session_id; *p && n < STATE_NAME_MAX - 64; p++) {
+  for (const unsigned char *p = (const unsigned char *)session_id; *p && n < STATE_NAME_MAX - 64;
+       p++) {
     bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
                  *p == '_' || *p == '-';
     if (plain) {
@@ -270,7 +272,8 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
   if (f->loaded == 0) {
     if (len < HEADER_LEN || memcmp(buf, HEADER, HEADER_LEN) != 0) {
       log_warn("state file %s is not ours or is corrupt; starting it afresh (spans of that "
-               "session may be sent again; backends keep one copy per span id)", path);
+               "session may be sent again; backends keep one copy per span id)",
+               path);
       reset_file(path, f);
       free(buf);
       return;
@@ -330,8 +333,8 @@ void state_begin(state *st, const char *session_id) {
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   }
   if (fd < 0 || flock(fd, LOCK_EX) != 0) {
-    log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only",
-             path, strerror(errno));
+    log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only", path,
+             strerror(errno));
     if (fd >= 0) close(fd);
     free(path);
     return;
@@ -573,7 +576,8 @@ int state_record(state *st, const uint8_t *marks, size_t len) {
   free(lines.buf);
   if (!ok) {
     log_warn("cannot record sent spans in the state file (%s); they are remembered in memory, "
-             "and a restart may send them again", strerror(saved));
+             "and a restart may send them again",
+             strerror(saved));
     return -1;
   }
   pthread_mutex_lock(&st->handed_lock);

@@ -121,7 +121,8 @@ static exporter_target *target_from_config(const config *c, const char *version)
   };
   for (size_t i = 0; i < c->resource_attributes.len; i++)
     span_attrs_set_string(&t.resource, c->resource_attributes.names[i],
-                          c->resource_attributes.values[i], strlen(c->resource_attributes.values[i]));
+                          c->resource_attributes.values[i],
+                          strlen(c->resource_attributes.values[i]));
   exporter_target *copy = exporter_target_copy(&t);
   span_attrs_clear(&t.resource);
   return copy;
@@ -140,14 +141,12 @@ static void install_config(tracer *t, config *c) {
   if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
              "unset it or set it to true to trace");
-  else if (c->dry_run)
-    log_info("dry run (ARIZE_DRY_RUN): spans are built and logged, never sent");
-  else if (c->why_not_sending)
-    log_warn("%s", c->why_not_sending);
+  else if (c->dry_run) log_info("dry run (ARIZE_DRY_RUN): spans are built and logged, never sent");
+  else if (c->why_not_sending) log_warn("%s", c->why_not_sending);
   else {
     char *shown = endpoint_for_display(c->endpoint);
-    log_info("sending to %s (%s), project %s", shown ? shown : "?",
-             config_target_name(c->target), c->project_name);
+    log_info("sending to %s (%s), project %s", shown ? shown : "?", config_target_name(c->target),
+             c->project_name);
     free(shown);
   }
   queue_set_max_bytes(t->q, c->spool_max_bytes);
@@ -166,7 +165,8 @@ void tracer_refresh(tracer *t) {
   struct stat now[2];
   if (t->cfg) {
     stat_config_files(t->cfg->config_path, now);
-    if (same_file_version(&now[0], &t->file_stat[0]) && same_file_version(&now[1], &t->file_stat[1]) &&
+    if (same_file_version(&now[0], &t->file_stat[0]) &&
+        same_file_version(&now[1], &t->file_stat[1]) &&
         env_fingerprint(t->envp) == t->env_fingerprint)
       return;
   }
@@ -224,7 +224,8 @@ tracer *tracer_open(const char *const *envp, const char *version) {
     return NULL;
   }
   size_t forgotten = state_gc(t->st, time(NULL) - STATE_IDLE_DAYS * 86400);
-  if (forgotten) log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
+  if (forgotten)
+    log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
   /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first; the
    * marks stored with them are recorded before any snapshot is reconciled (roll forward). */
   queue_on_settled(t->q, on_settled, t);
@@ -254,8 +255,8 @@ static int emit_to_batch(void *ctx, span *s) {
     span_hex(s->trace_id, 16, trace);
     span_hex(s->span_id, 8, id);
     const span_attr *kind = span_get(s, "openinference.span.kind");
-    log_info("dry run: span \"%s\" %s trace %s span %s", s->name,
-             kind ? kind->value.s : "?", trace, id);
+    log_info("dry run: span \"%s\" %s trace %s span %s", s->name, kind ? kind->value.s : "?", trace,
+             id);
   }
   uint8_t *bytes = NULL;
   size_t len = 0;
@@ -337,7 +338,8 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
-             "rest follow with the next payloads", t->cfg->max_spans_per_payload);
+             "rest follow with the next payloads",
+             t->cfg->max_spans_per_payload);
     t->batch_refused = false;
   }
   queue_batch(t);
@@ -375,7 +377,8 @@ void tracer_shutdown(tracer *t, long timeout_ms) {
   if (n.pending > 0 && n.pending != t->left_logged) {
     queue_stats qs = queue_get_stats(t->q);
     log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend stay in the spool "
-             "for the next start (%s)", (unsigned long long)n.pending, (size_t)qs.bytes,
+             "for the next start (%s)",
+             (unsigned long long)n.pending, (size_t)qs.bytes,
              n.last_error[0] ? n.last_error : "no answer yet");
     t->left_logged = n.pending;
   }
@@ -387,38 +390,36 @@ char *tracer_status_json(tracer *t) {
   exporter_counts n = exporter_get_counts(t->exp);
   queue_stats qs = queue_get_stats(t->q);
   char *endpoint = endpoint_for_display(c->endpoint);
-  const char *sending = !c->enabled                               ? "disabled"
-                        : c->dry_run                              ? "dry-run"
-                        : c->target == CONFIG_TARGET_NONE         ? "no-backend"
-                                                                  : "sending";
+  const char *sending = !c->enabled                       ? "disabled"
+                        : c->dry_run                      ? "dry-run"
+                        : c->target == CONFIG_TARGET_NONE ? "no-backend"
+                                                          : "sending";
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
       "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
-      c->project_name,
-      "config", "path", c->config_path, "warning", c->warning, "log_file", c->log_file,
-      "logging", "prompts", c->log_prompts, "tool_details", c->log_tool_details, "tool_content",
-      c->log_tool_content, "user_id_set", c->user_id != NULL,
-      "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads",
-      (json_int_t)t->rejected, "spans_queued", (json_int_t)t->spans_queued, "spans_exported",
-      (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped, "spans_pending",
-      (json_int_t)n.pending, "spans_restored", (json_int_t)t->spans_loaded,
-      "spans_memory_only", (json_int_t)qs.not_durable, "spans_dropped_full",
-      (json_int_t)qs.dropped_full, "spans_dropped_old", (json_int_t)qs.dropped_old,
-      "requests", (json_int_t)n.requests,
+      c->project_name, "config", "path", c->config_path, "warning", c->warning, "log_file",
+      c->log_file, "logging", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
+      "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL, "counters",
+      "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
+      "spans_queued", (json_int_t)t->spans_queued, "spans_exported", (json_int_t)n.exported,
+      "spans_dropped", (json_int_t)n.dropped, "spans_pending", (json_int_t)n.pending,
+      "spans_restored", (json_int_t)t->spans_loaded, "spans_memory_only",
+      (json_int_t)qs.not_durable, "spans_dropped_full", (json_int_t)qs.dropped_full,
+      "spans_dropped_old", (json_int_t)qs.dropped_old, "requests", (json_int_t)n.requests,
       "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
       "last_export", "status", (json_int_t)n.last_status, "error",
-      n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
-      "key_refused", n.key_refused,
-      "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL,
-      "spool", "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
+      n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms, "key_refused",
+      n.key_refused, "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL, "spool",
+      "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
       t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
       (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
       (json_int_t)c->shutdown_ms);
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
-  json_object_set_new(json_object_get(status, "config"), "recover_hours", json_integer(c->recover_hours));
+  json_object_set_new(json_object_get(status, "config"), "recover_hours",
+                      json_integer(c->recover_hours));
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);

@@ -39,7 +39,10 @@ function loadApi() {
 }
 
 /** @param {unknown} error */
-const text = (error) => String((error && /** @type {Error} */ (error).message) || error).split("\n").join(" ")
+const text = (error) =>
+  String((error && /** @type {Error} */ (error).message) || error)
+    .split("\n")
+    .join(" ")
 
 /** The configured exit bound (status().exit_flush_ms), or EXIT_FLUSH_MS from an older core. */
 function exitFlushMs(api) {
@@ -63,8 +66,11 @@ export const ArizeTracing = async ({ client, directory }) => {
   const instances = (globalThis[INSTANCES] ??= new Map())
   const key = String(directory ?? "")
   if (instances.has(key)) {
-    await log("warn", `opencode-arize-tracing is registered twice for ${key || "this instance"} (a plugin file and an ` +
-      `opencode.json "plugin" entry?): this copy stays idle; remove one (\`npx opencode-arize-tracing doctor\` lists them)`)
+    await log(
+      "warn",
+      `opencode-arize-tracing is registered twice for ${key || "this instance"} (a plugin file and an ` +
+        `opencode.json "plugin" entry?): this copy stays idle; remove one (\`npx opencode-arize-tracing doctor\` lists them)`,
+    )
     return {}
   }
   const token = {}
@@ -101,7 +107,10 @@ export const ArizeTracing = async ({ client, directory }) => {
     if (Array.isArray(answer)) return answer // a bare message list
     if (!shapeLogged) {
       shapeLogged = true
-      await log("warn", `the OpenCode SDK answered with ${answer === null ? "null" : typeof answer}, neither {data} nor a session or message list: nothing is traced`)
+      await log(
+        "warn",
+        `the OpenCode SDK answered with ${answer === null ? "null" : typeof answer}, neither {data} nor a session or message list: nothing is traced`,
+      )
     }
     return undefined
   }
@@ -139,7 +148,11 @@ export const ArizeTracing = async ({ client, directory }) => {
     if (!Array.isArray(tail)) return undefined
     let messages = tail
     let more = tail.length === limit
-    for (let oldest = idOf(messages[0]); more && from !== undefined && typeof oldest === "string" && oldest > from; oldest = idOf(messages[0])) {
+    for (
+      let oldest = idOf(messages[0]);
+      more && from !== undefined && typeof oldest === "string" && oldest > from;
+      oldest = idOf(messages[0])
+    ) {
       limit = Math.min(limit * 4, PAGE_MAX)
       const page = await data(client.session.messages({ path: { id }, query: { limit, before: oldest } }))
       if (!Array.isArray(page)) break
@@ -173,7 +186,13 @@ export const ArizeTracing = async ({ client, directory }) => {
             data(client.session.messages({ path: { id: child } })),
           ])
           if (!info || !Array.isArray(childMessages)) continue
-          entry = { sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, info, messages: childMessages }
+          entry = {
+            sessionID: child,
+            parentSessionID: sessionID,
+            parentCallID: part.callID,
+            info,
+            messages: childMessages,
+          }
         }
         out.push(entry)
         await children(child, entry.messages, closing, known, seen, out)
@@ -253,7 +272,11 @@ export const ArizeTracing = async ({ client, directory }) => {
         await Promise.allSettled([...chains.values(), sweeper.stop()])
         const left = await api.flush(exitFlushMs(api))
         if (left.pending > 0) api.shutdown(0)
-        if (timingsFile) appendFileSync(timingsFile, JSON.stringify({ events: timings, disposeMs: performance.now() - started }) + "\n")
+        if (timingsFile)
+          appendFileSync(
+            timingsFile,
+            JSON.stringify({ events: timings, disposeMs: performance.now() - started }) + "\n",
+          )
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
       }
@@ -273,7 +296,10 @@ export const ArizeTracing = async ({ client, directory }) => {
  */
 function startUpSweep(client, api, log) {
   const startedAt = Date.now()
-  let recover, marker, sweep, stopping = false
+  let recover,
+    marker,
+    sweep,
+    stopping = false
   try {
     recover = createRequire(import.meta.url)("../lib/recover.js")
     marker = new recover.Marker(recover.liveDir())
@@ -281,7 +307,10 @@ function startUpSweep(client, api, log) {
     log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
   }
   const data = async (/** @type {any} */ call) => (await call)?.data
-  const start = () => (sweep ??= marker ? run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`)) : Promise.resolve())
+  const start = () =>
+    (sweep ??= marker
+      ? run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`))
+      : Promise.resolve())
   const timer = setTimeout(start, SWEEP_DELAY_MS)
   timer.unref?.()
 
@@ -304,23 +333,36 @@ function startUpSweep(client, api, log) {
       new recover.Settled(recover.liveDir()).load(),
     ])
     if (!Array.isArray(sessions)) return
-    let closed = 0, spans = 0
+    let closed = 0,
+      spans = 0
     const fetchChild = async (/** @type {string} */ id) => {
-      const [info, messages] = await Promise.all([data(client.session.get({ path: { id } })), data(client.session.messages({ path: { id } }))])
+      const [info, messages] = await Promise.all([
+        data(client.session.get({ path: { id } })),
+        data(client.session.messages({ path: { id } })),
+      ])
       return { info, messages }
     }
     const oldest = Date.now() - hours * 3600e3
-    const todo = recover.candidates(sessions, { startedAt, windowMs: hours * 3600e3, live }).filter((s) => !settled.has(s))
+    const todo = recover
+      .candidates(sessions, { startedAt, windowMs: hours * 3600e3, live })
+      .filter((s) => !settled.has(s))
     for (const session of todo.slice(0, SWEEP_MAX_SESSIONS)) {
       if (stopping) break // OpenCode is exiting: the next start does the rest
       const messages = await snapshot(session.id)
       // Checked again on the snapshot itself: anything this process or another did since it
       // started means a live OpenCode has the session.
-      if (!messages || marker.has(session.id) || (busy?.[session.id] && busy[session.id].type !== "idle") ||
-          recover.lastActivity(messages) >= startedAt)
+      if (
+        !messages ||
+        marker.has(session.id) ||
+        (busy?.[session.id] && busy[session.id].type !== "idle") ||
+        recover.lastActivity(messages) >= startedAt
+      )
         continue
       const childSessions = await recover.childSessions(session.id, messages, fetchChild)
-      const result = api.reconcile({ type: "close", abandoned: true, sessionID: session.id, messages, childSessions }, { turns: true })
+      const result = api.reconcile(
+        { type: "close", abandoned: true, sessionID: session.id, messages, childSessions },
+        { turns: true },
+      )
       if (result?.turns) closed += result.turns
       spans += result?.spans ?? 0
       if (result && !result.error) settled.add(session)
@@ -334,14 +376,19 @@ function startUpSweep(client, api, log) {
     saw(event) {
       const p = event?.properties
       const id = p?.sessionID ?? p?.info?.sessionID
-      if (marker && typeof id === "string" && (event.type === "message.updated" || event.type === "session.status" || event.type === "session.idle"))
+      if (
+        marker &&
+        typeof id === "string" &&
+        (event.type === "message.updated" || event.type === "session.status" || event.type === "session.idle")
+      )
         marker.add(id)
       if (event?.type === "session.idle") start()
     },
     async stop() {
       clearTimeout(timer)
       let grace
-      if (sweep) await Promise.race([sweep, new Promise((resolve) => (grace = setTimeout(resolve, SWEEP_EXIT_GRACE_MS)))])
+      if (sweep)
+        await Promise.race([sweep, new Promise((resolve) => (grace = setTimeout(resolve, SWEEP_EXIT_GRACE_MS)))])
       clearTimeout(grace)
       stopping = true
       await sweep

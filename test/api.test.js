@@ -22,8 +22,10 @@ function byName(spans, name) {
 test('an idle snapshot arrives as one Turn -> LLM -> TOOL trace with OpenCode times', async () => {
   const receiver = await startReceiver();
   try {
-    const out = await scenario([{ fixture: ONE_BASH, type: 'close' }, { flush: 10000 }],
-      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ fixture: ONE_BASH, type: 'close' }, { flush: 10000 }], {
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.deepEqual(out.steps[0].reconcile, { spans: 4 });
     assert.deepEqual(out.steps[1].flush, { exported: 4, pending: 0, dropped: 0 });
     const spans = receiver.spans();
@@ -70,7 +72,13 @@ test('an idle snapshot arrives as one Turn -> LLM -> TOOL trace with OpenCode ti
 test('reconcile(payload, {turns: true}) says how many of the new spans are Turns; without it the result has no turns', async () => {
   const MAIN = 'main-run/snapshots/009-session-idle-ses_df4ec26e5ffeUa8cOB7B533OYC.json';
   const env = { HOME: tempHome() };
-  const counted = await scenario([{ fixture: MAIN, options: { turns: true } }, { fixture: MAIN, options: { turns: true } }], env);
+  const counted = await scenario(
+    [
+      { fixture: MAIN, options: { turns: true } },
+      { fixture: MAIN, options: { turns: true } },
+    ],
+    env,
+  );
   assert.equal(counted.steps[0].reconcile.spans, 15);
   assert.equal(counted.steps[0].reconcile.turns, 1, 'the one turn of the session');
   assert.equal(counted.steps[1].reconcile.turns, 0, 'nothing new: no Turn');
@@ -82,14 +90,20 @@ test('reconcile(payload, {turns: true}) says how many of the new spans are Turns
 test('the same snapshots fed again produce nothing new', async () => {
   const receiver = await startReceiver();
   try {
-    const out = await scenario([
-      { fixture: ONE_BASH_EARLY, type: 'reconcile' },
-      { fixture: ONE_BASH, type: 'close' },
-      { fixture: ONE_BASH, type: 'close' },
-      { fixture: ONE_BASH_EARLY, type: 'reconcile' },
-      { flush: 10000 },
-    ], { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
-    assert.deepEqual(out.steps.slice(0, 4).map((s) => s.reconcile.spans), [2, 2, 0, 0]);
+    const out = await scenario(
+      [
+        { fixture: ONE_BASH_EARLY, type: 'reconcile' },
+        { fixture: ONE_BASH, type: 'close' },
+        { fixture: ONE_BASH, type: 'close' },
+        { fixture: ONE_BASH_EARLY, type: 'reconcile' },
+        { flush: 10000 },
+      ],
+      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url },
+    );
+    assert.deepEqual(
+      out.steps.slice(0, 4).map((s) => s.reconcile.spans),
+      [2, 2, 0, 0],
+    );
     const ids = receiver.spans().map((s) => s.spanId);
     assert.equal(ids.length, 4);
     assert.equal(new Set(ids).size, 4);
@@ -103,8 +117,12 @@ test('Arize AX gets its headers and project; no secret reaches status or the log
   const home = tempHome();
   try {
     const out = await scenario([{ fixture: ONE_BASH }, { flush: 10000 }, { status: true }], {
-      HOME: home, ARIZE_API_KEY: 'ak-secret-4242', ARIZE_SPACE_ID: 'space-77',
-      ARIZE_OTLP_ENDPOINT: receiver.url, ARIZE_PROJECT_NAME: 'my-project', ARIZE_USER_ID: 'dev-1',
+      HOME: home,
+      ARIZE_API_KEY: 'ak-secret-4242',
+      ARIZE_SPACE_ID: 'space-77',
+      ARIZE_OTLP_ENDPOINT: receiver.url,
+      ARIZE_PROJECT_NAME: 'my-project',
+      ARIZE_USER_ID: 'dev-1',
     });
     assert.equal(out.steps[1].flush.exported, 4);
     const headers = receiver.requests[0].headers;
@@ -132,13 +150,22 @@ test('Arize AX gets its headers and project; no secret reaches status or the log
 
 test('malformed payloads return an error, queue nothing, and log one line each', async () => {
   const home = tempHome();
-  const out = await scenario([
-    { payload: '{not json' },
-    { payload: { type: 'close', sessionID: 's', messages: 'no' } },
-    { payload: { type: 'close', sessionID: 's', messages: [{ info: { id: 'm', sessionID: 'other', role: 'user' }, parts: [] }] } },
-    { payload: null },
-    { status: true },
-  ], { HOME: home });
+  const out = await scenario(
+    [
+      { payload: '{not json' },
+      { payload: { type: 'close', sessionID: 's', messages: 'no' } },
+      {
+        payload: {
+          type: 'close',
+          sessionID: 's',
+          messages: [{ info: { id: 'm', sessionID: 'other', role: 'user' }, parts: [] }],
+        },
+      },
+      { payload: null },
+      { status: true },
+    ],
+    { HOME: home },
+  );
   for (const step of out.steps.slice(0, 4)) {
     assert.equal(step.reconcile.spans, 0);
     assert.equal(typeof step.reconcile.error, 'string');
@@ -146,21 +173,34 @@ test('malformed payloads return an error, queue nothing, and log one line each',
   assert.match(out.steps[2].reconcile.error, /another session/);
   assert.equal(out.steps[4].status.counters.rejected_payloads, 4);
   assert.equal(out.steps[4].status.counters.spans_queued, 0);
-  assert.equal(readLog(home).split('\n').filter((l) => /payload rejected/.test(l)).length, 4);
+  assert.equal(
+    readLog(home)
+      .split('\n')
+      .filter((l) => /payload rejected/.test(l)).length,
+    4,
+  );
 });
 
 test('ARIZE_TRACE_ENABLED=false is said once, in the log and in status', async () => {
   const receiver = await startReceiver();
   const home = tempHome();
   try {
-    const out = await scenario([{ fixture: ONE_BASH }, { fixture: ONE_BASH }, { flush: 500 }, { status: true }],
-      { HOME: home, ARIZE_TRACE_ENABLED: 'false', PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ fixture: ONE_BASH }, { fixture: ONE_BASH }, { flush: 500 }, { status: true }], {
+      HOME: home,
+      ARIZE_TRACE_ENABLED: 'false',
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.equal(out.steps[0].reconcile.spans, 0);
     const status = out.steps[3].status;
     assert.equal(status.enabled, false);
     assert.equal(status.state, 'disabled');
     assert.match(status.reason, /ARIZE_TRACE_ENABLED=false/);
-    assert.equal(readLog(home).split('\n').filter((l) => /disabled/.test(l)).length, 1);
+    assert.equal(
+      readLog(home)
+        .split('\n')
+        .filter((l) => /disabled/.test(l)).length,
+      1,
+    );
     assert.equal(receiver.requests.length, 0);
   } finally {
     await receiver.close();
@@ -182,8 +222,11 @@ test('redaction flags replace text with its length and keep tool names', async (
   const receiver = await startReceiver();
   try {
     await scenario([{ fixture: ONE_BASH }, { flush: 10000 }], {
-      HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ARIZE_LOG_PROMPTS: 'false',
-      ARIZE_LOG_TOOL_DETAILS: 'false', ARIZE_LOG_TOOL_CONTENT: 'false',
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+      ARIZE_LOG_PROMPTS: 'false',
+      ARIZE_LOG_TOOL_DETAILS: 'false',
+      ARIZE_LOG_TOOL_CONTENT: 'false',
     });
     const spans = receiver.spans();
     const [turn] = byName(spans, 'Turn');
@@ -206,14 +249,22 @@ test('the config file is read, and a change to it applies without a restart', as
   fs.writeFileSync(path.join(dir, 'config.yaml'), 'harnesses:\n  opencode:\n    project_name: from-file\n');
   const file = path.join(dir, 'config.yaml');
   try {
-    const out = await scenario([
-      { fixture: ONE_BASH_EARLY, type: 'reconcile' },
-      { status: true },
-      { writeFile: [file, `harnesses:\n  opencode:\n    project_name: from-file\n    target: phoenix\n    endpoint: ${receiver.url}\n`] },
-      { fixture: ONE_BASH },
-      { flush: 10000 },
-      { status: true },
-    ], { HOME: home });
+    const out = await scenario(
+      [
+        { fixture: ONE_BASH_EARLY, type: 'reconcile' },
+        { status: true },
+        {
+          writeFile: [
+            file,
+            `harnesses:\n  opencode:\n    project_name: from-file\n    target: phoenix\n    endpoint: ${receiver.url}\n`,
+          ],
+        },
+        { fixture: ONE_BASH },
+        { flush: 10000 },
+        { status: true },
+      ],
+      { HOME: home },
+    );
     assert.equal(out.steps[1].status.state, 'no-backend');
     assert.equal(out.steps[1].status.backend.project, 'from-file');
     assert.equal(out.steps[4].flush.exported, 4, 'spans queued before the change are sent too');
@@ -225,7 +276,9 @@ test('the config file is read, and a change to it applies without a restart', as
 });
 
 test('the ESM entry exposes the same API, and the native version matches package.json', async () => {
-  const out = await scenario([{ payload: '{}' }, { status: true }], { HOME: tempHome() }).catch((e) => { throw e; });
+  const out = await scenario([{ payload: '{}' }, { status: true }], { HOME: tempHome() }).catch((e) => {
+    throw e;
+  });
   const esm = await run('api-scenario.js', { esm: true, steps: [{ status: true }] }, cleanEnv({ HOME: tempHome() }));
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   assert.equal(out.version, pkg.version);
@@ -234,7 +287,8 @@ test('the ESM entry exposes the same API, and the native version matches package
   // OpenCode loads a package named in opencode.json through this default export
   assert.deepEqual(esm.plugin, { id: 'opencode-arize-tracing', server: 'function' });
   const dts = fs.readFileSync(path.join(ROOT, 'lib', 'index.d.ts'), 'utf8');
-  for (const name of ['reconcile', 'flush', 'shutdown', 'status']) assert.match(dts, new RegExp(`export function ${name}\\(`));
+  for (const name of ['reconcile', 'flush', 'shutdown', 'status'])
+    assert.match(dts, new RegExp(`export function ${name}\\(`));
 });
 
 test('a session reconciled again in a new process emits nothing old', async () => {
@@ -243,7 +297,10 @@ test('a session reconciled again in a new process emits nothing old', async () =
   try {
     const env = { HOME: home, PHOENIX_ENDPOINT: receiver.url };
     const first = await scenario([{ fixture: ONE_BASH_EARLY, type: 'reconcile' }, { flush: 10000 }], env);
-    const second = await scenario([{ fixture: ONE_BASH, type: 'close' }, { fixture: ONE_BASH_EARLY, type: 'reconcile' }, { flush: 10000 }], env);
+    const second = await scenario(
+      [{ fixture: ONE_BASH, type: 'close' }, { fixture: ONE_BASH_EARLY, type: 'reconcile' }, { flush: 10000 }],
+      env,
+    );
     assert.equal(first.steps[0].reconcile.spans, 2);
     assert.equal(second.steps[0].reconcile.spans, 2, 'only the second model call and the Turn are new');
     assert.equal(second.steps[1].reconcile.spans, 0);

@@ -28,8 +28,11 @@ function aarch64Bun() {
   const bun = path.join(CACHE, 'package', 'bin', 'bun');
   if (fs.existsSync(bun)) return bun;
   fs.mkdirSync(CACHE, { recursive: true });
-  const out = execFileSync(process.execPath, [npmCli(), 'pack', `@oven/bun-linux-aarch64@${BUN_VERSION}`, '--json',
-    '--pack-destination', CACHE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(
+    process.execPath,
+    [npmCli(), 'pack', `@oven/bun-linux-aarch64@${BUN_VERSION}`, '--json', '--pack-destination', CACHE],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const tarball = path.join(CACHE, JSON.parse(out)[0].filename);
   execFileSync('tar', ['-xzf', tarball, '-C', CACHE]);
   fs.rmSync(tarball);
@@ -53,8 +56,12 @@ const api = require(require.resolve(${JSON.stringify(NAME)}, { paths: [process.c
 let bun, app, pkgDir, binDir;
 
 before(() => {
-  for (const [file, pkg] of [[QEMU, 'qemu-user-static'], [LOADER, 'libc6:arm64'],
-    ['/usr/lib/aarch64-linux-gnu/libcurl.so.4', 'libcurl4:arm64'], ['/lib/aarch64-linux-gnu/libz.so.1', 'zlib1g:arm64']])
+  for (const [file, pkg] of [
+    [QEMU, 'qemu-user-static'],
+    [LOADER, 'libc6:arm64'],
+    ['/usr/lib/aarch64-linux-gnu/libcurl.so.4', 'libcurl4:arm64'],
+    ['/lib/aarch64-linux-gnu/libz.so.1', 'zlib1g:arm64'],
+  ])
     assert.ok(fs.existsSync(file), `${file} is missing: bash test/ensure-deps.sh installs ${pkg}`);
   bun = aarch64Bun();
   binDir = barePath();
@@ -80,7 +87,13 @@ test('on linux-arm64, the real aarch64 Bun loads the packed prebuild and exports
     assert.equal(out.reconcile.spans, 4);
     assert.equal(out.reconcile.error, undefined);
     assert.deepEqual(out.flush, { exported: 4, pending: 0, dropped: 0 });
-    assert.deepEqual(receiver.spans().map((s) => s.name).sort(), ['LLM: m1', 'LLM: m1', 'Turn', 'bash']);
+    assert.deepEqual(
+      receiver
+        .spans()
+        .map((s) => s.name)
+        .sort(),
+      ['LLM: m1', 'LLM: m1', 'Turn', 'bash'],
+    );
   } finally {
     await receiver.close();
   }

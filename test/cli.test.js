@@ -48,7 +48,10 @@ function writeConfig(home, text, name = 'config.yaml') {
 // Bun imports the registered plugin file as OpenCode does; the plugin is a function.
 async function pluginLoads(file, home) {
   const script = path.join(home, 'import-plugin.mjs');
-  fs.writeFileSync(script, `const m = await import(${JSON.stringify(file)}); console.log(Object.keys(m).join(), typeof m.ArizeTracing);`);
+  fs.writeFileSync(
+    script,
+    `const m = await import(${JSON.stringify(file)}); console.log(Object.keys(m).join(), typeof m.ArizeTracing);`,
+  );
   const r = await runProcess(path.join(binDir, 'bun'), [script], { env: userEnv(home, binDir) });
   return r.code === 0 ? r.stdout.trim() : r.stderr;
 }
@@ -64,17 +67,33 @@ test('install -> doctor -> uninstall against a local receiver, keeping the other
       transcript.push(`$ opencode-arize-tracing ${args.join(' ')}`, r.stdout.trimEnd(), r.stderr.trimEnd());
       return r;
     };
-    const args = ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--api-key', 'px-secret-4242',
-      '--project-name', 'cli-test', '--yes'];
+    const args = [
+      'install',
+      '--backend',
+      'phoenix',
+      '--endpoint',
+      receiver.url,
+      '--api-key',
+      'px-secret-4242',
+      '--project-name',
+      'cli-test',
+      '--yes',
+    ];
     const first = await step(args);
     assert.equal(first.code, 0, first.stderr);
     const yaml = fs.readFileSync(configFile(home), 'utf8');
     assert.equal(mode(configFile(home)), '600');
-    assert.match(yaml, /\n  opencode:\n    # opencode-arize-tracing:managed[^\n]*\n    project_name: "cli-test"\n    target: phoenix\n    endpoint: "http:\/\/127\.0\.0\.1:\d+"\n    api_key: "px-secret-4242"\n/);
+    assert.match(
+      yaml,
+      /\n  opencode:\n    # opencode-arize-tracing:managed[^\n]*\n    project_name: "cli-test"\n    target: phoenix\n    endpoint: "http:\/\/127\.0\.0\.1:\d+"\n    api_key: "px-secret-4242"\n/,
+    );
     // every line of the other harnesses' file is still there, in order
     const kept = yaml.split('\n').filter((l) => OTHER_HARNESSES.split('\n').includes(l));
     assert.deepEqual(kept, OTHER_HARNESSES.split('\n'));
-    assert.ok(yaml.indexOf('  opencode:') < yaml.indexOf('# logging applies to all'), 'the block sits inside harnesses');
+    assert.ok(
+      yaml.indexOf('  opencode:') < yaml.indexOf('# logging applies to all'),
+      'the block sits inside harnesses',
+    );
     assert.match(fs.readFileSync(pluginFile(home), 'utf8'), /^\/\/ opencode-arize-tracing:managed/);
     assert.equal(await pluginLoads(pluginFile(home), home), 'ArizeTracing function');
 
@@ -85,10 +104,23 @@ test('install -> doctor -> uninstall against a local receiver, keeping the other
 
     const doctor = await step(['doctor']);
     assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
-    for (const link of ['plugin registered', 'binary loads', 'config parses', 'credentials', 'endpoint answers', 'test span'])
+    for (const link of [
+      'plugin registered',
+      'binary loads',
+      'config parses',
+      'credentials',
+      'endpoint answers',
+      'test span',
+    ])
       assert.match(doctor.stdout, new RegExp(`ok +${link}`));
     assert.match(doctor.stdout, /all links work/);
-    assert.deepEqual(receiver.spans().map((s) => s.name).sort(), ['LLM: doctor', 'Turn']);
+    assert.deepEqual(
+      receiver
+        .spans()
+        .map((s) => s.name)
+        .sort(),
+      ['LLM: doctor', 'Turn'],
+    );
     const traced = receiver.requests.find((r) => r.spans.length);
     assert.equal(traced.headers['x-project-name'], 'cli-test');
     assert.equal(traced.headers.authorization, 'Bearer px-secret-4242');
@@ -136,12 +168,20 @@ test('install --project registers the plugin in the project only, in a form that
   const r = await run(home, ['install', '--project', '--yes'], { env, cwd: project });
   assert.equal(r.code, 0, r.stderr);
   const conf = path.join(project, '.opencode', 'opencode.json');
-  assert.deepEqual(JSON.parse(fs.readFileSync(conf, 'utf8')).plugin, [NAME], 'the package by name, as `opencode plugin` writes it');
+  assert.deepEqual(
+    JSON.parse(fs.readFileSync(conf, 'utf8')).plugin,
+    [NAME],
+    'the package by name, as `opencode plugin` writes it',
+  );
   // nothing in the project points into this user's home or this machine's paths
-  for (const f of walk(project)) assert.doesNotMatch(fs.readFileSync(f, 'utf8'), new RegExp(`${home}|/home/|/root/|\\.arize`), f);
+  for (const f of walk(project))
+    assert.doesNotMatch(fs.readFileSync(f, 'utf8'), new RegExp(`${home}|/home/|/root/|\\.arize`), f);
   assert.equal(fs.existsSync(path.join(project, '.opencode', 'plugin')), false);
   assert.equal(fs.existsSync(pluginFile(home)), false);
-  assert.match(fs.readFileSync(configFile(home), 'utf8'), /target: otlp\n    endpoint: "http:\/\/127\.0\.0\.1:4318"\n    headers:\n      "x-api-key": "k=1"\n/);
+  assert.match(
+    fs.readFileSync(configFile(home), 'utf8'),
+    /target: otlp\n    endpoint: "http:\/\/127\.0\.0\.1:4318"\n    headers:\n      "x-api-key": "k=1"\n/,
+  );
   const u = await run(home, ['uninstall', '--project'], { cwd: project });
   assert.equal(u.code, 0, u.stderr);
   assert.equal(JSON.parse(fs.readFileSync(conf, 'utf8')).plugin, undefined);
@@ -149,7 +189,9 @@ test('install --project registers the plugin in the project only, in a form that
 });
 
 function walk(dir) {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)]));
 }
 
 test('doctor stops at the first broken link and prints its fix', async () => {
@@ -169,13 +211,30 @@ test('doctor stops at the first broken link and prints its fix', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stdout, /ok +credentials/);
   assert.match(r.stdout, /FAIL endpoint answers .*ECONNREFUSED/);
-  assert.match(r.stdout, /fix \(endpoint answers\): nothing answers at http:\/\/127\.0\.0\.1:\d+\/v1\/traces: start the backend/);
+  assert.match(
+    r.stdout,
+    /fix \(endpoint answers\): nothing answers at http:\/\/127\.0\.0\.1:\d+\/v1\/traces: start the backend/,
+  );
   assert.doesNotMatch(r.stdout, /test span/);
 
   // a backend that refuses the credentials
   const refusing = await startReceiver({ respond: () => ({ status: 401, body: 'bad key' }) });
   try {
-    assert.equal((await run(home, ['install', '--backend', 'otlp', '--endpoint', refusing.url, '--header', 'authorization=wrong', '--yes'])).code, 0);
+    assert.equal(
+      (
+        await run(home, [
+          'install',
+          '--backend',
+          'otlp',
+          '--endpoint',
+          refusing.url,
+          '--header',
+          'authorization=wrong',
+          '--yes',
+        ])
+      ).code,
+      0,
+    );
     r = await run(home, ['doctor']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /ok +endpoint answers .*HTTP 401/);
@@ -212,16 +271,31 @@ test('install needs a backend when it cannot ask, and leaves a plugin file it di
 
 test('with only config.json (newer Python harness), install and uninstall edit that file', async () => {
   const home = tempDir('oat-cli-home-');
-  const json = { harnesses: { codex: { project_name: 'codex', target: 'phoenix', endpoint: 'http://127.0.0.1:6006' } } };
+  const json = {
+    harnesses: { codex: { project_name: 'codex', target: 'phoenix', endpoint: 'http://127.0.0.1:6006' } },
+  };
   writeConfig(home, JSON.stringify(json), 'config.json');
   const file = path.join(home, '.arize', 'harness', 'config.json');
-  const r = await run(home, ['install', '--backend', 'phoenix', '--endpoint', 'http://127.0.0.1:6006', '--project-name', 'p', '--yes']);
+  const r = await run(home, [
+    'install',
+    '--backend',
+    'phoenix',
+    '--endpoint',
+    'http://127.0.0.1:6006',
+    '--project-name',
+    'p',
+    '--yes',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(fs.existsSync(configFile(home)), false, 'no config.yaml appears to shadow config.json');
   assert.equal(mode(file), '600');
   const written = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.deepEqual(written.harnesses.codex, json.harnesses.codex);
-  assert.deepEqual(written.harnesses.opencode, { project_name: 'p', target: 'phoenix', endpoint: 'http://127.0.0.1:6006' });
+  assert.deepEqual(written.harnesses.opencode, {
+    project_name: 'p',
+    target: 'phoenix',
+    endpoint: 'http://127.0.0.1:6006',
+  });
   const s = JSON.parse((await run(home, ['status', '--json'])).stdout);
   assert.equal(s.config.path, file);
   assert.equal(s.backend.project, 'p');
@@ -239,19 +313,27 @@ test('a harnesses block in flow style is not rewritten', async () => {
   assert.equal(fs.readFileSync(configFile(home), 'utf8'), text);
 });
 
-test('in a terminal, install asks for what flags and environment did not give', { skip: !hasScript() && 'no `script` (util-linux) here' }, async () => {
-  const home = tempDir('oat-cli-home-');
-  // `script` gives the CLI a terminal; the answers are typed ahead and wait for their question
-  const r = await runProcess('script', ['-qec', `${path.join(binDir, 'node')} ${cli} install`, '/dev/null'],
-    { env: Object.assign(userEnv(home, binDir), { PATH: `${binDir}:/usr/bin:/bin` }), input: '3\nhttps://collector.example.com:4318\nx-key=abc\n\n' });
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  const out = r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
-  assert.match(out, /Backend: 1\) Arize AX {2}2\) Phoenix {2}3\) another OTLP endpoint \[1\]: /);
-  assert.match(out, /OTLP\/HTTP endpoint/);
-  assert.match(out, /Project name \[opencode\]: /);
-  assert.match(fs.readFileSync(configFile(home), 'utf8'),
-    /project_name: "opencode"\n    target: otlp\n    endpoint: "https:\/\/collector\.example\.com:4318"\n    headers:\n      "x-key": "abc"\n/);
-});
+test(
+  'in a terminal, install asks for what flags and environment did not give',
+  { skip: !hasScript() && 'no `script` (util-linux) here' },
+  async () => {
+    const home = tempDir('oat-cli-home-');
+    // `script` gives the CLI a terminal; the answers are typed ahead and wait for their question
+    const r = await runProcess('script', ['-qec', `${path.join(binDir, 'node')} ${cli} install`, '/dev/null'], {
+      env: Object.assign(userEnv(home, binDir), { PATH: `${binDir}:/usr/bin:/bin` }),
+      input: '3\nhttps://collector.example.com:4318\nx-key=abc\n\n',
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+    assert.match(out, /Backend: 1\) Arize AX {2}2\) Phoenix {2}3\) another OTLP endpoint \[1\]: /);
+    assert.match(out, /OTLP\/HTTP endpoint/);
+    assert.match(out, /Project name \[opencode\]: /);
+    assert.match(
+      fs.readFileSync(configFile(home), 'utf8'),
+      /project_name: "opencode"\n    target: otlp\n    endpoint: "https:\/\/collector\.example\.com:4318"\n    headers:\n      "x-key": "abc"\n/,
+    );
+  },
+);
 
 function hasScript() {
   try {
@@ -293,7 +375,11 @@ test('re-running install to change the region changes only the region: the other
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /changed region/);
   const after = fs.readFileSync(configFile(home), 'utf8');
-  assert.equal(after, USER_BLOCK.replace('region: us                 #', 'region: eu                 #'), 'one line changed, nothing else');
+  assert.equal(
+    after,
+    USER_BLOCK.replace('region: us                 #', 'region: eu                 #'),
+    'one line changed, nothing else',
+  );
   const s = JSON.parse((await run(home, ['status', '--json'])).stdout);
   assert.equal(s.backend.endpoint, 'https://otlp.eu-west-1a.arize.com/v1/traces');
   assert.equal(s.backend.project, 'mine');
@@ -307,7 +393,10 @@ test('re-running install to change the region changes only the region: the other
   assert.equal(u.code, 0, u.stderr);
   const left = fs.readFileSync(configFile(home), 'utf8');
   assert.doesNotMatch(left, /api_key|space_id|region|target|project_name: "mine"/);
-  assert.match(left, /  opencode:\n    # mine, by hand\n    attributes:\n      team: platform           # who owns the traces\n    export:\n      timeout_ms: 5000\n/);
+  assert.match(
+    left,
+    /  opencode:\n    # mine, by hand\n    attributes:\n      team: platform           # who owns the traces\n    export:\n      timeout_ms: 5000\n/,
+  );
   assert.match(left, /claude-code:\n    project_name: claude\n/);
 });
 
@@ -347,8 +436,10 @@ function tracingProcess(home, url, label) {
         parts: [{ id: 'prt_' + id + 'a', sessionID: sid, messageID: 'msg_' + id + 'a', type: 'text', text: 'ok' }] } ] });
     lib.flush(1500).then((f) => { console.log(JSON.stringify({ spans: r.spans, pending: f.pending })); });
     setInterval(() => {}, 1000);`;
-  const child = require('node:child_process').spawn(path.join(binDir, 'node'), ['-e', script],
-    { env: userEnv(home, binDir, { PHOENIX_ENDPOINT: url }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = require('node:child_process').spawn(path.join(binDir, 'node'), ['-e', script], {
+    env: userEnv(home, binDir, { PHOENIX_ENDPOINT: url }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const ready = new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -362,17 +453,24 @@ function tracingProcess(home, url, label) {
 
 const spoolListing = (home) => {
   const root = path.join(home, '.arize', 'harness', 'spool', 'opencode');
-  return fs.existsSync(root) ? walk(root).map((f) => `${path.relative(root, f)} ${fs.statSync(f).size}`).sort() : [];
+  return fs.existsSync(root)
+    ? walk(root)
+        .map((f) => `${path.relative(root, f)} ${fs.statSync(f).size}`)
+        .sort()
+    : [];
 };
 
-test('status reads every process\'s spool and the last export outcome, and never touches the spool', async () => {
+test("status reads every process's spool and the last export outcome, and never touches the spool", async () => {
   const refusing = await startReceiver({ respond: () => ({ status: 401, body: 'unauthorized' }) });
   const silent = await startReceiver({ hang: () => true });
   const home = tempDir('oat-cli-home-');
   const procs = [];
   try {
     fs.mkdirSync(path.dirname(configFile(home)), { recursive: true });
-    fs.writeFileSync(configFile(home), `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "${refusing.url}"\n`);
+    fs.writeFileSync(
+      configFile(home),
+      `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "${refusing.url}"\n`,
+    );
     // one process whose export the backend refused, one with spans the backend has not
     // answered, both still running, and one killed with its spans on disk
     const live = tracingProcess(home, silent.url, 'live');
@@ -396,19 +494,31 @@ test('status reads every process\'s spool and the last export outcome, and never
     assert.equal(s.state, 'refused', `never "sending" after the backend refused the key: ${r.stdout}`);
     assert.equal(s.last_export.status, 401);
     assert.equal(s.last_export.refused_key, true);
-    assert.equal(s.spool.spans, 6, 'the spans of the running processes (a refused key keeps its spans) and of the killed one');
+    assert.equal(
+      s.spool.spans,
+      6,
+      'the spans of the running processes (a refused key keeps its spans) and of the killed one',
+    );
     const byPid = Object.fromEntries(s.spool.processes.map((p) => [p.pid, p]));
     assert.equal(byPid[live.child.pid].live, true);
     assert.equal(byPid[live.child.pid].spans, 2);
     assert.equal(byPid[dead.child.pid].live, false);
     assert.equal(byPid[dead.child.pid].spans, 2);
-    assert.deepEqual({ ...byPid[refused.child.pid].counters, at_ms: 0 },
-      { requests: 1, failed_requests: 1, exported: 0, dropped: 0, last_status: 401, at_ms: 0 }, 'the live counters of another process');
+    assert.deepEqual(
+      { ...byPid[refused.child.pid].counters, at_ms: 0 },
+      { requests: 1, failed_requests: 1, exported: 0, dropped: 0, last_status: 401, at_ms: 0 },
+      'the live counters of another process',
+    );
     const text = await run(home, ['status']);
     assert.match(text.stdout, /state: +refused: the backend refused the credentials: HTTP 401/);
     assert.match(text.stdout, /spool: +6 spans/);
     assert.match(text.stdout, /left by 1 exited process: 2 spans/);
-    assert.match(text.stdout, new RegExp(`process ${refused.child.pid} \\(running\\): 2 spans \\(\\d+ bytes\\) waiting; exported 0, dropped 0, 1 requests \\(1 failed\\), last HTTP 401`));
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `process ${refused.child.pid} \\(running\\): 2 spans \\(\\d+ bytes\\) waiting; exported 0, dropped 0, 1 requests \\(1 failed\\), last HTTP 401`,
+      ),
+    );
     assert.match(text.stdout, /last export: failed: HTTP 401: unauthorized, 2 spans/);
     assert.deepEqual(spoolListing(home), before, 'status adopted, moved or removed nothing');
     fs.utimesSync(configFile(home), new Date(), new Date(Date.now() + 2000)); // the user edits the file
@@ -426,7 +536,11 @@ test('doctor: a 404 is not an answering endpoint, texts are not doubled, disable
   const wrongPath = await startReceiver(); // answers 404 off /v1/traces
   const home = tempDir('oat-cli-home-');
   try {
-    assert.equal((await run(home, ['install', '--backend', 'otlp', '--endpoint', `${wrongPath.url}/v1/traces/extra`, '--yes'])).code, 0);
+    assert.equal(
+      (await run(home, ['install', '--backend', 'otlp', '--endpoint', `${wrongPath.url}/v1/traces/extra`, '--yes']))
+        .code,
+      0,
+    );
     let r = await run(home, ['doctor']);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /FAIL endpoint answers .*HTTP 404/);
@@ -455,24 +569,34 @@ test('doctor checks the core OpenCode loads (the registered package), not its ow
   const receiver = await startReceiver();
   try {
     assert.equal((await run(home, ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--yes'])).code, 0);
-    const copy = fs.readdirSync(path.join(home, '.arize', 'harness', 'packages')).map((n) => path.join(home, '.arize', 'harness', 'packages', n))[0];
+    const copy = fs
+      .readdirSync(path.join(home, '.arize', 'harness', 'packages'))
+      .map((n) => path.join(home, '.arize', 'harness', 'packages', n))[0];
     fs.writeFileSync(path.join(copy, 'prebuilds', 'linux-x64', 'node.napi.node'), 'not an ELF file');
     const r = await run(home, ['doctor']);
     assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stdout, new RegExp(`FAIL binary loads +~/\\.arize/harness/packages/${NAME}-[^:]+: opencode-arize-tracing: cannot load its native core`));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `FAIL binary loads +~/\\.arize/harness/packages/${NAME}-[^:]+: opencode-arize-tracing: cannot load its native core`,
+      ),
+    );
   } finally {
     await receiver.close();
   }
 });
 
-test('uninstall after the README\'s by-hand route removes that registration and names the npm package left', async () => {
+test("uninstall after the README's by-hand route removes that registration and names the npm package left", async () => {
   const home = tempDir('oat-cli-home-');
   const configDir = path.join(home, '.config', 'opencode');
   install(configDir, pack().tarball, { binDir });
   fs.mkdirSync(path.join(configDir, 'plugin'), { recursive: true });
   fs.copyFileSync(path.join(configDir, 'node_modules', NAME, 'plugin', 'arize-tracing.ts'), pluginFile(home));
   const d = await run(home, ['doctor']);
-  assert.match(d.stdout, /ok +plugin registered +~\/\.config\/opencode\/plugin\/arize-tracing\.ts -> ~\/\.config\/opencode\/node_modules\/opencode-arize-tracing/);
+  assert.match(
+    d.stdout,
+    /ok +plugin registered +~\/\.config\/opencode\/plugin\/arize-tracing\.ts -> ~\/\.config\/opencode\/node_modules\/opencode-arize-tracing/,
+  );
   const r = await run(home, ['uninstall']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(fs.existsSync(pluginFile(home)), false);
@@ -488,7 +612,10 @@ test('a plugin registered twice (plugin file and opencode.json) is warned about 
   fs.writeFileSync(path.join(configDir, 'opencode.json'), JSON.stringify({ plugin: [NAME] }));
   const r = await run(home, ['install', '--backend', 'phoenix', '--endpoint', 'http://127.0.0.1:9', '--yes']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /warning: the plugin is registered 2 times \(~\/\.config\/opencode\/plugin\/arize-tracing\.ts, ~\/\.config\/opencode\/opencode\.json \("plugin": "opencode-arize-tracing"\)\)/);
+  assert.match(
+    r.stdout,
+    /warning: the plugin is registered 2 times \(~\/\.config\/opencode\/plugin\/arize-tracing\.ts, ~\/\.config\/opencode\/opencode\.json \("plugin": "opencode-arize-tracing"\)\)/,
+  );
   const d = await run(home, ['doctor']);
   assert.match(d.stdout, /WARN registered once +2 registrations/);
 });

@@ -31,7 +31,8 @@ function fail(message) {
 // OpenCode comes from the pinned devDependency; the native core from `npm run build`.
 function ensurePrerequisites() {
   let missing = h.missingPrerequisite();
-  if (missing && missing.includes('OpenCode')) fail(`${missing}\n(opencode-ai is a pinned devDependency of this package; \`npm ci\` installs it)`);
+  if (missing && missing.includes('OpenCode'))
+    fail(`${missing}\n(opencode-ai is a pinned devDependency of this package; \`npm ci\` installs it)`);
   if (missing) {
     process.stdout.write(`The native core is not built yet; running \`npm run build\` ...\n`);
     const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
@@ -57,32 +58,49 @@ function demoScript(P) {
     },
     {
       text: 'Writing the notes.',
-      tool: 'write', args: { filePath: P('NOTES.md'), content: '# Notes\n\n- hello.txt greets the reader.\n' },
+      tool: 'write',
+      args: { filePath: P('NOTES.md'), content: '# Notes\n\n- hello.txt greets the reader.\n' },
       usage: { prompt: 2900, cached: 2400, completion: 60 },
     },
     {
       tool: 'task',
-      args: { description: 'Review the notes', prompt: 'DEMO_REVIEW: check that NOTES.md describes hello.txt', subagent_type: 'general' },
+      args: {
+        description: 'Review the notes',
+        prompt: 'DEMO_REVIEW: check that NOTES.md describes hello.txt',
+        subagent_type: 'general',
+      },
       usage: { prompt: 3100, cached: 2900, completion: 48 },
       child: [
-        { text: 'Reading both files.', tools: [
-          { tool: 'read', args: { filePath: P('NOTES.md') } },
-          { tool: 'bash', args: { command: 'wc -l hello.txt NOTES.md', description: 'Count lines' } },
-        ], usage: { prompt: 1800, cached: 0, completion: 40 } },
+        {
+          text: 'Reading both files.',
+          tools: [
+            { tool: 'read', args: { filePath: P('NOTES.md') } },
+            { tool: 'bash', args: { command: 'wc -l hello.txt NOTES.md', description: 'Count lines' } },
+          ],
+          usage: { prompt: 1800, cached: 0, completion: 40 },
+        },
         { text: 'NOTES.md describes hello.txt correctly.', usage: { prompt: 2100, cached: 1800, completion: 14 } },
       ],
     },
-    { text: 'I wrote NOTES.md and a reviewer subagent confirmed it describes hello.txt.', usage: { prompt: 3300, cached: 3100, completion: 24 } },
+    {
+      text: 'I wrote NOTES.md and a reviewer subagent confirmed it describes hello.txt.',
+      usage: { prompt: 3300, cached: 3100, completion: 24 },
+    },
     // turn 2 (opencode run --continue)
     {
-      tool: 'read', args: { filePath: P('CHANGELOG.md') },
+      tool: 'read',
+      args: { filePath: P('CHANGELOG.md') },
       usage: { prompt: 3500, cached: 3300, completion: 20 },
     },
     {
-      tool: 'bash', args: { command: 'echo Added NOTES.md > CHANGELOG.md && cat CHANGELOG.md', description: 'Create the changelog' },
+      tool: 'bash',
+      args: { command: 'echo Added NOTES.md > CHANGELOG.md && cat CHANGELOG.md', description: 'Create the changelog' },
       usage: { prompt: 3650, cached: 3500, completion: 45 },
     },
-    { text: 'There was no CHANGELOG.md, so I created one that mentions NOTES.md.', usage: { prompt: 3800, cached: 3650, completion: 18 } },
+    {
+      text: 'There was no CHANGELOG.md, so I created one that mentions NOTES.md.',
+      usage: { prompt: 3800, cached: 3650, completion: 18 },
+    },
   ];
 }
 
@@ -91,17 +109,26 @@ async function main() {
   const { startReceiver } = require('./receiver.js');
   const { startModelServer } = require('./model-server.js');
 
-  process.stdout.write(`opencode-arize-tracing demo: the real OpenCode ${h.OPENCODE_VERSION} with the plugin, a scripted model and a
+  process.stdout
+    .write(`opencode-arize-tracing demo: the real OpenCode ${h.OPENCODE_VERSION} with the plugin, a scripted model and a
 local OTLP receiver, all on 127.0.0.1 in a temporary HOME. No account and no network needed.\n\n`);
 
   let t = Date.now();
   const pkg = h.packPackage();
   const receiver = await startReceiver();
   const model = await startModelServer();
-  const oc = h.makeOpenCodeHome({ route: 'plugin-file', tarball: pkg.tarball, modelURL: model.baseURL, receiverURL: receiver.url, keep: KEEP });
+  const oc = h.makeOpenCodeHome({
+    route: 'plugin-file',
+    tarball: pkg.tarball,
+    modelURL: model.baseURL,
+    receiverURL: receiver.url,
+    keep: KEEP,
+  });
   const P = (f) => path.join(oc.project, f);
   model.play({ script: demoScript(P), title: 'Notes for the demo project' });
-  process.stdout.write(`  packed ${path.basename(pkg.tarball)} and installed it into ${oc.home}/.config/opencode (${seconds(Date.now() - t)})\n`);
+  process.stdout.write(
+    `  packed ${path.basename(pkg.tarball)} and installed it into ${oc.home}/.config/opencode (${seconds(Date.now() - t)})\n`,
+  );
   process.stdout.write(`  OTLP receiver   ${receiver.tracesUrl}   (PHOENIX_ENDPOINT=${receiver.url})\n`);
   process.stdout.write(`  scripted model  ${model.baseURL}\n\n`);
 
@@ -117,8 +144,14 @@ local OTLP receiver, all on 127.0.0.1 in a temporary HOME. No account and no net
       t = Date.now();
       const r = await h.runOpenCode(oc, args, { timeoutMs: 120000 });
       runs.push(r);
-      const answer = r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && !/^>|^\u001b/.test(l)).pop();
-      process.stdout.write(`    exit ${r.code}${r.timedOut ? ' (timed out)' : ''} after ${seconds(r.ms)}${answer ? `: ${answer}` : ''}\n`);
+      const answer = r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !/^>|^\u001b/.test(l))
+        .pop();
+      process.stdout.write(
+        `    exit ${r.code}${r.timedOut ? ' (timed out)' : ''} after ${seconds(r.ms)}${answer ? `: ${answer}` : ''}\n`,
+      );
       if (r.code !== 0) {
         process.stdout.write(`\nOpenCode failed; the end of its output:\n${r.stderr.slice(-3000)}\n`);
         exitCode = 1;
@@ -136,19 +169,31 @@ local OTLP receiver, all on 127.0.0.1 in a temporary HOME. No account and no net
       exitCode = 1;
     }
     const traces = new Set(h.uniqueSpans(spans).map((s) => s.traceId));
-    process.stdout.write(`\nReceived ${h.uniqueSpans(spans).length} spans in ${traces.size} trace(s), one per turn:\n\n`);
-    const turnSpans = h.uniqueSpans(spans).filter(h.isTurn).sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
+    process.stdout.write(
+      `\nReceived ${h.uniqueSpans(spans).length} spans in ${traces.size} trace(s), one per turn:\n\n`,
+    );
+    const turnSpans = h
+      .uniqueSpans(spans)
+      .filter(h.isTurn)
+      .sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
     for (const [i, turn] of turnSpans.entries()) {
       const prompt = String(turn.attributes['input.value'] ?? '').replace(/^"|"$/g, '');
       process.stdout.write(`trace ${turn.traceId}  (turn ${i + 1}: ${JSON.stringify(prompt)})\n`);
-      process.stdout.write(h.formatTree(spans.filter((s) => s.traceId === turn.traceId), { indent: '  ' }) + '\n\n');
+      process.stdout.write(
+        h.formatTree(
+          spans.filter((s) => s.traceId === turn.traceId),
+          { indent: '  ' },
+        ) + '\n\n',
+      );
     }
     const loose = spans.filter((s) => !turnSpans.some((t) => t.traceId === s.traceId));
     if (loose.length) process.stdout.write(`spans outside any turn:\n${h.formatTree(loose, { indent: '  ' })}\n\n`);
     if (!turnSpans.length) {
       exitCode = 1;
       const log = h.tracingLog(oc);
-      process.stdout.write(`No traces arrived.${log ? `\nThe plugin's log (${oc.home}/.arize/harness/logs/opencode.log):\n${log.slice(-3000)}` : ''}\n`);
+      process.stdout.write(
+        `No traces arrived.${log ? `\nThe plugin's log (${oc.home}/.arize/harness/logs/opencode.log):\n${log.slice(-3000)}` : ''}\n`,
+      );
     }
   } finally {
     await receiver.close();

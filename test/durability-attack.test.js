@@ -63,7 +63,10 @@ test('kill -9 at random instants against a flaky backend: nothing lost, no dupli
     for (let trial = 0; trial < TRIALS; trial++) {
       upto += 3;
       const start = Date.now();
-      const child = spawn(process.execPath, [path.join(__dirname, 'helpers', 'crash-worker.js')], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [path.join(__dirname, 'helpers', 'crash-worker.js')], {
+        env,
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
@@ -75,9 +78,11 @@ test('kill -9 at random instants against a flaky backend: nothing lost, no dupli
       assert.equal(signal, 'SIGKILL', `trial ${trial} ended by itself (${code}): ${stderr}`);
     }
     // The final process: the final snapshot, then everything out.
-    const final = await scenario([
-      { fixture: MAIN, variants: upto, quiet: true }, { flush: 30000 }, { status: true },
-    ], { HOME: home, PHOENIX_ENDPOINT: receiver.url, ...FAST }, { timeoutMs: 60000 });
+    const final = await scenario(
+      [{ fixture: MAIN, variants: upto, quiet: true }, { flush: 30000 }, { status: true }],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, ...FAST },
+      { timeoutMs: 60000 },
+    );
     const expected = upto * SPANS_PER_SESSION;
     const got = deliveries(receiver);
     const lost = expected - got.size;
@@ -85,9 +90,11 @@ test('kill -9 at random instants against a flaky backend: nothing lost, no dupli
     // that sent it: that process was killed before the answer left, or so soon after it (200
     // ms: a loaded machine may not run the process in between) that it could not act on it.
     // Twice in one request, or after an answer the process had time to act on, is not.
-    const answerLost = (r) => lives.some(([start, kill]) => r.receivedAt >= start && r.receivedAt <= kill && r.answeredAt >= kill - 200);
+    const answerLost = (r) =>
+      lives.some(([start, kill]) => r.receivedAt >= start && r.receivedAt <= kill && r.answeredAt >= kill - 200);
     const firstRequest = new Map();
-    let excused = 0, unexplained = 0;
+    let excused = 0,
+      unexplained = 0;
     for (const r of receiver.requests) {
       if (!(r.status >= 200 && r.status < 300)) continue;
       for (const s of r.spans) {
@@ -97,7 +104,15 @@ test('kill -9 at random instants against a flaky backend: nothing lost, no dupli
         else unexplained++;
       }
     }
-    const summary = { trials: TRIALS, expected, delivered: got.size, lost, duplicatesFromLostAnswers: excused, duplicatesOther: unexplained, restoredByFinal: final.steps[2].status.counters.spans_restored };
+    const summary = {
+      trials: TRIALS,
+      expected,
+      delivered: got.size,
+      lost,
+      duplicatesFromLostAnswers: excused,
+      duplicatesOther: unexplained,
+      restoredByFinal: final.steps[2].status.counters.spans_restored,
+    };
     console.log(`# kill -9 trials: ${JSON.stringify(summary)}`);
     assert.equal(lost, 0, `spans lost: ${JSON.stringify(summary)}`);
     assert.equal(unexplained, 0, `duplicates not from a lost answer: ${JSON.stringify(summary)}`);
@@ -111,17 +126,27 @@ test('a kill after the spool file is durable but before the state records it nei
   // The window between the spool's fsync and the state's write, forged: the spans are in a
   // spool file, and the session's state file says nothing of them.
   const home = tempHome();
-  await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  await scenario(
+    [{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
   const stateDir = path.join(home, '.arize', 'harness', 'state', 'opencode');
   for (const f of fs.readdirSync(stateDir)) fs.rmSync(path.join(stateDir, f));
   const receiver = await startReceiver();
   try {
-    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.equal(out.steps[2].status.counters.spans_restored, 15);
     assert.equal(out.steps[0].reconcile.spans, 0, 'the marks stored with the spans were recorded before the snapshot');
     const got = deliveries(receiver);
     assert.equal(got.size, 15);
-    assert.ok([...got.values()].every((n) => n === 1), 'none twice');
+    assert.ok(
+      [...got.values()].every((n) => n === 1),
+      'none twice',
+    );
   } finally {
     await receiver.close();
   }
@@ -139,25 +164,40 @@ test('a full disk keeps spans in memory, writes them when space returns, and los
     const filler = path.join(spool, 'filler');
     fs.writeFileSync(filler, Buffer.alloc(400 * 1024));
     const sessions = 20;
-    const first = await scenario([
-      { fixture: MAIN, variants: sessions, quiet: true }, { sleep: 300 }, { status: true },
-      { remove: filler }, { durable: 15000 }, { status: true }, { kill: 'SIGKILL' },
-    ], { HOME: home, ARIZE_SPOOL_FSYNC: 'false' }, { expectSignal: 'SIGKILL', timeoutMs: 30000 });
+    const first = await scenario(
+      [
+        { fixture: MAIN, variants: sessions, quiet: true },
+        { sleep: 300 },
+        { status: true },
+        { remove: filler },
+        { durable: 15000 },
+        { status: true },
+        { kill: 'SIGKILL' },
+      ],
+      { HOME: home, ARIZE_SPOOL_FSYNC: 'false' },
+      { expectSignal: 'SIGKILL', timeoutMs: 30000 },
+    );
     assert.equal(first.signal, 'SIGKILL');
     const log = readLog(home);
     assert.match(log, /cannot write the spool \(No space left on device\); \d+ spans are kept in memory/);
     assert.match(log, /the spool is writable again/);
     const receiver = await startReceiver();
     try {
-      const out = await scenario([
-        { fixture: MAIN, variants: sessions, quiet: true }, { flush: 20000 }, { status: true },
-      ], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+      const out = await scenario(
+        [{ fixture: MAIN, variants: sessions, quiet: true }, { flush: 20000 }, { status: true }],
+        { HOME: home, PHOENIX_ENDPOINT: receiver.url },
+      );
       const expected = sessions * SPANS_PER_SESSION;
       const got = deliveries(receiver);
-      console.log(`# ENOSPC: expected ${expected}, delivered ${got.size}, restored ${out.steps[2].status.counters.spans_restored}, re-emitted ${out.steps[0].spans}`);
+      console.log(
+        `# ENOSPC: expected ${expected}, delivered ${got.size}, restored ${out.steps[2].status.counters.spans_restored}, re-emitted ${out.steps[0].spans}`,
+      );
       assert.equal(out.steps[0].spans, 0, 'the state knew every span (all were written once space returned)');
       assert.equal(got.size, expected);
-      assert.ok([...got.values()].every((n) => n === 1), 'none twice');
+      assert.ok(
+        [...got.values()].every((n) => n === 1),
+        'none twice',
+      );
     } finally {
       await receiver.close();
     }
@@ -168,17 +208,29 @@ test('a full disk keeps spans in memory, writes them when space returns, and los
 
 test('a spool directory deleted while in use is created again, and later spans survive', async () => {
   const home = tempHome();
-  const first = await scenario([
-    { fixture: MAIN, variants: 5, quiet: true }, { durable: 10000 }, { remove: spoolRoot(home) },
-    { fixture: MAIN, variants: 5, offset: 5, quiet: true }, { durable: 10000 }, { status: true },
-    { kill: 'SIGKILL' },
-  ], { HOME: home }, { expectSignal: 'SIGKILL' });
+  const first = await scenario(
+    [
+      { fixture: MAIN, variants: 5, quiet: true },
+      { durable: 10000 },
+      { remove: spoolRoot(home) },
+      { fixture: MAIN, variants: 5, offset: 5, quiet: true },
+      { durable: 10000 },
+      { status: true },
+      { kill: 'SIGKILL' },
+    ],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
   assert.equal(first.signal, 'SIGKILL');
   assert.match(readLog(home), /spool directory \S+ was removed while in use; created it again/);
   const receiver = await startReceiver();
   try {
     const out = await scenario([{ flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
-    assert.equal(out.steps[1].status.counters.spans_restored, 5 * SPANS_PER_SESSION, 'the spans handed over after the deletion');
+    assert.equal(
+      out.steps[1].status.counters.spans_restored,
+      5 * SPANS_PER_SESSION,
+      'the spans handed over after the deletion',
+    );
     assert.equal(deliveries(receiver).size, 5 * SPANS_PER_SESSION);
   } finally {
     await receiver.close();
@@ -192,19 +244,25 @@ test('413 behind a body-size limit splits batches until they pass; a span too la
   });
   const home = tempHome();
   try {
-    const out = await scenario([
-      { fixture: MAIN, variants: 20, quiet: true }, { flush: 30000 }, { status: true },
-    ], { HOME: home, PHOENIX_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_COMPRESSION: 'none', ...FAST }, { timeoutMs: 60000 });
+    const out = await scenario(
+      [{ fixture: MAIN, variants: 20, quiet: true }, { flush: 30000 }, { status: true }],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_COMPRESSION: 'none', ...FAST },
+      { timeoutMs: 60000 },
+    );
     const total = 20 * SPANS_PER_SESSION;
     const counters = out.steps[2].status.counters;
     const got = deliveries(receiver);
     assert.ok(got.size > total / 2, `most spans pass the limit (${got.size} of ${total})`);
     assert.equal(counters.spans_exported, got.size);
     assert.equal(counters.spans_exported + counters.spans_dropped, total, 'every span sent or counted');
-    assert.ok([...got.values()].every((n) => n === 1), 'none twice');
+    assert.ok(
+      [...got.values()].every((n) => n === 1),
+      'none twice',
+    );
     const log = readLog(home);
     assert.match(log, /as too large \(HTTP 413\); sending batches of at most \d+ span bytes/);
-    if (counters.spans_dropped > 0) assert.match(log, /refused a single span of \d+ bytes .* as too large \(HTTP 413\); dropped/);
+    if (counters.spans_dropped > 0)
+      assert.match(log, /refused a single span of \d+ bytes .* as too large \(HTTP 413\); dropped/);
     // and the ones dropped really were too large alone: every accepted request was under the limit
     assert.ok(receiver.requests.filter((r) => r.status === 200).every((r) => r.bytes <= LIMIT));
   } finally {
@@ -214,19 +272,29 @@ test('413 behind a body-size limit splits batches until they pass; a span too la
 
 test('a refused key keeps the spans until the config changes, then sends them; status says so', async () => {
   const receiver = await startReceiver({
-    respond: (record) => (record.headers.authorization === 'Bearer right' ? undefined : { status: 401, body: 'invalid api key' }),
+    respond: (record) =>
+      record.headers.authorization === 'Bearer right' ? undefined : { status: 401, body: 'invalid api key' },
   });
   const home = tempHome();
   const dir = path.join(home, '.arize', 'harness');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'config.yaml');
-  const config = (key) => `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${receiver.url}\n    api_key: ${key}\n`;
+  const config = (key) =>
+    `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${receiver.url}\n    api_key: ${key}\n`;
   fs.writeFileSync(file, config('wrong'), { mode: 0o600 });
   try {
-    const out = await scenario([
-      { fixture: MAIN, variants: 2, quiet: true }, { flush: 3000 }, { status: true },
-      { writeFile: [file, config('right')] }, { status: true }, { flush: 10000 }, { status: true },
-    ], { HOME: home, ...FAST });
+    const out = await scenario(
+      [
+        { fixture: MAIN, variants: 2, quiet: true },
+        { flush: 3000 },
+        { status: true },
+        { writeFile: [file, config('right')] },
+        { status: true },
+        { flush: 10000 },
+        { status: true },
+      ],
+      { HOME: home, ...FAST },
+    );
     const refused = out.steps[2].status;
     assert.equal(refused.last_export.key_refused, true);
     assert.equal(refused.last_export.status, 401);
@@ -244,24 +312,36 @@ test('a refused key keeps the spans until the config changes, then sends them; s
 test('the spool cap holds across 10 short-lived processes and every drop is counted once', async () => {
   const home = tempHome();
   const CAP = 1024 * 1024; // ARIZE_SPOOL_MAX_MB=1
-  let dropped = 0, emitted = 0, largest = 0;
+  let dropped = 0,
+    emitted = 0,
+    largest = 0;
   for (let p = 0; p < 10; p++) {
-    const out = await scenario([
-      { fixture: MAIN, variants: 12, offset: p * 12, quiet: true }, { durable: 10000 }, { status: true },
-    ], { HOME: home, ARIZE_SPOOL_MAX_MB: '1' });
+    const out = await scenario(
+      [{ fixture: MAIN, variants: 12, offset: p * 12, quiet: true }, { durable: 10000 }, { status: true }],
+      { HOME: home, ARIZE_SPOOL_MAX_MB: '1' },
+    );
     emitted += out.steps[0].spans;
     dropped += out.steps[2].status.counters.spans_dropped_full;
     largest = Math.max(largest, spoolBytes(home));
   }
   const receiver = await startReceiver();
   try {
-    const out = await scenario([{ flush: 20000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url, ARIZE_SPOOL_MAX_MB: '1' });
+    const out = await scenario([{ flush: 20000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      ARIZE_SPOOL_MAX_MB: '1',
+    });
     dropped += out.steps[1].status.counters.spans_dropped_full;
     const got = deliveries(receiver);
-    console.log(`# cap: emitted ${emitted}, delivered ${got.size}, dropped ${dropped}, largest spool ${largest} bytes (cap ${CAP})`);
+    console.log(
+      `# cap: emitted ${emitted}, delivered ${got.size}, dropped ${dropped}, largest spool ${largest} bytes (cap ${CAP})`,
+    );
     assert.ok(dropped > 0, 'the cap was reached');
     assert.equal(got.size + dropped, emitted, 'each span delivered or counted as dropped, once');
-    assert.ok([...got.values()].every((n) => n === 1), 'none twice');
+    assert.ok(
+      [...got.values()].every((n) => n === 1),
+      'none twice',
+    );
     assert.ok(largest <= CAP + 256 * 1024, `the spool stayed within its cap plus one write (${largest} bytes)`);
     const logged = [...readLog(home).matchAll(/dropped (\d+) unsent spans/g)].reduce((n, m) => n + Number(m[1]), 0);
     assert.equal(logged, dropped, 'the log counts them exactly');
@@ -274,9 +354,10 @@ test('shutdown(ms) returns within its bound against a backend that never answers
   const receiver = await startReceiver({ hang: () => true });
   const home = tempHome();
   try {
-    const out = await scenario([
-      { fixture: MAIN, variants: 4, quiet: true }, { sleep: 200 }, { timedShutdown: 1000 }, { status: true },
-    ], { HOME: home, PHOENIX_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_TIMEOUT: '30000' });
+    const out = await scenario(
+      [{ fixture: MAIN, variants: 4, quiet: true }, { sleep: 200 }, { timedShutdown: 1000 }, { status: true }],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_TIMEOUT: '30000' },
+    );
     assert.ok(receiver.requests.length >= 1, 'a request was in flight');
     const ms = out.steps[2].shutdownMs;
     console.log(`# shutdown(1000) against a silent backend: ${ms.toFixed(0)} ms`);

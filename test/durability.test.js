@@ -22,19 +22,31 @@ function spoolFiles(home) {
   if (!fs.existsSync(root)) return [];
   return fs.readdirSync(root).flatMap((d) => {
     const dir = path.join(root, d);
-    return fs.statSync(dir).isDirectory() ? fs.readdirSync(dir).filter((f) => f.endsWith('.spool')).map((f) => path.join(dir, f)) : [];
+    return fs.statSync(dir).isDirectory()
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith('.spool'))
+          .map((f) => path.join(dir, f))
+      : [];
   });
 }
 
 test('503s, with and without Retry-After, are retried until every span arrives', async () => {
   const receiver = await startReceiver({
-    respond: (record, i) => (i < 3 ? { status: 503, headers: i === 1 ? { 'retry-after': '1' } : {}, body: 'busy' } : undefined),
+    respond: (record, i) =>
+      i < 3 ? { status: 503, headers: i === 1 ? { 'retry-after': '1' } : {}, body: 'busy' } : undefined,
   });
   try {
-    const out = await scenario([{ fixture: ONE_BASH }, { flush: 20000 }, { status: true }],
-      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...FAST_RETRY });
+    const out = await scenario([{ fixture: ONE_BASH }, { flush: 20000 }, { status: true }], {
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST_RETRY,
+    });
     assert.deepEqual(out.steps[1].flush, { exported: 4, pending: 0, dropped: 0 });
-    assert.deepEqual(receiver.requests.map((r) => r.status), [503, 503, 503, 200]);
+    assert.deepEqual(
+      receiver.requests.map((r) => r.status),
+      [503, 503, 503, 200],
+    );
     const gap = receiver.requests[2].receivedAt - receiver.requests[1].receivedAt;
     assert.ok(gap >= 900, `Retry-After: 1 was honoured (waited ${gap} ms)`);
     assert.equal(out.steps[2].status.counters.retries, 3);
@@ -50,13 +62,16 @@ test('a 400 drops its batch with a log line saying why, and later spans still go
   });
   const home = tempHome();
   try {
-    const out = await scenario([
-      { fixture: ONE_BASH }, { flush: 10000 }, { fixture: ABORT }, { flush: 10000 }, { status: true },
-    ], { HOME: home, PHOENIX_ENDPOINT: receiver.url, ...FAST_RETRY });
+    const out = await scenario(
+      [{ fixture: ONE_BASH }, { flush: 10000 }, { fixture: ABORT }, { flush: 10000 }, { status: true }],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, ...FAST_RETRY },
+    );
     assert.deepEqual(out.steps[1].flush, { exported: 0, pending: 0, dropped: 4 });
     assert.deepEqual(out.steps[3].flush, { exported: 2, pending: 0, dropped: 4 });
     assert.equal(receiver.requests.length, 2, 'a 400 is not retried');
-    const line = readLog(home).split('\n').find((l) => /HTTP 400/.test(l));
+    const line = readLog(home)
+      .split('\n')
+      .find((l) => /HTTP 400/.test(l));
     assert.match(line, /invalid project name/);
     assert.doesNotMatch(line, /more detail/);
     assert.equal(out.steps[4].status.counters.spans_dropped, 4);
@@ -67,13 +82,20 @@ test('a 400 drops its batch with a log line saying why, and later spans still go
 
 test('a process killed with SIGKILL before sending loses nothing: the next one delivers', async () => {
   const home = tempHome();
-  const killed = await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  const killed = await scenario(
+    [{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
   assert.equal(killed.signal, 'SIGKILL');
   assert.ok(spoolFiles(home).length > 0, 'the spans were on disk before the process died');
   const receiver = await startReceiver();
   try {
     // the same snapshot again: the restored spans are not emitted a second time
-    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.equal(out.steps[0].reconcile.spans, 0, 'the state knew them');
     assert.equal(out.steps[2].status.counters.spans_restored, 15);
     assert.equal(out.steps[1].flush.exported, 15);
@@ -92,7 +114,10 @@ test('a process killed before its spans were durable loses nothing: the next sna
   await scenario([{ fixture: MAIN }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
   const receiver = await startReceiver();
   try {
-    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     const restored = out.steps[2].status.counters.spans_restored;
     assert.equal(out.steps[0].reconcile.spans + restored, 15, 'each span either restored or emitted again, never both');
     const ids = receiver.spans().map((s) => s.spanId);
@@ -107,7 +132,11 @@ test('a kill -9 inside a spool write never stops the next start: the leftover te
   // The state such a kill leaves: a directory without its lock, holding a half-written temp
   // file (and the process's earlier spool files), older than the orphan grace period.
   const home = tempHome();
-  await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  await scenario(
+    [{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
   const [file] = spoolFiles(home);
   const dir = path.dirname(file);
   fs.unlinkSync(path.join(dir, 'lock'));
@@ -117,8 +146,10 @@ test('a kill -9 inside a spool write never stops the next start: the leftover te
   const receiver = await startReceiver();
   try {
     // run() rejects on an abort (exit 134): each step used to crash the host here
-    const out = await scenario([{ status: true }, { fixture: ONE_BASH }, { flush: 10000 }, { status: true }],
-      { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ status: true }, { fixture: ONE_BASH }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.equal(out.steps[2].flush.exported, 15 + 4);
     assert.equal(new Set(receiver.spans().map((s) => s.spanId)).size, 19);
     assert.ok(!fs.existsSync(dir), 'the dead directory, temp file and all, is gone');
@@ -132,8 +163,11 @@ test('a batch in flight when the process dies is sent again, and nothing else tw
   const home = tempHome();
   const hanging = await startReceiver({ hang: () => true });
   try {
-    await scenario([{ fixture: MAIN }, { fixture: ONE_BASH }, { sleep: 300 }, { kill: 'SIGKILL' }],
-      { HOME: home, PHOENIX_ENDPOINT: hanging.url }, { expectSignal: 'SIGKILL' });
+    await scenario(
+      [{ fixture: MAIN }, { fixture: ONE_BASH }, { sleep: 300 }, { kill: 'SIGKILL' }],
+      { HOME: home, PHOENIX_ENDPOINT: hanging.url },
+      { expectSignal: 'SIGKILL' },
+    );
     assert.ok(hanging.requests.length >= 1, 'a batch was in flight');
   } finally {
     await hanging.close();
@@ -151,14 +185,21 @@ test('a batch in flight when the process dies is sent again, and nothing else tw
 
 test('a corrupt spool file and a corrupt state file are logged and skipped; the rest arrives', async () => {
   const home = tempHome();
-  await scenario([{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }], { HOME: home }, { expectSignal: 'SIGKILL' });
+  await scenario(
+    [{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
   const [good] = spoolFiles(home);
   fs.writeFileSync(path.join(path.dirname(good), '00000000000000ff.spool'), 'not a spool file at all');
   const stateDir = path.join(home, '.arize', 'harness', 'state', 'opencode');
   fs.writeFileSync(path.join(stateDir, 'ses_df50545e4ffeLycEmyiOvrROkE.state'), '\u0000\u0001garbage');
   const receiver = await startReceiver();
   try {
-    const out = await scenario([{ fixture: ONE_BASH }, { flush: 10000 }], { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ fixture: ONE_BASH }, { flush: 10000 }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.equal(out.steps[0].reconcile.spans, 4, 'the corrupt state starts afresh');
     assert.equal(new Set(receiver.spans().map((s) => s.spanId)).size, 19);
     const log = readLog(home);
@@ -174,10 +215,17 @@ test('a hanging backend never blocks reconcile, memory stays bounded, spans go o
   const receiver = await startReceiver({ hang: () => hangs });
   const home = tempHome();
   try {
-    const run1 = scenario([
-      { fixture: MAIN, variants: 20 }, { fixture: MAIN, variants: 200, offset: 20 }, { sleep: 1500 },
-      { flush: 20000 }, { status: true },
-    ], { HOME: home, PHOENIX_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_TIMEOUT: '1000', ...FAST_RETRY }, { timeoutMs: 60000 });
+    const run1 = scenario(
+      [
+        { fixture: MAIN, variants: 20 },
+        { fixture: MAIN, variants: 200, offset: 20 },
+        { sleep: 1500 },
+        { flush: 20000 },
+        { status: true },
+      ],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_TIMEOUT: '1000', ...FAST_RETRY },
+      { timeoutMs: 60000 },
+    );
     // the backend recovers a little after its first request hung
     await receiver.waitForRequests(1, 20000);
     await new Promise((r) => setTimeout(r, 700));
@@ -185,7 +233,10 @@ test('a hanging backend never blocks reconcile, memory stays bounded, spans go o
     const out = await run1;
     const [warm, many] = [out.steps[0], out.steps[1]];
     assert.equal(many.times.length, 200, 'every reconcile returned while the backend hung');
-    assert.ok(many.rss - warm.rss < 64 * 1024 * 1024, `memory grew ${((many.rss - warm.rss) / 1048576).toFixed(1)} MiB`);
+    assert.ok(
+      many.rss - warm.rss < 64 * 1024 * 1024,
+      `memory grew ${((many.rss - warm.rss) / 1048576).toFixed(1)} MiB`,
+    );
     const flushed = out.steps[3].flush;
     assert.equal(flushed.pending, 0);
     assert.equal(flushed.exported, 220 * 15);
@@ -201,7 +252,10 @@ test('exit is clean with and without shutdown(), and a reconcile after shutdown(
     const env = { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url };
     // run() rejects on a non-zero exit or a signal: a crash at exit fails here
     await scenario([{ fixture: ONE_BASH }], env);
-    const out = await scenario([{ fixture: ABORT }, { shutdown: 2000 }, { fixture: MAIN }, { flush: 10000 }, { shutdown: 2000 }], env);
+    const out = await scenario(
+      [{ fixture: ABORT }, { shutdown: 2000 }, { fixture: MAIN }, { flush: 10000 }, { shutdown: 2000 }],
+      env,
+    );
     assert.equal(out.steps[3].flush.pending, 0);
     assert.equal(new Set(receiver.spans().map((s) => s.spanId)).size, 4 + 2 + 15);
   } finally {

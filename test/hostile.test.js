@@ -24,7 +24,9 @@ function scenario(steps, env, { umask, timeoutMs = 120000 } = {}) {
 }
 
 function rejections(home) {
-  return readLog(home).split('\n').filter((l) => /payload rejected/.test(l));
+  return readLog(home)
+    .split('\n')
+    .filter((l) => /payload rejected/.test(l));
 }
 
 const byteLength = (s) => Buffer.byteLength(s, 'utf8');
@@ -36,8 +38,10 @@ test('a 100 MB tool output becomes one bounded span with a marker; memory stays 
   const receiver = await startReceiver();
   const home = tempHome();
   try {
-    const out = await scenario([{ memory: true }, { bash: { output: '{100MB}' } }, { flush: 20000 }],
-      { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ memory: true }, { bash: { output: '{100MB}' } }, { flush: 20000 }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.deepEqual(out.steps[1].reconcile, { spans: 4 });
     assert.equal(out.steps[2].flush.exported, 4);
     const [tool] = receiver.spans().filter((s) => s.name === 'bash');
@@ -46,8 +50,12 @@ test('a 100 MB tool output becomes one bounded span with a marker; memory stays 
     assert.match(value, /^x+…\[truncated: \d+ of 104857600 bytes shown\]$/);
     for (const s of receiver.spans())
       for (const [k, v] of Object.entries(s.attributes))
-        if (typeof v === 'string') assert.ok(byteLength(v) <= LIMIT + MARKER_ROOM, `${s.name} ${k}: ${byteLength(v)} bytes`);
-    assert.ok(receiver.requests.every((r) => r.bytes < 1024 * 1024), 'requests stay small');
+        if (typeof v === 'string')
+          assert.ok(byteLength(v) <= LIMIT + MARKER_ROOM, `${s.name} ${k}: ${byteLength(v)} bytes`);
+    assert.ok(
+      receiver.requests.every((r) => r.bytes < 1024 * 1024),
+      'requests stay small',
+    );
     // The string exists in JS (100 MB), as JSON text (100 MB), as the copy Node-API hands to
     // C (100 MB) and as jansson's string: peak about 9x the output today, measured 0.9 GB.
     const growthMiB = (out.steps[1].memory.maxRSSKiB - out.steps[0].memory.maxRSSKiB) / 1024;
@@ -62,8 +70,10 @@ test('a 100 MB tool output becomes one bounded span with a marker; memory stays 
 // for every later turn of the session too. The output must be cut, not the session dropped.
 test('a session with a 100 MB tool output goes on being traced', async () => {
   const home = tempHome();
-  const out = await scenario([{ bash: { output: '{100MB}' } }, { bash: { output: '{100MB}' }, nextTurn: true }],
-    { HOME: home, ARIZE_DRY_RUN: 'true' });
+  const out = await scenario([{ bash: { output: '{100MB}' } }, { bash: { output: '{100MB}' }, nextTurn: true }], {
+    HOME: home,
+    ARIZE_DRY_RUN: 'true',
+  });
   assert.equal(out.steps[0].reconcile.error, undefined);
   assert.equal(out.steps[1].reconcile.error, undefined);
   assert.ok(out.steps[1].reconcile.spans >= 2, `the next turn made ${out.steps[1].reconcile.spans} spans`);
@@ -75,8 +85,10 @@ test('a lone surrogate in a tool output is replaced by U+FFFD, not a rejected sn
   const receiver = await startReceiver();
   const home = tempHome();
   try {
-    const out = await scenario([{ bash: { output: 'a\ud800b\udc00c' } }, { flush: 10000 }],
-      { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ bash: { output: 'a\ud800b\udc00c' } }, { flush: 10000 }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.deepEqual(out.steps[0].reconcile, { spans: 4 });
     const [tool] = receiver.spans().filter((s) => s.name === 'bash');
     assert.equal(tool.attributes['output.value'], 'a\ufffdb\ufffdc');
@@ -87,10 +99,26 @@ test('a lone surrogate in a tool output is replaced by U+FFFD, not a rejected sn
 
 test('a lone surrogate inside JSON text passed as a string is replaced too', async () => {
   const home = tempHome();
-  const text = JSON.stringify({ type: 'close', sessionID: 's', messages: [
-    { info: { id: 'u', sessionID: 's', role: 'user', time: { created: T0 } }, parts: [{ type: 'text', text: 'PLACEHOLDER' }] },
-    { info: { id: 'a', sessionID: 's', role: 'assistant', parentID: 'u', time: { created: T0 + 1, completed: T0 + 2 } }, parts: [] }] })
-    .replace('PLACEHOLDER', 'x\ud800y'); // a raw lone surrogate code unit, not an escape
+  const text = JSON.stringify({
+    type: 'close',
+    sessionID: 's',
+    messages: [
+      {
+        info: { id: 'u', sessionID: 's', role: 'user', time: { created: T0 } },
+        parts: [{ type: 'text', text: 'PLACEHOLDER' }],
+      },
+      {
+        info: {
+          id: 'a',
+          sessionID: 's',
+          role: 'assistant',
+          parentID: 'u',
+          time: { created: T0 + 1, completed: T0 + 2 },
+        },
+        parts: [],
+      },
+    ],
+  }).replace('PLACEHOLDER', 'x\ud800y'); // a raw lone surrogate code unit, not an escape
   const out = await scenario([{ text }], { HOME: home, ARIZE_DRY_RUN: 'true' });
   assert.deepEqual(out.steps[0].reconcile, { spans: 2 });
 });
@@ -98,8 +126,10 @@ test('a lone surrogate inside JSON text passed as a string is replaced too', asy
 test('a NUL in a tool output is replaced by U+FFFD, and the text after it kept', async () => {
   const receiver = await startReceiver();
   try {
-    await scenario([{ bash: { output: 'abc\u0000def' } }, { flush: 10000 }],
-      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    await scenario([{ bash: { output: 'abc\u0000def' } }, { flush: 10000 }], {
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     const [tool] = receiver.spans().filter((s) => s.name === 'bash');
     assert.equal(tool.attributes['output.value'], 'abc\ufffddef');
   } finally {
@@ -109,8 +139,10 @@ test('a NUL in a tool output is replaced by U+FFFD, and the text after it kept',
 
 test('nesting 100,000 levels is rejected with a reason, once in the log, and tracing goes on', async () => {
   const home = tempHome();
-  const out = await scenario([{ deepString: 100000 }, { deepObject: 100000 }, { bash: {} }, { status: true }],
-    { HOME: home, ARIZE_DRY_RUN: 'true' });
+  const out = await scenario([{ deepString: 100000 }, { deepObject: 100000 }, { bash: {} }, { status: true }], {
+    HOME: home,
+    ARIZE_DRY_RUN: 'true',
+  });
   assert.equal(out.steps[0].reconcile.spans, 0);
   assert.match(out.steps[0].reconcile.error, /depth/);
   assert.equal(out.steps[1].reconcile.spans, 0);
@@ -132,15 +164,23 @@ test('a payload JSON cannot represent (a BigInt, a cycle) is rejected saying so'
 
 test('a rejection reason names the problem without quoting the payload', async () => {
   const home = tempHome();
-  const good = JSON.stringify({ type: 'close', sessionID: 's', messages: [
-    { info: { id: 'u', sessionID: 's', role: 'user' }, parts: [{ type: 'text', text: 'PROMPT-CONTENT-4711' }] }] });
+  const good = JSON.stringify({
+    type: 'close',
+    sessionID: 's',
+    messages: [
+      { info: { id: 'u', sessionID: 's', role: 'user' }, parts: [{ type: 'text', text: 'PROMPT-CONTENT-4711' }] },
+    ],
+  });
   // jansson's error text ends "near '<the token>'": the token may be payload content
   const texts = [
-    good.replace('PROMPT-CONTENT-4711', 'PROMPT-CONTENT-4711\u0001'),                     // raw control character
+    good.replace('PROMPT-CONTENT-4711', 'PROMPT-CONTENT-4711\u0001'), // raw control character
     good.replace('{"type":"text","text":"PROMPT-CONTENT-4711"}', '"x" "PROMPT-CONTENT-4711"'), // missing comma
-    good.replace('"PROMPT-CONTENT-4711"', 'PROMPT-CONTENT-4711'),                          // bare word
+    good.replace('"PROMPT-CONTENT-4711"', 'PROMPT-CONTENT-4711'), // bare word
   ];
-  const out = await scenario(texts.map((text) => ({ text })), { HOME: home, ARIZE_DRY_RUN: 'true' });
+  const out = await scenario(
+    texts.map((text) => ({ text })),
+    { HOME: home, ARIZE_DRY_RUN: 'true' },
+  );
   for (const step of out.steps) {
     assert.equal(step.reconcile.spans, 0);
     assert.doesNotMatch(step.reconcile.error, /PROMPT/);
@@ -161,7 +201,10 @@ test('out-of-range numbers and times give ordered spans', async () => {
     const bash = first.parts.find((x) => x.tool === 'bash');
     bash.state.time = { start: 5000, end: 10 };
     second.info.time = { created: 1.8e13, completed: 1.9e13 }; // the end is past 2^64 ns (year 2554)
-    const out = await scenario([{ payload: p }, { flush: 10000 }], { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    const out = await scenario([{ payload: p }, { flush: 10000 }], {
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+    });
     assert.equal(out.steps[0].reconcile.error, undefined);
     for (const s of receiver.spans()) {
       assert.ok(s.endNs >= s.startNs, `${s.name}: ${s.startNs} .. ${s.endNs}`);
@@ -186,13 +229,21 @@ test('a number beyond int64 in a tool argument does not reject the snapshot', as
 test('ids with path characters keep the state inside its directory', async () => {
   const home = tempHome();
   const ids = ['../../../escape', '/etc/passwd', 'a/b', '..', '%2e%2e%2f'];
-  const steps = ids.map((id) => ({ payload: { type: 'close', sessionID: id, messages: [
-    { info: { id: '../m', sessionID: id, role: 'user' }, parts: [] }] } }));
+  const steps = ids.map((id) => ({
+    payload: {
+      type: 'close',
+      sessionID: id,
+      messages: [{ info: { id: '../m', sessionID: id, role: 'user' }, parts: [] }],
+    },
+  }));
   const out = await scenario(steps, { HOME: home, ARIZE_DRY_RUN: 'true' });
   for (const step of out.steps) assert.equal(step.reconcile.error, undefined);
   const arize = path.join(home, '.arize');
   // nothing beside .arize (Bun keeps its own ~/.bun)
-  assert.deepEqual(fs.readdirSync(home).filter((n) => n !== '.bun'), ['.arize']);
+  assert.deepEqual(
+    fs.readdirSync(home).filter((n) => n !== '.bun'),
+    ['.arize'],
+  );
   const dir = path.join(arize, 'harness', 'state', 'opencode');
   for (const name of fs.readdirSync(dir)) {
     assert.ok(!name.startsWith('.') && name.endsWith('.state'), name);
@@ -262,11 +313,13 @@ test('no API key or authorization value in logs, status, errors or a verbose run
   });
   const home = tempHome();
   try {
-    const out = await scenario([
-      { bash: {} }, { text: '{broken' }, { flush: 20000 }, { status: true },
-    ], {
-      HOME: home, ARIZE_API_KEY: SECRET, ARIZE_SPACE_ID: SPACE, ARIZE_OTLP_ENDPOINT: receiver.url,
-      ARIZE_VERBOSE: 'true', ARIZE_RETRY_INITIAL_MS: '50',
+    const out = await scenario([{ bash: {} }, { text: '{broken' }, { flush: 20000 }, { status: true }], {
+      HOME: home,
+      ARIZE_API_KEY: SECRET,
+      ARIZE_SPACE_ID: SPACE,
+      ARIZE_OTLP_ENDPOINT: receiver.url,
+      ARIZE_VERBOSE: 'true',
+      ARIZE_RETRY_INITIAL_MS: '50',
     });
     assert.equal(out.steps[2].flush.exported, 4);
     assert.equal(receiver.requests.at(-1).headers.authorization, SECRET, 'the key did reach the backend');
@@ -283,7 +336,10 @@ test('no Phoenix key or bearer token in logs, status or errors, with a refusing 
   const home = tempHome();
   try {
     const out = await scenario([{ bash: {} }, { flush: 5000 }, { status: true }], {
-      HOME: home, PHOENIX_ENDPOINT: receiver.url, PHOENIX_API_KEY: SECRET, ARIZE_VERBOSE: 'true',
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      PHOENIX_API_KEY: SECRET,
+      ARIZE_VERBOSE: 'true',
     });
     assert.equal(receiver.requests[0].headers.authorization, `Bearer ${SECRET}`);
     assert.match(out.steps[2].status.last_export.error, /401/);
@@ -302,7 +358,10 @@ test('a backend that echoes the key in its refusal does not put the key in the l
   const home = tempHome();
   try {
     const out = await scenario([{ bash: {} }, { flush: 5000 }, { status: true }], {
-      HOME: home, ARIZE_API_KEY: SECRET, ARIZE_SPACE_ID: SPACE, ARIZE_OTLP_ENDPOINT: receiver.url,
+      HOME: home,
+      ARIZE_API_KEY: SECRET,
+      ARIZE_SPACE_ID: SPACE,
+      ARIZE_OTLP_ENDPOINT: receiver.url,
     });
     assert.match(out.steps[2].status.last_export.error, /401/);
     assertNoSecret(out, home, [SECRET]);
@@ -317,17 +376,25 @@ test('a key in the config file stays out of status and the log; a world-readable
   const dir = path.join(home, '.arize', 'harness');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'config.yaml');
-  fs.writeFileSync(file, `harnesses:\n  opencode:\n    endpoint: ${receiver.url}\n    api_key: ${SECRET}\n    space_id: ${SPACE}\n` +
-    `    target: arize\nlogging:\n  prompts: nonsense-${SECRET}\n`);
+  fs.writeFileSync(
+    file,
+    `harnesses:\n  opencode:\n    endpoint: ${receiver.url}\n    api_key: ${SECRET}\n    space_id: ${SPACE}\n` +
+      `    target: arize\nlogging:\n  prompts: nonsense-${SECRET}\n`,
+  );
   fs.chmodSync(file, 0o644);
   try {
-    const out = await scenario([{ bash: {} }, { flush: 10000 }, { status: true }],
-      { HOME: home, ARIZE_VERBOSE: 'true' });
+    const out = await scenario([{ bash: {} }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      ARIZE_VERBOSE: 'true',
+    });
     assert.equal(out.steps[1].flush.exported, 4);
     assertNoSecret(out, home, [SECRET, SPACE]);
     const status = out.steps[2].status;
-    assert.match(`${status.config.warning} ${readLog(home)}`, /readable|permission|0600|chmod/i,
-      'a world-readable config holding a key gets a warning');
+    assert.match(
+      `${status.config.warning} ${readLog(home)}`,
+      /readable|permission|0600|chmod/i,
+      'a world-readable config holding a key gets a warning',
+    );
   } finally {
     await receiver.close();
   }
@@ -338,8 +405,11 @@ test('an endpoint with user:password@ shows neither in status or the log', async
   const home = tempHome();
   try {
     const url = receiver.url.replace('http://', `http://user:${SECRET}@`);
-    const out = await scenario([{ bash: {} }, { flush: 10000 }, { status: true }],
-      { HOME: home, PHOENIX_ENDPOINT: url, ARIZE_VERBOSE: 'true' });
+    const out = await scenario([{ bash: {} }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: url,
+      ARIZE_VERBOSE: 'true',
+    });
     assert.equal(out.steps[2].status.backend.endpoint, `${receiver.url}/v1/traces`);
     assertNoSecret(out, home, [SECRET]);
   } finally {
@@ -364,14 +434,19 @@ test('log, state and spool files are 0600 in 0700 directories, even with umask 0
   const receiver = await startReceiver({ respond: () => ({ status: 503 }) }); // the spool keeps them
   const home = tempHome();
   try {
-    await scenario([{ bash: { type: 'reconcile' } }, { bash: {} }, { flush: 300 }],
-      { HOME: home, PHOENIX_ENDPOINT: receiver.url, ARIZE_RETRY_INITIAL_MS: '50' }, { umask: 0 });
+    await scenario(
+      [{ bash: { type: 'reconcile' } }, { bash: {} }, { flush: 300 }],
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, ARIZE_RETRY_INITIAL_MS: '50' },
+      { umask: 0 },
+    );
     const harness = path.join(home, '.arize', 'harness');
     const entries = walk(path.join(home, '.arize'));
     for (const sub of ['logs', 'state', 'spool'])
-      assert.ok(entries.some((e) => e.path.startsWith(path.join(harness, sub)) && !e.dir), `files in ${sub}`);
-    for (const e of entries)
-      assert.equal(e.mode.toString(8), e.dir ? '700' : '600', e.path.slice(home.length));
+      assert.ok(
+        entries.some((e) => e.path.startsWith(path.join(harness, sub)) && !e.dir),
+        `files in ${sub}`,
+      );
+    for (const e of entries) assert.equal(e.mode.toString(8), e.dir ? '700' : '600', e.path.slice(home.length));
   } finally {
     await receiver.close();
   }

@@ -56,7 +56,8 @@ function firstUserText(body) {
 
 // The tool calls of a step, normalised to [{name, args, id?}].
 function toolCallsOf(step) {
-  if (Array.isArray(step.tools)) return step.tools.map((t) => ({ name: t.tool, args: t.args || {}, id: t.id, child: t.child }));
+  if (Array.isArray(step.tools))
+    return step.tools.map((t) => ({ name: t.tool, args: t.args || {}, id: t.id, child: t.child }));
   if (step.tool) return [{ name: step.tool, args: step.args || {}, id: step.id, child: step.child }];
   return [];
 }
@@ -107,9 +108,11 @@ async function startModelServer(initial = {}) {
     if (!c) {
       const child = childScripts.find((s) => first.includes(s.prompt));
       const named = !child && namedScripts.find(([marker]) => first.includes(marker));
-      c = child ? { script: child.steps, label: `child:${child.prompt.slice(0, 40)}` }
-        : named ? { script: named[1], label: `script:${named[0]}` }
-        : { script: options.script || [], label: 'main' };
+      c = child
+        ? { script: child.steps, label: `child:${child.prompt.slice(0, 40)}` }
+        : named
+          ? { script: named[1], label: `script:${named[0]}` }
+          : { script: options.script || [], label: 'main' };
       Object.assign(c, { key, calls: 0, firstUser: first });
       conversations.set(key, c);
     }
@@ -123,7 +126,8 @@ async function startModelServer(initial = {}) {
   async function stream(res, body, step, n) {
     const id = `chatcmpl-scripted-${n}`;
     const created = Math.floor(Date.now() / 1000);
-    const chunk = (choices, extra) => Object.assign({ id, object: 'chat.completion.chunk', created, model: body.model, choices }, extra);
+    const chunk = (choices, extra) =>
+      Object.assign({ id, object: 'chat.completion.chunk', created, model: body.model, choices }, extra);
     const delta = (d, finish = null) => chunk([{ index: 0, delta: d, finish_reason: finish }]);
     const delay = step.delayMs ?? 2;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -143,18 +147,35 @@ async function startModelServer(initial = {}) {
       const args = JSON.stringify(call.args);
       const half = Math.floor(args.length / 2);
       // The first delta names the call; the arguments arrive split, as real providers do.
-      writeChunk(res, delta({ tool_calls: [{ index: i, id: call.id || `call_${n}_${i}`, type: 'function', function: { name: call.name, arguments: args.slice(0, half) } }] }));
+      writeChunk(
+        res,
+        delta({
+          tool_calls: [
+            {
+              index: i,
+              id: call.id || `call_${n}_${i}`,
+              type: 'function',
+              function: { name: call.name, arguments: args.slice(0, half) },
+            },
+          ],
+        }),
+      );
       writeChunk(res, delta({ tool_calls: [{ index: i, function: { arguments: args.slice(half) } }] }));
     });
     writeChunk(res, delta({}, calls.length ? 'tool_calls' : 'stop'));
     const u = Object.assign({}, DEFAULT_USAGE, step.usage);
-    writeChunk(res, chunk([], {
-      usage: {
-        prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion,
-        prompt_tokens_details: { cached_tokens: u.cached || 0 },
-        completion_tokens_details: { reasoning_tokens: u.reasoning || 0 },
-      },
-    }));
+    writeChunk(
+      res,
+      chunk([], {
+        usage: {
+          prompt_tokens: u.prompt,
+          completion_tokens: u.completion,
+          total_tokens: u.prompt + u.completion,
+          prompt_tokens_details: { cached_tokens: u.cached || 0 },
+          completion_tokens_details: { reasoning_tokens: u.reasoning || 0 },
+        },
+      }),
+    );
     res.write('data: [DONE]\n\n');
     res.end();
   }
@@ -163,15 +184,30 @@ async function startModelServer(initial = {}) {
     const calls = toolCallsOf(step);
     const message = { role: 'assistant', content: step.text || null };
     if (step.reasoning) message.reasoning_content = step.reasoning;
-    if (calls.length) message.tool_calls = calls.map((c, i) => ({ id: c.id || `call_${n}_${i}`, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.args) } }));
+    if (calls.length)
+      message.tool_calls = calls.map((c, i) => ({
+        id: c.id || `call_${n}_${i}`,
+        type: 'function',
+        function: { name: c.name, arguments: JSON.stringify(c.args) },
+      }));
     const u = Object.assign({}, DEFAULT_USAGE, step.usage);
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({
-      id: `chatcmpl-scripted-${n}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: body.model,
-      choices: [{ index: 0, message, finish_reason: calls.length ? 'tool_calls' : 'stop' }],
-      usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion,
-        prompt_tokens_details: { cached_tokens: u.cached || 0 }, completion_tokens_details: { reasoning_tokens: u.reasoning || 0 } },
-    }));
+    res.end(
+      JSON.stringify({
+        id: `chatcmpl-scripted-${n}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+        choices: [{ index: 0, message, finish_reason: calls.length ? 'tool_calls' : 'stop' }],
+        usage: {
+          prompt_tokens: u.prompt,
+          completion_tokens: u.completion,
+          total_tokens: u.prompt + u.completion,
+          prompt_tokens_details: { cached_tokens: u.cached || 0 },
+          completion_tokens_details: { reasoning_tokens: u.reasoning || 0 },
+        },
+      }),
+    );
   }
 
   async function handle(req, res) {
@@ -179,7 +215,11 @@ async function startModelServer(initial = {}) {
     for await (const c of req) chunks.push(c);
     const raw = Buffer.concat(chunks).toString('utf8');
     let body = null;
-    try { body = raw ? JSON.parse(raw) : null; } catch { body = null; }
+    try {
+      body = raw ? JSON.parse(raw) : null;
+    } catch {
+      body = null;
+    }
     const n = ++seq;
     const record = { n, at: Date.now(), method: req.method, url: req.url, headers: req.headers, body, kind: 'other' };
     requests.push(record);
@@ -217,10 +257,15 @@ async function startModelServer(initial = {}) {
       const status = step.error.status || 400;
       record.kind += ':error';
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: {
-        message: step.error.message || `scripted provider error ${status}`,
-        type: step.error.type || 'invalid_request_error', code: step.error.code || `scripted_${status}`,
-      } }));
+      res.end(
+        JSON.stringify({
+          error: {
+            message: step.error.message || `scripted provider error ${status}`,
+            type: step.error.type || 'invalid_request_error',
+            code: step.error.code || `scripted_${status}`,
+          },
+        }),
+      );
       return;
     }
     if (body.stream) await stream(res, body, step, n);
@@ -239,7 +284,10 @@ async function startModelServer(initial = {}) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const url = `http://127.0.0.1:${server.address().port}`;
 

@@ -9,7 +9,9 @@ const { startReceiver } = require('./receiver.js');
 const { tempHome, cleanEnv, run } = require('./helpers/run.js');
 
 const T = 1795480000000;
-const S = 'ses_parent', C1 = 'ses_child', C2 = 'ses_grandchild';
+const S = 'ses_parent',
+  C1 = 'ses_child',
+  C2 = 'ses_grandchild';
 
 function msg(session, id, role, extra, parts) {
   return {
@@ -19,17 +21,39 @@ function msg(session, id, role, extra, parts) {
 }
 
 function assistant(session, id, parent, created, completed, extra, parts) {
-  return msg(session, id, 'assistant', {
-    parentID: parent, modelID: 'claude-x', providerID: 'anthropic', mode: 'build', agent: 'build',
-    path: { cwd: '/work/proj', root: '/work/proj' }, time: { created, completed }, cost: 0.01,
-    tokens: { input: 100, output: 40, reasoning: 10, cache: { read: 300, write: 50 } }, finish: 'stop', ...extra,
-  }, parts);
+  return msg(
+    session,
+    id,
+    'assistant',
+    {
+      parentID: parent,
+      modelID: 'claude-x',
+      providerID: 'anthropic',
+      mode: 'build',
+      agent: 'build',
+      path: { cwd: '/work/proj', root: '/work/proj' },
+      time: { created, completed },
+      cost: 0.01,
+      tokens: { input: 100, output: 40, reasoning: 10, cache: { read: 300, write: 50 } },
+      finish: 'stop',
+      ...extra,
+    },
+    parts,
+  );
 }
 
 const task = (callID, child, prompt, start, end) => ({
-  type: 'tool', callID, tool: 'task',
-  state: { status: 'completed', input: { description: 'd', prompt, subagent_type: 'general' }, output: `<task id="${child}">ok</task>`,
-    title: 'd', metadata: { sessionId: child, parentSessionId: 'x' }, time: { start, end } },
+  type: 'tool',
+  callID,
+  tool: 'task',
+  state: {
+    status: 'completed',
+    input: { description: 'd', prompt, subagent_type: 'general' },
+    output: `<task id="${child}">ok</task>`,
+    title: 'd',
+    metadata: { sessionId: child, parentSessionId: 'x' },
+    time: { start, end },
+  },
 });
 
 // A turn: reasoning + a read, then a task whose child runs a task of its own (a grandchild),
@@ -40,30 +64,78 @@ function session() {
     assistant(S, 'msg_a1', 'msg_u1', T + 10, T + 100, { finish: 'tool-calls' }, [
       { type: 'reasoning', text: 'look at the file first' },
       { type: 'text', text: 'Reading it.' },
-      { type: 'tool', callID: 'call_r', tool: 'read', state: { status: 'completed', input: { filePath: '/work/proj/a.c' }, output: 'int main;', title: 'a.c', time: { start: T + 50, end: T + 60 } } },
+      {
+        type: 'tool',
+        callID: 'call_r',
+        tool: 'read',
+        state: {
+          status: 'completed',
+          input: { filePath: '/work/proj/a.c' },
+          output: 'int main;',
+          title: 'a.c',
+          time: { start: T + 50, end: T + 60 },
+        },
+      },
     ]),
-    assistant(S, 'msg_a2', 'msg_u1', T + 110, T + 900, { finish: 'tool-calls' }, [task('call_t', C1, 'investigate', T + 120, T + 880)]),
-    assistant(S, 'msg_a3', 'msg_u1', T + 910, T + 990, { finish: 'length', error: { name: 'MessageOutputLengthError', data: {} } }, [
-      { type: 'text', text: 'The fix is' },
+    assistant(S, 'msg_a2', 'msg_u1', T + 110, T + 900, { finish: 'tool-calls' }, [
+      task('call_t', C1, 'investigate', T + 120, T + 880),
     ]),
+    assistant(
+      S,
+      'msg_a3',
+      'msg_u1',
+      T + 910,
+      T + 990,
+      { finish: 'length', error: { name: 'MessageOutputLengthError', data: {} } },
+      [{ type: 'text', text: 'The fix is' }],
+    ),
   ];
   const child = [
     msg(C1, 'msg_cu', 'user', {}, [{ type: 'text', text: 'investigate' }]),
-    assistant(C1, 'msg_ca1', 'msg_cu', T + 130, T + 800, { agent: 'general' }, [task('call_g', C2, 'dig deeper', T + 140, T + 790)]),
-    assistant(C1, 'msg_ca2', 'msg_cu', T + 805, T + 870, { agent: 'general' }, [{ type: 'text', text: 'child says: found it' }]),
+    assistant(C1, 'msg_ca1', 'msg_cu', T + 130, T + 800, { agent: 'general' }, [
+      task('call_g', C2, 'dig deeper', T + 140, T + 790),
+    ]),
+    assistant(C1, 'msg_ca2', 'msg_cu', T + 805, T + 870, { agent: 'general' }, [
+      { type: 'text', text: 'child says: found it' },
+    ]),
   ];
   const grandchild = [
     msg(C2, 'msg_gu', 'user', {}, [{ type: 'text', text: 'dig deeper' }]),
     assistant(C2, 'msg_ga', 'msg_gu', T + 150, T + 780, { agent: 'explore' }, [
-      { type: 'tool', callID: 'call_gb', tool: 'grep', state: { status: 'completed', input: { pattern: 'TODO' }, output: 'a.c:1', title: 'TODO', time: { start: T + 160, end: T + 170 } } },
+      {
+        type: 'tool',
+        callID: 'call_gb',
+        tool: 'grep',
+        state: {
+          status: 'completed',
+          input: { pattern: 'TODO' },
+          output: 'a.c:1',
+          title: 'TODO',
+          time: { start: T + 160, end: T + 170 },
+        },
+      },
       { type: 'text', text: 'grandchild found a TODO' },
     ]),
   ];
   return {
-    type: 'close', sessionID: S, messages: parent,
+    type: 'close',
+    sessionID: S,
+    messages: parent,
     childSessions: [
-      { sessionID: C2, parentSessionID: C1, parentCallID: 'call_g', info: { id: C2, parentID: C1, agent: 'explore', title: 'dig' }, messages: grandchild },
-      { sessionID: C1, parentSessionID: S, parentCallID: 'call_t', info: { id: C1, parentID: S, agent: 'general', title: 'inv' }, messages: child },
+      {
+        sessionID: C2,
+        parentSessionID: C1,
+        parentCallID: 'call_g',
+        info: { id: C2, parentID: C1, agent: 'explore', title: 'dig' },
+        messages: grandchild,
+      },
+      {
+        sessionID: C1,
+        parentSessionID: S,
+        parentCallID: 'call_t',
+        info: { id: C1, parentID: S, agent: 'general', title: 'inv' },
+        messages: child,
+      },
     ],
   };
 }
@@ -71,8 +143,11 @@ function session() {
 async function receive(env, payload = session()) {
   const receiver = await startReceiver();
   try {
-    const out = await run('api-scenario.js', { steps: [{ payload }, { flush: 10000 }] },
-      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }));
+    const out = await run(
+      'api-scenario.js',
+      { steps: [{ payload }, { flush: 10000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }),
+    );
     assert.equal(out.steps[1].flush.pending, 0);
     return receiver.spans();
   } finally {
@@ -86,7 +161,7 @@ const one = (spans, name) => {
   return found[0];
 };
 
-test('nested subagents nest again, all in the parent turn\'s trace', async () => {
+test("nested subagents nest again, all in the parent turn's trace", async () => {
   const spans = await receive({});
   const turn = one(spans, 'Turn');
   const byCall = (id) => spans.find((s) => s.attributes['tool.id'] === id);
@@ -131,10 +206,18 @@ test('LLM spans carry the OpenInference fields OpenCode can fill', async () => {
   assert.equal(a['llm.output_messages.0.message.contents.1.message_content.type'], 'text');
   assert.equal(a['llm.output_messages.0.message.tool_calls.0.tool_call.id'], 'call_r');
   assert.equal(a['llm.output_messages.0.message.tool_calls.0.tool_call.function.name'], 'read');
-  assert.deepEqual(JSON.parse(a['llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments']), { filePath: '/work/proj/a.c' });
+  assert.deepEqual(JSON.parse(a['llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments']), {
+    filePath: '/work/proj/a.c',
+  });
   assert.equal(a['input.mime_type'], 'text/plain');
   assert.equal(a['output.mime_type'], 'text/plain');
-  assert.deepEqual(JSON.parse(a['metadata']), { agent: 'build', mode: 'build', cwd: '/work/proj', message_id: 'msg_a1', session_id: S });
+  assert.deepEqual(JSON.parse(a['metadata']), {
+    agent: 'build',
+    mode: 'build',
+    cwd: '/work/proj',
+    message_id: 'msg_a1',
+    session_id: S,
+  });
   // the second call consumed the read's result
   const second = llms.find((s) => s.attributes['metadata'].includes('msg_a2')).attributes;
   assert.equal(second['llm.input_messages.0.message.role'], 'tool');
@@ -177,9 +260,15 @@ test('tools: ids, mime types and their main argument', async () => {
 test('custom attributes, OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME arrive', async () => {
   const home = tempHome();
   fs.mkdirSync(path.join(home, '.arize', 'harness'), { recursive: true });
-  fs.writeFileSync(path.join(home, '.arize', 'harness', 'config.yaml'),
-    'attributes:\n  team: platform\n  env: dev\nharnesses:\n  opencode:\n    attributes:\n      env: laptop\n');
-  const spans = await receive({ HOME: home, OTEL_SERVICE_NAME: 'my-agent', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,owner=a%20b' });
+  fs.writeFileSync(
+    path.join(home, '.arize', 'harness', 'config.yaml'),
+    'attributes:\n  team: platform\n  env: dev\nharnesses:\n  opencode:\n    attributes:\n      env: laptop\n',
+  );
+  const spans = await receive({
+    HOME: home,
+    OTEL_SERVICE_NAME: 'my-agent',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,owner=a%20b',
+  });
   for (const s of spans) {
     assert.equal(s.attributes.team, 'platform');
     assert.equal(s.attributes.env, 'laptop', 'the harness block wins');
@@ -193,7 +282,11 @@ test('OPENINFERENCE_HIDE_INPUTS and _OUTPUT_MESSAGES mask what they name', async
   const spans = await receive({ OPENINFERENCE_HIDE_INPUTS: 'true', OPENINFERENCE_HIDE_OUTPUT_MESSAGES: 'true' });
   for (const s of spans) {
     if ('input.value' in s.attributes) assert.equal(s.attributes['input.value'], '__REDACTED__');
-    assert.ok(!Object.keys(s.attributes).some((k) => k.startsWith('llm.input_messages.') || k.startsWith('llm.output_messages.')));
+    assert.ok(
+      !Object.keys(s.attributes).some(
+        (k) => k.startsWith('llm.input_messages.') || k.startsWith('llm.output_messages.'),
+      ),
+    );
   }
   assert.equal(one(spans, 'Turn').attributes['output.value'], 'The fix is');
 });
@@ -201,9 +294,14 @@ test('OPENINFERENCE_HIDE_INPUTS and _OUTPUT_MESSAGES mask what they name', async
 // ---------------------------------------------------------------------------
 // Issue 12: one bad item never costs the rest; attributes exactly as the conventions say.
 
-const userMsg = (session, id, text, created = T) => msg(session, id, 'user', { time: { created } }, [{ type: 'text', text }]);
+const userMsg = (session, id, text, created = T) =>
+  msg(session, id, 'user', { time: { created } }, [{ type: 'text', text }]);
 const childOf = (sessionID, messages, info = {}) => ({
-  sessionID, parentSessionID: S, parentCallID: 'call_t', info: { id: sessionID, parentID: S, agent: 'general', title: 'c', ...info }, messages,
+  sessionID,
+  parentSessionID: S,
+  parentCallID: 'call_t',
+  info: { id: sessionID, parentID: S, agent: 'general', title: 'c', ...info },
+  messages,
 });
 
 test('one malformed child, part or number costs only itself: the rest of the turn arrives', async () => {
@@ -215,8 +313,11 @@ test('one malformed child, part or number costs only itself: the rest of the tur
   const receiver = await startReceiver();
   const home = tempHome();
   try {
-    const out = await run('api-scenario.js', { steps: [{ payload: text }, { flush: 10000 }] },
-      cleanEnv({ HOME: home, PHOENIX_ENDPOINT: receiver.url }));
+    const out = await run(
+      'api-scenario.js',
+      { steps: [{ payload: text }, { flush: 10000 }] },
+      cleanEnv({ HOME: home, PHOENIX_ENDPOINT: receiver.url }),
+    );
     assert.equal(out.steps[0].reconcile.error, undefined);
     const spans = receiver.spans();
     assert.equal(one(spans, 'Turn').attributes['opencode.turn.llm_calls'], 5); // the grandchild's call is gone
@@ -241,7 +342,8 @@ test('one malformed child, part or number costs only itself: the rest of the tur
 test('output messages: message.content when text-only, message.contents.N when multi-part, never both', async () => {
   const llms = (await receive({})).filter((s) => s.attributes['openinference.span.kind'] === 'LLM');
   const byMessage = (id) => llms.find((s) => s.attributes.metadata.includes(`"${id}"`)).attributes;
-  const multi = byMessage('msg_a1'), textOnly = byMessage('msg_ca2');
+  const multi = byMessage('msg_a1'),
+    textOnly = byMessage('msg_ca2');
   assert.equal(multi['llm.output_messages.0.message.content'], undefined);
   assert.equal(multi['llm.output_messages.0.message.contents.1.message_content.text'], 'Reading it.');
   assert.equal(textOnly['llm.output_messages.0.message.content'], 'child says: found it');
@@ -257,13 +359,18 @@ test('a call without a cost field has no llm.cost.total; the Turn sums the known
   assert.equal(first['llm.cost.total'], undefined, 'unknown is not free');
   assert.ok(Math.abs(one(spans, 'Turn').attributes['opencode.turn.cost.total'] - 0.02) < 1e-9);
   for (const m of p.messages) delete m.info.cost;
-  assert.equal(one(await receive({}, p), 'Turn').attributes['opencode.turn.cost.total'], undefined, 'no known cost: none');
+  assert.equal(
+    one(await receive({}, p), 'Turn').attributes['opencode.turn.cost.total'],
+    undefined,
+    'no known cost: none',
+  );
 });
 
 test('a clock before 2000 gives spans at a clamped, marked time, never missing ones', async () => {
   const old = 5000;
   const p = {
-    type: 'close', sessionID: 'ses_clock',
+    type: 'close',
+    sessionID: 'ses_clock',
     messages: [
       userMsg('ses_clock', 'msg_u', 'what time is it', old),
       assistant('ses_clock', 'msg_a', 'msg_u', old + 10, old + 100, {}, [{ type: 'text', text: '1970' }]),
@@ -279,13 +386,32 @@ test('a clock before 2000 gives spans at a clamped, marked time, never missing o
 
 test('a tool the user aborted ends ERROR', async () => {
   const p = {
-    type: 'close', sessionID: 'ses_abort',
+    type: 'close',
+    sessionID: 'ses_abort',
     messages: [
       userMsg('ses_abort', 'msg_u', 'run it'),
-      assistant('ses_abort', 'msg_a', 'msg_u', T + 10, T + 100, { error: { name: 'MessageAbortedError', data: { message: 'aborted' } } }, [{
-        type: 'tool', callID: 'call_b', tool: 'bash',
-        state: { status: 'completed', input: { command: 'sleep 60' }, output: 'partial\n\n<bash_metadata>\nUser aborted the command\n</bash_metadata>', metadata: { exit: 130 }, time: { start: T + 20, end: T + 90 } },
-      }]),
+      assistant(
+        'ses_abort',
+        'msg_a',
+        'msg_u',
+        T + 10,
+        T + 100,
+        { error: { name: 'MessageAbortedError', data: { message: 'aborted' } } },
+        [
+          {
+            type: 'tool',
+            callID: 'call_b',
+            tool: 'bash',
+            state: {
+              status: 'completed',
+              input: { command: 'sleep 60' },
+              output: 'partial\n\n<bash_metadata>\nUser aborted the command\n</bash_metadata>',
+              metadata: { exit: 130 },
+              time: { start: T + 20, end: T + 90 },
+            },
+          },
+        ],
+      ),
     ],
   };
   const bash = one(await receive({}, p), 'bash');
@@ -300,7 +426,7 @@ test('a child call that never completed arrives as an interrupted LLM span, the 
   const spans = await receive({}, p);
   const childTask = spans.find((s) => s.attributes['tool.id'] === 'call_g');
   const parent = spans.find((s) => s.spanId === childTask.parentSpanId);
-  assert.ok(parent, 'the tool span\'s parent was sent');
+  assert.ok(parent, "the tool span's parent was sent");
   assert.equal(parent.attributes['openinference.span.kind'], 'LLM');
   assert.equal(parent.status.code, 2);
 });
@@ -314,8 +440,11 @@ test('the AGENT span waits for the complete child and carries its final answer',
   partial.messages.pop(); // the parent's final call has not happened yet
   const receiver = await startReceiver();
   try {
-    await run('api-scenario.js', { steps: [{ payload: partial }, { payload: session() }, { flush: 10000 }] },
-      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }));
+    await run(
+      'api-scenario.js',
+      { steps: [{ payload: partial }, { payload: session() }, { flush: 10000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }),
+    );
     const agents = receiver.spans().filter((s) => s.name === 'Agent: general');
     assert.equal(agents.length, 1);
     assert.equal(agents[0].attributes['output.value'], 'child says: found it');
@@ -331,7 +460,8 @@ test('redaction keeps JSON types honest: text/plain beside a marker, JSON where 
   assert.equal(read['input.mime_type'], 'text/plain');
   assert.equal(typeof JSON.parse(read['tool.parameters']), 'object');
   for (const s of spans) {
-    for (const [k, v] of Object.entries(s.attributes)) if (k.endsWith('tool_call.function.arguments')) assert.equal(typeof JSON.parse(v), 'object', k);
+    for (const [k, v] of Object.entries(s.attributes))
+      if (k.endsWith('tool_call.function.arguments')) assert.equal(typeof JSON.parse(v), 'object', k);
     for (const side of ['input', 'output'])
       if (s.attributes[`${side}.mime_type`] === 'application/json') JSON.parse(s.attributes[`${side}.value`]);
   }

@@ -51,38 +51,71 @@ async function scenario(runtime, env, input = '') {
 
 test('the tarball holds what runs and no install script; its size is reported', () => {
   const { files, bytes, unpacked } = pack();
-  for (const f of ['package.json', 'lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/native.js', 'lib/binary.js',
-    'lib/cli.js', 'plugin/index.mjs', 'plugin/arize-tracing.ts', 'prebuilds/linux-x64/node.napi.node',
-    'prebuilds/linux-arm64/node.napi.node', 'prebuilds/manifest.json', 'native/sources.js', 'binding.gyp', 'native/config.c', 'native/nodedir/include/node/node_api.h',
-    'native/nodedir/prepare.js'])
+  for (const f of [
+    'package.json',
+    'lib/index.js',
+    'lib/index.mjs',
+    'lib/index.d.ts',
+    'lib/native.js',
+    'lib/binary.js',
+    'lib/cli.js',
+    'plugin/index.mjs',
+    'plugin/arize-tracing.ts',
+    'prebuilds/linux-x64/node.napi.node',
+    'prebuilds/linux-arm64/node.napi.node',
+    'prebuilds/manifest.json',
+    'native/sources.js',
+    'binding.gyp',
+    'native/config.c',
+    'native/nodedir/include/node/node_api.h',
+    'native/nodedir/prepare.js',
+  ])
     assert.ok(files.includes(f), `${f} is packed`);
-  for (const f of files) assert.doesNotMatch(f, /^(test|build|node_modules|\.ci|native\/prebuild|native\/proto)\//, `${f} is not packed`);
+  for (const f of files)
+    assert.doesNotMatch(f, /^(test|build|node_modules|\.ci|native\/prebuild|native\/proto)\//, `${f} is not packed`);
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
-  for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(pkg.scripts?.[s], undefined, `no ${s} script`);
+  for (const s of ['preinstall', 'install', 'postinstall', 'prepare'])
+    assert.equal(pkg.scripts?.[s], undefined, `no ${s} script`);
   assert.equal(pkg.gypfile, false);
   assert.deepEqual(Object.keys(pkg.dependencies), ['node-gyp-build']);
   assert.equal(pkg.bin[NAME], 'lib/cli.js');
-  const sizes = ['linux-x64', 'linux-arm64'].map((key) => `prebuilds/${key}/node.napi.node: ${fs.statSync(path.join(pkgDir, 'prebuilds', key, 'node.napi.node')).size} bytes`);
+  const sizes = ['linux-x64', 'linux-arm64'].map(
+    (key) =>
+      `prebuilds/${key}/node.napi.node: ${fs.statSync(path.join(pkgDir, 'prebuilds', key, 'node.napi.node')).size} bytes`,
+  );
   console.log(`# npm pack: ${bytes} bytes packed, ${unpacked} unpacked; ${sizes.join('; ')}`);
   assert.ok(bytes < 2 * 1024 * 1024, `the tarball stays small (${bytes} bytes)`);
 });
 
-for (const [key, machine] of [['linux-x64', 'Advanced Micro Devices X86-64'], ['linux-arm64', 'AArch64']]) {
-  test(`the bundled ${key} prebuild is built for ${key}, exports only the Node-API entry points, needs glibc 2.17 at most, and is in the manifest`, { skip: !hasTool('readelf') && 'no binutils here' }, () => {
-    const { inspect, check, MAX_GLIBC } = require('../native/prebuild/prebuild.js');
-    const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
-    const info = inspect(file);
-    assert.equal(info.machine, machine);
-    assert.deepEqual(check(info), []);
-    assert.deepEqual(info.exported.sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
-    assert.ok(info.needed.includes('libcurl.so.4'));
-    for (const lib of ['libjansson.so.4', 'libyaml-0.so.2', 'libprotobuf-c.so.1']) assert.ok(!info.needed.includes(lib), `${lib} is linked in`);
-    console.log(`# ${key} prebuild: ${info.bytes} bytes, needs ${info.needed.join(' ')}, highest GLIBC_${info.maxGlibc} (limit ${MAX_GLIBC})`);
-    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), 'utf8'));
-    assert.equal(manifest.binaries[key].sha256, crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
-      'prebuilds/manifest.json describes the bundled file (run `npm run release`)');
-    assert.equal(manifest.binaries[key].bundled, `${key}/node.napi.node`);
-  });
+for (const [key, machine] of [
+  ['linux-x64', 'Advanced Micro Devices X86-64'],
+  ['linux-arm64', 'AArch64'],
+]) {
+  test(
+    `the bundled ${key} prebuild is built for ${key}, exports only the Node-API entry points, needs glibc 2.17 at most, and is in the manifest`,
+    { skip: !hasTool('readelf') && 'no binutils here' },
+    () => {
+      const { inspect, check, MAX_GLIBC } = require('../native/prebuild/prebuild.js');
+      const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
+      const info = inspect(file);
+      assert.equal(info.machine, machine);
+      assert.deepEqual(check(info), []);
+      assert.deepEqual(info.exported.sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+      assert.ok(info.needed.includes('libcurl.so.4'));
+      for (const lib of ['libjansson.so.4', 'libyaml-0.so.2', 'libprotobuf-c.so.1'])
+        assert.ok(!info.needed.includes(lib), `${lib} is linked in`);
+      console.log(
+        `# ${key} prebuild: ${info.bytes} bytes, needs ${info.needed.join(' ')}, highest GLIBC_${info.maxGlibc} (limit ${MAX_GLIBC})`,
+      );
+      const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), 'utf8'));
+      assert.equal(
+        manifest.binaries[key].sha256,
+        crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'),
+        'prebuilds/manifest.json describes the bundled file (run `npm run release`)',
+      );
+      assert.equal(manifest.binaries[key].bundled, `${key}/node.napi.node`);
+    },
+  );
 }
 
 test('the bare PATH has no compiler, make or python', () => {
@@ -96,14 +129,23 @@ for (const runtime of ['node', 'bun']) {
   test(`installed without scripts or a compiler, it loads its prebuild under ${runtime} and exports a turn`, async () => {
     const receiver = await startReceiver();
     try {
-      const out = await scenario(path.join(binDir, runtime), userEnv(tempDir('oat-home-'), binDir,
-        { PHOENIX_ENDPOINT: receiver.url }), JSON.stringify(payload(FIXTURE)));
+      const out = await scenario(
+        path.join(binDir, runtime),
+        userEnv(tempDir('oat-home-'), binDir, { PHOENIX_ENDPOINT: receiver.url }),
+        JSON.stringify(payload(FIXTURE)),
+      );
       assert.ok(!out.failed, out.stderr);
       assert.equal(out.runtime, runtime);
       assert.equal(out.status.binary, path.join(fs.realpathSync(pkgDir), 'prebuilds/linux-x64/node.napi.node'));
       assert.deepEqual(out.reconcile, { spans: 4 });
       assert.deepEqual(out.flush, { exported: 4, pending: 0, dropped: 0 });
-      assert.deepEqual(receiver.spans().map((s) => s.name).sort(), ['LLM: m1', 'LLM: m1', 'Turn', 'bash']);
+      assert.deepEqual(
+        receiver
+          .spans()
+          .map((s) => s.name)
+          .sort(),
+        ['LLM: m1', 'LLM: m1', 'Turn', 'bash'],
+      );
       assert.equal(out.esmServer, 'function');
     } finally {
       await receiver.close();
@@ -118,14 +160,17 @@ test('installed the way OpenCode installs a plugin (name@file:tarball, scripts o
   const dir = path.join(home, '.cache', 'opencode', 'packages', spec.replace(/[^\w@.-]+/g, '_'));
   const pkg = install(dir, spec, { binDir });
   const script = path.join(home, 'load.mjs');
-  fs.writeFileSync(script, `
+  fs.writeFileSync(
+    script,
+    `
     import { createRequire } from 'node:module';
     const server = await import(${JSON.stringify(path.join(pkg, 'plugin', 'index.mjs'))});
     const entry = await import(${JSON.stringify(pkg + '/lib/index.mjs')});
     const api = createRequire(import.meta.url)(${JSON.stringify(pkg)});
     console.log(JSON.stringify({ plugin: typeof server.ArizeTracing, entry: typeof entry.default.server,
       binary: api.status().binary, state: api.status().state }));
-  `);
+  `,
+  );
   const r = await runProcess(path.join(binDir, 'bun'), [script], { env: userEnv(home, binDir) });
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
@@ -140,7 +185,9 @@ test('installed the way OpenCode installs a plugin (name@file:tarball, scripts o
 // A pretend platform that has no bundled prebuild (linux-x64 and linux-arm64 both have one).
 const FAKE = 'linux-ppc64';
 const RELEASE_FILE = `${NAME}-v0.0.0-test-${FAKE}.node`;
-let server, serverUrl, served = {};
+let server,
+  serverUrl,
+  served = {};
 
 before(async () => {
   // The real prebuild stands in for another platform's release file.
@@ -159,7 +206,11 @@ before(async () => {
   serverUrl = `http://127.0.0.1:${server.address().port}`;
   const manifestFile = path.join(pkgDir, 'prebuilds', 'manifest.json');
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
-  manifest.binaries[FAKE] = { file: RELEASE_FILE, sha256: crypto.createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+  manifest.binaries[FAKE] = {
+    file: RELEASE_FILE,
+    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.length,
+  };
   fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
 });
 
@@ -167,11 +218,15 @@ after(() => server && server.close());
 
 // A user's process on the fake platform: node-gyp-build is told the same (npm_config_arch).
 function fakePlatformEnv(home, host, extra = {}) {
-  return userEnv(home, binDir, Object.assign({ ARIZE_TRACING_PLATFORM: FAKE, npm_config_arch: 'ppc64',
-    ARIZE_TRACING_BINARY_HOST: host }, extra));
+  return userEnv(
+    home,
+    binDir,
+    Object.assign({ ARIZE_TRACING_PLATFORM: FAKE, npm_config_arch: 'ppc64', ARIZE_TRACING_BINARY_HOST: host }, extra),
+  );
 }
 
-const cacheFile = (home) => path.join(home, '.cache', NAME, JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'))).version, RELEASE_FILE);
+const cacheFile = (home) =>
+  path.join(home, '.cache', NAME, JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'))).version, RELEASE_FILE);
 
 for (const runtime of ['node', 'bun']) {
   test(`under ${runtime}, where no prebuild fits, the release binary is downloaded, verified, cached and loaded`, async () => {
@@ -196,8 +251,15 @@ test('by default the release binary comes from the GitHub release of this versio
   const github = `https://github.com/arize-ai/opencode-arize-tracing/releases/download/v${version}`;
   const home = tempDir('oat-home-');
   assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE }).host, github);
-  assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE, ARIZE_TRACING_BINARY_HOST: `${serverUrl}/good/` }).host, `${serverUrl}/good`);
-  assert.equal(binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE, ARIZE_TRACING_BINARY_HOST: 'off' }).host, '');
+  assert.equal(
+    binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE, ARIZE_TRACING_BINARY_HOST: `${serverUrl}/good/` })
+      .host,
+    `${serverUrl}/good`,
+  );
+  assert.equal(
+    binary.releaseFor({ HOME: home, ARIZE_TRACING_PLATFORM: FAKE, ARIZE_TRACING_BINARY_HOST: 'off' }).host,
+    '',
+  );
   // a manifest without a host (older releases) still points at the GitHub release
   const manifestFile = path.join(pkgDir, 'prebuilds', 'manifest.json');
   const saved = fs.readFileSync(manifestFile, 'utf8');
@@ -214,7 +276,10 @@ test('a download that does not match its SHA-256 is refused, and nothing of it i
   const out = await scenario('node', fakePlatformEnv(home, `${serverUrl}/bad`));
   assert.ok(out.failed);
   assert.match(out.stderr, /cannot load its native core for linux-ppc64/);
-  assert.match(out.stderr, /does not match its checksum \(expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}\); nothing was kept/);
+  assert.match(
+    out.stderr,
+    /does not match its checksum \(expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}\); nothing was kept/,
+  );
   const dir = path.dirname(cacheFile(home));
   assert.deepEqual(fs.existsSync(dir) ? fs.readdirSync(dir) : [], []);
 });
@@ -244,39 +309,90 @@ test('a cached file that no longer matches the manifest is not loaded', async ()
 test('`opencode-arize-tracing fetch-binary` downloads the release binary ahead of time', async () => {
   const home = tempDir('oat-home-');
   const cli = path.join(app, 'node_modules', '.bin', NAME);
-  const r = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], { env: fakePlatformEnv(home, `${serverUrl}/good`) });
+  const r = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], {
+    env: fakePlatformEnv(home, `${serverUrl}/good`),
+  });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`downloaded: ${cacheFile(home).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(linux-ppc64, sha256 verified\\)`));
-  assert.equal(crypto.createHash('sha256').update(fs.readFileSync(cacheFile(home))).digest('hex'),
-    crypto.createHash('sha256').update(served.good).digest('hex'));
-  const bad = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], { env: fakePlatformEnv(tempDir('oat-home-'), `${serverUrl}/bad`) });
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `downloaded: ${cacheFile(home).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(linux-ppc64, sha256 verified\\)`,
+    ),
+  );
+  assert.equal(
+    crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(cacheFile(home)))
+      .digest('hex'),
+    crypto.createHash('sha256').update(served.good).digest('hex'),
+  );
+  const bad = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], {
+    env: fakePlatformEnv(tempDir('oat-home-'), `${serverUrl}/bad`),
+  });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /does not match its checksum/);
-  const plain = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], { env: fakePlatformEnv(tempDir('oat-home-'), 'http://example.com/x') });
+  const plain = await runProcess(path.join(binDir, 'node'), [cli, 'fetch-binary'], {
+    env: fakePlatformEnv(tempDir('oat-home-'), 'http://example.com/x'),
+  });
   assert.equal(plain.code, 1);
   assert.match(plain.stderr, /refusing to download over http: from example\.com: use https/);
 });
 
 test('with no prebuild, no release binary and no build, the error names what was tried and how to build', async () => {
-  const out = await scenario('node', userEnv(tempDir('oat-home-'), binDir, { ARIZE_TRACING_PLATFORM: 'linux-riscv64', npm_config_arch: 'riscv64' }));
+  const out = await scenario(
+    'node',
+    userEnv(tempDir('oat-home-'), binDir, { ARIZE_TRACING_PLATFORM: 'linux-riscv64', npm_config_arch: 'riscv64' }),
+  );
   assert.ok(out.failed);
   assert.match(out.stderr, /cannot load its native core for linux-riscv64/);
   assert.match(out.stderr, /prebuilds\/linux-riscv64\/node\.napi\.node: no prebuild bundled for linux-riscv64/);
   assert.match(out.stderr, /build it from source \(needs a C compiler/);
 });
 
-test('a shared library the core needs but the system lacks is named as such', { skip: !hasCompiler() && 'no C compiler here' }, async () => {
-  const dir = tempDir('oat-lib-');
-  fs.writeFileSync(path.join(dir, 'a.c'), 'int oat_missing_dep(void) { return 1; }\n');
-  fs.writeFileSync(path.join(dir, 'b.c'), 'int oat_missing_dep(void); int oat_use(void) { return oat_missing_dep(); }\n');
-  execFileSync('cc', ['-shared', '-fPIC', '-Wl,-soname,libcurl.so.99', '-o', path.join(dir, 'libcurl.so'), path.join(dir, 'a.c')]);
-  execFileSync('cc', ['-shared', '-fPIC', '-o', path.join(dir, 'core.node'), path.join(dir, 'b.c'), `-L${dir}`, '-lcurl', '-Wl,--no-as-needed']);
-  fs.rmSync(path.join(dir, 'libcurl.so'));
-  const out = await scenario('node', userEnv(tempDir('oat-home-'), binDir, { ARIZE_TRACING_NATIVE: path.join(dir, 'core.node'),
-    ARIZE_TRACING_PLATFORM: 'linux-riscv64', npm_config_arch: 'riscv64' }));
-  assert.ok(out.failed);
-  assert.match(out.stderr, /core\.node \(ARIZE_TRACING_NATIVE\): the system library libcurl\.so\.99 is missing \(install it: apt-get install libcurl4/);
-});
+test(
+  'a shared library the core needs but the system lacks is named as such',
+  { skip: !hasCompiler() && 'no C compiler here' },
+  async () => {
+    const dir = tempDir('oat-lib-');
+    fs.writeFileSync(path.join(dir, 'a.c'), 'int oat_missing_dep(void) { return 1; }\n');
+    fs.writeFileSync(
+      path.join(dir, 'b.c'),
+      'int oat_missing_dep(void); int oat_use(void) { return oat_missing_dep(); }\n',
+    );
+    execFileSync('cc', [
+      '-shared',
+      '-fPIC',
+      '-Wl,-soname,libcurl.so.99',
+      '-o',
+      path.join(dir, 'libcurl.so'),
+      path.join(dir, 'a.c'),
+    ]);
+    execFileSync('cc', [
+      '-shared',
+      '-fPIC',
+      '-o',
+      path.join(dir, 'core.node'),
+      path.join(dir, 'b.c'),
+      `-L${dir}`,
+      '-lcurl',
+      '-Wl,--no-as-needed',
+    ]);
+    fs.rmSync(path.join(dir, 'libcurl.so'));
+    const out = await scenario(
+      'node',
+      userEnv(tempDir('oat-home-'), binDir, {
+        ARIZE_TRACING_NATIVE: path.join(dir, 'core.node'),
+        ARIZE_TRACING_PLATFORM: 'linux-riscv64',
+        npm_config_arch: 'riscv64',
+      }),
+    );
+    assert.ok(out.failed);
+    assert.match(
+      out.stderr,
+      /core\.node \(ARIZE_TRACING_NATIVE\): the system library libcurl\.so\.99 is missing \(install it: apt-get install libcurl4/,
+    );
+  },
+);
 
 function hasTool(name) {
   try {
@@ -291,20 +407,30 @@ function hasCompiler() {
   return hasTool('cc');
 }
 
-test('a source build from the tarball works offline without node-api-headers', { skip: !hasCompiler() && 'no C compiler here' }, async () => {
-  // A user's fallback where no binary fits: `npm run build` in the installed package. npm's
-  // bundled node-gyp builds it; the Node-API headers come from the package itself.
-  const dir = tempDir('oat-src-');
-  const pkg = install(dir, pack().tarball, { binDir });
-  assert.equal(fs.existsSync(path.join(dir, 'node_modules', 'node-api-headers')), false);
-  const r = await runProcess(process.execPath, [require('./helpers/package.js').npmCli(), 'run', 'build', '--prefix', pkg, '--offline'],
-    { env: process.env, timeoutMs: 240000 });
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  const built = path.join(pkg, 'build', 'Release', 'arize_tracing.node');
-  assert.ok(fs.existsSync(built));
-  fs.rmSync(path.join(pkg, 'prebuilds', 'linux-x64'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'scenario.js'), SCENARIO);
-  const loaded = await runProcess(path.join(binDir, 'node'), [path.join(dir, 'scenario.js')], { cwd: dir, env: userEnv(tempDir('oat-home-'), binDir) });
-  assert.equal(loaded.code, 0, loaded.stderr);
-  assert.equal(JSON.parse(loaded.stdout).status.binary, fs.realpathSync(built));
-});
+test(
+  'a source build from the tarball works offline without node-api-headers',
+  { skip: !hasCompiler() && 'no C compiler here' },
+  async () => {
+    // A user's fallback where no binary fits: `npm run build` in the installed package. npm's
+    // bundled node-gyp builds it; the Node-API headers come from the package itself.
+    const dir = tempDir('oat-src-');
+    const pkg = install(dir, pack().tarball, { binDir });
+    assert.equal(fs.existsSync(path.join(dir, 'node_modules', 'node-api-headers')), false);
+    const r = await runProcess(
+      process.execPath,
+      [require('./helpers/package.js').npmCli(), 'run', 'build', '--prefix', pkg, '--offline'],
+      { env: process.env, timeoutMs: 240000 },
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const built = path.join(pkg, 'build', 'Release', 'arize_tracing.node');
+    assert.ok(fs.existsSync(built));
+    fs.rmSync(path.join(pkg, 'prebuilds', 'linux-x64'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'scenario.js'), SCENARIO);
+    const loaded = await runProcess(path.join(binDir, 'node'), [path.join(dir, 'scenario.js')], {
+      cwd: dir,
+      env: userEnv(tempDir('oat-home-'), binDir),
+    });
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.equal(JSON.parse(loaded.stdout).status.binary, fs.realpathSync(built));
+  },
+);

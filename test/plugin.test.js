@@ -19,23 +19,26 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
     const out = await replay({ snapshots: 'main-run/snapshots' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
     assert.deepEqual(out.hooks.sort(), ['dispose', 'event']);
     const spans = receiver.spans();
-    assert.equal(spanTree(spans), [
-      'Turn [CHAIN] 3801ms',
-      '  LLM: mock-model [LLM] 1655ms',
-      '    bash [TOOL] 134ms',
-      '  LLM: mock-model [LLM] 270ms',
-      '    read [TOOL] 53ms',
-      '    write [TOOL] 23ms',
-      '  LLM: mock-model [LLM] 218ms',
-      '    read [TOOL] 25ms ERROR: File not found: /home/user/proj/does-not-exist.txt',
-      '  LLM: mock-model [LLM] 592ms',
-      '    task [TOOL] 443ms',
-      '      Agent: general [AGENT] 443ms',
-      '        LLM: mock-model [LLM] 233ms',
-      '          bash [TOOL] 46ms',
-      '        LLM: mock-model [LLM] 157ms',
-      '  LLM: mock-model [LLM] 217ms',
-    ].join('\n'));
+    assert.equal(
+      spanTree(spans),
+      [
+        'Turn [CHAIN] 3801ms',
+        '  LLM: mock-model [LLM] 1655ms',
+        '    bash [TOOL] 134ms',
+        '  LLM: mock-model [LLM] 270ms',
+        '    read [TOOL] 53ms',
+        '    write [TOOL] 23ms',
+        '  LLM: mock-model [LLM] 218ms',
+        '    read [TOOL] 25ms ERROR: File not found: /home/user/proj/does-not-exist.txt',
+        '  LLM: mock-model [LLM] 592ms',
+        '    task [TOOL] 443ms',
+        '      Agent: general [AGENT] 443ms',
+        '        LLM: mock-model [LLM] 233ms',
+        '          bash [TOOL] 46ms',
+        '        LLM: mock-model [LLM] 157ms',
+        '  LLM: mock-model [LLM] 217ms',
+      ].join('\n'),
+    );
     assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
     assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, 'one trace for the turn');
     const [turn] = spans.filter((s) => s.name === 'Turn');
@@ -44,8 +47,13 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
     assert.match(turn.attributes['output.value'], /^All done\. FINAL_ANSWER/);
     const [write] = spans.filter((s) => s.name === 'write');
     assert.equal(write.attributes['tool.file_path'], '/home/user/proj/out.txt');
-    const costs = spans.filter((s) => s.attributes['openinference.span.kind'] === 'LLM').map((s) => s.attributes['llm.cost.total']);
-    assert.ok(costs.every((c) => c > 0), 'every model call carries its cost');
+    const costs = spans
+      .filter((s) => s.attributes['openinference.span.kind'] === 'LLM')
+      .map((s) => s.attributes['llm.cost.total']);
+    assert.ok(
+      costs.every((c) => c > 0),
+      'every model call carries its cost',
+    );
     assert.equal(out.status.counters.spans_exported, spans.length);
     assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
   } finally {
@@ -56,7 +64,10 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
 test('replaying the same events again in one process sends nothing new', async () => {
   const receiver = await startReceiver();
   try {
-    const out = await replay({ snapshots: 'main-run/snapshots', replays: 3 }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    const out = await replay(
+      { snapshots: 'main-run/snapshots', replays: 3 },
+      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url },
+    );
     assert.equal(receiver.spans().length, 15);
     assert.equal(out.status.counters.spans_queued, 15);
   } finally {
@@ -72,7 +83,10 @@ test('abort, provider error and mid-stream failure each end their turn with an e
     const turns = spans.filter((s) => s.name === 'Turn');
     assert.equal(turns.length, 3);
     for (const t of turns) assert.equal(t.status.code, 2, `${t.attributes['input.value']} is an error`);
-    const reasons = spans.filter((s) => s.name.startsWith('LLM')).map((s) => s.events[0]?.attributes['exception.type']).sort();
+    const reasons = spans
+      .filter((s) => s.name.startsWith('LLM'))
+      .map((s) => s.events[0]?.attributes['exception.type'])
+      .sort();
     assert.deepEqual(reasons, ['APIError', 'MessageAbortedError', 'UnknownError']);
   } finally {
     await receiver.close();
@@ -98,8 +112,14 @@ const LONG = { messages: 300, seed: 21, childEvery: 3, longTurn: { turn: 12, siz
 
 function comparable(s) {
   return {
-    id: s.spanId, trace: s.traceId, parent: s.parentSpanId, name: s.name, start: String(s.startNs),
-    end: String(s.endNs), status: s.status, attributes: s.attributes,
+    id: s.spanId,
+    trace: s.traceId,
+    parent: s.parentSpanId,
+    name: s.name,
+    start: String(s.startNs),
+    end: String(s.endNs),
+    status: s.status,
+    attributes: s.attributes,
     events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
   };
 }
@@ -111,9 +131,18 @@ async function referenceSpans() {
   const session = makeSession(LONG.messages, LONG);
   const receiver = await startReceiver();
   try {
-    const payload = { type: 'close', sessionID: session.sessionID, messages: session.messages, childSessions: session.childSessions };
-    await run('api-scenario.js', { steps: [{ payload: JSON.stringify(payload) }, { flush: 20000 }] },
-      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }), { timeoutMs: 60000 });
+    const payload = {
+      type: 'close',
+      sessionID: session.sessionID,
+      messages: session.messages,
+      childSessions: session.childSessions,
+    };
+    await run(
+      'api-scenario.js',
+      { steps: [{ payload: JSON.stringify(payload) }, { flush: 20000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url }),
+      { timeoutMs: 60000 },
+    );
     reference = new Map(receiver.spans().map((s) => [s.spanId, comparable(s)]));
     return reference;
   } finally {
@@ -151,14 +180,21 @@ test('a long session is read from its open turn on, never whole, and traced exac
     assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
     assert.deepEqual(new Map(spans.map((s) => [s.spanId, comparable(s)])), expected);
     const root = out.reads.filter((r) => r.session === ROOT_ID);
-    assert.ok(root.every((r) => r.limit !== null), 'every read of the session is bounded');
+    assert.ok(
+      root.every((r) => r.limit !== null),
+      'every read of the session is bounded',
+    );
     const read = root.reduce((n, r) => n + r.messages, 0);
     const whole = sessionOf.messages.reduce((n, m, k) => n + (m.info.role === 'assistant' ? k + 1 : 0), 0);
-    assert.ok(root.every((r) => r.before !== null || r.messages <= 20), 'each event reads the tail');
+    assert.ok(
+      root.every((r) => r.before !== null || r.messages <= 20),
+      'each event reads the tail',
+    );
     const back = root.filter((r) => r.before !== null).length;
     assert.ok(back <= LONG.longTurn.size, `${back} reads further back: only while the long turn is open`);
     assert.ok(read * 5 < whole, `${read} messages read, against ${whole} for whole snapshots`);
-    for (const id of CHILD_IDS) assert.equal(out.reads.filter((r) => r.session === id).length, 1, `child ${id} fetched once`);
+    for (const id of CHILD_IDS)
+      assert.equal(out.reads.filter((r) => r.session === id).length, 1, `child ${id} fetched once`);
   } finally {
     await receiver.close();
   }
@@ -174,15 +210,29 @@ test('the plugin loaded mid-session traces the turn in progress whole, and every
     await replayLong({ from: frameOf(LONG_TURN + 40) }, tempHome(), receiver);
     const spans = receiver.spans();
     assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
-    for (const s of spans) assert.deepEqual(comparable(s), expected.get(s.spanId), `${s.name} as the whole session gives it`);
-    const turnSpan = [...expected.values()].find((s) => s.name === 'Turn' && JSON.parse(s.attributes.metadata).user_message_id === sessionOf.messages[LONG_TURN].info.id);
+    for (const s of spans)
+      assert.deepEqual(comparable(s), expected.get(s.spanId), `${s.name} as the whole session gives it`);
+    const turnSpan = [...expected.values()].find(
+      (s) =>
+        s.name === 'Turn' &&
+        JSON.parse(s.attributes.metadata).user_message_id === sessionOf.messages[LONG_TURN].info.id,
+    );
     assert.equal(turnSpan.attributes['opencode.turn.llm_calls'] >= 59, true);
     const from = [...expected.values()].filter((s) => s.name === 'Turn' && BigInt(s.start) >= BigInt(turnSpan.start));
     assert.ok(from.length > 5);
     for (const t of from) {
-      const whole = [...expected.values()].filter((s) => s.trace === t.trace).map((s) => s.id).sort();
-      assert.deepEqual(spans.filter((s) => s.traceId === t.trace).map((s) => s.spanId).sort(), whole,
-        `turn ${JSON.parse(t.attributes.metadata).user_message_id} traced whole`);
+      const whole = [...expected.values()]
+        .filter((s) => s.trace === t.trace)
+        .map((s) => s.id)
+        .sort();
+      assert.deepEqual(
+        spans
+          .filter((s) => s.traceId === t.trace)
+          .map((s) => s.spanId)
+          .sort(),
+        whole,
+        `turn ${JSON.parse(t.attributes.metadata).user_message_id} traced whole`,
+      );
     }
   } finally {
     await receiver.close();
@@ -199,7 +249,10 @@ test('OpenCode restarted with the same HOME: the new process finishes what the o
     const first = receiver.spans().length;
     assert.ok(first > 0 && first < expected.size);
     const out = await replayLong({ from: cut }, home, receiver);
-    assert.ok(out.reads.some((r) => r.before !== null), 'the new process paged back to the open turn');
+    assert.ok(
+      out.reads.some((r) => r.before !== null),
+      'the new process paged back to the open turn',
+    );
     const spans = receiver.spans();
     assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
     assert.deepEqual(new Map(spans.map((s) => [s.spanId, comparable(s)])), expected);
@@ -213,13 +266,16 @@ test('an OpenCode that ignores limit and before gets whole reads; one that ignor
   for (const ignore of [['limit', 'before'], ['before']]) {
     const receiver = await startReceiver();
     try {
-      const out = await replay({ synthetic: LONG, ignore, from: frameOf(LONG_TURN + 40) },
-        { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+      const out = await replay(
+        { synthetic: LONG, ignore, from: frameOf(LONG_TURN + 40) },
+        { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url },
+      );
       assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
       const spans = receiver.spans();
       assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
       for (const s of spans) assert.deepEqual(comparable(s), expected.get(s.spanId));
-      if (ignore.includes('limit')) assert.deepEqual(new Set(spans.map((s) => s.spanId)), new Set(expected.keys()), 'whole reads trace every turn');
+      if (ignore.includes('limit'))
+        assert.deepEqual(new Set(spans.map((s) => s.spanId)), new Set(expected.keys()), 'whole reads trace every turn');
       else assert.ok(spans.length > 0 && out.reads.length < 2000, `${out.reads.length} reads`);
     } finally {
       await receiver.close();
@@ -227,7 +283,7 @@ test('an OpenCode that ignores limit and before gets whole reads; one that ignor
   }
 });
 
-test('a child that finishes before its parent\'s task call ends is fetched once, when the call ends', async () => {
+test("a child that finishes before its parent's task call ends is fetched once, when the call ends", async () => {
   const receiver = await startReceiver();
   try {
     const out = await replay({ snapshots: 'main-run/snapshots' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
@@ -235,7 +291,11 @@ test('a child that finishes before its parent\'s task call ends is fetched once,
     assert.equal(out.reads.filter((r) => r.session === child).length, 1);
     const agent = receiver.spans().filter((s) => s.attributes['openinference.span.kind'] === 'AGENT');
     assert.equal(agent.length, 1);
-    assert.equal(receiver.spans().filter((s) => s.parentSpanId === agent[0].spanId).length, 2, 'both of its model calls');
+    assert.equal(
+      receiver.spans().filter((s) => s.parentSpanId === agent[0].spanId).length,
+      2,
+      'both of its model calls',
+    );
   } finally {
     await receiver.close();
   }
@@ -244,7 +304,10 @@ test('a child that finishes before its parent\'s task call ends is fetched once,
 test('an SDK that answers with bare values instead of {data} is traced the same', async () => {
   const receiver = await startReceiver();
   try {
-    const out = await replay({ snapshots: 'main-run/snapshots', answers: 'bare' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
+    const out = await replay(
+      { snapshots: 'main-run/snapshots', answers: 'bare' },
+      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url },
+    );
     const spans = receiver.spans();
     assert.equal(spans.length, 15);
     assert.equal(spans.filter((s) => s.name === 'Agent: general').length, 1, 'the child session too');

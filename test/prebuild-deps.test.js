@@ -50,7 +50,10 @@ test('a source tarball whose SHA-256 is not the pinned one is refused, and nothi
   const downloads = tempDir('oat-dl-');
   const r = await runProcess(process.execPath, [path.join(dir, 'deps.js'), downloads], { env: process.env });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`jansson 9\\.9: SHA-256 [0-9a-f]{64} is not the pinned ${pinned}; nothing was built`));
+  assert.match(
+    r.stderr,
+    new RegExp(`jansson 9\\.9: SHA-256 [0-9a-f]{64} is not the pinned ${pinned}; nothing was built`),
+  );
   assert.deepEqual(fs.readdirSync(downloads), []);
 });
 
@@ -64,7 +67,10 @@ test('a source tarball that matches is kept and named, and a cached copy is chec
   assert.deepEqual(fs.readFileSync(file), GOOD);
   // a cached file altered since is not trusted: fetched again (here from a source that is bad)
   fs.writeFileSync(file, BAD);
-  fs.writeFileSync(path.join(dir, 'deps.json'), JSON.stringify({ jansson: { version: '9.9', url: `${base}/bad.tar.gz`, sha256: pinned } }));
+  fs.writeFileSync(
+    path.join(dir, 'deps.json'),
+    JSON.stringify({ jansson: { version: '9.9', url: `${base}/bad.tar.gz`, sha256: pinned } }),
+  );
   const again = await runProcess(process.execPath, [path.join(dir, 'deps.js'), downloads], { env: process.env });
   assert.equal(again.code, 1);
   assert.deepEqual(fs.readdirSync(downloads), []);

@@ -9,7 +9,10 @@ const { EventEmitter } = require('node:events');
 // ---------------------------------------------------------------------------
 // Protobuf wire format: just enough to read and write OTLP trace messages.
 
-const VARINT = 0, I64 = 1, LEN = 2, I32 = 5;
+const VARINT = 0,
+  I64 = 1,
+  LEN = 2,
+  I32 = 5;
 // Decoders switch on the whole tag (field number + wire type), so a known field
 // arriving with an unexpected wire type is skipped like an unknown one.
 const tag = (no, wt) => no * 8 + wt;
@@ -55,10 +58,18 @@ function decodeAnyValue(buf) {
   let v = null;
   for (const [t, x] of fields(buf)) {
     switch (t) {
-      case tag(1, LEN): v = utf8(x); break;
-      case tag(2, VARINT): v = x !== 0n; break;
-      case tag(3, VARINT): v = toNumber(BigInt.asIntN(64, x)); break;
-      case tag(4, I64): v = x.readDoubleLE(0); break;
+      case tag(1, LEN):
+        v = utf8(x);
+        break;
+      case tag(2, VARINT):
+        v = x !== 0n;
+        break;
+      case tag(3, VARINT):
+        v = toNumber(BigInt.asIntN(64, x));
+        break;
+      case tag(4, I64):
+        v = x.readDoubleLE(0);
+        break;
       case tag(5, LEN): // ArrayValue { 1: repeated AnyValue }
         v = [];
         for (const [t2, y] of fields(x)) if (t2 === tag(1, LEN)) v.push(decodeAnyValue(y));
@@ -67,7 +78,9 @@ function decodeAnyValue(buf) {
         v = {};
         for (const [t2, y] of fields(x)) if (t2 === tag(1, LEN)) addKeyValue(v, y);
         break;
-      case tag(7, LEN): v = Buffer.from(x); break; // copy: x is a view into the request body
+      case tag(7, LEN):
+        v = Buffer.from(x);
+        break; // copy: x is a view into the request body
     }
   }
   return v;
@@ -75,7 +88,8 @@ function decodeAnyValue(buf) {
 
 // KeyValue { 1: key, 2: AnyValue } -> target[key] = value
 function addKeyValue(target, buf) {
-  let key = '', value = null;
+  let key = '',
+    value = null;
   for (const [t, x] of fields(buf)) {
     if (t === tag(1, LEN)) key = utf8(x);
     else if (t === tag(2, LEN)) value = decodeAnyValue(x);
@@ -87,10 +101,18 @@ function decodeEvent(buf) {
   const e = { name: '', timeNs: 0n, attributes: {}, droppedAttributesCount: 0 };
   for (const [t, x] of fields(buf)) {
     switch (t) {
-      case tag(1, I64): e.timeNs = x.readBigUInt64LE(0); break;
-      case tag(2, LEN): e.name = utf8(x); break;
-      case tag(3, LEN): addKeyValue(e.attributes, x); break;
-      case tag(4, VARINT): e.droppedAttributesCount = Number(x); break;
+      case tag(1, I64):
+        e.timeNs = x.readBigUInt64LE(0);
+        break;
+      case tag(2, LEN):
+        e.name = utf8(x);
+        break;
+      case tag(3, LEN):
+        addKeyValue(e.attributes, x);
+        break;
+      case tag(4, VARINT):
+        e.droppedAttributesCount = Number(x);
+        break;
     }
   }
   e.timeMs = nsToMs(e.timeNs);
@@ -101,10 +123,18 @@ function decodeLink(buf) {
   const l = { traceId: '', spanId: '', traceState: '', attributes: {} };
   for (const [t, x] of fields(buf)) {
     switch (t) {
-      case tag(1, LEN): l.traceId = x.toString('hex'); break;
-      case tag(2, LEN): l.spanId = x.toString('hex'); break;
-      case tag(3, LEN): l.traceState = utf8(x); break;
-      case tag(4, LEN): addKeyValue(l.attributes, x); break;
+      case tag(1, LEN):
+        l.traceId = x.toString('hex');
+        break;
+      case tag(2, LEN):
+        l.spanId = x.toString('hex');
+        break;
+      case tag(3, LEN):
+        l.traceState = utf8(x);
+        break;
+      case tag(4, LEN):
+        addKeyValue(l.attributes, x);
+        break;
     }
   }
   return l;
@@ -124,29 +154,73 @@ const nsToMs = (ns) => Number(ns / 1000n) / 1000;
 
 function decodeSpan(buf, resource, scope) {
   const s = {
-    traceId: '', spanId: '', traceState: '', parentSpanId: '', name: '', kind: 0,
-    startNs: 0n, endNs: 0n, attributes: {}, droppedAttributesCount: 0,
-    events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0,
-    status: { code: 0, message: '' }, flags: 0,
+    traceId: '',
+    spanId: '',
+    traceState: '',
+    parentSpanId: '',
+    name: '',
+    kind: 0,
+    startNs: 0n,
+    endNs: 0n,
+    attributes: {},
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: 0, message: '' },
+    flags: 0,
   };
   for (const [t, x] of fields(buf)) {
     switch (t) {
-      case tag(1, LEN): s.traceId = x.toString('hex'); break;
-      case tag(2, LEN): s.spanId = x.toString('hex'); break;
-      case tag(3, LEN): s.traceState = utf8(x); break;
-      case tag(4, LEN): s.parentSpanId = x.toString('hex'); break;
-      case tag(5, LEN): s.name = utf8(x); break;
-      case tag(6, VARINT): s.kind = Number(x); break;
-      case tag(7, I64): s.startNs = x.readBigUInt64LE(0); break;
-      case tag(8, I64): s.endNs = x.readBigUInt64LE(0); break;
-      case tag(9, LEN): addKeyValue(s.attributes, x); break;
-      case tag(10, VARINT): s.droppedAttributesCount = Number(x); break;
-      case tag(11, LEN): s.events.push(decodeEvent(x)); break;
-      case tag(12, VARINT): s.droppedEventsCount = Number(x); break;
-      case tag(13, LEN): s.links.push(decodeLink(x)); break;
-      case tag(14, VARINT): s.droppedLinksCount = Number(x); break;
-      case tag(15, LEN): s.status = decodeStatus(x); break;
-      case tag(16, I32): s.flags = x.readUInt32LE(0); break;
+      case tag(1, LEN):
+        s.traceId = x.toString('hex');
+        break;
+      case tag(2, LEN):
+        s.spanId = x.toString('hex');
+        break;
+      case tag(3, LEN):
+        s.traceState = utf8(x);
+        break;
+      case tag(4, LEN):
+        s.parentSpanId = x.toString('hex');
+        break;
+      case tag(5, LEN):
+        s.name = utf8(x);
+        break;
+      case tag(6, VARINT):
+        s.kind = Number(x);
+        break;
+      case tag(7, I64):
+        s.startNs = x.readBigUInt64LE(0);
+        break;
+      case tag(8, I64):
+        s.endNs = x.readBigUInt64LE(0);
+        break;
+      case tag(9, LEN):
+        addKeyValue(s.attributes, x);
+        break;
+      case tag(10, VARINT):
+        s.droppedAttributesCount = Number(x);
+        break;
+      case tag(11, LEN):
+        s.events.push(decodeEvent(x));
+        break;
+      case tag(12, VARINT):
+        s.droppedEventsCount = Number(x);
+        break;
+      case tag(13, LEN):
+        s.links.push(decodeLink(x));
+        break;
+      case tag(14, VARINT):
+        s.droppedLinksCount = Number(x);
+        break;
+      case tag(15, LEN):
+        s.status = decodeStatus(x);
+        break;
+      case tag(16, I32):
+        s.flags = x.readUInt32LE(0);
+        break;
     }
   }
   s.startMs = nsToMs(s.startNs);
@@ -212,7 +286,10 @@ function decodeExportRequest(buffer) {
 function encodeVarint(n) {
   let v = BigInt.asUintN(64, BigInt(n)); // negatives become 10-byte two's complement, as protobuf wants
   const out = [];
-  while (v >= 0x80n) { out.push(Number(v & 0x7fn) | 0x80); v >>= 7n; }
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
   out.push(Number(v));
   return Buffer.from(out);
 }
@@ -245,9 +322,16 @@ async function startReceiver(options = {}) {
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
     const path = (req.url || '').split('?')[0];
     const record = {
-      method: req.method, path, headers, bytes: raw.length,
+      method: req.method,
+      path,
+      headers,
+      bytes: raw.length,
       gzip: /\bgzip\b/i.test(headers['content-encoding'] || ''),
-      spans: [], error: undefined, status: undefined, hung: false, receivedAt: Date.now(),
+      spans: [],
+      error: undefined,
+      status: undefined,
+      hung: false,
+      receivedAt: Date.now(),
     };
 
     // What a real collector would answer if the test does not say otherwise.
@@ -271,8 +355,10 @@ async function startReceiver(options = {}) {
       return;
     }
 
-    const reply = (options.respond && (await options.respond(record, index))) ||
-      { status: fallback, body: fallback === 200 ? undefined : record.error || http.STATUS_CODES[fallback] };
+    const reply = (options.respond && (await options.respond(record, index))) || {
+      status: fallback,
+      body: fallback === 200 ? undefined : record.error || http.STATUS_CODES[fallback],
+    };
     const status = reply.status || 200;
     const body = reply.body == null ? Buffer.alloc(0) : Buffer.from(reply.body);
     const replyHeaders = { 'content-type': 'application/x-protobuf' };
@@ -289,7 +375,7 @@ async function startReceiver(options = {}) {
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(String(err && err.stack || err));
+      res.end(String((err && err.stack) || err));
     });
   });
   server.on('connection', (s) => {
@@ -298,7 +384,10 @@ async function startReceiver(options = {}) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port || 0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(options.port || 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const url = `http://127.0.0.1:${server.address().port}`;
 
@@ -307,9 +396,21 @@ async function startReceiver(options = {}) {
   // Resolves with get() once ok(get()) holds, re-checking after every request.
   function waitUntil(get, ok, timeoutMs, describe) {
     return new Promise((resolve, reject) => {
-      const check = () => { const v = get(); if (ok(v)) { done(); resolve(v); } };
-      const timer = setTimeout(() => { done(); reject(new Error(describe())); }, timeoutMs);
-      const done = () => { clearTimeout(timer); events.off('request', check); };
+      const check = () => {
+        const v = get();
+        if (ok(v)) {
+          done();
+          resolve(v);
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(describe()));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        events.off('request', check);
+      };
       events.on('request', check);
       check();
     });
@@ -322,14 +423,24 @@ async function startReceiver(options = {}) {
     requests,
     spans,
     waitForSpans(n, timeoutMs = 10000) {
-      return waitUntil(spans, (s) => s.length >= n, timeoutMs, () =>
-        `waitForSpans: timed out after ${timeoutMs}ms waiting for ${n} span(s); received ${spans().length} ` +
-        `span(s) in ${requests.length} request(s) (statuses: ${requests.map((r) => r.hung ? 'hung' : r.status).join(', ') || 'none'})`);
+      return waitUntil(
+        spans,
+        (s) => s.length >= n,
+        timeoutMs,
+        () =>
+          `waitForSpans: timed out after ${timeoutMs}ms waiting for ${n} span(s); received ${spans().length} ` +
+          `span(s) in ${requests.length} request(s) (statuses: ${requests.map((r) => (r.hung ? 'hung' : r.status)).join(', ') || 'none'})`,
+      );
     },
     // Counts every request, answered or not (e.g. to know a hung request arrived).
     waitForRequests(n, timeoutMs = 10000) {
-      return waitUntil(() => requests, (r) => r.length >= n, timeoutMs, () =>
-        `waitForRequests: timed out after ${timeoutMs}ms waiting for ${n} request(s); received ${requests.length}`);
+      return waitUntil(
+        () => requests,
+        (r) => r.length >= n,
+        timeoutMs,
+        () =>
+          `waitForRequests: timed out after ${timeoutMs}ms waiting for ${n} request(s); received ${requests.length}`,
+      );
     },
     close() {
       if (!closing) {
@@ -359,7 +470,8 @@ function spanTree(spans) {
       roots.push(s); // true roots and orphans whose parent was not exported
     }
   }
-  const order = (a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const order = (a, b) =>
+    a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   const lines = [];
   const seen = new Set(); // guards against parent cycles in malformed input
   const walk = (s, depth) => {

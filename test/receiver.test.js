@@ -11,7 +11,10 @@ const { startReceiver, decodeExportRequest, encodePartialSuccess, spanTree } = r
 const varint = (n) => {
   let v = BigInt.asUintN(64, BigInt(n));
   const out = [];
-  while (v >= 0x80n) { out.push(Number(v & 0x7fn) | 0x80); v >>= 7n; }
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
   out.push(Number(v));
   return Buffer.from(out);
 };
@@ -20,9 +23,21 @@ const cat = (...parts) => Buffer.concat(parts.flat());
 const len = (no, bytes) => cat(key(no, 2), varint(bytes.length), bytes);
 const str = (no, s) => len(no, Buffer.from(s));
 const vint = (no, n) => cat(key(no, 0), varint(n));
-const fixed64 = (no, n) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return cat(key(no, 1), b); };
-const dbl = (no, d) => { const b = Buffer.alloc(8); b.writeDoubleLE(d); return cat(key(no, 1), b); };
-const fixed32 = (no, n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return cat(key(no, 5), b); };
+const fixed64 = (no, n) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return cat(key(no, 1), b);
+};
+const dbl = (no, d) => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(d);
+  return cat(key(no, 1), b);
+};
+const fixed32 = (no, n) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return cat(key(no, 5), b);
+};
 
 function anyValue(v) {
   if (typeof v === 'string') return str(1, v);
@@ -49,31 +64,62 @@ function encodeSpan(s) {
     (s.events || []).map((e) => len(11, cat(fixed64(1, e.timeNs), str(2, e.name), attrs(3, e.attributes || {})))),
     s.status ? len(15, cat(str(2, s.status.message), vint(3, s.status.code))) : [],
     fixed32(16, 0x101),
-    vint(99, 12345), str(98, 'unknown'), fixed32(97, 7), dbl(96, 1.5), // unknown fields: must be skipped
+    vint(99, 12345),
+    str(98, 'unknown'),
+    fixed32(97, 7),
+    dbl(96, 1.5), // unknown fields: must be skipped
   );
 }
-const encodeRequest = (spans) => len(1, cat(
-  len(1, cat(attrs(1, { 'service.name': 'opencode', 'pid': 42 }))),
-  len(2, cat(len(1, cat(str(1, 'arize-tracing', ), str(2, '0.1.0'))), spans.map((s) => len(2, encodeSpan(s))))),
-  str(3, 'https://opentelemetry.io/schemas/1.26.0'),
-));
+const encodeRequest = (spans) =>
+  len(
+    1,
+    cat(
+      len(1, cat(attrs(1, { 'service.name': 'opencode', pid: 42 }))),
+      len(
+        2,
+        cat(
+          len(1, cat(str(1, 'arize-tracing'), str(2, '0.1.0'))),
+          spans.map((s) => len(2, encodeSpan(s))),
+        ),
+      ),
+      str(3, 'https://opentelemetry.io/schemas/1.26.0'),
+    ),
+  );
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const T0 = 1_700_000_000_123_456_789n;
 const sampleSpans = () => [
   {
-    traceId: TRACE, spanId: 'b7ad6b7169203331', name: 'turn', kind: 1,
-    startNs: T0, endNs: T0 + 1_500_000_000n,
+    traceId: TRACE,
+    spanId: 'b7ad6b7169203331',
+    name: 'turn',
+    kind: 1,
+    startNs: T0,
+    endNs: T0 + 1_500_000_000n,
     attributes: {
-      'openinference.span.kind': 'AGENT', str: 'héllo', yes: true, no: false, int: 42, neg: -7,
-      big: 2n ** 60n, dbl: 2.5, arr: ['a', 1, true], kv: { x: 'y', n: 3 }, raw: Buffer.from([1, 2, 3]),
+      'openinference.span.kind': 'AGENT',
+      str: 'héllo',
+      yes: true,
+      no: false,
+      int: 42,
+      neg: -7,
+      big: 2n ** 60n,
+      dbl: 2.5,
+      arr: ['a', 1, true],
+      kv: { x: 'y', n: 3 },
+      raw: Buffer.from([1, 2, 3]),
     },
     events: [{ name: 'exception', timeNs: T0 + 10n, attributes: { 'exception.message': 'boom' } }],
     status: { code: 2, message: 'it broke' },
   },
   {
-    traceId: TRACE, spanId: '00f067aa0ba902b7', parentSpanId: 'b7ad6b7169203331', name: 'llm', kind: 3,
-    startNs: T0 + 100_000_000n, endNs: T0 + 350_000_000n,
+    traceId: TRACE,
+    spanId: '00f067aa0ba902b7',
+    parentSpanId: 'b7ad6b7169203331',
+    name: 'llm',
+    kind: 3,
+    startNs: T0 + 100_000_000n,
+    endNs: T0 + 350_000_000n,
     attributes: { 'openinference.span.kind': 'LLM' },
   },
 ];
@@ -97,8 +143,17 @@ function assertDecoded(spans) {
   assert.equal(a.endMs - a.startMs, 1500);
   assert.equal(a.flags, 0x101);
   assert.deepEqual(a.attributes, {
-    'openinference.span.kind': 'AGENT', str: 'héllo', yes: true, no: false, int: 42, neg: -7,
-    big: 2n ** 60n, dbl: 2.5, arr: ['a', 1, true], kv: { x: 'y', n: 3 }, raw: Buffer.from([1, 2, 3]),
+    'openinference.span.kind': 'AGENT',
+    str: 'héllo',
+    yes: true,
+    no: false,
+    int: 42,
+    neg: -7,
+    big: 2n ** 60n,
+    dbl: 2.5,
+    arr: ['a', 1, true],
+    kv: { x: 'y', n: 3 },
+    raw: Buffer.from([1, 2, 3]),
   });
   assert.equal(a.events.length, 1);
   assert.equal(a.events[0].name, 'exception');
@@ -162,8 +217,12 @@ test('programmable responses; spans() only counts 2xx', async () => {
   // hand-encoded: {1: {1: 3, 2: "bad span"}}
   assert.deepEqual(partial, cat(Buffer.from([0x0a, 12, 0x08, 3, 0x12, 8]), Buffer.from('bad span')));
   const r = await startReceiver({
-    respond: (rec, i) => (i === 0 ? { status: 503, headers: { 'Retry-After': '1' }, body: 'busy' }
-      : i === 1 ? { status: 200, body: partial } : undefined),
+    respond: (rec, i) =>
+      i === 0
+        ? { status: 503, headers: { 'Retry-After': '1' }, body: 'busy' }
+        : i === 1
+          ? { status: 200, body: partial }
+          : undefined,
   });
   try {
     const body = encodeRequest(sampleSpans());
@@ -179,7 +238,10 @@ test('programmable responses; spans() only counts 2xx', async () => {
     const r2 = await post(r.tracesUrl, body);
     assert.equal(r2.status, 200);
     assert.equal(r.spans().length, 4);
-    assert.deepEqual(r.requests.map((q) => q.status), [503, 200, 200]);
+    assert.deepEqual(
+      r.requests.map((q) => q.status),
+      [503, 200, 200],
+    );
   } finally {
     await r.close();
   }
@@ -202,7 +264,9 @@ test('default rejections: wrong path, content type, malformed body', async () =>
 test('hang keeps the request open until close()', async () => {
   const r = await startReceiver({ hang: (rec, i) => i === 0 });
   const pending = post(r.tracesUrl, encodeRequest(sampleSpans())).then(
-    (res) => `answered ${res.status}`, (err) => `failed: ${err.name}`);
+    (res) => `answered ${res.status}`,
+    (err) => `failed: ${err.name}`,
+  );
   await r.waitForRequests(1, 2000);
   assert.equal(r.requests[0].hung, true);
   assert.equal(r.requests[0].status, undefined);

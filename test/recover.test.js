@@ -23,10 +23,12 @@ test('a marker names the sessions its process works on, and is gone after remove
   const marker = new recover.Marker(dir);
   marker.add('ses_a');
   marker.add('ses_b');
-  await waitFor(() => fs.existsSync(marker.file) && JSON.parse(fs.readFileSync(marker.file, 'utf8')).sessions.length === 2);
+  await waitFor(
+    () => fs.existsSync(marker.file) && JSON.parse(fs.readFileSync(marker.file, 'utf8')).sessions.length === 2,
+  );
   assert.deepEqual(JSON.parse(fs.readFileSync(marker.file, 'utf8')).sessions, ['ses_a', 'ses_b']);
-  assert.deepEqual([...await recover.liveSessions(dir, marker)], [], 'a process never counts its own marker');
-  assert.deepEqual([...await recover.liveSessions(dir, null)].sort(), ['ses_a', 'ses_b']);
+  assert.deepEqual([...(await recover.liveSessions(dir, marker))], [], 'a process never counts its own marker');
+  assert.deepEqual([...(await recover.liveSessions(dir, null))].sort(), ['ses_a', 'ses_b']);
   await marker.remove();
   assert.equal(fs.existsSync(marker.file), false);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -51,20 +53,38 @@ test('sessions of a running process are live; those of a process that is gone ar
 });
 
 test('a sweep looks only at root sessions active in its window, before it started, not live, newest first', () => {
-  const now = 1_800_000_000_000, hour = 3600e3;
+  const now = 1_800_000_000_000,
+    hour = 3600e3;
   const s = (id, updatedHoursAgo, extra = {}) => ({ id, time: { updated: now - updatedHoursAgo * hour }, ...extra });
   const sessions = [
-    s('ses_old', 30), s('ses_recent', 1), s('ses_newest', 0.5), s('ses_child', 1, { parentID: 'ses_recent' }),
-    s('ses_busy_elsewhere', 2), s('ses_after_start', -0.01), null, { id: 7 },
+    s('ses_old', 30),
+    s('ses_recent', 1),
+    s('ses_newest', 0.5),
+    s('ses_child', 1, { parentID: 'ses_recent' }),
+    s('ses_busy_elsewhere', 2),
+    s('ses_after_start', -0.01),
+    null,
+    { id: 7 },
   ];
-  const picked = recover.candidates(sessions, { startedAt: now, windowMs: 24 * hour, live: new Set(['ses_busy_elsewhere']), now });
-  assert.deepEqual(picked.map((x) => x.id), ['ses_newest', 'ses_recent']);
+  const picked = recover.candidates(sessions, {
+    startedAt: now,
+    windowMs: 24 * hour,
+    live: new Set(['ses_busy_elsewhere']),
+    now,
+  });
+  assert.deepEqual(
+    picked.map((x) => x.id),
+    ['ses_newest', 'ses_recent'],
+  );
 });
 
 test('the last turn of a snapshot starts at its last user message', () => {
   const m = (id, role, created) => ({ info: { id, role, time: { created } } });
   const messages = [m('u1', 'user', 1), m('a1', 'assistant', 2), m('u2', 'user', 3), m('a2', 'assistant', 4)];
-  assert.deepEqual(recover.lastTurn(messages).map((x) => x.info.id), ['u2', 'a2']);
+  assert.deepEqual(
+    recover.lastTurn(messages).map((x) => x.info.id),
+    ['u2', 'a2'],
+  );
   assert.equal(recover.lastTurn([m('a0', 'assistant', 1)]), undefined);
   assert.equal(recover.lastActivity(messages), 4);
 });
@@ -73,11 +93,14 @@ test('backfill says in one line, exit code 2, when OpenCode is not on PATH', () 
   const { spawnSync } = require('node:child_process');
   const home = tempDir();
   const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'lib', 'cli.js'), 'backfill'], {
-    env: { HOME: home, PATH: home }, encoding: 'utf8', // an empty directory: no opencode
+    env: { HOME: home, PATH: home },
+    encoding: 'utf8', // an empty directory: no opencode
   });
   fs.rmSync(home, { recursive: true, force: true });
   assert.equal(r.status, 2, r.stderr);
-  assert.deepEqual(r.stderr.trim().split('\n'), ['opencode-arize-tracing backfill: cannot find OpenCode: `opencode` is not on PATH (install it: npm install -g opencode-ai, or add its directory to PATH)']);
+  assert.deepEqual(r.stderr.trim().split('\n'), [
+    'opencode-arize-tracing backfill: cannot find OpenCode: `opencode` is not on PATH (install it: npm install -g opencode-ai, or add its directory to PATH)',
+  ]);
 });
 
 test('a session a sweep found settled is skipped until OpenCode updates it again', async () => {
@@ -91,6 +114,10 @@ test('a session a sweep found settled is skipped until OpenCode updates it again
   const next = await new recover.Settled(dir).load();
   assert.equal(next.has(s), true);
   assert.equal(next.has({ id: 'ses_done', time: { updated: 2000 } }), false, 'a session updated since is read again');
-  assert.equal(next.has({ id: 'ses_ancient', time: { updated: 10 } }), false, 'entries older than the window are dropped');
+  assert.equal(
+    next.has({ id: 'ses_ancient', time: { updated: 10 } }),
+    false,
+    'entries older than the window are dropped',
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -23,13 +23,17 @@ function readmeRows() {
   for (let i = start + 2; i < lines.length && lines[i].startsWith('|'); i++) {
     const cells = lines[i].replace(/^\|/, '').split(' | ');
     const code = (cell) => [...(cell || '').matchAll(/`([^`]+)`/g)].map((m) => m[1]);
-    rows.push({ envs: code(cells[0]).filter((c) => /^[A-Z][A-Z0-9_]+$/.test(c)), keys: code(cells[1]).filter((c) => /^[a-z_]+(\.[a-z_]+)*$/.test(c)),
-      defaults: code(cells[2]), line: lines[i] });
+    rows.push({
+      envs: code(cells[0]).filter((c) => /^[A-Z][A-Z0-9_]+$/.test(c)),
+      keys: code(cells[1]).filter((c) => /^[a-z_]+(\.[a-z_]+)*$/.test(c)),
+      defaults: code(cells[2]),
+      line: lines[i],
+    });
   }
   return rows;
 }
 
-test('lib/settings.json is the core\'s settings schema (run `node native/settings-schema.js` after changing it)', () => {
+test("lib/settings.json is the core's settings schema (run `node native/settings-schema.js` after changing it)", () => {
   assert.deepEqual(JSON.parse(fs.readFileSync(FILE, 'utf8')), core);
 });
 
@@ -43,7 +47,10 @@ test('the README settings table names every variable and file key of the schema,
     for (const key of [s.keys[0], s.old_keys[0]].filter(Boolean))
       assert.ok(row.keys.includes(key) || rows.some((r) => r.keys.includes(key)), `${key} in the README table`);
     if (s.default !== null && s.default !== undefined)
-      assert.ok(row.defaults.includes(String(s.default)), `default ${s.default} of ${names[0]} in the row: ${row.line}`);
+      assert.ok(
+        row.defaults.includes(String(s.default)),
+        `default ${s.default} of ${names[0]} in the row: ${row.line}`,
+      );
   }
 });
 
@@ -59,9 +66,20 @@ test('the README settings table names no variable or file key the schema lacks',
 
 test('the CLI takes regions, backends and the header-name rule from the schema', () => {
   const s = require('../lib/settings.js');
-  assert.deepEqual(s.REGIONS, core.backends.find((b) => b.name === 'arize').regions.map((r) => r.name));
+  assert.deepEqual(
+    s.REGIONS,
+    core.backends.find((b) => b.name === 'arize').regions.map((r) => r.name),
+  );
   assert.deepEqual(s.TARGETS, ['arize', 'phoenix', 'otlp']);
   assert.equal(s.isHeaderName('x-api-key'), true);
   assert.equal(s.isHeaderName('bad header'), false);
-  assert.deepEqual(require('../lib/cli/config-file.js').KEYS, ['project_name', 'target', 'region', 'endpoint', 'api_key', 'space_id', 'headers']);
+  assert.deepEqual(require('../lib/cli/config-file.js').KEYS, [
+    'project_name',
+    'target',
+    'region',
+    'endpoint',
+    'api_key',
+    'space_id',
+    'headers',
+  ]);
 });

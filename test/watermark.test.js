@@ -21,13 +21,20 @@ async function feed(payloads, { asText = false, env = {} } = {}) {
   const receiver = await startReceiver();
   try {
     const steps = payloads.map((p) => ({ payload: asText ? JSON.stringify(p) : p }));
-    const out = await run('watermark-scenario.js', { steps: [...steps, { flush: 20000 }] },
-      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }), { timeoutMs: 120000 });
+    const out = await run(
+      'watermark-scenario.js',
+      { steps: [...steps, { flush: 20000 }] },
+      cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }),
+      { timeoutMs: 120000 },
+    );
     const results = out.steps.slice(0, -1).map((s) => s.reconcile);
     const crossed = out.steps.slice(0, -1).map((s) => s.crossed);
     const flushed = out.steps[out.steps.length - 1].flush;
     assert.equal(flushed.pending, 0, 'every span was exported');
-    const spans = receiver.spans().map(comparable).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const spans = receiver
+      .spans()
+      .map(comparable)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { results, spans, crossed };
   } finally {
     await receiver.close();
@@ -36,8 +43,14 @@ async function feed(payloads, { asText = false, env = {} } = {}) {
 
 function comparable(s) {
   return {
-    id: s.spanId, trace: s.traceId, parent: s.parentSpanId, name: s.name, start: String(s.startNs),
-    end: String(s.endNs), status: s.status, attributes: s.attributes,
+    id: s.spanId,
+    trace: s.traceId,
+    parent: s.parentSpanId,
+    name: s.name,
+    start: String(s.startNs),
+    end: String(s.endNs),
+    status: s.status,
+    attributes: s.attributes,
     events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
   };
 }
@@ -57,7 +70,10 @@ async function assertSameBothWays(payloads, env) {
 // The captures of one directory in capture order, typed as the plugin types them; a child
 // session's own captures are left out, as the plugin leaves them (its parent's payload has it).
 function captures(dir) {
-  return fs.readdirSync(path.join(FIXTURES, dir)).filter((f) => f.endsWith('.json')).sort()
+  return fs
+    .readdirSync(path.join(FIXTURES, dir))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
     .filter((f) => !snapshot(path.join(dir, f)).session.parentID)
     .map((f) => fixturePayload(path.join(dir, f), /idle/.test(f) ? 'close' : 'reconcile'));
 }
@@ -70,17 +86,22 @@ function inProgress(message) {
   const m = clone(message);
   delete m.info.time.completed;
   delete m.info.finish;
-  m.parts = m.parts.filter((p) => p.type !== 'step-finish').map((p) => {
-    if (p.type === 'tool') return { ...p, state: { status: 'running', input: p.state.input, time: { start: p.state.time.start } } };
-    if (p.type === 'text' || p.type === 'reasoning') return { ...p, text: '' };
-    return p;
-  });
+  m.parts = m.parts
+    .filter((p) => p.type !== 'step-finish')
+    .map((p) => {
+      if (p.type === 'tool')
+        return { ...p, state: { status: 'running', input: p.state.input, time: { start: p.state.time.start } } };
+      if (p.type === 'text' || p.type === 'reasoning') return { ...p, text: '' };
+      return p;
+    });
   return m;
 }
 
 // The child sessions whose task call is in these messages (the plugin sends those).
 function childrenIn(session, messages) {
-  return session.childSessions.filter((c) => messages.some((m) => m.parts.some((p) => p.tool === 'task' && p.state.metadata?.sessionId === c.sessionID)));
+  return session.childSessions.filter((c) =>
+    messages.some((m) => m.parts.some((p) => p.tool === 'task' && p.state.metadata?.sessionId === c.sessionID)),
+  );
 }
 
 // The payloads OpenCode's events would produce for a session, one message at a time: on each
@@ -96,8 +117,16 @@ function eventByEvent(session, { killedAt = -1 } = {}) {
     const next = messages[k + 1];
     const turnEnds = !next || next.info.role === 'user';
     if (k === killedAt) continue; // OpenCode was killed during this call: no event for it
-    out.push({ type: 'reconcile', sessionID, messages: turnEnds ? list : [...list, inProgress(next)], childSessions: shown(list) });
-    if (turnEnds && !(killedAt >= 0 && killedAt < k && messages.slice(killedAt, k).every((m) => m.info.role !== 'user')))
+    out.push({
+      type: 'reconcile',
+      sessionID,
+      messages: turnEnds ? list : [...list, inProgress(next)],
+      childSessions: shown(list),
+    });
+    if (
+      turnEnds &&
+      !(killedAt >= 0 && killedAt < k && messages.slice(killedAt, k).every((m) => m.info.role !== 'user'))
+    )
       out.push({ type: 'close', sessionID, messages: list, childSessions: shown(list) });
   }
   return out;
@@ -111,7 +140,10 @@ test('objects and JSON text give the same spans for the shared captures', async 
   ];
   const { spans } = await assertSameBothWays(payloads);
   assert.ok(spans.length >= 20, `the captures make spans (${spans.length})`);
-  assert.ok(spans.some((s) => s.attributes['openinference.span.kind'] === 'AGENT'), 'a subagent among them');
+  assert.ok(
+    spans.some((s) => s.attributes['openinference.span.kind'] === 'AGENT'),
+    'a subagent among them',
+  );
 });
 
 test('objects and JSON text give the same spans for a multi-turn session, event by event', async () => {
@@ -120,9 +152,16 @@ test('objects and JSON text give the same spans for a multi-turn session, event 
   const { spans, crossed } = await assertSameBothWays(payloads);
   // what crosses is the open turn (and the last message of the one before), not the session
   const longestTurn = Math.max(...session.turns.map((t, i) => (session.turns[i + 1] ?? session.messages.length) - t));
-  crossed.slice(1).forEach((c, i) => assert.ok(c.messages <= longestTurn + 2,
-    `payload ${i + 1}: ${c.messages} of ${payloads[i + 1].messages.length} messages crossed`));
-  const last = crossed[crossed.length - 1].messages, all = payloads[payloads.length - 1].messages.length;
+  crossed
+    .slice(1)
+    .forEach((c, i) =>
+      assert.ok(
+        c.messages <= longestTurn + 2,
+        `payload ${i + 1}: ${c.messages} of ${payloads[i + 1].messages.length} messages crossed`,
+      ),
+    );
+  const last = crossed[crossed.length - 1].messages,
+    all = payloads[payloads.length - 1].messages.length;
   assert.ok(last * 2 < all, `the last payload: ${last} of ${all} messages crossed`);
   const kinds = (kind) => spans.filter((s) => s.attributes['openinference.span.kind'] === kind).length;
   const assistants = session.messages.filter((m) => m.info.role === 'assistant').length;
@@ -136,7 +175,9 @@ test('a call cut short by a kill and a newer prompt is traced the same both ways
   const session = makeSession(30, { seed: 6 });
   const killedAt = session.turns[1] - 1; // the last call of the first turn never completes
   const { spans } = await assertSameBothWays(eventByEvent(session, { killedAt }));
-  const cut = spans.find((s) => JSON.parse(s.attributes.metadata || '{}').message_id === session.messages[killedAt].info.id);
+  const cut = spans.find(
+    (s) => JSON.parse(s.attributes.metadata || '{}').message_id === session.messages[killedAt].info.id,
+  );
   assert.equal(cut.status.code, 2);
 });
 
@@ -144,7 +185,12 @@ test('a reconcile that may queue only some of its spans gives the same spans bot
   // limits.max_spans_per_payload: what is over the limit follows with the next payloads
   const session = makeSession(40, { seed: 10, childEvery: 2 });
   const { sessionID, messages } = session;
-  const p = (k, type = 'reconcile') => ({ type, sessionID, messages: messages.slice(0, k), childSessions: childrenIn(session, messages.slice(0, k)) });
+  const p = (k, type = 'reconcile') => ({
+    type,
+    sessionID,
+    messages: messages.slice(0, k),
+    childSessions: childrenIn(session, messages.slice(0, k)),
+  });
   const cuts = [7, 13, 14, 22, 31, 40];
   const payloads = cuts.flatMap((k) => [p(k), p(k), p(k)]).concat([p(40, 'close'), p(40, 'close'), p(40, 'close')]);
   const { spans, results } = await assertSameBothWays(payloads, { ARIZE_MAX_SPANS_PER_PAYLOAD: '5' });
@@ -157,15 +203,25 @@ test('a call whose tools did not all fit in one reconcile has them sent with the
   const withTools = (message, n) => {
     const m = clone(message);
     const tool = m.parts.find((p) => p.type === 'tool');
-    m.parts = [...m.parts.filter((p) => p.type !== 'tool'),
-      ...Array.from({ length: n }, (_, k) => ({ ...clone(tool), id: `${tool.id}${k}`, callID: `${tool.callID}_${k}` }))];
+    m.parts = [
+      ...m.parts.filter((p) => p.type !== 'tool'),
+      ...Array.from({ length: n }, (_, k) => ({ ...clone(tool), id: `${tool.id}${k}`, callID: `${tool.callID}_${k}` })),
+    ];
     return m;
   };
   const [user, first, second] = session.messages;
-  const p = { type: 'reconcile', sessionID: session.sessionID, messages: [user, withTools(first, 1), withTools(second, 2)], childSessions: [] };
+  const p = {
+    type: 'reconcile',
+    sessionID: session.sessionID,
+    messages: [user, withTools(first, 1), withTools(second, 2)],
+    childSessions: [],
+  };
   // LLM, TOOL, LLM fit; the last call's two tools wait for the next payload
   const { results } = await assertSameBothWays([p, p, p], { ARIZE_MAX_SPANS_PER_PAYLOAD: '3' });
-  assert.deepEqual(results.map((r) => r.spans), [3, 2, 0]);
+  assert.deepEqual(
+    results.map((r) => r.spans),
+    [3, 2, 0],
+  );
 });
 
 test('snapshots replayed or with earlier turns removed give the same spans both ways', async () => {
@@ -193,8 +249,14 @@ test('an open part that found nothing new does not cross again unchanged, and cr
   const p = (k, type = 'reconcile') => ({ type, sessionID, messages: messages.slice(0, k), childSessions: [] });
   const open = turns[2] + 3;
   const { results, crossed } = await feed([p(open), p(open), p(open), p(open + 1), p(open + 1), p(open + 1, 'close')]);
-  assert.deepEqual(crossed.map((c) => c.crossings), [1, 1, 0, 1, 1, 1]);
-  assert.deepEqual(results.map((r) => r.spans), [results[0].spans, 0, 0, results[3].spans, 0, results[5].spans]);
+  assert.deepEqual(
+    crossed.map((c) => c.crossings),
+    [1, 1, 0, 1, 1, 1],
+  );
+  assert.deepEqual(
+    results.map((r) => r.spans),
+    [results[0].spans, 0, 0, results[3].spans, 0, results[5].spans],
+  );
   assert.ok(results[3].spans > 0 && results[5].spans > 0);
   assert.deepEqual(results[2], results[1]);
 });
@@ -202,10 +264,16 @@ test('an open part that found nothing new does not cross again unchanged, and cr
 test('JSON text still works: the same result, then nothing new either way', async () => {
   const p = fixturePayload('one-bash-call/snap-3-session.idle.json', 'close');
   const { results } = await feed([JSON.stringify(p), p, JSON.stringify(p)]);
-  assert.deepEqual(results.map((r) => r.spans), [4, 0, 0]);
+  assert.deepEqual(
+    results.map((r) => r.spans),
+    [4, 0, 0],
+  );
   assert.ok(results.every((r) => !r.error && r.watermark.messageID === p.messages[p.messages.length - 1].info.id));
   const second = await feed([p, JSON.stringify(p)]);
-  assert.deepEqual(second.results.map((r) => r.spans), [4, 0]);
+  assert.deepEqual(
+    second.results.map((r) => r.spans),
+    [4, 0],
+  );
 });
 
 test('a message of another session rejects the payload, even inside a turn already sent', async () => {
@@ -248,7 +316,9 @@ test('inside a turn already sent, a foreign part or a message added later is not
   const fast = await feed([p(firstTurn), p(foreignPart), p([...firstTurn, ...secondTurn, late], 'reconcile')]);
   assert.equal(fast.results[1].spans, 0);
   assert.equal(fast.results[1].error, undefined); // the part was not read
-  const secondTurnSpans = secondTurn.slice(1).reduce((n, m) => n + 1 + m.parts.filter((part) => part.type === 'tool').length, 0);
+  const secondTurnSpans = secondTurn
+    .slice(1)
+    .reduce((n, m) => n + 1 + m.parts.filter((part) => part.type === 'tool').length, 0);
   assert.equal(fast.results[2].spans, secondTurnSpans); // the second turn's calls, not the late one
   assert.ok(!fast.spans.some((s) => JSON.parse(s.attributes.metadata || '{}').message_id === late.info.id));
 

@@ -11,9 +11,15 @@ test('worker threads and the main thread reconcile at once: each span is deliver
   const receiver = await startReceiver();
   const home = tempHome();
   try {
-    const workers = 3, sessions = 30, rounds = 3;
-    const out = await run('worker-scenario.js', { workers, sessions, rounds },
-      cleanEnv({ HOME: home, PHOENIX_ENDPOINT: receiver.url }), { timeoutMs: 60000 });
+    const workers = 3,
+      sessions = 30,
+      rounds = 3;
+    const out = await run(
+      'worker-scenario.js',
+      { workers, sessions, rounds },
+      cleanEnv({ HOME: home, PHOENIX_ENDPOINT: receiver.url }),
+      { timeoutMs: 60000 },
+    );
     const threads = [out.main, ...out.workers];
     for (const t of threads) {
       // its own sessions: 4 spans each the first round, nothing new after
@@ -22,8 +28,14 @@ test('worker threads and the main thread reconcile at once: each span is deliver
     }
     // the shared session's 4 spans went to exactly one of the threads, once
     const shared = threads.flatMap((t) => t.shared);
-    assert.equal(shared.reduce((a, b) => a + b, 0), 4);
-    assert.ok(shared.every((n) => n === 0 || n === 4), `shared: ${shared}`);
+    assert.equal(
+      shared.reduce((a, b) => a + b, 0),
+      4,
+    );
+    assert.ok(
+      shared.every((n) => n === 0 || n === 4),
+      `shared: ${shared}`,
+    );
     assert.deepEqual(out.exits, new Array(workers).fill(0)); // each worker ended, normally
     assert.equal(out.after, 4);
     const expected = ((workers + 1) * sessions + 1 + 1) * 4;

@@ -64,7 +64,25 @@ function removeIfEmpty(dir) {
 }
 
 module.exports = {
-  ROOT, PKG, MARKER, COPY_MARKER, PLUGIN_NAME, REGIONS, UsageError,
-  home, harnessDir, yamlPath, jsonPath, configPath, globalDir, projectDir, cacheDir, packagesDir, tilde,
-  readText, readJson, writePrivate, removeIfEmpty,
+  ROOT,
+  PKG,
+  MARKER,
+  COPY_MARKER,
+  PLUGIN_NAME,
+  REGIONS,
+  UsageError,
+  home,
+  harnessDir,
+  yamlPath,
+  jsonPath,
+  configPath,
+  globalDir,
+  projectDir,
+  cacheDir,
+  packagesDir,
+  tilde,
+  readText,
+  readJson,
+  writePrivate,
+  removeIfEmpty,
 };

@@ -21,7 +21,9 @@ function locate(lines) {
   const h = lines.findIndex((l) => /^harnesses\s*:/.test(l));
   if (h < 0) return null;
   if (/^harnesses\s*:\s*[^\s#]/.test(lines[h]))
-    throw new Error('harnesses in the config file is not a block mapping (flow style?): edit the harnesses.opencode block by hand');
+    throw new Error(
+      'harnesses in the config file is not a block mapping (flow style?): edit the harnesses.opencode block by hand',
+    );
   let end = h + 1;
   while (end < lines.length && !(isContent(lines[end]) && indentOf(lines[end]) === 0)) end++;
   const first = lines.slice(h + 1, end).find(isContent);
@@ -87,7 +89,11 @@ function scalar(text) {
 // A trailing comment of a one-line `key: value  # comment`, kept when the value changes.
 function trailingComment(line) {
   const after = line.replace(/^[^:]*:\s*/, '');
-  const value = after.startsWith('"') ? /^"(?:[^"\\]|\\.)*"/.exec(after) : after.startsWith("'") ? /^'(?:[^']|'')*'/.exec(after) : null;
+  const value = after.startsWith('"')
+    ? /^"(?:[^"\\]|\\.)*"/.exec(after)
+    : after.startsWith("'")
+      ? /^'(?:[^']|'')*'/.exec(after)
+      : null;
   const rest = value ? after.slice(value[0].length) : after.replace(/^[^#]*?(?=\s+#|$)/, '');
   const m = /^(\s+#.*)$/.exec(rest);
   return m ? m[1] : '';
@@ -114,7 +120,8 @@ function readBlock(text, isJson) {
     const out = {};
     for (const k of KEYS) {
       if (!isMap(k) && typeof block[k] === 'string') out[k] = block[k];
-      if (isMap(k) && block[k] && typeof block[k] === 'object') out[k] = Object.entries(block[k]).map(([n, v]) => [n, String(v)]);
+      if (isMap(k) && block[k] && typeof block[k] === 'object')
+        out[k] = Object.entries(block[k]).map(([n, v]) => [n, String(v)]);
     }
     return out;
   }
@@ -132,10 +139,14 @@ function readBlock(text, isJson) {
     const span = findKey(lines, at, indent, key);
     if (!span) continue;
     if (isMap(key)) {
-      out[key] = lines.slice(span[0] + 1, span[1]).filter(isContent).map((l) => {
-        const m = /^\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:]+?)\s*:\s*(.*)$/.exec(l);
-        return m ? [scalar(m[1]), scalar(m[2])] : null;
-      }).filter(Boolean);
+      out[key] = lines
+        .slice(span[0] + 1, span[1])
+        .filter(isContent)
+        .map((l) => {
+          const m = /^\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^:]+?)\s*:\s*(.*)$/.exec(l);
+          return m ? [scalar(m[1]), scalar(m[2])] : null;
+        })
+        .filter(Boolean);
     } else {
       const value = scalar(lines[span[0]].replace(keyRe(key), ''));
       if (value !== '' && value !== '~' && value !== 'null') out[key] = value;
@@ -159,8 +170,11 @@ function editYaml(text, changes) {
   const adding = KEYS.filter((k) => set[k] !== undefined && set[k] !== null);
   if (!at || at.o < 0) {
     if (!adding.length) return text;
-    const block = (indent) => [`${' '.repeat(indent)}opencode:`, `${' '.repeat(indent + 2)}# ${MARKER}: written by \`opencode-arize-tracing install\``,
-      ...adding.flatMap((k) => entryLines(k, set[k], indent + 2))];
+    const block = (indent) => [
+      `${' '.repeat(indent)}opencode:`,
+      `${' '.repeat(indent + 2)}# ${MARKER}: written by \`opencode-arize-tracing install\``,
+      ...adding.flatMap((k) => entryLines(k, set[k], indent + 2)),
+    ];
     if (!at) {
       if (lines.length && lines[lines.length - 1].trim() !== '') lines.push('');
       lines.push('harnesses:', ...block(2));
@@ -169,8 +183,12 @@ function editYaml(text, changes) {
     // after the last line of the harnesses block: blank lines and comments that are not
     // indented (they introduce the next top-level key) stay below
     let insert = at.end;
-    while (insert > at.h + 1 && (lines[insert - 1].trim() === '' ||
-      (!isContent(lines[insert - 1]) && indentOf(lines[insert - 1]) < at.childIndent))) insert--;
+    while (
+      insert > at.h + 1 &&
+      (lines[insert - 1].trim() === '' ||
+        (!isContent(lines[insert - 1]) && indentOf(lines[insert - 1]) < at.childIndent))
+    )
+      insert--;
     lines.splice(insert, 0, ...block(at.childIndent));
     return lines.join('\n') + (trailingNewline ? '\n' : '');
   }
@@ -199,7 +217,8 @@ function editYaml(text, changes) {
     at = locate(lines);
     if (!lines.slice(at.o + 1, at.oEnd).some(isContent)) lines.splice(at.o, at.oEnd - at.o);
     const again = locate(lines);
-    if (again && !lines.slice(again.h + 1, again.end).some((l) => l.trim() !== '')) lines.splice(again.h, again.end - again.h);
+    if (again && !lines.slice(again.h + 1, again.end).some((l) => l.trim() !== ''))
+      lines.splice(again.h, again.end - again.h);
   }
   const out = lines.join('\n');
   return out === '' ? '' : out + (trailingNewline ? '\n' : '');

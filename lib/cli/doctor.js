@@ -19,10 +19,17 @@ function loadedPackage(regs) {
 // answers 400/415 (bad body) or 401/403 (credentials come later); 404/405 mean another path.
 function endpointVerdict(code, endpoint) {
   if (code === 404 || code === 405)
-    return { ok: false, detail: `${endpoint} (HTTP ${code} to an empty request: nothing takes traces at this path)`,
-      fix: `the endpoint answers but not as an OTLP/HTTP traces receiver: its path should end in /v1/traces (${endpoint}); check the host, port and path` };
+    return {
+      ok: false,
+      detail: `${endpoint} (HTTP ${code} to an empty request: nothing takes traces at this path)`,
+      fix: `the endpoint answers but not as an OTLP/HTTP traces receiver: its path should end in /v1/traces (${endpoint}); check the host, port and path`,
+    };
   if (code >= 500)
-    return { ok: false, detail: `${endpoint} (HTTP ${code} to an empty request)`, fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; spans wait in the spool meanwhile` };
+    return {
+      ok: false,
+      detail: `${endpoint} (HTTP ${code} to an empty request)`,
+      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; spans wait in the spool meanwhile`,
+    };
   return { ok: true, detail: `${endpoint} (HTTP ${code} to an empty request)` };
 }
 
@@ -30,7 +37,9 @@ async function doctor() {
   const results = [];
   const check = (name, ok, detail, fix) => {
     results.push({ name, ok, detail, fix });
-    console.log(`  ${ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL'} ${name.padEnd(18)} ${detail}`);
+    console.log(
+      `  ${ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL'} ${name.padEnd(18)} ${detail}`,
+    );
     return ok !== false;
   };
   console.log(`opencode-arize-tracing ${c.PKG.version} doctor`);
@@ -46,67 +55,135 @@ async function doctor() {
   const regs = reg.findRegistrations();
   const used = loadedPackage(regs);
   if (!regs.length) {
-    check('plugin registered', false, 'no plugin file, no opencode.json entry',
-      'run `opencode-arize-tracing install` (or `opencode plugin opencode-arize-tracing`)');
+    check(
+      'plugin registered',
+      false,
+      'no plugin file, no opencode.json entry',
+      'run `opencode-arize-tracing install` (or `opencode plugin opencode-arize-tracing`)',
+    );
     return finish();
   }
   const first = regs[0];
   if (first.kind === 'file' && !first.pkg) {
-    check('plugin registered', false, `${c.tilde(first.file)}, but the package it imports is not there`,
-      `run \`opencode-arize-tracing install\` again (it puts the package where ${c.tilde(first.file)} finds it)`);
+    check(
+      'plugin registered',
+      false,
+      `${c.tilde(first.file)}, but the package it imports is not there`,
+      `run \`opencode-arize-tracing install\` again (it puts the package where ${c.tilde(first.file)} finds it)`,
+    );
     return finish();
   }
-  check('plugin registered', true, `${reg.describe(first)}${first.pkg ? ` -> ${c.tilde(first.pkg.dir)}` : ' (OpenCode installs the package at its next start)'}`);
+  check(
+    'plugin registered',
+    true,
+    `${reg.describe(first)}${first.pkg ? ` -> ${c.tilde(first.pkg.dir)}` : ' (OpenCode installs the package at its next start)'}`,
+  );
   if (regs.length > 1)
-    check('registered once', 'warn', `${regs.length} registrations: ${regs.map(reg.describe).join(', ')}`,
-      'remove all but one: only the first copy OpenCode loads traces, the others stay idle');
+    check(
+      'registered once',
+      'warn',
+      `${regs.length} registrations: ${regs.map(reg.describe).join(', ')}`,
+      'remove all but one: only the first copy OpenCode loads traces, the others stay idle',
+    );
 
   // 2. the native core OpenCode will load
   let lib;
   const root = used ? used.dir : c.ROOT;
   try {
     lib = require(path.join(root, 'lib', 'index.js'));
-    check('binary loads', true, `${lib.status().binary}${used ? '' : ' (this copy: OpenCode has not installed its own yet)'}${used && used.version !== c.PKG.version ? ` (version ${used.version})` : ''}`);
+    check(
+      'binary loads',
+      true,
+      `${lib.status().binary}${used ? '' : ' (this copy: OpenCode has not installed its own yet)'}${used && used.version !== c.PKG.version ? ` (version ${used.version})` : ''}`,
+    );
   } catch (error) {
     const lines = String(error.message).split('\n');
-    check('binary loads', false, `${c.tilde(root)}: ${lines[0]}`, lines.slice(1).join('\n  ').trim() || 'reinstall the package');
+    check(
+      'binary loads',
+      false,
+      `${c.tilde(root)}: ${lines[0]}`,
+      lines.slice(1).join('\n  ').trim() || 'reinstall the package',
+    );
     return finish();
   }
   const s = lib.status();
 
   // 3. the config file parses and names only known keys
-  if (!check('config parses', !s.config.warning, s.config.warning || (require('node:fs').existsSync(s.config.path) ? c.tilde(s.config.path) : `${c.tilde(s.config.path)} (absent: environment only)`),
-    `correct what the warning names in ${s.config.path} (or the environment variable it names)`)) return finish();
-  if (s.unknown_keys !== undefined &&
-    !check('config keys', !s.unknown_keys, s.unknown_keys || 'all known', `rename or remove the keys named in ${s.config.path}: they are ignored`)) return finish();
+  if (
+    !check(
+      'config parses',
+      !s.config.warning,
+      s.config.warning ||
+        (require('node:fs').existsSync(s.config.path)
+          ? c.tilde(s.config.path)
+          : `${c.tilde(s.config.path)} (absent: environment only)`),
+      `correct what the warning names in ${s.config.path} (or the environment variable it names)`,
+    )
+  )
+    return finish();
+  if (
+    s.unknown_keys !== undefined &&
+    !check(
+      'config keys',
+      !s.unknown_keys,
+      s.unknown_keys || 'all known',
+      `rename or remove the keys named in ${s.config.path}: they are ignored`,
+    )
+  )
+    return finish();
 
   // 4. tracing is on, with credentials and a backend
   if (s.state === 'disabled') {
-    check('tracing enabled', false, s.reason || 'tracing disabled by ARIZE_TRACE_ENABLED=false', 'unset ARIZE_TRACE_ENABLED (or set it to true)');
+    check(
+      'tracing enabled',
+      false,
+      s.reason || 'tracing disabled by ARIZE_TRACE_ENABLED=false',
+      'unset ARIZE_TRACE_ENABLED (or set it to true)',
+    );
     return finish();
   }
-  if (!check('credentials', s.state === 'sending' || s.state === 'dry-run',
-    s.state === 'sending' || s.state === 'dry-run' ? `${s.backend.target}, project "${s.backend.project}"${s.state === 'dry-run' ? ' (dry run: nothing is sent)' : ''}` : s.reason || s.state,
-    s.state === 'no-backend' && s.reason ? s.reason : 'run `opencode-arize-tracing install`')) return finish();
+  if (
+    !check(
+      'credentials',
+      s.state === 'sending' || s.state === 'dry-run',
+      s.state === 'sending' || s.state === 'dry-run'
+        ? `${s.backend.target}, project "${s.backend.project}"${s.state === 'dry-run' ? ' (dry run: nothing is sent)' : ''}`
+        : s.reason || s.state,
+      s.state === 'no-backend' && s.reason ? s.reason : 'run `opencode-arize-tracing install`',
+    )
+  )
+    return finish();
 
   // 5. the endpoint resolves and answers as an OTLP traces receiver
   const url = new URL(s.backend.endpoint);
   try {
     await dns.promises.lookup(url.hostname.replace(/^\[|\]$/g, ''));
   } catch (error) {
-    check('endpoint resolves', false, `${url.hostname}: ${error.code || error.message}`,
-      `check the host name in the endpoint (${s.backend.endpoint}) and this machine's DNS and network`);
+    check(
+      'endpoint resolves',
+      false,
+      `${url.hostname}: ${error.code || error.message}`,
+      `check the host name in the endpoint (${s.backend.endpoint}) and this machine's DNS and network`,
+    );
     return finish();
   }
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' },
-      body: new Uint8Array(0), signal: AbortSignal.timeout(10000) });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: new Uint8Array(0),
+      signal: AbortSignal.timeout(10000),
+    });
     const v = endpointVerdict(response.status, s.backend.endpoint);
     if (!check('endpoint answers', v.ok, v.detail, v.fix)) return finish();
   } catch (error) {
     const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
-    check('endpoint answers', false, `${s.backend.endpoint}: ${why}`,
-      `nothing answers at ${s.backend.endpoint}: start the backend, or correct the endpoint; a proxy or firewall may block it`);
+    check(
+      'endpoint answers',
+      false,
+      `${s.backend.endpoint}: ${why}`,
+      `nothing answers at ${s.backend.endpoint}: start the backend, or correct the endpoint; a proxy or firewall may block it`,
+    );
     return finish();
   }
 
@@ -119,26 +196,59 @@ async function doctor() {
   const now = Date.now();
   const id = `doctor${now}${process.pid}`;
   const sid = `ses_${id}`;
-  const result = lib.reconcile({ type: 'close', sessionID: sid, messages: [
-    { info: { id: `msg_${id}u`, sessionID: sid, role: 'user', time: { created: now - 2 } },
-      parts: [{ id: `prt_${id}u`, sessionID: sid, messageID: `msg_${id}u`, type: 'text', text: 'opencode-arize-tracing doctor: test span' }] },
-    { info: { id: `msg_${id}a`, sessionID: sid, role: 'assistant', parentID: `msg_${id}u`, modelID: 'doctor',
-      providerID: 'opencode-arize-tracing', time: { created: now - 1, completed: now }, cost: 0, finish: 'stop',
-      tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } } },
-    parts: [{ id: `prt_${id}a`, sessionID: sid, messageID: `msg_${id}a`, type: 'text', text: 'ok' }] },
-  ] });
+  const result = lib.reconcile({
+    type: 'close',
+    sessionID: sid,
+    messages: [
+      {
+        info: { id: `msg_${id}u`, sessionID: sid, role: 'user', time: { created: now - 2 } },
+        parts: [
+          {
+            id: `prt_${id}u`,
+            sessionID: sid,
+            messageID: `msg_${id}u`,
+            type: 'text',
+            text: 'opencode-arize-tracing doctor: test span',
+          },
+        ],
+      },
+      {
+        info: {
+          id: `msg_${id}a`,
+          sessionID: sid,
+          role: 'assistant',
+          parentID: `msg_${id}u`,
+          modelID: 'doctor',
+          providerID: 'opencode-arize-tracing',
+          time: { created: now - 1, completed: now },
+          cost: 0,
+          finish: 'stop',
+          tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } },
+        },
+        parts: [{ id: `prt_${id}a`, sessionID: sid, messageID: `msg_${id}a`, type: 'text', text: 'ok' }],
+      },
+    ],
+  });
   const flushed = await lib.flush(15000);
   const after = lib.status();
   lib.shutdown(0);
   const e = after.last_export || {};
-  const accepted = result.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
+  const accepted =
+    result.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
   // The exporter's error already starts "HTTP <code>" when there was an answer.
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
-  const refused = e.status === 401 || e.status === 403
-    ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
-    : `the backend did not accept the span (${answer}); the log ${after.config.log_file} has the details`;
-  check('test span', accepted, accepted ? `accepted (${flushed.exported} spans exported, project "${s.backend.project}")` :
-    `${result.error || `pending ${flushed.pending}, dropped ${flushed.dropped}`}, ${answer}`, refused);
+  const refused =
+    e.status === 401 || e.status === 403
+      ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
+      : `the backend did not accept the span (${answer}); the log ${after.config.log_file} has the details`;
+  check(
+    'test span',
+    accepted,
+    accepted
+      ? `accepted (${flushed.exported} spans exported, project "${s.backend.project}")`
+      : `${result.error || `pending ${flushed.pending}, dropped ${flushed.dropped}`}, ${answer}`,
+    refused,
+  );
   return finish();
 }
 

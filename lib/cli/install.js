@@ -87,16 +87,26 @@ function parseHeaders(list, encoded) {
 async function gatherSettings(flags, stored) {
   const env = process.env;
   const kept = storedBackend(stored);
-  let backend = flags.backend || (flags.spaceId ? 'arize' : '') ||
-    (env.PHOENIX_ENDPOINT ? 'phoenix' : env.ARIZE_API_KEY && env.ARIZE_SPACE_ID ? 'arize' :
-      env.OTEL_EXPORTER_OTLP_ENDPOINT ? 'otlp' : '') || kept;
+  let backend =
+    flags.backend ||
+    (flags.spaceId ? 'arize' : '') ||
+    (env.PHOENIX_ENDPOINT
+      ? 'phoenix'
+      : env.ARIZE_API_KEY && env.ARIZE_SPACE_ID
+        ? 'arize'
+        : env.OTEL_EXPORTER_OTLP_ENDPOINT
+          ? 'otlp'
+          : '') ||
+    kept;
   const interactive = !flags.yes && process.stdin.isTTY && process.stdout.isTTY;
   const rl = interactive ? prompter() : null;
   try {
     if (!backend && !rl) return null;
     if (!backend) {
       const pick = await rl.ask('Backend: 1) Arize AX  2) Phoenix  3) another OTLP endpoint', { fallback: '1' });
-      backend = { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', phoenix: 'phoenix', otlp: 'otlp' }[pick.toLowerCase()] || pick;
+      backend =
+        { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', phoenix: 'phoenix', otlp: 'otlp' }[pick.toLowerCase()] ||
+        pick;
     }
     if (!TARGETS.includes(backend)) throw new UsageError(`--backend is ${orList(TARGETS)}, not ${backend}`);
     // What the file holds counts only for the backend it was written for.
@@ -104,38 +114,65 @@ async function gatherSettings(flags, stored) {
     const need = (value, question, opts) => (value || !rl ? value : rl.ask(question, opts));
     const v = { target: backend };
     if (backend === 'arize') {
-      const region = flags.region || env.ARIZE_REGION || old.region ||
-        (flags.endpoint || old.endpoint ? '' : await need('', `Arize AX region (${REGIONS.join(', ')})`, { fallback: REGIONS[0] })) || '';
-      if (region && !REGIONS.includes(region.toLowerCase())) throw new UsageError(`--region is ${orList(REGIONS)}, not ${region}`);
+      const region =
+        flags.region ||
+        env.ARIZE_REGION ||
+        old.region ||
+        (flags.endpoint || old.endpoint
+          ? ''
+          : await need('', `Arize AX region (${REGIONS.join(', ')})`, { fallback: REGIONS[0] })) ||
+        '';
+      if (region && !REGIONS.includes(region.toLowerCase()))
+        throw new UsageError(`--region is ${orList(REGIONS)}, not ${region}`);
       v.region = region ? region.toLowerCase() : null;
-      v.api_key = await need(flags.apiKey || env.ARIZE_API_KEY || old.api_key, 'Arize API key (Settings > API Keys)', { secret: true });
+      v.api_key = await need(flags.apiKey || env.ARIZE_API_KEY || old.api_key, 'Arize API key (Settings > API Keys)', {
+        secret: true,
+      });
       v.space_id = await need(flags.spaceId || env.ARIZE_SPACE_ID || old.space_id, 'Arize space id');
       // A region given now means the region's endpoint: an older explicit endpoint would win over it.
-      v.endpoint = flags.endpoint || ((flags.region || env.ARIZE_REGION) ? null : old.endpoint) || null;
+      v.endpoint = flags.endpoint || (flags.region || env.ARIZE_REGION ? null : old.endpoint) || null;
       v.headers = null;
-      if (!v.api_key || !v.space_id) throw new UsageError('Arize AX needs --api-key and --space-id (or ARIZE_API_KEY and ARIZE_SPACE_ID)');
+      if (!v.api_key || !v.space_id)
+        throw new UsageError('Arize AX needs --api-key and --space-id (or ARIZE_API_KEY and ARIZE_SPACE_ID)');
     } else if (backend === 'phoenix') {
-      v.endpoint = await need(flags.endpoint || env.PHOENIX_ENDPOINT || old.endpoint, 'Phoenix endpoint', { fallback: 'http://localhost:6006' });
-      v.api_key = flags.apiKey || env.PHOENIX_API_KEY || old.api_key || (rl ? await rl.ask('Phoenix API key (empty for none)', { secret: true }) : '') || null;
+      v.endpoint = await need(flags.endpoint || env.PHOENIX_ENDPOINT || old.endpoint, 'Phoenix endpoint', {
+        fallback: 'http://localhost:6006',
+      });
+      v.api_key =
+        flags.apiKey ||
+        env.PHOENIX_API_KEY ||
+        old.api_key ||
+        (rl ? await rl.ask('Phoenix API key (empty for none)', { secret: true }) : '') ||
+        null;
       v.region = null;
       v.space_id = null;
       v.headers = null;
       if (!v.endpoint) throw new UsageError('Phoenix needs --endpoint (or PHOENIX_ENDPOINT)');
     } else {
-      v.endpoint = await need(flags.endpoint || env.OTEL_EXPORTER_OTLP_ENDPOINT || old.endpoint, 'OTLP/HTTP endpoint (base URL or .../v1/traces)');
+      v.endpoint = await need(
+        flags.endpoint || env.OTEL_EXPORTER_OTLP_ENDPOINT || old.endpoint,
+        'OTLP/HTTP endpoint (base URL or .../v1/traces)',
+      );
       // --header values are taken as typed; OTEL_EXPORTER_OTLP_HEADERS is %-encoded (OTel spec).
       let headers = null;
       if (flags.headers.length) headers = parseHeaders(flags.headers, false);
       else if (env.OTEL_EXPORTER_OTLP_HEADERS) headers = parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS.split(','), true);
       else if (old.headers) headers = old.headers;
-      else if (rl) headers = parseHeaders((await rl.ask('Headers, name=value[,name=value] (empty for none)', { secret: true })).split(','), false);
+      else if (rl)
+        headers = parseHeaders(
+          (await rl.ask('Headers, name=value[,name=value] (empty for none)', { secret: true })).split(','),
+          false,
+        );
       v.headers = headers && headers.length ? headers : null;
       v.region = null;
       v.space_id = null;
       v.api_key = null;
       if (!v.endpoint) throw new UsageError('an OTLP backend needs --endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)');
     }
-    v.project_name = flags.projectName || env.ARIZE_PROJECT_NAME || (stored && stored.project_name) ||
+    v.project_name =
+      flags.projectName ||
+      env.ARIZE_PROJECT_NAME ||
+      (stored && stored.project_name) ||
       (rl ? await rl.ask('Project name', { fallback: 'opencode' }) : 'opencode');
     return { backend, values: v };
   } finally {
@@ -162,21 +199,26 @@ async function install(flags) {
     const changes = changesFrom(settings.values, stored);
     const { file, changed } = cfg.writeConfig(changes);
     const v = settings.values;
-    const where = settings.backend === 'arize'
-      ? `Arize AX${v.endpoint ? ` at ${v.endpoint}` : ` (${v.region || 'us'})`}`
-      : `${settings.backend === 'phoenix' ? 'Phoenix' : 'OTLP'} at ${v.endpoint}`;
+    const where =
+      settings.backend === 'arize'
+        ? `Arize AX${v.endpoint ? ` at ${v.endpoint}` : ` (${v.region || 'us'})`}`
+        : `${settings.backend === 'phoenix' ? 'Phoenix' : 'OTLP'} at ${v.endpoint}`;
     const what = changed ? `changed ${Object.keys(changes).join(', ')}; mode 0600` : 'unchanged';
     say(`config:  ${c.tilde(file)} (harnesses.opencode: ${where}, project "${v.project_name}"; ${what})`);
   } else {
-    throw new UsageError('no backend given: pass --backend and its settings (see --help), set ARIZE_API_KEY and ' +
-      'ARIZE_SPACE_ID, PHOENIX_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, or run install in a terminal');
+    throw new UsageError(
+      'no backend given: pass --backend and its settings (see --help), set ARIZE_API_KEY and ' +
+        'ARIZE_SPACE_ID, PHOENIX_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, or run install in a terminal',
+    );
   }
   if (flags.project) reg.registerProject(say);
   else reg.registerGlobal(say);
   const twice = reg.findRegistrations().filter((r) => !(r.kind === 'entry' && r.unreadable));
   if (twice.length > 1)
-    say(`warning: the plugin is registered ${twice.length} times (${twice.map(reg.describe).join(', ')}): ` +
-      'only one copy traces (the others stay idle and say so in OpenCode\'s log); remove all but one');
+    say(
+      `warning: the plugin is registered ${twice.length} times (${twice.map(reg.describe).join(', ')}): ` +
+        "only one copy traces (the others stay idle and say so in OpenCode's log); remove all but one",
+    );
   const release = binary.releaseFor();
   const bundled = fs.existsSync(path.join(c.ROOT, 'prebuilds', binary.platformKey(), 'node.napi.node'));
   if (!bundled && release) {

@@ -24,9 +24,13 @@ const CONFIG_NAMES = ['opencode.json', 'opencode.jsonc'];
 /** The plugin file install writes: the package's own file, or an import of a copy. */
 function pluginText(importFrom) {
   const header = `// ${MARKER}: written by \`opencode-arize-tracing install\`; \`opencode-arize-tracing uninstall\` removes it.\n`;
-  if (importFrom === PKG.name + '/plugin') return header + fs.readFileSync(path.join(ROOT, 'plugin', PLUGIN_NAME), 'utf8');
-  return header + '// opencode-arize-tracing: the OpenCode plugin, from the copy of the package install made.\n' +
-    `export { ArizeTracing } from ${JSON.stringify(importFrom)}\n`;
+  if (importFrom === PKG.name + '/plugin')
+    return header + fs.readFileSync(path.join(ROOT, 'plugin', PLUGIN_NAME), 'utf8');
+  return (
+    header +
+    '// opencode-arize-tracing: the OpenCode plugin, from the copy of the package install made.\n' +
+    `export { ArizeTracing } from ${JSON.stringify(importFrom)}\n`
+  );
 }
 
 // Where `import "opencode-arize-tracing/..."` in a file of dir finds the package: the
@@ -62,12 +66,16 @@ function configEntries(file) {
   if (text === null) return [];
   let data;
   try {
-    data = JSON.parse(text.replace(/("(?:[^"\\]|\\.)*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (m, s) => s || '').replace(/,(\s*[\]}])/g, '$1'));
+    data = JSON.parse(
+      text.replace(/("(?:[^"\\]|\\.)*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (m, s) => s || '').replace(/,(\s*[\]}])/g, '$1'),
+    );
   } catch {
     return text.includes(`"${PKG.name}`) ? [{ spec: PKG.name, unreadable: true }] : [];
   }
   const list = Array.isArray(data?.plugin) ? data.plugin : [];
-  return list.map((e) => (Array.isArray(e) ? e[0] : e)).filter((s) => typeof s === 'string' && (s === PKG.name || s.startsWith(`${PKG.name}@`)))
+  return list
+    .map((e) => (Array.isArray(e) ? e[0] : e))
+    .filter((s) => typeof s === 'string' && (s === PKG.name || s.startsWith(`${PKG.name}@`)))
     .map((spec) => ({ spec }));
 }
 
@@ -87,7 +95,10 @@ function cachedPackage(spec) {
  */
 function findRegistrations(cwd = process.cwd()) {
   const shipped = fs.readFileSync(path.join(ROOT, 'plugin', PLUGIN_NAME), 'utf8').trim();
-  const scopes = [['global', c.globalDir()], ['project', path.join(cwd, '.opencode')]];
+  const scopes = [
+    ['global', c.globalDir()],
+    ['project', path.join(cwd, '.opencode')],
+  ];
   const found = [];
   for (const [scope, dir] of scopes) {
     for (const sub of ['plugin', 'plugins']) {
@@ -102,15 +113,22 @@ function findRegistrations(cwd = process.cwd()) {
         const file = path.join(pdir, name);
         const text = c.readText(file) || '';
         if (!text.includes(MARKER) && !new RegExp(`from\\s+["'][^"']*${PKG.name}`).test(text)) continue;
-        found.push({ kind: 'file', scope, file, managed: text.includes(MARKER), byHand: text.trim() === shipped,
-          pkg: pluginTarget(file, text) });
+        found.push({
+          kind: 'file',
+          scope,
+          file,
+          managed: text.includes(MARKER),
+          byHand: text.trim() === shipped,
+          pkg: pluginTarget(file, text),
+        });
       }
     }
   }
   for (const [scope, dir] of [...scopes, ['project', cwd]]) {
     for (const name of CONFIG_NAMES) {
       const file = path.join(dir, name);
-      for (const e of configEntries(file)) found.push({ kind: 'entry', scope, file, spec: e.spec, unreadable: e.unreadable, pkg: cachedPackage(e.spec) });
+      for (const e of configEntries(file))
+        found.push({ kind: 'entry', scope, file, spec: e.spec, unreadable: e.unreadable, pkg: cachedPackage(e.spec) });
     }
   }
   return found;
@@ -157,7 +175,8 @@ function registerGlobal(say) {
     say(`package: ${c.tilde(dest)}${found ? ` (${c.tilde(found.dir)} is version ${found.version})` : ''}`);
   }
   const text = pluginText(importFrom);
-  if (existing !== null && !existing.includes(MARKER)) say(`plugin:  ${c.tilde(file)} (copied there by hand; left as it is)`);
+  if (existing !== null && !existing.includes(MARKER))
+    say(`plugin:  ${c.tilde(file)} (copied there by hand; left as it is)`);
   else if (existing === text) say(`plugin:  ${c.tilde(file)} (already registered)`);
   else {
     fs.mkdirSync(pluginDir, { recursive: true });
@@ -183,7 +202,9 @@ function registerProject(say) {
       try {
         data = JSON.parse(fs.readFileSync(existing, 'utf8'));
       } catch {
-        throw new Error(`${c.tilde(existing)} is not plain JSON (comments?): add "${PKG.name}" to its "plugin" list by hand`);
+        throw new Error(
+          `${c.tilde(existing)} is not plain JSON (comments?): add "${PKG.name}" to its "plugin" list by hand`,
+        );
       }
     } else data = { $schema: 'https://opencode.ai/config.json' };
     data.plugin = [...(Array.isArray(data.plugin) ? data.plugin : []), PKG.name];
@@ -220,4 +241,13 @@ function removeEntry(file) {
   return true;
 }
 
-module.exports = { CONFIG_NAMES, findRegistrations, describe, registerGlobal, registerProject, removeEntry, resolvesFrom, configEntries };
+module.exports = {
+  CONFIG_NAMES,
+  findRegistrations,
+  describe,
+  registerGlobal,
+  registerProject,
+  removeEntry,
+  resolvesFrom,
+  configEntries,
+};

@@ -36,7 +36,7 @@ function countSpoolFile(file) {
   const head = SPOOL_MAGIC[buf.toString('latin1', 0, 10)];
   if (head === undefined) return { spans: 0, bytes: buf.length };
   let spans = 0;
-  for (let at = 10; at + head <= buf.length;) {
+  for (let at = 10; at + head <= buf.length; ) {
     const len = buf.readUInt32LE(at);
     if (at + head + len > buf.length) break; // a damaged tail: the loader skips it too
     if (head === 8 || buf[at + 8] === SPAN_KIND) spans++;
@@ -58,28 +58,33 @@ function pidRuns(pid) {
 function readSpool(root) {
   let names = [];
   try {
-    names = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    names = fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch {
     return [];
   }
-  return names.map((name) => {
-    const dir = path.join(root, name);
-    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    const entry = { dir, pid: pid || null, live: pid ? pidRuns(pid) : false, files: 0, spans: 0, bytes: 0 };
-    let files = [];
-    try {
-      files = fs.readdirSync(dir).filter((f) => /^[0-9a-f]{16}\.spool$/.test(f));
-    } catch {
-      // gone meanwhile: its owner finished with it
-    }
-    for (const f of files) {
-      const n = countSpoolFile(path.join(dir, f));
-      entry.files++;
-      entry.spans += n.spans;
-      entry.bytes += n.bytes;
-    }
-    return entry;
-  }).filter((e) => e.files > 0 || e.live);
+  return names
+    .map((name) => {
+      const dir = path.join(root, name);
+      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+      const entry = { dir, pid: pid || null, live: pid ? pidRuns(pid) : false, files: 0, spans: 0, bytes: 0 };
+      let files = [];
+      try {
+        files = fs.readdirSync(dir).filter((f) => /^[0-9a-f]{16}\.spool$/.test(f));
+      } catch {
+        // gone meanwhile: its owner finished with it
+      }
+      for (const f of files) {
+        const n = countSpoolFile(path.join(dir, f));
+        entry.files++;
+        entry.spans += n.spans;
+        entry.bytes += n.bytes;
+      }
+      return entry;
+    })
+    .filter((e) => e.files > 0 || e.live);
 }
 
 /**
@@ -95,23 +100,45 @@ function headline(config, last, waiting) {
   } catch {
     // environment only
   }
-  if (last && ((last.endpoint && config.backend.endpoint && last.endpoint !== config.backend.endpoint) || changed > last.at_ms)) {
-    return { state: 'changed', says: `settings changed since the last export (${last.ok ? 'accepted' : `failed: ${last.error || `HTTP ${last.status}`}`}, ` +
-      `${when(last.at_ms)}); the next export tells whether they work${waiting ? '; spans waiting' : ''}` };
+  if (
+    last &&
+    ((last.endpoint && config.backend.endpoint && last.endpoint !== config.backend.endpoint) || changed > last.at_ms)
+  ) {
+    return {
+      state: 'changed',
+      says:
+        `settings changed since the last export (${last.ok ? 'accepted' : `failed: ${last.error || `HTTP ${last.status}`}`}, ` +
+        `${when(last.at_ms)}); the next export tells whether they work${waiting ? '; spans waiting' : ''}`,
+    };
   }
   const ago = last ? ` (${when(last.at_ms)})` : '';
-  if (!last && waiting) return { state: 'waiting', says: 'no export answered yet: spans wait for the backend\'s first answer' };
+  if (!last && waiting)
+    return { state: 'waiting', says: "no export answered yet: spans wait for the backend's first answer" };
   if (!last) return { state: 'sending', says: 'configured; nothing exported yet' };
-  if (last.refused_key) return { state: 'refused', says: `the backend refused the credentials: HTTP ${last.status}${ago}; spans wait until the key changes` };
+  if (last.refused_key)
+    return {
+      state: 'refused',
+      says: `the backend refused the credentials: HTTP ${last.status}${ago}; spans wait until the key changes`,
+    };
   if (last.ok) return { state: 'sending', says: `last export accepted${ago}` };
   const why = last.error || (last.status > 0 ? `HTTP ${last.status}` : 'no answer');
-  return { state: 'failing', says: `the backend is not accepting spans: ${why}${ago}; they wait in the spool and are retried` };
+  return {
+    state: 'failing',
+    says: `the backend is not accepting spans: ${why}${ago}; they wait in the spool and are retried`,
+  };
 }
 
 function when(ms) {
   if (!ms) return 'never';
   const s = Math.round((Date.now() - ms) / 1000);
-  const rel = s < 90 ? `${s} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : s < 129600 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} days ago`;
+  const rel =
+    s < 90
+      ? `${s} s ago`
+      : s < 5400
+        ? `${Math.round(s / 60)} min ago`
+        : s < 129600
+          ? `${Math.round(s / 3600)} h ago`
+          : `${Math.round(s / 86400)} days ago`;
   return `${new Date(ms).toISOString()}, ${rel}`;
 }
 
@@ -124,7 +151,10 @@ function lastLogLines(file, n) {
 function collect(native) {
   const config = JSON.parse(native.binding.configStatus());
   const processes = readSpool(config.spool.dir);
-  const total = processes.reduce((t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }), { files: 0, spans: 0, bytes: 0 });
+  const total = processes.reduce(
+    (t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }),
+    { files: 0, spans: 0, bytes: 0 },
+  );
   const last = c.readJson(path.join(config.state_dir, 'last-export.json')) || null;
   // Counters of the processes that still run; one with counters but no spool dir is listed too.
   const countersDir = path.join(config.state_dir, 'processes');
@@ -140,9 +170,15 @@ function collect(native) {
     const counters = c.readJson(path.join(countersDir, f));
     if (!counters) continue;
     let p = processes.find((x) => x.pid === pid);
-    if (!p) processes.push(p = { dir: null, pid, live: true, files: 0, spans: 0, bytes: 0 });
-    p.counters = { requests: counters.requests, failed_requests: counters.failed_requests, exported: counters.exported,
-      dropped: counters.dropped, last_status: counters.last_status, at_ms: counters.at_ms };
+    if (!p) processes.push((p = { dir: null, pid, live: true, files: 0, spans: 0, bytes: 0 }));
+    p.counters = {
+      requests: counters.requests,
+      failed_requests: counters.failed_requests,
+      exported: counters.exported,
+      dropped: counters.dropped,
+      last_status: counters.last_status,
+      at_ms: counters.at_ms,
+    };
   }
   const head = headline(config, last, total.spans > 0);
   return {
@@ -157,7 +193,12 @@ function collect(native) {
     settings: config.settings,
     spool: { dir: config.spool.dir, ...total, processes },
     last_export: last,
-    registrations: reg.findRegistrations().map((r) => ({ route: r.kind === 'file' ? 'plugin file' : 'opencode.json', file: r.file, spec: r.spec, package: r.pkg && r.pkg.dir })),
+    registrations: reg.findRegistrations().map((r) => ({
+      route: r.kind === 'file' ? 'plugin file' : 'opencode.json',
+      file: r.file,
+      spec: r.spec,
+      package: r.pkg && r.pkg.dir,
+    })),
   };
 }
 
@@ -177,17 +218,31 @@ function status(flags) {
     `log:         ${s.config.log_file}`,
     `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : 'not registered (run install)'}`,
   ];
-  const live = s.spool.processes.filter((p) => p.live), gone = s.spool.processes.filter((p) => !p.live);
-  lines.push(`spool:       ${s.spool.spans} spans (${s.spool.bytes} bytes) waiting to be sent in ${c.tilde(s.spool.dir)}`);
+  const live = s.spool.processes.filter((p) => p.live),
+    gone = s.spool.processes.filter((p) => !p.live);
+  lines.push(
+    `spool:       ${s.spool.spans} spans (${s.spool.bytes} bytes) waiting to be sent in ${c.tilde(s.spool.dir)}`,
+  );
   for (const p of live) {
     const n = p.counters;
-    lines.push(`  process ${p.pid} (running): ${p.spans} spans (${p.bytes} bytes) waiting` +
-      (n ? `; exported ${n.exported}, dropped ${n.dropped}, ${n.requests} requests (${n.failed_requests} failed), last HTTP ${n.last_status || 'none (no answer)'}` : '; no export request answered yet'));
+    lines.push(
+      `  process ${p.pid} (running): ${p.spans} spans (${p.bytes} bytes) waiting` +
+        (n
+          ? `; exported ${n.exported}, dropped ${n.dropped}, ${n.requests} requests (${n.failed_requests} failed), last HTTP ${n.last_status || 'none (no answer)'}`
+          : '; no export request answered yet'),
+    );
   }
-  if (gone.length) lines.push(`  left by ${gone.length} exited process${gone.length > 1 ? 'es' : ''}: ${gone.reduce((n, p) => n + p.spans, 0)} spans (the next OpenCode start sends them)`);
+  if (gone.length)
+    lines.push(
+      `  left by ${gone.length} exited process${gone.length > 1 ? 'es' : ''}: ${gone.reduce((n, p) => n + p.spans, 0)} spans (the next OpenCode start sends them)`,
+    );
   // The exporter's error text already starts "HTTP <code>" when the backend answered.
-  const outcome = e && (e.ok ? `accepted: HTTP ${e.status}` : `failed: ${e.error || (e.status > 0 ? `HTTP ${e.status}` : 'no answer')}`);
-  lines.push(`last export: ${e ? `${outcome}, ${e.spans} spans, ${when(e.at_ms)}, ${e.endpoint || ''} (process ${e.pid})` : 'none recorded yet'}`);
+  const outcome =
+    e &&
+    (e.ok ? `accepted: HTTP ${e.status}` : `failed: ${e.error || (e.status > 0 ? `HTTP ${e.status}` : 'no answer')}`);
+  lines.push(
+    `last export: ${e ? `${outcome}, ${e.spans} spans, ${when(e.at_ms)}, ${e.endpoint || ''} (process ${e.pid})` : 'none recorded yet'}`,
+  );
   const tail = lastLogLines(s.config.log_file, 3);
   if (tail.length) lines.push('log tail:', ...tail.map((l) => `  ${l}`));
   console.log(lines.join('\n'));

@@ -31,16 +31,28 @@ function uninstall(flags) {
       }
     }
     // A package installed with npm next to the plugin file (the README's by-hand route).
-    const npmDir = r.pkg && r.pkg.dir && !fs.existsSync(path.join(r.pkg.dir, c.COPY_MARKER)) && r.kind === 'file' &&
-      path.basename(path.dirname(r.pkg.dir)) === 'node_modules' ? path.dirname(path.dirname(r.pkg.dir)) : null;
+    const npmDir =
+      r.pkg &&
+      r.pkg.dir &&
+      !fs.existsSync(path.join(r.pkg.dir, c.COPY_MARKER)) &&
+      r.kind === 'file' &&
+      path.basename(path.dirname(r.pkg.dir)) === 'node_modules'
+        ? path.dirname(path.dirname(r.pkg.dir))
+        : null;
     if (npmDir && fs.existsSync(path.join(npmDir, 'package.json')))
-      say(`left the package installed with npm in ${c.tilde(npmDir)}: \`npm uninstall --prefix ${c.tilde(npmDir)} ${c.PKG.name}\` removes it`);
+      say(
+        `left the package installed with npm in ${c.tilde(npmDir)}: \`npm uninstall --prefix ${c.tilde(npmDir)} ${c.PKG.name}\` removes it`,
+      );
   }
   if (!flags.project) {
     const dir = c.packagesDir();
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
       const copy = path.join(dir, name);
-      if (name.startsWith(c.PKG.name) && fs.existsSync(path.join(copy, c.COPY_MARKER)) && path.resolve(copy) !== path.resolve(c.ROOT)) {
+      if (
+        name.startsWith(c.PKG.name) &&
+        fs.existsSync(path.join(copy, c.COPY_MARKER)) &&
+        path.resolve(copy) !== path.resolve(c.ROOT)
+      ) {
         fs.rmSync(copy, { recursive: true, force: true });
         say(`removed ${c.tilde(copy)}`);
         removed++;
@@ -51,12 +63,20 @@ function uninstall(flags) {
     if (cfg.hasOurBlock(file)) {
       cfg.writeConfig(null);
       const left = cfg.hasOurBlock(file);
-      say(`removed the backend settings from ${c.tilde(file)}${!fs.existsSync(file) ? ' (nothing else was in it: file removed)'
-        : left ? ' (your other harnesses.opencode keys stay)' : ' (the harnesses.opencode block)'}`);
+      say(
+        `removed the backend settings from ${c.tilde(file)}${
+          !fs.existsSync(file)
+            ? ' (nothing else was in it: file removed)'
+            : left
+              ? ' (your other harnesses.opencode keys stay)'
+              : ' (the harnesses.opencode block)'
+        }`,
+      );
       removed++;
     }
   }
-  if (!removed) say('nothing to remove: no plugin file, opencode.json entry or backend settings of opencode-arize-tracing here');
+  if (!removed)
+    say('nothing to remove: no plugin file, opencode.json entry or backend settings of opencode-arize-tracing here');
 }
 
 module.exports = { uninstall };

@@ -16,4 +16,5 @@ try {
   process.exit(1);
 }
 fs.mkdirSync(to, { recursive: true });
-for (const file of fs.readdirSync(from)) if (file.endsWith('.h')) fs.copyFileSync(path.join(from, file), path.join(to, file));
+for (const file of fs.readdirSync(from))
+  if (file.endsWith('.h')) fs.copyFileSync(path.join(from, file), path.join(to, file));

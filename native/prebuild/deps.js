@@ -22,7 +22,9 @@ function sha256(file) {
 }
 
 function libraries() {
-  return Object.entries(DEPS).filter(([name]) => name !== 'comment').map(([name, d]) => ({ name, ...d }));
+  return Object.entries(DEPS)
+    .filter(([name]) => name !== 'comment')
+    .map(([name, d]) => ({ name, ...d }));
 }
 
 async function fromUpstream(dep, file) {
@@ -46,23 +48,37 @@ function fromDebian(dep, file, dir) {
   let suites = '';
   try {
     suites = execFileSync('apt-get', ['indextargets', '--format', '$(REPO_URI) $(RELEASE)'], { encoding: 'utf8' })
-      .split('\n').filter((l) => /^[a-z]+:\/\/\S*\/debian(-security)?\/? /.test(l));
+      .split('\n')
+      .filter((l) => /^[a-z]+:\/\/\S*\/debian(-security)?\/? /.test(l));
   } catch {
     suites = [];
   }
-  if (!suites.length) suites = ['http://deb.debian.org/debian/ bookworm', 'http://deb.debian.org/debian-security/ bookworm-security'];
-  fs.writeFileSync(path.join(apt, 'sources.list'),
-    [...new Set(suites)].map((s) => `deb-src ${s} main\n`).join(''));
-  const args = ['-q', '-o', `Dir::Etc::SourceList=${path.join(apt, 'sources.list')}`,
-    '-o', `Dir::Etc::SourceParts=${path.join(apt, 'parts')}`, '-o', `Dir::State::Lists=${path.join(apt, 'lists')}`,
-    '-o', 'Debug::NoLocking=1', '-o', 'APT::Sandbox::User=root'];
+  if (!suites.length)
+    suites = ['http://deb.debian.org/debian/ bookworm', 'http://deb.debian.org/debian-security/ bookworm-security'];
+  fs.writeFileSync(path.join(apt, 'sources.list'), [...new Set(suites)].map((s) => `deb-src ${s} main\n`).join(''));
+  const args = [
+    '-q',
+    '-o',
+    `Dir::Etc::SourceList=${path.join(apt, 'sources.list')}`,
+    '-o',
+    `Dir::Etc::SourceParts=${path.join(apt, 'parts')}`,
+    '-o',
+    `Dir::State::Lists=${path.join(apt, 'lists')}`,
+    '-o',
+    'Debug::NoLocking=1',
+    '-o',
+    'APT::Sandbox::User=root',
+  ];
   if (!fs.existsSync(path.join(apt, '.updated'))) {
     execFileSync('apt-get', [...args, 'update'], { stdio: ['ignore', 'ignore', 'inherit'] });
     fs.writeFileSync(path.join(apt, '.updated'), '');
   }
   const work = fs.mkdtempSync(path.join(dir, 'debian-'));
   try {
-    execFileSync('apt-get', [...args, 'source', '--download-only', dep.debian], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('apt-get', [...args, 'source', '--download-only', dep.debian], {
+      cwd: work,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const orig = fs.readdirSync(work).find((f) => /\.orig\.tar\.[a-z0-9]+$/.test(f));
     if (!orig) throw new Error(`${dep.debian} has no .orig tarball`);
     fs.renameSync(path.join(work, orig), file);

@@ -44,8 +44,11 @@ function inspect(file) {
   const bytes = fs.statSync(file).size;
   const magic = fs.readFileSync(file).subarray(0, 4).toString('latin1');
   if (magic !== '\x7fELF') {
-    const exported = output('nm', ['-gU', file]).split('\n').map((l) => l.trim().split(/\s+/)[2])
-      .filter(Boolean).map((s) => s.replace(/^_/, ''));
+    const exported = output('nm', ['-gU', file])
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[2])
+      .filter(Boolean)
+      .map((s) => s.replace(/^_/, ''));
     return { file, bytes, format: 'mach-o', exported, glibc: [], maxGlibc: undefined, needed: [], machine: '' };
   }
   const syms = output('readelf', ['-W', '--dyn-syms', file]).split('\n');
@@ -59,8 +62,9 @@ function inspect(file) {
     if (f[6] !== 'UND' && f[4] !== 'LOCAL' && name) exported.push(name);
   }
   const glibc = [...versions].sort((a, b) => versionKey(a) - versionKey(b));
-  const needed = (output('readelf', ['-d', file]).match(/\(NEEDED\)\s+Shared library: \[[^\]]+\]/g) || [])
-    .map((l) => /\[([^\]]+)\]/.exec(l)[1]);
+  const needed = (output('readelf', ['-d', file]).match(/\(NEEDED\)\s+Shared library: \[[^\]]+\]/g) || []).map(
+    (l) => /\[([^\]]+)\]/.exec(l)[1],
+  );
   const machine = /Machine:\s+(.*)/.exec(output('readelf', ['-h', file]))[1].trim();
   return { file, bytes, format: 'elf', exported, glibc, maxGlibc: glibc[glibc.length - 1], needed, machine };
 }
@@ -72,12 +76,18 @@ function check(info) {
   if (!info.exported.includes('napi_register_module_v1')) problems.push('does not export napi_register_module_v1');
   if (info.format !== 'elf') return problems;
   if (info.maxGlibc && versionKey(info.maxGlibc) > versionKey(MAX_GLIBC))
-    problems.push(`needs GLIBC_${info.maxGlibc}, more than GLIBC_${MAX_GLIBC}: ` +
-      output('readelf', ['-W', '--dyn-syms', info.file]).split('\n').filter((l) => l.includes(`GLIBC_${info.maxGlibc}`))
-        .map((l) => l.trim().split(/\s+/)[7]).join(', '));
+    problems.push(
+      `needs GLIBC_${info.maxGlibc}, more than GLIBC_${MAX_GLIBC}: ` +
+        output('readelf', ['-W', '--dyn-syms', info.file])
+          .split('\n')
+          .filter((l) => l.includes(`GLIBC_${info.maxGlibc}`))
+          .map((l) => l.trim().split(/\s+/)[7])
+          .join(', '),
+    );
   const allowed = ['libcurl.so.4', 'libz.so.1', 'libc.so.6', 'libm.so.6', 'libpthread.so.0', ...Object.values(LOADERS)];
   const unexpected = info.needed.filter((lib) => !allowed.includes(lib));
-  if (unexpected.length) problems.push(`links shared libraries beyond libcurl, zlib and libc: ${unexpected.join(', ')}`);
+  if (unexpected.length)
+    problems.push(`links shared libraries beyond libcurl, zlib and libc: ${unexpected.join(', ')}`);
   return problems;
 }
 
@@ -105,7 +115,9 @@ function build(key, cacheDir) {
   try {
     output(tools.CC, ['--version']);
   } catch {
-    throw new Error(`${key}: no C compiler ${tools.CC} (Debian: apt-get install gcc-${TRIPLETS[arch].replace(/_/g, '-')})`);
+    throw new Error(
+      `${key}: no C compiler ${tools.CC} (Debian: apt-get install gcc-${TRIPLETS[arch].replace(/_/g, '-')})`,
+    );
   }
   const staticDir = path.join(cacheDir, 'static', key);
   run('bash', [path.join(__dirname, 'static-deps.sh'), staticDir, path.join(cacheDir, 'downloads')], tools);
@@ -121,17 +133,22 @@ function build(key, cacheDir) {
   });
   const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
   const info = inspect(file);
-  console.log(`${path.relative(ROOT, file)}: ${info.bytes} bytes${info.machine ? ` (${info.machine})` : ''}; ` +
-    `exports ${info.exported.join(', ')}` +
-    (info.format === 'elf' ? `; needs ${info.needed.join(', ')}; highest glibc symbol version GLIBC_${info.maxGlibc}` : ''));
+  console.log(
+    `${path.relative(ROOT, file)}: ${info.bytes} bytes${info.machine ? ` (${info.machine})` : ''}; ` +
+      `exports ${info.exported.join(', ')}` +
+      (info.format === 'elf'
+        ? `; needs ${info.needed.join(', ')}; highest glibc symbol version GLIBC_${info.maxGlibc}`
+        : ''),
+  );
   const problems = check(info);
   if (problems.length) throw new Error(`${path.relative(ROOT, file)}:\n  ${problems.join('\n  ')}`);
 }
 
 function main(argv) {
   const targets = argv.length ? argv : defaultTargets();
-  const cacheDir = path.resolve(process.env.ARIZE_TRACING_STATIC_DIR ||
-    path.join(ROOT, 'node_modules', '.cache', 'opencode-arize-tracing'));
+  const cacheDir = path.resolve(
+    process.env.ARIZE_TRACING_STATIC_DIR || path.join(ROOT, 'node_modules', '.cache', 'opencode-arize-tracing'),
+  );
   run(process.execPath, [path.join(ROOT, 'native', 'nodedir', 'prepare.js')]);
   for (const key of targets) build(key, cacheDir);
   // build/ now holds the last target's static build (perhaps another architecture's): it is

@@ -45,13 +45,19 @@ function main() {
   }
   for (const spec of args.add) {
     const [key, file] = spec.split(/=(.*)/s);
-    if (!/^[a-z0-9]+-[a-z0-9]+$/.test(key || '') || !file) throw new Error(`--add wants platform=file, e.g. linux-arm64=./node.napi.node, not ${spec}`);
+    if (!/^[a-z0-9]+-[a-z0-9]+$/.test(key || '') || !file)
+      throw new Error(`--add wants platform=file, e.g. linux-arm64=./node.napi.node, not ${spec}`);
     sources.push({ key, file: path.resolve(file), bundled: null });
   }
   if (!sources.length) throw new Error('no prebuild to release: run `npm run prebuild` first');
 
   fs.mkdirSync(args.out, { recursive: true });
-  const manifest = { version: pkg.version, host: args.host || defaultHost(pkg), sources_sha256: sourcesHash(), binaries: {} };
+  const manifest = {
+    version: pkg.version,
+    host: args.host || defaultHost(pkg),
+    sources_sha256: sourcesHash(),
+    binaries: {},
+  };
   for (const { key, file, bundled } of sources) {
     // Every ELF file is checked before it is listed, whichever machine built it (readelf reads
     // every architecture's). A Mach-O file was checked by prebuild.js on the Mac that built
@@ -75,8 +81,10 @@ function main() {
   const text = JSON.stringify(manifest, null, 2) + '\n';
   fs.writeFileSync(path.join(args.out, 'manifest.json'), text);
   fs.writeFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), text);
-  console.log(`prebuilds/manifest.json: ${Object.keys(manifest.binaries).join(', ')}` +
-    (manifest.host ? `; downloads from ${manifest.host}` : '; no host: downloads need ARIZE_TRACING_BINARY_HOST'));
+  console.log(
+    `prebuilds/manifest.json: ${Object.keys(manifest.binaries).join(', ')}` +
+      (manifest.host ? `; downloads from ${manifest.host}` : '; no host: downloads need ARIZE_TRACING_BINARY_HOST'),
+  );
 }
 
 try {

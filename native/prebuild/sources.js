@@ -19,10 +19,18 @@ function sourcesHash() {
     'native/sources.js',
     ...listSources(),
     ...listHeaders(),
-    ...fs.readdirSync(__dirname).filter((f) => f !== 'sources.js').map((f) => `native/prebuild/${f}`),
+    ...fs
+      .readdirSync(__dirname)
+      .filter((f) => f !== 'sources.js')
+      .map((f) => `native/prebuild/${f}`),
   ].sort();
   const hash = crypto.createHash('sha256');
-  for (const f of files) hash.update(f).update('\0').update(fs.readFileSync(path.join(ROOT, f))).update('\0');
+  for (const f of files)
+    hash
+      .update(f)
+      .update('\0')
+      .update(fs.readFileSync(path.join(ROOT, f)))
+      .update('\0');
   return hash.digest('hex');
 }
 
@@ -31,8 +39,10 @@ if (require.main === module && process.argv.includes('--check')) {
   const now = sourcesHash();
   const problems = [];
   if (manifest.sources_sha256 !== now)
-    problems.push(`the bundled prebuilds (${BUNDLED.join(', ')}) were built from other native sources ` +
-      `(manifest ${manifest.sources_sha256 || 'has no sources hash'}, sources ${now})`);
+    problems.push(
+      `the bundled prebuilds (${BUNDLED.join(', ')}) were built from other native sources ` +
+        `(manifest ${manifest.sources_sha256 || 'has no sources hash'}, sources ${now})`,
+    );
   for (const key of BUNDLED) {
     const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
     const entry = manifest.binaries && manifest.binaries[key];
@@ -41,7 +51,9 @@ if (require.main === module && process.argv.includes('--check')) {
       problems.push(`prebuilds/${key}/node.napi.node is not the file prebuilds/manifest.json lists`);
   }
   if (problems.length) {
-    console.error(`${problems.join('\n')}\nrun \`npm run release\` (rebuilds ${BUNDLED.join(' and ')}) and commit prebuilds/`);
+    console.error(
+      `${problems.join('\n')}\nrun \`npm run release\` (rebuilds ${BUNDLED.join(' and ')}) and commit prebuilds/`,
+    );
     process.exit(1);
   }
   console.log(`the bundled prebuilds (${BUNDLED.join(', ')}) were built from these native sources`);

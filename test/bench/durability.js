@@ -23,7 +23,10 @@ const { makeSession, payload, oneMore } = require('./session.js');
 const args = process.argv.slice(2);
 const option = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
 
 async function worker(task, calls) {
   const api = require(path.join(__dirname, '..', '..', 'lib'));
@@ -32,14 +35,15 @@ async function worker(task, calls) {
     const base = JSON.parse(JSON.stringify(payload(session, 'reconcile')));
     api.reconcile(base);
     await api.flush(30000);
-    const times = [], spans = [];
+    const times = [],
+      spans = [];
     for (let i = 0; i < calls + 20; i++) {
       const extra = oneMore(session, 5000 + i, ['bash', 'read', 'grep', 'edit']);
       const copy = { ...base, messages: [...base.messages, extra] };
       const t0 = now();
       const r = api.reconcile(copy);
       const t = now() - t0;
-      if (i >= 20) times.push(t), spans.push(r.spans); // the first ones warm the paths
+      if (i >= 20) (times.push(t), spans.push(r.spans)); // the first ones warm the paths
       if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5)); // let the event loop breathe
     }
     const flushed = await api.flush(60000);
@@ -51,8 +55,16 @@ async function worker(task, calls) {
       api.reconcile({ ...last, messages: [...last.messages] });
       idle.push(now() - t0);
     }
-    return { p50: pct(times, 0.5), p99: pct(times, 0.99), max: Math.max(...times), spans: pct(spans, 0.5), calls, flushed,
-      idleP50: pct(idle, 0.5), idleP99: pct(idle, 0.99) };
+    return {
+      p50: pct(times, 0.5),
+      p99: pct(times, 0.99),
+      max: Math.max(...times),
+      spans: pct(spans, 0.5),
+      calls,
+      flushed,
+      idleP50: pct(idle, 0.5),
+      idleP99: pct(idle, 0.99),
+    };
   }
   const session = makeSession(1000, { seed: 3 });
   const p = payload(session, 'close');
@@ -61,7 +73,14 @@ async function worker(task, calls) {
   const t1 = now();
   const flushed = await api.flush(300000);
   const t2 = now();
-  return { spans: r.spans, reconcileMs: t1 - t0, exportMs: t2 - t1, totalMs: t2 - t0, flushed, requests: api.status().counters.requests };
+  return {
+    spans: r.spans,
+    reconcileMs: t1 - t0,
+    exportMs: t2 - t1,
+    totalMs: t2 - t0,
+    flushed,
+    requests: api.status().counters.requests,
+  };
 }
 
 async function startSink() {
@@ -76,7 +95,15 @@ async function startSink() {
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, bodies, close: () => new Promise((r) => { server.close(r); server.closeAllConnections?.(); }) };
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    bodies,
+    close: () =>
+      new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections?.();
+      }),
+  };
 }
 
 async function measure(runtime, task, env) {
@@ -86,9 +113,13 @@ async function measure(runtime, task, env) {
   if (option('--native')) e.ARIZE_TRACING_NATIVE = path.resolve(option('--native'));
   try {
     const out = await new Promise((resolve, reject) => {
-      const child = spawn(runtime === 'bun' ? 'node_modules/.bin/bun' : process.execPath,
-        [__filename, '--worker', task, String(option('--calls', '400'))], { env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '', stderr = '';
+      const child = spawn(
+        runtime === 'bun' ? 'node_modules/.bin/bun' : process.execPath,
+        [__filename, '--worker', task, String(option('--calls', '400'))],
+        { env: e, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '',
+        stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
       child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(stderr))));
@@ -113,26 +144,39 @@ async function main() {
   for (const rt of runtimes)
     for (const fsync of ['true', 'false']) {
       const o = await measure(rt, 'd1', { ARIZE_SPOOL_FSYNC: fsync });
-      console.log(`  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)}  p50 ${f(o.p50)} ms  p99 ${f(o.p99)} ms  max ${f(o.max)} ms  (${o.calls} calls, ${o.spans} spans each, flushed ${JSON.stringify(o.flushed)}); ` +
-        `nothing new: p50 ${f(o.idleP50)} ms  p99 ${f(o.idleP99)} ms`);
+      console.log(
+        `  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)}  p50 ${f(o.p50)} ms  p99 ${f(o.p99)} ms  max ${f(o.max)} ms  (${o.calls} calls, ${o.spans} spans each, flushed ${JSON.stringify(o.flushed)}); ` +
+          `nothing new: p50 ${f(o.idleP50)} ms  p99 ${f(o.idleP99)} ms`,
+      );
     }
   console.log('D2: export of a closed 1,000-message session to a local sink');
-  const d2 = [['true', 'gzip'], ['false', 'gzip'], ['false', 'none']];
-  for (const rt of runtimes) for (const [fsync, compression] of d2) {
-    const o = await measure(rt, 'd2', { ARIZE_SPOOL_FSYNC: fsync, OTEL_EXPORTER_OTLP_COMPRESSION: compression });
-    const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));
-    const rawBytes = raw.reduce((n, b) => n + b.length, 0), wire = o.bodies.reduce((n, b) => n + b.body.length, 0);
-    const t0 = now();
-    for (const b of raw) zlib.gzipSync(b, { level: 1 });
-    const gzipMs = now() - t0;
-    const t1 = now();
-    for (const b of raw) zlib.gzipSync(b, { level: 6 });
-    const gzip6Ms = now() - t1;
-    const level6 = raw.reduce((n, b) => n + zlib.gzipSync(b, { level: 6 }).length, 0);
-    console.log(`  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${compression.padEnd(4)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
-      `→ ${Math.round(o.spans / (o.exportMs / 1000))} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
-      `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms, level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span)`);
-  }
+  const d2 = [
+    ['true', 'gzip'],
+    ['false', 'gzip'],
+    ['false', 'none'],
+  ];
+  for (const rt of runtimes)
+    for (const [fsync, compression] of d2) {
+      const o = await measure(rt, 'd2', { ARIZE_SPOOL_FSYNC: fsync, OTEL_EXPORTER_OTLP_COMPRESSION: compression });
+      const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));
+      const rawBytes = raw.reduce((n, b) => n + b.length, 0),
+        wire = o.bodies.reduce((n, b) => n + b.body.length, 0);
+      const t0 = now();
+      for (const b of raw) zlib.gzipSync(b, { level: 1 });
+      const gzipMs = now() - t0;
+      const t1 = now();
+      for (const b of raw) zlib.gzipSync(b, { level: 6 });
+      const gzip6Ms = now() - t1;
+      const level6 = raw.reduce((n, b) => n + zlib.gzipSync(b, { level: 6 }).length, 0);
+      console.log(
+        `  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${compression.padEnd(4)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
+          `→ ${Math.round(o.spans / (o.exportMs / 1000))} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
+          `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms, level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span)`,
+      );
+    }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

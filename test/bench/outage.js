@@ -20,15 +20,65 @@ function freePort() {
 
 // One turn: a prompt, a model call with a bash tool, a final answer.
 function turn(session, i, t0) {
-  const u = `msg_u${i}`, a1 = `msg_a${i}x`, a2 = `msg_a${i}y`, t = t0 + i * 10000;
-  const part = (m, extra) => ({ id: `prt_${m}_${Object.keys(extra).length}`, sessionID: session, messageID: m, ...extra });
+  const u = `msg_u${i}`,
+    a1 = `msg_a${i}x`,
+    a2 = `msg_a${i}y`,
+    t = t0 + i * 10000;
+  const part = (m, extra) => ({
+    id: `prt_${m}_${Object.keys(extra).length}`,
+    sessionID: session,
+    messageID: m,
+    ...extra,
+  });
   const tokens = { input: 100, output: 20, reasoning: 0, cache: { read: 0, write: 0 } };
   return [
-    { info: { id: u, sessionID: session, role: 'user', time: { created: t } }, parts: [part(u, { type: 'text', text: `prompt ${i}` })] },
-    { info: { id: a1, sessionID: session, role: 'assistant', parentID: u, modelID: 'm', providerID: 'p', time: { created: t + 10, completed: t + 500 }, tokens, cost: 0.001, finish: 'tool-calls' },
-      parts: [part(a1, { type: 'tool', callID: `c${i}`, tool: 'bash', state: { status: 'completed', input: { command: `echo ${i}` }, output: `${i}\n`, title: 'echo', time: { start: t + 100, end: t + 400 } } })] },
-    { info: { id: a2, sessionID: session, role: 'assistant', parentID: u, modelID: 'm', providerID: 'p', time: { created: t + 600, completed: t + 900 }, tokens, cost: 0.001, finish: 'stop' },
-      parts: [part(a2, { type: 'text', text: `answer ${i}` })] },
+    {
+      info: { id: u, sessionID: session, role: 'user', time: { created: t } },
+      parts: [part(u, { type: 'text', text: `prompt ${i}` })],
+    },
+    {
+      info: {
+        id: a1,
+        sessionID: session,
+        role: 'assistant',
+        parentID: u,
+        modelID: 'm',
+        providerID: 'p',
+        time: { created: t + 10, completed: t + 500 },
+        tokens,
+        cost: 0.001,
+        finish: 'tool-calls',
+      },
+      parts: [
+        part(a1, {
+          type: 'tool',
+          callID: `c${i}`,
+          tool: 'bash',
+          state: {
+            status: 'completed',
+            input: { command: `echo ${i}` },
+            output: `${i}\n`,
+            title: 'echo',
+            time: { start: t + 100, end: t + 400 },
+          },
+        }),
+      ],
+    },
+    {
+      info: {
+        id: a2,
+        sessionID: session,
+        role: 'assistant',
+        parentID: u,
+        modelID: 'm',
+        providerID: 'p',
+        time: { created: t + 600, completed: t + 900 },
+        tokens,
+        cost: 0.001,
+        finish: 'stop',
+      },
+      parts: [part(a2, { type: 'text', text: `answer ${i}` })],
+    },
   ];
 }
 
@@ -54,12 +104,23 @@ async function main() {
   const last = Math.max(...receiver.requests.map((r) => r.receivedAt));
   const ids = receiver.spans().map((s) => s.spanId);
   const status = api.status();
-  console.log(JSON.stringify({
-    spans_queued: queued, spans_received: ids.length, distinct: new Set(ids).size,
-    duplicates: ids.length - new Set(ids).size, flush: flushed,
-    recovery_to_last_span_ms: last - recovered, retries: status.counters.retries,
-    failed_requests: status.counters.failed_requests, requests_after_recovery: receiver.requests.length,
-  }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        spans_queued: queued,
+        spans_received: ids.length,
+        distinct: new Set(ids).size,
+        duplicates: ids.length - new Set(ids).size,
+        flush: flushed,
+        recovery_to_last_span_ms: last - recovered,
+        retries: status.counters.retries,
+        failed_requests: status.counters.failed_requests,
+        requests_after_recovery: receiver.requests.length,
+      },
+      null,
+      1,
+    ),
+  );
   api.shutdown();
   await receiver.close();
 }

@@ -29,8 +29,18 @@ const SIZES = option('--sizes', '10,500,2000').split(',').map(Number);
 const TIME = '/usr/bin/time';
 
 const SCRIPT = [
-  { tool: 'bash', args: { command: 'ls', description: 'List files' }, usage: { prompt: 1200, completion: 40, cached: 400 } },
-  { tools: [{ tool: 'read', args: { filePath: 'hello.txt' } }, { tool: 'glob', args: { pattern: '*.txt' } }], usage: { prompt: 1500, completion: 30 } },
+  {
+    tool: 'bash',
+    args: { command: 'ls', description: 'List files' },
+    usage: { prompt: 1200, completion: 40, cached: 400 },
+  },
+  {
+    tools: [
+      { tool: 'read', args: { filePath: 'hello.txt' } },
+      { tool: 'glob', args: { pattern: '*.txt' } },
+    ],
+    usage: { prompt: 1500, completion: 30 },
+  },
   { tool: 'write', args: { filePath: 'out.txt', content: 'done\n' }, usage: { prompt: 1700, completion: 25 } },
   { text: 'All done.', usage: { prompt: 1800, completion: 12 } },
 ];
@@ -44,15 +54,20 @@ function timedOpenCode(oc, argv, env = {}) {
   const out = path.join(oc.base, `time-${process.hrtime.bigint()}.txt`);
   return new Promise((resolve) => {
     const child = spawn(TIME, ['-f', '%e %U %S %M', '-o', out, h.OPENCODE_BIN, ...argv], {
-      cwd: oc.project, env: { ...oc.env, PWD: oc.project, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: oc.project,
+      env: { ...oc.env, PWD: oc.project, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), 300000);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const [wall, user, sys, kb] = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
+      const [wall, user, sys, kb] = fs.existsSync(out)
+        ? fs.readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+        : [];
       resolve({ code, stdout, stderr, wall, cpu: user + sys, peakMiB: kb / 1024 });
     });
   });
@@ -61,7 +76,8 @@ function timedOpenCode(oc, argv, env = {}) {
 // OpenCode ids: a prefix, 12 hex digits that ascend with time (or descend, for sessions), and
 // 14 random characters.
 const hexOf = (id) => parseInt(id.slice(4, 16), 16);
-const makeId = (prefix, value, tail) => `${prefix}_${value.toString(16).padStart(12, '0')}${tail.padEnd(14, '0').slice(0, 14)}`;
+const makeId = (prefix, value, tail) =>
+  `${prefix}_${value.toString(16).padStart(12, '0')}${tail.padEnd(14, '0').slice(0, 14)}`;
 
 /**
  * An export of `seed` (one user message and its four model calls) grown to n messages: copies
@@ -131,8 +147,13 @@ async function main() {
   const timings = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'arize-bench-')), 'timings.jsonl');
   const homes = {
     without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: receiver.url }),
-    with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: receiver.url,
-      env: { ARIZE_TRACING_BENCH_TIMINGS: timings } }),
+    with: h.makeOpenCodeHome({
+      route: 'plugin-file',
+      tarball,
+      modelURL: model.baseURL,
+      receiverURL: receiver.url,
+      env: { ARIZE_TRACING_BENCH_TIMINGS: timings },
+    }),
   };
   const rows = [];
   try {
@@ -147,19 +168,34 @@ async function main() {
           const id = await importSession(oc, session);
           model.play({ script: SCRIPT });
           const r = await timedOpenCode(oc, ['run', '--session', id, `overhead run ${n} ${i} ${kind}`]);
-          if (r.code !== 0) throw new Error(`opencode (${kind}, ${n} messages) exited ${r.code}: ${r.stderr.slice(-500)}`);
+          if (r.code !== 0)
+            throw new Error(`opencode (${kind}, ${n} messages) exited ${r.code}: ${r.stderr.slice(-500)}`);
           results[kind].push({ ...r, messages: session.messages.length });
         }
       }
-      const lines = fs.existsSync(timings) ? fs.readFileSync(timings, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
-      const events = lines.flatMap((l) => l.events), dispose = lines.map((l) => l.disposeMs);
+      const lines = fs.existsSync(timings)
+        ? fs
+            .readFileSync(timings, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+        : [];
+      const events = lines.flatMap((l) => l.events),
+        dispose = lines.map((l) => l.disposeMs);
       const row = (kind) => ({
-        cpu: median(results[kind].map((r) => r.cpu)), wall: median(results[kind].map((r) => r.wall)),
+        cpu: median(results[kind].map((r) => r.cpu)),
+        wall: median(results[kind].map((r) => r.wall)),
         rss: median(results[kind].map((r) => r.peakMiB)),
       });
-      rows.push({ n: results.with[0].messages, without: row('without'), with: row('with'),
-        eventMedian: events.length ? median(events) : NaN, eventP99: events.length ? p99(events) : NaN, events: events.length,
-        dispose: dispose.length ? median(dispose) : NaN });
+      rows.push({
+        n: results.with[0].messages,
+        without: row('without'),
+        with: row('with'),
+        eventMedian: events.length ? median(events) : NaN,
+        eventP99: events.length ? p99(events) : NaN,
+        events: events.length,
+        dispose: dispose.length ? median(dispose) : NaN,
+      });
       console.error(`  ${n} messages done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   } finally {
@@ -168,18 +204,32 @@ async function main() {
     await receiver.close();
   }
   const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  console.log(`OpenCode ${h.OPENCODE_VERSION} — the same 4-call tool turn on an imported session, median of ${RUNS} runs each, alternating`);
-  console.log(`(${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`);
-  console.log('messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit (median)');
+  console.log(
+    `OpenCode ${h.OPENCODE_VERSION} — the same 4-call tool turn on an imported session, median of ${RUNS} runs each, alternating`,
+  );
+  console.log(
+    `(${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
+  );
+  console.log(
+    'messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit (median)',
+  );
   for (const r of rows) {
-    console.log(`${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(14)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
-      ` ${f(r.without.wall).padStart(14)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
-      ` ${f(r.without.rss, 0).padStart(20)} ${f(r.with.rss, 0).padStart(5)} ${f(r.with.rss - r.without.rss, 0).padStart(5)} |` +
-      ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms`);
+    console.log(
+      `${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(14)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
+        ` ${f(r.without.wall).padStart(14)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
+        ` ${f(r.without.rss, 0).padStart(20)} ${f(r.with.rss, 0).padStart(5)} ${f(r.with.rss - r.without.rss, 0).padStart(5)} |` +
+        ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms`,
+    );
   }
-  const first = rows[0], last = rows[rows.length - 1];
+  const first = rows[0],
+    last = rows[rows.length - 1];
   if (rows.length > 1)
-    console.log(`plugin time per event at ${last.n} ÷ at ${first.n} messages: ${f(last.eventMedian / first.eventMedian, 2)} (median)`);
+    console.log(
+      `plugin time per event at ${last.n} ÷ at ${first.n} messages: ${f(last.eventMedian / first.eventMedian, 2)} (median)`,
+    );
   console.log(`spans received: ${receiver.spans().length}`);
 }
 

@@ -32,7 +32,8 @@ const RUNTIMES = [
   { name: 'bun', bin: path.join(ROOT, 'node_modules', '.bin', 'bun'), args: [] },
 ].filter((r) => option('--runtime', r.name) === r.name);
 const R3_MESSAGES = Number(option('--r3-messages', '1000'));
-const R4_MESSAGES = 5000, R4_TIMES = QUICK ? 20 : 100;
+const R4_MESSAGES = 5000,
+  R4_TIMES = QUICK ? 20 : 100;
 const ONLY = option('--only', 'r1,r2,r3,r4').split(',');
 
 // Repetitions per median: R2's calls take about a millisecond, so they get many.
@@ -58,7 +59,11 @@ async function startSink() {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     requests,
-    close: () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections?.(); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections?.();
+      }),
   };
 }
 
@@ -72,21 +77,33 @@ async function measure(runtime, task, a, b, extraEnv = {}, { memoryHome = false,
   if (NATIVE) env.ARIZE_TRACING_NATIVE = NATIVE;
   try {
     const out = await new Promise((resolve, reject) => {
-      const child = spawn(runtime.bin, [...runtime.args, path.join(__dirname, 'worker.js'), task, String(a), String(b ?? ''), mode],
-        { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '', stderr = '';
+      const child = spawn(
+        runtime.bin,
+        [...runtime.args, path.join(__dirname, 'worker.js'), task, String(a), String(b ?? ''), mode],
+        { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '',
+        stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
       child.on('error', reject);
       child.on('close', (code) => {
         if (code !== 0) return reject(new Error(`${runtime.name} ${task} ${a}: exit ${code}: ${stderr}`));
-        try { resolve(JSON.parse(stdout.trim().split('\n').pop())); } catch (e) { reject(new Error(`no JSON: ${stdout} ${stderr}`)); }
+        try {
+          resolve(JSON.parse(stdout.trim().split('\n').pop()));
+        } catch (e) {
+          reject(new Error(`no JSON: ${stdout} ${stderr}`));
+        }
       });
     });
-    out.wire = { requests: sink.requests.length, bytes: sink.requests.reduce((s, r) => s + r.body.length, 0),
-      gzip: sink.requests.length > 0 && sink.requests.every((r) => r.gzip) };
+    out.wire = {
+      requests: sink.requests.length,
+      bytes: sink.requests.reduce((s, r) => s + r.body.length, 0),
+      gzip: sink.requests.length > 0 && sink.requests.every((r) => r.gzip),
+    };
     if (task === 'r3') {
-      let spans = 0, raw = 0;
+      let spans = 0,
+        raw = 0;
       for (const r of sink.requests) {
         const body = r.gzip ? zlib.gunzipSync(r.body) : r.body;
         raw += body.length;
@@ -112,16 +129,26 @@ function table(header, rows) {
 async function main() {
   const started = Date.now();
   const versions = {};
-  const r12 = [], fresh = [], r2disk = [], r3 = [], r4 = [];
+  const r12 = [],
+    fresh = [],
+    r2disk = [],
+    r3 = [],
+    r4 = [];
   for (const runtime of RUNTIMES) {
     for (const n of ONLY.includes('r1') || ONLY.includes('r2') ? SIZES : []) {
       const one = ONLY.includes('r1') ? await measure(runtime, 'r1', n, reps(n), {}, { memoryHome: true }) : {};
       const two = ONLY.includes('r2') ? await measure(runtime, 'r2', n, reps(n, 'r2'), {}, { memoryHome: true }) : {};
-      const oneFresh = ONLY.includes('r1') ? await measure(runtime, 'r1', n, reps(n), {}, { memoryHome: true, mode: 'fresh' }) : {};
-      const twoFresh = ONLY.includes('r2') ? await measure(runtime, 'r2', n, reps(n, 'r2'), {}, { memoryHome: true, mode: 'fresh' }) : {};
+      const oneFresh = ONLY.includes('r1')
+        ? await measure(runtime, 'r1', n, reps(n), {}, { memoryHome: true, mode: 'fresh' })
+        : {};
+      const twoFresh = ONLY.includes('r2')
+        ? await measure(runtime, 'r2', n, reps(n, 'r2'), {}, { memoryHome: true, mode: 'fresh' })
+        : {};
       fresh.push({ runtime: runtime.name, n, one: oneFresh, two: twoFresh });
-      const disk = ONLY.includes('r2') && TMPFS && (n === 10 || n === SIZES[SIZES.length - 1])
-        ? await measure(runtime, 'r2', n, reps(n, 'r2')) : undefined;
+      const disk =
+        ONLY.includes('r2') && TMPFS && (n === 10 || n === SIZES[SIZES.length - 1])
+          ? await measure(runtime, 'r2', n, reps(n, 'r2'))
+          : undefined;
       if (disk) r2disk.push({ runtime: runtime.name, n, disk });
       versions[runtime.name] = one.runtime || two.runtime;
       r12.push({ runtime: runtime.name, n, one, two });
@@ -131,57 +158,149 @@ async function main() {
       const out = await measure(runtime, 'r3', R3_MESSAGES, '', { OTEL_EXPORTER_OTLP_COMPRESSION: compression });
       r3.push({ runtime: runtime.name, compression, out });
     }
-    if (ONLY.includes('r4')) r4.push({ runtime: runtime.name, out: await measure(runtime, 'r4', R4_MESSAGES, R4_TIMES) });
+    if (ONLY.includes('r4'))
+      r4.push({ runtime: runtime.name, out: await measure(runtime, 'r4', R4_MESSAGES, R4_TIMES) });
     process.stderr.write(`  ${runtime.name}: export and memory done\n`);
   }
 
   const base = (runtime) => r12.find((r) => r.runtime === runtime && r.n === 10);
   console.log(`\nR1: reconcile() of a snapshot with nothing new ÷ JSON.stringify of it (goal ≤ 0.05 at 1,000)`);
   console.log(`R2: reconcile() with one new completed message ÷ the same at 10 messages (goal ≤ 2 at 5,000)\n`);
-  console.log(table(
-    ['runtime', 'msgs', 'payload MB', 'stringify ms', 'nothing new ms', 'R1', 'after close ms', 'R1 closed', '+1 message ms', 'spans', 'R2'],
-    r12.map(({ runtime, n, one, two }) => [runtime, n, fmt(one.payloadBytes / 1048576), fmt(one.stringifyMs, 3),
-      fmt(one.reconcileOpenMs, 3), fmt(one.reconcileOpenMs / one.stringifyMs, 3), fmt(one.reconcileClosedMs, 3),
-      fmt(one.reconcileClosedMs / one.stringifyMs, 3), fmt(two.reconcileMs, 3), two.spansPerCall,
-      base(runtime) ? fmt(two.reconcileMs / base(runtime).two.reconcileMs) : '-'])));
+  console.log(
+    table(
+      [
+        'runtime',
+        'msgs',
+        'payload MB',
+        'stringify ms',
+        'nothing new ms',
+        'R1',
+        'after close ms',
+        'R1 closed',
+        '+1 message ms',
+        'spans',
+        'R2',
+      ],
+      r12.map(({ runtime, n, one, two }) => [
+        runtime,
+        n,
+        fmt(one.payloadBytes / 1048576),
+        fmt(one.stringifyMs, 3),
+        fmt(one.reconcileOpenMs, 3),
+        fmt(one.reconcileOpenMs / one.stringifyMs, 3),
+        fmt(one.reconcileClosedMs, 3),
+        fmt(one.reconcileClosedMs / one.stringifyMs, 3),
+        fmt(two.reconcileMs, 3),
+        two.spansPerCall,
+        base(runtime) ? fmt(two.reconcileMs / base(runtime).two.reconcileMs) : '-',
+      ]),
+    ),
+  );
 
   if (fresh.some((f) => f.one.n || f.two.n)) {
     const at10 = (runtime) => fresh.find((r) => r.runtime === runtime && r.n === 10);
-    console.log(`\nThe same with a freshly parsed snapshot for every call (as the plugin gets one from the SDK;\n` +
-      `the parse leaves the CPU caches full of the snapshot)\n`);
-    console.log(table(['runtime', 'msgs', 'stringify ms', 'nothing new ms', 'R1', '+1 message ms', 'R2'],
-      fresh.map(({ runtime, n, one, two }) => [runtime, n, fmt(one.stringifyMs, 3), fmt(one.reconcileOpenMs, 3),
-        fmt(one.reconcileOpenMs / one.stringifyMs, 3), fmt(two.reconcileMs, 3),
-        at10(runtime) ? fmt(two.reconcileMs / at10(runtime).two.reconcileMs) : '-'])));
+    console.log(
+      `\nThe same with a freshly parsed snapshot for every call (as the plugin gets one from the SDK;\n` +
+        `the parse leaves the CPU caches full of the snapshot)\n`,
+    );
+    console.log(
+      table(
+        ['runtime', 'msgs', 'stringify ms', 'nothing new ms', 'R1', '+1 message ms', 'R2'],
+        fresh.map(({ runtime, n, one, two }) => [
+          runtime,
+          n,
+          fmt(one.stringifyMs, 3),
+          fmt(one.reconcileOpenMs, 3),
+          fmt(one.reconcileOpenMs / one.stringifyMs, 3),
+          fmt(two.reconcileMs, 3),
+          at10(runtime) ? fmt(two.reconcileMs / at10(runtime).two.reconcileMs) : '-',
+        ]),
+      ),
+    );
   }
 
   if (r2disk.length) {
     const at10 = (runtime) => r2disk.find((r) => r.runtime === runtime && r.n === 10);
     console.log(`\nR2 with HOME on disk (the spool file of each reconcile is fsync'd)\n`);
-    console.log(table(['runtime', 'msgs', '+1 message ms', 'R2'],
-      r2disk.map(({ runtime, n, disk }) => [runtime, n, fmt(disk.reconcileMs, 3),
-        at10(runtime) ? fmt(disk.reconcileMs / at10(runtime).disk.reconcileMs) : '-'])));
+    console.log(
+      table(
+        ['runtime', 'msgs', '+1 message ms', 'R2'],
+        r2disk.map(({ runtime, n, disk }) => [
+          runtime,
+          n,
+          fmt(disk.reconcileMs, 3),
+          at10(runtime) ? fmt(disk.reconcileMs / at10(runtime).disk.reconcileMs) : '-',
+        ]),
+      ),
+    );
   }
 
-  console.log(`\nR3: export of a closed ${R3_MESSAGES}-message session (reconcile + flush) to a local receiver, batched\n`);
-  console.log(table(
-    ['runtime', 'compression', 'spans', 'requests', 'export s', 'spans/s', 'bytes/span wire', 'bytes/span protobuf', 'wire gzip'],
-    r3.map(({ runtime, compression, out }) => [runtime, compression, out.wire.spans, out.wire.requests,
-      fmt(out.totalMs / 1000), fmt(out.wire.spans / (out.totalMs / 1000), 0), fmt(out.wire.bytes / out.wire.spans, 0),
-      fmt(out.wire.uncompressedBytes / out.wire.spans, 0), out.wire.gzip ? 'yes' : 'no'])));
+  console.log(
+    `\nR3: export of a closed ${R3_MESSAGES}-message session (reconcile + flush) to a local receiver, batched\n`,
+  );
+  console.log(
+    table(
+      [
+        'runtime',
+        'compression',
+        'spans',
+        'requests',
+        'export s',
+        'spans/s',
+        'bytes/span wire',
+        'bytes/span protobuf',
+        'wire gzip',
+      ],
+      r3.map(({ runtime, compression, out }) => [
+        runtime,
+        compression,
+        out.wire.spans,
+        out.wire.requests,
+        fmt(out.totalMs / 1000),
+        fmt(out.wire.spans / (out.totalMs / 1000), 0),
+        fmt(out.wire.bytes / out.wire.spans, 0),
+        fmt(out.wire.uncompressedBytes / out.wire.spans, 0),
+        out.wire.gzip ? 'yes' : 'no',
+      ]),
+    ),
+  );
   if (r3.some((r) => r.compression === 'none' && r.out.wire.gzip))
-    console.log('  note: OTEL_EXPORTER_OTLP_COMPRESSION=none was not honoured (the body was still gzip\'d)');
+    console.log("  note: OTEL_EXPORTER_OTLP_COMPRESSION=none was not honoured (the body was still gzip'd)");
 
-  console.log(`\nR4: resident memory around ${R4_TIMES} reconciles of a ${R4_MESSAGES}-message session (the first emits and exports everything)\n`);
-  console.log(table(
-    ['runtime', 'spans', 'before MB', 'after 1st MB', `after ${R4_TIMES} MB`, 'Δ MB', `Δ over the last ${R4_TIMES - 1} MB`],
-    r4.map(({ runtime, out }) => [runtime, out.spans, fmt(out.beforeMB, 1), fmt(out.afterFirstMB, 1), fmt(out.afterMB, 1),
-      fmt(out.deltaMB, 1), fmt(out.steadyDeltaMB, 1)])));
+  console.log(
+    `\nR4: resident memory around ${R4_TIMES} reconciles of a ${R4_MESSAGES}-message session (the first emits and exports everything)\n`,
+  );
+  console.log(
+    table(
+      [
+        'runtime',
+        'spans',
+        'before MB',
+        'after 1st MB',
+        `after ${R4_TIMES} MB`,
+        'Δ MB',
+        `Δ over the last ${R4_TIMES - 1} MB`,
+      ],
+      r4.map(({ runtime, out }) => [
+        runtime,
+        out.spans,
+        fmt(out.beforeMB, 1),
+        fmt(out.afterFirstMB, 1),
+        fmt(out.afterMB, 1),
+        fmt(out.deltaMB, 1),
+        fmt(out.steadyDeltaMB, 1),
+      ]),
+    ),
+  );
 
   const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';
-  console.log(`\nmachine: ${cpu}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 1073741824)} GiB, ${os.type()} ${os.release()}`);
-  console.log(`runtimes: ${Object.values(versions).join(', ')}; ${QUICK ? 'quick run; ' : ''}medians; ` +
-    `R1, R2: HOME on ${TMPFS ? `tmpfs (${TMPFS})` : 'disk'}; ${Math.round((Date.now() - started) / 1000)} s`);
+  console.log(
+    `\nmachine: ${cpu}, ${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 1073741824)} GiB, ${os.type()} ${os.release()}`,
+  );
+  console.log(
+    `runtimes: ${Object.values(versions).join(', ')}; ${QUICK ? 'quick run; ' : ''}medians; ` +
+      `R1, R2: HOME on ${TMPFS ? `tmpfs (${TMPFS})` : 'disk'}; ${Math.round((Date.now() - started) / 1000)} s`,
+  );
 }
 
 main().catch((error) => {

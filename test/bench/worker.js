@@ -62,27 +62,39 @@ function snapshotter(mode) {
 async function r1(n, reps, mode) {
   const snapshot = snapshotter(mode);
   const session = makeSession(n);
-  const open = JSON.stringify(payload(session, 'reconcile')), closed = JSON.stringify(payload(session, 'close'));
+  const open = JSON.stringify(payload(session, 'reconcile')),
+    closed = JSON.stringify(payload(session, 'close'));
   const warmSpans = await warm(JSON.parse(open));
-  const stringify = [], reconcileOpen = [], reconcileClosed = [];
+  const stringify = [],
+    reconcileOpen = [],
+    reconcileClosed = [];
   let spans = 0;
   for (let i = 0; i < reps; i++) {
     let copy = snapshot(open);
     const [ts] = time(() => JSON.stringify(copy));
     copy = snapshot(open);
     const [tr, r] = time(() => api.reconcile(copy));
-    stringify.push(ts), reconcileOpen.push(tr), spans += r.spans;
+    (stringify.push(ts), reconcileOpen.push(tr), (spans += r.spans));
   }
   const closing = api.reconcile(JSON.parse(closed)); // emits the last Turn
   await api.flush(60000);
   for (let i = 0; i < reps; i++) {
     const copy = snapshot(closed);
     const [tr, r] = time(() => api.reconcile(copy));
-    reconcileClosed.push(tr), spans += r.spans;
+    (reconcileClosed.push(tr), (spans += r.spans));
   }
-  return { n, reps, mode, warmSpans, closeSpans: closing.spans, newSpansWhileMeasuring: spans,
+  return {
+    n,
+    reps,
+    mode,
+    warmSpans,
+    closeSpans: closing.spans,
+    newSpansWhileMeasuring: spans,
     payloadBytes: open.length,
-    stringifyMs: median(stringify), reconcileOpenMs: median(reconcileOpen), reconcileClosedMs: median(reconcileClosed) };
+    stringifyMs: median(stringify),
+    reconcileOpenMs: median(reconcileOpen),
+    reconcileClosedMs: median(reconcileClosed),
+  };
 }
 
 // R2: each repetition sends the snapshot plus one new completed model call (two tools) in the
@@ -91,14 +103,15 @@ async function r2(n, reps, mode) {
   const session = makeSession(n);
   const warmSpans = await warm(JSON.parse(JSON.stringify(payload(session, 'reconcile'))));
   const base = mode === 'fresh' ? null : JSON.parse(JSON.stringify(payload(session, 'reconcile')));
-  const times = [], spans = [];
+  const times = [],
+    spans = [];
   for (let i = 0; i < reps + 1; i++) {
     const extra = oneMore(session, 1000 + i);
     let copy;
     if (base) copy = { ...base, messages: [...base.messages, JSON.parse(JSON.stringify(extra))] };
     else copy = snapshotter('fresh')(JSON.stringify(payload(session, 'reconcile', [...session.messages, extra])));
     const [t, r] = time(() => api.reconcile(copy));
-    if (i > 0) times.push(t), spans.push(r.spans); // the first one warms the code paths
+    if (i > 0) (times.push(t), spans.push(r.spans)); // the first one warms the code paths
     await api.flush(60000);
   }
   return { n, reps, mode, warmSpans, spansPerCall: median(spans), reconcileMs: median(times) };
@@ -114,8 +127,16 @@ async function r3(n) {
   const flushed = await api.flush(300000);
   const t2 = now();
   const status = api.status();
-  return { n, spans: r.spans, reconcileMs: t1 - t0, exportMs: t2 - t1, totalMs: t2 - t0, flushed,
-    requests: status.counters.requests, failed: status.counters.failed_requests };
+  return {
+    n,
+    spans: r.spans,
+    reconcileMs: t1 - t0,
+    exportMs: t2 - t1,
+    totalMs: t2 - t0,
+    flushed,
+    requests: status.counters.requests,
+    failed: status.counters.failed_requests,
+  };
 }
 
 // R4: resident memory before and after reconciling one session `times` times (the first
@@ -134,8 +155,16 @@ async function r4(n, times) {
   await api.flush(60000);
   gc();
   const after = rssMB();
-  return { n, times, spans: first.spans, beforeMB: before, afterFirstMB: afterFirst, afterMB: after,
-    deltaMB: after - before, steadyDeltaMB: after - afterFirst };
+  return {
+    n,
+    times,
+    spans: first.spans,
+    beforeMB: before,
+    afterFirstMB: afterFirst,
+    afterMB: after,
+    deltaMB: after - before,
+    steadyDeltaMB: after - afterFirst,
+  };
 }
 
 async function main() {
@@ -149,6 +178,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(String(error && error.stack || error) + '\n');
+  process.stderr.write(String((error && error.stack) || error) + '\n');
   process.exit(1);
 });

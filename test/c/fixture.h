@@ -26,15 +26,16 @@ static inline char *fixture_payload(const char *relative_path, const char *type)
     return NULL;
   }
   json_t *session = json_object_get(snap, "session");
-  json_t *payload = json_pack("{s:s, s:O, s:O}", "type", type, "sessionID",
-                              json_object_get(session, "id"), "messages",
-                              json_object_get(snap, "messages"));
+  json_t *payload =
+      json_pack("{s:s, s:O, s:O}", "type", type, "sessionID", json_object_get(session, "id"),
+                "messages", json_object_get(snap, "messages"));
   json_t *children = json_object_get(snap, "children"), *list = json_array();
   for (size_t i = 0; i < json_array_size(children); i++) {
     json_t *c = json_array_get(children, i), *info = json_object_get(c, "session");
-    json_array_append_new(list, json_pack("{s:O, s:O, s:O, s:O}", "sessionID", json_object_get(c, "id"),
-                                          "parentSessionID", json_object_get(info, "parentID"),
-                                          "info", info, "messages", json_object_get(c, "messages")));
+    json_array_append_new(list,
+                          json_pack("{s:O, s:O, s:O, s:O}", "sessionID", json_object_get(c, "id"),
+                                    "parentSessionID", json_object_get(info, "parentID"), "info",
+                                    info, "messages", json_object_get(c, "messages")));
   }
   json_object_set_new(payload, "childSessions", list);
   char *text = json_dumps(payload, JSON_COMPACT);

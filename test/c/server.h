@@ -37,8 +37,8 @@
 #include "otlp_trace_service.pb-c.h"
 
 #define SERVER_MAX_SCRIPT 16
-#define SERVER_IDLE_MS 10000       /* a connection silent this long is closed */
-#define SERVER_HANG_MS 30000       /* a "hang" reply gives up after this, stopped or not */
+#define SERVER_IDLE_MS 10000        /* a connection silent this long is closed */
+#define SERVER_HANG_MS 30000        /* a "hang" reply gives up after this, stopped or not */
 #define SERVER_MAX_BODY (64u << 20) /* request bodies (and inflated ones) larger are refused */
 
 typedef struct {
@@ -53,15 +53,15 @@ typedef struct {
 typedef struct {
   char method[16];
   char path[256];
-  char *head;         /* request line and header lines, each ending "\r\n" */
-  uint8_t *body;      /* as received (still compressed when gzip); NUL-terminated */
+  char *head;    /* request line and header lines, each ending "\r\n" */
+  uint8_t *body; /* as received (still compressed when gzip); NUL-terminated */
   size_t body_len;
-  bool gzip;          /* content-encoding: gzip */
-  bool decoded;       /* the (inflated) body is an ExportTraceServiceRequest */
-  size_t n_spans;     /* spans in it (all resource and scope groups) */
+  bool gzip;      /* content-encoding: gzip */
+  bool decoded;   /* the (inflated) body is an ExportTraceServiceRequest */
+  size_t n_spans; /* spans in it (all resource and scope groups) */
   uint8_t (*span_ids)[8];
-  int answered;       /* the status sent back; 0 for a hang */
-  double at_ms;       /* server_now_ms() when the whole request had arrived */
+  int answered; /* the status sent back; 0 for a hang */
+  double at_ms; /* server_now_ms() when the whole request had arrived */
 } server_request;
 
 typedef struct {
@@ -134,7 +134,8 @@ static inline int server_fill(test_server *s, int fd, server_buf *b) {
 static inline bool server_header(const server_request *r, const char *name, char *out,
                                  size_t out_len) {
   size_t n = strlen(name);
-  for (const char *line = strstr(r->head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+  for (const char *line = strstr(r->head, "\r\n"); line && line[2];
+       line = strstr(line + 2, "\r\n")) {
     const char *h = line + 2;
     if (strncasecmp(h, name, n) != 0 || h[n] != ':') continue;
     const char *v = h + n + 1, *end = strstr(v, "\r\n");
@@ -159,11 +160,11 @@ static inline bool server_read_request(test_server *s, int fd, server_buf *b, se
   if (sscanf(r->head, "%15s %255s", r->method, r->path) != 2) return false;
   char value[64];
   if (server_header(r, "transfer-encoding", value, sizeof value)) return false; /* unsupported */
-  size_t body_len = server_header(r, "content-length", value, sizeof value)
-                        ? strtoul(value, NULL, 10) : 0;
+  size_t body_len =
+      server_header(r, "content-length", value, sizeof value) ? strtoul(value, NULL, 10) : 0;
   if (body_len > SERVER_MAX_BODY) return false;
-  r->gzip = server_header(r, "content-encoding", value, sizeof value) &&
-            strcasecmp(value, "gzip") == 0;
+  r->gzip =
+      server_header(r, "content-encoding", value, sizeof value) && strcasecmp(value, "gzip") == 0;
   while (b->len < body_at + body_len)
     if (server_fill(s, fd, b) <= 0) return false;
   if (!(r->body = malloc(body_len + 1))) return false;
@@ -215,7 +216,7 @@ static inline void server_decode(server_request *r) {
   }
   Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req =
       opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len,
-                                                                                      data);
+                                                                                       data);
   free(inflated);
   if (!req) return;
   size_t n = 0;
@@ -233,7 +234,8 @@ static inline void server_decode(server_request *r) {
       }
     }
   r->decoded = r->span_ids != NULL;
-  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req,
+                                                                                          NULL);
 }
 
 static inline void server_request_free(server_request *r) {

@@ -27,7 +27,8 @@ static span *set_one(const attrs_options *opt, attrs_key key) {
 }
 
 static void test_every_content_attribute_is_sent_when_logging_allows_it(void) {
-  const attrs_options all_on = {.log_prompts = true, .log_tool_details = true, .log_tool_content = true};
+  const attrs_options all_on = {
+      .log_prompts = true, .log_tool_details = true, .log_tool_content = true};
   for (int k = 0; k < ATTRS_N_KEYS; k++) {
     span *s = set_one(&all_on, (attrs_key)k);
     if (!carries(s, VALUE)) fprintf(stderr, "  key %d does not carry its value\n", k);
@@ -41,7 +42,8 @@ static void test_no_content_attribute_leaks_when_logging_is_off(void) {
   attrs a;
   attrs_init(&a, &all_off);
   for (int k = 0; k < ATTRS_N_KEYS; k++) {
-    if (k == ATTR_LLM_INPUT_TOOL_RESULTS) continue; /* public: its outputs go through attrs_embedded */
+    if (k == ATTR_LLM_INPUT_TOOL_RESULTS)
+      continue; /* public: its outputs go through attrs_embedded */
     span *s = set_one(&all_off, (attrs_key)k);
     if (carries(s, VALUE)) fprintf(stderr, "  key %d leaks its value\n", k);
     CHECK(!carries(s, VALUE));
@@ -53,7 +55,8 @@ static void test_no_content_attribute_leaks_when_logging_is_off(void) {
 
 static void test_tool_arguments_need_both_details_and_content(void) {
   const attrs_options details_only = {.log_prompts = true, .log_tool_details = true};
-  span *input = set_one(&details_only, ATTR_TOOL_INPUT), *command = set_one(&details_only, ATTR_TOOL_COMMAND);
+  span *input = set_one(&details_only, ATTR_TOOL_INPUT),
+       *command = set_one(&details_only, ATTR_TOOL_COMMAND);
   CHECK(!carries(input, VALUE));
   CHECK(carries(command, VALUE));
   span_free(input);

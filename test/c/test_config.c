@@ -44,8 +44,7 @@ static bool starts_with(const char *s, const char *prefix) {
 static bool contains(const char *s, const char *part) { return s && strstr(s, part); }
 
 static const char *const no_env[] = {NULL};
-static const char *const arize_env[] = {"ARIZE_API_KEY=env-key", "ARIZE_SPACE_ID=env-space",
-                                        NULL};
+static const char *const arize_env[] = {"ARIZE_API_KEY=env-key", "ARIZE_SPACE_ID=env-space", NULL};
 
 static const char full_file[] = "harnesses:\n"
                                 "  opencode:\n"
@@ -560,7 +559,8 @@ static int header_is_secret(const config *c, const char *name) {
 }
 
 static void test_backend_headers_are_typed_secret_or_not(void) {
-  const char *phoenix[] = {"PHOENIX_ENDPOINT=http://localhost:6006", "PHOENIX_API_KEY=px-key", NULL};
+  const char *phoenix[] = {"PHOENIX_ENDPOINT=http://localhost:6006", "PHOENIX_API_KEY=px-key",
+                           NULL};
   config *c = load(NULL, phoenix);
   CHECK_INT(header_is_secret(c, "x-project-name"), 0);
   CHECK_INT(header_is_secret(c, "authorization"), 1);
@@ -666,8 +666,8 @@ static void test_redaction_flags_default_on(void) {
 }
 
 static void test_redaction_flags_from_file(void) {
-  config *c = load("logging:\n  prompts: No\n  tool_details: \"FALSE\"\n  tool_content: 0\n",
-                   no_env);
+  config *c =
+      load("logging:\n  prompts: No\n  tool_details: \"FALSE\"\n  tool_content: 0\n", no_env);
   CHECK(c->warning == NULL);
   CHECK(!c->log_prompts);
   CHECK(!c->log_tool_details);
@@ -676,8 +676,7 @@ static void test_redaction_flags_from_file(void) {
 }
 
 static void test_file_booleans_accept_true_variants(void) {
-  config *c = load("logging:\n  prompts: TRUE\n  tool_details: 'yes'\n  tool_content: 1\n",
-                   no_env);
+  config *c = load("logging:\n  prompts: TRUE\n  tool_details: 'yes'\n  tool_content: 1\n", no_env);
   CHECK(c->warning == NULL);
   CHECK(c->log_prompts && c->log_tool_details && c->log_tool_content);
   config_free(c);
@@ -700,7 +699,6 @@ static void test_redaction_env_overrides_file(void) {
   config_free(c);
 }
 
-
 /* ---- unknown keys ---- */
 
 static void test_misspelt_keys_are_named_with_the_closest_known_key(void) {
@@ -708,7 +706,8 @@ static void test_misspelt_keys_are_named_with_the_closest_known_key(void) {
                    "    api_key: k\n    space_id: s\n",
                    no_env);
   CHECK(c->warning == NULL);
-  CHECK(contains(c->unknown_keys, "`harnesses.opencode.projet_name` (line 3): did you mean `project_name`?"));
+  CHECK(contains(c->unknown_keys,
+                 "`harnesses.opencode.projet_name` (line 3): did you mean `project_name`?"));
   CHECK(contains(c->unknown_keys, "`harnesses.opencode.regoin` (line 4): did you mean `region`?"));
   CHECK(!contains(c->unknown_keys, "mine")); /* names keys, never values */
   CHECK(starts_with(c->unknown_keys, "config "));
@@ -723,7 +722,8 @@ static void test_unknown_keys_in_sections_and_logging_are_named(void) {
   CHECK(contains(c->unknown_keys, "`logging.promts` (line 2): did you mean `prompts`?"));
   CHECK(contains(c->unknown_keys, "`export.timeout` (line 4)"));
   CHECK(contains(c->unknown_keys, "`harnesses.opencode.limits.log_max` (line 8)"));
-  CHECK(contains(c->unknown_keys, "`harnesses.opencode.colour` (line 9): not a known key, ignored"));
+  CHECK(
+      contains(c->unknown_keys, "`harnesses.opencode.colour` (line 9): not a known key, ignored"));
   config_free(c);
 }
 
@@ -747,7 +747,8 @@ static void test_a_correct_file_has_no_unknown_keys(void) {
   config *c = load(full_file, no_env);
   CHECK(c->unknown_keys == NULL);
   config_free(c);
-  c = load("export:\n  shutdown_timeout_ms: 10\n  exit_flush_ms: 20\n  compression: gzip\n", no_env);
+  c = load("export:\n  shutdown_timeout_ms: 10\n  exit_flush_ms: 20\n  compression: gzip\n",
+           no_env);
   CHECK(c->unknown_keys == NULL);
   CHECK_INT(c->shutdown_ms, 20); /* the new name wins over the old one */
   config_free(c);
@@ -758,7 +759,8 @@ static void test_unknown_keys_in_json_config(void) {
   snprintf(json, sizeof json, "%s/config.json", tmpdir);
   write_file(json, "{\"harnesses\": {\"opencode\": {\"projet_name\": \"x\"}}}");
   config *c = config_load(json, no_env);
-  CHECK(contains(c->unknown_keys, "`harnesses.opencode.projet_name`: did you mean `project_name`?"));
+  CHECK(
+      contains(c->unknown_keys, "`harnesses.opencode.projet_name`: did you mean `project_name`?"));
   config_free(c);
   unlink(json);
 }
@@ -804,11 +806,11 @@ static void test_numbers_under_harness_block_win_over_top_level(void) {
 }
 
 static void test_numbers_from_env_win_over_file(void) {
-  const char *env[] = {"ARIZE_SPOOL_MAX_MB=9",           "ARIZE_RETRY_INITIAL_MS=50",
-                       "ARIZE_RETRY_MAX_MS=500",         "OTEL_EXPORTER_OTLP_TIMEOUT=2500",
-                       "ARIZE_SHUTDOWN_TIMEOUT_MS=750",  "ARIZE_MAX_ATTRIBUTE_BYTES=4096",
-                       "ARIZE_MAX_PAYLOAD_MB=8",         "ARIZE_MAX_SPANS_PER_PAYLOAD=100",
-                       "ARIZE_LOG_MAX_MB= 4 ",           NULL};
+  const char *env[] = {"ARIZE_SPOOL_MAX_MB=9",          "ARIZE_RETRY_INITIAL_MS=50",
+                       "ARIZE_RETRY_MAX_MS=500",        "OTEL_EXPORTER_OTLP_TIMEOUT=2500",
+                       "ARIZE_SHUTDOWN_TIMEOUT_MS=750", "ARIZE_MAX_ATTRIBUTE_BYTES=4096",
+                       "ARIZE_MAX_PAYLOAD_MB=8",        "ARIZE_MAX_SPANS_PER_PAYLOAD=100",
+                       "ARIZE_LOG_MAX_MB= 4 ",          NULL};
   config *c = load("spool:\n  max_mb: 5\nexport:\n  timeout_ms: 1500\n", env);
   CHECK(c->warning == NULL);
   CHECK_INT(c->spool_max_bytes, 9L * 1024 * 1024);
@@ -1000,9 +1002,12 @@ static void test_too_many_span_attributes_capped(void) {
 }
 
 static void test_hide_flags_from_env(void) {
-  const char *env[] = {"OPENINFERENCE_HIDE_INPUTS=true",       "OPENINFERENCE_HIDE_OUTPUTS=TRUE",
-                       "OPENINFERENCE_HIDE_INPUT_MESSAGES=true", "OPENINFERENCE_HIDE_OUTPUT_MESSAGES=no",
-                       "OPENINFERENCE_HIDE_INPUT_TEXT=false",    "OPENINFERENCE_HIDE_OUTPUT_TEXT=true",
+  const char *env[] = {"OPENINFERENCE_HIDE_INPUTS=true",
+                       "OPENINFERENCE_HIDE_OUTPUTS=TRUE",
+                       "OPENINFERENCE_HIDE_INPUT_MESSAGES=true",
+                       "OPENINFERENCE_HIDE_OUTPUT_MESSAGES=no",
+                       "OPENINFERENCE_HIDE_INPUT_TEXT=false",
+                       "OPENINFERENCE_HIDE_OUTPUT_TEXT=true",
                        NULL};
   config *c = load(NULL, env);
   CHECK(c->hide_inputs && c->hide_outputs && c->hide_input_messages);
@@ -1046,8 +1051,7 @@ static void test_otel_headers_decoded_and_traces_headers_win(void) {
 
 static void test_otel_header_with_line_break_refused_without_its_value(void) {
   const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example.com",
-                       "OTEL_EXPORTER_OTLP_HEADERS=a=secret%0D%0Ax-evil: 1,bad name=v2,b=ok",
-                       NULL};
+                       "OTEL_EXPORTER_OTLP_HEADERS=a=secret%0D%0Ax-evil: 1,bad name=v2,b=ok", NULL};
   config *c = load(NULL, env);
   CHECK_INT(c->n_headers, 1);
   CHECK(has_header(c, "b: ok"));
@@ -1060,8 +1064,7 @@ static void test_otel_endpoint_without_http_scheme_ignored(void) {
   const char *env[] = {"OTEL_EXPORTER_OTLP_ENDPOINT=collector.example.com:4318", NULL};
   config *c = load(NULL, env);
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
-  CHECK_STR(c->warning,
-            "environment: OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL, ignored");
+  CHECK_STR(c->warning, "environment: OTEL_EXPORTER_OTLP_ENDPOINT is not an http(s) URL, ignored");
   config_free(c);
 }
 
@@ -1128,11 +1131,11 @@ static void test_file_header_with_control_char_refused(void) {
 /* ---- Arize AX regions ---- */
 
 static void test_arize_region_from_env(void) {
-  const char *names[][2] = {{"ARIZE_REGION=eu", "https://otlp.eu-west-1a.arize.com/v1/traces"},
-                            {"ARIZE_REGION=CA", "https://otlp.ca-central-1a.arize.com/v1/traces"},
-                            {"ARIZE_REGION=us", "https://otlp.arize.com/v1/traces"},
-                            {"ARIZE_REGION=eu-west-1a",
-                             "https://otlp.eu-west-1a.arize.com/v1/traces"}};
+  const char *names[][2] = {
+      {"ARIZE_REGION=eu", "https://otlp.eu-west-1a.arize.com/v1/traces"},
+      {"ARIZE_REGION=CA", "https://otlp.ca-central-1a.arize.com/v1/traces"},
+      {"ARIZE_REGION=us", "https://otlp.arize.com/v1/traces"},
+      {"ARIZE_REGION=eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"}};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     const char *env[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s", names[i][0], NULL};
     config *c = load(NULL, env);
@@ -1218,8 +1221,8 @@ static void test_config_json_read_when_no_yaml(void) {
 static void test_config_yaml_wins_over_json(void) {
   char json[700], yaml[700], home[600];
   write_home_file("config.json", json_file, json, sizeof json);
-  write_home_file("config.yaml", "harnesses:\n  opencode:\n    project_name: yaml-project\n",
-                  yaml, sizeof yaml);
+  write_home_file("config.yaml", "harnesses:\n  opencode:\n    project_name: yaml-project\n", yaml,
+                  sizeof yaml);
   snprintf(home, sizeof home, "HOME=%s/jhome", tmpdir);
   const char *env[] = {home, NULL};
   config *c = config_load(NULL, env);
@@ -1265,11 +1268,11 @@ static void test_json_value_of_wrong_type_warns_with_key(void) {
   remove(path);
 }
 
-
 /* ---- file permissions ---- */
 
 static void test_world_readable_file_with_a_key_warns_first(void) {
-  write_file(config_file, "harnesses:\n  opencode:\n    api_key: k-SECRET\nlogging:\n  prompts: maybe\n");
+  write_file(config_file,
+             "harnesses:\n  opencode:\n    api_key: k-SECRET\nlogging:\n  prompts: maybe\n");
   chmod(config_file, 0644);
   config *c = config_load(config_file, no_env);
   CHECK(starts_with(c->warning, "config "));

@@ -63,9 +63,16 @@ static bool accepted_all(test_server *srv, uint32_t first, uint32_t n) {
  * until exporter_set_target. */
 static exporter_target *target_for(const char *url) {
   char *headers[] = {"x-test-header: present"};
-  exporter_target t = {.send = true, .url = (char *)url, .headers = headers, .n_headers = 1,
-                       .service_name = "test", .project_name = "test-project", .version = "0.0.1",
-                       .gzip = true, .timeout_ms = 10000, .backoff_initial_ms = 20,
+  exporter_target t = {.send = true,
+                       .url = (char *)url,
+                       .headers = headers,
+                       .n_headers = 1,
+                       .service_name = "test",
+                       .project_name = "test-project",
+                       .version = "0.0.1",
+                       .gzip = true,
+                       .timeout_ms = 10000,
+                       .backoff_initial_ms = 20,
                        .backoff_max_ms = 5000};
   return exporter_target_copy(&t);
 }
@@ -192,10 +199,18 @@ static void test_only_secret_header_values_are_masked_in_an_echoed_error(void) {
   pipeline p = pipeline_to(NULL);
   char *headers[] = {"x-project-name: my-project-name", "authorization: Bearer phx-secret-7890"};
   bool secret[] = {false, true};
-  exporter_target t = {.send = true, .url = srv.url, .headers = headers,
-                       .header_secret = secret, .n_headers = 2, .service_name = "test",
-                       .project_name = "my-project-name", .version = "0.0.1", .gzip = true,
-                       .timeout_ms = 10000, .backoff_initial_ms = 20, .backoff_max_ms = 5000};
+  exporter_target t = {.send = true,
+                       .url = srv.url,
+                       .headers = headers,
+                       .header_secret = secret,
+                       .n_headers = 2,
+                       .service_name = "test",
+                       .project_name = "my-project-name",
+                       .version = "0.0.1",
+                       .gzip = true,
+                       .timeout_ms = 10000,
+                       .backoff_initial_ms = 20,
+                       .backoff_max_ms = 5000};
   exporter_set_target(p.e, exporter_target_copy(&t));
   push_spans(p.q, p.e, 1, 1);
   exporter_counts c;
@@ -250,9 +265,12 @@ static size_t partial_success(int64_t rejected, uint8_t *out, size_t cap) {
   Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse resp =
       OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
   resp.partial_success = &ps;
-  size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_response__get_packed_size(&resp);
+  size_t len =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_response__get_packed_size(
+          &resp);
   CHECK(len <= cap);
-  return opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp, out);
+  return opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp,
+                                                                                         out);
 }
 
 static void test_partial_success_rejections_count_as_dropped(void) {
@@ -326,7 +344,8 @@ static void test_nonsense_rejected_counts_stay_within_the_batch(void) {
  * size in the log; nothing else is lost or sent twice. */
 static void test_413_splits_the_batch_and_drops_only_a_lone_span_too_large(void) {
   test_server srv;
-  server_reply script[] = {{.status = 413}, {.status = 413}, {.status = 0}, {.status = 0}, {.status = 413}};
+  server_reply script[] = {
+      {.status = 413}, {.status = 413}, {.status = 0}, {.status = 0}, {.status = 413}};
   CHECK(server_start(&srv, script, 5) == 0);
   pipeline p = pipeline_to(srv.url);
   clear_log();
@@ -362,7 +381,7 @@ static void test_refused_key_keeps_spans_until_the_target_changes(void) {
   CHECK(c.key_refused);
   CHECK_INT(c.last_status, 401);
   usleep(200 * 1000);
-  CHECK_INT(server_requests(&srv), 1); /* no retries against a refused key */
+  CHECK_INT(server_requests(&srv), 1);           /* no retries against a refused key */
   exporter_set_target(p.e, target_for(srv.url)); /* a config reload */
   exporter_flush(p.e, WAIT_MS, &c);
   CHECK_INT(c.exported, 3);
@@ -532,7 +551,7 @@ static void test_credentials_in_the_url_stay_out_of_the_log(void) {
   CHECK_INT(c.exported, 1);
   CHECK_INT(c.retries, 1);
   char *log = read_log();
-  CHECK(strstr(log, "retry") != NULL); /* the retry was logged ... */
+  CHECK(strstr(log, "retry") != NULL);          /* the retry was logged ... */
   CHECK(strstr(log, "hunter2-secret") == NULL); /* ... without the password */
   free(log);
   pipeline_free(&p);

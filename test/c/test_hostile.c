@@ -29,15 +29,16 @@
 #define MARKER_ROOM 128
 #define FFFD "\xEF\xBF\xBD"
 
-static const reconcile_options all_on = {.log_prompts = true, .log_tool_details = true, .log_tool_content = true};
+static const reconcile_options all_on = {
+    .log_prompts = true, .log_tool_details = true, .log_tool_content = true};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Payload builders: session "s", user message "u", assistant messages after it.              */
 
 static json_t *user_message(const char *id, const char *text) {
   return json_pack("{s:{s:s, s:s, s:s, s:{s:I}}, s:[{s:s, s:s}]}", "info", "id", id, "sessionID",
-                   "s", "role", "user", "time", "created", (json_int_t)1795480001000, "parts", "type",
-                   "text", "text", text);
+                   "s", "role", "user", "time", "created", (json_int_t)1795480001000, "parts",
+                   "type", "text", "text", text);
 }
 
 /* A completed assistant message answering "u"; parts is stolen. */
@@ -52,7 +53,8 @@ static json_t *tool_part(const char *call_id, const char *tool, const char *stat
                          const char *output) {
   return json_pack("{s:s, s:s, s:s, s:{s:s, s:{s:s}, s:s, s:s, s:{s:I, s:I}}}", "type", "tool",
                    "callID", call_id, "tool", tool, "state", "status", status, "input", "command",
-                   "x", "output", output, "error", output, "time", "start", (json_int_t)1795480002100, "end", (json_int_t)1795480002200);
+                   "x", "output", output, "error", output, "time", "start",
+                   (json_int_t)1795480002100, "end", (json_int_t)1795480002200);
 }
 
 /* {"type":"close","sessionID":"s","messages":[...]} as text; messages is stolen. */
@@ -65,10 +67,9 @@ static char *payload_text(json_t *messages) {
 
 /* user "u" (prompt text) → assistant "a" calling one tool → assistant "a2" answering. */
 static char *tool_turn(const char *prompt, json_t *tool) {
-  return payload_text(json_pack("[o, o, o]", user_message("u", prompt),
-                                assistant_message("a", json_pack("[o]", tool)),
-                                assistant_message("a2", json_pack("[{s:s, s:s}]", "type", "text",
-                                                                  "text", "done"))));
+  return payload_text(json_pack(
+      "[o, o, o]", user_message("u", prompt), assistant_message("a", json_pack("[o]", tool)),
+      assistant_message("a2", json_pack("[{s:s, s:s}]", "type", "text", "text", "done"))));
 }
 
 static int run(state *st, const reconcile_options *opt, const char *payload, size_t len,
@@ -94,14 +95,16 @@ static size_t longest_string(const span *s) {
       n = strlen(s->attrs.items[i].value.s);
   for (size_t e = 0; e < s->n_events; e++)
     for (size_t i = 0; i < s->events[e].attrs.len; i++)
-      if (strlen(s->events[e].attrs.items[i].value.s) > n) n = strlen(s->events[e].attrs.items[i].value.s);
+      if (strlen(s->events[e].attrs.items[i].value.s) > n)
+        n = strlen(s->events[e].attrs.items[i].value.s);
   return n;
 }
 
 /* Prints every string of s longer than limit, for failure messages. */
 static void print_oversize(const span *s, size_t limit) {
   const char *kind = attr_s(s, "openinference.span.kind");
-  if (strlen(s->name) > limit) fprintf(stderr, "  %s span: name is %zu bytes\n", kind, strlen(s->name));
+  if (strlen(s->name) > limit)
+    fprintf(stderr, "  %s span: name is %zu bytes\n", kind, strlen(s->name));
   if (s->status_message && strlen(s->status_message) > limit)
     fprintf(stderr, "  %s span: status message is %zu bytes\n", kind, strlen(s->status_message));
   for (size_t i = 0; i < s->attrs.len; i++)
@@ -167,10 +170,11 @@ static void test_nesting_100000_levels_is_rejected_as_not_json(void) {
 }
 
 static void test_nesting_100000_levels_inside_a_tool_input_rejects_the_payload(void) {
-  char *text = nested(100000,
-                      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\","
-                      "\"sessionID\":\"s\",\"role\":\"user\"},\"parts\":[{\"type\":\"tool\",\"input\":",
-                      "}]}]}");
+  char *text =
+      nested(100000,
+             "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\","
+             "\"sessionID\":\"s\",\"role\":\"user\"},\"parts\":[{\"type\":\"tool\",\"input\":",
+             "}]}]}");
   collected c = {0};
   reconcile_result r;
   CHECK_INT(run_text(text, strlen(text), &c, &r), -1);
@@ -245,7 +249,8 @@ static void test_huge_values_outside_text_attributes_are_bounded(void) {
   json_object_set_new(info, "mode", json_string(big));
   json_object_set_new(info, "finish", json_string(big));
   json_object_set_new(info, "path", json_pack("{s:s}", "cwd", big));
-  json_object_set_new(info, "error", json_pack("{s:s, s:{s:s}}", "name", big, "data", "message", big));
+  json_object_set_new(info, "error",
+                      json_pack("{s:s, s:{s:s}}", "name", big, "data", "message", big));
   char *text = payload_text(json_pack("[o, o]", user_message("u", "hi"), a));
   free(big);
   collected c = {0};
@@ -323,7 +328,8 @@ static void test_lone_surrogate_escape_is_replaced_not_rejected(void) {
  * "near '<token>'", and the token can be a prompt or a tool output. */
 static void test_rejection_reason_never_quotes_content(void) {
   static const char *const payloads[] = {
-      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\",\"sessionID\":\"s\","
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\",\"sessionID\":"
+      "\"s\","
       "\"role\":\"user\"},\"parts\":[{\"type\":\"text\",\"text\":\"PROMPT-CONTENT-4711\x01\"}]}]}",
       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[\"x\" \"PROMPT-CONTENT-4711\"]}",
       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":PROMPT-CONTENT-4711}",
@@ -344,13 +350,16 @@ static void test_rejection_reason_never_quotes_content(void) {
 static char *timed_turn(const char *created, const char *completed, const char *start,
                         const char *end) {
   char *text = malloc(2048);
-  snprintf(text, 2048,
-           "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-           "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":%s}},\"parts\":[]},"
-           "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
-           "\"time\":{\"created\":%s,\"completed\":%s}},\"parts\":[{\"type\":\"tool\",\"callID\":\"c\","
-           "\"tool\":\"bash\",\"state\":{\"status\":\"completed\",\"time\":{\"start\":%s,\"end\":%s}}}]}]}",
-           created, created, completed, start, end);
+  snprintf(
+      text, 2048,
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":%s}},"
+      "\"parts\":[]},"
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"time\":{\"created\":%s,\"completed\":%s}},\"parts\":[{\"type\":\"tool\",\"callID\":\"c\","
+      "\"tool\":\"bash\",\"state\":{\"status\":\"completed\",\"time\":{\"start\":%s,\"end\":%s}}}]}"
+      "]}",
+      created, created, completed, start, end);
   return text;
 }
 
@@ -360,9 +369,9 @@ static void test_out_of_range_times_give_ordered_spans(void) {
   static const char *const cases[][4] = {
       {"1e308", "1e308", "-1", "-5"},
       {"-1", "-1", "1e308", "-1e308"},
-      {"5000", "10", "9000", "20"},                        /* end before start */
+      {"5000", "10", "9000", "20"}, /* end before start */
       {"20000000000000", "20000000000001", "30000000000000", "40000000000000"}, /* year 2603 */
-      {"99999999999999", "99999999999999", "1", "99999999999999"},             /* year 5138 */
+      {"99999999999999", "99999999999999", "1", "99999999999999"},              /* year 5138 */
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     char *text = timed_turn(cases[k][0], cases[k][1], cases[k][2], cases[k][3]);
@@ -393,8 +402,9 @@ static void test_integer_beyond_int64_in_a_tool_input_keeps_the_payload(void) {
   char *at = strstr(text, "\"command\":\"x\"");
   CHECK(at != NULL);
   char *fixed = malloc(strlen(text) + 64);
-  snprintf(fixed, strlen(text) + 64, "%.*s\"n\":100000000000000000000,\"m\":-99999999999999999999,%s",
-           (int)(at - text), text, at);
+  snprintf(fixed, strlen(text) + 64,
+           "%.*s\"n\":100000000000000000000,\"m\":-99999999999999999999,%s", (int)(at - text), text,
+           at);
   collected c = {0};
   reconcile_result r;
   int rc = run_text(fixed, strlen(fixed), &c, &r);
@@ -495,16 +505,16 @@ static void test_ids_with_path_characters_stay_in_the_state_directory(void) {
   char dir[256];
   snprintf(dir, sizeof dir, "%s/state", root);
   static const char *const ids[] = {"../../escape", "/etc/passwd", "a/b\\c", "..", ".", "~",
-                                    "%2e%2e%2f", NULL};
+                                    "%2e%2e%2f",    NULL};
   state *st = state_new(dir);
   char long_id[256];
   memset(long_id, '/', 255);
   long_id[255] = '\0';
   for (size_t k = 0; k <= sizeof ids / sizeof ids[0] - 1; k++) {
     const char *id = ids[k] ? ids[k] : long_id;
-    json_t *p = json_pack("{s:s, s:s, s:[{s:{s:s, s:s, s:s}, s:[]}]}", "type", "close",
-                          "sessionID", id, "messages", "info", "id", "../../m", "sessionID", id,
-                          "role", "user", "parts");
+    json_t *p =
+        json_pack("{s:s, s:s, s:[{s:{s:s, s:s, s:s}, s:[]}]}", "type", "close", "sessionID", id,
+                  "messages", "info", "id", "../../m", "sessionID", id, "role", "user", "parts");
     char *text = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     collected c = {0};
@@ -548,7 +558,8 @@ static void test_ids_with_path_characters_stay_in_the_state_directory(void) {
  * plugin read the wrong session (a privacy boundary). */
 static void test_foreign_root_message_rejects_the_whole_payload(void) {
   static const char *const payload =
-      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\",\"sessionID\":\"t\",\"role\":\"user\"},"
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"u\",\"sessionID\":"
+      "\"t\",\"role\":\"user\"},"
       "\"parts\":[{\"type\":\"text\",\"text\":\"x\"}]}]}";
   collected c = {0};
   reconcile_result r;
@@ -562,18 +573,23 @@ static void test_foreign_root_message_rejects_the_whole_payload(void) {
  * is traced (ARCHITECTURE.md, "One bad item costs only itself"). */
 static void test_foreign_parts_and_children_are_skipped_alone(void) {
 #define ROOT_TURN                                                                                  \
-  "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"  \
-  "\"parts\":[{\"type\":\"text\",\"text\":\"x\",\"sessionID\":\"s\",\"messageID\":\"u\"}%s]},"       \
-  "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","  \
+  "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"           \
+  "1795480001000}},"                                                                               \
+  "\"parts\":[{\"type\":\"text\",\"text\":\"x\",\"sessionID\":\"s\",\"messageID\":\"u\"}%s]},"     \
+  "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","         \
+  "\"modelID\":\"m\","                                                                             \
   "\"time\":{\"created\":1795480002000,\"completed\":1795480003000}},\"parts\":[]}"
   static const char *const bad_parts[] = {
-      ",{\"type\":\"text\",\"text\":\"x\",\"sessionID\":\"t\",\"messageID\":\"u\"}", /* another session */
-      ",{\"type\":\"text\",\"text\":\"x\",\"sessionID\":\"s\",\"messageID\":\"v\"}", /* another message */
-      ",7",                                                                        /* not an object */
+      ",{\"type\":\"text\",\"text\":\"x\",\"sessionID\":\"t\",\"messageID\":\"u\"}", /* another
+                                                                                        session */
+      ",{\"type\":\"text\",\"text\":\"x\",\"sessionID\":\"s\",\"messageID\":\"v\"}", /* another
+                                                                                        message */
+      ",7", /* not an object */
   };
   static const char *const bad_children[] = {
       /* a child whose messages belong to the parent */
-      "{\"sessionID\":\"c\",\"parentSessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"m\",\"sessionID\":\"s\",\"role\":\"user\"},\"parts\":[]}]}",
+      "{\"sessionID\":\"c\",\"parentSessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"m\","
+      "\"sessionID\":\"s\",\"role\":\"user\"},\"parts\":[]}]}",
       /* a child whose info describes another session */
       "{\"sessionID\":\"c\",\"parentSessionID\":\"s\",\"info\":{\"id\":\"d\"},\"messages\":[]}",
       /* the session as its own child */
@@ -586,13 +602,15 @@ static void test_foreign_parts_and_children_are_skipped_alone(void) {
     char turn[2048];
     snprintf(turn, sizeof turn, ROOT_TURN, k < 3 ? bad_parts[k] : "");
     if (k < 3)
-      snprintf(payload, sizeof payload, "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[%s]}", turn);
+      snprintf(payload, sizeof payload,
+               "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[%s]}", turn);
     else if (k < 7)
       snprintf(payload, sizeof payload,
-               "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[%s],\"childSessions\":[%s]}", turn,
-               bad_children[k - 3]);
+               "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[%s],\"childSessions\":[%s]}",
+               turn, bad_children[k - 3]);
     else /* a message that is not an object */
-      snprintf(payload, sizeof payload, "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[1,%s]}", turn);
+      snprintf(payload, sizeof payload,
+               "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":[1,%s]}", turn);
     collected c = {0};
     reconcile_result r;
     CHECK_INT(run_text(payload, strlen(payload), &c, &r), 0);
@@ -600,7 +618,8 @@ static void test_foreign_parts_and_children_are_skipped_alone(void) {
     CHECK(find_span(&c, "Turn") != NULL);
     CHECK(find_span(&c, "LLM: m") != NULL);
     CHECK_STR(attr_s(find_span(&c, "Turn"), "input.value"), "x"); /* the foreign text never */
-    if (r.items_skipped != 1 || !find_span(&c, "Turn")) fprintf(stderr, "  case %zu: %s\n", k, r.error);
+    if (r.items_skipped != 1 || !find_span(&c, "Turn"))
+      fprintf(stderr, "  case %zu: %s\n", k, r.error);
     collected_clear(&c);
   }
 #undef ROOT_TURN
@@ -653,7 +672,8 @@ static void test_10mb_config_is_refused_with_a_warning(void) {
   char path[256];
   snprintf(path, sizeof path, "%s/big.yaml", config_dir);
   FILE *f = fopen(path, "w");
-  for (int i = 0; f && i < 10 * 1024 * 1024 / 32; i++) fputs("# padding padding padding pad\n\n", f);
+  for (int i = 0; f && i < 10 * 1024 * 1024 / 32; i++)
+    fputs("# padding padding padding pad\n\n", f);
   if (f) fclose(f);
   config *c = load_at(path);
   CHECK(c && c->warning && strstr(c->warning, "larger than"));
@@ -689,7 +709,11 @@ static void test_symlink_loop_config_warns(void) {
 static bool utf8_valid(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+    size_t n = *p < 0x80             ? 1
+               : (*p & 0xE0) == 0xC0 ? 2
+               : (*p & 0xF0) == 0xE0 ? 3
+               : (*p & 0xF8) == 0xF0 ? 4
+                                     : 0;
     if (!n || (n == 2 && *p < 0xC2)) return false;
     for (size_t i = 1; i < n; i++)
       if ((p[i] & 0xC0) != 0x80) return false;
@@ -785,30 +809,39 @@ static int count_holding(const span *s, const char *needle) {
 static void test_redaction_flags_leave_no_content_anywhere(void) {
   const char *payload =
       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"
+      "1795480001000}},"
       "\"parts\":[{\"type\":\"text\",\"text\":\"PRIVATE-prompt\"}]},"
-      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"modelID\":\"m\","
       "\"time\":{\"created\":1795480002000,\"completed\":1795480003000}},\"parts\":["
-      "{\"type\":\"reasoning\",\"text\":\"PRIVATE-reasoning\"},{\"type\":\"text\",\"text\":\"PRIVATE-answer\"},"
+      "{\"type\":\"reasoning\",\"text\":\"PRIVATE-reasoning\"},{\"type\":\"text\",\"text\":"
+      "\"PRIVATE-answer\"},"
       "{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"error\","
-      "\"input\":{\"command\":\"PRIVATE-command\"},\"error\":\"PRIVATE-stderr\",\"title\":\"PRIVATE-title\","
+      "\"input\":{\"command\":\"PRIVATE-command\"},\"error\":\"PRIVATE-stderr\",\"title\":"
+      "\"PRIVATE-title\","
       "\"time\":{\"start\":1795480002100,\"end\":1795480002200}}},"
       "{\"type\":\"tool\",\"callID\":\"c2\",\"tool\":\"read\",\"state\":{\"status\":\"completed\","
       "\"input\":{\"filePath\":\"/PRIVATE-path\"},\"output\":\"PRIVATE-file\","
       "\"time\":{\"start\":1795480002100,\"end\":1795480002200}}},"
       "{\"type\":\"tool\",\"callID\":\"c3\",\"tool\":\"task\",\"state\":{\"status\":\"error\","
-      "\"input\":{\"prompt\":\"PRIVATE-task-prompt\",\"subagent_type\":\"general\"},\"error\":\"PRIVATE-task-error\","
-      "\"metadata\":{\"sessionId\":\"child\"},\"time\":{\"start\":1795480002100,\"end\":1795480002900}}}]},"
+      "\"input\":{\"prompt\":\"PRIVATE-task-prompt\",\"subagent_type\":\"general\"},\"error\":"
+      "\"PRIVATE-task-error\","
+      "\"metadata\":{\"sessionId\":\"child\"},\"time\":{\"start\":1795480002100,\"end\":"
+      "1795480002900}}}]},"
       "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
       "\"time\":{\"created\":1795480003000,\"completed\":1795480004000}},\"parts\":[]}],"
-      "\"childSessions\":[{\"sessionID\":\"child\",\"parentSessionID\":\"s\",\"parentCallID\":\"c3\","
+      "\"childSessions\":[{\"sessionID\":\"child\",\"parentSessionID\":\"s\",\"parentCallID\":"
+      "\"c3\","
       "\"info\":{\"id\":\"child\",\"parentID\":\"s\"},\"messages\":["
-      "{\"info\":{\"id\":\"cu\",\"sessionID\":\"child\",\"role\":\"user\",\"time\":{\"created\":1795480002200}},"
+      "{\"info\":{\"id\":\"cu\",\"sessionID\":\"child\",\"role\":\"user\",\"time\":{\"created\":"
+      "1795480002200}},"
       "\"parts\":[{\"type\":\"text\",\"text\":\"PRIVATE-task-prompt\"}]},"
       "{\"info\":{\"id\":\"ca\",\"sessionID\":\"child\",\"role\":\"assistant\",\"parentID\":\"cu\","
       "\"time\":{\"created\":1795480002300,\"completed\":1795480002800}},"
       "\"parts\":[{\"type\":\"text\",\"text\":\"PRIVATE-child-answer\"}]}]}]}";
-  reconcile_options opt = {.log_prompts = false, .log_tool_details = false, .log_tool_content = false};
+  reconcile_options opt = {
+      .log_prompts = false, .log_tool_details = false, .log_tool_content = false};
   state *st = state_new(NULL);
   collected c = {0};
   reconcile_result r;

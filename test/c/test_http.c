@@ -25,8 +25,13 @@ static void test_post_sends_headers_and_body(void) {
   server_reply script[] = {{.status = 200, .body = "ok"}};
   CHECK(server_start(&srv, script, 1) == 0);
   const char *headers[] = {"authorization: Bearer secret-token", "arize-space-id: U3BhY2U6MQ=="};
-  http_request req = {.url = srv.url, .headers = headers, .n_headers = 2,
-                      .body = (const uint8_t *)"\x0a\x03" "abc", .body_len = 5, .timeout_ms = 5000};
+  http_request req = {.url = srv.url,
+                      .headers = headers,
+                      .n_headers = 2,
+                      .body = (const uint8_t *)"\x0a\x03"
+                                               "abc",
+                      .body_len = 5,
+                      .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -41,7 +46,10 @@ static void test_post_sends_headers_and_body(void) {
   CHECK(strcasestr(r->head, "\r\ncontent-type: application/x-protobuf\r\n"));
   CHECK(!strcasestr(r->head, "content-encoding"));
   CHECK_INT(r->body_len, 5);
-  CHECK(memcmp(r->body, "\x0a\x03" "abc", 5) == 0);
+  CHECK(memcmp(r->body,
+               "\x0a\x03"
+               "abc",
+               5) == 0);
   server_free(&srv);
   http_response_free(&resp);
 }
@@ -50,8 +58,11 @@ static void test_content_type_can_be_overridden(void) {
   test_server srv;
   server_reply script[] = {{.status = 204}};
   CHECK(server_start(&srv, script, 1) == 0);
-  http_request req = {.url = srv.url, .body = (const uint8_t *)"{}", .body_len = 2,
-                      .timeout_ms = 5000, .content_type = "application/json"};
+  http_request req = {.url = srv.url,
+                      .body = (const uint8_t *)"{}",
+                      .body_len = 2,
+                      .timeout_ms = 5000,
+                      .content_type = "application/json"};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -68,8 +79,8 @@ static void test_gzip_body_decompresses_to_the_original(void) {
   size_t len = 20000;
   uint8_t *original = malloc(len);
   for (size_t i = 0; i < len; i++) original[i] = (uint8_t)("span attributes "[i % 16] ^ (i / 1000));
-  http_request req = {.url = srv.url, .body = original, .body_len = len, .gzip = true,
-                      .timeout_ms = 5000};
+  http_request req = {
+      .url = srv.url, .body = original, .body_len = len, .gzip = true, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -102,7 +113,8 @@ static void test_503_with_retry_after_seconds(void) {
   test_server srv;
   server_reply script[] = {{.status = 503, .retry_after = "7", .body = "busy"}};
   CHECK(server_start(&srv, script, 1) == 0);
-  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  http_request req = {
+      .url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -117,7 +129,8 @@ static double retry_after_for(const char *value) {
   test_server srv;
   server_reply script[] = {{.status = 429, .retry_after = value}};
   CHECK(server_start(&srv, script, 1) == 0);
-  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  http_request req = {
+      .url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -150,7 +163,8 @@ static void test_large_response_body_is_capped_at_64_kib(void) {
   test_server srv;
   server_reply script[] = {{.status = 400, .body = body, .body_len = body_len}};
   CHECK(server_start(&srv, script, 1) == 0);
-  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  http_request req = {
+      .url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == 0);
   server_stop(&srv);
@@ -172,8 +186,12 @@ static void test_connection_refused_is_a_network_error_without_secrets(void) {
   char url[128];
   snprintf(url, sizeof url, "http://user:hunter2@127.0.0.1:%d/v1/traces?api_key=topsecret", port);
   const char *headers[] = {"authorization: Bearer secret-token"};
-  http_request req = {.url = url, .headers = headers, .n_headers = 1,
-                      .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  http_request req = {.url = url,
+                      .headers = headers,
+                      .n_headers = 1,
+                      .body = (const uint8_t *)"x",
+                      .body_len = 1,
+                      .timeout_ms = 5000};
   http_response resp;
   CHECK(http_post(&req, &resp) == -1);
   close(fd);
@@ -190,7 +208,8 @@ static void test_silent_server_times_out_within_the_timeout(void) {
   test_server srv;
   server_reply script[] = {{.hang = true}};
   CHECK(server_start(&srv, script, 1) == 0);
-  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 300};
+  http_request req = {
+      .url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 300};
   http_response resp;
   double start = server_now_ms();
   CHECK(http_post(&req, &resp) == -1);
@@ -205,9 +224,12 @@ static void test_silent_server_times_out_within_the_timeout(void) {
 
 static void test_one_connection_serves_consecutive_requests(void) {
   test_server srv;
-  server_reply script[] = {{.status = 503, .retry_after = "1"}, {.status = 200, .body = "a"}, {.status = 400, .body = "b"}};
+  server_reply script[] = {{.status = 503, .retry_after = "1"},
+                           {.status = 200, .body = "a"},
+                           {.status = 400, .body = "b"}};
   CHECK(server_start(&srv, script, 3) == 0);
-  http_request req = {.url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
+  http_request req = {
+      .url = srv.url, .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 5000};
   long expected[] = {503, 200, 400, 200};
   for (size_t i = 0; i < 4; i++) {
     http_response resp;
@@ -221,8 +243,8 @@ static void test_one_connection_serves_consecutive_requests(void) {
 }
 
 static void test_only_http_and_https_urls_are_posted(void) {
-  http_request req = {.url = "file:///etc/passwd", .body = (const uint8_t *)"x", .body_len = 1,
-                      .timeout_ms = 1000};
+  http_request req = {
+      .url = "file:///etc/passwd", .body = (const uint8_t *)"x", .body_len = 1, .timeout_ms = 1000};
   http_response resp;
   CHECK(http_post(&req, &resp) == -1);
   CHECK_INT(resp.status, 0);

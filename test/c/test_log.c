@@ -275,8 +275,8 @@ static void test_threads_write_whole_lines(void) {
   int whole = 0;
   for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
     size_t n = strlen(line);
-    whole += strncmp(message_of(line), "thread ", 7) == 0 && n > 4 &&
-             strcmp(line + n - 4, " end") == 0;
+    whole +=
+        strncmp(message_of(line), "thread ", 7) == 0 && n > 4 && strcmp(line + n - 4, " end") == 0;
   }
   CHECK_INT(whole, THREADS * LINES_PER_THREAD);
   free(s);

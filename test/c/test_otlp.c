@@ -119,7 +119,8 @@ static void test_ok_status_without_message_round_trips(void) {
 static const char *kv_string(pb_key_value **kvs, size_t n, const char *key) {
   for (size_t i = 0; i < n; i++)
     if (strcmp(kvs[i]->key, key) == 0 && kvs[i]->value &&
-        kvs[i]->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
+        kvs[i]->value->value_case ==
+            OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
       return kvs[i]->value->string_value;
   return NULL;
 }
@@ -139,8 +140,8 @@ static void test_request_carries_resource_scope_and_spans(void) {
     encode(s, &bytes[i], &lens[i]);
     span_free(s);
   }
-  otlp_resource res = {.service_name = "opencode", .project_name = "my-project",
-                       .scope_version = "0.3.1"};
+  otlp_resource res = {
+      .service_name = "opencode", .project_name = "my-project", .scope_version = "0.3.1"};
   CHECK(span_attrs_set_string(&res.extra, "deployment.environment", "dev", 3) == 0);
   /* an extra that repeats a fixed key must not produce a duplicate */
   CHECK(span_attrs_set_string(&res.extra, "service.name", "other", 5) == 0);
@@ -150,9 +151,8 @@ static void test_request_carries_resource_scope_and_spans(void) {
   char error[128] = "";
   CHECK(otlp_encode_request(&res, (const uint8_t *const *)bytes, lens, 3, &req, &req_len, error,
                             sizeof error) == 0);
-  pb_request *r =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, req_len,
-                                                                                     req);
+  pb_request *r = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+      NULL, req_len, req);
   CHECK(r != NULL);
   if (r) {
     CHECK_INT(r->n_resource_spans, 1);
@@ -172,11 +172,13 @@ static void test_request_carries_resource_scope_and_spans(void) {
     CHECK_INT(ss->n_spans, 3);
     for (size_t i = 0; i < ss->n_spans && i < 3; i++) {
       CHECK_STR(ss->spans[i]->name, names[i]);
-      CHECK_INT(ss->spans[i]->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_INTERNAL);
+      CHECK_INT(ss->spans[i]->kind,
+                OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_INTERNAL);
       CHECK_INT(ss->spans[i]->trace_id.len, 16);
       CHECK_INT(ss->spans[i]->trace_id.data[0], 10 * (i + 1));
     }
-    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r, NULL);
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(r,
+                                                                                            NULL);
   }
   free(req);
   span_attrs_clear(&res.extra);
@@ -222,7 +224,8 @@ static void test_response_reports_partial_success(void) {
       OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
   resp.partial_success = &ps;
   uint8_t buf[128];
-  size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp, buf);
+  size_t len =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp, buf);
   int64_t rejected = -1;
   char *message = NULL;
   CHECK(otlp_parse_response(buf, len, &rejected, &message) == 0);
@@ -282,16 +285,19 @@ static void test_request_frames_the_stored_span_bytes_as_they_are(void) {
   }
   span_attrs extra = {0};
   span_attrs_set_string(&extra, "deployment.environment", "test", 4);
-  otlp_resource res = {.service_name = "opencode", .project_name = "p", .scope_version = "1.2",
-                       .extra = extra};
+  otlp_resource res = {
+      .service_name = "opencode", .project_name = "p", .scope_version = "1.2", .extra = extra};
   uint8_t *req = NULL;
   size_t req_len = 0;
-  CHECK(otlp_encode_request(&res, (const uint8_t *const *)bytes, lens, 2, &req, &req_len, NULL, 0) == 0);
+  CHECK(otlp_encode_request(&res, (const uint8_t *const *)bytes, lens, 2, &req, &req_len, NULL,
+                            0) == 0);
   for (int i = 0; i < 2; i++) CHECK(memmem(req, req_len, bytes[i], lens[i]) != NULL);
   Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *r =
-      opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, req_len, req);
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+          NULL, req_len, req);
   CHECK(r != NULL);
-  size_t repacked_len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(r);
+  size_t repacked_len =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(r);
   uint8_t *repacked = malloc(repacked_len);
   opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(r, repacked);
   CHECK_INT(repacked_len, req_len);

@@ -112,8 +112,8 @@ static void test_full_queue_never_drops_a_record_in_flight(void) {
   for (uint32_t i = 1; i <= 3; i++) push_tagged(q, i, 100);
   const queue_record *batch[8];
   CHECK_INT(queue_peek(q, batch, 2, 1 << 20), 2); /* 1 and 2 are being sent */
-  push_tagged(q, 4, 100);                          /* drops 3, the oldest not in flight */
-  push_tagged(q, 5, 100);                          /* drops 4 */
+  push_tagged(q, 4, 100);                         /* drops 3, the oldest not in flight */
+  push_tagged(q, 5, 100);                         /* drops 4 */
   queue_stats s = queue_get_stats(q);
   CHECK_INT(s.dropped_full, 2);
   CHECK_INT(s.records, 3);
@@ -237,9 +237,7 @@ static void stress(size_t max_bytes, size_t len) {
   queue_free(q);
 }
 
-static void test_one_thread_pushes_while_another_peeks_and_acks(void) {
-  stress(1u << 30, 32);
-}
+static void test_one_thread_pushes_while_another_peeks_and_acks(void) { stress(1u << 30, 32); }
 
 static void test_small_cap_under_load_drops_but_never_loses_count(void) {
   stress(64 * 32, 32); /* whether it drops depends on timing */

@@ -9,12 +9,15 @@
 
 #define ONE_BASH "one-bash-call/snap-3-session.idle.json"
 #define MAIN_IDLE "main-run/snapshots/009-session-idle-ses_df4ec26e5ffeUa8cOB7B533OYC.json"
-#define ABORT_FIRST_IDLE "serve-scenarios/snapshots/001-session-idle-ses_df4ec102effeLX8V4zZ0sVQJHX.json"
-#define ABORT_LAST_IDLE "serve-scenarios/snapshots/003-session-idle-ses_df4ec102effeLX8V4zZ0sVQJHX.json"
-#define HTTP400_IDLE "serve-scenarios/snapshots/006-session-idle-ses_df4ebf792ffe4MdkvNoBH5HvdO.json"
+#define ABORT_FIRST_IDLE                                                                           \
+  "serve-scenarios/snapshots/001-session-idle-ses_df4ec102effeLX8V4zZ0sVQJHX.json"
+#define ABORT_LAST_IDLE                                                                            \
+  "serve-scenarios/snapshots/003-session-idle-ses_df4ec102effeLX8V4zZ0sVQJHX.json"
+#define HTTP400_IDLE                                                                               \
+  "serve-scenarios/snapshots/006-session-idle-ses_df4ebf792ffe4MdkvNoBH5HvdO.json"
 
-static const reconcile_options all_on = {.log_prompts = true, .log_tool_details = true,
-                                         .log_tool_content = true};
+static const reconcile_options all_on = {
+    .log_prompts = true, .log_tool_details = true, .log_tool_content = true};
 
 /* Reconciles a payload text into c with st; returns reconcile's status. */
 static int run(state *st, const reconcile_options *opt, const char *payload, collected *c,
@@ -46,7 +49,8 @@ static void test_idle_snapshot_makes_turn_llm_tool_tree(void) {
   CHECK_INT(count_kind(&c, "LLM"), 2);
   span *first_llm = NULL;
   for (size_t i = 0; i < c.len; i++)
-    if (attr_s(c.items[i], "llm.finish_reason") && strcmp(attr_s(c.items[i], "llm.finish_reason"), "tool-calls") == 0)
+    if (attr_s(c.items[i], "llm.finish_reason") &&
+        strcmp(attr_s(c.items[i], "llm.finish_reason"), "tool-calls") == 0)
       first_llm = c.items[i];
   CHECK(is_child_of(first_llm, turn));
   CHECK(is_child_of(tool, first_llm));
@@ -99,7 +103,8 @@ static void test_a_fresh_state_recreates_identical_ids(void) {
 static void test_completed_message_before_idle_emits_no_turn_yet(void) {
   state *st = state_new(NULL);
   collected c = {0};
-  CHECK_INT(run_fixture(st, &all_on, "one-bash-call/snap-1-message.updated.json", "reconcile", &c), 0);
+  CHECK_INT(run_fixture(st, &all_on, "one-bash-call/snap-1-message.updated.json", "reconcile", &c),
+            0);
   CHECK_INT(count_kind(&c, "CHAIN"), 0);
   CHECK_INT(count_kind(&c, "LLM"), 1);
   CHECK_INT(count_kind(&c, "TOOL"), 1);
@@ -150,7 +155,8 @@ static void test_subagent_nests_under_its_task_call(void) {
   /* the failing read: ERROR with OpenCode's message */
   span *failed = NULL;
   for (size_t i = 0; i < c.len; i++)
-    if (c.items[i]->status == SPAN_STATUS_ERROR && strcmp(c.items[i]->name, "read") == 0) failed = c.items[i];
+    if (c.items[i]->status == SPAN_STATUS_ERROR && strcmp(c.items[i]->name, "read") == 0)
+      failed = c.items[i];
   CHECK(failed != NULL);
   CHECK(failed && strstr(failed->status_message, "File not found") != NULL);
   /* roll-up: the Turn sums the parent's five calls and the child's two */
@@ -166,7 +172,8 @@ static void test_child_without_a_task_call_is_never_attached(void) {
   char *payload = fixture_payload(MAIN_IDLE, "close");
   /* rename the child everywhere the parent's task call names it: the link is gone */
   char *p = payload;
-  while ((p = strstr(p, "\"sessionId\":\"ses_df4ec1a8fffe6Z9lU7gc13I2Vp\""))) memcpy(p + 13, "ses_XXXX", 8);
+  while ((p = strstr(p, "\"sessionId\":\"ses_df4ec1a8fffe6Z9lU7gc13I2Vp\"")))
+    memcpy(p + 13, "ses_XXXX", 8);
   reconcile_result r;
   CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
   CHECK_INT(r.children_unlinked, 1);
@@ -187,9 +194,11 @@ static void test_first_idle_of_an_abort_waits_for_the_message(void) {
   CHECK_INT(c.len, 2);
   CHECK(llm && llm->status == SPAN_STATUS_ERROR);
   CHECK(llm && llm->n_events == 1);
-  CHECK_STR(llm ? span_attrs_get(&llm->events[0].attrs, "exception.type")->value.s : NULL, "MessageAbortedError");
+  CHECK_STR(llm ? span_attrs_get(&llm->events[0].attrs, "exception.type")->value.s : NULL,
+            "MessageAbortedError");
   CHECK(turn && turn->status == SPAN_STATUS_ERROR);
-  CHECK(attr_s(llm, "output.value") && strstr(attr_s(llm, "output.value"), "This is a slow answer") != NULL);
+  CHECK(attr_s(llm, "output.value") &&
+        strstr(attr_s(llm, "output.value"), "This is a slow answer") != NULL);
   collected_clear(&c);
   state_free(st);
 }
@@ -208,13 +217,20 @@ static void test_provider_error_marks_llm_and_turn(void) {
 
 static const char *two_turns =
     "{\"type\":\"reconcile\",\"sessionID\":\"ses_a\",\"messages\":["
-    "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
-    " \"parts\":[{\"type\":\"text\",\"text\":\"first\",\"sessionID\":\"ses_a\",\"messageID\":\"msg_u1\"}]},"
-    "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_a\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
+    "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":"
+    "1795480001000}},"
+    " \"parts\":[{\"type\":\"text\",\"text\":\"first\",\"sessionID\":\"ses_a\",\"messageID\":\"msg_"
+    "u1\"}]},"
+    "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_a\",\"role\":\"assistant\",\"parentID\":"
+    "\"msg_u1\","
     "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"
-    " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1795480001200,\"end\":1795480001300}},"
-    "            {\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\",\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1795480001250}}}]},"
-    "{\"info\":{\"id\":\"msg_u2\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":1795480005000}},"
+    " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1795480001200,\"end\":"
+    "1795480001300}},"
+    "            "
+    "{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\","
+    "\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1795480001250}}}]},"
+    "{\"info\":{\"id\":\"msg_u2\",\"sessionID\":\"ses_a\",\"role\":\"user\",\"time\":{\"created\":"
+    "1795480005000}},"
     " \"parts\":[{\"type\":\"text\",\"text\":\"second\"}]}]}";
 
 static void test_newer_user_message_closes_an_interrupted_turn(void) {
@@ -232,16 +248,20 @@ static void test_newer_user_message_closes_an_interrupted_turn(void) {
   state_free(st);
 }
 
-
 /* One turn cut off by SIGTERM: the model call and its tool never finished. */
-#define OPEN_TURN(type, extra)                                                                         \
-  "{\"type\":\"" type "\"" extra ",\"sessionID\":\"ses_k\",\"messages\":["                             \
-  "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_k\",\"role\":\"user\",\"time\":{\"created\":1795480001000}}," \
-  " \"parts\":[{\"type\":\"text\",\"text\":\"slow one\"}]},"                                           \
-  "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","  \
-  "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"                                          \
-  " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1795480001200,\"end\":1795480001300}}," \
-  "            {\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\",\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1795480001450}}}]}" \
+#define OPEN_TURN(type, extra)                                                                     \
+  "{\"type\":\"" type "\"" extra ",\"sessionID\":\"ses_k\",\"messages\":["                         \
+  "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_k\",\"role\":\"user\",\"time\":{\"created\":"  \
+  "1795480001000}},"                                                                               \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"slow one\"}]},"                                       \
+  "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":"      \
+  "\"msg_u1\","                                                                                    \
+  "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"                                     \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"partial\",\"time\":{\"start\":1795480001200,\"end\":" \
+  "1795480001300}},"                                                                               \
+  "            "                                                                                   \
+  "{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"running\","      \
+  "\"input\":{\"command\":\"sleep 9\"},\"time\":{\"start\":1795480001450}}}]}"                     \
   "]}"
 
 static void test_close_leaves_a_turn_open_while_its_model_call_runs(void) {
@@ -279,13 +299,16 @@ static void test_abandoned_close_ends_an_open_turn_as_interrupted(void) {
 }
 
 /* The fast quit: the answer was complete, the session.idle work never ran. */
-static const char *complete_turn =
-    "{\"type\":\"%s\"%s,\"sessionID\":\"ses_q\",\"messages\":["
-    "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_q\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
-    " \"parts\":[{\"type\":\"text\",\"text\":\"quick\"}]},"
-    "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_q\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
-    "  \"modelID\":\"m\",\"finish\":\"stop\",\"time\":{\"created\":1795480001100,\"completed\":1795480001900}},"
-    " \"parts\":[{\"type\":\"text\",\"text\":\"the answer\"}]}]}";
+static const char *complete_turn = "{\"type\":\"%s\"%s,\"sessionID\":\"ses_q\",\"messages\":["
+                                   "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_q\",\"role\":"
+                                   "\"user\",\"time\":{\"created\":1795480001000}},"
+                                   " \"parts\":[{\"type\":\"text\",\"text\":\"quick\"}]},"
+                                   "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_q\",\"role\":"
+                                   "\"assistant\",\"parentID\":\"msg_u1\","
+                                   "  "
+                                   "\"modelID\":\"m\",\"finish\":\"stop\",\"time\":{\"created\":"
+                                   "1795480001100,\"completed\":1795480001900}},"
+                                   " \"parts\":[{\"type\":\"text\",\"text\":\"the answer\"}]}]}";
 
 static void test_abandoned_close_sends_the_turn_of_a_complete_answer_once(void) {
   state *st = state_new(NULL);
@@ -315,16 +338,24 @@ static void test_a_turn_that_continues_after_an_abandoned_close_keeps_its_root(v
   collected c = {0};
   reconcile_result r;
   CHECK_INT(run(st, &all_on, OPEN_TURN("close", ",\"abandoned\":true"), &c, &r), 0);
-  const char *later =
-      "{\"type\":\"close\",\"sessionID\":\"ses_k\",\"messages\":["
-      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_k\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"slow one\"}]},"
-      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
-      "  \"modelID\":\"m\",\"finish\":\"tool-calls\",\"time\":{\"created\":1795480001100,\"completed\":1795480009000}},"
-      " \"parts\":[{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\",\"input\":{},\"output\":\"\",\"time\":{\"start\":1795480001450,\"end\":1795480008000}}}]},"
-      "{\"info\":{\"id\":\"msg_a2\",\"sessionID\":\"ses_k\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
-      "  \"modelID\":\"m2\",\"finish\":\"stop\",\"time\":{\"created\":1795480009100,\"completed\":1795480009900}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"done after all\"}]}]}";
+  const char *later = "{\"type\":\"close\",\"sessionID\":\"ses_k\",\"messages\":["
+                      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_k\",\"role\":\"user\","
+                      "\"time\":{\"created\":1795480001000}},"
+                      " \"parts\":[{\"type\":\"text\",\"text\":\"slow one\"}]},"
+                      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_k\",\"role\":\"assistant\","
+                      "\"parentID\":\"msg_u1\","
+                      "  "
+                      "\"modelID\":\"m\",\"finish\":\"tool-calls\",\"time\":{\"created\":"
+                      "1795480001100,\"completed\":1795480009000}},"
+                      " \"parts\":[{\"type\":\"tool\",\"callID\":\"c1\",\"tool\":\"bash\","
+                      "\"state\":{\"status\":\"completed\",\"input\":{},\"output\":\"\",\"time\":{"
+                      "\"start\":1795480001450,\"end\":1795480008000}}}]},"
+                      "{\"info\":{\"id\":\"msg_a2\",\"sessionID\":\"ses_k\",\"role\":\"assistant\","
+                      "\"parentID\":\"msg_u1\","
+                      "  "
+                      "\"modelID\":\"m2\",\"finish\":\"stop\",\"time\":{\"created\":1795480009100,"
+                      "\"completed\":1795480009900}},"
+                      " \"parts\":[{\"type\":\"text\",\"text\":\"done after all\"}]}]}";
   CHECK_INT(run(st, &all_on, later, &c, &r), 0);
   CHECK_INT(c.len, 4); /* only the new call: the Turn, the first call and its tool went once */
   span *turn = find_span(&c, "Turn"), *llm2 = find_span(&c, "LLM: m2");
@@ -339,12 +370,14 @@ static void test_abandoned_close_of_a_turn_without_a_model_call(void) {
   reconcile_result r;
   const char *payload =
       "{\"type\":\"close\",\"abandoned\":true,\"sessionID\":\"ses_n\",\"messages\":["
-      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_n\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_n\",\"role\":\"user\",\"time\":{"
+      "\"created\":1795480001000}},"
       " \"parts\":[{\"type\":\"text\",\"text\":\"never answered\"}]}]}";
   CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
   CHECK_INT(c.len, 1);
   span *turn = find_span(&c, "Turn");
-  CHECK(turn && turn->status == SPAN_STATUS_ERROR && strstr(turn->status_message, "first model call"));
+  CHECK(turn && turn->status == SPAN_STATUS_ERROR &&
+        strstr(turn->status_message, "first model call"));
   collected_clear(&c);
   state_free(st);
 }
@@ -355,25 +388,37 @@ static void test_abandoned_close_ends_a_running_subagent_inside_its_turn(void) {
   reconcile_result r;
   const char *payload =
       "{\"type\":\"close\",\"abandoned\":true,\"sessionID\":\"ses_p\",\"messages\":["
-      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_p\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_p\",\"role\":\"user\",\"time\":{"
+      "\"created\":1795480001000}},"
       " \"parts\":[{\"type\":\"text\",\"text\":\"delegate\"}]},"
-      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_p\",\"role\":\"assistant\",\"parentID\":\"msg_u1\","
+      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_p\",\"role\":\"assistant\",\"parentID\":"
+      "\"msg_u1\","
       "  \"modelID\":\"m\",\"time\":{\"created\":1795480001100}},"
-      " \"parts\":[{\"type\":\"tool\",\"callID\":\"t1\",\"tool\":\"task\",\"state\":{\"status\":\"running\","
-      "   \"input\":{\"prompt\":\"go\",\"subagent_type\":\"general\"},\"metadata\":{\"sessionId\":\"ses_c\"},\"time\":{\"start\":1795480001500}}}]}],"
-      "\"childSessions\":[{\"sessionID\":\"ses_c\",\"parentSessionID\":\"ses_p\",\"parentCallID\":\"t1\","
+      " \"parts\":[{\"type\":\"tool\",\"callID\":\"t1\",\"tool\":\"task\",\"state\":{\"status\":"
+      "\"running\","
+      "   "
+      "\"input\":{\"prompt\":\"go\",\"subagent_type\":\"general\"},\"metadata\":{\"sessionId\":"
+      "\"ses_c\"},\"time\":{\"start\":1795480001500}}}]}],"
+      "\"childSessions\":[{\"sessionID\":\"ses_c\",\"parentSessionID\":\"ses_p\",\"parentCallID\":"
+      "\"t1\","
       " \"info\":{\"id\":\"ses_c\",\"parentID\":\"ses_p\",\"agent\":\"general\"},\"messages\":["
-      "{\"info\":{\"id\":\"msg_cu\",\"sessionID\":\"ses_c\",\"role\":\"user\",\"time\":{\"created\":1795480001600}},\"parts\":[]},"
-      "{\"info\":{\"id\":\"msg_ca\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"msg_cu\","
+      "{\"info\":{\"id\":\"msg_cu\",\"sessionID\":\"ses_c\",\"role\":\"user\",\"time\":{"
+      "\"created\":1795480001600}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"msg_ca\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":"
+      "\"msg_cu\","
       "  \"modelID\":\"mc\",\"time\":{\"created\":1795480001700}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"half\",\"time\":{\"start\":1795480001800,\"end\":1795480002500}}]}]}]}";
+      " \"parts\":[{\"type\":\"text\",\"text\":\"half\",\"time\":{\"start\":1795480001800,\"end\":"
+      "1795480002500}}]}]}]}";
   CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
-  span *turn = find_span(&c, "Turn"), *task = find_span(&c, "task"), *agent = find_span(&c, "Agent: general");
+  span *turn = find_span(&c, "Turn"), *task = find_span(&c, "task"),
+       *agent = find_span(&c, "Agent: general");
   span *child_llm = find_span(&c, "LLM: mc");
   CHECK_INT(c.len, 5);
   CHECK(is_child_of(agent, task) && is_child_of(child_llm, agent));
-  CHECK(agent && agent->status == SPAN_STATUS_ERROR && child_llm && child_llm->status == SPAN_STATUS_ERROR);
-  CHECK(turn && agent && child_llm && agent->end_ns <= turn->end_ns && child_llm->end_ns <= turn->end_ns);
+  CHECK(agent && agent->status == SPAN_STATUS_ERROR && child_llm &&
+        child_llm->status == SPAN_STATUS_ERROR);
+  CHECK(turn && agent && child_llm && agent->end_ns <= turn->end_ns &&
+        child_llm->end_ns <= turn->end_ns);
   CHECK(turn && turn->end_ns == 1795480002500ULL * 1000000ULL);
   collected_clear(&c);
   state_free(st);
@@ -388,8 +433,10 @@ static void test_foreign_record_rejects_the_payload(void) {
   char *text = fixture_payload(ONE_BASH, "close");
   json_t *snap = json_loads(text, 0, NULL);
   free(text);
-  json_t *last = json_array_get(json_object_get(snap, "messages"), json_array_size(json_object_get(snap, "messages")) - 1);
-  CHECK(json_object_set_new(json_object_get(last, "info"), "sessionID", json_string("ses_OTHER")) == 0);
+  json_t *last = json_array_get(json_object_get(snap, "messages"),
+                                json_array_size(json_object_get(snap, "messages")) - 1);
+  CHECK(json_object_set_new(json_object_get(last, "info"), "sessionID", json_string("ses_OTHER")) ==
+        0);
   char *payload = json_dumps(snap, JSON_COMPACT);
   json_decref(snap);
   CHECK_INT(run(st, &all_on, payload, &c, &r), -1);
@@ -400,11 +447,15 @@ static void test_foreign_record_rejects_the_payload(void) {
 }
 
 static void test_malformed_payloads_are_rejected_with_a_reason(void) {
-  const char *bad[] = {"", "{", "[]", "{\"type\":\"x\",\"sessionID\":\"s\",\"messages\":[]}",
-                       "{\"type\":\"close\",\"messages\":[]}",
-                       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":{}}",
-                       "{\"type\":\"close\",\"sessionID\":\"s\",\"sessionID\":\"t\",\"messages\":[]}",
-                       "{\"type\":\"close\",\"sessionID\":\"a\\nb\",\"messages\":[]}"};
+  const char *bad[] = {
+      "",
+      "{",
+      "[]",
+      "{\"type\":\"x\",\"sessionID\":\"s\",\"messages\":[]}",
+      "{\"type\":\"close\",\"messages\":[]}",
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":{}}",
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"sessionID\":\"t\",\"messages\":[]}",
+      "{\"type\":\"close\",\"sessionID\":\"a\\nb\",\"messages\":[]}"};
   state *st = state_new(NULL);
   collected c = {0};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -444,13 +495,17 @@ static void test_long_attributes_are_cut_with_a_marker(void) {
   char *payload = malloc(big + 512);
   snprintf(payload, big + 512,
            "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-           "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480000001}},\"parts\":[{\"type\":\"text\",\"text\":\"%s\"}]},"
-           "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"time\":{\"created\":1795480000002,\"completed\":1795480000003}},\"parts\":[]}]}",
+           "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"
+           "1795480000001}},\"parts\":[{\"type\":\"text\",\"text\":\"%s\"}]},"
+           "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+           "\"time\":{\"created\":1795480000002,\"completed\":1795480000003}},\"parts\":[]}]}",
            prompt);
   state *st = state_new(NULL);
   collected c = {0};
-  reconcile_options opt = {.log_prompts = true, .log_tool_details = true,
-                           .log_tool_content = true, .max_attr_bytes = 1024};
+  reconcile_options opt = {.log_prompts = true,
+                           .log_tool_details = true,
+                           .log_tool_content = true,
+                           .max_attr_bytes = 1024};
   reconcile_result r;
   CHECK_INT(run(st, &opt, payload, &c, &r), 0);
   const char *input = attr_s(find_span(&c, "Turn"), "input.value");
@@ -464,7 +519,8 @@ static void test_long_attributes_are_cut_with_a_marker(void) {
 static void test_hostile_numbers_and_times_stay_bounded(void) {
   const char *payload =
       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":-5}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":-5}},"
+      "\"parts\":[]},"
       "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
       "\"tokens\":{\"input\":1e308,\"output\":-3},\"cost\":1e400,"
       "\"time\":{\"created\":9000,\"completed\":10}},\"parts\":[]}]}";
@@ -482,8 +538,11 @@ static void test_hostile_numbers_and_times_stay_bounded(void) {
 static void test_openinference_hide_flags_mask_values_and_drop_messages(void) {
   state *st = state_new(NULL);
   collected c = {0};
-  reconcile_options opt = {.log_prompts = true, .log_tool_details = true, .log_tool_content = true,
-                           .hide_inputs = true, .hide_output_text = true};
+  reconcile_options opt = {.log_prompts = true,
+                           .log_tool_details = true,
+                           .log_tool_content = true,
+                           .hide_inputs = true,
+                           .hide_output_text = true};
   CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
   span *llm = NULL;
   for (size_t i = 0; i < c.len; i++)
@@ -503,8 +562,12 @@ static void test_custom_attributes_reach_every_span_but_never_override_ours(void
   state *st = state_new(NULL);
   collected c = {0};
   const char *names[] = {"team", "session.id"}, *values[] = {"platform", "spoofed"};
-  reconcile_options opt = {.log_prompts = true, .log_tool_details = true, .log_tool_content = true,
-                           .attribute_names = names, .attribute_values = values, .n_attributes = 2};
+  reconcile_options opt = {.log_prompts = true,
+                           .log_tool_details = true,
+                           .log_tool_content = true,
+                           .attribute_names = names,
+                           .attribute_values = values,
+                           .n_attributes = 2};
   CHECK_INT(run_fixture(st, &opt, ONE_BASH, "close", &c), 0);
   CHECK_INT(c.len, 4);
   for (size_t i = 0; i < c.len; i++) {
@@ -524,13 +587,17 @@ static void test_a_span_never_exceeds_what_a_backend_takes(void) {
   big[arg] = 0;
   size_t cap = n * (arg + 200) + 1024, len = 0;
   char *payload = malloc(cap);
-  len += (size_t)snprintf(payload + len, cap - len,
-                          "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-                          "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480000001}},\"parts\":[]},"
-                          "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"time\":{\"created\":1795480000002,\"completed\":1795480000003}},\"parts\":[");
+  len += (size_t)snprintf(
+      payload + len, cap - len,
+      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"
+      "1795480000001}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"time\":{\"created\":1795480000002,\"completed\":1795480000003}},\"parts\":[");
   for (size_t i = 0; i < n; i++)
     len += (size_t)snprintf(payload + len, cap - len,
-                            "%s{\"type\":\"tool\",\"callID\":\"c%zu\",\"tool\":\"write\",\"state\":{\"status\":\"pending\",\"input\":{\"content\":\"%s\"}}}",
+                            "%s{\"type\":\"tool\",\"callID\":\"c%zu\",\"tool\":\"write\",\"state\":"
+                            "{\"status\":\"pending\",\"input\":{\"content\":\"%s\"}}}",
                             i ? "," : "", i, big);
   snprintf(payload + len, cap - len, "]}]}");
   state *st = state_new(NULL);
@@ -545,8 +612,10 @@ static void test_a_span_never_exceeds_what_a_backend_takes(void) {
     if (llm->attrs.items[i].type == SPAN_ATTR_STRING) total += strlen(llm->attrs.items[i].value.s);
   CHECK(llm != NULL);
   CHECK(total <= 1024 * 1024);
-  CHECK(attr_s(llm, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments") &&
-        strstr(attr_s(llm, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"), "truncated"));
+  CHECK(
+      attr_s(llm, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments") &&
+      strstr(attr_s(llm, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"),
+             "truncated"));
   free(big);
   free(payload);
   collected_clear(&c);
@@ -585,45 +654,63 @@ static int run_close(const char *payload, collected *c, reconcile_result *r) {
 /* A root session "ses_r" whose turn "u" called a task "t1" that ran child "ses_c". The child
  * messages, the task's status and the root's answer are slots. */
 #define TASK_ROOT_FMT                                                                              \
-  "{\"type\":\"%s\",\"sessionID\":\"ses_r\",\"messages\":["                                         \
-  "{\"info\":{\"id\":\"u\",\"sessionID\":\"ses_r\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"  \
-  " \"parts\":[{\"type\":\"text\",\"text\":\"delegate\"}]},"                                      \
-  "{\"info\":{\"id\":\"a1\",\"sessionID\":\"ses_r\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\"," \
-  "  \"finish\":\"tool-calls\",\"time\":{\"created\":1795480001100,\"completed\":1795480009000}},"   \
-  " \"parts\":[{\"type\":\"tool\",\"callID\":\"t1\",\"tool\":\"task\",\"state\":{\"status\":\"%s\","  \
-  "   \"input\":{\"prompt\":\"do it\",\"subagent_type\":\"general\"},\"output\":\"ok\","             \
-  "   \"metadata\":{\"sessionId\":\"ses_c\"},\"time\":{\"start\":1795480001200,\"end\":1795480008000}}}]}" \
+  "{\"type\":\"%s\",\"sessionID\":\"ses_r\",\"messages\":["                                        \
+  "{\"info\":{\"id\":\"u\",\"sessionID\":\"ses_r\",\"role\":\"user\",\"time\":{\"created\":"       \
+  "1795480001000}},"                                                                               \
+  " \"parts\":[{\"type\":\"text\",\"text\":\"delegate\"}]},"                                       \
+  "{\"info\":{\"id\":\"a1\",\"sessionID\":\"ses_r\",\"role\":\"assistant\",\"parentID\":\"u\","    \
+  "\"modelID\":\"m\","                                                                             \
+  "  \"finish\":\"tool-calls\",\"time\":{\"created\":1795480001100,\"completed\":1795480009000}}," \
+  " \"parts\":[{\"type\":\"tool\",\"callID\":\"t1\",\"tool\":\"task\",\"state\":{\"status\":\"%"   \
+  "s\","                                                                                           \
+  "   \"input\":{\"prompt\":\"do it\",\"subagent_type\":\"general\"},\"output\":\"ok\","           \
+  "   "                                                                                            \
+  "\"metadata\":{\"sessionId\":\"ses_c\"},\"time\":{\"start\":1795480001200,\"end\":"              \
+  "1795480008000}}}]}"                                                                             \
   "%s],"                                                                                           \
-  "\"childSessions\":[{\"sessionID\":\"ses_c\",\"parentSessionID\":\"ses_r\",\"parentCallID\":\"t1\"," \
+  "\"childSessions\":[{\"sessionID\":\"ses_c\",\"parentSessionID\":\"ses_r\",\"parentCallID\":"    \
+  "\"t1\","                                                                                        \
   " \"info\":{\"id\":\"ses_c\",\"parentID\":\"ses_r\",\"agent\":\"general\"},\"messages\":["       \
-  "{\"info\":{\"id\":\"cu\",\"sessionID\":\"ses_c\",\"role\":\"user\",\"time\":{\"created\":1795480001300}},"  \
+  "{\"info\":{\"id\":\"cu\",\"sessionID\":\"ses_c\",\"role\":\"user\",\"time\":{\"created\":"      \
+  "1795480001300}},"                                                                               \
   " \"parts\":[{\"type\":\"text\",\"text\":\"do it\"}]}%s]}]}"
 
 #define ROOT_ANSWER                                                                                \
-  ",{\"info\":{\"id\":\"a2\",\"sessionID\":\"ses_r\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\"," \
-  " \"finish\":\"stop\",\"time\":{\"created\":1795480008100,\"completed\":1795480009000}},"         \
+  ",{\"info\":{\"id\":\"a2\",\"sessionID\":\"ses_r\",\"role\":\"assistant\",\"parentID\":\"u\","   \
+  "\"modelID\":\"m\","                                                                             \
+  " \"finish\":\"stop\",\"time\":{\"created\":1795480008100,\"completed\":1795480009000}},"        \
   " \"parts\":[{\"type\":\"text\",\"text\":\"all done\"}]}"
 
 /* A child call that ran bash (finished) but whose message never completed. */
-#define CHILD_UNFINISHED_CALL                                                                     \
-  ",{\"info\":{\"id\":\"ca1\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
+#define CHILD_UNFINISHED_CALL                                                                      \
+  ",{\"info\":{\"id\":\"ca1\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\"," \
+  "\"modelID\":\"m\","                                                                             \
   " \"time\":{\"created\":1795480001400}},"                                                        \
-  " \"parts\":[{\"type\":\"tool\",\"callID\":\"b1\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\"," \
-  "   \"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":1795480001500,\"end\":1795480001600}}}]}"
+  " \"parts\":[{\"type\":\"tool\",\"callID\":\"b1\",\"tool\":\"bash\",\"state\":{\"status\":"      \
+  "\"completed\","                                                                                 \
+  "   "                                                                                            \
+  "\"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":1795480001500,\"end\":"     \
+  "1795480001600}}}]}"
 
-#define CHILD_FINISHED_CALL                                                                       \
-  ",{\"info\":{\"id\":\"ca1\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
-  " \"finish\":\"tool-calls\",\"time\":{\"created\":1795480001400,\"completed\":1795480001700}},"   \
-  " \"parts\":[{\"type\":\"tool\",\"callID\":\"b1\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\"," \
-  "   \"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":1795480001500,\"end\":1795480001600}}}]}"
+#define CHILD_FINISHED_CALL                                                                        \
+  ",{\"info\":{\"id\":\"ca1\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\"," \
+  "\"modelID\":\"m\","                                                                             \
+  " \"finish\":\"tool-calls\",\"time\":{\"created\":1795480001400,\"completed\":1795480001700}},"  \
+  " \"parts\":[{\"type\":\"tool\",\"callID\":\"b1\",\"tool\":\"bash\",\"state\":{\"status\":"      \
+  "\"completed\","                                                                                 \
+  "   "                                                                                            \
+  "\"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":1795480001500,\"end\":"     \
+  "1795480001600}}}]}"
 
 /* The child's answer, still streaming (no completion, empty text) or complete. */
-#define CHILD_ANSWER_PARTIAL                                                                      \
-  ",{\"info\":{\"id\":\"ca2\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
+#define CHILD_ANSWER_PARTIAL                                                                       \
+  ",{\"info\":{\"id\":\"ca2\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\"," \
+  "\"modelID\":\"m\","                                                                             \
   " \"time\":{\"created\":1795480001800}},\"parts\":[{\"type\":\"text\",\"text\":\"\"}]}"
-#define CHILD_ANSWER_COMPLETE                                                                     \
-  ",{\"info\":{\"id\":\"ca2\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\",\"modelID\":\"m\"," \
-  " \"finish\":\"stop\",\"time\":{\"created\":1795480001800,\"completed\":1795480007000}},"         \
+#define CHILD_ANSWER_COMPLETE                                                                      \
+  ",{\"info\":{\"id\":\"ca2\",\"sessionID\":\"ses_c\",\"role\":\"assistant\",\"parentID\":\"cu\"," \
+  "\"modelID\":\"m\","                                                                             \
+  " \"finish\":\"stop\",\"time\":{\"created\":1795480001800,\"completed\":1795480007000}},"        \
   " \"parts\":[{\"type\":\"text\",\"text\":\"child final answer\"}]}"
 
 static char *task_payload(const char *type, const char *task_status, const char *root_answer,
@@ -660,8 +747,10 @@ static void test_agent_span_waits_for_the_complete_child_and_carries_its_answer(
   state *st = state_new(NULL);
   collected c = {0};
   reconcile_result r;
-  char *partial = task_payload("reconcile", "completed", "", CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
-  char *complete = task_payload("close", "completed", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_COMPLETE);
+  char *partial =
+      task_payload("reconcile", "completed", "", CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
+  char *complete =
+      task_payload("close", "completed", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_COMPLETE);
   CHECK_INT(run(st, &all_on, partial, &c, &r), 0);
   CHECK(find_span(&c, "Agent: general") == NULL);
   CHECK_INT(run(st, &all_on, complete, &c, &r), 0);
@@ -683,9 +772,11 @@ static void test_agent_span_waits_for_the_complete_child_and_carries_its_answer(
  * (OpenCode was stopped) still sends the AGENT span, as an interrupted ERROR, so the child's
  * spans have their parent. */
 static void test_agent_of_a_task_that_never_ended_is_sent_interrupted_when_the_turn_is_over(void) {
-  char *payload = task_payload("close", "running", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
+  char *payload =
+      task_payload("close", "running", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_PARTIAL);
   /* a newer user message: the turn is over */
-  const char *newer = ",{\"info\":{\"id\":\"u2\",\"sessionID\":\"ses_r\",\"role\":\"user\",\"time\":{\"created\":1795480010000}},\"parts\":[]}";
+  const char *newer = ",{\"info\":{\"id\":\"u2\",\"sessionID\":\"ses_r\",\"role\":\"user\","
+                      "\"time\":{\"created\":1795480010000}},\"parts\":[]}";
   char *at = strstr(payload, "],\"childSessions\"");
   CHECK(at != NULL);
   size_t n = strlen(payload) + strlen(newer) + 1;
@@ -716,7 +807,8 @@ static void test_untrustworthy_child_session_is_skipped_and_the_root_turn_traced
       {"\"parentSessionID\":\"ses_r\",", ""},                         /* no parentSessionID */
   };
   for (size_t k = 0; k < 2; k++) {
-    char *payload = task_payload("close", "completed", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_COMPLETE);
+    char *payload =
+        task_payload("close", "completed", ROOT_ANSWER, CHILD_FINISHED_CALL CHILD_ANSWER_COMPLETE);
     char *at = strstr(payload, breakages[k][0]);
     CHECK(at != NULL);
     size_t from = strlen(breakages[k][0]), to = strlen(breakages[k][1]);
@@ -778,14 +870,17 @@ static void test_part_of_another_message_is_skipped_and_the_rest_traced(void) {
 /* Item 2: jansson refuses a whole text for one number past the range of a double; the call
  * holding it is traced without that count (and without its cost), the rest in full. */
 static void test_overflowing_token_count_and_cost_leave_out_only_themselves(void) {
-  const char *payload =
-      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"secret prompt\"}]},"
-      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
-      "  \"cost\":1e309,\"tokens\":{\"input\":10,\"output\":1e309,\"reasoning\":0,\"cache\":{\"read\":2,\"write\":0}},"
-      "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"answer\"}]}]}";
+  const char *payload = "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+                        "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{"
+                        "\"created\":1795480001000}},"
+                        " \"parts\":[{\"type\":\"text\",\"text\":\"secret prompt\"}]},"
+                        "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\","
+                        "\"parentID\":\"u\",\"modelID\":\"m\","
+                        "  "
+                        "\"cost\":1e309,\"tokens\":{\"input\":10,\"output\":1e309,\"reasoning\":0,"
+                        "\"cache\":{\"read\":2,\"write\":0}},"
+                        "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
+                        " \"parts\":[{\"type\":\"text\",\"text\":\"answer\"}]}]}";
   collected c = {0};
   reconcile_result r;
   CHECK_INT(run_close(payload, &c, &r), 0);
@@ -817,15 +912,19 @@ static void test_redacted_tool_arguments_keep_their_json_types_honest(void) {
   CHECK(attr_s(tool, "input.value") && strncmp(attr_s(tool, "input.value"), "<redacted", 9) == 0);
   CHECK_STR(attr_s(tool, "input.mime_type"), "text/plain");
   json_error_t e;
-  json_t *params = json_loads(attr_s(tool, "tool.parameters") ? attr_s(tool, "tool.parameters") : "", 0, &e);
+  json_t *params =
+      json_loads(attr_s(tool, "tool.parameters") ? attr_s(tool, "tool.parameters") : "", 0, &e);
   CHECK(json_is_object(params));
-  CHECK(!strstr(attr_s(tool, "tool.parameters") ? attr_s(tool, "tool.parameters") : "echo hi", "echo hi"));
+  CHECK(!strstr(attr_s(tool, "tool.parameters") ? attr_s(tool, "tool.parameters") : "echo hi",
+                "echo hi"));
   json_decref(params);
   for (size_t i = 0; i < c.len; i++)
     for (size_t k = 0; k < c.items[i]->attrs.len; k++) {
       const span_attr *a = &c.items[i]->attrs.items[k];
       size_t n = strlen(a->key);
-      if (n < 19 || strcmp(a->key + n - 19, "function.arguments") != 0 || a->type != SPAN_ATTR_STRING) continue;
+      if (n < 19 || strcmp(a->key + n - 19, "function.arguments") != 0 ||
+          a->type != SPAN_ATTR_STRING)
+        continue;
       json_t *args = json_loads(a->value.s, 0, &e);
       CHECK(json_is_object(args));
       json_decref(args);
@@ -863,16 +962,19 @@ static void test_hide_inputs_and_outputs_drop_the_mime_types(void) {
 /* Item 6: message.content for a text-only output message, message.contents.N for a
  * multi-part one; never both on one message. */
 static void test_text_only_output_uses_content_and_multi_part_uses_contents(void) {
-  const char *payload =
-      "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"q\"}]},"
-      "{\"info\":{\"id\":\"a1\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"plain\","
-      "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
-      " \"parts\":[{\"type\":\"text\",\"text\":\"just text\"}]},"
-      "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"thinker\","
-      "  \"time\":{\"created\":1795480002100,\"completed\":1795480003000}},"
-      " \"parts\":[{\"type\":\"reasoning\",\"text\":\"hmm\"},{\"type\":\"text\",\"text\":\"answer\"}]}]}";
+  const char *payload = "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
+                        "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{"
+                        "\"created\":1795480001000}},"
+                        " \"parts\":[{\"type\":\"text\",\"text\":\"q\"}]},"
+                        "{\"info\":{\"id\":\"a1\",\"sessionID\":\"s\",\"role\":\"assistant\","
+                        "\"parentID\":\"u\",\"modelID\":\"plain\","
+                        "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
+                        " \"parts\":[{\"type\":\"text\",\"text\":\"just text\"}]},"
+                        "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\","
+                        "\"parentID\":\"u\",\"modelID\":\"thinker\","
+                        "  \"time\":{\"created\":1795480002100,\"completed\":1795480003000}},"
+                        " \"parts\":[{\"type\":\"reasoning\",\"text\":\"hmm\"},{\"type\":\"text\","
+                        "\"text\":\"answer\"}]}]}";
   collected c = {0};
   reconcile_result r;
   CHECK_INT(run_close(payload, &c, &r), 0);
@@ -880,8 +982,10 @@ static void test_text_only_output_uses_content_and_multi_part_uses_contents(void
   CHECK_STR(attr_s(plain, "llm.output_messages.0.message.content"), "just text");
   CHECK(attr_s(plain, "llm.output_messages.0.message.contents.0.message_content.text") == NULL);
   CHECK(attr_s(thinker, "llm.output_messages.0.message.content") == NULL);
-  CHECK_STR(attr_s(thinker, "llm.output_messages.0.message.contents.0.message_content.type"), "reasoning");
-  CHECK_STR(attr_s(thinker, "llm.output_messages.0.message.contents.1.message_content.text"), "answer");
+  CHECK_STR(attr_s(thinker, "llm.output_messages.0.message.contents.0.message_content.type"),
+            "reasoning");
+  CHECK_STR(attr_s(thinker, "llm.output_messages.0.message.contents.1.message_content.text"),
+            "answer");
   collected_clear(&c);
 }
 
@@ -890,10 +994,13 @@ static void test_text_only_output_uses_content_and_multi_part_uses_contents(void
 static void test_missing_cost_is_unknown_not_free(void) {
   const char *fmt =
       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},\"parts\":[]},"
-      "{\"info\":{\"id\":\"a1\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m1\"%s,"
+      "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"
+      "1795480001000}},\"parts\":[]},"
+      "{\"info\":{\"id\":\"a1\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"modelID\":\"m1\"%s,"
       "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},\"parts\":[]},"
-      "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m2\","
+      "{\"info\":{\"id\":\"a2\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"modelID\":\"m2\","
       "  \"time\":{\"created\":1795480002100,\"completed\":1795480003000}},\"parts\":[]}]}";
   char payload[2048];
   snprintf(payload, sizeof payload, fmt, "");
@@ -901,7 +1008,8 @@ static void test_missing_cost_is_unknown_not_free(void) {
   reconcile_result r;
   CHECK_INT(run_close(payload, &c, &r), 0);
   CHECK(find_span(&c, "LLM: m1") && span_get(find_span(&c, "LLM: m1"), "llm.cost.total") == NULL);
-  CHECK(find_span(&c, "Turn") && span_get(find_span(&c, "Turn"), "opencode.turn.cost.total") == NULL);
+  CHECK(find_span(&c, "Turn") &&
+        span_get(find_span(&c, "Turn"), "opencode.turn.cost.total") == NULL);
   collected_clear(&c);
   snprintf(payload, sizeof payload, fmt, ",\"cost\":0.25");
   CHECK_INT(run_close(payload, &c, &r), 0);
@@ -919,10 +1027,14 @@ static void test_clock_before_2000_gives_clamped_marked_spans_not_missing_ones(v
       "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
       "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":5000}},"
       " \"parts\":[{\"type\":\"text\",\"text\":\"q\"}]},"
-      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+      "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\","
+      "\"modelID\":\"m\","
       "  \"time\":{\"created\":6000,\"completed\":9000}},"
-      " \"parts\":[{\"type\":\"tool\",\"callID\":\"c\",\"tool\":\"bash\",\"state\":{\"status\":\"completed\","
-      "   \"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":7000,\"end\":8000}}}]}]}";
+      " \"parts\":[{\"type\":\"tool\",\"callID\":\"c\",\"tool\":\"bash\",\"state\":{\"status\":"
+      "\"completed\","
+      "   "
+      "\"input\":{\"command\":\"ls\"},\"output\":\"x\",\"time\":{\"start\":7000,\"end\":8000}}}]}]"
+      "}";
   collected c = {0};
   reconcile_result r;
   CHECK_INT(run_close(payload, &c, &r), 0);
@@ -945,15 +1057,18 @@ static void test_tool_the_user_aborted_ends_error(void) {
       "\"output\":\"partial\\n\\n<bash_metadata>\\nUser aborted the command\\n</bash_metadata>\","
       "\"metadata\":{\"exit\":130},\"time\":{\"start\":1795480001200,\"end\":1795480001300}}",
       /* a call cut off by the abort */
-      "{\"status\":\"error\",\"input\":{\"command\":\"sleep 60\"},\"error\":\"Tool execution aborted\","
+      "{\"status\":\"error\",\"input\":{\"command\":\"sleep 60\"},\"error\":\"Tool execution "
+      "aborted\","
       "\"time\":{\"start\":1795480001200,\"end\":1795480001300}}",
   };
   for (size_t k = 0; k < 2; k++) {
     char payload[2048];
     snprintf(payload, sizeof payload,
              "{\"type\":\"close\",\"sessionID\":\"s\",\"messages\":["
-             "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":1795480001000}},\"parts\":[]},"
-             "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":\"u\",\"modelID\":\"m\","
+             "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"
+             "1795480001000}},\"parts\":[]},"
+             "{\"info\":{\"id\":\"a\",\"sessionID\":\"s\",\"role\":\"assistant\",\"parentID\":"
+             "\"u\",\"modelID\":\"m\","
              "  \"error\":{\"name\":\"MessageAbortedError\",\"data\":{\"message\":\"aborted\"}},"
              "  \"time\":{\"created\":1795480001100,\"completed\":1795480002000}},"
              " \"parts\":[{\"type\":\"tool\",\"callID\":\"c\",\"tool\":\"bash\",\"state\":%s}]}]}",
@@ -964,7 +1079,8 @@ static void test_tool_the_user_aborted_ends_error(void) {
     span *tool = find_span(&c, "bash");
     CHECK(tool && tool->status == SPAN_STATUS_ERROR);
     CHECK(tool && tool->n_events == 1 &&
-          strcmp(span_attrs_get(&tool->events[0].attrs, "exception.type")->value.s, "Aborted") == 0);
+          strcmp(span_attrs_get(&tool->events[0].attrs, "exception.type")->value.s, "Aborted") ==
+              0);
     collected_clear(&c);
   }
 }

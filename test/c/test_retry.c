@@ -8,8 +8,8 @@
 
 /* An ExportTraceServiceResponse whose partial_success rejects 2 spans, by hand: field 1
  * (partial_success) { field 1 rejected_spans = 2, field 2 error_message = "too long" }. */
-static const uint8_t PARTIAL_2[] = {0x0a, 0x0c, 0x08, 0x02, 0x12, 0x08,
-                                    't', 'o', 'o', ' ', 'l', 'o', 'n', 'g'};
+static const uint8_t PARTIAL_2[] = {0x0a, 0x0c, 0x08, 0x02, 0x12, 0x08, 't',
+                                    'o',  'o',  ' ',  'l',  'o',  'n',  'g'};
 
 static retry_outcome answer(long status, const char *body) {
   return retry_classify(0, status, "", -1, (const uint8_t *)body, body ? strlen(body) : 0, 4);
@@ -35,8 +35,8 @@ static void test_partial_success_is_trusted_only_within_the_batch(void) {
   CHECK_INT(o.kind, RETRY_PARTIAL);
   CHECK_INT(o.rejected, 1);
   /* rejected_spans = -1 (a ten-byte varint) and no message: all accepted */
-  static const uint8_t negative[] = {0x0a, 0x0b, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                     0xff, 0xff, 0xff, 0xff, 0x01};
+  static const uint8_t negative[] = {0x0a, 0x0b, 0x08, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
   CHECK_INT(retry_classify(0, 200, "", -1, negative, sizeof negative, 4).kind, RETRY_OK);
   /* a body that is not a response (an HTML page on a 200): all accepted */
   CHECK_INT(answer(200, "<html>ok</html>").kind, RETRY_OK);
@@ -126,8 +126,8 @@ static void test_unset_backoff_settings_mean_one_and_thirty_seconds(void) {
 }
 
 static void test_retry_after_wins_when_longer_and_is_capped(void) {
-  CHECK_INT(retry_delay_ms(1, 2, 100, 1000, 0), 2000);       /* longer than the backoff */
-  CHECK_INT(retry_delay_ms(1, 0, 100, 1000, 0), 50);         /* "0": the backoff stands */
+  CHECK_INT(retry_delay_ms(1, 2, 100, 1000, 0), 2000); /* longer than the backoff */
+  CHECK_INT(retry_delay_ms(1, 0, 100, 1000, 0), 50);   /* "0": the backoff stands */
   CHECK_INT(retry_delay_ms(1, 0.25, 100, 1000, 0), 250);
   CHECK_INT(retry_delay_ms(1, 86400, 100, 1000, 0), RETRY_AFTER_MAX_MS); /* a day: capped */
 }

@@ -41,8 +41,13 @@ static void test_setting_a_key_twice_keeps_one_value(void) {
 
 static void test_invalid_utf8_and_nul_become_replacement_characters(void) {
   span *s = span_new("x");
-  CHECK(span_set_stringn(s, "k", "a\xff" "b\0c\xed\xa0\x80", 8) == 0);
-  CHECK_STR(span_get(s, "k")->value.s, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(span_set_stringn(s, "k",
+                         "a\xff"
+                         "b\0c\xed\xa0\x80",
+                         8) == 0);
+  CHECK_STR(span_get(s, "k")->value.s, "a\xEF\xBF\xBD"
+                                       "b\xEF\xBF\xBD"
+                                       "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   CHECK(span_set_string(s, "ok", "h\xC3\xA9llo \xF0\x9F\x99\x82") == 0);
   CHECK_STR(span_get(s, "ok")->value.s, "h\xC3\xA9llo \xF0\x9F\x99\x82");
   span_free(s);

@@ -27,7 +27,8 @@ typedef struct {
   size_t n;
 } loaded;
 
-static void on_record(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data, size_t len) {
+static void on_record(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data,
+                      size_t len) {
   loaded *l = ctx;
   (void)file_id, (void)born;
   if (kind != SPOOL_SPAN) {
@@ -206,7 +207,8 @@ static uint8_t *dup_bytes(const char *s) {
 }
 
 /* Hands items over as one unit (with marks when given) and waits for the writer. */
-static void push_marked(queue *q, const char **items, size_t n, const char *marks, size_t marks_len) {
+static void push_marked(queue *q, const char **items, size_t n, const char *marks,
+                        size_t marks_len) {
   uint8_t *data[16];
   size_t lens[16];
   for (size_t i = 0; i < n; i++) data[i] = dup_bytes(items[i]), lens[i] = strlen(items[i]);
@@ -214,7 +216,9 @@ static void push_marked(queue *q, const char **items, size_t n, const char *mark
   CHECK(queue_sync(q, 5000));
 }
 
-static void push_strings(queue *q, const char **items, size_t n) { push_marked(q, items, n, NULL, 0); }
+static void push_strings(queue *q, const char **items, size_t n) {
+  push_marked(q, items, n, NULL, 0);
+}
 
 static void test_an_acked_batch_leaves_the_disk(void) {
   fresh_root();
@@ -258,7 +262,7 @@ static void test_a_file_larger_than_a_batch_keeps_only_its_unsent_part(void) {
   CHECK_INT(queue_peek(q, batch, 3, 1 << 20), 3);
   queue_ack(q, 3);
   CHECK(queue_sync(q, 5000)); /* the writer rewrites r4, r5 */
-  queue_free(q); /* a crash now must not bring back r1..r3 */
+  queue_free(q);              /* a crash now must not bring back r1..r3 */
   queue *next = queue_new(1 << 20);
   CHECK_INT(queue_attach_spool(next, spool_open(root, true), NULL, NULL), 2);
   CHECK_INT(queue_peek(next, batch, 8, 1 << 20), 2);

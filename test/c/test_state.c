@@ -270,7 +270,9 @@ static void test_handed_marks_reach_the_file_only_when_recorded(void) {
   const char *keys[4];
   size_t n = 0;
   CHECK_STR(state_marks_each(marks, len, NULL, NULL), "ses_1");
-  for (const char *k = (const char *)marks + 6; k < (const char *)marks + len && n < 4; k += strlen(k) + 1) keys[n++] = k;
+  for (const char *k = (const char *)marks + 6; k < (const char *)marks + len && n < 4;
+       k += strlen(k) + 1)
+    keys[n++] = k;
   CHECK_INT(n, 2);
   CHECK(strcmp(keys[0], keys[1]) != 0);
   free(marks);

@@ -275,7 +275,8 @@ static void test_config_file_edit_is_picked_up_without_restart(void) {
   char yaml[256];
   snprintf(yaml, sizeof yaml,
            "harnesses:\n  opencode:\n    target: phoenix\n    endpoint: http://127.0.0.1:%d\n"
-           "    project_name: edited\n", srv.port);
+           "    project_name: edited\n",
+           srv.port);
   write_text(h.config_path, yaml);
   status = status_of(t, NULL); /* as the plugin's next call would, this re-reads the file */
   CHECK_STR(status_string(status, NULL, "state"), "sending");
@@ -293,7 +294,8 @@ static void test_config_file_edit_is_picked_up_without_restart(void) {
   /* and edits it again, at once (same second, maybe the same mtime: the size differs) */
   snprintf(yaml, sizeof yaml,
            "harnesses:\n  opencode:\n    target: phoenix\n    endpoint: http://127.0.0.1:%d\n"
-           "    project_name: edited-again\n", srv.port);
+           "    project_name: edited-again\n",
+           srv.port);
   write_text(h.config_path, yaml);
   tracer_refresh(t);
   status = status_of(t, NULL);

@@ -55,16 +55,20 @@ static char *build(const char *type, const char *spec) {
     if (unfinished) word[strlen(word) - 1] = '\0';
     char *role = strtok(word, ":"), *id = strtok(NULL, ":"), *parent = strtok(NULL, ":");
     bool user = strcmp(role, "u") == 0;
-    json_t *info = json_pack("{s:s, s:s, s:s, s:{s:I}}", "id", id, "sessionID", SESSION, "role",
-                             user ? "user" : "assistant", "time", "created", (json_int_t)1795480000000 + i);
+    json_t *info =
+        json_pack("{s:s, s:s, s:s, s:{s:I}}", "id", id, "sessionID", SESSION, "role",
+                  user ? "user" : "assistant", "time", "created", (json_int_t)1795480000000 + i);
     if (parent) json_object_set_new(info, "parentID", json_string(parent));
     if (!user && !unfinished)
-      json_object_set_new(json_object_get(info, "time"), "completed", json_integer(1795480000500 + i));
-    json_array_append_new(messages, json_pack("{s:o, s:[{s:s, s:s}]}", "info", info, "parts", "type",
-                                              "text", "text", user ? "a prompt" : "an answer"));
+      json_object_set_new(json_object_get(info, "time"), "completed",
+                          json_integer(1795480000500 + i));
+    json_array_append_new(messages,
+                          json_pack("{s:o, s:[{s:s, s:s}]}", "info", info, "parts", "type", "text",
+                                    "text", user ? "a prompt" : "an answer"));
   }
   free(copy);
-  json_t *payload = json_pack("{s:s, s:s, s:o}", "type", type, "sessionID", SESSION, "messages", messages);
+  json_t *payload =
+      json_pack("{s:s, s:s, s:o}", "type", type, "sessionID", SESSION, "messages", messages);
   char *text = json_dumps(payload, JSON_COMPACT);
   json_decref(payload);
   return text;
@@ -82,7 +86,8 @@ static void test_watermark_is_the_user_message_of_the_open_turn(void) {
   fixture_tracer f;
   open_tracer(&f, NULL);
   reconcile_result r;
-  CHECK_INT(run_spec(f.t, "reconcile", "u:m1 a:m2:m1 a:m3:m1 u:m4 a:m5:m4", &r), 4); /* 3 LLM + Turn m1 */
+  CHECK_INT(run_spec(f.t, "reconcile", "u:m1 a:m2:m1 a:m3:m1 u:m4 a:m5:m4", &r),
+            4); /* 3 LLM + Turn m1 */
   CHECK_STR(r.watermark, "m4");
   CHECK_INT(r.n_open_children, 0);
   close_tracer(&f);
@@ -204,7 +209,8 @@ static void test_rejected_payload_has_no_watermark(void) {
   fixture_tracer f;
   open_tracer(&f, NULL);
   reconcile_result r;
-  const char *bad = "{\"type\":\"reconcile\",\"sessionID\":\"ses_mark\",\"messages\":[{\"info\":{\"id\":\"m1\",\"sessionID\":\"ses_x\",\"role\":\"user\"}}]}";
+  const char *bad = "{\"type\":\"reconcile\",\"sessionID\":\"ses_mark\",\"messages\":[{\"info\":{"
+                    "\"id\":\"m1\",\"sessionID\":\"ses_x\",\"role\":\"user\"}}]}";
   CHECK_INT(tracer_reconcile(f.t, bad, strlen(bad), &r), -1);
   CHECK_STR(r.watermark, "");
   close_tracer(&f);
@@ -219,7 +225,9 @@ static void test_payload_the_caller_cannot_write_is_counted_and_logged_as_reject
   CHECK_STR(r.error, "payload cannot be written as JSON (JSON.stringify: a cycle)");
   char *text = tracer_status_json(f.t);
   json_t *status = text ? json_loads(text, 0, NULL) : NULL;
-  CHECK_INT(json_integer_value(json_object_get(json_object_get(status, "counters"), "rejected_payloads")), 1);
+  CHECK_INT(
+      json_integer_value(json_object_get(json_object_get(status, "counters"), "rejected_payloads")),
+      1);
   CHECK_STR(json_string_value(json_object_get(status, "last_rejection")), r.error);
   json_decref(status);
   free(text);
@@ -228,7 +236,8 @@ static void test_payload_the_caller_cannot_write_is_counted_and_logged_as_reject
   FILE *log = fopen(log_path, "r");
   char line[512];
   bool logged = false;
-  while (log && fgets(line, sizeof line, log)) logged |= strstr(line, "payload rejected, nothing queued: payload cannot") != NULL;
+  while (log && fgets(line, sizeof line, log))
+    logged |= strstr(line, "payload rejected, nothing queued: payload cannot") != NULL;
   if (log) fclose(log);
   CHECK(logged);
   close_tracer(&f);

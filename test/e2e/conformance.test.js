@@ -18,7 +18,10 @@ const path = require('node:path');
 const zlib = require('node:zlib');
 const protobuf = require('protobufjs');
 const {
-  SemanticConventions: SC, OpenInferenceSpanKind, MimeType, SEMRESATTRS_PROJECT_NAME,
+  SemanticConventions: SC,
+  OpenInferenceSpanKind,
+  MimeType,
+  SEMRESATTRS_PROJECT_NAME,
 } = require('@arizeai/openinference-semantic-conventions');
 const { startModelServer } = require('../model-server.js');
 const h = require('./harness.js');
@@ -30,46 +33,85 @@ const prerequisite = h.missingPrerequisite();
 // ---------------------------------------------------------------------------
 // What a key may hold. OTLP AnyValue cases: string_value, int_value, double_value,
 // bool_value, array_value (of strings here).
-const STRING = 'string_value', INT = 'int_value', DOUBLE = 'double_value', BOOL = 'bool_value', STRINGS = 'array_value';
+const STRING = 'string_value',
+  INT = 'int_value',
+  DOUBLE = 'double_value',
+  BOOL = 'bool_value',
+  STRINGS = 'array_value';
 
 // OpenInference's own keys, by their exported constants.
 const CONVENTIONS = new Map([
   [SC.OPENINFERENCE_SPAN_KIND, STRING],
-  [SC.INPUT_VALUE, STRING], [SC.INPUT_MIME_TYPE, STRING], [SC.OUTPUT_VALUE, STRING], [SC.OUTPUT_MIME_TYPE, STRING],
-  [SC.SESSION_ID, STRING], [SC.USER_ID, STRING], [SC.METADATA, STRING], [SC.TAG_TAGS, STRINGS], [SC.AGENT_NAME, STRING],
-  [SC.LLM_MODEL_NAME, STRING], [SC.LLM_PROVIDER, STRING], [SC.LLM_SYSTEM, STRING], [SC.LLM_FINISH_REASON, STRING],
-  [SC.LLM_TOKEN_COUNT_PROMPT, INT], [SC.LLM_TOKEN_COUNT_COMPLETION, INT], [SC.LLM_TOKEN_COUNT_TOTAL, INT],
-  [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, INT], [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE, INT],
+  [SC.INPUT_VALUE, STRING],
+  [SC.INPUT_MIME_TYPE, STRING],
+  [SC.OUTPUT_VALUE, STRING],
+  [SC.OUTPUT_MIME_TYPE, STRING],
+  [SC.SESSION_ID, STRING],
+  [SC.USER_ID, STRING],
+  [SC.METADATA, STRING],
+  [SC.TAG_TAGS, STRINGS],
+  [SC.AGENT_NAME, STRING],
+  [SC.LLM_MODEL_NAME, STRING],
+  [SC.LLM_PROVIDER, STRING],
+  [SC.LLM_SYSTEM, STRING],
+  [SC.LLM_FINISH_REASON, STRING],
+  [SC.LLM_TOKEN_COUNT_PROMPT, INT],
+  [SC.LLM_TOKEN_COUNT_COMPLETION, INT],
+  [SC.LLM_TOKEN_COUNT_TOTAL, INT],
+  [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ, INT],
+  [SC.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE, INT],
   [SC.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING, INT],
   [SC.LLM_COST_TOTAL, DOUBLE],
-  [SC.TOOL_NAME, STRING], [SC.TOOL_DESCRIPTION, STRING], [SC.TOOL_PARAMETERS, STRING], [SC.TOOL_ID, STRING],
+  [SC.TOOL_NAME, STRING],
+  [SC.TOOL_DESCRIPTION, STRING],
+  [SC.TOOL_PARAMETERS, STRING],
+  [SC.TOOL_ID, STRING],
   [SC.TOOL_CALL_ID, STRING],
 ]);
 
 // Inside llm.input_messages.N. / llm.output_messages.N.
 const MESSAGE_KEYS = new Map([
-  [SC.MESSAGE_ROLE, STRING], [SC.MESSAGE_CONTENT, STRING], [SC.MESSAGE_NAME, STRING], [SC.MESSAGE_TOOL_CALL_ID, STRING],
+  [SC.MESSAGE_ROLE, STRING],
+  [SC.MESSAGE_CONTENT, STRING],
+  [SC.MESSAGE_NAME, STRING],
+  [SC.MESSAGE_TOOL_CALL_ID, STRING],
 ]);
-const CONTENT_KEYS = new Map([[SC.MESSAGE_CONTENT_TYPE, STRING], [SC.MESSAGE_CONTENT_TEXT, STRING]]);
+const CONTENT_KEYS = new Map([
+  [SC.MESSAGE_CONTENT_TYPE, STRING],
+  [SC.MESSAGE_CONTENT_TEXT, STRING],
+]);
 const TOOL_CALL_KEYS = new Map([
-  [SC.TOOL_CALL_ID, STRING], [SC.TOOL_CALL_FUNCTION_NAME, STRING], [SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON, STRING],
+  [SC.TOOL_CALL_ID, STRING],
+  [SC.TOOL_CALL_FUNCTION_NAME, STRING],
+  [SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON, STRING],
 ]);
 
 // Ours, not in the conventions: the explicit allow-list. A new key must be added here on
 // purpose (and documented in the README's span table).
 const CUSTOM = new Map([
-  ['tool.command', STRING], ['tool.file_path', STRING], ['tool.query', STRING], ['tool.url', STRING],
+  ['tool.command', STRING],
+  ['tool.file_path', STRING],
+  ['tool.query', STRING],
+  ['tool.url', STRING],
   ['tool.exit_code', INT],
   ['http.response.status_code', INT], // OpenTelemetry's HTTP semantic convention (a provider's refusal)
-  ['opencode.turn.llm_calls', INT], ['opencode.turn.tool_calls', INT], ['opencode.turn.tool_errors', INT],
-  ['opencode.turn.token_count.prompt', INT], ['opencode.turn.token_count.completion', INT],
-  ['opencode.turn.token_count.total', INT], ['opencode.turn.token_count.cache_read', INT],
-  ['opencode.turn.token_count.cache_write', INT], ['opencode.turn.token_count.reasoning', INT],
+  ['opencode.turn.llm_calls', INT],
+  ['opencode.turn.tool_calls', INT],
+  ['opencode.turn.tool_errors', INT],
+  ['opencode.turn.token_count.prompt', INT],
+  ['opencode.turn.token_count.completion', INT],
+  ['opencode.turn.token_count.total', INT],
+  ['opencode.turn.token_count.cache_read', INT],
+  ['opencode.turn.token_count.cache_write', INT],
+  ['opencode.turn.token_count.reasoning', INT],
   ['opencode.turn.cost.total', DOUBLE],
   ['opencode.time.clamped', BOOL],
 ]);
 // Event attributes: OpenTelemetry's exception convention.
-const EVENT_KEYS = new Map([['exception.type', STRING], ['exception.message', STRING]]);
+const EVENT_KEYS = new Map([
+  ['exception.type', STRING],
+  ['exception.message', STRING],
+]);
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const MESSAGE_RE = new RegExp(`^(${escape(SC.LLM_INPUT_MESSAGES)}|${escape(SC.LLM_OUTPUT_MESSAGES)})\\.(\\d+)\\.(.+)$`);
@@ -110,7 +152,11 @@ function decodeRequest(Request, body) {
   for (const rs of obj.resource_spans) {
     for (const ss of rs.scope_spans) {
       for (const span of ss.spans) {
-        Object.assign(span, { trace_id: hex(span.trace_id), span_id: hex(span.span_id), parent_span_id: hex(span.parent_span_id) });
+        Object.assign(span, {
+          trace_id: hex(span.trace_id),
+          span_id: hex(span.span_id),
+          parent_span_id: hex(span.parent_span_id),
+        });
         out.push({ span, resource: rs.resource });
       }
     }
@@ -149,40 +195,68 @@ async function startRawReceiver() {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     bodies,
-    close: () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
   };
 }
 
-const isJson = (text) => { try { JSON.parse(text); return true; } catch { return false; } };
-const isJsonObject = (text) => { try { const v = JSON.parse(text); return v !== null && typeof v === 'object' && !Array.isArray(v); } catch { return false; } };
+const isJson = (text) => {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const isJsonObject = (text) => {
+  try {
+    const v = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+};
 
 /** Every way a span departs from the conventions (and our allow-list), as lines. */
 function violations({ span, resource }) {
   const where = `${span.name} ${span.span_id}`;
   const out = [];
   const attrs = attributesOf(span.attributes);
-  if (!/^[0-9a-f]{32}$/.test(span.trace_id || '') || /^0+$/.test(span.trace_id)) out.push(`${where}: trace_id ${span.trace_id}`);
-  if (!/^[0-9a-f]{16}$/.test(span.span_id || '') || /^0+$/.test(span.span_id)) out.push(`${where}: span_id ${span.span_id}`);
-  if (span.parent_span_id && !/^[0-9a-f]{16}$/.test(span.parent_span_id)) out.push(`${where}: parent_span_id ${span.parent_span_id}`);
+  if (!/^[0-9a-f]{32}$/.test(span.trace_id || '') || /^0+$/.test(span.trace_id))
+    out.push(`${where}: trace_id ${span.trace_id}`);
+  if (!/^[0-9a-f]{16}$/.test(span.span_id || '') || /^0+$/.test(span.span_id))
+    out.push(`${where}: span_id ${span.span_id}`);
+  if (span.parent_span_id && !/^[0-9a-f]{16}$/.test(span.parent_span_id))
+    out.push(`${where}: parent_span_id ${span.parent_span_id}`);
   for (const [key, { type, value, arrayTypes }] of Object.entries(attrs)) {
     const want = expectedType(key);
     if (!want) out.push(`${where}: ${key} is neither an OpenInference convention nor on the allow-list`);
     else if (type !== want) out.push(`${where}: ${key} is ${type}, the convention says ${want}`);
-    else if (arrayTypes && arrayTypes.some((t) => t !== STRING)) out.push(`${where}: ${key} holds ${arrayTypes.join(',')}`);
+    else if (arrayTypes && arrayTypes.some((t) => t !== STRING))
+      out.push(`${where}: ${key} holds ${arrayTypes.join(',')}`);
     if (type === STRING && typeof value !== 'string') out.push(`${where}: ${key} has no string`);
   }
   const s = (k) => (attrs[k] && attrs[k].type === STRING ? attrs[k].value : undefined);
   const kind = s(SC.OPENINFERENCE_SPAN_KIND);
   if (!Object.values(OpenInferenceSpanKind).includes(kind)) out.push(`${where}: span kind ${kind}`);
-  for (const [valueKey, mimeKey] of [[SC.INPUT_VALUE, SC.INPUT_MIME_TYPE], [SC.OUTPUT_VALUE, SC.OUTPUT_MIME_TYPE]]) {
-    const mime = s(mimeKey), value = s(valueKey);
+  for (const [valueKey, mimeKey] of [
+    [SC.INPUT_VALUE, SC.INPUT_MIME_TYPE],
+    [SC.OUTPUT_VALUE, SC.OUTPUT_MIME_TYPE],
+  ]) {
+    const mime = s(mimeKey),
+      value = s(valueKey);
     if (mime !== undefined && !Object.values(MimeType).includes(mime)) out.push(`${where}: ${mimeKey} ${mime}`);
-    if (mime === MimeType.JSON && !isJson(value)) out.push(`${where}: ${valueKey} is not JSON beside ${mimeKey} ${mime}`);
+    if (mime === MimeType.JSON && !isJson(value))
+      out.push(`${where}: ${valueKey} is not JSON beside ${mimeKey} ${mime}`);
     // OpenInference's masking drops the mime type beside its marker
     if (value === '__REDACTED__' && mime !== undefined) out.push(`${where}: ${mimeKey} beside a redacted ${valueKey}`);
   }
   for (const [key, a] of Object.entries(attrs)) {
-    const jsonObject = key === SC.TOOL_PARAMETERS || key === SC.METADATA || key.endsWith(`.${SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON}`);
+    const jsonObject =
+      key === SC.TOOL_PARAMETERS || key === SC.METADATA || key.endsWith(`.${SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON}`);
     if (jsonObject && a.type === STRING && !isJsonObject(a.value)) out.push(`${where}: ${key} is not a JSON object`);
   }
   // a message is text-only (message.content) or multi-part (message.contents.N), never both
@@ -190,12 +264,14 @@ function violations({ span, resource }) {
   for (const key of Object.keys(attrs)) {
     const m = MESSAGE_RE.exec(key);
     if (!m) continue;
-    const id = `${m[1]}.${m[2]}`, entry = messages.get(id) || { content: false, contents: false };
+    const id = `${m[1]}.${m[2]}`,
+      entry = messages.get(id) || { content: false, contents: false };
     if (m[3] === SC.MESSAGE_CONTENT) entry.content = true;
     if (m[3].startsWith(`${SC.MESSAGE_CONTENTS}.`)) entry.contents = true;
     messages.set(id, entry);
   }
-  for (const [id, e] of messages) if (e.content && e.contents) out.push(`${where}: ${id} has both message.content and message.contents`);
+  for (const [id, e] of messages)
+    if (e.content && e.contents) out.push(`${where}: ${id} has both message.content and message.contents`);
   for (const event of span.events || []) {
     for (const [key, { type }] of Object.entries(attributesOf(event.attributes))) {
       if (!EVENT_KEYS.has(key)) out.push(`${where}: event ${event.name}: ${key} is not an exception attribute`);
@@ -203,7 +279,8 @@ function violations({ span, resource }) {
     }
   }
   const res = attributesOf(resource && resource.attributes);
-  if (!res[SEMRESATTRS_PROJECT_NAME] || res[SEMRESATTRS_PROJECT_NAME].type !== STRING) out.push(`${where}: resource has no ${SEMRESATTRS_PROJECT_NAME}`);
+  if (!res[SEMRESATTRS_PROJECT_NAME] || res[SEMRESATTRS_PROJECT_NAME].type !== STRING)
+    out.push(`${where}: resource has no ${SEMRESATTRS_PROJECT_NAME}`);
   return out;
 }
 
@@ -213,7 +290,12 @@ describe('conformance of what the real OpenCode run sends', () => {
   test('prerequisites: OpenCode binary and native core', () => assert.equal(prerequisite, null, prerequisite));
   if (prerequisite) return;
 
-  let receiver, model, oc, packed, decoded = [], Request;
+  let receiver,
+    model,
+    oc,
+    packed,
+    decoded = [],
+    Request;
   const runs = [];
   // Three sessions: everything logged; tool details, content and prompts redacted; and
   // OpenInference's own masking (OPENINFERENCE_HIDE_INPUTS/_OUTPUTS).
@@ -228,27 +310,51 @@ describe('conformance of what the real OpenCode run sends', () => {
     receiver = await startRawReceiver();
     model = await startModelServer();
     const steps = (marker) => [
-      { reasoning: 'Look first.', text: 'Running a command.', tool: 'bash', args: { command: `echo ${marker}`, description: 'Echo' }, usage: { prompt: 120, cached: 20, completion: 30, reasoning: 5 } },
-      { tools: [{ tool: 'read', args: { filePath: path.join(oc.project, 'hello.txt') } }, { tool: 'read', args: { filePath: path.join(oc.project, 'missing.txt') } }] },
       {
-        tool: 'task', args: { description: 'Child task', prompt: `CHILD_${marker}: echo and report`, subagent_type: 'general' },
-        child: [{ tool: 'bash', args: { command: 'echo child', description: 'Echo child' } }, { text: `Child ${marker} done.` }],
+        reasoning: 'Look first.',
+        text: 'Running a command.',
+        tool: 'bash',
+        args: { command: `echo ${marker}`, description: 'Echo' },
+        usage: { prompt: 120, cached: 20, completion: 30, reasoning: 5 },
+      },
+      {
+        tools: [
+          { tool: 'read', args: { filePath: path.join(oc.project, 'hello.txt') } },
+          { tool: 'read', args: { filePath: path.join(oc.project, 'missing.txt') } },
+        ],
+      },
+      {
+        tool: 'task',
+        args: { description: 'Child task', prompt: `CHILD_${marker}: echo and report`, subagent_type: 'general' },
+        child: [
+          { tool: 'bash', args: { command: 'echo child', description: 'Echo child' } },
+          { text: `Child ${marker} done.` },
+        ],
       },
       { text: `All done for ${marker}.` },
     ];
     packed = h.packPackage();
-    oc = h.makeOpenCodeHome({ route: 'plugin-file', tarball: packed.tarball, modelURL: model.baseURL, receiverURL: receiver.url });
+    oc = h.makeOpenCodeHome({
+      route: 'plugin-file',
+      tarball: packed.tarball,
+      modelURL: model.baseURL,
+      receiverURL: receiver.url,
+    });
     model.play({ scripts: Object.fromEntries(Object.keys(SESSIONS).map((k) => [k, steps(k)])) });
     // The core of these sources: a source build when there is one (as test/helpers/run.js
     // does), else the bundled prebuild the tarball carries.
     const core = fs.existsSync(h.BUILT_ADDON) ? { ARIZE_TRACING_NATIVE: h.BUILT_ADDON } : {};
     for (const [marker, env] of Object.entries(SESSIONS)) {
-      const r = await h.runOpenCode(oc, ['run', `${marker}: run the scripted tools`], { timeoutMs: RUN_TIMEOUT_MS, env: { ...core, ...env } });
+      const r = await h.runOpenCode(oc, ['run', `${marker}: run the scripted tools`], {
+        timeoutMs: RUN_TIMEOUT_MS,
+        env: { ...core, ...env },
+      });
       r.label = marker;
       runs.push(r);
     }
     // the runs flush at exit (dispose); give a late request a moment
-    const turns = () => receiver.bodies.flatMap((b) => decodeRequest(Request, b)).filter((x) => x.span.name === 'Turn').length;
+    const turns = () =>
+      receiver.bodies.flatMap((b) => decodeRequest(Request, b)).filter((x) => x.span.name === 'Turn').length;
     for (let waited = 0; turns() < 3 && waited < 15000; waited += 200) await new Promise((r) => setTimeout(r, 200));
     decoded = receiver.bodies.flatMap((b) => decodeRequest(Request, b));
   });
@@ -260,11 +366,19 @@ describe('conformance of what the real OpenCode run sends', () => {
   });
 
   test('the three runs finish and send every turn', () => {
-    for (const r of runs) assert.equal(r.code, 0, `${r.label} exited ${r.code}${r.timedOut ? ' (timed out)' : ''}\n${r.stderr.slice(-2000)}`);
+    for (const r of runs)
+      assert.equal(
+        r.code,
+        0,
+        `${r.label} exited ${r.code}${r.timedOut ? ' (timed out)' : ''}\n${r.stderr.slice(-2000)}`,
+      );
     const turns = decoded.filter((x) => x.span.name === 'Turn');
     assert.equal(turns.length, 3, `Turn spans: ${turns.length} of ${decoded.length} spans`);
     for (const kind of ['CHAIN', 'LLM', 'TOOL', 'AGENT'])
-      assert.ok(decoded.some((x) => attributesOf(x.span.attributes)[SC.OPENINFERENCE_SPAN_KIND]?.value === kind), `no ${kind} span`);
+      assert.ok(
+        decoded.some((x) => attributesOf(x.span.attributes)[SC.OPENINFERENCE_SPAN_KIND]?.value === kind),
+        `no ${kind} span`,
+      );
   });
 
   test('every attribute key is an OpenInference convention or on the explicit allow-list, with its value type', () => {

@@ -45,7 +45,12 @@ describe('OpenCode exit with a backend that does not answer', { skip: prerequisi
     working = await startReceiver();
     silent = await startReceiver({ hang: () => true });
     later = await startReceiver();
-    oc = h.makeOpenCodeHome({ route: 'plugin-file', tarball: packed.tarball, modelURL: model.baseURL, receiverURL: working.url });
+    oc = h.makeOpenCodeHome({
+      route: 'plugin-file',
+      tarball: packed.tarball,
+      modelURL: model.baseURL,
+      receiverURL: working.url,
+    });
     model.play({
       scripts: {
         WARM_UP: [{ text: 'Warm.', usage: { prompt: 10, completion: 2 } }],
@@ -66,38 +71,57 @@ describe('OpenCode exit with a backend that does not answer', { skip: prerequisi
     if (packed) fs.rmSync(packed.dir, { recursive: true, force: true });
   });
 
-  const prompts = (receiver) => h.uniqueSpans(receiver.spans()).filter((s) => !s.parentSpanId).map((s) => String(s.attributes['input.value']));
+  const prompts = (receiver) =>
+    h
+      .uniqueSpans(receiver.spans())
+      .filter((s) => !s.parentSpanId)
+      .map((s) => String(s.attributes['input.value']));
 
   // OpenCode's start-up time varies by seconds on a busy machine, so what is compared is the
   // tail of each run: from the moment the turn's spans reached the backend (the last export
   // request's arrival) to the end of the process.
   const tail = (label, receiver) => {
-    const arrivals = receiver.requests.filter((r) => r.receivedAt >= runs[label].end - runs[label].ms).map((r) => r.receivedAt);
+    const arrivals = receiver.requests
+      .filter((r) => r.receivedAt >= runs[label].end - runs[label].ms)
+      .map((r) => r.receivedAt);
     return arrivals.length ? runs[label].end - Math.max(...arrivals) : NaN;
   };
 
   test('exit waits at most the configured bound for a backend that never answers', (t) => {
-    const reference = tail('reference', working), hung = tail('silent', silent);
-    t.diagnostic(`whole runs: reference ${runs.reference.ms} ms, silent backend ${runs.silent.ms} ms; from the last export ` +
-      `request to exit: reference ${reference} ms, silent backend ${hung} ms (bound ${EXIT_FLUSH_MS} ms)`);
+    const reference = tail('reference', working),
+      hung = tail('silent', silent);
+    t.diagnostic(
+      `whole runs: reference ${runs.reference.ms} ms, silent backend ${runs.silent.ms} ms; from the last export ` +
+        `request to exit: reference ${reference} ms, silent backend ${hung} ms (bound ${EXIT_FLUSH_MS} ms)`,
+    );
     assert.ok(silent.requests.length > 0, 'the silent receiver got the export request');
-    assert.ok(hung <= reference + EXIT_FLUSH_MS + MARGIN_MS,
-      `against a silent backend opencode run exited ${hung} ms after its export request, against a working one ${reference} ms after`);
+    assert.ok(
+      hung <= reference + EXIT_FLUSH_MS + MARGIN_MS,
+      `against a silent backend opencode run exited ${hung} ms after its export request, against a working one ${reference} ms after`,
+    );
   });
 
   test('the log says what exit left in the spool for the next start', () => {
     const log = h.tracingLog(oc);
-    assert.match(log, /exit: \d+ spans \(\d+ bytes\) not yet accepted by the backend stay in the spool for the next start/);
+    assert.match(
+      log,
+      /exit: \d+ spans \(\d+ bytes\) not yet accepted by the backend stay in the spool for the next start/,
+    );
   });
 
   test('the next start sends what the silent backend never answered', async () => {
-    await h.settle(later, (spans) => prompts(later).some((p) => p.includes('SILENT')) && spans.length > 0, { timeoutMs: 20000 });
-    assert.ok(prompts(later).some((p) => p.includes('SILENT')), `the later backend got: ${prompts(later).join(' | ')}`);
+    await h.settle(later, (spans) => prompts(later).some((p) => p.includes('SILENT')) && spans.length > 0, {
+      timeoutMs: 20000,
+    });
+    assert.ok(
+      prompts(later).some((p) => p.includes('SILENT')),
+      `the later backend got: ${prompts(later).join(' | ')}`,
+    );
     assert.ok(prompts(later).some((p) => p.includes('LATER')));
   });
 
   test('verbose logging goes to the log file, never to the terminal', () => {
-    assert.doesNotMatch(runs['warm-up'].stderr, /Z (DEBUG|INFO|WARN) /, 'a line of ours reached OpenCode\'s terminal');
+    assert.doesNotMatch(runs['warm-up'].stderr, /Z (DEBUG|INFO|WARN) /, "a line of ours reached OpenCode's terminal");
     assert.match(h.tracingLog(oc), /Z DEBUG /, 'verbose debug lines are in the log file');
     assert.ok(prompts(working).some((p) => p.includes('WARM_UP')));
   });

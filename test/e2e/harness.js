@@ -50,7 +50,9 @@ function missingPrerequisite() {
  * @returns {{tarball: string, dir: string, addon: string, files: string[]}}
  */
 function packPackage(outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-e2e-pack-'))) {
-  const listing = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { ...quiet, cwd: ROOT }));
+  const listing = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { ...quiet, cwd: ROOT }),
+  );
   const copy = path.join(outDir, 'package');
   for (const f of listing[0].files) {
     fs.mkdirSync(path.dirname(path.join(copy, f.path)), { recursive: true });
@@ -63,7 +65,9 @@ function packPackage(outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-e2e-p
     fs.copyFileSync(BUILT_ADDON, path.join(copy, PREBUILD_REL));
     addon = BUILT_ADDON;
   }
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', outDir], { ...quiet, cwd: copy }));
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', outDir], { ...quiet, cwd: copy }),
+  );
   return {
     tarball: path.join(outDir, packed[0].filename),
     dir: outDir,
@@ -150,9 +154,17 @@ function makeOpenCodeHome({ route, tarball, modelURL, receiverURL, env: extraEnv
   // npm (ours and OpenCode's Arborist) reads ~/.npmrc: use the user's cache, prefer it over
   // the registry, and stay quiet.
   const cache = userNpmCache();
-  write(path.join(home, '.npmrc'), [
-    cache ? `cache=${cache}` : '', 'prefer-offline=true', 'audit=false', 'fund=false', 'update-notifier=false', '',
-  ].join('\n'));
+  write(
+    path.join(home, '.npmrc'),
+    [
+      cache ? `cache=${cache}` : '',
+      'prefer-offline=true',
+      'audit=false',
+      'fund=false',
+      'update-notifier=false',
+      '',
+    ].join('\n'),
+  );
 
   const env = Object.assign({}, process.env, {
     HOME: home,
@@ -165,8 +177,7 @@ function makeOpenCodeHome({ route, tarball, modelURL, receiverURL, env: extraEnv
     NO_COLOR: '1',
   });
   // Nothing of the caller's tracing setup, OpenCode config or `npm run` environment leaks in.
-  for (const k of Object.keys(env))
-    if (/^(ARIZE_|PHOENIX_|OTEL_|OPENCODE_CONFIG|npm_)/i.test(k)) delete env[k];
+  for (const k of Object.keys(env)) if (/^(ARIZE_|PHOENIX_|OTEL_|OPENCODE_CONFIG|npm_)/i.test(k)) delete env[k];
   env.OPENCODE_DISABLE_MODELS_FETCH = '1';
   env.OPENCODE_DISABLE_AUTOUPDATE = '1';
   if (receiverURL) env.PHOENIX_ENDPOINT = receiverURL;
@@ -175,11 +186,16 @@ function makeOpenCodeHome({ route, tarball, modelURL, receiverURL, env: extraEnv
   const config = mockProviderConfig(modelURL);
   if (route === 'plugin-file') {
     writeJson(path.join(configDir, 'package.json'), { private: true, dependencies: {} });
-    execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball],
-      { ...quiet, cwd: configDir, env: { ...env, npm_config_userconfig: path.join(home, '.npmrc') } });
+    execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      ...quiet,
+      cwd: configDir,
+      env: { ...env, npm_config_userconfig: path.join(home, '.npmrc') },
+    });
     fs.mkdirSync(path.join(configDir, 'plugin'), { recursive: true });
-    fs.copyFileSync(path.join(configDir, 'node_modules', 'opencode-arize-tracing', 'plugin', 'arize-tracing.ts'),
-      path.join(configDir, 'plugin', 'arize-tracing.ts'));
+    fs.copyFileSync(
+      path.join(configDir, 'node_modules', 'opencode-arize-tracing', 'plugin', 'arize-tracing.ts'),
+      path.join(configDir, 'plugin', 'arize-tracing.ts'),
+    );
   } else if (route === 'config') {
     config.plugin = [`opencode-arize-tracing@file:${tarball}`];
   } else if (route !== 'none') {
@@ -196,7 +212,12 @@ function makeOpenCodeHome({ route, tarball, modelURL, receiverURL, env: extraEnv
   git('-c', 'user.email=e2e@example.invalid', '-c', 'user.name=e2e', 'commit', '-qm', 'init');
 
   return {
-    base, home, project, configDir, env, route,
+    base,
+    home,
+    project,
+    configDir,
+    env,
+    route,
     remove() {
       if (!keep) fs.rmSync(base, { recursive: true, force: true });
     },
@@ -213,12 +234,18 @@ function runOpenCode(oc, args, { timeoutMs = 90000, env = {} } = {}) {
     // OpenCode takes its directory from $PWD when set, not from the process's cwd.
     const childEnv = Object.assign({}, oc.env, { PWD: oc.project }, env);
     const child = spawn(OPENCODE_BIN, args, { cwd: oc.project, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', timedOut = false;
+    let stdout = '',
+      stderr = '',
+      timedOut = false;
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       timedOut = true;
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -235,7 +262,10 @@ function runOpenCode(oc, args, { timeoutMs = 90000, env = {} } = {}) {
 function openCodeLog(oc) {
   const dir = path.join(oc.home, '.local', 'share', 'opencode', 'log');
   try {
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .sort();
     return files.length ? fs.readFileSync(path.join(dir, files[files.length - 1]), 'utf8') : '';
   } catch {
     return '';
@@ -252,8 +282,18 @@ function tracingLog(oc) {
 }
 
 module.exports = {
-  ROOT, OPENCODE_BIN, OPENCODE_VERSION, BUILT_ADDON, PREBUILD_REL,
-  missingPrerequisite, packPackage, makeOpenCodeHome, runOpenCode, mockProviderConfig, openCodeLog, tracingLog,
+  ROOT,
+  OPENCODE_BIN,
+  OPENCODE_VERSION,
+  BUILT_ADDON,
+  PREBUILD_REL,
+  missingPrerequisite,
+  packPackage,
+  makeOpenCodeHome,
+  runOpenCode,
+  mockProviderConfig,
+  openCodeLog,
+  tracingLog,
 };
 
 // ---------------------------------------------------------------------------
@@ -273,17 +313,22 @@ function uniqueSpans(spans) {
 function duplicateSpans(spans) {
   const count = new Map();
   for (const s of spans) count.set(s.spanId, (count.get(s.spanId) || 0) + 1);
-  return uniqueSpans(spans).filter((s) => count.get(s.spanId) > 1).map((s) => ({ spanId: s.spanId, name: s.name, copies: count.get(s.spanId) }));
+  return uniqueSpans(spans)
+    .filter((s) => count.get(s.spanId) > 1)
+    .map((s) => ({ spanId: s.spanId, name: s.name, copies: count.get(s.spanId) }));
 }
 
 /** The Turn spans of a session, oldest first. */
 function turnsOf(spans, sessionId) {
-  return uniqueSpans(spans).filter((s) => isTurn(s) && s.attributes['session.id'] === sessionId)
+  return uniqueSpans(spans)
+    .filter((s) => isTurn(s) && s.attributes['session.id'] === sessionId)
     .sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
 }
 
-const childrenOf = (spans, parent) => uniqueSpans(spans).filter((s) => s.parentSpanId === parent.spanId)
-  .sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : a.name < b.name ? -1 : 1));
+const childrenOf = (spans, parent) =>
+  uniqueSpans(spans)
+    .filter((s) => s.parentSpanId === parent.spanId)
+    .sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : a.name < b.name ? -1 : 1));
 
 /** Every span below `root` (not root itself), depth first. */
 function descendantsOf(spans, root) {
@@ -307,7 +352,9 @@ async function settle(receiver, ok, { timeoutMs = 15000, quietMs = 600 } = {}) {
   const deadline = Date.now() + timeoutMs;
   while (!ok(receiver.spans())) {
     if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for spans; received ${receiver.spans().length} span(s):\n${formatTree(receiver.spans())}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for spans; received ${receiver.spans().length} span(s):\n${formatTree(receiver.spans())}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
   let count = receiver.requests.length;
@@ -333,13 +380,16 @@ function describeSpan(s) {
   if (prompt !== undefined || completion !== undefined) {
     const cache = a['llm.token_count.prompt_details.cache_read'] ?? a['opencode.turn.token_count.cache_read'];
     const reasoning = a['llm.token_count.completion_details.reasoning'] ?? a['opencode.turn.token_count.reasoning'];
-    const extra = [cache ? `cache read ${cache}` : '', reasoning ? `reasoning ${reasoning}` : ''].filter(Boolean).join(', ');
+    const extra = [cache ? `cache read ${cache}` : '', reasoning ? `reasoning ${reasoning}` : '']
+      .filter(Boolean)
+      .join(', ');
     bits.push(`tokens ${prompt ?? 0} in / ${completion ?? 0} out${extra ? ` (${extra})` : ''}`);
   }
   const cost = a['llm.cost.total'] ?? a['opencode.turn.cost.total'];
   if (typeof cost === 'number' && cost > 0) bits.push(`$${cost.toFixed(6)}`);
   const detail = a['tool.command'] ?? a['tool.file_path'] ?? a['tool.query'] ?? a['tool.url'];
-  if (detail !== undefined) bits.push(JSON.stringify(String(detail).length > 60 ? String(detail).slice(0, 57) + '...' : detail));
+  if (detail !== undefined)
+    bits.push(JSON.stringify(String(detail).length > 60 ? String(detail).slice(0, 57) + '...' : detail));
   if (s.status && s.status.code === 2) bits.push(`ERROR: ${s.status.message}`);
   else bits.push(s.status && s.status.code === 1 ? 'OK' : 'ok');
   return bits.join('  ');
@@ -350,14 +400,17 @@ function formatTree(spans, { indent = '' } = {}) {
   const dup = new Set(duplicateSpans(spans).map((d) => d.spanId));
   const all = uniqueSpans(spans);
   const byId = new Map(all.map((s) => [s.spanId, s]));
-  const roots = all.filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId))
+  const roots = all
+    .filter((s) => !s.parentSpanId || !byId.has(s.parentSpanId))
     .sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
   const lines = [];
   const walk = (s, depth, seen) => {
     if (seen.has(s.spanId)) return;
     seen.add(s.spanId);
     const orphan = s.parentSpanId && !byId.has(s.parentSpanId) ? ` (parent ${s.parentSpanId} never received)` : '';
-    lines.push(`${indent}${'  '.repeat(depth)}${depth ? '└─ ' : ''}${describeSpan(s)}${dup.has(s.spanId) ? '  [received twice]' : ''}${orphan}`);
+    lines.push(
+      `${indent}${'  '.repeat(depth)}${depth ? '└─ ' : ''}${describeSpan(s)}${dup.has(s.spanId) ? '  [received twice]' : ''}${orphan}`,
+    );
     for (const c of childrenOf(all, s)) walk(c, depth + 1, seen);
   };
   for (const r of roots) walk(r, 0, new Set());
@@ -365,5 +418,14 @@ function formatTree(spans, { indent = '' } = {}) {
 }
 
 Object.assign(module.exports, {
-  kindOf, isTurn, uniqueSpans, duplicateSpans, turnsOf, childrenOf, descendantsOf, settle, formatTree, describeSpan,
+  kindOf,
+  isTurn,
+  uniqueSpans,
+  duplicateSpans,
+  turnsOf,
+  childrenOf,
+  descendantsOf,
+  settle,
+  formatTree,
+  describeSpan,
 });

@@ -7,17 +7,32 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { startModelServer } = require('../model-server.js');
 
-const TOOLS = ['bash', 'read', 'write', 'task'].map((name) => ({ type: 'function', function: { name, description: name, parameters: {} } }));
+const TOOLS = ['bash', 'read', 'write', 'task'].map((name) => ({
+  type: 'function',
+  function: { name, description: name, parameters: {} },
+}));
 
 async function call(model, { session, user = 'hello', tools = TOOLS, stream = true } = {}) {
   const headers = { 'content-type': 'application/json' };
   if (session) headers['x-session-id'] = session;
-  const body = { model: 'scripted', stream, stream_options: { include_usage: true }, messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: user }] };
+  const body = {
+    model: 'scripted',
+    stream,
+    stream_options: { include_usage: true },
+    messages: [
+      { role: 'system', content: 'sys' },
+      { role: 'user', content: user },
+    ],
+  };
   if (tools) Object.assign(body, { tools, tool_choice: 'auto' });
   const res = await fetch(`${model.baseURL}/chat/completions`, { method: 'POST', headers, body: JSON.stringify(body) });
   const text = await res.text();
-  if (!stream || !res.headers.get('content-type')?.includes('event-stream')) return { status: res.status, json: JSON.parse(text) };
-  const events = text.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+  if (!stream || !res.headers.get('content-type')?.includes('event-stream'))
+    return { status: res.status, json: JSON.parse(text) };
+  const events = text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((e) => e.replace(/^data: /, ''));
   assert.equal(events.pop(), '[DONE]');
   const chunks = events.map((e) => JSON.parse(e));
   // Reassemble the way @ai-sdk/openai-compatible does.
@@ -41,27 +56,51 @@ async function call(model, { session, user = 'hello', tools = TOOLS, stream = tr
 }
 
 test('steps play in order per session; title calls do not advance the script', async () => {
-  const model = await startModelServer({ title: 'A title', script: [
-    { reasoning: 'think', text: 'running', tool: 'bash', args: { command: 'echo hi' }, usage: { prompt: 120, cached: 20, completion: 30, reasoning: 5 } },
-    { text: 'done' },
-  ] });
+  const model = await startModelServer({
+    title: 'A title',
+    script: [
+      {
+        reasoning: 'think',
+        text: 'running',
+        tool: 'bash',
+        args: { command: 'echo hi' },
+        usage: { prompt: 120, cached: 20, completion: 30, reasoning: 5 },
+      },
+      { text: 'done' },
+    ],
+  });
   try {
     const title = await call(model, { session: 's1', tools: null });
     assert.equal(title.content, 'A title');
     const first = await call(model, { session: 's1' });
     assert.equal(first.reasoning, 'think');
     assert.equal(first.content, 'running');
-    assert.deepEqual(first.calls.map((c) => [c.name, c.args]), [['bash', { command: 'echo hi' }]]);
+    assert.deepEqual(
+      first.calls.map((c) => [c.name, c.args]),
+      [['bash', { command: 'echo hi' }]],
+    );
     assert.equal(first.finish, 'tool_calls');
-    assert.deepEqual(first.usage, { prompt_tokens: 120, completion_tokens: 30, total_tokens: 150,
-      prompt_tokens_details: { cached_tokens: 20 }, completion_tokens_details: { reasoning_tokens: 5 } });
+    assert.deepEqual(first.usage, {
+      prompt_tokens: 120,
+      completion_tokens: 30,
+      total_tokens: 150,
+      prompt_tokens_details: { cached_tokens: 20 },
+      completion_tokens_details: { reasoning_tokens: 5 },
+    });
     // another session starts the script from its first step
     assert.equal((await call(model, { session: 's2' })).calls[0].name, 'bash');
     const second = await call(model, { session: 's1' });
     assert.equal(second.content, 'done');
     assert.equal(second.finish, 'stop');
-    assert.deepEqual(model.requests.map((r) => [r.kind, r.conversation, r.step]),
-      [['title', undefined, undefined], ['agent', 's1', 0], ['agent', 's2', 0], ['agent', 's1', 1]]);
+    assert.deepEqual(
+      model.requests.map((r) => [r.kind, r.conversation, r.step]),
+      [
+        ['title', undefined, undefined],
+        ['agent', 's1', 0],
+        ['agent', 's2', 0],
+        ['agent', 's1', 1],
+      ],
+    );
     assert.deepEqual(model.unexpected, []);
     await call(model, { session: 's1' });
     assert.equal(model.unexpected.length, 1, 'a call past the end of the script is recorded');
@@ -71,14 +110,24 @@ test('steps play in order per session; title calls do not advance the script', a
 });
 
 test('parallel tool calls, provider errors and non-streaming answers', async () => {
-  const model = await startModelServer({ script: [
-    { tools: [{ tool: 'read', args: { filePath: '/a' } }, { tool: 'write', args: { filePath: '/b', content: 'x' } }] },
-    { error: { status: 400, message: 'bad request' } },
-    { text: 'plain' },
-  ] });
+  const model = await startModelServer({
+    script: [
+      {
+        tools: [
+          { tool: 'read', args: { filePath: '/a' } },
+          { tool: 'write', args: { filePath: '/b', content: 'x' } },
+        ],
+      },
+      { error: { status: 400, message: 'bad request' } },
+      { text: 'plain' },
+    ],
+  });
   try {
     const parallel = await call(model, { session: 's' });
-    assert.deepEqual(parallel.calls.map((c) => c.name), ['read', 'write']);
+    assert.deepEqual(
+      parallel.calls.map((c) => c.name),
+      ['read', 'write'],
+    );
     assert.notEqual(parallel.calls[0].id, parallel.calls[1].id);
     const failed = await call(model, { session: 's' });
     assert.equal(failed.status, 400);
@@ -90,22 +139,32 @@ test('parallel tool calls, provider errors and non-streaming answers', async () 
   }
 });
 
-test('a task step\'s child script answers the session whose first user message is the task prompt', async () => {
+test("a task step's child script answers the session whose first user message is the task prompt", async () => {
   const model = await startModelServer();
-  model.play({ scripts: {
-    PARENT: [
-      { tool: 'task', args: { description: 'd', prompt: 'CHILD_PROMPT: go', subagent_type: 'general' },
-        child: [{ tool: 'bash', args: { command: 'echo child' } }, { text: 'child done' }] },
-      { text: 'parent done' },
-    ],
-  } });
+  model.play({
+    scripts: {
+      PARENT: [
+        {
+          tool: 'task',
+          args: { description: 'd', prompt: 'CHILD_PROMPT: go', subagent_type: 'general' },
+          child: [{ tool: 'bash', args: { command: 'echo child' } }, { text: 'child done' }],
+        },
+        { text: 'parent done' },
+      ],
+    },
+  });
   try {
     assert.equal((await call(model, { session: 'p', user: '"PARENT: start"' })).calls[0].name, 'task');
     assert.equal((await call(model, { session: 'c', user: 'CHILD_PROMPT: go' })).calls[0].args.command, 'echo child');
     assert.equal((await call(model, { session: 'c', user: 'CHILD_PROMPT: go' })).content, 'child done');
     assert.equal((await call(model, { session: 'p', user: '"PARENT: start"' })).content, 'parent done');
-    assert.deepEqual([...model.conversations.values()].map((c) => [c.key, c.label]),
-      [['p', 'script:PARENT'], ['c', 'child:CHILD_PROMPT: go']]);
+    assert.deepEqual(
+      [...model.conversations.values()].map((c) => [c.key, c.label]),
+      [
+        ['p', 'script:PARENT'],
+        ['c', 'child:CHILD_PROMPT: go'],
+      ],
+    );
   } finally {
     await model.close();
   }

@@ -32,19 +32,31 @@ const prerequisite = h.missingPrerequisite();
 
 // ARIZE_E2E_TARBALL=/abs/x.tgz tests that tarball (e.g. a release candidate) instead of packing.
 let packed;
-const pkg = () => (packed ??= process.env.ARIZE_E2E_TARBALL ? { tarball: path.resolve(process.env.ARIZE_E2E_TARBALL) } : h.packPackage());
+const pkg = () =>
+  (packed ??= process.env.ARIZE_E2E_TARBALL
+    ? { tarball: path.resolve(process.env.ARIZE_E2E_TARBALL) }
+    : h.packPackage());
 
 // What OpenCode would charge for a scripted usage, in USD.
-const expectedCost = (u) => ((u.prompt - (u.cached || 0)) * PRICE.input + (u.cached || 0) * PRICE.cache_read + u.completion * PRICE.output) / 1e6;
+const expectedCost = (u) =>
+  ((u.prompt - (u.cached || 0)) * PRICE.input + (u.cached || 0) * PRICE.cache_read + u.completion * PRICE.output) / 1e6;
 
-const loadErrors = (run) => (run.stderr.match(/.*failed to load plugin.*|.*tracing is off.*/g) || []).map((l) => l.slice(0, 400));
+const loadErrors = (run) =>
+  (run.stderr.match(/.*failed to load plugin.*|.*tracing is off.*/g) || []).map((l) => l.slice(0, 400));
 
 // Everything a failing assertion should show.
 function context(ctx) {
-  const runs = ctx.runs.map((r) => `  ${r.label}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''} in ${r.ms} ms${loadErrors(r).length ? `\n    ${loadErrors(r).join('\n    ')}` : ''}`).join('\n');
-  return `\nruns:\n${runs}\nreceived (${ctx.receiver.spans().length} spans in ${ctx.receiver.requests.length} OTLP requests):\n${h.formatTree(ctx.receiver.spans(), { indent: '  ' })}\n` +
+  const runs = ctx.runs
+    .map(
+      (r) =>
+        `  ${r.label}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''} in ${r.ms} ms${loadErrors(r).length ? `\n    ${loadErrors(r).join('\n    ')}` : ''}`,
+    )
+    .join('\n');
+  return (
+    `\nruns:\n${runs}\nreceived (${ctx.receiver.spans().length} spans in ${ctx.receiver.requests.length} OTLP requests):\n${h.formatTree(ctx.receiver.spans(), { indent: '  ' })}\n` +
     `model calls: ${ctx.model.requests.map((r) => `${r.kind}${r.script ? ` ${r.script}#${r.step}` : ''}`).join(', ')}\n` +
-    (ctx.oc ? `home: ${ctx.oc.base}${KEEP ? '' : ' (removed; ARIZE_E2E_KEEP=1 keeps it)'}\n` : '');
+    (ctx.oc ? `home: ${ctx.oc.base}${KEEP ? '' : ' (removed; ARIZE_E2E_KEEP=1 keeps it)'}\n` : '')
+  );
 }
 
 async function run(ctx, label, args) {
@@ -63,7 +75,13 @@ function sessionOf(model, label) {
 
 async function setUp(route) {
   const ctx = { runs: [], receiver: await startReceiver(), model: await startModelServer() };
-  ctx.oc = h.makeOpenCodeHome({ route, tarball: pkg().tarball, modelURL: ctx.model.baseURL, receiverURL: ctx.receiver.url, keep: KEEP });
+  ctx.oc = h.makeOpenCodeHome({
+    route,
+    tarball: pkg().tarball,
+    modelURL: ctx.model.baseURL,
+    receiverURL: ctx.receiver.url,
+    keep: KEEP,
+  });
   ctx.P = (f) => path.join(ctx.oc.project, f);
   if (KEEP) process.stderr.write(`# ${route} home kept at ${ctx.oc.base}\n`);
   return ctx;
@@ -78,7 +96,8 @@ async function tearDown(ctx) {
 
 // Waits for the spans of the given sessions' turns unless a run already says nothing will come.
 async function collect(ctx, expectedTurns) {
-  const ready = (spans) => Object.entries(expectedTurns).every(([session, n]) => session && h.turnsOf(spans, session).length >= n);
+  const ready = (spans) =>
+    Object.entries(expectedTurns).every(([session, n]) => session && h.turnsOf(spans, session).length >= n);
   const hopeless = ctx.runs.some((r) => r.timedOut || loadErrors(r).length);
   try {
     ctx.spans = hopeless ? ctx.receiver.spans() : await h.settle(ctx.receiver, ready, { timeoutMs: 15000 });
@@ -99,28 +118,43 @@ function assertLoaded(ctx) {
 function assertTokens(ctx, span, usage, what) {
   const a = span.attributes;
   const got = {
-    prompt: a['llm.token_count.prompt'], completion: a['llm.token_count.completion'], total: a['llm.token_count.total'],
-    cache_read: a['llm.token_count.prompt_details.cache_read'], reasoning: a['llm.token_count.completion_details.reasoning'],
+    prompt: a['llm.token_count.prompt'],
+    completion: a['llm.token_count.completion'],
+    total: a['llm.token_count.total'],
+    cache_read: a['llm.token_count.prompt_details.cache_read'],
+    reasoning: a['llm.token_count.completion_details.reasoning'],
   };
   // The provider's prompt_tokens include the cached ones and completion_tokens the reasoning
   // ones; OpenCode splits them (input + cache.read, output + reasoning); the span sums again.
   const want = {
-    prompt: usage.prompt, completion: usage.completion, total: usage.prompt + usage.completion,
-    cache_read: usage.cached || 0, reasoning: usage.reasoning || 0,
+    prompt: usage.prompt,
+    completion: usage.completion,
+    total: usage.prompt + usage.completion,
+    cache_read: usage.cached || 0,
+    reasoning: usage.reasoning || 0,
   };
   assert.deepEqual(got, want, `token counts of ${what}${context(ctx)}`);
   const cost = a['llm.cost.total'];
   assert.equal(typeof cost, 'number', `llm.cost.total of ${what} is ${cost}`);
   assert.ok(cost > 0, `llm.cost.total of ${what} is ${cost}, expected > 0`);
-  assert.ok(Math.abs(cost - expectedCost(usage)) < 1e-9, `llm.cost.total of ${what} is ${cost}, expected ${expectedCost(usage)}`);
+  assert.ok(
+    Math.abs(cost - expectedCost(usage)) < 1e-9,
+    `llm.cost.total of ${what} is ${cost}, expected ${expectedCost(usage)}`,
+  );
 }
 
 function assertNoDuplicates(ctx) {
   const dups = h.duplicateSpans(ctx.spans);
   const where = dups.length
-    ? '\nOTLP requests (arrival ms after the first run started, span count, duplicated names):\n' + ctx.receiver.requests.map((r) =>
-      `  +${r.receivedAt - ctx.started} ms: ${r.spans.length} spans${r.spans.some((s) => dups.some((d) => d.spanId === s.spanId)) ? ` [${[...new Set(r.spans.filter((s) => dups.some((d) => d.spanId === s.spanId)).map((s) => s.name))].join(', ')}]` : ''}`).join('\n') +
-      '\nruns started at: ' + ctx.runStarts.map((t, i) => `${ctx.runs[i].label} +${t - ctx.started} ms`).join('; ')
+    ? '\nOTLP requests (arrival ms after the first run started, span count, duplicated names):\n' +
+      ctx.receiver.requests
+        .map(
+          (r) =>
+            `  +${r.receivedAt - ctx.started} ms: ${r.spans.length} spans${r.spans.some((s) => dups.some((d) => d.spanId === s.spanId)) ? ` [${[...new Set(r.spans.filter((s) => dups.some((d) => d.spanId === s.spanId)).map((s) => s.name))].join(', ')}]` : ''}`,
+        )
+        .join('\n') +
+      '\nruns started at: ' +
+      ctx.runStarts.map((t, i) => `${ctx.runs[i].label} +${t - ctx.started} ms`).join('; ')
     : '';
   assert.deepEqual(dups, [], `span ids received more than once${where}${context(ctx)}`);
 }
@@ -133,11 +167,15 @@ function assertInsideTurns(ctx) {
       const iv = (x) => `[${x.startMs}, ${x.endMs}]`;
       assert.equal(s.traceId, turn.traceId, `${s.name} ${s.spanId} is below Turn ${turn.spanId} but in another trace`);
       assert.ok(s.startNs <= s.endNs, `${s.name} ${s.spanId} ends before it starts ${iv(s)}`);
-      assert.ok(s.startNs >= turn.startNs && s.endNs <= turn.endNs,
-        `${s.name} ${s.spanId} ${iv(s)} is not inside its Turn ${iv(turn)}${context(ctx)}`);
+      assert.ok(
+        s.startNs >= turn.startNs && s.endNs <= turn.endNs,
+        `${s.name} ${s.spanId} ${iv(s)} is not inside its Turn ${iv(turn)}${context(ctx)}`,
+      );
       const parent = byId.get(s.parentSpanId);
-      assert.ok(s.startNs >= parent.startNs && s.endNs <= parent.endNs,
-        `${s.name} ${s.spanId} ${iv(s)} is not inside its parent ${parent.name} ${iv(parent)}${context(ctx)}`);
+      assert.ok(
+        s.startNs >= parent.startNs && s.endNs <= parent.endNs,
+        `${s.name} ${s.spanId} ${iv(s)} is not inside its parent ${parent.name} ${iv(parent)}${context(ctx)}`,
+      );
     }
   }
 }
@@ -178,17 +216,38 @@ describe('OpenCode end to end', () => {
       ctx.model.play({
         script: [
           // turn 1
-          { reasoning: 'I should look around first.', text: 'Running a command.', tool: 'bash', args: { command: 'echo hi', description: 'Print hi' }, usage: usage.bash },
-          { tools: [{ tool: 'read', args: { filePath: P('hello.txt') } }, { tool: 'write', args: { filePath: P('out.txt'), content: 'written by the e2e test\n' } }], usage: usage.readWrite },
+          {
+            reasoning: 'I should look around first.',
+            text: 'Running a command.',
+            tool: 'bash',
+            args: { command: 'echo hi', description: 'Print hi' },
+            usage: usage.bash,
+          },
+          {
+            tools: [
+              { tool: 'read', args: { filePath: P('hello.txt') } },
+              { tool: 'write', args: { filePath: P('out.txt'), content: 'written by the e2e test\n' } },
+            ],
+            usage: usage.readWrite,
+          },
           { tool: 'read', args: { filePath: P('missing.txt') }, usage: usage.failingRead },
           {
-            tool: 'task', args: { description: 'Child task', prompt: TASK_PROMPT, subagent_type: 'general' }, usage: usage.task,
+            tool: 'task',
+            args: { description: 'Child task', prompt: TASK_PROMPT, subagent_type: 'general' },
+            usage: usage.task,
             child: [
-              { tool: 'bash', args: { command: 'echo from-child', description: 'Echo from the child' }, usage: usage.childBash },
+              {
+                tool: 'bash',
+                args: { command: 'echo from-child', description: 'Echo from the child' },
+                usage: usage.childBash,
+              },
               { text: 'The child ran echo and says hello.', usage: usage.childFinal },
             ],
           },
-          { text: 'All done: hi, a file read and written, one missing file, and the child answered.', usage: usage.final },
+          {
+            text: 'All done: hi, a file read and written, one missing file, and the child answered.',
+            usage: usage.final,
+          },
           // turn 2
           { text: 'Second turn: nothing else to do.', usage: usage.second },
         ],
@@ -210,10 +269,18 @@ describe('OpenCode end to end', () => {
       diagnoseTree(t, ctx);
       assertLoaded(ctx);
       for (const r of ctx.runs) assert.equal(r.code, 0, `${r.label} exited ${r.code}\n${r.stderr.slice(-3000)}`);
-      assert.deepEqual(ctx.model.unexpected.map((r) => `${r.script}#${r.step}`), [], 'model calls the script did not expect');
+      assert.deepEqual(
+        ctx.model.unexpected.map((r) => `${r.script}#${r.step}`),
+        [],
+        'model calls the script did not expect',
+      );
       assert.ok(mainSession, 'the model never saw the main session');
       assert.ok(childSession, 'the model never saw the subagent session');
-      assert.equal(fs.readFileSync(ctx.P('out.txt'), 'utf8'), 'written by the e2e test\n', 'the write tool did not run');
+      assert.equal(
+        fs.readFileSync(ctx.P('out.txt'), 'utf8'),
+        'written by the e2e test\n',
+        'the write tool did not run',
+      );
       assert.equal(ctx.waitError, undefined, ctx.waitError);
     });
 
@@ -224,13 +291,23 @@ describe('OpenCode end to end', () => {
         const inTrace = ctx.unique.filter((s) => s.traceId === turn.traceId);
         const below = new Set(h.descendantsOf(ctx.unique, turn).map((s) => s.spanId));
         const strays = inTrace.filter((s) => s !== turn && !below.has(s.spanId));
-        assert.deepEqual(strays.map((s) => `${s.name} ${s.spanId}`), [], `spans in trace ${turn.traceId} that are not below its Turn${context(ctx)}`);
+        assert.deepEqual(
+          strays.map((s) => `${s.name} ${s.spanId}`),
+          [],
+          `spans in trace ${turn.traceId} that are not below its Turn${context(ctx)}`,
+        );
         assert.equal(inTrace.filter(h.isTurn).length, 1, `trace ${turn.traceId} has more than one Turn`);
       }
       // Every span of the session or its subagent belongs to one of the two turns.
       const traces = new Set(turns.map((t) => t.traceId));
-      const outside = ctx.unique.filter((s) => [mainSession, childSession].includes(s.attributes['session.id']) && !traces.has(s.traceId));
-      assert.deepEqual(outside.map((s) => `${s.name} ${s.spanId} trace ${s.traceId}`), [], `spans of the session outside its turns' traces${context(ctx)}`);
+      const outside = ctx.unique.filter(
+        (s) => [mainSession, childSession].includes(s.attributes['session.id']) && !traces.has(s.traceId),
+      );
+      assert.deepEqual(
+        outside.map((s) => `${s.name} ${s.spanId} trace ${s.traceId}`),
+        [],
+        `spans of the session outside its turns' traces${context(ctx)}`,
+      );
     });
 
     test('multi-step tool turn: Turn (CHAIN) → LLM → TOOL', () => {
@@ -239,10 +316,25 @@ describe('OpenCode end to end', () => {
       assert.equal(turn.name, 'Turn');
       assert.equal(turn.attributes['session.id'], mainSession);
       const llms = h.childrenOf(ctx.unique, turn);
-      assert.deepEqual(llms.map((s) => h.kindOf(s)), ['LLM', 'LLM', 'LLM', 'LLM', 'LLM'], `the Turn's children${context(ctx)}`);
-      const tools = llms.map((llm) => h.childrenOf(ctx.unique, llm).map((s) => `${h.kindOf(s)}:${s.attributes['tool.name']}`).sort());
-      assert.deepEqual(tools, [['TOOL:bash'], ['TOOL:read', 'TOOL:write'], ['TOOL:read'], ['TOOL:task'], []], `tools per LLM call${context(ctx)}`);
-      for (const s of [turn, ...h.descendantsOf(ctx.unique, turn)].filter((x) => h.kindOf(x) !== 'AGENT' && x.attributes['session.id'] !== childSession))
+      assert.deepEqual(
+        llms.map((s) => h.kindOf(s)),
+        ['LLM', 'LLM', 'LLM', 'LLM', 'LLM'],
+        `the Turn's children${context(ctx)}`,
+      );
+      const tools = llms.map((llm) =>
+        h
+          .childrenOf(ctx.unique, llm)
+          .map((s) => `${h.kindOf(s)}:${s.attributes['tool.name']}`)
+          .sort(),
+      );
+      assert.deepEqual(
+        tools,
+        [['TOOL:bash'], ['TOOL:read', 'TOOL:write'], ['TOOL:read'], ['TOOL:task'], []],
+        `tools per LLM call${context(ctx)}`,
+      );
+      for (const s of [turn, ...h.descendantsOf(ctx.unique, turn)].filter(
+        (x) => h.kindOf(x) !== 'AGENT' && x.attributes['session.id'] !== childSession,
+      ))
         assert.equal(s.attributes['session.id'], mainSession, `${s.name} ${s.spanId} session.id`);
       assert.match(String(turn.attributes['output.value']), /All done/, 'the Turn output is the final answer');
     });
@@ -258,7 +350,11 @@ describe('OpenCode end to end', () => {
       assert.ok(read, `no read TOOL span with tool.file_path ${ctx.P('hello.txt')}${context(ctx)}`);
       const write = find('write', (a) => a['tool.file_path'] === ctx.P('out.txt'));
       assert.ok(write, `no write TOOL span with tool.file_path ${ctx.P('out.txt')}${context(ctx)}`);
-      assert.equal(read.parentSpanId, write.parentSpanId, 'the parallel read and write are not children of the same LLM call');
+      assert.equal(
+        read.parentSpanId,
+        write.parentSpanId,
+        'the parallel read and write are not children of the same LLM call',
+      );
     });
 
     test('failing tool: the read of a missing file has ERROR status', () => {
@@ -267,14 +363,23 @@ describe('OpenCode end to end', () => {
       assert.ok(failed, `no TOOL span for the read of missing.txt${context(ctx)}`);
       assert.equal(failed.status.code, 2, `status of the failed read: ${JSON.stringify(failed.status)}`);
       assert.match(failed.status.message, /File not found/);
-      assert.ok(failed.events.some((e) => e.name === 'exception'), 'the failed read has no exception event');
+      assert.ok(
+        failed.events.some((e) => e.name === 'exception'),
+        'the failed read has no exception event',
+      );
       const others = tools.filter((s) => s !== failed && s.status.code === 2);
-      assert.deepEqual(others.map((s) => s.name), [], 'tools that succeeded are marked ERROR');
+      assert.deepEqual(
+        others.map((s) => s.name),
+        [],
+        'tools that succeeded are marked ERROR',
+      );
     });
 
     test('token counts (prompt = input + cache, completion = output + reasoning) and cost', () => {
-      const llmsOf = (session) => ctx.unique.filter((s) => h.kindOf(s) === 'LLM' && s.attributes['session.id'] === session)
-        .sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
+      const llmsOf = (session) =>
+        ctx.unique
+          .filter((s) => h.kindOf(s) === 'LLM' && s.attributes['session.id'] === session)
+          .sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
       const main = llmsOf(mainSession);
       const mainUsage = [usage.bash, usage.readWrite, usage.failingRead, usage.task, usage.final, usage.second];
       assert.equal(main.length, mainUsage.length, `LLM spans of the main session${context(ctx)}`);
@@ -288,16 +393,28 @@ describe('OpenCode end to end', () => {
       const task = h.descendantsOf(ctx.unique, turns[0] ?? {}).find((s) => s.attributes['tool.name'] === 'task');
       assert.ok(task, `no task TOOL span${context(ctx)}`);
       const below = h.childrenOf(ctx.unique, task);
-      assert.deepEqual(below.map((s) => h.kindOf(s)), ['AGENT'], `children of the task span${context(ctx)}`);
+      assert.deepEqual(
+        below.map((s) => h.kindOf(s)),
+        ['AGENT'],
+        `children of the task span${context(ctx)}`,
+      );
       const agent = below[0];
       assert.equal(agent.attributes['session.id'], childSession, 'the AGENT span names the child session');
       assert.equal(agent.traceId, task.traceId);
       const llms = h.childrenOf(ctx.unique, agent);
-      assert.deepEqual(llms.map((s) => h.kindOf(s)), ['LLM', 'LLM'], `children of the AGENT span${context(ctx)}`);
+      assert.deepEqual(
+        llms.map((s) => h.kindOf(s)),
+        ['LLM', 'LLM'],
+        `children of the AGENT span${context(ctx)}`,
+      );
       const childTools = h.childrenOf(ctx.unique, llms[0]);
-      assert.deepEqual(childTools.map((s) => [h.kindOf(s), s.attributes['tool.name'], s.attributes['tool.command']]), [['TOOL', 'bash', 'echo from-child']]);
-      for (const s of [...llms, ...childTools]) assert.equal(s.attributes['session.id'], childSession, `${s.name} session.id`);
-      assert.deepEqual(h.childrenOf(ctx.unique, llms[1]), [], 'the subagent\'s final answer has no tool spans');
+      assert.deepEqual(
+        childTools.map((s) => [h.kindOf(s), s.attributes['tool.name'], s.attributes['tool.command']]),
+        [['TOOL', 'bash', 'echo from-child']],
+      );
+      for (const s of [...llms, ...childTools])
+        assert.equal(s.attributes['session.id'], childSession, `${s.name} session.id`);
+      assert.deepEqual(h.childrenOf(ctx.unique, llms[1]), [], "the subagent's final answer has no tool spans");
     });
 
     test('two turns in one session (--continue): the second turn is its own trace', () => {
@@ -305,7 +422,11 @@ describe('OpenCode end to end', () => {
       const [one, two] = turns;
       assert.ok(two.startNs >= one.endNs, 'turn 2 starts before turn 1 ends');
       const inTwo = ctx.unique.filter((s) => s.traceId === two.traceId);
-      assert.deepEqual(inTwo.map((s) => h.kindOf(s)).sort(), ['CHAIN', 'LLM'], `spans in turn 2's trace${context(ctx)}`);
+      assert.deepEqual(
+        inTwo.map((s) => h.kindOf(s)).sort(),
+        ['CHAIN', 'LLM'],
+        `spans in turn 2's trace${context(ctx)}`,
+      );
       assert.match(String(two.attributes['output.value']), /Second turn/);
     });
 
@@ -343,7 +464,11 @@ describe('OpenCode end to end', () => {
       assertLoaded(ctx);
       assert.equal(ctx.runs[0].code, 0, `${ctx.runs[0].label} exited ${ctx.runs[0].code}`);
       assert.notEqual(ctx.runs[1].code, 0, 'the run whose provider call failed exited 0');
-      assert.deepEqual(ctx.model.unexpected.map((r) => `${r.script}#${r.step}`), [], 'model calls the script did not expect');
+      assert.deepEqual(
+        ctx.model.unexpected.map((r) => `${r.script}#${r.step}`),
+        [],
+        'model calls the script did not expect',
+      );
       assert.equal(ctx.waitError, undefined, ctx.waitError);
     });
 
@@ -352,7 +477,11 @@ describe('OpenCode end to end', () => {
       assert.equal(turns.length, 1, `Turn spans of the one-shot session${context(ctx)}`);
       const [turn] = turns;
       const below = h.descendantsOf(ctx.unique, turn);
-      assert.deepEqual(below.map((s) => h.kindOf(s)), ['LLM'], `spans below the Turn${context(ctx)}`);
+      assert.deepEqual(
+        below.map((s) => h.kindOf(s)),
+        ['LLM'],
+        `spans below the Turn${context(ctx)}`,
+      );
       assert.deepEqual(ctx.unique.filter((s) => s.traceId === turn.traceId).length, 2, 'spans in the one-shot trace');
       assert.notEqual(turn.status.code, 2, 'the Turn is marked ERROR');
       assert.notEqual(below[0].status.code, 2, 'the LLM span is marked ERROR');
@@ -366,12 +495,19 @@ describe('OpenCode end to end', () => {
       const [turn] = turns;
       assert.equal(turn.status.code, 2, `Turn status ${JSON.stringify(turn.status)}`);
       const llms = h.descendantsOf(ctx.unique, turn);
-      assert.deepEqual(llms.map((s) => h.kindOf(s)), ['LLM'], `spans below the failed Turn${context(ctx)}`);
+      assert.deepEqual(
+        llms.map((s) => h.kindOf(s)),
+        ['LLM'],
+        `spans below the failed Turn${context(ctx)}`,
+      );
       const [llm] = llms;
       assert.equal(llm.status.code, 2, `LLM status ${JSON.stringify(llm.status)}`);
       assert.match(llm.status.message, /scripted bad request/);
       assert.equal(llm.attributes['http.response.status_code'], 400);
-      assert.ok(llm.events.some((e) => e.name === 'exception'), 'the failed LLM call has no exception event');
+      assert.ok(
+        llm.events.some((e) => e.name === 'exception'),
+        'the failed LLM call has no exception event',
+      );
       assert.notEqual(turn.traceId, h.turnsOf(ctx.unique, oneShot)[0]?.traceId, 'the two sessions share a trace');
     });
 

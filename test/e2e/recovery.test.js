@@ -30,7 +30,11 @@ const STALLED_TEXT = 'This answer is still streaming when OpenCode is killed, pi
 function start(ctx, args, onOutput = () => {}) {
   return new Promise((resolve) => {
     const began = Date.now();
-    const child = spawn(h.OPENCODE_BIN, args, { cwd: ctx.oc.project, env: { ...ctx.oc.env, PWD: ctx.oc.project }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(h.OPENCODE_BIN, args, {
+      cwd: ctx.oc.project,
+      env: { ...ctx.oc.env, PWD: ctx.oc.project },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
     const poll = setInterval(() => onOutput(out, child), 200); // also when OpenCode prints nothing
@@ -55,7 +59,11 @@ function backfill(ctx, args = []) {
   const cli = path.join(ctx.oc.configDir, 'node_modules', 'opencode-arize-tracing', 'lib', 'cli.js');
   return new Promise((resolve) => {
     const env = { ...ctx.oc.env, PATH: `${path.dirname(h.OPENCODE_BIN)}${path.delimiter}${process.env.PATH}` };
-    const child = spawn(process.execPath, [cli, 'backfill', ...args], { cwd: ctx.oc.home, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'backfill', ...args], {
+      cwd: ctx.oc.home,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -65,7 +73,11 @@ function backfill(ctx, args = []) {
 
 const sessionOf = (model, label) => [...model.conversations.values()].find((c) => c.label.startsWith(label))?.key;
 const ofSession = (spans, id) => h.uniqueSpans(spans).filter((s) => s.attributes['session.id'] === id);
-const treeOf = (spans, ids) => h.formatTree(h.uniqueSpans(spans).filter((s) => ids.includes(s.attributes['session.id'])), { indent: '  ' }) || '  (nothing)';
+const treeOf = (spans, ids) =>
+  h.formatTree(
+    h.uniqueSpans(spans).filter((s) => ids.includes(s.attributes['session.id'])),
+    { indent: '  ' },
+  ) || '  (nothing)';
 const quiet = (ms) => new Promise((r) => setTimeout(r, ms));
 
 describe('history and interruptions with the real OpenCode', () => {
@@ -73,7 +85,8 @@ describe('history and interruptions with the real OpenCode', () => {
   if (prerequisite) return;
 
   const ctx = { runs: [] };
-  const show = () => `\nruns:\n${ctx.runs.map((r) => `  ${r.label}: ${r.code ?? r.signal} in ${r.ms} ms`).join('\n')}\n` +
+  const show = () =>
+    `\nruns:\n${ctx.runs.map((r) => `  ${r.label}: ${r.code ?? r.signal} in ${r.ms} ms`).join('\n')}\n` +
     `received:\n${h.formatTree(ctx.receiver.spans(), { indent: '  ' })}\n`;
   let pkg;
 
@@ -81,13 +94,25 @@ describe('history and interruptions with the real OpenCode', () => {
     pkg = h.packPackage();
     ctx.receiver = await startReceiver();
     ctx.model = await startModelServer();
-    ctx.oc = h.makeOpenCodeHome({ route: 'plugin-file', tarball: pkg.tarball, modelURL: ctx.model.baseURL, receiverURL: ctx.receiver.url, keep: KEEP });
+    ctx.oc = h.makeOpenCodeHome({
+      route: 'plugin-file',
+      tarball: pkg.tarball,
+      modelURL: ctx.model.baseURL,
+      receiverURL: ctx.receiver.url,
+      keep: KEEP,
+    });
     if (KEEP) process.stderr.write(`# home kept at ${ctx.oc.base}\n`);
     ctx.model.play({
       scripts: {
         BF_TASK: [
-          { tool: 'task', args: { description: 'Echo child', prompt: TASK_PROMPT, subagent_type: 'general' },
-            child: [{ tool: 'bash', args: { command: 'echo from-child', description: 'Echo' } }, { text: 'The child echoed.' }] },
+          {
+            tool: 'task',
+            args: { description: 'Echo child', prompt: TASK_PROMPT, subagent_type: 'general' },
+            child: [
+              { tool: 'bash', args: { command: 'echo from-child', description: 'Echo' } },
+              { text: 'The child echoed.' },
+            ],
+          },
           { text: 'Parent done after its subagent.' },
         ],
         STALL: [{ text: STALLED_TEXT, delayMs: 6000 }],
@@ -130,7 +155,10 @@ describe('history and interruptions with the real OpenCode', () => {
       t.diagnostic(`backfill --dry-run (exit ${dry.code}):\n${dry.out}`);
       assert.equal(dry.code, 0, dry.out);
       assert.match(dry.out, /1 turn\(s\), 8 span\(s\) would be sent/);
-      assert.match(dry.out, /done: 1 session\(s\), 1 turn\(s\), 8 span\(s\) would be sent; nothing was sent or recorded/);
+      assert.match(
+        dry.out,
+        /done: 1 session\(s\), 1 turn\(s\), 8 span\(s\) would be sent; nothing was sent or recorded/,
+      );
       assert.equal(ctx.afterDryRun, 0, 'the dry run sent spans');
     });
 
@@ -147,7 +175,14 @@ describe('history and interruptions with the real OpenCode', () => {
       const agents = h.childrenOf(spans, taskSpan ?? {});
       assert.deepEqual(agents.map(h.kindOf), ['AGENT'], `the task call's children${show()}`);
       assert.equal(agents[0].attributes['session.id'], child);
-      assert.deepEqual(h.descendantsOf(spans, agents[0]).map((s) => s.name).sort(), ['LLM: scripted', 'LLM: scripted', 'bash'], show());
+      assert.deepEqual(
+        h
+          .descendantsOf(spans, agents[0])
+          .map((s) => s.name)
+          .sort(),
+        ['LLM: scripted', 'LLM: scripted', 'bash'],
+        show(),
+      );
       assert.deepEqual(h.childrenOf(spans, turns[0]).map(h.kindOf), ['LLM', 'LLM'], show());
       assert.equal(afterFirst, 8, show());
       assert.deepEqual(h.duplicateSpans(spans), []);
@@ -191,7 +226,11 @@ describe('history and interruptions with the real OpenCode', () => {
       ctx.quickTurnsBefore = h.turnsOf(ctx.receiver.spans(), quick).length;
       next = await start(ctx, ['run', 'NEXT_START: a new session']);
       fresh = sessionOf(ctx.model, 'script:NEXT_START');
-      await h.settle(ctx.receiver, (s) => h.turnsOf(s, quick).length >= 1 && h.turnsOf(s, fresh).length >= 1, { timeoutMs: 15000 }).catch(() => {});
+      await h
+        .settle(ctx.receiver, (s) => h.turnsOf(s, quick).length >= 1 && h.turnsOf(s, fresh).length >= 1, {
+          timeoutMs: 15000,
+        })
+        .catch(() => {});
       quickAfter = treeOf(ctx.receiver.spans(), [quick]);
     });
 
@@ -200,7 +239,11 @@ describe('history and interruptions with the real OpenCode', () => {
       t.diagnostic(`before the next start:\n${stalledBefore}`);
       t.diagnostic(`after it:\n${stalledAfter}`);
       assert.ok(stalled, `the model never saw the stalled session${show()}`);
-      assert.equal(killed.signal ?? killed.code, 'SIGTERM', `the run was not killed mid-turn: ${killed.out.slice(-500)}`);
+      assert.equal(
+        killed.signal ?? killed.code,
+        'SIGTERM',
+        `the run was not killed mid-turn: ${killed.out.slice(-500)}`,
+      );
       assert.equal(ctx.stalledTurnsBefore, 0, `the killed turn had a root before the next start${show()}`);
       const spans = ctx.receiver.spans();
       const turns = h.turnsOf(spans, stalled);
@@ -211,7 +254,10 @@ describe('history and interruptions with the real OpenCode', () => {
       assert.deepEqual(llms.map(h.kindOf), ['LLM'], show());
       assert.equal(llms[0].status.code, 2);
       assert.match(llms[0].status.message, /Interrupted/);
-      assert.ok(llms[0].startNs >= turns[0].startNs && llms[0].endNs <= turns[0].endNs, 'the LLM span lies outside its Turn');
+      assert.ok(
+        llms[0].startNs >= turns[0].startNs && llms[0].endNs <= turns[0].endNs,
+        'the LLM span lies outside its Turn',
+      );
     });
 
     test('a fast quit (SIGINT the instant the answer is printed): the next start sends its Turn', (t) => {

@@ -15,12 +15,12 @@
 
 #include "spans.h"
 
-#define FUZZ_ASSERT(cond)                                                            \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);   \
-      abort();                                                                       \
-    }                                                                                \
+#define FUZZ_ASSERT(cond)                                                                          \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);                  \
+      abort();                                                                                     \
+    }                                                                                              \
   } while (0)
 
 /* FNV-1a of the input: lets a harness choose options from the input without a prefix, so
@@ -68,7 +68,8 @@ static inline void fuzz_check_span_utf8(const span *s) {
   FUZZ_ASSERT(fuzz_str_ok(s->status_message));
   for (size_t i = 0; i < s->attrs.len; i++) {
     FUZZ_ASSERT(fuzz_str_ok(s->attrs.items[i].key));
-    if (s->attrs.items[i].type == SPAN_ATTR_STRING) FUZZ_ASSERT(fuzz_str_ok(s->attrs.items[i].value.s));
+    if (s->attrs.items[i].type == SPAN_ATTR_STRING)
+      FUZZ_ASSERT(fuzz_str_ok(s->attrs.items[i].value.s));
     if (s->attrs.items[i].type == SPAN_ATTR_STRING_LIST)
       for (size_t k = 0; k < s->attrs.items[i].value.list.n; k++)
         FUZZ_ASSERT(fuzz_str_ok(s->attrs.items[i].value.list.items[k]));

@@ -26,7 +26,8 @@ async function main() {
     if ('fixture' in step && step.variants && step.quiet) {
       // many distinct sessions, nothing recorded but how many spans they gave
       let spans = 0;
-      for (let i = 0; i < step.variants; i++) spans += api.reconcile(variant(payload(step.fixture, step.type), i + (step.offset || 0))).spans;
+      for (let i = 0; i < step.variants; i++)
+        spans += api.reconcile(variant(payload(step.fixture, step.type), i + (step.offset || 0))).spans;
       out.push({ spans });
     } else if ('fixture' in step && step.variants) {
       // many distinct sessions: how long each reconcile took, and memory after
@@ -38,31 +39,35 @@ async function main() {
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
       out.push({ times, rss: process.memoryUsage().rss });
-    } else if ('fixture' in step) out.push({ reconcile: api.reconcile(payload(step.fixture, step.type), step.options) });
+    } else if ('fixture' in step)
+      out.push({ reconcile: api.reconcile(payload(step.fixture, step.type), step.options) });
     else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
     else if ('flush' in step) out.push({ flush: await api.flush(step.flush) });
     else if ('status' in step) out.push({ status: api.status() });
     else if ('shutdown' in step) out.push({ shutdown: api.shutdown(step.shutdown) ?? null });
     else if ('kill' in step) process.kill(process.pid, step.kill);
     else if ('durable' in step) out.push({ durable: await durable(api, step.durable) });
-    else if ('sleep' in step) out.push({ slept: await new Promise((r) => setTimeout(() => r(step.sleep), step.sleep)) });
+    else if ('sleep' in step)
+      out.push({ slept: await new Promise((r) => setTimeout(() => r(step.sleep), step.sleep)) });
     else if ('timedShutdown' in step) {
       const t0 = process.hrtime.bigint();
       api.shutdown(step.timedShutdown);
       out.push({ shutdownMs: Number(process.hrtime.bigint() - t0) / 1e6 });
-    } else if ('remove' in step) out.push({ removed: fs.rmSync(step.remove, { recursive: true, force: true }) ?? true });
+    } else if ('remove' in step)
+      out.push({ removed: fs.rmSync(step.remove, { recursive: true, force: true }) ?? true });
     else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
   }
   const plugin = program.esm ? { id: api.default.id, server: typeof api.default.server } : undefined;
   // each step's watermark beside its reconcile result: the tests compare spans and errors
-  for (const step of out) if (step.reconcile && step.reconcile.watermark) {
-    step.watermark = step.reconcile.watermark;
-    delete step.reconcile.watermark;
-  }
+  for (const step of out)
+    if (step.reconcile && step.reconcile.watermark) {
+      step.watermark = step.reconcile.watermark;
+      delete step.reconcile.watermark;
+    }
   process.stdout.write(JSON.stringify({ steps: out, version: api.version, plugin }));
 }
 
 main().catch((error) => {
-  process.stderr.write(String(error && error.stack || error));
+  process.stderr.write(String((error && error.stack) || error));
   process.exit(1);
 });

@@ -20,6 +20,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(String(error && error.stack || error));
+  process.stderr.write(String((error && error.stack) || error));
   process.exit(1);
 });

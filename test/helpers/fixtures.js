@@ -3,8 +3,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const FIXTURES = process.env.ARIZE_FIXTURES ||
-  path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'opencode-1.18.33');
+const FIXTURES =
+  process.env.ARIZE_FIXTURES || path.join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'opencode-1.18.33');
 
 function snapshot(relative) {
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, relative), 'utf8'));
@@ -14,7 +14,10 @@ function snapshot(relative) {
 function payload(relative, type = 'close') {
   const snap = snapshot(relative);
   const childSessions = (snap.children || []).map((c) => ({
-    sessionID: c.id, parentSessionID: c.session.parentID, info: c.session, messages: c.messages,
+    sessionID: c.id,
+    parentSessionID: c.session.parentID,
+    info: c.session,
+    messages: c.messages,
   }));
   return { type, sessionID: snap.session.id, messages: snap.messages, childSessions };
 }

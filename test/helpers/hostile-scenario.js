@@ -27,11 +27,21 @@ function expand(s) {
 function withNextTurn(p) {
   const [user, , last] = p.messages;
   const t = last.info.time.completed + 1000;
-  const u = JSON.parse(JSON.stringify(user)), a = JSON.parse(JSON.stringify(last));
-  u.info.id = 'msg_next_user'; u.info.time = { created: t };
-  for (const part of u.parts) { part.messageID = u.info.id; part.id = `${part.id}_next`; }
-  a.info.id = 'msg_next_answer'; a.info.parentID = u.info.id; a.info.time = { created: t + 10, completed: t + 20 };
-  for (const part of a.parts) { part.messageID = a.info.id; part.id = `${part.id}_next`; }
+  const u = JSON.parse(JSON.stringify(user)),
+    a = JSON.parse(JSON.stringify(last));
+  u.info.id = 'msg_next_user';
+  u.info.time = { created: t };
+  for (const part of u.parts) {
+    part.messageID = u.info.id;
+    part.id = `${part.id}_next`;
+  }
+  a.info.id = 'msg_next_answer';
+  a.info.parentID = u.info.id;
+  a.info.time = { created: t + 10, completed: t + 20 };
+  for (const part of a.parts) {
+    part.messageID = a.info.id;
+    part.id = `${part.id}_next`;
+  }
   p.messages.push(u, a);
   return p;
 }
@@ -93,14 +103,15 @@ async function main() {
     }
   }
   // each step's watermark beside its reconcile result: the tests compare spans and errors
-  for (const step of out) if (step.reconcile && step.reconcile.watermark) {
-    step.watermark = step.reconcile.watermark;
-    delete step.reconcile.watermark;
-  }
+  for (const step of out)
+    if (step.reconcile && step.reconcile.watermark) {
+      step.watermark = step.reconcile.watermark;
+      delete step.reconcile.watermark;
+    }
   process.stdout.write(JSON.stringify({ steps: out, runtime: process.versions.bun ? 'bun' : 'node' }));
 }
 
 main().catch((error) => {
-  process.stderr.write(String(error && error.stack || error));
+  process.stderr.write(String((error && error.stack) || error));
   process.exit(1);
 });

@@ -34,11 +34,18 @@ let packed;
 function pack() {
   if (packed) return packed;
   const dir = tempDir('oat-pack-');
-  const out = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', dir],
-    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', dir], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const info = JSON.parse(out)[0];
-  packed = { tarball: path.join(dir, info.filename), bytes: info.size, unpacked: info.unpackedSize,
-    files: info.files.map((f) => f.path) };
+  packed = {
+    tarball: path.join(dir, info.filename),
+    bytes: info.size,
+    unpacked: info.unpackedSize,
+    files: info.files.map((f) => f.path),
+  };
   return packed;
 }
 
@@ -48,12 +55,18 @@ function pack() {
  */
 function install(dir, spec = pack().tarball, { binDir = barePath() } = {}) {
   fs.mkdirSync(dir, { recursive: true });
-  if (!fs.existsSync(path.join(dir, 'package.json'))) fs.writeFileSync(path.join(dir, 'package.json'), '{"private": true}\n');
-  execFileSync(process.execPath, [npmCli(), 'install', '--ignore-scripts', '--no-audit', '--no-fund',
-    '--prefer-offline', '--loglevel=error', spec], {
-    cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-    env: Object.assign({}, process.env, { PATH: binDir }),
-  });
+  if (!fs.existsSync(path.join(dir, 'package.json')))
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"private": true}\n');
+  execFileSync(
+    process.execPath,
+    [npmCli(), 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', spec],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: Object.assign({}, process.env, { PATH: binDir }),
+    },
+  );
   return path.join(dir, 'node_modules', NAME);
 }
 
@@ -71,7 +84,8 @@ function userEnv(home, binDir, extra = {}) {
 function runProcess(cmd, args, { env, cwd, input, timeoutMs = 60000 } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));

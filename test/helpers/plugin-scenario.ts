@@ -21,7 +21,9 @@ type Frame = { store: { session: any; messages: any[] }[]; event: any }
 const frames: Frame[] = []
 if (program.snapshots) {
   const dir = join(FIXTURES, program.snapshots)
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
     const snap = JSON.parse(readFileSync(join(dir, file), "utf8"))
     const store = [{ session: snap.session, messages: snap.messages }]
     for (const child of snap.children ?? []) store.push({ session: child.session, messages: child.messages })
@@ -41,7 +43,8 @@ if (program.snapshots) {
 }
 // Events delivered: frames [from, to) (the plugin loaded late, or OpenCode stopped early);
 // OpenCode's storage holds what every frame up to the current one wrote.
-const from = program.from ?? 0, to = program.to ?? frames.length
+const from = program.from ?? 0,
+  to = program.to ?? frames.length
 
 const sessions = new Map<string, { session: any; messages: any[] }>()
 const logs: unknown[] = []
@@ -66,7 +69,12 @@ const client = {
       const ignore = new Set(program.ignore ?? [])
       if (query?.before !== undefined && !ignore.has("before")) list = list.filter((m: any) => m.info.id < query.before)
       if (query?.limit !== undefined && query.limit > 0 && !ignore.has("limit")) list = list.slice(-query.limit)
-      reads.push({ session: path.id, limit: query?.limit ?? null, before: query?.before ?? null, messages: list.length })
+      reads.push({
+        session: path.id,
+        limit: query?.limit ?? null,
+        before: query?.before ?? null,
+        messages: list.length,
+      })
       return wrap(list)
     },
   },

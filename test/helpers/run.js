@@ -15,8 +15,7 @@ function tempHome() {
 // The environment a scenario starts from: ours, minus anything that would configure tracing.
 function cleanEnv(extra) {
   const env = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (!/^(ARIZE_|PHOENIX_|OTEL_|OPENINFERENCE_)/.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (!/^(ARIZE_|PHOENIX_|OTEL_|OPENINFERENCE_)/.test(k)) env[k] = v;
   // The binary under test is not configuration: keep one chosen by the caller (npm run
   // test:asan points it at a sanitizer build).
   if (process.env.ARIZE_TRACING_NATIVE) env.ARIZE_TRACING_NATIVE = process.env.ARIZE_TRACING_NATIVE;
@@ -28,7 +27,8 @@ function cleanEnv(extra) {
 function run(script, input, env, { runtime = process.execPath, timeoutMs = 30000, expectSignal } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(runtime, [path.join(__dirname, script)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
@@ -36,7 +36,8 @@ function run(script, input, env, { runtime = process.execPath, timeoutMs = 30000
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (expectSignal && signal === expectSignal) return resolve({ signal, stdout, stderr });
-      if (code !== 0) return reject(new Error(`${script} exited ${code ?? signal}: ${stderr} (stdout: ${stdout.slice(0, 300)})`));
+      if (code !== 0)
+        return reject(new Error(`${script} exited ${code ?? signal}: ${stderr} (stdout: ${stdout.slice(0, 300)})`));
       try {
         resolve({ ...JSON.parse(stdout), stderr });
       } catch (error) {

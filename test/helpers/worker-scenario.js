@@ -14,7 +14,8 @@ const api = require(path.join(__dirname, '..', '..', 'lib'));
 // One thread's work: its own sessions (variants first .. first + count - 1) and the shared
 // one (the fixture itself) after each of them, rounds times; returns the spans each reconcile gave, in order.
 function work(first, count, rounds) {
-  const own = [], shared = [];
+  const own = [],
+    shared = [];
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < count; i++) {
       own.push(api.reconcile(variant(payload(FIXTURE, 'close'), first + i)).spans);
@@ -31,7 +32,8 @@ if (!isMainThread) {
 } else {
   (async () => {
     const { workers: n, sessions, rounds } = JSON.parse(fs.readFileSync(0, 'utf8'));
-    const workers = [], exited = [];
+    const workers = [],
+      exited = [];
     for (let w = 0; w < n; w++) {
       const worker = new Worker(__filename, { workerData: { first: (w + 1) * 1000, count: sessions, rounds } });
       workers.push(worker);
@@ -40,10 +42,13 @@ if (!isMainThread) {
     }
     // every worker has loaded the addon (its first reconcile is the first thing it does once
     // told to start): start them together, then work here at the same time
-    const results = workers.map((worker) => new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    }));
+    const results = workers.map(
+      (worker) =>
+        new Promise((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    );
     for (const worker of workers) worker.postMessage('go');
     const main = work(0, sessions, rounds);
     const fromWorkers = await Promise.all(results);
@@ -53,7 +58,7 @@ if (!isMainThread) {
     const flush = await api.flush(20000);
     process.stdout.write(JSON.stringify({ main, workers: fromWorkers, exits, after, flush }));
   })().catch((error) => {
-    process.stderr.write(String(error && error.stack || error));
+    process.stderr.write(String((error && error.stack) || error));
     process.exit(1);
   });
 }
