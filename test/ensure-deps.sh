@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential pkg-config python3 git ca-certificates libcurl4-openssl-dev libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev clang libclang-rt-14-dev"
+PACKAGES="build-essential pkg-config python3 git ca-certificates libcurl4-openssl-dev libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev clang clang-format libclang-rt-14-dev"
 if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || ! command -v cc >/dev/null; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -37,6 +37,13 @@ else
   echo "== fuzz smoke: skipped: clang with its libFuzzer runtime is missing (apt-get install clang libclang-rt-14-dev)"
 fi
 step "bundled prebuilds (linux-x64, linux-arm64) match the native sources" node native/prebuild/sources.js --check
+# One style, applied by `npm run format` (.clang-format for C, .prettierrc.json for JS/TS).
+if command -v clang-format >/dev/null; then
+  step "formatting (clang-format, prettier)" npm run --silent format:check
+else
+  echo "== formatting of C: skipped: clang-format is missing (apt-get install clang-format)"
+  step "formatting (prettier)" node_modules/.bin/prettier --check "lib/**/*.{js,mjs,ts}" "plugin/**/*.{mjs,ts}" "test/**/*.{js,mjs,ts}" "native/**/*.js"
+fi
 step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js
 step "prebuild recipe: pinned, checksum-verified sources" node --test test/prebuild-deps.test.js
 step "linux-arm64: the packed prebuild under qemu-aarch64 with the real aarch64 Bun" node --test test/arm64.test.js
