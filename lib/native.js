@@ -8,13 +8,15 @@
 //      tracing/<version>/), downloaded on first use by a child process (lib/binary.js) with a
 //      bounded wait, and checked against prebuilds/manifest.json's SHA-256 on every load.
 // When nothing loads, the error names each file tried, why it failed, and the fix.
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const binary = require('./binary.js');
 
 const root = binary.ROOT;
 const DOWNLOAD_TIMEOUT_MS = 30000;
+// Set by the plugin before it loads this file: never wait on a download (see fromRelease).
+const BACKGROUND = Symbol.for('opencode-arize-tracing.background-download');
 
 function fixedPrebuild(key) {
   if (key === 'linux-x64') return require('../prebuilds/linux-x64/node.napi.node');
@@ -50,8 +52,28 @@ function fromRelease(key, tried) {
       tried.push(`${where}: not downloaded, and no download location (ARIZE_TRACING_BINARY_HOST)`);
       return null;
     }
-    // The loader is synchronous: the download runs in a child process of this same runtime
-    // (BUN_BE_BUN makes a Bun-compiled host such as OpenCode act as plain Bun), at most
+    // Inside OpenCode (the plugin sets BACKGROUND) its thread must not wait on the network:
+    // the download runs in a detached child process, this load fails with a line saying so, and
+    // the next start finds the file in the cache.
+    if (globalThis[BACKGROUND] === true) {
+      try {
+        const child = spawn(process.execPath, [path.join(__dirname, 'binary.js'), String(DOWNLOAD_TIMEOUT_MS)], {
+          env: Object.assign({}, process.env, { BUN_BE_BUN: '1' }),
+          detached: true,
+          stdio: 'ignore',
+        });
+        child.on('error', () => {});
+        child.unref();
+        tried.push(
+          `${where}: being downloaded in the background (first start on ${key}); tracing starts with the next start`,
+        );
+      } catch (error) {
+        tried.push(`${where}: the background download could not start: ${explain(error)}`);
+      }
+      return null;
+    }
+    // Elsewhere the loader is synchronous: the download runs in a child process of this same
+    // runtime (BUN_BE_BUN makes a Bun-compiled host such as OpenCode act as plain Bun), at most
     // DOWNLOAD_TIMEOUT_MS, once: later starts find the file in the cache.
     const child = spawnSync(process.execPath, [path.join(__dirname, 'binary.js'), String(DOWNLOAD_TIMEOUT_MS)], {
       env: Object.assign({}, process.env, { BUN_BE_BUN: '1' }),

@@ -35,6 +35,9 @@ const PAGE_MAX = 2000 // messages per page when fetching further back
 
 // The API beside this file; a .node loads only through require, never import.
 function loadApi() {
+  // OpenCode's thread never waits on the network: a release binary still to be downloaded is
+  // fetched in the background, and tracing starts with the next OpenCode start.
+  globalThis[Symbol.for("opencode-arize-tracing.background-download")] = true
   return createRequire(import.meta.url)("../lib/index.js")
 }
 

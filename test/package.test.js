@@ -188,11 +188,12 @@ const RELEASE_FILE = `${NAME}-v0.0.0-test-${FAKE}.node`;
 let server,
   serverUrl,
   served = {};
+const held = [];
 
 before(async () => {
   // The real prebuild stands in for another platform's release file.
   const bytes = fs.readFileSync(path.join(pkgDir, 'prebuilds/linux-x64/node.napi.node'));
-  served = { good: bytes, bad: Buffer.concat([bytes, Buffer.from('tampered')]) };
+  served = { good: bytes, held: bytes, bad: Buffer.concat([bytes, Buffer.from('tampered')]) };
   server = http.createServer((req, res) => {
     const [, kind, file] = req.url.split('/');
     if (file !== RELEASE_FILE || !served[kind]) {
@@ -200,6 +201,7 @@ before(async () => {
       return;
     }
     served.requests = (served.requests || 0) + 1;
+    if (kind === 'held') return held.push(res); // answered when the test says so
     res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(served[kind]);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -242,6 +244,31 @@ for (const runtime of ['node', 'bun']) {
     assert.ok(!again.failed, again.stderr);
     assert.equal(again.status.binary, cacheFile(home));
     assert.equal(served.requests - before, 1);
+  });
+}
+
+for (const runtime of ['node', 'bun']) {
+  test(`under ${runtime}, loaded by the plugin, a release binary still to be downloaded is fetched in the background, never waited for`, async () => {
+    const home = tempDir('oat-home-');
+    const plugin = `globalThis[Symbol.for('opencode-arize-tracing.background-download')] = true;
+      try { require('${NAME}'); console.log(JSON.stringify({ loaded: true })); }
+      catch (error) { console.log(JSON.stringify({ error: error.message })); }`;
+    // the server holds the download: a load that waited for it could not return
+    const r = await runProcess(path.join(binDir, runtime), ['-e', plugin], {
+      cwd: app,
+      env: fakePlatformEnv(home, `${serverUrl}/held`),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(JSON.parse(r.stdout).error, /being downloaded in the background .*tracing starts with the next start/);
+    for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((done) => setTimeout(done, 50));
+    assert.equal(held.length, 1, 'the download went on after the load returned');
+    assert.equal(fs.existsSync(cacheFile(home)), false);
+    held.shift().writeHead(200, { 'content-type': 'application/octet-stream' }).end(served.held);
+    for (let i = 0; i < 200 && !fs.existsSync(cacheFile(home)); i++) await new Promise((done) => setTimeout(done, 50));
+    assert.ok(fs.existsSync(cacheFile(home)), 'the background download completed into the cache');
+    const next = await scenario(path.join(binDir, runtime), fakePlatformEnv(home, 'http://127.0.0.1:9'));
+    assert.ok(!next.failed, next.stderr);
+    assert.equal(next.status.binary, cacheFile(home), 'the next start loads it');
   });
 }
 
