@@ -1,8 +1,9 @@
 /* state — the dedup set, in memory and in one append-only file per session; see state.h.
  *
  * File format: a header line "oat-state 1", then one key per line. Appends are single
- * write()s under an flock, so two processes never interleave; a torn last line (a crash in
- * the middle of a write) is ignored and terminated before the next append.
+ * write()s under an flock, so two processes never interleave; reads take no lock; a torn last
+ * line (a crash, or an append under way) is left unread and, after a crash, terminated
+ * before the next append.
  */
 #include "state.h"
 
@@ -21,6 +22,10 @@
 #include "files.h"
 #include "hash.h"
 #include "log.h"
+
+#ifndef O_NOATIME
+#define O_NOATIME 0 /* Linux only */
+#endif
 
 #define HEADER "oat-state 1\n"
 #define HEADER_LEN (sizeof HEADER - 1)
@@ -146,8 +151,10 @@ typedef struct session_file {
 struct state {
   char *dir; /* NULL: memory only */
   keyset committed, pending;
-  pthread_mutex_t handed_lock; /* the writer thread removes what it recorded */
+  pthread_mutex_t handed_lock; /* guards handed and recorded (the writer thread moves keys) */
   keyset handed;               /* handed over, not yet recorded in the file */
+  keyset recorded; /* recorded by the writer since the last begin: seen, until begin moves them
+                    * into committed (a begin may have read the file before they reached it) */
   session_file *files;
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
@@ -219,6 +226,7 @@ void state_free(state *st) {
   keyset_clear(&st->committed);
   keyset_clear(&st->pending);
   keyset_clear(&st->handed);
+  keyset_clear(&st->recorded);
   pthread_mutex_destroy(&st->handed_lock);
   for (session_file *f = st->files, *next; f; f = next) {
     next = f->next;
@@ -233,19 +241,32 @@ void state_free(state *st) {
  * (a flock belongs to the open file description: closing this one keeps it). Opening a file
  * for writing and closing it are what can wait on the file system's journal, so the reconcile
  * path reads only; writes are for the rare reset and the roll-forward. -1 on failure. */
+/* O_NOATIME is allowed on our own files only; a file owned by another user opens without it. */
+static int open_for_reading(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  return fd;
+}
+
 static int open_for_writing(const char *path) {
   return path ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) : -1;
 }
 
-/* Starts a session file afresh: truncated, with just the header. */
+/* Starts a session file afresh: truncated, with just the header; under the lock, and only if
+ * it still does not start with the header (another process may have just written it). */
 static void reset_file(const char *path, session_file *f) {
-  int fd = open_for_writing(path);
-  if (fd >= 0 && ftruncate(fd, 0) == 0 && write(fd, HEADER, HEADER_LEN) == (ssize_t)HEADER_LEN) {
-    f->loaded = (off_t)HEADER_LEN;
-  } else {
-    f->loaded = 0;
+  f->loaded = 0;
+  int fd = path ? open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW) : -1;
+  if (fd < 0) return;
+  char head[HEADER_LEN];
+  if (flock(fd, LOCK_EX) == 0) {
+    if (pread(fd, head, HEADER_LEN, 0) == (ssize_t)HEADER_LEN &&
+        memcmp(head, HEADER, HEADER_LEN) == 0)
+      f->loaded = 0; /* ours after all: read it whole next time */
+    else if (ftruncate(fd, 0) == 0 && pwrite(fd, HEADER, HEADER_LEN, 0) == (ssize_t)HEADER_LEN)
+      f->loaded = (off_t)HEADER_LEN;
   }
-  if (fd >= 0) close(fd);
+  close(fd); /* drops the flock */
 }
 
 /* Reads the keys appended since f->loaded (by us or another process). */
@@ -270,6 +291,10 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
   buf[len] = '\0';
   char *p = buf;
   if (f->loaded == 0) {
+    if (len < HEADER_LEN && memcmp(buf, HEADER, len) == 0) { /* a header being written: later */
+      free(buf);
+      return;
+    }
     if (len < HEADER_LEN || memcmp(buf, HEADER, HEADER_LEN) != 0) {
       log_warn("state file %s is not ours or is corrupt; starting it afresh (spans of that "
                "session may be sent again; backends keep one copy per span id)",
@@ -309,8 +334,29 @@ static void evict(state *st, const session_file *current) {
   }
 }
 
+/* Moves the keys the writer recorded into committed (those of sessions whose keys are in
+ * memory; an evicted session reads its file whole on its next begin). Before the file is read:
+ * a key the writer records meanwhile stays in recorded, seen, until the next begin. */
+static void drain_recorded(state *st) {
+  pthread_mutex_lock(&st->handed_lock);
+  for (size_t i = 0; st->recorded.len && i < st->recorded.cap; i++) {
+    char *s = st->recorded.slots[i];
+    if (!s) continue;
+    char *sep = strchr(s, 0x1f);
+    *sep = '\0';
+    const session_file *f = NULL;
+    for (f = st->files; f && strcmp(f->session_id, s) != 0; f = f->next) {}
+    if (f && f->in_memory)
+      keyset_add(&st->committed, s, sep + 1); /* out of memory: the file has it */
+    *sep = 0x1f;
+  }
+  keyset_clear(&st->recorded);
+  pthread_mutex_unlock(&st->handed_lock);
+}
+
 void state_begin(state *st, const char *session_id) {
   state_rollback(st);
+  drain_recorded(st);
   st->open_session = strdup(session_id);
   if (!st->dir || !st->open_session) return;
   session_file *f = file_for(st, session_id);
@@ -324,15 +370,16 @@ void state_begin(state *st, const char *session_id) {
   char *path = malloc(n);
   if (!path) return;
   snprintf(path, n, "%s/%s", st->dir, name);
-  /* Read-only and without O_CREAT when the file exists (the common case): no directory lock,
-   * no journal; a new session's file is created empty, and its first append adds the header. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  /* Read-only, without O_CREAT when the file exists (the common case), without a lock and
+   * O_NOATIME: nothing here waits on another process or the journal. A new session's file is
+   * created empty, and its first append adds the header. */
+  int fd = open_for_reading(path);
   if (fd < 0 && errno == ENOENT) {
     int created = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (created >= 0) close(created);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open_for_reading(path);
   }
-  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+  if (fd < 0) {
     log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only", path,
              strerror(errno));
     if (fd >= 0) close(fd);
@@ -350,7 +397,8 @@ bool state_seen(const state *st, const char *session_id, const char *key) {
     return true;
   pthread_mutex_t *lock = (pthread_mutex_t *)&st->handed_lock;
   pthread_mutex_lock(lock);
-  bool handed = keyset_has(&st->handed, session_id, key);
+  bool handed =
+      keyset_has(&st->handed, session_id, key) || keyset_has(&st->recorded, session_id, key);
   pthread_mutex_unlock(lock);
   return handed;
 }
@@ -381,6 +429,10 @@ static int append_pending(state *st) {
   if (!buf) return -1;
   struct stat sb;
   char last = '\n';
+  if (flock(st->open_fd, LOCK_EX) != 0) {
+    free(buf);
+    return -1;
+  }
   bool sized = fstat(st->open_fd, &sb) == 0;
   if (sized && sb.st_size == 0) { /* a new file starts with its header */
     memcpy(p, HEADER, HEADER_LEN);
@@ -404,7 +456,7 @@ static int append_pending(state *st) {
   if (wfd >= 0 && close(wfd) != 0 && wrote >= 0) wrote = -1, saved = errno;
   bool ok = at >= 0 && wrote == p - buf;
   if (ok && f->loaded == at && at > 0) f->loaded += wrote; /* our own keys need no re-read */
-  free(buf);
+  free(buf); /* the flock goes with the file (release) */
   errno = saved;
   return ok ? 0 : -1;
 }
@@ -552,6 +604,16 @@ static void add_line(void *ctx, const char *session_id, const char *key) {
   l->buf[l->len++] = '\n';
 }
 
+struct moved {
+  state *st;
+  bool ok;
+};
+
+static void add_recorded(void *ctx, const char *session_id, const char *key) {
+  struct moved *m = ctx;
+  if (keyset_add(&m->st->recorded, session_id, key) < 0) m->ok = false;
+}
+
 int state_record(state *st, const uint8_t *marks, size_t len) {
   const char *session = state_marks_each(marks, len, NULL, NULL);
   if (!session || !st->dir) return -1; /* memory only: they stay handed */
@@ -580,8 +642,11 @@ int state_record(state *st, const uint8_t *marks, size_t len) {
              strerror(saved));
     return -1;
   }
+  /* handed -> recorded: still seen by a begin that read the file before this write */
   pthread_mutex_lock(&st->handed_lock);
-  forget_handed(st, marks, len);
+  struct moved moved = {st, true};
+  state_marks_each(marks, len, add_recorded, &moved);
+  if (moved.ok) forget_handed(st, marks, len); /* out of memory: they stay handed */
   pthread_mutex_unlock(&st->handed_lock);
   return 0;
 }

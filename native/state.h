@@ -5,24 +5,30 @@
  * session's keys are also kept in a file there, so a new process (a restart, or a second
  * OpenCode on the same session) emits only what is new:
  *
- *   state_begin(st, session)   lock the session's file, read what others recorded since
+ *   state_begin(st, session)   open the session's file, read what was recorded since
  *   state_seen / state_mark    marks are pending until...
  *   state_hand_over(st, ...)   ...the spans were handed over (in memory): the marks are
- *                              "handed" (seen by this process, not yet in the file), unlock;
+ *                              "handed" (seen by this process, not yet in the file);
  *                              state_record(st, marks) appends them once the spool holds the
  *                              spans durably (the writer thread calls it)
- *   state_commit(st)           or: append them now, unlock (roll-forward of marks found in
- *                              the spool at start, and tests)
- *   state_rollback(st)         or: forget them, unlock
+ *   state_commit(st)           or: append them now (roll-forward of marks found in the
+ *                              spool at start, and tests)
+ *   state_rollback(st)         or: forget them
  *
  * So the file never says "sent" for a span a crash could still lose: a span handed over but
  * not yet durable is re-derived from the next snapshot by the next process.
  *
- * The lock (flock) is held only between begin and the end of the reconcile, and by
- * state_record for one write(). File names are sanitised session ids: nothing a session id
- * holds can leave the directory.
+ * Reading takes no lock and never waits: the file is append-only, a torn last line is left
+ * unread, and the open is O_NOATIME, so a read dirties no inode (on ext4 an atime update
+ * needs a journal handle, which waits behind a journal commit that another thread's fsync
+ * started). Every append is one write() under the file's flock (state_commit, and
+ * state_record on the writer thread), so two processes never interleave. File names are
+ * sanitised session ids: nothing a session id holds can leave the directory.
  *
- * Threads: state_record may run on another thread than the rest (which run on one).
+ * Threads: state_record may run on another thread than the rest (which run on one). It moves
+ * the keys it wrote from "handed" to "recorded", both seen, under a mutex; the next begin moves
+ * "recorded" into the committed set. So a key is always seen somewhere, even when a begin read
+ * the file just before the key reached it.
  */
 #ifndef STATE_H
 #define STATE_H

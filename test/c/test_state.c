@@ -1,6 +1,9 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,36 +82,100 @@ static void test_a_second_process_sees_the_first_ones_marks(void) {
   state_free(b);
 }
 
-/* Forked processes race on the same session; the flock lets exactly one emit each key. */
-static void test_concurrent_processes_emit_each_key_once(void) {
+/* Forked processes append to the same session's file at once: every append is whole (the
+ * flock), so a later process reads every key and the file has no torn or merged line. */
+static void test_concurrent_appends_never_interleave(void) {
   fresh_dir();
-  int fds[2];
-  CHECK(pipe(fds) == 0);
   for (int p = 0; p < 4; p++) {
     if (fork() == 0) {
-      close(fds[0]);
       state *st = state_new(dir);
-      char key[32];
+      char key[64];
       for (int i = 0; i < 200; i++) {
-        snprintf(key, sizeof key, "k%d", i);
         state_begin(st, "shared");
-        if (!state_seen(st, "shared", key)) {
-          state_mark(st, "shared", key);
-          if (write(fds[1], "x", 1) != 1) _exit(2);
-        }
+        snprintf(key, sizeof key, "p%d-k%d", p, i);
+        state_mark(st, "shared", key);
+        snprintf(key, sizeof key, "p%d-k%d-second", p, i); /* two keys: a multi-line append */
+        state_mark(st, "shared", key);
         state_commit(st);
       }
       state_free(st);
       _exit(0);
     }
   }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n, total = 0;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) total += n;
-  close(fds[0]);
   for (int p = 0; p < 4; p++) wait(NULL);
-  CHECK_INT(total, 200);
+  state *st = state_new(dir);
+  state_begin(st, "shared");
+  char key[64];
+  int seen = 0;
+  for (int p = 0; p < 4; p++)
+    for (int i = 0; i < 200; i++) {
+      snprintf(key, sizeof key, "p%d-k%d", p, i);
+      seen += state_seen(st, "shared", key);
+      snprintf(key, sizeof key, "p%d-k%d-second", p, i);
+      seen += state_seen(st, "shared", key);
+    }
+  state_rollback(st);
+  state_free(st);
+  CHECK_INT(seen, 1600);
+  char path[512], line[128];
+  file_path("shared", path, sizeof path);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  int lines = 0, bad = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    if (lines++ == 0) continue; /* the header */
+    int p, i, n = 0;
+    if (sscanf(line, "p%d-k%d%n", &p, &i, &n) != 2 ||
+        (line[n] != '\n' && strcmp(line + n, "-second\n") != 0))
+      bad++;
+  }
+  if (f) fclose(f);
+  CHECK_INT(lines, 1601);
+  CHECK_INT(bad, 0);
+}
+
+/* Reading a session's file never waits for a lock another process holds (OpenCode's thread
+ * reads it on every reconcile): a process holding the flock forever does not stop it. */
+static void test_reading_never_waits_for_another_process(void) {
+  fresh_dir();
+  state *a = state_new(dir);
+  mark_and_commit(a, "s", "k1");
+  state_free(a);
+  char path[512];
+  file_path("s", path, sizeof path);
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  pid_t holder = fork();
+  if (holder == 0) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) _exit(2);
+    if (write(ready[1], "x", 1) != 1) _exit(2);
+    pause(); /* holds it until killed */
+    _exit(0);
+  }
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);
+  pid_t reader = fork();
+  if (reader == 0) {
+    alarm(10); /* a reader that waits for the lock is killed by SIGALRM: the check fails */
+    state *b = state_new(dir);
+    state_begin(b, "s");
+    int ok = state_seen(b, "s", "k1") && !state_seen(b, "s", "k2");
+    state_mark(b, "s", "k2");
+    uint8_t *marks = NULL;
+    size_t len = 0;
+    ok = ok && state_hand_over(b, &marks, &len) == 0 && len > 0;
+    free(marks);
+    state_free(b);
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(reader, &status, 0);
+  kill(holder, SIGKILL);
+  waitpid(holder, NULL, 0);
+  close(ready[0]);
+  close(ready[1]);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_corrupt_file_is_started_afresh(void) {
@@ -242,6 +309,27 @@ static void test_many_sessions_stay_bounded_in_memory_and_still_dedup(void) {
 
 /* The hand-off: handed marks are seen by this process at once, but the file (what the next
  * process reads) has them only once state_record says the spool holds their spans. */
+/* The writer thread records marks while OpenCode's thread is between reading the file and
+ * deciding (reads take no lock): those keys are still seen, never emitted twice. */
+static void test_marks_recorded_during_a_reconcile_are_still_seen(void) {
+  fresh_dir();
+  state *st = state_new(dir);
+  state_begin(st, "s");
+  state_mark(st, "s", "llm:m1");
+  uint8_t *marks = NULL;
+  size_t len = 0;
+  CHECK_INT(state_hand_over(st, &marks, &len), 0);
+  state_begin(st, "s");                       /* a reconcile has read the file: no llm:m1 yet */
+  CHECK_INT(state_record(st, marks, len), 0); /* the writer records it now */
+  CHECK(state_seen(st, "s", "llm:m1"));
+  state_rollback(st);
+  state_begin(st, "s"); /* and afterwards, from memory and the file */
+  CHECK(state_seen(st, "s", "llm:m1"));
+  state_rollback(st);
+  free(marks);
+  state_free(st);
+}
+
 static void test_handed_marks_reach_the_file_only_when_recorded(void) {
   fresh_dir();
   state *a = state_new(dir);
@@ -282,10 +370,12 @@ static void test_handed_marks_reach_the_file_only_when_recorded(void) {
 
 int main(void) {
   RUN(test_handed_marks_reach_the_file_only_when_recorded);
+  RUN(test_marks_recorded_during_a_reconcile_are_still_seen);
   RUN(test_a_restart_remembers_what_was_sent);
   RUN(test_rollback_forgets_pending_marks);
   RUN(test_a_second_process_sees_the_first_ones_marks);
-  RUN(test_concurrent_processes_emit_each_key_once);
+  RUN(test_concurrent_appends_never_interleave);
+  RUN(test_reading_never_waits_for_another_process);
   RUN(test_corrupt_file_is_started_afresh);
   RUN(test_torn_last_line_is_ignored_and_appends_still_work);
   RUN(test_hostile_session_ids_stay_inside_the_directory);
