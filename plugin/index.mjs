@@ -28,7 +28,7 @@ const INSTANCES = Symbol.for("opencode-arize-tracing.instances")
 const EXIT_FLUSH_MS = 1000
 const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the first session.idle
 const SWEEP_MAX_SESSIONS = 50
-const SWEEP_TAIL = 50 // messages read first; a longer last turn reads the whole session
+const SWEEP_TAIL = 50 // messages read first; a longer last turn pages further back
 const SWEEP_EXIT_GRACE_MS = 1000 // at exit, a sweep under way goes on this long, then stops after its session
 const TAIL = 20 // messages per event: a turn is about 5 to 10 (one per model call)
 const PAGE_MAX = 2000 // messages per page when fetching further back
@@ -51,6 +51,77 @@ const text = (error) =>
 function exitFlushMs(api) {
   const ms = api.status().exit_flush_ms
   return typeof ms === "number" && ms >= 0 ? ms : EXIT_FLUSH_MS
+}
+
+/** @param {Message | undefined} m @returns {string | undefined} */
+const idOf = (m) => /** @type {any} */ (m)?.info?.id
+
+/**
+ * How this plugin reads OpenCode, shared by the event path and the start-up sweep.
+ * `data` unwraps an SDK answer: the v1 SDK resolves to `{data, request, response}` (`data`
+ * absent on an error); other SDK versions answer with the bare value (a session object, a
+ * message list). Anything else traces nothing, so it is said once in OpenCode's log.
+ * `messagesBack` reads a session's messages newest first, oldest first in the result: the
+ * last `limit`, then pages further back with `before` while the page was full and `enough`
+ * (given the messages so far) says more are needed.
+ * @param {any} client @param {(level: any, message: string) => Promise<unknown>} log
+ */
+function reader(client, log) {
+  let shapeLogged = false
+  /** @param {Promise<unknown> | undefined} call */
+  const data = async (call) => {
+    const answer = /** @type {any} */ (await call)
+    if (answer && typeof answer === "object" && !Array.isArray(answer)) {
+      if ("data" in answer || "error" in answer || "response" in answer) return answer.data
+      if (typeof answer.id === "string") return answer // a bare session
+    }
+    if (Array.isArray(answer)) return answer // a bare message list
+    if (!shapeLogged) {
+      shapeLogged = true
+      await log(
+        "warn",
+        `the OpenCode SDK answered with ${answer === null ? "null" : typeof answer}, neither {data} nor a session or message list: nothing is traced`,
+      )
+    }
+    return undefined
+  }
+
+  /**
+   * @param {string} id @param {number} limit @param {(messages: Message[]) => boolean} enough
+   * @returns {Promise<Message[] | undefined>}
+   */
+  async function messagesBack(id, limit, enough) {
+    const tail = await data(client.session.messages({ path: { id }, query: { limit } }))
+    if (!Array.isArray(tail)) return undefined
+    let messages = tail
+    let more = tail.length === limit
+    for (
+      let oldest = idOf(messages[0]);
+      more && typeof oldest === "string" && !enough(messages);
+      oldest = idOf(messages[0])
+    ) {
+      limit = Math.min(limit * 4, PAGE_MAX)
+      const page = await data(client.session.messages({ path: { id }, query: { limit, before: oldest } }))
+      if (!Array.isArray(page)) break
+      more = page.length === limit
+      // only what is older: a server that ignores `before` answers the newest messages again
+      const older = page.filter((m) => String(idOf(m)) < oldest)
+      if (older.length === 0) break
+      messages = older.concat(messages)
+    }
+    return messages
+  }
+
+  /** A child session as a payload carries it (its info and all its messages), or undefined. */
+  async function childSession(/** @type {string} */ id) {
+    const [info, messages] = await Promise.all([
+      data(client.session.get({ path: { id } })),
+      data(client.session.messages({ path: { id } })),
+    ])
+    return info && Array.isArray(messages) ? { info, messages } : undefined
+  }
+
+  return { data, messagesBack, childSession }
 }
 
 /**
@@ -92,31 +163,9 @@ export const ArizeTracing = async ({ client, directory }) => {
   const parentOf = new Map()
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
-  const sweeper = startUpSweep(client, api, log)
-
-  let shapeLogged = false
-  /**
-   * What an SDK call answered. The v1 SDK resolves to `{data, request, response}` (`data`
-   * absent on an error); other SDK versions answer with the bare value: a session object, a
-   * message list. Anything else traces nothing, so it is said once in OpenCode's log.
-   * @param {Promise<unknown> | undefined} call
-   */
-  const data = async (call) => {
-    const answer = /** @type {any} */ (await call)
-    if (answer && typeof answer === "object" && !Array.isArray(answer)) {
-      if ("data" in answer || "error" in answer || "response" in answer) return answer.data
-      if (typeof answer.id === "string") return answer // a bare session
-    }
-    if (Array.isArray(answer)) return answer // a bare message list
-    if (!shapeLogged) {
-      shapeLogged = true
-      await log(
-        "warn",
-        `the OpenCode SDK answered with ${answer === null ? "null" : typeof answer}, neither {data} nor a session or message list: nothing is traced`,
-      )
-    }
-    return undefined
-  }
+  const read = reader(client, log)
+  const { data } = read
+  const sweeper = startUpSweep(client, read, api, log)
 
   /** @param {string} sessionID */
   async function parentID(sessionID) {
@@ -136,37 +185,14 @@ export const ArizeTracing = async ({ client, directory }) => {
   const sessions = new Map()
   const SESSIONS_MAX = 256
 
-  /** @param {Message | undefined} m @returns {string | undefined} */
-  const idOf = (m) => /** @type {any} */ (m)?.info?.id
-
   /**
    * The session's messages from `from` on (all of them when it has fewer), oldest first: the
-   * tail, then pages further back with `before` while the oldest one fetched is newer than
-   * `from`. Without a watermark yet (the first event of this process), the tail alone.
-   * @param {string} id @param {string | undefined} from @returns {Promise<Message[] | undefined>}
+   * tail, then pages further back while the oldest one fetched is newer than `from`. Without
+   * a watermark yet (the first event of this process), the tail alone.
+   * @param {string} id @param {string | undefined} from
    */
-  async function openPart(id, from) {
-    let limit = TAIL
-    const tail = await data(client.session.messages({ path: { id }, query: { limit } }))
-    if (!Array.isArray(tail)) return undefined
-    let messages = tail
-    let more = tail.length === limit
-    for (
-      let oldest = idOf(messages[0]);
-      more && from !== undefined && typeof oldest === "string" && oldest > from;
-      oldest = idOf(messages[0])
-    ) {
-      limit = Math.min(limit * 4, PAGE_MAX)
-      const page = await data(client.session.messages({ path: { id }, query: { limit, before: oldest } }))
-      if (!Array.isArray(page)) break
-      more = page.length === limit
-      // only what is older: a server that ignores `before` answers the newest messages again
-      const older = page.filter((m) => String(idOf(m)) < oldest)
-      if (older.length === 0) break
-      messages = older.concat(messages)
-    }
-    return messages
-  }
+  const openPart = (id, from) =>
+    read.messagesBack(id, TAIL, (messages) => from === undefined || !(String(idOf(messages[0])) > from))
 
   /**
    * Child sessions named by `task` tool calls, depth-first: a child is fetched once its task
@@ -184,18 +210,9 @@ export const ArizeTracing = async ({ client, directory }) => {
         seen.add(child)
         let entry = known.children.get(child)
         if (!entry || known.open === null || known.open.has(child)) {
-          const [info, childMessages] = await Promise.all([
-            data(client.session.get({ path: { id: child } })),
-            data(client.session.messages({ path: { id: child } })),
-          ])
-          if (!info || !Array.isArray(childMessages)) continue
-          entry = {
-            sessionID: child,
-            parentSessionID: sessionID,
-            parentCallID: part.callID,
-            info,
-            messages: childMessages,
-          }
+          const got = await read.childSession(child)
+          if (!got) continue
+          entry = { sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, ...got }
         }
         out.push(entry)
         await children(child, entry.messages, closing, known, seen, out)
@@ -278,7 +295,7 @@ export const ArizeTracing = async ({ client, directory }) => {
         if (timingsFile)
           appendFileSync(
             timingsFile,
-            JSON.stringify({ events: timings, disposeMs: performance.now() - started }) + "\n",
+            JSON.stringify({ events: timings, sweepMs: sweeper.ms, disposeMs: performance.now() - started }) + "\n",
           )
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)
@@ -295,9 +312,10 @@ export const ArizeTracing = async ({ client, directory }) => {
  * the project's root sessions updated in the last limits.recover_hours (default 24) hours.
  * `saw` records the sessions this process works on (its marker, for other processes' sweeps);
  * `stop` cancels a sweep not yet started and waits for one under way.
- * @param {any} client @param {any} api @param {(level: any, message: string) => Promise<unknown>} log
+ * @param {any} client @param {ReturnType<typeof reader>} read @param {any} api
+ * @param {(level: any, message: string) => Promise<unknown>} log
  */
-function startUpSweep(client, api, log) {
+function startUpSweep(client, read, api, log) {
   const startedAt = Date.now()
   let recover,
     marker,
@@ -309,20 +327,22 @@ function startUpSweep(client, api, log) {
   } catch (error) {
     log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
   }
-  const data = async (/** @type {any} */ call) => (await call)?.data
+  const { data } = read
+  let ms = 0
   const start = () =>
     (sweep ??= marker
-      ? run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`))
+      ? (async () => {
+          const t0 = performance.now()
+          await run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`))
+          ms = performance.now() - t0
+        })()
       : Promise.resolve())
   const timer = setTimeout(start, SWEEP_DELAY_MS)
   timer.unref?.()
 
-  /** @param {string} id */
-  async function snapshot(id) {
-    let messages = await data(client.session.messages({ path: { id }, query: { limit: SWEEP_TAIL } }))
-    if (!Array.isArray(messages)) return undefined
-    if (!recover.lastTurn(messages) && messages.length >= SWEEP_TAIL)
-      messages = await data(client.session.messages({ path: { id } }))
+  /** The session's last turn (from its last user message on), read back as far as it goes. */
+  async function snapshot(/** @type {string} */ id) {
+    const messages = await read.messagesBack(id, SWEEP_TAIL, (m) => recover.lastTurn(m) !== undefined)
     return Array.isArray(messages) ? recover.lastTurn(messages) : undefined
   }
 
@@ -331,20 +351,18 @@ function startUpSweep(client, api, log) {
     if (!(hours > 0) || typeof client?.session?.list !== "function") return // off, or a host without it
     const [sessions, busy, live, settled] = await Promise.all([
       data(client.session.list()),
-      client.session.status ? data(client.session.status()).catch(() => ({})) : {},
+      // a map of session id -> status: {data} from the v1 SDK, the bare map from others
+      client.session.status
+        ? Promise.resolve(client.session.status())
+            .then((a) => (a && typeof a === "object" && ("data" in a || "response" in a) ? a.data : a))
+            .catch(() => ({}))
+        : {},
       recover.liveSessions(recover.liveDir(), marker),
       new recover.Settled(recover.liveDir()).load(),
     ])
     if (!Array.isArray(sessions)) return
     let closed = 0,
       spans = 0
-    const fetchChild = async (/** @type {string} */ id) => {
-      const [info, messages] = await Promise.all([
-        data(client.session.get({ path: { id } })),
-        data(client.session.messages({ path: { id } })),
-      ])
-      return { info, messages }
-    }
     const oldest = Date.now() - hours * 3600e3
     const todo = recover
       .candidates(sessions, { startedAt, windowMs: hours * 3600e3, live })
@@ -361,7 +379,7 @@ function startUpSweep(client, api, log) {
         recover.lastActivity(messages) >= startedAt
       )
         continue
-      const childSessions = await recover.childSessions(session.id, messages, fetchChild)
+      const childSessions = await recover.childSessions(session.id, messages, read.childSession)
       const result = api.reconcile(
         { type: "close", abandoned: true, sessionID: session.id, messages, childSessions },
         { turns: true },
@@ -375,6 +393,9 @@ function startUpSweep(client, api, log) {
   }
 
   return {
+    get ms() {
+      return ms
+    },
     /** @param {{type?: string, properties?: any}} event */
     saw(event) {
       const p = event?.properties

@@ -261,6 +261,43 @@ test('OpenCode restarted with the same HOME: the new process finishes what the o
   }
 });
 
+for (const answers of ['wrapped', 'bare'])
+  test(`the start-up sweep closes a long turn an earlier OpenCode left open, reading back page by page (${answers} SDK answers)`, async () => {
+    const expected = await referenceSpans();
+    const receiver = await startReceiver();
+    try {
+      // An earlier OpenCode stopped 55 calls into the 60-call turn: its storage holds them, no
+      // event comes; the sweep starts 3 s after the plugin and closes that turn alone.
+      const to = frameOf(LONG_TURN + 56);
+      const out = await replay(
+        { synthetic: LONG, from: to, to, sweep: true, waitMs: 3500, answers },
+        { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ARIZE_RECOVER_HOURS: '8760' },
+      );
+      assert.equal(out.logs.filter((l) => l.level !== 'info').length, 0, `no warnings: ${JSON.stringify(out.logs)}`);
+      const spans = receiver.spans();
+      const turns = spans.filter((s) => s.name === 'Turn');
+      assert.equal(turns.length, 1, 'one Turn: the open one');
+      assert.equal(JSON.parse(turns[0].attributes.metadata).user_message_id, sessionOf.messages[LONG_TURN].info.id);
+      assert.equal(turns[0].attributes['opencode.turn.llm_calls'], 55);
+      const others = spans.filter((s) => s.name !== 'Turn');
+      assert.equal(others.filter((s) => s.attributes['openinference.span.kind'] === 'LLM').length, 55);
+      for (const s of others)
+        assert.deepEqual(comparable(s), expected.get(s.spanId), `${s.name} as the whole session gives it`);
+      const root = out.reads.filter((r) => r.session === ROOT_ID);
+      assert.ok(
+        root.every((r) => r.limit !== null),
+        'never read whole',
+      );
+      assert.ok(
+        root.some((r) => r.before !== null),
+        'the turn is longer than the first read: paged back',
+      );
+      assert.ok(root.reduce((n, r) => n + r.messages, 0) <= LONG_TURN + 56, 'no message read twice');
+    } finally {
+      await receiver.close();
+    }
+  });
+
 test('an OpenCode that ignores limit and before gets whole reads; one that ignores before does not loop', async () => {
   const expected = await referenceSpans();
   for (const ignore of [['limit', 'before'], ['before']]) {

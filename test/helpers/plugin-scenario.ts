@@ -2,7 +2,10 @@
 // that answers from recorded snapshots, and replays the recorded events that triggered them.
 // stdin: {"snapshots": "main-run/snapshots" | "synthetic": {messages, seed, childEvery},
 //         "from": 0, "to": <all>, "replays": 1, "hostileClient": false, "ignore": [],
-//         "answers": "wrapped"}
+//         "answers": "wrapped", "sweep": false, "waitMs": 0}
+// sweep: the client also lists the sessions (with their time.updated) and their status, as
+// OpenCode does, so the plugin's start-up sweep can run; waitMs: how long to wait after the
+// events before dispose (the sweep starts 3 s after the plugin).
 // stdout: {"logs": [...], "status": {...}, "hooks": [...], "reads": [{session, limit, before, messages}]}
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -54,6 +57,22 @@ const reads: { session: string; limit: number | null; before: string | null; mes
 const answers = program.answers ?? "wrapped"
 const wrap = <T>(data: T) =>
   Promise.resolve(answers === "bare" ? data : answers === "odd" ? (42 as any) : { data, request: {}, response: {} })
+// The root sessions as GET /session lists them: time.updated is the last time a message shows.
+const listSessions = () =>
+  wrap(
+    [...sessions.values()]
+      .filter(({ session }) => !session.parentID)
+      .map(({ session, messages }) => ({
+        ...session,
+        time: {
+          created: messages[0]?.info.time.created ?? 0,
+          updated: Math.max(
+            0,
+            ...messages.map((m: any) => Math.max(m.info.time.created ?? 0, m.info.time.completed ?? 0)),
+          ),
+        },
+      })),
+  )
 const client = {
   session: {
     get: ({ path }: any) => {
@@ -77,6 +96,7 @@ const client = {
       })
       return wrap(list)
     },
+    ...(program.sweep ? { list: listSessions, status: () => wrap({}) } : {}),
   },
   app: { log: ({ body }: any) => (logs.push(body), Promise.resolve({ data: true })) },
 }
@@ -94,6 +114,7 @@ for (let replay = 0; replay < (program.replays ?? 1); replay++) {
     await new Promise((r) => setTimeout(r, program.synthetic ? 1 : 5))
   }
 }
+if (program.waitMs) await new Promise((r) => setTimeout(r, program.waitMs))
 await hooks.dispose()
 const api = require("../../lib/index.js")
 process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks), reads }))
