@@ -109,8 +109,11 @@ function firstAtOrAfter(messages, id) {
 // The open part of a session often repeats unchanged (OpenCode reports a completed message
 // more than once, and goes idle twice after an error): a payload whose text is the one that
 // last found nothing new for the session finds nothing new again (the state only grows), and
-// does not cross. Only texts up to REPEAT_MAX_BYTES are kept, one per session.
+// does not cross. One text per session, each at most REPEAT_MAX_BYTES, all of them together at
+// most REPEAT_TOTAL_BYTES (the least recently used sessions' texts go first).
 const REPEAT_MAX_BYTES = 4 * 1024 * 1024;
+const REPEAT_TOTAL_BYTES = 16 * 1024 * 1024;
+let repeatBytes = 0; // the length of every text kept in marks
 
 /** The last result again when json is the session's last payload text that found nothing new. */
 function sameAsLast(payload, json) {
@@ -122,13 +125,20 @@ function sameAsLast(payload, json) {
   return JSON.parse(JSON.stringify(mark.result));
 }
 
+/** Drops a session's mark (and its text from the total). */
+function forget(sessionID) {
+  const mark = marks.get(sessionID);
+  if (mark !== undefined && mark.text !== undefined) repeatBytes -= mark.text.length;
+  marks.delete(sessionID);
+}
+
 /** Keeps the result's watermark for the next snapshot of the session. */
 function remember(payload, result, json) {
   const watermark = result && result.watermark;
   if (payload === null || typeof payload !== 'object' || typeof payload.sessionID !== 'string') return result;
   const { sessionID } = payload;
   if (!watermark) {
-    if (result && result.error) marks.delete(sessionID);
+    if (result && result.error) forget(sessionID);
     return result;
   }
   const previous = marks.get(sessionID);
@@ -139,9 +149,16 @@ function remember(payload, result, json) {
       if (c !== null && typeof c === 'object' && typeof c.sessionID === 'string' && !open.has(c.sessionID))
         done.add(c.sessionID);
   }
-  marks.delete(sessionID);
-  if (marks.size >= MARKS_MAX) marks.delete(marks.keys().next().value);
+  forget(sessionID);
+  if (marks.size >= MARKS_MAX) forget(marks.keys().next().value);
   const repeat = result.spans === 0 && !result.error && json !== undefined && json.length <= REPEAT_MAX_BYTES;
+  if (repeat) {
+    repeatBytes += json.length;
+    for (const m of marks.values()) {
+      if (repeatBytes <= REPEAT_TOTAL_BYTES) break;
+      if (m.text !== undefined) ((repeatBytes -= m.text.length), (m.text = m.result = undefined));
+    }
+  }
   marks.set(sessionID, {
     messageID: watermark.messageID,
     done,
