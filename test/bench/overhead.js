@@ -27,6 +27,14 @@ const option = (name, fallback) => {
 const RUNS = Number(option('--runs', '3'));
 const SIZES = option('--sizes', '10,500,2000').split(',').map(Number);
 const TIME = '/usr/bin/time';
+// --with-env K=V[,K=V]: more environment for the runs with the plugin (e.g. ARIZE_RECOVER_HOURS=0)
+const WITH_ENV = Object.fromEntries(
+  option('--with-env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+const RAW = args.includes('--raw');
 
 const SCRIPT = [
   {
@@ -152,7 +160,7 @@ async function main() {
       tarball,
       modelURL: model.baseURL,
       receiverURL: receiver.url,
-      env: { ARIZE_TRACING_BENCH_TIMINGS: timings },
+      env: { ARIZE_TRACING_BENCH_TIMINGS: timings, ...WITH_ENV },
     }),
   };
   const rows = [];
@@ -160,8 +168,10 @@ async function main() {
     const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
     for (const n of SIZES) {
       const results = { without: [], with: [] };
-      fs.rmSync(timings, { force: true });
-      for (let i = 0; i < RUNS; i++) {
+      // A first pair at each size warms OpenCode's caches and the database for both homes; it
+      // is not counted (its times are the size's first, not the steady state).
+      for (let i = -1; i < RUNS; i++) {
+        if (i === 0) fs.rmSync(timings, { force: true });
         for (const kind of i % 2 ? ['with', 'without'] : ['without', 'with']) {
           const oc = homes[kind];
           const session = longSession(seeds[kind], n, `${n}r${i}`);
@@ -170,7 +180,7 @@ async function main() {
           const r = await timedOpenCode(oc, ['run', '--session', id, `overhead run ${n} ${i} ${kind}`]);
           if (r.code !== 0)
             throw new Error(`opencode (${kind}, ${n} messages) exited ${r.code}: ${r.stderr.slice(-500)}`);
-          results[kind].push({ ...r, messages: session.messages.length });
+          if (i >= 0) results[kind].push({ ...r, messages: session.messages.length });
         }
       }
       const lines = fs.existsSync(timings)
@@ -181,7 +191,8 @@ async function main() {
             .map((l) => JSON.parse(l))
         : [];
       const events = lines.flatMap((l) => l.events),
-        dispose = lines.map((l) => l.disposeMs);
+        dispose = lines.map((l) => l.disposeMs),
+        sweep = lines.map((l) => l.sweepMs ?? 0);
       const row = (kind) => ({
         cpu: median(results[kind].map((r) => r.cpu)),
         wall: median(results[kind].map((r) => r.wall)),
@@ -195,7 +206,15 @@ async function main() {
         eventP99: events.length ? p99(events) : NaN,
         events: events.length,
         dispose: dispose.length ? median(dispose) : NaN,
+        sweep: sweep.length ? median(sweep) : NaN,
       });
+      if (RAW)
+        for (const kind of ['without', 'with'])
+          console.error(
+            `  ${n} ${kind}: cpu ${results[kind].map((r) => r.cpu.toFixed(2)).join(' ')} | wall ${results[kind]
+              .map((r) => r.wall.toFixed(2))
+              .join(' ')} | rss ${results[kind].map((r) => r.peakMiB.toFixed(0)).join(' ')}`,
+          );
       console.error(`  ${n} messages done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   } finally {
@@ -214,14 +233,14 @@ async function main() {
       .join(' ')} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
-    'messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit (median)',
+    'messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit, start-up sweep (medians)',
   );
   for (const r of rows) {
     console.log(
       `${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(14)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
         ` ${f(r.without.wall).padStart(14)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
         ` ${f(r.without.rss, 0).padStart(20)} ${f(r.with.rss, 0).padStart(5)} ${f(r.with.rss - r.without.rss, 0).padStart(5)} |` +
-        ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms`,
+        ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms, sweep ${f(r.sweep, 0)} ms`,
     );
   }
   const first = rows[0],
