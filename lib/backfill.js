@@ -353,4 +353,4 @@ async function main(argv) {
 
 if (require.main === module) main(process.argv.slice(2));
 
-module.exports = { main, parseArgs, parseSince };
+module.exports = { main, parseArgs, parseSince, startServer }; // startServer: also test/bench/overhead.js

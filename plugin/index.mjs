@@ -220,20 +220,26 @@ export const ArizeTracing = async ({ client, directory }) => {
     return out
   }
 
-  /** @param {string} sessionID @param {"reconcile" | "close"} type */
+  /**
+   * @param {string} sessionID @param {"reconcile" | "close"} type
+   * @returns {Promise<number>} the milliseconds spent in the core (the rest is reading OpenCode)
+   */
   async function reconcile(sessionID, type) {
-    if ((await parentID(sessionID)) !== null) return // its parent's payload carries it
+    let coreMs = 0
+    if ((await parentID(sessionID)) !== null) return coreMs // its parent's payload carries it
     const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
     let from = known.from
     for (let attempt = 0; attempt < 2; attempt++) {
       const fetched = await openPart(sessionID, from)
-      if (!fetched) return
+      if (!fetched) return coreMs
       // what the pages brought before the watermark does not go (lib/ would cut it too)
       const start = from === undefined ? 0 : fetched.findIndex((m) => String(idOf(m)) >= from)
       const messages = start > 0 ? fetched.slice(start) : fetched
       const childSessions = await children(sessionID, messages, type === "close", known, new Set([sessionID]), [])
+      const before = performance.now()
       const watermark = api.reconcile({ type, sessionID, messages, childSessions })?.watermark
-      if (!watermark) return
+      coreMs += performance.now() - before
+      if (!watermark) return coreMs
       known.from = watermark.messageID
       known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
       known.children = new Map(childSessions.map((c) => [c.sessionID, c]))
@@ -242,15 +248,18 @@ export const ArizeTracing = async ({ client, directory }) => {
       sessions.set(sessionID, known)
       // The first payload of this process may start inside a turn it could not finish (OpenCode
       // restarted, the plugin loaded mid-session): the core named that turn; fetch back to it.
-      if (from !== undefined || fetched.length < TAIL || !(known.from < String(idOf(fetched[0])))) return
+      if (from !== undefined || fetched.length < TAIL || !(known.from < String(idOf(fetched[0])))) return coreMs
       from = known.from
     }
+    return coreMs
   }
 
-  // The benchmark (test/bench/overhead.js) reads how long each snapshot event took here.
+  // The benchmark (test/bench/overhead.js) reads how long each snapshot event took here, and
+  // how much of it was the core's (the rest: reading OpenCode).
   const timingsFile = process.env.ARIZE_TRACING_BENCH_TIMINGS
   /** @type {number[]} */
-  const timings = []
+  const timings = [],
+    coreTimings = []
 
   /** @param {string} sessionID @param {"reconcile" | "close"} type */
   function schedule(sessionID, type) {
@@ -258,8 +267,8 @@ export const ArizeTracing = async ({ client, directory }) => {
     const next = previous
       .then(async () => {
         const started = performance.now()
-        await reconcile(sessionID, type)
-        if (timingsFile) timings.push(performance.now() - started)
+        const coreMs = await reconcile(sessionID, type)
+        if (timingsFile) (timings.push(performance.now() - started), coreTimings.push(coreMs))
       })
       .catch((error) => log("warn", `snapshot of ${sessionID} failed: ${text(error)}`))
     chains.set(sessionID, next)
@@ -295,7 +304,12 @@ export const ArizeTracing = async ({ client, directory }) => {
         if (timingsFile)
           appendFileSync(
             timingsFile,
-            JSON.stringify({ events: timings, sweepMs: sweeper.ms, disposeMs: performance.now() - started }) + "\n",
+            JSON.stringify({
+              events: timings,
+              core: coreTimings,
+              sweepMs: sweeper.ms,
+              disposeMs: performance.now() - started,
+            }) + "\n",
           )
       } catch (error) {
         await log("warn", `flush at exit failed: ${text(error)}`)

@@ -1,7 +1,7 @@
 'use strict';
 // The hand-off and the export, measured (a benchmark: it prints figures, asserts nothing).
 //
-//   node test/bench/durability.js [--runtime node|bun|both] [--native file] [--calls N]
+//   node test/bench/durability.js [--runtime node|bun|both] [--only d1,d2] [--native file] [--calls N]
 //
 // D1: reconcile() latency, p50 and p99, for one new model call with four tools (5 spans) per
 //     call, HOME on a real disk (the temp directory; the machine's /tmp is ext4 here), with the
@@ -140,8 +140,9 @@ async function main() {
   const which = option('--runtime', 'both');
   const runtimes = which === 'both' ? ['node', 'bun'] : [which];
   const f = (x) => x.toFixed(2);
-  console.log('D1: reconcile() of one new model call with 4 tools (5 spans), HOME on disk');
-  for (const rt of runtimes)
+  const only = option('--only', 'd1,d2').split(',');
+  if (only.includes('d1')) console.log('D1: reconcile() of one new model call with 4 tools (5 spans), HOME on disk');
+  for (const rt of only.includes('d1') ? runtimes : [])
     for (const fsync of ['true', 'false']) {
       const o = await measure(rt, 'd1', { ARIZE_SPOOL_FSYNC: fsync });
       console.log(
@@ -149,13 +150,13 @@ async function main() {
           `nothing new: p50 ${f(o.idleP50)} ms  p99 ${f(o.idleP99)} ms`,
       );
     }
-  console.log('D2: export of a closed 1,000-message session to a local sink');
+  if (only.includes('d2')) console.log('D2: export of a closed 1,000-message session to a local sink');
   const d2 = [
     ['true', 'gzip'],
     ['false', 'gzip'],
     ['false', 'none'],
   ];
-  for (const rt of runtimes)
+  for (const rt of only.includes('d2') ? runtimes : [])
     for (const [fsync, compression] of d2) {
       const o = await measure(rt, 'd2', { ARIZE_SPOOL_FSYNC: fsync, OTEL_EXPORTER_OTLP_COMPRESSION: compression });
       const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));

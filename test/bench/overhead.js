@@ -53,6 +53,36 @@ const SCRIPT = [
   { text: 'All done.', usage: { prompt: 1800, completion: 12 } },
 ];
 
+// What the design of the plugin's reads rests on: at each size, OpenCode's server answering
+// the whole session against its tail (`limit`), median of 5 each, through `opencode serve` in
+// the home without the plugin (milliseconds of the request, bytes of the answer).
+async function reads(oc, id) {
+  const { startServer } = require('../../lib/backfill.js');
+  const env = { ...oc.env, PWD: oc.project, PATH: `${path.dirname(h.OPENCODE_BIN)}:${process.env.PATH}` };
+  const server = await startServer(env);
+  try {
+    const time = async (query) => {
+      const url = new URL(`/session/${id}/message`, server.url);
+      url.searchParams.set('directory', oc.project);
+      if (query) url.searchParams.set('limit', String(query));
+      const ms = [];
+      let bytes = 0,
+        count = 0;
+      for (let i = 0; i < 6; i++) {
+        const t0 = performance.now();
+        const body = await (await fetch(url, { headers: { authorization: server.auth } })).text();
+        if (i > 0) ms.push(performance.now() - t0); // the first warms the server
+        bytes = body.length;
+        count = (JSON.parse(body) || []).length;
+      }
+      return { ms: median(ms), bytes, count };
+    };
+    return { whole: await time(0), tail: await time(20) };
+  } finally {
+    server.stop();
+  }
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p99 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))];
 
@@ -96,7 +126,10 @@ function longSession(seed, n, tag) {
   const copies = Math.max(1, Math.round(n / turn.length));
   const sessionID = makeId('ses', hexOf(seed.info.id), `bench${tag}`);
   let next = hexOf(turn[0].info.id) - (copies * turn.length * 40 + 40) * 0x1000 * 1000;
-  const id = (prefix) => makeId(prefix, (next += 0x1000 * 1000), 'BenchCopy');
+  // Message and part ids are unique per tag: `opencode import` skips records whose id it
+  // already holds (another run's copy), which would leave the session without its history.
+  const tail = `c${tag.replace(/[^A-Za-z0-9]/g, 'x')}`;
+  const id = (prefix) => makeId(prefix, (next += 0x1000 * 1000), tail);
   const span = Math.max(1, turn[turn.length - 1].info.time.completed - turn[0].info.time.created) + 1000;
   const messages = [];
   for (let k = 0; k < copies; k++) {
@@ -180,7 +213,7 @@ async function main() {
           const r = await timedOpenCode(oc, ['run', '--session', id, `overhead run ${n} ${i} ${kind}`]);
           if (r.code !== 0)
             throw new Error(`opencode (${kind}, ${n} messages) exited ${r.code}: ${r.stderr.slice(-500)}`);
-          if (i >= 0) results[kind].push({ ...r, messages: session.messages.length });
+          if (i >= 0) results[kind].push({ ...r, messages: session.messages.length, id });
         }
       }
       const lines = fs.existsSync(timings)
@@ -191,8 +224,12 @@ async function main() {
             .map((l) => JSON.parse(l))
         : [];
       const events = lines.flatMap((l) => l.events),
+        core = lines.flatMap((l) => l.core ?? []),
         dispose = lines.map((l) => l.disposeMs),
         sweep = lines.map((l) => l.sweepMs ?? 0);
+      const read = await reads(homes.without, results.without[results.without.length - 1].id).catch((error) => ({
+        error: String(error.message || error),
+      }));
       const row = (kind) => ({
         cpu: median(results[kind].map((r) => r.cpu)),
         wall: median(results[kind].map((r) => r.wall)),
@@ -204,9 +241,11 @@ async function main() {
         with: row('with'),
         eventMedian: events.length ? median(events) : NaN,
         eventP99: events.length ? p99(events) : NaN,
+        coreMedian: core.length ? median(core) : NaN,
         events: events.length,
         dispose: dispose.length ? median(dispose) : NaN,
         sweep: sweep.length ? median(sweep) : NaN,
+        read,
       });
       if (RAW)
         for (const kind of ['without', 'with'])
@@ -233,16 +272,25 @@ async function main() {
       .join(' ')} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
-    'messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events) | plugin at exit, start-up sweep (medians)',
+    'messages |  CPU s without  with  ratio | wall s without  with  ratio | peak RSS MiB without  with  diff | plugin ms/event median  p99 (events), core median | plugin at exit, start-up sweep (medians)',
   );
   for (const r of rows) {
     console.log(
       `${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(14)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
         ` ${f(r.without.wall).padStart(14)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
         ` ${f(r.without.rss, 0).padStart(20)} ${f(r.with.rss, 0).padStart(5)} ${f(r.with.rss - r.without.rss, 0).padStart(5)} |` +
-        ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}) | exit wait ${f(r.dispose, 0)} ms, sweep ${f(r.sweep, 0)} ms`,
+        ` ${f(r.eventMedian, 1).padStart(22)} ${f(r.eventP99, 1).padStart(4)} (${r.events}), ${f(r.coreMedian, 1)} | exit wait ${f(r.dispose, 0)} ms, sweep ${f(r.sweep, 0)} ms`,
     );
   }
+  console.log(
+    "\nreads through OpenCode's server (`opencode serve`), median of 5: the whole session against its last 20 messages",
+  );
+  for (const r of rows)
+    console.log(
+      r.read.error
+        ? `${String(r.n).padStart(8)} | ${r.read.error}`
+        : `${String(r.n).padStart(8)} | whole ${f(r.read.whole.ms, 1)} ms, ${r.read.whole.count} messages, ${(r.read.whole.bytes / 1024).toFixed(0)} KiB | tail ${f(r.read.tail.ms, 1)} ms, ${r.read.tail.count} messages, ${(r.read.tail.bytes / 1024).toFixed(0)} KiB`,
+    );
   const first = rows[0],
     last = rows[rows.length - 1];
   if (rows.length > 1)
@@ -252,7 +300,9 @@ async function main() {
   console.log(`spans received: ${receiver.spans().length}`);
 }
 
-main().catch((error) => {
-  console.error(error.stack || String(error));
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((error) => {
+    console.error(error.stack || String(error));
+    process.exit(1);
+  });
+module.exports = { longSession, importSession, seedTurn, SCRIPT, reads };
