@@ -85,6 +85,8 @@ export interface Status {
   counters: {
     payloads: number;
     rejected_payloads: number;
+    /** malformed messages, parts, numbers or child sessions left out (each logged once, by id) */
+    items_skipped: number;
     spans_queued: number;
     spans_exported: number;
     /** spans_dropped counts every span given up on; _full and _old are the spool's share of it. */

@@ -1,6 +1,7 @@
 /* spans — the span model. Plain data, no I/O; see spans.h for ownership rules. */
 #include "spans.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,19 +28,40 @@ static size_t utf8_sequence(const unsigned char *p, size_t n) {
   return len;
 }
 
+/* How many leading bytes of p[0..n) are valid UTF-8 without a NUL byte. ASCII, the common
+ * case, is checked eight bytes at a time. */
+static size_t utf8_valid_prefix(const unsigned char *p, size_t n) {
+  const uint64_t high = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+  size_t i = 0;
+  while (i < n) {
+    for (uint64_t w; i + 8 <= n; i += 8) {
+      memcpy(&w, p + i, 8);
+      if ((w & high) || ((w - ones) & ~w & high)) break; /* a non-ASCII or a NUL byte */
+    }
+    if (i >= n) break;
+    size_t k = p[i] ? utf8_sequence(p + i, n - i) : 0;
+    if (!k) break;
+    i += k;
+  }
+  return i;
+}
+
 /* A NUL-terminated copy of value[0..len) that is valid UTF-8: invalid bytes and NUL
  * bytes (which a C string cannot carry) become U+FFFD. NULL when out of memory. */
 static char *utf8_copy(const char *value, size_t len) {
   const unsigned char *p = (const unsigned char *)value;
-  size_t out_len = 0;
-  for (size_t i = 0; i < len;) {
+  size_t valid = utf8_valid_prefix(p, len);
+  size_t out_len = valid;
+  for (size_t i = valid; i < len;) {
     size_t n = p[i] ? utf8_sequence(p + i, len - i) : 0;
     out_len += n ? n : 3;
     i += n ? n : 1;
   }
   char *out = malloc(out_len + 1), *o = out;
   if (!out) return NULL;
-  for (size_t i = 0; i < len;) {
+  memcpy(o, p, valid);
+  o += valid;
+  for (size_t i = valid; i < len;) {
     size_t n = p[i] ? utf8_sequence(p + i, len - i) : 0;
     if (n) {
       memcpy(o, p + i, n);

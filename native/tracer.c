@@ -32,6 +32,7 @@ struct tracer {
   spool *sp; /* owned by q; kept to change its fsync setting */
   exporter *exp;
   uint64_t payloads, rejected, spans_queued, encode_failures, spans_loaded;
+  uint64_t items_skipped; /* malformed items left out of payloads (each logged) */
   /* the spans of the reconcile in progress, encoded, pushed to the queue together */
   uint8_t **batch;
   size_t *batch_lens;
@@ -336,6 +337,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
     return -1;
   }
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
+  t->items_skipped += result->items_skipped;
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
              "rest follow with the next payloads",
@@ -396,7 +398,7 @@ char *tracer_status_json(tracer *t) {
                                                           : "sending";
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
-      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
       "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
@@ -404,13 +406,13 @@ char *tracer_status_json(tracer *t) {
       c->log_file, "logging", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
       "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL, "counters",
       "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
-      "spans_queued", (json_int_t)t->spans_queued, "spans_exported", (json_int_t)n.exported,
-      "spans_dropped", (json_int_t)n.dropped, "spans_pending", (json_int_t)n.pending,
-      "spans_restored", (json_int_t)t->spans_loaded, "spans_memory_only",
-      (json_int_t)qs.not_durable, "spans_dropped_full", (json_int_t)qs.dropped_full,
-      "spans_dropped_old", (json_int_t)qs.dropped_old, "requests", (json_int_t)n.requests,
-      "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
-      "last_export", "status", (json_int_t)n.last_status, "error",
+      "items_skipped", (json_int_t)t->items_skipped, "spans_queued", (json_int_t)t->spans_queued,
+      "spans_exported", (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped,
+      "spans_pending", (json_int_t)n.pending, "spans_restored", (json_int_t)t->spans_loaded,
+      "spans_memory_only", (json_int_t)qs.not_durable, "spans_dropped_full",
+      (json_int_t)qs.dropped_full, "spans_dropped_old", (json_int_t)qs.dropped_old, "requests",
+      (json_int_t)n.requests, "failed_requests", (json_int_t)n.failed_requests, "retries",
+      (json_int_t)n.retries, "last_export", "status", (json_int_t)n.last_status, "error",
       n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms, "key_refused",
       n.key_refused, "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL, "spool",
       "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",

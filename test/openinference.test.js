@@ -315,10 +315,11 @@ test('one malformed child, part or number costs only itself: the rest of the tur
   try {
     const out = await run(
       'api-scenario.js',
-      { steps: [{ payload: text }, { flush: 10000 }] },
+      { steps: [{ payload: text }, { flush: 10000 }, { status: true }] },
       cleanEnv({ HOME: home, PHOENIX_ENDPOINT: receiver.url }),
     );
     assert.equal(out.steps[0].reconcile.error, undefined);
+    assert.equal(out.steps[2].status.counters.items_skipped, 3, 'status() counts what was left out');
     const spans = receiver.spans();
     assert.equal(one(spans, 'Turn').attributes['opencode.turn.llm_calls'], 5); // the grandchild's call is gone
     assert.equal(spans.filter((s) => s.name === 'read').length, 0);

@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "hash.h"
@@ -53,6 +54,33 @@ static void test_invalid_utf8_and_nul_become_replacement_characters(void) {
   span_free(s);
 }
 
+/* Long values take the eight-bytes-at-a-time path: a bad byte or a NUL at any offset, and a
+ * multi-byte character across an eight-byte boundary, come out as in the short case. */
+static void test_long_values_are_checked_at_every_offset(void) {
+  span *s = span_new("x");
+  char in[41], want[48];
+  for (int bad = 0; bad < 2; bad++)
+    for (size_t at = 0; at < sizeof in; at++) {
+      memset(in, 'a', sizeof in);
+      in[at] = bad ? '\0' : (char)0xFF;
+      memset(want, 'a', at);
+      memcpy(want + at, "\xEF\xBF\xBD", 3);
+      memset(want + at + 3, 'a', sizeof in - at - 1);
+      want[sizeof in + 2] = '\0';
+      CHECK(span_set_stringn(s, "k", in, sizeof in) == 0);
+      CHECK_STR(span_get(s, "k")->value.s, want);
+    }
+  for (size_t at = 0; at + 4 <= 24; at++) {
+    char text[25];
+    memset(text, 'b', 24);
+    memcpy(text + at, "\xF0\x9F\x99\x82", 4); /* U+1F642, kept whole wherever it falls */
+    text[24] = '\0';
+    CHECK(span_set_stringn(s, "k", text, 24) == 0);
+    CHECK_STR(span_get(s, "k")->value.s, text);
+  }
+  span_free(s);
+}
+
 static void test_events_carry_their_attributes(void) {
   span *s = span_new("LLM: m1");
   span_event *e = span_add_event(s, "exception", 42);
@@ -70,6 +98,7 @@ int main(void) {
   RUN(test_ids_are_deterministic_and_separated);
   RUN(test_setting_a_key_twice_keeps_one_value);
   RUN(test_invalid_utf8_and_nul_become_replacement_characters);
+  RUN(test_long_values_are_checked_at_every_offset);
   RUN(test_events_carry_their_attributes);
   return check_done();
 }
