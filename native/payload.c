@@ -171,6 +171,12 @@ bool payload_finished(const message_view *m) {
          json_object_get(m->info, "error");
 }
 
+bool payload_answered(const message_view *m) {
+  size_t n = json_array_size(m->parts);
+  const char *last = n ? payload_str(json_array_get(m->parts, n - 1), "type") : NULL;
+  return payload_str(m->info, "finish") && last && strcmp(last, "step-finish") == 0;
+}
+
 int64_t payload_message_last_ms(const message_view *m) {
   int64_t t = payload_ms(payload_path(m->info, "time", "completed"));
   if (t >= 0) return t;

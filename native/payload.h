@@ -120,6 +120,10 @@ bool payload_is_assistant(const message_view *m);
 
 /* Whether an assistant message completed or failed (a model call that will not change). */
 bool payload_finished(const message_view *m);
+/* Whether the model's answer was stored whole although time.completed is not (yet) written:
+ * info.finish is set and the last part is the step-finish. OpenCode shows the answer before it
+ * writes the completion, so a quit the instant it appears leaves such a message. */
+bool payload_answered(const message_view *m);
 
 /* The latest millisecond time anywhere in the message: its completion, else the last time a
  * part reported. Used to end spans of calls that never completed. */

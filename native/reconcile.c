@@ -475,7 +475,9 @@ static void emit_llm(walk *w, const session_view *sv, const message_view *m,
   set_metadata(w, s, meta);
 
   json_t *error = json_object_get(m->info, "error");
-  if (error || !payload_finished(m)) llm_error(w, s, error);
+  /* a call cut short is an error; one whose answer was stored whole is not (only OpenCode's
+   * completion stamp is missing: a quit the instant the answer appeared) */
+  if (error || (!payload_finished(m) && !payload_answered(m))) llm_error(w, s, error);
   emit_span(w, s, text_str(&key));
   free(key.data);
 }
@@ -627,7 +629,7 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
     const char *name = payload_str(error, "name");
     if (span_set_status(s, SPAN_STATUS_ERROR, name ? name : "Error") != 0)
       w->at.out_of_memory = true;
-  } else if (last && !payload_finished(last)) {
+  } else if (last && !payload_finished(last) && !payload_answered(last)) {
     if (span_set_status(s, SPAN_STATUS_ERROR,
                         "interrupted: the turn ended before its last model call completed") != 0)
       w->at.out_of_memory = true;

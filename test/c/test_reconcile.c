@@ -331,6 +331,49 @@ static void test_abandoned_close_sends_the_turn_of_a_complete_answer_once(void) 
   state_free(st);
 }
 
+/* The fast quit in the TUI (measured on 1.18.33 in tmux): the answer is shown and stored whole
+ * (finish, a step-finish part), but OpenCode had not yet written time.completed. */
+static void test_abandoned_close_of_an_answer_stored_whole_is_no_error(void) {
+  const char *payload =
+      "{\"type\":\"close\",\"abandoned\":true,\"sessionID\":\"ses_t\",\"messages\":["
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_t\",\"role\":\"user\",\"time\":"
+      "{\"created\":1795480001000}},\"parts\":[{\"type\":\"text\",\"text\":\"go\"}]},"
+      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_t\",\"role\":\"assistant\","
+      "\"parentID\":\"msg_u1\",\"modelID\":\"m\",\"finish\":\"stop\",\"time\":{\"created\":"
+      "1795480001100}},\"parts\":[{\"type\":\"step-start\"},{\"type\":\"text\",\"text\":"
+      "\"DONE\",\"time\":{\"start\":1795480001200,\"end\":1795480001300}},{\"type\":"
+      "\"step-finish\",\"reason\":\"stop\"}]},"
+      "{\"info\":{\"id\":\"msg_u2\",\"sessionID\":\"ses_t\",\"role\":\"user\",\"time\":"
+      "{\"created\":1795480002000}},\"parts\":[{\"type\":\"text\",\"text\":\"again\"}]},"
+      "{\"info\":{\"id\":\"msg_a2\",\"sessionID\":\"ses_t\",\"role\":\"assistant\","
+      "\"parentID\":\"msg_u2\",\"modelID\":\"m\",\"time\":{\"created\":1795480002100}},"
+      "\"parts\":[{\"type\":\"step-start\"},{\"type\":\"text\",\"text\":\"half\","
+      "\"time\":{\"start\":1795480002200}}]}]}";
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  CHECK_INT(c.len, 4);
+  span *first = NULL, *second = NULL, *t1 = NULL, *t2 = NULL;
+  for (size_t i = 0; i < c.len; i++) {
+    const char *meta = attr_s(c.items[i], "metadata");
+    bool one = meta && strstr(meta, "msg_u1") != NULL, llm = strcmp(c.items[i]->name, "Turn") != 0;
+    if (llm && meta && strstr(meta, "msg_a1")) first = c.items[i];
+    if (llm && meta && strstr(meta, "msg_a2")) second = c.items[i];
+    if (!llm && one) t1 = c.items[i];
+    if (!llm && !one) t2 = c.items[i];
+  }
+  /* stored whole: OK, ending at the last time its parts show */
+  CHECK(first && first->status != SPAN_STATUS_ERROR &&
+        first->end_ns == 1795480001300ULL * 1000000ULL);
+  CHECK(t1 && t1->status != SPAN_STATUS_ERROR);
+  /* cut short (no finish, no step-finish): interrupted, as before */
+  CHECK(second && second->status == SPAN_STATUS_ERROR);
+  CHECK(t2 && t2->status == SPAN_STATUS_ERROR);
+  collected_clear(&c);
+  state_free(st);
+}
+
 /* Closed as abandoned, then OpenCode went on with the same turn after all (a process the
  * rule could not see): what follows still hangs off the Turn already sent. */
 static void test_a_turn_that_continues_after_an_abandoned_close_keeps_its_root(void) {
@@ -1102,6 +1145,7 @@ int main(void) {
   RUN(test_close_leaves_a_turn_open_while_its_model_call_runs);
   RUN(test_abandoned_close_ends_an_open_turn_as_interrupted);
   RUN(test_abandoned_close_sends_the_turn_of_a_complete_answer_once);
+  RUN(test_abandoned_close_of_an_answer_stored_whole_is_no_error);
   RUN(test_a_turn_that_continues_after_an_abandoned_close_keeps_its_root);
   RUN(test_abandoned_close_of_a_turn_without_a_model_call);
   RUN(test_abandoned_close_ends_a_running_subagent_inside_its_turn);
