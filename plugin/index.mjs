@@ -136,10 +136,14 @@ export const ArizeTracing = async ({ client, directory }) => {
   // Registered twice (a plugin file and an opencode.json entry, say), OpenCode loads two
   // copies into one instance: the first traces, the second says so and stays idle, so no turn
   // is traced twice. Keyed by the instance's directory in a registry every copy of this file
-  // shares (a global symbol); dispose frees the key for the next instance there.
+  // shares (a global symbol); dispose frees the key for the next instance there. OpenCode also
+  // loads the plugins again while it disposes an instance whose dispose takes a while (a
+  // backend that does not answer holds ours up to the exit bound): that copy stays idle
+  // without a word, since nothing is registered twice.
   const instances = (globalThis[INSTANCES] ??= new Map())
   const key = String(directory ?? "")
   if (instances.has(key)) {
+    if (instances.get(key).disposing) return {}
     await log(
       "warn",
       `opencode-arize-tracing is registered twice for ${key || "this instance"} (a plugin file and an ` +
@@ -147,7 +151,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     )
     return {}
   }
-  const token = {}
+  const token = { disposing: false }
   instances.set(key, token)
 
   let api
@@ -277,9 +281,14 @@ export const ArizeTracing = async ({ client, directory }) => {
     })
   }
 
+  // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would make
+  // OpenCode create the instance anew (bootstrapping it, plugins and all) while it exits.
+  let disposing = false
+
   return {
     /** @param {{event: {type: string, properties?: any}}} input */
     event: async ({ event }) => {
+      if (disposing) return
       try {
         const p = event?.properties
         sweeper.saw(event)
@@ -296,6 +305,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     // then has nothing left to wait for) and the core logs what stays in the spool for the
     // next start; a later snapshot in this process starts the exporter again.
     dispose: async () => {
+      disposing = token.disposing = true
       try {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])
