@@ -35,6 +35,15 @@ static void mark_and_commit(state *st, const char *session, const char *key) {
   state_commit(st);
 }
 
+/* A fresh directory whose one session file holds one key; its path in path. */
+static void file_with_one_key(const char *session, const char *key, char *path, size_t n) {
+  fresh_dir();
+  state *st = state_new(dir);
+  mark_and_commit(st, session, key);
+  state_free(st);
+  file_path(session, path, n);
+}
+
 static void test_a_restart_remembers_what_was_sent(void) {
   fresh_dir();
   state *a = state_new(dir);
@@ -137,12 +146,8 @@ static void test_concurrent_appends_never_interleave(void) {
 /* Reading a session's file never waits for a lock another process holds (OpenCode's thread
  * reads it on every reconcile): a process holding the flock forever does not stop it. */
 static void test_reading_never_waits_for_another_process(void) {
-  fresh_dir();
-  state *a = state_new(dir);
-  mark_and_commit(a, "s", "k1");
-  state_free(a);
   char path[512];
-  file_path("s", path, sizeof path);
+  file_with_one_key("s", "k1", path, sizeof path);
   int ready[2];
   CHECK(pipe(ready) == 0);
   pid_t holder = fork();
@@ -249,12 +254,8 @@ static void test_hostile_session_ids_stay_inside_the_directory(void) {
 }
 
 static void test_files_are_private(void) {
-  fresh_dir();
-  state *st = state_new(dir);
-  mark_and_commit(st, "s", "k");
-  state_free(st);
   char path[512];
-  file_path("s", path, sizeof path);
+  file_with_one_key("s", "k", path, sizeof path);
   struct stat sb;
   CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 }
