@@ -230,6 +230,9 @@ export const ArizeTracing = async ({ client, directory }) => {
    */
   async function reconcile(sessionID, type) {
     let coreMs = 0
+    // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
+    // call, so turning it on again needs no restart): nothing is read from OpenCode.
+    if (api.status()?.enabled === false) return coreMs
     if ((await parentID(sessionID)) !== null) return coreMs // its parent's payload carries it
     const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
     let from = known.from
@@ -371,8 +374,10 @@ function startUpSweep(client, read, api, log) {
   }
 
   async function run() {
-    const hours = Number(api.status()?.config?.recover_hours ?? 24)
-    if (!(hours > 0) || typeof client?.session?.list !== "function") return // off, or a host without it
+    const status = api.status()
+    const hours = Number(status?.config?.recover_hours ?? 24)
+    // off (tracing or the sweep), or a host without it
+    if (status?.enabled === false || !(hours > 0) || typeof client?.session?.list !== "function") return
     const [sessions, busy, live, settled] = await Promise.all([
       data(client.session.list()),
       // a map of session id -> status: {data} from the v1 SDK, the bare map from others

@@ -338,6 +338,21 @@ test("a child that finishes before its parent's task call ends is fetched once, 
   }
 });
 
+test('with tracing turned off the plugin reads nothing from OpenCode and sends nothing', async () => {
+  const receiver = await startReceiver();
+  try {
+    const out = await replay(
+      { snapshots: 'main-run/snapshots' },
+      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ARIZE_TRACE_ENABLED: 'false' },
+    );
+    assert.deepEqual(out.reads, [], 'no session was read');
+    assert.equal(receiver.spans().length, 0);
+    assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('an SDK that answers with bare values instead of {data} is traced the same', async () => {
   const receiver = await startReceiver();
   try {
