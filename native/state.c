@@ -187,10 +187,16 @@ void state_file_name(const char *session_id, char out[STATE_NAME_MAX]) {
   memcpy(out + n, SUFFIX, sizeof SUFFIX);
 }
 
-static session_file *file_for(state *st, const char *session_id) {
+static session_file *find_file(const state *st, const char *session_id) {
   for (session_file *f = st->files; f; f = f->next)
     if (strcmp(f->session_id, session_id) == 0) return f;
-  session_file *f = calloc(1, sizeof *f);
+  return NULL;
+}
+
+static session_file *file_for(state *st, const char *session_id) {
+  session_file *f = find_file(st, session_id);
+  if (f) return f;
+  f = calloc(1, sizeof *f);
   if (!f || !(f->session_id = strdup(session_id))) {
     free(f);
     return NULL;
@@ -344,8 +350,7 @@ static void drain_recorded(state *st) {
     if (!s) continue;
     char *sep = strchr(s, 0x1f);
     *sep = '\0';
-    const session_file *f = NULL;
-    for (f = st->files; f && strcmp(f->session_id, s) != 0; f = f->next) {}
+    const session_file *f = find_file(st, s);
     if (f && f->in_memory)
       keyset_add(&st->committed, s, sep + 1); /* out of memory: the file has it */
     *sep = 0x1f;

@@ -284,14 +284,12 @@ export const ArizeTracing = async ({ client, directory }) => {
     })
   }
 
-  // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would make
-  // OpenCode create the instance anew (bootstrapping it, plugins and all) while it exits.
-  let disposing = false
-
   return {
     /** @param {{event: {type: string, properties?: any}}} input */
     event: async ({ event }) => {
-      if (disposing) return
+      // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would
+      // make OpenCode create the instance anew (bootstrapping it, plugins and all) while it exits.
+      if (token.disposing) return
       try {
         const p = event?.properties
         sweeper.saw(event)
@@ -308,7 +306,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     // then has nothing left to wait for) and the core logs what stays in the spool for the
     // next start; a later snapshot in this process starts the exporter again.
     dispose: async () => {
-      disposing = token.disposing = true
+      token.disposing = true
       try {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])

@@ -4,7 +4,7 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { startReceiver, spanTree } = require('./receiver.js');
+const { startReceiver, spanTree, comparable } = require('./receiver.js');
 const { ROOT, tempHome, cleanEnv, run } = require('./helpers/run.js');
 
 const BUN = path.join(ROOT, 'node_modules', '.bin', 'bun');
@@ -109,20 +109,6 @@ test('a failing OpenCode client is logged through OpenCode, never thrown', async
 const { makeSession } = require('./bench/session.js');
 
 const LONG = { messages: 300, seed: 21, childEvery: 3, longTurn: { turn: 12, size: 60 } };
-
-function comparable(s) {
-  return {
-    id: s.spanId,
-    trace: s.traceId,
-    parent: s.parentSpanId,
-    name: s.name,
-    start: String(s.startNs),
-    end: String(s.endNs),
-    status: s.status,
-    attributes: s.attributes,
-    events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
-  };
-}
 
 let reference;
 /** The spans of the whole synthetic session, by span id. */

@@ -488,4 +488,19 @@ function spanTree(spans) {
   return lines.join('\n');
 }
 
-module.exports = { startReceiver, decodeExportRequest, encodePartialSuccess, spanTree };
+/** A received span as plain, comparable data (ids, times as strings, status, attributes, events). */
+function comparable(s) {
+  return {
+    id: s.spanId,
+    trace: s.traceId,
+    parent: s.parentSpanId,
+    name: s.name,
+    start: String(s.startNs),
+    end: String(s.endNs),
+    status: s.status,
+    attributes: s.attributes,
+    events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
+  };
+}
+
+module.exports = { startReceiver, decodeExportRequest, encodePartialSuccess, spanTree, comparable };

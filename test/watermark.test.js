@@ -10,7 +10,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startReceiver } = require('./receiver.js');
+const { startReceiver, comparable } = require('./receiver.js');
 const { tempHome, cleanEnv, run } = require('./helpers/run.js');
 const { FIXTURES, snapshot, payload: fixturePayload } = require('./helpers/fixtures.js');
 const { makeSession } = require('./bench/session.js');
@@ -39,20 +39,6 @@ async function feed(payloads, { asText = false, env = {} } = {}) {
   } finally {
     await receiver.close();
   }
-}
-
-function comparable(s) {
-  return {
-    id: s.spanId,
-    trace: s.traceId,
-    parent: s.parentSpanId,
-    name: s.name,
-    start: String(s.startNs),
-    end: String(s.endNs),
-    status: s.status,
-    attributes: s.attributes,
-    events: s.events.map((e) => ({ name: e.name, time: String(e.timeNs), attributes: e.attributes })),
-  };
 }
 
 // Both ways give the same results, call by call, and the same spans.
