@@ -5,7 +5,7 @@
 //      `bun build --compile` can embed it): linux-x64, linux-arm64 (glibc), linux-x64-musl,
 //      linux-arm64-musl (musl: the C library is detected, lib/binary.js), darwin-x64,
 //      darwin-arm64;
-//   3. node-gyp-build: a source build (build/Release) or another prebuild it recognises;
+//   3. node-gyp-build: a source build (build/Release);
 //   4. the release binary for this platform from the user's cache (~/.cache/opencode-arize-
 //      tracing/<version>/), downloaded on first use by a child process (lib/binary.js) with a
 //      bounded wait, and checked against prebuilds/manifest.json's SHA-256 on every load.
@@ -140,7 +140,6 @@ function load() {
       tried.push(`${explicit} (ARIZE_TRACING_NATIVE): ${explain(error)}`);
     }
   }
-  const fixed = path.join(root, 'prebuilds', key, 'node.napi.node');
   for (const k of keys) {
     const file = path.join(root, 'prebuilds', k, 'node.napi.node');
     try {
@@ -152,7 +151,9 @@ function load() {
   try {
     const nodeGypBuild = require('node-gyp-build');
     const file = nodeGypBuild.resolve(root);
-    if (file !== fixed) {
+    // a file of prebuilds/ is one of the keys above, already tried, or another platform's or
+    // C library's (node-gyp-build does not tell musl from glibc): only a source build is new
+    if (!file.startsWith(path.join(root, 'prebuilds') + path.sep)) {
       try {
         return { binding: require(file), file };
       } catch (error) {

@@ -21,6 +21,7 @@
 // arm64 carries a valid ad-hoc signature.
 //
 //   node native/prebuild/prebuild.js [KEY ...]        (default: every target)
+//   node native/prebuild/prebuild.js --out DIR [KEY ...] builds into DIR/<key>/ instead
 //   node native/prebuild/prebuild.js --check [KEY ...] checks the files in prebuilds/ only
 //   ARIZE_TRACING_BUILD_CACHE   where toolchains and static libraries are cached (tools.js)
 const { execFileSync } = require('node:child_process');
@@ -337,7 +338,7 @@ const LINK = {
   },
 };
 
-async function build(key) {
+async function build(key, outRoot = path.join(ROOT, 'prebuilds')) {
   const t = TARGETS[key];
   if (!t) throw new Error(`unknown target ${key} (known: ${Object.keys(TARGETS).join(', ')})`);
   const started = Date.now();
@@ -365,7 +366,7 @@ async function build(key) {
   const objects = await compileAll(tc, flags, listSources(), work);
   const built = path.join(work, 'node.napi.node');
   LINK[t.format](key, t, tc, st, objects, built);
-  const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
+  const file = path.join(outRoot, key, 'node.napi.node');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.copyFileSync(built, file);
   fs.rmSync(work, { recursive: true, force: true });
@@ -461,7 +462,9 @@ function check(info, key = info.key) {
 
 async function main(argv) {
   const checkOnly = argv.includes('--check');
-  const keys = argv.filter((a) => a !== '--check');
+  const outAt = argv.indexOf('--out');
+  const outRoot = outAt >= 0 ? path.resolve(argv[outAt + 1]) : path.join(ROOT, 'prebuilds');
+  const keys = argv.filter((a, i) => a !== '--check' && i !== outAt && i !== outAt + 1);
   const targets = keys.length ? keys : Object.keys(TARGETS);
   if (checkOnly) {
     let bad = 0;
@@ -475,7 +478,7 @@ async function main(argv) {
     return;
   }
   run(process.execPath, [path.join(ROOT, 'native', 'nodedir', 'prepare.js')]);
-  for (const key of targets) await build(key);
+  for (const key of targets) await build(key, outRoot);
 }
 
 module.exports = { inspect, check, describe, toolchain, staticDir, EXPORTS, MAX_GLIBC, TARGETS };

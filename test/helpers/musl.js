@@ -103,6 +103,13 @@ async function buildLibs(a, dir) {
   fs.rmSync(src, { recursive: true, force: true });
 }
 
+// The cache entry of arch's libraries: named by a hash of what they are made from.
+function runtimeDir(arch) {
+  const hash = crypto.createHash('sha256');
+  hash.update(JSON.stringify(RUNTIMES)).update(fs.readFileSync(SHIM)).update(buildLibs.toString()).update(arch);
+  return path.join(tools.cacheRoot(), 'musl-runtime', `${arch}-${hash.digest('hex').slice(0, 16)}`);
+}
+
 /**
  * The musl Bun for arch ('x64' | 'arm64') and how to run it:
  *   { skip } when this machine lacks what it needs (the reason), else
@@ -115,9 +122,7 @@ async function muslBun(arch) {
   const bunDir = tools.npmPackage(RUNTIMES[a.bun]);
   const bun = path.join(bunDir, 'bin', 'bun');
   fs.chmodSync(bun, 0o755);
-  const hash = crypto.createHash('sha256');
-  hash.update(JSON.stringify(RUNTIMES)).update(fs.readFileSync(SHIM)).update(buildLibs.toString()).update(arch);
-  const dir = path.join(tools.cacheRoot(), 'musl-runtime', `${arch}-${hash.digest('hex').slice(0, 16)}`);
+  const dir = runtimeDir(arch);
   if (!fs.existsSync(path.join(dir, '.complete'))) {
     // tools.entry takes a synchronous maker: build in a private directory first
     const tmp = fs.mkdtempSync(path.join(tools.cacheRoot(), 'musl-runtime-build-'));
@@ -140,4 +145,4 @@ async function muslBun(arch) {
   };
 }
 
-module.exports = { muslBun, ARCHES };
+module.exports = { muslBun, runtimeDir, ARCHES };
