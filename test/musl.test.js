@@ -162,6 +162,30 @@ test('on musl, two processes at once in one home each deliver their own turns, o
   }
 });
 
+test('the C library is detected, not guessed: glibc under Node and Bun, musl under the musl Bun', async (t) => {
+  if (skip()) return t.skip(musl.skip);
+  const probe = `const b = require(${JSON.stringify(path.join(fs.realpathSync(pkgDir), 'lib', 'binary.js'))});
+    console.log(JSON.stringify({ libc: b.linuxLibc(), keys: b.platformKeys(), interp: b.elfInterpreter(process.execPath) }))`;
+  const seen = {};
+  for (const [name, [cmd, args], extra] of [
+    ['node', [path.join(binDir, 'node'), ['-e', probe]], {}],
+    ['bun', [path.join(binDir, 'bun'), ['-e', probe]], {}],
+    ['musl bun', musl.command(['-e', probe]), musl.env()],
+  ]) {
+    const r = await runProcess(cmd, args, { cwd: app, env: userEnv(tempDir('oat-home-'), binDir, extra) });
+    assert.equal(r.code, 0, r.stderr);
+    seen[name] = JSON.parse(r.stdout);
+  }
+  assert.deepEqual(seen.node.keys, ['linux-x64']);
+  assert.equal(seen.node.libc, 'glibc');
+  assert.deepEqual(seen.bun.keys, ['linux-x64']);
+  assert.equal(seen.bun.libc, 'glibc');
+  assert.deepEqual(seen['musl bun'].keys, ['linux-x64-musl']);
+  assert.equal(seen['musl bun'].libc, 'musl');
+  assert.equal(seen['musl bun'].interp, '/lib/ld-musl-x86_64.so.1');
+  assert.match(seen.node.interp, /\/ld-linux-x86-64\.so\.2$/);
+});
+
 test('on musl without libcurl, the load fails with one line naming what to install (apk add libcurl)', async (t) => {
   if (skip()) return t.skip(musl.skip);
   // Alpine's base image: everything the musl Bun needs, but no libcurl

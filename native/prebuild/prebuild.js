@@ -243,8 +243,7 @@ function staticDir(key, tc) {
     for (const f of inputs.zlibHeaders) fs.copyFileSync(f, path.join(tmp, 'include', path.basename(f)));
     const stub = path.join(tmp, 'stub');
     fs.mkdirSync(stub);
-    if (t.format === 'elf') elfStubs(stub, inputs, tc);
-    else machoStubs(stub, inputs);
+    FORMATS[t.format].stubs(stub, inputs, tc);
     fs.rmSync(path.join(tmp, 'src'), { recursive: true, force: true });
   });
 }
@@ -289,54 +288,55 @@ function compileAll(tc, flags, sources, objDir) {
   });
 }
 
-const LINK = {
-  elf(key, t, tc, st, objects, out) {
-    run(tc.CC, [
-      '-shared',
-      '-o',
-      out,
-      ...objects,
-      ...['jansson', 'yaml', 'protobuf-c'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
-      `-L${path.join(st, 'stub')}`,
-      '-Wl,--as-needed',
-      '-lcurl',
-      '-lz',
-      ...t.ldflags,
-      `-Wl,--version-script=${path.join(__dirname, 'exports.map')}`,
-      '-Wl,-z,now',
-      '-s',
-    ]);
-  },
-  macho(key, t, tc, st, objects, out) {
-    requireTool(LLD, 'lld-14');
-    run(LLD, [
-      '-arch',
-      t.machine,
-      '-platform_version',
-      'macos',
-      t.minos,
-      t.minos,
-      '-bundle',
-      '-undefined',
-      'dynamic_lookup',
-      '-exported_symbols_list',
-      path.join(__dirname, 'exports.darwin'),
-      '-dead_strip',
-      '-x',
-      '-S',
-      t.sign ? '-adhoc_codesign' : '-no_adhoc_codesign',
-      '-o',
-      out,
-      ...objects,
-      ...['jansson', 'yaml', 'protobuf-c'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
-      `-L${path.join(st, 'stub')}`,
-      '-lcurl',
-      '-lz',
-      '-lSystem',
-    ]);
-    macho.fixUuid(out);
-  },
-};
+// ---- per binary format: link stubs, link, checks (a new format, Windows' PE, adds one) ----
+
+function linkElf(t, tc, st, objects, out) {
+  run(tc.CC, [
+    '-shared',
+    '-o',
+    out,
+    ...objects,
+    ...['jansson', 'yaml', 'protobuf-c'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
+    `-L${path.join(st, 'stub')}`,
+    '-Wl,--as-needed',
+    '-lcurl',
+    '-lz',
+    ...t.ldflags,
+    `-Wl,--version-script=${path.join(__dirname, 'exports.map')}`,
+    '-Wl,-z,now',
+    '-s',
+  ]);
+}
+
+function linkMacho(t, tc, st, objects, out) {
+  requireTool(LLD, 'lld-14');
+  run(LLD, [
+    '-arch',
+    t.machine,
+    '-platform_version',
+    'macos',
+    t.minos,
+    t.minos,
+    '-bundle',
+    '-undefined',
+    'dynamic_lookup',
+    '-exported_symbols_list',
+    path.join(__dirname, 'exports.darwin'),
+    '-dead_strip',
+    '-x',
+    '-S',
+    t.sign ? '-adhoc_codesign' : '-no_adhoc_codesign',
+    '-o',
+    out,
+    ...objects,
+    ...['jansson', 'yaml', 'protobuf-c'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
+    `-L${path.join(st, 'stub')}`,
+    '-lcurl',
+    '-lz',
+    '-lSystem',
+  ]);
+  macho.fixUuid(out);
+}
 
 async function build(key, outRoot = path.join(ROOT, 'prebuilds')) {
   const t = TARGETS[key];
@@ -365,7 +365,7 @@ async function build(key, outRoot = path.join(ROOT, 'prebuilds')) {
   ];
   const objects = await compileAll(tc, flags, listSources(), work);
   const built = path.join(work, 'node.napi.node');
-  LINK[t.format](key, t, tc, st, objects, built);
+  FORMATS[t.format].link(t, tc, st, objects, built);
   const file = path.join(outRoot, key, 'node.napi.node');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.copyFileSync(built, file);
@@ -437,28 +437,39 @@ function check(info, key = info.key) {
   if (!t) return [...problems, `no target ${key}`];
   if (info.format !== t.format) return [...problems, `is ${info.format}, not ${t.format}`];
   if (info.machine !== t.machine) problems.push(`is built for ${info.machine}, not ${t.machine}`);
-  if (t.format === 'elf') {
-    const unexpected = info.needed.filter((lib) => !t.needed.includes(lib));
-    if (unexpected.length)
-      problems.push(`links shared libraries beyond ${t.needed.join(', ')}: ${unexpected.join(', ')}`);
-    if (t.libc === 'musl' && info.maxGlibc)
-      problems.push(`a musl core with glibc symbol versions (GLIBC_${info.maxGlibc})`);
-    if (t.maxGlibc && info.maxGlibc && versionKey(info.maxGlibc) > versionKey(t.maxGlibc))
-      problems.push(`needs GLIBC_${info.maxGlibc}, more than GLIBC_${t.maxGlibc}: ${info.newest.join(', ')}`);
-  }
-  if (t.format === 'macho') {
-    const m = info.macho;
-    if (m.filetypeName !== 'MH_BUNDLE') problems.push(`is ${m.filetypeName}, not MH_BUNDLE`);
-    if (m.minos !== t.minos) problems.push(`minimum macOS is ${m.minos}, not ${t.minos}`);
-    if (m.platform !== 'macos') problems.push(`platform is ${m.platform}, not macos`);
-    const foreign = m.dylibs.filter((d) => !/^\/(usr\/lib|System)\//.test(d));
-    if (foreign.length) problems.push(`links dylibs outside /usr/lib and /System: ${foreign.join(', ')}`);
-    if (!m.uuid) problems.push('has no LC_UUID (dyld of macOS 15 refuses such a file)');
-    if (t.sign && !m.signature) problems.push('has no code signature (Apple Silicon refuses to load it)');
-    if (m.signature && !m.signature.valid) problems.push('its code signature does not match its content');
-  }
+  return [...problems, ...FORMATS[t.format].check(info, t)];
+}
+
+function checkElf(info, t) {
+  const problems = [];
+  const unexpected = info.needed.filter((lib) => !t.needed.includes(lib));
+  if (unexpected.length)
+    problems.push(`links shared libraries beyond ${t.needed.join(', ')}: ${unexpected.join(', ')}`);
+  if (t.libc === 'musl' && info.maxGlibc)
+    problems.push(`a musl core with glibc symbol versions (GLIBC_${info.maxGlibc})`);
+  if (t.maxGlibc && info.maxGlibc && versionKey(info.maxGlibc) > versionKey(t.maxGlibc))
+    problems.push(`needs GLIBC_${info.maxGlibc}, more than GLIBC_${t.maxGlibc}: ${info.newest.join(', ')}`);
   return problems;
 }
+
+function checkMacho(info, t) {
+  const problems = [];
+  const m = info.macho;
+  if (m.filetypeName !== 'MH_BUNDLE') problems.push(`is ${m.filetypeName}, not MH_BUNDLE`);
+  if (m.minos !== t.minos) problems.push(`minimum macOS is ${m.minos}, not ${t.minos}`);
+  if (m.platform !== 'macos') problems.push(`platform is ${m.platform}, not macos`);
+  const foreign = m.dylibs.filter((d) => !/^\/(usr\/lib|System)\//.test(d));
+  if (foreign.length) problems.push(`links dylibs outside /usr/lib and /System: ${foreign.join(', ')}`);
+  if (!m.uuid) problems.push('has no LC_UUID (dyld of macOS 15 refuses such a file)');
+  if (t.sign && !m.signature) problems.push('has no code signature (Apple Silicon refuses to load it)');
+  if (m.signature && !m.signature.valid) problems.push('its code signature does not match its content');
+  return problems;
+}
+
+const FORMATS = {
+  elf: { stubs: elfStubs, link: linkElf, check: checkElf },
+  macho: { stubs: machoStubs, link: linkMacho, check: checkMacho },
+};
 
 async function main(argv) {
   const checkOnly = argv.includes('--check');

