@@ -66,11 +66,22 @@ function elfInterpreter(file) {
 
 /**
  * The C library of this Linux process: 'glibc', 'musl', or '' when it cannot be told (never
- * a guess). In order: the runtime's own report (Node and Bun fill glibcVersionRuntime on
- * glibc only), the interpreter of the running executable, the libc mapped into this process.
+ * a guess). In order of cost (measured here: 0.3 ms, 1 ms, 7-130 ms): the C library mapped
+ * into this process (/proc/self/maps), the interpreter the running executable asks for, the
+ * runtime's own report (Node and Bun fill glibcVersionRuntime on glibc only).
  */
 function linuxLibc() {
   if (process.platform !== 'linux') return '';
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    if (/\/(ld-musl-[\w-]+\.so\.1|libc\.musl-[\w-]+\.so\.1)$|-linux-musl\/libc\.so$/m.test(maps)) return 'musl';
+    if (/\/libc\.so\.6$/m.test(maps)) return 'glibc';
+  } catch {
+    // no /proc
+  }
+  const interp = elfInterpreter(process.execPath);
+  if (/\bld-musl-/.test(interp)) return 'musl';
+  if (/\bld-linux/.test(interp)) return 'glibc';
   try {
     const report = process.report;
     const network = report.excludeNetwork;
@@ -84,16 +95,6 @@ function linuxLibc() {
     if (header && header.glibcVersionRuntime) return 'glibc';
   } catch {
     // no process.report in this runtime
-  }
-  const interp = elfInterpreter(process.execPath);
-  if (/\bld-musl-/.test(interp)) return 'musl';
-  if (/\bld-linux/.test(interp)) return 'glibc';
-  try {
-    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
-    if (/\/(ld-musl-[\w-]+\.so\.1|libc\.musl-[\w-]+\.so\.1)$|-linux-musl\/libc\.so$/m.test(maps)) return 'musl';
-    if (/\/libc\.so\.6$/m.test(maps)) return 'glibc';
-  } catch {
-    // no /proc
   }
   return '';
 }

@@ -198,7 +198,7 @@ test('on musl without libcurl, the load fails with one line naming what to insta
   ]);
   const r = await runProcess(cmd, args, {
     cwd: app,
-    env: userEnv(tempDir('oat-home-'), binDir, { LD_LIBRARY_PATH: lib }),
+    env: userEnv(tempDir('oat-home-'), binDir, { ...musl.env(), LD_LIBRARY_PATH: lib }),
   });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /cannot load its native core for linux-x64-musl\./);

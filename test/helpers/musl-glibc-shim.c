@@ -1,9 +1,9 @@
 /* Tests only: lets Debian's glibc-built libstdc++.so.6 and libgcc_s.so.1 run under musl's
  * loader, so that the musl Bun from npm (@oven/bun-linux-*-musl) starts on a Debian machine
  * (Alpine ships musl builds of those two libraries; Debian has none). Built with the musl
- * compiler as the soname the two libraries need from glibc besides libc
- * (ld-linux-x86-64.so.2 / ld-linux-aarch64.so.1), it supplies the few glibc-only symbols they
- * bind. Nothing of this is in the package or in the core. */
+ * compiler under the name of glibc's loader (ld-linux-x86-64.so.2, which x86-64's libstdc++
+ * needs; ld-linux-aarch64.so.1) and preloaded (LD_PRELOAD), it supplies the few glibc-only
+ * symbols they bind. Nothing of this is in the package or in the core. */
 #define _GNU_SOURCE
 #include <link.h>
 #include <locale.h>
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -25,6 +26,8 @@ uint32_t arc4random(void) {
 size_t __strftime_l(char *s, size_t max, const char *fmt, const struct tm *tm, locale_t loc) {
   return strftime_l(s, max, fmt, tm, loc);
 }
+
+unsigned long __getauxval(unsigned long type) { return getauxval(type); } /* aarch64 */
 
 char __libc_single_threaded = 0; /* "not known to be single-threaded": always the safe answer */
 
