@@ -5,7 +5,7 @@
 // -gU as --unicode): an MH_BUNDLE for its arch; exports only the two Node-API entry points;
 // dylibs only from /usr/lib and /System; minimum macOS 11.0; an LC_UUID; on arm64 an ad-hoc
 // code signature whose page hashes match the file. The C unit tests are compiled and linked
-// for each darwin arch (zig's clang 16 with -Werror, ld64.lld-14 against macOS 11's libSystem),
+// for darwin-arm64 (zig's clang 16 with -Werror, ld64.lld-14 against macOS 11's libSystem),
 // which catches a Linux-only call before the release workflow's Mac does.
 // The first run on a Mac is the release workflow's (.github/workflows/release.yml).
 const { test } = require('node:test');
