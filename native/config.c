@@ -131,7 +131,8 @@ static const struct setting {
                         FIELD(F_STR, project_name)},
     [S_TARGET] =
         {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
-    [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL},
+    [S_ENDPOINT] =
+        {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
     [S_API_KEY] = {"api_key",
                    AT_HARNESS,
                    NULL,
@@ -148,7 +149,7 @@ static const struct setting {
                     NULL,
                     .secret = true,
                     FIELD(F_BACKEND, space_id)},
-    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us"},
+    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .field = F_NONE},
     [S_HEADERS] = {"headers",
                    AT_HARNESS,
                    NULL,
@@ -267,13 +268,14 @@ static const struct setting {
                        "true",
                        .def = 1,
                        FIELD(F_BOOL, spool_fsync)},
-    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL},
+    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE},
     [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
     [S_DRY_RUN] =
         {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
     [S_VERBOSE] =
         {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
-    [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL},
+    [S_PHOENIX_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
     [S_PHOENIX_API_KEY] = {NULL,
                            AT_ENV,
                            NULL,
@@ -282,11 +284,19 @@ static const struct setting {
                            NULL,
                            .secret = true,
                            FIELD(F_BACKEND, phoenix_api_key)},
-    [S_OTLP_TRACES_ENDPOINT] =
-        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}, ST_STRING, NULL},
-    [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL},
-    [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode"},
-    [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL},
+    [S_OTLP_TRACES_ENDPOINT] = {NULL,
+                                AT_ENV,
+                                NULL,
+                                {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+                                ST_STRING,
+                                NULL,
+                                .field = F_NONE},
+    [S_OTLP_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+    [S_SERVICE_NAME] =
+        {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode", .field = F_NONE},
+    [S_RESOURCE_ATTRIBUTES] =
+        {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL, .field = F_NONE},
     [S_HIDE_INPUTS] = {NULL,
                        AT_ENV,
                        NULL,
@@ -329,8 +339,13 @@ static const struct setting {
                             ST_SWITCH,
                             "false",
                             FIELD(F_BOOL, hide_output_text)},
-    [S_LOG_FILE] =
-        {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING, "~/.arize/harness/logs/opencode.log"},
+    [S_LOG_FILE] = {NULL,
+                    AT_ENV,
+                    NULL,
+                    {"ARIZE_LOG_FILE"},
+                    ST_STRING,
+                    "~/.arize/harness/logs/opencode.log",
+                    .field = F_NONE},
 #undef FIELD
 #undef NUMBER
 };
@@ -377,12 +392,11 @@ static const struct backend {
       {"space_id", S_SPACE_ID, "", true},
       {"arize-interface", S_COUNT, "otel", false}}},
     /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-    {CONFIG_TARGET_PHOENIX,
-     "http://",
-     {{NULL}},
-     {{"x-project-name", S_PROJECT_NAME, "", false},
-      {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
-    {CONFIG_TARGET_OTLP, "https://", {{NULL}}, {{NULL}}},
+    {.target = CONFIG_TARGET_PHOENIX,
+     .default_scheme = "http://",
+     .headers = {{"x-project-name", S_PROJECT_NAME, "", false},
+                 {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
+    {.target = CONFIG_TARGET_OTLP, .default_scheme = "https://"},
 };
 
 static const struct backend *backend_of(config_target t) {
