@@ -316,7 +316,7 @@ int platform_socket_close(platform_socket s) { return close(s); }
 
 #else /* _WIN32 */
 
-/* The Windows half goes here (PLATFORMS.md, "2b"): CreateFileW on UTF-16 paths with
+/* The Windows half goes here: CreateFileW on UTF-16 paths with
  * FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE and FILE_FLAG_OPEN_REPARSE_POINT
  * (a reparse point at the path is refused like a symbolic link), wrapped by
  * _open_osfhandle(_O_BINARY | _O_NOINHERIT); GetFileType for the regular-file check;

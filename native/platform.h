@@ -1,7 +1,8 @@
 /* platform — the one door to the operating system. Every file, lock, directory, process,
  * clock and socket call of the core goes through here, so the differences between Linux,
- * macOS (Darwin) and Windows live in platform.c only: no other module includes an OS header
- * beyond the C library or tests which OS it runs on.
+ * macOS (Darwin) and Windows live in platform.c only: no other module calls the system for
+ * these or tests which system it runs on (threads are pthreads everywhere: winpthreads on
+ * Windows).
  *
  * Files are opened by what they are for (PLATFORM_READ, PLATFORM_APPEND, ...), never through a
  * symbolic link at their last component, never blocking (a FIFO, a socket or a device at the
@@ -13,7 +14,7 @@
  * FILE_SHARE_DELETE, so a file another process holds open can still be replaced or removed).
  *
  * Implemented for POSIX (Linux, Darwin; musl as glibc). The Windows half has its place in
- * platform.c; PLATFORMS.md ("2b") lists what it must do for each function.
+ * platform.c, with what it must do for each function.
  */
 #ifndef PLATFORM_H
 #define PLATFORM_H
