@@ -236,3 +236,17 @@ test('a FIFO or a link at the config file: a warning, no hang, and the file outs
     await receiver.close();
   }
 });
+
+test("the CLI's config write (install) never writes through a link planted at a temp name or the config", () => {
+  const { writePrivate } = require('../lib/cli/common.js');
+  const { home, outside } = setup(2);
+  const config = harness(home, 'config.yaml');
+  fs.mkdirSync(path.dirname(config), { recursive: true });
+  fs.symlinkSync(outside[0], `${config}.tmp-${process.pid}`); // the temp name it used to take
+  fs.symlinkSync(outside[1], config);
+  writePrivate(config, 'harnesses:\n  opencode:\n    target: phoenix\n');
+  assertUntouched(outside);
+  assert.ok(fs.lstatSync(config).isFile());
+  assert.equal(fs.statSync(config).mode & 0o777, 0o600);
+  assert.match(fs.readFileSync(config, 'utf8'), /target: phoenix/);
+});
