@@ -113,14 +113,12 @@ for (const [key, arch, cputype] of [
       const flags = [
         '-std=c11',
         '-D_GNU_SOURCE',
-        '-DDARWIN_PENDING_TESTS',
         '-Wall',
         '-Wextra',
         '-Werror',
         '-O1',
         '-g0',
         ...target.cflags,
-        '-Wno-string-concatenation', // TEMPORARY (test_hostile.c), until the port lands
         '-I',
         path.join(ROOT, 'native'),
         '-I',

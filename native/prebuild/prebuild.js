@@ -223,7 +223,7 @@ function staticDir(key, tc) {
   const t = TARGETS[key];
   const inputs = stubInputs(t);
   const hash = crypto.createHash('sha256');
-  for (const f of ['deps.json', 'static-deps.sh', 'glibc_compat.h', 'darwin_pending.h'])
+  for (const f of ['deps.json', 'static-deps.sh', 'glibc_compat.h'])
     hash.update(fs.readFileSync(path.join(__dirname, f)));
   // the code below that fills the entry is part of what it is made from
   for (const fn of [staticDir, stubInputs, exportedFunctions, elfStubs, machoStubs, tbd]) hash.update(fn.toString());
