@@ -101,8 +101,25 @@ export interface Status {
     failed_requests: number;
     retries: number;
   };
-  /** key_refused: the backend answered 401/403; spans wait in the spool for a new config. */
-  last_export: { status: number; error: string | null; at_ms: number; key_refused: boolean };
+  /**
+   * key_refused: the backend answered 401/403; moved: a redirect that is not followed (error
+   * names the new location); in both, spans wait in the spool for a new config. class: what
+   * the last answer means (a name of export_outcomes), kept: whether its spans stay.
+   */
+  last_export: {
+    status: number;
+    error: string | null;
+    at_ms: number;
+    key_refused: boolean;
+    moved: boolean;
+    class?: string;
+    kept?: boolean;
+  };
+  /** What each kind of backend answer does to the spans: the core's one table (README "Durability"). */
+  export_outcomes: {
+    classes: { name: string; answers: string; effect: string; keeps: boolean; statuses: [number, number][] }[];
+    followed: string;
+  };
   last_rejection: string | null;
   /** Unsent spans wait here (across restarts) until the backend takes them. */
   spool: { dir: string; pending_bytes: number; writable: boolean; fsync: boolean; max_age_days: number };

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "retry.h"
 #include "tracer.h"
 #include "version.h"
 
@@ -312,6 +313,14 @@ static napi_value oat_settings_schema(napi_env env, napi_callback_info info) {
   return json_text(env, config_schema_json());
 }
 
+/* exportOutcomes() -> JSON text: what each kind of backend answer means for the spans
+ * (retry.h's one table of classes, with the statuses each covers); status and doctor say its
+ * words. */
+static napi_value oat_export_outcomes(napi_env env, napi_callback_info info) {
+  (void)info;
+  return json_text(env, retry_classes_json());
+}
+
 /* The last environment to unload (a worker's end is not the process's) stops the exporter
  * with a short bound; what is unsent stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
@@ -329,9 +338,13 @@ NAPI_MODULE_INIT() {
     const char *name;
     napi_callback fn;
   } functions[] = {
-      {"reconcile", oat_reconcile},        {"flush", oat_flush},
-      {"shutdown", oat_shutdown},          {"status", oat_status},
-      {"configStatus", oat_config_status}, {"settingsSchema", oat_settings_schema},
+      {"reconcile", oat_reconcile},
+      {"flush", oat_flush},
+      {"shutdown", oat_shutdown},
+      {"status", oat_status},
+      {"configStatus", oat_config_status},
+      {"settingsSchema", oat_settings_schema},
+      {"exportOutcomes", oat_export_outcomes},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -7,8 +7,9 @@
  * with exponential backoff and jitter, honouring Retry-After. 413 halves the batch's size until it
  * passes (a single span still refused is dropped and logged with its size). 401 and 403 keep the
  * spans queued (and spooled) and stop sending until the target changes (a config reload), then send
- * them. The JS thread only hands spans to the queue and reads counters: it never waits on the
- * network.
+ * them; so does a redirect that is not followed (http.h follows a 307/308 to the same host): the
+ * endpoint moved. What each answer means is retry.h's one table of classes. The JS thread only
+ * hands spans to the queue and reads counters: it never waits on the network.
  */
 #ifndef EXPORTER_H
 #define EXPORTER_H
@@ -55,6 +56,8 @@ typedef struct {
   int64_t last_export_ms;  /* wall clock of the last 2xx, 0 if none */
   int64_t last_attempt_ms; /* wall clock of the last answer or failure, 0 if none */
   bool key_refused;        /* the backend answered 401/403: sending waits for a new config */
+  bool moved;              /* the endpoint moved (a redirect not followed, last_error says
+                            * where): sending waits for a new config */
 } exporter_counts;
 
 typedef struct exporter exporter;

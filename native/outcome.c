@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "retry.h"
 #include "wallclock.h"
 
 static pthread_mutex_t outcome_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -117,9 +118,11 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
   }
   char *shown = url_for_display(url);
   bool ok = http_status >= 200 && http_status < 300;
-  json_t *o = json_pack("{s:I, s:I, s:b, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
+  const retry_class *class = retry_class_of_status(http_status);
+  json_t *o = json_pack("{s:I, s:I, s:b, s:b, s:s, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
                         (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok,
-                        "refused_key", http_status == 401 || http_status == 403, "error",
+                        "refused_key", http_status == 401 || http_status == 403, "class",
+                        class->name, "kept", class->keeps, "error",
                         ok || !error || !*error ? NULL : error, "target", outcome_target,
                         "endpoint", shown, "spans", (json_int_t)spans, "pid", (json_int_t)getpid());
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -15,6 +15,7 @@
 #include "otlp.h"
 #include "outcome.h"
 #include "queue.h"
+#include "retry.h"
 #include "spans.h"
 #include "state.h"
 
@@ -422,6 +423,18 @@ char *tracer_status_json(tracer *t) {
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
   json_object_set_new(json_object_get(status, "config"), "recover_hours",
                       json_integer(c->recover_hours));
+  /* what the last answer means, in the words of the one table (retry.h), and the table */
+  json_t *last = json_object_get(status, "last_export");
+  if (n.last_status >= 0) {
+    const retry_class *class = retry_class_of_status(n.last_status);
+    json_object_set_new(last, "class", json_string(class->name));
+    json_object_set_new(last, "kept", json_boolean(class->keeps));
+  }
+  json_object_set_new(last, "moved", json_boolean(n.moved));
+  char *classes = retry_classes_json();
+  json_t *table = classes ? json_loads(classes, 0, NULL) : NULL;
+  free(classes);
+  if (table) json_object_set_new(status, "export_outcomes", table);
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);

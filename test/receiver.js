@@ -337,7 +337,8 @@ async function startReceiver(options = {}) {
     // What a real collector would answer if the test does not say otherwise.
     let fallback = 200;
     if (req.method !== 'POST') fallback = 405;
-    else if (path !== '/v1/traces') fallback = 404;
+    else if (!path.endsWith('/v1/traces'))
+      fallback = 404; // a moved endpoint keeps the OTLP path
     else if (!/^application\/x-protobuf\b/i.test(headers['content-type'] || '')) fallback = 415;
     else {
       try {

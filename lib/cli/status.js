@@ -112,6 +112,7 @@ function headline(config, last, waiting) {
     };
   }
   const ago = last ? ` (${when(last.at_ms)})` : '';
+  const cls = last && outcomeClass(last);
   if (!last && waiting)
     return { state: 'waiting', says: "no export answered yet: spans wait for the backend's first answer" };
   if (!last) return { state: 'sending', says: 'configured; nothing exported yet' };
@@ -122,10 +123,33 @@ function headline(config, last, waiting) {
     };
   if (last.ok) return { state: 'sending', says: `last export accepted${ago}` };
   const why = last.error || (last.status > 0 ? `HTTP ${last.status}` : 'no answer');
+  // The words for what became of the spans are the core's one table (native/retry.h).
+  if (cls && cls.name === 'moved') return { state: 'moved', says: `the endpoint moved: ${why}${ago}; ${cls.effect}` };
   return {
     state: 'failing',
-    says: `the backend is not accepting spans: ${why}${ago}; they wait in the spool and are retried`,
+    says: `the backend is not accepting spans: ${why}${ago}; ${cls ? cls.effect : 'see the log'}`,
   };
+}
+
+let outcomeTable;
+/** The core's classes of export answers (native/retry.h): [{name, answers, effect, keeps, statuses}]. */
+function outcomeClasses() {
+  if (!outcomeTable) {
+    try {
+      outcomeTable = JSON.parse(require('../native.js').binding.exportOutcomes());
+    } catch {
+      outcomeTable = { classes: [] };
+    }
+  }
+  return outcomeTable.classes;
+}
+
+/** The class of an outcome (its own name when it has one, else the one its status falls in). */
+function outcomeClass(last) {
+  const classes = outcomeClasses();
+  if (last.class) return classes.find((c) => c.name === last.class);
+  const status = last.status > 0 ? last.status : 0;
+  return classes.find((c) => c.statuses.some(([from, to]) => status >= from && status <= to));
 }
 
 function when(ms) {
@@ -193,6 +217,7 @@ function collect(native) {
     settings: config.settings,
     spool: { dir: config.spool.dir, ...total, processes },
     last_export: last,
+    export_outcomes: outcomeClasses(),
     registrations: reg.findRegistrations().map((r) => ({
       route: r.kind === 'file' ? 'plugin file' : 'opencode.json',
       file: r.file,
@@ -248,4 +273,4 @@ function status(flags) {
   console.log(lines.join('\n'));
 }
 
-module.exports = { status, collect, readSpool, headline };
+module.exports = { status, collect, readSpool, headline, outcomeClasses, outcomeClass };

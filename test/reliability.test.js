@@ -1,0 +1,205 @@
+'use strict';
+// Nothing lost, nothing doubled, nothing written outside (issue 22): each attack of the third
+// outside round as a user would see it. Real processes of the runtime running this file (Node
+// under `node --test`, Bun under `bun test`), real files, a receiver on 127.0.0.1.
+// test/bench/attacks.js prints the same attacks' figures.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const { startReceiver } = require('./receiver.js');
+const { tempHome, cleanEnv, run, readLog, ROOT } = require('./helpers/run.js');
+
+// This process loads the core too (status.js, the README check): the one the children load.
+process.env.ARIZE_TRACING_NATIVE = cleanEnv({}).ARIZE_TRACING_NATIVE || process.env.ARIZE_TRACING_NATIVE || '';
+if (!process.env.ARIZE_TRACING_NATIVE) delete process.env.ARIZE_TRACING_NATIVE;
+
+const MAIN = 'main-run/snapshots/009-session-idle-ses_df4ec26e5ffeUa8cOB7B533OYC.json';
+const PER = 15; // spans of MAIN; each variant is a distinct session
+const FAST = { ARIZE_RETRY_INITIAL_MS: '50', ARIZE_RETRY_MAX_MS: '300', OTEL_EXPORTER_OTLP_TIMEOUT: '3000' };
+
+const scenario = (steps, env, options) => run('api-scenario.js', { steps }, cleanEnv(env), options);
+const spoolRoot = (home) => path.join(home, '.arize', 'harness', 'spool', 'opencode');
+
+function spoolFiles(home) {
+  const root = spoolRoot(home);
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .flatMap((d) => {
+      const dir = path.join(root, d);
+      return fs.statSync(dir).isDirectory()
+        ? fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith('.spool'))
+            .map((f) => path.join(dir, f))
+        : [];
+    })
+    .sort();
+}
+
+// How many times each span id arrived in a 2xx answer, and how many arrived twice or more.
+function deliveries(receiver) {
+  const count = new Map();
+  for (const r of receiver.requests)
+    if (r.status >= 200 && r.status < 300) for (const s of r.spans) count.set(s.spanId, (count.get(s.spanId) || 0) + 1);
+  let duplicated = 0;
+  for (const n of count.values()) duplicated += n - 1;
+  return { delivered: count.size, duplicated };
+}
+
+// ------------------------------------------------------------------------------------------
+// Final answers: redirects, 500, and the words status and doctor use for them
+
+test('a 307 or 308 to the same host is followed with the body: every span arrives at the new path', async () => {
+  for (const code of [307, 308]) {
+    const receiver = await startReceiver({
+      respond: (r) =>
+        r.path === '/v1/traces' ? { status: code, headers: { location: '/moved/v1/traces' } } : undefined,
+    });
+    try {
+      const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], {
+        HOME: tempHome(),
+        PHOENIX_ENDPOINT: receiver.url,
+        ...FAST,
+      });
+      assert.deepEqual(out.steps[1].flush, { exported: PER, pending: 0, dropped: 0 }, `HTTP ${code}`);
+      const moved = receiver.requests.filter((r) => r.path === '/moved/v1/traces' && r.status === 200);
+      assert.equal(
+        moved.reduce((n, r) => n + r.spans.length, 0),
+        PER,
+      );
+      assert.ok(
+        moved.every((r) => r.gzip && r.headers['content-type'] === 'application/x-protobuf'),
+        'the same body',
+      );
+    } finally {
+      await receiver.close();
+    }
+  }
+});
+
+test('301 and 302 keep the spans and pause sending; status names the new location; a new endpoint sends them', async () => {
+  for (const code of [301, 302]) {
+    const target = await startReceiver();
+    const old = await startReceiver({
+      respond: () => ({ status: code, headers: { location: `${target.url}/v1/traces` } }),
+    });
+    const home = tempHome();
+    const dir = path.join(home, '.arize', 'harness');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'config.yaml');
+    const config = (url) => `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${url}\n`;
+    fs.writeFileSync(file, config(old.url), { mode: 0o600 });
+    try {
+      const out = await scenario(
+        [
+          { fixture: MAIN, variants: 2, quiet: true },
+          { flush: 3000 },
+          { status: true },
+          { writeFile: [file, config(target.url)] },
+          { status: true },
+          { flush: 10000 },
+          { status: true },
+        ],
+        { HOME: home, ...FAST },
+      );
+      const paused = out.steps[2].status;
+      assert.equal(paused.counters.spans_dropped, 0, `HTTP ${code}: nothing dropped`);
+      assert.equal(paused.counters.spans_pending, 2 * PER);
+      assert.equal(paused.last_export.class, 'moved');
+      assert.equal(paused.last_export.moved, true);
+      assert.match(paused.last_export.error, new RegExp(`moved to ${target.url}/v1/traces`));
+      assert.equal(old.requests.length, 1, 'no retries against a moved endpoint');
+      assert.match(readLog(home), new RegExp(`HTTP ${code}, moved to ${target.url}/v1/traces; 2?\\d+ spans`));
+      assert.equal(out.steps[5].flush.exported, 2 * PER);
+      assert.deepEqual(deliveries(target), { delivered: 2 * PER, duplicated: 0 });
+    } finally {
+      await old.close();
+      await target.close();
+    }
+  }
+});
+
+test('a 307 to another host sends nothing there, keeps the spans, and never carries the key away', async () => {
+  const other = await startReceiver();
+  // localhost is another host name than 127.0.0.1: the credentials are meant for one host only
+  const elsewhere = other.url.replace('127.0.0.1', 'localhost');
+  const receiver = await startReceiver({
+    respond: () => ({ status: 307, headers: { location: `${elsewhere}/v1/traces` } }),
+  });
+  try {
+    const out = await scenario([{ fixture: MAIN }, { flush: 3000 }, { status: true }], {
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+      PHOENIX_API_KEY: 'phx-secret-key-123',
+      ...FAST,
+    });
+    assert.equal(other.requests.length, 0);
+    assert.equal(out.steps[2].status.counters.spans_pending, PER);
+    assert.equal(out.steps[2].status.last_export.class, 'moved');
+  } finally {
+    await receiver.close();
+    await other.close();
+  }
+});
+
+test('HTTP 500 is final as OTLP says: dropped, counted, logged, and status says exactly that', async () => {
+  const receiver = await startReceiver({
+    respond: (r, i) => (i === 0 ? { status: 500, body: 'database down' } : undefined),
+  });
+  try {
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], {
+      HOME: tempHome(),
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST,
+    });
+    const status = out.steps[2].status;
+    assert.equal(status.counters.spans_dropped, PER);
+    assert.equal(receiver.requests.length, 1, 'not retried');
+    assert.equal(status.last_export.class, 'refused');
+    assert.equal(status.last_export.kept, false);
+    const refused = status.export_outcomes.classes.find((c) => c.name === 'refused');
+    assert.ok(refused.statuses.some(([from, to]) => from <= 500 && 500 <= to));
+    assert.match(refused.effect, /dropped/);
+    assert.ok(
+      !status.export_outcomes.classes.find((c) => c.keeps && c.statuses.some(([f, t]) => f <= 500 && 500 <= t)),
+      'no class that keeps spans claims 500',
+    );
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("status's headline for a 500 says the spans were dropped, not that they wait", async () => {
+  const { headline } = require('../lib/cli/status.js');
+  const config = { state: 'sending', config: { path: '/nonexistent' }, backend: {} };
+  const failing = headline(
+    config,
+    { ok: false, status: 500, error: 'HTTP 500: database down', at_ms: Date.now() },
+    false,
+  );
+  assert.doesNotMatch(failing.says, /wait in the spool|retried/);
+  assert.match(failing.says, /dropped, counted/);
+  const busy = headline(config, { ok: false, status: 503, error: 'HTTP 503', at_ms: Date.now() }, true);
+  assert.match(busy.says, /kept in the spool and retried/);
+  const moved = headline(
+    config,
+    { ok: false, status: 301, class: 'moved', error: 'HTTP 301: moved to https://x/v1/traces', at_ms: Date.now() },
+    true,
+  );
+  assert.equal(moved.state, 'moved');
+  assert.match(moved.says, /moved to https:\/\/x\/v1\/traces/);
+});
+
+test('the README says what each answer does in the words of the core table', () => {
+  const { binding } = require('../lib/native.js');
+  const table = JSON.parse(binding.exportOutcomes());
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  for (const c of table.classes)
+    assert.ok(readme.includes(`| ${c.name} | ${c.answers} | ${c.effect} |`), `README row for ${c.name}`);
+  assert.ok(readme.includes(table.followed), 'README says which redirects are followed');
+});
+
+module.exports = { spoolFiles, deliveries, scenario, spoolRoot, MAIN, PER, FAST, zlib };
