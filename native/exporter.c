@@ -361,6 +361,9 @@ static void *exporter_main(void *arg) {
         }
         uint64_t last = batch[n - 1]->seq;
         queue_ack(e->q, n);
+        e->counts.discarded += n;
+        log_info("dry run: %zu spans discarded, never sent (%llu in all)", n,
+                 (unsigned long long)e->counts.discarded);
         answered_locked(e, last);
         continue;
       }

@@ -51,6 +51,7 @@ typedef struct {
   uint64_t retries;
   uint64_t rejected;       /* of dropped: spans a 2xx refused (partial_success) */
   uint64_t too_large;      /* of dropped: single spans a 413 refused */
+  uint64_t discarded;      /* dry run: spans built and thrown away, never sent */
   long last_status;        /* HTTP status of the last request, 0 for a network error, -1 none */
   char last_error[256];    /* the last failure, one line, no secrets */
   int64_t last_export_ms;  /* wall clock of the last 2xx, 0 if none */

@@ -491,24 +491,6 @@ void state_rollback(state *st) {
   release(st);
 }
 
-size_t state_gc(state *st, time_t cutoff) {
-  if (!st->dir) return 0;
-  DIR *d = opendir(st->dir);
-  if (!d) return 0;
-  size_t removed = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    size_t n = strlen(e->d_name);
-    if (n <= strlen(SUFFIX) || strcmp(e->d_name + n - strlen(SUFFIX), SUFFIX) != 0) continue;
-    struct stat sb;
-    if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
-        sb.st_mtime < cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0)
-      removed++;
-  }
-  closedir(d);
-  return removed;
-}
-
 size_t state_size(const state *st) { return st->committed.len; }
 
 /* ------------------------------------------------------------------------------------------ */

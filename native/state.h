@@ -1,5 +1,12 @@
 /* state — what was already emitted, per session: the dedup set behind "only new spans".
  *
+ * A session's file lives as long as the spans it guards can be derived again: OpenCode keeps a
+ * session until it is deleted, and a backfill a year later must send none of it twice, so no
+ * file is removed for its age. Its size follows the session's spans: one line per span (about
+ * 40 bytes: "llm:msg_...", "tool:msg_...:toolu_...") plus the header, a few hundred bytes to
+ * some KiB per session, far below what OpenCode stores for the same messages (README,
+ * "Durability").
+ *
  * Keys are short strings built by reconcile ("llm:<message id>", "tool:<message id>:<call
  * id>", "turn:<user message id>", "agent:<child session id>"). With a directory, each
  * session's keys are also kept in a file there, so a new process (a restart, or a second
@@ -80,9 +87,6 @@ int state_record(state *st, const uint8_t *marks, size_t len);
 const char *state_marks_each(const uint8_t *marks, size_t len,
                              void (*fn)(void *ctx, const char *session_id, const char *key),
                              void *ctx);
-
-/* Removes the files of sessions not touched since before `cutoff`. Returns how many. */
-size_t state_gc(state *st, time_t cutoff);
 
 /* How many keys are held (for status). */
 size_t state_size(const state *st);

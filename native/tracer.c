@@ -19,8 +19,6 @@
 #include "spans.h"
 #include "state.h"
 
-#define STATE_IDLE_DAYS 7
-
 struct tracer {
   const char *const *envp;
   char *version;
@@ -41,6 +39,7 @@ struct tracer {
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
   uint64_t left_logged; /* pending count the last "exit: ... stay in the spool" line named */
+  bool dry_run_at_open; /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -183,7 +182,7 @@ void tracer_refresh(tracer *t) {
 static void on_settled(void *ctx, const uint8_t *marks, size_t len, bool durable) {
   (void)durable;
   tracer *t = ctx;
-  state_record(t->st, marks, len);
+  if (!t->dry_run_at_open) state_record(t->st, marks, len); /* a dry run records nothing */
 }
 
 /* The writer made spans durable: the exporter may send them now. Writer thread. */
@@ -225,14 +224,18 @@ tracer *tracer_open(const char *const *envp, const char *version) {
     tracer_free(t);
     return NULL;
   }
-  size_t forgotten = state_gc(t->st, time(NULL) - STATE_IDLE_DAYS * 86400);
-  if (forgotten)
-    log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
   /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first; the
    * marks stored with them are recorded before any snapshot is reconciled (roll forward). */
   queue_on_settled(t->q, on_settled, t);
   queue_on_written(t->q, on_written, t);
-  t->sp = spool_open(t->cfg->spool_dir, t->cfg->spool_fsync);
+  /* A dry run sends nothing, so it owns no spool: it neither adopts other processes' unsent
+   * files (it would discard them) nor records marks (a later real run must still send what a
+   * dry run only built). Its spans live in memory and are discarded, counted and logged. */
+  t->dry_run_at_open = t->cfg->dry_run;
+  t->sp = t->dry_run_at_open ? NULL : spool_open(t->cfg->spool_dir, t->cfg->spool_fsync);
+  if (t->dry_run_at_open)
+    log_info("dry run: the spool is not opened (other processes' unsent spans are left alone) "
+             "and nothing is recorded as sent");
   t->spans_loaded = queue_attach_spool(t->q, t->sp, on_marks_loaded, t);
   queue_expire(t->q);
   if (t->spans_loaded) {
@@ -424,6 +427,8 @@ char *tracer_status_json(tracer *t) {
   json_object_set_new(json_object_get(status, "config"), "recover_hours",
                       json_integer(c->recover_hours));
   /* what the last answer means, in the words of the one table (retry.h), and the table */
+  json_t *counters = json_object_get(status, "counters");
+  json_object_set_new(counters, "spans_discarded", json_integer((json_int_t)n.discarded));
   json_t *last = json_object_get(status, "last_export");
   if (n.last_status >= 0) {
     const retry_class *class = retry_class_of_status(n.last_status);

@@ -202,4 +202,65 @@ test('the README says what each answer does in the words of the core table', () 
   assert.ok(readme.includes(table.followed), 'README says which redirects are followed');
 });
 
+// ------------------------------------------------------------------------------------------
+// What a process does not own
+
+test('a dry run beside a non-empty spool neither adopts nor deletes it; what it discards is counted', async () => {
+  const home = tempHome();
+  // an earlier process with no backend leaves 3 sessions unsent
+  await scenario([{ fixture: MAIN, variants: 3, quiet: true }, { durable: 10000 }, { shutdown: 0 }], { HOME: home });
+  const before = spoolFiles(home).map((f) => [f, fs.readFileSync(f)]);
+  assert.ok(before.length > 0);
+  const dry = await scenario(
+    [{ fixture: MAIN, variants: 1, offset: 10, quiet: true }, { flush: 5000 }, { status: true }],
+    {
+      HOME: home,
+      ARIZE_DRY_RUN: 'true',
+    },
+  );
+  const counters = dry.steps[2].status.counters;
+  assert.equal(counters.spans_discarded, PER, 'its own spans, built and discarded, are counted');
+  assert.equal(counters.spans_restored, 0, 'nothing adopted');
+  for (const [f, bytes] of before) assert.deepEqual(fs.readFileSync(f), bytes, `${f} untouched`);
+  assert.match(readLog(home), /dry run: 15 spans discarded, never sent/);
+  const receiver = await startReceiver();
+  try {
+    // the next real start sends the earlier spans, and the dry run's session too (it recorded nothing)
+    const out = await scenario([{ fixture: MAIN, variants: 1, offset: 10, quiet: true }, { flush: 10000 }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST,
+    });
+    assert.equal(out.steps[0].spans, PER);
+    assert.deepEqual(deliveries(receiver), { delivered: 4 * PER, duplicated: 0 });
+  } finally {
+    await receiver.close();
+  }
+});
+
+// ------------------------------------------------------------------------------------------
+// Dedup state lives as long as the spans it guards can be derived again
+
+test('a session idle for a month is not sent again by a later backfill or restart', async () => {
+  const home = tempHome();
+  const receiver = await startReceiver();
+  try {
+    const env = { HOME: home, PHOENIX_ENDPOINT: receiver.url, ...FAST };
+    await scenario([{ fixture: MAIN }, { flush: 10000 }], env);
+    const dir = path.join(home, '.arize', 'harness', 'state', 'opencode');
+    const month = new Date(Date.now() - 31 * 86400 * 1000);
+    let bytes = 0;
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.state'))) {
+      fs.utimesSync(path.join(dir, f), month, month);
+      bytes += fs.statSync(path.join(dir, f)).size;
+    }
+    console.log(`# dedup state of a ${PER}-span session: ${bytes} bytes`);
+    const later = await scenario([{ fixture: MAIN }, { flush: 10000 }], env);
+    assert.equal(later.steps[0].reconcile.spans, 0);
+    assert.deepEqual(deliveries(receiver), { delivered: PER, duplicated: 0 });
+  } finally {
+    await receiver.close();
+  }
+});
+
 module.exports = { spoolFiles, deliveries, scenario, spoolRoot, MAIN, PER, FAST, zlib };
