@@ -56,7 +56,7 @@ test('a 307 or 308 to the same host is followed with the body: every span arrive
   for (const code of [307, 308]) {
     const receiver = await startReceiver({
       respond: (r) =>
-        r.path === '/v1/traces' ? { status: code, headers: { location: '/moved/v1/traces' } } : undefined,
+        r.path === '/v1/traces' ? { status: code, headers: { location: '/moved/v1/traces' } } : { status: 200 },
     });
     try {
       const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], {
