@@ -97,6 +97,12 @@ export interface Status {
     spans_memory_only: number;
     spans_dropped_full: number;
     spans_dropped_old: number;
+    /** Dry run: spans built and discarded, never sent. */
+    spans_discarded: number;
+    /** Spans another process (or an earlier run's spool) already stored: left out, never sent twice. */
+    spans_deduplicated: number;
+    /** Spans lost to damaged spool records (each logged with its count). */
+    spans_damaged: number;
     requests: number;
     failed_requests: number;
     retries: number;
@@ -122,7 +128,17 @@ export interface Status {
   };
   last_rejection: string | null;
   /** Unsent spans wait here (across restarts) until the backend takes them. */
-  spool: { dir: string; pending_bytes: number; writable: boolean; fsync: boolean; max_age_days: number };
+  spool: {
+    dir: string;
+    pending_bytes: number;
+    writable: boolean;
+    fsync: boolean;
+    max_age_days: number;
+    /** The writer thread is still loading what earlier processes left (never OpenCode's thread). */
+    loading: boolean;
+    /** Spool files of another version (a newer format or kind), left untouched for it. */
+    foreign_files: number;
+  };
   /** Keys of the config file that are not ours to read, each with the closest known key; null when none. */
   unknown_keys: string | null;
   /** How long exit waits for the backend (export.exit_flush_ms, ARIZE_EXIT_FLUSH_MS). */

@@ -98,7 +98,7 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
  * changes is e->target_changes when the failed send took its target (it may have been
  * replaced during the send). Called with the lock held. Returns false when stopping. */
 static bool pause_locked(exporter *e, long ms, uint64_t changes) {
-  struct timespec until = wallclock_in(ms);
+  struct timespec until = wallclock_deadline(ms);
   while (!e->stopping && e->target_changes == changes)
     if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT) break;
   return !e->stopping;
@@ -107,7 +107,7 @@ static bool pause_locked(exporter *e, long ms, uint64_t changes) {
 /* Waits for anything (new records, a new target, stop) or ms. The caller re-checks its
  * condition, so a spurious wakeup is harmless. Called with the lock held. */
 static void idle_locked(exporter *e, long ms) {
-  struct timespec until = wallclock_in(ms);
+  struct timespec until = wallclock_deadline(ms);
   pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
@@ -418,8 +418,8 @@ exporter *exporter_new(queue *q) {
   if (!e) return NULL;
   e->q = q;
   pthread_mutex_init(&e->lock, NULL);
-  pthread_cond_init(&e->wake, NULL);
-  pthread_cond_init(&e->progress, NULL);
+  wallclock_cond_init(&e->wake); /* waits on the steady clock: a clock set back stretches none */
+  wallclock_cond_init(&e->progress);
   e->counts.last_status = -1;
   return e;
 }
@@ -472,7 +472,7 @@ exporter_counts exporter_get_counts(exporter *e) {
 
 void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
   uint64_t goal = queue_get_stats(e->q).last_seq;
-  struct timespec until = wallclock_in(timeout_ms > 0 ? timeout_ms : 0);
+  struct timespec until = wallclock_deadline(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&e->lock);
   while (e->started && !e->stopping && e->target && !e->refused &&
          (e->target->send || e->target->discard)) {

@@ -113,7 +113,7 @@ static void emit_span(walk *w, span *s, const char *key) {
     span_free(s);
     return;
   }
-  if (w->emit(w->emit_ctx, s) != 0) return;
+  if (w->emit(w->emit_ctx, s, key) != 0) return;
   if (state_mark(w->st, w->root_id, key) != 0) w->at.out_of_memory = true;
   w->result->spans++;
 }

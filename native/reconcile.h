@@ -32,10 +32,10 @@
 /* What may leave the machine, and how big: the attribute policy's options (attrs.h). */
 typedef attrs_options reconcile_options;
 
-/* Receives each new span and owns it from then on (it must free it, whatever it returns).
- * Returns 0 when the span was kept (queued); anything else leaves it unmarked in state, so a
- * later payload produces it again. */
-typedef int (*reconcile_emit_fn)(void *ctx, span *s);
+/* Receives each new span and owns it from then on (it must free it, whatever it returns), with
+ * its dedup key (borrowed, for the call only). Returns 0 when the span was kept (queued);
+ * anything else leaves it unmarked in state, so a later payload produces it again. */
+typedef int (*reconcile_emit_fn)(void *ctx, span *s, const char *key);
 
 /* The session model's answer for a valid payload: where the next payload of this session may
  * start, and which child sessions it must fetch again (see reconcile_json). */

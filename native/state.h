@@ -82,6 +82,25 @@ int state_hand_over(state *st, uint8_t **marks, size_t *len);
  * 0, or -1 when the file could not be written. */
 int state_record(state *st, const uint8_t *marks, size_t len);
 
+/* A session's file under its lock (blocking: for the writer thread only, never OpenCode's),
+ * with the keys it holds: what the writer checks a unit's spans against before it stores them
+ * (a key another process recorded meanwhile is a span that process already has: exactly once
+ * between processes), and where it records the marks of what it stored, before the lock goes.
+ * NULL when there is no directory or the file cannot be opened (the caller then stores and
+ * records as it would without one). */
+typedef struct state_guard state_guard;
+state_guard *state_guard_open(state *st, const char *session_id);
+
+/* Whether the file held key when the guard opened it (or a record through it added it). */
+bool state_guard_recorded(const state_guard *g, const char *key);
+
+/* Appends the keys of marks (state_hand_over's format, of the guard's session) that the file
+ * does not hold yet, and moves them from handed to recorded (as state_record). 0, or -1. */
+int state_guard_record(state_guard *g, const uint8_t *marks, size_t len);
+
+/* Releases the lock. NULL is fine. */
+void state_guard_close(state_guard *g);
+
 /* Calls fn for each key of marks (as state_hand_over made them); returns the session id
  * (pointing into marks) or NULL when marks are malformed. */
 const char *state_marks_each(const uint8_t *marks, size_t len,

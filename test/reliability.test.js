@@ -263,4 +263,204 @@ test('a session idle for a month is not sent again by a later backfill or restar
   }
 });
 
+// ------------------------------------------------------------------------------------------
+// Spool files: other versions' files are theirs; damage costs only the damaged record
+
+// A dead process's directory (its lock free, old enough to adopt) holding these files.
+function deadDir(home, files) {
+  const dir = path.join(spoolRoot(home), '999999-deadbeef');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), bytes);
+  const past = new Date(Date.now() - 120000);
+  fs.utimesSync(dir, past, past);
+  return dir;
+}
+
+// A record of format 2 (the format before this one): [len][crc32 of kind and bytes][kind][bytes].
+function v2Record(kind, data) {
+  const head = Buffer.alloc(9);
+  head.writeUInt32LE(data.length, 0);
+  head.writeUInt32LE(crc32(Buffer.concat([Buffer.from([kind]), data])), 4);
+  head[8] = kind;
+  return Buffer.concat([head, data]);
+}
+
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+test('spool files of a newer version (unknown magic, or only unknown record kinds) are left untouched', async () => {
+  const home = tempHome();
+  const newer = Buffer.concat([Buffer.from('OATSPOOL9\n'), Buffer.alloc(64, 7)]);
+  const unknownKind = Buffer.concat([Buffer.from('OATSPOOL2\n'), v2Record(3, Buffer.from('from a newer version'))]);
+  const dir = deadDir(home, { '0000000000000001.spool': newer, '0000000000000002.spool': unknownKind });
+  const out = await scenario([{ fixture: MAIN }, { flush: 2000 }, { status: true }, { shutdown: 0 }], { HOME: home });
+  const left = spoolFiles(home).map((f) => fs.readFileSync(f));
+  assert.ok(
+    left.some((b) => b.equals(newer)),
+    'the unknown format is still there, byte for byte',
+  );
+  assert.ok(
+    left.some((b) => b.equals(unknownKind)),
+    'the file of unknown kinds is still there, byte for byte',
+  );
+  assert.equal(out.steps[2].status.spool.foreign_files, 2);
+  assert.doesNotMatch(readLog(home), /is not a spool file or is damaged; skipped/);
+  assert.match(readLog(home), /left untouched for the version that wrote it/);
+  assert.ok(fs.existsSync(dir) || left.length === 2);
+});
+
+test('one bad length field loses only its record; the rest of the file arrives and the loss is counted', async () => {
+  const home = tempHome();
+  // this version's format: spans from a process killed once they were durable
+  await scenario(
+    [{ fixture: MAIN, variants: 2, quiet: true }, { durable: 10000 }, { kill: 'SIGKILL' }],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
+  const [file] = spoolFiles(home).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size);
+  const buf = fs.readFileSync(file);
+  assert.equal(buf.subarray(0, 10).toString(), 'OATSPOOL3\n');
+  const spansInFile = buf.readUInt32LE(10 + 32);
+  // the second record's length field, 3 too long
+  let at = 10 + 44;
+  at += 17 + buf.readUInt32LE(at + 4);
+  buf.writeUInt32LE(buf.readUInt32LE(at + 4) + 3, at + 4);
+  fs.writeFileSync(file, buf);
+  // and a file of the previous format (as an upgrade finds it) with a bad length too
+  const { payload, variant } = require('./helpers/fixtures.js');
+  (void payload, void variant);
+  const receiver = await startReceiver();
+  try {
+    const out = await scenario([{ flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST,
+    });
+    const got = deliveries(receiver);
+    assert.equal(got.delivered, 2 * PER - 1, `only the damaged span is lost (${spansInFile} in its file)`);
+    assert.equal(got.duplicated, 0);
+    assert.equal(out.steps[1].status.counters.spans_damaged, 1);
+    assert.match(readLog(home), /1 damaged record skipped, 1 spans lost to it/);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('a file of the previous format with a bad length field loses only its record', async () => {
+  const home = tempHome();
+  // four spans of a real session in format 2, the second one's length field wrong
+  const spans = [];
+  await scenario(
+    [{ fixture: MAIN }, { durable: 10000 }, { kill: 'SIGKILL' }],
+    { HOME: home },
+    { expectSignal: 'SIGKILL' },
+  );
+  for (const f of spoolFiles(home)) {
+    const b = fs.readFileSync(f);
+    for (let at = 10 + 44; at + 17 <= b.length; ) {
+      const len = b.readUInt32LE(at + 4);
+      if (b[at + 8] === 1) spans.push(b.subarray(at + 17, at + 17 + len));
+      at += 17 + len;
+    }
+    fs.rmSync(f);
+  }
+  fs.rmSync(path.join(home, '.arize', 'harness', 'state'), { recursive: true, force: true });
+  const records = spans.slice(0, 4).map((s) => v2Record(1, s));
+  records[1].writeUInt32LE(records[1].readUInt32LE(0) + 3, 0);
+  deadDir(home, { '0000000000000001.spool': Buffer.concat([Buffer.from('OATSPOOL2\n'), ...records]) });
+  const receiver = await startReceiver();
+  try {
+    const out = await scenario([{ flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST,
+    });
+    assert.equal(deliveries(receiver).delivered, 3);
+    assert.equal(out.steps[1].status.counters.spans_damaged, 1);
+  } finally {
+    await receiver.close();
+  }
+});
+
+// ------------------------------------------------------------------------------------------
+// Exactly once between processes
+
+test('two processes reconciling the same sessions at once send each span once', async () => {
+  for (let round = 0; round < 3; round++) {
+    const home = tempHome();
+    const receiver = await startReceiver();
+    try {
+      const env = { HOME: home, PHOENIX_ENDPOINT: receiver.url, ...FAST };
+      const steps = [{ fixture: MAIN, variants: 20, quiet: true }, { flush: 15000 }, { status: true }];
+      const [a, b] = await Promise.all([scenario(steps, env), scenario(steps, env)]);
+      const got = deliveries(receiver);
+      const dedup = a.steps[2].status.counters.spans_deduplicated + b.steps[2].status.counters.spans_deduplicated;
+      console.log(
+        `# round ${round}: emitted ${a.steps[0].spans}+${b.steps[0].spans}, left out ${dedup}, ${JSON.stringify(got)}`,
+      );
+      assert.deepEqual(got, { delivered: 20 * PER, duplicated: 0 });
+      assert.equal(a.steps[0].spans + b.steps[0].spans - dedup, 20 * PER, 'every emitted span sent or left out, once');
+    } finally {
+      await receiver.close();
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------------------
+// Clocks and OpenCode's thread
+
+test('spans spooled under a clock 8 days behind are not dropped as old at the next start', async (t) => {
+  const faketime = ['/usr/bin/faketime', '/usr/local/bin/faketime'].find((f) => fs.existsSync(f));
+  if (!faketime) return t.skip('faketime is not installed (apt-get install faketime)');
+  const home = tempHome();
+  // only the wall clock is wrong: the steady clock of the boot is not set by anyone
+  await run(
+    'api-scenario.js',
+    { steps: [{ fixture: MAIN }, { durable: 10000 }, { shutdown: 0 }] },
+    cleanEnv({ HOME: home, FAKETIME_DONT_FAKE_MONOTONIC: '1' }),
+    {
+      runtime: faketime,
+      args: ['-f', '-8d', process.execPath],
+    },
+  );
+  assert.ok(spoolFiles(home).length > 0);
+  const receiver = await startReceiver();
+  try {
+    const out = await scenario([{ flush: 10000 }, { status: true }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST,
+    });
+    assert.equal(out.steps[1].status.counters.spans_dropped_old, 0);
+    assert.deepEqual(deliveries(receiver), { delivered: PER, duplicated: 0 });
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("a large spool is loaded off OpenCode's thread: the first reconcile does not wait for it", async () => {
+  const home = tempHome();
+  await scenario([{ fixture: MAIN, variants: 2, quiet: true }, { durable: 10000 }, { shutdown: 0 }], { HOME: home });
+  const files = spoolFiles(home);
+  const dir = deadDir(home, {});
+  for (let i = 0; i < 3000; i++)
+    fs.copyFileSync(files[i % files.length], path.join(dir, `${(0x1000 + i).toString(16).padStart(16, '0')}.spool`));
+  const past = new Date(Date.now() - 120000);
+  fs.utimesSync(dir, past, past);
+  const out = await scenario(
+    [{ fixture: MAIN, timed: true, offset: 50 }, { status: true }, { flush: 1 }, { status: true }, { shutdown: 0 }],
+    { HOME: home },
+    { timeoutMs: 120000 },
+  );
+  // Not a timing assertion: the reconcile returned while the load was still under way.
+  assert.equal(out.steps[1].status.spool.loading, true, 'the first call returned before the spool was loaded');
+  assert.equal(out.steps[0].reconcile.spans, PER);
+});
+
 module.exports = { spoolFiles, deliveries, scenario, spoolRoot, MAIN, PER, FAST, zlib };

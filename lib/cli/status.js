@@ -19,9 +19,11 @@ const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
 
-// native/spool.h: "OATSPOOL2\n", then records of [u32 length][u32 crc32][u8 kind][bytes]
-// (kind 1 a span, 2 the dedup marks of the spans after it); files of the first format have no
-// kind byte and hold spans only.
+// native/spool.h: "OATSPOOL3\n", a 44-byte header (its spans count at offset 32), then records
+// of [u32 sync][u32 length][u8 kind][u32 crc][u32 crc][bytes]; the formats before it:
+// "OATSPOOL2\n" records of [u32 length][u32 crc32][u8 kind][bytes] (kind 1 a span, 2 the dedup
+// marks of the spans after it) and "OATSPOOL1\n" (no kind byte: spans only). A file of
+// another magic is another version's: counted as bytes only.
 const SPOOL_MAGIC = { 'OATSPOOL1\n': 8, 'OATSPOOL2\n': 9 };
 const SPAN_KIND = 1;
 
@@ -33,7 +35,9 @@ function countSpoolFile(file) {
   } catch {
     return { spans: 0, bytes: 0 };
   }
-  const head = SPOOL_MAGIC[buf.toString('latin1', 0, 10)];
+  const magic = buf.toString('latin1', 0, 10);
+  if (magic === 'OATSPOOL3\n') return { spans: buf.length >= 54 ? buf.readUInt32LE(42) : 0, bytes: buf.length };
+  const head = SPOOL_MAGIC[magic];
   if (head === undefined) return { spans: 0, bytes: buf.length };
   let spans = 0;
   for (let at = 10; at + head <= buf.length; ) {
