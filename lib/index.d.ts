@@ -121,7 +121,7 @@ export interface Status {
     class?: string;
     kept?: boolean;
   };
-  /** What each kind of backend answer does to the spans: the core's one table (README "Durability"). */
+  /** What each kind of backend answer does to the spans: the core's one table (docs/durability.md). */
   export_outcomes: {
     classes: { name: string; answers: string; effect: string; keeps: boolean; statuses: [number, number][] }[];
     followed: string;

@@ -14,7 +14,7 @@
  *
  * retry_classes is the one description of these classes: what answers fall in each and what
  * becomes of the spans. status() carries it (retry_classes_json), `status` and `doctor` say
- * its words, and the README's table is checked against it, so the words cannot drift from
+ * its words, and docs/durability.md's table is checked against it, so the words cannot drift from
  * what retry_classify decides.
  */
 #ifndef RETRY_H

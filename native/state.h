@@ -4,8 +4,7 @@
  * session until it is deleted, and a backfill a year later must send none of it twice, so no
  * file is removed for its age. Its size follows the session's spans: one line per span (about
  * 40 bytes: "llm:msg_...", "tool:msg_...:toolu_...") plus the header, a few hundred bytes to
- * some KiB per session, far below what OpenCode stores for the same messages (README,
- * "Durability").
+ * some KiB per session, far below what OpenCode stores for the same messages (docs/durability.md).
  *
  * Keys are short strings built by reconcile ("llm:<message id>", "tool:<message id>:<call
  * id>", "turn:<user message id>", "agent:<child session id>"). With a directory, each
