@@ -109,23 +109,59 @@ static void set_text(attrs *a, span *s, const char *key, const char *value, size
   }
 }
 
+/* The marker of a JSON value that is redacted (chars: its length) or over the limit (len). */
+static void set_json_marker(attrs *a, span *s, const char *key, size_t len, size_t chars,
+                            bool redact) {
+  char marker[96];
+  if (redact) snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}", chars);
+  else /* cut JSON is not JSON */
+    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}",
+             len);
+  if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;
+}
+
 /* Sets key, whose value is JSON text (tool arguments), to json, or when redact to a JSON
  * object that says what was left out: a marker that is still JSON of the same type, so a
  * reader that parses the attribute never meets plain text there. */
 static void set_json_text(attrs *a, span *s, const char *key, const char *json, bool redact) {
-  char marker[96];
   size_t len = strlen(json);
-  if (redact)
-    snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}",
-             utf8_chars(json, len));
-  else if (len > a->max_bytes) /* cut JSON is not JSON */
-    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}",
-             len);
-  else {
-    set_text(a, s, key, json, len, false);
+  if (redact || len > a->max_bytes) set_json_marker(a, s, key, len, utf8_chars(json, len), redact);
+  else set_text(a, s, key, json, len, false);
+}
+
+void attrs_json_escaped_size(const char *value, size_t n, size_t *bytes, size_t *chars) {
+  size_t b = 0, c = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)value[i];
+    if (ch == '"' || ch == '\\' || ch == '\b' || ch == '\f' || ch == '\n' || ch == '\r' ||
+        ch == '\t')
+      b += 2, c += 2;
+    else if (ch < 0x20) b += 6, c += 6;
+    else b++, c += (ch & 0xC0) != 0x80;
+  }
+  *bytes = b, *chars = c;
+}
+
+void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t len,
+                     size_t full_len, size_t full_chars) {
+  if (full_len <= a->max_bytes || len <= a->max_bytes) { /* not cut after all */
+    attrs_set(a, s, key, value, len);
     return;
   }
-  if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;
+  char name[128], marker[96];
+  snprintf(name, sizeof name, keys[key].name, (size_t)0);
+  bool redact = attrs_hidden(a, keys[key].class);
+  if (keys[key].shape == SHAPE_JSON) {
+    set_json_marker(a, s, name, full_len, full_chars, redact);
+    return;
+  }
+  if (redact) {
+    snprintf(marker, sizeof marker, "<redacted (%zu chars)>", full_chars);
+    if (span_set_string(s, name, marker) != 0) a->out_of_memory = true;
+  } else {
+    set_cut(a, s, name, value, full_len, a->max_bytes); /* reads the first max_bytes only */
+  }
+  if (keys[key].shape == SHAPE_JSON_VALUE) attrs_str(a, s, "input.mime_type", "text/plain");
 }
 
 /* input.value holding JSON text, with its mime type: application/json only while the value is

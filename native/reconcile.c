@@ -286,6 +286,10 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
   json_t *results = json_array();
   size_t k = 0;
   char key[96];
+  /* An output longer than the limit goes into the results' JSON cut (that attribute is then
+   * over the limit anyway, and only its size is said): a 50 MB output is neither copied nor
+   * escaped whole. extra_*: what the cut left out, as escaped JSON text. */
+  size_t extra_bytes = 0, extra_chars = 0, cut_at = w->at.max_bytes + 1;
   for (size_t i = 0; i < json_array_size(previous->parts); i++) {
     json_t *p = json_array_get(previous->parts, i);
     const char *type = payload_str(p, "type"), *call_id = payload_str(p, "callID");
@@ -303,16 +307,30 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
     attrs_str(&w->at, s, key, payload_str(p, "tool"));
     attrs_set_nth(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULT, k, out, out_len);
     k++;
-    json_t *r =
-        json_pack("{s:s, s:s?, s:s}", "tool_call_id", call_id, "tool", payload_str(p, "tool"),
-                  "output", attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out));
+    const char *embedded = attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out);
+    size_t embedded_len = embedded == out ? out_len : strlen(embedded);
+    if (embedded_len > cut_at) {
+      size_t cut = cut_at;
+      while (cut > 0 && ((unsigned char)embedded[cut] & 0xC0) == 0x80) cut--; /* whole chars */
+      size_t b, c;
+      attrs_json_escaped_size(embedded + cut, embedded_len - cut, &b, &c);
+      extra_bytes += b, extra_chars += c;
+      embedded_len = cut;
+    }
+    json_t *r = json_pack("{s:s, s:s?, s:s%}", "tool_call_id", call_id, "tool",
+                          payload_str(p, "tool"), "output", embedded, embedded_len);
     if (results && r) json_array_append_new(results, r);
   }
   char *json = dump(results);
-  if (json) {
+  if (json && extra_bytes) {
+    size_t len = strlen(json), chars = 0;
+    for (size_t i = 0; i < len; i++) chars += ((unsigned char)json[i] & 0xC0) != 0x80;
+    attrs_set_sized(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, len, len + extra_bytes,
+                    chars + extra_chars);
+  } else if (json) {
     attrs_set(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, strlen(json));
-    free(json);
   }
+  free(json);
   json_decref(results);
 }
 

@@ -1,3 +1,4 @@
+#include <jansson.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -35,6 +36,57 @@ static int run_fixture(state *st, const reconcile_options *opt, const char *path
   if (rc != 0 && payload) fprintf(stderr, "  reconcile: %s\n", r.error);
   free(payload);
   return rc;
+}
+
+/* A tool output far over the limit is not escaped whole into the next call's input.value (a
+ * 50 MB output cost seconds there): the attribute is what the whole JSON would have given, its
+ * first bytes and a marker with the whole JSON's size. */
+static void test_a_huge_tool_output_gives_the_same_cut_input_value(void) {
+  char *text = fixture_payload(ONE_BASH, "close");
+  json_t *p = json_loads(text, 0, NULL);
+  free(text);
+  size_t n = 100000;
+  char *out = malloc(n + 1);
+  for (size_t i = 0; i < n; i++) out[i] = "ab\"c\nd\\e"[i % 8];
+  out[n] = '\0';
+  json_t *messages = json_object_get(p, "messages");
+  for (size_t i = 0; i < json_array_size(messages); i++) {
+    json_t *parts = json_object_get(json_array_get(messages, i), "parts");
+    for (size_t j = 0; j < json_array_size(parts); j++) {
+      json_t *part = json_array_get(parts, j);
+      if (json_is_string(json_object_get(part, "tool")))
+        json_object_set_new(json_object_get(part, "state"), "output", json_string(out));
+    }
+  }
+  char *payload = json_dumps(p, JSON_COMPACT);
+  json_decref(p);
+  json_t *whole =
+      json_pack("[{s:s, s:s, s:s}]", "tool_call_id", "call_bash_5", "tool", "bash", "output", out);
+  char *expected = json_dumps(whole, JSON_COMPACT);
+  json_decref(whole);
+  reconcile_options opt = all_on;
+  opt.max_attr_bytes = 4096;
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &opt, payload, &c, &r), 0);
+  const char *value = NULL;
+  for (size_t i = 0; i < c.len; i++)
+    if (attr_s(c.items[i], "llm.input_messages.0.message.tool_call_id"))
+      value = attr_s(c.items[i], "input.value");
+  CHECK(value != NULL);
+  char marker[96];
+  const char *at = value ? strstr(value, "…[truncated: ") : NULL;
+  CHECK(at != NULL);
+  size_t keep = at ? (size_t)(at - value) : 0;
+  snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", keep, strlen(expected));
+  CHECK_STR(at ? at : "", marker);
+  CHECK(keep > 0 && strncmp(value, expected, keep) == 0);
+  free(expected);
+  free(payload);
+  free(out);
+  collected_clear(&c);
+  state_free(st);
 }
 
 static void test_idle_snapshot_makes_turn_llm_tool_tree(void) {
@@ -1129,6 +1181,7 @@ static void test_tool_the_user_aborted_ends_error(void) {
 }
 
 int main(void) {
+  RUN(test_a_huge_tool_output_gives_the_same_cut_input_value);
   int log_fd = mkstemp(log_path);
   if (log_fd >= 0) close(log_fd);
   log_open(log_path);
