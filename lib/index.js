@@ -14,24 +14,42 @@ const { binding, file } = require('./native.js');
  *   watermark?: {messageID: string, children: string[] | null, openChildren: string[] | null}}}
  */
 function reconcile(payload, options) {
-  const result = reconcileOnce(payload);
+  let result;
+  try {
+    result = reconcileOnce(payload);
+  } catch (error) {
+    // a RangeError from a string the runtime could not make (memory), a getter that threw
+    result = { spans: 0, error: `the payload could not be reconciled: ${firstLine(error)}` };
+  }
   if (options && options.turns) result.turns = result.turns || 0;
   else delete result.turns;
   return result;
 }
 
+// The core answers every payload with a result; when memory ran out it may give nothing (no
+// room even for the result object): reconcile never throws, it says so.
+function call(...args) {
+  let result;
+  try {
+    result = binding.reconcile(...args);
+  } catch (error) {
+    return { spans: 0, error: `the core could not take the payload: ${firstLine(error)}` };
+  }
+  return result !== null && typeof result === 'object' ? result : { spans: 0, error: 'out of memory' };
+}
+
 function reconcileOnce(payload) {
-  if (typeof payload === 'string') return remember(undefined, binding.reconcile(payload));
+  if (typeof payload === 'string') return remember(undefined, call(payload));
   const cut = cutAtWatermark(payload);
   let json;
   try {
     json = JSON.stringify(cut);
   } catch (error) {
-    return binding.reconcile(undefined, `payload cannot be written as JSON (JSON.stringify: ${firstLine(error)})`);
+    return call(undefined, `payload cannot be written as JSON (JSON.stringify: ${firstLine(error)})`);
   }
   if (typeof json !== 'string') json = 'null';
   const unchanged = sameAsLast(cut, json);
-  return unchanged !== undefined ? unchanged : remember(cut, binding.reconcile(json), json);
+  return unchanged !== undefined ? unchanged : remember(cut, call(json), json);
 }
 
 function firstLine(error) {
