@@ -87,6 +87,8 @@ export interface Status {
     rejected_payloads: number;
     /** malformed messages, parts, numbers or child sessions left out (each logged once, by id) */
     items_skipped: number;
+    /** numbers beyond the range of a double, read as null (an item that needs one is skipped and counted above) */
+    numbers_unreadable: number;
     spans_queued: number;
     spans_exported: number;
     /** spans_dropped counts every span given up on; _full and _old are the spool's share of it. */

@@ -346,8 +346,10 @@ static char *repair_overflowing_numbers(const char *json, size_t len, size_t *co
   return copy;
 }
 
-json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size) {
+json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size,
+                      size_t *nulled) {
   json_error_t jerr;
+  *nulled = 0;
   char *repaired = repair_lone_surrogates(json, len), *renumbered = NULL;
   const char *text = repaired ? repaired : json;
   size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
@@ -359,8 +361,10 @@ json_t *payload_parse(const char *json, size_t len, char *error, size_t error_si
     } else if (!renumbered && strstr(jerr.text, "overflow") &&
                (renumbered = repair_overflowing_numbers(text, len, &overflowing))) {
       log_warn("reconcile: %zu numbers beyond the range of a double in the payload are read as "
-               "null: the items holding them are skipped",
+               "null (counted in numbers_unreadable); an item that needs one as a number is "
+               "skipped with its own line",
                overflowing);
+      *nulled = overflowing;
       text = renumbered;
     } else {
       break;

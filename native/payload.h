@@ -53,10 +53,11 @@ struct session_view {
 };
 
 /* Parses the payload text. JavaScript's lone surrogates become U+FFFD; an integer past int64 is
- * read as a real; a number beyond a double reads as null (one log line), so the item holding it
- * is skipped alone. Returns the tree (caller json_decref's it), or NULL with error set (position
- * and jansson's reason, never the text near it: that is content). */
-json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size);
+ * read as a real; a number beyond a double reads as null (one log line; *nulled says how many),
+ * so an item that needs it as a number is skipped alone (payload_skip counts it). Returns the tree
+ * (caller json_decref's it), or NULL with error set (position and jansson's reason, never the text
+ * near it: that is content). */
+json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size, size_t *nulled);
 
 /* Whether this is an acceptable OpenCode id (non-empty, no control characters, under
  * PAYLOAD_ID_MAX bytes): ids become state keys and file names. */

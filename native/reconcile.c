@@ -982,7 +982,8 @@ static void find_open_children(walk *w, const session_view *root, const long *ow
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
-  json_t *payload = payload_parse(json, len, result->error, sizeof result->error);
+  json_t *payload =
+      payload_parse(json, len, result->error, sizeof result->error, &result->numbers_unreadable);
   if (!payload) return -1;
   session_view root = {0};
   session_view *children = NULL;

@@ -32,7 +32,8 @@ struct tracer {
   spool *sp; /* owned by q; kept to change its fsync setting */
   exporter *exp;
   uint64_t payloads, rejected, spans_queued, encode_failures, spans_loaded;
-  uint64_t items_skipped; /* malformed items left out of payloads (each logged) */
+  uint64_t items_skipped;      /* malformed items left out of payloads (each logged) */
+  uint64_t numbers_unreadable; /* numbers beyond a double read as null (logged per payload) */
   /* the spans of the reconcile in progress, encoded, pushed to the queue together */
   uint8_t **batch;
   size_t *batch_lens;
@@ -364,6 +365,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   }
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
+  t->numbers_unreadable += result->numbers_unreadable;
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
              "rest follow with the next payloads",
@@ -457,6 +459,8 @@ char *tracer_status_json(tracer *t) {
   /* what the last answer means, in the words of the one table (retry.h), and the table */
   json_t *counters = json_object_get(status, "counters");
   json_object_set_new(counters, "spans_discarded", json_integer((json_int_t)n.discarded));
+  json_object_set_new(counters, "numbers_unreadable",
+                      json_integer((json_int_t)t->numbers_unreadable));
   json_object_set_new(counters, "spans_deduplicated", json_integer((json_int_t)qs.deduplicated));
   json_object_set_new(counters, "spans_damaged", json_integer((json_int_t)qs.loaded.damaged_spans));
   json_object_set_new(json_object_get(status, "spool"), "loading", json_boolean(qs.loading));

@@ -463,4 +463,26 @@ test("a large spool is loaded off OpenCode's thread: the first reconcile does no
   assert.equal(out.steps[0].reconcile.spans, PER);
 });
 
+// ------------------------------------------------------------------------------------------
+// Counters that tell the truth
+
+test('every item the log says was skipped is counted in items_skipped, and nothing else is', async () => {
+  const home = tempHome();
+  const { payload } = require('./helpers/fixtures.js');
+  const p = payload(MAIN);
+  p.messages[1].info.tokens.input = 'many'; // a count that is not a count: skipped, counted
+  p.messages.push({ info: { role: 'user' }, parts: [] }); // a message without an id: skipped, counted
+  // numbers beyond a double inside a tool's arguments: read as null, no item skipped
+  const text = JSON.stringify(p)
+    .replace('"tokens":{', '"big":1e999,"tokens":{')
+    .replace('"input":{', '"input":{"n":1e400,');
+  const out = await scenario([{ payload: text }, { status: true }], { HOME: home, ARIZE_DRY_RUN: 'true' });
+  const counters = out.steps[1].status.counters;
+  const lines = readLog(home).split('\n');
+  const said = lines.filter((l) => /skipped it, the rest is traced|items holding them are skipped/.test(l)).length;
+  assert.equal(counters.items_skipped, said, lines.filter((l) => /skipped/.test(l)).join('\n'));
+  assert.ok(counters.items_skipped >= 2);
+  assert.equal(counters.numbers_unreadable, 2);
+});
+
 module.exports = { spoolFiles, deliveries, scenario, spoolRoot, MAIN, PER, FAST, zlib };
