@@ -76,6 +76,10 @@ typedef struct {
   const attrs_options *opt;
   size_t max_bytes; /* per string attribute: opt->max_attr_bytes, or 32 KiB */
   bool out_of_memory;
+  /* The true size of a value that holds parts cut before parsing (payload_measure): bytes and
+   * characters, of value as text (json false) or as JSON text (json true). NULL: a value is
+   * what it is. A cut value's first max_bytes bytes are always its own. */
+  void (*measure)(const char *value, size_t len, bool json, size_t *bytes, size_t *chars);
 } attrs;
 
 void attrs_init(attrs *a, const attrs_options *opt);

@@ -45,6 +45,11 @@ static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 100000
 
 bool reconcile_id_ok(const char *id) { return payload_id_ok(id); }
 
+/* attrs' measure (attrs.h): the true size of values holding strings cut at parse time. */
+static void measure_cut(const char *value, size_t len, bool json, size_t *bytes, size_t *chars) {
+  payload_measure(value, len, json ? PAYLOAD_AS_JSON_TEXT : PAYLOAD_AS_TEXT, bytes, chars);
+}
+
 /* Serialises v compactly; NULL when it cannot (caller treats as absent). Caller frees. */
 static char *dump(const json_t *v) {
   return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -313,7 +318,7 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
       size_t cut = cut_at;
       while (cut > 0 && ((unsigned char)embedded[cut] & 0xC0) == 0x80) cut--; /* whole chars */
       size_t b, c;
-      attrs_json_escaped_size(embedded + cut, embedded_len - cut, &b, &c);
+      payload_measure(embedded + cut, embedded_len - cut, PAYLOAD_AS_JSON_STRING, &b, &c);
       extra_bytes += b, extra_chars += c;
       embedded_len = cut;
     }
@@ -982,9 +987,14 @@ static void find_open_children(walk *w, const session_view *root, const long *ow
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
-  json_t *payload =
-      payload_parse(json, len, result->error, sizeof result->error, &result->numbers_unreadable);
-  if (!payload) return -1;
+  /* what any attribute can show of one string, and some room: longer strings are cut unread */
+  size_t keep = (opt->max_attr_bytes ? opt->max_attr_bytes : 32768) + 1024;
+  json_t *payload = payload_parse(json, len, keep, result->error, sizeof result->error,
+                                  &result->numbers_unreadable);
+  if (!payload) {
+    payload_release();
+    return -1;
+  }
   session_view root = {0};
   session_view *children = NULL;
   size_t n_children = 0;
@@ -1015,6 +1025,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
                 .abandoned = strcmp(type, "close") == 0 &&
                              json_is_true(json_object_get(payload, "abandoned"))};
       attrs_init(&w.at, opt);
+      w.at.measure = measure_cut;
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children, w.closing);
       for (size_t c = 0; c < n_children; c++) {
@@ -1033,5 +1044,6 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
   free(children);
   free(root.messages);
   json_decref(payload);
+  payload_release();
   return rc;
 }

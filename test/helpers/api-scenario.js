@@ -50,7 +50,7 @@ async function main() {
     } else if ('fixture' in step)
       out.push({ reconcile: api.reconcile(payload(step.fixture, step.type), step.options) });
     else if ('bigOutput' in step) {
-      const p = payload('one-bash-call/snap-3-session.idle.json');
+      const p = variant(payload('one-bash-call/snap-3-session.idle.json'), step.bigOutput.offset || 0);
       const unit = step.bigOutput.text || 'x';
       const text = unit.repeat(Math.ceil((step.bigOutput.mb * 1024 * 1024) / Buffer.byteLength(unit)));
       for (const m of p.messages) for (const part of m.parts) if (part.tool === 'bash') part.state.output = text;
