@@ -369,15 +369,51 @@ typedef struct {
   size_t escaped_bytes, escaped_chars; /* the middle, as jansson writes it in JSON */
 } cut_middle;
 
-static _Thread_local struct {
-  char tag[24]; /* "OATCUT" + 16 hex: the separator's name part */
+typedef struct {
+  char tag[40]; /* the separator's name part: "OATCUT" + 16 hex here; lib's own for its cuts */
   cut_middle *cuts;
   size_t n, cap;
-} cut_ctx;
+} cut_set;
+
+/* [0]: strings cut here before parsing; [1]: strings lib cut before writing the JSON text (it
+ * names them in the payload's "$cuts", payload_register_cuts). */
+static _Thread_local cut_set cut_sets[2];
+#define cut_ctx (cut_sets[0])
 
 static void cuts_reset(void) {
-  free(cut_ctx.cuts);
-  memset(&cut_ctx, 0, sizeof cut_ctx);
+  for (size_t i = 0; i < 2; i++) {
+    free(cut_sets[i].cuts);
+    memset(&cut_sets[i], 0, sizeof cut_sets[i]);
+  }
+}
+
+static bool cut_add(cut_set *set, cut_middle m) {
+  if (set->n == set->cap) {
+    size_t cap = set->cap ? set->cap * 2 : 8;
+    cut_middle *grown = realloc(set->cuts, cap * sizeof *grown);
+    if (!grown) return false;
+    set->cuts = grown, set->cap = cap;
+  }
+  set->cuts[set->n++] = m;
+  return true;
+}
+
+void payload_register_cuts(const json_t *cuts) {
+  const char *tag = payload_str(cuts, "tag");
+  json_t *items = json_object_get(cuts, "items");
+  if (!tag || strlen(tag) < 8 || strlen(tag) >= sizeof cut_sets[1].tag ||
+      strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != strlen(tag))
+    return;
+  snprintf(cut_sets[1].tag, sizeof cut_sets[1].tag, "%s", tag);
+  for (size_t i = 0; i < json_array_size(items); i++) {
+    json_t *it = json_array_get(items, i);
+    int64_t v[4];
+    for (size_t k = 0; k < 4; k++) v[k] = payload_count_known(json_array_get(it, k));
+    cut_middle m = {0};
+    if (v[0] >= 0 && v[1] >= 0 && v[2] >= 0 && v[3] >= 0)
+      m = (cut_middle){(size_t)v[0], (size_t)v[1], (size_t)v[2], (size_t)v[3]};
+    if (!cut_add(&cut_sets[1], m)) break; /* an unknown middle counts as empty */
+  }
 }
 
 void payload_release(void) { cuts_reset(); }
@@ -486,15 +522,9 @@ static char *cut_long_strings(const char *json, size_t len, size_t keep, size_t 
         snprintf(cut_ctx.tag, sizeof cut_ctx.tag, "OATCUT%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
                  r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
       }
-      if (cut_ctx.n == cut_ctx.cap) {
-        size_t cap = cut_ctx.cap ? cut_ctx.cap * 2 : 8;
-        cut_middle *grown = realloc(cut_ctx.cuts, cap * sizeof *grown);
-        if (!grown) break; /* the rest is parsed whole */
-        cut_ctx.cuts = grown, cut_ctx.cap = cap;
-      }
       char sep[64];
       int n = snprintf(sep, sizeof sep, "\\u0000%s:%zu\\u0000", cut_ctx.tag, cut_ctx.n);
-      cut_ctx.cuts[cut_ctx.n++] = middle;
+      if (!cut_add(&cut_ctx, middle)) break; /* the rest is parsed whole */
       memcpy(out + o, json + copied, head_end - copied), o += head_end - copied;
       memcpy(out + o, sep, (size_t)n), o += (size_t)n; /* shorter than what it replaces */
       copied = tail_start;
@@ -515,23 +545,23 @@ void payload_measure(const char *value, size_t len, payload_form form, size_t *b
     *bytes = len, *chars = 0;
     for (size_t i = 0; i < len; i++) *chars += ((unsigned char)value[i] & 0xC0) != 0x80;
   }
-  if (!cut_ctx.n || len < 8) return;
-  /* each separator in value: its own size out, its middle's in */
-  const char *tag = cut_ctx.tag;
-  size_t tag_len = strlen(tag);
-  for (const char *p = value, *end = value + len; (p = memmem(p, (size_t)(end - p), tag, tag_len));
-       p += tag_len) {
-    size_t k = strtoul(p + tag_len + 1, NULL, 10);
-    if (k >= cut_ctx.n || p[tag_len] != ':') continue;
-    size_t digits = strspn(p + tag_len + 1, "0123456789");
-    size_t sep_text = 1 + tag_len + 1 + digits + 1; /* as text: NUL tag:k NUL */
-    const cut_middle *m = &cut_ctx.cuts[k];
-    if (form == PAYLOAD_AS_JSON_TEXT) { /* the NULs are written \u0000 */
-      *bytes += m->escaped_bytes - (sep_text + 10), *chars += m->escaped_chars - (sep_text + 10);
-    } else if (form == PAYLOAD_AS_JSON_STRING) {
-      *bytes += m->escaped_bytes - (sep_text + 10), *chars += m->escaped_chars - (sep_text + 10);
-    } else {
-      *bytes += m->bytes - sep_text, *chars += m->chars - sep_text;
+  for (size_t set = 0; set < 2; set++) {
+    if (!cut_sets[set].n || len < 8) continue;
+    /* each separator in value: its own size out, its middle's in */
+    const char *tag = cut_sets[set].tag;
+    size_t tag_len = strlen(tag);
+    for (const char *p = value, *end = value + len;
+         (p = memmem(p, (size_t)(end - p), tag, tag_len)); p += tag_len) {
+      size_t k = strtoul(p + tag_len + 1, NULL, 10);
+      if (k >= cut_sets[set].n || p[tag_len] != ':') continue;
+      size_t digits = strspn(p + tag_len + 1, "0123456789");
+      size_t sep_text = 1 + tag_len + 1 + digits + 1; /* as text: NUL tag:k NUL */
+      const cut_middle *m = &cut_sets[set].cuts[k];
+      if (form == PAYLOAD_AS_TEXT) {
+        *bytes += m->bytes - sep_text, *chars += m->chars - sep_text;
+      } else { /* as JSON, the NULs are written \u0000 */
+        *bytes += m->escaped_bytes - (sep_text + 10), *chars += m->escaped_chars - (sep_text + 10);
+      }
     }
   }
 }

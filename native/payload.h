@@ -76,6 +76,11 @@ typedef enum {
 void payload_measure(const char *value, size_t len, payload_form form, size_t *bytes,
                      size_t *chars);
 
+/* Registers the strings lib cut before writing the payload's JSON text (its "$cuts": {"tag",
+ * "items": [[bytes, chars, escaped bytes, escaped chars], ...]}, the sizes of what each cut
+ * left out): payload_measure counts them like its own. */
+void payload_register_cuts(const json_t *cuts);
+
 /* Forgets the cuts of the last parse. */
 void payload_release(void);
 

@@ -1001,6 +1001,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
   long *owner = NULL;
   int rc = -1;
 
+  payload_register_cuts(json_object_get(payload, "$cuts")); /* lib's own cuts, if any */
   const char *type = payload_str(payload, "type");
   root.id = payload_str(payload, "sessionID");
   if (!json_is_object(payload)) {

@@ -463,6 +463,38 @@ test("a large spool is loaded off OpenCode's thread: the first reconcile does no
   assert.equal(out.steps[0].reconcile.spans, PER);
 });
 
+test('a 50 MB tool output is cut before it is written or parsed, and its spans say its whole size', async () => {
+  const receiver = await startReceiver();
+  try {
+    // escapes, multibyte characters and a surrogate pair in every line: the sizes must be exact
+    const unit = 'line "é" \\ 😀\tend\n';
+    const mb = 50;
+    const output = unit.repeat(Math.ceil((mb * 1024 * 1024) / Buffer.byteLength(unit)));
+    const out = await scenario(
+      [{ bigOutput: { mb, text: unit } }, { flush: 10000 }],
+      { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...FAST },
+      { timeoutMs: 120000 },
+    );
+    assert.equal(out.steps[0].reconcile.spans, 4);
+    console.log(
+      `# 50 MB tool output: reconcile() ${Math.round(out.steps[0].ms)} ms, ${Math.round(out.steps[0].cpuMs)} ms of CPU`,
+    );
+    const tool = receiver.spans().find((s) => s.name === 'bash');
+    const shown = /…\[truncated: (\d+) of (\d+) bytes shown\]$/.exec(tool.attributes['output.value']);
+    assert.ok(shown, 'a marker');
+    assert.equal(Number(shown[2]), Buffer.byteLength(output), 'the whole size');
+    const prefix = Buffer.from(tool.attributes['output.value']).subarray(0, Number(shown[1]));
+    assert.ok(prefix.equals(Buffer.from(output.slice(0, prefix.length)).subarray(0, prefix.length)), 'its first bytes');
+    const llm = receiver.spans().find((s) => s.attributes['llm.input_messages.0.message.role'] === 'tool');
+    const whole = JSON.stringify([{ tool_call_id: 'call_bash_5', tool: 'bash', output }]);
+    const inShown = /…\[truncated: (\d+) of (\d+) bytes shown\]$/.exec(llm.attributes['input.value']);
+    // jansson writes "é" and the emoji as UTF-8, like JSON.stringify: the same bytes
+    assert.equal(Number(inShown[2]), Buffer.byteLength(whole));
+  } finally {
+    await receiver.close();
+  }
+});
+
 // ------------------------------------------------------------------------------------------
 // Counters that tell the truth
 

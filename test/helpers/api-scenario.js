@@ -55,13 +55,15 @@ async function main() {
       const text = unit.repeat(Math.ceil((step.bigOutput.mb * 1024 * 1024) / Buffer.byteLength(unit)));
       for (const m of p.messages) for (const part of m.parts) if (part.tool === 'bash') part.state.output = text;
       const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
       let reconcile;
       try {
         reconcile = api.reconcile(p);
       } catch (error) {
         reconcile = { threw: String(error && error.message) };
       }
-      out.push({ reconcile, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
+      const cpu = process.cpuUsage(c0); // the thread's work, whatever else the machine runs
+      out.push({ reconcile, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 });
     } else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
     else if ('flush' in step) out.push({ flush: await api.flush(step.flush) });
     else if ('status' in step) out.push({ status: api.status() });
