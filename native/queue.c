@@ -477,6 +477,10 @@ static job_guard *guard_job(queue *q, write_job *j, size_t *n_out) {
   }
   if (kept < j->n) update_done(q);
   pthread_mutex_unlock(&q->lock);
+  if (kept < j->n)
+    log_info("%zu spans were already stored by another process (or an earlier run's spool): left "
+             "out, not sent twice",
+             j->n - kept);
   j->n = kept;
   *n_out = n;
   return g;
