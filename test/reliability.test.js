@@ -495,6 +495,30 @@ test('a 50 MB tool output is cut before it is written or parsed, and its spans s
   }
 });
 
+test('under ulimit -v 1.5G a 100 MB tool output is traced, and reconcile() never throws', async (t) => {
+  const { spawnSync } = require('node:child_process');
+  const input = JSON.stringify({
+    steps: [{ bigOutput: { mb: 100, text: 'x' } }, { fixture: MAIN, timed: true, offset: 3 }],
+  });
+  const probe = spawnSync('bash', ['-c', `ulimit -v 1572864; exec "${process.execPath}" -e 0`]);
+  if (probe.status !== 0) return t.skip('this runtime does not start under ulimit -v 1.5G');
+  const r = spawnSync(
+    'bash',
+    ['-c', `ulimit -v 1572864; exec "${process.execPath}" "${path.join(__dirname, 'helpers', 'api-scenario.js')}"`],
+    {
+      env: cleanEnv({ HOME: tempHome(), ARIZE_DRY_RUN: 'true' }),
+      input,
+      encoding: 'utf8',
+      timeout: 240000,
+    },
+  );
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.steps[0].reconcile.threw, undefined, 'no exception');
+  assert.equal(out.steps[0].reconcile.error, undefined, out.steps[0].reconcile.error);
+  assert.equal(out.steps[0].reconcile.spans, 4);
+  assert.equal(out.steps[1].reconcile.spans, PER, 'and it goes on tracing');
+});
+
 // ------------------------------------------------------------------------------------------
 // Counters that tell the truth
 
