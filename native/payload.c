@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "attrs.h"
 #include "log.h"
+#include "platform.h"
 
 const char *payload_str(const json_t *obj, const char *key) {
   const json_t *v = json_object_get(obj, key);
@@ -517,8 +517,7 @@ static char *cut_long_strings(const char *json, size_t len, size_t keep, size_t 
         out = malloc(len + 1);
         if (!out) return NULL;
         unsigned char r[8] = {0};
-        if (getentropy(r, sizeof r) != 0)
-          for (size_t k = 0; k < sizeof r; k++) r[k] = (unsigned char)(rand() >> 3);
+        platform_random(r, sizeof r);
         snprintf(cut_ctx.tag, sizeof cut_ctx.tag, "OATCUT%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
                  r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
       }

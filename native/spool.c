@@ -1,22 +1,18 @@
 /* spool — per-process spool directories with adoption of dead ones; see spool.h. */
 #include "spool.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "files.h"
 #include "log.h"
+#include "platform.h"
 #include "wallclock.h"
 
 #define MAGIC "OATSPOOL3\n"
@@ -41,11 +37,7 @@ struct spool {
 /* ------------------------------------------------------------------------------------------ */
 
 static void fsync_dir(const char *dir) { /* best effort: a lost rename is re-adopted */
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
+  platform_sync_dir(dir);
 }
 
 static bool is_spool_file(const char *name) {
@@ -84,12 +76,12 @@ static int format_of(const uint8_t *magic, size_t n) {
 
 /* Whether path starts with one of our magics (unreadable: false). */
 static bool readable_format(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = platform_open(path, PLATFORM_READ);
   if (fd < 0) return false;
   uint8_t magic[MAGIC_LEN];
-  ssize_t n = read(fd, magic, sizeof magic);
-  close(fd);
-  return n == (ssize_t)MAGIC_LEN && format_of(magic, MAGIC_LEN) != 0;
+  int64_t n = platform_read(fd, magic, sizeof magic);
+  platform_close(fd);
+  return n == (int64_t)MAGIC_LEN && format_of(magic, MAGIC_LEN) != 0;
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -99,21 +91,21 @@ static int compare_names(const void *a, const void *b) {
 /* The spool files in dir, sorted (ids are zero-padded hex, so by age). Caller frees. */
 static char **list_files(const char *dir, size_t *count) {
   *count = 0;
-  DIR *d = opendir(dir);
+  platform_dir *d = platform_dir_open(dir);
   if (!d) return NULL;
   size_t cap = 16;
   char **names = malloc(cap * sizeof *names);
-  struct dirent *e;
-  while (names && (e = readdir(d))) {
-    if (!is_spool_file(e->d_name)) continue;
+  const char *name;
+  while (names && (name = platform_dir_next(d))) {
+    if (!is_spool_file(name)) continue;
     if (*count == cap) {
       char **grown = realloc(names, (cap *= 2) * sizeof *names);
       if (!grown) break;
       names = grown;
     }
-    if ((names[*count] = strdup(e->d_name))) (*count)++;
+    if ((names[*count] = strdup(name))) (*count)++;
   }
-  closedir(d);
+  platform_dir_close(d);
   if (names) qsort(names, *count, sizeof *names, compare_names);
   return names;
 }
@@ -130,11 +122,11 @@ static int make_locked_dir(spool *sp) {
   if (files_mkdir_p(sp->root) != 0) return -1;
   char *lock = files_join(sp->dir, "lock");
   int fd = -1;
-  if (lock && (mkdir(sp->dir, 0700) == 0 || errno == EEXIST))
-    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (lock && (platform_mkdir(sp->dir) == 0 || errno == EEXIST))
+    fd = platform_open(lock, PLATFORM_READ | PLATFORM_WRITE | PLATFORM_CREATE);
+  if (fd >= 0 && !platform_try_lock(fd)) {
     int saved = errno;
-    close(fd);
+    platform_close(fd);
     fd = -1;
     errno = saved;
   }
@@ -150,16 +142,15 @@ spool *spool_open(const char *root, bool sync) {
   sp->next_id = 1;
   sp->sync = sync;
   char owner[64];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  snprintf(owner, sizeof owner, "%ld-%08lx", (long)getpid(),
-           (unsigned long)((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u) & 0xffffffffu);
+  uint32_t r;
+  platform_random(&r, sizeof r);
+  snprintf(owner, sizeof owner, "%ld-%08lx", platform_process_id(), (unsigned long)r);
   sp->root = strdup(root);
   sp->dir = sp->root ? files_join(root, owner) : NULL;
   if (sp->dir) sp->lock_fd = make_locked_dir(sp);
   if (sp->lock_fd < 0) {
     log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
-             strerror(errno));
+             platform_error_text(errno));
     spool_close(sp);
     return NULL;
   }
@@ -173,15 +164,16 @@ void spool_set_sync(spool *sp, bool sync) {
 }
 
 bool spool_repair(spool *sp) {
-  struct stat sb;
-  if (stat(sp->dir, &sb) == 0) return false; /* still there: the trouble is elsewhere */
+  platform_info info;
+  if (platform_target_info(sp->dir, &info) == 0)
+    return false; /* still there: the trouble is elsewhere */
   int fd = make_locked_dir(sp);
   if (fd < 0) return false;
   pthread_mutex_lock(&sp->lock);
   int old = sp->lock_fd;
   sp->lock_fd = fd;
   pthread_mutex_unlock(&sp->lock);
-  if (old >= 0) close(old); /* the lock of a directory that no longer exists */
+  if (old >= 0) platform_close(old); /* the lock of a directory that no longer exists */
   log_warn("spool directory %s was removed while in use; created it again (spans it held were "
            "lost with it, unless already sent)",
            sp->dir);
@@ -196,12 +188,12 @@ void spool_close(spool *sp) {
     free_names(names, count);
     if (count == 0) { /* nothing left to send: leave no trace */
       char *lock = files_join(sp->dir, "lock");
-      if (lock) unlink(lock);
+      if (lock) platform_remove(lock);
       free(lock);
-      rmdir(sp->dir);
+      platform_remove_dir(sp->dir);
     }
   }
-  if (sp->lock_fd >= 0) close(sp->lock_fd); /* releases the flock */
+  if (sp->lock_fd >= 0) platform_close(sp->lock_fd); /* releases the lock */
   pthread_mutex_destroy(&sp->lock);
   free(sp->root);
   free(sp->dir);
@@ -223,65 +215,77 @@ static bool is_temp_file(const char *name) {
 }
 
 static void remove_temp_files(const char *dir) {
-  DIR *d = opendir(dir);
+  platform_dir *d = platform_dir_open(dir);
   if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!is_temp_file(e->d_name)) continue;
-    char *path = files_join(dir, e->d_name);
-    if (path) unlink(path);
+  const char *name;
+  while ((name = platform_dir_next(d))) {
+    if (!is_temp_file(name)) continue;
+    char *path = files_join(dir, name);
+    if (path) platform_remove(path);
     free(path);
   }
-  closedir(d);
+  platform_dir_close(d);
 }
 
 /* Moves the files of a dead process's directory into ours, oldest first, under new ids. */
 static void adopt(spool *sp, const char *other) {
   char *lock_path = files_join(other, "lock");
   if (!lock_path) return;
-  int fd = open(lock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int fd = platform_open(lock_path, PLATFORM_READ | PLATFORM_WRITE);
   if (fd < 0) {
-    struct stat sb;
-    bool old = stat(other, &sb) == 0 && time(NULL) - sb.st_mtime > ORPHAN_GRACE_S;
+    platform_info info;
+    bool old = platform_target_info(other, &info) == 0 &&
+               platform_realtime_ms() - info.mtime_ns / 1000000 > ORPHAN_GRACE_S * 1000;
     if (!old) {
       free(lock_path);
       return;
     }
     /* no lock and old: its owner died while creating it (or the lock was removed by hand) */
-  } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    close(fd); /* alive */
+  } else if (!platform_try_lock(fd)) {
+    platform_close(fd); /* alive */
     free(lock_path);
     return;
   }
   size_t count = 0, moved = 0;
   char **names = list_files(other, &count);
-  size_t foreign = 0;
   for (size_t i = 0; i < count; i++) {
-    char mine[32];
-    char *from = files_join(other, names[i]), *to = NULL;
-    if (from && !readable_format(from)) { /* another version's: left where it is, for it */
+    char *from = files_join(other, names[i]);
+    if (!from) continue;
+    platform_info info;
+    if (platform_path_info(from, &info) == 0 && info.kind != PLATFORM_FILE) {
+      /* we only ever rename regular files into place: a link or FIFO was planted there */
+      int why = info.kind == PLATFORM_LINK        ? ELOOP
+                : info.kind == PLATFORM_DIRECTORY ? EISDIR
+                                                  : PLATFORM_ENOTFILE;
+      log_warn("spool file %s: %s; not adopted", from, platform_error_text(why));
+      platform_remove(from);
+      free(from);
+      continue;
+    }
+    if (!readable_format(from)) { /* another version's: left where it is, for it */
       log_warn("spool file %s is not of a format this version reads; left untouched for the "
                "version that wrote it",
                from);
-      foreign++;
-    } else if (from) {
-      file_name(take_id(sp), mine);
-      to = files_join(sp->dir, mine);
-      if (to && rename(from, to) == 0) moved++;
+      if (sp->foreign_seen) (*sp->foreign_seen)++;
+      free(from);
+      continue;
     }
+    char mine[32];
+    file_name(take_id(sp), mine);
+    char *to = files_join(sp->dir, mine);
+    if (to && platform_replace(from, to) == 0) moved++;
     free(from);
     free(to);
   }
-  if (sp->foreign_seen) *sp->foreign_seen += foreign;
   free_names(names, count);
   if (moved) {
     fsync_dir(sp->dir);
     log_info("picked up %zu unsent span files left by an earlier process", moved);
   }
   remove_temp_files(other); /* a write the dead process never finished: it never counted */
-  unlink(lock_path);
-  rmdir(other);
-  if (fd >= 0) close(fd);
+  platform_remove(lock_path);
+  platform_remove_dir(other);
+  if (fd >= 0) platform_close(fd);
   free(lock_path);
 }
 
@@ -396,15 +400,13 @@ static void scan_v1(const uint8_t *b, size_t size, size_t pos, scan *sc) {
 }
 
 /* The whole file, read (NULL when it cannot be). */
-static uint8_t *read_file(int fd, size_t *size) {
-  struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 0) return NULL;
-  *size = (size_t)sb.st_size;
+static uint8_t *read_file(int fd, const platform_info *info, size_t *size) {
+  if (info->kind != PLATFORM_FILE || info->size < 0) return NULL;
+  *size = (size_t)info->size;
   uint8_t *b = malloc(*size ? *size : 1);
   size_t got = 0;
   while (b && got < *size) {
-    ssize_t n = pread(fd, b + got, *size - got, (off_t)got);
-    if (n < 0 && errno == EINTR) continue;
+    int64_t n = platform_read_at(fd, b + got, *size - got, (int64_t)got);
     if (n <= 0) break;
     got += (size_t)n;
   }
@@ -414,10 +416,10 @@ static uint8_t *read_file(int fd, size_t *size) {
 
 /* How old a file is (spool_record_fn): by the steady clock when it was written since this
  * boot, else by the wall clock, never negative. */
-static int64_t file_age_ms(const uint8_t *header, bool sound, time_t mtime) {
+static int64_t file_age_ms(const uint8_t *header, bool sound, int64_t mtime_ms) {
   int64_t wall_now = wallclock_ms();
   if (!sound) {
-    int64_t age = wall_now - (int64_t)mtime * 1000;
+    int64_t age = wall_now - mtime_ms;
     return age > 0 ? age : 0;
   }
   uint8_t boot[16], zero[16] = {0};
@@ -433,15 +435,23 @@ static int64_t file_age_ms(const uint8_t *header, bool sound, time_t mtime) {
 typedef enum { LOAD_USED, LOAD_EMPTY, LOAD_FOREIGN } load_result;
 
 /* Reads one file's records into fn: its damaged ones are skipped (counted in stats and
- * logged), and nothing of a file of another version is read. */
+ * logged), and nothing of a file of another version is read. A link, FIFO or anything else
+ * not a regular file at a spool file's name is refused (logged) and removed: a spool file is
+ * only ever made by a rename of our own temp file. */
 static load_result load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx,
                              spool_load_stats *stats) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return LOAD_FOREIGN; /* cannot tell: leave it */
-  struct stat sb;
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == PLATFORM_ENOTFILE || errno == EISDIR) {
+      log_warn("spool file %s: %s; skipped", path, platform_error_text(errno));
+      return LOAD_EMPTY; /* planted: removed */
+    }
+    return LOAD_FOREIGN; /* cannot tell: left */
+  }
+  platform_info info;
   size_t size = 0;
-  uint8_t *b = fstat(fd, &sb) == 0 ? read_file(fd, &size) : NULL;
-  close(fd);
+  uint8_t *b = platform_file_info(fd, &info) == 0 ? read_file(fd, &info, &size) : NULL;
+  platform_close(fd);
   if (!b) return LOAD_FOREIGN;
   int format = format_of(b, size);
   if (format == 0) {
@@ -477,7 +487,7 @@ static load_result load_file(const char *path, uint64_t id, spool_record_fn fn, 
     stats->foreign_files++;
     return LOAD_FOREIGN;
   }
-  int64_t age = file_age_ms(b + MAGIC_LEN, header_sound, sb.st_mtime);
+  int64_t age = file_age_ms(b + MAGIC_LEN, header_sound, info.mtime_ns / 1000000);
   size_t spans = 0;
   for (size_t i = 0; i < sc.n; i++) {
     uint8_t *data = malloc(sc.items[i].len ? sc.items[i].len : 1);
@@ -508,18 +518,19 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *st
   if (!stats) stats = &own;
   *stats = (spool_load_stats){0};
   sp->foreign_seen = &stats->foreign_files;
-  DIR *d = opendir(sp->root);
+  platform_dir *d = platform_dir_open(sp->root);
   if (d) {
-    struct dirent *e;
+    const char *name;
     char *mine = strrchr(sp->dir, '/') + 1;
-    while ((e = readdir(d)) && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
-      if (e->d_name[0] == '.' || strcmp(e->d_name, mine) == 0) continue;
-      char *other = files_join(sp->root, e->d_name);
-      struct stat sb;
-      if (other && lstat(other, &sb) == 0 && S_ISDIR(sb.st_mode)) adopt(sp, other);
+    while ((name = platform_dir_next(d)) && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
+      if (name[0] == '.' || strcmp(name, mine) == 0) continue;
+      char *other = files_join(sp->root, name);
+      platform_info info;
+      if (other && platform_path_info(other, &info) == 0 && info.kind == PLATFORM_DIRECTORY)
+        adopt(sp, other);
       free(other);
     }
-    closedir(d);
+    platform_dir_close(d);
   }
   sp->foreign_seen = NULL;
   size_t count = 0;
@@ -532,7 +543,7 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *st
     if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) continue; /* left for the next start */
     char *path = files_join(sp->dir, names[i]);
     load_result r = path ? load_file(path, id, fn, ctx, stats) : LOAD_FOREIGN;
-    if (r == LOAD_EMPTY) unlink(path); /* ours, and nothing sound in it */
+    if (r == LOAD_EMPTY) platform_remove(path); /* ours, and nothing sound in it */
     free(path);
   }
   free_names(names, count);
@@ -545,11 +556,10 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_
     total += RECORD_HEAD + items[i].len, spans += items[i].kind == SPOOL_SPAN;
   uint8_t *buf = malloc(total), *p = buf;
   uint64_t id = take_id(sp);
-  char name[32], tmp_name[48];
+  char name[32];
   file_name(id, name);
-  snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
-  char *path = files_join(sp->dir, name), *tmp = files_join(sp->dir, tmp_name);
-  bool ok = buf && path && tmp;
+  char *path = files_join(sp->dir, name), *tmp = NULL;
+  bool ok = buf && path;
   int64_t steady_now = wallclock_steady_ms(), wall_now = wallclock_ms();
   if (born_ms == 0 || born_ms > steady_now) born_ms = steady_now; /* before boot: allowed */
   int64_t born_wall = wall_now - (steady_now - born_ms);
@@ -575,19 +585,15 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_
     pthread_mutex_lock(&sp->lock);
     bool sync = sp->sync;
     pthread_mutex_unlock(&sp->lock);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* a leftover of a write cut short */
-      fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || fsync(fd) == 0);
-    if (ok) { /* the mtime is the wall clock of the oldest span (status, older readers) */
-      struct timespec times[2] = {{.tv_sec = (time_t)(born_wall / 1000)},
-                                  {.tv_sec = (time_t)(born_wall / 1000)}};
-      futimens(fd, times);
-    }
-    if (fd >= 0 && close(fd) != 0) ok = false; /* NFS and full disks report here */
-    ok = ok && rename(tmp, path) == 0;
+    /* ".<name>.<random>.tmp", created exclusively: is_temp_file's pattern */
+    int fd = platform_create_temp(path, &tmp);
+    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || platform_sync_file(fd) == 0);
+    /* the mtime is the wall clock of the oldest span (status, older readers) */
+    if (ok) platform_set_mtime(fd, born_wall / 1000);
+    if (fd >= 0 && platform_close(fd) != 0) ok = false; /* NFS and full disks report here */
+    ok = ok && platform_replace(tmp, path) == 0;
     int saved = errno;
-    if (!ok) unlink(tmp);
+    if (!ok && tmp) platform_remove(tmp);
     else if (sync) fsync_dir(sp->dir);
     errno = saved;
   } else {
@@ -605,6 +611,6 @@ void spool_remove(spool *sp, uint64_t file_id) {
   char name[32];
   file_name(file_id, name);
   char *path = files_join(sp->dir, name);
-  if (path) unlink(path);
+  if (path) platform_remove(path);
   free(path);
 }
