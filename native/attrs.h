@@ -10,24 +10,36 @@
  * attrs_finish. Attributes that carry no user content (ids, names, counts, kinds) are set with
  * attrs_str and attrs_int.
  *
+ * Secrets (redact.h) are replaced by "<redacted:KIND>" markers in every string a span carries,
+ * whatever set it: attrs_set, attrs_set_nth and attrs_set_error scan a value before cutting it
+ * (the part that is sent, plus REDACT_MARGIN bytes past the cut, so a secret straddling the cut
+ * leaves no prefix behind), and attrs_finish scans every string of the span once more (names,
+ * attributes, lists, the status, events, the custom attributes), so an attribute added later
+ * cannot bypass the scan. The span's count of markers is its int attribute opencode.redactions
+ * (only when above 0).
+ *
  * "Add an attribute": add its key to attrs_key and its row (name, class, shape) to the table
  * in attrs.c. */
 #ifndef ATTRS_H
 #define ATTRS_H
 
+#define ATTRS_REDACTIONS "opencode.redactions" /* markers the span holds (int) */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redact.h"
 #include "spans.h"
 
 /* What the user allows to leave the machine (config and environment, resolved by config.c). */
 typedef struct {
-  bool log_prompts;      /* false: prompt and response text become "<redacted (N chars)>" */
-  bool log_tool_details; /* false: tool arguments, command, file path, query, url, title */
-  bool log_tool_content; /* false: tool input and output */
-  const char *user_id;   /* user.id on every span; NULL for none */
-  size_t max_attr_bytes; /* longer string attributes are cut with a marker; 0 = 32 KiB */
+  bool log_prompts;           /* false: prompt and response text become "<redacted (N chars)>" */
+  bool log_tool_details;      /* false: tool arguments, command, file path, query, url, title */
+  bool log_tool_content;      /* false: tool input and output */
+  const char *user_id;        /* user.id on every span; NULL for none */
+  size_t max_attr_bytes;      /* longer string attributes are cut with a marker; 0 = 32 KiB */
+  const redact_rules *redact; /* secrets to replace with markers (redact.h); NULL: none */
 
   /* OpenInference's own masking (OPENINFERENCE_HIDE_*): values become "__REDACTED__", and
    * hidden message lists are left out. */
@@ -96,7 +108,7 @@ void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value
 const char *attrs_embedded(const attrs *a, attrs_class c, const char *value);
 
 /* Sets s's status to ERROR with message (a C string; len: its full length, for the marker), or
- * "<redacted (N chars)>" when its class is hidden. */
+ * "<redacted (N chars)>" when its class is hidden; secrets redacted, cut to max_bytes. */
 void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size_t len);
 
 /* Attributes without user content: ids, names, kinds, counts. A NULL value sets nothing. */
@@ -110,8 +122,8 @@ void attrs_user(attrs *a, span *s);
 void attrs_hide(attrs *a, span *s);
 
 /* The last touch before a span leaves: the custom attributes (ours win on a name), then every
- * string cut to its limit (names to 1 KiB, attributes, status, events to max_bytes) and the
- * span's strings together to 1 MiB. */
+ * string scanned for secrets and cut to its limit (names to 1 KiB, attributes, status, events to
+ * max_bytes), the span's strings together to 1 MiB, and opencode.redactions. */
 void attrs_finish(attrs *a, span *s);
 
 #endif
