@@ -239,22 +239,14 @@ static double entropy(const char *s, size_t n) {
 
 typedef struct {
   bool lower, upper, digit, other;
-  size_t switches; /* changes of class between neighbours */
-  size_t longest_lower;
 } shape;
 
 static shape shape_of(const char *s, size_t n) {
   shape sh = {0};
-  int last = -1;
-  size_t lower_run = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    int cls = is_lower(c) ? 0 : is_upper(c) ? 1 : is_digit(c) ? 2 : 3;
-    sh.lower |= cls == 0, sh.upper |= cls == 1, sh.digit |= cls == 2, sh.other |= cls == 3;
-    if (last >= 0 && cls != last) sh.switches++;
-    last = cls;
-    lower_run = cls == 0 ? lower_run + 1 : 0;
-    if (lower_run > sh.longest_lower) sh.longest_lower = lower_run;
+    sh.lower |= is_lower(c), sh.upper |= is_upper(c), sh.digit |= is_digit(c);
+    sh.other |= !is_alnum(c);
   }
   return sh;
 }
@@ -1258,25 +1250,89 @@ static bool dotted_name(const char *v, size_t n) {
   return dot && !start;
 }
 
-/* A name written in code (camelCase, snake_case): letters in long runs, few class changes. */
-static bool identifier_like(const char *v, size_t n, shape sh) {
-  for (size_t i = 0; i < n; i++)
-    if (!is_word((unsigned char)v[i]) && v[i] != '-') return false;
-  return sh.longest_lower >= 5 && sh.switches * 4 < n;
+/* A name written in code (camelCase, PascalCase, snake_case, SCREAMING_SNAKE): its letters
+ * are mostly words of three or more (an all-caps run counts as a word only beside an
+ * underscore), where a generated token's letters come in short runs. */
+static bool identifier_like(const char *v, size_t n, size_t *digits_out) {
+  size_t letters = 0, wordy = 0, digits = 0;
+  bool snake = memchr(v, '_', n) != NULL;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)v[i];
+    if (is_digit(c)) {
+      digits++, i++;
+      continue;
+    }
+    if (!is_alpha(c)) {
+      if (c != '_' && c != '-' && c != '.') return false;
+      i++;
+      continue;
+    }
+    size_t j = i + 1;
+    bool caps = false;
+    if (is_upper(c) && j < n && is_upper((unsigned char)v[j])) {
+      caps = true;
+      while (j < n && is_upper((unsigned char)v[j])) j++;
+      if (j < n && is_lower((unsigned char)v[j])) j--, caps = j - i > 1; /* "APIKey": API, Key */
+    } else {
+      while (j < n && is_lower((unsigned char)v[j])) j++;
+    }
+    size_t w = j - i;
+    letters += w;
+    if (w >= 3 && (!caps || snake)) wordy += w;
+    i = j;
+  }
+  *digits_out = digits;
+  return letters >= 4 && wordy * 5 >= letters * 4 && digits * 4 <= n;
 }
 
-/* Whether the value of a secret-named key is a secret: not a reference or placeholder, and
- * random-looking (a password: anything but a common word or a code name). */
-static bool value_secret(const char *v, size_t n, bool password) {
-  if (n == 0 || n > 4096 || placeholder(v, n) || common_word(v, n) || dotted_name(v, n))
+/* Code rather than a value: a member access (a.b, this.#x, z?.y), an operator, a call. */
+static bool code_like(const char *v, size_t n) {
+  size_t i = 0;
+  if (n > 1 && v[0] == '+') v++, n--; /* "..."+this.key+"..." */
+  while (i < n && (is_word((unsigned char)v[i]) || v[i] == '$' || v[i] == '#')) i++;
+  if (i > 0 && i < n && !is_digit((unsigned char)v[0])) {
+    size_t j = v[i] == '.' ? i + 1 : v[i] == '?' && i + 1 < n && v[i + 1] == '.' ? i + 2 : 0;
+    if (j && j < n && (is_alpha((unsigned char)v[j]) || v[j] == '_' || v[j] == '$' || v[j] == '#'))
+      return true;
+  }
+  static const char *const ops[] = {"?.", "??", "||", "&&", "=>", "()", ")."};
+  for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+    if (memmem(v, n, ops[k], 2)) return true;
+  /* a ternary: a?b:c */
+  for (size_t k = 1; k + 1 < n; k++)
+    if (v[k] == '?' && is_word((unsigned char)v[k - 1]) && memchr(v + k + 1, ':', n - k - 1))
+      return true;
+  /* a path or a route: /a/b, /auth/:id */
+  if ((v[0] == '/' && memchr(v + 1, '/', n - 1)) || memmem(v, n, "/:", 2)) return true;
+  return false;
+}
+
+/* A character a secret value is not written with (it ends or frames one in text and code). */
+static bool foreign_char(unsigned char c) {
+  return is_space(c) || c == '"' || c == '\'' || c == '`' || c == ';' || c == ',' || c == '[' ||
+         c == ']' || c == '{' || c == '}' || c == '<' || c == '>' || c == '\\';
+}
+
+/* Whether the value of a secret-named key is a secret: not a reference, placeholder, piece of
+ * code or name, and random-looking (a password: anything but a common word). */
+static bool value_secret(const char *v, size_t n, bool password, bool whole) {
+  if (n == 0 || n > 4096 || placeholder(v, n) || common_word(v, n) || dotted_name(v, n) ||
+      code_like(v, n))
     return false;
+  /* in text, such a character ends a value or frames code; a whole JSON string (whole) is the
+   * value, quotes and all (a password may hold anything, a token no blank) */
+  for (size_t i = 0; i < n; i++)
+    if (whole ? !password && is_space((unsigned char)v[i]) : foreign_char((unsigned char)v[i]))
+      return false;
   shape sh = shape_of(v, n);
+  size_t digits = 0;
+  bool name = identifier_like(v, n, &digits);
   if (password) {
     if (n < 6) return false;
     if (!sh.upper && !sh.digit && !sh.other && n < 12) return false; /* a lowercase word */
-    return !identifier_like(v, n, sh);
+    return !(name && digits == 0);
   }
-  if (n < 12 || alnum_classes(sh) < 2 || identifier_like(v, n, sh)) return false;
+  if (n < 12 || alnum_classes(sh) < 2 || name) return false;
   bool uuid = n == 36 && v[8] == '-' && v[13] == '-' && v[18] == '-' && v[23] == '-';
   if (uuid) return true;
   double h = entropy(v, n);
@@ -1324,8 +1380,7 @@ static key_class key_names_secret(const char *key, size_t len, kind *k) {
     *k = K_AWS_SECRET_KEY;
   if (IS(all, "accountkey") || (na >= 15 && strcmp(all + na - 15, "sharedaccesskey") == 0))
     *k = K_AZURE_KEY;
-  static const char *const password_words[] = {"password", "passwd", "pwd",
-                                               "pw",       "pass",   "passphrase"};
+  static const char *const password_words[] = {"password", "passwd", "pwd", "pass", "passphrase"};
   for (size_t i = 0; i < sizeof password_words / sizeof password_words[0]; i++)
     if (IS(last, password_words[i])) return KEY_PASSWORD;
   if (nw == 1) {
@@ -1462,7 +1517,7 @@ static size_t try_assignment(seg *g, size_t i) {
   bool query = j > 0 && (s[j - 1] == '?' || s[j - 1] == '&');
   if (!assigned_value(g, i + op, query, &vs, &ve)) return 0;
   bool cut = cut_at(g, ve);
-  if (!value_secret(s + vs, ve - vs, kc == KEY_PASSWORD) &&
+  if (!value_secret(s + vs, ve - vs, kc == KEY_PASSWORD, false) &&
       !(cut && ve - vs >= 8 && !placeholder(s + vs, ve - vs)))
     return 0;
   add(g, vs, ve, k);
@@ -1498,9 +1553,10 @@ static size_t try_url_password(seg *g, size_t i) {
 static size_t credential(const seg *g, size_t j) { return run(g->s, g->n, j, S_TOKEN, 8192); }
 
 static bool credential_plausible(const char *v, size_t n) {
-  if (n < 12 || placeholder(v, n)) return false;
+  if (n < 12 || placeholder(v, n) || code_like(v, n)) return false;
   shape sh = shape_of(v, n);
-  return alnum_classes(sh) >= 2 && !identifier_like(v, n, sh) && looks_random(v, n);
+  size_t digits;
+  return alnum_classes(sh) >= 2 && !identifier_like(v, n, &digits) && looks_random(v, n);
 }
 
 /* Basic base64(user:password): the base64 decodes to printable text with a colon. */
@@ -1634,15 +1690,15 @@ static size_t try_private_key(seg *g, size_t i) {
     if (c == '-' && starts(s, n, k, "-----END")) {
       size_t e = k + 8;
       while (e < n && e - k < 80 && s[e] != '\n' && !starts(s, n, e, "-----")) e++;
-      if (starts(s, n, e, "-----")) return add(g, i, e + 5, K_PRIVATE_KEY);
-      break;
+      if (starts(s, n, e, "-----") && body >= 32) return add(g, i, e + 5, K_PRIVATE_KEY);
+      return 0; /* a block with no key in it: an example */
     }
     if (is_alnum(c) || c == '+' || c == '/' || c == '_') body++;
     else if (!(c == '=' || c == ':' || c == ',' || c == '.' || c == '-' || c == '\\' ||
                is_space(c)))
       break;
   }
-  if (body < 32) return 0;
+  if (body < 32) return 0; /* no key in it: an example, or words about one */
   return add(g, i, k, K_PRIVATE_KEY);
 }
 
@@ -1695,7 +1751,7 @@ static void scan_builtin(seg *g) {
   if (g->key) { /* a JSON member's value: its key is the context */
     kind k;
     key_class kc = key_names_secret(g->key, g->key_len, &k);
-    if (kc != KEY_NO && value_secret(s, n, kc == KEY_PASSWORD)) add(g, 0, n, k);
+    if (kc != KEY_NO && value_secret(s, n, kc == KEY_PASSWORD, true)) add(g, 0, n, k);
   }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];

@@ -207,7 +207,7 @@ static void test_json_stays_json_whatever_the_escapes(void) {
            "-----END PRIVATE KEY-----\\n\",\"client_email\":\"x@y.iam.gserviceaccount.com\"}",
            fake("MIIEv", B64, 200));
   out = red(r, in, NULL);
-  json_value_is(out, "private_key", "<redacted:private-key>");
+  json_value_is(out, "private_key", "<redacted:private-key>\n");
   json_value_is(out, "client_email", "x@y.iam.gserviceaccount.com");
   free(out);
   redact_free(r);
