@@ -343,13 +343,11 @@ function repoFiles() {
     }
   };
   walk('');
-  return files
-    .sort()
-    .map((rel) => ({
-      name: rel,
-      text: fs.readFileSync(path.join(ROOT, rel), 'utf8'),
-      standIns: STAND_INS.includes(rel),
-    }));
+  return files.sort().map((rel) => ({
+    name: rel,
+    text: fs.readFileSync(path.join(ROOT, rel), 'utf8'),
+    standIns: STAND_INS.includes(rel),
+  }));
 }
 
 // The OpenCode binary of this platform (the opencode-ai package's optional dependency).
