@@ -55,6 +55,38 @@ void attrs_init(attrs *a, const attrs_options *opt) {
   a->opt = opt;
   a->max_bytes = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES;
   a->out_of_memory = false;
+  a->n_screened = 0;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* Remembers that the string stored at p was scanned (it is what prepare returned). */
+static void remember_screened(attrs *a, const char *p) {
+  if (!p || a->n_screened == ATTRS_SCREENED_MAX) return;
+  size_t len = strlen(p);
+  a->screened[a->n_screened].p = p;
+  a->screened[a->n_screened].len = len;
+  a->screened[a->n_screened++].hash = fnv1a(p, len);
+}
+
+/* Whether the string at p is one attrs_set* scanned, unchanged since (same place, length and
+ * hash: whoever set it again after that gets it scanned). */
+static bool was_screened(const attrs *a, const char *p) {
+  for (size_t i = 0; i < a->n_screened; i++) {
+    if (a->screened[i].p != p) continue;
+    size_t len = strlen(p);
+    return len == a->screened[i].len && fnv1a(p, len) == a->screened[i].hash;
+  }
+  return false;
+}
+
+static void remember_attr(attrs *a, span *s, const char *key) {
+  const span_attr *at = span_get(s, key);
+  if (at && at->type == SPAN_ATTR_STRING) remember_screened(a, at->value.s);
 }
 
 bool attrs_hidden(const attrs *a, attrs_class c) {
@@ -171,6 +203,7 @@ static bool set_text(attrs *a, span *s, const char *key, const char *value, size
   if (!a->out_of_memory && span_set_stringn(s, key, v.p, v.len) != 0) a->out_of_memory = true;
   free(v.owned);
   count_redactions(a, s, n);
+  remember_attr(a, s, key);
   return v.cut;
 }
 
@@ -192,6 +225,7 @@ static void set_json_text(attrs *a, span *s, const char *key, const char *json, 
       a->out_of_memory = true;
     free(v.owned);
     count_redactions(a, s, n);
+    if (fits) remember_attr(a, s, key);
     if (fits) return;
     snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}",
              len);
@@ -242,6 +276,7 @@ void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size
     char *status = v.owned ? v.owned : strndup(v.p, v.len);
     if (!status || span_set_status(s, SPAN_STATUS_ERROR, status) != 0) a->out_of_memory = true;
     if (status != v.owned) free(status);
+    remember_screened(a, s->status_message);
   }
   free(v.owned);
   count_redactions(a, s, n);
@@ -298,7 +333,7 @@ void attrs_hide(attrs *a, span *s) {
 
 /* *value (owned) with its secrets redacted and cut to limit bytes with the visible marker. */
 static void screen_owned(attrs *a, char **value, size_t limit, long *redactions) {
-  if (!*value) return;
+  if (!*value || was_screened(a, *value)) return;
   view v = prepare(a, *value, strlen(*value), limit, redactions);
   if (!v.owned) return; /* unchanged (or out of memory) */
   free(*value);
@@ -369,4 +404,5 @@ void attrs_finish(attrs *a, span *s) {
       a->out_of_memory = true;
   bound_strings(a, s);
   bound_span(a, s);
+  a->n_screened = 0; /* the next span starts afresh */
 }

@@ -84,10 +84,20 @@ typedef enum {
 
 /* The policy for one payload. Borrowed options; out_of_memory is set by any call that could
  * not allocate (the span is then incomplete and must not be sent). */
+#define ATTRS_SCREENED_MAX 256
+
 typedef struct {
   const attrs_options *opt;
   size_t max_bytes; /* per string attribute: opt->max_attr_bytes, or 32 KiB */
   bool out_of_memory;
+  /* The values of the span being built that attrs_set* already scanned (where they are stored,
+   * their length and hash): attrs_finish does not scan them again unless they changed. */
+  struct {
+    const char *p;
+    size_t len;
+    uint64_t hash;
+  } screened[ATTRS_SCREENED_MAX];
+  size_t n_screened;
 } attrs;
 
 void attrs_init(attrs *a, const attrs_options *opt);

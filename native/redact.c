@@ -1344,6 +1344,17 @@ typedef enum { KEY_NO, KEY_SECRET, KEY_PASSWORD } key_class;
 /* Whether a key (PASSWORD, api_key, clientSecret, "x-api-key", AWS_SECRET_ACCESS_KEY ...) names
  * a secret; *k is the kind its value gets. */
 static key_class key_names_secret(const char *key, size_t len, kind *k) {
+  /* every secret word ends the key: a cheap test first */
+  static const char *const tails[] = {"key",   "token", "secret",   "password",   "passwd",
+                                      "pwd",   "pass",  "phrase",   "credential", "credentials",
+                                      "creds", "auth",  "signature"};
+  bool tail = false;
+  for (size_t t = 0; !tail && t < sizeof tails / sizeof tails[0]; t++) {
+    size_t l = strlen(tails[t]);
+    tail = len >= l && starts_ci(key, len, len - l, tails[t]);
+  }
+  *k = K_ASSIGNMENT;
+  if (!tail) return KEY_NO;
   char words[6][32], all[96];
   size_t nw = 0, na = 0;
   size_t wl = 0;
@@ -1632,8 +1643,8 @@ static size_t try_mistral(seg *g, size_t i) {
     size_t len = run(s, n, j, S_ALNUM, 64);
     if (len == 32 && !(j + len < n && is_word((unsigned char)s[j + len]))) {
       shape sh = shape_of(s + j, len);
-      if (alnum_classes(sh) >= 2 && entropy(s + j, len) >= 3.5)
-        return add(g, j, j + len, K_MISTRAL);
+      if (alnum_classes(sh) >= 2 && entropy(s + j, len) >= 3.5) add(g, j, j + len, K_MISTRAL);
+      return i + 7; /* what lies between is scanned too */
     }
     j += len;
   }
@@ -1684,6 +1695,15 @@ static size_t try_private_key(seg *g, size_t i) {
              (llen >= 17 && memcmp(s + j - 17, "PRIVATE KEY BLOCK", 17) == 0);
   if (!key || !starts(s, n, j, "-----")) return 0;
   j += 5;
+  /* the body starts with base64 (or an encrypted key's Proc-Type header) on the next line, or
+   * after a blank when the block was flattened: not words about a key */
+  size_t f = j;
+  while (f < n && (is_space((unsigned char)s[f]) ||
+                   (s[f] == '\\' && f + 1 < n && (s[f + 1] == 'n' || s[f + 1] == 'r'))))
+    f += s[f] == '\\' ? 2 : 1;
+  if (run(s, n, f, S_ALNUM | S_PLUS | S_SLASH, 64) < 16 && !starts_ci(s, n, f, "proc-type:") &&
+      !cut_at(g, f + run(s, n, f, S_ALNUM | S_PLUS | S_SLASH, 64)))
+    return 0;
   size_t body = 0, k = j;
   for (; k < n && k - j < 65536; k++) {
     unsigned char c = (unsigned char)s[k];
@@ -1717,33 +1737,60 @@ static size_t word_start(seg *g, size_t i) {
   if (!end && (c == 'b' || c == 'B')) end = try_scheme(g, i);
   if (!end && (c == 'm' || c == 'M')) end = try_mistral(g, i);
   for (size_t r = 0; !end && r < N_PREFIX_RULES; r++)
-    if ((unsigned char)prefix_rules[r].prefix[0] == c) end = try_prefix(g, i, &prefix_rules[r]);
+    if ((unsigned char)prefix_rules[r].prefix[0] == c && i + 1 < g->n &&
+        prefix_rules[r].prefix[1] == g->s[i + 1])
+      end = try_prefix(g, i, &prefix_rules[r]);
   return end;
 }
 
-/* Whether a word starting with c may open a secret. */
-static bool word_trigger(unsigned char c) {
+/* Whether the word at i may open a secret: its first two bytes begin one of the detectors'
+ * prefixes (a cheap test that spares the detectors most words of text and code). */
+static bool word_may_open(const char *s, size_t n, size_t i) {
+  unsigned char c = (unsigned char)s[i], d = i + 1 < n ? to_lower((unsigned char)s[i + 1]) : 0;
   switch (c) {
-  case 'a':
-  case 'A':
+  case 'a': return d == 'k' || d == 'u' || d == 'p'; /* ak-, authorization, api_org_ */
+  case 'A': return d == 'u' || d == 'i' || d == 'k' || d == 's' || d == 'b' || d == 'c';
   case 'b':
-  case 'B':
-  case 'd':
-  case 'e':
-  case 'g':
-  case 'h':
+  case 'B': return d == 'e' || d == 'a'; /* bearer, basic */
+  case 'd': return d == 'o';             /* dop_v1_ ... */
+  case 'e': return d == 'y';             /* eyJ */
+  case 'g': return d == 'h' || d == 'i' || d == 'l' || d == 's';
+  case 'h': return d == 'f' || d == 'o'; /* hf_, hooks.slack.com */
   case 'm':
-  case 'M':
-  case 'n':
-  case 'p':
-  case 'r':
-  case 's':
-  case 'S':
-  case 'w':
-  case 'x': return true;
+  case 'M': return d == 'i'; /* mistral */
+  case 'n': return d == 'p'; /* npm_ */
+  case 'p': return d == 'y'; /* pypi- */
+  case 'r': return d == 'k'; /* rk_live_ */
+  case 's': return d == 'k'; /* sk-, sk_live_ */
+  case 'S': return d == 'g'; /* SG. */
+  case 'w': return d == 'h'; /* whsec_ */
+  case 'x': return d == 'o' || d == 'a';
   default: return false;
   }
 }
+
+/* The end of the marker at i ("<redacted:kind>"), or 0 when none starts there. */
+static size_t marker_end(const char *s, size_t n, size_t i) {
+  if (!starts(s, n, i, MARKER_OPEN)) return 0;
+  size_t e = i + sizeof MARKER_OPEN - 1, k = e;
+  while (k < n && k - e <= MAX_KIND &&
+         (is_lower((unsigned char)s[k]) || is_digit((unsigned char)s[k]) || s[k] == '-'))
+    k++;
+  return k > e && k < n && s[k] == '>' ? k + 1 : 0;
+}
+
+/* Bytes of interest to the scan loop: 1 a letter or digit, 2 a byte that starts a detector
+ * outside words (- : = ~) or a marker (<). */
+static const uint8_t scan_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 2, 2, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
 
 static void scan_builtin(seg *g) {
   const char *s = g->s;
@@ -1755,11 +1802,13 @@ static void scan_builtin(seg *g) {
   }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    uint8_t t = scan_class[c];
     size_t end = 0;
-    if (is_alnum(c)) {
-      if (word_trigger(c) && left_boundary(s, i)) end = word_start(g, i);
+    if (!t) continue;
+    if (t & 1) {
+      if (word_may_open(s, n, i) && left_boundary(s, i)) end = word_start(g, i);
       if (!end) {
-        while (i + 1 < n && is_alnum((unsigned char)s[i + 1])) i++;
+        while (i + 1 < n && (scan_class[(unsigned char)s[i + 1]] & 1)) i++;
         continue;
       }
     } else {
@@ -1771,8 +1820,8 @@ static void scan_builtin(seg *g) {
         end = i + 2 < n && s[i + 1] == '/' ? try_url_password(g, i) : try_assignment(g, i);
         break;
       case '=': end = try_assignment(g, i); break;
-      case '~': end = try_azure_client_secret(g, i); break;
-      default: continue;
+      case '<': end = marker_end(s, n, i); break; /* a marker is never scanned */
+      default: end = try_azure_client_secret(g, i); break;
       }
     }
     if (end > i + 1) i = end - 1;
@@ -1800,16 +1849,9 @@ static void find_markers(const char *s, size_t n, hits *h) {
   while (from < n) {
     const char *p = memmem(s + from, n - from, MARKER_OPEN, sizeof MARKER_OPEN - 1);
     if (!p) break;
-    size_t a = (size_t)(p - s), e = a + sizeof MARKER_OPEN - 1, k = e;
-    while (k < n && k - e <= MAX_KIND &&
-           (is_lower((unsigned char)s[k]) || is_digit((unsigned char)s[k]) || s[k] == '-'))
-      k++;
-    if (k > e && k < n && s[k] == '>') {
-      hits_add(h, a, k + 1, NULL, 0);
-      from = k + 1;
-    } else {
-      from = e;
-    }
+    size_t a = (size_t)(p - s), e = marker_end(s, n, a);
+    if (e) hits_add(h, a, e, NULL, 0);
+    from = e ? e : a + 1;
   }
 }
 

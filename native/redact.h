@@ -23,7 +23,7 @@
  * string, each decoded first (escapes such as \" \\ \n \u0041 are read as what they stand for),
  * with the member key of a value as context ("password": "..."); a redaction covers whole escape
  * sequences, and the marker needs no escaping inside a JSON string. A marker already in a text is
- * never rescanned, so redacting twice changes nothing.
+ * never rescanned: a second pass keeps every marker whole (on ordinary text it finds nothing).
  *
  * The regex subset of user patterns (matched on bytes; linear time, no backtracking: a
  * Thompson NFA run as a Pike VM over all start positions at once):

@@ -157,6 +157,8 @@ static void test_placeholders_references_and_prose_are_left_alone(void) {
   unchanged(r, "postgres://user:password@localhost:5432/db and https://user:${PW}@host/");
   unchanged(r, "AKIAIOSFODNN7EXAMPLE is the documented example key id");
   unchanged(r, "-----BEGIN PRIVATE KEY----- starts the block; search for it with grep.");
+  unchanged(r, "A PEM file starts with -----BEGIN RSA PRIVATE KEY----- and then the base64 "
+               "encoded key follows on many lines, so look for it when you audit the repository");
   unchanged(r, "{\"max_tokens\": 4096, \"key\": \"item-3\", \"public_key\": \"" HEX HEX "\"}");
   unchanged(r, "primary_key = user_id_and_created_at_index; sort_key: 2024-01-01T00:00:00Z");
   unchanged(r, "a: b ? c : d; x == y; http://localhost:8080/path?x=1");
@@ -403,6 +405,15 @@ static void test_attrs_scan_every_string_of_a_span(void) {
   CHECK_STR(get(s, "team.secret")->value.s, "deploy key <redacted:github-token>");
   CHECK_STR(get(s, "metadata")->value.s, "{\"title\":\"<redacted:huggingface-token>\"}");
   CHECK_INT(get(s, ATTRS_REDACTIONS)->value.i, 7);
+  span_free(s);
+  /* a value scanned by attrs_set and then set again behind the policy's back is scanned again */
+  s = span_new("read");
+  attrs_set(&a, s, ATTR_TOOL_OUTPUT, "hello", 5);
+  char again[128];
+  snprintf(again, sizeof again, "token %s", fake("ghp_", ALNUM, 36));
+  span_set_string(s, "output.value", again);
+  attrs_finish(&a, s);
+  CHECK_STR(get(s, "output.value")->value.s, "token <redacted:github-token>");
   span_free(s);
   /* nothing found: no count attribute */
   opt.n_attributes = 0;
