@@ -1701,9 +1701,13 @@ static size_t try_private_key(seg *g, size_t i) {
   while (f < n && (is_space((unsigned char)s[f]) ||
                    (s[f] == '\\' && f + 1 < n && (s[f + 1] == 'n' || s[f + 1] == 'r'))))
     f += s[f] == '\\' ? 2 : 1;
-  if (run(s, n, f, S_ALNUM | S_PLUS | S_SLASH, 64) < 16 && !starts_ci(s, n, f, "proc-type:") &&
-      !cut_at(g, f + run(s, n, f, S_ALNUM | S_PLUS | S_SLASH, 64)))
-    return 0;
+  size_t digits = run(s, n, f, S_DIGIT, 8); /* a line number of a tool's output: "4: ", "00004| " */
+  if (digits && f + digits < n && (s[f + digits] == ':' || s[f + digits] == '|')) {
+    f += digits + 1;
+    while (f < n && s[f] == ' ') f++;
+  }
+  size_t first = run(s, n, f, S_ALNUM | S_PLUS | S_SLASH, 64);
+  if (first < 16 && !starts_ci(s, n, f, "proc-type:") && !cut_at(g, f + first)) return 0;
   size_t body = 0, k = j;
   for (; k < n && k - j < 65536; k++) {
     unsigned char c = (unsigned char)s[k];
@@ -1714,7 +1718,7 @@ static size_t try_private_key(seg *g, size_t i) {
       return 0; /* a block with no key in it: an example */
     }
     if (is_alnum(c) || c == '+' || c == '/' || c == '_') body++;
-    else if (!(c == '=' || c == ':' || c == ',' || c == '.' || c == '-' || c == '\\' ||
+    else if (!(c == '=' || c == ':' || c == ',' || c == '.' || c == '-' || c == '\\' || c == '|' ||
                is_space(c)))
       break;
   }

@@ -141,6 +141,17 @@ static void test_secrets_found_by_where_they_sit(void) {
   expect(r, "https://x.test/v1?api_key=", fake("", ALNUM, 30), "&q=1", "secret-assignment");
   expect(r, "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=", fake("", ALNUM "+/", 86),
          ";EndpointSuffix=core.windows.net", "azure-key");
+  /* a key file read by a tool, its lines numbered ("N: ", older OpenCode "0000N| ") */
+  char numbered[1024];
+  snprintf(
+      numbered, sizeof numbered,
+      "-----BEGIN OPENSSH PRIVATE KEY-----\n2: %s\n3: %s\n4: -----END OPENSSH PRIVATE KEY-----",
+      fake("", B64, 64), fake("", B64, 40));
+  expect(r, "<content>\n1: ", numbered, "\n</content>", "private-key");
+  snprintf(numbered, sizeof numbered,
+           "-----BEGIN RSA PRIVATE KEY-----\n00002| %s\n00003| -----END RSA PRIVATE KEY-----",
+           fake("", B64, 64));
+  expect(r, "00001| ", numbered, "\n", "private-key");
   /* a specific format inside an assignment is named by its format */
   const char *gh = fake("ghp_", ALNUM, 36);
   expect(r, "GITHUB_TOKEN=", gh, "\n", "github-token");
