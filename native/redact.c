@@ -178,6 +178,19 @@ static size_t run(const char *s, size_t n, size_t i, unsigned set, size_t cap) {
   return j - i;
 }
 
+/* The first k-byte needle in hay[0..n), or NULL (memmem is not in standard C: the core also
+ * builds for Windows). */
+static const char *find(const char *hay, size_t n, const char *needle, size_t k) {
+  if (k == 0) return hay;
+  for (const char *p = hay, *end = hay + n; (size_t)(end - p) >= k;) {
+    p = memchr(p, needle[0], (size_t)(end - p) - k + 1);
+    if (!p) return NULL;
+    if (memcmp(p, needle, k) == 0) return p;
+    p++;
+  }
+  return NULL;
+}
+
 /* Whether s[i..) starts with the ASCII word w, in any case. */
 static bool starts_ci(const char *s, size_t n, size_t i, const char *w) {
   size_t k = strlen(w);
@@ -1297,13 +1310,13 @@ static bool code_like(const char *v, size_t n) {
   }
   static const char *const ops[] = {"?.", "??", "||", "&&", "=>", "()", ")."};
   for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
-    if (memmem(v, n, ops[k], 2)) return true;
+    if (find(v, n, ops[k], 2)) return true;
   /* a ternary: a?b:c */
   for (size_t k = 1; k + 1 < n; k++)
     if (v[k] == '?' && is_word((unsigned char)v[k - 1]) && memchr(v + k + 1, ':', n - k - 1))
       return true;
   /* a path or a route: /a/b, /auth/:id */
-  if ((v[0] == '/' && memchr(v + 1, '/', n - 1)) || memmem(v, n, "/:", 2)) return true;
+  if ((v[0] == '/' && memchr(v + 1, '/', n - 1)) || find(v, n, "/:", 2)) return true;
   return false;
 }
 
@@ -1851,7 +1864,7 @@ static bool ensure_vm(scratch *sc) {
 static void find_markers(const char *s, size_t n, hits *h) {
   size_t from = 0;
   while (from < n) {
-    const char *p = memmem(s + from, n - from, MARKER_OPEN, sizeof MARKER_OPEN - 1);
+    const char *p = find(s + from, n - from, MARKER_OPEN, sizeof MARKER_OPEN - 1);
     if (!p) break;
     size_t a = (size_t)(p - s), e = marker_end(s, n, a);
     if (e) hits_add(h, a, e, NULL, 0);
@@ -1901,7 +1914,7 @@ static void segment_hits(scratch *sc, const char *s, size_t n, bool more, const 
     const char *value = r->values[v];
     size_t vl = r->value_lens[v];
     for (size_t from = 0; from + vl <= n;) {
-      const char *p = memmem(s + from, n - from, value, vl);
+      const char *p = find(s + from, n - from, value, vl);
       if (!p) break;
       size_t a = (size_t)(p - s);
       hits_add(&found, a, a + vl, USER_VALUE, RANK_FORMAT);
