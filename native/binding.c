@@ -50,11 +50,13 @@ static tracer *the_tracer;
 static int environments; /* loaded environments; the last one to go shuts the tracer down */
 static int flushes;      /* flush jobs that hold the tracer (they run off the lock) */
 
-/* The process's tracer, opened on first use; throws and returns NULL when out of memory.
+/* The process's tracer, opened on first use, with the environment as it is now (a setenv since
+ * the last call may have moved environ); throws and returns NULL when out of memory.
  * tracer_lock held. */
 static tracer *get_tracer_locked(napi_env env) {
   if (!the_tracer) the_tracer = tracer_open((const char *const *)environ, OAT_VERSION);
   if (!the_tracer) napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
+  else tracer_set_environment(the_tracer, (const char *const *)environ);
   return the_tracer;
 }
 
@@ -143,7 +145,10 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
     pthread_mutex_lock(&tracer_lock);
     tracer *t = the_tracer;
     reconcile_result *counted = r ? r : NULL;
-    if (t && counted) tracer_reject(t, why, counted);
+    if (t && counted) {
+      tracer_set_environment(t, (const char *const *)environ);
+      tracer_reject(t, why, counted);
+    }
     pthread_mutex_unlock(&tracer_lock);
     free(r);
     napi_value out = NULL;

@@ -168,6 +168,8 @@ static void install_config(tracer *t, config *c) {
   stat_config_files(c->config_path, t->file_stat);
 }
 
+void tracer_set_environment(tracer *t, const char *const *envp) { t->envp = envp; }
+
 void tracer_refresh(tracer *t) {
   platform_info now[2];
   if (t->cfg) {
