@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
+
+#include "platform.h"
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -134,7 +133,8 @@ static const struct setting {
                         FIELD(F_STR, project_name)},
     [S_TARGET] =
         {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
-    [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL},
+    [S_ENDPOINT] =
+        {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
     [S_API_KEY] = {"api_key",
                    AT_HARNESS,
                    NULL,
@@ -151,7 +151,7 @@ static const struct setting {
                     NULL,
                     .secret = true,
                     FIELD(F_BACKEND, space_id)},
-    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us"},
+    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .field = F_NONE},
     [S_HEADERS] = {"headers",
                    AT_HARNESS,
                    NULL,
@@ -287,13 +287,14 @@ static const struct setting {
                        "true",
                        .def = 1,
                        FIELD(F_BOOL, spool_fsync)},
-    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL},
+    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE},
     [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
     [S_DRY_RUN] =
         {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
     [S_VERBOSE] =
         {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
-    [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL},
+    [S_PHOENIX_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
     [S_PHOENIX_API_KEY] = {NULL,
                            AT_ENV,
                            NULL,
@@ -302,11 +303,19 @@ static const struct setting {
                            NULL,
                            .secret = true,
                            FIELD(F_BACKEND, phoenix_api_key)},
-    [S_OTLP_TRACES_ENDPOINT] =
-        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}, ST_STRING, NULL},
-    [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL},
-    [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode"},
-    [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL},
+    [S_OTLP_TRACES_ENDPOINT] = {NULL,
+                                AT_ENV,
+                                NULL,
+                                {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+                                ST_STRING,
+                                NULL,
+                                .field = F_NONE},
+    [S_OTLP_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+    [S_SERVICE_NAME] =
+        {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode", .field = F_NONE},
+    [S_RESOURCE_ATTRIBUTES] =
+        {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL, .field = F_NONE},
     [S_HIDE_INPUTS] = {NULL,
                        AT_ENV,
                        NULL,
@@ -349,8 +358,13 @@ static const struct setting {
                             ST_SWITCH,
                             "false",
                             FIELD(F_BOOL, hide_output_text)},
-    [S_LOG_FILE] =
-        {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING, "~/.arize/harness/logs/opencode.log"},
+    [S_LOG_FILE] = {NULL,
+                    AT_ENV,
+                    NULL,
+                    {"ARIZE_LOG_FILE"},
+                    ST_STRING,
+                    "~/.arize/harness/logs/opencode.log",
+                    .field = F_NONE},
 #undef FIELD
 #undef NUMBER
 };
@@ -397,12 +411,11 @@ static const struct backend {
       {"space_id", S_SPACE_ID, "", true},
       {"arize-interface", S_COUNT, "otel", false}}},
     /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-    {CONFIG_TARGET_PHOENIX,
-     "http://",
-     {{NULL}},
-     {{"x-project-name", S_PROJECT_NAME, "", false},
-      {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
-    {CONFIG_TARGET_OTLP, "https://", {{NULL}}, {{NULL}}},
+    {.target = CONFIG_TARGET_PHOENIX,
+     .default_scheme = "http://",
+     .headers = {{"x-project-name", S_PROJECT_NAME, "", false},
+                 {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
+    {.target = CONFIG_TARGET_OTLP, .default_scheme = "https://"},
 };
 
 static const struct backend *backend_of(config_target t) {
@@ -427,8 +440,8 @@ typedef struct {
   config *c;
   const char *const *envp;
   file_settings file;
-  mode_t file_mode; /* of the config file read; 0 when none was read */
-  bool oom;         /* set by every allocation that failed; config_load then returns NULL */
+  unsigned file_mode; /* permissions of the config file read; 0 when none was read */
+  bool oom;           /* set by every allocation that failed; config_load then returns NULL */
 } loader;
 
 /* ---- small helpers ---- */
@@ -616,32 +629,28 @@ static void pairs_free(config_pairs *p) {
  * 1 when there is nothing to parse (missing: silently; otherwise with a warning). */
 static int read_config_file(loader *l, char **buf, size_t *len) {
   config *c = l->c;
-  /* O_NONBLOCK: a FIFO at the path must not hang OpenCode's start. */
-  int fd = open(c->config_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  /* A regular file only: a FIFO at the path must not hang OpenCode's start. Read-only, so a
+   * symbolic link is followed (a config kept with the user's dotfiles). */
+  int fd = platform_open(c->config_path, PLATFORM_READ | PLATFORM_FOLLOW);
   if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return 1;
-    warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return 1;
+    if (err == EISDIR) warn(l, "config %s: is a directory", c->config_path);
+    else if (err == PLATFORM_ENOTFILE) warn(l, "config %s: not a regular file", c->config_path);
+    else warn(l, "config %s: cannot read: %s", c->config_path, strerror(err));
     c->config_mtime = config_file_mtime(c->config_path);
     return 1;
   }
-  struct stat st;
+  platform_info st;
   int rc = 1;
-  if (fstat(fd, &st) != 0) {
+  if (platform_file_info(fd, &st) != 0) {
     warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
     goto out;
   }
-  /* fstat of the open file: the mtime describes what we read (or something older, which
-   * only causes one extra reload). */
-  c->config_mtime = st.st_mtime;
-  if (S_ISDIR(st.st_mode)) {
-    warn(l, "config %s: is a directory", c->config_path);
-    goto out;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    warn(l, "config %s: not a regular file", c->config_path);
-    goto out;
-  }
-  if (st.st_size > CONFIG_MAX_BYTES) {
+  /* the open file's mtime describes what we read (or something older, which only causes one
+   * extra reload) */
+  c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
+  if (st.size > CONFIG_MAX_BYTES) {
     warn(l, "config %s: larger than 1 MiB, ignored", c->config_path);
     goto out;
   }
@@ -653,10 +662,9 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   }
   size_t n = 0;
   while (n <= CONFIG_MAX_BYTES) {
-    ssize_t r = read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
+    int64_t r = platform_read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
     if (r == 0) break;
     if (r < 0) {
-      if (errno == EINTR) continue;
       warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
       free(b);
       goto out;
@@ -671,10 +679,10 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   b[n] = '\0';
   *buf = b;
   *len = n;
-  l->file_mode = st.st_mode;
+  l->file_mode = st.permissions;
   rc = 0;
 out:
-  close(fd);
+  platform_close(fd);
   return rc;
 }
 
@@ -1354,7 +1362,7 @@ static bool ends_with(const char *s, const char *suffix) {
 static void warn_if_readable_by_others(loader *l) {
   bool holds_secret = l->file.headers.len > 0;
   for (int i = 0; i < S_COUNT; i++) holds_secret |= settings[i].secret && l->file.str[i];
-  if (!(l->file_mode & (S_IRWXG | S_IRWXO)) || !holds_secret) return;
+  if (!(l->file_mode & 077) || !holds_secret) return; /* group or others may read or write */
   char *other = l->c->warning;
   l->c->warning = NULL;
   warn(l, "config %s: other users can read it (mode %03o) and it holds a key: chmod 600 %s%s%s",
@@ -1809,8 +1817,9 @@ static void resolve_target(loader *l) {
 static char *default_config_path(loader *l) {
   char *yaml = fmt_str(l, "%s/.arize/harness/config.yaml", l->c->home);
   char *json = fmt_str(l, "%s/.arize/harness/config.json", l->c->home);
-  struct stat st;
-  bool use_json = yaml && json && stat(yaml, &st) != 0 && errno == ENOENT && stat(json, &st) == 0;
+  platform_info st;
+  bool use_json = yaml && json && platform_target_info(yaml, &st) != 0 && errno == ENOENT &&
+                  platform_target_info(json, &st) == 0;
   if (use_json) {
     free(yaml);
     return json;
@@ -1825,7 +1834,10 @@ config *config_load(const char *config_path, const char *const *envp) {
   loader l = {.c = c, .envp = envp};
   for (int i = 0; i < S_COUNT; i++) l.file.flag[i] = -1;
 
-  c->home = dup_str(&l, env_get(envp, "HOME"));
+  const char *home = NULL; /* HOME; on Windows USERPROFILE first */
+  for (size_t i = 0; !home && platform_home_variables[i]; i++)
+    home = env_get(envp, platform_home_variables[i]);
+  c->home = dup_str(&l, home);
   if (!c->home && !l.oom) c->home = dup_str(&l, ".");
   if (!l.oom) c->config_path = config_path ? strdup(config_path) : default_config_path(&l);
   if (!c->config_path) l.oom = true;
@@ -1936,9 +1948,9 @@ const char *config_target_name(config_target t) {
 }
 
 time_t config_file_mtime(const char *path) {
-  struct stat st;
-  if (!path || stat(path, &st) != 0) return 0;
-  return st.st_mtime;
+  platform_info st;
+  if (!path || platform_target_info(path, &st) != 0) return 0;
+  return (time_t)(st.mtime_ns / 1000000000);
 }
 
 /* ---- the schema, for the CLI and the README test ---- */

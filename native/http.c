@@ -15,11 +15,11 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <zlib.h>
+
+#include "platform.h"
 
 #define HTTP_BODY_MAX (64 * 1024)      /* response bytes kept: enough for any error text */
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L /* when the caller gives none: never wait forever */
@@ -257,7 +257,7 @@ static size_t http_n_sockets;
 
 static curl_socket_t http_open_socket(void *flag, curlsocktype purpose, struct curl_sockaddr *a) {
   (void)purpose;
-  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  curl_socket_t fd = platform_socket_open(a->family, a->socktype, a->protocol);
   if (fd == CURL_SOCKET_BAD) return fd;
   pthread_mutex_lock(&http_sockets_lock);
   if (http_n_sockets < HTTP_SOCKETS_MAX) /* else it is only stopped by the progress check */
@@ -276,13 +276,13 @@ static int http_close_socket(void *flag, curl_socket_t fd) {
       break;
     }
   pthread_mutex_unlock(&http_sockets_lock);
-  return close(fd);
+  return platform_socket_close(fd);
 }
 
 void http_abort(const int *abort_flag) {
   pthread_mutex_lock(&http_sockets_lock);
   for (size_t i = 0; i < http_n_sockets; i++)
-    if (http_sockets[i].flag == abort_flag) shutdown(http_sockets[i].fd, SHUT_RDWR);
+    if (http_sockets[i].flag == abort_flag) platform_socket_shutdown(http_sockets[i].fd);
   pthread_mutex_unlock(&http_sockets_lock);
 }
 

@@ -1,22 +1,18 @@
 /* spool — per-process spool directories with adoption of dead ones; see spool.h. */
 #include "spool.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include "files.h"
 #include "log.h"
+#include "platform.h"
 
 #define MAGIC "OATSPOOL2\n"
 #define MAGIC_V1 "OATSPOOL1\n" /* records without a kind byte: all spans */
@@ -35,11 +31,7 @@ struct spool {
 /* ------------------------------------------------------------------------------------------ */
 
 static void fsync_dir(const char *dir) { /* best effort: a lost rename is re-adopted */
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
+  platform_sync_dir(dir);
 }
 
 static bool is_spool_file(const char *name) {
@@ -66,21 +58,21 @@ static int compare_names(const void *a, const void *b) {
 /* The spool files in dir, sorted (ids are zero-padded hex, so by age). Caller frees. */
 static char **list_files(const char *dir, size_t *count) {
   *count = 0;
-  DIR *d = opendir(dir);
+  platform_dir *d = platform_dir_open(dir);
   if (!d) return NULL;
   size_t cap = 16;
   char **names = malloc(cap * sizeof *names);
-  struct dirent *e;
-  while (names && (e = readdir(d))) {
-    if (!is_spool_file(e->d_name)) continue;
+  const char *name;
+  while (names && (name = platform_dir_next(d))) {
+    if (!is_spool_file(name)) continue;
     if (*count == cap) {
       char **grown = realloc(names, (cap *= 2) * sizeof *names);
       if (!grown) break;
       names = grown;
     }
-    if ((names[*count] = strdup(e->d_name))) (*count)++;
+    if ((names[*count] = strdup(name))) (*count)++;
   }
-  closedir(d);
+  platform_dir_close(d);
   if (names) qsort(names, *count, sizeof *names, compare_names);
   return names;
 }
@@ -97,11 +89,11 @@ static int make_locked_dir(spool *sp) {
   if (files_mkdir_p(sp->root) != 0) return -1;
   char *lock = files_join(sp->dir, "lock");
   int fd = -1;
-  if (lock && (mkdir(sp->dir, 0700) == 0 || errno == EEXIST))
-    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (lock && (platform_mkdir(sp->dir) == 0 || errno == EEXIST))
+    fd = platform_open(lock, PLATFORM_READ | PLATFORM_WRITE | PLATFORM_CREATE);
+  if (fd >= 0 && !platform_try_lock(fd)) {
     int saved = errno;
-    close(fd);
+    platform_close(fd);
     fd = -1;
     errno = saved;
   }
@@ -117,16 +109,15 @@ spool *spool_open(const char *root, bool sync) {
   sp->next_id = 1;
   sp->sync = sync;
   char owner[64];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  snprintf(owner, sizeof owner, "%ld-%08lx", (long)getpid(),
-           (unsigned long)((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u) & 0xffffffffu);
+  uint32_t r;
+  platform_random(&r, sizeof r);
+  snprintf(owner, sizeof owner, "%ld-%08lx", platform_process_id(), (unsigned long)r);
   sp->root = strdup(root);
   sp->dir = sp->root ? files_join(root, owner) : NULL;
   if (sp->dir) sp->lock_fd = make_locked_dir(sp);
   if (sp->lock_fd < 0) {
     log_warn("spool directory %s is not usable (%s); unsent spans are kept in memory only", root,
-             strerror(errno));
+             platform_error_text(errno));
     spool_close(sp);
     return NULL;
   }
@@ -140,15 +131,16 @@ void spool_set_sync(spool *sp, bool sync) {
 }
 
 bool spool_repair(spool *sp) {
-  struct stat sb;
-  if (stat(sp->dir, &sb) == 0) return false; /* still there: the trouble is elsewhere */
+  platform_info info;
+  if (platform_target_info(sp->dir, &info) == 0)
+    return false; /* still there: the trouble is elsewhere */
   int fd = make_locked_dir(sp);
   if (fd < 0) return false;
   pthread_mutex_lock(&sp->lock);
   int old = sp->lock_fd;
   sp->lock_fd = fd;
   pthread_mutex_unlock(&sp->lock);
-  if (old >= 0) close(old); /* the lock of a directory that no longer exists */
+  if (old >= 0) platform_close(old); /* the lock of a directory that no longer exists */
   log_warn("spool directory %s was removed while in use; created it again (spans it held were "
            "lost with it, unless already sent)",
            sp->dir);
@@ -163,12 +155,12 @@ void spool_close(spool *sp) {
     free_names(names, count);
     if (count == 0) { /* nothing left to send: leave no trace */
       char *lock = files_join(sp->dir, "lock");
-      if (lock) unlink(lock);
+      if (lock) platform_remove(lock);
       free(lock);
-      rmdir(sp->dir);
+      platform_remove_dir(sp->dir);
     }
   }
-  if (sp->lock_fd >= 0) close(sp->lock_fd); /* releases the flock */
+  if (sp->lock_fd >= 0) platform_close(sp->lock_fd); /* releases the lock */
   pthread_mutex_destroy(&sp->lock);
   free(sp->root);
   free(sp->dir);
@@ -190,43 +182,57 @@ static bool is_temp_file(const char *name) {
 }
 
 static void remove_temp_files(const char *dir) {
-  DIR *d = opendir(dir);
+  platform_dir *d = platform_dir_open(dir);
   if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!is_temp_file(e->d_name)) continue;
-    char *path = files_join(dir, e->d_name);
-    if (path) unlink(path);
+  const char *name;
+  while ((name = platform_dir_next(d))) {
+    if (!is_temp_file(name)) continue;
+    char *path = files_join(dir, name);
+    if (path) platform_remove(path);
     free(path);
   }
-  closedir(d);
+  platform_dir_close(d);
 }
 
 /* Moves the files of a dead process's directory into ours, oldest first, under new ids. */
 static void adopt(spool *sp, const char *other) {
   char *lock_path = files_join(other, "lock");
   if (!lock_path) return;
-  int fd = open(lock_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int fd = platform_open(lock_path, PLATFORM_READ | PLATFORM_WRITE);
   if (fd < 0) {
-    struct stat sb;
-    bool old = stat(other, &sb) == 0 && time(NULL) - sb.st_mtime > ORPHAN_GRACE_S;
+    platform_info info;
+    bool old = platform_target_info(other, &info) == 0 &&
+               platform_realtime_ms() - info.mtime_ns / 1000000 > ORPHAN_GRACE_S * 1000;
     if (!old) {
       free(lock_path);
       return;
     }
     /* no lock and old: its owner died while creating it (or the lock was removed by hand) */
-  } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    close(fd); /* alive */
+  } else if (!platform_try_lock(fd)) {
+    platform_close(fd); /* alive */
     free(lock_path);
     return;
   }
   size_t count = 0, moved = 0;
   char **names = list_files(other, &count);
   for (size_t i = 0; i < count; i++) {
+    char *from = files_join(other, names[i]);
+    if (!from) continue;
+    platform_info info;
+    if (platform_path_info(from, &info) == 0 && info.kind != PLATFORM_FILE) {
+      /* we only ever rename regular files into place: a link or FIFO was planted there */
+      int why = info.kind == PLATFORM_LINK        ? ELOOP
+                : info.kind == PLATFORM_DIRECTORY ? EISDIR
+                                                  : PLATFORM_ENOTFILE;
+      log_warn("spool file %s: %s; not adopted", from, platform_error_text(why));
+      platform_remove(from);
+      free(from);
+      continue;
+    }
     char mine[32];
     file_name(take_id(sp), mine);
-    char *from = files_join(other, names[i]), *to = files_join(sp->dir, mine);
-    if (from && to && rename(from, to) == 0) moved++;
+    char *to = files_join(sp->dir, mine);
+    if (to && platform_replace(from, to) == 0) moved++;
     free(from);
     free(to);
   }
@@ -236,19 +242,27 @@ static void adopt(spool *sp, const char *other) {
     log_info("picked up %zu unsent span files left by an earlier process", moved);
   }
   remove_temp_files(other); /* a write the dead process never finished: it never counted */
-  unlink(lock_path);
-  rmdir(other);
-  if (fd >= 0) close(fd);
+  platform_remove(lock_path);
+  platform_remove_dir(other);
+  if (fd >= 0) platform_close(fd);
   free(lock_path);
 }
 
-/* Reads one file's records into fn; skips damaged ones. Returns records delivered. */
-/* Reads one file's records into fn; skips damaged ones. Returns span records delivered. */
+/* Reads one file's records into fn; skips damaged ones. Returns span records delivered. A link,
+ * FIFO or anything else not a regular file at a spool file's name is refused (logged) and
+ * removed: a spool file is only ever made by a rename of our own temp file. */
 static size_t load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx) {
-  FILE *f = fopen(path, "rb");
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == PLATFORM_ENOTFILE || errno == EISDIR)
+      log_warn("spool file %s: %s; skipped", path, platform_error_text(errno));
+    return 0;
+  }
+  platform_info info;
+  time_t born =
+      platform_file_info(fd, &info) == 0 ? (time_t)(info.mtime_ns / 1000000000) : time(NULL);
+  FILE *f = platform_read_stream(fd);
   if (!f) return 0;
-  struct stat sb;
-  time_t born = fstat(fileno(f), &sb) == 0 ? sb.st_mtime : time(NULL);
   size_t delivered = 0;
   char magic[MAGIC_LEN];
   bool v1 = false;
@@ -286,18 +300,19 @@ static size_t load_file(const char *path, uint64_t id, spool_record_fn fn, void 
 }
 
 size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
-  DIR *d = opendir(sp->root);
+  platform_dir *d = platform_dir_open(sp->root);
   if (d) {
-    struct dirent *e;
+    const char *name;
     char *mine = strrchr(sp->dir, '/') + 1;
-    while ((e = readdir(d))) {
-      if (e->d_name[0] == '.' || strcmp(e->d_name, mine) == 0) continue;
-      char *other = files_join(sp->root, e->d_name);
-      struct stat sb;
-      if (other && lstat(other, &sb) == 0 && S_ISDIR(sb.st_mode)) adopt(sp, other);
+    while ((name = platform_dir_next(d))) {
+      if (name[0] == '.' || strcmp(name, mine) == 0) continue;
+      char *other = files_join(sp->root, name);
+      platform_info info;
+      if (other && platform_path_info(other, &info) == 0 && info.kind == PLATFORM_DIRECTORY)
+        adopt(sp, other);
       free(other);
     }
-    closedir(d);
+    platform_dir_close(d);
   }
   size_t count = 0, total = 0;
   char **names = list_files(sp->dir, &count);
@@ -305,7 +320,7 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
     uint64_t id = strtoull(names[i], NULL, 16);
     char *path = files_join(sp->dir, names[i]);
     size_t got = path ? load_file(path, id, fn, ctx) : 0;
-    if (path && got == 0) unlink(path); /* nothing usable in it */
+    if (path && got == 0) platform_remove(path); /* nothing usable in it */
     total += got;
     free(path);
     pthread_mutex_lock(&sp->lock);
@@ -321,11 +336,10 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, time_t born) 
   for (size_t i = 0; i < n; i++) total += 9 + items[i].len;
   uint8_t *buf = malloc(total), *p = buf;
   uint64_t id = take_id(sp);
-  char name[32], tmp_name[48];
+  char name[32];
   file_name(id, name);
-  snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
-  char *path = files_join(sp->dir, name), *tmp = files_join(sp->dir, tmp_name);
-  bool ok = buf && path && tmp;
+  char *path = files_join(sp->dir, name), *tmp = NULL;
+  bool ok = buf && path;
   if (ok) {
     memcpy(p, MAGIC, MAGIC_LEN);
     p += MAGIC_LEN;
@@ -340,16 +354,14 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, time_t born) 
     pthread_mutex_lock(&sp->lock);
     bool sync = sp->sync;
     pthread_mutex_unlock(&sp->lock);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || fsync(fd) == 0);
-    if (ok && born > 0) {
-      struct timespec times[2] = {{.tv_sec = born}, {.tv_sec = born}};
-      futimens(fd, times);
-    }
-    if (fd >= 0 && close(fd) != 0) ok = false; /* NFS and full disks report here */
-    ok = ok && rename(tmp, path) == 0;
+    /* ".<name>.<random>.tmp", created exclusively: is_temp_file's pattern */
+    int fd = platform_create_temp(path, &tmp);
+    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || platform_sync_file(fd) == 0);
+    if (ok && born > 0) platform_set_mtime(fd, (int64_t)born);
+    if (fd >= 0 && platform_close(fd) != 0) ok = false; /* NFS and full disks report here */
+    ok = ok && platform_replace(tmp, path) == 0;
     int saved = errno;
-    if (!ok) unlink(tmp);
+    if (!ok && tmp) platform_remove(tmp);
     else if (sync) fsync_dir(sp->dir);
     errno = saved;
   } else {
@@ -367,6 +379,6 @@ void spool_remove(spool *sp, uint64_t file_id) {
   char name[32];
   file_name(file_id, name);
   char *path = files_join(sp->dir, name);
-  if (path) unlink(path);
+  if (path) platform_remove(path);
   free(path);
 }

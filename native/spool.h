@@ -6,7 +6,7 @@
  * died (a crash, kill -9, a laptop that lost power): the next process to open the spool
  * adopts its files and sends them. Two live processes never share a file.
  *
- *   <root>/<pid>-<random>/lock                 flock'ed by the owner
+ *   <root>/<pid>-<random>/lock                 locked by the owner (platform_lock)
  *   <root>/<pid>-<random>/<16 hex id>.spool    one per group commit: "OATSPOOL2\n", then
  *                                              records of [u32 length][u32 crc32][u8 kind]
  *                                              [length bytes], little endian; the crc32

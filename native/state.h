@@ -21,7 +21,7 @@
  * Reading takes no lock and never waits: the file is append-only, a torn last line is left
  * unread, and the open is O_NOATIME, so a read dirties no inode (on ext4 an atime update
  * needs a journal handle, which waits behind a journal commit that another thread's fsync
- * started). Every append is one write() under the file's flock (state_commit, and
+ * started). Every append is one write() under the file's lock (state_commit, and
  * state_record on the writer thread), so two processes never interleave. File names are
  * sanitised session ids: nothing a session id holds can leave the directory.
  *

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
+#include "platform.h"
 #include "queue.h"
 #include "spans.h"
 #include "state.h"
@@ -26,8 +26,8 @@ struct tracer {
   char *version;
   config *cfg;
   uint64_t env_fingerprint;
-  struct stat file_stat[2]; /* config.yaml and config.json beside cfg->config_path, when
-                             * loaded (zeroed when absent): either changing means reload */
+  platform_info file_stat[2]; /* config.yaml and config.json beside cfg->config_path, when
+                               * loaded (zeroed when absent): either changing means reload */
   state *st;
   queue *q;
   spool *sp; /* owned by q; kept to change its fsync setting */
@@ -49,9 +49,13 @@ struct tracer {
 /* Config: loaded on the JS thread, reloaded when the file or our environment changes.         */
 
 static bool env_is_ours(const char *entry) {
-  static const char *const prefixes[] = {"ARIZE_", "PHOENIX_", "OTEL_", "OPENINFERENCE_", "HOME="};
+  static const char *const prefixes[] = {"ARIZE_", "PHOENIX_", "OTEL_", "OPENINFERENCE_"};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     if (strncmp(entry, prefixes[i], strlen(prefixes[i])) == 0) return true;
+  for (size_t i = 0; platform_home_variables[i]; i++) { /* "HOME=" */
+    size_t n = strlen(platform_home_variables[i]);
+    if (strncmp(entry, platform_home_variables[i], n) == 0 && entry[n] == '=') return true;
+  }
   return false;
 }
 
@@ -66,13 +70,13 @@ static uint64_t env_fingerprint(const char *const *envp) {
   return h;
 }
 
-static void stat_or_zero(const char *path, struct stat *out) {
-  if (!path || stat(path, out) != 0) memset(out, 0, sizeof *out);
+static void stat_or_zero(const char *path, platform_info *out) {
+  if (!path || platform_target_info(path, out) != 0) memset(out, 0, sizeof *out);
 }
 
 /* Both config files of the config's directory: a config.yaml created next to the
  * config.json in use (or the other way round) is a change too. */
-static void stat_config_files(const char *config_path, struct stat out[2]) {
+static void stat_config_files(const char *config_path, platform_info out[2]) {
   static const char *const names[] = {"config.yaml", "config.json"};
   const char *slash = strrchr(config_path, '/');
   size_t dir_len = slash ? (size_t)(slash - config_path) : 0;
@@ -87,9 +91,8 @@ static void stat_config_files(const char *config_path, struct stat out[2]) {
   }
 }
 
-static bool same_file_version(const struct stat *a, const struct stat *b) {
-  return a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+static bool same_file_version(const platform_info *a, const platform_info *b) {
+  return a->identity == b->identity && a->size == b->size && a->mtime_ns == b->mtime_ns;
 }
 
 /* The endpoint without user:password@ (status shows it; a URL may carry credentials). */
@@ -179,7 +182,7 @@ static void install_config(tracer *t, config *c) {
 }
 
 void tracer_refresh(tracer *t) {
-  struct stat now[2];
+  platform_info now[2];
   if (t->cfg) {
     stat_config_files(t->cfg->config_path, now);
     if (same_file_version(&now[0], &t->file_stat[0]) &&
@@ -392,12 +395,9 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
  * is not, stop. Spans the backend did not take stay in the spool for the next process. */
 void tracer_shutdown(tracer *t, long timeout_ms) {
   if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms;
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
+  int64_t start = platform_monotonic_ms();
   exporter_stop(t->exp, timeout_ms);
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  long spent = (long)((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+  long spent = (long)(platform_monotonic_ms() - start);
   /* the writer keeps up as spans arrive; whatever is left gets the rest, and at least 50 ms */
   queue_sync(t->q, timeout_ms - spent > 50 ? timeout_ms - spent : 50);
   queue_log_drops(t->q);

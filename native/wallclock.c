@@ -1,11 +1,9 @@
 /* wallclock — see wallclock.h. */
 #include "wallclock.h"
 
-int64_t wallclock_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "platform.h"
+
+int64_t wallclock_ms(void) { return platform_realtime_ms(); }
 
 struct timespec wallclock_at(int64_t at_ms) {
   return (struct timespec){.tv_sec = (time_t)(at_ms / 1000),

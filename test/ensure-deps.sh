@@ -33,6 +33,11 @@ if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null &&
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $ARM64_PACKAGES >/dev/null
 fi
+# zig (compiles the core for darwin and musl; pinned in test/toolchain/zig) into a cache
+# outside the clone, on linux-x64 hosts: test/ensure-zig.sh.
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+  bash test/ensure-zig.sh >/dev/null || echo "zig is missing: the darwin compile check will fail" >&2
+fi
 # Bun and OpenCode place their binaries in install scripts, which the repository's .npmrc keeps
 # off: run just those two.
 if ! node_modules/.bin/bun --version >/dev/null 2>&1 || ! node_modules/.bin/opencode --version >/dev/null 2>&1 ||

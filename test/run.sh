@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command (`npm test`) runs this.
-#   C unit tests, plain and under ASan+UBSan+LSan; the JS API, the receiver and the plugin
+#   C sources compiled by clang and for darwin (zig); C unit tests, plain and under
+#   ASan+UBSan+LSan; the JS API, the receiver and the plugin
 #   under Node and under Bun; the package as users install it, linux-arm64 under qemu; the
 #   GitHub workflows (actionlint); the real OpenCode end to end when it is installed.
 set -uo pipefail
@@ -25,10 +26,18 @@ step() {
 }
 
 step "native build" npm run --silent build -- --loglevel=error
+# Apple clang builds the macOS cores: Debian's clang catches its -Wall -Wextra -Werror errors
+# here, and zig's clang with Darwin's libc headers what does not exist on Darwin.
+step "C sources and tests under clang -std=c11 -Wall -Wextra -Werror" bash test/compile-check.sh clang
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+  step "C sources and tests for darwin x86_64 and aarch64 (zig cc, compile only)" bash test/compile-check.sh darwin
+else
+  echo "== darwin compile check: skipped: zig from npm is for linux-x64 hosts (test/ensure-zig.sh)"
+fi
 step "C unit tests" make --no-print-directory -C test/c
 step "C unit tests (ASan+UBSan+LSan)" make --no-print-directory -C test/c SAN=1
-step "JS tests under Node" node --test test/settings.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/watermark.test.js test/recover.test.js test/worker.test.js
-step "JS tests under Bun" "$BUN" test --timeout 60000 test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/watermark.test.js test/recover.test.js test/worker.test.js
+step "JS tests under Node" node --test test/settings.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js
+step "JS tests under Bun" "$BUN" test --timeout 60000 test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js
 # A short libFuzzer round per harness (npm run fuzz runs longer ones); clang's fuzzer runtime
 # comes with Debian's clang + libclang-rt-14-dev, which .ci/run installs.
 if make --no-print-directory -s -C test/fuzz check-cc 2>/dev/null; then

@@ -1,7 +1,7 @@
 'use strict';
 // The settings schema is stated once, in the core (native/config.c's table): lib/settings.json
-// is its copy for the CLI, and the README's settings table documents it. These tests fail when
-// either drifts from the core.
+// is its copy for the CLI, and the settings table of docs/settings.md documents it. These tests
+// fail when either drifts from the core.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -11,14 +11,14 @@ const { FILE, schema } = require('../native/settings-schema.js');
 const ROOT = path.join(__dirname, '..');
 const core = JSON.parse(schema());
 
-// The rows of the README's settings table: [{envs, keys, defaults, line}], cells by their
-// `code` spans (a variable is UPPER_CASE, a file key is lower-case and may be dotted).
-function readmeRows() {
-  const text = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = text.slice(text.indexOf('\n## Settings\n'));
+// The rows of the settings table in docs/settings.md: [{envs, keys, defaults, line}], cells by
+// their `code` spans (a variable is UPPER_CASE, a file key is lower-case and may be dotted).
+function docRows() {
+  const text = fs.readFileSync(path.join(ROOT, 'docs', 'settings.md'), 'utf8');
+  const section = text.slice(text.indexOf('\n## Every setting\n'));
   const lines = section.split('\n');
   const start = lines.findIndex((l) => l.startsWith('| variable | config file | default |'));
-  assert.ok(start > 0, 'the README has a settings table');
+  assert.ok(start > 0, 'docs/settings.md has a settings table under "Every setting"');
   const rows = [];
   for (let i = start + 2; i < lines.length && lines[i].startsWith('|'); i++) {
     const cells = lines[i].replace(/^\|/, '').split(' | ');
@@ -37,15 +37,15 @@ test("lib/settings.json is the core's settings schema (run `node native/settings
   assert.deepEqual(JSON.parse(fs.readFileSync(FILE, 'utf8')), core);
 });
 
-test('the README settings table names every variable and file key of the schema, with its default', () => {
-  const rows = readmeRows();
+test('the settings table of docs/settings.md names every variable and file key of the schema, with its default', () => {
+  const rows = docRows();
   for (const s of core.settings) {
     const names = [...s.env, s.keys[0], s.old_keys[0]].filter(Boolean);
     const row = rows.find((r) => names.some((n) => r.envs.includes(n) || r.keys.includes(n)));
-    assert.ok(row, `a README row for ${names.join(', ')}`);
+    assert.ok(row, `a docs/settings.md row for ${names.join(', ')}`);
     for (const env of s.env) assert.ok(row.envs.includes(env), `${env} in the row: ${row.line}`);
     for (const key of [s.keys[0], s.old_keys[0]].filter(Boolean))
-      assert.ok(row.keys.includes(key) || rows.some((r) => r.keys.includes(key)), `${key} in the README table`);
+      assert.ok(row.keys.includes(key) || rows.some((r) => r.keys.includes(key)), `${key} in the docs/settings.md table`);
     if (s.default !== null && s.default !== undefined)
       assert.ok(
         row.defaults.includes(String(s.default)),
@@ -54,13 +54,13 @@ test('the README settings table names every variable and file key of the schema,
   }
 });
 
-test('the README settings table names no variable or file key the schema lacks', () => {
+test('the settings table of docs/settings.md names no variable or file key the schema lacks', () => {
   const envs = new Set(core.settings.flatMap((s) => s.env));
   const keys = new Set(core.settings.flatMap((s) => [...s.keys, ...s.old_keys]));
-  for (const row of readmeRows()) {
-    for (const env of row.envs) assert.ok(envs.has(env), `${env} (README) is a setting of the core`);
+  for (const row of docRows()) {
+    for (const env of row.envs) assert.ok(envs.has(env), `${env} (docs/settings.md) is a setting of the core`);
     for (const key of row.keys.filter((k) => k.includes('.') || keys.has(k)))
-      assert.ok(keys.has(key), `${key} (README) is a file key of the core`);
+      assert.ok(keys.has(key), `${key} (docs/settings.md) is a file key of the core`);
   }
 });
 

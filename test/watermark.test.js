@@ -1,5 +1,5 @@
 'use strict';
-// Whole snapshots cut at the watermark (README, "Performance"): the core answers, with each
+// Whole snapshots cut at the watermark (docs/performance.md): the core answers, with each
 // result, the oldest message of the session that can still produce spans; lib/ cuts the next
 // snapshot of the session there (a binary search) and leaves out the child sessions the core is
 // done with, before the payload crosses as JSON text, once. These tests feed the same
@@ -281,7 +281,7 @@ test('a message of another session rejects the payload, even inside a turn alrea
   assert.equal(spans.length, results[0].spans);
 });
 
-// Documented (README, "Performance"): what lib/ cuts off is not read beyond each message's
+// Documented (docs/performance.md): what lib/ cuts off is not read beyond each message's
 // sessionID, and a message naming a turn older than the payload waits for that turn (a Turn
 // already sent is final). OpenCode never writes these; the JSON text path reads every record.
 test('inside a turn already sent, a foreign part or a message added later is not read', async () => {

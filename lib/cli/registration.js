@@ -2,7 +2,7 @@
 // Where OpenCode finds the plugin, and which copy of the package (so which native core) it
 // loads. Three routes register it:
 //   - a plugin file in a config dir's plugin/ (or plugins/) that imports the package: written
-//     by `install` (marked), or copied there by hand from the package (README);
+//     by `install` (marked), or copied there by hand from the package (docs/install.md);
 //   - an entry in an opencode.json / opencode.jsonc `"plugin"` list (by hand, `install
 //     --project`, or `opencode plugin opencode-arize-tracing`): OpenCode installs the package
 //     itself into ~/.cache/opencode/packages/<spec>/node_modules/;

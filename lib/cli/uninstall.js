@@ -1,6 +1,6 @@
 'use strict';
 // `uninstall`: remove what registers the plugin, by whichever route it was registered (install,
-// the README's by-hand route, an opencode.json entry), and the keys install wrote to the
+// the by-hand route of docs/install.md, an opencode.json entry), and the keys install wrote to the
 // harnesses.opencode block. What it cannot remove safely it names, with the command that does.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -30,7 +30,7 @@ function uninstall(flags) {
         say(`left ${c.tilde(r.file)}: remove "${r.spec}" from its "plugin" list by hand (the file is not plain JSON)`);
       }
     }
-    // A package installed with npm next to the plugin file (the README's by-hand route).
+    // A package installed with npm next to the plugin file (the by-hand route of docs/install.md).
     const npmDir =
       r.pkg &&
       r.pkg.dir &&
