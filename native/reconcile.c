@@ -46,6 +46,10 @@ typedef struct {
   int64_t turns_before; /* "turnsBefore": user messages of the session before the payload's
                          * first one (-1 unknown) */
   const char *previous_turn; /* "previousTurn": the turn opened last before the payload */
+  /* turn numbers (turn_number): the payload's base, once, and the heads counted so far */
+  bool turn_base_known;
+  int64_t turn_base, turn_heads;
+  long turn_counted; /* the last message index counted in turn_heads */
 } walk;
 
 static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 1000000ULL; }
@@ -976,43 +980,54 @@ static void remote_without_credentials(const char *url, text *out) {
   text_add(out, at + 1, strlen(at + 1));
 }
 
-/* The number of the turn opened by user message u in the root session (1-based), or 0 when it
- * cannot be known: the payload's turns are counted from what comes before them, which is
- * "turnsBefore" when the plugin read the session from its start, else the number the state
- * remembers for the turn opened last before (an anchor key "turn#<user message>#<n>" written
- * with every Turn sent), when that is the turn the plugin saw last ("previousTurn"). */
-static int64_t turn_number(walk *w, const session_view *root, const long *owner, long u) {
-  int64_t heads = 0; /* the payload's turns up to u */
-  for (long i = 0; i <= u; i++) heads += is_head(root, owner, (size_t)i);
-  if (w->turns_before >= 0) return w->turns_before + heads;
+/* How many turns of the root session come before the payload's first one, or -1 when that cannot
+ * be known: "turnsBefore" when the plugin read the session from its start; else the number the
+ * state remembers for the turn opened last (an anchor key "turn#<user message>#<n>" written with
+ * every Turn sent), when that turn is in the payload, or is right before it and is the one the
+ * plugin saw last ("previousTurn"). Once per payload (walk.turn_base). */
+static int64_t turn_base(walk *w, const session_view *root, const long *owner) {
+  if (w->turns_before >= 0) return w->turns_before;
   const char *anchor = state_anchor(w->st, w->root_id);
   const char *hash = anchor ? strrchr(anchor, '#') : NULL;
   size_t prefix = strlen(STATE_ANCHOR_PREFIX);
-  if (!hash || hash - anchor <= (long)prefix) return 0;
+  if (!hash || (size_t)(hash - anchor) <= prefix) return -1;
   int64_t n = strtoll(hash + 1, NULL, 10);
   size_t id_len = (size_t)(hash - anchor) - prefix;
   const char *id = anchor + prefix;
-  if (n <= 0) return 0;
+  if (n <= 0) return -1;
   int64_t at = 0; /* the anchor's turn among the payload's: count from it */
-  for (size_t i = 0; i < root->n_messages; i++) {
-    at += is_head(root, owner, i);
-    if (is_head(root, owner, i) && strlen(root->messages[i].id) == id_len &&
-        memcmp(root->messages[i].id, id, id_len) == 0)
-      return n - at + heads;
-  }
-  /* before the payload: the turn right before its first, unless the plugin saw another */
+  const char *first = NULL;
   for (size_t i = 0; i < root->n_messages; i++) {
     if (!is_head(root, owner, i)) continue;
-    const char *first = root->messages[i].id;
+    at++;
+    if (!first) first = root->messages[i].id;
+    if (strlen(root->messages[i].id) == id_len && memcmp(root->messages[i].id, id, id_len) == 0)
+      return n - at;
+  }
+  if (first) { /* before the payload: the turn right before its first, unless the plugin saw another
+                */
     size_t first_len = strlen(first);
     int c = memcmp(id, first, id_len < first_len ? id_len : first_len);
-    if (c > 0 || (c == 0 && id_len >= first_len)) return 0; /* not before it */
-    break;
+    if (c > 0 || (c == 0 && id_len >= first_len)) return -1;
   }
   if (w->previous_turn &&
       (strlen(w->previous_turn) != id_len || memcmp(w->previous_turn, id, id_len) != 0))
-    return 0;
-  return n + heads;
+    return -1;
+  return n;
+}
+
+/* The number of the turn opened by user message u in the root session (1-based), or 0 when it
+ * cannot be known (turn_base). */
+static int64_t turn_number(walk *w, const session_view *root, const long *owner, long u) {
+  if (!w->turn_base_known) {
+    w->turn_base = turn_base(w, root, owner);
+    w->turn_base_known = true;
+  }
+  if (w->turn_base < 0) return 0;
+  /* the payload's turns up to u (walk_turns meets the turns in order: each message counted once) */
+  for (long i = w->turn_counted + 1; i <= u; i++) w->turn_heads += is_head(root, owner, (size_t)i);
+  if (u > w->turn_counted) w->turn_counted = u;
+  return w->turn_base + w->turn_heads;
 }
 
 /* The Turn's metadata: ids, agent and model, and the context a reader wants beside a turn:
@@ -1545,6 +1560,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
                 .abandoned = strcmp(type, "close") == 0 &&
                              json_is_true(json_object_get(payload, "abandoned"))};
       read_context(&w, payload);
+      w.turn_counted = -1;
       attrs_init(&w.at, opt);
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children, w.closing);
