@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -231,8 +230,7 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   if (!t) return NULL;
   t->envp = envp;
   t->version = strdup(version ? version : "0");
-  if (gethostname(t->host, sizeof t->host) != 0) t->host[0] = '\0';
-  t->host[sizeof t->host - 1] = '\0';
+  platform_hostname(t->host, sizeof t->host);
   t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
   if (!t->version || !t->q || !t->exp) {
