@@ -980,6 +980,8 @@ static void remote_without_credentials(const char *url, text *out) {
   text_add(out, at + 1, strlen(at + 1));
 }
 
+#define TURNS_MAX 1000000000LL /* more turns than any session has: a count past it is garbage */
+
 /* How many turns of the root session come before the payload's first one, or -1 when that cannot
  * be known: "turnsBefore" when the plugin read the session from its start; else the number the
  * state remembers for the turn opened last (an anchor key "turn#<user message>#<n>" written with
@@ -994,8 +996,8 @@ static int64_t turn_base(walk *w, const session_view *root, const long *owner) {
   int64_t n = strtoll(hash + 1, NULL, 10);
   size_t id_len = (size_t)(hash - anchor) - prefix;
   const char *id = anchor + prefix;
-  if (n <= 0) return -1;
-  int64_t at = 0; /* the anchor's turn among the payload's: count from it */
+  if (n <= 0 || n > TURNS_MAX) return -1; /* unknown, or a state file someone edited */
+  int64_t at = 0;                         /* the anchor's turn among the payload's: count from it */
   const char *first = NULL;
   for (size_t i = 0; i < root->n_messages; i++) {
     if (!is_head(root, owner, i)) continue;
@@ -1030,6 +1032,14 @@ static int64_t turn_number(walk *w, const session_view *root, const long *owner,
   return w->turn_base + w->turn_heads;
 }
 
+/* A context string (a title, a remote, a path) at most CONTEXT_MAX bytes, else NULL: the
+ * metadata stays far below the attribute limit, so it is never cut (cut JSON is not JSON). */
+#define CONTEXT_MAX 1024
+static const char *context_str(const json_t *obj, const char *key) {
+  const char *s = payload_str(obj, key);
+  return s && strlen(s) <= CONTEXT_MAX ? s : NULL;
+}
+
 /* The Turn's metadata: ids, agent and model, and the context a reader wants beside a turn:
  * OpenCode's version, the session's title, the turn's number, the working directory, the git
  * remote (without credentials), branch and commit when it is a repository, the host. */
@@ -1038,21 +1048,21 @@ static json_t *turn_metadata(walk *w, const session_view *root, const long *owne
   const message_view *user = &root->messages[u];
   const char *cwd = NULL;
   for (size_t i = (size_t)u + 1; !cwd && i < root->n_messages; i++)
-    if (owner[i] == u) cwd = json_string_value(payload_path(root->messages[i].info, "path", "cwd"));
-  if (!cwd) cwd = payload_str(w->session, "directory");
-  if (!cwd) cwd = payload_str(w->context, "directory");
-  const char *version = payload_str(w->context, "opencodeVersion");
-  if (!version) version = payload_str(w->session, "version");
+    if (owner[i] == u) cwd = context_str(json_object_get(root->messages[i].info, "path"), "cwd");
+  if (!cwd) cwd = context_str(w->session, "directory");
+  if (!cwd) cwd = context_str(w->context, "directory");
+  const char *version = context_str(w->context, "opencodeVersion");
+  if (!version) version = context_str(w->session, "version");
   json_t *meta =
       json_pack("{s:s, s:s?, s:s?, s:s*, s:s*, s:s*, s:s*, s:s*}", "user_message_id", user->id,
                 "agent", payload_str(user->info, "agent"), "model",
                 payload_str(json_object_get(user->info, "model"), "modelID"), "opencode_version",
-                version, "session_title", payload_str(w->session, "title"), "cwd", cwd, "host",
+                version, "session_title", context_str(w->session, "title"), "cwd", cwd, "host",
                 w->at.opt->host, "compaction", payload_compaction(user));
   if (meta && number > 0) json_object_set_new(meta, "turn_number", json_integer(number));
   json_t *git = json_object_get(w->context, "git");
-  const char *remote = payload_str(git, "remote"), *branch = payload_str(git, "branch"),
-             *commit = payload_str(git, "commit");
+  const char *remote = context_str(git, "remote"), *branch = context_str(git, "branch"),
+             *commit = context_str(git, "commit");
   if (meta && (remote || branch || commit)) {
     text clean = {0};
     if (remote) remote_without_credentials(remote, &clean);
@@ -1512,7 +1522,8 @@ static void read_context(walk *w, json_t *payload) {
   json_t *context = json_object_get(payload, "context");
   if (json_is_object(context)) w->context = context;
   json_t *before = json_object_get(payload, "turnsBefore");
-  w->turns_before = json_is_integer(before) && json_integer_value(before) >= 0
+  w->turns_before = json_is_integer(before) && json_integer_value(before) >= 0 &&
+                            json_integer_value(before) <= TURNS_MAX
                         ? (int64_t)json_integer_value(before)
                         : -1;
   const char *previous = payload_str(payload, "previousTurn");
