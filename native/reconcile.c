@@ -56,6 +56,11 @@ static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 100000
 
 bool reconcile_id_ok(const char *id) { return payload_id_ok(id); }
 
+/* attrs' measure (attrs.h): the true size of values holding strings cut at parse time. */
+static void measure_cut(const char *value, size_t len, bool json, size_t *bytes, size_t *chars) {
+  payload_measure(value, len, json ? PAYLOAD_AS_JSON_TEXT : PAYLOAD_AS_TEXT, bytes, chars);
+}
+
 /* Serialises v compactly; NULL when it cannot (caller treats as absent). Caller frees. */
 static char *dump(const json_t *v) {
   return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -124,7 +129,7 @@ static void emit_span(walk *w, span *s, const char *key) {
     span_free(s);
     return;
   }
-  if (w->emit(w->emit_ctx, s) != 0) return;
+  if (w->emit(w->emit_ctx, s, key) != 0) return;
   if (state_mark(w->st, w->root_id, key) != 0) w->at.out_of_memory = true;
   w->result->spans++;
 }
@@ -588,6 +593,48 @@ static void input_tool(walk *w, span *s, size_t n, json_t *part) {
   attrs_set_nth(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULT, n, out, len);
 }
 
+/* input.value as the tool results of answer m (JSON: [{tool_call_id, tool, output}]), when it
+ * made tool calls; false when it made none. An output longer than the limit goes into the JSON
+ * cut (the attribute is then over the limit anyway, and only its size is said): a 50 MB output
+ * is neither copied nor escaped whole. */
+static bool tool_results_value(walk *w, span *s, const message_view *m) {
+  json_t *results = json_array();
+  size_t extra_bytes = 0, extra_chars = 0, cut_at = w->at.max_bytes + 1;
+  for (size_t k = 0; k < json_array_size(m->parts); k++) {
+    json_t *p = json_array_get(m->parts, k);
+    if (!is_tool_part(p)) continue;
+    size_t out_len;
+    const char *out = tool_result(p, &out_len);
+    const char *embedded = attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out);
+    size_t embedded_len = embedded == out ? out_len : strlen(embedded);
+    if (embedded_len > cut_at) {
+      size_t cut = cut_at;
+      while (cut > 0 && ((unsigned char)embedded[cut] & 0xC0) == 0x80) cut--; /* whole chars */
+      size_t b, c;
+      payload_measure(embedded + cut, embedded_len - cut, PAYLOAD_AS_JSON_STRING, &b, &c);
+      extra_bytes += b, extra_chars += c;
+      embedded_len = cut;
+    }
+    json_t *r = json_pack("{s:s, s:s?, s:s%}", "tool_call_id", payload_str(p, "callID"), "tool",
+                          payload_str(p, "tool"), "output", embedded, embedded_len);
+    if (results && r) json_array_append_new(results, r);
+  }
+  bool any = json_array_size(results) > 0;
+  char *json = any ? dump(results) : NULL;
+  if (json && extra_bytes) {
+    size_t len = strlen(json), chars = 0;
+    for (size_t i = 0; i < len; i++) chars += ((unsigned char)json[i] & 0xC0) != 0x80;
+    attrs_set_sized(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, len, len + extra_bytes,
+                    chars + extra_chars);
+  } else if (json) {
+    attrs_set(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, strlen(json));
+  }
+  w->at.out_of_memory |= any && !json;
+  free(json);
+  json_decref(results);
+  return any;
+}
+
 /* input.value: what is new to this call. After an answer with tool calls, their results (JSON);
  * else the prompt of the nearest user message (its own text; OpenCode's synthetic text when it
  * has none, as after a compaction). */
@@ -597,23 +644,7 @@ static void llm_input_value(walk *w, span *s, const session_view *sv, size_t i, 
     const message_view *m = &sv->messages[j];
     if (owner && owner[j] != u) continue;
     if (payload_is_assistant(m)) {
-      json_t *results = json_array();
-      for (size_t k = 0; k < json_array_size(m->parts); k++) {
-        json_t *p = json_array_get(m->parts, k);
-        if (!is_tool_part(p)) continue;
-        size_t len;
-        const char *out = tool_result(p, &len);
-        json_t *r = json_pack("{s:s, s:s?, s:s}", "tool_call_id", payload_str(p, "callID"), "tool",
-                              payload_str(p, "tool"), "output",
-                              attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out));
-        if (results && r) json_array_append_new(results, r);
-      }
-      bool any = json_array_size(results) > 0;
-      char *json = any ? dump(results) : NULL;
-      if (json) attrs_set(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, strlen(json));
-      free(json);
-      json_decref(results);
-      if (any) return;
+      if (tool_results_value(w, s, m)) return;
       continue;
     }
     if (!payload_is_user(m) || payload_compaction(m)) continue; /* a compaction: what it sums up */
@@ -1539,14 +1570,21 @@ static void read_context(walk *w, json_t *payload) {
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
-  json_t *payload = payload_parse(json, len, result->error, sizeof result->error);
-  if (!payload) return -1;
+  /* what any attribute can show of one string, and some room: longer strings are cut unread */
+  size_t keep = (opt->max_attr_bytes ? opt->max_attr_bytes : 32768) + 1024;
+  json_t *payload = payload_parse(json, len, keep, result->error, sizeof result->error,
+                                  &result->numbers_unreadable);
+  if (!payload) {
+    payload_release();
+    return -1;
+  }
   session_view root = {0};
   session_view *children = NULL;
   size_t n_children = 0;
   long *owner = NULL;
   int rc = -1;
 
+  payload_register_cuts(json_object_get(payload, "$cuts")); /* lib's own cuts, if any */
   const char *type = payload_str(payload, "type");
   root.id = payload_str(payload, "sessionID");
   if (!json_is_object(payload)) {
@@ -1573,6 +1611,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
       read_context(&w, payload);
       w.turn_counted = -1;
       attrs_init(&w.at, opt);
+      w.at.measure = measure_cut;
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children, w.closing);
       for (size_t c = 0; c < n_children; c++) {
@@ -1591,5 +1630,6 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
   free(children);
   free(root.messages);
   json_decref(payload);
+  payload_release();
   return rc;
 }
