@@ -210,7 +210,8 @@ async function run(o, out) {
   const totals = { sessions: 0, turns: 0, spans: 0, closed: 0, skipped: 0, failed: 0 };
   try {
     const all = await listSessions(server, out);
-    const live = await recover.liveSessions(recover.liveDir(liveHome));
+    const stopped = new Map(); // session -> when the OpenCode that worked on it was last seen alive
+    const live = await recover.liveSessions(recover.liveDir(liveHome), null, stopped);
     const roots = [...all.values()]
       .filter(
         ({ session }) =>
@@ -248,10 +249,19 @@ async function run(o, out) {
         // A session a live OpenCode works on gets what is complete only: its own process closes
         // its turn. Any other is over: its last turn is closed as it stands.
         closing = !live.has(session.id) && recover.updatedAt(session) < startedAt;
+        // the whole session: its turns are numbered from 1; its own info for the Turn's context
+        // (not the directory's git: what it holds now may not be what the session worked on)
+        const whole = {
+          sessionID: session.id,
+          messages,
+          childSessions,
+          turnsBefore: 0,
+          session: { id: session.id, title: session.title, version: session.version, directory: session.directory },
+        };
         result = api.reconcile(
           closing
-            ? { type: 'close', abandoned: true, sessionID: session.id, messages, childSessions }
-            : { type: 'reconcile', sessionID: session.id, messages, childSessions },
+            ? { type: 'close', abandoned: true, stoppedAt: stopped.get(session.id), ...whole }
+            : { type: 'reconcile', ...whole },
           { turns: true },
         );
       } catch (error) {

@@ -82,6 +82,7 @@ enum {
   S_LOG_TOOL_DETAILS,
   S_LOG_TOOL_CONTENT,
   S_USER_ID,
+  S_SUBAGENT_SESSION_ID,
   S_SPOOL_MAX_MB,
   S_SPOOL_MAX_AGE_DAYS,
   S_RETRY_INITIAL_MS,
@@ -89,6 +90,7 @@ enum {
   S_EXPORT_TIMEOUT_MS,
   S_SHUTDOWN_MS,
   S_MAX_ATTR_BYTES,
+  S_MAX_INPUT_BYTES,
   S_MAX_PAYLOAD_MB,
   S_MAX_SPANS,
   S_LOG_MAX_MB,
@@ -119,7 +121,7 @@ enum {
   S_COUNT
 };
 
-#define SETTING_MAX_ENV 2
+#define SETTING_MAX_ENV 3
 #define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
 
 static const struct setting {
@@ -138,10 +140,11 @@ static const struct setting {
 } settings[S_COUNT] = {
 #define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
+    /* Arize's own harness tracing reads the same variables, in this order */
     [S_PROJECT_NAME] = {"project_name",
                         AT_HARNESS,
                         NULL,
-                        {"ARIZE_PROJECT_NAME"},
+                        {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"},
                         ST_STRING,
                         "opencode",
                         FIELD(F_STR, project_name)},
@@ -197,8 +200,18 @@ static const struct setting {
                             "true",
                             .def = 1,
                             FIELD(F_BOOL, log_tool_content)},
+    /* harnesses.opencode.user_id wins over the top-level one, as in Arize's harness tracing */
     [S_USER_ID] =
-        {"user_id", AT_TOP, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
+        {"user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
+    /* a subagent's spans: the root session's id in session.id (and theirs in
+     * opencode.session.id), or, "child", their own in session.id as before */
+    [S_SUBAGENT_SESSION_ID] = {"subagent_session_id",
+                               AT_BOTH,
+                               NULL,
+                               {"ARIZE_SUBAGENT_SESSION_ID"},
+                               ST_CHOICE,
+                               "root",
+                               .choices = "root|child"},
     [S_SPOOL_MAX_MB] = {"spool.max_mb",
                         AT_BOTH,
                         NULL,
@@ -244,6 +257,13 @@ static const struct setting {
                           {"ARIZE_MAX_ATTRIBUTE_BYTES"},
                           NUMBER(32768, 256, 16 * MIB, 1),
                           FIELD(F_SIZE, max_attr_bytes)},
+    /* a model call's llm.input_messages: the most recent that fit in this many bytes */
+    [S_MAX_INPUT_BYTES] = {"limits.max_input_messages_bytes",
+                           AT_BOTH,
+                           NULL,
+                           {"ARIZE_MAX_INPUT_MESSAGES_BYTES"},
+                           NUMBER(65536, 1024, 16 * MIB, 1),
+                           FIELD(F_SIZE, max_input_bytes)},
     [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb",
                           AT_BOTH,
                           NULL,
@@ -1664,6 +1684,23 @@ static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool
   }
 }
 
+/* Choice setting i: the index of the environment's choice (one that is not a choice is refused
+ * with a warning), else the file's, else 0 (the first choice is the default). */
+static int resolve_choice(loader *l, int i) {
+  const struct setting *st = &settings[i];
+  int out = l->file.flag[i] >= 0 ? l->file.flag[i] : 0;
+  for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
+    const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
+    if (!v) continue;
+    int choice = choice_index(st->choices, v);
+    if (choice >= 0) return choice;
+    char list[80];
+    warn(l, "environment: %s is not %s, ignored", st->env[k],
+         choices_text(st->choices, list, sizeof list));
+  }
+  return out;
+}
+
 static void resolve_export(loader *l) {
   config *c = l->c;
   if (c->retry_max_ms < c->retry_initial_ms) {
@@ -1671,20 +1708,8 @@ static void resolve_export(loader *l) {
          settings[S_RETRY_MAX_MS].key, ENV(S_RETRY_INITIAL_MS), settings[S_RETRY_INITIAL_MS].key);
     c->retry_max_ms = c->retry_initial_ms;
   }
-  const struct setting *st = &settings[S_COMPRESSION];
-  c->gzip = l->file.flag[S_COMPRESSION] != 1; /* "gzip|none": absent or 0 is gzip */
-  for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
-    const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
-    if (!v) continue;
-    int choice = choice_index(st->choices, v);
-    if (choice >= 0) {
-      c->gzip = choice == 0;
-      break;
-    }
-    char list[80];
-    warn(l, "environment: %s is not %s, ignored", st->env[k],
-         choices_text(st->choices, list, sizeof list));
-  }
+  c->gzip = resolve_choice(l, S_COMPRESSION) == 0;                      /* "gzip|none" */
+  c->child_session_ids = resolve_choice(l, S_SUBAGENT_SESSION_ID) == 1; /* "root|child" */
 }
 
 static void resolve_openinference(loader *l) {

@@ -73,7 +73,9 @@ typedef struct {
   bool hide_inputs, hide_outputs;   /* OPENINFERENCE_HIDE_* */
   bool hide_input_messages, hide_output_messages;
   bool hide_input_text, hide_output_text;
-  size_t max_attr_bytes; /* longer string attributes are cut with a marker */
+  size_t max_attr_bytes;  /* longer string attributes are cut with a marker */
+  size_t max_input_bytes; /* a model call's input messages: the most recent that fit */
+  bool child_session_ids; /* subagent_session_id: child (a subagent's own id in session.id) */
 
   /* Limits that protect the host */
   size_t max_payload_bytes;     /* a bigger snapshot is rejected */

@@ -144,6 +144,20 @@ int payload_cost(const json_t *v, double *out);
 bool payload_is_user(const message_view *m);
 bool payload_is_assistant(const message_view *m);
 
+/* OpenCode's automatic compaction (a model call past the context limit) goes on with the turn
+ * it interrupted: the user message it writes (a `compaction` part with auto: true) and the
+ * synthetic "continue" message after the summary (a text part whose metadata says
+ * compaction_continue) are continuations of that turn, not prompts of the user. */
+bool payload_is_continuation(const message_view *m);
+
+/* "auto" or "manual" when user message m asks for a compaction (a `compaction` part), else
+ * NULL. A manual one is the TUI's /compact (POST /session/:id/summarize). */
+const char *payload_compaction(const message_view *m);
+
+/* Whether assistant message m is a compaction's summary call (info.summary true, or the
+ * compaction agent's mode). */
+bool payload_is_summary(const message_view *m);
+
 /* Whether an assistant message completed or failed (a model call that will not change). */
 bool payload_finished(const message_view *m);
 /* Whether the model's answer was stored whole although time.completed is not (yet) written:

@@ -260,6 +260,13 @@ bool platform_process_alive(long pid) {
   return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
+void platform_hostname(char *out, size_t size) {
+  if (size == 0) return;
+  /* Windows: GetComputerNameExA(ComputerNameDnsHostname, ...) */
+  if (gethostname(out, size) != 0) out[0] = '\0';
+  out[size - 1] = '\0';
+}
+
 int64_t platform_monotonic_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -158,6 +158,9 @@ long platform_process_id(void);
 /* Whether a process with this id runs (possibly as another user). */
 bool platform_process_alive(long pid);
 
+/* This machine's name into out (size bytes, NUL-terminated, cut to fit); "" when unknown. */
+void platform_hostname(char *out, size_t size);
+
 /* Milliseconds on a clock that never steps (for durations). */
 int64_t platform_monotonic_ms(void);
 

@@ -41,8 +41,10 @@ struct tracer {
   size_t batch_len, batch_cap;
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
-  uint64_t left_logged; /* pending count the last "exit: ... stay in the spool" line named */
-  bool dry_run_at_open; /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
+  uint64_t left_logged;      /* pending count the last "exit: ... stay in the spool" line named */
+  bool dry_run_at_open;      /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
+  char host[256];            /* this machine's name: host.name, and the Turn's context */
+  char opencode_version[64]; /* the last payload's OpenCode version: service.version */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -110,7 +112,14 @@ static char *endpoint_for_display(const char *url) {
   return out;
 }
 
-static exporter_target *target_from_config(const config *c, const char *version) {
+/* Whether the user's OTEL_RESOURCE_ATTRIBUTES set key (theirs win). */
+static bool resource_has(const config *c, const char *key) {
+  for (size_t i = 0; i < c->resource_attributes.len; i++)
+    if (strcmp(c->resource_attributes.names[i], key) == 0) return true;
+  return false;
+}
+
+static exporter_target *target_from_config(const tracer *tr, const config *c, const char *version) {
   exporter_target t = {
       .send = c->enabled && !c->dry_run && c->target != CONFIG_TARGET_NONE,
       .discard = c->enabled && c->dry_run,
@@ -130,6 +139,12 @@ static exporter_target *target_from_config(const config *c, const char *version)
     span_attrs_set_string(&t.resource, c->resource_attributes.names[i],
                           c->resource_attributes.values[i],
                           strlen(c->resource_attributes.values[i]));
+  /* OpenTelemetry's resource conventions, where we know them: the service is OpenCode */
+  if (tr->host[0] && !resource_has(c, "host.name"))
+    span_attrs_set_string(&t.resource, "host.name", tr->host, strlen(tr->host));
+  if (tr->opencode_version[0] && !resource_has(c, "service.version"))
+    span_attrs_set_string(&t.resource, "service.version", tr->opencode_version,
+                          strlen(tr->opencode_version));
   exporter_target *copy = exporter_target_copy(&t);
   span_attrs_clear(&t.resource);
   return copy;
@@ -159,7 +174,7 @@ static void install_config(tracer *t, config *c) {
   queue_set_max_bytes(t->q, c->spool_max_bytes);
   queue_set_max_age(t->q, c->spool_max_age_s);
   if (t->sp) spool_set_sync(t->sp, c->spool_fsync);
-  exporter_target *target = target_from_config(c, t->version);
+  exporter_target *target = target_from_config(t, c, t->version);
   if (target) exporter_set_target(t->exp, target);
   else log_error("out of memory while applying the config");
   config_free(t->cfg);
@@ -236,6 +251,7 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   if (!t) return NULL;
   t->envp = envp;
   t->version = strdup(version ? version : "0");
+  platform_hostname(t->host, sizeof t->host);
   t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
   if (!t->version || !t->q || !t->exp) {
@@ -347,6 +363,10 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .log_tool_details = t->cfg->log_tool_details,
       .log_tool_content = t->cfg->log_tool_content,
       .user_id = t->cfg->user_id,
+      .project_name = t->cfg->project_name,
+      .child_session_ids = t->cfg->child_session_ids,
+      .max_input_bytes = t->cfg->max_input_bytes,
+      .host = t->host[0] ? t->host : NULL,
       .max_attr_bytes = t->cfg->max_attr_bytes,
       .redact = t->cfg->redact,
       .hide_inputs = t->cfg->hide_inputs,
@@ -372,6 +392,12 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
   t->numbers_unreadable += result->numbers_unreadable;
+  if (result->opencode_version[0] && strcmp(result->opencode_version, t->opencode_version) != 0) {
+    /* the resource says which OpenCode the spans come from (service.version) */
+    snprintf(t->opencode_version, sizeof t->opencode_version, "%s", result->opencode_version);
+    exporter_target *target = target_from_config(t, t->cfg, t->version);
+    if (target) exporter_set_target(t->exp, target);
+  }
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
              "rest follow with the next payloads",

@@ -30,6 +30,7 @@ const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the fi
 const SWEEP_MAX_SESSIONS = 50
 const SWEEP_TAIL = 50 // messages read first; a longer last turn pages further back
 const SWEEP_EXIT_GRACE_MS = 1000 // at exit, a sweep under way goes on this long, then stops after its session
+const BEAT_MS = 2000 // while a session is busy, the liveness marker is touched this often
 const TAIL = 20 // messages per event: a turn is about 5 to 10 (one per model call)
 const PAGE_MAX = 2000 // messages per page when fetching further back
 
@@ -40,6 +41,7 @@ function loadApi() {
   globalThis[Symbol.for("opencode-arize-tracing.background-download")] = true
   return createRequire(import.meta.url)("../lib/index.js")
 }
+const lib = (/** @type {string} */ name) => createRequire(import.meta.url)(`../lib/${name}`)
 
 /** @param {unknown} error */
 const text = (error) =>
@@ -63,7 +65,8 @@ const idOf = (m) => /** @type {any} */ (m)?.info?.id
  * message list). Anything else traces nothing, so it is said once in OpenCode's log.
  * `messagesBack` reads a session's messages newest first, oldest first in the result: the
  * last `limit`, then pages further back with `before` while the page was full and `enough`
- * (given the messages so far) says more are needed.
+ * (given the messages so far) says more are needed. The result's `fromStart` says whether it
+ * holds the session's first message (a page came back short).
  * @param {any} client @param {(level: any, message: string) => Promise<unknown>} log
  */
 function reader(client, log) {
@@ -109,7 +112,8 @@ function reader(client, log) {
       if (older.length === 0) break
       messages = older.concat(messages)
     }
-    return messages
+    // a short page is the session's start (a server that ignores `limit` answers it whole)
+    return Object.assign(messages, { fromStart: !more })
   }
 
   /** A child session as a payload carries it (its info and all its messages), or undefined. */
@@ -163,22 +167,82 @@ export const ArizeTracing = async ({ client, directory }) => {
     return {}
   }
 
+  const { turnPosition } = lib("turns.js")
+  const { gitContext } = lib("git.js")
+
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
   const parentOf = new Map()
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
   const read = reader(client, log)
   const { data } = read
-  const sweeper = startUpSweep(client, read, api, log)
 
   /** @param {string} sessionID */
   async function parentID(sessionID) {
     if (!parentOf.has(sessionID)) {
       const session = await data(client.session.get({ path: { id: sessionID } }))
       parentOf.set(sessionID, session?.parentID ?? null)
+      if (!infoOf.has(sessionID)) remember(session)
     }
     return parentOf.get(sessionID) ?? null
   }
+
+  // The context a Turn carries (native/reconcile.h, "session" and "context"), gathered without
+  // reading anything big and never on OpenCode's critical path: the session's own info (kept
+  // from session.get and from session.updated events, so a title OpenCode writes later is
+  // seen), OpenCode's version (asked once), the directory's git remote, branch and commit
+  // (read asynchronously from the repository's files once per directory, then again in the
+  // background at most every GIT_REFRESH_MS while events come).
+  /** @type {Map<string, {id: string, title?: string, version?: string, directory?: string}>} */
+  const infoOf = new Map()
+  /** @param {any} info */
+  function remember(info) {
+    if (!info || typeof info.id !== "string") return
+    infoOf.delete(info.id)
+    if (infoOf.size >= SESSIONS_MAX) infoOf.delete(infoOf.keys().next().value)
+    const { id, title, version, directory: dir } = info
+    infoOf.set(id, { id, title, version, directory: dir })
+  }
+  /** @type {Promise<string | undefined> | undefined} */
+  let version
+  const opencodeVersion = () =>
+    (version ??= Promise.resolve()
+      .then(() => client.global?.health?.())
+      .then((a) => {
+        const v = a && typeof a === "object" && "data" in a ? a.data : a
+        return typeof v?.version === "string" ? v.version : undefined
+      })
+      .catch(() => undefined))
+  const GIT_REFRESH_MS = 10000
+  /** @type {Map<string, {at: number, value: any, read: Promise<any> | undefined}>} */
+  const gitOf = new Map()
+  /** @param {string} dir */
+  function git(dir) {
+    let entry = gitOf.get(dir)
+    if (entry && entry.read === undefined && Date.now() - entry.at > GIT_REFRESH_MS) {
+      // in the background: this payload takes what was read last
+      const stale = /** @type {NonNullable<typeof entry>} */ (entry)
+      stale.at = Date.now()
+      stale.read = gitContext(dir).then((v) => ((stale.value = v), (stale.read = undefined)))
+    }
+    if (entry) return entry.value !== undefined || entry.read === undefined ? entry.value : entry.read
+    if (gitOf.size >= 16) gitOf.delete(gitOf.keys().next().value)
+    const fresh = { at: Date.now(), value: undefined, read: /** @type {Promise<any> | undefined} */ (undefined) }
+    fresh.read = gitContext(dir).then((v) => ((fresh.value = v), (fresh.read = undefined), v))
+    gitOf.set(dir, fresh)
+    return fresh.read
+  }
+  /** @param {string} sessionID */
+  async function contextOf(sessionID) {
+    const dir = infoOf.get(sessionID)?.directory ?? directory
+    const [opencode, repo] = await Promise.all([opencodeVersion(), typeof dir === "string" ? git(dir) : undefined])
+    return { opencodeVersion: opencode, directory: dir, git: repo }
+  }
+
+  const sweeper = startUpSweep(client, read, api, log, async (/** @type {any} */ session) => {
+    remember(session)
+    return { session: infoOf.get(session.id), context: await contextOf(session.id) }
+  })
 
   /**
    * Per root session: where its open part starts (the core's watermark: the oldest message that
@@ -239,12 +303,16 @@ export const ArizeTracing = async ({ client, directory }) => {
     for (let attempt = 0; attempt < 2; attempt++) {
       const fetched = await openPart(sessionID, from)
       if (!fetched) return coreMs
-      // what the pages brought before the watermark does not go (lib/ would cut it too)
+      // what the pages brought before the watermark does not go (lib/ would cut it too); it
+      // says where the payload's turns stand in the session (their numbers)
       const start = from === undefined ? 0 : fetched.findIndex((m) => String(idOf(m)) >= from)
       const messages = start > 0 ? fetched.slice(start) : fetched
+      const position = turnPosition(start > 0 ? fetched.slice(0, start) : [], fetched.fromStart === true)
       const childSessions = await children(sessionID, messages, type === "close", known, new Set([sessionID]), [])
+      const context = await contextOf(sessionID)
+      const payload = { type, sessionID, messages, childSessions, session: infoOf.get(sessionID), context, ...position }
       const before = performance.now()
-      const watermark = api.reconcile({ type, sessionID, messages, childSessions })?.watermark
+      const watermark = api.reconcile(payload)?.watermark
       coreMs += performance.now() - before
       if (!watermark) return coreMs
       known.from = watermark.messageID
@@ -293,6 +361,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       try {
         const p = event?.properties
         sweeper.saw(event)
+        if (event?.type === "session.updated" && p?.info && infoOf.has(p.info.id)) remember(p.info)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
           schedule(p.info.sessionID, "reconcile")
         else if (event?.type === "session.idle" && p?.sessionID) schedule(p.sessionID, "close")
@@ -340,14 +409,16 @@ export const ArizeTracing = async ({ client, directory }) => {
  * @param {any} client @param {ReturnType<typeof reader>} read @param {any} api
  * @param {(level: any, message: string) => Promise<unknown>} log
  */
-function startUpSweep(client, read, api, log) {
+function startUpSweep(client, read, api, log, describe) {
   const startedAt = Date.now()
   let recover,
+    turnPosition,
     marker,
     sweep,
     stopping = false
   try {
-    recover = createRequire(import.meta.url)("../lib/recover.js")
+    recover = lib("recover.js")
+    ;({ turnPosition } = lib("turns.js"))
     marker = new recover.Marker(recover.liveDir())
   } catch (error) {
     log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
@@ -364,11 +435,21 @@ function startUpSweep(client, read, api, log) {
       : Promise.resolve())
   const timer = setTimeout(start, SWEEP_DELAY_MS)
   timer.unref?.()
+  /** @type {Set<string>} */
+  const busySessions = new Set()
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let beating
 
-  /** The session's last turn (from its last user message on), read back as far as it goes. */
+  /**
+   * The session's last turn (from its last user message on), read back as far as it goes, and
+   * where it stands in the session (lib/turns.js: its number).
+   */
   async function snapshot(/** @type {string} */ id) {
     const messages = await read.messagesBack(id, SWEEP_TAIL, (m) => recover.lastTurn(m) !== undefined)
-    return Array.isArray(messages) ? recover.lastTurn(messages) : undefined
+    const turn = Array.isArray(messages) ? recover.lastTurn(messages) : undefined
+    if (!turn) return undefined
+    const before = messages.slice(0, messages.length - turn.length)
+    return { messages: turn, position: turnPosition(before, messages.fromStart === true) }
   }
 
   async function run() {
@@ -376,6 +457,8 @@ function startUpSweep(client, read, api, log) {
     const hours = Number(status?.config?.recover_hours ?? 24)
     // off (tracing or the sweep), or a host without it
     if (status?.enabled === false || !(hours > 0) || typeof client?.session?.list !== "function") return
+    /** @type {Map<string, number>} when the OpenCode that worked on a session was last seen alive */
+    const stopped = new Map()
     const [sessions, busy, live, settled] = await Promise.all([
       data(client.session.list()),
       // a map of session id -> status: {data} from the v1 SDK, the bare map from others
@@ -384,7 +467,7 @@ function startUpSweep(client, read, api, log) {
             .then((a) => (a && typeof a === "object" && ("data" in a || "response" in a) ? a.data : a))
             .catch(() => ({}))
         : {},
-      recover.liveSessions(recover.liveDir(), marker),
+      recover.liveSessions(recover.liveDir(), marker, stopped),
       new recover.Settled(recover.liveDir()).load(),
     ])
     if (!Array.isArray(sessions)) return
@@ -396,7 +479,8 @@ function startUpSweep(client, read, api, log) {
       .filter((s) => !settled.has(s))
     for (const session of todo.slice(0, SWEEP_MAX_SESSIONS)) {
       if (stopping) break // OpenCode is exiting: the next start does the rest
-      const messages = await snapshot(session.id)
+      const last = await snapshot(session.id)
+      const messages = last?.messages
       // Checked again on the snapshot itself: anything this process or another did since it
       // started means a live OpenCode has the session.
       if (
@@ -407,8 +491,9 @@ function startUpSweep(client, read, api, log) {
       )
         continue
       const childSessions = await recover.childSessions(session.id, messages, read.childSession)
+      const payload = { type: "close", abandoned: true, sessionID: session.id, messages, childSessions }
       const result = api.reconcile(
-        { type: "close", abandoned: true, sessionID: session.id, messages, childSessions },
+        { ...payload, ...last.position, ...(await describe(session)), stoppedAt: stopped.get(session.id) },
         { turns: true },
       )
       if (result?.turns) closed += result.turns
@@ -434,9 +519,20 @@ function startUpSweep(client, read, api, log) {
       )
         marker.add(id)
       if (event?.type === "session.idle") start()
+      // alive: while a session is busy, at least every BEAT_MS (a tool can run for minutes
+      // without an event), so a sweep that finds this process killed knows when it stopped
+      if (event?.type === "session.status" && typeof id === "string") {
+        if (p?.status?.type === "idle") busySessions.delete(id)
+        else busySessions.add(id)
+        if (busySessions.size && !beating) ((beating = setInterval(() => marker?.beat(), BEAT_MS)), beating.unref?.())
+        if (!busySessions.size && beating) (clearInterval(beating), (beating = undefined))
+      }
+      if (event?.type === "session.idle" && typeof id === "string") busySessions.delete(id)
+      marker?.beat()
     },
     async stop() {
       clearTimeout(timer)
+      clearInterval(beating)
       let grace
       if (sweep)
         await Promise.race([sweep, new Promise((resolve) => (grace = setTimeout(resolve, SWEEP_EXIT_GRACE_MS)))])

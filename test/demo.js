@@ -179,6 +179,12 @@ local OTLP receiver, all on 127.0.0.1 in a temporary HOME. No account and no net
     for (const [i, turn] of turnSpans.entries()) {
       const prompt = String(turn.attributes['input.value'] ?? '').replace(/^"|"$/g, '');
       process.stdout.write(`trace ${turn.traceId}  (turn ${i + 1}: ${JSON.stringify(prompt)})\n`);
+      // the context the Turn carries (its metadata): what a reader sees beside the tree
+      const meta = JSON.parse(turn.attributes.metadata || '{}');
+      const git = meta.git ? `${meta.git.branch ?? 'detached'}@${String(meta.git.commit ?? '').slice(0, 8)}` : 'no git';
+      process.stdout.write(
+        `  turn ${meta.turn_number ?? '?'} of "${meta.session_title ?? ''}" in ${meta.cwd ?? '?'} (${git}), OpenCode ${meta.opencode_version ?? '?'} on ${meta.host ?? '?'}\n`,
+      );
       process.stdout.write(
         h.formatTree(
           spans.filter((s) => s.traceId === turn.traceId),

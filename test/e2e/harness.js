@@ -300,6 +300,8 @@ module.exports = {
 // Reading what the receiver got.
 
 const kindOf = (s) => s.attributes['openinference.span.kind'];
+/** The session a span belongs to: a subagent's own (opencode.session.id), else session.id. */
+const ownSession = (s) => s.attributes['opencode.session.id'] ?? s.attributes['session.id'];
 const isTurn = (s) => kindOf(s) === 'CHAIN' && !s.parentSpanId;
 
 /** The spans with each span id once (the first copy received). */
@@ -385,6 +387,8 @@ function describeSpan(s) {
       .join(', ');
     bits.push(`tokens ${prompt ?? 0} in / ${completion ?? 0} out${extra ? ` (${extra})` : ''}`);
   }
+  const given = Object.keys(a).filter((k) => /^llm\.input_messages\.\d+\.message\.role$/.test(k)).length;
+  if (given) bits.push(`given ${given} message${given === 1 ? '' : 's'}`);
   const cost = a['llm.cost.total'] ?? a['opencode.turn.cost.total'];
   if (typeof cost === 'number' && cost > 0) bits.push(`$${cost.toFixed(6)}`);
   const detail = a['tool.command'] ?? a['tool.file_path'] ?? a['tool.query'] ?? a['tool.url'];
@@ -418,6 +422,7 @@ function formatTree(spans, { indent = '' } = {}) {
 }
 
 Object.assign(module.exports, {
+  ownSession,
   kindOf,
   isTurn,
   uniqueSpans,
