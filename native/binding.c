@@ -22,10 +22,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "platform.h"
 #include "tracer.h"
 #include "version.h"
-
-extern char **environ;
 
 /* Every napi_* status checked; on failure the pending exception (or a generic one) surfaces. */
 #define NAPI_CALL(env, call)                                                                       \
@@ -51,7 +50,7 @@ static int flushes;      /* flush jobs that hold the tracer (they run off the lo
 /* The process's tracer, opened on first use; throws and returns NULL when out of memory.
  * tracer_lock held. */
 static tracer *get_tracer_locked(napi_env env) {
-  if (!the_tracer) the_tracer = tracer_open((const char *const *)environ, OAT_VERSION);
+  if (!the_tracer) the_tracer = tracer_open(platform_environment(), OAT_VERSION);
   if (!the_tracer) napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
   return the_tracer;
 }
@@ -299,7 +298,7 @@ static napi_value oat_status(napi_env env, napi_callback_info info) {
  * thread and sends nothing; `opencode-arize-tracing status` uses it. */
 static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   (void)info;
-  config *c = config_load(NULL, (const char *const *)environ);
+  config *c = config_load(NULL, platform_environment());
   char *json = c ? config_describe_json(c) : NULL;
   config_free(c);
   return json_text(env, json);

@@ -508,7 +508,7 @@ static char *dup_trimmed(loader *l, const char *s, size_t len) {
 
 static char *dup_str(loader *l, const char *s) { return s ? dup_trimmed(l, s, strlen(s)) : NULL; }
 
-static char *fmt_str(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *fmt_str(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static char *fmt_str(loader *l, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -523,7 +523,7 @@ static char *fmt_str(loader *l, const char *fmt, ...) {
 
 /* Sets the warning unless one is already set: the first problem is the one to fix.
  * Callers pass key names and positions only, never values. */
-static void warn(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static void warn(loader *l, const char *fmt, ...) {
   if (l->c->warning) return;
   va_list ap;
@@ -722,7 +722,7 @@ static bool fn_scalar(fnode n, char buf[64], const char **s, size_t *len) {
     *len = json_string_length(n.j);
     return true;
   }
-  if (json_is_integer(n.j)) snprintf(buf, 64, "%" JSON_INTEGER_FORMAT, json_integer_value(n.j));
+  if (json_is_integer(n.j)) snprintf(buf, 64, "%lld", (long long)json_integer_value(n.j));
   else if (json_is_real(n.j)) snprintf(buf, 64, "%.17g", json_real_value(n.j));
   else if (json_is_boolean(n.j)) snprintf(buf, 64, "%s", json_is_true(n.j) ? "true" : "false");
   else return false;
@@ -760,7 +760,7 @@ static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
 }
 
 /* Warns "config PATH: line N: <message>" (no line for JSON). */
-static void warn_at(loader *l, fnode n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn_at(loader *l, fnode n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 static void warn_at(loader *l, fnode n, const char *fmt, ...) {
   if (l->c->warning) return;
   va_list ap;
