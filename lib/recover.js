@@ -29,8 +29,8 @@ const crypto = require('node:crypto');
 const MARKER_SESSIONS_MAX = 1000;
 const FOREIGN_MARKER_MS = 24 * 3600 * 1000;
 
-/** The marker directory, beside the core's state and spool (which follow $HOME too). */
-function liveDir(home = process.env.HOME || os.homedir()) {
+/** The marker directory, beside the core's state and spool (the same home: binary.userHome). */
+function liveDir(home = require('./binary.js').userHome()) {
   return path.join(home, '.arize', 'harness', 'live', 'opencode');
 }
 

@@ -1564,10 +1564,19 @@ static void resolve_settings(loader *l) {
   resolve_table(l);
 
   const char *log_file = env_get(l->envp, ENV(S_LOG_FILE));
-  c->log_file =
-      log_file ? dup_str(l, log_file) : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
-  c->state_dir = fmt_str(l, "%s/.arize/harness/state/opencode", c->home);
-  c->spool_dir = fmt_str(l, "%s/.arize/harness/spool/opencode", c->home);
+  c->log_file = log_file ? dup_str(l, log_file)
+                         : fmt_str(l,
+                                   "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                                   "logs" PLATFORM_SEP "opencode.log",
+                                   c->home);
+  c->state_dir = fmt_str(l,
+                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                         "state" PLATFORM_SEP "opencode",
+                         c->home);
+  c->spool_dir = fmt_str(l,
+                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                         "spool" PLATFORM_SEP "opencode",
+                         c->home);
 
   if (!l->oom) resolve_export(l);
   if (!l->oom) resolve_openinference(l);
@@ -1790,8 +1799,10 @@ static void resolve_target(loader *l) {
 
 /* $HOME/.arize/harness/config.yaml, or config.json beside it when only that exists. */
 static char *default_config_path(loader *l) {
-  char *yaml = fmt_str(l, "%s/.arize/harness/config.yaml", l->c->home);
-  char *json = fmt_str(l, "%s/.arize/harness/config.json", l->c->home);
+  char *yaml = fmt_str(
+      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.yaml", l->c->home);
+  char *json = fmt_str(
+      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.json", l->c->home);
   platform_info st;
   bool use_json = yaml && json && platform_target_info(yaml, &st) != 0 && errno == ENOENT &&
                   platform_target_info(json, &st) == 0;

@@ -41,7 +41,7 @@ int files_mkdir_p(const char *path) {
 char *files_join(const char *a, const char *b) {
   size_t n = strlen(a) + strlen(b) + 2;
   char *out = malloc(n);
-  if (out) snprintf(out, n, "%s/%s", a, b);
+  if (out) snprintf(out, n, "%s" PLATFORM_SEP "%s", a, b);
   return out;
 }
 

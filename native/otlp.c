@@ -269,8 +269,7 @@ int otlp_encode_span(const span *s, uint8_t **out, size_t *out_len) {
 
 /* ---- requests --------------------------------------------------------------------- */
 
-static void otlp_error(char *error, size_t error_len, const char *fmt, ...)
-    PLATFORM_PRINTF(3, 4);
+static void otlp_error(char *error, size_t error_len, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 
 static void otlp_error(char *error, size_t error_len, const char *fmt, ...) {
   if (!error || error_len == 0) return;

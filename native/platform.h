@@ -108,6 +108,14 @@ int platform_set_mtime(int fd, int64_t sec);
  * errno set; the descriptor is closed then too. */
 FILE *platform_read_stream(int fd);
 
+/* The separator the core puts between the parts of the paths it makes (the user sees them in
+ * logs and in status): "/", on Windows "\\". */
+#ifdef _WIN32
+#define PLATFORM_SEP "\\"
+#else
+#define PLATFORM_SEP "/"
+#endif
+
 /* Whether c separates the parts of a path ('/'; on Windows '\\' too). */
 bool platform_is_separator(char c);
 

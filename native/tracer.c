@@ -83,7 +83,8 @@ static void stat_config_files(const char *config_path, platform_info out[2]) {
       memset(&out[i], 0, sizeof out[i]);
       continue;
     }
-    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? "/" : "", names[i]);
+    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? PLATFORM_SEP : "",
+             names[i]);
     stat_or_zero(path, &out[i]);
   }
 }
