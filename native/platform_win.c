@@ -13,9 +13,11 @@
  *                    the writes that state.c and spool.c make through a second descriptor
  *                    while holding the lock on the first. The lock is one byte at 2^62, far
  *                    past any end of file: it excludes other lockers and blocks no I/O.
- *   rename over      MoveFileExW(MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH); works
- *                    when the target is open elsewhere with FILE_SHARE_DELETE (all of ours);
- *                    a scanner or indexer holding it without that is waited for a little.
+ *   rename over      a POSIX-semantics rename (SetFileInformationByHandle, FileRenameInfoEx:
+ *                    Windows 10 1709+, NTFS), which replaces a target open elsewhere with
+ *                    FILE_SHARE_DELETE (all of ours); else MoveFileExW(REPLACE_EXISTING |
+ *                    WRITE_THROUGH), which fails while the target is open. A scanner or indexer
+ *                    holding it without FILE_SHARE_DELETE is waited for a little.
  *   O_APPEND         a handle with FILE_APPEND_DATA and no FILE_WRITE_DATA: every WriteFile
  *                    lands at the end, atomically, as with O_APPEND.
  *   O_NOFOLLOW       FILE_FLAG_OPEN_REPARSE_POINT, then a symbolic link or junction at the
@@ -30,6 +32,10 @@
 #include "platform.h"
 
 #ifdef _WIN32
+
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0A00 /* Windows 10: what Node and Bun need anyway */
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +52,10 @@
 
 #undef near
 #undef far
+
+/* FileRenameInfoEx, which mingw-w64 10 names only for _WIN32_WINNT >= 0x0A000002 */
+#define RENAME_INFO_EX ((FILE_INFO_BY_HANDLE_CLASS)22)
+#define DISPOSITION_INFO_EX ((FILE_INFO_BY_HANDLE_CLASS)21) /* FileDispositionInfoEx, likewise */
 
 /* 1601-01-01 to 1970-01-01 in 100 ns units. */
 #define EPOCH_DIFF_100NS 116444736000000000LL
@@ -363,10 +373,26 @@ int platform_mkdir(const char *path) {
   return ok ? 0 : fail();
 }
 
+/* POSIX semantics (Windows 10 1709+, NTFS): the name goes at once, even while another process
+ * holds the file open with FILE_SHARE_DELETE, so its directory can be removed and the name
+ * reused; else DeleteFileW, which leaves the name until the last handle closes. A link is
+ * removed itself (FILE_FLAG_OPEN_REPARSE_POINT), never what it names. */
+static bool delete_posix(const wchar_t *w) {
+  HANDLE h = CreateFileW(w, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                         OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+  if (h == INVALID_HANDLE_VALUE) return false;
+  FILE_DISPOSITION_INFO_EX info = {FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS};
+  BOOL ok = SetFileInformationByHandle(h, DISPOSITION_INFO_EX, &info, sizeof info);
+  DWORD e = GetLastError();
+  CloseHandle(h);
+  SetLastError(e);
+  return ok;
+}
+
 int platform_remove(const char *path) {
   wchar_t *w = wide(path);
   if (!w) return -1;
-  BOOL ok = DeleteFileW(w);
+  BOOL ok = delete_posix(w) || DeleteFileW(w);
   free(w);
   return ok ? 0 : fail();
 }
@@ -377,6 +403,34 @@ int platform_remove_dir(const char *path) {
   BOOL ok = RemoveDirectoryW(w);
   free(w);
   return ok ? 0 : fail();
+}
+
+/* The rename of POSIX: the target replaced even while another process holds it open (with
+ * FILE_SHARE_DELETE, as all of ours are), the holder keeping the old file. Windows 10 1709+ on
+ * NTFS; false (the reason in GetLastError) elsewhere. */
+static bool rename_posix(const wchar_t *from, const wchar_t *to) {
+  HANDLE h = CreateFileW(
+      from, DELETE | SYNCHRONIZE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+      OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, NULL);
+  if (h == INVALID_HANDLE_VALUE) return false;
+  wchar_t full[MAX_PATH * 4];
+  DWORD n = GetFullPathNameW(to, sizeof full / sizeof full[0], full, NULL);
+  size_t size = sizeof(FILE_RENAME_INFO) + (size_t)n * sizeof(wchar_t);
+  FILE_RENAME_INFO *info = n && n < sizeof full / sizeof full[0] ? calloc(1, size) : NULL;
+  BOOL ok = FALSE;
+  if (info) {
+    info->Flags = FILE_RENAME_FLAG_REPLACE_IF_EXISTS | FILE_RENAME_FLAG_POSIX_SEMANTICS;
+    info->FileNameLength = n * sizeof(wchar_t);
+    memcpy(info->FileName, full, (size_t)n * sizeof(wchar_t));
+    ok = SetFileInformationByHandle(h, RENAME_INFO_EX, info, (DWORD)size);
+  } else {
+    SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+  }
+  DWORD e = GetLastError();
+  free(info);
+  CloseHandle(h);
+  SetLastError(e);
+  return ok;
 }
 
 int platform_replace(const char *from, const char *to) {
@@ -391,7 +445,9 @@ int platform_replace(const char *from, const char *to) {
    * FILE_SHARE_DELETE: a few short waits (31 ms at most), then the failure is reported. */
   for (int attempt = 0; attempt < 6; attempt++) {
     if (attempt) Sleep(1u << (attempt - 1));
-    ok = MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
+    ok = rename_posix(wf, wt);
+    if (!ok) /* no POSIX rename here (FAT, a network share, older Windows): the classic one */
+      ok = MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
     if (ok) break;
     e = GetLastError();
     if (e != ERROR_ACCESS_DENIED && e != ERROR_SHARING_VIOLATION) break;

@@ -52,8 +52,6 @@ before(() => {
     '-O1',
     '-D_GNU_SOURCE',
     ...t.cflags,
-    '-include',
-    path.join(ROOT, 'test', 'c', 'win_posix.h'),
     '-I',
     path.join(ROOT, 'native'),
     '-I',
@@ -73,6 +71,8 @@ before(() => {
       st.CC,
       [
         ...flags,
+        '-include',
+        path.join(ROOT, 'test', 'c', 'win_posix.h'),
         '-o',
         path.join(out, `${name}.exe`),
         path.join(ROOT, 'test', 'c', `${name}.c`),
@@ -91,7 +91,13 @@ for (const name of TESTS)
     const tmp = tempDir('oat-tmp-été-');
     const r = await win.run(path.join(out, `${name}.exe`), [], {
       cwd: path.join(ROOT, 'test', 'c'),
-      env: { USERPROFILE: winPath(home), HOME: null, OAT_TEST_HOME_UTF8: winPath(home), OAT_TEST_TMP: winPath(tmp) },
+      env: {
+        USERPROFILE: winPath(home),
+        HOME: null,
+        OAT_TEST_HOME_UTF8: winPath(home),
+        OAT_TEST_TMP: winPath(tmp),
+        OAT_TEST_WINE: '1',
+      },
       timeoutMs: 300000,
     });
     const report = (r.stdout + r.stderr).trimEnd();

@@ -231,7 +231,12 @@ test('the CLI on Windows: install puts the plugin where OpenCode looks (%USERPRO
     const status = await step(['status']);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /binary: +\S+prebuilds\\win32-x64\\node\.napi\.node/);
-    assert.match(status.stdout, /config: +~\\\.arize\\harness\\config\.yaml\n/);
+    const esc = (t) => t.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+    assert.ok(
+      status.stdout.includes(`config:      ${winPath(path.join(dir, '.arize', 'harness', 'config.yaml'))}\n`),
+      status.stdout,
+    );
+    assert.match(status.stdout, new RegExp(`spool: .* in ~${esc('\\.arize\\harness\\spool\\opencode')}\n`));
 
     const removed = await step(['uninstall']);
     assert.equal(removed.code, 0, removed.stdout + removed.stderr);

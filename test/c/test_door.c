@@ -5,6 +5,7 @@
  * append lands at the end whatever else wrote; a positioned read leaves the position alone;
  * paths with non-ASCII names round-trip through the directory listing; the environment comes
  * back as UTF-8. (test_platform.c covers links and FIFOs, with POSIX calls to plant them.) */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,14 @@
 #include "platform.h"
 
 static char root[512];
+
+/* A variable of the environment in UTF-8 (getenv gives Windows' ANSI code page). */
+static const char *env_utf8(const char *name) {
+  size_t n = strlen(name);
+  for (const char *const *e = platform_environment(); e && *e; e++)
+    if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+  return NULL;
+}
 
 static const char *at(int slot, const char *name) {
   static char paths[4][700];
@@ -47,7 +56,17 @@ static void test_a_lock_excludes_another_descriptor_and_blocks_no_write(void) {
   platform_close(holder);
 }
 
+/* wine 8 has no POSIX-semantics rename or delete (FileRenameInfoEx, FileDispositionInfoEx):
+ * a file open elsewhere can be neither replaced nor removed by name there. What NTFS does is
+ * not checked by any run of these tests yet (docs/platforms.md). */
+static bool wine_lacks(const char *what) {
+  if (!env_utf8("OAT_TEST_WINE")) return false;
+  fprintf(stderr, "  not checked under wine (no POSIX-semantics %s)\n", what);
+  return true;
+}
+
 static void test_a_file_open_elsewhere_is_replaced_and_its_reader_keeps_the_old_bytes(void) {
+  if (wine_lacks("rename")) return;
   const char *target = at(0, "target"), *fresh = at(1, "fresh");
   int reader = create_with(target, "old");
   platform_close(create_with(fresh, "new"));
@@ -67,6 +86,7 @@ static void test_a_file_open_elsewhere_is_replaced_and_its_reader_keeps_the_old_
 }
 
 static void test_a_file_open_elsewhere_can_be_removed(void) {
+  if (wine_lacks("delete")) return;
   const char *p = at(0, "doomed");
   int fd = create_with(p, "x");
   CHECK(fd >= 0);
@@ -200,12 +220,12 @@ static void test_the_environment_is_utf8_and_names_a_home(void) {
         home = env[i] + n + 1;
   }
   CHECK(home != NULL && *home);
-  const char *expect = getenv("OAT_TEST_HOME_UTF8"); /* set by the runner: the home in UTF-8 */
+  const char *expect = env_utf8("OAT_TEST_HOME_UTF8"); /* set by the runner: the home in UTF-8 */
   if (expect && home) CHECK_STR(home, expect);
 }
 
 int main(void) {
-  const char *base = getenv("OAT_TEST_TMP");
+  const char *base = env_utf8("OAT_TEST_TMP");
   snprintf(root, sizeof root, "%s/oat-door-%ld-%lld", base ? base : "/tmp", platform_process_id(),
            (long long)platform_realtime_ms());
   if (files_mkdir_p(root) != 0) return 1;
