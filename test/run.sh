@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command (`npm test`) runs this.
 #   C sources compiled by clang and for darwin (zig); C unit tests, plain and under
-#   ASan+UBSan+LSan; the JS API, the receiver and the plugin
-#   under Node and under Bun; the package as users install it, linux-arm64 under qemu, musl
-#   under the real musl Bun (x64; aarch64 under qemu); the darwin cores' checks and the C tests
-#   built for darwin; win32-x64's C tests and the package under the Windows Node and Bun
-#   (wine); the prebuild recipe rebuilding every core byte for byte; the GitHub
-#   workflows (actionlint); the real OpenCode end to end when it is installed.
+#   ASan+UBSan+LSan; the JS API, the receiver and the plugin under Node and under Bun; the
+#   package as users install it, linux-arm64 under qemu, musl under the real musl Bun (x64;
+#   aarch64 under qemu); the darwin cores' checks and the C tests linked for darwin; win32-x64's
+#   C tests and the package under the Windows Node and Bun (wine); the
+#   prebuild recipe rebuilding every core byte for byte; the GitHub workflows (actionlint);
+#   the real OpenCode end to end when it is installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +39,8 @@ else
 fi
 step "C unit tests" make --no-print-directory -C test/c
 step "C unit tests (ASan+UBSan+LSan)" make --no-print-directory -C test/c SAN=1
-step "JS tests under Node" node --test test/settings.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js
-step "JS tests under Bun" "$BUN" test --timeout 60000 test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js
+step "JS tests under Node" node --test test/settings.test.js test/redact.test.js test/redaction.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js test/reliability.test.js
+step "JS tests under Bun" "$BUN" test --timeout 60000 test/redaction.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js test/reliability.test.js
 # A short libFuzzer round per harness (npm run fuzz runs longer ones); clang's fuzzer runtime
 # comes with Debian's clang + libclang-rt-14-dev, which .ci/run installs.
 if make --no-print-directory -s -C test/fuzz check-cc 2>/dev/null; then

@@ -17,20 +17,46 @@ function loadedPackage(regs) {
 
 // The HTTP status of an empty POST says whether the path is the OTLP traces path: a collector
 // answers 400/415 (bad body) or 401/403 (credentials come later); 404/405 mean another path.
-function endpointVerdict(code, endpoint) {
+function endpointVerdict(code, endpoint, location) {
+  const { outcomeClass } = require('./status.js');
+  const cls = outcomeClass({ status: code });
   if (code === 404 || code === 405)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request: nothing takes traces at this path)`,
       fix: `the endpoint answers but not as an OTLP/HTTP traces receiver: its path should end in /v1/traces (${endpoint}); check the host, port and path`,
     };
+  if (code >= 300 && code < 400)
+    return {
+      ok: false,
+      detail: `${endpoint} (HTTP ${code} to an empty request: moved${location ? ` to ${location}` : ''})`,
+      fix: `the endpoint redirects${location ? ` to ${location}` : ''}; spans are not sent there (${cls ? cls.effect : 'they wait'}): set the endpoint to the new location if it is your backend`,
+    };
   if (code >= 500)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request)`,
-      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; spans wait in the spool meanwhile`,
+      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; meanwhile ${cls ? `spans it answers so are ${cls.keeps ? 'kept' : 'not kept'}: ${cls.effect}` : 'see the log'}`,
     };
   return { ok: true, detail: `${endpoint} (HTTP ${code} to an empty request)` };
+}
+
+// The redaction in effect, in words: "built-in detectors on, 2 user patterns, 1 value, 1 allow
+// pattern" (status and doctor say it the same way).
+function redactionSummary(r) {
+  if (!r) return 'unknown (an older core)';
+  const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+  const rules = [
+    r.patterns && n(r.patterns, 'user pattern', 'user patterns'),
+    r.values && n(r.values, 'literal value', 'literal values'),
+    r.allow && n(r.allow, 'allow pattern', 'allow patterns'),
+  ].filter(Boolean);
+  return `built-in detectors ${r.secrets ? 'on' : 'off'}${rules.length ? `, ${rules.join(', ')}` : ''}`;
+}
+
+// A sample secret made here (no well-formed token sits in this file): a fake GitHub token.
+function redactionSample() {
+  return `GITHUB_TOKEN=ghp_${'D0ct0rSample'.repeat(3)} PORT=8080`;
 }
 
 async function doctor() {
@@ -132,6 +158,22 @@ async function doctor() {
   )
     return finish();
 
+  // secret redaction: a sample through the core OpenCode loads, so the user sees it work
+  if (typeof lib.redact === 'function' && s.redaction) {
+    const r = s.redaction;
+    const sample = redactionSample();
+    const out = lib.redact(sample);
+    const on = Boolean(r && r.secrets);
+    check(
+      'secret redaction',
+      on && out.redactions > 0 ? true : 'warn',
+      `${redactionSummary(r)}: "${sample}" is sent as "${out.text}"`,
+      on
+        ? 'a redact.allow pattern lets the sample through: check redact.allow'
+        : 'keys and tokens in prompts and tool output are sent as they are: unset ARIZE_REDACT_SECRETS (or set redact.secrets: true)',
+    );
+  }
+
   // 4. tracing is on, with credentials and a backend
   if (s.state === 'disabled') {
     check(
@@ -172,9 +214,18 @@ async function doctor() {
       method: 'POST',
       headers: { 'content-type': 'application/x-protobuf' },
       body: new Uint8Array(0),
+      redirect: 'manual', // the exporter follows only a 307/308 to the same host: doctor sees the answer itself
       signal: AbortSignal.timeout(10000),
     });
-    const v = endpointVerdict(response.status, s.backend.endpoint);
+    let v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'));
+    if ((response.status === 307 || response.status === 308) && response.headers.get('location')) {
+      const target = new URL(response.headers.get('location'), url);
+      if (target.hostname === url.hostname && !(url.protocol === 'https:' && target.protocol === 'http:'))
+        v = {
+          ok: true,
+          detail: `${s.backend.endpoint} (HTTP ${response.status}: followed to ${target.origin}${target.pathname}; set the endpoint there to save a request per batch)`,
+        };
+    }
     if (!check('endpoint answers', v.ok, v.detail, v.fix)) return finish();
   } catch (error) {
     const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
@@ -237,10 +288,13 @@ async function doctor() {
     result.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
   // The exporter's error already starts "HTTP <code>" when there was an answer.
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
+  const cls = e.status !== undefined ? require('./status.js').outcomeClass(e) : undefined;
   const refused =
-    e.status === 401 || e.status === 403
-      ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
-      : `the backend did not accept the span (${answer}); the log ${after.config.log_file} has the details`;
+    cls && cls.name === 'moved'
+      ? `the endpoint moved (${answer}): spans are kept and not sent until the endpoint is changed; set it to the new location if it is your backend`
+      : e.status === 401 || e.status === 403
+        ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
+        : `the backend did not accept the span (${answer}${cls ? `: ${cls.effect}` : ''}); the log ${after.config.log_file} has the details`;
   check(
     'test span',
     accepted,
@@ -252,4 +306,4 @@ async function doctor() {
   return finish();
 }
 
-module.exports = { doctor, endpointVerdict };
+module.exports = { doctor, endpointVerdict, redactionSummary };

@@ -235,7 +235,7 @@ function staticDir(key, tc, prepared = {}) {
   const fmt = FORMATS[t.format];
   const inputs = fmt.inputs ? fmt.inputs(t, prepared) : stubInputs(t);
   const hash = crypto.createHash('sha256');
-  for (const f of ['deps.json', 'static-deps.sh', 'glibc_compat.h', 'darwin_pending.h', ...(fmt.files || [])])
+  for (const f of ['deps.json', 'static-deps.sh', 'glibc_compat.h', ...(fmt.files || [])])
     hash.update(fs.readFileSync(path.join(__dirname, f)));
   // the code below that fills the entry is part of what it is made from
   for (const fn of [

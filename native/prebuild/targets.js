@@ -40,12 +40,6 @@ const GLIBC_LDFLAGS = [
 // "libc.musl-<arch>.so.1".
 const MUSL_NEEDED = ['libcurl.so.4', 'libz.so.1', 'libc.so'];
 
-// TEMPORARY, until the port (issue 21: native/platform.{h,c}, clean under clang -Werror)
-// lands on main: what clang stops on in today's sources (config.c's positional initializers)
-// and, for darwin, the two Linux-only names (darwin_pending.h).
-const CLANG_PENDING_PORT = ['-Wno-missing-field-initializers'];
-const DARWIN_PENDING_PORT = [...CLANG_PENDING_PORT, '-include', path.join(__dirname, 'darwin_pending.h')];
-
 const TARGETS = {
   'linux-x64': {
     os: 'linux',
@@ -96,7 +90,7 @@ const TARGETS = {
     apt: 'libcurl4-openssl-dev:arm64 zlib1g-dev:arm64',
     multiarch: 'aarch64-linux-gnu',
     format: 'elf',
-    cflags: CLANG_PENDING_PORT,
+    cflags: [],
     ldflags: [],
     machine: 'AArch64',
     needed: MUSL_NEEDED,
@@ -108,7 +102,7 @@ const TARGETS = {
     apt: 'lld-14',
     multiarch: 'x86_64-linux-gnu',
     format: 'macho',
-    cflags: DARWIN_PENDING_PORT,
+    cflags: [],
     ldflags: [],
     machine: 'x86_64',
     minos: '11.0',
@@ -121,7 +115,7 @@ const TARGETS = {
     apt: 'lld-14',
     multiarch: 'x86_64-linux-gnu',
     format: 'macho',
-    cflags: DARWIN_PENDING_PORT,
+    cflags: [],
     ldflags: [],
     machine: 'arm64',
     minos: '11.0',

@@ -99,10 +99,21 @@ async function buildLibs(a, dir) {
     cdir,
     { CC: 'musl-gcc', CFLAGS: '-O2 -g0' },
   );
-  sh(`make -j2 -C lib CC='${tc.CC}'`, cdir, env);
-  const so = path.join(cdir, 'lib', '.libs');
-  const real = fs.readdirSync(so).find((f) => /^libcurl\.so\.4\.\d+\.\d+$/.test(f));
-  fs.copyFileSync(path.join(so, real), path.join(lib, 'libcurl.so.4'));
+  // the objects only: libtool's link step keeps the compiler configure saw (musl-gcc); the
+  // library is linked here by the arch's own compiler
+  sh(`make -j2 -k -C lib CC='${tc.CC}' || true`, cdir, env);
+  const objects = execFileSync('find', ['lib', '-path', '*/.libs/libcurl_la-*.o'], { cwd: cdir, encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .sort();
+  if (objects.length < 100) throw new Error(`curl: only ${objects.length} objects were compiled`);
+  execFileSync(
+    tc.CC,
+    ['-shared', '-fPIC', '-Wl,-soname,libcurl.so.4', '-o', path.join(lib, 'libcurl.so.4'), ...objects],
+    {
+      cwd: cdir,
+    },
+  );
   fs.rmSync(src, { recursive: true, force: true });
 }
 
@@ -126,6 +137,26 @@ async function muslBun(arch) {
   const bun = path.join(bunDir, 'bin', 'bun');
   fs.chmodSync(bun, 0o755);
   const dir = runtimeDir(arch);
+  // one build at a time per entry: another process (a parallel test run) building it is
+  // waited for
+  const lock = `${dir}.lock`;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, '.complete'))) break;
+    try {
+      fs.mkdirSync(path.dirname(lock), { recursive: true });
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch {
+      let owner = 0;
+      try {
+        owner = Number(fs.readFileSync(lock, 'utf8'));
+        process.kill(owner, 0);
+      } catch {
+        if (owner) fs.rmSync(lock, { force: true }); // its builder is gone
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
   if (!fs.existsSync(path.join(dir, '.complete'))) {
     // tools.entry takes a synchronous maker: build in a private directory first
     const tmp = fs.mkdtempSync(path.join(tools.cacheRoot(), 'musl-runtime-build-'));
@@ -136,6 +167,7 @@ async function muslBun(arch) {
       );
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
+      fs.rmSync(lock, { force: true });
     }
   }
   const lib = path.join(dir, 'lib');
