@@ -381,7 +381,8 @@ static bool delete_posix(const wchar_t *w) {
   HANDLE h = CreateFileW(w, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                          OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, NULL);
   if (h == INVALID_HANDLE_VALUE) return false;
-  FILE_DISPOSITION_INFO_EX info = {FILE_DISPOSITION_FLAG_DELETE | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS};
+  FILE_DISPOSITION_INFO_EX info = {FILE_DISPOSITION_FLAG_DELETE |
+                                   FILE_DISPOSITION_FLAG_POSIX_SEMANTICS};
   BOOL ok = SetFileInformationByHandle(h, DISPOSITION_INFO_EX, &info, sizeof info);
   DWORD e = GetLastError();
   CloseHandle(h);
@@ -572,6 +573,20 @@ int64_t platform_realtime_ms(void) {
   FILETIME ft;
   GetSystemTimePreciseAsFileTime(&ft);
   return filetime_ns(ft) / 1000000;
+}
+
+/* GetTickCount64 never steps and counts a suspend (10-16 ms resolution: enough for ages). */
+int64_t platform_steady_ms(void) { return (int64_t)GetTickCount64(); }
+
+/* Windows names no boot: zeros (ages then go by the wall clock across processes, spool.h). */
+void platform_boot_id(uint8_t out[16]) { memset(out, 0, 16); }
+
+/* winpthreads' timed waits run on the wall clock (as on Darwin). */
+void platform_cond_init(pthread_cond_t *cond) { pthread_cond_init(cond, NULL); }
+
+struct timespec platform_cond_deadline(long ms) {
+  int64_t at = platform_realtime_ms() + ms;
+  return (struct timespec){.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000L};
 }
 
 void platform_random(void *buf, size_t len) {
