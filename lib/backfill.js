@@ -312,7 +312,7 @@ async function run(o, out) {
 
 /** --dry-run: the same run in a child process, against a throwaway copy of the state. */
 async function dryRun(argv) {
-  const home = process.env.HOME || os.homedir();
+  const home = require('./binary.js').userHome();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-backfill-dry-'));
   try {
     const harness = path.join(home, '.arize', 'harness');
@@ -324,6 +324,7 @@ async function dryRun(argv) {
     if (fs.existsSync(state)) fs.cpSync(state, path.join(copy, 'state'), { recursive: true });
     const env = Object.assign({}, process.env, {
       HOME: tmp,
+      USERPROFILE: tmp, // the home on Windows
       ARIZE_DRY_RUN: 'true',
       ARIZE_BACKFILL_HOME: home,
       ARIZE_BACKFILL_CHILD: '1',

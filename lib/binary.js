@@ -129,8 +129,18 @@ function readManifest() {
   }
 }
 
+/**
+ * The user's home, as the core finds it (native/platform: HOME; on Windows USERPROFILE first,
+ * which is what os.homedir() and so OpenCode use there; HOME only when a Unix-like shell set
+ * nothing else).
+ */
+function userHome(env = process.env) {
+  if (process.platform === 'win32') return env.USERPROFILE || env.HOME || os.homedir();
+  return env.HOME || os.homedir();
+}
+
 function cacheDir(env = process.env, version = packageVersion()) {
-  const base = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME || path.join(userHome(env), '.cache');
   return path.join(base, 'opencode-arize-tracing', version);
 }
 
@@ -234,6 +244,7 @@ module.exports = {
   defaultHost,
   platformKey,
   platformKeys,
+  userHome,
   linuxLibc,
   elfInterpreter,
   readManifest,

@@ -4,7 +4,7 @@
 //   2. the prebuild for this platform at a fixed path (a literal require, so
 //      `bun build --compile` can embed it): linux-x64, linux-arm64 (glibc), linux-x64-musl,
 //      linux-arm64-musl (musl: the C library is detected, lib/binary.js), darwin-x64,
-//      darwin-arm64;
+//      darwin-arm64, win32-x64;
 //   3. node-gyp-build: a source build (build/Release);
 //   4. the release binary for this platform from the user's cache (~/.cache/opencode-arize-
 //      tracing/<version>/), downloaded on first use by a child process (lib/binary.js) with a
@@ -28,6 +28,7 @@ const PREBUILDS = {
   'linux-arm64-musl': () => require('../prebuilds/linux-arm64-musl/node.napi.node'),
   'darwin-x64': () => require('../prebuilds/darwin-x64/node.napi.node'),
   'darwin-arm64': () => require('../prebuilds/darwin-arm64/node.napi.node'),
+  'win32-x64': () => require('../prebuilds/win32-x64/node.napi.node'),
 };
 
 function fixedPrebuild(key) {

@@ -32,8 +32,8 @@ const MARKER_SESSIONS_MAX = 1000;
 const BEAT_MS = 2000; // how often a busy process touches its marker (its last-seen-alive time)
 const FOREIGN_MARKER_MS = 24 * 3600 * 1000;
 
-/** The marker directory, beside the core's state and spool (which follow $HOME too). */
-function liveDir(home = process.env.HOME || os.homedir()) {
+/** The marker directory, beside the core's state and spool (the same home: binary.userHome). */
+function liveDir(home = require('./binary.js').userHome()) {
   return path.join(home, '.arize', 'harness', 'live', 'opencode');
 }
 

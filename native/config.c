@@ -567,7 +567,7 @@ static char *dup_trimmed(loader *l, const char *s, size_t len) {
 
 static char *dup_str(loader *l, const char *s) { return s ? dup_trimmed(l, s, strlen(s)) : NULL; }
 
-static char *fmt_str(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *fmt_str(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static char *fmt_str(loader *l, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -582,7 +582,7 @@ static char *fmt_str(loader *l, const char *fmt, ...) {
 
 /* Sets the warning unless one is already set: the first problem is the one to fix.
  * Callers pass key names and positions only, never values. */
-static void warn(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static void warn(loader *l, const char *fmt, ...) {
   if (l->c->warning) return;
   va_list ap;
@@ -781,7 +781,7 @@ static bool fn_scalar(fnode n, char buf[64], const char **s, size_t *len) {
     *len = json_string_length(n.j);
     return true;
   }
-  if (json_is_integer(n.j)) snprintf(buf, 64, "%" JSON_INTEGER_FORMAT, json_integer_value(n.j));
+  if (json_is_integer(n.j)) snprintf(buf, 64, "%lld", (long long)json_integer_value(n.j));
   else if (json_is_real(n.j)) snprintf(buf, 64, "%.17g", json_real_value(n.j));
   else if (json_is_boolean(n.j)) snprintf(buf, 64, "%s", json_is_true(n.j) ? "true" : "false");
   else return false;
@@ -819,7 +819,7 @@ static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
 }
 
 /* Warns "config PATH: line N: <message>" (no line for JSON). */
-static void warn_at(loader *l, fnode n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn_at(loader *l, fnode n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 static void warn_at(loader *l, fnode n, const char *fmt, ...) {
   if (l->c->warning) return;
   va_list ap;
@@ -1762,10 +1762,19 @@ static void resolve_settings(loader *l) {
   resolve_table(l);
 
   const char *log_file = env_get(l->envp, ENV(S_LOG_FILE));
-  c->log_file =
-      log_file ? dup_str(l, log_file) : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
-  c->state_dir = fmt_str(l, "%s/.arize/harness/state/opencode", c->home);
-  c->spool_dir = fmt_str(l, "%s/.arize/harness/spool/opencode", c->home);
+  c->log_file = log_file ? dup_str(l, log_file)
+                         : fmt_str(l,
+                                   "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                                   "logs" PLATFORM_SEP "opencode.log",
+                                   c->home);
+  c->state_dir = fmt_str(l,
+                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                         "state" PLATFORM_SEP "opencode",
+                         c->home);
+  c->spool_dir = fmt_str(l,
+                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                         "spool" PLATFORM_SEP "opencode",
+                         c->home);
 
   if (!l->oom) resolve_export(l);
   if (!l->oom) resolve_openinference(l);
@@ -1989,8 +1998,10 @@ static void resolve_target(loader *l) {
 
 /* $HOME/.arize/harness/config.yaml, or config.json beside it when only that exists. */
 static char *default_config_path(loader *l) {
-  char *yaml = fmt_str(l, "%s/.arize/harness/config.yaml", l->c->home);
-  char *json = fmt_str(l, "%s/.arize/harness/config.json", l->c->home);
+  char *yaml = fmt_str(
+      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.yaml", l->c->home);
+  char *json = fmt_str(
+      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.json", l->c->home);
   platform_info st;
   bool use_json = yaml && json && platform_target_info(yaml, &st) != 0 && errno == ENOENT &&
                   platform_target_info(json, &st) == 0;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
+#include "platform.h"
 #include "retry.h"
 #include "wallclock.h"
 

@@ -40,8 +40,7 @@ int http_global_init(void) {
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static void http_set_error(http_response *resp, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void http_set_error(http_response *resp, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 static void http_set_error(http_response *resp, const char *fmt, ...) {
   va_list ap;

@@ -89,11 +89,11 @@ void payload_release(void);
 bool payload_id_ok(const char *id);
 
 /* Sets r->error to the formatted reason; returns -1 (the whole payload is rejected). */
-int payload_reject(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int payload_reject(reconcile_result *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 /* One bad item costs only itself (ARCHITECTURE.md): logs one line naming it (ids and position,
  * never content) and counts it in r->items_skipped; the rest is traced. */
-void payload_skip(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void payload_skip(reconcile_result *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 /* Reads messages into view (view->id set). A message or part that cannot be read, or a part
  * that names another message or session, is skipped (removed from the tree, so nothing later

@@ -27,6 +27,7 @@
 #include "attrs.h"
 #include "hash.h"
 #include "payload.h"
+#include "platform.h"
 #include "text.h"
 
 /* One reconcile: what it reads and writes, borrowed for its duration. */

@@ -385,7 +385,7 @@ void state_begin(state *st, const char *session_id) {
   size_t n = strlen(st->dir) + strlen(name) + 2;
   char *path = malloc(n);
   if (!path) return;
-  snprintf(path, n, "%s/%s", st->dir, name);
+  snprintf(path, n, "%s" PLATFORM_SEP "%s", st->dir, name);
   /* Read-only, without O_CREAT when the file exists (the common case), without a lock and
    * O_NOATIME: nothing here waits on another process or the journal. A new session's file is
    * created empty, and its first append adds the header. */

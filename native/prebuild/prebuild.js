@@ -23,6 +23,8 @@
 //   node native/prebuild/prebuild.js [KEY ...]        (default: every target)
 //   node native/prebuild/prebuild.js --out DIR [KEY ...] builds into DIR/<key>/ instead
 //   node native/prebuild/prebuild.js --check [KEY ...] checks the files in prebuilds/ only
+//   node native/prebuild/prebuild.js --static-dir KEY  prints {dir, CC, AR}: KEY's static
+//                                                      libraries (built when missing)
 //   ARIZE_TRACING_BUILD_CACHE   where toolchains and static libraries are cached (tools.js)
 const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -32,6 +34,8 @@ const path = require('node:path');
 const { TARGETS } = require('./targets.js');
 const tools = require('./tools.js');
 const macho = require('./macho.js');
+const pe = require('./pe.js');
+const { fetchOne } = require('./deps.js');
 const { listSources } = require('../sources.js');
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -124,7 +128,8 @@ function toolchain(key) {
   if (!t.cc.zig) {
     const cc = which(t.cc[0]);
     if (!cc) throw new Error(`${key}: no C compiler ${t.cc[0]} (Debian: apt-get install ${t.apt})`);
-    const ar = t.cc[0].endsWith('-gcc') ? which(t.cc[0].replace(/gcc$/, 'ar')) || 'ar' : 'ar';
+    const ar = t.ar ? which(t.ar) : t.cc[0].endsWith('-gcc') ? which(t.cc[0].replace(/gcc$/, 'ar')) || 'ar' : 'ar';
+    if (!ar) throw new Error(`${key}: no archiver ${t.ar} (Debian: apt-get install ${t.apt})`);
     return { CC: cc, AR: ar };
   }
   return zigWrapper(key, t.cc.zig);
@@ -159,6 +164,9 @@ function stubInputs(t) {
   const arch = t.multiarch.split('-')[0] === 'aarch64' ? 'arm64' : 'amd64';
   return {
     curl: systemLibrary(t.multiarch, 'libcurl.so.4', `libcurl4:${arch}`),
+    get files() {
+      return [this.curl, this.zlib, ...this.zlibHeaders];
+    },
     zlib: systemLibrary(t.multiarch, 'libz.so.1', `zlib1g:${arch}`),
     curlHeaders: (() => {
       const dir = `/usr/include/${t.multiarch}/curl`;
@@ -177,6 +185,7 @@ function stubInputs(t) {
 // the core records libcurl.so.4 / libz.so.1 without Debian's symbol versions (a libcurl built
 // elsewhere, Alpine's, Fedora's, then loads it without "no version information" warnings).
 function elfStubs(dir, inputs, tc) {
+  systemHeaders(dir, inputs);
   for (const [name, file, soname] of [
     ['curl', inputs.curl, 'libcurl.so.4'],
     ['z', inputs.zlib, 'libz.so.1'],
@@ -210,6 +219,7 @@ function tbd(installName, current, compat, symbols) {
 }
 
 function machoStubs(dir, inputs) {
+  systemHeaders(dir, inputs);
   const curl = exportedFunctions(inputs.curl).filter((f) => /^curl_/.test(f) && !CURL_AFTER_7_64.includes(f));
   fs.writeFileSync(path.join(dir, 'libcurl.tbd'), tbd('/usr/lib/libcurl.4.dylib', '9', '7', curl));
   const zlib = exportedFunctions(inputs.zlib).filter((f) => !/^_/.test(f));
@@ -219,19 +229,31 @@ function machoStubs(dir, inputs) {
 }
 
 // A target's static libraries, headers and stubs: one cache entry per hash of its inputs.
-function staticDir(key, tc) {
+// prepared: what the format's prepare() fetched (win32: the verified curl and zlib sources).
+function staticDir(key, tc, prepared = {}) {
   const t = TARGETS[key];
-  const inputs = stubInputs(t);
+  const fmt = FORMATS[t.format];
+  const inputs = fmt.inputs ? fmt.inputs(t, prepared) : stubInputs(t);
   const hash = crypto.createHash('sha256');
-  for (const f of ['deps.json', 'static-deps.sh', 'glibc_compat.h'])
+  for (const f of ['deps.json', 'static-deps.sh', 'glibc_compat.h', ...(fmt.files || [])])
     hash.update(fs.readFileSync(path.join(__dirname, f)));
   // the code below that fills the entry is part of what it is made from
-  for (const fn of [staticDir, stubInputs, exportedFunctions, elfStubs, machoStubs, tbd]) hash.update(fn.toString());
+  for (const fn of [
+    staticDir,
+    stubInputs,
+    exportedFunctions,
+    elfStubs,
+    machoStubs,
+    tbd,
+    systemHeaders,
+    ...(fmt.code || []),
+  ])
+    hash.update(fn.toString());
   hash
     .update(JSON.stringify(t).split(ROOT).join(''))
     .update(JSON.stringify(CURL_AFTER_7_64))
     .update(run(tc.CC, ['--version']));
-  for (const f of [inputs.curl, inputs.zlib, ...inputs.zlibHeaders]) hash.update(f).update(fs.readFileSync(f));
+  for (const f of inputs.files) hash.update(f).update(fs.readFileSync(f));
   const dir = path.join(tools.cacheRoot(), 'static', `${key}-${hash.digest('hex').slice(0, 16)}`);
   return tools.entry(dir, (tmp) => {
     execFileSync('bash', [path.join(__dirname, 'static-deps.sh'), tmp, path.join(tools.cacheRoot(), 'downloads')], {
@@ -239,13 +261,18 @@ function staticDir(key, tc) {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: Object.assign({}, process.env, tc, { TARGET_OS: t.os, EXTRA_CFLAGS: t.cflags.join(' ') }),
     });
-    fs.cpSync(inputs.curlHeaders, path.join(tmp, 'include', 'curl'), { recursive: true });
-    for (const f of inputs.zlibHeaders) fs.copyFileSync(f, path.join(tmp, 'include', path.basename(f)));
     const stub = path.join(tmp, 'stub');
     fs.mkdirSync(stub);
-    FORMATS[t.format].stubs(stub, inputs, tc);
+    fmt.stubs(stub, inputs, tc, t);
     fs.rmSync(path.join(tmp, 'src'), { recursive: true, force: true });
   });
+}
+
+// ELF and Mach-O: the system's libcurl and zlib headers beside the static libraries.
+function systemHeaders(stub, inputs) {
+  const include = path.join(path.dirname(stub), 'include');
+  fs.cpSync(inputs.curlHeaders, path.join(include, 'curl'), { recursive: true });
+  for (const f of inputs.zlibHeaders) fs.copyFileSync(f, path.join(include, path.basename(f)));
 }
 
 // ---- compile and link --------------------------------------------------------------------
@@ -343,7 +370,8 @@ async function build(key, outRoot = path.join(ROOT, 'prebuilds')) {
   if (!t) throw new Error(`unknown target ${key} (known: ${Object.keys(TARGETS).join(', ')})`);
   const started = Date.now();
   const tc = toolchain(key);
-  const st = staticDir(key, tc);
+  const fmt = FORMATS[t.format];
+  const st = staticDir(key, tc, fmt.prepare ? await fmt.prepare(t) : {});
   // objects live in a directory of their own, named the same on every run (the file name
   // is the link's output name, and lld records it in the Mach-O signature's identifier).
   const work = path.join(tools.cacheRoot(), 'build', key);
@@ -412,6 +440,17 @@ function inspect(file, key) {
     const exported = m.exported.map((s) => s.replace(/^_/, ''));
     return { ...base, format: 'macho', exported, needed: m.dylibs, machine: m.arch, macho: m };
   }
+  if (pe.isPE(bytes)) {
+    const p = pe.parse(bytes);
+    return {
+      ...base,
+      format: 'pe',
+      exported: p.exported,
+      needed: [...p.imports, ...p.delayed],
+      machine: p.machine,
+      pe: p,
+    };
+  }
   return { ...base, format: 'unknown', exported: [], needed: [], machine: '' };
 }
 
@@ -420,6 +459,8 @@ function describe(info) {
   const head = `${rel}: ${info.bytes} bytes, ${info.format} ${info.machine}; exports ${info.exported.join(', ')}; needs ${info.needed.join(', ')}`;
   if (info.format === 'elf')
     return head + (info.maxGlibc ? `; highest glibc symbol version GLIBC_${info.maxGlibc}` : '');
+  if (info.format === 'pe')
+    return `${head}; DLL, Node-API delay-loaded from ${info.pe.delayed.join(', ')} (the host executable), timestamp ${info.pe.timestamp}`;
   if (info.format === 'macho') {
     const m = info.macho;
     return `${head}; ${m.filetypeName}, minos ${m.minos}, uuid ${m.uuid}, ${m.signature ? `signed (${m.signature.identifier}, ${m.signature.valid ? 'hashes valid' : 'HASHES INVALID'})` : 'unsigned'}`;
@@ -466,17 +507,135 @@ function checkMacho(info, t) {
   return problems;
 }
 
+// ---- Windows PE (win32-x64): mingw-w64 links a DLL with everything inside it ----------------
+
+const WINDOWS_DEPS = JSON.parse(fs.readFileSync(path.join(__dirname, 'deps-windows.json'), 'utf8'));
+const DELAY_HOOK = path.join(__dirname, 'win_delay_load_hook.c');
+
+// Node-API's functions as node.exe exports them: every NAPI_EXTERN of the Node-API headers
+// (native/nodedir, the same list as node-api-headers' node_api.def).
+const NODE_API_HEADERS = ['js_native_api.h', 'node_api.h'].map((h) =>
+  path.join(ROOT, 'native', 'nodedir', 'include', 'node', h),
+);
+function nodeApiDef() {
+  const names = new Set();
+  for (const h of NODE_API_HEADERS)
+    for (const m of fs.readFileSync(h, 'utf8').matchAll(/NAPI_EXTERN[^;{]*?\b((?:napi|node_api)_\w+)\s*\(/g))
+      names.add(m[1]);
+  if (!names.size) throw new Error('no Node-API functions in native/nodedir (node native/nodedir/prepare.js)');
+  return ['LIBRARY node.exe', 'EXPORTS', ...[...names].sort(), ''].join('\n');
+}
+
+// The verified curl and zlib source tarballs (deps.js: upstream, else Debian's .orig).
+async function prepareWindows() {
+  const dl = path.join(tools.cacheRoot(), 'downloads');
+  fs.mkdirSync(dl, { recursive: true });
+  const out = {};
+  for (const name of ['curl', 'zlib']) out[name] = await fetchOne({ name, ...WINDOWS_DEPS[name] }, dl);
+  return out;
+}
+
+function windowsInputs(t, prepared) {
+  if (!prepared.curl) throw new Error('win32-x64: the curl and zlib sources were not fetched (prepare)');
+  return { ...prepared, files: [prepared.curl, prepared.zlib, ...NODE_API_HEADERS] };
+}
+
+// Static zlib and libcurl (Schannel): a cache entry of their own (curl's configure is the
+// slowest step of the whole recipe), named by what they are made from.
+function windowsLibs(inputs, tc) {
+  const hash = crypto.createHash('sha256');
+  for (const f of ['deps-windows.json', 'windows-deps.sh']) hash.update(fs.readFileSync(path.join(__dirname, f)));
+  for (const f of [inputs.curl, inputs.zlib]) hash.update(fs.readFileSync(f));
+  hash.update(run(tc.CC, ['--version'])).update(tc.AR);
+  const dir = path.join(tools.cacheRoot(), 'windows-libs', hash.digest('hex').slice(0, 16));
+  return tools.entry(dir, (tmp) =>
+    execFileSync('bash', [path.join(__dirname, 'windows-deps.sh'), tmp, inputs.curl, inputs.zlib], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: Object.assign({}, process.env, tc),
+    }),
+  );
+}
+
+// The static libraries above, and the delay-load import library of Node-API: the core
+// imports napi_* from "node.exe", answered at load time by the executable that loads it
+// (win_delay_load_hook.c), so one file serves node.exe and bun.exe.
+function windowsStubs(stub, inputs, tc) {
+  const root = path.dirname(stub);
+  const libs = windowsLibs(inputs, tc);
+  for (const f of ['libz.a', 'libcurl.a']) fs.copyFileSync(path.join(libs, 'lib', f), path.join(root, 'lib', f));
+  fs.cpSync(path.join(libs, 'include'), path.join(root, 'include'), { recursive: true });
+  const dlltool = tc.AR.replace(/ar$/, 'dlltool');
+  const def = path.join(stub, 'node.def');
+  fs.writeFileSync(def, nodeApiDef());
+  run(dlltool, ['-d', def, '-D', 'node.exe', '-t', 'napi', '-y', path.join(stub, 'libnode_delay.a')], { cwd: stub });
+}
+
+function linkPe(t, tc, st, objects, out) {
+  const hook = path.join(path.dirname(out), 'win_delay_load_hook.o');
+  run(tc.CC, ['-O2', '-g0', '-Wall', '-Wextra', '-Werror', '-c', '-o', hook, DELAY_HOOK]);
+  run(tc.CC, [
+    '-shared',
+    '-o',
+    out,
+    ...objects,
+    hook,
+    ...['jansson', 'yaml', 'protobuf-c', 'curl', 'z'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
+    path.join(st, 'stub', 'libnode_delay.a'),
+    '-ldelayimp',
+    ...t.ldflags,
+    path.join(__dirname, 'exports.def'),
+  ]);
+}
+
+function checkPe(info, t) {
+  const problems = [];
+  const p = info.pe;
+  if (!p.dll) problems.push('is not a DLL');
+  const unexpected = p.imports.filter((d) => !t.imports.some((ok) => ok.toLowerCase() === d.toLowerCase()));
+  if (unexpected.length)
+    problems.push(`imports DLLs beyond the system's (${t.imports.join(', ')}): ${unexpected.join(', ')}`);
+  if (p.delayed.join() !== t.delayed.join())
+    problems.push(`delay-loads ${p.delayed.join(', ') || 'nothing'}, not ${t.delayed.join(', ')}`);
+  if (p.timestamp !== 0 || p.exportTimestamp !== 0) problems.push('carries a link timestamp (not reproducible)');
+  return problems;
+}
+
 const FORMATS = {
   elf: { stubs: elfStubs, link: linkElf, check: checkElf },
   macho: { stubs: machoStubs, link: linkMacho, check: checkMacho },
+  pe: {
+    prepare: prepareWindows,
+    inputs: windowsInputs,
+    stubs: windowsStubs,
+    link: linkPe,
+    check: checkPe,
+    files: ['deps-windows.json', 'windows-deps.sh', 'win_delay_load_hook.c'],
+    get code() {
+      return [prepareWindows, windowsInputs, windowsStubs, windowsLibs, nodeApiDef];
+    },
+  },
 };
 
 async function main(argv) {
   const checkOnly = argv.includes('--check');
   const outAt = argv.indexOf('--out');
   const outRoot = outAt >= 0 ? path.resolve(argv[outAt + 1]) : path.join(ROOT, 'prebuilds');
-  const keys = argv.filter((a, i) => a !== '--check' && i !== outAt && i !== outAt + 1);
+  const keys = argv.filter((a, i) => a !== '--check' && (outAt < 0 || (i !== outAt && i !== outAt + 1)));
   const targets = keys.length ? keys : Object.keys(TARGETS);
+  const staticAt = argv.indexOf('--static-dir');
+  if (staticAt >= 0) {
+    // the static libraries and headers of one target (built when missing): the C tests
+    // built for that target link them (test/windows-c.test.js)
+    const key = argv[staticAt + 1];
+    const t = TARGETS[key];
+    if (!t) throw new Error(`unknown target ${key}`);
+    const tc = toolchain(key);
+    const fmt = FORMATS[t.format];
+    const st = staticDir(key, tc, fmt.prepare ? await fmt.prepare(t) : {});
+    process.stdout.write(JSON.stringify({ dir: st, ...tc }) + '\n');
+    return;
+  }
   if (checkOnly) {
     let bad = 0;
     for (const key of targets) {

@@ -14,7 +14,8 @@
 //   apt            Debian packages that provide cc (named in the error when it is missing)
 //   multiarch      /usr/lib/<multiarch>/libcurl.so.4 and /usr/include/<multiarch>/curl: the
 //                  symbol lists and headers of libcurl and zlib (Debian 12: curl 7.88.1)
-//   format         elf | macho
+//   format         elf | macho | pe
+//   ar             the archiver, when it is not cc with gcc replaced by ar
 //   cflags         added to every compile (the static libraries' too)
 //   ldflags        added to the link
 //   machine        ELF: readelf's Machine; Mach-O: the -arch of ld64.lld
@@ -22,6 +23,8 @@
 //   maxGlibc       glibc targets: the oldest glibc it must load on
 //   minos          Mach-O: LC_BUILD_VERSION minos, and what zig's target pins
 //   sign           Mach-O: lld's ad-hoc code signature (required on Apple Silicon)
+//   imports        PE: the only DLLs it may import (the system's)
+//   delayed        PE: the delay-loaded DLLs (Node-API from the host executable)
 const path = require('node:path');
 
 const GLIBC_COMPAT = path.join(__dirname, 'glibc_compat.h');
@@ -118,7 +121,31 @@ const TARGETS = {
     minos: '11.0',
     sign: true,
   },
-  // 'win32-x64': { os: 'win32', arch: 'x64', format: 'pe', ... }   (the Windows port)
+  'win32-x64': {
+    os: 'win32',
+    arch: 'x64',
+    cc: ['x86_64-w64-mingw32-gcc-posix'],
+    ar: 'x86_64-w64-mingw32-ar',
+    apt: 'gcc-mingw-w64-x86-64-posix mingw-w64-x86-64-dev',
+    format: 'pe',
+    // mingw's C99 printf (%zu), libyaml and libcurl linked statically (no dllimport)
+    cflags: ['-D__USE_MINGW_ANSI_STDIO=1', '-DYAML_DECLARE_STATIC', '-DCURL_STATICLIB'],
+    // everything inside the one DLL: winpthreads and libgcc too; no link timestamp
+    ldflags: [
+      '-static',
+      '-static-libgcc',
+      '-Wl,--no-insert-timestamp',
+      '-s',
+      '-lbcrypt',
+      '-lcrypt32',
+      '-lsecur32',
+      '-ladvapi32',
+      '-lws2_32',
+    ],
+    machine: 'x86-64',
+    imports: ['KERNEL32.dll', 'msvcrt.dll', 'WS2_32.dll', 'ADVAPI32.dll', 'CRYPT32.dll', 'bcrypt.dll', 'Secur32.dll'],
+    delayed: ['node.exe'],
+  },
 };
 
 module.exports = { TARGETS };

@@ -8,7 +8,11 @@
 
 #include "check.h"
 #include "config.h"
+#include "platform.h"
 #include "redact.h"
+
+/* where the core keeps its files under a home, with the system's separator */
+#define HARNESS PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
 static char config_file[512]; /* tmpdir/config.yaml, rewritten by each test that needs it */
@@ -76,15 +80,15 @@ static void test_defaults_with_empty_env(void) {
   CHECK_INT(c->n_headers, 0);
   CHECK(c->log_prompts && c->log_tool_details && c->log_tool_content);
   CHECK_STR(c->home, ".");
-  CHECK_STR(c->config_path, "./.arize/harness/config.yaml");
+  CHECK_STR(c->config_path, "." HARNESS "config.yaml");
   CHECK_INT(c->config_mtime, 0);
-  CHECK_STR(c->log_file, "./.arize/harness/logs/opencode.log");
-  CHECK_STR(c->state_dir, "./.arize/harness/state/opencode");
-  CHECK_STR(c->spool_dir, "./.arize/harness/spool/opencode");
+  CHECK_STR(c->log_file, "." HARNESS "logs" PLATFORM_SEP "opencode.log");
+  CHECK_STR(c->state_dir, "." HARNESS "state" PLATFORM_SEP "opencode");
+  CHECK_STR(c->spool_dir, "." HARNESS "spool" PLATFORM_SEP "opencode");
   CHECK_STR(c->why_not_sending,
             "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX), "
             "PHOENIX_ENDPOINT (Phoenix) or OTEL_EXPORTER_OTLP_ENDPOINT (any OTLP backend), or "
-            "add them to ./.arize/harness/config.yaml");
+            "add them to ." HARNESS "config.yaml");
   CHECK(c->warning == NULL);
   config_free(c);
 }
@@ -121,10 +125,10 @@ static void test_paths_follow_home(void) {
   const char *env[] = {"HOME=/home/someone", NULL};
   config *c = config_load(NULL, env);
   CHECK_STR(c->home, "/home/someone");
-  CHECK_STR(c->config_path, "/home/someone/.arize/harness/config.yaml");
-  CHECK_STR(c->log_file, "/home/someone/.arize/harness/logs/opencode.log");
-  CHECK_STR(c->state_dir, "/home/someone/.arize/harness/state/opencode");
-  CHECK_STR(c->spool_dir, "/home/someone/.arize/harness/spool/opencode");
+  CHECK_STR(c->config_path, "/home/someone" HARNESS "config.yaml");
+  CHECK_STR(c->log_file, "/home/someone" HARNESS "logs" PLATFORM_SEP "opencode.log");
+  CHECK_STR(c->state_dir, "/home/someone" HARNESS "state" PLATFORM_SEP "opencode");
+  CHECK_STR(c->spool_dir, "/home/someone" HARNESS "spool" PLATFORM_SEP "opencode");
   config_free(c);
 }
 
@@ -133,9 +137,9 @@ static void test_default_config_file_is_read_from_home(void) {
   snprintf(home, sizeof home, "HOME=%s", tmpdir);
   snprintf(dir, sizeof dir, "%s/.arize", tmpdir);
   mkdir(dir, 0700);
-  snprintf(dir, sizeof dir, "%s/.arize/harness", tmpdir);
+  snprintf(dir, sizeof dir, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness", tmpdir);
   mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/config.yaml", dir);
+  snprintf(path, sizeof path, "%s" PLATFORM_SEP "config.yaml", dir);
   write_file(path, "harnesses:\n  opencode:\n    project_name: from-home\n");
   const char *env[] = {home, NULL};
   config *c = config_load(NULL, env);
@@ -296,6 +300,9 @@ static void test_unreadable_file_warns(void) {
   if (geteuid() == 0) return; /* root reads mode 000 files: nothing to test */
   write_file(config_file, "user_id: x\n");
   chmod(config_file, 0);
+  platform_info info;
+  if (platform_path_info(config_file, &info) == 0 && info.permissions != 0)
+    return; /* no mode bits (Windows) */
   config *c = config_load(config_file, no_env);
   CHECK(contains(c->warning, "cannot read"));
   CHECK(c->user_id == NULL);
@@ -1181,9 +1188,9 @@ static void write_home_file(const char *name, const char *text, char *path, size
   mkdir(dir, 0700);
   snprintf(dir, sizeof dir, "%s/jhome/.arize", tmpdir);
   mkdir(dir, 0700);
-  snprintf(dir, sizeof dir, "%s/jhome/.arize/harness", tmpdir);
+  snprintf(dir, sizeof dir, "%s/jhome" PLATFORM_SEP ".arize" PLATFORM_SEP "harness", tmpdir);
   mkdir(dir, 0700);
-  snprintf(path, n, "%s/%s", dir, name);
+  snprintf(path, n, "%s" PLATFORM_SEP "%s", dir, name);
   write_file(path, text);
 }
 
@@ -1275,6 +1282,9 @@ static void test_world_readable_file_with_a_key_warns_first(void) {
   write_file(config_file,
              "harnesses:\n  opencode:\n    api_key: k-SECRET\nlogging:\n  prompts: maybe\n");
   chmod(config_file, 0644);
+  platform_info info;
+  if (platform_path_info(config_file, &info) == 0 && info.permissions != 0644)
+    return; /* no mode bits (Windows) */
   config *c = config_load(config_file, no_env);
   CHECK(starts_with(c->warning, "config "));
   CHECK(contains(c->warning, "other users can read it (mode 644) and it holds a key: chmod 600 "));
