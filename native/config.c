@@ -46,7 +46,7 @@
  * variables (the first one set wins; older names last), its default, bounds and unit, whether it
  * is a secret, and the config field it fills. Parsing the file, the environment override, the
  * bounds check, the defaults, the unknown-key warning (the known keys are this table's keys),
- * the readable-file warning (secrets) and config_schema_json (the CLI and the README test read
+ * the readable-file warning (secrets) and config_schema_json (the CLI and the docs test read
  * it) all walk this table. Adding a setting is one row here plus its field in config.h.
  *
  * Settings with field F_NONE are resolved by hand below (the backend, the resource, the log
@@ -1929,7 +1929,7 @@ time_t config_file_mtime(const char *path) {
   return st.st_mtime;
 }
 
-/* ---- the schema, for the CLI and the README test ---- */
+/* ---- the schema, for the CLI and the docs test (docs/settings.md) ---- */
 
 static const char *const type_names[] = {
     [ST_STRING] = "string", [ST_NUMBER] = "number", [ST_FLAG] = "flag", [ST_SWITCH] = "switch",

@@ -52,7 +52,7 @@ typedef struct {
   char *spool_dir;     /* ~/.arize/harness/spool/opencode */
 
   /* Export and spool. Each field's file key, variables, default and bounds are its row in
-   * config.c's settings table (and the README's settings table); the field holds the value in
+   * config.c's settings table (and the table of docs/settings.md); the field holds the value in
    * bytes or seconds where the key says MB or days. */
   size_t spool_max_bytes; /* past it the oldest unsent spans are dropped */
   long spool_max_age_s;   /* older unsent spans are dropped (a refused key keeps them until

@@ -1,5 +1,5 @@
 /* queue — the hand-off: encoded spans waiting for the exporter, in arrival order, and the
- * writer thread that makes them durable in the spool (see the README, "Durability").
+ * writer thread that makes them durable in the spool (see docs/durability.md).
  *
  * reconcile's side hands a unit over (the spans of one reconcile and the dedup marks they
  * answer for) and returns at once: it never waits on the disk or the network. The writer

@@ -1,5 +1,5 @@
 /* spool — encoded spans on disk until the backend has them (the durable half of the
- * hand-off; the whole durability protocol is written down in the README, "Durability").
+ * hand-off; the whole durability protocol is written down in docs/durability.md).
  *
  * Each process writes into its own directory under the spool root, holding an exclusive lock
  * on it for as long as it lives. A directory whose lock is free belongs to a process that

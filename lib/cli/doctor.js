@@ -176,7 +176,9 @@ async function doctor(flags = {}) {
     );
     return finish();
   }
-  const s = JSON.parse(native.binding.configStatus());
+  // an older copy without configStatus: the settings as this copy's core reads them
+  const reader = typeof native.binding.configStatus === 'function' ? native : require('../native.js');
+  const s = JSON.parse(reader.binding.configStatus());
   const unknownKeys = s.config.unknown_keys;
 
   // 3. the config file parses and names only known keys
