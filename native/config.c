@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
+
+#include "platform.h"
+#include "redact.h"
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -53,7 +53,19 @@
  * file): their row still gives their keys, variables and defaults to everyone else. The order
  * is the order the file is read and the environment applied, so the first warning stays the
  * first. */
-typedef enum { ST_STRING, ST_NUMBER, ST_FLAG, ST_SWITCH, ST_CHOICE, ST_MAP, ST_LIST } setting_type;
+/* ST_LIST: an environment list "k=v,k2=v2"; ST_SEQUENCE: a file list (YAML sequence, JSON
+ * array) of texts, each entry of redact.patterns also a mapping {pattern, kind}; the lists of
+ * the top level and of harnesses.opencode add up. */
+typedef enum {
+  ST_STRING,
+  ST_NUMBER,
+  ST_FLAG,
+  ST_SWITCH,
+  ST_CHOICE,
+  ST_MAP,
+  ST_LIST,
+  ST_SEQUENCE
+} setting_type;
 typedef enum { AT_ENV, AT_TOP, AT_HARNESS, AT_BOTH } setting_scope;
 /* F_BACKEND: a string field the backend's rules fill (resolve_target), not resolve_table */
 typedef enum { F_NONE, F_STR, F_BOOL, F_LONG, F_SIZE, F_BACKEND } field_kind;
@@ -100,6 +112,10 @@ enum {
   S_HIDE_INPUT_TEXT,
   S_HIDE_OUTPUT_TEXT,
   S_LOG_FILE,
+  S_REDACT_SECRETS,
+  S_REDACT_PATTERNS,
+  S_REDACT_VALUES,
+  S_REDACT_ALLOW,
   S_COUNT
 };
 
@@ -131,7 +147,8 @@ static const struct setting {
                         FIELD(F_STR, project_name)},
     [S_TARGET] =
         {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
-    [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL},
+    [S_ENDPOINT] =
+        {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
     [S_API_KEY] = {"api_key",
                    AT_HARNESS,
                    NULL,
@@ -148,7 +165,7 @@ static const struct setting {
                     NULL,
                     .secret = true,
                     FIELD(F_BACKEND, space_id)},
-    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us"},
+    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .field = F_NONE},
     [S_HEADERS] = {"headers",
                    AT_HARNESS,
                    NULL,
@@ -267,13 +284,14 @@ static const struct setting {
                        "true",
                        .def = 1,
                        FIELD(F_BOOL, spool_fsync)},
-    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL},
+    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE},
     [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
     [S_DRY_RUN] =
         {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
     [S_VERBOSE] =
         {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
-    [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL},
+    [S_PHOENIX_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
     [S_PHOENIX_API_KEY] = {NULL,
                            AT_ENV,
                            NULL,
@@ -282,11 +300,19 @@ static const struct setting {
                            NULL,
                            .secret = true,
                            FIELD(F_BACKEND, phoenix_api_key)},
-    [S_OTLP_TRACES_ENDPOINT] =
-        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}, ST_STRING, NULL},
-    [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL},
-    [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode"},
-    [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL},
+    [S_OTLP_TRACES_ENDPOINT] = {NULL,
+                                AT_ENV,
+                                NULL,
+                                {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+                                ST_STRING,
+                                NULL,
+                                .field = F_NONE},
+    [S_OTLP_ENDPOINT] =
+        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+    [S_SERVICE_NAME] =
+        {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode", .field = F_NONE},
+    [S_RESOURCE_ATTRIBUTES] =
+        {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL, .field = F_NONE},
     [S_HIDE_INPUTS] = {NULL,
                        AT_ENV,
                        NULL,
@@ -329,8 +355,34 @@ static const struct setting {
                             ST_SWITCH,
                             "false",
                             FIELD(F_BOOL, hide_output_text)},
-    [S_LOG_FILE] =
-        {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING, "~/.arize/harness/logs/opencode.log"},
+    [S_LOG_FILE] = {NULL,
+                    AT_ENV,
+                    NULL,
+                    {"ARIZE_LOG_FILE"},
+                    ST_STRING,
+                    "~/.arize/harness/logs/opencode.log",
+                    .field = F_NONE},
+    /* Secret redaction (redact.h): the built-in detectors, and the user's rules. */
+    [S_REDACT_SECRETS] = {"redact.secrets",
+                          AT_BOTH,
+                          NULL,
+                          {"ARIZE_REDACT_SECRETS"},
+                          ST_FLAG,
+                          "true",
+                          .def = 1,
+                          FIELD(F_BOOL, redact_secrets)},
+    [S_REDACT_PATTERNS] =
+        {"redact.patterns", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE},
+    /* literal values to redact are secrets themselves */
+    [S_REDACT_VALUES] = {"redact.values",
+                         AT_BOTH,
+                         NULL,
+                         {NULL},
+                         ST_SEQUENCE,
+                         NULL,
+                         .secret = true,
+                         .field = F_NONE},
+    [S_REDACT_ALLOW] = {"redact.allow", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE},
 #undef FIELD
 #undef NUMBER
 };
@@ -377,12 +429,11 @@ static const struct backend {
       {"space_id", S_SPACE_ID, "", true},
       {"arize-interface", S_COUNT, "otel", false}}},
     /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-    {CONFIG_TARGET_PHOENIX,
-     "http://",
-     {{NULL}},
-     {{"x-project-name", S_PROJECT_NAME, "", false},
-      {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
-    {CONFIG_TARGET_OTLP, "https://", {{NULL}}, {{NULL}}},
+    {.target = CONFIG_TARGET_PHOENIX,
+     .default_scheme = "http://",
+     .headers = {{"x-project-name", S_PROJECT_NAME, "", false},
+                 {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
+    {.target = CONFIG_TARGET_OTLP, .default_scheme = "https://"},
 };
 
 static const struct backend *backend_of(config_target t) {
@@ -399,16 +450,17 @@ typedef struct {
   int flag[S_COUNT];
   long num[S_COUNT];
   bool has_num[S_COUNT];
-  config_pairs headers;    /* harnesses.opencode.headers (for target otlp) */
-  config_pairs attributes; /* attributes, then harnesses.opencode.attributes */
+  config_pairs headers;      /* harnesses.opencode.headers (for target otlp) */
+  config_pairs attributes;   /* attributes, then harnesses.opencode.attributes */
+  config_pairs seq[S_COUNT]; /* ST_SEQUENCE: the entries (names), with a kind or "" (values) */
 } file_settings;
 
 typedef struct {
   config *c;
   const char *const *envp;
   file_settings file;
-  mode_t file_mode; /* of the config file read; 0 when none was read */
-  bool oom;         /* set by every allocation that failed; config_load then returns NULL */
+  unsigned file_mode; /* permissions of the config file read; 0 when none was read */
+  bool oom;           /* set by every allocation that failed; config_load then returns NULL */
 } loader;
 
 /* ---- small helpers ---- */
@@ -600,32 +652,28 @@ static void pairs_free(config_pairs *p) {
  * 1 when there is nothing to parse (missing: silently; otherwise with a warning). */
 static int read_config_file(loader *l, char **buf, size_t *len) {
   config *c = l->c;
-  /* O_NONBLOCK: a FIFO at the path must not hang OpenCode's start. */
-  int fd = open(c->config_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  /* A regular file only: a FIFO at the path must not hang OpenCode's start. Read-only, so a
+   * symbolic link is followed (a config kept with the user's dotfiles). */
+  int fd = platform_open(c->config_path, PLATFORM_READ | PLATFORM_FOLLOW);
   if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return 1;
-    broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return 1;
+    if (err == EISDIR) broken(l, "config %s: is a directory", c->config_path);
+    else if (err == PLATFORM_ENOTFILE) broken(l, "config %s: not a regular file", c->config_path);
+    else broken(l, "config %s: cannot read: %s", c->config_path, strerror(err));
     c->config_mtime = config_file_mtime(c->config_path);
     return 1;
   }
-  struct stat st;
+  platform_info st;
   int rc = 1;
-  if (fstat(fd, &st) != 0) {
+  if (platform_file_info(fd, &st) != 0) {
     broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
     goto out;
   }
-  /* fstat of the open file: the mtime describes what we read (or something older, which
-   * only causes one extra reload). */
-  c->config_mtime = st.st_mtime;
-  if (S_ISDIR(st.st_mode)) {
-    broken(l, "config %s: is a directory", c->config_path);
-    goto out;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    broken(l, "config %s: not a regular file", c->config_path);
-    goto out;
-  }
-  if (st.st_size > CONFIG_MAX_BYTES) {
+  /* the open file's mtime describes what we read (or something older, which only causes one
+   * extra reload) */
+  c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
+  if (st.size > CONFIG_MAX_BYTES) {
     broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
     goto out;
   }
@@ -637,10 +685,9 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   }
   size_t n = 0;
   while (n <= CONFIG_MAX_BYTES) {
-    ssize_t r = read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
+    int64_t r = platform_read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
     if (r == 0) break;
     if (r < 0) {
-      if (errno == EINTR) continue;
       broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
       free(b);
       goto out;
@@ -655,10 +702,10 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   b[n] = '\0';
   *buf = b;
   *len = n;
-  l->file_mode = st.st_mode;
+  l->file_mode = st.permissions;
   rc = 0;
 out:
-  close(fd);
+  platform_close(fd);
   return rc;
 }
 
@@ -941,6 +988,112 @@ static void read_header(loader *l, const char *key, size_t key_len, fnode value,
   pairs_set(l, &l->file.headers, key, key_len, s, n, true, what);
 }
 
+/* ---- sequences ---- */
+
+static bool fn_is_seq(fnode n) {
+  return n.j ? json_is_array(n.j) : n.y && n.y->type == YAML_SEQUENCE_NODE;
+}
+
+static size_t fn_seq_len(fnode n) {
+  if (n.j) return json_array_size(n.j);
+  return (size_t)(n.y->data.sequence.items.top - n.y->data.sequence.items.start);
+}
+
+static fnode fn_seq_item(fnode n, size_t k) {
+  fnode item = {0};
+  if (n.j) {
+    item.j = json_array_get(n.j, k);
+  } else {
+    item.doc = n.doc;
+    item.y = yaml_document_get_node(n.doc, n.y->data.sequence.items.start[k]);
+  }
+  return item;
+}
+
+/* A text of a sequence entry (a scalar that is a string, without control characters but
+ * tabs), as a malloc'd copy; NULL (with a warning naming the entry) when it is not one. */
+static char *seq_text(loader *l, fnode node, const char *name, size_t k) {
+  char buf[64];
+  const char *s;
+  size_t n;
+  if (!fn_exists(node) || !fn_scalar(node, buf, &s, &n) || memchr(s, '\0', n)) {
+    warn_at(l, node, "%s[%zu] is not a text, ignored", name, k);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
+      warn_at(l, node, "%s[%zu] contains a control character, ignored", name, k);
+      return NULL;
+    }
+  char *d = strndup(s, n);
+  if (!d) l->oom = true;
+  return d;
+}
+
+/* One entry of a redact list, checked: a pattern the matcher accepts (redact.h), a kind name, a
+ * value long enough. Warnings name the key and the entry's position, never its text (a value to
+ * redact is a secret; a pattern may hold one). */
+static void read_seq_entry(loader *l, int i, fnode item, const char *name, size_t k) {
+  char *text = NULL, *kind = NULL;
+  if (i == S_REDACT_PATTERNS && fn_is_map(item)) {
+    text = seq_text(l, fn_get(item, "pattern"), name, k);
+    fnode kn = fn_get(item, "kind");
+    if (text && fn_exists(kn) && !fn_is_null(kn)) {
+      char label[160];
+      snprintf(label, sizeof label, "%s[%zu].kind", name, k);
+      read_string(l, kn, label, &kind);
+      if (kind && !redact_kind_ok(kind)) {
+        warn_at(l, kn,
+                "%s is not a kind name (1 to 40 of a-z, 0-9 and -, first a letter); "
+                "using user-rule",
+                label);
+        free(kind);
+        kind = NULL;
+      }
+    }
+  } else {
+    text = seq_text(l, item, name, k);
+  }
+  char why[128];
+  if (!text) {
+  } else if (i == S_REDACT_VALUES && strlen(text) < REDACT_MIN_VALUE) {
+    warn_at(l, item,
+            "%s[%zu] is shorter than %d characters (it would redact ordinary text), "
+            "ignored",
+            name, k, REDACT_MIN_VALUE);
+  } else if (i != S_REDACT_VALUES && redact_pattern_check(text, why, sizeof why) != 0) {
+    warn_at(l, item, "%s[%zu] is not a usable pattern: %s; ignored", name, k, why);
+  } else if (l->file.seq[i].len >= CONFIG_MAX_PAIRS) {
+    warn_at(l, item, "%s: more than %d entries, the rest ignored", name, CONFIG_MAX_PAIRS);
+  } else {
+    config_pairs *p = &l->file.seq[i];
+    char **names = realloc(p->names, (p->len + 1) * sizeof *names);
+    if (names) p->names = names;
+    char **values = names ? realloc(p->values, (p->len + 1) * sizeof *values) : NULL;
+    if (values) p->values = values;
+    char *kd = strdup(kind ? kind : "");
+    if (!names || !values || !kd) {
+      free(kd);
+      l->oom = true;
+    } else {
+      p->names[p->len] = text, p->values[p->len++] = kd;
+      text = NULL;
+    }
+  }
+  free(text);
+  free(kind);
+}
+
+static void read_sequence(loader *l, fnode node, const char *name, int i) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  if (!fn_is_seq(node)) {
+    warn_at(l, node, "%s is not a list", name);
+    return;
+  }
+  for (size_t k = 0; k < fn_seq_len(node) && !l->oom; k++)
+    read_seq_entry(l, i, fn_seq_item(node, k), name, k);
+}
+
 /* Reads setting i from below parent (the root, or harnesses.opencode with prefix
  * "harnesses.opencode."). */
 static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
@@ -971,6 +1124,7 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
       warn_at(l, node, "%s is not a mapping", name);
     }
     break;
+  case ST_SEQUENCE: read_sequence(l, node, name, i); break;
   case ST_SWITCH:
   case ST_LIST: break; /* environment only */
   }
@@ -1339,8 +1493,9 @@ static bool ends_with(const char *s, const char *suffix) {
  * other problem with the file (the warning then carries both). */
 static void warn_if_readable_by_others(loader *l) {
   bool holds_secret = l->file.headers.len > 0;
-  for (int i = 0; i < S_COUNT; i++) holds_secret |= settings[i].secret && l->file.str[i];
-  if (!(l->file_mode & (S_IRWXG | S_IRWXO)) || !holds_secret) return;
+  for (int i = 0; i < S_COUNT; i++)
+    holds_secret |= settings[i].secret && (l->file.str[i] || l->file.seq[i].len);
+  if (!(l->file_mode & 077) || !holds_secret) return; /* group or others may read or write */
   char *other = l->c->warning;
   l->c->warning = NULL;
   warn(l, "config %s: other users can read it (mode %03o) and it holds a key: chmod 600 %s%s%s",
@@ -1553,6 +1708,32 @@ static void resolve_openinference(loader *l) {
   memset(&l->file.attributes, 0, sizeof l->file.attributes);
 }
 
+/* The redaction rules: the built-in detectors unless redact.secrets / ARIZE_REDACT_SECRETS is
+ * false, and the lists read (already checked). */
+static void resolve_redaction(loader *l) {
+  config *c = l->c;
+  const config_pairs *p = &l->file.seq[S_REDACT_PATTERNS], *v = &l->file.seq[S_REDACT_VALUES],
+                     *a = &l->file.seq[S_REDACT_ALLOW];
+  const char **kinds = calloc(p->len ? p->len : 1, sizeof *kinds);
+  if (!kinds) {
+    l->oom = true;
+    return;
+  }
+  for (size_t k = 0; k < p->len; k++) kinds[k] = *p->values[k] ? p->values[k] : NULL;
+  redact_config rc = {.builtin = c->redact_secrets,
+                      .patterns = (const char *const *)p->names,
+                      .kinds = kinds,
+                      .n_patterns = p->len,
+                      .values = (const char *const *)v->names,
+                      .n_values = v->len,
+                      .allow = (const char *const *)a->names,
+                      .n_allow = a->len};
+  c->redact = redact_new(&rc);
+  free(kinds);
+  if (!c->redact) l->oom = true;
+  c->redact_patterns = p->len, c->redact_values = v->len, c->redact_allow = a->len;
+}
+
 static void resolve_settings(loader *l) {
   config *c = l->c;
   /* anything but "false" is on: a typo must not switch tracing off */
@@ -1569,6 +1750,7 @@ static void resolve_settings(loader *l) {
 
   if (!l->oom) resolve_export(l);
   if (!l->oom) resolve_openinference(l);
+  if (!l->oom) resolve_redaction(l);
 }
 
 /* ---- step 3: the backend ---- */
@@ -1797,8 +1979,9 @@ static void resolve_target(loader *l) {
 static char *default_config_path(loader *l) {
   char *yaml = fmt_str(l, "%s/.arize/harness/config.yaml", l->c->home);
   char *json = fmt_str(l, "%s/.arize/harness/config.json", l->c->home);
-  struct stat st;
-  bool use_json = yaml && json && stat(yaml, &st) != 0 && errno == ENOENT && stat(json, &st) == 0;
+  platform_info st;
+  bool use_json = yaml && json && platform_target_info(yaml, &st) != 0 && errno == ENOENT &&
+                  platform_target_info(json, &st) == 0;
   if (use_json) {
     free(yaml);
     return json;
@@ -1813,7 +1996,10 @@ config *config_load(const char *config_path, const char *const *envp) {
   loader l = {.c = c, .envp = envp};
   for (int i = 0; i < S_COUNT; i++) l.file.flag[i] = -1;
 
-  c->home = dup_str(&l, env_get(envp, "HOME"));
+  const char *home = NULL; /* HOME; on Windows USERPROFILE first */
+  for (size_t i = 0; !home && platform_home_variables[i]; i++)
+    home = env_get(envp, platform_home_variables[i]);
+  c->home = dup_str(&l, home);
   if (!c->home && !l.oom) c->home = dup_str(&l, ".");
   if (!l.oom) c->config_path = config_path ? strdup(config_path) : default_config_path(&l);
   if (!c->config_path) l.oom = true;
@@ -1826,6 +2012,7 @@ config *config_load(const char *config_path, const char *const *envp) {
   for (int i = 0; i < S_COUNT; i++) free(f->str[i]);
   pairs_free(&f->headers);
   pairs_free(&f->attributes);
+  for (int i = 0; i < S_COUNT; i++) pairs_free(&f->seq[i]);
   if (l.oom) {
     config_free(c);
     return NULL;
@@ -1855,6 +2042,7 @@ void config_free(config *c) {
   free(c->why_not_sending);
   free(c->warning);
   free(c->unknown_keys);
+  redact_free(c->redact);
   free(c);
 }
 
@@ -1907,6 +2095,12 @@ char *config_describe_json(const config *c) {
                         "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
                         c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
   if (o) json_object_set_new(o, "settings", config_values_json(c));
+  if (o)
+    json_object_set_new(o, "redaction",
+                        json_pack("{s:b, s:I, s:I, s:I}", "secrets", c->redact_secrets, "patterns",
+                                  (json_int_t)c->redact_patterns, "values",
+                                  (json_int_t)c->redact_values, "allow",
+                                  (json_int_t)c->redact_allow));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);
@@ -1924,16 +2118,16 @@ const char *config_target_name(config_target t) {
 }
 
 time_t config_file_mtime(const char *path) {
-  struct stat st;
-  if (!path || stat(path, &st) != 0) return 0;
-  return st.st_mtime;
+  platform_info st;
+  if (!path || platform_target_info(path, &st) != 0) return 0;
+  return (time_t)(st.mtime_ns / 1000000000);
 }
 
 /* ---- the schema, for the CLI and the docs test (docs/settings.md) ---- */
 
 static const char *const type_names[] = {
     [ST_STRING] = "string", [ST_NUMBER] = "number", [ST_FLAG] = "flag", [ST_SWITCH] = "switch",
-    [ST_CHOICE] = "choice", [ST_MAP] = "mapping",   [ST_LIST] = "list"};
+    [ST_CHOICE] = "choice", [ST_MAP] = "mapping",   [ST_LIST] = "list", [ST_SEQUENCE] = "sequence"};
 
 /* ["a", "b"] of "a|b". */
 static json_t *choices_json(const char *choices) {

@@ -5,15 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 /* One directory: created, or already there (EEXIST, or EACCES on an existing "/home"). */
 static int ensure_dir(const char *path) {
-  struct stat st;
-  if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+  platform_info info;
+  if (platform_mkdir(path) == 0 || errno == EEXIST) return 0;
   int saved = errno;
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+  if (platform_target_info(path, &info) == 0 && info.kind == PLATFORM_DIRECTORY) return 0;
   errno = saved;
   return -1;
 }
@@ -43,8 +43,7 @@ char *files_join(const char *a, const char *b) {
 int files_write_all(int fd, const void *buf, size_t len) {
   const char *p = buf;
   while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
+    int64_t n = platform_write(fd, p, len);
     if (n <= 0) return -1;
     p += n, len -= (size_t)n;
   }

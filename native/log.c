@@ -7,18 +7,16 @@
 #include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "files.h"
+#include "platform.h"
 
 /* Bytes of message kept per entry. A runaway message (a whole tool output, say) must not
  * turn the log into a copy of the session; longer messages end with "…". */
@@ -28,6 +26,7 @@
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1; /* guarded by log_lock; -1 means stderr */
+#define STDERR_FD 2     /* stderr's descriptor, everywhere */
 static atomic_bool log_verbose;
 
 static const char *level_name(log_level level) {
@@ -58,11 +57,8 @@ static int make_parent_dirs(const char *path) {
  * nowhere left to report them. */
 static void write_all(int fd, const char *buf, size_t len) {
   while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
+    int64_t n = platform_write(fd, buf, len);
+    if (n <= 0) return;
     buf += n;
     len -= (size_t)n;
   }
@@ -70,13 +66,13 @@ static void write_all(int fd, const char *buf, size_t len) {
 
 /* "2026-11-24T01:02:03.456Z LEVEL " into dst (LOG_PREFIX_MAX bytes); returns its length. */
 static size_t format_prefix(char *dst, log_level level) {
-  struct timespec ts;
+  int64_t now = platform_realtime_ms();
+  time_t sec = (time_t)(now / 1000);
   struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
+  gmtime_r(&sec, &tm);
   int n = snprintf(dst, LOG_PREFIX_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   (int)(ts.tv_nsec / 1000000), level_name(level));
+                   (int)(now % 1000), level_name(level));
   return n < 0 ? 0 : (size_t)n;
 }
 
@@ -112,22 +108,37 @@ void log_set_max_bytes(size_t max_bytes) {
   pthread_mutex_unlock(&log_lock);
 }
 
-/* Past the size limit, the file becomes "<path>.1" (replacing an older one) and a new file
- * starts: the log never holds more than twice the limit. Lock held. */
+/* The log file: appended to by every process, created 0600, never through a link or into a
+ * FIFO planted at its path (platform_open). */
+static int open_log_file(const char *path) {
+  return platform_open(path, PLATFORM_APPEND | PLATFORM_CREATE);
+}
+
+/* Past the size limit, the file becomes "<path>.1" (replacing an older one, or whatever is
+ * planted there: a rename never follows a link) and a new file starts: the log never holds
+ * more than twice the limit. Lock held. */
 static void rotate_locked(void) {
-  struct stat st;
-  if (!log_path || !log_max_bytes || log_fd < 0 || fstat(log_fd, &st) != 0 ||
-      (size_t)st.st_size <= log_max_bytes)
+  platform_info st;
+  if (!log_path || !log_max_bytes || log_fd < 0 || platform_file_info(log_fd, &st) != 0 ||
+      (size_t)st.size <= log_max_bytes)
     return;
   size_t n = strlen(log_path) + 3;
   char *old = malloc(n);
   if (!old) return;
   snprintf(old, n, "%s.1", log_path);
   int fd = -1;
-  if (rename(log_path, old) == 0)
-    fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+  if (platform_replace(log_path, old) == 0) {
+    fd = open_log_file(log_path);
+    if (fd < 0) { /* said in the file just rotated, the one still open */
+      char line[LOG_PREFIX_MAX + LOG_MESSAGE_MAX];
+      size_t len = format_prefix(line, LOG_ERROR);
+      int n = snprintf(line + len, sizeof line - len, "log: cannot open %s after rotating: %s\n",
+                       log_path, platform_error_text(errno));
+      if (n > 0 && (size_t)n < sizeof line - len) write_all(log_fd, line, len + (size_t)n);
+    }
+  }
   if (fd >= 0) {
-    close(log_fd);
+    platform_close(log_fd);
     log_fd = fd;
   }
   free(old);
@@ -136,8 +147,7 @@ static void rotate_locked(void) {
 int log_open(const char *path) {
   int fd = -1;
   int saved = 0;
-  if (path && *path && make_parent_dirs(path) == 0)
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+  if (path && *path && make_parent_dirs(path) == 0) fd = open_log_file(path);
   if (fd < 0) saved = errno;
 
   char *copy = fd >= 0 ? strdup(path) : NULL;
@@ -147,12 +157,12 @@ int log_open(const char *path) {
   free(log_path);
   log_path = copy;
   pthread_mutex_unlock(&log_lock);
-  if (old >= 0) close(old);
+  if (old >= 0) platform_close(old);
 
   if (fd < 0) {
     /* Lands on stderr, the only place left. */
     log_error("log: cannot open %s: %s", path ? path : "(null)",
-              saved ? strerror(saved) : "bad path");
+              saved ? platform_error_text(saved) : "bad path");
     return -1;
   }
   return 0;
@@ -165,7 +175,7 @@ void log_close(void) {
   free(log_path);
   log_path = NULL;
   pthread_mutex_unlock(&log_lock);
-  if (old >= 0) close(old);
+  if (old >= 0) platform_close(old);
 }
 
 void log_set_verbose(bool verbose) { atomic_store(&log_verbose, verbose); }
@@ -186,7 +196,7 @@ void log_write(log_level level, const char *fmt, ...) {
   pthread_mutex_lock(&log_lock);
   /* Verbose or not, an open log file is the only place a line goes: inside OpenCode,
    * stderr is the terminal the TUI draws on, and a copy there lands over its prompt box. */
-  write_all(log_fd >= 0 ? log_fd : STDERR_FILENO, line, len);
+  write_all(log_fd >= 0 ? log_fd : STDERR_FD, line, len);
   rotate_locked();
   pthread_mutex_unlock(&log_lock);
 

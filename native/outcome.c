@@ -1,10 +1,7 @@
 /* outcome — see outcome.h. */
 #include "outcome.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -12,10 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "files.h"
+#include "log.h"
+#include "platform.h"
+#include "retry.h"
 #include "wallclock.h"
 
 static pthread_mutex_t outcome_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -23,6 +21,7 @@ static char *outcome_file;   /* <dir>/last-export.json; guarded by outcome_lock 
 static char *outcome_procs;  /* <dir>/processes; guarded by outcome_lock */
 static char *outcome_target; /* guarded by outcome_lock */
 static int64_t outcome_started_ms;
+static bool outcome_refusal_logged; /* guarded by outcome_lock: one line until a write works */
 
 /* <procs>/<pid>.json, malloc'd. */
 static char *process_file(const char *procs, long pid) {
@@ -34,19 +33,19 @@ static char *process_file(const char *procs, long pid) {
 
 /* Removes the counters files of processes that no longer run: they would only pile up. */
 static void remove_dead(const char *procs) {
-  DIR *d = opendir(procs);
+  platform_dir *d = platform_dir_open(procs);
   if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
+  const char *name;
+  while ((name = platform_dir_next(d))) {
     char *end;
-    long pid = strtol(e->d_name, &end, 10);
+    long pid = strtol(name, &end, 10);
     if (pid <= 0 || strcmp(end, ".json") != 0) continue;
-    if (kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+    if (platform_process_alive(pid)) continue;
     char *f = process_file(procs, pid);
-    if (f) unlink(f);
+    if (f) platform_remove(f);
     free(f);
   }
-  closedir(d);
+  platform_dir_close(d);
 }
 
 void outcome_open(const char *dir, const char *target) {
@@ -68,8 +67,8 @@ void outcome_open(const char *dir, const char *target) {
 
 void outcome_close(void) {
   pthread_mutex_lock(&outcome_lock);
-  char *own = outcome_procs ? process_file(outcome_procs, (long)getpid()) : NULL;
-  if (own) unlink(own);
+  char *own = outcome_procs ? process_file(outcome_procs, platform_process_id()) : NULL;
+  if (own) platform_remove(own);
   free(own);
   pthread_mutex_unlock(&outcome_lock);
   outcome_open(NULL, NULL);
@@ -92,20 +91,27 @@ static char *url_for_display(const char *url) {
   return out;
 }
 
-/* Writes text to file through a temp file and rename: a reader sees the old outcome or the new
- * one, never half of one. No fsync: losing the last outcome to a power cut costs nothing. */
+/* Writes text to file through a new temp file (an unguessable name, created exclusively: a
+ * link or FIFO planted beside it is never followed) and a rename (which replaces whatever is at
+ * file, a link included, without following it): a reader sees the old outcome or the new one,
+ * never half of one. No fsync: losing the last outcome to a power cut costs nothing. A failure
+ * is logged once until a write works again. Lock held. */
 static void replace_file(const char *file, const char *text) {
-  size_t n = strlen(file) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) return;
-  snprintf(tmp, n, "%s.%ld.tmp", file, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
-  if (fd >= 0) {
-    bool ok = files_write_all(fd, text, strlen(text)) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, file) != 0) unlink(tmp);
-  }
+  char *tmp = NULL;
+  int fd = platform_create_temp(file, &tmp);
+  bool ok = fd >= 0 && files_write_all(fd, text, strlen(text)) == 0;
+  if (fd >= 0) ok = platform_close(fd) == 0 && ok;
+  ok = ok && platform_replace(tmp, file) == 0;
+  int saved = errno;
+  if (!ok && tmp) platform_remove(tmp);
   free(tmp);
+  if (ok) {
+    outcome_refusal_logged = false;
+  } else if (!outcome_refusal_logged) {
+    outcome_refusal_logged = true;
+    log_warn("cannot write %s: %s (the status command shows an older outcome)", file,
+             platform_error_text(saved));
+  }
 }
 
 void outcome_record(const char *url, long http_status, const char *error, size_t spans,
@@ -117,22 +123,24 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
   }
   char *shown = url_for_display(url);
   bool ok = http_status >= 200 && http_status < 300;
-  json_t *o = json_pack("{s:I, s:I, s:b, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
-                        (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok,
-                        "refused_key", http_status == 401 || http_status == 403, "error",
-                        ok || !error || !*error ? NULL : error, "target", outcome_target,
-                        "endpoint", shown, "spans", (json_int_t)spans, "pid", (json_int_t)getpid());
+  const retry_class *class = retry_class_of_status(http_status);
+  json_t *o = json_pack(
+      "{s:I, s:I, s:b, s:b, s:s, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
+      (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok, "refused_key",
+      http_status == 401 || http_status == 403, "class", class->name, "kept", class->keeps, "error",
+      ok || !error || !*error ? NULL : error, "target", outcome_target, "endpoint", shown, "spans",
+      (json_int_t)spans, "pid", (json_int_t)platform_process_id());
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   if (text) replace_file(outcome_file, text);
   char *proc_text = NULL, *proc_file = NULL;
   if (totals && outcome_procs && files_mkdir_p(outcome_procs) == 0 &&
-      (proc_file = process_file(outcome_procs, (long)getpid()))) {
-    json_t *p =
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)getpid(), "at_ms",
-                  (json_int_t)wallclock_ms(), "started_ms", (json_int_t)outcome_started_ms,
-                  "requests", (json_int_t)totals->requests, "failed_requests",
-                  (json_int_t)totals->failed_requests, "exported", (json_int_t)totals->exported,
-                  "dropped", (json_int_t)totals->dropped, "last_status", (json_int_t)http_status);
+      (proc_file = process_file(outcome_procs, platform_process_id()))) {
+    json_t *p = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "pid", (json_int_t)platform_process_id(),
+        "at_ms", (json_int_t)wallclock_ms(), "started_ms", (json_int_t)outcome_started_ms,
+        "requests", (json_int_t)totals->requests, "failed_requests",
+        (json_int_t)totals->failed_requests, "exported", (json_int_t)totals->exported, "dropped",
+        (json_int_t)totals->dropped, "last_status", (json_int_t)http_status);
     proc_text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     if (proc_text) replace_file(proc_file, proc_text);
     json_decref(p);

@@ -1,31 +1,23 @@
 /* state — the dedup set, in memory and in one append-only file per session; see state.h.
  *
  * File format: a header line "oat-state 1", then one key per line. Appends are single
- * write()s under an flock, so two processes never interleave; reads take no lock; a torn last
- * line (a crash, or an append under way) is left unread and, after a crash, terminated
- * before the next append.
+ * write()s under the file's lock (platform_lock), so two processes never interleave; reads
+ * take no lock; a torn last line (a crash, or an append under way) is left unread and, after a
+ * crash, terminated before the next append.
  */
 #include "state.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "files.h"
 #include "hash.h"
 #include "log.h"
-
-#ifndef O_NOATIME
-#define O_NOATIME 0 /* Linux only */
-#endif
+#include "platform.h"
 
 #define HEADER "oat-state 1\n"
 #define HEADER_LEN (sizeof HEADER - 1)
@@ -137,8 +129,8 @@ static void keyset_clear(keyset *k) {
 
 typedef struct session_file {
   char *session_id;
-  ino_t ino;      /* of the file last read */
-  off_t loaded;   /* bytes of it already read into the set */
+  uint64_t ino;   /* identity of the file last read */
+  int64_t loaded; /* bytes of it already read into the set */
   uint64_t used;  /* the tick of its last begin: the least recently used is evicted first */
   bool in_memory; /* its keys are in the set */
   struct session_file *next;
@@ -159,7 +151,7 @@ struct state {
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
   char *open_session;
-  int open_fd;     /* -1 when memory only or the file is unusable; read-only: it holds the flock */
+  int open_fd;     /* -1 when memory only or the file is unusable; read-only: it holds the lock */
   char *open_path; /* its path, to write through a second descriptor (rarely needed) */
   session_file *open_file;
 };
@@ -243,54 +235,54 @@ void state_free(state *st) {
   free(st);
 }
 
-/* The session file opened for writing, beside the read-only descriptor that holds its flock
- * (a flock belongs to the open file description: closing this one keeps it). Opening a file
- * for writing and closing it are what can wait on the file system's journal, so the reconcile
- * path reads only; writes are for the rare reset and the roll-forward. -1 on failure. */
-/* O_NOATIME is allowed on our own files only; a file owned by another user opens without it. */
+/* The session file opened for writing, beside the read-only descriptor that holds its lock
+ * (the lock belongs to that descriptor: closing this one keeps it). Opening a file for writing
+ * and closing it are what can wait on the file system's journal, so the reconcile path reads
+ * only; writes are for the rare reset and the roll-forward. -1 on failure. Session files are
+ * never opened through a link or a FIFO planted at their path (platform_open): a FIFO would
+ * hold the open, and with it OpenCode's thread, forever. */
 static int open_for_reading(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  return fd;
+  return platform_open(path, PLATFORM_READ | PLATFORM_NO_ATIME);
 }
 
 static int open_for_writing(const char *path) {
-  return path ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) : -1;
+  return path ? platform_open(path, PLATFORM_APPEND) : -1;
 }
 
 /* Starts a session file afresh: truncated, with just the header; under the lock, and only if
  * it still does not start with the header (another process may have just written it). */
 static void reset_file(const char *path, session_file *f) {
   f->loaded = 0;
-  int fd = path ? open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW) : -1;
+  int fd = path ? platform_open(path, PLATFORM_READ | PLATFORM_WRITE) : -1;
   if (fd < 0) return;
   char head[HEADER_LEN];
-  if (flock(fd, LOCK_EX) == 0) {
-    if (pread(fd, head, HEADER_LEN, 0) == (ssize_t)HEADER_LEN &&
+  if (platform_lock(fd) == 0) {
+    if (platform_read_at(fd, head, HEADER_LEN, 0) == (int64_t)HEADER_LEN &&
         memcmp(head, HEADER, HEADER_LEN) == 0)
       f->loaded = 0; /* ours after all: read it whole next time */
-    else if (ftruncate(fd, 0) == 0 && pwrite(fd, HEADER, HEADER_LEN, 0) == (ssize_t)HEADER_LEN)
-      f->loaded = (off_t)HEADER_LEN;
+    else if (platform_truncate(fd, 0) == 0 &&
+             platform_write_at(fd, HEADER, HEADER_LEN, 0) == (int64_t)HEADER_LEN)
+      f->loaded = (int64_t)HEADER_LEN;
   }
-  close(fd); /* drops the flock */
+  platform_close(fd); /* drops the lock */
 }
 
 /* Reads the keys appended since f->loaded (by us or another process). */
 static void read_new_keys(state *st, int fd, session_file *f, const char *path) {
-  struct stat sb;
-  if (fstat(fd, &sb) != 0) return;
-  if (sb.st_ino != f->ino || sb.st_size < f->loaded) f->loaded = 0; /* replaced or truncated */
-  f->ino = sb.st_ino;
-  if (sb.st_size == 0) {
+  platform_info sb;
+  if (platform_file_info(fd, &sb) != 0) return;
+  if (sb.identity != f->ino || sb.size < f->loaded) f->loaded = 0; /* replaced or truncated */
+  f->ino = sb.identity;
+  if (sb.size == 0) {
     f->loaded = 0; /* a new file: its first append writes the header */
     return;
   }
-  if (sb.st_size == f->loaded) return;
-  size_t len = (size_t)(sb.st_size - f->loaded);
+  if (sb.size == f->loaded) return;
+  size_t len = (size_t)(sb.size - f->loaded);
   char *buf = malloc(len + 1);
   if (!buf) return;
-  ssize_t got = pread(fd, buf, len, f->loaded);
-  if (got != (ssize_t)len) {
+  int64_t got = platform_read_at(fd, buf, len, f->loaded);
+  if (got != (int64_t)len) {
     free(buf);
     return;
   }
@@ -318,7 +310,7 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
     p = line + 1;
   }
   /* a torn last line stays unread: the next append starts a new line */
-  f->loaded += (off_t)(p - buf);
+  f->loaded += (int64_t)(p - buf);
   free(buf);
 }
 
@@ -380,14 +372,13 @@ void state_begin(state *st, const char *session_id) {
    * created empty, and its first append adds the header. */
   int fd = open_for_reading(path);
   if (fd < 0 && errno == ENOENT) {
-    int created = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (created >= 0) close(created);
+    int created = platform_open(path, PLATFORM_READ | PLATFORM_WRITE | PLATFORM_CREATE);
+    if (created >= 0) platform_close(created);
     fd = open_for_reading(path);
   }
   if (fd < 0) {
     log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only", path,
-             strerror(errno));
-    if (fd >= 0) close(fd);
+             platform_error_text(errno));
     free(path);
     return;
   }
@@ -415,7 +406,7 @@ int state_mark(state *st, const char *session_id, const char *key) {
 
 /* Releases the open session's file and lock. */
 static void release(state *st) {
-  if (st->open_fd >= 0) close(st->open_fd); /* closing drops the flock */
+  if (st->open_fd >= 0) platform_close(st->open_fd); /* closing drops the lock */
   st->open_fd = -1;
   free(st->open_path);
   st->open_path = NULL;
@@ -432,18 +423,19 @@ static int append_pending(state *st) {
     if (st->pending.slots[i]) total += strlen(strchr(st->pending.slots[i], 0x1f) + 1) + 1;
   char *buf = malloc(total), *p = buf;
   if (!buf) return -1;
-  struct stat sb;
+  platform_info sb;
   char last = '\n';
-  if (flock(st->open_fd, LOCK_EX) != 0) {
+  if (platform_lock(st->open_fd) != 0) {
     free(buf);
     return -1;
   }
-  bool sized = fstat(st->open_fd, &sb) == 0;
-  if (sized && sb.st_size == 0) { /* a new file starts with its header */
+  bool sized = platform_file_info(st->open_fd, &sb) == 0;
+  if (sized && sb.size == 0) { /* a new file starts with its header */
     memcpy(p, HEADER, HEADER_LEN);
     p += HEADER_LEN;
   }
-  if (sized && sb.st_size > 0 && pread(st->open_fd, &last, 1, sb.st_size - 1) != 1) last = '\n';
+  if (sized && sb.size > 0 && platform_read_at(st->open_fd, &last, 1, sb.size - 1) != 1)
+    last = '\n';
   if (last != '\n') *p++ = '\n'; /* after a torn line */
   for (size_t i = 0; i < st->pending.cap; i++) {
     if (!st->pending.slots[i]) continue;
@@ -453,15 +445,15 @@ static int append_pending(state *st) {
     p += n;
     *p++ = '\n';
   }
-  /* we hold the flock: nobody appends between the fstat and this write */
-  off_t at = sized ? sb.st_size : -1;
+  /* we hold the lock: nobody appends between the size check and this write */
+  int64_t at = sized ? sb.size : -1;
   int wfd = open_for_writing(st->open_path);
-  ssize_t wrote = wfd >= 0 ? write(wfd, buf, (size_t)(p - buf)) : -1;
+  int64_t wrote = wfd >= 0 ? platform_write(wfd, buf, (size_t)(p - buf)) : -1;
   int saved = errno;
-  if (wfd >= 0 && close(wfd) != 0 && wrote >= 0) wrote = -1, saved = errno;
+  if (wfd >= 0 && platform_close(wfd) != 0 && wrote >= 0) wrote = -1, saved = errno;
   bool ok = at >= 0 && wrote == p - buf;
   if (ok && f->loaded == at && at > 0) f->loaded += wrote; /* our own keys need no re-read */
-  free(buf); /* the flock goes with the file (release) */
+  free(buf); /* the lock goes with the file (release) */
   errno = saved;
   return ok ? 0 : -1;
 }
@@ -489,24 +481,6 @@ int state_commit(state *st) {
 void state_rollback(state *st) {
   keyset_clear(&st->pending);
   release(st);
-}
-
-size_t state_gc(state *st, time_t cutoff) {
-  if (!st->dir) return 0;
-  DIR *d = opendir(st->dir);
-  if (!d) return 0;
-  size_t removed = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    size_t n = strlen(e->d_name);
-    if (n <= strlen(SUFFIX) || strcmp(e->d_name + n - strlen(SUFFIX), SUFFIX) != 0) continue;
-    struct stat sb;
-    if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
-        sb.st_mtime < cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0)
-      removed++;
-  }
-  closedir(d);
-  return removed;
 }
 
 size_t state_size(const state *st) { return st->committed.len; }
@@ -595,18 +569,71 @@ const char *state_marks_each(const uint8_t *marks, size_t len,
   return session;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The guard: a session's file under its lock, for the writer thread                          */
+
+struct state_guard {
+  state *st;
+  char *session;
+  int fd;      /* read-write, appending; holds the flock */
+  keyset keys; /* the keys in the file (under the lock, no other process adds any) */
+  bool header; /* the file starts with the header */
+};
+
+state_guard *state_guard_open(state *st, const char *session_id) {
+  if (!st->dir || !session_id) return NULL;
+  char name[STATE_NAME_MAX];
+  state_file_name(session_id, name);
+  char *path = files_join(st->dir, name);
+  state_guard *g = calloc(1, sizeof *g);
+  int fd = path ? platform_open(path, PLATFORM_READ | PLATFORM_APPEND | PLATFORM_CREATE) : -1;
+  platform_info sb;
+  if (!g || fd < 0 || platform_lock(fd) != 0 || platform_file_info(fd, &sb) != 0 ||
+      !(g->session = strdup(session_id))) {
+    int saved = errno;
+    if (fd >= 0) platform_close(fd);
+    free(g);
+    free(path);
+    errno = saved;
+    return NULL;
+  }
+  free(path);
+  g->st = st, g->fd = fd;
+  size_t len = (size_t)sb.size;
+  char *buf = len ? malloc(len + 1) : NULL;
+  if (buf && platform_read_at(fd, buf, len, 0) == (int64_t)len) {
+    buf[len] = '\0';
+    g->header = len >= HEADER_LEN && memcmp(buf, HEADER, HEADER_LEN) == 0;
+    char *p = g->header ? buf + HEADER_LEN : buf + len, *end = buf + len, *line;
+    while (p < end && (line = memchr(p, '\n', (size_t)(end - p)))) {
+      *line = '\0';
+      if (*p) keyset_add(&g->keys, session_id, p); /* out of memory: a key unseen, a duplicate */
+      p = line + 1;
+    }
+  }
+  free(buf);
+  return g;
+}
+
+bool state_guard_recorded(const state_guard *g, const char *key) {
+  return g && keyset_has(&g->keys, g->session, key);
+}
+
 typedef struct {
+  state_guard *g;
   char *buf;
   size_t len;
-} key_lines;
+} missing_lines;
 
-static void add_line(void *ctx, const char *session_id, const char *key) {
+static void add_missing(void *ctx, const char *session_id, const char *key) {
   (void)session_id;
-  key_lines *l = ctx;
+  missing_lines *m = ctx;
+  if (keyset_has(&m->g->keys, m->g->session, key)) return;
   size_t n = strlen(key);
-  memcpy(l->buf + l->len, key, n);
-  l->len += n;
-  l->buf[l->len++] = '\n';
+  memcpy(m->buf + m->len, key, n);
+  m->len += n;
+  m->buf[m->len++] = '\n';
+  keyset_add(&m->g->keys, m->g->session, key);
 }
 
 struct moved {
@@ -619,39 +646,60 @@ static void add_recorded(void *ctx, const char *session_id, const char *key) {
   if (keyset_add(&m->st->recorded, session_id, key) < 0) m->ok = false;
 }
 
-int state_record(state *st, const uint8_t *marks, size_t len) {
+int state_guard_record(state_guard *g, const uint8_t *marks, size_t len) {
   const char *session = state_marks_each(marks, len, NULL, NULL);
-  if (!session || !st->dir) return -1; /* memory only: they stay handed */
-  key_lines lines = {.buf = malloc(len + 1)};
-  if (!lines.buf) return -1;
-  lines.buf[lines.len++] = '\n'; /* a leading newline ends a torn line; empty lines are skipped */
-  state_marks_each(marks, len, add_line, &lines);
-  char name[STATE_NAME_MAX];
-  state_file_name(session, name);
-  char *path = files_join(st->dir, name);
-  int fd = path ? open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
-  bool ok = fd >= 0 && flock(fd, LOCK_EX) == 0;
-  if (ok) {
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && sb.st_size == 0) /* a new file starts with its header */
-      ok = files_write_all(fd, HEADER, HEADER_LEN) == 0;
-    ok = ok && files_write_all(fd, lines.buf, lines.len) == 0;
+  if (!g || !session || strcmp(session, g->session) != 0) return -1;
+  missing_lines m = {.g = g, .buf = malloc(HEADER_LEN + len + 2)};
+  if (!m.buf) return -1;
+  if (!g->header) memcpy(m.buf, HEADER, HEADER_LEN), m.len = HEADER_LEN;
+  m.buf[m.len++] = '\n'; /* a leading newline ends a torn line; empty lines are skipped */
+  size_t before = m.len;
+  state_marks_each(marks, len, add_missing, &m);
+  bool ok = true;
+  int saved = 0;
+  if (m.len > before || !g->header) {
+    platform_info sb;
+    if (!g->header && platform_file_info(g->fd, &sb) == 0 && sb.size > 0) /* not ours: afresh */
+      ok = platform_truncate(g->fd, 0) == 0;
+    ok = ok && files_write_all(g->fd, m.buf, m.len) == 0;
+    saved = errno;
+    if (ok) g->header = true;
   }
-  int saved = errno;
-  if (fd >= 0) close(fd); /* drops the flock */
-  free(path);
-  free(lines.buf);
+  free(m.buf);
   if (!ok) {
     log_warn("cannot record sent spans in the state file (%s); they are remembered in memory, "
              "and a restart may send them again",
-             strerror(saved));
+             platform_error_text(saved));
     return -1;
   }
   /* handed -> recorded: still seen by a begin that read the file before this write */
-  pthread_mutex_lock(&st->handed_lock);
-  struct moved moved = {st, true};
+  pthread_mutex_lock(&g->st->handed_lock);
+  struct moved moved = {g->st, true};
   state_marks_each(marks, len, add_recorded, &moved);
-  if (moved.ok) forget_handed(st, marks, len); /* out of memory: they stay handed */
-  pthread_mutex_unlock(&st->handed_lock);
+  if (moved.ok) forget_handed(g->st, marks, len); /* out of memory: they stay handed */
+  pthread_mutex_unlock(&g->st->handed_lock);
   return 0;
+}
+
+void state_guard_close(state_guard *g) {
+  if (!g) return;
+  platform_close(g->fd); /* drops the lock */
+  keyset_clear(&g->keys);
+  free(g->session);
+  free(g);
+}
+
+int state_record(state *st, const uint8_t *marks, size_t len) {
+  const char *session = state_marks_each(marks, len, NULL, NULL);
+  if (!session || !st->dir) return -1; /* memory only: they stay handed */
+  state_guard *g = state_guard_open(st, session);
+  if (!g) {
+    log_warn("cannot record sent spans in the state file of session %s (%s); they are remembered "
+             "in memory, and a restart may send them again",
+             session, platform_error_text(errno));
+    return -1;
+  }
+  int rc = state_guard_record(g, marks, len);
+  state_guard_close(g);
+  return rc;
 }

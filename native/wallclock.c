@@ -1,11 +1,9 @@
 /* wallclock — see wallclock.h. */
 #include "wallclock.h"
 
-int64_t wallclock_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "platform.h"
+
+int64_t wallclock_ms(void) { return platform_realtime_ms(); }
 
 struct timespec wallclock_at(int64_t at_ms) {
   return (struct timespec){.tv_sec = (time_t)(at_ms / 1000),
@@ -14,4 +12,14 @@ struct timespec wallclock_at(int64_t at_ms) {
 
 struct timespec wallclock_in(long ms) {
   return wallclock_at(wallclock_ms() + ms);
+}
+
+int64_t wallclock_steady_ms(void) { return platform_steady_ms(); }
+
+void wallclock_boot_id(uint8_t out[16]) { platform_boot_id(out); }
+
+void wallclock_cond_init(pthread_cond_t *cond) { platform_cond_init(cond); }
+
+struct timespec wallclock_deadline(long ms) {
+  return platform_cond_deadline(ms);
 }

@@ -135,6 +135,7 @@ test('status exits 0 healthy, 1 degraded, 2 not working; doctor --json says the 
         'binary loads',
         'config parses',
         'config keys',
+        'secret redaction',
         'credentials',
         'endpoint answers',
         'test span',
@@ -166,12 +167,14 @@ test('status and doctor say what the exporter does with a refused answer, as the
       const log = fs.readFileSync(path.join(harness(home), 'logs', 'opencode.log'), 'utf8');
       const s = await run(home, ['status']);
       assert.equal(s.code, 1, s.stdout);
-      assert.match(s.stdout, new RegExp(`state: +failing: .*HTTP ${code}: not retryable: the batch is dropped`));
+      // the words of the core's table of outcome classes (native/retry.c), as the log says it
+      assert.match(s.stdout, new RegExp(`state: +failing: .*HTTP ${code}.*; the spans: dropped, counted`));
+      assert.match(s.stdout, new RegExp(`the spans: +HTTP ${code} \\(refused\\): dropped`));
       assert.doesNotMatch(s.stdout, /wait in the spool and are retried/);
       assert.match(log, /dropp/i, 'the log says dropped too');
       const d = await run(home, ['doctor']);
       assert.doesNotMatch(d.stdout, /spans wait in the spool meanwhile/);
-      if (code === 500) assert.match(d.stdout, /the batch is dropped/);
+      if (code === 500) assert.match(d.stdout, /dropped, counted/);
     } finally {
       await receiver.close();
     }

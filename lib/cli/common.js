@@ -1,6 +1,7 @@
 'use strict';
 // What every command of the CLI shares: the package, the paths under the user's home, small
 // file helpers. No command logic here.
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -46,8 +47,10 @@ const readJson = (file) => {
 };
 
 // Writes next to the target and renames: a reader never sees half a file. Mode 0600: the
-// file holds credentials. A target that is not a file is refused before anything is written,
-// and a failed write leaves no temp file behind.
+// file holds credentials. The temp file has an unguessable name and is created exclusively
+// ('wx'), so a link planted beside the config is never written through; the rename replaces
+// a link at the config's own name rather than following it. A target that is not a file is
+// refused before anything is written, and a failed write leaves no temp file behind.
 function writePrivate(file, text) {
   let st = null;
   try {
@@ -60,10 +63,15 @@ function writePrivate(file, text) {
       `${tilde(file)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}: move it away, then run this again`,
     );
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(8).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
-    fs.writeFileSync(tmp, text, { mode: 0o600 });
-    fs.chmodSync(tmp, 0o600);
+    try {
+      fs.writeFileSync(fd, text);
+      fs.fchmodSync(fd, 0o600); // whatever the umask
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (error) {
     fs.rmSync(tmp, { force: true });

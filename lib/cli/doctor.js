@@ -14,30 +14,50 @@ const os = require('node:os');
 const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
-const { exporterAction } = require('./outcomes.js');
+const { outcomeClasses, outcomeClass } = require('./outcomes.js');
 
 // The HTTP status of an empty POST says whether the path is the OTLP traces path: a collector
 // answers 400/415 (bad body) or 401/403 (credentials come later); 404/405 mean another path.
-function endpointVerdict(code, endpoint, location) {
-  if (code >= 300 && code < 400)
-    return {
-      ok: false,
-      detail: `${endpoint} (HTTP ${code} to an empty request: a redirect${location ? ` to ${location}` : ''})`,
-      fix: `the endpoint redirects${location ? ` to ${location}` : ''}: the exporter does not follow redirects; set the endpoint to the URL it leads to`,
-    };
+// What the exporter does with such an answer is the core's table (classes).
+function endpointVerdict(code, endpoint, location, classes = outcomeClasses()) {
+  const cls = outcomeClass({ status: code }, classes);
   if (code === 404 || code === 405)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request: nothing takes traces at this path)`,
       fix: `the endpoint answers but not as an OTLP/HTTP traces receiver: its path should end in /v1/traces (${endpoint}); check the host, port and path`,
     };
+  if (code >= 300 && code < 400)
+    return {
+      ok: false,
+      detail: `${endpoint} (HTTP ${code} to an empty request: moved${location ? ` to ${location}` : ''})`,
+      fix: `the endpoint redirects${location ? ` to ${location}` : ''} and the exporter does not follow it (the spans: ${cls ? cls.effect : 'see the log'}): set the endpoint to the new location if it is your backend`,
+    };
   if (code >= 500)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request)`,
-      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health. Meanwhile, for this answer to a real export, ${exporterAction(code).does}`,
+      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health. Meanwhile, for spans it answers so (${cls ? cls.name : 'see the log'}): ${cls ? cls.effect : ''}`,
     };
   return { ok: true, detail: `${endpoint} (HTTP ${code} to an empty request)` };
+}
+
+// The redaction in effect, in words: "built-in detectors on, 2 user patterns, 1 value, 1 allow
+// pattern" (status and doctor say it the same way).
+function redactionSummary(r) {
+  if (!r) return 'unknown (an older core)';
+  const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+  const rules = [
+    r.patterns && n(r.patterns, 'user pattern', 'user patterns'),
+    r.values && n(r.values, 'literal value', 'literal values'),
+    r.allow && n(r.allow, 'allow pattern', 'allow patterns'),
+  ].filter(Boolean);
+  return `built-in detectors ${r.secrets ? 'on' : 'off'}${rules.length ? `, ${rules.join(', ')}` : ''}`;
+}
+
+// A sample secret made here (no well-formed token sits in this file): a fake GitHub token.
+function redactionSample() {
+  return `GITHUB_TOKEN=ghp_${'D0ct0rSample'.repeat(3)} PORT=8080`;
 }
 
 // Runs in the child: the test trace (Turn -> LLM: doctor) through the library OpenCode loads,
@@ -179,6 +199,7 @@ async function doctor(flags = {}) {
   // an older copy without configStatus: the settings as this copy's core reads them
   const reader = typeof native.binding.configStatus === 'function' ? native : require('../native.js');
   const s = JSON.parse(reader.binding.configStatus());
+  const classes = outcomeClasses(reader);
   const unknownKeys = s.config.unknown_keys;
 
   // 3. the config file parses and names only known keys
@@ -206,6 +227,22 @@ async function doctor(flags = {}) {
     )
   )
     return finish();
+
+  // secret redaction: a sample through the core OpenCode loads, so the user sees it work
+  if (typeof reader.binding.redactText === 'function' && s.redaction) {
+    const r = s.redaction;
+    const sample = redactionSample();
+    const out = reader.binding.redactText(sample);
+    const on = Boolean(r && r.secrets);
+    check(
+      'secret redaction',
+      on && out.redactions > 0 ? true : 'warn',
+      `${redactionSummary(r)}: "${sample}" is sent as "${out.text}"`,
+      on
+        ? 'a redact.allow pattern lets the sample through: check redact.allow'
+        : 'keys and tokens in prompts and tool output are sent as they are: unset ARIZE_REDACT_SECRETS (or set redact.secrets: true)',
+    );
+  }
 
   // 4. tracing is on, with credentials and a backend
   if (s.state === 'disabled') {
@@ -250,7 +287,16 @@ async function doctor(flags = {}) {
       redirect: 'manual',
       signal: AbortSignal.timeout(10000),
     });
-    const v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'));
+    let v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'), classes);
+    // the exporter follows a 307/308 to the same host (never https to http)
+    if ((response.status === 307 || response.status === 308) && response.headers.get('location')) {
+      const target = new URL(response.headers.get('location'), url);
+      if (target.hostname === url.hostname && !(url.protocol === 'https:' && target.protocol === 'http:'))
+        v = {
+          ok: true,
+          detail: `${s.backend.endpoint} (HTTP ${response.status}: followed to ${target.origin}${target.pathname}; set the endpoint there to save a request per batch)`,
+        };
+    }
     if (!check('endpoint answers', v.ok, v.detail, v.fix)) return finish();
   } catch (error) {
     const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
@@ -274,11 +320,14 @@ async function doctor(flags = {}) {
   const accepted = t.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
   // The exporter's error already starts "HTTP <code>" when there was an answer.
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
+  const cls = e.status !== undefined ? outcomeClass(e, classes) : undefined;
   const fix =
-    e.status === 401 || e.status === 403
-      ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
-      : `the backend did not accept the test span (${answer}); for OpenCode's spans, ${exporterAction(e.status, e.error).does}` +
-        (t.log && t.log.length ? `\n  the core's log of the test: ${t.log.join('\n    ')}` : '');
+    (cls && cls.name === 'moved'
+      ? `the endpoint moved (${answer}): set the endpoint to the new location if it is your backend; until then OpenCode's spans are ${cls.effect}`
+      : e.status === 401 || e.status === 403
+        ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
+        : `the backend did not accept the test span (${answer})${cls ? `; OpenCode's spans answered so are ${cls.effect}` : ''}`) +
+    (t.log && t.log.length ? `\n  the core's log of the test: ${t.log.join('\n    ')}` : '');
   check(
     'test span',
     accepted,
@@ -290,4 +339,4 @@ async function doctor(flags = {}) {
   return finish();
 }
 
-module.exports = { doctor, endpointVerdict };
+module.exports = { doctor, endpointVerdict, redactionSummary };

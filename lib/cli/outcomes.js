@@ -1,40 +1,50 @@
 'use strict';
 // What the exporter does with each answer of the backend, in words, for `status` and `doctor`:
-// the classes of native/retry.h (retry_classify), so these words say what the core does.
-// Until the core reports its own description with each outcome, this is the one place the
-// CLI states it.
+// the core's one table of outcome classes (native/retry.c, `exportOutcomes()`), so the words
+// cannot drift from what the exporter decides. Read from the core OpenCode loads when it has the
+// table, else from this copy's core.
 
-/**
- * The class of an export answer and what the exporter does with it: {cls, does}. status is
- * the HTTP status (0: no answer), error the exporter's error text.
- */
-function exporterAction(status, error) {
-  const s = Number(status) || 0;
-  if (s >= 200 && s < 300) return { cls: 'accepted', does: 'accepted: the spans leave the spool' };
-  if (s === 0)
-    return {
-      cls: 'retried',
-      does: `no answer${error ? ` (${String(error).split('\n')[0]})` : ''}: retried with backoff; the spans wait in the spool`,
-    };
-  if ([429, 502, 503, 504].includes(s))
-    return {
-      cls: 'retried',
-      does: `HTTP ${s}: retried with backoff (honouring Retry-After); the spans wait in the spool`,
-    };
-  if (s === 413)
-    return {
-      cls: 'split',
-      does: 'HTTP 413: the batch is split in halves until it passes; a single span still too large is dropped',
-    };
-  if (s === 401 || s === 403)
-    return {
-      cls: 'refused',
-      does: `HTTP ${s}: the credentials are refused; the spans wait in the spool until the key changes`,
-    };
-  return {
-    cls: 'dropped',
-    does: `HTTP ${s}: not retryable: the batch is dropped (counted and logged); later spans are sent`,
+let fromThisCopy;
+/** The classes [{name, answers, effect, keeps, statuses: [[from, to], ...]}] of a core's table. */
+function outcomeClasses(native) {
+  const read = (n) => {
+    try {
+      return typeof n.binding.exportOutcomes === 'function' ? JSON.parse(n.binding.exportOutcomes()).classes : null;
+    } catch {
+      return null;
+    }
   };
+  const own = () => {
+    if (fromThisCopy === undefined) {
+      try {
+        fromThisCopy = read(require('../native.js')) || [];
+      } catch {
+        fromThisCopy = [];
+      }
+    }
+    return fromThisCopy;
+  };
+  return (native && read(native)) || own();
 }
 
-module.exports = { exporterAction };
+/** The class of an outcome ({status, class}): its own name when it has one, else its status's. */
+function outcomeClass(outcome, classes) {
+  if (outcome.class) {
+    const named = classes.find((c) => c.name === outcome.class);
+    if (named) return named;
+  }
+  const status = outcome.status > 0 ? outcome.status : 0;
+  return classes.find((c) => c.statuses.some(([from, to]) => status >= from && status <= to));
+}
+
+/**
+ * What became of the spans of an answer, in one line: "HTTP 404 (refused): dropped, counted
+ * (spans_dropped) and logged with the first line of the answer". status 0 is no answer.
+ */
+function exporterAction(outcome, classes) {
+  const cls = outcomeClass(outcome, classes);
+  const answer = outcome.status > 0 ? `HTTP ${outcome.status}` : 'no answer';
+  return cls ? `${answer} (${cls.name}): ${cls.effect}` : `${answer}: see the log`;
+}
+
+module.exports = { outcomeClasses, outcomeClass, exporterAction };

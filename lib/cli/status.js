@@ -18,11 +18,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
-const { exporterAction } = require('./outcomes.js');
+const { outcomeClasses, outcomeClass, exporterAction } = require('./outcomes.js');
 
-// native/spool.h: "OATSPOOL2\n", then records of [u32 length][u32 crc32][u8 kind][bytes]
-// (kind 1 a span, 2 the dedup marks of the spans after it); files of the first format have no
-// kind byte and hold spans only.
+// native/spool.h: "OATSPOOL3\n", a 44-byte header (its spans count at offset 32), then records
+// of [u32 sync][u32 length][u8 kind][u32 crc][u32 crc][bytes]; the formats before it:
+// "OATSPOOL2\n" records of [u32 length][u32 crc32][u8 kind][bytes] (kind 1 a span, 2 the dedup
+// marks of the spans after it) and "OATSPOOL1\n" (no kind byte: spans only). A file of
+// another magic is another version's: counted as bytes only.
 const SPOOL_MAGIC = { 'OATSPOOL1\n': 8, 'OATSPOOL2\n': 9 };
 const SPAN_KIND = 1;
 
@@ -34,7 +36,9 @@ function countSpoolFile(file) {
   } catch {
     return { spans: 0, bytes: 0 };
   }
-  const head = SPOOL_MAGIC[buf.toString('latin1', 0, 10)];
+  const magic = buf.toString('latin1', 0, 10);
+  if (magic === 'OATSPOOL3\n') return { spans: buf.length >= 54 ? buf.readUInt32LE(42) : 0, bytes: buf.length };
+  const head = SPOOL_MAGIC[magic];
   if (head === undefined) return { spans: 0, bytes: buf.length };
   let spans = 0;
   for (let at = 10; at + head <= buf.length; ) {
@@ -94,7 +98,7 @@ function readSpool(root) {
  * config file, says nothing yet about the current ones. A broken config file comes first:
  * nothing in it is used, whatever the environment gives.
  */
-function headline(config, last, waiting) {
+function headline(config, last, waiting, classes = []) {
   if (config.config && config.config.broken) {
     const prefix = `config ${config.config.path}: `;
     const where = String(config.config.warning || '').startsWith(prefix)
@@ -124,6 +128,7 @@ function headline(config, last, waiting) {
     };
   }
   const ago = last ? ` (${when(last.at_ms)})` : '';
+  const cls = last && outcomeClass(last, classes);
   if (!last && waiting)
     return { state: 'waiting', says: "no export answered yet: spans wait for the backend's first answer" };
   if (!last) return { state: 'sending', says: 'configured; nothing exported yet' };
@@ -133,15 +138,19 @@ function headline(config, last, waiting) {
       says: `the backend refused the credentials: HTTP ${last.status}${ago}; spans wait until the key changes`,
     };
   if (last.ok) return { state: 'sending', says: `last export accepted${ago}` };
+  const why = last.error || (last.status > 0 ? `HTTP ${last.status}` : 'no answer');
+  // The words for what became of the spans are the core's one table (native/retry.c).
+  if (cls && cls.name === 'moved')
+    return { state: 'moved', says: `the endpoint moved: ${why}${ago}; the spans: ${cls.effect}` };
   return {
     state: 'failing',
-    says: `the backend is not accepting spans${ago}: ${exporterAction(last.status, last.error).does}`,
+    says: `the backend is not accepting spans: ${why}${ago}; ${cls ? `the spans: ${cls.effect}` : 'see the log'}`,
   };
 }
 
 // Exit codes for scripts (documented in docs/troubleshooting.md): 0 healthy, 1 degraded (spans
 // wait, or the last export failed), 2 not working (nothing reaches the backend).
-const NOT_WORKING = ['broken-config', 'no-backend', 'refused', 'disabled', 'dry-run', 'no-core'];
+const NOT_WORKING = ['broken-config', 'no-backend', 'refused', 'moved', 'disabled', 'dry-run', 'no-core'];
 function health(state, waiting) {
   if (NOT_WORKING.includes(state)) return { health: 'not working', exit_code: 2 };
   if (state === 'failing' || state === 'waiting' || waiting) return { health: 'degraded', exit_code: 1 };
@@ -222,7 +231,8 @@ function collect() {
       at_ms: counters.at_ms,
     };
   }
-  let head = headline(config, last, total.spans > 0);
+  const classes = outcomeClasses(core.native || reader);
+  let head = headline(config, last, total.spans > 0, classes);
   if (!core.native)
     head = {
       state: 'no-core',
@@ -241,8 +251,10 @@ function collect() {
     config: config.config,
     exit_flush_ms: config.exit_flush_ms,
     settings: config.settings,
+    redaction: config.redaction,
     spool: { dir: config.spool.dir, ...total, processes },
-    last_export: last && { ...last, exporter: exporterAction(last.status, last.error).does },
+    last_export: last && { ...last, exporter: exporterAction(last, classes) },
+    export_outcomes: classes,
     registrations: regs.map((r) => ({
       route: r.kind === 'file' ? 'plugin file' : 'opencode.json',
       file: r.file,
@@ -268,6 +280,7 @@ function status(flags) {
     `binary:      ${s.binary ? c.tilde(s.binary) : 'does not load'}${s.binary_loaded_by ? ` (OpenCode loads it through ${s.binary_loaded_by})` : ' (this copy: no registration leads OpenCode to another)'}`,
     `config:      ${c.tilde(s.config.path)}${s.config.broken ? ' (broken: nothing in it is used)' : ''}${s.config.warning ? `\n  warning: ${s.config.warning}` : ''}${s.config.unknown_keys ? `\n  warning: ${s.config.unknown_keys}` : ''}`,
     `log:         ${c.tilde(s.config.log_file)}`,
+    `redaction:   ${require('./doctor.js').redactionSummary(s.redaction)}`,
     `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : `not registered (run \`${c.selfCommand()} install\`)`}`,
   ];
   const live = s.spool.processes.filter((p) => p.live),
@@ -295,7 +308,7 @@ function status(flags) {
   lines.push(
     `last export: ${e ? `${outcome}, ${e.spans} spans, ${when(e.at_ms)}, ${e.endpoint || ''} (process ${e.pid})` : 'none recorded yet'}`,
   );
-  if (e && !e.ok) lines.push(`  the exporter: ${e.exporter}`);
+  if (e && !e.ok) lines.push(`  the spans:   ${e.exporter}`);
   const tail = lastLogLines(s.config.log_file, 3);
   if (tail.length) lines.push('log tail:', ...tail.map((l) => `  ${l}`));
   console.log(lines.join('\n'));

@@ -48,6 +48,7 @@ typedef struct {
   size_t body_len;         /* 0 with a body: strlen(body) */
   bool hang;               /* read the request, never answer: until server_stop or the client
                             * hangs up */
+  const char *location;    /* Location value (a redirect); NULL for none */
 } server_reply;
 
 typedef struct {
@@ -87,10 +88,21 @@ static inline double server_now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* fd closed on exec and blocking (an accepted socket inherits O_NONBLOCK from the listening
+ * one on Darwin and the BSDs, not on Linux): portable where SOCK_CLOEXEC and accept4 are not. */
+static inline int server_own_fd(int fd) {
+  if (fd >= 0) {
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
+  return fd;
+}
+
 /* A socket bound to 127.0.0.1 on an ephemeral port (not listening yet); *port gets the port.
  * -1 on failure. */
 static inline int server_bind_loopback(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = server_own_fd(socket(AF_INET, SOCK_STREAM, 0));
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
@@ -298,6 +310,8 @@ static inline bool server_answer(int fd, const server_reply *reply) {
   int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, server_reason(status));
   if (reply->retry_after)
     n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %s\r\n", reply->retry_after);
+  if (reply->location)
+    n += snprintf(head + n, sizeof head - (size_t)n, "Location: %s\r\n", reply->location);
   if (status != 204) /* a 204 has no body, so no length (RFC 9110 8.6) */
     n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", body_len);
   n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
@@ -353,7 +367,7 @@ static inline void *server_acceptor(void *arg) {
     struct pollfd p[2] = {{.fd = s->listen_fd, .events = POLLIN},
                           {.fd = s->stop_pipe[0], .events = POLLIN}};
     if (poll(p, 2, -1) < 0 || p[1].revents) return NULL;
-    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = server_own_fd(accept(s->listen_fd, NULL, NULL));
     if (fd < 0) continue;
     server_connection *c = malloc(sizeof *c);
     bool started = false;
@@ -383,11 +397,7 @@ static inline int server_start(test_server *s, const server_reply *script, size_
   memset(s, 0, sizeof *s);
   s->listen_fd = s->stop_pipe[0] = s->stop_pipe[1] = -1;
   pthread_mutex_init(&s->lock, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->changed, &attr);
-  pthread_condattr_destroy(&attr);
+  pthread_cond_init(&s->changed, NULL); /* waits on CLOCK_REALTIME: see server_wait */
   if (n_script > SERVER_MAX_SCRIPT) return -1;
   if (n_script) memcpy(s->script, script, n_script * sizeof *script);
   s->n_script = n_script;
@@ -462,15 +472,22 @@ static inline size_t server_spans(test_server *s) {
 /* Waits until at least n requests (want_spans false) or n accepted spans (true) have arrived,
  * at most timeout_ms. Whether they did. */
 static inline bool server_wait(test_server *s, size_t n, bool want_spans, long timeout_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  /* The deadline is on the monotonic clock; each wait is a short realtime one (Darwin has no
+   * pthread_condattr_setclock), so a clock step costs at most one slice. */
+  double deadline = server_now_ms() + (double)timeout_ms;
   pthread_mutex_lock(&s->lock);
   bool reached;
-  while (!(reached = (want_spans ? server_spans_locked(s) : s->n_requests) >= n))
-    if (pthread_cond_timedwait(&s->changed, &s->lock, &until) != 0) break;
+  while (!(reached = (want_spans ? server_spans_locked(s) : s->n_requests) >= n)) {
+    double left = deadline - server_now_ms();
+    if (left <= 0) break;
+    long slice = left < 100 ? (long)left + 1 : 100;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += slice / 1000;
+    until.tv_nsec += (slice % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&s->changed, &s->lock, &until);
+  }
   reached = (want_spans ? server_spans_locked(s) : s->n_requests) >= n;
   pthread_mutex_unlock(&s->lock);
   return reached;

@@ -588,8 +588,8 @@ static void test_foreign_parts_and_children_are_skipped_alone(void) {
   };
   static const char *const bad_children[] = {
       /* a child whose messages belong to the parent */
-      "{\"sessionID\":\"c\",\"parentSessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"m\","
-      "\"sessionID\":\"s\",\"role\":\"user\"},\"parts\":[]}]}",
+      ("{\"sessionID\":\"c\",\"parentSessionID\":\"s\",\"messages\":[{\"info\":{\"id\":\"m\","
+       "\"sessionID\":\"s\",\"role\":\"user\"},\"parts\":[]}]}"),
       /* a child whose info describes another session */
       "{\"sessionID\":\"c\",\"parentSessionID\":\"s\",\"info\":{\"id\":\"d\"},\"messages\":[]}",
       /* the session as its own child */
