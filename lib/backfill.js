@@ -52,7 +52,12 @@ function parseArgs(argv) {
     else if (flag === '--help' || flag === '-h') o.help = true;
     else if (flag === '--session') o.session = value();
     else if (flag === '--since') o.since = parseSince(value());
-    else throw new UsageError(`unknown option ${argv[i]}`);
+    else {
+      const near = require('./cli/common.js').closest(flag, ['--since', '--session', '--dry-run', '--help']);
+      throw new UsageError(
+        `backfill has no ${flag.startsWith('-') ? 'option' : 'argument'} ${flag}${near ? `: did you mean ${near}?` : ''}`,
+      );
+    }
   }
   return o;
 }
@@ -205,7 +210,22 @@ async function run(o, out) {
     out.line('interrupted: finishing the session in progress, then flushing (ctrl-c again quits at once)');
   };
   process.on('SIGINT', onSigint);
-  const server = await startServer(opencodeEnv);
+  // OpenCode's server takes seconds to start: say so at once, and on a terminal count them.
+  out.line(`${o.dryRun ? 'dry run: ' : ''}starting OpenCode's server (opencode serve) to read your sessions...`);
+  const began = Date.now();
+  const ticking = setInterval(
+    () => out.bar(`starting OpenCode's server... ${Math.round((Date.now() - began) / 1000)} s`),
+    1000,
+  );
+  let server;
+  try {
+    server = await startServer(opencodeEnv);
+  } finally {
+    clearInterval(ticking);
+  }
+  out.line(
+    `OpenCode's server is up (${((Date.now() - began) / 1000).toFixed(1)} s); listing the sessions of every project`,
+  );
   const api = require('./index.js');
   const totals = { sessions: 0, turns: 0, spans: 0, closed: 0, skipped: 0, failed: 0 };
   try {

@@ -94,6 +94,8 @@ export interface Status {
   config: {
     path: string;
     warning: string | null;
+    /** the file is there but none of it is used (unreadable, a directory, invalid YAML or JSON, not UTF-8); `warning` says where */
+    broken: boolean;
     log_file: string;
     logging: { prompts: boolean; tool_details: boolean; tool_content: boolean };
     user_id_set: boolean;

@@ -80,7 +80,7 @@ static napi_value make_string(napi_env env, const char *s) {
 /* reconcile(json: string, reason?: string)
  *   -> { spans, error?, childrenUnlinked?, watermark?: { messageID, children, openChildren } }
  * The payload crosses once, as JSON text (lib/ writes it: JSON.stringify is the cheapest way
- * from a JS object to bytes, README "Performance"); nothing here calls back into JS. Anything
+ * from a JS object to bytes, docs/performance.md); nothing here calls back into JS. Anything
  * but a string is counted and logged as a rejected payload, for `reason` (lib/'s words for why
  * it could not write the text) or "payload is not JSON text". Nothing here throws for payload
  * content. */

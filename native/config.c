@@ -46,7 +46,7 @@
  * variables (the first one set wins; older names last), its default, bounds and unit, whether it
  * is a secret, and the config field it fills. Parsing the file, the environment override, the
  * bounds check, the defaults, the unknown-key warning (the known keys are this table's keys),
- * the readable-file warning (secrets) and config_schema_json (the CLI and the README test read
+ * the readable-file warning (secrets) and config_schema_json (the CLI and the docs test read
  * it) all walk this table. Adding a setting is one row here plus its field in config.h.
  *
  * Settings with field F_NONE are resolved by hand below (the backend, the resource, the log
@@ -593,6 +593,10 @@ static void warn(loader *l, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* The file as a whole cannot be used: the warning says why, and file_broken says that nothing
+ * of it was read (status names the file broken rather than a backend missing). */
+#define broken(l, ...) ((l)->c->file_broken = true, warn(l, __VA_ARGS__))
+
 /* ---- name/value lists ---- */
 
 /* Sets name to value (both copied; blanks around them kept as given): replaces the value
@@ -674,23 +678,23 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR) return 1;
-    if (err == EISDIR) warn(l, "config %s: is a directory", c->config_path);
-    else if (err == PLATFORM_ENOTFILE) warn(l, "config %s: not a regular file", c->config_path);
-    else warn(l, "config %s: cannot read: %s", c->config_path, strerror(err));
+    if (err == EISDIR) broken(l, "config %s: is a directory", c->config_path);
+    else if (err == PLATFORM_ENOTFILE) broken(l, "config %s: not a regular file", c->config_path);
+    else broken(l, "config %s: cannot read: %s", c->config_path, strerror(err));
     c->config_mtime = config_file_mtime(c->config_path);
     return 1;
   }
   platform_info st;
   int rc = 1;
   if (platform_file_info(fd, &st) != 0) {
-    warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+    broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
     goto out;
   }
   /* the open file's mtime describes what we read (or something older, which only causes one
    * extra reload) */
   c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
   if (st.size > CONFIG_MAX_BYTES) {
-    warn(l, "config %s: larger than 1 MiB, ignored", c->config_path);
+    broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
     goto out;
   }
   /* The file may grow between fstat and read: read up to the cap plus one byte. */
@@ -704,14 +708,14 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
     int64_t r = platform_read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
     if (r == 0) break;
     if (r < 0) {
-      warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+      broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
       free(b);
       goto out;
     }
     n += (size_t)r;
   }
   if (n > CONFIG_MAX_BYTES) {
-    warn(l, "config %s: larger than 1 MiB, ignored", c->config_path);
+    broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
     free(b);
     goto out;
   }
@@ -1370,6 +1374,7 @@ static void check_unknown_keys(loader *l, fnode root) {
 static void read_document(loader *l, fnode root) {
   if (!fn_exists(root) || fn_is_null(root)) return; /* empty file or only comments */
   if (!fn_is_map(root)) {
+    l->c->file_broken = true;
     warn_at(l, root, "top level is not a mapping");
     return;
   }
@@ -1401,8 +1406,8 @@ static void parse_failed(loader *l, const yaml_parser_t *parser, const char *buf
     return;
   }
   /* libyaml's problem texts are fixed strings; they never quote the input. */
-  warn(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
-       parser->problem ? parser->problem : "invalid YAML");
+  broken(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
+         parser->problem ? parser->problem : "invalid YAML");
 }
 
 /* True for events that carry an anchor ("&name") or are an alias ("*name"). */
@@ -1440,8 +1445,8 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
     }
     if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
       if (++depth > CONFIG_MAX_DEPTH) {
-        warn(l, "config %s: line %zu: nested deeper than %d levels", l->c->config_path,
-             ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
+        broken(l, "config %s: line %zu: nested deeper than %d levels", l->c->config_path,
+               ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
         ok = false;
       }
     } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
@@ -1450,8 +1455,8 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
       done = true; /* yaml_parser_load reads only the first document */
     }
     if (ok && uses_anchor(&ev) && ++anchors > CONFIG_MAX_ANCHORS) {
-      warn(l, "config %s: line %zu: more than %d anchors and aliases", l->c->config_path,
-           ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
+      broken(l, "config %s: line %zu: more than %d anchors and aliases", l->c->config_path,
+             ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
       ok = false;
     }
     yaml_event_delete(&ev);
@@ -1490,7 +1495,8 @@ static void parse_json(loader *l, const char *buf, size_t len) {
     /* jansson's texts may quote the input ("... near 'sk-...'"): keep what precedes it. */
     const char *near = strstr(err.text, " near ");
     int shown = near ? (int)(near - err.text) : (int)strlen(err.text);
-    warn(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown, err.text);
+    broken(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown,
+           err.text);
     return;
   }
   fnode r = {.j = root};
@@ -1935,6 +1941,13 @@ static char *explain_none(loader *l) {
     what = "the Arize space id is missing", missing = env_of = S_SPACE_ID;
   else if (!l->c->api_key && l->c->space_id)
     what = "the Arize API key is missing", missing = env_of = S_API_KEY;
+  /* a broken file is what to fix first: whatever it names is not read */
+  if (l->c->file_broken && l->c->warning)
+    return fmt_str(l,
+                   "the config file is broken, so nothing in it is used (%s): fix it, or set %s "
+                   "and %s (Arize AX), %s (Phoenix) or %s (any OTLP backend)",
+                   l->c->warning, ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT),
+                   ENV(S_OTLP_ENDPOINT));
   if (what)
     return fmt_str(l, "no backend configured: %s: set %s or add harnesses.opencode.%s to %s", what,
                    ENV(env_of), settings[missing].key, path);
@@ -2109,14 +2122,14 @@ char *config_describe_json(const config *c) {
                       : c->dry_run                      ? "dry-run"
                       : c->target == CONFIG_TARGET_NONE ? "no-backend"
                                                         : "sending";
-  json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:s}, "
+  json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:s}, "
                         "s:{s:s}, s:s, s:I}",
                         "enabled", c->enabled, "state", state, "reason", c->why_not_sending,
                         "backend", "target", config_target_name(c->target), "endpoint", endpoint,
                         "project", c->project_name, "config", "path", c->config_path, "warning",
-                        c->warning, "unknown_keys", c->unknown_keys, "log_file", c->log_file,
-                        "spool", "dir", c->spool_dir, "state_dir", c->state_dir, "exit_flush_ms",
-                        (json_int_t)c->shutdown_ms);
+                        c->warning, "broken", c->file_broken, "unknown_keys", c->unknown_keys,
+                        "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
+                        c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
   if (o) json_object_set_new(o, "settings", config_values_json(c));
   if (o)
     json_object_set_new(o, "redaction",
@@ -2146,7 +2159,7 @@ time_t config_file_mtime(const char *path) {
   return (time_t)(st.mtime_ns / 1000000000);
 }
 
-/* ---- the schema, for the CLI and the README test ---- */
+/* ---- the schema, for the CLI and the docs test (docs/settings.md) ---- */
 
 static const char *const type_names[] = {
     [ST_STRING] = "string", [ST_NUMBER] = "number", [ST_FLAG] = "flag", [ST_SWITCH] = "switch",

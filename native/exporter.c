@@ -494,6 +494,7 @@ void exporter_stop(exporter *e, long timeout_ms) {
   e->stopping = true;
   __atomic_store_n(&e->abort_transfer, 1, __ATOMIC_RELAXED);
   pthread_cond_broadcast(&e->wake);
+  pthread_cond_broadcast(&e->progress); /* a flush waiting for the backend returns now */
   pthread_mutex_unlock(&e->lock);
   http_abort(&e->abort_transfer); /* a request in flight stops now, not at curl's next tick */
   if (join) pthread_join(e->thread, NULL);

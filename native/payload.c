@@ -210,9 +210,17 @@ bool payload_answered(const message_view *m) {
   return payload_str(m->info, "finish") && last && strcmp(last, "step-finish") == 0;
 }
 
+json_t *payload_error(const message_view *m) {
+  json_t *error = json_object_get(m->info, "error");
+  const char *name = error ? payload_str(error, "name") : NULL;
+  if (name && strcmp(name, "MessageAbortedError") == 0 && payload_answered(m)) return NULL;
+  return error;
+}
+
 int64_t payload_message_last_ms(const message_view *m) {
   int64_t t = payload_ms(payload_path(m->info, "time", "completed"));
-  if (t >= 0) return t;
+  /* an abort stamped on an answer stored whole completes it at the quit, not at the answer */
+  if (t >= 0 && (json_object_get(m->info, "error") == NULL || payload_error(m) != NULL)) return t;
   t = payload_ms(payload_path(m->info, "time", "created"));
   for (size_t i = 0; i < json_array_size(m->parts); i++) {
     json_t *p = json_array_get(m->parts, i);

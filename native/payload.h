@@ -164,9 +164,16 @@ bool payload_finished(const message_view *m);
  * info.finish is set and the last part is the step-finish. OpenCode shows the answer before it
  * writes the completion, so a quit the instant it appears leaves such a message. */
 bool payload_answered(const message_view *m);
+/* The model call's error as OpenCode stored it (info.error), or NULL when it has none or when
+ * it is an abort of an answer stored whole: quitting the TUI (ctrl-c twice) the instant the
+ * answer is drawn makes OpenCode stamp MessageAbortedError on a call whose answer, finish
+ * reason and step-finish are all there. A call aborted while it streamed has no finish and no
+ * step-finish, and keeps its error. */
+json_t *payload_error(const message_view *m);
 
-/* The latest millisecond time anywhere in the message: its completion, else the last time a
- * part reported. Used to end spans of calls that never completed. */
+/* The latest millisecond time anywhere in the message: its completion, else (and for an abort
+ * of an answer stored whole, whose completion is the quit) the last time a part reported.
+ * Used to end spans of calls that never completed. */
 int64_t payload_message_last_ms(const message_view *m);
 
 /* The latest time anywhere in a session's messages (-1 when none). */

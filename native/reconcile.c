@@ -886,9 +886,10 @@ static void emit_llm(walk *w, const session_view *sv, size_t i, long u, const lo
       "compaction", compaction && *compaction ? compaction : NULL);
   set_metadata(w, s, meta);
 
-  json_t *error = json_object_get(m->info, "error");
-  /* a call cut short is an error; one whose answer was stored whole is not (only OpenCode's
-   * completion stamp is missing: a quit the instant the answer appeared) */
+  json_t *error = payload_error(m);
+  /* a call cut short is an error; one whose answer was stored whole is not (OpenCode's
+   * completion stamp missing, or an abort stamped on it: a quit the instant the answer
+   * appeared) */
   if (error || (!payload_finished(m) && !payload_answered(m))) llm_error(w, s, error);
   emit_span(w, s, text_str(&key));
   free(key.data);
@@ -1187,7 +1188,7 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   int64_t number = turn_number(w, root, owner, u);
   set_metadata(w, s, turn_metadata(w, root, owner, u, number));
 
-  json_t *error = last ? json_object_get(last->info, "error") : NULL;
+  json_t *error = last ? payload_error(last) : NULL;
   if (error) {
     const char *name = payload_str(error, "name");
     if (span_set_status(s, SPAN_STATUS_ERROR, name ? name : "Error") != 0)

@@ -460,15 +460,15 @@ char *tracer_status_json(tracer *t) {
                         : c->target == CONFIG_TARGET_NONE ? "no-backend"
                                                           : "sending";
   json_t *status = json_pack(
-      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
+      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:{s:b, s:b, s:b}, s:b}, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
       "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
-      c->project_name, "config", "path", c->config_path, "warning", c->warning, "log_file",
-      c->log_file, "logging", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
-      "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL, "counters",
-      "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
+      c->project_name, "config", "path", c->config_path, "warning", c->warning, "broken",
+      c->file_broken, "log_file", c->log_file, "logging", "prompts", c->log_prompts, "tool_details",
+      c->log_tool_details, "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL,
+      "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
       "items_skipped", (json_int_t)t->items_skipped, "spans_queued", (json_int_t)t->spans_queued,
       "spans_exported", (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped,
       "spans_pending", (json_int_t)n.pending, "spans_restored",

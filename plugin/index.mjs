@@ -15,6 +15,7 @@
 // OpenCode.
 import { appendFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { isMainThread } from "node:worker_threads"
 
 /** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
 /** @typedef {{type?: string, tool?: string, callID?: string, state?: {metadata?: {sessionId?: string}}}} Part */
@@ -53,6 +54,24 @@ const text = (error) =>
 function exitFlushMs(api) {
   const ms = api.status().exit_flush_ms
   return typeof ms === "number" && ms >= 0 ? ms : EXIT_FLUSH_MS
+}
+
+/**
+ * Waits for the backend at most `bound` ms, kept by a timer on this thread (the flush's own
+ * answer comes through an async-work completion, which an exiting OpenCode delivers late), then
+ * stops the exporter if spans are left: an in-flight request is aborted and the core logs what
+ * stays in the spool for the next start.
+ */
+async function flushWithin(api, bound) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+  const answered = await Promise.race([
+    api.flush(bound),
+    new Promise((resolve) => (timer = setTimeout(() => resolve(undefined), bound))),
+  ])
+  clearTimeout(timer)
+  const pending = answered ? answered.pending : (api.status()?.counters?.spans_pending ?? 1)
+  if (pending > 0) api.shutdown(0)
 }
 
 /** @param {Message | undefined} m @returns {string | undefined} */
@@ -370,17 +389,21 @@ export const ArizeTracing = async ({ client, directory }) => {
       }
     },
     // Awaited at the end of `opencode run` and on instance dispose: finish every pending
-    // snapshot, then wait for the backend at most the exit bound. If it has not answered by
-    // then, the exporter stops (an in-flight request is aborted, the environment's cleanup
-    // then has nothing left to wait for) and the core logs what stays in the spool for the
-    // next start; a later snapshot in this process starts the exporter again.
+    // snapshot (their spans are then the core's), and wait for the backend at most the exit
+    // bound where nothing else will. On the main thread (`opencode run`, `opencode serve`) the
+    // core does that wait itself at the environment's cleanup, after OpenCode's own exit work and
+    // off its thread: a dispose that waits makes OpenCode load the instance's plugins again and
+    // dispose that instance too, which held `opencode run`'s exit by 2 to 8 s more with a backend
+    // that does not answer (measured). In a worker thread (the TUI runs OpenCode's server in one)
+    // the environment's cleanup does not run at exit, so dispose waits, at most the bound. What
+    // the backend has not accepted by then stays in the spool for the next start (logged); an
+    // instance disposed while the process goes on loses nothing: the exporter keeps sending.
     dispose: async () => {
       token.disposing = true
       try {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])
-        const left = await api.flush(exitFlushMs(api))
-        if (left.pending > 0) api.shutdown(0)
+        if (!isMainThread) await flushWithin(api, exitFlushMs(api))
         if (timingsFile)
           appendFileSync(
             timingsFile,
@@ -392,7 +415,7 @@ export const ArizeTracing = async ({ client, directory }) => {
             }) + "\n",
           )
       } catch (error) {
-        await log("warn", `flush at exit failed: ${text(error)}`)
+        await log("warn", `dispose failed: ${text(error)}`)
       }
       if (instances.get(key) === token) instances.delete(key)
     },

@@ -57,7 +57,8 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
       costs.every((c) => c > 0),
       'every model call carries its cost',
     );
-    assert.equal(out.status.counters.spans_exported, spans.length);
+    // every span reached the backend by the end of the process (the core flushes at its cleanup)
+    assert.equal(out.status.counters.spans_queued, spans.length);
     assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
   } finally {
     await receiver.close();
@@ -75,6 +76,30 @@ test('replaying the same events again in one process sends nothing new', async (
     assert.equal(out.status.counters.spans_queued, 15);
   } finally {
     await receiver.close();
+  }
+});
+
+test("dispose does not wait for the backend: the core's exit cleanup does, within the bound", async () => {
+  // A dispose that waits makes OpenCode load the instance's plugins again and hold its exit;
+  // and a flush's answer reaches OpenCode's thread late at exit. So dispose must not depend on
+  // it: here the flush never answers and the backend never answers, and the process still ends,
+  // its cleanup saying what stays in the spool.
+  const silent = await startReceiver({ hang: () => true });
+  const home = tempHome();
+  try {
+    const out = await replay(
+      { snapshots: 'main-run/snapshots', flushNeverAnswers: true },
+      { HOME: home, PHOENIX_ENDPOINT: silent.url, ARIZE_EXIT_FLUSH_MS: '300' },
+    );
+    assert.deepEqual(out.hooks.sort(), ['dispose', 'event'], 'dispose returned');
+    assert.ok(silent.requests.length > 0, 'the export was under way');
+    const log = require('node:fs').readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(
+      log,
+      /exit: \d+ spans \(\d+ bytes\) not yet accepted by the backend stay in the spool for the next start/,
+    );
+  } finally {
+    await silent.close();
   }
 });
 

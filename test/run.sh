@@ -56,7 +56,7 @@ else
   echo "== formatting of C: skipped: clang-format is missing (apt-get install clang-format)"
   step "formatting (prettier)" node_modules/.bin/prettier --check "lib/**/*.{js,mjs,ts}" "plugin/**/*.{mjs,ts}" "test/**/*.{js,mjs,ts}" "native/**/*.js"
 fi
-step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js
+step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js test/cli-first-hour.test.js
 step "prebuild recipe: pinned, checksum-verified sources" node --test test/prebuild-deps.test.js
 step "linux-arm64: the packed prebuild under qemu-aarch64 with the real aarch64 Bun" node --test test/arm64.test.js
 step "linux-x64-musl: the packed package under the real musl Bun" node --test test/musl.test.js

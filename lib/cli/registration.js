@@ -146,6 +146,16 @@ function findRegistrations(cwd = process.cwd()) {
   return found;
 }
 
+/**
+ * The package whose core OpenCode loads: the first registration's that is installed, in the
+ * order OpenCode reads them, as {dir, version, via}; null when none is installed yet (an
+ * opencode.json entry before OpenCode's next start).
+ */
+function loadedPackage(regs) {
+  for (const r of regs) if (r.pkg && r.pkg.dir) return { dir: r.pkg.dir, version: r.pkg.version, via: r };
+  return null;
+}
+
 const describe = (r) => (r.kind === 'file' ? c.tilde(r.file) : `${c.tilde(r.file)} ("plugin": "${r.spec}")`);
 
 // A self-contained copy of this package (with node-gyp-build), marked so uninstall removes
@@ -256,6 +266,7 @@ function removeEntry(file) {
 module.exports = {
   CONFIG_NAMES,
   findRegistrations,
+  loadedPackage,
   describe,
   registerGlobal,
   registerProject,

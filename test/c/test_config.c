@@ -248,7 +248,10 @@ static void test_malformed_yaml_warns_without_secret_values(void) {
   CHECK(contains(c->warning, "mapping values are not allowed"));
   CHECK(!contains(c->warning, "SECRET"));
   CHECK(!contains(c->warning, "\n"));
-  /* defaults apply: nothing from the broken file is used */
+  /* defaults apply: nothing from the broken file is used, and the reason names the file */
+  CHECK(c->file_broken);
+  CHECK(starts_with(c->why_not_sending, "the config file is broken"));
+  CHECK(contains(c->why_not_sending, ": line 4: "));
   CHECK(c->api_key == NULL);
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   CHECK_STR(c->project_name, "opencode");
@@ -258,6 +261,7 @@ static void test_malformed_yaml_warns_without_secret_values(void) {
 static void test_invalid_utf8_warns_with_line(void) {
   config *c = load("user_id: a\nproject: \xff\xfe\n", no_env);
   CHECK(contains(c->warning, ": line 2: "));
+  CHECK(c->file_broken);
   CHECK(c->user_id == NULL);
   config_free(c);
 }
@@ -265,6 +269,7 @@ static void test_invalid_utf8_warns_with_line(void) {
 static void test_top_level_not_a_mapping_warns(void) {
   config *c = load("- api_key\n- space_id\n", no_env);
   CHECK(contains(c->warning, "top level is not a mapping"));
+  CHECK(c->file_broken);
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   config_free(c);
 }
@@ -277,6 +282,8 @@ static void test_directory_as_config_warns(void) {
   CHECK(c != NULL);
   CHECK(starts_with(c->warning, "config "));
   CHECK(contains(c->warning, "is a directory"));
+  CHECK(c->file_broken);
+  CHECK(contains(c->why_not_sending, "is a directory"));
   CHECK_STR(c->project_name, "opencode");
   config_free(c);
   rmdir(dir);
@@ -285,6 +292,7 @@ static void test_directory_as_config_warns(void) {
 static void test_empty_file_gives_no_warning(void) {
   config *c = load("", no_env);
   CHECK(c->warning == NULL);
+  CHECK(!c->file_broken);
   CHECK_STR(c->project_name, "opencode");
   CHECK(c->config_mtime > 0);
   config_free(c);
@@ -866,6 +874,7 @@ static void test_absurd_file_number_warns_with_its_key_and_keeps_default(void) {
                  "line 2: limits.max_payload_mb is not a whole number from 1 to 4096, ignored"));
   CHECK(!contains(c->warning, "999999"));
   CHECK_INT(c->max_payload_bytes, 256L * 1024 * 1024);
+  CHECK(!c->file_broken); /* one value refused: the rest of the file is used */
   config_free(c);
 }
 
@@ -1249,6 +1258,7 @@ static void test_malformed_json_warns_with_line_without_secret(void) {
   config *c = config_load(path, no_env);
   CHECK(starts_with(c->warning, "config "));
   CHECK(contains(c->warning, ": line 2: invalid JSON"));
+  CHECK(c->file_broken);
   CHECK(!contains(c->warning, "SECRET"));
   CHECK(c->api_key == NULL);
   config_free(c);

@@ -3,7 +3,7 @@
 // stdin: {"snapshots": "main-run/snapshots" | "synthetic": {messages, seed, childEvery}
 //         | "local": "<capture>.json" (test/fixtures; its storage only, no event),
 //         "from": 0, "to": <all>, "replays": 1, "hostileClient": false, "ignore": [],
-//         "answers": "wrapped", "sweep": false, "waitMs": 0}
+//         "answers": "wrapped", "sweep": false, "waitMs": 0, "flushNeverAnswers": false}
 // sweep: the client also lists the sessions (with their time.updated) and their status, as
 // OpenCode does, so the plugin's start-up sweep can run; waitMs: how long to wait after the
 // events before dispose (the sweep starts 3 s after the plugin).
@@ -107,6 +107,10 @@ const client = {
   },
   app: { log: ({ body }: any) => (logs.push(body), Promise.resolve({ data: true })) },
 }
+
+// flushNeverAnswers: the flush's promise never settles, as when OpenCode's exit delays Bun's
+// async-work completion: the plugin's exit bound must not depend on it.
+if (program.flushNeverAnswers) require("../../lib/index.js").flush = () => new Promise(() => {})
 
 const plugin = await import(join(import.meta.dir, "..", "..", "plugin", "arize-tracing.ts"))
 const exported = Object.entries(plugin)
