@@ -19,9 +19,11 @@
 //
 // A benchmark: it prints figures and asserts nothing.
 //   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
-//                              [--native file.node] [--with-env K=V,...] [--settle 400] [--json out.json]
+//                              [--native file.node | --tarball pkg.tgz] [--with-env K=V,...]
+//                              [--settle 400] [--json out.json]
 // --native: the core packed into the tarball instead of the checkout's prebuild (a branch
-// that changed native/ before its prebuild is made: build/Release/arize_tracing.node).
+// that changed native/ before its prebuild is made: build/Release/arize_tracing.node);
+// --tarball: a package packed before (another version of the plugin, to compare).
 // About 40 minutes on a quiet 2-core machine at the defaults.
 const fs = require('node:fs');
 const os = require('node:os');
@@ -46,6 +48,7 @@ const STARTS = Number(option('--starts', '8'));
 const SETTLE_MS = Number(option('--settle', '400'));
 const RAW = args.includes('--raw');
 const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
+const TARBALL = option('--tarball', '') && path.resolve(option('--tarball', ''));
 const JSON_OUT = option('--json', '');
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
 const WITH_ENV = Object.fromEntries(
@@ -342,7 +345,7 @@ async function main() {
     return;
   }
   const started = Date.now();
-  const { tarball } = h.packPackage(undefined, NATIVE ? { addon: NATIVE } : {});
+  const { tarball } = TARBALL ? { tarball: TARBALL } : h.packPackage(undefined, NATIVE ? { addon: NATIVE } : {});
   const sink = await startSink();
   const model = await startModelServer({ script: SCRIPT });
   const homes = {
