@@ -20,14 +20,19 @@ fi
 # linux-arm64: the cross toolchain that builds its prebuild (npm run prebuild) and what runs
 # it here under qemu (test/arm64.test.js): Debian's arm64 multiarch C library, libcurl and
 # zlib, which qemu-aarch64-static -L / finds under /. Debian x86-64 hosts only.
-ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64"
+# The other prebuild targets (native/prebuild/targets.js): musl-gcc for linux-x64-musl,
+# ld64.lld-14 for the darwin links, llvm-14's objdump and nm for the darwin checks; Debian's
+# musl and musl:arm64 loaders and arm64 libstdc++ run the musl Bun in test/musl*.test.js.
+ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64 musl-tools lld-14 llvm-14 musl:arm64 libstdc++6:arm64"
 if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null &&
   { ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64-static >/dev/null ||
     [ ! -e /lib/ld-linux-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libcurl.so.4 ] ||
-    [ ! -e /usr/include/aarch64-linux-gnu/curl/curl.h ] || [ ! -e /usr/lib/aarch64-linux-gnu/libz.so ]; }; then
+    [ ! -e /usr/include/aarch64-linux-gnu/curl/curl.h ] || [ ! -e /usr/lib/aarch64-linux-gnu/libz.so ] ||
+    ! command -v musl-gcc >/dev/null || ! command -v ld64.lld-14 >/dev/null || ! command -v llvm-objdump-14 >/dev/null ||
+    [ ! -e /lib/ld-musl-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ]; }; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  echo "installing the linux-arm64 toolchain and runtime: $ARM64_PACKAGES"
+  echo "installing the cross toolchains and runtimes: $ARM64_PACKAGES"
   $SUDO dpkg --add-architecture arm64
   $SUDO apt-get update -qq
   # shellcheck disable=SC2086

