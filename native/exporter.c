@@ -15,8 +15,8 @@
 #include "retry.h"
 #include "wallclock.h"
 
-#define BATCH_MAX_SPANS 512
-#define BATCH_MAX_BYTES (4u * 1024 * 1024)
+#define BATCH_MAX_SPANS EXPORTER_BATCH_MAX_SPANS
+#define BATCH_MAX_BYTES EXPORTER_BATCH_MAX_BYTES
 
 struct exporter {
   queue *q;

@@ -20,9 +20,11 @@
 #include "wallclock.h"
 
 #define DROP_LOG_INTERVAL_S 60
-#define GROUP_MAX_BYTES (8u * 1024 * 1024) /* one write's size, when more is waiting */
-#define RETRY_INITIAL_MS 500               /* a failed write is tried again after... */
-#define RETRY_MAX_MS 10000                 /* ...doubling up to this */
+/* One write's size, when more is waiting: about one export batch (exporter.h), so the first
+ * batch of a backlog is durable, and sent, while the next is written. */
+#define GROUP_MAX_BYTES (4u * 1024 * 1024)
+#define RETRY_INITIAL_MS 500 /* a failed write is tried again after... */
+#define RETRY_MAX_MS 10000   /* ...doubling up to this */
 #define EXPIRE_INTERVAL_S 60
 
 typedef struct file_ref {
