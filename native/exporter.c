@@ -12,6 +12,7 @@
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
+#include "platform.h"
 #include "retry.h"
 #include "wallclock.h"
 
@@ -346,6 +347,7 @@ static void release_target_locked(exporter *e) {
 
 static void *exporter_main(void *arg) {
   exporter *e = arg;
+  platform_thread_name("arize-export");
   const queue_record *batch[BATCH_MAX_SPANS];
   int attempt = 0;
   pthread_mutex_lock(&e->lock);

@@ -9,6 +9,8 @@
 
 #include <zlib.h>
 
+#include "platform.h"
+
 #define GZIP_WINDOW 32768u /* deflate's window: the dictionary a later slice is primed with */
 #define GZIP_HEADER 10
 #define GZIP_TRAILER 8
@@ -51,6 +53,12 @@ static void *gzip_slice_run(void *arg) {
   return NULL;
 }
 
+/* The helper thread: the second half. */
+static void *gzip_helper_main(void *arg) {
+  platform_thread_name("arize-gzip");
+  return gzip_slice_run(arg);
+}
+
 static void put_le32(uint8_t *p, uLong v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -73,7 +81,7 @@ int gzip_encode(const uint8_t *data, size_t len, int threads, uint8_t **out, siz
                         .last = true};
   /* the second half on its own thread while this one does the first; without a thread, here */
   pthread_t helper;
-  bool started = n == 2 && pthread_create(&helper, NULL, gzip_slice_run, &s[1]) == 0;
+  bool started = n == 2 && pthread_create(&helper, NULL, gzip_helper_main, &s[1]) == 0;
   gzip_slice_run(&s[0]);
   /* the CRC of the whole body here, while the helper may still be compressing (1 GB/s or so:
    * a millisecond for a large batch, where combining two needs a zlib newer than some have) */

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -378,6 +379,18 @@ platform_socket platform_socket_open(int family, int type, int protocol) {
 
 void platform_socket_shutdown(platform_socket s) { shutdown(s, SHUT_RDWR); }
 
+void platform_thread_name(const char *name) {
+#if defined(__APPLE__)
+  pthread_setname_np(name); /* Darwin names the calling thread only */
+#elif defined(__linux__)
+  char cut[16]; /* Linux: 15 bytes and the terminator */
+  snprintf(cut, sizeof cut, "%s", name);
+  pthread_setname_np(pthread_self(), cut);
+#else
+  (void)name;
+#endif
+}
+
 int platform_socket_close(platform_socket s) { return close(s); }
 
 #else /* _WIN32 */
@@ -393,7 +406,8 @@ int platform_socket_close(platform_socket s) { return close(s); }
  * with FindFirstFileW; platform_process_alive as OpenProcess + GetExitCodeProcess; clocks from
  * QueryPerformanceCounter and GetSystemTimePreciseAsFileTime; platform_random from
  * BCryptGenRandom; platform_home_variables {"USERPROFILE", "HOME"}; sockets from winsock2
- * (WSASocketW with WSA_FLAG_NO_HANDLE_INHERIT, closesocket, shutdown(SD_BOTH)). */
+ * (WSASocketW with WSA_FLAG_NO_HANDLE_INHERIT, closesocket, shutdown(SD_BOTH));
+ * platform_thread_name as SetThreadDescription (or nothing). */
 #error "platform.c: the Windows half is not written yet"
 
 #endif

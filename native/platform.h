@@ -27,6 +27,12 @@
 #include <stdio.h>
 #include <time.h>
 
+/* ---- threads --------------------------------------------------------------------------- */
+
+/* Names the calling thread (cut to 15 bytes where the system allows no more), so a profiler,
+ * top -H or /proc/<pid>/task/<tid>/comm tells the core's threads apart. Best effort. */
+void platform_thread_name(const char *name);
+
 /* ---- files ---------------------------------------------------------------------------- */
 
 enum {

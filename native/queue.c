@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "platform.h"
 #include "wallclock.h"
 
 #define DROP_LOG_INTERVAL_S 60
@@ -634,6 +635,7 @@ static bool writer_has_work(queue *q) {
 
 static void *writer_main(void *arg) {
   queue *q = arg;
+  platform_thread_name("arize-writer");
   write_job j = {0};
   pthread_mutex_lock(&q->lock);
   if (q->load_pending && q->sp) { /* first of all: what earlier processes left */

@@ -13,7 +13,8 @@
 // after the turn (/proc/<pid>/status). Inside the plugin (its ARIZE_TRACING_BENCH_TIMINGS
 // lines, plugin/index.mjs): per snapshot job, the time our code held OpenCode's thread (the
 // core's reconcile() included) apart from the time spent waiting on OpenCode's answers to our
-// reads; per turn, that summed with the event hook's own time. Start-up: the time from the
+// reads; per turn, that summed with the event hook's own time, and the CPU of the core's own
+// threads (arize-writer, arize-export: /proc/<pid>/task). Start-up: the time from the
 // spawn of OpenCode to its first model request (the plugin loads in between), STARTS times
 // each way, alternating, on a new session.
 //
@@ -81,6 +82,32 @@ function cpuMs(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
 }
+
+/** CPU milliseconds of the core's own threads (named arize-*: the spool writer, the exporter,
+ * a gzip helper while it lives), by name. */
+function coreThreadsMs(pid) {
+  const out = {};
+  let tasks = [];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      if (!comm.startsWith('arize-')) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[comm] = (out[comm] || 0) + ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+const threadsTotal = (t) => Object.values(t).reduce((a, b) => a + b, 0);
 
 /** Resident memory of the process, MiB. */
 function rssMiB(pid) {
@@ -270,7 +297,8 @@ async function longRun(oc, model, id, kind, label) {
   let events;
   try {
     for (let t = 0; t < TURNS; t++) {
-      const cpu0 = cpuMs(server.pid);
+      const cpu0 = cpuMs(server.pid),
+        threads0 = threadsTotal(coreThreadsMs(server.pid));
       const at0 = Date.now();
       const w0 = performance.now();
       const posted = call(server, 'POST', `/session/${id}/message`, {
@@ -285,7 +313,14 @@ async function longRun(oc, model, id, kind, label) {
       if (idle) await Promise.race([idle, sleep(60000)]);
       const wall = performance.now() - w0;
       await sleep(SETTLE_MS);
-      turns.push({ cpu: cpuMs(server.pid) - cpu0, wall, rss: rssMiB(server.pid), at0, at1: Date.now() });
+      turns.push({
+        cpu: cpuMs(server.pid) - cpu0,
+        coreThreads: threadsTotal(coreThreadsMs(server.pid)) - threads0,
+        wall,
+        rss: rssMiB(server.pid),
+        at0,
+        at1: Date.now(),
+      });
       if (firstRequest)
         Object.assign(turns[0], {
           firstRequestMs: firstRequest.at - server.spawnedAt,
@@ -421,6 +456,7 @@ function summarise(n, results) {
   const jobs = withTurns.flatMap((t) => t.jobs);
   const turnOurs = withTurns.slice(0).map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
   const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
+  const turnThreads = results.with.flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
   return {
     n: results.with[0]?.messages ?? n,
     without: side('without'),
@@ -435,6 +471,7 @@ function summarise(n, results) {
     readsPerJob: mean(jobs.map((j) => j.reads)),
     turnOurs: median(turnOurs),
     turnRead: median(turnRead),
+    turnThreads: mean(turnThreads),
     hookCalls: median(results.with.flatMap((o) => o.lines.map((l) => l.hookCalls))),
   };
 }
@@ -452,7 +489,7 @@ function print(rows, starts, spans, started) {
     `(${os.cpus().length} cores, load average ${load} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
-    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited',
+    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
   );
   for (const r of rows) {
     if (RAW)
@@ -465,7 +502,7 @@ function print(rows, starts, spans, started) {
         ` ${f(r.without.wall).padStart(20)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
         ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(r.with.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(r.with.rssEnd)}) |` +
         ` ${f(r.oursMedian, 2)} ${f(r.oursP99, 2)} (${f(r.coreMedian, 2)}) | ${f(r.readMedian, 1)} ${f(r.readP99, 1)} (${f(r.readsPerJob, 2)}) |` +
-        ` ${f(r.turnOurs, 1)}, ${f(r.turnRead, 1)} (${f(r.jobsPerTurn, 1)} jobs, ${f(r.hookCalls)} events)`,
+        ` ${f(r.turnOurs, 1)}, ${f(r.turnRead, 1)} (${f(r.jobsPerTurn, 1)} jobs, ${f(r.hookCalls)} events) | ${f(r.turnThreads, 1)}`,
     );
   }
   if (starts.with.length) {
