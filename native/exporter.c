@@ -16,8 +16,8 @@
 #include "retry.h"
 #include "wallclock.h"
 
-#define BATCH_MAX_SPANS 512
-#define BATCH_MAX_BYTES (4u * 1024 * 1024)
+#define BATCH_MAX_SPANS EXPORTER_BATCH_MAX_SPANS
+#define BATCH_MAX_BYTES EXPORTER_BATCH_MAX_BYTES
 
 struct exporter {
   queue *q;
@@ -347,6 +347,7 @@ static void release_target_locked(exporter *e) {
 
 static void *exporter_main(void *arg) {
   exporter *e = arg;
+  platform_thread_name("arize-export");
   const queue_record *batch[BATCH_MAX_SPANS];
   int attempt = 0;
   pthread_mutex_lock(&e->lock);

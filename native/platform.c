@@ -54,6 +54,7 @@ const char *platform_error_text(int err) {
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -400,6 +401,18 @@ platform_socket platform_socket_open(int family, int type, int protocol) {
 }
 
 void platform_socket_shutdown(platform_socket s) { shutdown(s, SHUT_RDWR); }
+
+void platform_thread_name(const char *name) {
+#if defined(__APPLE__)
+  pthread_setname_np(name); /* Darwin names the calling thread only */
+#elif defined(__linux__)
+  char cut[16]; /* Linux: 15 bytes and the terminator */
+  snprintf(cut, sizeof cut, "%s", name);
+  pthread_setname_np(pthread_self(), cut);
+#else
+  (void)name;
+#endif
+}
 
 int platform_socket_close(platform_socket s) { return close(s); }
 

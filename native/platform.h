@@ -48,6 +48,12 @@ struct tm *platform_gmtime_r(const time_t *t, struct tm *out);
 #define gmtime_r platform_gmtime_r
 #endif
 
+/* ---- threads --------------------------------------------------------------------------- */
+
+/* Names the calling thread (cut to 15 bytes where the system allows no more), so a profiler,
+ * top -H or /proc/<pid>/task/<tid>/comm tells the core's threads apart. Best effort. */
+void platform_thread_name(const char *name);
+
 /* ---- files ---------------------------------------------------------------------------- */
 
 enum {

@@ -681,6 +681,18 @@ platform_socket platform_socket_open(int family, int type, int protocol) {
 
 void platform_socket_shutdown(platform_socket s) { shutdown((SOCKET)s, SD_BOTH); }
 
+/* SetThreadDescription exists from Windows 10 1607 on: looked up, so older systems still load. */
+void platform_thread_name(const char *name) {
+  typedef HRESULT(WINAPI * set_description)(HANDLE, PCWSTR);
+  HMODULE kernel = GetModuleHandleW(L"kernel32.dll");
+  set_description set =
+      kernel ? (set_description)(void (*)(void))GetProcAddress(kernel, "SetThreadDescription")
+             : NULL;
+  wchar_t wide[64];
+  if (!set || MultiByteToWideChar(CP_UTF8, 0, name, -1, wide, 64) == 0) return;
+  set(GetCurrentThread(), wide);
+}
+
 int platform_socket_close(platform_socket s) { return closesocket((SOCKET)s) == 0 ? 0 : -1; }
 
 /* ---- what the C runtime lacks ------------------------------------------------------------- */

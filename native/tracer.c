@@ -331,10 +331,31 @@ static int emit_to_batch(void *ctx, span *s, const char *key) {
   return 0;
 }
 
+/* The marks of spans [from, to) of the batch (their keys, after the session id that opens
+ * marks), in a malloc'd buffer; NULL when out of memory. */
+static uint8_t *unit_marks(const tracer *t, const uint8_t *marks, size_t from, size_t to,
+                           size_t *len) {
+  size_t ns = strlen((const char *)marks) + 1, total = ns;
+  for (size_t i = from; i < to; i++) total += strlen(t->batch_keys[i]) + 1;
+  uint8_t *out = malloc(total), *p = out;
+  if (!out) return NULL;
+  memcpy(p, marks, ns), p += ns;
+  for (size_t i = from; i < to; i++) {
+    size_t n = strlen(t->batch_keys[i]) + 1;
+    memcpy(p, t->batch_keys[i], n), p += n;
+  }
+  *len = total;
+  return out;
+}
+
 /* Hands the reconcile's spans over in memory, with the marks they answer for: this process
  * will not emit them again, and the session state records them only once the writer thread
  * has them in a durable spool file (queue.h). Never waits on the disk: a crash before that
- * leaves them unmarked, and the next snapshot re-derives them. */
+ * leaves them unmarked, and the next snapshot re-derives them.
+ * A large reconcile (a backfilled session, the first payload of a long turn) goes over in
+ * units of at most one export batch (exporter.h), each with the marks of its own spans: each
+ * is written, and sent, as soon as its own spool file is durable, not once the whole of it is.
+ * The marks are each span's dedup key; were a key not kept (memory), it goes whole. */
 static void queue_batch(tracer *t) {
   if (t->batch_len == 0) {
     state_rollback(t->st); /* nothing was marked */
@@ -346,8 +367,35 @@ static void queue_batch(tracer *t) {
     /* out of memory: forget the marks; the spans still go, a later snapshot may repeat them */
     state_rollback(t->st);
   }
-  queue_hand_over(t->q, t->batch, t->batch_lens, (const char *const *)t->batch_keys, t->batch_len,
-                  marks, marks_len);
+  bool keyed = marks != NULL;
+  size_t bytes = 0;
+  for (size_t i = 0; i < t->batch_len; i++) {
+    keyed = keyed && t->batch_keys[i];
+    bytes += t->batch_lens[i];
+  }
+  bool split = keyed && state_marks_each(marks, marks_len, NULL, NULL) &&
+               (t->batch_len > EXPORTER_BATCH_MAX_SPANS || bytes > EXPORTER_BATCH_MAX_BYTES);
+  for (size_t from = 0, to; split && from < t->batch_len; from = to) {
+    size_t unit_bytes = 0;
+    for (to = from; to < t->batch_len && to - from < EXPORTER_BATCH_MAX_SPANS; to++) {
+      if (to > from && unit_bytes + t->batch_lens[to] > EXPORTER_BATCH_MAX_BYTES) break;
+      unit_bytes += t->batch_lens[to];
+    }
+    size_t len = 0;
+    uint8_t *unit = unit_marks(t, marks, from, to, &len);
+    if (!unit && from == 0) {
+      split = false; /* out of memory: as one unit */
+      break;
+    }
+    /* (out of memory after the first unit: the rest go without marks; a later snapshot may
+     * repeat them, as when state_hand_over fails) */
+    queue_hand_over(t->q, t->batch + from, t->batch_lens + from,
+                    (const char *const *)t->batch_keys + from, to - from, unit, unit ? len : 0);
+    free(unit);
+  }
+  if (!split)
+    queue_hand_over(t->q, t->batch, t->batch_lens, (const char *const *)t->batch_keys, t->batch_len,
+                    marks, marks_len);
   free(marks);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch_keys[i]);
   t->spans_queued += t->batch_len;

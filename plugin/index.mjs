@@ -13,7 +13,7 @@
 // `event` is not awaited, so work is chained per session and `dispose` waits for it and
 // flushes; a `.node` loads through require, never import; nothing we do may throw into
 // OpenCode.
-import { appendFileSync } from "node:fs"
+import { appendFileSync, promises as fsp } from "node:fs"
 import { createRequire } from "node:module"
 import { isMainThread } from "node:worker_threads"
 
@@ -84,15 +84,24 @@ const idOf = (m) => /** @type {any} */ (m)?.info?.id
  * message list). Anything else traces nothing, so it is said once in OpenCode's log.
  * `messagesBack` reads a session's messages newest first, oldest first in the result: the
  * last `limit`, then pages further back with `before` while the page was full and `enough`
- * (given the messages so far) says more are needed. The result's `fromStart` says whether it
- * holds the session's first message (a page came back short).
+ * (given the messages so far) says more are needed; `all` says they are the session's every
+ * message (a page came back short: a server that ignores `limit` answers it whole).
  * @param {any} client @param {(level: any, message: string) => Promise<unknown>} log
  */
 function reader(client, log) {
   let shapeLogged = false
-  /** @param {Promise<unknown> | undefined} call */
-  const data = async (call) => {
-    const answer = /** @type {any} */ (await call)
+  /**
+   * @param {() => Promise<unknown> | undefined} call the SDK call (made here, so a bench clock
+   *   counts all of it as reading OpenCode) @param {Clock} [clock]
+   */
+  const data = async (call, clock) => {
+    clock?.readStart()
+    let answer
+    try {
+      answer = /** @type {any} */ (await call())
+    } finally {
+      clock?.readEnd()
+    }
     if (answer && typeof answer === "object" && !Array.isArray(answer)) {
       if ("data" in answer || "error" in answer || "response" in answer) return answer.data
       if (typeof answer.id === "string") return answer // a bare session
@@ -110,10 +119,11 @@ function reader(client, log) {
 
   /**
    * @param {string} id @param {number} limit @param {(messages: Message[]) => boolean} enough
-   * @returns {Promise<Message[] | undefined>}
+   * @param {Clock} [clock]
+   * @returns {Promise<{messages: Message[], all: boolean} | undefined>}
    */
-  async function messagesBack(id, limit, enough) {
-    const tail = await data(client.session.messages({ path: { id }, query: { limit } }))
+  async function messagesBack(id, limit, enough, clock) {
+    const tail = await data(() => client.session.messages({ path: { id }, query: { limit } }), clock)
     if (!Array.isArray(tail)) return undefined
     let messages = tail
     let more = tail.length === limit
@@ -123,7 +133,7 @@ function reader(client, log) {
       oldest = idOf(messages[0])
     ) {
       limit = Math.min(limit * 4, PAGE_MAX)
-      const page = await data(client.session.messages({ path: { id }, query: { limit, before: oldest } }))
+      const page = await data(() => client.session.messages({ path: { id }, query: { limit, before: oldest } }), clock)
       if (!Array.isArray(page)) break
       more = page.length === limit
       // only what is older: a server that ignores `before` answers the newest messages again
@@ -131,20 +141,101 @@ function reader(client, log) {
       if (older.length === 0) break
       messages = older.concat(messages)
     }
-    // a short page is the session's start (a server that ignores `limit` answers it whole)
-    return Object.assign(messages, { fromStart: !more })
+    return { messages, all: !more }
   }
 
-  /** A child session as a payload carries it (its info and all its messages), or undefined. */
-  async function childSession(/** @type {string} */ id) {
+  /**
+   * A child session as a payload carries it (its info and all its messages), or undefined.
+   * @param {string} id @param {Clock} [clock]
+   */
+  async function childSession(id, clock) {
     const [info, messages] = await Promise.all([
-      data(client.session.get({ path: { id } })),
-      data(client.session.messages({ path: { id } })),
+      data(() => client.session.get({ path: { id } }), clock),
+      data(() => client.session.messages({ path: { id } }), clock),
     ])
     return info && Array.isArray(messages) ? { info, messages } : undefined
   }
 
   return { data, messagesBack, childSession }
+}
+
+/**
+ * Where a snapshot job's time goes, for the benchmarks (test/bench/longrun.js, overhead.js):
+ * `ours`, the time our code held OpenCode's thread (the core's `reconcile()` included, also
+ * given alone as `core`), and `read`, the time spent waiting on OpenCode's answers to our reads
+ * (their CPU is OpenCode's, counted by the benchmark in the process's CPU per turn).
+ */
+class Clock {
+  /** @param {string} session @param {string} type */
+  constructor(session, type) {
+    this.session = session
+    this.type = type
+    this.at = Date.now()
+    this.ours = this.read = this.core = this.reads = this.depth = 0
+    this.t = performance.now()
+  }
+  #lap() {
+    const now = performance.now()
+    const ms = now - this.t
+    this.t = now
+    return ms
+  }
+  readStart() {
+    this.reads++
+    if (this.depth++ === 0) this.ours += this.#lap()
+  }
+  readEnd() {
+    if (--this.depth === 0) this.read += this.#lap()
+  }
+  coreStart() {
+    this.coreAt = performance.now()
+  }
+  coreEnd() {
+    this.core += performance.now() - this.coreAt
+  }
+  stop() {
+    this.ours += this.#lap()
+    const { session, type, at, ours, read, core, reads } = this
+    return { session, type, at, ours, read, core, reads }
+  }
+}
+
+/**
+ * With ARIZE_TRACING_BENCH_TIMINGS set (benchmarks only), the jobs' clocks and the event hook's
+ * own time are appended to that file as JSON lines: after each "close" job (off the thread:
+ * an asynchronous append) and at dispose. Otherwise null, and nothing is measured.
+ * @param {string | undefined} file
+ */
+function benchMeter(file) {
+  if (!file) return null
+  /** @type {ReturnType<Clock["stop"]>[]} */
+  let jobs = []
+  let hookMs = 0,
+    hookCalls = 0
+  const take = (/** @type {object} */ extra) => {
+    const line = JSON.stringify({ jobs, hookMs, hookCalls, at: Date.now(), ...extra }) + "\n"
+    jobs = []
+    hookMs = hookCalls = 0
+    return line
+  }
+  return {
+    /** @param {string} session @param {string} type */
+    clock: (session, type) => new Clock(session, type),
+    /** @param {Clock} clock */
+    done(clock) {
+      jobs.push(clock.stop())
+      if (clock.type === "close") fsp.appendFile(file, take({})).catch(() => {})
+    },
+    /** @param {number} ms */
+    hook(ms) {
+      hookMs += ms
+      hookCalls++
+    },
+    /** @param {object} extra */
+    write(extra) {
+      appendFileSync(file, take(extra))
+    },
+  }
 }
 
 /**
@@ -195,11 +286,12 @@ export const ArizeTracing = async ({ client, directory }) => {
   const chains = new Map()
   const read = reader(client, log)
   const { data } = read
+  const meter = benchMeter(process.env.ARIZE_TRACING_BENCH_TIMINGS)
 
-  /** @param {string} sessionID */
-  async function parentID(sessionID) {
+  /** @param {string} sessionID @param {Clock} [clock] */
+  async function parentID(sessionID, clock) {
     if (!parentOf.has(sessionID)) {
-      const session = await data(client.session.get({ path: { id: sessionID } }))
+      const session = await data(() => client.session.get({ path: { id: sessionID } }), clock)
       parentOf.set(sessionID, session?.parentID ?? null)
       if (!infoOf.has(sessionID)) remember(session)
     }
@@ -276,10 +368,10 @@ export const ArizeTracing = async ({ client, directory }) => {
    * The session's messages from `from` on (all of them when it has fewer), oldest first: the
    * tail, then pages further back while the oldest one fetched is newer than `from`. Without
    * a watermark yet (the first event of this process), the tail alone.
-   * @param {string} id @param {string | undefined} from
+   * @param {string} id @param {string | undefined} from @param {Clock} [clock]
    */
-  const openPart = (id, from) =>
-    read.messagesBack(id, TAIL, (messages) => from === undefined || !(String(idOf(messages[0])) > from))
+  const openPart = (id, from, clock) =>
+    read.messagesBack(id, TAIL, (messages) => from === undefined || !(String(idOf(messages[0])) > from), clock)
 
   /**
    * Child sessions named by `task` tool calls, depth-first: a child is fetched once its task
@@ -287,8 +379,9 @@ export const ArizeTracing = async ({ client, directory }) => {
    * the core says it can still produce spans; otherwise it is passed as last fetched.
    * @param {string} sessionID @param {Message[]} messages @param {boolean} closing
    * @param {{open: Set<string> | null, children: Map<string, any>}} known @param {Set<string>} seen @param {any[]} out
+   * @param {Clock} [clock]
    */
-  async function children(sessionID, messages, closing, known, seen, out) {
+  async function children(sessionID, messages, closing, known, seen, out, clock) {
     for (const message of messages)
       for (const part of message.parts ?? []) {
         const child = part.type === "tool" && part.tool === "task" ? part.state?.metadata?.sessionId : undefined
@@ -297,43 +390,49 @@ export const ArizeTracing = async ({ client, directory }) => {
         seen.add(child)
         let entry = known.children.get(child)
         if (!entry || known.open === null || known.open.has(child)) {
-          const got = await read.childSession(child)
+          const got = await read.childSession(child, clock)
           if (!got) continue
           entry = { sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, ...got }
         }
         out.push(entry)
-        await children(child, entry.messages, closing, known, seen, out)
+        await children(child, entry.messages, closing, known, seen, out, clock)
       }
     return out
   }
 
   /**
-   * @param {string} sessionID @param {"reconcile" | "close"} type
-   * @returns {Promise<number>} the milliseconds spent in the core (the rest is reading OpenCode)
+   * @param {string} sessionID @param {"reconcile" | "close"} type @param {Clock} [clock]
    */
-  async function reconcile(sessionID, type) {
-    let coreMs = 0
+  async function reconcile(sessionID, type, clock) {
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
     // call, so turning it on again needs no restart): nothing is read from OpenCode.
-    if (api.status()?.enabled === false) return coreMs
-    if ((await parentID(sessionID)) !== null) return coreMs // its parent's payload carries it
+    if (api.status()?.enabled === false) return
+    if ((await parentID(sessionID, clock)) !== null) return // its parent's payload carries it
     const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
     let from = known.from
     for (let attempt = 0; attempt < 2; attempt++) {
-      const fetched = await openPart(sessionID, from)
-      if (!fetched) return coreMs
+      const fetched = await openPart(sessionID, from, clock)
+      if (!fetched) return
       // what the pages brought before the watermark does not go (lib/ would cut it too); it
       // says where the payload's turns stand in the session (their numbers)
-      const start = from === undefined ? 0 : fetched.findIndex((m) => String(idOf(m)) >= from)
-      const messages = start > 0 ? fetched.slice(start) : fetched
-      const position = turnPosition(start > 0 ? fetched.slice(0, start) : [], fetched.fromStart === true)
-      const childSessions = await children(sessionID, messages, type === "close", known, new Set([sessionID]), [])
+      const start = from === undefined ? 0 : fetched.messages.findIndex((m) => String(idOf(m)) >= from)
+      const messages = start > 0 ? fetched.messages.slice(start) : fetched.messages
+      const position = turnPosition(start > 0 ? fetched.messages.slice(0, start) : [], fetched.all)
+      const childSessions = await children(
+        sessionID,
+        messages,
+        type === "close",
+        known,
+        new Set([sessionID]),
+        [],
+        clock,
+      )
       const context = await contextOf(sessionID)
       const payload = { type, sessionID, messages, childSessions, session: infoOf.get(sessionID), context, ...position }
-      const before = performance.now()
+      clock?.coreStart()
       const watermark = api.reconcile(payload)?.watermark
-      coreMs += performance.now() - before
-      if (!watermark) return coreMs
+      clock?.coreEnd()
+      if (!watermark) return
       known.from = watermark.messageID
       known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
       known.children = new Map(childSessions.map((c) => [c.sessionID, c]))
@@ -342,27 +441,22 @@ export const ArizeTracing = async ({ client, directory }) => {
       sessions.set(sessionID, known)
       // The first payload of this process may start inside a turn it could not finish (OpenCode
       // restarted, the plugin loaded mid-session): the core named that turn; fetch back to it.
-      if (from !== undefined || fetched.length < TAIL || !(known.from < String(idOf(fetched[0])))) return coreMs
+      if (from !== undefined || fetched.all || !(known.from < String(idOf(fetched.messages[0])))) return
       from = known.from
     }
-    return coreMs
   }
-
-  // The benchmark (test/bench/overhead.js) reads how long each snapshot event took here, and
-  // how much of it was the core's (the rest: reading OpenCode).
-  const timingsFile = process.env.ARIZE_TRACING_BENCH_TIMINGS
-  /** @type {number[]} */
-  const timings = [],
-    coreTimings = []
 
   /** @param {string} sessionID @param {"reconcile" | "close"} type */
   function schedule(sessionID, type) {
     const previous = chains.get(sessionID) ?? Promise.resolve()
     const next = previous
       .then(async () => {
-        const started = performance.now()
-        const coreMs = await reconcile(sessionID, type)
-        if (timingsFile) (timings.push(performance.now() - started), coreTimings.push(coreMs))
+        const clock = meter?.clock(sessionID, type)
+        try {
+          await reconcile(sessionID, type, clock)
+        } finally {
+          if (clock) meter.done(clock)
+        }
       })
       .catch((error) => log("warn", `snapshot of ${sessionID} failed: ${text(error)}`))
     chains.set(sessionID, next)
@@ -377,6 +471,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would
       // make OpenCode create the instance anew (bootstrapping it, plugins and all) while it exits.
       if (token.disposing) return
+      const started = meter && performance.now()
       try {
         const p = event?.properties
         sweeper.saw(event)
@@ -387,6 +482,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       } catch (error) {
         await log("warn", `event handling failed: ${text(error)}`)
       }
+      if (meter) meter.hook(performance.now() - started)
     },
     // Awaited at the end of `opencode run` and on instance dispose: finish every pending
     // snapshot (their spans are then the core's), and wait for the backend at most the exit
@@ -404,16 +500,7 @@ export const ArizeTracing = async ({ client, directory }) => {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])
         if (!isMainThread) await flushWithin(api, exitFlushMs(api))
-        if (timingsFile)
-          appendFileSync(
-            timingsFile,
-            JSON.stringify({
-              events: timings,
-              core: coreTimings,
-              sweepMs: sweeper.ms,
-              disposeMs: performance.now() - started,
-            }) + "\n",
-          )
+        meter?.write({ sweepMs: sweeper.ms, disposeMs: performance.now() - started })
       } catch (error) {
         await log("warn", `dispose failed: ${text(error)}`)
       }
@@ -468,11 +555,11 @@ function startUpSweep(client, read, api, log, describe) {
    * where it stands in the session (lib/turns.js: its number).
    */
   async function snapshot(/** @type {string} */ id) {
-    const messages = await read.messagesBack(id, SWEEP_TAIL, (m) => recover.lastTurn(m) !== undefined)
-    const turn = Array.isArray(messages) ? recover.lastTurn(messages) : undefined
+    const got = await read.messagesBack(id, SWEEP_TAIL, (m) => recover.lastTurn(m) !== undefined)
+    const turn = got ? recover.lastTurn(got.messages) : undefined
     if (!turn) return undefined
-    const before = messages.slice(0, messages.length - turn.length)
-    return { messages: turn, position: turnPosition(before, messages.fromStart === true) }
+    const before = got.messages.slice(0, got.messages.length - turn.length)
+    return { messages: turn, position: turnPosition(before, got.all) }
   }
 
   async function run() {
@@ -483,7 +570,7 @@ function startUpSweep(client, read, api, log, describe) {
     /** @type {Map<string, number>} when the OpenCode that worked on a session was last seen alive */
     const stopped = new Map()
     const [sessions, busy, live, settled] = await Promise.all([
-      data(client.session.list()),
+      data(() => client.session.list()),
       // a map of session id -> status: {data} from the v1 SDK, the bare map from others
       client.session.status
         ? Promise.resolve(client.session.status())
