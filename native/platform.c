@@ -64,6 +64,10 @@ const char *platform_error_text(int err) {
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 #ifndef O_NOATIME
 #define O_NOATIME 0 /* Linux only */
 #endif
@@ -271,7 +275,6 @@ bool platform_process_alive(long pid) {
 
 void platform_hostname(char *out, size_t size) {
   if (size == 0) return;
-  /* Windows: GetComputerNameExA(ComputerNameDnsHostname, ...) */
   if (gethostname(out, size) != 0) out[0] = '\0';
   out[size - 1] = '\0';
 }
@@ -406,9 +409,11 @@ void platform_thread_name(const char *name) {
 #if defined(__APPLE__)
   pthread_setname_np(name); /* Darwin names the calling thread only */
 #elif defined(__linux__)
-  char cut[16]; /* Linux: 15 bytes and the terminator */
+  /* prctl, not pthread_setname_np: that one is versioned GLIBC_2.34 when linked against a newer
+   * glibc, past the cores' GLIBC_2.17 floor. Linux takes 15 bytes and the terminator. */
+  char cut[16];
   snprintf(cut, sizeof cut, "%s", name);
-  pthread_setname_np(pthread_self(), cut);
+  prctl(PR_SET_NAME, cut, 0, 0, 0);
 #else
   (void)name;
 #endif

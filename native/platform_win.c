@@ -681,6 +681,19 @@ platform_socket platform_socket_open(int family, int type, int protocol) {
 
 void platform_socket_shutdown(platform_socket s) { shutdown((SOCKET)s, SD_BOTH); }
 
+/* The DNS host name, as gethostname gives it on POSIX; UTF-8, cut to fit. */
+void platform_hostname(char *out, size_t size) {
+  wchar_t wide[256];
+  DWORD n = sizeof wide / sizeof wide[0];
+  if (size == 0) return;
+  out[0] = '\0';
+  if (!GetComputerNameExW(ComputerNameDnsHostname, wide, &n)) return;
+  if (WideCharToMultiByte(CP_UTF8, 0, wide, -1, out, (int)(size > INT_MAX ? INT_MAX : size), NULL,
+                          NULL) == 0)
+    out[0] = '\0';
+  out[size - 1] = '\0';
+}
+
 /* SetThreadDescription exists from Windows 10 1607 on: looked up, so older systems still load. */
 void platform_thread_name(const char *name) {
   typedef HRESULT(WINAPI * set_description)(HANDLE, PCWSTR);
