@@ -10,10 +10,12 @@ const BACKENDS = Object.fromEntries(SCHEMA.backends.map((b) => [b.name, b]));
 /** The Arize AX region names (us, eu, ...), the default first. */
 const REGIONS = BACKENDS.arize.regions.map((r) => r.name);
 
-/** The settings of the harnesses.opencode block only, by key: {project_name: {...}, ...}. */
+/** The backend's settings of the harnesses.opencode block (install manages these), by key:
+ * {project_name: {...}, ...}. The block's other keys (project_files, project_credentials: what a
+ * project's file may do) are the user's to write; the schema says so (project: "no"). */
 const HARNESS_SETTINGS = Object.fromEntries(
   SCHEMA.settings
-    .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS))
+    .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS) && s.project !== 'no')
     .map((s) => [s.keys[0].slice(HARNESS.length), s]),
 );
 

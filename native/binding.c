@@ -316,25 +316,45 @@ static napi_value oat_status(napi_env env, napi_callback_info info) {
  * config_describe_json). Read-only: it opens no tracer, so it adopts no spool, starts no
  * thread and sends nothing; `opencode-arize-tracing status` uses it. */
 static napi_value oat_config_status(napi_env env, napi_callback_info info) {
-  (void)info;
-  config *c = config_load(NULL, platform_environment());
+  ARGS(env, info, 1);
+  size_t len;
+  char *dir = argc > 0 ? string_value(env, argv[0], &len) : NULL; /* the project's directory */
+  config *c = config_load_in(NULL, dir, platform_environment());
+  free(dir);
   char *json = c ? config_describe_json(c) : NULL;
   config_free(c);
   return json_text(env, json);
+}
+
+/* setProject(directory: string): the project whose .opencode/arize-tracing.yaml is read over
+ * the user's settings (tracer_set_project); anything but a string means none. */
+static napi_value oat_set_project(napi_env env, napi_callback_info info) {
+  ARGS(env, info, 1);
+  size_t len;
+  char *dir = argc > 0 ? string_value(env, argv[0], &len) : NULL;
+  pthread_mutex_lock(&tracer_lock);
+  tracer *t = get_tracer_locked(env);
+  if (t) tracer_set_project(t, dir);
+  pthread_mutex_unlock(&tracer_lock);
+  free(dir);
+  return NULL;
 }
 
 /* redactText(text: string) -> { text, redactions }: text as a span would carry it, with the
  * secrets the settings in effect now find replaced by markers (redact.h). Read-only like
  * configStatus: `doctor` shows a sample through it. Anything but a string throws. */
 static napi_value oat_redact_text(napi_env env, napi_callback_info info) {
-  ARGS(env, info, 1);
+  ARGS(env, info, 2);
   size_t len;
   char *in = argc > 0 ? string_value(env, argv[0], &len) : NULL;
   if (!in) {
     napi_throw_type_error(env, NULL, "redactText takes a string");
     return NULL;
   }
-  config *c = config_load(NULL, platform_environment());
+  size_t dir_len;
+  char *dir = argc > 1 ? string_value(env, argv[1], &dir_len) : NULL; /* the project's directory */
+  config *c = config_load_in(NULL, dir, platform_environment());
+  free(dir);
   char *red = NULL;
   size_t red_len = 0;
   long n = c ? redact_text(c->redact, in, len, false, &red, &red_len) : -1;
@@ -389,6 +409,7 @@ NAPI_MODULE_INIT() {
       {"shutdown", oat_shutdown},
       {"status", oat_status},
       {"configStatus", oat_config_status},
+      {"setProject", oat_set_project},
       {"settingsSchema", oat_settings_schema},
       {"exportOutcomes", oat_export_outcomes},
       {"redactText", oat_redact_text},

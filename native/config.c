@@ -118,8 +118,17 @@ enum {
   S_REDACT_PATTERNS,
   S_REDACT_VALUES,
   S_REDACT_ALLOW,
+  S_PROJECT_FILES,
+  S_PROJECT_CREDENTIALS,
   S_COUNT
 };
+_Static_assert(S_COUNT <= CONFIG_SETTINGS_MAX, "config.h: CONFIG_SETTINGS_MAX too small");
+
+/* Whether a project file (.opencode/arize-tracing.yaml) may set a setting: no; yes; yes but
+ * it is a credential (read from there only when the user's file or environment says
+ * project_credentials: true); yes, but only to make tracing more private (a logging switch may
+ * go off, redact.secrets on, never the other way round). */
+typedef enum { P_NO, P_YES, P_CREDENTIAL, P_TIGHTEN } project_rule;
 
 #define SETTING_MAX_ENV 3
 #define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
@@ -136,7 +145,8 @@ static const struct setting {
   const char *choices;  /* ST_CHOICE: "a|b|c" */
   bool secret;          /* never logged, never shown */
   field_kind field;
-  size_t offset; /* of the field in config */
+  size_t offset;        /* of the field in config */
+  project_rule project; /* what a project file may do with it */
 } settings[S_COUNT] = {
 #define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
@@ -147,11 +157,24 @@ static const struct setting {
                         {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"},
                         ST_STRING,
                         "opencode",
-                        FIELD(F_STR, project_name)},
-    [S_TARGET] =
-        {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp"},
-    [S_ENDPOINT] =
-        {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+                        FIELD(F_STR, project_name),
+                        .project = P_YES},
+    [S_TARGET] = {"target",
+                  AT_HARNESS,
+                  NULL,
+                  {NULL},
+                  ST_CHOICE,
+                  NULL,
+                  .choices = "arize|phoenix|otlp",
+                  .project = P_YES},
+    [S_ENDPOINT] = {"endpoint",
+                    AT_HARNESS,
+                    NULL,
+                    {"ARIZE_OTLP_ENDPOINT"},
+                    ST_STRING,
+                    NULL,
+                    .field = F_NONE,
+                    .project = P_YES},
     [S_API_KEY] = {"api_key",
                    AT_HARNESS,
                    NULL,
@@ -159,7 +182,8 @@ static const struct setting {
                    ST_STRING,
                    NULL,
                    .secret = true,
-                   FIELD(F_BACKEND, api_key)},
+                   FIELD(F_BACKEND, api_key),
+                   .project = P_CREDENTIAL},
     [S_SPACE_ID] = {"space_id",
                     AT_HARNESS,
                     NULL,
@@ -167,15 +191,24 @@ static const struct setting {
                     ST_STRING,
                     NULL,
                     .secret = true,
-                    FIELD(F_BACKEND, space_id)},
-    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .field = F_NONE},
+                    FIELD(F_BACKEND, space_id),
+                    .project = P_CREDENTIAL},
+    [S_REGION] = {"region",
+                  AT_HARNESS,
+                  NULL,
+                  {"ARIZE_REGION"},
+                  ST_STRING,
+                  "us",
+                  .field = F_NONE,
+                  .project = P_YES},
     [S_HEADERS] = {"headers",
                    AT_HARNESS,
                    NULL,
                    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"},
                    ST_MAP,
                    NULL,
-                   .secret = true},
+                   .secret = true,
+                   .project = P_CREDENTIAL},
     [S_LOG_PROMPTS] = {"logging.prompts",
                        AT_TOP,
                        NULL,
@@ -183,7 +216,8 @@ static const struct setting {
                        ST_FLAG,
                        "true",
                        .def = 1,
-                       FIELD(F_BOOL, log_prompts)},
+                       FIELD(F_BOOL, log_prompts),
+                       .project = P_TIGHTEN},
     [S_LOG_TOOL_DETAILS] = {"logging.tool_details",
                             AT_TOP,
                             NULL,
@@ -191,7 +225,8 @@ static const struct setting {
                             ST_FLAG,
                             "true",
                             .def = 1,
-                            FIELD(F_BOOL, log_tool_details)},
+                            FIELD(F_BOOL, log_tool_details),
+                            .project = P_TIGHTEN},
     [S_LOG_TOOL_CONTENT] = {"logging.tool_content",
                             AT_TOP,
                             NULL,
@@ -199,7 +234,8 @@ static const struct setting {
                             ST_FLAG,
                             "true",
                             .def = 1,
-                            FIELD(F_BOOL, log_tool_content)},
+                            FIELD(F_BOOL, log_tool_content),
+                            .project = P_TIGHTEN},
     /* harnesses.opencode.user_id wins over the top-level one, as in Arize's harness tracing */
     [S_USER_ID] =
         {"user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
@@ -304,7 +340,8 @@ static const struct setting {
                        "true",
                        .def = 1,
                        FIELD(F_BOOL, spool_fsync)},
-    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE},
+    [S_ATTRIBUTES] =
+        {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE, .project = P_YES},
     [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
     [S_DRY_RUN] =
         {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
@@ -390,9 +427,16 @@ static const struct setting {
                           ST_FLAG,
                           "true",
                           .def = 1,
-                          FIELD(F_BOOL, redact_secrets)},
-    [S_REDACT_PATTERNS] =
-        {"redact.patterns", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE},
+                          FIELD(F_BOOL, redact_secrets),
+                          .project = P_TIGHTEN},
+    [S_REDACT_PATTERNS] = {"redact.patterns",
+                           AT_BOTH,
+                           NULL,
+                           {NULL},
+                           ST_SEQUENCE,
+                           NULL,
+                           .field = F_NONE,
+                           .project = P_YES},
     /* literal values to redact are secrets themselves */
     [S_REDACT_VALUES] = {"redact.values",
                          AT_BOTH,
@@ -401,8 +445,35 @@ static const struct setting {
                          ST_SEQUENCE,
                          NULL,
                          .secret = true,
-                         .field = F_NONE},
-    [S_REDACT_ALLOW] = {"redact.allow", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE},
+                         .field = F_NONE,
+                         .project = P_YES},
+    [S_REDACT_ALLOW] = {"redact.allow",
+                        AT_BOTH,
+                        NULL,
+                        {NULL},
+                        ST_SEQUENCE,
+                        NULL,
+                        .field = F_NONE,
+                        .project = P_YES},
+    /* Per-project settings: whether .opencode/arize-tracing.yaml (or .json) of the project is
+     * read at all, and whether a credential in it (or the user's credentials sent to an
+     * endpoint it names) is used. Only the user's file and environment set these. */
+    [S_PROJECT_FILES] = {"project_files",
+                         AT_HARNESS,
+                         NULL,
+                         {"ARIZE_PROJECT_FILES"},
+                         ST_FLAG,
+                         "true",
+                         .def = 1,
+                         FIELD(F_BOOL, project_files)},
+    [S_PROJECT_CREDENTIALS] = {"project_credentials",
+                               AT_HARNESS,
+                               NULL,
+                               {"ARIZE_PROJECT_CREDENTIALS"},
+                               ST_FLAG,
+                               "false",
+                               .def = 0,
+                               FIELD(F_BOOL, project_credentials)},
 #undef FIELD
 #undef NUMBER
 };
@@ -481,6 +552,13 @@ typedef struct {
   file_settings file;
   unsigned file_mode; /* permissions of the config file read; 0 when none was read */
   bool oom;           /* set by every allocation that failed; config_load then returns NULL */
+  /* The file being read: the user's, or (project_pass) the project's, whose problems go to
+   * their own warning and broken flag. */
+  const char *path;
+  char **warning;
+  bool *broken;
+  bool project_pass;
+  bool no_user_credentials; /* the project names the endpoint: the user's keys stay home */
 } loader;
 
 /* ---- small helpers ---- */
@@ -584,18 +662,18 @@ static char *fmt_str(loader *l, const char *fmt, ...) {
  * Callers pass key names and positions only, never values. */
 static void warn(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static void warn(loader *l, const char *fmt, ...) {
-  if (l->c->warning) return;
+  if (*l->warning) return;
   va_list ap;
   va_start(ap, fmt);
   char *s = NULL;
   if (vasprintf(&s, fmt, ap) < 0) l->oom = true;
-  else l->c->warning = s;
+  else *l->warning = s;
   va_end(ap);
 }
 
 /* The file as a whole cannot be used: the warning says why, and file_broken says that nothing
  * of it was read (status names the file broken rather than a backend missing). */
-#define broken(l, ...) ((l)->c->file_broken = true, warn(l, __VA_ARGS__))
+#define broken(l, ...) (*(l)->broken = true, warn(l, __VA_ARGS__))
 
 /* ---- name/value lists ---- */
 
@@ -674,27 +752,27 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   config *c = l->c;
   /* A regular file only: a FIFO at the path must not hang OpenCode's start. Read-only, so a
    * symbolic link is followed (a config kept with the user's dotfiles). */
-  int fd = platform_open(c->config_path, PLATFORM_READ | PLATFORM_FOLLOW);
+  int fd = platform_open(l->path, PLATFORM_READ | PLATFORM_FOLLOW);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR) return 1;
-    if (err == EISDIR) broken(l, "config %s: is a directory", c->config_path);
-    else if (err == PLATFORM_ENOTFILE) broken(l, "config %s: not a regular file", c->config_path);
-    else broken(l, "config %s: cannot read: %s", c->config_path, strerror(err));
-    c->config_mtime = config_file_mtime(c->config_path);
+    if (err == EISDIR) broken(l, "config %s: is a directory", l->path);
+    else if (err == PLATFORM_ENOTFILE) broken(l, "config %s: not a regular file", l->path);
+    else broken(l, "config %s: cannot read: %s", l->path, strerror(err));
+    if (!l->project_pass) c->config_mtime = config_file_mtime(l->path);
     return 1;
   }
   platform_info st;
   int rc = 1;
   if (platform_file_info(fd, &st) != 0) {
-    broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+    broken(l, "config %s: cannot read: %s", l->path, strerror(errno));
     goto out;
   }
   /* the open file's mtime describes what we read (or something older, which only causes one
    * extra reload) */
-  c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
+  if (!l->project_pass) c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
   if (st.size > CONFIG_MAX_BYTES) {
-    broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
+    broken(l, "config %s: larger than 1 MiB, ignored", l->path);
     goto out;
   }
   /* The file may grow between fstat and read: read up to the cap plus one byte. */
@@ -708,14 +786,14 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
     int64_t r = platform_read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
     if (r == 0) break;
     if (r < 0) {
-      broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+      broken(l, "config %s: cannot read: %s", l->path, strerror(errno));
       free(b);
       goto out;
     }
     n += (size_t)r;
   }
   if (n > CONFIG_MAX_BYTES) {
-    broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
+    broken(l, "config %s: larger than 1 MiB, ignored", l->path);
     free(b);
     goto out;
   }
@@ -825,7 +903,7 @@ static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
 /* Warns "config PATH: line N: <message>" (no line for JSON). */
 static void warn_at(loader *l, fnode n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 static void warn_at(loader *l, fnode n, const char *fmt, ...) {
-  if (l->c->warning) return;
+  if (*l->warning) return;
   va_list ap;
   va_start(ap, fmt);
   char *msg = NULL;
@@ -833,7 +911,7 @@ static void warn_at(loader *l, fnode n, const char *fmt, ...) {
   va_end(ap);
   if (!msg) return;
   char where[32];
-  warn(l, "config %s: %s%s", l->c->config_path, fn_where(n, where), msg);
+  warn(l, "config %s: %s%s", l->path, fn_where(n, where), msg);
   free(msg);
 }
 
@@ -969,7 +1047,7 @@ static void read_attribute(loader *l, const char *key, size_t key_len, fnode val
     return;
   }
   char what[600];
-  snprintf(what, sizeof what, "config %s: %sattributes", l->c->config_path, prefix);
+  snprintf(what, sizeof what, "config %s: %sattributes", l->path, prefix);
   pairs_set(l, &l->file.attributes, key, key_len, s, n, false, what);
 }
 
@@ -1004,7 +1082,7 @@ static void read_header(loader *l, const char *key, size_t key_len, fnode value,
     return;
   }
   char what[600];
-  snprintf(what, sizeof what, "config %s: harnesses.opencode.headers", l->c->config_path);
+  snprintf(what, sizeof what, "config %s: harnesses.opencode.headers", l->path);
   pairs_set(l, &l->file.headers, key, key_len, s, n, true, what);
 }
 
@@ -1200,6 +1278,13 @@ static void all_paths(key_paths *kp) {
     }
 }
 
+/* A project file's keys: those of the settings a project may set, at its top level. */
+static void project_paths(key_paths *kp) {
+  kp->n = 0;
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].project != P_NO) add_path(kp, "", settings[i].key, NULL);
+}
+
 /* Optimal string alignment distance (edits, adjacent swaps count as one), case-insensitive;
  * strings past 63 bytes count as far from everything. */
 static size_t key_distance(const char *a, size_t n, const char *b) {
@@ -1279,8 +1364,11 @@ static void note_unknown(loader *l, fnode at, const key_check *kc, const char *k
   const char *old = l->c->unknown_keys;
   char *line = suggestion ? fmt_str(l, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
                                     old ? "; " : "", kc->prefix, (int)n, key, where, suggestion)
-                          : fmt_str(l, "%s%s`%s%.*s`%s: not a known key, ignored", old ? old : "",
-                                    old ? "; " : "", kc->prefix, (int)n, key, where);
+                          : fmt_str(l, "%s%s`%s%.*s`%s: %s, ignored", old ? old : "",
+                                    old ? "; " : "", kc->prefix, (int)n, key, where,
+                                    l->project_pass ? "not a setting a project file may hold "
+                                                      "(the user's file may)"
+                                                    : "not a known key");
   if (!line) return;
   free(l->c->unknown_keys);
   l->c->unknown_keys = line;
@@ -1303,7 +1391,7 @@ static void check_keys(loader *l, fnode map, const char *prefix, const key_paths
   key_set known;
   known_at(kp, prefix, &known);
   /* the top level and `harnesses` are shared with other harnesses */
-  bool shared = !strcmp(prefix, "") || !strcmp(prefix, "harnesses.");
+  bool shared = !l->project_pass && (!strcmp(prefix, "") || !strcmp(prefix, "harnesses."));
   key_check kc = {prefix, &known, shared, count};
   if (map.j) {
     fn_each(l, map, check_key, &kc);
@@ -1330,7 +1418,8 @@ static void check_unknown_keys(loader *l, fnode root) {
     l->oom = true;
     return;
   }
-  all_paths(kp);
+  if (l->project_pass) project_paths(kp);
+  else all_paths(kp);
   maps->n = 0;
   snprintf(maps->name[maps->n++], KEY_LEN, "%s", "");
   for (size_t i = 0; i < kp->n; i++)
@@ -1359,7 +1448,7 @@ static void check_unknown_keys(loader *l, fnode root) {
     }
   }
   if (l->c->unknown_keys) {
-    char *full = fmt_str(l, "config %s: %s", l->c->config_path, l->c->unknown_keys);
+    char *full = fmt_str(l, "config %s: %s", l->path, l->c->unknown_keys);
     if (full) {
       free(l->c->unknown_keys);
       l->c->unknown_keys = full;
@@ -1374,8 +1463,14 @@ static void check_unknown_keys(loader *l, fnode root) {
 static void read_document(loader *l, fnode root) {
   if (!fn_exists(root) || fn_is_null(root)) return; /* empty file or only comments */
   if (!fn_is_map(root)) {
-    l->c->file_broken = true;
+    *l->broken = true;
     warn_at(l, root, "top level is not a mapping");
+    return;
+  }
+  if (l->project_pass) { /* a project file: flat, and only what a project may set */
+    for (int i = 0; i < S_COUNT; i++)
+      if (settings[i].project != P_NO) read_setting(l, root, "", i);
+    check_unknown_keys(l, root);
     return;
   }
   fnode oc = fn_get(fn_get(root, "harnesses"), "opencode");
@@ -1406,7 +1501,7 @@ static void parse_failed(loader *l, const yaml_parser_t *parser, const char *buf
     return;
   }
   /* libyaml's problem texts are fixed strings; they never quote the input. */
-  broken(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
+  broken(l, "config %s: line %zu: %s", l->path, error_line(parser, buf),
          parser->problem ? parser->problem : "invalid YAML");
 }
 
@@ -1445,7 +1540,7 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
     }
     if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
       if (++depth > CONFIG_MAX_DEPTH) {
-        broken(l, "config %s: line %zu: nested deeper than %d levels", l->c->config_path,
+        broken(l, "config %s: line %zu: nested deeper than %d levels", l->path,
                ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
         ok = false;
       }
@@ -1455,7 +1550,7 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
       done = true; /* yaml_parser_load reads only the first document */
     }
     if (ok && uses_anchor(&ev) && ++anchors > CONFIG_MAX_ANCHORS) {
-      broken(l, "config %s: line %zu: more than %d anchors and aliases", l->c->config_path,
+      broken(l, "config %s: line %zu: more than %d anchors and aliases", l->path,
              ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
       ok = false;
     }
@@ -1495,8 +1590,7 @@ static void parse_json(loader *l, const char *buf, size_t len) {
     /* jansson's texts may quote the input ("... near 'sk-...'"): keep what precedes it. */
     const char *near = strstr(err.text, " near ");
     int shown = near ? (int)(near - err.text) : (int)strlen(err.text);
-    broken(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown,
-           err.text);
+    broken(l, "config %s: line %d: invalid JSON: %.*s", l->path, err.line, shown, err.text);
     return;
   }
   fnode r = {.j = root};
@@ -1516,20 +1610,20 @@ static void warn_if_readable_by_others(loader *l) {
   for (int i = 0; i < S_COUNT; i++)
     holds_secret |= settings[i].secret && (l->file.str[i] || l->file.seq[i].len);
   if (!(l->file_mode & 077) || !holds_secret) return; /* group or others may read or write */
-  char *other = l->c->warning;
-  l->c->warning = NULL;
+  char *other = *l->warning;
+  *l->warning = NULL;
   warn(l, "config %s: other users can read it (mode %03o) and it holds a key: chmod 600 %s%s%s",
-       l->c->config_path, (unsigned)(l->file_mode & 0777), l->c->config_path, other ? "; and " : "",
+       l->path, (unsigned)(l->file_mode & 0777), l->path, other ? "; and " : "",
        other ? other : "");
-  if (l->c->warning) free(other);
-  else l->c->warning = other;
+  if (*l->warning) free(other);
+  else *l->warning = other;
 }
 
 static void parse_file(loader *l) {
   char *buf = NULL;
   size_t len = 0;
   if (read_config_file(l, &buf, &len) != 0) return;
-  if (ends_with(l->c->config_path, ".json")) parse_json(l, buf, len);
+  if (ends_with(l->path, ".json")) parse_json(l, buf, len);
   else parse_yaml(l, buf, len);
   free(buf);
   warn_if_readable_by_others(l);
@@ -1557,11 +1651,11 @@ static const char *env_clean(loader *l, const char *name) {
 
 /* A redaction flag: the environment's "false" (or no/0) turns it off, any other value
  * on; else the file; else on. */
-static bool resolve_flag(loader *l, const char *env_name, int file_value) {
+static bool resolve_flag(loader *l, const char *env_name, int file_value, bool def) {
   const char *v = env_get(l->envp, env_name);
   bool b;
-  if (v) return !(parse_bool(v, &b) && !b);
-  return file_value != 0;
+  if (v) return parse_bool(v, &b) ? b : def;
+  return file_value < 0 ? def : file_value != 0;
 }
 
 static bool env_true(loader *l, const char *name) {
@@ -1605,7 +1699,9 @@ static void resolve_table(loader *l) {
       *(char **)field = s;
       break;
     }
-    case ST_FLAG: *(bool *)field = resolve_flag(l, st->env[0], l->file.flag[i]); break;
+    case ST_FLAG:
+      *(bool *)field = resolve_flag(l, st->env[0], l->file.flag[i], st->def != 0);
+      break;
     case ST_SWITCH: *(bool *)field = env_true(l, st->env[0]); break;
     case ST_NUMBER: {
       long n = resolve_number(l, i);
@@ -1917,9 +2013,12 @@ static void use_otlp(loader *l, char *endpoint) {
   use_backend(l, CONFIG_TARGET_OTLP, endpoint);
   config_pairs h = l->file.headers;
   memset(&l->file.headers, 0, sizeof l->file.headers);
+  if (l->no_user_credentials) pairs_free(&h); /* the project named the endpoint */
   /* the generic variable first, so the specific one wins */
-  parse_otel_list(l, settings[S_HEADERS].env[1], &h, true);
-  parse_otel_list(l, settings[S_HEADERS].env[0], &h, true);
+  if (!l->no_user_credentials) {
+    parse_otel_list(l, settings[S_HEADERS].env[1], &h, true);
+    parse_otel_list(l, settings[S_HEADERS].env[0], &h, true);
+  }
   for (size_t i = 0; i < h.len && !l->oom; i++)
     add_header(l, h.names[i], "", h.values[i], strlen(h.values[i]), settings[S_HEADERS].secret);
   pairs_free(&h);
@@ -1975,11 +2074,14 @@ static void resolve_target(loader *l) {
 
   const char *phoenix_env = env_clean(l, ENV(S_PHOENIX_ENDPOINT));
   const char *arize_endpoint_env = env_clean(l, ENV(S_ENDPOINT));
-  c->api_key =
-      dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
-  c->space_id = dup_str(l, either(env_clean(l, ENV(S_SPACE_ID)), f->str[S_SPACE_ID]));
-  const char *phoenix_key_env = env_clean(l, ENV(S_PHOENIX_API_KEY));
-  c->phoenix_api_key = dup_str(l, either(phoenix_key_env, file_phoenix ? f->str[S_API_KEY] : NULL));
+  if (!l->no_user_credentials) {
+    c->api_key =
+        dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
+    c->space_id = dup_str(l, either(env_clean(l, ENV(S_SPACE_ID)), f->str[S_SPACE_ID]));
+    const char *phoenix_key_env = env_clean(l, ENV(S_PHOENIX_API_KEY));
+    c->phoenix_api_key =
+        dup_str(l, either(phoenix_key_env, file_phoenix ? f->str[S_API_KEY] : NULL));
+  }
   if (l->oom) return;
 
   char *otel = NULL;
@@ -1993,7 +2095,8 @@ static void resolve_target(loader *l) {
     use_arize(l, either(arize_endpoint_env, file_other ? NULL : f->str[S_ENDPOINT]));
   } else if (!file_arize && !file_other && f->str[S_ENDPOINT]) {
     /* Inferred Phoenix: the file's key is Phoenix's. */
-    if (!c->phoenix_api_key) c->phoenix_api_key = dup_str(l, f->str[S_API_KEY]);
+    if (!c->phoenix_api_key && !l->no_user_credentials)
+      c->phoenix_api_key = dup_str(l, f->str[S_API_KEY]);
     if (!l->oom) use_phoenix(l, f->str[S_ENDPOINT]);
   } else if (!file_otlp && (otel = otel_env_endpoint(l))) {
     use_otlp(l, otel);
@@ -2004,6 +2107,238 @@ static void resolve_target(loader *l) {
   if (!c->enabled) {
     free(c->why_not_sending);
     c->why_not_sending = dup_str(l, "tracing disabled by ARIZE_TRACE_ENABLED=false");
+  }
+}
+
+/* ---- the project's file ----
+ *
+ * .opencode/arize-tracing.yaml (or .json) of the project, found from its directory upwards,
+ * read over the user's file: flat (the keys of harnesses.opencode and the logging and redact
+ * sections, at its top level), and only for what the table's `project` column allows. A project
+ * file comes with a repository, written by someone else: its credentials are used only when the
+ * user's file (or environment) says project_credentials: true, an endpoint it names gets none of
+ * the user's credentials without that either, and it may make tracing more private, never less. */
+
+#define PROJECT_DIR_NAME ".opencode"
+#define PROJECT_FILE_NAME "arize-tracing"
+#define PROJECT_MAX_LEVELS 64
+
+static bool path_exists(const char *path) {
+  platform_info st;
+  return platform_target_info(path, &st) == 0;
+}
+
+/* The project file found from dir upwards (malloc'd), or NULL: the first directory holding
+ * .opencode/arize-tracing.yaml (else .json) wins; the search stops at the one holding .git (the
+ * repository's top) and at the root. */
+static char *find_project_file(loader *l, const char *dir) {
+  char *d = dup_str(l, dir);
+  for (int level = 0; d && level < PROJECT_MAX_LEVELS; level++) {
+    static const char *const exts[] = {".yaml", ".json"};
+    for (size_t k = 0; k < 2; k++) {
+      char *f = fmt_str(l, "%s" PLATFORM_SEP PROJECT_DIR_NAME PLATFORM_SEP PROJECT_FILE_NAME "%s",
+                        d, exts[k]);
+      if (f && path_exists(f)) {
+        free(d);
+        return f;
+      }
+      free(f);
+    }
+    char *git = fmt_str(l, "%s" PLATFORM_SEP ".git", d);
+    bool top = !git || path_exists(git);
+    free(git);
+    const char *sep = platform_last_separator(d);
+    if (top || !sep || sep == d || sep[1] == '\0') break;
+    d[sep - d] = '\0';
+  }
+  free(d);
+  return NULL;
+}
+
+/* Appends "; text" (or text) to *notice. */
+static void add_notice(loader *l, char **notice, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
+static void add_notice(loader *l, char **notice, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+  va_end(ap);
+  char *joined =
+      msg ? fmt_str(l, "%s%s%s", *notice ? *notice : "", *notice ? "; " : "", msg) : NULL;
+  if (!msg) l->oom = true;
+  free(msg);
+  if (!joined) return;
+  free(*notice);
+  *notice = joined;
+}
+
+/* Whether setting i was given in the file settings f. */
+static bool file_has(const file_settings *f, int i) {
+  switch (settings[i].type) {
+  case ST_STRING: return f->str[i] != NULL;
+  case ST_NUMBER: return f->has_num[i];
+  case ST_FLAG:
+  case ST_CHOICE: return f->flag[i] >= 0;
+  case ST_MAP: return i == S_ATTRIBUTES ? f->attributes.len > 0 : f->headers.len > 0;
+  case ST_SEQUENCE: return f->seq[i].len > 0;
+  default: return false;
+  }
+}
+
+/* The project's settings p over the user's u (u receives them; p keeps what was refused). */
+static void merge_project(loader *l, file_settings *u, file_settings *p, bool credentials) {
+  char **notice = &l->c->project_notice;
+  char ignored[512] = "";
+  for (int i = 0; i < S_COUNT && !l->oom; i++) {
+    const struct setting *st = &settings[i];
+    if (st->project == P_NO || !file_has(p, i)) continue;
+    if (st->project == P_CREDENTIAL && !credentials) {
+      size_t n = strlen(ignored);
+      snprintf(ignored + n, sizeof ignored - n, "%s`%s`", n ? ", " : "", st->key);
+      continue;
+    }
+    if (st->project == P_TIGHTEN) {
+      /* a logging switch may only go off, redact.secrets only on */
+      bool more_private = i == S_REDACT_SECRETS ? p->flag[i] == 1 : p->flag[i] == 0;
+      if (!more_private) {
+        bool user = u->flag[i] >= 0 ? u->flag[i] != 0 : st->def != 0;
+        if (user != (p->flag[i] != 0))
+          add_notice(l, notice,
+                     "`%s: %s` ignored: a project file may make tracing more private, never "
+                     "less (set it in %s)",
+                     st->key, p->flag[i] ? "true" : "false", l->c->config_path);
+        continue;
+      }
+    }
+    l->c->setting_from[i] |= CONFIG_FROM_PROJECT;
+    switch (st->type) {
+    case ST_STRING:
+      free(u->str[i]);
+      u->str[i] = p->str[i];
+      p->str[i] = NULL;
+      l->c->setting_from[i] &= (unsigned char)~CONFIG_FROM_USER;
+      break;
+    case ST_FLAG:
+    case ST_CHOICE:
+      u->flag[i] = p->flag[i];
+      l->c->setting_from[i] &= (unsigned char)~CONFIG_FROM_USER;
+      break;
+    case ST_MAP: {
+      config_pairs *from = i == S_ATTRIBUTES ? &p->attributes : &p->headers;
+      config_pairs *to = i == S_ATTRIBUTES ? &u->attributes : &u->headers;
+      char what[600];
+      snprintf(what, sizeof what, "config %s: %s", l->path, st->key);
+      for (size_t k = 0; k < from->len; k++)
+        pairs_set(l, to, from->names[k], strlen(from->names[k]), from->values[k],
+                  strlen(from->values[k]), i != S_ATTRIBUTES, what);
+      break;
+    }
+    case ST_SEQUENCE: {
+      config_pairs *from = &p->seq[i], *to = &u->seq[i];
+      for (size_t k = 0; k < from->len && !l->oom; k++) {
+        if (to->len >= CONFIG_MAX_PAIRS) {
+          warn(l, "config %s: %s: more than %d entries, the rest ignored", l->path, st->key,
+               CONFIG_MAX_PAIRS);
+          break;
+        }
+        char **names = realloc(to->names, (to->len + 1) * sizeof *names);
+        if (names) to->names = names;
+        char **values = names ? realloc(to->values, (to->len + 1) * sizeof *values) : NULL;
+        if (values) to->values = values;
+        if (!names || !values) {
+          l->oom = true;
+          break;
+        }
+        to->names[to->len] = from->names[k], to->values[to->len++] = from->values[k];
+        from->names[k] = from->values[k] = NULL;
+      }
+      break;
+    }
+    default: break;
+    }
+  }
+  if (ignored[0])
+    add_notice(l, notice,
+               "%s ignored: a credential is read from a project file only when %s says "
+               "harnesses.opencode.%s: true (or %s=true); keep it in %s or the environment",
+               ignored, l->c->config_path, settings[S_PROJECT_CREDENTIALS].key,
+               ENV(S_PROJECT_CREDENTIALS), l->c->config_path);
+  /* an endpoint of the project's choosing gets none of the user's keys without that */
+  if ((l->c->setting_from[S_ENDPOINT] & CONFIG_FROM_PROJECT) && !credentials) {
+    l->no_user_credentials = true;
+    add_notice(l, notice,
+               "the project names the endpoint, so your credentials are not sent to it "
+               "(harnesses.opencode.%s: true in %s allows it)",
+               settings[S_PROJECT_CREDENTIALS].key, l->c->config_path);
+  }
+}
+
+static void file_settings_init(file_settings *f) {
+  memset(f, 0, sizeof *f);
+  for (int i = 0; i < S_COUNT; i++) f->flag[i] = -1;
+}
+
+static void file_settings_free(file_settings *f) {
+  for (int i = 0; i < S_COUNT; i++) free(f->str[i]);
+  pairs_free(&f->headers);
+  pairs_free(&f->attributes);
+  for (int i = 0; i < S_COUNT; i++) pairs_free(&f->seq[i]);
+}
+
+/* Reads the project file found from dir over what the user's file said (l->file). */
+static void read_project(loader *l, const char *dir) {
+  config *c = l->c;
+  for (int i = 0; i < S_COUNT; i++)
+    if (file_has(&l->file, i)) c->setting_from[i] |= CONFIG_FROM_USER;
+  c->project_dir = dup_str(l, dir);
+  c->project_files = resolve_flag(l, ENV(S_PROJECT_FILES), l->file.flag[S_PROJECT_FILES], true);
+  bool credentials =
+      resolve_flag(l, ENV(S_PROJECT_CREDENTIALS), l->file.flag[S_PROJECT_CREDENTIALS], false);
+  if (!c->project_dir || !c->project_files) return;
+  c->project_path = find_project_file(l, c->project_dir);
+  if (!c->project_path) return;
+  c->project_mtime = config_file_mtime(c->project_path);
+
+  file_settings user = l->file;
+  file_settings_init(&l->file);
+  char *user_unknown = c->unknown_keys;
+  c->unknown_keys = NULL;
+  unsigned user_mode = l->file_mode;
+  l->path = c->project_path, l->warning = &c->project_warning, l->broken = &c->project_broken;
+  l->project_pass = true;
+  l->file_mode = 0;
+  parse_file(l);
+  if (c->project_broken) { /* nothing of it is used */
+    file_settings_free(&l->file);
+    file_settings_init(&l->file);
+  }
+  merge_project(l, &user, &l->file, credentials);
+  l->project_pass = false;
+  l->path = c->config_path, l->warning = &c->warning, l->broken = &c->file_broken;
+  l->file_mode = user_mode;
+  file_settings_free(&l->file);
+  l->file = user;
+  if (user_unknown && c->unknown_keys) {
+    char *both = fmt_str(l, "%s; %s", user_unknown, c->unknown_keys);
+    if (both) free(c->unknown_keys), c->unknown_keys = both;
+    free(user_unknown);
+  } else if (user_unknown) {
+    c->unknown_keys = user_unknown;
+  }
+}
+
+/* Which variable of each setting won, and the sources of those set by none (config.h). */
+static void record_sources(loader *l) {
+  config *c = l->c;
+  for (int i = 0; i < S_COUNT; i++) {
+    c->setting_env[i] = -1;
+    if (!c->project_dir && file_has(&l->file, i)) c->setting_from[i] |= CONFIG_FROM_USER;
+    for (int k = 0; k < SETTING_MAX_ENV && settings[i].env[k]; k++)
+      if (env_get(l->envp, settings[i].env[k])) {
+        c->setting_env[i] = (signed char)k;
+        c->setting_from[i] |= CONFIG_FROM_ENV;
+        break;
+      }
   }
 }
 
@@ -2027,10 +2362,14 @@ static char *default_config_path(loader *l) {
 }
 
 config *config_load(const char *config_path, const char *const *envp) {
+  return config_load_in(config_path, NULL, envp);
+}
+
+config *config_load_in(const char *config_path, const char *project_dir, const char *const *envp) {
   config *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  loader l = {.c = c, .envp = envp};
-  for (int i = 0; i < S_COUNT; i++) l.file.flag[i] = -1;
+  loader l = {.c = c, .envp = envp, .warning = &c->warning, .broken = &c->file_broken};
+  file_settings_init(&l.file);
 
   const char *home = NULL; /* HOME; on Windows USERPROFILE first */
   for (size_t i = 0; !home && platform_home_variables[i]; i++)
@@ -2039,16 +2378,15 @@ config *config_load(const char *config_path, const char *const *envp) {
   if (!c->home && !l.oom) c->home = dup_str(&l, ".");
   if (!l.oom) c->config_path = config_path ? strdup(config_path) : default_config_path(&l);
   if (!c->config_path) l.oom = true;
+  l.path = c->config_path;
 
   if (!l.oom) parse_file(&l);
+  if (!l.oom && project_dir) read_project(&l, project_dir);
+  if (!l.oom) record_sources(&l);
   if (!l.oom) resolve_settings(&l);
   if (!l.oom) resolve_target(&l);
 
-  file_settings *f = &l.file;
-  for (int i = 0; i < S_COUNT; i++) free(f->str[i]);
-  pairs_free(&f->headers);
-  pairs_free(&f->attributes);
-  for (int i = 0; i < S_COUNT; i++) pairs_free(&f->seq[i]);
+  file_settings_free(&l.file);
   if (l.oom) {
     config_free(c);
     return NULL;
@@ -2078,6 +2416,10 @@ void config_free(config *c) {
   free(c->why_not_sending);
   free(c->warning);
   free(c->unknown_keys);
+  free(c->project_dir);
+  free(c->project_path);
+  free(c->project_warning);
+  free(c->project_notice);
   redact_free(c->redact);
   free(c);
 }
@@ -2100,6 +2442,38 @@ static json_t *config_values_json(const config *c) {
     default: break;
     }
     json_object_set_new(o, name, v);
+  }
+  return o;
+}
+
+static char *alloc_printf(const char *fmt, ...) PLATFORM_PRINTF(1, 2);
+static char *alloc_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  va_end(ap);
+  return s;
+}
+
+/* {"file key or variable": where its value came from} for every setting: "environment:
+ * VARIABLE", the path of the project's file, the user's, both (" + ": lists that add up), or
+ * "default". Only sources, never values: secrets have a source too. */
+static json_t *config_sources_json(const config *c) {
+  json_t *o = json_object();
+  for (int i = 0; o && i < S_COUNT; i++) {
+    const struct setting *st = &settings[i];
+    unsigned from = c->setting_from[i];
+    char *text = NULL;
+    if ((from & CONFIG_FROM_ENV) && c->setting_env[i] >= 0)
+      text = alloc_printf("environment: %s", st->env[(int)c->setting_env[i]]);
+    else if ((from & CONFIG_FROM_PROJECT) && (from & CONFIG_FROM_USER))
+      text = alloc_printf("%s + %s", c->project_path, c->config_path);
+    else if (from & CONFIG_FROM_PROJECT) text = strdup(c->project_path);
+    else if (from & CONFIG_FROM_USER) text = strdup(c->config_path);
+    else text = strdup("default");
+    json_object_set_new(o, st->key ? st->key : st->env[0], text ? json_string(text) : json_null());
+    free(text);
   }
   return o;
 }
@@ -2137,6 +2511,13 @@ char *config_describe_json(const config *c) {
                                   (json_int_t)c->redact_patterns, "values",
                                   (json_int_t)c->redact_values, "allow",
                                   (json_int_t)c->redact_allow));
+  if (o)
+    json_object_set_new(o, "project",
+                        json_pack("{s:s?, s:s?, s:b, s:s?, s:b, s:s?, s:b}", "dir", c->project_dir,
+                                  "path", c->project_path, "files", c->project_files, "warning",
+                                  c->project_warning, "broken", c->project_broken, "notice",
+                                  c->project_notice, "credentials", c->project_credentials));
+  if (o) json_object_set_new(o, "sources", config_sources_json(c));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);
@@ -2202,6 +2583,9 @@ static json_t *setting_json(int i) {
     json_object_set_new(o, "max", json_integer(st->max));
   }
   if (st->type == ST_CHOICE) json_object_set_new(o, "choices", choices_json(st->choices));
+  static const char *const project_names[] = {
+      [P_NO] = "no", [P_YES] = "yes", [P_CREDENTIAL] = "credential", [P_TIGHTEN] = "more-private"};
+  json_object_set_new(o, "project", json_string(project_names[st->project]));
   return o;
 }
 

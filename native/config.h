@@ -7,6 +7,14 @@
 #include <stddef.h>
 #include <time.h>
 
+/* Settings in config.c's table, at most (each one's source is kept: setting_from). */
+#define CONFIG_SETTINGS_MAX 64
+
+/* Where a setting's value came from (setting_from, bits; none: its default). */
+#define CONFIG_FROM_USER 1u    /* the user's file (~/.arize/harness/config.yaml) */
+#define CONFIG_FROM_PROJECT 2u /* the project's file (.opencode/arize-tracing.yaml) */
+#define CONFIG_FROM_ENV 4u     /* the environment (setting_env: which of its variables) */
+
 typedef enum {
   CONFIG_TARGET_NONE = 0, /* nothing configured: spans go nowhere */
   CONFIG_TARGET_ARIZE,    /* Arize AX */
@@ -90,6 +98,20 @@ typedef struct {
   struct redact_rules *redact; /* never NULL once loaded */
   size_t redact_patterns, redact_values, redact_allow;
 
+  /* Per-project settings: .opencode/arize-tracing.yaml (or .json) found from the project's
+   * directory upwards, read over the user's file (config_load_in). */
+  bool project_files;       /* harnesses.opencode.project_files / ARIZE_PROJECT_FILES */
+  bool project_credentials; /* a credential in a project file is used (user's file or env) */
+  char *project_dir;        /* the directory given (NULL: none) */
+  char *project_path;       /* the project file read, or the one that would be (NULL: none) */
+  time_t project_mtime;     /* 0 when absent */
+  char *project_warning;    /* NULL or the first problem with the project file */
+  bool project_broken;      /* the project file is there but none of it could be used */
+  char *project_notice;     /* NULL or what of the project file was ignored, and why (one
+                             * line: credentials, loosened privacy); names keys, never values */
+  unsigned char setting_from[CONFIG_SETTINGS_MAX]; /* CONFIG_FROM_* bits, per setting */
+  signed char setting_env[CONFIG_SETTINGS_MAX];    /* the variable that won (index), or -1 */
+
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
                           * ...) or an environment value; names keys, never values */
@@ -106,6 +128,12 @@ typedef struct {
  * unreadable or malformed file is not an error: defaults apply and `warning` says what
  * was wrong. Returns NULL only when out of memory. Free with config_free. */
 config *config_load(const char *config_path, const char *const *envp);
+
+/* config_load, then the project file found from project_dir upwards (the first
+ * `.opencode/arize-tracing.yaml` or `.json`, stopping at the directory that holds `.git`),
+ * read over the user's file for the settings a project may set (the table's `project`
+ * column); project_dir NULL is config_load. The environment still wins over both files. */
+config *config_load_in(const char *config_path, const char *project_dir, const char *const *envp);
 void config_free(config *c);
 
 /* The resolved settings a user may see, as JSON text (malloc'd; NULL when out of memory):

@@ -25,8 +25,11 @@ struct tracer {
   char *version;
   config *cfg;
   uint64_t env_fingerprint;
-  platform_info file_stat[2]; /* config.yaml and config.json beside cfg->config_path, when
-                               * loaded (zeroed when absent): either changing means reload */
+  platform_info file_stat[2];    /* config.yaml and config.json beside cfg->config_path, when
+                                  * loaded (zeroed when absent): either changing means reload */
+  char *project_dir;             /* the project's directory (tracer_set_project), or NULL */
+  platform_info project_stat[3]; /* the project file read, and the two it could be in
+                                  * project_dir/.opencode: any changing means reload */
   state *st;
   queue *q;
   spool *sp; /* owned by q; kept to change its fsync setting */
@@ -98,6 +101,22 @@ static bool same_file_version(const platform_info *a, const platform_info *b) {
   return a->identity == b->identity && a->size == b->size && a->mtime_ns == b->mtime_ns;
 }
 
+/* The project file the config read, and the two a project file may be in the project's own
+ * .opencode directory (one created there is a change too). */
+static void stat_project_files(const char *dir, const char *read, platform_info out[3]) {
+  stat_or_zero(read, &out[0]);
+  static const char *const names[] = {"arize-tracing.yaml", "arize-tracing.json"};
+  for (int i = 0; i < 2; i++) {
+    char path[4096];
+    if (!dir || strlen(dir) + strlen(names[i]) + 16 > sizeof path) {
+      memset(&out[1 + i], 0, sizeof out[1 + i]);
+      continue;
+    }
+    snprintf(path, sizeof path, "%s" PLATFORM_SEP ".opencode" PLATFORM_SEP "%s", dir, names[i]);
+    stat_or_zero(path, &out[1 + i]);
+  }
+}
+
 /* The endpoint without user:password@ (status shows it; a URL may carry credentials). */
 static char *endpoint_for_display(const char *url) {
   if (!url) return NULL;
@@ -161,6 +180,13 @@ static void install_config(tracer *t, config *c) {
   outcome_open(c->state_dir, config_target_name(c->target));
   if (c->warning) log_warn("%s; using defaults for what it would have set", c->warning);
   if (c->unknown_keys) log_warn("%s", c->unknown_keys);
+  if (c->project_warning)
+    log_warn("%s; %s", c->project_warning,
+             c->project_broken ? "nothing of the project file is used (the user's settings apply)"
+                               : "using the rest of the project file");
+  else if (c->project_path)
+    log_info("project settings from %s over %s", c->project_path, c->config_path);
+  if (c->project_notice) log_warn("project file %s: %s", c->project_path, c->project_notice);
   if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
              "unset it or set it to true to trace");
@@ -182,20 +208,33 @@ static void install_config(tracer *t, config *c) {
   t->cfg = c;
   t->env_fingerprint = env_fingerprint(t->envp);
   stat_config_files(c->config_path, t->file_stat);
+  stat_project_files(t->project_dir, c->project_path, t->project_stat);
 }
 
 void tracer_set_environment(tracer *t, const char *const *envp) { t->envp = envp; }
 
 void tracer_refresh(tracer *t) {
-  platform_info now[2];
+  platform_info now[2], project[3];
   if (t->cfg) {
     stat_config_files(t->cfg->config_path, now);
-    if (same_file_version(&now[0], &t->file_stat[0]) &&
-        same_file_version(&now[1], &t->file_stat[1]) &&
-        env_fingerprint(t->envp) == t->env_fingerprint)
-      return;
+    stat_project_files(t->project_dir, t->cfg->project_path, project);
+    bool same = env_fingerprint(t->envp) == t->env_fingerprint;
+    for (int i = 0; i < 2; i++) same = same && same_file_version(&now[i], &t->file_stat[i]);
+    for (int i = 0; i < 3; i++) same = same && same_file_version(&project[i], &t->project_stat[i]);
+    if (same) return;
   }
-  config *c = config_load(NULL, t->envp);
+  config *c = config_load_in(NULL, t->project_dir, t->envp);
+  if (c) install_config(t, c);
+}
+
+void tracer_set_project(tracer *t, const char *dir) {
+  if (dir && !*dir) dir = NULL;
+  if ((!dir && !t->project_dir) || (dir && t->project_dir && !strcmp(dir, t->project_dir))) return;
+  char *copy = dir ? strdup(dir) : NULL;
+  if (dir && !copy) return; /* out of memory: the settings stay as they are */
+  free(t->project_dir);
+  t->project_dir = copy;
+  config *c = config_load_in(NULL, t->project_dir, t->envp);
   if (c) install_config(t, c);
 }
 
@@ -560,6 +599,17 @@ char *tracer_status_json(tracer *t) {
   json_t *table = classes ? json_loads(classes, 0, NULL) : NULL;
   free(classes);
   if (table) json_object_set_new(status, "export_outcomes", table);
+  /* the project's file, and where each setting came from (config_describe_json's) */
+  char *described = config_describe_json(c);
+  json_t *d = described ? json_loads(described, 0, NULL) : NULL;
+  free(described);
+  if (d) {
+    json_object_set(status, "project", json_object_get(d, "project"));
+    json_object_set(status, "sources", json_object_get(d, "sources"));
+    json_object_set(json_object_get(status, "config"), "unknown_keys",
+                    json_object_get(json_object_get(d, "config"), "unknown_keys"));
+  }
+  json_decref(d);
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);
@@ -580,6 +630,7 @@ void tracer_free(tracer *t) {
   free(t->batch_lens);
   free(t->batch_keys);
   config_free(t->cfg);
+  free(t->project_dir);
   free(t->version);
   free(t);
 }

@@ -28,6 +28,11 @@ tracer *tracer_open(const char *const *envp, const char *version);
  * whose environment can change hands the current array over before each call. */
 void tracer_set_environment(tracer *t, const char *const *envp);
 
+/* The project's directory (OpenCode's `directory`; NULL or "": none): its
+ * .opencode/arize-tracing.yaml (config.h, config_load_in) is read over the user's file from now
+ * on, and again when it changes. Nothing happens when the directory is the one already set. */
+void tracer_set_project(tracer *t, const char *dir);
+
 /* Re-reads the config when the file's mtime or the relevant environment changed. */
 void tracer_refresh(tracer *t);
 

@@ -1417,6 +1417,119 @@ static void test_redact_settings_lists_and_switch(void) {
   config_free(c);
 }
 
+/* ---- the project's file (.opencode/arize-tracing.yaml) over the user's ---- */
+
+/* tmpdir/proj (holding .git) with .opencode/arize-tracing.yaml = yaml (NULL: none), and a
+ * subdirectory to start from; returns the subdirectory's path (static). */
+static const char *project_with(const char *yaml) {
+  static char sub[600];
+  char path[700];
+  snprintf(path, sizeof path, "%s/proj", tmpdir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/proj/.git", tmpdir);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/proj/.opencode", tmpdir);
+  mkdir(path, 0700);
+  snprintf(sub, sizeof sub, "%s/proj/src", tmpdir);
+  mkdir(sub, 0700);
+  snprintf(path, sizeof path, "%s/proj/.opencode/arize-tracing.yaml", tmpdir);
+  if (yaml) write_file(path, yaml);
+  else unlink(path);
+  return sub;
+}
+
+static config *load_in(const char *user, const char *project, const char *const *env) {
+  const char *dir = project_with(project);
+  write_file(config_file, user);
+  return config_load_in(config_file, dir, env);
+}
+
+static void test_project_file_over_the_user_file(void) {
+  config *c = load_in("harnesses:\n  opencode:\n    project_name: mine\n    endpoint: "
+                      "http://127.0.0.1:6006\n    attributes: {team: a, env: dev}\n"
+                      "redact:\n  patterns: ['USR-[0-9]+']\n",
+                      "project_name: theirs\nattributes: {env: prod, repo: r}\n"
+                      "logging: {prompts: false}\nredact: {patterns: ['PRJ-[0-9]+'], values: "
+                      "[internal.corp]}\n",
+                      no_env);
+  CHECK(c != NULL);
+  CHECK_STR(c->project_name, "theirs");
+  CHECK(c->target == CONFIG_TARGET_PHOENIX);
+  CHECK(!c->log_prompts);
+  CHECK(c->log_tool_content);
+  CHECK(c->span_attributes.len == 3);
+  CHECK(c->redact_patterns == 2 && c->redact_values == 1);
+  CHECK(contains(c->project_path, "/proj/.opencode/arize-tracing.yaml"));
+  CHECK(c->project_warning == NULL && !c->project_broken);
+  char *d = config_describe_json(c);
+  CHECK(contains(d, "\"project_name\":\"") && contains(d, "arize-tracing.yaml\""));
+  CHECK(contains(d, "arize-tracing.yaml + "));
+  free(d);
+  config_free(c);
+}
+
+static void test_project_credentials_need_the_users_word(void) {
+  const char *user = "harnesses:\n  opencode:\n    target: phoenix\n    endpoint: "
+                     "http://127.0.0.1:6006\n";
+  const char *project = "api_key: project-key-123\nheaders: {x-k: v}\n";
+  config *c = load_in(user, project, no_env);
+  CHECK(c->phoenix_api_key == NULL);
+  CHECK(contains(c->project_notice, "`api_key`, `headers` ignored"));
+  CHECK(!contains(c->project_notice, "project-key-123"));
+  config_free(c);
+  static const char *const allow[] = {"ARIZE_PROJECT_CREDENTIALS=true", NULL};
+  c = load_in(user, project, allow);
+  CHECK_STR(c->phoenix_api_key, "project-key-123");
+  CHECK(c->project_notice == NULL);
+  config_free(c);
+}
+
+static void test_project_endpoint_gets_no_user_credentials(void) {
+  config *c = load_in(full_file, "endpoint: https://elsewhere.example.com\n", arize_env);
+  CHECK(c->api_key == NULL && c->space_id == NULL);
+  CHECK(!has_header(c, "api_key: env-key") && !has_header(c, "api_key: file-key"));
+  CHECK(contains(c->project_notice, "the project names the endpoint"));
+  config_free(c);
+}
+
+static void test_project_privacy_only_tightens(void) {
+  config *c =
+      load_in("logging:\n  prompts: false\n",
+              "logging: {prompts: true, tool_content: false}\nredact: {secrets: false}\n", no_env);
+  CHECK(!c->log_prompts);
+  CHECK(!c->log_tool_content);
+  CHECK(c->redact_secrets);
+  CHECK(contains(c->project_notice, "`logging.prompts: true` ignored"));
+  CHECK(contains(c->project_notice, "`redact.secrets: false` ignored"));
+  config_free(c);
+}
+
+static void test_broken_project_file_keeps_the_user_settings(void) {
+  config *c = load_in("harnesses:\n  opencode:\n    project_name: mine\n",
+                      "project_name: [x\nlogging: {prompts: false}\n", no_env);
+  CHECK(c->project_broken);
+  CHECK(contains(c->project_warning, "arize-tracing.yaml: line"));
+  CHECK(c->warning == NULL && !c->file_broken);
+  CHECK_STR(c->project_name, "mine");
+  CHECK(c->log_prompts);
+  config_free(c);
+}
+
+static void test_project_unknown_keys_and_switch_off(void) {
+  config *c = load_in("user_id: u\n", "spool: {max_mb: 1}\nprojet_name: x\n", no_env);
+  CHECK(contains(c->unknown_keys, "`spool` (line 1): not a setting a project file may hold"));
+  CHECK(contains(c->unknown_keys, "`projet_name` (line 2): did you mean `project_name`?"));
+  CHECK(c->spool_max_bytes == 100u * 1024 * 1024);
+  config_free(c);
+  c = load_in("harnesses:\n  opencode:\n    project_files: false\n", "project_name: x\n", no_env);
+  CHECK(c->project_path == NULL);
+  CHECK_STR(c->project_name, "opencode");
+  config_free(c);
+  c = load_in("user_id: u\n", NULL, no_env); /* none found up to .git */
+  CHECK(c->project_path == NULL && c->project_dir != NULL);
+  config_free(c);
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -1544,6 +1657,12 @@ int main(void) {
 
   RUN(test_config_file_mtime);
   RUN(test_target_names);
+  RUN(test_project_file_over_the_user_file);
+  RUN(test_project_credentials_need_the_users_word);
+  RUN(test_project_endpoint_gets_no_user_credentials);
+  RUN(test_project_privacy_only_tightens);
+  RUN(test_broken_project_file_keeps_the_user_settings);
+  RUN(test_project_unknown_keys_and_switch_off);
 
   nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   return check_done();
