@@ -37,7 +37,8 @@ when run in a terminal, --yes never prompts):
   --project                       register the plugin for this project only: "opencode-arize-tracing"
                                   in ./.opencode/opencode.json (works in any clone)
   --yes                           never prompt
-status and doctor options: --json (status exits 0 healthy, 1 degraded, 2 not working)`;
+status and doctor options: --json (status exits 0 healthy, 1 degraded, 2 not working),
+  --project-dir DIR (the project whose .opencode/arize-tracing.yaml is read; default: the current directory)`;
 
 // The options each command takes (--help everywhere): an option another command takes, or a
 // typo, is refused with the closest one this command knows.
@@ -49,13 +50,14 @@ const VALUE_OPTIONS = {
   '--endpoint': 'endpoint',
   '--project-name': 'projectName',
   '--header': 'header',
+  '--project-dir': 'projectDir',
 };
 const SWITCHES = { '--project': 'project', '--yes': 'yes', '-y': 'yes', '--json': 'json', '--force': 'force' };
 const OPTIONS = {
-  install: [...Object.keys(VALUE_OPTIONS), '--project', '--yes', '-y'],
+  install: [...Object.keys(VALUE_OPTIONS).filter((o) => o !== '--project-dir'), '--project', '--yes', '-y'],
   uninstall: ['--project'],
-  status: ['--json'],
-  doctor: ['--json'],
+  status: ['--json', '--project-dir'],
+  doctor: ['--json', '--project-dir'],
   'fetch-binary': ['--force'],
   help: [],
   version: [],

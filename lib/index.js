@@ -39,8 +39,24 @@ function call(...args) {
   return result !== null && typeof result === 'object' ? result : { spans: 0, error: 'out of memory' };
 }
 
+// The project whose .opencode/arize-tracing.yaml the core reads over the user's settings: the
+// directory of the payload's session (OpenCode's `directory`), told to the core when it changes.
+let projectDir;
+function setProject(payload) {
+  let dir;
+  try {
+    dir = (payload.context && payload.context.directory) || (payload.session && payload.session.directory);
+  } catch {
+    return; // a getter that threw: the project stays as it was
+  }
+  if (typeof dir !== 'string' || !dir || dir === projectDir || typeof binding.setProject !== 'function') return;
+  projectDir = dir;
+  binding.setProject(dir);
+}
+
 function reconcileOnce(payload) {
   if (typeof payload === 'string') return remember(undefined, call(payload));
+  if (payload !== null && typeof payload === 'object') setProject(payload);
   const cut = cutAtWatermark(payload);
   let json;
   try {

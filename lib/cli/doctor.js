@@ -198,7 +198,8 @@ async function doctor(flags = {}) {
   }
   // an older copy without configStatus: the settings as this copy's core reads them
   const reader = typeof native.binding.configStatus === 'function' ? native : require('../native.js');
-  const s = JSON.parse(reader.binding.configStatus());
+  const dir = require('./status.js').projectDir(flags);
+  const s = JSON.parse(reader.binding.configStatus(dir));
   const classes = outcomeClasses(reader);
   const unknownKeys = s.config.unknown_keys;
 
@@ -228,11 +229,30 @@ async function doctor(flags = {}) {
   )
     return finish();
 
+  // the project's file (.opencode/arize-tracing.yaml), read over the user's
+  if (s.project && s.project.path) {
+    const p = s.project;
+    const from = Object.entries(s.sources || {})
+      .filter(([, v]) => v && v.split(' + ').includes(p.path))
+      .map(([k]) => k);
+    if (
+      !check(
+        'project settings',
+        p.broken ? false : p.warning || p.notice ? 'warn' : true,
+        p.broken
+          ? `broken, nothing in it is used: ${p.warning}`
+          : `${c.tilde(p.path)} sets ${from.join(', ') || 'nothing'}${p.warning ? `; ${p.warning}` : ''}${p.notice ? `; ${p.notice}` : ''}`,
+        `correct what the warning names in ${p.path}`,
+      )
+    )
+      return finish();
+  }
+
   // secret redaction: a sample through the core OpenCode loads, so the user sees it work
   if (typeof reader.binding.redactText === 'function' && s.redaction) {
     const r = s.redaction;
     const sample = redactionSample();
-    const out = reader.binding.redactText(sample);
+    const out = reader.binding.redactText(sample, dir);
     const on = Boolean(r && r.secrets);
     check(
       'secret redaction',

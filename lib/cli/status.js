@@ -99,6 +99,16 @@ function readSpool(root) {
  * nothing in it is used, whatever the environment gives.
  */
 function headline(config, last, waiting, classes = []) {
+  if (config.project && config.project.broken) {
+    const prefix = `config ${config.project.path}: `;
+    const where = String(config.project.warning || '').startsWith(prefix)
+      ? config.project.warning.slice(prefix.length)
+      : config.project.warning;
+    return {
+      state: 'broken-project-config',
+      says: `the project's settings file is broken (${where}), so nothing in it is used (the project's name, attributes, redaction rules and logging switches do not apply; your own settings do): fix ${c.tilde(config.project.path)}`,
+    };
+  }
   if (config.config && config.config.broken) {
     const prefix = `config ${config.config.path}: `;
     const where = String(config.config.warning || '').startsWith(prefix)
@@ -150,7 +160,16 @@ function headline(config, last, waiting, classes = []) {
 
 // Exit codes for scripts (documented in docs/troubleshooting.md): 0 healthy, 1 degraded (spans
 // wait, or the last export failed), 2 not working (nothing reaches the backend).
-const NOT_WORKING = ['broken-config', 'no-backend', 'refused', 'moved', 'disabled', 'dry-run', 'no-core'];
+const NOT_WORKING = [
+  'broken-config',
+  'broken-project-config',
+  'no-backend',
+  'refused',
+  'moved',
+  'disabled',
+  'dry-run',
+  'no-core',
+];
 function health(state, waiting) {
   if (NOT_WORKING.includes(state)) return { health: 'not working', exit_code: 2 };
   if (state === 'failing' || state === 'waiting' || waiting) return { health: 'degraded', exit_code: 1 };
@@ -194,13 +213,13 @@ function openCodeCore(regs) {
 }
 
 /** Everything status shows, as one object (status --json prints it). */
-function collect() {
+function collect(flags = {}) {
   const regs = reg.findRegistrations();
   let core = openCodeCore(regs);
   // The core OpenCode would load does not load: the settings are still read with this copy's.
   const reader = core.native || (core.root !== c.ROOT ? openCodeCore([]).native : null);
   if (!reader) throw new Error(`cannot load the native core: ${core.error}`);
-  const config = JSON.parse(reader.binding.configStatus());
+  const config = JSON.parse(reader.binding.configStatus(projectDir(flags)));
   const processes = readSpool(config.spool.dir);
   const total = processes.reduce(
     (t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }),
@@ -249,6 +268,8 @@ function collect() {
     reason: config.reason,
     backend: config.backend,
     config: config.config,
+    project: config.project,
+    sources: config.sources,
     exit_flush_ms: config.exit_flush_ms,
     settings: config.settings,
     redaction: config.redaction,
@@ -264,8 +285,39 @@ function collect() {
   };
 }
 
+/** The project directory status and doctor read the project's settings from: --project-dir, else
+ * the current directory (where OpenCode would be started). */
+function projectDir(flags) {
+  return path.resolve((flags && flags.projectDir) || process.cwd());
+}
+
+/** "project:" and "settings from:" lines: the project's file, and each setting not at its
+ * default with the file (or variable) it came from. */
+function projectLines(s) {
+  const p = s.project;
+  const lines = [];
+  if (!p) return lines; // a core older than project files
+  if (!p.files) lines.push(`project:     project files off (harnesses.opencode.project_files: false)`);
+  else if (!p.path) lines.push(`project:     no .opencode/arize-tracing.yaml from ${c.tilde(p.dir || '')} up`);
+  else
+    lines.push(
+      `project:     ${c.tilde(p.path)}${p.broken ? ' (broken: nothing in it is used)' : ` (read over ${c.tilde(s.config.path)})`}` +
+        (p.warning ? `\n  warning: ${p.warning}` : '') +
+        (p.notice ? `\n  note: ${p.notice}` : ''),
+    );
+  const from = Object.entries(s.sources || {}).filter(([, v]) => v && v !== 'default');
+  if (from.length) {
+    const width = Math.max(...from.map(([k]) => k.length));
+    lines.push(
+      'settings from:',
+      ...from.map(([k, v]) => `  ${k.padEnd(width)}  ${v.split(' + ').map(c.tilde).join(' + ')}`),
+    );
+  }
+  return lines;
+}
+
 function status(flags) {
-  const s = collect();
+  const s = collect(flags);
   process.exitCode = s.exit_code;
   if (flags.json) {
     console.log(JSON.stringify(s, null, 2));
@@ -279,6 +331,7 @@ function status(flags) {
     `backend:     ${s.backend.target}${s.backend.endpoint ? `  ${s.backend.endpoint}` : ''}  project "${s.backend.project}"`,
     `binary:      ${s.binary ? c.tilde(s.binary) : 'does not load'}${s.binary_loaded_by ? ` (OpenCode loads it through ${s.binary_loaded_by})` : ' (this copy: no registration leads OpenCode to another)'}`,
     `config:      ${c.tilde(s.config.path)}${s.config.broken ? ' (broken: nothing in it is used)' : ''}${s.config.warning ? `\n  warning: ${s.config.warning}` : ''}${s.config.unknown_keys ? `\n  warning: ${s.config.unknown_keys}` : ''}`,
+    ...projectLines(s),
     `log:         ${c.tilde(s.config.log_file)}`,
     `redaction:   ${require('./doctor.js').redactionSummary(s.redaction)}`,
     `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : `not registered (run \`${c.selfCommand()} install\`)`}`,
@@ -314,4 +367,4 @@ function status(flags) {
   console.log(lines.join('\n'));
 }
 
-module.exports = { status, collect, readSpool, headline, health };
+module.exports = { status, collect, readSpool, headline, health, projectDir, projectLines };
