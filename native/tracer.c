@@ -170,6 +170,8 @@ static exporter_target *target_from_config(const tracer *tr, const config *c, co
   return copy;
 }
 
+static bool same_text(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
 /* Installs a freshly loaded config: log file, log lines about its health (once per change),
  * and a new exporter target. */
 static void install_config(tracer *t, config *c) {
@@ -178,8 +180,18 @@ static void install_config(tracer *t, config *c) {
   log_set_max_bytes(c->log_max_bytes);
   /* Where each export's outcome is left for `status`, which runs in a process of its own. */
   outcome_open(c->state_dir, config_target_name(c->target));
-  if (c->warning) log_warn("%s; using defaults for what it would have set", c->warning);
-  if (c->unknown_keys) log_warn("%s", c->unknown_keys);
+  /* A reload for the project's sake (tracer_set_project, its file changed) says again nothing
+   * the log already holds about the same version of the user's file */
+  platform_info now[2];
+  stat_config_files(c->config_path, now);
+  bool user_same = t->cfg && !strcmp(t->cfg->config_path, c->config_path) &&
+                   same_file_version(&now[0], &t->file_stat[0]) &&
+                   same_file_version(&now[1], &t->file_stat[1]) &&
+                   env_fingerprint(t->envp) == t->env_fingerprint;
+  if (c->warning && !(user_same && same_text(t->cfg->warning, c->warning)))
+    log_warn("%s; using defaults for what it would have set", c->warning);
+  if (c->unknown_keys && !(user_same && same_text(t->cfg->unknown_keys, c->unknown_keys)))
+    log_warn("%s", c->unknown_keys);
   if (c->project_warning)
     log_warn("%s; %s", c->project_warning,
              c->project_broken ? "nothing of the project file is used (the user's settings apply)"
@@ -187,12 +199,16 @@ static void install_config(tracer *t, config *c) {
   else if (c->project_path)
     log_info("project settings from %s over %s", c->project_path, c->config_path);
   if (c->project_notice) log_warn("project file %s: %s", c->project_path, c->project_notice);
-  if (!c->enabled)
+  if (!c->enabled && user_same && !t->cfg->enabled) {
+    /* said already */
+  } else if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
              "unset it or set it to true to trace");
   else if (c->dry_run) log_info("dry run (ARIZE_DRY_RUN): spans are built and logged, never sent");
-  else if (c->why_not_sending) log_warn("%s", c->why_not_sending);
-  else {
+  else if (c->why_not_sending) {
+    if (!(user_same && same_text(t->cfg->why_not_sending, c->why_not_sending)))
+      log_warn("%s", c->why_not_sending);
+  } else {
     char *shown = endpoint_for_display(c->endpoint);
     log_info("sending to %s (%s), project %s", shown ? shown : "?", config_target_name(c->target),
              c->project_name);
