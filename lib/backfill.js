@@ -281,6 +281,22 @@ async function run(o, out) {
         loads.push(loading);
       }
     };
+    // the project file the core reads for a directory (null: none), once per directory
+    const projectFiles = new Map();
+    const projectFileOf = (dir) => {
+      if (typeof dir !== 'string' || !dir) return null;
+      if (!projectFiles.has(dir)) {
+        let file = null;
+        try {
+          file = JSON.parse(require('./native.js').binding.configStatus(dir)).project?.path ?? null;
+        } catch {
+          // an older core: no project files
+        }
+        projectFiles.set(dir, file);
+      }
+      return projectFiles.get(dir);
+    };
+    let lastProjectFile;
     for (const { session } of roots) {
       if (interrupted) break;
       readAhead();
@@ -298,6 +314,12 @@ async function run(o, out) {
         closing = !live.has(session.id) && recover.updatedAt(session) < startedAt;
         // the whole session: its turns are numbered from 1; its own info for the Turn's context
         // (not the directory's git: what it holds now may not be what the session worked on)
+        // Each session's project file (.opencode/arize-tracing.yaml) applies to its spans; the
+        // spans queued under another project's file are sent before it changes (the export
+        // frames a batch with the project's name and endpoint in effect when it is sent).
+        const projectFile = projectFileOf(session.directory);
+        if (projectFile !== lastProjectFile && lastProjectFile !== undefined) await api.flush(FLUSH_MS);
+        lastProjectFile = projectFile;
         const whole = {
           sessionID: session.id,
           messages,
