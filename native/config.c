@@ -2128,12 +2128,34 @@ static bool path_exists(const char *path) {
   return platform_target_info(path, &st) == 0;
 }
 
+/* The parent of d, cut in place; false at the root. */
+static bool up_one(char *d) {
+  const char *sep = platform_last_separator(d);
+  if (!sep || sep == d || sep[1] == '\0') return false;
+  d[sep - d] = '\0';
+  return true;
+}
+
 /* The project file found from dir upwards (malloc'd), or NULL: the first directory holding
- * .opencode/arize-tracing.yaml (else .json) wins; the search stops at the one holding .git (the
- * repository's top) and at the root. */
+ * .opencode/arize-tracing.yaml (else .json) wins. Upwards only inside the repository holding
+ * dir (up to the directory with .git); outside one, dir alone: a file in a parent someone else
+ * may write (/tmp) must not choose where a project's traces go. */
 static char *find_project_file(loader *l, const char *dir) {
   char *d = dup_str(l, dir);
-  for (int level = 0; d && level < PROJECT_MAX_LEVELS; level++) {
+  int levels = 0; /* how many parents the search may climb */
+  char *probe = dup_str(l, dir);
+  for (int k = 0; probe && k < PROJECT_MAX_LEVELS; k++) {
+    char *git = fmt_str(l, "%s" PLATFORM_SEP ".git", probe);
+    bool top = git && path_exists(git);
+    free(git);
+    if (top) {
+      levels = k;
+      break;
+    }
+    if (!up_one(probe)) break;
+  }
+  free(probe);
+  for (int level = 0; d && level <= levels; level++) {
     static const char *const exts[] = {".yaml", ".json"};
     for (size_t k = 0; k < 2; k++) {
       char *f = fmt_str(l, "%s" PLATFORM_SEP PROJECT_DIR_NAME PLATFORM_SEP PROJECT_FILE_NAME "%s",
@@ -2144,12 +2166,7 @@ static char *find_project_file(loader *l, const char *dir) {
       }
       free(f);
     }
-    char *git = fmt_str(l, "%s" PLATFORM_SEP ".git", d);
-    bool top = !git || path_exists(git);
-    free(git);
-    const char *sep = platform_last_separator(d);
-    if (top || !sep || sep == d || sep[1] == '\0') break;
-    d[sep - d] = '\0';
+    if (!up_one(d)) break;
   }
   free(d);
   return NULL;
@@ -2308,6 +2325,15 @@ static void read_project(loader *l, const char *dir) {
   l->project_pass = true;
   l->file_mode = 0;
   parse_file(l);
+  if (!c->project_broken && (l->file_mode & 022)) {
+    /* someone else could choose where this project's traces go */
+    file_settings_free(&l->file);
+    file_settings_init(&l->file);
+    free(c->project_warning);
+    c->project_warning = NULL;
+    broken(l, "config %s: other users can write it (mode %03o): not used; chmod go-w %s",
+           c->project_path, (unsigned)(l->file_mode & 0777), c->project_path);
+  }
   if (c->project_broken) { /* nothing of it is used */
     file_settings_free(&l->file);
     file_settings_init(&l->file);

@@ -1530,6 +1530,42 @@ static void test_project_unknown_keys_and_switch_off(void) {
   config_free(c);
 }
 
+static void test_project_file_others_may_write_is_not_used(void) {
+  const char *dir = project_with("project_name: theirs\n");
+  char path[700];
+  snprintf(path, sizeof path, "%s/proj/.opencode/arize-tracing.yaml", tmpdir);
+  chmod(path, 0666);
+  write_file(config_file, "harnesses:\n  opencode:\n    project_name: mine\n");
+  config *c = config_load_in(config_file, dir, no_env);
+  CHECK(c->project_broken);
+  CHECK(contains(c->project_warning, "other users can write it (mode 666): not used"));
+  CHECK_STR(c->project_name, "mine");
+  config_free(c);
+}
+
+static void test_project_search_stays_inside_the_repository(void) {
+  /* tmpdir/outer/.opencode/arize-tracing.yaml above a directory that is no repository */
+  char outer[600], inner[700], path[800];
+  snprintf(outer, sizeof outer, "%s/outer", tmpdir);
+  mkdir(outer, 0700);
+  snprintf(path, sizeof path, "%s/.opencode", outer);
+  mkdir(path, 0700);
+  snprintf(path, sizeof path, "%s/.opencode/arize-tracing.yaml", outer);
+  write_file(path, "project_name: planted\n");
+  snprintf(inner, sizeof inner, "%s/work", outer);
+  mkdir(inner, 0700);
+  config *c = config_load_in(missing_file, inner, no_env);
+  CHECK(c->project_path == NULL);
+  CHECK_STR(c->project_name, "opencode");
+  config_free(c);
+  /* the same directory in a repository whose top holds the file: found */
+  snprintf(path, sizeof path, "%s/.git", outer);
+  mkdir(path, 0700);
+  c = config_load_in(missing_file, inner, no_env);
+  CHECK_STR(c->project_name, "planted");
+  config_free(c);
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -1663,6 +1699,8 @@ int main(void) {
   RUN(test_project_privacy_only_tightens);
   RUN(test_broken_project_file_keeps_the_user_settings);
   RUN(test_project_unknown_keys_and_switch_off);
+  RUN(test_project_file_others_may_write_is_not_used);
+  RUN(test_project_search_stays_inside_the_repository);
 
   nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   return check_done();
