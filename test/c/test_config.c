@@ -1459,7 +1459,8 @@ static void test_project_file_over_the_user_file(void) {
   CHECK(c->log_tool_content);
   CHECK(c->span_attributes.len == 3);
   CHECK(c->redact_patterns == 2 && c->redact_values == 1);
-  CHECK(contains(c->project_path, "/proj/.opencode/arize-tracing.yaml"));
+  CHECK(
+      contains(c->project_path, "proj" PLATFORM_SEP ".opencode" PLATFORM_SEP "arize-tracing.yaml"));
   CHECK(c->project_warning == NULL && !c->project_broken);
   char *d = config_describe_json(c);
   CHECK(contains(d, "\"project_name\":\"") && contains(d, "arize-tracing.yaml\""));
@@ -1535,6 +1536,9 @@ static void test_project_file_others_may_write_is_not_used(void) {
   char path[700];
   snprintf(path, sizeof path, "%s/proj/.opencode/arize-tracing.yaml", tmpdir);
   chmod(path, 0666);
+  platform_info info;
+  if (platform_path_info(path, &info) == 0 && info.permissions != 0666)
+    return; /* no mode bits (Windows) */
   write_file(config_file, "harnesses:\n  opencode:\n    project_name: mine\n");
   config *c = config_load_in(config_file, dir, no_env);
   CHECK(c->project_broken);
