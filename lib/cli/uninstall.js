@@ -98,6 +98,15 @@ const shellPath = (p) => {
       : `'${t.replace(/'/g, "'\\''")}'`;
 };
 
+// The one command that removes paths, in this platform's shell: on Windows PowerShell's (no
+// rm -rf there, and neither ~ nor a quoted '~\...' leads to the home). PowerShell takes the
+// typographic single quotes for ' too: each is doubled inside its literal strings.
+function removeCommand(paths, platform = process.platform) {
+  if (platform === 'win32')
+    return `Remove-Item -Recurse -Force -LiteralPath ${paths.map((p) => `'${p.replace(/['\u2018\u2019\u201a\u201b]/g, '$&$&')}'`).join(', ')}`;
+  return `rm -rf ${paths.map(shellPath).join(' ')}`;
+}
+
 // What tracing left on disk, listed (only what exists) with the one command that removes it.
 function leftBehind(say) {
   let spoolDir = path.join(c.harnessDir(), 'spool', 'opencode');
@@ -132,7 +141,8 @@ function leftBehind(say) {
   const width = Math.max(...present.map(([p]) => c.tilde(p).length));
   say('left on disk (uninstall keeps them; delete them when you no longer need them):');
   for (const [p, what] of present) say(`  ${c.tilde(p).padEnd(width)}  ${what}`);
-  say(`remove them all: rm -rf ${present.map(([p]) => shellPath(p)).join(' ')}`);
+  const shell = process.platform === 'win32' ? ' (PowerShell)' : '';
+  say(`remove them all${shell}: ${removeCommand(present.map(([p]) => p))}`);
 }
 
-module.exports = { uninstall };
+module.exports = { uninstall, removeCommand };
