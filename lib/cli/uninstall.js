@@ -11,7 +11,8 @@ const cfg = require('./config-file.js');
 const reg = require('./registration.js');
 
 function uninstall(flags) {
-  let removed = 0;
+  let removed = 0,
+    left = 0; // what it names for the user to remove by hand
   const say = (line) => console.log(line);
   const regs = reg.findRegistrations().filter((r) => !flags.project || r.scope === 'project');
   const entryFiles = new Set();
@@ -23,6 +24,7 @@ function uninstall(flags) {
       removed++;
     } else if (r.kind === 'file') {
       say(`left ${c.tilde(r.file)}: it imports ${c.PKG.name} but was changed by hand; delete it to stop tracing`);
+      left++;
     } else if (!entryFiles.has(r.file)) {
       entryFiles.add(r.file);
       if (reg.removeEntry(r.file)) {
@@ -30,6 +32,7 @@ function uninstall(flags) {
         removed++;
       } else {
         say(`left ${c.tilde(r.file)}: remove "${r.spec}" from its "plugin" list by hand (the file is not plain JSON)`);
+        left++;
       }
     }
     // A package installed with npm next to the plugin file (the by-hand route of docs/install.md).
@@ -67,6 +70,7 @@ function uninstall(flags) {
       say(
         `left ${c.tilde(file)}: it ${/^(is|cannot) /.test(broken) ? broken : `cannot be parsed (${broken})`}; remove the harnesses.opencode keys install wrote (${cfg.KEYS.join(', ')}) by hand`,
       );
+      left++;
     } else if (cfg.hasOurBlock(file)) {
       cfg.writeConfig(null);
       const left = cfg.hasOurBlock(file);
@@ -82,7 +86,7 @@ function uninstall(flags) {
       removed++;
     }
   }
-  if (!removed)
+  if (!removed && !left)
     say('nothing to remove: no plugin file, opencode.json entry or backend settings of opencode-arize-tracing here');
   if (!flags.project) leftBehind(say);
 }
