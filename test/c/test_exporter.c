@@ -418,6 +418,10 @@ static void test_silent_backend_flush_times_out_and_stop_aborts_the_send(void) {
   CHECK_INT(c.dropped, 0);
   CHECK_INT(queue_get_stats(p.q).records, 4);
   CHECK_INT(server_requests(&srv), 1);
+  /* what status, the log's exit line and last-export.json then say: what happened, not
+   * libcurl's "Operation was aborted by an application callback" */
+  CHECK(strstr(c.last_error, "no answer from the backend before tracing stopped") != NULL);
+  CHECK(strstr(c.last_error, "callback") == NULL);
   pipeline_free(&p);
   server_free(&srv);
 }
