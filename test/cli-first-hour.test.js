@@ -166,7 +166,9 @@ test('status and doctor say what the exporter does with a refused answer, as the
       await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
       const log = fs.readFileSync(path.join(harness(home), 'logs', 'opencode.log'), 'utf8');
       const s = await run(home, ['status']);
-      assert.equal(s.code, 1, s.stdout);
+      // every span sent is lost, none waits: not working, not degraded
+      assert.equal(s.code, 2, s.stdout);
+      assert.match(s.stdout, /health: +not working \(exit code 2\)/);
       // the words of the core's table of outcome classes (native/retry.c), as the log says it
       assert.match(s.stdout, new RegExp(`state: +failing: .*HTTP ${code}.*; the spans: dropped, counted`));
       assert.match(s.stdout, new RegExp(`the spans: +HTTP ${code} \\(refused\\): dropped`));

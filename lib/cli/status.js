@@ -146,14 +146,17 @@ function headline(config, last, waiting, classes = outcomeClasses()) {
   return {
     state: 'failing',
     says: `the backend is not accepting spans: ${why}${ago}; ${cls ? `the spans: ${cls.effect}` : 'see the log'}`,
+    // an answer whose class keeps nothing (a 404, a 500): every span sent is lost, not waiting
+    dropping: Boolean(cls && cls.keeps === false),
   };
 }
 
 // Exit codes for scripts (documented in docs/troubleshooting.md): 0 healthy, 1 degraded (spans
-// wait, or the last export failed), 2 not working (nothing reaches the backend).
+// wait, or the last export failed and they are kept), 2 not working (nothing reaches the
+// backend, or what is sent is dropped).
 const NOT_WORKING = ['broken-config', 'no-backend', 'refused', 'moved', 'disabled', 'dry-run', 'no-core'];
-function health(state, waiting) {
-  if (NOT_WORKING.includes(state)) return { health: 'not working', exit_code: 2 };
+function health(state, waiting, dropping = false) {
+  if (NOT_WORKING.includes(state) || dropping) return { health: 'not working', exit_code: 2 };
   if (state === 'failing' || state === 'waiting' || waiting) return { health: 'degraded', exit_code: 1 };
   return { health: 'healthy', exit_code: 0 };
 }
@@ -280,7 +283,7 @@ function collect() {
     this_copy: c.ROOT,
     state: head.state,
     headline: head.says,
-    ...health(head.state, total.spans > 0),
+    ...health(head.state, total.spans > 0, head.dropping),
     reason: config.reason,
     backend: config.backend,
     config: config.config,
