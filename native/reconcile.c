@@ -26,6 +26,7 @@
 
 #include "attrs.h"
 #include "hash.h"
+#include "live.h"
 #include "payload.h"
 #include "text.h"
 
@@ -39,6 +40,7 @@ typedef struct {
   bool closing;        /* type == "close" */
   bool abandoned;      /* "close" with "abandoned": true: no OpenCode works on it any more */
   const char *root_id; /* the payload's session: the state namespace */
+  live_store *live;    /* the live signals (live.h); NULL: none */
 } walk;
 
 static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 1000000ULL; }
@@ -963,6 +965,11 @@ static void find_open_children(walk *w, const session_view *root, const long *ow
 
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
+  return reconcile_json_live(st, opt, NULL, json, len, emit, ctx, result);
+}
+
+int reconcile_json_live(state *st, const reconcile_options *opt, live_store *live, const char *json,
+                        size_t len, reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
   json_t *payload = payload_parse(json, len, result->error, sizeof result->error);
   if (!payload) return -1;
@@ -984,6 +991,12 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
              payload_load_children(json_object_get(payload, "childSessions"), root.id, &children,
                                    &n_children, result) == 0) {
     owner = turn_owners(&root);
+    /* the live signals first: the spans of this payload may be theirs */
+    long unread = live ? live_ingest(live, json_object_get(payload, "live")) : 0;
+    if (unread > 0)
+      payload_skip(result, "session %s: %ld live signals could not be read", root.id, unread);
+    else if (unread < 0)
+      payload_skip(result, "session %s: out of memory keeping live signals", root.id);
     if (!owner) {
       payload_reject(result, "out of memory");
     } else {
@@ -994,7 +1007,8 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
                 .closing = strcmp(type, "close") == 0,
                 .root_id = root.id,
                 .abandoned = strcmp(type, "close") == 0 &&
-                             json_is_true(json_object_get(payload, "abandoned"))};
+                             json_is_true(json_object_get(payload, "abandoned")),
+                .live = live};
       attrs_init(&w.at, opt);
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children, w.closing);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "live.h"
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
@@ -28,6 +29,7 @@ struct tracer {
   platform_info file_stat[2]; /* config.yaml and config.json beside cfg->config_path, when
                                * loaded (zeroed when absent): either changing means reload */
   state *st;
+  live_store *live; /* the plugin's live signals, until their spans are built */
   queue *q;
   spool *sp; /* owned by q; kept to change its fsync setting */
   exporter *exp;
@@ -217,7 +219,8 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   t->version = strdup(version ? version : "0");
   t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
-  if (!t->version || !t->q || !t->exp) {
+  t->live = live_new();
+  if (!t->version || !t->q || !t->exp || !t->live) {
     tracer_free(t);
     return NULL;
   }
@@ -339,7 +342,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
     log_warn("payload rejected, nothing queued: %s", result->error);
     return -1;
   }
-  int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
+  int rc = reconcile_json_live(t->st, &opt, t->live, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
@@ -437,6 +440,7 @@ void tracer_free(tracer *t) {
   if (t->exp) exporter_free(t->exp);
   outcome_close(); /* after the exporter thread: nothing records past this point */
   if (t->st) state_free(t->st);
+  live_free(t->live);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
   free(t->batch);
   free(t->batch_lens);

@@ -15,6 +15,7 @@
 // OpenCode.
 import { appendFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { createLive } from "./live.mjs"
 
 /** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
 /** @typedef {{type?: string, tool?: string, callID?: string, state?: {metadata?: {sessionId?: string}}}} Part */
@@ -165,6 +166,8 @@ export const ArizeTracing = async ({ client, directory }) => {
 
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
   const parentOf = new Map()
+  /** @type {Map<string, any[]>} root session id -> its permission rules (for the tools offered) */
+  const permissionOf = new Map()
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
   const read = reader(client, log)
@@ -176,8 +179,34 @@ export const ArizeTracing = async ({ client, directory }) => {
     if (!parentOf.has(sessionID)) {
       const session = await data(client.session.get({ path: { id: sessionID } }))
       parentOf.set(sessionID, session?.parentID ?? null)
+      if (!session?.parentID) {
+        if (permissionOf.size >= SESSIONS_MAX) permissionOf.delete(permissionOf.keys().next().value)
+        permissionOf.set(sessionID, Array.isArray(session?.permission) ? session.permission : [])
+      }
     }
     return parentOf.get(sessionID) ?? null
+  }
+
+  // Live signals (plugin/live.mjs): captured by the hooks and events below, handed to the core
+  // with the next payload of their session's root. `tracing` is what the core last said about
+  // tracing being on (api.status(), read with each payload): off, nothing is captured.
+  let tracing = api.status()?.enabled !== false
+  const live = createLive({ enabled: () => tracing })
+  /** @type {Map<string, any[]>} agent name -> its permission rules (GET /agent) */
+  let agentRules = new Map()
+  let agentsReadAt = -Infinity
+
+  /** The agents' permission rules, read once, and again (at most once a minute) for an agent not known. */
+  async function readAgents(/** @type {Set<string>} */ names) {
+    if ([...names].every((n) => agentRules.has(n)) || performance.now() - agentsReadAt < 60000) return
+    agentsReadAt = performance.now()
+    const agents = typeof client?.app?.agents === "function" ? await data(client.app.agents()) : undefined
+    if (Array.isArray(agents))
+      agentRules = new Map(
+        agents
+          .filter((a) => typeof a?.name === "string")
+          .map((a) => [a.name, Array.isArray(a.permission) ? a.permission : []]),
+      )
   }
 
   /**
@@ -232,7 +261,11 @@ export const ArizeTracing = async ({ client, directory }) => {
     let coreMs = 0
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
     // call, so turning it on again needs no restart): nothing is read from OpenCode.
-    if (api.status()?.enabled === false) return coreMs
+    tracing = api.status()?.enabled !== false
+    if (!tracing) {
+      live.clear()
+      return coreMs
+    }
     if ((await parentID(sessionID)) !== null) return coreMs // its parent's payload carries it
     const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
     let from = known.from
@@ -243,9 +276,25 @@ export const ArizeTracing = async ({ client, directory }) => {
       const start = from === undefined ? 0 : fetched.findIndex((m) => String(idOf(m)) >= from)
       const messages = start > 0 ? fetched.slice(start) : fetched
       const childSessions = await children(sessionID, messages, type === "close", known, new Set([sessionID]), [])
+      // the live signals of the session and of the child sessions this payload carries
+      let signals
+      if (attempt === 0) {
+        const ids = [sessionID, ...childSessions.map((c) => c.sessionID)]
+        const agents = live.agentsPending(ids)
+        if (agents.size) await readAgents(agents).catch(() => {})
+        const sessionRules = new Map(childSessions.map((c) => [c.sessionID, c.info?.permission]))
+        sessionRules.set(sessionID, permissionOf.get(sessionID))
+        signals = live.take(ids, (session, agent) => {
+          const own = sessionRules.get(session)
+          const rules = agent === undefined ? undefined : agentRules.get(agent)
+          return rules ? [...rules, ...(Array.isArray(own) ? own : [])] : undefined
+        })
+      }
       const before = performance.now()
-      const watermark = api.reconcile({ type, sessionID, messages, childSessions })?.watermark
+      const result = api.reconcile({ type, sessionID, messages, childSessions, live: signals })
       coreMs += performance.now() - before
+      if (signals && result && !result.error) live.handed(signals)
+      const watermark = result?.watermark
       if (!watermark) return coreMs
       known.from = watermark.messageID
       known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
@@ -285,6 +334,7 @@ export const ArizeTracing = async ({ client, directory }) => {
   }
 
   return {
+    ...live.hooks,
     /** @param {{event: {type: string, properties?: any}}} input */
     event: async ({ event }) => {
       // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would
@@ -292,6 +342,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       if (token.disposing) return
       try {
         const p = event?.properties
+        live.event(event)
         sweeper.saw(event)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
           schedule(p.info.sessionID, "reconcile")
