@@ -98,6 +98,7 @@ enum {
   S_HIDE_OUTPUT_MESSAGES,
   S_HIDE_INPUT_TEXT,
   S_HIDE_OUTPUT_TEXT,
+  S_HIDE_LLM_INVOCATION_PARAMETERS,
   S_LOG_FILE,
   S_COUNT
 };
@@ -338,6 +339,13 @@ static const struct setting {
                             ST_SWITCH,
                             "false",
                             FIELD(F_BOOL, hide_output_text)},
+    [S_HIDE_LLM_INVOCATION_PARAMETERS] = {NULL,
+                                          AT_ENV,
+                                          NULL,
+                                          {"OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS"},
+                                          ST_SWITCH,
+                                          "false",
+                                          FIELD(F_BOOL, hide_llm_invocation_parameters)},
     [S_LOG_FILE] = {NULL,
                     AT_ENV,
                     NULL,

@@ -73,6 +73,7 @@ typedef struct {
   bool hide_inputs, hide_outputs;   /* OPENINFERENCE_HIDE_* */
   bool hide_input_messages, hide_output_messages;
   bool hide_input_text, hide_output_text;
+  bool hide_llm_invocation_parameters;
   size_t max_attr_bytes; /* longer string attributes are cut with a marker */
 
   /* Limits that protect the host */

@@ -328,6 +328,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .hide_output_messages = t->cfg->hide_output_messages,
       .hide_input_text = t->cfg->hide_input_text,
       .hide_output_text = t->cfg->hide_output_text,
+      .hide_llm_invocation_parameters = t->cfg->hide_llm_invocation_parameters,
       .attribute_names = (const char *const *)t->cfg->span_attributes.names,
       .attribute_values = (const char *const *)t->cfg->span_attributes.values,
       .n_attributes = t->cfg->span_attributes.len,
@@ -422,6 +423,10 @@ char *tracer_status_json(tracer *t) {
       t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
       (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
       (json_int_t)c->shutdown_ms);
+  /* what the live-signal store holds (live.h): signals waiting for their spans */
+  json_t *counters = json_object_get(status, "counters");
+  json_object_set_new(counters, "live_sessions", json_integer((json_int_t)live_sessions(t->live)));
+  json_object_set_new(counters, "live_bytes", json_integer((json_int_t)live_bytes(t->live)));
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
   json_object_set_new(json_object_get(status, "config"), "recover_hours",
                       json_integer(c->recover_hours));

@@ -45,9 +45,11 @@ const str = (v) => (typeof v === "string" ? v : undefined)
 /** @param {unknown} v */
 const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined)
 
-// Keys of provider options whose values never leave the machine: credentials, and OpenAI's
+// Keys of provider options whose values never leave the machine: credentials (apiKey, api_key,
+// accessToken, headers, authorization, ...; "...Tokens", a count, stays), and OpenAI's
 // `instructions` (the system prompt again, sent apart for some providers).
-const SECRET_KEY = /key|token|secret|passw|auth|credential|cookie|header|bearer|session|instructions/i
+const SECRET_KEY =
+  /(key|secret|passw(or)?d|authori[sz]ation|auth|credentials?|cookies?|headers?|bearer|token|instructions)$/i
 
 /**
  * A copy of provider options without secrets: plain values, arrays and objects, at most 4
@@ -243,11 +245,12 @@ const READ_TOOLS = ["list_mcp_resources", "list_mcp_resource_templates", "read_m
 
 /**
  * The tools of `ids` OpenCode offers under these permission rules ([{permission, pattern,
- * action}], the agent's then the session's).
+ * action}], the agent's then the session's), sorted by name as OpenCode sends them.
  * @param {string[]} ids @param {any[]} rules
  */
 export function offeredTools(ids, rules) {
-  return ids.filter((id) => {
+  // in OpenCode's order: by name
+  return [...new Set(ids)].sort().filter((id) => {
     if (id === "invalid") return false
     const key = EDIT_TOOLS.includes(id) ? "edit" : READ_TOOLS.includes(id) ? "read" : id
     let last

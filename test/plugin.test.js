@@ -17,7 +17,15 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
   const receiver = await startReceiver();
   try {
     const out = await replay({ snapshots: 'main-run/snapshots' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
-    assert.deepEqual(out.hooks.sort(), ['dispose', 'event']);
+    assert.deepEqual(out.hooks.sort(), [
+      'chat.params',
+      'command.execute.before',
+      'dispose',
+      'event',
+      'experimental.chat.messages.transform',
+      'experimental.chat.system.transform',
+      'tool.definition',
+    ]);
     const spans = receiver.spans();
     assert.equal(
       spanTree(spans),
