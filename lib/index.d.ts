@@ -125,6 +125,8 @@ export interface Status {
     rejected_payloads: number;
     /** malformed messages, parts, numbers or child sessions left out (each logged once, by id) */
     items_skipped: number;
+    /** numbers beyond the range of a double, read as null (an item that needs one is skipped and counted above) */
+    numbers_unreadable: number;
     spans_queued: number;
     spans_exported: number;
     /** spans_dropped counts every span given up on; _full and _old are the spool's share of it. */
@@ -135,6 +137,12 @@ export interface Status {
     spans_memory_only: number;
     spans_dropped_full: number;
     spans_dropped_old: number;
+    /** Dry run: spans built and discarded, never sent. */
+    spans_discarded: number;
+    /** Spans another process (or an earlier run's spool) already stored: left out, never sent twice. */
+    spans_deduplicated: number;
+    /** Spans lost to damaged spool records (each logged with its count). */
+    spans_damaged: number;
     requests: number;
     failed_requests: number;
     retries: number;
@@ -142,11 +150,38 @@ export interface Status {
     live_sessions: number;
     live_bytes: number;
   };
-  /** key_refused: the backend answered 401/403; spans wait in the spool for a new config. */
-  last_export: { status: number; error: string | null; at_ms: number; key_refused: boolean };
+  /**
+   * key_refused: the backend answered 401/403; moved: a redirect that is not followed (error
+   * names the new location); in both, spans wait in the spool for a new config. class: what
+   * the last answer means (a name of export_outcomes), kept: whether its spans stay.
+   */
+  last_export: {
+    status: number;
+    error: string | null;
+    at_ms: number;
+    key_refused: boolean;
+    moved: boolean;
+    class?: string;
+    kept?: boolean;
+  };
+  /** What each kind of backend answer does to the spans: the core's one table (docs/durability.md). */
+  export_outcomes: {
+    classes: { name: string; answers: string; effect: string; keeps: boolean; statuses: [number, number][] }[];
+    followed: string;
+  };
   last_rejection: string | null;
   /** Unsent spans wait here (across restarts) until the backend takes them. */
-  spool: { dir: string; pending_bytes: number; writable: boolean; fsync: boolean; max_age_days: number };
+  spool: {
+    dir: string;
+    pending_bytes: number;
+    writable: boolean;
+    fsync: boolean;
+    max_age_days: number;
+    /** The writer thread is still loading what earlier processes left (never OpenCode's thread). */
+    loading: boolean;
+    /** Spool files of another version (a newer format or kind), left untouched for it. */
+    foreign_files: number;
+  };
   /** Keys of the config file that are not ours to read, each with the closest known key; null when none. */
   unknown_keys: string | null;
   /** How long exit waits for the backend (export.exit_flush_ms, ARIZE_EXIT_FLUSH_MS). */

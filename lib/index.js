@@ -14,24 +14,128 @@ const { binding, file } = require('./native.js');
  *   watermark?: {messageID: string, children: string[] | null, openChildren: string[] | null}}}
  */
 function reconcile(payload, options) {
-  const result = reconcileOnce(payload);
+  let result;
+  try {
+    result = reconcileOnce(payload);
+  } catch (error) {
+    // a RangeError from a string the runtime could not make (memory), a getter that threw
+    result = { spans: 0, error: `the payload could not be reconciled: ${firstLine(error)}` };
+  }
   if (options && options.turns) result.turns = result.turns || 0;
   else delete result.turns;
   return result;
 }
 
+// The core answers every payload with a result; when memory ran out it may give nothing (no
+// room even for the result object): reconcile never throws, it says so.
+function call(...args) {
+  let result;
+  try {
+    result = binding.reconcile(...args);
+  } catch (error) {
+    return { spans: 0, error: `the core could not take the payload: ${firstLine(error)}` };
+  }
+  return result !== null && typeof result === 'object' ? result : { spans: 0, error: 'out of memory' };
+}
+
 function reconcileOnce(payload) {
-  if (typeof payload === 'string') return remember(undefined, binding.reconcile(payload));
+  if (typeof payload === 'string') return remember(undefined, call(payload));
   const cut = cutAtWatermark(payload);
   let json;
   try {
-    json = JSON.stringify(cut);
+    json = JSON.stringify(cutLongStrings(cut));
   } catch (error) {
-    return binding.reconcile(undefined, `payload cannot be written as JSON (JSON.stringify: ${firstLine(error)})`);
+    return call(undefined, `payload cannot be written as JSON (JSON.stringify: ${firstLine(error)})`);
   }
   if (typeof json !== 'string') json = 'null';
   const unchanged = sameAsLast(cut, json);
-  return unchanged !== undefined ? unchanged : remember(cut, binding.reconcile(json), json);
+  return unchanged !== undefined ? unchanged : remember(cut, call(json), json);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strings far longer than any attribute can show (a 50 MB tool output) would be written whole
+// as JSON, copied to the core and parsed there only to be cut to the attribute limit: seconds
+// on OpenCode's thread. So each is cut here first to its head (what any attribute made from it
+// shows, and some room) and its tail (where OpenCode writes the marks read at the end, "User
+// aborted the command"), around a separator with this process's random tag; the payload's
+// "$cuts" gives the size of what each left out, and the core's markers say the whole size
+// (native/payload.h, payload_register_cuts). The payload object itself is never changed.
+const CUT_TAIL = 4096; // UTF-16 units kept at a cut string's end
+const CUT_MIN = 1 << 20; // shorter strings go whole
+let cutTag;
+
+/** The limit an attribute is cut to (limits.max_attribute_bytes), read when a string may need it. */
+function attributeLimit() {
+  try {
+    return JSON.parse(binding.configStatus()).settings['limits.max_attribute_bytes'] || 32768;
+  } catch {
+    return 16 * 1024 * 1024; // the largest it can be: cut less, never too much
+  }
+}
+
+function countOf(text, ch) {
+  let n = 0;
+  for (let i = text.indexOf(ch); i >= 0; i = text.indexOf(ch, i + 1)) n++;
+  return n;
+}
+
+/** [bytes, characters, bytes and characters once escaped in JSON] of text, as the core counts them. */
+function measure(text) {
+  const bytes = Buffer.byteLength(text, 'utf8'); // a lone surrogate: 3, as its U+FFFD
+  let pairs = 0;
+  if (/[\uD800-\uDFFF]/.test(text)) {
+    const re = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
+    while (re.exec(text)) pairs++;
+  }
+  let extra = countOf(text, '"') + countOf(text, '\\');
+  for (const c of ['\b', '\f', '\n', '\r', '\t']) extra += countOf(text, c);
+  if (/[\u0000-\u0007\u000b\u000e-\u001f]/.test(text)) {
+    const re = /[\u0000-\u0007\u000b\u000e-\u001f]/g;
+    while (re.exec(text)) extra += 5;
+  }
+  const chars = text.length - pairs;
+  return [bytes, chars, bytes + extra, chars + extra];
+}
+
+/** The payload with its huge strings cut (a copy along their paths), or the payload itself. */
+function cutLongStrings(payload) {
+  let keep = 0;
+  const items = [];
+  const walk = (v, depth) => {
+    if (typeof v === 'string') {
+      if (v.length <= CUT_MIN) return v;
+      if (!keep) keep = attributeLimit() + 1024;
+      if (v.length <= 2 * keep + 2 * CUT_TAIL) return v;
+      let head = keep,
+        tail = v.length - CUT_TAIL;
+      if (/[\uD800-\uDBFF]/.test(v[head - 1])) head++; // whole surrogate pairs
+      if (/[\uDC00-\uDFFF]/.test(v[tail])) tail++;
+      if (!cutTag) cutTag = `OATJS${require('node:crypto').randomBytes(8).toString('hex')}`;
+      items.push(measure(v.slice(head, tail)));
+      return `${v.slice(0, head)}\u0000${cutTag}:${items.length - 1}\u0000${v.slice(tail)}`;
+    }
+    if (v === null || typeof v !== 'object' || depth > 64 || typeof v.toJSON === 'function') return v;
+    let copy;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const w = walk(v[i], depth + 1);
+        if (w !== v[i]) (copy ||= v.slice())[i] = w;
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        const w = walk(v[k], depth + 1);
+        if (w !== v[k]) (copy ||= { ...v })[k] = w;
+      }
+    }
+    return copy || v;
+  };
+  try {
+    const out = walk(payload, 0);
+    if (!items.length || out === null || typeof out !== 'object' || Array.isArray(out)) return payload;
+    return { ...out, $cuts: { tag: cutTag, items } };
+  } catch {
+    return payload; // a getter that throws, a cycle: written as it is, the core says what it finds
+  }
 }
 
 function firstLine(error) {

@@ -58,6 +58,7 @@ void attrs_init(attrs *a, const attrs_options *opt) {
   a->opt = opt;
   a->max_bytes = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES;
   a->out_of_memory = false;
+  a->measure = NULL;
 }
 
 bool attrs_hidden(const attrs *a, attrs_class c) {
@@ -79,9 +80,16 @@ static size_t utf8_chars(const char *s, size_t len) {
   return n;
 }
 
+/* The true size of value: its own, or what measure says when parts of it were cut. */
+static void true_size(const attrs *a, const char *value, size_t len, bool json, size_t *bytes,
+                      size_t *chars) {
+  if (a->measure) a->measure(value, len, json, bytes, chars);
+  else *bytes = len, *chars = utf8_chars(value, len);
+}
+
 /* The text marker for a redacted value: says how much was left out, never what. */
-static void redacted_marker(char *out, size_t size, const char *value, size_t len) {
-  snprintf(out, size, "<redacted (%zu chars)>", utf8_chars(value, len));
+static void redacted_marker(char *out, size_t size, size_t chars) {
+  snprintf(out, size, "<redacted (%zu chars)>", chars);
 }
 
 /* Sets key to the first bytes of value that fit in limit (whole characters), followed by a
@@ -101,46 +109,87 @@ static void set_cut(attrs *a, span *s, const char *key, const char *value, size_
   free(t.data);
 }
 
-/* Sets key to value, or to "<redacted (N chars)>" when redact, cut to the size limit. */
-static void set_text(attrs *a, span *s, const char *key, const char *value, size_t len,
-                     bool redact) {
+/* Sets key to value, or to "<redacted (N chars)>" when redact, cut to the size limit (json:
+ * value is JSON text, for its true size). */
+static void set_text(attrs *a, span *s, const char *key, const char *value, size_t len, bool redact,
+                     bool json) {
   char marker[96];
+  size_t full, chars;
+  true_size(a, value, len, json, &full, &chars);
   if (redact) {
-    redacted_marker(marker, sizeof marker, value, len);
+    redacted_marker(marker, sizeof marker, chars);
     if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;
-  } else if (len <= a->max_bytes) {
+  } else if (full <= a->max_bytes) {
     if (span_set_stringn(s, key, value, len) != 0) a->out_of_memory = true;
   } else {
-    set_cut(a, s, key, value, len, a->max_bytes);
+    set_cut(a, s, key, value, full, a->max_bytes); /* reads the first max_bytes only */
   }
+}
+
+/* The marker of a JSON value that is redacted (chars: its length) or over the limit (len). */
+static void set_json_marker(attrs *a, span *s, const char *key, size_t len, size_t chars,
+                            bool redact) {
+  char marker[96];
+  if (redact) snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}", chars);
+  else /* cut JSON is not JSON */
+    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}",
+             len);
+  if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;
 }
 
 /* Sets key, whose value is JSON text (tool arguments), to json, or when redact to a JSON
  * object that says what was left out: a marker that is still JSON of the same type, so a
  * reader that parses the attribute never meets plain text there. */
 static void set_json_text(attrs *a, span *s, const char *key, const char *json, bool redact) {
-  char marker[96];
-  size_t len = strlen(json);
-  if (redact)
-    snprintf(marker, sizeof marker, "{\"redacted\":\"<redacted (%zu chars)>\"}",
-             utf8_chars(json, len));
-  else if (len > a->max_bytes) /* cut JSON is not JSON */
-    snprintf(marker, sizeof marker, "{\"truncated\":\"<%zu bytes, over the attribute limit>\"}",
-             len);
-  else {
-    set_text(a, s, key, json, len, false);
+  size_t len = strlen(json), full, chars;
+  true_size(a, json, len, true, &full, &chars);
+  if (redact || full > a->max_bytes) set_json_marker(a, s, key, full, chars, redact);
+  else set_text(a, s, key, json, len, false, true);
+}
+
+void attrs_json_escaped_size(const char *value, size_t n, size_t *bytes, size_t *chars) {
+  size_t b = 0, c = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)value[i];
+    if (ch == '"' || ch == '\\' || ch == '\b' || ch == '\f' || ch == '\n' || ch == '\r' ||
+        ch == '\t')
+      b += 2, c += 2;
+    else if (ch < 0x20) b += 6, c += 6;
+    else b++, c += (ch & 0xC0) != 0x80;
+  }
+  *bytes = b, *chars = c;
+}
+
+void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t len,
+                     size_t full_len, size_t full_chars) {
+  if (full_len <= a->max_bytes || len <= a->max_bytes) { /* not cut after all */
+    attrs_set(a, s, key, value, len);
     return;
   }
-  if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;
+  char name[128], marker[96];
+  snprintf(name, sizeof name, keys[key].name, (size_t)0);
+  bool redact = attrs_hidden(a, keys[key].class);
+  if (keys[key].shape == SHAPE_JSON) {
+    set_json_marker(a, s, name, full_len, full_chars, redact);
+    return;
+  }
+  if (redact) {
+    snprintf(marker, sizeof marker, "<redacted (%zu chars)>", full_chars);
+    if (span_set_string(s, name, marker) != 0) a->out_of_memory = true;
+  } else {
+    set_cut(a, s, name, value, full_len, a->max_bytes); /* reads the first max_bytes only */
+  }
+  if (keys[key].shape == SHAPE_JSON_VALUE) attrs_str(a, s, "input.mime_type", "text/plain");
 }
 
 /* input.value holding JSON text, with its mime type: application/json only while the value is
  * that JSON; a redaction marker or a cut value is text/plain. */
 static void set_json_value(attrs *a, span *s, const char *key, const char *json, bool redact) {
-  size_t len = strlen(json);
-  set_text(a, s, key, json, len, redact);
+  size_t len = strlen(json), full, chars;
+  true_size(a, json, len, true, &full, &chars);
+  set_text(a, s, key, json, len, redact, true);
   attrs_str(a, s, "input.mime_type",
-            redact || len > a->max_bytes ? "text/plain" : "application/json");
+            redact || full > a->max_bytes ? "text/plain" : "application/json");
 }
 
 void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len) {
@@ -148,7 +197,7 @@ void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value
   snprintf(name, sizeof name, keys[key].name, n);
   bool redact = attrs_hidden(a, keys[key].class);
   switch (keys[key].shape) {
-  case SHAPE_TEXT: set_text(a, s, name, value, len, redact); break;
+  case SHAPE_TEXT: set_text(a, s, name, value, len, redact, false); break;
   case SHAPE_JSON: set_json_text(a, s, name, value, redact); break;
   case SHAPE_JSON_VALUE: set_json_value(a, s, name, value, redact); break;
   }
@@ -164,7 +213,9 @@ const char *attrs_embedded(const attrs *a, attrs_class c, const char *value) {
 
 void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size_t len) {
   char marker[64];
-  if (attrs_hidden(a, c)) redacted_marker(marker, sizeof marker, message, len);
+  size_t full, chars;
+  true_size(a, message, len, false, &full, &chars);
+  if (attrs_hidden(a, c)) redacted_marker(marker, sizeof marker, chars);
   if (span_set_status(s, SPAN_STATUS_ERROR, attrs_hidden(a, c) ? marker : message) != 0)
     a->out_of_memory = true;
 }
@@ -182,7 +233,9 @@ void attrs_event_str(attrs *a, span_event *e, attrs_class c, const char *key, co
   char marker[96];
   size_t len = strlen(value);
   if (attrs_hidden(a, c)) {
-    redacted_marker(marker, sizeof marker, value, len);
+    size_t full, chars;
+    true_size(a, value, len, false, &full, &chars);
+    redacted_marker(marker, sizeof marker, chars);
     value = marker;
   }
   /* long values are cut with the span's strings (attrs_finish) */

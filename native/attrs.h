@@ -87,6 +87,10 @@ typedef struct {
   const attrs_options *opt;
   size_t max_bytes; /* per string attribute: opt->max_attr_bytes, or 32 KiB */
   bool out_of_memory;
+  /* The true size of a value that holds parts cut before parsing (payload_measure): bytes and
+   * characters, of value as text (json false) or as JSON text (json true). NULL: a value is
+   * what it is. A cut value's first max_bytes bytes are always its own. */
+  void (*measure)(const char *value, size_t len, bool json, size_t *bytes, size_t *chars);
 } attrs;
 
 void attrs_init(attrs *a, const attrs_options *opt);
@@ -105,6 +109,17 @@ void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value
 /* value, or "<redacted>" when its class is hidden: for user content inside a JSON attribute
  * (the tool outputs in ATTR_LLM_INPUT_TOOL_RESULTS). Borrowed, static or value. */
 const char *attrs_embedded(const attrs *a, attrs_class c, const char *value);
+
+/* The size of value (n bytes) once written as a JSON string's content the way jansson writes it
+ * (control characters as \uXXXX, '"' and '\\' escaped, UTF-8 kept): *bytes and its *chars. */
+void attrs_json_escaped_size(const char *value, size_t n, size_t *bytes, size_t *chars);
+
+/* attrs_set for a value of full_len bytes (full_chars characters) of which only the first len
+ * bytes were built (len > the limit, so those are all a cut value shows): sets what attrs_set
+ * would set for the whole value (its cut prefix and marker, or the redaction or over-limit
+ * marker with the whole value's size), so a huge value is never built whole. */
+void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t len,
+                     size_t full_len, size_t full_chars);
 
 /* Sets s's status to ERROR with message (a C string; len: its full length, for the marker), or
  * "<redacted (N chars)>" when its class is hidden. */

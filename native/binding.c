@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "retry.h"
 #include "tracer.h"
 #include "version.h"
 
@@ -134,9 +135,22 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
   size_t len = 0;
   char *json = type == napi_string ? string_value(env, argv[0], &len) : NULL;
   if (!r || (type == napi_string && !json)) {
-    free(r), free(json);
-    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
-    return NULL;
+    /* Out of memory is a result, never an exception (lib/index.d.ts): the payload is counted
+     * and logged as rejected when the tracer is there, and the caller gets {spans: 0, error}. */
+    free(json);
+    static const char why[] = "out of memory: the payload could not be copied for the core";
+    pthread_mutex_lock(&tracer_lock);
+    tracer *t = the_tracer;
+    reconcile_result *counted = r ? r : NULL;
+    if (t && counted) tracer_reject(t, why, counted);
+    pthread_mutex_unlock(&tracer_lock);
+    free(r);
+    napi_value out = NULL;
+    if (napi_create_object(env, &out) != napi_ok ||
+        napi_set_named_property(env, out, "spans", make_int(env, 0)) != napi_ok ||
+        napi_set_named_property(env, out, "error", make_string(env, why)) != napi_ok)
+      return NULL; /* not even that: undefined, which lib reads as this error */
+    return out;
   }
   pthread_mutex_lock(&tracer_lock);
   tracer *t = get_tracer_locked(env);
@@ -176,8 +190,7 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
                            napi_set_named_property(env, out, "watermark", watermark) != napi_ok)))
     out = NULL;
   free(r);
-  if (!out) NAPI_CALL(env, napi_generic_failure);
-  return out;
+  return out; /* NULL (no memory for the result object): undefined, which lib reads as an error */
 }
 
 /* flush(timeoutMs) -> Promise<{ exported, pending, dropped }>: waits off the JS thread. */
@@ -312,6 +325,14 @@ static napi_value oat_settings_schema(napi_env env, napi_callback_info info) {
   return json_text(env, config_schema_json());
 }
 
+/* exportOutcomes() -> JSON text: what each kind of backend answer means for the spans
+ * (retry.h's one table of classes, with the statuses each covers); status and doctor say its
+ * words. */
+static napi_value oat_export_outcomes(napi_env env, napi_callback_info info) {
+  (void)info;
+  return json_text(env, retry_classes_json());
+}
+
 /* The last environment to unload (a worker's end is not the process's) stops the exporter
  * with a short bound; what is unsent stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
@@ -329,9 +350,13 @@ NAPI_MODULE_INIT() {
     const char *name;
     napi_callback fn;
   } functions[] = {
-      {"reconcile", oat_reconcile},        {"flush", oat_flush},
-      {"shutdown", oat_shutdown},          {"status", oat_status},
-      {"configStatus", oat_config_status}, {"settingsSchema", oat_settings_schema},
+      {"reconcile", oat_reconcile},
+      {"flush", oat_flush},
+      {"shutdown", oat_shutdown},
+      {"status", oat_status},
+      {"configStatus", oat_config_status},
+      {"settingsSchema", oat_settings_schema},
+      {"exportOutcomes", oat_export_outcomes},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -32,7 +32,8 @@ struct exporter {
   exporter_counts counts;
   uint64_t answered_seq; /* every record up to this seq was answered or given up on */
   size_t split_bytes;    /* after a 413: batches of at most this many span bytes (0: none) */
-  bool refused;          /* 401/403 with the current target: wait for a new one */
+  bool refused;          /* 401/403 or a move with the current target: wait for a new one */
+  bool redirect_logged;  /* the current target's redirects were logged */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -97,7 +98,7 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
  * changes is e->target_changes when the failed send took its target (it may have been
  * replaced during the send). Called with the lock held. Returns false when stopping. */
 static bool pause_locked(exporter *e, long ms, uint64_t changes) {
-  struct timespec until = wallclock_in(ms);
+  struct timespec until = wallclock_deadline(ms);
   while (!e->stopping && e->target_changes == changes)
     if (pthread_cond_timedwait(&e->wake, &e->lock, &until) == ETIMEDOUT) break;
   return !e->stopping;
@@ -106,7 +107,7 @@ static bool pause_locked(exporter *e, long ms, uint64_t changes) {
 /* Waits for anything (new records, a new target, stop) or ms. The caller re-checks its
  * condition, so a spurious wakeup is harmless. Called with the lock held. */
 static void idle_locked(exporter *e, long ms) {
-  struct timespec until = wallclock_in(ms);
+  struct timespec until = wallclock_deadline(ms);
   pthread_cond_timedwait(&e->wake, &e->lock, &until);
 }
 
@@ -161,6 +162,7 @@ static void record_outcome_locked(exporter *e, long status, const char *error, b
   memcpy(e->counts.last_error, error ? error : "", n); /* cut to fit */
   e->counts.last_error[n] = '\0';
   e->counts.key_refused = key_refused;
+  e->counts.moved = false;
   if (status >= 200 && status < 300) e->counts.last_export_ms = e->counts.last_attempt_ms;
 }
 
@@ -210,7 +212,15 @@ static retry_outcome send_framed(exporter *e, const exporter_target *t, const fr
   http_response resp = {0};
   int rc = http_post(&req, &resp);
   retry_outcome o = retry_classify(rc, resp.status, resp.error, resp.retry_after_s, resp.body,
-                                   resp.body_len, fb->n);
+                                   resp.body_len, fb->n, resp.location);
+  if (resp.hops && !e->redirect_logged) { /* once per target: the config should say where */
+    char shown[512];
+    http_url_display(t->url, shown, sizeof shown);
+    log_info("the endpoint %s redirects (HTTP 307/308, %d hop%s); following it with the same "
+             "body: set the endpoint to where it leads to save a request per batch",
+             shown, resp.hops, resp.hops > 1 ? "s" : "");
+    e->redirect_logged = true;
+  }
   http_response_free(&resp);
   return o;
 }
@@ -249,6 +259,16 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t, con
   snprintf(line, sizeof line, "HTTP %ld: %s", o->status, o->message);
   bool refused = o->kind == RETRY_REFUSED;
   record_outcome_locked(e, o->status, line, refused);
+  if (o->kind == RETRY_MOVED) {
+    if (!e->refused)
+      log_error("the endpoint answered HTTP %ld, %s; %zu spans (and those after them) are kept in "
+                "the spool and sent once the configuration changes: set the endpoint to the new "
+                "location if it is the backend you mean",
+                o->status, o->message, n);
+    e->refused = true;
+    e->counts.moved = true;
+    return SEND_REFUSED;
+  }
   if (refused) {
     if (!e->refused)
       log_error("backend refused the credentials with HTTP %ld: %s; %zu spans (and those after "
@@ -341,6 +361,9 @@ static void *exporter_main(void *arg) {
         }
         uint64_t last = batch[n - 1]->seq;
         queue_ack(e->q, n);
+        e->counts.discarded += n;
+        log_info("dry run: %zu spans discarded, never sent (%llu in all)", n,
+                 (unsigned long long)e->counts.discarded);
         answered_locked(e, last);
         continue;
       }
@@ -395,8 +418,8 @@ exporter *exporter_new(queue *q) {
   if (!e) return NULL;
   e->q = q;
   pthread_mutex_init(&e->lock, NULL);
-  pthread_cond_init(&e->wake, NULL);
-  pthread_cond_init(&e->progress, NULL);
+  wallclock_cond_init(&e->wake); /* waits on the steady clock: a clock set back stretches none */
+  wallclock_cond_init(&e->progress);
   e->counts.last_status = -1;
   return e;
 }
@@ -409,6 +432,8 @@ void exporter_set_target(exporter *e, exporter_target *t) {
   e->refused = false; /* a new key (or endpoint) gets its chance */
   e->split_bytes = 0; /* and a new endpoint its own size limit */
   e->counts.key_refused = false;
+  e->counts.moved = false;
+  e->redirect_logged = false;
   if (old && old != e->in_use) exporter_target_free(old);
   pthread_cond_broadcast(&e->wake);
   pthread_mutex_unlock(&e->lock);
@@ -447,7 +472,7 @@ exporter_counts exporter_get_counts(exporter *e) {
 
 void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
   uint64_t goal = queue_get_stats(e->q).last_seq;
-  struct timespec until = wallclock_in(timeout_ms > 0 ? timeout_ms : 0);
+  struct timespec until = wallclock_deadline(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&e->lock);
   while (e->started && !e->stopping && e->target && !e->refused &&
          (e->target->send || e->target->discard)) {

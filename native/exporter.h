@@ -7,8 +7,9 @@
  * with exponential backoff and jitter, honouring Retry-After. 413 halves the batch's size until it
  * passes (a single span still refused is dropped and logged with its size). 401 and 403 keep the
  * spans queued (and spooled) and stop sending until the target changes (a config reload), then send
- * them. The JS thread only hands spans to the queue and reads counters: it never waits on the
- * network.
+ * them; so does a redirect that is not followed (http.h follows a 307/308 to the same host): the
+ * endpoint moved. What each answer means is retry.h's one table of classes. The JS thread only
+ * hands spans to the queue and reads counters: it never waits on the network.
  */
 #ifndef EXPORTER_H
 #define EXPORTER_H
@@ -50,11 +51,14 @@ typedef struct {
   uint64_t retries;
   uint64_t rejected;       /* of dropped: spans a 2xx refused (partial_success) */
   uint64_t too_large;      /* of dropped: single spans a 413 refused */
+  uint64_t discarded;      /* dry run: spans built and thrown away, never sent */
   long last_status;        /* HTTP status of the last request, 0 for a network error, -1 none */
   char last_error[256];    /* the last failure, one line, no secrets */
   int64_t last_export_ms;  /* wall clock of the last 2xx, 0 if none */
   int64_t last_attempt_ms; /* wall clock of the last answer or failure, 0 if none */
   bool key_refused;        /* the backend answered 401/403: sending waits for a new config */
+  bool moved;              /* the endpoint moved (a redirect not followed, last_error says
+                            * where): sending waits for a new config */
 } exporter_counts;
 
 typedef struct exporter exporter;

@@ -183,6 +183,46 @@ static double http_retry_after_seconds(const char *value) {
 
 /* ---- request --------------------------------------------------------------------- */
 
+void http_url_display(const char *url, char *out, size_t cap) {
+  out[0] = '\0';
+  CURLU *u = url ? curl_url() : NULL;
+  if (!u) return;
+  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent: the scheme's default */
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    snprintf(out, cap, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
+             path ? path : "");
+  }
+  curl_free(scheme), curl_free(host), curl_free(port), curl_free(path);
+  curl_url_cleanup(u);
+}
+
+/* scheme, host and port (the scheme's default when absent) of url; false when unreadable. */
+static bool http_origin(const char *url, char **scheme, char **host, char **port) {
+  *scheme = *host = *port = NULL;
+  CURLU *u = curl_url();
+  bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  curl_url_cleanup(u);
+  return ok;
+}
+
+bool http_redirect_allowed(const char *from, const char *to) {
+  char *fs, *fh, *fp, *ts, *th, *tp;
+  bool a = http_origin(from, &fs, &fh, &fp), b = to && http_origin(to, &ts, &th, &tp);
+  bool ok = a && b && strcasecmp(fh, th) == 0 &&
+            ((strcasecmp(fs, ts) == 0 && strcmp(fp, tp) == 0) ||
+             (strcasecmp(fs, "http") == 0 && strcasecmp(ts, "https") == 0));
+  if (a) curl_free(fs), curl_free(fh), curl_free(fp);
+  if (b) curl_free(ts), curl_free(th), curl_free(tp);
+  return ok;
+}
+
 static bool http_scheme_allowed(const char *url) {
   return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
@@ -403,6 +443,33 @@ int http_post(const http_request *req, http_response *resp) {
                                  &cap, errbuf);
     if (rc != CURLE_OK) http_set_error(resp, "libcurl setup: %s", curl_easy_strerror(rc));
     else result = http_perform(curl, req->url, &cap, errbuf);
+    /* A 307/308 keeps the method and body: followed to the same host only (http.h). The
+     * current URL and the target are libcurl's copies, valid until the next perform. */
+    char *current = req->url ? strdup(req->url) : NULL;
+    while (result == 0 && (resp->status >= 300 && resp->status < 400)) {
+      char *target = NULL;
+      curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &target);
+      bool follow = (resp->status == 307 || resp->status == 308) && current && target &&
+                    http_scheme_allowed(target) && resp->hops < HTTP_MAX_HOPS &&
+                    http_redirect_allowed(current, target);
+      if (!follow) {
+        if (target) http_url_display(target, resp->location, sizeof resp->location);
+        break;
+      }
+      char *next = strdup(target);
+      free(current);
+      current = next;
+      free(resp->body);
+      resp->body = NULL, resp->body_len = 0, cap.body_cap = 0, cap.body_oom = false;
+      resp->hops++;
+      if (!next || curl_easy_setopt(curl, CURLOPT_URL, next) != CURLE_OK) {
+        http_set_error(resp, "out of memory");
+        result = -1;
+        break;
+      }
+      result = http_perform(curl, next, &cap, errbuf);
+    }
+    free(current);
   }
   curl_slist_free_all(headers);
   free(gz);

@@ -13,6 +13,7 @@
 #include "files.h"
 #include "log.h"
 #include "platform.h"
+#include "retry.h"
 #include "wallclock.h"
 
 static pthread_mutex_t outcome_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -122,12 +123,13 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
   }
   char *shown = url_for_display(url);
   bool ok = http_status >= 200 && http_status < 300;
-  json_t *o =
-      json_pack("{s:I, s:I, s:b, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
-                (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok,
-                "refused_key", http_status == 401 || http_status == 403, "error",
-                ok || !error || !*error ? NULL : error, "target", outcome_target, "endpoint", shown,
-                "spans", (json_int_t)spans, "pid", (json_int_t)platform_process_id());
+  const retry_class *class = retry_class_of_status(http_status);
+  json_t *o = json_pack(
+      "{s:I, s:I, s:b, s:b, s:s, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
+      (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok, "refused_key",
+      http_status == 401 || http_status == 403, "class", class->name, "kept", class->keeps, "error",
+      ok || !error || !*error ? NULL : error, "target", outcome_target, "endpoint", shown, "spans",
+      (json_int_t)spans, "pid", (json_int_t)platform_process_id());
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   if (text) replace_file(outcome_file, text);
   char *proc_text = NULL, *proc_file = NULL;

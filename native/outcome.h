@@ -6,7 +6,7 @@
  *
  *   <state dir>/last-export.json
  *   {"at_ms": 1764240000000, "status": 401, "ok": false, "refused_key": true,
- *    "error": "HTTP 401: unauthorized", "target": "arize",
+ *    "class": "key refused", "kept": true, "error": "HTTP 401: unauthorized", "target": "arize",
  *    "endpoint": "https://otlp.arize.com/v1/traces", "spans": 12, "pid": 4242}
  *
  * and, per running process, its counters so far (`status` shows those whose pid still runs):
@@ -20,10 +20,11 @@
  * process removes its own file when its tracer is freed; files of processes that died are
  * removed by the next outcome_open.
  *
- * status 0 is a network error (no HTTP answer). The endpoint is shown without user:password@,
- * query or fragment; the error text is the exporter's, already scrubbed of header values.
- * Nothing here ever holds a secret. Thread-safe; failures are silent (status then shows an
- * older outcome, or none). */
+ * status 0 is a network error (no HTTP answer). class is retry.h's name for what the answer
+ * means, kept whether its spans stay in the spool (retry_classes says the rest). The endpoint is
+ * shown without user:password@, query or fragment; the error text is the exporter's, already
+ * scrubbed of header values. Nothing here ever holds a secret. Thread-safe; failures are silent
+ * (status then shows an older outcome, or none). */
 #ifndef OUTCOME_H
 #define OUTCOME_H
 

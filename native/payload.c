@@ -3,11 +3,14 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attrs.h"
 #include "log.h"
+#include "platform.h"
 
 const char *payload_str(const json_t *obj, const char *key) {
   const json_t *v = json_object_get(obj, key);
@@ -346,8 +349,231 @@ static char *repair_overflowing_numbers(const char *json, size_t len, size_t *co
   return copy;
 }
 
-json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size) {
+/* ------------------------------------------------------------------------------------------ */
+/* Strings far over the attribute limit are cut before jansson reads them                      */
+/*
+ * jansson reads a string byte by byte (about 140 instructions a byte): a 50 MB tool output cost
+ * seconds on OpenCode's thread, to be cut to the attribute limit afterwards. So before parsing,
+ * each string literal much longer than what any attribute can show keeps its head (enough for
+ * every attribute cut from it), a separator naming it, and its tail (where OpenCode writes the
+ * marks read at the end, "User aborted the command"); what lies between is measured (bytes and
+ * characters, as text and as JSON text) and never decoded. payload_measure gives any value
+ * holding such a string its true size, so attributes and their markers are what the whole
+ * string would give. The separator holds two NULs and a random tag of this parse: no text can
+ * forge it. One payload at a time per thread (reconcile's). */
+
+#define CUT_TAIL 4096 /* raw bytes kept at a cut string's end */
+
+typedef struct {
+  size_t bytes, chars;                 /* the middle, as text */
+  size_t escaped_bytes, escaped_chars; /* the middle, as jansson writes it in JSON */
+} cut_middle;
+
+typedef struct {
+  char tag[40]; /* the separator's name part: "OATCUT" + 16 hex here; lib's own for its cuts */
+  cut_middle *cuts;
+  size_t n, cap;
+} cut_set;
+
+/* [0]: strings cut here before parsing; [1]: strings lib cut before writing the JSON text (it
+ * names them in the payload's "$cuts", payload_register_cuts). */
+static _Thread_local cut_set cut_sets[2];
+#define cut_ctx (cut_sets[0])
+
+static void cuts_reset(void) {
+  for (size_t i = 0; i < 2; i++) {
+    free(cut_sets[i].cuts);
+    memset(&cut_sets[i], 0, sizeof cut_sets[i]);
+  }
+}
+
+static bool cut_add(cut_set *set, cut_middle m) {
+  if (set->n == set->cap) {
+    size_t cap = set->cap ? set->cap * 2 : 8;
+    cut_middle *grown = realloc(set->cuts, cap * sizeof *grown);
+    if (!grown) return false;
+    set->cuts = grown, set->cap = cap;
+  }
+  set->cuts[set->n++] = m;
+  return true;
+}
+
+void payload_register_cuts(const json_t *cuts) {
+  const char *tag = payload_str(cuts, "tag");
+  json_t *items = json_object_get(cuts, "items");
+  if (!tag || strlen(tag) < 8 || strlen(tag) >= sizeof cut_sets[1].tag ||
+      strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != strlen(tag))
+    return;
+  snprintf(cut_sets[1].tag, sizeof cut_sets[1].tag, "%s", tag);
+  for (size_t i = 0; i < json_array_size(items); i++) {
+    json_t *it = json_array_get(items, i);
+    int64_t v[4];
+    for (size_t k = 0; k < 4; k++) v[k] = payload_count_known(json_array_get(it, k));
+    cut_middle m = {0};
+    if (v[0] >= 0 && v[1] >= 0 && v[2] >= 0 && v[3] >= 0)
+      m = (cut_middle){(size_t)v[0], (size_t)v[1], (size_t)v[2], (size_t)v[3]};
+    if (!cut_add(&cut_sets[1], m)) break; /* an unknown middle counts as empty */
+  }
+}
+
+void payload_release(void) { cuts_reset(); }
+
+/* One decoded unit of a JSON string's raw content at raw[i]: how many raw bytes it spans, and
+ * what it adds as text and as JSON text. */
+static size_t unit_at(const char *raw, size_t i, size_t end, cut_middle *add) {
+  unsigned char c = (unsigned char)raw[i];
+  if (c != '\\') {
+    bool lead = (c & 0xC0) != 0x80;
+    add->bytes += 1, add->chars += lead, add->escaped_bytes += 1, add->escaped_chars += lead;
+    return 1;
+  }
+  if (i + 1 >= end) return 1;
+  char e = raw[i + 1];
+  if (e != 'u') {
+    char d = e == 'b'   ? '\b'
+             : e == 'f' ? '\f'
+             : e == 'n' ? '\n'
+             : e == 'r' ? '\r'
+             : e == 't' ? '\t'
+                        : e;
+    bool escaped = d == '"' || d == '\\' || (unsigned char)d < 0x20;
+    add->bytes += 1, add->chars += 1;
+    add->escaped_bytes += escaped ? 2 : 1, add->escaped_chars += escaped ? 2 : 1;
+    return 2;
+  }
+  if (i + 6 > end) return end - i;
+  unsigned cp =
+      (unsigned)strtoul((char[5]){raw[i + 2], raw[i + 3], raw[i + 4], raw[i + 5], 0}, NULL, 16);
+  size_t span = 6, bytes;
+  if (cp >= 0xD800 && cp < 0xDC00 && i + 12 <= end && raw[i + 6] == '\\' && raw[i + 7] == 'u' &&
+      (raw[i + 8] == 'd' || raw[i + 8] == 'D') && strchr("cdefCDEF", raw[i + 9]))
+    span = 12, bytes = 4;                          /* a surrogate pair */
+  else if (cp >= 0xD800 && cp < 0xE000) bytes = 3; /* lone: read as U+FFFD */
+  else bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+  add->bytes += bytes, add->chars += 1;
+  if (cp < 0x20) add->escaped_bytes += strchr("\b\f\n\r\t", (int)cp) && cp ? 2 : 6;
+  else if (cp == '"' || cp == '\\') add->escaped_bytes += 2;
+  else add->escaped_bytes += bytes;
+  add->escaped_chars += cp < 0x20                 ? (strchr("\b\f\n\r\t", (int)cp) && cp ? 2 : 6)
+                        : cp == '"' || cp == '\\' ? 2
+                                                  : 1;
+  return span;
+}
+
+/* How many bytes at p (at most n) are printable ASCII other than '\\', eight at a time: the
+ * common case of a long output, measured without looking at each byte alone. */
+static size_t plain_run(const char *p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v, x;
+    memcpy(&v, p + i, 8);
+    x = v ^ 0x5c5c5c5c5c5c5c5cULL; /* '\\' becomes 0 */
+    uint64_t stop = (v & 0x8080808080808080ULL) |
+                    ((v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL) |
+                    ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL);
+    if (stop) break;
+  }
+  return i;
+}
+
+/* The end of the string literal whose content starts at raw[i] (the closing quote), or end. */
+static size_t string_end(const char *raw, size_t i, size_t end) {
+  for (;;) {
+    const char *q = memchr(raw + i, '"', end - i);
+    if (!q) return end;
+    size_t at = (size_t)(q - raw), slashes = 0;
+    while (at - slashes > i && raw[at - slashes - 1] == '\\') slashes++;
+    if (slashes % 2 == 0) return at;
+    i = at + 1;
+  }
+}
+
+/* A copy of json with each string literal of more than min raw bytes cut (see above), keeping
+ * keep decoded bytes of its head; NULL when none is that long (or no memory). */
+static char *cut_long_strings(const char *json, size_t len, size_t keep, size_t min,
+                              size_t *out_len) {
+  char *out = NULL;
+  size_t o = 0, copied = 0; /* json[0..copied) is in out */
+  for (size_t i = 0; i < len;) {
+    const char *q = memchr(json + i, '"', len - i);
+    if (!q) break;
+    size_t start = (size_t)(q - json) + 1, end = string_end(json, start, len);
+    if (end - start > min) {
+      cut_middle head = {0}, middle = {0};
+      size_t at = start;
+      while (at < end && head.bytes < keep) at += unit_at(json, at, end, &head);
+      size_t head_end = at, tail_from = end - CUT_TAIL;
+      while (at < end && at < tail_from) {
+        size_t run = plain_run(json + at, tail_from - at);
+        middle.bytes += run, middle.chars += run;
+        middle.escaped_bytes += run, middle.escaped_chars += run;
+        at += run;
+        if (at < tail_from) at += unit_at(json, at, end, &middle);
+      }
+      while (at < end && ((unsigned char)json[at] & 0xC0) == 0x80) /* a whole character */
+        at += unit_at(json, at, end, &middle);
+      size_t tail_start = at;
+      if (!out) {
+        out = malloc(len + 1);
+        if (!out) return NULL;
+        unsigned char r[8] = {0};
+        platform_random(r, sizeof r);
+        snprintf(cut_ctx.tag, sizeof cut_ctx.tag, "OATCUT%02x%02x%02x%02x%02x%02x%02x%02x", r[0],
+                 r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+      }
+      char sep[64];
+      int n = snprintf(sep, sizeof sep, "\\u0000%s:%zu\\u0000", cut_ctx.tag, cut_ctx.n);
+      if (!cut_add(&cut_ctx, middle)) break; /* the rest is parsed whole */
+      memcpy(out + o, json + copied, head_end - copied), o += head_end - copied;
+      memcpy(out + o, sep, (size_t)n), o += (size_t)n; /* shorter than what it replaces */
+      copied = tail_start;
+    }
+    i = end + 1;
+  }
+  if (!out) return NULL;
+  memcpy(out + o, json + copied, len - copied), o += len - copied;
+  out[o] = '\0';
+  *out_len = o;
+  return out;
+}
+
+void payload_measure(const char *value, size_t len, payload_form form, size_t *bytes,
+                     size_t *chars) {
+  if (form == PAYLOAD_AS_JSON_STRING) attrs_json_escaped_size(value, len, bytes, chars);
+  else {
+    *bytes = len, *chars = 0;
+    for (size_t i = 0; i < len; i++) *chars += ((unsigned char)value[i] & 0xC0) != 0x80;
+  }
+  for (size_t set = 0; set < 2; set++) {
+    if (!cut_sets[set].n || len < 8) continue;
+    /* each separator in value: its own size out, its middle's in */
+    const char *tag = cut_sets[set].tag;
+    size_t tag_len = strlen(tag);
+    for (const char *p = value, *end = value + len;
+         (p = memmem(p, (size_t)(end - p), tag, tag_len)); p += tag_len) {
+      size_t k = strtoul(p + tag_len + 1, NULL, 10);
+      if (k >= cut_sets[set].n || p[tag_len] != ':') continue;
+      size_t digits = strspn(p + tag_len + 1, "0123456789");
+      size_t sep_text = 1 + tag_len + 1 + digits + 1; /* as text: NUL tag:k NUL */
+      const cut_middle *m = &cut_sets[set].cuts[k];
+      if (form == PAYLOAD_AS_TEXT) {
+        *bytes += m->bytes - sep_text, *chars += m->chars - sep_text;
+      } else { /* as JSON, the NULs are written \u0000 */
+        *bytes += m->escaped_bytes - (sep_text + 10), *chars += m->escaped_chars - (sep_text + 10);
+      }
+    }
+  }
+}
+
+json_t *payload_parse(const char *json, size_t len, size_t keep, char *error, size_t error_size,
+                      size_t *nulled) {
   json_error_t jerr;
+  *nulled = 0;
+  cuts_reset();
+  size_t cut_len = 0,
+         min = keep * 2 + 2 * CUT_TAIL > (1u << 20) ? keep * 2 + 2 * CUT_TAIL : (1u << 20);
+  char *cut = cut_long_strings(json, len, keep, min, &cut_len);
+  if (cut) json = cut, len = cut_len;
   char *repaired = repair_lone_surrogates(json, len), *renumbered = NULL;
   const char *text = repaired ? repaired : json;
   size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
@@ -359,8 +585,10 @@ json_t *payload_parse(const char *json, size_t len, char *error, size_t error_si
     } else if (!renumbered && strstr(jerr.text, "overflow") &&
                (renumbered = repair_overflowing_numbers(text, len, &overflowing))) {
       log_warn("reconcile: %zu numbers beyond the range of a double in the payload are read as "
-               "null: the items holding them are skipped",
+               "null (counted in numbers_unreadable); an item that needs one as a number is "
+               "skipped with its own line",
                overflowing);
+      *nulled = overflowing;
       text = renumbered;
     } else {
       break;
@@ -369,6 +597,7 @@ json_t *payload_parse(const char *json, size_t len, char *error, size_t error_si
   }
   free(repaired);
   free(renumbered);
+  free(cut);
   if (!payload) {
     /* jansson quotes the text near the error: content, which must not reach the log */
     char *near = strstr(jerr.text, " near ");

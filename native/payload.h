@@ -52,11 +52,37 @@ struct session_view {
   bool turn_over; /* the root turn its task call ran in is over: what never finished, won't */
 };
 
-/* Parses the payload text. JavaScript's lone surrogates become U+FFFD; an integer past int64 is
- * read as a real; a number beyond a double reads as null (one log line), so the item holding it
- * is skipped alone. Returns the tree (caller json_decref's it), or NULL with error set (position
- * and jansson's reason, never the text near it: that is content). */
-json_t *payload_parse(const char *json, size_t len, char *error, size_t error_size);
+/* Parses the payload text. A string far longer than any attribute made from it can show is cut
+ * before parsing, keeping its first keep bytes and its end (payload_measure says the size of
+ * the whole). JavaScript's lone surrogates become U+FFFD; an integer past int64 is
+ * read as a real; a number beyond a double reads as null (one log line; *nulled says how many),
+ * so an item that needs it as a number is skipped alone (payload_skip counts it). Returns the tree
+ * (caller json_decref's it), or NULL with error set (position and jansson's reason, never the text
+ * near it: that is content). */
+json_t *payload_parse(const char *json, size_t len, size_t keep, char *error, size_t error_size,
+                      size_t *nulled);
+
+/* How a value holding strings cut at parse time is measured (payload_measure). */
+typedef enum {
+  PAYLOAD_AS_TEXT,        /* value is text (a string of the payload, or text joined from them) */
+  PAYLOAD_AS_JSON_TEXT,   /* value is JSON text written from the payload (a tool's arguments) */
+  PAYLOAD_AS_JSON_STRING, /* value is text; its size once escaped as a JSON string's content */
+} payload_form;
+
+/* The true size of value (len bytes) as it would be had no string been cut at parse time: a
+ * string of more than about twice the attribute limit (keep) keeps its head and tail around a
+ * separator, and only its size is known beyond them. *bytes and *chars; without cuts, value's
+ * own. Valid until the next payload_parse or payload_release on this thread. */
+void payload_measure(const char *value, size_t len, payload_form form, size_t *bytes,
+                     size_t *chars);
+
+/* Registers the strings lib cut before writing the payload's JSON text (its "$cuts": {"tag",
+ * "items": [[bytes, chars, escaped bytes, escaped chars], ...]}, the sizes of what each cut
+ * left out): payload_measure counts them like its own. */
+void payload_register_cuts(const json_t *cuts);
+
+/* Forgets the cuts of the last parse. */
+void payload_release(void);
 
 /* Whether this is an acceptable OpenCode id (non-empty, no control characters, under
  * PAYLOAD_ID_MAX bytes): ids become state keys and file names. */

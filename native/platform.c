@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -270,6 +271,71 @@ int64_t platform_realtime_ms(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int64_t platform_steady_ms(void) {
+  struct timespec ts;
+#ifdef CLOCK_BOOTTIME /* Linux: counts a suspend too */
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint8_t boot_id[16];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void read_boot_id(void) {
+  /* Linux. Darwin (kern.bootsessionuuid) and Windows: none yet, ages then go by the wall
+   * clock across processes (spool.h). */
+  char text[64] = "";
+  int fd = platform_open("/proc/sys/kernel/random/boot_id", PLATFORM_READ | PLATFORM_FOLLOW);
+  if (fd < 0) {
+    fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  }
+  int64_t n = fd >= 0 ? platform_read(fd, text, sizeof text - 1) : -1;
+  if (fd >= 0) close(fd);
+  text[n > 0 ? n : 0] = '\0';
+  size_t digits = 0;
+  for (const char *p = text; *p && digits < 32; p++) {
+    int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+    if (v < 0) continue;
+    boot_id[digits / 2] = (uint8_t)(boot_id[digits / 2] << 4 | v);
+    digits++;
+  }
+  if (digits != 32) memset(boot_id, 0, sizeof boot_id);
+}
+
+void platform_boot_id(uint8_t out[16]) {
+  pthread_once(&boot_once, read_boot_id);
+  memcpy(out, boot_id, 16);
+}
+
+#if defined(__APPLE__)
+/* No pthread_condattr_setclock: waits stay on the wall clock there. */
+void platform_cond_init(pthread_cond_t *cond) { pthread_cond_init(cond, NULL); }
+struct timespec platform_cond_deadline(long ms) {
+  int64_t at = platform_realtime_ms() + ms;
+  return (struct timespec){.tv_sec = (time_t)(at / 1000), .tv_nsec = (long)(at % 1000) * 1000000L};
+}
+#else
+void platform_cond_init(pthread_cond_t *cond) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(cond, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
+struct timespec platform_cond_deadline(long ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t ns = (int64_t)ts.tv_nsec + (int64_t)(ms % 1000) * 1000000;
+  ts.tv_sec += (time_t)(ms / 1000) + (time_t)(ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+#endif
 
 void platform_random(void *buf, size_t len) {
   size_t got = 0;

@@ -20,10 +20,12 @@
 #define PLATFORM_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* ---- files ---------------------------------------------------------------------------- */
 
@@ -161,6 +163,20 @@ int64_t platform_monotonic_ms(void);
 
 /* Milliseconds since the epoch (the wall clock, which may step). */
 int64_t platform_realtime_ms(void);
+
+/* Milliseconds on a clock that never steps and, where the system has one, also counts a
+ * suspend (Linux CLOCK_BOOTTIME); its zero is the boot: compare values of one boot only. */
+int64_t platform_steady_ms(void);
+
+/* An id of the current boot (Linux: /proc/sys/kernel/random/boot_id), all zeros where the
+ * system gives none. Read once. */
+void platform_boot_id(uint8_t out[16]);
+
+/* A condition variable whose timed waits run on the monotonic clock where the system allows
+ * (not Darwin: there on the wall clock), and the absolute deadline ms from now on that clock:
+ * a wall clock set back neither stretches nor cuts a bounded wait. */
+void platform_cond_init(pthread_cond_t *cond);
+struct timespec platform_cond_deadline(long ms);
 
 /* len unpredictable bytes (the system's random source; a mix of clocks and the process id
  * where that fails). */

@@ -44,8 +44,9 @@ typedef struct node {
   queue_record record;
   file_ref *file; /* the spool file holding it; NULL: none */
   unit *unit;     /* its unit until it counted towards settling it */
-  time_t born;
-  bool writing; /* the writer is storing it: not sendable, not droppable */
+  char *key;      /* its dedup key (owned; NULL: none), for the guard */
+  int64_t born;   /* steady clock ms when it was handed over (wallclock_steady_ms) */
+  bool writing;   /* the writer is storing it: not sendable, not droppable */
   struct node *next;
 } node;
 
@@ -80,18 +81,24 @@ struct queue {
   int64_t retry_at_ms; /* a failed write is not tried again before this */
   long retry_ms;
   uint64_t kept_in_memory; /* records handed over while the spool was failing */
-  time_t last_expire;
+  int64_t last_expire;     /* steady ms */
+  queue_guard guard;
+  bool load_pending; /* the writer loads the spool before anything else */
+  int stop_load;     /* set (atomically) to cut a load short at shutdown */
+  queue_marks_fn on_marks;
+  void (*on_loaded)(void *ctx, const spool_load_stats *stats);
+  void *load_ctx;
 };
 
 queue *queue_new(size_t max_bytes) {
   queue *q = calloc(1, sizeof *q);
   if (!q) return NULL;
   pthread_mutex_init(&q->lock, NULL);
-  pthread_cond_init(&q->wake, NULL);
-  pthread_cond_init(&q->synced, NULL);
+  wallclock_cond_init(&q->wake);
+  wallclock_cond_init(&q->synced);
   q->max_bytes = max_bytes;
   q->retry_ms = RETRY_INITIAL_MS;
-  q->last_expire = time(NULL);
+  q->last_expire = wallclock_steady_ms();
   return q;
 }
 
@@ -99,6 +106,12 @@ void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx) {
   pthread_mutex_lock(&q->lock);
   q->on_written = fn;
   q->written_ctx = ctx;
+  pthread_mutex_unlock(&q->lock);
+}
+
+void queue_set_guard(queue *q, const queue_guard *guard) {
+  pthread_mutex_lock(&q->lock);
+  q->guard = *guard;
   pthread_mutex_unlock(&q->lock);
 }
 
@@ -159,6 +172,7 @@ static void unlink_node(queue *q, node *prev, node *victim) {
   unit *u = count_towards_unit(victim, false);
   if (u) u->next_settled = q->settled, q->settled = u;
   free(victim->record.data);
+  free(victim->key);
   free(victim);
 }
 
@@ -168,7 +182,7 @@ static bool needs_write(const queue *q, const node *n) {
 }
 
 static void log_drops_locked(queue *q, bool force) {
-  time_t now = time(NULL);
+  time_t now = (time_t)(wallclock_steady_ms() / 1000);
   if (q->dropped_since_log && (force || now - q->last_drop_log >= DROP_LOG_INTERVAL_S)) {
     log_warn("span queue full (%zu bytes) or spans too old: dropped %llu unsent spans (%llu "
              "in all: %llu for space, %llu for age)",
@@ -210,7 +224,7 @@ static void make_room(queue *q, size_t len) {
 }
 
 /* Appends one record. Lock held. Takes data; returns the node, or NULL when out of memory. */
-static node *append(queue *q, uint8_t *data, size_t len, file_ref *file, unit *u, time_t born) {
+static node *append(queue *q, uint8_t *data, size_t len, file_ref *file, unit *u, int64_t born) {
   node *n = malloc(sizeof *n);
   if (!n) {
     free(data);
@@ -252,7 +266,7 @@ typedef struct {
   void *ctx;
 } loader;
 
-static void on_loaded(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data,
+static void on_loaded(void *ctx, uint64_t file_id, int64_t age_ms, int kind, uint8_t *data,
                       size_t len) {
   loader *l = ctx;
   queue *q = l->q;
@@ -269,26 +283,59 @@ static void on_loaded(void *ctx, uint64_t file_id, time_t born, int kind, uint8_
     if (l->file) l->file->id = file_id, l->file->live = 1; /* the loader's own reference */
   }
   make_room(q, len);
-  if (l->file) append(q, data, len, l->file, NULL, born);
+  if (l->file) append(q, data, len, l->file, NULL, wallclock_steady_ms() - age_ms);
   else free(data); /* out of memory: the file stays, a later process loads it */
   update_done(q);
   pthread_mutex_unlock(&q->lock);
 }
 
-size_t queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks, void *ctx) {
+void queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks,
+                        void (*on_loaded)(void *ctx, const spool_load_stats *stats), void *ctx) {
+  pthread_mutex_lock(&q->lock);
   q->sp = sp;
-  if (!sp) return 0;
-  loader l = {.q = q, .on_marks = on_marks, .ctx = ctx};
-  size_t n = spool_load(sp, on_loaded, &l);
+  if (sp) {
+    q->load_pending = q->stats.loading = true;
+    q->on_marks = on_marks, q->on_loaded = on_loaded, q->load_ctx = ctx;
+    start_writer_locked(q);
+    pthread_cond_signal(&q->wake);
+  }
+  pthread_mutex_unlock(&q->lock);
+}
+
+size_t queue_wait_loaded(queue *q, long timeout_ms) {
+  struct timespec ts = wallclock_deadline(timeout_ms > 0 ? timeout_ms : 0);
+  pthread_mutex_lock(&q->lock);
+  while (q->load_pending && q->writer_started)
+    if (pthread_cond_timedwait(&q->synced, &q->lock, &ts) == ETIMEDOUT) break;
+  size_t n = q->stats.loaded.spans;
+  pthread_mutex_unlock(&q->lock);
+  return n;
+}
+
+/* The load, on the writer thread, before it writes anything: the files of earlier processes
+ * into the queue, their marks to on_marks. Called without the lock. */
+static void load_spool(queue *q) {
+  loader l = {.q = q, .on_marks = q->on_marks, .ctx = q->load_ctx};
+  spool_load_stats stats;
+  spool_load(q->sp, on_loaded, &l, &stats, &q->stop_load);
   /* A file whose every record was dropped for space at load goes now, not at the next start:
    * make_room queued its removal. Files not adopted whole (damaged records) are rewritten by
    * nothing: they go when their last record leaves. */
   pthread_mutex_lock(&q->lock);
   release_loader_ref(q, l.file);
   log_drops_locked(q, true);
-  if (q->removals || q->rescan) start_writer_locked(q);
+  q->stats.loaded = stats;
+  void (*done)(void *, const spool_load_stats *) = q->on_loaded;
+  void *ctx = q->load_ctx;
   pthread_mutex_unlock(&q->lock);
-  return n;
+  if (done) done(ctx, &stats); /* before a waiter hears the load is over: it may flush */
+  pthread_mutex_lock(&q->lock);
+  q->load_pending = q->stats.loading = false;
+  pthread_cond_broadcast(&q->synced);
+  void (*written)(void *) = q->on_written;
+  void *written_ctx = q->written_ctx;
+  pthread_mutex_unlock(&q->lock);
+  if (written) written(written_ctx);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -359,17 +406,6 @@ static void collect_job(queue *q, write_job *j) {
       q->scan_from = it;
       break;
     }
-    if (unit_start && it->unit &&
-        job_add_item(j, SPOOL_MARKS, it->unit->marks, it->unit->len) != 0) {
-      j->n--;
-      q->scan_from = it;
-      break;
-    }
-    if (job_add_item(j, SPOOL_SPAN, it->record.data, it->record.len) != 0) {
-      j->n--;
-      q->scan_from = it;
-      break;
-    }
     current = it->unit;
     it->writing = true;
     bytes += it->record.len;
@@ -383,9 +419,107 @@ static void log_write_failure(queue *q, int err) {
            strerror(err), s.not_durable);
 }
 
+/* The guards of a job's sessions, opened in the order of their ids. */
+typedef struct {
+  const char *session; /* inside a unit's marks */
+  void *guard;
+} job_guard;
+
+static int compare_guards(const void *a, const void *b) {
+  return strcmp(((const job_guard *)a)->session, ((const job_guard *)b)->session);
+}
+
+static void *guard_of(job_guard *g, size_t n, const unit *u) {
+  for (size_t i = 0; u && i < n; i++)
+    if (strcmp(g[i].session, (const char *)u->marks) == 0) return g[i].guard;
+  return NULL;
+}
+
+/* Opens the guards of j's sessions (blocking on other processes' writers only) and drops the
+ * nodes whose key another process recorded: it stored those spans, they must not go twice.
+ * Returns the guards (caller closes them), *n_out how many. Called without the lock. */
+static job_guard *guard_job(queue *q, write_job *j, size_t *n_out) {
+  *n_out = 0;
+  if (!q->guard.open || j->n == 0) return NULL;
+  job_guard *g = calloc(j->n, sizeof *g);
+  if (!g) return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < j->n; i++) {
+    unit *u = j->nodes[i]->unit;
+    if (!u || !u->len || u->marks[u->len - 1] != '\0') continue;
+    bool known = false;
+    for (size_t k = 0; k < n && !known; k++) known = strcmp(g[k].session, (char *)u->marks) == 0;
+    if (!known) g[n++].session = (const char *)u->marks;
+  }
+  qsort(g, n, sizeof *g, compare_guards);
+  for (size_t k = 0; k < n; k++) {
+    const unit *u = NULL;
+    for (size_t i = 0; i < j->n && !u; i++)
+      if (j->nodes[i]->unit && strcmp((char *)j->nodes[i]->unit->marks, g[k].session) == 0)
+        u = j->nodes[i]->unit;
+    g[k].guard = q->guard.open(q->guard.ctx, u->marks, u->len);
+  }
+  /* what another process already stored leaves the queue unwritten */
+  size_t kept = 0;
+  pthread_mutex_lock(&q->lock);
+  for (size_t i = 0; i < j->n; i++) {
+    node *nd = j->nodes[i];
+    void *guard = guard_of(g, n, nd->unit);
+    if (!(guard && nd->key && q->guard.recorded(guard, nd->key))) {
+      j->nodes[kept++] = nd;
+      continue;
+    }
+    nd->writing = false;
+    node *prev = NULL;
+    for (node *it = q->head; it && it != nd; it = it->next) prev = it;
+    unlink_node(q, prev, nd);
+    q->stats.deduplicated++;
+  }
+  if (kept < j->n) update_done(q);
+  pthread_mutex_unlock(&q->lock);
+  if (kept < j->n)
+    log_info("%zu spans were already stored by another process (or an earlier run's spool): left "
+             "out, not sent twice",
+             j->n - kept);
+  j->n = kept;
+  *n_out = n;
+  return g;
+}
+
+static void close_guards(queue *q, job_guard *g, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (g[k].guard) q->guard.close(g[k].guard);
+  free(g);
+}
+
+/* The items of j's file: each unit's marks before its first span, then the spans. */
+static bool build_items(write_job *j) {
+  j->n_items = 0;
+  unit *current = NULL;
+  for (size_t i = 0; i < j->n; i++) {
+    node *it = j->nodes[i];
+    bool unit_start = !it->unit || it->unit != current;
+    if (unit_start && it->unit && job_add_item(j, SPOOL_MARKS, it->unit->marks, it->unit->len) != 0)
+      return false;
+    if (job_add_item(j, SPOOL_SPAN, it->record.data, it->record.len) != 0) return false;
+    current = it->unit;
+  }
+  return true;
+}
+
 /* Stores j as one file and publishes the outcome. Called without the lock. */
 static void run_job(queue *q, write_job *j) {
-  time_t born = 0;
+  size_t n_guards = 0;
+  job_guard *guards = guard_job(q, j, &n_guards);
+  if (j->n == 0 || !build_items(j)) {
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = 0; i < j->n; i++) j->nodes[i]->writing = false;
+    if (j->n) q->rescan = true; /* out of memory: tried again later */
+    pthread_mutex_unlock(&q->lock);
+    close_guards(q, guards, n_guards);
+    return;
+  }
+  int64_t born = 0;
   for (size_t i = 0; i < j->n; i++)
     if (!born || j->nodes[i]->born < born) born = j->nodes[i]->born;
   file_ref *f = calloc(1, sizeof *f); /* before the write: once marks are recorded, no failing */
@@ -394,6 +528,7 @@ static void run_job(queue *q, write_job *j) {
     for (size_t i = 0; i < j->n; i++) j->nodes[i]->writing = false;
     q->rescan = true; /* out of memory: tried again later */
     pthread_mutex_unlock(&q->lock);
+    close_guards(q, guards, n_guards);
     return;
   }
   uint64_t id = spool_write(q->sp, j->items, j->n_items, born);
@@ -415,9 +550,13 @@ static void run_job(queue *q, write_job *j) {
     queue_settled_fn fn = q->on_settled;
     void *ctx = q->settled_ctx;
     pthread_mutex_unlock(&q->lock);
-    for (unit *u = settled; u; u = u->next_settled)
-      if (fn) fn(ctx, u->marks, u->len, u->all_durable);
+    for (unit *u = settled; u; u = u->next_settled) {
+      void *guard = guard_of(guards, n_guards, u);
+      if (guard) q->guard.record(guard, u->marks, u->len); /* before the next process looks */
+      else if (fn) fn(ctx, u->marks, u->len, u->all_durable);
+    }
   }
+  close_guards(q, guards, n_guards);
   pthread_mutex_lock(&q->lock);
   if (!id) free(f), f = NULL;
   if (f) f->id = id;
@@ -449,7 +588,7 @@ static void run_job(queue *q, write_job *j) {
     if (!q->stats.spool_failing) log_write_failure(q, err);
     q->stats.spool_failing = true;
     q->stats.write_failures++;
-    q->retry_at_ms = wallclock_ms() + q->retry_ms;
+    q->retry_at_ms = wallclock_steady_ms() + q->retry_ms;
     q->retry_ms = q->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : q->retry_ms * 2;
     q->rescan = true;
   }
@@ -488,23 +627,29 @@ static void run_chores(queue *q) {
 static bool writer_has_work(queue *q) {
   if (q->settled || q->removals) return true;
   if (!q->sp || (!q->rescan && !q->scan_from) || q->blocked) return false;
-  return !q->stats.spool_failing || wallclock_ms() >= q->retry_at_ms;
+  return !q->stats.spool_failing || wallclock_steady_ms() >= q->retry_at_ms;
 }
 
 static void *writer_main(void *arg) {
   queue *q = arg;
   write_job j = {0};
   pthread_mutex_lock(&q->lock);
+  if (q->load_pending && q->sp) { /* first of all: what earlier processes left */
+    pthread_mutex_unlock(&q->lock);
+    load_spool(q);
+    queue_expire(q);
+    pthread_mutex_lock(&q->lock);
+  }
   for (;;) {
     if (!writer_has_work(q)) {
       pthread_cond_broadcast(&q->synced);
       if (q->stopping) break;
-      int64_t until = wallclock_ms() + EXPIRE_INTERVAL_S * 1000L;
+      int64_t now = wallclock_steady_ms(), until = now + EXPIRE_INTERVAL_S * 1000L;
       if (q->stats.spool_failing && (q->rescan || q->scan_from) && q->retry_at_ms < until)
         until = q->retry_at_ms;
-      struct timespec ts = wallclock_at(until);
+      struct timespec ts = wallclock_deadline((long)(until > now ? until - now : 0));
       pthread_cond_timedwait(&q->wake, &q->lock, &ts);
-      if (q->max_age_s > 0 && time(NULL) - q->last_expire >= EXPIRE_INTERVAL_S) {
+      if (q->max_age_s > 0 && wallclock_steady_ms() - q->last_expire >= EXPIRE_INTERVAL_S * 1000L) {
         pthread_mutex_unlock(&q->lock);
         queue_expire(q);
         pthread_mutex_lock(&q->lock);
@@ -513,7 +658,7 @@ static void *writer_main(void *arg) {
     }
     j.n = j.n_items = 0;
     bool write = q->sp && (q->rescan || q->scan_from) &&
-                 (!q->stats.spool_failing || wallclock_ms() >= q->retry_at_ms);
+                 (!q->stats.spool_failing || wallclock_steady_ms() >= q->retry_at_ms);
     if (write) collect_job(q, &j);
     pthread_mutex_unlock(&q->lock);
     run_chores(q);
@@ -540,6 +685,7 @@ void queue_free(queue *q) {
   pthread_mutex_lock(&q->lock);
   bool join = q->writer_started;
   q->stopping = true;
+  __atomic_store_n(&q->stop_load, 1, __ATOMIC_RELAXED); /* a load cut short stays on disk */
   pthread_cond_broadcast(&q->wake);
   pthread_mutex_unlock(&q->lock);
   if (join) pthread_join(q->writer, NULL);
@@ -550,6 +696,7 @@ void queue_free(queue *q) {
     if (n->file && --n->file->live == 0) free(n->file);
     if (n->unit && --n->unit->unsettled == 0) free(n->unit->marks), free(n->unit);
     free(n->record.data);
+    free(n->key);
     free(n);
   }
   spool_close(q->sp); /* unsent spans stay on disk for the next process */
@@ -561,8 +708,8 @@ void queue_free(queue *q) {
 
 /* ------------------------------------------------------------------------------------------ */
 
-int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, const uint8_t *marks,
-                    size_t marks_len) {
+int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, const char *const *keys, size_t n,
+                    const uint8_t *marks, size_t marks_len) {
   if (n == 0) return 0;
   size_t total = 0;
   for (size_t i = 0; i < n; i++) total += lens[i];
@@ -577,7 +724,7 @@ int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, cons
     u->len = marks_len;
     u->all_durable = true;
   }
-  time_t born = time(NULL);
+  int64_t born = wallclock_steady_ms();
   int rc = 0;
   pthread_mutex_lock(&q->lock);
   make_room(q, total);
@@ -586,6 +733,7 @@ int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, cons
     node *added = append(q, data[i], lens[i], NULL, u, born);
     if (!added) rc = -1;
     else if (u) u->unsettled++;
+    if (added && keys && keys[i]) added->key = strdup(keys[i]); /* no memory: not guarded */
     if (!first) first = added;
   }
   if (u && u->unsettled == 0) free(u->marks), free(u);
@@ -600,7 +748,7 @@ int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, cons
 
 uint64_t queue_push(queue *q, uint8_t *data, size_t len) {
   size_t lens[] = {len};
-  if (queue_hand_over(q, &data, lens, 1, NULL, 0) < 0) return 0;
+  if (queue_hand_over(q, &data, lens, NULL, 1, NULL, 0) < 0) return 0;
   return queue_get_stats(q).last_seq;
 }
 
@@ -681,9 +829,9 @@ void queue_set_max_age(queue *q, long max_age_s) {
 size_t queue_expire(queue *q) {
   size_t dropped = 0;
   pthread_mutex_lock(&q->lock);
-  q->last_expire = time(NULL);
+  q->last_expire = wallclock_steady_ms();
   if (q->max_age_s > 0) {
-    time_t cutoff = time(NULL) - q->max_age_s;
+    int64_t cutoff = wallclock_steady_ms() - (int64_t)q->max_age_s * 1000;
     node *prev, *it = first_droppable(q, &prev);
     while (it) {
       node *next = it->next;
@@ -723,8 +871,7 @@ static bool synced_upto(queue *q, uint64_t goal) {
 }
 
 bool queue_sync(queue *q, long timeout_ms) {
-  int64_t until = wallclock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-  struct timespec ts = wallclock_at(until);
+  struct timespec ts = wallclock_deadline(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&q->lock);
   uint64_t goal = q->stats.last_seq;
   bool done;

@@ -1,5 +1,5 @@
 /* queue — the hand-off: encoded spans waiting for the exporter, in arrival order, and the
- * writer thread that makes them durable in the spool (see the README, "Durability").
+ * writer thread that makes them durable in the spool (see docs/durability.md).
  *
  * reconcile's side hands a unit over (the spans of one reconcile and the dedup marks they
  * answer for) and returns at once: it never waits on the disk or the network. The writer
@@ -46,6 +46,10 @@ typedef struct {
   size_t not_durable;      /* records waiting now that no spool file holds */
   uint64_t write_failures; /* spool writes that failed */
   bool spool_failing;      /* the last spool write failed */
+  uint64_t deduplicated;   /* spans another process had already stored (queue_set_guard):
+                            * never written, never sent */
+  bool loading;            /* the spool of earlier processes is still being loaded */
+  spool_load_stats loaded; /* what the load found (once it is over) */
 } queue_stats;
 
 /* Receives a settled unit's marks (as handed over; the callee must not keep the pointer).
@@ -53,8 +57,26 @@ typedef struct {
  * the disk held them). */
 typedef void (*queue_settled_fn)(void *ctx, const uint8_t *marks, size_t len, bool durable);
 
-/* Receives marks found in the spool at load time (spans of a dead process). */
+/* Receives marks found in the spool at load time (spans of a dead process), on the writer
+ * thread, before any span handed over in this process is written. */
 typedef void (*queue_marks_fn)(void *ctx, const uint8_t *marks, size_t len);
+
+/* Exactly once between processes: before the writer stores a unit, it opens the guard of the
+ * unit's session (open(ctx, marks): blocking, on the writer thread; NULL: none), leaves out
+ * the spans whose key recorded() says is already recorded (another process stored them), and
+ * records the marks of what it stored through record() before close() lets the next process
+ * look. Sessions are opened in one order (by id), so two writers never wait on each other in a
+ * circle. */
+typedef struct {
+  void *(*open)(void *ctx, const uint8_t *marks, size_t len);
+  bool (*recorded)(void *guard, const char *key);
+  void (*record)(void *guard, const uint8_t *marks, size_t len);
+  void (*close)(void *guard);
+  void *ctx;
+} queue_guard;
+
+/* Sets the guard. Call before the first hand-over. */
+void queue_set_guard(queue *q, const queue_guard *guard);
 
 queue *queue_new(size_t max_bytes);
 
@@ -69,17 +91,26 @@ void queue_on_settled(queue *q, queue_settled_fn fn, void *ctx);
  * wait for its next look). Called on the writer thread, without the queue's lock. */
 void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx);
 
-/* Attaches a spool (the queue owns it from then on) and loads what it holds: spans an
- * earlier process left unsent (their marks go to on_marks first, so the caller records them
- * before anything can emit those spans again). Returns how many spans were loaded. */
-size_t queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks, void *ctx);
+/* Attaches a spool (the queue owns it from then on) and has the writer thread load what it
+ * holds: spans earlier processes left unsent. Never waits: the caller (OpenCode's thread)
+ * returns at once. Their marks go to on_marks before the writer stores anything handed over
+ * here, and the guard leaves out what they already hold, so nothing is doubled by a reconcile
+ * that ran before the load ended. on_loaded (may be NULL) hears when the load is over (writer
+ * thread). */
+void queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks,
+                        void (*on_loaded)(void *ctx, const spool_load_stats *stats), void *ctx);
+
+/* Waits (at most timeout_ms) until the spool's load is over; returns how many spans it loaded
+ * (so far, when it is not over). Tests and tools; OpenCode's thread never calls it. */
+size_t queue_wait_loaded(queue *q, long timeout_ms);
 
 /* Hands n records over (ownership of every data[i] moves to the queue, even on failure),
- * with the marks they answer for (copied; may be NULL/0). Never touches the disk: the writer
+ * with each one's dedup key (keys[i], copied; keys may be NULL) and the marks they answer for
+ * (copied; may be NULL/0). Never touches the disk: the writer
  * thread stores them. Returns 0, or -1 when out of memory (the records are then dropped and
  * their marks never settle: a later snapshot emits them again). */
-int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, size_t n, const uint8_t *marks,
-                    size_t marks_len);
+int queue_hand_over(queue *q, uint8_t **data, const size_t *lens, const char *const *keys, size_t n,
+                    const uint8_t *marks, size_t marks_len);
 
 /* One record without marks; see queue_hand_over. Returns its seq, or 0 when out of memory. */
 uint64_t queue_push(queue *q, uint8_t *data, size_t len);
@@ -103,7 +134,8 @@ queue_stats queue_get_stats(queue *q);
 /* Changes the byte cap (a config change); the next hand-over makes room if needed. */
 void queue_set_max_bytes(queue *q, size_t max_bytes);
 
-/* Spans handed over more than max_age_s seconds ago are dropped (0: no limit). */
+/* Spans handed over more than max_age_s seconds ago are dropped (0: no limit). Ages are kept
+ * on the steady clock (wallclock.h): a wall clock set wrong neither ages nor rejuvenates them. */
 void queue_set_max_age(queue *q, long max_age_s);
 
 /* Drops what is past the age limit now (counted like the cap's drops). Returns how many. */

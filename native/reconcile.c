@@ -47,6 +47,11 @@ static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 100000
 
 bool reconcile_id_ok(const char *id) { return payload_id_ok(id); }
 
+/* attrs' measure (attrs.h): the true size of values holding strings cut at parse time. */
+static void measure_cut(const char *value, size_t len, bool json, size_t *bytes, size_t *chars) {
+  payload_measure(value, len, json ? PAYLOAD_AS_JSON_TEXT : PAYLOAD_AS_TEXT, bytes, chars);
+}
+
 /* Serialises v compactly; NULL when it cannot (caller treats as absent). Caller frees. */
 static char *dump(const json_t *v) {
   return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -115,7 +120,7 @@ static void emit_span(walk *w, span *s, const char *key) {
     span_free(s);
     return;
   }
-  if (w->emit(w->emit_ctx, s) != 0) return;
+  if (w->emit(w->emit_ctx, s, key) != 0) return;
   if (state_mark(w->st, w->root_id, key) != 0) w->at.out_of_memory = true;
   w->result->spans++;
 }
@@ -515,6 +520,10 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
   json_t *results = json_array();
   size_t k = 0;
   char key[96];
+  /* An output longer than the limit goes into the results' JSON cut (that attribute is then
+   * over the limit anyway, and only its size is said): a 50 MB output is neither copied nor
+   * escaped whole. extra_*: what the cut left out, as escaped JSON text. */
+  size_t extra_bytes = 0, extra_chars = 0, cut_at = w->at.max_bytes + 1;
   for (size_t i = 0; i < json_array_size(previous->parts); i++) {
     json_t *p = json_array_get(previous->parts, i);
     const char *type = payload_str(p, "type"), *call_id = payload_str(p, "callID");
@@ -532,16 +541,30 @@ static void llm_inputs(walk *w, span *s, const message_view *user, const message
     attrs_str(&w->at, s, key, payload_str(p, "tool"));
     attrs_set_nth(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULT, k, out, out_len);
     k++;
-    json_t *r =
-        json_pack("{s:s, s:s?, s:s}", "tool_call_id", call_id, "tool", payload_str(p, "tool"),
-                  "output", attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out));
+    const char *embedded = attrs_embedded(&w->at, ATTRS_TOOL_CONTENT, out);
+    size_t embedded_len = embedded == out ? out_len : strlen(embedded);
+    if (embedded_len > cut_at) {
+      size_t cut = cut_at;
+      while (cut > 0 && ((unsigned char)embedded[cut] & 0xC0) == 0x80) cut--; /* whole chars */
+      size_t b, c;
+      payload_measure(embedded + cut, embedded_len - cut, PAYLOAD_AS_JSON_STRING, &b, &c);
+      extra_bytes += b, extra_chars += c;
+      embedded_len = cut;
+    }
+    json_t *r = json_pack("{s:s, s:s?, s:s%}", "tool_call_id", call_id, "tool",
+                          payload_str(p, "tool"), "output", embedded, embedded_len);
     if (results && r) json_array_append_new(results, r);
   }
   char *json = dump(results);
-  if (json) {
+  if (json && extra_bytes) {
+    size_t len = strlen(json), chars = 0;
+    for (size_t i = 0; i < len; i++) chars += ((unsigned char)json[i] & 0xC0) != 0x80;
+    attrs_set_sized(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, len, len + extra_bytes,
+                    chars + extra_chars);
+  } else if (json) {
     attrs_set(&w->at, s, ATTR_LLM_INPUT_TOOL_RESULTS, json, strlen(json));
-    free(json);
   }
+  free(json);
   json_decref(results);
 }
 
@@ -1206,14 +1229,21 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
 int reconcile_json_live(state *st, const reconcile_options *opt, live_store *live, const char *json,
                         size_t len, reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
-  json_t *payload = payload_parse(json, len, result->error, sizeof result->error);
-  if (!payload) return -1;
+  /* what any attribute can show of one string, and some room: longer strings are cut unread */
+  size_t keep = (opt->max_attr_bytes ? opt->max_attr_bytes : 32768) + 1024;
+  json_t *payload = payload_parse(json, len, keep, result->error, sizeof result->error,
+                                  &result->numbers_unreadable);
+  if (!payload) {
+    payload_release();
+    return -1;
+  }
   session_view root = {0};
   session_view *children = NULL;
   size_t n_children = 0;
   long *owner = NULL;
   int rc = -1;
 
+  payload_register_cuts(json_object_get(payload, "$cuts")); /* lib's own cuts, if any */
   const char *type = payload_str(payload, "type");
   root.id = payload_str(payload, "sessionID");
   if (!json_is_object(payload)) {
@@ -1245,6 +1275,7 @@ int reconcile_json_live(state *st, const reconcile_options *opt, live_store *liv
                              json_is_true(json_object_get(payload, "abandoned")),
                 .live = live};
       attrs_init(&w.at, opt);
+      w.at.measure = measure_cut;
       state_begin(st, root.id); /* the caller commits once the spans are safe */
       link_children(&root, owner, children, n_children, w.closing);
       for (size_t c = 0; c < n_children; c++) {
@@ -1263,5 +1294,6 @@ int reconcile_json_live(state *st, const reconcile_options *opt, live_store *liv
   free(children);
   free(root.messages);
   json_decref(payload);
+  payload_release();
   return rc;
 }

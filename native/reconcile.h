@@ -32,10 +32,10 @@
 /* What may leave the machine, and how big: the attribute policy's options (attrs.h). */
 typedef attrs_options reconcile_options;
 
-/* Receives each new span and owns it from then on (it must free it, whatever it returns).
- * Returns 0 when the span was kept (queued); anything else leaves it unmarked in state, so a
- * later payload produces it again. */
-typedef int (*reconcile_emit_fn)(void *ctx, span *s);
+/* Receives each new span and owns it from then on (it must free it, whatever it returns), with
+ * its dedup key (borrowed, for the call only). Returns 0 when the span was kept (queued);
+ * anything else leaves it unmarked in state, so a later payload produces it again. */
+typedef int (*reconcile_emit_fn)(void *ctx, span *s, const char *key);
 
 /* The session model's answer for a valid payload: where the next payload of this session may
  * start, and which child sessions it must fetch again (see reconcile_json). */
@@ -43,12 +43,13 @@ typedef int (*reconcile_emit_fn)(void *ctx, span *s);
 #define RECONCILE_OPEN_CHILDREN 32 /* more open children than this: all count as open */
 
 typedef struct {
-  size_t spans;             /* spans emit accepted */
-  size_t turns;             /* of which Turn spans (backfill counts turns) */
-  size_t children_unlinked; /* child sessions skipped: no authoritative link to a task call */
-  size_t items_skipped;     /* malformed messages, parts, numbers, child sessions: each left out
-                             * with one log line naming it (ids only), the rest traced */
-  char error[256];          /* why the payload was rejected; "" when valid */
+  size_t spans;              /* spans emit accepted */
+  size_t turns;              /* of which Turn spans (backfill counts turns) */
+  size_t children_unlinked;  /* child sessions skipped: no authoritative link to a task call */
+  size_t items_skipped;      /* malformed messages, parts, numbers, child sessions: each left out
+                              * with one log line naming it (ids only), the rest traced */
+  size_t numbers_unreadable; /* numbers beyond a double, read as null (one log line for all) */
+  char error[256];           /* why the payload was rejected; "" when valid */
 
   /* The watermark: the id of the oldest message of the session that can still produce spans
    * (the user message of the oldest turn whose Turn span is not sent, or the user message of a

@@ -13,10 +13,15 @@
 #include "files.h"
 #include "log.h"
 #include "platform.h"
+#include "wallclock.h"
 
-#define MAGIC "OATSPOOL2\n"
+#define MAGIC "OATSPOOL3\n"
+#define MAGIC_V2 "OATSPOOL2\n" /* [len][crc][kind][bytes]: no sync word, no file header */
 #define MAGIC_V1 "OATSPOOL1\n" /* records without a kind byte: all spans */
 #define MAGIC_LEN (sizeof MAGIC - 1)
+#define HEADER_LEN 44 /* wall ms, steady ms, boot id, spans, records, crc */
+#define SYNC "\xffREC"
+#define RECORD_HEAD 17                 /* sync, length, kind, head crc, data crc */
 #define RECORD_MAX (64u * 1024 * 1024) /* a span is never this big: a larger length is damage */
 #define ORPHAN_GRACE_S 60 /* a directory without a lock may be one being created right now */
 
@@ -25,7 +30,8 @@ struct spool {
   int lock_fd;
   pthread_mutex_t lock;
   uint64_t next_id;
-  bool sync; /* fsync files and the directory */
+  bool sync;            /* fsync files and the directory */
+  size_t *foreign_seen; /* during spool_load: where adopt counts the files it leaves */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -49,6 +55,33 @@ static void put_u32(uint8_t *p, uint32_t v) {
 
 static uint32_t get_u32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_u64(uint8_t *p, uint64_t v) {
+  put_u32(p, (uint32_t)v), put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+static uint32_t crc(const uint8_t *p, size_t n) { return (uint32_t)crc32(0L, p, (uInt)n); }
+
+/* Which format a file's first bytes name: 3, 2, 1, or 0 (not one of ours). */
+static int format_of(const uint8_t *magic, size_t n) {
+  if (n < MAGIC_LEN) return 0;
+  if (memcmp(magic, MAGIC, MAGIC_LEN) == 0) return 3;
+  if (memcmp(magic, MAGIC_V2, MAGIC_LEN) == 0) return 2;
+  if (memcmp(magic, MAGIC_V1, MAGIC_LEN) == 0) return 1;
+  return 0;
+}
+
+/* Whether path starts with one of our magics (unreadable: false). */
+static bool readable_format(const char *path) {
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) return false;
+  uint8_t magic[MAGIC_LEN];
+  int64_t n = platform_read(fd, magic, sizeof magic);
+  platform_close(fd);
+  return n == (int64_t)MAGIC_LEN && format_of(magic, MAGIC_LEN) != 0;
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -229,6 +262,14 @@ static void adopt(spool *sp, const char *other) {
       free(from);
       continue;
     }
+    if (!readable_format(from)) { /* another version's: left where it is, for it */
+      log_warn("spool file %s is not of a format this version reads; left untouched for the "
+               "version that wrote it",
+               from);
+      if (sp->foreign_seen) (*sp->foreign_seen)++;
+      free(from);
+      continue;
+    }
     char mine[32];
     file_name(take_id(sp), mine);
     char *to = files_join(sp->dir, mine);
@@ -248,63 +289,240 @@ static void adopt(spool *sp, const char *other) {
   free(lock_path);
 }
 
-/* Reads one file's records into fn; skips damaged ones. Returns span records delivered. A link,
- * FIFO or anything else not a regular file at a spool file's name is refused (logged) and
- * removed: a spool file is only ever made by a rename of our own temp file. */
-static size_t load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx) {
-  int fd = platform_open(path, PLATFORM_READ);
-  if (fd < 0) {
-    if (errno == ELOOP || errno == PLATFORM_ENOTFILE || errno == EISDIR)
-      log_warn("spool file %s: %s; skipped", path, platform_error_text(errno));
-    return 0;
+/* One record found in a file: where its bytes are and what it is. */
+typedef struct {
+  size_t at, len;
+  int kind;
+} found_record;
+
+typedef struct {
+  found_record *items;
+  size_t n, cap;
+  size_t damaged;       /* damaged records (or regions) met */
+  size_t damaged_spans; /* of them, known to be spans */
+  bool foreign;         /* a record of a kind this version must not drop: another version's */
+} scan;
+
+static bool scan_add(scan *sc, size_t at, size_t len, int kind) {
+  if (sc->n == sc->cap) {
+    size_t cap = sc->cap ? sc->cap * 2 : 64;
+    found_record *grown = realloc(sc->items, cap * sizeof *grown);
+    if (!grown) return false;
+    sc->items = grown, sc->cap = cap;
   }
-  platform_info info;
-  time_t born =
-      platform_file_info(fd, &info) == 0 ? (time_t)(info.mtime_ns / 1000000000) : time(NULL);
-  FILE *f = platform_read_stream(fd);
-  if (!f) return 0;
-  size_t delivered = 0;
-  char magic[MAGIC_LEN];
-  bool v1 = false;
-  if (fread(magic, 1, MAGIC_LEN, f) != MAGIC_LEN ||
-      (memcmp(magic, MAGIC, MAGIC_LEN) != 0 && !(v1 = memcmp(magic, MAGIC_V1, MAGIC_LEN) == 0))) {
-    log_warn("spool file %s is not a spool file or is damaged; skipped", path);
-    fclose(f);
-    return 0;
-  }
-  size_t head_len = v1 ? 8 : 9;
-  uint8_t head[9];
-  size_t n;
-  while ((n = fread(head, 1, head_len, f)) == head_len) {
-    uint32_t len = get_u32(head), crc = get_u32(head + 4);
-    int kind = v1 ? SPOOL_SPAN : head[8];
-    uint8_t *data = len <= RECORD_MAX ? malloc(len ? len : 1) : NULL;
-    if (!data || fread(data, 1, len, f) != len) {
-      log_warn("spool file %s: a damaged record; the rest of the file is skipped", path);
-      free(data);
-      break;
-    }
-    uint32_t sum =
-        v1 ? (uint32_t)crc32(0L, data, len) : (uint32_t)crc32(crc32(0L, head + 8, 1), data, len);
-    if (sum != crc || (kind != SPOOL_SPAN && kind != SPOOL_MARKS)) {
-      log_warn("spool file %s: a record failed its checksum; skipped", path);
-      free(data);
-      continue;
-    }
-    fn(ctx, id, born, kind, data, len);
-    delivered += kind == SPOOL_SPAN;
-  }
-  if (n != 0 && n != head_len) log_warn("spool file %s: a torn record at its end; skipped", path);
-  fclose(f);
-  return delivered;
+  sc->items[sc->n++] = (found_record){at, len, kind};
+  return true;
 }
 
-size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
+/* A kind this version knows, one it may skip, or one that makes the file another version's. */
+static void scan_kind(scan *sc, size_t at, size_t len, int kind) {
+  if (kind == SPOOL_SPAN || kind == SPOOL_MARKS) scan_add(sc, at, len, kind);
+  else if (!(kind & SPOOL_OPTIONAL)) sc->foreign = true;
+}
+
+/* Format 3: records behind sync words; after damage, the next sync word whose record header
+ * checks. */
+static void scan_v3(const uint8_t *b, size_t size, size_t pos, scan *sc) {
+  bool in_damage = false;
+  while (pos < size) {
+    bool head_ok = size - pos >= RECORD_HEAD && memcmp(b + pos, SYNC, 4) == 0 &&
+                   crc(b + pos + 4, 5) == get_u32(b + pos + 9);
+    size_t len = head_ok ? get_u32(b + pos + 4) : 0;
+    if (head_ok && len <= RECORD_MAX && len <= size - pos - RECORD_HEAD) {
+      int kind = b[pos + 8];
+      if (crc(b + pos + RECORD_HEAD, len) == get_u32(b + pos + 13))
+        scan_kind(sc, pos + RECORD_HEAD, len, kind);
+      else sc->damaged++, sc->damaged_spans += kind == SPOOL_SPAN; /* its length was sound */
+      in_damage = false;
+      pos += RECORD_HEAD + len;
+      continue;
+    }
+    if (!in_damage) sc->damaged++, in_damage = true; /* a region up to the next sound record */
+    const uint8_t *next = memmem(b + pos + 1, size - pos - 1, SYNC, 4);
+    pos = next ? (size_t)(next - b) : size;
+  }
+}
+
+/* Format 2 has no sync word: after damage, the next offset where a whole record checks (a
+ * known kind, a length that fits, the bytes' checksum; a span starts with its trace id field,
+ * marks end with a NUL), tried cheapest test first. */
+static bool v2_record_at(const uint8_t *b, size_t size, size_t pos, size_t *len, int *kind) {
+  if (size - pos < 9) return false;
+  *len = get_u32(b + pos), *kind = b[pos + 8];
+  if ((*kind != SPOOL_SPAN && *kind != SPOOL_MARKS) || *len > RECORD_MAX || *len > size - pos - 9)
+    return false;
+  const uint8_t *data = b + pos + 9;
+  if (*kind == SPOOL_SPAN && (*len < 2 || data[0] != 0x0a || data[1] != 0x10)) return false;
+  if (*kind == SPOOL_MARKS && (*len == 0 || data[*len - 1] != 0)) return false;
+  uint8_t k = (uint8_t)*kind;
+  return (uint32_t)crc32(crc32(0L, &k, 1), data, (uInt)*len) == get_u32(b + pos + 4);
+}
+
+static void scan_v2(const uint8_t *b, size_t size, size_t pos, scan *sc) {
+  while (pos < size) {
+    size_t len;
+    int kind;
+    if (v2_record_at(b, size, pos, &len, &kind)) {
+      scan_kind(sc, pos + 9, len, kind);
+      pos += 9 + len;
+      continue;
+    }
+    /* a record of another kind that checks: another version's (only its kind is unknown) */
+    if (size - pos >= 9 && (len = get_u32(b + pos)) <= size - pos - 9 && len <= RECORD_MAX) {
+      uint8_t k = b[pos + 8];
+      if (k != SPOOL_SPAN && k != SPOOL_MARKS &&
+          (uint32_t)crc32(crc32(0L, &k, 1), b + pos + 9, (uInt)len) == get_u32(b + pos + 4)) {
+        scan_kind(sc, pos + 9, len, k);
+        pos += 9 + len;
+        continue;
+      }
+    }
+    sc->damaged++;
+    for (pos++; pos < size && !v2_record_at(b, size, pos, &len, &kind); pos++) {}
+  }
+}
+
+static void scan_v1(const uint8_t *b, size_t size, size_t pos, scan *sc) {
+  while (pos < size) {
+    if (size - pos < 8) {
+      sc->damaged++;
+      break;
+    }
+    size_t len = get_u32(b + pos);
+    if (len > RECORD_MAX || len > size - pos - 8) {
+      sc->damaged++;
+      break;
+    }
+    if (crc(b + pos + 8, len) == get_u32(b + pos + 4)) scan_add(sc, pos + 8, len, SPOOL_SPAN);
+    else sc->damaged++;
+    pos += 8 + len;
+  }
+}
+
+/* The whole file, read (NULL when it cannot be). */
+static uint8_t *read_file(int fd, const platform_info *info, size_t *size) {
+  if (info->kind != PLATFORM_FILE || info->size < 0) return NULL;
+  *size = (size_t)info->size;
+  uint8_t *b = malloc(*size ? *size : 1);
+  size_t got = 0;
+  while (b && got < *size) {
+    int64_t n = platform_read_at(fd, b + got, *size - got, (int64_t)got);
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  if (b && got < *size) free(b), b = NULL;
+  return b;
+}
+
+/* How old a file is (spool_record_fn): by the steady clock when it was written since this
+ * boot, else by the wall clock, never negative. */
+static int64_t file_age_ms(const uint8_t *header, bool sound, int64_t mtime_ms) {
+  int64_t wall_now = wallclock_ms();
+  if (!sound) {
+    int64_t age = wall_now - mtime_ms;
+    return age > 0 ? age : 0;
+  }
+  uint8_t boot[16], zero[16] = {0};
+  wallclock_boot_id(boot);
+  int64_t wall = (int64_t)get_u64(header), steady = (int64_t)get_u64(header + 8);
+  if (memcmp(boot, zero, 16) != 0 && memcmp(boot, header + 16, 16) == 0) {
+    int64_t age = wallclock_steady_ms() - steady;
+    return age > 0 ? age : 0;
+  }
+  return wall_now - wall > 0 ? wall_now - wall : 0;
+}
+
+typedef enum { LOAD_USED, LOAD_EMPTY, LOAD_FOREIGN } load_result;
+
+/* Reads one file's records into fn: its damaged ones are skipped (counted in stats and
+ * logged), and nothing of a file of another version is read. A link, FIFO or anything else
+ * not a regular file at a spool file's name is refused (logged) and removed: a spool file is
+ * only ever made by a rename of our own temp file. */
+static load_result load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx,
+                             spool_load_stats *stats) {
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == PLATFORM_ENOTFILE || errno == EISDIR) {
+      log_warn("spool file %s: %s; skipped", path, platform_error_text(errno));
+      return LOAD_EMPTY; /* planted: removed */
+    }
+    return LOAD_FOREIGN; /* cannot tell: left */
+  }
+  platform_info info;
+  size_t size = 0;
+  uint8_t *b = platform_file_info(fd, &info) == 0 ? read_file(fd, &info, &size) : NULL;
+  platform_close(fd);
+  if (!b) return LOAD_FOREIGN;
+  int format = format_of(b, size);
+  if (format == 0) {
+    log_warn("spool file %s is not of a format this version reads; left untouched for the "
+             "version that wrote it",
+             path);
+    free(b);
+    stats->foreign_files++;
+    return LOAD_FOREIGN;
+  }
+  scan sc = {0};
+  size_t pos = MAGIC_LEN;
+  bool header_sound = false;
+  size_t declared_spans = 0;
+  if (format == 3) {
+    header_sound = size >= MAGIC_LEN + HEADER_LEN &&
+                   crc(b + MAGIC_LEN, HEADER_LEN - 4) == get_u32(b + MAGIC_LEN + HEADER_LEN - 4);
+    if (header_sound) declared_spans = get_u32(b + MAGIC_LEN + 32);
+    pos += HEADER_LEN;
+    if (!header_sound) sc.damaged++;
+    scan_v3(b, size, pos < size ? pos : size, &sc);
+  } else if (format == 2) {
+    scan_v2(b, size, pos, &sc);
+  } else {
+    scan_v1(b, size, pos, &sc);
+  }
+  if (sc.foreign) {
+    log_warn("spool file %s holds records of a kind this version does not know; left untouched "
+             "for the version that wrote it",
+             path);
+    free(sc.items);
+    free(b);
+    stats->foreign_files++;
+    return LOAD_FOREIGN;
+  }
+  int64_t age = file_age_ms(b + MAGIC_LEN, header_sound, info.mtime_ns / 1000000);
+  size_t spans = 0;
+  for (size_t i = 0; i < sc.n; i++) {
+    uint8_t *data = malloc(sc.items[i].len ? sc.items[i].len : 1);
+    if (!data) continue; /* out of memory: that record waits for a later load */
+    memcpy(data, b + sc.items[i].at, sc.items[i].len);
+    spans += sc.items[i].kind == SPOOL_SPAN;
+    fn(ctx, id, age, sc.items[i].kind, data, sc.items[i].len);
+  }
+  size_t lost = 0;
+  if (header_sound) lost = declared_spans > spans ? declared_spans - spans : 0;
+  else if (sc.damaged) lost = sc.damaged > sc.damaged_spans ? sc.damaged : sc.damaged_spans;
+  if (sc.damaged || lost) {
+    log_warn("spool file %s: %zu damaged record%s skipped, %zu spans lost to it%s; the file's %zu "
+             "sound spans still load",
+             path, sc.damaged, sc.damaged == 1 ? "" : "s", lost,
+             header_sound ? "" : " (at least: its header is damaged too)", spans);
+    stats->damaged_spans += lost;
+  }
+  stats->spans += spans;
+  free(sc.items);
+  free(b);
+  return spans ? LOAD_USED : LOAD_EMPTY;
+}
+
+size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *stats,
+                  const int *stop) {
+  spool_load_stats own = {0};
+  if (!stats) stats = &own;
+  *stats = (spool_load_stats){0};
+  sp->foreign_seen = &stats->foreign_files;
   platform_dir *d = platform_dir_open(sp->root);
   if (d) {
     const char *name;
     char *mine = strrchr(sp->dir, '/') + 1;
-    while ((name = platform_dir_next(d))) {
+    while ((name = platform_dir_next(d)) && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
       if (name[0] == '.' || strcmp(name, mine) == 0) continue;
       char *other = files_join(sp->root, name);
       platform_info info;
@@ -314,42 +532,55 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx) {
     }
     platform_dir_close(d);
   }
-  size_t count = 0, total = 0;
+  sp->foreign_seen = NULL;
+  size_t count = 0;
   char **names = list_files(sp->dir, &count);
   for (size_t i = 0; i < count; i++) {
     uint64_t id = strtoull(names[i], NULL, 16);
-    char *path = files_join(sp->dir, names[i]);
-    size_t got = path ? load_file(path, id, fn, ctx) : 0;
-    if (path && got == 0) platform_remove(path); /* nothing usable in it */
-    total += got;
-    free(path);
     pthread_mutex_lock(&sp->lock);
     if (id >= sp->next_id) sp->next_id = id + 1;
     pthread_mutex_unlock(&sp->lock);
+    if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) continue; /* left for the next start */
+    char *path = files_join(sp->dir, names[i]);
+    load_result r = path ? load_file(path, id, fn, ctx, stats) : LOAD_FOREIGN;
+    if (r == LOAD_EMPTY) platform_remove(path); /* ours, and nothing sound in it */
+    free(path);
   }
   free_names(names, count);
-  return total;
+  return stats->spans;
 }
 
-uint64_t spool_write(spool *sp, const spool_item *items, size_t n, time_t born) {
-  size_t total = MAGIC_LEN;
-  for (size_t i = 0; i < n; i++) total += 9 + items[i].len;
+uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_ms) {
+  size_t total = MAGIC_LEN + HEADER_LEN, spans = 0;
+  for (size_t i = 0; i < n; i++)
+    total += RECORD_HEAD + items[i].len, spans += items[i].kind == SPOOL_SPAN;
   uint8_t *buf = malloc(total), *p = buf;
   uint64_t id = take_id(sp);
   char name[32];
   file_name(id, name);
   char *path = files_join(sp->dir, name), *tmp = NULL;
   bool ok = buf && path;
+  int64_t steady_now = wallclock_steady_ms(), wall_now = wallclock_ms();
+  if (born_ms == 0 || born_ms > steady_now) born_ms = steady_now; /* before boot: allowed */
+  int64_t born_wall = wall_now - (steady_now - born_ms);
   if (ok) {
     memcpy(p, MAGIC, MAGIC_LEN);
     p += MAGIC_LEN;
+    put_u64(p, (uint64_t)born_wall);
+    put_u64(p + 8, (uint64_t)born_ms);
+    wallclock_boot_id(p + 16);
+    put_u32(p + 32, (uint32_t)spans);
+    put_u32(p + 36, (uint32_t)n);
+    put_u32(p + 40, crc(p, HEADER_LEN - 4));
+    p += HEADER_LEN;
     for (size_t i = 0; i < n; i++) {
-      uint8_t kind = (uint8_t)items[i].kind;
-      put_u32(p, (uint32_t)items[i].len);
-      put_u32(p + 4, (uint32_t)crc32(crc32(0L, &kind, 1), items[i].data, (uInt)items[i].len));
-      p[8] = kind;
-      memcpy(p + 9, items[i].data, items[i].len);
-      p += 9 + items[i].len;
+      memcpy(p, SYNC, 4);
+      put_u32(p + 4, (uint32_t)items[i].len);
+      p[8] = (uint8_t)items[i].kind;
+      put_u32(p + 9, crc(p + 4, 5));
+      put_u32(p + 13, crc(items[i].data, items[i].len));
+      memcpy(p + RECORD_HEAD, items[i].data, items[i].len);
+      p += RECORD_HEAD + items[i].len;
     }
     pthread_mutex_lock(&sp->lock);
     bool sync = sp->sync;
@@ -357,7 +588,8 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, time_t born) 
     /* ".<name>.<random>.tmp", created exclusively: is_temp_file's pattern */
     int fd = platform_create_temp(path, &tmp);
     ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || platform_sync_file(fd) == 0);
-    if (ok && born > 0) platform_set_mtime(fd, (int64_t)born);
+    /* the mtime is the wall clock of the oldest span (status, older readers) */
+    if (ok) platform_set_mtime(fd, born_wall / 1000);
     if (fd >= 0 && platform_close(fd) != 0) ok = false; /* NFS and full disks report here */
     ok = ok && platform_replace(tmp, path) == 0;
     int saved = errno;

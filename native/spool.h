@@ -1,5 +1,5 @@
 /* spool — encoded spans on disk until the backend has them (the durable half of the
- * hand-off; the whole durability protocol is written down in the README, "Durability").
+ * hand-off; the whole durability protocol is written down in docs/durability.md).
  *
  * Each process writes into its own directory under the spool root, holding an exclusive lock
  * on it for as long as it lives. A directory whose lock is free belongs to a process that
@@ -7,22 +7,32 @@
  * adopts its files and sends them. Two live processes never share a file.
  *
  *   <root>/<pid>-<random>/lock                 locked by the owner (platform_lock)
- *   <root>/<pid>-<random>/<16 hex id>.spool    one per group commit: "OATSPOOL2\n", then
- *                                              records of [u32 length][u32 crc32][u8 kind]
- *                                              [length bytes], little endian; the crc32
- *                                              covers kind and bytes
+ *   <root>/<pid>-<random>/<16 hex id>.spool    one per group commit
  *
- * Kinds: SPOOL_SPAN (an encoded OTLP Span: the very bytes that are sent) and SPOOL_MARKS (the
- * dedup keys of the spans that follow it: "<session id>\0<key>\0<key>\0..."). A file holds
- * the marks of its spans, so a process that dies after the file is durable but before the
- * session state recorded them leaves enough for the next process to record them (roll
- * forward) rather than emit those spans again. Files of the first format ("OATSPOOL1\n",
- * records without a kind byte) still load, as spans.
+ * A file (format 3, little endian):
+ *   "OATSPOOL3\n"
+ *   header: [u64 wall ms][u64 steady ms][16 boot id][u32 spans][u32 records][u32 crc32 of
+ *           the 40 bytes before it]: when the oldest span in it was handed over, on the wall
+ *           clock and on the steady clock of that boot (wallclock.h), and what the file holds
+ *   records: [u32 SYNC "\xffREC"][u32 length][u8 kind][u32 crc32 of length and kind]
+ *            [u32 crc32 of the bytes][length bytes]
+ * The sync word and the header checksum let a reader find the next record after a damaged one
+ * (a bad length field loses that record only); the file header's counts say exactly how many
+ * spans damage cost. Kinds: SPOOL_SPAN (an encoded OTLP Span: the very bytes that are sent)
+ * and SPOOL_MARKS (the dedup keys of the spans that follow it: "<session id>\0<key>\0..."). A
+ * kind with bit 0x80 set may be skipped by a reader that does not know it; any other unknown
+ * kind means the file is another version's: it is left untouched for that version, as is a
+ * file whose magic is not one of ours. Files of the earlier formats still load:
+ * "OATSPOOL2\n" ([u32 length][u32 crc32 of kind and bytes][u8 kind][bytes], re-synchronised
+ * after damage by looking for a record that checks) and "OATSPOOL1\n" (no kind: spans).
+ *
+ * A file holds the marks of its spans, so a process that dies after the file is durable but
+ * before the session state recorded them leaves enough for the next process to record them
+ * (roll forward) rather than emit those spans again.
  *
  * A file appears whole or not at all (temp file, write, fsync, rename, fsync of the
- * directory; the fsyncs only when the spool syncs, see spool_open). A record whose checksum
- * fails is skipped with a log line; the rest of its file still loads. A file's mtime is the
- * hand-off time of its oldest span (the age limit reads it).
+ * directory; the fsyncs only when the spool syncs, see spool_open). A damaged record is
+ * skipped, counted and logged; the rest of its file still loads.
  *
  * Threads: spool_write and spool_remove may run on any thread; the rest on one at a time.
  */
@@ -36,7 +46,7 @@
 
 typedef struct spool spool;
 
-enum { SPOOL_SPAN = 1, SPOOL_MARKS = 2 };
+enum { SPOOL_SPAN = 1, SPOOL_MARKS = 2, SPOOL_OPTIONAL = 0x80 };
 
 /* This process's spool under root (created 0700). sync: fsync each file and the directory
  * before a write counts as done (survives an OS crash or power loss; without it only a
@@ -50,14 +60,26 @@ void spool_set_sync(spool *sp, bool sync);
 /* Releases the lock. Files stay for the next process; an empty directory is removed. */
 void spool_close(spool *sp);
 
-/* Receives one stored record: data is malloc'd and owned by the callee from then on. born is
- * the file's mtime. */
-typedef void (*spool_record_fn)(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data,
-                                size_t len);
+/* Receives one stored record: data is malloc'd and owned by the callee from then on. age_ms is
+ * how long ago the file's oldest span was handed over: by the steady clock when the file was
+ * written since this boot (a wall clock set wrong meanwhile does not matter), else by the wall
+ * clock (never negative); for files of the earlier formats, by their mtime. */
+typedef void (*spool_record_fn)(void *ctx, uint64_t file_id, int64_t age_ms, int kind,
+                                uint8_t *data, size_t len);
+
+typedef struct {
+  size_t spans;         /* span records loaded */
+  size_t damaged_spans; /* spans lost to damaged records (exact when the file header is
+                         * intact; else each damaged record counts as one span) */
+  size_t foreign_files; /* files left untouched for the version that wrote them */
+} spool_load_stats;
 
 /* Adopts the files of dead processes, then passes every stored record to fn, oldest file
- * first. Returns how many span records were loaded. */
-size_t spool_load(spool *sp, spool_record_fn fn, void *ctx);
+ * first. Fills stats (may be NULL). stop (may be NULL) is read between files: when it becomes
+ * nonzero the load ends there (the rest stay on disk). Returns how many span records were
+ * loaded. */
+size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *stats,
+                  const int *stop);
 
 /* One record to write (borrowed). */
 typedef struct {
@@ -66,10 +88,11 @@ typedef struct {
   size_t len;
 } spool_item;
 
-/* Stores the items as one new file whose mtime is born (0: now). Returns its id (> 0), or 0
- * when it could not be written, with errno saying why (nothing of it is left behind).
- * Thread-safe; never logs (the caller knows what a failure costs). */
-uint64_t spool_write(spool *sp, const spool_item *items, size_t n, time_t born);
+/* Stores the items as one new file whose oldest span was handed over at born_ms on the steady
+ * clock (wallclock_steady_ms; 0: now). Returns its id (> 0), or 0 when it could not be
+ * written, with errno saying why (nothing of it is left behind). Thread-safe; never logs (the
+ * caller knows what a failure costs). */
+uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_ms);
 
 /* Deletes a file whose records have all left the queue. Thread-safe. */
 void spool_remove(spool *sp, uint64_t file_id);

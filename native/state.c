@@ -483,26 +483,6 @@ void state_rollback(state *st) {
   release(st);
 }
 
-size_t state_gc(state *st, time_t cutoff) {
-  if (!st->dir) return 0;
-  platform_dir *d = platform_dir_open(st->dir);
-  if (!d) return 0;
-  size_t removed = 0;
-  const char *name;
-  while ((name = platform_dir_next(d))) {
-    size_t n = strlen(name);
-    if (n <= strlen(SUFFIX) || strcmp(name + n - strlen(SUFFIX), SUFFIX) != 0) continue;
-    char *path = files_join(st->dir, name);
-    platform_info sb;
-    if (path && platform_path_info(path, &sb) == 0 && sb.kind == PLATFORM_FILE &&
-        sb.mtime_ns / 1000000000 < (int64_t)cutoff && platform_remove(path) == 0)
-      removed++;
-    free(path);
-  }
-  platform_dir_close(d);
-  return removed;
-}
-
 size_t state_size(const state *st) { return st->committed.len; }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -589,18 +569,71 @@ const char *state_marks_each(const uint8_t *marks, size_t len,
   return session;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The guard: a session's file under its lock, for the writer thread                          */
+
+struct state_guard {
+  state *st;
+  char *session;
+  int fd;      /* read-write, appending; holds the flock */
+  keyset keys; /* the keys in the file (under the lock, no other process adds any) */
+  bool header; /* the file starts with the header */
+};
+
+state_guard *state_guard_open(state *st, const char *session_id) {
+  if (!st->dir || !session_id) return NULL;
+  char name[STATE_NAME_MAX];
+  state_file_name(session_id, name);
+  char *path = files_join(st->dir, name);
+  state_guard *g = calloc(1, sizeof *g);
+  int fd = path ? platform_open(path, PLATFORM_READ | PLATFORM_APPEND | PLATFORM_CREATE) : -1;
+  platform_info sb;
+  if (!g || fd < 0 || platform_lock(fd) != 0 || platform_file_info(fd, &sb) != 0 ||
+      !(g->session = strdup(session_id))) {
+    int saved = errno;
+    if (fd >= 0) platform_close(fd);
+    free(g);
+    free(path);
+    errno = saved;
+    return NULL;
+  }
+  free(path);
+  g->st = st, g->fd = fd;
+  size_t len = (size_t)sb.size;
+  char *buf = len ? malloc(len + 1) : NULL;
+  if (buf && platform_read_at(fd, buf, len, 0) == (int64_t)len) {
+    buf[len] = '\0';
+    g->header = len >= HEADER_LEN && memcmp(buf, HEADER, HEADER_LEN) == 0;
+    char *p = g->header ? buf + HEADER_LEN : buf + len, *end = buf + len, *line;
+    while (p < end && (line = memchr(p, '\n', (size_t)(end - p)))) {
+      *line = '\0';
+      if (*p) keyset_add(&g->keys, session_id, p); /* out of memory: a key unseen, a duplicate */
+      p = line + 1;
+    }
+  }
+  free(buf);
+  return g;
+}
+
+bool state_guard_recorded(const state_guard *g, const char *key) {
+  return g && keyset_has(&g->keys, g->session, key);
+}
+
 typedef struct {
+  state_guard *g;
   char *buf;
   size_t len;
-} key_lines;
+} missing_lines;
 
-static void add_line(void *ctx, const char *session_id, const char *key) {
+static void add_missing(void *ctx, const char *session_id, const char *key) {
   (void)session_id;
-  key_lines *l = ctx;
+  missing_lines *m = ctx;
+  if (keyset_has(&m->g->keys, m->g->session, key)) return;
   size_t n = strlen(key);
-  memcpy(l->buf + l->len, key, n);
-  l->len += n;
-  l->buf[l->len++] = '\n';
+  memcpy(m->buf + m->len, key, n);
+  m->len += n;
+  m->buf[m->len++] = '\n';
+  keyset_add(&m->g->keys, m->g->session, key);
 }
 
 struct moved {
@@ -613,38 +646,60 @@ static void add_recorded(void *ctx, const char *session_id, const char *key) {
   if (keyset_add(&m->st->recorded, session_id, key) < 0) m->ok = false;
 }
 
+int state_guard_record(state_guard *g, const uint8_t *marks, size_t len) {
+  const char *session = state_marks_each(marks, len, NULL, NULL);
+  if (!g || !session || strcmp(session, g->session) != 0) return -1;
+  missing_lines m = {.g = g, .buf = malloc(HEADER_LEN + len + 2)};
+  if (!m.buf) return -1;
+  if (!g->header) memcpy(m.buf, HEADER, HEADER_LEN), m.len = HEADER_LEN;
+  m.buf[m.len++] = '\n'; /* a leading newline ends a torn line; empty lines are skipped */
+  size_t before = m.len;
+  state_marks_each(marks, len, add_missing, &m);
+  bool ok = true;
+  int saved = 0;
+  if (m.len > before || !g->header) {
+    platform_info sb;
+    if (!g->header && platform_file_info(g->fd, &sb) == 0 && sb.size > 0) /* not ours: afresh */
+      ok = platform_truncate(g->fd, 0) == 0;
+    ok = ok && files_write_all(g->fd, m.buf, m.len) == 0;
+    saved = errno;
+    if (ok) g->header = true;
+  }
+  free(m.buf);
+  if (!ok) {
+    log_warn("cannot record sent spans in the state file (%s); they are remembered in memory, "
+             "and a restart may send them again",
+             platform_error_text(saved));
+    return -1;
+  }
+  /* handed -> recorded: still seen by a begin that read the file before this write */
+  pthread_mutex_lock(&g->st->handed_lock);
+  struct moved moved = {g->st, true};
+  state_marks_each(marks, len, add_recorded, &moved);
+  if (moved.ok) forget_handed(g->st, marks, len); /* out of memory: they stay handed */
+  pthread_mutex_unlock(&g->st->handed_lock);
+  return 0;
+}
+
+void state_guard_close(state_guard *g) {
+  if (!g) return;
+  platform_close(g->fd); /* drops the lock */
+  keyset_clear(&g->keys);
+  free(g->session);
+  free(g);
+}
+
 int state_record(state *st, const uint8_t *marks, size_t len) {
   const char *session = state_marks_each(marks, len, NULL, NULL);
   if (!session || !st->dir) return -1; /* memory only: they stay handed */
-  key_lines lines = {.buf = malloc(len + 1)};
-  if (!lines.buf) return -1;
-  lines.buf[lines.len++] = '\n'; /* a leading newline ends a torn line; empty lines are skipped */
-  state_marks_each(marks, len, add_line, &lines);
-  char name[STATE_NAME_MAX];
-  state_file_name(session, name);
-  char *path = files_join(st->dir, name);
-  int fd = path ? platform_open(path, PLATFORM_READ | PLATFORM_APPEND | PLATFORM_CREATE) : -1;
-  bool ok = fd >= 0 && platform_lock(fd) == 0;
-  if (ok) {
-    platform_info sb;
-    if (platform_file_info(fd, &sb) == 0 && sb.size == 0) /* a new file starts with its header */
-      ok = files_write_all(fd, HEADER, HEADER_LEN) == 0;
-    ok = ok && files_write_all(fd, lines.buf, lines.len) == 0;
+  state_guard *g = state_guard_open(st, session);
+  if (!g) {
+    log_warn("cannot record sent spans in the state file of session %s (%s); they are remembered "
+             "in memory, and a restart may send them again",
+             session, platform_error_text(errno));
+    return -1;
   }
-  int saved = errno;
-  if (fd >= 0) platform_close(fd); /* drops the lock */
-  if (!ok)
-    log_warn("cannot record sent spans in the state file %s (%s); they are remembered in memory, "
-             "and a restart may send them again",
-             path ? path : session, platform_error_text(saved));
-  free(path);
-  free(lines.buf);
-  if (!ok) return -1;
-  /* handed -> recorded: still seen by a begin that read the file before this write */
-  pthread_mutex_lock(&st->handed_lock);
-  struct moved moved = {st, true};
-  state_marks_each(marks, len, add_recorded, &moved);
-  if (moved.ok) forget_handed(st, marks, len); /* out of memory: they stay handed */
-  pthread_mutex_unlock(&st->handed_lock);
-  return 0;
+  int rc = state_guard_record(g, marks, len);
+  state_guard_close(g);
+  return rc;
 }

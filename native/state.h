@@ -1,5 +1,11 @@
 /* state — what was already emitted, per session: the dedup set behind "only new spans".
  *
+ * A session's file lives as long as the spans it guards can be derived again: OpenCode keeps a
+ * session until it is deleted, and a backfill a year later must send none of it twice, so no
+ * file is removed for its age. Its size follows the session's spans: one line per span (about
+ * 40 bytes: "llm:msg_...", "tool:msg_...:toolu_...") plus the header, a few hundred bytes to
+ * some KiB per session, far below what OpenCode stores for the same messages (docs/durability.md).
+ *
  * Keys are short strings built by reconcile ("llm:<message id>", "tool:<message id>:<call
  * id>", "turn:<user message id>", "agent:<child session id>"). With a directory, each
  * session's keys are also kept in a file there, so a new process (a restart, or a second
@@ -75,14 +81,30 @@ int state_hand_over(state *st, uint8_t **marks, size_t *len);
  * 0, or -1 when the file could not be written. */
 int state_record(state *st, const uint8_t *marks, size_t len);
 
+/* A session's file under its lock (blocking: for the writer thread only, never OpenCode's),
+ * with the keys it holds: what the writer checks a unit's spans against before it stores them
+ * (a key another process recorded meanwhile is a span that process already has: exactly once
+ * between processes), and where it records the marks of what it stored, before the lock goes.
+ * NULL when there is no directory or the file cannot be opened (the caller then stores and
+ * records as it would without one). */
+typedef struct state_guard state_guard;
+state_guard *state_guard_open(state *st, const char *session_id);
+
+/* Whether the file held key when the guard opened it (or a record through it added it). */
+bool state_guard_recorded(const state_guard *g, const char *key);
+
+/* Appends the keys of marks (state_hand_over's format, of the guard's session) that the file
+ * does not hold yet, and moves them from handed to recorded (as state_record). 0, or -1. */
+int state_guard_record(state_guard *g, const uint8_t *marks, size_t len);
+
+/* Releases the lock. NULL is fine. */
+void state_guard_close(state_guard *g);
+
 /* Calls fn for each key of marks (as state_hand_over made them); returns the session id
  * (pointing into marks) or NULL when marks are malformed. */
 const char *state_marks_each(const uint8_t *marks, size_t len,
                              void (*fn)(void *ctx, const char *session_id, const char *key),
                              void *ctx);
-
-/* Removes the files of sessions not touched since before `cutoff`. Returns how many. */
-size_t state_gc(state *st, time_t cutoff);
 
 /* How many keys are held (for status). */
 size_t state_size(const state *st);

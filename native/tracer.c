@@ -16,10 +16,10 @@
 #include "outcome.h"
 #include "platform.h"
 #include "queue.h"
+#include "retry.h"
 #include "spans.h"
 #include "state.h"
-
-#define STATE_IDLE_DAYS 7
+#include "wallclock.h"
 
 struct tracer {
   const char *const *envp;
@@ -34,14 +34,17 @@ struct tracer {
   spool *sp; /* owned by q; kept to change its fsync setting */
   exporter *exp;
   uint64_t payloads, rejected, spans_queued, encode_failures, spans_loaded;
-  uint64_t items_skipped; /* malformed items left out of payloads (each logged) */
+  uint64_t items_skipped;      /* malformed items left out of payloads (each logged) */
+  uint64_t numbers_unreadable; /* numbers beyond a double read as null (logged per payload) */
   /* the spans of the reconcile in progress, encoded, pushed to the queue together */
   uint8_t **batch;
   size_t *batch_lens;
+  char **batch_keys; /* each span's dedup key (owned), for the writer's guard */
   size_t batch_len, batch_cap;
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
   uint64_t left_logged; /* pending count the last "exit: ... stay in the spool" line named */
+  bool dry_run_at_open; /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -187,7 +190,7 @@ void tracer_refresh(tracer *t) {
 static void on_settled(void *ctx, const uint8_t *marks, size_t len, bool durable) {
   (void)durable;
   tracer *t = ctx;
-  state_record(t->st, marks, len);
+  if (!t->dry_run_at_open) state_record(t->st, marks, len); /* a dry run records nothing */
 }
 
 /* The writer made spans durable: the exporter may send them now. Writer thread. */
@@ -196,21 +199,37 @@ static void on_written(void *ctx) {
   exporter_wake(t->exp);
 }
 
-static void mark_one(void *ctx, const char *session_id, const char *key) {
-  state_mark(ctx, session_id, key);
-}
-
 /* Marks stored in the spool by a process that may have died before recording them: record
- * them now (those already recorded are skipped), before any reconcile could emit their spans
- * again. JS thread, at open. */
+ * them now (those already recorded are skipped), on the writer thread, before it stores
+ * anything handed over in this process; a reconcile that emitted their spans again meanwhile
+ * is caught by the guard (queue.h), which finds them recorded. */
 static void on_marks_loaded(void *ctx, const uint8_t *marks, size_t len) {
   tracer *t = ctx;
-  const char *session = state_marks_each(marks, len, NULL, NULL);
-  if (!session) return;
-  state_begin(t->st, session);
-  state_marks_each(marks, len, mark_one, t->st);
-  state_commit(t->st);
+  state_guard *g = state_guard_open(t->st, state_marks_each(marks, len, NULL, NULL));
+  if (g) state_guard_record(g, marks, len);
+  state_guard_close(g);
 }
+
+/* The writer finished loading what earlier processes left. Writer thread. */
+static void on_spool_loaded(void *ctx, const spool_load_stats *stats) {
+  tracer *t = ctx;
+  __atomic_store_n(&t->spans_loaded, (uint64_t)stats->spans, __ATOMIC_RELAXED);
+  if (stats->spans) {
+    log_info("%zu unsent spans from an earlier run are queued again", stats->spans);
+    exporter_notify(t->exp);
+  }
+}
+
+/* The writer's guard (queue.h): a unit's session file under its lock. Writer thread. */
+static void *guard_open(void *ctx, const uint8_t *marks, size_t len) {
+  tracer *t = ctx;
+  return state_guard_open(t->st, state_marks_each(marks, len, NULL, NULL));
+}
+static bool guard_recorded(void *g, const char *key) { return state_guard_recorded(g, key); }
+static void guard_record(void *g, const uint8_t *marks, size_t len) {
+  state_guard_record(g, marks, len);
+}
+static void guard_close(void *g) { state_guard_close(g); }
 
 tracer *tracer_open(const char *const *envp, const char *version) {
   tracer *t = calloc(1, sizeof *t);
@@ -230,27 +249,30 @@ tracer *tracer_open(const char *const *envp, const char *version) {
     tracer_free(t);
     return NULL;
   }
-  size_t forgotten = state_gc(t->st, time(NULL) - STATE_IDLE_DAYS * 86400);
-  if (forgotten)
-    log_info("forgot the state of %zu sessions idle for %d days", forgotten, STATE_IDLE_DAYS);
   /* Spans an earlier process could not send (a crash, kill -9, no backend yet) go first; the
    * marks stored with them are recorded before any snapshot is reconciled (roll forward). */
   queue_on_settled(t->q, on_settled, t);
   queue_on_written(t->q, on_written, t);
-  t->sp = spool_open(t->cfg->spool_dir, t->cfg->spool_fsync);
-  t->spans_loaded = queue_attach_spool(t->q, t->sp, on_marks_loaded, t);
-  queue_expire(t->q);
-  if (t->spans_loaded) {
-    log_info("%llu unsent spans from an earlier run are queued again",
-             (unsigned long long)t->spans_loaded);
-    exporter_notify(t->exp);
+  if (!t->cfg->dry_run) { /* a dry run records nothing, so it has nothing to guard */
+    queue_guard guard = {guard_open, guard_recorded, guard_record, guard_close, t};
+    queue_set_guard(t->q, &guard);
   }
+  /* A dry run sends nothing, so it owns no spool: it neither adopts other processes' unsent
+   * files (it would discard them) nor records marks (a later real run must still send what a
+   * dry run only built). Its spans live in memory and are discarded, counted and logged. */
+  t->dry_run_at_open = t->cfg->dry_run;
+  t->sp = t->dry_run_at_open ? NULL : spool_open(t->cfg->spool_dir, t->cfg->spool_fsync);
+  if (t->dry_run_at_open)
+    log_info("dry run: the spool is not opened (other processes' unsent spans are left alone) "
+             "and nothing is recorded as sent");
+  /* The writer thread loads them (OpenCode's thread never waits on the spool) */
+  queue_attach_spool(t->q, t->sp, on_marks_loaded, on_spool_loaded, t);
   return t;
 }
 
 /* reconcile's emit: the span is encoded once, here, and its bytes held for the batch that
  * tracer_reconcile queues (and spools) as a whole. */
-static int emit_to_batch(void *ctx, span *s) {
+static int emit_to_batch(void *ctx, span *s, const char *key) {
   tracer *t = ctx;
   if (t->cfg->max_spans_per_payload && t->batch_len >= t->cfg->max_spans_per_payload) {
     span_free(s); /* left unmarked: a later payload emits it */
@@ -279,13 +301,16 @@ static int emit_to_batch(void *ctx, span *s) {
     if (batch) t->batch = batch;
     size_t *lens = batch ? realloc(t->batch_lens, cap * sizeof *lens) : NULL;
     if (lens) t->batch_lens = lens;
-    if (!batch || !lens) {
+    char **keys = lens ? realloc(t->batch_keys, cap * sizeof *keys) : NULL;
+    if (keys) t->batch_keys = keys;
+    if (!batch || !lens || !keys) {
       free(bytes);
       return -1;
     }
     t->batch_cap = cap;
   }
   t->batch[t->batch_len] = bytes;
+  t->batch_keys[t->batch_len] = key ? strdup(key) : NULL; /* no memory: that span unguarded */
   t->batch_lens[t->batch_len++] = len;
   return 0;
 }
@@ -305,8 +330,10 @@ static void queue_batch(tracer *t) {
     /* out of memory: forget the marks; the spans still go, a later snapshot may repeat them */
     state_rollback(t->st);
   }
-  queue_hand_over(t->q, t->batch, t->batch_lens, t->batch_len, marks, marks_len);
+  queue_hand_over(t->q, t->batch, t->batch_lens, (const char *const *)t->batch_keys, t->batch_len,
+                  marks, marks_len);
   free(marks);
+  for (size_t i = 0; i < t->batch_len; i++) free(t->batch_keys[i]);
   t->spans_queued += t->batch_len;
   t->batch_len = 0;
   exporter_notify(t->exp);
@@ -345,6 +372,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   }
   int rc = reconcile_json_live(t->st, &opt, t->live, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
+  t->numbers_unreadable += result->numbers_unreadable;
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
              "rest follow with the next payloads",
@@ -364,7 +392,12 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
 }
 
 void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
-  exporter_flush(t->exp, timeout_ms, out);
+  /* what earlier processes left counts as queued: the load ends first (flush runs off the JS
+   * thread), then the rest of the bound goes to the export */
+  int64_t start = wallclock_steady_ms();
+  queue_wait_loaded(t->q, timeout_ms);
+  long spent = (long)(wallclock_steady_ms() - start);
+  exporter_flush(t->exp, timeout_ms > spent ? timeout_ms - spent : 0, out);
 }
 
 /* Within timeout_ms (+ the few ms an abort takes): send what can be sent, make durable what
@@ -412,24 +445,45 @@ char *tracer_status_json(tracer *t) {
       "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
       "items_skipped", (json_int_t)t->items_skipped, "spans_queued", (json_int_t)t->spans_queued,
       "spans_exported", (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped,
-      "spans_pending", (json_int_t)n.pending, "spans_restored", (json_int_t)t->spans_loaded,
-      "spans_memory_only", (json_int_t)qs.not_durable, "spans_dropped_full",
-      (json_int_t)qs.dropped_full, "spans_dropped_old", (json_int_t)qs.dropped_old, "requests",
-      (json_int_t)n.requests, "failed_requests", (json_int_t)n.failed_requests, "retries",
-      (json_int_t)n.retries, "last_export", "status", (json_int_t)n.last_status, "error",
+      "spans_pending", (json_int_t)n.pending, "spans_restored",
+      (json_int_t)__atomic_load_n(&t->spans_loaded, __ATOMIC_RELAXED), "spans_memory_only",
+      (json_int_t)qs.not_durable, "spans_dropped_full", (json_int_t)qs.dropped_full,
+      "spans_dropped_old", (json_int_t)qs.dropped_old, "requests", (json_int_t)n.requests,
+      "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
+      "last_export", "status", (json_int_t)n.last_status, "error",
       n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms, "key_refused",
       n.key_refused, "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL, "spool",
       "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
       t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
       (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
       (json_int_t)c->shutdown_ms);
-  /* what the live-signal store holds (live.h): signals waiting for their spans */
-  json_t *counters = json_object_get(status, "counters");
-  json_object_set_new(counters, "live_sessions", json_integer((json_int_t)live_sessions(t->live)));
-  json_object_set_new(counters, "live_bytes", json_integer((json_int_t)live_bytes(t->live)));
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
   json_object_set_new(json_object_get(status, "config"), "recover_hours",
                       json_integer(c->recover_hours));
+  /* what the last answer means, in the words of the one table (retry.h), and the table */
+  json_t *counters = json_object_get(status, "counters");
+  json_object_set_new(counters, "spans_discarded", json_integer((json_int_t)n.discarded));
+  json_object_set_new(counters, "numbers_unreadable",
+                      json_integer((json_int_t)t->numbers_unreadable));
+  json_object_set_new(counters, "spans_deduplicated", json_integer((json_int_t)qs.deduplicated));
+  /* what the live-signal store holds (live.h): signals waiting for their spans */
+  json_object_set_new(counters, "live_sessions", json_integer((json_int_t)live_sessions(t->live)));
+  json_object_set_new(counters, "live_bytes", json_integer((json_int_t)live_bytes(t->live)));
+  json_object_set_new(counters, "spans_damaged", json_integer((json_int_t)qs.loaded.damaged_spans));
+  json_object_set_new(json_object_get(status, "spool"), "loading", json_boolean(qs.loading));
+  json_object_set_new(json_object_get(status, "spool"), "foreign_files",
+                      json_integer((json_int_t)qs.loaded.foreign_files));
+  json_t *last = json_object_get(status, "last_export");
+  if (n.last_status >= 0) {
+    const retry_class *class = retry_class_of_status(n.last_status);
+    json_object_set_new(last, "class", json_string(class->name));
+    json_object_set_new(last, "kept", json_boolean(class->keeps));
+  }
+  json_object_set_new(last, "moved", json_boolean(n.moved));
+  char *classes = retry_classes_json();
+  json_t *table = classes ? json_loads(classes, 0, NULL) : NULL;
+  free(classes);
+  if (table) json_object_set_new(status, "export_outcomes", table);
   char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
   json_decref(status);
   free(endpoint);
@@ -446,9 +500,10 @@ void tracer_free(tracer *t) {
   outcome_close(); /* after the exporter thread: nothing records past this point */
   if (t->st) state_free(t->st);
   live_free(t->live);
-  for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]);
+  for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]), free(t->batch_keys[i]);
   free(t->batch);
   free(t->batch_lens);
+  free(t->batch_keys);
   config_free(t->cfg);
   free(t->version);
   free(t);

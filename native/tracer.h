@@ -32,7 +32,8 @@ void tracer_refresh(tracer *t);
  * reconcile_json's status; a rejected payload is logged once, as one line. */
 int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result);
 
-/* Waits until what was queued so far is answered, or timeout_ms. */
+/* Waits until what was queued so far (and what earlier processes left in the spool, which the
+ * writer thread loads at start) is answered, or timeout_ms. */
 void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
 
 /* Counters, the resolved backend and the config's health as JSON text (malloc'd, caller

@@ -140,7 +140,13 @@ test('a kill after the spool file is durable but before the state records it nei
       PHOENIX_ENDPOINT: receiver.url,
     });
     assert.equal(out.steps[2].status.counters.spans_restored, 15);
-    assert.equal(out.steps[0].reconcile.spans, 0, 'the marks stored with the spans were recorded before the snapshot');
+    // The marks stored with the spans are recorded by the writer before it stores anything new;
+    // a snapshot reconciled before that emits them again and the writer leaves them out.
+    assert.equal(
+      out.steps[0].reconcile.spans,
+      out.steps[2].status.counters.spans_deduplicated,
+      'emitted again only what the writer then left out',
+    );
     const got = deliveries(receiver);
     assert.equal(got.size, 15);
     assert.ok(

@@ -334,10 +334,11 @@ async function startReceiver(options = {}) {
       receivedAt: Date.now(),
     };
 
-    // What a real collector would answer if the test does not say otherwise.
+    // What a real collector would answer if the test does not say otherwise. The spans of a
+    // POST are decoded whatever its path: a test may answer another path itself (the target
+    // of a redirect).
     let fallback = 200;
     if (req.method !== 'POST') fallback = 405;
-    else if (path !== '/v1/traces') fallback = 404;
     else if (!/^application\/x-protobuf\b/i.test(headers['content-type'] || '')) fallback = 415;
     else {
       try {
@@ -347,6 +348,7 @@ async function startReceiver(options = {}) {
         fallback = 400;
       }
     }
+    if (fallback === 200 && path !== '/v1/traces') fallback = 404;
 
     const index = requests.push(record) - 1;
     if (options.hang && options.hang(record, index)) {

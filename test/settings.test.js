@@ -45,7 +45,10 @@ test('the settings table of docs/settings.md names every variable and file key o
     assert.ok(row, `a docs/settings.md row for ${names.join(', ')}`);
     for (const env of s.env) assert.ok(row.envs.includes(env), `${env} in the row: ${row.line}`);
     for (const key of [s.keys[0], s.old_keys[0]].filter(Boolean))
-      assert.ok(row.keys.includes(key) || rows.some((r) => r.keys.includes(key)), `${key} in the docs/settings.md table`);
+      assert.ok(
+        row.keys.includes(key) || rows.some((r) => r.keys.includes(key)),
+        `${key} in the docs/settings.md table`,
+      );
     if (s.default !== null && s.default !== undefined)
       assert.ok(
         row.defaults.includes(String(s.default)),

@@ -17,18 +17,26 @@ function loadedPackage(regs) {
 
 // The HTTP status of an empty POST says whether the path is the OTLP traces path: a collector
 // answers 400/415 (bad body) or 401/403 (credentials come later); 404/405 mean another path.
-function endpointVerdict(code, endpoint) {
+function endpointVerdict(code, endpoint, location) {
+  const { outcomeClass } = require('./status.js');
+  const cls = outcomeClass({ status: code });
   if (code === 404 || code === 405)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request: nothing takes traces at this path)`,
       fix: `the endpoint answers but not as an OTLP/HTTP traces receiver: its path should end in /v1/traces (${endpoint}); check the host, port and path`,
     };
+  if (code >= 300 && code < 400)
+    return {
+      ok: false,
+      detail: `${endpoint} (HTTP ${code} to an empty request: moved${location ? ` to ${location}` : ''})`,
+      fix: `the endpoint redirects${location ? ` to ${location}` : ''}; spans are not sent there (${cls ? cls.effect : 'they wait'}): set the endpoint to the new location if it is your backend`,
+    };
   if (code >= 500)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request)`,
-      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; spans wait in the spool meanwhile`,
+      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; meanwhile ${cls ? `spans it answers so are ${cls.keeps ? 'kept' : 'not kept'}: ${cls.effect}` : 'see the log'}`,
     };
   return { ok: true, detail: `${endpoint} (HTTP ${code} to an empty request)` };
 }
@@ -172,9 +180,18 @@ async function doctor() {
       method: 'POST',
       headers: { 'content-type': 'application/x-protobuf' },
       body: new Uint8Array(0),
+      redirect: 'manual', // the exporter follows only a 307/308 to the same host: doctor sees the answer itself
       signal: AbortSignal.timeout(10000),
     });
-    const v = endpointVerdict(response.status, s.backend.endpoint);
+    let v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'));
+    if ((response.status === 307 || response.status === 308) && response.headers.get('location')) {
+      const target = new URL(response.headers.get('location'), url);
+      if (target.hostname === url.hostname && !(url.protocol === 'https:' && target.protocol === 'http:'))
+        v = {
+          ok: true,
+          detail: `${s.backend.endpoint} (HTTP ${response.status}: followed to ${target.origin}${target.pathname}; set the endpoint there to save a request per batch)`,
+        };
+    }
     if (!check('endpoint answers', v.ok, v.detail, v.fix)) return finish();
   } catch (error) {
     const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
@@ -237,10 +254,13 @@ async function doctor() {
     result.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
   // The exporter's error already starts "HTTP <code>" when there was an answer.
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
+  const cls = e.status !== undefined ? require('./status.js').outcomeClass(e) : undefined;
   const refused =
-    e.status === 401 || e.status === 403
-      ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
-      : `the backend did not accept the span (${answer}); the log ${after.config.log_file} has the details`;
+    cls && cls.name === 'moved'
+      ? `the endpoint moved (${answer}): spans are kept and not sent until the endpoint is changed; set it to the new location if it is your backend`
+      : e.status === 401 || e.status === 403
+        ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
+        : `the backend did not accept the span (${answer}${cls ? `: ${cls.effect}` : ''}); the log ${after.config.log_file} has the details`;
   check(
     'test span',
     accepted,

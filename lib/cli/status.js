@@ -19,9 +19,11 @@ const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
 
-// native/spool.h: "OATSPOOL2\n", then records of [u32 length][u32 crc32][u8 kind][bytes]
-// (kind 1 a span, 2 the dedup marks of the spans after it); files of the first format have no
-// kind byte and hold spans only.
+// native/spool.h: "OATSPOOL3\n", a 44-byte header (its spans count at offset 32), then records
+// of [u32 sync][u32 length][u8 kind][u32 crc][u32 crc][bytes]; the formats before it:
+// "OATSPOOL2\n" records of [u32 length][u32 crc32][u8 kind][bytes] (kind 1 a span, 2 the dedup
+// marks of the spans after it) and "OATSPOOL1\n" (no kind byte: spans only). A file of
+// another magic is another version's: counted as bytes only.
 const SPOOL_MAGIC = { 'OATSPOOL1\n': 8, 'OATSPOOL2\n': 9 };
 const SPAN_KIND = 1;
 
@@ -33,7 +35,9 @@ function countSpoolFile(file) {
   } catch {
     return { spans: 0, bytes: 0 };
   }
-  const head = SPOOL_MAGIC[buf.toString('latin1', 0, 10)];
+  const magic = buf.toString('latin1', 0, 10);
+  if (magic === 'OATSPOOL3\n') return { spans: buf.length >= 54 ? buf.readUInt32LE(42) : 0, bytes: buf.length };
+  const head = SPOOL_MAGIC[magic];
   if (head === undefined) return { spans: 0, bytes: buf.length };
   let spans = 0;
   for (let at = 10; at + head <= buf.length; ) {
@@ -112,6 +116,7 @@ function headline(config, last, waiting) {
     };
   }
   const ago = last ? ` (${when(last.at_ms)})` : '';
+  const cls = last && outcomeClass(last);
   if (!last && waiting)
     return { state: 'waiting', says: "no export answered yet: spans wait for the backend's first answer" };
   if (!last) return { state: 'sending', says: 'configured; nothing exported yet' };
@@ -122,10 +127,33 @@ function headline(config, last, waiting) {
     };
   if (last.ok) return { state: 'sending', says: `last export accepted${ago}` };
   const why = last.error || (last.status > 0 ? `HTTP ${last.status}` : 'no answer');
+  // The words for what became of the spans are the core's one table (native/retry.h).
+  if (cls && cls.name === 'moved') return { state: 'moved', says: `the endpoint moved: ${why}${ago}; ${cls.effect}` };
   return {
     state: 'failing',
-    says: `the backend is not accepting spans: ${why}${ago}; they wait in the spool and are retried`,
+    says: `the backend is not accepting spans: ${why}${ago}; ${cls ? cls.effect : 'see the log'}`,
   };
+}
+
+let outcomeTable;
+/** The core's classes of export answers (native/retry.h): [{name, answers, effect, keeps, statuses}]. */
+function outcomeClasses() {
+  if (!outcomeTable) {
+    try {
+      outcomeTable = JSON.parse(require('../native.js').binding.exportOutcomes());
+    } catch {
+      outcomeTable = { classes: [] };
+    }
+  }
+  return outcomeTable.classes;
+}
+
+/** The class of an outcome (its own name when it has one, else the one its status falls in). */
+function outcomeClass(last) {
+  const classes = outcomeClasses();
+  if (last.class) return classes.find((c) => c.name === last.class);
+  const status = last.status > 0 ? last.status : 0;
+  return classes.find((c) => c.statuses.some(([from, to]) => status >= from && status <= to));
 }
 
 function when(ms) {
@@ -193,6 +221,7 @@ function collect(native) {
     settings: config.settings,
     spool: { dir: config.spool.dir, ...total, processes },
     last_export: last,
+    export_outcomes: outcomeClasses(),
     registrations: reg.findRegistrations().map((r) => ({
       route: r.kind === 'file' ? 'plugin file' : 'opencode.json',
       file: r.file,
@@ -248,4 +277,4 @@ function status(flags) {
   console.log(lines.join('\n'));
 }
 
-module.exports = { status, collect, readSpool, headline };
+module.exports = { status, collect, readSpool, headline, outcomeClasses, outcomeClass };

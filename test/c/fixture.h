@@ -50,7 +50,8 @@ typedef struct {
   int refuse; /* when set, emit refuses spans (a full queue) */
 } collected;
 
-static inline int collect(void *ctx, span *s) {
+static inline int collect(void *ctx, span *s, const char *key) {
+  (void)key;
   collected *c = ctx;
   if (c->refuse || c->len == sizeof c->items / sizeof c->items[0]) {
     span_free(s);

@@ -48,6 +48,7 @@ typedef struct {
   size_t body_len;         /* 0 with a body: strlen(body) */
   bool hang;               /* read the request, never answer: until server_stop or the client
                             * hangs up */
+  const char *location;    /* Location value (a redirect); NULL for none */
 } server_reply;
 
 typedef struct {
@@ -309,6 +310,8 @@ static inline bool server_answer(int fd, const server_reply *reply) {
   int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, server_reason(status));
   if (reply->retry_after)
     n += snprintf(head + n, sizeof head - (size_t)n, "Retry-After: %s\r\n", reply->retry_after);
+  if (reply->location)
+    n += snprintf(head + n, sizeof head - (size_t)n, "Location: %s\r\n", reply->location);
   if (status != 204) /* a 204 has no body, so no length (RFC 9110 8.6) */
     n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", body_len);
   n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");

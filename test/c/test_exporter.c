@@ -46,7 +46,7 @@ static void push_spans(queue *q, exporter *e, uint32_t first, uint32_t n) {
   size_t lens[64];
   CHECK(n <= 64);
   for (uint32_t i = 0; i < n && i < 64; i++) data[i] = encode_span(first + i, &lens[i]);
-  CHECK(queue_hand_over(q, data, lens, n, NULL, 0) == 0);
+  CHECK(queue_hand_over(q, data, lens, NULL, n, NULL, 0) == 0);
   exporter_notify(e);
 }
 

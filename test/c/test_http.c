@@ -261,6 +261,90 @@ static void test_retryable_statuses_are_the_otlp_ones(void) {
     CHECK(!http_status_retryable(final[i]));
 }
 
+static void post_to(const char *url, http_response *resp) {
+  static const char *const headers[] = {"api_key: secret-key-123"};
+  http_request req = {.url = url,
+                      .headers = headers,
+                      .n_headers = 1,
+                      .body = (const uint8_t *)"span bytes",
+                      .body_len = 10,
+                      .timeout_ms = 5000};
+  http_post(&req, resp);
+}
+
+/* 307/308 to the same host are followed with the body and headers; the answer is the last. */
+static void test_a_307_or_308_to_the_same_host_is_followed_with_the_body(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 307, .location = "/v1/moved"}, {.status = 200}};
+  CHECK_INT(server_start(&srv, script, 2), 0);
+  http_response resp;
+  post_to(srv.url, &resp);
+  CHECK_INT(resp.status, 200);
+  CHECK_INT(resp.hops, 1);
+  CHECK_INT(server_requests(&srv), 2);
+  const server_request *r = server_request_at(&srv, 1);
+  CHECK_STR(r->path, "/v1/moved");
+  CHECK_STR((const char *)r->body, "span bytes");
+  char key[64];
+  CHECK(server_header(r, "api_key", key, sizeof key));
+  http_response_free(&resp);
+  server_stop(&srv);
+  server_free(&srv);
+}
+
+/* To another host (localhost is another name than 127.0.0.1), nothing is sent there: the
+ * redirect is returned with its location, and the key never leaves for the other host. */
+static void test_a_redirect_to_another_host_is_not_followed(void) {
+  test_server other;
+  CHECK_INT(server_start(&other, NULL, 0), 0);
+  char elsewhere[128];
+  snprintf(elsewhere, sizeof elsewhere, "http://localhost:%d/v1/traces?token=abc", other.port);
+  test_server srv;
+  server_reply script[] = {{.status = 308, .location = elsewhere}};
+  CHECK_INT(server_start(&srv, script, 1), 0);
+  http_response resp;
+  post_to(srv.url, &resp);
+  CHECK_INT(resp.status, 308);
+  CHECK_INT(resp.hops, 0);
+  char shown[128];
+  snprintf(shown, sizeof shown, "http://localhost:%d/v1/traces", other.port);
+  CHECK_STR(resp.location, shown); /* no query: it may hold a secret */
+  CHECK_INT(server_requests(&other), 0);
+  http_response_free(&resp);
+  server_stop(&srv);
+  server_free(&srv);
+  server_stop(&other);
+  server_free(&other);
+}
+
+static void test_a_redirect_loop_stops_after_the_hop_limit(void) {
+  test_server srv;
+  server_reply script[SERVER_MAX_SCRIPT];
+  for (size_t i = 0; i < SERVER_MAX_SCRIPT; i++)
+    script[i] = (server_reply){.status = 307, .location = "/v1/traces"};
+  CHECK_INT(server_start(&srv, script, SERVER_MAX_SCRIPT), 0);
+  http_response resp;
+  post_to(srv.url, &resp);
+  CHECK_INT(resp.status, 307);
+  CHECK_INT(resp.hops, HTTP_MAX_HOPS);
+  CHECK_INT(server_requests(&srv), HTTP_MAX_HOPS + 1);
+  http_response_free(&resp);
+  server_stop(&srv);
+  server_free(&srv);
+}
+
+static void test_redirect_rules(void) {
+  CHECK(http_redirect_allowed("http://a.example/v1/traces", "https://a.example/v1/traces"));
+  CHECK(http_redirect_allowed("https://a.example/x", "https://A.example:443/y"));
+  CHECK(!http_redirect_allowed("https://a.example/x", "http://a.example/x"));
+  CHECK(!http_redirect_allowed("https://a.example/x", "https://b.example/x"));
+  CHECK(!http_redirect_allowed("https://a.example/x", "https://a.example:8443/x"));
+  CHECK(!http_redirect_allowed("https://a.example/x", NULL));
+  char shown[128];
+  http_url_display("https://user:pw@a.example:4318/v1/traces?k=1#f", shown, sizeof shown);
+  CHECK_STR(shown, "https://a.example:4318/v1/traces");
+}
+
 static void test_body_first_line_is_printable_and_bounded(void) {
   char out[16];
   const char *body = "bad \x1b[31mkey\tx\r\nsecond line";
@@ -292,6 +376,10 @@ int main(void) {
   RUN(test_only_http_and_https_urls_are_posted);
   RUN(test_retryable_statuses_are_the_otlp_ones);
   RUN(test_body_first_line_is_printable_and_bounded);
+  RUN(test_a_307_or_308_to_the_same_host_is_followed_with_the_body);
+  RUN(test_a_redirect_to_another_host_is_not_followed);
+  RUN(test_a_redirect_loop_stops_after_the_hop_limit);
+  RUN(test_redirect_rules);
   http_thread_cleanup();
   return check_done();
 }

@@ -272,7 +272,7 @@ static void test_a_fifo_or_a_link_at_a_state_file_is_refused_and_named(void) {
   CHECK(log_mentions(link, "a symbolic link"));
 }
 
-static void count_record(void *ctx, uint64_t file_id, time_t born, int kind, uint8_t *data,
+static void count_record(void *ctx, uint64_t file_id, int64_t born, int kind, uint8_t *data,
                          size_t len) {
   (void)file_id, (void)born, (void)kind, (void)len;
   (*(size_t *)ctx)++;
@@ -295,7 +295,7 @@ static void test_planted_spool_files_of_a_dead_process_are_refused_and_named(voi
   spool *sp = spool_open(root, false);
   CHECK(sp != NULL);
   size_t records = 0;
-  CHECK_INT(spool_load(sp, count_record, &records), 0);
+  CHECK_INT(spool_load(sp, count_record, &records, NULL, NULL), 0);
   CHECK(outside_untouched());
   CHECK(log_mentions("0000000000000001.spool", "a symbolic link"));
   CHECK(log_mentions("0000000000000002.spool", "not a regular file"));

@@ -1,3 +1,4 @@
+#include <jansson.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -35,6 +36,93 @@ static int run_fixture(state *st, const reconcile_options *opt, const char *path
   if (rc != 0 && payload) fprintf(stderr, "  reconcile: %s\n", r.error);
   free(payload);
   return rc;
+}
+
+/* A tool output far over the limit is not escaped whole into the next call's input.value (a
+ * 50 MB output cost seconds there): the attribute is what the whole JSON would have given, its
+ * first bytes and a marker with the whole JSON's size. */
+/* The one-bash capture with its bash output replaced by out, as payload text. */
+static char *with_bash_output(const char *out) {
+  char *text = fixture_payload(ONE_BASH, "close");
+  json_t *p = json_loads(text, 0, NULL);
+  free(text);
+  json_t *messages = json_object_get(p, "messages");
+  for (size_t i = 0; i < json_array_size(messages); i++) {
+    json_t *parts = json_object_get(json_array_get(messages, i), "parts");
+    for (size_t j = 0; j < json_array_size(parts); j++) {
+      json_t *part = json_array_get(parts, j);
+      if (json_is_string(json_object_get(part, "tool")))
+        json_object_set_new(json_object_get(part, "state"), "output", json_string(out));
+    }
+  }
+  char *payload = json_dumps(p, JSON_COMPACT);
+  json_decref(p);
+  return payload;
+}
+
+static const char *marker_of(const char *value, size_t *keep) {
+  const char *at = value ? strstr(value, "…[truncated: ") : NULL;
+  *keep = at ? (size_t)(at - value) : 0;
+  return at ? at : "";
+}
+
+/* A tool output far over the limit (50 MB cost seconds) is cut before it is parsed and is
+ * neither escaped nor copied whole afterwards: every attribute made from it is what the whole
+ * output gives (its first bytes, and markers with the whole size and character count), for
+ * small and huge outputs alike (escapes, multibyte characters, surrogate pairs, controls). */
+static void test_a_huge_tool_output_gives_the_same_attributes(void) {
+  static const char unit[] = "ab\"c\nd\\e\xc3\xa9\xf0\x9f\x98\x80\x01z";
+  for (size_t n = 100000; n <= 3000000; n += 2900000) {
+    size_t u = sizeof unit - 1, count = n / u;
+    char *out = malloc(count * u + 1);
+    for (size_t i = 0; i < count; i++) memcpy(out + i * u, unit, u);
+    out[count * u] = '\0';
+    size_t out_len = count * u, out_chars = 0;
+    for (size_t i = 0; i < out_len; i++) out_chars += ((unsigned char)out[i] & 0xC0) != 0x80;
+    char *payload = with_bash_output(out);
+    json_t *whole = json_pack("[{s:s, s:s, s:s}]", "tool_call_id", "call_bash_5", "tool", "bash",
+                              "output", out);
+    char *expected = json_dumps(whole, JSON_COMPACT);
+    json_decref(whole);
+    for (int hidden = 0; hidden < 2; hidden++) {
+      reconcile_options opt = all_on;
+      opt.max_attr_bytes = 4096;
+      opt.log_tool_content = !hidden;
+      state *st = state_new(NULL);
+      collected c = {0};
+      reconcile_result r;
+      CHECK_INT(run(st, &opt, payload, &c, &r), 0);
+      const char *input = NULL, *output = NULL;
+      for (size_t i = 0; i < c.len; i++) {
+        if (attr_s(c.items[i], "llm.input_messages.0.message.tool_call_id"))
+          input = attr_s(c.items[i], "input.value");
+        if (strcmp(c.items[i]->name, "bash") == 0) output = attr_s(c.items[i], "output.value");
+      }
+      char want[128];
+      size_t keep;
+      const char *m;
+      if (!hidden) { /* hidden, the output is "<redacted>" in it */
+        m = marker_of(input, &keep);
+        snprintf(want, sizeof want, "…[truncated: %zu of %zu bytes shown]", keep, strlen(expected));
+        CHECK_STR(m, want);
+        CHECK(keep > 0 && strncmp(input, expected, keep) == 0);
+      }
+      if (hidden) {
+        snprintf(want, sizeof want, "<redacted (%zu chars)>", out_chars);
+        CHECK_STR(output ? output : "", want);
+      } else {
+        m = marker_of(output, &keep);
+        snprintf(want, sizeof want, "…[truncated: %zu of %zu bytes shown]", keep, out_len);
+        CHECK_STR(m, want);
+        CHECK(keep > 0 && strncmp(output, out, keep) == 0);
+      }
+      collected_clear(&c);
+      state_free(st);
+    }
+    free(expected);
+    free(payload);
+    free(out);
+  }
 }
 
 static void test_idle_snapshot_makes_turn_llm_tool_tree(void) {
@@ -1129,6 +1217,7 @@ static void test_tool_the_user_aborted_ends_error(void) {
 }
 
 int main(void) {
+  RUN(test_a_huge_tool_output_gives_the_same_attributes);
   int log_fd = mkstemp(log_path);
   if (log_fd >= 0) close(log_fd);
   log_open(log_path);

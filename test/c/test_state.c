@@ -260,21 +260,51 @@ static void test_files_are_private(void) {
   CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 }
 
-static void test_gc_forgets_sessions_idle_for_a_week(void) {
+static void test_a_session_idle_for_a_month_is_still_remembered(void) {
   fresh_dir();
   state *st = state_new(dir);
   mark_and_commit(st, "old", "k");
-  mark_and_commit(st, "new", "k");
+  state_free(st);
   char path[512];
   file_path("old", path, sizeof path);
-  struct timespec times[2] = {{time(NULL) - 8 * 86400, 0}, {time(NULL) - 8 * 86400, 0}};
+  struct timespec times[2] = {{time(NULL) - 31 * 86400, 0}, {time(NULL) - 31 * 86400, 0}};
   CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
-  CHECK_INT(state_gc(st, time(NULL) - 7 * 86400), 1);
-  struct stat sb;
-  CHECK(stat(path, &sb) != 0);
-  file_path("new", path, sizeof path);
-  CHECK(stat(path, &sb) == 0);
+  st = state_new(dir);
+  state_begin(st, "old");
+  CHECK(state_seen(st, "old", "k"));
+  state_rollback(st);
   state_free(st);
+}
+
+/* The writer's guard: under the file's lock, what another process recorded is seen, and a
+ * record adds only the keys the file lacks (two processes' writers never both store a span). */
+static void test_the_guard_sees_what_another_process_recorded(void) {
+  fresh_dir();
+  state *a = state_new(dir), *b = state_new(dir);
+  static const uint8_t marks[] = "ses\0llm:1\0llm:2";
+  state_guard *g = state_guard_open(a, "ses");
+  CHECK(g != NULL);
+  CHECK(!state_guard_recorded(g, "llm:1"));
+  CHECK_INT(state_guard_record(g, marks, sizeof marks), 0);
+  state_guard_close(g);
+  g = state_guard_open(b, "ses");
+  CHECK(state_guard_recorded(g, "llm:1") && state_guard_recorded(g, "llm:2"));
+  CHECK(!state_guard_recorded(g, "llm:3"));
+  static const uint8_t again[] = "ses\0llm:2\0llm:3";
+  CHECK_INT(state_guard_record(g, again, sizeof again), 0);
+  state_guard_close(g);
+  char path[512], text[256] = "";
+  file_path("ses", path, sizeof path);
+  FILE *f = fopen(path, "r");
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  CHECK_STR(text, "oat-state 1\n\nllm:1\nllm:2\n\nllm:3\n"); /* llm:2 once */
+  state_begin(b, "ses");
+  CHECK(state_seen(b, "ses", "llm:3"));
+  state_rollback(b);
+  state_free(a);
+  state_free(b);
 }
 
 static void test_memory_only_state_needs_no_directory(void) {
@@ -381,7 +411,8 @@ int main(void) {
   RUN(test_torn_last_line_is_ignored_and_appends_still_work);
   RUN(test_hostile_session_ids_stay_inside_the_directory);
   RUN(test_files_are_private);
-  RUN(test_gc_forgets_sessions_idle_for_a_week);
+  RUN(test_a_session_idle_for_a_month_is_still_remembered);
+  RUN(test_the_guard_sees_what_another_process_recorded);
   RUN(test_memory_only_state_needs_no_directory);
   RUN(test_many_sessions_stay_bounded_in_memory_and_still_dedup);
   fresh_dir();

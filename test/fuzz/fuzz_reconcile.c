@@ -33,7 +33,8 @@ typedef struct {
   size_t emitted; /* all spans emit saw, kept or not */
 } sink;
 
-static int emit(void *ctx, span *s) {
+static int emit(void *ctx, span *s, const char *key) {
+  (void)key;
   sink *k = ctx;
   k->emitted++;
   fuzz_check_span_utf8(s);

@@ -4,7 +4,10 @@
 // stdin: {"steps": [{"fixture": "path", "type": "close"} | {"payload": any} | {"flush": ms}
 //                   | {"status": true} | {"shutdown": ms} | {"writeFile": [path, text]}
 //                   | {"durable": ms} (wait until the spool holds every span handed over)
-//                   | {"timedShutdown": ms} (how long shutdown took) | {"remove": path}],
+//                   | {"timedShutdown": ms} (how long shutdown took) | {"remove": path}
+//                   | {"fixture": path, "timed": true} (its reconcile, and how long it took)
+//                   | {"bigOutput": {mb, text}} (the one-bash-call capture with an output of mb MiB
+//                     of text repeated, timed)],
 //         "esm": true?}
 const fs = require('node:fs');
 const path = require('node:path');
@@ -39,9 +42,29 @@ async function main() {
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
       out.push({ times, rss: process.memoryUsage().rss });
+    } else if ('fixture' in step && step.timed) {
+      const p = variant(payload(step.fixture, step.type), step.offset || 0);
+      const t0 = process.hrtime.bigint();
+      const reconcile = api.reconcile(p);
+      out.push({ reconcile, ms: Number(process.hrtime.bigint() - t0) / 1e6 });
     } else if ('fixture' in step)
       out.push({ reconcile: api.reconcile(payload(step.fixture, step.type), step.options) });
-    else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
+    else if ('bigOutput' in step) {
+      const p = variant(payload('one-bash-call/snap-3-session.idle.json'), step.bigOutput.offset || 0);
+      const unit = step.bigOutput.text || 'x';
+      const text = unit.repeat(Math.ceil((step.bigOutput.mb * 1024 * 1024) / Buffer.byteLength(unit)));
+      for (const m of p.messages) for (const part of m.parts) if (part.tool === 'bash') part.state.output = text;
+      const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
+      let reconcile;
+      try {
+        reconcile = api.reconcile(p);
+      } catch (error) {
+        reconcile = { threw: String(error && error.message) };
+      }
+      const cpu = process.cpuUsage(c0); // the thread's work, whatever else the machine runs
+      out.push({ reconcile, ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 });
+    } else if ('payload' in step) out.push({ reconcile: api.reconcile(step.payload) });
     else if ('flush' in step) out.push({ flush: await api.flush(step.flush) });
     else if ('status' in step) out.push({ status: api.status() });
     else if ('shutdown' in step) out.push({ shutdown: api.shutdown(step.shutdown) ?? null });

@@ -24,9 +24,10 @@ function cleanEnv(extra) {
   return Object.assign(env, extra);
 }
 
-function run(script, input, env, { runtime = process.execPath, timeoutMs = 30000, expectSignal } = {}) {
+// args: arguments before the script (a wrapper such as faketime runs the runtime itself).
+function run(script, input, env, { runtime = process.execPath, args = [], timeoutMs = 30000, expectSignal } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(runtime, [path.join(__dirname, script)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(runtime, [...args, path.join(__dirname, script)], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '',
       stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
