@@ -558,6 +558,15 @@ size_t live_permissions(const live_store *ls, const char *session, const char *m
   return n;
 }
 
+bool live_permission_pending(const live_store *ls, const char *session, const char *message,
+                             const char *call) {
+  const live_permission *p[LIVE_ITEMS_MAX];
+  size_t n = live_permissions(ls, session, message, call, p, LIVE_ITEMS_MAX);
+  for (size_t i = 0; i < n && i < LIVE_ITEMS_MAX; i++)
+    if (!p[i]->reply) return true;
+  return false;
+}
+
 size_t live_errors(const live_store *ls, const char *session, int64_t from_ms, int64_t to_ms,
                    const live_error **out, size_t max) {
   const session_rec *s = find(ls, session);

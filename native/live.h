@@ -98,6 +98,11 @@ size_t live_retries(const live_store *ls, const char *session, int64_t from_ms, 
 size_t live_permissions(const live_store *ls, const char *session, const char *message,
                         const char *call, const live_permission **out, size_t max);
 
+/* Whether a permission was asked for tool call (message, call) of session and its answer is not
+ * here yet: OpenCode may store the call's end before the plugin hears the answer. */
+bool live_permission_pending(const live_store *ls, const char *session, const char *message,
+                             const char *call);
+
 /* The session errors seen in [from_ms, to_ms), oldest first. */
 size_t live_errors(const live_store *ls, const char *session, int64_t from_ms, int64_t to_ms,
                    const live_error **out, size_t max);

@@ -322,7 +322,8 @@ static void live_turn(walk *w, span *s, const session_view *root, const long *ow
   for (size_t c = 0; c < n_children; c++)
     if (children[c].linked && memcmp(children[c].trace_id, trace_id, 16) == 0)
       live_turn_totals(w->live, children[c].id, INT64_MIN, INT64_MAX, &retries, &wait);
-  if (seen) {
+  /* present when the turn was watched live (else unknown, which is not 0) */
+  if (seen || retries || wait) {
     attrs_int(&w->at, s, "opencode.turn.retries", retries);
     attrs_int(&w->at, s, "opencode.turn.permission_wait_ms", wait);
   }
@@ -421,6 +422,11 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   if (!reconcile_id_ok(call_id) || !tool || !status) return;
   bool done = strcmp(status, "completed") == 0 || strcmp(status, "error") == 0;
   if (!done && !interrupted) return;
+  /* asked for a permission whose answer the plugin has not heard yet (OpenCode stored the call's
+   * end first): the span waits for it, until the turn is over */
+  if (done && !interrupted && !w->closing && w->live &&
+      live_permission_pending(w->live, sv->id, m->id, call_id))
+    return;
 
   text key = {0};
   text_addf(&key, "tool:%s:", m->id);

@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "live.h"
 #include "payload.h"
+#include "reconcile.h"
+#include "state.h"
 
 static long feed(live_store *ls, const char *json) {
   json_error_t err;
@@ -278,6 +281,119 @@ static void test_tool_definitions_are_kept_by_id(void) {
   live_free(ls);
 }
 
+/* One turn: user u at T+1000, assistant a (created T+1100, completed T+1900) with a bash call
+ * the user allowed, then the final answer b. live: what the plugin adds to the payload. */
+static char *turn_payload(const char *type, const char *live) {
+  char *out = malloc(8192);
+  snprintf(
+      out, 8192,
+      "{\"type\":\"%s\",\"sessionID\":\"ses_p\",\"messages\":["
+      "{\"info\":{\"id\":\"msg_u\",\"sessionID\":\"ses_p\",\"role\":\"user\",\"time\":{"
+      "\"created\":1796500001000}},\"parts\":[{\"id\":\"prt_1\",\"sessionID\":\"ses_p\","
+      "\"messageID\":\"msg_u\",\"type\":\"text\",\"text\":\"run it\"}]},"
+      "{\"info\":{\"id\":\"msg_a\",\"sessionID\":\"ses_p\",\"role\":\"assistant\",\"parentID\":"
+      "\"msg_u\",\"agent\":\"build\",\"finish\":\"tool-calls\",\"time\":{\"created\":"
+      "1796500001100,\"completed\":1796500001900}},\"parts\":[{\"id\":\"prt_2\",\"sessionID\":"
+      "\"ses_p\",\"messageID\":\"msg_a\",\"type\":\"tool\",\"callID\":\"call_1\",\"tool\":"
+      "\"bash\",\"state\":{\"status\":\"completed\",\"input\":{\"command\":\"ls\"},\"output\":"
+      "\"x\",\"time\":{\"start\":1796500001200,\"end\":1796500001800}}}]},"
+      "{\"info\":{\"id\":\"msg_b\",\"sessionID\":\"ses_p\",\"role\":\"assistant\",\"parentID\":"
+      "\"msg_u\",\"agent\":\"build\",\"finish\":\"stop\",\"time\":{\"created\":1796500002000,"
+      "\"completed\":1796500002500}},\"parts\":[]}]%s%s}",
+      type, live ? ",\"live\":" : "", live ? live : "");
+  return out;
+}
+
+static int reconcile_live(state *st, live_store *ls, const char *payload, collected *c) {
+  static const reconcile_options on = {
+      .log_prompts = true, .log_tool_details = true, .log_tool_content = true};
+  reconcile_result r;
+  int rc = reconcile_json_live(st, &on, ls, payload, strlen(payload), collect, c, &r);
+  state_commit(st);
+  return rc;
+}
+
+static size_t events_named(const span *s, const char *name) {
+  size_t n = 0;
+  for (size_t i = 0; s && i < s->n_events; i++) n += strcmp(s->events[i].name, name) == 0;
+  return n;
+}
+
+static void test_a_tool_call_waits_for_its_permission_answer(void) {
+  state *st = state_new(NULL);
+  live_store *ls = live_new();
+  collected c = {0};
+  /* the ask came with the payload, the answer not yet (OpenCode stored the call's end first) */
+  char *p = turn_payload("reconcile",
+                         "{\"sessions\":{\"ses_p\":{\"permissions\":[{\"id\":\"per_1\",\"type\":"
+                         "\"bash\",\"patterns\":[\"ls\"],\"message\":\"msg_a\",\"call\":\"call_1\","
+                         "\"asked\":1796500001300}]}}}");
+  CHECK_INT(reconcile_live(st, ls, p, &c), 0);
+  free(p);
+  CHECK(find_span(&c, "bash") == NULL);
+  CHECK_INT(count_kind(&c, "LLM"), 2);
+  collected_clear(&c);
+  /* the answer comes with the next payload: the span, with both events and the wait */
+  p = turn_payload("reconcile", "{\"sessions\":{\"ses_p\":{\"permissions\":[{\"id\":\"per_1\","
+                                "\"reply\":\"once\",\"replied\":1796500001700}]}}}");
+  CHECK_INT(reconcile_live(st, ls, p, &c), 0);
+  free(p);
+  span *bash = find_span(&c, "bash");
+  CHECK(bash != NULL);
+  CHECK_INT(events_named(bash, "opencode.permission.asked"), 1);
+  CHECK_INT(events_named(bash, "opencode.permission.replied"), 1);
+  collected_clear(&c);
+  /* the turn closes: its Turn carries the wait, and the store lets go of the session */
+  p = turn_payload("close", NULL);
+  CHECK_INT(reconcile_live(st, ls, p, &c), 0);
+  free(p);
+  CHECK_INT(attr_i(find_span(&c, "Turn"), "opencode.turn.permission_wait_ms"), 400);
+  CHECK_INT(live_sessions(ls), 0);
+  collected_clear(&c);
+  live_free(ls);
+  state_free(st);
+}
+
+static void test_a_turn_that_closes_without_the_answer_sends_the_call(void) {
+  state *st = state_new(NULL);
+  live_store *ls = live_new();
+  collected c = {0};
+  char *p =
+      turn_payload("close", "{\"sessions\":{\"ses_p\":{\"permissions\":[{\"id\":\"per_1\",\"type\":"
+                            "\"bash\",\"message\":\"msg_a\",\"call\":\"call_1\",\"asked\":"
+                            "1796500001300}]}}}");
+  CHECK_INT(reconcile_live(st, ls, p, &c), 0);
+  free(p);
+  span *bash = find_span(&c, "bash");
+  CHECK(bash != NULL);
+  CHECK_INT(events_named(bash, "opencode.permission.asked"), 1);
+  CHECK_INT(events_named(bash, "opencode.permission.replied"), 0);
+  CHECK(find_span(&c, "Turn") != NULL);
+  CHECK_INT(live_sessions(ls), 0);
+  collected_clear(&c);
+  live_free(ls);
+  state_free(st);
+}
+
+static void test_without_live_signals_the_spans_are_as_before(void) {
+  state *st = state_new(NULL);
+  live_store *ls = live_new();
+  collected c = {0};
+  char *p = turn_payload("close", NULL);
+  CHECK_INT(reconcile_live(st, ls, p, &c), 0);
+  free(p);
+  span *llm = find_span(&c, "LLM: unknown"), *turn = find_span(&c, "Turn");
+  CHECK(llm && !span_get(llm, "llm.invocation_parameters") &&
+        !span_get(llm, "opencode.llm.retries"));
+  CHECK(turn && !span_get(turn, "opencode.turn.retries") &&
+        !span_get(turn, "opencode.turn.permission_wait_ms") &&
+        !span_get(turn, "opencode.turn.command"));
+  CHECK(find_span(&c, "bash") != NULL);
+  collected_clear(&c);
+  live_free(ls);
+  state_free(st);
+}
+
 int main(void) {
   RUN(test_each_call_goes_to_the_message_created_before_it);
   RUN(test_a_retried_call_keeps_what_it_was_first_given);
@@ -288,5 +404,8 @@ int main(void) {
   RUN(test_memory_is_bounded);
   RUN(test_what_cannot_be_read_is_skipped_and_counted);
   RUN(test_tool_definitions_are_kept_by_id);
+  RUN(test_a_tool_call_waits_for_its_permission_answer);
+  RUN(test_a_turn_that_closes_without_the_answer_sends_the_call);
+  RUN(test_without_live_signals_the_spans_are_as_before);
   return check_done();
 }
