@@ -186,6 +186,9 @@ export interface Status {
   unknown_keys: string | null;
   /** How long exit waits for the backend (export.exit_flush_ms, ARIZE_EXIT_FLUSH_MS). */
   exit_flush_ms: number;
+  /** Secret redaction in effect: the built-in detectors (redact.secrets, ARIZE_REDACT_SECRETS)
+   * and how many user rules of each list passed their checks. */
+  redaction: { secrets: boolean; patterns: number; values: number; allow: number };
   /** The native file that was loaded. */
   binary: string;
 }
@@ -194,4 +197,6 @@ export function reconcile(payload: ReconcilePayload | string, options?: { turns?
 export function flush(timeoutMs?: number): Promise<FlushResult>;
 export function shutdown(timeoutMs?: number): void;
 export function status(): Status;
+/** text with its secrets replaced by "<redacted:KIND>" markers under the current settings. */
+export function redact(text: string): { text: string; redactions: number };
 export const version: string;

@@ -296,4 +296,12 @@ function status() {
   return Object.assign(JSON.parse(binding.status()), { binary: file });
 }
 
-module.exports = { reconcile, flush, shutdown, status, version: binding.version };
+/**
+ * text with the secrets the current settings find replaced by "<redacted:KIND>" markers, as a
+ * span would carry it (native/redact.h): {text, redactions}. Reads the settings; sends nothing.
+ */
+function redact(text) {
+  return binding.redactText(String(text));
+}
+
+module.exports = { reconcile, flush, shutdown, status, redact, version: binding.version };

@@ -1,11 +1,14 @@
-/* attrs — the attribute policy (attrs.h): redaction by class, size limits, OPENINFERENCE_HIDE_*,
- * custom attributes. Every redaction marker is written here and nowhere else. */
+/* attrs — the attribute policy (attrs.h): redaction by class, secret redaction (redact.h), size
+ * limits, OPENINFERENCE_HIDE_*, custom attributes. Every redaction marker is placed here (the
+ * secret markers are written by redact.c) and nowhere else. */
 #include "attrs.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "redact.h"
 #include "text.h"
 
 #define DEFAULT_MAX_ATTR_BYTES (32 * 1024)
@@ -59,6 +62,38 @@ void attrs_init(attrs *a, const attrs_options *opt) {
   a->max_bytes = opt->max_attr_bytes ? opt->max_attr_bytes : DEFAULT_MAX_ATTR_BYTES;
   a->out_of_memory = false;
   a->measure = NULL;
+  a->n_screened = 0;
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* Remembers that the string stored at p was scanned (it is what prepare returned). */
+static void remember_screened(attrs *a, const char *p) {
+  if (!p || a->n_screened == ATTRS_SCREENED_MAX) return;
+  size_t len = strlen(p);
+  a->screened[a->n_screened].p = p;
+  a->screened[a->n_screened].len = len;
+  a->screened[a->n_screened++].hash = fnv1a(p, len);
+}
+
+/* Whether the string at p is one attrs_set* scanned, unchanged since (same place, length and
+ * hash: whoever set it again after that gets it scanned). */
+static bool was_screened(const attrs *a, const char *p) {
+  for (size_t i = 0; i < a->n_screened; i++) {
+    if (a->screened[i].p != p) continue;
+    size_t len = strlen(p);
+    return len == a->screened[i].len && fnv1a(p, len) == a->screened[i].hash;
+  }
+  return false;
+}
+
+static void remember_attr(attrs *a, span *s, const char *key) {
+  const span_attr *at = span_get(s, key);
+  if (at && at->type == SPAN_ATTR_STRING) remember_screened(a, at->value.s);
 }
 
 bool attrs_hidden(const attrs *a, attrs_class c) {
@@ -92,26 +127,99 @@ static void redacted_marker(char *out, size_t size, size_t chars) {
   snprintf(out, size, "<redacted (%zu chars)>", chars);
 }
 
-/* Sets key to the first bytes of value that fit in limit (whole characters), followed by a
- * visible marker saying how much was cut. */
-static void set_cut(attrs *a, span *s, const char *key, const char *value, size_t len,
-                    size_t limit) {
+/* The redaction markers a span holds: opencode.redactions, raised by n. */
+static void count_redactions(attrs *a, span *s, long n) {
+  if (n <= 0) return;
+  const span_attr *at = span_get(s, ATTRS_REDACTIONS);
+  int64_t before = at && at->type == SPAN_ATTR_INT ? at->value.i : 0;
+  if (span_set_int(s, ATTRS_REDACTIONS, before + n) != 0) a->out_of_memory = true;
+}
+
+/* The first bytes of value[0..len) that fit in limit (whole characters, never half a redaction
+ * marker) followed by a visible marker saying how much of total bytes was kept: malloc'd, or
+ * NULL when out of memory. */
+static char *cut_text(const char *value, size_t len, size_t total, size_t limit, size_t *out_len) {
   char marker[96];
-  int m = snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", len, len);
+  int m = snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", total, total);
   size_t keep = limit > (size_t)m ? limit - (size_t)m : 0;
   if (keep > len) keep = len;
   while (keep > 0 && ((unsigned char)value[keep] & 0xC0) == 0x80) keep--; /* whole characters */
-  snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", keep, len);
+  for (size_t k = keep; k > 0 && keep - k < 64; k--) { /* a redaction marker is kept whole */
+    if (value[k - 1] == '>') break;
+    if (value[k - 1] == '<' && strncmp(value + k - 1, "<redacted:", 10) == 0) {
+      keep = k - 1;
+      break;
+    }
+  }
+  snprintf(marker, sizeof marker, "…[truncated: %zu of %zu bytes shown]", keep, total);
   text t = {0};
   text_add(&t, value, keep);
   text_add(&t, marker, strlen(marker));
-  if (t.failed || span_set_stringn(s, key, text_str(&t), t.len) != 0) a->out_of_memory = true;
-  free(t.data);
+  if (t.failed) {
+    free(t.data);
+    return NULL;
+  }
+  *out_len = t.len;
+  return t.data;
 }
 
-/* Sets key to value, or to "<redacted (N chars)>" when redact, cut to the size limit (json:
- * value is JSON text, for its true size). */
-static void set_text(attrs *a, span *s, const char *key, const char *value, size_t len, bool redact,
+/* A value as it may leave: borrowed, or owned when redacted or cut. */
+typedef struct {
+  const char *p;
+  size_t len;
+  char *owned;
+  bool cut;
+} view;
+
+/* value[0..len) (of a value total bytes long: more when parts past the limit were cut before
+ * parsing) with its secrets redacted (redact.h) and, past limit, cut with the visible marker.
+ * Only what can be sent is scanned: the part under the limit and REDACT_MARGIN bytes past it, so
+ * a secret across the cut is seen whole and leaves nothing of itself before the cut. The markers
+ * made are added to *redactions. Out of memory: an empty view, out_of_memory set (the span is
+ * then dropped, never sent unscanned). */
+static view prepare(attrs *a, const char *value, size_t len, size_t total, size_t limit,
+                    long *redactions) {
+  view v = {value, len, NULL, false};
+  size_t window = len;
+  if (len > limit && len - limit > REDACT_MARGIN) window = limit + REDACT_MARGIN;
+  char *red = NULL;
+  size_t red_len = 0;
+  long k = redact_text(a->opt->redact, value, window, window < len || total > len, &red, &red_len);
+  if (k < 0) {
+    a->out_of_memory = true;
+    return (view){"", 0, NULL, false};
+  }
+  if (k > 0) {
+    *redactions += k;
+    v.p = red, v.len = red_len, v.owned = red;
+  }
+  if (total <= limit && v.len <= limit) return v;
+  size_t cut_len = 0;
+  char *cut = cut_text(v.p, window < len && k == 0 ? window : v.len, total, limit, &cut_len);
+  free(v.owned);
+  if (!cut) {
+    a->out_of_memory = true;
+    return (view){"", 0, NULL, false};
+  }
+  return (view){cut, cut_len, cut, true};
+}
+
+/* Sets key to value[0..len) (total bytes in all), secrets redacted, cut to the size limit.
+ * Returns whether the value was cut. */
+static bool set_value(attrs *a, span *s, const char *key, const char *value, size_t len,
+                      size_t total) {
+  long n = 0;
+  view v = prepare(a, value, len, total, a->max_bytes, &n);
+  if (!a->out_of_memory && span_set_stringn(s, key, v.p, v.len) != 0) a->out_of_memory = true;
+  free(v.owned);
+  count_redactions(a, s, n);
+  remember_attr(a, s, key);
+  return v.cut;
+}
+
+/* Sets key to value, or to "<redacted (N chars)>" when redact; secrets redacted, cut to the size
+ * limit (json: value is JSON text, for its true size). Returns whether the value was cut. */
+static bool set_text(attrs *a, span *s, const char *key, const char *value, size_t len, bool redact,
                      bool json) {
   char marker[96];
   size_t full, chars;
@@ -119,11 +227,9 @@ static void set_text(attrs *a, span *s, const char *key, const char *value, size
   if (redact) {
     redacted_marker(marker, sizeof marker, chars);
     if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;
-  } else if (full <= a->max_bytes) {
-    if (span_set_stringn(s, key, value, len) != 0) a->out_of_memory = true;
-  } else {
-    set_cut(a, s, key, value, full, a->max_bytes); /* reads the first max_bytes only */
+    return false;
   }
+  return set_value(a, s, key, value, len, full);
 }
 
 /* The marker of a JSON value that is redacted (chars: its length) or over the limit (len). */
@@ -139,12 +245,24 @@ static void set_json_marker(attrs *a, span *s, const char *key, size_t len, size
 
 /* Sets key, whose value is JSON text (tool arguments), to json, or when redact to a JSON
  * object that says what was left out: a marker that is still JSON of the same type, so a
- * reader that parses the attribute never meets plain text there. */
+ * reader that parses the attribute never meets plain text there. Secrets inside are redacted
+ * string by string (the text stays JSON). */
 static void set_json_text(attrs *a, span *s, const char *key, const char *json, bool redact) {
   size_t len = strlen(json), full, chars;
   true_size(a, json, len, true, &full, &chars);
-  if (redact || full > a->max_bytes) set_json_marker(a, s, key, full, chars, redact);
-  else set_text(a, s, key, json, len, false, true);
+  if (redact || full > a->max_bytes) {
+    set_json_marker(a, s, key, full, chars, redact);
+    return;
+  }
+  long n = 0;
+  view v = prepare(a, json, len, len, SIZE_MAX, &n); /* whole: cut JSON is not JSON */
+  bool fits = v.len <= a->max_bytes;
+  if (fits && !a->out_of_memory && span_set_stringn(s, key, v.p, v.len) != 0)
+    a->out_of_memory = true;
+  free(v.owned);
+  count_redactions(a, s, n);
+  if (fits) remember_attr(a, s, key);
+  else set_json_marker(a, s, key, len, chars, false);
 }
 
 void attrs_json_escaped_size(const char *value, size_t n, size_t *bytes, size_t *chars) {
@@ -174,10 +292,10 @@ void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t
     return;
   }
   if (redact) {
-    snprintf(marker, sizeof marker, "<redacted (%zu chars)>", full_chars);
+    redacted_marker(marker, sizeof marker, full_chars);
     if (span_set_string(s, name, marker) != 0) a->out_of_memory = true;
   } else {
-    set_cut(a, s, name, value, full_len, a->max_bytes); /* reads the first max_bytes only */
+    set_value(a, s, name, value, len, full_len); /* scans and keeps the first max_bytes only */
   }
   if (keys[key].shape == SHAPE_JSON_VALUE) attrs_str(a, s, "input.mime_type", "text/plain");
 }
@@ -185,11 +303,9 @@ void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t
 /* input.value holding JSON text, with its mime type: application/json only while the value is
  * that JSON; a redaction marker or a cut value is text/plain. */
 static void set_json_value(attrs *a, span *s, const char *key, const char *json, bool redact) {
-  size_t len = strlen(json), full, chars;
-  true_size(a, json, len, true, &full, &chars);
-  set_text(a, s, key, json, len, redact, true);
-  attrs_str(a, s, "input.mime_type",
-            redact || full > a->max_bytes ? "text/plain" : "application/json");
+  size_t len = strlen(json);
+  bool cut = set_text(a, s, key, json, len, redact, true);
+  attrs_str(a, s, "input.mime_type", redact || cut ? "text/plain" : "application/json");
 }
 
 void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len) {
@@ -215,9 +331,21 @@ void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size
   char marker[64];
   size_t full, chars;
   true_size(a, message, len, false, &full, &chars);
-  if (attrs_hidden(a, c)) redacted_marker(marker, sizeof marker, chars);
-  if (span_set_status(s, SPAN_STATUS_ERROR, attrs_hidden(a, c) ? marker : message) != 0)
-    a->out_of_memory = true;
+  if (attrs_hidden(a, c)) {
+    redacted_marker(marker, sizeof marker, chars);
+    if (span_set_status(s, SPAN_STATUS_ERROR, marker) != 0) a->out_of_memory = true;
+    return;
+  }
+  long n = 0;
+  view v = prepare(a, message, len, full, a->max_bytes, &n);
+  if (!a->out_of_memory) {
+    char *status = v.owned ? v.owned : strndup(v.p, v.len);
+    if (!status || span_set_status(s, SPAN_STATUS_ERROR, status) != 0) a->out_of_memory = true;
+    if (status != v.owned) free(status);
+    remember_screened(a, s->status_message);
+  }
+  free(v.owned);
+  count_redactions(a, s, n);
 }
 
 void attrs_str(attrs *a, span *s, const char *key, const char *value) {
@@ -290,41 +418,37 @@ void attrs_hide(attrs *a, span *s) {
   if (o->hide_output_text) hide_message_text(a, s, "llm.output_messages.");
 }
 
-/* Cuts *value (owned) to limit bytes with the visible marker, when longer. */
-static void cap_owned(attrs *a, char **value, size_t limit) {
-  size_t len = *value ? strlen(*value) : 0;
-  if (len <= limit) return;
-  span *tmp = span_new("");
-  if (!tmp) {
-    a->out_of_memory = true;
-    return;
-  }
-  set_cut(a, tmp, "v", *value, len, limit);
-  const span_attr *cut = span_get(tmp, "v");
-  char *copy = cut ? strdup(cut->value.s) : NULL;
-  if (copy) {
-    free(*value);
-    *value = copy;
-  } else {
-    a->out_of_memory = true;
-  }
-  span_free(tmp);
+/* *value (owned) with its secrets redacted and cut to limit bytes with the visible marker. */
+static void screen_owned(attrs *a, char **value, size_t limit, long *redactions) {
+  if (!*value || was_screened(a, *value)) return;
+  size_t len = strlen(*value);
+  view v = prepare(a, *value, len, len, limit, redactions);
+  if (!v.owned) return; /* unchanged (or out of memory) */
+  free(*value);
+  *value = v.owned;
 }
 
-/* Every string a span carries stays within the attribute limit, whatever field of the
- * snapshot it came from: names (a 1 MB model id), status messages, event attributes. */
+/* Every string a span carries is scanned for secrets and stays within its limit, whatever field
+ * of the snapshot it came from and whoever set it: names (a 1 MB model id), attributes, string
+ * lists, status messages, events. */
 static void bound_strings(attrs *a, span *s) {
-  cap_owned(a, &s->name, MAX_NAME_BYTES);
-  cap_owned(a, &s->status_message, a->max_bytes);
-  for (size_t i = 0; i < s->attrs.len; i++)
-    if (s->attrs.items[i].type == SPAN_ATTR_STRING)
-      cap_owned(a, &s->attrs.items[i].value.s, a->max_bytes);
+  long n = 0;
+  screen_owned(a, &s->name, MAX_NAME_BYTES, &n);
+  screen_owned(a, &s->status_message, a->max_bytes, &n);
+  for (size_t i = 0; i < s->attrs.len; i++) {
+    span_attr *at = &s->attrs.items[i];
+    if (at->type == SPAN_ATTR_STRING) screen_owned(a, &at->value.s, a->max_bytes, &n);
+    if (at->type == SPAN_ATTR_STRING_LIST)
+      for (size_t k = 0; k < at->value.list.n; k++)
+        screen_owned(a, &at->value.list.items[k], a->max_bytes, &n);
+  }
   for (size_t e = 0; e < s->n_events; e++) {
-    cap_owned(a, &s->events[e].name, MAX_NAME_BYTES);
+    screen_owned(a, &s->events[e].name, MAX_NAME_BYTES, &n);
     for (size_t i = 0; i < s->events[e].attrs.len; i++)
       if (s->events[e].attrs.items[i].type == SPAN_ATTR_STRING)
-        cap_owned(a, &s->events[e].attrs.items[i].value.s, a->max_bytes);
+        screen_owned(a, &s->events[e].attrs.items[i].value.s, a->max_bytes, &n);
   }
+  count_redactions(a, s, n);
 }
 
 /* A span is never bigger than a backend takes: while its strings together exceed
@@ -350,7 +474,10 @@ static void bound_span(attrs *a, span *s) {
       a->out_of_memory = true;
       return;
     }
-    set_cut(a, s, key, value, largest, largest / 2);
+    size_t cut_len = 0;
+    char *cut = cut_text(value, largest, largest, largest / 2, &cut_len);
+    if (!cut || span_set_stringn(s, key, cut, cut_len) != 0) a->out_of_memory = true;
+    free(cut);
     free(key);
     free(value);
     if (a->out_of_memory) return;
@@ -365,4 +492,5 @@ void attrs_finish(attrs *a, span *s) {
       a->out_of_memory = true;
   bound_strings(a, s);
   bound_span(a, s);
+  a->n_screened = 0; /* the next span starts afresh */
 }

@@ -10,24 +10,36 @@
  * attrs_finish. Attributes that carry no user content (ids, names, counts, kinds) are set with
  * attrs_str and attrs_int.
  *
+ * Secrets (redact.h) are replaced by "<redacted:KIND>" markers in every string a span carries,
+ * whatever set it: attrs_set, attrs_set_nth and attrs_set_error scan a value before cutting it
+ * (the part that is sent, plus REDACT_MARGIN bytes past the cut, so a secret straddling the cut
+ * leaves no prefix behind), and attrs_finish scans every string of the span once more (names,
+ * attributes, lists, the status, events, the custom attributes), so an attribute added later
+ * cannot bypass the scan. The span's count of markers is its int attribute opencode.redactions
+ * (only when above 0).
+ *
  * "Add an attribute": add its key to attrs_key and its row (name, class, shape) to the table
  * in attrs.c. */
 #ifndef ATTRS_H
 #define ATTRS_H
 
+#define ATTRS_REDACTIONS "opencode.redactions" /* markers the span holds (int) */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "redact.h"
 #include "spans.h"
 
 /* What the user allows to leave the machine (config and environment, resolved by config.c). */
 typedef struct {
-  bool log_prompts;      /* false: prompt and response text become "<redacted (N chars)>" */
-  bool log_tool_details; /* false: tool arguments, command, file path, query, url, title */
-  bool log_tool_content; /* false: tool input and output */
-  const char *user_id;   /* user.id on every span; NULL for none */
-  size_t max_attr_bytes; /* longer string attributes are cut with a marker; 0 = 32 KiB */
+  bool log_prompts;           /* false: prompt and response text become "<redacted (N chars)>" */
+  bool log_tool_details;      /* false: tool arguments, command, file path, query, url, title */
+  bool log_tool_content;      /* false: tool input and output */
+  const char *user_id;        /* user.id on every span; NULL for none */
+  size_t max_attr_bytes;      /* longer string attributes are cut with a marker; 0 = 32 KiB */
+  const redact_rules *redact; /* secrets to replace with markers (redact.h); NULL: none */
 
   /* OpenInference's own masking (OPENINFERENCE_HIDE_*): values become "__REDACTED__", and
    * hidden message lists are left out. */
@@ -83,6 +95,8 @@ typedef enum {
 
 /* The policy for one payload. Borrowed options; out_of_memory is set by any call that could
  * not allocate (the span is then incomplete and must not be sent). */
+#define ATTRS_SCREENED_MAX 256
+
 typedef struct {
   const attrs_options *opt;
   size_t max_bytes; /* per string attribute: opt->max_attr_bytes, or 32 KiB */
@@ -91,6 +105,14 @@ typedef struct {
    * characters, of value as text (json false) or as JSON text (json true). NULL: a value is
    * what it is. A cut value's first max_bytes bytes are always its own. */
   void (*measure)(const char *value, size_t len, bool json, size_t *bytes, size_t *chars);
+  /* The values of the span being built that attrs_set* already scanned (where they are stored,
+   * their length and hash): attrs_finish does not scan them again unless they changed. */
+  struct {
+    const char *p;
+    size_t len;
+    uint64_t hash;
+  } screened[ATTRS_SCREENED_MAX];
+  size_t n_screened;
 } attrs;
 
 void attrs_init(attrs *a, const attrs_options *opt);
@@ -122,7 +144,7 @@ void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t
                      size_t full_len, size_t full_chars);
 
 /* Sets s's status to ERROR with message (a C string; len: its full length, for the marker), or
- * "<redacted (N chars)>" when its class is hidden. */
+ * "<redacted (N chars)>" when its class is hidden; secrets redacted, cut to max_bytes. */
 void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size_t len);
 
 /* Attributes without user content: ids, names, kinds, counts. A NULL value sets nothing. */
@@ -141,8 +163,8 @@ void attrs_user(attrs *a, span *s);
 void attrs_hide(attrs *a, span *s);
 
 /* The last touch before a span leaves: the custom attributes (ours win on a name), then every
- * string cut to its limit (names to 1 KiB, attributes, status, events to max_bytes) and the
- * span's strings together to 1 MiB. */
+ * string scanned for secrets and cut to its limit (names to 1 KiB, attributes, status, events to
+ * max_bytes), the span's strings together to 1 MiB, and opencode.redactions. */
 void attrs_finish(attrs *a, span *s);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "retry.h"
+#include "redact.h"
 #include "tracer.h"
 #include "version.h"
 
@@ -49,11 +50,13 @@ static tracer *the_tracer;
 static int environments; /* loaded environments; the last one to go shuts the tracer down */
 static int flushes;      /* flush jobs that hold the tracer (they run off the lock) */
 
-/* The process's tracer, opened on first use; throws and returns NULL when out of memory.
+/* The process's tracer, opened on first use, with the environment as it is now (a setenv since
+ * the last call may have moved environ); throws and returns NULL when out of memory.
  * tracer_lock held. */
 static tracer *get_tracer_locked(napi_env env) {
   if (!the_tracer) the_tracer = tracer_open((const char *const *)environ, OAT_VERSION);
   if (!the_tracer) napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
+  else tracer_set_environment(the_tracer, (const char *const *)environ);
   return the_tracer;
 }
 
@@ -142,7 +145,10 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
     pthread_mutex_lock(&tracer_lock);
     tracer *t = the_tracer;
     reconcile_result *counted = r ? r : NULL;
-    if (t && counted) tracer_reject(t, why, counted);
+    if (t && counted) {
+      tracer_set_environment(t, (const char *const *)environ);
+      tracer_reject(t, why, counted);
+    }
     pthread_mutex_unlock(&tracer_lock);
     free(r);
     napi_value out = NULL;
@@ -318,6 +324,35 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   return json_text(env, json);
 }
 
+/* redactText(text: string) -> { text, redactions }: text as a span would carry it, with the
+ * secrets the settings in effect now find replaced by markers (redact.h). Read-only like
+ * configStatus: `doctor` shows a sample through it. Anything but a string throws. */
+static napi_value oat_redact_text(napi_env env, napi_callback_info info) {
+  ARGS(env, info, 1);
+  size_t len;
+  char *in = argc > 0 ? string_value(env, argv[0], &len) : NULL;
+  if (!in) {
+    napi_throw_type_error(env, NULL, "redactText takes a string");
+    return NULL;
+  }
+  config *c = config_load(NULL, (const char *const *)environ);
+  char *red = NULL;
+  size_t red_len = 0;
+  long n = c ? redact_text(c->redact, in, len, false, &red, &red_len) : -1;
+  config_free(c);
+  napi_value out = NULL, text = NULL;
+  if (n >= 0 && napi_create_object(env, &out) == napi_ok &&
+      napi_create_string_utf8(env, n > 0 ? red : in, n > 0 ? red_len : len, &text) == napi_ok) {
+    napi_set_named_property(env, out, "text", text);
+    napi_set_named_property(env, out, "redactions", make_int(env, (double)n));
+  } else if (n < 0) {
+    napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
+  }
+  free(in);
+  free(red);
+  return out;
+}
+
 /* settingsSchema() -> JSON text: every setting's file keys, environment variables, default,
  * bounds and secrecy, and the backends (config.h's config_schema_json). */
 static napi_value oat_settings_schema(napi_env env, napi_callback_info info) {
@@ -357,6 +392,7 @@ NAPI_MODULE_INIT() {
       {"configStatus", oat_config_status},
       {"settingsSchema", oat_settings_schema},
       {"exportOutcomes", oat_export_outcomes},
+      {"redactText", oat_redact_text},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

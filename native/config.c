@@ -29,6 +29,7 @@
 #include <yaml.h>
 
 #include "platform.h"
+#include "redact.h"
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -52,7 +53,19 @@
  * file): their row still gives their keys, variables and defaults to everyone else. The order
  * is the order the file is read and the environment applied, so the first warning stays the
  * first. */
-typedef enum { ST_STRING, ST_NUMBER, ST_FLAG, ST_SWITCH, ST_CHOICE, ST_MAP, ST_LIST } setting_type;
+/* ST_LIST: an environment list "k=v,k2=v2"; ST_SEQUENCE: a file list (YAML sequence, JSON
+ * array) of texts, each entry of redact.patterns also a mapping {pattern, kind}; the lists of
+ * the top level and of harnesses.opencode add up. */
+typedef enum {
+  ST_STRING,
+  ST_NUMBER,
+  ST_FLAG,
+  ST_SWITCH,
+  ST_CHOICE,
+  ST_MAP,
+  ST_LIST,
+  ST_SEQUENCE
+} setting_type;
 typedef enum { AT_ENV, AT_TOP, AT_HARNESS, AT_BOTH } setting_scope;
 /* F_BACKEND: a string field the backend's rules fill (resolve_target), not resolve_table */
 typedef enum { F_NONE, F_STR, F_BOOL, F_LONG, F_SIZE, F_BACKEND } field_kind;
@@ -100,6 +113,10 @@ enum {
   S_HIDE_OUTPUT_TEXT,
   S_HIDE_LLM_INVOCATION_PARAMETERS,
   S_LOG_FILE,
+  S_REDACT_SECRETS,
+  S_REDACT_PATTERNS,
+  S_REDACT_VALUES,
+  S_REDACT_ALLOW,
   S_COUNT
 };
 
@@ -353,6 +370,27 @@ static const struct setting {
                     ST_STRING,
                     "~/.arize/harness/logs/opencode.log",
                     .field = F_NONE},
+    /* Secret redaction (redact.h): the built-in detectors, and the user's rules. */
+    [S_REDACT_SECRETS] = {"redact.secrets",
+                          AT_BOTH,
+                          NULL,
+                          {"ARIZE_REDACT_SECRETS"},
+                          ST_FLAG,
+                          "true",
+                          .def = 1,
+                          FIELD(F_BOOL, redact_secrets)},
+    [S_REDACT_PATTERNS] =
+        {"redact.patterns", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE},
+    /* literal values to redact are secrets themselves */
+    [S_REDACT_VALUES] = {"redact.values",
+                         AT_BOTH,
+                         NULL,
+                         {NULL},
+                         ST_SEQUENCE,
+                         NULL,
+                         .secret = true,
+                         .field = F_NONE},
+    [S_REDACT_ALLOW] = {"redact.allow", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE},
 #undef FIELD
 #undef NUMBER
 };
@@ -420,8 +458,9 @@ typedef struct {
   int flag[S_COUNT];
   long num[S_COUNT];
   bool has_num[S_COUNT];
-  config_pairs headers;    /* harnesses.opencode.headers (for target otlp) */
-  config_pairs attributes; /* attributes, then harnesses.opencode.attributes */
+  config_pairs headers;      /* harnesses.opencode.headers (for target otlp) */
+  config_pairs attributes;   /* attributes, then harnesses.opencode.attributes */
+  config_pairs seq[S_COUNT]; /* ST_SEQUENCE: the entries (names), with a kind or "" (values) */
 } file_settings;
 
 typedef struct {
@@ -953,6 +992,112 @@ static void read_header(loader *l, const char *key, size_t key_len, fnode value,
   pairs_set(l, &l->file.headers, key, key_len, s, n, true, what);
 }
 
+/* ---- sequences ---- */
+
+static bool fn_is_seq(fnode n) {
+  return n.j ? json_is_array(n.j) : n.y && n.y->type == YAML_SEQUENCE_NODE;
+}
+
+static size_t fn_seq_len(fnode n) {
+  if (n.j) return json_array_size(n.j);
+  return (size_t)(n.y->data.sequence.items.top - n.y->data.sequence.items.start);
+}
+
+static fnode fn_seq_item(fnode n, size_t k) {
+  fnode item = {0};
+  if (n.j) {
+    item.j = json_array_get(n.j, k);
+  } else {
+    item.doc = n.doc;
+    item.y = yaml_document_get_node(n.doc, n.y->data.sequence.items.start[k]);
+  }
+  return item;
+}
+
+/* A text of a sequence entry (a scalar that is a string, without control characters but
+ * tabs), as a malloc'd copy; NULL (with a warning naming the entry) when it is not one. */
+static char *seq_text(loader *l, fnode node, const char *name, size_t k) {
+  char buf[64];
+  const char *s;
+  size_t n;
+  if (!fn_exists(node) || !fn_scalar(node, buf, &s, &n) || memchr(s, '\0', n)) {
+    warn_at(l, node, "%s[%zu] is not a text, ignored", name, k);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
+      warn_at(l, node, "%s[%zu] contains a control character, ignored", name, k);
+      return NULL;
+    }
+  char *d = strndup(s, n);
+  if (!d) l->oom = true;
+  return d;
+}
+
+/* One entry of a redact list, checked: a pattern the matcher accepts (redact.h), a kind name, a
+ * value long enough. Warnings name the key and the entry's position, never its text (a value to
+ * redact is a secret; a pattern may hold one). */
+static void read_seq_entry(loader *l, int i, fnode item, const char *name, size_t k) {
+  char *text = NULL, *kind = NULL;
+  if (i == S_REDACT_PATTERNS && fn_is_map(item)) {
+    text = seq_text(l, fn_get(item, "pattern"), name, k);
+    fnode kn = fn_get(item, "kind");
+    if (text && fn_exists(kn) && !fn_is_null(kn)) {
+      char label[160];
+      snprintf(label, sizeof label, "%s[%zu].kind", name, k);
+      read_string(l, kn, label, &kind);
+      if (kind && !redact_kind_ok(kind)) {
+        warn_at(l, kn,
+                "%s is not a kind name (1 to 40 of a-z, 0-9 and -, first a letter); "
+                "using user-rule",
+                label);
+        free(kind);
+        kind = NULL;
+      }
+    }
+  } else {
+    text = seq_text(l, item, name, k);
+  }
+  char why[128];
+  if (!text) {
+  } else if (i == S_REDACT_VALUES && strlen(text) < REDACT_MIN_VALUE) {
+    warn_at(l, item,
+            "%s[%zu] is shorter than %d characters (it would redact ordinary text), "
+            "ignored",
+            name, k, REDACT_MIN_VALUE);
+  } else if (i != S_REDACT_VALUES && redact_pattern_check(text, why, sizeof why) != 0) {
+    warn_at(l, item, "%s[%zu] is not a usable pattern: %s; ignored", name, k, why);
+  } else if (l->file.seq[i].len >= CONFIG_MAX_PAIRS) {
+    warn_at(l, item, "%s: more than %d entries, the rest ignored", name, CONFIG_MAX_PAIRS);
+  } else {
+    config_pairs *p = &l->file.seq[i];
+    char **names = realloc(p->names, (p->len + 1) * sizeof *names);
+    if (names) p->names = names;
+    char **values = names ? realloc(p->values, (p->len + 1) * sizeof *values) : NULL;
+    if (values) p->values = values;
+    char *kd = strdup(kind ? kind : "");
+    if (!names || !values || !kd) {
+      free(kd);
+      l->oom = true;
+    } else {
+      p->names[p->len] = text, p->values[p->len++] = kd;
+      text = NULL;
+    }
+  }
+  free(text);
+  free(kind);
+}
+
+static void read_sequence(loader *l, fnode node, const char *name, int i) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  if (!fn_is_seq(node)) {
+    warn_at(l, node, "%s is not a list", name);
+    return;
+  }
+  for (size_t k = 0; k < fn_seq_len(node) && !l->oom; k++)
+    read_seq_entry(l, i, fn_seq_item(node, k), name, k);
+}
+
 /* Reads setting i from below parent (the root, or harnesses.opencode with prefix
  * "harnesses.opencode."). */
 static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
@@ -983,6 +1128,7 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
       warn_at(l, node, "%s is not a mapping", name);
     }
     break;
+  case ST_SEQUENCE: read_sequence(l, node, name, i); break;
   case ST_SWITCH:
   case ST_LIST: break; /* environment only */
   }
@@ -1349,7 +1495,8 @@ static bool ends_with(const char *s, const char *suffix) {
  * other problem with the file (the warning then carries both). */
 static void warn_if_readable_by_others(loader *l) {
   bool holds_secret = l->file.headers.len > 0;
-  for (int i = 0; i < S_COUNT; i++) holds_secret |= settings[i].secret && l->file.str[i];
+  for (int i = 0; i < S_COUNT; i++)
+    holds_secret |= settings[i].secret && (l->file.str[i] || l->file.seq[i].len);
   if (!(l->file_mode & 077) || !holds_secret) return; /* group or others may read or write */
   char *other = l->c->warning;
   l->c->warning = NULL;
@@ -1563,6 +1710,32 @@ static void resolve_openinference(loader *l) {
   memset(&l->file.attributes, 0, sizeof l->file.attributes);
 }
 
+/* The redaction rules: the built-in detectors unless redact.secrets / ARIZE_REDACT_SECRETS is
+ * false, and the lists read (already checked). */
+static void resolve_redaction(loader *l) {
+  config *c = l->c;
+  const config_pairs *p = &l->file.seq[S_REDACT_PATTERNS], *v = &l->file.seq[S_REDACT_VALUES],
+                     *a = &l->file.seq[S_REDACT_ALLOW];
+  const char **kinds = calloc(p->len ? p->len : 1, sizeof *kinds);
+  if (!kinds) {
+    l->oom = true;
+    return;
+  }
+  for (size_t k = 0; k < p->len; k++) kinds[k] = *p->values[k] ? p->values[k] : NULL;
+  redact_config rc = {.builtin = c->redact_secrets,
+                      .patterns = (const char *const *)p->names,
+                      .kinds = kinds,
+                      .n_patterns = p->len,
+                      .values = (const char *const *)v->names,
+                      .n_values = v->len,
+                      .allow = (const char *const *)a->names,
+                      .n_allow = a->len};
+  c->redact = redact_new(&rc);
+  free(kinds);
+  if (!c->redact) l->oom = true;
+  c->redact_patterns = p->len, c->redact_values = v->len, c->redact_allow = a->len;
+}
+
 static void resolve_settings(loader *l) {
   config *c = l->c;
   /* anything but "false" is on: a typo must not switch tracing off */
@@ -1579,6 +1752,7 @@ static void resolve_settings(loader *l) {
 
   if (!l->oom) resolve_export(l);
   if (!l->oom) resolve_openinference(l);
+  if (!l->oom) resolve_redaction(l);
 }
 
 /* ---- step 3: the backend ---- */
@@ -1833,6 +2007,7 @@ config *config_load(const char *config_path, const char *const *envp) {
   for (int i = 0; i < S_COUNT; i++) free(f->str[i]);
   pairs_free(&f->headers);
   pairs_free(&f->attributes);
+  for (int i = 0; i < S_COUNT; i++) pairs_free(&f->seq[i]);
   if (l.oom) {
     config_free(c);
     return NULL;
@@ -1862,6 +2037,7 @@ void config_free(config *c) {
   free(c->why_not_sending);
   free(c->warning);
   free(c->unknown_keys);
+  redact_free(c->redact);
   free(c);
 }
 
@@ -1914,6 +2090,12 @@ char *config_describe_json(const config *c) {
                         "spool", "dir", c->spool_dir, "state_dir", c->state_dir, "exit_flush_ms",
                         (json_int_t)c->shutdown_ms);
   if (o) json_object_set_new(o, "settings", config_values_json(c));
+  if (o)
+    json_object_set_new(o, "redaction",
+                        json_pack("{s:b, s:I, s:I, s:I}", "secrets", c->redact_secrets, "patterns",
+                                  (json_int_t)c->redact_patterns, "values",
+                                  (json_int_t)c->redact_values, "allow",
+                                  (json_int_t)c->redact_allow));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);
@@ -1940,7 +2122,7 @@ time_t config_file_mtime(const char *path) {
 
 static const char *const type_names[] = {
     [ST_STRING] = "string", [ST_NUMBER] = "number", [ST_FLAG] = "flag", [ST_SWITCH] = "switch",
-    [ST_CHOICE] = "choice", [ST_MAP] = "mapping",   [ST_LIST] = "list"};
+    [ST_CHOICE] = "choice", [ST_MAP] = "mapping",   [ST_LIST] = "list", [ST_SEQUENCE] = "sequence"};
 
 /* ["a", "b"] of "a|b". */
 static json_t *choices_json(const char *choices) {

@@ -83,6 +83,12 @@ typedef struct {
   long recover_hours;           /* sessions active this recently get their open turns closed at
                                  * start-up; 0 off */
 
+  /* Secret redaction (redact.h): redact.secrets / ARIZE_REDACT_SECRETS, and the user's rules
+   * (redact.patterns, redact.values, redact.allow) that passed their checks, compiled. */
+  bool redact_secrets;
+  struct redact_rules *redact; /* never NULL once loaded */
+  size_t redact_patterns, redact_values, redact_allow;
+
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
                           * ...) or an environment value; names keys, never values */
@@ -103,8 +109,9 @@ void config_free(config *c);
  *  "backend": {"target", "endpoint" (without user:password@), "project"},
  *  "config": {"path", "warning", "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
  *  "exit_flush_ms", "settings": {file key or variable: the value in effect, for every setting
- *  of the schema that is not a secret}}. Never a secret. `status` reads it without opening a
- * tracer, so without adopting anyone's spool. */
+ *  of the schema that is not a secret}, "redaction": {"secrets" (the built-in detectors on),
+ *  "patterns", "values", "allow" (how many user rules of each are in effect)}}. Never a secret.
+ * `status` reads it without opening a tracer, so without adopting anyone's spool. */
 char *config_describe_json(const config *c);
 
 /* The settings schema as JSON text (malloc'd; NULL when out of memory): {"settings": [{"keys"

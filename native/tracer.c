@@ -170,6 +170,8 @@ static void install_config(tracer *t, config *c) {
   stat_config_files(c->config_path, t->file_stat);
 }
 
+void tracer_set_environment(tracer *t, const char *const *envp) { t->envp = envp; }
+
 void tracer_refresh(tracer *t) {
   platform_info now[2];
   if (t->cfg) {
@@ -349,6 +351,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .log_tool_content = t->cfg->log_tool_content,
       .user_id = t->cfg->user_id,
       .max_attr_bytes = t->cfg->max_attr_bytes,
+      .redact = t->cfg->redact,
       .hide_inputs = t->cfg->hide_inputs,
       .hide_outputs = t->cfg->hide_outputs,
       .hide_input_messages = t->cfg->hide_input_messages,
@@ -457,6 +460,11 @@ char *tracer_status_json(tracer *t) {
       t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
       (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
       (json_int_t)c->shutdown_ms);
+  json_object_set_new(status, "redaction",
+                      json_pack("{s:b, s:I, s:I, s:I}", "secrets", c->redact_secrets, "patterns",
+                                (json_int_t)c->redact_patterns, "values",
+                                (json_int_t)c->redact_values, "allow",
+                                (json_int_t)c->redact_allow));
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
   json_object_set_new(json_object_get(status, "config"), "recover_hours",
                       json_integer(c->recover_hours));

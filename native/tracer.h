@@ -18,9 +18,15 @@
 
 typedef struct tracer tracer;
 
-/* A tracer for envp (NULL-terminated "NAME=value", like environ; borrowed, read again on
- * each refresh). Never fails short of memory: a broken config is logged and defaults apply. */
+/* A tracer for envp (NULL-terminated "NAME=value", like environ; borrowed until
+ * tracer_set_environment hands over another, read again on each refresh). Never fails short of
+ * memory: a broken config is logged and defaults apply. */
 tracer *tracer_open(const char *const *envp, const char *version);
+
+/* The environment as it is now (borrowed until the next call). setenv may move environ's array
+ * (Node's process.env setter calls it), freeing the one the tracer was opened with: a caller
+ * whose environment can change hands the current array over before each call. */
+void tracer_set_environment(tracer *t, const char *const *envp);
 
 /* Re-reads the config when the file's mtime or the relevant environment changed. */
 void tracer_refresh(tracer *t);

@@ -275,6 +275,36 @@ test('the config file is read, and a change to it applies without a restart', as
   }
 });
 
+test('process.env changed after the core is loaded: no crash, and Node applies the new settings', async () => {
+  // Node's process.env setter calls setenv, which moves environ when it grows: a core that
+  // kept the array it first saw read freed memory at its next call (a segfault under Node).
+  // Bun does not pass such changes on to the C environment: there the core keeps what it had.
+  const receiver = await startReceiver();
+  const home = tempHome();
+  const many = {};
+  for (let i = 0; i < 400; i++) many[`OAT_TEST_GROWTH_${i}`] = 'x'.repeat(64);
+  try {
+    const out = await scenario(
+      [
+        { status: true },
+        { setenv: many },
+        { setenv: { PHOENIX_ENDPOINT: receiver.url } },
+        { status: true },
+        { fixture: ONE_BASH },
+        { flush: 10000 },
+      ],
+      { HOME: home },
+    );
+    assert.equal(out.steps[0].status.state, 'no-backend');
+    if (process.versions.bun) return;
+    assert.equal(out.steps[3].status.backend.target, 'phoenix');
+    assert.equal(out.steps[5].flush.exported, 4);
+    assert.equal(receiver.spans().length, 4);
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('the ESM entry exposes the same API, and the native version matches package.json', async () => {
   const out = await scenario([{ payload: '{}' }, { status: true }], { HOME: tempHome() }).catch((e) => {
     throw e;

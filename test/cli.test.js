@@ -422,6 +422,42 @@ test('a misspelt config key is named with the closest known key in status, docto
   }
 });
 
+test('status and doctor say which secret redaction is in effect; doctor shows a sample redacted by the core', async () => {
+  const receiver = await startReceiver();
+  const home = tempDir('oat-cli-home-');
+  // this checkout's core: the bundled prebuild is regenerated from these sources at release
+  const env = { ARIZE_TRACING_NATIVE: path.join(__dirname, '..', 'build', 'Release', 'arize_tracing.node') };
+  try {
+    assert.equal(
+      (await run(home, ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--yes'], { env })).code,
+      0,
+    );
+    const rules =
+      'redact:\n  patterns:\n    - "ACME-[0-9]{6}"\n    - {pattern: "INT-\\\\d+", kind: internal-id}\n  values:\n    - corp-hunter-42\n';
+    fs.appendFileSync(configFile(home), rules);
+    let status = await run(home, ['status'], { env });
+    assert.match(status.stdout, /redaction: +built-in detectors on, 2 user patterns, 1 literal value\n/);
+    let doctor = await run(home, ['doctor'], { env });
+    assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+    assert.match(
+      doctor.stdout,
+      /ok +secret redaction +built-in detectors on, 2 user patterns, 1 literal value: "GITHUB_TOKEN=ghp_\w{36} PORT=8080" is sent as "GITHUB_TOKEN=<redacted:github-token> PORT=8080"/,
+    );
+    doctor = await run(home, ['doctor'], { env: { ...env, ARIZE_REDACT_SECRETS: 'false' } });
+    assert.match(doctor.stdout, /WARN secret redaction +built-in detectors off, 2 user patterns, 1 literal value: /);
+    // a bad pattern is one warning naming its key and position, never its text
+    fs.appendFileSync(configFile(home), 'harnesses:\n  opencode:\n    redact:\n      allow: ["(unclosed-Sec"]\n');
+    status = await run(home, ['status'], { env });
+    assert.match(
+      status.stdout,
+      /warning: .*line \d+: harnesses\.opencode\.redact\.allow\[0\] is not a usable pattern: unbalanced \( at offset 0; ignored/,
+    );
+    assert.doesNotMatch(status.stdout + status.stderr, /unclosed-Sec|corp-hunter/);
+  } finally {
+    await receiver.close();
+  }
+});
+
 // A process that traces one turn with the installed package, then stays alive until killed.
 function tracingProcess(home, url, label) {
   const lib = path.join(path.dirname(path.dirname(cli)), NAME, 'lib', 'index.js');

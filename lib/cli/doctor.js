@@ -41,6 +41,24 @@ function endpointVerdict(code, endpoint, location) {
   return { ok: true, detail: `${endpoint} (HTTP ${code} to an empty request)` };
 }
 
+// The redaction in effect, in words: "built-in detectors on, 2 user patterns, 1 value, 1 allow
+// pattern" (status and doctor say it the same way).
+function redactionSummary(r) {
+  if (!r) return 'unknown (an older core)';
+  const n = (k, one, many) => `${k} ${k === 1 ? one : many}`;
+  const rules = [
+    r.patterns && n(r.patterns, 'user pattern', 'user patterns'),
+    r.values && n(r.values, 'literal value', 'literal values'),
+    r.allow && n(r.allow, 'allow pattern', 'allow patterns'),
+  ].filter(Boolean);
+  return `built-in detectors ${r.secrets ? 'on' : 'off'}${rules.length ? `, ${rules.join(', ')}` : ''}`;
+}
+
+// A sample secret made here (no well-formed token sits in this file): a fake GitHub token.
+function redactionSample() {
+  return `GITHUB_TOKEN=ghp_${'D0ct0rSample'.repeat(3)} PORT=8080`;
+}
+
 async function doctor() {
   const results = [];
   const check = (name, ok, detail, fix) => {
@@ -139,6 +157,22 @@ async function doctor() {
     )
   )
     return finish();
+
+  // secret redaction: a sample through the core OpenCode loads, so the user sees it work
+  if (typeof lib.redact === 'function' && s.redaction) {
+    const r = s.redaction;
+    const sample = redactionSample();
+    const out = lib.redact(sample);
+    const on = Boolean(r && r.secrets);
+    check(
+      'secret redaction',
+      on && out.redactions > 0 ? true : 'warn',
+      `${redactionSummary(r)}: "${sample}" is sent as "${out.text}"`,
+      on
+        ? 'a redact.allow pattern lets the sample through: check redact.allow'
+        : 'keys and tokens in prompts and tool output are sent as they are: unset ARIZE_REDACT_SECRETS (or set redact.secrets: true)',
+    );
+  }
 
   // 4. tracing is on, with credentials and a backend
   if (s.state === 'disabled') {
@@ -272,4 +306,4 @@ async function doctor() {
   return finish();
 }
 
-module.exports = { doctor, endpointVerdict };
+module.exports = { doctor, endpointVerdict, redactionSummary };

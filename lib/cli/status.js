@@ -219,6 +219,7 @@ function collect(native) {
     config: config.config,
     exit_flush_ms: config.exit_flush_ms,
     settings: config.settings,
+    redaction: config.redaction,
     spool: { dir: config.spool.dir, ...total, processes },
     last_export: last,
     export_outcomes: outcomeClasses(),
@@ -245,6 +246,7 @@ function status(flags) {
     `binary:      ${s.binary}`,
     `config:      ${s.config.path}${s.config.warning ? `\n  warning: ${s.config.warning}` : ''}${s.config.unknown_keys ? `\n  warning: ${s.config.unknown_keys}` : ''}`,
     `log:         ${s.config.log_file}`,
+    `redaction:   ${require('./doctor.js').redactionSummary(s.redaction)}`,
     `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : 'not registered (run install)'}`,
   ];
   const live = s.spool.processes.filter((p) => p.live),

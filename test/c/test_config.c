@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "redact.h"
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
 static char config_file[512]; /* tmpdir/config.yaml, rewritten by each test that needs it */
@@ -1324,6 +1325,78 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
   return remove(path);
 }
 
+/* The redaction settings: the built-in detectors on by default, off by ARIZE_REDACT_SECRETS or
+ * the file; the lists of both places add up; a bad entry is one warning by key and position. */
+static void test_redact_settings_lists_and_switch(void) {
+  config *c = load(NULL, no_env);
+  CHECK(c->redact_secrets);
+  CHECK(redact_active(c->redact));
+  CHECK_INT(c->redact_patterns, 0);
+  config_free(c);
+
+  c = load("redact:\n"
+           "  secrets: false\n"
+           "  patterns:\n"
+           "    - 'ACME-[0-9]{6}'\n"
+           "    - {pattern: 'INT-\\d+', kind: internal-id}\n"
+           "  values: [corp-hunter-42]\n"
+           "harnesses:\n"
+           "  opencode:\n"
+           "    redact:\n"
+           "      allow: ['^sk-test-']\n"
+           "      patterns: ['ZZ-[a-z]{3}']\n",
+           no_env);
+  CHECK(c->warning == NULL);
+  CHECK(!c->redact_secrets);
+  CHECK_INT(c->redact_patterns, 3);
+  CHECK_INT(c->redact_values, 1);
+  CHECK_INT(c->redact_allow, 1);
+  char *out = NULL;
+  size_t len;
+  const char *text = "ACME-123456 INT-9 ZZ-abc corp-hunter-42";
+  CHECK_INT(redact_text(c->redact, text, strlen(text), false, &out, &len), 4);
+  CHECK_STR(
+      out,
+      "<redacted:user-rule> <redacted:internal-id> <redacted:user-rule> <redacted:user-value>");
+  free(out);
+  config_free(c);
+
+  const char *const off[] = {"ARIZE_REDACT_SECRETS=false", NULL};
+  c = load(NULL, off);
+  CHECK(!c->redact_secrets);
+  CHECK(!redact_active(c->redact));
+  config_free(c);
+
+  /* bad entries: each left out, the first one warned about by key and position only */
+  c = load("redact:\n  patterns:\n    - 'ok-[0-9]+'\n    - '(SeCrEt-unclosed'\n  values: [abc]\n",
+           no_env);
+  CHECK_INT(c->redact_patterns, 1);
+  CHECK_INT(c->redact_values, 0);
+  CHECK(c->warning && strstr(c->warning, "line 4: redact.patterns[1] is not a usable pattern: "
+                                         "unbalanced ( at offset 0; ignored"));
+  CHECK(c->warning && !strstr(c->warning, "SeCrEt"));
+  config_free(c);
+  c = load("redact:\n  values: [abc]\n", no_env);
+  CHECK(c->warning && strstr(c->warning, "redact.values[0] is shorter than 4 characters"));
+  CHECK(c->warning && !strstr(c->warning, "abc"));
+  config_free(c);
+  c = load("redact:\n  patterns: [{pattern: 'x+', kind: Bad_Kind}]\n", no_env);
+  CHECK(c->warning && strstr(c->warning, "redact.patterns[0].kind is not a kind name"));
+  CHECK_INT(c->redact_patterns, 1); /* kept, as user-rule */
+  config_free(c);
+  c = load("redact:\n  patterns: 'not-a-list'\n", no_env);
+  CHECK(c->warning && strstr(c->warning, "redact.patterns is not a list"));
+  config_free(c);
+  /* status says which redaction is in effect, never a value */
+  c = load("redact:\n  values: [corp-hunter-42]\n", no_env);
+  char *json = config_describe_json(c);
+  CHECK(json &&
+        strstr(json, "\"redaction\":{\"secrets\":true,\"patterns\":0,\"values\":1,\"allow\":0}"));
+  CHECK(json && !strstr(json, "corp-hunter"));
+  free(json);
+  config_free(c);
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -1331,6 +1404,7 @@ int main(void) {
   }
   snprintf(config_file, sizeof config_file, "%s/config.yaml", tmpdir);
   snprintf(missing_file, sizeof missing_file, "%s/absent.yaml", tmpdir);
+  RUN(test_redact_settings_lists_and_switch);
 
   RUN(test_defaults_with_empty_env);
   RUN(test_export_and_limit_defaults);

@@ -331,6 +331,37 @@ static void test_restart_with_the_same_home_sends_nothing_new(void) {
   home_remove(&h);
 }
 
+/* setenv may move the environment array (Node's process.env setter calls it): the tracer reads
+ * the one handed over last, never the first (freed here, so ASan sees any read of it). */
+static void test_an_environment_handed_over_later_replaces_the_first(void) {
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  home h;
+  home_new(&h);
+  const char **first = calloc(2, sizeof *first);
+  first[0] = h.home_entry;
+  tracer *t = tracer_open(first, "1.2.3");
+  json_t *status = status_of(t, NULL);
+  CHECK_STR(status_string(status, NULL, "state"), "no-backend");
+  json_decref(status);
+
+  char endpoint[96];
+  snprintf(endpoint, sizeof endpoint, "PHOENIX_ENDPOINT=http://127.0.0.1:%d", srv.port);
+  const char *now[] = {h.home_entry, endpoint, NULL};
+  tracer_set_environment(t, now);
+  free(first);
+  reconcile_result r;
+  CHECK_INT(reconcile_fixture(t, ONE_BASH, &r), 0);
+  CHECK_INT(r.spans, ONE_BASH_SPANS);
+  exporter_counts c;
+  tracer_flush(t, WAIT_MS, &c);
+  CHECK_INT(c.exported, ONE_BASH_SPANS);
+  CHECK_INT(server_spans(&srv), ONE_BASH_SPANS);
+  tracer_free(t);
+  server_free(&srv);
+  home_remove(&h);
+}
+
 int main(void) {
   RUN(test_fixture_spans_reach_phoenix_with_the_project_header);
   RUN(test_disabled_tracing_sends_nothing_and_says_so_once);
@@ -338,6 +369,7 @@ int main(void) {
   RUN(test_secrets_reach_the_backend_but_never_the_status_or_the_log);
   RUN(test_config_file_edit_is_picked_up_without_restart);
   RUN(test_restart_with_the_same_home_sends_nothing_new);
+  RUN(test_an_environment_handed_over_later_replaces_the_first);
   log_close();
   return check_done();
 }

@@ -106,6 +106,7 @@ const CUSTOM = new Map([
   ['opencode.turn.token_count.reasoning', INT],
   ['opencode.turn.cost.total', DOUBLE],
   ['opencode.time.clamped', BOOL],
+  ['opencode.redactions', INT], // how many secrets the span's strings had replaced by markers
 ]);
 // Event attributes: OpenTelemetry's exception convention.
 const EVENT_KEYS = new Map([

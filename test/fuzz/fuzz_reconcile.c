@@ -9,8 +9,8 @@
  *     valid ExportTraceServiceRequest;
  *   - the same payload reconciled again emits nothing after a commit (except what emit
  *     refused), and the same spans again after a rollback.
- * The reconcile options (redaction and hiding flags, attribute limit, user id, custom
- * attributes) come from a hash of the input, so seeds stay plain JSON and any mutation may
+ * The reconcile options (redaction and hiding flags, the secret scan, attribute limit, user id,
+ * custom attributes) come from a hash of the input, so seeds stay plain JSON and any mutation may
  * change them.
  */
 #include <stdint.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "redact.h"
 #include "otlp.h"
 #include "reconcile.h"
 #include "spans.h"
@@ -94,6 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       .attribute_values = (h & (1 << 15)) ? values : NULL,
       .n_attributes = (h & (1 << 15)) ? 3 : 0,
   };
+  /* the secret redaction, built-in detectors, for half the inputs */
+  static redact_rules *redact;
+  if (!redact) redact = redact_new(&(redact_config){.builtin = true});
+  if (h & (1 << 16)) opt.redact = redact;
 
   state *st = state_new(NULL);
   FUZZ_ASSERT(st != NULL);

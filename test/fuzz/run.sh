@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 HARNESSES=("$@")
-[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(fuzz_reconcile fuzz_config fuzz_otlp_response)
+[ ${#HARNESSES[@]} -gt 0 ] || HARNESSES=(fuzz_reconcile fuzz_config fuzz_otlp_response fuzz_redact)
 
 if ! make --no-print-directory check-cc; then
   echo "fuzz: skipped: clang with libFuzzer is missing (apt-get install clang libclang-rt-14-dev)" >&2

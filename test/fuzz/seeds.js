@@ -314,3 +314,16 @@ write(
 );
 for (const [name, text] of Object.entries(configs)) write('fuzz_config', name, text);
 for (const [name, bytes] of Object.entries(responses)) write('fuzz_otlp_response', name, bytes);
+
+// ---- fuzz_redact: texts with secrets (the redaction corpus: fake, made at run time) ----------
+
+const { secrets } = require('../redact/corpus.js');
+const seen = new Set();
+for (const s of secrets(2)) {
+  const key = `${s.kind}-${s.context}`;
+  if (seen.has(key)) continue;
+  seen.add(key);
+  write('fuzz_redact', key, s.text);
+}
+write('fuzz_redact', 'pattern-then-text', '(?i)acme-[0-9]{6}|tok(en)?\\b\nticket ACME-123456 and TOKEN x');
+write('fuzz_redact', 'json-escapes', '{"password":"a\\"b\\\\c\\u0041d","out":"l1\\nghp_x"}');

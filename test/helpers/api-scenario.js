@@ -5,6 +5,7 @@
 //                   | {"status": true} | {"shutdown": ms} | {"writeFile": [path, text]}
 //                   | {"durable": ms} (wait until the spool holds every span handed over)
 //                   | {"timedShutdown": ms} (how long shutdown took) | {"remove": path}
+//                   | {"setenv": {name: value}} (process.env, as a library user would set it)
 //                   | {"fixture": path, "timed": true} (its reconcile, and how long it took)
 //                   | {"bigOutput": {mb, text}} (the one-bash-call capture with an output of mb MiB
 //                     of text repeated, timed)],
@@ -78,6 +79,7 @@ async function main() {
       out.push({ shutdownMs: Number(process.hrtime.bigint() - t0) / 1e6 });
     } else if ('remove' in step)
       out.push({ removed: fs.rmSync(step.remove, { recursive: true, force: true }) ?? true });
+    else if ('setenv' in step) out.push({ setenv: Object.assign(process.env, step.setenv) && true });
     else if ('writeFile' in step) out.push({ written: fs.writeFileSync(step.writeFile[0], step.writeFile[1]) ?? true });
   }
   const plugin = program.esm ? { id: api.default.id, server: typeof api.default.server } : undefined;
