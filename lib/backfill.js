@@ -27,6 +27,7 @@ const recover = require('./recover.js');
 const SERVE_START_MS = 60000;
 const FLUSH_MS = 15000;
 const HTTP_TIMEOUT_MS = 60000;
+const READ_AHEAD = 3; // sessions being read while one is traced
 
 const USAGE = `usage: opencode-arize-tracing backfill [--since 7d|24h|<date>] [--session <id>] [--dry-run]
 
@@ -52,7 +53,12 @@ function parseArgs(argv) {
     else if (flag === '--help' || flag === '-h') o.help = true;
     else if (flag === '--session') o.session = value();
     else if (flag === '--since') o.since = parseSince(value());
-    else throw new UsageError(`unknown option ${argv[i]}`);
+    else {
+      const near = require('./cli/common.js').closest(flag, ['--since', '--session', '--dry-run', '--help']);
+      throw new UsageError(
+        `backfill has no ${flag.startsWith('-') ? 'option' : 'argument'} ${flag}${near ? `: did you mean ${near}?` : ''}`,
+      );
+    }
   }
   return o;
 }
@@ -205,12 +211,30 @@ async function run(o, out) {
     out.line('interrupted: finishing the session in progress, then flushing (ctrl-c again quits at once)');
   };
   process.on('SIGINT', onSigint);
-  const server = await startServer(opencodeEnv);
+  // OpenCode's server takes seconds to start: say so at once, and on a terminal count them.
+  out.line(`${o.dryRun ? 'dry run: ' : ''}starting OpenCode's server (opencode serve) to read your sessions...`);
+  const began = Date.now();
+  const ticking = setInterval(
+    () => out.bar(`starting OpenCode's server... ${Math.round((Date.now() - began) / 1000)} s`),
+    1000,
+  );
+  let server;
+  try {
+    server = await startServer(opencodeEnv);
+  } finally {
+    clearInterval(ticking);
+  }
+  out.line(
+    `OpenCode's server is up (${((Date.now() - began) / 1000).toFixed(1)} s); listing the sessions of every project`,
+  );
   const api = require('./index.js');
   const totals = { sessions: 0, turns: 0, spans: 0, closed: 0, skipped: 0, failed: 0 };
+  const timing = { listed: 0, waiting: 0 };
+  const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
   try {
     const all = await listSessions(server, out);
-    const live = await recover.liveSessions(recover.liveDir(liveHome));
+    const stopped = new Map(); // session -> when the OpenCode that worked on it was last seen alive
+    const live = await recover.liveSessions(recover.liveDir(liveHome), null, stopped);
     const roots = [...all.values()]
       .filter(
         ({ session }) =>
@@ -231,27 +255,60 @@ async function run(o, out) {
     out.line(
       `${o.dryRun ? 'dry run: ' : ''}${roots.length} session(s) to look at${o.since ? ` (active since ${new Date(o.since).toISOString()})` : ''}`,
     );
+    timing.listed = performance.now();
     let done = 0;
-    for (const { session, directory } of roots) {
-      if (interrupted) break;
+    // A session (its messages and its subagents') is read while the ones before it are
+    // reconciled: OpenCode's server works in its own process, so reading, tracing and sending
+    // (the core's threads) overlap, and the run takes about what the reading takes.
+    const load = async ({ session, directory }) => {
       const fetchChild = async (id) => ({
         info: all.has(id)
           ? all.get(id).session
           : await get(server, `/session/${encodeURIComponent(id)}`, { directory }).catch(() => null),
         messages: await get(server, `/session/${encodeURIComponent(id)}/message`, { directory }).catch(() => null),
       });
+      const messages = await get(server, `/session/${encodeURIComponent(session.id)}/message`, { directory });
+      return { messages, childSessions: await recover.childSessions(session.id, messages, fetchChild) };
+    };
+    const loads = [];
+    let next = 0;
+    const readAhead = () => {
+      while (!interrupted && loads.length < READ_AHEAD && next < roots.length) {
+        const loading = load(roots[next++]).then(
+          (value) => ({ value }),
+          (error) => ({ error }),
+        );
+        loads.push(loading);
+      }
+    };
+    for (const { session } of roots) {
+      if (interrupted) break;
+      readAhead();
+      const waitStart = performance.now();
+      const loaded = await loads.shift();
+      timing.waiting += performance.now() - waitStart;
+      readAhead();
       let result;
       let closing = false;
       try {
-        const messages = await get(server, `/session/${encodeURIComponent(session.id)}/message`, { directory });
-        const childSessions = await recover.childSessions(session.id, messages, fetchChild);
+        if (loaded.error) throw loaded.error;
+        const { messages, childSessions } = loaded.value;
         // A session a live OpenCode works on gets what is complete only: its own process closes
         // its turn. Any other is over: its last turn is closed as it stands.
         closing = !live.has(session.id) && recover.updatedAt(session) < startedAt;
+        // the whole session: its turns are numbered from 1; its own info for the Turn's context
+        // (not the directory's git: what it holds now may not be what the session worked on)
+        const whole = {
+          sessionID: session.id,
+          messages,
+          childSessions,
+          turnsBefore: 0,
+          session: { id: session.id, title: session.title, version: session.version, directory: session.directory },
+        };
         result = api.reconcile(
           closing
-            ? { type: 'close', abandoned: true, sessionID: session.id, messages, childSessions }
-            : { type: 'reconcile', sessionID: session.id, messages, childSessions },
+            ? { type: 'close', abandoned: true, stoppedAt: stopped.get(session.id), ...whole }
+            : { type: 'reconcile', ...whole },
           { turns: true },
         );
       } catch (error) {
@@ -279,30 +336,43 @@ async function run(o, out) {
     server.stop();
     process.removeListener('SIGINT', onSigint);
   }
+  // how long it took, and how much of it was waiting on OpenCode's server (the rest: tracing)
+  const took = timing.listed
+    ? ` in ${seconds(performance.now() - timing.listed)} (${seconds(timing.waiting)} waiting on OpenCode)`
+    : '';
   const summary =
     `${interrupted ? 'interrupted after' : 'done:'} ${totals.sessions} session(s), ${totals.turns} turn(s), ${totals.spans} span(s)${o.dryRun ? ' would be sent' : ' queued'}` +
     `${totals.failed ? `, ${totals.failed} failed` : ''}`;
   if (o.dryRun) {
-    out.line(`${summary}; nothing was sent or recorded`);
+    out.line(`${summary}; nothing was sent or recorded${took}`);
     api.shutdown(0);
     return interrupted ? 130 : totals.failed ? 1 : 0;
   }
-  const flushed = await api.flush(FLUSH_MS);
+  out.line(`${summary}${took}`);
+  // what is left to send, as it goes (a terminal only)
+  const flushStart = performance.now();
+  const sending = out.tty
+    ? setInterval(() => {
+        const c = api.status().counters;
+        out.bar(`sending: ${c.spans_exported} span(s) exported, ${c.spans_pending} to go`);
+      }, 250)
+    : undefined;
+  const flushed = await api.flush(FLUSH_MS).finally(() => clearInterval(sending));
   const status = api.status();
   api.shutdown(1000);
-  out.line(summary);
   const where =
     status.state === 'sending' ? '' : ` (${status.reason || status.state}: they wait until a backend is configured)`;
   out.line(
     `exported ${flushed.exported} span(s); ${flushed.pending} wait in the spool${where}${flushed.pending && status.state === 'sending' ? ', sent by the next OpenCode start or backfill' : ''}` +
-      `${flushed.dropped ? `; ${flushed.dropped} dropped (see the log)` : ''}${interrupted ? '; run backfill again to continue' : ''}`,
+      `${flushed.dropped ? `; ${flushed.dropped} dropped (see the log)` : ''}${interrupted ? '; run backfill again to continue' : ''}` +
+      ` (sending took ${seconds(performance.now() - flushStart)} more)`,
   );
   return interrupted ? 130 : totals.failed ? 1 : 0;
 }
 
 /** --dry-run: the same run in a child process, against a throwaway copy of the state. */
 async function dryRun(argv) {
-  const home = process.env.HOME || os.homedir();
+  const home = require('./binary.js').userHome();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-backfill-dry-'));
   try {
     const harness = path.join(home, '.arize', 'harness');
@@ -314,6 +384,7 @@ async function dryRun(argv) {
     if (fs.existsSync(state)) fs.cpSync(state, path.join(copy, 'state'), { recursive: true });
     const env = Object.assign({}, process.env, {
       HOME: tmp,
+      USERPROFILE: tmp, // the home on Windows
       ARIZE_DRY_RUN: 'true',
       ARIZE_BACKFILL_HOME: home,
       ARIZE_BACKFILL_CHILD: '1',

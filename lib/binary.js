@@ -33,9 +33,91 @@ function defaultHost(pkg = readPackage(), version = pkg.version) {
   return m ? `https://github.com/${m[1]}/releases/download/v${version}` : '';
 }
 
-/** "linux-x64", ... (or ARIZE_TRACING_PLATFORM, for tests). */
+// The ELF interpreter a Linux executable asks for (/lib/ld-musl-x86_64.so.1,
+// /lib64/ld-linux-x86-64.so.2, ...), from its program headers; '' when unreadable.
+function elfInterpreter(file) {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    const head = Buffer.alloc(64);
+    if (fs.readSync(fd, head, 0, 64, 0) < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2) return '';
+    const le = head[5] === 1;
+    const u16 = (b, o) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+    const u32 = (b, o) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+    const u64 = (b, o) => Number(le ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o));
+    const phoff = u64(head, 32);
+    const size = u16(head, 54);
+    const count = Math.min(u16(head, 56), 64);
+    const ph = Buffer.alloc(size * count);
+    fs.readSync(fd, ph, 0, ph.length, phoff);
+    for (let i = 0; i < count; i++) {
+      if (u32(ph, i * size) !== 3) continue; // PT_INTERP
+      const name = Buffer.alloc(Math.min(u64(ph, i * size + 32), 256));
+      fs.readSync(fd, name, 0, name.length, u64(ph, i * size + 8));
+      return name.toString('latin1').replace(/\0.*$/s, '');
+    }
+    return '';
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * The C library of this Linux process: 'glibc', 'musl', or '' when it cannot be told (never
+ * a guess). In order of cost (measured here: 0.3 ms, 1 ms, 7-130 ms): the C library mapped
+ * into this process (/proc/self/maps), the interpreter the running executable asks for, the
+ * runtime's own report (Node and Bun fill glibcVersionRuntime on glibc only).
+ */
+function linuxLibc() {
+  if (process.platform !== 'linux') return '';
+  try {
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    if (/\/(ld-musl-[\w-]+\.so\.1|libc\.musl-[\w-]+\.so\.1)$|-linux-musl\/libc\.so$/m.test(maps)) return 'musl';
+    if (/\/libc\.so\.6$/m.test(maps)) return 'glibc';
+  } catch {
+    // no /proc
+  }
+  const interp = elfInterpreter(process.execPath);
+  if (/\bld-musl-/.test(interp)) return 'musl';
+  if (/\bld-linux/.test(interp)) return 'glibc';
+  try {
+    const report = process.report;
+    const network = report.excludeNetwork;
+    report.excludeNetwork = true; // Node would otherwise look up every interface's address
+    let header;
+    try {
+      header = report.getReport().header;
+    } finally {
+      report.excludeNetwork = network;
+    }
+    if (header && header.glibcVersionRuntime) return 'glibc';
+  } catch {
+    // no process.report in this runtime
+  }
+  return '';
+}
+
+let detectedLibc;
+/**
+ * The prebuild keys that may fit this process, best first: "linux-x64" on glibc,
+ * "linux-x64-musl" on musl, both (glibc first) when the C library cannot be told;
+ * "darwin-arm64", ... elsewhere. ARIZE_TRACING_PLATFORM (tests) names one key instead.
+ */
+function platformKeys(env = process.env) {
+  if (env.ARIZE_TRACING_PLATFORM) return [env.ARIZE_TRACING_PLATFORM];
+  const base = `${process.platform}-${process.arch}`;
+  if (process.platform !== 'linux') return [base];
+  if (detectedLibc === undefined) detectedLibc = linuxLibc();
+  if (detectedLibc === 'musl') return [`${base}-musl`];
+  if (detectedLibc === 'glibc') return [base];
+  return [base, `${base}-musl`];
+}
+
+/** The one key this process is known by: "linux-x64", "linux-x64-musl", "darwin-arm64", ... */
 function platformKey(env = process.env) {
-  return env.ARIZE_TRACING_PLATFORM || `${process.platform}-${process.arch}`;
+  return platformKeys(env)[0];
 }
 
 /** prebuilds/manifest.json, or an empty one when the package has none. */
@@ -47,8 +129,18 @@ function readManifest() {
   }
 }
 
+/**
+ * The user's home, as the core finds it (native/platform: HOME; on Windows USERPROFILE first,
+ * which is what os.homedir() and so OpenCode use there; HOME only when a Unix-like shell set
+ * nothing else).
+ */
+function userHome(env = process.env) {
+  if (process.platform === 'win32') return env.USERPROFILE || env.HOME || os.homedir();
+  return env.HOME || os.homedir();
+}
+
 function cacheDir(env = process.env, version = packageVersion()) {
-  const base = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME || path.join(userHome(env), '.cache');
   return path.join(base, 'opencode-arize-tracing', version);
 }
 
@@ -151,6 +243,10 @@ module.exports = {
   packageVersion,
   defaultHost,
   platformKey,
+  platformKeys,
+  userHome,
+  linuxLibc,
+  elfInterpreter,
   readManifest,
   cacheDir,
   releaseFor,

@@ -13,7 +13,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const binary = require('./binary.js');
-const { PKG, ROOT, UsageError } = require('./cli/common.js');
+const { PKG, ROOT, UsageError, closest, selfCommand } = require('./cli/common.js');
 
 const USAGE = `usage: opencode-arize-tracing <command> [options]
 
@@ -37,36 +37,65 @@ when run in a terminal, --yes never prompts):
   --project                       register the plugin for this project only: "opencode-arize-tracing"
                                   in ./.opencode/opencode.json (works in any clone)
   --yes                           never prompt
-status options: --json`;
+status and doctor options: --json (status exits 0 healthy, 1 degraded, 2 not working)`;
+
+// The options each command takes (--help everywhere): an option another command takes, or a
+// typo, is refused with the closest one this command knows.
+const VALUE_OPTIONS = {
+  '--backend': 'backend',
+  '--region': 'region',
+  '--api-key': 'apiKey',
+  '--space-id': 'spaceId',
+  '--endpoint': 'endpoint',
+  '--project-name': 'projectName',
+  '--header': 'header',
+};
+const SWITCHES = { '--project': 'project', '--yes': 'yes', '-y': 'yes', '--json': 'json', '--force': 'force' };
+const OPTIONS = {
+  install: [...Object.keys(VALUE_OPTIONS), '--project', '--yes', '-y'],
+  uninstall: ['--project'],
+  status: ['--json'],
+  doctor: ['--json'],
+  'fetch-binary': ['--force'],
+  help: [],
+  version: [],
+};
 
 function parseArgs(argv) {
   const flags = { headers: [] };
-  const names = {
-    '--backend': 'backend',
-    '--region': 'region',
-    '--api-key': 'apiKey',
-    '--space-id': 'spaceId',
-    '--endpoint': 'endpoint',
-    '--project-name': 'projectName',
-    '--header': 'header',
-  };
   const positional = [];
+  const seen = [];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s);
-    if (flag === '--project') flags.project = true;
-    else if (flag === '--yes' || flag === '-y') flags.yes = true;
-    else if (flag === '--json') flags.json = true;
-    else if (flag === '--force') flags.force = true;
-    else if (flag === '--help' || flag === '-h') flags.help = true;
-    else if (names[flag]) {
+    if (flag === '--help' || flag === '-h') flags.help = true;
+    else if (flag === '--version') positional.push('version');
+    else if (SWITCHES[flag]) {
+      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+      flags[SWITCHES[flag]] = true;
+      seen.push(flag);
+    } else if (VALUE_OPTIONS[flag]) {
       const value = inline !== undefined ? inline : argv[++i];
       if (value === undefined) throw new UsageError(`${flag} needs a value`);
       if (flag === '--header') flags.headers.push(value);
-      else flags[names[flag]] = value;
-    } else if (flag.startsWith('-')) throw new UsageError(`unknown option ${flag}`);
-    else positional.push(argv[i]);
+      else flags[VALUE_OPTIONS[flag]] = value;
+      seen.push(flag);
+    } else if (flag.startsWith('-') && flag !== '-') {
+      seen.push(flag);
+    } else positional.push(argv[i]);
   }
-  return { command: positional[0], flags };
+  const command = positional[0];
+  if (command && OPTIONS[command]) {
+    const known = [...OPTIONS[command], '--help'];
+    for (const flag of seen)
+      if (!known.includes(flag)) {
+        const near = closest(flag, known);
+        throw new UsageError(
+          `${command} has no option ${flag}${near ? `: did you mean ${near}?` : ''} (its options: ${known.join(', ')})`,
+        );
+      }
+    if (positional.length > 1) throw new UsageError(`${command} takes no argument ${JSON.stringify(positional[1])}`);
+  }
+  return { command, flags };
 }
 
 async function fetchBinaryCommand(flags) {
@@ -92,14 +121,17 @@ async function main(argv) {
   const { command, flags } = parseArgs(argv);
   if (flags.help || !command || command === 'help') return console.log(USAGE);
   if (command === 'version' || command === '--version') return console.log(PKG.version);
-  if (!COMMANDS[command]) throw new UsageError(`unknown command ${command}`);
+  if (!COMMANDS[command]) {
+    const near = closest(command, [...Object.keys(COMMANDS), 'backfill']);
+    throw new UsageError(`unknown command ${command}${near ? `: did you mean ${near}?` : ''}`);
+  }
   return COMMANDS[command](flags);
 }
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((error) => {
     console.error(`opencode-arize-tracing: ${error.message}`);
-    if (error instanceof UsageError) console.error('(opencode-arize-tracing --help lists the commands and options)');
+    if (error instanceof UsageError) console.error(`(\`${selfCommand()} --help\` lists the commands and options)`);
     process.exitCode = error instanceof UsageError ? 2 : 1;
   });
 }

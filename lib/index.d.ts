@@ -24,10 +24,27 @@ export interface ReconcilePayload {
    * OpenCode recorded, and the Turn is sent.
    */
   abandoned?: boolean;
+  /** With `abandoned`: when the OpenCode that worked on the session was last seen alive (ms);
+   * a call or tool cut off then ends there rather than at the last time OpenCode recorded. */
+  stoppedAt?: number;
   sessionID: string;
   /** The whole session, or any tail of it (oldest first), e.g. from the last watermark on. */
   messages: OpenCodeMessage[];
   childSessions?: ChildSession[];
+  /** The session's own info (`client.session.get()`), for the Turn's context: title, version. */
+  session?: { id: string; title?: string; version?: string; directory?: string; [key: string]: unknown };
+  /** What the caller read about the session's surroundings, for the Turn's context. */
+  context?: {
+    opencodeVersion?: string;
+    directory?: string;
+    /** The directory's repository; credentials in the remote's URL are stripped by the core. */
+    git?: { remote?: string; branch?: string; commit?: string };
+  };
+  /** How many turns the session had before `messages[0]`, when known (the Turn's turn_number);
+   * 0 for a whole session. */
+  turnsBefore?: number;
+  /** The user message that opened the last turn before `messages[0]`, when known. */
+  previousTurn?: string;
   /**
    * OpenCode's live signals for these sessions (the plugin's hooks and events: system prompt,
    * invocation parameters, tools offered, retries, permissions, slash command, errors stored on
@@ -115,6 +132,8 @@ export interface Status {
   config: {
     path: string;
     warning: string | null;
+    /** the file is there but none of it is used (unreadable, a directory, invalid YAML or JSON, not UTF-8); `warning` says where */
+    broken: boolean;
     log_file: string;
     logging: { prompts: boolean; tool_details: boolean; tool_content: boolean };
     user_id_set: boolean;

@@ -3,6 +3,7 @@
 // Everything heavy happens in the native core, which holds the session model; this file writes
 // the payload as JSON text (one crossing) and cuts a whole snapshot at the core's watermark.
 const { binding, file } = require('./native.js');
+const { turnPosition } = require('./turns.js');
 
 /**
  * Turns what is new in an OpenCode session snapshot (the whole session or any tail of it) into
@@ -190,10 +191,22 @@ function cutAtWatermark(payload) {
         ? childSessions.filter((c) => !(c !== null && typeof c === 'object' && mark.done.has(c.sessionID)))
         : childSessions;
     if (cutMessages === messages && children === childSessions) return payload;
-    return { ...payload, messages: cutMessages, childSessions: children };
+    // what was cut says where the payload's turns stand (their numbers, reconcile.h)
+    const position = cutMessages === messages ? {} : cutPosition(payload, messages.slice(0, from));
+    return { ...payload, ...position, messages: cutMessages, childSessions: children };
   } catch (error) {
     return payload; // a getter threw: the core reads the payload as JSON.stringify writes it
   }
+}
+
+/** turnsBefore and previousTurn of a payload whose first messages (cut) are left out. */
+function cutPosition(payload, cut) {
+  const before = Number.isInteger(payload.turnsBefore) && payload.turnsBefore >= 0 ? payload.turnsBefore : undefined;
+  const position = turnPosition(cut, before !== undefined);
+  if (before !== undefined) position.turnsBefore += before;
+  if (position.previousTurn === undefined && typeof payload.previousTurn === 'string')
+    position.previousTurn = payload.previousTurn;
+  return position;
 }
 
 /** The index of the message whose id is `id` (binary search), or 0 when it is not found. */

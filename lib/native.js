@@ -2,8 +2,10 @@
 // Finds and loads the compiled core. Order:
 //   1. an explicit ARIZE_TRACING_NATIVE path (tests, debugging);
 //   2. the prebuild for this platform at a fixed path (a literal require, so
-//      `bun build --compile` can embed it);
-//   3. node-gyp-build: a source build (build/Release) or another prebuild it recognises;
+//      `bun build --compile` can embed it): linux-x64, linux-arm64 (glibc), linux-x64-musl,
+//      linux-arm64-musl (musl: the C library is detected, lib/binary.js), darwin-x64,
+//      darwin-arm64, win32-x64;
+//   3. node-gyp-build: a source build (build/Release);
 //   4. the release binary for this platform from the user's cache (~/.cache/opencode-arize-
 //      tracing/<version>/), downloaded on first use by a child process (lib/binary.js) with a
 //      bounded wait, and checked against prebuilds/manifest.json's SHA-256 on every load.
@@ -18,20 +20,39 @@ const DOWNLOAD_TIMEOUT_MS = 30000;
 // Set by the plugin before it loads this file: never wait on a download (see fromRelease).
 const BACKGROUND = Symbol.for('opencode-arize-tracing.background-download');
 
+// One literal require per bundled target (native/prebuild/targets.js).
+const PREBUILDS = {
+  'linux-x64': () => require('../prebuilds/linux-x64/node.napi.node'),
+  'linux-arm64': () => require('../prebuilds/linux-arm64/node.napi.node'),
+  'linux-x64-musl': () => require('../prebuilds/linux-x64-musl/node.napi.node'),
+  'linux-arm64-musl': () => require('../prebuilds/linux-arm64-musl/node.napi.node'),
+  'darwin-x64': () => require('../prebuilds/darwin-x64/node.napi.node'),
+  'darwin-arm64': () => require('../prebuilds/darwin-arm64/node.napi.node'),
+  'win32-x64': () => require('../prebuilds/win32-x64/node.napi.node'),
+};
+
 function fixedPrebuild(key) {
-  if (key === 'linux-x64') return require('../prebuilds/linux-x64/node.napi.node');
-  if (key === 'linux-arm64') return require('../prebuilds/linux-arm64/node.napi.node');
+  if (Object.hasOwn(PREBUILDS, key)) return PREBUILDS[key]();
   throw Object.assign(new Error(`no prebuild bundled for ${key}`), { code: 'NO_PREBUILD' });
 }
 
-// Why a load failed, in words a user can act on.
+// What to install for a missing system library, on glibc distributions and on musl (Alpine).
+const INSTALL = {
+  libcurl: { glibc: 'apt-get install libcurl4, dnf install libcurl, ...', musl: 'apk add libcurl' },
+  libz: { glibc: 'apt-get install zlib1g, dnf install zlib, ...', musl: 'apk add zlib' },
+};
+
+// Why a load failed, in words a user can act on. glibc says "libcurl.so.4: cannot open shared
+// object file"; musl "Error loading shared library libcurl.so.4: No such file or directory".
 function explain(error) {
   const message = String((error && error.message) || error);
-  const missing = /(lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(message);
+  const missing =
+    /(lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(message) ||
+    /Error loading shared library (lib[\w.+-]+\.so(?:\.\d+)*): No such file/.exec(message);
   if (missing) {
-    const hint = missing[1].startsWith('libcurl')
-      ? ' (install it: apt-get install libcurl4, dnf install libcurl, ...)'
-      : '';
+    const libc = /Error loading shared library/.test(message) ? 'musl' : 'glibc';
+    const fix = INSTALL[missing[1].replace(/\.so.*$/, '')];
+    const hint = fix ? ` (install it: ${fix[libc]})` : '';
     return `the system library ${missing[1]} is missing${hint}`;
   }
   const glibc = /version `(GLIBC_[\d.]+)' not found/.exec(message);
@@ -110,7 +131,8 @@ function fromRelease(key, tried) {
 
 function load() {
   const tried = [];
-  const key = binary.platformKey();
+  const keys = binary.platformKeys();
+  const key = keys[0];
   const explicit = process.env.ARIZE_TRACING_NATIVE;
   if (explicit) {
     try {
@@ -119,16 +141,20 @@ function load() {
       tried.push(`${explicit} (ARIZE_TRACING_NATIVE): ${explain(error)}`);
     }
   }
-  const fixed = path.join(root, 'prebuilds', key, 'node.napi.node');
-  try {
-    return { binding: fixedPrebuild(key), file: fixed };
-  } catch (error) {
-    tried.push(`${fixed}: ${error.code === 'NO_PREBUILD' ? error.message : explain(error)}`);
+  for (const k of keys) {
+    const file = path.join(root, 'prebuilds', k, 'node.napi.node');
+    try {
+      return { binding: fixedPrebuild(k), file };
+    } catch (error) {
+      tried.push(`${file}: ${error.code === 'NO_PREBUILD' ? error.message : explain(error)}`);
+    }
   }
   try {
     const nodeGypBuild = require('node-gyp-build');
     const file = nodeGypBuild.resolve(root);
-    if (file !== fixed) {
+    // a file of prebuilds/ is one of the keys above, already tried, or another platform's or
+    // C library's (node-gyp-build does not tell musl from glibc): only a source build is new
+    if (!file.startsWith(path.join(root, 'prebuilds') + path.sep)) {
       try {
         return { binding: require(file), file };
       } catch (error) {
@@ -145,7 +171,7 @@ function load() {
     tried.push(`release binary: ${explain(error)}`);
   }
   const error = new Error(
-    `opencode-arize-tracing: cannot load its native core for ${key}.\n  tried:\n    ` +
+    `opencode-arize-tracing: cannot load its native core for ${keys.join(' or ')}.\n  tried:\n    ` +
       tried.join('\n    ') +
       '\n  fix: `npx opencode-arize-tracing fetch-binary` downloads the release binary for this platform;' +
       '\n  or build it from source (needs a C compiler, libcurl, jansson, libyaml and protobuf-c' +

@@ -26,11 +26,14 @@ const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 
+const { isContinuation } = require('./turns.js');
+
 const MARKER_SESSIONS_MAX = 1000;
+const BEAT_MS = 2000; // how often a busy process touches its marker (its last-seen-alive time)
 const FOREIGN_MARKER_MS = 24 * 3600 * 1000;
 
-/** The marker directory, beside the core's state and spool (which follow $HOME too). */
-function liveDir(home = process.env.HOME || os.homedir()) {
+/** The marker directory, beside the core's state and spool (the same home: binary.userHome). */
+function liveDir(home = require('./binary.js').userHome()) {
   return path.join(home, '.arize', 'harness', 'live', 'opencode');
 }
 
@@ -74,6 +77,18 @@ class Marker {
     return this.sessions.has(sessionID);
   }
 
+  /**
+   * The process is alive: the marker's modification time says so, at most every BEAT_MS. When
+   * the process is killed mid-turn, the sweep that finds its marker dead ends the calls and
+   * tools it cut off at that time (a bash call killed 5 s in lasts 5 s, not until the last time
+   * OpenCode recorded in it). One asynchronous utimes, never awaited by the caller.
+   */
+  beat(now = Date.now()) {
+    if (this.closed || this.sessions.size === 0 || now - (this.beaten || 0) < BEAT_MS) return;
+    this.beaten = now;
+    fs.promises.utimes(this.file, now / 1000, now / 1000).catch(() => {});
+  }
+
   async flush() {
     try {
       while (this.dirty && !this.closed) {
@@ -110,10 +125,12 @@ function pidRunning(pid) {
 
 /**
  * The sessions that live processes other than `self` (a Marker, or null) work on. Markers of
- * processes that are gone are removed. Never throws.
+ * processes that are gone are removed; when `stopped` (a Map) is given, it gets, for each
+ * session a gone process named, when that process was last seen alive (its marker's
+ * modification time, ms). Never throws.
  * @returns {Promise<Set<string>>}
  */
-async function liveSessions(dir, self) {
+async function liveSessions(dir, self, stopped) {
   const live = new Set();
   let names = [];
   try {
@@ -135,6 +152,10 @@ async function liveSessions(dir, self) {
     if (!marker || !Array.isArray(marker.sessions)) continue;
     if (marker.host === host) {
       if (!Number.isInteger(marker.pid) || !pidRunning(marker.pid)) {
+        const stat = stopped ? await fs.promises.stat(file).catch(() => null) : null;
+        if (stat)
+          for (const id of marker.sessions)
+            if (typeof id === 'string') stopped.set(id, Math.max(stopped.get(id) || 0, Math.floor(stat.mtimeMs)));
         await fs.promises.rm(file, { force: true }).catch(() => {});
         continue;
       }
@@ -225,10 +246,16 @@ function lastActivity(messages) {
   return t;
 }
 
-/** The messages from the last user message on (the last turn), or undefined when none. */
+/**
+ * The messages from the last turn's user message on, or undefined when none: a user message
+ * that continues the turn before it (lib/turns.js) does not open one, so the last turn of a
+ * session OpenCode compacted mid-turn starts at the prompt before the compaction.
+ */
 function lastTurn(messages) {
-  for (let i = messages.length - 1; i >= 0; i--)
-    if (messages[i] && messages[i].info && messages[i].info.role === 'user') return messages.slice(i);
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m && m.info && m.info.role === 'user' && !isContinuation(m)) return messages.slice(i);
+  }
   return undefined;
 }
 

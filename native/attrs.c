@@ -31,7 +31,15 @@ static const struct {
 } keys[ATTRS_N_KEYS] = {
     [ATTR_INPUT_TEXT] = {"input.value", ATTRS_PROMPT, SHAPE_TEXT},
     [ATTR_OUTPUT_TEXT] = {"output.value", ATTRS_PROMPT, SHAPE_TEXT},
-    [ATTR_LLM_INPUT_PROMPT] = {"llm.input_messages.0.message.content", ATTRS_PROMPT, SHAPE_TEXT},
+    [ATTR_LLM_INPUT_CONTENT] = {"llm.input_messages.%zu.message.content", ATTRS_PROMPT, SHAPE_TEXT},
+    [ATTR_LLM_INPUT_PART] = {"llm.input_messages.%zu.message.contents.%zu.message_content.text",
+                             ATTRS_PROMPT, SHAPE_TEXT},
+    [ATTR_LLM_INPUT_IMAGE] =
+        {"llm.input_messages.%zu.message.contents.%zu.message_content.image.image.url",
+         ATTRS_PROMPT, SHAPE_TEXT},
+    [ATTR_LLM_INPUT_TOOL_CALL] =
+        {"llm.input_messages.%zu.message.tool_calls.%zu.tool_call.function.arguments",
+         ATTRS_TOOL_DETAILS, SHAPE_JSON},
     [ATTR_LLM_INPUT_TOOL_RESULT] = {"llm.input_messages.%zu.message.content", ATTRS_TOOL_CONTENT,
                                     SHAPE_TEXT},
     [ATTR_LLM_INPUT_TOOL_RESULTS] = {"input.value", ATTRS_PUBLIC, SHAPE_JSON_VALUE},
@@ -41,20 +49,21 @@ static const struct {
     [ATTR_LLM_TOOL_CALL_ARGUMENTS] =
         {"llm.output_messages.0.message.tool_calls.%zu.tool_call.function.arguments",
          ATTRS_TOOL_DETAILS, SHAPE_JSON},
+    [ATTR_LLM_OUTPUT_TOOL_CALLS] = {"output.value", ATTRS_TOOL_DETAILS, SHAPE_JSON_VALUE},
     [ATTR_TOOL_INPUT] = {"input.value", ATTRS_TOOL_ARGUMENTS, SHAPE_JSON_VALUE},
     [ATTR_TOOL_PARAMETERS] = {"tool.parameters", ATTRS_TOOL_ARGUMENTS, SHAPE_JSON},
     [ATTR_TOOL_COMMAND] = {"tool.command", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_FILE_PATH] = {"tool.file_path", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_QUERY] = {"tool.query", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_URL] = {"tool.url", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
-    [ATTR_TOOL_DESCRIPTION] = {"tool.description", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
+    [ATTR_TOOL_DESCRIPTION] = {"tool.description", ATTRS_PUBLIC, SHAPE_TEXT},
+    [ATTR_TOOL_TITLE] = {"opencode.tool.title", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_OUTPUT] = {"output.value", ATTRS_TOOL_CONTENT, SHAPE_TEXT},
     [ATTR_LLM_INVOCATION_PARAMETERS] = {"llm.invocation_parameters", ATTRS_PUBLIC, SHAPE_JSON},
     [ATTR_LLM_TOOL_SCHEMA] = {"llm.tools.%zu.tool.json_schema", ATTRS_PUBLIC, SHAPE_JSON},
     [ATTR_TURN_COMMAND_ARGUMENTS] = {"opencode.turn.command.arguments", ATTRS_PROMPT, SHAPE_TEXT},
     [ATTR_TURN_FILES] = {"opencode.turn.files", ATTRS_TOOL_DETAILS, SHAPE_JSON},
     [ATTR_TURN_TODOS] = {"opencode.turn.todos", ATTRS_PROMPT, SHAPE_JSON},
-    [ATTR_TOOL_DEFINITION] = {"tool.description", ATTRS_PUBLIC, SHAPE_TEXT},
 };
 
 void attrs_init(attrs *a, const attrs_options *opt) {
@@ -278,6 +287,11 @@ void attrs_json_escaped_size(const char *value, size_t n, size_t *bytes, size_t 
   *bytes = b, *chars = c;
 }
 
+/* The mime type beside a JSON_VALUE key: input.mime_type, or output.mime_type for output.value. */
+static const char *mime_key(const char *key) {
+  return strcmp(key, "output.value") == 0 ? "output.mime_type" : "input.mime_type";
+}
+
 void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t len,
                      size_t full_len, size_t full_chars) {
   if (full_len <= a->max_bytes || len <= a->max_bytes) { /* not cut after all */
@@ -297,20 +311,22 @@ void attrs_set_sized(attrs *a, span *s, attrs_key key, const char *value, size_t
   } else {
     set_value(a, s, name, value, len, full_len); /* scans and keeps the first max_bytes only */
   }
-  if (keys[key].shape == SHAPE_JSON_VALUE) attrs_str(a, s, "input.mime_type", "text/plain");
+  if (keys[key].shape == SHAPE_JSON_VALUE) attrs_str(a, s, mime_key(name), "text/plain");
 }
 
-/* input.value holding JSON text, with its mime type: application/json only while the value is
- * that JSON; a redaction marker or a cut value is text/plain. */
+/* input.value or output.value holding JSON text, with its mime type (input.mime_type,
+ * output.mime_type): application/json only while the value is that JSON; a redaction marker or
+ * a cut value is text/plain. */
 static void set_json_value(attrs *a, span *s, const char *key, const char *json, bool redact) {
   size_t len = strlen(json);
   bool cut = set_text(a, s, key, json, len, redact, true);
-  attrs_str(a, s, "input.mime_type", redact || cut ? "text/plain" : "application/json");
+  attrs_str(a, s, mime_key(key), redact || cut ? "text/plain" : "application/json");
 }
 
-void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len) {
-  char name[128];
-  snprintf(name, sizeof name, keys[key].name, n);
+void attrs_set_nth2(attrs *a, span *s, attrs_key key, size_t n, size_t k, const char *value,
+                    size_t len) {
+  char name[160];
+  snprintf(name, sizeof name, keys[key].name, n, k); /* a name with one index ignores k */
   bool redact = attrs_hidden(a, keys[key].class);
   switch (keys[key].shape) {
   case SHAPE_TEXT: set_text(a, s, name, value, len, redact, false); break;
@@ -319,8 +335,32 @@ void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value
   }
 }
 
+void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len) {
+  attrs_set_nth2(a, s, key, n, 0, value, len);
+}
+
 void attrs_set(attrs *a, span *s, attrs_key key, const char *value, size_t len) {
   attrs_set_nth(a, s, key, 0, value, len);
+}
+
+size_t attrs_cost(const attrs *a, attrs_key key, size_t len) {
+  if (attrs_hidden(a, keys[key].class)) return 24; /* "<redacted (N chars)>" */
+  return len < a->max_bytes ? len : a->max_bytes;
+}
+
+const char *attrs_data_url(const char *url, size_t len, char *out, size_t size) {
+  if (len < 5 || strncmp(url, "data:", 5) != 0) return NULL;
+  const char *comma = memchr(url, ',', len);
+  size_t header = comma ? (size_t)(comma - url) : len, mime = 0;
+  while (5 + mime < header && url[5 + mime] != ';' && url[5 + mime] != ',') mime++;
+  if (mime > 100) mime = 100;
+  size_t data = comma ? len - header - 1 : 0;
+  bool base64 = header >= 7 && memcmp(url + header - 7, ";base64", 7) == 0;
+  size_t bytes = base64 ? data / 4 * 3 : data; /* about: padding is not subtracted */
+  const char *type = mime ? url + 5 : "application/octet-stream";
+  snprintf(out, size, "<data:%.*s, %zu bytes, not inlined>", mime ? (int)mime : (int)strlen(type),
+           type, bytes);
+  return out;
 }
 
 const char *attrs_embedded(const attrs *a, attrs_class c, const char *value) {
@@ -376,6 +416,9 @@ void attrs_event_int(attrs *a, span_event *e, const char *key, int64_t value) {
 
 void attrs_user(attrs *a, span *s) {
   if (a->opt->user_id && *a->opt->user_id) attrs_str(a, s, "user.id", a->opt->user_id);
+  /* as Arize's own harness tracing does: AX requires the project on each span */
+  if (a->opt->project_name && *a->opt->project_name)
+    attrs_str(a, s, "arize.project.name", a->opt->project_name);
 }
 
 /* Replaces key's value (when present) with the OpenInference redaction marker. */

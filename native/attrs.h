@@ -38,6 +38,11 @@ typedef struct {
   bool log_tool_details;      /* false: tool arguments, command, file path, query, url, title */
   bool log_tool_content;      /* false: tool input and output */
   const char *user_id;        /* user.id on every span; NULL for none */
+  const char *project_name;   /* arize.project.name on every span; NULL for none */
+  bool child_session_ids;     /* a subagent's spans carry its own session id in session.id
+                               * (subagent_session_id: child), not the root's */
+  size_t max_input_bytes;     /* llm.input_messages: the most recent messages that fit */
+  const char *host;           /* the machine's name, for the Turn's context; NULL: unknown */
   size_t max_attr_bytes;      /* longer string attributes are cut with a marker; 0 = 32 KiB */
   const redact_rules *redact; /* secrets to replace with markers (redact.h); NULL: none */
 
@@ -62,23 +67,36 @@ typedef enum {
   ATTRS_TOOL_ARGUMENTS, /* log_tool_details and log_tool_content: a tool's whole input */
 } attrs_class;
 
-/* The attributes that can carry user content. Names with %zu take an index (attrs_set_nth). */
+/* The attributes that can carry user content. Names with %zu take an index (attrs_set_nth),
+ * or two (attrs_set_nth2: the message, then the part or call within it). */
 typedef enum {
   ATTR_INPUT_TEXT,              /* input.value: a prompt (Turn, first model call, subagent) */
   ATTR_OUTPUT_TEXT,             /* output.value: an answer (Turn, model call, subagent) */
-  ATTR_LLM_INPUT_PROMPT,        /* llm.input_messages.0.message.content */
+  ATTR_LLM_INPUT_CONTENT,       /* llm.input_messages.%zu.message.content: the system prompt,
+                                 * a user prompt, an earlier answer of the model */
+  ATTR_LLM_INPUT_PART,          /* llm.input_messages.%zu.message.contents.%zu...text: a part of
+                                 * a user message (its prompt, an attached file's text) */
+  ATTR_LLM_INPUT_IMAGE,         /* ...contents.%zu.message_content.image.image.url: an attached
+                                 * image (a data: URL is never inlined: attrs_data_url) */
+  ATTR_LLM_INPUT_TOOL_CALL,     /* llm.input_messages.%zu.message.tool_calls.%zu...arguments:
+                                 * the arguments of a tool call the model made earlier */
   ATTR_LLM_INPUT_TOOL_RESULT,   /* llm.input_messages.%zu.message.content: a tool's output */
   ATTR_LLM_INPUT_TOOL_RESULTS,  /* input.value: the tool results a model call consumed (JSON) */
   ATTR_LLM_OUTPUT_CONTENT,      /* llm.output_messages.0.message.content */
   ATTR_LLM_OUTPUT_PART,         /* llm.output_messages.0.message.contents.%zu...text */
   ATTR_LLM_TOOL_CALL_ARGUMENTS, /* llm.output_messages.0.message.tool_calls.%zu...arguments */
+  ATTR_LLM_OUTPUT_TOOL_CALLS,   /* output.value: the tool calls of an answer that has no text
+                                 * (JSON: [{id, name, arguments}]) */
   ATTR_TOOL_INPUT,              /* input.value: a tool's arguments (JSON) */
   ATTR_TOOL_PARAMETERS,         /* tool.parameters: the same arguments (JSON) */
   ATTR_TOOL_COMMAND,            /* tool.command */
   ATTR_TOOL_FILE_PATH,          /* tool.file_path */
   ATTR_TOOL_QUERY,              /* tool.query */
   ATTR_TOOL_URL,                /* tool.url */
-  ATTR_TOOL_DESCRIPTION,        /* tool.description: the title OpenCode gave the call */
+  ATTR_TOOL_DESCRIPTION,        /* tool.description: the tool's description from its definition
+                                 * (the live signals' tool.definition hook; absent otherwise; a
+                                 * definition, not content) */
+  ATTR_TOOL_TITLE,              /* opencode.tool.title: the title OpenCode gave the call */
   ATTR_TOOL_OUTPUT,             /* output.value: a tool's output or error */
   /* the live signals (live.h) */
   ATTR_LLM_INVOCATION_PARAMETERS, /* llm.invocation_parameters: the generation settings (JSON;
@@ -88,8 +106,6 @@ typedef enum {
   ATTR_TURN_COMMAND_ARGUMENTS,    /* opencode.turn.command.arguments: what followed /command */
   ATTR_TURN_FILES,                /* opencode.turn.files: [{path, additions, deletions}] */
   ATTR_TURN_TODOS,                /* opencode.turn.todos: the turn's last todo list (JSON) */
-  ATTR_TOOL_DEFINITION,           /* tool.description: the tool's description from its
-                                   * definition (not content) */
   ATTRS_N_KEYS
 } attrs_key;
 
@@ -125,8 +141,19 @@ bool attrs_hidden(const attrs *a, attrs_class c);
  * set input.mime_type: application/json only while the value is that JSON. */
 void attrs_set(attrs *a, span *s, attrs_key key, const char *value, size_t len);
 
-/* The same for a key whose name takes an index (%zu). */
+/* The same for a key whose name takes an index (%zu), or two. */
 void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len);
+void attrs_set_nth2(attrs *a, span *s, attrs_key key, size_t n, size_t k, const char *value,
+                    size_t len);
+
+/* About how many bytes a value of len bytes takes once set under key: its marker when its
+ * class is hidden, else at most the attribute limit. For budgets (the input messages). */
+size_t attrs_cost(const attrs *a, attrs_key key, size_t len);
+
+/* The text an image's data: URL (url, len bytes) is shown as: never the data, but what it is:
+ * "<data:image/png, 1234 bytes, not inlined>" (its mime type and decoded size). NULL when url
+ * is not a data: URL (it is kept as it is). Writes into out (size bytes). */
+const char *attrs_data_url(const char *url, size_t len, char *out, size_t size);
 
 /* value, or "<redacted>" when its class is hidden: for user content inside a JSON attribute
  * (the tool outputs in ATTR_LLM_INPUT_TOOL_RESULTS). Borrowed, static or value. */
@@ -156,7 +183,7 @@ void attrs_int(attrs *a, span *s, const char *key, int64_t value);
 void attrs_event_str(attrs *a, span_event *e, attrs_class c, const char *key, const char *value);
 void attrs_event_int(attrs *a, span_event *e, const char *key, int64_t value);
 
-/* user.id, when one is configured. */
+/* user.id, when one is configured, and arize.project.name (the configured project). */
 void attrs_user(attrs *a, span *s);
 
 /* OPENINFERENCE_HIDE_*: values become "__REDACTED__", hidden lists and their mime types go. */

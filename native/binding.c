@@ -22,12 +22,11 @@
 #include <string.h>
 
 #include "config.h"
-#include "retry.h"
+#include "platform.h"
 #include "redact.h"
+#include "retry.h"
 #include "tracer.h"
 #include "version.h"
-
-extern char **environ;
 
 /* Every napi_* status checked; on failure the pending exception (or a generic one) surfaces. */
 #define NAPI_CALL(env, call)                                                                       \
@@ -54,9 +53,9 @@ static int flushes;      /* flush jobs that hold the tracer (they run off the lo
  * the last call may have moved environ); throws and returns NULL when out of memory.
  * tracer_lock held. */
 static tracer *get_tracer_locked(napi_env env) {
-  if (!the_tracer) the_tracer = tracer_open((const char *const *)environ, OAT_VERSION);
+  if (!the_tracer) the_tracer = tracer_open(platform_environment(), OAT_VERSION);
   if (!the_tracer) napi_throw_error(env, NULL, "opencode-arize-tracing: out of memory");
-  else tracer_set_environment(the_tracer, (const char *const *)environ);
+  else tracer_set_environment(the_tracer, platform_environment());
   return the_tracer;
 }
 
@@ -81,7 +80,7 @@ static napi_value make_string(napi_env env, const char *s) {
 /* reconcile(json: string, reason?: string)
  *   -> { spans, error?, childrenUnlinked?, watermark?: { messageID, children, openChildren } }
  * The payload crosses once, as JSON text (lib/ writes it: JSON.stringify is the cheapest way
- * from a JS object to bytes, README "Performance"); nothing here calls back into JS. Anything
+ * from a JS object to bytes, docs/performance.md); nothing here calls back into JS. Anything
  * but a string is counted and logged as a rejected payload, for `reason` (lib/'s words for why
  * it could not write the text) or "payload is not JSON text". Nothing here throws for payload
  * content. */
@@ -146,7 +145,7 @@ static napi_value oat_reconcile(napi_env env, napi_callback_info info) {
     tracer *t = the_tracer;
     reconcile_result *counted = r ? r : NULL;
     if (t && counted) {
-      tracer_set_environment(t, (const char *const *)environ);
+      tracer_set_environment(t, platform_environment());
       tracer_reject(t, why, counted);
     }
     pthread_mutex_unlock(&tracer_lock);
@@ -318,7 +317,7 @@ static napi_value oat_status(napi_env env, napi_callback_info info) {
  * thread and sends nothing; `opencode-arize-tracing status` uses it. */
 static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   (void)info;
-  config *c = config_load(NULL, (const char *const *)environ);
+  config *c = config_load(NULL, platform_environment());
   char *json = c ? config_describe_json(c) : NULL;
   config_free(c);
   return json_text(env, json);
@@ -335,7 +334,7 @@ static napi_value oat_redact_text(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "redactText takes a string");
     return NULL;
   }
-  config *c = config_load(NULL, (const char *const *)environ);
+  config *c = config_load(NULL, platform_environment());
   char *red = NULL;
   size_t red_len = 0;
   long n = c ? redact_text(c->redact, in, len, false, &red, &red_len) : -1;

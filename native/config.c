@@ -46,7 +46,7 @@
  * variables (the first one set wins; older names last), its default, bounds and unit, whether it
  * is a secret, and the config field it fills. Parsing the file, the environment override, the
  * bounds check, the defaults, the unknown-key warning (the known keys are this table's keys),
- * the readable-file warning (secrets) and config_schema_json (the CLI and the README test read
+ * the readable-file warning (secrets) and config_schema_json (the CLI and the docs test read
  * it) all walk this table. Adding a setting is one row here plus its field in config.h.
  *
  * Settings with field F_NONE are resolved by hand below (the backend, the resource, the log
@@ -82,6 +82,7 @@ enum {
   S_LOG_TOOL_DETAILS,
   S_LOG_TOOL_CONTENT,
   S_USER_ID,
+  S_SUBAGENT_SESSION_ID,
   S_SPOOL_MAX_MB,
   S_SPOOL_MAX_AGE_DAYS,
   S_RETRY_INITIAL_MS,
@@ -89,6 +90,7 @@ enum {
   S_EXPORT_TIMEOUT_MS,
   S_SHUTDOWN_MS,
   S_MAX_ATTR_BYTES,
+  S_MAX_INPUT_BYTES,
   S_MAX_PAYLOAD_MB,
   S_MAX_SPANS,
   S_LOG_MAX_MB,
@@ -120,7 +122,7 @@ enum {
   S_COUNT
 };
 
-#define SETTING_MAX_ENV 2
+#define SETTING_MAX_ENV 3
 #define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
 
 static const struct setting {
@@ -139,10 +141,11 @@ static const struct setting {
 } settings[S_COUNT] = {
 #define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
+    /* Arize's own harness tracing reads the same variables, in this order */
     [S_PROJECT_NAME] = {"project_name",
                         AT_HARNESS,
                         NULL,
-                        {"ARIZE_PROJECT_NAME"},
+                        {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"},
                         ST_STRING,
                         "opencode",
                         FIELD(F_STR, project_name)},
@@ -198,8 +201,18 @@ static const struct setting {
                             "true",
                             .def = 1,
                             FIELD(F_BOOL, log_tool_content)},
+    /* harnesses.opencode.user_id wins over the top-level one, as in Arize's harness tracing */
     [S_USER_ID] =
-        {"user_id", AT_TOP, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
+        {"user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
+    /* a subagent's spans: the root session's id in session.id (and theirs in
+     * opencode.session.id), or, "child", their own in session.id as before */
+    [S_SUBAGENT_SESSION_ID] = {"subagent_session_id",
+                               AT_BOTH,
+                               NULL,
+                               {"ARIZE_SUBAGENT_SESSION_ID"},
+                               ST_CHOICE,
+                               "root",
+                               .choices = "root|child"},
     [S_SPOOL_MAX_MB] = {"spool.max_mb",
                         AT_BOTH,
                         NULL,
@@ -245,6 +258,13 @@ static const struct setting {
                           {"ARIZE_MAX_ATTRIBUTE_BYTES"},
                           NUMBER(32768, 256, 16 * MIB, 1),
                           FIELD(F_SIZE, max_attr_bytes)},
+    /* a model call's llm.input_messages: the most recent that fit in this many bytes */
+    [S_MAX_INPUT_BYTES] = {"limits.max_input_messages_bytes",
+                           AT_BOTH,
+                           NULL,
+                           {"ARIZE_MAX_INPUT_MESSAGES_BYTES"},
+                           NUMBER(65536, 1024, 16 * MIB, 1),
+                           FIELD(F_SIZE, max_input_bytes)},
     [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb",
                           AT_BOTH,
                           NULL,
@@ -555,7 +575,7 @@ static char *dup_trimmed(loader *l, const char *s, size_t len) {
 
 static char *dup_str(loader *l, const char *s) { return s ? dup_trimmed(l, s, strlen(s)) : NULL; }
 
-static char *fmt_str(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *fmt_str(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static char *fmt_str(loader *l, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -570,7 +590,7 @@ static char *fmt_str(loader *l, const char *fmt, ...) {
 
 /* Sets the warning unless one is already set: the first problem is the one to fix.
  * Callers pass key names and positions only, never values. */
-static void warn(loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 static void warn(loader *l, const char *fmt, ...) {
   if (l->c->warning) return;
   va_list ap;
@@ -580,6 +600,10 @@ static void warn(loader *l, const char *fmt, ...) {
   else l->c->warning = s;
   va_end(ap);
 }
+
+/* The file as a whole cannot be used: the warning says why, and file_broken says that nothing
+ * of it was read (status names the file broken rather than a backend missing). */
+#define broken(l, ...) ((l)->c->file_broken = true, warn(l, __VA_ARGS__))
 
 /* ---- name/value lists ---- */
 
@@ -662,23 +686,23 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR) return 1;
-    if (err == EISDIR) warn(l, "config %s: is a directory", c->config_path);
-    else if (err == PLATFORM_ENOTFILE) warn(l, "config %s: not a regular file", c->config_path);
-    else warn(l, "config %s: cannot read: %s", c->config_path, strerror(err));
+    if (err == EISDIR) broken(l, "config %s: is a directory", c->config_path);
+    else if (err == PLATFORM_ENOTFILE) broken(l, "config %s: not a regular file", c->config_path);
+    else broken(l, "config %s: cannot read: %s", c->config_path, strerror(err));
     c->config_mtime = config_file_mtime(c->config_path);
     return 1;
   }
   platform_info st;
   int rc = 1;
   if (platform_file_info(fd, &st) != 0) {
-    warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+    broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
     goto out;
   }
   /* the open file's mtime describes what we read (or something older, which only causes one
    * extra reload) */
   c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
   if (st.size > CONFIG_MAX_BYTES) {
-    warn(l, "config %s: larger than 1 MiB, ignored", c->config_path);
+    broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
     goto out;
   }
   /* The file may grow between fstat and read: read up to the cap plus one byte. */
@@ -692,14 +716,14 @@ static int read_config_file(loader *l, char **buf, size_t *len) {
     int64_t r = platform_read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
     if (r == 0) break;
     if (r < 0) {
-      warn(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
+      broken(l, "config %s: cannot read: %s", c->config_path, strerror(errno));
       free(b);
       goto out;
     }
     n += (size_t)r;
   }
   if (n > CONFIG_MAX_BYTES) {
-    warn(l, "config %s: larger than 1 MiB, ignored", c->config_path);
+    broken(l, "config %s: larger than 1 MiB, ignored", c->config_path);
     free(b);
     goto out;
   }
@@ -769,7 +793,7 @@ static bool fn_scalar(fnode n, char buf[64], const char **s, size_t *len) {
     *len = json_string_length(n.j);
     return true;
   }
-  if (json_is_integer(n.j)) snprintf(buf, 64, "%" JSON_INTEGER_FORMAT, json_integer_value(n.j));
+  if (json_is_integer(n.j)) snprintf(buf, 64, "%lld", (long long)json_integer_value(n.j));
   else if (json_is_real(n.j)) snprintf(buf, 64, "%.17g", json_real_value(n.j));
   else if (json_is_boolean(n.j)) snprintf(buf, 64, "%s", json_is_true(n.j) ? "true" : "false");
   else return false;
@@ -807,7 +831,7 @@ static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
 }
 
 /* Warns "config PATH: line N: <message>" (no line for JSON). */
-static void warn_at(loader *l, fnode n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void warn_at(loader *l, fnode n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 static void warn_at(loader *l, fnode n, const char *fmt, ...) {
   if (l->c->warning) return;
   va_list ap;
@@ -1358,6 +1382,7 @@ static void check_unknown_keys(loader *l, fnode root) {
 static void read_document(loader *l, fnode root) {
   if (!fn_exists(root) || fn_is_null(root)) return; /* empty file or only comments */
   if (!fn_is_map(root)) {
+    l->c->file_broken = true;
     warn_at(l, root, "top level is not a mapping");
     return;
   }
@@ -1389,8 +1414,8 @@ static void parse_failed(loader *l, const yaml_parser_t *parser, const char *buf
     return;
   }
   /* libyaml's problem texts are fixed strings; they never quote the input. */
-  warn(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
-       parser->problem ? parser->problem : "invalid YAML");
+  broken(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
+         parser->problem ? parser->problem : "invalid YAML");
 }
 
 /* True for events that carry an anchor ("&name") or are an alias ("*name"). */
@@ -1428,8 +1453,8 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
     }
     if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
       if (++depth > CONFIG_MAX_DEPTH) {
-        warn(l, "config %s: line %zu: nested deeper than %d levels", l->c->config_path,
-             ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
+        broken(l, "config %s: line %zu: nested deeper than %d levels", l->c->config_path,
+               ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
         ok = false;
       }
     } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
@@ -1438,8 +1463,8 @@ static bool shape_ok(loader *l, const char *buf, size_t len) {
       done = true; /* yaml_parser_load reads only the first document */
     }
     if (ok && uses_anchor(&ev) && ++anchors > CONFIG_MAX_ANCHORS) {
-      warn(l, "config %s: line %zu: more than %d anchors and aliases", l->c->config_path,
-           ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
+      broken(l, "config %s: line %zu: more than %d anchors and aliases", l->c->config_path,
+             ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
       ok = false;
     }
     yaml_event_delete(&ev);
@@ -1478,7 +1503,8 @@ static void parse_json(loader *l, const char *buf, size_t len) {
     /* jansson's texts may quote the input ("... near 'sk-...'"): keep what precedes it. */
     const char *near = strstr(err.text, " near ");
     int shown = near ? (int)(near - err.text) : (int)strlen(err.text);
-    warn(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown, err.text);
+    broken(l, "config %s: line %d: invalid JSON: %.*s", l->c->config_path, err.line, shown,
+           err.text);
     return;
   }
   fnode r = {.j = root};
@@ -1672,6 +1698,23 @@ static void parse_otel_list(loader *l, const char *name, config_pairs *out, bool
   }
 }
 
+/* Choice setting i: the index of the environment's choice (one that is not a choice is refused
+ * with a warning), else the file's, else 0 (the first choice is the default). */
+static int resolve_choice(loader *l, int i) {
+  const struct setting *st = &settings[i];
+  int out = l->file.flag[i] >= 0 ? l->file.flag[i] : 0;
+  for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
+    const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
+    if (!v) continue;
+    int choice = choice_index(st->choices, v);
+    if (choice >= 0) return choice;
+    char list[80];
+    warn(l, "environment: %s is not %s, ignored", st->env[k],
+         choices_text(st->choices, list, sizeof list));
+  }
+  return out;
+}
+
 static void resolve_export(loader *l) {
   config *c = l->c;
   if (c->retry_max_ms < c->retry_initial_ms) {
@@ -1679,20 +1722,8 @@ static void resolve_export(loader *l) {
          settings[S_RETRY_MAX_MS].key, ENV(S_RETRY_INITIAL_MS), settings[S_RETRY_INITIAL_MS].key);
     c->retry_max_ms = c->retry_initial_ms;
   }
-  const struct setting *st = &settings[S_COMPRESSION];
-  c->gzip = l->file.flag[S_COMPRESSION] != 1; /* "gzip|none": absent or 0 is gzip */
-  for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
-    const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
-    if (!v) continue;
-    int choice = choice_index(st->choices, v);
-    if (choice >= 0) {
-      c->gzip = choice == 0;
-      break;
-    }
-    char list[80];
-    warn(l, "environment: %s is not %s, ignored", st->env[k],
-         choices_text(st->choices, list, sizeof list));
-  }
+  c->gzip = resolve_choice(l, S_COMPRESSION) == 0;                      /* "gzip|none" */
+  c->child_session_ids = resolve_choice(l, S_SUBAGENT_SESSION_ID) == 1; /* "root|child" */
 }
 
 static void resolve_openinference(loader *l) {
@@ -1745,10 +1776,19 @@ static void resolve_settings(loader *l) {
   resolve_table(l);
 
   const char *log_file = env_get(l->envp, ENV(S_LOG_FILE));
-  c->log_file =
-      log_file ? dup_str(l, log_file) : fmt_str(l, "%s/.arize/harness/logs/opencode.log", c->home);
-  c->state_dir = fmt_str(l, "%s/.arize/harness/state/opencode", c->home);
-  c->spool_dir = fmt_str(l, "%s/.arize/harness/spool/opencode", c->home);
+  c->log_file = log_file ? dup_str(l, log_file)
+                         : fmt_str(l,
+                                   "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                                   "logs" PLATFORM_SEP "opencode.log",
+                                   c->home);
+  c->state_dir = fmt_str(l,
+                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                         "state" PLATFORM_SEP "opencode",
+                         c->home);
+  c->spool_dir = fmt_str(l,
+                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                         "spool" PLATFORM_SEP "opencode",
+                         c->home);
 
   if (!l->oom) resolve_export(l);
   if (!l->oom) resolve_openinference(l);
@@ -1909,6 +1949,13 @@ static char *explain_none(loader *l) {
     what = "the Arize space id is missing", missing = env_of = S_SPACE_ID;
   else if (!l->c->api_key && l->c->space_id)
     what = "the Arize API key is missing", missing = env_of = S_API_KEY;
+  /* a broken file is what to fix first: whatever it names is not read */
+  if (l->c->file_broken && l->c->warning)
+    return fmt_str(l,
+                   "the config file is broken, so nothing in it is used (%s): fix it, or set %s "
+                   "and %s (Arize AX), %s (Phoenix) or %s (any OTLP backend)",
+                   l->c->warning, ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT),
+                   ENV(S_OTLP_ENDPOINT));
   if (what)
     return fmt_str(l, "no backend configured: %s: set %s or add harnesses.opencode.%s to %s", what,
                    ENV(env_of), settings[missing].key, path);
@@ -1972,8 +2019,10 @@ static void resolve_target(loader *l) {
 
 /* $HOME/.arize/harness/config.yaml, or config.json beside it when only that exists. */
 static char *default_config_path(loader *l) {
-  char *yaml = fmt_str(l, "%s/.arize/harness/config.yaml", l->c->home);
-  char *json = fmt_str(l, "%s/.arize/harness/config.json", l->c->home);
+  char *yaml = fmt_str(
+      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.yaml", l->c->home);
+  char *json = fmt_str(
+      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.json", l->c->home);
   platform_info st;
   bool use_json = yaml && json && platform_target_info(yaml, &st) != 0 && errno == ENOENT &&
                   platform_target_info(json, &st) == 0;
@@ -2081,14 +2130,14 @@ char *config_describe_json(const config *c) {
                       : c->dry_run                      ? "dry-run"
                       : c->target == CONFIG_TARGET_NONE ? "no-backend"
                                                         : "sending";
-  json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:s}, "
+  json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:s}, "
                         "s:{s:s}, s:s, s:I}",
                         "enabled", c->enabled, "state", state, "reason", c->why_not_sending,
                         "backend", "target", config_target_name(c->target), "endpoint", endpoint,
                         "project", c->project_name, "config", "path", c->config_path, "warning",
-                        c->warning, "unknown_keys", c->unknown_keys, "log_file", c->log_file,
-                        "spool", "dir", c->spool_dir, "state_dir", c->state_dir, "exit_flush_ms",
-                        (json_int_t)c->shutdown_ms);
+                        c->warning, "broken", c->file_broken, "unknown_keys", c->unknown_keys,
+                        "log_file", c->log_file, "spool", "dir", c->spool_dir, "state_dir",
+                        c->state_dir, "exit_flush_ms", (json_int_t)c->shutdown_ms);
   if (o) json_object_set_new(o, "settings", config_values_json(c));
   if (o)
     json_object_set_new(o, "redaction",
@@ -2118,7 +2167,7 @@ time_t config_file_mtime(const char *path) {
   return (time_t)(st.mtime_ns / 1000000000);
 }
 
-/* ---- the schema, for the CLI and the README test ---- */
+/* ---- the schema, for the CLI and the docs test (docs/settings.md) ---- */
 
 static const char *const type_names[] = {
     [ST_STRING] = "string", [ST_NUMBER] = "number", [ST_FLAG] = "flag", [ST_SWITCH] = "switch",

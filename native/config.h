@@ -52,7 +52,7 @@ typedef struct {
   char *spool_dir;     /* ~/.arize/harness/spool/opencode */
 
   /* Export and spool. Each field's file key, variables, default and bounds are its row in
-   * config.c's settings table (and the README's settings table); the field holds the value in
+   * config.c's settings table (and the table of docs/settings.md); the field holds the value in
    * bytes or seconds where the key says MB or days. */
   size_t spool_max_bytes; /* past it the oldest unsent spans are dropped */
   long spool_max_age_s;   /* older unsent spans are dropped (a refused key keeps them until
@@ -74,7 +74,9 @@ typedef struct {
   bool hide_input_messages, hide_output_messages;
   bool hide_input_text, hide_output_text;
   bool hide_llm_invocation_parameters;
-  size_t max_attr_bytes; /* longer string attributes are cut with a marker */
+  size_t max_attr_bytes;  /* longer string attributes are cut with a marker */
+  size_t max_input_bytes; /* a model call's input messages: the most recent that fit */
+  bool child_session_ids; /* subagent_session_id: child (a subagent's own id in session.id) */
 
   /* Limits that protect the host */
   size_t max_payload_bytes;     /* a bigger snapshot is rejected */
@@ -92,6 +94,9 @@ typedef struct {
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
   char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
                           * ...) or an environment value; names keys, never values */
+  bool file_broken;      /* the file is there but none of it could be used (not readable, a
+                          * directory, invalid YAML or JSON, not UTF-8, too large, too deep):
+                          * `warning` says where */
   char *unknown_keys;    /* NULL or "config PATH: `harnesses.opencode.projet_name` (line 3): did
                           * you mean `project_name`?; ..." : keys of ours the file misspells or
                           * that do not exist; names keys, never values */
@@ -107,7 +112,8 @@ void config_free(config *c);
 /* The resolved settings a user may see, as JSON text (malloc'd; NULL when out of memory):
  * {"enabled", "state": "sending"|"disabled"|"dry-run"|"no-backend", "reason",
  *  "backend": {"target", "endpoint" (without user:password@), "project"},
- *  "config": {"path", "warning", "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
+ *  "config": {"path", "warning", "broken" (the file is there but unusable, `warning` says where),
+ *  "unknown_keys", "log_file"}, "spool": {"dir"}, "state_dir",
  *  "exit_flush_ms", "settings": {file key or variable: the value in effect, for every setting
  *  of the schema that is not a secret}, "redaction": {"secrets" (the built-in detectors on),
  *  "patterns", "values", "allow" (how many user rules of each are in effect)}}. Never a secret.

@@ -12,11 +12,12 @@
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
+#include "platform.h"
 #include "retry.h"
 #include "wallclock.h"
 
-#define BATCH_MAX_SPANS 512
-#define BATCH_MAX_BYTES (4u * 1024 * 1024)
+#define BATCH_MAX_SPANS EXPORTER_BATCH_MAX_SPANS
+#define BATCH_MAX_BYTES EXPORTER_BATCH_MAX_BYTES
 
 struct exporter {
   queue *q;
@@ -346,6 +347,7 @@ static void release_target_locked(exporter *e) {
 
 static void *exporter_main(void *arg) {
   exporter *e = arg;
+  platform_thread_name("arize-export");
   const queue_record *batch[BATCH_MAX_SPANS];
   int attempt = 0;
   pthread_mutex_lock(&e->lock);
@@ -493,6 +495,7 @@ void exporter_stop(exporter *e, long timeout_ms) {
   e->stopping = true;
   __atomic_store_n(&e->abort_transfer, 1, __ATOMIC_RELAXED);
   pthread_cond_broadcast(&e->wake);
+  pthread_cond_broadcast(&e->progress); /* a flush waiting for the backend returns now */
   pthread_mutex_unlock(&e->lock);
   http_abort(&e->abort_transfer); /* a request in flight stops now, not at curl's next tick */
   if (join) pthread_join(e->thread, NULL);

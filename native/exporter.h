@@ -21,6 +21,11 @@
 #include "queue.h"
 #include "spans.h"
 
+/* One request carries at most this many spans and span bytes (the tracer hands a large
+ * reconcile over in units of this size, so each is written, and sent, on its own). */
+#define EXPORTER_BATCH_MAX_SPANS 512
+#define EXPORTER_BATCH_MAX_BYTES (4u * 1024 * 1024)
+
 /* Where and how to send: an immutable copy made from the config, swapped whole. */
 typedef struct {
   bool send;    /* false: keep spans queued (no backend, tracing off) */

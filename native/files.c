@@ -21,14 +21,19 @@ static int ensure_dir(const char *path) {
 int files_mkdir_p(const char *path) {
   char *copy = strdup(path);
   if (!copy) return -1;
-  int rc = 0;
-  for (char *p = copy + 1; *p && rc == 0; p++) { /* +1: never mkdir("") for an absolute path */
-    if (*p != '/') continue;
+  /* Every ancestor in turn; one that cannot be made or seen ("C:", "\\\\server", a "/home"
+   * we may not list) is no failure unless the directory itself then cannot be made: its error
+   * is the first one met on the way. */
+  int first_err = 0;
+  for (char *p = copy + 1; *p; p++) { /* +1: never mkdir("") for an absolute path */
+    if (!platform_is_separator(*p) || platform_is_separator(p[-1])) continue;
+    char sep = *p;
     *p = '\0';
-    rc = ensure_dir(copy);
-    *p = '/';
+    if (ensure_dir(copy) != 0 && !first_err) first_err = errno;
+    *p = sep;
   }
-  if (rc == 0) rc = ensure_dir(copy);
+  int rc = ensure_dir(copy);
+  if (rc != 0 && first_err && errno == ENOENT) errno = first_err;
   free(copy);
   return rc;
 }
@@ -36,7 +41,7 @@ int files_mkdir_p(const char *path) {
 char *files_join(const char *a, const char *b) {
   size_t n = strlen(a) + strlen(b) + 2;
   char *out = malloc(n);
-  if (out) snprintf(out, n, "%s/%s", a, b);
+  if (out) snprintf(out, n, "%s" PLATFORM_SEP "%s", a, b);
   return out;
 }
 

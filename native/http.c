@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <zlib.h>
 
+#include "gzip.h"
 #include "platform.h"
 
 #define HTTP_BODY_MAX (64 * 1024)      /* response bytes kept: enough for any error text */
@@ -40,8 +40,7 @@ int http_global_init(void) {
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static void http_set_error(http_response *resp, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void http_set_error(http_response *resp, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 static void http_set_error(http_response *resp, const char *fmt, ...) {
   va_list ap;
@@ -71,43 +70,6 @@ void http_response_free(http_response *resp) {
   free(resp->body);
   resp->body = NULL;
   resp->body_len = 0;
-}
-
-/* ---- gzip ------------------------------------------------------------------------ */
-
-/* The gzip (not zlib) encoding of data into a malloc'd *out: windowBits 15 + 16 selects
- * the gzip wrapper that content-encoding: gzip means. -1 on failure. */
-static int http_gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len) {
-  /* One deflate call takes at most UINT_MAX bytes in and out; OTLP batches are far
-   * smaller, so a larger body is refused rather than streamed. */
-  if (len > UINT_MAX / 2) return -1;
-  z_stream z;
-  memset(&z, 0, sizeof z);
-  /* Level 1: about four times faster than the default level 6 on span batches, for about a
-   * third more bytes on the wire (1,265 instead of 937 a span in the R3 session): compression
-   * is most of an export's CPU time, and a shutdown may be waiting on it. */
-  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
-  /* deflateBound covers the gzip header and trailer, so one Z_FINISH call completes. */
-  uLong bound = deflateBound(&z, (uLong)len);
-  uint8_t *buf = malloc(bound);
-  if (!buf) {
-    deflateEnd(&z);
-    return -1;
-  }
-  z.next_in = (Bytef *)data;
-  z.avail_in = (uInt)len;
-  z.next_out = buf;
-  z.avail_out = (uInt)bound;
-  int rc = deflate(&z, Z_FINISH);
-  size_t produced = bound - z.avail_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) {
-    free(buf);
-    return -1;
-  }
-  *out = buf;
-  *out_len = produced;
-  return 0;
 }
 
 /* ---- response capture ------------------------------------------------------------ */
@@ -424,7 +386,8 @@ int http_post(const http_request *req, http_response *resp) {
   size_t body_len = req->body_len;
   uint8_t *gz = NULL;
   if (req->gzip) {
-    if (http_gzip(req->body, req->body_len, &gz, &body_len) < 0) {
+    /* a large body in two halves at once (gzip.h): compression is most of an export's time */
+    if (gzip_encode(req->body, req->body_len, 2, &gz, &body_len) < 0) {
       http_set_error(resp, "gzip of the request body failed");
       return -1;
     }

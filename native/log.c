@@ -39,11 +39,11 @@ static const char *level_name(log_level level) {
   return "ERROR";
 }
 
-/* mkdir -p of everything before the last '/': the log's directory. */
+/* mkdir -p of everything before the last separator: the log's directory. */
 static int make_parent_dirs(const char *path) {
   char *dir = strdup(path);
   if (!dir) return -1;
-  char *slash = strrchr(dir, '/');
+  char *slash = (char *)platform_last_separator(dir);
   int rc = 0;
   if (slash && slash != dir) {
     *slash = '\0';

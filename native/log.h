@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "platform.h"
+
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
 /* Opens (creates, mode 0600, parent directories 0700) and appends to path. Until
@@ -23,7 +25,7 @@ void log_set_verbose(bool verbose);
 
 /* One line: "2026-11-24T01:02:03.456Z LEVEL message\n"; newlines inside the message
  * are replaced by spaces so every entry is one line. */
-void log_write(log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_write(log_level level, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_write(LOG_INFO, __VA_ARGS__)

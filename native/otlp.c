@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "otlp_trace_service.pb-c.h"
+#include "platform.h"
 
 /* Short names for the generated types: the package prefix is the same everywhere. */
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any_value;
@@ -268,8 +269,7 @@ int otlp_encode_span(const span *s, uint8_t **out, size_t *out_len) {
 
 /* ---- requests --------------------------------------------------------------------- */
 
-static void otlp_error(char *error, size_t error_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void otlp_error(char *error, size_t error_len, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 
 static void otlp_error(char *error, size_t error_len, const char *fmt, ...) {
   if (!error || error_len == 0) return;

@@ -27,7 +27,7 @@ static bool outcome_refusal_logged; /* guarded by outcome_lock: one line until a
 static char *process_file(const char *procs, long pid) {
   size_t n = strlen(procs) + 32;
   char *f = malloc(n);
-  if (f) snprintf(f, n, "%s/%ld.json", procs, pid);
+  if (f) snprintf(f, n, "%s" PLATFORM_SEP "%ld.json", procs, pid);
   return f;
 }
 

@@ -169,6 +169,36 @@ void payload_parts_text(const message_view *m, const char *type, text *out) {
 bool payload_is_assistant(const message_view *m) { return strcmp(m->role, "assistant") == 0; }
 bool payload_is_user(const message_view *m) { return strcmp(m->role, "user") == 0; }
 
+bool payload_is_continuation(const message_view *m) {
+  if (!payload_is_user(m)) return false;
+  for (size_t i = 0; i < json_array_size(m->parts); i++) {
+    json_t *p = json_array_get(m->parts, i);
+    const char *type = payload_str(p, "type");
+    if (!type) continue;
+    if (strcmp(type, "compaction") == 0 && json_is_true(json_object_get(p, "auto"))) return true;
+    if (strcmp(type, "text") == 0 &&
+        json_is_true(payload_path(p, "metadata", "compaction_continue")))
+      return true;
+  }
+  return false;
+}
+
+const char *payload_compaction(const message_view *m) {
+  for (size_t i = 0; i < json_array_size(m->parts); i++) {
+    json_t *p = json_array_get(m->parts, i);
+    const char *type = payload_str(p, "type");
+    if (type && strcmp(type, "compaction") == 0)
+      return json_is_true(json_object_get(p, "auto")) ? "auto" : "manual";
+  }
+  return NULL;
+}
+
+bool payload_is_summary(const message_view *m) {
+  const char *mode = payload_str(m->info, "mode");
+  return payload_is_assistant(m) && (json_is_true(json_object_get(m->info, "summary")) ||
+                                     (mode && strcmp(mode, "compaction") == 0));
+}
+
 bool payload_finished(const message_view *m) {
   return payload_ms(payload_path(m->info, "time", "completed")) >= 0 ||
          json_object_get(m->info, "error");
@@ -180,9 +210,17 @@ bool payload_answered(const message_view *m) {
   return payload_str(m->info, "finish") && last && strcmp(last, "step-finish") == 0;
 }
 
+json_t *payload_error(const message_view *m) {
+  json_t *error = json_object_get(m->info, "error");
+  const char *name = error ? payload_str(error, "name") : NULL;
+  if (name && strcmp(name, "MessageAbortedError") == 0 && payload_answered(m)) return NULL;
+  return error;
+}
+
 int64_t payload_message_last_ms(const message_view *m) {
   int64_t t = payload_ms(payload_path(m->info, "time", "completed"));
-  if (t >= 0) return t;
+  /* an abort stamped on an answer stored whole completes it at the quit, not at the answer */
+  if (t >= 0 && (json_object_get(m->info, "error") == NULL || payload_error(m) != NULL)) return t;
   t = payload_ms(payload_path(m->info, "time", "created"));
   for (size_t i = 0; i < json_array_size(m->parts); i++) {
     json_t *p = json_array_get(m->parts, i);

@@ -89,11 +89,11 @@ void payload_release(void);
 bool payload_id_ok(const char *id);
 
 /* Sets r->error to the formatted reason; returns -1 (the whole payload is rejected). */
-int payload_reject(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int payload_reject(reconcile_result *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 /* One bad item costs only itself (ARCHITECTURE.md): logs one line naming it (ids and position,
  * never content) and counts it in r->items_skipped; the rest is traced. */
-void payload_skip(reconcile_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void payload_skip(reconcile_result *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 /* Reads messages into view (view->id set). A message or part that cannot be read, or a part
  * that names another message or session, is skipped (removed from the tree, so nothing later
@@ -144,15 +144,36 @@ int payload_cost(const json_t *v, double *out);
 bool payload_is_user(const message_view *m);
 bool payload_is_assistant(const message_view *m);
 
+/* OpenCode's automatic compaction (a model call past the context limit) goes on with the turn
+ * it interrupted: the user message it writes (a `compaction` part with auto: true) and the
+ * synthetic "continue" message after the summary (a text part whose metadata says
+ * compaction_continue) are continuations of that turn, not prompts of the user. */
+bool payload_is_continuation(const message_view *m);
+
+/* "auto" or "manual" when user message m asks for a compaction (a `compaction` part), else
+ * NULL. A manual one is the TUI's /compact (POST /session/:id/summarize). */
+const char *payload_compaction(const message_view *m);
+
+/* Whether assistant message m is a compaction's summary call (info.summary true, or the
+ * compaction agent's mode). */
+bool payload_is_summary(const message_view *m);
+
 /* Whether an assistant message completed or failed (a model call that will not change). */
 bool payload_finished(const message_view *m);
 /* Whether the model's answer was stored whole although time.completed is not (yet) written:
  * info.finish is set and the last part is the step-finish. OpenCode shows the answer before it
  * writes the completion, so a quit the instant it appears leaves such a message. */
 bool payload_answered(const message_view *m);
+/* The model call's error as OpenCode stored it (info.error), or NULL when it has none or when
+ * it is an abort of an answer stored whole: quitting the TUI (ctrl-c twice) the instant the
+ * answer is drawn makes OpenCode stamp MessageAbortedError on a call whose answer, finish
+ * reason and step-finish are all there. A call aborted while it streamed has no finish and no
+ * step-finish, and keeps its error. */
+json_t *payload_error(const message_view *m);
 
-/* The latest millisecond time anywhere in the message: its completion, else the last time a
- * part reported. Used to end spans of calls that never completed. */
+/* The latest millisecond time anywhere in the message: its completion, else (and for an abort
+ * of an answer stored whole, whose completion is the quit) the last time a part reported.
+ * Used to end spans of calls that never completed. */
 int64_t payload_message_last_ms(const message_view *m);
 
 /* The latest time anywhere in a session's messages (-1 when none). */

@@ -1,5 +1,51 @@
-/* platform — see platform.h. The POSIX half (Linux, Darwin), then the Windows half's place. */
+/* platform — see platform.h. The POSIX half (Linux, Darwin); the Windows half is platform_win.c. */
 #include "platform.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- both systems ------------------------------------------------------------------------ */
+
+int platform_create_temp(const char *target, char **path_out) {
+  *path_out = NULL;
+  const char *slash = platform_last_separator(target);
+  size_t dir_len = slash ? (size_t)(slash - target) + 1 : 0;
+  size_t n = strlen(target) + 2 + 16 + 5;
+  char *path = malloc(n);
+  if (!path) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int fd = -1;
+  /* A name nobody can guess; a collision (something planted, however unlikely) takes another. */
+  for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
+    uint64_t r;
+    platform_random(&r, sizeof r);
+    snprintf(path, n, "%.*s.%s.%016llx.tmp", (int)dir_len, target, target + dir_len,
+             (unsigned long long)r);
+    fd = platform_open(path, PLATFORM_WRITE | PLATFORM_CREATE | PLATFORM_EXCLUSIVE);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    int saved = errno;
+    free(path);
+    errno = saved;
+    return -1;
+  }
+  *path_out = path;
+  return fd;
+}
+
+const char *platform_error_text(int err) {
+  switch (err) {
+  case ELOOP: return "a symbolic link, which is not followed";
+  case PLATFORM_ENOTFILE: return "not a regular file (a FIFO, socket or device is not opened)";
+  default: return strerror(err);
+  }
+}
+
+/* ---- POSIX -------------------------------------------------------------------------------- */
 
 #ifndef _WIN32
 
@@ -8,6 +54,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -16,6 +63,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #ifndef O_NOATIME
 #define O_NOATIME 0 /* Linux only */
@@ -83,44 +134,6 @@ int platform_open(const char *path, int flags) {
     return -1;
   }
   return fd;
-}
-
-int platform_create_temp(const char *target, char **path_out) {
-  *path_out = NULL;
-  const char *slash = strrchr(target, '/');
-  size_t dir_len = slash ? (size_t)(slash - target) + 1 : 0;
-  size_t n = strlen(target) + 2 + 16 + 5;
-  char *path = malloc(n);
-  if (!path) {
-    errno = ENOMEM;
-    return -1;
-  }
-  int fd = -1;
-  /* A name nobody can guess; a collision (something planted, however unlikely) takes another. */
-  for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
-    uint64_t r;
-    platform_random(&r, sizeof r);
-    snprintf(path, n, "%.*s.%s.%016llx.tmp", (int)dir_len, target, target + dir_len,
-             (unsigned long long)r);
-    fd = platform_open(path, PLATFORM_WRITE | PLATFORM_CREATE | PLATFORM_EXCLUSIVE);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0) {
-    int saved = errno;
-    free(path);
-    errno = saved;
-    return -1;
-  }
-  *path_out = path;
-  return fd;
-}
-
-const char *platform_error_text(int err) {
-  switch (err) {
-  case ELOOP: return "a symbolic link, which is not followed";
-  case PLATFORM_ENOTFILE: return "not a regular file (a FIFO, socket or device is not opened)";
-  default: return strerror(err);
-  }
 }
 
 int platform_close(int fd) { return close(fd); }
@@ -260,6 +273,12 @@ bool platform_process_alive(long pid) {
   return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
+void platform_hostname(char *out, size_t size) {
+  if (size == 0) return;
+  if (gethostname(out, size) != 0) out[0] = '\0';
+  out[size - 1] = '\0';
+}
+
 int64_t platform_monotonic_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -363,6 +382,14 @@ void platform_random(void *buf, size_t len) {
 
 const char *const platform_home_variables[] = {"HOME", NULL};
 
+extern char **environ;
+
+const char *const *platform_environment(void) { return (const char *const *)environ; }
+
+bool platform_is_separator(char c) { return c == '/'; }
+
+const char *platform_last_separator(const char *path) { return strrchr(path, '/'); }
+
 platform_socket platform_socket_open(int family, int type, int protocol) {
 #ifdef SOCK_CLOEXEC
   int s = socket(family, type | SOCK_CLOEXEC, protocol);
@@ -378,22 +405,20 @@ platform_socket platform_socket_open(int family, int type, int protocol) {
 
 void platform_socket_shutdown(platform_socket s) { shutdown(s, SHUT_RDWR); }
 
+void platform_thread_name(const char *name) {
+#if defined(__APPLE__)
+  pthread_setname_np(name); /* Darwin names the calling thread only */
+#elif defined(__linux__)
+  /* prctl, not pthread_setname_np: that one is versioned GLIBC_2.34 when linked against a newer
+   * glibc, past the cores' GLIBC_2.17 floor. Linux takes 15 bytes and the terminator. */
+  char cut[16];
+  snprintf(cut, sizeof cut, "%s", name);
+  prctl(PR_SET_NAME, cut, 0, 0, 0);
+#else
+  (void)name;
+#endif
+}
+
 int platform_socket_close(platform_socket s) { return close(s); }
 
-#else /* _WIN32 */
-
-/* The Windows half goes here: CreateFileW on UTF-16 paths with
- * FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE and FILE_FLAG_OPEN_REPARSE_POINT
- * (a reparse point at the path is refused like a symbolic link), wrapped by
- * _open_osfhandle(_O_BINARY | _O_NOINHERIT); GetFileType for the regular-file check;
- * platform_lock as LockFileEx on one byte far past the end (Windows locks are mandatory);
- * platform_replace as MoveFileExW(MOVEFILE_REPLACE_EXISTING); platform_read_at/write_at with
- * an OVERLAPPED offset; platform_sync_file as FlushFileBuffers, platform_sync_dir a no-op;
- * platform_set_mtime as SetFileTime; identity from GetFileInformationByHandle; directories
- * with FindFirstFileW; platform_process_alive as OpenProcess + GetExitCodeProcess; clocks from
- * QueryPerformanceCounter and GetSystemTimePreciseAsFileTime; platform_random from
- * BCryptGenRandom; platform_home_variables {"USERPROFILE", "HOME"}; sockets from winsock2
- * (WSASocketW with WSA_FLAG_NO_HANDLE_INHERIT, closesocket, shutdown(SD_BOTH)). */
-#error "platform.c: the Windows half is not written yet"
-
-#endif
+#endif /* !_WIN32 */

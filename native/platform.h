@@ -13,8 +13,9 @@
  * A file is an int descriptor (on Windows a C runtime descriptor around a handle opened with
  * FILE_SHARE_DELETE, so a file another process holds open can still be replaced or removed).
  *
- * Implemented for POSIX (Linux, Darwin; musl as glibc). The Windows half has its place in
- * platform.c, with what it must do for each function.
+ * Two halves: platform.c for POSIX (Linux, Darwin; musl as glibc), platform_win.c for Windows
+ * (Win32 wide-character calls on UTF-8 paths). Each compiles to nothing on the other system.
+ * Paths are UTF-8 everywhere; on Windows both '/' and '\\' separate their parts.
  */
 #ifndef PLATFORM_H
 #define PLATFORM_H
@@ -26,6 +27,32 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+
+/* printf-style checking of a function's format string: on Windows (mingw-w64, built with
+ * __USE_MINGW_ANSI_STDIO=1) the C99 printf that knows %zu and %lld, not Microsoft's. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define PLATFORM_PRINTF(fmt, args) __attribute__((format(__MINGW_PRINTF_FORMAT, fmt, args)))
+#else
+#define PLATFORM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#endif
+
+/* What Windows' C library lacks, under the POSIX names (implemented in platform_win.c). */
+#ifdef _WIN32
+#include <time.h>
+char *platform_strndup(const char *s, size_t n);
+void *platform_memmem(const void *hay, size_t hay_len, const void *needle, size_t needle_len);
+struct tm *platform_gmtime_r(const time_t *t, struct tm *out);
+#define strndup platform_strndup
+#define memmem platform_memmem
+#undef gmtime_r
+#define gmtime_r platform_gmtime_r
+#endif
+
+/* ---- threads --------------------------------------------------------------------------- */
+
+/* Names the calling thread (cut to 15 bytes where the system allows no more), so a profiler,
+ * top -H or /proc/<pid>/task/<tid>/comm tells the core's threads apart. Best effort. */
+void platform_thread_name(const char *name);
 
 /* ---- files ---------------------------------------------------------------------------- */
 
@@ -88,6 +115,20 @@ int platform_set_mtime(int fd, int64_t sec);
 /* A stdio stream reading the descriptor (which it then owns: fclose closes it). NULL with
  * errno set; the descriptor is closed then too. */
 FILE *platform_read_stream(int fd);
+
+/* The separator the core puts between the parts of the paths it makes (the user sees them in
+ * logs and in status): "/", on Windows "\\". */
+#ifdef _WIN32
+#define PLATFORM_SEP "\\"
+#else
+#define PLATFORM_SEP "/"
+#endif
+
+/* Whether c separates the parts of a path ('/'; on Windows '\\' too). */
+bool platform_is_separator(char c);
+
+/* The last separator in path, or NULL. */
+const char *platform_last_separator(const char *path);
 
 /* ---- what is at a path ---------------------------------------------------------------- */
 
@@ -158,6 +199,9 @@ long platform_process_id(void);
 /* Whether a process with this id runs (possibly as another user). */
 bool platform_process_alive(long pid);
 
+/* This machine's name into out (size bytes, NUL-terminated, cut to fit); "" when unknown. */
+void platform_hostname(char *out, size_t size);
+
 /* Milliseconds on a clock that never steps (for durations). */
 int64_t platform_monotonic_ms(void);
 
@@ -185,6 +229,11 @@ void platform_random(void *buf, size_t len);
 /* The environment variables that name the user's home directory, in the order to try them,
  * NULL-terminated: config.c reads them (it alone reads the environment). */
 extern const char *const platform_home_variables[];
+
+/* The process's environment, NULL-terminated "NAME=value" entries in UTF-8 (POSIX: environ
+ * itself; Windows: a UTF-8 copy of the wide environment block, made anew when it changed,
+ * earlier copies kept alive for whoever still holds one). */
+const char *const *platform_environment(void);
 
 /* ---- sockets -------------------------------------------------------------------------- */
 

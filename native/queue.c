@@ -17,12 +17,15 @@
 #include <time.h>
 
 #include "log.h"
+#include "platform.h"
 #include "wallclock.h"
 
 #define DROP_LOG_INTERVAL_S 60
-#define GROUP_MAX_BYTES (8u * 1024 * 1024) /* one write's size, when more is waiting */
-#define RETRY_INITIAL_MS 500               /* a failed write is tried again after... */
-#define RETRY_MAX_MS 10000                 /* ...doubling up to this */
+/* One write's size, when more is waiting: about one export batch (exporter.h), so the first
+ * batch of a backlog is durable, and sent, while the next is written. */
+#define GROUP_MAX_BYTES (4u * 1024 * 1024)
+#define RETRY_INITIAL_MS 500 /* a failed write is tried again after... */
+#define RETRY_MAX_MS 10000   /* ...doubling up to this */
 #define EXPIRE_INTERVAL_S 60
 
 typedef struct file_ref {
@@ -632,6 +635,7 @@ static bool writer_has_work(queue *q) {
 
 static void *writer_main(void *arg) {
   queue *q = arg;
+  platform_thread_name("arize-writer");
   write_job j = {0};
   pthread_mutex_lock(&q->lock);
   if (q->load_pending && q->sp) { /* first of all: what earlier processes left */

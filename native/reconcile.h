@@ -3,7 +3,17 @@
  * The payload is the JSON the plugin builds:
  *   { "type": "reconcile" | "close", "sessionID": "...", "messages": [{info, parts}],
  *     "childSessions": [{sessionID, parentSessionID, parentCallID, info, messages}],
- *     "abandoned": true }                     optional, honoured with "close" only
+ *     "abandoned": true,                      optional, honoured with "close" only
+ *     "stoppedAt": ms,                        optional, with "abandoned": when the OpenCode that
+ *                                             worked on the session was last seen alive
+ *     "session": {Session},                   optional: the session's own info (title, version,
+ *                                             directory), for the Turn's context
+ *     "context": {opencodeVersion, directory, git: {remote, branch, commit}},   optional:
+ *                                             what the plugin read off OpenCode's thread
+ *     "turnsBefore": n,                       optional: turns of the session before the
+ *                                             payload's first message (read from its start)
+ *     "previousTurn": "msg_..." }             optional: the user message that opened the turn
+ *                                             right before the payload, when the plugin saw it
  * where messages are what OpenCode's client.session.messages() returns: the whole session or
  * any tail of it (the open part, from the last watermark on), and childSessions the sessions
  * their `task` calls started (lib leaves out those result->open_children no longer names).
@@ -68,6 +78,7 @@ typedef struct {
   bool open_child_emits[RECONCILE_OPEN_CHILDREN]; /* can still produce spans */
   size_t n_open_children;
   bool open_children_all;
+  char opencode_version[64]; /* the payload's OpenCode version ("" unknown): service.version */
 } reconcile_result;
 
 /* Whether reconcile accepts this as an OpenCode id (non-empty, no control characters, under 256
@@ -89,9 +100,12 @@ bool reconcile_id_ok(const char *id);
  * message belongs to the user message its parentID names; a turn is over once a newer user
  * message exists, or at "close" with every model call finished; a child session belongs to
  * the `task` call that names it; dedup keys are "llm:<message>", "tool:<message>:<call>",
- * "turn:<user message>", "agent:<child session>". A payload may be any tail of the session:
- * messages before its first user message belong to turns it does not show, and produce no
- * span (result->watermark then asks for their turn when it is not sent). */
+ * "turn:<user message>", "agent:<child session>", and with each Turn the anchor
+ * "turn#<user message>#<number>" (STATE_ANCHOR_PREFIX) later payloads count turns from. A user
+ * message that continues the turn before it (OpenCode's automatic compaction:
+ * payload_is_continuation) belongs to that turn when the payload shows it. A payload may be any
+ * tail of the session: messages before its first user message belong to turns it does not show, and
+ * produce no span (result->watermark then asks for their turn when it is not sent). */
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result);
 

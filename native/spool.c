@@ -521,7 +521,7 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *st
   platform_dir *d = platform_dir_open(sp->root);
   if (d) {
     const char *name;
-    char *mine = strrchr(sp->dir, '/') + 1;
+    const char *mine = platform_last_separator(sp->dir) + 1;
     while ((name = platform_dir_next(d)) && !(stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
       if (name[0] == '.' || strcmp(name, mine) == 0) continue;
       char *other = files_join(sp->root, name);

@@ -133,6 +133,7 @@ typedef struct session_file {
   int64_t loaded; /* bytes of it already read into the set */
   uint64_t used;  /* the tick of its last begin: the least recently used is evicted first */
   bool in_memory; /* its keys are in the set */
+  char *anchor;   /* the greatest STATE_ANCHOR_PREFIX key seen (owned), or NULL */
   struct session_file *next;
 } session_file;
 
@@ -198,6 +199,22 @@ static session_file *file_for(state *st, const char *session_id) {
   return f;
 }
 
+/* Remembers key as f's anchor when it is one and greater than the one held. */
+static void note_anchor(session_file *f, const char *key) {
+  static const size_t n = sizeof STATE_ANCHOR_PREFIX - 1;
+  if (!f || strncmp(key, STATE_ANCHOR_PREFIX, n) != 0) return;
+  if (f->anchor && strcmp(key, f->anchor) <= 0) return;
+  char *copy = strdup(key);
+  if (!copy) return; /* out of memory: the older anchor stays, a count starts unknown */
+  free(f->anchor);
+  f->anchor = copy;
+}
+
+const char *state_anchor(const state *st, const char *session_id) {
+  const session_file *f = find_file(st, session_id);
+  return f ? f->anchor : NULL;
+}
+
 state *state_new(const char *dir) {
   state *st = calloc(1, sizeof *st);
   if (!st) return NULL;
@@ -229,6 +246,7 @@ void state_free(state *st) {
   for (session_file *f = st->files, *next; f; f = next) {
     next = f->next;
     free(f->session_id);
+    free(f->anchor);
     free(f);
   }
   free(st->dir);
@@ -306,6 +324,7 @@ static void read_new_keys(state *st, int fd, session_file *f, const char *path) 
   char *end = buf + len, *line;
   while (p < end && (line = memchr(p, '\n', (size_t)(end - p)))) {
     *line = '\0';
+    if (*p) note_anchor(f, p);
     if (*p && keyset_add(&st->committed, f->session_id, p) < 0) break;
     p = line + 1;
   }
@@ -366,7 +385,7 @@ void state_begin(state *st, const char *session_id) {
   size_t n = strlen(st->dir) + strlen(name) + 2;
   char *path = malloc(n);
   if (!path) return;
-  snprintf(path, n, "%s/%s", st->dir, name);
+  snprintf(path, n, "%s" PLATFORM_SEP "%s", st->dir, name);
   /* Read-only, without O_CREAT when the file exists (the common case), without a lock and
    * O_NOATIME: nothing here waits on another process or the journal. A new session's file is
    * created empty, and its first append adds the header. */
@@ -400,6 +419,8 @@ bool state_seen(const state *st, const char *session_id, const char *key) {
 }
 
 int state_mark(state *st, const char *session_id, const char *key) {
+  if (strncmp(key, STATE_ANCHOR_PREFIX, sizeof STATE_ANCHOR_PREFIX - 1) == 0)
+    note_anchor(file_for(st, session_id), key); /* a session without a file keeps one too */
   if (state_seen(st, session_id, key) && !keyset_has(&st->pending, session_id, key)) return 0;
   return keyset_add(&st->pending, session_id, key) < 0 ? -1 : 0;
 }

@@ -106,6 +106,16 @@ const char *state_marks_each(const uint8_t *marks, size_t len,
                              void (*fn)(void *ctx, const char *session_id, const char *key),
                              void *ctx);
 
+/* Keys that begin with STATE_ANCHOR_PREFIX are ordered (their text compares as their order):
+ * the state remembers the greatest one marked or read for each session, in memory, so a
+ * caller can continue a count from it without listing the keys (reconcile's turn numbers:
+ * "turn#<user message id>#<number>"). */
+#define STATE_ANCHOR_PREFIX "turn#"
+
+/* The greatest anchor key of session seen so far (marked, or read at a begin), or NULL. The
+ * pointer is valid until the next call that marks or begins. */
+const char *state_anchor(const state *st, const char *session_id);
+
 /* How many keys are held (for status). */
 size_t state_size(const state *st);
 

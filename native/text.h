@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "platform.h"
+
 typedef struct {
   char *data; /* owned; NULL while empty */
   size_t len, cap;
@@ -19,7 +21,7 @@ typedef struct {
 void text_add(text *t, const char *s, size_t n);
 
 /* Appends printf-formatted text, up to 511 bytes of it. */
-void text_addf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void text_addf(text *t, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 /* The content, "" while empty; borrowed from t. */
 const char *text_str(const text *t);

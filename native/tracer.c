@@ -43,8 +43,10 @@ struct tracer {
   size_t batch_len, batch_cap;
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
-  uint64_t left_logged; /* pending count the last "exit: ... stay in the spool" line named */
-  bool dry_run_at_open; /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
+  uint64_t left_logged;      /* pending count the last "exit: ... stay in the spool" line named */
+  bool dry_run_at_open;      /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
+  char host[256];            /* this machine's name: host.name, and the Turn's context */
+  char opencode_version[64]; /* the last payload's OpenCode version: service.version */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -80,7 +82,7 @@ static void stat_or_zero(const char *path, platform_info *out) {
  * config.json in use (or the other way round) is a change too. */
 static void stat_config_files(const char *config_path, platform_info out[2]) {
   static const char *const names[] = {"config.yaml", "config.json"};
-  const char *slash = strrchr(config_path, '/');
+  const char *slash = platform_last_separator(config_path);
   size_t dir_len = slash ? (size_t)(slash - config_path) : 0;
   for (int i = 0; i < 2; i++) {
     char path[4096];
@@ -88,7 +90,8 @@ static void stat_config_files(const char *config_path, platform_info out[2]) {
       memset(&out[i], 0, sizeof out[i]);
       continue;
     }
-    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? "/" : "", names[i]);
+    snprintf(path, sizeof path, "%.*s%s%s", (int)dir_len, config_path, slash ? PLATFORM_SEP : "",
+             names[i]);
     stat_or_zero(path, &out[i]);
   }
 }
@@ -112,7 +115,14 @@ static char *endpoint_for_display(const char *url) {
   return out;
 }
 
-static exporter_target *target_from_config(const config *c, const char *version) {
+/* Whether the user's OTEL_RESOURCE_ATTRIBUTES set key (theirs win). */
+static bool resource_has(const config *c, const char *key) {
+  for (size_t i = 0; i < c->resource_attributes.len; i++)
+    if (strcmp(c->resource_attributes.names[i], key) == 0) return true;
+  return false;
+}
+
+static exporter_target *target_from_config(const tracer *tr, const config *c, const char *version) {
   exporter_target t = {
       .send = c->enabled && !c->dry_run && c->target != CONFIG_TARGET_NONE,
       .discard = c->enabled && c->dry_run,
@@ -132,6 +142,12 @@ static exporter_target *target_from_config(const config *c, const char *version)
     span_attrs_set_string(&t.resource, c->resource_attributes.names[i],
                           c->resource_attributes.values[i],
                           strlen(c->resource_attributes.values[i]));
+  /* OpenTelemetry's resource conventions, where we know them: the service is OpenCode */
+  if (tr->host[0] && !resource_has(c, "host.name"))
+    span_attrs_set_string(&t.resource, "host.name", tr->host, strlen(tr->host));
+  if (tr->opencode_version[0] && !resource_has(c, "service.version"))
+    span_attrs_set_string(&t.resource, "service.version", tr->opencode_version,
+                          strlen(tr->opencode_version));
   exporter_target *copy = exporter_target_copy(&t);
   span_attrs_clear(&t.resource);
   return copy;
@@ -161,7 +177,7 @@ static void install_config(tracer *t, config *c) {
   queue_set_max_bytes(t->q, c->spool_max_bytes);
   queue_set_max_age(t->q, c->spool_max_age_s);
   if (t->sp) spool_set_sync(t->sp, c->spool_fsync);
-  exporter_target *target = target_from_config(c, t->version);
+  exporter_target *target = target_from_config(t, c, t->version);
   if (target) exporter_set_target(t->exp, target);
   else log_error("out of memory while applying the config");
   config_free(t->cfg);
@@ -238,6 +254,7 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   if (!t) return NULL;
   t->envp = envp;
   t->version = strdup(version ? version : "0");
+  platform_hostname(t->host, sizeof t->host);
   t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
   t->live = live_new();
@@ -317,10 +334,31 @@ static int emit_to_batch(void *ctx, span *s, const char *key) {
   return 0;
 }
 
+/* The marks of spans [from, to) of the batch (their keys, after the session id that opens
+ * marks), in a malloc'd buffer; NULL when out of memory. */
+static uint8_t *unit_marks(const tracer *t, const uint8_t *marks, size_t from, size_t to,
+                           size_t *len) {
+  size_t ns = strlen((const char *)marks) + 1, total = ns;
+  for (size_t i = from; i < to; i++) total += strlen(t->batch_keys[i]) + 1;
+  uint8_t *out = malloc(total), *p = out;
+  if (!out) return NULL;
+  memcpy(p, marks, ns), p += ns;
+  for (size_t i = from; i < to; i++) {
+    size_t n = strlen(t->batch_keys[i]) + 1;
+    memcpy(p, t->batch_keys[i], n), p += n;
+  }
+  *len = total;
+  return out;
+}
+
 /* Hands the reconcile's spans over in memory, with the marks they answer for: this process
  * will not emit them again, and the session state records them only once the writer thread
  * has them in a durable spool file (queue.h). Never waits on the disk: a crash before that
- * leaves them unmarked, and the next snapshot re-derives them. */
+ * leaves them unmarked, and the next snapshot re-derives them.
+ * A large reconcile (a backfilled session, the first payload of a long turn) goes over in
+ * units of at most one export batch (exporter.h), each with the marks of its own spans: each
+ * is written, and sent, as soon as its own spool file is durable, not once the whole of it is.
+ * The marks are each span's dedup key; were a key not kept (memory), it goes whole. */
 static void queue_batch(tracer *t) {
   if (t->batch_len == 0) {
     state_rollback(t->st); /* nothing was marked */
@@ -332,8 +370,35 @@ static void queue_batch(tracer *t) {
     /* out of memory: forget the marks; the spans still go, a later snapshot may repeat them */
     state_rollback(t->st);
   }
-  queue_hand_over(t->q, t->batch, t->batch_lens, (const char *const *)t->batch_keys, t->batch_len,
-                  marks, marks_len);
+  bool keyed = marks != NULL;
+  size_t bytes = 0;
+  for (size_t i = 0; i < t->batch_len; i++) {
+    keyed = keyed && t->batch_keys[i];
+    bytes += t->batch_lens[i];
+  }
+  bool split = keyed && state_marks_each(marks, marks_len, NULL, NULL) &&
+               (t->batch_len > EXPORTER_BATCH_MAX_SPANS || bytes > EXPORTER_BATCH_MAX_BYTES);
+  for (size_t from = 0, to; split && from < t->batch_len; from = to) {
+    size_t unit_bytes = 0;
+    for (to = from; to < t->batch_len && to - from < EXPORTER_BATCH_MAX_SPANS; to++) {
+      if (to > from && unit_bytes + t->batch_lens[to] > EXPORTER_BATCH_MAX_BYTES) break;
+      unit_bytes += t->batch_lens[to];
+    }
+    size_t len = 0;
+    uint8_t *unit = unit_marks(t, marks, from, to, &len);
+    if (!unit && from == 0) {
+      split = false; /* out of memory: as one unit */
+      break;
+    }
+    /* (out of memory after the first unit: the rest go without marks; a later snapshot may
+     * repeat them, as when state_hand_over fails) */
+    queue_hand_over(t->q, t->batch + from, t->batch_lens + from,
+                    (const char *const *)t->batch_keys + from, to - from, unit, unit ? len : 0);
+    free(unit);
+  }
+  if (!split)
+    queue_hand_over(t->q, t->batch, t->batch_lens, (const char *const *)t->batch_keys, t->batch_len,
+                    marks, marks_len);
   free(marks);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch_keys[i]);
   t->spans_queued += t->batch_len;
@@ -350,6 +415,10 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .log_tool_details = t->cfg->log_tool_details,
       .log_tool_content = t->cfg->log_tool_content,
       .user_id = t->cfg->user_id,
+      .project_name = t->cfg->project_name,
+      .child_session_ids = t->cfg->child_session_ids,
+      .max_input_bytes = t->cfg->max_input_bytes,
+      .host = t->host[0] ? t->host : NULL,
       .max_attr_bytes = t->cfg->max_attr_bytes,
       .redact = t->cfg->redact,
       .hide_inputs = t->cfg->hide_inputs,
@@ -376,6 +445,12 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   int rc = reconcile_json_live(t->st, &opt, t->live, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
   t->numbers_unreadable += result->numbers_unreadable;
+  if (result->opencode_version[0] && strcmp(result->opencode_version, t->opencode_version) != 0) {
+    /* the resource says which OpenCode the spans come from (service.version) */
+    snprintf(t->opencode_version, sizeof t->opencode_version, "%s", result->opencode_version);
+    exporter_target *target = target_from_config(t, t->cfg, t->version);
+    if (target) exporter_set_target(t->exp, target);
+  }
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
              "rest follow with the next payloads",
@@ -437,15 +512,15 @@ char *tracer_status_json(tracer *t) {
                         : c->target == CONFIG_TARGET_NONE ? "no-backend"
                                                           : "sending";
   json_t *status = json_pack(
-      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:s?, s:{s:b, s:b, s:b}, s:b}, "
+      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:{s:b, s:b, s:b}, s:b}, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
       "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
       "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
       "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
-      c->project_name, "config", "path", c->config_path, "warning", c->warning, "log_file",
-      c->log_file, "logging", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
-      "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL, "counters",
-      "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
+      c->project_name, "config", "path", c->config_path, "warning", c->warning, "broken",
+      c->file_broken, "log_file", c->log_file, "logging", "prompts", c->log_prompts, "tool_details",
+      c->log_tool_details, "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL,
+      "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
       "items_skipped", (json_int_t)t->items_skipped, "spans_queued", (json_int_t)t->spans_queued,
       "spans_exported", (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped,
       "spans_pending", (json_int_t)n.pending, "spans_restored",

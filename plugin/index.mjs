@@ -13,8 +13,9 @@
 // `event` is not awaited, so work is chained per session and `dispose` waits for it and
 // flushes; a `.node` loads through require, never import; nothing we do may throw into
 // OpenCode.
-import { appendFileSync } from "node:fs"
+import { appendFileSync, promises as fsp } from "node:fs"
 import { createRequire } from "node:module"
+import { isMainThread } from "node:worker_threads"
 import { createLive } from "./live.mjs"
 
 /** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
@@ -31,6 +32,7 @@ const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the fi
 const SWEEP_MAX_SESSIONS = 50
 const SWEEP_TAIL = 50 // messages read first; a longer last turn pages further back
 const SWEEP_EXIT_GRACE_MS = 1000 // at exit, a sweep under way goes on this long, then stops after its session
+const BEAT_MS = 2000 // while a session is busy, the liveness marker is touched this often
 const TAIL = 20 // messages per event: a turn is about 5 to 10 (one per model call)
 const PAGE_MAX = 2000 // messages per page when fetching further back
 
@@ -41,6 +43,7 @@ function loadApi() {
   globalThis[Symbol.for("opencode-arize-tracing.background-download")] = true
   return createRequire(import.meta.url)("../lib/index.js")
 }
+const lib = (/** @type {string} */ name) => createRequire(import.meta.url)(`../lib/${name}`)
 
 /** @param {unknown} error */
 const text = (error) =>
@@ -54,6 +57,24 @@ function exitFlushMs(api) {
   return typeof ms === "number" && ms >= 0 ? ms : EXIT_FLUSH_MS
 }
 
+/**
+ * Waits for the backend at most `bound` ms, kept by a timer on this thread (the flush's own
+ * answer comes through an async-work completion, which an exiting OpenCode delivers late), then
+ * stops the exporter if spans are left: an in-flight request is aborted and the core logs what
+ * stays in the spool for the next start.
+ */
+async function flushWithin(api, bound) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+  const answered = await Promise.race([
+    api.flush(bound),
+    new Promise((resolve) => (timer = setTimeout(() => resolve(undefined), bound))),
+  ])
+  clearTimeout(timer)
+  const pending = answered ? answered.pending : (api.status()?.counters?.spans_pending ?? 1)
+  if (pending > 0) api.shutdown(0)
+}
+
 /** @param {Message | undefined} m @returns {string | undefined} */
 const idOf = (m) => /** @type {any} */ (m)?.info?.id
 
@@ -64,14 +85,24 @@ const idOf = (m) => /** @type {any} */ (m)?.info?.id
  * message list). Anything else traces nothing, so it is said once in OpenCode's log.
  * `messagesBack` reads a session's messages newest first, oldest first in the result: the
  * last `limit`, then pages further back with `before` while the page was full and `enough`
- * (given the messages so far) says more are needed.
+ * (given the messages so far) says more are needed; `all` says they are the session's every
+ * message (a page came back short: a server that ignores `limit` answers it whole).
  * @param {any} client @param {(level: any, message: string) => Promise<unknown>} log
  */
 function reader(client, log) {
   let shapeLogged = false
-  /** @param {Promise<unknown> | undefined} call */
-  const data = async (call) => {
-    const answer = /** @type {any} */ (await call)
+  /**
+   * @param {() => Promise<unknown> | undefined} call the SDK call (made here, so a bench clock
+   *   counts all of it as reading OpenCode) @param {Clock} [clock]
+   */
+  const data = async (call, clock) => {
+    clock?.readStart()
+    let answer
+    try {
+      answer = /** @type {any} */ (await call())
+    } finally {
+      clock?.readEnd()
+    }
     if (answer && typeof answer === "object" && !Array.isArray(answer)) {
       if ("data" in answer || "error" in answer || "response" in answer) return answer.data
       if (typeof answer.id === "string") return answer // a bare session
@@ -89,10 +120,11 @@ function reader(client, log) {
 
   /**
    * @param {string} id @param {number} limit @param {(messages: Message[]) => boolean} enough
-   * @returns {Promise<Message[] | undefined>}
+   * @param {Clock} [clock]
+   * @returns {Promise<{messages: Message[], all: boolean} | undefined>}
    */
-  async function messagesBack(id, limit, enough) {
-    const tail = await data(client.session.messages({ path: { id }, query: { limit } }))
+  async function messagesBack(id, limit, enough, clock) {
+    const tail = await data(() => client.session.messages({ path: { id }, query: { limit } }), clock)
     if (!Array.isArray(tail)) return undefined
     let messages = tail
     let more = tail.length === limit
@@ -102,7 +134,7 @@ function reader(client, log) {
       oldest = idOf(messages[0])
     ) {
       limit = Math.min(limit * 4, PAGE_MAX)
-      const page = await data(client.session.messages({ path: { id }, query: { limit, before: oldest } }))
+      const page = await data(() => client.session.messages({ path: { id }, query: { limit, before: oldest } }), clock)
       if (!Array.isArray(page)) break
       more = page.length === limit
       // only what is older: a server that ignores `before` answers the newest messages again
@@ -110,19 +142,101 @@ function reader(client, log) {
       if (older.length === 0) break
       messages = older.concat(messages)
     }
-    return messages
+    return { messages, all: !more }
   }
 
-  /** A child session as a payload carries it (its info and all its messages), or undefined. */
-  async function childSession(/** @type {string} */ id) {
+  /**
+   * A child session as a payload carries it (its info and all its messages), or undefined.
+   * @param {string} id @param {Clock} [clock]
+   */
+  async function childSession(id, clock) {
     const [info, messages] = await Promise.all([
-      data(client.session.get({ path: { id } })),
-      data(client.session.messages({ path: { id } })),
+      data(() => client.session.get({ path: { id } }), clock),
+      data(() => client.session.messages({ path: { id } }), clock),
     ])
     return info && Array.isArray(messages) ? { info, messages } : undefined
   }
 
   return { data, messagesBack, childSession }
+}
+
+/**
+ * Where a snapshot job's time goes, for the benchmarks (test/bench/longrun.js, overhead.js):
+ * `ours`, the time our code held OpenCode's thread (the core's `reconcile()` included, also
+ * given alone as `core`), and `read`, the time spent waiting on OpenCode's answers to our reads
+ * (their CPU is OpenCode's, counted by the benchmark in the process's CPU per turn).
+ */
+class Clock {
+  /** @param {string} session @param {string} type */
+  constructor(session, type) {
+    this.session = session
+    this.type = type
+    this.at = Date.now()
+    this.ours = this.read = this.core = this.reads = this.depth = 0
+    this.t = performance.now()
+  }
+  #lap() {
+    const now = performance.now()
+    const ms = now - this.t
+    this.t = now
+    return ms
+  }
+  readStart() {
+    this.reads++
+    if (this.depth++ === 0) this.ours += this.#lap()
+  }
+  readEnd() {
+    if (--this.depth === 0) this.read += this.#lap()
+  }
+  coreStart() {
+    this.coreAt = performance.now()
+  }
+  coreEnd() {
+    this.core += performance.now() - this.coreAt
+  }
+  stop() {
+    this.ours += this.#lap()
+    const { session, type, at, ours, read, core, reads } = this
+    return { session, type, at, ours, read, core, reads }
+  }
+}
+
+/**
+ * With ARIZE_TRACING_BENCH_TIMINGS set (benchmarks only), the jobs' clocks and the event hook's
+ * own time are appended to that file as JSON lines: after each "close" job (off the thread:
+ * an asynchronous append) and at dispose. Otherwise null, and nothing is measured.
+ * @param {string | undefined} file
+ */
+function benchMeter(file) {
+  if (!file) return null
+  /** @type {ReturnType<Clock["stop"]>[]} */
+  let jobs = []
+  let hookMs = 0,
+    hookCalls = 0
+  const take = (/** @type {object} */ extra) => {
+    const line = JSON.stringify({ jobs, hookMs, hookCalls, at: Date.now(), ...extra }) + "\n"
+    jobs = []
+    hookMs = hookCalls = 0
+    return line
+  }
+  return {
+    /** @param {string} session @param {string} type */
+    clock: (session, type) => new Clock(session, type),
+    /** @param {Clock} clock */
+    done(clock) {
+      jobs.push(clock.stop())
+      if (clock.type === "close") fsp.appendFile(file, take({})).catch(() => {})
+    },
+    /** @param {number} ms */
+    hook(ms) {
+      hookMs += ms
+      hookCalls++
+    },
+    /** @param {object} extra */
+    write(extra) {
+      appendFileSync(file, take(extra))
+    },
+  }
 }
 
 /**
@@ -164,6 +278,9 @@ export const ArizeTracing = async ({ client, directory }) => {
     return {}
   }
 
+  const { turnPosition } = lib("turns.js")
+  const { gitContext } = lib("git.js")
+
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
   const parentOf = new Map()
   /** @type {Map<string, any[]>} root session id -> its permission rules (for the tools offered) */
@@ -172,13 +289,14 @@ export const ArizeTracing = async ({ client, directory }) => {
   const chains = new Map()
   const read = reader(client, log)
   const { data } = read
-  const sweeper = startUpSweep(client, read, api, log)
+  const meter = benchMeter(process.env.ARIZE_TRACING_BENCH_TIMINGS)
 
-  /** @param {string} sessionID */
-  async function parentID(sessionID) {
+  /** @param {string} sessionID @param {Clock} [clock] */
+  async function parentID(sessionID, clock) {
     if (!parentOf.has(sessionID)) {
-      const session = await data(client.session.get({ path: { id: sessionID } }))
+      const session = await data(() => client.session.get({ path: { id: sessionID } }), clock)
       parentOf.set(sessionID, session?.parentID ?? null)
+      if (!infoOf.has(sessionID)) remember(session)
       if (!session?.parentID) {
         if (permissionOf.size >= SESSIONS_MAX) permissionOf.delete(permissionOf.keys().next().value)
         permissionOf.set(sessionID, Array.isArray(session?.permission) ? session.permission : [])
@@ -186,6 +304,63 @@ export const ArizeTracing = async ({ client, directory }) => {
     }
     return parentOf.get(sessionID) ?? null
   }
+
+  // The context a Turn carries (native/reconcile.h, "session" and "context"), gathered without
+  // reading anything big and never on OpenCode's critical path: the session's own info (kept
+  // from session.get and from session.updated events, so a title OpenCode writes later is
+  // seen), OpenCode's version (asked once), the directory's git remote, branch and commit
+  // (read asynchronously from the repository's files once per directory, then again in the
+  // background at most every GIT_REFRESH_MS while events come).
+  /** @type {Map<string, {id: string, title?: string, version?: string, directory?: string}>} */
+  const infoOf = new Map()
+  /** @param {any} info */
+  function remember(info) {
+    if (!info || typeof info.id !== "string") return
+    infoOf.delete(info.id)
+    if (infoOf.size >= SESSIONS_MAX) infoOf.delete(infoOf.keys().next().value)
+    const { id, title, version, directory: dir } = info
+    infoOf.set(id, { id, title, version, directory: dir })
+  }
+  /** @type {Promise<string | undefined> | undefined} */
+  let version
+  const opencodeVersion = () =>
+    (version ??= Promise.resolve()
+      .then(() => client.global?.health?.())
+      .then((a) => {
+        const v = a && typeof a === "object" && "data" in a ? a.data : a
+        return typeof v?.version === "string" ? v.version : undefined
+      })
+      .catch(() => undefined))
+  const GIT_REFRESH_MS = 10000
+  /** @type {Map<string, {at: number, value: any, read: Promise<any> | undefined}>} */
+  const gitOf = new Map()
+  /** @param {string} dir */
+  function git(dir) {
+    let entry = gitOf.get(dir)
+    if (entry && entry.read === undefined && Date.now() - entry.at > GIT_REFRESH_MS) {
+      // in the background: this payload takes what was read last
+      const stale = /** @type {NonNullable<typeof entry>} */ (entry)
+      stale.at = Date.now()
+      stale.read = gitContext(dir).then((v) => ((stale.value = v), (stale.read = undefined)))
+    }
+    if (entry) return entry.value !== undefined || entry.read === undefined ? entry.value : entry.read
+    if (gitOf.size >= 16) gitOf.delete(gitOf.keys().next().value)
+    const fresh = { at: Date.now(), value: undefined, read: /** @type {Promise<any> | undefined} */ (undefined) }
+    fresh.read = gitContext(dir).then((v) => ((fresh.value = v), (fresh.read = undefined), v))
+    gitOf.set(dir, fresh)
+    return fresh.read
+  }
+  /** @param {string} sessionID */
+  async function contextOf(sessionID) {
+    const dir = infoOf.get(sessionID)?.directory ?? directory
+    const [opencode, repo] = await Promise.all([opencodeVersion(), typeof dir === "string" ? git(dir) : undefined])
+    return { opencodeVersion: opencode, directory: dir, git: repo }
+  }
+
+  const sweeper = startUpSweep(client, read, api, log, async (/** @type {any} */ session) => {
+    remember(session)
+    return { session: infoOf.get(session.id), context: await contextOf(session.id) }
+  })
 
   // Live signals (plugin/live.mjs): captured by the hooks and events below, handed to the core
   // with the next payload of their session's root. `tracing` is what the core last said about
@@ -197,10 +372,11 @@ export const ArizeTracing = async ({ client, directory }) => {
   let agentsReadAt = -Infinity
 
   /** The agents' permission rules, read once, and again (at most once a minute) for an agent not known. */
-  async function readAgents(/** @type {Set<string>} */ names) {
+  /** @param {Set<string>} names @param {Clock} [clock] */
+  async function readAgents(names, clock) {
     if ([...names].every((n) => agentRules.has(n)) || performance.now() - agentsReadAt < 60000) return
     agentsReadAt = performance.now()
-    const agents = typeof client?.app?.agents === "function" ? await data(client.app.agents()) : undefined
+    const agents = typeof client?.app?.agents === "function" ? await data(() => client.app.agents(), clock) : undefined
     if (Array.isArray(agents))
       agentRules = new Map(
         agents
@@ -222,10 +398,10 @@ export const ArizeTracing = async ({ client, directory }) => {
    * The session's messages from `from` on (all of them when it has fewer), oldest first: the
    * tail, then pages further back while the oldest one fetched is newer than `from`. Without
    * a watermark yet (the first event of this process), the tail alone.
-   * @param {string} id @param {string | undefined} from
+   * @param {string} id @param {string | undefined} from @param {Clock} [clock]
    */
-  const openPart = (id, from) =>
-    read.messagesBack(id, TAIL, (messages) => from === undefined || !(String(idOf(messages[0])) > from))
+  const openPart = (id, from, clock) =>
+    read.messagesBack(id, TAIL, (messages) => from === undefined || !(String(idOf(messages[0])) > from), clock)
 
   /**
    * Child sessions named by `task` tool calls, depth-first: a child is fetched once its task
@@ -233,8 +409,9 @@ export const ArizeTracing = async ({ client, directory }) => {
    * the core says it can still produce spans; otherwise it is passed as last fetched.
    * @param {string} sessionID @param {Message[]} messages @param {boolean} closing
    * @param {{open: Set<string> | null, children: Map<string, any>}} known @param {Set<string>} seen @param {any[]} out
+   * @param {Clock} [clock]
    */
-  async function children(sessionID, messages, closing, known, seen, out) {
+  async function children(sessionID, messages, closing, known, seen, out, clock) {
     for (const message of messages)
       for (const part of message.parts ?? []) {
         const child = part.type === "tool" && part.tool === "task" ? part.state?.metadata?.sessionId : undefined
@@ -243,45 +420,53 @@ export const ArizeTracing = async ({ client, directory }) => {
         seen.add(child)
         let entry = known.children.get(child)
         if (!entry || known.open === null || known.open.has(child)) {
-          const got = await read.childSession(child)
+          const got = await read.childSession(child, clock)
           if (!got) continue
           entry = { sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, ...got }
         }
         out.push(entry)
-        await children(child, entry.messages, closing, known, seen, out)
+        await children(child, entry.messages, closing, known, seen, out, clock)
       }
     return out
   }
 
   /**
-   * @param {string} sessionID @param {"reconcile" | "close"} type
-   * @returns {Promise<number>} the milliseconds spent in the core (the rest is reading OpenCode)
+   * @param {string} sessionID @param {"reconcile" | "close"} type @param {Clock} [clock]
    */
-  async function reconcile(sessionID, type) {
-    let coreMs = 0
+  async function reconcile(sessionID, type, clock) {
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
     // call, so turning it on again needs no restart): nothing is read from OpenCode.
     tracing = api.status()?.enabled !== false
     if (!tracing) {
       live.clear()
-      return coreMs
+      return
     }
-    if ((await parentID(sessionID)) !== null) return coreMs // its parent's payload carries it
+    if ((await parentID(sessionID, clock)) !== null) return // its parent's payload carries it
     const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
     let from = known.from
     for (let attempt = 0; attempt < 2; attempt++) {
-      const fetched = await openPart(sessionID, from)
-      if (!fetched) return coreMs
-      // what the pages brought before the watermark does not go (lib/ would cut it too)
-      const start = from === undefined ? 0 : fetched.findIndex((m) => String(idOf(m)) >= from)
-      const messages = start > 0 ? fetched.slice(start) : fetched
-      const childSessions = await children(sessionID, messages, type === "close", known, new Set([sessionID]), [])
+      const fetched = await openPart(sessionID, from, clock)
+      if (!fetched) return
+      // what the pages brought before the watermark does not go (lib/ would cut it too); it
+      // says where the payload's turns stand in the session (their numbers)
+      const start = from === undefined ? 0 : fetched.messages.findIndex((m) => String(idOf(m)) >= from)
+      const messages = start > 0 ? fetched.messages.slice(start) : fetched.messages
+      const position = turnPosition(start > 0 ? fetched.messages.slice(0, start) : [], fetched.all)
+      const childSessions = await children(
+        sessionID,
+        messages,
+        type === "close",
+        known,
+        new Set([sessionID]),
+        [],
+        clock,
+      )
       // the live signals of the session and of the child sessions this payload carries
       let signals
       if (attempt === 0) {
         const ids = [sessionID, ...childSessions.map((c) => c.sessionID)]
         const agents = live.agentsPending(ids)
-        if (agents.size) await readAgents(agents).catch(() => {})
+        if (agents.size) await readAgents(agents, clock).catch(() => {})
         const sessionRules = new Map(childSessions.map((c) => [c.sessionID, c.info?.permission]))
         sessionRules.set(sessionID, permissionOf.get(sessionID))
         signals = live.take(ids, (session, agent) => {
@@ -290,12 +475,23 @@ export const ArizeTracing = async ({ client, directory }) => {
           return rules ? [...rules, ...(Array.isArray(own) ? own : [])] : undefined
         })
       }
-      const before = performance.now()
-      const result = api.reconcile({ type, sessionID, messages, childSessions, live: signals })
-      coreMs += performance.now() - before
+      const context = await contextOf(sessionID)
+      const payload = {
+        type,
+        sessionID,
+        messages,
+        childSessions,
+        session: infoOf.get(sessionID),
+        context,
+        ...position,
+        live: signals,
+      }
+      clock?.coreStart()
+      const result = api.reconcile(payload)
+      clock?.coreEnd()
       if (signals && result && !result.error) live.handed(signals)
       const watermark = result?.watermark
-      if (!watermark) return coreMs
+      if (!watermark) return
       known.from = watermark.messageID
       known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
       known.children = new Map(childSessions.map((c) => [c.sessionID, c]))
@@ -304,27 +500,22 @@ export const ArizeTracing = async ({ client, directory }) => {
       sessions.set(sessionID, known)
       // The first payload of this process may start inside a turn it could not finish (OpenCode
       // restarted, the plugin loaded mid-session): the core named that turn; fetch back to it.
-      if (from !== undefined || fetched.length < TAIL || !(known.from < String(idOf(fetched[0])))) return coreMs
+      if (from !== undefined || fetched.all || !(known.from < String(idOf(fetched.messages[0])))) return
       from = known.from
     }
-    return coreMs
   }
-
-  // The benchmark (test/bench/overhead.js) reads how long each snapshot event took here, and
-  // how much of it was the core's (the rest: reading OpenCode).
-  const timingsFile = process.env.ARIZE_TRACING_BENCH_TIMINGS
-  /** @type {number[]} */
-  const timings = [],
-    coreTimings = []
 
   /** @param {string} sessionID @param {"reconcile" | "close"} type */
   function schedule(sessionID, type) {
     const previous = chains.get(sessionID) ?? Promise.resolve()
     const next = previous
       .then(async () => {
-        const started = performance.now()
-        const coreMs = await reconcile(sessionID, type)
-        if (timingsFile) (timings.push(performance.now() - started), coreTimings.push(coreMs))
+        const clock = meter?.clock(sessionID, type)
+        try {
+          await reconcile(sessionID, type, clock)
+        } finally {
+          if (clock) meter.done(clock)
+        }
       })
       .catch((error) => log("warn", `snapshot of ${sessionID} failed: ${text(error)}`))
     chains.set(sessionID, next)
@@ -340,41 +531,39 @@ export const ArizeTracing = async ({ client, directory }) => {
       // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would
       // make OpenCode create the instance anew (bootstrapping it, plugins and all) while it exits.
       if (token.disposing) return
+      const started = meter && performance.now()
       try {
         const p = event?.properties
         live.event(event)
         sweeper.saw(event)
+        if (event?.type === "session.updated" && p?.info && infoOf.has(p.info.id)) remember(p.info)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
           schedule(p.info.sessionID, "reconcile")
         else if (event?.type === "session.idle" && p?.sessionID) schedule(p.sessionID, "close")
       } catch (error) {
         await log("warn", `event handling failed: ${text(error)}`)
       }
+      if (meter) meter.hook(performance.now() - started)
     },
     // Awaited at the end of `opencode run` and on instance dispose: finish every pending
-    // snapshot, then wait for the backend at most the exit bound. If it has not answered by
-    // then, the exporter stops (an in-flight request is aborted, the environment's cleanup
-    // then has nothing left to wait for) and the core logs what stays in the spool for the
-    // next start; a later snapshot in this process starts the exporter again.
+    // snapshot (their spans are then the core's), and wait for the backend at most the exit
+    // bound where nothing else will. On the main thread (`opencode run`, `opencode serve`) the
+    // core does that wait itself at the environment's cleanup, after OpenCode's own exit work and
+    // off its thread: a dispose that waits makes OpenCode load the instance's plugins again and
+    // dispose that instance too, which held `opencode run`'s exit by 2 to 8 s more with a backend
+    // that does not answer (measured). In a worker thread (the TUI runs OpenCode's server in one)
+    // the environment's cleanup does not run at exit, so dispose waits, at most the bound. What
+    // the backend has not accepted by then stays in the spool for the next start (logged); an
+    // instance disposed while the process goes on loses nothing: the exporter keeps sending.
     dispose: async () => {
       token.disposing = true
       try {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])
-        const left = await api.flush(exitFlushMs(api))
-        if (left.pending > 0) api.shutdown(0)
-        if (timingsFile)
-          appendFileSync(
-            timingsFile,
-            JSON.stringify({
-              events: timings,
-              core: coreTimings,
-              sweepMs: sweeper.ms,
-              disposeMs: performance.now() - started,
-            }) + "\n",
-          )
+        if (!isMainThread) await flushWithin(api, exitFlushMs(api))
+        meter?.write({ sweepMs: sweeper.ms, disposeMs: performance.now() - started })
       } catch (error) {
-        await log("warn", `flush at exit failed: ${text(error)}`)
+        await log("warn", `dispose failed: ${text(error)}`)
       }
       if (instances.get(key) === token) instances.delete(key)
     },
@@ -391,14 +580,16 @@ export const ArizeTracing = async ({ client, directory }) => {
  * @param {any} client @param {ReturnType<typeof reader>} read @param {any} api
  * @param {(level: any, message: string) => Promise<unknown>} log
  */
-function startUpSweep(client, read, api, log) {
+function startUpSweep(client, read, api, log, describe) {
   const startedAt = Date.now()
   let recover,
+    turnPosition,
     marker,
     sweep,
     stopping = false
   try {
-    recover = createRequire(import.meta.url)("../lib/recover.js")
+    recover = lib("recover.js")
+    ;({ turnPosition } = lib("turns.js"))
     marker = new recover.Marker(recover.liveDir())
   } catch (error) {
     log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
@@ -415,11 +606,21 @@ function startUpSweep(client, read, api, log) {
       : Promise.resolve())
   const timer = setTimeout(start, SWEEP_DELAY_MS)
   timer.unref?.()
+  /** @type {Set<string>} */
+  const busySessions = new Set()
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let beating
 
-  /** The session's last turn (from its last user message on), read back as far as it goes. */
+  /**
+   * The session's last turn (from its last user message on), read back as far as it goes, and
+   * where it stands in the session (lib/turns.js: its number).
+   */
   async function snapshot(/** @type {string} */ id) {
-    const messages = await read.messagesBack(id, SWEEP_TAIL, (m) => recover.lastTurn(m) !== undefined)
-    return Array.isArray(messages) ? recover.lastTurn(messages) : undefined
+    const got = await read.messagesBack(id, SWEEP_TAIL, (m) => recover.lastTurn(m) !== undefined)
+    const turn = got ? recover.lastTurn(got.messages) : undefined
+    if (!turn) return undefined
+    const before = got.messages.slice(0, got.messages.length - turn.length)
+    return { messages: turn, position: turnPosition(before, got.all) }
   }
 
   async function run() {
@@ -427,15 +628,17 @@ function startUpSweep(client, read, api, log) {
     const hours = Number(status?.config?.recover_hours ?? 24)
     // off (tracing or the sweep), or a host without it
     if (status?.enabled === false || !(hours > 0) || typeof client?.session?.list !== "function") return
+    /** @type {Map<string, number>} when the OpenCode that worked on a session was last seen alive */
+    const stopped = new Map()
     const [sessions, busy, live, settled] = await Promise.all([
-      data(client.session.list()),
+      data(() => client.session.list()),
       // a map of session id -> status: {data} from the v1 SDK, the bare map from others
       client.session.status
         ? Promise.resolve(client.session.status())
             .then((a) => (a && typeof a === "object" && ("data" in a || "response" in a) ? a.data : a))
             .catch(() => ({}))
         : {},
-      recover.liveSessions(recover.liveDir(), marker),
+      recover.liveSessions(recover.liveDir(), marker, stopped),
       new recover.Settled(recover.liveDir()).load(),
     ])
     if (!Array.isArray(sessions)) return
@@ -447,7 +650,8 @@ function startUpSweep(client, read, api, log) {
       .filter((s) => !settled.has(s))
     for (const session of todo.slice(0, SWEEP_MAX_SESSIONS)) {
       if (stopping) break // OpenCode is exiting: the next start does the rest
-      const messages = await snapshot(session.id)
+      const last = await snapshot(session.id)
+      const messages = last?.messages
       // Checked again on the snapshot itself: anything this process or another did since it
       // started means a live OpenCode has the session.
       if (
@@ -458,8 +662,9 @@ function startUpSweep(client, read, api, log) {
       )
         continue
       const childSessions = await recover.childSessions(session.id, messages, read.childSession)
+      const payload = { type: "close", abandoned: true, sessionID: session.id, messages, childSessions }
       const result = api.reconcile(
-        { type: "close", abandoned: true, sessionID: session.id, messages, childSessions },
+        { ...payload, ...last.position, ...(await describe(session)), stoppedAt: stopped.get(session.id) },
         { turns: true },
       )
       if (result?.turns) closed += result.turns
@@ -485,9 +690,20 @@ function startUpSweep(client, read, api, log) {
       )
         marker.add(id)
       if (event?.type === "session.idle") start()
+      // alive: while a session is busy, at least every BEAT_MS (a tool can run for minutes
+      // without an event), so a sweep that finds this process killed knows when it stopped
+      if (event?.type === "session.status" && typeof id === "string") {
+        if (p?.status?.type === "idle") busySessions.delete(id)
+        else busySessions.add(id)
+        if (busySessions.size && !beating) ((beating = setInterval(() => marker?.beat(), BEAT_MS)), beating.unref?.())
+        if (!busySessions.size && beating) (clearInterval(beating), (beating = undefined))
+      }
+      if (event?.type === "session.idle" && typeof id === "string") busySessions.delete(id)
+      marker?.beat()
     },
     async stop() {
       clearTimeout(timer)
+      clearInterval(beating)
       let grace
       if (sweep)
         await Promise.race([sweep, new Promise((resolve) => (grace = setTimeout(resolve, SWEEP_EXIT_GRACE_MS)))])

@@ -200,7 +200,8 @@ test('doctor stops at the first broken link and prints its fix', async () => {
   let r = await run(home, ['doctor']);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /FAIL plugin registered/);
-  assert.match(r.stdout, /fix \(plugin registered\): run `opencode-arize-tracing install`/);
+  // the command as it works here: this test's PATH has no opencode-arize-tracing, npx finds it
+  assert.match(r.stdout, /fix \(plugin registered\): run `npx opencode-arize-tracing install`/);
 
   // an endpoint where nothing listens
   const closed = await startReceiver();
@@ -249,7 +250,7 @@ test('doctor stops at the first broken link and prints its fix', async () => {
   fs.appendFileSync(configFile(home), 'logging: [unclosed\n');
   r = await run(home, ['doctor']);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /FAIL config parses +config \S+config\.yaml: line \d+/);
+  assert.match(r.stdout, /FAIL config parses +broken, nothing in it is used: config \S+config\.yaml: line \d+/);
 });
 
 test('install needs a backend when it cannot ask, and leaves a plugin file it did not write alone', async () => {
@@ -414,6 +415,16 @@ test('a misspelt config key is named with the closest known key in status, docto
     assert.equal(doctor.code, 1);
     assert.match(doctor.stdout, /ok +config parses/);
     assert.match(doctor.stdout, /FAIL config keys .*did you mean `project_name`\?/);
+    // status and doctor write nothing to the log: OpenCode's tracer does, once per version
+    assert.equal(fs.existsSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log')), false);
+    const lib = path.join(path.dirname(path.dirname(cli)), NAME, 'lib', 'index.js');
+    await runProcess(
+      path.join(binDir, 'node'),
+      ['-e', `const l = require(${JSON.stringify(lib)}); l.status(); l.status()`],
+      {
+        env: userEnv(home, binDir),
+      },
+    );
     const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
     assert.equal(log.match(/did you mean `project_name`/g).length, 1, 'one log line per config version');
     assert.doesNotMatch(status.stdout + doctor.stdout + log, /typo/, 'values are never quoted');
@@ -512,8 +523,11 @@ test("status reads every process's spool and the last export outcome, and never 
     const live = tracingProcess(home, silent.url, 'live');
     procs.push(live.child);
     assert.equal((await live.ready).pending, 2);
-    const first = JSON.parse((await run(home, ['status', '--json'])).stdout);
+    const waiting = await run(home, ['status', '--json']);
+    const first = JSON.parse(waiting.stdout);
     assert.equal(first.state, 'waiting', 'never "sending" while the backend has not answered');
+    assert.equal(waiting.code, 1, 'degraded: spans wait');
+    assert.equal(first.health, 'degraded');
     const refused = tracingProcess(home, refusing.url, 'refused');
     procs.push(refused.child);
     assert.equal((await refused.ready).spans, 2);
@@ -525,9 +539,10 @@ test("status reads every process's spool and the last export outcome, and never 
 
     const before = spoolListing(home);
     const r = await run(home, ['status', '--json']);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 2, `a refused key: not working\n${r.stderr}`);
     const s = JSON.parse(r.stdout);
     assert.equal(s.state, 'refused', `never "sending" after the backend refused the key: ${r.stdout}`);
+    assert.equal(s.health, 'not working');
     assert.equal(s.last_export.status, 401);
     assert.equal(s.last_export.refused_key, true);
     assert.equal(

@@ -5,7 +5,8 @@
 //
 //   npm run demo        (installs what is missing first; --keep leaves the temp HOME in place)
 
-if (process.env.NODE_TEST_CONTEXT) return; // `node --test` picks up files under test/: not a test
+// `node --test` picks up files under test/: run as one, this is not a test (a test may require it)
+if (process.env.NODE_TEST_CONTEXT && require.main === module) return;
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -40,6 +41,22 @@ function ensurePrerequisites() {
     if (built.status !== 0 || missing) fail(`\`npm run build\` did not produce the native core.\n\n${BUILD_HELP}`);
   }
 }
+
+// What the demo says last: how to trace your own sessions (test/cli.test.js runs each command as printed).
+const NEXT_STEPS = `Every span above is what Arize AX (or Phoenix) would receive. To trace your own OpenCode
+sessions:
+
+  npx opencode-arize-tracing install    # asks: Arize AX, Phoenix or any OTLP endpoint; your keys
+  npx opencode-arize-tracing doctor     # checks every link, up to a test span your backend accepted
+
+then run OpenCode as usual. Or without questions, the keys taken from the environment:
+
+  export ARIZE_API_KEY=<your API key>  ARIZE_SPACE_ID=<your space id>
+  npx opencode-arize-tracing install --yes --backend arize
+
+Phoenix instead: npx opencode-arize-tracing install --yes --backend phoenix --endpoint http://localhost:6006
+The plugin logs to ~/.arize/harness/logs/opencode.log; every setting: docs/settings.md.
+`;
 
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -179,6 +196,12 @@ local OTLP receiver, all on 127.0.0.1 in a temporary HOME. No account and no net
     for (const [i, turn] of turnSpans.entries()) {
       const prompt = String(turn.attributes['input.value'] ?? '').replace(/^"|"$/g, '');
       process.stdout.write(`trace ${turn.traceId}  (turn ${i + 1}: ${JSON.stringify(prompt)})\n`);
+      // the context the Turn carries (its metadata): what a reader sees beside the tree
+      const meta = JSON.parse(turn.attributes.metadata || '{}');
+      const git = meta.git ? `${meta.git.branch ?? 'detached'}@${String(meta.git.commit ?? '').slice(0, 8)}` : 'no git';
+      process.stdout.write(
+        `  turn ${meta.turn_number ?? '?'} of "${meta.session_title ?? ''}" in ${meta.cwd ?? '?'} (${git}), OpenCode ${meta.opencode_version ?? '?'} on ${meta.host ?? '?'}\n`,
+      );
       process.stdout.write(
         h.formatTree(
           spans.filter((s) => s.traceId === turn.traceId),
@@ -202,26 +225,10 @@ local OTLP receiver, all on 127.0.0.1 in a temporary HOME. No account and no net
     fs.rmSync(pkg.dir, { recursive: true, force: true });
   }
 
-  process.stdout.write(`Every span above is what Arize AX (or Phoenix) would receive. To send your own OpenCode
-sessions to Arize AX, install the plugin (see the README) and give it your credentials, either
-in the environment OpenCode starts in:
-
-  export ARIZE_API_KEY=<your API key>  ARIZE_SPACE_ID=<your space id>
-  export ARIZE_PROJECT_NAME=opencode      # optional, the project the traces land in
-
-or in ~/.arize/harness/config.yaml:
-
-  harnesses:
-    opencode:
-      target: arize
-      api_key: <your API key>
-      space_id: <your space id>
-      project_name: opencode
-
-Phoenix instead: export PHOENIX_ENDPOINT=http://localhost:6006
-The plugin logs to ~/.arize/harness/logs/opencode.log.
-${KEEP ? `\nThe demo's HOME was kept: ${oc.base}\n` : ''}`);
+  process.stdout.write(`${NEXT_STEPS}${KEEP ? `\nThe demo's HOME was kept: ${oc.base}\n` : ''}`);
   process.exit(exitCode);
 }
 
-main().catch((error) => fail(error && error.stack ? error.stack : String(error)));
+if (require.main === module) main().catch((error) => fail(error && error.stack ? error.stack : String(error)));
+
+module.exports = { NEXT_STEPS };

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential pkg-config python3 git ca-certificates libcurl4-openssl-dev libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev clang clang-format libclang-rt-14-dev"
-if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || ! command -v cc >/dev/null; then
+# tmux: the end-to-end tests drive OpenCode's TUI in it (test/e2e/tui.test.js).
+PACKAGES="build-essential pkg-config python3 git ca-certificates libcurl4-openssl-dev libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev clang clang-format libclang-rt-14-dev tmux"
+if ! pkg-config --exists libcurl jansson yaml-0.1 libprotobuf-c 2>/dev/null || ! command -v cc >/dev/null ||
+  ! command -v tmux >/dev/null; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
   if ! command -v apt-get >/dev/null; then
@@ -20,14 +22,22 @@ fi
 # linux-arm64: the cross toolchain that builds its prebuild (npm run prebuild) and what runs
 # it here under qemu (test/arm64.test.js): Debian's arm64 multiarch C library, libcurl and
 # zlib, which qemu-aarch64-static -L / finds under /. Debian x86-64 hosts only.
-ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64"
+# The other prebuild targets (native/prebuild/targets.js): musl-gcc for linux-x64-musl,
+# ld64.lld-14 for the darwin links, llvm-14's objdump and nm for the darwin checks; Debian's
+# musl and musl:arm64 loaders and arm64 libstdc++ run the musl Bun in test/musl*.test.js.
+# win32-x64: mingw-w64 builds its prebuild and the C tests; wine64 runs them and the Windows
+# Node and Bun (test/windows*.test.js).
+ARM64_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libc6:arm64 libcurl4:arm64 libcurl4-openssl-dev:arm64 zlib1g:arm64 zlib1g-dev:arm64 musl-tools lld-14 llvm-14 musl:arm64 libstdc++6:arm64 gcc-mingw-w64-x86-64-posix mingw-w64-x86-64-dev wine64"
 if [ "$(uname -m)" = x86_64 ] && command -v dpkg >/dev/null &&
   { ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64-static >/dev/null ||
     [ ! -e /lib/ld-linux-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libcurl.so.4 ] ||
-    [ ! -e /usr/include/aarch64-linux-gnu/curl/curl.h ] || [ ! -e /usr/lib/aarch64-linux-gnu/libz.so ]; }; then
+    [ ! -e /usr/include/aarch64-linux-gnu/curl/curl.h ] || [ ! -e /usr/lib/aarch64-linux-gnu/libz.so ] ||
+    ! command -v musl-gcc >/dev/null || ! command -v ld64.lld-14 >/dev/null || ! command -v llvm-objdump-14 >/dev/null ||
+    [ ! -e /lib/ld-musl-aarch64.so.1 ] || [ ! -e /usr/lib/aarch64-linux-gnu/libstdc++.so.6 ] ||
+    ! command -v x86_64-w64-mingw32-gcc-posix >/dev/null || [ ! -x /usr/lib/wine/wine64 ]; }; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  echo "installing the linux-arm64 toolchain and runtime: $ARM64_PACKAGES"
+  echo "installing the cross toolchains and runtimes: $ARM64_PACKAGES"
   $SUDO dpkg --add-architecture arm64
   $SUDO apt-get update -qq
   # shellcheck disable=SC2086

@@ -26,13 +26,16 @@ const capture = (scenario) => ({
   toolsSent: JSON.parse(fs.readFileSync(path.join(LIVE, scenario, 'tools-sent.json'), 'utf8')),
 });
 
+/** The session a span's work was done in: a subagent's own, else the root's. */
+const ownSession = (s) => s.attributes['opencode.session.id'] ?? s.attributes['session.id'];
+
 /** Replays a capture through the plugin; the spans it sent (one per id) and the scenario's output. */
-async function replay(scenario, env = {}) {
+async function replay(scenario, env = {}, program = {}) {
   const receiver = await startReceiver();
   try {
     const out = await run(
       'live-scenario.ts',
-      { scenario },
+      { scenario, ...program },
       cleanEnv({ HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ...env }),
       { runtime: BUN, timeoutMs: 90000 },
     );
@@ -144,7 +147,8 @@ test('each model call: the settings it was given and exactly the tools OpenCode 
   const llms = ofKind(spans, 'LLM');
   assert.equal(llms.length, params.length, 'one model call per chat.params (the title call has no span)');
   for (const s of llms) {
-    const session = s.attributes['session.id'];
+    // a subagent's own session (session.id is the root's on every span)
+    const session = ownSession(s);
     const names = Object.keys(s.attributes)
       .filter((k) => /^llm\.tools\.\d+\.tool\.json_schema$/.test(k))
       .sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]))
@@ -157,7 +161,7 @@ test('each model call: the settings it was given and exactly the tools OpenCode 
     const p = JSON.parse(s.attributes['llm.invocation_parameters']);
     assert.equal(p.maxOutputTokens, params[0].output.maxOutputTokens);
   }
-  assert.ok(new Set(llms.map((s) => s.attributes['session.id'])).size === 2, 'the parent and the subagent');
+  assert.ok(new Set(llms.map(ownSession)).size === 2, 'the parent and the subagent');
 });
 
 test('a compaction: the summary call has its settings and no tools', async () => {

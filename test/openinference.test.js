@@ -171,7 +171,8 @@ test("nested subagents nest again, all in the parent turn's trace", async () => 
   const grep = one(spans, 'grep');
   assert.equal(general.parentSpanId, taskTool.spanId);
   assert.equal(general.attributes['agent.name'], 'general');
-  assert.equal(general.attributes['session.id'], C1);
+  assert.equal(general.attributes['session.id'], S); // the root session's, as every span of the turn
+  assert.equal(general.attributes['opencode.session.id'], C1);
   assert.equal(general.attributes['input.value'], 'investigate');
   assert.equal(general.attributes['output.value'], 'child says: found it');
   const childTask = byCall('call_g');
@@ -218,11 +219,17 @@ test('LLM spans carry the OpenInference fields OpenCode can fill', async () => {
     message_id: 'msg_a1',
     session_id: S,
   });
-  // the second call consumed the read's result
+  // the second call was given the turn so far: the prompt, the first answer and its tool call,
+  // the read's result
   const second = llms.find((s) => s.attributes['metadata'].includes('msg_a2')).attributes;
-  assert.equal(second['llm.input_messages.0.message.role'], 'tool');
-  assert.equal(second['llm.input_messages.0.message.tool_call_id'], 'call_r');
-  assert.equal(second['llm.input_messages.0.message.content'], 'int main;');
+  assert.equal(second['llm.input_messages.0.message.role'], 'user');
+  assert.equal(second['llm.input_messages.0.message.content'], 'fix the bug');
+  assert.equal(second['llm.input_messages.1.message.role'], 'assistant');
+  assert.equal(second['llm.input_messages.1.message.content'], 'Reading it.');
+  assert.equal(second['llm.input_messages.1.message.tool_calls.0.tool_call.id'], 'call_r');
+  assert.equal(second['llm.input_messages.2.message.role'], 'tool');
+  assert.equal(second['llm.input_messages.2.message.tool_call_id'], 'call_r');
+  assert.equal(second['llm.input_messages.2.message.content'], 'int main;');
   assert.equal(second['input.mime_type'], 'application/json');
 });
 

@@ -13,6 +13,7 @@ const path = require('node:path');
 const { startReceiver } = require('./receiver.js');
 const { payload } = require('./helpers/fixtures.js');
 const { ROOT, BUN, NAME, tempDir, pack, install, barePath, userEnv, runProcess } = require('./helpers/package.js');
+const { TARGETS } = require('../native/prebuild/targets.js');
 
 const FIXTURE = 'one-bash-call/snap-3-session.idle.json';
 
@@ -62,8 +63,7 @@ test('the tarball holds what runs and no install script; its size is reported', 
     'plugin/index.mjs',
     'plugin/live.mjs',
     'plugin/arize-tracing.ts',
-    'prebuilds/linux-x64/node.napi.node',
-    'prebuilds/linux-arm64/node.napi.node',
+    ...Object.keys(TARGETS).map((key) => `prebuilds/${key}/node.napi.node`),
     'prebuilds/manifest.json',
     'native/sources.js',
     'binding.gyp',
@@ -80,34 +80,31 @@ test('the tarball holds what runs and no install script; its size is reported', 
   assert.equal(pkg.gypfile, false);
   assert.deepEqual(Object.keys(pkg.dependencies), ['node-gyp-build']);
   assert.equal(pkg.bin[NAME], 'lib/cli.js');
-  const sizes = ['linux-x64', 'linux-arm64'].map(
-    (key) =>
-      `prebuilds/${key}/node.napi.node: ${fs.statSync(path.join(pkgDir, 'prebuilds', key, 'node.napi.node')).size} bytes`,
+  const sizes = Object.keys(TARGETS).map(
+    (key) => `${key} ${fs.statSync(path.join(pkgDir, 'prebuilds', key, 'node.napi.node')).size}`,
   );
-  console.log(`# npm pack: ${bytes} bytes packed, ${unpacked} unpacked; ${sizes.join('; ')}`);
+  console.log(`# npm pack: ${bytes} bytes packed, ${unpacked} unpacked; cores (bytes): ${sizes.join(', ')}`);
   assert.ok(bytes < 2 * 1024 * 1024, `the tarball stays small (${bytes} bytes)`);
 });
 
-for (const [key, machine] of [
-  ['linux-x64', 'Advanced Micro Devices X86-64'],
-  ['linux-arm64', 'AArch64'],
-]) {
+for (const [key, target] of Object.entries(TARGETS)) {
   test(
-    `the bundled ${key} prebuild is built for ${key}, exports only the Node-API entry points, needs glibc 2.17 at most, and is in the manifest`,
+    `the bundled ${key} prebuild is built for ${key}, exports only the Node-API entry points, needs only its platform's system libraries, and is in the manifest`,
     { skip: !hasTool('readelf') && 'no binutils here' },
     () => {
-      const { inspect, check, MAX_GLIBC } = require('../native/prebuild/prebuild.js');
+      const { inspect, check, describe } = require('../native/prebuild/prebuild.js');
       const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
-      const info = inspect(file);
-      assert.equal(info.machine, machine);
-      assert.deepEqual(check(info), []);
+      const info = inspect(file, key);
+      assert.equal(info.machine, target.machine);
+      assert.deepEqual(check(info, key), []);
       assert.deepEqual(info.exported.sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
-      assert.ok(info.needed.includes('libcurl.so.4'));
-      for (const lib of ['libjansson.so.4', 'libyaml-0.so.2', 'libprotobuf-c.so.1'])
-        assert.ok(!info.needed.includes(lib), `${lib} is linked in`);
-      console.log(
-        `# ${key} prebuild: ${info.bytes} bytes, needs ${info.needed.join(' ')}, highest GLIBC_${info.maxGlibc} (limit ${MAX_GLIBC})`,
-      );
+      if (target.format === 'pe')
+        // Windows has no libcurl for programs: it is linked in, and only system DLLs are imported
+        assert.ok(!info.needed.some((lib) => /curl|libwinpthread|libgcc|\.\.\/|^lib/i.test(lib)), info.needed.join());
+      else assert.ok(info.needed.some((lib) => /^(libcurl\.so\.4|\/usr\/lib\/libcurl\.4\.dylib)$/.test(lib)));
+      for (const lib of info.needed) assert.doesNotMatch(lib, /jansson|yaml|protobuf/, `${lib}: linked in statically`);
+      if (target.libc === 'musl') assert.equal(info.maxGlibc, undefined, 'no glibc symbol version');
+      console.log(`# ${describe(info)}`);
       const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'prebuilds', 'manifest.json'), 'utf8'));
       assert.equal(
         manifest.binaries[key].sha256,

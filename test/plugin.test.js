@@ -3,7 +3,10 @@
 // OpenCode client answering from the shared captures, replaying their recorded events.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { startReceiver, spanTree, comparable } = require('./receiver.js');
 const { ROOT, tempHome, cleanEnv, run } = require('./helpers/run.js');
 
@@ -62,7 +65,8 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
       costs.every((c) => c > 0),
       'every model call carries its cost',
     );
-    assert.equal(out.status.counters.spans_exported, spans.length);
+    // every span reached the backend by the end of the process (the core flushes at its cleanup)
+    assert.equal(out.status.counters.spans_queued, spans.length);
     assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
   } finally {
     await receiver.close();
@@ -80,6 +84,42 @@ test('replaying the same events again in one process sends nothing new', async (
     assert.equal(out.status.counters.spans_queued, 15);
   } finally {
     await receiver.close();
+  }
+});
+
+test("dispose does not wait for the backend: the core's exit cleanup does, within the bound", async () => {
+  // A dispose that waits makes OpenCode load the instance's plugins again and hold its exit;
+  // and a flush's answer reaches OpenCode's thread late at exit. So dispose must not depend on
+  // it: here the flush never answers and the backend never answers, and the process still ends,
+  // its cleanup saying what stays in the spool.
+  const silent = await startReceiver({ hang: () => true });
+  const home = tempHome();
+  try {
+    const out = await replay(
+      { snapshots: 'main-run/snapshots', flushNeverAnswers: true },
+      { HOME: home, PHOENIX_ENDPOINT: silent.url, ARIZE_EXIT_FLUSH_MS: '300' },
+    );
+    assert.deepEqual(
+      out.hooks.sort(),
+      [
+        'chat.params',
+        'command.execute.before',
+        'dispose',
+        'event',
+        'experimental.chat.messages.transform',
+        'experimental.chat.system.transform',
+        'tool.definition',
+      ],
+      'dispose returned',
+    );
+    assert.ok(silent.requests.length > 0, 'the export was under way');
+    const log = require('node:fs').readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(
+      log,
+      /exit: \d+ spans \(\d+ bytes\) not yet accepted by the backend stay in the spool for the next start/,
+    );
+  } finally {
+    await silent.close();
   }
 });
 
@@ -130,6 +170,7 @@ async function referenceSpans() {
       sessionID: session.sessionID,
       messages: session.messages,
       childSessions: session.childSessions,
+      turnsBefore: 0, // the whole session: its turns numbered from 1, as backfill numbers them
     };
     await run(
       'api-scenario.js',
@@ -196,6 +237,13 @@ test('a long session is read from its open turn on, never whole, and traced exac
 
 const LONG_TURN = sessionOf.turns[LONG.longTurn.turn]; // 60 messages: longer than a tail
 
+/** A span as comparable() gives it, its Turn's metadata without turn_number. */
+function unnumbered(c) {
+  if (c.name !== 'Turn') return c;
+  const { turn_number, ...rest } = JSON.parse(c.attributes.metadata);
+  return { ...c, attributes: { ...c.attributes, metadata: JSON.stringify(rest) } };
+}
+
 test('the plugin loaded mid-session traces the turn in progress whole, and every turn after it', async () => {
   const expected = await referenceSpans();
   const receiver = await startReceiver();
@@ -204,8 +252,11 @@ test('the plugin loaded mid-session traces the turn in progress whole, and every
     await replayLong({ from: frameOf(LONG_TURN + 40) }, tempHome(), receiver);
     const spans = receiver.spans();
     assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
-    for (const s of spans)
-      assert.deepEqual(comparable(s), expected.get(s.spanId), `${s.name} as the whole session gives it`);
+    // a process that never saw the session's start cannot number its turns: no turn_number
+    for (const s of spans) {
+      if (s.name === 'Turn') assert.equal(JSON.parse(s.attributes.metadata).turn_number, undefined);
+      assert.deepEqual(comparable(s), unnumbered(expected.get(s.spanId)), `${s.name} as the whole session gives it`);
+    }
     const turnSpan = [...expected.values()].find(
       (s) =>
         s.name === 'Turn' &&
@@ -304,7 +355,13 @@ test('an OpenCode that ignores limit and before gets whole reads; one that ignor
       assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
       const spans = receiver.spans();
       assert.equal(new Set(spans.map((s) => s.spanId)).size, spans.length, 'no span twice');
-      for (const s of spans) assert.deepEqual(comparable(s), expected.get(s.spanId));
+      // whole reads see the session's start and number its turns; without `before` the
+      // plugin never reaches it, and its turns have no number
+      for (const s of spans)
+        assert.deepEqual(
+          comparable(s),
+          ignore.includes('limit') ? expected.get(s.spanId) : unnumbered(expected.get(s.spanId)),
+        );
       if (ignore.includes('limit'))
         assert.deepEqual(new Set(spans.map((s) => s.spanId)), new Set(expected.keys()), 'whole reads trace every turn');
       else assert.ok(spans.length > 0 && out.reads.length < 2000, `${out.reads.length} reads`);
@@ -369,4 +426,37 @@ test('an SDK answer of an unknown shape is said once in the log, never thrown', 
   assert.equal(said.length, 1, JSON.stringify(out.logs));
   assert.equal(said[0].level, 'warn');
   assert.equal(out.status.counters.spans_queued, 0);
+});
+
+test('a turn killed mid-tool: the sweep ends the cut-off bash call when its OpenCode was last seen alive', async () => {
+  // bash-killed: OpenCode killed (SIGINT) 5 s into a bash call; its storage holds the call
+  // running. The dead process's liveness marker was last touched then (its heartbeat).
+  const { snapshot } = require('./helpers/fixtures.js');
+  const capture = snapshot('local/bash-killed.json');
+  const part = capture.messages.flatMap((m) => m.parts).find((p) => p.tool === 'bash');
+  const home = tempHome();
+  const live = path.join(home, '.arize', 'harness', 'live', 'opencode');
+  fs.mkdirSync(live, { recursive: true });
+  const gone = spawnSync(process.execPath, ['-e', '']).pid; // a pid that no longer runs
+  const marker = path.join(live, `${os.hostname().replace(/[^\w.-]/g, '_')}.${gone}.dead.json`);
+  fs.writeFileSync(marker, JSON.stringify({ pid: gone, host: os.hostname(), sessions: [capture.session.id] }));
+  const aliveUntil = part.state.time.start + 5000;
+  fs.utimesSync(marker, aliveUntil / 1000, aliveUntil / 1000);
+  const receiver = await startReceiver();
+  try {
+    const out = await replay(
+      { local: 'bash-killed.json', from: 1, to: 1, sweep: true, waitMs: 3500 },
+      { HOME: home, PHOENIX_ENDPOINT: receiver.url, ARIZE_RECOVER_HOURS: '8760' },
+    );
+    assert.equal(out.logs.filter((l) => l.level !== 'info').length, 0, JSON.stringify(out.logs));
+    const spans = receiver.spans();
+    const bash = spans.find((s) => s.name === 'bash');
+    assert.ok(bash, spanTree(spans));
+    assert.ok(Math.abs(Number(bash.endNs - bash.startNs) / 1e6 - 5000) <= 1, spanTree(spans)); // mtime: ms
+    assert.match(bash.status.message, /interrupted/);
+    assert.equal(spans.filter((s) => s.name === 'Turn').length, 1);
+    assert.ok(!fs.existsSync(marker), 'the dead marker is removed');
+  } finally {
+    await receiver.close();
+  }
 });

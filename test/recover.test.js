@@ -121,3 +121,46 @@ test('a session a sweep found settled is skipped until OpenCode updates it again
   );
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a busy process beats: its marker says when it was last alive, and a sweep learns it once the process is gone', async () => {
+  const dir = tempDir();
+  const marker = new recover.Marker(dir);
+  marker.add('ses_a');
+  await waitFor(() => fs.existsSync(marker.file));
+  const old = Date.now() / 1000 - 3600;
+  fs.utimesSync(marker.file, old, old);
+  marker.beat();
+  await waitFor(() => fs.statSync(marker.file).mtimeMs > Date.now() - 60000);
+  assert.ok(fs.statSync(marker.file).mtimeMs > Date.now() - 60000, 'beat touched the marker');
+  fs.utimesSync(marker.file, old, old);
+  marker.beat(); // at most every 2 s
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(Math.floor(fs.statSync(marker.file).mtimeMs / 1000), Math.floor(old));
+  await marker.remove();
+  // a gone process's marker: its sessions, and its last beat
+  const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await new Promise((r) => gone.on('exit', r));
+  writeMarker(dir, `${os.hostname().replace(/[^\w.-]/g, '_')}.${gone.pid}.x.json`, {
+    pid: gone.pid,
+    host: os.hostname(),
+    sessions: ['ses_b'],
+  });
+  const lastAlive = Date.now() - 5000;
+  fs.utimesSync(
+    path.join(dir, `${os.hostname().replace(/[^\w.-]/g, '_')}.${gone.pid}.x.json`),
+    lastAlive / 1000,
+    lastAlive / 1000,
+  );
+  const stopped = new Map();
+  assert.deepEqual([...(await recover.liveSessions(dir, null, stopped))], []);
+  assert.ok(Math.abs(stopped.get('ses_b') - lastAlive) <= 1, `${stopped.get('ses_b')} vs ${lastAlive}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the last turn of a session compacted mid-turn starts at the prompt before the compaction', () => {
+  const { snapshot } = require('./helpers/fixtures.js');
+  const { messages } = snapshot('local/compaction-auto.json');
+  const firstTurn = messages.slice(0, 6); // the prompt, its answer, the compaction, the summary, "continue", the answer
+  assert.equal(recover.lastTurn(firstTurn)[0].info.id, messages[0].info.id);
+  assert.equal(recover.lastTurn(messages)[0].info.id, messages[6].info.id);
+});

@@ -485,7 +485,14 @@ test('a 50 MB tool output is cut before it is written or parsed, and its spans s
     assert.equal(Number(shown[2]), Buffer.byteLength(output), 'the whole size');
     const prefix = Buffer.from(tool.attributes['output.value']).subarray(0, Number(shown[1]));
     assert.ok(prefix.equals(Buffer.from(output.slice(0, prefix.length)).subarray(0, prefix.length)), 'its first bytes');
-    const llm = receiver.spans().find((s) => s.attributes['llm.input_messages.0.message.role'] === 'tool');
+    // the call after the bash call: its input messages hold the bash result (role tool)
+    const llm = receiver
+      .spans()
+      .find((s) =>
+        Object.entries(s.attributes).some(
+          ([k, v]) => /^llm\.input_messages\.\d+\.message\.role$/.test(k) && v === 'tool',
+        ),
+      );
     const whole = JSON.stringify([{ tool_call_id: 'call_bash_5', tool: 'bash', output }]);
     const inShown = /…\[truncated: (\d+) of (\d+) bytes shown\]$/.exec(llm.attributes['input.value']);
     // jansson writes "é" and the emoji as UTF-8, like JSON.stringify: the same bytes

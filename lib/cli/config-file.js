@@ -4,7 +4,7 @@
 // block (attributes, export.*, limits.*, ...), every comment and the rest of the file (other
 // harnesses, order) stay byte for byte as they were.
 const fs = require('node:fs');
-const { MARKER, configPath, readText, writePrivate } = require('./common.js');
+const { MARKER, configPath, readText, writePrivate, tilde } = require('./common.js');
 const { HARNESS_SETTINGS, TARGETS, REGIONS } = require('../settings.js');
 
 /** The keys install writes, in the order a new block lists them: the harness block's settings. */
@@ -236,6 +236,75 @@ function hasOurBlock(file) {
   }
 }
 
+/**
+ * Why the config file in use cannot be edited safely, or '' (also when it does not exist): it
+ * is not a regular file, not UTF-8, not valid JSON, or (as the core reads it) not valid YAML.
+ * The reason says where: "line N: ...".
+ */
+function unparseable(file = configPath()) {
+  let st;
+  try {
+    st = fs.statSync(file);
+  } catch (error) {
+    return error.code === 'ENOENT' || error.code === 'ENOTDIR' ? '' : `cannot be read (${error.code})`;
+  }
+  if (st.isDirectory()) return 'is a directory';
+  if (!st.isFile()) return 'is not a regular file';
+  let bytes;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    return `cannot be read (${error.code})`;
+  }
+  const lines = bytes.toString('latin1').split('\n');
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    try {
+      decoder.decode(bytes.subarray(at, at + lines[i].length));
+    } catch {
+      return `line ${i + 1}: not UTF-8 text`;
+    }
+    at += lines[i].length + 1;
+  }
+  const text = bytes.toString('utf8');
+  if (file.endsWith('.json')) {
+    if (!text.trim()) return '';
+    try {
+      JSON.parse(text);
+      return '';
+    } catch (error) {
+      const pos = /position (\d+)/.exec(error.message);
+      const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : null;
+      return `${line ? `line ${line}: ` : ''}invalid JSON`;
+    }
+  }
+  // YAML: the core's own parser says (libyaml), when the core loads here; the line-based edit
+  // below refuses what it cannot place anyway.
+  let core;
+  try {
+    core = JSON.parse(require('../native.js').binding.configStatus());
+  } catch {
+    return '';
+  }
+  const config = core.config || {};
+  if (!config.broken || config.path !== file) return '';
+  const prefix = `config ${file}: `;
+  return String(config.warning || 'invalid YAML').startsWith(prefix)
+    ? config.warning.slice(prefix.length)
+    : config.warning;
+}
+
+/** unparseable(file) as an Error for a command about to edit the file, or null. */
+function refuseToEdit(file = configPath(), what = 'install') {
+  const why = unparseable(file);
+  if (!why) return null;
+  return new Error(
+    `${tilde(file)} ${/^(is|cannot) /.test(why) ? why : `cannot be parsed (${why})`}: ${what} edits only a file it can read; ` +
+      'fix it (or move it away), then run this again',
+  );
+}
+
 /** The stored managed keys of the file in use, or null when it has no harnesses.opencode. */
 function readStored() {
   const file = configPath();
@@ -275,4 +344,4 @@ function writeConfig(changes) {
   return { file, changed };
 }
 
-module.exports = { KEYS, editYaml, readBlock, readStored, writeConfig, hasOurBlock, locate };
+module.exports = { KEYS, editYaml, readBlock, readStored, writeConfig, hasOurBlock, locate, unparseable, refuseToEdit };

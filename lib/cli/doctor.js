@@ -1,25 +1,26 @@
 'use strict';
 // `doctor`: checks each link from OpenCode to the backend, with the copy of the package
 // OpenCode itself loads (not the one running doctor, which may be an npx copy), and prints the
-// fix for the first broken link.
+// fix for the first broken one. `--json` prints the same checks as JSON.
+//
+// It changes nothing of the user's tracing: the settings are read without opening a tracer,
+// and the test span is sent by a child process whose HOME is a throwaway directory holding a
+// copy of the config file, so its spool, state, outcome files and log are its own, never mixed
+// with (or sent along with) the user's spans; the directory is removed at the end.
+const { spawn } = require('node:child_process');
 const dns = require('node:dns');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
-
-// The package whose core OpenCode loads: the first registration's, in the order OpenCode
-// reads them; this package when that one is not installed yet (an opencode.json entry before
-// OpenCode's next start).
-function loadedPackage(regs) {
-  for (const r of regs) if (r.pkg && r.pkg.dir) return { dir: r.pkg.dir, version: r.pkg.version, via: r };
-  return null;
-}
+const { outcomeClasses, outcomeClass } = require('./outcomes.js');
 
 // The HTTP status of an empty POST says whether the path is the OTLP traces path: a collector
 // answers 400/415 (bad body) or 401/403 (credentials come later); 404/405 mean another path.
-function endpointVerdict(code, endpoint, location) {
-  const { outcomeClass } = require('./status.js');
-  const cls = outcomeClass({ status: code });
+// What the exporter does with such an answer is the core's table (classes).
+function endpointVerdict(code, endpoint, location, classes = outcomeClasses()) {
+  const cls = outcomeClass({ status: code }, classes);
   if (code === 404 || code === 405)
     return {
       ok: false,
@@ -30,13 +31,13 @@ function endpointVerdict(code, endpoint, location) {
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request: moved${location ? ` to ${location}` : ''})`,
-      fix: `the endpoint redirects${location ? ` to ${location}` : ''}; spans are not sent there (${cls ? cls.effect : 'they wait'}): set the endpoint to the new location if it is your backend`,
+      fix: `the endpoint redirects${location ? ` to ${location}` : ''} and the exporter does not follow it (the spans: ${cls ? cls.effect : 'see the log'}): set the endpoint to the new location if it is your backend`,
     };
   if (code >= 500)
     return {
       ok: false,
       detail: `${endpoint} (HTTP ${code} to an empty request)`,
-      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health; meanwhile ${cls ? `spans it answers so are ${cls.keeps ? 'kept' : 'not kept'}: ${cls.effect}` : 'see the log'}`,
+      fix: `the backend at ${endpoint} fails (HTTP ${code}): check its health. Meanwhile, for spans it answers so (${cls ? cls.name : 'see the log'}): ${cls ? cls.effect : ''}`,
     };
   return { ok: true, detail: `${endpoint} (HTTP ${code} to an empty request)` };
 }
@@ -59,33 +60,96 @@ function redactionSample() {
   return `GITHUB_TOKEN=ghp_${'D0ct0rSample'.repeat(3)} PORT=8080`;
 }
 
-async function doctor() {
+// Runs in the child: the test trace (Turn -> LLM: doctor) through the library OpenCode loads,
+// flushed; prints {spans, error, flushed, last_export, log_file} as JSON.
+const TEST_SPAN = `
+const lib = require(process.argv[1]);
+const now = Date.now(), id = 'doctor' + now + process.pid, sid = 'ses_' + id;
+const result = lib.reconcile({ type: 'close', sessionID: sid, messages: [
+  { info: { id: 'msg_' + id + 'u', sessionID: sid, role: 'user', time: { created: now - 2 } },
+    parts: [{ id: 'prt_' + id + 'u', sessionID: sid, messageID: 'msg_' + id + 'u', type: 'text',
+      text: 'opencode-arize-tracing doctor: test span' }] },
+  { info: { id: 'msg_' + id + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + id + 'u',
+      modelID: 'doctor', providerID: 'opencode-arize-tracing', time: { created: now - 1, completed: now },
+      cost: 0, finish: 'stop', tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } } },
+    parts: [{ id: 'prt_' + id + 'a', sessionID: sid, messageID: 'msg_' + id + 'a', type: 'text', text: 'ok' }] } ] });
+lib.flush(15000).then((flushed) => {
+  const s = lib.status();
+  lib.shutdown(0);
+  process.stdout.write(JSON.stringify({ spans: result.spans, error: result.error, flushed,
+    last_export: s.last_export || {}, log_file: s.config.log_file }));
+});
+`;
+
+/** The test trace, sent from a throwaway HOME: {spans, error, flushed, last_export, log}. */
+async function sendTestSpan(root, configFile) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'opencode-arize-tracing-doctor-'));
+  try {
+    const harness = path.join(home, '.arize', 'harness');
+    fs.mkdirSync(harness, { recursive: true, mode: 0o700 });
+    if (fs.existsSync(configFile)) fs.copyFileSync(configFile, path.join(harness, path.basename(configFile)));
+    const log = path.join(home, 'doctor.log');
+    const env = { ...process.env, HOME: home, ARIZE_LOG_FILE: log };
+    const out = await new Promise((resolve) => {
+      const child = spawn(process.execPath, ['-e', TEST_SPAN, path.join(root, 'lib', 'index.js')], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '',
+        stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', (error) => resolve({ error: error.message }));
+      child.on('close', (code) => {
+        try {
+          resolve(JSON.parse(stdout));
+        } catch {
+          resolve({ error: `the test process exited ${code}: ${stderr.trim().split('\n').pop() || 'no output'}` });
+        }
+      });
+    });
+    // The log's problem lines (never a secret): what the backend answered, in the core's words.
+    const lines = (c.readText(log) || '').split('\n').filter((l) => / (WARN|ERROR) /.test(l));
+    return { ...out, log: lines.slice(-3).map((l) => l.replace(/^\S+ (WARN|ERROR) /, '')) };
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+async function doctor(flags = {}) {
   const results = [];
+  const say = flags.json ? () => {} : (line) => console.log(line);
+  const self = c.selfCommand();
   const check = (name, ok, detail, fix) => {
-    results.push({ name, ok, detail, fix });
-    console.log(
-      `  ${ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL'} ${name.padEnd(18)} ${detail}`,
-    );
+    results.push({ name, ok, detail, ...(fix && ok !== true ? { fix } : {}) });
+    say(`  ${ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL'} ${name.padEnd(18)} ${detail}`);
     return ok !== false;
   };
-  console.log(`opencode-arize-tracing ${c.PKG.version} doctor`);
+  say(`opencode-arize-tracing ${c.PKG.version} doctor`);
   const finish = () => {
     const broken = results.find((r) => r.ok === false);
-    if (broken) {
-      console.log(`\nfix (${broken.name}): ${broken.fix}`);
-      process.exitCode = 1;
-    } else console.log('\nall links work: OpenCode turns will arrive as traces');
+    if (broken) process.exitCode = 1;
+    if (flags.json) {
+      console.log(
+        JSON.stringify(
+          { version: c.PKG.version, ok: !broken, checks: results, fix: broken ? broken.fix : null },
+          null,
+          2,
+        ),
+      );
+    } else if (broken) say(`\nfix (${broken.name}): ${broken.fix}`);
+    else say('\nall links work: OpenCode turns will arrive as traces');
   };
 
   // 1. the plugin is registered with OpenCode, once
   const regs = reg.findRegistrations();
-  const used = loadedPackage(regs);
+  const used = reg.loadedPackage(regs);
   if (!regs.length) {
     check(
       'plugin registered',
       false,
       'no plugin file, no opencode.json entry',
-      'run `opencode-arize-tracing install` (or `opencode plugin opencode-arize-tracing`)',
+      `run \`${self} install\` (or \`opencode plugin opencode-arize-tracing\`)`,
     );
     return finish();
   }
@@ -95,7 +159,7 @@ async function doctor() {
       'plugin registered',
       false,
       `${c.tilde(first.file)}, but the package it imports is not there`,
-      `run \`opencode-arize-tracing install\` again (it puts the package where ${c.tilde(first.file)} finds it)`,
+      `run \`${self} install\` again (it puts the package where ${c.tilde(first.file)} finds it)`,
     );
     return finish();
   }
@@ -112,15 +176,15 @@ async function doctor() {
       'remove all but one: only the first copy OpenCode loads traces, the others stay idle',
     );
 
-  // 2. the native core OpenCode will load
-  let lib;
+  // 2. the native core OpenCode will load (loaded, never opened: no tracer starts here)
+  let native;
   const root = used ? used.dir : c.ROOT;
   try {
-    lib = require(path.join(root, 'lib', 'index.js'));
+    native = require(path.join(root, 'lib', 'native.js'));
     check(
       'binary loads',
       true,
-      `${lib.status().binary}${used ? '' : ' (this copy: OpenCode has not installed its own yet)'}${used && used.version !== c.PKG.version ? ` (version ${used.version})` : ''}`,
+      `${c.tilde(native.file)}${used ? '' : ' (this copy: OpenCode has not installed its own yet)'}${used && used.version !== c.PKG.version ? ` (version ${used.version})` : ''}`,
     );
   } catch (error) {
     const lines = String(error.message).split('\n');
@@ -132,37 +196,43 @@ async function doctor() {
     );
     return finish();
   }
-  const s = lib.status();
+  // an older copy without configStatus: the settings as this copy's core reads them
+  const reader = typeof native.binding.configStatus === 'function' ? native : require('../native.js');
+  const s = JSON.parse(reader.binding.configStatus());
+  const classes = outcomeClasses(reader);
+  const unknownKeys = s.config.unknown_keys;
 
   // 3. the config file parses and names only known keys
   if (
     !check(
       'config parses',
       !s.config.warning,
-      s.config.warning ||
-        (require('node:fs').existsSync(s.config.path)
-          ? c.tilde(s.config.path)
-          : `${c.tilde(s.config.path)} (absent: environment only)`),
+      s.config.broken
+        ? `broken, nothing in it is used: ${s.config.warning}`
+        : s.config.warning ||
+            (fs.existsSync(s.config.path)
+              ? c.tilde(s.config.path)
+              : `${c.tilde(s.config.path)} (absent: environment only)`),
       `correct what the warning names in ${s.config.path} (or the environment variable it names)`,
     )
   )
     return finish();
   if (
-    s.unknown_keys !== undefined &&
+    unknownKeys !== undefined &&
     !check(
       'config keys',
-      !s.unknown_keys,
-      s.unknown_keys || 'all known',
+      !unknownKeys,
+      unknownKeys || 'all known',
       `rename or remove the keys named in ${s.config.path}: they are ignored`,
     )
   )
     return finish();
 
   // secret redaction: a sample through the core OpenCode loads, so the user sees it work
-  if (typeof lib.redact === 'function' && s.redaction) {
+  if (typeof reader.binding.redactText === 'function' && s.redaction) {
     const r = s.redaction;
     const sample = redactionSample();
-    const out = lib.redact(sample);
+    const out = reader.binding.redactText(sample);
     const on = Boolean(r && r.secrets);
     check(
       'secret redaction',
@@ -191,7 +261,7 @@ async function doctor() {
       s.state === 'sending' || s.state === 'dry-run'
         ? `${s.backend.target}, project "${s.backend.project}"${s.state === 'dry-run' ? ' (dry run: nothing is sent)' : ''}`
         : s.reason || s.state,
-      s.state === 'no-backend' && s.reason ? s.reason : 'run `opencode-arize-tracing install`',
+      s.state === 'no-backend' && s.reason ? s.reason : `run \`${self} install\``,
     )
   )
     return finish();
@@ -214,10 +284,11 @@ async function doctor() {
       method: 'POST',
       headers: { 'content-type': 'application/x-protobuf' },
       body: new Uint8Array(0),
-      redirect: 'manual', // the exporter follows only a 307/308 to the same host: doctor sees the answer itself
+      redirect: 'manual',
       signal: AbortSignal.timeout(10000),
     });
-    let v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'));
+    let v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'), classes);
+    // the exporter follows a 307/308 to the same host (never https to http)
     if ((response.status === 307 || response.status === 308) && response.headers.get('location')) {
       const target = new URL(response.headers.get('location'), url);
       if (target.hostname === url.hostname && !(url.protocol === 'https:' && target.protocol === 'http:'))
@@ -238,70 +309,32 @@ async function doctor() {
     return finish();
   }
 
-  // 6. a test span goes through the library, as OpenCode's would
+  // 6. a test trace goes through the library, as OpenCode's would (in its own spool and state)
   if (s.state === 'dry-run') {
     check('test span', null, 'skipped: ARIZE_DRY_RUN is set');
-    lib.shutdown(0);
     return finish();
   }
-  const now = Date.now();
-  const id = `doctor${now}${process.pid}`;
-  const sid = `ses_${id}`;
-  const result = lib.reconcile({
-    type: 'close',
-    sessionID: sid,
-    messages: [
-      {
-        info: { id: `msg_${id}u`, sessionID: sid, role: 'user', time: { created: now - 2 } },
-        parts: [
-          {
-            id: `prt_${id}u`,
-            sessionID: sid,
-            messageID: `msg_${id}u`,
-            type: 'text',
-            text: 'opencode-arize-tracing doctor: test span',
-          },
-        ],
-      },
-      {
-        info: {
-          id: `msg_${id}a`,
-          sessionID: sid,
-          role: 'assistant',
-          parentID: `msg_${id}u`,
-          modelID: 'doctor',
-          providerID: 'opencode-arize-tracing',
-          time: { created: now - 1, completed: now },
-          cost: 0,
-          finish: 'stop',
-          tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } },
-        },
-        parts: [{ id: `prt_${id}a`, sessionID: sid, messageID: `msg_${id}a`, type: 'text', text: 'ok' }],
-      },
-    ],
-  });
-  const flushed = await lib.flush(15000);
-  const after = lib.status();
-  lib.shutdown(0);
-  const e = after.last_export || {};
-  const accepted =
-    result.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
+  const t = await sendTestSpan(root, s.config.path);
+  const flushed = t.flushed || { exported: 0, pending: 0, dropped: 0 };
+  const e = t.last_export || {};
+  const accepted = t.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
   // The exporter's error already starts "HTTP <code>" when there was an answer.
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
-  const cls = e.status !== undefined ? require('./status.js').outcomeClass(e) : undefined;
-  const refused =
-    cls && cls.name === 'moved'
-      ? `the endpoint moved (${answer}): spans are kept and not sent until the endpoint is changed; set it to the new location if it is your backend`
+  const cls = e.status !== undefined ? outcomeClass(e, classes) : undefined;
+  const fix =
+    (cls && cls.name === 'moved'
+      ? `the endpoint moved (${answer}): set the endpoint to the new location if it is your backend; until then OpenCode's spans are ${cls.effect}`
       : e.status === 401 || e.status === 403
         ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
-        : `the backend did not accept the span (${answer}${cls ? `: ${cls.effect}` : ''}); the log ${after.config.log_file} has the details`;
+        : `the backend did not accept the test span (${answer})${cls ? `; OpenCode's spans answered so are ${cls.effect}` : ''}`) +
+    (t.log && t.log.length ? `\n  the core's log of the test: ${t.log.join('\n    ')}` : '');
   check(
     'test span',
     accepted,
     accepted
       ? `accepted (${flushed.exported} spans exported, project "${s.backend.project}")`
-      : `${result.error || `pending ${flushed.pending}, dropped ${flushed.dropped}`}, ${answer}`,
-    refused,
+      : `${t.error || `pending ${flushed.pending}, dropped ${flushed.dropped}`}, ${answer}`,
+    fix,
   );
   return finish();
 }

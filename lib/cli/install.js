@@ -18,38 +18,57 @@ const { UsageError, REGIONS } = c;
 const { isHeaderName, orList, TARGETS } = require('../settings.js');
 
 // Questions on the terminal. Lines typed ahead (or pasted at once) wait in a queue for the
-// next question; a secret is not echoed, like a password prompt.
+// next question; a secret is not echoed, like a password prompt. An answer `check` refuses is
+// asked again (with why); the end of the input stops install rather than asking forever.
 function prompter() {
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true });
   rl.setPrompt('');
   const queued = [];
   const waiting = [];
-  let muted = false;
+  let muted = false,
+    closed = false;
   const write = rl._writeToOutput.bind(rl);
   rl._writeToOutput = (text) => {
     if (!muted) write(text);
   };
   rl.on('line', (line) => (waiting.length ? waiting.shift()(line) : queued.push(line)));
   rl.on('close', () => {
-    while (waiting.length) waiting.shift()('');
+    closed = true;
+    while (waiting.length) waiting.shift()(null);
   });
+  const line = () =>
+    new Promise((resolve) => {
+      if (queued.length) resolve(queued.shift());
+      else if (closed) resolve(null);
+      else waiting.push(resolve);
+    });
   return {
-    ask(question, { secret = false, fallback = '' } = {}) {
-      process.stdout.write(`${question}${fallback && !secret ? ` [${fallback}]` : ''}: `);
-      muted = secret;
-      return new Promise((resolve) => {
-        const take = (line) => {
-          if (muted) process.stdout.write('\n');
-          muted = false;
-          resolve(line.trim() || fallback);
-        };
-        if (queued.length) take(queued.shift());
-        else waiting.push(take);
-      });
+    /**
+     * question [shown default]: answer. Enter takes the fallback (a secret's is shown masked);
+     * `clear` (for an optional value) is what `-` answers. check(answer) returns why it is
+     * refused, or ''.
+     */
+    async ask(question, { secret = false, fallback = '', shown, check = () => '', clearable = false } = {}) {
+      for (;;) {
+        const hint = shown !== undefined ? shown : fallback;
+        process.stdout.write(`${question}${hint ? ` [${hint}]` : ''}: `);
+        muted = secret;
+        const got = await line();
+        if (muted) process.stdout.write('\n');
+        muted = false;
+        if (got === null) throw new UsageError(`no answer to "${question}": install stopped, nothing was changed`);
+        const answer = clearable && got.trim() === '-' ? '' : got.trim() || fallback;
+        const why = check(answer);
+        if (!why) return answer;
+        process.stdout.write(`  ${why}; try again\n`);
+      }
     },
     close: () => rl.close(),
   };
 }
+
+// A secret's default as a prompt shows it: never its characters.
+const masked = (value, from) => (value ? `${from}: ${'*'.repeat(8)}, Enter keeps it` : undefined);
 
 // The backend a stored block is for: its target, or Arize AX when it holds both credentials,
 // or Phoenix for an endpoint alone (the core's own inference).
@@ -60,12 +79,33 @@ function storedBackend(stored) {
   return stored.endpoint ? 'phoenix' : '';
 }
 
+/**
+ * Why an endpoint is refused, or '': an http:// or https:// URL with a host, or (as the core
+ * takes it) a bare host:port, which gets the backend's scheme.
+ */
+function endpointProblem(value) {
+  const text = String(value || '').trim();
+  if (!text) return 'an endpoint is needed';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  if (scheme && !/^https?$/i.test(scheme[1])) return `${text} is not an http:// or https:// URL`;
+  let url;
+  try {
+    url = new URL(scheme ? text : `http://${text}`);
+  } catch {
+    return `${text} is not a URL (http://host:port or https://host/path)`;
+  }
+  if (!url.hostname) return `${text} has no host`;
+  if (!scheme && !/^[^/]+:\d+(\/|$)/.test(text))
+    return `${text} is not a URL: write it with http:// or https:// (or as host:port)`;
+  return '';
+}
+
 function parseHeaders(list, encoded) {
   const out = [];
   for (const h of list.filter((x) => x.trim())) {
     const [name, value] = h.split(/=(.*)/s);
     if (!name || value === undefined || !isHeaderName(name.trim()) || /[\x00-\x1f\x7f]/.test(value))
-      throw new UsageError('--header wants name=value (a header name, a printable value)');
+      throw new UsageError('a header is name=value (a header name, a printable value)');
     let v = value.trim();
     if (encoded) {
       try {
@@ -79,15 +119,23 @@ function parseHeaders(list, encoded) {
   return out;
 }
 
+const BACKEND_CHOICES = { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', phoenix: 'phoenix', otlp: 'otlp' };
+
 /**
  * The settings to write, from flags, the environment, the stored block and prompts:
  * {backend, values: {key: value}} (values for the managed keys; null removes one), or null
  * when nothing names a backend and nothing can be asked.
+ *
+ * Without a terminal (or with --yes) each setting comes from its flag, else the environment,
+ * else the stored block, else its default. In a terminal, a bare `install` asks every setting
+ * with that value as the default (secrets masked), so running it again changes any of them;
+ * with settings given as flags it asks only what is still missing. A wrong answer is asked
+ * again.
  */
 async function gatherSettings(flags, stored) {
   const env = process.env;
   const kept = storedBackend(stored);
-  let backend =
+  const inferred =
     flags.backend ||
     (flags.spaceId ? 'arize' : '') ||
     (env.PHOENIX_ENDPOINT
@@ -100,80 +148,134 @@ async function gatherSettings(flags, stored) {
     kept;
   const interactive = !flags.yes && process.stdin.isTTY && process.stdout.isTTY;
   const rl = interactive ? prompter() : null;
+  const flagProblem = (flag, why) => new UsageError(`${flag}: ${why}`);
   try {
-    if (!backend && !rl) return null;
-    if (!backend) {
-      const pick = await rl.ask('Backend: 1) Arize AX  2) Phoenix  3) another OTLP endpoint', { fallback: '1' });
-      backend =
-        { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', phoenix: 'phoenix', otlp: 'otlp' }[pick.toLowerCase()] ||
-        pick;
+    if (flags.endpoint && endpointProblem(flags.endpoint))
+      throw flagProblem('--endpoint', endpointProblem(flags.endpoint));
+    // In a terminal, a bare `install` walks through every setting (to change any of them);
+    // with settings on the command line, only what is still missing is asked.
+    const given = ['backend', 'region', 'apiKey', 'spaceId', 'endpoint', 'projectName'].some((k) => flags[k]);
+    const walk = rl && !given && !flags.headers.length;
+    let backend = inferred;
+    if (rl && (walk || !backend)) {
+      const current = { arize: '1', phoenix: '2', otlp: '3' }[inferred] || '1';
+      const pick = await rl.ask('Backend: 1) Arize AX  2) Phoenix  3) another OTLP endpoint', {
+        fallback: current,
+        check: (a) => (BACKEND_CHOICES[a.toLowerCase()] ? '' : `${a} is not 1, 2 or 3`),
+      });
+      backend = BACKEND_CHOICES[pick.toLowerCase()];
     }
+    if (!backend) return null;
     if (!TARGETS.includes(backend)) throw new UsageError(`--backend is ${orList(TARGETS)}, not ${backend}`);
     // What the file holds counts only for the backend it was written for.
     const old = backend === kept ? stored : {};
-    const need = (value, question, opts) => (value || !rl ? value : rl.ask(question, opts));
+    // A value: the flag's as given; else, in a terminal, asked with the environment's or the
+    // stored one as its default; else that value.
+    const value = async (flag, current, question, opts = {}) => {
+      if (flag) return flag;
+      if (!rl || (!walk && current)) return current || '';
+      const from = opts.secret ? masked(current, opts.from || 'stored') : undefined;
+      return rl.ask(question, { ...opts, fallback: current || opts.fallback || '', shown: from });
+    };
     const v = { target: backend };
     if (backend === 'arize') {
-      const region =
-        flags.region ||
-        env.ARIZE_REGION ||
-        old.region ||
-        (flags.endpoint || old.endpoint
-          ? ''
-          : await need('', `Arize AX region (${REGIONS.join(', ')})`, { fallback: REGIONS[0] })) ||
-        '';
-      if (region && !REGIONS.includes(region.toLowerCase()))
-        throw new UsageError(`--region is ${orList(REGIONS)}, not ${region}`);
+      const regionCheck = (a) => (!a || REGIONS.includes(a.toLowerCase()) ? '' : `${a} is not ${orList(REGIONS)}`);
+      if (flags.region && regionCheck(flags.region))
+        throw flagProblem('--region', `${flags.region} is not ${orList(REGIONS)}`);
+      const customEndpoint = flags.endpoint || old.endpoint;
+      const region = customEndpoint
+        ? flags.region || env.ARIZE_REGION || old.region || ''
+        : await value(flags.region, env.ARIZE_REGION || old.region, `Arize AX region (${REGIONS.join(', ')})`, {
+            fallback: REGIONS[0],
+            check: regionCheck,
+          });
+      if (region && regionCheck(region)) throw new UsageError(`ARIZE_REGION is ${orList(REGIONS)}, not ${region}`);
       v.region = region ? region.toLowerCase() : null;
-      v.api_key = await need(flags.apiKey || env.ARIZE_API_KEY || old.api_key, 'Arize API key (Settings > API Keys)', {
+      const required = (what) => (a) => (a ? '' : `${what} is needed`);
+      v.api_key = await value(flags.apiKey, env.ARIZE_API_KEY || old.api_key, 'Arize API key (Settings > API Keys)', {
         secret: true,
+        from: env.ARIZE_API_KEY ? 'ARIZE_API_KEY' : 'stored',
+        check: required('the API key'),
       });
-      v.space_id = await need(flags.spaceId || env.ARIZE_SPACE_ID || old.space_id, 'Arize space id');
+      v.space_id = await value(flags.spaceId, env.ARIZE_SPACE_ID || old.space_id, 'Arize space id (Settings)', {
+        secret: true,
+        from: env.ARIZE_SPACE_ID ? 'ARIZE_SPACE_ID' : 'stored',
+        check: required('the space id'),
+      });
       // A region given now means the region's endpoint: an older explicit endpoint would win over it.
       v.endpoint = flags.endpoint || (flags.region || env.ARIZE_REGION ? null : old.endpoint) || null;
       v.headers = null;
       if (!v.api_key || !v.space_id)
         throw new UsageError('Arize AX needs --api-key and --space-id (or ARIZE_API_KEY and ARIZE_SPACE_ID)');
     } else if (backend === 'phoenix') {
-      v.endpoint = await need(flags.endpoint || env.PHOENIX_ENDPOINT || old.endpoint, 'Phoenix endpoint', {
+      v.endpoint = await value(flags.endpoint, env.PHOENIX_ENDPOINT || old.endpoint, 'Phoenix endpoint', {
         fallback: 'http://localhost:6006',
+        check: endpointProblem,
       });
+      if (!v.endpoint) throw new UsageError('Phoenix needs --endpoint (or PHOENIX_ENDPOINT)');
+      if (endpointProblem(v.endpoint)) throw new UsageError(`the Phoenix endpoint: ${endpointProblem(v.endpoint)}`);
       v.api_key =
-        flags.apiKey ||
-        env.PHOENIX_API_KEY ||
-        old.api_key ||
-        (rl ? await rl.ask('Phoenix API key (empty for none)', { secret: true }) : '') ||
-        null;
+        (await value(
+          flags.apiKey,
+          env.PHOENIX_API_KEY || old.api_key,
+          `Phoenix API key (${env.PHOENIX_API_KEY || old.api_key ? '- for none' : 'empty for none'})`,
+          { secret: true, from: env.PHOENIX_API_KEY ? 'PHOENIX_API_KEY' : 'stored', clearable: true },
+        )) || null;
       v.region = null;
       v.space_id = null;
       v.headers = null;
-      if (!v.endpoint) throw new UsageError('Phoenix needs --endpoint (or PHOENIX_ENDPOINT)');
     } else {
-      v.endpoint = await need(
-        flags.endpoint || env.OTEL_EXPORTER_OTLP_ENDPOINT || old.endpoint,
+      v.endpoint = await value(
+        flags.endpoint,
+        env.OTEL_EXPORTER_OTLP_ENDPOINT || old.endpoint,
         'OTLP/HTTP endpoint (base URL or .../v1/traces)',
+        { check: endpointProblem },
       );
+      if (!v.endpoint) throw new UsageError('an OTLP backend needs --endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)');
+      if (endpointProblem(v.endpoint)) throw new UsageError(`the OTLP endpoint: ${endpointProblem(v.endpoint)}`);
       // --header values are taken as typed; OTEL_EXPORTER_OTLP_HEADERS is %-encoded (OTel spec).
       let headers = null;
       if (flags.headers.length) headers = parseHeaders(flags.headers, false);
-      else if (env.OTEL_EXPORTER_OTLP_HEADERS) headers = parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS.split(','), true);
-      else if (old.headers) headers = old.headers;
-      else if (rl)
-        headers = parseHeaders(
-          (await rl.ask('Headers, name=value[,name=value] (empty for none)', { secret: true })).split(','),
-          false,
-        );
+      else {
+        const current = env.OTEL_EXPORTER_OTLP_HEADERS
+          ? parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS.split(','), true)
+          : old.headers || null;
+        if (rl && (walk || !current)) {
+          const typed = await rl.ask(
+            `Headers, name=value[,name=value] (${current ? '- for none' : 'empty for none'})`,
+            {
+              secret: true,
+              shown: current
+                ? masked(true, env.OTEL_EXPORTER_OTLP_HEADERS ? 'OTEL_EXPORTER_OTLP_HEADERS' : 'stored')
+                : undefined,
+              fallback: current ? '\0keep' : '',
+              clearable: true,
+              check: (a) => {
+                if (a === '\0keep' || !a) return '';
+                try {
+                  parseHeaders(a.split(','), false);
+                  return '';
+                } catch (error) {
+                  return error.message;
+                }
+              },
+            },
+          );
+          headers = typed === '\0keep' ? current : typed ? parseHeaders(typed.split(','), false) : null;
+        } else headers = current;
+      }
       v.headers = headers && headers.length ? headers : null;
       v.region = null;
       v.space_id = null;
       v.api_key = null;
-      if (!v.endpoint) throw new UsageError('an OTLP backend needs --endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)');
     }
-    v.project_name =
-      flags.projectName ||
-      env.ARIZE_PROJECT_NAME ||
-      (stored && stored.project_name) ||
-      (rl ? await rl.ask('Project name', { fallback: 'opencode' }) : 'opencode');
+    v.project_name = await value(
+      flags.projectName,
+      env.ARIZE_PROJECT_NAME || (stored && stored.project_name),
+      'Project name',
+      { fallback: 'opencode' },
+    );
+    v.project_name = v.project_name || 'opencode';
     return { backend, values: v };
   } finally {
     if (rl) rl.close();
@@ -191,8 +293,13 @@ function changesFrom(values, stored) {
   return changes;
 }
 
+const BACKEND_NAMES = { arize: 'Arize AX', phoenix: 'Phoenix', otlp: 'the OTLP backend' };
+
 async function install(flags) {
   const say = (line) => console.log(line);
+  // Before any question: a file install cannot read is not edited (nor asked about).
+  const refused = cfg.refuseToEdit();
+  if (refused) throw refused;
   const stored = cfg.readStored();
   const settings = await gatherSettings(flags, stored);
   if (settings) {
@@ -203,7 +310,22 @@ async function install(flags) {
       settings.backend === 'arize'
         ? `Arize AX${v.endpoint ? ` at ${v.endpoint}` : ` (${v.region || 'us'})`}`
         : `${settings.backend === 'phoenix' ? 'Phoenix' : 'OTLP'} at ${v.endpoint}`;
-    const what = changed ? `changed ${Object.keys(changes).join(', ')}; mode 0600` : 'unchanged';
+    const has = (k) => Boolean(stored && stored[k] !== undefined);
+    const added = Object.keys(changes).filter((k) => changes[k] !== null && !has(k));
+    const altered = Object.keys(changes).filter((k) => changes[k] !== null && has(k));
+    const removed = Object.keys(changes).filter((k) => changes[k] === null && has(k));
+    const was = storedBackend(stored);
+    const what = changed
+      ? [
+          added.length ? `added ${added.join(', ')}` : '',
+          altered.length ? `changed ${altered.join(', ')}` : '',
+          removed.length
+            ? `removed ${removed.join(', ')}${was && was !== settings.backend ? ` (they were for ${BACKEND_NAMES[was]})` : ''}`
+            : '',
+        ]
+          .filter(Boolean)
+          .join('; ') + '; mode 0600'
+      : 'unchanged';
     say(`config:  ${c.tilde(file)} (harnesses.opencode: ${where}, project "${v.project_name}"; ${what})`);
   } else {
     throw new UsageError(
@@ -225,7 +347,7 @@ async function install(flags) {
     const got = await binary.fetchBinary();
     say(`binary:  ${c.tilde(got.path)}${got.downloaded ? ' (downloaded)' : ''}`);
   }
-  say('next:    run `opencode-arize-tracing doctor` to check the whole chain, then use OpenCode as usual');
+  say(`next:    run \`${c.selfCommand()} doctor\` to check the whole chain, then use OpenCode as usual`);
 }
 
-module.exports = { install, gatherSettings, changesFrom };
+module.exports = { install, gatherSettings, changesFrom, endpointProblem };

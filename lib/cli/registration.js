@@ -16,6 +16,7 @@
 // work in any clone, so --project writes an opencode.json entry instead).
 const fs = require('node:fs');
 const path = require('node:path');
+const url = require('node:url');
 const c = require('./common.js');
 
 const { PKG, MARKER, COPY_MARKER, PLUGIN_NAME, ROOT } = c;
@@ -46,12 +47,23 @@ function resolvesFrom(dir) {
   }
 }
 
+// How the plugin file names the copy: its absolute path, or on Windows its file: URL (a
+// "C:\\..." specifier is not a path to every loader).
+function importSpecifier(file) {
+  return process.platform === 'win32' ? url.pathToFileURL(file).href : file;
+}
+
 // The package a plugin file imports: by absolute path (a copy) or by name (node_modules).
 function pluginTarget(file, text) {
   const m = /from\s+["']([^"']+)["']/.exec(text);
   if (!m) return null;
   if (path.isAbsolute(m[1]) || m[1].startsWith('file:')) {
-    const target = m[1].replace(/^file:\/\//, '');
+    let target = m[1];
+    try {
+      if (target.startsWith('file:')) target = url.fileURLToPath(target);
+    } catch {
+      return null;
+    }
     if (!fs.existsSync(target)) return null;
     const dir = path.dirname(path.dirname(target));
     return { dir, version: c.readJson(path.join(dir, 'package.json'))?.version };
@@ -134,6 +146,16 @@ function findRegistrations(cwd = process.cwd()) {
   return found;
 }
 
+/**
+ * The package whose core OpenCode loads: the first registration's that is installed, in the
+ * order OpenCode reads them, as {dir, version, via}; null when none is installed yet (an
+ * opencode.json entry before OpenCode's next start).
+ */
+function loadedPackage(regs) {
+  for (const r of regs) if (r.pkg && r.pkg.dir) return { dir: r.pkg.dir, version: r.pkg.version, via: r };
+  return null;
+}
+
 const describe = (r) => (r.kind === 'file' ? c.tilde(r.file) : `${c.tilde(r.file)} ("plugin": "${r.spec}")`);
 
 // A self-contained copy of this package (with node-gyp-build), marked so uninstall removes
@@ -146,10 +168,10 @@ function copyPackage() {
   fs.mkdirSync(tmp, { recursive: true });
   for (const entry of ['package.json', 'README.md', 'lib', 'plugin', 'prebuilds']) {
     const from = path.join(ROOT, entry);
-    if (fs.existsSync(from)) fs.cpSync(from, path.join(tmp, entry), { recursive: true });
+    if (fs.existsSync(from)) c.copyTree(from, path.join(tmp, entry));
   }
   const ngb = path.dirname(require.resolve('node-gyp-build/package.json', { paths: [ROOT] }));
-  fs.cpSync(ngb, path.join(tmp, 'node_modules', 'node-gyp-build'), { recursive: true });
+  c.copyTree(ngb, path.join(tmp, 'node_modules', 'node-gyp-build'));
   fs.writeFileSync(path.join(tmp, COPY_MARKER), `copied by opencode-arize-tracing install ${PKG.version}\n`);
   fs.rmSync(dest, { recursive: true, force: true });
   fs.renameSync(tmp, dest);
@@ -171,7 +193,7 @@ function registerGlobal(say) {
     say(`package: ${c.tilde(found.dir)} (installed with npm; used as it is)`);
   } else {
     const dest = copyPackage();
-    importFrom = path.join(dest, 'plugin', 'index.mjs');
+    importFrom = importSpecifier(path.join(dest, 'plugin', 'index.mjs'));
     say(`package: ${c.tilde(dest)}${found ? ` (${c.tilde(found.dir)} is version ${found.version})` : ''}`);
   }
   const text = pluginText(importFrom);
@@ -244,6 +266,7 @@ function removeEntry(file) {
 module.exports = {
   CONFIG_NAMES,
   findRegistrations,
+  loadedPackage,
   describe,
   registerGlobal,
   registerProject,

@@ -18,6 +18,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
+const { outcomeClasses, outcomeClass, exporterAction } = require('./outcomes.js');
 
 // native/spool.h: "OATSPOOL3\n", a 44-byte header (its spans count at offset 32), then records
 // of [u32 sync][u32 length][u8 kind][u32 crc][u32 crc][bytes]; the formats before it:
@@ -94,9 +95,20 @@ function readSpool(root) {
 /**
  * The headline: {state, says} from the settings, the last outcome and the spool. An outcome
  * counts only for the settings it was made with: one from another endpoint, or older than the
- * config file, says nothing yet about the current ones.
+ * config file, says nothing yet about the current ones. A broken config file comes first:
+ * nothing in it is used, whatever the environment gives.
  */
-function headline(config, last, waiting) {
+function headline(config, last, waiting, classes = []) {
+  if (config.config && config.config.broken) {
+    const prefix = `config ${config.config.path}: `;
+    const where = String(config.config.warning || '').startsWith(prefix)
+      ? config.config.warning.slice(prefix.length)
+      : config.config.warning;
+    return {
+      state: 'broken-config',
+      says: `the config file is broken (${where}), so nothing in it is used${config.state === 'sending' ? ' (the backend comes from the environment)' : ''}: fix ${c.tilde(config.config.path)}`,
+    };
+  }
   if (config.state !== 'sending') return { state: config.state, says: config.reason || config.state };
   let changed = 0;
   try {
@@ -116,7 +128,7 @@ function headline(config, last, waiting) {
     };
   }
   const ago = last ? ` (${when(last.at_ms)})` : '';
-  const cls = last && outcomeClass(last);
+  const cls = last && outcomeClass(last, classes);
   if (!last && waiting)
     return { state: 'waiting', says: "no export answered yet: spans wait for the backend's first answer" };
   if (!last) return { state: 'sending', says: 'configured; nothing exported yet' };
@@ -127,33 +139,22 @@ function headline(config, last, waiting) {
     };
   if (last.ok) return { state: 'sending', says: `last export accepted${ago}` };
   const why = last.error || (last.status > 0 ? `HTTP ${last.status}` : 'no answer');
-  // The words for what became of the spans are the core's one table (native/retry.h).
-  if (cls && cls.name === 'moved') return { state: 'moved', says: `the endpoint moved: ${why}${ago}; ${cls.effect}` };
+  // The words for what became of the spans are the core's one table (native/retry.c).
+  if (cls && cls.name === 'moved')
+    return { state: 'moved', says: `the endpoint moved: ${why}${ago}; the spans: ${cls.effect}` };
   return {
     state: 'failing',
-    says: `the backend is not accepting spans: ${why}${ago}; ${cls ? cls.effect : 'see the log'}`,
+    says: `the backend is not accepting spans: ${why}${ago}; ${cls ? `the spans: ${cls.effect}` : 'see the log'}`,
   };
 }
 
-let outcomeTable;
-/** The core's classes of export answers (native/retry.h): [{name, answers, effect, keeps, statuses}]. */
-function outcomeClasses() {
-  if (!outcomeTable) {
-    try {
-      outcomeTable = JSON.parse(require('../native.js').binding.exportOutcomes());
-    } catch {
-      outcomeTable = { classes: [] };
-    }
-  }
-  return outcomeTable.classes;
-}
-
-/** The class of an outcome (its own name when it has one, else the one its status falls in). */
-function outcomeClass(last) {
-  const classes = outcomeClasses();
-  if (last.class) return classes.find((c) => c.name === last.class);
-  const status = last.status > 0 ? last.status : 0;
-  return classes.find((c) => c.statuses.some(([from, to]) => status >= from && status <= to));
+// Exit codes for scripts (documented in docs/troubleshooting.md): 0 healthy, 1 degraded (spans
+// wait, or the last export failed), 2 not working (nothing reaches the backend).
+const NOT_WORKING = ['broken-config', 'no-backend', 'refused', 'moved', 'disabled', 'dry-run', 'no-core'];
+function health(state, waiting) {
+  if (NOT_WORKING.includes(state)) return { health: 'not working', exit_code: 2 };
+  if (state === 'failing' || state === 'waiting' || waiting) return { health: 'degraded', exit_code: 1 };
+  return { health: 'healthy', exit_code: 0 };
 }
 
 function when(ms) {
@@ -175,9 +176,31 @@ function lastLogLines(file, n) {
   return text ? text.trimEnd().split('\n').slice(-n) : [];
 }
 
+/**
+ * The core OpenCode loads, to read the settings as it resolves them: the registered package's
+ * (registration.loadedPackage), else this copy. {native, file, via, error}: native null and
+ * error set when that core does not load.
+ */
+function openCodeCore(regs) {
+  const used = reg.loadedPackage(regs);
+  const root = used ? used.dir : c.ROOT;
+  try {
+    const native = require(path.join(root, 'lib', 'native.js'));
+    if (typeof native.binding.configStatus !== 'function') throw new Error('an older core without configStatus');
+    return { native, file: native.file, via: used ? used.via : null, root };
+  } catch (error) {
+    return { native: null, file: null, via: used ? used.via : null, root, error: String(error.message).split('\n')[0] };
+  }
+}
+
 /** Everything status shows, as one object (status --json prints it). */
-function collect(native) {
-  const config = JSON.parse(native.binding.configStatus());
+function collect() {
+  const regs = reg.findRegistrations();
+  let core = openCodeCore(regs);
+  // The core OpenCode would load does not load: the settings are still read with this copy's.
+  const reader = core.native || (core.root !== c.ROOT ? openCodeCore([]).native : null);
+  if (!reader) throw new Error(`cannot load the native core: ${core.error}`);
+  const config = JSON.parse(reader.binding.configStatus());
   const processes = readSpool(config.spool.dir);
   const total = processes.reduce(
     (t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }),
@@ -208,12 +231,21 @@ function collect(native) {
       at_ms: counters.at_ms,
     };
   }
-  const head = headline(config, last, total.spans > 0);
+  const classes = outcomeClasses(core.native || reader);
+  let head = headline(config, last, total.spans > 0, classes);
+  if (!core.native)
+    head = {
+      state: 'no-core',
+      says: `the core OpenCode loads (${c.tilde(core.root)}) does not load: ${core.error}; \`${c.selfCommand()} doctor\` says how to fix it`,
+    };
   return {
     version: c.PKG.version,
-    binary: native.file,
+    binary: core.file,
+    binary_loaded_by: core.via ? reg.describe(core.via) : null,
+    this_copy: c.ROOT,
     state: head.state,
     headline: head.says,
+    ...health(head.state, total.spans > 0),
     reason: config.reason,
     backend: config.backend,
     config: config.config,
@@ -221,9 +253,9 @@ function collect(native) {
     settings: config.settings,
     redaction: config.redaction,
     spool: { dir: config.spool.dir, ...total, processes },
-    last_export: last,
-    export_outcomes: outcomeClasses(),
-    registrations: reg.findRegistrations().map((r) => ({
+    last_export: last && { ...last, exporter: exporterAction(last, classes) },
+    export_outcomes: classes,
+    registrations: regs.map((r) => ({
       route: r.kind === 'file' ? 'plugin file' : 'opencode.json',
       file: r.file,
       spec: r.spec,
@@ -233,7 +265,8 @@ function collect(native) {
 }
 
 function status(flags) {
-  const s = collect(require('../native.js'));
+  const s = collect();
+  process.exitCode = s.exit_code;
   if (flags.json) {
     console.log(JSON.stringify(s, null, 2));
     return;
@@ -242,12 +275,13 @@ function status(flags) {
   const lines = [
     `opencode-arize-tracing ${s.version}`,
     `state:       ${s.state}: ${s.headline}`,
+    `health:      ${s.health} (exit code ${s.exit_code})`,
     `backend:     ${s.backend.target}${s.backend.endpoint ? `  ${s.backend.endpoint}` : ''}  project "${s.backend.project}"`,
-    `binary:      ${s.binary}`,
-    `config:      ${s.config.path}${s.config.warning ? `\n  warning: ${s.config.warning}` : ''}${s.config.unknown_keys ? `\n  warning: ${s.config.unknown_keys}` : ''}`,
-    `log:         ${s.config.log_file}`,
+    `binary:      ${s.binary ? c.tilde(s.binary) : 'does not load'}${s.binary_loaded_by ? ` (OpenCode loads it through ${s.binary_loaded_by})` : ' (this copy: no registration leads OpenCode to another)'}`,
+    `config:      ${c.tilde(s.config.path)}${s.config.broken ? ' (broken: nothing in it is used)' : ''}${s.config.warning ? `\n  warning: ${s.config.warning}` : ''}${s.config.unknown_keys ? `\n  warning: ${s.config.unknown_keys}` : ''}`,
+    `log:         ${c.tilde(s.config.log_file)}`,
     `redaction:   ${require('./doctor.js').redactionSummary(s.redaction)}`,
-    `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : 'not registered (run install)'}`,
+    `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : `not registered (run \`${c.selfCommand()} install\`)`}`,
   ];
   const live = s.spool.processes.filter((p) => p.live),
     gone = s.spool.processes.filter((p) => !p.live);
@@ -274,9 +308,10 @@ function status(flags) {
   lines.push(
     `last export: ${e ? `${outcome}, ${e.spans} spans, ${when(e.at_ms)}, ${e.endpoint || ''} (process ${e.pid})` : 'none recorded yet'}`,
   );
+  if (e && !e.ok) lines.push(`  the spans:   ${e.exporter}`);
   const tail = lastLogLines(s.config.log_file, 3);
   if (tail.length) lines.push('log tail:', ...tail.map((l) => `  ${l}`));
   console.log(lines.join('\n'));
 }
 
-module.exports = { status, collect, readSpool, headline, outcomeClasses, outcomeClass };
+module.exports = { status, collect, readSpool, headline, health };

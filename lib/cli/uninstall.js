@@ -1,7 +1,9 @@
 'use strict';
 // `uninstall`: remove what registers the plugin, by whichever route it was registered (install,
 // the by-hand route of docs/install.md, an opencode.json entry), and the keys install wrote to the
-// harnesses.opencode block. What it cannot remove safely it names, with the command that does.
+// harnesses.opencode block. What it cannot remove safely it names, with the command that does;
+// what stays on disk (spool, state, log, OpenCode's cached copy) it lists, with the one command
+// that removes it all.
 const fs = require('node:fs');
 const path = require('node:path');
 const c = require('./common.js');
@@ -60,7 +62,12 @@ function uninstall(flags) {
     }
     c.removeIfEmpty(dir);
     const file = c.configPath();
-    if (cfg.hasOurBlock(file)) {
+    const broken = cfg.unparseable(file);
+    if (broken && fs.existsSync(file)) {
+      say(
+        `left ${c.tilde(file)}: it ${/^(is|cannot) /.test(broken) ? broken : `cannot be parsed (${broken})`}; remove the harnesses.opencode keys install wrote (${cfg.KEYS.join(', ')}) by hand`,
+      );
+    } else if (cfg.hasOurBlock(file)) {
       cfg.writeConfig(null);
       const left = cfg.hasOurBlock(file);
       say(
@@ -77,6 +84,55 @@ function uninstall(flags) {
   }
   if (!removed)
     say('nothing to remove: no plugin file, opencode.json entry or backend settings of opencode-arize-tracing here');
+  if (!flags.project) leftBehind(say);
+}
+
+// A path as the user can type it in a shell: ~ kept (unquoted, so it expands), anything
+// unusual quoted.
+const shellPath = (p) => {
+  const t = c.tilde(p);
+  return /^[\w@%+=:,./~-]+$/.test(t)
+    ? t
+    : t.startsWith('~/')
+      ? `~/'${t.slice(2).replace(/'/g, "'\\''")}'`
+      : `'${t.replace(/'/g, "'\\''")}'`;
+};
+
+// What tracing left on disk, listed (only what exists) with the one command that removes it.
+function leftBehind(say) {
+  let spoolDir = path.join(c.harnessDir(), 'spool', 'opencode');
+  let stateDir = path.join(c.harnessDir(), 'state', 'opencode');
+  let logFile = path.join(c.harnessDir(), 'logs', 'opencode.log');
+  try {
+    const s = JSON.parse(require('../native.js').binding.configStatus());
+    spoolDir = s.spool.dir;
+    stateDir = s.state_dir;
+    logFile = s.config.log_file;
+  } catch {
+    // no core here: the default places
+  }
+  const spans = require('./status.js')
+    .readSpool(spoolDir)
+    .reduce((n, p) => n + p.spans, 0);
+  const items = [
+    [spoolDir, spans ? `${spans} span${spans === 1 ? '' : 's'} never sent` : 'the spool (spans not yet sent)'],
+    [stateDir, 'which spans were sent'],
+    [logFile, 'the log'],
+    [`${logFile}.1`, 'the log, rotated'],
+    [path.join(c.harnessDir(), 'live', 'opencode'), 'which sessions running OpenCodes work on'],
+  ];
+  const cached = path.join(c.cacheDir(), 'packages');
+  for (const name of fs.existsSync(cached) ? fs.readdirSync(cached) : [])
+    if (name === c.PKG.name || name.startsWith(`${c.PKG.name}@`))
+      items.push([path.join(cached, name), "OpenCode's cached copy of the package"]);
+  const binaries = path.join(process.env.XDG_CACHE_HOME || path.join(c.home(), '.cache'), c.PKG.name);
+  items.push([binaries, 'downloaded release binaries']);
+  const present = items.filter(([p]) => fs.existsSync(p));
+  if (!present.length) return;
+  const width = Math.max(...present.map(([p]) => c.tilde(p).length));
+  say('left on disk (uninstall keeps them; delete them when you no longer need them):');
+  for (const [p, what] of present) say(`  ${c.tilde(p).padEnd(width)}  ${what}`);
+  say(`remove them all: rm -rf ${present.map(([p]) => shellPath(p)).join(' ')}`);
 }
 
 module.exports = { uninstall };

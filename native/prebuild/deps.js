@@ -5,7 +5,7 @@
 //   node native/prebuild/deps.js DIR     prints one line per library: name version tarball
 //
 // Where a tarball comes from, in order: DIR already holding it (checked again); its upstream
-// url; on a Debian machine that cannot reach upstream, Debian's .orig tarball of the same
+// url (when it has one); on a Debian machine that cannot reach upstream, Debian's .orig tarball of the same
 // release (`apt-get source --download-only`, in a private apt state that leaves the system's
 // configuration alone), which for these three libraries is the upstream file byte for byte.
 // Whatever the route, a file whose SHA-256 differs from deps.json is deleted and the build stops.
@@ -88,15 +88,16 @@ function fromDebian(dep, file, dir) {
 }
 
 async function fetchOne(dep, dir) {
-  const file = path.join(dir, `${dep.name}-${dep.version}.tar.gz`);
+  const file = path.join(dir, dep.file || `${dep.name}-${dep.version}.tar.gz`);
   if (fs.existsSync(file) && sha256(file) === dep.sha256) return file;
   fs.rmSync(file, { force: true });
   const tmp = `${file}.part`;
   const failures = [];
   try {
+    if (!dep.url) throw new Error('no upstream URL (Debian only)');
     await fromUpstream(dep, tmp);
   } catch (error) {
-    failures.push(`${dep.url}: ${(error.cause && error.cause.message) || error.message}`);
+    failures.push(`${dep.url || dep.name}: ${(error.cause && error.cause.message) || error.message}`);
     fs.rmSync(tmp, { force: true });
     if (dep.debian) {
       try {
@@ -125,7 +126,7 @@ async function main(dir) {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-module.exports = { libraries, sha256 };
+module.exports = { libraries, sha256, fetchOne };
 
 if (require.main === module) {
   main(process.argv[2]).catch((error) => {

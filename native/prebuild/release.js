@@ -1,8 +1,9 @@
 'use strict';
 // `npm run release`: the release files and prebuilds/manifest.json.
 //
-// Each prebuild in prebuilds/<platform>/node.napi.node (bundled in the package) and each one
-// given with --add <platform>=<file> (built on another machine, downloaded on demand) is
+// Each prebuild in prebuilds/<key>/node.napi.node (bundled in the package: every target of
+// targets.js) and each one given with --add <key>=<file> (built elsewhere, downloaded on
+// demand by the loader; keys like linux-x64-musl are fine) is
 // copied to OUT/opencode-arize-tracing-v<version>-<platform>.node, and the manifest lists, per
 // platform, that file name, its SHA-256 and size. The files in OUT are what goes to the
 // release page the loader downloads from (ARIZE_TRACING_BINARY_HOST, or the manifest's host).
@@ -11,12 +12,14 @@
 //     --out   default build/release
 //     --host  release base URL written into the manifest (default $ARIZE_TRACING_BINARY_HOST,
 //             else GitHub's releases/download/v<version> of package.json's repository)
-// A full release of the Linux prebuilds, both architectures, is one command on a Debian
-// machine with the cross toolchain (test/ensure-deps.sh installs it): `npm run release`.
+// A full release of every bundled prebuild is one command on a Debian 12 x86-64 machine with
+// the toolchains test/ensure-deps.sh installs: `npm run release`. Every file is checked for
+// its target (prebuild.js check(): ELF with readelf, Mach-O read here) before it is listed.
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { inspect, check } = require('./prebuild.js');
+const { TARGETS } = require('./targets.js');
 const { sourcesHash } = require('./sources.js');
 const { defaultHost } = require('../../lib/binary.js');
 
@@ -41,12 +44,15 @@ function main() {
   const sources = [];
   for (const key of fs.readdirSync(path.join(ROOT, 'prebuilds'))) {
     const file = path.join(ROOT, 'prebuilds', key, 'node.napi.node');
-    if (fs.existsSync(file)) sources.push({ key, file, bundled: `${key}/node.napi.node` });
+    if (fs.existsSync(file)) {
+      if (!TARGETS[key]) throw new Error(`prebuilds/${key}/ is no target of native/prebuild/targets.js`);
+      sources.push({ key, file, bundled: `${key}/node.napi.node` });
+    }
   }
   for (const spec of args.add) {
     const [key, file] = spec.split(/=(.*)/s);
-    if (!/^[a-z0-9]+-[a-z0-9]+$/.test(key || '') || !file)
-      throw new Error(`--add wants platform=file, e.g. linux-arm64=./node.napi.node, not ${spec}`);
+    if (!/^[a-z0-9]+-[a-z0-9]+(-[a-z0-9]+)?$/.test(key || '') || !file)
+      throw new Error(`--add wants key=file, e.g. linux-x64-musl=./node.napi.node, not ${spec}`);
     sources.push({ key, file: path.resolve(file), bundled: null });
   }
   if (!sources.length) throw new Error('no prebuild to release: run `npm run prebuild` first');
@@ -59,14 +65,9 @@ function main() {
     binaries: {},
   };
   for (const { key, file, bundled } of sources) {
-    // Every ELF file is checked before it is listed, whichever machine built it (readelf reads
-    // every architecture's). A Mach-O file was checked by prebuild.js on the Mac that built
-    // it, and is checked again here when this is a Mac.
-    const elf = fs.readFileSync(file).subarray(0, 4).toString('latin1') === '\x7fELF';
-    if (elf || process.platform === 'darwin') {
-      const problems = check(inspect(file));
-      if (problems.length) throw new Error(`${file}:\n  ${problems.join('\n  ')}`);
-    }
+    // a key of targets.js is checked against its target; another only for its exports
+    const problems = check(inspect(file, key), key).filter((p) => TARGETS[key] || !/^no target /.test(p));
+    if (problems.length) throw new Error(`${file}:\n  ${problems.join('\n  ')}`);
     const bytes = fs.readFileSync(file);
     const name = `${pkg.name}-v${pkg.version}-${key}.node`;
     fs.writeFileSync(path.join(args.out, name), bytes);

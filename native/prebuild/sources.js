@@ -8,10 +8,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { listSources, listHeaders } = require('../sources.js');
+const { TARGETS } = require('./targets.js');
 
 const ROOT = path.join(__dirname, '..', '..');
-// The prebuilds the package carries; each must be listed in the manifest with its SHA-256.
-const BUNDLED = ['linux-x64', 'linux-arm64'];
+// The prebuilds the package carries, one per target; each must be listed in the manifest
+// with its SHA-256.
+const BUNDLED = Object.keys(TARGETS);
 
 function sourcesHash() {
   const files = [
@@ -49,10 +51,15 @@ if (require.main === module && process.argv.includes('--check')) {
     if (!fs.existsSync(file)) problems.push(`prebuilds/${key}/node.napi.node is missing`);
     else if (!entry || entry.sha256 !== crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'))
       problems.push(`prebuilds/${key}/node.napi.node is not the file prebuilds/manifest.json lists`);
+    else if (entry.bundled !== `${key}/node.napi.node`)
+      problems.push(`prebuilds/manifest.json does not list prebuilds/${key}/node.napi.node as bundled`);
   }
+  for (const key of fs.readdirSync(path.join(ROOT, 'prebuilds')))
+    if (!BUNDLED.includes(key) && fs.statSync(path.join(ROOT, 'prebuilds', key)).isDirectory())
+      problems.push(`prebuilds/${key}/ is no target of native/prebuild/targets.js`);
   if (problems.length) {
     console.error(
-      `${problems.join('\n')}\nrun \`npm run release\` (rebuilds ${BUNDLED.join(' and ')}) and commit prebuilds/`,
+      `${problems.join('\n')}\nrun \`npm run release\` (rebuilds ${BUNDLED.join(', ')}) and commit prebuilds/`,
     );
     process.exit(1);
   }

@@ -9,8 +9,8 @@
 //     writer thread makes them durable.
 // D2: export throughput: a closed 1,000-message session (2,312 spans) reconciled, then flush()
 //     to a local sink (gzip, and none): spans per second of the export alone (from the end of
-//     reconcile to the end of flush) and of the whole; and, for where the time goes, what gzip
-//     and framing cost in this process for the same bodies.
+//     reconcile to the end of flush) and of the whole; beside it, gzip alone (level 1, this
+//     runtime's zlib) on the same request bytes, and the export's share of that ceiling.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -162,17 +162,19 @@ async function main() {
       const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));
       const rawBytes = raw.reduce((n, b) => n + b.length, 0),
         wire = o.bodies.reduce((n, b) => n + b.body.length, 0);
-      const t0 = now();
-      for (const b of raw) zlib.gzipSync(b, { level: 1 });
-      const gzipMs = now() - t0;
-      const t1 = now();
-      for (const b of raw) zlib.gzipSync(b, { level: 6 });
-      const gzip6Ms = now() - t1;
+      // gzip alone on the same request bytes, in this process (best of 3): the ceiling the
+      // export is measured against
+      const best = (fn) => Math.min(...[0, 1, 2].map(() => ((t) => (fn(), now() - t))(now())));
+      const gzipMs = best(() => raw.forEach((b) => zlib.gzipSync(b, { level: 1 })));
+      const gzip6Ms = best(() => raw.forEach((b) => zlib.gzipSync(b, { level: 6 })));
       const level6 = raw.reduce((n, b) => n + zlib.gzipSync(b, { level: 6 }).length, 0);
+      const exporting = o.spans / (o.exportMs / 1000),
+        alone = o.spans / (gzipMs / 1000);
       console.log(
         `  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${compression.padEnd(4)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
-          `→ ${Math.round(o.spans / (o.exportMs / 1000))} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
-          `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms, level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span)`,
+          `→ ${Math.round(exporting)} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
+          `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms ` +
+          `(${Math.round(alone)} spans/s: export ÷ gzip alone ${f(exporting / alone)}), level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span)`,
       );
     }
 }

@@ -223,10 +223,12 @@ async function main() {
             .split('\n')
             .map((l) => JSON.parse(l))
         : [];
-      const events = lines.flatMap((l) => l.events),
-        core = lines.flatMap((l) => l.core ?? []),
-        dispose = lines.map((l) => l.disposeMs),
-        sweep = lines.map((l) => l.sweepMs ?? 0);
+      // the plugin's lines (plugin/index.mjs, benchMeter): its jobs, then at dispose the exit wait
+      const jobs = lines.flatMap((l) => l.jobs ?? []);
+      const events = jobs.map((j) => j.ours + j.read),
+        core = jobs.map((j) => j.core),
+        dispose = lines.filter((l) => l.disposeMs !== undefined).map((l) => l.disposeMs),
+        sweep = lines.filter((l) => l.disposeMs !== undefined).map((l) => l.sweepMs ?? 0);
       const read = await reads(homes.without, results.without[results.without.length - 1].id).catch((error) => ({
         error: String(error.message || error),
       }));

@@ -45,7 +45,7 @@ static void test_no_content_attribute_leaks_when_logging_is_off(void) {
     if (k == ATTR_LLM_INPUT_TOOL_RESULTS)
       continue; /* public: its outputs go through attrs_embedded */
     if (k == ATTR_LLM_INVOCATION_PARAMETERS || k == ATTR_LLM_TOOL_SCHEMA ||
-        k == ATTR_TOOL_DEFINITION)
+        k == ATTR_TOOL_DESCRIPTION)
       continue; /* public: settings and tool definitions, not content (the plugin leaves
                  * credentials out of the settings) */
     span *s = set_one(&all_off, (attrs_key)k);

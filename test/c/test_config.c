@@ -8,7 +8,11 @@
 
 #include "check.h"
 #include "config.h"
+#include "platform.h"
 #include "redact.h"
+
+/* where the core keeps its files under a home, with the system's separator */
+#define HARNESS PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
 
 static char tmpdir[] = "/tmp/test_config.XXXXXX";
 static char config_file[512]; /* tmpdir/config.yaml, rewritten by each test that needs it */
@@ -76,15 +80,15 @@ static void test_defaults_with_empty_env(void) {
   CHECK_INT(c->n_headers, 0);
   CHECK(c->log_prompts && c->log_tool_details && c->log_tool_content);
   CHECK_STR(c->home, ".");
-  CHECK_STR(c->config_path, "./.arize/harness/config.yaml");
+  CHECK_STR(c->config_path, "." HARNESS "config.yaml");
   CHECK_INT(c->config_mtime, 0);
-  CHECK_STR(c->log_file, "./.arize/harness/logs/opencode.log");
-  CHECK_STR(c->state_dir, "./.arize/harness/state/opencode");
-  CHECK_STR(c->spool_dir, "./.arize/harness/spool/opencode");
+  CHECK_STR(c->log_file, "." HARNESS "logs" PLATFORM_SEP "opencode.log");
+  CHECK_STR(c->state_dir, "." HARNESS "state" PLATFORM_SEP "opencode");
+  CHECK_STR(c->spool_dir, "." HARNESS "spool" PLATFORM_SEP "opencode");
   CHECK_STR(c->why_not_sending,
             "no backend configured: set ARIZE_API_KEY and ARIZE_SPACE_ID (Arize AX), "
             "PHOENIX_ENDPOINT (Phoenix) or OTEL_EXPORTER_OTLP_ENDPOINT (any OTLP backend), or "
-            "add them to ./.arize/harness/config.yaml");
+            "add them to ." HARNESS "config.yaml");
   CHECK(c->warning == NULL);
   config_free(c);
 }
@@ -121,10 +125,10 @@ static void test_paths_follow_home(void) {
   const char *env[] = {"HOME=/home/someone", NULL};
   config *c = config_load(NULL, env);
   CHECK_STR(c->home, "/home/someone");
-  CHECK_STR(c->config_path, "/home/someone/.arize/harness/config.yaml");
-  CHECK_STR(c->log_file, "/home/someone/.arize/harness/logs/opencode.log");
-  CHECK_STR(c->state_dir, "/home/someone/.arize/harness/state/opencode");
-  CHECK_STR(c->spool_dir, "/home/someone/.arize/harness/spool/opencode");
+  CHECK_STR(c->config_path, "/home/someone" HARNESS "config.yaml");
+  CHECK_STR(c->log_file, "/home/someone" HARNESS "logs" PLATFORM_SEP "opencode.log");
+  CHECK_STR(c->state_dir, "/home/someone" HARNESS "state" PLATFORM_SEP "opencode");
+  CHECK_STR(c->spool_dir, "/home/someone" HARNESS "spool" PLATFORM_SEP "opencode");
   config_free(c);
 }
 
@@ -133,9 +137,9 @@ static void test_default_config_file_is_read_from_home(void) {
   snprintf(home, sizeof home, "HOME=%s", tmpdir);
   snprintf(dir, sizeof dir, "%s/.arize", tmpdir);
   mkdir(dir, 0700);
-  snprintf(dir, sizeof dir, "%s/.arize/harness", tmpdir);
+  snprintf(dir, sizeof dir, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness", tmpdir);
   mkdir(dir, 0700);
-  snprintf(path, sizeof path, "%s/config.yaml", dir);
+  snprintf(path, sizeof path, "%s" PLATFORM_SEP "config.yaml", dir);
   write_file(path, "harnesses:\n  opencode:\n    project_name: from-home\n");
   const char *env[] = {home, NULL};
   config *c = config_load(NULL, env);
@@ -244,7 +248,10 @@ static void test_malformed_yaml_warns_without_secret_values(void) {
   CHECK(contains(c->warning, "mapping values are not allowed"));
   CHECK(!contains(c->warning, "SECRET"));
   CHECK(!contains(c->warning, "\n"));
-  /* defaults apply: nothing from the broken file is used */
+  /* defaults apply: nothing from the broken file is used, and the reason names the file */
+  CHECK(c->file_broken);
+  CHECK(starts_with(c->why_not_sending, "the config file is broken"));
+  CHECK(contains(c->why_not_sending, ": line 4: "));
   CHECK(c->api_key == NULL);
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   CHECK_STR(c->project_name, "opencode");
@@ -254,6 +261,7 @@ static void test_malformed_yaml_warns_without_secret_values(void) {
 static void test_invalid_utf8_warns_with_line(void) {
   config *c = load("user_id: a\nproject: \xff\xfe\n", no_env);
   CHECK(contains(c->warning, ": line 2: "));
+  CHECK(c->file_broken);
   CHECK(c->user_id == NULL);
   config_free(c);
 }
@@ -261,6 +269,7 @@ static void test_invalid_utf8_warns_with_line(void) {
 static void test_top_level_not_a_mapping_warns(void) {
   config *c = load("- api_key\n- space_id\n", no_env);
   CHECK(contains(c->warning, "top level is not a mapping"));
+  CHECK(c->file_broken);
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   config_free(c);
 }
@@ -273,6 +282,8 @@ static void test_directory_as_config_warns(void) {
   CHECK(c != NULL);
   CHECK(starts_with(c->warning, "config "));
   CHECK(contains(c->warning, "is a directory"));
+  CHECK(c->file_broken);
+  CHECK(contains(c->why_not_sending, "is a directory"));
   CHECK_STR(c->project_name, "opencode");
   config_free(c);
   rmdir(dir);
@@ -281,6 +292,7 @@ static void test_directory_as_config_warns(void) {
 static void test_empty_file_gives_no_warning(void) {
   config *c = load("", no_env);
   CHECK(c->warning == NULL);
+  CHECK(!c->file_broken);
   CHECK_STR(c->project_name, "opencode");
   CHECK(c->config_mtime > 0);
   config_free(c);
@@ -296,6 +308,9 @@ static void test_unreadable_file_warns(void) {
   if (geteuid() == 0) return; /* root reads mode 000 files: nothing to test */
   write_file(config_file, "user_id: x\n");
   chmod(config_file, 0);
+  platform_info info;
+  if (platform_path_info(config_file, &info) == 0 && info.permissions != 0)
+    return; /* no mode bits (Windows) */
   config *c = config_load(config_file, no_env);
   CHECK(contains(c->warning, "cannot read"));
   CHECK(c->user_id == NULL);
@@ -859,6 +874,7 @@ static void test_absurd_file_number_warns_with_its_key_and_keeps_default(void) {
                  "line 2: limits.max_payload_mb is not a whole number from 1 to 4096, ignored"));
   CHECK(!contains(c->warning, "999999"));
   CHECK_INT(c->max_payload_bytes, 256L * 1024 * 1024);
+  CHECK(!c->file_broken); /* one value refused: the rest of the file is used */
   config_free(c);
 }
 
@@ -1181,9 +1197,9 @@ static void write_home_file(const char *name, const char *text, char *path, size
   mkdir(dir, 0700);
   snprintf(dir, sizeof dir, "%s/jhome/.arize", tmpdir);
   mkdir(dir, 0700);
-  snprintf(dir, sizeof dir, "%s/jhome/.arize/harness", tmpdir);
+  snprintf(dir, sizeof dir, "%s/jhome" PLATFORM_SEP ".arize" PLATFORM_SEP "harness", tmpdir);
   mkdir(dir, 0700);
-  snprintf(path, n, "%s/%s", dir, name);
+  snprintf(path, n, "%s" PLATFORM_SEP "%s", dir, name);
   write_file(path, text);
 }
 
@@ -1242,6 +1258,7 @@ static void test_malformed_json_warns_with_line_without_secret(void) {
   config *c = config_load(path, no_env);
   CHECK(starts_with(c->warning, "config "));
   CHECK(contains(c->warning, ": line 2: invalid JSON"));
+  CHECK(c->file_broken);
   CHECK(!contains(c->warning, "SECRET"));
   CHECK(c->api_key == NULL);
   config_free(c);
@@ -1275,6 +1292,9 @@ static void test_world_readable_file_with_a_key_warns_first(void) {
   write_file(config_file,
              "harnesses:\n  opencode:\n    api_key: k-SECRET\nlogging:\n  prompts: maybe\n");
   chmod(config_file, 0644);
+  platform_info info;
+  if (platform_path_info(config_file, &info) == 0 && info.permissions != 0644)
+    return; /* no mode bits (Windows) */
   config *c = config_load(config_file, no_env);
   CHECK(starts_with(c->warning, "config "));
   CHECK(contains(c->warning, "other users can read it (mode 644) and it holds a key: chmod 600 "));

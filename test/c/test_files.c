@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "files.h"
+#include "platform.h"
 
 static char root[64];
 
@@ -14,7 +15,7 @@ static void test_mkdir_p_creates_private_directories_and_accepts_existing_ones(v
   CHECK_INT(files_mkdir_p(path), 0);
   CHECK_INT(files_mkdir_p(path), 0);
   struct stat st;
-  CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+  CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode) && MODE_IS(st.st_mode, 0700));
 }
 
 static void test_mkdir_p_fails_on_a_file_in_the_way(void) {
@@ -27,7 +28,7 @@ static void test_mkdir_p_fails_on_a_file_in_the_way(void) {
 
 static void test_join_and_write_all(void) {
   char *p = files_join(root, "out");
-  CHECK(p && strlen(p) == strlen(root) + 4 && strcmp(p + strlen(root), "/out") == 0);
+  CHECK(p && strlen(p) == strlen(root) + 4 && strcmp(p + strlen(root), PLATFORM_SEP "out") == 0);
   int fd = open(p, O_CREAT | O_WRONLY, 0600);
   CHECK_INT(files_write_all(fd, "hello", 5), 0);
   close(fd);

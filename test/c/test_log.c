@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,11 @@ static void test_open_creates_parent_dirs_0700_and_file_0600(void) {
   CHECK_INT(log_open(path), 0);
   struct stat st;
   CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
-  CHECK_INT(st.st_mode & 0777, 0600);
+  CHECK(MODE_IS(st.st_mode, 0600));
   CHECK(stat(tmp_path("a"), &st) == 0 && S_ISDIR(st.st_mode));
-  CHECK_INT(st.st_mode & 0777, 0700);
+  CHECK(MODE_IS(st.st_mode, 0700));
   CHECK(stat(tmp_path("a/b"), &st) == 0 && S_ISDIR(st.st_mode));
-  CHECK_INT(st.st_mode & 0777, 0700);
+  CHECK(MODE_IS(st.st_mode, 0700));
   log_close();
 }
 
@@ -257,7 +258,7 @@ static void test_truncation_never_splits_a_utf8_character(void) {
 enum { THREADS = 8, LINES_PER_THREAD = 400 };
 
 static void *write_lines(void *arg) {
-  int id = (int)(long)arg;
+  int id = (int)(intptr_t)arg;
   for (int i = 0; i < LINES_PER_THREAD; i++)
     log_info("thread %d line %d %s end", id, i, "padding-padding-padding-padding-padding");
   return NULL;
@@ -267,7 +268,7 @@ static void test_threads_write_whole_lines(void) {
   const char *path = tmp_path("threads.log");
   CHECK_INT(log_open(path), 0);
   pthread_t t[THREADS];
-  for (long i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, write_lines, (void *)i);
+  for (intptr_t i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, write_lines, (void *)i);
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
   log_close();
   char *s = slurp(path);
@@ -294,7 +295,7 @@ static void test_a_full_log_rotates_and_stays_bounded(void) {
   struct stat a, b;
   CHECK(stat(path, &a) == 0 && a.st_size <= 4096 + 200);
   CHECK(stat(old, &b) == 0 && b.st_size <= 4096 + 200);
-  CHECK((a.st_mode & 0777) == 0600 && (b.st_mode & 0777) == 0600);
+  CHECK(MODE_IS(a.st_mode, 0600) && MODE_IS(b.st_mode, 0600));
   char *text = slurp(path);
   CHECK(strstr(text, "line 499 of") != NULL);
   free(text);

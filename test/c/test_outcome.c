@@ -44,7 +44,7 @@ static void test_a_refused_key_is_recorded_without_credentials(void) {
   CHECK(s && strstr(s, "\"spans\":12"));
   CHECK(s && !strstr(s, "secret"));
   struct stat st;
-  CHECK(stat(file_in(dir), &st) == 0 && (st.st_mode & 0777) == 0600);
+  CHECK(stat(file_in(dir), &st) == 0 && MODE_IS(st.st_mode, 0600));
   outcome_close();
 }
 

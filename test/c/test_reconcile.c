@@ -94,7 +94,8 @@ static void test_a_huge_tool_output_gives_the_same_attributes(void) {
       CHECK_INT(run(st, &opt, payload, &c, &r), 0);
       const char *input = NULL, *output = NULL;
       for (size_t i = 0; i < c.len; i++) {
-        if (attr_s(c.items[i], "llm.input_messages.0.message.tool_call_id"))
+        /* the call after the bash call: given the prompt, the call and its result */
+        if (attr_s(c.items[i], "llm.input_messages.2.message.tool_call_id"))
           input = attr_s(c.items[i], "input.value");
         if (strcmp(c.items[i]->name, "bash") == 0) output = attr_s(c.items[i], "output.value");
       }
@@ -225,7 +226,9 @@ static void test_subagent_nests_under_its_task_call(void) {
   span *agent = find_span(&c, "Agent: general");
   CHECK(is_child_of(task, turn) == 0); /* task hangs off an LLM span, not the Turn */
   CHECK(is_child_of(agent, task));
-  CHECK_STR(attr_s(agent, "session.id"), "ses_df4ec1a8fffe6Z9lU7gc13I2Vp");
+  /* the root session's id, as on every span of the turn; the subagent's own beside it */
+  CHECK_STR(attr_s(agent, "session.id"), "ses_df4ec26e5ffeUa8cOB7B533OYC");
+  CHECK_STR(attr_s(agent, "opencode.session.id"), "ses_df4ec1a8fffe6Z9lU7gc13I2Vp");
   CHECK_STR(attr_s(agent, "agent.name"), "general");
   CHECK_STR(attr_s(agent, "input.value"), "CHILD_TASK: run echo and report back");
   size_t child_llms = 0, child_bash = 0;
@@ -458,6 +461,61 @@ static void test_abandoned_close_of_an_answer_stored_whole_is_no_error(void) {
   /* cut short (no finish, no step-finish): interrupted, as before */
   CHECK(second && second->status == SPAN_STATUS_ERROR);
   CHECK(t2 && t2->status == SPAN_STATUS_ERROR);
+  collected_clear(&c);
+  state_free(st);
+}
+
+/* The fast quit in the real TUI (1.18.33 in tmux, ctrl-c twice the instant the answer is
+ * drawn), as OpenCode stored it: the answer whole (finish "stop", the text, a step-finish with
+ * its tokens) and time.completed, but with MessageAbortedError stamped on it and completed at
+ * the quit, 2.7 s after the answer. The second turn is an abort while the answer streamed
+ * (serve-scenarios capture: no finish, no step-finish, zero tokens): that one stays an error. */
+static void test_an_abort_stamped_on_a_complete_answer_is_no_error(void) {
+  const char *payload =
+      "{\"type\":\"close\",\"abandoned\":true,\"sessionID\":\"ses_q\",\"messages\":["
+      "{\"info\":{\"id\":\"msg_u1\",\"sessionID\":\"ses_q\",\"role\":\"user\",\"time\":"
+      "{\"created\":1796499695725}},\"parts\":[{\"type\":\"text\",\"text\":\"FAST: hello\"}]},"
+      "{\"info\":{\"id\":\"msg_a1\",\"sessionID\":\"ses_q\",\"role\":\"assistant\","
+      "\"parentID\":\"msg_u1\",\"modelID\":\"scripted\",\"providerID\":\"mock\",\"cost\":0.00045,"
+      "\"tokens\":{\"total\":110,\"input\":100,\"output\":10,\"reasoning\":0,\"cache\":{\"write\":"
+      "0,"
+      "\"read\":0}},\"time\":{\"created\":1796499696325,\"completed\":1796499740567},\"finish\":"
+      "\"stop\",\"error\":{\"name\":\"MessageAbortedError\",\"data\":{\"message\":\"Aborted\"}}},"
+      "\"parts\":[{\"type\":\"step-start\"},{\"type\":\"text\",\"text\":\"FAST_ANSWER_MARK is the "
+      "whole answer.\",\"time\":{\"start\":1796499737684,\"end\":1796499737882}},{\"type\":"
+      "\"step-finish\",\"reason\":\"stop\",\"tokens\":{\"total\":110,\"input\":100,\"output\":10,"
+      "\"reasoning\":0,\"cache\":{\"write\":0,\"read\":0}},\"cost\":0.00045}]},"
+      "{\"info\":{\"id\":\"msg_u2\",\"sessionID\":\"ses_q\",\"role\":\"user\",\"time\":"
+      "{\"created\":1796499800000}},\"parts\":[{\"type\":\"text\",\"text\":\"slow\"}]},"
+      "{\"info\":{\"id\":\"msg_a2\",\"sessionID\":\"ses_q\",\"role\":\"assistant\","
+      "\"parentID\":\"msg_u2\",\"modelID\":\"scripted\",\"cost\":0,\"tokens\":{\"input\":0,"
+      "\"output\":0,\"reasoning\":0,\"cache\":{\"read\":0,\"write\":0}},\"time\":{\"created\":"
+      "1796499800100,\"completed\":1796499803400},\"error\":{\"name\":\"MessageAbortedError\","
+      "\"data\":{\"message\":\"Aborted\"}}},\"parts\":[{\"type\":\"step-start\"},{\"type\":"
+      "\"text\",\"text\":\"This is a slow answer. This \",\"time\":{\"start\":1796499801000}}]}]}";
+  state *st = state_new(NULL);
+  collected c = {0};
+  reconcile_result r;
+  CHECK_INT(run(st, &all_on, payload, &c, &r), 0);
+  CHECK_INT(c.len, 4);
+  span *answered = NULL, *streaming = NULL, *t1 = NULL, *t2 = NULL;
+  for (size_t i = 0; i < c.len; i++) {
+    const char *meta = attr_s(c.items[i], "metadata");
+    bool one = meta && strstr(meta, "msg_u1") != NULL, llm = strcmp(c.items[i]->name, "Turn") != 0;
+    if (llm && meta && strstr(meta, "msg_a1")) answered = c.items[i];
+    if (llm && meta && strstr(meta, "msg_a2")) streaming = c.items[i];
+    if (!llm && one) t1 = c.items[i];
+    if (!llm && !one) t2 = c.items[i];
+  }
+  /* the complete answer: OK, ending when the answer did, not at the quit */
+  CHECK(answered && answered->status != SPAN_STATUS_ERROR);
+  CHECK(answered && answered->end_ns == 1796499737882ULL * 1000000ULL);
+  CHECK(answered && answered->n_events == 0);
+  CHECK(t1 && t1->status != SPAN_STATUS_ERROR);
+  /* aborted while it streamed: an error, as before */
+  CHECK(streaming && streaming->status == SPAN_STATUS_ERROR);
+  CHECK(t2 && t2->status == SPAN_STATUS_ERROR && t2->status_message &&
+        strcmp(t2->status_message, "MessageAbortedError") == 0);
   collected_clear(&c);
   state_free(st);
 }
@@ -1235,6 +1293,7 @@ int main(void) {
   RUN(test_abandoned_close_ends_an_open_turn_as_interrupted);
   RUN(test_abandoned_close_sends_the_turn_of_a_complete_answer_once);
   RUN(test_abandoned_close_of_an_answer_stored_whole_is_no_error);
+  RUN(test_an_abort_stamped_on_a_complete_answer_is_no_error);
   RUN(test_a_turn_that_continues_after_an_abandoned_close_keeps_its_root);
   RUN(test_abandoned_close_of_a_turn_without_a_model_call);
   RUN(test_abandoned_close_ends_a_running_subagent_inside_its_turn);

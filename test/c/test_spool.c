@@ -358,10 +358,10 @@ static void test_files_are_private(void) {
   char paths[4][1024];
   spool_files(paths, 4);
   struct stat sb;
-  CHECK(stat(paths[0], &sb) == 0 && (sb.st_mode & 0777) == 0600);
+  CHECK(stat(paths[0], &sb) == 0 && MODE_IS(sb.st_mode, 0600));
   char *slash = strrchr(paths[0], '/');
   *slash = 0;
-  CHECK(stat(paths[0], &sb) == 0 && (sb.st_mode & 0777) == 0700);
+  CHECK(stat(paths[0], &sb) == 0 && MODE_IS(sb.st_mode, 0700));
   spool_close(sp);
 }
 
@@ -570,6 +570,12 @@ static void test_spans_dropped_for_space_are_never_restored(void) {
 }
 
 static void test_a_removed_spool_directory_is_created_again(void) {
+  /* wine 8: a file open here cannot be removed by name (no POSIX-semantics delete), so neither
+   * can its directory; NTFS can (docs/platforms.md) */
+  if (getenv("OAT_TEST_WINE")) {
+    fprintf(stderr, "  not checked under wine (no POSIX-semantics delete)\n");
+    return;
+  }
   fresh_root();
   queue *q = queue_new(1 << 20);
   attach(q, spool_open(root, true), NULL, NULL);

@@ -399,7 +399,35 @@ static void test_handed_marks_reach_the_file_only_when_recorded(void) {
   state_free(a);
 }
 
+/* The greatest anchor key of a session is kept, marked here or read back by another state
+ * (another process): a count continues from it without listing the keys. */
+static void test_the_greatest_anchor_of_a_session_is_remembered(void) {
+  fresh_dir();
+  state *a = state_new(dir);
+  CHECK(state_anchor(a, "ses_1") == NULL);
+  mark_and_commit(a, "ses_1", STATE_ANCHOR_PREFIX "msg_2#2");
+  mark_and_commit(a, "ses_1", STATE_ANCHOR_PREFIX "msg_1#1"); /* an older one changes nothing */
+  mark_and_commit(a, "ses_1", "turn:msg_3");
+  CHECK_STR(state_anchor(a, "ses_1"), STATE_ANCHOR_PREFIX "msg_2#2");
+  CHECK(state_anchor(a, "ses_2") == NULL);
+  state *b = state_new(dir);
+  state_begin(b, "ses_1");
+  CHECK_STR(state_anchor(b, "ses_1"), STATE_ANCHOR_PREFIX "msg_2#2");
+  state_commit(b);
+  mark_and_commit(a, "ses_1", STATE_ANCHOR_PREFIX "msg_3#3");
+  state_begin(b, "ses_1"); /* b reads what a appended since */
+  CHECK_STR(state_anchor(b, "ses_1"), STATE_ANCHOR_PREFIX "msg_3#3");
+  state_commit(b);
+  state_free(b);
+  state_free(a);
+  state *m = state_new(NULL); /* memory only */
+  mark_and_commit(m, "ses_1", STATE_ANCHOR_PREFIX "msg_9#9");
+  CHECK_STR(state_anchor(m, "ses_1"), STATE_ANCHOR_PREFIX "msg_9#9");
+  state_free(m);
+}
+
 int main(void) {
+  RUN(test_the_greatest_anchor_of_a_session_is_remembered);
   RUN(test_handed_marks_reach_the_file_only_when_recorded);
   RUN(test_marks_recorded_during_a_reconcile_are_still_seen);
   RUN(test_a_restart_remembers_what_was_sent);

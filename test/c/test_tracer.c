@@ -362,6 +362,72 @@ static void test_an_environment_handed_over_later_replaces_the_first(void) {
   home_remove(&h);
 }
 
+/* A closed turn of n model calls, each answering `bytes` of text: 1 + n spans. */
+static char *long_turn(size_t n, size_t bytes) {
+  char *text = malloc(bytes + 1);
+  for (size_t i = 0; i < bytes; i++) text[i] = (char)('a' + (i * 7 + i / 13) % 26);
+  text[bytes] = '\0';
+  json_t *messages = json_array();
+  json_array_append_new(messages,
+                        json_pack("{s:{s:s, s:s, s:s, s:{s:I}}, s:[{s:s, s:s}]}", "info", "id",
+                                  "msg_000000000001", "sessionID", "ses_long", "role", "user",
+                                  "time", "created", (json_int_t)1795480000000, "parts", "type",
+                                  "text", "text", "a long turn"));
+  for (size_t i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "msg_%012zu", i + 2);
+    json_t *info = json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:I}}", "id", id, "sessionID",
+                             "ses_long", "role", "assistant", "parentID", "msg_000000000001",
+                             "time", "created", (json_int_t)(1795480000000 + 10 * i + 1),
+                             "completed", (json_int_t)(1795480000000 + 10 * i + 9));
+    json_array_append_new(messages, json_pack("{s:o, s:[{s:s, s:s}]}", "info", info, "parts",
+                                              "type", "text", "text", text));
+  }
+  free(text);
+  json_t *payload =
+      json_pack("{s:s, s:s, s:o}", "type", "close", "sessionID", "ses_long", "messages", messages);
+  char *out = json_dumps(payload, JSON_COMPACT);
+  json_decref(payload);
+  return out;
+}
+
+/* A reconcile of more spans than one export batch goes over in units of one batch (tracer.c
+ * queue_batch), each written and sent on its own: every span arrives once, and each unit's
+ * marks reach the state, so the same payload after a restart sends nothing. */
+static void test_a_reconcile_larger_than_a_batch_is_sent_whole_and_once(void) {
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  home h;
+  home_new(&h);
+  char endpoint[96];
+  snprintf(endpoint, sizeof endpoint, "PHOENIX_ENDPOINT=http://127.0.0.1:%d", srv.port);
+  const char *env[] = {h.home_entry, endpoint, "ARIZE_SPOOL_FSYNC=false", NULL};
+  const size_t calls = 700; /* 701 spans of about 9 KB: over the batch's span and byte limits */
+  char *payload = long_turn(calls, 8000);
+  tracer *t = tracer_open(env, "1.2.3");
+  reconcile_result r;
+  CHECK_INT(tracer_reconcile(t, payload, strlen(payload), &r), 0);
+  CHECK_INT(r.spans, calls + 1);
+  exporter_counts c;
+  tracer_flush(t, 4 * WAIT_MS, &c);
+  CHECK_INT(c.exported, calls + 1);
+  CHECK_INT(c.pending, 0);
+  tracer_shutdown(t, WAIT_MS);
+  tracer_free(t);
+  CHECK_INT(server_spans(&srv), calls + 1);
+  size_t requests = server_requests(&srv);
+  CHECK(requests >= 2);
+
+  t = tracer_open(env, "1.2.3"); /* restarted: every unit's marks were recorded */
+  CHECK_INT(tracer_reconcile(t, payload, strlen(payload), &r), 0);
+  CHECK_INT(r.spans, 0);
+  tracer_free(t);
+  CHECK_INT(server_requests(&srv), requests);
+  free(payload);
+  server_free(&srv);
+  home_remove(&h);
+}
+
 int main(void) {
   RUN(test_fixture_spans_reach_phoenix_with_the_project_header);
   RUN(test_disabled_tracing_sends_nothing_and_says_so_once);
@@ -370,6 +436,7 @@ int main(void) {
   RUN(test_config_file_edit_is_picked_up_without_restart);
   RUN(test_restart_with_the_same_home_sends_nothing_new);
   RUN(test_an_environment_handed_over_later_replaces_the_first);
+  RUN(test_a_reconcile_larger_than_a_batch_is_sent_whole_and_once);
   log_close();
   return check_done();
 }

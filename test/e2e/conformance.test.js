@@ -13,6 +13,7 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const http = require('node:http');
 const path = require('node:path');
 const zlib = require('node:zlib');
@@ -67,6 +68,10 @@ const CONVENTIONS = new Map([
   [SC.TOOL_PARAMETERS, STRING],
   [SC.TOOL_ID, STRING],
   [SC.TOOL_CALL_ID, STRING],
+  [SC.GRAPH_NODE_ID, STRING],
+  [SC.GRAPH_NODE_NAME, STRING],
+  [SC.GRAPH_NODE_PARENT_ID, STRING],
+  [SC.LLM_INVOCATION_PARAMETERS, STRING], // live: chat.params
 ]);
 
 // Inside llm.input_messages.N. / llm.output_messages.N.
@@ -79,6 +84,7 @@ const MESSAGE_KEYS = new Map([
 const CONTENT_KEYS = new Map([
   [SC.MESSAGE_CONTENT_TYPE, STRING],
   [SC.MESSAGE_CONTENT_TEXT, STRING],
+  [`${SC.MESSAGE_CONTENT_IMAGE}.${SC.IMAGE_URL}`, STRING],
 ]);
 const TOOL_CALL_KEYS = new Map([
   [SC.TOOL_CALL_ID, STRING],
@@ -89,6 +95,19 @@ const TOOL_CALL_KEYS = new Map([
 // Ours, not in the conventions: the explicit allow-list. A new key must be added here on
 // purpose (and documented in the README's span table).
 const CUSTOM = new Map([
+  ['arize.project.name', STRING], // Arize's own harness tracing puts it on each span
+  ['opencode.session.id', STRING], // a subagent's own session (session.id is the root's)
+  ['opencode.llm.input_messages.omitted', INT],
+  ['opencode.tool.title', STRING],
+  ['opencode.tool.invalid', BOOL],
+  ['opencode.turn.compaction.llm_calls', INT],
+  ['opencode.turn.compaction.token_count.prompt', INT],
+  ['opencode.turn.compaction.token_count.completion', INT],
+  ['opencode.turn.compaction.token_count.total', INT],
+  ['opencode.turn.compaction.token_count.cache_read', INT],
+  ['opencode.turn.compaction.token_count.cache_write', INT],
+  ['opencode.turn.compaction.token_count.reasoning', INT],
+  ['opencode.turn.compaction.cost.total', DOUBLE],
   ['tool.command', STRING],
   ['tool.file_path', STRING],
   ['tool.query', STRING],
@@ -107,22 +126,45 @@ const CUSTOM = new Map([
   ['opencode.turn.cost.total', DOUBLE],
   ['opencode.time.clamped', BOOL],
   ['opencode.redactions', INT], // how many secrets the span's strings had replaced by markers
+  // the live signals (native/live.c, docs/spans.md "Live signals")
+  ['opencode.llm.retries', INT],
+  ['opencode.turn.retries', INT],
+  ['opencode.turn.permission_wait_ms', INT],
+  ['opencode.turn.command', STRING],
+  ['opencode.turn.command.arguments', STRING],
+  ['opencode.turn.files_changed', INT],
+  ['opencode.turn.lines_added', INT],
+  ['opencode.turn.lines_removed', INT],
+  ['opencode.turn.files', STRING],
+  ['opencode.turn.todos', STRING],
 ]);
-// Event attributes: OpenTelemetry's exception convention.
+// Event attributes: OpenTelemetry's exception convention, and the live signals' events
+// (opencode.retry, opencode.permission.asked / .replied).
 const EVENT_KEYS = new Map([
   ['exception.type', STRING],
   ['exception.message', STRING],
+  ['opencode.retry.attempt', INT],
+  ['opencode.retry.message', STRING],
+  ['opencode.retry.wait_ms', INT],
+  ['http.response.status_code', INT],
+  ['opencode.permission.type', STRING],
+  ['opencode.permission.patterns', STRING],
+  ['opencode.permission.reply', STRING],
+  ['opencode.permission.wait_ms', INT],
 ]);
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const MESSAGE_RE = new RegExp(`^(${escape(SC.LLM_INPUT_MESSAGES)}|${escape(SC.LLM_OUTPUT_MESSAGES)})\\.(\\d+)\\.(.+)$`);
 const CONTENTS_RE = new RegExp(`^${escape(SC.MESSAGE_CONTENTS)}\\.(\\d+)\\.(.+)$`);
 const TOOL_CALLS_RE = new RegExp(`^${escape(SC.MESSAGE_TOOL_CALLS)}\\.(\\d+)\\.(.+)$`);
+// llm.tools.N.tool.json_schema: the tools a model call was offered (live: tool.definition)
+const LLM_TOOLS_RE = new RegExp(`^${escape(SC.LLM_TOOLS)}\\.\\d+\\.${escape(SC.TOOL_JSON_SCHEMA)}$`);
 
 /** The value type a key must have, or undefined when the key is neither a convention nor ours. */
 function expectedType(key) {
   if (CONVENTIONS.has(key)) return CONVENTIONS.get(key);
   if (CUSTOM.has(key)) return CUSTOM.get(key);
+  if (LLM_TOOLS_RE.test(key)) return STRING;
   const m = MESSAGE_RE.exec(key);
   if (!m) return undefined;
   const rest = m[3];
@@ -257,7 +299,11 @@ function violations({ span, resource }) {
   }
   for (const [key, a] of Object.entries(attrs)) {
     const jsonObject =
-      key === SC.TOOL_PARAMETERS || key === SC.METADATA || key.endsWith(`.${SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON}`);
+      key === SC.TOOL_PARAMETERS ||
+      key === SC.METADATA ||
+      key === SC.LLM_INVOCATION_PARAMETERS ||
+      LLM_TOOLS_RE.test(key) ||
+      key.endsWith(`.${SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON}`);
     if (jsonObject && a.type === STRING && !isJsonObject(a.value)) out.push(`${where}: ${key} is not a JSON object`);
   }
   // a message is text-only (message.content) or multi-part (message.contents.N), never both
@@ -275,7 +321,7 @@ function violations({ span, resource }) {
     if (e.content && e.contents) out.push(`${where}: ${id} has both message.content and message.contents`);
   for (const event of span.events || []) {
     for (const [key, { type }] of Object.entries(attributesOf(event.attributes))) {
-      if (!EVENT_KEYS.has(key)) out.push(`${where}: event ${event.name}: ${key} is not an exception attribute`);
+      if (!EVENT_KEYS.has(key)) out.push(`${where}: event ${event.name}: ${key} is not an event attribute of the list`);
       else if (EVENT_KEYS.get(key) !== type) out.push(`${where}: event ${event.name}: ${key} is ${type}`);
     }
   }
@@ -298,13 +344,21 @@ describe('conformance of what the real OpenCode run sends', () => {
     decoded = [],
     Request;
   const runs = [];
-  // Three sessions: everything logged; tool details, content and prompts redacted; and
-  // OpenInference's own masking (OPENINFERENCE_HIDE_INPUTS/_OUTPUTS).
+  // Four sessions: everything logged, a small input-messages budget; tool details, content and
+  // prompts redacted; OpenInference's own masking (OPENINFERENCE_HIDE_INPUTS/_OUTPUTS); and a
+  // turn OpenCode compacts on the way (its model call reports more than the context holds).
+  // Each prompt comes with a text file and an image attached.
   const SESSIONS = {
-    FULL: {},
+    FULL: { ARIZE_MAX_INPUT_MESSAGES_BYTES: '1024' },
     REDACTED: { ARIZE_LOG_TOOL_DETAILS: 'false', ARIZE_LOG_TOOL_CONTENT: 'false', ARIZE_LOG_PROMPTS: 'false' },
     HIDDEN: { OPENINFERENCE_HIDE_INPUTS: 'true', OPENINFERENCE_HIDE_OUTPUTS: 'true' },
+    COMPACT: {},
   };
+  // a 2x2 PNG
+  const PNG = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEklEQVR4nGP4z8DAAMIM/4EAAB/uBfsL2WiLAAAAAElFTkSuQmCC',
+    'base64',
+  );
 
   before(async () => {
     Request = loadRequestType();
@@ -324,6 +378,7 @@ describe('conformance of what the real OpenCode run sends', () => {
           { tool: 'read', args: { filePath: path.join(oc.project, 'missing.txt') } },
         ],
       },
+      { tool: 'no_such_tool', args: { x: 1 } }, // OpenCode answers with its `invalid` tool
       {
         tool: 'task',
         args: { description: 'Child task', prompt: `CHILD_${marker}: echo and report`, subagent_type: 'general' },
@@ -340,23 +395,38 @@ describe('conformance of what the real OpenCode run sends', () => {
       tarball: packed.tarball,
       modelURL: model.baseURL,
       receiverURL: receiver.url,
+      files: { 'notes.txt': 'Remember: the build needs make.\n', 'pixel.png': PNG },
     });
-    model.play({ scripts: Object.fromEntries(Object.keys(SESSIONS).map((k) => [k, steps(k)])) });
+    // a model that takes images, with a context a step can overflow
+    const config = JSON.parse(fs.readFileSync(path.join(oc.project, 'opencode.json'), 'utf8'));
+    Object.assign(config.provider.mock.models.scripted, {
+      attachment: true,
+      modalities: { input: ['text', 'image'], output: ['text'] },
+      limit: { context: 8000, output: 1000 },
+    });
+    fs.writeFileSync(path.join(oc.project, 'opencode.json'), JSON.stringify(config, null, 2));
+    const scripts = Object.fromEntries(Object.keys(SESSIONS).map((k) => [k, steps(k)]));
+    scripts.COMPACT = [{ text: 'A long answer.', usage: { prompt: 7900, completion: 50 } }, { text: 'Continued.' }];
+    model.play({ scripts });
     // The core of these sources: a source build when there is one (as test/helpers/run.js
     // does), else the bundled prebuild the tarball carries.
     const core = fs.existsSync(h.BUILT_ADDON) ? { ARIZE_TRACING_NATIVE: h.BUILT_ADDON } : {};
     for (const [marker, env] of Object.entries(SESSIONS)) {
-      const r = await h.runOpenCode(oc, ['run', `${marker}: run the scripted tools`], {
-        timeoutMs: RUN_TIMEOUT_MS,
-        env: { ...core, ...env },
-      });
+      const r = await h.runOpenCode(
+        oc,
+        ['run', `${marker}: run the scripted tools`, '-f', 'notes.txt', '-f', 'pixel.png'],
+        {
+          timeoutMs: RUN_TIMEOUT_MS,
+          env: { ...core, ...env },
+        },
+      );
       r.label = marker;
       runs.push(r);
     }
     // the runs flush at exit (dispose); give a late request a moment
     const turns = () =>
       receiver.bodies.flatMap((b) => decodeRequest(Request, b)).filter((x) => x.span.name === 'Turn').length;
-    for (let waited = 0; turns() < 3 && waited < 15000; waited += 200) await new Promise((r) => setTimeout(r, 200));
+    for (let waited = 0; turns() < 4 && waited < 15000; waited += 200) await new Promise((r) => setTimeout(r, 200));
     decoded = receiver.bodies.flatMap((b) => decodeRequest(Request, b));
   });
   after(async () => {
@@ -366,7 +436,7 @@ describe('conformance of what the real OpenCode run sends', () => {
     if (packed) fs.rmSync(packed.dir, { recursive: true, force: true });
   });
 
-  test('the three runs finish and send every turn', () => {
+  test('the four runs finish and send every turn', () => {
     for (const r of runs)
       assert.equal(
         r.code,
@@ -374,7 +444,7 @@ describe('conformance of what the real OpenCode run sends', () => {
         `${r.label} exited ${r.code}${r.timedOut ? ' (timed out)' : ''}\n${r.stderr.slice(-2000)}`,
       );
     const turns = decoded.filter((x) => x.span.name === 'Turn');
-    assert.equal(turns.length, 3, `Turn spans: ${turns.length} of ${decoded.length} spans`);
+    assert.equal(turns.length, 4, `Turn spans: ${turns.length} of ${decoded.length} spans`);
     for (const kind of ['CHAIN', 'LLM', 'TOOL', 'AGENT'])
       assert.ok(
         decoded.some((x) => attributesOf(x.span.attributes)[SC.OPENINFERENCE_SPAN_KIND]?.value === kind),
@@ -386,6 +456,60 @@ describe('conformance of what the real OpenCode run sends', () => {
     assert.ok(decoded.length > 0, 'nothing was decoded');
     const problems = [...new Set(decoded.flatMap(violations))];
     assert.deepEqual(problems, []);
+  });
+
+  test('the run holds every key of the list this file keeps, besides those of rare failures', () => {
+    const emitted = new Set(decoded.flatMap((x) => Object.keys(attributesOf(x.span.attributes))));
+    const general = (k) =>
+      k.replace(/^(llm\.(input|output)_messages)\.\d+\./, '$1.N.').replace(/\.(contents|tool_calls)\.\d+\./, '.$1.N.');
+    const shapes = new Set([...emitted].map(general));
+    // a clamped clock, a provider's HTTP status, the query and url tools, a secret in the
+    // content are not in this run; nor are a slash command, an edit or a todo list
+    // (test/e2e/live.test.js drives those through the real OpenCode)
+    const rare = new Set([
+      'opencode.time.clamped',
+      'http.response.status_code',
+      'tool.query',
+      'tool.url',
+      'opencode.redactions',
+      'opencode.turn.command',
+      'opencode.turn.command.arguments',
+      'opencode.turn.files_changed',
+      'opencode.turn.lines_added',
+      'opencode.turn.lines_removed',
+      'opencode.turn.files',
+      'opencode.turn.todos',
+    ]);
+    const missing = [...CUSTOM.keys()].filter((k) => !rare.has(k) && !emitted.has(k));
+    assert.deepEqual(missing, [], 'keys of the list the real run never sent');
+    for (const k of [
+      SC.GRAPH_NODE_ID,
+      SC.GRAPH_NODE_NAME,
+      SC.GRAPH_NODE_PARENT_ID,
+      'llm.input_messages.N.message.contents.N.message_content.image.image.url',
+      'llm.input_messages.N.message.tool_calls.N.tool_call.function.arguments',
+      'llm.output_messages.N.message.tool_calls.N.tool_call.function.name',
+      SC.LLM_INVOCATION_PARAMETERS,
+      `${SC.LLM_TOOLS}.0.${SC.TOOL_JSON_SCHEMA}`,
+      SC.TOOL_DESCRIPTION,
+    ])
+      assert.ok(shapes.has(k), `${k} in the real run`);
+  });
+
+  test("the Turn's context from the real OpenCode: version, title, number, directory, git", () => {
+    for (const x of decoded.filter((y) => y.span.name === 'Turn')) {
+      const meta = JSON.parse(attributesOf(x.span.attributes)[SC.METADATA].value);
+      assert.equal(meta.opencode_version, h.OPENCODE_VERSION);
+      assert.equal(typeof meta.session_title, 'string');
+      assert.equal(meta.turn_number, 1);
+      assert.equal(meta.cwd, oc.project);
+      assert.match(meta.git.commit, /^[0-9a-f]{40}$/);
+      assert.equal(typeof meta.git.branch, 'string');
+      assert.equal(meta.host, os.hostname());
+      const res = attributesOf(x.resource.attributes);
+      assert.equal(res['service.version'].value, h.OPENCODE_VERSION);
+      assert.equal(res['host.name'].value, os.hostname());
+    }
   });
 
   test('redacted values keep JSON types honest, and masked ones drop their mime type', () => {

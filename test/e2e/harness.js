@@ -46,10 +46,12 @@ function missingPrerequisite() {
 /**
  * `npm pack` of this package, with the native core in it: a temp copy of exactly the files
  * npm would pack, plus the built addon as prebuilds/<platform>-<arch>/node.napi.node when the
- * checkout has no prebuild of its own (lib/native.js loads that path first).
+ * checkout has no prebuild of its own (lib/native.js loads that path first). `options.addon`:
+ * that core file in the package instead (a benchmark of a core whose prebuild is not made yet).
+ * @param {string} [outDir] @param {{addon?: string}} [options]
  * @returns {{tarball: string, dir: string, addon: string, files: string[]}}
  */
-function packPackage(outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-e2e-pack-'))) {
+function packPackage(outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-e2e-pack-')), options = {}) {
   const listing = JSON.parse(
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { ...quiet, cwd: ROOT }),
   );
@@ -59,7 +61,11 @@ function packPackage(outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-e2e-p
     fs.copyFileSync(path.join(ROOT, f.path), path.join(copy, f.path));
   }
   let addon = path.join(ROOT, PREBUILD_REL);
-  if (!fs.existsSync(path.join(copy, PREBUILD_REL))) {
+  if (options.addon) {
+    fs.mkdirSync(path.dirname(path.join(copy, PREBUILD_REL)), { recursive: true });
+    fs.copyFileSync(options.addon, path.join(copy, PREBUILD_REL));
+    addon = options.addon;
+  } else if (!fs.existsSync(path.join(copy, PREBUILD_REL))) {
     if (!fs.existsSync(BUILT_ADDON)) throw new Error(`no native core to pack: run \`npm run build\` (${BUILT_ADDON})`);
     fs.mkdirSync(path.dirname(path.join(copy, PREBUILD_REL)), { recursive: true });
     fs.copyFileSync(BUILT_ADDON, path.join(copy, PREBUILD_REL));
@@ -300,6 +306,8 @@ module.exports = {
 // Reading what the receiver got.
 
 const kindOf = (s) => s.attributes['openinference.span.kind'];
+/** The session a span belongs to: a subagent's own (opencode.session.id), else session.id. */
+const ownSession = (s) => s.attributes['opencode.session.id'] ?? s.attributes['session.id'];
 const isTurn = (s) => kindOf(s) === 'CHAIN' && !s.parentSpanId;
 
 /** The spans with each span id once (the first copy received). */
@@ -385,6 +393,8 @@ function describeSpan(s) {
       .join(', ');
     bits.push(`tokens ${prompt ?? 0} in / ${completion ?? 0} out${extra ? ` (${extra})` : ''}`);
   }
+  const given = Object.keys(a).filter((k) => /^llm\.input_messages\.\d+\.message\.role$/.test(k)).length;
+  if (given) bits.push(`given ${given} message${given === 1 ? '' : 's'}`);
   const cost = a['llm.cost.total'] ?? a['opencode.turn.cost.total'];
   if (typeof cost === 'number' && cost > 0) bits.push(`$${cost.toFixed(6)}`);
   const detail = a['tool.command'] ?? a['tool.file_path'] ?? a['tool.query'] ?? a['tool.url'];
@@ -418,6 +428,7 @@ function formatTree(spans, { indent = '' } = {}) {
 }
 
 Object.assign(module.exports, {
+  ownSession,
   kindOf,
   isTurn,
   uniqueSpans,

@@ -301,7 +301,7 @@ describe('OpenCode end to end', () => {
       // Every span of the session or its subagent belongs to one of the two turns.
       const traces = new Set(turns.map((t) => t.traceId));
       const outside = ctx.unique.filter(
-        (s) => [mainSession, childSession].includes(s.attributes['session.id']) && !traces.has(s.traceId),
+        (s) => [mainSession, childSession].includes(h.ownSession(s)) && !traces.has(s.traceId),
       );
       assert.deepEqual(
         outside.map((s) => `${s.name} ${s.spanId} trace ${s.traceId}`),
@@ -333,16 +333,16 @@ describe('OpenCode end to end', () => {
         `tools per LLM call${context(ctx)}`,
       );
       for (const s of [turn, ...h.descendantsOf(ctx.unique, turn)].filter(
-        (x) => h.kindOf(x) !== 'AGENT' && x.attributes['session.id'] !== childSession,
+        (x) => h.kindOf(x) !== 'AGENT' && h.ownSession(x) !== childSession,
       ))
-        assert.equal(s.attributes['session.id'], mainSession, `${s.name} ${s.spanId} session.id`);
+        assert.equal(h.ownSession(s), mainSession, `${s.name} ${s.spanId} session.id`);
       assert.match(String(turn.attributes['output.value']), /All done/, 'the Turn output is the final answer');
     });
 
     test('tool attributes: tool.command for bash, tool.file_path for read and write', () => {
       const tools = h.descendantsOf(ctx.unique, turns[0] ?? {}).filter((s) => h.kindOf(s) === 'TOOL');
       const find = (name, pred) => tools.find((s) => s.attributes['tool.name'] === name && pred(s.attributes));
-      const bash = find('bash', (a) => a['session.id'] === mainSession);
+      const bash = find('bash', (a) => !a['opencode.session.id'] && a['session.id'] === mainSession);
       assert.ok(bash, `no bash TOOL span${context(ctx)}`);
       assert.equal(bash.attributes['tool.command'], 'echo hi');
       assert.ok(bash.attributes['tool_call.id'] || bash.attributes['tool.id'], 'bash span has no tool call id');
@@ -378,7 +378,7 @@ describe('OpenCode end to end', () => {
     test('token counts (prompt = input + cache, completion = output + reasoning) and cost', () => {
       const llmsOf = (session) =>
         ctx.unique
-          .filter((s) => h.kindOf(s) === 'LLM' && s.attributes['session.id'] === session)
+          .filter((s) => h.kindOf(s) === 'LLM' && h.ownSession(s) === session)
           .sort((a, b) => (a.startNs < b.startNs ? -1 : 1));
       const main = llmsOf(mainSession);
       const mainUsage = [usage.bash, usage.readWrite, usage.failingRead, usage.task, usage.final, usage.second];
@@ -399,7 +399,7 @@ describe('OpenCode end to end', () => {
         `children of the task span${context(ctx)}`,
       );
       const agent = below[0];
-      assert.equal(agent.attributes['session.id'], childSession, 'the AGENT span names the child session');
+      assert.equal(h.ownSession(agent), childSession, 'the AGENT span names the child session');
       assert.equal(agent.traceId, task.traceId);
       const llms = h.childrenOf(ctx.unique, agent);
       assert.deepEqual(
@@ -412,8 +412,11 @@ describe('OpenCode end to end', () => {
         childTools.map((s) => [h.kindOf(s), s.attributes['tool.name'], s.attributes['tool.command']]),
         [['TOOL', 'bash', 'echo from-child']],
       );
-      for (const s of [...llms, ...childTools])
-        assert.equal(s.attributes['session.id'], childSession, `${s.name} session.id`);
+      for (const s of [agent, ...llms, ...childTools]) {
+        assert.equal(h.ownSession(s), childSession, `${s.name} opencode.session.id`);
+        // a session's view holds its subagents' work: the root session.id on their spans too
+        assert.equal(s.attributes['session.id'], mainSession, `${s.name} session.id`);
+      }
       assert.deepEqual(h.childrenOf(ctx.unique, llms[1]), [], "the subagent's final answer has no tool spans");
     });
 

@@ -72,10 +72,10 @@ function backfill(ctx, args = []) {
 }
 
 const sessionOf = (model, label) => [...model.conversations.values()].find((c) => c.label.startsWith(label))?.key;
-const ofSession = (spans, id) => h.uniqueSpans(spans).filter((s) => s.attributes['session.id'] === id);
+const ofSession = (spans, id) => h.uniqueSpans(spans).filter((s) => h.ownSession(s) === id);
 const treeOf = (spans, ids) =>
   h.formatTree(
-    h.uniqueSpans(spans).filter((s) => ids.includes(s.attributes['session.id'])),
+    h.uniqueSpans(spans).filter((s) => ids.includes(h.ownSession(s))),
     { indent: '  ' },
   ) || '  (nothing)';
 const quiet = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -174,7 +174,7 @@ describe('history and interruptions with the real OpenCode', () => {
       const taskSpan = h.descendantsOf(spans, turns[0]).find((s) => s.attributes['tool.name'] === 'task');
       const agents = h.childrenOf(spans, taskSpan ?? {});
       assert.deepEqual(agents.map(h.kindOf), ['AGENT'], `the task call's children${show()}`);
-      assert.equal(agents[0].attributes['session.id'], child);
+      assert.equal(h.ownSession(agents[0]), child);
       assert.deepEqual(
         h
           .descendantsOf(spans, agents[0])
@@ -279,7 +279,7 @@ describe('history and interruptions with the real OpenCode', () => {
       assert.equal(next.code, 0, next.out.slice(-2000));
       const spans = ctx.receiver.spans();
       assert.deepEqual(ofSession(spans, fresh).map(h.kindOf).sort(), ['CHAIN', 'LLM'], show());
-      const others = h.uniqueSpans(spans).filter((s) => ![stalled, quick, fresh].includes(s.attributes['session.id']));
+      const others = h.uniqueSpans(spans).filter((s) => ![stalled, quick, fresh].includes(h.ownSession(s)));
       assert.equal(others.length, backfilled, `spans of the backfilled sessions changed${show()}`);
       assert.deepEqual(h.duplicateSpans(spans), [], show());
     });

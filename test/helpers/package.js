@@ -77,7 +77,8 @@ function userEnv(home, binDir, extra = {}) {
     if (/^(ARIZE_|PHOENIX_|OTEL_|OPENINFERENCE_|npm_|XDG_)/.test(k)) continue;
     env[k] = v;
   }
-  return Object.assign(env, { HOME: home, PATH: binDir }, extra);
+  // USERPROFILE: the home on Windows (the release workflow's Windows job)
+  return Object.assign(env, { HOME: home, USERPROFILE: home, PATH: binDir }, extra);
 }
 
 /** Runs a command; resolves {code, stdout, stderr} (never rejects on a non-zero exit). */

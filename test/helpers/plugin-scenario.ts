@@ -1,8 +1,9 @@
 // Loads plugin/arize-tracing.ts in real Bun, as OpenCode would, with a fake OpenCode client
 // that answers from recorded snapshots, and replays the recorded events that triggered them.
-// stdin: {"snapshots": "main-run/snapshots" | "synthetic": {messages, seed, childEvery},
+// stdin: {"snapshots": "main-run/snapshots" | "synthetic": {messages, seed, childEvery}
+//         | "local": "<capture>.json" (test/fixtures; its storage only, no event),
 //         "from": 0, "to": <all>, "replays": 1, "hostileClient": false, "ignore": [],
-//         "answers": "wrapped", "sweep": false, "waitMs": 0}
+//         "answers": "wrapped", "sweep": false, "waitMs": 0, "flushNeverAnswers": false}
 // sweep: the client also lists the sessions (with their time.updated) and their status, as
 // OpenCode does, so the plugin's start-up sweep can run; waitMs: how long to wait after the
 // events before dispose (the sweep starts 3 s after the plugin).
@@ -12,7 +13,7 @@ import { join } from "node:path"
 import { createRequire } from "node:module"
 
 const require = createRequire(import.meta.url)
-const { FIXTURES } = require("./fixtures.js")
+const { FIXTURES, LOCAL } = require("./fixtures.js")
 
 const program = JSON.parse(readFileSync(0, "utf8"))
 
@@ -22,7 +23,13 @@ const program = JSON.parse(readFileSync(0, "utf8"))
 // session is complete before the task call that started it ends.
 type Frame = { store: { session: any; messages: any[] }[]; event: any }
 const frames: Frame[] = []
-if (program.snapshots) {
+if (program.local) {
+  // a capture of the project's own (test/fixtures): OpenCode's storage holds it, as left
+  const snap = JSON.parse(readFileSync(join(LOCAL, program.local), "utf8"))
+  const store = [{ session: snap.session, messages: snap.messages }]
+  for (const child of snap.children ?? []) store.push({ session: child.session, messages: child.messages })
+  frames.push({ store, event: { type: "server.connected", properties: {} } })
+} else if (program.snapshots) {
   const dir = join(FIXTURES, program.snapshots)
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith(".json"))
@@ -100,6 +107,10 @@ const client = {
   },
   app: { log: ({ body }: any) => (logs.push(body), Promise.resolve({ data: true })) },
 }
+
+// flushNeverAnswers: the flush's promise never settles, as when OpenCode's exit delays Bun's
+// async-work completion: the plugin's exit bound must not depend on it.
+if (program.flushNeverAnswers) require("../../lib/index.js").flush = () => new Promise(() => {})
 
 const plugin = await import(join(import.meta.dir, "..", "..", "plugin", "arize-tracing.ts"))
 const exported = Object.entries(plugin)

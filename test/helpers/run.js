@@ -21,6 +21,8 @@ function cleanEnv(extra) {
   if (process.env.ARIZE_TRACING_NATIVE) env.ARIZE_TRACING_NATIVE = process.env.ARIZE_TRACING_NATIVE;
   if (!env.ARIZE_TRACING_NATIVE && fs.existsSync(path.join(ROOT, 'build/Release/arize_tracing.node')))
     env.ARIZE_TRACING_NATIVE = path.join(ROOT, 'build/Release/arize_tracing.node');
+  // on Windows the home is USERPROFILE (the core and os.homedir() read it first)
+  if (extra && extra.HOME) extra = { USERPROFILE: extra.HOME, ...extra };
   return Object.assign(env, extra);
 }
 

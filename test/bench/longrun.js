@@ -1,0 +1,531 @@
+'use strict';
+// The plugin's cost where users feel it: a long-running OpenCode. Users keep one TUI open for
+// hours; its server (`opencode serve`, what the TUI runs) is started once per run and driven
+// through its HTTP API like the TUI drives it (a prompt through POST /session/:id/message, the
+// event stream /event subscribed throughout), by the scripted model (test/model-server.js):
+// TURNS consecutive 4-call tool turns on one session of N messages (imported as overhead.js
+// imports them: copies of a recorded turn with ids unique to the run), without the plugin and
+// with it (installed from the packed tarball as a user installs it), alternating, RUNS runs.
+//
+// Per turn: the OpenCode process's CPU (user + sys from /proc/<pid>/stat, all its threads, ours
+// included; read when the turn is over and SETTLE ms have passed, so the plugin's work after
+// session.idle and its export count in the turn), wall time (prompt to session.idle), RSS
+// after the turn (/proc/<pid>/status). Inside the plugin (its ARIZE_TRACING_BENCH_TIMINGS
+// lines, plugin/index.mjs): per snapshot job, the time our code held OpenCode's thread (the
+// core's reconcile() included) apart from the time spent waiting on OpenCode's answers to our
+// reads; per turn, that summed with the event hook's own time, and the CPU of the core's own
+// threads (arize-writer, arize-export: /proc/<pid>/task). Start-up: the time from the
+// spawn of OpenCode to its first model request (the plugin loads in between), STARTS times
+// each way, alternating, on a new session.
+//
+// A benchmark: it prints figures and asserts nothing.
+//   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
+//                              [--native file.node | --tarball pkg.tgz] [--with-env K=V,...]
+//                              [--settle 400] [--json out.json]
+// --native: the core packed into the tarball instead of the checkout's prebuild (a branch
+// that changed native/ before its prebuild is made: build/Release/arize_tracing.node);
+// --tarball: a package packed before (another version of the plugin, to compare).
+// About 40 minutes on a quiet 2-core machine at the defaults.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
+const crypto = require('node:crypto');
+const { spawn, execFileSync } = require('node:child_process');
+const { startModelServer } = require('../model-server.js');
+const { decodeExportRequest } = require('../receiver.js');
+const h = require('../e2e/harness.js');
+const { longSession, importSession, seedTurn, SCRIPT } = require('./overhead.js');
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const RUNS = Number(option('--runs', '3'));
+const TURNS = Number(option('--turns', '30'));
+const SIZES = option('--sizes', '10,2000').split(',').map(Number);
+const STARTS = Number(option('--starts', '8'));
+const SETTLE_MS = Number(option('--settle', '400'));
+const RAW = args.includes('--raw');
+const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
+const TARBALL = option('--tarball', '') && path.resolve(option('--tarball', ''));
+const JSON_OUT = option('--json', '');
+const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
+const WITH_ENV = Object.fromEntries(
+  option('--with-env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+
+const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
+const p99 = (xs) =>
+  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] : NaN;
+const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The process, from /proc
+
+const TICK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU milliseconds (user + sys) of the process, all its threads, ended ones included. */
+function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
+}
+
+/** CPU milliseconds of the core's own threads (named arize-*: the spool writer, the exporter,
+ * a gzip helper while it lives), by name. */
+function coreThreadsMs(pid) {
+  const out = {};
+  let tasks = [];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      if (!comm.startsWith('arize-')) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[comm] = (out[comm] || 0) + ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+const threadsTotal = (t) => Object.values(t).reduce((a, b) => a + b, 0);
+
+/** Resident memory of the process, MiB. */
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenCode's server, driven like the TUI drives it
+
+/** `opencode serve` in the home's project; resolves once it listens. */
+function startServe(oc, env) {
+  const password = crypto.randomBytes(12).toString('hex');
+  const spawnedAt = Date.now();
+  const child = spawn(h.OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', '0'], {
+    cwd: oc.project,
+    env: { ...oc.env, PWD: oc.project, OPENCODE_SERVER_PASSWORD: password, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`opencode serve did not listen: ${out.slice(-500)}`)), 180000);
+    const read = (d) => {
+      out += d;
+      if (out.length > 65536) out = out.slice(-8192);
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout.off('data', read);
+      child.stderr.off('data', read);
+      child.stdout.resume();
+      child.stderr.resume();
+      const exited = new Promise((r) => child.on('exit', r));
+      resolve({
+        pid: child.pid,
+        url: m[1],
+        auth: 'Basic ' + Buffer.from(`opencode:${password}`).toString('base64'),
+        directory: oc.project,
+        spawnedAt,
+        listeningAt: Date.now(),
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 15000);
+          await exited;
+          clearTimeout(t);
+        },
+      });
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`opencode serve exited (${signal || code}): ${out.slice(-500)}`));
+    });
+  });
+}
+
+/** One API call; resolves with the parsed answer (or text). */
+async function call(server, method, route, body) {
+  const url = new URL(route, server.url);
+  url.searchParams.set('directory', server.directory);
+  const response = await fetch(url, {
+    method,
+    headers: { authorization: server.auth, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(600000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${route}: HTTP ${response.status} ${text.slice(0, 300)}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * The event stream, as the TUI holds it open. `idle(sessionID)` resolves at the next
+ * session.idle of that session.
+ */
+function subscribe(server) {
+  const waiters = [];
+  const counts = {};
+  const controller = new AbortController();
+  const url = new URL('/event', server.url);
+  url.searchParams.set('directory', server.directory);
+  const done = (async () => {
+    const response = await fetch(url, { headers: { authorization: server.auth }, signal: controller.signal });
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let i; (i = buffer.indexOf('\n\n')) >= 0; ) {
+        const block = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5))
+          .join('');
+        let event;
+        try {
+          event = JSON.parse(data);
+        } catch {
+          continue;
+        }
+        event = event && event.payload && event.payload.type ? event.payload : event;
+        counts[event.type] = (counts[event.type] || 0) + 1;
+        if (event.type !== 'session.idle') continue;
+        for (let k = waiters.length - 1; k >= 0; k--)
+          if (waiters[k].sessionID === event.properties?.sessionID) waiters.splice(k, 1)[0].resolve(Date.now());
+      }
+    }
+  })().catch(() => {});
+  return {
+    counts,
+    idle: (sessionID) => new Promise((resolve) => waiters.push({ sessionID, resolve })),
+    close() {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A sink for the spans: answers at once, keeps the bodies (decoded after the run), so its own
+// work takes as little as possible of the machine's two cores.
+
+async function startSink() {
+  const bodies = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push({ body: Buffer.concat(chunks), gzip: /gzip/i.test(req.headers['content-encoding'] || '') });
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': '0' });
+      res.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    spans() {
+      const zlib = require('node:zlib');
+      let n = 0;
+      for (const b of bodies) n += decodeExportRequest(b.gzip ? zlib.gunzipSync(b.body) : b.body).length;
+      return n;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections?.();
+      }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One long-running OpenCode
+
+const turnScript = (turns) => Array.from({ length: turns }, () => SCRIPT).flat();
+
+/** The plugin's lines in file (plugin/index.mjs benchMeter), or []. */
+function readTimings(file) {
+  try {
+    return fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * TURNS turns in one `opencode serve` on the session `id`. Returns the process's figures per
+ * turn, the time to its first model request, and the plugin's jobs per turn.
+ */
+async function longRun(oc, model, id, kind, label) {
+  const timings = path.join(oc.base, `timings-${label}.jsonl`);
+  fs.rmSync(timings, { force: true });
+  model.play({ script: turnScript(TURNS) });
+  model.requests.length = 0;
+  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...(kind === 'with' ? WITH_ENV : {}) });
+  const turns = [];
+  let events;
+  try {
+    for (let t = 0; t < TURNS; t++) {
+      const cpu0 = cpuMs(server.pid),
+        threads0 = threadsTotal(coreThreadsMs(server.pid));
+      const at0 = Date.now();
+      const w0 = performance.now();
+      const posted = call(server, 'POST', `/session/${id}/message`, {
+        parts: [{ type: 'text', text: `longrun turn ${t} (${label})` }],
+      });
+      // The first prompt goes out as soon as the server listens (the instance, plugins and all,
+      // starts with it); the event stream is opened beside it, as the TUI does.
+      if (t === 0) events = subscribe(server);
+      const idle = t === 0 ? null : events.idle(id);
+      await posted;
+      const firstRequest = t === 0 ? model.requests[0] : undefined;
+      if (idle) await Promise.race([idle, sleep(60000)]);
+      const wall = performance.now() - w0;
+      await sleep(SETTLE_MS);
+      turns.push({
+        cpu: cpuMs(server.pid) - cpu0,
+        coreThreads: threadsTotal(coreThreadsMs(server.pid)) - threads0,
+        wall,
+        rss: rssMiB(server.pid),
+        at0,
+        at1: Date.now(),
+      });
+      if (firstRequest)
+        Object.assign(turns[0], {
+          firstRequestMs: firstRequest.at - server.spawnedAt,
+          promptToRequestMs: firstRequest.at - at0,
+          listenMs: server.listeningAt - server.spawnedAt,
+        });
+      model.requests.length = 0; // their bodies grow with the session: keep none
+    }
+    // dispose runs the plugin's exit path (pending jobs, the flush) and writes its last line
+    await call(server, 'POST', '/instance/dispose').catch(() => {});
+  } finally {
+    await events?.close();
+    await server.stop();
+  }
+  await sleep(100);
+  const lines = readTimings(timings);
+  const jobs = lines.flatMap((l) => l.jobs ?? []);
+  // each job belongs to the turn during which it started; hook time to the turn of its line
+  for (const turn of turns) {
+    turn.jobs = jobs.filter((j) => j.at >= turn.at0 && j.at < turn.at1);
+    turn.hookMs = lines.filter((l) => l.at >= turn.at0 && l.at < turn.at1).reduce((n, l) => n + l.hookMs, 0);
+  }
+  const unexpected = model.unexpected.length;
+  model.unexpected.length = 0;
+  return { turns, lines, unexpected, events: events?.counts };
+}
+
+/** One start: spawn, a new session, one prompt; the time to the first model request. */
+async function oneStart(oc, model, kind, label) {
+  model.play({ script: SCRIPT });
+  model.requests.length = 0;
+  const server = await startServe(oc, kind === 'with' ? WITH_ENV : {});
+  try {
+    const session = await call(server, 'POST', '/session', {});
+    const promptAt = Date.now();
+    await call(server, 'POST', `/session/${session.id}/message`, {
+      parts: [{ type: 'text', text: `start ${label}` }],
+    });
+    const first = model.requests[0];
+    return {
+      firstRequestMs: first.at - server.spawnedAt,
+      promptToRequestMs: first.at - promptAt,
+      listenMs: server.listeningAt - server.spawnedAt,
+    };
+  } finally {
+    model.requests.length = 0;
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const missing = h.missingPrerequisite() || (process.platform !== 'linux' && 'it reads /proc (Linux only)');
+  if (missing) {
+    console.log(`long-running benchmark skipped: ${missing}`);
+    return;
+  }
+  const started = Date.now();
+  const { tarball } = TARBALL ? { tarball: TARBALL } : h.packPackage(undefined, NATIVE ? { addon: NATIVE } : {});
+  const sink = await startSink();
+  const model = await startModelServer({ script: SCRIPT });
+  const homes = {
+    without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url }),
+    with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: sink.url }),
+  };
+  const rows = [];
+  const starts = { without: [], with: [] };
+  const raw = [];
+  const progress = (text) => console.error(`  [${((Date.now() - started) / 60000).toFixed(1)} min] ${text}`);
+  try {
+    const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
+    for (const n of SIZES) {
+      const results = { without: [], with: [] };
+      for (let r = -1; r < RUNS; r++) {
+        // a first pair per size warms both homes (database, files) and is not counted
+        for (const kind of r % 2 ? ['with', 'without'] : ['without', 'with']) {
+          const oc = homes[kind];
+          const tag = `${n}L${r}${Date.now().toString(36)}`;
+          const session = longSession(seeds[kind], n, tag);
+          const id = await importSession(oc, session);
+          const out = await longRun(oc, model, id, kind, tag);
+          out.messages = session.messages.length;
+          if (r >= 0) results[kind].push(out);
+          progress(
+            `${n} messages, ${r < 0 ? 'warm-up' : `run ${r + 1}/${RUNS}`}, ${kind}: CPU/turn ${mean(out.turns.slice(FROM_TURN).map((t) => t.cpu)).toFixed(0)} ms` +
+              (out.unexpected ? ` (${out.unexpected} model calls beyond the script)` : ''),
+          );
+        }
+      }
+      rows.push(summarise(n, results));
+      raw.push({ n, results });
+    }
+    for (let i = 0; i < STARTS; i++)
+      for (const kind of i % 2 ? ['with', 'without'] : ['without', 'with'])
+        starts[kind].push(await oneStart(homes[kind], model, kind, `${i}${kind}`));
+    if (STARTS) progress(`${STARTS} starts each way done`);
+  } finally {
+    for (const oc of Object.values(homes)) oc.remove();
+    await model.close();
+  }
+  const spans = sink.spans();
+  await sink.close();
+  print(rows, starts, spans, started);
+  if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
+}
+
+/** Per size: medians over runs of each run's figures per turn. */
+function summarise(n, results) {
+  const perRun = (out) => {
+    const counted = out.turns.slice(FROM_TURN);
+    const rss = out.turns.map((t) => t.rss);
+    return {
+      cpu: mean(counted.map((t) => t.cpu)),
+      wall: mean(counted.map((t) => t.wall)),
+      rssGrowth: rss[rss.length - 1] - rss[Math.min(2, rss.length - 1)],
+      rssEnd: rss[rss.length - 1],
+      firstRequestMs: out.turns[0].firstRequestMs,
+    };
+  };
+  const side = (kind) => {
+    const runs = results[kind].map(perRun);
+    return {
+      runs,
+      cpu: median(runs.map((r) => r.cpu)),
+      wall: median(runs.map((r) => r.wall)),
+      rssGrowth: median(runs.map((r) => r.rssGrowth)),
+      rssEnd: median(runs.map((r) => r.rssEnd)),
+      firstRequestMs: median(runs.map((r) => r.firstRequestMs)),
+    };
+  };
+  const withTurns = results.with.flatMap((o) => o.turns);
+  const jobs = withTurns.flatMap((t) => t.jobs);
+  const turnOurs = withTurns.slice(0).map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
+  const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
+  const turnThreads = results.with.flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
+  return {
+    n: results.with[0]?.messages ?? n,
+    without: side('without'),
+    with: side('with'),
+    jobs: jobs.length,
+    jobsPerTurn: jobs.length / Math.max(1, withTurns.length),
+    oursMedian: median(jobs.map((j) => j.ours)),
+    oursP99: p99(jobs.map((j) => j.ours)),
+    coreMedian: median(jobs.map((j) => j.core)),
+    readMedian: median(jobs.map((j) => j.read)),
+    readP99: p99(jobs.map((j) => j.read)),
+    readsPerJob: mean(jobs.map((j) => j.reads)),
+    turnOurs: median(turnOurs),
+    turnRead: median(turnRead),
+    turnThreads: mean(turnThreads),
+    hookCalls: median(results.with.flatMap((o) => o.lines.map((l) => l.hookCalls))),
+  };
+}
+
+function print(rows, starts, spans, started) {
+  const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+  console.log(
+    `OpenCode ${h.OPENCODE_VERSION} serve, ${TURNS} consecutive 4-call tool turns per process, medians of ${RUNS} runs each way, alternating; CPU and wall per turn over turns ${FROM_TURN + 1}-${TURNS}`,
+  );
+  console.log(
+    `(${os.cpus().length} cores, load average ${load} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
+  );
+  console.log(
+    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
+  );
+  for (const r of rows) {
+    if (RAW)
+      for (const kind of ['without', 'with'])
+        console.error(
+          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')}`,
+        );
+    console.log(
+      `${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(19)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
+        ` ${f(r.without.wall).padStart(20)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
+        ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(r.with.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(r.with.rssEnd)}) |` +
+        ` ${f(r.oursMedian, 2)} ${f(r.oursP99, 2)} (${f(r.coreMedian, 2)}) | ${f(r.readMedian, 1)} ${f(r.readP99, 1)} (${f(r.readsPerJob, 2)}) |` +
+        ` ${f(r.turnOurs, 1)}, ${f(r.turnRead, 1)} (${f(r.jobsPerTurn, 1)} jobs, ${f(r.hookCalls)} events) | ${f(r.turnThreads, 1)}`,
+    );
+  }
+  if (starts.with.length) {
+    const s = (kind, key) => median(starts[kind].map((x) => x[key]));
+    console.log(
+      `\nstart-up, median of ${starts.with.length} starts each way (spawn -> first model request | spawn -> listening | prompt -> first model request), ms:` +
+        `\n  without ${f(s('without', 'firstRequestMs'))} | ${f(s('without', 'listenMs'))} | ${f(s('without', 'promptToRequestMs'))}` +
+        `\n  with    ${f(s('with', 'firstRequestMs'))} | ${f(s('with', 'listenMs'))} | ${f(s('with', 'promptToRequestMs'))}` +
+        `\n  difference ${f(s('with', 'firstRequestMs') - s('without', 'firstRequestMs'))} ms (prompt -> request: ${f(s('with', 'promptToRequestMs') - s('without', 'promptToRequestMs'))} ms)`,
+    );
+    if (RAW)
+      for (const kind of ['without', 'with'])
+        console.error(`  starts ${kind}: ${starts[kind].map((x) => f(x.firstRequestMs)).join(' ')}`);
+  }
+  for (const r of rows)
+    console.log(
+      `first model request of the long runs at ${r.n} messages (spawn -> request, median): without ${f(r.without.firstRequestMs)} ms, with ${f(r.with.firstRequestMs)} ms`,
+    );
+  console.log(`spans received: ${spans}`);
+}
+
+if (require.main === module)
+  main().catch((error) => {
+    console.error(error.stack || String(error));
+    process.exit(1);
+  });
