@@ -1109,11 +1109,12 @@ static void emit_llm(walk *w, const session_view *sv, size_t i, long u, const lo
   /* no cost field: unknown, which is not free */
   if (known > 0 && span_set_double(s, "llm.cost.total", cost) != 0) w->at.out_of_memory = true;
 
-  /* the system prompt is not in OpenCode's stored messages: the live signals pass it here */
-  llm_inputs(w, s, sv, i, u, owner, NULL, 0);
+  /* the system prompt is not in OpenCode's stored messages: the live signals pass it (the
+   * first input message, role system), when this process heard the call */
+  live_call call = {0};
+  bool live = live_llm(w, s, sv, (size_t)(m - sv->messages), &call);
+  llm_inputs(w, s, sv, i, u, owner, live ? call.system : NULL, live ? call.system_len : 0);
   llm_outputs(w, s, m);
-  live_call call;
-  live_llm(w, s, sv, (size_t)(m - sv->messages), &call);
 
   const char *compaction = compaction_kind(sv, i);
   json_t *meta = json_pack(

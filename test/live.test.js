@@ -186,6 +186,46 @@ test('a session error stored on no message ends its turn: the Turn is an ERROR w
   assert.equal(e.attributes['exception.message'], error.properties.error.data.message);
 });
 
+test('the system prompt OpenCode gave each model call is its first input message, role system, the history after it', async () => {
+  const c = capture('edit');
+  const requests = JSON.parse(fs.readFileSync(path.join(LIVE, 'edit', 'requests.json'), 'utf8')).filter(
+    (r) => r.kind === 'agent',
+  );
+  const { spans } = await replay('edit');
+  const llms = ofKind(spans, 'LLM');
+  assert.equal(llms.length, requests.length, 'one LLM span per request the model server got');
+  const prompts = c.hooks.filter((h) => h.hook === 'experimental.chat.system.transform' && h.input.model?.id);
+  llms.forEach((s, i) => {
+    assert.equal(s.attributes['llm.input_messages.0.message.role'], 'system');
+    const system = s.attributes['llm.input_messages.0.message.content'];
+    // what the model server received (the capture keeps its start) and what the hook gave
+    assert.ok(system.startsWith(requests[i].system[0]), `call ${i}: the system prompt the model got`);
+    assert.ok(
+      prompts.some((h) => h.output.system.join('\n') === system),
+      `call ${i}: the hook's prompt`,
+    );
+    assert.equal(s.attributes['llm.input_messages.1.message.role'], 'user');
+  });
+});
+
+test('a secret in the system prompt is redacted on the span, like any other string', async () => {
+  // built here, so no secret sits in the repository's text
+  const chars = 'aZ3kQ9xLm2Pw7VbN5tR8cY4dF6gH1jK0sUe';
+  const token = 'ghp_' + Array.from({ length: 36 }, (_, i) => chars[(i * 11 + 3) % 35]).join('');
+  const { spans } = await replay('edit', {}, { systemExtra: `The deploy token is ${token}.` });
+  const llms = ofKind(spans, 'LLM');
+  assert.ok(llms.length > 0);
+  for (const s of llms) {
+    const system = s.attributes['llm.input_messages.0.message.content'];
+    assert.match(system, /The deploy token is <redacted:github-token>\.$/);
+    assert.ok(s.attributes['opencode.redactions'] >= 1);
+  }
+  assert.ok(
+    !spans.some((s) => JSON.stringify(s, (k, v) => (typeof v === 'bigint' ? String(v) : v)).includes(token)),
+    'the token left in no span',
+  );
+});
+
 test('the privacy switches reach the live attributes', async () => {
   const { spans } = await replay('command', {
     ARIZE_LOG_PROMPTS: 'false',

@@ -375,6 +375,42 @@ static void test_a_turn_that_closes_without_the_answer_sends_the_call(void) {
   state_free(st);
 }
 
+/* The system prompt the hook gave each call: input message 0, role system, the history after it
+ * (the second call says it had the same one); a prompt, so the prompts switch hides it. */
+static void test_the_system_prompt_is_the_first_input_message(void) {
+  static const char *live =
+      "{\"sessions\":{\"ses_p\":{\"calls\":[{\"at\":1796500001150,\"user\":\"msg_u\",\"agent\":"
+      "\"build\",\"system\":\"You are a test agent.\"},{\"at\":1796500002050,\"user\":\"msg_u\","
+      "\"agent\":\"build\",\"systemSame\":true}]}}}";
+  for (int prompts = 1; prompts >= 0; prompts--) {
+    state *st = state_new(NULL);
+    live_store *ls = live_new();
+    collected c = {0};
+    char *p = turn_payload("close", live);
+    reconcile_options opt = {
+        .log_prompts = prompts, .log_tool_details = true, .log_tool_content = true};
+    reconcile_result r;
+    CHECK_INT(reconcile_json_live(st, &opt, ls, p, strlen(p), collect, &c, &r), 0);
+    free(p);
+    size_t llms = 0;
+    for (size_t i = 0; i < c.len; i++) {
+      const span *s = c.items[i];
+      if (strncmp(s->name, "LLM", 3) != 0) continue;
+      llms++;
+      CHECK_STR(attr_s(s, "llm.input_messages.0.message.role"), "system");
+      const char *system = attr_s(s, "llm.input_messages.0.message.content");
+      CHECK(system != NULL);
+      if (prompts) CHECK_STR(system, "You are a test agent.");
+      else CHECK(system && strstr(system, "<redacted") == system);
+      CHECK_STR(attr_s(s, "llm.input_messages.1.message.role"), "user");
+    }
+    CHECK_INT(llms, 2);
+    collected_clear(&c);
+    live_free(ls);
+    state_free(st);
+  }
+}
+
 static void test_without_live_signals_the_spans_are_as_before(void) {
   state *st = state_new(NULL);
   live_store *ls = live_new();
@@ -406,6 +442,7 @@ int main(void) {
   RUN(test_tool_definitions_are_kept_by_id);
   RUN(test_a_tool_call_waits_for_its_permission_answer);
   RUN(test_a_turn_that_closes_without_the_answer_sends_the_call);
+  RUN(test_the_system_prompt_is_the_first_input_message);
   RUN(test_without_live_signals_the_spans_are_as_before);
   return check_done();
 }

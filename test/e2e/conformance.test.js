@@ -496,6 +496,59 @@ describe('conformance of what the real OpenCode run sends', () => {
       assert.ok(shapes.has(k), `${k} in the real run`);
   });
 
+  test('the live signals of the real run: the system prompt first, the tools offered, the settings', () => {
+    const own = (x) => attributesOf(x.span.attributes);
+    // the runs went one after the other, in SESSIONS' order (a redacted prompt names no marker)
+    const turns = decoded
+      .filter((x) => x.span.name === 'Turn')
+      .sort((a, b) => (BigInt(a.span.start_time_unix_nano) < BigInt(b.span.start_time_unix_nano) ? -1 : 1));
+    const session = (marker) => {
+      const turn = turns[Object.keys(SESSIONS).indexOf(marker)];
+      assert.ok(turn, `the ${marker} turn`);
+      return decoded.filter((x) => x.span.trace_id === turn.span.trace_id);
+    };
+    const llms = (spans) => spans.filter((x) => own(x)[SC.OPENINFERENCE_SPAN_KIND]?.value === 'LLM');
+    const full = llms(session('FULL'));
+    assert.ok(full.length > 0);
+    full.sort((x, y) => (BigInt(x.span.start_time_unix_nano) < BigInt(y.span.start_time_unix_nano) ? -1 : 1));
+    // the first call was given the prompt; later ones, past this run's small budget, the newest
+    assert.equal(own(full[0])[`${SC.LLM_INPUT_MESSAGES}.1.${SC.MESSAGE_ROLE}`]?.value, 'user');
+    for (const x of full) {
+      const a = own(x);
+      // the system prompt is message 0 (OpenCode's own, which names the working directory)
+      assert.equal(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_ROLE}`]?.value, 'system');
+      assert.match(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_CONTENT}`].value, /opencode|OpenCode/);
+      assert.ok(['user', 'assistant', 'tool'].includes(a[`${SC.LLM_INPUT_MESSAGES}.1.${SC.MESSAGE_ROLE}`]?.value));
+      const params = JSON.parse(a[SC.LLM_INVOCATION_PARAMETERS].value);
+      assert.equal(typeof params, 'object');
+      const tools = Object.keys(a)
+        .filter((k) => LLM_TOOLS_RE.test(k))
+        .map((k) => JSON.parse(a[k].value).function.name);
+      if (JSON.parse(a[SC.METADATA].value).agent === 'general') assert.ok(tools.includes('bash'), tools.join());
+      else assert.ok(tools.includes('bash') && tools.includes('task'), tools.join());
+      assert.equal(a['opencode.llm.retries'].value, '0');
+    }
+    // a tool's description is its definition's, never OpenCode's title of the call
+    for (const x of session('FULL').filter((y) => own(y)[SC.OPENINFERENCE_SPAN_KIND]?.value === 'TOOL')) {
+      const a = own(x);
+      if (a[SC.TOOL_NAME].value === 'no_such_tool') continue; // no definition
+      assert.ok(a[SC.TOOL_DESCRIPTION]?.value.length > 40, `${a[SC.TOOL_NAME].value}: tool.description`);
+      assert.notEqual(a[SC.TOOL_DESCRIPTION].value, a['opencode.tool.title']?.value);
+    }
+    // prompts off: the system prompt is a prompt; the tools and settings are definitions
+    for (const x of llms(session('REDACTED'))) {
+      const a = own(x);
+      assert.equal(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_ROLE}`]?.value, 'system');
+      assert.match(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_CONTENT}`].value, /^<redacted/);
+      assert.ok(a[SC.LLM_INVOCATION_PARAMETERS] && a[`${SC.LLM_TOOLS}.0.${SC.TOOL_JSON_SCHEMA}`]);
+    }
+    // OPENINFERENCE_HIDE_INPUTS: no input messages, no tools
+    for (const x of llms(session('HIDDEN')))
+      assert.ok(
+        !Object.keys(own(x)).some((k) => k.startsWith(`${SC.LLM_TOOLS}.`) || k.startsWith(`${SC.LLM_INPUT_MESSAGES}.`)),
+      );
+  });
+
   test("the Turn's context from the real OpenCode: version, title, number, directory, git", () => {
     for (const x of decoded.filter((y) => y.span.name === 'Turn')) {
       const meta = JSON.parse(attributesOf(x.span.attributes)[SC.METADATA].value);

@@ -22,6 +22,8 @@ const prerequisite = h.missingPrerequisite();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ms = (ns) => Number(BigInt(ns) / 1000000n);
 const kind = (s) => s.attributes['openinference.span.kind'];
+// the session a span's work was done in: a subagent's own (session.id is the root's on every span)
+const ownSession = (s) => s.attributes['opencode.session.id'] ?? s.attributes['session.id'];
 const events = (s, name) => s.events.filter((e) => e.name === name);
 const toolNames = (s) =>
   Object.keys(s.attributes)
@@ -252,12 +254,12 @@ describe('live signals of the real OpenCode on the spans', () => {
     assert.ok(llms.length >= 10, `${llms.length} model calls with tools`);
     const agentCalls = model.requests.filter((r) => r.kind.startsWith('agent') && r.body);
     for (const s of llms) {
-      const sent = agentCalls.find((r) => r.conversation === s.attributes['session.id']).body;
+      const sent = agentCalls.find((r) => r.conversation === ownSession(s)).body;
       const tools = toolNames(s);
       assert.deepEqual(
         tools.map((t) => t.name),
         sent.tools.map((t) => t.function.name),
-        `the tools of ${s.name} in ${s.attributes['session.id']}`,
+        `the tools of ${s.name} in ${ownSession(s)}`,
       );
       for (const [i, t] of tools.entries()) {
         // task's description: OpenCode appends the agents it may start after the definition
@@ -267,11 +269,14 @@ describe('live signals of the real OpenCode on the spans', () => {
       }
       const params = JSON.parse(s.attributes['llm.invocation_parameters']);
       assert.equal(params.maxOutputTokens, sent.max_tokens);
+      // the system prompt the model got is the span's first input message
+      assert.equal(s.attributes['llm.input_messages.0.message.role'], 'system');
+      const system = s.attributes['llm.input_messages.0.message.content'];
+      const got = sent.messages.filter((m) => m.role === 'system').map((m) => m.content);
+      assert.ok(got.length > 0 && got.every((c) => system.includes(c)), `the system prompt of ${s.name}`);
     }
     const child = spans.find((s) => kind(s) === 'AGENT');
-    const childCall = llms.find(
-      (s) => s.attributes['session.id'] !== sessions['TASK:'] && s.parentSpanId === child.spanId,
-    );
+    const childCall = llms.find((s) => ownSession(s) !== sessions['TASK:'] && s.parentSpanId === child.spanId);
     assert.ok(childCall, 'the subagent has model calls with tools');
     assert.ok(!toolNames(childCall).some((t) => t.name === 'task'), 'a subagent is not offered task');
   });

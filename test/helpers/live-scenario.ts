@@ -4,7 +4,7 @@
 // delivered (not awaited), and a fake OpenCode client answers from what the events said so far
 // (message.updated, message.part.updated, session.created/updated), so the plugin reads what
 // OpenCode held at that moment. Date.now() answers the capture's time of each record.
-// stdin: {"scenario": "permission", "env": {...}}
+// stdin: {"scenario": "permission", "systemExtra"?: "text added to each system prompt"}
 // stdout: {"logs": [...], "status": {...}, "payloads": [{type, sessionID, live}], "hooks": [...]}
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -100,6 +100,9 @@ for (const r of records) {
     // the capture kept each message's info only
     if (r.hook === "experimental.chat.messages.transform")
       r.output = { messages: (r.output?.messages ?? []).map((m: any) => (m.info ? m : { info: m, parts: [] })) }
+    // a text the test adds to each system prompt (a secret, say), as an instruction file would
+    if (r.hook === "experimental.chat.system.transform" && program.systemExtra && Array.isArray(r.output?.system))
+      r.output.system.push(program.systemExtra)
     if (hook) await hook(r.input, r.output)
   } else {
     const event = { type: r.type, properties: r.properties }
