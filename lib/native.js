@@ -131,6 +131,9 @@ function fromRelease(key, tried) {
 
 function load() {
   const tried = [];
+  // a bundled core of this machine that needs a system library: installing it is the fix (a
+  // release binary is the same file, a build from source links the same library)
+  let needs = null;
   const keys = binary.platformKeys();
   const key = keys[0];
   const explicit = process.env.ARIZE_TRACING_NATIVE;
@@ -146,7 +149,9 @@ function load() {
     try {
       return { binding: fixedPrebuild(k), file };
     } catch (error) {
-      tried.push(`${file}: ${error.code === 'NO_PREBUILD' ? error.message : explain(error)}`);
+      const why = error.code === 'NO_PREBUILD' ? error.message : explain(error);
+      tried.push(`${file}: ${why}`);
+      needs = needs || /^the system library (\S+) is missing(?: \(install it: (.+)\))?$/.exec(why);
     }
   }
   try {
@@ -173,9 +178,11 @@ function load() {
   const error = new Error(
     `opencode-arize-tracing: cannot load its native core for ${keys.join(' or ')}.\n  tried:\n    ` +
       tried.join('\n    ') +
-      '\n  fix: `npx opencode-arize-tracing fetch-binary` downloads the release binary for this platform;' +
-      '\n  or build it from source (needs a C compiler, libcurl, jansson, libyaml and protobuf-c' +
-      ` development packages): npm run build --prefix "${root}"`,
+      (needs
+        ? `\n  fix: install ${needs[1]}${needs[2] ? ` (${needs[2]})` : ''}, then start again`
+        : '\n  fix: `npx opencode-arize-tracing fetch-binary` downloads the release binary for this platform;' +
+          '\n  or build it from source (needs a C compiler, libcurl, jansson, libyaml and protobuf-c' +
+          ` development packages): npm run build --prefix "${root}"`),
   );
   error.code = 'ARIZE_TRACING_NATIVE_LOAD';
   throw error;

@@ -1414,8 +1414,16 @@ static void parse_failed(loader *l, const yaml_parser_t *parser, const char *buf
     return;
   }
   /* libyaml's problem texts are fixed strings; they never quote the input. */
-  broken(l, "config %s: line %zu: %s", l->c->config_path, error_line(parser, buf),
-         parser->problem ? parser->problem : "invalid YAML");
+  const char *problem = parser->problem ? parser->problem : "invalid YAML";
+  size_t at = error_line(parser, buf);
+  /* A quote or a flow collection left open is found where the file ends: the line to fix is
+   * the one it opens on (libyaml's context mark). */
+  const char *context = parser->error == YAML_READER_ERROR ? NULL : parser->context;
+  if (context && (strstr(context, "quoted scalar") || strstr(context, "flow")) &&
+      parser->context_mark.line + 1 < at)
+    broken(l, "config %s: line %zu: %s: %s at line %zu", l->c->config_path,
+           parser->context_mark.line + 1, context, problem, at);
+  else broken(l, "config %s: line %zu: %s", l->c->config_path, at, problem);
 }
 
 /* True for events that carry an anchor ("&name") or are an alias ("*name"). */

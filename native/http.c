@@ -436,6 +436,12 @@ int http_post(const http_request *req, http_response *resp) {
   }
   curl_slist_free_all(headers);
   free(gz);
+  /* Cut off by http_abort (the exporter stopping at exit): libcurl says "Operation was aborted
+   * by an application callback" or a receive error on the shut socket, neither of which is
+   * what happened. */
+  if (result < 0 && req->abort_flag && __atomic_load_n(req->abort_flag, __ATOMIC_RELAXED))
+    http_set_error(resp, "no answer from the backend before tracing stopped: the request was cut "
+                         "off at exit");
   if (result < 0) {
     resp->status = 0;
     resp->retry_after_s = -1;

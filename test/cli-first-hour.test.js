@@ -166,7 +166,9 @@ test('status and doctor say what the exporter does with a refused answer, as the
       await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
       const log = fs.readFileSync(path.join(harness(home), 'logs', 'opencode.log'), 'utf8');
       const s = await run(home, ['status']);
-      assert.equal(s.code, 1, s.stdout);
+      // every span sent is lost, none waits: not working, not degraded
+      assert.equal(s.code, 2, s.stdout);
+      assert.match(s.stdout, /health: +not working \(exit code 2\)/);
       // the words of the core's table of outcome classes (native/retry.c), as the log says it
       assert.match(s.stdout, new RegExp(`state: +failing: .*HTTP ${code}.*; the spans: dropped, counted`));
       assert.match(s.stdout, new RegExp(`the spans: +HTTP ${code} \\(refused\\): dropped`));
@@ -478,6 +480,38 @@ test('uninstall lists what stays on disk and the one command that removes it', a
     assert.equal(fs.existsSync(path.join(harness(home), p)), false, p);
   assert.equal(fs.existsSync(path.join(home, '.cache', 'opencode', 'packages', `${NAME}@latest`)), false);
   assert.doesNotMatch((await run(home, ['uninstall'])).stdout, /left on disk/);
+});
+
+test('doctor says a backend that takes the connection and never answers did not answer, not "TimeoutError"', async () => {
+  const receiver = await startReceiver({ hang: () => true });
+  try {
+    const home = tempDir('oat-hour-home-');
+    await run(home, ['install', '--yes', '--backend', 'otlp', '--endpoint', receiver.tracesUrl]);
+    const r = await run(home, ['doctor']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAIL endpoint answers +http:\/\/127\.0\.0\.1:\d+\/v1\/traces: no answer within 10 s\n/);
+    assert.match(
+      r.stdout,
+      /fix \(endpoint answers\): .* did not answer within 10 s: check that the backend there is up/,
+    );
+    assert.doesNotMatch(r.stdout, /TimeoutError/);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("on Windows, the command that removes what uninstall leaves is PowerShell's, with whole paths", () => {
+  // rm -rf '~\.arize\...' (what uninstall printed on Windows) runs nowhere there: cmd and
+  // PowerShell have no rm -rf, and in a POSIX shell the quoted ~ and backslashes name nothing
+  const { removeCommand } = require(path.join(app, 'node_modules', NAME, 'lib', 'cli', 'uninstall.js'));
+  const home = "C:\\Users\\Jörg O'Brien \u2019山田";
+  const paths = [`${home}\\.arize\\harness\\spool\\opencode`, `${home}\\.arize\\harness\\logs\\opencode.log`];
+  assert.equal(
+    removeCommand(paths, 'win32'),
+    "Remove-Item -Recurse -Force -LiteralPath 'C:\\Users\\Jörg O''Brien \u2019\u2019山田\\.arize\\harness\\spool\\opencode', " +
+      "'C:\\Users\\Jörg O''Brien \u2019\u2019山田\\.arize\\harness\\logs\\opencode.log'",
+  );
+  assert.match(removeCommand(['/home/u/.arize/harness/logs/opencode.log'], 'linux'), /^rm -rf /);
 });
 
 test("backfill says what it is doing before OpenCode's server has started", async () => {

@@ -186,6 +186,13 @@ test('install --project registers the plugin in the project only, in a form that
   assert.equal(u.code, 0, u.stderr);
   assert.equal(JSON.parse(fs.readFileSync(conf, 'utf8')).plugin, undefined);
   assert.ok(fs.existsSync(configFile(home)), 'the config block stays: other projects use it');
+  // an entry in a file with comments is named for removal by hand, and nothing claims there is none
+  await run(home, ['install', '--project', '--yes'], { env, cwd: project });
+  fs.writeFileSync(conf, `{\n  "plugin": ["${NAME}"], // traced\n}\n`);
+  const byHand = await run(home, ['uninstall', '--project'], { cwd: project });
+  assert.equal(byHand.code, 0, byHand.stderr);
+  assert.match(byHand.stdout, /left .*opencode\.json: remove "opencode-arize-tracing" from its "plugin" list by hand/);
+  assert.doesNotMatch(byHand.stdout, /nothing to remove/);
 });
 
 function walk(dir) {

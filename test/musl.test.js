@@ -207,4 +207,8 @@ test('on musl without libcurl, the load fails with one line naming what to insta
     /prebuilds\/linux-x64-musl\/node\.napi\.node: the system library libcurl\.so\.4 is missing \(install it: apk add libcurl\)/,
   );
   assert.doesNotMatch(r.stdout, /prebuilds\/linux-x64\/node\.napi\.node/, 'the glibc core is not tried on musl');
+  // the fix is that library: fetch-binary answers "nothing to download" here (the package
+  // carries this core), and a build from source needs libcurl as well
+  assert.match(r.stdout, /\n  fix: install libcurl\.so\.4 \(apk add libcurl\), then start again/);
+  assert.doesNotMatch(r.stdout, /fetch-binary|npm run build/);
 });

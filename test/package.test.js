@@ -374,6 +374,28 @@ test('with no prebuild, no release binary and no build, the error names what was
   assert.match(out.stderr, /build it from source \(needs a C compiler/);
 });
 
+test('where no core loads, status still answers: no-core, exit code 2, and why (text and --json)', async () => {
+  // it failed instead, exit 1 with the loader's first line only, and --json printed nothing
+  const cli = path.join(app, 'node_modules', '.bin', NAME);
+  const env = userEnv(tempDir('oat-home-'), binDir, {
+    ARIZE_TRACING_PLATFORM: 'linux-riscv64',
+    npm_config_arch: 'riscv64',
+  });
+  const text = await runProcess(path.join(binDir, 'node'), [cli, 'status'], { env });
+  assert.equal(text.code, 2, text.stderr);
+  assert.match(
+    text.stdout,
+    /^state: +no-core: .*cannot load its native core for linux-riscv64: .*no prebuild bundled for linux-riscv64/m,
+  );
+  assert.match(text.stdout, /^health: +not working \(exit code 2\)$/m);
+  const json = await runProcess(path.join(binDir, 'node'), [cli, 'status', '--json'], { env });
+  assert.equal(json.code, 2, json.stderr);
+  const s = JSON.parse(json.stdout);
+  assert.equal(s.state, 'no-core');
+  assert.equal(s.exit_code, 2);
+  assert.equal(s.binary, null);
+});
+
 test(
   'a shared library the core needs but the system lacks is named as such',
   { skip: !hasCompiler() && 'no C compiler here' },

@@ -299,6 +299,16 @@ async function doctor(flags = {}) {
     }
     if (!check('endpoint answers', v.ok, v.detail, v.fix)) return finish();
   } catch (error) {
+    // a connection taken but never answered: AbortSignal.timeout's bare "TimeoutError" said nothing
+    if (error.name === 'TimeoutError') {
+      check(
+        'endpoint answers',
+        false,
+        `${s.backend.endpoint}: no answer within 10 s`,
+        `${s.backend.endpoint} did not answer within 10 s: check that the backend there is up and healthy, or correct the endpoint; a proxy or firewall may hold the connection`,
+      );
+      return finish();
+    }
     const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
     check(
       'endpoint answers',

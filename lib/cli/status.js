@@ -146,14 +146,17 @@ function headline(config, last, waiting, classes = outcomeClasses()) {
   return {
     state: 'failing',
     says: `the backend is not accepting spans: ${why}${ago}; ${cls ? `the spans: ${cls.effect}` : 'see the log'}`,
+    // an answer whose class keeps nothing (a 404, a 500): every span sent is lost, not waiting
+    dropping: Boolean(cls && cls.keeps === false),
   };
 }
 
 // Exit codes for scripts (documented in docs/troubleshooting.md): 0 healthy, 1 degraded (spans
-// wait, or the last export failed), 2 not working (nothing reaches the backend).
+// wait, or the last export failed and they are kept), 2 not working (nothing reaches the
+// backend, or what is sent is dropped).
 const NOT_WORKING = ['broken-config', 'no-backend', 'refused', 'moved', 'disabled', 'dry-run', 'no-core'];
-function health(state, waiting) {
-  if (NOT_WORKING.includes(state)) return { health: 'not working', exit_code: 2 };
+function health(state, waiting, dropping = false) {
+  if (NOT_WORKING.includes(state) || dropping) return { health: 'not working', exit_code: 2 };
   if (state === 'failing' || state === 'waiting' || waiting) return { health: 'degraded', exit_code: 1 };
   return { health: 'healthy', exit_code: 0 };
 }
@@ -190,8 +193,41 @@ function openCodeCore(regs) {
     if (typeof native.binding.configStatus !== 'function') throw new Error('an older core without configStatus');
     return { native, file: native.file, via: used ? used.via : null, root };
   } catch (error) {
-    return { native: null, file: null, via: used ? used.via : null, root, error: String(error.message).split('\n')[0] };
+    return { native: null, file: null, via: used ? used.via : null, root, error: loadError(error) };
   }
+}
+
+// The loader's error on one line: its first line and why each file failed (the missing system
+// library and its install command are there), without the generic fix lines.
+function loadError(error) {
+  const lines = String(error.message).split('\n');
+  const tried = [];
+  for (let i = lines.indexOf('  tried:') + 1; i > 0 && i < lines.length && /^ {4}\S/.test(lines[i]); i++)
+    tried.push(lines[i].trim());
+  return lines[0].replace(/\.$/, '') + (tried.length ? `: ${tried.join('; ')}` : '');
+}
+
+// What status can say when no core loads here, without the core's reading of the settings:
+// the default places, nothing about the backend.
+function corelessConfig() {
+  const dir = c.harnessDir();
+  return {
+    state: 'no-core',
+    reason: null,
+    backend: { target: 'unknown', endpoint: null, project: null },
+    config: {
+      path: c.configPath(),
+      warning: null,
+      broken: false,
+      unknown_keys: null,
+      log_file: path.join(dir, 'logs', 'opencode.log'),
+    },
+    exit_flush_ms: null,
+    settings: null,
+    redaction: null,
+    spool: { dir: path.join(dir, 'spool', 'opencode') },
+    state_dir: path.join(dir, 'state', 'opencode'),
+  };
 }
 
 /** Everything status shows, as one object (status --json prints it). */
@@ -200,8 +236,9 @@ function collect() {
   let core = openCodeCore(regs);
   // The core OpenCode would load does not load: the settings are still read with this copy's.
   const reader = core.native || (core.root !== c.ROOT ? openCodeCore([]).native : null);
-  if (!reader) throw new Error(`cannot load the native core: ${core.error}`);
-  const config = JSON.parse(reader.binding.configStatus());
+  // Neither loads (no core for this machine, a system library missing): status still answers,
+  // no-core (exit 2) with why, rather than failing.
+  const config = reader ? JSON.parse(reader.binding.configStatus()) : corelessConfig();
   const processes = readSpool(config.spool.dir);
   const total = processes.reduce(
     (t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }),
@@ -246,7 +283,7 @@ function collect() {
     this_copy: c.ROOT,
     state: head.state,
     headline: head.says,
-    ...health(head.state, total.spans > 0),
+    ...health(head.state, total.spans > 0, head.dropping),
     reason: config.reason,
     backend: config.backend,
     config: config.config,
@@ -277,11 +314,11 @@ function status(flags) {
     `opencode-arize-tracing ${s.version}`,
     `state:       ${s.state}: ${s.headline}`,
     `health:      ${s.health} (exit code ${s.exit_code})`,
-    `backend:     ${s.backend.target}${s.backend.endpoint ? `  ${s.backend.endpoint}` : ''}  project "${s.backend.project}"`,
+    `backend:     ${s.backend.target}${s.backend.endpoint ? `  ${s.backend.endpoint}` : ''}${s.backend.project != null ? `  project "${s.backend.project}"` : ' (no core loads here to read the settings)'}`,
     `binary:      ${s.binary ? c.tilde(s.binary) : 'does not load'}${s.binary_loaded_by ? ` (OpenCode loads it through ${s.binary_loaded_by})` : ' (this copy: no registration leads OpenCode to another)'}`,
     `config:      ${c.tilde(s.config.path)}${s.config.broken ? ' (broken: nothing in it is used)' : ''}${s.config.warning ? `\n  warning: ${s.config.warning}` : ''}${s.config.unknown_keys ? `\n  warning: ${s.config.unknown_keys}` : ''}`,
     `log:         ${c.tilde(s.config.log_file)}`,
-    `redaction:   ${require('./doctor.js').redactionSummary(s.redaction)}`,
+    `redaction:   ${s.redaction || s.binary ? require('./doctor.js').redactionSummary(s.redaction) : 'unknown (no core loads here)'}`,
     `plugin:      ${s.registrations.length ? s.registrations.map((r) => c.tilde(r.file) + (r.spec ? ` ("${r.spec}")` : '')).join(', ') : `not registered (run \`${c.selfCommand()} install\`)`}`,
   ];
   const live = s.spool.processes.filter((p) => p.live),

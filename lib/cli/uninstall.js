@@ -11,7 +11,8 @@ const cfg = require('./config-file.js');
 const reg = require('./registration.js');
 
 function uninstall(flags) {
-  let removed = 0;
+  let removed = 0,
+    left = 0; // what it names for the user to remove by hand
   const say = (line) => console.log(line);
   const regs = reg.findRegistrations().filter((r) => !flags.project || r.scope === 'project');
   const entryFiles = new Set();
@@ -23,6 +24,7 @@ function uninstall(flags) {
       removed++;
     } else if (r.kind === 'file') {
       say(`left ${c.tilde(r.file)}: it imports ${c.PKG.name} but was changed by hand; delete it to stop tracing`);
+      left++;
     } else if (!entryFiles.has(r.file)) {
       entryFiles.add(r.file);
       if (reg.removeEntry(r.file)) {
@@ -30,6 +32,7 @@ function uninstall(flags) {
         removed++;
       } else {
         say(`left ${c.tilde(r.file)}: remove "${r.spec}" from its "plugin" list by hand (the file is not plain JSON)`);
+        left++;
       }
     }
     // A package installed with npm next to the plugin file (the by-hand route of docs/install.md).
@@ -67,6 +70,7 @@ function uninstall(flags) {
       say(
         `left ${c.tilde(file)}: it ${/^(is|cannot) /.test(broken) ? broken : `cannot be parsed (${broken})`}; remove the harnesses.opencode keys install wrote (${cfg.KEYS.join(', ')}) by hand`,
       );
+      left++;
     } else if (cfg.hasOurBlock(file)) {
       cfg.writeConfig(null);
       const left = cfg.hasOurBlock(file);
@@ -82,7 +86,7 @@ function uninstall(flags) {
       removed++;
     }
   }
-  if (!removed)
+  if (!removed && !left)
     say('nothing to remove: no plugin file, opencode.json entry or backend settings of opencode-arize-tracing here');
   if (!flags.project) leftBehind(say);
 }
@@ -97,6 +101,15 @@ const shellPath = (p) => {
       ? `~/'${t.slice(2).replace(/'/g, "'\\''")}'`
       : `'${t.replace(/'/g, "'\\''")}'`;
 };
+
+// The one command that removes paths, in this platform's shell: on Windows PowerShell's (no
+// rm -rf there, and neither ~ nor a quoted '~\...' leads to the home). PowerShell takes the
+// typographic single quotes for ' too: each is doubled inside its literal strings.
+function removeCommand(paths, platform = process.platform) {
+  if (platform === 'win32')
+    return `Remove-Item -Recurse -Force -LiteralPath ${paths.map((p) => `'${p.replace(/['\u2018\u2019\u201a\u201b]/g, '$&$&')}'`).join(', ')}`;
+  return `rm -rf ${paths.map(shellPath).join(' ')}`;
+}
 
 // What tracing left on disk, listed (only what exists) with the one command that removes it.
 function leftBehind(say) {
@@ -132,7 +145,8 @@ function leftBehind(say) {
   const width = Math.max(...present.map(([p]) => c.tilde(p).length));
   say('left on disk (uninstall keeps them; delete them when you no longer need them):');
   for (const [p, what] of present) say(`  ${c.tilde(p).padEnd(width)}  ${what}`);
-  say(`remove them all: rm -rf ${present.map(([p]) => shellPath(p)).join(' ')}`);
+  const shell = process.platform === 'win32' ? ' (PowerShell)' : '';
+  say(`remove them all${shell}: ${removeCommand(present.map(([p]) => p))}`);
 }
 
-module.exports = { uninstall };
+module.exports = { uninstall, removeCommand };

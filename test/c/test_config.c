@@ -258,6 +258,28 @@ static void test_malformed_yaml_warns_without_secret_values(void) {
   config_free(c);
 }
 
+static void test_unclosed_quote_names_the_line_it_opens_on(void) {
+  /* libyaml finds the missing quote at the end of the file (line 5 of 4): the line to fix is 3 */
+  config *c = load("harnesses:\n"
+                   "  opencode:\n"
+                   "    project_name: \"opencode\n"
+                   "    target: phoenix\n",
+                   no_env);
+  CHECK(c->file_broken);
+  CHECK(contains(c->warning, ": line 3: while scanning a quoted scalar: "));
+  config_free(c);
+  /* a flow sequence left open, the same */
+  c = load("redact:\n  values: [one-value,\n\nuser_id: x\n", no_env);
+  CHECK(c->file_broken);
+  CHECK(contains(c->warning, ": line 2: while parsing a flow sequence: "));
+  config_free(c);
+  /* elsewhere the problem's own line stays (the context of a block mapping is its first key) */
+  c = load("harnesses:\n  opencode:\n    target: phoenix\n   endpoint: x\n", no_env);
+  CHECK(c->file_broken);
+  CHECK(contains(c->warning, ": line 4: "));
+  config_free(c);
+}
+
 static void test_invalid_utf8_warns_with_line(void) {
   config *c = load("user_id: a\nproject: \xff\xfe\n", no_env);
   CHECK(contains(c->warning, ": line 2: "));
@@ -1442,6 +1464,7 @@ int main(void) {
   RUN(test_repeated_key_last_wins);
 
   RUN(test_malformed_yaml_warns_without_secret_values);
+  RUN(test_unclosed_quote_names_the_line_it_opens_on);
   RUN(test_invalid_utf8_warns_with_line);
   RUN(test_top_level_not_a_mapping_warns);
   RUN(test_directory_as_config_warns);

@@ -225,6 +225,33 @@ static void test_only_secret_header_values_are_masked_in_an_echoed_error(void) {
   server_free(&srv);
 }
 
+/* A backend's answer may echo a secret that is not ours (a token from a request dump): the
+ * built-in detectors mask it in the error, the status and the log, for an answer that is
+ * retried (503) as for one that is final (500). */
+static void test_other_secrets_in_an_answer_never_reach_the_log(void) {
+  test_server srv;
+  server_reply script[] = {
+      {.status = 503,
+       .retry_after = "0",
+       .body = "busy; saw GITHUB_TOKEN=ghp_R3tryB0dyS3cr3tR3tryB0dyS3cr3t12"},
+      {.status = 500, .body = "db down; request had ghp_F1nalB0dyS3cr3tF1nalB0dyS3cr3t1234"}};
+  CHECK(server_start(&srv, script, 2) == 0);
+  pipeline p = pipeline_to(srv.url);
+  push_spans(p.q, p.e, 1, 1);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.last_status, 500);
+  CHECK(strstr(c.last_error, "ghp_") == NULL);
+  CHECK(strstr(c.last_error, "<redacted:github-token>") != NULL);
+  char *log = read_log();
+  CHECK(strstr(log, "R3tryB0dyS3cr3t") == NULL);
+  CHECK(strstr(log, "F1nalB0dyS3cr3t") == NULL);
+  CHECK(strstr(log, "db down; request had <redacted:github-token>") != NULL);
+  free(log);
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
 static void test_400_drops_the_batch_and_later_spans_still_go(void) {
   test_server srv;
   server_reply script[] = {{.status = 400, .body = "invalid span: no name\nsecond line"}};
@@ -418,6 +445,10 @@ static void test_silent_backend_flush_times_out_and_stop_aborts_the_send(void) {
   CHECK_INT(c.dropped, 0);
   CHECK_INT(queue_get_stats(p.q).records, 4);
   CHECK_INT(server_requests(&srv), 1);
+  /* what status, the log's exit line and last-export.json then say: what happened, not
+   * libcurl's "Operation was aborted by an application callback" */
+  CHECK(strstr(c.last_error, "no answer from the backend before tracing stopped") != NULL);
+  CHECK(strstr(c.last_error, "callback") == NULL);
   pipeline_free(&p);
   server_free(&srv);
 }
@@ -569,6 +600,7 @@ int main(void) {
   RUN(test_retry_after_is_honoured);
   RUN(test_400_drops_the_batch_and_later_spans_still_go);
   RUN(test_only_secret_header_values_are_masked_in_an_echoed_error);
+  RUN(test_other_secrets_in_an_answer_never_reach_the_log);
   RUN(test_partial_success_rejections_count_as_dropped);
   RUN(test_partial_success_is_reported_as_a_rejection_not_an_export);
   RUN(test_nonsense_rejected_counts_stay_within_the_batch);

@@ -93,7 +93,10 @@ describe('the real TUI in tmux', { skip: prerequisite || false }, () => {
     });
     model.play({
       scripts: {
-        FAST_QUIT: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
+        // one script per try of the fast quit (a conversation is named by its script)
+        FAST_QUIT_1: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
+        FAST_QUIT_2: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
+        FAST_QUIT_3: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
         STREAMING: [{ text: 'STREAM_BEGINS__ and this answer is still streaming when OpenCode quits.', delayMs: 3000 }],
         NEXT_START: [{ text: 'Fresh start.' }],
         EXIT_WORKING: [{ text: 'EXIT_WORKING_DONE' }],
@@ -112,19 +115,33 @@ describe('the real TUI in tmux', { skip: prerequisite || false }, () => {
     let fast, streaming;
 
     before(async () => {
-      let tui = await startTui();
-      tui.type('FAST_QUIT: answer at once');
-      await waitFor(() => screen().includes('FAST_ANSWER_MARK is the whole answer'), 'the answer on screen');
-      tui.ctrlC();
-      tui.ctrlC();
-      await tui.exited();
+      // The quit must land after OpenCode stored the answer whole (its step-finish, with the
+      // tokens) and before the message was marked complete: on a busy machine the text can be
+      // drawn while the stream is still being stored, and that call was really interrupted. So
+      // up to three tries, each checked in OpenCode's own storage (`opencode export`).
+      let tui;
+      for (let attempt = 1; attempt <= 3 && !fast; attempt++) {
+        tui = await startTui();
+        tui.type(`FAST_QUIT_${attempt}: answer at once`);
+        await waitFor(() => screen().includes('FAST_ANSWER_MARK is the whole answer'), 'the answer on screen');
+        tui.ctrlC();
+        tui.ctrlC();
+        await tui.exited();
+        const id = sessionOf(model, `FAST_QUIT_${attempt}`);
+        assert.ok(id, `the model saw no conversation for FAST_QUIT_${attempt}`);
+        const stored = await h.runOpenCode(oc, ['export', id]);
+        assert.equal(stored.code, 0, stored.stderr.slice(-2000));
+        const json = stored.stdout.slice(stored.stdout.indexOf('{'));
+        const answer = JSON.parse(json).messages.find((m) => m.info.role === 'assistant');
+        if (answer?.parts.some((p) => p.type === 'step-finish')) fast = id;
+      }
+      assert.ok(fast, 'in three tries the quit never came after OpenCode stored the answer whole');
       tui = await startTui();
       tui.type('STREAMING: take your time');
       await waitFor(() => screen().includes('STREAM_BEGINS__'), 'the answer to start streaming');
       tui.ctrlC();
       tui.ctrlC();
       await tui.exited();
-      fast = sessionOf(model, 'FAST_QUIT');
       streaming = sessionOf(model, 'STREAMING');
       // the next start: its start-up sweep closes the turns the TUI left
       const next = await h.runOpenCode(oc, ['run', 'NEXT_START: hello']);
