@@ -45,6 +45,44 @@ export interface ReconcilePayload {
   turnsBefore?: number;
   /** The user message that opened the last turn before `messages[0]`, when known. */
   previousTurn?: string;
+  /**
+   * OpenCode's live signals for these sessions (the plugin's hooks and events: system prompt,
+   * invocation parameters, tools offered, retries, permissions, slash command, errors stored on
+   * no message, tool definitions), kept by the core until their spans are built. Shape:
+   * native/live.h. Absent for backfill and the start-up sweep, which see stored messages only.
+   */
+  live?: LiveSignals;
+}
+
+export interface LiveSignals {
+  sessions: Record<
+    string,
+    {
+      calls?: {
+        at: number;
+        user?: string;
+        agent?: string;
+        system?: string;
+        systemSame?: boolean;
+        params?: Record<string, unknown>;
+        tools?: string[];
+      }[];
+      permissions?: {
+        id: string;
+        type?: string;
+        patterns?: string[];
+        message?: string;
+        call?: string;
+        asked?: number;
+        replied?: number;
+        reply?: string;
+      }[];
+      retries?: { at: number; attempt?: number; message?: string; next?: number }[];
+      errors?: { at: number; name: string; message?: string }[];
+      commands?: { at: number; name: string; arguments?: string }[];
+    }
+  >;
+  tools?: { id: string; description: string; parameters: Record<string, unknown> }[];
 }
 
 /**
@@ -127,6 +165,9 @@ export interface Status {
     requests: number;
     failed_requests: number;
     retries: number;
+    /** OpenCode's live signals the core holds until their spans are built (sessions, bytes) */
+    live_sessions: number;
+    live_bytes: number;
   };
   /**
    * key_refused: the backend answered 401/403; moved: a redirect that is not followed (error

@@ -56,9 +56,14 @@ static const struct {
     [ATTR_TOOL_FILE_PATH] = {"tool.file_path", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_QUERY] = {"tool.query", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_URL] = {"tool.url", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
-    [ATTR_TOOL_DESCRIPTION] = {"tool.description", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
+    [ATTR_TOOL_DESCRIPTION] = {"tool.description", ATTRS_PUBLIC, SHAPE_TEXT},
     [ATTR_TOOL_TITLE] = {"opencode.tool.title", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_OUTPUT] = {"output.value", ATTRS_TOOL_CONTENT, SHAPE_TEXT},
+    [ATTR_LLM_INVOCATION_PARAMETERS] = {"llm.invocation_parameters", ATTRS_PUBLIC, SHAPE_JSON},
+    [ATTR_LLM_TOOL_SCHEMA] = {"llm.tools.%zu.tool.json_schema", ATTRS_PUBLIC, SHAPE_JSON},
+    [ATTR_TURN_COMMAND_ARGUMENTS] = {"opencode.turn.command.arguments", ATTRS_PROMPT, SHAPE_TEXT},
+    [ATTR_TURN_FILES] = {"opencode.turn.files", ATTRS_TOOL_DETAILS, SHAPE_JSON},
+    [ATTR_TURN_TODOS] = {"opencode.turn.todos", ATTRS_PROMPT, SHAPE_JSON},
 };
 
 void attrs_init(attrs *a, const attrs_options *opt) {
@@ -391,6 +396,24 @@ void attrs_int(attrs *a, span *s, const char *key, int64_t value) {
   if (span_set_int(s, key, value) != 0) a->out_of_memory = true;
 }
 
+void attrs_event_str(attrs *a, span_event *e, attrs_class c, const char *key, const char *value) {
+  if (!value) return;
+  char marker[96];
+  size_t len = strlen(value);
+  if (attrs_hidden(a, c)) {
+    size_t full, chars;
+    true_size(a, value, len, false, &full, &chars);
+    redacted_marker(marker, sizeof marker, chars);
+    value = marker;
+  }
+  /* long values are cut with the span's strings (attrs_finish) */
+  if (span_event_set_string(e, key, value) != 0) a->out_of_memory = true;
+}
+
+void attrs_event_int(attrs *a, span_event *e, const char *key, int64_t value) {
+  if (span_event_set_int(e, key, value) != 0) a->out_of_memory = true;
+}
+
 void attrs_user(attrs *a, span *s) {
   if (a->opt->user_id && *a->opt->user_id) attrs_str(a, s, "user.id", a->opt->user_id);
   /* as Arize's own harness tracing does: AX requires the project on each span */
@@ -423,7 +446,10 @@ void attrs_hide(attrs *a, span *s) {
     hide_value(a, s, "input.value");
     span_attrs_remove_prefix(&s->attrs, "input.mime_type");
     span_attrs_remove_prefix(&s->attrs, "llm.input_messages.");
+    span_attrs_remove_prefix(&s->attrs, "llm.tools."); /* the tools advertised to the model */
   }
+  if (o->hide_llm_invocation_parameters)
+    span_attrs_remove_prefix(&s->attrs, "llm.invocation_parameters");
   if (o->hide_outputs) {
     hide_value(a, s, "output.value");
     span_attrs_remove_prefix(&s->attrs, "output.mime_type");

@@ -50,6 +50,7 @@ typedef struct {
    * hidden message lists are left out. */
   bool hide_inputs, hide_outputs, hide_input_messages, hide_output_messages;
   bool hide_input_text, hide_output_text;
+  bool hide_llm_invocation_parameters; /* llm.invocation_parameters goes */
 
   /* Custom attributes on every span (config `attributes:`); ours win on the same name. */
   const char *const *attribute_names;
@@ -93,9 +94,18 @@ typedef enum {
   ATTR_TOOL_QUERY,              /* tool.query */
   ATTR_TOOL_URL,                /* tool.url */
   ATTR_TOOL_DESCRIPTION,        /* tool.description: the tool's description from its definition
-                                 * (the live signals' tool.definition hook; absent otherwise) */
+                                 * (the live signals' tool.definition hook; absent otherwise; a
+                                 * definition, not content) */
   ATTR_TOOL_TITLE,              /* opencode.tool.title: the title OpenCode gave the call */
   ATTR_TOOL_OUTPUT,             /* output.value: a tool's output or error */
+  /* the live signals (live.h) */
+  ATTR_LLM_INVOCATION_PARAMETERS, /* llm.invocation_parameters: the generation settings (JSON;
+                                   * the plugin leaves credentials out) */
+  ATTR_LLM_TOOL_SCHEMA,           /* llm.tools.%zu.tool.json_schema: a tool offered (JSON: its
+                                   * name, description, parameters; a definition, not content) */
+  ATTR_TURN_COMMAND_ARGUMENTS,    /* opencode.turn.command.arguments: what followed /command */
+  ATTR_TURN_FILES,                /* opencode.turn.files: [{path, additions, deletions}] */
+  ATTR_TURN_TODOS,                /* opencode.turn.todos: the turn's last todo list (JSON) */
   ATTRS_N_KEYS
 } attrs_key;
 
@@ -167,6 +177,11 @@ void attrs_set_error(attrs *a, span *s, attrs_class c, const char *message, size
 /* Attributes without user content: ids, names, kinds, counts. A NULL value sets nothing. */
 void attrs_str(attrs *a, span *s, const char *key, const char *value);
 void attrs_int(attrs *a, span *s, const char *key, int64_t value);
+
+/* Event attributes that may carry user content: value, or the redaction marker of its class,
+ * cut to the attribute limit. */
+void attrs_event_str(attrs *a, span_event *e, attrs_class c, const char *key, const char *value);
+void attrs_event_int(attrs *a, span_event *e, const char *key, int64_t value);
 
 /* user.id, when one is configured, and arize.project.name (the configured project). */
 void attrs_user(attrs *a, span *s);

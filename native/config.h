@@ -81,6 +81,7 @@ typedef struct {
   bool hide_inputs, hide_outputs;   /* OPENINFERENCE_HIDE_* */
   bool hide_input_messages, hide_output_messages;
   bool hide_input_text, hide_output_text;
+  bool hide_llm_invocation_parameters;
   size_t max_attr_bytes;  /* longer string attributes are cut with a marker */
   size_t max_input_bytes; /* a model call's input messages: the most recent that fit */
   bool child_session_ids; /* subagent_session_id: child (a subagent's own id in session.id) */

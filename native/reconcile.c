@@ -26,6 +26,7 @@
 
 #include "attrs.h"
 #include "hash.h"
+#include "live.h"
 #include "payload.h"
 #include "platform.h"
 #include "text.h"
@@ -47,6 +48,7 @@ typedef struct {
   int64_t turns_before; /* "turnsBefore": user messages of the session before the payload's
                          * first one (-1 unknown) */
   const char *previous_turn; /* "previousTurn": the turn opened last before the payload */
+  live_store *live;          /* the live signals (live.h); NULL: none */
   /* turn numbers (turn_number): the payload's base, once, and the heads counted so far */
   bool turn_base_known;
   int64_t turn_base, turn_heads;
@@ -178,6 +180,230 @@ static void llm_span_id(const message_view *m, uint8_t out[8]) {
   hash_id(out, 8, parts, 2);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Live signals (live.h): what OpenCode's hooks and events said of a span that its stored      */
+/* messages do not. Present only for what this process saw live; backfill and the start-up    */
+/* sweep reconcile stored messages alone, and these attributes are then absent.               */
+
+#define LIVE_LIST_MAX 64 /* retries, permissions, errors read per span */
+
+/* The model call's generation settings, the tools it was offered and its retries. Returns
+ * whether the call was seen live (and fills *call). */
+static bool live_llm(walk *w, span *s, const session_view *sv, size_t i, live_call *call) {
+  if (!w->live || !live_call_of(w->live, sv, i, call)) return false;
+  if (call->params)
+    attrs_set(&w->at, s, ATTR_LLM_INVOCATION_PARAMETERS, call->params, strlen(call->params));
+  size_t k = 0;
+  for (size_t t = 0; t < call->n_tools; t++) {
+    const char *schema = live_tool_schema(w->live, call->tools[t]);
+    if (schema) attrs_set_nth(&w->at, s, ATTR_LLM_TOOL_SCHEMA, k++, schema, strlen(schema));
+  }
+  const live_retry *r[LIVE_LIST_MAX];
+  size_t n = live_retries_of(w->live, sv, i, r, LIVE_LIST_MAX);
+  for (size_t j = 0; j < n && j < LIVE_LIST_MAX; j++) {
+    span_event *e = span_add_event(s, "opencode.retry", ms_to_ns(r[j]->at));
+    if (!e) {
+      w->at.out_of_memory = true;
+      break;
+    }
+    if (r[j]->attempt >= 0) attrs_event_int(&w->at, e, "opencode.retry.attempt", r[j]->attempt);
+    attrs_event_str(&w->at, e, ATTRS_PUBLIC, "opencode.retry.message", r[j]->message);
+    if (r[j]->next >= r[j]->at)
+      attrs_event_int(&w->at, e, "opencode.retry.wait_ms", r[j]->next - r[j]->at);
+  }
+  attrs_int(&w->at, s, "opencode.llm.retries", (int64_t)n);
+  return true;
+}
+
+/* The tool's description from its definition, and the permissions asked for this call: one
+ * event when asked, one when answered (with the wait). Returns the last answer, or NULL. */
+static const char *live_tool(walk *w, span *s, const session_view *sv, const message_view *m,
+                             const char *call_id, const char *tool) {
+  if (!w->live) return NULL;
+  const char *description = live_tool_description(w->live, tool);
+  if (description && *description)
+    attrs_set(&w->at, s, ATTR_TOOL_DESCRIPTION, description, strlen(description));
+  const live_permission *p[LIVE_LIST_MAX];
+  size_t n = live_permissions(w->live, sv->id, m->id, call_id, p, LIVE_LIST_MAX);
+  const char *reply = NULL;
+  for (size_t j = 0; j < n && j < LIVE_LIST_MAX; j++) {
+    if (p[j]->asked >= 0) {
+      span_event *e = span_add_event(s, "opencode.permission.asked", ms_to_ns(p[j]->asked));
+      if (!e) {
+        w->at.out_of_memory = true;
+        break;
+      }
+      attrs_event_str(&w->at, e, ATTRS_PUBLIC, "opencode.permission.type", p[j]->type);
+      json_t *patterns = json_array();
+      for (size_t k = 0; patterns && k < p[j]->n_patterns; k++)
+        json_array_append_new(patterns, json_string(p[j]->patterns[k]));
+      char *text = dump(patterns);
+      json_decref(patterns);
+      attrs_event_str(&w->at, e, ATTRS_TOOL_DETAILS, "opencode.permission.patterns", text);
+      free(text);
+    }
+    if (p[j]->reply && p[j]->replied >= 0) {
+      span_event *e = span_add_event(s, "opencode.permission.replied", ms_to_ns(p[j]->replied));
+      if (!e) {
+        w->at.out_of_memory = true;
+        break;
+      }
+      attrs_event_str(&w->at, e, ATTRS_PUBLIC, "opencode.permission.reply", p[j]->reply);
+      if (p[j]->asked >= 0 && p[j]->replied >= p[j]->asked)
+        attrs_event_int(&w->at, e, "opencode.permission.wait_ms", p[j]->replied - p[j]->asked);
+      reply = p[j]->reply;
+    }
+  }
+  return reply;
+}
+
+/* Whether a session error was stored on one of the turn's model calls (OpenCode also stores
+ * most errors it reports): such an error is the call's, not the turn's. */
+static bool error_stored(const session_view *sv, const long *owner, long u, const live_error *e) {
+  for (size_t i = (size_t)u + 1; i < sv->n_messages; i++) {
+    if (owner && owner[i] != u) continue;
+    json_t *error = json_object_get(sv->messages[i].info, "error");
+    const char *name = payload_str(error, "name");
+    if (name && strcmp(name, e->name) == 0) return true;
+  }
+  return false;
+}
+
+/* The turn's files, from what OpenCode stored on its user message (summary.diffs): counts, and
+ * the list. Stored, so backfill has them too. */
+static void turn_files(walk *w, span *s, const message_view *user) {
+  json_t *diffs = payload_path(user->info, "summary", "diffs");
+  if (!json_is_array(diffs)) return;
+  int64_t added = 0, removed = 0, files = 0;
+  json_t *list = json_array();
+  for (size_t i = 0; i < json_array_size(diffs); i++) {
+    json_t *d = json_array_get(diffs, i);
+    const char *file = payload_str(d, "file");
+    if (!file) continue;
+    int64_t a = payload_count(json_object_get(d, "additions")),
+            r = payload_count(json_object_get(d, "deletions"));
+    added += a, removed += r, files++;
+    if (list)
+      json_array_append_new(list, json_pack("{s:s, s:I, s:I}", "path", file, "additions",
+                                            (json_int_t)a, "deletions", (json_int_t)r));
+  }
+  attrs_int(&w->at, s, "opencode.turn.files_changed", files);
+  attrs_int(&w->at, s, "opencode.turn.lines_added", added);
+  attrs_int(&w->at, s, "opencode.turn.lines_removed", removed);
+  char *text = dump(list);
+  if (text) attrs_set(&w->at, s, ATTR_TURN_FILES, text, strlen(text));
+  free(text);
+  json_decref(list);
+}
+
+/* The turn's last todo list: the input of its last todowrite call that completed. Stored. */
+static void turn_todos(walk *w, span *s, const session_view *sv, const long *owner, long u) {
+  json_t *todos = NULL;
+  for (size_t i = (size_t)u + 1; i < sv->n_messages; i++) {
+    if (owner[i] != u || !payload_is_assistant(&sv->messages[i])) continue;
+    json_t *parts = sv->messages[i].parts;
+    for (size_t j = 0; j < json_array_size(parts); j++) {
+      json_t *p = json_array_get(parts, j);
+      const char *tool = payload_str(p, "tool");
+      const char *status = payload_str(json_object_get(p, "state"), "status");
+      json_t *list = payload_path(json_object_get(p, "state"), "input", "todos");
+      if (tool && strcmp(tool, "todowrite") == 0 && status && strcmp(status, "completed") == 0 &&
+          json_is_array(list))
+        todos = list;
+    }
+  }
+  char *text = dump(todos);
+  if (text) attrs_set(&w->at, s, ATTR_TURN_TODOS, text, strlen(text));
+  free(text);
+}
+
+/* The Turn's live signals: the slash command that started it, the retries and permission waits
+ * of its calls (its subagents' included), and a session error stored on no message (the
+ * turn's exception; the turn's status when nothing finished after it). Then everything the
+ * turn held in the live store goes: its Turn span is the last that needs it. */
+static void live_turn(walk *w, span *s, const session_view *root, const long *owner, long u,
+                      session_view *children, size_t n_children, const uint8_t trace_id[16],
+                      bool *failed) {
+  turn_files(w, s, &root->messages[u]);
+  turn_todos(w, s, root, owner, u);
+  int64_t from, to;
+  if (!w->live || !live_turn_window(root, (size_t)u, &from, &to)) return;
+  const live_command *k = live_command_of(w->live, root, (size_t)u);
+  if (k) {
+    attrs_str(&w->at, s, "opencode.turn.command", k->name);
+    if (k->arguments)
+      attrs_set(&w->at, s, ATTR_TURN_COMMAND_ARGUMENTS, k->arguments, strlen(k->arguments));
+  }
+  bool seen = false;
+  for (size_t i = (size_t)u + 1; i < root->n_messages && !seen; i++) {
+    live_call c;
+    seen = owner[i] == u && payload_is_assistant(&root->messages[i]) &&
+           live_call_of(w->live, root, i, &c);
+  }
+  int64_t retries = 0, wait = 0;
+  live_turn_totals(w->live, root->id, from, to, &retries, &wait);
+  for (size_t c = 0; c < n_children; c++)
+    if (children[c].linked && memcmp(children[c].trace_id, trace_id, 16) == 0)
+      live_turn_totals(w->live, children[c].id, INT64_MIN, INT64_MAX, &retries, &wait);
+  /* present when the turn was watched live (else unknown, which is not 0) */
+  if (seen || retries || wait) {
+    attrs_int(&w->at, s, "opencode.turn.retries", retries);
+    attrs_int(&w->at, s, "opencode.turn.permission_wait_ms", wait);
+  }
+  const live_error *e[LIVE_LIST_MAX];
+  size_t n = live_errors(w->live, root->id, from, to, e, LIVE_LIST_MAX);
+  for (size_t j = 0; j < n && j < LIVE_LIST_MAX; j++) {
+    if (error_stored(root, owner, u, e[j])) continue;
+    const char *message = e[j]->message ? e[j]->message : e[j]->name;
+    span_event *ev = span_add_event(s, "exception", ms_to_ns(e[j]->at));
+    if (!ev) {
+      w->at.out_of_memory = true;
+      break;
+    }
+    attrs_event_str(&w->at, ev, ATTRS_PUBLIC, "exception.type", e[j]->name);
+    attrs_event_str(&w->at, ev, ATTRS_PUBLIC, "exception.message", message);
+    /* the turn failed when no model call finished after the error */
+    bool recovered = false;
+    for (size_t i = (size_t)u + 1; i < root->n_messages && !recovered; i++)
+      recovered = owner[i] == u && payload_is_assistant(&root->messages[i]) &&
+                  payload_finished(&root->messages[i]) &&
+                  payload_ms(payload_path(root->messages[i].info, "time", "created")) >= e[j]->at;
+    if (!recovered && !*failed) {
+      text t = {0};
+      text_addf(&t, "%s: ", e[j]->name);
+      text_add(&t, message, strlen(message));
+      if (t.failed || span_set_status(s, SPAN_STATUS_ERROR, text_str(&t)) != 0)
+        w->at.out_of_memory = true;
+      free(t.data);
+      *failed = true;
+    }
+  }
+}
+
+/* Once the Turn span left: what the live store held for the turn goes (the session's signals
+ * up to the turn's end; its subagents' whole). */
+static void live_turn_done(walk *w, const session_view *root, long u, session_view *children,
+                           size_t n_children, const uint8_t trace_id[16], int64_t end_ms) {
+  int64_t from, to;
+  if (!w->live) return;
+  /* a turn without a model call ends where the next begins (or holds the rest) */
+  if (end_ms < 0 && live_turn_window(root, (size_t)u, &from, &to))
+    end_ms = to == INT64_MAX ? INT64_MAX : to - 1;
+  live_release(w->live, root->id, INT64_MIN, end_ms);
+  for (size_t c = 0; c < n_children; c++)
+    if (children[c].linked && memcmp(children[c].trace_id, trace_id, 16) == 0)
+      live_release(w->live, children[c].id, INT64_MIN, INT64_MAX);
+}
+
+/* Whether a session error stored on no message ended the turn of user message u, which has no
+ * model call: OpenCode reported why (an unknown model, say) and stopped. */
+static bool turn_failed_before_calls(walk *w, const session_view *root, size_t u) {
+  int64_t from, to;
+  const live_error *e[1];
+  return w->live && live_turn_window(root, u, &from, &to) &&
+         live_errors(w->live, root->id, from, to, e, 1) > 0;
+}
+
 /* The attributes a tool's main arguments go to, by OpenCode tool name: the field of the call's
  * input, and the attribute (attrs.h: its name and redaction class) that carries it. A new tool,
  * or a new argument of one, is a row here; a new attribute name is a key in attrs.h/attrs.c. */
@@ -226,6 +452,11 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   if (!reconcile_id_ok(call_id) || !tool || !status) return;
   bool done = strcmp(status, "completed") == 0 || strcmp(status, "error") == 0;
   if (!done && !interrupted) return;
+  /* asked for a permission whose answer the plugin has not heard yet (OpenCode stored the call's
+   * end first): the span waits for it, until the turn is over */
+  if (done && !interrupted && !w->closing && w->live &&
+      live_permission_pending(w->live, sv->id, m->id, call_id))
+    return;
 
   text key = {0};
   text_addf(&key, "tool:%s:", m->id);
@@ -268,6 +499,7 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
    * which comes from the tool's definition (tool.description, set from the live signals) */
   const char *title = payload_str(st, "title");
   if (title && *title) attrs_set(&w->at, s, ATTR_TOOL_TITLE, title, strlen(title));
+  const char *reply = live_tool(w, s, sv, m, call_id, tool);
 
   json_t *meta = json_pack("{s:s, s:s, s:s?}", "message_id", m->id, "session_id", sv->id, "agent",
                            payload_str(m->info, "agent"));
@@ -311,7 +543,10 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
     /* the error text is tool output: status and event carry what output.value carries */
     const span_attr *out = span_get(s, "output.value");
     const char *shown = out && out->type == SPAN_ATTR_STRING ? out->value.s : "";
-    const char *type = !error ? "Interrupted" : tool_aborted(error, n) ? "Aborted" : "ToolError";
+    const char *type = !error                                  ? "Interrupted"
+                       : tool_aborted(error, n)                ? "Aborted"
+                       : reply && strcmp(reply, "reject") == 0 ? "PermissionRejected"
+                                                               : "ToolError";
     if (span_set_status(s, SPAN_STATUS_ERROR, shown) != 0) w->at.out_of_memory = true;
     span_event *e = span_add_event(s, "exception", s->end_ns);
     if (!e || span_event_set_string(e, "exception.type", type) ||
@@ -874,8 +1109,11 @@ static void emit_llm(walk *w, const session_view *sv, size_t i, long u, const lo
   /* no cost field: unknown, which is not free */
   if (known > 0 && span_set_double(s, "llm.cost.total", cost) != 0) w->at.out_of_memory = true;
 
-  /* the system prompt is not in OpenCode's stored messages: the live signals pass it here */
-  llm_inputs(w, s, sv, i, u, owner, NULL, 0);
+  /* the system prompt is not in OpenCode's stored messages: the live signals pass it (the
+   * first input message, role system), when this process heard the call */
+  live_call call = {0};
+  bool live = live_llm(w, s, sv, (size_t)(m - sv->messages), &call);
+  llm_inputs(w, s, sv, i, u, owner, live ? call.system : NULL, live ? call.system_len : 0);
   llm_outputs(w, s, m);
 
   const char *compaction = compaction_kind(sv, i);
@@ -1189,10 +1427,14 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
   set_metadata(w, s, turn_metadata(w, root, owner, u, number));
 
   json_t *error = last ? payload_error(last) : NULL;
+  bool failed = error != NULL;
+  live_turn(w, s, root, owner, u, children, n_children, trace_id, &failed);
   if (error) {
     const char *name = payload_str(error, "name");
     if (span_set_status(s, SPAN_STATUS_ERROR, name ? name : "Error") != 0)
       w->at.out_of_memory = true;
+  } else if (failed) {
+    /* live_turn set the status: a session error ended the turn */
   } else if (last && !payload_finished(last) && !payload_answered(last)) {
     if (span_set_status(s, SPAN_STATUS_ERROR,
                         "interrupted: the turn ended before its last model call completed") != 0)
@@ -1221,6 +1463,7 @@ static void emit_turn(walk *w, const session_view *root, const long *owner, long
     if (anchor.failed || state_mark(w->st, w->root_id, text_str(&anchor)) != 0)
       w->at.out_of_memory = true;
     free(anchor.data);
+    live_turn_done(w, root, u, children, n_children, trace_id, end);
   }
 }
 
@@ -1259,7 +1502,8 @@ static int walk_turns(walk *w, const session_view *root, const long *owner, sess
   for (size_t u = 0; u < root->n_messages; u++) {
     if (!is_head(root, owner, u)) continue;
     bool over = (long)u != last_head || w->abandoned ||
-                (w->closing && n_assistant[u] > 0 && n_finished[u] == n_assistant[u]);
+                (w->closing && n_assistant[u] > 0 && n_finished[u] == n_assistant[u]) ||
+                (w->closing && n_assistant[u] == 0 && turn_failed_before_calls(w, root, u));
     if (!over) continue;
     text key = {0};
     text_add(&key, "turn:", 5);
@@ -1571,6 +1815,11 @@ static void read_context(walk *w, json_t *payload) {
 
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
+  return reconcile_json_live(st, opt, NULL, json, len, emit, ctx, result);
+}
+
+int reconcile_json_live(state *st, const reconcile_options *opt, live_store *live, const char *json,
+                        size_t len, reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
   /* what any attribute can show of one string, and some room: longer strings are cut unread */
   size_t keep = (opt->max_attr_bytes ? opt->max_attr_bytes : 32768) + 1024;
@@ -1599,6 +1848,12 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
              payload_load_children(json_object_get(payload, "childSessions"), root.id, &children,
                                    &n_children, result) == 0) {
     owner = turn_owners(&root);
+    /* the live signals first: the spans of this payload may be theirs */
+    long unread = live ? live_ingest(live, json_object_get(payload, "live")) : 0;
+    if (unread > 0)
+      payload_skip(result, "session %s: %ld live signals could not be read", root.id, unread);
+    else if (unread < 0)
+      payload_skip(result, "session %s: out of memory keeping live signals", root.id);
     if (!owner) {
       payload_reject(result, "out of memory");
     } else {
@@ -1609,7 +1864,8 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
                 .closing = strcmp(type, "close") == 0,
                 .root_id = root.id,
                 .abandoned = strcmp(type, "close") == 0 &&
-                             json_is_true(json_object_get(payload, "abandoned"))};
+                             json_is_true(json_object_get(payload, "abandoned")),
+                .live = live};
       read_context(&w, payload);
       w.turn_counted = -1;
       attrs_init(&w.at, opt);

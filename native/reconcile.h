@@ -109,4 +109,11 @@ bool reconcile_id_ok(const char *id);
 int reconcile_json(state *st, const reconcile_options *opt, const char *json, size_t len,
                    reconcile_emit_fn emit, void *ctx, reconcile_result *result);
 
+/* The same, with the process's live signals (live.h; NULL: none): the payload's `live` member is
+ * taken into live first, and the spans carry what it holds for them. */
+struct live_store;
+int reconcile_json_live(state *st, const reconcile_options *opt, struct live_store *live,
+                        const char *json, size_t len, reconcile_emit_fn emit, void *ctx,
+                        reconcile_result *result);
+
 #endif

@@ -259,6 +259,14 @@ int span_event_set_string(span_event *e, const char *key, const char *value) {
   return span_attrs_set_string(&e->attrs, key, value, strlen(value));
 }
 
+int span_event_set_int(span_event *e, const char *key, int64_t value) {
+  span_attr *slot = attrs_slot(&e->attrs, key);
+  if (!slot) return -1;
+  slot->type = SPAN_ATTR_INT;
+  slot->value.i = value;
+  return 0;
+}
+
 const span_attr *span_get(const span *s, const char *key) { return span_attrs_get(&s->attrs, key); }
 
 void span_hex(const uint8_t *id, size_t len, char *out) {

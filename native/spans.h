@@ -82,6 +82,7 @@ int span_set_status(span *s, span_status status, const char *message);
 /* Appends an event and returns it (owned by the span), or NULL when out of memory. */
 span_event *span_add_event(span *s, const char *name, uint64_t time_ns);
 int span_event_set_string(span_event *e, const char *key, const char *value);
+int span_event_set_int(span_event *e, const char *key, int64_t value);
 
 /* The attribute with this key, or NULL. */
 const span_attr *span_get(const span *s, const char *key);

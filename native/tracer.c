@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "live.h"
 #include "log.h"
 #include "otlp.h"
 #include "outcome.h"
@@ -31,6 +32,7 @@ struct tracer {
   platform_info project_stat[3]; /* the project file read, and the two it could be in
                                   * project_dir/.opencode: any changing means reload */
   state *st;
+  live_store *live; /* the plugin's live signals, until their spans are built */
   queue *q;
   spool *sp; /* owned by q; kept to change its fsync setting */
   exporter *exp;
@@ -310,7 +312,8 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   platform_hostname(t->host, sizeof t->host);
   t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
-  if (!t->version || !t->q || !t->exp) {
+  t->live = live_new();
+  if (!t->version || !t->q || !t->exp || !t->live) {
     tracer_free(t);
     return NULL;
   }
@@ -479,6 +482,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
       .hide_output_messages = t->cfg->hide_output_messages,
       .hide_input_text = t->cfg->hide_input_text,
       .hide_output_text = t->cfg->hide_output_text,
+      .hide_llm_invocation_parameters = t->cfg->hide_llm_invocation_parameters,
       .attribute_names = (const char *const *)t->cfg->span_attributes.names,
       .attribute_values = (const char *const *)t->cfg->span_attributes.values,
       .n_attributes = t->cfg->span_attributes.len,
@@ -493,7 +497,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
     log_warn("payload rejected, nothing queued: %s", result->error);
     return -1;
   }
-  int rc = reconcile_json(t->st, &opt, json, len, emit_to_batch, t, result);
+  int rc = reconcile_json_live(t->st, &opt, t->live, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
   t->numbers_unreadable += result->numbers_unreadable;
   if (result->opencode_version[0] && strcmp(result->opencode_version, t->opencode_version) != 0) {
@@ -600,6 +604,9 @@ char *tracer_status_json(tracer *t) {
   json_object_set_new(counters, "numbers_unreadable",
                       json_integer((json_int_t)t->numbers_unreadable));
   json_object_set_new(counters, "spans_deduplicated", json_integer((json_int_t)qs.deduplicated));
+  /* what the live-signal store holds (live.h): signals waiting for their spans */
+  json_object_set_new(counters, "live_sessions", json_integer((json_int_t)live_sessions(t->live)));
+  json_object_set_new(counters, "live_bytes", json_integer((json_int_t)live_bytes(t->live)));
   json_object_set_new(counters, "spans_damaged", json_integer((json_int_t)qs.loaded.damaged_spans));
   json_object_set_new(json_object_get(status, "spool"), "loading", json_boolean(qs.loading));
   json_object_set_new(json_object_get(status, "spool"), "foreign_files",
@@ -641,6 +648,7 @@ void tracer_free(tracer *t) {
   if (t->exp) exporter_free(t->exp);
   outcome_close(); /* after the exporter thread: nothing records past this point */
   if (t->st) state_free(t->st);
+  live_free(t->live);
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch[i]), free(t->batch_keys[i]);
   free(t->batch);
   free(t->batch_lens);

@@ -16,6 +16,7 @@
 import { appendFileSync, promises as fsp } from "node:fs"
 import { createRequire } from "node:module"
 import { isMainThread } from "node:worker_threads"
+import { createLive } from "./live.mjs"
 
 /** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
 /** @typedef {{type?: string, tool?: string, callID?: string, state?: {metadata?: {sessionId?: string}}}} Part */
@@ -282,6 +283,8 @@ export const ArizeTracing = async ({ client, directory }) => {
 
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
   const parentOf = new Map()
+  /** @type {Map<string, any[]>} root session id -> its permission rules (for the tools offered) */
+  const permissionOf = new Map()
   /** @type {Map<string, Promise<unknown>>} per session: snapshots in event order */
   const chains = new Map()
   const read = reader(client, log)
@@ -294,6 +297,10 @@ export const ArizeTracing = async ({ client, directory }) => {
       const session = await data(() => client.session.get({ path: { id: sessionID } }), clock)
       parentOf.set(sessionID, session?.parentID ?? null)
       if (!infoOf.has(sessionID)) remember(session)
+      if (!session?.parentID) {
+        if (permissionOf.size >= SESSIONS_MAX) permissionOf.delete(permissionOf.keys().next().value)
+        permissionOf.set(sessionID, Array.isArray(session?.permission) ? session.permission : [])
+      }
     }
     return parentOf.get(sessionID) ?? null
   }
@@ -355,6 +362,29 @@ export const ArizeTracing = async ({ client, directory }) => {
     return { session: infoOf.get(session.id), context: await contextOf(session.id) }
   })
 
+  // Live signals (plugin/live.mjs): captured by the hooks and events below, handed to the core
+  // with the next payload of their session's root. `tracing` is what the core last said about
+  // tracing being on (api.status(), read with each payload): off, nothing is captured.
+  let tracing = api.status()?.enabled !== false
+  const live = createLive({ enabled: () => tracing })
+  /** @type {Map<string, any[]>} agent name -> its permission rules (GET /agent) */
+  let agentRules = new Map()
+  let agentsReadAt = -Infinity
+
+  /** The agents' permission rules, read once, and again (at most once a minute) for an agent not known. */
+  /** @param {Set<string>} names @param {Clock} [clock] */
+  async function readAgents(names, clock) {
+    if ([...names].every((n) => agentRules.has(n)) || performance.now() - agentsReadAt < 60000) return
+    agentsReadAt = performance.now()
+    const agents = typeof client?.app?.agents === "function" ? await data(() => client.app.agents(), clock) : undefined
+    if (Array.isArray(agents))
+      agentRules = new Map(
+        agents
+          .filter((a) => typeof a?.name === "string")
+          .map((a) => [a.name, Array.isArray(a.permission) ? a.permission : []]),
+      )
+  }
+
   /**
    * Per root session: where its open part starts (the core's watermark: the oldest message that
    * can still produce spans), which child sessions can still produce spans, and the children
@@ -406,7 +436,11 @@ export const ArizeTracing = async ({ client, directory }) => {
   async function reconcile(sessionID, type, clock) {
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
     // call, so turning it on again needs no restart): nothing is read from OpenCode.
-    if (api.status()?.enabled === false) return
+    tracing = api.status()?.enabled !== false
+    if (!tracing) {
+      live.clear()
+      return
+    }
     if ((await parentID(sessionID, clock)) !== null) return // its parent's payload carries it
     const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
     let from = known.from
@@ -427,11 +461,36 @@ export const ArizeTracing = async ({ client, directory }) => {
         [],
         clock,
       )
+      // the live signals of the session and of the child sessions this payload carries
+      let signals
+      if (attempt === 0) {
+        const ids = [sessionID, ...childSessions.map((c) => c.sessionID)]
+        const agents = live.agentsPending(ids)
+        if (agents.size) await readAgents(agents, clock).catch(() => {})
+        const sessionRules = new Map(childSessions.map((c) => [c.sessionID, c.info?.permission]))
+        sessionRules.set(sessionID, permissionOf.get(sessionID))
+        signals = live.take(ids, (session, agent) => {
+          const own = sessionRules.get(session)
+          const rules = agent === undefined ? undefined : agentRules.get(agent)
+          return rules ? [...rules, ...(Array.isArray(own) ? own : [])] : undefined
+        })
+      }
       const context = await contextOf(sessionID)
-      const payload = { type, sessionID, messages, childSessions, session: infoOf.get(sessionID), context, ...position }
+      const payload = {
+        type,
+        sessionID,
+        messages,
+        childSessions,
+        session: infoOf.get(sessionID),
+        context,
+        ...position,
+        live: signals,
+      }
       clock?.coreStart()
-      const watermark = api.reconcile(payload)?.watermark
+      const result = api.reconcile(payload)
       clock?.coreEnd()
+      if (signals && result && !result.error) live.handed(signals)
+      const watermark = result?.watermark
       if (!watermark) return
       known.from = watermark.messageID
       known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
@@ -466,6 +525,7 @@ export const ArizeTracing = async ({ client, directory }) => {
   }
 
   return {
+    ...live.hooks,
     /** @param {{event: {type: string, properties?: any}}} input */
     event: async ({ event }) => {
       // Once OpenCode disposes this instance, nothing here calls its SDK again: a call would
@@ -474,6 +534,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       const started = meter && performance.now()
       try {
         const p = event?.properties
+        live.event(event)
         sweeper.saw(event)
         if (event?.type === "session.updated" && p?.info && infoOf.has(p.info.id)) remember(p.info)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)

@@ -20,7 +20,15 @@ test('a real OpenCode run replayed through the plugin gives exactly the expected
   const receiver = await startReceiver();
   try {
     const out = await replay({ snapshots: 'main-run/snapshots' }, { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url });
-    assert.deepEqual(out.hooks.sort(), ['dispose', 'event']);
+    assert.deepEqual(out.hooks.sort(), [
+      'chat.params',
+      'command.execute.before',
+      'dispose',
+      'event',
+      'experimental.chat.messages.transform',
+      'experimental.chat.system.transform',
+      'tool.definition',
+    ]);
     const spans = receiver.spans();
     assert.equal(
       spanTree(spans),
@@ -91,7 +99,19 @@ test("dispose does not wait for the backend: the core's exit cleanup does, withi
       { snapshots: 'main-run/snapshots', flushNeverAnswers: true },
       { HOME: home, PHOENIX_ENDPOINT: silent.url, ARIZE_EXIT_FLUSH_MS: '300' },
     );
-    assert.deepEqual(out.hooks.sort(), ['dispose', 'event'], 'dispose returned');
+    assert.deepEqual(
+      out.hooks.sort(),
+      [
+        'chat.params',
+        'command.execute.before',
+        'dispose',
+        'event',
+        'experimental.chat.messages.transform',
+        'experimental.chat.system.transform',
+        'tool.definition',
+      ],
+      'dispose returned',
+    );
     assert.ok(silent.requests.length > 0, 'the export was under way');
     const log = require('node:fs').readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
     assert.match(

@@ -71,6 +71,7 @@ const CONVENTIONS = new Map([
   [SC.GRAPH_NODE_ID, STRING],
   [SC.GRAPH_NODE_NAME, STRING],
   [SC.GRAPH_NODE_PARENT_ID, STRING],
+  [SC.LLM_INVOCATION_PARAMETERS, STRING], // live: chat.params
 ]);
 
 // Inside llm.input_messages.N. / llm.output_messages.N.
@@ -125,22 +126,45 @@ const CUSTOM = new Map([
   ['opencode.turn.cost.total', DOUBLE],
   ['opencode.time.clamped', BOOL],
   ['opencode.redactions', INT], // how many secrets the span's strings had replaced by markers
+  // the live signals (native/live.c, docs/spans.md "Live signals")
+  ['opencode.llm.retries', INT],
+  ['opencode.turn.retries', INT],
+  ['opencode.turn.permission_wait_ms', INT],
+  ['opencode.turn.command', STRING],
+  ['opencode.turn.command.arguments', STRING],
+  ['opencode.turn.files_changed', INT],
+  ['opencode.turn.lines_added', INT],
+  ['opencode.turn.lines_removed', INT],
+  ['opencode.turn.files', STRING],
+  ['opencode.turn.todos', STRING],
 ]);
-// Event attributes: OpenTelemetry's exception convention.
+// Event attributes: OpenTelemetry's exception convention, and the live signals' events
+// (opencode.retry, opencode.permission.asked / .replied).
 const EVENT_KEYS = new Map([
   ['exception.type', STRING],
   ['exception.message', STRING],
+  ['opencode.retry.attempt', INT],
+  ['opencode.retry.message', STRING],
+  ['opencode.retry.wait_ms', INT],
+  ['http.response.status_code', INT],
+  ['opencode.permission.type', STRING],
+  ['opencode.permission.patterns', STRING],
+  ['opencode.permission.reply', STRING],
+  ['opencode.permission.wait_ms', INT],
 ]);
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const MESSAGE_RE = new RegExp(`^(${escape(SC.LLM_INPUT_MESSAGES)}|${escape(SC.LLM_OUTPUT_MESSAGES)})\\.(\\d+)\\.(.+)$`);
 const CONTENTS_RE = new RegExp(`^${escape(SC.MESSAGE_CONTENTS)}\\.(\\d+)\\.(.+)$`);
 const TOOL_CALLS_RE = new RegExp(`^${escape(SC.MESSAGE_TOOL_CALLS)}\\.(\\d+)\\.(.+)$`);
+// llm.tools.N.tool.json_schema: the tools a model call was offered (live: tool.definition)
+const LLM_TOOLS_RE = new RegExp(`^${escape(SC.LLM_TOOLS)}\\.\\d+\\.${escape(SC.TOOL_JSON_SCHEMA)}$`);
 
 /** The value type a key must have, or undefined when the key is neither a convention nor ours. */
 function expectedType(key) {
   if (CONVENTIONS.has(key)) return CONVENTIONS.get(key);
   if (CUSTOM.has(key)) return CUSTOM.get(key);
+  if (LLM_TOOLS_RE.test(key)) return STRING;
   const m = MESSAGE_RE.exec(key);
   if (!m) return undefined;
   const rest = m[3];
@@ -275,7 +299,11 @@ function violations({ span, resource }) {
   }
   for (const [key, a] of Object.entries(attrs)) {
     const jsonObject =
-      key === SC.TOOL_PARAMETERS || key === SC.METADATA || key.endsWith(`.${SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON}`);
+      key === SC.TOOL_PARAMETERS ||
+      key === SC.METADATA ||
+      key === SC.LLM_INVOCATION_PARAMETERS ||
+      LLM_TOOLS_RE.test(key) ||
+      key.endsWith(`.${SC.TOOL_CALL_FUNCTION_ARGUMENTS_JSON}`);
     if (jsonObject && a.type === STRING && !isJsonObject(a.value)) out.push(`${where}: ${key} is not a JSON object`);
   }
   // a message is text-only (message.content) or multi-part (message.contents.N), never both
@@ -293,7 +321,7 @@ function violations({ span, resource }) {
     if (e.content && e.contents) out.push(`${where}: ${id} has both message.content and message.contents`);
   for (const event of span.events || []) {
     for (const [key, { type }] of Object.entries(attributesOf(event.attributes))) {
-      if (!EVENT_KEYS.has(key)) out.push(`${where}: event ${event.name}: ${key} is not an exception attribute`);
+      if (!EVENT_KEYS.has(key)) out.push(`${where}: event ${event.name}: ${key} is not an event attribute of the list`);
       else if (EVENT_KEYS.get(key) !== type) out.push(`${where}: event ${event.name}: ${key} is ${type}`);
     }
   }
@@ -436,13 +464,21 @@ describe('conformance of what the real OpenCode run sends', () => {
       k.replace(/^(llm\.(input|output)_messages)\.\d+\./, '$1.N.').replace(/\.(contents|tool_calls)\.\d+\./, '.$1.N.');
     const shapes = new Set([...emitted].map(general));
     // a clamped clock, a provider's HTTP status, the query and url tools, a secret in the
-    // content are not in this run
+    // content are not in this run; nor are a slash command, an edit or a todo list
+    // (test/e2e/live.test.js drives those through the real OpenCode)
     const rare = new Set([
       'opencode.time.clamped',
       'http.response.status_code',
       'tool.query',
       'tool.url',
       'opencode.redactions',
+      'opencode.turn.command',
+      'opencode.turn.command.arguments',
+      'opencode.turn.files_changed',
+      'opencode.turn.lines_added',
+      'opencode.turn.lines_removed',
+      'opencode.turn.files',
+      'opencode.turn.todos',
     ]);
     const missing = [...CUSTOM.keys()].filter((k) => !rare.has(k) && !emitted.has(k));
     assert.deepEqual(missing, [], 'keys of the list the real run never sent');
@@ -453,10 +489,64 @@ describe('conformance of what the real OpenCode run sends', () => {
       'llm.input_messages.N.message.contents.N.message_content.image.image.url',
       'llm.input_messages.N.message.tool_calls.N.tool_call.function.arguments',
       'llm.output_messages.N.message.tool_calls.N.tool_call.function.name',
+      SC.LLM_INVOCATION_PARAMETERS,
+      `${SC.LLM_TOOLS}.0.${SC.TOOL_JSON_SCHEMA}`,
+      SC.TOOL_DESCRIPTION,
     ])
       assert.ok(shapes.has(k), `${k} in the real run`);
-    // the description comes from the tool's definition (the live signals), never the call title
-    assert.ok(!emitted.has(SC.TOOL_DESCRIPTION));
+  });
+
+  test('the live signals of the real run: the system prompt first, the tools offered, the settings', () => {
+    const own = (x) => attributesOf(x.span.attributes);
+    // the runs went one after the other, in SESSIONS' order (a redacted prompt names no marker)
+    const turns = decoded
+      .filter((x) => x.span.name === 'Turn')
+      .sort((a, b) => (BigInt(a.span.start_time_unix_nano) < BigInt(b.span.start_time_unix_nano) ? -1 : 1));
+    const session = (marker) => {
+      const turn = turns[Object.keys(SESSIONS).indexOf(marker)];
+      assert.ok(turn, `the ${marker} turn`);
+      return decoded.filter((x) => x.span.trace_id === turn.span.trace_id);
+    };
+    const llms = (spans) => spans.filter((x) => own(x)[SC.OPENINFERENCE_SPAN_KIND]?.value === 'LLM');
+    const full = llms(session('FULL'));
+    assert.ok(full.length > 0);
+    full.sort((x, y) => (BigInt(x.span.start_time_unix_nano) < BigInt(y.span.start_time_unix_nano) ? -1 : 1));
+    // the first call was given the prompt; later ones, past this run's small budget, the newest
+    assert.equal(own(full[0])[`${SC.LLM_INPUT_MESSAGES}.1.${SC.MESSAGE_ROLE}`]?.value, 'user');
+    for (const x of full) {
+      const a = own(x);
+      // the system prompt is message 0 (OpenCode's own, which names the working directory)
+      assert.equal(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_ROLE}`]?.value, 'system');
+      assert.match(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_CONTENT}`].value, /opencode|OpenCode/);
+      assert.ok(['user', 'assistant', 'tool'].includes(a[`${SC.LLM_INPUT_MESSAGES}.1.${SC.MESSAGE_ROLE}`]?.value));
+      const params = JSON.parse(a[SC.LLM_INVOCATION_PARAMETERS].value);
+      assert.equal(typeof params, 'object');
+      const tools = Object.keys(a)
+        .filter((k) => LLM_TOOLS_RE.test(k))
+        .map((k) => JSON.parse(a[k].value).function.name);
+      if (JSON.parse(a[SC.METADATA].value).agent === 'general') assert.ok(tools.includes('bash'), tools.join());
+      else assert.ok(tools.includes('bash') && tools.includes('task'), tools.join());
+      assert.equal(a['opencode.llm.retries'].value, '0');
+    }
+    // a tool's description is its definition's, never OpenCode's title of the call
+    for (const x of session('FULL').filter((y) => own(y)[SC.OPENINFERENCE_SPAN_KIND]?.value === 'TOOL')) {
+      const a = own(x);
+      if (a[SC.TOOL_NAME].value === 'no_such_tool') continue; // no definition
+      assert.ok(a[SC.TOOL_DESCRIPTION]?.value.length > 40, `${a[SC.TOOL_NAME].value}: tool.description`);
+      assert.notEqual(a[SC.TOOL_DESCRIPTION].value, a['opencode.tool.title']?.value);
+    }
+    // prompts off: the system prompt is a prompt; the tools and settings are definitions
+    for (const x of llms(session('REDACTED'))) {
+      const a = own(x);
+      assert.equal(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_ROLE}`]?.value, 'system');
+      assert.match(a[`${SC.LLM_INPUT_MESSAGES}.0.${SC.MESSAGE_CONTENT}`].value, /^<redacted/);
+      assert.ok(a[SC.LLM_INVOCATION_PARAMETERS] && a[`${SC.LLM_TOOLS}.0.${SC.TOOL_JSON_SCHEMA}`]);
+    }
+    // OPENINFERENCE_HIDE_INPUTS: no input messages, no tools
+    for (const x of llms(session('HIDDEN')))
+      assert.ok(
+        !Object.keys(own(x)).some((k) => k.startsWith(`${SC.LLM_TOOLS}.`) || k.startsWith(`${SC.LLM_INPUT_MESSAGES}.`)),
+      );
   });
 
   test("the Turn's context from the real OpenCode: version, title, number, directory, git", () => {

@@ -440,3 +440,88 @@ Object.assign(module.exports, {
   formatTree,
   describeSpan,
 });
+
+// ---------------------------------------------------------------------------
+// `opencode serve` in a home, driven over its HTTP API as the TUI drives it.
+
+/**
+ * Starts `opencode serve` on 127.0.0.1 (an ephemeral port, a random password) in the project.
+ * Resolves with { url, call(method, route, body) -> {status, json}, stop() } once it listens;
+ * stop() disposes the instance (OpenCode then runs the plugins' dispose) and ends the process.
+ */
+async function startServe(oc, { env = {}, timeoutMs = 90000 } = {}) {
+  const password = require('node:crypto').randomBytes(12).toString('hex');
+  const child = spawn(OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', '0', '--print-logs'], {
+    cwd: oc.project,
+    env: Object.assign({}, oc.env, { PWD: oc.project, OPENCODE_SERVER_PASSWORD: password }, env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`opencode serve did not listen: ${output.slice(-1000)}`)),
+      timeoutMs,
+    );
+    const seen = (d) => {
+      output += d;
+      if (output.length > 1 << 20) output = output.slice(-(1 << 19));
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (m) (clearTimeout(timer), resolve(m[1]));
+    };
+    child.stdout.on('data', seen);
+    child.stderr.on('data', seen);
+    child.on(
+      'exit',
+      (code) => (clearTimeout(timer), reject(new Error(`opencode serve exited ${code}: ${output.slice(-1000)}`))),
+    );
+  });
+  const headers = {
+    authorization: 'Basic ' + Buffer.from(`opencode:${password}`).toString('base64'),
+    'content-type': 'application/json',
+  };
+  async function call(method, route, body) {
+    const r = await fetch(`${url}${route}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: r.status, json };
+  }
+  let stopped;
+  return {
+    url,
+    call,
+    get output() {
+      return output;
+    },
+    stop() {
+      stopped ??= (async () => {
+        await call('POST', '/instance/dispose').catch(() => {});
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('close', resolve)));
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Waits until OpenCode says the session is idle (GET /session/status). */
+async function waitIdle(server, id, timeoutMs = 120000) {
+  const deadline = Date.now() + timeoutMs;
+  await new Promise((r) => setTimeout(r, 300));
+  while (Date.now() < deadline) {
+    const { json } = await server.call('GET', '/session/status');
+    if (!json || !json[id] || json[id].type === 'idle') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`session ${id} still busy after ${timeoutMs} ms`);
+}
+
+Object.assign(module.exports, { startServe, waitIdle });
