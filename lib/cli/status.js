@@ -96,9 +96,10 @@ function readSpool(root) {
  * The headline: {state, says} from the settings, the last outcome and the spool. An outcome
  * counts only for the settings it was made with: one from another endpoint, or older than the
  * config file, says nothing yet about the current ones. A broken config file comes first:
- * nothing in it is used, whatever the environment gives.
+ * nothing in it is used, whatever the environment gives. `classes`: the core's outcome table
+ * (the registered core's when the caller read it, else this copy's).
  */
-function headline(config, last, waiting, classes = []) {
+function headline(config, last, waiting, classes = outcomeClasses()) {
   if (config.config && config.config.broken) {
     const prefix = `config ${config.config.path}: `;
     const where = String(config.config.warning || '').startsWith(prefix)

@@ -270,8 +270,8 @@ static void test_a_bad_length_field_loses_only_its_record(void) {
   char file[1300];
   snprintf(file, sizeof file, "%s/0000000000000001.spool", dir);
   write_raw(file, buf, n);
-  struct timespec old[2] = {{time(NULL) - 600, 0}, {time(NULL) - 600, 0}};
-  utimensat(AT_FDCWD, dir, old, 0);
+  struct timeval old[2] = {{time(NULL) - 600, 0}, {time(NULL) - 600, 0}};
+  utimes(dir, old);
   again = spool_open(root, true);
   l = (loaded){0};
   CHECK_INT(spool_load(again, on_record, &l, &stats, NULL), 2);

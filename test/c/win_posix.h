@@ -9,6 +9,7 @@
 
 #include <direct.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <io.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,10 @@
 
 /* the core's strndup/memmem under their POSIX names (native/platform.h) */
 #include "platform.h"
+
+/* Files the tests open() are bytes, as on POSIX: binary mode for every descriptor, not text
+ * (which turns "\n" into "\r\n": a spool header written so no longer reads as ours). */
+__attribute__((constructor)) static void win_posix_binary_files(void) { _fmode = _O_BINARY; }
 
 /* mkdir(path, mode): the mode has no meaning on Windows */
 #define mkdir(path, mode) _mkdir(path)
@@ -68,7 +73,19 @@ static inline int win_posix_utimes(const char *path, const struct timeval tv[2])
 }
 #define utimes win_posix_utimes
 
+/* pread/pwrite at an offset, in binary mode (a descriptor from open() starts in text mode) */
+static inline long win_posix_pread(int fd, void *buf, size_t n, int64_t off) {
+  _setmode(fd, _O_BINARY);
+  __int64 at = _lseeki64(fd, 0, SEEK_CUR);
+  if (_lseeki64(fd, off, SEEK_SET) < 0) return -1;
+  int r = _read(fd, buf, (unsigned)n);
+  _lseeki64(fd, at, SEEK_SET);
+  return r;
+}
+#define pread win_posix_pread
+
 static inline long win_posix_pwrite(int fd, const void *buf, size_t n, int64_t off) {
+  _setmode(fd, _O_BINARY);
   __int64 at = _lseeki64(fd, 0, SEEK_CUR);
   if (_lseeki64(fd, off, SEEK_SET) < 0) return -1;
   int w = _write(fd, buf, (unsigned)n);
