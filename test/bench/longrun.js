@@ -68,7 +68,11 @@ const WITH_ENV = Object.fromEntries(
 const envOf = (kind) =>
   kind === 'without' ? {} : { ...WITH_ENV, ARIZE_TRACING_BENCH_OPEN: kind === 'events' ? 'events' : 'read' };
 const homeOf = (kind) => (kind === 'without' ? 'without' : 'with');
-const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return !s.length ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const p99 = (xs) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] : NaN;
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
