@@ -17,6 +17,7 @@ import { appendFileSync, promises as fsp } from "node:fs"
 import { createRequire } from "node:module"
 import { isMainThread } from "node:worker_threads"
 import { createLive } from "./live.mjs"
+import { createOpenPart } from "./open.mjs"
 
 /** @typedef {import("../lib/index").ReconcilePayload} ReconcilePayload */
 /** @typedef {{type?: string, tool?: string, callID?: string, state?: {metadata?: {sessionId?: string}}}} Part */
@@ -278,7 +279,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     return {}
   }
 
-  const { turnPosition } = lib("turns.js")
+  const { turnPosition, heads } = lib("turns.js")
   const { gitContext } = lib("git.js")
 
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
@@ -290,6 +291,11 @@ export const ArizeTracing = async ({ client, directory }) => {
   const read = reader(client, log)
   const { data } = read
   const meter = benchMeter(process.env.ARIZE_TRACING_BENCH_TIMINGS)
+  // Where the open part comes from: read through OpenCode's server on each event ("read"), or
+  // kept from OpenCode's events (plugin/open.mjs), read only when what is kept cannot stand
+  // for it ("events"). ARIZE_TRACING_BENCH_OPEN chooses, for the benchmarks
+  // (test/bench/longrun.js --kinds).
+  const open = process.env.ARIZE_TRACING_BENCH_OPEN === "events" ? createOpenPart() : null
 
   /** @param {string} sessionID @param {Clock} [clock] */
   async function parentID(sessionID, clock) {
@@ -400,8 +406,33 @@ export const ArizeTracing = async ({ client, directory }) => {
    * a watermark yet (the first event of this process), the tail alone.
    * @param {string} id @param {string | undefined} from @param {Clock} [clock]
    */
-  const openPart = (id, from, clock) =>
-    read.messagesBack(id, TAIL, (messages) => from === undefined || !(String(idOf(messages[0])) > from), clock)
+  async function openPart(id, from, clock) {
+    if (open) {
+      // kept from the session's start: all of it (what is before the watermark numbers the turns)
+      const since = open.since(id)
+      const kept = since === undefined ? undefined : open.messages(id, since === "" ? undefined : from)
+      if (kept) return { messages: kept, all: since === "" }
+    }
+    const got = await read.messagesBack(
+      id,
+      TAIL,
+      (messages) => from === undefined || !(String(idOf(messages[0])) > from),
+      clock,
+    )
+    if (got && open) open.seed(id, got.messages, got.all)
+    return got
+  }
+
+  /** A child session as a payload carries it: from what events kept when they can stand for it. */
+  async function childSession(id, clock) {
+    if (open && open.since(id) === "" && open.info(id)) {
+      const messages = open.messages(id)
+      if (messages) return { info: open.info(id), messages }
+    }
+    const got = await read.childSession(id, clock)
+    if (got && open) open.seed(id, got.messages, true, got.info)
+    return got
+  }
 
   /**
    * Child sessions named by `task` tool calls, depth-first: a child is fetched once its task
@@ -420,7 +451,7 @@ export const ArizeTracing = async ({ client, directory }) => {
         seen.add(child)
         let entry = known.children.get(child)
         if (!entry || known.open === null || known.open.has(child)) {
-          const got = await read.childSession(child, clock)
+          const got = await childSession(child, clock)
           if (!got) continue
           entry = { sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, ...got }
         }
@@ -435,14 +466,15 @@ export const ArizeTracing = async ({ client, directory }) => {
    */
   async function reconcile(sessionID, type, clock) {
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
-    // call, so turning it on again needs no restart): nothing is read from OpenCode.
+    // call, so turning it on again needs no restart): nothing is read from OpenCode, nothing kept.
     tracing = api.status()?.enabled !== false
     if (!tracing) {
       live.clear()
+      open?.clear()
       return
     }
     if ((await parentID(sessionID, clock)) !== null) return // its parent's payload carries it
-    const known = sessions.get(sessionID) ?? { from: undefined, open: null, children: new Map() }
+    const known = sessions.get(sessionID) ?? { from: undefined, previous: undefined, open: null, children: new Map() }
     let from = known.from
     for (let attempt = 0; attempt < 2; attempt++) {
       const fetched = await openPart(sessionID, from, clock)
@@ -452,6 +484,9 @@ export const ArizeTracing = async ({ client, directory }) => {
       const start = from === undefined ? 0 : fetched.messages.findIndex((m) => String(idOf(m)) >= from)
       const messages = start > 0 ? fetched.messages.slice(start) : fetched.messages
       const position = turnPosition(start > 0 ? fetched.messages.slice(0, start) : [], fetched.all)
+      // the turn right before the open part, as an earlier payload showed it
+      if (!("turnsBefore" in position) && !position.previousTurn && from !== undefined && known.previous < from)
+        position.previousTurn = known.previous
       const childSessions = await children(
         sessionID,
         messages,
@@ -493,6 +528,10 @@ export const ArizeTracing = async ({ client, directory }) => {
       const watermark = result?.watermark
       if (!watermark) return
       known.from = watermark.messageID
+      const at = fetched.messages.findIndex((m) => String(idOf(m)) >= known.from)
+      const head = heads(at < 0 ? fetched.messages : fetched.messages.slice(0, at)).pop()
+      if (head !== undefined) known.previous = String(idOf(fetched.messages[head]))
+      open?.keepFrom(sessionID, known.from)
       known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
       known.children = new Map(childSessions.map((c) => [c.sessionID, c]))
       sessions.delete(sessionID)
@@ -536,6 +575,7 @@ export const ArizeTracing = async ({ client, directory }) => {
         const p = event?.properties
         live.event(event)
         sweeper.saw(event)
+        open?.event(event)
         if (event?.type === "session.updated" && p?.info && infoOf.has(p.info.id)) remember(p.info)
         if (event?.type === "message.updated" && p?.info?.role === "assistant" && p.info.time?.completed)
           schedule(p.info.sessionID, "reconcile")

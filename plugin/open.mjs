@@ -127,6 +127,12 @@ export function createOpenPart(options = {}) {
       }
     },
 
+    /**
+     * From which message on what is kept stands for the session ("": its start), or undefined.
+     * @param {string} id
+     */
+    since: (id) => sessions.get(id)?.since,
+
     /** The session's info as its last event gave it, or undefined. @param {string} id */
     info: (id) => sessions.get(id)?.info,
 
@@ -192,8 +198,10 @@ export function createOpenPart(options = {}) {
     keepFrom(id, from) {
       const s = sessions.get(id)
       if (!s) return
-      for (const k of [...s.messages.keys()]) if (k < from) s.messages.delete(k)
-      if (s.since !== undefined && s.since < from) s.since = from
+      let dropped = false
+      for (const k of [...s.messages.keys()]) if (k < from) dropped = s.messages.delete(k)
+      // from the session's start only while nothing of it went
+      if (s.since !== undefined && s.since < from && (dropped || s.since !== "")) s.since = from
     },
 
     /** Forgets the session (the core is done with it). @param {string} id */

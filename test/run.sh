@@ -39,8 +39,8 @@ else
 fi
 step "C unit tests" make --no-print-directory -C test/c
 step "C unit tests (ASan+UBSan+LSan)" make --no-print-directory -C test/c SAN=1
-step "JS tests under Node" node --test test/settings.test.js test/project.test.js test/redact.test.js test/redaction.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/fidelity.test.js test/live.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js test/reliability.test.js
-step "JS tests under Bun" "$BUN" test --timeout 60000 test/project.test.js test/redaction.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/fidelity.test.js test/live.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js test/reliability.test.js
+step "JS tests under Node" node --test test/settings.test.js test/project.test.js test/redact.test.js test/redaction.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/fidelity.test.js test/live.test.js test/open.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js test/reliability.test.js
+step "JS tests under Bun" "$BUN" test --timeout 60000 test/project.test.js test/redaction.test.js test/receiver.test.js test/api.test.js test/plugin.test.js test/durability.test.js test/durability-attack.test.js test/openinference.test.js test/fidelity.test.js test/live.test.js test/open.test.js test/hostile.test.js test/planted.test.js test/watermark.test.js test/recover.test.js test/worker.test.js test/reliability.test.js
 # A short libFuzzer round per harness (npm run fuzz runs longer ones); clang's fuzzer runtime
 # comes with Debian's clang + libclang-rt-14-dev, which .ci/run installs.
 if make --no-print-directory -s -C test/fuzz check-cc 2>/dev/null; then

@@ -21,7 +21,8 @@
 // A benchmark: it prints figures and asserts nothing.
 //   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
 //                              [--native file.node | --tarball pkg.tgz] [--with-env K=V,...]
-//                              [--settle 400] [--json out.json]
+//                              [--settle 400] [--json out.json] [--kinds without,with,events]
+//                              [--warmup 1]
 // --native: the core packed into the tarball instead of the checkout's prebuild (a branch
 // that changed native/ before its prebuild is made: build/Release/arize_tracing.node);
 // --tarball: a package packed before (another version of the plugin, to compare).
@@ -46,12 +47,16 @@ const RUNS = Number(option('--runs', '3'));
 const TURNS = Number(option('--turns', '30'));
 const SIZES = option('--sizes', '10,2000').split(',').map(Number);
 const STARTS = Number(option('--starts', '8'));
+const WARMUP = Number(option('--warmup', '1')); // rounds not counted, before the first size's runs
 const SETTLE_MS = Number(option('--settle', '400'));
 const RAW = args.includes('--raw');
 const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
 const TARBALL = option('--tarball', '') && path.resolve(option('--tarball', ''));
 const JSON_OUT = option('--json', '');
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
+// --kinds without,with,events: "events" is the plugin keeping the open part from OpenCode's
+// events (plugin/open.mjs, ARIZE_TRACING_BENCH_OPEN=events) instead of reading it on each event
+const KINDS = option('--kinds', 'without,with').split(',');
 const WITH_ENV = Object.fromEntries(
   option('--with-env', '')
     .split(',')
@@ -59,7 +64,15 @@ const WITH_ENV = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
+/** The environment of a kind's OpenCode, and its home ("events" is the plugin's home). */
+const envOf = (kind) =>
+  kind === 'without' ? {} : { ...WITH_ENV, ARIZE_TRACING_BENCH_OPEN: kind === 'events' ? 'events' : 'read' };
+const homeOf = (kind) => (kind === 'without' ? 'without' : 'with');
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return !s.length ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const p99 = (xs) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] : NaN;
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
@@ -292,7 +305,7 @@ async function longRun(oc, model, id, kind, label) {
   fs.rmSync(timings, { force: true });
   model.play({ script: turnScript(TURNS) });
   model.requests.length = 0;
-  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...(kind === 'with' ? WITH_ENV : {}) });
+  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) });
   const turns = [];
   let events;
   try {
@@ -352,7 +365,7 @@ async function longRun(oc, model, id, kind, label) {
 async function oneStart(oc, model, kind, label) {
   model.play({ script: SCRIPT });
   model.requests.length = 0;
-  const server = await startServe(oc, kind === 'with' ? WITH_ENV : {});
+  const server = await startServe(oc, envOf(kind));
   try {
     const session = await call(server, 'POST', '/session', {});
     const promptAt = Date.now();
@@ -388,19 +401,24 @@ async function main() {
     with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: sink.url }),
   };
   const rows = [];
-  const starts = { without: [], with: [] };
+  const starts = Object.fromEntries(KINDS.map((k) => [k, []]));
   const raw = [];
-  const progress = (text) => console.error(`  [${((Date.now() - started) / 60000).toFixed(1)} min] ${text}`);
+  const loads = [];
+  const progress = (text) => {
+    loads.push(os.loadavg()[0]);
+    console.error(`  [${((Date.now() - started) / 60000).toFixed(1)} min, load ${os.loadavg()[0].toFixed(1)}] ${text}`);
+  };
   try {
     const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
     for (const n of SIZES) {
-      const results = { without: [], with: [] };
-      for (let r = -1; r < RUNS; r++) {
-        // a first pair per size warms both homes (database, files) and is not counted
-        for (const kind of r % 2 ? ['with', 'without'] : ['without', 'with']) {
-          const oc = homes[kind];
+      const results = Object.fromEntries(KINDS.map((k) => [k, []]));
+      for (let r = n === SIZES[0] ? -WARMUP : 0; r < RUNS; r++) {
+        // a first round warms the homes (database, files) and is not counted
+        const turn = (((r + 1) % KINDS.length) + KINDS.length) % KINDS.length;
+        for (const kind of [...KINDS.slice(turn), ...KINDS.slice(0, turn)]) {
+          const oc = homes[homeOf(kind)];
           const tag = `${n}L${r}${Date.now().toString(36)}`;
-          const session = longSession(seeds[kind], n, tag);
+          const session = longSession(seeds[homeOf(kind)], n, tag);
           const id = await importSession(oc, session);
           const out = await longRun(oc, model, id, kind, tag);
           out.messages = session.messages.length;
@@ -415,8 +433,8 @@ async function main() {
       raw.push({ n, results });
     }
     for (let i = 0; i < STARTS; i++)
-      for (const kind of i % 2 ? ['with', 'without'] : ['without', 'with'])
-        starts[kind].push(await oneStart(homes[kind], model, kind, `${i}${kind}`));
+      for (const kind of [...KINDS.slice(i % KINDS.length), ...KINDS.slice(0, i % KINDS.length)])
+        starts[kind].push(await oneStart(homes[homeOf(kind)], model, kind, `${i}${kind}`));
     if (STARTS) progress(`${STARTS} starts each way done`);
   } finally {
     for (const oc of Object.values(homes)) oc.remove();
@@ -424,7 +442,7 @@ async function main() {
   }
   const spans = sink.spans();
   await sink.close();
-  print(rows, starts, spans, started);
+  print(rows, starts, spans, started, loads);
   if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
 }
 
@@ -452,31 +470,37 @@ function summarise(n, results) {
       firstRequestMs: median(runs.map((r) => r.firstRequestMs)),
     };
   };
-  const withTurns = results.with.flatMap((o) => o.turns);
-  const jobs = withTurns.flatMap((t) => t.jobs);
-  const turnOurs = withTurns.slice(0).map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
-  const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
-  const turnThreads = results.with.flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
+  const plugin = (kind) => {
+    const withTurns = results[kind].flatMap((o) => o.turns);
+    const jobs = withTurns.flatMap((t) => t.jobs);
+    const turnOurs = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
+    const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
+    const turnThreads = results[kind].flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
+    return {
+      ...side(kind),
+      jobs: jobs.length,
+      jobsPerTurn: jobs.length / Math.max(1, withTurns.length),
+      oursMedian: median(jobs.map((j) => j.ours)),
+      oursP99: p99(jobs.map((j) => j.ours)),
+      coreMedian: median(jobs.map((j) => j.core)),
+      readMedian: median(jobs.map((j) => j.read)),
+      readP99: p99(jobs.map((j) => j.read)),
+      readsPerJob: mean(jobs.map((j) => j.reads)),
+      turnOurs: median(turnOurs),
+      turnRead: median(turnRead),
+      turnThreads: mean(turnThreads),
+      hookCalls: median(results[kind].flatMap((o) => o.lines.map((l) => l.hookCalls))),
+    };
+  };
+  const plugins = KINDS.filter((k) => k !== 'without');
   return {
-    n: results.with[0]?.messages ?? n,
+    n: results[plugins[0]][0]?.messages ?? n,
     without: side('without'),
-    with: side('with'),
-    jobs: jobs.length,
-    jobsPerTurn: jobs.length / Math.max(1, withTurns.length),
-    oursMedian: median(jobs.map((j) => j.ours)),
-    oursP99: p99(jobs.map((j) => j.ours)),
-    coreMedian: median(jobs.map((j) => j.core)),
-    readMedian: median(jobs.map((j) => j.read)),
-    readP99: p99(jobs.map((j) => j.read)),
-    readsPerJob: mean(jobs.map((j) => j.reads)),
-    turnOurs: median(turnOurs),
-    turnRead: median(turnRead),
-    turnThreads: mean(turnThreads),
-    hookCalls: median(results.with.flatMap((o) => o.lines.map((l) => l.hookCalls))),
+    ...Object.fromEntries(plugins.map((k) => [k, plugin(k)])),
   };
 }
 
-function print(rows, starts, spans, started) {
+function print(rows, starts, spans, started, loads = []) {
   const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const load = os
     .loadavg()
@@ -486,40 +510,48 @@ function print(rows, starts, spans, started) {
     `OpenCode ${h.OPENCODE_VERSION} serve, ${TURNS} consecutive 4-call tool turns per process, medians of ${RUNS} runs each way, alternating; CPU and wall per turn over turns ${FROM_TURN + 1}-${TURNS}`,
   );
   console.log(
-    `(${os.cpus().length} cores, load average ${load} at the end; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
+    `(${os.cpus().length} cores, load average ${load} at the end, 1-min load ${f(Math.min(...loads), 1)}-${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) over the runs; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
     'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
   );
+  const plugins = KINDS.filter((k) => k !== 'without');
   for (const r of rows) {
     if (RAW)
-      for (const kind of ['without', 'with'])
+      for (const kind of KINDS)
         console.error(
           `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')}`,
         );
-    console.log(
-      `${String(r.n).padStart(8)} | ${f(r.without.cpu).padStart(19)} ${f(r.with.cpu).padStart(5)} ${f(r.with.cpu / r.without.cpu, 3).padStart(6)} |` +
-        ` ${f(r.without.wall).padStart(20)} ${f(r.with.wall).padStart(5)} ${f(r.with.wall / r.without.wall, 3).padStart(6)} |` +
-        ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(r.with.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(r.with.rssEnd)}) |` +
-        ` ${f(r.oursMedian, 2)} ${f(r.oursP99, 2)} (${f(r.coreMedian, 2)}) | ${f(r.readMedian, 1)} ${f(r.readP99, 1)} (${f(r.readsPerJob, 2)}) |` +
-        ` ${f(r.turnOurs, 1)}, ${f(r.turnRead, 1)} (${f(r.jobsPerTurn, 1)} jobs, ${f(r.hookCalls)} events) | ${f(r.turnThreads, 1)}`,
-    );
+    for (const kind of plugins) {
+      const w = r[kind];
+      console.log(
+        `${String(r.n).padStart(8)}${plugins.length > 1 ? ` ${kind}` : ''} | ${f(r.without.cpu).padStart(19)} ${f(w.cpu).padStart(5)} ${f(w.cpu / r.without.cpu, 3).padStart(6)} |` +
+          ` ${f(r.without.wall).padStart(20)} ${f(w.wall).padStart(5)} ${f(w.wall / r.without.wall, 3).padStart(6)} |` +
+          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}) |` +
+          ` ${f(w.oursMedian, 2)} ${f(w.oursP99, 2)} (${f(w.coreMedian, 2)}) | ${f(w.readMedian, 1)} ${f(w.readP99, 1)} (${f(w.readsPerJob, 2)}) |` +
+          ` ${f(w.turnOurs, 1)}, ${f(w.turnRead, 1)} (${f(w.jobsPerTurn, 1)} jobs, ${f(w.hookCalls)} events) | ${f(w.turnThreads, 1)}`,
+      );
+    }
   }
-  if (starts.with.length) {
+  if (starts.without.length) {
     const s = (kind, key) => median(starts[kind].map((x) => x[key]));
     console.log(
-      `\nstart-up, median of ${starts.with.length} starts each way (spawn -> first model request | spawn -> listening | prompt -> first model request), ms:` +
-        `\n  without ${f(s('without', 'firstRequestMs'))} | ${f(s('without', 'listenMs'))} | ${f(s('without', 'promptToRequestMs'))}` +
-        `\n  with    ${f(s('with', 'firstRequestMs'))} | ${f(s('with', 'listenMs'))} | ${f(s('with', 'promptToRequestMs'))}` +
-        `\n  difference ${f(s('with', 'firstRequestMs') - s('without', 'firstRequestMs'))} ms (prompt -> request: ${f(s('with', 'promptToRequestMs') - s('without', 'promptToRequestMs'))} ms)`,
+      `\nstart-up, median of ${starts.without.length} starts each way (spawn -> first model request | spawn -> listening | prompt -> first model request), ms:`,
     );
+    for (const kind of KINDS)
+      console.log(
+        `  ${kind.padEnd(7)} ${f(s(kind, 'firstRequestMs'))} | ${f(s(kind, 'listenMs'))} | ${f(s(kind, 'promptToRequestMs'))}` +
+          (kind === 'without'
+            ? ''
+            : `  (difference ${f(s(kind, 'firstRequestMs') - s('without', 'firstRequestMs'))} ms; prompt -> request ${f(s(kind, 'promptToRequestMs') - s('without', 'promptToRequestMs'))} ms)`),
+      );
     if (RAW)
-      for (const kind of ['without', 'with'])
+      for (const kind of KINDS)
         console.error(`  starts ${kind}: ${starts[kind].map((x) => f(x.firstRequestMs)).join(' ')}`);
   }
   for (const r of rows)
     console.log(
-      `first model request of the long runs at ${r.n} messages (spawn -> request, median): without ${f(r.without.firstRequestMs)} ms, with ${f(r.with.firstRequestMs)} ms`,
+      `first model request of the long runs at ${r.n} messages (spawn -> request, median): ${KINDS.map((k) => `${k} ${f(r[k].firstRequestMs)} ms`).join(', ')}`,
     );
   console.log(`spans received: ${spans}`);
 }
