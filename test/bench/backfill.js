@@ -117,7 +117,8 @@ async function readAlone(oc) {
   try {
     const projects = await get(server, '/project');
     const sessions = [];
-    for (const p of projects) sessions.push(...(await get(server, '/session', { directory: p.worktree })));
+    for (const p of projects)
+      sessions.push(...(await get(server, '/session', { directory: p.worktree, limit: 1000000000 })));
     const roots = sessions.filter((s) => !s.parentID).sort((a, b) => a.time.updated - b.time.updated);
     const t0 = performance.now();
     let messages = 0,
