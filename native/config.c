@@ -30,6 +30,7 @@
 
 #include "platform.h"
 #include "redact.h"
+#include "text.h"
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -2522,16 +2523,8 @@ static json_t *config_sources_json(const config *c) {
 
 char *config_describe_json(const config *c) {
   char *endpoint = NULL;
-  if (c->endpoint) { /* without user:password@: a URL may carry credentials */
-    const char *host = strstr(c->endpoint, "://");
-    host = host ? host + 3 : c->endpoint;
-    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-    endpoint = at && (!slash || at < slash) ? malloc(strlen(c->endpoint) + 1) : strdup(c->endpoint);
-    if (endpoint && at && (!slash || at < slash)) {
-      size_t n = (size_t)(host - c->endpoint);
-      memcpy(endpoint, c->endpoint, n);
-      strcpy(endpoint + n, at + 1);
-    }
+  if (c->endpoint) { /* as status may show it: a URL may carry credentials */
+    endpoint = text_url_for_display(c->endpoint);
     if (!endpoint) return NULL;
   }
   const char *state = !c->enabled                       ? "disabled"

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "platform.h"
 #include "retry.h"
+#include "text.h"
 #include "wallclock.h"
 
 static pthread_mutex_t outcome_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,23 +75,6 @@ void outcome_close(void) {
   outcome_open(NULL, NULL);
 }
 
-/* The URL without user:password@, ?query and #fragment: what status may show. malloc'd. */
-static char *url_for_display(const char *url) {
-  if (!url) return NULL;
-  const char *host = strstr(url, "://");
-  host = host ? host + 3 : url;
-  size_t scheme = (size_t)(host - url);
-  const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-  if (at && (!slash || at < slash)) host = at + 1;
-  size_t rest = strcspn(host, "?#");
-  char *out = malloc(scheme + rest + 1);
-  if (!out) return NULL;
-  memcpy(out, url, scheme);
-  memcpy(out + scheme, host, rest);
-  out[scheme + rest] = '\0';
-  return out;
-}
-
 /* Writes text to file through a new temp file (an unguessable name, created exclusively: a
  * link or FIFO planted beside it is never followed) and a rename (which replaces whatever is at
  * file, a link included, without following it): a reader sees the old outcome or the new one,
@@ -121,7 +105,7 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
     pthread_mutex_unlock(&outcome_lock);
     return;
   }
-  char *shown = url_for_display(url);
+  char *shown = text_url_for_display(url);
   bool ok = http_status >= 200 && http_status < 300;
   const retry_class *class = retry_class_of_status(http_status);
   json_t *o = json_pack(

@@ -33,3 +33,19 @@ void text_addf(text *t, const char *fmt, ...) {
 }
 
 const char *text_str(const text *t) { return t->data ? t->data : ""; }
+
+char *text_url_for_display(const char *url) {
+  if (!url) return NULL;
+  const char *host = strstr(url, "://");
+  host = host ? host + 3 : url;
+  size_t scheme = (size_t)(host - url);
+  const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+  if (at && (!slash || at < slash)) host = at + 1;
+  size_t rest = strcspn(host, "?#");
+  char *out = malloc(scheme + rest + 1);
+  if (!out) return NULL;
+  memcpy(out, url, scheme);
+  memcpy(out + scheme, host, rest);
+  out[scheme + rest] = '\0';
+  return out;
+}

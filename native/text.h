@@ -26,4 +26,9 @@ void text_addf(text *t, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 /* The content, "" while empty; borrowed from t. */
 const char *text_str(const text *t);
 
+/* A URL as logs and status may show it: without user:password@, ?query and #fragment (either
+ * may carry a credential). The one rule, so what status compares always matches. malloc'd;
+ * NULL for NULL or out of memory. */
+char *text_url_for_display(const char *url);
+
 #endif

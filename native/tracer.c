@@ -19,6 +19,7 @@
 #include "retry.h"
 #include "spans.h"
 #include "state.h"
+#include "text.h"
 #include "wallclock.h"
 
 struct tracer {
@@ -119,21 +120,6 @@ static void stat_project_files(const char *dir, const char *read, platform_info 
   }
 }
 
-/* The endpoint without user:password@ (status shows it; a URL may carry credentials). */
-static char *endpoint_for_display(const char *url) {
-  if (!url) return NULL;
-  const char *scheme_end = strstr(url, "://");
-  const char *host = scheme_end ? scheme_end + 3 : url;
-  const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-  if (!at || (slash && at > slash)) return strdup(url);
-  size_t n = (size_t)(host - url);
-  char *out = malloc(strlen(url) + 1);
-  if (!out) return NULL;
-  memcpy(out, url, n);
-  strcpy(out + n, at + 1);
-  return out;
-}
-
 /* Whether the user's OTEL_RESOURCE_ATTRIBUTES set key (theirs win). */
 static bool resource_has(const config *c, const char *key) {
   for (size_t i = 0; i < c->resource_attributes.len; i++)
@@ -211,7 +197,7 @@ static void install_config(tracer *t, config *c) {
     if (!(user_same && same_text(t->cfg->why_not_sending, c->why_not_sending)))
       log_warn("%s", c->why_not_sending);
   } else {
-    char *shown = endpoint_for_display(c->endpoint);
+    char *shown = text_url_for_display(c->endpoint);
     log_info("sending to %s (%s), project %s", shown ? shown : "?", config_target_name(c->target),
              c->project_name);
     free(shown);
@@ -561,7 +547,7 @@ char *tracer_status_json(tracer *t) {
   const config *c = t->cfg;
   exporter_counts n = exporter_get_counts(t->exp);
   queue_stats qs = queue_get_stats(t->q);
-  char *endpoint = endpoint_for_display(c->endpoint);
+  char *endpoint = text_url_for_display(c->endpoint);
   const char *sending = !c->enabled                       ? "disabled"
                         : c->dry_run                      ? "dry-run"
                         : c->target == CONFIG_TARGET_NONE ? "no-backend"

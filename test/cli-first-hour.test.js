@@ -149,6 +149,32 @@ test('status exits 0 healthy, 1 degraded, 2 not working; doctor --json says the 
   }
 });
 
+test('an endpoint with a query string: status shows it without the query and, once accepted, healthy', async () => {
+  const receiver = await startReceiver();
+  const home = tempDir('oat-hour-home-');
+  try {
+    const endpoint = `${receiver.url}/v1/traces?tenant=team-a`;
+    await run(home, ['install', '--yes', '--backend', 'otlp', '--endpoint', endpoint]);
+    const lib = path.join(app, 'node_modules', NAME, 'lib', 'index.js');
+    const script = `const l = require(${JSON.stringify(lib)}); const now = Date.now(), sid = 'ses_q' + now;
+      l.reconcile({ type: 'close', sessionID: sid, messages: [
+        { info: { id: 'msg_' + now + 'u', sessionID: sid, role: 'user', time: { created: now - 2 } }, parts: [{ type: 'text', text: 'hi' }] },
+        { info: { id: 'msg_' + now + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + now + 'u', modelID: 'm',
+          time: { created: now - 1, completed: now }, finish: 'stop' }, parts: [{ type: 'text', text: 'ok' }] }] });
+      l.flush(5000).then(() => l.shutdown(0));`;
+    await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
+    assert.ok(receiver.spans().length > 0, 'the spans arrived');
+    const s = await run(home, ['status']);
+    // before: the outcome's URL had no query, the settings' had one: "settings changed" forever
+    assert.doesNotMatch(s.stdout, /settings changed/);
+    assert.match(s.stdout, /state: +sending: last export accepted/);
+    assert.doesNotMatch(s.stdout, /tenant=team-a/);
+    assert.equal(s.code, 0, s.stdout);
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('status and doctor say what the exporter does with a refused answer, as the log does', async () => {
   // 404 and 500 are final for the exporter: the batch is dropped (the log says so too)
   for (const code of [404, 500]) {

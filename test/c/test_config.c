@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "text.h"
 #include "platform.h"
 #include "redact.h"
 
@@ -628,6 +629,24 @@ static void test_described_settings_show_every_value_in_effect_but_no_secret(voi
   CHECK(text && strstr(text, "\"export.exit_flush_ms\":1000"));
   CHECK(text && !strstr(text, "key-secret-1") && !strstr(text, "space-secret-2"));
   free(text);
+  config_free(c);
+}
+
+/* The endpoint as status shows it: no user:password@, no ?query, no #fragment (either may carry
+ * a credential), the same text the last export's outcome records, so status can compare them. */
+static void test_described_endpoint_drops_userinfo_query_and_fragment(void) {
+  const char *env[] = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://me:pw-secret@otlp.example:4318/"
+                       "v1/traces?token=q-secret#f",
+                       NULL};
+  config *c = load(NULL, env);
+  char *text = config_describe_json(c);
+  CHECK(text && strstr(text, "\"endpoint\":\"https://otlp.example:4318/v1/traces\""));
+  CHECK(text && !strstr(text, "pw-secret") && !strstr(text, "q-secret"));
+  free(text);
+  char *shown = text_url_for_display("http://h:1/p?a=b");
+  CHECK_STR(shown, "http://h:1/p");
+  free(shown);
+  CHECK(text_url_for_display(NULL) == NULL);
   config_free(c);
 }
 
@@ -1662,6 +1681,7 @@ int main(void) {
   RUN(test_phoenix_endpoint_with_key);
   RUN(test_backend_headers_are_typed_secret_or_not);
   RUN(test_described_settings_show_every_value_in_effect_but_no_secret);
+  RUN(test_described_endpoint_drops_userinfo_query_and_fragment);
   RUN(test_phoenix_bare_host_port_means_http);
   RUN(test_phoenix_env_wins_over_arize_credentials);
   RUN(test_file_target_phoenix_uses_file_endpoint_and_key);
