@@ -149,20 +149,25 @@ test('status exits 0 healthy, 1 degraded, 2 not working; doctor --json says the 
   }
 });
 
+/** One closed turn exported by a process of the installed package, in the user's home. */
+async function exportOneTurn(home) {
+  const lib = path.join(app, 'node_modules', NAME, 'lib', 'index.js');
+  const script = `const l = require(${JSON.stringify(lib)}); const now = Date.now(), sid = 'ses_x' + now;
+    l.reconcile({ type: 'close', sessionID: sid, messages: [
+      { info: { id: 'msg_' + now + 'u', sessionID: sid, role: 'user', time: { created: now - 2 } }, parts: [{ type: 'text', text: 'hi' }] },
+      { info: { id: 'msg_' + now + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + now + 'u', modelID: 'm',
+        time: { created: now - 1, completed: now }, finish: 'stop' }, parts: [{ type: 'text', text: 'ok' }] }] });
+    l.flush(5000).then(() => l.shutdown(0));`;
+  await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
+}
+
 test('an endpoint with a query string: status shows it without the query and, once accepted, healthy', async () => {
   const receiver = await startReceiver();
   const home = tempDir('oat-hour-home-');
   try {
     const endpoint = `${receiver.url}/v1/traces?tenant=team-a`;
     await run(home, ['install', '--yes', '--backend', 'otlp', '--endpoint', endpoint]);
-    const lib = path.join(app, 'node_modules', NAME, 'lib', 'index.js');
-    const script = `const l = require(${JSON.stringify(lib)}); const now = Date.now(), sid = 'ses_q' + now;
-      l.reconcile({ type: 'close', sessionID: sid, messages: [
-        { info: { id: 'msg_' + now + 'u', sessionID: sid, role: 'user', time: { created: now - 2 } }, parts: [{ type: 'text', text: 'hi' }] },
-        { info: { id: 'msg_' + now + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + now + 'u', modelID: 'm',
-          time: { created: now - 1, completed: now }, finish: 'stop' }, parts: [{ type: 'text', text: 'ok' }] }] });
-      l.flush(5000).then(() => l.shutdown(0));`;
-    await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
+    await exportOneTurn(home);
     assert.ok(receiver.spans().length > 0, 'the spans arrived');
     const s = await run(home, ['status']);
     // before: the outcome's URL had no query, the settings' had one: "settings changed" forever
@@ -182,14 +187,7 @@ test('status and doctor say what the exporter does with a refused answer, as the
     const home = tempDir('oat-hour-home-');
     try {
       await run(home, ['install', '--yes', '--backend', 'otlp', '--endpoint', `${receiver.url}/v1/traces`]);
-      const lib = path.join(app, 'node_modules', NAME, 'lib', 'index.js');
-      const script = `const l = require(${JSON.stringify(lib)}); const now = Date.now(), sid = 'ses_x' + now;
-        l.reconcile({ type: 'close', sessionID: sid, messages: [
-          { info: { id: 'msg_' + now + 'u', sessionID: sid, role: 'user', time: { created: now - 2 } }, parts: [{ type: 'text', text: 'hi' }] },
-          { info: { id: 'msg_' + now + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + now + 'u', modelID: 'm',
-            time: { created: now - 1, completed: now }, finish: 'stop' }, parts: [{ type: 'text', text: 'ok' }] }] });
-        l.flush(5000).then(() => l.shutdown(0));`;
-      await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
+      await exportOneTurn(home);
       const log = fs.readFileSync(path.join(harness(home), 'logs', 'opencode.log'), 'utf8');
       const s = await run(home, ['status']);
       // every span sent is lost, none waits: not working, not degraded
