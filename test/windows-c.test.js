@@ -32,7 +32,9 @@ before(() => {
   win = windows();
   if (win.skip) return;
   out = tempDir('oat-win-c-');
-  st = JSON.parse(
+  // the answer is the last line (a first build's progress goes to stderr, but be sure)
+  const answer = (text) => JSON.parse(text.trim().split('\n').pop());
+  st = answer(
     execFileSync(
       process.execPath,
       [path.join(ROOT, 'native', 'prebuild', 'prebuild.js'), '--static-dir', 'win32-x64'],

@@ -258,7 +258,7 @@ function staticDir(key, tc, prepared = {}) {
   return tools.entry(dir, (tmp) => {
     execFileSync('bash', [path.join(__dirname, 'static-deps.sh'), tmp, path.join(tools.cacheRoot(), 'downloads')], {
       cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 2, 'inherit'], // its progress on stderr: stdout carries --static-dir's answer
       env: Object.assign({}, process.env, tc, { TARGET_OS: t.os, EXTRA_CFLAGS: t.cflags.join(' ') }),
     });
     const stub = path.join(tmp, 'stub');
@@ -551,7 +551,7 @@ function windowsLibs(inputs, tc) {
   return tools.entry(dir, (tmp) =>
     execFileSync('bash', [path.join(__dirname, 'windows-deps.sh'), tmp, inputs.curl, inputs.zlib], {
       cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 2, 'inherit'], // its progress on stderr, as above
       env: Object.assign({}, process.env, tc),
     }),
   );
