@@ -568,7 +568,9 @@ function windowsStubs(stub, inputs, tc) {
   const dlltool = tc.AR.replace(/ar$/, 'dlltool');
   const def = path.join(stub, 'node.def');
   fs.writeFileSync(def, nodeApiDef());
-  run(dlltool, ['-d', def, '-D', 'node.exe', '-t', 'napi', '-y', path.join(stub, 'libnode_delay.a')], { cwd: stub });
+  // names relative to the stub directory: dlltool names the descriptor's symbols after the
+  // output path (__DLL_HANDLE_<path>), so an absolute one made every cache place its own core
+  run(dlltool, ['-d', 'node.def', '-D', 'node.exe', '-t', 'napi', '-y', 'libnode_delay.a'], { cwd: stub });
 }
 
 function linkPe(t, tc, st, objects, out) {

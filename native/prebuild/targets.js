@@ -130,11 +130,14 @@ const TARGETS = {
     format: 'pe',
     // mingw's C99 printf (%zu), libyaml and libcurl linked statically (no dllimport)
     cflags: ['-D__USE_MINGW_ANSI_STDIO=1', '-DYAML_DECLARE_STATIC', '-DCURL_STATICLIB'],
-    // everything inside the one DLL: winpthreads and libgcc too; no link timestamp
+    // everything inside the one DLL: winpthreads and libgcc too; no link timestamp, and no
+    // image base hashed from the output's path (ld's auto image base: each build place made
+    // its own bytes); the loader relocates it anyway (ASLR)
     ldflags: [
       '-static',
       '-static-libgcc',
       '-Wl,--no-insert-timestamp',
+      '-Wl,--disable-auto-image-base',
       '-s',
       '-lbcrypt',
       '-lcrypt32',
