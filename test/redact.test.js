@@ -1,4 +1,5 @@
 'use strict';
+// Node only: the corpus scorer is long and measures the core, not the runtime (Bun runs the redaction behaviour in redaction.test.js).
 // Secret redaction measured on the labelled corpus (test/redact/corpus.js, scored by
 // test/redact/score.js through the real core): recall on at least 300 true secrets of every
 // built-in kind, and false positives per MB of at least 2 MB of clean text (this repository and

@@ -1,4 +1,5 @@
 'use strict';
+// Node only: it checks the repository's files against the core's table, not the runtime.
 // The settings schema is stated once, in the core (native/config.c's table): lib/settings.json
 // is its copy for the CLI, and the settings table of docs/settings.md documents it. These tests
 // fail when either drifts from the core.
