@@ -31,6 +31,10 @@
 #include "platform.h"
 #include "text.h"
 
+_Static_assert(RECONCILE_ID_MAX >= PAYLOAD_ID_MAX, "a valid id fits reconcile_result's buffers");
+_Static_assert(sizeof((reconcile_result *)0)->error == PAYLOAD_ERROR_MAX,
+               "payload_reject writes reconcile_result's error");
+
 /* One reconcile: what it reads and writes, borrowed for its duration. */
 typedef struct {
   state *st;
@@ -38,15 +42,16 @@ typedef struct {
   reconcile_emit_fn emit;
   void *emit_ctx;
   reconcile_result *result;
-  bool closing;         /* type == "close" */
-  bool abandoned;       /* "close" with "abandoned": true: no OpenCode works on it any more */
-  const char *root_id;  /* the payload's session: the state namespace */
-  int64_t stopped_at;   /* "stoppedAt" (abandoned only): when the OpenCode that worked on the
-                         * session was last seen alive, ms; -1 unknown */
-  json_t *session;      /* "session": the root session's Session (title, version, directory) */
-  json_t *context;      /* "context": what the plugin read off OpenCode's thread (git, version) */
-  int64_t turns_before; /* "turnsBefore": user messages of the session before the payload's
-                         * first one (-1 unknown) */
+  payload_report report; /* result's error and items_skipped, for payload_skip */
+  bool closing;          /* type == "close" */
+  bool abandoned;        /* "close" with "abandoned": true: no OpenCode works on it any more */
+  const char *root_id;   /* the payload's session: the state namespace */
+  int64_t stopped_at;    /* "stoppedAt" (abandoned only): when the OpenCode that worked on the
+                          * session was last seen alive, ms; -1 unknown */
+  json_t *session;       /* "session": the root session's Session (title, version, directory) */
+  json_t *context;       /* "context": what the plugin read off OpenCode's thread (git, version) */
+  int64_t turns_before;  /* "turnsBefore": user messages of the session before the payload's
+                          * first one (-1 unknown) */
   const char *previous_turn; /* "previousTurn": the turn opened last before the payload */
   live_store *live;          /* the live signals (live.h); NULL: none */
   /* turn numbers (turn_number): the payload's base, once, and the heads counted so far */
@@ -56,8 +61,6 @@ typedef struct {
 } walk;
 
 static uint64_t ms_to_ns(int64_t ms) { return ms < 0 ? 0 : (uint64_t)ms * 1000000ULL; }
-
-bool reconcile_id_ok(const char *id) { return payload_id_ok(id); }
 
 /* attrs' measure (attrs.h): the true size of values holding strings cut at parse time. */
 static void measure_cut(const char *value, size_t len, bool json, size_t *bytes, size_t *chars) {
@@ -449,7 +452,7 @@ static void emit_tool(walk *w, const session_view *sv, const message_view *m, js
   const char *call_id = payload_str(part, "callID"), *tool = payload_str(part, "tool");
   json_t *st = json_object_get(part, "state");
   const char *status = payload_str(st, "status");
-  if (!reconcile_id_ok(call_id) || !tool || !status) return;
+  if (!payload_id_ok(call_id) || !tool || !status) return;
   bool done = strcmp(status, "completed") == 0 || strcmp(status, "error") == 0;
   if (!done && !interrupted) return;
   /* asked for a permission whose answer the plugin has not heard yet (OpenCode stored the call's
@@ -1029,7 +1032,7 @@ static void llm_token_counts(walk *w, span *s, const session_view *sv, const mes
   int64_t n[5];
   for (size_t i = 0; i < 5; i++)
     if ((n[i] = payload_count_known(v[i])) < 0)
-      payload_skip(w->result, "session %s: message %s: tokens.%s is not a valid count", sv->id,
+      payload_skip(&w->report, "session %s: message %s: tokens.%s is not a valid count", sv->id,
                    m->id, names[i]);
   enum { INPUT, OUTPUT, REASONING, CACHE_READ, CACHE_WRITE };
   /* OpenCode stores input without cache and output without reasoning; OpenInference's
@@ -1104,7 +1107,7 @@ static void emit_llm(walk *w, const session_view *sv, size_t i, long u, const lo
   double cost;
   int known = payload_cost(json_object_get(m->info, "cost"), &cost);
   if (known < 0)
-    payload_skip(w->result, "session %s: message %s: its cost is not a valid amount", sv->id,
+    payload_skip(&w->report, "session %s: message %s: its cost is not a valid amount", sv->id,
                  m->id);
   /* no cost field: unknown, which is not free */
   if (known > 0 && span_set_double(s, "llm.cost.total", cost) != 0) w->at.out_of_memory = true;
@@ -1743,7 +1746,7 @@ static void find_watermark(walk *w, const session_view *root, const long *owner)
   const char *oldest = NULL;
   for (size_t i = 0; i < root->n_messages; i++) {
     const char *p = root->messages[i].parent_id;
-    if (owner[i] < 0 && !payload_is_user(&root->messages[i]) && reconcile_id_ok(p) &&
+    if (owner[i] < 0 && !payload_is_user(&root->messages[i]) && payload_id_ok(p) &&
         !seen_id(w, "turn:", p) && (!oldest || strcmp(p, oldest) < 0))
       oldest = p;
   }
@@ -1795,7 +1798,7 @@ static void read_context(walk *w, json_t *payload) {
   const char *id = payload_str(session, "id");
   if (json_is_object(session) && (!id || strcmp(id, w->root_id) == 0)) w->session = session;
   else if (json_is_object(session))
-    payload_skip(w->result, "session %s: its \"session\" describes another session", w->root_id);
+    payload_skip(&w->report, "session %s: its \"session\" describes another session", w->root_id);
   json_t *context = json_object_get(payload, "context");
   if (json_is_object(context)) w->context = context;
   json_t *before = json_object_get(payload, "turnsBefore");
@@ -1804,7 +1807,7 @@ static void read_context(walk *w, json_t *payload) {
                         ? (int64_t)json_integer_value(before)
                         : -1;
   const char *previous = payload_str(payload, "previousTurn");
-  w->previous_turn = reconcile_id_ok(previous) ? previous : NULL;
+  w->previous_turn = payload_id_ok(previous) ? previous : NULL;
   json_t *stopped = json_object_get(payload, "stoppedAt");
   w->stopped_at = json_is_number(stopped) ? payload_ms(stopped) : -1;
   const char *version = payload_str(w->context, "opencodeVersion");
@@ -1821,6 +1824,7 @@ int reconcile_json(state *st, const reconcile_options *opt, const char *json, si
 int reconcile_json_live(state *st, const reconcile_options *opt, live_store *live, const char *json,
                         size_t len, reconcile_emit_fn emit, void *ctx, reconcile_result *result) {
   memset(result, 0, sizeof *result);
+  const payload_report report = {result->error, &result->items_skipped};
   /* what any attribute can show of one string, and some room: longer strings are cut unread */
   size_t keep = (opt->max_attr_bytes ? opt->max_attr_bytes : 32768) + 1024;
   json_t *payload = payload_parse(json, len, keep, result->error, sizeof result->error,
@@ -1839,28 +1843,29 @@ int reconcile_json_live(state *st, const reconcile_options *opt, live_store *liv
   const char *type = payload_str(payload, "type");
   root.id = payload_str(payload, "sessionID");
   if (!json_is_object(payload)) {
-    payload_reject(result, "payload is not an object");
+    payload_reject(&report, "payload is not an object");
   } else if (!type || (strcmp(type, "reconcile") != 0 && strcmp(type, "close") != 0)) {
-    payload_reject(result, "type must be \"reconcile\" or \"close\"");
-  } else if (!reconcile_id_ok(root.id)) {
-    payload_reject(result, "sessionID is missing or invalid");
-  } else if (payload_load_messages(&root, json_object_get(payload, "messages"), result) == 0 &&
+    payload_reject(&report, "type must be \"reconcile\" or \"close\"");
+  } else if (!payload_id_ok(root.id)) {
+    payload_reject(&report, "sessionID is missing or invalid");
+  } else if (payload_load_messages(&root, json_object_get(payload, "messages"), &report) == 0 &&
              payload_load_children(json_object_get(payload, "childSessions"), root.id, &children,
-                                   &n_children, result) == 0) {
+                                   &n_children, &report) == 0) {
     owner = turn_owners(&root);
     /* the live signals first: the spans of this payload may be theirs */
     long unread = live ? live_ingest(live, json_object_get(payload, "live")) : 0;
     if (unread > 0)
-      payload_skip(result, "session %s: %ld live signals could not be read", root.id, unread);
+      payload_skip(&report, "session %s: %ld live signals could not be read", root.id, unread);
     else if (unread < 0)
-      payload_skip(result, "session %s: out of memory keeping live signals", root.id);
+      payload_skip(&report, "session %s: out of memory keeping live signals", root.id);
     if (!owner) {
-      payload_reject(result, "out of memory");
+      payload_reject(&report, "out of memory");
     } else {
       walk w = {.st = st,
                 .emit = emit,
                 .emit_ctx = ctx,
                 .result = result,
+                .report = report,
                 .closing = strcmp(type, "close") == 0,
                 .root_id = root.id,
                 .abandoned = strcmp(type, "close") == 0 &&
