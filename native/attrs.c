@@ -105,7 +105,8 @@ static void remember_attr(attrs *a, span *s, const char *key) {
   if (at && at->type == SPAN_ATTR_STRING) remember_screened(a, at->value.s);
 }
 
-bool attrs_hidden(const attrs *a, attrs_class c) {
+/* Whether values of this class are replaced by a marker. */
+static bool attrs_hidden(const attrs *a, attrs_class c) {
   const attrs_options *o = a->opt;
   switch (c) {
   case ATTRS_PROMPT: return !o->log_prompts;

@@ -133,9 +133,6 @@ typedef struct {
 
 void attrs_init(attrs *a, const attrs_options *opt);
 
-/* Whether values of this class are replaced by a marker. */
-bool attrs_hidden(const attrs *a, attrs_class c);
-
 /* Sets key on s to value (len bytes; NUL-terminated JSON text for JSON keys), or to the
  * redaction marker its class asks for, cut to the limit. JSON keys that are input.value also
  * set input.mime_type: application/json only while the value is that JSON. */

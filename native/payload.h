@@ -99,7 +99,7 @@ bool payload_id_ok(const char *id);
 /* Sets r->error to the formatted reason; returns -1 (the whole payload is rejected). */
 int payload_reject(const payload_report *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
-/* One bad item costs only itself (ARCHITECTURE.md): logs one line naming it (ids and position,
+/* One bad item costs only itself (docs/architecture.md): logs one line naming it (ids and position,
  * never content) and counts it in *r->skipped; the rest is traced. */
 void payload_skip(const payload_report *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 

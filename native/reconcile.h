@@ -26,7 +26,7 @@
  * last time OpenCode recorded in it; the Turn is sent. Should OpenCode go on with that turn after
  * all, its later calls still hang off the Turn already sent (same ids); the calls sent as
  * interrupted are not sent again.
- * Ids are derived from OpenCode's ids (hash.h), so a parent is computable from the snapshot
+ * Ids are derived from OpenCode's ids (spanmap.h), so a parent is computable from the snapshot
  * alone and a replay re-creates identical spans.
  */
 #ifndef RECONCILE_H

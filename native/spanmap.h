@@ -6,13 +6,12 @@
  * it. What an attribute may carry (redaction, limits, OPENINFERENCE_HIDE_*) is decided by the
  * attribute policy (attrs.h), through which every attribute here is set.
  *
- * Ids (ARCHITECTURE.md, "Deterministic ids"), so a parent is computable from the snapshot alone
- * and a replay re-creates identical spans:
- *   trace       = H("turn", session, user message id)            16 bytes
- *   Turn span   = H("turn-span", session, user message id)        8 bytes
- *   LLM span    = H("llm", message id)
- *   TOOL span   = H("tool", session, message id, call id)   call ids repeat across sessions
- *   AGENT span  = H("agent", child session id)
+ * Ids (ARCHITECTURE.md, "Deterministic ids"): derived from OpenCode's ids, so a parent is
+ * computable from the snapshot alone and a replay re-creates identical spans: trace       =
+ * H("turn", session, user message id)            16 bytes Turn span   = H("turn-span", session,
+ * user message id)        8 bytes LLM span    = H("llm", message id) TOOL span   = H("tool",
+ * session, message id, call id)   call ids repeat across sessions AGENT span  = H("agent", child
+ * session id)
  */
 #ifndef SPANMAP_H
 #define SPANMAP_H
