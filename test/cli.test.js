@@ -440,6 +440,26 @@ test('a misspelt config key is named with the closest known key in status, docto
   }
 });
 
+test('doctor goes on past a bad value and a misspelt key: each named, the backend link still checked', async () => {
+  const receiver = await startReceiver();
+  const home = tempDir('oat-cli-home-');
+  try {
+    assert.equal((await run(home, ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--yes'])).code, 0);
+    fs.appendFileSync(configFile(home), '    export:\n      timeout_ms: abc\n    projet_name: typo\n');
+    const doctor = await run(home, ['doctor']);
+    assert.equal(doctor.code, 1, doctor.stdout);
+    assert.match(doctor.stdout, /ok +config parses/);
+    assert.match(doctor.stdout, /FAIL config values .*timeout_ms is not a whole number.*the default is used/);
+    assert.match(doctor.stdout, /FAIL config keys .*did you mean `project_name`\?/);
+    assert.match(doctor.stdout, /ok +endpoint answers/, 'the links after the config are still checked');
+    assert.match(doctor.stdout, /ok +test span/);
+    assert.match(doctor.stdout, /fix \(config values\): correct what the warning names in/);
+    assert.doesNotMatch(doctor.stdout, /\babc\b|typo/, 'values are never quoted');
+  } finally {
+    await receiver.close();
+  }
+});
+
 test('status and doctor say which secret redaction is in effect; doctor shows a sample redacted by the core', async () => {
   const receiver = await startReceiver();
   const home = tempDir('oat-cli-home-');
