@@ -195,6 +195,26 @@ test('install --project registers the plugin in the project only, in a form that
   assert.doesNotMatch(byHand.stdout, /nothing to remove/);
 });
 
+test('status says not working when OpenCode would load no plugin, and finds a project registration from a subdirectory of the repository', async () => {
+  const home = tempDir('oat-cli-home-');
+  const repo = tempDir('oat-cli-repo-');
+  const env = { PHOENIX_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' };
+  const before = await run(home, ['status', '--json'], { env, cwd: repo });
+  assert.equal(before.code, 2, before.stdout);
+  assert.equal(JSON.parse(before.stdout).state, 'not-registered');
+  fs.mkdirSync(path.join(repo, '.git'));
+  assert.equal((await run(home, ['install', '--project', '--yes'], { env, cwd: repo })).code, 0);
+  const sub = path.join(repo, 'src', 'lib');
+  fs.mkdirSync(sub, { recursive: true });
+  const after = await run(home, ['status', '--json'], { env, cwd: sub });
+  const s = JSON.parse(after.stdout);
+  assert.notEqual(s.state, 'not-registered', after.stdout);
+  assert.deepEqual(
+    s.registrations.map((r) => r.file),
+    [path.join(repo, '.opencode', 'opencode.json')],
+  );
+});
+
 function walk(dir) {
   return fs
     .readdirSync(dir, { withFileTypes: true })
