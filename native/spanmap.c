@@ -332,24 +332,24 @@ static void live_turn(spanmap *sm, span *s, const session_view *root, const long
 /* TOOL spans                                                                                  */
 
 /* The attributes a tool's main arguments go to, by OpenCode tool name: the field of the call's
- * input, and the attribute (attrs.h: its name and redaction class) that carries it. A new tool,
- * or a new argument of one, is a row here; a new attribute name is a key in attrs.h/attrs.c. */
+ * input, and the attribute that carries it (what a tool was asked: the attribute policy gives
+ * every one of them the class of tool details, attrs_set_tool_argument). A new tool, a new
+ * argument of one, or a new attribute name for one, is a row here. */
 static const struct {
-  const char *tool, *field;
-  attrs_key attr;
+  const char *tool, *field, *attr;
 } tool_fields[] = {
-    {"bash", "command", ATTR_TOOL_COMMAND},    {"read", "filePath", ATTR_TOOL_FILE_PATH},
-    {"edit", "filePath", ATTR_TOOL_FILE_PATH}, {"write", "filePath", ATTR_TOOL_FILE_PATH},
-    {"grep", "pattern", ATTR_TOOL_QUERY},      {"glob", "pattern", ATTR_TOOL_QUERY},
-    {"webfetch", "url", ATTR_TOOL_URL},        {"websearch", "query", ATTR_TOOL_QUERY},
-    {"codesearch", "query", ATTR_TOOL_QUERY},  {"list", "path", ATTR_TOOL_FILE_PATH},
+    {"bash", "command", "tool.command"},    {"read", "filePath", "tool.file_path"},
+    {"edit", "filePath", "tool.file_path"}, {"write", "filePath", "tool.file_path"},
+    {"grep", "pattern", "tool.query"},      {"glob", "pattern", "tool.query"},
+    {"webfetch", "url", "tool.url"},        {"websearch", "query", "tool.query"},
+    {"codesearch", "query", "tool.query"},  {"list", "path", "tool.file_path"},
 };
 
 static void tool_arguments(spanmap *sm, span *s, const char *tool, json_t *input) {
   for (size_t i = 0; i < sizeof tool_fields / sizeof tool_fields[0]; i++) {
     if (strcmp(tool_fields[i].tool, tool) != 0) continue;
     const char *v = payload_str(input, tool_fields[i].field);
-    if (v) attrs_set(&sm->at, s, tool_fields[i].attr, v, strlen(v));
+    if (v) attrs_set_tool_argument(&sm->at, s, tool_fields[i].attr, v, strlen(v));
   }
 }
 
