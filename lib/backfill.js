@@ -26,7 +26,6 @@ const recover = require('./recover.js');
 
 const SERVE_START_MS = 60000;
 const FLUSH_MS = 15000;
-const SESSIONS_LIMIT = 1000000000; // every session of a project: OpenCode's list defaults to 100
 const HTTP_TIMEOUT_MS = 60000;
 const READ_AHEAD = 3; // sessions being read while one is traced
 
@@ -169,7 +168,7 @@ async function listSessions(server, out) {
     let sessions;
     try {
       // OpenCode answers the 100 most recently updated unless asked for more (`limit`, no cap)
-      sessions = await get(server, '/session', { directory: project.worktree, limit: SESSIONS_LIMIT });
+      sessions = await get(server, '/session', { directory: project.worktree, limit: recover.SESSIONS_LIMIT });
     } catch (error) {
       out.line(
         `project ${project.worktree}: its sessions cannot be listed (${String((error && error.message) || error)}); skipped`,
