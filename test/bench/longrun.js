@@ -431,6 +431,9 @@ async function main() {
       }
       rows.push(summarise(n, results));
       raw.push({ n, results });
+      // each size's table as soon as it is measured (a busy machine may not see the end)
+      print(rows, { without: [] }, NaN, started, loads);
+      if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
     }
     for (let i = 0; i < STARTS; i++)
       for (const kind of [...KINDS.slice(i % KINDS.length), ...KINDS.slice(0, i % KINDS.length)])
