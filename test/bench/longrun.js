@@ -304,6 +304,10 @@ async function longRun(oc, model, id, kind, label) {
   const timings = path.join(oc.base, `timings-${label}.jsonl`);
   fs.rmSync(timings, { force: true });
   model.play({ script: turnScript(TURNS) });
+  // a new conversation per run: without a session header the model keys one by its first user
+  // message, the same in two runs on the same seed (the kinds "with" and "events" share a home):
+  // the second run found the first one's script used up
+  model.conversations.clear();
   model.requests.length = 0;
   const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) });
   const turns = [];
