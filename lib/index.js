@@ -362,12 +362,13 @@ function shutdown(timeoutMs) {
 
 /** Whether tracing is on (the settings as they are now), without the status JSON: per event. */
 function enabled() {
-  return binding.enabled();
+  // a core older than this file has no door: its status says
+  return typeof binding.enabled === 'function' ? binding.enabled() : JSON.parse(binding.status()).enabled !== false;
 }
 
 /** The configured exit bound in ms (export.exit_flush_ms, ARIZE_EXIT_FLUSH_MS). */
 function exitBoundMs() {
-  return binding.exitBoundMs();
+  return typeof binding.exitBoundMs === 'function' ? binding.exitBoundMs() : JSON.parse(binding.status()).exit_flush_ms;
 }
 
 // A timeout as a number; absent stays absent, so the core's default applies (native/binding.c).
