@@ -56,7 +56,8 @@ const JSON_OUT = option('--json', '');
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
 // --kinds without,with,events: "events" is the plugin keeping the open part from OpenCode's
 // events (plugin/open.mjs, ARIZE_TRACING_BENCH_OPEN=events) instead of reading it on each event
-const KINDS = option('--kinds', 'without,with').split(',');
+// ("without" always: every ratio is against it)
+const KINDS = [...new Set(['without', ...option('--kinds', 'without,with').split(',')])];
 const WITH_ENV = Object.fromEntries(
   option('--with-env', '')
     .split(',')
