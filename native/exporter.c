@@ -444,6 +444,14 @@ exporter *exporter_new_for(queue *q, int slot) {
   return e;
 }
 
+void exporter_set_slot(exporter *e, int slot) {
+  if (e->slot == slot) return; /* the usual reload: nothing moves */
+  pthread_mutex_lock(&e->lock);
+  e->slot = slot;
+  pthread_cond_broadcast(&e->wake);
+  pthread_mutex_unlock(&e->lock);
+}
+
 void exporter_set_target(exporter *e, exporter_target *t) {
   pthread_mutex_lock(&e->lock);
   exporter_target *old = e->target;

@@ -81,6 +81,10 @@ exporter *exporter_new(queue *q);
 /* The exporter of the destination in q's slot (queue_set_destinations). */
 exporter *exporter_new_for(queue *q, int slot);
 
+/* Moves the exporter to another slot (-1: none, it sends nothing). Stop it first when it was
+ * sending (exporter_stop): a batch in flight belongs to the old slot. */
+void exporter_set_slot(exporter *e, int slot);
+
 /* Replaces the target (ownership moves in); the next batch uses it, at once even when the
  * thread is waiting to retry a failed one. */
 void exporter_set_target(exporter *e, exporter_target *t);

@@ -837,12 +837,12 @@ static void give_back(node *n, int slot) {
 
 size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n,
                       size_t max_bytes) {
+  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return 0;
   pthread_mutex_lock(&q->lock);
   size_t n = 0, bytes = 0, whole_files = 0;
   uint8_t bit = (uint8_t)(1u << slot);
   node *it = slot_start(q, slot), *last = NULL, *stop = NULL;
-  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS || !(q->active & bit) || q->lent_n[slot])
-    it = NULL;
+  if (!(q->active & bit) || q->lent_n[slot]) it = NULL;
   for (; it && n < max_n; it = it->next) {
     if (it->done & bit) continue; /* done before a restart (its file's marker) */
     if (!sendable(q, it)) break;
@@ -860,7 +860,7 @@ size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n
   size_t k = 0;
   for (node *m = slot_start(q, slot); m && k < n; m = m->next)
     if (&m->record == out[k]) lend(m, slot), k++;
-  if (slot >= 0 && slot < QUEUE_MAX_DESTINATIONS) q->lent_n[slot] = n;
+  q->lent_n[slot] = n;
   pthread_mutex_unlock(&q->lock);
   return n;
 }
