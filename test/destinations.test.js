@@ -8,6 +8,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
+const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const { startReceiver } = require('./receiver.js');
 const { tempHome, cleanEnv, run, ROOT } = require('./helpers/run.js');
@@ -127,6 +128,30 @@ test('one destination refusing the key (401): the other is unaffected, the refus
     assert.equal(d.second.status, 401);
     assert.equal(d.second.pending, 2 * PER, 'kept for when the key is fixed');
     assert.equal(b.requests.length, 1, 'no retries against a refused key');
+    // `status`, a process of its own reading what the tracing process left: one line per
+    // destination, the refused one paused, and the exit code says a destination is not working
+    const cli = (args) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), ...args], {
+        env: cleanEnv({ HOME: home }),
+        cwd: home,
+        encoding: 'utf8',
+      });
+    const json = cli(['status', '--json']);
+    const st = JSON.parse(json.stdout);
+    const dest = Object.fromEntries(st.destinations.map((x) => [x.name, x]));
+    assert.equal(dest.second.state, 'refused');
+    assert.equal(dest.second.paused, true);
+    assert.equal(dest.second.pending, 2 * PER);
+    assert.equal(dest.default.state, 'sending');
+    assert.equal(dest.default.pending, 0);
+    assert.equal(json.status, 2, 'a destination not working: exit 2');
+    const text = cli(['status']);
+    assert.match(text.stdout, /destinations: 2/);
+    assert.match(
+      text.stdout,
+      /\n {2}second +phoenix +http:\/\/127\.0\.0\.1:\d+\/v1\/traces .*refused \(paused until the settings change\).*30 spans waiting/,
+    );
+    assert.match(text.stdout, /\n {2}default +phoenix .*sending; accepted: HTTP 200.*0 spans waiting/);
   } finally {
     await a.close();
     await b.close();
@@ -181,5 +206,3 @@ test('kill -9 in the middle of export, then a restart: every span once per desti
     await b.close();
   }
 });
-
-void ROOT;
