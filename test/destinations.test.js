@@ -206,3 +206,56 @@ test('kill -9 in the middle of export, then a restart: every span once per desti
     await b.close();
   }
 });
+
+test('install --add-destination appends a destination to the user file, echoes no secret, and the next run sends to it', async () => {
+  const a = await startReceiver();
+  const b = await startReceiver();
+  try {
+    const home = tempHome();
+    const dir = path.join(home, '.arize', 'harness');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'config.yaml');
+    const before = `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\nlogging:\n  prompts: false\n`;
+    fs.writeFileSync(file, before, { mode: 0o600 });
+    const cli = (args) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), ...args], {
+        env: cleanEnv({ HOME: home, ARIZE_API_KEY: 'env-key-not-for-it' }),
+        cwd: home,
+        encoding: 'utf8',
+      });
+    const add = cli([
+      'install',
+      '--add-destination',
+      'local',
+      '--backend',
+      'otlp',
+      '--endpoint',
+      b.url,
+      '--header',
+      'x-token=tok-secret-789',
+      '--yes',
+    ]);
+    assert.equal(add.status, 0, add.stderr);
+    assert.match(add.stdout, /harnesses\.opencode\.destinations: added local, OTLP at http:\/\/127\.0\.0\.1:\d+/);
+    assert.doesNotMatch(add.stdout + add.stderr, /tok-secret-789/);
+    const after = fs.readFileSync(file, 'utf8');
+    assert.ok(after.startsWith(`# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n`));
+    assert.ok(after.endsWith('logging:\n  prompts: false\n'), 'the rest of the file stays');
+    assert.doesNotMatch(after, /env-key-not-for-it/, "the environment's key is the first destination's");
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const again = cli(['install', '--add-destination', 'local', '--backend', 'phoenix', '--endpoint', b.url, '--yes']);
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /a destination named local is already in/);
+    const out = await scenario([{ fixture: MAIN }, { flush: 10000 }, { status: true }], { HOME: home, ...FAST });
+    assert.deepEqual(deliveries(a), { delivered: PER, duplicated: 0 });
+    assert.deepEqual(deliveries(b), { delivered: PER, duplicated: 0 });
+    assert.ok(b.requests.every((r) => r.headers['x-token'] === 'tok-secret-789'));
+    assert.deepEqual(
+      out.steps[2].status.destinations.map((d) => d.name),
+      ['default', 'local'],
+    );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
