@@ -878,10 +878,13 @@ typedef struct {
 void queue_ack_for(queue *q, int slot, size_t n) {
   if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return;
   uint8_t bit = (uint8_t)(1u << slot);
-  done_marker markers[8];
+  done_marker markers[64];
   size_t n_markers = 0;
   bool markers_lost = false;
   pthread_mutex_lock(&q->lock);
+  /* one destination: a file it finished part of is rewritten without those records (as
+   * before destinations), so it needs no marker */
+  bool several = (q->active & (q->active - 1)) != 0;
   size_t lent = q->lent_n[slot];
   if (n > lent) n = lent;
   node *prev = q->after[slot], *it = slot_start(q, slot);
@@ -895,7 +898,7 @@ void queue_ack_for(queue *q, int slot, size_t n) {
     if (seen++ < n) {
       it->done |= bit;
       /* this destination's progress through the file: the last acked record of each file */
-      if (it->file && q->sp) {
+      if (it->file && q->sp && several) {
         size_t m = 0;
         while (m < n_markers && markers[m].id != it->file->id) m++;
         if (m == n_markers && n_markers < sizeof markers / sizeof *markers)

@@ -193,6 +193,15 @@ static uint32_t dest_key(const char *name) {
   return h ? h : 1;
 }
 
+/* Every destination's exporter: notify (starts them) or wake (only the running ones). */
+static void notify_all(tracer *t, bool start) {
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 0; i < t->n_dests; i++)
+    if (start) exporter_notify(t->dests[i].e);
+    else exporter_wake(t->dests[i].e);
+  pthread_mutex_unlock(&t->dest_lock);
+}
+
 /* The destinations of c in effect: the first (when configured, or when it is the only one:
  * spans then wait in the spool for a backend, as before), then the further ones; each
  * destination keeps its slot (and its progress) across reloads, a new one gets a slot and the
@@ -229,6 +238,7 @@ static void apply_destinations(tracer *t, const config *c) {
   int slots[CONFIG_MAX_DESTINATIONS];
   queue_set_destinations(t->q, keys, n, slots);
   exporter_set_slot(t->exp, first_active ? slots[0] : -1);
+  bool added = false;
   pthread_mutex_lock(&t->dest_lock);
   t->dests[0].active = first_active;
   for (size_t k = first_active ? 1 : 0; k < n; k++) {
@@ -243,8 +253,11 @@ static void apply_destinations(tracer *t, const config *c) {
     struct tracer_dest *d = &t->dests[t->n_dests++];
     snprintf(d->name, sizeof d->name, "%s", names[k]);
     d->e = e, d->active = true;
+    added = true;
   }
   pthread_mutex_unlock(&t->dest_lock);
+  /* a destination added by a reload has the queued spans to send now, not at the next turn */
+  if (added && queue_get_stats(t->q).records > 0) notify_all(t, true);
 }
 
 /* The targets of every destination (a config change, a new OpenCode version). JS thread. */
@@ -259,15 +272,6 @@ static void apply_targets(tracer *t, const config *c) {
       exporter_target *dt = target_of(t, c, t->version, k + 1);
       if (dt) exporter_set_target(t->dests[i].e, dt);
     }
-  pthread_mutex_unlock(&t->dest_lock);
-}
-
-/* Every destination's exporter: notify (starts them) or wake (only the running ones). */
-static void notify_all(tracer *t, bool start) {
-  pthread_mutex_lock(&t->dest_lock);
-  for (size_t i = 0; i < t->n_dests; i++)
-    if (start) exporter_notify(t->dests[i].e);
-    else exporter_wake(t->dests[i].e);
   pthread_mutex_unlock(&t->dest_lock);
 }
 
