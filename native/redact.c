@@ -49,6 +49,7 @@ typedef enum {
   K_PASSWORD_URL,
   K_BEARER,
   K_BASIC,
+  K_PASSWORD_ARG,
   K_ASSIGNMENT,
   K_COUNT
 } kind;
@@ -80,6 +81,7 @@ static const char *const kind_names[K_COUNT + 1] = {
     [K_PASSWORD_URL] = "password-in-url",
     [K_BEARER] = "bearer-token",
     [K_BASIC] = "basic-auth",
+    [K_PASSWORD_ARG] = "password-argument",
     [K_ASSIGNMENT] = "secret-assignment",
     [K_COUNT] = NULL,
 };
@@ -95,6 +97,7 @@ static int kind_rank(kind k) {
   case K_PASSWORD_URL:
   case K_BEARER:
   case K_BASIC:
+  case K_PASSWORD_ARG:
   case K_AWS_SECRET_KEY:
   case K_AZURE_KEY: return RANK_CONTEXT;
   default: return RANK_FORMAT;
@@ -1739,6 +1742,89 @@ static size_t try_private_key(seg *g, size_t i) {
   return add(g, i, k, K_PRIVATE_KEY);
 }
 
+/* ---- a password given to a command on its command line ---- */
+
+/* Commands that take a password as an argument, and how: mysql's -p with the password attached
+ * (a bare -p asks for it), sshpass's -p with it attached or apart, curl's -u with user, colon,
+ * password. */
+typedef enum { ARG_ATTACHED, ARG_ANY, ARG_USER_COLON } arg_form;
+
+typedef struct {
+  const char *command; /* a word before the option on the same line */
+  const char *option;  /* "-p", "--user": the option, then the value */
+  arg_form form;
+} password_option;
+
+static const password_option password_options[] = {
+    {"mysql", "-p", ARG_ATTACHED},        {"mysqldump", "-p", ARG_ATTACHED},
+    {"mysqladmin", "-p", ARG_ATTACHED},   {"mariadb", "-p", ARG_ATTACHED},
+    {"mariadb-dump", "-p", ARG_ATTACHED}, {"sshpass", "-p", ARG_ANY},
+    {"curl", "-u", ARG_USER_COLON},       {"curl", "--user", ARG_USER_COLON},
+    {"curl", "-U", ARG_USER_COLON},       {"curl", "--proxy-user", ARG_USER_COLON},
+};
+
+/* Whether the word `command` stands before i on the same line (as a whole word, at most 1 KiB
+ * back: a shell command line, not a paragraph that names the tool). */
+static bool command_before(const char *s, size_t i, const char *command) {
+  size_t k = strlen(command), lo = i > 1024 ? i - 1024 : 0;
+  for (size_t j = i; j-- > lo;) {
+    if (s[j] == '\n') return false;
+    if (j + k <= i && memcmp(s + j, command, k) == 0 &&
+        (j == 0 || !is_word((unsigned char)s[j - 1])) &&
+        (j + k == i || s[j + k] == ' ' || s[j + k] == '\t'))
+      return true;
+  }
+  return false;
+}
+
+/* The shell word at j: quoted ('…' or "…", the quotes left out) or up to a blank or a shell
+ * operator. *vs and *ve frame the value. */
+static bool shell_word(const char *s, size_t n, size_t j, size_t *vs, size_t *ve) {
+  if (j >= n) return false;
+  if (s[j] == '\'' || s[j] == '"') {
+    const char *close = memchr(s + j + 1, s[j], n - j - 1);
+    if (!close) return false;
+    *vs = j + 1, *ve = (size_t)(close - s);
+    return *ve > *vs;
+  }
+  size_t e = j;
+  while (e < n && !is_space((unsigned char)s[e]) && !memchr("'\";|&)<>`", s[e], 9)) e++;
+  *vs = j, *ve = e;
+  return e > j;
+}
+
+static size_t try_password_option(seg *g, size_t i) {
+  const char *s = g->s;
+  size_t n = g->n;
+  if (i == 0 || !is_space((unsigned char)s[i - 1])) return 0;
+  for (size_t r = 0; r < sizeof password_options / sizeof password_options[0]; r++) {
+    const password_option *po = &password_options[r];
+    size_t k = strlen(po->option), j = i + k;
+    if (!starts(s, n, i, po->option) || j >= n) continue;
+    bool attached = !is_space((unsigned char)s[j]) && s[j] != '=';
+    if (po->form == ARG_ATTACHED && !attached) continue;
+    if (!attached) { /* "-p secret", "--user=u:p", "--user u:p" */
+      if (k == 2 && s[j] == '=') continue;
+      j++;
+      while (j < n && s[j] == ' ') j++;
+    } else if (k > 2) {
+      continue; /* "--username": another option */
+    }
+    if (!command_before(s, i, po->command)) continue;
+    size_t vs, ve;
+    if (!shell_word(s, n, j, &vs, &ve) || cut_at(g, ve)) return 0;
+    while (ve > vs && (s[ve - 1] == ',' || s[ve - 1] == '.')) ve--; /* prose: "-pX, or" */
+    if (po->form == ARG_USER_COLON) {
+      const char *colon = memchr(s + vs, ':', ve - vs);
+      if (!colon) return 0; /* curl asks for the password */
+      vs = (size_t)(colon - s) + 1;
+    }
+    if (ve - vs < 4 || placeholder(s + vs, ve - vs) || common_word(s + vs, ve - vs)) return 0;
+    return add(g, vs, ve, K_PASSWORD_ARG);
+  }
+  return 0;
+}
+
 /* A detector of a token that starts at a word start with its first byte. */
 static size_t word_start(seg *g, size_t i) {
   unsigned char c = (unsigned char)g->s[i];
@@ -1832,6 +1918,7 @@ static void scan_builtin(seg *g) {
       switch (c) {
       case '-':
         if (i + 11 <= n && s[i + 1] == '-') end = try_private_key(g, i);
+        if (!end) end = try_password_option(g, i);
         break;
       case ':':
         end = i + 2 < n && s[i + 1] == '/' ? try_url_password(g, i) : try_assignment(g, i);

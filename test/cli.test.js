@@ -195,6 +195,26 @@ test('install --project registers the plugin in the project only, in a form that
   assert.doesNotMatch(byHand.stdout, /nothing to remove/);
 });
 
+test('status says not working when OpenCode would load no plugin, and finds a project registration from a subdirectory of the repository', async () => {
+  const home = tempDir('oat-cli-home-');
+  const repo = tempDir('oat-cli-repo-');
+  const env = { PHOENIX_ENDPOINT: 'http://127.0.0.1:4318/v1/traces' };
+  const before = await run(home, ['status', '--json'], { env, cwd: repo });
+  assert.equal(before.code, 2, before.stdout);
+  assert.equal(JSON.parse(before.stdout).state, 'not-registered');
+  fs.mkdirSync(path.join(repo, '.git'));
+  assert.equal((await run(home, ['install', '--project', '--yes'], { env, cwd: repo })).code, 0);
+  const sub = path.join(repo, 'src', 'lib');
+  fs.mkdirSync(sub, { recursive: true });
+  const after = await run(home, ['status', '--json'], { env, cwd: sub });
+  const s = JSON.parse(after.stdout);
+  assert.notEqual(s.state, 'not-registered', after.stdout);
+  assert.deepEqual(
+    s.registrations.map((r) => r.file),
+    [path.join(repo, '.opencode', 'opencode.json')],
+  );
+});
+
 function walk(dir) {
   return fs
     .readdirSync(dir, { withFileTypes: true })
@@ -435,6 +455,26 @@ test('a misspelt config key is named with the closest known key in status, docto
     const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
     assert.equal(log.match(/did you mean `project_name`/g).length, 1, 'one log line per config version');
     assert.doesNotMatch(status.stdout + doctor.stdout + log, /typo/, 'values are never quoted');
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('doctor goes on past a bad value and a misspelt key: each named, the backend link still checked', async () => {
+  const receiver = await startReceiver();
+  const home = tempDir('oat-cli-home-');
+  try {
+    assert.equal((await run(home, ['install', '--backend', 'phoenix', '--endpoint', receiver.url, '--yes'])).code, 0);
+    fs.appendFileSync(configFile(home), '    export:\n      timeout_ms: abc\n    projet_name: typo\n');
+    const doctor = await run(home, ['doctor']);
+    assert.equal(doctor.code, 1, doctor.stdout);
+    assert.match(doctor.stdout, /ok +config parses/);
+    assert.match(doctor.stdout, /FAIL config values .*timeout_ms is not a whole number.*the default is used/);
+    assert.match(doctor.stdout, /FAIL config keys .*did you mean `project_name`\?/);
+    assert.match(doctor.stdout, /ok +endpoint answers/, 'the links after the config are still checked');
+    assert.match(doctor.stdout, /ok +test span/);
+    assert.match(doctor.stdout, /fix \(config values\): correct what the warning names in/);
+    assert.doesNotMatch(doctor.stdout, /\babc\b|typo/, 'values are never quoted');
   } finally {
     await receiver.close();
   }

@@ -255,31 +255,37 @@ async function doctor(flags = {}) {
   const classes = outcomeClasses(reader);
   const unknownKeys = s.config.unknown_keys;
 
-  // 3. the config file parses and names only known keys
+  // 3. the config file parses, its values are usable and its keys known. A file that cannot be
+  // read stops here (nothing in it is used); a bad value or an unknown key is ignored by the core,
+  // which goes on with the rest, so the checks after them still say what works.
+  const present = fs.existsSync(s.config.path);
   if (
     !check(
       'config parses',
-      !s.config.warning,
+      !s.config.broken,
       s.config.broken
         ? `broken, nothing in it is used: ${s.config.warning}`
-        : s.config.warning ||
-            (fs.existsSync(s.config.path)
-              ? c.tilde(s.config.path)
-              : `${c.tilde(s.config.path)} (absent: environment only)`),
-      `correct what the warning names in ${s.config.path} (or the environment variable it names)`,
+        : present
+          ? c.tilde(s.config.path)
+          : `${c.tilde(s.config.path)} (absent: environment only)`,
+      `correct what the warning names in ${s.config.path}`,
     )
   )
     return finish();
-  if (
-    unknownKeys !== undefined &&
-    !check(
+  if (s.config.warning)
+    check(
+      'config values',
+      false,
+      `${s.config.warning} (the default is used meanwhile)`,
+      `correct what the warning names in ${present ? s.config.path : 'the environment'} (a value in the file, or the environment variable it names)`,
+    );
+  if (unknownKeys !== undefined)
+    check(
       'config keys',
       !unknownKeys,
       unknownKeys || 'all known',
       `rename or remove the keys named in ${s.config.path}: they are ignored`,
-    )
-  )
-    return finish();
+    );
 
   // the project's file (.opencode/arize-tracing.yaml), read over the user's
   if (s.project && s.project.path) {

@@ -101,15 +101,29 @@ function cachedPackage(spec) {
   return null;
 }
 
+/** cwd and its parents up to the worktree's root (the first holding .git), or cwd alone. */
+function upToWorktree(cwd) {
+  const dirs = [];
+  for (let d = path.resolve(cwd); ; d = path.dirname(d)) {
+    dirs.push(d);
+    if (fs.existsSync(path.join(d, '.git'))) return dirs;
+    if (path.dirname(d) === d) return [path.resolve(cwd)];
+  }
+}
+
 /**
  * Every registration OpenCode would load for a project in cwd:
  * [{kind: 'file'|'entry', where, file, managed, byHand, spec, pkg: {dir, version}|null, scope}].
  */
 function findRegistrations(cwd = process.cwd()) {
   const shipped = fs.readFileSync(path.join(ROOT, 'plugin', PLUGIN_NAME), 'utf8').trim();
+  // OpenCode reads the global directory, $OPENCODE_CONFIG_DIR, and each .opencode/ and
+  // opencode.json from the project's directory up to its worktree's root.
+  const projectDirs = upToWorktree(cwd);
   const scopes = [
     ['global', c.globalDir()],
-    ['project', path.join(cwd, '.opencode')],
+    ...(process.env.OPENCODE_CONFIG_DIR ? [['config dir', process.env.OPENCODE_CONFIG_DIR]] : []),
+    ...projectDirs.map((d) => ['project', path.join(d, '.opencode')]),
   ];
   const found = [];
   for (const [scope, dir] of scopes) {
@@ -136,13 +150,13 @@ function findRegistrations(cwd = process.cwd()) {
       }
     }
   }
-  for (const [scope, dir] of [...scopes, ['project', cwd]]) {
-    for (const name of CONFIG_NAMES) {
-      const file = path.join(dir, name);
-      for (const e of configEntries(file))
-        found.push({ kind: 'entry', scope, file, spec: e.spec, unreadable: e.unreadable, pkg: cachedPackage(e.spec) });
-    }
-  }
+  const configFiles = [...scopes, ...projectDirs.map((d) => ['project', d])].flatMap(([scope, dir]) =>
+    CONFIG_NAMES.map((name) => [scope, path.join(dir, name)]),
+  );
+  if (process.env.OPENCODE_CONFIG) configFiles.push(['config file', path.resolve(process.env.OPENCODE_CONFIG)]);
+  for (const [scope, file] of configFiles)
+    for (const e of configEntries(file))
+      found.push({ kind: 'entry', scope, file, spec: e.spec, unreadable: e.unreadable, pkg: cachedPackage(e.spec) });
   return found;
 }
 

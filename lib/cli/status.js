@@ -245,6 +245,7 @@ function headline(config, last, waiting, classes = outcomeClasses()) {
 // wait, or the last export failed and they are kept), 2 not working (nothing reaches the
 // backend, or what is sent is dropped).
 const NOT_WORKING = [
+  'not-registered',
   'broken-config',
   'broken-project-config',
   'no-backend',
@@ -374,6 +375,14 @@ function collect(flags = {}) {
   const first = destinations.find((d) => d.name === 'default');
   const waiting = destinations.length > 1 ? Boolean(first && first.pending > 0) : total.spans > 0;
   let head = headline(config, last, waiting, classes);
+  // Without a registration OpenCode loads nothing of ours: settings that would send mean
+  // nothing, no turn is traced (what is wrong with the settings or the spans waiting is said
+  // first: those need fixing either way).
+  if (!regs.length && head.state === 'sending')
+    head = {
+      state: 'not-registered',
+      says: `OpenCode does not load the plugin (no plugin file in ${c.tilde(c.globalDir())}/plugin or the project's .opencode/plugin, no "plugin" entry in an opencode.json): no turn is traced; run \`${c.selfCommand()} install\``,
+    };
   if (!core.native)
     head = {
       state: 'no-core',

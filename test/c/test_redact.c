@@ -134,6 +134,12 @@ static void test_secrets_found_by_where_they_sit(void) {
   expect(r, "curl -H 'authorization: token ", fake("", ALNUM, 30), "'", "bearer-token");
   expect(r, "Authorization: Basic ", "dXNlcjpodW50ZXIyLXBhc3M=", "\n", "basic-auth");
   expect(r, "DB_PASSWORD=", "Tr0ub4dor&3", "\n", "secret-assignment");
+  /* a password handed to a command on its command line */
+  expect(r, "mysql -h db -u root -p", "S3cr3tPass!", " shop", "password-argument");
+  expect(r, "mysqldump -uroot -p'", "S3cr3t pass", "' shop", "password-argument");
+  expect(r, "curl -u admin:", "S3cr3tPass!", " https://ci.test/api", "password-argument");
+  expect(r, "curl --user=\"deploy:", "hunter2-Zq9x", "\" https://x.test", "password-argument");
+  expect(r, "sshpass -p ", "S3cr3tPass", " ssh host", "password-argument");
   expect(r, "export API_TOKEN=\"", fake("", ALNUM, 32), "\"", "secret-assignment");
   expect(r, "aws_secret_access_key = ", fake("", ALNUM "+/", 40), "\n", "aws-secret-access-key");
   expect(r, "clientSecret: '", fake("", ALNUM, 24), "'", "secret-assignment");
@@ -173,6 +179,11 @@ static void test_placeholders_references_and_prose_are_left_alone(void) {
   unchanged(r, "{\"max_tokens\": 4096, \"key\": \"item-3\", \"public_key\": \"" HEX HEX "\"}");
   unchanged(r, "primary_key = user_id_and_created_at_index; sort_key: 2024-01-01T00:00:00Z");
   unchanged(r, "a: b ? c : d; x == y; http://localhost:8080/path?x=1");
+  /* options that are not a password on a command line */
+  unchanged(r,
+            "mysql -u root -p shop  # asks for the password\nmkdir -p build/out && ssh -p 2222 h");
+  unchanged(r, "curl -u admin https://x.test (asks)\ncurl -u $USER:$TOKEN https://x.test\n"
+               "use mysql -pYOURPASSWORD here; curl -o out -p x");
   unchanged(r, "");
   redact_free(r);
 }

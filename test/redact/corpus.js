@@ -140,6 +140,10 @@ function kinds(g) {
       const p = password().replace(/[#]/g, 'x');
       return { value: p, secret: p };
     },
+    'password-argument': () => {
+      const p = password().replace(/[#]/g, 'x');
+      return { value: p, secret: p };
+    },
     'secret-assignment': () =>
       g.pick([
         () => tok('', HEX, 32),
@@ -271,6 +275,15 @@ function contexts(kind) {
         (v) => `Connecting to mongodb+srv://admin:${v}@cluster0.example.net/test ...`,
         (v) => `amqp://guest2:${v}@rabbit:5672/`,
       ];
+    case 'password-argument':
+      return [
+        (v) => `mysql -h db.internal -u app -p${v} app < schema.sql`,
+        (v) => `$ mysqldump -uroot -p'${v}' --single-transaction shop > shop.sql`,
+        (v) => `curl -u admin:${v} https://jenkins.example.com/api/json`,
+        (v) => `curl -s --user "deploy:${v}" -X POST https://registry.example.com/v2/`,
+        (v) => `sshpass -p '${v}' ssh deploy@10.0.0.5 uptime`,
+        (v) => JSON.stringify({ command: `mariadb -u ci -p${v} -e 'select 1'`, description: 'check the db' }),
+      ];
     case 'secret-assignment':
       return [
         (v) => `DB_PASSWORD=${v}`,
@@ -320,7 +333,9 @@ const STAND_INS = [
   'test/cli.test.js',
   'test/fidelity.test.js', // a git remote with a password in its URL: the core strips it
   'test/fixtures/capture.js', // the same, in the captures' repository
+  'test/helpers/live-unit.ts', // an invocation's apiKey, which must not reach a span
   'test/hostile.test.js',
+  'test/project.test.js', // a project file's credential and redaction rules
   'test/c/test_config.c',
   'test/c/test_exporter.c',
   'test/c/test_outcome.c',
