@@ -8,7 +8,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
 const { startReceiver } = require('./receiver.js');
 const { tempHome, cleanEnv, run, ROOT } = require('./helpers/run.js');
@@ -254,6 +254,38 @@ test('install --add-destination appends a destination to the user file, echoes n
       out.steps[2].status.destinations.map((d) => d.name),
       ['default', 'local'],
     );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('doctor checks each destination: its endpoint, and that it took the test span; a refused key is the fix it names', async () => {
+  const a = await startReceiver();
+  const b = await startReceiver({ respond: () => ({ status: 401, body: 'bad key' }) });
+  try {
+    const home = tempHome();
+    const env = cleanEnv({ HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') });
+    const cli = (args) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), ...args], { env, cwd: home, encoding: 'utf8' });
+    assert.equal(cli(['install', '--backend', 'phoenix', '--endpoint', a.url, '--yes']).status, 0);
+    const add = cli(['install', '--add-destination', 'second', '--backend', 'phoenix', '--endpoint', b.url, '--yes']);
+    assert.equal(add.status, 0, add.stderr);
+    // asynchronously: the receivers answer from this process
+    const doctor = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), 'doctor', '--json'], { env, cwd: home });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.on('close', (status) => resolve({ status, stdout }));
+    });
+    const out = JSON.parse(doctor.stdout);
+    const check = Object.fromEntries(out.checks.map((x) => [x.name, x]));
+    assert.equal(check['endpoint answers'].ok, true);
+    assert.equal(check['endpoint answers second'].ok, true, 'a 401 to an empty request: an OTLP receiver');
+    assert.equal(check['test span'].ok, true);
+    assert.equal(check['test span second'].ok, false);
+    assert.match(out.fix, /destination second refused the credentials \(HTTP 401\)/);
+    assert.equal(doctor.status, 1);
   } finally {
     await a.close();
     await b.close();
