@@ -291,3 +291,40 @@ test('doctor checks each destination: its endpoint, and that it took the test sp
     await b.close();
   }
 });
+
+test('a destination removed from the config no longer holds spans back: they leave the spool', async () => {
+  const a = await startReceiver();
+  const port = await closedPort();
+  const home = homeWith(a.url, `http://127.0.0.1:${port}`);
+  const file = path.join(home, '.arize', 'harness', 'config.yaml');
+  try {
+    const out = await scenario(
+      [
+        { fixture: MAIN, variants: 2, quiet: true },
+        { flush: 3000 },
+        { status: true },
+        { writeFile: [file, `harnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n`] },
+        { status: true },
+      ],
+      { HOME: home, ...FAST },
+    );
+    assert.equal(byName(out.steps[2].status).second.pending, 2 * PER);
+    assert.ok(out.steps[2].status.spool.pending_bytes > 0, 'held for the second one');
+    const after = out.steps[4].status;
+    assert.deepEqual(
+      after.destinations.map((d) => d.name),
+      ['default'],
+    );
+    assert.equal(after.spool.pending_bytes, 0);
+    const root = path.join(home, '.arize', 'harness', 'spool', 'opencode');
+    const left = fs.existsSync(root)
+      ? fs
+          .readdirSync(root)
+          .flatMap((dir) => fs.readdirSync(path.join(root, dir)).filter((f) => /\.(spool|done)$/.test(f)))
+      : [];
+    assert.deepEqual(left, []);
+    assert.deepEqual(deliveries(a), { delivered: 2 * PER, duplicated: 0 });
+  } finally {
+    await a.close();
+  }
+});
