@@ -756,10 +756,10 @@ char *tracer_status_json(tracer *t) {
   exporter_counts n = exporter_get_counts(t->exp);
   queue_stats qs = queue_get_stats(t->q);
   char *endpoint = text_url_for_display(c->endpoint);
-  const char *sending = !c->enabled                       ? "disabled"
-                        : c->dry_run                      ? "dry-run"
-                        : c->target == CONFIG_TARGET_NONE ? "no-backend"
-                                                          : "sending";
+  const char *sending = !c->enabled                                             ? "disabled"
+                        : c->dry_run                                            ? "dry-run"
+                        : c->target == CONFIG_TARGET_NONE && !c->n_destinations ? "no-backend"
+                                                                                : "sending";
   json_t *status = json_pack(
       "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:{s:b, s:b, s:b}, s:b}, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "

@@ -328,3 +328,31 @@ test('a destination removed from the config no longer holds spans back: they lea
     await a.close();
   }
 });
+
+test('destinations alone (no single backend): spans go to them, and status says sending', async () => {
+  const b = await startReceiver();
+  try {
+    const home = tempHome();
+    const dir = path.join(home, '.arize', 'harness');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'config.yaml'),
+      `harnesses:\n  opencode:\n    destinations:\n      - {name: only, target: phoenix, endpoint: '${b.url}'}\n`,
+      { mode: 0o600 },
+    );
+    const out = await scenario([{ fixture: MAIN, variants: 2, quiet: true }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      ...FAST,
+    });
+    assert.deepEqual(deliveries(b), { delivered: 2 * PER, duplicated: 0 });
+    const s = out.steps[2].status;
+    assert.equal(s.state, 'sending');
+    assert.deepEqual(
+      s.destinations.map((d) => [d.name, d.pending, d.exported]),
+      [['only', 0, 2 * PER]],
+    );
+    assert.deepEqual(out.steps[1].flush, { exported: 2 * PER, pending: 0, dropped: 0 });
+  } finally {
+    await b.close();
+  }
+});
