@@ -211,7 +211,16 @@ void spool_close(spool *sp) {
     size_t count = 0;
     char **names = list_files(sp->dir, &count);
     free_names(names, count);
-    if (count == 0) { /* nothing left to send: leave no trace */
+    if (count == 0) { /* nothing left to send: leave no trace (markers left by a removal that
+                       * raced an ack are orphans now) */
+      size_t n_markers = 0;
+      char **markers = list_names(sp->dir, &n_markers, is_marker_file);
+      for (size_t i = 0; i < n_markers; i++) {
+        char *mp = files_join(sp->dir, markers[i]);
+        if (mp) platform_remove(mp);
+        free(mp);
+      }
+      free_names(markers, n_markers);
       char *lock = files_join(sp->dir, "lock");
       if (lock) platform_remove(lock);
       free(lock);
