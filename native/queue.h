@@ -9,10 +9,11 @@
  * its marks, on the writer or the exporter thread, and the caller records them in the session
  * state. So the state never says "sent" for a span that could still vanish with the process.
  *
- * The exporter thread peeks a batch from the head, sends it and acks it. It sends only spans
- * that are durable, or that the spool cannot hold (disk trouble, no spool): nothing is sent
- * before it could be restored after a crash, unless the disk refuses it. A record leaves the
- * queue (and the disk) only when acked, so a failed send keeps it.
+ * Each destination's exporter thread peeks a batch from its own cursor (queue_peek_for), sends
+ * it and acks it. It sends only spans that are durable, or that the spool cannot hold (disk
+ * trouble, no spool): nothing is sent before it could be restored after a crash, unless the
+ * disk refuses it. A record leaves the queue (and the disk) only when every destination acked
+ * it, so a failed send keeps it.
  *
  * The queue is bounded in bytes: when full, the oldest whole spool files not being sent are
  * dropped (so a dropped span is never restored again), counted exactly and logged. Spans
