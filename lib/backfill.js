@@ -26,7 +26,6 @@ const recover = require('./recover.js');
 
 const SERVE_START_MS = 60000;
 const FLUSH_MS = 15000;
-const SESSIONS_LIMIT = 1000000000; // every session of a project: OpenCode's list defaults to 100
 const HTTP_TIMEOUT_MS = 60000;
 const READ_AHEAD = 3; // sessions being read while one is traced
 
@@ -169,7 +168,7 @@ async function listSessions(server, out) {
     let sessions;
     try {
       // OpenCode answers the 100 most recently updated unless asked for more (`limit`, no cap)
-      sessions = await get(server, '/session', { directory: project.worktree, limit: SESSIONS_LIMIT });
+      sessions = await get(server, '/session', { directory: project.worktree, limit: recover.SESSIONS_LIMIT });
     } catch (error) {
       out.line(
         `project ${project.worktree}: its sessions cannot be listed (${String((error && error.message) || error)}); skipped`,
@@ -231,7 +230,7 @@ async function run(o, out) {
   );
   const api = require('./index.js');
   const totals = { sessions: 0, turns: 0, spans: 0, closed: 0, skipped: 0, failed: 0 };
-  const timing = { listed: 0, waiting: 0 };
+  const timing = { listed: 0, waiting: 0, tracing: 0 };
   const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
   try {
     const all = await listSessions(server, out);
@@ -329,12 +328,14 @@ async function run(o, out) {
           turnsBefore: 0,
           session: { id: session.id, title: session.title, version: session.version, directory: session.directory },
         };
+        const traceStart = performance.now();
         result = api.reconcile(
           closing
             ? { type: 'close', abandoned: true, stoppedAt: stopped.get(session.id), ...whole }
             : { type: 'reconcile', ...whole },
           { turns: true },
         );
+        timing.tracing += performance.now() - traceStart;
       } catch (error) {
         result = { spans: 0, error: String((error && error.message) || error) };
       }
@@ -360,9 +361,10 @@ async function run(o, out) {
     server.stop();
     process.removeListener('SIGINT', onSigint);
   }
-  // how long it took, and how much of it was waiting on OpenCode's server (the rest: tracing)
+  // how long it took: waiting on OpenCode's server, tracing (the core's reconcile, on this
+  // thread), the rest (reading the answers, finding the subagents)
   const took = timing.listed
-    ? ` in ${seconds(performance.now() - timing.listed)} (${seconds(timing.waiting)} waiting on OpenCode)`
+    ? ` in ${seconds(performance.now() - timing.listed)} (${seconds(timing.waiting)} waiting on OpenCode, ${seconds(timing.tracing)} tracing)`
     : '';
   const summary =
     `${interrupted ? 'interrupted after' : 'done:'} ${totals.sessions} session(s), ${totals.turns} turn(s), ${totals.spans} span(s)${o.dryRun ? ' would be sent' : ' queued'}` +

@@ -240,8 +240,15 @@ export interface Status {
 
 export function reconcile(payload: ReconcilePayload | string, options?: { turns?: boolean }): ReconcileResult;
 export function flush(timeoutMs?: number): Promise<FlushResult>;
+/** Without a timeout: the configured exit bound (export.exit_flush_ms), read by the core. */
 export function shutdown(timeoutMs?: number): void;
 export function status(): Status;
+/** Whether tracing is on now, without the status JSON (cheap: per event). */
+export function enabled(): boolean;
+/** The configured exit bound in ms (export.exit_flush_ms). */
+export function exitBoundMs(): number;
+/** Where the session's open part starts as the core last said (this process), or undefined. */
+export function openPart(sessionID: string): { from: string; openChildren: string[] | null } | undefined;
 /** text with its secrets replaced by "<redacted:KIND>" markers under the current settings. */
 export function redact(text: string): { text: string; redactions: number };
 export const version: string;

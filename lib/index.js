@@ -3,7 +3,7 @@
 // Everything heavy happens in the native core, which holds the session model; this file writes
 // the payload as JSON text (one crossing) and cuts a whole snapshot at the core's watermark.
 const { binding, file } = require('./native.js');
-const { turnPosition } = require('./turns.js');
+const { turnPosition, heads } = require('./turns.js');
 
 /**
  * Turns what is new in an OpenCode session snapshot (the whole session or any tail of it) into
@@ -206,10 +206,23 @@ function cutAtWatermark(payload) {
       Array.isArray(childSessions) && mark.done.size > 0
         ? childSessions.filter((c) => !(c !== null && typeof c === 'object' && mark.done.has(c.sessionID)))
         : childSessions;
-    if (cutMessages === messages && children === childSessions) return payload;
     // what was cut says where the payload's turns stand (their numbers, reconcile.h)
     const position = cutMessages === messages ? {} : cutPosition(payload, messages.slice(0, from));
-    return { ...payload, ...position, messages: cutMessages, childSessions: children };
+    // a payload that starts at the watermark without saying which turn came before it: the one
+    // an earlier payload showed
+    const first = idOf(cutMessages[0]);
+    const previous =
+      position.turnsBefore === undefined &&
+      position.previousTurn === undefined &&
+      payload.turnsBefore === undefined &&
+      payload.previousTurn === undefined &&
+      mark.previous !== undefined &&
+      first !== undefined &&
+      first >= mark.messageID
+        ? { previousTurn: mark.previous }
+        : {};
+    if (cutMessages === messages && children === childSessions && !previous.previousTurn) return payload;
+    return { ...payload, ...position, ...previous, messages: cutMessages, childSessions: children };
   } catch (error) {
     return payload; // a getter threw: the core reads the payload as JSON.stringify writes it
   }
@@ -294,11 +307,40 @@ function remember(payload, result, json) {
   }
   marks.set(sessionID, {
     messageID: watermark.messageID,
+    previous: previousTurn(payload, watermark.messageID, previous),
+    openChildren: Array.isArray(watermark.openChildren) ? watermark.openChildren : null,
     done,
     text: repeat ? json : undefined,
     result: repeat ? JSON.parse(JSON.stringify(result)) : undefined,
   });
   return result;
+}
+
+/** The user message that opened the last turn before `messageID` in the payload, or as known before. */
+function previousTurn(payload, messageID, previous) {
+  const messages = Array.isArray(payload.messages) ? payload.messages : [];
+  let at = messages.findIndex((m) => !(String(idOf(m)) < messageID));
+  if (at < 0) at = messages.length;
+  const head = heads(messages.slice(0, at)).pop();
+  if (head !== undefined) return idOf(messages[head]);
+  if (typeof payload.previousTurn === 'string') return payload.previousTurn;
+  return previous !== undefined && previous.previous !== undefined && previous.previous < messageID
+    ? previous.previous
+    : undefined;
+}
+
+/**
+ * Where the session's open part starts, as the core last said (this process): the oldest message
+ * that can still produce spans (`from`), and the child sessions that can still produce spans
+ * (`openChildren`, null: any may). undefined before the session's first payload. The one memory
+ * of it: the plugin asks here how far back to read, and hands every message it read; the cut is
+ * made here.
+ * @param {string} sessionID
+ * @returns {{from: string, openChildren: string[] | null} | undefined}
+ */
+function openPart(sessionID) {
+  const mark = marks.get(sessionID);
+  return mark === undefined ? undefined : { from: mark.messageID, openChildren: mark.openChildren };
 }
 
 /**
@@ -310,9 +352,23 @@ function flush(timeoutMs) {
   return binding.flush(ms(timeoutMs));
 }
 
-/** Flushes for at most timeoutMs (default 2000), then stops the exporter thread. */
+/**
+ * Flushes for at most timeoutMs, then stops the exporter thread; without a timeout, the
+ * configured exit bound (export.exit_flush_ms), read by the core.
+ */
 function shutdown(timeoutMs) {
   binding.shutdown(ms(timeoutMs));
+}
+
+/** Whether tracing is on (the settings as they are now), without the status JSON: per event. */
+function enabled() {
+  // a core older than this file has no door: its status says
+  return typeof binding.enabled === 'function' ? binding.enabled() : JSON.parse(binding.status()).enabled !== false;
+}
+
+/** The configured exit bound in ms (export.exit_flush_ms, ARIZE_EXIT_FLUSH_MS). */
+function exitBoundMs() {
+  return typeof binding.exitBoundMs === 'function' ? binding.exitBoundMs() : JSON.parse(binding.status()).exit_flush_ms;
 }
 
 // A timeout as a number; absent stays absent, so the core's default applies (native/binding.c).
@@ -333,4 +389,14 @@ function redact(text) {
   return binding.redactText(String(text));
 }
 
-module.exports = { reconcile, flush, shutdown, status, redact, version: binding.version };
+module.exports = {
+  reconcile,
+  openPart,
+  flush,
+  shutdown,
+  enabled,
+  exitBoundMs,
+  status,
+  redact,
+  version: binding.version,
+};

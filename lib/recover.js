@@ -259,26 +259,56 @@ function lastTurn(messages) {
   return undefined;
 }
 
-/** The child sessions named by `task` calls of messages, as the payload carries them. */
-async function childSessions(sessionID, messages, fetchChild, seen = new Set([sessionID]), out = []) {
+// Every session of a project: OpenCode's session list (GET /session) answers the 100 most
+// recently updated unless given a `limit` (no cap). The start-up sweep and backfill both ask for it.
+const SESSIONS_LIMIT = 1000000000;
+
+/**
+ * The child session a message part names: a `task` tool call runs a subagent in a session of its
+ * own (its id in the call's metadata). The one place this rule lives on the JS side (the plugin,
+ * the start-up sweep and backfill collect children through childSessions below).
+ * @returns {string | undefined}
+ */
+function childOf(part) {
+  const child =
+    part && part.type === 'tool' && part.tool === 'task' && part.state && part.state.metadata
+      ? part.state.metadata.sessionId
+      : undefined;
+  return typeof child === 'string' ? child : undefined;
+}
+
+/**
+ * The child sessions named by `task` calls of messages (and theirs, depth first), as a payload
+ * carries them: {sessionID, parentSessionID, parentCallID, info, messages}.
+ * fetchChild(id) answers {info, messages} or nothing (then the child is left out).
+ * options.closing false (the plugin between turns): a child whose task call has not ended yet is
+ * left for later (it is still running); true (default): every child, as it stands.
+ * options.reuse(id): an entry passed before, to pass again instead of fetching (the plugin keeps
+ * the children the core said can no longer change), or undefined.
+ */
+async function childSessions(sessionID, messages, fetchChild, options = {}, seen = new Set([sessionID]), out = []) {
+  const closing = options.closing !== false;
   for (const message of messages)
     for (const part of (message && message.parts) || []) {
-      const child =
-        part && part.type === 'tool' && part.tool === 'task' && part.state && part.state.metadata
-          ? part.state.metadata.sessionId
-          : undefined;
-      if (typeof child !== 'string' || seen.has(child)) continue;
+      const child = childOf(part);
+      if (child === undefined || seen.has(child)) continue;
+      const status = part.state.status;
+      if (!closing && status !== 'completed' && status !== 'error') continue;
       seen.add(child);
-      const got = await fetchChild(child);
-      if (!got || !got.info || !Array.isArray(got.messages)) continue;
-      out.push({
-        sessionID: child,
-        parentSessionID: sessionID,
-        parentCallID: part.callID,
-        info: got.info,
-        messages: got.messages,
-      });
-      await childSessions(child, got.messages, fetchChild, seen, out);
+      let entry = options.reuse ? options.reuse(child) : undefined;
+      if (!entry) {
+        const got = await fetchChild(child);
+        if (!got || !got.info || !Array.isArray(got.messages)) continue;
+        entry = {
+          sessionID: child,
+          parentSessionID: sessionID,
+          parentCallID: part.callID,
+          info: got.info,
+          messages: got.messages,
+        };
+      }
+      out.push(entry);
+      await childSessions(child, entry.messages, fetchChild, options, seen, out);
     }
   return out;
 }
@@ -289,6 +319,8 @@ module.exports = {
   Settled,
   liveSessions,
   candidates,
+  SESSIONS_LIMIT,
+  childOf,
   childSessions,
   updatedAt,
   lastActivity,

@@ -52,10 +52,6 @@ static const struct {
     [ATTR_LLM_OUTPUT_TOOL_CALLS] = {"output.value", ATTRS_TOOL_DETAILS, SHAPE_JSON_VALUE},
     [ATTR_TOOL_INPUT] = {"input.value", ATTRS_TOOL_ARGUMENTS, SHAPE_JSON_VALUE},
     [ATTR_TOOL_PARAMETERS] = {"tool.parameters", ATTRS_TOOL_ARGUMENTS, SHAPE_JSON},
-    [ATTR_TOOL_COMMAND] = {"tool.command", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
-    [ATTR_TOOL_FILE_PATH] = {"tool.file_path", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
-    [ATTR_TOOL_QUERY] = {"tool.query", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
-    [ATTR_TOOL_URL] = {"tool.url", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_DESCRIPTION] = {"tool.description", ATTRS_PUBLIC, SHAPE_TEXT},
     [ATTR_TOOL_TITLE] = {"opencode.tool.title", ATTRS_TOOL_DETAILS, SHAPE_TEXT},
     [ATTR_TOOL_OUTPUT] = {"output.value", ATTRS_TOOL_CONTENT, SHAPE_TEXT},
@@ -105,7 +101,8 @@ static void remember_attr(attrs *a, span *s, const char *key) {
   if (at && at->type == SPAN_ATTR_STRING) remember_screened(a, at->value.s);
 }
 
-bool attrs_hidden(const attrs *a, attrs_class c) {
+/* Whether values of this class are replaced by a marker. */
+static bool attrs_hidden(const attrs *a, attrs_class c) {
   const attrs_options *o = a->opt;
   switch (c) {
   case ATTRS_PROMPT: return !o->log_prompts;
@@ -341,6 +338,10 @@ void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value
 
 void attrs_set(attrs *a, span *s, attrs_key key, const char *value, size_t len) {
   attrs_set_nth(a, s, key, 0, value, len);
+}
+
+void attrs_set_tool_argument(attrs *a, span *s, const char *name, const char *value, size_t len) {
+  set_text(a, s, name, value, len, attrs_hidden(a, ATTRS_TOOL_DETAILS), false);
 }
 
 size_t attrs_cost(const attrs *a, attrs_key key, size_t len) {

@@ -89,15 +89,12 @@ typedef enum {
                                  * (JSON: [{id, name, arguments}]) */
   ATTR_TOOL_INPUT,              /* input.value: a tool's arguments (JSON) */
   ATTR_TOOL_PARAMETERS,         /* tool.parameters: the same arguments (JSON) */
-  ATTR_TOOL_COMMAND,            /* tool.command */
-  ATTR_TOOL_FILE_PATH,          /* tool.file_path */
-  ATTR_TOOL_QUERY,              /* tool.query */
-  ATTR_TOOL_URL,                /* tool.url */
-  ATTR_TOOL_DESCRIPTION,        /* tool.description: the tool's description from its definition
-                                 * (the live signals' tool.definition hook; absent otherwise; a
-                                 * definition, not content) */
-  ATTR_TOOL_TITLE,              /* opencode.tool.title: the title OpenCode gave the call */
-  ATTR_TOOL_OUTPUT,             /* output.value: a tool's output or error */
+  /* a tool's main arguments (tool.command, tool.file_path...): attrs_set_tool_argument */
+  ATTR_TOOL_DESCRIPTION, /* tool.description: the tool's description from its definition
+                          * (the live signals' tool.definition hook; absent otherwise; a
+                          * definition, not content) */
+  ATTR_TOOL_TITLE,       /* opencode.tool.title: the title OpenCode gave the call */
+  ATTR_TOOL_OUTPUT,      /* output.value: a tool's output or error */
   /* the live signals (live.h) */
   ATTR_LLM_INVOCATION_PARAMETERS, /* llm.invocation_parameters: the generation settings (JSON;
                                    * the plugin leaves credentials out) */
@@ -133,13 +130,15 @@ typedef struct {
 
 void attrs_init(attrs *a, const attrs_options *opt);
 
-/* Whether values of this class are replaced by a marker. */
-bool attrs_hidden(const attrs *a, attrs_class c);
-
 /* Sets key on s to value (len bytes; NUL-terminated JSON text for JSON keys), or to the
  * redaction marker its class asks for, cut to the limit. JSON keys that are input.value also
  * set input.mime_type: application/json only while the value is that JSON. */
 void attrs_set(attrs *a, span *s, attrs_key key, const char *value, size_t len);
+
+/* Sets the attribute name on s to one of a tool's main arguments (tool.command, tool.file_path,
+ * tool.query, tool.url: the names come from the tool table in spanmap.c), as text: what a tool
+ * was asked, so of class ATTRS_TOOL_DETAILS, whatever its name. */
+void attrs_set_tool_argument(attrs *a, span *s, const char *name, const char *value, size_t len);
 
 /* The same for a key whose name takes an index (%zu), or two. */
 void attrs_set_nth(attrs *a, span *s, attrs_key key, size_t n, const char *value, size_t len);

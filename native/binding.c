@@ -280,15 +280,41 @@ static napi_value oat_flush(napi_env env, napi_callback_info info) {
   return promise;
 }
 
-/* shutdown(timeoutMs = 2000): flush with that bound, then stop the exporter thread. */
+/* shutdown(timeoutMs): flush with that bound, then stop the exporter thread; without one, the
+ * configured bound (export.exit_flush_ms, read by the core). */
 static napi_value oat_shutdown(napi_env env, napi_callback_info info) {
   ARGS(env, info, 1);
   double timeout_ms;
-  if (!timeout_arg(env, argc, argv, 2000, 60000, &timeout_ms)) return NULL;
+  if (!timeout_arg(env, argc, argv, 0, 60000, &timeout_ms)) return NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc > 0 && napi_typeof(env, argv[0], &type) != napi_ok) return NULL;
+  if (type != napi_number) timeout_ms = -1; /* the core's configured bound */
   pthread_mutex_lock(&tracer_lock);
   if (the_tracer) tracer_shutdown(the_tracer, (long)timeout_ms);
   pthread_mutex_unlock(&tracer_lock);
   return NULL;
+}
+
+/* enabled() -> boolean: whether tracing is on, without the status JSON (read per event). */
+static napi_value oat_enabled(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_mutex_lock(&tracer_lock);
+  tracer *t = get_tracer_locked(env);
+  bool on = t && tracer_enabled(t);
+  pthread_mutex_unlock(&tracer_lock);
+  napi_value out = NULL;
+  if (t) NAPI_CALL(env, napi_get_boolean(env, on, &out));
+  return out;
+}
+
+/* exitBoundMs() -> number: the configured exit bound (export.exit_flush_ms). */
+static napi_value oat_exit_bound_ms(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_mutex_lock(&tracer_lock);
+  tracer *t = get_tracer_locked(env);
+  long ms = t ? tracer_exit_bound_ms(t) : 0;
+  pthread_mutex_unlock(&tracer_lock);
+  return t ? make_int(env, (double)ms) : NULL;
 }
 
 /* A JSON text the core made (malloc'd; freed here) as a JS string; NULL (out of memory) throws. */
@@ -408,6 +434,8 @@ NAPI_MODULE_INIT() {
       {"flush", oat_flush},
       {"shutdown", oat_shutdown},
       {"status", oat_status},
+      {"enabled", oat_enabled},
+      {"exitBoundMs", oat_exit_bound_ms},
       {"configStatus", oat_config_status},
       {"setProject", oat_set_project},
       {"settingsSchema", oat_settings_schema},

@@ -532,8 +532,10 @@ bool live_call_for(const live_store *ls, const char *session, const char *user, 
   return found;
 }
 
-size_t live_retries(const live_store *ls, const char *session, int64_t from_ms, int64_t to_ms,
-                    const live_retry **out, size_t max) {
+/* The retries of session seen in [from_ms, to_ms), oldest first, up to max in out; returns how
+ * many there are (may exceed max). */
+static size_t live_retries(const live_store *ls, const char *session, int64_t from_ms,
+                           int64_t to_ms, const live_retry **out, size_t max) {
   const session_rec *s = find(ls, session);
   size_t n = 0;
   for (size_t i = 0; s && i < s->n_retries; i++) {
@@ -580,8 +582,9 @@ size_t live_errors(const live_store *ls, const char *session, int64_t from_ms, i
   return n;
 }
 
-const live_command *live_command_for(const live_store *ls, const char *session, int64_t from_ms,
-                                     int64_t to_ms) {
+/* The last command of session seen in (from_ms, to_ms], or NULL. */
+static const live_command *live_command_for(const live_store *ls, const char *session,
+                                            int64_t from_ms, int64_t to_ms) {
   const session_rec *s = find(ls, session);
   const live_command *found = NULL;
   for (size_t i = 0; s && i < s->n_commands; i++)

@@ -89,11 +89,6 @@ long live_ingest(live_store *ls, const json_t *live);
 bool live_call_for(const live_store *ls, const char *session, const char *user, const char *agent,
                    int64_t from_ms, int64_t to_ms, live_call *out);
 
-/* The retries of session seen in [from_ms, to_ms), oldest first, up to max in out; returns how
- * many there are (may exceed max). */
-size_t live_retries(const live_store *ls, const char *session, int64_t from_ms, int64_t to_ms,
-                    const live_retry **out, size_t max);
-
 /* The permissions asked for tool call (message, call) of session, oldest first. */
 size_t live_permissions(const live_store *ls, const char *session, const char *message,
                         const char *call, const live_permission **out, size_t max);
@@ -106,10 +101,6 @@ bool live_permission_pending(const live_store *ls, const char *session, const ch
 /* The session errors seen in [from_ms, to_ms), oldest first. */
 size_t live_errors(const live_store *ls, const char *session, int64_t from_ms, int64_t to_ms,
                    const live_error **out, size_t max);
-
-/* The last command of session seen in (from_ms, to_ms], or NULL. */
-const live_command *live_command_for(const live_store *ls, const char *session, int64_t from_ms,
-                                     int64_t to_ms);
 
 /* What a turn adds up to: retries seen in [from_ms, to_ms) and the milliseconds permissions
  * asked in that window waited for their answer (a whole session when from_ms > to_ms is

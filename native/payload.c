@@ -74,25 +74,25 @@ bool payload_id_ok(const char *id) {
   return true;
 }
 
-int payload_reject(reconcile_result *r, const char *fmt, ...) {
+int payload_reject(const payload_report *r, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->error, sizeof r->error, fmt, ap);
+  vsnprintf(r->error, PAYLOAD_ERROR_MAX, fmt, ap);
   va_end(ap);
   return -1;
 }
 
-void payload_skip(reconcile_result *r, const char *fmt, ...) {
+void payload_skip(const payload_report *r, const char *fmt, ...) {
   char line[768];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
   log_warn("reconcile: %s; skipped it, the rest is traced", line);
-  r->items_skipped++;
+  (*r->skipped)++;
 }
 
-int payload_load_messages(session_view *view, json_t *messages, reconcile_result *r) {
+int payload_load_messages(session_view *view, json_t *messages, const payload_report *r) {
   if (!json_is_array(messages))
     return payload_reject(r, "session %s: messages is not an array", view->id);
   size_t n = json_array_size(messages);
@@ -244,7 +244,7 @@ int64_t payload_session_last_ms(const session_view *sv) {
 }
 
 int payload_load_children(json_t *list, const char *root_id, session_view **out, size_t *n_out,
-                          reconcile_result *r) {
+                          const payload_report *r) {
   *out = NULL, *n_out = 0;
   if (!list || json_is_null(list)) return 0;
   if (!json_is_array(list)) {
@@ -273,7 +273,7 @@ int payload_load_children(json_t *list, const char *root_id, session_view **out,
                                                       : NULL;
     bool duplicate = false;
     for (size_t k = 0; !why && k < *n_out; k++) duplicate |= strcmp(children[k].id, child->id) == 0;
-    char reason[sizeof r->error + 16];
+    char reason[PAYLOAD_ERROR_MAX + 16];
     if (!why && !duplicate &&
         payload_load_messages(child, json_object_get(c, "messages"), r) != 0) {
       if (strcmp(r->error, "out of memory") == 0) return -1;

@@ -16,11 +16,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reconcile.h"
+#include "platform.h"
 #include "text.h"
 
-/* ids are shorter (payload_id_ok): reconcile_result's id buffers hold any valid id */
-#define PAYLOAD_ID_MAX RECONCILE_ID_MAX
+#define PAYLOAD_ID_MAX 256    /* ids are shorter (payload_id_ok) */
+#define PAYLOAD_ERROR_MAX 256 /* the size of payload_report's error buffer */
+
+/* Where reading a payload says what it found wrong, into its reader's result (borrowed): why
+ * the whole payload was rejected (payload_reject writes error, PAYLOAD_ERROR_MAX bytes) and how
+ * many items were left out (payload_skip counts them in *skipped). */
+typedef struct {
+  char *error;
+  size_t *skipped;
+} payload_report;
 
 /* OpenCode's clocks are wall-clock milliseconds: before 2000 or beyond 1e13 ms (the year
  * 2286) a time is garbage, and past that its nanoseconds would overflow 64 bits. */
@@ -89,25 +97,25 @@ void payload_release(void);
 bool payload_id_ok(const char *id);
 
 /* Sets r->error to the formatted reason; returns -1 (the whole payload is rejected). */
-int payload_reject(reconcile_result *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
+int payload_reject(const payload_report *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
-/* One bad item costs only itself (ARCHITECTURE.md): logs one line naming it (ids and position,
- * never content) and counts it in r->items_skipped; the rest is traced. */
-void payload_skip(reconcile_result *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
+/* One bad item costs only itself (docs/architecture.md): logs one line naming it (ids and position,
+ * never content) and counts it in *r->skipped; the rest is traced. */
+void payload_skip(const payload_report *r, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
 /* Reads messages into view (view->id set). A message or part that cannot be read, or a part
  * that names another message or session, is skipped (removed from the tree, so nothing later
  * reads it). A message of another session returns -1 with r->error set: the plugin read the
  * wrong session, and nothing in it can be trusted (a privacy boundary). view->messages is
  * allocated even on failure (caller frees). */
-int payload_load_messages(session_view *view, json_t *messages, reconcile_result *r);
+int payload_load_messages(session_view *view, json_t *messages, const payload_report *r);
 
 /* Reads the child sessions (childSessions, may be NULL) into *out (owned by the caller, with
  * each child's messages). A child that cannot be trusted (no valid id or parent id, its own
  * parent or the root, an info that describes another session, messages of another session, a
  * duplicate) is skipped with one log line. Returns -1 only when memory ran out. */
 int payload_load_children(json_t *list, const char *root_id, session_view **out, size_t *n_out,
-                          reconcile_result *r);
+                          const payload_report *r);
 
 /* ---- Field accessors: absent, wrong type and absurd values, each read one stated way ---- */
 

@@ -6,8 +6,10 @@
  * thread collects every unit handed over since its last write and stores them as one spool
  * file (group commit: one fsync for all of them). A unit is "settled" once each of its spans
  * is durable or has left the queue (sent, or given up on); then the settle callback receives
- * its marks, on the writer or the exporter thread, and the caller records them in the session
- * state. So the state never says "sent" for a span that could still vanish with the process.
+ * its marks on the writer thread (a unit settled by an ack or a drop waits for its next round;
+ * a queue whose writer never started runs them in queue_free), and the caller records them in
+ * the session state. So the state never says "sent" for a span that could still vanish with the
+ * process.
  *
  * Each destination's exporter thread peeks a batch from its own cursor (queue_peek_for), sends
  * it and acks it. It sends only spans that are durable, or that the spool cannot hold (disk

@@ -26,7 +26,7 @@
  * last time OpenCode recorded in it; the Turn is sent. Should OpenCode go on with that turn after
  * all, its later calls still hang off the Turn already sent (same ids); the calls sent as
  * interrupted are not sent again.
- * Ids are derived from OpenCode's ids (hash.h), so a parent is computable from the snapshot
+ * Ids are derived from OpenCode's ids (spanmap.h), so a parent is computable from the snapshot
  * alone and a replay re-creates identical spans.
  */
 #ifndef RECONCILE_H
@@ -49,7 +49,7 @@ typedef int (*reconcile_emit_fn)(void *ctx, span *s, const char *key);
 
 /* The session model's answer for a valid payload: where the next payload of this session may
  * start, and which child sessions it must fetch again (see reconcile_json). */
-#define RECONCILE_ID_MAX 256       /* ids are shorter (reconcile_id_ok) */
+#define RECONCILE_ID_MAX 256       /* ids are shorter (payload_id_ok) */
 #define RECONCILE_OPEN_CHILDREN 32 /* more open children than this: all count as open */
 
 typedef struct {
@@ -80,10 +80,6 @@ typedef struct {
   bool open_children_all;
   char opencode_version[64]; /* the payload's OpenCode version ("" unknown): service.version */
 } reconcile_result;
-
-/* Whether reconcile accepts this as an OpenCode id (non-empty, no control characters, under 256
- * bytes): ids become state keys and file names. */
-bool reconcile_id_ok(const char *id);
 
 /* Reconciles one payload. A valid payload opens its session in st (state_begin, the one lock
  * taken for the payload) and marks what it emitted as pending: the caller calls state_commit

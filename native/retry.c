@@ -48,7 +48,8 @@ const retry_class *retry_classes(size_t *n) {
   return classes;
 }
 
-const retry_class *retry_class_of(retry_kind kind) {
+/* The class of a kind. */
+static const retry_class *retry_class_of(retry_kind kind) {
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
     if (classes[i].kind == kind) return &classes[i];
   return &classes[sizeof classes / sizeof classes[0] - 1];

@@ -46,9 +46,6 @@ typedef struct {
 /* The classes, in the order the README lists them (n set). Static; never freed. */
 const retry_class *retry_classes(size_t *n);
 
-/* The class of a kind. */
-const retry_class *retry_class_of(retry_kind kind);
-
 /* The class of an HTTP status as the exporter treats it (0: no answer). A 2xx is "accepted"
  * (a partial_success is only known from the body); a 307/308 that reached the exporter was
  * not followed ("moved"). */

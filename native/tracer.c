@@ -658,6 +658,16 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
   }
 }
 
+bool tracer_enabled(tracer *t) {
+  tracer_refresh(t);
+  return t->cfg->enabled;
+}
+
+long tracer_exit_bound_ms(tracer *t) {
+  tracer_refresh(t);
+  return t->cfg->shutdown_ms;
+}
+
 /* Within timeout_ms (+ the few ms an abort takes): send what can be sent, make durable what
  * is not, stop. Spans the backend did not take stay in the spool for the next process. */
 void tracer_shutdown(tracer *t, long timeout_ms) {

@@ -51,6 +51,13 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
  * frees). Never holds a secret. */
 char *tracer_status_json(tracer *t);
 
+/* Whether tracing is on (settings re-read when they changed, as for a payload): the plugin's
+ * door on every event, without the status JSON. */
+bool tracer_enabled(tracer *t);
+
+/* The configured exit bound in ms (export.exit_flush_ms), read now. */
+long tracer_exit_bound_ms(tracer *t);
+
 /* Flushes for at most timeout_ms (negative: the configured bound, export.exit_flush_ms),
  * then stops the exporter (a request in flight is cut at once) and gives the spool writer what
  * is left of the bound, at least 50 ms, to make the last spans durable: it returns within

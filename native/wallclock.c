@@ -5,15 +5,6 @@
 
 int64_t wallclock_ms(void) { return platform_realtime_ms(); }
 
-struct timespec wallclock_at(int64_t at_ms) {
-  return (struct timespec){.tv_sec = (time_t)(at_ms / 1000),
-                           .tv_nsec = (long)(at_ms % 1000) * 1000000L};
-}
-
-struct timespec wallclock_in(long ms) {
-  return wallclock_at(wallclock_ms() + ms);
-}
-
 int64_t wallclock_steady_ms(void) { return platform_steady_ms(); }
 
 void wallclock_boot_id(uint8_t out[16]) { platform_boot_id(out); }

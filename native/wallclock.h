@@ -12,12 +12,6 @@
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t wallclock_ms(void);
 
-/* The absolute CLOCK_REALTIME time at_ms (ms since the epoch), as a timespec. */
-struct timespec wallclock_at(int64_t at_ms);
-
-/* The absolute CLOCK_REALTIME time ms from now. */
-struct timespec wallclock_in(long ms);
-
 /* Milliseconds on a clock that only moves forward at the pace of real time and is not stepped
  * when the wall clock is set (CLOCK_BOOTTIME where there is one: it also counts a suspend;
  * else CLOCK_MONOTONIC). Its zero is the boot: compare values of one boot only

@@ -25,10 +25,6 @@ import { createOpenPart } from "./open.mjs"
 
 const SERVICE = "arize-tracing"
 const INSTANCES = Symbol.for("opencode-arize-tracing.instances")
-// How long exit waits for the backend when the core does not say (export.exit_flush_ms,
-// ARIZE_EXIT_FLUSH_MS): spans are durable, so a backend that does not answer must not hold
-// OpenCode's exit; what it has not accepted stays in the spool for the next start.
-const EXIT_FLUSH_MS = 1000
 const SWEEP_DELAY_MS = 3000 // the start-up sweep waits this long, or for the first session.idle
 const SWEEP_MAX_SESSIONS = 50
 const SWEEP_TAIL = 50 // messages read first; a longer last turn pages further back
@@ -52,19 +48,15 @@ const text = (error) =>
     .split("\n")
     .join(" ")
 
-/** The configured exit bound (status().exit_flush_ms), or EXIT_FLUSH_MS from an older core. */
-function exitFlushMs(api) {
-  const ms = api.status().exit_flush_ms
-  return typeof ms === "number" && ms >= 0 ? ms : EXIT_FLUSH_MS
-}
-
 /**
- * Waits for the backend at most `bound` ms, kept by a timer on this thread (the flush's own
+ * Waits for the backend at most the configured exit bound (export.exit_flush_ms: spans are
+ * durable, so a backend that does not answer must not hold OpenCode's exit), kept by a timer on this thread (the flush's own
  * answer comes through an async-work completion, which an exiting OpenCode delivers late), then
  * stops the exporter if spans are left: an in-flight request is aborted and the core logs what
  * stays in the spool for the next start.
  */
-async function flushWithin(api, bound) {
+async function flushWithin(api) {
+  const bound = api.exitBoundMs()
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer
   const answered = await Promise.race([
@@ -279,7 +271,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     return {}
   }
 
-  const { turnPosition, heads } = lib("turns.js")
+  const { childSessions } = lib("recover.js")
   const { gitContext } = lib("git.js")
 
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
@@ -370,8 +362,8 @@ export const ArizeTracing = async ({ client, directory }) => {
 
   // Live signals (plugin/live.mjs): captured by the hooks and events below, handed to the core
   // with the next payload of their session's root. `tracing` is what the core last said about
-  // tracing being on (api.status(), read with each payload): off, nothing is captured.
-  let tracing = api.status()?.enabled !== false
+  // tracing being on (api.enabled(), read with each payload): off, nothing is captured.
+  let tracing = api.enabled() !== false
   const live = createLive({ enabled: () => tracing })
   /** @type {Map<string, any[]>} agent name -> its permission rules (GET /agent) */
   let agentRules = new Map()
@@ -392,12 +384,12 @@ export const ArizeTracing = async ({ client, directory }) => {
   }
 
   /**
-   * Per root session: where its open part starts (the core's watermark: the oldest message that
-   * can still produce spans), which child sessions can still produce spans, and the children
-   * last passed (a child the core is done with is passed again as it was, never fetched again).
-   * @type {Map<string, {from: string | undefined, open: Set<string> | null, children: Map<string, any>}>}
+   * Per root session: the child sessions last passed (a child the core says can no longer
+   * produce spans is passed again as it was, never fetched again). Where the open part starts
+   * and which children are open, lib/ remembers (api.openPart): the core said it.
+   * @type {Map<string, Map<string, any>>}
    */
-  const sessions = new Map()
+  const passedChildren = new Map()
   const SESSIONS_MAX = 256
 
   /**
@@ -435,30 +427,20 @@ export const ArizeTracing = async ({ client, directory }) => {
   }
 
   /**
-   * Child sessions named by `task` tool calls, depth-first: a child is fetched once its task
-   * call ended (or at "close": a call still running then will not end), and again only while
-   * the core says it can still produce spans; otherwise it is passed as last fetched.
+   * Child sessions named by `task` tool calls (lib/recover.js childSessions, the one collector):
+   * a child is fetched once its task call ended (or at "close": a call still running then will
+   * not end), and again only while the core says it can still produce spans; otherwise it is
+   * passed as last fetched.
    * @param {string} sessionID @param {Message[]} messages @param {boolean} closing
-   * @param {{open: Set<string> | null, children: Map<string, any>}} known @param {Set<string>} seen @param {any[]} out
-   * @param {Clock} [clock]
+   * @param {string[] | null | undefined} openChildren @param {Clock} [clock]
    */
-  async function children(sessionID, messages, closing, known, seen, out, clock) {
-    for (const message of messages)
-      for (const part of message.parts ?? []) {
-        const child = part.type === "tool" && part.tool === "task" ? part.state?.metadata?.sessionId : undefined
-        const ended = part.state?.status === "completed" || part.state?.status === "error"
-        if (!child || seen.has(child) || !(ended || closing)) continue
-        seen.add(child)
-        let entry = known.children.get(child)
-        if (!entry || known.open === null || known.open.has(child)) {
-          const got = await childSession(child, clock)
-          if (!got) continue
-          entry = { sessionID: child, parentSessionID: sessionID, parentCallID: part.callID, ...got }
-        }
-        out.push(entry)
-        await children(child, entry.messages, closing, known, seen, out, clock)
-      }
-    return out
+  function children(sessionID, messages, closing, openChildren, clock) {
+    const passed = passedChildren.get(sessionID)
+    const open = openChildren ? new Set(openChildren) : null
+    return childSessions(sessionID, messages, (id) => childSession(id, clock), {
+      closing,
+      reuse: (id) => (passed && open && !open.has(id) ? passed.get(id) : undefined),
+    })
   }
 
   /**
@@ -467,35 +449,24 @@ export const ArizeTracing = async ({ client, directory }) => {
   async function reconcile(sessionID, type, clock) {
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
     // call, so turning it on again needs no restart): nothing is read from OpenCode, nothing kept.
-    tracing = api.status()?.enabled !== false
+    tracing = api.enabled() !== false
     if (!tracing) {
       live.clear()
       open?.clear()
       return
     }
     if ((await parentID(sessionID, clock)) !== null) return // its parent's payload carries it
-    const known = sessions.get(sessionID) ?? { from: undefined, previous: undefined, open: null, children: new Map() }
-    let from = known.from
+    let from = api.openPart(sessionID)?.from
     for (let attempt = 0; attempt < 2; attempt++) {
       const fetched = await openPart(sessionID, from, clock)
       if (!fetched) return
-      // what the pages brought before the watermark does not go (lib/ would cut it too); it
-      // says where the payload's turns stand in the session (their numbers)
-      const start = from === undefined ? 0 : fetched.messages.findIndex((m) => String(idOf(m)) >= from)
-      const messages = start > 0 ? fetched.messages.slice(start) : fetched.messages
-      const position = turnPosition(start > 0 ? fetched.messages.slice(0, start) : [], fetched.all)
-      // the turn right before the open part, as an earlier payload showed it
-      if (!("turnsBefore" in position) && !position.previousTurn && from !== undefined && known.previous < from)
-        position.previousTurn = known.previous
-      const childSessions = await children(
-        sessionID,
-        messages,
-        type === "close",
-        known,
-        new Set([sessionID]),
-        [],
-        clock,
-      )
+      // every message read goes to lib/, which cuts the payload at the core's watermark and
+      // says where its turns stand in the session (their numbers); children are looked for in
+      // the open part only
+      const { messages } = fetched
+      const mark = api.openPart(sessionID)
+      const tail = mark ? messages.filter((m) => !(String(idOf(m)) < mark.from)) : messages
+      const childSessions = await children(sessionID, tail, type === "close", mark?.openChildren, clock)
       // the live signals of the session and of the child sessions this payload carries
       let signals
       if (attempt === 0) {
@@ -518,7 +489,7 @@ export const ArizeTracing = async ({ client, directory }) => {
         childSessions,
         session: infoOf.get(sessionID),
         context,
-        ...position,
+        ...(fetched.all ? { turnsBefore: 0 } : {}),
         live: signals,
       }
       clock?.coreStart()
@@ -527,20 +498,14 @@ export const ArizeTracing = async ({ client, directory }) => {
       if (signals && result && !result.error) live.handed(signals)
       const watermark = result?.watermark
       if (!watermark) return
-      known.from = watermark.messageID
-      const at = fetched.messages.findIndex((m) => String(idOf(m)) >= known.from)
-      const head = heads(at < 0 ? fetched.messages : fetched.messages.slice(0, at)).pop()
-      if (head !== undefined) known.previous = String(idOf(fetched.messages[head]))
-      open?.keepFrom(sessionID, known.from)
-      known.open = Array.isArray(watermark.openChildren) ? new Set(watermark.openChildren) : null
-      known.children = new Map(childSessions.map((c) => [c.sessionID, c]))
-      sessions.delete(sessionID)
-      if (sessions.size >= SESSIONS_MAX) sessions.delete(sessions.keys().next().value)
-      sessions.set(sessionID, known)
+      open?.keepFrom(sessionID, watermark.messageID)
+      passedChildren.delete(sessionID)
+      if (passedChildren.size >= SESSIONS_MAX) passedChildren.delete(passedChildren.keys().next().value)
+      passedChildren.set(sessionID, new Map(childSessions.map((c) => [c.sessionID, c])))
       // The first payload of this process may start inside a turn it could not finish (OpenCode
       // restarted, the plugin loaded mid-session): the core named that turn; fetch back to it.
-      if (from !== undefined || fetched.all || !(known.from < String(idOf(fetched.messages[0])))) return
-      from = known.from
+      if (from !== undefined || fetched.all || !(watermark.messageID < String(idOf(messages[0])))) return
+      from = watermark.messageID
     }
   }
 
@@ -600,7 +565,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       try {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])
-        if (!isMainThread) await flushWithin(api, exitFlushMs(api))
+        if (!isMainThread) await flushWithin(api)
         meter?.write({ sweepMs: sweeper.ms, disposeMs: performance.now() - started })
       } catch (error) {
         await log("warn", `dispose failed: ${text(error)}`)
@@ -671,7 +636,8 @@ function startUpSweep(client, read, api, log, describe) {
     /** @type {Map<string, number>} when the OpenCode that worked on a session was last seen alive */
     const stopped = new Map()
     const [sessions, busy, live, settled] = await Promise.all([
-      data(() => client.session.list()),
+      // every root session, not the 100 most recent OpenCode answers by default
+      data(() => client.session.list({ query: { limit: recover.SESSIONS_LIMIT } })),
       // a map of session id -> status: {data} from the v1 SDK, the bare map from others
       client.session.status
         ? Promise.resolve(client.session.status())
@@ -701,7 +667,7 @@ function startUpSweep(client, read, api, log, describe) {
         recover.lastActivity(messages) >= startedAt
       )
         continue
-      const childSessions = await recover.childSessions(session.id, messages, read.childSession)
+      const childSessions = await recover.childSessions(session.id, messages, (id) => read.childSession(id))
       const payload = { type: "close", abandoned: true, sessionID: session.id, messages, childSessions }
       const result = api.reconcile(
         { ...payload, ...last.position, ...(await describe(session)), stoppedAt: stopped.get(session.id) },

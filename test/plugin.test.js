@@ -456,6 +456,8 @@ test('a turn killed mid-tool: the sweep ends the cut-off bash call when its Open
     assert.match(bash.status.message, /interrupted/);
     assert.equal(spans.filter((s) => s.name === 'Turn').length, 1);
     assert.ok(!fs.existsSync(marker), 'the dead marker is removed');
+    // every session of the project, not the 100 most recent OpenCode lists by default
+    assert.ok(out.lists.length > 0 && out.lists.every((q) => q && q.limit > 100), JSON.stringify(out.lists));
   } finally {
     await receiver.close();
   }

@@ -21,6 +21,7 @@ const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const { spawn } = require('node:child_process');
+const { SESSIONS_LIMIT } = require('../../lib/recover.js');
 const { startModelServer } = require('../model-server.js');
 const { decodeExportRequest } = require('../receiver.js');
 const h = require('../e2e/harness.js');
@@ -118,7 +119,7 @@ async function readAlone(oc) {
     const projects = await get(server, '/project');
     const sessions = [];
     for (const p of projects)
-      sessions.push(...(await get(server, '/session', { directory: p.worktree, limit: 1000000000 })));
+      sessions.push(...(await get(server, '/session', { directory: p.worktree, limit: SESSIONS_LIMIT })));
     const roots = sessions.filter((s) => !s.parentID).sort((a, b) => a.time.updated - b.time.updated);
     const t0 = performance.now();
     let messages = 0,

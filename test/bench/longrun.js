@@ -56,7 +56,8 @@ const JSON_OUT = option('--json', '');
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
 // --kinds without,with,events: "events" is the plugin keeping the open part from OpenCode's
 // events (plugin/open.mjs, ARIZE_TRACING_BENCH_OPEN=events) instead of reading it on each event
-const KINDS = option('--kinds', 'without,with').split(',');
+// ("without" always: every ratio is against it)
+const KINDS = [...new Set(['without', ...option('--kinds', 'without,with').split(',')])];
 const WITH_ENV = Object.fromEntries(
   option('--with-env', '')
     .split(',')
@@ -304,6 +305,10 @@ async function longRun(oc, model, id, kind, label) {
   const timings = path.join(oc.base, `timings-${label}.jsonl`);
   fs.rmSync(timings, { force: true });
   model.play({ script: turnScript(TURNS) });
+  // a new conversation per run: without a session header the model keys one by its first user
+  // message, the same in two runs on the same seed (the kinds "with" and "events" share a home):
+  // the second run found the first one's script used up
+  model.conversations.clear();
   model.requests.length = 0;
   const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) });
   const turns = [];
@@ -431,6 +436,9 @@ async function main() {
       }
       rows.push(summarise(n, results));
       raw.push({ n, results });
+      // each size's table as soon as it is measured (a busy machine may not see the end)
+      print(rows, { without: [] }, NaN, started, loads);
+      if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
     }
     for (let i = 0; i < STARTS; i++)
       for (const kind of [...KINDS.slice(i % KINDS.length), ...KINDS.slice(0, i % KINDS.length)])

@@ -57,10 +57,37 @@ static void test_no_content_attribute_leaks_when_logging_is_off(void) {
   CHECK_STR(attrs_embedded(&a, ATTRS_TOOL_CONTENT, "secret output"), "<redacted>");
 }
 
+/* The span attrs_set_tool_argument leaves for the attribute name under opt. Caller span_free's
+ * it. */
+static span *set_tool_argument(const attrs_options *opt, const char *name) {
+  attrs a;
+  attrs_init(&a, opt);
+  span *s = span_new("t");
+  attrs_set_tool_argument(&a, s, name, VALUE, strlen(VALUE));
+  CHECK(!a.out_of_memory);
+  return s;
+}
+
+/* A tool's main argument, whatever its attribute's name, is what the tool was asked: sent with
+ * log_tool_details, a marker that says how much without it. */
+static void test_a_tool_argument_of_any_name_is_a_tool_detail(void) {
+  const attrs_options details = {.log_tool_details = true}, none = {0};
+  const char *names[] = {"tool.command", "tool.file_path", "tool.query", "tool.url",
+                         "tool.some_new_argument"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    span *on = set_tool_argument(&details, names[i]), *off = set_tool_argument(&none, names[i]);
+    const span_attr *shown = span_get(on, names[i]), *hidden = span_get(off, names[i]);
+    CHECK(shown && strcmp(shown->value.s, VALUE) == 0);
+    CHECK(hidden && strstr(hidden->value.s, "redacted") && !carries(off, VALUE));
+    span_free(on);
+    span_free(off);
+  }
+}
+
 static void test_tool_arguments_need_both_details_and_content(void) {
   const attrs_options details_only = {.log_prompts = true, .log_tool_details = true};
   span *input = set_one(&details_only, ATTR_TOOL_INPUT),
-       *command = set_one(&details_only, ATTR_TOOL_COMMAND);
+       *command = set_tool_argument(&details_only, "tool.command");
   CHECK(!carries(input, VALUE));
   CHECK(carries(command, VALUE));
   span_free(input);
@@ -83,6 +110,7 @@ static void test_redaction_marker_counts_characters_not_bytes(void) {
 int main(void) {
   RUN(test_every_content_attribute_is_sent_when_logging_allows_it);
   RUN(test_no_content_attribute_leaks_when_logging_is_off);
+  RUN(test_a_tool_argument_of_any_name_is_a_tool_detail);
   RUN(test_tool_arguments_need_both_details_and_content);
   RUN(test_redaction_marker_counts_characters_not_bytes);
   return check_done();

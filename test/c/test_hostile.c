@@ -570,7 +570,7 @@ static void test_foreign_root_message_rejects_the_whole_payload(void) {
 }
 
 /* Every other foreign or malformed record is one bad item: it is left out, the root's turn
- * is traced (ARCHITECTURE.md, "One bad item costs only itself"). */
+ * is traced (docs/architecture.md, "One bad item costs only itself"). */
 static void test_foreign_parts_and_children_are_skipped_alone(void) {
 #define ROOT_TURN                                                                                  \
   "{\"info\":{\"id\":\"u\",\"sessionID\":\"s\",\"role\":\"user\",\"time\":{\"created\":"           \

@@ -33,7 +33,8 @@ static session_view view_of(const char *id, const char *messages, json_t **tree)
   session_view sv = {.id = id};
   reconcile_result r;
   memset(&r, 0, sizeof r);
-  if (payload_load_messages(&sv, *tree, &r) != 0) abort();
+  const payload_report report = {r.error, &r.items_skipped};
+  if (payload_load_messages(&sv, *tree, &report) != 0) abort();
   return sv;
 }
 

@@ -61,6 +61,10 @@ function packPackage(outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'arize-e2e-p
     fs.copyFileSync(path.join(ROOT, f.path), path.join(copy, f.path));
   }
   let addon = path.join(ROOT, PREBUILD_REL);
+  // ARIZE_E2E_NATIVE=<file.node>: pack that core (a branch whose native/ changed before its
+  // prebuilds are regenerated: build/Release/arize_tracing.node)
+  if (!options.addon && process.env.ARIZE_E2E_NATIVE)
+    options = { ...options, addon: path.resolve(process.env.ARIZE_E2E_NATIVE) };
   if (options.addon) {
     fs.mkdirSync(path.dirname(path.join(copy, PREBUILD_REL)), { recursive: true });
     fs.copyFileSync(options.addon, path.join(copy, PREBUILD_REL));

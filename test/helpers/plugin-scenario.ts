@@ -7,7 +7,8 @@
 // sweep: the client also lists the sessions (with their time.updated) and their status, as
 // OpenCode does, so the plugin's start-up sweep can run; waitMs: how long to wait after the
 // events before dispose (the sweep starts 3 s after the plugin).
-// stdout: {"logs": [...], "status": {...}, "hooks": [...], "reads": [{session, limit, before, messages}]}
+// stdout: {"logs": [...], "status": {...}, "hooks": [...], "reads": [{session, limit, before, messages}],
+//          "lists": [the query of each session listing]}
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createRequire } from "node:module"
@@ -64,9 +65,14 @@ const reads: { session: string; limit: number | null; before: string | null; mes
 const answers = program.answers ?? "wrapped"
 const wrap = <T>(data: T) =>
   Promise.resolve(answers === "bare" ? data : answers === "odd" ? (42 as any) : { data, request: {}, response: {} })
-// The root sessions as GET /session lists them: time.updated is the last time a message shows.
-const listSessions = () =>
-  wrap(
+// The root sessions as GET /session lists them: time.updated is the last time a message shows;
+// the 100 most recently updated unless `limit` asks for more, as OpenCode answers. Each listing's
+// query is kept (stdout's "lists").
+const lists: unknown[] = []
+const listSessions = (options?: any) => {
+  lists.push(options?.query ?? null)
+  const limit = options?.query?.limit ?? 100
+  return wrap(
     [...sessions.values()]
       .filter(({ session }) => !session.parentID)
       .map(({ session, messages }) => ({
@@ -78,8 +84,11 @@ const listSessions = () =>
             ...messages.map((m: any) => Math.max(m.info.time.created ?? 0, m.info.time.completed ?? 0)),
           ),
         },
-      })),
+      }))
+      .sort((a, b) => b.time.updated - a.time.updated)
+      .slice(0, limit),
   )
+}
 const client = {
   session: {
     get: ({ path }: any) => {
@@ -128,4 +137,4 @@ for (let replay = 0; replay < (program.replays ?? 1); replay++) {
 if (program.waitMs) await new Promise((r) => setTimeout(r, program.waitMs))
 await hooks.dispose()
 const api = require("../../lib/index.js")
-process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks), reads }))
+process.stdout.write(JSON.stringify({ logs, status: api.status(), hooks: Object.keys(hooks), reads, lists }))
