@@ -122,6 +122,7 @@ enum {
   S_REDACT_ALLOW,
   S_PROJECT_FILES,
   S_PROJECT_CREDENTIALS,
+  S_DESTINATIONS,
   S_COUNT
 };
 _Static_assert(S_COUNT <= CONFIG_SETTINGS_MAX, "config.h: CONFIG_SETTINGS_MAX too small");
@@ -483,6 +484,18 @@ static const struct setting {
                                "false",
                                .def = 0,
                                FIELD(F_BOOL, project_credentials)},
+    /* Further backends, each a mapping {name, target, endpoint, api_key, space_id, headers,
+     * project_name} read like the single-backend keys, which stay the first destination
+     * ("default"). Their credentials are secrets; a project file's follow the credential rule. */
+    [S_DESTINATIONS] = {"destinations",
+                        AT_HARNESS,
+                        NULL,
+                        {NULL},
+                        ST_SEQUENCE,
+                        NULL,
+                        .secret = true,
+                        .field = F_NONE,
+                        .project = P_YES},
 #undef FIELD
 #undef NUMBER
 };
@@ -542,6 +555,23 @@ static const struct backend *backend_of(config_target t) {
   return NULL;
 }
 
+/* One entry of harnesses.opencode.destinations as the file gave it (strings owned, trimmed,
+ * NULL when absent; target: the choice's index + 1, 0 when absent). */
+typedef struct {
+  char *name, *endpoint, *api_key, *space_id, *project_name, *region;
+  int target;
+  config_pairs headers;
+  bool from_project;
+} file_destination;
+
+static void file_destination_free(file_destination *d) {
+  free(d->name), free(d->endpoint), free(d->project_name), free(d->region);
+  free(d->api_key), free(d->space_id);
+  for (size_t i = 0; i < d->headers.len; i++) free(d->headers.names[i]), free(d->headers.values[i]);
+  free(d->headers.names), free(d->headers.values);
+  memset(d, 0, sizeof *d);
+}
+
 /* What the file said, before the environment is applied, indexed by setting. Strings are
  * owned, trimmed and never empty (NULL when absent); flags and choices (the index of the
  * choice) are -1 when absent. */
@@ -553,6 +583,8 @@ typedef struct {
   config_pairs headers;      /* harnesses.opencode.headers (for target otlp) */
   config_pairs attributes;   /* attributes, then harnesses.opencode.attributes */
   config_pairs seq[S_COUNT]; /* ST_SEQUENCE: the entries (names), with a kind or "" (values) */
+  file_destination dests[CONFIG_MAX_DESTINATIONS]; /* harnesses.opencode.destinations */
+  size_t n_dests;
 } file_settings;
 
 typedef struct {
@@ -1201,6 +1233,112 @@ static void read_sequence(loader *l, fnode node, const char *name, int i) {
     read_seq_entry(l, i, fn_seq_item(node, k), name, k);
 }
 
+/* A destination's name: 1 to 40 of letters, digits, '.', '_' and '-' (it names a file). */
+static bool destination_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 40) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i])) return false;
+  return true;
+}
+
+static const char *const destination_keys[] = {"name",     "target",  "endpoint",     "api_key",
+                                               "space_id", "headers", "project_name", "region"};
+
+static void check_destination_key(loader *l, const char *key, size_t key_len, fnode value,
+                                  void *ctx) {
+  const char *name = ctx;
+  for (size_t i = 0; i < sizeof destination_keys / sizeof *destination_keys; i++)
+    if (strlen(destination_keys[i]) == key_len && !strncmp(destination_keys[i], key, key_len))
+      return;
+  warn_at(l, value,
+          "%s: `%.*s` is not a destination key (name, target, endpoint, api_key, "
+          "space_id, headers, project_name, region), ignored",
+          name, (int)key_len, key);
+}
+
+/* harnesses.opencode.destinations: a list of mappings. An entry without a usable name, with a
+ * name already used (or "default", the single-backend settings' own), or past
+ * CONFIG_MAX_DESTINATIONS - 1 entries is left out with a warning naming it (never a value). */
+static void read_destinations(loader *l, fnode node, const char *name) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  if (!fn_is_seq(node)) {
+    warn_at(l, node, "%s is not a list", name);
+    return;
+  }
+  for (size_t k = 0; k < fn_seq_len(node) && !l->oom; k++) {
+    fnode item = fn_seq_item(node, k);
+    char label[160];
+    snprintf(label, sizeof label, "%s[%zu]", name, k);
+    if (!fn_is_map(item)) {
+      warn_at(l, item, "%s is not a mapping (name, target, endpoint, ...), ignored", label);
+      continue;
+    }
+    fn_each(l, item, check_destination_key, label);
+    file_destination d = {.from_project = l->project_pass};
+    char key[200];
+    snprintf(key, sizeof key, "%s.name", label);
+    read_string(l, fn_get(item, "name"), key, &d.name);
+    if (!d.name || !destination_name_ok(d.name) || !strcmp(d.name, CONFIG_FIRST_DESTINATION)) {
+      warn_at(l, item,
+              "%s needs a name of 1 to 40 letters, digits, '.', '_' or '-' (not \"%s\"), "
+              "ignored",
+              label, CONFIG_FIRST_DESTINATION);
+      file_destination_free(&d);
+      continue;
+    }
+    bool taken = false;
+    for (size_t i = 0; i < l->file.n_dests; i++)
+      taken = taken || !strcmp(l->file.dests[i].name, d.name);
+    if (taken) {
+      warn_at(l, item, "%s: the name %s is used twice; the first one is kept", label, d.name);
+      file_destination_free(&d);
+      continue;
+    }
+    if (l->file.n_dests >= CONFIG_MAX_DESTINATIONS - 1) {
+      warn_at(l, item,
+              "%s: at most %d destinations (the first one included); %s and the rest "
+              "ignored",
+              label, CONFIG_MAX_DESTINATIONS, d.name);
+      file_destination_free(&d);
+      break;
+    }
+    fnode t = fn_get(item, "target");
+    if (fn_exists(t) && !fn_is_null(t)) {
+      char *text = NULL;
+      snprintf(key, sizeof key, "%s.target", label);
+      read_string(l, t, key, &text);
+      int choice = text ? choice_index(settings[S_TARGET].choices, text) : -1;
+      if (text && choice < 0) warn_at(l, t, "%s is not arize, phoenix or otlp, ignored", key);
+      d.target = choice + 1;
+      free(text);
+    }
+    static const struct {
+      const char *key;
+      size_t offset;
+    } strings[] = {{"endpoint", offsetof(file_destination, endpoint)},
+                   {"api_key", offsetof(file_destination, api_key)},
+                   {"space_id", offsetof(file_destination, space_id)},
+                   {"project_name", offsetof(file_destination, project_name)},
+                   {"region", offsetof(file_destination, region)}};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+      snprintf(key, sizeof key, "%s.%s", label, strings[i].key);
+      read_string(l, fn_get(item, strings[i].key), key, (char **)((char *)&d + strings[i].offset));
+    }
+    fnode h = fn_get(item, "headers");
+    if (fn_is_map(h)) { /* read_header fills l->file.headers: lend it this entry's */
+      config_pairs own = l->file.headers;
+      l->file.headers = (config_pairs){0};
+      fn_each(l, h, read_header, NULL);
+      d.headers = l->file.headers;
+      l->file.headers = own;
+    } else if (fn_exists(h) && !fn_is_null(h)) {
+      warn_at(l, h, "%s.headers is not a mapping", label);
+    }
+    l->file.dests[l->file.n_dests++] = d;
+  }
+}
+
 /* Reads setting i from below parent (the root, or harnesses.opencode with prefix
  * "harnesses.opencode."). */
 static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
@@ -1231,7 +1369,10 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
       warn_at(l, node, "%s is not a mapping", name);
     }
     break;
-  case ST_SEQUENCE: read_sequence(l, node, name, i); break;
+  case ST_SEQUENCE:
+    if (i == S_DESTINATIONS) read_destinations(l, node, name);
+    else read_sequence(l, node, name, i);
+    break;
   case ST_SWITCH:
   case ST_LIST: break; /* environment only */
   }
@@ -2127,6 +2268,90 @@ static void resolve_target(loader *l) {
   }
 }
 
+/* ---- further destinations ---- */
+
+static void dest_header(loader *l, config_destination *d, const char *name, const char *prefix,
+                        const char *value, bool secret) {
+  char **h = realloc(d->headers, (d->n_headers + 1) * sizeof *h);
+  if (h) d->headers = h;
+  bool *sec = realloc(d->header_secret, (d->n_headers + 1) * sizeof *sec);
+  if (sec) d->header_secret = sec;
+  char *line = h && sec ? fmt_str(l, "%s: %s%s", name, prefix, value) : NULL;
+  if (!line) {
+    l->oom = true;
+    return;
+  }
+  d->headers[d->n_headers] = line;
+  d->header_secret[d->n_headers++] = secret;
+}
+
+/* The value a backend header of a destination is built from (NULL: unset). */
+static const char *dest_value(const file_destination *f, const config_destination *d, int setting) {
+  switch (setting) {
+  case S_API_KEY:
+  case S_PHOENIX_API_KEY: return f->api_key;
+  case S_SPACE_ID: return f->space_id;
+  case S_PROJECT_NAME: return d->project_name;
+  default: return NULL;
+  }
+}
+
+/* Each entry of harnesses.opencode.destinations as a backend, by the first one's rules: a
+ * target (or, without one, Arize AX when it has both credentials, else Phoenix when it has an
+ * endpoint), its endpoint (Arize AX: its region's when none), its headers from the backend
+ * table with its own credentials. An entry that cannot send is left out with a warning. */
+static void resolve_destinations(loader *l) {
+  config *c = l->c;
+  for (size_t k = 0; k < l->file.n_dests && !l->oom; k++) {
+    file_destination *f = &l->file.dests[k];
+    config_target target = (config_target)f->target;
+    if (target == CONFIG_TARGET_NONE)
+      target = f->api_key && f->space_id ? CONFIG_TARGET_ARIZE
+               : f->endpoint             ? CONFIG_TARGET_PHOENIX
+                                         : CONFIG_TARGET_NONE;
+    const char *why = NULL;
+    if (target == CONFIG_TARGET_NONE)
+      why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
+    else if (target != CONFIG_TARGET_ARIZE && !f->endpoint) why = "needs an endpoint";
+    else if (target == CONFIG_TARGET_ARIZE && (!f->api_key || !f->space_id))
+      why = f->from_project ? "needs api_key and space_id (a project file's are used only with "
+                              "project_credentials: true)"
+                            : "needs api_key and space_id";
+    if (why) {
+      warn(l, "config %s: destination %s %s; left out",
+           f->from_project ? c->project_path : c->config_path, f->name, why);
+      continue;
+    }
+    config_destination *d = &c->destinations[c->n_destinations++];
+    d->name = dup_str(l, f->name);
+    d->target = target;
+    d->from_project = f->from_project;
+    d->project_name = dup_str(l, f->project_name ? f->project_name : c->project_name);
+    const struct backend *b = backend_of(target);
+    if (f->endpoint) {
+      d->endpoint = traces_url(l, f->endpoint, b->default_scheme);
+    } else {
+      const char *url = b->regions[0].endpoint;
+      for (size_t i = 0; f->region && i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+        if (is_word(f->region, b->regions[i].name) || is_word(f->region, b->regions[i].long_name))
+          url = b->regions[i].endpoint;
+      d->endpoint = dup_str(l, url);
+    }
+    for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
+      const backend_header *h = &b->headers[i];
+      const char *v = h->setting == S_COUNT ? "" : dest_value(f, d, h->setting);
+      if (v) dest_header(l, d, h->name, h->prefix, v, h->secret);
+    }
+    for (size_t i = 0; target == CONFIG_TARGET_OTLP && i < f->headers.len && !l->oom; i++)
+      dest_header(l, d, f->headers.names[i], "", f->headers.values[i], true);
+  }
+  /* further destinations alone: tracing sends to them, the first one is simply unused */
+  if (c->n_destinations && c->target == CONFIG_TARGET_NONE && c->enabled) {
+    free(c->why_not_sending);
+    c->why_not_sending = NULL;
+  }
+}
+
 /* ---- the project's file ----
  *
  * .opencode/arize-tracing.yaml (or .json) of the project, found from its directory upwards,
@@ -2214,9 +2439,50 @@ static bool file_has(const file_settings *f, int i) {
   case ST_FLAG:
   case ST_CHOICE: return f->flag[i] >= 0;
   case ST_MAP: return i == S_ATTRIBUTES ? f->attributes.len > 0 : f->headers.len > 0;
-  case ST_SEQUENCE: return f->seq[i].len > 0;
+  case ST_SEQUENCE: return i == S_DESTINATIONS ? f->n_dests > 0 : f->seq[i].len > 0;
   default: return false;
   }
+}
+
+/* The project's destinations over the user's: one with a name of the user's replaces it (none of
+ * the user's credentials stay with it), the others are added. Their credentials (api_key,
+ * space_id, headers) are used only when the user allows a project's credentials. */
+static void merge_destinations(loader *l, file_settings *u, file_settings *p, bool credentials) {
+  bool dropped = false;
+  for (size_t k = 0; k < p->n_dests; k++) {
+    file_destination *d = &p->dests[k];
+    if (!credentials && (d->api_key || d->space_id || d->headers.len)) {
+      dropped = true;
+      file_destination keep = {.name = d->name,
+                               .endpoint = d->endpoint,
+                               .project_name = d->project_name,
+                               .region = d->region,
+                               .target = d->target};
+      d->name = d->endpoint = d->project_name = d->region = NULL;
+      file_destination_free(d);
+      *d = keep;
+    }
+    d->from_project = true;
+    size_t at = u->n_dests;
+    for (size_t i = 0; i < u->n_dests; i++)
+      if (!strcmp(u->dests[i].name, d->name)) at = i;
+    if (at == u->n_dests && u->n_dests >= CONFIG_MAX_DESTINATIONS - 1) {
+      warn(l,
+           "config %s: destinations: at most %d (the first one included); %s and the rest "
+           "ignored",
+           l->path, CONFIG_MAX_DESTINATIONS, d->name);
+      break;
+    }
+    if (at < u->n_dests) file_destination_free(&u->dests[at]);
+    else u->n_dests++;
+    u->dests[at] = *d;
+    memset(d, 0, sizeof *d);
+  }
+  if (dropped)
+    add_notice(l, &l->c->project_notice,
+               "credentials of its destinations ignored: a credential is read from a project "
+               "file only when %s says harnesses.opencode.%s: true",
+               l->c->config_path, settings[S_PROJECT_CREDENTIALS].key);
 }
 
 /* The project's settings p over the user's u (u receives them; p keeps what was refused). */
@@ -2267,27 +2533,32 @@ static void merge_project(loader *l, file_settings *u, file_settings *p, bool cr
                   strlen(from->values[k]), i != S_ATTRIBUTES, what);
       break;
     }
-    case ST_SEQUENCE: {
-      config_pairs *from = &p->seq[i], *to = &u->seq[i];
-      for (size_t k = 0; k < from->len && !l->oom; k++) {
-        if (to->len >= CONFIG_MAX_PAIRS) {
-          warn(l, "config %s: %s: more than %d entries, the rest ignored", l->path, st->key,
-               CONFIG_MAX_PAIRS);
-          break;
-        }
-        char **names = realloc(to->names, (to->len + 1) * sizeof *names);
-        if (names) to->names = names;
-        char **values = names ? realloc(to->values, (to->len + 1) * sizeof *values) : NULL;
-        if (values) to->values = values;
-        if (!names || !values) {
-          l->oom = true;
-          break;
-        }
-        to->names[to->len] = from->names[k], to->values[to->len++] = from->values[k];
-        from->names[k] = from->values[k] = NULL;
+    case ST_SEQUENCE:
+      if (i == S_DESTINATIONS) {
+        merge_destinations(l, u, p, credentials);
+        break;
       }
-      break;
-    }
+      {
+        config_pairs *from = &p->seq[i], *to = &u->seq[i];
+        for (size_t k = 0; k < from->len && !l->oom; k++) {
+          if (to->len >= CONFIG_MAX_PAIRS) {
+            warn(l, "config %s: %s: more than %d entries, the rest ignored", l->path, st->key,
+                 CONFIG_MAX_PAIRS);
+            break;
+          }
+          char **names = realloc(to->names, (to->len + 1) * sizeof *names);
+          if (names) to->names = names;
+          char **values = names ? realloc(to->values, (to->len + 1) * sizeof *values) : NULL;
+          if (values) to->values = values;
+          if (!names || !values) {
+            l->oom = true;
+            break;
+          }
+          to->names[to->len] = from->names[k], to->values[to->len++] = from->values[k];
+          from->names[k] = from->values[k] = NULL;
+        }
+        break;
+      }
     default: break;
     }
   }
@@ -2317,6 +2588,8 @@ static void file_settings_free(file_settings *f) {
   pairs_free(&f->headers);
   pairs_free(&f->attributes);
   for (int i = 0; i < S_COUNT; i++) pairs_free(&f->seq[i]);
+  for (size_t i = 0; i < f->n_dests; i++) file_destination_free(&f->dests[i]);
+  f->n_dests = 0;
 }
 
 /* Reads the project file found from dir over what the user's file said (l->file). */
@@ -2428,6 +2701,7 @@ config *config_load_in(const char *config_path, const char *project_dir, const c
   if (!l.oom) record_sources(&l);
   if (!l.oom) resolve_settings(&l);
   if (!l.oom) resolve_target(&l);
+  if (!l.oom) resolve_destinations(&l);
 
   file_settings_free(&l.file);
   if (l.oom) {
@@ -2448,6 +2722,12 @@ void config_free(config *c) {
   for (size_t i = 0; i < c->n_headers; i++) free(c->headers[i]);
   free(c->headers);
   free(c->header_secret);
+  for (size_t k = 0; k < c->n_destinations; k++) {
+    config_destination *d = &c->destinations[k];
+    free(d->name), free(d->endpoint), free(d->project_name);
+    for (size_t i = 0; i < d->n_headers; i++) free(d->headers[i]);
+    free(d->headers), free(d->header_secret);
+  }
   free(c->home);
   free(c->config_path);
   free(c->log_file);
@@ -2521,16 +2801,43 @@ static json_t *config_sources_json(const config *c) {
   return o;
 }
 
+/* [{"name", "target", "endpoint" (for display), "project", "from": "user"|"project"|"env"}]:
+ * every destination, the first ("default", the single-backend settings) included when it is
+ * configured. Never a credential. */
+static json_t *config_destinations_json(const config *c) {
+  json_t *list = json_array();
+  for (size_t k = 0; list && k <= c->n_destinations; k++) {
+    const char *name = CONFIG_FIRST_DESTINATION, *url = c->endpoint, *project = c->project_name;
+    config_target target = c->target;
+    const char *from = c->setting_from[S_ENDPOINT] & CONFIG_FROM_PROJECT ? "project"
+                       : c->setting_from[S_ENDPOINT] & CONFIG_FROM_ENV   ? "env"
+                                                                         : "user";
+    if (k > 0) {
+      const config_destination *d = &c->destinations[k - 1];
+      name = d->name, url = d->endpoint, project = d->project_name, target = d->target;
+      from = d->from_project ? "project" : "user";
+    } else if (target == CONFIG_TARGET_NONE) {
+      continue;
+    }
+    char *shown = url ? text_url_for_display(url) : NULL;
+    json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s, s:s}", "name", name, "target",
+                                          config_target_name(target), "endpoint", shown, "project",
+                                          project, "from", from));
+    free(shown);
+  }
+  return list;
+}
+
 char *config_describe_json(const config *c) {
   char *endpoint = NULL;
   if (c->endpoint) { /* as status may show it: a URL may carry credentials */
     endpoint = text_url_for_display(c->endpoint);
     if (!endpoint) return NULL;
   }
-  const char *state = !c->enabled                       ? "disabled"
-                      : c->dry_run                      ? "dry-run"
-                      : c->target == CONFIG_TARGET_NONE ? "no-backend"
-                                                        : "sending";
+  const char *state = !c->enabled                                             ? "disabled"
+                      : c->dry_run                                            ? "dry-run"
+                      : c->target == CONFIG_TARGET_NONE && !c->n_destinations ? "no-backend"
+                                                                              : "sending";
   json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:s}, "
                         "s:{s:s}, s:s, s:I}",
                         "enabled", c->enabled, "state", state, "reason", c->why_not_sending,
@@ -2553,6 +2860,7 @@ char *config_describe_json(const config *c) {
                                   c->project_warning, "broken", c->project_broken, "notice",
                                   c->project_notice, "credentials", c->project_credentials));
   if (o) json_object_set_new(o, "sources", config_sources_json(c));
+  if (o) json_object_set_new(o, "destinations", config_destinations_json(c));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);

@@ -92,6 +92,86 @@ function readSpool(root) {
     .filter((e) => e.files > 0 || e.live);
 }
 
+// A destination's key in the spool's markers (native/tracer.c dest_key): 0 for the first, else
+// FNV-1a of its name (never 0).
+function destinationKey(name) {
+  if (name === 'default') return 0;
+  let h = 2166136261;
+  for (const b of Buffer.from(name, 'utf8')) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return h || 1;
+}
+
+// Spans each destination has still to send, from the spool: a file's spans minus what that
+// destination's marker (<16 hex id>.<8 hex key>.done, native/spool.h) says it finished.
+function pendingPerDestination(processes, names) {
+  const pending = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const p of processes) {
+    if (!p.dir) continue;
+    let files = [];
+    try {
+      files = fs.readdirSync(p.dir);
+    } catch {
+      continue;
+    }
+    for (const f of files.filter((x) => /^[0-9a-f]{16}\.spool$/.test(x))) {
+      const spans = countSpoolFile(path.join(p.dir, f)).spans;
+      for (const n of names) {
+        let done = 0;
+        try {
+          const m = fs.readFileSync(
+            path.join(p.dir, `${f.slice(0, 16)}.${destinationKey(n).toString(16).padStart(8, '0')}.done`),
+          );
+          if (m.length === 16 && m.toString('latin1', 0, 8) === 'OATDONE1') done = m.readUInt32LE(8);
+        } catch {
+          // no marker: it has the whole file still to send
+        }
+        pending[n] += Math.max(0, spans - done);
+      }
+    }
+  }
+  return pending;
+}
+
+/**
+ * Each destination (config.destinations: the first, "default", when configured, then
+ * harnesses.opencode.destinations): its last outcome (last-export.json for the first,
+ * last-export-<name>.json for the others), the spans it has still to send, whether it is paused
+ * (a refused key or a moved endpoint waits for a new config) and its state and health.
+ */
+function destinationStates(config, processes, classes) {
+  const list = Array.isArray(config.destinations) ? config.destinations : [];
+  const pending = pendingPerDestination(
+    processes,
+    list.map((d) => d.name),
+  );
+  return list.map((d) => {
+    const file = d.name === 'default' ? 'last-export.json' : `last-export-${d.name}.json`;
+    let last = c.readJson(path.join(config.state_dir, file)) || null;
+    if (last && last.endpoint && d.endpoint && last.endpoint !== d.endpoint) last = null; // another endpoint's
+    const cls = last && outcomeClass(last, classes);
+    const paused = Boolean(last && (last.refused_key || (cls && cls.name === 'moved')));
+    const state = !last
+      ? pending[d.name] > 0
+        ? 'waiting'
+        : 'sending'
+      : last.refused_key
+        ? 'refused'
+        : cls && cls.name === 'moved'
+          ? 'moved'
+          : last.ok
+            ? 'sending'
+            : 'failing';
+    return {
+      ...d,
+      state,
+      paused,
+      pending: pending[d.name],
+      last_export: last,
+      ...health(state, pending[d.name] > 0, Boolean(state === 'failing' && cls && cls.keeps === false)),
+    };
+  });
+}
+
 /**
  * The headline: {state, says} from the settings, the last outcome and the spool. An outcome
  * counts only for the settings it was made with: one from another endpoint, or older than the
@@ -290,7 +370,11 @@ function collect(flags = {}) {
     };
   }
   const classes = outcomeClasses(core.native || reader);
-  let head = headline(config, last, total.spans > 0, classes);
+  const destinations = destinationStates(config, processes, classes);
+  // the first destination's spool count is its own when there are several
+  const first = destinations.find((d) => d.name === 'default');
+  const waiting = destinations.length > 1 ? Boolean(first && first.pending > 0) : total.spans > 0;
+  let head = headline(config, last, waiting, classes);
   // Without a registration OpenCode loads nothing of ours: settings that would send mean
   // nothing, no turn is traced (what is wrong with the settings or the spans waiting is said
   // first: those need fixing either way).
@@ -311,7 +395,11 @@ function collect(flags = {}) {
     this_copy: c.ROOT,
     state: head.state,
     headline: head.says,
-    ...health(head.state, total.spans > 0, head.dropping),
+    // a destination not working counts: the worst of the first's and each one's
+    ...[health(head.state, waiting, head.dropping), ...destinations].reduce((w, h) =>
+      h.exit_code > w.exit_code ? { health: h.health, exit_code: h.exit_code } : w,
+    ),
+    destinations,
     reason: config.reason,
     backend: config.backend,
     config: config.config,
@@ -401,6 +489,22 @@ function status(flags) {
     lines.push(
       `  left by ${gone.length} exited process${gone.length > 1 ? 'es' : ''}: ${gone.reduce((n, p) => n + p.spans, 0)} spans (the next OpenCode start sends them)`,
     );
+  // one line per destination when there are several
+  if (s.destinations && s.destinations.length > 1) {
+    lines.push(`destinations: ${s.destinations.length}`);
+    const width = Math.max(...s.destinations.map((d) => d.name.length));
+    for (const d of s.destinations) {
+      const l = d.last_export;
+      const said = !l
+        ? 'no export answered yet'
+        : l.ok
+          ? `accepted: HTTP ${l.status}, ${when(l.at_ms)}`
+          : `${l.refused_key ? 'key refused' : 'failed'}: ${l.error || (l.status > 0 ? `HTTP ${l.status}` : 'no answer')}, ${when(l.at_ms)}`;
+      lines.push(
+        `  ${d.name.padEnd(width)}  ${d.target}  ${d.endpoint || ''}  project "${d.project}"${d.from === 'project' ? ' (project file)' : ''}: ${d.state}${d.paused ? ' (paused until the settings change)' : ''}; ${said}; ${d.pending} spans waiting; ${d.health}`,
+      );
+    }
+  }
   // The exporter's error text already starts "HTTP <code>" when the backend answered.
   const outcome =
     e &&
@@ -414,4 +518,14 @@ function status(flags) {
   console.log(lines.join('\n'));
 }
 
-module.exports = { status, collect, readSpool, headline, health, projectDir, projectLines };
+module.exports = {
+  status,
+  collect,
+  readSpool,
+  headline,
+  health,
+  projectDir,
+  projectLines,
+  destinationStates,
+  destinationKey,
+};
