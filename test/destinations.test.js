@@ -128,6 +128,10 @@ test('one destination refusing the key (401): the other is unaffected, the refus
     assert.equal(d.second.status, 401);
     assert.equal(d.second.pending, 2 * PER, 'kept for when the key is fixed');
     assert.equal(b.requests.length, 1, 'no retries against a refused key');
+    // the log says which destination refused its key (with two, an unnamed line is a guess)
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(log, /ERROR destination second: backend refused the credentials with HTTP 401/);
+    assert.doesNotMatch(log, /ERROR backend refused/, 'the first destination was never refused');
     // `status`, a process of its own reading what the tracing process left: one line per
     // destination, the refused one paused, and the exit code says a destination is not working
     const cli = (args) =>
