@@ -184,15 +184,6 @@ static exporter_target *target_from_config(const tracer *tr, const config *c, co
   return target_of(tr, c, version, 0);
 }
 
-/* A destination's key in the queue and the spool's markers: 0 for the first, else a hash of
- * its name (never 0). */
-static uint32_t dest_key(const char *name) {
-  if (!strcmp(name, CONFIG_FIRST_DESTINATION)) return 0;
-  uint32_t h = 2166136261u;
-  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-  return h ? h : 1;
-}
-
 /* Every destination's exporter: notify (starts them) or wake (only the running ones). */
 static void notify_all(tracer *t, bool start) {
   pthread_mutex_lock(&t->dest_lock);
@@ -213,7 +204,7 @@ static void apply_destinations(tracer *t, const config *c) {
   bool first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
   if (first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
   for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
-    names[n] = c->destinations[k].name, keys[n++] = dest_key(c->destinations[k].name);
+    names[n] = c->destinations[k].name, keys[n++] = config_destination_key(c->destinations[k].name);
   /* stop the exporters of destinations that go, or whose slot is taken away */
   pthread_mutex_lock(&t->dest_lock);
   for (size_t i = 1; i < t->n_dests;) {

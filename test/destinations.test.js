@@ -219,7 +219,7 @@ test('install --add-destination appends a destination to the user file, echoes n
     const dir = path.join(home, '.arize', 'harness');
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'config.yaml');
-    const before = `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\nlogging:\n  prompts: false\n`;
+    const before = `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n    project_name: checkout-service\nlogging:\n  prompts: false\n`;
     fs.writeFileSync(file, before, { mode: 0o600 });
     const cli = (args) =>
       spawnSync(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), ...args], {
@@ -243,7 +243,11 @@ test('install --add-destination appends a destination to the user file, echoes n
     assert.match(add.stdout, /harnesses\.opencode\.destinations: added local, OTLP at http:\/\/127\.0\.0\.1:\d+/);
     assert.doesNotMatch(add.stdout + add.stderr, /tok-secret-789/);
     const after = fs.readFileSync(file, 'utf8');
-    assert.ok(after.startsWith(`# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n`));
+    assert.ok(
+      after.startsWith(
+        `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n    project_name: checkout-service\n`,
+      ),
+    );
     assert.ok(after.endsWith('logging:\n  prompts: false\n'), 'the rest of the file stays');
     assert.doesNotMatch(after, /env-key-not-for-it/, "the environment's key is the first destination's");
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
@@ -254,6 +258,13 @@ test('install --add-destination appends a destination to the user file, echoes n
     assert.deepEqual(deliveries(a), { delivered: PER, duplicated: 0 });
     assert.deepEqual(deliveries(b), { delivered: PER, duplicated: 0 });
     assert.ok(b.requests.every((r) => r.headers['x-token'] === 'tok-secret-789'));
+    // no --project-name: its traces land in the first destination's project, as the docs say
+    // (it was given "opencode", the installer's default, and the team's Phoenix split in two)
+    assert.match(add.stdout, /project "checkout-service"/);
+    assert.deepEqual(
+      [...new Set(b.requests.flatMap((r) => r.spans.map((s) => s.resource['openinference.project.name'])))],
+      ['checkout-service'],
+    );
     assert.deepEqual(
       out.steps[2].status.destinations.map((d) => d.name),
       ['default', 'local'],
@@ -357,6 +368,31 @@ test('destinations alone (no single backend): spans go to them, and status says 
     );
     assert.deepEqual(out.steps[1].flush, { exported: 2 * PER, pending: 0, dropped: 0 });
   } finally {
+    await b.close();
+  }
+});
+
+test('two names whose marker keys collide: the second is left out with a warning, not silently starved after a restart', async () => {
+  // "d4hs3a" and "dgsaac" hash to one 32-bit key (FNV-1a): sharing markers, the one that was down
+  // took the other's progress for its own after a restart and never got its spans
+  const a = await startReceiver();
+  const b = await startReceiver();
+  try {
+    const home = homeWith(a.url, b.url);
+    fs.appendFileSync(
+      path.join(home, '.arize', 'harness', 'config.yaml'),
+      `      - name: d4hs3a\n        target: phoenix\n        endpoint: ${b.url}\n` +
+        `      - name: dgsaac\n        target: phoenix\n        endpoint: ${a.url}\n`,
+    );
+    const out = await scenario([{ fixture: MAIN, variants: 1, quiet: true }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      ...FAST,
+    });
+    assert.deepEqual(Object.keys(byName(out.steps[2].status)), ['default', 'second', 'd4hs3a']);
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(log, /WARN .*destination dgsaac cannot be told apart from destination d4hs3a.*left out/);
+  } finally {
+    await a.close();
     await b.close();
   }
 });
