@@ -634,7 +634,8 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
   int64_t start = wallclock_steady_ms();
   queue_wait_loaded(t->q, timeout_ms);
   /* every destination within the one bound (they send side by side; this only waits); the
-   * counts are the first destination in use's */
+   * counts are the first destination in use's, but pending is the most any destination still
+   * has: a span one of them has not taken is still waiting in the spool */
   exporter *es[CONFIG_MAX_DESTINATIONS];
   size_t n = 0, main_at = 0;
   pthread_mutex_lock(&t->dest_lock);
@@ -646,6 +647,7 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
     long spent = (long)(wallclock_steady_ms() - start);
     exporter_counts c;
     exporter_flush(es[i], timeout_ms > spent ? timeout_ms - spent : 0, i == main_at ? out : &c);
+    if (i != main_at && c.pending > out->pending) out->pending = c.pending;
   }
 }
 

@@ -96,6 +96,8 @@ test('one destination down, then up: the other gets everything meanwhile, the fi
     assert.equal(d.second.pending, 2 * PER);
     assert.equal(d.second.status, 0, 'no answer: a network error');
     assert.equal(d.second.kept, true);
+    // flush() answers what still waits in the spool: the down destination's spans (backfill prints it)
+    assert.equal(first.steps[1].flush.pending, 2 * PER);
     // it comes up; the next process sends it what it missed, and the first one nothing again
     b = await startReceiver({ port });
     const second = await scenario([{ flush: 10000 }, { status: true }], { HOME: home, ...FAST });
