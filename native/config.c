@@ -2320,6 +2320,8 @@ static void resolve_destinations(loader *l) {
     if (target == CONFIG_TARGET_NONE)
       why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
     else if (target != CONFIG_TARGET_ARIZE && !f->endpoint) why = "needs an endpoint";
+    else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint))
+      why = "has an endpoint that is not an http:// or https:// URL";
     else if (target == CONFIG_TARGET_ARIZE && (!f->api_key || !f->space_id))
       why = f->from_project ? "needs api_key and space_id (a project file's are used only with "
                               "project_credentials: true)"

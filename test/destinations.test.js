@@ -374,7 +374,7 @@ test('destinations alone (no single backend): spans go to them, and status says 
   }
 });
 
-test('two names whose marker keys collide: the second is left out with a warning, not silently starved after a restart', async () => {
+test('two names whose marker keys collide, or a non-http endpoint: left out with a warning, not silently starved or retried forever', async () => {
   // "d4hs3a" and "dgsaac" hash to one 32-bit key (FNV-1a): sharing markers, the one that was down
   // took the other's progress for its own after a restart and never got its spans
   const a = await startReceiver();
@@ -393,6 +393,23 @@ test('two names whose marker keys collide: the second is left out with a warning
     assert.deepEqual(Object.keys(byName(out.steps[2].status)), ['default', 'second', 'd4hs3a']);
     const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
     assert.match(log, /WARN .*destination dgsaac cannot be told apart from destination d4hs3a.*left out/);
+    // a URL that can never send is a config error, named once, not a destination failing forever
+    // (before: retried with backoff and its spans kept in the spool for good)
+    const typo = homeWith(a.url, 'htp://127.0.0.1:4318');
+    const bad = await scenario(
+      [{ fixture: MAIN, variants: 1, quiet: true, offset: 5 }, { flush: 10000 }, { status: true }],
+      {
+        HOME: typo,
+        ...FAST,
+      },
+    );
+    assert.deepEqual(Object.keys(byName(bad.steps[2].status)), ['default']);
+    const badLog = fs.readFileSync(path.join(typo, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(
+      badLog,
+      /WARN .*destination second has an endpoint that is not an http:\/\/ or https:\/\/ URL; left out/,
+    );
+    assert.doesNotMatch(badLog, /export failed/);
   } finally {
     await a.close();
     await b.close();
