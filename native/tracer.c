@@ -17,6 +17,7 @@
 #include "outcome.h"
 #include "platform.h"
 #include "queue.h"
+#include "spool.h"
 #include "retry.h"
 #include "spans.h"
 #include "state.h"
@@ -206,14 +207,31 @@ static void notify_all(tracer *t, bool start) {
  * spans then wait in the spool for a backend, as before), then the further ones; each
  * destination keeps its slot (and its progress) across reloads, a new one gets a slot and the
  * spans still queued, a removed one is stopped and no longer holds spans back. JS thread. */
+/* c's destinations in effect, in order, with their marker keys: the first (when configured,
+ * or when it is the only one), then the further ones. Returns how many. */
+static size_t destinations_of(const config *c, const char *names[CONFIG_MAX_DESTINATIONS],
+                              uint32_t keys[CONFIG_MAX_DESTINATIONS], bool *first_active) {
+  size_t n = 0;
+  *first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
+  if (*first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
+  for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
+    names[n] = c->destinations[k].name, keys[n++] = dest_key(c->destinations[k].name);
+  return n;
+}
+
+char *tracer_spool_census_json(const config *c) {
+  const char *names[CONFIG_MAX_DESTINATIONS];
+  uint32_t keys[CONFIG_MAX_DESTINATIONS];
+  bool first_active;
+  size_t n = destinations_of(c, names, keys, &first_active);
+  return spool_census_json(c->spool_dir, names, keys, n);
+}
+
 static void apply_destinations(tracer *t, const config *c) {
   const char *names[CONFIG_MAX_DESTINATIONS];
   uint32_t keys[CONFIG_MAX_DESTINATIONS];
-  size_t n = 0;
-  bool first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
-  if (first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
-  for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
-    names[n] = c->destinations[k].name, keys[n++] = dest_key(c->destinations[k].name);
+  bool first_active;
+  size_t n = destinations_of(c, names, keys, &first_active);
   /* stop the exporters of destinations that go, or whose slot is taken away */
   pthread_mutex_lock(&t->dest_lock);
   for (size_t i = 1; i < t->n_dests;) {
