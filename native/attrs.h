@@ -109,6 +109,7 @@ typedef enum {
 /* The policy for one payload. Borrowed options; out_of_memory is set by any call that could
  * not allocate (the span is then incomplete and must not be sent). */
 #define ATTRS_SCREENED_MAX 256
+#define ATTRS_SCREENED_SLOTS 512 /* a power of two, twice ATTRS_SCREENED_MAX */
 
 typedef struct {
   const attrs_options *opt;
@@ -126,6 +127,8 @@ typedef struct {
     uint64_t hash;
   } screened[ATTRS_SCREENED_MAX];
   size_t n_screened;
+  /* screened[] by place: open addressing on p, index + 1 (0: free) */
+  uint16_t screened_slot[ATTRS_SCREENED_SLOTS];
 } attrs;
 
 void attrs_init(attrs *a, const attrs_options *opt);
