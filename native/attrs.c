@@ -157,7 +157,10 @@ static size_t utf8_chars(const char *s, size_t len) {
 static void true_size(const attrs *a, const char *value, size_t len, bool json, size_t *bytes,
                       size_t *chars) {
   if (a->measure) a->measure(value, len, json, bytes, chars);
-  else *bytes = len, *chars = utf8_chars(value, len);
+  else {
+    *bytes = len;
+    if (chars) *chars = utf8_chars(value, len);
+  }
 }
 
 /* The text marker for a redacted value: says how much was left out, never what. */
@@ -260,8 +263,8 @@ static bool set_value(attrs *a, span *s, const char *key, const char *value, siz
 static bool set_text(attrs *a, span *s, const char *key, const char *value, size_t len, bool redact,
                      bool json) {
   char marker[96];
-  size_t full, chars;
-  true_size(a, value, len, json, &full, &chars);
+  size_t full, chars = 0;
+  true_size(a, value, len, json, &full, redact ? &chars : NULL); /* chars: for the marker only */
   if (redact) {
     redacted_marker(marker, sizeof marker, chars);
     if (span_set_string(s, key, marker) != 0) a->out_of_memory = true;

@@ -117,7 +117,8 @@ typedef struct {
   bool out_of_memory;
   /* The true size of a value that holds parts cut before parsing (payload_measure): bytes and
    * characters, of value as text (json false) or as JSON text (json true). NULL: a value is
-   * what it is. A cut value's first max_bytes bytes are always its own. */
+   * what it is. chars may be NULL (not wanted). A cut value's first max_bytes bytes are always its
+   * own. */
   void (*measure)(const char *value, size_t len, bool json, size_t *bytes, size_t *chars);
   /* The values of the span being built that attrs_set* already scanned (where they are stored,
    * their length and hash): attrs_finish does not scan them again unless they changed. */
