@@ -34,6 +34,9 @@ when run in a terminal, --yes never prompts):
   --endpoint URL                  Phoenix / OTLP endpoint (or Arize)   PHOENIX_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT
   --header name=value             OTLP header, repeatable              OTEL_EXPORTER_OTLP_HEADERS
   --project-name NAME             project the traces land in           ARIZE_PROJECT_NAME
+  --add-destination NAME          add a further destination (harnesses.opencode.destinations)
+                                  with the backend options above, beside the one you have; its
+                                  settings come from these flags or prompts, never the environment
   --project                       register the plugin for this project only: "opencode-arize-tracing"
                                   in ./.opencode/opencode.json (works in any clone)
   --yes                           never prompt
@@ -51,6 +54,7 @@ const VALUE_OPTIONS = {
   '--project-name': 'projectName',
   '--header': 'header',
   '--project-dir': 'projectDir',
+  '--add-destination': 'addDestination',
 };
 const SWITCHES = { '--project': 'project', '--yes': 'yes', '-y': 'yes', '--json': 'json', '--force': 'force' };
 const OPTIONS = {

@@ -208,6 +208,32 @@ export interface Status {
   /** Secret redaction in effect: the built-in detectors (redact.secrets, ARIZE_REDACT_SECRETS)
    * and how many user rules of each list passed their checks. */
   redaction: { secrets: boolean; patterns: number; values: number; allow: number };
+  /**
+   * Every destination in use (docs/destinations.md): the first ("default", the single-backend
+   * settings) when configured, then harnesses.opencode.destinations. counters and last_export
+   * above are the first's. paused: a refused key or a moved endpoint waits for a new config.
+   * Never a credential.
+   */
+  destinations: {
+    name: string;
+    target: 'arize' | 'phoenix' | 'otlp' | 'none';
+    endpoint: string | null;
+    project: string;
+    from: 'user' | 'project';
+    pending: number;
+    exported: number;
+    dropped: number;
+    requests: number;
+    failed_requests: number;
+    status: number;
+    error: string | null;
+    at_ms: number;
+    key_refused: boolean;
+    moved: boolean;
+    paused: boolean;
+    class?: string;
+    kept?: boolean;
+  }[];
   /** The native file that was loaded. */
   binary: string;
 }

@@ -12,10 +12,11 @@ const REGIONS = BACKENDS.arize.regions.map((r) => r.name);
 
 /** The backend's settings of the harnesses.opencode block (install manages these), by key:
  * {project_name: {...}, ...}. The block's other keys (project_files, project_credentials: what a
- * project's file may do) are the user's to write; the schema says so (project: "no"). */
+ * project's file may do) are the user's to write; the schema says so (project: "no"). The list of
+ * further destinations is not one of them (install --add-destination appends to it). */
 const HARNESS_SETTINGS = Object.fromEntries(
   SCHEMA.settings
-    .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS) && s.project !== 'no')
+    .filter((s) => s.keys.length === 1 && s.keys[0].startsWith(HARNESS) && s.project !== 'no' && s.type !== 'sequence')
     .map((s) => [s.keys[0].slice(HARNESS.length), s]),
 );
 

@@ -122,6 +122,7 @@ enum {
   S_REDACT_ALLOW,
   S_PROJECT_FILES,
   S_PROJECT_CREDENTIALS,
+  S_DESTINATIONS,
   S_COUNT
 };
 _Static_assert(S_COUNT <= CONFIG_SETTINGS_MAX, "config.h: CONFIG_SETTINGS_MAX too small");
@@ -135,6 +136,8 @@ typedef enum { P_NO, P_YES, P_CREDENTIAL, P_TIGHTEN } project_rule;
 #define SETTING_MAX_ENV 3
 #define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
 
+/* One setting per line (clang-format would fold each over many). */
+// clang-format off
 static const struct setting {
   const char *key; /* dotted path below the scope's mapping, NULL for AT_ENV */
   setting_scope scope;
@@ -153,339 +156,77 @@ static const struct setting {
 #define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
     /* Arize's own harness tracing reads the same variables, in this order */
-    [S_PROJECT_NAME] = {"project_name",
-                        AT_HARNESS,
-                        NULL,
-                        {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"},
-                        ST_STRING,
-                        "opencode",
-                        FIELD(F_STR, project_name),
-                        .project = P_YES},
-    [S_TARGET] = {"target",
-                  AT_HARNESS,
-                  NULL,
-                  {NULL},
-                  ST_CHOICE,
-                  NULL,
-                  .choices = "arize|phoenix|otlp",
-                  .project = P_YES},
-    [S_ENDPOINT] = {"endpoint",
-                    AT_HARNESS,
-                    NULL,
-                    {"ARIZE_OTLP_ENDPOINT"},
-                    ST_STRING,
-                    NULL,
-                    .field = F_NONE,
-                    .project = P_YES},
-    [S_API_KEY] = {"api_key",
-                   AT_HARNESS,
-                   NULL,
-                   {"ARIZE_API_KEY"},
-                   ST_STRING,
-                   NULL,
-                   .secret = true,
-                   FIELD(F_BACKEND, api_key),
-                   .project = P_CREDENTIAL},
-    [S_SPACE_ID] = {"space_id",
-                    AT_HARNESS,
-                    NULL,
-                    {"ARIZE_SPACE_ID"},
-                    ST_STRING,
-                    NULL,
-                    .secret = true,
-                    FIELD(F_BACKEND, space_id),
-                    .project = P_CREDENTIAL},
-    [S_REGION] = {"region",
-                  AT_HARNESS,
-                  NULL,
-                  {"ARIZE_REGION"},
-                  ST_STRING,
-                  "us",
-                  .field = F_NONE,
-                  .project = P_YES},
-    [S_HEADERS] = {"headers",
-                   AT_HARNESS,
-                   NULL,
-                   {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"},
-                   ST_MAP,
-                   NULL,
-                   .secret = true,
-                   .project = P_CREDENTIAL},
-    [S_LOG_PROMPTS] = {"logging.prompts",
-                       AT_TOP,
-                       NULL,
-                       {"ARIZE_LOG_PROMPTS"},
-                       ST_FLAG,
-                       "true",
-                       .def = 1,
-                       FIELD(F_BOOL, log_prompts),
-                       .project = P_TIGHTEN},
-    [S_LOG_TOOL_DETAILS] = {"logging.tool_details",
-                            AT_TOP,
-                            NULL,
-                            {"ARIZE_LOG_TOOL_DETAILS"},
-                            ST_FLAG,
-                            "true",
-                            .def = 1,
-                            FIELD(F_BOOL, log_tool_details),
-                            .project = P_TIGHTEN},
-    [S_LOG_TOOL_CONTENT] = {"logging.tool_content",
-                            AT_TOP,
-                            NULL,
-                            {"ARIZE_LOG_TOOL_CONTENT"},
-                            ST_FLAG,
-                            "true",
-                            .def = 1,
-                            FIELD(F_BOOL, log_tool_content),
-                            .project = P_TIGHTEN},
+    [S_PROJECT_NAME] = {"project_name", AT_HARNESS, NULL, {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"}, ST_STRING, "opencode", FIELD(F_STR, project_name), .project = P_YES},
+    [S_TARGET] = {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp", .project = P_YES},
+    [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE, .project = P_YES},
+    [S_API_KEY] = {"api_key", AT_HARNESS, NULL, {"ARIZE_API_KEY"}, ST_STRING, NULL, .secret = true, FIELD(F_BACKEND, api_key), .project = P_CREDENTIAL},
+    [S_SPACE_ID] = {"space_id", AT_HARNESS, NULL, {"ARIZE_SPACE_ID"}, ST_STRING, NULL, .secret = true, FIELD(F_BACKEND, space_id), .project = P_CREDENTIAL},
+    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .field = F_NONE, .project = P_YES},
+    [S_HEADERS] = {"headers", AT_HARNESS, NULL, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}, ST_MAP, NULL, .secret = true, .project = P_CREDENTIAL},
+    [S_LOG_PROMPTS] = {"logging.prompts", AT_TOP, NULL, {"ARIZE_LOG_PROMPTS"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_prompts), .project = P_TIGHTEN},
+    [S_LOG_TOOL_DETAILS] = {"logging.tool_details", AT_TOP, NULL, {"ARIZE_LOG_TOOL_DETAILS"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_details), .project = P_TIGHTEN},
+    [S_LOG_TOOL_CONTENT] = {"logging.tool_content", AT_TOP, NULL, {"ARIZE_LOG_TOOL_CONTENT"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_content), .project = P_TIGHTEN},
     /* harnesses.opencode.user_id wins over the top-level one, as in Arize's harness tracing */
-    [S_USER_ID] =
-        {"user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
+    [S_USER_ID] = {"user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
     /* a subagent's spans: the root session's id in session.id (and theirs in
      * opencode.session.id), or, "child", their own in session.id as before */
-    [S_SUBAGENT_SESSION_ID] = {"subagent_session_id",
-                               AT_BOTH,
-                               NULL,
-                               {"ARIZE_SUBAGENT_SESSION_ID"},
-                               ST_CHOICE,
-                               "root",
-                               .choices = "root|child"},
-    [S_SPOOL_MAX_MB] = {"spool.max_mb",
-                        AT_BOTH,
-                        NULL,
-                        {"ARIZE_SPOOL_MAX_MB"},
-                        NUMBER(100, 1, 100 * 1024, MIB),
-                        FIELD(F_SIZE, spool_max_bytes)},
-    [S_SPOOL_MAX_AGE_DAYS] = {"spool.max_age_days",
-                              AT_BOTH,
-                              NULL,
-                              {"ARIZE_SPOOL_MAX_AGE_DAYS"},
-                              NUMBER(7, 1, 3650, 86400),
-                              FIELD(F_LONG, spool_max_age_s)},
-    [S_RETRY_INITIAL_MS] = {"export.retry_initial_ms",
-                            AT_BOTH,
-                            NULL,
-                            {"ARIZE_RETRY_INITIAL_MS"},
-                            NUMBER(1000, 10, 600000, 1),
-                            FIELD(F_LONG, retry_initial_ms)},
-    [S_RETRY_MAX_MS] = {"export.retry_max_ms",
-                        AT_BOTH,
-                        NULL,
-                        {"ARIZE_RETRY_MAX_MS"},
-                        NUMBER(30000, 100, 3600000, 1),
-                        FIELD(F_LONG, retry_max_ms)},
-    [S_EXPORT_TIMEOUT_MS] = {"export.timeout_ms",
-                             AT_BOTH,
-                             NULL,
-                             {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"},
-                             NUMBER(10000, 100, 600000, 1),
-                             FIELD(F_LONG, export_timeout_ms)},
+    [S_SUBAGENT_SESSION_ID] = {"subagent_session_id", AT_BOTH, NULL, {"ARIZE_SUBAGENT_SESSION_ID"}, ST_CHOICE, "root", .choices = "root|child"},
+    [S_SPOOL_MAX_MB] = {"spool.max_mb", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_MB"}, NUMBER(100, 1, 100 * 1024, MIB), FIELD(F_SIZE, spool_max_bytes)},
+    [S_SPOOL_MAX_AGE_DAYS] = {"spool.max_age_days", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_AGE_DAYS"}, NUMBER(7, 1, 3650, 86400), FIELD(F_LONG, spool_max_age_s)},
+    [S_RETRY_INITIAL_MS] = {"export.retry_initial_ms", AT_BOTH, NULL, {"ARIZE_RETRY_INITIAL_MS"}, NUMBER(1000, 10, 600000, 1), FIELD(F_LONG, retry_initial_ms)},
+    [S_RETRY_MAX_MS] = {"export.retry_max_ms", AT_BOTH, NULL, {"ARIZE_RETRY_MAX_MS"}, NUMBER(30000, 100, 3600000, 1), FIELD(F_LONG, retry_max_ms)},
+    [S_EXPORT_TIMEOUT_MS] = {"export.timeout_ms", AT_BOTH, NULL, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"}, NUMBER(10000, 100, 600000, 1), FIELD(F_LONG, export_timeout_ms)},
     /* How long exit waits for the backend (the plugin's dispose, the environment's cleanup):
      * spans are durable, so a backend that does not answer must not hold OpenCode's exit.
      * ARIZE_SHUTDOWN_TIMEOUT_MS / shutdown_timeout_ms are its older names. */
-    [S_SHUTDOWN_MS] = {"export.exit_flush_ms",
-                       AT_BOTH,
-                       "shutdown_timeout_ms",
-                       {"ARIZE_EXIT_FLUSH_MS", "ARIZE_SHUTDOWN_TIMEOUT_MS"},
-                       NUMBER(1000, 0, 60000, 1),
-                       FIELD(F_LONG, shutdown_ms)},
-    [S_MAX_ATTR_BYTES] = {"limits.max_attribute_bytes",
-                          AT_BOTH,
-                          NULL,
-                          {"ARIZE_MAX_ATTRIBUTE_BYTES"},
-                          NUMBER(32768, 256, 16 * MIB, 1),
-                          FIELD(F_SIZE, max_attr_bytes)},
+    [S_SHUTDOWN_MS] = {"export.exit_flush_ms", AT_BOTH, "shutdown_timeout_ms", {"ARIZE_EXIT_FLUSH_MS", "ARIZE_SHUTDOWN_TIMEOUT_MS"}, NUMBER(1000, 0, 60000, 1), FIELD(F_LONG, shutdown_ms)},
+    [S_MAX_ATTR_BYTES] = {"limits.max_attribute_bytes", AT_BOTH, NULL, {"ARIZE_MAX_ATTRIBUTE_BYTES"}, NUMBER(32768, 256, 16 * MIB, 1), FIELD(F_SIZE, max_attr_bytes)},
     /* a model call's llm.input_messages: the most recent that fit in this many bytes */
-    [S_MAX_INPUT_BYTES] = {"limits.max_input_messages_bytes",
-                           AT_BOTH,
-                           NULL,
-                           {"ARIZE_MAX_INPUT_MESSAGES_BYTES"},
-                           NUMBER(65536, 1024, 16 * MIB, 1),
-                           FIELD(F_SIZE, max_input_bytes)},
-    [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb",
-                          AT_BOTH,
-                          NULL,
-                          {"ARIZE_MAX_PAYLOAD_MB"},
-                          NUMBER(256, 1, 4096, MIB),
-                          FIELD(F_SIZE, max_payload_bytes)},
-    [S_MAX_SPANS] = {"limits.max_spans_per_payload",
-                     AT_BOTH,
-                     NULL,
-                     {"ARIZE_MAX_SPANS_PER_PAYLOAD"},
-                     NUMBER(20000, 1, 1000000, 1),
-                     FIELD(F_SIZE, max_spans_per_payload)},
-    [S_LOG_MAX_MB] = {"limits.log_max_mb",
-                      AT_BOTH,
-                      NULL,
-                      {"ARIZE_LOG_MAX_MB"},
-                      NUMBER(10, 1, 1024, MIB),
-                      FIELD(F_SIZE, log_max_bytes)},
+    [S_MAX_INPUT_BYTES] = {"limits.max_input_messages_bytes", AT_BOTH, NULL, {"ARIZE_MAX_INPUT_MESSAGES_BYTES"}, NUMBER(65536, 1024, 16 * MIB, 1), FIELD(F_SIZE, max_input_bytes)},
+    [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb", AT_BOTH, NULL, {"ARIZE_MAX_PAYLOAD_MB"}, NUMBER(256, 1, 4096, MIB), FIELD(F_SIZE, max_payload_bytes)},
+    [S_MAX_SPANS] = {"limits.max_spans_per_payload", AT_BOTH, NULL, {"ARIZE_MAX_SPANS_PER_PAYLOAD"}, NUMBER(20000, 1, 1000000, 1), FIELD(F_SIZE, max_spans_per_payload)},
+    [S_LOG_MAX_MB] = {"limits.log_max_mb", AT_BOTH, NULL, {"ARIZE_LOG_MAX_MB"}, NUMBER(10, 1, 1024, MIB), FIELD(F_SIZE, log_max_bytes)},
     /* how far back (hours of session activity) the start-up sweep closes turns left open */
-    [S_RECOVER_HOURS] = {"limits.recover_hours",
-                         AT_BOTH,
-                         NULL,
-                         {"ARIZE_RECOVER_HOURS"},
-                         NUMBER(24, 0, 8760, 1),
-                         FIELD(F_LONG, recover_hours)},
-    [S_COMPRESSION] = {"export.compression",
-                       AT_BOTH,
-                       NULL,
-                       {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"},
-                       ST_CHOICE,
-                       "gzip",
-                       .choices = "gzip|none"},
-    [S_SPOOL_FSYNC] = {"spool.fsync",
-                       AT_BOTH,
-                       NULL,
-                       {"ARIZE_SPOOL_FSYNC"},
-                       ST_FLAG,
-                       "true",
-                       .def = 1,
-                       FIELD(F_BOOL, spool_fsync)},
-    [S_ATTRIBUTES] =
-        {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE, .project = P_YES},
+    [S_RECOVER_HOURS] = {"limits.recover_hours", AT_BOTH, NULL, {"ARIZE_RECOVER_HOURS"}, NUMBER(24, 0, 8760, 1), FIELD(F_LONG, recover_hours)},
+    [S_COMPRESSION] = {"export.compression", AT_BOTH, NULL, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"}, ST_CHOICE, "gzip", .choices = "gzip|none"},
+    [S_SPOOL_FSYNC] = {"spool.fsync", AT_BOTH, NULL, {"ARIZE_SPOOL_FSYNC"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, spool_fsync)},
+    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE, .project = P_YES},
     [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
-    [S_DRY_RUN] =
-        {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
-    [S_VERBOSE] =
-        {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
-    [S_PHOENIX_ENDPOINT] =
-        {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
-    [S_PHOENIX_API_KEY] = {NULL,
-                           AT_ENV,
-                           NULL,
-                           {"PHOENIX_API_KEY"},
-                           ST_STRING,
-                           NULL,
-                           .secret = true,
-                           FIELD(F_BACKEND, phoenix_api_key)},
-    [S_OTLP_TRACES_ENDPOINT] = {NULL,
-                                AT_ENV,
-                                NULL,
-                                {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
-                                ST_STRING,
-                                NULL,
-                                .field = F_NONE},
-    [S_OTLP_ENDPOINT] =
-        {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
-    [S_SERVICE_NAME] =
-        {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode", .field = F_NONE},
-    [S_RESOURCE_ATTRIBUTES] =
-        {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL, .field = F_NONE},
-    [S_HIDE_INPUTS] = {NULL,
-                       AT_ENV,
-                       NULL,
-                       {"OPENINFERENCE_HIDE_INPUTS"},
-                       ST_SWITCH,
-                       "false",
-                       FIELD(F_BOOL, hide_inputs)},
-    [S_HIDE_OUTPUTS] = {NULL,
-                        AT_ENV,
-                        NULL,
-                        {"OPENINFERENCE_HIDE_OUTPUTS"},
-                        ST_SWITCH,
-                        "false",
-                        FIELD(F_BOOL, hide_outputs)},
-    [S_HIDE_INPUT_MESSAGES] = {NULL,
-                               AT_ENV,
-                               NULL,
-                               {"OPENINFERENCE_HIDE_INPUT_MESSAGES"},
-                               ST_SWITCH,
-                               "false",
-                               FIELD(F_BOOL, hide_input_messages)},
-    [S_HIDE_OUTPUT_MESSAGES] = {NULL,
-                                AT_ENV,
-                                NULL,
-                                {"OPENINFERENCE_HIDE_OUTPUT_MESSAGES"},
-                                ST_SWITCH,
-                                "false",
-                                FIELD(F_BOOL, hide_output_messages)},
-    [S_HIDE_INPUT_TEXT] = {NULL,
-                           AT_ENV,
-                           NULL,
-                           {"OPENINFERENCE_HIDE_INPUT_TEXT"},
-                           ST_SWITCH,
-                           "false",
-                           FIELD(F_BOOL, hide_input_text)},
-    [S_HIDE_OUTPUT_TEXT] = {NULL,
-                            AT_ENV,
-                            NULL,
-                            {"OPENINFERENCE_HIDE_OUTPUT_TEXT"},
-                            ST_SWITCH,
-                            "false",
-                            FIELD(F_BOOL, hide_output_text)},
-    [S_HIDE_LLM_INVOCATION_PARAMETERS] = {NULL,
-                                          AT_ENV,
-                                          NULL,
-                                          {"OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS"},
-                                          ST_SWITCH,
-                                          "false",
-                                          FIELD(F_BOOL, hide_llm_invocation_parameters)},
-    [S_LOG_FILE] = {NULL,
-                    AT_ENV,
-                    NULL,
-                    {"ARIZE_LOG_FILE"},
-                    ST_STRING,
-                    "~/.arize/harness/logs/opencode.log",
-                    .field = F_NONE},
+    [S_DRY_RUN] = {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
+    [S_VERBOSE] = {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
+    [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+    [S_PHOENIX_API_KEY] = {NULL, AT_ENV, NULL, {"PHOENIX_API_KEY"}, ST_STRING, NULL, .secret = true, FIELD(F_BACKEND, phoenix_api_key)},
+    [S_OTLP_TRACES_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+    [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
+    [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode", .field = F_NONE},
+    [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL, .field = F_NONE},
+    [S_HIDE_INPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUTS"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_inputs)},
+    [S_HIDE_OUTPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUTS"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_outputs)},
+    [S_HIDE_INPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_MESSAGES"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_input_messages)},
+    [S_HIDE_OUTPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_MESSAGES"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_output_messages)},
+    [S_HIDE_INPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_TEXT"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_input_text)},
+    [S_HIDE_OUTPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_TEXT"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_output_text)},
+    [S_HIDE_LLM_INVOCATION_PARAMETERS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_llm_invocation_parameters)},
+    [S_LOG_FILE] = {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING, "~/.arize/harness/logs/opencode.log", .field = F_NONE},
     /* Secret redaction (redact.h): the built-in detectors, and the user's rules. */
-    [S_REDACT_SECRETS] = {"redact.secrets",
-                          AT_BOTH,
-                          NULL,
-                          {"ARIZE_REDACT_SECRETS"},
-                          ST_FLAG,
-                          "true",
-                          .def = 1,
-                          FIELD(F_BOOL, redact_secrets),
-                          .project = P_TIGHTEN},
-    [S_REDACT_PATTERNS] = {"redact.patterns",
-                           AT_BOTH,
-                           NULL,
-                           {NULL},
-                           ST_SEQUENCE,
-                           NULL,
-                           .field = F_NONE,
-                           .project = P_YES},
+    [S_REDACT_SECRETS] = {"redact.secrets", AT_BOTH, NULL, {"ARIZE_REDACT_SECRETS"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, redact_secrets), .project = P_TIGHTEN},
+    [S_REDACT_PATTERNS] = {"redact.patterns", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE, .project = P_YES},
     /* literal values to redact are secrets themselves */
-    [S_REDACT_VALUES] = {"redact.values",
-                         AT_BOTH,
-                         NULL,
-                         {NULL},
-                         ST_SEQUENCE,
-                         NULL,
-                         .secret = true,
-                         .field = F_NONE,
-                         .project = P_YES},
-    [S_REDACT_ALLOW] = {"redact.allow",
-                        AT_BOTH,
-                        NULL,
-                        {NULL},
-                        ST_SEQUENCE,
-                        NULL,
-                        .field = F_NONE,
-                        .project = P_YES},
+    [S_REDACT_VALUES] = {"redact.values", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .secret = true, .field = F_NONE, .project = P_YES},
+    [S_REDACT_ALLOW] = {"redact.allow", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE, .project = P_YES},
     /* Per-project settings: whether .opencode/arize-tracing.yaml (or .json) of the project is
      * read at all, and whether a credential in it (or the user's credentials sent to an
      * endpoint it names) is used. Only the user's file and environment set these. */
-    [S_PROJECT_FILES] = {"project_files",
-                         AT_HARNESS,
-                         NULL,
-                         {"ARIZE_PROJECT_FILES"},
-                         ST_FLAG,
-                         "true",
-                         .def = 1,
-                         FIELD(F_BOOL, project_files)},
-    [S_PROJECT_CREDENTIALS] = {"project_credentials",
-                               AT_HARNESS,
-                               NULL,
-                               {"ARIZE_PROJECT_CREDENTIALS"},
-                               ST_FLAG,
-                               "false",
-                               .def = 0,
-                               FIELD(F_BOOL, project_credentials)},
+    [S_PROJECT_FILES] = {"project_files", AT_HARNESS, NULL, {"ARIZE_PROJECT_FILES"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, project_files)},
+    [S_PROJECT_CREDENTIALS] = {"project_credentials", AT_HARNESS, NULL, {"ARIZE_PROJECT_CREDENTIALS"}, ST_FLAG, "false", .def = 0, FIELD(F_BOOL, project_credentials)},
+    /* Further backends, each a mapping {name, target, endpoint, api_key, space_id, headers,
+     * project_name} read like the single-backend keys, which stay the first destination
+     * ("default"). Their credentials are secrets; a project file's follow the credential rule. */
+    [S_DESTINATIONS] = {"destinations", AT_HARNESS, NULL, {NULL}, ST_SEQUENCE, NULL, .secret = true, .field = F_NONE, .project = P_YES},
 #undef FIELD
 #undef NUMBER
 };
+// clang-format on
 
 /* ---- the backends ----
  *
@@ -542,6 +283,23 @@ static const struct backend *backend_of(config_target t) {
   return NULL;
 }
 
+/* One entry of harnesses.opencode.destinations as the file gave it (strings owned, trimmed,
+ * NULL when absent; target: the choice's index + 1, 0 when absent). */
+typedef struct {
+  char *name, *endpoint, *api_key, *space_id, *project_name, *region;
+  int target;
+  config_pairs headers;
+  bool from_project;
+} file_destination;
+
+static void file_destination_free(file_destination *d) {
+  free(d->name), free(d->endpoint), free(d->project_name), free(d->region);
+  free(d->api_key), free(d->space_id);
+  for (size_t i = 0; i < d->headers.len; i++) free(d->headers.names[i]), free(d->headers.values[i]);
+  free(d->headers.names), free(d->headers.values);
+  memset(d, 0, sizeof *d);
+}
+
 /* What the file said, before the environment is applied, indexed by setting. Strings are
  * owned, trimmed and never empty (NULL when absent); flags and choices (the index of the
  * choice) are -1 when absent. */
@@ -553,6 +311,8 @@ typedef struct {
   config_pairs headers;      /* harnesses.opencode.headers (for target otlp) */
   config_pairs attributes;   /* attributes, then harnesses.opencode.attributes */
   config_pairs seq[S_COUNT]; /* ST_SEQUENCE: the entries (names), with a kind or "" (values) */
+  file_destination dests[CONFIG_MAX_DESTINATIONS]; /* harnesses.opencode.destinations */
+  size_t n_dests;
 } file_settings;
 
 typedef struct {
@@ -1201,6 +961,112 @@ static void read_sequence(loader *l, fnode node, const char *name, int i) {
     read_seq_entry(l, i, fn_seq_item(node, k), name, k);
 }
 
+/* A destination's name: 1 to 40 of letters, digits, '.', '_' and '-' (it names a file). */
+static bool destination_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 40) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i])) return false;
+  return true;
+}
+
+static const char *const destination_keys[] = {"name",     "target",  "endpoint",     "api_key",
+                                               "space_id", "headers", "project_name", "region"};
+
+static void check_destination_key(loader *l, const char *key, size_t key_len, fnode value,
+                                  void *ctx) {
+  const char *name = ctx;
+  for (size_t i = 0; i < sizeof destination_keys / sizeof *destination_keys; i++)
+    if (strlen(destination_keys[i]) == key_len && !strncmp(destination_keys[i], key, key_len))
+      return;
+  warn_at(l, value,
+          "%s: `%.*s` is not a destination key (name, target, endpoint, api_key, "
+          "space_id, headers, project_name, region), ignored",
+          name, (int)key_len, key);
+}
+
+/* harnesses.opencode.destinations: a list of mappings. An entry without a usable name, with a
+ * name already used (or "default", the single-backend settings' own), or past
+ * CONFIG_MAX_DESTINATIONS - 1 entries is left out with a warning naming it (never a value). */
+static void read_destinations(loader *l, fnode node, const char *name) {
+  if (!fn_exists(node) || fn_is_null(node)) return;
+  if (!fn_is_seq(node)) {
+    warn_at(l, node, "%s is not a list", name);
+    return;
+  }
+  for (size_t k = 0; k < fn_seq_len(node) && !l->oom; k++) {
+    fnode item = fn_seq_item(node, k);
+    char label[160];
+    snprintf(label, sizeof label, "%s[%zu]", name, k);
+    if (!fn_is_map(item)) {
+      warn_at(l, item, "%s is not a mapping (name, target, endpoint, ...), ignored", label);
+      continue;
+    }
+    fn_each(l, item, check_destination_key, label);
+    file_destination d = {.from_project = l->project_pass};
+    char key[200];
+    snprintf(key, sizeof key, "%s.name", label);
+    read_string(l, fn_get(item, "name"), key, &d.name);
+    if (!d.name || !destination_name_ok(d.name) || !strcmp(d.name, CONFIG_FIRST_DESTINATION)) {
+      warn_at(l, item,
+              "%s needs a name of 1 to 40 letters, digits, '.', '_' or '-' (not \"%s\"), "
+              "ignored",
+              label, CONFIG_FIRST_DESTINATION);
+      file_destination_free(&d);
+      continue;
+    }
+    bool taken = false;
+    for (size_t i = 0; i < l->file.n_dests; i++)
+      taken = taken || !strcmp(l->file.dests[i].name, d.name);
+    if (taken) {
+      warn_at(l, item, "%s: the name %s is used twice; the first one is kept", label, d.name);
+      file_destination_free(&d);
+      continue;
+    }
+    if (l->file.n_dests >= CONFIG_MAX_DESTINATIONS - 1) {
+      warn_at(l, item,
+              "%s: at most %d destinations (the first one included); %s and the rest "
+              "ignored",
+              label, CONFIG_MAX_DESTINATIONS, d.name);
+      file_destination_free(&d);
+      break;
+    }
+    fnode t = fn_get(item, "target");
+    if (fn_exists(t) && !fn_is_null(t)) {
+      char *text = NULL;
+      snprintf(key, sizeof key, "%s.target", label);
+      read_string(l, t, key, &text);
+      int choice = text ? choice_index(settings[S_TARGET].choices, text) : -1;
+      if (text && choice < 0) warn_at(l, t, "%s is not arize, phoenix or otlp, ignored", key);
+      d.target = choice + 1;
+      free(text);
+    }
+    static const struct {
+      const char *key;
+      size_t offset;
+    } strings[] = {{"endpoint", offsetof(file_destination, endpoint)},
+                   {"api_key", offsetof(file_destination, api_key)},
+                   {"space_id", offsetof(file_destination, space_id)},
+                   {"project_name", offsetof(file_destination, project_name)},
+                   {"region", offsetof(file_destination, region)}};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+      snprintf(key, sizeof key, "%s.%s", label, strings[i].key);
+      read_string(l, fn_get(item, strings[i].key), key, (char **)((char *)&d + strings[i].offset));
+    }
+    fnode h = fn_get(item, "headers");
+    if (fn_is_map(h)) { /* read_header fills l->file.headers: lend it this entry's */
+      config_pairs own = l->file.headers;
+      l->file.headers = (config_pairs){0};
+      fn_each(l, h, read_header, NULL);
+      d.headers = l->file.headers;
+      l->file.headers = own;
+    } else if (fn_exists(h) && !fn_is_null(h)) {
+      warn_at(l, h, "%s.headers is not a mapping", label);
+    }
+    l->file.dests[l->file.n_dests++] = d;
+  }
+}
+
 /* Reads setting i from below parent (the root, or harnesses.opencode with prefix
  * "harnesses.opencode."). */
 static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
@@ -1231,7 +1097,10 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
       warn_at(l, node, "%s is not a mapping", name);
     }
     break;
-  case ST_SEQUENCE: read_sequence(l, node, name, i); break;
+  case ST_SEQUENCE:
+    if (i == S_DESTINATIONS) read_destinations(l, node, name);
+    else read_sequence(l, node, name, i);
+    break;
   case ST_SWITCH:
   case ST_LIST: break; /* environment only */
   }
@@ -2127,6 +1996,90 @@ static void resolve_target(loader *l) {
   }
 }
 
+/* ---- further destinations ---- */
+
+static void dest_header(loader *l, config_destination *d, const char *name, const char *prefix,
+                        const char *value, bool secret) {
+  char **h = realloc(d->headers, (d->n_headers + 1) * sizeof *h);
+  if (h) d->headers = h;
+  bool *sec = realloc(d->header_secret, (d->n_headers + 1) * sizeof *sec);
+  if (sec) d->header_secret = sec;
+  char *line = h && sec ? fmt_str(l, "%s: %s%s", name, prefix, value) : NULL;
+  if (!line) {
+    l->oom = true;
+    return;
+  }
+  d->headers[d->n_headers] = line;
+  d->header_secret[d->n_headers++] = secret;
+}
+
+/* The value a backend header of a destination is built from (NULL: unset). */
+static const char *dest_value(const file_destination *f, const config_destination *d, int setting) {
+  switch (setting) {
+  case S_API_KEY:
+  case S_PHOENIX_API_KEY: return f->api_key;
+  case S_SPACE_ID: return f->space_id;
+  case S_PROJECT_NAME: return d->project_name;
+  default: return NULL;
+  }
+}
+
+/* Each entry of harnesses.opencode.destinations as a backend, by the first one's rules: a
+ * target (or, without one, Arize AX when it has both credentials, else Phoenix when it has an
+ * endpoint), its endpoint (Arize AX: its region's when none), its headers from the backend
+ * table with its own credentials. An entry that cannot send is left out with a warning. */
+static void resolve_destinations(loader *l) {
+  config *c = l->c;
+  for (size_t k = 0; k < l->file.n_dests && !l->oom; k++) {
+    file_destination *f = &l->file.dests[k];
+    config_target target = (config_target)f->target;
+    if (target == CONFIG_TARGET_NONE)
+      target = f->api_key && f->space_id ? CONFIG_TARGET_ARIZE
+               : f->endpoint             ? CONFIG_TARGET_PHOENIX
+                                         : CONFIG_TARGET_NONE;
+    const char *why = NULL;
+    if (target == CONFIG_TARGET_NONE)
+      why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
+    else if (target != CONFIG_TARGET_ARIZE && !f->endpoint) why = "needs an endpoint";
+    else if (target == CONFIG_TARGET_ARIZE && (!f->api_key || !f->space_id))
+      why = f->from_project ? "needs api_key and space_id (a project file's are used only with "
+                              "project_credentials: true)"
+                            : "needs api_key and space_id";
+    if (why) {
+      warn(l, "config %s: destination %s %s; left out",
+           f->from_project ? c->project_path : c->config_path, f->name, why);
+      continue;
+    }
+    config_destination *d = &c->destinations[c->n_destinations++];
+    d->name = dup_str(l, f->name);
+    d->target = target;
+    d->from_project = f->from_project;
+    d->project_name = dup_str(l, f->project_name ? f->project_name : c->project_name);
+    const struct backend *b = backend_of(target);
+    if (f->endpoint) {
+      d->endpoint = traces_url(l, f->endpoint, b->default_scheme);
+    } else {
+      const char *url = b->regions[0].endpoint;
+      for (size_t i = 0; f->region && i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+        if (is_word(f->region, b->regions[i].name) || is_word(f->region, b->regions[i].long_name))
+          url = b->regions[i].endpoint;
+      d->endpoint = dup_str(l, url);
+    }
+    for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
+      const backend_header *h = &b->headers[i];
+      const char *v = h->setting == S_COUNT ? "" : dest_value(f, d, h->setting);
+      if (v) dest_header(l, d, h->name, h->prefix, v, h->secret);
+    }
+    for (size_t i = 0; target == CONFIG_TARGET_OTLP && i < f->headers.len && !l->oom; i++)
+      dest_header(l, d, f->headers.names[i], "", f->headers.values[i], true);
+  }
+  /* further destinations alone: tracing sends to them, the first one is simply unused */
+  if (c->n_destinations && c->target == CONFIG_TARGET_NONE && c->enabled) {
+    free(c->why_not_sending);
+    c->why_not_sending = NULL;
+  }
+}
+
 /* ---- the project's file ----
  *
  * .opencode/arize-tracing.yaml (or .json) of the project, found from its directory upwards,
@@ -2214,9 +2167,50 @@ static bool file_has(const file_settings *f, int i) {
   case ST_FLAG:
   case ST_CHOICE: return f->flag[i] >= 0;
   case ST_MAP: return i == S_ATTRIBUTES ? f->attributes.len > 0 : f->headers.len > 0;
-  case ST_SEQUENCE: return f->seq[i].len > 0;
+  case ST_SEQUENCE: return i == S_DESTINATIONS ? f->n_dests > 0 : f->seq[i].len > 0;
   default: return false;
   }
+}
+
+/* The project's destinations over the user's: one with a name of the user's replaces it (none of
+ * the user's credentials stay with it), the others are added. Their credentials (api_key,
+ * space_id, headers) are used only when the user allows a project's credentials. */
+static void merge_destinations(loader *l, file_settings *u, file_settings *p, bool credentials) {
+  bool dropped = false;
+  for (size_t k = 0; k < p->n_dests; k++) {
+    file_destination *d = &p->dests[k];
+    if (!credentials && (d->api_key || d->space_id || d->headers.len)) {
+      dropped = true;
+      file_destination keep = {.name = d->name,
+                               .endpoint = d->endpoint,
+                               .project_name = d->project_name,
+                               .region = d->region,
+                               .target = d->target};
+      d->name = d->endpoint = d->project_name = d->region = NULL;
+      file_destination_free(d);
+      *d = keep;
+    }
+    d->from_project = true;
+    size_t at = u->n_dests;
+    for (size_t i = 0; i < u->n_dests; i++)
+      if (!strcmp(u->dests[i].name, d->name)) at = i;
+    if (at == u->n_dests && u->n_dests >= CONFIG_MAX_DESTINATIONS - 1) {
+      warn(l,
+           "config %s: destinations: at most %d (the first one included); %s and the rest "
+           "ignored",
+           l->path, CONFIG_MAX_DESTINATIONS, d->name);
+      break;
+    }
+    if (at < u->n_dests) file_destination_free(&u->dests[at]);
+    else u->n_dests++;
+    u->dests[at] = *d;
+    memset(d, 0, sizeof *d);
+  }
+  if (dropped)
+    add_notice(l, &l->c->project_notice,
+               "credentials of its destinations ignored: a credential is read from a project "
+               "file only when %s says harnesses.opencode.%s: true",
+               l->c->config_path, settings[S_PROJECT_CREDENTIALS].key);
 }
 
 /* The project's settings p over the user's u (u receives them; p keeps what was refused). */
@@ -2267,27 +2261,32 @@ static void merge_project(loader *l, file_settings *u, file_settings *p, bool cr
                   strlen(from->values[k]), i != S_ATTRIBUTES, what);
       break;
     }
-    case ST_SEQUENCE: {
-      config_pairs *from = &p->seq[i], *to = &u->seq[i];
-      for (size_t k = 0; k < from->len && !l->oom; k++) {
-        if (to->len >= CONFIG_MAX_PAIRS) {
-          warn(l, "config %s: %s: more than %d entries, the rest ignored", l->path, st->key,
-               CONFIG_MAX_PAIRS);
-          break;
-        }
-        char **names = realloc(to->names, (to->len + 1) * sizeof *names);
-        if (names) to->names = names;
-        char **values = names ? realloc(to->values, (to->len + 1) * sizeof *values) : NULL;
-        if (values) to->values = values;
-        if (!names || !values) {
-          l->oom = true;
-          break;
-        }
-        to->names[to->len] = from->names[k], to->values[to->len++] = from->values[k];
-        from->names[k] = from->values[k] = NULL;
+    case ST_SEQUENCE:
+      if (i == S_DESTINATIONS) {
+        merge_destinations(l, u, p, credentials);
+        break;
       }
-      break;
-    }
+      {
+        config_pairs *from = &p->seq[i], *to = &u->seq[i];
+        for (size_t k = 0; k < from->len && !l->oom; k++) {
+          if (to->len >= CONFIG_MAX_PAIRS) {
+            warn(l, "config %s: %s: more than %d entries, the rest ignored", l->path, st->key,
+                 CONFIG_MAX_PAIRS);
+            break;
+          }
+          char **names = realloc(to->names, (to->len + 1) * sizeof *names);
+          if (names) to->names = names;
+          char **values = names ? realloc(to->values, (to->len + 1) * sizeof *values) : NULL;
+          if (values) to->values = values;
+          if (!names || !values) {
+            l->oom = true;
+            break;
+          }
+          to->names[to->len] = from->names[k], to->values[to->len++] = from->values[k];
+          from->names[k] = from->values[k] = NULL;
+        }
+        break;
+      }
     default: break;
     }
   }
@@ -2317,6 +2316,8 @@ static void file_settings_free(file_settings *f) {
   pairs_free(&f->headers);
   pairs_free(&f->attributes);
   for (int i = 0; i < S_COUNT; i++) pairs_free(&f->seq[i]);
+  for (size_t i = 0; i < f->n_dests; i++) file_destination_free(&f->dests[i]);
+  f->n_dests = 0;
 }
 
 /* Reads the project file found from dir over what the user's file said (l->file). */
@@ -2428,6 +2429,7 @@ config *config_load_in(const char *config_path, const char *project_dir, const c
   if (!l.oom) record_sources(&l);
   if (!l.oom) resolve_settings(&l);
   if (!l.oom) resolve_target(&l);
+  if (!l.oom) resolve_destinations(&l);
 
   file_settings_free(&l.file);
   if (l.oom) {
@@ -2448,6 +2450,12 @@ void config_free(config *c) {
   for (size_t i = 0; i < c->n_headers; i++) free(c->headers[i]);
   free(c->headers);
   free(c->header_secret);
+  for (size_t k = 0; k < c->n_destinations; k++) {
+    config_destination *d = &c->destinations[k];
+    free(d->name), free(d->endpoint), free(d->project_name);
+    for (size_t i = 0; i < d->n_headers; i++) free(d->headers[i]);
+    free(d->headers), free(d->header_secret);
+  }
   free(c->home);
   free(c->config_path);
   free(c->log_file);
@@ -2521,16 +2529,43 @@ static json_t *config_sources_json(const config *c) {
   return o;
 }
 
+/* [{"name", "target", "endpoint" (for display), "project", "from": "user"|"project"|"env"}]:
+ * every destination, the first ("default", the single-backend settings) included when it is
+ * configured. Never a credential. */
+static json_t *config_destinations_json(const config *c) {
+  json_t *list = json_array();
+  for (size_t k = 0; list && k <= c->n_destinations; k++) {
+    const char *name = CONFIG_FIRST_DESTINATION, *url = c->endpoint, *project = c->project_name;
+    config_target target = c->target;
+    const char *from = c->setting_from[S_ENDPOINT] & CONFIG_FROM_PROJECT ? "project"
+                       : c->setting_from[S_ENDPOINT] & CONFIG_FROM_ENV   ? "env"
+                                                                         : "user";
+    if (k > 0) {
+      const config_destination *d = &c->destinations[k - 1];
+      name = d->name, url = d->endpoint, project = d->project_name, target = d->target;
+      from = d->from_project ? "project" : "user";
+    } else if (target == CONFIG_TARGET_NONE) {
+      continue;
+    }
+    char *shown = url ? text_url_for_display(url) : NULL;
+    json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s, s:s}", "name", name, "target",
+                                          config_target_name(target), "endpoint", shown, "project",
+                                          project, "from", from));
+    free(shown);
+  }
+  return list;
+}
+
 char *config_describe_json(const config *c) {
   char *endpoint = NULL;
   if (c->endpoint) { /* as status may show it: a URL may carry credentials */
     endpoint = text_url_for_display(c->endpoint);
     if (!endpoint) return NULL;
   }
-  const char *state = !c->enabled                       ? "disabled"
-                      : c->dry_run                      ? "dry-run"
-                      : c->target == CONFIG_TARGET_NONE ? "no-backend"
-                                                        : "sending";
+  const char *state = !c->enabled                                             ? "disabled"
+                      : c->dry_run                                            ? "dry-run"
+                      : c->target == CONFIG_TARGET_NONE && !c->n_destinations ? "no-backend"
+                                                                              : "sending";
   json_t *o = json_pack("{s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:s}, "
                         "s:{s:s}, s:s, s:I}",
                         "enabled", c->enabled, "state", state, "reason", c->why_not_sending,
@@ -2553,6 +2588,7 @@ char *config_describe_json(const config *c) {
                                   c->project_warning, "broken", c->project_broken, "notice",
                                   c->project_notice, "credentials", c->project_credentials));
   if (o) json_object_set_new(o, "sources", config_sources_json(c));
+  if (o) json_object_set_new(o, "destinations", config_destinations_json(c));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   free(endpoint);

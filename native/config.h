@@ -22,12 +22,29 @@ typedef enum {
   CONFIG_TARGET_OTLP,     /* any other OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_*) */
 } config_target;
 
+/* Destinations: the single-backend settings are the first ("default"); up to
+ * CONFIG_MAX_DESTINATIONS in all with harnesses.opencode.destinations (queue.h's limit). */
+#define CONFIG_MAX_DESTINATIONS 8
+#define CONFIG_FIRST_DESTINATION "default"
+
 /* A list of name/value strings (custom attributes). Both arrays are owned. */
 typedef struct {
   char **names;
   char **values;
   size_t len;
 } config_pairs;
+
+/* One further destination (harnesses.opencode.destinations), resolved like the first. */
+typedef struct {
+  char *name; /* 1 to 40 of letters, digits, . _ - (never "default") */
+  config_target target;
+  char *endpoint;      /* full URL ending /v1/traces */
+  char *project_name;  /* its own, or the first's */
+  char **headers;      /* "name: value" lines (its credentials: never logged) */
+  bool *header_secret; /* per header */
+  size_t n_headers;
+  bool from_project; /* named by the project's file */
+} config_destination;
 
 typedef struct {
   bool enabled; /* ARIZE_TRACE_ENABLED: anything but "false" (any case) is on */
@@ -47,6 +64,11 @@ typedef struct {
   char **headers;      /* "name: value" lines for the backend (they hold the secrets) */
   bool *header_secret; /* per header: its value is a secret (masked wherever it is echoed) */
   size_t n_headers;
+
+  /* The further destinations, after the first (the single backend above, which may be
+   * unconfigured: target NONE, when only these are given). */
+  config_destination destinations[CONFIG_MAX_DESTINATIONS - 1];
+  size_t n_destinations;
 
   bool log_prompts;      /* false: prompt and response text redacted */
   bool log_tool_details; /* false: tool arguments and command/file_path/query/url/description */

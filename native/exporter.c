@@ -22,6 +22,7 @@
 
 struct exporter {
   queue *q;
+  int slot; /* its destination's slot in q (queue_set_destinations) */
   pthread_mutex_t lock;
   pthread_cond_t wake;     /* to the thread: records, a new target, stop */
   pthread_cond_t progress; /* from the thread: a batch was answered */
@@ -56,6 +57,7 @@ void exporter_target_free(exporter_target *t) {
   free(t->service_name);
   free(t->project_name);
   free(t->version);
+  free(t->dest_name);
   span_attrs_clear(&t->resource);
   free(t);
 }
@@ -68,6 +70,7 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
   c->service_name = dup_or_null(t->service_name);
   c->project_name = dup_or_null(t->project_name);
   c->version = dup_or_null(t->version);
+  c->dest_name = dup_or_null(t->dest_name);
   c->resource = (span_attrs){0};
   bool attrs_ok = true;
   for (size_t i = 0; attrs_ok && i < t->resource.len; i++) {
@@ -81,7 +84,8 @@ exporter_target *exporter_target_copy(const exporter_target *t) {
     for (size_t i = 0; i < t->n_headers; i++) c->header_secret[i] = t->header_secret[i];
   bool ok = attrs_ok && c->headers && (!t->header_secret || c->header_secret) &&
             (!t->url || c->url) && (!t->service_name || c->service_name) &&
-            (!t->project_name || c->project_name) && (!t->version || c->version);
+            (!t->project_name || c->project_name) && (!t->version || c->version) &&
+            (!t->dest_name || c->dest_name);
   for (size_t i = 0; ok && i < t->n_headers; i++)
     ok = (c->headers[i] = strdup(t->headers[i])) != NULL;
   if (!ok) {
@@ -180,7 +184,7 @@ static void record_outcome_locked(exporter *e, long status, const char *error, b
 
 /* Gives up on the n records of the batch (counted as dropped) and acks them. */
 static void drop_batch(exporter *e, size_t n, uint64_t last_seq) {
-  queue_ack(e->q, n);
+  queue_ack_for(e->q, e->slot, n);
   pthread_mutex_lock(&e->lock);
   e->counts.dropped += n;
   answered_locked(e, last_seq);
@@ -331,15 +335,15 @@ static send_step send_batch(exporter *e, const exporter_target *t, const queue_r
   /* For `status` in other processes (outcome.h). Only this thread writes last_error. */
   outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
                            e->counts.dropped};
-  outcome_record(t->url, o.status, e->counts.last_error, n, &totals);
+  outcome_record_for(t->dest_name, t->kind, t->url, o.status, e->counts.last_error, n, &totals);
 
   if (step == SEND_DONE) {
-    queue_ack(e->q, n);
+    queue_ack_for(e->q, e->slot, n);
     pthread_mutex_lock(&e->lock);
     answered_locked(e, fb.last_seq);
     pthread_mutex_unlock(&e->lock);
   } else {
-    queue_unpeek(e->q);
+    queue_unpeek_for(e->q, e->slot);
   }
   return step;
 }
@@ -363,17 +367,17 @@ static void *exporter_main(void *arg) {
   int attempt = 0;
   pthread_mutex_lock(&e->lock);
   while (!e->stopping) {
-    queue_stats qs = queue_get_stats(e->q);
+    queue_dest_stats qs = queue_get_dest_stats(e->q, e->slot);
     const exporter_target *t = e->target;
-    if (qs.records == 0 || !t || !t->send || e->refused) {
-      if (qs.records > 0 && t && t->discard) { /* dry run: built, counted, not sent */
-        size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
+    if (qs.pending == 0 || !t || !t->send || e->refused) {
+      if (qs.pending > 0 && t && t->discard) { /* dry run: built, counted, not sent */
+        size_t n = queue_peek_for(e->q, e->slot, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
         if (n == 0) { /* not written yet: the writer wakes us */
           idle_locked(e, 50);
           continue;
         }
         uint64_t last = batch[n - 1]->seq;
-        queue_ack(e->q, n);
+        queue_ack_for(e->q, e->slot, n);
         e->counts.discarded += n;
         log_info("dry run: %zu spans discarded, never sent (%llu in all)", n,
                  (unsigned long long)e->counts.discarded);
@@ -386,7 +390,7 @@ static void *exporter_main(void *arg) {
     }
     size_t max_bytes =
         e->split_bytes && e->split_bytes < BATCH_MAX_BYTES ? e->split_bytes : BATCH_MAX_BYTES;
-    size_t n = queue_peek(e->q, batch, BATCH_MAX_SPANS, max_bytes);
+    size_t n = queue_peek_for(e->q, e->slot, batch, BATCH_MAX_SPANS, max_bytes);
     if (n == 0) { /* the head is still being written: durable first, then sent (the writer
                    * notifies; the timeout only guards a notice that came before this look) */
       idle_locked(e, 20);
@@ -426,15 +430,26 @@ static void *exporter_main(void *arg) {
 
 /* ------------------------------------------------------------------------------------------ */
 
-exporter *exporter_new(queue *q) {
+exporter *exporter_new(queue *q) { return exporter_new_for(q, 0); }
+
+exporter *exporter_new_for(queue *q, int slot) {
   exporter *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   e->q = q;
+  e->slot = slot;
   pthread_mutex_init(&e->lock, NULL);
   wallclock_cond_init(&e->wake); /* waits on the steady clock: a clock set back stretches none */
   wallclock_cond_init(&e->progress);
   e->counts.last_status = -1;
   return e;
+}
+
+void exporter_set_slot(exporter *e, int slot) {
+  if (e->slot == slot) return; /* the usual reload: nothing moves */
+  pthread_mutex_lock(&e->lock);
+  e->slot = slot;
+  pthread_cond_broadcast(&e->wake);
+  pthread_mutex_unlock(&e->lock);
 }
 
 void exporter_set_target(exporter *e, exporter_target *t) {
@@ -471,7 +486,7 @@ void exporter_wake(exporter *e) {
 
 static void fill_pending(exporter *e, exporter_counts *out) {
   queue_stats qs = queue_get_stats(e->q);
-  out->pending = qs.records;
+  out->pending = queue_get_dest_stats(e->q, e->slot).pending;
   out->dropped += qs.dropped_full + qs.dropped_old;
 }
 
@@ -490,7 +505,7 @@ void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
   while (e->started && !e->stopping && e->target && !e->refused &&
          (e->target->send || e->target->discard)) {
     /* records dropped for space also count as answered: they will never be */
-    if (e->answered_seq >= goal || queue_get_stats(e->q).done_seq >= goal) break;
+    if (e->answered_seq >= goal || queue_get_dest_stats(e->q, e->slot).done_seq >= goal) break;
     if (pthread_cond_timedwait(&e->progress, &e->lock, &until) == ETIMEDOUT) break;
   }
   *out = e->counts;

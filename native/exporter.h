@@ -1,4 +1,8 @@
-/* exporter — the one background thread that ships the queue to the backend.
+/* exporter — a background thread that ships the queue to one backend (a destination).
+ *
+ * With several destinations there is one exporter per destination, each the one consumer of its
+ * slot of the queue (queue.h): its own cursor, retry and backoff, pause on a refused key, counters
+ * and outcome; one destination down never delays another.
  *
  * Each batch goes through three stages: frame (one ExportTraceServiceRequest around the
  * stored span bytes, otlp), send (http; the answer becomes a typed outcome, retry_classify),
@@ -37,6 +41,8 @@ typedef struct {
   char *service_name;
   char *project_name;
   char *version;
+  char *dest_name;     /* the destination's name (NULL: the first, the single-backend settings) */
+  const char *kind;    /* "arize", "phoenix", "otlp" (static; NULL: outcome_open's) */
   span_attrs resource; /* further resource attributes (OTEL_RESOURCE_ATTRIBUTES), owned */
   bool gzip;
   long timeout_ms;
@@ -71,6 +77,13 @@ typedef struct exporter exporter;
 /* The exporter for q (borrowed: it must outlive the exporter). The thread starts on the
  * first exporter_notify. */
 exporter *exporter_new(queue *q);
+
+/* The exporter of the destination in q's slot (queue_set_destinations). */
+exporter *exporter_new_for(queue *q, int slot);
+
+/* Moves the exporter to another slot (-1: none, it sends nothing). Stop it first when it was
+ * sending (exporter_stop): a batch in flight belongs to the old slot. */
+void exporter_set_slot(exporter *e, int slot);
 
 /* Replaces the target (ownership moves in); the next batch uses it, at once even when the
  * thread is waiting to retry a failed one. */

@@ -100,10 +100,28 @@ static void replace_file(const char *file, const char *text) {
 
 void outcome_record(const char *url, long http_status, const char *error, size_t spans,
                     const outcome_totals *totals) {
+  outcome_record_for(NULL, NULL, url, http_status, error, spans, totals);
+}
+
+void outcome_record_for(const char *dest, const char *target, const char *url, long http_status,
+                        const char *error, size_t spans, const outcome_totals *totals) {
   pthread_mutex_lock(&outcome_lock);
   if (!outcome_file) {
     pthread_mutex_unlock(&outcome_lock);
     return;
+  }
+  /* a further destination's outcome: last-export-<name>.json beside the first's; the process
+   * counters stay the first destination's */
+  char *dest_file = NULL;
+  if (dest) {
+    size_t n = strlen(outcome_file);
+    dest_file = malloc(n + strlen(dest) + 2);
+    if (!dest_file) {
+      pthread_mutex_unlock(&outcome_lock);
+      return;
+    }
+    snprintf(dest_file, n + strlen(dest) + 2, "%.*s-%s.json", (int)(n - 5), outcome_file, dest);
+    totals = NULL;
   }
   char *shown = text_url_for_display(url);
   bool ok = http_status >= 200 && http_status < 300;
@@ -112,10 +130,12 @@ void outcome_record(const char *url, long http_status, const char *error, size_t
       "{s:I, s:I, s:b, s:b, s:s, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "at_ms",
       (json_int_t)wallclock_ms(), "status", (json_int_t)http_status, "ok", ok, "refused_key",
       http_status == 401 || http_status == 403, "class", class->name, "kept", class->keeps, "error",
-      ok || !error || !*error ? NULL : error, "target", outcome_target, "endpoint", shown, "spans",
-      (json_int_t)spans, "pid", (json_int_t)platform_process_id());
+      ok || !error || !*error ? NULL : error, "target", target ? target : outcome_target,
+      "endpoint", shown, "spans", (json_int_t)spans, "pid", (json_int_t)platform_process_id());
+  if (o && dest) json_object_set_new(o, "destination", json_string(dest));
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  if (text) replace_file(outcome_file, text);
+  if (text) replace_file(dest_file ? dest_file : outcome_file, text);
+  free(dest_file);
   char *proc_text = NULL, *proc_file = NULL;
   if (totals && outcome_procs && files_mkdir_p(outcome_procs) == 0 &&
       (proc_file = process_file(outcome_procs, platform_process_id()))) {

@@ -46,6 +46,13 @@ typedef struct {
 void outcome_record(const char *url, long http_status, const char *error, size_t spans,
                     const outcome_totals *totals);
 
+/* outcome_record for a further destination (config.h's destinations): its outcome goes to
+ * <state dir>/last-export-<dest>.json with "destination": dest and its own target name (NULL
+ * dest: outcome_record's file; NULL target: outcome_open's). The process counters are the first
+ * destination's only. dest is a destination name (letters, digits, . _ -). */
+void outcome_record_for(const char *dest, const char *target, const char *url, long http_status,
+                        const char *error, size_t spans, const outcome_totals *totals);
+
 /* Removes this process's counters file and forgets the directory (process teardown, tests). */
 void outcome_close(void);
 

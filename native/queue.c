@@ -38,6 +38,7 @@ typedef struct unit {
   uint8_t *marks;
   size_t len;
   size_t unsettled; /* records not yet durable nor gone */
+  size_t lent;      /* records a destination's peek borrowed: the unit is not written meanwhile */
   bool all_durable;
   bool notified; /* its callback ran when a write made it durable */
   struct unit *next_settled;
@@ -45,11 +46,14 @@ typedef struct unit {
 
 typedef struct node {
   queue_record record;
-  file_ref *file; /* the spool file holding it; NULL: none */
-  unit *unit;     /* its unit until it counted towards settling it */
-  char *key;      /* its dedup key (owned; NULL: none), for the guard */
-  int64_t born;   /* steady clock ms when it was handed over (wallclock_steady_ms) */
-  bool writing;   /* the writer is storing it: not sendable, not droppable */
+  file_ref *file;   /* the spool file holding it; NULL: none */
+  unit *unit;       /* its unit until it counted towards settling it */
+  char *key;        /* its dedup key (owned; NULL: none), for the guard */
+  int64_t born;     /* steady clock ms when it was handed over (wallclock_steady_ms) */
+  bool writing;     /* the writer is storing it: not sendable, not droppable */
+  uint8_t done;     /* per destination slot: it accepted or finally refused this record */
+  uint8_t lent;     /* per destination slot: its peek borrowed it (not droppable) */
+  uint32_t ordinal; /* its position among the span records of its file (spool markers) */
   struct node *next;
 } node;
 
@@ -63,7 +67,13 @@ struct queue {
   pthread_cond_t wake;   /* to the writer */
   pthread_cond_t synced; /* from the writer: a pass ended */
   node *head, *tail;
-  size_t in_flight; /* records at the head lent out by queue_peek */
+  /* Destinations (queue_set_destinations): a slot per destination, its key, and how far it
+   * got: every record up to and including after[s] is done for slot s (NULL: look from the
+   * head). lent_n[s]: records its peek borrowed. */
+  uint8_t active;
+  uint32_t keys[QUEUE_MAX_DESTINATIONS];
+  node *after[QUEUE_MAX_DESTINATIONS];
+  size_t lent_n[QUEUE_MAX_DESTINATIONS];
   size_t max_bytes;
   long max_age_s;
   spool *sp; /* owned; NULL: memory only */
@@ -100,6 +110,7 @@ queue *queue_new(size_t max_bytes) {
   wallclock_cond_init(&q->wake);
   wallclock_cond_init(&q->synced);
   q->max_bytes = max_bytes;
+  q->active = 1; /* one destination, slot 0, until queue_set_destinations says otherwise */
   q->retry_ms = RETRY_INITIAL_MS;
   q->last_expire = wallclock_steady_ms();
   return q;
@@ -164,6 +175,8 @@ static void leave_file(queue *q, file_ref *f) {
 
 /* Unlinks and frees victim (prev is the node before it, NULL at the head). */
 static void unlink_node(queue *q, node *prev, node *victim) {
+  for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++)
+    if (q->after[s] == victim) q->after[s] = prev;
   if (prev) prev->next = victim->next;
   else q->head = victim->next;
   if (q->tail == victim) q->tail = prev;
@@ -197,12 +210,16 @@ static void log_drops_locked(queue *q, bool force) {
   }
 }
 
-/* The first droppable record (past the in-flight ones, not being written) and its
+/* Whether every destination is done with n: it may leave the queue. Lock held. */
+static bool all_done(const queue *q, const node *n) {
+  return (n->done & q->active) == q->active && !n->lent && !n->writing;
+}
+
+/* The first droppable record (not lent to a destination, not being written) and its
  * predecessor. */
 static node *first_droppable(queue *q, node **prev_out) {
   node *prev = NULL, *it = q->head;
-  for (size_t i = 0; i < q->in_flight && it; i++) prev = it, it = it->next;
-  while (it && it->writing) prev = it, it = it->next;
+  while (it && (it->writing || it->lent)) prev = it, it = it->next;
   *prev_out = prev;
   return it;
 }
@@ -267,12 +284,39 @@ typedef struct {
   file_ref *file;
   queue_marks_fn on_marks;
   void *ctx;
+  uint32_t ordinal; /* of the next span record in the file */
+  uint32_t done_key[SPOOL_MAX_KEYS], done_count[SPOOL_MAX_KEYS]; /* the file's markers */
+  size_t n_done;
+  uint64_t done_file; /* the file they belong to */
 } loader;
+
+/* The destination slots done with a loaded file's span record number ordinal (its markers).
+ * Lock held. */
+static uint8_t loaded_done(const queue *q, const loader *l, uint64_t file_id, uint32_t ordinal) {
+  uint8_t done = 0;
+  if (l->done_file != file_id) return 0;
+  for (size_t k = 0; k < l->n_done; k++)
+    for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++)
+      if ((q->active & (1u << s)) && q->keys[s] == l->done_key[k] && ordinal < l->done_count[k])
+        done |= (uint8_t)(1u << s);
+  return done;
+}
 
 static void on_loaded(void *ctx, uint64_t file_id, int64_t age_ms, int kind, uint8_t *data,
                       size_t len) {
   loader *l = ctx;
   queue *q = l->q;
+  if (kind == SPOOL_DONE) { /* a destination's progress through this file */
+    if (l->done_file != file_id) l->done_file = file_id, l->n_done = 0;
+    if (len == 8 && l->n_done < SPOOL_MAX_KEYS) {
+      l->done_key[l->n_done] = (uint32_t)data[0] | (uint32_t)data[1] << 8 |
+                               (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
+      l->done_count[l->n_done++] = (uint32_t)data[4] | (uint32_t)data[5] << 8 |
+                                   (uint32_t)data[6] << 16 | (uint32_t)data[7] << 24;
+    }
+    free(data);
+    return;
+  }
   if (kind == SPOOL_MARKS) {
     if (l->on_marks) l->on_marks(l->ctx, data, len);
     free(data);
@@ -283,11 +327,21 @@ static void on_loaded(void *ctx, uint64_t file_id, int64_t age_ms, int kind, uin
     release_loader_ref(q, l->file);
     l->file = calloc(1, sizeof *l->file);
     l->file_id = file_id;
+    l->ordinal = 0;
     if (l->file) l->file->id = file_id, l->file->live = 1; /* the loader's own reference */
   }
   make_room(q, len);
-  if (l->file) append(q, data, len, l->file, NULL, wallclock_steady_ms() - age_ms);
-  else free(data); /* out of memory: the file stays, a later process loads it */
+  uint32_t ordinal = l->ordinal++;
+  uint8_t done = loaded_done(q, l, file_id, ordinal);
+  if (done == q->active) { /* every destination had it: it stays out (the file goes with the
+                            * last of its records) */
+    free(data);
+  } else if (l->file) {
+    node *n = append(q, data, len, l->file, NULL, wallclock_steady_ms() - age_ms);
+    if (n) n->done = done, n->ordinal = ordinal;
+  } else {
+    free(data); /* out of memory: the file stays, a later process loads it */
+  }
   update_done(q);
   pthread_mutex_unlock(&q->lock);
 }
@@ -377,26 +431,16 @@ static int job_add_node(write_job *j, node *n) {
  * span it does not hold), none with a record in flight, GROUP_MAX_BYTES or so at a time.
  * Marks the nodes as writing. Lock held. */
 static void collect_job(queue *q, write_job *j) {
-  node *it = q->head, *prev = NULL;
-  unit *blocked = NULL; /* the unit of the last record in flight: the rest of it waits */
-  for (size_t i = 0; i < q->in_flight && it; i++) prev = it, it = it->next;
-  if (prev) blocked = prev->unit;
-  if (!q->rescan && q->scan_from) {
-    bool past_flight = true; /* scan_from may sit inside the in-flight prefix */
-    node *f = q->head;
-    for (size_t i = 0; i < q->in_flight && f; i++, f = f->next)
-      if (f == q->scan_from) past_flight = false;
-    if (past_flight) it = q->scan_from;
-  } else if (!q->rescan) {
-    it = NULL;
-  }
+  node *it = q->head;
+  if (!q->rescan && q->scan_from) it = q->scan_from;
+  else if (!q->rescan) it = NULL;
   q->rescan = false;
   q->scan_from = NULL;
   size_t bytes = 0;
   unit *current = NULL;
   for (; it; it = it->next) {
     if (!needs_write(q, it)) continue;
-    if (blocked && it->unit == blocked) {
+    if (it->lent || (it->unit && it->unit->lent)) {
       q->rescan = q->blocked = true; /* written once its batch is answered */
       continue;
     }
@@ -538,6 +582,20 @@ static void run_job(queue *q, write_job *j) {
   int err = errno;
   if (!id && spool_repair(q->sp)) id = spool_write(q->sp, j->items, j->n_items, born), err = errno;
   if (id) {
+    /* Records rewritten from a partial file keep what each destination did with them: the new
+     * file's markers say so before the old file can go (run_chores deletes it later). */
+    uint32_t keys[QUEUE_MAX_DESTINATIONS], counts[QUEUE_MAX_DESTINATIONS];
+    size_t n_markers = 0;
+    pthread_mutex_lock(&q->lock);
+    for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++) {
+      if (!(q->active & (1u << s))) continue;
+      uint32_t k = 0;
+      while (k < j->n && (j->nodes[k]->done & (1u << s))) k++;
+      if (k) keys[n_markers] = q->keys[s], counts[n_markers++] = k;
+    }
+    for (size_t i = 0; i < j->n; i++) j->nodes[i]->ordinal = (uint32_t)i;
+    pthread_mutex_unlock(&q->lock);
+    for (size_t k = 0; k < n_markers; k++) spool_mark_done(q->sp, id, keys[k], counts[k]);
     /* Settle first: the state records the marks before any of these spans can be sent,
      * acked and deleted (a crash then re-sends nothing already answered). */
     pthread_mutex_lock(&q->lock);
@@ -762,39 +820,195 @@ static bool sendable(const queue *q, const node *n) {
   return !n->writing && (n->file || !q->sp || q->stats.spool_failing || !q->writer_started);
 }
 
-size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes) {
+/* The first record slot may still need to look at. Lock held. */
+static node *slot_start(const queue *q, int slot) {
+  return q->after[slot] ? q->after[slot]->next : q->head;
+}
+
+static void lend(node *n, int slot) {
+  if (!n->lent && n->unit) n->unit->lent++;
+  n->lent |= (uint8_t)(1u << slot);
+}
+
+static void give_back(node *n, int slot) {
+  n->lent &= (uint8_t) ~(1u << slot);
+  if (!n->lent && n->unit) n->unit->lent--;
+}
+
+size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n,
+                      size_t max_bytes) {
+  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return 0;
   pthread_mutex_lock(&q->lock);
   size_t n = 0, bytes = 0, whole_files = 0;
-  node *it = q->head, *last = NULL;
-  for (; it && n < max_n && sendable(q, it); last = it, it = it->next) {
+  uint8_t bit = (uint8_t)(1u << slot);
+  node *it = slot_start(q, slot), *last = NULL, *stop = NULL;
+  if (!(q->active & bit) || q->lent_n[slot]) it = NULL;
+  for (; it && n < max_n; it = it->next) {
+    if (it->done & bit) continue; /* done before a restart (its file's marker) */
+    if (!sendable(q, it)) break;
     if (n > 0 && bytes + it->record.len > max_bytes) break;
     if (last && it->file != last->file) whole_files = n;
     out[n++] = &it->record;
     bytes += it->record.len;
+    last = it;
   }
+  stop = it;
+  while (stop && (stop->done & bit)) stop = stop->next;
   /* Stopped inside a file: end the batch on the last file boundary, if there is one. */
-  if (it && last && it->file && it->file == last->file && whole_files > 0) n = whole_files;
-  q->in_flight = n;
+  if (stop && last && stop->file && stop->file == last->file && whole_files > 0) n = whole_files;
+  /* lend the n records (they are out[0..n) in list order) */
+  size_t k = 0;
+  for (node *m = slot_start(q, slot); m && k < n; m = m->next)
+    if (&m->record == out[k]) lend(m, slot), k++;
+  q->lent_n[slot] = n;
   pthread_mutex_unlock(&q->lock);
   return n;
 }
 
-void queue_ack(queue *q, size_t n) {
+size_t queue_peek(queue *q, const queue_record **out, size_t max_n, size_t max_bytes) {
+  return queue_peek_for(q, 0, out, max_n, max_bytes);
+}
+
+/* A marker to write: destination key has done the first count span records of file id. */
+typedef struct {
+  uint64_t id;
+  uint32_t key, count;
+} done_marker;
+
+void queue_ack_for(queue *q, int slot, size_t n) {
+  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return;
+  uint8_t bit = (uint8_t)(1u << slot);
+  done_marker markers[64];
+  size_t n_markers = 0;
+  bool markers_lost = false;
   pthread_mutex_lock(&q->lock);
-  if (n > q->in_flight) n = q->in_flight;
-  for (size_t i = 0; i < n && q->head; i++) unlink_node(q, NULL, q->head);
-  q->in_flight = 0;
+  /* one destination: a file it finished part of is rewritten without those records (as
+   * before destinations), so it needs no marker */
+  bool several = (q->active & (q->active - 1)) != 0;
+  size_t lent = q->lent_n[slot];
+  if (n > lent) n = lent;
+  node *prev = q->after[slot], *it = slot_start(q, slot);
+  for (size_t seen = 0; it && seen < lent;) {
+    node *next = it->next;
+    if (!(it->lent & bit)) {
+      prev = it, it = next;
+      continue;
+    }
+    give_back(it, slot);
+    if (seen++ < n) {
+      it->done |= bit;
+      /* this destination's progress through the file: the last acked record of each file */
+      if (it->file && q->sp && several) {
+        size_t m = 0;
+        while (m < n_markers && markers[m].id != it->file->id) m++;
+        if (m == n_markers && n_markers < sizeof markers / sizeof *markers)
+          markers[n_markers++] = (done_marker){it->file->id, q->keys[slot], 0};
+        else if (m == n_markers) markers_lost = true;
+        if (m < n_markers && it->ordinal + 1 > markers[m].count) markers[m].count = it->ordinal + 1;
+      }
+    }
+    if (all_done(q, it)) unlink_node(q, prev, it);
+    else prev = it;
+    it = next;
+  }
+  q->lent_n[slot] = 0;
+  /* how far this destination got now */
+  for (node *m = slot_start(q, slot); m && (m->done & bit); m = m->next) q->after[slot] = m;
   q->blocked = false;
   update_done(q);
-  /* The files of what the backend just took go now, on this thread: a crash a moment later
-   * must not restore (and send again) what was answered. */
+  /* The files of what every destination just took go now, on this thread: a crash a moment
+   * later must not restore (and send again) what was answered. A file some destination still
+   * needs gets this one's marker instead (spool_mark_done). */
   removal *removals = q->removals;
   q->removals = NULL;
+  for (size_t m = 0; m < n_markers; m++)
+    for (removal *r = removals; r; r = r->next)
+      if (r->id == markers[m].id) markers[m].count = 0; /* the file goes: no marker */
   if (q->settled || q->rescan || q->scan_from) {
     start_writer_locked(q);
     pthread_cond_signal(&q->wake);
   }
   spool *sp = q->sp;
+  pthread_mutex_unlock(&q->lock);
+  if (markers_lost)
+    log_debug("a batch spanned more spool files than its markers: some records "
+              "may be sent again to that destination after a crash");
+  for (size_t m = 0; m < n_markers; m++)
+    if (sp && markers[m].count)
+      spool_mark_done(sp, markers[m].id, markers[m].key, markers[m].count);
+  for (removal *r = removals, *next; r; r = next) {
+    next = r->next;
+    if (sp) spool_remove(sp, r->id);
+    free(r);
+  }
+}
+
+void queue_ack(queue *q, size_t n) { queue_ack_for(q, 0, n); }
+
+void queue_unpeek_for(queue *q, int slot) {
+  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return;
+  uint8_t bit = (uint8_t)(1u << slot);
+  pthread_mutex_lock(&q->lock);
+  size_t lent = q->lent_n[slot];
+  for (node *it = slot_start(q, slot); it && lent; it = it->next)
+    if (it->lent & bit) give_back(it, slot), lent--;
+  q->lent_n[slot] = 0;
+  q->blocked = false;
+  pthread_cond_signal(&q->wake); /* a unit blocked by the batch may be written now */
+  pthread_mutex_unlock(&q->lock);
+}
+
+void queue_unpeek(queue *q) { queue_unpeek_for(q, 0); }
+
+/* Unlinks every record all destinations are done with. Lock held. */
+static void sweep_done(queue *q) {
+  node *prev = NULL;
+  for (node *it = q->head, *next; it; it = next) {
+    next = it->next;
+    if (all_done(q, it)) unlink_node(q, prev, it);
+    else prev = it;
+  }
+  update_done(q);
+}
+
+void queue_set_destinations(queue *q, const uint32_t *keys, size_t n, int *slots) {
+  pthread_mutex_lock(&q->lock);
+  uint8_t keep = 0;
+  for (size_t i = 0; i < n; i++) {
+    slots[i] = -1;
+    for (int s = 0; s < QUEUE_MAX_DESTINATIONS && slots[i] < 0; s++)
+      if ((q->active & (1u << s)) && q->keys[s] == keys[i] && !(keep & (1u << s)))
+        slots[i] = s, keep |= (uint8_t)(1u << s);
+  }
+  /* a slot no longer named is free: its marks go */
+  uint8_t freed = (uint8_t)(q->active & ~keep);
+  uint8_t active = keep;
+  for (size_t i = 0; i < n; i++) {
+    if (slots[i] >= 0) continue;
+    for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++)
+      if (!(active & (1u << s))) {
+        slots[i] = s;
+        active |= (uint8_t)(1u << s);
+        freed |= (uint8_t)(1u << s);
+        q->keys[s] = keys[i];
+        break;
+      }
+  }
+  if (freed) {
+    for (node *it = q->head; it; it = it->next) {
+      it->done &= (uint8_t)~freed;
+      for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++)
+        if ((freed & (1u << s)) && (it->lent & (1u << s))) give_back(it, s);
+    }
+    for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++)
+      if (freed & (1u << s)) q->after[s] = NULL, q->lent_n[s] = 0;
+  }
+  q->active = active ? active : 1;
+  sweep_done(q); /* a destination removed no longer holds records back */
+  removal *removals = q->removals;
+  q->removals = NULL;
+  spool *sp = q->sp;
+  pthread_cond_signal(&q->wake);
   pthread_mutex_unlock(&q->lock);
   for (removal *r = removals, *next; r; r = next) {
     next = r->next;
@@ -803,12 +1017,21 @@ void queue_ack(queue *q, size_t n) {
   }
 }
 
-void queue_unpeek(queue *q) {
+queue_dest_stats queue_get_dest_stats(queue *q, int slot) {
+  queue_dest_stats d = {0};
   pthread_mutex_lock(&q->lock);
-  q->in_flight = 0;
-  q->blocked = false;
-  pthread_cond_signal(&q->wake); /* a unit blocked by the batch may be written now */
+  d.done_seq = q->stats.last_seq;
+  if (slot >= 0 && slot < QUEUE_MAX_DESTINATIONS && (q->active & (1u << slot))) {
+    uint8_t bit = (uint8_t)(1u << slot);
+    bool first = true;
+    for (node *it = slot_start(q, slot); it; it = it->next) {
+      if (it->done & bit) continue;
+      if (first) d.done_seq = it->record.seq - 1, first = false;
+      d.pending++;
+    }
+  }
   pthread_mutex_unlock(&q->lock);
+  return d;
 }
 
 queue_stats queue_get_stats(queue *q) {
@@ -839,7 +1062,7 @@ size_t queue_expire(queue *q) {
     node *prev, *it = first_droppable(q, &prev);
     while (it) {
       node *next = it->next;
-      if (!it->writing && it->born < cutoff) {
+      if (!it->writing && !it->lent && it->born < cutoff) {
         unlink_node(q, prev, it);
         dropped++;
       } else {

@@ -11,10 +11,11 @@
  * the session state. So the state never says "sent" for a span that could still vanish with the
  * process.
  *
- * The exporter thread peeks a batch from the head, sends it and acks it. It sends only spans
- * that are durable, or that the spool cannot hold (disk trouble, no spool): nothing is sent
- * before it could be restored after a crash, unless the disk refuses it. A record leaves the
- * queue (and the disk) only when acked, so a failed send keeps it.
+ * Each destination's exporter thread peeks a batch from its own cursor (queue_peek_for), sends
+ * it and acks it. It sends only spans that are durable, or that the spool cannot hold (disk
+ * trouble, no spool): nothing is sent before it could be restored after a crash, unless the
+ * disk refuses it. A record leaves the queue (and the disk) only when every destination acked
+ * it, so a failed send keeps it.
  *
  * The queue is bounded in bytes: when full, the oldest whole spool files not being sent are
  * dropped (so a dropped span is never restored again), counted exactly and logged. Spans
@@ -31,6 +32,14 @@
 #include "spool.h"
 
 typedef struct queue queue;
+
+/* Destinations (several backends fed from one queue): each has a slot 0..7 and its own cursor.
+ * A record leaves the queue (and its spool file) only when every destination has accepted or
+ * finally refused it (acked it); each destination peeks and acks on its own, so one that fails
+ * never holds another back. Each destination's progress through a spool file is written beside
+ * the file (spool_mark_done), so a restart neither loses nor doubles a span for any of them.
+ * Until queue_set_destinations, there is one destination, slot 0. */
+#define QUEUE_MAX_DESTINATIONS 8
 
 typedef struct {
   uint8_t *data; /* an encoded OTLP Span (otlp_encode_span) */
@@ -130,6 +139,27 @@ void queue_ack(queue *q, size_t n);
 
 /* Returns the records a peek borrowed without removing them (the send will be retried). */
 void queue_unpeek(queue *q);
+
+/* The destinations, by key (a stable hash of each one's name, at most QUEUE_MAX_DESTINATIONS):
+ * slots[i] receives key i's slot. A key already known keeps its slot (and its progress); a new
+ * one gets a free slot and has every queued record still to send; a slot whose key is no longer
+ * named is freed (its exporter must be stopped first), and records only it held back leave the
+ * queue. Any thread. */
+void queue_set_destinations(queue *q, const uint32_t *keys, size_t n, int *slots);
+
+/* queue_peek / queue_ack / queue_unpeek for the destination in slot (each destination's
+ * exporter is the one consumer of its slot). A record is lent to a destination until it acks
+ * or unpeeks; a lent record is neither dropped nor written. The plain functions are slot 0's. */
+size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n, size_t max_bytes);
+void queue_ack_for(queue *q, int slot, size_t n);
+void queue_unpeek_for(queue *q, int slot);
+
+typedef struct {
+  size_t pending;    /* records this destination has still to send */
+  uint64_t done_seq; /* every record with seq <= done_seq is done for it, or gone */
+} queue_dest_stats;
+
+queue_dest_stats queue_get_dest_stats(queue *q, int slot);
 
 queue_stats queue_get_stats(queue *q);
 

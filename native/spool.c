@@ -2,6 +2,7 @@
 #include "spool.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,9 +31,18 @@ struct spool {
   int lock_fd;
   pthread_mutex_t lock;
   uint64_t next_id;
-  bool sync;            /* fsync files and the directory */
-  size_t *foreign_seen; /* during spool_load: where adopt counts the files it leaves */
+  bool sync;                     /* fsync files and the directory */
+  size_t *foreign_seen;          /* during spool_load: where adopt counts the files it leaves */
+  uint32_t keys[SPOOL_MAX_KEYS]; /* destinations that may have markers here (spool_remove) */
+  size_t n_keys;
 };
+
+/* Remembers a destination key whose markers spool_remove must delete. Lock held. */
+static void know_key_locked(spool *sp, uint32_t key) {
+  for (size_t i = 0; i < sp->n_keys; i++)
+    if (sp->keys[i] == key) return;
+  if (sp->n_keys < SPOOL_MAX_KEYS) sp->keys[sp->n_keys++] = key;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 
@@ -43,6 +53,17 @@ static void fsync_dir(const char *dir) { /* best effort: a lost rename is re-ado
 static bool is_spool_file(const char *name) {
   size_t n = strlen(name);
   return n == 16 + 6 && strcmp(name + 16, ".spool") == 0 && strspn(name, "0123456789abcdef") == 16;
+}
+
+/* "<16 hex id>.<8 hex key>.done": a destination's progress through a spool file. */
+static bool is_marker_file(const char *name) {
+  size_t n = strlen(name);
+  return n == 16 + 1 + 8 + 5 && name[16] == '.' && strcmp(name + 25, ".done") == 0 &&
+         strspn(name, "0123456789abcdef") == 16 && strspn(name + 17, "0123456789abcdef") == 8;
+}
+
+static void marker_name(uint64_t id, uint32_t key, char out[40]) {
+  snprintf(out, 40, "%016llx.%08lx.done", (unsigned long long)id, (unsigned long)key);
 }
 
 static void file_name(uint64_t id, char out[32]) {
@@ -88,8 +109,8 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The spool files in dir, sorted (ids are zero-padded hex, so by age). Caller frees. */
-static char **list_files(const char *dir, size_t *count) {
+/* The names in dir that pass keep, sorted (ids are zero-padded hex, so by age). Caller frees. */
+static char **list_names(const char *dir, size_t *count, bool (*keep)(const char *name)) {
   *count = 0;
   platform_dir *d = platform_dir_open(dir);
   if (!d) return NULL;
@@ -97,7 +118,7 @@ static char **list_files(const char *dir, size_t *count) {
   char **names = malloc(cap * sizeof *names);
   const char *name;
   while (names && (name = platform_dir_next(d))) {
-    if (!is_spool_file(name)) continue;
+    if (!keep(name)) continue;
     if (*count == cap) {
       char **grown = realloc(names, (cap *= 2) * sizeof *names);
       if (!grown) break;
@@ -108,6 +129,11 @@ static char **list_files(const char *dir, size_t *count) {
   platform_dir_close(d);
   if (names) qsort(names, *count, sizeof *names, compare_names);
   return names;
+}
+
+/* The spool files in dir, sorted by age. Caller frees. */
+static char **list_files(const char *dir, size_t *count) {
+  return list_names(dir, count, is_spool_file);
 }
 
 static void free_names(char **names, size_t count) {
@@ -186,7 +212,16 @@ void spool_close(spool *sp) {
     size_t count = 0;
     char **names = list_files(sp->dir, &count);
     free_names(names, count);
-    if (count == 0) { /* nothing left to send: leave no trace */
+    if (count == 0) { /* nothing left to send: leave no trace (markers left by a removal that
+                       * raced an ack are orphans now) */
+      size_t n_markers = 0;
+      char **markers = list_names(sp->dir, &n_markers, is_marker_file);
+      for (size_t i = 0; i < n_markers; i++) {
+        char *mp = files_join(sp->dir, markers[i]);
+        if (mp) platform_remove(mp);
+        free(mp);
+      }
+      free_names(markers, n_markers);
       char *lock = files_join(sp->dir, "lock");
       if (lock) platform_remove(lock);
       free(lock);
@@ -246,8 +281,9 @@ static void adopt(spool *sp, const char *other) {
     free(lock_path);
     return;
   }
-  size_t count = 0, moved = 0;
+  size_t count = 0, moved = 0, n_markers = 0;
   char **names = list_files(other, &count);
+  char **markers = list_names(other, &n_markers, is_marker_file);
   for (size_t i = 0; i < count; i++) {
     char *from = files_join(other, names[i]);
     if (!from) continue;
@@ -271,13 +307,31 @@ static void adopt(spool *sp, const char *other) {
       continue;
     }
     char mine[32];
-    file_name(take_id(sp), mine);
+    uint64_t new_id = take_id(sp);
+    file_name(new_id, mine);
+    /* its destinations' markers first: a crash between leaves an orphan marker (removed at
+     * load), never a file whose sent spans would be sent again */
+    for (size_t k = 0; k < n_markers; k++) {
+      if (strncmp(markers[k], names[i], 16) != 0) continue;
+      char done[40];
+      marker_name(new_id, (uint32_t)strtoul(markers[k] + 17, NULL, 16), done);
+      char *mf = files_join(other, markers[k]), *mt = files_join(sp->dir, done);
+      if (mf && mt) platform_replace(mf, mt);
+      free(mf);
+      free(mt);
+    }
     char *to = files_join(sp->dir, mine);
     if (to && platform_replace(from, to) == 0) moved++;
     free(from);
     free(to);
   }
   free_names(names, count);
+  for (size_t k = 0; k < n_markers; k++) { /* orphans: their spool file is gone */
+    char *mf = files_join(other, markers[k]);
+    if (mf) platform_remove(mf);
+    free(mf);
+  }
+  free_names(markers, n_markers);
   if (moved) {
     fsync_dir(sp->dir);
     log_info("picked up %zu unsent span files left by an earlier process", moved);
@@ -438,8 +492,28 @@ typedef enum { LOAD_USED, LOAD_EMPTY, LOAD_FOREIGN } load_result;
  * logged), and nothing of a file of another version is read. A link, FIFO or anything else
  * not a regular file at a spool file's name is refused (logged) and removed: a spool file is
  * only ever made by a rename of our own temp file. */
+/* One destination's marker: [magic "OATDONE1"][u32 count][u32 crc32 of the 12 bytes before].
+ * 0 and *count set when sound. */
+#define MARKER_MAGIC "OATDONE1"
+#define MARKER_LEN 16
+static int read_marker(const char *path, uint32_t *count) {
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) return -1;
+  uint8_t b[MARKER_LEN];
+  int64_t n = platform_read_at(fd, b, sizeof b, 0);
+  platform_close(fd);
+  if (n != MARKER_LEN || memcmp(b, MARKER_MAGIC, 8) != 0 || crc(b, 12) != get_u32(b + 12))
+    return -1;
+  *count = get_u32(b + 8);
+  return 0;
+}
+
+typedef struct {
+  uint32_t key, count;
+} marker;
+
 static load_result load_file(const char *path, uint64_t id, spool_record_fn fn, void *ctx,
-                             spool_load_stats *stats) {
+                             spool_load_stats *stats, const marker *markers, size_t n_markers) {
   int fd = platform_open(path, PLATFORM_READ);
   if (fd < 0) {
     if (errno == ELOOP || errno == PLATFORM_ENOTFILE || errno == EISDIR) {
@@ -488,6 +562,16 @@ static load_result load_file(const char *path, uint64_t id, spool_record_fn fn, 
     return LOAD_FOREIGN;
   }
   int64_t age = file_age_ms(b + MAGIC_LEN, header_sound, info.mtime_ns / 1000000);
+  /* Each destination's progress through the file, before its records (spool.h). After damage
+   * a record's position is not known: the markers are not passed, so every destination gets the
+   * file's spans again (doubled, never lost). */
+  bool exact = !sc.damaged && (format != 3 || header_sound);
+  for (size_t k = 0; exact && k < n_markers; k++) {
+    uint8_t *data = malloc(8);
+    if (!data) continue;
+    put_u32(data, markers[k].key), put_u32(data + 4, markers[k].count);
+    fn(ctx, id, age, SPOOL_DONE, data, 8);
+  }
   size_t spans = 0;
   for (size_t i = 0; i < sc.n; i++) {
     uint8_t *data = malloc(sc.items[i].len ? sc.items[i].len : 1);
@@ -533,20 +617,46 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *st
     platform_dir_close(d);
   }
   sp->foreign_seen = NULL;
-  size_t count = 0;
+  size_t count = 0, n_markers = 0, next_marker = 0;
   char **names = list_files(sp->dir, &count);
+  char **marker_names = list_names(sp->dir, &n_markers, is_marker_file);
   for (size_t i = 0; i < count; i++) {
     uint64_t id = strtoull(names[i], NULL, 16);
+    /* both lists are sorted by id: the markers of this file, and orphans before it */
+    marker found[SPOOL_MAX_KEYS];
+    size_t n_found = 0;
+    for (; next_marker < n_markers; next_marker++) {
+      int cmp = strncmp(marker_names[next_marker], names[i], 16);
+      if (cmp > 0) break;
+      char *mp = files_join(sp->dir, marker_names[next_marker]);
+      uint32_t done = 0;
+      if (cmp < 0) { /* its file is gone */
+        if (mp) platform_remove(mp);
+      } else if (mp && read_marker(mp, &done) == 0 && n_found < SPOOL_MAX_KEYS) {
+        uint32_t key = (uint32_t)strtoul(marker_names[next_marker] + 17, NULL, 16);
+        found[n_found++] = (marker){key, done};
+        pthread_mutex_lock(&sp->lock);
+        know_key_locked(sp, key);
+        pthread_mutex_unlock(&sp->lock);
+      }
+      free(mp);
+    }
     pthread_mutex_lock(&sp->lock);
     if (id >= sp->next_id) sp->next_id = id + 1;
     pthread_mutex_unlock(&sp->lock);
     if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) continue; /* left for the next start */
     char *path = files_join(sp->dir, names[i]);
-    load_result r = path ? load_file(path, id, fn, ctx, stats) : LOAD_FOREIGN;
-    if (r == LOAD_EMPTY) platform_remove(path); /* ours, and nothing sound in it */
+    load_result r = path ? load_file(path, id, fn, ctx, stats, found, n_found) : LOAD_FOREIGN;
+    if (r == LOAD_EMPTY) spool_remove(sp, id); /* ours, and nothing sound in it */
     free(path);
   }
+  for (; next_marker < n_markers; next_marker++) { /* orphans after the last file */
+    char *mp = files_join(sp->dir, marker_names[next_marker]);
+    if (mp) platform_remove(mp);
+    free(mp);
+  }
   free_names(names, count);
+  free_names(marker_names, n_markers);
   return stats->spans;
 }
 
@@ -613,4 +723,138 @@ void spool_remove(spool *sp, uint64_t file_id) {
   char *path = files_join(sp->dir, name);
   if (path) platform_remove(path);
   free(path);
+  /* then its markers (a crash between leaves orphans, removed at load) */
+  pthread_mutex_lock(&sp->lock);
+  uint32_t keys[SPOOL_MAX_KEYS];
+  size_t n = sp->n_keys;
+  memcpy(keys, sp->keys, n * sizeof *keys);
+  pthread_mutex_unlock(&sp->lock);
+  for (size_t i = 0; i < n; i++) {
+    char done[40];
+    marker_name(file_id, keys[i], done);
+    char *mp = files_join(sp->dir, done);
+    if (mp) platform_remove(mp);
+    free(mp);
+  }
+}
+
+int spool_mark_done(spool *sp, uint64_t file_id, uint32_t key, uint32_t count) {
+  uint8_t b[MARKER_LEN];
+  memcpy(b, MARKER_MAGIC, 8);
+  put_u32(b + 8, count);
+  put_u32(b + 12, crc(b, 12));
+  char done[40];
+  marker_name(file_id, key, done);
+  pthread_mutex_lock(&sp->lock);
+  know_key_locked(sp, key);
+  bool sync = sp->sync;
+  pthread_mutex_unlock(&sp->lock);
+  char *path = files_join(sp->dir, done), *tmp = NULL;
+  int fd = path ? platform_create_temp(path, &tmp) : -1;
+  bool ok =
+      fd >= 0 && files_write_all(fd, b, sizeof b) == 0 && (!sync || platform_sync_file(fd) == 0);
+  if (fd >= 0 && platform_close(fd) != 0) ok = false;
+  ok = ok && platform_replace(tmp, path) == 0;
+  if (!ok && tmp) platform_remove(tmp);
+  else if (ok && sync) fsync_dir(sp->dir);
+  free(path);
+  free(tmp);
+  return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The census (spool_census_json): counts only, nothing opened for writing, nothing locked     */
+
+/* The spans one file holds, as the loader would find them: format 3's header count when the
+ * header checks (cheap: the header alone is read), else the sound span records. */
+static size_t census_file_spans(const char *path, size_t *bytes) {
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) return 0;
+  platform_info info;
+  size_t size = 0, spans = 0;
+  if (platform_file_info(fd, &info) != 0 || info.kind != PLATFORM_FILE) {
+    platform_close(fd);
+    return 0;
+  }
+  *bytes += (size_t)info.size;
+  uint8_t head[MAGIC_LEN + HEADER_LEN];
+  int64_t n = platform_read_at(fd, head, sizeof head, 0);
+  if (n == (int64_t)sizeof head && format_of(head, sizeof head) == 3 &&
+      crc(head + MAGIC_LEN, HEADER_LEN - 4) == get_u32(head + MAGIC_LEN + HEADER_LEN - 4)) {
+    platform_close(fd);
+    return get_u32(head + MAGIC_LEN + 32);
+  }
+  uint8_t *b =
+      n >= (int64_t)MAGIC_LEN && format_of(head, (size_t)n) ? read_file(fd, &info, &size) : NULL;
+  platform_close(fd);
+  if (!b) return 0; /* another version's, or unreadable: bytes only */
+  scan sc = {0};
+  int format = format_of(b, size);
+  if (format == 3)
+    scan_v3(b, size, size < MAGIC_LEN + HEADER_LEN ? size : MAGIC_LEN + HEADER_LEN, &sc);
+  else if (format == 2) scan_v2(b, size, MAGIC_LEN, &sc);
+  else scan_v1(b, size, MAGIC_LEN, &sc);
+  for (size_t i = 0; !sc.foreign && i < sc.n; i++) spans += sc.items[i].kind == SPOOL_SPAN;
+  free(sc.items);
+  free(b);
+  return sc.foreign ? 0 : spans;
+}
+
+static json_t *census_dir(const char *dir, const char *name, const char *const *names,
+                          const uint32_t *keys, size_t n) {
+  char *end;
+  long pid = strtol(name, &end, 10);
+  bool has_pid = end != name && *end == '-' && pid > 0;
+  size_t files = 0, spans = 0, bytes = 0, pending[SPOOL_MAX_KEYS] = {0};
+  platform_dir *d = platform_dir_open(dir);
+  const char *f;
+  while (d && (f = platform_dir_next(d))) {
+    if (!is_spool_file(f)) continue;
+    char *path = files_join(dir, f);
+    if (!path) continue;
+    size_t s = census_file_spans(path, &bytes);
+    files++, spans += s;
+    uint64_t id = strtoull(f, NULL, 16);
+    for (size_t k = 0; k < n && k < SPOOL_MAX_KEYS; k++) {
+      char mname[40];
+      marker_name(id, keys[k], mname);
+      char *mpath = files_join(dir, mname);
+      uint32_t done = 0;
+      if (!mpath || read_marker(mpath, &done) != 0) done = 0;
+      free(mpath);
+      pending[k] += s > done ? s - done : 0;
+    }
+    free(path);
+  }
+  if (d) platform_dir_close(d);
+  bool live = has_pid && platform_process_alive(pid);
+  if (!files && !live) return NULL;
+  json_t *p = json_object();
+  for (size_t k = 0; p && k < n && k < SPOOL_MAX_KEYS; k++)
+    json_object_set_new(p, names[k], json_integer((json_int_t)pending[k]));
+  return json_pack("{s:s, s:o, s:b, s:I, s:I, s:I, s:o}", "dir", dir, "pid",
+                   has_pid ? json_integer(pid) : json_null(), "live", live, "files",
+                   (json_int_t)files, "spans", (json_int_t)spans, "bytes", (json_int_t)bytes,
+                   "pending", p ? p : json_object());
+}
+
+char *spool_census_json(const char *root, const char *const *names, const uint32_t *keys,
+                        size_t n) {
+  json_t *list = json_array();
+  platform_dir *d = root ? platform_dir_open(root) : NULL;
+  const char *name;
+  while (list && d && (name = platform_dir_next(d))) {
+    if (name[0] == '.') continue;
+    char *dir = files_join(root, name);
+    platform_info info;
+    if (dir && platform_path_info(dir, &info) == 0 && info.kind == PLATFORM_DIRECTORY) {
+      json_t *one = census_dir(dir, name, names, keys, n);
+      if (one) json_array_append_new(list, one);
+    }
+    free(dir);
+  }
+  if (d) platform_dir_close(d);
+  char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
+  json_decref(list);
+  return text;
 }

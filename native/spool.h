@@ -26,6 +26,11 @@
  * "OATSPOOL2\n" ([u32 length][u32 crc32 of kind and bytes][u8 kind][bytes], re-synchronised
  * after damage by looking for a record that checks) and "OATSPOOL1\n" (no kind: spans).
  *
+ * With several destinations, each one's progress through a file is a marker beside it
+ *   <root>/<pid>-<random>/<16 hex id>.<8 hex key>.done   (spool_mark_done)
+ * The file format itself is unchanged (still 3): an older version ignores the markers and
+ * sends the file's spans to its one backend.
+ *
  * A file holds the marks of its spans, so a process that dies after the file is durable but
  * before the session state recorded them leaves enough for the next process to record them
  * (roll forward) rather than emit those spans again.
@@ -46,7 +51,12 @@
 
 typedef struct spool spool;
 
-enum { SPOOL_SPAN = 1, SPOOL_MARKS = 2, SPOOL_OPTIONAL = 0x80 };
+/* SPOOL_DONE is never written in a file: spool_load passes a file's destination markers as
+ * records of this kind (8 bytes: [u32 key][u32 count]) before the file's other records. */
+enum { SPOOL_SPAN = 1, SPOOL_MARKS = 2, SPOOL_DONE = 3, SPOOL_OPTIONAL = 0x80 };
+
+/* Destination keys a spool keeps markers for, at most. */
+#define SPOOL_MAX_KEYS 16
 
 /* This process's spool under root (created 0700). sync: fsync each file and the directory
  * before a write counts as done (survives an OS crash or power loss; without it only a
@@ -97,8 +107,28 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_
 /* Deletes a file whose records have all left the queue. Thread-safe. */
 void spool_remove(spool *sp, uint64_t file_id);
 
+/* Several destinations (queue.h): destination `key` (a hash of its name) has finished with the
+ * first `count` span records of file_id (accepted or finally refused them). Written as its own
+ * small file beside the spool file, "<16 hex id>.<8 hex key>.done" (temp file, rename, fsync
+ * when the spool syncs), so that after a crash a restart neither sends those spans to that
+ * destination again nor loses them for the others. spool_load passes a file's markers as
+ * SPOOL_DONE records before its spans (none when the file is damaged: a record's position is then
+ * unknown, so every destination gets its spans again); spool_remove deletes them with the file;
+ * markers whose file is gone are removed at load; adoption moves them with their file. Returns
+ * 0, or -1 (errno). Thread-safe. */
+int spool_mark_done(spool *sp, uint64_t file_id, uint32_t key, uint32_t count);
+
 /* After a failed write: when this process's directory (or the root) is gone, creates it
  * again and takes a new lock in it. Returns true when it did (logged). */
 bool spool_repair(spool *sp);
+
+/* What the spool under root holds, read without opening, locking or adopting anything (the
+ * status command's census), as JSON text (malloc'd; NULL when out of memory):
+ * [{"dir", "pid" (null when the name holds none), "live" (that process runs), "files", "spans",
+ *   "bytes", "pending": {name: spans that destination has still to send}}] for every process
+ * directory holding spool files, or whose process runs. A file of another version counts in
+ * "bytes" only; a damaged one counts the spans its header declares (or the sound records). The
+ * destinations are given as names with their marker keys (spool_mark_done). */
+char *spool_census_json(const char *root, const char *const *names, const uint32_t *keys, size_t n);
 
 #endif

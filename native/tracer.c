@@ -2,6 +2,7 @@
 #include "tracer.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "outcome.h"
 #include "platform.h"
 #include "queue.h"
+#include "spool.h"
 #include "retry.h"
 #include "spans.h"
 #include "state.h"
@@ -35,8 +37,22 @@ struct tracer {
   state *st;
   live_store *live; /* the plugin's live signals, until their spans are built */
   queue *q;
-  spool *sp; /* owned by q; kept to change its fsync setting */
-  exporter *exp;
+  spool *sp;     /* owned by q; kept to change its fsync setting */
+  exporter *exp; /* the first destination's ("default": the single-backend settings) */
+  /* Every destination: [0] is the first (exp), the rest harnesses.opencode.destinations, each
+   * with its own exporter on its own slot of the queue. dest_lock guards the list (the writer
+   * thread wakes them, tracer_flush waits on them); exporters of removed destinations are
+   * stopped and kept in retired until tracer_free (a flush may still hold one). */
+  pthread_mutex_t dest_lock;
+  struct tracer_dest {
+    char name[48];
+    exporter *e;
+    bool active; /* has a slot in the queue (the first one may be unconfigured) */
+  } dests[CONFIG_MAX_DESTINATIONS];
+  size_t n_dests;
+  exporter *retired[4 * CONFIG_MAX_DESTINATIONS];
+  size_t n_retired;
+  bool dest_limit_logged;
   uint64_t payloads, rejected, spans_queued, encode_failures, spans_loaded;
   uint64_t items_skipped;      /* malformed items left out of payloads (each logged) */
   uint64_t numbers_unreadable; /* numbers beyond a double read as null (logged per payload) */
@@ -127,16 +143,23 @@ static bool resource_has(const config *c, const char *key) {
   return false;
 }
 
-static exporter_target *target_from_config(const tracer *tr, const config *c, const char *version) {
+/* The target of destination k (0: the first, the single-backend settings; k > 0:
+ * c->destinations[k - 1]). */
+static exporter_target *target_of(const tracer *tr, const config *c, const char *version,
+                                  size_t k) {
+  const config_destination *d = k ? &c->destinations[k - 1] : NULL;
+  config_target kind = d ? d->target : c->target;
   exporter_target t = {
-      .send = c->enabled && !c->dry_run && c->target != CONFIG_TARGET_NONE,
+      .send = c->enabled && !c->dry_run && kind != CONFIG_TARGET_NONE,
       .discard = c->enabled && c->dry_run,
-      .url = c->endpoint,
-      .headers = c->headers,
-      .header_secret = c->header_secret,
-      .n_headers = c->n_headers,
+      .url = d ? d->endpoint : c->endpoint,
+      .headers = d ? d->headers : c->headers,
+      .header_secret = d ? d->header_secret : c->header_secret,
+      .n_headers = d ? d->n_headers : c->n_headers,
       .service_name = c->service_name,
-      .project_name = c->project_name,
+      .project_name = d ? d->project_name : c->project_name,
+      .dest_name = d ? d->name : NULL,
+      .kind = d ? config_target_name(kind) : NULL,
       .version = (char *)version,
       .gzip = c->gzip,
       .timeout_ms = c->export_timeout_ms,
@@ -156,6 +179,118 @@ static exporter_target *target_from_config(const tracer *tr, const config *c, co
   exporter_target *copy = exporter_target_copy(&t);
   span_attrs_clear(&t.resource);
   return copy;
+}
+
+static exporter_target *target_from_config(const tracer *tr, const config *c, const char *version) {
+  return target_of(tr, c, version, 0);
+}
+
+/* A destination's key in the queue and the spool's markers: 0 for the first, else a hash of
+ * its name (never 0). */
+static uint32_t dest_key(const char *name) {
+  if (!strcmp(name, CONFIG_FIRST_DESTINATION)) return 0;
+  uint32_t h = 2166136261u;
+  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  return h ? h : 1;
+}
+
+/* Every destination's exporter: notify (starts them) or wake (only the running ones). */
+static void notify_all(tracer *t, bool start) {
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 0; i < t->n_dests; i++)
+    if (start) exporter_notify(t->dests[i].e);
+    else exporter_wake(t->dests[i].e);
+  pthread_mutex_unlock(&t->dest_lock);
+}
+
+/* The destinations of c in effect: the first (when configured, or when it is the only one:
+ * spans then wait in the spool for a backend, as before), then the further ones; each
+ * destination keeps its slot (and its progress) across reloads, a new one gets a slot and the
+ * spans still queued, a removed one is stopped and no longer holds spans back. JS thread. */
+/* c's destinations in effect, in order, with their marker keys: the first (when configured,
+ * or when it is the only one), then the further ones. Returns how many. */
+static size_t destinations_of(const config *c, const char *names[CONFIG_MAX_DESTINATIONS],
+                              uint32_t keys[CONFIG_MAX_DESTINATIONS], bool *first_active) {
+  size_t n = 0;
+  *first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
+  if (*first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
+  for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
+    names[n] = c->destinations[k].name, keys[n++] = dest_key(c->destinations[k].name);
+  return n;
+}
+
+char *tracer_spool_census_json(const config *c) {
+  const char *names[CONFIG_MAX_DESTINATIONS];
+  uint32_t keys[CONFIG_MAX_DESTINATIONS];
+  bool first_active;
+  size_t n = destinations_of(c, names, keys, &first_active);
+  return spool_census_json(c->spool_dir, names, keys, n);
+}
+
+static void apply_destinations(tracer *t, const config *c) {
+  const char *names[CONFIG_MAX_DESTINATIONS];
+  uint32_t keys[CONFIG_MAX_DESTINATIONS];
+  bool first_active;
+  size_t n = destinations_of(c, names, keys, &first_active);
+  /* stop the exporters of destinations that go, or whose slot is taken away */
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 1; i < t->n_dests;) {
+    bool kept = false;
+    for (size_t k = first_active ? 1 : 0; k < n && !kept; k++)
+      kept = !strcmp(names[k], t->dests[i].name);
+    if (kept) {
+      i++;
+      continue;
+    }
+    exporter *e = t->dests[i].e;
+    t->dests[i] = t->dests[--t->n_dests];
+    pthread_mutex_unlock(&t->dest_lock);
+    exporter_stop(e, 0);
+    pthread_mutex_lock(&t->dest_lock);
+    if (t->n_retired < sizeof t->retired / sizeof *t->retired) t->retired[t->n_retired++] = e;
+    else exporter_free(e); /* (never reached in practice: four times the limit of reloads) */
+  }
+  bool first_was = t->dests[0].active;
+  pthread_mutex_unlock(&t->dest_lock);
+  if (first_was && !first_active) exporter_stop(t->exp, 0);
+  int slots[CONFIG_MAX_DESTINATIONS];
+  queue_set_destinations(t->q, keys, n, slots);
+  exporter_set_slot(t->exp, first_active ? slots[0] : -1);
+  bool added = false;
+  pthread_mutex_lock(&t->dest_lock);
+  t->dests[0].active = first_active;
+  for (size_t k = first_active ? 1 : 0; k < n; k++) {
+    bool known = false;
+    for (size_t i = 1; i < t->n_dests && !known; i++) known = !strcmp(t->dests[i].name, names[k]);
+    if (known) continue;
+    exporter *e = exporter_new_for(t->q, slots[k]);
+    if (!e) {
+      log_error("out of memory: destination %s is left out", names[k]);
+      continue;
+    }
+    struct tracer_dest *d = &t->dests[t->n_dests++];
+    snprintf(d->name, sizeof d->name, "%s", names[k]);
+    d->e = e, d->active = true;
+    added = true;
+  }
+  pthread_mutex_unlock(&t->dest_lock);
+  /* a destination added by a reload has the queued spans to send now, not at the next turn */
+  if (added && queue_get_stats(t->q).records > 0) notify_all(t, true);
+}
+
+/* The targets of every destination (a config change, a new OpenCode version). JS thread. */
+static void apply_targets(tracer *t, const config *c) {
+  exporter_target *target = target_from_config(t, c, t->version);
+  if (target) exporter_set_target(t->exp, target);
+  else log_error("out of memory while applying the config");
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 1; i < t->n_dests; i++)
+    for (size_t k = 0; k < c->n_destinations; k++) {
+      if (strcmp(c->destinations[k].name, t->dests[i].name)) continue;
+      exporter_target *dt = target_of(t, c, t->version, k + 1);
+      if (dt) exporter_set_target(t->dests[i].e, dt);
+    }
+  pthread_mutex_unlock(&t->dest_lock);
 }
 
 static bool same_text(const char *a, const char *b) { return a && b && !strcmp(a, b); }
@@ -197,17 +332,25 @@ static void install_config(tracer *t, config *c) {
     if (!(user_same && same_text(t->cfg->why_not_sending, c->why_not_sending)))
       log_warn("%s", c->why_not_sending);
   } else {
-    char *shown = text_url_for_display(c->endpoint);
-    log_info("sending to %s (%s), project %s", shown ? shown : "?", config_target_name(c->target),
-             c->project_name);
-    free(shown);
+    if (c->target != CONFIG_TARGET_NONE) {
+      char *shown = text_url_for_display(c->endpoint);
+      log_info("sending to %s (%s), project %s", shown ? shown : "?", config_target_name(c->target),
+               c->project_name);
+      free(shown);
+    }
+    for (size_t k = 0; k < c->n_destinations; k++) {
+      const config_destination *d = &c->destinations[k];
+      char *shown = text_url_for_display(d->endpoint);
+      log_info("sending to destination %s too: %s (%s), project %s", d->name, shown ? shown : "?",
+               config_target_name(d->target), d->project_name);
+      free(shown);
+    }
   }
   queue_set_max_bytes(t->q, c->spool_max_bytes);
   queue_set_max_age(t->q, c->spool_max_age_s);
   if (t->sp) spool_set_sync(t->sp, c->spool_fsync);
-  exporter_target *target = target_from_config(t, c, t->version);
-  if (target) exporter_set_target(t->exp, target);
-  else log_error("out of memory while applying the config");
+  apply_destinations(t, c);
+  apply_targets(t, c);
   config_free(t->cfg);
   t->cfg = c;
   t->env_fingerprint = env_fingerprint(t->envp);
@@ -255,7 +398,7 @@ static void on_settled(void *ctx, const uint8_t *marks, size_t len, bool durable
 /* The writer made spans durable: the exporter may send them now. Writer thread. */
 static void on_written(void *ctx) {
   tracer *t = ctx;
-  exporter_wake(t->exp);
+  notify_all(t, false);
 }
 
 /* Marks stored in the spool by a process that may have died before recording them: record
@@ -275,7 +418,7 @@ static void on_spool_loaded(void *ctx, const spool_load_stats *stats) {
   __atomic_store_n(&t->spans_loaded, (uint64_t)stats->spans, __ATOMIC_RELAXED);
   if (stats->spans) {
     log_info("%zu unsent spans from an earlier run are queued again", stats->spans);
-    exporter_notify(t->exp);
+    notify_all(t, true);
   }
 }
 
@@ -298,6 +441,9 @@ tracer *tracer_open(const char *const *envp, const char *version) {
   platform_hostname(t->host, sizeof t->host);
   t->q = queue_new(SIZE_MAX); /* bounded by the config's spool.max_mb once it is read */
   t->exp = t->q ? exporter_new(t->q) : NULL;
+  pthread_mutex_init(&t->dest_lock, NULL);
+  snprintf(t->dests[0].name, sizeof t->dests[0].name, "%s", CONFIG_FIRST_DESTINATION);
+  t->dests[0].e = t->exp, t->dests[0].active = true, t->n_dests = 1;
   t->live = live_new();
   if (!t->version || !t->q || !t->exp || !t->live) {
     tracer_free(t);
@@ -444,7 +590,7 @@ static void queue_batch(tracer *t) {
   for (size_t i = 0; i < t->batch_len; i++) free(t->batch_keys[i]);
   t->spans_queued += t->batch_len;
   t->batch_len = 0;
-  exporter_notify(t->exp);
+  notify_all(t, true);
 }
 
 int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *result) {
@@ -489,8 +635,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   if (result->opencode_version[0] && strcmp(result->opencode_version, t->opencode_version) != 0) {
     /* the resource says which OpenCode the spans come from (service.version) */
     snprintf(t->opencode_version, sizeof t->opencode_version, "%s", result->opencode_version);
-    exporter_target *target = target_from_config(t, t->cfg, t->version);
-    if (target) exporter_set_target(t->exp, target);
+    apply_targets(t, t->cfg);
   }
   if (t->batch_refused) {
     log_warn("a payload implied more than %zu new spans (limits.max_spans_per_payload); the "
@@ -515,8 +660,20 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
    * thread), then the rest of the bound goes to the export */
   int64_t start = wallclock_steady_ms();
   queue_wait_loaded(t->q, timeout_ms);
-  long spent = (long)(wallclock_steady_ms() - start);
-  exporter_flush(t->exp, timeout_ms > spent ? timeout_ms - spent : 0, out);
+  /* every destination within the one bound (they send side by side; this only waits); the
+   * counts are the first destination in use's */
+  exporter *es[CONFIG_MAX_DESTINATIONS];
+  size_t n = 0, main_at = 0;
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 0; i < t->n_dests; i++)
+    if (t->dests[i].active) es[n++] = t->dests[i].e;
+  if (n == 0) es[n++] = t->exp;
+  pthread_mutex_unlock(&t->dest_lock);
+  for (size_t i = 0; i < n; i++) {
+    long spent = (long)(wallclock_steady_ms() - start);
+    exporter_counts c;
+    exporter_flush(es[i], timeout_ms > spent ? timeout_ms - spent : 0, i == main_at ? out : &c);
+  }
 }
 
 bool tracer_enabled(tracer *t) {
@@ -534,7 +691,20 @@ long tracer_exit_bound_ms(tracer *t) {
 void tracer_shutdown(tracer *t, long timeout_ms) {
   if (timeout_ms < 0) timeout_ms = t->cfg->shutdown_ms;
   int64_t start = platform_monotonic_ms();
-  exporter_stop(t->exp, timeout_ms);
+  exporter *es[CONFIG_MAX_DESTINATIONS];
+  char names[CONFIG_MAX_DESTINATIONS][48];
+  size_t n_es = 0;
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 0; i < t->n_dests; i++)
+    memcpy(names[n_es], t->dests[i].name, sizeof names[n_es]), es[n_es++] = t->dests[i].e;
+  pthread_mutex_unlock(&t->dest_lock);
+  /* all of them flush side by side within the bound, then stop */
+  for (size_t i = 0; i < n_es; i++) {
+    long spent = (long)(platform_monotonic_ms() - start);
+    exporter_counts ignored;
+    if (timeout_ms > spent) exporter_flush(es[i], timeout_ms - spent, &ignored);
+  }
+  for (size_t i = 0; i < n_es; i++) exporter_stop(es[i], 0);
   long spent = (long)(platform_monotonic_ms() - start);
   /* the writer keeps up as spans arrive; whatever is left gets the rest, and at least 50 ms */
   queue_sync(t->q, timeout_ms - spent > 50 ? timeout_ms - spent : 50);
@@ -550,88 +720,136 @@ void tracer_shutdown(tracer *t, long timeout_ms) {
              n.last_error[0] ? n.last_error : "no answer yet");
     t->left_logged = n.pending;
   }
+  for (size_t i = 1; i < n_es; i++) {
+    exporter_counts d = exporter_get_counts(es[i]);
+    if (d.pending > 0)
+      log_warn("exit: %llu spans not yet accepted by destination %s stay in the spool for the "
+               "next start (%s)",
+               (unsigned long long)d.pending, names[i],
+               d.last_error[0] ? d.last_error : "no answer yet");
+  }
 }
 
+/* One destination's part of status: where (for display), what its last answer was, what it
+ * still has to send, whether it is paused (a refused key or a moved endpoint waits for a new
+ * config). Never a credential. */
+static json_t *destination_json(const char *name, config_target target, const char *url,
+                                const char *project, bool from_project, const exporter_counts *n) {
+  char *shown = url ? text_url_for_display(url) : NULL;
+  bool paused = n->key_refused || n->moved;
+  json_t *o = json_pack(
+      "{s:s, s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:b, s:b, s:b}", "name",
+      name, "target", config_target_name(target), "endpoint", shown, "project", project, "from",
+      from_project ? "project" : "user", "pending", (json_int_t)n->pending, "exported",
+      (json_int_t)n->exported, "dropped", (json_int_t)n->dropped, "requests",
+      (json_int_t)n->requests, "failed_requests", (json_int_t)n->failed_requests, "status",
+      (json_int_t)n->last_status, "error", n->last_error[0] ? n->last_error : NULL, "at_ms",
+      (json_int_t)n->last_export_ms, "key_refused", n->key_refused, "moved", n->moved, "paused",
+      paused);
+  if (o && n->last_status >= 0) {
+    const retry_class *class = retry_class_of_status(n->last_status);
+    json_object_set_new(o, "class", json_string(class->name));
+    json_object_set_new(o, "kept", json_boolean(class->keeps));
+  }
+  free(shown);
+  return o;
+}
+
+/* Every destination in use: the first (when configured), then the further ones. */
+static json_t *destinations_json(tracer *t, const config *c) {
+  json_t *list = json_array();
+  pthread_mutex_lock(&t->dest_lock);
+  for (size_t i = 0; list && i < t->n_dests; i++) {
+    if (!t->dests[i].active) continue;
+    exporter_counts n = exporter_get_counts(t->dests[i].e);
+    if (i == 0) {
+      json_array_append_new(list, destination_json(CONFIG_FIRST_DESTINATION, c->target, c->endpoint,
+                                                   c->project_name, false, &n));
+      continue;
+    }
+    for (size_t k = 0; k < c->n_destinations; k++) {
+      const config_destination *d = &c->destinations[k];
+      if (strcmp(d->name, t->dests[i].name)) continue;
+      json_array_append_new(list, destination_json(d->name, d->target, d->endpoint, d->project_name,
+                                                   d->from_project, &n));
+    }
+  }
+  pthread_mutex_unlock(&t->dest_lock);
+  return list;
+}
+
+/* Sets key of the object at path (NULL: o itself) to v (the reference is taken). */
+static void put(json_t *o, const char *path, const char *key, json_t *v) {
+  json_t *at = path ? json_object_get(o, path) : o;
+  if (json_is_object(at)) json_object_set_new(at, key, v);
+  else json_decref(v);
+}
+
+/* One status model: the settings as config_describe_json tells them (state, reason, backend,
+ * config, spool, project, sources, redaction, destinations...), and over them what this
+ * process did with them. */
 char *tracer_status_json(tracer *t) {
   tracer_refresh(t);
   const config *c = t->cfg;
   exporter_counts n = exporter_get_counts(t->exp);
   queue_stats qs = queue_get_stats(t->q);
-  char *endpoint = text_url_for_display(c->endpoint);
-  const char *sending = !c->enabled                       ? "disabled"
-                        : c->dry_run                      ? "dry-run"
-                        : c->target == CONFIG_TARGET_NONE ? "no-backend"
-                                                          : "sending";
-  json_t *status = json_pack(
-      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:{s:b, s:b, s:b}, s:b}, "
-      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-      "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
-      "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
-      "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
-      c->project_name, "config", "path", c->config_path, "warning", c->warning, "broken",
-      c->file_broken, "log_file", c->log_file, "logging", "prompts", c->log_prompts, "tool_details",
-      c->log_tool_details, "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL,
-      "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
-      "items_skipped", (json_int_t)t->items_skipped, "spans_queued", (json_int_t)t->spans_queued,
-      "spans_exported", (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped,
-      "spans_pending", (json_int_t)n.pending, "spans_restored",
-      (json_int_t)__atomic_load_n(&t->spans_loaded, __ATOMIC_RELAXED), "spans_memory_only",
-      (json_int_t)qs.not_durable, "spans_dropped_full", (json_int_t)qs.dropped_full,
-      "spans_dropped_old", (json_int_t)qs.dropped_old, "requests", (json_int_t)n.requests,
-      "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
-      "last_export", "status", (json_int_t)n.last_status, "error",
-      n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms, "key_refused",
-      n.key_refused, "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL, "spool",
-      "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
-      t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
-      (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
-      (json_int_t)c->shutdown_ms);
-  json_object_set_new(status, "redaction",
-                      json_pack("{s:b, s:I, s:I, s:I}", "secrets", c->redact_secrets, "patterns",
-                                (json_int_t)c->redact_patterns, "values",
-                                (json_int_t)c->redact_values, "allow",
-                                (json_int_t)c->redact_allow));
+  char *described = config_describe_json(c);
+  json_t *status = described ? json_loads(described, 0, NULL) : NULL;
+  free(described);
+  if (!status) return NULL;
+  put(status, NULL, "version", json_string(t->version));
+  put(status, "config", "user_id_set", json_boolean(c->user_id != NULL));
+  put(status, NULL, "unknown_keys", c->unknown_keys ? json_string(c->unknown_keys) : json_null());
+  put(status, "config", "logging",
+      json_pack("{s:b, s:b, s:b}", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
+                "tool_content", c->log_tool_content));
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
-  json_object_set_new(json_object_get(status, "config"), "recover_hours",
-                      json_integer(c->recover_hours));
+  put(status, "config", "recover_hours", json_integer(c->recover_hours));
+  put(status, NULL, "counters",
+      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                "s:I, s:I, s:I, s:I}",
+                "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
+                "items_skipped", (json_int_t)t->items_skipped, "spans_queued",
+                (json_int_t)t->spans_queued, "spans_exported", (json_int_t)n.exported,
+                "spans_dropped", (json_int_t)n.dropped, "spans_pending", (json_int_t)n.pending,
+                "spans_restored", (json_int_t)__atomic_load_n(&t->spans_loaded, __ATOMIC_RELAXED),
+                "spans_memory_only", (json_int_t)qs.not_durable, "spans_dropped_full",
+                (json_int_t)qs.dropped_full, "spans_dropped_old", (json_int_t)qs.dropped_old,
+                "requests", (json_int_t)n.requests, "failed_requests",
+                (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries, "spans_discarded",
+                (json_int_t)n.discarded, "numbers_unreadable", (json_int_t)t->numbers_unreadable,
+                "spans_deduplicated", (json_int_t)qs.deduplicated, "live_sessions",
+                (json_int_t)live_sessions(t->live),
+                /* what the live-signal store holds (live.h): signals waiting for their spans */
+                "live_bytes", (json_int_t)live_bytes(t->live), "spans_damaged",
+                (json_int_t)qs.loaded.damaged_spans));
   /* what the last answer means, in the words of the one table (retry.h), and the table */
-  json_t *counters = json_object_get(status, "counters");
-  json_object_set_new(counters, "spans_discarded", json_integer((json_int_t)n.discarded));
-  json_object_set_new(counters, "numbers_unreadable",
-                      json_integer((json_int_t)t->numbers_unreadable));
-  json_object_set_new(counters, "spans_deduplicated", json_integer((json_int_t)qs.deduplicated));
-  /* what the live-signal store holds (live.h): signals waiting for their spans */
-  json_object_set_new(counters, "live_sessions", json_integer((json_int_t)live_sessions(t->live)));
-  json_object_set_new(counters, "live_bytes", json_integer((json_int_t)live_bytes(t->live)));
-  json_object_set_new(counters, "spans_damaged", json_integer((json_int_t)qs.loaded.damaged_spans));
-  json_object_set_new(json_object_get(status, "spool"), "loading", json_boolean(qs.loading));
-  json_object_set_new(json_object_get(status, "spool"), "foreign_files",
-                      json_integer((json_int_t)qs.loaded.foreign_files));
-  json_t *last = json_object_get(status, "last_export");
-  if (n.last_status >= 0) {
+  json_t *last =
+      json_pack("{s:I, s:s?, s:I, s:b, s:b}", "status", (json_int_t)n.last_status, "error",
+                n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
+                "key_refused", n.key_refused, "moved", n.moved);
+  if (last && n.last_status >= 0) {
     const retry_class *class = retry_class_of_status(n.last_status);
     json_object_set_new(last, "class", json_string(class->name));
     json_object_set_new(last, "kept", json_boolean(class->keeps));
   }
-  json_object_set_new(last, "moved", json_boolean(n.moved));
+  put(status, NULL, "last_export", last);
+  put(status, NULL, "last_rejection",
+      t->last_rejection[0] ? json_string(t->last_rejection) : json_null());
+  put(status, "spool", "pending_bytes", json_integer((json_int_t)qs.bytes));
+  put(status, "spool", "writable", json_boolean(t->sp != NULL && !qs.spool_failing));
+  put(status, "spool", "fsync", json_boolean(c->spool_fsync));
+  put(status, "spool", "max_age_days", json_integer((json_int_t)(c->spool_max_age_s / 86400)));
+  put(status, "spool", "loading", json_boolean(qs.loading));
+  put(status, "spool", "foreign_files", json_integer((json_int_t)qs.loaded.foreign_files));
   char *classes = retry_classes_json();
   json_t *table = classes ? json_loads(classes, 0, NULL) : NULL;
   free(classes);
-  if (table) json_object_set_new(status, "export_outcomes", table);
-  /* the project's file, and where each setting came from (config_describe_json's) */
-  char *described = config_describe_json(c);
-  json_t *d = described ? json_loads(described, 0, NULL) : NULL;
-  free(described);
-  if (d) {
-    json_object_set(status, "project", json_object_get(d, "project"));
-    json_object_set(status, "sources", json_object_get(d, "sources"));
-    json_object_set(json_object_get(status, "config"), "unknown_keys",
-                    json_object_get(json_object_get(d, "config"), "unknown_keys"));
-  }
-  json_decref(d);
-  char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+  if (table) put(status, NULL, "export_outcomes", table);
+  /* each destination as this process sends to it (over config_describe_json's list) */
+  put(status, NULL, "destinations", destinations_json(t, c));
+  char *text = json_dumps(status, JSON_COMPACT);
   json_decref(status);
-  free(endpoint);
   return text;
 }
 
@@ -639,9 +857,13 @@ void tracer_free(tracer *t) {
   if (!t) return;
   /* The exporter stops first (it reads the queue), but is freed only after the queue's writer
    * thread, which may still wake it while it finishes its last writes, has ended. */
-  if (t->exp) exporter_stop(t->exp, 0);
+  for (size_t i = 0; i < t->n_dests; i++)
+    if (t->dests[i].e) exporter_stop(t->dests[i].e, 0);
   queue_free(t->q);
+  for (size_t i = 1; i < t->n_dests; i++) exporter_free(t->dests[i].e);
+  for (size_t i = 0; i < t->n_retired; i++) exporter_free(t->retired[i]);
   if (t->exp) exporter_free(t->exp);
+  if (t->n_dests) pthread_mutex_destroy(&t->dest_lock);
   outcome_close(); /* after the exporter thread: nothing records past this point */
   if (t->st) state_free(t->st);
   live_free(t->live);

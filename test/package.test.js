@@ -84,7 +84,9 @@ test('the tarball holds what runs and no install script; its size is reported', 
     (key) => `${key} ${fs.statSync(path.join(pkgDir, 'prebuilds', key, 'node.napi.node')).size}`,
   );
   console.log(`# npm pack: ${bytes} bytes packed, ${unpacked} unpacked; cores (bytes): ${sizes.join(', ')}`);
-  assert.ok(bytes < 2 * 1024 * 1024, `the tarball stays small (${bytes} bytes)`);
+  // seven stripped cores are ~95 % of it (2.1 MB packed with several destinations); a debug
+  // core, a source map or node_modules slipped in would cross this at once
+  assert.ok(bytes < 2.5 * 1024 * 1024, `the tarball stays small (${bytes} bytes)`);
 });
 
 for (const [key, target] of Object.entries(TARGETS)) {

@@ -187,7 +187,10 @@ async function referenceSpans() {
 
 /** The synthetic session's events [from, to) through the plugin; its reads and the spans. */
 async function replayLong(range, home, receiver) {
-  const out = await replay({ synthetic: LONG, ...range }, { HOME: home, PHOENIX_ENDPOINT: receiver.url });
+  // dispose's flush may take as long as the drain needs (the receiver answers): with the default
+  // exit bound (1 s) a loaded machine left some of the ~850 spans in the spool for the next start
+  const env = { HOME: home, PHOENIX_ENDPOINT: receiver.url, ARIZE_EXIT_FLUSH_MS: '30000' };
+  const out = await replay({ synthetic: LONG, ...range }, env);
   assert.equal(out.logs.length, 0, `no plugin errors: ${JSON.stringify(out.logs)}`);
   return out;
 }

@@ -344,4 +344,100 @@ function writeConfig(changes) {
   return { file, changed };
 }
 
-module.exports = { KEYS, editYaml, readBlock, readStored, writeConfig, hasOurBlock, locate, unparseable, refuseToEdit };
+/** The names of the further destinations the file in use lists (harnesses.opencode.destinations). */
+function destinationNames(file = configPath()) {
+  const text = readText(file);
+  if (text === null) return [];
+  if (file.endsWith('.json')) {
+    try {
+      const list = JSON.parse(text).harnesses?.opencode?.destinations;
+      return Array.isArray(list) ? list.map((d) => d && String(d.name)) : [];
+    } catch {
+      return [];
+    }
+  }
+  const lines = text.replace(/\n$/, '').split('\n');
+  let at;
+  try {
+    at = locate(lines);
+  } catch {
+    return [];
+  }
+  if (!at || at.o < 0) return [];
+  const span = findKey(lines, at, keyIndentOf(lines, at), 'destinations');
+  if (!span) return [];
+  return lines
+    .slice(span[0] + 1, span[1])
+    .map((l) => /^\s*(?:-\s*)?name\s*:\s*(.*)$/.exec(l))
+    .filter(Boolean)
+    .map((m) => scalar(m[1]));
+}
+
+// The YAML lines of one destination entry, as a list item at indent.
+function destinationLines(entry, indent) {
+  const pad = ' '.repeat(indent);
+  const out = [];
+  for (const [k, v] of Object.entries(entry)) {
+    const lead = out.length ? `${pad}  ` : `${pad}- `;
+    if (k === 'headers') out.push(`${lead}headers:`, ...v.map(([n, x]) => `${pad}    ${q(n)}: ${q(x)}`));
+    else if (k === 'target' || k === 'region') out.push(`${lead}${k}: ${v}`);
+    else out.push(`${lead}${k}: ${q(v)}`);
+  }
+  return out;
+}
+
+/**
+ * Appends one destination {name, target, endpoint?, region?, api_key?, space_id?, headers?,
+ * project_name} to harnesses.opencode.destinations of the file in use (created when absent); the
+ * rest of the file stays byte for byte. Returns {file}.
+ */
+function appendDestination(entry) {
+  const file = configPath();
+  if (file.endsWith('.json')) {
+    const data = JSON.parse(readText(file) || '{}');
+    data.harnesses = data.harnesses || {};
+    data.harnesses.opencode = data.harnesses.opencode || {};
+    const list = data.harnesses.opencode.destinations || [];
+    list.push({ ...entry, ...(entry.headers ? { headers: Object.fromEntries(entry.headers) } : {}) });
+    data.harnesses.opencode.destinations = list;
+    writePrivate(file, JSON.stringify(data, null, 2) + '\n');
+    return { file };
+  }
+  let text = readText(file) ?? '';
+  let lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  let at = locate(lines);
+  if (!at || at.o < 0) {
+    // no harnesses.opencode yet: the block, with only the list in it
+    if (!at) {
+      if (lines.length && lines[lines.length - 1].trim() !== '') lines.push('');
+      lines.push('harnesses:', '  opencode:', `    # ${MARKER}: written by \`opencode-arize-tracing install\``);
+    } else {
+      lines.splice(at.end, 0, `${' '.repeat(at.childIndent)}opencode:`);
+    }
+    at = locate(lines);
+  }
+  const indent = keyIndentOf(lines, at);
+  const span = findKey(lines, at, indent, 'destinations');
+  if (span) {
+    const item = lines.slice(span[0] + 1, span[1]).find((l) => /^\s*-/.test(l));
+    lines.splice(span[1], 0, ...destinationLines(entry, item ? indentOf(item) : indent + 2));
+  } else {
+    lines.splice(at.oEnd, 0, `${' '.repeat(indent)}destinations:`, ...destinationLines(entry, indent + 2));
+  }
+  writePrivate(file, lines.join('\n') + '\n');
+  return { file };
+}
+
+module.exports = {
+  destinationNames,
+  appendDestination,
+  KEYS,
+  editYaml,
+  readBlock,
+  readStored,
+  writeConfig,
+  hasOurBlock,
+  locate,
+  unparseable,
+  refuseToEdit,
+};

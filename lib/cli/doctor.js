@@ -77,7 +77,7 @@ lib.flush(15000).then((flushed) => {
   const s = lib.status();
   lib.shutdown(0);
   process.stdout.write(JSON.stringify({ spans: result.spans, error: result.error, flushed,
-    last_export: s.last_export || {}, log_file: s.config.log_file }));
+    last_export: s.last_export || {}, destinations: s.destinations || [], log_file: s.config.log_file }));
 });
 `;
 
@@ -113,6 +113,58 @@ async function sendTestSpan(root, configFile) {
     return { ...out, log: lines.slice(-3).map((l) => l.replace(/^\S+ (WARN|ERROR) /, '')) };
   } finally {
     fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** Checks that endpoint resolves and answers as an OTLP traces receiver ("endpoint resolves",
+ * "endpoint answers", each followed by label). Returns false when one failed. */
+async function probeEndpoint(endpoint, label, check, classes) {
+  const url = new URL(endpoint);
+  try {
+    await dns.promises.lookup(url.hostname.replace(/^\[|\]$/g, ''));
+  } catch (error) {
+    return check(
+      `endpoint resolves${label}`,
+      false,
+      `${url.hostname}: ${error.code || error.message}`,
+      `check the host name in the endpoint (${endpoint}) and this machine's DNS and network`,
+    );
+  }
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: new Uint8Array(0),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10000),
+    });
+    let v = endpointVerdict(response.status, endpoint, response.headers.get('location'), classes);
+    // the exporter follows a 307/308 to the same host (never https to http)
+    if ((response.status === 307 || response.status === 308) && response.headers.get('location')) {
+      const target = new URL(response.headers.get('location'), url);
+      if (target.hostname === url.hostname && !(url.protocol === 'https:' && target.protocol === 'http:'))
+        v = {
+          ok: true,
+          detail: `${endpoint} (HTTP ${response.status}: followed to ${target.origin}${target.pathname}; set the endpoint there to save a request per batch)`,
+        };
+    }
+    return check(`endpoint answers${label}`, v.ok, v.detail, v.fix);
+  } catch (error) {
+    // a connection taken but never answered: AbortSignal.timeout's bare "TimeoutError" said nothing
+    if (error.name === 'TimeoutError')
+      return check(
+        `endpoint answers${label}`,
+        false,
+        `${endpoint}: no answer within 10 s`,
+        `${endpoint} did not answer within 10 s: check that the backend there is up and healthy, or correct the endpoint; a proxy or firewall may hold the connection`,
+      );
+    const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
+    return check(
+      `endpoint answers${label}`,
+      false,
+      `${endpoint}: ${why}`,
+      `nothing answers at ${endpoint}: start the backend, or correct the endpoint; a proxy or firewall may block it`,
+    );
   }
 }
 
@@ -292,57 +344,15 @@ async function doctor(flags = {}) {
   )
     return finish();
 
-  // 5. the endpoint resolves and answers as an OTLP traces receiver
-  const url = new URL(s.backend.endpoint);
-  try {
-    await dns.promises.lookup(url.hostname.replace(/^\[|\]$/g, ''));
-  } catch (error) {
-    check(
-      'endpoint resolves',
-      false,
-      `${url.hostname}: ${error.code || error.message}`,
-      `check the host name in the endpoint (${s.backend.endpoint}) and this machine's DNS and network`,
-    );
-    return finish();
-  }
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-protobuf' },
-      body: new Uint8Array(0),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(10000),
-    });
-    let v = endpointVerdict(response.status, s.backend.endpoint, response.headers.get('location'), classes);
-    // the exporter follows a 307/308 to the same host (never https to http)
-    if ((response.status === 307 || response.status === 308) && response.headers.get('location')) {
-      const target = new URL(response.headers.get('location'), url);
-      if (target.hostname === url.hostname && !(url.protocol === 'https:' && target.protocol === 'http:'))
-        v = {
-          ok: true,
-          detail: `${s.backend.endpoint} (HTTP ${response.status}: followed to ${target.origin}${target.pathname}; set the endpoint there to save a request per batch)`,
-        };
-    }
-    if (!check('endpoint answers', v.ok, v.detail, v.fix)) return finish();
-  } catch (error) {
-    // a connection taken but never answered: AbortSignal.timeout's bare "TimeoutError" said nothing
-    if (error.name === 'TimeoutError') {
-      check(
-        'endpoint answers',
-        false,
-        `${s.backend.endpoint}: no answer within 10 s`,
-        `${s.backend.endpoint} did not answer within 10 s: check that the backend there is up and healthy, or correct the endpoint; a proxy or firewall may hold the connection`,
-      );
-      return finish();
-    }
-    const why = (error.cause && (error.cause.code || error.cause.message)) || error.name || error.message;
-    check(
-      'endpoint answers',
-      false,
-      `${s.backend.endpoint}: ${why}`,
-      `nothing answers at ${s.backend.endpoint}: start the backend, or correct the endpoint; a proxy or firewall may block it`,
-    );
-    return finish();
+  // 5. each destination's endpoint resolves and answers as an OTLP traces receiver (the first's
+  // checks keep their names; a further destination's carry its name)
+  const dests =
+    Array.isArray(s.destinations) && s.destinations.length
+      ? s.destinations
+      : [{ name: 'default', endpoint: s.backend.endpoint }];
+  for (const d of dests) {
+    const label = d.name === 'default' ? '' : ` ${d.name}`;
+    if (!(await probeEndpoint(d.endpoint, label, check, classes))) return finish();
   }
 
   // 6. a test trace goes through the library, as OpenCode's would (in its own spool and state)
@@ -364,6 +374,20 @@ async function doctor(flags = {}) {
         ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
         : `the backend did not accept the test span (${answer})${cls ? `; OpenCode's spans answered so are ${cls.effect}` : ''}`) +
     (t.log && t.log.length ? `\n  the core's log of the test: ${t.log.join('\n    ')}` : '');
+  // a further destination's test span: it took it (its own outcome in the test process's status)
+  for (const d of (t.destinations || []).filter((x) => x.name !== 'default')) {
+    const ok = d.pending === 0 && d.status >= 200 && d.status < 300;
+    const why = d.error || (d.status > 0 ? `HTTP ${d.status}` : 'no answer');
+    check(
+      `test span ${d.name}`,
+      ok,
+      ok ? `accepted (${d.exported} spans exported, project "${d.project}")` : `pending ${d.pending}, ${why}`,
+      d.key_refused
+        ? `destination ${d.name} refused the credentials (HTTP ${d.status}): check its api_key${d.target === 'arize' ? ' and space_id' : ''} or headers under harnesses.opencode.destinations in ${s.config.path}`
+        : `destination ${d.name} did not accept the test span (${why})`,
+    );
+  }
+  if (s.backend.target === 'none') return finish(); // further destinations only
   check(
     'test span',
     accepted,

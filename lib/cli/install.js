@@ -132,8 +132,7 @@ const BACKEND_CHOICES = { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', p
  * with settings given as flags it asks only what is still missing. A wrong answer is asked
  * again.
  */
-async function gatherSettings(flags, stored) {
-  const env = process.env;
+async function gatherSettings(flags, stored, env = process.env) {
   const kept = storedBackend(stored);
   const inferred =
     flags.backend ||
@@ -295,7 +294,47 @@ function changesFrom(values, stored) {
 
 const BACKEND_NAMES = { arize: 'Arize AX', phoenix: 'Phoenix', otlp: 'the OTLP backend' };
 
+const DESTINATION_NAME = /^[A-Za-z0-9._-]{1,40}$/;
+
+/**
+ * `install --add-destination NAME`: one more backend in harnesses.opencode.destinations, beside
+ * the one the single-backend keys name (which stays as it is). Its settings come from the flags
+ * or prompts, never the environment (the environment's variables are the first destination's).
+ * Nothing secret is echoed.
+ */
+async function addDestination(flags) {
+  const say = (line) => console.log(line);
+  const name = flags.addDestination;
+  if (!DESTINATION_NAME.test(name) || name === 'default')
+    throw new UsageError(
+      `--add-destination: a name of 1 to 40 letters, digits, '.', '_' or '-' (not "default", the first destination's), not ${JSON.stringify(name)}`,
+    );
+  const refused = cfg.refuseToEdit();
+  if (refused) throw refused;
+  if (cfg.destinationNames().includes(name))
+    throw new UsageError(
+      `a destination named ${name} is already in ${c.tilde(c.configPath())}: edit it there, or choose another name`,
+    );
+  const settings = await gatherSettings({ ...flags, projectName: flags.projectName }, {}, {});
+  if (!settings)
+    throw new UsageError('--add-destination needs --backend and its settings (see --help), or a terminal to ask them');
+  const v = settings.values;
+  const entry = { name, target: settings.backend };
+  for (const k of ['endpoint', 'region', 'api_key', 'space_id', 'headers', 'project_name'])
+    if (v[k] !== null && v[k] !== undefined && v[k] !== '') entry[k] = v[k];
+  const { file } = cfg.appendDestination(entry);
+  const where =
+    settings.backend === 'arize'
+      ? `Arize AX${v.endpoint ? ` at ${v.endpoint}` : ` (${v.region || 'us'})`}`
+      : `${settings.backend === 'phoenix' ? 'Phoenix' : 'OTLP'} at ${v.endpoint}`;
+  say(
+    `config:  ${c.tilde(file)} (harnesses.opencode.destinations: added ${name}, ${where}, project "${v.project_name}"; mode 0600)`,
+  );
+  say(`next:    run \`${c.selfCommand()} doctor\` to check every destination's link`);
+}
+
 async function install(flags) {
+  if (flags.addDestination !== undefined) return addDestination(flags);
   const say = (line) => console.log(line);
   // Before any question: a file install cannot read is not edited (nor asked about).
   const refused = cfg.refuseToEdit();

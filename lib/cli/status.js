@@ -20,36 +20,6 @@ const c = require('./common.js');
 const reg = require('./registration.js');
 const { outcomeClasses, outcomeClass, exporterAction } = require('./outcomes.js');
 
-// native/spool.h: "OATSPOOL3\n", a 44-byte header (its spans count at offset 32), then records
-// of [u32 sync][u32 length][u8 kind][u32 crc][u32 crc][bytes]; the formats before it:
-// "OATSPOOL2\n" records of [u32 length][u32 crc32][u8 kind][bytes] (kind 1 a span, 2 the dedup
-// marks of the spans after it) and "OATSPOOL1\n" (no kind byte: spans only). A file of
-// another magic is another version's: counted as bytes only.
-const SPOOL_MAGIC = { 'OATSPOOL1\n': 8, 'OATSPOOL2\n': 9 };
-const SPAN_KIND = 1;
-
-/** Spans and bytes of one spool file. */
-function countSpoolFile(file) {
-  let buf;
-  try {
-    buf = fs.readFileSync(file);
-  } catch {
-    return { spans: 0, bytes: 0 };
-  }
-  const magic = buf.toString('latin1', 0, 10);
-  if (magic === 'OATSPOOL3\n') return { spans: buf.length >= 54 ? buf.readUInt32LE(42) : 0, bytes: buf.length };
-  const head = SPOOL_MAGIC[magic];
-  if (head === undefined) return { spans: 0, bytes: buf.length };
-  let spans = 0;
-  for (let at = 10; at + head <= buf.length; ) {
-    const len = buf.readUInt32LE(at);
-    if (at + head + len > buf.length) break; // a damaged tail: the loader skips it too
-    if (head === 8 || buf[at + 8] === SPAN_KIND) spans++;
-    at += head + len;
-  }
-  return { spans, bytes: buf.length };
-}
-
 function pidRuns(pid) {
   try {
     process.kill(pid, 0);
@@ -59,37 +29,61 @@ function pidRuns(pid) {
   }
 }
 
-/** Every process directory of the spool: [{dir, pid, live, files, spans, bytes}]. */
-function readSpool(root) {
-  let names = [];
-  try {
-    names = fs
-      .readdirSync(root, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
-  } catch {
-    return [];
+/**
+ * Every process directory of the spool the settings name, counted by the core (spoolStatus():
+ * no JavaScript reads the spool's format): [{dir, pid, live, files, spans, bytes, pending:
+ * {destination: spans it has still to send}}]; [] when no core loads here.
+ */
+function readSpool(native, dir) {
+  // an older core OpenCode loads: this copy's core counts (it reads every format before it)
+  for (const core of [native, () => require('../native.js')]) {
+    try {
+      const n = typeof core === 'function' ? core() : core;
+      if (n && typeof n.binding.spoolStatus === 'function') return JSON.parse(n.binding.spoolStatus(dir));
+    } catch {
+      // no core here either: nothing can be counted
+    }
   }
-  return names
-    .map((name) => {
-      const dir = path.join(root, name);
-      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-      const entry = { dir, pid: pid || null, live: pid ? pidRuns(pid) : false, files: 0, spans: 0, bytes: 0 };
-      let files = [];
-      try {
-        files = fs.readdirSync(dir).filter((f) => /^[0-9a-f]{16}\.spool$/.test(f));
-      } catch {
-        // gone meanwhile: its owner finished with it
-      }
-      for (const f of files) {
-        const n = countSpoolFile(path.join(dir, f));
-        entry.files++;
-        entry.spans += n.spans;
-        entry.bytes += n.bytes;
-      }
-      return entry;
-    })
-    .filter((e) => e.files > 0 || e.live);
+  return [];
+}
+
+/**
+ * Each destination (config.destinations: the first, "default", when configured, then
+ * harnesses.opencode.destinations): its last outcome (last-export.json for the first,
+ * last-export-<name>.json for the others), the spans it has still to send, whether it is paused
+ * (a refused key or a moved endpoint waits for a new config) and its state and health.
+ */
+function destinationStates(config, processes, classes) {
+  const list = Array.isArray(config.destinations) ? config.destinations : [];
+  const pending = Object.fromEntries(
+    list.map((d) => [d.name, processes.reduce((n, p) => n + ((p.pending && p.pending[d.name]) || 0), 0)]),
+  );
+  return list.map((d) => {
+    const file = d.name === 'default' ? 'last-export.json' : `last-export-${d.name}.json`;
+    let last = c.readJson(path.join(config.state_dir, file)) || null;
+    if (last && last.endpoint && d.endpoint && last.endpoint !== d.endpoint) last = null; // another endpoint's
+    const cls = last && outcomeClass(last, classes);
+    const paused = Boolean(last && (last.refused_key || (cls && cls.name === 'moved')));
+    const state = !last
+      ? pending[d.name] > 0
+        ? 'waiting'
+        : 'sending'
+      : last.refused_key
+        ? 'refused'
+        : cls && cls.name === 'moved'
+          ? 'moved'
+          : last.ok
+            ? 'sending'
+            : 'failing';
+    return {
+      ...d,
+      state,
+      paused,
+      pending: pending[d.name],
+      last_export: last,
+      ...health(state, pending[d.name] > 0, Boolean(state === 'failing' && cls && cls.keeps === false)),
+    };
+  });
 }
 
 /**
@@ -259,7 +253,7 @@ function collect(flags = {}) {
   // Neither loads (no core for this machine, a system library missing): status still answers,
   // no-core (exit 2) with why, rather than failing.
   const config = reader ? JSON.parse(reader.binding.configStatus(projectDir(flags))) : corelessConfig();
-  const processes = readSpool(config.spool.dir);
+  const processes = readSpool(reader, projectDir(flags));
   const total = processes.reduce(
     (t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }),
     { files: 0, spans: 0, bytes: 0 },
@@ -290,7 +284,11 @@ function collect(flags = {}) {
     };
   }
   const classes = outcomeClasses(core.native || reader);
-  let head = headline(config, last, total.spans > 0, classes);
+  const destinations = destinationStates(config, processes, classes);
+  // the first destination's spool count is its own when there are several
+  const first = destinations.find((d) => d.name === 'default');
+  const waiting = destinations.length > 1 ? Boolean(first && first.pending > 0) : total.spans > 0;
+  let head = headline(config, last, waiting, classes);
   // Without a registration OpenCode loads nothing of ours: settings that would send mean
   // nothing, no turn is traced (what is wrong with the settings or the spans waiting is said
   // first: those need fixing either way).
@@ -311,7 +309,11 @@ function collect(flags = {}) {
     this_copy: c.ROOT,
     state: head.state,
     headline: head.says,
-    ...health(head.state, total.spans > 0, head.dropping),
+    // a destination not working counts: the worst of the first's and each one's
+    ...[health(head.state, waiting, head.dropping), ...destinations].reduce((w, h) =>
+      h.exit_code > w.exit_code ? { health: h.health, exit_code: h.exit_code } : w,
+    ),
+    destinations,
     reason: config.reason,
     backend: config.backend,
     config: config.config,
@@ -401,6 +403,22 @@ function status(flags) {
     lines.push(
       `  left by ${gone.length} exited process${gone.length > 1 ? 'es' : ''}: ${gone.reduce((n, p) => n + p.spans, 0)} spans (the next OpenCode start sends them)`,
     );
+  // one line per destination when there are several
+  if (s.destinations && s.destinations.length > 1) {
+    lines.push(`destinations: ${s.destinations.length}`);
+    const width = Math.max(...s.destinations.map((d) => d.name.length));
+    for (const d of s.destinations) {
+      const l = d.last_export;
+      const said = !l
+        ? 'no export answered yet'
+        : l.ok
+          ? `accepted: HTTP ${l.status}, ${when(l.at_ms)}`
+          : `${l.refused_key ? 'key refused' : 'failed'}: ${l.error || (l.status > 0 ? `HTTP ${l.status}` : 'no answer')}, ${when(l.at_ms)}`;
+      lines.push(
+        `  ${d.name.padEnd(width)}  ${d.target}  ${d.endpoint || ''}  project "${d.project}"${d.from === 'project' ? ' (project file)' : ''}: ${d.state}${d.paused ? ' (paused until the settings change)' : ''}; ${said}; ${d.pending} spans waiting; ${d.health}`,
+      );
+    }
+  }
   // The exporter's error text already starts "HTTP <code>" when the backend answered.
   const outcome =
     e &&
@@ -414,4 +432,13 @@ function status(flags) {
   console.log(lines.join('\n'));
 }
 
-module.exports = { status, collect, readSpool, headline, health, projectDir, projectLines };
+module.exports = {
+  status,
+  collect,
+  readSpool,
+  headline,
+  health,
+  projectDir,
+  projectLines,
+  destinationStates,
+};

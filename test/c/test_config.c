@@ -1611,6 +1611,77 @@ static void test_project_search_stays_inside_the_repository(void) {
   config_free(c);
 }
 
+static bool dest_has_header(const config_destination *d, const char *line) {
+  for (size_t i = 0; i < d->n_headers; i++)
+    if (strcmp(d->headers[i], line) == 0) return true;
+  return false;
+}
+
+static void test_destinations_beside_the_first(void) {
+  config *c = load("harnesses:\n  opencode:\n    endpoint: http://127.0.0.1:6006\n"
+                   "    destinations:\n"
+                   "      - name: team\n        target: arize\n        api_key: team-key-123\n"
+                   "        space_id: team-space\n        project_name: shared\n"
+                   "      - name: local\n        target: otlp\n        endpoint: 127.0.0.1:4318\n"
+                   "        headers: {x-token: tok-456}\n"
+                   "      - name: local\n        target: phoenix\n        endpoint: x:1\n",
+                   no_env);
+  CHECK(c->target == CONFIG_TARGET_PHOENIX); /* the single-backend keys: the first, unchanged */
+  CHECK_INT(c->n_destinations, 2);
+  CHECK_STR(c->destinations[0].name, "team");
+  CHECK(c->destinations[0].target == CONFIG_TARGET_ARIZE);
+  CHECK_STR(c->destinations[0].endpoint, "https://otlp.arize.com/v1/traces");
+  CHECK_STR(c->destinations[0].project_name, "shared");
+  CHECK(dest_has_header(&c->destinations[0], "api_key: team-key-123"));
+  CHECK(dest_has_header(&c->destinations[0], "space_id: team-space"));
+  CHECK_STR(c->destinations[1].endpoint, "https://127.0.0.1:4318/v1/traces");
+  CHECK_STR(c->destinations[1].project_name, "opencode");
+  CHECK(dest_has_header(&c->destinations[1], "x-token: tok-456"));
+  CHECK(contains(c->warning, "the name local is used twice"));
+  char *d = config_describe_json(c);
+  CHECK(contains(d, "\"name\":\"team\"") && contains(d, "\"name\":\"default\""));
+  CHECK(!contains(d, "team-key-123") && !contains(d, "tok-456") && !contains(d, "team-space"));
+  free(d);
+  config_free(c);
+}
+
+static void test_destinations_alone_send_and_more_than_eight_are_refused(void) {
+  char yaml[4096] = "harnesses:\n  opencode:\n    destinations:\n";
+  for (int i = 0; i < 9; i++)
+    snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml),
+             "      - {name: d%d, target: phoenix, endpoint: 'http://127.0.0.1:%d'}\n", i,
+             7000 + i);
+  config *c = load(yaml, no_env);
+  CHECK(c->target == CONFIG_TARGET_NONE);
+  CHECK(c->why_not_sending == NULL);
+  CHECK_INT(c->n_destinations, CONFIG_MAX_DESTINATIONS - 1);
+  CHECK(contains(c->warning, "at most 8 destinations"));
+  config_free(c);
+}
+
+static void test_project_destinations_follow_the_credential_rule(void) {
+  const char *user = "harnesses:\n  opencode:\n    endpoint: http://127.0.0.1:6006\n"
+                     "    destinations:\n      - {name: team, target: arize, api_key: user-key-1, "
+                     "space_id: user-space}\n";
+  const char *project = "destinations:\n  - {name: team, target: otlp, endpoint: "
+                        "'https://evil.example.com', headers: {x-k: project-key-9}}\n"
+                        "  - {name: extra, target: phoenix, endpoint: 'http://127.0.0.1:7007'}\n";
+  config *c = load_in(user, project, no_env);
+  CHECK_INT(c->n_destinations, 2);
+  /* the project's "team" replaced the user's: none of the user's credentials go with it, and
+   * its own are ignored without the user's word */
+  CHECK_STR(c->destinations[0].endpoint, "https://evil.example.com/v1/traces");
+  CHECK_INT(c->destinations[0].n_headers, 0);
+  CHECK(c->destinations[0].from_project);
+  CHECK(contains(c->project_notice, "credentials of its destinations ignored"));
+  CHECK(!contains(c->project_notice, "project-key-9"));
+  config_free(c);
+  static const char *const allow[] = {"ARIZE_PROJECT_CREDENTIALS=true", NULL};
+  c = load_in(user, project, allow);
+  CHECK(dest_has_header(&c->destinations[0], "x-k: project-key-9"));
+  config_free(c);
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -1742,6 +1813,9 @@ int main(void) {
   RUN(test_target_names);
   RUN(test_project_file_over_the_user_file);
   RUN(test_project_credentials_need_the_users_word);
+  RUN(test_destinations_beside_the_first);
+  RUN(test_destinations_alone_send_and_more_than_eight_are_refused);
+  RUN(test_project_destinations_follow_the_credential_rule);
   RUN(test_project_endpoint_gets_no_user_credentials);
   RUN(test_project_privacy_only_tightens);
   RUN(test_broken_project_file_keeps_the_user_settings);

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -617,6 +618,206 @@ static void test_spans_past_the_age_limit_are_dropped_and_counted(void) {
   queue_free(q);
 }
 
+/* Marker files (<id>.<key>.done) under root, any owner directory. */
+static size_t marker_files(void) {
+  size_t n = 0;
+  DIR *d = opendir(root);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/%s", root, e->d_name);
+    DIR *s = opendir(sub);
+    struct dirent *f;
+    while (s && (f = readdir(s)))
+      if (strstr(f->d_name, ".done") && f->d_name[0] != '.') n++;
+    if (s) closedir(s);
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+/* status's census: per process directory, its spans and, per destination, what it has still
+ * to send (the markers), without opening, locking or adopting anything. */
+static void test_the_census_counts_spans_and_each_destination_pending(void) {
+  fresh_root();
+  spool *sp = spool_open(root, true);
+  spool_item three[] = {{SPOOL_SPAN, (const uint8_t *)"a1", 2},
+                        {SPOOL_SPAN, (const uint8_t *)"a2", 2},
+                        {SPOOL_SPAN, (const uint8_t *)"a3", 2}};
+  uint64_t a = spool_write(sp, three, 3, 0);
+  CHECK(a > 0);
+  CHECK(spool_write(sp, three, 2, 0) > 0);
+  CHECK(spool_mark_done(sp, a, 22, 2) == 0);
+  const char *names[] = {"x", "y"};
+  uint32_t keys[] = {11, 22};
+  char *text = spool_census_json(root, names, keys, 2);
+  CHECK(text != NULL);
+  json_error_t err;
+  json_t *list = json_loads(text ? text : "null", 0, &err);
+  CHECK_INT(json_array_size(list), 1);
+  json_t *p = json_array_get(list, 0);
+  CHECK_INT(json_integer_value(json_object_get(p, "files")), 2);
+  CHECK_INT(json_integer_value(json_object_get(p, "spans")), 5);
+  CHECK(json_is_true(json_object_get(p, "live")));
+  CHECK_INT(json_integer_value(json_object_get(p, "pid")), (long)getpid());
+  json_t *pending = json_object_get(p, "pending");
+  CHECK_INT(json_integer_value(json_object_get(pending, "x")), 5);
+  CHECK_INT(json_integer_value(json_object_get(pending, "y")), 3);
+  json_decref(list);
+  free(text);
+  spool_close(sp);
+  /* the spool closed with its files left (as a process that died leaves them): still counted,
+   * and nothing was adopted or moved */
+  text = spool_census_json(root, names, keys, 2);
+  list = json_loads(text ? text : "null", 0, &err);
+  p = json_array_get(list, 0);
+  CHECK_INT(json_integer_value(json_object_get(p, "spans")), 5);
+  json_decref(list);
+  free(text);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 2);
+}
+
+static void test_each_destination_gets_every_record_and_one_leaves_when_all_did(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  uint32_t keys[] = {11, 22};
+  int slots[2];
+  queue_set_destinations(q, keys, 2, slots);
+  CHECK(slots[0] != slots[1]);
+  attach(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"a1", "a2", "a3"};
+  push_strings(q, a, 3);
+  CHECK(queue_sync(q, 5000));
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek_for(q, slots[0], batch, 8, 1 << 20), 3);
+  queue_ack_for(q, slots[0], 3);
+  /* the first is done; the second still has all three, on disk */
+  CHECK_INT(queue_get_dest_stats(q, slots[0]).pending, 0);
+  CHECK_INT(queue_get_dest_stats(q, slots[1]).pending, 3);
+  CHECK_INT(queue_get_stats(q).records, 3);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 1);
+  CHECK_INT(queue_peek_for(q, slots[0], batch, 8, 1 << 20), 0);
+  CHECK_INT(queue_peek_for(q, slots[1], batch, 8, 1 << 20), 3);
+  CHECK(memcmp(batch[0]->data, "a1", 2) == 0 && memcmp(batch[2]->data, "a3", 2) == 0);
+  queue_ack_for(q, slots[1], 3);
+  CHECK_INT(queue_get_stats(q).records, 0);
+  CHECK(queue_sync(q, 5000));
+  CHECK_INT(spool_files(paths, 4), 0);
+  CHECK_INT(marker_files(), 0);
+  queue_free(q);
+}
+
+static void test_a_failing_destination_holds_no_other_back(void) {
+  fresh_root();
+  queue *q = queue_new(1 << 20);
+  uint32_t keys[] = {11, 22};
+  int slots[2];
+  queue_set_destinations(q, keys, 2, slots);
+  attach(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"a1"}, *b[] = {"b1"};
+  push_strings(q, a, 1);
+  CHECK(queue_sync(q, 5000));
+  const queue_record *batch[8];
+  /* the second destination's send fails: its batch stays lent, then goes back */
+  CHECK_INT(queue_peek_for(q, slots[1], batch, 8, 1 << 20), 1);
+  push_strings(q, b, 1);
+  CHECK(queue_sync(q, 5000));
+  CHECK_INT(queue_peek_for(q, slots[0], batch, 8, 1 << 20), 2);
+  queue_ack_for(q, slots[0], 2);
+  queue_unpeek_for(q, slots[1]);
+  CHECK_INT(queue_get_dest_stats(q, slots[0]).pending, 0);
+  CHECK_INT(queue_peek_for(q, slots[1], batch, 8, 1 << 20), 2);
+  queue_ack_for(q, slots[1], 2);
+  CHECK_INT(queue_get_stats(q).records, 0);
+  queue_free(q);
+}
+
+static void test_each_destination_progress_survives_a_restart(void) {
+  fresh_root();
+  uint32_t keys[] = {11, 22};
+  int slots[2];
+  queue *q = queue_new(1 << 20);
+  queue_set_destinations(q, keys, 2, slots);
+  attach(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"a1", "a2", "a3"};
+  push_strings(q, a, 3);
+  CHECK(queue_sync(q, 5000));
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek_for(q, slots[0], batch, 2, 1 << 20), 2); /* a1, a2 accepted */
+  queue_ack_for(q, slots[0], 2);
+  CHECK_INT(marker_files(), 1);
+  queue_free(q); /* the process ends (its files stay, as after kill -9) */
+
+  queue *next = queue_new(1 << 20);
+  uint32_t swapped[] = {22, 11}; /* slots are found by key, not by position */
+  queue_set_destinations(next, swapped, 2, slots);
+  CHECK_INT(attach(next, spool_open(root, true), NULL, NULL), 3);
+  CHECK_INT(queue_get_dest_stats(next, slots[1]).pending, 1);
+  CHECK_INT(queue_peek_for(next, slots[1], batch, 8, 1 << 20), 1); /* only a3 again */
+  CHECK(memcmp(batch[0]->data, "a3", 2) == 0);
+  queue_ack_for(next, slots[1], 1);
+  CHECK_INT(queue_peek_for(next, slots[0], batch, 8, 1 << 20), 3); /* every one for 22 */
+  queue_ack_for(next, slots[0], 3);
+  CHECK(queue_sync(next, 5000));
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 0);
+  CHECK_INT(marker_files(), 0);
+  queue_free(next);
+}
+
+static void test_a_file_every_destination_finished_is_not_sent_again(void) {
+  fresh_root();
+  uint32_t keys[] = {11, 22};
+  int slots[2];
+  queue *q = queue_new(1 << 20);
+  queue_set_destinations(q, keys, 2, slots);
+  attach(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"a1", "a2"};
+  push_strings(q, a, 2);
+  CHECK(queue_sync(q, 5000));
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek_for(q, slots[0], batch, 1, 1 << 20), 1);
+  queue_ack_for(q, slots[0], 1);
+  CHECK_INT(queue_peek_for(q, slots[1], batch, 1, 1 << 20), 1);
+  queue_ack_for(q, slots[1], 1); /* a1 done by both: a2 keeps the file */
+  queue_free(q);
+  queue *next = queue_new(1 << 20);
+  queue_set_destinations(next, keys, 2, slots);
+  attach(next, spool_open(root, true), NULL, NULL);
+  CHECK_INT(queue_get_stats(next).records, 1);
+  CHECK_INT(queue_peek_for(next, slots[0], batch, 8, 1 << 20), 1);
+  CHECK(memcmp(batch[0]->data, "a2", 2) == 0);
+  queue_unpeek_for(next, slots[0]);
+  queue_free(next);
+}
+
+static void test_a_removed_destination_no_longer_holds_records_back(void) {
+  fresh_root();
+  uint32_t keys[] = {11, 22};
+  int slots[2];
+  queue *q = queue_new(1 << 20);
+  queue_set_destinations(q, keys, 2, slots);
+  attach(q, spool_open(root, true), NULL, NULL);
+  const char *a[] = {"a1", "a2"};
+  push_strings(q, a, 2);
+  CHECK(queue_sync(q, 5000));
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek_for(q, slots[0], batch, 8, 1 << 20), 2);
+  queue_ack_for(q, slots[0], 2);
+  CHECK_INT(queue_get_stats(q).records, 2);
+  int kept[1];
+  queue_set_destinations(q, keys, 1, kept);
+  CHECK_INT(kept[0], slots[0]);
+  CHECK_INT(queue_get_stats(q).records, 0);
+  CHECK(queue_sync(q, 5000));
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 0);
+  queue_free(q);
+}
+
 int main(void) {
   RUN(test_marks_travel_with_their_spans_to_the_next_process);
   RUN(test_spans_are_sent_only_once_durable);
@@ -639,6 +840,12 @@ int main(void) {
   RUN(test_restored_spans_come_first_and_unsent_ones_survive_a_restart);
   RUN(test_a_full_queue_drops_oldest_from_disk_too);
   RUN(test_an_unusable_directory_means_memory_only);
+  RUN(test_each_destination_gets_every_record_and_one_leaves_when_all_did);
+  RUN(test_a_failing_destination_holds_no_other_back);
+  RUN(test_each_destination_progress_survives_a_restart);
+  RUN(test_a_file_every_destination_finished_is_not_sent_again);
+  RUN(test_a_removed_destination_no_longer_holds_records_back);
+  RUN(test_the_census_counts_spans_and_each_destination_pending);
   fresh_root();
   rmdir(root);
   return check_done();
