@@ -109,6 +109,7 @@ typedef enum {
 /* The policy for one payload. Borrowed options; out_of_memory is set by any call that could
  * not allocate (the span is then incomplete and must not be sent). */
 #define ATTRS_SCREENED_MAX 256
+#define ATTRS_SCREENED_SLOTS 512 /* a power of two, twice ATTRS_SCREENED_MAX */
 
 typedef struct {
   const attrs_options *opt;
@@ -116,7 +117,8 @@ typedef struct {
   bool out_of_memory;
   /* The true size of a value that holds parts cut before parsing (payload_measure): bytes and
    * characters, of value as text (json false) or as JSON text (json true). NULL: a value is
-   * what it is. A cut value's first max_bytes bytes are always its own. */
+   * what it is. chars may be NULL (not wanted). A cut value's first max_bytes bytes are always its
+   * own. */
   void (*measure)(const char *value, size_t len, bool json, size_t *bytes, size_t *chars);
   /* The values of the span being built that attrs_set* already scanned (where they are stored,
    * their length and hash): attrs_finish does not scan them again unless they changed. */
@@ -126,6 +128,8 @@ typedef struct {
     uint64_t hash;
   } screened[ATTRS_SCREENED_MAX];
   size_t n_screened;
+  /* screened[] by place: open addressing on p, index + 1 (0: free) */
+  uint16_t screened_slot[ATTRS_SCREENED_SLOTS];
 } attrs;
 
 void attrs_init(attrs *a, const attrs_options *opt);

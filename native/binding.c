@@ -352,6 +352,19 @@ static napi_value oat_config_status(napi_env env, napi_callback_info info) {
   return json_text(env, json);
 }
 
+/* spoolStatus(projectDir?) -> JSON text: the spool the settings name, counted per process
+ * directory and per destination (tracer_spool_census_json). Read-only like configStatus. */
+static napi_value oat_spool_status(napi_env env, napi_callback_info info) {
+  ARGS(env, info, 1);
+  size_t len;
+  char *dir = argc > 0 ? string_value(env, argv[0], &len) : NULL;
+  config *c = config_load_in(NULL, dir, platform_environment());
+  free(dir);
+  char *json = c ? tracer_spool_census_json(c) : NULL;
+  config_free(c);
+  return json_text(env, json);
+}
+
 /* setProject(directory: string): the project whose .opencode/arize-tracing.yaml is read over
  * the user's settings (tracer_set_project); anything but a string means none. */
 static napi_value oat_set_project(napi_env env, napi_callback_info info) {
@@ -437,6 +450,7 @@ NAPI_MODULE_INIT() {
       {"enabled", oat_enabled},
       {"exitBoundMs", oat_exit_bound_ms},
       {"configStatus", oat_config_status},
+      {"spoolStatus", oat_spool_status},
       {"setProject", oat_set_project},
       {"settingsSchema", oat_settings_schema},
       {"exportOutcomes", oat_export_outcomes},

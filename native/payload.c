@@ -577,10 +577,13 @@ static char *cut_long_strings(const char *json, size_t len, size_t keep, size_t 
 
 void payload_measure(const char *value, size_t len, payload_form form, size_t *bytes,
                      size_t *chars) {
+  size_t unwanted;
+  bool count = chars != NULL;
+  if (!count) chars = &unwanted;
   if (form == PAYLOAD_AS_JSON_STRING) attrs_json_escaped_size(value, len, bytes, chars);
   else {
     *bytes = len, *chars = 0;
-    for (size_t i = 0; i < len; i++) *chars += ((unsigned char)value[i] & 0xC0) != 0x80;
+    for (size_t i = 0; count && i < len; i++) *chars += ((unsigned char)value[i] & 0xC0) != 0x80;
   }
   for (size_t set = 0; set < 2; set++) {
     if (!cut_sets[set].n || len < 8) continue;

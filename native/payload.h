@@ -80,7 +80,8 @@ typedef enum {
 /* The true size of value (len bytes) as it would be had no string been cut at parse time: a
  * string of more than about twice the attribute limit (keep) keeps its head and tail around a
  * separator, and only its size is known beyond them. *bytes and *chars; without cuts, value's
- * own. Valid until the next payload_parse or payload_release on this thread. */
+ * own (chars may be NULL: not counted). Valid until the next payload_parse or payload_release on
+ * this thread. */
 void payload_measure(const char *value, size_t len, payload_form form, size_t *bytes,
                      size_t *chars);
 

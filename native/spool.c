@@ -2,6 +2,7 @@
 #include "spool.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -759,4 +760,101 @@ int spool_mark_done(spool *sp, uint64_t file_id, uint32_t key, uint32_t count) {
   free(path);
   free(tmp);
   return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The census (spool_census_json): counts only, nothing opened for writing, nothing locked     */
+
+/* The spans one file holds, as the loader would find them: format 3's header count when the
+ * header checks (cheap: the header alone is read), else the sound span records. */
+static size_t census_file_spans(const char *path, size_t *bytes) {
+  int fd = platform_open(path, PLATFORM_READ);
+  if (fd < 0) return 0;
+  platform_info info;
+  size_t size = 0, spans = 0;
+  if (platform_file_info(fd, &info) != 0 || info.kind != PLATFORM_FILE) {
+    platform_close(fd);
+    return 0;
+  }
+  *bytes += (size_t)info.size;
+  uint8_t head[MAGIC_LEN + HEADER_LEN];
+  int64_t n = platform_read_at(fd, head, sizeof head, 0);
+  if (n == (int64_t)sizeof head && format_of(head, sizeof head) == 3 &&
+      crc(head + MAGIC_LEN, HEADER_LEN - 4) == get_u32(head + MAGIC_LEN + HEADER_LEN - 4)) {
+    platform_close(fd);
+    return get_u32(head + MAGIC_LEN + 32);
+  }
+  uint8_t *b =
+      n >= (int64_t)MAGIC_LEN && format_of(head, (size_t)n) ? read_file(fd, &info, &size) : NULL;
+  platform_close(fd);
+  if (!b) return 0; /* another version's, or unreadable: bytes only */
+  scan sc = {0};
+  int format = format_of(b, size);
+  if (format == 3)
+    scan_v3(b, size, size < MAGIC_LEN + HEADER_LEN ? size : MAGIC_LEN + HEADER_LEN, &sc);
+  else if (format == 2) scan_v2(b, size, MAGIC_LEN, &sc);
+  else scan_v1(b, size, MAGIC_LEN, &sc);
+  for (size_t i = 0; !sc.foreign && i < sc.n; i++) spans += sc.items[i].kind == SPOOL_SPAN;
+  free(sc.items);
+  free(b);
+  return sc.foreign ? 0 : spans;
+}
+
+static json_t *census_dir(const char *dir, const char *name, const char *const *names,
+                          const uint32_t *keys, size_t n) {
+  char *end;
+  long pid = strtol(name, &end, 10);
+  bool has_pid = end != name && *end == '-' && pid > 0;
+  size_t files = 0, spans = 0, bytes = 0, pending[SPOOL_MAX_KEYS] = {0};
+  platform_dir *d = platform_dir_open(dir);
+  const char *f;
+  while (d && (f = platform_dir_next(d))) {
+    if (!is_spool_file(f)) continue;
+    char *path = files_join(dir, f);
+    if (!path) continue;
+    size_t s = census_file_spans(path, &bytes);
+    files++, spans += s;
+    uint64_t id = strtoull(f, NULL, 16);
+    for (size_t k = 0; k < n && k < SPOOL_MAX_KEYS; k++) {
+      char mname[40];
+      marker_name(id, keys[k], mname);
+      char *mpath = files_join(dir, mname);
+      uint32_t done = 0;
+      if (!mpath || read_marker(mpath, &done) != 0) done = 0;
+      free(mpath);
+      pending[k] += s > done ? s - done : 0;
+    }
+    free(path);
+  }
+  if (d) platform_dir_close(d);
+  bool live = has_pid && platform_process_alive(pid);
+  if (!files && !live) return NULL;
+  json_t *p = json_object();
+  for (size_t k = 0; p && k < n && k < SPOOL_MAX_KEYS; k++)
+    json_object_set_new(p, names[k], json_integer((json_int_t)pending[k]));
+  return json_pack("{s:s, s:o, s:b, s:I, s:I, s:I, s:o}", "dir", dir, "pid",
+                   has_pid ? json_integer(pid) : json_null(), "live", live, "files",
+                   (json_int_t)files, "spans", (json_int_t)spans, "bytes", (json_int_t)bytes,
+                   "pending", p ? p : json_object());
+}
+
+char *spool_census_json(const char *root, const char *const *names, const uint32_t *keys,
+                        size_t n) {
+  json_t *list = json_array();
+  platform_dir *d = root ? platform_dir_open(root) : NULL;
+  const char *name;
+  while (list && d && (name = platform_dir_next(d))) {
+    if (name[0] == '.') continue;
+    char *dir = files_join(root, name);
+    platform_info info;
+    if (dir && platform_path_info(dir, &info) == 0 && info.kind == PLATFORM_DIRECTORY) {
+      json_t *one = census_dir(dir, name, names, keys, n);
+      if (one) json_array_append_new(list, one);
+    }
+    free(dir);
+  }
+  if (d) platform_dir_close(d);
+  char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
+  json_decref(list);
+  return text;
 }

@@ -122,4 +122,13 @@ int spool_mark_done(spool *sp, uint64_t file_id, uint32_t key, uint32_t count);
  * again and takes a new lock in it. Returns true when it did (logged). */
 bool spool_repair(spool *sp);
 
+/* What the spool under root holds, read without opening, locking or adopting anything (the
+ * status command's census), as JSON text (malloc'd; NULL when out of memory):
+ * [{"dir", "pid" (null when the name holds none), "live" (that process runs), "files", "spans",
+ *   "bytes", "pending": {name: spans that destination has still to send}}] for every process
+ * directory holding spool files, or whose process runs. A file of another version counts in
+ * "bytes" only; a damaged one counts the spans its header declares (or the sound records). The
+ * destinations are given as names with their marker keys (spool_mark_done). */
+char *spool_census_json(const char *root, const char *const *names, const uint32_t *keys, size_t n);
+
 #endif

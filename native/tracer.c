@@ -17,6 +17,7 @@
 #include "outcome.h"
 #include "platform.h"
 #include "queue.h"
+#include "spool.h"
 #include "retry.h"
 #include "spans.h"
 #include "state.h"
@@ -197,14 +198,31 @@ static void notify_all(tracer *t, bool start) {
  * spans then wait in the spool for a backend, as before), then the further ones; each
  * destination keeps its slot (and its progress) across reloads, a new one gets a slot and the
  * spans still queued, a removed one is stopped and no longer holds spans back. JS thread. */
+/* c's destinations in effect, in order, with their marker keys: the first (when configured,
+ * or when it is the only one), then the further ones. Returns how many. */
+static size_t destinations_of(const config *c, const char *names[CONFIG_MAX_DESTINATIONS],
+                              uint32_t keys[CONFIG_MAX_DESTINATIONS], bool *first_active) {
+  size_t n = 0;
+  *first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
+  if (*first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
+  for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
+    names[n] = c->destinations[k].name, keys[n++] = config_destination_key(c->destinations[k].name);
+  return n;
+}
+
+char *tracer_spool_census_json(const config *c) {
+  const char *names[CONFIG_MAX_DESTINATIONS];
+  uint32_t keys[CONFIG_MAX_DESTINATIONS];
+  bool first_active;
+  size_t n = destinations_of(c, names, keys, &first_active);
+  return spool_census_json(c->spool_dir, names, keys, n);
+}
+
 static void apply_destinations(tracer *t, const config *c) {
   const char *names[CONFIG_MAX_DESTINATIONS];
   uint32_t keys[CONFIG_MAX_DESTINATIONS];
-  size_t n = 0;
-  bool first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
-  if (first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
-  for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
-    names[n] = c->destinations[k].name, keys[n++] = config_destination_key(c->destinations[k].name);
+  bool first_active;
+  size_t n = destinations_of(c, names, keys, &first_active);
   /* stop the exporters of destinations that go, or whose slot is taken away */
   pthread_mutex_lock(&t->dest_lock);
   for (size_t i = 1; i < t->n_dests;) {
@@ -753,87 +771,78 @@ static json_t *destinations_json(tracer *t, const config *c) {
   return list;
 }
 
+/* Sets key of the object at path (NULL: o itself) to v (the reference is taken). */
+static void put(json_t *o, const char *path, const char *key, json_t *v) {
+  json_t *at = path ? json_object_get(o, path) : o;
+  if (json_is_object(at)) json_object_set_new(at, key, v);
+  else json_decref(v);
+}
+
+/* One status model: the settings as config_describe_json tells them (state, reason, backend,
+ * config, spool, project, sources, redaction, destinations...), and over them what this
+ * process did with them. */
 char *tracer_status_json(tracer *t) {
   tracer_refresh(t);
   const config *c = t->cfg;
   exporter_counts n = exporter_get_counts(t->exp);
   queue_stats qs = queue_get_stats(t->q);
-  char *endpoint = text_url_for_display(c->endpoint);
-  const char *sending = !c->enabled                                             ? "disabled"
-                        : c->dry_run                                            ? "dry-run"
-                        : c->target == CONFIG_TARGET_NONE && !c->n_destinations ? "no-backend"
-                                                                                : "sending";
-  json_t *status = json_pack(
-      "{s:s, s:b, s:s, s:s?, s:{s:s, s:s?, s:s}, s:{s:s, s:s?, s:b, s:s?, s:{s:b, s:b, s:b}, s:b}, "
-      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-      "s:{s:I, s:s?, s:I, s:b}, s:s?, s:{s:s, s:I, s:b, s:b, s:I}, s:s?, s:I}",
-      "version", t->version, "enabled", c->enabled, "state", sending, "reason", c->why_not_sending,
-      "backend", "target", config_target_name(c->target), "endpoint", endpoint, "project",
-      c->project_name, "config", "path", c->config_path, "warning", c->warning, "broken",
-      c->file_broken, "log_file", c->log_file, "logging", "prompts", c->log_prompts, "tool_details",
-      c->log_tool_details, "tool_content", c->log_tool_content, "user_id_set", c->user_id != NULL,
-      "counters", "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
-      "items_skipped", (json_int_t)t->items_skipped, "spans_queued", (json_int_t)t->spans_queued,
-      "spans_exported", (json_int_t)n.exported, "spans_dropped", (json_int_t)n.dropped,
-      "spans_pending", (json_int_t)n.pending, "spans_restored",
-      (json_int_t)__atomic_load_n(&t->spans_loaded, __ATOMIC_RELAXED), "spans_memory_only",
-      (json_int_t)qs.not_durable, "spans_dropped_full", (json_int_t)qs.dropped_full,
-      "spans_dropped_old", (json_int_t)qs.dropped_old, "requests", (json_int_t)n.requests,
-      "failed_requests", (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries,
-      "last_export", "status", (json_int_t)n.last_status, "error",
-      n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms, "key_refused",
-      n.key_refused, "last_rejection", t->last_rejection[0] ? t->last_rejection : NULL, "spool",
-      "dir", c->spool_dir, "pending_bytes", (json_int_t)qs.bytes, "writable",
-      t->sp != NULL && !qs.spool_failing, "fsync", c->spool_fsync, "max_age_days",
-      (json_int_t)(c->spool_max_age_s / 86400), "unknown_keys", c->unknown_keys, "exit_flush_ms",
-      (json_int_t)c->shutdown_ms);
-  json_object_set_new(status, "redaction",
-                      json_pack("{s:b, s:I, s:I, s:I}", "secrets", c->redact_secrets, "patterns",
-                                (json_int_t)c->redact_patterns, "values",
-                                (json_int_t)c->redact_values, "allow",
-                                (json_int_t)c->redact_allow));
+  char *described = config_describe_json(c);
+  json_t *status = described ? json_loads(described, 0, NULL) : NULL;
+  free(described);
+  if (!status) return NULL;
+  put(status, NULL, "version", json_string(t->version));
+  put(status, "config", "user_id_set", json_boolean(c->user_id != NULL));
+  put(status, NULL, "unknown_keys", c->unknown_keys ? json_string(c->unknown_keys) : json_null());
+  put(status, "config", "logging",
+      json_pack("{s:b, s:b, s:b}", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
+                "tool_content", c->log_tool_content));
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
-  json_object_set_new(json_object_get(status, "config"), "recover_hours",
-                      json_integer(c->recover_hours));
+  put(status, "config", "recover_hours", json_integer(c->recover_hours));
+  put(status, NULL, "counters",
+      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                "s:I, s:I, s:I, s:I}",
+                "payloads", (json_int_t)t->payloads, "rejected_payloads", (json_int_t)t->rejected,
+                "items_skipped", (json_int_t)t->items_skipped, "spans_queued",
+                (json_int_t)t->spans_queued, "spans_exported", (json_int_t)n.exported,
+                "spans_dropped", (json_int_t)n.dropped, "spans_pending", (json_int_t)n.pending,
+                "spans_restored", (json_int_t)__atomic_load_n(&t->spans_loaded, __ATOMIC_RELAXED),
+                "spans_memory_only", (json_int_t)qs.not_durable, "spans_dropped_full",
+                (json_int_t)qs.dropped_full, "spans_dropped_old", (json_int_t)qs.dropped_old,
+                "requests", (json_int_t)n.requests, "failed_requests",
+                (json_int_t)n.failed_requests, "retries", (json_int_t)n.retries, "spans_discarded",
+                (json_int_t)n.discarded, "numbers_unreadable", (json_int_t)t->numbers_unreadable,
+                "spans_deduplicated", (json_int_t)qs.deduplicated, "live_sessions",
+                (json_int_t)live_sessions(t->live),
+                /* what the live-signal store holds (live.h): signals waiting for their spans */
+                "live_bytes", (json_int_t)live_bytes(t->live), "spans_damaged",
+                (json_int_t)qs.loaded.damaged_spans));
   /* what the last answer means, in the words of the one table (retry.h), and the table */
-  json_t *counters = json_object_get(status, "counters");
-  json_object_set_new(counters, "spans_discarded", json_integer((json_int_t)n.discarded));
-  json_object_set_new(counters, "numbers_unreadable",
-                      json_integer((json_int_t)t->numbers_unreadable));
-  json_object_set_new(counters, "spans_deduplicated", json_integer((json_int_t)qs.deduplicated));
-  /* what the live-signal store holds (live.h): signals waiting for their spans */
-  json_object_set_new(counters, "live_sessions", json_integer((json_int_t)live_sessions(t->live)));
-  json_object_set_new(counters, "live_bytes", json_integer((json_int_t)live_bytes(t->live)));
-  json_object_set_new(counters, "spans_damaged", json_integer((json_int_t)qs.loaded.damaged_spans));
-  json_object_set_new(json_object_get(status, "spool"), "loading", json_boolean(qs.loading));
-  json_object_set_new(json_object_get(status, "spool"), "foreign_files",
-                      json_integer((json_int_t)qs.loaded.foreign_files));
-  json_t *last = json_object_get(status, "last_export");
-  if (n.last_status >= 0) {
+  json_t *last =
+      json_pack("{s:I, s:s?, s:I, s:b, s:b}", "status", (json_int_t)n.last_status, "error",
+                n.last_error[0] ? n.last_error : NULL, "at_ms", (json_int_t)n.last_export_ms,
+                "key_refused", n.key_refused, "moved", n.moved);
+  if (last && n.last_status >= 0) {
     const retry_class *class = retry_class_of_status(n.last_status);
     json_object_set_new(last, "class", json_string(class->name));
     json_object_set_new(last, "kept", json_boolean(class->keeps));
   }
-  json_object_set_new(last, "moved", json_boolean(n.moved));
+  put(status, NULL, "last_export", last);
+  put(status, NULL, "last_rejection",
+      t->last_rejection[0] ? json_string(t->last_rejection) : json_null());
+  put(status, "spool", "pending_bytes", json_integer((json_int_t)qs.bytes));
+  put(status, "spool", "writable", json_boolean(t->sp != NULL && !qs.spool_failing));
+  put(status, "spool", "fsync", json_boolean(c->spool_fsync));
+  put(status, "spool", "max_age_days", json_integer((json_int_t)(c->spool_max_age_s / 86400)));
+  put(status, "spool", "loading", json_boolean(qs.loading));
+  put(status, "spool", "foreign_files", json_integer((json_int_t)qs.loaded.foreign_files));
   char *classes = retry_classes_json();
   json_t *table = classes ? json_loads(classes, 0, NULL) : NULL;
   free(classes);
-  if (table) json_object_set_new(status, "export_outcomes", table);
-  /* the project's file, and where each setting came from (config_describe_json's) */
-  char *described = config_describe_json(c);
-  json_t *d = described ? json_loads(described, 0, NULL) : NULL;
-  free(described);
-  if (d) {
-    json_object_set(status, "project", json_object_get(d, "project"));
-    json_object_set(status, "sources", json_object_get(d, "sources"));
-    json_object_set(json_object_get(status, "config"), "unknown_keys",
-                    json_object_get(json_object_get(d, "config"), "unknown_keys"));
-  }
-  json_decref(d);
-  if (status) json_object_set_new(status, "destinations", destinations_json(t, c));
-  char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+  if (table) put(status, NULL, "export_outcomes", table);
+  /* each destination as this process sends to it (over config_describe_json's list) */
+  put(status, NULL, "destinations", destinations_json(t, c));
+  char *text = json_dumps(status, JSON_COMPACT);
   json_decref(status);
-  free(endpoint);
   return text;
 }
 

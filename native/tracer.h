@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "exporter.h"
 #include "reconcile.h"
 
@@ -50,6 +51,10 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out);
 /* Counters, the resolved backend and the config's health as JSON text (malloc'd, caller
  * frees). Never holds a secret. */
 char *tracer_status_json(tracer *t);
+
+/* The spool c names, counted without opening a tracer (spool_census_json with c's destinations
+ * and their marker keys): `status` reads it, so no JavaScript parses the spool's format. */
+char *tracer_spool_census_json(const config *c);
 
 /* Whether tracing is on (settings re-read when they changed, as for a payload): the plugin's
  * door on every event, without the status JSON. */

@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { startReceiver } = require('./receiver.js');
+const { startReceiver, deliveries } = require('./receiver.js');
 const { tempHome, cleanEnv, run, ROOT } = require('./helpers/run.js');
 
 const MAIN = 'main-run/snapshots/009-session-idle-ses_df4ec26e5ffeUa8cOB7B533OYC.json';
@@ -31,16 +31,6 @@ function homeWith(first, second, extra = '') {
     { mode: 0o600 },
   );
   return home;
-}
-
-// How many times each span id arrived in a 2xx answer, and how many arrived twice or more.
-function deliveries(receiver) {
-  const count = new Map();
-  for (const r of receiver.requests)
-    if (r.status >= 200 && r.status < 300) for (const s of r.spans) count.set(s.spanId, (count.get(s.spanId) || 0) + 1);
-  let duplicated = 0;
-  for (const n of count.values()) duplicated += n - 1;
-  return { delivered: count.size, duplicated };
 }
 
 // A port nothing listens on (taken, then freed): connections to it are refused.

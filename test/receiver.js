@@ -505,4 +505,14 @@ function comparable(s) {
   };
 }
 
-module.exports = { startReceiver, decodeExportRequest, encodePartialSuccess, spanTree, comparable };
+// How many times each span id arrived in a 2xx answer, and how many arrived twice or more.
+function deliveries(receiver) {
+  const count = new Map();
+  for (const r of receiver.requests)
+    if (r.status >= 200 && r.status < 300) for (const s of r.spans) count.set(s.spanId, (count.get(s.spanId) || 0) + 1);
+  let duplicated = 0;
+  for (const n of count.values()) duplicated += n - 1;
+  return { delivered: count.size, duplicated };
+}
+
+module.exports = { startReceiver, deliveries, decodeExportRequest, encodePartialSuccess, spanTree, comparable };

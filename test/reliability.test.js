@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { startReceiver } = require('./receiver.js');
+const { startReceiver, deliveries } = require('./receiver.js');
 const { tempHome, cleanEnv, run, readLog, ROOT } = require('./helpers/run.js');
 
 // This process loads the core too (status.js, the README check): the one the children load.
@@ -37,16 +37,6 @@ function spoolFiles(home) {
         : [];
     })
     .sort();
-}
-
-// How many times each span id arrived in a 2xx answer, and how many arrived twice or more.
-function deliveries(receiver) {
-  const count = new Map();
-  for (const r of receiver.requests)
-    if (r.status >= 200 && r.status < 300) for (const s of r.spans) count.set(s.spanId, (count.get(s.spanId) || 0) + 1);
-  let duplicated = 0;
-  for (const n of count.values()) duplicated += n - 1;
-  return { delivered: count.size, duplicated };
 }
 
 // ------------------------------------------------------------------------------------------

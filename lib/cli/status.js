@@ -20,36 +20,6 @@ const c = require('./common.js');
 const reg = require('./registration.js');
 const { outcomeClasses, outcomeClass, exporterAction } = require('./outcomes.js');
 
-// native/spool.h: "OATSPOOL3\n", a 44-byte header (its spans count at offset 32), then records
-// of [u32 sync][u32 length][u8 kind][u32 crc][u32 crc][bytes]; the formats before it:
-// "OATSPOOL2\n" records of [u32 length][u32 crc32][u8 kind][bytes] (kind 1 a span, 2 the dedup
-// marks of the spans after it) and "OATSPOOL1\n" (no kind byte: spans only). A file of
-// another magic is another version's: counted as bytes only.
-const SPOOL_MAGIC = { 'OATSPOOL1\n': 8, 'OATSPOOL2\n': 9 };
-const SPAN_KIND = 1;
-
-/** Spans and bytes of one spool file. */
-function countSpoolFile(file) {
-  let buf;
-  try {
-    buf = fs.readFileSync(file);
-  } catch {
-    return { spans: 0, bytes: 0 };
-  }
-  const magic = buf.toString('latin1', 0, 10);
-  if (magic === 'OATSPOOL3\n') return { spans: buf.length >= 54 ? buf.readUInt32LE(42) : 0, bytes: buf.length };
-  const head = SPOOL_MAGIC[magic];
-  if (head === undefined) return { spans: 0, bytes: buf.length };
-  let spans = 0;
-  for (let at = 10; at + head <= buf.length; ) {
-    const len = buf.readUInt32LE(at);
-    if (at + head + len > buf.length) break; // a damaged tail: the loader skips it too
-    if (head === 8 || buf[at + 8] === SPAN_KIND) spans++;
-    at += head + len;
-  }
-  return { spans, bytes: buf.length };
-}
-
 function pidRuns(pid) {
   try {
     process.kill(pid, 0);
@@ -59,77 +29,22 @@ function pidRuns(pid) {
   }
 }
 
-/** Every process directory of the spool: [{dir, pid, live, files, spans, bytes}]. */
-function readSpool(root) {
-  let names = [];
-  try {
-    names = fs
-      .readdirSync(root, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
-  } catch {
-    return [];
-  }
-  return names
-    .map((name) => {
-      const dir = path.join(root, name);
-      const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-      const entry = { dir, pid: pid || null, live: pid ? pidRuns(pid) : false, files: 0, spans: 0, bytes: 0 };
-      let files = [];
-      try {
-        files = fs.readdirSync(dir).filter((f) => /^[0-9a-f]{16}\.spool$/.test(f));
-      } catch {
-        // gone meanwhile: its owner finished with it
-      }
-      for (const f of files) {
-        const n = countSpoolFile(path.join(dir, f));
-        entry.files++;
-        entry.spans += n.spans;
-        entry.bytes += n.bytes;
-      }
-      return entry;
-    })
-    .filter((e) => e.files > 0 || e.live);
-}
-
-// A destination's key in the spool's markers (native/tracer.c dest_key): 0 for the first, else
-// FNV-1a of its name (never 0).
-function destinationKey(name) {
-  if (name === 'default') return 0;
-  let h = 2166136261;
-  for (const b of Buffer.from(name, 'utf8')) h = Math.imul(h ^ b, 16777619) >>> 0;
-  return h || 1;
-}
-
-// Spans each destination has still to send, from the spool: a file's spans minus what that
-// destination's marker (<16 hex id>.<8 hex key>.done, native/spool.h) says it finished.
-function pendingPerDestination(processes, names) {
-  const pending = Object.fromEntries(names.map((n) => [n, 0]));
-  for (const p of processes) {
-    if (!p.dir) continue;
-    let files = [];
+/**
+ * Every process directory of the spool the settings name, counted by the core (spoolStatus():
+ * no JavaScript reads the spool's format): [{dir, pid, live, files, spans, bytes, pending:
+ * {destination: spans it has still to send}}]; [] when no core loads here.
+ */
+function readSpool(native, dir) {
+  // an older core OpenCode loads: this copy's core counts (it reads every format before it)
+  for (const core of [native, () => require('../native.js')]) {
     try {
-      files = fs.readdirSync(p.dir);
+      const n = typeof core === 'function' ? core() : core;
+      if (n && typeof n.binding.spoolStatus === 'function') return JSON.parse(n.binding.spoolStatus(dir));
     } catch {
-      continue;
-    }
-    for (const f of files.filter((x) => /^[0-9a-f]{16}\.spool$/.test(x))) {
-      const spans = countSpoolFile(path.join(p.dir, f)).spans;
-      for (const n of names) {
-        let done = 0;
-        try {
-          const m = fs.readFileSync(
-            path.join(p.dir, `${f.slice(0, 16)}.${destinationKey(n).toString(16).padStart(8, '0')}.done`),
-          );
-          if (m.length === 16 && m.toString('latin1', 0, 8) === 'OATDONE1') done = m.readUInt32LE(8);
-        } catch {
-          // no marker: it has the whole file still to send
-        }
-        pending[n] += Math.max(0, spans - done);
-      }
+      // no core here either: nothing can be counted
     }
   }
-  return pending;
+  return [];
 }
 
 /**
@@ -140,9 +55,8 @@ function pendingPerDestination(processes, names) {
  */
 function destinationStates(config, processes, classes) {
   const list = Array.isArray(config.destinations) ? config.destinations : [];
-  const pending = pendingPerDestination(
-    processes,
-    list.map((d) => d.name),
+  const pending = Object.fromEntries(
+    list.map((d) => [d.name, processes.reduce((n, p) => n + ((p.pending && p.pending[d.name]) || 0), 0)]),
   );
   return list.map((d) => {
     const file = d.name === 'default' ? 'last-export.json' : `last-export-${d.name}.json`;
@@ -339,7 +253,7 @@ function collect(flags = {}) {
   // Neither loads (no core for this machine, a system library missing): status still answers,
   // no-core (exit 2) with why, rather than failing.
   const config = reader ? JSON.parse(reader.binding.configStatus(projectDir(flags))) : corelessConfig();
-  const processes = readSpool(config.spool.dir);
+  const processes = readSpool(reader, projectDir(flags));
   const total = processes.reduce(
     (t, p) => ({ files: t.files + p.files, spans: t.spans + p.spans, bytes: t.bytes + p.bytes }),
     { files: 0, spans: 0, bytes: 0 },
@@ -527,5 +441,4 @@ module.exports = {
   projectDir,
   projectLines,
   destinationStates,
-  destinationKey,
 };

@@ -116,8 +116,10 @@ function leftBehind(say) {
   let spoolDir = path.join(c.harnessDir(), 'spool', 'opencode');
   let stateDir = path.join(c.harnessDir(), 'state', 'opencode');
   let logFile = path.join(c.harnessDir(), 'logs', 'opencode.log');
+  let native = null;
   try {
-    const s = JSON.parse(require('../native.js').binding.configStatus());
+    native = require('../native.js');
+    const s = JSON.parse(native.binding.configStatus());
     spoolDir = s.spool.dir;
     stateDir = s.state_dir;
     logFile = s.config.log_file;
@@ -125,7 +127,7 @@ function leftBehind(say) {
     // no core here: the default places
   }
   const spans = require('./status.js')
-    .readSpool(spoolDir)
+    .readSpool(native)
     .reduce((n, p) => n + p.spans, 0);
   const items = [
     [spoolDir, spans ? `${spans} span${spans === 1 ? '' : 's'} never sent` : 'the spool (spans not yet sent)'],

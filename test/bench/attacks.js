@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { startReceiver } = require('../receiver.js');
+const { startReceiver, deliveries } = require('../receiver.js');
 const { tempHome, cleanEnv, run, readLog } = require('../helpers/run.js');
 
 const MAIN = 'main-run/snapshots/009-session-idle-ses_df4ec26e5ffeUa8cOB7B533OYC.json';
@@ -28,15 +28,6 @@ function spoolFiles(home) {
     for (const f of fs.readdirSync(dir)) if (f.endsWith('.spool')) out.push(path.join(dir, f));
   }
   return out.sort();
-}
-
-function deliveries(receiver) {
-  const count = new Map();
-  for (const r of receiver.requests)
-    if (r.status >= 200 && r.status < 300) for (const s of r.spans) count.set(s.spanId, (count.get(s.spanId) || 0) + 1);
-  let duplicated = 0;
-  for (const n of count.values()) duplicated += n - 1;
-  return { delivered: count.size, duplicated };
 }
 
 const counted = (status) => {

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -636,6 +637,48 @@ static size_t marker_files(void) {
   return n;
 }
 
+/* status's census: per process directory, its spans and, per destination, what it has still
+ * to send (the markers), without opening, locking or adopting anything. */
+static void test_the_census_counts_spans_and_each_destination_pending(void) {
+  fresh_root();
+  spool *sp = spool_open(root, true);
+  spool_item three[] = {{SPOOL_SPAN, (const uint8_t *)"a1", 2},
+                        {SPOOL_SPAN, (const uint8_t *)"a2", 2},
+                        {SPOOL_SPAN, (const uint8_t *)"a3", 2}};
+  uint64_t a = spool_write(sp, three, 3, 0);
+  CHECK(a > 0);
+  CHECK(spool_write(sp, three, 2, 0) > 0);
+  CHECK(spool_mark_done(sp, a, 22, 2) == 0);
+  const char *names[] = {"x", "y"};
+  uint32_t keys[] = {11, 22};
+  char *text = spool_census_json(root, names, keys, 2);
+  CHECK(text != NULL);
+  json_error_t err;
+  json_t *list = json_loads(text ? text : "null", 0, &err);
+  CHECK_INT(json_array_size(list), 1);
+  json_t *p = json_array_get(list, 0);
+  CHECK_INT(json_integer_value(json_object_get(p, "files")), 2);
+  CHECK_INT(json_integer_value(json_object_get(p, "spans")), 5);
+  CHECK(json_is_true(json_object_get(p, "live")));
+  CHECK_INT(json_integer_value(json_object_get(p, "pid")), (long)getpid());
+  json_t *pending = json_object_get(p, "pending");
+  CHECK_INT(json_integer_value(json_object_get(pending, "x")), 5);
+  CHECK_INT(json_integer_value(json_object_get(pending, "y")), 3);
+  json_decref(list);
+  free(text);
+  spool_close(sp);
+  /* the spool closed with its files left (as a process that died leaves them): still counted,
+   * and nothing was adopted or moved */
+  text = spool_census_json(root, names, keys, 2);
+  list = json_loads(text ? text : "null", 0, &err);
+  p = json_array_get(list, 0);
+  CHECK_INT(json_integer_value(json_object_get(p, "spans")), 5);
+  json_decref(list);
+  free(text);
+  char paths[4][1024];
+  CHECK_INT(spool_files(paths, 4), 2);
+}
+
 static void test_each_destination_gets_every_record_and_one_leaves_when_all_did(void) {
   fresh_root();
   queue *q = queue_new(1 << 20);
@@ -802,6 +845,7 @@ int main(void) {
   RUN(test_each_destination_progress_survives_a_restart);
   RUN(test_a_file_every_destination_finished_is_not_sent_again);
   RUN(test_a_removed_destination_no_longer_holds_records_back);
+  RUN(test_the_census_counts_spans_and_each_destination_pending);
   fresh_root();
   rmdir(root);
   return check_done();
