@@ -345,6 +345,8 @@ function openPart(sessionID) {
 
 /**
  * Resolves once every span queued so far was answered by the backend, or at the timeout.
+ * exported/dropped are the first destination's; pending is the most any destination still has
+ * to send (with several destinations, a span one of them has not taken still waits in the spool).
  * @param {number} [timeoutMs=10000]
  * @returns {Promise<{exported: number, pending: number, dropped: number}>}
  */

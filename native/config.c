@@ -1998,6 +1998,13 @@ static void resolve_target(loader *l) {
 
 /* ---- further destinations ---- */
 
+uint32_t config_destination_key(const char *name) {
+  if (!strcmp(name, CONFIG_FIRST_DESTINATION)) return 0;
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  return h ? h : 1;
+}
+
 static void dest_header(loader *l, config_destination *d, const char *name, const char *prefix,
                         const char *value, bool secret) {
   char **h = realloc(d->headers, (d->n_headers + 1) * sizeof *h);
@@ -2041,10 +2048,25 @@ static void resolve_destinations(loader *l) {
     if (target == CONFIG_TARGET_NONE)
       why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
     else if (target != CONFIG_TARGET_ARIZE && !f->endpoint) why = "needs an endpoint";
+    else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint))
+      why = "has an endpoint that is not an http:// or https:// URL";
     else if (target == CONFIG_TARGET_ARIZE && (!f->api_key || !f->space_id))
       why = f->from_project ? "needs api_key and space_id (a project file's are used only with "
                               "project_credentials: true)"
                             : "needs api_key and space_id";
+    /* two names of one key would share the spool's progress markers: after a restart one would
+     * take the other's progress for its own and never get spans it had not had */
+    const char *twin = NULL;
+    for (size_t i = 0; !why && i < c->n_destinations && !twin; i++)
+      if (config_destination_key(c->destinations[i].name) == config_destination_key(f->name))
+        twin = c->destinations[i].name;
+    if (twin) {
+      warn(l,
+           "config %s: destination %s cannot be told apart from destination %s in the spool's "
+           "progress markers (rename one); left out",
+           f->from_project ? c->project_path : c->config_path, f->name, twin);
+      continue;
+    }
     if (why) {
       warn(l, "config %s: destination %s %s; left out",
            f->from_project ? c->project_path : c->config_path, f->name, why);

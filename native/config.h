@@ -4,6 +4,7 @@
 #define CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -176,6 +177,11 @@ char *config_describe_json(const config *c);
  * "long_name", "endpoint"}], "headers": [{"name", "from", "prefix", "secret"}]}],
  * "header_name_symbols"}. lib/settings.json is this text (test/settings.test.js checks it). */
 char *config_schema_json(void);
+
+/* A destination's key in the queue and in the spool's progress markers: 0 for the first
+ * ("default"), else a 32-bit hash of its name (never 0). Two names of one key would share
+ * markers, so the loader leaves the second one out. */
+uint32_t config_destination_key(const char *name);
 
 /* "arize", "phoenix", "otlp" or "none". */
 const char *config_target_name(config_target t);

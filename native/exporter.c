@@ -241,12 +241,22 @@ static retry_outcome send_framed(exporter *e, const exporter_target *t, const fr
   return o;
 }
 
+/* What a log line about t's answers starts with: its destination's name when it is not the
+ * first, so that with several destinations the log says which one failed ("" for the first,
+ * whose lines read as they always did). */
+static const char *dest_prefix(const exporter_target *t, char *out, size_t size) {
+  if (!t || !t->dest_name) return "";
+  snprintf(out, size, "destination %s: ", t->dest_name);
+  return out;
+}
+
 /* Stage 3: applies an outcome to the counters and the log (messages scrubbed first), and
  * says what becomes of the batch. Lock held. */
 static send_step apply_outcome_locked(exporter *e, const exporter_target *t, const framed_batch *fb,
                                       retry_outcome *o) {
   size_t n = fb->n;
-  char line[sizeof o->message + 100];
+  char line[sizeof o->message + 100], who[64];
+  const char *dp = dest_prefix(t, who, sizeof who);
   e->counts.requests++;
   if (o->kind != RETRY_OK && o->kind != RETRY_PARTIAL) e->counts.failed_requests++;
   if (o->kind != RETRY_OK) scrub_secrets(t, o->message, sizeof o->message);
@@ -261,7 +271,7 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t, con
   case RETRY_PARTIAL:
     snprintf(line, sizeof line, "HTTP %ld: backend rejected %lld of %zu spans: %s", o->status,
              (long long)o->rejected, n, o->message);
-    log_warn("%s", line);
+    log_warn("%s%s", dp, line);
     record_outcome_locked(e, o->status, line, false);
     e->counts.dropped += (uint64_t)o->rejected;
     e->counts.rejected += (uint64_t)o->rejected;
@@ -277,37 +287,38 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t, con
   record_outcome_locked(e, o->status, line, refused);
   if (o->kind == RETRY_MOVED) {
     if (!e->refused)
-      log_error("the endpoint answered HTTP %ld, %s; %zu spans (and those after them) are kept in "
-                "the spool and sent once the configuration changes: set the endpoint to the new "
-                "location if it is the backend you mean",
-                o->status, o->message, n);
+      log_error(
+          "%sthe endpoint answered HTTP %ld, %s; %zu spans (and those after them) are kept in "
+          "the spool and sent once the configuration changes: set the endpoint to the new "
+          "location if it is the backend you mean",
+          dp, o->status, o->message, n);
     e->refused = true;
     e->counts.moved = true;
     return SEND_REFUSED;
   }
   if (refused) {
     if (!e->refused)
-      log_error("backend refused the credentials with HTTP %ld: %s; %zu spans (and those after "
+      log_error("%sbackend refused the credentials with HTTP %ld: %s; %zu spans (and those after "
                 "them) are kept in the spool and sent once the configuration changes",
-                o->status, o->message, n);
+                dp, o->status, o->message, n);
     e->refused = true;
     return SEND_REFUSED;
   }
   if (o->kind == RETRY_SPLIT && n > 1) {
     e->split_bytes = fb->span_bytes / 2 ? fb->span_bytes / 2 : 1;
-    log_warn("backend refused a %zu-byte request of %zu spans as too large (HTTP 413); "
+    log_warn("%sbackend refused a %zu-byte request of %zu spans as too large (HTTP 413); "
              "sending batches of at most %zu span bytes",
-             fb->body_len, n, e->split_bytes);
+             dp, fb->body_len, n, e->split_bytes);
     return SEND_SPLIT;
   }
   if (o->kind == RETRY_SPLIT) {
-    log_error("backend refused a single span of %zu bytes (a %zu-byte request) as too large "
+    log_error("%sbackend refused a single span of %zu bytes (a %zu-byte request) as too large "
               "(HTTP 413); dropped",
-              fb->first_len, fb->body_len);
+              dp, fb->first_len, fb->body_len);
     e->counts.too_large++;
   } else {
-    log_error("backend refused %zu spans with HTTP %ld (not retryable, dropped): %s", n, o->status,
-              o->message);
+    log_error("%sbackend refused %zu spans with HTTP %ld (not retryable, dropped): %s", dp, n,
+              o->status, o->message);
   }
   e->counts.dropped += n;
   return SEND_DONE;
@@ -407,8 +418,9 @@ static void *exporter_main(void *arg) {
       long delay = retry_delay_ms(attempt, retry_after_s, target->backoff_initial_ms,
                                   target->backoff_max_ms, rand() / ((double)RAND_MAX + 1));
       e->counts.retries++;
-      log_warn("export failed (%s); retry %d in %ld ms, %zu spans kept", e->counts.last_error,
-               attempt, delay, n);
+      char who[64];
+      log_warn("%sexport failed (%s); retry %d in %ld ms, %zu spans kept",
+               dest_prefix(target, who, sizeof who), e->counts.last_error, attempt, delay, n);
       release_target_locked(e);
       pause_locked(e, delay, changes);
     } else if (outcome == SEND_REFUSED) {

@@ -185,15 +185,6 @@ static exporter_target *target_from_config(const tracer *tr, const config *c, co
   return target_of(tr, c, version, 0);
 }
 
-/* A destination's key in the queue and the spool's markers: 0 for the first, else a hash of
- * its name (never 0). */
-static uint32_t dest_key(const char *name) {
-  if (!strcmp(name, CONFIG_FIRST_DESTINATION)) return 0;
-  uint32_t h = 2166136261u;
-  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-  return h ? h : 1;
-}
-
 /* Every destination's exporter: notify (starts them) or wake (only the running ones). */
 static void notify_all(tracer *t, bool start) {
   pthread_mutex_lock(&t->dest_lock);
@@ -215,7 +206,7 @@ static size_t destinations_of(const config *c, const char *names[CONFIG_MAX_DEST
   *first_active = c->target != CONFIG_TARGET_NONE || c->n_destinations == 0;
   if (*first_active) names[n] = CONFIG_FIRST_DESTINATION, keys[n++] = 0;
   for (size_t k = 0; k < c->n_destinations && n < CONFIG_MAX_DESTINATIONS; k++)
-    names[n] = c->destinations[k].name, keys[n++] = dest_key(c->destinations[k].name);
+    names[n] = c->destinations[k].name, keys[n++] = config_destination_key(c->destinations[k].name);
   return n;
 }
 
@@ -661,7 +652,8 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
   int64_t start = wallclock_steady_ms();
   queue_wait_loaded(t->q, timeout_ms);
   /* every destination within the one bound (they send side by side; this only waits); the
-   * counts are the first destination in use's */
+   * counts are the first destination in use's, but pending is the most any destination still
+   * has: a span one of them has not taken is still waiting in the spool */
   exporter *es[CONFIG_MAX_DESTINATIONS];
   size_t n = 0, main_at = 0;
   pthread_mutex_lock(&t->dest_lock);
@@ -673,6 +665,7 @@ void tracer_flush(tracer *t, long timeout_ms, exporter_counts *out) {
     long spent = (long)(wallclock_steady_ms() - start);
     exporter_counts c;
     exporter_flush(es[i], timeout_ms > spent ? timeout_ms - spent : 0, i == main_at ? out : &c);
+    if (i != main_at && c.pending > out->pending) out->pending = c.pending;
   }
 }
 

@@ -86,6 +86,8 @@ test('one destination down, then up: the other gets everything meanwhile, the fi
     assert.equal(d.second.pending, 2 * PER);
     assert.equal(d.second.status, 0, 'no answer: a network error');
     assert.equal(d.second.kept, true);
+    // flush() answers what still waits in the spool: the down destination's spans (backfill prints it)
+    assert.equal(first.steps[1].flush.pending, 2 * PER);
     // it comes up; the next process sends it what it missed, and the first one nothing again
     b = await startReceiver({ port });
     const second = await scenario([{ flush: 10000 }, { status: true }], { HOME: home, ...FAST });
@@ -118,6 +120,10 @@ test('one destination refusing the key (401): the other is unaffected, the refus
     assert.equal(d.second.status, 401);
     assert.equal(d.second.pending, 2 * PER, 'kept for when the key is fixed');
     assert.equal(b.requests.length, 1, 'no retries against a refused key');
+    // the log says which destination refused its key (with two, an unnamed line is a guess)
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(log, /ERROR destination second: backend refused the credentials with HTTP 401/);
+    assert.doesNotMatch(log, /ERROR backend refused/, 'the first destination was never refused');
     // `status`, a process of its own reading what the tracing process left: one line per
     // destination, the refused one paused, and the exit code says a destination is not working
     const cli = (args) =>
@@ -205,7 +211,7 @@ test('install --add-destination appends a destination to the user file, echoes n
     const dir = path.join(home, '.arize', 'harness');
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'config.yaml');
-    const before = `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\nlogging:\n  prompts: false\n`;
+    const before = `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n    project_name: checkout-service\nlogging:\n  prompts: false\n`;
     fs.writeFileSync(file, before, { mode: 0o600 });
     const cli = (args) =>
       spawnSync(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), ...args], {
@@ -229,7 +235,11 @@ test('install --add-destination appends a destination to the user file, echoes n
     assert.match(add.stdout, /harnesses\.opencode\.destinations: added local, OTLP at http:\/\/127\.0\.0\.1:\d+/);
     assert.doesNotMatch(add.stdout + add.stderr, /tok-secret-789/);
     const after = fs.readFileSync(file, 'utf8');
-    assert.ok(after.startsWith(`# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n`));
+    assert.ok(
+      after.startsWith(
+        `# mine\nharnesses:\n  opencode:\n    target: phoenix\n    endpoint: ${a.url}\n    project_name: checkout-service\n`,
+      ),
+    );
     assert.ok(after.endsWith('logging:\n  prompts: false\n'), 'the rest of the file stays');
     assert.doesNotMatch(after, /env-key-not-for-it/, "the environment's key is the first destination's");
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
@@ -240,6 +250,13 @@ test('install --add-destination appends a destination to the user file, echoes n
     assert.deepEqual(deliveries(a), { delivered: PER, duplicated: 0 });
     assert.deepEqual(deliveries(b), { delivered: PER, duplicated: 0 });
     assert.ok(b.requests.every((r) => r.headers['x-token'] === 'tok-secret-789'));
+    // no --project-name: its traces land in the first destination's project, as the docs say
+    // (it was given "opencode", the installer's default, and the team's Phoenix split in two)
+    assert.match(add.stdout, /project "checkout-service"/);
+    assert.deepEqual(
+      [...new Set(b.requests.flatMap((r) => r.spans.map((s) => s.resource['openinference.project.name'])))],
+      ['checkout-service'],
+    );
     assert.deepEqual(
       out.steps[2].status.destinations.map((d) => d.name),
       ['default', 'local'],
@@ -343,6 +360,48 @@ test('destinations alone (no single backend): spans go to them, and status says 
     );
     assert.deepEqual(out.steps[1].flush, { exported: 2 * PER, pending: 0, dropped: 0 });
   } finally {
+    await b.close();
+  }
+});
+
+test('two names whose marker keys collide, or a non-http endpoint: left out with a warning, not silently starved or retried forever', async () => {
+  // "d4hs3a" and "dgsaac" hash to one 32-bit key (FNV-1a): sharing markers, the one that was down
+  // took the other's progress for its own after a restart and never got its spans
+  const a = await startReceiver();
+  const b = await startReceiver();
+  try {
+    const home = homeWith(a.url, b.url);
+    fs.appendFileSync(
+      path.join(home, '.arize', 'harness', 'config.yaml'),
+      `      - name: d4hs3a\n        target: phoenix\n        endpoint: ${b.url}\n` +
+        `      - name: dgsaac\n        target: phoenix\n        endpoint: ${a.url}\n`,
+    );
+    const out = await scenario([{ fixture: MAIN, variants: 1, quiet: true }, { flush: 10000 }, { status: true }], {
+      HOME: home,
+      ...FAST,
+    });
+    assert.deepEqual(Object.keys(byName(out.steps[2].status)), ['default', 'second', 'd4hs3a']);
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(log, /WARN .*destination dgsaac cannot be told apart from destination d4hs3a.*left out/);
+    // a URL that can never send is a config error, named once, not a destination failing forever
+    // (before: retried with backoff and its spans kept in the spool for good)
+    const typo = homeWith(a.url, 'htp://127.0.0.1:4318');
+    const bad = await scenario(
+      [{ fixture: MAIN, variants: 1, quiet: true, offset: 5 }, { flush: 10000 }, { status: true }],
+      {
+        HOME: typo,
+        ...FAST,
+      },
+    );
+    assert.deepEqual(Object.keys(byName(bad.steps[2].status)), ['default']);
+    const badLog = fs.readFileSync(path.join(typo, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    assert.match(
+      badLog,
+      /WARN .*destination second has an endpoint that is not an http:\/\/ or https:\/\/ URL; left out/,
+    );
+    assert.doesNotMatch(badLog, /export failed/);
+  } finally {
+    await a.close();
     await b.close();
   }
 });

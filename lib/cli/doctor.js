@@ -361,7 +361,10 @@ async function doctor(flags = {}) {
     return finish();
   }
   const t = await sendTestSpan(root, s.config.path);
-  const flushed = t.flushed || { exported: 0, pending: 0, dropped: 0 };
+  const flushed = { ...(t.flushed || { exported: 0, pending: 0, dropped: 0 }) };
+  // flush's pending counts every destination's: the first one's own is in its status entry
+  const firstDest = (t.destinations || []).find((x) => x.name === 'default');
+  if (firstDest) flushed.pending = firstDest.pending;
   const e = t.last_export || {};
   const accepted = t.spans > 0 && flushed.pending === 0 && flushed.dropped === 0 && e.status >= 200 && e.status < 300;
   // The exporter's error already starts "HTTP <code>" when there was an answer.

@@ -315,13 +315,18 @@ async function addDestination(flags) {
     throw new UsageError(
       `a destination named ${name} is already in ${c.tilde(c.configPath())}: edit it there, or choose another name`,
     );
-  const settings = await gatherSettings({ ...flags, projectName: flags.projectName }, {}, {});
+  // Without --project-name it lands in the first destination's project (the entry then has no
+  // project_name, so it follows that one): the default offered is that project, not "opencode".
+  const stored = cfg.readStored();
+  const inherited = (stored && stored.project_name) || 'opencode';
+  const settings = await gatherSettings({ ...flags, projectName: flags.projectName }, { project_name: inherited }, {});
   if (!settings)
     throw new UsageError('--add-destination needs --backend and its settings (see --help), or a terminal to ask them');
   const v = settings.values;
   const entry = { name, target: settings.backend };
   for (const k of ['endpoint', 'region', 'api_key', 'space_id', 'headers', 'project_name'])
     if (v[k] !== null && v[k] !== undefined && v[k] !== '') entry[k] = v[k];
+  if (flags.projectName === undefined && entry.project_name === inherited) delete entry.project_name;
   const { file } = cfg.appendDestination(entry);
   const where =
     settings.backend === 'arize'
