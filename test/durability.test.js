@@ -124,8 +124,11 @@ test('a process killed before its spans were durable loses nothing: the next sna
       HOME: home,
       PHOENIX_ENDPOINT: receiver.url,
     });
-    const restored = out.steps[2].status.counters.spans_restored;
-    assert.equal(out.steps[0].reconcile.spans + restored, 15, 'each span either restored or emitted again, never both');
+    // Whatever reached the disk before the kill is restored; the rest is emitted again. A span
+    // both restored and emitted again (the snapshot reconciled before the writer thread's load
+    // ended) is left out by the writer: counted once, sent once.
+    const { spans_restored: restored, spans_deduplicated: left } = out.steps[2].status.counters;
+    assert.equal(out.steps[0].reconcile.spans + restored - left, 15, 'each span either restored or emitted again');
     const ids = receiver.spans().map((s) => s.spanId);
     assert.equal(new Set(ids).size, 15);
     assert.equal(ids.length, 15, 'none twice');
