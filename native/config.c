@@ -430,14 +430,30 @@ static char *fmt_str(loader *l, const char *fmt, ...) {
 /* Sets the warning unless one is already set: the first problem is the one to fix.
  * Callers pass key names and positions only, never values. */
 static void warn(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
+#define WARNINGS_MAX_BYTES 1024 /* past this, one load's further problems are only counted */
+#define WARNINGS_MORE "; and more problems after these"
+
+/* Every problem of one load is said, on its one line: the first, then each other one after
+ * "; " (up to WARNINGS_MAX_BYTES, then that there are more); the same problem again, once. */
 static void warn(loader *l, const char *fmt, ...) {
-  if (*l->warning) return;
   va_list ap;
   va_start(ap, fmt);
   char *s = NULL;
   if (vasprintf(&s, fmt, ap) < 0) l->oom = true;
-  else *l->warning = s;
   va_end(ap);
+  if (!s) return;
+  char *w = *l->warning, *both = NULL;
+  if (!w) {
+    *l->warning = s;
+    return;
+  }
+  size_t n = strlen(w), more = strlen(WARNINGS_MORE);
+  bool full = (n >= more && strcmp(w + n - more, WARNINGS_MORE) == 0) || strstr(w, s); /* said */
+  if (!full &&
+      asprintf(&both, n < WARNINGS_MAX_BYTES ? "%s; %s" : "%s" WARNINGS_MORE "%.0s", w, s) < 0)
+    l->oom = true;
+  if (both) free(w), *l->warning = both;
+  free(s);
 }
 
 /* The file as a whole cannot be used: the warning says why, and file_broken says that nothing
@@ -672,7 +688,6 @@ static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
 /* Warns "config PATH: line N: <message>" (no line for JSON). */
 static void warn_at(loader *l, fnode n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
 static void warn_at(loader *l, fnode n, const char *fmt, ...) {
-  if (*l->warning) return;
   va_list ap;
   va_start(ap, fmt);
   char *msg = NULL;

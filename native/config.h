@@ -137,8 +137,9 @@ typedef struct {
   signed char setting_env[CONFIG_SETTINGS_MAX];    /* the variable that won (index), or -1 */
 
   char *why_not_sending; /* NULL when a backend is set; else a one-line reason + fix */
-  char *warning;         /* NULL or the first one-line problem with the file (bad YAML,
-                          * ...) or an environment value; names keys, never values */
+  char *warning;         /* NULL or the problems with the file (bad YAML, ...) or an
+                          * environment value, on one line ("; " between them, the first
+                          * first); names keys, never values */
   bool file_broken;      /* the file is there but none of it could be used (not readable, a
                           * directory, invalid YAML or JSON, not UTF-8, too large, too deep):
                           * `warning` says where */

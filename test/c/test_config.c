@@ -1645,6 +1645,23 @@ static void test_destinations_beside_the_first(void) {
   config_free(c);
 }
 
+/* Each problem of a file is named, not only the first (the attack round: a second bad
+ * destination was dropped without a word); the same problem repeated is said once. */
+static void test_every_problem_of_a_file_is_named_on_its_line(void) {
+  config *c = load("harnesses:\n  opencode:\n    endpoint: http://127.0.0.1:6006\n"
+                   "    export:\n      timeout_ms: abc\n"
+                   "    destinations:\n"
+                   "      - {name: one, target: phoenix, endpoint: 'ftp://127.0.0.1:1'}\n"
+                   "      - {name: two, target: phoenix}\n"
+                   "      - {name: ok, target: phoenix, endpoint: 'http://127.0.0.1:2'}\n",
+                   no_env);
+  CHECK_INT(c->n_destinations, 1);
+  CHECK(contains(c->warning, "timeout_ms"));
+  CHECK(contains(c->warning, "destination one"));
+  CHECK(contains(c->warning, "destination two"));
+  config_free(c);
+}
+
 static void test_destinations_alone_send_and_more_than_eight_are_refused(void) {
   char yaml[4096] = "harnesses:\n  opencode:\n    destinations:\n";
   for (int i = 0; i < 9; i++)
@@ -1814,6 +1831,7 @@ int main(void) {
   RUN(test_project_file_over_the_user_file);
   RUN(test_project_credentials_need_the_users_word);
   RUN(test_destinations_beside_the_first);
+  RUN(test_every_problem_of_a_file_is_named_on_its_line);
   RUN(test_destinations_alone_send_and_more_than_eight_are_refused);
   RUN(test_project_destinations_follow_the_credential_rule);
   RUN(test_project_endpoint_gets_no_user_credentials);
