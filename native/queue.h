@@ -154,6 +154,13 @@ size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n
 void queue_ack_for(queue *q, int slot, size_t n);
 void queue_unpeek_for(queue *q, int slot);
 
+/* The next batch while one is being sent (so that it is prepared meanwhile): borrows, as
+ * queue_peek_for would, the sendable records after those slot has borrowed, when it has
+ * borrowed exactly one batch (0 otherwise). queue_ack_for of that whole first batch keeps this
+ * one lent, as if peeked then; an ack of fewer (or queue_unpeek_for) returns both. */
+size_t queue_peek_more_for(queue *q, int slot, const queue_record **out, size_t max_n,
+                           size_t max_bytes);
+
 typedef struct {
   size_t pending;    /* records this destination has still to send */
   uint64_t done_seq; /* every record with seq <= done_seq is done for it, or gone */
