@@ -384,7 +384,10 @@ static void load_spool(queue *q) {
   release_loader_ref(q, l.file);
   log_drops_locked(q, true);
   q->stats.loaded = stats;
-  void (*done)(void *, const spool_load_stats *) = q->on_loaded;
+  /* A load cut short by queue_free is not over: no one hears of it. Its listener would start
+   * the exporters again (the tracer stops them before it frees the queue), and a thread then
+   * read the queue as it was freed (a crash at exit during a large spool's load). */
+  void (*done)(void *, const spool_load_stats *) = q->stopping ? NULL : q->on_loaded;
   void *ctx = q->load_ctx;
   pthread_mutex_unlock(&q->lock);
   if (done) done(ctx, &stats); /* before a waiter hears the load is over: it may flush */

@@ -107,7 +107,7 @@ void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx);
  * returns at once. Their marks go to on_marks before the writer stores anything handed over
  * here, and the guard leaves out what they already hold, so nothing is doubled by a reconcile
  * that ran before the load ended. on_loaded (may be NULL) hears when the load is over (writer
- * thread). */
+ * thread); not when queue_free cut it short. */
 void queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks,
                         void (*on_loaded)(void *ctx, const spool_load_stats *stats), void *ctx);
 
