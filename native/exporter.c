@@ -245,10 +245,13 @@ typedef struct {
   bool threaded; /* prepared on its thread (else on the exporter's, after the send) */
 } next_batch;
 
-static void *prepare_main(void *arg) {
-  next_batch *nb = arg;
-  platform_thread_name("arize-prepare");
+static void prepare_next(next_batch *nb) {
   nb->rc = frame_batch(nb->t, nb->batch, nb->n, &nb->fb, nb->error, sizeof nb->error);
+}
+
+static void *prepare_main(void *arg) {
+  platform_thread_name("arize-prepare");
+  prepare_next(arg);
   return NULL;
 }
 
@@ -465,7 +468,7 @@ static void *exporter_main(void *arg) {
     double retry_after_s = -1;
     send_step outcome = send_batch(e, target, &fb, frame_rc, frame_error, &retry_after_s);
     if (next.threaded) pthread_join(next.thread, NULL);
-    else if (next.n) prepare_main(&next);
+    else if (next.n) prepare_next(&next); /* no thread: after the send, as before */
     pthread_mutex_lock(&e->lock);
     if (next.n) {
       /* carried into the next round only if nothing changed meanwhile; else it goes back to
