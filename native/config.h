@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "attrs.h"
+#include "exporter.h"
+
 /* Settings in config.c's table, at most (each one's source is kept: setting_from). */
 #define CONFIG_SETTINGS_MAX 64
 
@@ -55,7 +58,6 @@ typedef struct {
   config_target target;
   char *endpoint;     /* full URL ending /v1/traces, NULL for NONE */
   char *project_name; /* never NULL */
-  char *user_id;      /* NULL when not configured */
 
   /* Secrets: only ever copied into headers. Never logged, never shown in status. */
   char *api_key;
@@ -71,9 +73,11 @@ typedef struct {
   config_destination destinations[CONFIG_MAX_DESTINATIONS - 1];
   size_t n_destinations;
 
-  bool log_prompts;      /* false: prompt and response text redacted */
-  bool log_tool_details; /* false: tool arguments and command/file_path/query/url/description */
-  bool log_tool_content; /* false: tool input and output */
+  /* What spans carry (attrs.h): logging.*, user_id, the limits of attributes and input messages,
+   * OPENINFERENCE_HIDE_*, subagent_session_id, and, set from the fields below, the project name,
+   * the custom attributes and the redaction rules (borrowed from them; host is the tracer's).
+   * reconcile reads it by pointer. */
+  attrs_options attrs;
 
   char *home;          /* $HOME (never NULL; "." when unset) */
   char *config_path;   /* the file read (or that would be read) */
@@ -83,31 +87,23 @@ typedef struct {
   char *spool_dir;     /* ~/.arize/harness/spool/opencode */
 
   /* Export and spool. Each field's file key, variables, default and bounds are its row in
-   * config.c's settings table (and the table of docs/settings.md); the field holds the value in
-   * bytes or seconds where the key says MB or days. */
+   * the settings table (settings.h; and the table of docs/settings.md); the field holds the value
+   * in bytes or seconds where the key says MB or days. */
   size_t spool_max_bytes; /* past it the oldest unsent spans are dropped */
   long spool_max_age_s;   /* older unsent spans are dropped (a refused key keeps them until
                            * then) */
   bool spool_fsync;       /* the writer fsyncs each spool file (power loss covered); false: a
                            * process crash only */
-  long retry_initial_ms;  /* backoff between retries, doubled up to retry_max_ms */
-  long retry_max_ms;
-  long export_timeout_ms; /* one export request */
   long shutdown_ms;       /* how long exit waits for the backend */
-  bool gzip;              /* export.compression: gzip (true) or none */
+  /* export.timeout_ms, export.retry_*, export.compression (exporter.h): each destination's
+   * target holds a copy of it, whole */
+  exporter_settings export;
 
   /* OpenInference */
   char *service_name;               /* never NULL */
   config_pairs resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", %-decoded) */
   config_pairs span_attributes;     /* `attributes:` (global) then harnesses.opencode.attributes
                                      * (wins on the same name): added to every span */
-  bool hide_inputs, hide_outputs;   /* OPENINFERENCE_HIDE_* */
-  bool hide_input_messages, hide_output_messages;
-  bool hide_input_text, hide_output_text;
-  bool hide_llm_invocation_parameters;
-  size_t max_attr_bytes;  /* longer string attributes are cut with a marker */
-  size_t max_input_bytes; /* a model call's input messages: the most recent that fit */
-  bool child_session_ids; /* subagent_session_id: child (a subagent's own id in session.id) */
 
   /* Limits that protect the host */
   size_t max_payload_bytes;     /* a bigger snapshot is rejected */
