@@ -104,7 +104,7 @@ static const struct setting {
   project_rule project; /* what a project file may do with it */
 } settings[S_COUNT] = {
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
-#define SETTING(id, ...) [id] = {__VA_ARGS__},
+#define SETTING(id, ...) [id] = {__VA_ARGS__, .field = F_NONE},
 #define CONFIG(id, kind, name, ...) [id] = {__VA_ARGS__, .field = kind, .offset = offsetof(config, name)},
 #define ATTRS(id, kind, name, ...) [id] = {__VA_ARGS__, .field = kind, .offset = offsetof(config, attrs.name)},
 #define EXPORT(id, kind, name, ...) [id] = {__VA_ARGS__, .field = kind, .offset = offsetof(config, export.name)},
