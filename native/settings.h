@@ -4,7 +4,8 @@
  * Not a header like the others: a list of rows, included where a use of them is defined (an
  * "X-macro"). Each row is one of four macros, named after the place its value lives:
  *   SETTING(id, row...)            resolved by config.c's own rules (the backend, the lists, ...)
- *   CONFIG(id, kind, field, row...) a field of `config` (config.h, declared there)
+ *   CONFIG(id, kind, field, row...) a field of `config` (config.h; F_BACKEND ones are declared
+ *                                   there by hand, with the backend's other fields)
  *   ATTRS(id, kind, field, row...)  a field of attrs_options (attrs.h): what spans carry, read by
  *                                   attrs.c through the config's `attrs` section
  *   EXPORT(id, kind, field, row...) a field of exporter_settings (exporter.h): how every
@@ -21,9 +22,9 @@
  * EXPORT field is a scalar, never a pointer into the config.
  *
  * A new setting that a module reads (a privacy option, an export knob) is its row here and the
- * code that uses it: attrs.h and exporter.h declare their fields from these rows, config.c reads,
- * checks, resolves and describes it from the same row. An includer defines the macros it needs;
- * the others expand to nothing. */
+ * code that uses it: config.h, attrs.h and exporter.h declare their fields from these rows,
+ * config.c reads, checks, resolves and describes it from the same row. An includer defines the
+ * macros it needs; the others expand to nothing. */
 #ifndef SETTINGS_CTYPE
 #define SETTINGS_CTYPE(kind) SETTINGS_CTYPE_##kind
 #define SETTINGS_CTYPE_F_STR char *
@@ -62,7 +63,9 @@ ATTRS(S_USER_ID, F_STR, user_id, "user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST
 /* a subagent's spans: the root session's id in session.id (and theirs in
  * opencode.session.id), or, "child", their own in session.id as before */
 SETTING(S_SUBAGENT_SESSION_ID, "subagent_session_id", AT_BOTH, NULL, {"ARIZE_SUBAGENT_SESSION_ID"}, ST_CHOICE, "root", .choices = "root|child")
+/* past it the oldest unsent spans are dropped */
 CONFIG(S_SPOOL_MAX_MB, F_SIZE, spool_max_bytes, "spool.max_mb", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_MB"}, NUMBER(100, 1, 100 * 1024, MIB))
+/* older unsent spans are dropped (a refused key keeps them until then) */
 CONFIG(S_SPOOL_MAX_AGE_DAYS, F_LONG, spool_max_age_s, "spool.max_age_days", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_AGE_DAYS"}, NUMBER(7, 1, 3650, 86400))
 EXPORT(S_RETRY_INITIAL_MS, F_LONG, retry_initial_ms, "export.retry_initial_ms", AT_BOTH, NULL, {"ARIZE_RETRY_INITIAL_MS"}, NUMBER(1000, 10, 600000, 1))
 EXPORT(S_RETRY_MAX_MS, F_LONG, retry_max_ms, "export.retry_max_ms", AT_BOTH, NULL, {"ARIZE_RETRY_MAX_MS"}, NUMBER(30000, 100, 3600000, 1))
@@ -74,15 +77,20 @@ CONFIG(S_SHUTDOWN_MS, F_LONG, shutdown_ms, "export.exit_flush_ms", AT_BOTH, "shu
 ATTRS(S_MAX_ATTR_BYTES, F_SIZE, max_attr_bytes, "limits.max_attribute_bytes", AT_BOTH, NULL, {"ARIZE_MAX_ATTRIBUTE_BYTES"}, NUMBER(32768, 256, 16 * MIB, 1))
 /* a model call's llm.input_messages: the most recent that fit in this many bytes */
 ATTRS(S_MAX_INPUT_BYTES, F_SIZE, max_input_bytes, "limits.max_input_messages_bytes", AT_BOTH, NULL, {"ARIZE_MAX_INPUT_MESSAGES_BYTES"}, NUMBER(65536, 1024, 16 * MIB, 1))
+/* Limits that protect the host: a bigger snapshot is rejected */
 CONFIG(S_MAX_PAYLOAD_MB, F_SIZE, max_payload_bytes, "limits.max_payload_mb", AT_BOTH, NULL, {"ARIZE_MAX_PAYLOAD_MB"}, NUMBER(256, 1, 4096, MIB))
+/* spans one snapshot may produce */
 CONFIG(S_MAX_SPANS, F_SIZE, max_spans_per_payload, "limits.max_spans_per_payload", AT_BOTH, NULL, {"ARIZE_MAX_SPANS_PER_PAYLOAD"}, NUMBER(20000, 1, 1000000, 1))
+/* the log rotates past it */
 CONFIG(S_LOG_MAX_MB, F_SIZE, log_max_bytes, "limits.log_max_mb", AT_BOTH, NULL, {"ARIZE_LOG_MAX_MB"}, NUMBER(10, 1, 1024, MIB))
 /* how far back (hours of session activity) the start-up sweep closes turns left open */
 CONFIG(S_RECOVER_HOURS, F_LONG, recover_hours, "limits.recover_hours", AT_BOTH, NULL, {"ARIZE_RECOVER_HOURS"}, NUMBER(24, 0, 8760, 1))
 SETTING(S_COMPRESSION, "export.compression", AT_BOTH, NULL, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"}, ST_CHOICE, "gzip", .choices = "gzip|none")
+/* the writer fsyncs each spool file (power loss covered); false: a process crash only */
 CONFIG(S_SPOOL_FSYNC, F_BOOL, spool_fsync, "spool.fsync", AT_BOTH, NULL, {"ARIZE_SPOOL_FSYNC"}, ST_FLAG, "true", .def = 1)
 SETTING(S_ATTRIBUTES, "attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .project = P_YES)
 SETTING(S_ENABLED, NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1)
+/* ARIZE_DRY_RUN=true: build spans, never send */
 CONFIG(S_DRY_RUN, F_BOOL, dry_run, NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false")
 CONFIG(S_VERBOSE, F_BOOL, verbose, NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false")
 SETTING(S_PHOENIX_ENDPOINT, NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL)
