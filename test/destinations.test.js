@@ -300,7 +300,11 @@ test('doctor checks each destination: its endpoint, and that it took the test sp
       child.stdout.on('data', (d) => (stdout += d));
       child.on('close', () => resolve(stdout));
     });
-    const column = (url) => text.split('\n').find((l) => l.includes(url) && !l.includes('fix')).indexOf(url);
+    const column = (url) =>
+      text
+        .split('\n')
+        .find((l) => l.includes(url) && !l.includes('fix'))
+        .indexOf(url);
     assert.ok(text.includes('endpoint answers second'), text);
     assert.equal(column(b.url), column(a.url), `details start in one column:\n${text}`);
   } finally {
