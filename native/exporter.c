@@ -222,8 +222,8 @@ static retry_outcome send_framed(exporter *e, const exporter_target *t, const fr
                       .n_headers = t->n_headers,
                       .body = fb->body,
                       .body_len = fb->body_len,
-                      .gzip = t->gzip,
-                      .timeout_ms = t->timeout_ms,
+                      .gzip = t->settings.gzip,
+                      .timeout_ms = t->settings.timeout_ms,
                       .abort_flag = &e->abort_transfer};
   http_response resp = {0};
   int rc = http_post(&req, &resp);
@@ -415,8 +415,8 @@ static void *exporter_main(void *arg) {
     pthread_mutex_lock(&e->lock);
     if (outcome == SEND_RETRY) {
       attempt++;
-      long delay = retry_delay_ms(attempt, retry_after_s, target->backoff_initial_ms,
-                                  target->backoff_max_ms, rand() / ((double)RAND_MAX + 1));
+      long delay = retry_delay_ms(attempt, retry_after_s, target->settings.retry_initial_ms,
+                                  target->settings.retry_max_ms, rand() / ((double)RAND_MAX + 1));
       e->counts.retries++;
       char who[64];
       log_warn("%sexport failed (%s); retry %d in %ld ms, %zu spans kept",
