@@ -1,9 +1,12 @@
 // opencode-arize-tracing — the OpenCode plugin (plain ESM, so Node and Bun both load it; the
 // package's ESM entry exports it as OpenCode's `{id, server}` default).
 //
-// On every completed assistant message it reads the open part of the session (the messages
-// that can still produce spans: the tail, `limit`/`before` pages back to the core's watermark)
-// and hands it to the native core ("reconcile"); on session.idle it does the same with
+// On every completed assistant message it takes the open part of the session (the messages
+// that can still produce spans, from the core's watermark on) and hands it to the native core
+// ("reconcile"). The open part is kept from OpenCode's events (plugin/open.mjs); it is read
+// through OpenCode's server (the tail, `limit`/`before` pages back to the watermark) only when
+// what is kept cannot stand for it: a session this process did not see from its start (after a
+// restart), events missed; on session.idle it does the same with
 // "close", which lets the core finish the turn. The core holds the session model: it decides
 // what is new, builds the spans, exports them on its own thread, and answers where the open
 // part starts. Subagent sessions travel inside their parent's payload, fetched when their
@@ -352,11 +355,14 @@ export const ArizeTracing = async ({ client, directory }) => {
   const { data } = read
   const meter = benchMeter(process.env.ARIZE_TRACING_BENCH_TIMINGS)
   const split = meter ? (api.benchSplit?.(true) ?? null) : null
-  // Where the open part comes from: read through OpenCode's server on each event ("read"), or
-  // kept from OpenCode's events (plugin/open.mjs), read only when what is kept cannot stand
-  // for it ("events"). ARIZE_TRACING_BENCH_OPEN chooses, for the benchmarks
-  // (test/bench/longrun.js --kinds).
-  const open = process.env.ARIZE_TRACING_BENCH_OPEN === "events" ? createOpenPart() : null
+  // Where the open part comes from: kept from OpenCode's events (plugin/open.mjs), read through
+  // OpenCode's server only when what is kept cannot stand for it (a session joined late, after a
+  // restart, a gap: events missed) — or read on every event ("read"). Measured in one run of
+  // bench:longrun (docs/performance.md): kept, the plugin held OpenCode's thread less per event
+  // (median 13 % less at 10 messages, half at 2,000; p99 2.3 and 4.5 times less) and no event
+  // waited on a read (75 and 715 ms per event awaited, reading). ARIZE_TRACING_BENCH_OPEN=read chooses the read,
+  // for the benchmarks (test/bench/longrun.js --kinds with).
+  const open = process.env.ARIZE_TRACING_BENCH_OPEN === "read" ? null : createOpenPart({ enabled: () => tracing })
 
   /** @param {string} sessionID @param {Clock} [clock] */
   async function parentID(sessionID, clock) {
