@@ -705,20 +705,21 @@ void tracer_shutdown(tracer *t, long timeout_ms) {
   /* Exit does not wait for a backend that does not answer: say what is left for the next
    * start, once per count (dispose and the environment's cleanup both end up here). */
   exporter_counts n = exporter_get_counts(t->exp);
+  /* without a spool (its directory unusable, said at start) they end with this process */
+  const char *fate = t->sp ? "stay in the spool for the next start"
+                           : "are lost with this process (the spool directory is not usable)";
   if (n.pending > 0 && n.pending != t->left_logged) {
     queue_stats qs = queue_get_stats(t->q);
-    log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend stay in the spool "
-             "for the next start (%s)",
-             (unsigned long long)n.pending, (size_t)qs.bytes,
+    log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend %s (%s)",
+             (unsigned long long)n.pending, (size_t)qs.bytes, fate,
              n.last_error[0] ? n.last_error : "no answer yet");
     t->left_logged = n.pending;
   }
   for (size_t i = 1; i < n_es; i++) {
     exporter_counts d = exporter_get_counts(es[i]);
     if (d.pending > 0)
-      log_warn("exit: %llu spans not yet accepted by destination %s stay in the spool for the "
-               "next start (%s)",
-               (unsigned long long)d.pending, names[i],
+      log_warn("exit: %llu spans not yet accepted by destination %s %s (%s)",
+               (unsigned long long)d.pending, names[i], fate,
                d.last_error[0] ? d.last_error : "no answer yet");
   }
 }

@@ -168,13 +168,18 @@ async function probeEndpoint(endpoint, label, check, classes) {
   }
 }
 
+const NAME_WIDTH = 18; // the column a check's detail starts after
+
 async function doctor(flags = {}) {
   const results = [];
   const say = flags.json ? () => {} : (line) => console.log(line);
   const self = c.selfCommand();
   const check = (name, ok, detail, fix) => {
     results.push({ name, ok, detail, ...(fix && ok !== true ? { fix } : {}) });
-    say(`  ${ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL'} ${name.padEnd(18)} ${detail}`);
+    const mark = ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL';
+    // details in one column; a longer name (a destination's) has its detail on the next line
+    if (name.length <= NAME_WIDTH) say(`  ${mark} ${name.padEnd(NAME_WIDTH)} ${detail}`);
+    else say(`  ${mark} ${name}\n  ${' '.repeat(4)} ${' '.repeat(NAME_WIDTH)} ${detail}`);
     return ok !== false;
   };
   say(`opencode-arize-tracing ${c.PKG.version} doctor`);
