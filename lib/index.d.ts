@@ -249,6 +249,10 @@ export function enabled(): boolean;
 export function exitBoundMs(): number;
 /** Where the session's open part starts as the core last said (this process), or undefined. */
 export function openPart(sessionID: string): { from: string; openChildren: string[] | null } | undefined;
+/** Benchmarks only: turns on (the object returned, filled per payload, ms) or off the split of each payload's time. */
+export function benchSplit(
+  on: boolean,
+): { cut: number; stringify: number; same: number; core: number; remember: number; bytes: number } | null;
 /** text with its secrets replaced by "<redacted:KIND>" markers under the current settings. */
 export function redact(text: string): { text: string; redactions: number };
 export const version: string;
