@@ -225,8 +225,9 @@ async function gatherSettings(flags, stored, env = process.env) {
     const v = { target: backend, endpoint: null, region: null, api_key: null, space_id: null, headers: null };
     const needs = () => {
       const req = b.settings.filter((s) => s.required);
+      const vars = req.map((s) => s.env).filter(Boolean);
       return new UsageError(
-        `${called(b)} needs ${req.map((s) => flagName(s.key)).join(' and ')} (or ${req.map((s) => s.env).join(' and ')})`,
+        `${called(b)} needs ${req.map((s) => flagName(s.key)).join(' and ')}${vars.length ? ` (or ${vars.join(' and ')})` : ''}`,
       );
     };
     if (b.regions.length) {
