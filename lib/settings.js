@@ -1,7 +1,7 @@
 'use strict';
-// The settings schema for JS: lib/settings.json, written from the core's table (native/config.c,
-// `node native/settings-schema.js`), so the CLI names no file key, region or header rule of its
-// own. A plain JSON read: it works where the core does not load.
+// The settings schema for JS: lib/settings.json, written from the core's tables (native/config.c's
+// settings, native/backend.c's backend rows; `node native/settings-schema.js`), so the CLI names no
+// file key, backend, region or header rule of its own. A plain JSON read: it works where the core does not load.
 const SCHEMA = require('./settings.json');
 
 const HARNESS = 'harnesses.opencode.';

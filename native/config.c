@@ -9,8 +9,8 @@
  *      `warning` line;
  *   2. take each setting from the environment when set there, else from the file, else
  *      its default; numbers outside their bounds are refused with a warning;
- *   3. resolve the backend (Phoenix, an explicit OTLP target, Arize AX, the standard
- *      OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
+ *   3. resolve the backend by backend.h's rows (Phoenix, an explicit target, Arize AX, the
+ *      standard OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
  *
  * Secrets pass through here, so no message built in this file ever contains a value
  * read from the file or the environment: only key names, paths and line numbers. */
@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "backend.h"
 #include "platform.h"
 #include "redact.h"
 #include "text.h"
@@ -228,151 +229,37 @@ static const struct setting {
 };
 // clang-format on
 
-/* ---- the backends ----
- *
- * Every backend kind is one row here, and everything else reads the row: the target names a
- * file may hold (the `target` setting's choices), how the environment or the file's keys pick
- * it without a target, the scheme a bare "host:port" gets, its endpoints per region (the first
- * is the default), the headers it sends, and what `install` asks for it (config_schema_json
- * hands the rows to the CLI). A header is built from a setting's value as this backend resolves
- * it (skipped when unset) or is a fixed text, and is typed: only a secret one is masked when a
- * backend's answer echoes it. A backend with user_headers also sends the user's headers, all
- * of them secret. A new backend kind is a new row. */
-typedef struct {
-  const char *name, *long_name, *endpoint;
-} backend_region;
-
-typedef struct {
-  const char *name;
-  int setting;        /* the value is this setting's (S_COUNT: the fixed text) */
-  const char *prefix; /* before the value ("Bearer "), or the fixed text */
-  bool secret;
-} backend_header;
-
-/* A setting of harnesses.opencode the backend reads (and install asks for). Its value for this
- * backend: the variable's when set, else the file's when the file is for this backend (its
- * target, or no target and the backend picked by its credentials), or when no other backend
- * reads that key. */
-typedef struct {
-  int setting;          /* S_ENDPOINT, S_API_KEY, S_SPACE_ID or S_HEADERS (S_COUNT ends a list) */
-  int env;              /* the setting whose variable gives it for this backend (S_COUNT: none) */
-  int env_var;          /* which of that setting's variables install reads (0: the first) */
-  const char *what;     /* how a sentence names it ("Arize API key") */
-  const char *hint;     /* install's question adds it in brackets (NULL: none) */
-  const char *fallback; /* what Enter takes at install when nothing is known (NULL: none) */
-  bool required;        /* the backend sends only with it */
-  bool names_backend;   /* given alone at install, it picks this backend (--space-id) */
-} backend_setting;
-
-/* How the backend is picked without a target, in this order: a variable that wins over the
- * file's target; all its required credentials known; an endpoint in the file without a target;
- * a variable when nothing else picked one. Else only a target names it. */
-typedef enum { PICK_TARGET, PICK_ENV_FIRST, PICK_CREDENTIALS, PICK_ENV_LAST } backend_pick;
-
-static const struct backend {
-  const char *name;    /* the target name */
-  const char *display; /* "Arize AX" */
-  const char *one;     /* how a sentence names one of it ("an OTLP backend"; NULL: display) */
-  const char *menu;    /* install's menu entry */
-  const char *default_scheme;
-  backend_pick pick;
-  const char *endpoint_env; /* the variable naming its endpoint (NULL: none; a setting's) */
-  bool endpoint_alone;      /* an endpoint in the file without a target means this backend */
-  bool user_headers;        /* it sends the user's headers (harnesses.opencode.headers, OTEL_*) */
-  const backend_region *regions; /* name NULL ends; none: an endpoint is needed */
-  const backend_header *headers; /* name NULL ends */
-  const backend_setting *asks;   /* setting S_COUNT ends */
-} backends[] = {
-    /* Arize AX regions from Arize's "Data Regions" page
-     * (https://arize.com/docs/ax/security-and-settings/compliance/data-regions). Both
-     * spellings of each credential: older Arize examples send api_key/space_id, newer ones
-     * authorization/arize-space-id; sending both suits either intake. */
-    {.name = "arize",
-     .display = "Arize AX",
-     .menu = "Arize AX",
-     .default_scheme = "https://",
-     .pick = PICK_CREDENTIALS,
-     .endpoint_env = "ARIZE_OTLP_ENDPOINT",
-     .regions =
-         (const backend_region[]){
-             {"us", "us-central-1a", "https://otlp.arize.com/v1/traces"},
-             {"eu", "eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"},
-             {"ca", "ca-central-1a", "https://otlp.ca-central-1a.arize.com/v1/traces"},
-             {NULL, NULL, NULL}},
-     .headers = (const backend_header[]){{"authorization", S_API_KEY, "", true},
-                                         {"api_key", S_API_KEY, "", true},
-                                         {"arize-space-id", S_SPACE_ID, "", true},
-                                         {"space_id", S_SPACE_ID, "", true},
-                                         {"arize-interface", S_COUNT, "otel", false},
-                                         {NULL, S_COUNT, NULL, false}},
-     .asks =
-         (const backend_setting[]){
-             {S_API_KEY, S_API_KEY, 0, "Arize API key", "Settings > API Keys", NULL, true, false},
-             {S_SPACE_ID, S_SPACE_ID, 0, "Arize space id", "Settings", NULL, true, true},
-             {.setting = S_COUNT}}},
-    /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-    {.name = "phoenix",
-     .display = "Phoenix",
-     .menu = "Phoenix",
-     .default_scheme = "http://",
-     .pick = PICK_ENV_FIRST,
-     .endpoint_env = "PHOENIX_ENDPOINT",
-     .endpoint_alone = true,
-     .headers = (const backend_header[]){{"x-project-name", S_PROJECT_NAME, "", false},
-                                         {"authorization", S_API_KEY, "Bearer ", true},
-                                         {NULL, S_COUNT, NULL, false}},
-     .asks = (const backend_setting[]){{S_ENDPOINT, S_PHOENIX_ENDPOINT, 0, "Phoenix endpoint", NULL,
-                                        "http://localhost:6006", true, false},
-                                       {S_API_KEY, S_PHOENIX_API_KEY, 0, "Phoenix API key", NULL,
-                                        NULL, false, false},
-                                       {.setting = S_COUNT}}},
-    /* Any other OTLP/HTTP endpoint, from the file or the standard OTEL_EXPORTER_OTLP_* variables */
-    {.name = "otlp",
-     .display = "OTLP",
-     .one = "an OTLP backend",
-     .menu = "another OTLP endpoint",
-     .default_scheme = "https://",
-     .pick = PICK_ENV_LAST,
-     .endpoint_env = "OTEL_EXPORTER_OTLP_ENDPOINT",
-     .user_headers = true,
-     .headers = (const backend_header[]){{NULL, S_COUNT, NULL, false}},
-     .asks = (const backend_setting[]){{S_ENDPOINT, S_OTLP_ENDPOINT, 0, "OTLP/HTTP endpoint",
-                                        "base URL or .../v1/traces", NULL, true, false},
-                                       {S_HEADERS, S_HEADERS, 1, "Headers, name=value[,name=value]",
-                                        NULL, NULL, false, false},
-                                       {.setting = S_COUNT}}},
-};
-#define N_BACKENDS (sizeof backends / sizeof *backends)
-_Static_assert(N_BACKENDS < 16, "config.h: a target is a row's index + 1 in a small number");
+/* ---- the backends (backend.h's rows) ---- */
 
 /* The row of a target (NULL for none). */
-static const struct backend *backend_of(config_target t) {
-  return t > CONFIG_TARGET_NONE && (size_t)t <= N_BACKENDS ? &backends[t - 1] : NULL;
+static const backend *backend_of(config_target t) {
+  return t > CONFIG_TARGET_NONE ? backend_at((size_t)t - 1) : NULL;
 }
 
-static config_target target_of(const struct backend *b) {
-  return b ? (config_target)(b - backends + 1) : CONFIG_TARGET_NONE;
+static config_target target_of(const backend *b) {
+  for (size_t i = 0; b && i < backend_count(); i++)
+    if (backend_at(i) == b) return (config_target)(i + 1);
+  return CONFIG_TARGET_NONE;
 }
 
-/* The setting's entry in the backend's asks, or NULL. */
-static const backend_setting *backend_ask(const struct backend *b, int setting) {
-  for (const backend_setting *a = b->asks; a->setting != S_COUNT; a++)
-    if (a->setting == setting) return a;
-  return NULL;
+/* The setting of a harnesses.opencode key ("api_key"), or S_COUNT. */
+static int setting_of_key(const char *key) {
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].key && settings[i].scope != AT_ENV && !strcmp(settings[i].key, key)) return i;
+  return S_COUNT;
 }
 
-/* "arize|phoenix|otlp": the target setting's choices, into buf. */
-static const char *target_choices(char *buf, size_t cap) {
-  size_t o = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < N_BACKENDS && o < cap; i++)
-    o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? "|" : "", backends[i].name);
-  return buf;
+/* The setting a variable belongs to, or S_COUNT. */
+static int setting_of_env(const char *name) {
+  for (int i = 0; name && i < S_COUNT; i++)
+    for (size_t k = 0; k < SETTING_MAX_ENV && settings[i].env[k]; k++)
+      if (!strcmp(settings[i].env[k], name)) return i;
+  return S_COUNT;
 }
 
-/* A choice setting's choices "a|b|c" (the target's from the backends), into buf. */
+/* A choice setting's choices "a|b|c" (the target's: the backends' names), into buf. */
 static const char *setting_choices(int i, char *buf, size_t cap) {
-  return settings[i].choices ? settings[i].choices : target_choices(buf, cap);
+  return settings[i].choices ? settings[i].choices : backend_names(buf, cap);
 }
 
 /* One entry of harnesses.opencode.destinations as the file gave it (strings owned, trimmed,
@@ -1934,49 +1821,53 @@ static const char *resolved_string(const config *c, int setting) {
 
 /* Whether the file's backend settings are for b: its target names b, or it names none and b is
  * the one its credentials pick. */
-static bool file_is_for(const loader *l, const struct backend *b) {
-  const struct backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
-  return named ? named == b : b->pick == PICK_CREDENTIALS;
+static bool file_is_for(const loader *l, const backend *b) {
+  const backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
+  return named ? named == b : b->pick == BACKEND_PICK_CREDENTIALS;
 }
 
-/* Whether a backend other than b reads the setting. */
-static bool others_read(const struct backend *b, int setting) {
-  for (size_t i = 0; i < N_BACKENDS; i++)
-    if (&backends[i] != b && backend_ask(&backends[i], setting)) return true;
-  return false;
+/* The config field a backend's variable fills (api_key, space_id, phoenix_api_key), or NULL. */
+static char **credential_field(config *c, const backend_setting *a) {
+  int env = setting_of_env(a->env);
+  if (env == S_COUNT || settings[env].field != F_BACKEND) return NULL;
+  return (char **)((char *)c + settings[env].offset);
 }
 
-/* The value of setting for backend b (NULL: unset): the field its variable fills, else the
- * file's when the file is for b or no other backend reads the key; the other settings' own. */
-static const char *backend_value(const loader *l, const struct backend *b, int setting) {
-  const backend_setting *a = backend_ask(b, setting);
-  if (!a) return resolved_string(l->c, setting);
-  if (a->env != S_COUNT && settings[a->env].field == F_BACKEND)
-    return resolved_string(l->c, a->env);
-  if (l->no_user_credentials || (!file_is_for(l, b) && others_read(b, setting))) return NULL;
-  return l->file.str[setting];
+/* The value of setting `key` for backend b (NULL: unset): the field its variable fills, else
+ * the file's when the file is for b or no other backend reads the key; the other settings'
+ * own (project_name). */
+static const char *backend_value(const loader *l, const backend *b, const char *key) {
+  const backend_setting *a = backend_ask(b, key);
+  if (!a) return resolved_string(l->c, setting_of_key(key));
+  char **field = credential_field(l->c, a);
+  if (field) return *field;
+  if (l->no_user_credentials || (!file_is_for(l, b) && backend_others_read(b, key))) return NULL;
+  int i = setting_of_key(key);
+  return i < S_COUNT ? l->file.str[i] : NULL;
 }
 
 /* The credentials each backend reads from its variables (or the file when it is for that
  * backend), into their config fields. */
 static void resolve_credentials(loader *l) {
-  for (size_t i = 0; i < N_BACKENDS && !l->oom; i++)
-    for (const backend_setting *a = backends[i].asks; a->setting != S_COUNT; a++) {
-      if (a->env == S_COUNT || settings[a->env].field != F_BACKEND) continue;
-      char **field = (char **)((char *)l->c + settings[a->env].offset);
-      if (*field) continue;
-      const char *file = l->file.str[a->setting];
-      if (!file_is_for(l, &backends[i]) && others_read(&backends[i], a->setting)) file = NULL;
-      *field = dup_str(l, either(env_clean(l, ENV(a->env)), file));
+  for (size_t i = 0; i < backend_count() && !l->oom; i++) {
+    const backend *b = backend_at(i);
+    for (const backend_setting *a = b->asks; a->key; a++) {
+      char **field = credential_field(l->c, a);
+      int k = setting_of_key(a->key);
+      if (!field || *field || k == S_COUNT) continue;
+      const char *file = l->file.str[k];
+      if (!file_is_for(l, b) && backend_others_read(b, a->key)) file = NULL;
+      *field = dup_str(l, either(env_clean(l, a->env), file));
     }
+  }
 }
 
-/* Whether every credential b requires is known. */
-static bool has_credentials(const loader *l, const struct backend *b) {
+/* Whether every credential b requires is known (and it requires one). */
+static bool has_credentials(const loader *l, const backend *b) {
   bool any = false;
-  for (const backend_setting *a = b->asks; a->setting != S_COUNT; a++) {
-    if (!a->required || a->setting == S_ENDPOINT) continue;
-    if (!backend_value(l, b, a->setting)) return false;
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    if (!a->required || !strcmp(a->key, "endpoint")) continue;
+    if (!backend_value(l, b, a->key)) return false;
     any = true;
   }
   return any;
@@ -1984,7 +1875,7 @@ static bool has_credentials(const loader *l, const struct backend *b) {
 
 /* The region's endpoint of ARIZE_REGION or harnesses.opencode.region (the first region's when
  * neither is set, or the name is unknown: then with a warning). */
-static const char *region_endpoint(loader *l, const struct backend *b) {
+static const char *region_endpoint(loader *l, const backend *b) {
   const char *env = env_get(l->envp, ENV(S_REGION));
   const char *name = either(env, l->file.str[S_REGION]);
   if (!name) return b->regions[0].endpoint;
@@ -2025,34 +1916,34 @@ static char *otel_env_endpoint(loader *l) {
 }
 
 /* Whether b's endpoint variable is OTel's (read by the OTel rule, with the traces one). */
-static bool is_otel(const struct backend *b) {
+static bool is_otel(const backend *b) {
   return b->endpoint_env && !strcmp(b->endpoint_env, ENV(S_OTLP_ENDPOINT));
 }
 
 /* The traces URL b's endpoint variable names (owned), or NULL. */
-static char *env_endpoint(loader *l, const struct backend *b) {
+static char *env_endpoint(loader *l, const backend *b) {
   if (is_otel(b)) return otel_env_endpoint(l);
   const char *base = b->endpoint_env ? env_clean(l, b->endpoint_env) : NULL;
   return base ? traces_url(l, base, b->default_scheme) : NULL;
 }
 
 /* The file's endpoint as b's traces URL (owned), or NULL. */
-static char *file_endpoint(loader *l, const struct backend *b) {
+static char *file_endpoint(loader *l, const backend *b) {
   const char *base = l->file.str[S_ENDPOINT];
   return base ? traces_url(l, base, b->default_scheme) : NULL;
 }
 
-/* Backend b with its endpoint (owned; NULL: its region's) and its headers from the table, then
+/* Backend b with its endpoint (owned; NULL: its region's) and its headers from its row, then
  * the user's when it takes them: the file's, then OTEL_EXPORTER_OTLP_HEADERS, then
  * OTEL_EXPORTER_OTLP_TRACES_HEADERS (a later one wins on the same name). */
-static void use_backend(loader *l, const struct backend *b, char *endpoint) {
+static void use_backend(loader *l, const backend *b, char *endpoint) {
   config *c = l->c;
   c->target = target_of(b);
   /* a region names the endpoint (a wrong one is said even when an endpoint is given) */
   const char *regional = b->regions ? region_endpoint(l, b) : NULL;
   c->endpoint = endpoint ? endpoint : dup_str(l, regional);
   for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
-    const char *v = h->setting == S_COUNT ? "" : backend_value(l, b, h->setting);
+    const char *v = h->from ? backend_value(l, b, h->from) : "";
     if (v) add_header(l, h->name, h->prefix, v, strlen(v), h->secret);
   }
   if (!b->user_headers) return;
@@ -2073,18 +1964,21 @@ static void use_backend(loader *l, const struct backend *b, char *endpoint) {
  * backend, into buf. */
 static const char *picking_variables(char *buf, size_t cap) {
   size_t o = 0, n = 0, total = 0;
-  for (size_t i = 0; i < N_BACKENDS; i++) total += backends[i].pick != PICK_TARGET;
+  for (size_t i = 0; i < backend_count(); i++) total += backend_at(i)->pick != BACKEND_PICK_TARGET;
   buf[0] = '\0';
-  for (size_t i = 0; i < N_BACKENDS && o < cap; i++) {
-    const struct backend *b = &backends[i];
-    if (b->pick == PICK_TARGET) continue;
+  for (size_t i = 0; i < backend_count() && o < cap; i++) {
+    const backend *b = backend_at(i);
+    if (b->pick == BACKEND_PICK_TARGET) continue;
     const char *sep = !n++ ? "" : n == total ? " or " : ", ";
     o += (size_t)snprintf(buf + o, cap - o, "%s", sep);
-    if (b->pick == PICK_CREDENTIALS)
-      for (const backend_setting *a = b->asks; a->setting != S_COUNT && o < cap; a++)
-        if (a->required && a->env != S_COUNT)
-          o += (size_t)snprintf(buf + o, cap - o, "%s%s", a == b->asks ? "" : " and ", ENV(a->env));
-    if (b->pick != PICK_CREDENTIALS && o < cap)
+    bool first = true;
+    if (b->pick == BACKEND_PICK_CREDENTIALS)
+      for (const backend_setting *a = b->asks; a->key && o < cap; a++)
+        if (a->required && a->env && strcmp(a->key, "endpoint")) {
+          o += (size_t)snprintf(buf + o, cap - o, "%s%s", first ? "" : " and ", a->env);
+          first = false;
+        }
+    if (b->pick != BACKEND_PICK_CREDENTIALS && b->endpoint_env && o < cap)
       o += (size_t)snprintf(buf + o, cap - o, "%s", b->endpoint_env);
     if (o < cap)
       o += (size_t)snprintf(buf + o, cap - o, " (%s%s)", b->one ? "any" : b->display,
@@ -2097,7 +1991,7 @@ static const char *picking_variables(char *buf, size_t cap) {
  * it. Names only, never values. */
 static char *explain_none(loader *l) {
   const char *path = l->c->config_path;
-  const struct backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
+  const backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
   char vars[256];
   picking_variables(vars, sizeof vars);
   /* a broken file is what to fix first: whatever it names is not read */
@@ -2106,8 +2000,8 @@ static char *explain_none(loader *l) {
                    l->c->warning, vars);
   /* what is missing: a setting, named by its variable and its file key */
   if (named && !named->regions) {
-    const backend_setting *a = backend_ask(named, S_ENDPOINT);
-    const char *env_of = a && a->env != S_COUNT ? ENV(a->env) : named->endpoint_env;
+    const backend_setting *a = backend_ask(named, "endpoint");
+    const char *env_of = a && a->env ? a->env : named->endpoint_env;
     if (!env_of)
       return fmt_str(l,
                      "no backend configured: target %s needs an endpoint: add "
@@ -2119,22 +2013,21 @@ static char *explain_none(loader *l) {
                    named->name, env_of, settings[S_ENDPOINT].key, path);
   }
   /* some of the credentials of the backend they pick, not all */
-  for (size_t i = 0; i < N_BACKENDS; i++) {
-    const struct backend *b = &backends[i];
+  for (size_t i = 0; i < backend_count(); i++) {
+    const backend *b = backend_at(i);
     const backend_setting *missing = NULL;
     bool known = false;
-    if (named && named != b) continue;
-    for (const backend_setting *a = b->asks; b->pick == PICK_CREDENTIALS && a->setting != S_COUNT;
-         a++) {
-      if (!a->required) continue;
-      if (backend_value(l, b, a->setting)) known = true;
+    if ((named && named != b) || b->pick != BACKEND_PICK_CREDENTIALS) continue;
+    for (const backend_setting *a = b->asks; a->key; a++) {
+      if (!a->required || !strcmp(a->key, "endpoint")) continue;
+      if (backend_value(l, b, a->key)) known = true;
       else if (!missing) missing = a;
     }
     if (known && missing)
       return fmt_str(l,
                      "no backend configured: the %s is missing: set %s or add "
                      "harnesses.opencode.%s to %s",
-                     missing->what, ENV(missing->env), settings[missing->setting].key, path);
+                     missing->what, missing->env ? missing->env : "it", missing->key, path);
   }
   return fmt_str(l, "no backend configured: set %s, or add them to %s", vars, path);
 }
@@ -2149,49 +2042,51 @@ static void resolve_target(loader *l) {
   config *c = l->c;
   const file_settings *f = &l->file;
   /* the choice's index + 1 is the target: the backends' rows in order */
-  const struct backend *named = backend_of((config_target)(f->flag[S_TARGET] + 1));
+  const backend *named = backend_of((config_target)(f->flag[S_TARGET] + 1));
   /* a broken endpoint variable is said whichever backend is chosen (once: warn says a problem
    * once), before the credentials' */
-  for (int pick = PICK_ENV_FIRST; pick <= PICK_CREDENTIALS; pick++)
-    for (size_t i = 0; i < N_BACKENDS; i++)
-      if ((int)backends[i].pick == pick && backends[i].endpoint_env && !is_otel(&backends[i]))
-        (void)env_clean(l, backends[i].endpoint_env);
+  for (int pick = BACKEND_PICK_ENV_FIRST; pick <= BACKEND_PICK_CREDENTIALS; pick++)
+    for (size_t i = 0; i < backend_count(); i++) {
+      const backend *b = backend_at(i);
+      if ((int)b->pick == pick && b->endpoint_env && !is_otel(b))
+        (void)env_clean(l, b->endpoint_env);
+    }
   if (!l->no_user_credentials) resolve_credentials(l);
   if (l->oom) return;
 
-  const struct backend *use = NULL;
+  const backend *use = NULL;
   char *endpoint = NULL;
-  for (size_t i = 0; i < N_BACKENDS && !use; i++)
-    if (backends[i].pick == PICK_ENV_FIRST && (endpoint = env_endpoint(l, &backends[i])))
-      use = &backends[i];
-  if (!use && named && named->pick != PICK_CREDENTIALS) {
-    endpoint = named->pick == PICK_ENV_FIRST ? NULL : env_endpoint(l, named);
+  for (size_t i = 0; i < backend_count() && !use; i++)
+    if (backend_at(i)->pick == BACKEND_PICK_ENV_FIRST &&
+        (endpoint = env_endpoint(l, backend_at(i))))
+      use = backend_at(i);
+  if (!use && named && named->pick != BACKEND_PICK_CREDENTIALS) {
+    endpoint = named->pick == BACKEND_PICK_ENV_FIRST ? NULL : env_endpoint(l, named);
     if (!endpoint) endpoint = file_endpoint(l, named);
     if (endpoint) use = named;
   }
-  for (size_t i = 0; i < N_BACKENDS && !use; i++) {
-    const struct backend *b = &backends[i];
-    if (b->pick != PICK_CREDENTIALS || !has_credentials(l, b)) continue;
+  for (size_t i = 0; i < backend_count() && !use; i++) {
+    const backend *b = backend_at(i);
+    if (b->pick != BACKEND_PICK_CREDENTIALS || !has_credentials(l, b)) continue;
     use = b;
     endpoint = env_endpoint(l, b);
     if (!endpoint && file_is_for(l, b)) endpoint = file_endpoint(l, b);
   }
-  for (size_t i = 0; i < N_BACKENDS && !use && !named && f->str[S_ENDPOINT]; i++)
-    if (backends[i].endpoint_alone) {
-      use = &backends[i];
+  for (size_t i = 0; i < backend_count() && !use && !named && f->str[S_ENDPOINT]; i++)
+    if (backend_at(i)->endpoint_alone) {
+      use = backend_at(i);
       /* the file's key is this backend's */
-      for (const backend_setting *a = use->asks; a->setting != S_COUNT && !l->no_user_credentials;
-           a++)
-        if (a->env != S_COUNT && settings[a->env].field == F_BACKEND) {
-          char **field = (char **)((char *)c + settings[a->env].offset);
-          if (!*field) *field = dup_str(l, f->str[a->setting]);
-        }
+      for (const backend_setting *a = use->asks; a->key && !l->no_user_credentials; a++) {
+        char **field = credential_field(c, a);
+        int k = setting_of_key(a->key);
+        if (field && !*field && k < S_COUNT) *field = dup_str(l, f->str[k]);
+      }
       endpoint = file_endpoint(l, use);
     }
-  for (size_t i = 0; i < N_BACKENDS && !use; i++)
-    if (backends[i].pick == PICK_ENV_LAST && named != &backends[i] &&
-        (endpoint = env_endpoint(l, &backends[i])))
-      use = &backends[i];
+  for (size_t i = 0; i < backend_count() && !use; i++)
+    if (backend_at(i)->pick == BACKEND_PICK_ENV_LAST && named != backend_at(i) &&
+        (endpoint = env_endpoint(l, backend_at(i))))
+      use = backend_at(i);
 
   if (use && !l->oom) use_backend(l, use, endpoint);
   else if (use) free(endpoint);
@@ -2228,28 +2123,25 @@ static void dest_header(loader *l, config_destination *d, const char *name, cons
 }
 
 /* The value a backend header of a destination is built from (NULL: unset). */
-static const char *dest_value(const file_destination *f, const config_destination *d, int setting) {
-  switch (setting) {
-  case S_API_KEY: return f->api_key;
-  case S_SPACE_ID: return f->space_id;
-  case S_PROJECT_NAME: return d ? d->project_name : NULL;
-  default: return NULL;
-  }
+static const char *dest_value(const file_destination *f, const config_destination *d,
+                              const char *key) {
+  if (!strcmp(key, "api_key")) return f->api_key;
+  if (!strcmp(key, "space_id")) return f->space_id;
+  if (!strcmp(key, "project_name")) return d ? d->project_name : NULL;
+  return NULL;
 }
 
 /* Whether a destination has every credential b requires; else, with buf, "needs api_key and
  * space_id" (the keys it requires) into buf. */
-static bool dest_credentials(const file_destination *f, const struct backend *b, char *buf,
-                             size_t cap) {
+static bool dest_credentials(const file_destination *f, const backend *b, char *buf, size_t cap) {
   bool all = true;
-  for (const backend_setting *a = b->asks; a->setting != S_COUNT; a++)
-    if (a->required && a->setting != S_ENDPOINT && !dest_value(f, NULL, a->setting)) all = false;
+  for (const backend_setting *a = b->asks; a->key; a++)
+    if (a->required && strcmp(a->key, "endpoint") && !dest_value(f, NULL, a->key)) all = false;
   if (all || !buf) return all;
   size_t o = (size_t)snprintf(buf, cap, "needs");
-  for (const backend_setting *a = b->asks; a->setting != S_COUNT && o < cap; a++)
-    if (a->required && a->setting != S_ENDPOINT)
-      o += (size_t)snprintf(buf + o, cap - o, "%s %s", o > 5 ? " and" : "",
-                            settings[a->setting].key);
+  for (const backend_setting *a = b->asks; a->key && o < cap; a++)
+    if (a->required && strcmp(a->key, "endpoint"))
+      o += (size_t)snprintf(buf + o, cap - o, "%s %s", o > 5 ? " and" : "", a->key);
   return false;
 }
 
@@ -2261,13 +2153,14 @@ static void resolve_destinations(loader *l) {
   config *c = l->c;
   for (size_t k = 0; k < l->file.n_dests && !l->oom; k++) {
     file_destination *f = &l->file.dests[k];
-    const struct backend *b = backend_of((config_target)f->target);
+    const backend *b = backend_of((config_target)f->target);
     /* without a target: the backend its credentials pick, else the endpoint-alone one */
-    for (size_t i = 0; !f->target && !b && i < N_BACKENDS; i++)
-      if (backends[i].pick == PICK_CREDENTIALS && dest_credentials(f, &backends[i], NULL, 0))
-        b = &backends[i];
-    for (size_t i = 0; !b && f->endpoint && i < N_BACKENDS; i++)
-      if (backends[i].endpoint_alone) b = &backends[i];
+    for (size_t i = 0; !f->target && !b && i < backend_count(); i++)
+      if (backend_at(i)->pick == BACKEND_PICK_CREDENTIALS &&
+          dest_credentials(f, backend_at(i), NULL, 0))
+        b = backend_at(i);
+    for (size_t i = 0; !b && f->endpoint && i < backend_count(); i++)
+      if (backend_at(i)->endpoint_alone) b = backend_at(i);
     char needs[96];
     const char *why = NULL;
     if (!b) {
@@ -2315,7 +2208,7 @@ static void resolve_destinations(loader *l) {
       d->endpoint = dup_str(l, url);
     }
     for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
-      const char *v = h->setting == S_COUNT ? "" : dest_value(f, d, h->setting);
+      const char *v = h->from ? dest_value(f, d, h->from) : "";
       if (v) dest_header(l, d, h->name, h->prefix, v, h->secret);
     }
     for (size_t i = 0; b->user_headers && i < f->headers.len && !l->oom; i++)
@@ -2844,7 +2737,7 @@ char *config_describe_json(const config *c) {
 }
 
 const char *config_target_name(config_target t) {
-  const struct backend *b = backend_of(t);
+  const backend *b = backend_of(t);
   return b ? b->name : "none";
 }
 
@@ -2906,29 +2799,28 @@ static json_t *setting_json(int i) {
 }
 
 /* A backend's row for the CLI: install asks and words from it (lib/cli/install.js). */
-static json_t *backend_json(const struct backend *b) {
+static json_t *backend_json(const backend *b) {
   json_t *regions = json_array(), *headers = json_array(), *asks = json_array();
   for (size_t i = 0; b->regions && b->regions[i].name; i++)
     json_array_append_new(regions,
                           json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name, "long_name",
                                     b->regions[i].long_name, "endpoint", b->regions[i].endpoint));
   for (const backend_header *h = b->headers; h->name; h++) {
-    const struct setting *st = h->setting == S_COUNT ? NULL : &settings[h->setting];
     json_array_append_new(headers, json_pack("{s:s, s:s?, s:s, s:b}", "name", h->name, "from",
-                                             st ? (st->key ? st->key : st->env[0]) : NULL, "prefix",
-                                             h->prefix, "secret", h->secret));
+                                             h->from, "prefix", h->prefix, "secret", h->secret));
   }
-  for (const backend_setting *a = b->asks; a->setting != S_COUNT; a++)
-    json_array_append_new(
-        asks,
-        json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:b, s:b, s:b}", "key", settings[a->setting].key,
-                  "env", a->env == S_COUNT ? NULL : settings[a->env].env[a->env_var], "what",
-                  a->what, "hint", a->hint, "fallback", a->fallback, "required", a->required,
-                  "names_backend", a->names_backend, "secret", settings[a->setting].secret));
-  static const char *const picks[] = {[PICK_TARGET] = "target",
-                                      [PICK_ENV_FIRST] = "env-first",
-                                      [PICK_CREDENTIALS] = "credentials",
-                                      [PICK_ENV_LAST] = "env-last"};
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    int k = setting_of_key(a->key);
+    json_array_append_new(asks,
+                          json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:b, s:b, s:b}", "key", a->key,
+                                    "env", a->env, "what", a->what, "hint", a->hint, "fallback",
+                                    a->fallback, "required", a->required, "names_backend",
+                                    a->names_backend, "secret", k < S_COUNT && settings[k].secret));
+  }
+  static const char *const picks[] = {[BACKEND_PICK_TARGET] = "target",
+                                      [BACKEND_PICK_ENV_FIRST] = "env-first",
+                                      [BACKEND_PICK_CREDENTIALS] = "credentials",
+                                      [BACKEND_PICK_ENV_LAST] = "env-last"};
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:o, s:o, s:o}", "name", b->name,
                    "display", b->display, "one", b->one ? b->one : b->display, "menu", b->menu,
                    "default_scheme", b->default_scheme, "pick", picks[b->pick], "endpoint_env",
@@ -2939,8 +2831,8 @@ static json_t *backend_json(const struct backend *b) {
 char *config_schema_json(void) {
   json_t *list = json_array(), *bk = json_array();
   for (int i = 0; list && i < S_COUNT; i++) json_array_append_new(list, setting_json(i));
-  for (size_t i = 0; bk && i < N_BACKENDS; i++)
-    json_array_append_new(bk, backend_json(&backends[i]));
+  for (size_t i = 0; bk && i < backend_count(); i++)
+    json_array_append_new(bk, backend_json(backend_at(i)));
   json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk, "header_name_symbols",
                         HEADER_NAME_SYMBOLS);
   char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;

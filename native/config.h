@@ -16,7 +16,7 @@
 #define CONFIG_FROM_PROJECT 2u /* the project's file (.opencode/arize-tracing.yaml) */
 #define CONFIG_FROM_ENV 4u     /* the environment (setting_env: which of its variables) */
 
-/* A backend kind: a row of config.c's backend table (its index + 1), or none. The names below
+/* A backend kind: a row of backend.h's table (its index + 1), or none. The names below
  * are the first rows' (config_target_name gives any row's); a new kind is a new row there. */
 typedef enum {
   CONFIG_TARGET_NONE = 0, /* nothing configured: spans go nowhere */

@@ -1,6 +1,6 @@
 'use strict';
 // Node only: spawns `node lib/cli.js` with the source build of the core.
-// Backends as data (issue 28 item 5): the core's backend table (native/config.c) is the one list
+// Backends as data (issue 28 item 5): the core's backend table (native/backend.c) is the one list
 // of backend kinds. `install` offers, asks for and writes exactly the core's rows, and what it
 // writes for each is the backend the core then resolves: a row added to the table is offered
 // and works without a line of install.js, and install never offers what the core lacks.

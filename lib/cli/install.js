@@ -17,7 +17,7 @@ const reg = require('./registration.js');
 const { UsageError } = c;
 const { isHeaderName, orList, TARGETS, SCHEMA, HARNESS_SETTINGS } = require('../settings.js');
 
-// The core's backend table (lib/settings.json, from native/config.c's rows): every backend this
+// The core's backend table (lib/settings.json, from native/backend.c's rows): every backend this
 // command offers, asks for and names comes from a row; nothing here is per backend.
 const ROWS = SCHEMA.backends;
 const rowOf = (name) => ROWS.find((b) => b.name === name);
