@@ -33,7 +33,7 @@ static const backend rows[] = {
      .asks = (const backend_setting[]){
          {"api_key", "ARIZE_API_KEY", "Arize API key", "Settings > API Keys", NULL, true, false},
          {"space_id", "ARIZE_SPACE_ID", "Arize space id", "Settings", NULL, true, true},
-         {NULL}}},
+         {.key = NULL}}},
     /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
     {.name = "phoenix",
      .display = "Phoenix",
@@ -49,7 +49,7 @@ static const backend rows[] = {
      .asks = (const backend_setting[]){
          {"endpoint", "PHOENIX_ENDPOINT", "Phoenix endpoint", NULL, "http://localhost:6006", true, false},
          {"api_key", "PHOENIX_API_KEY", "Phoenix API key", NULL, NULL, false, false},
-         {NULL}}},
+         {.key = NULL}}},
     /* Any other OTLP/HTTP endpoint, from the file or the standard OTEL_EXPORTER_OTLP_*
      * variables (the traces one as given, the generic one with /v1/traces: the OTel rule). */
     {.name = "otlp",
@@ -60,11 +60,11 @@ static const backend rows[] = {
      .pick = BACKEND_PICK_ENV_LAST,
      .endpoint_env = "OTEL_EXPORTER_OTLP_ENDPOINT",
      .user_headers = true,
-     .headers = (const backend_header[]){{NULL, NULL, NULL, false}},
+     .headers = (const backend_header[]){{.name = NULL}},
      .asks = (const backend_setting[]){
          {"endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTLP/HTTP endpoint", "base URL or .../v1/traces", NULL, true, false},
          {"headers", "OTEL_EXPORTER_OTLP_HEADERS", "Headers, name=value[,name=value]", NULL, NULL, false, false},
-         {NULL}}},
+         {.key = NULL}}},
 };
 // clang-format on
 
