@@ -1833,15 +1833,20 @@ static char **credential_field(config *c, const backend_setting *a) {
   return (char **)((char *)c + settings[env].offset);
 }
 
-/* The value of setting `key` for backend b (NULL: unset): the field its variable fills, else
- * the file's when the file is for b or no other backend reads the key; the other settings'
- * own (project_name). */
-static const char *backend_value(const loader *l, const backend *b, const char *key) {
+/* The value of setting `key` for backend b (NULL: unset): the field its variable fills (or its
+ * variable, when it fills none), else the file's when the file is for b or no other backend
+ * reads the key; the other settings' own (project_name). */
+static const char *backend_value(loader *l, const backend *b, const char *key) {
   const backend_setting *a = backend_ask(b, key);
   if (!a) return resolved_string(l->c, setting_of_key(key));
   char **field = credential_field(l->c, a);
   if (field) return *field;
-  if (l->no_user_credentials || (!file_is_for(l, b) && backend_others_read(b, key))) return NULL;
+  if (l->no_user_credentials) return NULL;
+  const char *env = a->env ? env_clean(l, a->env) : NULL;
+  size_t n = env ? strlen(env) : 0;
+  if (env) trim(&env, &n);
+  if (n) return env; /* use_backend cuts what trails */
+  if (!file_is_for(l, b) && backend_others_read(b, key)) return NULL;
   int i = setting_of_key(key);
   return i < S_COUNT ? l->file.str[i] : NULL;
 }
@@ -1863,7 +1868,7 @@ static void resolve_credentials(loader *l) {
 }
 
 /* Whether every credential b requires is known (and it requires one). */
-static bool has_credentials(const loader *l, const backend *b) {
+static bool has_credentials(loader *l, const backend *b) {
   bool any = false;
   for (const backend_setting *a = b->asks; a->key; a++) {
     if (!a->required || !strcmp(a->key, "endpoint")) continue;
@@ -1944,7 +1949,9 @@ static void use_backend(loader *l, const backend *b, char *endpoint) {
   c->endpoint = endpoint ? endpoint : dup_str(l, regional);
   for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
     const char *v = h->from ? backend_value(l, b, h->from) : "";
-    if (v) add_header(l, h->name, h->prefix, v, strlen(v), h->secret);
+    size_t n = v ? strlen(v) : 0;
+    if (v) trim(&v, &n);
+    if (v) add_header(l, h->name, h->prefix, v, n, h->secret);
   }
   if (!b->user_headers) return;
   config_pairs u = l->file.headers;
