@@ -128,7 +128,8 @@ export interface Status {
   enabled: boolean;
   state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
   reason: string | null;
-  backend: { target: 'arize' | 'phoenix' | 'otlp' | 'none'; endpoint: string | null; project: string };
+  /** target: a backend row's name (lib/settings.json "backends": arize, phoenix, otlp, ...) or 'none' */
+  backend: { target: string; endpoint: string | null; project: string };
   config: {
     path: string;
     warning: string | null;
@@ -216,7 +217,8 @@ export interface Status {
    */
   destinations: {
     name: string;
-    target: 'arize' | 'phoenix' | 'otlp' | 'none';
+    /** a backend row's name, or 'none' */
+    target: string;
     endpoint: string | null;
     project: string;
     from: 'user' | 'project';

@@ -7,8 +7,8 @@
  *      does not know are named (cfgfile's speller); any problem becomes one `warning` line;
  *   2. take each setting from the environment when set there, else from the file, else
  *      its default; numbers outside their bounds are refused with a warning;
- *   3. resolve the backend (Phoenix, an explicit OTLP target, Arize AX, the standard
- *      OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
+ *   3. resolve the backend by backend.h's rows (Phoenix, an explicit target, Arize AX, the
+ *      standard OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
  *
  * Secrets pass through here, so no message built in this file ever contains a value
  * read from the file or the environment: only key names, paths and line numbers. */
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backend.h"
 #include "cfgfile.h"
 #include "platform.h"
 #include "redact.h"
@@ -113,59 +114,37 @@ static const struct setting {
 };
 // clang-format on
 
-/* ---- the backends ----
- *
- * Each backend: its name, the scheme a bare "host:port" gets, its endpoints per region (the
- * first is the default), and the headers it sends, each built from a setting's resolved value
- * (skipped when that is unset) or a fixed text, and typed: only a secret one is masked when a
- * backend's answer echoes it. Which backend is chosen is resolve_target's rule; what it sends
- * is this table. An OTLP backend sends the user's headers, all of them secret. */
-#define BACKEND_MAX_REGIONS 3
-#define BACKEND_MAX_HEADERS 5
+/* ---- the backends (backend.h's rows) ---- */
 
-typedef struct {
-  const char *name, *long_name, *endpoint;
-} backend_region;
+/* The row of a target (NULL for none). */
+static const backend *backend_of(config_target t) {
+  return t > CONFIG_TARGET_NONE ? backend_at((size_t)t - 1) : NULL;
+}
 
-typedef struct {
-  const char *name;
-  int setting;        /* the value is this setting's (S_COUNT: the fixed text) */
-  const char *prefix; /* before the value ("Bearer "), or the fixed text */
-  bool secret;
-} backend_header;
+static config_target target_of(const backend *b) {
+  for (size_t i = 0; b && i < backend_count(); i++)
+    if (backend_at(i) == b) return (config_target)(i + 1);
+  return CONFIG_TARGET_NONE;
+}
 
-static const struct backend {
-  config_target target;
-  const char *default_scheme;
-  backend_region regions[BACKEND_MAX_REGIONS];
-  backend_header headers[BACKEND_MAX_HEADERS];
-} backends[] = {
-    /* Arize AX regions from Arize's "Data Regions" page
-     * (https://arize.com/docs/ax/security-and-settings/compliance/data-regions). Both
-     * spellings of each credential: older Arize examples send api_key/space_id, newer ones
-     * authorization/arize-space-id; sending both suits either intake. */
-    {CONFIG_TARGET_ARIZE,
-     "https://",
-     {{"us", "us-central-1a", "https://otlp.arize.com/v1/traces"},
-      {"eu", "eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"},
-      {"ca", "ca-central-1a", "https://otlp.ca-central-1a.arize.com/v1/traces"}},
-     {{"authorization", S_API_KEY, "", true},
-      {"api_key", S_API_KEY, "", true},
-      {"arize-space-id", S_SPACE_ID, "", true},
-      {"space_id", S_SPACE_ID, "", true},
-      {"arize-interface", S_COUNT, "otel", false}}},
-    /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-    {.target = CONFIG_TARGET_PHOENIX,
-     .default_scheme = "http://",
-     .headers = {{"x-project-name", S_PROJECT_NAME, "", false},
-                 {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
-    {.target = CONFIG_TARGET_OTLP, .default_scheme = "https://"},
-};
+/* The setting of a harnesses.opencode key ("api_key"), or S_COUNT. */
+static int setting_of_key(const char *key) {
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].key && settings[i].scope != AT_ENV && !strcmp(settings[i].key, key)) return i;
+  return S_COUNT;
+}
 
-static const struct backend *backend_of(config_target t) {
-  for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
-    if (backends[i].target == t) return &backends[i];
-  return NULL;
+/* The setting a variable belongs to, or S_COUNT. */
+static int setting_of_env(const char *name) {
+  for (int i = 0; name && i < S_COUNT; i++)
+    for (size_t k = 0; k < SETTING_MAX_ENV && settings[i].env[k]; k++)
+      if (!strcmp(settings[i].env[k], name)) return i;
+  return S_COUNT;
+}
+
+/* A choice setting's choices "a|b|c" (the target's: the backends' names), into buf. */
+static const char *setting_choices(int i, char *buf, size_t cap) {
+  return settings[i].choices ? settings[i].choices : backend_names(buf, cap);
 }
 
 /* One entry of harnesses.opencode.destinations as the file gave it (strings owned, trimmed,
@@ -544,10 +523,11 @@ static void read_choice(loader *l, cfgfile_node node, const char *name, int i) {
   char *v = NULL;
   read_string(l, node, name, &v);
   if (!v) return;
-  int k = choice_index(settings[i].choices, v);
-  char list[80];
+  char bars[80], list[80];
+  const char *choices = setting_choices(i, bars, sizeof bars);
+  int k = choice_index(choices, v);
   if (k >= 0) l->file.flag[i] = k;
-  else warn_at(l, node, "%s is not %s", name, choices_text(settings[i].choices, list, sizeof list));
+  else warn_at(l, node, "%s is not %s", name, choices_text(choices, list, sizeof list));
   free(v);
 }
 
@@ -764,8 +744,11 @@ static void read_destinations(loader *l, cfgfile_node node, const char *name) {
       char *text = NULL;
       snprintf(key, sizeof key, "%s.target", label);
       read_string(l, t, key, &text);
-      int choice = text ? choice_index(settings[S_TARGET].choices, text) : -1;
-      if (text && choice < 0) warn_at(l, t, "%s is not arize, phoenix or otlp, ignored", key);
+      char bars[80], list[80];
+      const char *choices = setting_choices(S_TARGET, bars, sizeof bars);
+      int choice = text ? choice_index(choices, text) : -1;
+      if (text && choice < 0)
+        warn_at(l, t, "%s is not %s, ignored", key, choices_text(choices, list, sizeof list));
       d.target = choice + 1;
       free(text);
     }
@@ -1114,11 +1097,12 @@ static int resolve_choice(loader *l, int i) {
   for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
     const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
     if (!v) continue;
-    int choice = choice_index(st->choices, v);
+    char bars[80], list[80];
+    const char *choices = setting_choices(i, bars, sizeof bars);
+    int choice = choice_index(choices, v);
     if (choice >= 0) return choice;
-    char list[80];
     warn(l, "environment: %s is not %s, ignored", st->env[k],
-         choices_text(st->choices, list, sizeof list));
+         choices_text(choices, list, sizeof list));
   }
   return out;
 }
@@ -1247,63 +1231,91 @@ static void add_header(loader *l, const char *name, const char *prefix, const ch
   c->header_secret[c->n_headers++] = secret;
 }
 
-/* A setting's resolved value, for a header: NULL when unset. */
+/* A setting's resolved value (a string field of config): NULL when unset or not one. */
 static const char *resolved_string(const config *c, int setting) {
   const struct setting *st = &settings[setting];
   if (st->field != F_STR && st->field != F_BACKEND) return NULL;
   return *(char *const *)((const char *)c + st->offset);
 }
 
-/* The target, its endpoint (owned) and its headers from the backend table. */
-static void use_backend(loader *l, config_target target, char *endpoint) {
-  config *c = l->c;
-  const struct backend *b = backend_of(target);
-  c->target = target;
-  c->endpoint = endpoint;
-  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
-    const backend_header *h = &b->headers[i];
-    const char *v = h->setting == S_COUNT ? "" : resolved_string(c, h->setting);
-    if (v) add_header(l, h->name, h->prefix, v, strlen(v), h->secret);
+/* Whether the file's backend settings are for b: its target names b, or it names none and b is
+ * the one its credentials pick. */
+static bool file_is_for(const loader *l, const backend *b) {
+  const backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
+  return named ? named == b : b->pick == BACKEND_PICK_CREDENTIALS;
+}
+
+/* The config field a backend's variable fills (api_key, space_id, phoenix_api_key), or NULL. */
+static char **credential_field(config *c, const backend_setting *a) {
+  int env = setting_of_env(a->env);
+  if (env == S_COUNT || settings[env].field != F_BACKEND) return NULL;
+  return (char **)((char *)c + settings[env].offset);
+}
+
+/* The value of setting `key` for backend b (NULL: unset): the field its variable fills (or its
+ * variable, when it fills none), else the file's when the file is for b or no other backend
+ * reads the key; the other settings' own (project_name). */
+static const char *backend_value(loader *l, const backend *b, const char *key) {
+  const backend_setting *a = backend_ask(b, key);
+  if (!a) return resolved_string(l->c, setting_of_key(key));
+  char **field = credential_field(l->c, a);
+  if (field) return *field;
+  if (l->no_user_credentials) return NULL;
+  const char *env = a->env ? env_clean(l, a->env) : NULL;
+  size_t n = env ? strlen(env) : 0;
+  if (env) trim(&env, &n);
+  if (n) return env; /* use_backend cuts what trails */
+  if (!file_is_for(l, b) && backend_others_read(b, key)) return NULL;
+  int i = setting_of_key(key);
+  return i < S_COUNT ? l->file.str[i] : NULL;
+}
+
+/* The credentials each backend reads from its variables (or the file when it is for that
+ * backend), into their config fields. */
+static void resolve_credentials(loader *l) {
+  for (size_t i = 0; i < backend_count() && !l->oom; i++) {
+    const backend *b = backend_at(i);
+    for (const backend_setting *a = b->asks; a->key; a++) {
+      char **field = credential_field(l->c, a);
+      int k = setting_of_key(a->key);
+      if (!field || *field || k == S_COUNT) continue;
+      const char *file = l->file.str[k];
+      if (!file_is_for(l, b) && backend_others_read(b, a->key)) file = NULL;
+      *field = dup_str(l, either(env_clean(l, a->env), file));
+    }
   }
 }
 
-static void use_phoenix(loader *l, const char *base) {
-  use_backend(l, CONFIG_TARGET_PHOENIX,
-              traces_url(l, base, backend_of(CONFIG_TARGET_PHOENIX)->default_scheme));
+/* Whether every credential b requires is known (and it requires one). */
+static bool has_credentials(loader *l, const backend *b) {
+  bool any = false;
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    if (!a->required || !strcmp(a->key, "endpoint")) continue;
+    if (!backend_value(l, b, a->key)) return false;
+    any = true;
+  }
+  return any;
 }
 
-/* "a, b or c" of the region names, into buf. */
-static const char *region_names(const struct backend *b, char *buf, size_t cap) {
-  char bars[64] = "";
-  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
-    snprintf(bars + strlen(bars), sizeof bars - strlen(bars), "%s%s", i ? "|" : "",
-             b->regions[i].name);
-  return choices_text(bars, buf, cap);
-}
-
-/* The Arize AX endpoint of ARIZE_REGION or harnesses.opencode.region (the first region's when
+/* The region's endpoint of ARIZE_REGION or harnesses.opencode.region (the first region's when
  * neither is set, or the name is unknown: then with a warning). */
-static const char *region_endpoint(loader *l) {
-  const struct backend *b = backend_of(CONFIG_TARGET_ARIZE);
+static const char *region_endpoint(loader *l, const backend *b) {
   const char *env = env_get(l->envp, ENV(S_REGION));
   const char *name = either(env, l->file.str[S_REGION]);
   if (!name) return b->regions[0].endpoint;
-  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+  char bars[64] = "", list[64];
+  for (size_t i = 0; b->regions[i].name; i++) {
     if (is_word(name, b->regions[i].name) || is_word(name, b->regions[i].long_name))
       return b->regions[i].endpoint;
-  char list[64];
-  region_names(b, list, sizeof list);
+    snprintf(bars + strlen(bars), sizeof bars - strlen(bars), "%s%s", i ? "|" : "",
+             b->regions[i].name);
+  }
+  choices_text(bars, list, sizeof list);
   if (env) warn(l, "environment: %s is not %s; using the US endpoint", ENV(S_REGION), list);
   else
     warn(l, "config %s: harnesses.opencode.%s is not %s; using the US endpoint", l->c->config_path,
          settings[S_REGION].key, list);
   return b->regions[0].endpoint;
-}
-
-static void use_arize(loader *l, const char *base) {
-  const char *scheme = backend_of(CONFIG_TARGET_ARIZE)->default_scheme;
-  const char *regional = region_endpoint(l);
-  use_backend(l, CONFIG_TARGET_ARIZE, base ? traces_url(l, base, scheme) : dup_str(l, regional));
 }
 
 /* The standard OTLP exporter variables: the signal-specific endpoint is used as given,
@@ -1327,102 +1339,184 @@ static char *otel_env_endpoint(loader *l) {
   return fmt_str(l, "%.*s%s", (int)n, base, TRACES_PATH);
 }
 
-/* Any OTLP/HTTP backend: the file's headers, then OTEL_EXPORTER_OTLP_HEADERS, then
+/* Whether b's endpoint variable is OTel's (read by the OTel rule, with the traces one). */
+static bool is_otel(const backend *b) {
+  return b->endpoint_env && !strcmp(b->endpoint_env, ENV(S_OTLP_ENDPOINT));
+}
+
+/* The traces URL b's endpoint variable names (owned), or NULL. */
+static char *env_endpoint(loader *l, const backend *b) {
+  if (is_otel(b)) return otel_env_endpoint(l);
+  const char *base = b->endpoint_env ? env_clean(l, b->endpoint_env) : NULL;
+  return base ? traces_url(l, base, b->default_scheme) : NULL;
+}
+
+/* The file's endpoint as b's traces URL (owned), or NULL. */
+static char *file_endpoint(loader *l, const backend *b) {
+  const char *base = l->file.str[S_ENDPOINT];
+  return base ? traces_url(l, base, b->default_scheme) : NULL;
+}
+
+/* Backend b with its endpoint (owned; NULL: its region's) and its headers from its row, then
+ * the user's when it takes them: the file's, then OTEL_EXPORTER_OTLP_HEADERS, then
  * OTEL_EXPORTER_OTLP_TRACES_HEADERS (a later one wins on the same name). */
-static void use_otlp(loader *l, char *endpoint) {
-  use_backend(l, CONFIG_TARGET_OTLP, endpoint);
-  config_pairs h = l->file.headers;
+static void use_backend(loader *l, const backend *b, char *endpoint) {
+  config *c = l->c;
+  c->target = target_of(b);
+  /* a region names the endpoint (a wrong one is said even when an endpoint is given) */
+  const char *regional = b->regions ? region_endpoint(l, b) : NULL;
+  c->endpoint = endpoint ? endpoint : dup_str(l, regional);
+  for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
+    const char *v = h->from ? backend_value(l, b, h->from) : "";
+    size_t n = v ? strlen(v) : 0;
+    if (v) trim(&v, &n);
+    if (v) add_header(l, h->name, h->prefix, v, n, h->secret);
+  }
+  if (!b->user_headers) return;
+  config_pairs u = l->file.headers;
   memset(&l->file.headers, 0, sizeof l->file.headers);
-  if (l->no_user_credentials) pairs_free(&h); /* the project named the endpoint */
+  if (l->no_user_credentials) pairs_free(&u); /* the project named the endpoint */
   /* the generic variable first, so the specific one wins */
   if (!l->no_user_credentials) {
-    parse_otel_list(l, settings[S_HEADERS].env[1], &h, true);
-    parse_otel_list(l, settings[S_HEADERS].env[0], &h, true);
+    parse_otel_list(l, settings[S_HEADERS].env[1], &u, true);
+    parse_otel_list(l, settings[S_HEADERS].env[0], &u, true);
   }
-  for (size_t i = 0; i < h.len && !l->oom; i++)
-    add_header(l, h.names[i], "", h.values[i], strlen(h.values[i]), settings[S_HEADERS].secret);
-  pairs_free(&h);
+  for (size_t i = 0; i < u.len && !l->oom; i++)
+    add_header(l, u.names[i], "", u.values[i], strlen(u.values[i]), settings[S_HEADERS].secret);
+  pairs_free(&u);
+}
+
+/* "A and B (Arize AX), C (Phoenix) or D (any OTLP backend)": the variables that pick each
+ * backend, into buf. */
+static const char *picking_variables(char *buf, size_t cap) {
+  size_t o = 0, n = 0, total = 0;
+  for (size_t i = 0; i < backend_count(); i++) total += backend_at(i)->pick != BACKEND_PICK_TARGET;
+  buf[0] = '\0';
+  for (size_t i = 0; i < backend_count() && o < cap; i++) {
+    const backend *b = backend_at(i);
+    if (b->pick == BACKEND_PICK_TARGET) continue;
+    const char *sep = !n++ ? "" : n == total ? " or " : ", ";
+    o += (size_t)snprintf(buf + o, cap - o, "%s", sep);
+    bool first = true;
+    if (b->pick == BACKEND_PICK_CREDENTIALS)
+      for (const backend_setting *a = b->asks; a->key && o < cap; a++)
+        if (a->required && a->env && strcmp(a->key, "endpoint")) {
+          o += (size_t)snprintf(buf + o, cap - o, "%s%s", first ? "" : " and ", a->env);
+          first = false;
+        }
+    if (b->pick != BACKEND_PICK_CREDENTIALS && b->endpoint_env && o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s", b->endpoint_env);
+    if (o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, " (%s%s)", b->one ? "any" : b->display,
+                            b->one ? strchr(b->one, ' ') : "");
+  }
+  return buf;
 }
 
 /* why_not_sending when no backend could be chosen: say what is missing and where to put
  * it. Names only, never values. */
 static char *explain_none(loader *l) {
   const char *path = l->c->config_path;
-  config_target target = (config_target)(l->file.flag[S_TARGET] + 1);
-  /* what is missing: a setting, named by its variable and its file key */
-  const char *what = NULL;
-  int missing = S_COUNT, env_of = S_COUNT;
-  if (target == CONFIG_TARGET_PHOENIX)
-    what = "target phoenix needs an endpoint", missing = S_ENDPOINT, env_of = S_PHOENIX_ENDPOINT;
-  else if (target == CONFIG_TARGET_OTLP)
-    what = "target otlp needs an endpoint", missing = S_ENDPOINT, env_of = S_OTLP_ENDPOINT;
-  else if (l->c->api_key && !l->c->space_id)
-    what = "the Arize space id is missing", missing = env_of = S_SPACE_ID;
-  else if (!l->c->api_key && l->c->space_id)
-    what = "the Arize API key is missing", missing = env_of = S_API_KEY;
+  const backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
+  char vars[256];
+  picking_variables(vars, sizeof vars);
   /* a broken file is what to fix first: whatever it names is not read */
   if (l->c->file_broken && l->c->warning)
+    return fmt_str(l, "the config file is broken, so nothing in it is used (%s): fix it, or set %s",
+                   l->c->warning, vars);
+  /* what is missing: a setting, named by its variable and its file key */
+  if (named && !named->regions) {
+    const backend_setting *a = backend_ask(named, "endpoint");
+    const char *env_of = a && a->env ? a->env : named->endpoint_env;
+    if (!env_of)
+      return fmt_str(l,
+                     "no backend configured: target %s needs an endpoint: add "
+                     "harnesses.opencode.%s to %s",
+                     named->name, settings[S_ENDPOINT].key, path);
     return fmt_str(l,
-                   "the config file is broken, so nothing in it is used (%s): fix it, or set %s "
-                   "and %s (Arize AX), %s (Phoenix) or %s (any OTLP backend)",
-                   l->c->warning, ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT),
-                   ENV(S_OTLP_ENDPOINT));
-  if (what)
-    return fmt_str(l, "no backend configured: %s: set %s or add harnesses.opencode.%s to %s", what,
-                   ENV(env_of), settings[missing].key, path);
-  return fmt_str(l,
-                 "no backend configured: set %s and %s (Arize AX), %s (Phoenix) or %s (any OTLP "
-                 "backend), or add them to %s",
-                 ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT), ENV(S_OTLP_ENDPOINT),
-                 path);
+                   "no backend configured: target %s needs an endpoint: set %s or add "
+                   "harnesses.opencode.%s to %s",
+                   named->name, env_of, settings[S_ENDPOINT].key, path);
+  }
+  /* some of the credentials of the backend they pick, not all */
+  for (size_t i = 0; i < backend_count(); i++) {
+    const backend *b = backend_at(i);
+    const backend_setting *missing = NULL;
+    bool known = false;
+    if ((named && named != b) || b->pick != BACKEND_PICK_CREDENTIALS) continue;
+    for (const backend_setting *a = b->asks; a->key; a++) {
+      if (!a->required || !strcmp(a->key, "endpoint")) continue;
+      if (backend_value(l, b, a->key)) known = true;
+      else if (!missing) missing = a;
+    }
+    if (known && missing)
+      return fmt_str(l,
+                     "no backend configured: the %s is missing: set %s or add "
+                     "harnesses.opencode.%s to %s",
+                     missing->what, missing->env ? missing->env : "it", missing->key, path);
+  }
+  return fmt_str(l, "no backend configured: set %s, or add them to %s", vars, path);
 }
 
-/* Order: Phoenix named by the environment or the file's target; an OTLP target named by
- * the file; then Arize AX when both its credentials are known; then a file endpoint
- * without a target and without Arize credentials, which can only mean Phoenix; then the
- * standard OTEL_EXPORTER_OTLP_* variables; else none. The file's api_key belongs to
- * whichever backend the file is for. */
+/* Order: a backend whose variable wins over the file's target (Phoenix's endpoint); the
+ * file's target with an endpoint (its variable's, else the file's); then a backend whose
+ * credentials are all known (Arize AX); then a file endpoint without a target, which can only
+ * mean the endpoint-alone backend (Phoenix); then a backend whose variable picks it last (the
+ * standard OTEL_EXPORTER_OTLP_* variables); else none. The file's api_key belongs to whichever
+ * backend the file is for. */
 static void resolve_target(loader *l) {
   config *c = l->c;
   const file_settings *f = &l->file;
-  /* the choice's index + 1 is the target: "arize|phoenix|otlp" */
-  config_target target = (config_target)(f->flag[S_TARGET] + 1);
-  bool file_phoenix = target == CONFIG_TARGET_PHOENIX;
-  bool file_arize = target == CONFIG_TARGET_ARIZE;
-  bool file_otlp = target == CONFIG_TARGET_OTLP;
-  bool file_other = file_phoenix || file_otlp; /* the file's key is not Arize's */
-
-  const char *phoenix_env = env_clean(l, ENV(S_PHOENIX_ENDPOINT));
-  const char *arize_endpoint_env = env_clean(l, ENV(S_ENDPOINT));
-  if (!l->no_user_credentials) {
-    c->api_key =
-        dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
-    c->space_id = dup_str(l, either(env_clean(l, ENV(S_SPACE_ID)), f->str[S_SPACE_ID]));
-    const char *phoenix_key_env = env_clean(l, ENV(S_PHOENIX_API_KEY));
-    c->phoenix_api_key =
-        dup_str(l, either(phoenix_key_env, file_phoenix ? f->str[S_API_KEY] : NULL));
-  }
+  /* the choice's index + 1 is the target: the backends' rows in order */
+  const backend *named = backend_of((config_target)(f->flag[S_TARGET] + 1));
+  /* a broken endpoint variable is said whichever backend is chosen (once: warn says a problem
+   * once), before the credentials' */
+  for (int pick = BACKEND_PICK_ENV_FIRST; pick <= BACKEND_PICK_CREDENTIALS; pick++)
+    for (size_t i = 0; i < backend_count(); i++) {
+      const backend *b = backend_at(i);
+      if ((int)b->pick == pick && b->endpoint_env && !is_otel(b))
+        (void)env_clean(l, b->endpoint_env);
+    }
+  if (!l->no_user_credentials) resolve_credentials(l);
   if (l->oom) return;
 
-  char *otel = NULL;
-  if (phoenix_env) {
-    use_phoenix(l, phoenix_env);
-  } else if (file_phoenix && f->str[S_ENDPOINT]) {
-    use_phoenix(l, f->str[S_ENDPOINT]);
-  } else if (file_otlp && ((otel = otel_env_endpoint(l)) || f->str[S_ENDPOINT])) {
-    use_otlp(l, otel ? otel : traces_url(l, f->str[S_ENDPOINT], "https://"));
-  } else if (c->api_key && c->space_id) {
-    use_arize(l, either(arize_endpoint_env, file_other ? NULL : f->str[S_ENDPOINT]));
-  } else if (!file_arize && !file_other && f->str[S_ENDPOINT]) {
-    /* Inferred Phoenix: the file's key is Phoenix's. */
-    if (!c->phoenix_api_key && !l->no_user_credentials)
-      c->phoenix_api_key = dup_str(l, f->str[S_API_KEY]);
-    if (!l->oom) use_phoenix(l, f->str[S_ENDPOINT]);
-  } else if (!file_otlp && (otel = otel_env_endpoint(l))) {
-    use_otlp(l, otel);
-  } else {
-    c->why_not_sending = explain_none(l);
+  const backend *use = NULL;
+  char *endpoint = NULL;
+  for (size_t i = 0; i < backend_count() && !use; i++)
+    if (backend_at(i)->pick == BACKEND_PICK_ENV_FIRST &&
+        (endpoint = env_endpoint(l, backend_at(i))))
+      use = backend_at(i);
+  if (!use && named && named->pick != BACKEND_PICK_CREDENTIALS) {
+    endpoint = named->pick == BACKEND_PICK_ENV_FIRST ? NULL : env_endpoint(l, named);
+    if (!endpoint) endpoint = file_endpoint(l, named);
+    if (endpoint) use = named;
   }
+  for (size_t i = 0; i < backend_count() && !use; i++) {
+    const backend *b = backend_at(i);
+    if (b->pick != BACKEND_PICK_CREDENTIALS || !has_credentials(l, b)) continue;
+    use = b;
+    endpoint = env_endpoint(l, b);
+    if (!endpoint && file_is_for(l, b)) endpoint = file_endpoint(l, b);
+  }
+  for (size_t i = 0; i < backend_count() && !use && !named && f->str[S_ENDPOINT]; i++)
+    if (backend_at(i)->endpoint_alone) {
+      use = backend_at(i);
+      /* the file's key is this backend's */
+      for (const backend_setting *a = use->asks; a->key && !l->no_user_credentials; a++) {
+        char **field = credential_field(c, a);
+        int k = setting_of_key(a->key);
+        if (field && !*field && k < S_COUNT) *field = dup_str(l, f->str[k]);
+      }
+      endpoint = file_endpoint(l, use);
+    }
+  for (size_t i = 0; i < backend_count() && !use; i++)
+    if (backend_at(i)->pick == BACKEND_PICK_ENV_LAST && named != backend_at(i) &&
+        (endpoint = env_endpoint(l, backend_at(i))))
+      use = backend_at(i);
+
+  if (use && !l->oom) use_backend(l, use, endpoint);
+  else if (use) free(endpoint);
+  else c->why_not_sending = explain_none(l);
 
   if (!c->enabled) {
     free(c->why_not_sending);
@@ -1455,14 +1549,26 @@ static void dest_header(loader *l, config_destination *d, const char *name, cons
 }
 
 /* The value a backend header of a destination is built from (NULL: unset). */
-static const char *dest_value(const file_destination *f, const config_destination *d, int setting) {
-  switch (setting) {
-  case S_API_KEY:
-  case S_PHOENIX_API_KEY: return f->api_key;
-  case S_SPACE_ID: return f->space_id;
-  case S_PROJECT_NAME: return d->project_name;
-  default: return NULL;
-  }
+static const char *dest_value(const file_destination *f, const config_destination *d,
+                              const char *key) {
+  if (!strcmp(key, "api_key")) return f->api_key;
+  if (!strcmp(key, "space_id")) return f->space_id;
+  if (!strcmp(key, "project_name")) return d ? d->project_name : NULL;
+  return NULL;
+}
+
+/* Whether a destination has every credential b requires; else, with buf, "needs api_key and
+ * space_id" (the keys it requires) into buf. */
+static bool dest_credentials(const file_destination *f, const backend *b, char *buf, size_t cap) {
+  bool all = true;
+  for (const backend_setting *a = b->asks; a->key; a++)
+    if (a->required && strcmp(a->key, "endpoint") && !dest_value(f, NULL, a->key)) all = false;
+  if (all || !buf) return all;
+  size_t o = (size_t)snprintf(buf, cap, "needs");
+  for (const backend_setting *a = b->asks; a->key && o < cap; a++)
+    if (a->required && strcmp(a->key, "endpoint"))
+      o += (size_t)snprintf(buf + o, cap - o, "%s %s", o > 5 ? " and" : "", a->key);
+  return false;
 }
 
 /* Each entry of harnesses.opencode.destinations as a backend, by the first one's rules: a
@@ -1473,21 +1579,28 @@ static void resolve_destinations(loader *l) {
   config *c = l->c;
   for (size_t k = 0; k < l->file.n_dests && !l->oom; k++) {
     file_destination *f = &l->file.dests[k];
-    config_target target = (config_target)f->target;
-    if (target == CONFIG_TARGET_NONE)
-      target = f->api_key && f->space_id ? CONFIG_TARGET_ARIZE
-               : f->endpoint             ? CONFIG_TARGET_PHOENIX
-                                         : CONFIG_TARGET_NONE;
+    const backend *b = backend_of((config_target)f->target);
+    /* without a target: the backend its credentials pick, else the endpoint-alone one */
+    for (size_t i = 0; !f->target && !b && i < backend_count(); i++)
+      if (backend_at(i)->pick == BACKEND_PICK_CREDENTIALS &&
+          dest_credentials(f, backend_at(i), NULL, 0))
+        b = backend_at(i);
+    for (size_t i = 0; !b && f->endpoint && i < backend_count(); i++)
+      if (backend_at(i)->endpoint_alone) b = backend_at(i);
+    char needs[96];
     const char *why = NULL;
-    if (target == CONFIG_TARGET_NONE)
+    if (!b) {
       why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
-    else if (target != CONFIG_TARGET_ARIZE && !f->endpoint) why = "needs an endpoint";
-    else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint))
+    } else if (!b->regions && !f->endpoint) {
+      why = "needs an endpoint";
+    } else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint)) {
       why = "has an endpoint that is not an http:// or https:// URL";
-    else if (target == CONFIG_TARGET_ARIZE && (!f->api_key || !f->space_id))
-      why = f->from_project ? "needs api_key and space_id (a project file's are used only with "
-                              "project_credentials: true)"
-                            : "needs api_key and space_id";
+    } else if (!dest_credentials(f, b, needs, sizeof needs)) {
+      snprintf(needs + strlen(needs), sizeof needs - strlen(needs), "%s",
+               f->from_project ? " (a project file's are used only with project_credentials: true)"
+                               : "");
+      why = needs;
+    }
     /* two names of one key would share the spool's progress markers: after a restart one would
      * take the other's progress for its own and never get spans it had not had */
     const char *twin = NULL;
@@ -1508,25 +1621,23 @@ static void resolve_destinations(loader *l) {
     }
     config_destination *d = &c->destinations[c->n_destinations++];
     d->name = dup_str(l, f->name);
-    d->target = target;
+    d->target = target_of(b);
     d->from_project = f->from_project;
     d->project_name = dup_str(l, f->project_name ? f->project_name : c->project_name);
-    const struct backend *b = backend_of(target);
     if (f->endpoint) {
       d->endpoint = traces_url(l, f->endpoint, b->default_scheme);
     } else {
       const char *url = b->regions[0].endpoint;
-      for (size_t i = 0; f->region && i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+      for (size_t i = 0; f->region && b->regions[i].name; i++)
         if (is_word(f->region, b->regions[i].name) || is_word(f->region, b->regions[i].long_name))
           url = b->regions[i].endpoint;
       d->endpoint = dup_str(l, url);
     }
-    for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
-      const backend_header *h = &b->headers[i];
-      const char *v = h->setting == S_COUNT ? "" : dest_value(f, d, h->setting);
+    for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
+      const char *v = h->from ? dest_value(f, d, h->from) : "";
       if (v) dest_header(l, d, h->name, h->prefix, v, h->secret);
     }
-    for (size_t i = 0; target == CONFIG_TARGET_OTLP && i < f->headers.len && !l->oom; i++)
+    for (size_t i = 0; b->user_headers && i < f->headers.len && !l->oom; i++)
       dest_header(l, d, f->headers.names[i], "", f->headers.values[i], true);
   }
   /* further destinations alone: tracing sends to them, the first one is simply unused */
@@ -2059,13 +2170,8 @@ char *config_describe_json(const config *c) {
 }
 
 const char *config_target_name(config_target t) {
-  switch (t) {
-  case CONFIG_TARGET_ARIZE: return "arize";
-  case CONFIG_TARGET_PHOENIX: return "phoenix";
-  case CONFIG_TARGET_OTLP: return "otlp";
-  case CONFIG_TARGET_NONE: break;
-  }
-  return "none";
+  const backend *b = backend_of(t);
+  return b ? b->name : "none";
 }
 
 time_t config_file_mtime(const char *path) {
@@ -2116,35 +2222,50 @@ static json_t *setting_json(int i) {
     json_object_set_new(o, "min", json_integer(st->min));
     json_object_set_new(o, "max", json_integer(st->max));
   }
-  if (st->type == ST_CHOICE) json_object_set_new(o, "choices", choices_json(st->choices));
+  char bars[80];
+  if (st->type == ST_CHOICE)
+    json_object_set_new(o, "choices", choices_json(setting_choices(i, bars, sizeof bars)));
   static const char *const project_names[] = {
       [P_NO] = "no", [P_YES] = "yes", [P_CREDENTIAL] = "credential", [P_TIGHTEN] = "more-private"};
   json_object_set_new(o, "project", json_string(project_names[st->project]));
   return o;
 }
 
-static json_t *backend_json(const struct backend *b) {
-  json_t *regions = json_array(), *headers = json_array();
-  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+/* A backend's row for the CLI: install asks and words from it (lib/cli/install.js). */
+static json_t *backend_json(const backend *b) {
+  json_t *regions = json_array(), *headers = json_array(), *asks = json_array();
+  for (size_t i = 0; b->regions && b->regions[i].name; i++)
     json_array_append_new(regions,
                           json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name, "long_name",
                                     b->regions[i].long_name, "endpoint", b->regions[i].endpoint));
-  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name; i++) {
-    const backend_header *h = &b->headers[i];
-    const struct setting *st = h->setting == S_COUNT ? NULL : &settings[h->setting];
+  for (const backend_header *h = b->headers; h->name; h++) {
     json_array_append_new(headers, json_pack("{s:s, s:s?, s:s, s:b}", "name", h->name, "from",
-                                             st ? (st->key ? st->key : st->env[0]) : NULL, "prefix",
-                                             h->prefix, "secret", h->secret));
+                                             h->from, "prefix", h->prefix, "secret", h->secret));
   }
-  return json_pack("{s:s, s:s, s:o, s:o}", "name", config_target_name(b->target), "default_scheme",
-                   b->default_scheme, "regions", regions, "headers", headers);
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    int k = setting_of_key(a->key);
+    json_array_append_new(asks,
+                          json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:b, s:b, s:b}", "key", a->key,
+                                    "env", a->env, "what", a->what, "hint", a->hint, "fallback",
+                                    a->fallback, "required", a->required, "names_backend",
+                                    a->names_backend, "secret", k < S_COUNT && settings[k].secret));
+  }
+  static const char *const picks[] = {[BACKEND_PICK_TARGET] = "target",
+                                      [BACKEND_PICK_ENV_FIRST] = "env-first",
+                                      [BACKEND_PICK_CREDENTIALS] = "credentials",
+                                      [BACKEND_PICK_ENV_LAST] = "env-last"};
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:o, s:o, s:o}", "name", b->name,
+                   "display", b->display, "one", b->one ? b->one : b->display, "menu", b->menu,
+                   "default_scheme", b->default_scheme, "pick", picks[b->pick], "endpoint_env",
+                   b->endpoint_env, "endpoint_alone", b->endpoint_alone, "user_headers",
+                   b->user_headers, "regions", regions, "headers", headers, "settings", asks);
 }
 
 char *config_schema_json(void) {
   json_t *list = json_array(), *bk = json_array();
   for (int i = 0; list && i < S_COUNT; i++) json_array_append_new(list, setting_json(i));
-  for (size_t i = 0; bk && i < sizeof backends / sizeof *backends; i++)
-    json_array_append_new(bk, backend_json(&backends[i]));
+  for (size_t i = 0; bk && i < backend_count(); i++)
+    json_array_append_new(bk, backend_json(backend_at(i)));
   json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk, "header_name_symbols",
                         HEADER_NAME_SYMBOLS);
   char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;

@@ -19,6 +19,8 @@
 #define CONFIG_FROM_PROJECT 2u /* the project's file (.opencode/arize-tracing.yaml) */
 #define CONFIG_FROM_ENV 4u     /* the environment (setting_env: which of its variables) */
 
+/* A backend kind: a row of backend.h's table (its index + 1), or none. The names below
+ * are the first rows' (config_target_name gives any row's); a new kind is a new row there. */
 typedef enum {
   CONFIG_TARGET_NONE = 0, /* nothing configured: spans go nowhere */
   CONFIG_TARGET_ARIZE,    /* Arize AX */
@@ -162,8 +164,11 @@ char *config_describe_json(const config *c);
 
 /* The settings schema as JSON text (malloc'd; NULL when out of memory): {"settings": [{"keys"
  * (full file keys), "old_keys", "env" (the first set wins), "type", "default", "min", "max",
- * "choices", "secret"}], "backends": [{"name", "default_scheme", "regions": [{"name",
- * "long_name", "endpoint"}], "headers": [{"name", "from", "prefix", "secret"}]}],
+ * "choices", "secret"}], "backends": [{"name", "display", "one" (a sentence's name for one),
+ * "menu", "default_scheme", "pick" (how it is picked without a target), "endpoint_env",
+ * "endpoint_alone", "user_headers", "regions": [{"name", "long_name", "endpoint"}], "headers":
+ * [{"name", "from", "prefix", "secret"}], "settings": [{"key", "env", "what", "hint",
+ * "fallback", "required", "names_backend", "secret"}] (what install asks)}],
  * "header_name_symbols"}. lib/settings.json is this text (test/settings.test.js checks it). */
 char *config_schema_json(void);
 
@@ -172,7 +177,7 @@ char *config_schema_json(void);
  * markers, so the loader leaves the second one out. */
 uint32_t config_destination_key(const char *name);
 
-/* "arize", "phoenix", "otlp" or "none". */
+/* The backend's name ("arize", "phoenix", "otlp", ...: its row's) or "none". */
 const char *config_target_name(config_target t);
 
 /* The modification time of the file the config was read from, now (0 when absent);

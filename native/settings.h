@@ -49,7 +49,7 @@
 // clang-format off
 /* Arize's own harness tracing reads the same variables, in this order */
 CONFIG(S_PROJECT_NAME, F_STR, project_name, "project_name", AT_HARNESS, NULL, {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"}, ST_STRING, "opencode", .project = P_YES)
-SETTING(S_TARGET, "target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp", .project = P_YES)
+SETTING(S_TARGET, "target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = NULL /* the backends' names */, .project = P_YES)
 SETTING(S_REGION, "region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .project = P_YES)
 SETTING(S_ENDPOINT, "endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .project = P_YES)
 CONFIG(S_API_KEY, F_BACKEND, api_key, "api_key", AT_HARNESS, NULL, {"ARIZE_API_KEY"}, ST_STRING, NULL, .secret = true, .project = P_CREDENTIAL)
