@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const binary = require('./binary.js');
 const { PKG, ROOT, UsageError, closest, selfCommand } = require('./cli/common.js');
+const { TARGETS, REGIONS } = require('./settings.js'); // the core's backend rows
 
 const USAGE = `usage: opencode-arize-tracing <command> [options]
 
@@ -27,8 +28,8 @@ commands:
 
 install options (each falls back to the environment variable shown; prompts fill the rest
 when run in a terminal, --yes never prompts):
-  --backend arize|phoenix|otlp
-  --region us|eu|ca               Arize AX region                      ARIZE_REGION
+  --backend ${TARGETS.join('|')}
+  ${`--region ${REGIONS.join('|')}`.padEnd(32)}Arize AX region                      ARIZE_REGION
   --api-key KEY                   Arize AX or Phoenix API key          ARIZE_API_KEY, PHOENIX_API_KEY
   --space-id ID                   Arize AX space id                    ARIZE_SPACE_ID
   --endpoint URL                  Phoenix / OTLP endpoint (or Arize)   PHOENIX_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT

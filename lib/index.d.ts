@@ -128,7 +128,8 @@ export interface Status {
   enabled: boolean;
   state: 'sending' | 'no-backend' | 'disabled' | 'dry-run';
   reason: string | null;
-  backend: { target: 'arize' | 'phoenix' | 'otlp' | 'none'; endpoint: string | null; project: string };
+  /** target: a backend row's name (lib/settings.json "backends": arize, phoenix, otlp, ...) or 'none' */
+  backend: { target: string; endpoint: string | null; project: string };
   config: {
     path: string;
     warning: string | null;
@@ -216,7 +217,8 @@ export interface Status {
    */
   destinations: {
     name: string;
-    target: 'arize' | 'phoenix' | 'otlp' | 'none';
+    /** a backend row's name, or 'none' */
+    target: string;
     endpoint: string | null;
     project: string;
     from: 'user' | 'project';
@@ -249,6 +251,10 @@ export function enabled(): boolean;
 export function exitBoundMs(): number;
 /** Where the session's open part starts as the core last said (this process), or undefined. */
 export function openPart(sessionID: string): { from: string; openChildren: string[] | null } | undefined;
+/** Benchmarks only: turns on (the object returned, filled per payload, ms) or off the split of each payload's time. */
+export function benchSplit(
+  on: boolean,
+): { cut: number; stringify: number; same: number; core: number; remember: number; bytes: number } | null;
 /** text with its secrets replaced by "<redacted:KIND>" markers under the current settings. */
 export function redact(text: string): { text: string; redactions: number };
 export const version: string;

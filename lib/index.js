@@ -54,10 +54,23 @@ function setProject(payload) {
   binding.setProject(dir);
 }
 
+// For the benchmarks (the plugin's meter, ARIZE_TRACING_BENCH_TIMINGS): where the last payload's
+// time went, in ms: cutting it at the watermark, writing it as JSON, the repeat check, the core's
+// reconcile() (the crossing included), remembering the watermark; null (not measured) unless asked.
+let split = null;
+
+/** Turns the split of each payload's time on (it is then the object returned, filled per payload) or off. */
+function benchSplit(on) {
+  split = on ? { cut: 0, stringify: 0, same: 0, core: 0, remember: 0, bytes: 0 } : null;
+  return split;
+}
+
 function reconcileOnce(payload) {
   if (typeof payload === 'string') return remember(undefined, call(payload));
+  const t0 = split && performance.now();
   if (payload !== null && typeof payload === 'object') setProject(payload);
   const cut = cutAtWatermark(payload);
+  const t1 = split && performance.now();
   let json;
   try {
     json = JSON.stringify(cutLongStrings(cut));
@@ -65,8 +78,17 @@ function reconcileOnce(payload) {
     return call(undefined, `payload cannot be written as JSON (JSON.stringify: ${firstLine(error)})`);
   }
   if (typeof json !== 'string') json = 'null';
+  const t2 = split && performance.now();
   const unchanged = sameAsLast(cut, json);
-  return unchanged !== undefined ? unchanged : remember(cut, call(json), json);
+  if (!split) return unchanged !== undefined ? unchanged : remember(cut, call(json), json);
+  const t3 = performance.now();
+  const result = unchanged !== undefined ? unchanged : call(json);
+  const t4 = performance.now();
+  const out = unchanged !== undefined ? result : remember(cut, result, json);
+  const t5 = performance.now();
+  Object.assign(split, { cut: t1 - t0, stringify: t2 - t1, same: t3 - t2, core: t4 - t3, remember: t5 - t4 });
+  split.bytes = json.length;
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +416,7 @@ function redact(text) {
 module.exports = {
   reconcile,
   openPart,
+  benchSplit,
   flush,
   shutdown,
   enabled,

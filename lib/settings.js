@@ -1,14 +1,18 @@
 'use strict';
-// The settings schema for JS: lib/settings.json, written from the core's table (native/config.c,
-// `node native/settings-schema.js`), so the CLI names no file key, region or header rule of its
-// own. A plain JSON read: it works where the core does not load.
+// The settings schema for JS: lib/settings.json, written from the core's tables (native/config.c's
+// settings, native/backend.c's backend rows; `node native/settings-schema.js`), so the CLI names no
+// file key, backend, region or header rule of its own. A plain JSON read: it works where the core does not load.
 const SCHEMA = require('./settings.json');
 
 const HARNESS = 'harnesses.opencode.';
 const BACKENDS = Object.fromEntries(SCHEMA.backends.map((b) => [b.name, b]));
 
-/** The Arize AX region names (us, eu, ...), the default first. */
-const REGIONS = BACKENDS.arize.regions.map((r) => r.name);
+/** The region names (us, eu, ...) of the backend that has regions (Arize AX), the default first. */
+const REGIONS = (SCHEMA.backends.find((b) => b.regions.length)?.regions ?? []).map((r) => r.name);
+
+/** The keys of the credentials a backend requires (api_key, space_id; [] when none or unknown). */
+const credentialKeys = (name) =>
+  (BACKENDS[name]?.settings ?? []).filter((s) => s.required && s.key !== 'endpoint').map((s) => s.key);
 
 /** The backend's settings of the harnesses.opencode block (install manages these), by key:
  * {project_name: {...}, ...}. The block's other keys (project_files, project_credentials: what a
@@ -20,8 +24,8 @@ const HARNESS_SETTINGS = Object.fromEntries(
     .map((s) => [s.keys[0].slice(HARNESS.length), s]),
 );
 
-/** The backend names a file's `target` may hold. */
-const TARGETS = SCHEMA.settings.find((s) => s.type === 'choice' && s.keys[0] === `${HARNESS}target`)?.choices ?? [];
+/** The backend names a file's `target` may hold: the core's backend rows, in order. */
+const TARGETS = SCHEMA.backends.map((b) => b.name);
 
 const WORD = /^[0-9A-Za-z]$/;
 /** An HTTP header name as the core accepts it (RFC 9110 token). */
@@ -32,4 +36,4 @@ const isHeaderName = (name) =>
 const orList = (names) =>
   names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join('');
 
-module.exports = { SCHEMA, BACKENDS, REGIONS, HARNESS_SETTINGS, TARGETS, isHeaderName, orList };
+module.exports = { SCHEMA, BACKENDS, REGIONS, HARNESS_SETTINGS, TARGETS, credentialKeys, isHeaderName, orList };

@@ -32,25 +32,28 @@
 #include "redact.h"
 #include "spans.h"
 
-/* What the user allows to leave the machine (config and environment, resolved by config.c). */
+/* What the user allows to leave the machine, and what every span carries: the config's `attrs`
+ * section (config.h), read here through a const pointer, never copied.
+ * The settings table's ATTRS rows (settings.h) declare most fields, each with its key and default:
+ *   log_prompts        false: prompt and response text become "<redacted (N chars)>"
+ *   log_tool_details   false: tool arguments, command, file path, query, url, title
+ *   log_tool_content   false: tool input and output
+ *   user_id            user.id on every span; NULL for none
+ *   max_attr_bytes     longer string attributes are cut with a marker; 0 = 32 KiB
+ *   max_input_bytes    llm.input_messages: the most recent messages that fit
+ *   hide_inputs, hide_outputs, hide_input_messages, hide_output_messages, hide_input_text,
+ *   hide_output_text   OpenInference's own masking (OPENINFERENCE_HIDE_*): values become
+ *                      "__REDACTED__", and hidden message lists are left out
+ *   hide_llm_invocation_parameters   llm.invocation_parameters goes
+ * The rest config.c (and, for host, the tracer) sets by its own rules. */
 typedef struct {
-  bool log_prompts;           /* false: prompt and response text become "<redacted (N chars)>" */
-  bool log_tool_details;      /* false: tool arguments, command, file path, query, url, title */
-  bool log_tool_content;      /* false: tool input and output */
-  const char *user_id;        /* user.id on every span; NULL for none */
+#define ATTRS(id, kind, field, ...) SETTINGS_CTYPE(kind) field;
+#include "settings.h"
   const char *project_name;   /* arize.project.name on every span; NULL for none */
   bool child_session_ids;     /* a subagent's spans carry its own session id in session.id
                                * (subagent_session_id: child), not the root's */
-  size_t max_input_bytes;     /* llm.input_messages: the most recent messages that fit */
   const char *host;           /* the machine's name, for the Turn's context; NULL: unknown */
-  size_t max_attr_bytes;      /* longer string attributes are cut with a marker; 0 = 32 KiB */
   const redact_rules *redact; /* secrets to replace with markers (redact.h); NULL: none */
-
-  /* OpenInference's own masking (OPENINFERENCE_HIDE_*): values become "__REDACTED__", and
-   * hidden message lists are left out. */
-  bool hide_inputs, hide_outputs, hide_input_messages, hide_output_messages;
-  bool hide_input_text, hide_output_text;
-  bool hide_llm_invocation_parameters; /* llm.invocation_parameters goes */
 
   /* Custom attributes on every span (config `attributes:`); ours win on the same name. */
   const char *const *attribute_names;

@@ -88,10 +88,15 @@ static napi_value make_string(napi_env env, const char *s) {
 /* The text of a JS string, whole, in a malloc'd buffer (*len bytes plus a NUL). NULL when v is
  * not a string or memory ran out (*len is then SIZE_MAX). */
 static char *string_value(napi_env env, napi_value v, size_t *len) {
+  /* One pass over the string: room for its UTF-16 units at 3 bytes each (the most UTF-8 takes
+   * for one; a surrogate pair takes 4 for two) instead of a first call that only measures it,
+   * which walks the whole payload once more on OpenCode's thread. */
+  size_t units = 0;
   *len = 0;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, len) != napi_ok) return NULL;
-  char *text = malloc(*len + 1);
-  if (!text || napi_get_value_string_utf8(env, v, text, *len + 1, len) != napi_ok) {
+  if (napi_get_value_string_utf16(env, v, NULL, 0, &units) != napi_ok) return NULL;
+  size_t room = units <= (SIZE_MAX - 1) / 3 ? units * 3 + 1 : 0;
+  char *text = room ? malloc(room) : NULL;
+  if (!text || napi_get_value_string_utf8(env, v, text, room, len) != napi_ok) {
     free(text);
     *len = SIZE_MAX;
     return NULL;

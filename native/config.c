@@ -1,16 +1,14 @@
 /* config — see config.h.
  *
  * config_load runs in three steps, each a small function below:
- *   1. read the file (bounded in size, regular files only): config.yaml, or config.json
- *      when only that exists (the format newer Python harness releases write). YAML is
- *      first checked for shape (nesting, anchors) with libyaml's event API, then parsed
- *      with the document API; JSON is parsed with jansson. Both are walked through one
- *      small node interface (`fnode`) into `file_settings`; any problem becomes one
- *      `warning` line;
+ *   1. read the file: cfgfile.c reads and parses it (config.yaml, or config.json when only
+ *      that exists: the format newer Python harness releases write) and hands back its nodes;
+ *      each setting of the table is read from them into `file_settings`, and the keys the table
+ *      does not know are named (cfgfile's speller); any problem becomes one `warning` line;
  *   2. take each setting from the environment when set there, else from the file, else
  *      its default; numbers outside their bounds are refused with a warning;
- *   3. resolve the backend (Phoenix, an explicit OTLP target, Arize AX, the standard
- *      OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
+ *   3. resolve the backend by backend.h's rows (Phoenix, an explicit target, Arize AX, the
+ *      standard OTEL_EXPORTER_OTLP_* variables, or none) and build its headers.
  *
  * Secrets pass through here, so no message built in this file ever contains a value
  * read from the file or the environment: only key names, paths and line numbers. */
@@ -26,33 +24,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
+#include "backend.h"
+#include "cfgfile.h"
 #include "platform.h"
 #include "redact.h"
 #include "text.h"
 
-/* A config file is a few lines; anything bigger is a mistake, not a config. */
-#define CONFIG_MAX_BYTES (1024 * 1024)
-#define CONFIG_MAX_DEPTH 64     /* mapping/sequence levels; see shape_ok */
-#define CONFIG_MAX_ANCHORS 1000 /* anchors plus aliases; see shape_ok */
-#define CONFIG_MAX_PAIRS 256    /* custom attributes or headers per list */
+#define CONFIG_MAX_PAIRS 256 /* custom attributes or headers per list */
 #define TRACES_PATH "/v1/traces"
 #define MIB (1024L * 1024L)
 
 /* ---- the settings schema ----
  *
- * Every setting a user can give, in one table: its type, where it sits in the file (under
- * harnesses.opencode, at the top level, or both: then harnesses.opencode wins), its environment
- * variables (the first one set wins; older names last), its default, bounds and unit, whether it
- * is a secret, and the config field it fills. Parsing the file, the environment override, the
- * bounds check, the defaults, the unknown-key warning (the known keys are this table's keys),
- * the readable-file warning (secrets) and config_schema_json (the CLI and the docs test read
- * it) all walk this table. Adding a setting is one row here plus its field in config.h.
+ * Every setting a user can give, in one table (its rows are settings.h, one line each): its type,
+ * where it sits in the file (under harnesses.opencode, at the top level, or both: then
+ * harnesses.opencode wins), its environment variables (the first one set wins; older names last),
+ * its default, bounds and unit, whether it is a secret, and the field it fills: in the config, or
+ * in one of its sections (`attrs`, what spans carry; `export`, how every destination sends),
+ * which reach their module whole. Parsing the file, the environment override, the bounds check,
+ * the defaults, the unknown-key warning (the known keys are this table's keys), the readable-file
+ * warning (secrets) and config_schema_json (the CLI and the docs test read it) all walk this
+ * table.
  *
- * Settings with field F_NONE are resolved by hand below (the backend, the resource, the log
- * file): their row still gives their keys, variables and defaults to everyone else. The order
- * is the order the file is read and the environment applied, so the first warning stays the
+ * Settings without a field (SETTING rows) are resolved by hand below (the backend, the resource,
+ * the log file): their row still gives their keys, variables and defaults to everyone else. The
+ * order is the order the file is read and the environment applied, so the first warning stays the
  * first. */
 /* ST_LIST: an environment list "k=v,k2=v2"; ST_SEQUENCE: a file list (YAML sequence, JSON
  * array) of texts, each entry of redact.patterns also a mapping {pattern, kind}; the lists of
@@ -71,58 +68,13 @@ typedef enum { AT_ENV, AT_TOP, AT_HARNESS, AT_BOTH } setting_scope;
 /* F_BACKEND: a string field the backend's rules fill (resolve_target), not resolve_table */
 typedef enum { F_NONE, F_STR, F_BOOL, F_LONG, F_SIZE, F_BACKEND } field_kind;
 
+/* The ids of the settings, in the table's order (settings.h). */
 enum {
-  S_PROJECT_NAME,
-  S_TARGET,
-  S_REGION,
-  S_ENDPOINT,
-  S_API_KEY,
-  S_SPACE_ID,
-  S_HEADERS,
-  S_LOG_PROMPTS,
-  S_LOG_TOOL_DETAILS,
-  S_LOG_TOOL_CONTENT,
-  S_USER_ID,
-  S_SUBAGENT_SESSION_ID,
-  S_SPOOL_MAX_MB,
-  S_SPOOL_MAX_AGE_DAYS,
-  S_RETRY_INITIAL_MS,
-  S_RETRY_MAX_MS,
-  S_EXPORT_TIMEOUT_MS,
-  S_SHUTDOWN_MS,
-  S_MAX_ATTR_BYTES,
-  S_MAX_INPUT_BYTES,
-  S_MAX_PAYLOAD_MB,
-  S_MAX_SPANS,
-  S_LOG_MAX_MB,
-  S_RECOVER_HOURS,
-  S_COMPRESSION,
-  S_SPOOL_FSYNC,
-  S_ATTRIBUTES,
-  S_ENABLED,
-  S_DRY_RUN,
-  S_VERBOSE,
-  S_PHOENIX_ENDPOINT,
-  S_PHOENIX_API_KEY,
-  S_OTLP_TRACES_ENDPOINT,
-  S_OTLP_ENDPOINT,
-  S_SERVICE_NAME,
-  S_RESOURCE_ATTRIBUTES,
-  S_HIDE_INPUTS,
-  S_HIDE_OUTPUTS,
-  S_HIDE_INPUT_MESSAGES,
-  S_HIDE_OUTPUT_MESSAGES,
-  S_HIDE_INPUT_TEXT,
-  S_HIDE_OUTPUT_TEXT,
-  S_HIDE_LLM_INVOCATION_PARAMETERS,
-  S_LOG_FILE,
-  S_REDACT_SECRETS,
-  S_REDACT_PATTERNS,
-  S_REDACT_VALUES,
-  S_REDACT_ALLOW,
-  S_PROJECT_FILES,
-  S_PROJECT_CREDENTIALS,
-  S_DESTINATIONS,
+#define SETTING(id, ...) id,
+#define CONFIG(id, ...) id,
+#define ATTRS(id, ...) id,
+#define EXPORT(id, ...) id,
+#include "settings.h"
   S_COUNT
 };
 _Static_assert(S_COUNT <= CONFIG_SETTINGS_MAX, "config.h: CONFIG_SETTINGS_MAX too small");
@@ -136,7 +88,6 @@ typedef enum { P_NO, P_YES, P_CREDENTIAL, P_TIGHTEN } project_rule;
 #define SETTING_MAX_ENV 3
 #define ENV(i) (settings[i].env[0]) /* a setting's first environment variable */
 
-/* One setting per line (clang-format would fold each over many). */
 // clang-format off
 static const struct setting {
   const char *key; /* dotted path below the scope's mapping, NULL for AT_ENV */
@@ -153,134 +104,47 @@ static const struct setting {
   size_t offset;        /* of the field in config */
   project_rule project; /* what a project file may do with it */
 } settings[S_COUNT] = {
-#define FIELD(kind, name) .field = kind, .offset = offsetof(config, name)
 #define NUMBER(d, lo, hi, u) .type = ST_NUMBER, .def = d, .min = lo, .max = hi, .unit = u
-    /* Arize's own harness tracing reads the same variables, in this order */
-    [S_PROJECT_NAME] = {"project_name", AT_HARNESS, NULL, {"ARIZE_PROJECT_NAME", "PHOENIX_PROJECT_NAME", "PHOENIX_PROJECT"}, ST_STRING, "opencode", FIELD(F_STR, project_name), .project = P_YES},
-    [S_TARGET] = {"target", AT_HARNESS, NULL, {NULL}, ST_CHOICE, NULL, .choices = "arize|phoenix|otlp", .project = P_YES},
-    [S_ENDPOINT] = {"endpoint", AT_HARNESS, NULL, {"ARIZE_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE, .project = P_YES},
-    [S_API_KEY] = {"api_key", AT_HARNESS, NULL, {"ARIZE_API_KEY"}, ST_STRING, NULL, .secret = true, FIELD(F_BACKEND, api_key), .project = P_CREDENTIAL},
-    [S_SPACE_ID] = {"space_id", AT_HARNESS, NULL, {"ARIZE_SPACE_ID"}, ST_STRING, NULL, .secret = true, FIELD(F_BACKEND, space_id), .project = P_CREDENTIAL},
-    [S_REGION] = {"region", AT_HARNESS, NULL, {"ARIZE_REGION"}, ST_STRING, "us", .field = F_NONE, .project = P_YES},
-    [S_HEADERS] = {"headers", AT_HARNESS, NULL, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"}, ST_MAP, NULL, .secret = true, .project = P_CREDENTIAL},
-    [S_LOG_PROMPTS] = {"logging.prompts", AT_TOP, NULL, {"ARIZE_LOG_PROMPTS"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_prompts), .project = P_TIGHTEN},
-    [S_LOG_TOOL_DETAILS] = {"logging.tool_details", AT_TOP, NULL, {"ARIZE_LOG_TOOL_DETAILS"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_details), .project = P_TIGHTEN},
-    [S_LOG_TOOL_CONTENT] = {"logging.tool_content", AT_TOP, NULL, {"ARIZE_LOG_TOOL_CONTENT"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, log_tool_content), .project = P_TIGHTEN},
-    /* harnesses.opencode.user_id wins over the top-level one, as in Arize's harness tracing */
-    [S_USER_ID] = {"user_id", AT_BOTH, NULL, {"ARIZE_USER_ID"}, ST_STRING, NULL, FIELD(F_STR, user_id)},
-    /* a subagent's spans: the root session's id in session.id (and theirs in
-     * opencode.session.id), or, "child", their own in session.id as before */
-    [S_SUBAGENT_SESSION_ID] = {"subagent_session_id", AT_BOTH, NULL, {"ARIZE_SUBAGENT_SESSION_ID"}, ST_CHOICE, "root", .choices = "root|child"},
-    [S_SPOOL_MAX_MB] = {"spool.max_mb", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_MB"}, NUMBER(100, 1, 100 * 1024, MIB), FIELD(F_SIZE, spool_max_bytes)},
-    [S_SPOOL_MAX_AGE_DAYS] = {"spool.max_age_days", AT_BOTH, NULL, {"ARIZE_SPOOL_MAX_AGE_DAYS"}, NUMBER(7, 1, 3650, 86400), FIELD(F_LONG, spool_max_age_s)},
-    [S_RETRY_INITIAL_MS] = {"export.retry_initial_ms", AT_BOTH, NULL, {"ARIZE_RETRY_INITIAL_MS"}, NUMBER(1000, 10, 600000, 1), FIELD(F_LONG, retry_initial_ms)},
-    [S_RETRY_MAX_MS] = {"export.retry_max_ms", AT_BOTH, NULL, {"ARIZE_RETRY_MAX_MS"}, NUMBER(30000, 100, 3600000, 1), FIELD(F_LONG, retry_max_ms)},
-    [S_EXPORT_TIMEOUT_MS] = {"export.timeout_ms", AT_BOTH, NULL, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"}, NUMBER(10000, 100, 600000, 1), FIELD(F_LONG, export_timeout_ms)},
-    /* How long exit waits for the backend (the plugin's dispose, the environment's cleanup):
-     * spans are durable, so a backend that does not answer must not hold OpenCode's exit.
-     * ARIZE_SHUTDOWN_TIMEOUT_MS / shutdown_timeout_ms are its older names. */
-    [S_SHUTDOWN_MS] = {"export.exit_flush_ms", AT_BOTH, "shutdown_timeout_ms", {"ARIZE_EXIT_FLUSH_MS", "ARIZE_SHUTDOWN_TIMEOUT_MS"}, NUMBER(1000, 0, 60000, 1), FIELD(F_LONG, shutdown_ms)},
-    [S_MAX_ATTR_BYTES] = {"limits.max_attribute_bytes", AT_BOTH, NULL, {"ARIZE_MAX_ATTRIBUTE_BYTES"}, NUMBER(32768, 256, 16 * MIB, 1), FIELD(F_SIZE, max_attr_bytes)},
-    /* a model call's llm.input_messages: the most recent that fit in this many bytes */
-    [S_MAX_INPUT_BYTES] = {"limits.max_input_messages_bytes", AT_BOTH, NULL, {"ARIZE_MAX_INPUT_MESSAGES_BYTES"}, NUMBER(65536, 1024, 16 * MIB, 1), FIELD(F_SIZE, max_input_bytes)},
-    [S_MAX_PAYLOAD_MB] = {"limits.max_payload_mb", AT_BOTH, NULL, {"ARIZE_MAX_PAYLOAD_MB"}, NUMBER(256, 1, 4096, MIB), FIELD(F_SIZE, max_payload_bytes)},
-    [S_MAX_SPANS] = {"limits.max_spans_per_payload", AT_BOTH, NULL, {"ARIZE_MAX_SPANS_PER_PAYLOAD"}, NUMBER(20000, 1, 1000000, 1), FIELD(F_SIZE, max_spans_per_payload)},
-    [S_LOG_MAX_MB] = {"limits.log_max_mb", AT_BOTH, NULL, {"ARIZE_LOG_MAX_MB"}, NUMBER(10, 1, 1024, MIB), FIELD(F_SIZE, log_max_bytes)},
-    /* how far back (hours of session activity) the start-up sweep closes turns left open */
-    [S_RECOVER_HOURS] = {"limits.recover_hours", AT_BOTH, NULL, {"ARIZE_RECOVER_HOURS"}, NUMBER(24, 0, 8760, 1), FIELD(F_LONG, recover_hours)},
-    [S_COMPRESSION] = {"export.compression", AT_BOTH, NULL, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"}, ST_CHOICE, "gzip", .choices = "gzip|none"},
-    [S_SPOOL_FSYNC] = {"spool.fsync", AT_BOTH, NULL, {"ARIZE_SPOOL_FSYNC"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, spool_fsync)},
-    [S_ATTRIBUTES] = {"attributes", AT_BOTH, NULL, {NULL}, ST_MAP, NULL, .field = F_NONE, .project = P_YES},
-    [S_ENABLED] = {NULL, AT_ENV, NULL, {"ARIZE_TRACE_ENABLED"}, ST_FLAG, "true", .def = 1},
-    [S_DRY_RUN] = {NULL, AT_ENV, NULL, {"ARIZE_DRY_RUN"}, ST_SWITCH, "false", FIELD(F_BOOL, dry_run)},
-    [S_VERBOSE] = {NULL, AT_ENV, NULL, {"ARIZE_VERBOSE"}, ST_SWITCH, "false", FIELD(F_BOOL, verbose)},
-    [S_PHOENIX_ENDPOINT] = {NULL, AT_ENV, NULL, {"PHOENIX_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
-    [S_PHOENIX_API_KEY] = {NULL, AT_ENV, NULL, {"PHOENIX_API_KEY"}, ST_STRING, NULL, .secret = true, FIELD(F_BACKEND, phoenix_api_key)},
-    [S_OTLP_TRACES_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
-    [S_OTLP_ENDPOINT] = {NULL, AT_ENV, NULL, {"OTEL_EXPORTER_OTLP_ENDPOINT"}, ST_STRING, NULL, .field = F_NONE},
-    [S_SERVICE_NAME] = {NULL, AT_ENV, NULL, {"OTEL_SERVICE_NAME"}, ST_STRING, "opencode", .field = F_NONE},
-    [S_RESOURCE_ATTRIBUTES] = {NULL, AT_ENV, NULL, {"OTEL_RESOURCE_ATTRIBUTES"}, ST_LIST, NULL, .field = F_NONE},
-    [S_HIDE_INPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUTS"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_inputs)},
-    [S_HIDE_OUTPUTS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUTS"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_outputs)},
-    [S_HIDE_INPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_MESSAGES"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_input_messages)},
-    [S_HIDE_OUTPUT_MESSAGES] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_MESSAGES"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_output_messages)},
-    [S_HIDE_INPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_INPUT_TEXT"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_input_text)},
-    [S_HIDE_OUTPUT_TEXT] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_OUTPUT_TEXT"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_output_text)},
-    [S_HIDE_LLM_INVOCATION_PARAMETERS] = {NULL, AT_ENV, NULL, {"OPENINFERENCE_HIDE_LLM_INVOCATION_PARAMETERS"}, ST_SWITCH, "false", FIELD(F_BOOL, hide_llm_invocation_parameters)},
-    [S_LOG_FILE] = {NULL, AT_ENV, NULL, {"ARIZE_LOG_FILE"}, ST_STRING, "~/.arize/harness/logs/opencode.log", .field = F_NONE},
-    /* Secret redaction (redact.h): the built-in detectors, and the user's rules. */
-    [S_REDACT_SECRETS] = {"redact.secrets", AT_BOTH, NULL, {"ARIZE_REDACT_SECRETS"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, redact_secrets), .project = P_TIGHTEN},
-    [S_REDACT_PATTERNS] = {"redact.patterns", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE, .project = P_YES},
-    /* literal values to redact are secrets themselves */
-    [S_REDACT_VALUES] = {"redact.values", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .secret = true, .field = F_NONE, .project = P_YES},
-    [S_REDACT_ALLOW] = {"redact.allow", AT_BOTH, NULL, {NULL}, ST_SEQUENCE, NULL, .field = F_NONE, .project = P_YES},
-    /* Per-project settings: whether .opencode/arize-tracing.yaml (or .json) of the project is
-     * read at all, and whether a credential in it (or the user's credentials sent to an
-     * endpoint it names) is used. Only the user's file and environment set these. */
-    [S_PROJECT_FILES] = {"project_files", AT_HARNESS, NULL, {"ARIZE_PROJECT_FILES"}, ST_FLAG, "true", .def = 1, FIELD(F_BOOL, project_files)},
-    [S_PROJECT_CREDENTIALS] = {"project_credentials", AT_HARNESS, NULL, {"ARIZE_PROJECT_CREDENTIALS"}, ST_FLAG, "false", .def = 0, FIELD(F_BOOL, project_credentials)},
-    /* Further backends, each a mapping {name, target, endpoint, api_key, space_id, headers,
-     * project_name} read like the single-backend keys, which stay the first destination
-     * ("default"). Their credentials are secrets; a project file's follow the credential rule. */
-    [S_DESTINATIONS] = {"destinations", AT_HARNESS, NULL, {NULL}, ST_SEQUENCE, NULL, .secret = true, .field = F_NONE, .project = P_YES},
-#undef FIELD
+#define SETTING(id, ...) [id] = {__VA_ARGS__, .field = F_NONE},
+#define CONFIG(id, kind, name, ...) [id] = {__VA_ARGS__, .field = kind, .offset = offsetof(config, name)},
+#define ATTRS(id, kind, name, ...) [id] = {__VA_ARGS__, .field = kind, .offset = offsetof(config, attrs.name)},
+#define EXPORT(id, kind, name, ...) [id] = {__VA_ARGS__, .field = kind, .offset = offsetof(config, export.name)},
+#include "settings.h"
 #undef NUMBER
 };
 // clang-format on
 
-/* ---- the backends ----
- *
- * Each backend: its name, the scheme a bare "host:port" gets, its endpoints per region (the
- * first is the default), and the headers it sends, each built from a setting's resolved value
- * (skipped when that is unset) or a fixed text, and typed: only a secret one is masked when a
- * backend's answer echoes it. Which backend is chosen is resolve_target's rule; what it sends
- * is this table. An OTLP backend sends the user's headers, all of them secret. */
-#define BACKEND_MAX_REGIONS 3
-#define BACKEND_MAX_HEADERS 5
+/* ---- the backends (backend.h's rows) ---- */
 
-typedef struct {
-  const char *name, *long_name, *endpoint;
-} backend_region;
+/* The row of a target (NULL for none). */
+static const backend *backend_of(config_target t) {
+  return t > CONFIG_TARGET_NONE ? backend_at((size_t)t - 1) : NULL;
+}
 
-typedef struct {
-  const char *name;
-  int setting;        /* the value is this setting's (S_COUNT: the fixed text) */
-  const char *prefix; /* before the value ("Bearer "), or the fixed text */
-  bool secret;
-} backend_header;
+static config_target target_of(const backend *b) {
+  for (size_t i = 0; b && i < backend_count(); i++)
+    if (backend_at(i) == b) return (config_target)(i + 1);
+  return CONFIG_TARGET_NONE;
+}
 
-static const struct backend {
-  config_target target;
-  const char *default_scheme;
-  backend_region regions[BACKEND_MAX_REGIONS];
-  backend_header headers[BACKEND_MAX_HEADERS];
-} backends[] = {
-    /* Arize AX regions from Arize's "Data Regions" page
-     * (https://arize.com/docs/ax/security-and-settings/compliance/data-regions). Both
-     * spellings of each credential: older Arize examples send api_key/space_id, newer ones
-     * authorization/arize-space-id; sending both suits either intake. */
-    {CONFIG_TARGET_ARIZE,
-     "https://",
-     {{"us", "us-central-1a", "https://otlp.arize.com/v1/traces"},
-      {"eu", "eu-west-1a", "https://otlp.eu-west-1a.arize.com/v1/traces"},
-      {"ca", "ca-central-1a", "https://otlp.ca-central-1a.arize.com/v1/traces"}},
-     {{"authorization", S_API_KEY, "", true},
-      {"api_key", S_API_KEY, "", true},
-      {"arize-space-id", S_SPACE_ID, "", true},
-      {"space_id", S_SPACE_ID, "", true},
-      {"arize-interface", S_COUNT, "otel", false}}},
-    /* Phoenix usually runs locally without TLS, hence http for a bare host:port. */
-    {.target = CONFIG_TARGET_PHOENIX,
-     .default_scheme = "http://",
-     .headers = {{"x-project-name", S_PROJECT_NAME, "", false},
-                 {"authorization", S_PHOENIX_API_KEY, "Bearer ", true}}},
-    {.target = CONFIG_TARGET_OTLP, .default_scheme = "https://"},
-};
+/* The setting of a harnesses.opencode key ("api_key"), or S_COUNT. */
+static int setting_of_key(const char *key) {
+  for (int i = 0; i < S_COUNT; i++)
+    if (settings[i].key && settings[i].scope != AT_ENV && !strcmp(settings[i].key, key)) return i;
+  return S_COUNT;
+}
 
-static const struct backend *backend_of(config_target t) {
-  for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
-    if (backends[i].target == t) return &backends[i];
-  return NULL;
+/* The setting a variable belongs to, or S_COUNT. */
+static int setting_of_env(const char *name) {
+  for (int i = 0; name && i < S_COUNT; i++)
+    for (size_t k = 0; k < SETTING_MAX_ENV && settings[i].env[k]; k++)
+      if (!strcmp(settings[i].env[k], name)) return i;
+  return S_COUNT;
+}
+
+/* A choice setting's choices "a|b|c" (the target's: the backends' names), into buf. */
+static const char *setting_choices(int i, char *buf, size_t cap) {
+  return settings[i].choices ? settings[i].choices : backend_names(buf, cap);
 }
 
 /* One entry of harnesses.opencode.destinations as the file gave it (strings owned, trimmed,
@@ -529,184 +393,47 @@ static void pairs_free(config_pairs *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* ---- step 1: the file ---- */
+/* ---- step 1: the file (read and parsed by cfgfile.c) ---- */
 
-/* Reads the whole config file into *buf (malloc'd, NUL-terminated). Returns 0 when read,
- * 1 when there is nothing to parse (missing: silently; otherwise with a warning). */
-static int read_config_file(loader *l, char **buf, size_t *len) {
-  config *c = l->c;
-  /* A regular file only: a FIFO at the path must not hang OpenCode's start. Read-only, so a
-   * symbolic link is followed (a config kept with the user's dotfiles). */
-  int fd = platform_open(l->path, PLATFORM_READ | PLATFORM_FOLLOW);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return 1;
-    if (err == EISDIR) broken(l, "config %s: is a directory", l->path);
-    else if (err == PLATFORM_ENOTFILE) broken(l, "config %s: not a regular file", l->path);
-    else broken(l, "config %s: cannot read: %s", l->path, strerror(err));
-    if (!l->project_pass) c->config_mtime = config_file_mtime(l->path);
-    return 1;
-  }
-  platform_info st;
-  int rc = 1;
-  if (platform_file_info(fd, &st) != 0) {
-    broken(l, "config %s: cannot read: %s", l->path, strerror(errno));
-    goto out;
-  }
-  /* the open file's mtime describes what we read (or something older, which only causes one
-   * extra reload) */
-  if (!l->project_pass) c->config_mtime = (time_t)(st.mtime_ns / 1000000000);
-  if (st.size > CONFIG_MAX_BYTES) {
-    broken(l, "config %s: larger than 1 MiB, ignored", l->path);
-    goto out;
-  }
-  /* The file may grow between fstat and read: read up to the cap plus one byte. */
-  char *b = malloc(CONFIG_MAX_BYTES + 2);
-  if (!b) {
-    l->oom = true;
-    goto out;
-  }
-  size_t n = 0;
-  while (n <= CONFIG_MAX_BYTES) {
-    int64_t r = platform_read(fd, b + n, CONFIG_MAX_BYTES + 1 - n);
-    if (r == 0) break;
-    if (r < 0) {
-      broken(l, "config %s: cannot read: %s", l->path, strerror(errno));
-      free(b);
-      goto out;
-    }
-    n += (size_t)r;
-  }
-  if (n > CONFIG_MAX_BYTES) {
-    broken(l, "config %s: larger than 1 MiB, ignored", l->path);
-    free(b);
-    goto out;
-  }
-  b[n] = '\0';
-  *buf = b;
-  *len = n;
-  l->file_mode = st.permissions;
-  rc = 0;
-out:
-  platform_close(fd);
-  return rc;
+/* cfgfile_each with the loader: fn(l, key, key_len, value, ctx). */
+typedef void (*fn_entry)(loader *l, const char *key, size_t key_len, cfgfile_node value, void *ctx);
+struct each_ctx {
+  loader *l;
+  fn_entry fn;
+  void *ctx;
+};
+static void each_entry(void *p, const char *key, size_t key_len, cfgfile_node value) {
+  struct each_ctx *e = p;
+  e->fn(e->l, key, key_len, value, e->ctx);
 }
-
-/* One node of the parsed file, YAML or JSON: the settings are read through these few
- * functions, so both formats mean the same keys. All pointers are borrowed. */
-typedef struct {
-  yaml_document_t *doc; /* YAML: the document and the node (y) */
-  yaml_node_t *y;
-  json_t *j; /* JSON */
-} fnode;
-
-static bool fn_exists(fnode n) { return n.y || n.j; }
-
-/* A YAML plain scalar read as null ("", "~", "null") or a JSON null. */
-static bool fn_is_null(fnode n) {
-  if (n.j) return json_is_null(n.j);
-  if (!n.y || n.y->type != YAML_SCALAR_NODE || n.y->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-    return false;
-  const char *v = (const char *)n.y->data.scalar.value;
-  return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
-}
-
-static bool fn_is_map(fnode n) {
-  return n.j ? json_is_object(n.j) : n.y && n.y->type == YAML_MAPPING_NODE;
-}
-
-/* The value of key in a mapping, or no node. A repeated YAML key: the last one wins. */
-static fnode fn_get(fnode map, const char *key) {
-  fnode found = {0};
-  if (!fn_is_map(map)) return found;
-  if (map.j) {
-    found.j = json_object_get(map.j, key);
-    return found;
-  }
-  for (yaml_node_pair_t *p = map.y->data.mapping.pairs.start; p < map.y->data.mapping.pairs.top;
-       p++) {
-    yaml_node_t *k = yaml_document_get_node(map.doc, p->key);
-    if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key)) {
-      found.doc = map.doc;
-      found.y = yaml_document_get_node(map.doc, p->value);
-    }
-  }
-  return found;
-}
-
-/* The text of a scalar in (*s, *len): a YAML scalar; a JSON string, number or boolean (their
- * text is written to buf). False for mappings, sequences and nulls. */
-static bool fn_scalar(fnode n, char buf[64], const char **s, size_t *len) {
-  if (n.y) {
-    if (n.y->type != YAML_SCALAR_NODE) return false;
-    *s = (const char *)n.y->data.scalar.value;
-    *len = n.y->data.scalar.length;
-    return true;
-  }
-  if (json_is_string(n.j)) {
-    *s = json_string_value(n.j);
-    *len = json_string_length(n.j);
-    return true;
-  }
-  if (json_is_integer(n.j)) snprintf(buf, 64, "%lld", (long long)json_integer_value(n.j));
-  else if (json_is_real(n.j)) snprintf(buf, 64, "%.17g", json_real_value(n.j));
-  else if (json_is_boolean(n.j)) snprintf(buf, 64, "%s", json_is_true(n.j) ? "true" : "false");
-  else return false;
-  *s = buf;
-  *len = strlen(buf);
-  return true;
-}
-
-/* "line N: " for a YAML node (1-based), "" for JSON (jansson keeps no positions). */
-static const char *fn_where(fnode n, char buf[32]) {
-  if (!n.y) return "";
-  snprintf(buf, 32, "line %zu: ", (size_t)n.y->start_mark.line + 1);
-  return buf;
-}
-
-/* Calls fn for each entry of a mapping whose key is a scalar. */
-typedef void (*fn_entry)(loader *l, const char *key, size_t key_len, fnode value, void *ctx);
-static void fn_each(loader *l, fnode map, fn_entry fn, void *ctx) {
-  if (map.j) {
-    const char *key;
-    json_t *value;
-    json_object_foreach(map.j, key, value) {
-      fnode v = {.j = value};
-      fn(l, key, strlen(key), v, ctx);
-    }
-    return;
-  }
-  for (yaml_node_pair_t *p = map.y->data.mapping.pairs.start; p < map.y->data.mapping.pairs.top;
-       p++) {
-    yaml_node_t *k = yaml_document_get_node(map.doc, p->key);
-    if (!k || k->type != YAML_SCALAR_NODE) continue;
-    fnode v = {.doc = map.doc, .y = yaml_document_get_node(map.doc, p->value)};
-    if (v.y) fn(l, (const char *)k->data.scalar.value, k->data.scalar.length, v, ctx);
-  }
+static void fn_each(loader *l, cfgfile_node map, fn_entry fn, void *ctx) {
+  struct each_ctx e = {l, fn, ctx};
+  cfgfile_each(map, each_entry, &e);
 }
 
 /* Warns "config PATH: line N: <message>" (no line for JSON). */
-static void warn_at(loader *l, fnode n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
-static void warn_at(loader *l, fnode n, const char *fmt, ...) {
+static void warn_at(loader *l, cfgfile_node n, const char *fmt, ...) PLATFORM_PRINTF(3, 4);
+static void warn_at(loader *l, cfgfile_node n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   char *msg = NULL;
   if (vasprintf(&msg, fmt, ap) < 0) l->oom = true;
   va_end(ap);
   if (!msg) return;
-  char where[32];
-  warn(l, "config %s: %s%s", l->path, fn_where(n, where), msg);
+  char where[32] = "";
+  if (cfgfile_line(n)) snprintf(where, sizeof where, "line %zu: ", cfgfile_line(n));
+  warn(l, "config %s: %s%s", l->path, where, msg);
   free(msg);
 }
 
 /* Reads a string setting named `name` (for warnings) into *dst; a null or blank value
  * leaves it unset. */
-static void read_string(loader *l, fnode node, const char *name, char **dst) {
-  if (!fn_exists(node) || fn_is_null(node)) return;
+static void read_string(loader *l, cfgfile_node node, const char *name, char **dst) {
+  if (!cfgfile_exists(node) || cfgfile_is_null(node)) return;
   char buf[64];
   const char *s;
   size_t n;
-  if (!fn_scalar(node, buf, &s, &n)) {
+  if (!cfgfile_scalar(node, buf, &s, &n)) {
     warn_at(l, node, "%s is not a string", name);
     return;
   }
@@ -721,12 +448,12 @@ static void read_string(loader *l, fnode node, const char *name, char **dst) {
 }
 
 /* Reads a boolean setting into *dst (1/0); a null value leaves it unset (-1). */
-static void read_bool(loader *l, fnode node, const char *name, int *dst) {
-  if (!fn_exists(node) || fn_is_null(node)) return;
+static void read_bool(loader *l, cfgfile_node node, const char *name, int *dst) {
+  if (!cfgfile_exists(node) || cfgfile_is_null(node)) return;
   char buf[64];
   const char *s;
   size_t n;
-  if (!fn_scalar(node, buf, &s, &n)) {
+  if (!cfgfile_scalar(node, buf, &s, &n)) {
     warn_at(l, node, "%s is not true or false", name);
     return;
   }
@@ -738,32 +465,16 @@ static void read_bool(loader *l, fnode node, const char *name, int *dst) {
   free(text);
 }
 
-/* The node at a dotted path below parent ("spool.max_mb"), or no node. */
-static fnode fn_path(fnode parent, const char *path) {
-  char part[64];
-  while (fn_exists(parent)) {
-    const char *dot = strchr(path, '.');
-    size_t n = dot ? (size_t)(dot - path) : strlen(path);
-    if (n >= sizeof part) return (fnode){0};
-    memcpy(part, path, n);
-    part[n] = '\0';
-    parent = fn_get(parent, part);
-    if (!dot) return parent;
-    path = dot + 1;
-  }
-  return parent;
-}
-
 /* Reads numeric setting i from its node; `name` is its full key, for warnings. */
-static void read_number(loader *l, fnode node, const char *name, int i) {
+static void read_number(loader *l, cfgfile_node node, const char *name, int i) {
   const struct setting *st = &settings[i];
-  if (!fn_exists(node) || fn_is_null(node)) return;
+  if (!cfgfile_exists(node) || cfgfile_is_null(node)) return;
   char buf[64];
   const char *s;
   size_t n;
   long v;
   char *text = NULL;
-  if (fn_scalar(node, buf, &s, &n) && !(text = strndup(s, n))) {
+  if (cfgfile_scalar(node, buf, &s, &n) && !(text = strndup(s, n))) {
     l->oom = true;
     return;
   }
@@ -808,25 +519,27 @@ static int choice_index(const char *choices, const char *s) {
   return -1;
 }
 
-static void read_choice(loader *l, fnode node, const char *name, int i) {
+static void read_choice(loader *l, cfgfile_node node, const char *name, int i) {
   char *v = NULL;
   read_string(l, node, name, &v);
   if (!v) return;
-  int k = choice_index(settings[i].choices, v);
-  char list[80];
+  char bars[80], list[80];
+  const char *choices = setting_choices(i, bars, sizeof bars);
+  int k = choice_index(choices, v);
   if (k >= 0) l->file.flag[i] = k;
-  else warn_at(l, node, "%s is not %s", name, choices_text(settings[i].choices, list, sizeof list));
+  else warn_at(l, node, "%s is not %s", name, choices_text(choices, list, sizeof list));
   free(v);
 }
 
 /* One `attributes:` entry: a scalar value becomes a string attribute. */
-static void read_attribute(loader *l, const char *key, size_t key_len, fnode value, void *ctx) {
+static void read_attribute(loader *l, const char *key, size_t key_len, cfgfile_node value,
+                           void *ctx) {
   const char *prefix = ctx;
-  if (fn_is_null(value)) return;
+  if (cfgfile_is_null(value)) return;
   char buf[64];
   const char *s;
   size_t n;
-  if (!fn_scalar(value, buf, &s, &n) || memchr(s, '\0', n) || memchr(key, '\0', key_len)) {
+  if (!cfgfile_scalar(value, buf, &s, &n) || memchr(s, '\0', n) || memchr(key, '\0', key_len)) {
     warn_at(l, value, "%sattributes.%.*s is not a string", prefix, (int)key_len, key);
     return;
   }
@@ -835,9 +548,9 @@ static void read_attribute(loader *l, const char *key, size_t key_len, fnode val
   pairs_set(l, &l->file.attributes, key, key_len, s, n, false, what);
 }
 
-static void read_attributes(loader *l, fnode node, const char *prefix) {
-  if (!fn_exists(node) || fn_is_null(node)) return;
-  if (!fn_is_map(node)) {
+static void read_attributes(loader *l, cfgfile_node node, const char *prefix) {
+  if (!cfgfile_exists(node) || cfgfile_is_null(node)) return;
+  if (!cfgfile_is_map(node)) {
     warn_at(l, node, "%sattributes is not a mapping", prefix);
     return;
   }
@@ -845,9 +558,9 @@ static void read_attributes(loader *l, fnode node, const char *prefix) {
 }
 
 /* One harnesses.opencode.headers entry (sent to an OTLP target; values are secrets). */
-static void read_header(loader *l, const char *key, size_t key_len, fnode value, void *ctx) {
+static void read_header(loader *l, const char *key, size_t key_len, cfgfile_node value, void *ctx) {
   (void)ctx;
-  if (fn_is_null(value)) return;
+  if (cfgfile_is_null(value)) return;
   char buf[64];
   const char *s;
   size_t n;
@@ -855,7 +568,7 @@ static void read_header(loader *l, const char *key, size_t key_len, fnode value,
     warn_at(l, value, "harnesses.opencode.headers has a name that is not a header name");
     return;
   }
-  if (!fn_scalar(value, buf, &s, &n)) {
+  if (!cfgfile_scalar(value, buf, &s, &n)) {
     warn_at(l, value, "harnesses.opencode.headers.%.*s is not a string", (int)key_len, key);
     return;
   }
@@ -872,33 +585,13 @@ static void read_header(loader *l, const char *key, size_t key_len, fnode value,
 
 /* ---- sequences ---- */
 
-static bool fn_is_seq(fnode n) {
-  return n.j ? json_is_array(n.j) : n.y && n.y->type == YAML_SEQUENCE_NODE;
-}
-
-static size_t fn_seq_len(fnode n) {
-  if (n.j) return json_array_size(n.j);
-  return (size_t)(n.y->data.sequence.items.top - n.y->data.sequence.items.start);
-}
-
-static fnode fn_seq_item(fnode n, size_t k) {
-  fnode item = {0};
-  if (n.j) {
-    item.j = json_array_get(n.j, k);
-  } else {
-    item.doc = n.doc;
-    item.y = yaml_document_get_node(n.doc, n.y->data.sequence.items.start[k]);
-  }
-  return item;
-}
-
 /* A text of a sequence entry (a scalar that is a string, without control characters but
  * tabs), as a malloc'd copy; NULL (with a warning naming the entry) when it is not one. */
-static char *seq_text(loader *l, fnode node, const char *name, size_t k) {
+static char *seq_text(loader *l, cfgfile_node node, const char *name, size_t k) {
   char buf[64];
   const char *s;
   size_t n;
-  if (!fn_exists(node) || !fn_scalar(node, buf, &s, &n) || memchr(s, '\0', n)) {
+  if (!cfgfile_exists(node) || !cfgfile_scalar(node, buf, &s, &n) || memchr(s, '\0', n)) {
     warn_at(l, node, "%s[%zu] is not a text, ignored", name, k);
     return NULL;
   }
@@ -915,12 +608,12 @@ static char *seq_text(loader *l, fnode node, const char *name, size_t k) {
 /* One entry of a redact list, checked: a pattern the matcher accepts (redact.h), a kind name, a
  * value long enough. Warnings name the key and the entry's position, never its text (a value to
  * redact is a secret; a pattern may hold one). */
-static void read_seq_entry(loader *l, int i, fnode item, const char *name, size_t k) {
+static void read_seq_entry(loader *l, int i, cfgfile_node item, const char *name, size_t k) {
   char *text = NULL, *kind = NULL;
-  if (i == S_REDACT_PATTERNS && fn_is_map(item)) {
-    text = seq_text(l, fn_get(item, "pattern"), name, k);
-    fnode kn = fn_get(item, "kind");
-    if (text && fn_exists(kn) && !fn_is_null(kn)) {
+  if (i == S_REDACT_PATTERNS && cfgfile_is_map(item)) {
+    text = seq_text(l, cfgfile_get(item, "pattern"), name, k);
+    cfgfile_node kn = cfgfile_get(item, "kind");
+    if (text && cfgfile_exists(kn) && !cfgfile_is_null(kn)) {
       char label[160];
       snprintf(label, sizeof label, "%s[%zu].kind", name, k);
       read_string(l, kn, label, &kind);
@@ -966,14 +659,14 @@ static void read_seq_entry(loader *l, int i, fnode item, const char *name, size_
   free(kind);
 }
 
-static void read_sequence(loader *l, fnode node, const char *name, int i) {
-  if (!fn_exists(node) || fn_is_null(node)) return;
-  if (!fn_is_seq(node)) {
+static void read_sequence(loader *l, cfgfile_node node, const char *name, int i) {
+  if (!cfgfile_exists(node) || cfgfile_is_null(node)) return;
+  if (!cfgfile_is_seq(node)) {
     warn_at(l, node, "%s is not a list", name);
     return;
   }
-  for (size_t k = 0; k < fn_seq_len(node) && !l->oom; k++)
-    read_seq_entry(l, i, fn_seq_item(node, k), name, k);
+  for (size_t k = 0; k < cfgfile_seq_len(node) && !l->oom; k++)
+    read_seq_entry(l, i, cfgfile_seq_item(node, k), name, k);
 }
 
 /* A destination's name: 1 to 40 of letters, digits, '.', '_' and '-' (it names a file). */
@@ -988,7 +681,7 @@ static bool destination_name_ok(const char *s) {
 static const char *const destination_keys[] = {"name",     "target",  "endpoint",     "api_key",
                                                "space_id", "headers", "project_name", "region"};
 
-static void check_destination_key(loader *l, const char *key, size_t key_len, fnode value,
+static void check_destination_key(loader *l, const char *key, size_t key_len, cfgfile_node value,
                                   void *ctx) {
   const char *name = ctx;
   for (size_t i = 0; i < sizeof destination_keys / sizeof *destination_keys; i++)
@@ -1003,17 +696,17 @@ static void check_destination_key(loader *l, const char *key, size_t key_len, fn
 /* harnesses.opencode.destinations: a list of mappings. An entry without a usable name, with a
  * name already used (or "default", the single-backend settings' own), or past
  * CONFIG_MAX_DESTINATIONS - 1 entries is left out with a warning naming it (never a value). */
-static void read_destinations(loader *l, fnode node, const char *name) {
-  if (!fn_exists(node) || fn_is_null(node)) return;
-  if (!fn_is_seq(node)) {
+static void read_destinations(loader *l, cfgfile_node node, const char *name) {
+  if (!cfgfile_exists(node) || cfgfile_is_null(node)) return;
+  if (!cfgfile_is_seq(node)) {
     warn_at(l, node, "%s is not a list", name);
     return;
   }
-  for (size_t k = 0; k < fn_seq_len(node) && !l->oom; k++) {
-    fnode item = fn_seq_item(node, k);
+  for (size_t k = 0; k < cfgfile_seq_len(node) && !l->oom; k++) {
+    cfgfile_node item = cfgfile_seq_item(node, k);
     char label[160];
     snprintf(label, sizeof label, "%s[%zu]", name, k);
-    if (!fn_is_map(item)) {
+    if (!cfgfile_is_map(item)) {
       warn_at(l, item, "%s is not a mapping (name, target, endpoint, ...), ignored", label);
       continue;
     }
@@ -1021,7 +714,7 @@ static void read_destinations(loader *l, fnode node, const char *name) {
     file_destination d = {.from_project = l->project_pass};
     char key[200];
     snprintf(key, sizeof key, "%s.name", label);
-    read_string(l, fn_get(item, "name"), key, &d.name);
+    read_string(l, cfgfile_get(item, "name"), key, &d.name);
     if (!d.name || !destination_name_ok(d.name) || !strcmp(d.name, CONFIG_FIRST_DESTINATION)) {
       warn_at(l, item,
               "%s needs a name of 1 to 40 letters, digits, '.', '_' or '-' (not \"%s\"), "
@@ -1046,13 +739,16 @@ static void read_destinations(loader *l, fnode node, const char *name) {
       file_destination_free(&d);
       break;
     }
-    fnode t = fn_get(item, "target");
-    if (fn_exists(t) && !fn_is_null(t)) {
+    cfgfile_node t = cfgfile_get(item, "target");
+    if (cfgfile_exists(t) && !cfgfile_is_null(t)) {
       char *text = NULL;
       snprintf(key, sizeof key, "%s.target", label);
       read_string(l, t, key, &text);
-      int choice = text ? choice_index(settings[S_TARGET].choices, text) : -1;
-      if (text && choice < 0) warn_at(l, t, "%s is not arize, phoenix or otlp, ignored", key);
+      char bars[80], list[80];
+      const char *choices = setting_choices(S_TARGET, bars, sizeof bars);
+      int choice = text ? choice_index(choices, text) : -1;
+      if (text && choice < 0)
+        warn_at(l, t, "%s is not %s, ignored", key, choices_text(choices, list, sizeof list));
       d.target = choice + 1;
       free(text);
     }
@@ -1066,16 +762,17 @@ static void read_destinations(loader *l, fnode node, const char *name) {
                    {"region", offsetof(file_destination, region)}};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
       snprintf(key, sizeof key, "%s.%s", label, strings[i].key);
-      read_string(l, fn_get(item, strings[i].key), key, (char **)((char *)&d + strings[i].offset));
+      read_string(l, cfgfile_get(item, strings[i].key), key,
+                  (char **)((char *)&d + strings[i].offset));
     }
-    fnode h = fn_get(item, "headers");
-    if (fn_is_map(h)) { /* read_header fills l->file.headers: lend it this entry's */
+    cfgfile_node h = cfgfile_get(item, "headers");
+    if (cfgfile_is_map(h)) { /* read_header fills l->file.headers: lend it this entry's */
       config_pairs own = l->file.headers;
       l->file.headers = (config_pairs){0};
       fn_each(l, h, read_header, NULL);
       d.headers = l->file.headers;
       l->file.headers = own;
-    } else if (fn_exists(h) && !fn_is_null(h)) {
+    } else if (cfgfile_exists(h) && !cfgfile_is_null(h)) {
       warn_at(l, h, "%s.headers is not a mapping", label);
     }
     l->file.dests[l->file.n_dests++] = d;
@@ -1084,18 +781,18 @@ static void read_destinations(loader *l, fnode node, const char *name) {
 
 /* Reads setting i from below parent (the root, or harnesses.opencode with prefix
  * "harnesses.opencode."). */
-static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
+static void read_setting(loader *l, cfgfile_node parent, const char *prefix, int i) {
   const struct setting *st = &settings[i];
-  fnode node = fn_path(parent, st->key);
+  cfgfile_node node = cfgfile_at(parent, st->key);
   char name[128];
   snprintf(name, sizeof name, "%s%s", prefix, st->key);
-  if ((!fn_exists(node) || fn_is_null(node)) && st->old_key) {
+  if ((!cfgfile_exists(node) || cfgfile_is_null(node)) && st->old_key) {
     /* the older name sits beside the key, in the same mapping */
     const char *dot = strrchr(st->key, '.');
     int dir = dot ? (int)(dot - st->key) : 0;
     char old[96];
     snprintf(old, sizeof old, "%.*s%s%s", dir, st->key, dot ? "." : "", st->old_key);
-    node = fn_path(parent, old);
+    node = cfgfile_at(parent, old);
     snprintf(name, sizeof name, "%s%s", prefix, old);
   }
   switch (st->type) {
@@ -1106,9 +803,9 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
   case ST_MAP:
     if (i == S_ATTRIBUTES) {
       read_attributes(l, node, prefix);
-    } else if (fn_is_map(node)) {
+    } else if (cfgfile_is_map(node)) {
       fn_each(l, node, read_header, NULL);
-    } else if (fn_exists(node) && !fn_is_null(node)) {
+    } else if (cfgfile_exists(node) && !cfgfile_is_null(node)) {
       warn_at(l, node, "%s is not a mapping", name);
     }
     break;
@@ -1121,39 +818,18 @@ static void read_setting(loader *l, fnode parent, const char *prefix, int i) {
   }
 }
 
-/* ---- unknown keys ----
+/* ---- unknown keys (named by cfgfile's speller, from the table's keys) ----
  *
- * A misspelt key ("projet_name", "regoin") used to be ignored without a word: traces went to
- * the default project and region. Every mapping this harness owns is checked against the keys
- * the settings table names, and an unknown one is named (never its value) with the closest
- * known key. The file is shared with other harnesses, so at the top level and under
- * `harnesses` only a key close to one of ours is named: `claude-code:` is someone else's,
- * `harnesess:` a typo. */
+ * Every mapping this harness owns is checked against the keys the settings table names. The
+ * user's file is shared with other harnesses, so at the top level and under `harnesses` only a
+ * key close to one of ours is named. */
 
-#define UNKNOWN_KEYS_MAX 8     /* named per file; the count says how many more */
-#define KEYS_MAX (4 * S_COUNT) /* two scopes, each with an older name: never full */
-#define KEY_LEN 80
+_Static_assert(4 * S_COUNT <= CFGFILE_KEYS_MAX, "cfgfile.h: CFGFILE_KEYS_MAX too small");
+typedef cfgfile_keys key_paths;
+#define add_path cfgfile_keys_add
 
 /* Every full file key of the table (older names too), in reading order: the harness block's,
  * the top level's, the shared sections at the top level, then under harnesses.opencode. */
-typedef struct {
-  char path[KEYS_MAX][KEY_LEN];
-  bool old[KEYS_MAX];
-  size_t n;
-} key_paths;
-
-static void add_path(key_paths *kp, const char *prefix, const char *key, const char *old) {
-  if (kp->n >= KEYS_MAX) return;
-  if (!old) {
-    snprintf(kp->path[kp->n], KEY_LEN, "%s%s", prefix, key);
-  } else {
-    const char *dot = strrchr(key, '.');
-    snprintf(kp->path[kp->n], KEY_LEN, "%s%.*s%s", prefix, dot ? (int)(dot - key + 1) : 0, key,
-             old);
-  }
-  kp->old[kp->n++] = old != NULL;
-}
-
 static void all_paths(key_paths *kp) {
   kp->n = 0;
   static const struct {
@@ -1178,184 +854,31 @@ static void project_paths(key_paths *kp) {
     if (settings[i].project != P_NO) add_path(kp, "", settings[i].key, NULL);
 }
 
-/* Optimal string alignment distance (edits, adjacent swaps count as one), case-insensitive;
- * strings past 63 bytes count as far from everything. */
-static size_t key_distance(const char *a, size_t n, const char *b) {
-  size_t m = strlen(b);
-  if (n > 63 || m > 63) return 99;
-  size_t d[64][64];
-  for (size_t i = 0; i <= n; i++) d[i][0] = i;
-  for (size_t j = 0; j <= m; j++) d[0][j] = j;
-  for (size_t i = 1; i <= n; i++)
-    for (size_t j = 1; j <= m; j++) {
-      size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-      size_t best = d[i - 1][j - 1] + cost;
-      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-      if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
-          tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
-          d[i - 2][j - 2] + 1 < best)
-        best = d[i - 2][j - 2] + 1;
-      d[i][j] = best;
-    }
-  return d[n][m];
-}
-
-/* The keys a mapping at `prefix` may hold: the next part of every table key below it. Older
- * names are known but never suggested (old[k]). */
-typedef struct {
-  char name[KEYS_MAX][KEY_LEN];
-  bool old[KEYS_MAX];
-  size_t n;
-} key_set;
-
-static void known_at(const key_paths *kp, const char *prefix, key_set *ks) {
-  size_t plen = strlen(prefix);
-  ks->n = 0;
-  for (size_t i = 0; i < kp->n; i++) {
-    if (strncmp(kp->path[i], prefix, plen) != 0) continue;
-    const char *rest = kp->path[i] + plen;
-    size_t n = strcspn(rest, ".");
-    bool seen = false;
-    for (size_t k = 0; k < ks->n && !seen; k++)
-      seen = strlen(ks->name[k]) == n && !memcmp(ks->name[k], rest, n);
-    if (seen || ks->n >= KEYS_MAX) continue;
-    snprintf(ks->name[ks->n], KEY_LEN, "%.*s", (int)n, rest);
-    ks->old[ks->n++] = kp->old[i] && !rest[n];
-  }
-}
-
-/* The known key closest to key[0..n), or NULL when none is close: at most 2 edits, and
- * fewer than half the key's length (so "a" does not suggest "ab"). */
-static const char *closest_key(const char *key, size_t n, const key_set *known) {
-  const char *best = NULL;
-  size_t best_d = 3;
-  for (size_t k = 0; k < known->n; k++) {
-    if (known->old[k]) continue;
-    const char *name = known->name[k];
-    size_t d = key_distance(key, n, name);
-    if (d < best_d && d * 2 < (n > strlen(name) ? n : strlen(name))) best = name, best_d = d;
-  }
-  return best;
-}
-
-typedef struct {
-  const char *prefix; /* "", "harnesses.", "harnesses.opencode.export.", ... */
-  const key_set *known;
-  bool only_close; /* a shared mapping: name only keys close to ours */
-  size_t *count;   /* unknown keys so far in this file */
-} key_check;
-
-/* Appends one "`key` (line N): did you mean `x`?" to c->unknown_keys. */
-static void note_unknown(loader *l, fnode at, const key_check *kc, const char *key, size_t n,
-                         const char *suggestion) {
-  if (memchr(key, '\0', n) || has_control_char(key, n)) return; /* not a name to quote */
-  size_t count = ++*kc->count;
-  if (count > UNKNOWN_KEYS_MAX) return;
-  char where[32] = "";
-  if (at.y) snprintf(where, sizeof where, " (line %zu)", (size_t)at.y->start_mark.line + 1);
-  const char *old = l->c->unknown_keys;
-  char *line = suggestion ? fmt_str(l, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
-                                    old ? "; " : "", kc->prefix, (int)n, key, where, suggestion)
-                          : fmt_str(l, "%s%s`%s%.*s`%s: %s, ignored", old ? old : "",
-                                    old ? "; " : "", kc->prefix, (int)n, key, where,
-                                    l->project_pass ? "not a setting a project file may hold "
-                                                      "(the user's file may)"
-                                                    : "not a known key");
-  if (!line) return;
-  free(l->c->unknown_keys);
-  l->c->unknown_keys = line;
-}
-
-/* at: the key's node (YAML), for its line; a JSON value carries none. */
-static void check_key(loader *l, const char *key, size_t n, fnode at, void *ctx) {
-  const key_check *kc = ctx;
-  for (size_t k = 0; k < kc->known->n; k++)
-    if (strlen(kc->known->name[k]) == n && !memcmp(kc->known->name[k], key, n)) return;
-  const char *suggestion = closest_key(key, n, kc->known);
-  if (kc->only_close && !suggestion) return;
-  note_unknown(l, at, kc, key, n, suggestion);
-}
-
-/* Like fn_each, but hands check_key the key's node: its line is the one to name. */
-static void check_keys(loader *l, fnode map, const char *prefix, const key_paths *kp,
-                       size_t *count) {
-  if (!fn_is_map(map)) return;
-  key_set known;
-  known_at(kp, prefix, &known);
-  /* the top level and `harnesses` are shared with other harnesses */
-  bool shared = !l->project_pass && (!strcmp(prefix, "") || !strcmp(prefix, "harnesses."));
-  key_check kc = {prefix, &known, shared, count};
-  if (map.j) {
-    fn_each(l, map, check_key, &kc);
-    return;
-  }
-  for (yaml_node_pair_t *p = map.y->data.mapping.pairs.start; p < map.y->data.mapping.pairs.top;
-       p++) {
-    yaml_node_t *k = yaml_document_get_node(map.doc, p->key);
-    if (!k || k->type != YAML_SCALAR_NODE) continue;
-    fnode key = {.doc = map.doc, .y = k};
-    check_key(l, (const char *)k->data.scalar.value, k->data.scalar.length, key, &kc);
-  }
-}
-
-/* Checks every mapping the table's keys pass through ("", "harnesses.", "logging.", ...), in
- * the order they first appear. */
-static void check_unknown_keys(loader *l, fnode root) {
-  size_t count = 0;
+static void check_unknown_keys(loader *l, cfgfile_node root) {
   key_paths *kp = malloc(sizeof *kp);
-  key_set *maps = malloc(sizeof *maps);
-  if (!kp || !maps) {
-    free(kp);
-    free(maps);
+  if (!kp) {
     l->oom = true;
     return;
   }
   if (l->project_pass) project_paths(kp);
   else all_paths(kp);
-  maps->n = 0;
-  snprintf(maps->name[maps->n++], KEY_LEN, "%s", "");
-  for (size_t i = 0; i < kp->n; i++)
-    for (const char *dot = strchr(kp->path[i], '.'); dot; dot = strchr(dot + 1, '.')) {
-      int n = (int)(dot - kp->path[i] + 1);
-      bool seen = false;
-      for (size_t k = 0; k < maps->n && !seen; k++)
-        seen = (int)strlen(maps->name[k]) == n && !strncmp(maps->name[k], kp->path[i], (size_t)n);
-      if (!seen && maps->n < KEYS_MAX)
-        snprintf(maps->name[maps->n++], KEY_LEN, "%.*s", n, kp->path[i]);
-    }
-  for (size_t k = 0; k < maps->n; k++) {
-    char path[KEY_LEN];
-    snprintf(path, sizeof path, "%s", maps->name[k]);
-    size_t n = strlen(path);
-    if (n) path[n - 1] = '\0'; /* "harnesses.opencode." -> "harnesses.opencode" */
-    check_keys(l, n ? fn_path(root, path) : root, maps->name[k], kp, &count);
-  }
+  static const char *const shared[] = {"", "harnesses.", NULL};
+  free(l->c->unknown_keys);
+  l->c->unknown_keys = cfgfile_unknown_keys(
+      root, kp, l->path, l->project_pass ? NULL : shared,
+      l->project_pass ? "not a setting a project file may hold (the user's file may)"
+                      : "not a known key",
+      &l->oom);
   free(kp);
-  free(maps);
-  if (count > UNKNOWN_KEYS_MAX && l->c->unknown_keys) {
-    char *more = fmt_str(l, "%s; and %zu more", l->c->unknown_keys, count - UNKNOWN_KEYS_MAX);
-    if (more) {
-      free(l->c->unknown_keys);
-      l->c->unknown_keys = more;
-    }
-  }
-  if (l->c->unknown_keys) {
-    char *full = fmt_str(l, "config %s: %s", l->path, l->c->unknown_keys);
-    if (full) {
-      free(l->c->unknown_keys);
-      l->c->unknown_keys = full;
-    }
-  }
 }
 
 /* Only harnesses.opencode and a few top-level keys are ours; the same file configures
  * other harnesses (claude-code, ...), so everything else is ignored without a word. The
  * table's order is the reading order: the harness block, the top level, the shared
  * sections at the top level, then under harnesses.opencode (which wins). */
-static void read_document(loader *l, fnode root) {
-  if (!fn_exists(root) || fn_is_null(root)) return; /* empty file or only comments */
-  if (!fn_is_map(root)) {
+static void read_document(loader *l, cfgfile_node root) {
+  if (!cfgfile_exists(root) || cfgfile_is_null(root)) return; /* empty file or only comments */
+  if (!cfgfile_is_map(root)) {
     *l->broken = true;
     warn_at(l, root, "top level is not a mapping");
     return;
@@ -1366,8 +889,8 @@ static void read_document(loader *l, fnode root) {
     check_unknown_keys(l, root);
     return;
   }
-  fnode oc = fn_get(fn_get(root, "harnesses"), "opencode");
-  if (fn_exists(oc) && !fn_is_map(oc) && !fn_is_null(oc))
+  cfgfile_node oc = cfgfile_get(cfgfile_get(root, "harnesses"), "opencode");
+  if (cfgfile_exists(oc) && !cfgfile_is_map(oc) && !cfgfile_is_null(oc))
     warn_at(l, oc, "harnesses.opencode is not a mapping");
   for (int i = 0; i < S_COUNT; i++)
     if (settings[i].scope == AT_HARNESS) read_setting(l, oc, "harnesses.opencode.", i);
@@ -1378,130 +901,6 @@ static void read_document(loader *l, fnode root) {
   for (int i = 0; i < S_COUNT; i++)
     if (settings[i].scope == AT_BOTH) read_setting(l, oc, "harnesses.opencode.", i);
   check_unknown_keys(l, root);
-}
-
-/* 1-based line of a parse error. Reader errors (bad UTF-8) carry only a byte offset. */
-static size_t error_line(const yaml_parser_t *p, const char *buf) {
-  if (p->error != YAML_READER_ERROR) return p->problem_mark.line + 1;
-  size_t line = 1;
-  for (size_t i = 0; i < p->problem_offset && buf[i]; i++) line += buf[i] == '\n';
-  return line;
-}
-
-static void parse_failed(loader *l, const yaml_parser_t *parser, const char *buf) {
-  if (parser->error == YAML_MEMORY_ERROR) {
-    l->oom = true;
-    return;
-  }
-  /* libyaml's problem texts are fixed strings; they never quote the input. */
-  const char *problem = parser->problem ? parser->problem : "invalid YAML";
-  size_t at = error_line(parser, buf);
-  /* A quote or a flow collection left open is found where the file ends: the line to fix is
-   * the one it opens on (libyaml's context mark). */
-  const char *context = parser->error == YAML_READER_ERROR ? NULL : parser->context;
-  if (context && (strstr(context, "quoted scalar") || strstr(context, "flow")) &&
-      parser->context_mark.line + 1 < at)
-    broken(l, "config %s: line %zu: %s: %s at line %zu", l->path, parser->context_mark.line + 1,
-           context, problem, at);
-  else broken(l, "config %s: line %zu: %s", l->path, at, problem);
-}
-
-/* True for events that carry an anchor ("&name") or are an alias ("*name"). */
-static bool uses_anchor(const yaml_event_t *ev) {
-  switch (ev->type) {
-  case YAML_ALIAS_EVENT: return true;
-  case YAML_SCALAR_EVENT: return ev->data.scalar.anchor != NULL;
-  case YAML_SEQUENCE_START_EVENT: return ev->data.sequence_start.anchor != NULL;
-  case YAML_MAPPING_START_EVENT: return ev->data.mapping_start.anchor != NULL;
-  default: return false;
-  }
-}
-
-/* libyaml slows down quadratically with nesting depth (a 1 MiB file of "[[[[" takes
- * minutes) and with the number of anchors and aliases (the loader looks each one up in a
- * list: 80,000 anchors take seconds), while a config needs three levels and no anchor.
- * So a quick pass over the events of the first document refuses such files before the
- * document is built; it stops at the first excess, so it costs little. Returns false
- * after setting a warning. */
-static bool shape_ok(loader *l, const char *buf, size_t len) {
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) {
-    l->oom = true;
-    return false;
-  }
-  yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-  bool ok = true, done = false;
-  int depth = 0, anchors = 0;
-  while (ok && !done) {
-    yaml_event_t ev;
-    if (!yaml_parser_parse(&parser, &ev)) {
-      parse_failed(l, &parser, buf);
-      ok = false;
-      break;
-    }
-    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
-      if (++depth > CONFIG_MAX_DEPTH) {
-        broken(l, "config %s: line %zu: nested deeper than %d levels", l->path,
-               ev.start_mark.line + 1, CONFIG_MAX_DEPTH);
-        ok = false;
-      }
-    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
-      depth--;
-    } else if (ev.type == YAML_DOCUMENT_END_EVENT || ev.type == YAML_STREAM_END_EVENT) {
-      done = true; /* yaml_parser_load reads only the first document */
-    }
-    if (ok && uses_anchor(&ev) && ++anchors > CONFIG_MAX_ANCHORS) {
-      broken(l, "config %s: line %zu: more than %d anchors and aliases", l->path,
-             ev.start_mark.line + 1, CONFIG_MAX_ANCHORS);
-      ok = false;
-    }
-    yaml_event_delete(&ev);
-  }
-  yaml_parser_delete(&parser);
-  return ok;
-}
-
-static void parse_yaml(loader *l, const char *buf, size_t len) {
-  if (!shape_ok(l, buf, len)) return;
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  if (!yaml_parser_initialize(&parser)) {
-    l->oom = true;
-    return;
-  }
-  yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-  if (yaml_parser_load(&parser, &doc)) {
-    fnode root = {.doc = &doc, .y = yaml_document_get_root_node(&doc)};
-    read_document(l, root);
-    yaml_document_delete(&doc);
-  } else {
-    parse_failed(l, &parser, buf);
-  }
-  yaml_parser_delete(&parser);
-}
-
-static void parse_json(loader *l, const char *buf, size_t len) {
-  const char *s = buf;
-  size_t n = len;
-  trim(&s, &n);
-  if (n == 0) return; /* an empty file, like an empty YAML file */
-  json_error_t err;
-  json_t *root = json_loadb(buf, len, 0, &err);
-  if (!root) {
-    /* jansson's texts may quote the input ("... near 'sk-...'"): keep what precedes it. */
-    const char *near = strstr(err.text, " near ");
-    int shown = near ? (int)(near - err.text) : (int)strlen(err.text);
-    broken(l, "config %s: line %d: invalid JSON: %.*s", l->path, err.line, shown, err.text);
-    return;
-  }
-  fnode r = {.j = root};
-  read_document(l, r);
-  json_decref(root);
-}
-
-static bool ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && !strcmp(s + n - m, suffix);
 }
 
 /* A key in a file other users may read is a leak waiting to happen: say so before any
@@ -1521,13 +920,16 @@ static void warn_if_readable_by_others(loader *l) {
 }
 
 static void parse_file(loader *l) {
-  char *buf = NULL;
-  size_t len = 0;
-  if (read_config_file(l, &buf, &len) != 0) return;
-  if (ends_with(l->path, ".json")) parse_json(l, buf, len);
-  else parse_yaml(l, buf, len);
-  free(buf);
-  warn_if_readable_by_others(l);
+  cfgfile_status st;
+  cfgfile *f = cfgfile_read(l->path, &st);
+  if (!l->project_pass) l->c->config_mtime = st.mtime;
+  if (st.out_of_memory) l->oom = true;
+  if (st.problem) broken(l, "%s", st.problem);
+  l->file_mode = st.mode;
+  if (f) read_document(l, cfgfile_root(f));
+  cfgfile_free(f);
+  free(st.problem);
+  warn_if_readable_by_others(l); /* (mode 0 when nothing was read) */
 }
 
 /* ---- step 2: environment over file ---- */
@@ -1695,24 +1097,25 @@ static int resolve_choice(loader *l, int i) {
   for (size_t k = 0; k < SETTING_MAX_ENV; k++) {
     const char *v = st->env[k] ? env_get(l->envp, st->env[k]) : NULL;
     if (!v) continue;
-    int choice = choice_index(st->choices, v);
+    char bars[80], list[80];
+    const char *choices = setting_choices(i, bars, sizeof bars);
+    int choice = choice_index(choices, v);
     if (choice >= 0) return choice;
-    char list[80];
     warn(l, "environment: %s is not %s, ignored", st->env[k],
-         choices_text(st->choices, list, sizeof list));
+         choices_text(choices, list, sizeof list));
   }
   return out;
 }
 
 static void resolve_export(loader *l) {
   config *c = l->c;
-  if (c->retry_max_ms < c->retry_initial_ms) {
+  if (c->export.retry_max_ms < c->export.retry_initial_ms) {
     warn(l, "%s (%s) is below %s (%s); using the initial delay for both", ENV(S_RETRY_MAX_MS),
          settings[S_RETRY_MAX_MS].key, ENV(S_RETRY_INITIAL_MS), settings[S_RETRY_INITIAL_MS].key);
-    c->retry_max_ms = c->retry_initial_ms;
+    c->export.retry_max_ms = c->export.retry_initial_ms;
   }
-  c->gzip = resolve_choice(l, S_COMPRESSION) == 0;                      /* "gzip|none" */
-  c->child_session_ids = resolve_choice(l, S_SUBAGENT_SESSION_ID) == 1; /* "root|child" */
+  c->export.gzip = resolve_choice(l, S_COMPRESSION) == 0;                     /* "gzip|none" */
+  c->attrs.child_session_ids = resolve_choice(l, S_SUBAGENT_SESSION_ID) == 1; /* "root|child" */
 }
 
 static void resolve_openinference(loader *l) {
@@ -1828,63 +1231,91 @@ static void add_header(loader *l, const char *name, const char *prefix, const ch
   c->header_secret[c->n_headers++] = secret;
 }
 
-/* A setting's resolved value, for a header: NULL when unset. */
+/* A setting's resolved value (a string field of config): NULL when unset or not one. */
 static const char *resolved_string(const config *c, int setting) {
   const struct setting *st = &settings[setting];
   if (st->field != F_STR && st->field != F_BACKEND) return NULL;
   return *(char *const *)((const char *)c + st->offset);
 }
 
-/* The target, its endpoint (owned) and its headers from the backend table. */
-static void use_backend(loader *l, config_target target, char *endpoint) {
-  config *c = l->c;
-  const struct backend *b = backend_of(target);
-  c->target = target;
-  c->endpoint = endpoint;
-  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
-    const backend_header *h = &b->headers[i];
-    const char *v = h->setting == S_COUNT ? "" : resolved_string(c, h->setting);
-    if (v) add_header(l, h->name, h->prefix, v, strlen(v), h->secret);
+/* Whether the file's backend settings are for b: its target names b, or it names none and b is
+ * the one its credentials pick. */
+static bool file_is_for(const loader *l, const backend *b) {
+  const backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
+  return named ? named == b : b->pick == BACKEND_PICK_CREDENTIALS;
+}
+
+/* The config field a backend's variable fills (api_key, space_id, phoenix_api_key), or NULL. */
+static char **credential_field(config *c, const backend_setting *a) {
+  int env = setting_of_env(a->env);
+  if (env == S_COUNT || settings[env].field != F_BACKEND) return NULL;
+  return (char **)((char *)c + settings[env].offset);
+}
+
+/* The value of setting `key` for backend b (NULL: unset): the field its variable fills (or its
+ * variable, when it fills none), else the file's when the file is for b or no other backend
+ * reads the key; the other settings' own (project_name). */
+static const char *backend_value(loader *l, const backend *b, const char *key) {
+  const backend_setting *a = backend_ask(b, key);
+  if (!a) return resolved_string(l->c, setting_of_key(key));
+  char **field = credential_field(l->c, a);
+  if (field) return *field;
+  if (l->no_user_credentials) return NULL;
+  const char *env = a->env ? env_clean(l, a->env) : NULL;
+  size_t n = env ? strlen(env) : 0;
+  if (env) trim(&env, &n);
+  if (n) return env; /* use_backend cuts what trails */
+  if (!file_is_for(l, b) && backend_others_read(b, key)) return NULL;
+  int i = setting_of_key(key);
+  return i < S_COUNT ? l->file.str[i] : NULL;
+}
+
+/* The credentials each backend reads from its variables (or the file when it is for that
+ * backend), into their config fields. */
+static void resolve_credentials(loader *l) {
+  for (size_t i = 0; i < backend_count() && !l->oom; i++) {
+    const backend *b = backend_at(i);
+    for (const backend_setting *a = b->asks; a->key; a++) {
+      char **field = credential_field(l->c, a);
+      int k = setting_of_key(a->key);
+      if (!field || *field || k == S_COUNT) continue;
+      const char *file = l->file.str[k];
+      if (!file_is_for(l, b) && backend_others_read(b, a->key)) file = NULL;
+      *field = dup_str(l, either(env_clean(l, a->env), file));
+    }
   }
 }
 
-static void use_phoenix(loader *l, const char *base) {
-  use_backend(l, CONFIG_TARGET_PHOENIX,
-              traces_url(l, base, backend_of(CONFIG_TARGET_PHOENIX)->default_scheme));
+/* Whether every credential b requires is known (and it requires one). */
+static bool has_credentials(loader *l, const backend *b) {
+  bool any = false;
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    if (!a->required || !strcmp(a->key, "endpoint")) continue;
+    if (!backend_value(l, b, a->key)) return false;
+    any = true;
+  }
+  return any;
 }
 
-/* "a, b or c" of the region names, into buf. */
-static const char *region_names(const struct backend *b, char *buf, size_t cap) {
-  char bars[64] = "";
-  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
-    snprintf(bars + strlen(bars), sizeof bars - strlen(bars), "%s%s", i ? "|" : "",
-             b->regions[i].name);
-  return choices_text(bars, buf, cap);
-}
-
-/* The Arize AX endpoint of ARIZE_REGION or harnesses.opencode.region (the first region's when
+/* The region's endpoint of ARIZE_REGION or harnesses.opencode.region (the first region's when
  * neither is set, or the name is unknown: then with a warning). */
-static const char *region_endpoint(loader *l) {
-  const struct backend *b = backend_of(CONFIG_TARGET_ARIZE);
+static const char *region_endpoint(loader *l, const backend *b) {
   const char *env = env_get(l->envp, ENV(S_REGION));
   const char *name = either(env, l->file.str[S_REGION]);
   if (!name) return b->regions[0].endpoint;
-  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+  char bars[64] = "", list[64];
+  for (size_t i = 0; b->regions[i].name; i++) {
     if (is_word(name, b->regions[i].name) || is_word(name, b->regions[i].long_name))
       return b->regions[i].endpoint;
-  char list[64];
-  region_names(b, list, sizeof list);
+    snprintf(bars + strlen(bars), sizeof bars - strlen(bars), "%s%s", i ? "|" : "",
+             b->regions[i].name);
+  }
+  choices_text(bars, list, sizeof list);
   if (env) warn(l, "environment: %s is not %s; using the US endpoint", ENV(S_REGION), list);
   else
     warn(l, "config %s: harnesses.opencode.%s is not %s; using the US endpoint", l->c->config_path,
          settings[S_REGION].key, list);
   return b->regions[0].endpoint;
-}
-
-static void use_arize(loader *l, const char *base) {
-  const char *scheme = backend_of(CONFIG_TARGET_ARIZE)->default_scheme;
-  const char *regional = region_endpoint(l);
-  use_backend(l, CONFIG_TARGET_ARIZE, base ? traces_url(l, base, scheme) : dup_str(l, regional));
 }
 
 /* The standard OTLP exporter variables: the signal-specific endpoint is used as given,
@@ -1908,102 +1339,184 @@ static char *otel_env_endpoint(loader *l) {
   return fmt_str(l, "%.*s%s", (int)n, base, TRACES_PATH);
 }
 
-/* Any OTLP/HTTP backend: the file's headers, then OTEL_EXPORTER_OTLP_HEADERS, then
+/* Whether b's endpoint variable is OTel's (read by the OTel rule, with the traces one). */
+static bool is_otel(const backend *b) {
+  return b->endpoint_env && !strcmp(b->endpoint_env, ENV(S_OTLP_ENDPOINT));
+}
+
+/* The traces URL b's endpoint variable names (owned), or NULL. */
+static char *env_endpoint(loader *l, const backend *b) {
+  if (is_otel(b)) return otel_env_endpoint(l);
+  const char *base = b->endpoint_env ? env_clean(l, b->endpoint_env) : NULL;
+  return base ? traces_url(l, base, b->default_scheme) : NULL;
+}
+
+/* The file's endpoint as b's traces URL (owned), or NULL. */
+static char *file_endpoint(loader *l, const backend *b) {
+  const char *base = l->file.str[S_ENDPOINT];
+  return base ? traces_url(l, base, b->default_scheme) : NULL;
+}
+
+/* Backend b with its endpoint (owned; NULL: its region's) and its headers from its row, then
+ * the user's when it takes them: the file's, then OTEL_EXPORTER_OTLP_HEADERS, then
  * OTEL_EXPORTER_OTLP_TRACES_HEADERS (a later one wins on the same name). */
-static void use_otlp(loader *l, char *endpoint) {
-  use_backend(l, CONFIG_TARGET_OTLP, endpoint);
-  config_pairs h = l->file.headers;
+static void use_backend(loader *l, const backend *b, char *endpoint) {
+  config *c = l->c;
+  c->target = target_of(b);
+  /* a region names the endpoint (a wrong one is said even when an endpoint is given) */
+  const char *regional = b->regions ? region_endpoint(l, b) : NULL;
+  c->endpoint = endpoint ? endpoint : dup_str(l, regional);
+  for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
+    const char *v = h->from ? backend_value(l, b, h->from) : "";
+    size_t n = v ? strlen(v) : 0;
+    if (v) trim(&v, &n);
+    if (v) add_header(l, h->name, h->prefix, v, n, h->secret);
+  }
+  if (!b->user_headers) return;
+  config_pairs u = l->file.headers;
   memset(&l->file.headers, 0, sizeof l->file.headers);
-  if (l->no_user_credentials) pairs_free(&h); /* the project named the endpoint */
+  if (l->no_user_credentials) pairs_free(&u); /* the project named the endpoint */
   /* the generic variable first, so the specific one wins */
   if (!l->no_user_credentials) {
-    parse_otel_list(l, settings[S_HEADERS].env[1], &h, true);
-    parse_otel_list(l, settings[S_HEADERS].env[0], &h, true);
+    parse_otel_list(l, settings[S_HEADERS].env[1], &u, true);
+    parse_otel_list(l, settings[S_HEADERS].env[0], &u, true);
   }
-  for (size_t i = 0; i < h.len && !l->oom; i++)
-    add_header(l, h.names[i], "", h.values[i], strlen(h.values[i]), settings[S_HEADERS].secret);
-  pairs_free(&h);
+  for (size_t i = 0; i < u.len && !l->oom; i++)
+    add_header(l, u.names[i], "", u.values[i], strlen(u.values[i]), settings[S_HEADERS].secret);
+  pairs_free(&u);
+}
+
+/* "A and B (Arize AX), C (Phoenix) or D (any OTLP backend)": the variables that pick each
+ * backend, into buf. */
+static const char *picking_variables(char *buf, size_t cap) {
+  size_t o = 0, n = 0, total = 0;
+  for (size_t i = 0; i < backend_count(); i++) total += backend_at(i)->pick != BACKEND_PICK_TARGET;
+  buf[0] = '\0';
+  for (size_t i = 0; i < backend_count() && o < cap; i++) {
+    const backend *b = backend_at(i);
+    if (b->pick == BACKEND_PICK_TARGET) continue;
+    const char *sep = !n++ ? "" : n == total ? " or " : ", ";
+    o += (size_t)snprintf(buf + o, cap - o, "%s", sep);
+    bool first = true;
+    if (b->pick == BACKEND_PICK_CREDENTIALS)
+      for (const backend_setting *a = b->asks; a->key && o < cap; a++)
+        if (a->required && a->env && strcmp(a->key, "endpoint")) {
+          o += (size_t)snprintf(buf + o, cap - o, "%s%s", first ? "" : " and ", a->env);
+          first = false;
+        }
+    if (b->pick != BACKEND_PICK_CREDENTIALS && b->endpoint_env && o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%s", b->endpoint_env);
+    if (o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, " (%s%s)", b->one ? "any" : b->display,
+                            b->one ? strchr(b->one, ' ') : "");
+  }
+  return buf;
 }
 
 /* why_not_sending when no backend could be chosen: say what is missing and where to put
  * it. Names only, never values. */
 static char *explain_none(loader *l) {
   const char *path = l->c->config_path;
-  config_target target = (config_target)(l->file.flag[S_TARGET] + 1);
-  /* what is missing: a setting, named by its variable and its file key */
-  const char *what = NULL;
-  int missing = S_COUNT, env_of = S_COUNT;
-  if (target == CONFIG_TARGET_PHOENIX)
-    what = "target phoenix needs an endpoint", missing = S_ENDPOINT, env_of = S_PHOENIX_ENDPOINT;
-  else if (target == CONFIG_TARGET_OTLP)
-    what = "target otlp needs an endpoint", missing = S_ENDPOINT, env_of = S_OTLP_ENDPOINT;
-  else if (l->c->api_key && !l->c->space_id)
-    what = "the Arize space id is missing", missing = env_of = S_SPACE_ID;
-  else if (!l->c->api_key && l->c->space_id)
-    what = "the Arize API key is missing", missing = env_of = S_API_KEY;
+  const backend *named = backend_of((config_target)(l->file.flag[S_TARGET] + 1));
+  char vars[256];
+  picking_variables(vars, sizeof vars);
   /* a broken file is what to fix first: whatever it names is not read */
   if (l->c->file_broken && l->c->warning)
+    return fmt_str(l, "the config file is broken, so nothing in it is used (%s): fix it, or set %s",
+                   l->c->warning, vars);
+  /* what is missing: a setting, named by its variable and its file key */
+  if (named && !named->regions) {
+    const backend_setting *a = backend_ask(named, "endpoint");
+    const char *env_of = a && a->env ? a->env : named->endpoint_env;
+    if (!env_of)
+      return fmt_str(l,
+                     "no backend configured: target %s needs an endpoint: add "
+                     "harnesses.opencode.%s to %s",
+                     named->name, settings[S_ENDPOINT].key, path);
     return fmt_str(l,
-                   "the config file is broken, so nothing in it is used (%s): fix it, or set %s "
-                   "and %s (Arize AX), %s (Phoenix) or %s (any OTLP backend)",
-                   l->c->warning, ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT),
-                   ENV(S_OTLP_ENDPOINT));
-  if (what)
-    return fmt_str(l, "no backend configured: %s: set %s or add harnesses.opencode.%s to %s", what,
-                   ENV(env_of), settings[missing].key, path);
-  return fmt_str(l,
-                 "no backend configured: set %s and %s (Arize AX), %s (Phoenix) or %s (any OTLP "
-                 "backend), or add them to %s",
-                 ENV(S_API_KEY), ENV(S_SPACE_ID), ENV(S_PHOENIX_ENDPOINT), ENV(S_OTLP_ENDPOINT),
-                 path);
+                   "no backend configured: target %s needs an endpoint: set %s or add "
+                   "harnesses.opencode.%s to %s",
+                   named->name, env_of, settings[S_ENDPOINT].key, path);
+  }
+  /* some of the credentials of the backend they pick, not all */
+  for (size_t i = 0; i < backend_count(); i++) {
+    const backend *b = backend_at(i);
+    const backend_setting *missing = NULL;
+    bool known = false;
+    if ((named && named != b) || b->pick != BACKEND_PICK_CREDENTIALS) continue;
+    for (const backend_setting *a = b->asks; a->key; a++) {
+      if (!a->required || !strcmp(a->key, "endpoint")) continue;
+      if (backend_value(l, b, a->key)) known = true;
+      else if (!missing) missing = a;
+    }
+    if (known && missing)
+      return fmt_str(l,
+                     "no backend configured: the %s is missing: set %s or add "
+                     "harnesses.opencode.%s to %s",
+                     missing->what, missing->env ? missing->env : "it", missing->key, path);
+  }
+  return fmt_str(l, "no backend configured: set %s, or add them to %s", vars, path);
 }
 
-/* Order: Phoenix named by the environment or the file's target; an OTLP target named by
- * the file; then Arize AX when both its credentials are known; then a file endpoint
- * without a target and without Arize credentials, which can only mean Phoenix; then the
- * standard OTEL_EXPORTER_OTLP_* variables; else none. The file's api_key belongs to
- * whichever backend the file is for. */
+/* Order: a backend whose variable wins over the file's target (Phoenix's endpoint); the
+ * file's target with an endpoint (its variable's, else the file's); then a backend whose
+ * credentials are all known (Arize AX); then a file endpoint without a target, which can only
+ * mean the endpoint-alone backend (Phoenix); then a backend whose variable picks it last (the
+ * standard OTEL_EXPORTER_OTLP_* variables); else none. The file's api_key belongs to whichever
+ * backend the file is for. */
 static void resolve_target(loader *l) {
   config *c = l->c;
   const file_settings *f = &l->file;
-  /* the choice's index + 1 is the target: "arize|phoenix|otlp" */
-  config_target target = (config_target)(f->flag[S_TARGET] + 1);
-  bool file_phoenix = target == CONFIG_TARGET_PHOENIX;
-  bool file_arize = target == CONFIG_TARGET_ARIZE;
-  bool file_otlp = target == CONFIG_TARGET_OTLP;
-  bool file_other = file_phoenix || file_otlp; /* the file's key is not Arize's */
-
-  const char *phoenix_env = env_clean(l, ENV(S_PHOENIX_ENDPOINT));
-  const char *arize_endpoint_env = env_clean(l, ENV(S_ENDPOINT));
-  if (!l->no_user_credentials) {
-    c->api_key =
-        dup_str(l, either(env_clean(l, ENV(S_API_KEY)), file_other ? NULL : f->str[S_API_KEY]));
-    c->space_id = dup_str(l, either(env_clean(l, ENV(S_SPACE_ID)), f->str[S_SPACE_ID]));
-    const char *phoenix_key_env = env_clean(l, ENV(S_PHOENIX_API_KEY));
-    c->phoenix_api_key =
-        dup_str(l, either(phoenix_key_env, file_phoenix ? f->str[S_API_KEY] : NULL));
-  }
+  /* the choice's index + 1 is the target: the backends' rows in order */
+  const backend *named = backend_of((config_target)(f->flag[S_TARGET] + 1));
+  /* a broken endpoint variable is said whichever backend is chosen (once: warn says a problem
+   * once), before the credentials' */
+  for (int pick = BACKEND_PICK_ENV_FIRST; pick <= BACKEND_PICK_CREDENTIALS; pick++)
+    for (size_t i = 0; i < backend_count(); i++) {
+      const backend *b = backend_at(i);
+      if ((int)b->pick == pick && b->endpoint_env && !is_otel(b))
+        (void)env_clean(l, b->endpoint_env);
+    }
+  if (!l->no_user_credentials) resolve_credentials(l);
   if (l->oom) return;
 
-  char *otel = NULL;
-  if (phoenix_env) {
-    use_phoenix(l, phoenix_env);
-  } else if (file_phoenix && f->str[S_ENDPOINT]) {
-    use_phoenix(l, f->str[S_ENDPOINT]);
-  } else if (file_otlp && ((otel = otel_env_endpoint(l)) || f->str[S_ENDPOINT])) {
-    use_otlp(l, otel ? otel : traces_url(l, f->str[S_ENDPOINT], "https://"));
-  } else if (c->api_key && c->space_id) {
-    use_arize(l, either(arize_endpoint_env, file_other ? NULL : f->str[S_ENDPOINT]));
-  } else if (!file_arize && !file_other && f->str[S_ENDPOINT]) {
-    /* Inferred Phoenix: the file's key is Phoenix's. */
-    if (!c->phoenix_api_key && !l->no_user_credentials)
-      c->phoenix_api_key = dup_str(l, f->str[S_API_KEY]);
-    if (!l->oom) use_phoenix(l, f->str[S_ENDPOINT]);
-  } else if (!file_otlp && (otel = otel_env_endpoint(l))) {
-    use_otlp(l, otel);
-  } else {
-    c->why_not_sending = explain_none(l);
+  const backend *use = NULL;
+  char *endpoint = NULL;
+  for (size_t i = 0; i < backend_count() && !use; i++)
+    if (backend_at(i)->pick == BACKEND_PICK_ENV_FIRST &&
+        (endpoint = env_endpoint(l, backend_at(i))))
+      use = backend_at(i);
+  if (!use && named && named->pick != BACKEND_PICK_CREDENTIALS) {
+    endpoint = named->pick == BACKEND_PICK_ENV_FIRST ? NULL : env_endpoint(l, named);
+    if (!endpoint) endpoint = file_endpoint(l, named);
+    if (endpoint) use = named;
   }
+  for (size_t i = 0; i < backend_count() && !use; i++) {
+    const backend *b = backend_at(i);
+    if (b->pick != BACKEND_PICK_CREDENTIALS || !has_credentials(l, b)) continue;
+    use = b;
+    endpoint = env_endpoint(l, b);
+    if (!endpoint && file_is_for(l, b)) endpoint = file_endpoint(l, b);
+  }
+  for (size_t i = 0; i < backend_count() && !use && !named && f->str[S_ENDPOINT]; i++)
+    if (backend_at(i)->endpoint_alone) {
+      use = backend_at(i);
+      /* the file's key is this backend's */
+      for (const backend_setting *a = use->asks; a->key && !l->no_user_credentials; a++) {
+        char **field = credential_field(c, a);
+        int k = setting_of_key(a->key);
+        if (field && !*field && k < S_COUNT) *field = dup_str(l, f->str[k]);
+      }
+      endpoint = file_endpoint(l, use);
+    }
+  for (size_t i = 0; i < backend_count() && !use; i++)
+    if (backend_at(i)->pick == BACKEND_PICK_ENV_LAST && named != backend_at(i) &&
+        (endpoint = env_endpoint(l, backend_at(i))))
+      use = backend_at(i);
+
+  if (use && !l->oom) use_backend(l, use, endpoint);
+  else if (use) free(endpoint);
+  else c->why_not_sending = explain_none(l);
 
   if (!c->enabled) {
     free(c->why_not_sending);
@@ -2036,14 +1549,26 @@ static void dest_header(loader *l, config_destination *d, const char *name, cons
 }
 
 /* The value a backend header of a destination is built from (NULL: unset). */
-static const char *dest_value(const file_destination *f, const config_destination *d, int setting) {
-  switch (setting) {
-  case S_API_KEY:
-  case S_PHOENIX_API_KEY: return f->api_key;
-  case S_SPACE_ID: return f->space_id;
-  case S_PROJECT_NAME: return d->project_name;
-  default: return NULL;
-  }
+static const char *dest_value(const file_destination *f, const config_destination *d,
+                              const char *key) {
+  if (!strcmp(key, "api_key")) return f->api_key;
+  if (!strcmp(key, "space_id")) return f->space_id;
+  if (!strcmp(key, "project_name")) return d ? d->project_name : NULL;
+  return NULL;
+}
+
+/* Whether a destination has every credential b requires; else, with buf, "needs api_key and
+ * space_id" (the keys it requires) into buf. */
+static bool dest_credentials(const file_destination *f, const backend *b, char *buf, size_t cap) {
+  bool all = true;
+  for (const backend_setting *a = b->asks; a->key; a++)
+    if (a->required && strcmp(a->key, "endpoint") && !dest_value(f, NULL, a->key)) all = false;
+  if (all || !buf) return all;
+  size_t o = (size_t)snprintf(buf, cap, "needs");
+  for (const backend_setting *a = b->asks; a->key && o < cap; a++)
+    if (a->required && strcmp(a->key, "endpoint"))
+      o += (size_t)snprintf(buf + o, cap - o, "%s %s", o > 5 ? " and" : "", a->key);
+  return false;
 }
 
 /* Each entry of harnesses.opencode.destinations as a backend, by the first one's rules: a
@@ -2054,21 +1579,28 @@ static void resolve_destinations(loader *l) {
   config *c = l->c;
   for (size_t k = 0; k < l->file.n_dests && !l->oom; k++) {
     file_destination *f = &l->file.dests[k];
-    config_target target = (config_target)f->target;
-    if (target == CONFIG_TARGET_NONE)
-      target = f->api_key && f->space_id ? CONFIG_TARGET_ARIZE
-               : f->endpoint             ? CONFIG_TARGET_PHOENIX
-                                         : CONFIG_TARGET_NONE;
+    const backend *b = backend_of((config_target)f->target);
+    /* without a target: the backend its credentials pick, else the endpoint-alone one */
+    for (size_t i = 0; !f->target && !b && i < backend_count(); i++)
+      if (backend_at(i)->pick == BACKEND_PICK_CREDENTIALS &&
+          dest_credentials(f, backend_at(i), NULL, 0))
+        b = backend_at(i);
+    for (size_t i = 0; !b && f->endpoint && i < backend_count(); i++)
+      if (backend_at(i)->endpoint_alone) b = backend_at(i);
+    char needs[96];
     const char *why = NULL;
-    if (target == CONFIG_TARGET_NONE)
+    if (!b) {
       why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
-    else if (target != CONFIG_TARGET_ARIZE && !f->endpoint) why = "needs an endpoint";
-    else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint))
+    } else if (!b->regions && !f->endpoint) {
+      why = "needs an endpoint";
+    } else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint)) {
       why = "has an endpoint that is not an http:// or https:// URL";
-    else if (target == CONFIG_TARGET_ARIZE && (!f->api_key || !f->space_id))
-      why = f->from_project ? "needs api_key and space_id (a project file's are used only with "
-                              "project_credentials: true)"
-                            : "needs api_key and space_id";
+    } else if (!dest_credentials(f, b, needs, sizeof needs)) {
+      snprintf(needs + strlen(needs), sizeof needs - strlen(needs), "%s",
+               f->from_project ? " (a project file's are used only with project_credentials: true)"
+                               : "");
+      why = needs;
+    }
     /* two names of one key would share the spool's progress markers: after a restart one would
      * take the other's progress for its own and never get spans it had not had */
     const char *twin = NULL;
@@ -2089,25 +1621,23 @@ static void resolve_destinations(loader *l) {
     }
     config_destination *d = &c->destinations[c->n_destinations++];
     d->name = dup_str(l, f->name);
-    d->target = target;
+    d->target = target_of(b);
     d->from_project = f->from_project;
     d->project_name = dup_str(l, f->project_name ? f->project_name : c->project_name);
-    const struct backend *b = backend_of(target);
     if (f->endpoint) {
       d->endpoint = traces_url(l, f->endpoint, b->default_scheme);
     } else {
       const char *url = b->regions[0].endpoint;
-      for (size_t i = 0; f->region && i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+      for (size_t i = 0; f->region && b->regions[i].name; i++)
         if (is_word(f->region, b->regions[i].name) || is_word(f->region, b->regions[i].long_name))
           url = b->regions[i].endpoint;
       d->endpoint = dup_str(l, url);
     }
-    for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name && !l->oom; i++) {
-      const backend_header *h = &b->headers[i];
-      const char *v = h->setting == S_COUNT ? "" : dest_value(f, d, h->setting);
+    for (const backend_header *h = b->headers; h->name && !l->oom; h++) {
+      const char *v = h->from ? dest_value(f, d, h->from) : "";
       if (v) dest_header(l, d, h->name, h->prefix, v, h->secret);
     }
-    for (size_t i = 0; target == CONFIG_TARGET_OTLP && i < f->headers.len && !l->oom; i++)
+    for (size_t i = 0; b->user_headers && i < f->headers.len && !l->oom; i++)
       dest_header(l, d, f->headers.names[i], "", f->headers.values[i], true);
   }
   /* further destinations alone: tracing sends to them, the first one is simply unused */
@@ -2467,6 +1997,13 @@ config *config_load_in(const char *config_path, const char *project_dir, const c
   if (!l.oom) resolve_settings(&l);
   if (!l.oom) resolve_target(&l);
   if (!l.oom) resolve_destinations(&l);
+  if (!l.oom) { /* the attrs section borrows what other fields own */
+    c->attrs.project_name = c->project_name;
+    c->attrs.redact = c->redact;
+    c->attrs.attribute_names = (const char *const *)c->span_attributes.names;
+    c->attrs.attribute_values = (const char *const *)c->span_attributes.values;
+    c->attrs.n_attributes = c->span_attributes.len;
+  }
 
   file_settings_free(&l.file);
   if (l.oom) {
@@ -2480,7 +2017,7 @@ void config_free(config *c) {
   if (!c) return;
   free(c->endpoint);
   free(c->project_name);
-  free(c->user_id);
+  free(c->attrs.user_id);
   free(c->api_key);
   free(c->space_id);
   free(c->phoenix_api_key);
@@ -2633,13 +2170,8 @@ char *config_describe_json(const config *c) {
 }
 
 const char *config_target_name(config_target t) {
-  switch (t) {
-  case CONFIG_TARGET_ARIZE: return "arize";
-  case CONFIG_TARGET_PHOENIX: return "phoenix";
-  case CONFIG_TARGET_OTLP: return "otlp";
-  case CONFIG_TARGET_NONE: break;
-  }
-  return "none";
+  const backend *b = backend_of(t);
+  return b ? b->name : "none";
 }
 
 time_t config_file_mtime(const char *path) {
@@ -2690,35 +2222,50 @@ static json_t *setting_json(int i) {
     json_object_set_new(o, "min", json_integer(st->min));
     json_object_set_new(o, "max", json_integer(st->max));
   }
-  if (st->type == ST_CHOICE) json_object_set_new(o, "choices", choices_json(st->choices));
+  char bars[80];
+  if (st->type == ST_CHOICE)
+    json_object_set_new(o, "choices", choices_json(setting_choices(i, bars, sizeof bars)));
   static const char *const project_names[] = {
       [P_NO] = "no", [P_YES] = "yes", [P_CREDENTIAL] = "credential", [P_TIGHTEN] = "more-private"};
   json_object_set_new(o, "project", json_string(project_names[st->project]));
   return o;
 }
 
-static json_t *backend_json(const struct backend *b) {
-  json_t *regions = json_array(), *headers = json_array();
-  for (size_t i = 0; i < BACKEND_MAX_REGIONS && b->regions[i].name; i++)
+/* A backend's row for the CLI: install asks and words from it (lib/cli/install.js). */
+static json_t *backend_json(const backend *b) {
+  json_t *regions = json_array(), *headers = json_array(), *asks = json_array();
+  for (size_t i = 0; b->regions && b->regions[i].name; i++)
     json_array_append_new(regions,
                           json_pack("{s:s, s:s, s:s}", "name", b->regions[i].name, "long_name",
                                     b->regions[i].long_name, "endpoint", b->regions[i].endpoint));
-  for (size_t i = 0; i < BACKEND_MAX_HEADERS && b->headers[i].name; i++) {
-    const backend_header *h = &b->headers[i];
-    const struct setting *st = h->setting == S_COUNT ? NULL : &settings[h->setting];
+  for (const backend_header *h = b->headers; h->name; h++) {
     json_array_append_new(headers, json_pack("{s:s, s:s?, s:s, s:b}", "name", h->name, "from",
-                                             st ? (st->key ? st->key : st->env[0]) : NULL, "prefix",
-                                             h->prefix, "secret", h->secret));
+                                             h->from, "prefix", h->prefix, "secret", h->secret));
   }
-  return json_pack("{s:s, s:s, s:o, s:o}", "name", config_target_name(b->target), "default_scheme",
-                   b->default_scheme, "regions", regions, "headers", headers);
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    int k = setting_of_key(a->key);
+    json_array_append_new(asks,
+                          json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:b, s:b, s:b}", "key", a->key,
+                                    "env", a->env, "what", a->what, "hint", a->hint, "fallback",
+                                    a->fallback, "required", a->required, "names_backend",
+                                    a->names_backend, "secret", k < S_COUNT && settings[k].secret));
+  }
+  static const char *const picks[] = {[BACKEND_PICK_TARGET] = "target",
+                                      [BACKEND_PICK_ENV_FIRST] = "env-first",
+                                      [BACKEND_PICK_CREDENTIALS] = "credentials",
+                                      [BACKEND_PICK_ENV_LAST] = "env-last"};
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:o, s:o, s:o}", "name", b->name,
+                   "display", b->display, "one", b->one ? b->one : b->display, "menu", b->menu,
+                   "default_scheme", b->default_scheme, "pick", picks[b->pick], "endpoint_env",
+                   b->endpoint_env, "endpoint_alone", b->endpoint_alone, "user_headers",
+                   b->user_headers, "regions", regions, "headers", headers, "settings", asks);
 }
 
 char *config_schema_json(void) {
   json_t *list = json_array(), *bk = json_array();
   for (int i = 0; list && i < S_COUNT; i++) json_array_append_new(list, setting_json(i));
-  for (size_t i = 0; bk && i < sizeof backends / sizeof *backends; i++)
-    json_array_append_new(bk, backend_json(&backends[i]));
+  for (size_t i = 0; bk && i < backend_count(); i++)
+    json_array_append_new(bk, backend_json(backend_at(i)));
   json_t *o = json_pack("{s:o, s:o, s:s}", "settings", list, "backends", bk, "header_name_symbols",
                         HEADER_NAME_SYMBOLS);
   char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "attrs.h"
+#include "exporter.h"
+
 /* Settings in config.c's table, at most (each one's source is kept: setting_from). */
 #define CONFIG_SETTINGS_MAX 64
 
@@ -16,6 +19,8 @@
 #define CONFIG_FROM_PROJECT 2u /* the project's file (.opencode/arize-tracing.yaml) */
 #define CONFIG_FROM_ENV 4u     /* the environment (setting_env: which of its variables) */
 
+/* A backend kind: a row of backend.h's table (its index + 1), or none. The names below
+ * are the first rows' (config_target_name gives any row's); a new kind is a new row there. */
 typedef enum {
   CONFIG_TARGET_NONE = 0, /* nothing configured: spans go nowhere */
   CONFIG_TARGET_ARIZE,    /* Arize AX */
@@ -49,13 +54,9 @@ typedef struct {
 
 typedef struct {
   bool enabled; /* ARIZE_TRACE_ENABLED: anything but "false" (any case) is on */
-  bool dry_run; /* ARIZE_DRY_RUN=true: build spans, never send */
-  bool verbose; /* ARIZE_VERBOSE=true */
 
   config_target target;
-  char *endpoint;     /* full URL ending /v1/traces, NULL for NONE */
-  char *project_name; /* never NULL */
-  char *user_id;      /* NULL when not configured */
+  char *endpoint; /* full URL ending /v1/traces, NULL for NONE */
 
   /* Secrets: only ever copied into headers. Never logged, never shown in status. */
   char *api_key;
@@ -71,9 +72,11 @@ typedef struct {
   config_destination destinations[CONFIG_MAX_DESTINATIONS - 1];
   size_t n_destinations;
 
-  bool log_prompts;      /* false: prompt and response text redacted */
-  bool log_tool_details; /* false: tool arguments and command/file_path/query/url/description */
-  bool log_tool_content; /* false: tool input and output */
+  /* What spans carry (attrs.h): logging.*, user_id, the limits of attributes and input messages,
+   * OPENINFERENCE_HIDE_*, subagent_session_id, and, set from the fields below, the project name,
+   * the custom attributes and the redaction rules (borrowed from them; host is the tracer's).
+   * reconcile reads it by pointer. */
+  attrs_options attrs;
 
   char *home;          /* $HOME (never NULL; "." when unset) */
   char *config_path;   /* the file read (or that would be read) */
@@ -82,57 +85,44 @@ typedef struct {
   char *state_dir;     /* ~/.arize/harness/state/opencode */
   char *spool_dir;     /* ~/.arize/harness/spool/opencode */
 
-  /* Export and spool. Each field's file key, variables, default and bounds are its row in
-   * config.c's settings table (and the table of docs/settings.md); the field holds the value in
-   * bytes or seconds where the key says MB or days. */
-  size_t spool_max_bytes; /* past it the oldest unsent spans are dropped */
-  long spool_max_age_s;   /* older unsent spans are dropped (a refused key keeps them until
-                           * then) */
-  bool spool_fsync;       /* the writer fsyncs each spool file (power loss covered); false: a
-                           * process crash only */
-  long retry_initial_ms;  /* backoff between retries, doubled up to retry_max_ms */
-  long retry_max_ms;
-  long export_timeout_ms; /* one export request */
-  long shutdown_ms;       /* how long exit waits for the backend */
-  bool gzip;              /* export.compression: gzip (true) or none */
+  /* The settings of the table's CONFIG rows (settings.h: each one's key, variables, default,
+   * bounds and meaning; the field holds the value in bytes or seconds where the key says MB or
+   * days): project_name (never NULL), dry_run, verbose, spool_max_bytes, spool_max_age_s,
+   * spool_fsync, shutdown_ms, max_payload_bytes, max_spans_per_payload, log_max_bytes,
+   * recover_hours, redact_secrets, project_files, project_credentials. (api_key, space_id and
+   * phoenix_api_key, filled by the backend's rules, are declared above.) */
+#define CONFIG(id, kind, field, ...) CONFIG_FIELD_##kind(field)
+#define CONFIG_FIELD_F_BACKEND(field)
+#define CONFIG_FIELD_F_STR(field) char *field;
+#define CONFIG_FIELD_F_BOOL(field) bool field;
+#define CONFIG_FIELD_F_LONG(field) long field;
+#define CONFIG_FIELD_F_SIZE(field) size_t field;
+#include "settings.h"
+
+  /* export.timeout_ms, export.retry_*, export.compression (exporter.h): each destination's
+   * target holds a copy of it, whole */
+  exporter_settings export;
 
   /* OpenInference */
   char *service_name;               /* never NULL */
   config_pairs resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", %-decoded) */
   config_pairs span_attributes;     /* `attributes:` (global) then harnesses.opencode.attributes
                                      * (wins on the same name): added to every span */
-  bool hide_inputs, hide_outputs;   /* OPENINFERENCE_HIDE_* */
-  bool hide_input_messages, hide_output_messages;
-  bool hide_input_text, hide_output_text;
-  bool hide_llm_invocation_parameters;
-  size_t max_attr_bytes;  /* longer string attributes are cut with a marker */
-  size_t max_input_bytes; /* a model call's input messages: the most recent that fit */
-  bool child_session_ids; /* subagent_session_id: child (a subagent's own id in session.id) */
-
-  /* Limits that protect the host */
-  size_t max_payload_bytes;     /* a bigger snapshot is rejected */
-  size_t max_spans_per_payload; /* spans one snapshot may produce */
-  size_t log_max_bytes;         /* the log rotates past it */
-  long recover_hours;           /* sessions active this recently get their open turns closed at
-                                 * start-up; 0 off */
 
   /* Secret redaction (redact.h): redact.secrets / ARIZE_REDACT_SECRETS, and the user's rules
    * (redact.patterns, redact.values, redact.allow) that passed their checks, compiled. */
-  bool redact_secrets;
   struct redact_rules *redact; /* never NULL once loaded */
   size_t redact_patterns, redact_values, redact_allow;
 
   /* Per-project settings: .opencode/arize-tracing.yaml (or .json) found from the project's
    * directory upwards, read over the user's file (config_load_in). */
-  bool project_files;       /* harnesses.opencode.project_files / ARIZE_PROJECT_FILES */
-  bool project_credentials; /* a credential in a project file is used (user's file or env) */
-  char *project_dir;        /* the directory given (NULL: none) */
-  char *project_path;       /* the project file read, or the one that would be (NULL: none) */
-  time_t project_mtime;     /* 0 when absent */
-  char *project_warning;    /* NULL or the first problem with the project file */
-  bool project_broken;      /* the project file is there but none of it could be used */
-  char *project_notice;     /* NULL or what of the project file was ignored, and why (one
-                             * line: credentials, loosened privacy); names keys, never values */
+  char *project_dir;     /* the directory given (NULL: none) */
+  char *project_path;    /* the project file read, or the one that would be (NULL: none) */
+  time_t project_mtime;  /* 0 when absent */
+  char *project_warning; /* NULL or the first problem with the project file */
+  bool project_broken;   /* the project file is there but none of it could be used */
+  char *project_notice;  /* NULL or what of the project file was ignored, and why (one
+                          * line: credentials, loosened privacy); names keys, never values */
   unsigned char setting_from[CONFIG_SETTINGS_MAX]; /* CONFIG_FROM_* bits, per setting */
   signed char setting_env[CONFIG_SETTINGS_MAX];    /* the variable that won (index), or -1 */
 
@@ -174,8 +164,11 @@ char *config_describe_json(const config *c);
 
 /* The settings schema as JSON text (malloc'd; NULL when out of memory): {"settings": [{"keys"
  * (full file keys), "old_keys", "env" (the first set wins), "type", "default", "min", "max",
- * "choices", "secret"}], "backends": [{"name", "default_scheme", "regions": [{"name",
- * "long_name", "endpoint"}], "headers": [{"name", "from", "prefix", "secret"}]}],
+ * "choices", "secret"}], "backends": [{"name", "display", "one" (a sentence's name for one),
+ * "menu", "default_scheme", "pick" (how it is picked without a target), "endpoint_env",
+ * "endpoint_alone", "user_headers", "regions": [{"name", "long_name", "endpoint"}], "headers":
+ * [{"name", "from", "prefix", "secret"}], "settings": [{"key", "env", "what", "hint",
+ * "fallback", "required", "names_backend", "secret"}] (what install asks)}],
  * "header_name_symbols"}. lib/settings.json is this text (test/settings.test.js checks it). */
 char *config_schema_json(void);
 
@@ -184,7 +177,7 @@ char *config_schema_json(void);
  * markers, so the loader leaves the second one out. */
 uint32_t config_destination_key(const char *name);
 
-/* "arize", "phoenix", "otlp" or "none". */
+/* The backend's name ("arize", "phoenix", "otlp", ...: its row's) or "none". */
 const char *config_target_name(config_target t);
 
 /* The modification time of the file the config was read from, now (0 when absent);

@@ -224,7 +224,7 @@ static int frame_batch(const exporter_target *t, const queue_record **batch, siz
   uint8_t *gz = NULL;
   size_t gz_len = 0;
   /* a large body in two halves at once (gzip.h): compression is most of a batch's time */
-  if (t->gzip && gzip_encode(fb->body, fb->body_len, 2, &gz, &gz_len) == 0) {
+  if (t->settings.gzip && gzip_encode(fb->body, fb->body_len, 2, &gz, &gz_len) == 0) {
     free(fb->body);
     fb->body = gz, fb->send_len = gz_len, fb->gzipped = true;
   }
@@ -262,9 +262,9 @@ static retry_outcome send_framed(exporter *e, const exporter_target *t, const fr
                       .n_headers = t->n_headers,
                       .body = fb->body,
                       .body_len = fb->send_len,
-                      .gzip = t->gzip,
+                      .gzip = t->settings.gzip,
                       .gzipped = fb->gzipped,
-                      .timeout_ms = t->timeout_ms,
+                      .timeout_ms = t->settings.timeout_ms,
                       .abort_flag = &e->abort_transfer};
   http_response resp = {0};
   int rc = http_post(&req, &resp);
@@ -487,8 +487,8 @@ static void *exporter_main(void *arg) {
     }
     if (outcome == SEND_RETRY) {
       attempt++;
-      long delay = retry_delay_ms(attempt, retry_after_s, target->backoff_initial_ms,
-                                  target->backoff_max_ms, rand() / ((double)RAND_MAX + 1));
+      long delay = retry_delay_ms(attempt, retry_after_s, target->settings.retry_initial_ms,
+                                  target->settings.retry_max_ms, rand() / ((double)RAND_MAX + 1));
       e->counts.retries++;
       char who[64];
       log_warn("%sexport failed (%s); retry %d in %ld ms, %zu spans kept",

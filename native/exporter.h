@@ -30,6 +30,15 @@
 #define EXPORTER_BATCH_MAX_SPANS 512
 #define EXPORTER_BATCH_MAX_BYTES (4u * 1024 * 1024)
 
+/* How every destination sends: the config's `export` section (config.h), copied whole into each
+ * target. The settings table's EXPORT rows (settings.h) declare its fields: timeout_ms (one export
+ * request), retry_initial_ms (the backoff between retries, doubled up to retry_max_ms). */
+typedef struct {
+#define EXPORT(id, kind, field, ...) SETTINGS_CTYPE(kind) field;
+#include "settings.h"
+  bool gzip; /* export.compression: gzip (true) or none */
+} exporter_settings;
+
 /* Where and how to send: an immutable copy made from the config, swapped whole. */
 typedef struct {
   bool send;    /* false: keep spans queued (no backend, tracing off) */
@@ -44,9 +53,7 @@ typedef struct {
   char *dest_name;     /* the destination's name (NULL: the first, the single-backend settings) */
   const char *kind;    /* "arize", "phoenix", "otlp" (static; NULL: outcome_open's) */
   span_attrs resource; /* further resource attributes (OTEL_RESOURCE_ATTRIBUTES), owned */
-  bool gzip;
-  long timeout_ms;
-  long backoff_initial_ms, backoff_max_ms;
+  exporter_settings settings;
 } exporter_target;
 
 /* A deep copy of t (NULL when out of memory). */

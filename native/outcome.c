@@ -54,7 +54,13 @@ void outcome_open(const char *dir, const char *target) {
   char *procs = dir ? files_join(dir, "processes") : NULL;
   char *name = target ? strdup(target) : NULL;
   if (procs) remove_dead(procs); /* the directory itself appears with the first record */
-  if (dir) files_mkdir_p(dir);
+  if (dir && files_mkdir_p(dir) != 0) {
+    /* the state module shares the directory and says once that it is not usable (a read-only
+     * home): a second line about the same directory would tell the user nothing new */
+    log_debug("outcomes are not recorded: %s is not usable (%s)", dir, strerror(errno));
+    free(file), free(procs);
+    file = procs = NULL;
+  }
   pthread_mutex_lock(&outcome_lock);
   free(outcome_file);
   free(outcome_procs);

@@ -32,7 +32,8 @@
 #include <stdint.h>
 
 /* Where outcomes go: dir (created 0700 when missing) and the backend's name for the file
- * ("arize", "phoenix", "otlp"). Both copied. NULL dir: outcomes are not recorded. */
+ * ("arize", "phoenix", "otlp"). Both copied. NULL dir, or one that cannot be created (the state
+ * module, which shares it, logs that once): outcomes are not recorded. */
 void outcome_open(const char *dir, const char *target);
 
 /* This process's totals so far, as the exporter counts them. */

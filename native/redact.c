@@ -999,7 +999,13 @@ struct redact_rules {
   regex *allow;
   size_t n_allow;
   size_t max_prog;
+  /* The prefix rules (prefix_rules) by their first byte, in their order: those starting with
+   * byte c are prefix_order[prefix_from[c] .. prefix_from[c] + prefix_count[c]). A word start
+   * tries only those, not all of them. */
+  uint8_t prefix_from[256], prefix_count[256], prefix_order[64];
 };
+
+static void prefix_index(redact_rules *r);
 
 void redact_free(redact_rules *r) {
   if (!r) return;
@@ -1017,6 +1023,7 @@ redact_rules *redact_new(const redact_config *cfg) {
   redact_rules *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->builtin = cfg->builtin;
+  prefix_index(r);
   size_t np = cfg->n_patterns, nv = cfg->n_values, na = cfg->n_allow;
   r->patterns = calloc(np ? np : 1, sizeof *r->patterns);
   r->kinds = calloc(np ? np : 1, sizeof *r->kinds);
@@ -1139,6 +1146,20 @@ static const prefix_rule prefix_rules[] = {
     {"ACCA", K_AWS_ACCESS_KEY, S_B32, 16, 16},
 };
 #define N_PREFIX_RULES (sizeof prefix_rules / sizeof prefix_rules[0])
+_Static_assert(N_PREFIX_RULES <= 64, "prefix_order holds 64 rules");
+
+/* redact_rules' index of prefix_rules by first byte: a counting sort, stable. */
+static void prefix_index(redact_rules *r) {
+  memset(r->prefix_count, 0, sizeof r->prefix_count);
+  for (size_t k = 0; k < N_PREFIX_RULES; k++)
+    r->prefix_count[(unsigned char)prefix_rules[k].prefix[0]]++;
+  size_t at = 0;
+  for (size_t c = 0; c < 256; c++) r->prefix_from[c] = (uint8_t)at, at += r->prefix_count[c];
+  uint8_t next[256];
+  memcpy(next, r->prefix_from, sizeof next);
+  for (size_t k = 0; k < N_PREFIX_RULES; k++)
+    r->prefix_order[next[(unsigned char)prefix_rules[k].prefix[0]]++] = (uint8_t)k;
+}
 
 static size_t try_prefix(seg *g, size_t i, const prefix_rule *pr) {
   size_t p = strlen(pr->prefix);
@@ -1839,10 +1860,11 @@ static size_t word_start(seg *g, size_t i) {
   if (!end && (c == 'a' || c == 'A')) end = try_authorization(g, i);
   if (!end && (c == 'b' || c == 'B')) end = try_scheme(g, i);
   if (!end && (c == 'm' || c == 'M')) end = try_mistral(g, i);
-  for (size_t r = 0; !end && r < N_PREFIX_RULES; r++)
-    if ((unsigned char)prefix_rules[r].prefix[0] == c && i + 1 < g->n &&
-        prefix_rules[r].prefix[1] == g->s[i + 1])
-      end = try_prefix(g, i, &prefix_rules[r]);
+  const redact_rules *rules = g->r;
+  for (size_t k = 0; !end && k < rules->prefix_count[c]; k++) {
+    const prefix_rule *pr = &prefix_rules[rules->prefix_order[rules->prefix_from[c] + k]];
+    if (i + 1 < g->n && pr->prefix[1] == g->s[i + 1]) end = try_prefix(g, i, pr);
+  }
   return end;
 }
 

@@ -92,8 +92,43 @@ static void attr_release(span_attr *a) {
 void span_attrs_clear(span_attrs *a) {
   for (size_t i = 0; i < a->len; i++) attr_release(&a->items[i]);
   free(a->items);
-  a->items = NULL;
-  a->len = a->cap = 0;
+  free(a->slots);
+  *a = (span_attrs){0};
+}
+
+/* ---- Finding a key ----
+ * A span carries up to hundreds of attributes (a model call's input messages, one key per
+ * field of each), and every setter looks its key up first: a linear scan made building such
+ * a span quadratic. Up to INDEX_FROM attributes the scan stays (as fast as a hash there);
+ * past it, an index of the items by key hash. */
+#define INDEX_FROM 12
+
+static uint32_t key_hash(const char *key) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 16777619u;
+  return h;
+}
+
+static void index_put(span_attrs *a, size_t item) {
+  size_t mask = a->n_slots - 1;
+  for (size_t i = key_hash(a->items[item].key) & mask;; i = (i + 1) & mask)
+    if (!a->slots[i]) {
+      a->slots[i] = (uint32_t)(item + 1);
+      return;
+    }
+}
+
+/* (Re)builds the index for at least `len` items; false when out of memory (then none: the
+ * scan serves, a slower answer but the same). */
+static bool index_build(span_attrs *a, size_t len) {
+  size_t n = 64;
+  while (n < 2 * len) n *= 2;
+  uint32_t *slots = calloc(n, sizeof *slots);
+  free(a->slots);
+  a->slots = slots, a->n_slots = slots ? n : 0;
+  if (!slots) return false;
+  for (size_t i = 0; i < a->len; i++) index_put(a, i);
+  return true;
 }
 
 size_t span_attrs_remove_prefix(span_attrs *a, const char *prefix) {
@@ -104,29 +139,55 @@ size_t span_attrs_remove_prefix(span_attrs *a, const char *prefix) {
   }
   size_t removed = a->len - kept;
   a->len = kept;
+  if (removed && a->slots) {
+    free(a->slots); /* the items moved: built again on the next lookup that needs it */
+    a->slots = NULL, a->n_slots = 0;
+  }
   return removed;
 }
 
-const span_attr *span_attrs_get(const span_attrs *a, const char *key) {
+/* The item with this key, or NULL; build: make the index when it is missing and would serve. */
+static span_attr *attrs_find(span_attrs *a, const char *key, bool build) {
+  if (a->len > INDEX_FROM && (a->slots || (build && index_build(a, a->len)))) {
+    size_t mask = a->n_slots - 1;
+    for (size_t i = key_hash(key) & mask; a->slots[i]; i = (i + 1) & mask)
+      if (strcmp(a->items[a->slots[i] - 1].key, key) == 0) return &a->items[a->slots[i] - 1];
+    return NULL;
+  }
   for (size_t i = 0; i < a->len; i++)
     if (strcmp(a->items[i].key, key) == 0) return &a->items[i];
   return NULL;
+}
+
+const span_attr *span_attrs_get(const span_attrs *a, const char *key) {
+  /* a reader changes nothing (the index is made by the setters) */
+  return attrs_find((span_attrs *)a, key, false);
 }
 
 /* The slot for key: the existing one (its old value released) or a new one appended.
  * NULL when out of memory. */
 static span_attr *attrs_slot(span_attrs *a, const char *key) {
   /* Keys may come off the wire (otlp_decode_span): compare them as they will be stored, so
-   * two keys that differ only in invalid bytes are one attribute. */
-  char *k = utf8_copy(key, strlen(key));
-  if (!k) return NULL;
-  span_attr *existing = (span_attr *)span_attrs_get(a, k);
+   * two keys that differ only in invalid bytes are one attribute. Ours are valid: looked up as
+   * they are, copied only when new. */
+  size_t klen = strlen(key);
+  char *k = NULL;
+  if (utf8_valid_prefix((const unsigned char *)key, klen) != klen) {
+    k = utf8_copy(key, klen);
+    if (!k) return NULL;
+  }
+  span_attr *existing = attrs_find(a, k ? k : key, true);
   if (existing) {
     free(k);
     value_release(existing);
     existing->type = SPAN_ATTR_INT;
     existing->value.i = 0;
     return existing;
+  }
+  if (!k) {
+    k = malloc(klen + 1);
+    if (!k) return NULL;
+    memcpy(k, key, klen + 1);
   }
   if (a->len == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 16;
@@ -141,6 +202,10 @@ static span_attr *attrs_slot(span_attrs *a, const char *key) {
   slot->key = k;
   slot->type = SPAN_ATTR_INT;
   slot->value.i = 0;
+  if (a->slots) {
+    if (2 * a->len > a->n_slots) index_build(a, a->len);
+    else index_put(a, a->len - 1);
+  }
   return slot;
 }
 

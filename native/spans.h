@@ -43,6 +43,12 @@ typedef struct {
 typedef struct {
   span_attr *items;
   size_t len, cap;
+  /* Past a few attributes, a key is found through this index (open addressing on the key's
+   * hash, item index + 1, 0 free; n_slots a power of two, at least twice len), built on first
+   * need and kept by the setters; NULL below that. Owned; span_attrs_clear frees it. A zeroed
+   * span_attrs is an empty list. */
+  uint32_t *slots;
+  size_t n_slots;
 } span_attrs;
 
 typedef struct {

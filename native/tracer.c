@@ -161,10 +161,7 @@ static exporter_target *target_of(const tracer *tr, const config *c, const char 
       .dest_name = d ? d->name : NULL,
       .kind = d ? config_target_name(kind) : NULL,
       .version = (char *)version,
-      .gzip = c->gzip,
-      .timeout_ms = c->export_timeout_ms,
-      .backoff_initial_ms = c->retry_initial_ms,
-      .backoff_max_ms = c->retry_max_ms,
+      .settings = c->export,
   };
   for (size_t i = 0; i < c->resource_attributes.len; i++)
     span_attrs_set_string(&t.resource, c->resource_attributes.names[i],
@@ -292,6 +289,7 @@ static void install_config(tracer *t, config *c) {
   if (!t->cfg || strcmp(t->cfg->log_file, c->log_file) != 0) log_open(c->log_file);
   log_set_verbose(c->verbose);
   log_set_max_bytes(c->log_max_bytes);
+  c->attrs.host = t->host[0] ? t->host : NULL; /* the one setting of the section that is ours */
   /* Where each export's outcome is left for `status`, which runs in a process of its own. */
   outcome_open(c->state_dir, config_target_name(c->target));
   /* A reload for the project's sake (tracer_set_project, its file changed) says again nothing
@@ -588,28 +586,6 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
   tracer_refresh(t);
   memset(result, 0, sizeof *result);
   if (!t->cfg->enabled) return 0;
-  reconcile_options opt = {
-      .log_prompts = t->cfg->log_prompts,
-      .log_tool_details = t->cfg->log_tool_details,
-      .log_tool_content = t->cfg->log_tool_content,
-      .user_id = t->cfg->user_id,
-      .project_name = t->cfg->project_name,
-      .child_session_ids = t->cfg->child_session_ids,
-      .max_input_bytes = t->cfg->max_input_bytes,
-      .host = t->host[0] ? t->host : NULL,
-      .max_attr_bytes = t->cfg->max_attr_bytes,
-      .redact = t->cfg->redact,
-      .hide_inputs = t->cfg->hide_inputs,
-      .hide_outputs = t->cfg->hide_outputs,
-      .hide_input_messages = t->cfg->hide_input_messages,
-      .hide_output_messages = t->cfg->hide_output_messages,
-      .hide_input_text = t->cfg->hide_input_text,
-      .hide_output_text = t->cfg->hide_output_text,
-      .hide_llm_invocation_parameters = t->cfg->hide_llm_invocation_parameters,
-      .attribute_names = (const char *const *)t->cfg->span_attributes.names,
-      .attribute_values = (const char *const *)t->cfg->span_attributes.values,
-      .n_attributes = t->cfg->span_attributes.len,
-  };
   t->payloads++;
   if (t->cfg->max_payload_bytes && len > t->cfg->max_payload_bytes) {
     t->rejected++;
@@ -620,7 +596,7 @@ int tracer_reconcile(tracer *t, const char *json, size_t len, reconcile_result *
     log_warn("payload rejected, nothing queued: %s", result->error);
     return -1;
   }
-  int rc = reconcile_json_live(t->st, &opt, t->live, json, len, emit_to_batch, t, result);
+  int rc = reconcile_json_live(t->st, &t->cfg->attrs, t->live, json, len, emit_to_batch, t, result);
   t->items_skipped += result->items_skipped;
   t->numbers_unreadable += result->numbers_unreadable;
   if (result->opencode_version[0] && strcmp(result->opencode_version, t->opencode_version) != 0) {
@@ -705,20 +681,21 @@ void tracer_shutdown(tracer *t, long timeout_ms) {
   /* Exit does not wait for a backend that does not answer: say what is left for the next
    * start, once per count (dispose and the environment's cleanup both end up here). */
   exporter_counts n = exporter_get_counts(t->exp);
+  /* without a spool (its directory unusable, said at start) they end with this process */
+  const char *fate = t->sp ? "stay in the spool for the next start"
+                           : "are lost with this process (the spool directory is not usable)";
   if (n.pending > 0 && n.pending != t->left_logged) {
     queue_stats qs = queue_get_stats(t->q);
-    log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend stay in the spool "
-             "for the next start (%s)",
-             (unsigned long long)n.pending, (size_t)qs.bytes,
+    log_warn("exit: %llu spans (%zu bytes) not yet accepted by the backend %s (%s)",
+             (unsigned long long)n.pending, (size_t)qs.bytes, fate,
              n.last_error[0] ? n.last_error : "no answer yet");
     t->left_logged = n.pending;
   }
   for (size_t i = 1; i < n_es; i++) {
     exporter_counts d = exporter_get_counts(es[i]);
     if (d.pending > 0)
-      log_warn("exit: %llu spans not yet accepted by destination %s stay in the spool for the "
-               "next start (%s)",
-               (unsigned long long)d.pending, names[i],
+      log_warn("exit: %llu spans not yet accepted by destination %s %s (%s)",
+               (unsigned long long)d.pending, names[i], fate,
                d.last_error[0] ? d.last_error : "no answer yet");
   }
 }
@@ -791,11 +768,11 @@ char *tracer_status_json(tracer *t) {
   free(described);
   if (!status) return NULL;
   put(status, NULL, "version", json_string(t->version));
-  put(status, "config", "user_id_set", json_boolean(c->user_id != NULL));
+  put(status, "config", "user_id_set", json_boolean(c->attrs.user_id != NULL));
   put(status, NULL, "unknown_keys", c->unknown_keys ? json_string(c->unknown_keys) : json_null());
   put(status, "config", "logging",
-      json_pack("{s:b, s:b, s:b}", "prompts", c->log_prompts, "tool_details", c->log_tool_details,
-                "tool_content", c->log_tool_content));
+      json_pack("{s:b, s:b, s:b}", "prompts", c->attrs.log_prompts, "tool_details",
+                c->attrs.log_tool_details, "tool_content", c->attrs.log_tool_content));
   /* the plugin's start-up sweep reads its window here (limits.recover_hours) */
   put(status, "config", "recover_hours", json_integer(c->recover_hours));
   put(status, NULL, "counters",

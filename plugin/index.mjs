@@ -1,9 +1,12 @@
 // opencode-arize-tracing — the OpenCode plugin (plain ESM, so Node and Bun both load it; the
 // package's ESM entry exports it as OpenCode's `{id, server}` default).
 //
-// On every completed assistant message it reads the open part of the session (the messages
-// that can still produce spans: the tail, `limit`/`before` pages back to the core's watermark)
-// and hands it to the native core ("reconcile"); on session.idle it does the same with
+// On every completed assistant message it takes the open part of the session (the messages
+// that can still produce spans, from the core's watermark on) and hands it to the native core
+// ("reconcile"). The open part is kept from OpenCode's events (plugin/open.mjs); it is read
+// through OpenCode's server (the tail, `limit`/`before` pages back to the watermark) only when
+// what is kept cannot stand for it: a session this process did not see from its start (after a
+// restart), events missed; on session.idle it does the same with
 // "close", which lets the core finish the turn. The core holds the session model: it decides
 // what is new, builds the spans, exports them on its own thread, and answers where the open
 // part starts. Subagent sessions travel inside their parent's payload, fetched when their
@@ -96,6 +99,7 @@ function reader(client, log) {
     } finally {
       clock?.readEnd()
     }
+    clock?.answer(answer && typeof answer === "object" && "data" in answer ? answer.data : answer)
     if (answer && typeof answer === "object" && !Array.isArray(answer)) {
       if ("data" in answer || "error" in answer || "response" in answer) return answer.data
       if (typeof answer.id === "string") return answer // a bare session
@@ -155,18 +159,32 @@ function reader(client, log) {
 
 /**
  * Where a snapshot job's time goes, for the benchmarks (test/bench/longrun.js, overhead.js):
- * `ours`, the time our code held OpenCode's thread (the core's `reconcile()` included, also
- * given alone as `core`), and `read`, the time spent waiting on OpenCode's answers to our reads
- * (their CPU is OpenCode's, counted by the benchmark in the process's CPU per turn).
+ * `ours`, the wall time between awaits other than reads (an upper bound of the time our code
+ * held OpenCode's thread: a microtask hop at an await lets OpenCode's queued work run, and
+ * counts here); `sync`, the synchronous sections of the job itself, each timed on its own (what
+ * our code did hold the thread: the plugin's own code, given apart as `plugin`, and lib/'s
+ * reconcile: `cut` at the watermark, `stringify` of the payload, the repeat check in `same`,
+ * the core's `reconcile()` in `core`, `remember`); `read`, the time spent waiting on OpenCode's
+ * answers to our reads (their CPU is OpenCode's, counted by the benchmark in the process's CPU
+ * per turn), with `parse` and `readBytes`: the answers written and parsed again as JSON, after
+ * the fact and outside every other figure (a lower bound of what a read costs OpenCode's thread:
+ * its server writes the answer, the SDK parses it).
  */
 class Clock {
-  /** @param {string} session @param {string} type */
-  constructor(session, type) {
+  /** @param {string} session @param {string} type @param {any} split lib/'s benchSplit */
+  constructor(session, type, split) {
     this.session = session
     this.type = type
+    this.split = split
     this.at = Date.now()
-    this.ours = this.read = this.core = this.reads = this.depth = 0
+    this.ours = this.read = this.reads = this.depth = this.sync = 0
+    this.cut = this.stringify = this.same = this.core = this.remember = this.bytes = 0
+    this.parse = this.readBytes = 0
     this.t = performance.now()
+    this.syncAt = this.markAt = this.t
+    this.inSync = true
+    /** @type {Record<string, number>} the plugin's own synchronous code, by section */
+    this.parts = {}
   }
   #lap() {
     const now = performance.now()
@@ -175,22 +193,73 @@ class Clock {
     return ms
   }
   readStart() {
+    this.syncEnd("open")
     this.reads++
     if (this.depth++ === 0) this.ours += this.#lap()
   }
   readEnd() {
     if (--this.depth === 0) this.read += this.#lap()
   }
-  coreStart() {
-    this.coreAt = performance.now()
+  /** An answer read: written and parsed again as JSON, its time kept out of every other figure. */
+  /** @param {unknown} value */
+  answer(value) {
+    if (value === undefined) return
+    const t0 = performance.now()
+    const json = JSON.stringify(value)
+    const t1 = performance.now()
+    JSON.parse(json)
+    const t2 = performance.now()
+    this.parse += t2 - t0
+    this.readBytes += json.length
+    this.t += t2 - t0
+    this.syncAt += t2 - t0
+    this.markAt += t2 - t0
+    void t1
   }
+  /** A synchronous section of the job starts (after an await) or ends (before one). */
+  syncStart() {
+    this.syncAt = this.markAt = performance.now()
+    this.inSync = true
+  }
+  /** The synchronous section so far, since the last mark, is counted under name (plugin's own code). */
+  /** @param {string} name */
+  part(name) {
+    if (!this.inSync) return
+    const now = performance.now()
+    this.parts[name] = (this.parts[name] ?? 0) + now - this.markAt
+    this.markAt = now
+  }
+  /** @param {string} [name] */
+  syncEnd(name = "other") {
+    if (!this.inSync) return
+    this.part(name)
+    this.sync += this.markAt - this.syncAt
+    this.inSync = false
+  }
+  coreStart() {
+    this.part("payload")
+  }
+  /** lib/'s split of the payload just reconciled. */
   coreEnd() {
-    this.core += performance.now() - this.coreAt
+    this.part("lib")
+    const s = this.split
+    if (!s) return
+    this.cut += s.cut
+    this.stringify += s.stringify
+    this.same += s.same
+    this.core += s.core
+    this.remember += s.remember
+    this.bytes += s.bytes
   }
   stop() {
+    this.syncEnd("after")
     this.ours += this.#lap()
-    const { session, type, at, ours, read, core, reads } = this
-    return { session, type, at, ours, read, core, reads }
+    const { session, type, at, ours, read, reads, sync, cut, stringify, same, core, remember, bytes } = this
+    const plugin = sync - cut - stringify - same - core - remember
+    return {
+      ...{ session, type, at, ours, read, reads, sync, plugin, cut, stringify, same, core, remember, bytes },
+      ...{ parse: this.parse, readBytes: this.readBytes, parts: this.parts },
+    }
   }
 }
 
@@ -205,16 +274,17 @@ function benchMeter(file) {
   /** @type {ReturnType<Clock["stop"]>[]} */
   let jobs = []
   let hookMs = 0,
-    hookCalls = 0
+    hookCalls = 0,
+    hookMax = 0
   const take = (/** @type {object} */ extra) => {
-    const line = JSON.stringify({ jobs, hookMs, hookCalls, at: Date.now(), ...extra }) + "\n"
+    const line = JSON.stringify({ jobs, hookMs, hookCalls, hookMax, at: Date.now(), ...extra }) + "\n"
     jobs = []
-    hookMs = hookCalls = 0
+    hookMs = hookCalls = hookMax = 0
     return line
   }
   return {
-    /** @param {string} session @param {string} type */
-    clock: (session, type) => new Clock(session, type),
+    /** @param {string} session @param {string} type @param {any} split */
+    clock: (session, type, split) => new Clock(session, type, split),
     /** @param {Clock} clock */
     done(clock) {
       jobs.push(clock.stop())
@@ -224,6 +294,7 @@ function benchMeter(file) {
     hook(ms) {
       hookMs += ms
       hookCalls++
+      if (ms > hookMax) hookMax = ms
     },
     /** @param {object} extra */
     write(extra) {
@@ -283,11 +354,15 @@ export const ArizeTracing = async ({ client, directory }) => {
   const read = reader(client, log)
   const { data } = read
   const meter = benchMeter(process.env.ARIZE_TRACING_BENCH_TIMINGS)
-  // Where the open part comes from: read through OpenCode's server on each event ("read"), or
-  // kept from OpenCode's events (plugin/open.mjs), read only when what is kept cannot stand
-  // for it ("events"). ARIZE_TRACING_BENCH_OPEN chooses, for the benchmarks
-  // (test/bench/longrun.js --kinds).
-  const open = process.env.ARIZE_TRACING_BENCH_OPEN === "events" ? createOpenPart() : null
+  const split = meter ? (api.benchSplit?.(true) ?? null) : null
+  // Where the open part comes from: kept from OpenCode's events (plugin/open.mjs), read through
+  // OpenCode's server only when what is kept cannot stand for it (a session joined late, after a
+  // restart, a gap: events missed) — or read on every event ("read"). Measured in one run of
+  // bench:longrun (docs/performance.md): kept, the plugin held OpenCode's thread less per event
+  // (median 13 % less at 10 messages, half at 2,000; p99 2.3 and 4.5 times less) and no event
+  // waited on a read (75 and 715 ms per event awaited, reading). ARIZE_TRACING_BENCH_OPEN=read chooses the read,
+  // for the benchmarks (test/bench/longrun.js --kinds with).
+  const open = process.env.ARIZE_TRACING_BENCH_OPEN === "read" ? null : createOpenPart({ enabled: () => tracing })
 
   /** @param {string} sessionID @param {Clock} [clock] */
   async function parentID(sessionID, clock) {
@@ -447,6 +522,10 @@ export const ArizeTracing = async ({ client, directory }) => {
    * @param {string} sessionID @param {"reconcile" | "close"} type @param {Clock} [clock]
    */
   async function reconcile(sessionID, type, clock) {
+    // the bench clock's synchronous sections end at each await (what is awaited is evaluated first)
+    const pause = clock
+      ? (/** @type {any} */ p, /** @type {string} */ name) => (clock.syncEnd(name), p)
+      : (/** @type {any} */ p) => p
     // Tracing turned off (ARIZE_TRACE_ENABLED=false, or the config file; re-read on every
     // call, so turning it on again needs no restart): nothing is read from OpenCode, nothing kept.
     tracing = api.enabled() !== false
@@ -455,10 +534,14 @@ export const ArizeTracing = async ({ client, directory }) => {
       open?.clear()
       return
     }
-    if ((await parentID(sessionID, clock)) !== null) return // its parent's payload carries it
+    clock?.part("enabled")
+    const parent = await pause(parentID(sessionID, clock), "parent")
+    clock?.syncStart()
+    if (parent !== null) return // its parent's payload carries it
     let from = api.openPart(sessionID)?.from
     for (let attempt = 0; attempt < 2; attempt++) {
-      const fetched = await openPart(sessionID, from, clock)
+      const fetched = await pause(openPart(sessionID, from, clock), "open")
+      clock?.syncStart()
       if (!fetched) return
       // every message read goes to lib/, which cuts the payload at the core's watermark and
       // says where its turns stand in the session (their numbers); children are looked for in
@@ -466,13 +549,25 @@ export const ArizeTracing = async ({ client, directory }) => {
       const { messages } = fetched
       const mark = api.openPart(sessionID)
       const tail = mark ? messages.filter((m) => !(String(idOf(m)) < mark.from)) : messages
-      const childSessions = await children(sessionID, tail, type === "close", mark?.openChildren, clock)
+      clock?.part("filter")
+      const childSessions = await pause(
+        children(sessionID, tail, type === "close", mark?.openChildren, clock),
+        "children",
+      )
+      clock?.syncStart()
       // the live signals of the session and of the child sessions this payload carries
       let signals
       if (attempt === 0) {
         const ids = [sessionID, ...childSessions.map((c) => c.sessionID)]
         const agents = live.agentsPending(ids)
-        if (agents.size) await readAgents(agents, clock).catch(() => {})
+        clock?.part("live")
+        if (agents.size) {
+          await pause(
+            readAgents(agents, clock).catch(() => {}),
+            "agents",
+          )
+          clock?.syncStart()
+        }
         const sessionRules = new Map(childSessions.map((c) => [c.sessionID, c.info?.permission]))
         sessionRules.set(sessionID, permissionOf.get(sessionID))
         signals = live.take(ids, (session, agent) => {
@@ -481,7 +576,9 @@ export const ArizeTracing = async ({ client, directory }) => {
           return rules ? [...rules, ...(Array.isArray(own) ? own : [])] : undefined
         })
       }
-      const context = await contextOf(sessionID)
+      clock?.part("live")
+      const context = await pause(contextOf(sessionID), "context")
+      clock?.syncStart()
       const payload = {
         type,
         sessionID,
@@ -514,7 +611,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     const previous = chains.get(sessionID) ?? Promise.resolve()
     const next = previous
       .then(async () => {
-        const clock = meter?.clock(sessionID, type)
+        const clock = meter?.clock(sessionID, type, split)
         try {
           await reconcile(sessionID, type, clock)
         } finally {

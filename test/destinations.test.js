@@ -293,6 +293,20 @@ test('doctor checks each destination: its endpoint, and that it took the test sp
     assert.equal(check['test span second'].ok, false);
     assert.match(out.fix, /destination second refused the credentials \(HTTP 401\)/);
     assert.equal(doctor.status, 1);
+    // as a person reads it: every check's detail starts in one column, whatever the name's length
+    const text = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), 'doctor'], { env, cwd: home });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.on('close', () => resolve(stdout));
+    });
+    const column = (url) =>
+      text
+        .split('\n')
+        .find((l) => l.includes(url) && !l.includes('fix'))
+        .indexOf(url);
+    assert.ok(text.includes('endpoint answers second'), text);
+    assert.equal(column(b.url), column(a.url), `details start in one column:\n${text}`);
   } finally {
     await a.close();
     await b.close();

@@ -539,3 +539,28 @@ test('every item the log says was skipped is counted in items_skipped, and nothi
 });
 
 module.exports = { spoolFiles, deliveries, scenario, spoolRoot, MAIN, PER, FAST, zlib };
+
+// ------------------------------------------------------------------------------------------
+// A home where nothing can be kept (read-only, or a file where a directory should be)
+
+test('an unusable state and spool directory: one line each, and exit says unsent spans are lost, not kept', async () => {
+  const home = tempHome();
+  const harness = path.join(home, '.arize', 'harness');
+  fs.mkdirSync(harness, { recursive: true });
+  fs.writeFileSync(path.join(harness, 'state'), 'a file where the state directory goes');
+  fs.writeFileSync(path.join(harness, 'spool'), 'a file where the spool directory goes');
+  const gone = await startReceiver();
+  const url = gone.url;
+  await gone.close(); // nothing answers there: the spans stay unsent
+  await scenario([{ fixture: MAIN, variants: 1, quiet: true }, { flush: 300 }, { shutdown: 200 }], {
+    HOME: home,
+    PHOENIX_ENDPOINT: url,
+    ...FAST,
+  });
+  const log = readLog(home);
+  assert.equal(log.match(/state directory .* is not usable/g)?.length, 1, log);
+  assert.equal(log.match(/spool directory .* is not usable/g)?.length, 1, log);
+  assert.doesNotMatch(log, /cannot write .*last-export/, 'the outcome file shares the state directory: said once');
+  assert.match(log, /exit: 15 spans .* are lost with this process \(the spool directory is not usable\)/);
+  assert.doesNotMatch(log, /stay in the spool/);
+});

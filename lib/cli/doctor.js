@@ -15,6 +15,13 @@ const path = require('node:path');
 const c = require('./common.js');
 const reg = require('./registration.js');
 const { outcomeClasses, outcomeClass } = require('./outcomes.js');
+const { credentialKeys } = require('../settings.js');
+
+// "API key and space id" (Arize AX): the credentials the backend requires, else its API key.
+const credentialWords = (target) =>
+  (credentialKeys(target).length ? credentialKeys(target) : ['api_key'])
+    .map((k) => (k === 'api_key' ? 'API key' : k.replace(/_/g, ' ')))
+    .join(' and ');
 
 // The HTTP status of an empty POST says whether the path is the OTLP traces path: a collector
 // answers 400/415 (bad body) or 401/403 (credentials come later); 404/405 mean another path.
@@ -168,13 +175,18 @@ async function probeEndpoint(endpoint, label, check, classes) {
   }
 }
 
+const NAME_WIDTH = 18; // the column a check's detail starts after
+
 async function doctor(flags = {}) {
   const results = [];
   const say = flags.json ? () => {} : (line) => console.log(line);
   const self = c.selfCommand();
   const check = (name, ok, detail, fix) => {
     results.push({ name, ok, detail, ...(fix && ok !== true ? { fix } : {}) });
-    say(`  ${ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL'} ${name.padEnd(18)} ${detail}`);
+    const mark = ok === null ? '--  ' : ok === 'warn' ? 'WARN' : ok ? 'ok  ' : 'FAIL';
+    // details in one column; a longer name (a destination's) has its detail on the next line
+    if (name.length <= NAME_WIDTH) say(`  ${mark} ${name.padEnd(NAME_WIDTH)} ${detail}`);
+    else say(`  ${mark} ${name}\n  ${' '.repeat(4)} ${' '.repeat(NAME_WIDTH)} ${detail}`);
     return ok !== false;
   };
   say(`opencode-arize-tracing ${c.PKG.version} doctor`);
@@ -374,7 +386,7 @@ async function doctor(flags = {}) {
     (cls && cls.name === 'moved'
       ? `the endpoint moved (${answer}): set the endpoint to the new location if it is your backend; until then OpenCode's spans are ${cls.effect}`
       : e.status === 401 || e.status === 403
-        ? `the backend refused the credentials (HTTP ${e.status}): check the API key${s.backend.target === 'arize' ? ' and space id' : ''} in ${s.config.path} or the environment`
+        ? `the backend refused the credentials (HTTP ${e.status}): check the ${credentialWords(s.backend.target)} in ${s.config.path} or the environment`
         : `the backend did not accept the test span (${answer})${cls ? `; OpenCode's spans answered so are ${cls.effect}` : ''}`) +
     (t.log && t.log.length ? `\n  the core's log of the test: ${t.log.join('\n    ')}` : '');
   // a further destination's test span: it took it (its own outcome in the test process's status)
@@ -386,7 +398,7 @@ async function doctor(flags = {}) {
       ok,
       ok ? `accepted (${d.exported} spans exported, project "${d.project}")` : `pending ${d.pending}, ${why}`,
       d.key_refused
-        ? `destination ${d.name} refused the credentials (HTTP ${d.status}): check its api_key${d.target === 'arize' ? ' and space_id' : ''} or headers under harnesses.opencode.destinations in ${s.config.path}`
+        ? `destination ${d.name} refused the credentials (HTTP ${d.status}): check its ${(credentialKeys(d.target).length ? credentialKeys(d.target) : ['api_key']).join(' and ')} or headers under harnesses.opencode.destinations in ${s.config.path}`
         : `destination ${d.name} did not accept the test span (${why})`,
     );
   }

@@ -14,8 +14,20 @@ const c = require('./common.js');
 const cfg = require('./config-file.js');
 const reg = require('./registration.js');
 
-const { UsageError, REGIONS } = c;
-const { isHeaderName, orList, TARGETS } = require('../settings.js');
+const { UsageError } = c;
+const { isHeaderName, orList, TARGETS, SCHEMA, HARNESS_SETTINGS } = require('../settings.js');
+
+// The core's backend table (lib/settings.json, from native/backend.c's rows): every backend this
+// command offers, asks for and names comes from a row; nothing here is per backend.
+const ROWS = SCHEMA.backends;
+const rowOf = (name) => ROWS.find((b) => b.name === name);
+/** The credentials a backend requires (api_key, space_id): its required settings but the endpoint. */
+const credentials = (b) => b.settings.filter((s) => s.required && s.key !== 'endpoint');
+/** A backend in a sentence: "Arize AX", "Phoenix", or for a kind ("an OTLP backend") with `article`. */
+const called = (b, article) => (article && b.one !== b.display ? b.one.replace(/^an? /, `${article} `) : b.one);
+/** The flag of a setting: --api-key, --endpoint; its name in the parsed flags: apiKey. */
+const flagName = (key) => `--${key.replace(/_/g, '-')}`;
+const flagKey = (key) => key.replace(/_(.)/g, (_, ch) => ch.toUpperCase());
 
 // Questions on the terminal. Lines typed ahead (or pasted at once) wait in a queue for the
 // next question; a secret is not echoed, like a password prompt. An answer `check` refuses is
@@ -70,14 +82,46 @@ function prompter() {
 // A secret's default as a prompt shows it: never its characters.
 const masked = (value, from) => (value ? `${from}: ${'*'.repeat(8)}, Enter keeps it` : undefined);
 
-// The backend a stored block is for: its target, or Arize AX when it holds both credentials,
-// or Phoenix for an endpoint alone (the core's own inference).
+// The backend a stored block is for: its target, or the one its credentials pick (Arize AX
+// when it holds both), or the endpoint-alone one (Phoenix) for an endpoint (the core's rule).
 function storedBackend(stored) {
   if (!stored) return '';
   if (TARGETS.includes(stored.target)) return stored.target;
-  if (stored.api_key && stored.space_id) return 'arize';
-  return stored.endpoint ? 'phoenix' : '';
+  const picked = ROWS.find(
+    (b) => b.pick === 'credentials' && credentials(b).length && credentials(b).every((s) => stored[s.key]),
+  );
+  if (picked) return picked.name;
+  const alone = ROWS.find((b) => b.endpoint_alone);
+  return stored.endpoint && alone ? alone.name : '';
 }
+
+// The backend the environment picks, in the core's order: a variable that wins over the rest
+// (PHOENIX_ENDPOINT), all of a backend's credentials (ARIZE_API_KEY and ARIZE_SPACE_ID), a
+// variable that picks last (OTEL_EXPORTER_OTLP_ENDPOINT); '' for none.
+function environmentBackend(env) {
+  const set = (b) =>
+    b.pick === 'credentials'
+      ? credentials(b).length > 0 && credentials(b).every((s) => s.env && env[s.env])
+      : Boolean(b.endpoint_env && env[b.endpoint_env]);
+  for (const pick of ['env-first', 'credentials', 'env-last']) {
+    const b = ROWS.find((r) => r.pick === pick && set(r));
+    if (b) return b.name;
+  }
+  return '';
+}
+
+// The variables that pick each backend, for a sentence: "ARIZE_API_KEY and ARIZE_SPACE_ID,
+// PHOENIX_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT".
+const pickingVariables = () =>
+  orList(
+    ROWS.filter((b) => b.pick !== 'target').map((b) =>
+      b.pick === 'credentials'
+        ? credentials(b)
+            .map((s) => s.env)
+            .join(' and ')
+        : b.endpoint_env,
+    ),
+  );
 
 /**
  * Why an endpoint is refused, or '': an http:// or https:// URL with a host, or (as the core
@@ -119,7 +163,14 @@ function parseHeaders(list, encoded) {
   return out;
 }
 
-const BACKEND_CHOICES = { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', phoenix: 'phoenix', otlp: 'otlp' };
+/** The answers install's menu takes: each backend's number (1, 2, ...) or name. */
+const backendChoices = () =>
+  Object.fromEntries(
+    ROWS.flatMap((b, i) => [
+      [String(i + 1), b.name],
+      [b.name, b.name],
+    ]),
+  );
 
 /**
  * The settings to write, from flags, the environment, the stored block and prompts:
@@ -134,17 +185,9 @@ const BACKEND_CHOICES = { 1: 'arize', 2: 'phoenix', 3: 'otlp', arize: 'arize', p
  */
 async function gatherSettings(flags, stored, env = process.env) {
   const kept = storedBackend(stored);
-  const inferred =
-    flags.backend ||
-    (flags.spaceId ? 'arize' : '') ||
-    (env.PHOENIX_ENDPOINT
-      ? 'phoenix'
-      : env.ARIZE_API_KEY && env.ARIZE_SPACE_ID
-        ? 'arize'
-        : env.OTEL_EXPORTER_OTLP_ENDPOINT
-          ? 'otlp'
-          : '') ||
-    kept;
+  // a flag only one backend asks for names it (--space-id: Arize AX)
+  const named = ROWS.find((b) => b.settings.some((s) => s.names_backend && flags[flagKey(s.key)]));
+  const inferred = flags.backend || (named ? named.name : '') || environmentBackend(env) || kept;
   const interactive = !flags.yes && process.stdin.isTTY && process.stdout.isTTY;
   const rl = interactive ? prompter() : null;
   const flagProblem = (flag, why) => new UsageError(`${flag}: ${why}`);
@@ -153,19 +196,22 @@ async function gatherSettings(flags, stored, env = process.env) {
       throw flagProblem('--endpoint', endpointProblem(flags.endpoint));
     // In a terminal, a bare `install` walks through every setting (to change any of them);
     // with settings on the command line, only what is still missing is asked.
-    const given = ['backend', 'region', 'apiKey', 'spaceId', 'endpoint', 'projectName'].some((k) => flags[k]);
+    const keys = ROWS.flatMap((b) => b.settings.map((s) => s.key)).filter((k) => k !== 'headers');
+    const given = ['backend', 'region', 'projectName', ...keys.map(flagKey)].some((k) => flags[k]);
     const walk = rl && !given && !flags.headers.length;
     let backend = inferred;
     if (rl && (walk || !backend)) {
-      const current = { arize: '1', phoenix: '2', otlp: '3' }[inferred] || '1';
-      const pick = await rl.ask('Backend: 1) Arize AX  2) Phoenix  3) another OTLP endpoint', {
-        fallback: current,
-        check: (a) => (BACKEND_CHOICES[a.toLowerCase()] ? '' : `${a} is not 1, 2 or 3`),
+      const choices = backendChoices();
+      const numbers = ROWS.map((_, i) => String(i + 1));
+      const pick = await rl.ask(`Backend: ${ROWS.map((b, i) => `${i + 1}) ${b.menu}`).join('  ')}`, {
+        fallback: String(ROWS.findIndex((b) => b.name === inferred) + 1 || 1),
+        check: (a) => (choices[a.toLowerCase()] ? '' : `${a} is not ${orList(numbers)}`),
       });
-      backend = BACKEND_CHOICES[pick.toLowerCase()];
+      backend = choices[pick.toLowerCase()];
     }
     if (!backend) return null;
     if (!TARGETS.includes(backend)) throw new UsageError(`--backend is ${orList(TARGETS)}, not ${backend}`);
+    const b = rowOf(backend);
     // What the file holds counts only for the backend it was written for.
     const old = backend === kept ? stored : {};
     // A value: the flag's as given; else, in a terminal, asked with the environment's or the
@@ -176,98 +222,62 @@ async function gatherSettings(flags, stored, env = process.env) {
       const from = opts.secret ? masked(current, opts.from || 'stored') : undefined;
       return rl.ask(question, { ...opts, fallback: current || opts.fallback || '', shown: from });
     };
-    const v = { target: backend };
-    if (backend === 'arize') {
-      const regionCheck = (a) => (!a || REGIONS.includes(a.toLowerCase()) ? '' : `${a} is not ${orList(REGIONS)}`);
+    const v = { target: backend, endpoint: null, region: null, api_key: null, space_id: null, headers: null };
+    const needs = () => {
+      const req = b.settings.filter((s) => s.required);
+      const vars = req.map((s) => s.env).filter(Boolean);
+      return new UsageError(
+        `${called(b)} needs ${req.map((s) => flagName(s.key)).join(' and ')}${vars.length ? ` (or ${vars.join(' and ')})` : ''}`,
+      );
+    };
+    if (b.regions.length) {
+      // A backend with regions: the region names the endpoint, unless one is given.
+      const REGION = HARNESS_SETTINGS.region.env[0]; // ARIZE_REGION
+      const names = b.regions.map((r) => r.name);
+      const regionCheck = (a) => (!a || names.includes(a.toLowerCase()) ? '' : `${a} is not ${orList(names)}`);
       if (flags.region && regionCheck(flags.region))
-        throw flagProblem('--region', `${flags.region} is not ${orList(REGIONS)}`);
+        throw flagProblem('--region', `${flags.region} is not ${orList(names)}`);
       const customEndpoint = flags.endpoint || old.endpoint;
       const region = customEndpoint
-        ? flags.region || env.ARIZE_REGION || old.region || ''
-        : await value(flags.region, env.ARIZE_REGION || old.region, `Arize AX region (${REGIONS.join(', ')})`, {
-            fallback: REGIONS[0],
+        ? flags.region || env[REGION] || old.region || ''
+        : await value(flags.region, env[REGION] || old.region, `${b.display} region (${names.join(', ')})`, {
+            fallback: names[0],
             check: regionCheck,
           });
-      if (region && regionCheck(region)) throw new UsageError(`ARIZE_REGION is ${orList(REGIONS)}, not ${region}`);
+      if (region && regionCheck(region)) throw new UsageError(`${REGION} is ${orList(names)}, not ${region}`);
       v.region = region ? region.toLowerCase() : null;
-      const required = (what) => (a) => (a ? '' : `${what} is needed`);
-      v.api_key = await value(flags.apiKey, env.ARIZE_API_KEY || old.api_key, 'Arize API key (Settings > API Keys)', {
-        secret: true,
-        from: env.ARIZE_API_KEY ? 'ARIZE_API_KEY' : 'stored',
-        check: required('the API key'),
-      });
-      v.space_id = await value(flags.spaceId, env.ARIZE_SPACE_ID || old.space_id, 'Arize space id (Settings)', {
-        secret: true,
-        from: env.ARIZE_SPACE_ID ? 'ARIZE_SPACE_ID' : 'stored',
-        check: required('the space id'),
-      });
       // A region given now means the region's endpoint: an older explicit endpoint would win over it.
-      v.endpoint = flags.endpoint || (flags.region || env.ARIZE_REGION ? null : old.endpoint) || null;
-      v.headers = null;
-      if (!v.api_key || !v.space_id)
-        throw new UsageError('Arize AX needs --api-key and --space-id (or ARIZE_API_KEY and ARIZE_SPACE_ID)');
-    } else if (backend === 'phoenix') {
-      v.endpoint = await value(flags.endpoint, env.PHOENIX_ENDPOINT || old.endpoint, 'Phoenix endpoint', {
-        fallback: 'http://localhost:6006',
-        check: endpointProblem,
-      });
-      if (!v.endpoint) throw new UsageError('Phoenix needs --endpoint (or PHOENIX_ENDPOINT)');
-      if (endpointProblem(v.endpoint)) throw new UsageError(`the Phoenix endpoint: ${endpointProblem(v.endpoint)}`);
-      v.api_key =
-        (await value(
-          flags.apiKey,
-          env.PHOENIX_API_KEY || old.api_key,
-          `Phoenix API key (${env.PHOENIX_API_KEY || old.api_key ? '- for none' : 'empty for none'})`,
-          { secret: true, from: env.PHOENIX_API_KEY ? 'PHOENIX_API_KEY' : 'stored', clearable: true },
-        )) || null;
-      v.region = null;
-      v.space_id = null;
-      v.headers = null;
-    } else {
-      v.endpoint = await value(
-        flags.endpoint,
-        env.OTEL_EXPORTER_OTLP_ENDPOINT || old.endpoint,
-        'OTLP/HTTP endpoint (base URL or .../v1/traces)',
-        { check: endpointProblem },
-      );
-      if (!v.endpoint) throw new UsageError('an OTLP backend needs --endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT)');
-      if (endpointProblem(v.endpoint)) throw new UsageError(`the OTLP endpoint: ${endpointProblem(v.endpoint)}`);
-      // --header values are taken as typed; OTEL_EXPORTER_OTLP_HEADERS is %-encoded (OTel spec).
-      let headers = null;
-      if (flags.headers.length) headers = parseHeaders(flags.headers, false);
-      else {
-        const current = env.OTEL_EXPORTER_OTLP_HEADERS
-          ? parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS.split(','), true)
-          : old.headers || null;
-        if (rl && (walk || !current)) {
-          const typed = await rl.ask(
-            `Headers, name=value[,name=value] (${current ? '- for none' : 'empty for none'})`,
-            {
-              secret: true,
-              shown: current
-                ? masked(true, env.OTEL_EXPORTER_OTLP_HEADERS ? 'OTEL_EXPORTER_OTLP_HEADERS' : 'stored')
-                : undefined,
-              fallback: current ? '\0keep' : '',
-              clearable: true,
-              check: (a) => {
-                if (a === '\0keep' || !a) return '';
-                try {
-                  parseHeaders(a.split(','), false);
-                  return '';
-                } catch (error) {
-                  return error.message;
-                }
-              },
-            },
-          );
-          headers = typed === '\0keep' ? current : typed ? parseHeaders(typed.split(','), false) : null;
-        } else headers = current;
-      }
-      v.headers = headers && headers.length ? headers : null;
-      v.region = null;
-      v.space_id = null;
-      v.api_key = null;
+      v.endpoint = flags.endpoint || (flags.region || env[REGION] ? null : old.endpoint) || null;
     }
+    for (const s of b.settings) {
+      const current = (s.env && env[s.env]) || old[s.key];
+      const from = s.env && env[s.env] ? s.env : 'stored';
+      const question = s.hint
+        ? `${s.what} (${s.hint})`
+        : s.required
+          ? s.what
+          : `${s.what} (${current ? '- for none' : 'empty for none'})`;
+      if (s.key === 'headers') v.headers = await askHeaders(rl, walk, flags, s, question, env, old);
+      else if (s.key === 'endpoint') {
+        v.endpoint = await value(flags.endpoint, current, question, {
+          fallback: s.fallback || undefined,
+          check: endpointProblem,
+        });
+        if (!v.endpoint && s.required) throw needs();
+        if (v.endpoint && endpointProblem(v.endpoint))
+          throw new UsageError(`the ${b.display} endpoint: ${endpointProblem(v.endpoint)}`);
+      } else {
+        // a credential: the flag's word drops the backend's ("the API key is needed")
+        const word = s.what.replace(/^\S+ /, '');
+        v[s.key] =
+          (await value(flags[flagKey(s.key)], current, question, {
+            secret: s.secret,
+            from,
+            ...(s.required ? { check: (a) => (a ? '' : `the ${word} is needed`) } : { clearable: true }),
+          })) || null;
+      }
+    }
+    if (credentials(b).some((s) => !v[s.key])) throw needs();
     v.project_name = await value(
       flags.projectName,
       env.ARIZE_PROJECT_NAME || (stored && stored.project_name),
@@ -281,6 +291,35 @@ async function gatherSettings(flags, stored, env = process.env) {
   }
 }
 
+// The user's headers (a backend that sends them): --header values are taken as typed;
+// its variable (OTEL_EXPORTER_OTLP_HEADERS) is %-encoded (OTel spec).
+async function askHeaders(rl, walk, flags, s, question, env, old) {
+  let headers = null;
+  if (flags.headers.length) headers = parseHeaders(flags.headers, false);
+  else {
+    const current = s.env && env[s.env] ? parseHeaders(env[s.env].split(','), true) : old.headers || null;
+    if (rl && (walk || !current)) {
+      const typed = await rl.ask(question, {
+        secret: true,
+        shown: current ? masked(true, s.env && env[s.env] ? s.env : 'stored') : undefined,
+        fallback: current ? '\0keep' : '',
+        clearable: true,
+        check: (a) => {
+          if (a === '\0keep' || !a) return '';
+          try {
+            parseHeaders(a.split(','), false);
+            return '';
+          } catch (error) {
+            return error.message;
+          }
+        },
+      });
+      headers = typed === '\0keep' ? current : typed ? parseHeaders(typed.split(','), false) : null;
+    } else headers = current;
+  }
+  return headers && headers.length ? headers : null;
+}
+
 // Only the keys whose value differs from the stored one: a key left out stays as it is.
 function changesFrom(values, stored) {
   const changes = {};
@@ -292,7 +331,12 @@ function changesFrom(values, stored) {
   return changes;
 }
 
-const BACKEND_NAMES = { arize: 'Arize AX', phoenix: 'Phoenix', otlp: 'the OTLP backend' };
+// "Arize AX (eu)", "Arize AX at URL", "Phoenix at URL": where install's settings send.
+function whereTo(backend, v) {
+  const b = rowOf(backend);
+  if (b.regions.length && !v.endpoint) return `${b.display} (${v.region || b.regions[0].name})`;
+  return `${b.display} at ${v.endpoint}`;
+}
 
 const DESTINATION_NAME = /^[A-Za-z0-9._-]{1,40}$/;
 
@@ -328,10 +372,7 @@ async function addDestination(flags) {
     if (v[k] !== null && v[k] !== undefined && v[k] !== '') entry[k] = v[k];
   if (flags.projectName === undefined && entry.project_name === inherited) delete entry.project_name;
   const { file } = cfg.appendDestination(entry);
-  const where =
-    settings.backend === 'arize'
-      ? `Arize AX${v.endpoint ? ` at ${v.endpoint}` : ` (${v.region || 'us'})`}`
-      : `${settings.backend === 'phoenix' ? 'Phoenix' : 'OTLP'} at ${v.endpoint}`;
+  const where = whereTo(settings.backend, v);
   say(
     `config:  ${c.tilde(file)} (harnesses.opencode.destinations: added ${name}, ${where}, project "${v.project_name}"; mode 0600)`,
   );
@@ -350,10 +391,7 @@ async function install(flags) {
     const changes = changesFrom(settings.values, stored);
     const { file, changed } = cfg.writeConfig(changes);
     const v = settings.values;
-    const where =
-      settings.backend === 'arize'
-        ? `Arize AX${v.endpoint ? ` at ${v.endpoint}` : ` (${v.region || 'us'})`}`
-        : `${settings.backend === 'phoenix' ? 'Phoenix' : 'OTLP'} at ${v.endpoint}`;
+    const where = whereTo(settings.backend, v);
     const has = (k) => Boolean(stored && stored[k] !== undefined);
     const added = Object.keys(changes).filter((k) => changes[k] !== null && !has(k));
     const altered = Object.keys(changes).filter((k) => changes[k] !== null && has(k));
@@ -364,7 +402,7 @@ async function install(flags) {
           added.length ? `added ${added.join(', ')}` : '',
           altered.length ? `changed ${altered.join(', ')}` : '',
           removed.length
-            ? `removed ${removed.join(', ')}${was && was !== settings.backend ? ` (they were for ${BACKEND_NAMES[was]})` : ''}`
+            ? `removed ${removed.join(', ')}${was && was !== settings.backend ? ` (they were for ${called(rowOf(was), 'the')})` : ''}`
             : '',
         ]
           .filter(Boolean)
@@ -373,8 +411,8 @@ async function install(flags) {
     say(`config:  ${c.tilde(file)} (harnesses.opencode: ${where}, project "${v.project_name}"; ${what})`);
   } else {
     throw new UsageError(
-      'no backend given: pass --backend and its settings (see --help), set ARIZE_API_KEY and ' +
-        'ARIZE_SPACE_ID, PHOENIX_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, or run install in a terminal',
+      `no backend given: pass --backend and its settings (see --help), set ${pickingVariables()}, ` +
+        'or run install in a terminal',
     );
   }
   if (flags.project) reg.registerProject(say);
@@ -394,4 +432,4 @@ async function install(flags) {
   say(`next:    run \`${c.selfCommand()} doctor\` to check the whole chain, then use OpenCode as usual`);
 }
 
-module.exports = { install, gatherSettings, changesFrom, endpointProblem };
+module.exports = { install, gatherSettings, changesFrom, endpointProblem, backendChoices };

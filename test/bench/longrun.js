@@ -57,7 +57,10 @@ const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first 
 // --kinds without,with,events: "events" is the plugin keeping the open part from OpenCode's
 // events (plugin/open.mjs, ARIZE_TRACING_BENCH_OPEN=events) instead of reading it on each event
 // ("without" always: every ratio is against it)
-const KINDS = [...new Set(['without', ...option('--kinds', 'without,with').split(',')])];
+// (--no-without: the plugin's own figures only, when the ratios are not wanted)
+const KINDS = [
+  ...new Set([...(args.includes('--no-without') ? [] : ['without']), ...option('--kinds', 'without,with').split(',')]),
+].filter((k) => k !== 'without' || !args.includes('--no-without'));
 const WITH_ENV = Object.fromEntries(
   option('--with-env', '')
     .split(',')
@@ -468,7 +471,7 @@ function summarise(n, results) {
     };
   };
   const side = (kind) => {
-    const runs = results[kind].map(perRun);
+    const runs = (results[kind] ?? []).map(perRun);
     return {
       runs,
       cpu: median(runs.map((r) => r.cpu)),
@@ -498,6 +501,46 @@ function summarise(n, results) {
       turnRead: median(turnRead),
       turnThreads: mean(turnThreads),
       hookCalls: median(results[kind].flatMap((o) => o.lines.map((l) => l.hookCalls))),
+      hookPerCall:
+        results[kind].flatMap((o) => o.lines).reduce((n, l) => n + l.hookMs, 0) /
+        Math.max(
+          1,
+          results[kind].flatMap((o) => o.lines).reduce((n, l) => n + l.hookCalls, 0),
+        ),
+      hookMax: Math.max(...results[kind].flatMap((o) => o.lines.map((l) => l.hookMax ?? NaN)).filter(Number.isFinite)),
+      // the split of a job's time (plugin/index.mjs Clock): median and p99 of each part per job
+      split: Object.fromEntries(
+        [
+          'ours',
+          'sync',
+          'plugin',
+          'cut',
+          'stringify',
+          'same',
+          'core',
+          'remember',
+          'bytes',
+          'read',
+          'parse',
+          'readBytes',
+        ]
+          .filter((k) => jobs.some((j) => typeof j[k] === 'number'))
+          .map((k) => [
+            k,
+            {
+              median: median(jobs.map((j) => j[k] ?? 0)),
+              p99: p99(jobs.map((j) => j[k] ?? 0)),
+              mean: mean(jobs.map((j) => j[k] ?? 0)),
+            },
+          ]),
+      ),
+      // the plugin's own synchronous code by section (plugin/index.mjs Clock.part)
+      parts: Object.fromEntries(
+        [...new Set(jobs.flatMap((j) => Object.keys(j.parts ?? {})))].map((k) => [
+          k,
+          { median: median(jobs.map((j) => j.parts?.[k] ?? 0)), p99: p99(jobs.map((j) => j.parts?.[k] ?? 0)) },
+        ]),
+      ),
     };
   };
   const plugins = KINDS.filter((k) => k !== 'without');
@@ -541,7 +584,25 @@ function print(rows, starts, spans, started, loads = []) {
       );
     }
   }
-  if (starts.without.length) {
+  for (const r of rows)
+    for (const kind of plugins) {
+      const sp = r[kind].split;
+      if (!sp || !sp.sync) continue;
+      const cell = (k, d = 2) => (sp[k] ? `${f(sp[k].median, d)} / ${f(sp[k].p99, d)}` : '-');
+      console.log(
+        `split per job, ${r.n} messages ${kind} (median / p99, ms; ${r[kind].jobs} jobs): on the thread, synchronous ${cell('sync')}` +
+          ` = plugin ${cell('plugin')} + cut ${cell('cut')} + stringify ${cell('stringify')} + repeat check ${cell('same')} + core ${cell('core')} + remember ${cell('remember')}` +
+          ` | payload KiB ${cell('bytes') === '-' ? '-' : `${f(sp.bytes.median / 1024, 1)} / ${f(sp.bytes.p99 / 1024, 1)}`}` +
+          ` | between awaits (upper bound) ${cell('ours')} | awaited reads ${cell('read', 1)}, their answers re-parsed ${cell('parse')} (KiB ${f(sp.readBytes.median / 1024, 1)} / ${f(sp.readBytes.p99 / 1024, 1)})` +
+          ` | event hook ${f(r[kind].hookPerCall, 3)} ms per call (max ${f(r[kind].hookMax, 1)})`,
+      );
+      const parts = Object.entries(r[kind].parts ?? {});
+      if (parts.length)
+        console.log(
+          `  the plugin's own code by section (median / p99, ms): ${parts.map(([k, v]) => `${k} ${f(v.median, 2)} / ${f(v.p99, 2)}`).join(', ')}`,
+        );
+    }
+  if (starts.without?.length) {
     const s = (kind, key) => median(starts[kind].map((x) => x[key]));
     console.log(
       `\nstart-up, median of ${starts.without.length} starts each way (spawn -> first model request | spawn -> listening | prompt -> first model request), ms:`,

@@ -4,6 +4,8 @@
 //   node test/bench/reconcile.js [--native a.node,b.node] [--rounds 5] [--calls 3] [--messages 2000]
 //     [--dump dir]  (the spans each core and mode sent, decoded, as dir/<core>-<redact>.json, so
 //                    two cores' spans can be compared: the same ids in every process)
+//     [--secrets]   (one word in about every 40 of the session's text becomes a token of one of
+//                    the detectors' kinds, in turn: the redaction path compared, not only timed)
 // Each round spawns one process per core and mode (the order alternating between rounds), each
 // reconciling the same session `calls` times under fresh ids (every span new each time); the
 // figure is the median of the per-call times over all rounds, ms per call and µs per span, with
@@ -24,7 +26,12 @@ async function worker() {
   const { makeSession, payload } = require('./session.js');
   const api = require(path.join(__dirname, '..', '..', 'lib'));
   const session = makeSession(Number(option('--messages', '2000')));
-  const text = JSON.stringify(payload(session, 'close'));
+  let text = JSON.stringify(payload(session, 'close'));
+  if (args.includes('--secrets')) {
+    const tokens = secretTokens();
+    let k = 0;
+    text = text.replace(/ (configuration|function|memory) /g, () => ` ${tokens[k++ % tokens.length]} `);
+  }
   const out = [];
   for (let k = 0; k < Number(option('--calls', '3')); k++) {
     const fresh = text.replace(/"(ses|msg|prt)_/g, `"$1_${option('--tag', process.pid)}r${k}`);
@@ -35,6 +42,31 @@ async function worker() {
   }
   process.stdout.write(JSON.stringify(out));
   api.shutdown(0);
+}
+
+/** One token of each kind the built-in detectors know by their prefix and shape (fake values). */
+function secretTokens() {
+  const run = (set, n, seed) => Array.from({ length: n }, (_, i) => set[(i * 7 + seed) % set.length]).join('');
+  const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const hex = '0123456789abcdef';
+  const b32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  return [
+    `ghp_${run(alnum, 36, 1)}`,
+    `github_pat_${run(alnum, 22, 2)}_${run(alnum, 59, 3)}`,
+    `glpat-${run(alnum, 20, 4)}`,
+    `xoxb-${run(hex, 12, 5)}-${run(hex, 12, 6)}-${run(alnum, 24, 7)}`,
+    `sk_live_${run(alnum, 24, 8)}`,
+    `whsec_${run(alnum, 32, 9)}`,
+    `AIza${run(alnum, 35, 10)}`,
+    `gsk_${run(alnum, 52, 11)}`,
+    `hf_${run(alnum, 34, 12)}`,
+    `npm_${run(alnum, 36, 13)}`,
+    `dop_v1_${run(hex, 64, 14)}`,
+    `AKIA${run(b32, 16, 15)}`,
+    `sk-ant-api03-${run(alnum, 93, 16)}AA`,
+    `https://admin:${run(alnum, 16, 17)}@db.example.com/x`,
+    `password=${run(alnum, 14, 18)}`,
+  ];
 }
 
 async function main() {

@@ -76,10 +76,10 @@ static void test_defaults_with_empty_env(void) {
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   CHECK(c->endpoint == NULL);
   CHECK_STR(c->project_name, "opencode");
-  CHECK(c->user_id == NULL);
+  CHECK(c->attrs.user_id == NULL);
   CHECK(c->api_key == NULL && c->space_id == NULL && c->phoenix_api_key == NULL);
   CHECK_INT(c->n_headers, 0);
-  CHECK(c->log_prompts && c->log_tool_details && c->log_tool_content);
+  CHECK(c->attrs.log_prompts && c->attrs.log_tool_details && c->attrs.log_tool_content);
   CHECK_STR(c->home, ".");
   CHECK_STR(c->config_path, "." HARNESS "config.yaml");
   CHECK_INT(c->config_mtime, 0);
@@ -97,17 +97,17 @@ static void test_defaults_with_empty_env(void) {
 static void test_export_and_limit_defaults(void) {
   config *c = config_load(NULL, no_env);
   CHECK_INT(c->spool_max_bytes, 100L * 1024 * 1024);
-  CHECK_INT(c->retry_initial_ms, 1000);
-  CHECK_INT(c->retry_max_ms, 30000);
-  CHECK_INT(c->export_timeout_ms, 10000);
+  CHECK_INT(c->export.retry_initial_ms, 1000);
+  CHECK_INT(c->export.retry_max_ms, 30000);
+  CHECK_INT(c->export.timeout_ms, 10000);
   CHECK_INT(c->shutdown_ms, 1000); /* exit waits at most 1 s for the backend by default */
-  CHECK(c->gzip);
+  CHECK(c->export.gzip);
   CHECK_STR(c->service_name, "opencode");
   CHECK_INT(c->resource_attributes.len, 0);
   CHECK_INT(c->span_attributes.len, 0);
-  CHECK(!c->hide_inputs && !c->hide_outputs && !c->hide_input_messages &&
-        !c->hide_output_messages && !c->hide_input_text && !c->hide_output_text);
-  CHECK_INT(c->max_attr_bytes, 32768);
+  CHECK(!c->attrs.hide_inputs && !c->attrs.hide_outputs && !c->attrs.hide_input_messages &&
+        !c->attrs.hide_output_messages && !c->attrs.hide_input_text && !c->attrs.hide_output_text);
+  CHECK_INT(c->attrs.max_attr_bytes, 32768);
   CHECK_INT(c->max_payload_bytes, 256L * 1024 * 1024);
   CHECK_INT(c->max_spans_per_payload, 20000);
   CHECK_INT(c->log_max_bytes, 10L * 1024 * 1024);
@@ -164,13 +164,13 @@ static void test_file_values_read(void) {
   config *c = load(full_file, no_env);
   CHECK(c->warning == NULL);
   CHECK_STR(c->project_name, "file-project");
-  CHECK_STR(c->user_id, "file-user");
+  CHECK_STR(c->attrs.user_id, "file-user");
   CHECK_STR(c->api_key, "file-key");
   CHECK_STR(c->space_id, "file-space");
   CHECK_INT(c->target, CONFIG_TARGET_ARIZE);
   CHECK_STR(c->endpoint, "https://collector.example.com/v1/traces");
   CHECK(c->why_not_sending == NULL);
-  CHECK(!c->log_prompts && !c->log_tool_details && !c->log_tool_content);
+  CHECK(!c->attrs.log_prompts && !c->attrs.log_tool_details && !c->attrs.log_tool_content);
   CHECK(c->config_mtime > 0);
   config_free(c);
 }
@@ -231,7 +231,7 @@ static void test_file_value_with_inner_control_char_refused(void) {
 
 static void test_repeated_key_last_wins(void) {
   config *c = load("user_id: first\nuser_id: second\n", no_env);
-  CHECK_STR(c->user_id, "second");
+  CHECK_STR(c->attrs.user_id, "second");
   config_free(c);
 }
 
@@ -285,7 +285,7 @@ static void test_invalid_utf8_warns_with_line(void) {
   config *c = load("user_id: a\nproject: \xff\xfe\n", no_env);
   CHECK(contains(c->warning, ": line 2: "));
   CHECK(c->file_broken);
-  CHECK(c->user_id == NULL);
+  CHECK(c->attrs.user_id == NULL);
   config_free(c);
 }
 
@@ -336,7 +336,7 @@ static void test_unreadable_file_warns(void) {
     return; /* no mode bits (Windows) */
   config *c = config_load(config_file, no_env);
   CHECK(contains(c->warning, "cannot read"));
-  CHECK(c->user_id == NULL);
+  CHECK(c->attrs.user_id == NULL);
   CHECK(c->config_mtime > 0);
   config_free(c);
   chmod(config_file, 0600);
@@ -350,7 +350,7 @@ static void test_file_over_one_mib_refused(void) {
   big[n] = '\0';
   config *c = load(big, no_env);
   CHECK(contains(c->warning, "larger than 1 MiB"));
-  CHECK(c->user_id == NULL);
+  CHECK(c->attrs.user_id == NULL);
   config_free(c);
   free(big);
 }
@@ -389,7 +389,7 @@ static void test_invalid_bool_warns_and_keeps_default(void) {
   config *c = load("logging:\n  prompts: sometimes\n", no_env);
   CHECK(contains(c->warning, "line 2: logging.prompts is not true or false"));
   CHECK(!contains(c->warning, "sometimes"));
-  CHECK(c->log_prompts);
+  CHECK(c->attrs.log_prompts);
   config_free(c);
 }
 
@@ -417,7 +417,7 @@ static void test_env_overrides_file_project_user_and_space(void) {
                        "ARIZE_SPACE_ID=env-space", NULL};
   config *c = load(full_file, env);
   CHECK_STR(c->project_name, "env-project");
-  CHECK_STR(c->user_id, "env-user");
+  CHECK_STR(c->attrs.user_id, "env-user");
   CHECK_STR(c->space_id, "env-space");
   config_free(c);
 }
@@ -718,7 +718,7 @@ static void test_missing_api_key_named_in_why_not_sending(void) {
 
 static void test_redaction_flags_default_on(void) {
   config *c = load("logging: {}\n", no_env);
-  CHECK(c->log_prompts && c->log_tool_details && c->log_tool_content);
+  CHECK(c->attrs.log_prompts && c->attrs.log_tool_details && c->attrs.log_tool_content);
   config_free(c);
 }
 
@@ -726,16 +726,16 @@ static void test_redaction_flags_from_file(void) {
   config *c =
       load("logging:\n  prompts: No\n  tool_details: \"FALSE\"\n  tool_content: 0\n", no_env);
   CHECK(c->warning == NULL);
-  CHECK(!c->log_prompts);
-  CHECK(!c->log_tool_details);
-  CHECK(!c->log_tool_content);
+  CHECK(!c->attrs.log_prompts);
+  CHECK(!c->attrs.log_tool_details);
+  CHECK(!c->attrs.log_tool_content);
   config_free(c);
 }
 
 static void test_file_booleans_accept_true_variants(void) {
   config *c = load("logging:\n  prompts: TRUE\n  tool_details: 'yes'\n  tool_content: 1\n", no_env);
   CHECK(c->warning == NULL);
-  CHECK(c->log_prompts && c->log_tool_details && c->log_tool_content);
+  CHECK(c->attrs.log_prompts && c->attrs.log_tool_details && c->attrs.log_tool_content);
   config_free(c);
 }
 
@@ -743,16 +743,16 @@ static void test_redaction_flags_from_env(void) {
   const char *env[] = {"ARIZE_LOG_PROMPTS=false", "ARIZE_LOG_TOOL_DETAILS=False",
                        "ARIZE_LOG_TOOL_CONTENT=FALSE", NULL};
   config *c = load(NULL, env);
-  CHECK(!c->log_prompts && !c->log_tool_details && !c->log_tool_content);
+  CHECK(!c->attrs.log_prompts && !c->attrs.log_tool_details && !c->attrs.log_tool_content);
   config_free(c);
 }
 
 static void test_redaction_env_overrides_file(void) {
   const char *env[] = {"ARIZE_LOG_PROMPTS=true", "ARIZE_LOG_TOOL_DETAILS=anything", NULL};
   config *c = load(full_file, env); /* the file turns all three off */
-  CHECK(c->log_prompts);
-  CHECK(c->log_tool_details);
-  CHECK(!c->log_tool_content);
+  CHECK(c->attrs.log_prompts);
+  CHECK(c->attrs.log_tool_details);
+  CHECK(!c->attrs.log_tool_content);
   config_free(c);
 }
 
@@ -840,12 +840,12 @@ static void test_numbers_from_file(void) {
                    no_env);
   CHECK(c->warning == NULL);
   CHECK_INT(c->spool_max_bytes, 5L * 1024 * 1024);
-  CHECK_INT(c->retry_initial_ms, 200);
-  CHECK_INT(c->retry_max_ms, 4000);
-  CHECK_INT(c->export_timeout_ms, 1500);
+  CHECK_INT(c->export.retry_initial_ms, 200);
+  CHECK_INT(c->export.retry_max_ms, 4000);
+  CHECK_INT(c->export.timeout_ms, 1500);
   CHECK_INT(c->shutdown_ms, 0);
-  CHECK(!c->gzip);
-  CHECK_INT(c->max_attr_bytes, 1024);
+  CHECK(!c->export.gzip);
+  CHECK_INT(c->attrs.max_attr_bytes, 1024);
   CHECK_INT(c->max_payload_bytes, 2L * 1024 * 1024);
   CHECK_INT(c->max_spans_per_payload, 50);
   CHECK_INT(c->log_max_bytes, 3L * 1024 * 1024);
@@ -871,11 +871,11 @@ static void test_numbers_from_env_win_over_file(void) {
   config *c = load("spool:\n  max_mb: 5\nexport:\n  timeout_ms: 1500\n", env);
   CHECK(c->warning == NULL);
   CHECK_INT(c->spool_max_bytes, 9L * 1024 * 1024);
-  CHECK_INT(c->retry_initial_ms, 50);
-  CHECK_INT(c->retry_max_ms, 500);
-  CHECK_INT(c->export_timeout_ms, 2500);
+  CHECK_INT(c->export.retry_initial_ms, 50);
+  CHECK_INT(c->export.retry_max_ms, 500);
+  CHECK_INT(c->export.timeout_ms, 2500);
   CHECK_INT(c->shutdown_ms, 750);
-  CHECK_INT(c->max_attr_bytes, 4096);
+  CHECK_INT(c->attrs.max_attr_bytes, 4096);
   CHECK_INT(c->max_payload_bytes, 8L * 1024 * 1024);
   CHECK_INT(c->max_spans_per_payload, 100);
   CHECK_INT(c->log_max_bytes, 4L * 1024 * 1024);
@@ -905,7 +905,7 @@ static void test_traces_timeout_wins_over_generic_timeout(void) {
   const char *env[] = {"OTEL_EXPORTER_OTLP_TIMEOUT=2500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=3500",
                        NULL};
   config *c = load(NULL, env);
-  CHECK_INT(c->export_timeout_ms, 3500);
+  CHECK_INT(c->export.timeout_ms, 3500);
   config_free(c);
 }
 
@@ -932,11 +932,11 @@ static void test_non_numeric_values_refused(void) {
   const char *env[] = {"ARIZE_RETRY_INITIAL_MS=1s", NULL};
   config *c = load(NULL, env);
   CHECK(contains(c->warning, "ARIZE_RETRY_INITIAL_MS is not a whole number"));
-  CHECK_INT(c->retry_initial_ms, 1000);
+  CHECK_INT(c->export.retry_initial_ms, 1000);
   config_free(c);
   c = load("export:\n  timeout_ms: [1]\n", no_env);
   CHECK(contains(c->warning, "line 2: export.timeout_ms is not a whole number"));
-  CHECK_INT(c->export_timeout_ms, 10000);
+  CHECK_INT(c->export.timeout_ms, 10000);
   config_free(c);
 }
 
@@ -944,24 +944,24 @@ static void test_retry_max_below_initial_raised_to_initial(void) {
   const char *env[] = {"ARIZE_RETRY_INITIAL_MS=60000", NULL};
   config *c = load(NULL, env);
   CHECK(contains(c->warning, "ARIZE_RETRY_MAX_MS (export.retry_max_ms) is below"));
-  CHECK_INT(c->retry_initial_ms, 60000);
-  CHECK_INT(c->retry_max_ms, 60000);
+  CHECK_INT(c->export.retry_initial_ms, 60000);
+  CHECK_INT(c->export.retry_max_ms, 60000);
   config_free(c);
 }
 
 static void test_compression_from_env(void) {
   const char *none[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=none", NULL};
   config *c = load(NULL, none);
-  CHECK(!c->gzip);
+  CHECK(!c->export.gzip);
   config_free(c);
   const char *traces_wins[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=none",
                                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=GZIP", NULL};
   c = load("export:\n  compression: none\n", traces_wins);
-  CHECK(c->gzip);
+  CHECK(c->export.gzip);
   config_free(c);
   const char *bad[] = {"OTEL_EXPORTER_OTLP_COMPRESSION=zstd", NULL};
   c = load(NULL, bad);
-  CHECK(c->gzip);
+  CHECK(c->export.gzip);
   CHECK_STR(c->warning, "environment: OTEL_EXPORTER_OTLP_COMPRESSION is not gzip or none, ignored");
   config_free(c);
 }
@@ -969,7 +969,7 @@ static void test_compression_from_env(void) {
 static void test_bad_file_compression_warns(void) {
   config *c = load("export:\n  compression: brotli\n", no_env);
   CHECK(contains(c->warning, "line 2: export.compression is not gzip or none"));
-  CHECK(c->gzip);
+  CHECK(c->export.gzip);
   config_free(c);
 }
 
@@ -1068,9 +1068,9 @@ static void test_hide_flags_from_env(void) {
                        "OPENINFERENCE_HIDE_OUTPUT_TEXT=true",
                        NULL};
   config *c = load(NULL, env);
-  CHECK(c->hide_inputs && c->hide_outputs && c->hide_input_messages);
-  CHECK(!c->hide_output_messages && !c->hide_input_text);
-  CHECK(c->hide_output_text);
+  CHECK(c->attrs.hide_inputs && c->attrs.hide_outputs && c->attrs.hide_input_messages);
+  CHECK(!c->attrs.hide_output_messages && !c->attrs.hide_input_text);
+  CHECK(c->attrs.hide_output_text);
   config_free(c);
 }
 
@@ -1266,9 +1266,9 @@ static void test_config_json_read_when_no_yaml(void) {
   CHECK_STR(c->space_id, "12345");
   CHECK(has_header(c, "authorization: json-key"));
   CHECK_STR(c->endpoint, "https://otlp.eu-west-1a.arize.com/v1/traces");
-  CHECK_STR(c->user_id, "json-user");
-  CHECK(!c->log_prompts && !c->log_tool_details && c->log_tool_content);
-  CHECK_INT(c->export_timeout_ms, 2000);
+  CHECK_STR(c->attrs.user_id, "json-user");
+  CHECK(!c->attrs.log_prompts && !c->attrs.log_tool_details && c->attrs.log_tool_content);
+  CHECK_INT(c->export.timeout_ms, 2000);
   CHECK_INT(c->log_max_bytes, 2L * 1024 * 1024);
   CHECK_INT(c->span_attributes.len, 2);
   CHECK_STR(c->span_attributes.values[1], "3");
@@ -1322,7 +1322,7 @@ static void test_json_value_of_wrong_type_warns_with_key(void) {
   config *c = config_load(path, no_env);
   CHECK(contains(c->warning, "config.json: harnesses.opencode.api_key is not a string"));
   CHECK(c->api_key == NULL);
-  CHECK(c->log_prompts); /* 7 is not true or false: the default stays */
+  CHECK(c->attrs.log_prompts); /* 7 is not true or false: the default stays */
   config_free(c);
   remove(path);
 }
@@ -1496,8 +1496,8 @@ static void test_project_file_over_the_user_file(void) {
   CHECK(c != NULL);
   CHECK_STR(c->project_name, "theirs");
   CHECK(c->target == CONFIG_TARGET_PHOENIX);
-  CHECK(!c->log_prompts);
-  CHECK(c->log_tool_content);
+  CHECK(!c->attrs.log_prompts);
+  CHECK(c->attrs.log_tool_content);
   CHECK(c->span_attributes.len == 3);
   CHECK(c->redact_patterns == 2 && c->redact_values == 1);
   CHECK(
@@ -1538,8 +1538,8 @@ static void test_project_privacy_only_tightens(void) {
   config *c =
       load_in("logging:\n  prompts: false\n",
               "logging: {prompts: true, tool_content: false}\nredact: {secrets: false}\n", no_env);
-  CHECK(!c->log_prompts);
-  CHECK(!c->log_tool_content);
+  CHECK(!c->attrs.log_prompts);
+  CHECK(!c->attrs.log_tool_content);
   CHECK(c->redact_secrets);
   CHECK(contains(c->project_notice, "`logging.prompts: true` ignored"));
   CHECK(contains(c->project_notice, "`redact.secrets: false` ignored"));
@@ -1553,7 +1553,7 @@ static void test_broken_project_file_keeps_the_user_settings(void) {
   CHECK(contains(c->project_warning, "arize-tracing.yaml: line"));
   CHECK(c->warning == NULL && !c->file_broken);
   CHECK_STR(c->project_name, "mine");
-  CHECK(c->log_prompts);
+  CHECK(c->attrs.log_prompts);
   config_free(c);
 }
 

@@ -63,17 +63,16 @@ static bool accepted_all(test_server *srv, uint32_t first, uint32_t n) {
  * until exporter_set_target. */
 static exporter_target *target_for(const char *url) {
   char *headers[] = {"x-test-header: present"};
-  exporter_target t = {.send = true,
-                       .url = (char *)url,
-                       .headers = headers,
-                       .n_headers = 1,
-                       .service_name = "test",
-                       .project_name = "test-project",
-                       .version = "0.0.1",
-                       .gzip = true,
-                       .timeout_ms = 10000,
-                       .backoff_initial_ms = 20,
-                       .backoff_max_ms = 5000};
+  exporter_target t = {
+      .send = true,
+      .url = (char *)url,
+      .headers = headers,
+      .n_headers = 1,
+      .service_name = "test",
+      .project_name = "test-project",
+      .version = "0.0.1",
+      .settings = {
+          .gzip = true, .timeout_ms = 10000, .retry_initial_ms = 20, .retry_max_ms = 5000}};
   return exporter_target_copy(&t);
 }
 
@@ -232,18 +231,17 @@ static void test_only_secret_header_values_are_masked_in_an_echoed_error(void) {
   pipeline p = pipeline_to(NULL);
   char *headers[] = {"x-project-name: my-project-name", "authorization: Bearer phx-secret-7890"};
   bool secret[] = {false, true};
-  exporter_target t = {.send = true,
-                       .url = srv.url,
-                       .headers = headers,
-                       .header_secret = secret,
-                       .n_headers = 2,
-                       .service_name = "test",
-                       .project_name = "my-project-name",
-                       .version = "0.0.1",
-                       .gzip = true,
-                       .timeout_ms = 10000,
-                       .backoff_initial_ms = 20,
-                       .backoff_max_ms = 5000};
+  exporter_target t = {
+      .send = true,
+      .url = srv.url,
+      .headers = headers,
+      .header_secret = secret,
+      .n_headers = 2,
+      .service_name = "test",
+      .project_name = "my-project-name",
+      .version = "0.0.1",
+      .settings = {
+          .gzip = true, .timeout_ms = 10000, .retry_initial_ms = 20, .retry_max_ms = 5000}};
   exporter_set_target(p.e, exporter_target_copy(&t));
   push_spans(p.q, p.e, 1, 1);
   exporter_counts c;
@@ -581,7 +579,7 @@ static void test_swapped_target_cuts_a_long_backoff_short(void) {
   CHECK(server_start(&failing, script, 1) == 0);
   CHECK(server_start(&working, NULL, 0) == 0);
   exporter_target *t = target_for(failing.url);
-  t->backoff_max_ms = 60000; /* so the 30 s Retry-After is obeyed */
+  t->settings.retry_max_ms = 60000; /* so the 30 s Retry-After is obeyed */
   pipeline p = pipeline_to(NULL);
   exporter_set_target(p.e, t);
   push_spans(p.q, p.e, 1, 2);

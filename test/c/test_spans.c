@@ -40,6 +40,36 @@ static void test_setting_a_key_twice_keeps_one_value(void) {
   span_free(s);
 }
 
+/* A model call's span carries hundreds of keys (found through an index past a few): each one
+ * set twice is kept once, in the order first set, through removals and invalid key bytes. */
+static void test_many_keys_are_each_kept_once(void) {
+  span *s = span_new("LLM");
+  char key[64];
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 300; i++) {
+      snprintf(key, sizeof key, "%s.%d.message.content", i % 2 ? "llm.input_messages" : "tag", i);
+      CHECK(span_set_int(s, key, round * 1000 + i) == 0);
+    }
+  CHECK_INT(s->attrs.len, 300);
+  for (int i = 0; i < 300; i++) {
+    snprintf(key, sizeof key, "%s.%d.message.content", i % 2 ? "llm.input_messages" : "tag", i);
+    CHECK(span_get(s, key) && span_get(s, key)->value.i == 1000 + i);
+    CHECK(strcmp(s->attrs.items[i].key, key) == 0);
+  }
+  CHECK_INT(span_attrs_remove_prefix(&s->attrs, "tag."), 150);
+  CHECK(span_get(s, "tag.0.message.content") == NULL);
+  CHECK(span_set_int(s, "llm.input_messages.1.message.content", 5) == 0);
+  CHECK(span_set_int(s, "tag.0.message.content", 6) == 0);
+  CHECK_INT(s->attrs.len, 151);
+  CHECK(span_get(s, "llm.input_messages.1.message.content")->value.i == 5);
+  CHECK(span_get(s, "tag.0.message.content")->value.i == 6);
+  CHECK(span_set_int(s, "k\xff", 1) == 0); /* stored as k U+FFFD: one attribute */
+  CHECK(span_set_int(s, "k\xEF\xBF\xBD", 2) == 0);
+  CHECK_INT(s->attrs.len, 152);
+  CHECK(span_get(s, "k\xEF\xBF\xBD")->value.i == 2);
+  span_free(s);
+}
+
 static void test_invalid_utf8_and_nul_become_replacement_characters(void) {
   span *s = span_new("x");
   CHECK(span_set_stringn(s, "k",
@@ -97,6 +127,7 @@ int main(void) {
   RUN(test_sha256_matches_known_vectors);
   RUN(test_ids_are_deterministic_and_separated);
   RUN(test_setting_a_key_twice_keeps_one_value);
+  RUN(test_many_keys_are_each_kept_once);
   RUN(test_invalid_utf8_and_nul_become_replacement_characters);
   RUN(test_long_values_are_checked_at_every_offset);
   RUN(test_events_carry_their_attributes);

@@ -80,7 +80,7 @@ static void check(const config *c, bool secret_may_show) {
   FUZZ_ASSERT(!shows_secret(c->why_not_sending));
   FUZZ_ASSERT(!shows_secret(c->endpoint));
   FUZZ_ASSERT(!shows_secret(c->project_name));
-  FUZZ_ASSERT(!shows_secret(c->user_id));
+  FUZZ_ASSERT(!shows_secret(c->attrs.user_id));
   FUZZ_ASSERT(!shows_secret(c->log_file));
   FUZZ_ASSERT(!shows_secret(c->config_path));
 }

@@ -1,0 +1,68 @@
+'use strict';
+// Node only: spawns `node lib/cli.js` with the source build of the core.
+// Backends as data (issue 28 item 5): the core's backend table (native/backend.c) is the one list
+// of backend kinds. `install` offers, asks for and writes exactly the core's rows, and what it
+// writes for each is the backend the core then resolves: a row added to the table is offered
+// and works without a line of install.js, and install never offers what the core lacks.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const ROOT = path.join(__dirname, '..');
+const core = require('node-gyp-build')(ROOT); // the source build (build/Release), this tree's table
+const CORE_FILE = require('node-gyp-build').path(ROOT);
+const schema = JSON.parse(core.settingsSchema());
+const names = schema.backends.map((b) => b.name);
+
+test("install's menu and the settings' target choices are the core's backend rows, in order", () => {
+  const { backendChoices } = require('../lib/cli/install.js');
+  const choices = backendChoices();
+  assert.deepEqual(
+    names.map((_, i) => choices[String(i + 1)]),
+    names,
+  );
+  assert.deepEqual([...new Set(Object.values(choices))], names);
+  assert.deepEqual(require('../lib/settings.js').TARGETS, names);
+  const target = schema.settings.find((s) => s.keys[0] === 'harnesses.opencode.target');
+  assert.deepEqual(target.choices, names);
+});
+
+// A user's run: HOME a temporary directory, none of the backend variables of this shell.
+function cli(home, args) {
+  const env = { PATH: process.env.PATH, HOME: home, ARIZE_TRACING_NATIVE: CORE_FILE };
+  return spawnSync(process.execPath, [path.join(ROOT, 'lib', 'cli.js'), ...args], { env, encoding: 'utf8' });
+}
+
+for (const b of schema.backends) {
+  test(`install --backend ${b.name} writes settings the core resolves to ${b.name}`, () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'oat-backends-'));
+    try {
+      const flags = ['install', '--yes', '--backend', b.name];
+      for (const s of b.settings.filter((x) => x.required))
+        flags.push(`--${s.key.replace(/_/g, '-')}`, s.key === 'endpoint' ? 'http://127.0.0.1:9' : `test-${s.key}`);
+      const put = cli(home, flags);
+      assert.equal(put.status, 0, put.stderr);
+      assert.match(put.stdout, new RegExp(`harnesses\\.opencode: ${b.display}`));
+      const status = cli(home, ['status', '--json']);
+      const s = JSON.parse(status.stdout);
+      assert.equal(s.backend.target, b.name, status.stdout);
+      // and the block alone (no target) is the same backend for install as for the core
+      const file = path.join(home, '.arize', 'harness', 'config.yaml');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^\s*target: .*\n/m, ''));
+      const again = JSON.parse(cli(home, ['status', '--json']).stdout);
+      const rerun = cli(home, ['install', '--yes']);
+      if (again.backend.target === 'none')
+        assert.notEqual(rerun.status, 0, 'install found a backend the core does not');
+      else
+        assert.match(
+          rerun.stdout,
+          new RegExp(`harnesses\\.opencode: ${schema.backends.find((r) => r.name === again.backend.target).display}`),
+        );
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+}
