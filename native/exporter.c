@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gzip.h"
 #include "http.h"
 #include "log.h"
 #include "otlp.h"
@@ -191,16 +192,21 @@ static void drop_batch(exporter *e, size_t n, uint64_t last_seq) {
   pthread_mutex_unlock(&e->lock);
 }
 
-/* A batch as the exporter sends it: n stored spans, framed into one request body. */
+/* A batch as the exporter sends it: n stored spans, framed into one request body, which is
+ * gzip-encoded already when the target compresses (gzipped). */
 typedef struct {
   size_t n, span_bytes, first_len;
   uint64_t last_seq;
-  uint8_t *body; /* owned */
-  size_t body_len;
+  uint8_t *body;   /* owned: what goes on the wire */
+  size_t body_len; /* the framed request's size (before compression), for log lines */
+  size_t send_len; /* body's size */
+  bool gzipped;
 } framed_batch;
 
-/* Stage 1: frames one ExportTraceServiceRequest around the stored span bytes. -1 (error says
- * why) when a record is not a span. */
+/* Stage 1: frames one ExportTraceServiceRequest around the stored span bytes and compresses
+ * it for a target that asks for gzip (a body that cannot be compressed, for want of memory, is
+ * left as it is: http_post tries again and says so). -1 (error says why) when a record is not
+ * a span. */
 static int frame_batch(const exporter_target *t, const queue_record **batch, size_t n,
                        framed_batch *fb, char *error, size_t cap) {
   const uint8_t *spans[BATCH_MAX_SPANS];
@@ -212,7 +218,41 @@ static int frame_batch(const exporter_target *t, const queue_record **batch, siz
                        .project_name = t->project_name,
                        .scope_version = t->version,
                        .extra = t->resource};
-  return otlp_encode_request(&res, spans, lens, n, &fb->body, &fb->body_len, error, cap);
+  if (otlp_encode_request(&res, spans, lens, n, &fb->body, &fb->body_len, error, cap) != 0)
+    return -1;
+  fb->send_len = fb->body_len;
+  uint8_t *gz = NULL;
+  size_t gz_len = 0;
+  /* a large body in two halves at once (gzip.h): compression is most of a batch's time */
+  if (t->settings.gzip && gzip_encode(fb->body, fb->body_len, 2, &gz, &gz_len) == 0) {
+    free(fb->body);
+    fb->body = gz, fb->send_len = gz_len, fb->gzipped = true;
+  }
+  return 0;
+}
+
+/* The next batch, framed (and compressed) on a thread of its own while the current one is
+ * sent: a backlog goes out at the pace of the slower of the two, not of their sum. Only one
+ * request is ever in flight, in queue order. */
+typedef struct {
+  const exporter_target *t; /* the current send's: alive until both are done */
+  const queue_record *batch[BATCH_MAX_SPANS];
+  size_t n; /* 0: none */
+  framed_batch fb;
+  int rc;
+  char error[256];
+  pthread_t thread;
+  bool threaded; /* prepared on its thread (else on the exporter's, after the send) */
+} next_batch;
+
+static void prepare_next(next_batch *nb) {
+  nb->rc = frame_batch(nb->t, nb->batch, nb->n, &nb->fb, nb->error, sizeof nb->error);
+}
+
+static void *prepare_main(void *arg) {
+  platform_thread_name("arize-prepare");
+  prepare_next(arg);
+  return NULL;
 }
 
 /* Stage 2: POSTs the framed batch to t and says what the answer means (retry.h). */
@@ -221,8 +261,9 @@ static retry_outcome send_framed(exporter *e, const exporter_target *t, const fr
                       .headers = (const char *const *)t->headers,
                       .n_headers = t->n_headers,
                       .body = fb->body,
-                      .body_len = fb->body_len,
+                      .body_len = fb->send_len,
                       .gzip = t->settings.gzip,
+                      .gzipped = fb->gzipped,
                       .timeout_ms = t->settings.timeout_ms,
                       .abort_flag = &e->abort_transfer};
   http_response resp = {0};
@@ -324,24 +365,25 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t, con
   return SEND_DONE;
 }
 
-/* One attempt at one batch with target t: frame, send, apply. Acks the batch unless it is to
- * be tried again (retryable, split, refused key, stopping). */
-static send_step send_batch(exporter *e, const exporter_target *t, const queue_record **batch,
-                            size_t n, double *retry_after_s) {
-  framed_batch fb;
-  char error[256] = "";
-  if (frame_batch(t, batch, n, &fb, error, sizeof error) != 0) {
+/* One attempt at one batch with target t: send it (framed by frame_batch: rc and error are
+ * its outcome), apply the answer. Frees fb's body. Acks the batch unless it is to be tried
+ * again (retryable, split, refused key, stopping); a next batch peeked meanwhile stays lent
+ * after an ack of this one, and goes back with it otherwise. */
+static send_step send_batch(exporter *e, const exporter_target *t, framed_batch *fb, int rc,
+                            const char *error, double *retry_after_s) {
+  size_t n = fb->n;
+  if (rc != 0) {
     /* A record that is not a span can never be sent: drop the batch rather than loop. */
     log_error("dropping %zu spans: cannot build the export request: %s", n, error);
-    drop_batch(e, n, fb.last_seq);
+    drop_batch(e, n, fb->last_seq);
     return SEND_DONE;
   }
-  retry_outcome o = send_framed(e, t, &fb);
-  free(fb.body);
-  fb.body = NULL;
+  retry_outcome o = send_framed(e, t, fb);
+  free(fb->body);
+  fb->body = NULL;
   *retry_after_s = o.retry_after_s;
   pthread_mutex_lock(&e->lock);
-  send_step step = apply_outcome_locked(e, t, &fb, &o);
+  send_step step = apply_outcome_locked(e, t, fb, &o);
   pthread_mutex_unlock(&e->lock);
   /* For `status` in other processes (outcome.h). Only this thread writes last_error. */
   outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
@@ -351,7 +393,7 @@ static send_step send_batch(exporter *e, const exporter_target *t, const queue_r
   if (step == SEND_DONE) {
     queue_ack_for(e->q, e->slot, n);
     pthread_mutex_lock(&e->lock);
-    answered_locked(e, fb.last_seq);
+    answered_locked(e, fb->last_seq);
     pthread_mutex_unlock(&e->lock);
   } else {
     queue_unpeek_for(e->q, e->slot);
@@ -375,12 +417,17 @@ static void *exporter_main(void *arg) {
   exporter *e = arg;
   platform_thread_name("arize-export");
   const queue_record *batch[BATCH_MAX_SPANS];
+  next_batch next = {0}; /* the batch after the one being sent */
+  framed_batch fb;
+  int frame_rc = 0;
+  char frame_error[256] = "";
+  bool carried = false; /* batch/fb hold the next batch of the last round, prepared */
   int attempt = 0;
   pthread_mutex_lock(&e->lock);
   while (!e->stopping) {
-    queue_dest_stats qs = queue_get_dest_stats(e->q, e->slot);
+    queue_dest_stats qs = carried ? (queue_dest_stats){0} : queue_get_dest_stats(e->q, e->slot);
     const exporter_target *t = e->target;
-    if (qs.pending == 0 || !t || !t->send || e->refused) {
+    if (!carried && (qs.pending == 0 || !t || !t->send || e->refused)) {
       if (qs.pending > 0 && t && t->discard) { /* dry run: built, counted, not sent */
         size_t n = queue_peek_for(e->q, e->slot, batch, BATCH_MAX_SPANS, BATCH_MAX_BYTES);
         if (n == 0) { /* not written yet: the writer wakes us */
@@ -401,18 +448,43 @@ static void *exporter_main(void *arg) {
     }
     size_t max_bytes =
         e->split_bytes && e->split_bytes < BATCH_MAX_BYTES ? e->split_bytes : BATCH_MAX_BYTES;
-    size_t n = queue_peek_for(e->q, e->slot, batch, BATCH_MAX_SPANS, max_bytes);
+    size_t n = carried ? fb.n : queue_peek_for(e->q, e->slot, batch, BATCH_MAX_SPANS, max_bytes);
     if (n == 0) { /* the head is still being written: durable first, then sent (the writer
                    * notifies; the timeout only guards a notice that came before this look) */
       idle_locked(e, 20);
       continue;
     }
     uint64_t changes = e->target_changes;
+    int slot = e->slot;
     exporter_target *target = take_target_locked(e);
     pthread_mutex_unlock(&e->lock);
+    if (!carried) frame_rc = frame_batch(target, batch, n, &fb, frame_error, sizeof frame_error);
+    carried = false;
+    /* the next batch, if one is sendable already, is prepared while this one is sent */
+    next.n =
+        frame_rc == 0 ? queue_peek_more_for(e->q, slot, next.batch, BATCH_MAX_SPANS, max_bytes) : 0;
+    next.t = target;
+    next.threaded = next.n && pthread_create(&next.thread, NULL, prepare_main, &next) == 0;
     double retry_after_s = -1;
-    send_step outcome = send_batch(e, target, batch, n, &retry_after_s);
+    send_step outcome = send_batch(e, target, &fb, frame_rc, frame_error, &retry_after_s);
+    if (next.threaded) pthread_join(next.thread, NULL);
+    else if (next.n) prepare_next(&next); /* no thread: after the send, as before */
     pthread_mutex_lock(&e->lock);
+    if (next.n) {
+      /* carried into the next round only if nothing changed meanwhile; else it goes back to
+       * the queue, to be peeked again (with the new target, size, or after the pause) */
+      if (outcome == SEND_DONE && !e->stopping && !e->refused && e->target_changes == changes &&
+          e->slot == slot) {
+        carried = true;
+        memcpy(batch, next.batch, next.n * sizeof *batch);
+        fb = next.fb, frame_rc = next.rc;
+        memcpy(frame_error, next.error, sizeof frame_error);
+      } else {
+        free(next.fb.body);
+        if (outcome == SEND_DONE) queue_unpeek_for(e->q, slot); /* else it went back already */
+      }
+      next.n = 0;
+    }
     if (outcome == SEND_RETRY) {
       attempt++;
       long delay = retry_delay_ms(attempt, retry_after_s, target->settings.retry_initial_ms,
@@ -433,6 +505,10 @@ static void *exporter_main(void *arg) {
       attempt = 0;
       release_target_locked(e);
     }
+  }
+  if (carried) { /* stopping: a later start peeks it again */
+    free(fb.body);
+    queue_unpeek_for(e->q, e->slot);
   }
   pthread_cond_broadcast(&e->progress);
   pthread_mutex_unlock(&e->lock);

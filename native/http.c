@@ -385,7 +385,7 @@ int http_post(const http_request *req, http_response *resp) {
   const uint8_t *body = req->body;
   size_t body_len = req->body_len;
   uint8_t *gz = NULL;
-  if (req->gzip) {
+  if (req->gzip && !req->gzipped) {
     /* a large body in two halves at once (gzip.h): compression is most of an export's time */
     if (gzip_encode(req->body, req->body_len, 2, &gz, &body_len) < 0) {
       http_set_error(resp, "gzip of the request body failed");
@@ -397,7 +397,7 @@ int http_post(const http_request *req, http_response *resp) {
   int result = -1;
   char errbuf[CURL_ERROR_SIZE] = "";
   http_capture cap = {.resp = resp};
-  struct curl_slist *headers = http_header_list(req, req->gzip);
+  struct curl_slist *headers = http_header_list(req, req->gzip || req->gzipped);
   CURL *curl = headers ? http_thread_handle() : NULL;
   if (!curl) {
     http_set_error(resp, "out of memory");

@@ -18,6 +18,8 @@ typedef struct {
   const uint8_t *body;
   size_t body_len;
   bool gzip;                /* compress the body and send content-encoding: gzip */
+  bool gzipped;             /* the body is gzip already (gzip_encode): sent as is, with
+                             * content-encoding: gzip */
   long timeout_ms;          /* whole request; 0 or less means 30 s, never unbounded */
   const char *content_type; /* default application/x-protobuf */
   const int *abort_flag;    /* when non-NULL and it becomes nonzero, the transfer stops at once */

@@ -69,11 +69,13 @@ struct queue {
   node *head, *tail;
   /* Destinations (queue_set_destinations): a slot per destination, its key, and how far it
    * got: every record up to and including after[s] is done for slot s (NULL: look from the
-   * head). lent_n[s]: records its peek borrowed. */
+   * head). lent_n[s]: records its peeks borrowed (at most two peeks: a batch being sent and the
+   * next one being prepared). */
   uint8_t active;
   uint32_t keys[QUEUE_MAX_DESTINATIONS];
   node *after[QUEUE_MAX_DESTINATIONS];
   size_t lent_n[QUEUE_MAX_DESTINATIONS];
+  size_t lent_first[QUEUE_MAX_DESTINATIONS]; /* of them, the oldest peek's (queue_peek_more_for) */
   size_t max_bytes;
   long max_age_s;
   spool *sp; /* owned; NULL: memory only */
@@ -382,7 +384,10 @@ static void load_spool(queue *q) {
   release_loader_ref(q, l.file);
   log_drops_locked(q, true);
   q->stats.loaded = stats;
-  void (*done)(void *, const spool_load_stats *) = q->on_loaded;
+  /* A load cut short by queue_free is not over: no one hears of it. Its listener would start
+   * the exporters again (the tracer stops them before it frees the queue), and a thread then
+   * read the queue as it was freed (a crash at exit during a large spool's load). */
+  void (*done)(void *, const spool_load_stats *) = q->stopping ? NULL : q->on_loaded;
   void *ctx = q->load_ctx;
   pthread_mutex_unlock(&q->lock);
   if (done) done(ctx, &stats); /* before a waiter hears the load is over: it may flush */
@@ -835,16 +840,17 @@ static void give_back(node *n, int slot) {
   if (!n->lent && n->unit) n->unit->lent--;
 }
 
-size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n,
-                      size_t max_bytes) {
-  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return 0;
-  pthread_mutex_lock(&q->lock);
+/* Borrows the next batch for slot: after the records it has borrowed already when more, else
+ * only when it has borrowed none. Lock held. */
+static size_t peek_locked(queue *q, int slot, const queue_record **out, size_t max_n,
+                          size_t max_bytes, bool more) {
   size_t n = 0, bytes = 0, whole_files = 0;
   uint8_t bit = (uint8_t)(1u << slot);
   node *it = slot_start(q, slot), *last = NULL, *stop = NULL;
-  if (!(q->active & bit) || q->lent_n[slot]) it = NULL;
+  if (!(q->active & bit) || (q->lent_n[slot] && !more)) it = NULL;
   for (; it && n < max_n; it = it->next) {
     if (it->done & bit) continue; /* done before a restart (its file's marker) */
+    if (it->lent & bit) continue; /* an earlier peek's: they are a prefix of what is left */
     if (!sendable(q, it)) break;
     if (n > 0 && bytes + it->record.len > max_bytes) break;
     if (last && it->file != last->file) whole_files = n;
@@ -860,7 +866,27 @@ size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n
   size_t k = 0;
   for (node *m = slot_start(q, slot); m && k < n; m = m->next)
     if (&m->record == out[k]) lend(m, slot), k++;
-  q->lent_n[slot] = n;
+  if (!q->lent_n[slot]) q->lent_first[slot] = n;
+  q->lent_n[slot] += n;
+  return n;
+}
+
+size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n,
+                      size_t max_bytes) {
+  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return 0;
+  pthread_mutex_lock(&q->lock);
+  size_t n = peek_locked(q, slot, out, max_n, max_bytes, false);
+  pthread_mutex_unlock(&q->lock);
+  return n;
+}
+
+size_t queue_peek_more_for(queue *q, int slot, const queue_record **out, size_t max_n,
+                           size_t max_bytes) {
+  if (slot < 0 || slot >= QUEUE_MAX_DESTINATIONS) return 0;
+  pthread_mutex_lock(&q->lock);
+  size_t n = q->lent_n[slot] == q->lent_first[slot] && q->lent_n[slot]
+                 ? peek_locked(q, slot, out, max_n, max_bytes, true)
+                 : 0;
   pthread_mutex_unlock(&q->lock);
   return n;
 }
@@ -887,10 +913,17 @@ void queue_ack_for(queue *q, int slot, size_t n) {
   bool several = (q->active & (q->active - 1)) != 0;
   size_t lent = q->lent_n[slot];
   if (n > lent) n = lent;
+  /* the whole oldest batch answered: a later peek's records stay lent (being prepared) */
+  size_t keep = n == q->lent_first[slot] ? lent - n : 0;
   node *prev = q->after[slot], *it = slot_start(q, slot);
   for (size_t seen = 0; it && seen < lent;) {
     node *next = it->next;
     if (!(it->lent & bit)) {
+      prev = it, it = next;
+      continue;
+    }
+    if (seen >= lent - keep) { /* the later peek's: lent still */
+      seen++;
       prev = it, it = next;
       continue;
     }
@@ -911,7 +944,7 @@ void queue_ack_for(queue *q, int slot, size_t n) {
     else prev = it;
     it = next;
   }
-  q->lent_n[slot] = 0;
+  q->lent_n[slot] = q->lent_first[slot] = keep;
   /* how far this destination got now */
   for (node *m = slot_start(q, slot); m && (m->done & bit); m = m->next) q->after[slot] = m;
   q->blocked = false;
@@ -952,7 +985,7 @@ void queue_unpeek_for(queue *q, int slot) {
   size_t lent = q->lent_n[slot];
   for (node *it = slot_start(q, slot); it && lent; it = it->next)
     if (it->lent & bit) give_back(it, slot), lent--;
-  q->lent_n[slot] = 0;
+  q->lent_n[slot] = q->lent_first[slot] = 0;
   q->blocked = false;
   pthread_cond_signal(&q->wake); /* a unit blocked by the batch may be written now */
   pthread_mutex_unlock(&q->lock);
@@ -1001,7 +1034,7 @@ void queue_set_destinations(queue *q, const uint32_t *keys, size_t n, int *slots
         if ((freed & (1u << s)) && (it->lent & (1u << s))) give_back(it, s);
     }
     for (int s = 0; s < QUEUE_MAX_DESTINATIONS; s++)
-      if (freed & (1u << s)) q->after[s] = NULL, q->lent_n[s] = 0;
+      if (freed & (1u << s)) q->after[s] = NULL, q->lent_n[s] = q->lent_first[s] = 0;
   }
   q->active = active ? active : 1;
   sweep_done(q); /* a destination removed no longer holds records back */

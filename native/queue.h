@@ -107,7 +107,7 @@ void queue_on_written(queue *q, void (*fn)(void *ctx), void *ctx);
  * returns at once. Their marks go to on_marks before the writer stores anything handed over
  * here, and the guard leaves out what they already hold, so nothing is doubled by a reconcile
  * that ran before the load ended. on_loaded (may be NULL) hears when the load is over (writer
- * thread). */
+ * thread); not when queue_free cut it short. */
 void queue_attach_spool(queue *q, spool *sp, queue_marks_fn on_marks,
                         void (*on_loaded)(void *ctx, const spool_load_stats *stats), void *ctx);
 
@@ -153,6 +153,13 @@ void queue_set_destinations(queue *q, const uint32_t *keys, size_t n, int *slots
 size_t queue_peek_for(queue *q, int slot, const queue_record **out, size_t max_n, size_t max_bytes);
 void queue_ack_for(queue *q, int slot, size_t n);
 void queue_unpeek_for(queue *q, int slot);
+
+/* The next batch while one is being sent (so that it is prepared meanwhile): borrows, as
+ * queue_peek_for would, the sendable records after those slot has borrowed, when it has
+ * borrowed exactly one batch (0 otherwise). queue_ack_for of that whole first batch keeps this
+ * one lent, as if peeked then; an ack of fewer (or queue_unpeek_for) returns both. */
+size_t queue_peek_more_for(queue *q, int slot, const queue_record **out, size_t max_n,
+                           size_t max_bytes);
 
 typedef struct {
   size_t pending;    /* records this destination has still to send */

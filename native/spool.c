@@ -660,20 +660,55 @@ size_t spool_load(spool *sp, spool_record_fn fn, void *ctx, spool_load_stats *st
   return stats->spans;
 }
 
+/* spool_write's output: records are copied into a small buffer written whenever it fills, and a
+ * large record goes from its own memory; a file of a whole export batch (megabytes) is neither
+ * copied whole nor held twice. */
+#define WRITE_STAGE (256u * 1024)
+#define WRITE_DIRECT (32u * 1024) /* a record from this size on is written where it lies */
+
+typedef struct {
+  int fd;
+  uint8_t *buf;
+  size_t used;
+  bool ok;
+} staged;
+
+static void stage_flush(staged *w) {
+  if (w->ok && w->used && files_write_all(w->fd, w->buf, w->used) != 0) w->ok = false;
+  w->used = 0;
+}
+
+static void stage_put(staged *w, const uint8_t *data, size_t len) {
+  if (w->used + len > WRITE_STAGE) stage_flush(w);
+  if (len >= WRITE_DIRECT) {
+    stage_flush(w);
+    if (w->ok && files_write_all(w->fd, data, len) != 0) w->ok = false;
+    return;
+  }
+  memcpy(w->buf + w->used, data, len);
+  w->used += len;
+}
+
 uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_ms) {
-  size_t total = MAGIC_LEN + HEADER_LEN, spans = 0;
-  for (size_t i = 0; i < n; i++)
-    total += RECORD_HEAD + items[i].len, spans += items[i].kind == SPOOL_SPAN;
-  uint8_t *buf = malloc(total), *p = buf;
+  size_t spans = 0;
+  for (size_t i = 0; i < n; i++) spans += items[i].kind == SPOOL_SPAN;
+  staged w = {.fd = -1, .buf = malloc(WRITE_STAGE), .ok = true};
   uint64_t id = take_id(sp);
   char name[32];
   file_name(id, name);
   char *path = files_join(sp->dir, name), *tmp = NULL;
-  bool ok = buf && path;
+  bool ok = w.buf && path;
   int64_t steady_now = wallclock_steady_ms(), wall_now = wallclock_ms();
   if (born_ms == 0 || born_ms > steady_now) born_ms = steady_now; /* before boot: allowed */
   int64_t born_wall = wall_now - (steady_now - born_ms);
   if (ok) {
+    pthread_mutex_lock(&sp->lock);
+    bool sync = sp->sync;
+    pthread_mutex_unlock(&sp->lock);
+    /* ".<name>.<random>.tmp", created exclusively: is_temp_file's pattern */
+    int fd = platform_create_temp(path, &tmp);
+    w.fd = fd, w.ok = fd >= 0;
+    uint8_t head[MAGIC_LEN + HEADER_LEN], *p = head;
     memcpy(p, MAGIC, MAGIC_LEN);
     p += MAGIC_LEN;
     put_u64(p, (uint64_t)born_wall);
@@ -682,22 +717,19 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_
     put_u32(p + 32, (uint32_t)spans);
     put_u32(p + 36, (uint32_t)n);
     put_u32(p + 40, crc(p, HEADER_LEN - 4));
-    p += HEADER_LEN;
-    for (size_t i = 0; i < n; i++) {
-      memcpy(p, SYNC, 4);
-      put_u32(p + 4, (uint32_t)items[i].len);
-      p[8] = (uint8_t)items[i].kind;
-      put_u32(p + 9, crc(p + 4, 5));
-      put_u32(p + 13, crc(items[i].data, items[i].len));
-      memcpy(p + RECORD_HEAD, items[i].data, items[i].len);
-      p += RECORD_HEAD + items[i].len;
+    stage_put(&w, head, sizeof head);
+    for (size_t i = 0; i < n && w.ok; i++) {
+      uint8_t rec[RECORD_HEAD];
+      memcpy(rec, SYNC, 4);
+      put_u32(rec + 4, (uint32_t)items[i].len);
+      rec[8] = (uint8_t)items[i].kind;
+      put_u32(rec + 9, crc(rec + 4, 5));
+      put_u32(rec + 13, crc(items[i].data, items[i].len));
+      stage_put(&w, rec, sizeof rec);
+      stage_put(&w, items[i].data, items[i].len);
     }
-    pthread_mutex_lock(&sp->lock);
-    bool sync = sp->sync;
-    pthread_mutex_unlock(&sp->lock);
-    /* ".<name>.<random>.tmp", created exclusively: is_temp_file's pattern */
-    int fd = platform_create_temp(path, &tmp);
-    ok = fd >= 0 && files_write_all(fd, buf, total) == 0 && (!sync || platform_sync_file(fd) == 0);
+    stage_flush(&w);
+    ok = w.ok && (!sync || platform_sync_file(fd) == 0);
     /* the mtime is the wall clock of the oldest span (status, older readers) */
     if (ok) platform_set_mtime(fd, born_wall / 1000);
     if (fd >= 0 && platform_close(fd) != 0) ok = false; /* NFS and full disks report here */
@@ -710,7 +742,7 @@ uint64_t spool_write(spool *sp, const spool_item *items, size_t n, int64_t born_
     errno = ENOMEM;
   }
   int saved = errno;
-  free(buf);
+  free(w.buf);
   free(path);
   free(tmp);
   errno = saved;

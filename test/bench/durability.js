@@ -10,7 +10,14 @@
 // D2: export throughput: a closed 1,000-message session (2,312 spans) reconciled, then flush()
 //     to a local sink (gzip, and none): spans per second of the export alone (from the end of
 //     reconcile to the end of flush) and of the whole; beside it, gzip alone (level 1, this
-//     runtime's zlib) on the same request bytes, and the export's share of that ceiling.
+//     runtime's zlib) on the same request bytes, and the export's share of that ceiling. Also the
+//     CPU the worker process spent during the export (every thread: the spool writer, the
+//     exporter, the one preparing the next batch, gzip's second half) against gzip alone's CPU.
+//
+//   --native a.node,b.node   alternate two builds (e.g. main's core built into a temp dir, then
+//                            this tree's), one process each, in every round
+//   --rounds N               repeat N times (default 1); with N > 1 a table of medians follows,
+//                            with the 1-min load (os.loadavg) beside each figure
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -71,12 +78,15 @@ async function worker(task, calls) {
   const t0 = now();
   const r = api.reconcile(p);
   const t1 = now();
+  const cpu0 = process.cpuUsage();
   const flushed = await api.flush(300000);
   const t2 = now();
+  const cpu = process.cpuUsage(cpu0);
   return {
     spans: r.spans,
     reconcileMs: t1 - t0,
     exportMs: t2 - t1,
+    exportCpuMs: (cpu.user + cpu.system) / 1000,
     totalMs: t2 - t0,
     flushed,
     requests: api.status().counters.requests,
@@ -106,11 +116,11 @@ async function startSink() {
   };
 }
 
-async function measure(runtime, task, env) {
+async function measure(runtime, task, env, native) {
   const sink = await startSink();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'oat-dbench-'));
   const e = cleanEnv({ HOME: home, PHOENIX_ENDPOINT: sink.url, ...env });
-  if (option('--native')) e.ARIZE_TRACING_NATIVE = path.resolve(option('--native'));
+  if (native) e.ARIZE_TRACING_NATIVE = path.resolve(native);
   try {
     const out = await new Promise((resolve, reject) => {
       const child = spawn(
@@ -141,42 +151,86 @@ async function main() {
   const runtimes = which === 'both' ? ['node', 'bun'] : [which];
   const f = (x) => x.toFixed(2);
   const only = option('--only', 'd1,d2').split(',');
+  const natives = option('--native') ? option('--native').split(',') : [undefined];
+  const label = (native) => (natives.length > 1 ? `${path.basename(native)} ` : '');
+  const rounds = Number(option('--rounds', '1'));
+  const load = () => os.loadavg()[0];
   if (only.includes('d1')) console.log('D1: reconcile() of one new model call with 4 tools (5 spans), HOME on disk');
   for (const rt of only.includes('d1') ? runtimes : [])
-    for (const fsync of ['true', 'false']) {
-      const o = await measure(rt, 'd1', { ARIZE_SPOOL_FSYNC: fsync });
-      console.log(
-        `  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)}  p50 ${f(o.p50)} ms  p99 ${f(o.p99)} ms  max ${f(o.max)} ms  (${o.calls} calls, ${o.spans} spans each, flushed ${JSON.stringify(o.flushed)}); ` +
-          `nothing new: p50 ${f(o.idleP50)} ms  p99 ${f(o.idleP99)} ms`,
-      );
-    }
+    for (const fsync of ['true', 'false'])
+      for (const native of natives) {
+        const o = await measure(rt, 'd1', { ARIZE_SPOOL_FSYNC: fsync }, native);
+        console.log(
+          `  ${label(native)}${rt.padEnd(5)} fsync ${fsync.padEnd(5)}  p50 ${f(o.p50)} ms  p99 ${f(o.p99)} ms  max ${f(o.max)} ms  (${o.calls} calls, ${o.spans} spans each, flushed ${JSON.stringify(o.flushed)}); ` +
+            `nothing new: p50 ${f(o.idleP50)} ms  p99 ${f(o.idleP99)} ms`,
+        );
+      }
   if (only.includes('d2')) console.log('D2: export of a closed 1,000-message session to a local sink');
   const d2 = [
     ['true', 'gzip'],
     ['false', 'gzip'],
     ['false', 'none'],
   ];
-  for (const rt of only.includes('d2') ? runtimes : [])
-    for (const [fsync, compression] of d2) {
-      const o = await measure(rt, 'd2', { ARIZE_SPOOL_FSYNC: fsync, OTEL_EXPORTER_OTLP_COMPRESSION: compression });
-      const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));
-      const rawBytes = raw.reduce((n, b) => n + b.length, 0),
-        wire = o.bodies.reduce((n, b) => n + b.body.length, 0);
-      // gzip alone on the same request bytes, in this process (best of 3): the ceiling the
-      // export is measured against
-      const best = (fn) => Math.min(...[0, 1, 2].map(() => ((t) => (fn(), now() - t))(now())));
-      const gzipMs = best(() => raw.forEach((b) => zlib.gzipSync(b, { level: 1 })));
-      const gzip6Ms = best(() => raw.forEach((b) => zlib.gzipSync(b, { level: 6 })));
-      const level6 = raw.reduce((n, b) => n + zlib.gzipSync(b, { level: 6 }).length, 0);
-      const exporting = o.spans / (o.exportMs / 1000),
-        alone = o.spans / (gzipMs / 1000);
+  const results = new Map(); // "native runtime fsync compression" -> [{ratio, ...}]
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1 && only.includes('d2')) console.log(` round ${round} of ${rounds}`);
+    for (const rt of only.includes('d2') ? runtimes : [])
+      for (const [fsync, compression] of d2)
+        for (const native of natives) {
+          const loadBefore = load();
+          const o = await measure(
+            rt,
+            'd2',
+            { ARIZE_SPOOL_FSYNC: fsync, OTEL_EXPORTER_OTLP_COMPRESSION: compression },
+            native,
+          );
+          const raw = o.bodies.map((b) => (b.gzip ? zlib.gunzipSync(b.body) : b.body));
+          const rawBytes = raw.reduce((n, b) => n + b.length, 0),
+            wire = o.bodies.reduce((n, b) => n + b.body.length, 0);
+          // gzip alone on the same request bytes, in this process (best of 3): the ceiling the
+          // export is measured against
+          const best = (fn) => Math.min(...[0, 1, 2].map(() => ((t) => (fn(), now() - t))(now())));
+          const cpuOf = (fn) =>
+            ((c) => (fn(), ((u) => (u.user + u.system) / 1000)(process.cpuUsage(c))))(process.cpuUsage());
+          const gzipCpuMs = Math.min(
+            ...[0, 1, 2].map(() => cpuOf(() => raw.forEach((b) => zlib.gzipSync(b, { level: 1 })))),
+          );
+          const gzipMs = best(() => raw.forEach((b) => zlib.gzipSync(b, { level: 1 })));
+          const gzip6Ms = best(() => raw.forEach((b) => zlib.gzipSync(b, { level: 6 })));
+          const level6 = raw.reduce((n, b) => n + zlib.gzipSync(b, { level: 6 }).length, 0);
+          const exporting = o.spans / (o.exportMs / 1000),
+            alone = o.spans / (gzipMs / 1000);
+          const loadAvg = (loadBefore + load()) / 2;
+          console.log(
+            `  ${label(native)}${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${compression.padEnd(4)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
+              `→ ${Math.round(exporting)} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
+              `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms ` +
+              `(${Math.round(alone)} spans/s: export ÷ gzip alone ${f(exporting / alone)}), level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span); ` +
+              `export CPU ${f(o.exportCpuMs)} ms, gzip alone's CPU ${f(gzipCpuMs)} ms (÷ ${f(o.exportCpuMs / gzipCpuMs)}); load ${loadAvg.toFixed(1)}`,
+          );
+          const key = `${label(native)}${rt} fsync ${fsync} ${compression}`;
+          if (!results.has(key)) results.set(key, []);
+          results.get(key).push({
+            ratio: exporting / alone,
+            exporting,
+            alone,
+            cpu: o.exportCpuMs / gzipCpuMs,
+            load: loadAvg,
+          });
+        }
+  }
+  if (rounds > 1 && results.size) {
+    const median = (xs) => pct(xs, 0.5);
+    console.log(
+      `D2 medians over ${rounds} rounds (export ÷ gzip alone, wall; export CPU ÷ gzip alone's CPU; 1-min load)`,
+    );
+    for (const [key, rs] of results)
       console.log(
-        `  ${rt.padEnd(5)} fsync ${fsync.padEnd(5)} ${compression.padEnd(4)} ${o.spans} spans in ${o.requests} requests: reconcile ${f(o.reconcileMs)} ms, export ${f(o.exportMs)} ms ` +
-          `→ ${Math.round(exporting)} spans/s exporting, ${Math.round(o.spans / (o.totalMs / 1000))} spans/s reconcile+export; ` +
-          `${Math.round(rawBytes / o.spans)} bytes/span protobuf, ${Math.round(wire / o.spans)} on the wire; gzip of these bodies alone in this process: level 1 ${f(gzipMs)} ms ` +
-          `(${Math.round(alone)} spans/s: export ÷ gzip alone ${f(exporting / alone)}), level 6 ${f(gzip6Ms)} ms (${Math.round(level6 / o.spans)} bytes/span)`,
+        `  ${key.padEnd(40)} export ${Math.round(median(rs.map((r) => r.exporting)))} spans/s, gzip alone ${Math.round(median(rs.map((r) => r.alone)))} spans/s: ` +
+          `export ÷ gzip alone ${f(median(rs.map((r) => r.ratio)))} (${rs.map((r) => f(r.ratio)).join(' ')}); CPU ${f(median(rs.map((r) => r.cpu)))}; ` +
+          `load ${median(rs.map((r) => r.load)).toFixed(1)} (${rs.map((r) => r.load.toFixed(1)).join(' ')})`,
       );
-    }
+  }
 }
 
 main().catch((e) => {

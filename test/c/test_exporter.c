@@ -170,6 +170,39 @@ static void test_503_is_retried_until_everything_arrives(void) {
   server_free(&srv);
 }
 
+/* A backlog goes out batch after batch, the next one prepared while one is sent: in queue
+ * order, each span accepted exactly once, also when a batch fails while the one after it is
+ * being prepared (both go back to the queue; the failed one is sent again first). */
+static void test_a_backlog_goes_in_order_once_when_a_batch_fails_midway(void) {
+  test_server srv;
+  server_reply script[] = {{.status = 200}, {.status = 503, .retry_after = "0"}};
+  CHECK(server_start(&srv, script, 2) == 0);
+  pipeline p = pipeline_to(srv.url);
+  uint32_t total = 3 * EXPORTER_BATCH_MAX_SPANS - 100; /* three batches */
+  for (uint32_t i = 1; i <= total; i++) push_span(p.q, i);
+  exporter_notify(p.e);
+  exporter_counts c;
+  exporter_flush(p.e, 4 * WAIT_MS, &c);
+  CHECK_INT(c.exported, total);
+  CHECK_INT(c.pending, 0);
+  CHECK_INT(c.dropped, 0);
+  CHECK_INT(c.requests, 4);
+  CHECK_INT(c.failed_requests, 1);
+  CHECK(accepted_all(&srv, 1, total));
+  size_t accepted = 0;
+  uint8_t expect[8];
+  for (size_t i = 0; i < server_requests(&srv); i++) {
+    const server_request *r = server_request_at(&srv, i);
+    if (!r || r->answered != 200) continue;
+    span_id_for((uint32_t)accepted + 1, expect); /* each batch starts where the last ended */
+    CHECK(r->n_spans > 0 && memcmp(r->span_ids[0], expect, 8) == 0);
+    accepted += r->n_spans;
+  }
+  CHECK_INT(accepted, total); /* none twice */
+  pipeline_free(&p);
+  server_free(&srv);
+}
+
 static void test_retry_after_is_honoured(void) {
   test_server srv;
   server_reply script[] = {{.status = 503, .retry_after = "1"}};
@@ -596,6 +629,7 @@ int main(void) {
   RUN(test_flush_with_nothing_queued_returns_at_once);
   RUN(test_503_is_retried_until_everything_arrives);
   RUN(test_retry_after_is_honoured);
+  RUN(test_a_backlog_goes_in_order_once_when_a_batch_fails_midway);
   RUN(test_400_drops_the_batch_and_later_spans_still_go);
   RUN(test_only_secret_header_values_are_masked_in_an_echoed_error);
   RUN(test_other_secrets_in_an_answer_never_reach_the_log);

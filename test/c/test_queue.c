@@ -132,6 +132,42 @@ static void test_full_queue_never_drops_a_record_in_flight(void) {
   queue_free(q);
 }
 
+/* The exporter prepares the next batch while one is sent: a second peek takes what follows the
+ * first, an ack of the whole first keeps the second lent (never peeked twice, never dropped),
+ * and a failed send (unpeek) gives both back in order. */
+static void test_the_next_batch_is_lent_while_the_first_is_sent(void) {
+  queue *q = queue_new(600);
+  for (uint32_t i = 1; i <= 6; i++) push_tagged(q, i, 100);
+  const queue_record *first[8], *next[8];
+  CHECK_INT(queue_peek_more_for(q, 0, next, 8, 1 << 20), 0); /* nothing lent: no "next" */
+  CHECK_INT(queue_peek_for(q, 0, first, 2, 1 << 20), 2);
+  CHECK_INT(queue_peek_for(q, 0, next, 2, 1 << 20), 0); /* one plain peek at a time */
+  CHECK_INT(queue_peek_more_for(q, 0, next, 2, 1 << 20), 2);
+  CHECK_INT(next[0]->seq, 3);
+  CHECK_INT(next[1]->seq, 4);
+  CHECK_INT(queue_peek_more_for(q, 0, next, 2, 1 << 20), 0); /* two batches at most */
+  push_tagged(q, 7, 100); /* the queue is full: 5 goes (the oldest not lent), never 3 or 4 */
+  CHECK_INT(queue_get_stats(q).dropped_full, 1);
+  queue_ack_for(q, 0, 2); /* the first batch answered: the next stays lent */
+  CHECK_INT(queue_get_stats(q).done_seq, 2);
+  CHECK_INT(queue_peek_for(q, 0, first, 8, 1 << 20), 0);
+  CHECK_INT(tag_of(next[0]), 3);
+  CHECK_INT(queue_peek_more_for(q, 0, first, 8, 1 << 20), 2); /* 6, 7 behind it */
+  CHECK_INT(first[0]->seq, 6);
+  queue_unpeek_for(q, 0); /* a failed send: 3, 4, 6, 7 all back, in order */
+  CHECK_INT(queue_peek_for(q, 0, first, 8, 1 << 20), 4);
+  CHECK_INT(first[0]->seq, 3);
+  CHECK_INT(first[2]->seq, 6);
+  CHECK_INT(queue_peek_more_for(q, 0, next, 8, 1 << 20), 0); /* nothing after them */
+  queue_ack_for(q, 0, 1); /* part of the first: the rest goes back */
+  CHECK_INT(queue_peek_for(q, 0, first, 8, 1 << 20), 3);
+  CHECK_INT(first[0]->seq, 4);
+  queue_ack_for(q, 0, 3);
+  CHECK_INT(queue_get_stats(q).records, 0);
+  CHECK_INT(queue_get_stats(q).done_seq, 7);
+  queue_free(q);
+}
+
 static void test_full_queue_of_records_in_flight_keeps_them_all(void) {
   queue *q = queue_new(200);
   push_tagged(q, 1, 100);
@@ -247,6 +283,7 @@ int main(void) {
   RUN(test_push_peek_ack_keep_arrival_order);
   RUN(test_peek_is_limited_by_count_and_bytes_but_returns_at_least_one);
   RUN(test_unpeek_keeps_the_records_for_the_next_peek);
+  RUN(test_the_next_batch_is_lent_while_the_first_is_sent);
   RUN(test_full_queue_drops_the_oldest_and_counts_it);
   RUN(test_full_queue_never_drops_a_record_in_flight);
   RUN(test_full_queue_of_records_in_flight_keeps_them_all);
