@@ -64,6 +64,7 @@ struct tracer {
   bool batch_refused; /* max_spans_per_payload was reached in this reconcile */
   char last_rejection[256];
   uint64_t left_logged;      /* pending count the last "exit: ... stay in the spool" line named */
+  bool freeing;              /* tracer_free has begun: no exporter starts again (dest_lock) */
   bool dry_run_at_open;      /* ARIZE_DRY_RUN at open: no spool, no marks recorded (tracer_open) */
   char host[256];            /* this machine's name: host.name, and the Turn's context */
   char opencode_version[64]; /* the last payload's OpenCode version: service.version */
@@ -186,7 +187,7 @@ static exporter_target *target_from_config(const tracer *tr, const config *c, co
 static void notify_all(tracer *t, bool start) {
   pthread_mutex_lock(&t->dest_lock);
   for (size_t i = 0; i < t->n_dests; i++)
-    if (start) exporter_notify(t->dests[i].e);
+    if (start && !t->freeing) exporter_notify(t->dests[i].e);
     else exporter_wake(t->dests[i].e);
   pthread_mutex_unlock(&t->dest_lock);
 }
@@ -826,7 +827,12 @@ char *tracer_status_json(tracer *t) {
 void tracer_free(tracer *t) {
   if (!t) return;
   /* The exporter stops first (it reads the queue), but is freed only after the queue's writer
-   * thread, which may still wake it while it finishes its last writes, has ended. */
+   * thread, which may still wake it while it finishes its last writes, has ended; from here on
+   * that wake never starts an exporter again (a spool load ending now would have restarted one,
+   * to read the queue while it is freed). */
+  pthread_mutex_lock(&t->dest_lock);
+  t->freeing = true;
+  pthread_mutex_unlock(&t->dest_lock);
   for (size_t i = 0; i < t->n_dests; i++)
     if (t->dests[i].e) exporter_stop(t->dests[i].e, 0);
   queue_free(t->q);
