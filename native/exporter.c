@@ -20,6 +20,7 @@
 
 #define BATCH_MAX_SPANS EXPORTER_BATCH_MAX_SPANS
 #define BATCH_MAX_BYTES EXPORTER_BATCH_MAX_BYTES
+#define RETRY_SAID_AGAIN_MS (60 * 60 * 1000) /* a backend still down is said again hourly */
 
 struct exporter {
   queue *q;
@@ -423,6 +424,10 @@ static void *exporter_main(void *arg) {
   char frame_error[256] = "";
   bool carried = false; /* batch/fb hold the next batch of the last round, prepared */
   int attempt = 0;
+  /* A backend that stays down gets one warning, not one per retry: said again when its answer
+   * changes, every hour it stays the same, and once when sending works again. */
+  long said_status = -1;
+  int64_t said_at_ms = 0, failing_since_ms = 0;
   pthread_mutex_lock(&e->lock);
   while (!e->stopping) {
     queue_dest_stats qs = carried ? (queue_dest_stats){0} : queue_get_dest_stats(e->q, e->slot);
@@ -491,8 +496,21 @@ static void *exporter_main(void *arg) {
                                   target->settings.retry_max_ms, rand() / ((double)RAND_MAX + 1));
       e->counts.retries++;
       char who[64];
-      log_warn("%sexport failed (%s); retry %d in %ld ms, %zu spans kept",
-               dest_prefix(target, who, sizeof who), e->counts.last_error, attempt, delay, n);
+      dest_prefix(target, who, sizeof who);
+      int64_t now = platform_monotonic_ms();
+      if (attempt == 1) failing_since_ms = now;
+      if (attempt == 1 || e->counts.last_status != said_status ||
+          now - said_at_ms >= RETRY_SAID_AGAIN_MS) {
+        long most = target->settings.retry_max_ms;
+        log_warn("%sexport failed (%s); %zu spans kept, retrying with backoff up to %ld %s (said "
+                 "again when the answer changes or sending works)",
+                 who, e->counts.last_error, n, most >= 1000 ? most / 1000 : most,
+                 most >= 1000 ? "s" : "ms");
+        said_status = e->counts.last_status, said_at_ms = now;
+      } else {
+        log_debug("%sexport failed (%s); retry %d in %ld ms, %zu spans kept", who,
+                  e->counts.last_error, attempt, delay, n);
+      }
       release_target_locked(e);
       pause_locked(e, delay, changes);
     } else if (outcome == SEND_REFUSED) {
@@ -502,7 +520,13 @@ static void *exporter_main(void *arg) {
     } else if (outcome == SEND_SPLIT) {
       release_target_locked(e); /* at once, smaller */
     } else {
-      attempt = 0;
+      if (attempt > 0 && outcome == SEND_DONE && e->counts.last_status / 100 == 2) {
+        char who[64];
+        log_info("%ssending works again after %d failed attempts over %lld s",
+                 dest_prefix(target, who, sizeof who), attempt,
+                 (long long)((platform_monotonic_ms() - failing_since_ms) / 1000));
+      }
+      attempt = 0, said_status = -1;
       release_target_locked(e);
     }
   }

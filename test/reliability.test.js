@@ -564,3 +564,27 @@ test('an unusable state and spool directory: one line each, and exit says unsent
   assert.match(log, /exit: 15 spans .* are lost with this process \(the spool directory is not usable\)/);
   assert.doesNotMatch(log, /stay in the spool/);
 });
+
+test('a backend down for many retries is one warning, not one per retry, and its recovery is said once', async () => {
+  let refusals = 0;
+  // 503 (retried) until a dozen attempts have failed, then accepted
+  const receiver = await startReceiver({
+    respond: () => (refusals < 12 ? (refusals++, { status: 503, body: 'down for maintenance' }) : undefined),
+  });
+  const home = tempHome();
+  try {
+    await scenario([{ fixture: MAIN, variants: 1, quiet: true }, { flush: 20000 }], {
+      HOME: home,
+      PHOENIX_ENDPOINT: receiver.url,
+      ...FAST,
+    });
+    assert.equal(refusals, 12);
+    assert.deepEqual(deliveries(receiver), { delivered: PER, duplicated: 0 });
+    const log = readLog(home);
+    assert.equal(log.match(/export failed/g)?.length, 1, log);
+    assert.match(log, /export failed \(HTTP 503.*\); 15 spans kept, retrying with backoff up to 300 ms/);
+    assert.equal(log.match(/sending works again after 12 failed attempts/g)?.length, 1, log);
+  } finally {
+    await receiver.close();
+  }
+});
