@@ -1201,6 +1201,15 @@ static bool is_http_url(const char *s) {
   return !strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8);
 }
 
+/* Why an endpoint cannot be sent to (NULL: it can): another scheme ("ftp://"), or a "://"
+ * after something that is no scheme ("ht!tp://", which would otherwise get a scheme put in
+ * front and fail in every request). A bare "host:port" is fine (it gets the backend's). */
+static const char *endpoint_problem(const char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  if (has_scheme(s)) return is_http_url(s) ? NULL : "is not an http:// or https:// URL";
+  return strstr(s, "://") ? "has no scheme this can send to (http:// or https://)" : NULL;
+}
+
 /* The full traces URL for a configured endpoint: default_scheme is prepended when it has
  * none ("host:port"), trailing slashes are dropped, and "/v1/traces" is appended unless
  * the path already ends with it. */
@@ -1348,13 +1357,19 @@ static bool is_otel(const backend *b) {
 static char *env_endpoint(loader *l, const backend *b) {
   if (is_otel(b)) return otel_env_endpoint(l);
   const char *base = b->endpoint_env ? env_clean(l, b->endpoint_env) : NULL;
-  return base ? traces_url(l, base, b->default_scheme) : NULL;
+  const char *problem = base ? endpoint_problem(base) : NULL;
+  if (problem) warn(l, "environment: %s %s, ignored", b->endpoint_env, problem);
+  return base && !problem ? traces_url(l, base, b->default_scheme) : NULL;
 }
 
 /* The file's endpoint as b's traces URL (owned), or NULL. */
 static char *file_endpoint(loader *l, const backend *b) {
   const char *base = l->file.str[S_ENDPOINT];
-  return base ? traces_url(l, base, b->default_scheme) : NULL;
+  const char *problem = base ? endpoint_problem(base) : NULL;
+  if (problem)
+    warn(l, "config %s: harnesses.opencode.%s %s, ignored", l->c->config_path,
+         settings[S_ENDPOINT].key, problem);
+  return base && !problem ? traces_url(l, base, b->default_scheme) : NULL;
 }
 
 /* Backend b with its endpoint (owned; NULL: its region's) and its headers from its row, then
@@ -1575,6 +1590,35 @@ static bool dest_credentials(const file_destination *f, const backend *b, char *
  * target (or, without one, Arize AX when it has both credentials, else Phoenix when it has an
  * endpoint), its endpoint (Arize AX: its region's when none), its headers from the backend
  * table with its own credentials. An entry that cannot send is left out with a warning. */
+static void destination_free(config_destination *d) {
+  free(d->name), free(d->endpoint), free(d->project_name);
+  for (size_t i = 0; i < d->n_headers; i++) free(d->headers[i]);
+  free(d->headers), free(d->header_secret);
+  memset(d, 0, sizeof *d);
+}
+
+/* Whether two destinations would send the same spans to the same place: one endpoint, one
+ * project, the same headers (credentials) in the same order. */
+static bool same_sending(const char *url, const char *project, char *const *h, size_t n,
+                         const config_destination *d) {
+  if (!url || !d->endpoint || strcmp(url, d->endpoint) || n != d->n_headers) return false;
+  if (!project != !d->project_name || (project && strcmp(project, d->project_name))) return false;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(h[i], d->headers[i])) return false;
+  return true;
+}
+
+/* The destination before d that sends where d does (NULL: none): every span would go there
+ * twice. */
+static const char *sending_twin(const config *c, const config_destination *d) {
+  if (c->target != CONFIG_TARGET_NONE &&
+      same_sending(c->endpoint, c->project_name, c->headers, c->n_headers, d))
+    return CONFIG_FIRST_DESTINATION;
+  for (const config_destination *e = c->destinations; e < d; e++)
+    if (same_sending(e->endpoint, e->project_name, e->headers, e->n_headers, d)) return e->name;
+  return NULL;
+}
+
 static void resolve_destinations(loader *l) {
   config *c = l->c;
   for (size_t k = 0; k < l->file.n_dests && !l->oom; k++) {
@@ -1593,7 +1637,7 @@ static void resolve_destinations(loader *l) {
       why = "needs a target and an endpoint (or api_key and space_id for Arize AX)";
     } else if (!b->regions && !f->endpoint) {
       why = "needs an endpoint";
-    } else if (f->endpoint && has_scheme(f->endpoint) && !is_http_url(f->endpoint)) {
+    } else if (f->endpoint && endpoint_problem(f->endpoint)) {
       why = "has an endpoint that is not an http:// or https:// URL";
     } else if (!dest_credentials(f, b, needs, sizeof needs)) {
       snprintf(needs + strlen(needs), sizeof needs - strlen(needs), "%s",
@@ -1639,6 +1683,15 @@ static void resolve_destinations(loader *l) {
     }
     for (size_t i = 0; b->user_headers && i < f->headers.len && !l->oom; i++)
       dest_header(l, d, f->headers.names[i], "", f->headers.values[i], true);
+    const char *same = l->oom ? NULL : sending_twin(c, d);
+    if (same) {
+      warn(l,
+           "config %s: destination %s sends to the same endpoint, project and credentials as "
+           "destination %s (every span would arrive twice); left out",
+           f->from_project ? c->project_path : c->config_path, f->name, same);
+      destination_free(d);
+      c->n_destinations--;
+    }
   }
   /* further destinations alone: tracing sends to them, the first one is simply unused */
   if (c->n_destinations && c->target == CONFIG_TARGET_NONE && c->enabled) {
@@ -2024,12 +2077,7 @@ void config_free(config *c) {
   for (size_t i = 0; i < c->n_headers; i++) free(c->headers[i]);
   free(c->headers);
   free(c->header_secret);
-  for (size_t k = 0; k < c->n_destinations; k++) {
-    config_destination *d = &c->destinations[k];
-    free(d->name), free(d->endpoint), free(d->project_name);
-    for (size_t i = 0; i < d->n_headers; i++) free(d->headers[i]);
-    free(d->headers), free(d->header_secret);
-  }
+  for (size_t k = 0; k < c->n_destinations; k++) destination_free(&c->destinations[k]);
   free(c->home);
   free(c->config_path);
   free(c->log_file);

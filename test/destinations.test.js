@@ -387,8 +387,9 @@ test('two names whose marker keys collide, or a non-http endpoint: left out with
     const home = homeWith(a.url, b.url);
     fs.appendFileSync(
       path.join(home, '.arize', 'harness', 'config.yaml'),
-      `      - name: d4hs3a\n        target: phoenix\n        endpoint: ${b.url}\n` +
-        `      - name: dgsaac\n        target: phoenix\n        endpoint: ${a.url}\n`,
+      // projects of their own: not the same sending as 'second' and 'default' (that is left out too)
+      `      - name: d4hs3a\n        target: phoenix\n        endpoint: ${b.url}\n        project_name: p1\n` +
+        `      - name: dgsaac\n        target: phoenix\n        endpoint: ${a.url}\n        project_name: p2\n`,
     );
     const out = await scenario([{ fixture: MAIN, variants: 1, quiet: true }, { flush: 10000 }, { status: true }], {
       HOME: home,

@@ -1126,6 +1126,33 @@ static void test_otel_endpoint_without_http_scheme_ignored(void) {
   config_free(c);
 }
 
+/* An endpoint that only looks like a URL is said once and not used: before, "ht!tp://" got
+ * "http://" in front and "ftp://" was kept, and every request failed in curl, forever. */
+static void test_endpoint_with_a_scheme_nothing_sends_to_is_ignored(void) {
+  const char *mistyped[] = {"PHOENIX_ENDPOINT=ht!tp://127.0.0.1:6006", NULL};
+  config *c = load(NULL, mistyped);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  CHECK(c->endpoint == NULL);
+  CHECK_STR(c->warning, "environment: PHOENIX_ENDPOINT has no scheme this can send to (http:// or "
+                        "https://), ignored");
+  config_free(c);
+  const char *ftp[] = {"PHOENIX_ENDPOINT=ftp://127.0.0.1:6006", NULL};
+  c = load(NULL, ftp);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  CHECK_STR(c->warning, "environment: PHOENIX_ENDPOINT is not an http:// or https:// URL, ignored");
+  config_free(c);
+  c = load("harnesses:\n  opencode:\n    target: phoenix\n    endpoint: \"h ttp://x:1\"\n", no_env);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  CHECK(contains(c->warning, "harnesses.opencode.endpoint has no scheme this can send to"));
+  config_free(c);
+  const char *bare[] = {"PHOENIX_ENDPOINT=127.0.0.1:6006", NULL}; /* a bare host:port is fine */
+  c = load(NULL, bare);
+  CHECK_INT(c->target, CONFIG_TARGET_PHOENIX);
+  CHECK_STR(c->endpoint, "http://127.0.0.1:6006/v1/traces");
+  CHECK(c->warning == NULL);
+  config_free(c);
+}
+
 static void test_arize_and_phoenix_win_over_otel_variables(void) {
   const char *arize[] = {"ARIZE_API_KEY=k", "ARIZE_SPACE_ID=s",
                          "OTEL_EXPORTER_OTLP_ENDPOINT=https://collector.example.com",
@@ -1662,6 +1689,27 @@ static void test_every_problem_of_a_file_is_named_on_its_line(void) {
   config_free(c);
 }
 
+/* A destination that sends where another already does would deliver every span twice (the
+ * attack round: no word about it); one that differs in project or credentials is kept. */
+static void test_a_destination_sending_where_another_does_is_left_out(void) {
+  config *c =
+      load("harnesses:\n  opencode:\n    endpoint: http://127.0.0.1:6006\n"
+           "    destinations:\n"
+           "      - {name: again, target: phoenix, endpoint: '127.0.0.1:6006/'}\n"
+           "      - {name: other-project, target: phoenix, endpoint: 'http://127.0.0.1:6006',"
+           " project_name: second}\n"
+           "      - {name: twin, target: phoenix, endpoint: 'http://127.0.0.1:6006',"
+           " project_name: second}\n",
+           no_env);
+  CHECK_INT(c->n_destinations, 1);
+  CHECK_STR(c->destinations[0].name, "other-project");
+  CHECK(contains(c->warning, "destination again sends to the same endpoint, project and "
+                             "credentials as destination default"));
+  CHECK(contains(c->warning, "destination twin sends to the same endpoint, project and "
+                             "credentials as destination other-project"));
+  config_free(c);
+}
+
 static void test_destinations_alone_send_and_more_than_eight_are_refused(void) {
   char yaml[4096] = "harnesses:\n  opencode:\n    destinations:\n";
   for (int i = 0; i < 9; i++)
@@ -1809,6 +1857,7 @@ int main(void) {
   RUN(test_otel_headers_decoded_and_traces_headers_win);
   RUN(test_otel_header_with_line_break_refused_without_its_value);
   RUN(test_otel_endpoint_without_http_scheme_ignored);
+  RUN(test_endpoint_with_a_scheme_nothing_sends_to_is_ignored);
   RUN(test_arize_and_phoenix_win_over_otel_variables);
   RUN(test_file_target_otlp_with_endpoint_and_headers);
   RUN(test_file_target_otlp_env_endpoint_and_headers_win);
@@ -1833,6 +1882,7 @@ int main(void) {
   RUN(test_destinations_beside_the_first);
   RUN(test_every_problem_of_a_file_is_named_on_its_line);
   RUN(test_destinations_alone_send_and_more_than_eight_are_refused);
+  RUN(test_a_destination_sending_where_another_does_is_left_out);
   RUN(test_project_destinations_follow_the_credential_rule);
   RUN(test_project_endpoint_gets_no_user_credentials);
   RUN(test_project_privacy_only_tightens);
