@@ -539,6 +539,14 @@ export const ArizeTracing = async ({ client, directory }) => {
     clock?.syncStart()
     if (parent !== null) return // its parent's payload carries it
     let from = api.openPart(sessionID)?.from
+    // A close while a model call is not completed: an abort or a provider error.
+    // OpenCode says idle before it writes that call's partial text and its error, then idle again
+    // after: closing now would close the call empty for good; the second idle closes it whole.
+    if (type === "close" && open) {
+      const since = open.since(sessionID)
+      const kept = since === undefined ? undefined : open.messages(sessionID, since === "" ? undefined : from)
+      if (kept?.some((m) => m.info.role === "assistant" && !m.info.time?.completed)) return
+    }
     for (let attempt = 0; attempt < 2; attempt++) {
       const fetched = await pause(openPart(sessionID, from, clock), "open")
       clock?.syncStart()
