@@ -363,6 +363,8 @@ export const ArizeTracing = async ({ client, directory }) => {
   // waited on a read (75 and 715 ms per event awaited, reading). ARIZE_TRACING_BENCH_OPEN=read chooses the read,
   // for the benchmarks (test/bench/longrun.js --kinds with).
   const open = process.env.ARIZE_TRACING_BENCH_OPEN === "read" ? null : createOpenPart({ enabled: () => tracing })
+  const heldCloses = new Set() // model calls whose unfinished state held a close back once
+  const HELD_CLOSES_MAX = 1024
 
   /** @param {string} sessionID @param {Clock} [clock] */
   async function parentID(sessionID, clock) {
@@ -539,6 +541,21 @@ export const ArizeTracing = async ({ client, directory }) => {
     clock?.syncStart()
     if (parent !== null) return // its parent's payload carries it
     let from = api.openPart(sessionID)?.from
+    // A close while a model call is not completed: an abort or a provider error.
+    // OpenCode says idle before it writes that call's partial text and its error, then idle again
+    // after: closing now would close the call empty for good; the second idle closes it whole.
+    // Held once per call: one that never completes (events missed) does not hold the session.
+    if (type === "close" && open) {
+      const since = open.since(sessionID)
+      const kept = since === undefined ? undefined : open.messages(sessionID, since === "" ? undefined : from)
+      const unfinished = (kept || []).filter((m) => m.info.role === "assistant" && !m.info.time?.completed)
+      const fresh = unfinished.filter((m) => !heldCloses.has(m.info.id))
+      if (fresh.length) {
+        for (const m of fresh) heldCloses.add(m.info.id)
+        if (heldCloses.size > HELD_CLOSES_MAX) heldCloses.delete(heldCloses.values().next().value)
+        return
+      }
+    }
     for (let attempt = 0; attempt < 2; attempt++) {
       const fetched = await pause(openPart(sessionID, from, clock), "open")
       clock?.syncStart()

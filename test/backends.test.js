@@ -66,3 +66,32 @@ for (const b of schema.backends) {
     }
   });
 }
+
+test("install's summary and its endpoint question show no password, query or fragment of the endpoint", () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'oat-backends-'));
+  try {
+    const endpoint = 'http://user:S3cretPassw0rd@127.0.0.1:9/base?token=S3cretToken#S3cretFragment';
+    const put = cli(home, ['install', '--yes', '--backend', 'phoenix', '--endpoint', endpoint]);
+    assert.equal(put.status, 0, put.stderr);
+    assert.match(put.stdout, /Phoenix at http:\/\/127\.0\.0\.1:9\/base,/);
+    assert.doesNotMatch(put.stdout + put.stderr, /S3cret/);
+    // the file keeps the endpoint as given (it is what the core sends to)
+    const file = path.join(home, '.arize', 'harness', 'config.yaml');
+    assert.ok(fs.readFileSync(file, 'utf8').includes(endpoint));
+    // asked again in a terminal, the stored endpoint is offered without its secrets
+    const asked = spawnSync(
+      'script',
+      [
+        '-qec',
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(ROOT, 'lib', 'cli.js'))} install`,
+        '/dev/null',
+      ],
+      { env: { PATH: process.env.PATH, HOME: home, ARIZE_TRACING_NATIVE: CORE_FILE }, input: '2\n', encoding: 'utf8' },
+    );
+    if (asked.error) return; // no `script` (util-linux) here
+    assert.match(asked.stdout, /endpoint \[http:\/\/127\.0\.0\.1:9\/base\]/);
+    assert.doesNotMatch(asked.stdout, /S3cret/);
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});

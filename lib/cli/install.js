@@ -219,7 +219,7 @@ async function gatherSettings(flags, stored, env = process.env) {
     const value = async (flag, current, question, opts = {}) => {
       if (flag) return flag;
       if (!rl || (!walk && current)) return current || '';
-      const from = opts.secret ? masked(current, opts.from || 'stored') : undefined;
+      const from = opts.secret ? masked(current, opts.from || 'stored') : opts.shown;
       return rl.ask(question, { ...opts, fallback: current || opts.fallback || '', shown: from });
     };
     const v = { target: backend, endpoint: null, region: null, api_key: null, space_id: null, headers: null };
@@ -261,6 +261,7 @@ async function gatherSettings(flags, stored, env = process.env) {
       else if (s.key === 'endpoint') {
         v.endpoint = await value(flags.endpoint, current, question, {
           fallback: s.fallback || undefined,
+          shown: current ? endpointForDisplay(current) : undefined,
           check: endpointProblem,
         });
         if (!v.endpoint && s.required) throw needs();
@@ -331,11 +332,23 @@ function changesFrom(values, stored) {
   return changes;
 }
 
+// An endpoint as it may be shown: without the user:password@ before its host, its ?query and
+// #fragment (where credentials ride) — the core's rule (text_url_for_display in native/text.c),
+// which status, doctor and the log follow.
+function endpointForDisplay(url) {
+  const from = url.indexOf('://') >= 0 ? url.indexOf('://') + 3 : 0;
+  let host = url.slice(from);
+  const at = host.indexOf('@'),
+    slash = host.indexOf('/');
+  if (at >= 0 && (slash < 0 || at < slash)) host = host.slice(at + 1);
+  return url.slice(0, from) + host.split(/[?#]/)[0];
+}
+
 // "Arize AX (eu)", "Arize AX at URL", "Phoenix at URL": where install's settings send.
 function whereTo(backend, v) {
   const b = rowOf(backend);
   if (b.regions.length && !v.endpoint) return `${b.display} (${v.region || b.regions[0].name})`;
-  return `${b.display} at ${v.endpoint}`;
+  return `${b.display} at ${endpointForDisplay(v.endpoint)}`;
 }
 
 const DESTINATION_NAME = /^[A-Za-z0-9._-]{1,40}$/;
