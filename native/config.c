@@ -1514,7 +1514,7 @@ static void resolve_target(loader *l) {
     if (!endpoint && file_is_for(l, b)) endpoint = file_endpoint(l, b);
   }
   for (size_t i = 0; i < backend_count() && !use && !named && f->str[S_ENDPOINT]; i++)
-    if (backend_at(i)->endpoint_alone) {
+    if (backend_at(i)->endpoint_alone && (endpoint = file_endpoint(l, backend_at(i)))) {
       use = backend_at(i);
       /* the file's key is this backend's */
       for (const backend_setting *a = use->asks; a->key && !l->no_user_credentials; a++) {
@@ -1522,8 +1522,9 @@ static void resolve_target(loader *l) {
         int k = setting_of_key(a->key);
         if (field && !*field && k < S_COUNT) *field = dup_str(l, f->str[k]);
       }
-      endpoint = file_endpoint(l, use);
     }
+  /* a backend without regions needs an endpoint (one that was ignored leaves none) */
+  if (use && !endpoint && !use->regions) use = NULL;
   for (size_t i = 0; i < backend_count() && !use; i++)
     if (backend_at(i)->pick == BACKEND_PICK_ENV_LAST && named != backend_at(i) &&
         (endpoint = env_endpoint(l, backend_at(i))))

@@ -1145,6 +1145,13 @@ static void test_endpoint_with_a_scheme_nothing_sends_to_is_ignored(void) {
   CHECK_INT(c->target, CONFIG_TARGET_NONE);
   CHECK(contains(c->warning, "harnesses.opencode.endpoint has no scheme this can send to"));
   config_free(c);
+  /* the fuzzer's: a file endpoint alone (Phoenix inferred) that is ignored leaves no backend,
+   * not Phoenix without an endpoint */
+  c = load("harnesses:\n  opencode:\n    endpoint: hdtp://217.0.0.1:6006/v1/traces/\n", no_env);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  CHECK(c->endpoint == NULL);
+  CHECK(contains(c->warning, "is not an http:// or https:// URL"));
+  config_free(c);
   const char *bare[] = {"PHOENIX_ENDPOINT=127.0.0.1:6006", NULL}; /* a bare host:port is fine */
   c = load(NULL, bare);
   CHECK_INT(c->target, CONFIG_TARGET_PHOENIX);
