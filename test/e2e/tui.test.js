@@ -28,6 +28,8 @@ const EXIT_FLUSH_MS = 1000;
 const MARGIN_MS = 5000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// how long each try at "quit right as the answer appears" waits after it is drawn
+const QUIT_DELAYS_MS = [0, 0, 150, 500, 1500, 4000];
 const sessionOf = (model, label) => [...model.conversations.values()].find((c) => c.label.includes(label))?.key;
 
 describe('the real TUI in tmux', { skip: prerequisite || false }, () => {
@@ -94,10 +96,9 @@ describe('the real TUI in tmux', { skip: prerequisite || false }, () => {
     model.play({
       scripts: {
         // one script per try of the fast quit (a conversation is named by its script)
-        FAST_QUIT_1: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
-        FAST_QUIT_2: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
-        FAST_QUIT_3: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
-        FAST_QUIT_4: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
+        ...Object.fromEntries(
+          QUIT_DELAYS_MS.map((_, i) => [`FAST_QUIT_${i + 1}`, [{ text: 'FAST_ANSWER_MARK is the whole answer.' }]]),
+        ),
         STREAMING: [{ text: 'STREAM_BEGINS__ and this answer is still streaming when OpenCode quits.', delayMs: 3000 }],
         NEXT_START: [{ text: 'Fresh start.' }],
         EXIT_WORKING: [{ text: 'EXIT_WORKING_DONE' }],
@@ -117,14 +118,17 @@ describe('the real TUI in tmux', { skip: prerequisite || false }, () => {
 
     before(async () => {
       // The quit must land after OpenCode stored the answer whole (its step-finish, with the
-      // tokens) and before the message was marked complete: on a busy machine the text can be
-      // drawn while the stream is still being stored, and that call was really interrupted. So
-      // up to four tries, each checked in OpenCode's own storage (`opencode export`).
+      // tokens), ideally before the message was marked complete: the text can be drawn while the
+      // stream is still being stored (a slow disk, a busy machine), and that call was really
+      // interrupted. So each try waits a little longer after the answer is drawn before it quits
+      // (the first at once), checked in OpenCode's own storage (`opencode export`).
       let tui;
-      for (let attempt = 1; attempt <= 4 && !fast; attempt++) {
+      const tries = [];
+      for (let attempt = 1; attempt <= QUIT_DELAYS_MS.length && !fast; attempt++) {
         tui = await startTui();
         tui.type(`FAST_QUIT_${attempt}: answer at once`);
         await waitFor(() => screen().includes('FAST_ANSWER_MARK is the whole answer'), 'the answer on screen');
+        await sleep(QUIT_DELAYS_MS[attempt - 1]);
         tui.ctrlC();
         tui.ctrlC();
         await tui.exited();
@@ -137,9 +141,12 @@ describe('the real TUI in tmux', { skip: prerequisite || false }, () => {
         // whole: its step finished with the model's usage (an abort mid-stream may still close
         // the step, with no tokens), and its finish is the model's
         const whole = answer?.parts.some((p) => p.type === 'step-finish' && p.tokens?.output > 0);
+        const state = `quit ${QUIT_DELAYS_MS[attempt - 1]} ms after drawn: ${answer ? `parts ${answer.parts.map((p) => p.type).join(',')}, finish ${answer.info.finish}, ${answer.info.time?.completed ? 'completed' : 'not completed'}${answer.info.error ? `, ${answer.info.error.name}` : ''}` : 'no answer stored'}`;
+        tries.push(state);
         if (whole && answer.info.finish === 'stop') fast = id;
       }
-      assert.ok(fast, 'in four tries the quit never came after OpenCode stored the answer whole');
+      for (const line of tries) console.log(line);
+      assert.ok(fast, `the quit never came after OpenCode stored the answer whole:\n${tries.join('\n')}`);
       tui = await startTui();
       tui.type('STREAMING: take your time');
       await waitFor(() => screen().includes('STREAM_BEGINS__'), 'the answer to start streaming');
