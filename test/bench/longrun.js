@@ -457,6 +457,18 @@ async function main() {
   if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
 }
 
+/** The slope of a least-squares line through ys (per step), NaN under two points. */
+function trend(ys) {
+  const n = ys.length;
+  if (n < 2) return NaN;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0,
+    den = 0;
+  ys.forEach((y, x) => ((num += (x - mx) * (y - my)), (den += (x - mx) ** 2)));
+  return num / den;
+}
+
 /** Per size: medians over runs of each run's figures per turn. */
 function summarise(n, results) {
   const perRun = (out) => {
@@ -466,6 +478,9 @@ function summarise(n, results) {
       cpu: mean(counted.map((t) => t.cpu)),
       wall: mean(counted.map((t) => t.wall)),
       rssGrowth: rss[rss.length - 1] - rss[Math.min(2, rss.length - 1)],
+      // the same growth from a least-squares line through turns 3 to the last: Bun's collector
+      // moves RSS up and down by ~100 MiB between turns, with and without the plugin
+      rssTrend: trend(rss.slice(2)) * Math.max(0, rss.length - 3),
       rssEnd: rss[rss.length - 1],
       firstRequestMs: out.turns[0].firstRequestMs,
     };
@@ -477,6 +492,7 @@ function summarise(n, results) {
       cpu: median(runs.map((r) => r.cpu)),
       wall: median(runs.map((r) => r.wall)),
       rssGrowth: median(runs.map((r) => r.rssGrowth)),
+      rssTrend: median(runs.map((r) => r.rssTrend)),
       rssEnd: median(runs.map((r) => r.rssEnd)),
       firstRequestMs: median(runs.map((r) => r.firstRequestMs)),
     };
@@ -583,21 +599,21 @@ function print(rows, starts, spans, started, loads = []) {
     `(${os.cpus().length} cores, load average ${load} at the end, 1-min load ${f(Math.min(...loads), 1)}-${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) over the runs; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
-    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
+    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
   );
   const plugins = KINDS.filter((k) => k !== 'without');
   for (const r of rows) {
     if (RAW)
       for (const kind of KINDS)
         console.error(
-          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')}`,
+          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')} | trend ${r[kind].runs.map((x) => f(x.rssTrend, 1)).join(' ')}`,
         );
     for (const kind of plugins) {
       const w = r[kind];
       console.log(
         `${String(r.n).padStart(8)}${plugins.length > 1 ? ` ${kind}` : ''} | ${f(r.without.cpu).padStart(19)} ${f(w.cpu).padStart(5)} ${f(w.cpu / r.without.cpu, 3).padStart(6)} |` +
           ` ${f(r.without.wall).padStart(20)} ${f(w.wall).padStart(5)} ${f(w.wall / r.without.wall, 3).padStart(6)} |` +
-          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}) |` +
+          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}; trend ${f(r.without.rssTrend, 1)}, ${f(w.rssTrend, 1)}) |` +
           ` ${f(w.oursMedian, 2)} ${f(w.oursP99, 2)} (${f(w.coreMedian, 2)}) | ${f(w.readMedian, 1)} ${f(w.readP99, 1)} (${f(w.readsPerJob, 2)}) |` +
           ` ${f(w.turnOurs, 1)}, ${f(w.turnRead, 1)} (${f(w.jobsPerTurn, 1)} jobs, ${f(w.hookCalls)} events) | ${f(w.turnThreads, 1)}`,
       );
