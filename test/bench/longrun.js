@@ -21,7 +21,7 @@
 // A benchmark: it prints figures and asserts nothing.
 //   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
 //                              [--native file.node | --tarball pkg.tgz] [--with-env K=V,...]
-//                              [--settle 400] [--json out.json] [--kinds without,with,events]
+//                              [--settle 400] [--json out.json] [--kinds without,with,read]
 //                              [--warmup 1]
 // --native: the core packed into the tarball instead of the checkout's prebuild (a branch
 // that changed native/ before its prebuild is made: build/Release/arize_tracing.node);
@@ -54,9 +54,10 @@ const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
 const TARBALL = option('--tarball', '') && path.resolve(option('--tarball', ''));
 const JSON_OUT = option('--json', '');
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
-// --kinds without,with,events: "events" is the plugin keeping the open part from OpenCode's
-// events (plugin/open.mjs, ARIZE_TRACING_BENCH_OPEN=events) instead of reading it on each event
-// ("without" always: every ratio is against it)
+// --kinds without,with,read: "with" is the plugin as installed (it keeps the open part from
+// OpenCode's events, plugin/open.mjs); "read" reads the open part through OpenCode's server on
+// each event instead (ARIZE_TRACING_BENCH_OPEN=read, the way it was before); "events" is the
+// same as "with" ("without" always: every ratio is against it)
 // (--no-without: the plugin's own figures only, when the ratios are not wanted)
 const KINDS = [
   ...new Set([...(args.includes('--no-without') ? [] : ['without']), ...option('--kinds', 'without,with').split(',')]),
@@ -68,9 +69,9 @@ const WITH_ENV = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-/** The environment of a kind's OpenCode, and its home ("events" is the plugin's home). */
+/** The environment of a kind's OpenCode, and its home (every kind with the plugin shares one). */
 const envOf = (kind) =>
-  kind === 'without' ? {} : { ...WITH_ENV, ARIZE_TRACING_BENCH_OPEN: kind === 'events' ? 'events' : 'read' };
+  kind === 'without' ? {} : { ...WITH_ENV, ...(kind === 'read' ? { ARIZE_TRACING_BENCH_OPEN: 'read' } : {}) };
 const homeOf = (kind) => (kind === 'without' ? 'without' : 'with');
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -309,7 +310,7 @@ async function longRun(oc, model, id, kind, label) {
   fs.rmSync(timings, { force: true });
   model.play({ script: turnScript(TURNS) });
   // a new conversation per run: without a session header the model keys one by its first user
-  // message, the same in two runs on the same seed (the kinds "with" and "events" share a home):
+  // message, the same in two runs on the same seed (the kinds with the plugin share a home):
   // the second run found the first one's script used up
   model.conversations.clear();
   model.requests.length = 0;
