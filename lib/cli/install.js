@@ -332,16 +332,18 @@ function changesFrom(values, stored) {
   return changes;
 }
 
-// An endpoint as it may be shown: without the user:password@ before its host, its ?query and
-// #fragment (where credentials ride) — the core's rule (text_url_for_display in native/text.c),
-// which status, doctor and the log follow.
+// An endpoint as it may be shown: the core's one rule (urlForDisplay, text_url_for_display in
+// native/text.c: no user:password@ before its host, no ?query or #fragment, where credentials
+// ride), which status, doctor and the log follow. Where no core loads, or an older one without
+// the rule, the endpoint is not shown at all rather than shown by a second rule.
 function endpointForDisplay(url) {
-  const from = url.indexOf('://') >= 0 ? url.indexOf('://') + 3 : 0;
-  let host = url.slice(from);
-  const at = host.indexOf('@'),
-    slash = host.indexOf('/');
-  if (at >= 0 && (slash < 0 || at < slash)) host = host.slice(at + 1);
-  return url.slice(0, from) + host.split(/[?#]/)[0];
+  try {
+    const { binding } = require('../native.js');
+    if (typeof binding.urlForDisplay === 'function') return binding.urlForDisplay(url);
+  } catch {
+    // no core loads here: install still writes the settings
+  }
+  return '(endpoint not shown: no core here to hide its credentials)';
 }
 
 // "Arize AX (eu)", "Arize AX at URL", "Phoenix at URL": where install's settings send.
