@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "platform.h"
+#include "text.h"
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CFGFILE_MAX_BYTES (1024 * 1024)
@@ -36,19 +37,6 @@ static void problem(cfgfile_status *st, const char *fmt, ...) {
     st->out_of_memory = true;
   }
   va_end(ap);
-}
-
-static char *fmt_str(bool *oom, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
-static char *fmt_str(bool *oom, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) {
-    s = NULL;
-    *oom = true;
-  }
-  va_end(ap);
-  return s;
 }
 
 /* ---- reading ---- */
@@ -479,10 +467,11 @@ static void note_unknown(speller *sp, size_t line, const char *key, size_t n,
   char where[32] = "";
   if (line) snprintf(where, sizeof where, " (line %zu)", line);
   const char *old = sp->text;
-  char *text = suggestion ? fmt_str(&sp->oom, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
-                                    old ? "; " : "", sp->prefix, (int)n, key, where, suggestion)
-                          : fmt_str(&sp->oom, "%s%s`%s%.*s`%s: %s, ignored", old ? old : "",
-                                    old ? "; " : "", sp->prefix, (int)n, key, where, sp->unknown);
+  char *text = suggestion
+                   ? text_printf(&sp->oom, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
+                                 old ? "; " : "", sp->prefix, (int)n, key, where, suggestion)
+                   : text_printf(&sp->oom, "%s%s`%s%.*s`%s: %s, ignored", old ? old : "",
+                                 old ? "; " : "", sp->prefix, (int)n, key, where, sp->unknown);
   if (!text) return;
   free(sp->text);
   sp->text = text;
@@ -554,11 +543,11 @@ char *cfgfile_unknown_keys(cfgfile_node root, const cfgfile_keys *kp, const char
   free(maps);
   free(known);
   if (sp.count > UNKNOWN_KEYS_MAX && sp.text) {
-    char *more = fmt_str(&sp.oom, "%s; and %zu more", sp.text, sp.count - UNKNOWN_KEYS_MAX);
+    char *more = text_printf(&sp.oom, "%s; and %zu more", sp.text, sp.count - UNKNOWN_KEYS_MAX);
     if (more) free(sp.text), sp.text = more;
   }
   if (sp.text) {
-    char *full = fmt_str(&sp.oom, "config %s: %s", path, sp.text);
+    char *full = text_printf(&sp.oom, "config %s: %s", path, sp.text);
     if (full) free(sp.text), sp.text = full;
   }
   if (sp.oom) *out_of_memory = true;
