@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "platform.h"
@@ -434,17 +435,21 @@ static void known_at(const cfgfile_keys *kp, const char *prefix, key_set *ks) {
 }
 
 /* The known key closest to key[0..n), or NULL when none is close: at most 2 edits, and
- * fewer than half the key's length (so "a" does not suggest "ab"). */
+ * fewer than half the key's length (so "a" does not suggest "ab"); else the one known key that
+ * is the key with a part more after an underscore, at most twice as long (the unit left off:
+ * "timeout" is "timeout_ms"). */
 static const char *closest_key(const char *key, size_t n, const key_set *known) {
-  const char *best = NULL;
-  size_t best_d = 3;
+  const char *best = NULL, *longer = NULL;
+  size_t best_d = 3, longer_count = 0;
   for (size_t k = 0; k < known->n; k++) {
     if (known->old[k]) continue;
     const char *name = known->name[k];
-    size_t d = key_distance(key, n, name);
-    if (d < best_d && d * 2 < (n > strlen(name) ? n : strlen(name))) best = name, best_d = d;
+    size_t d = key_distance(key, n, name), len = strlen(name);
+    if (d < best_d && d * 2 < (n > len ? n : len)) best = name, best_d = d;
+    if (n && len > n && len <= 2 * n && name[n] == '_' && !strncasecmp(name, key, n))
+      longer = name, longer_count++;
   }
-  return best;
+  return best ? best : longer_count == 1 ? longer : NULL;
 }
 
 /* The speller's state over one file. */
