@@ -281,6 +281,24 @@ test("doctor's test spans go to their own spool and state, never the user's", as
 // ------------------------------------------------------------------------------------------
 // install
 
+test('install refuses a project name with a newline or another control character, in one line', async () => {
+  const home = tempDir('oat-hour-home-');
+  const base = ['install', '--yes', '--backend', 'phoenix', '--endpoint', 'http://127.0.0.1:4318'];
+  for (const name of ['my\nproject', 'tab\there', 'bell\u0007', 'del\u007f']) {
+    const r = await run(home, [...base, '--project-name', name]);
+    assert.equal(r.code, 2, `${JSON.stringify(name)}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^[^\n]*--project-name: a project name is one line without control characters/);
+  }
+  assert.equal(fs.existsSync(configFile(home)), false, 'nothing written');
+  const fromEnv = await run(home, base, { env: { ARIZE_PROJECT_NAME: 'a\rb' } });
+  assert.equal(fromEnv.code, 2, fromEnv.stdout + fromEnv.stderr);
+  assert.match(fromEnv.stderr, /ARIZE_PROJECT_NAME: a project name is one line .*; give --project-name NAME/);
+  assert.equal(fs.existsSync(configFile(home)), false, 'nothing written');
+  const ok = await run(home, [...base, '--project-name', 'my project (ünïcode)']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(fs.readFileSync(configFile(home), 'utf8'), /project_name: "my project \(ünïcode\)"/);
+});
+
 test('install refuses endpoints that are not http(s) URLs with a host', async () => {
   const home = tempDir('oat-hour-home-');
   for (const [backend, endpoint] of [

@@ -194,6 +194,8 @@ async function gatherSettings(flags, stored, env = process.env) {
   try {
     if (flags.endpoint && endpointProblem(flags.endpoint))
       throw flagProblem('--endpoint', endpointProblem(flags.endpoint));
+    if (projectNameProblem(flags.projectName))
+      throw flagProblem('--project-name', projectNameProblem(flags.projectName));
     // In a terminal, a bare `install` walks through every setting (to change any of them);
     // with settings on the command line, only what is still missing is asked.
     const keys = ROWS.flatMap((b) => b.settings.map((s) => s.key)).filter((k) => k !== 'headers');
@@ -279,13 +281,17 @@ async function gatherSettings(flags, stored, env = process.env) {
       }
     }
     if (credentials(b).some((s) => !v[s.key])) throw needs();
-    v.project_name = await value(
-      flags.projectName,
-      env.ARIZE_PROJECT_NAME || (stored && stored.project_name),
-      'Project name',
-      { fallback: 'opencode' },
-    );
+    const storedName = env.ARIZE_PROJECT_NAME || (stored && stored.project_name);
+    v.project_name = await value(flags.projectName, storedName, 'Project name', {
+      fallback: 'opencode',
+      check: projectNameProblem,
+    });
     v.project_name = v.project_name || 'opencode';
+    // the environment's or the stored one, taken without a question
+    if (projectNameProblem(v.project_name))
+      throw new UsageError(
+        `${env.ARIZE_PROJECT_NAME ? 'ARIZE_PROJECT_NAME' : 'the stored project_name'}: ${projectNameProblem(v.project_name)}; give --project-name NAME`,
+      );
     return { backend, values: v };
   } finally {
     if (rl) rl.close();
@@ -330,6 +336,14 @@ function changesFrom(values, stored) {
     if (!same(values[key], stored ? stored[key] : undefined)) changes[key] = values[key];
   }
   return changes;
+}
+
+// The project name rides in an HTTP header and a span attribute: the core ignores one with a
+// control character (native/config.c has_control_char: below 0x20, and 0x7f), so install refuses it.
+function projectNameProblem(name) {
+  return /[\u0000-\u001f\u007f]/.test(name || '')
+    ? 'a project name is one line without control characters (a newline, a tab...)'
+    : '';
 }
 
 // An endpoint as it may be shown: the core's one rule (urlForDisplay, text_url_for_display in
