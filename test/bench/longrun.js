@@ -457,6 +457,18 @@ async function main() {
   if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
 }
 
+/** The slope of a least-squares line through ys (per step), NaN under two points. */
+function trend(ys) {
+  const n = ys.length;
+  if (n < 2) return NaN;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0,
+    den = 0;
+  ys.forEach((y, x) => ((num += (x - mx) * (y - my)), (den += (x - mx) ** 2)));
+  return num / den;
+}
+
 /** Per size: medians over runs of each run's figures per turn. */
 function summarise(n, results) {
   const perRun = (out) => {
@@ -466,6 +478,9 @@ function summarise(n, results) {
       cpu: mean(counted.map((t) => t.cpu)),
       wall: mean(counted.map((t) => t.wall)),
       rssGrowth: rss[rss.length - 1] - rss[Math.min(2, rss.length - 1)],
+      // the same growth from a least-squares line through turns 3 to the last: Bun's collector
+      // moves RSS up and down by ~100 MiB between turns, with and without the plugin
+      rssTrend: trend(rss.slice(2)) * Math.max(0, rss.length - 3),
       rssEnd: rss[rss.length - 1],
       firstRequestMs: out.turns[0].firstRequestMs,
     };
@@ -477,6 +492,7 @@ function summarise(n, results) {
       cpu: median(runs.map((r) => r.cpu)),
       wall: median(runs.map((r) => r.wall)),
       rssGrowth: median(runs.map((r) => r.rssGrowth)),
+      rssTrend: median(runs.map((r) => r.rssTrend)),
       rssEnd: median(runs.map((r) => r.rssEnd)),
       firstRequestMs: median(runs.map((r) => r.firstRequestMs)),
     };
@@ -493,6 +509,23 @@ function summarise(n, results) {
       jobsPerTurn: jobs.length / Math.max(1, withTurns.length),
       oursMedian: median(jobs.map((j) => j.ours)),
       oursP99: p99(jobs.map((j) => j.ours)),
+      // the first turn of each process holds its first payload of the session (OpenCode just
+      // started: the session's open part read, the code not yet compiled); after it, the steady state
+      syncSteady: (() => {
+        const steady = results[kind].flatMap((o) => o.turns.slice(1)).flatMap((t) => t.jobs);
+        const sync = steady.map((j) => j.sync);
+        const cpu = steady.filter((j) => typeof j.cpu === 'number').map((j) => j.cpu);
+        return { median: median(sync), p99: p99(sync), cpuMedian: median(cpu), cpuP99: p99(cpu), jobs: steady.length };
+      })(),
+      syncFirstTurn: (() => {
+        const first = results[kind].flatMap((o) => o.turns.slice(0, 1)).flatMap((t) => t.jobs);
+        return {
+          median: median(first.map((j) => j.sync)),
+          max: Math.max(...first.map((j) => j.sync)),
+          cpuMax: Math.max(...first.map((j) => j.cpu ?? NaN).filter(Number.isFinite)),
+          jobs: first.length,
+        };
+      })(),
       coreMedian: median(jobs.map((j) => j.core)),
       readMedian: median(jobs.map((j) => j.read)),
       readP99: p99(jobs.map((j) => j.read)),
@@ -513,6 +546,8 @@ function summarise(n, results) {
         [
           'ours',
           'sync',
+          'cpu',
+          'queued',
           'plugin',
           'cut',
           'stringify',
@@ -564,21 +599,21 @@ function print(rows, starts, spans, started, loads = []) {
     `(${os.cpus().length} cores, load average ${load} at the end, 1-min load ${f(Math.min(...loads), 1)}-${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) over the runs; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
-    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
+    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
   );
   const plugins = KINDS.filter((k) => k !== 'without');
   for (const r of rows) {
     if (RAW)
       for (const kind of KINDS)
         console.error(
-          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')}`,
+          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')} | trend ${r[kind].runs.map((x) => f(x.rssTrend, 1)).join(' ')}`,
         );
     for (const kind of plugins) {
       const w = r[kind];
       console.log(
         `${String(r.n).padStart(8)}${plugins.length > 1 ? ` ${kind}` : ''} | ${f(r.without.cpu).padStart(19)} ${f(w.cpu).padStart(5)} ${f(w.cpu / r.without.cpu, 3).padStart(6)} |` +
           ` ${f(r.without.wall).padStart(20)} ${f(w.wall).padStart(5)} ${f(w.wall / r.without.wall, 3).padStart(6)} |` +
-          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}) |` +
+          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}; trend ${f(r.without.rssTrend, 1)}, ${f(w.rssTrend, 1)}) |` +
           ` ${f(w.oursMedian, 2)} ${f(w.oursP99, 2)} (${f(w.coreMedian, 2)}) | ${f(w.readMedian, 1)} ${f(w.readP99, 1)} (${f(w.readsPerJob, 2)}) |` +
           ` ${f(w.turnOurs, 1)}, ${f(w.turnRead, 1)} (${f(w.jobsPerTurn, 1)} jobs, ${f(w.hookCalls)} events) | ${f(w.turnThreads, 1)}`,
       );
@@ -596,6 +631,13 @@ function print(rows, starts, spans, started, loads = []) {
           ` | between awaits (upper bound) ${cell('ours')} | awaited reads ${cell('read', 1)}, their answers re-parsed ${cell('parse')} (KiB ${f(sp.readBytes.median / 1024, 1)} / ${f(sp.readBytes.p99 / 1024, 1)})` +
           ` | event hook ${f(r[kind].hookPerCall, 3)} ms per call (max ${f(r[kind].hookMax, 1)})`,
       );
+      const st = r[kind].syncSteady;
+      const ft = r[kind].syncFirstTurn;
+      if (st && ft)
+        console.log(
+          `  on the thread per job, synchronous (wall) and of it on a CPU (schedstat), ms: turns 2-${TURNS} (${st.jobs} jobs) median ${f(st.median, 2)} / p99 ${f(st.p99, 2)}, on a CPU ${f(st.cpuMedian, 2)} / ${f(st.cpuP99, 2)};` +
+            ` the first turn of each process (${ft.jobs} jobs: the session's open part read, the code cold) median ${f(ft.median, 2)}, max ${f(ft.max, 2)} (on a CPU ${f(ft.cpuMax, 2)}); all jobs on a CPU ${cell('cpu')}, waiting for a CPU ${cell('queued')}`,
+        );
       const parts = Object.entries(r[kind].parts ?? {});
       if (parts.length)
         console.log(
