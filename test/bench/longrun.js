@@ -73,6 +73,9 @@ const WITH_ENV = Object.fromEntries(
 const envOf = (kind) =>
   kind === 'without' ? {} : { ...WITH_ENV, ...(kind === 'read' ? { ARIZE_TRACING_BENCH_OPEN: 'read' } : {}) };
 const homeOf = (kind) => (kind === 'without' ? 'without' : 'with');
+// "pure": the plugin's home, the plugin not loaded (`opencode serve --pure`): the same home and
+// database as the runs with it, so a difference between the homes cannot pass for the plugin's
+const pureOf = (kind) => kind === 'pure';
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -137,14 +140,18 @@ function rssMiB(pid) {
 // OpenCode's server, driven like the TUI drives it
 
 /** `opencode serve` in the home's project; resolves once it listens. */
-function startServe(oc, env) {
+function startServe(oc, env, pure = false) {
   const password = crypto.randomBytes(12).toString('hex');
   const spawnedAt = Date.now();
-  const child = spawn(h.OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', '0'], {
-    cwd: oc.project,
-    env: { ...oc.env, PWD: oc.project, OPENCODE_SERVER_PASSWORD: password, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    h.OPENCODE_BIN,
+    ['serve', ...(pure ? ['--pure'] : []), '--hostname', '127.0.0.1', '--port', '0'],
+    {
+      cwd: oc.project,
+      env: { ...oc.env, PWD: oc.project, OPENCODE_SERVER_PASSWORD: password, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`opencode serve did not listen: ${out.slice(-500)}`)), 180000);
@@ -314,7 +321,7 @@ async function longRun(oc, model, id, kind, label) {
   // the second run found the first one's script used up
   model.conversations.clear();
   model.requests.length = 0;
-  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) });
+  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) }, pureOf(kind));
   const turns = [];
   let events;
   try {
@@ -374,7 +381,7 @@ async function longRun(oc, model, id, kind, label) {
 async function oneStart(oc, model, kind, label) {
   model.play({ script: SCRIPT });
   model.requests.length = 0;
-  const server = await startServe(oc, envOf(kind));
+  const server = await startServe(oc, envOf(kind), pureOf(kind));
   try {
     const session = await call(server, 'POST', '/session', {});
     const promptAt = Date.now();
@@ -502,6 +509,11 @@ function summarise(n, results) {
     const withTurns = results[kind].flatMap((o) => o.turns);
     const jobs = withTurns.flatMap((t) => t.jobs);
     const turnOurs = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
+    // the plugin's CPU on OpenCode's thread per turn (its jobs on a CPU, by schedstat, and the
+    // event hook), counted over the same turns as the CPU per turn
+    const turnCpu = results[kind]
+      .flatMap((o) => o.turns.slice(FROM_TURN))
+      .map((t) => t.jobs.reduce((s, j) => s + (j.cpu ?? j.sync), 0) + t.hookMs);
     const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
     const turnThreads = results[kind].flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
     return {
@@ -532,6 +544,7 @@ function summarise(n, results) {
       readP99: p99(jobs.map((j) => j.read)),
       readsPerJob: mean(jobs.map((j) => j.reads)),
       turnOurs: median(turnOurs),
+      turnCpu: mean(turnCpu),
       turnRead: median(turnRead),
       turnThreads: mean(turnThreads),
       hookCalls: median(results[kind].flatMap((o) => o.lines.map((l) => l.hookCalls))),
@@ -632,6 +645,14 @@ function print(rows, starts, spans, started, loads = []) {
           ` | between awaits (upper bound) ${cell('ours')} | awaited reads ${cell('read', 1)}, their answers re-parsed ${cell('parse')} (KiB ${f(sp.readBytes.median / 1024, 1)} / ${f(sp.readBytes.p99 / 1024, 1)})` +
           ` | event hook ${f(r[kind].hookPerCall, 3)} ms per call (max ${f(r[kind].hookMax, 1)})`,
       );
+      // the ratio from what the plugin's parts are measured to spend, against the processes'
+      // spread without it (which decides what the measured ratio can resolve)
+      const w = r[kind];
+      const base = r.without.runs.map((x) => x.cpu);
+      if (base.length && Number.isFinite(w.turnCpu))
+        console.log(
+          `  CPU per turn accounted: the plugin on OpenCode's thread ${f(w.turnCpu, 1)} ms + the core's threads ${f(w.turnThreads, 1)} ms = ${f(w.turnCpu + w.turnThreads, 1)} ms against ${f(r.without.cpu)} ms without: ratio ${f(1 + (w.turnCpu + w.turnThreads) / r.without.cpu, 3)} (the collector's extra work not counted); processes without the plugin spread ${f(Math.min(...base))}-${f(Math.max(...base))} ms per turn (${f((100 * (Math.max(...base) - Math.min(...base))) / r.without.cpu, 0)} % of the median)`,
+        );
       const st = r[kind].syncSteady;
       const ft = r[kind].syncFirstTurn;
       if (st && ft)
