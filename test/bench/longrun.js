@@ -503,6 +503,9 @@ function summarise(n, results) {
       rssTrend: median(runs.map((r) => r.rssTrend)),
       rssEnd: median(runs.map((r) => r.rssEnd)),
       firstRequestMs: median(runs.map((r) => r.firstRequestMs)),
+      // the plugin's own start inside OpenCode (its function until it returned its hooks: the
+      // package's load, the core's start), per process
+      initMs: median((results[kind] ?? []).map((o) => o.lines.find((l) => l.initMs !== undefined)?.initMs ?? NaN)),
     };
   };
   const plugin = (kind) => {
@@ -684,7 +687,12 @@ function print(rows, starts, spans, started, loads = []) {
   }
   for (const r of rows)
     console.log(
-      `first model request of the long runs at ${r.n} messages (spawn -> request, median): ${KINDS.map((k) => `${k} ${f(r[k].firstRequestMs)} ms`).join(', ')}`,
+      `first model request of the long runs at ${r.n} messages (spawn -> request, median): ${KINDS.map((k) => `${k} ${f(r[k].firstRequestMs)} ms`).join(', ')}` +
+        `; the plugin's own start inside OpenCode (its function until it gave its hooks), median: ${KINDS.filter((k) =>
+          Number.isFinite(r[k].initMs),
+        )
+          .map((k) => `${k} ${f(r[k].initMs, 1)} ms`)
+          .join(', ')}`,
     );
   console.log(`spans received: ${spans}`);
 }
