@@ -16,7 +16,7 @@
 // `event` is not awaited, so work is chained per session and `dispose` waits for it and
 // flushes; a `.node` loads through require, never import; nothing we do may throw into
 // OpenCode.
-import { appendFileSync, promises as fsp } from "node:fs"
+import { appendFileSync, readFileSync, promises as fsp } from "node:fs"
 import { createRequire } from "node:module"
 import { isMainThread } from "node:worker_threads"
 import { createLive } from "./live.mjs"
@@ -80,13 +80,15 @@ const idOf = (m) => /** @type {any} */ (m)?.info?.id
  * absent on an error); other SDK versions answer with the bare value (a session object, a
  * message list). Anything else traces nothing, so it is said once in OpenCode's log.
  * `messagesBack` reads a session's messages newest first, oldest first in the result: the
- * last `limit`, then pages further back with `before` while the page was full and `enough`
- * (given the messages so far) says more are needed; `all` says they are the session's every
- * message (a page came back short: a server that ignores `limit` answers it whole).
+ * last `limit`, then pages further back (`before`: the cursor OpenCode answered, or the oldest
+ * message's id for a server that gives none) while older ones remain and `enough` (given the
+ * messages so far) says more are needed; `all` says they are the session's every message (no
+ * cursor and a page came back short: a server that ignores `limit` answers it whole).
  * @param {any} client @param {(level: any, message: string) => Promise<unknown>} log
  */
 function reader(client, log) {
   let shapeLogged = false
+  let cursors = false // the server answered a cursor once: from then on, none means no more
   /**
    * @param {() => Promise<unknown> | undefined} call the SDK call (made here, so a bench clock
    *   counts all of it as reading OpenCode) @param {Clock} [clock]
@@ -116,26 +118,56 @@ function reader(client, log) {
   }
 
   /**
+   * One page of a session's messages, the newest `limit` older than `before` (a cursor OpenCode
+   * gave, or a message id for a server that takes one), and the cursor to the page before it:
+   * OpenCode 1.18 answers `X-Next-Cursor` (and a `Link` rel="next") while older messages remain,
+   * and refuses a message id as `before` (400).
+   * @param {string} id @param {number} limit @param {string | undefined} before @param {Clock} [clock]
+   * @returns {Promise<{list: unknown, cursor: string | undefined}>}
+   */
+  async function page(id, limit, before, clock) {
+    /** @type {string | undefined} */
+    let cursor
+    const list = await data(async () => {
+      const answer = await client.session.messages({
+        path: { id },
+        query: before === undefined ? { limit } : { limit, before },
+      })
+      const next = answer?.response?.headers?.get?.("x-next-cursor")
+      if (typeof next === "string" && next) ((cursor = next), (cursors = true))
+      return answer
+    }, clock)
+    return { list, cursor }
+  }
+
+  /**
    * @param {string} id @param {number} limit @param {(messages: Message[]) => boolean} enough
    * @param {Clock} [clock]
    * @returns {Promise<{messages: Message[], all: boolean} | undefined>}
    */
   async function messagesBack(id, limit, enough, clock) {
-    const tail = await data(() => client.session.messages({ path: { id }, query: { limit } }), clock)
-    if (!Array.isArray(tail)) return undefined
-    let messages = tail
-    let more = tail.length === limit
+    const first = await page(id, limit, undefined, clock)
+    if (!Array.isArray(first.list)) return undefined
+    /** @type {Message[]} */
+    let messages = first.list
+    let cursor = first.cursor
+    // older messages remain: the server said so (a cursor), or the page was full (a server that
+    // gives no cursor)
+    const remain = (/** @type {number} */ n) => cursor !== undefined || (!cursors && n === limit)
+    let more = remain(messages.length)
     for (
       let oldest = idOf(messages[0]);
       more && typeof oldest === "string" && !enough(messages);
       oldest = idOf(messages[0])
     ) {
       limit = Math.min(limit * 4, PAGE_MAX)
-      const page = await data(() => client.session.messages({ path: { id }, query: { limit, before: oldest } }), clock)
-      if (!Array.isArray(page)) break
-      more = page.length === limit
+      // a page refused (a server that takes no message id as `before`) ends the reading there
+      const got = await page(id, limit, cursor ?? oldest, clock).catch(() => undefined)
+      if (!got || !Array.isArray(got.list)) break
+      cursor = got.cursor
+      more = remain(got.list.length)
       // only what is older: a server that ignores `before` answers the newest messages again
-      const older = page.filter((m) => String(idOf(m)) < oldest)
+      const older = got.list.filter((m) => String(idOf(m)) < oldest)
       if (older.length === 0) break
       messages = older.concat(messages)
     }
@@ -170,6 +202,21 @@ function reader(client, log) {
  * the fact and outside every other figure (a lower bound of what a read costs OpenCode's thread:
  * its server writes the answer, the SDK parses it).
  */
+/**
+ * The calling thread's time on a CPU and waiting for one, in ms (Linux: /proc/thread-self/schedstat),
+ * or undefined. For the benchmarks: a synchronous section's wall time counts the moments another
+ * thread or process had the CPU; this says how much of it was ours.
+ * @returns {[number, number] | undefined}
+ */
+function schedstat() {
+  try {
+    const [run, wait] = readFileSync("/proc/thread-self/schedstat", "latin1").split(" ")
+    return [Number(run) / 1e6, Number(wait) / 1e6]
+  } catch {
+    return undefined
+  }
+}
+
 class Clock {
   /** @param {string} session @param {string} type @param {any} split lib/'s benchSplit */
   constructor(session, type, split) {
@@ -180,6 +227,8 @@ class Clock {
     this.ours = this.read = this.reads = this.depth = this.sync = 0
     this.cut = this.stringify = this.same = this.core = this.remember = this.bytes = 0
     this.parse = this.readBytes = 0
+    this.cpu = this.queued = 0 // of the synchronous sections: on a CPU, waiting for one (schedstat)
+    this.sched = schedstat()
     this.t = performance.now()
     this.syncAt = this.markAt = this.t
     this.inSync = true
@@ -218,6 +267,7 @@ class Clock {
   }
   /** A synchronous section of the job starts (after an await) or ends (before one). */
   syncStart() {
+    this.sched = schedstat()
     this.syncAt = this.markAt = performance.now()
     this.inSync = true
   }
@@ -235,6 +285,8 @@ class Clock {
     this.part(name)
     this.sync += this.markAt - this.syncAt
     this.inSync = false
+    const now = schedstat()
+    if (now && this.sched) ((this.cpu += now[0] - this.sched[0]), (this.queued += now[1] - this.sched[1]))
   }
   coreStart() {
     this.part("payload")
@@ -258,7 +310,7 @@ class Clock {
     const plugin = sync - cut - stringify - same - core - remember
     return {
       ...{ session, type, at, ours, read, reads, sync, plugin, cut, stringify, same, core, remember, bytes },
-      ...{ parse: this.parse, readBytes: this.readBytes, parts: this.parts },
+      ...{ parse: this.parse, readBytes: this.readBytes, parts: this.parts, cpu: this.cpu, queued: this.queued },
     }
   }
 }

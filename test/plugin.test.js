@@ -318,7 +318,16 @@ for (const answers of ['wrapped', 'bare'])
       // event comes; the sweep starts 3 s after the plugin and closes that turn alone.
       const to = frameOf(LONG_TURN + 56);
       const out = await replay(
-        { synthetic: LONG, from: to, to, sweep: true, waitMs: 3500, answers },
+        // a bare answer has no headers, so no cursor: a server that takes a message id
+        {
+          synthetic: LONG,
+          from: to,
+          to,
+          sweep: true,
+          waitMs: 3500,
+          answers,
+          ...(answers === 'bare' ? { before: 'ids' } : {}),
+        },
         { HOME: tempHome(), PHOENIX_ENDPOINT: receiver.url, ARIZE_RECOVER_HOURS: '8760' },
       );
       assert.equal(out.logs.filter((l) => l.level !== 'info').length, 0, `no warnings: ${JSON.stringify(out.logs)}`);

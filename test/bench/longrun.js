@@ -493,6 +493,23 @@ function summarise(n, results) {
       jobsPerTurn: jobs.length / Math.max(1, withTurns.length),
       oursMedian: median(jobs.map((j) => j.ours)),
       oursP99: p99(jobs.map((j) => j.ours)),
+      // the first turn of each process holds its first payload of the session (OpenCode just
+      // started: the session's open part read, the code not yet compiled); after it, the steady state
+      syncSteady: (() => {
+        const steady = results[kind].flatMap((o) => o.turns.slice(1)).flatMap((t) => t.jobs);
+        const sync = steady.map((j) => j.sync);
+        const cpu = steady.filter((j) => typeof j.cpu === 'number').map((j) => j.cpu);
+        return { median: median(sync), p99: p99(sync), cpuMedian: median(cpu), cpuP99: p99(cpu), jobs: steady.length };
+      })(),
+      syncFirstTurn: (() => {
+        const first = results[kind].flatMap((o) => o.turns.slice(0, 1)).flatMap((t) => t.jobs);
+        return {
+          median: median(first.map((j) => j.sync)),
+          max: Math.max(...first.map((j) => j.sync)),
+          cpuMax: Math.max(...first.map((j) => j.cpu ?? NaN).filter(Number.isFinite)),
+          jobs: first.length,
+        };
+      })(),
       coreMedian: median(jobs.map((j) => j.core)),
       readMedian: median(jobs.map((j) => j.read)),
       readP99: p99(jobs.map((j) => j.read)),
@@ -513,6 +530,8 @@ function summarise(n, results) {
         [
           'ours',
           'sync',
+          'cpu',
+          'queued',
           'plugin',
           'cut',
           'stringify',
@@ -596,6 +615,13 @@ function print(rows, starts, spans, started, loads = []) {
           ` | between awaits (upper bound) ${cell('ours')} | awaited reads ${cell('read', 1)}, their answers re-parsed ${cell('parse')} (KiB ${f(sp.readBytes.median / 1024, 1)} / ${f(sp.readBytes.p99 / 1024, 1)})` +
           ` | event hook ${f(r[kind].hookPerCall, 3)} ms per call (max ${f(r[kind].hookMax, 1)})`,
       );
+      const st = r[kind].syncSteady;
+      const ft = r[kind].syncFirstTurn;
+      if (st && ft)
+        console.log(
+          `  on the thread per job, synchronous (wall) and of it on a CPU (schedstat), ms: turns 2-${TURNS} (${st.jobs} jobs) median ${f(st.median, 2)} / p99 ${f(st.p99, 2)}, on a CPU ${f(st.cpuMedian, 2)} / ${f(st.cpuP99, 2)};` +
+            ` the first turn of each process (${ft.jobs} jobs: the session's open part read, the code cold) median ${f(ft.median, 2)}, max ${f(ft.max, 2)} (on a CPU ${f(ft.cpuMax, 2)}); all jobs on a CPU ${cell('cpu')}, waiting for a CPU ${cell('queued')}`,
+        );
       const parts = Object.entries(r[kind].parts ?? {});
       if (parts.length)
         console.log(

@@ -25,6 +25,8 @@ const KEEP = process.env.ARIZE_E2E_KEEP === '1';
 const prerequisite = h.missingPrerequisite();
 const TASK_PROMPT = 'BF_CHILD: run echo for the parent';
 const STALLED_TEXT = 'This answer is still streaming when OpenCode is killed, piece by piece.';
+// a turn longer than what the start-up sweep reads first (50 messages): it pages back
+const LONG_CALLS = 60;
 
 // `opencode <args>` in the project; onOutput(text so far, child) may signal the child.
 function start(ctx, args, onOutput = () => {}) {
@@ -118,6 +120,14 @@ describe('history and interruptions with the real OpenCode', () => {
         STALL: [{ text: STALLED_TEXT, delayMs: 6000 }],
         FAST_QUIT: [{ text: 'FAST_ANSWER_MARK is the whole answer.' }],
         NEXT_START: [{ text: 'Fresh start.' }],
+        MANY_STEPS: [
+          ...Array.from({ length: LONG_CALLS }, (_, k) => ({
+            tool: 'bash',
+            args: { command: `echo step-${k}`, description: `Step ${k}` },
+          })),
+          { text: STALLED_TEXT, delayMs: 8000 },
+        ],
+        AFTER_LONG: [{ text: 'After the long turn.' }],
       },
     });
   });
@@ -281,6 +291,45 @@ describe('history and interruptions with the real OpenCode', () => {
       assert.deepEqual(ofSession(spans, fresh).map(h.kindOf).sort(), ['CHAIN', 'LLM'], show());
       const others = h.uniqueSpans(spans).filter((s) => ![stalled, quick, fresh].includes(h.ownSession(s)));
       assert.equal(others.length, backfilled, `spans of the backfilled sessions changed${show()}`);
+      assert.deepEqual(h.duplicateSpans(spans), [], show());
+    });
+  });
+
+  // OpenCode's server pages a session back by a cursor it answers (X-Next-Cursor), and refuses a
+  // message id as `before`: a turn longer than the first read is only reached through it.
+  describe('a long turn killed mid-way', () => {
+    let killed, long;
+
+    before(async () => {
+      killed = await start(ctx, ['run', 'MANY_STEPS: many steps'], (out, child) => {
+        // kill -9 while the model streams the answer after the last tool call
+        const asked = ctx.model.requests.filter((r) => r.script === 'script:MANY_STEPS').length;
+        if (!child.signalled && asked > LONG_CALLS) {
+          child.signalled = true;
+          setTimeout(() => child.kill('SIGKILL'), 1500);
+        }
+      });
+      long = sessionOf(ctx.model, 'script:MANY_STEPS');
+      await start(ctx, ['run', 'AFTER_LONG: a new session']);
+      await h.settle(ctx.receiver, (s) => h.turnsOf(s, long).length >= 1, { timeoutMs: 20000 }).catch(() => {});
+    });
+
+    test('the next start closes it whole: one Turn over every model call and tool', (t) => {
+      assert.ok(long, `the model never saw the long session${show()}`);
+      assert.equal(
+        killed.signal ?? killed.code,
+        'SIGKILL',
+        `the run was not killed mid-turn: ${killed.out.slice(-500)}`,
+      );
+      const spans = ctx.receiver.spans();
+      const turns = h.turnsOf(spans, long);
+      t.diagnostic(`${turns.length} Turn(s) of the long session; ${ofSession(spans, long).length} spans`);
+      assert.equal(turns.length, 1, `the long turn's root${show()}`);
+      assert.match(String(turns[0].status?.message), /interrupted/);
+      const llms = h.childrenOf(spans, turns[0]).filter((s) => h.kindOf(s) === 'LLM');
+      assert.equal(llms.length, LONG_CALLS + 1, 'every model call under the Turn, the interrupted one too');
+      const tools = h.descendantsOf(spans, turns[0]).filter((s) => h.kindOf(s) === 'TOOL');
+      assert.equal(tools.length, LONG_CALLS);
       assert.deepEqual(h.duplicateSpans(spans), [], show());
     });
   });

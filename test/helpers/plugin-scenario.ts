@@ -63,8 +63,19 @@ const reads: { session: string; limit: number | null; before: string | null; mes
 // answers: "wrapped" ({data, request, response}: the v1 SDK), "bare" (the value itself: other
 // SDK versions), "odd" (a shape that is neither)
 const answers = program.answers ?? "wrapped"
-const wrap = <T>(data: T) =>
-  Promise.resolve(answers === "bare" ? data : answers === "odd" ? (42 as any) : { data, request: {}, response: {} })
+const wrap = <T>(data: T, headers: Record<string, string> = {}) =>
+  Promise.resolve(
+    answers === "bare"
+      ? data
+      : answers === "odd"
+        ? (42 as any)
+        : { data, request: {}, response: new Response(null, { status: 200, headers }) },
+  )
+// an error answer as the v1 SDK gives it: no data (a bare SDK throws)
+const refuse = (status: number) =>
+  answers === "wrapped"
+    ? Promise.resolve({ error: { _tag: "BadRequest" }, request: {}, response: new Response(null, { status }) })
+    : Promise.reject(new Error(`HTTP ${status}`))
 // The root sessions as GET /session lists them: time.updated is the last time a message shows;
 // the 100 most recently updated unless `limit` asks for more, as OpenCode answers. Each listing's
 // query is kept (stdout's "lists").
@@ -95,22 +106,35 @@ const client = {
       if (program.hostileClient) return Promise.reject(new Error("server went away"))
       return wrap(sessions.get(path.id)?.session)
     },
-    // As OpenCode's GET /session/{id}/message: `limit` the most recent N, oldest first;
-    // `before=<message id>` only those older than it.
+    // As OpenCode 1.18's GET /session/{id}/message: `limit` the most recent N, oldest first,
+    // with `X-Next-Cursor` while older ones remain; `before=<that cursor>` the page before it; a
+    // message id as `before` refused (400). `before: "ids"` plays a server that takes a message
+    // id and gives no cursor; `ignore` parameters an older or a broken server leaves out.
     messages: ({ path, query }: any) => {
       let list = sessions.get(path.id)?.messages
       if (!list) return wrap(undefined)
-      // ignore: ["limit", "before"], parameters an older or a broken server leaves out
       const ignore = new Set(program.ignore ?? [])
-      if (query?.before !== undefined && !ignore.has("before")) list = list.filter((m: any) => m.info.id < query.before)
+      const ids = program.before === "ids"
+      const before = query?.before
+      if (before !== undefined && !ignore.has("before")) {
+        const cursor = typeof before === "string" && before.startsWith("cursor:") ? before.slice(7) : undefined
+        if (!ids && cursor === undefined) {
+          reads.push({ session: path.id, limit: query?.limit ?? null, before, messages: 0 })
+          return refuse(400)
+        }
+        const older = ids ? before : cursor
+        list = list.filter((m: any) => m.info.id < older)
+      }
+      const all = list
       if (query?.limit !== undefined && query.limit > 0 && !ignore.has("limit")) list = list.slice(-query.limit)
       reads.push({
         session: path.id,
         limit: query?.limit ?? null,
-        before: query?.before ?? null,
+        before: before ?? null,
         messages: list.length,
       })
-      return wrap(list)
+      const more = !ids && !ignore.has("limit") && list.length < all.length
+      return wrap(list, more ? { "x-next-cursor": `cursor:${list[0].info.id}` } : {})
     },
     ...(program.sweep ? { list: listSessions, status: () => wrap({}) } : {}),
   },
