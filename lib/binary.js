@@ -10,7 +10,9 @@
 //                               repository); "off" turns downloads off
 //   ARIZE_TRACING_PLATFORM      tests only: pretend to be another platform ("linux-arm64")
 //   XDG_CACHE_HOME              the cache root (default ~/.cache)
-const crypto = require('node:crypto');
+// node:crypto is loaded when a download is verified, not with the package: inside OpenCode's
+// Bun it is ~25 ms of start-up when nothing loaded it yet, and the plugin loads this file first
+const crypto = () => require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -164,7 +166,7 @@ function releaseFor(env = process.env) {
 }
 
 function sha256File(file) {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  return crypto().createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 // Downloads must be TLS (verified: fetch verifies certificates), except from this machine.
@@ -192,7 +194,7 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
   if (!allowedUrl(url)) throw new Error(`refusing to download over ${url.protocol} from ${url.host}: use https`);
 
   fs.mkdirSync(path.dirname(release.path), { recursive: true });
-  const tmp = `${release.path}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const tmp = `${release.path}.tmp-${process.pid}-${crypto().randomBytes(4).toString('hex')}`;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -208,7 +210,7 @@ async function fetchBinary({ env = process.env, timeoutMs = 30000 } = {}) {
     if (!allowedUrl(new URL(response.url || url)))
       throw new Error(`download of ${url} was redirected to a plain-http URL`);
     if (!response.ok) throw new Error(`download of ${url} failed: HTTP ${response.status}`);
-    const hash = crypto.createHash('sha256');
+    const hash = crypto().createHash('sha256');
     const fd = fs.openSync(tmp, 'wx', 0o644);
     let bytes = 0;
     try {

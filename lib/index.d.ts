@@ -257,4 +257,7 @@ export function benchSplit(
 ): { cut: number; stringify: number; same: number; core: number; remember: number; bytes: number } | null;
 /** text with its secrets replaced by "<redacted:KIND>" markers under the current settings. */
 export function redact(text: string): { text: string; redactions: number };
+/** url without the user:password@ before its host, its ?query and its #fragment: as the core's
+ * log lines, status, doctor and install show an endpoint. */
+export function urlForDisplay(url: string): string;
 export const version: string;

@@ -413,6 +413,15 @@ function redact(text) {
   return binding.redactText(String(text));
 }
 
+/**
+ * url as it may be shown in a line or a summary: without the user:password@ before its host, its
+ * ?query and its #fragment (the core's one rule, native/text.h; the log, status, doctor and
+ * install show endpoints through it). Pure: reads no settings.
+ */
+function urlForDisplay(url) {
+  return binding.urlForDisplay(String(url));
+}
+
 module.exports = {
   reconcile,
   openPart,
@@ -423,5 +432,6 @@ module.exports = {
   exitBoundMs,
   status,
   redact,
+  urlForDisplay,
   version: binding.version,
 };

@@ -6,5 +6,5 @@ import { ArizeTracing } from '../plugin/index.mjs';
 
 const api = createRequire(import.meta.url)('./index.js');
 
-export const { reconcile, flush, shutdown, status, redact, version } = api;
+export const { reconcile, flush, shutdown, status, redact, urlForDisplay, version } = api;
 export default { id: 'opencode-arize-tracing', server: ArizeTracing, ...api };

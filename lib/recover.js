@@ -24,7 +24,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const crypto = require('node:crypto');
+const crypto = () => require('node:crypto'); // when a marker is written, not at the plugin's start
 
 const { isContinuation } = require('./turns.js');
 
@@ -48,7 +48,7 @@ class Marker {
     this.dir = dir;
     this.file = path.join(
       dir,
-      `${os.hostname().replace(/[^\w.-]/g, '_')}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.json`,
+      `${os.hostname().replace(/[^\w.-]/g, '_')}.${process.pid}.${crypto().randomBytes(4).toString('hex')}.json`,
     );
     this.sessions = new Set();
     this.writing = null;

@@ -25,6 +25,7 @@
 #include "platform.h"
 #include "redact.h"
 #include "retry.h"
+#include "text.h"
 #include "tracer.h"
 #include "version.h"
 
@@ -431,6 +432,22 @@ static napi_value oat_export_outcomes(napi_env env, napi_callback_info info) {
   return json_text(env, retry_classes_json());
 }
 
+/* urlForDisplay(url: string) -> string: the URL as it may be shown (text.h's one rule: no
+ * user:password@, ?query or #fragment); install shows endpoints through it, as the core's own
+ * lines do. Anything but a string throws. */
+static napi_value oat_url_for_display(napi_env env, napi_callback_info info) {
+  ARGS(env, info, 1);
+  size_t len;
+  char *url = argc > 0 ? string_value(env, argv[0], &len) : NULL;
+  if (!url) {
+    napi_throw_type_error(env, NULL, "urlForDisplay takes a string");
+    return NULL;
+  }
+  char *shown = text_url_for_display(url);
+  free(url);
+  return json_text(env, shown);
+}
+
 /* The last environment to unload (a worker's end is not the process's) stops the exporter
  * with a short bound; what is unsent stays queued (and, with the spool, on disk). */
 static void on_environment_cleanup(void *arg) {
@@ -460,6 +477,7 @@ NAPI_MODULE_INIT() {
       {"settingsSchema", oat_settings_schema},
       {"exportOutcomes", oat_export_outcomes},
       {"redactText", oat_redact_text},
+      {"urlForDisplay", oat_url_for_display},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

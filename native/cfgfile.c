@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "platform.h"
+#include "text.h"
 
 /* A config file is a few lines; anything bigger is a mistake, not a config. */
 #define CFGFILE_MAX_BYTES (1024 * 1024)
@@ -36,19 +38,6 @@ static void problem(cfgfile_status *st, const char *fmt, ...) {
     st->out_of_memory = true;
   }
   va_end(ap);
-}
-
-static char *fmt_str(bool *oom, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
-static char *fmt_str(bool *oom, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) {
-    s = NULL;
-    *oom = true;
-  }
-  va_end(ap);
-  return s;
 }
 
 /* ---- reading ---- */
@@ -446,54 +435,88 @@ static void known_at(const cfgfile_keys *kp, const char *prefix, key_set *ks) {
 }
 
 /* The known key closest to key[0..n), or NULL when none is close: at most 2 edits, and
- * fewer than half the key's length (so "a" does not suggest "ab"). */
+ * fewer than half the key's length (so "a" does not suggest "ab"); else the one known key that
+ * is the key with a part more after an underscore, at most twice as long (the unit left off:
+ * "timeout" is "timeout_ms"). */
 static const char *closest_key(const char *key, size_t n, const key_set *known) {
-  const char *best = NULL;
-  size_t best_d = 3;
+  const char *best = NULL, *longer = NULL;
+  size_t best_d = 3, longer_count = 0;
   for (size_t k = 0; k < known->n; k++) {
     if (known->old[k]) continue;
     const char *name = known->name[k];
-    size_t d = key_distance(key, n, name);
-    if (d < best_d && d * 2 < (n > strlen(name) ? n : strlen(name))) best = name, best_d = d;
+    size_t d = key_distance(key, n, name), len = strlen(name);
+    if (d < best_d && d * 2 < (n > len ? n : len)) best = name, best_d = d;
+    if (n && len > n && len <= 2 * n && name[n] == '_' && !strncasecmp(name, key, n))
+      longer = name, longer_count++;
   }
-  return best;
+  return best ? best : longer_count == 1 ? longer : NULL;
 }
 
 /* The speller's state over one file. */
 typedef struct {
   const char *prefix; /* "", "harnesses.", "harnesses.opencode.export.", ... */
   const key_set *known;
-  bool only_close;     /* a shared mapping: name only keys close to ours */
-  const char *unknown; /* what a key without a suggestion is called */
-  size_t count;        /* unknown keys so far in this file */
-  char *text;          /* what is said so far */
+  const cfgfile_keys *keys; /* every known key, whole */
+  bool only_close;          /* a shared mapping: name only keys close to ours */
+  const char *unknown;      /* what a key without a suggestion is called */
+  size_t count;             /* unknown keys so far in this file */
+  char *text;               /* what is said so far */
   bool oom;
 } speller;
 
-/* Appends one "`key` (line N): did you mean `x`?" to the text. */
+/* Appends one "`key` (line N): did you mean `x`?" to the text; with nested (a dotted name),
+ * "`key` (line N): a dotted name is not read here: nest it, `a:` then `b:`". */
 static void note_unknown(speller *sp, size_t line, const char *key, size_t n,
-                         const char *suggestion) {
+                         const char *suggestion, const char *nested) {
   for (size_t i = 0; i < n; i++) /* not a name to quote */
     if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) return;
   if (++sp->count > UNKNOWN_KEYS_MAX) return;
   char where[32] = "";
   if (line) snprintf(where, sizeof where, " (line %zu)", line);
   const char *old = sp->text;
-  char *text = suggestion ? fmt_str(&sp->oom, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
-                                    old ? "; " : "", sp->prefix, (int)n, key, where, suggestion)
-                          : fmt_str(&sp->oom, "%s%s`%s%.*s`%s: %s, ignored", old ? old : "",
-                                    old ? "; " : "", sp->prefix, (int)n, key, where, sp->unknown);
+  char *text =
+      nested ? text_printf(&sp->oom, "%s%s`%s%.*s`%s: a dotted name is not read here: nest it, %s",
+                           old ? old : "", old ? "; " : "", sp->prefix, (int)n, key, where, nested)
+      : suggestion ? text_printf(&sp->oom, "%s%s`%s%.*s`%s: did you mean `%s`?", old ? old : "",
+                                 old ? "; " : "", sp->prefix, (int)n, key, where, suggestion)
+                   : text_printf(&sp->oom, "%s%s`%s%.*s`%s: %s, ignored", old ? old : "",
+                                 old ? "; " : "", sp->prefix, (int)n, key, where, sp->unknown);
   if (!text) return;
   free(sp->text);
   sp->text = text;
 }
 
+/* A known key written as one dotted name ("export.timeout_ms: 5") where the file nests a
+ * mapping per part: said with the nesting to write, rather than not at all (the top level is
+ * shared with other tools, where only names close to ours are said). True when said. */
+static bool check_dotted(speller *sp, const char *key, size_t n, size_t line) {
+  size_t plen = strlen(sp->prefix);
+  if (!memchr(key, '.', n) || plen + n >= CFGFILE_KEY_LEN) return false;
+  for (size_t i = 0; i < sp->keys->n; i++) {
+    const char *p = sp->keys->path[i];
+    if (strlen(p) != plen + n || strncmp(p, sp->prefix, plen) || strncmp(p + plen, key, n))
+      continue;
+    text nested = {0};
+    text_add(&nested, "`", 1);
+    for (size_t j = 0; j < n; j++)
+      if (key[j] == '.') text_add(&nested, ":` then `", 9);
+      else text_add(&nested, key + j, 1);
+    text_add(&nested, ":`", 2);
+    if (nested.failed) sp->oom = true;
+    else note_unknown(sp, line, key, n, NULL, text_str(&nested));
+    free(nested.data);
+    return true;
+  }
+  return false;
+}
+
 static void check_key(speller *sp, const char *key, size_t n, size_t line) {
   for (size_t k = 0; k < sp->known->n; k++)
     if (strlen(sp->known->name[k]) == n && !memcmp(sp->known->name[k], key, n)) return;
+  if (check_dotted(sp, key, n, line)) return;
   const char *suggestion = closest_key(key, n, sp->known);
   if (sp->only_close && !suggestion) return;
-  note_unknown(sp, line, key, n, suggestion);
+  note_unknown(sp, line, key, n, suggestion, NULL);
 }
 
 static void check_json_key(void *ctx, const char *key, size_t n, cfgfile_node value) {
@@ -525,7 +548,7 @@ static void check_keys(speller *sp, cfgfile_node map, const char *prefix, const 
  * the order they first appear. */
 char *cfgfile_unknown_keys(cfgfile_node root, const cfgfile_keys *kp, const char *path,
                            const char *const *shared, const char *unknown, bool *out_of_memory) {
-  speller sp = {.unknown = unknown};
+  speller sp = {.unknown = unknown, .keys = kp};
   key_set *maps = malloc(sizeof *maps), *known = malloc(sizeof *known);
   if (!maps || !known) {
     free(maps);
@@ -554,11 +577,11 @@ char *cfgfile_unknown_keys(cfgfile_node root, const cfgfile_keys *kp, const char
   free(maps);
   free(known);
   if (sp.count > UNKNOWN_KEYS_MAX && sp.text) {
-    char *more = fmt_str(&sp.oom, "%s; and %zu more", sp.text, sp.count - UNKNOWN_KEYS_MAX);
+    char *more = text_printf(&sp.oom, "%s; and %zu more", sp.text, sp.count - UNKNOWN_KEYS_MAX);
     if (more) free(sp.text), sp.text = more;
   }
   if (sp.text) {
-    char *full = fmt_str(&sp.oom, "config %s: %s", path, sp.text);
+    char *full = text_printf(&sp.oom, "config %s: %s", path, sp.text);
     if (full) free(sp.text), sp.text = full;
   }
   if (sp.oom) *out_of_memory = true;

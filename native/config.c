@@ -278,19 +278,6 @@ static char *dup_trimmed(loader *l, const char *s, size_t len) {
 
 static char *dup_str(loader *l, const char *s) { return s ? dup_trimmed(l, s, strlen(s)) : NULL; }
 
-static char *fmt_str(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
-static char *fmt_str(loader *l, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) {
-    s = NULL;
-    l->oom = true;
-  }
-  va_end(ap);
-  return s;
-}
-
 /* Sets the warning unless one is already set: the first problem is the one to fix.
  * Callers pass key names and positions only, never values. */
 static void warn(loader *l, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
@@ -1169,18 +1156,18 @@ static void resolve_settings(loader *l) {
 
   const char *log_file = env_get(l->envp, ENV(S_LOG_FILE));
   c->log_file = log_file ? dup_str(l, log_file)
-                         : fmt_str(l,
-                                   "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
-                                   "logs" PLATFORM_SEP "opencode.log",
-                                   c->home);
-  c->state_dir = fmt_str(l,
-                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
-                         "state" PLATFORM_SEP "opencode",
-                         c->home);
-  c->spool_dir = fmt_str(l,
-                         "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
-                         "spool" PLATFORM_SEP "opencode",
-                         c->home);
+                         : text_printf(&l->oom,
+                                       "%s" PLATFORM_SEP ".arize" PLATFORM_SEP
+                                       "harness" PLATFORM_SEP "logs" PLATFORM_SEP "opencode.log",
+                                       c->home);
+  c->state_dir = text_printf(&l->oom,
+                             "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                             "state" PLATFORM_SEP "opencode",
+                             c->home);
+  c->spool_dir = text_printf(&l->oom,
+                             "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP
+                             "spool" PLATFORM_SEP "opencode",
+                             c->home);
 
   if (!l->oom) resolve_export(l);
   if (!l->oom) resolve_openinference(l);
@@ -1219,8 +1206,8 @@ static char *traces_url(loader *l, const char *base, const char *default_scheme)
   while (n > 0 && (base[n - 1] == '/' || isspace((unsigned char)base[n - 1]))) n--;
   size_t suffix = strlen(TRACES_PATH);
   bool has_path = n >= suffix && !memcmp(base + n - suffix, TRACES_PATH, suffix);
-  return fmt_str(l, "%s%.*s%s", has_scheme(base) ? "" : default_scheme, (int)n, base,
-                 has_path ? "" : TRACES_PATH);
+  return text_printf(&l->oom, "%s%.*s%s", has_scheme(base) ? "" : default_scheme, (int)n, base,
+                     has_path ? "" : TRACES_PATH);
 }
 
 /* Appends the header "name: value" (value[0..vlen)) and whether it is a secret. */
@@ -1231,7 +1218,7 @@ static void add_header(loader *l, const char *name, const char *prefix, const ch
   if (h) c->headers = h;
   bool *sec = realloc(c->header_secret, (c->n_headers + 1) * sizeof *sec);
   if (sec) c->header_secret = sec;
-  char *line = h && sec ? fmt_str(l, "%s: %s%.*s", name, prefix, (int)vlen, value) : NULL;
+  char *line = h && sec ? text_printf(&l->oom, "%s: %s%.*s", name, prefix, (int)vlen, value) : NULL;
   if (!line) {
     l->oom = true;
     return;
@@ -1345,7 +1332,7 @@ static char *otel_env_endpoint(loader *l) {
   while (isspace((unsigned char)*base)) base++;
   size_t n = strlen(base);
   while (n > 0 && (base[n - 1] == '/' || isspace((unsigned char)base[n - 1]))) n--;
-  return fmt_str(l, "%.*s%s", (int)n, base, TRACES_PATH);
+  return text_printf(&l->oom, "%.*s%s", (int)n, base, TRACES_PATH);
 }
 
 /* Whether b's endpoint variable is OTel's (read by the OTel rule, with the traces one). */
@@ -1437,21 +1424,22 @@ static char *explain_none(loader *l) {
   picking_variables(vars, sizeof vars);
   /* a broken file is what to fix first: whatever it names is not read */
   if (l->c->file_broken && l->c->warning)
-    return fmt_str(l, "the config file is broken, so nothing in it is used (%s): fix it, or set %s",
-                   l->c->warning, vars);
+    return text_printf(
+        &l->oom, "the config file is broken, so nothing in it is used (%s): fix it, or set %s",
+        l->c->warning, vars);
   /* what is missing: a setting, named by its variable and its file key */
   if (named && !named->regions) {
     const backend_setting *a = backend_ask(named, "endpoint");
     const char *env_of = a && a->env ? a->env : named->endpoint_env;
     if (!env_of)
-      return fmt_str(l,
-                     "no backend configured: target %s needs an endpoint: add "
-                     "harnesses.opencode.%s to %s",
-                     named->name, settings[S_ENDPOINT].key, path);
-    return fmt_str(l,
-                   "no backend configured: target %s needs an endpoint: set %s or add "
-                   "harnesses.opencode.%s to %s",
-                   named->name, env_of, settings[S_ENDPOINT].key, path);
+      return text_printf(&l->oom,
+                         "no backend configured: target %s needs an endpoint: add "
+                         "harnesses.opencode.%s to %s",
+                         named->name, settings[S_ENDPOINT].key, path);
+    return text_printf(&l->oom,
+                       "no backend configured: target %s needs an endpoint: set %s or add "
+                       "harnesses.opencode.%s to %s",
+                       named->name, env_of, settings[S_ENDPOINT].key, path);
   }
   /* some of the credentials of the backend they pick, not all */
   for (size_t i = 0; i < backend_count(); i++) {
@@ -1465,12 +1453,12 @@ static char *explain_none(loader *l) {
       else if (!missing) missing = a;
     }
     if (known && missing)
-      return fmt_str(l,
-                     "no backend configured: the %s is missing: set %s or add "
-                     "harnesses.opencode.%s to %s",
-                     missing->what, missing->env ? missing->env : "it", missing->key, path);
+      return text_printf(&l->oom,
+                         "no backend configured: the %s is missing: set %s or add "
+                         "harnesses.opencode.%s to %s",
+                         missing->what, missing->env ? missing->env : "it", missing->key, path);
   }
-  return fmt_str(l, "no backend configured: set %s, or add them to %s", vars, path);
+  return text_printf(&l->oom, "no backend configured: set %s, or add them to %s", vars, path);
 }
 
 /* Order: a backend whose variable wins over the file's target (Phoenix's endpoint); the
@@ -1555,7 +1543,7 @@ static void dest_header(loader *l, config_destination *d, const char *name, cons
   if (h) d->headers = h;
   bool *sec = realloc(d->header_secret, (d->n_headers + 1) * sizeof *sec);
   if (sec) d->header_secret = sec;
-  char *line = h && sec ? fmt_str(l, "%s: %s%s", name, prefix, value) : NULL;
+  char *line = h && sec ? text_printf(&l->oom, "%s: %s%s", name, prefix, value) : NULL;
   if (!line) {
     l->oom = true;
     return;
@@ -1736,7 +1724,7 @@ static char *find_project_file(loader *l, const char *dir) {
   int levels = 0; /* how many parents the search may climb */
   char *probe = dup_str(l, dir);
   for (int k = 0; probe && k < PROJECT_MAX_LEVELS; k++) {
-    char *git = fmt_str(l, "%s" PLATFORM_SEP ".git", probe);
+    char *git = text_printf(&l->oom, "%s" PLATFORM_SEP ".git", probe);
     bool top = git && path_exists(git);
     free(git);
     if (top) {
@@ -1749,8 +1737,9 @@ static char *find_project_file(loader *l, const char *dir) {
   for (int level = 0; d && level <= levels; level++) {
     static const char *const exts[] = {".yaml", ".json"};
     for (size_t k = 0; k < 2; k++) {
-      char *f = fmt_str(l, "%s" PLATFORM_SEP PROJECT_DIR_NAME PLATFORM_SEP PROJECT_FILE_NAME "%s",
-                        d, exts[k]);
+      char *f = text_printf(&l->oom,
+                            "%s" PLATFORM_SEP PROJECT_DIR_NAME PLATFORM_SEP PROJECT_FILE_NAME "%s",
+                            d, exts[k]);
       if (f && path_exists(f)) {
         free(d);
         return f;
@@ -1772,7 +1761,7 @@ static void add_notice(loader *l, char **notice, const char *fmt, ...) {
   if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
   va_end(ap);
   char *joined =
-      msg ? fmt_str(l, "%s%s%s", *notice ? *notice : "", *notice ? "; " : "", msg) : NULL;
+      msg ? text_printf(&l->oom, "%s%s%s", *notice ? *notice : "", *notice ? "; " : "", msg) : NULL;
   if (!msg) l->oom = true;
   free(msg);
   if (!joined) return;
@@ -1984,7 +1973,7 @@ static void read_project(loader *l, const char *dir) {
   file_settings_free(&l->file);
   l->file = user;
   if (user_unknown && c->unknown_keys) {
-    char *both = fmt_str(l, "%s; %s", user_unknown, c->unknown_keys);
+    char *both = text_printf(&l->oom, "%s; %s", user_unknown, c->unknown_keys);
     if (both) free(c->unknown_keys), c->unknown_keys = both;
     free(user_unknown);
   } else if (user_unknown) {
@@ -2011,10 +2000,12 @@ static void record_sources(loader *l) {
 
 /* $HOME/.arize/harness/config.yaml, or config.json beside it when only that exists. */
 static char *default_config_path(loader *l) {
-  char *yaml = fmt_str(
-      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.yaml", l->c->home);
-  char *json = fmt_str(
-      l, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.json", l->c->home);
+  char *yaml = text_printf(
+      &l->oom, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.yaml",
+      l->c->home);
+  char *json = text_printf(
+      &l->oom, "%s" PLATFORM_SEP ".arize" PLATFORM_SEP "harness" PLATFORM_SEP "config.json",
+      l->c->home);
   platform_info st;
   bool use_json = yaml && json && platform_target_info(yaml, &st) != 0 && errno == ENOENT &&
                   platform_target_info(json, &st) == 0;

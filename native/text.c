@@ -32,6 +32,18 @@ void text_addf(text *t, const char *fmt, ...) {
   if (n > 0) text_add(t, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+char *text_printf(bool *oom, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) {
+    s = NULL;
+    *oom = true;
+  }
+  va_end(ap);
+  return s;
+}
+
 const char *text_str(const text *t) { return t->data ? t->data : ""; }
 
 char *text_url_for_display(const char *url) {

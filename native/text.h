@@ -23,6 +23,10 @@ void text_add(text *t, const char *s, size_t n);
 /* Appends printf-formatted text, up to 511 bytes of it. */
 void text_addf(text *t, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
 
+/* printf-formatted text in a string of its own (malloc'd): NULL, with *oom set, when out of
+ * memory. */
+char *text_printf(bool *oom, const char *fmt, ...) PLATFORM_PRINTF(2, 3);
+
 /* The content, "" while empty; borrowed from t. */
 const char *text_str(const text *t);
 

@@ -293,17 +293,18 @@ static void install_config(tracer *t, config *c) {
   c->attrs.host = t->host[0] ? t->host : NULL; /* the one setting of the section that is ours */
   /* Where each export's outcome is left for `status`, which runs in a process of its own. */
   outcome_open(c->state_dir, config_target_name(c->target));
-  /* A reload for the project's sake (tracer_set_project, its file changed) says again nothing
-   * the log already holds about the same version of the user's file */
+  /* A reload for the project's sake (tracer_set_project, its file changed) or for the
+   * environment's (a variable of ours flipped) says again nothing the log already holds about
+   * the same version of the user's file: a problem whose words did not change is not news (one
+   * the environment changed has other words). */
   platform_info now[2];
   stat_config_files(c->config_path, now);
-  bool user_same = t->cfg && !strcmp(t->cfg->config_path, c->config_path) &&
+  bool file_same = t->cfg && !strcmp(t->cfg->config_path, c->config_path) &&
                    same_file_version(&now[0], &t->file_stat[0]) &&
-                   same_file_version(&now[1], &t->file_stat[1]) &&
-                   env_fingerprint(t->envp) == t->env_fingerprint;
-  if (c->warning && !(user_same && same_text(t->cfg->warning, c->warning)))
+                   same_file_version(&now[1], &t->file_stat[1]);
+  if (c->warning && !(file_same && same_text(t->cfg->warning, c->warning)))
     log_warn("%s; using defaults for what it would have set", c->warning);
-  if (c->unknown_keys && !(user_same && same_text(t->cfg->unknown_keys, c->unknown_keys)))
+  if (c->unknown_keys && !(file_same && same_text(t->cfg->unknown_keys, c->unknown_keys)))
     log_warn("%s", c->unknown_keys);
   if (c->project_warning)
     log_warn("%s; %s", c->project_warning,
@@ -312,14 +313,14 @@ static void install_config(tracer *t, config *c) {
   else if (c->project_path)
     log_info("project settings from %s over %s", c->project_path, c->config_path);
   if (c->project_notice) log_warn("project file %s: %s", c->project_path, c->project_notice);
-  if (!c->enabled && user_same && !t->cfg->enabled) {
+  if (!c->enabled && file_same && !t->cfg->enabled) {
     /* said already */
   } else if (!c->enabled)
     log_warn("tracing is disabled by ARIZE_TRACE_ENABLED=false: no spans are recorded; "
              "unset it or set it to true to trace");
   else if (c->dry_run) log_info("dry run (ARIZE_DRY_RUN): spans are built and logged, never sent");
   else if (c->why_not_sending) {
-    if (!(user_same && same_text(t->cfg->why_not_sending, c->why_not_sending)))
+    if (!(file_same && same_text(t->cfg->why_not_sending, c->why_not_sending)))
       log_warn("%s", c->why_not_sending);
   } else {
     if (c->target != CONFIG_TARGET_NONE) {

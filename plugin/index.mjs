@@ -328,13 +328,20 @@ function benchMeter(file) {
   let hookMs = 0,
     hookCalls = 0,
     hookMax = 0
+  /** @type {number | undefined} the plugin's own start (its load, the core's), said once */
+  let initMs
   const take = (/** @type {object} */ extra) => {
-    const line = JSON.stringify({ jobs, hookMs, hookCalls, hookMax, at: Date.now(), ...extra }) + "\n"
+    const line = JSON.stringify({ jobs, hookMs, hookCalls, hookMax, initMs, at: Date.now(), ...extra }) + "\n"
+    initMs = undefined
     jobs = []
     hookMs = hookCalls = hookMax = 0
     return line
   }
   return {
+    /** @param {number} ms the time the plugin's function took before it returned its hooks */
+    started(ms) {
+      initMs = ms
+    },
     /** @param {string} session @param {string} type @param {any} split */
     clock: (session, type, split) => new Clock(session, type, split),
     /** @param {Clock} clock */
@@ -360,6 +367,7 @@ function benchMeter(file) {
  * @param {{client: any, directory?: string}} input
  */
 export const ArizeTracing = async ({ client, directory }) => {
+  const startedAt = performance.now()
   /** @param {"info" | "warn" | "error"} level @param {string} message */
   const log = (level, message) =>
     Promise.resolve(client?.app?.log?.({ body: { service: SERVICE, level, message } })).catch(() => {})
@@ -694,6 +702,7 @@ export const ArizeTracing = async ({ client, directory }) => {
     })
   }
 
+  meter?.started(performance.now() - startedAt)
   return {
     ...live.hooks,
     /** @param {{event: {type: string, properties?: any}}} input */

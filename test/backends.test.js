@@ -95,3 +95,33 @@ test("install's summary and its endpoint question show no password, query or fra
     fs.rmSync(home, { recursive: true, force: true });
   }
 });
+
+test("install shows an endpoint by the core's rule (urlForDisplay), and an older core without it shows none", () => {
+  const endpoint = 'https://ops:S3cretPassw0rd@127.0.0.1:9/v1/traces?key=S3cretToken#S3cretFragment';
+  assert.equal(core.urlForDisplay(endpoint), 'https://127.0.0.1:9/v1/traces');
+  const lib = spawnSync(
+    process.execPath,
+    ['-e', `console.log(require(${JSON.stringify(ROOT)}).urlForDisplay(${JSON.stringify(endpoint)}))`],
+    { env: { PATH: process.env.PATH, ARIZE_TRACING_NATIVE: CORE_FILE }, encoding: 'utf8' },
+  );
+  assert.equal(lib.stdout, 'https://127.0.0.1:9/v1/traces\n', lib.stderr);
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'oat-backends-'));
+  try {
+    // an older core: this build's, without the door (a package's lib and core normally match)
+    const older = path.join(home, 'older-core.js');
+    fs.writeFileSync(
+      older,
+      `const core = { ...require(${JSON.stringify(CORE_FILE)}) };\ndelete core.urlForDisplay;\nmodule.exports = core;\n`,
+    );
+    const put = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'lib', 'cli.js'), 'install', '--yes', '--backend', 'phoenix', '--endpoint', endpoint],
+      { env: { PATH: process.env.PATH, HOME: home, ARIZE_TRACING_NATIVE: older }, encoding: 'utf8' },
+    );
+    assert.equal(put.status, 0, put.stderr);
+    assert.match(put.stdout, /Phoenix at \(endpoint not shown: no core here to hide its credentials\)/);
+    assert.doesNotMatch(put.stdout + put.stderr, /S3cret/);
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -180,6 +180,37 @@ test('an endpoint with a query string: status shows it without the query and, on
   }
 });
 
+// Ports fetch() refuses as "bad port" (the WHATWG blocklist), which the core sends to alike.
+const FETCH_BLOCKED_PORTS = [6665, 6666, 6667, 6668, 6669, 6697, 10080, 6000, 5060, 5061, 4045];
+
+test("doctor's endpoint check answers for any port the core sends to (fetch's blocked ports too)", async () => {
+  let receiver;
+  for (const port of FETCH_BLOCKED_PORTS) {
+    receiver = await startReceiver({ port }).catch(() => null); // taken here: the next one
+    if (receiver) break;
+  }
+  if (!receiver) return; // every one of them taken on this machine
+  const home = tempDir('oat-hour-home-');
+  try {
+    await run(home, ['install', '--yes', '--backend', 'otlp', '--endpoint', `${receiver.url}/v1/traces`]);
+    const d = await run(home, ['doctor', '--json']);
+    const check = Object.fromEntries(JSON.parse(d.stdout).checks.map((x) => [x.name, x]));
+    assert.equal(check['endpoint answers'].ok, true, JSON.stringify(check['endpoint answers']));
+    assert.equal(check['test span'].ok, true, 'the core sent there');
+    assert.equal(d.code, 0, d.stdout);
+    // nothing listening: said as what it is, not as a port fetch refuses
+    await receiver.close();
+    receiver = null;
+    const down = await run(home, ['doctor', '--json']);
+    const answers = JSON.parse(down.stdout).checks.find((x) => x.name === 'endpoint answers');
+    assert.equal(answers.ok, false);
+    assert.match(answers.detail, /: ECONNREFUSED$/);
+    assert.doesNotMatch(down.stdout, /bad port/);
+  } finally {
+    if (receiver) await receiver.close();
+  }
+});
+
 test('status and doctor say what the exporter does with a refused answer, as the log does', async () => {
   // 404 and 500 are final for the exporter: the batch is dropped (the log says so too)
   for (const code of [404, 500]) {
@@ -280,6 +311,24 @@ test("doctor's test spans go to their own spool and state, never the user's", as
 
 // ------------------------------------------------------------------------------------------
 // install
+
+test('install refuses a project name with a newline or another control character, in one line', async () => {
+  const home = tempDir('oat-hour-home-');
+  const base = ['install', '--yes', '--backend', 'phoenix', '--endpoint', 'http://127.0.0.1:4318'];
+  for (const name of ['my\nproject', 'tab\there', 'bell\u0007', 'del\u007f']) {
+    const r = await run(home, [...base, '--project-name', name]);
+    assert.equal(r.code, 2, `${JSON.stringify(name)}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^[^\n]*--project-name: a project name is one line without control characters/);
+  }
+  assert.equal(fs.existsSync(configFile(home)), false, 'nothing written');
+  const fromEnv = await run(home, base, { env: { ARIZE_PROJECT_NAME: 'a\rb' } });
+  assert.equal(fromEnv.code, 2, fromEnv.stdout + fromEnv.stderr);
+  assert.match(fromEnv.stderr, /ARIZE_PROJECT_NAME: a project name is one line .*; give --project-name NAME/);
+  assert.equal(fs.existsSync(configFile(home)), false, 'nothing written');
+  const ok = await run(home, [...base, '--project-name', 'my project (ünïcode)']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(fs.readFileSync(configFile(home), 'utf8'), /project_name: "my project \(ünïcode\)"/);
+});
 
 test('install refuses endpoints that are not http(s) URLs with a host', async () => {
   const home = tempDir('oat-hour-home-');

@@ -194,6 +194,8 @@ async function gatherSettings(flags, stored, env = process.env) {
   try {
     if (flags.endpoint && endpointProblem(flags.endpoint))
       throw flagProblem('--endpoint', endpointProblem(flags.endpoint));
+    if (projectNameProblem(flags.projectName))
+      throw flagProblem('--project-name', projectNameProblem(flags.projectName));
     // In a terminal, a bare `install` walks through every setting (to change any of them);
     // with settings on the command line, only what is still missing is asked.
     const keys = ROWS.flatMap((b) => b.settings.map((s) => s.key)).filter((k) => k !== 'headers');
@@ -279,13 +281,17 @@ async function gatherSettings(flags, stored, env = process.env) {
       }
     }
     if (credentials(b).some((s) => !v[s.key])) throw needs();
-    v.project_name = await value(
-      flags.projectName,
-      env.ARIZE_PROJECT_NAME || (stored && stored.project_name),
-      'Project name',
-      { fallback: 'opencode' },
-    );
+    const storedName = env.ARIZE_PROJECT_NAME || (stored && stored.project_name);
+    v.project_name = await value(flags.projectName, storedName, 'Project name', {
+      fallback: 'opencode',
+      check: projectNameProblem,
+    });
     v.project_name = v.project_name || 'opencode';
+    // the environment's or the stored one, taken without a question
+    if (projectNameProblem(v.project_name))
+      throw new UsageError(
+        `${env.ARIZE_PROJECT_NAME ? 'ARIZE_PROJECT_NAME' : 'the stored project_name'}: ${projectNameProblem(v.project_name)}; give --project-name NAME`,
+      );
     return { backend, values: v };
   } finally {
     if (rl) rl.close();
@@ -332,16 +338,26 @@ function changesFrom(values, stored) {
   return changes;
 }
 
-// An endpoint as it may be shown: without the user:password@ before its host, its ?query and
-// #fragment (where credentials ride) — the core's rule (text_url_for_display in native/text.c),
-// which status, doctor and the log follow.
+// The project name rides in an HTTP header and a span attribute: the core ignores one with a
+// control character (native/config.c has_control_char: below 0x20, and 0x7f), so install refuses it.
+function projectNameProblem(name) {
+  return /[\u0000-\u001f\u007f]/.test(name || '')
+    ? 'a project name is one line without control characters (a newline, a tab...)'
+    : '';
+}
+
+// An endpoint as it may be shown: the core's one rule (urlForDisplay, text_url_for_display in
+// native/text.c: no user:password@ before its host, no ?query or #fragment, where credentials
+// ride), which status, doctor and the log follow. Where no core loads, or an older one without
+// the rule, the endpoint is not shown at all rather than shown by a second rule.
 function endpointForDisplay(url) {
-  const from = url.indexOf('://') >= 0 ? url.indexOf('://') + 3 : 0;
-  let host = url.slice(from);
-  const at = host.indexOf('@'),
-    slash = host.indexOf('/');
-  if (at >= 0 && (slash < 0 || at < slash)) host = host.slice(at + 1);
-  return url.slice(0, from) + host.split(/[?#]/)[0];
+  try {
+    const { binding } = require('../native.js');
+    if (typeof binding.urlForDisplay === 'function') return binding.urlForDisplay(url);
+  } catch {
+    // no core loads here: install still writes the settings
+  }
+  return '(endpoint not shown: no core here to hide its credentials)';
 }
 
 // "Arize AX (eu)", "Arize AX at URL", "Phoenix at URL": where install's settings send.

@@ -21,7 +21,7 @@
 // A benchmark: it prints figures and asserts nothing.
 //   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
 //                              [--native file.node | --tarball pkg.tgz] [--with-env K=V,...]
-//                              [--settle 400] [--json out.json] [--kinds without,with,events]
+//                              [--settle 400] [--json out.json] [--kinds without,with,read]
 //                              [--warmup 1]
 // --native: the core packed into the tarball instead of the checkout's prebuild (a branch
 // that changed native/ before its prebuild is made: build/Release/arize_tracing.node);
@@ -54,9 +54,10 @@ const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
 const TARBALL = option('--tarball', '') && path.resolve(option('--tarball', ''));
 const JSON_OUT = option('--json', '');
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
-// --kinds without,with,events: "events" is the plugin keeping the open part from OpenCode's
-// events (plugin/open.mjs, ARIZE_TRACING_BENCH_OPEN=events) instead of reading it on each event
-// ("without" always: every ratio is against it)
+// --kinds without,with,read: "with" is the plugin as installed (it keeps the open part from
+// OpenCode's events, plugin/open.mjs); "read" reads the open part through OpenCode's server on
+// each event instead (ARIZE_TRACING_BENCH_OPEN=read, the way it was before); "events" is the
+// same as "with" ("without" always: every ratio is against it)
 // (--no-without: the plugin's own figures only, when the ratios are not wanted)
 const KINDS = [
   ...new Set([...(args.includes('--no-without') ? [] : ['without']), ...option('--kinds', 'without,with').split(',')]),
@@ -68,10 +69,13 @@ const WITH_ENV = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-/** The environment of a kind's OpenCode, and its home ("events" is the plugin's home). */
+/** The environment of a kind's OpenCode, and its home (every kind with the plugin shares one). */
 const envOf = (kind) =>
-  kind === 'without' ? {} : { ...WITH_ENV, ARIZE_TRACING_BENCH_OPEN: kind === 'events' ? 'events' : 'read' };
+  kind === 'without' ? {} : { ...WITH_ENV, ...(kind === 'read' ? { ARIZE_TRACING_BENCH_OPEN: 'read' } : {}) };
 const homeOf = (kind) => (kind === 'without' ? 'without' : 'with');
+// "pure": the plugin's home, the plugin not loaded (`opencode serve --pure`): the same home and
+// database as the runs with it, so a difference between the homes cannot pass for the plugin's
+const pureOf = (kind) => kind === 'pure';
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -136,14 +140,18 @@ function rssMiB(pid) {
 // OpenCode's server, driven like the TUI drives it
 
 /** `opencode serve` in the home's project; resolves once it listens. */
-function startServe(oc, env) {
+function startServe(oc, env, pure = false) {
   const password = crypto.randomBytes(12).toString('hex');
   const spawnedAt = Date.now();
-  const child = spawn(h.OPENCODE_BIN, ['serve', '--hostname', '127.0.0.1', '--port', '0'], {
-    cwd: oc.project,
-    env: { ...oc.env, PWD: oc.project, OPENCODE_SERVER_PASSWORD: password, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    h.OPENCODE_BIN,
+    ['serve', ...(pure ? ['--pure'] : []), '--hostname', '127.0.0.1', '--port', '0'],
+    {
+      cwd: oc.project,
+      env: { ...oc.env, PWD: oc.project, OPENCODE_SERVER_PASSWORD: password, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`opencode serve did not listen: ${out.slice(-500)}`)), 180000);
@@ -309,11 +317,11 @@ async function longRun(oc, model, id, kind, label) {
   fs.rmSync(timings, { force: true });
   model.play({ script: turnScript(TURNS) });
   // a new conversation per run: without a session header the model keys one by its first user
-  // message, the same in two runs on the same seed (the kinds "with" and "events" share a home):
+  // message, the same in two runs on the same seed (the kinds with the plugin share a home):
   // the second run found the first one's script used up
   model.conversations.clear();
   model.requests.length = 0;
-  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) });
+  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) }, pureOf(kind));
   const turns = [];
   let events;
   try {
@@ -373,7 +381,7 @@ async function longRun(oc, model, id, kind, label) {
 async function oneStart(oc, model, kind, label) {
   model.play({ script: SCRIPT });
   model.requests.length = 0;
-  const server = await startServe(oc, envOf(kind));
+  const server = await startServe(oc, envOf(kind), pureOf(kind));
   try {
     const session = await call(server, 'POST', '/session', {});
     const promptAt = Date.now();
@@ -457,6 +465,18 @@ async function main() {
   if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
 }
 
+/** The slope of a least-squares line through ys (per step), NaN under two points. */
+function trend(ys) {
+  const n = ys.length;
+  if (n < 2) return NaN;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0,
+    den = 0;
+  ys.forEach((y, x) => ((num += (x - mx) * (y - my)), (den += (x - mx) ** 2)));
+  return num / den;
+}
+
 /** Per size: medians over runs of each run's figures per turn. */
 function summarise(n, results) {
   const perRun = (out) => {
@@ -466,6 +486,9 @@ function summarise(n, results) {
       cpu: mean(counted.map((t) => t.cpu)),
       wall: mean(counted.map((t) => t.wall)),
       rssGrowth: rss[rss.length - 1] - rss[Math.min(2, rss.length - 1)],
+      // the same growth from a least-squares line through turns 3 to the last: Bun's collector
+      // moves RSS up and down by ~100 MiB between turns, with and without the plugin
+      rssTrend: trend(rss.slice(2)) * Math.max(0, rss.length - 3),
       rssEnd: rss[rss.length - 1],
       firstRequestMs: out.turns[0].firstRequestMs,
     };
@@ -477,14 +500,23 @@ function summarise(n, results) {
       cpu: median(runs.map((r) => r.cpu)),
       wall: median(runs.map((r) => r.wall)),
       rssGrowth: median(runs.map((r) => r.rssGrowth)),
+      rssTrend: median(runs.map((r) => r.rssTrend)),
       rssEnd: median(runs.map((r) => r.rssEnd)),
       firstRequestMs: median(runs.map((r) => r.firstRequestMs)),
+      // the plugin's own start inside OpenCode (its function until it returned its hooks: the
+      // package's load, the core's start), per process
+      initMs: median((results[kind] ?? []).map((o) => o.lines.find((l) => l.initMs !== undefined)?.initMs ?? NaN)),
     };
   };
   const plugin = (kind) => {
     const withTurns = results[kind].flatMap((o) => o.turns);
     const jobs = withTurns.flatMap((t) => t.jobs);
     const turnOurs = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
+    // the plugin's CPU on OpenCode's thread per turn (its jobs on a CPU, by schedstat, and the
+    // event hook), counted over the same turns as the CPU per turn
+    const turnCpu = results[kind]
+      .flatMap((o) => o.turns.slice(FROM_TURN))
+      .map((t) => t.jobs.reduce((s, j) => s + (j.cpu ?? j.sync), 0) + t.hookMs);
     const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
     const turnThreads = results[kind].flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
     return {
@@ -515,6 +547,7 @@ function summarise(n, results) {
       readP99: p99(jobs.map((j) => j.read)),
       readsPerJob: mean(jobs.map((j) => j.reads)),
       turnOurs: median(turnOurs),
+      turnCpu: mean(turnCpu),
       turnRead: median(turnRead),
       turnThreads: mean(turnThreads),
       hookCalls: median(results[kind].flatMap((o) => o.lines.map((l) => l.hookCalls))),
@@ -583,21 +616,21 @@ function print(rows, starts, spans, started, loads = []) {
     `(${os.cpus().length} cores, load average ${load} at the end, 1-min load ${f(Math.min(...loads), 1)}-${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) over the runs; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
   console.log(
-    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
+    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
   );
   const plugins = KINDS.filter((k) => k !== 'without');
   for (const r of rows) {
     if (RAW)
       for (const kind of KINDS)
         console.error(
-          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')}`,
+          `  ${r.n} ${kind}: cpu/turn ${r[kind].runs.map((x) => f(x.cpu)).join(' ')} | wall/turn ${r[kind].runs.map((x) => f(x.wall)).join(' ')} | rss growth ${r[kind].runs.map((x) => f(x.rssGrowth, 1)).join(' ')} | trend ${r[kind].runs.map((x) => f(x.rssTrend, 1)).join(' ')}`,
         );
     for (const kind of plugins) {
       const w = r[kind];
       console.log(
         `${String(r.n).padStart(8)}${plugins.length > 1 ? ` ${kind}` : ''} | ${f(r.without.cpu).padStart(19)} ${f(w.cpu).padStart(5)} ${f(w.cpu / r.without.cpu, 3).padStart(6)} |` +
           ` ${f(r.without.wall).padStart(20)} ${f(w.wall).padStart(5)} ${f(w.wall / r.without.wall, 3).padStart(6)} |` +
-          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}) |` +
+          ` ${f(r.without.rssGrowth, 1).padStart(6)}, ${f(w.rssGrowth, 1)} (${f(r.without.rssEnd)}, ${f(w.rssEnd)}; trend ${f(r.without.rssTrend, 1)}, ${f(w.rssTrend, 1)}) |` +
           ` ${f(w.oursMedian, 2)} ${f(w.oursP99, 2)} (${f(w.coreMedian, 2)}) | ${f(w.readMedian, 1)} ${f(w.readP99, 1)} (${f(w.readsPerJob, 2)}) |` +
           ` ${f(w.turnOurs, 1)}, ${f(w.turnRead, 1)} (${f(w.jobsPerTurn, 1)} jobs, ${f(w.hookCalls)} events) | ${f(w.turnThreads, 1)}`,
       );
@@ -615,6 +648,14 @@ function print(rows, starts, spans, started, loads = []) {
           ` | between awaits (upper bound) ${cell('ours')} | awaited reads ${cell('read', 1)}, their answers re-parsed ${cell('parse')} (KiB ${f(sp.readBytes.median / 1024, 1)} / ${f(sp.readBytes.p99 / 1024, 1)})` +
           ` | event hook ${f(r[kind].hookPerCall, 3)} ms per call (max ${f(r[kind].hookMax, 1)})`,
       );
+      // the ratio from what the plugin's parts are measured to spend, against the processes'
+      // spread without it (which decides what the measured ratio can resolve)
+      const w = r[kind];
+      const base = r.without.runs.map((x) => x.cpu);
+      if (base.length && Number.isFinite(w.turnCpu))
+        console.log(
+          `  CPU per turn accounted: the plugin on OpenCode's thread ${f(w.turnCpu, 1)} ms + the core's threads ${f(w.turnThreads, 1)} ms = ${f(w.turnCpu + w.turnThreads, 1)} ms against ${f(r.without.cpu)} ms without: ratio ${f(1 + (w.turnCpu + w.turnThreads) / r.without.cpu, 3)} (the collector's extra work not counted); processes without the plugin spread ${f(Math.min(...base))}-${f(Math.max(...base))} ms per turn (${f((100 * (Math.max(...base) - Math.min(...base))) / r.without.cpu, 0)} % of the median)`,
+        );
       const st = r[kind].syncSteady;
       const ft = r[kind].syncFirstTurn;
       if (st && ft)
@@ -646,7 +687,12 @@ function print(rows, starts, spans, started, loads = []) {
   }
   for (const r of rows)
     console.log(
-      `first model request of the long runs at ${r.n} messages (spawn -> request, median): ${KINDS.map((k) => `${k} ${f(r[k].firstRequestMs)} ms`).join(', ')}`,
+      `first model request of the long runs at ${r.n} messages (spawn -> request, median): ${KINDS.map((k) => `${k} ${f(r[k].firstRequestMs)} ms`).join(', ')}` +
+        `; the plugin's own start inside OpenCode (its function until it gave its hooks), median: ${KINDS.filter((k) =>
+          Number.isFinite(r[k].initMs),
+        )
+          .map((k) => `${k} ${f(r[k].initMs, 1)} ms`)
+          .join(', ')}`,
     );
   console.log(`spans received: ${spans}`);
 }

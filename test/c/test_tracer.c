@@ -362,6 +362,47 @@ static void test_an_environment_handed_over_later_replaces_the_first(void) {
   home_remove(&h);
 }
 
+/* A reload because the environment changed (a setting's variable flipped in the process) says
+ * nothing again about the same version of the user's file: its out-of-range value and its
+ * misspelt key are each one line; the file edited (a new version, the same problems), again. */
+static void test_a_file_problem_is_said_once_per_version_of_the_file(void) {
+  home h;
+  home_new(&h);
+  char dir[160];
+  snprintf(dir, sizeof dir, "%s/.arize", h.dir);
+  CHECK(mkdir(dir, 0700) == 0);
+  snprintf(dir, sizeof dir, "%s/.arize/harness", h.dir);
+  CHECK(mkdir(dir, 0700) == 0);
+  const char *file =
+      "harnesses:\n  opencode:\n    endpoint: http://127.0.0.1:9\n    projct_name: x\n"
+      "export:\n  timeout_ms: 5\n";
+  write_text(h.config_path, file);
+  const char *first[] = {h.home_entry, NULL};
+  tracer *t = tracer_open(first, "1.2.3");
+  CHECK(t != NULL);
+  const char *hide[] = {h.home_entry, "OPENINFERENCE_HIDE_INPUTS=true", NULL};
+  tracer_set_environment(t, hide);
+  tracer_refresh(t);
+  const char *verbose[] = {h.home_entry, "OPENINFERENCE_HIDE_INPUTS=true", "ARIZE_VERBOSE=1", NULL};
+  tracer_set_environment(t, verbose);
+  tracer_refresh(t);
+  char *log = read_text(h.log_path);
+  CHECK_INT(lines_containing(log, "export.timeout_ms is not a whole number"), 1);
+  CHECK_INT(lines_containing(log, "projct_name"), 1);
+  free(log);
+  char *edited = NULL;
+  CHECK(asprintf(&edited, "# edited\n%s", file) > 0);
+  write_text(h.config_path, edited);
+  free(edited);
+  tracer_refresh(t);
+  log = read_text(h.log_path);
+  CHECK_INT(lines_containing(log, "export.timeout_ms is not a whole number"), 2);
+  CHECK_INT(lines_containing(log, "projct_name"), 2);
+  free(log);
+  tracer_free(t);
+  home_remove(&h);
+}
+
 /* A closed turn of n model calls, each answering `bytes` of text: 1 + n spans. */
 static char *long_turn(size_t n, size_t bytes) {
   char *text = malloc(bytes + 1);
@@ -436,6 +477,7 @@ int main(void) {
   RUN(test_config_file_edit_is_picked_up_without_restart);
   RUN(test_restart_with_the_same_home_sends_nothing_new);
   RUN(test_an_environment_handed_over_later_replaces_the_first);
+  RUN(test_a_file_problem_is_said_once_per_version_of_the_file);
   RUN(test_a_reconcile_larger_than_a_batch_is_sent_whole_and_once);
   log_close();
   return check_done();
