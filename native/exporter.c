@@ -21,6 +21,7 @@
 #define BATCH_MAX_SPANS EXPORTER_BATCH_MAX_SPANS
 #define BATCH_MAX_BYTES EXPORTER_BATCH_MAX_BYTES
 #define RETRY_SAID_AGAIN_MS (60 * 60 * 1000) /* a backend still down is said again hourly */
+#define OUTCOME_DEFER_MS 1000 /* a backlog's like answers are recorded at most this often */
 
 struct exporter {
   queue *q;
@@ -35,10 +36,12 @@ struct exporter {
   exporter_target *in_use; /* the one a send is using, when it was replaced meanwhile */
   uint64_t target_changes; /* exporter_set_target calls: a new target ends a retry pause */
   exporter_counts counts;
-  uint64_t answered_seq; /* every record up to this seq was answered or given up on */
-  size_t split_bytes;    /* after a 413: batches of at most this many span bytes (0: none) */
-  bool refused;          /* 401/403 or a move with the current target: wait for a new one */
-  bool redirect_logged;  /* the current target's redirects were logged */
+  uint64_t answered_seq;  /* every record up to this seq was answered or given up on */
+  size_t split_bytes;     /* after a 413: batches of at most this many span bytes (0: none) */
+  bool refused;           /* 401/403 or a move with the current target: wait for a new one */
+  bool redirect_logged;   /* the current target's redirects were logged */
+  long recorded_status;   /* the last outcome recorded (outcome.h) when it was a 2xx; else -1 */
+  int64_t recorded_at_ms; /* when (monotonic) */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -371,7 +374,7 @@ static send_step apply_outcome_locked(exporter *e, const exporter_target *t, con
  * again (retryable, split, refused key, stopping); a next batch peeked meanwhile stays lent
  * after an ack of this one, and goes back with it otherwise. */
 static send_step send_batch(exporter *e, const exporter_target *t, framed_batch *fb, int rc,
-                            const char *error, double *retry_after_s) {
+                            const char *error, bool more, double *retry_after_s) {
   size_t n = fb->n;
   if (rc != 0) {
     /* A record that is not a span can never be sent: drop the batch rather than loop. */
@@ -386,10 +389,21 @@ static send_step send_batch(exporter *e, const exporter_target *t, framed_batch 
   pthread_mutex_lock(&e->lock);
   send_step step = apply_outcome_locked(e, t, fb, &o);
   pthread_mutex_unlock(&e->lock);
-  /* For `status` in other processes (outcome.h). Only this thread writes last_error. */
-  outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
-                           e->counts.dropped};
-  outcome_record_for(t->dest_name, t->kind, t->url, o.status, e->counts.last_error, n, &totals);
+  /* For `status` in other processes (outcome.h). Only this thread writes last_error. While a
+   * backlog drains (more: the next batch is being prepared), an answer like the last one
+   * recorded waits up to OUTCOME_DEFER_MS: two file replaces per request would cost the
+   * send path more than the request on a fast backend. The batch that ends a backlog, and
+   * every change of answer, is recorded before its flush waiters hear of it. */
+  int64_t now_ms = platform_monotonic_ms();
+  bool same = step == SEND_DONE && o.kind == RETRY_OK && o.status == e->recorded_status &&
+              now_ms - e->recorded_at_ms < OUTCOME_DEFER_MS;
+  if (!(more && same)) {
+    outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
+                             e->counts.dropped};
+    outcome_record_for(t->dest_name, t->kind, t->url, o.status, e->counts.last_error, n, &totals);
+    e->recorded_status = o.kind == RETRY_OK ? o.status : -1;
+    e->recorded_at_ms = now_ms;
+  }
 
   if (step == SEND_DONE) {
     queue_ack_for(e->q, e->slot, n);
@@ -463,15 +477,17 @@ static void *exporter_main(void *arg) {
     int slot = e->slot;
     exporter_target *target = take_target_locked(e);
     pthread_mutex_unlock(&e->lock);
-    if (!carried) frame_rc = frame_batch(target, batch, n, &fb, frame_error, sizeof frame_error);
-    carried = false;
-    /* the next batch, if one is sendable already, is prepared while this one is sent */
-    next.n =
-        frame_rc == 0 ? queue_peek_more_for(e->q, slot, next.batch, BATCH_MAX_SPANS, max_bytes) : 0;
+    /* the next batch, if one is sendable already, is prepared while this one is framed (when
+     * it was not carried: the start of a backlog) and sent; a batch that cannot be framed is
+     * dropped by an ack, after which the next one stays lent (queue_ack_for) */
+    next.n = queue_peek_more_for(e->q, slot, next.batch, BATCH_MAX_SPANS, max_bytes);
     next.t = target;
     next.threaded = next.n && pthread_create(&next.thread, NULL, prepare_main, &next) == 0;
+    if (!carried) frame_rc = frame_batch(target, batch, n, &fb, frame_error, sizeof frame_error);
+    carried = false;
     double retry_after_s = -1;
-    send_step outcome = send_batch(e, target, &fb, frame_rc, frame_error, &retry_after_s);
+    send_step outcome =
+        send_batch(e, target, &fb, frame_rc, frame_error, next.n > 0, &retry_after_s);
     if (next.threaded) pthread_join(next.thread, NULL);
     else if (next.n) prepare_next(&next); /* no thread: after the send, as before */
     pthread_mutex_lock(&e->lock);
@@ -553,6 +569,7 @@ exporter *exporter_new_for(queue *q, int slot) {
   wallclock_cond_init(&e->wake); /* waits on the steady clock: a clock set back stretches none */
   wallclock_cond_init(&e->progress);
   e->counts.last_status = -1;
+  e->recorded_status = -1;
   return e;
 }
 

@@ -432,6 +432,14 @@ static int job_add_node(write_job *j, node *n) {
   return 0;
 }
 
+/* The bytes of the unit that starts at n (its records are contiguous), or n's alone. */
+static size_t unit_bytes(const node *n) {
+  size_t bytes = 0;
+  for (const node *it = n; it && (it == n || (n->unit && it->unit == n->unit)); it = it->next)
+    bytes += it->record.len;
+  return bytes;
+}
+
 /* Collects what needs writing into j: whole units only (a file's marks must not speak for a
  * span it does not hold), none with a record in flight, GROUP_MAX_BYTES or so at a time.
  * Marks the nodes as writing. Lock held. */
@@ -450,7 +458,9 @@ static void collect_job(queue *q, write_job *j) {
       continue;
     }
     bool unit_start = !it->unit || it->unit != current;
-    if (unit_start && bytes >= GROUP_MAX_BYTES) { /* the rest next time */
+    /* the rest next time: a group stops at GROUP_MAX_BYTES, or before the unit that would take
+     * it past that (a backlog's first batch is durable, and sent, while the next is written) */
+    if (unit_start && bytes > 0 && bytes + unit_bytes(it) > GROUP_MAX_BYTES) {
       q->scan_from = it;
       break;
     }

@@ -3,11 +3,15 @@
  * never answers, targets that do not send, and targets swapped while running. */
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/inotify.h>
+#endif
 
 #include "check.h"
 #include "exporter.h"
 #include "log.h"
 #include "otlp.h"
+#include "outcome.h"
 #include "server.h"
 
 #define WAIT_MS 5000 /* upper bound for anything that should happen at once */
@@ -620,6 +624,63 @@ static void test_credentials_in_the_url_stay_out_of_the_log(void) {
   server_free(&srv);
 }
 
+#ifdef __linux__
+/* A backlog records its outcome for `status` (outcome.h) when it has been sent, and when the
+ * answer changes, not after each request: two file replaces per request cost the send path
+ * more than a request to a fast backend. What is recorded at the end is the whole backlog. */
+static void test_a_backlog_records_its_outcome_when_sent_not_per_request(void) {
+  char dir[] = "/tmp/test_exporter_outcome.XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  outcome_open(dir, "test");
+  int watch = inotify_init1(IN_NONBLOCK);
+  CHECK(watch >= 0 && inotify_add_watch(watch, dir, IN_CREATE) >= 0);
+  test_server srv;
+  CHECK(server_start(&srv, NULL, 0) == 0);
+  pipeline p = pipeline_to(srv.url);
+  /* 8 batches of EXPORTER_BATCH_MAX_SPANS, all queued before the exporter looks */
+  uint32_t total = 8 * EXPORTER_BATCH_MAX_SPANS;
+  for (uint32_t first = 1; first <= total; first += 64) {
+    uint8_t *data[64];
+    size_t lens[64];
+    for (uint32_t i = 0; i < 64; i++) data[i] = encode_span(first + i, &lens[i]);
+    CHECK(queue_hand_over(p.q, data, lens, NULL, 64, NULL, 0) == 0);
+  }
+  exporter_notify(p.e);
+  exporter_counts c;
+  exporter_flush(p.e, WAIT_MS, &c);
+  CHECK_INT(c.exported, total);
+  CHECK_INT(c.requests, 8);
+  /* how often last-export.json was replaced: each replace writes a temp file first */
+  char events[64 * 1024];
+  int replaced = 0;
+  ssize_t got;
+  while ((got = read(watch, events, sizeof events)) > 0)
+    for (char *at = events; at < events + got;) {
+      struct inotify_event *ev = (struct inotify_event *)at;
+      if (ev->len && strncmp(ev->name, ".last-export.json.", 18) == 0) replaced++;
+      at += sizeof *ev + ev->len;
+    }
+  close(watch);
+  CHECK(replaced >= 1 && replaced < 8);
+  /* the process counters `status` reads say the whole backlog went */
+  char path[300];
+  snprintf(path, sizeof path, "%s/processes/%ld.json", dir, (long)getpid());
+  FILE *f = fopen(path, "rb");
+  char text[1024] = "";
+  if (f) text[fread(text, 1, sizeof text - 1, f)] = '\0', fclose(f);
+  char want[64];
+  snprintf(want, sizeof want, "\"exported\":%u", total);
+  CHECK(strstr(text, "\"requests\":8,") != NULL && strstr(text, want) != NULL);
+  pipeline_free(&p);
+  server_free(&srv);
+  outcome_close();
+  outcome_open(NULL, NULL);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK(system(cmd) == 0);
+}
+#endif
+
 int main(void) {
   char dir[] = "/tmp/test_exporter.XXXXXX";
   if (!mkdtemp(dir)) return 1;
@@ -645,6 +706,9 @@ int main(void) {
   RUN(test_swapped_target_is_used_for_the_next_batch);
   RUN(test_swapped_target_cuts_a_long_backoff_short);
   RUN(test_credentials_in_the_url_stay_out_of_the_log);
+#ifdef __linux__
+  RUN(test_a_backlog_records_its_outcome_when_sent_not_per_request);
+#endif
   log_close();
   unlink(log_path);
   rmdir(dir);

@@ -2,6 +2,7 @@
 #include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <zlib.h>
 #include <sys/time.h>
@@ -400,6 +401,70 @@ static void test_an_acked_batch_leaves_the_disk(void) {
   queue_ack(q, 3);
   CHECK(queue_sync(q, 5000)); /* the writer deletes */
   CHECK_INT(spool_files(paths, 4), 0);
+  queue_free(q);
+}
+
+/* A guard whose first open waits until the test lets it go: what is handed over meanwhile is
+ * all pending at the writer's next look. */
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int opened;
+  bool go;
+} held_guard;
+
+static void *held_open(void *ctx, const uint8_t *marks, size_t len) {
+  held_guard *h = ctx;
+  (void)marks, (void)len;
+  pthread_mutex_lock(&h->lock);
+  h->opened++;
+  pthread_cond_broadcast(&h->cond);
+  while (!h->go) pthread_cond_wait(&h->cond, &h->lock);
+  pthread_mutex_unlock(&h->lock);
+  return h;
+}
+static bool held_recorded(void *guard, const char *key) { return (void)guard, (void)key, false; }
+static void held_record(void *guard, const uint8_t *marks, size_t len) {
+  (void)guard, (void)marks, (void)len;
+}
+static void held_close(void *guard) { (void)guard; }
+
+static void hand_over_bytes(queue *q, size_t len, const char *session) {
+  uint8_t *data[] = {malloc(len)};
+  size_t lens[] = {len};
+  memset(data[0], 's', len);
+  CHECK_INT(queue_hand_over(q, data, lens, NULL, 1, (const uint8_t *)session, strlen(session) + 1),
+            0);
+}
+
+/* Two large units pending at once are written as two files, not one: the first is durable,
+ * and can be sent, while the second is written (a backlog's first batch waits for one batch's
+ * write, not two). */
+static void test_a_group_stops_before_a_unit_that_would_take_it_past_a_batch(void) {
+  fresh_root();
+  queue *q = queue_new(64u << 20);
+  held_guard h = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+  queue_set_guard(q, &(queue_guard){held_open, held_recorded, held_record, held_close, &h});
+  attach(q, spool_open(root, false), NULL, NULL);
+  hand_over_bytes(q, 100, "ses_a");
+  pthread_mutex_lock(&h.lock);
+  while (!h.opened) pthread_cond_wait(&h.cond, &h.lock); /* the writer holds unit 1 */
+  pthread_mutex_unlock(&h.lock);
+  hand_over_bytes(q, 3u << 20, "ses_b");
+  hand_over_bytes(q, 3u << 20, "ses_c");
+  pthread_mutex_lock(&h.lock);
+  h.go = true;
+  pthread_cond_broadcast(&h.cond);
+  pthread_mutex_unlock(&h.lock);
+  CHECK(queue_sync(q, 10000));
+  char paths[8][1024];
+  CHECK_INT(spool_files(paths, 8), 3);
+  const queue_record *batch[8];
+  CHECK_INT(queue_peek(q, batch, 8, 4u << 20), 2); /* the small one and the first large one */
+  queue_ack(q, 2);
+  CHECK_INT(queue_peek(q, batch, 8, 4u << 20), 1);
+  CHECK_INT((long)batch[0]->len, 3l << 20);
+  queue_unpeek(q);
   queue_free(q);
 }
 
@@ -865,6 +930,7 @@ int main(void) {
   RUN(test_files_are_private);
   RUN(test_an_acked_batch_leaves_the_disk);
   RUN(test_batches_end_on_a_file_boundary);
+  RUN(test_a_group_stops_before_a_unit_that_would_take_it_past_a_batch);
   RUN(test_a_file_larger_than_a_batch_keeps_only_its_unsent_part);
   RUN(test_restored_spans_come_first_and_unsent_ones_survive_a_restart);
   RUN(test_a_full_queue_drops_oldest_from_disk_too);
