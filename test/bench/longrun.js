@@ -452,8 +452,12 @@ async function main() {
       if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows, starts, raw }, null, 1));
     }
     for (let i = 0; i < STARTS; i++)
+      // a start whose server failed (it went away mid-prompt) is said and left out, not fatal
       for (const kind of [...KINDS.slice(i % KINDS.length), ...KINDS.slice(0, i % KINDS.length)])
-        starts[kind].push(await oneStart(homes[homeOf(kind)], model, kind, `${i}${kind}`));
+        await oneStart(homes[homeOf(kind)], model, kind, `${i}${kind}`).then(
+          (s) => starts[kind].push(s),
+          (error) => progress(`start ${i} ${kind} failed, left out: ${error.cause?.message ?? error.message}`),
+        );
     if (STARTS) progress(`${STARTS} starts each way done`);
   } finally {
     for (const oc of Object.values(homes)) oc.remove();
@@ -512,11 +516,13 @@ function summarise(n, results) {
     const withTurns = results[kind].flatMap((o) => o.turns);
     const jobs = withTurns.flatMap((t) => t.jobs);
     const turnOurs = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.ours, 0) + t.hookMs);
-    // the plugin's CPU on OpenCode's thread per turn (its jobs on a CPU, by schedstat, and the
-    // event hook), counted over the same turns as the CPU per turn
+    // the plugin's time on OpenCode's thread per turn (its jobs' synchronous sections and the
+    // event hook: wall time, an upper bound of their CPU on a quiet machine), over the same turns
+    // as the CPU per turn. (schedstat's sum is only as fresh as the scheduler's last tick, 4 ms
+    // here: it overstates a section that starts long after one.)
     const turnCpu = results[kind]
       .flatMap((o) => o.turns.slice(FROM_TURN))
-      .map((t) => t.jobs.reduce((s, j) => s + (j.cpu ?? j.sync), 0) + t.hookMs);
+      .map((t) => t.jobs.reduce((s, j) => s + j.sync, 0) + t.hookMs);
     const turnRead = withTurns.map((t) => t.jobs.reduce((s, j) => s + j.read, 0));
     const turnThreads = results[kind].flatMap((o) => o.turns.slice(FROM_TURN)).map((t) => t.coreThreads);
     return {
@@ -660,7 +666,7 @@ function print(rows, starts, spans, started, loads = []) {
       const ft = r[kind].syncFirstTurn;
       if (st && ft)
         console.log(
-          `  on the thread per job, synchronous (wall) and of it on a CPU (schedstat), ms: turns 2-${TURNS} (${st.jobs} jobs) median ${f(st.median, 2)} / p99 ${f(st.p99, 2)}, on a CPU ${f(st.cpuMedian, 2)} / ${f(st.cpuP99, 2)};` +
+          `  on the thread per job, synchronous (wall) and on a CPU (schedstat, as fresh as the scheduler's last tick), ms: turns 2-${TURNS} (${st.jobs} jobs) median ${f(st.median, 2)} / p99 ${f(st.p99, 2)}, on a CPU ${f(st.cpuMedian, 2)} / ${f(st.cpuP99, 2)};` +
             ` the first turn of each process (${ft.jobs} jobs: the session's open part read, the code cold) median ${f(ft.median, 2)}, max ${f(ft.max, 2)} (on a CPU ${f(ft.cpuMax, 2)}); all jobs on a CPU ${cell('cpu')}, waiting for a CPU ${cell('queued')}`,
         );
       const parts = Object.entries(r[kind].parts ?? {});
