@@ -205,7 +205,8 @@ function reader(client, log) {
 /**
  * The calling thread's time on a CPU and waiting for one, in ms (Linux: /proc/thread-self/schedstat),
  * or undefined. For the benchmarks: a synchronous section's wall time counts the moments another
- * thread or process had the CPU; this says how much of it was ours.
+ * thread or process had the CPU; this tells them apart, but only as fresh as the scheduler's last
+ * tick (4 ms here), so it overstates a short section: the figures use wall time.
  * @returns {[number, number] | undefined}
  */
 function schedstat() {
