@@ -72,7 +72,9 @@ const WITH_ENV = Object.fromEntries(
 /** The environment of a kind's OpenCode, and its home (every kind with the plugin shares one). */
 const envOf = (kind) =>
   kind === 'without' ? {} : { ...WITH_ENV, ...(kind === 'read' ? { ARIZE_TRACING_BENCH_OPEN: 'read' } : {}) };
-const homeOf = (kind) => (kind === 'without' ? 'without' : 'with');
+const homeOf = (kind) => (kind === 'without' || kind === 'noop' ? kind : 'with');
+// "noop": a home like "without" with a plugin file that does nothing (`plugin/noop.ts`): what
+// OpenCode itself pays to load a plugin, apart from what ours does (start-up phase only).
 // "pure": the plugin's home, the plugin not loaded (`opencode serve --pure`): the same home and
 // database as the runs with it, so a difference between the homes cannot pass for the plugin's
 const pureOf = (kind) => kind === 'pure';
@@ -416,6 +418,11 @@ async function main() {
     without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url }),
     with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: sink.url }),
   };
+  if (KINDS.includes('noop')) {
+    homes.noop = h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url });
+    fs.mkdirSync(path.join(homes.noop.configDir, 'plugin'), { recursive: true });
+    fs.writeFileSync(path.join(homes.noop.configDir, 'plugin', 'noop.ts'), 'export const Noop = async () => ({});\n');
+  }
   const rows = [];
   const starts = Object.fromEntries(KINDS.map((k) => [k, []]));
   const raw = [];
@@ -426,6 +433,7 @@ async function main() {
   };
   try {
     const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
+    if (homes.noop && RUNS + WARMUP > 0) seeds.noop = await seedTurn(homes.noop, model);
     for (const n of SIZES) {
       const results = Object.fromEntries(KINDS.map((k) => [k, []]));
       for (let r = n === SIZES[0] ? -WARMUP : 0; r < RUNS; r++) {
