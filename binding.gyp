@@ -27,9 +27,10 @@
             "MACOSX_DEPLOYMENT_TARGET": "11.0",
             "OTHER_CFLAGS": ["-Wall", "-Wextra", "-Werror", "-O2", "<!@(pkg-config --cflags jansson yaml-0.1 libprotobuf-c)"]
           },
-          "libraries": ["<!@(pkg-config --libs jansson yaml-0.1 libprotobuf-c)", "-lcurl"]
+          "libraries": ["<!@(pkg-config --libs jansson yaml-0.1 libprotobuf-c)"]
         }, {
-          "libraries": ["<!@(pkg-config --libs libcurl jansson yaml-0.1 libprotobuf-c)"]
+          "cflags_c": ["<!@(pkg-config --cflags libcurl)"],
+          "libraries": ["<!@(pkg-config --libs jansson yaml-0.1 libprotobuf-c)", "-ldl"]
         }]
       ]
     }

@@ -39,6 +39,7 @@ struct exporter {
   uint64_t answered_seq;  /* every record up to this seq was answered or given up on */
   size_t split_bytes;     /* after a 413: batches of at most this many span bytes (0: none) */
   bool refused;           /* 401/403 or a move with the current target: wait for a new one */
+  bool no_http;           /* libcurl could not be loaded: this process sends nothing */
   bool redirect_logged;   /* the current target's redirects were logged */
   long recorded_status;   /* the last outcome recorded (outcome.h) when it was a 2xx; else -1 */
   int64_t recorded_at_ms; /* when (monotonic) */
@@ -428,9 +429,29 @@ static void release_target_locked(exporter *e) {
   e->in_use = NULL;
 }
 
+/* libcurl could not be loaded (http.h): this process can send nothing. Said once per process;
+ * the spans stay queued and in the spool, where the next process that has libcurl finds them;
+ * a flush does not wait for them. The thread waits to be stopped. */
+static void *exporter_without_http(exporter *e) {
+  static int said;
+  if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+    log_error("cannot send spans: %s; they stay queued and in the spool for an OpenCode started "
+              "with it",
+              http_global_error());
+  pthread_mutex_lock(&e->lock);
+  e->no_http = true;
+  snprintf(e->counts.last_error, sizeof e->counts.last_error, "%s", http_global_error());
+  pthread_cond_broadcast(&e->progress);
+  while (!e->stopping) pthread_cond_wait(&e->wake, &e->lock);
+  pthread_mutex_unlock(&e->lock);
+  return NULL;
+}
+
 static void *exporter_main(void *arg) {
   exporter *e = arg;
   platform_thread_name("arize-export");
+  /* libcurl is loaded here, on this thread, never on OpenCode's (http.h) */
+  if (http_global_init() != 0) return exporter_without_http(e);
   const queue_record *batch[BATCH_MAX_SPANS];
   next_batch next = {0}; /* the batch after the one being sent */
   framed_batch fb;
@@ -599,8 +620,7 @@ void exporter_set_target(exporter *e, exporter_target *t) {
 void exporter_notify(exporter *e) {
   pthread_mutex_lock(&e->lock);
   if (!e->started && !e->stopping) {
-    if (http_global_init() != 0) log_error("libcurl failed to initialise; spans stay queued");
-    else if (pthread_create(&e->thread, NULL, exporter_main, e) == 0) e->started = true;
+    if (pthread_create(&e->thread, NULL, exporter_main, e) == 0) e->started = true;
     else log_error("cannot start the exporter thread; spans stay queued");
   }
   pthread_cond_signal(&e->wake);
@@ -631,7 +651,7 @@ void exporter_flush(exporter *e, long timeout_ms, exporter_counts *out) {
   uint64_t goal = queue_get_stats(e->q).last_seq;
   struct timespec until = wallclock_deadline(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&e->lock);
-  while (e->started && !e->stopping && e->target && !e->refused &&
+  while (e->started && !e->stopping && e->target && !e->refused && !e->no_http &&
          (e->target->send || e->target->discard)) {
     /* records dropped for space also count as answered: they will never be */
     if (e->answered_seq >= goal || queue_get_dest_stats(e->q, e->slot).done_seq >= goal) break;

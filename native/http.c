@@ -25,17 +25,106 @@
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L /* when the caller gives none: never wait forever */
 #define HTTP_USER_AGENT "opencode-arize-tracing"
 
-/* ---- global init ----------------------------------------------------------------- */
+/* ---- libcurl, loaded by the first thread that sends -------------------------------------
+ *
+ * On Linux and macOS the core does not link libcurl. Linked, it was loaded with the core, on
+ * OpenCode's thread as the plugin started: libcurl and the ~30 libraries it needs (TLS, HTTP/2,
+ * IDN, Kerberos, LDAP) took 13-19 ms of the core's load, for a library only the exporter's
+ * threads use. http_global_init loads it instead, on the exporter's thread before its first
+ * send; a machine without it (Alpine's base image has none) still traces into the spool, and the
+ * exporter says once what to install. Windows links it in (CURL_STATICLIB): Windows has no
+ * libcurl for programs. Every call below goes through this table. */
+#define HTTP_LIBCURL(X)                                                                            \
+  X(global_init, CURLcode, (long))                                                                 \
+  X(easy_init, CURL *, (void))                                                                     \
+  X(easy_cleanup, void, (CURL *))                                                                  \
+  X(easy_reset, void, (CURL *))                                                                    \
+  X(easy_perform, CURLcode, (CURL *))                                                              \
+  X(easy_setopt, CURLcode, (CURL *, CURLoption, ...))                                              \
+  X(easy_getinfo, CURLcode, (CURL *, CURLINFO, ...))                                               \
+  X(easy_strerror, const char *, (CURLcode))                                                       \
+  X(free, void, (void *))                                                                          \
+  X(getdate, time_t, (const char *, const time_t *))                                               \
+  X(slist_append, struct curl_slist *, (struct curl_slist *, const char *))                        \
+  X(slist_free_all, void, (struct curl_slist *))                                                   \
+  X(url, CURLU *, (void))                                                                          \
+  X(url_cleanup, void, (CURLU *))                                                                  \
+  X(url_get, CURLUcode, (CURLU *, CURLUPart, char **, unsigned int))                               \
+  X(url_set, CURLUcode, (CURLU *, CURLUPart, const char *, unsigned int))
+
+static struct {
+#define HTTP_FIELD(name, ret, params) ret(*name) params;
+  HTTP_LIBCURL(HTTP_FIELD)
+#undef HTTP_FIELD
+} libcurl;
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-static CURLcode http_init_rc = CURLE_FAILED_INIT;
+static int http_init_rc = -1;
+static char http_init_error[400] = "libcurl is not loaded yet";
 
-static void http_init_once(void) { http_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+#ifdef CURL_STATICLIB
+static int http_load_libcurl(void) {
+#define HTTP_LINKED(name, ret, params) libcurl.name = curl_##name;
+  HTTP_LIBCURL(HTTP_LINKED)
+#undef HTTP_LINKED
+  return 0;
+}
+#else
+#ifdef __APPLE__
+static const char *const http_libcurl_names[] = {"/usr/lib/libcurl.4.dylib", NULL};
+#define HTTP_LIBCURL_INSTALL "it ships with macOS"
+#else
+/* Debian and Ubuntu also have a GnuTLS build under another name, with the same interface */
+static const char *const http_libcurl_names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", NULL};
+#ifdef __GLIBC__
+#define HTTP_LIBCURL_INSTALL "apt-get install libcurl4, dnf install libcurl, ..."
+#else
+#define HTTP_LIBCURL_INSTALL "apk add libcurl"
+#endif
+#endif
+
+static int http_load_libcurl(void) {
+  char why[200];
+  void *lib = platform_library_open(http_libcurl_names, why, sizeof why);
+  if (!lib) {
+    snprintf(http_init_error, sizeof http_init_error,
+             "the system library libcurl is missing (%s; install it: %s)", why,
+             HTTP_LIBCURL_INSTALL);
+    return -1;
+  }
+  const char *missing = NULL;
+#define HTTP_FIND(name, ret, params)                                                               \
+  libcurl.name = (ret(*) params)platform_library_function(lib, "curl_" #name);                     \
+  if (!libcurl.name && !missing) missing = "curl_" #name;
+  HTTP_LIBCURL(HTTP_FIND)
+#undef HTTP_FIND
+  if (missing) {
+    snprintf(http_init_error, sizeof http_init_error,
+             "the system's libcurl is too old (it has no %s; 7.64 or later is needed)", missing);
+    return -1;
+  }
+  return 0;
+}
+#endif
+
+static void http_init_once(void) {
+  if (http_load_libcurl() != 0) return;
+  if (libcurl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    snprintf(http_init_error, sizeof http_init_error, "libcurl failed to initialise");
+    return;
+  }
+  http_init_rc = 0;
+}
 
 /* curl_global_init is not thread-safe in older libcurl; pthread_once makes it so. */
 int http_global_init(void) {
   pthread_once(&http_once, http_init_once);
-  return http_init_rc == CURLE_OK ? 0 : -1;
+  return http_init_rc;
+}
+
+const char *http_global_error(void) {
+  pthread_once(&http_once, http_init_once);
+  return http_init_rc == 0 ? NULL : http_init_error;
 }
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -137,7 +226,7 @@ static double http_retry_after_seconds(const char *value) {
     double s = strtod(value, NULL);
     return s > 0 ? s : 0;
   }
-  time_t when = curl_getdate(value, NULL);
+  time_t when = libcurl.getdate(value, NULL);
   if (when == (time_t)-1) return -1;
   double s = difftime(when, time(NULL));
   return s > 0 ? s : 0;
@@ -147,30 +236,32 @@ static double http_retry_after_seconds(const char *value) {
 
 void http_url_display(const char *url, char *out, size_t cap) {
   out[0] = '\0';
-  CURLU *u = url ? curl_url() : NULL;
+  CURLU *u = url && http_global_init() == 0 ? libcurl.url() : NULL;
   if (!u) return;
   char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-    curl_url_get(u, CURLUPART_PORT, &port, 0); /* absent: the scheme's default */
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
+  if (libcurl.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      libcurl.url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      libcurl.url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    libcurl.url_get(u, CURLUPART_PORT, &port, 0); /* absent: the scheme's default */
+    libcurl.url_get(u, CURLUPART_PATH, &path, 0);
     snprintf(out, cap, "%s://%s%s%s%s", scheme, host, port ? ":" : "", port ? port : "",
              path ? path : "");
   }
-  curl_free(scheme), curl_free(host), curl_free(port), curl_free(path);
-  curl_url_cleanup(u);
+  libcurl.free(scheme), libcurl.free(host), libcurl.free(port), libcurl.free(path);
+  libcurl.url_cleanup(u);
 }
 
 /* scheme, host and port (the scheme's default when absent) of url; false when unreadable. */
 static bool http_origin(const char *url, char **scheme, char **host, char **port) {
   *scheme = *host = *port = NULL;
-  CURLU *u = curl_url();
-  bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-  curl_url_cleanup(u);
+  CURLU *u = http_global_init() == 0 ? libcurl.url() : NULL;
+  if (!u) return false;
+  bool ok = libcurl.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            libcurl.url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+            libcurl.url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+            libcurl.url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  libcurl.url_cleanup(u);
+  if (!ok) libcurl.free(*scheme), libcurl.free(*host), libcurl.free(*port);
   return ok;
 }
 
@@ -180,8 +271,8 @@ bool http_redirect_allowed(const char *from, const char *to) {
   bool ok = a && b && strcasecmp(fh, th) == 0 &&
             ((strcasecmp(fs, ts) == 0 && strcmp(fp, tp) == 0) ||
              (strcasecmp(fs, "http") == 0 && strcasecmp(ts, "https") == 0));
-  if (a) curl_free(fs), curl_free(fh), curl_free(fp);
-  if (b) curl_free(ts), curl_free(th), curl_free(tp);
+  if (a) libcurl.free(fs), libcurl.free(fh), libcurl.free(fp);
+  if (b) libcurl.free(ts), libcurl.free(th), libcurl.free(tp);
   return ok;
 }
 
@@ -191,19 +282,19 @@ static bool http_scheme_allowed(const char *url) {
 
 /* Whether text shows part of the URL that may be secret (user, password, query). */
 static bool http_text_leaks_url_secret(const char *url, const char *text) {
-  CURLU *u = curl_url();
+  CURLU *u = http_global_init() == 0 ? libcurl.url() : NULL;
   if (!u) return true; /* cannot tell: assume the worst */
   bool leaks = false;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+  if (libcurl.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
     static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_QUERY};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0] && !leaks; i++) {
       char *part = NULL;
-      if (curl_url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] && strstr(text, part))
+      if (libcurl.url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] && strstr(text, part))
         leaks = true;
-      curl_free(part);
+      libcurl.free(part);
     }
   }
-  curl_url_cleanup(u);
+  libcurl.url_cleanup(u);
   return leaks;
 }
 
@@ -212,7 +303,7 @@ static bool http_text_leaks_url_secret(const char *url, const char *text) {
  * never appear in curl's messages. */
 static void http_describe_failure(http_response *resp, CURLcode rc, const char *url,
                                   const char *detail) {
-  const char *generic = curl_easy_strerror(rc);
+  const char *generic = libcurl.easy_strerror(rc);
   if (detail[0] && !http_text_leaks_url_secret(url, detail))
     http_set_error(resp, "%s: %s", generic, detail);
   else http_set_error(resp, "%s", generic);
@@ -226,20 +317,20 @@ static struct curl_slist *http_header_list(const http_request *req, bool gzip) {
   snprintf(content_type, sizeof content_type, "content-type: %s",
            req->content_type ? req->content_type : "application/x-protobuf");
   struct curl_slist *list = NULL, *next;
-  if (!(next = curl_slist_append(list, content_type))) goto oom;
+  if (!(next = libcurl.slist_append(list, content_type))) goto oom;
   list = next;
-  if (gzip && !(next = curl_slist_append(list, "content-encoding: gzip"))) goto oom;
+  if (gzip && !(next = libcurl.slist_append(list, "content-encoding: gzip"))) goto oom;
   list = next;
-  if (!(next = curl_slist_append(list, "Expect:"))) goto oom;
+  if (!(next = libcurl.slist_append(list, "Expect:"))) goto oom;
   list = next;
   for (size_t i = 0; i < req->n_headers; i++) {
     if (!req->headers[i]) continue;
-    if (!(next = curl_slist_append(list, req->headers[i]))) goto oom;
+    if (!(next = libcurl.slist_append(list, req->headers[i]))) goto oom;
     list = next;
   }
   return list;
 oom:
-  curl_slist_free_all(list);
+  libcurl.slist_free_all(list);
   return NULL;
 }
 
@@ -300,13 +391,13 @@ static int http_on_progress(void *flag, curl_off_t dltotal, curl_off_t dlnow, cu
 static _Thread_local CURL *http_handle;
 
 static CURL *http_thread_handle(void) {
-  if (http_handle) curl_easy_reset(http_handle);
-  else http_handle = curl_easy_init();
+  if (http_handle) libcurl.easy_reset(http_handle);
+  else http_handle = libcurl.easy_init();
   return http_handle;
 }
 
 void http_thread_cleanup(void) {
-  curl_easy_cleanup(http_handle);
+  if (http_handle) libcurl.easy_cleanup(http_handle); /* a handle means libcurl is loaded */
   http_handle = NULL;
 }
 
@@ -316,7 +407,7 @@ static CURLcode http_configure(CURL *curl, const http_request *req, const uint8_
   long timeout = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
   CURLcode rc = CURLE_OK;
 #define HTTP_SETOPT(opt, val)                                                                      \
-  if (rc == CURLE_OK) rc = curl_easy_setopt(curl, opt, val)
+  if (rc == CURLE_OK) rc = libcurl.easy_setopt(curl, opt, val)
   HTTP_SETOPT(CURLOPT_ERRORBUFFER, errbuf);
   HTTP_SETOPT(CURLOPT_URL, req->url);
   HTTP_SETOPT(CURLOPT_NOSIGNAL, 1L); /* signals are process-wide: wrong in a thread */
@@ -346,7 +437,7 @@ static CURLcode http_configure(CURL *curl, const http_request *req, const uint8_
 #if LIBCURL_VERSION_NUM >= 0x075500
   /* Belt and braces with http_scheme_allowed; an older runtime libcurl rejects the
    * option, which is fine. */
-  if (rc == CURLE_OK) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (rc == CURLE_OK) libcurl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
   return rc;
 }
@@ -354,13 +445,13 @@ static CURLcode http_configure(CURL *curl, const http_request *req, const uint8_
 /* Runs the transfer on a configured handle and fills resp. */
 static int http_perform(CURL *curl, const char *url, http_capture *cap, const char *errbuf) {
   http_response *resp = cap->resp;
-  CURLcode rc = curl_easy_perform(curl);
+  CURLcode rc = libcurl.easy_perform(curl);
   if (rc != CURLE_OK) {
     http_describe_failure(resp, rc, url, errbuf);
     return -1;
   }
   long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  libcurl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status == 0) {
     http_set_error(resp, "no HTTP status in the answer");
     return -1;
@@ -374,7 +465,7 @@ int http_post(const http_request *req, http_response *resp) {
   memset(resp, 0, sizeof *resp);
   resp->retry_after_s = -1;
   if (http_global_init() < 0) {
-    http_set_error(resp, "libcurl global init failed");
+    http_set_error(resp, "%s", http_global_error());
     return -1;
   }
   if (!req->url || !http_scheme_allowed(req->url)) {
@@ -404,14 +495,14 @@ int http_post(const http_request *req, http_response *resp) {
   } else {
     CURLcode rc = http_configure(curl, req, body ? body : (const uint8_t *)"", body_len, headers,
                                  &cap, errbuf);
-    if (rc != CURLE_OK) http_set_error(resp, "libcurl setup: %s", curl_easy_strerror(rc));
+    if (rc != CURLE_OK) http_set_error(resp, "libcurl setup: %s", libcurl.easy_strerror(rc));
     else result = http_perform(curl, req->url, &cap, errbuf);
     /* A 307/308 keeps the method and body: followed to the same host only (http.h). The
      * current URL and the target are libcurl's copies, valid until the next perform. */
     char *current = req->url ? strdup(req->url) : NULL;
     while (result == 0 && (resp->status >= 300 && resp->status < 400)) {
       char *target = NULL;
-      curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &target);
+      libcurl.easy_getinfo(curl, CURLINFO_REDIRECT_URL, &target);
       bool follow = (resp->status == 307 || resp->status == 308) && current && target &&
                     http_scheme_allowed(target) && resp->hops < HTTP_MAX_HOPS &&
                     http_redirect_allowed(current, target);
@@ -425,7 +516,7 @@ int http_post(const http_request *req, http_response *resp) {
       free(resp->body);
       resp->body = NULL, resp->body_len = 0, cap.body_cap = 0, cap.body_oom = false;
       resp->hops++;
-      if (!next || curl_easy_setopt(curl, CURLOPT_URL, next) != CURLE_OK) {
+      if (!next || libcurl.easy_setopt(curl, CURLOPT_URL, next) != CURLE_OK) {
         http_set_error(resp, "out of memory");
         result = -1;
         break;
@@ -434,7 +525,7 @@ int http_post(const http_request *req, http_response *resp) {
     }
     free(current);
   }
-  curl_slist_free_all(headers);
+  libcurl.slist_free_all(headers);
   free(gz);
   /* Cut off by http_abort (the exporter stopping at exit): libcurl says "Operation was aborted
    * by an application callback" or a receive error on the shut socket, neither of which is

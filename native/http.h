@@ -7,9 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* curl_global_init, exactly once per process (pthread_once): safe to call from any
- * thread, any number of times. 0 on success. */
+/* Loads libcurl (on Linux and macOS the core does not link it: http.c says why) and runs
+ * curl_global_init, exactly once per process (pthread_once): safe to call from any thread, any
+ * number of times; the exporter's thread calls it, never OpenCode's. 0 on success. */
 int http_global_init(void);
+
+/* NULL when http_global_init succeeded, else why not, in one line that names what to install
+ * ("the system library libcurl is missing (...; install it: apk add libcurl)"). */
+const char *http_global_error(void);
 
 typedef struct {
   const char *url;

@@ -50,6 +50,7 @@ const char *platform_error_text(int err) {
 #ifndef _WIN32
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -420,5 +421,23 @@ void platform_thread_name(const char *name) {
 }
 
 int platform_socket_close(platform_socket s) { return close(s); }
+
+void *platform_library_open(const char *const *names, char *err, size_t cap) {
+  if (cap) err[0] = '\0';
+  for (size_t i = 0; names[i]; i++) {
+    void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (lib) return lib;
+    const char *why = dlerror();
+    if (i == 0 && cap) snprintf(err, cap, "%s", why ? why : names[i]);
+  }
+  return NULL;
+}
+
+void (*platform_library_function(void *lib, const char *name))(void) {
+  void (*fn)(void);
+  /* POSIX guarantees a function's address survives the trip through void * */
+  *(void **)&fn = dlsym(lib, name);
+  return fn;
+}
 
 #endif /* !_WIN32 */

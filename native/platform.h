@@ -255,4 +255,13 @@ void platform_socket_shutdown(platform_socket s);
 /* 0, or -1. */
 int platform_socket_close(platform_socket s);
 
+/* ---- shared libraries ----------------------------------------------------------------- */
+
+/* The first of `names` (NULL-terminated) that loads, its symbols kept to itself; NULL with the
+ * loader's reason for the first name in err when none does. Never unloaded. */
+void *platform_library_open(const char *const *names, char *err, size_t cap);
+
+/* A function of a library platform_library_open gave, or NULL. */
+void (*platform_library_function(void *lib, const char *name))(void);
+
 #endif

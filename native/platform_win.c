@@ -42,6 +42,7 @@
 #include <io.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -707,6 +708,23 @@ void platform_thread_name(const char *name) {
 }
 
 int platform_socket_close(platform_socket s) { return closesocket((SOCKET)s) == 0 ? 0 : -1; }
+
+/* ---- shared libraries ------------------------------------------------------------------- */
+
+void *platform_library_open(const char *const *names, char *err, size_t cap) {
+  if (cap) err[0] = '\0';
+  for (size_t i = 0; names[i]; i++) {
+    /* the system's directories only: never a DLL planted in the working directory */
+    HMODULE lib = LoadLibraryExA(names[i], NULL, LOAD_LIBRARY_SEARCH_DEFAULT_DIRS);
+    if (lib) return (void *)lib;
+    if (i == 0 && cap) snprintf(err, cap, "%s: error %lu", names[i], (unsigned long)GetLastError());
+  }
+  return NULL;
+}
+
+void (*platform_library_function(void *lib, const char *name))(void) {
+  return (void (*)(void))GetProcAddress((HMODULE)lib, name);
+}
 
 /* ---- what the C runtime lacks ------------------------------------------------------------- */
 

@@ -24,7 +24,7 @@ mapfile -t SOURCES < <(node native/sources.js) # the list binding.gyp builds fro
 $CC -std=c11 -D_GNU_SOURCE -DNAPI_VERSION=8 -g -O1 -fno-omit-frame-pointer -fPIC -shared \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined -fvisibility=hidden \
   -Inative/nodedir/include/node -Inative -Inative/gen "${SOURCES[@]}" -o "$OUT/arize_tracing.node" \
-  $(pkg-config --libs libcurl jansson yaml-0.1 libprotobuf-c) -lz -lpthread -lm || exit 1
+  $(pkg-config --libs jansson yaml-0.1 libprotobuf-c) -ldl -lz -lpthread -lm || exit 1
 
 RUNTIME_LIB=$($CC -print-file-name=libasan.so)
 if [ ! -e "$RUNTIME_LIB" ]; then

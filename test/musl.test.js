@@ -6,8 +6,8 @@
 // library is detected, never guessed), reconcile a recorded OpenCode turn and export it over
 // real HTTP to the receiver on 127.0.0.1; a process killed with SIGKILL leaves its spans in
 // the spool, and the next start sends them; two processes at once each deliver theirs, once.
-// Without libcurl (Alpine's base image has none) the load fails with the one line saying
-// what to install.
+// Without libcurl (Alpine's base image has none) the core still loads and traces into the
+// spool, says once what to install, and a start with libcurl sends what was kept.
 const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -186,29 +186,41 @@ test('the C library is detected, not guessed: glibc under Node and Bun, musl und
   assert.match(seen.node.interp, /\/ld-linux-x86-64\.so\.2$/);
 });
 
-test('on musl without libcurl, the load fails with one line naming what to install (apk add libcurl)', async (t) => {
+test('on musl without libcurl, tracing runs into the spool, one line says what to install (apk add libcurl), and a start with it sends everything', async (t) => {
   if (skip()) return t.skip(musl.skip);
-  // Alpine's base image: everything the musl Bun needs, but no libcurl
+  // Alpine's base image: everything the musl Bun needs, but no libcurl. The core does not link
+  // it (the exporter's thread loads it when it first sends), so the core still loads
   const lib = tempDir('oat-nocurl-');
   for (const f of fs.readdirSync(musl.lib))
     if (!f.startsWith('libcurl')) fs.symlinkSync(fs.realpathSync(path.join(musl.lib, f)), path.join(lib, f));
-  const [cmd, args] = musl.command([
-    '-e',
-    `try { require(${JSON.stringify(NAME)}) } catch (e) { console.log(e.message) }`,
-  ]);
-  const r = await runProcess(cmd, args, {
-    cwd: app,
-    env: userEnv(tempDir('oat-home-'), binDir, { ...musl.env(), LD_LIBRARY_PATH: lib }),
-  });
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /cannot load its native core for linux-x64-musl\./);
-  assert.match(
-    r.stdout,
-    /prebuilds\/linux-x64-musl\/node\.napi\.node: the system library libcurl\.so\.4 is missing \(install it: apk add libcurl\)/,
-  );
-  assert.doesNotMatch(r.stdout, /prebuilds\/linux-x64\/node\.napi\.node/, 'the glibc core is not tried on musl');
-  // the fix is that library: fetch-binary answers "nothing to download" here (the package
-  // carries this core), and a build from source needs libcurl as well
-  assert.match(r.stdout, /\n  fix: install libcurl\.so\.4 \(apk add libcurl\), then start again/);
-  assert.doesNotMatch(r.stdout, /fetch-binary|npm run build/);
+  const home = tempDir('oat-home-');
+  const receiver = await startReceiver();
+  try {
+    const without = await bun(
+      { payloads: [payload(FIXTURE)], durable: true, flush: 2000 },
+      env(home, { PHOENIX_ENDPOINT: receiver.url, LD_LIBRARY_PATH: lib }),
+    );
+    assert.equal(without.status.binary, path.join(fs.realpathSync(pkgDir), 'prebuilds/linux-x64-musl/node.napi.node'));
+    assert.equal(without.spans, 4, 'the turn is traced');
+    assert.equal(without.flush.exported, 0);
+    assert.equal(without.flush.pending, 4, 'nothing is dropped: the spans wait');
+    assert.ok(spoolFiles(home).length > 0, 'the spool holds them');
+    assert.equal(receiver.spans().length, 0);
+    const log = fs.readFileSync(path.join(home, '.arize', 'harness', 'logs', 'opencode.log'), 'utf8');
+    const errors = log.split('\n').filter((l) => / ERROR /.test(l));
+    assert.equal(errors.length, 1, log);
+    assert.match(
+      errors[0],
+      /ERROR cannot send spans: the system library libcurl is missing \(.*libcurl\.so\.4.*; install it: apk add libcurl\); they stay queued and in the spool/,
+    );
+    assert.match(log, /exit: 4 spans .* stay in the spool for the next start \(the system library libcurl is missing/);
+    // libcurl installed: the next start sends what the first one kept, each span once
+    const next = await bun({ payloads: [payload(FIXTURE)], flush: 30000 }, env(home, { PHOENIX_ENDPOINT: receiver.url }));
+    assert.equal(next.spans, 0, 'the state knew them');
+    assert.deepEqual(next.flush, { exported: 4, pending: 0, dropped: 0 });
+    assert.deepEqual(receiver.spans().map((s) => s.name).sort(), SPANS);
+    assert.deepEqual(spoolFiles(home), []);
+  } finally {
+    await receiver.close();
+  }
 });

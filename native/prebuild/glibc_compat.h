@@ -29,6 +29,7 @@
 #endif
 #define GLIBC_COMPAT_SYMVER(name, version) __asm__(".symver " #name "," #name "@" version)
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -46,6 +47,12 @@ GLIBC_COMPAT_SYMVER(pthread_mutexattr_init, GLIBC_COMPAT_BASE);
 GLIBC_COMPAT_SYMVER(pthread_mutexattr_settype, GLIBC_COMPAT_BASE);
 GLIBC_COMPAT_SYMVER(pthread_condattr_init, GLIBC_COMPAT_BASE);
 GLIBC_COMPAT_SYMVER(pthread_condattr_setclock, GLIBC_COMPAT_2_3_3);
+
+/* The same move for dlopen and friends (libdl into libc, GLIBC_2.34): libcurl is loaded with
+ * them (native/http.c). */
+GLIBC_COMPAT_SYMVER(dlopen, GLIBC_COMPAT_BASE);
+GLIBC_COMPAT_SYMVER(dlsym, GLIBC_COMPAT_BASE);
+GLIBC_COMPAT_SYMVER(dlerror, GLIBC_COMPAT_BASE);
 
 /* glibc 2.33 made stat, fstat, lstat and fstatat real functions (GLIBC_2.33); before, they
  * were inline wrappers around __xstat64 and friends, which glibc still exports. _STAT_VER is

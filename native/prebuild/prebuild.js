@@ -5,14 +5,16 @@
 //   linux-x64-musl                    Debian's musl-gcc (musl-tools)
 //   linux-arm64-musl                  zig 0.11 (npm) for aarch64-linux-musl
 //   darwin-x64, darwin-arm64          zig 0.11 compiles, Debian's ld64.lld-14 links a Mach-O
-//                                     bundle against text stubs (.tbd) of /usr/lib/libcurl.4
-//                                     .dylib, libz.1.dylib and zig's libSystem
+//                                     bundle against text stubs (.tbd) of /usr/lib/libz.1.dylib
+//                                     and zig's libSystem
 //
 // Every target is built the same way: jansson, libyaml and protobuf-c from the pinned,
 // SHA-256-verified upstream sources of deps.json, compiled by static-deps.sh with -fPIC and
 // hidden symbols, linked in statically; each core source (native/sources.js) compiled with
-// the same flags; libcurl and zlib are the system's, linked against stubs made from Debian's
-// multiarch packages (names and sonames only, no symbol versions). The result is the same
+// the same flags; zlib is the system's, linked against stubs made from Debian's multiarch
+// packages (names and sonames only, no symbol versions); libcurl is the system's too, but only
+// its headers are used here: the core loads it at run time, on the exporter's thread
+// (native/http.c), so its load does not sit on OpenCode's. The result is the same
 // bytes on every run and in every directory: no paths, no timestamps, sorted inputs; the
 // Mach-O UUID is a hash of the file's content (macho.js), and the arm64 signature re-made.
 // Then each file is checked (check()): it exports the Node-API entry points only, needs no
@@ -326,7 +328,6 @@ function linkElf(t, tc, st, objects, out) {
     ...['jansson', 'yaml', 'protobuf-c'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
     `-L${path.join(st, 'stub')}`,
     '-Wl,--as-needed',
-    '-lcurl',
     '-lz',
     ...t.ldflags,
     `-Wl,--version-script=${path.join(__dirname, 'exports.map')}`,
@@ -358,7 +359,6 @@ function linkMacho(t, tc, st, objects, out) {
     ...objects,
     ...['jansson', 'yaml', 'protobuf-c'].map((l) => path.join(st, 'lib', `lib${l}.a`)),
     `-L${path.join(st, 'stub')}`,
-    '-lcurl',
     '-lz',
     '-lSystem',
   ]);

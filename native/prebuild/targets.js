@@ -28,17 +28,20 @@
 const path = require('node:path');
 
 const GLIBC_COMPAT = path.join(__dirname, 'glibc_compat.h');
-const GLIBC_NEEDED = ['libcurl.so.4', 'libz.so.1', 'libc.so.6', 'libm.so.6', 'libpthread.so.0'];
-// glibc < 2.34 keeps the pthread functions in libpthread.so.0: it is needed explicitly.
+// libcurl is not among them: the exporter's thread loads it (native/http.c).
+const GLIBC_NEEDED = ['libz.so.1', 'libc.so.6', 'libm.so.6', 'libpthread.so.0', 'libdl.so.2'];
+// glibc < 2.34 keeps the pthread functions in libpthread.so.0 and dlopen in libdl.so.2: they
+// are needed explicitly.
 const GLIBC_LDFLAGS = [
   '-Wl,--push-state,--no-as-needed',
   '-l:libpthread.so.0',
+  '-l:libdl.so.2',
   '-Wl,--pop-state',
   '-Wl,--exclude-libs,ALL',
 ];
 // musl's loader is libc itself: "libc.so" (the link name) is mapped to it, as is Alpine's
 // "libc.musl-<arch>.so.1".
-const MUSL_NEEDED = ['libcurl.so.4', 'libz.so.1', 'libc.so'];
+const MUSL_NEEDED = ['libz.so.1', 'libc.so'];
 
 const TARGETS = {
   'linux-x64': {
