@@ -215,10 +215,19 @@ test('on musl without libcurl, tracing runs into the spool, one line says what t
     );
     assert.match(log, /exit: 4 spans .* stay in the spool for the next start \(the system library libcurl is missing/);
     // libcurl installed: the next start sends what the first one kept, each span once
-    const next = await bun({ payloads: [payload(FIXTURE)], flush: 30000 }, env(home, { PHOENIX_ENDPOINT: receiver.url }));
+    const next = await bun(
+      { payloads: [payload(FIXTURE)], flush: 30000 },
+      env(home, { PHOENIX_ENDPOINT: receiver.url }),
+    );
     assert.equal(next.spans, 0, 'the state knew them');
     assert.deepEqual(next.flush, { exported: 4, pending: 0, dropped: 0 });
-    assert.deepEqual(receiver.spans().map((s) => s.name).sort(), SPANS);
+    assert.deepEqual(
+      receiver
+        .spans()
+        .map((s) => s.name)
+        .sort(),
+      SPANS,
+    );
     assert.deepEqual(spoolFiles(home), []);
   } finally {
     await receiver.close();

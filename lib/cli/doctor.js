@@ -409,11 +409,13 @@ async function doctor(flags = {}) {
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
   const cls = e.status !== undefined ? outcomeClass(e, classes) : undefined;
   const fix =
-    (cls && cls.name === 'moved'
-      ? `the endpoint moved (${answer}): set the endpoint to the new location if it is your backend; until then OpenCode's spans are ${cls.effect}`
-      : e.status === 401 || e.status === 403
-        ? `the backend refused the credentials (HTTP ${e.status}): check the ${credentialWords(s.backend.target)} in ${s.config.path} or the environment`
-        : `the backend did not accept the test span (${answer})${cls ? `; OpenCode's spans answered so are ${cls.effect}` : ''}`) +
+    (e.status <= 0 && /system library libcurl is missing|libcurl is too old/.test(e.error || '')
+      ? `this machine cannot send yet: ${e.error}; until then OpenCode's spans wait in the spool, and the next OpenCode started with it sends them`
+      : cls && cls.name === 'moved'
+        ? `the endpoint moved (${answer}): set the endpoint to the new location if it is your backend; until then OpenCode's spans are ${cls.effect}`
+        : e.status === 401 || e.status === 403
+          ? `the backend refused the credentials (HTTP ${e.status}): check the ${credentialWords(s.backend.target)} in ${s.config.path} or the environment`
+          : `the backend did not accept the test span (${answer})${cls ? `; OpenCode's spans answered so are ${cls.effect}` : ''}`) +
     (t.log && t.log.length ? `\n  the core's log of the test: ${t.log.join('\n    ')}` : '');
   // a further destination's test span: it took it (its own outcome in the test process's status)
   for (const d of (t.destinations || []).filter((x) => x.name !== 'default')) {
