@@ -617,3 +617,43 @@ test("backfill says what it is doing before OpenCode's server has started", asyn
   assert.equal(code, 1);
   assert.match(err, /opencode serve exited \(code 1\) before it listened: server failed to start/);
 });
+
+test('without a usable libcurl the core still traces, and doctor says what this machine lacks, not that the backend refused', async (t) => {
+  // the core loads libcurl when it first sends (native/http.c): an old or broken one in the
+  // loader's path (here a library of that name without curl's functions) is found then
+  const fake = tempDir('oat-oldcurl-');
+  fs.writeFileSync(path.join(fake, 'c.c'), 'int curl_global_init(long f) { return (int)f; }\n');
+  try {
+    require('node:child_process').execFileSync('cc', [
+      '-shared',
+      '-fPIC',
+      '-o',
+      path.join(fake, 'libcurl.so.4'),
+      path.join(fake, 'c.c'),
+    ]);
+  } catch {
+    return t.skip('no C compiler here');
+  }
+  const receiver = await startReceiver();
+  const home = tempDir('oat-hour-home-');
+  try {
+    await run(home, ['install', '--yes', '--backend', 'otlp', '--endpoint', `${receiver.url}/v1/traces`]);
+    const d = await run(home, ['doctor', '--json'], { env: { LD_LIBRARY_PATH: fake } });
+    const check = Object.fromEntries(JSON.parse(d.stdout).checks.map((x) => [x.name, x]));
+    assert.equal(check['binary loads'].ok, true, 'the core loads without libcurl');
+    assert.equal(check['endpoint answers'].ok, true);
+    assert.equal(check['test span'].ok, false);
+    assert.match(
+      check['test span'].fix,
+      /^this machine cannot send yet: the system's libcurl is too old \(it has no curl_easy_init/,
+    );
+    assert.match(check['test span'].fix, /OpenCode's spans wait in the spool/);
+    assert.doesNotMatch(check['test span'].fix, /did not accept/);
+    assert.equal(receiver.spans().length, 0);
+    // with the system's libcurl, the same doctor's test span goes through
+    const ok = await run(home, ['doctor', '--json']);
+    assert.equal(JSON.parse(ok.stdout).checks.find((x) => x.name === 'test span').ok, true, ok.stdout);
+  } finally {
+    await receiver.close();
+  }
+});
