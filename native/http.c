@@ -289,7 +289,8 @@ static bool http_text_leaks_url_secret(const char *url, const char *text) {
     static const CURLUPart parts[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_QUERY};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0] && !leaks; i++) {
       char *part = NULL;
-      if (libcurl.url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] && strstr(text, part))
+      if (libcurl.url_get(u, parts[i], &part, 0) == CURLUE_OK && part && part[0] &&
+          strstr(text, part))
         leaks = true;
       libcurl.free(part);
     }
