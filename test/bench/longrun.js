@@ -48,6 +48,7 @@ const TURNS = Number(option('--turns', '30'));
 const SIZES = option('--sizes', '10,2000').split(',').map(Number);
 const STARTS = Number(option('--starts', '8'));
 const WARMUP = Number(option('--warmup', '1')); // rounds not counted, before the first size's runs
+const LONG_RUNS = RUNS + WARMUP > 0; // --runs 0 --warmup 0: the start phase alone
 const SETTLE_MS = Number(option('--settle', '400'));
 const RAW = args.includes('--raw');
 const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
@@ -453,10 +454,12 @@ async function main() {
   const sink = await startSink();
   const model = await startModelServer({ script: SCRIPT });
   const homes = {
-    without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url }),
+    ...(LONG_RUNS
+      ? { without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url }) }
+      : {}),
     with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: sink.url }),
   };
-  if (KINDS.includes('noop') && RUNS + WARMUP > 0) {
+  if (KINDS.includes('noop') && LONG_RUNS) {
     homes.noop = h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url });
     fs.mkdirSync(path.join(homes.noop.configDir, 'plugin'), { recursive: true });
     fs.writeFileSync(path.join(homes.noop.configDir, 'plugin', 'noop.ts'), 'export const Noop = async () => ({});\n');
@@ -470,9 +473,11 @@ async function main() {
     console.error(`  [${((Date.now() - started) / 60000).toFixed(1)} min, load ${os.loadavg()[0].toFixed(1)}] ${text}`);
   };
   try {
-    const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
-    if (homes.noop && RUNS + WARMUP > 0) seeds.noop = await seedTurn(homes.noop, model);
-    for (const n of SIZES) {
+    // the seed turn also warms the plugin's home (its database, files) for the start phase
+    const seeds = { with: await seedTurn(homes.with, model) };
+    if (LONG_RUNS) seeds.without = await seedTurn(homes.without, model);
+    if (homes.noop) seeds.noop = await seedTurn(homes.noop, model);
+    for (const n of LONG_RUNS ? SIZES : []) {
       const results = Object.fromEntries(KINDS.map((k) => [k, []]));
       for (let r = n === SIZES[0] ? -WARMUP : 0; r < RUNS; r++) {
         // a first round warms the homes (database, files) and is not counted
@@ -662,14 +667,17 @@ function print(rows, starts, spans, started, loads = []) {
     .map((x) => x.toFixed(1))
     .join(' ');
   console.log(
-    `OpenCode ${h.OPENCODE_VERSION} serve, ${TURNS} consecutive 4-call tool turns per process, medians of ${RUNS} runs each way, alternating; CPU and wall per turn over turns ${FROM_TURN + 1}-${TURNS}`,
+    rows.length
+      ? `OpenCode ${h.OPENCODE_VERSION} serve, ${TURNS} consecutive 4-call tool turns per process, medians of ${RUNS} runs each way, alternating; CPU and wall per turn over turns ${FROM_TURN + 1}-${TURNS}`
+      : `OpenCode ${h.OPENCODE_VERSION} serve, start-up only (--runs 0 --warmup 0)`,
   );
   console.log(
     `(${os.cpus().length} cores, load average ${load} at the end, 1-min load ${f(Math.min(...loads), 1)}-${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) over the runs; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
-  console.log(
-    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
-  );
+  if (rows.length)
+    console.log(
+      'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
+    );
   const plugins = KINDS.filter((k) => k !== 'without');
   for (const r of rows) {
     if (RAW)
