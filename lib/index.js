@@ -3,7 +3,7 @@
 // Everything heavy happens in the native core, which holds the session model; this file writes
 // the payload as JSON text (one crossing) and cuts a whole snapshot at the core's watermark.
 const { binding, file } = require('./native.js');
-const { turnPosition, heads } = require('./turns.js');
+const turns = () => require('./turns.js'); // at the first payload, not when the plugin starts
 
 /**
  * Turns what is new in an OpenCode session snapshot (the whole session or any tail of it) into
@@ -253,7 +253,7 @@ function cutAtWatermark(payload) {
 /** turnsBefore and previousTurn of a payload whose first messages (cut) are left out. */
 function cutPosition(payload, cut) {
   const before = Number.isInteger(payload.turnsBefore) && payload.turnsBefore >= 0 ? payload.turnsBefore : undefined;
-  const position = turnPosition(cut, before !== undefined);
+  const position = turns().turnPosition(cut, before !== undefined);
   if (before !== undefined) position.turnsBefore += before;
   if (position.previousTurn === undefined && typeof payload.previousTurn === 'string')
     position.previousTurn = payload.previousTurn;
@@ -343,7 +343,7 @@ function previousTurn(payload, messageID, previous) {
   const messages = Array.isArray(payload.messages) ? payload.messages : [];
   let at = messages.findIndex((m) => !(String(idOf(m)) < messageID));
   if (at < 0) at = messages.length;
-  const head = heads(messages.slice(0, at)).pop();
+  const head = turns().heads(messages.slice(0, at)).pop();
   if (head !== undefined) return idOf(messages[head]);
   if (typeof payload.previousTurn === 'string') return payload.previousTurn;
   return previous !== undefined && previous.previous !== undefined && previous.previous < messageID

@@ -10,7 +10,6 @@
 //      tracing/<version>/), downloaded on first use by a child process (lib/binary.js) with a
 //      bounded wait, and checked against prebuilds/manifest.json's SHA-256 on every load.
 // When nothing loads, the error names each file tried, why it failed, and the fix.
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const binary = require('./binary.js');
@@ -78,6 +77,7 @@ function fromRelease(key, tried) {
     // the next start finds the file in the cache.
     if (globalThis[BACKGROUND] === true) {
       try {
+        const { spawn } = require('node:child_process'); // here, not at every load: a fresh Bun's ~6 ms
         const child = spawn(process.execPath, [path.join(__dirname, 'binary.js'), String(DOWNLOAD_TIMEOUT_MS)], {
           env: Object.assign({}, process.env, { BUN_BE_BUN: '1' }),
           detached: true,
@@ -96,6 +96,7 @@ function fromRelease(key, tried) {
     // Elsewhere the loader is synchronous: the download runs in a child process of this same
     // runtime (BUN_BE_BUN makes a Bun-compiled host such as OpenCode act as plain Bun), at most
     // DOWNLOAD_TIMEOUT_MS, once: later starts find the file in the cache.
+    const { spawnSync } = require('node:child_process');
     const child = spawnSync(process.execPath, [path.join(__dirname, 'binary.js'), String(DOWNLOAD_TIMEOUT_MS)], {
       env: Object.assign({}, process.env, { BUN_BE_BUN: '1' }),
       encoding: 'utf8',

@@ -18,7 +18,6 @@
 // OpenCode.
 import { appendFileSync, readFileSync, promises as fsp } from "node:fs"
 import { createRequire } from "node:module"
-import { isMainThread } from "node:worker_threads"
 import { createLive } from "./live.mjs"
 import { createOpenPart } from "./open.mjs"
 
@@ -41,9 +40,14 @@ function loadApi() {
   // OpenCode's thread never waits on the network: a release binary still to be downloaded is
   // fetched in the background, and tracing starts with the next OpenCode start.
   globalThis[Symbol.for("opencode-arize-tracing.background-download")] = true
-  return createRequire(import.meta.url)("../lib/index.js")
+  return requireHere("../lib/index.js")
 }
-const lib = (/** @type {string} */ name) => createRequire(import.meta.url)(`../lib/${name}`)
+const requireHere = createRequire(import.meta.url)
+// lib/'s other modules where they are first needed, not at the plugin's start
+const lib = (/** @type {string} */ name) => requireHere(`../lib/${name}`)
+// Whether OpenCode runs on the process's main thread (the TUI runs its server in a worker), asked
+// at dispose: Bun says it without node:worker_threads, whose load costs a fresh Bun ~10 ms.
+const onMainThread = () => globalThis.Bun?.isMainThread ?? requireHere("node:worker_threads").isMainThread
 
 /** @param {unknown} error */
 const text = (error) =>
@@ -403,9 +407,6 @@ export const ArizeTracing = async ({ client, directory }) => {
     return {}
   }
 
-  const { childSessions } = lib("recover.js")
-  const { gitContext } = lib("git.js")
-
   /** @type {Map<string, string | null>} session id -> parentID (never changes) */
   const parentOf = new Map()
   /** @type {Map<string, any[]>} root session id -> its permission rules (for the tools offered) */
@@ -477,12 +478,16 @@ export const ArizeTracing = async ({ client, directory }) => {
       // in the background: this payload takes what was read last
       const stale = /** @type {NonNullable<typeof entry>} */ (entry)
       stale.at = Date.now()
-      stale.read = gitContext(dir).then((v) => ((stale.value = v), (stale.read = undefined)))
+      stale.read = lib("git.js")
+        .gitContext(dir)
+        .then((v) => ((stale.value = v), (stale.read = undefined)))
     }
     if (entry) return entry.value !== undefined || entry.read === undefined ? entry.value : entry.read
     if (gitOf.size >= 16) gitOf.delete(gitOf.keys().next().value)
     const fresh = { at: Date.now(), value: undefined, read: /** @type {Promise<any> | undefined} */ (undefined) }
-    fresh.read = gitContext(dir).then((v) => ((fresh.value = v), (fresh.read = undefined), v))
+    fresh.read = lib("git.js")
+      .gitContext(dir)
+      .then((v) => ((fresh.value = v), (fresh.read = undefined), v))
     gitOf.set(dir, fresh)
     return fresh.read
   }
@@ -575,7 +580,7 @@ export const ArizeTracing = async ({ client, directory }) => {
   function children(sessionID, messages, closing, openChildren, clock) {
     const passed = passedChildren.get(sessionID)
     const open = openChildren ? new Set(openChildren) : null
-    return childSessions(sessionID, messages, (id) => childSession(id, clock), {
+    return lib("recover.js").childSessions(sessionID, messages, (id) => childSession(id, clock), {
       closing,
       reuse: (id) => (passed && open && !open.has(id) ? passed.get(id) : undefined),
     })
@@ -741,7 +746,7 @@ export const ArizeTracing = async ({ client, directory }) => {
       try {
         const started = performance.now()
         await Promise.allSettled([...chains.values(), sweeper.stop()])
-        if (!isMainThread) await flushWithin(api)
+        if (!onMainThread()) await flushWithin(api)
         meter?.write({ sweepMs: sweeper.ms, disposeMs: performance.now() - started })
       } catch (error) {
         await log("warn", `dispose failed: ${text(error)}`)
@@ -767,18 +772,26 @@ function startUpSweep(client, read, api, log, describe) {
     turnPosition,
     marker,
     sweep,
-    stopping = false
-  try {
-    recover = lib("recover.js")
-    ;({ turnPosition } = lib("turns.js"))
-    marker = new recover.Marker(recover.liveDir())
-  } catch (error) {
-    log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
+    stopping = false,
+    failed = false
+  // lib/recover.js and this process's marker when first needed (a session seen, or the sweep's
+  // start), not at the plugin's start: the marker holds nothing until a session is added
+  const ready = () => {
+    if (!marker && !failed)
+      try {
+        recover = lib("recover.js")
+        ;({ turnPosition } = lib("turns.js"))
+        marker = new recover.Marker(recover.liveDir())
+      } catch (error) {
+        failed = true
+        log("warn", `turns left open by an earlier OpenCode are not closed: ${text(error)}`)
+      }
+    return marker
   }
   const { data } = read
   let ms = 0
   const start = () =>
-    (sweep ??= marker
+    (sweep ??= ready()
       ? (async () => {
           const t0 = performance.now()
           await run().catch((error) => log("warn", `closing turns left open failed: ${text(error)}`))
@@ -866,9 +879,9 @@ function startUpSweep(client, read, api, log, describe) {
       const p = event?.properties
       const id = p?.sessionID ?? p?.info?.sessionID
       if (
-        marker &&
         typeof id === "string" &&
-        (event.type === "message.updated" || event.type === "session.status" || event.type === "session.idle")
+        (event.type === "message.updated" || event.type === "session.status" || event.type === "session.idle") &&
+        ready()
       )
         marker.add(id)
       if (event?.type === "session.idle") start()

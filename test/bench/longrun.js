@@ -16,7 +16,7 @@
 // reads; per turn, that summed with the event hook's own time, and the CPU of the core's own
 // threads (arize-writer, arize-export: /proc/<pid>/task). Start-up: the time from the
 // spawn of OpenCode to its first model request (the plugin loads in between), STARTS times
-// each way, alternating, on a new session.
+// each way, alternating, on a new session, every kind in the same home (oneStart).
 //
 // A benchmark: it prints figures and asserts nothing.
 //   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
@@ -48,6 +48,7 @@ const TURNS = Number(option('--turns', '30'));
 const SIZES = option('--sizes', '10,2000').split(',').map(Number);
 const STARTS = Number(option('--starts', '8'));
 const WARMUP = Number(option('--warmup', '1')); // rounds not counted, before the first size's runs
+const LONG_RUNS = RUNS + WARMUP > 0; // --runs 0 --warmup 0: the start phase alone
 const SETTLE_MS = Number(option('--settle', '400'));
 const RAW = args.includes('--raw');
 const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
@@ -379,11 +380,45 @@ async function longRun(oc, model, id, kind, label) {
   return { turns, lines, unexpected, events: events?.counts };
 }
 
-/** One start: spawn, a new session, one prompt; the time to the first model request. */
+// The start phase compares the kinds in ONE home (the plugin's: its package installed in the
+// config dir's node_modules for every kind, the same database): before each start the kind's
+// plugin file alone is put in <configDir>/plugin/ — none for "without", a file that does
+// nothing for "noop", and for the kinds with the plugin a bench-only file that does what the
+// shipped plugin/arize-tracing.ts does (load "opencode-arize-tracing/plugin", export its
+// ArizeTracing) with a clock around the import: the import's ms go to the timings file beside
+// the plugin's own start (initMs, its function until it returned its hooks).
+const NOOP_PLUGIN = 'export const Noop = async () => ({});\n';
+const TIMED_PLUGIN = `// bench only (test/bench/longrun.js): the shipped arize-tracing.ts with a clock on its import
+const t0 = performance.now();
+const plugin = await import("opencode-arize-tracing/plugin");
+const importMs = performance.now() - t0;
+const file = process.env.ARIZE_TRACING_BENCH_TIMINGS;
+if (file) (await import("node:fs")).appendFileSync(file, JSON.stringify({ importMs, at: Date.now() }) + "\\n");
+export const ArizeTracing = plugin.ArizeTracing;
+`;
+const PLUGIN_FILES = ['arize-tracing.ts', 'noop.ts'];
+
+/** Puts the kind's plugin file alone in the home's plugin directory. */
+function placePlugin(oc, kind) {
+  const dir = path.join(oc.configDir, 'plugin');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of PLUGIN_FILES) fs.rmSync(path.join(dir, name), { force: true });
+  if (kind === 'noop') fs.writeFileSync(path.join(dir, 'noop.ts'), NOOP_PLUGIN);
+  else if (kind !== 'without') fs.writeFileSync(path.join(dir, 'arize-tracing.ts'), TIMED_PLUGIN);
+}
+
+/**
+ * One start: the kind's plugin file placed, spawn, a new session, one prompt; the time to the
+ * first model request, and (with the plugin) the import's and the plugin's own start from its
+ * timings (written at dispose, asked for before the server stops).
+ */
 async function oneStart(oc, model, kind, label) {
+  placePlugin(oc, kind);
+  const timings = path.join(oc.base, `timings-start-${label}.jsonl`);
+  fs.rmSync(timings, { force: true });
   model.play({ script: SCRIPT });
   model.requests.length = 0;
-  const server = await startServe(oc, envOf(kind), pureOf(kind));
+  const server = await startServe(oc, { ARIZE_TRACING_BENCH_TIMINGS: timings, ...envOf(kind) }, pureOf(kind));
   try {
     const session = await call(server, 'POST', '/session', {});
     const promptAt = Date.now();
@@ -391,10 +426,14 @@ async function oneStart(oc, model, kind, label) {
       parts: [{ type: 'text', text: `start ${label}` }],
     });
     const first = model.requests[0];
+    await call(server, 'POST', '/instance/dispose').catch(() => {});
+    const lines = readTimings(timings);
     return {
       firstRequestMs: first.at - server.spawnedAt,
       promptToRequestMs: first.at - promptAt,
       listenMs: server.listeningAt - server.spawnedAt,
+      importMs: lines.find((l) => l.importMs !== undefined)?.importMs ?? NaN,
+      initMs: lines.find((l) => l.initMs !== undefined)?.initMs ?? NaN,
     };
   } finally {
     model.requests.length = 0;
@@ -415,10 +454,12 @@ async function main() {
   const sink = await startSink();
   const model = await startModelServer({ script: SCRIPT });
   const homes = {
-    without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url }),
+    ...(LONG_RUNS
+      ? { without: h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url }) }
+      : {}),
     with: h.makeOpenCodeHome({ route: 'plugin-file', tarball, modelURL: model.baseURL, receiverURL: sink.url }),
   };
-  if (KINDS.includes('noop')) {
+  if (KINDS.includes('noop') && LONG_RUNS) {
     homes.noop = h.makeOpenCodeHome({ route: 'none', modelURL: model.baseURL, receiverURL: sink.url });
     fs.mkdirSync(path.join(homes.noop.configDir, 'plugin'), { recursive: true });
     fs.writeFileSync(path.join(homes.noop.configDir, 'plugin', 'noop.ts'), 'export const Noop = async () => ({});\n');
@@ -432,9 +473,11 @@ async function main() {
     console.error(`  [${((Date.now() - started) / 60000).toFixed(1)} min, load ${os.loadavg()[0].toFixed(1)}] ${text}`);
   };
   try {
-    const seeds = { without: await seedTurn(homes.without, model), with: await seedTurn(homes.with, model) };
-    if (homes.noop && RUNS + WARMUP > 0) seeds.noop = await seedTurn(homes.noop, model);
-    for (const n of SIZES) {
+    // the seed turn also warms the plugin's home (its database, files) for the start phase
+    const seeds = { with: await seedTurn(homes.with, model) };
+    if (LONG_RUNS) seeds.without = await seedTurn(homes.without, model);
+    if (homes.noop) seeds.noop = await seedTurn(homes.noop, model);
+    for (const n of LONG_RUNS ? SIZES : []) {
       const results = Object.fromEntries(KINDS.map((k) => [k, []]));
       for (let r = n === SIZES[0] ? -WARMUP : 0; r < RUNS; r++) {
         // a first round warms the homes (database, files) and is not counted
@@ -462,7 +505,7 @@ async function main() {
     for (let i = 0; i < STARTS; i++)
       // a start whose server failed (it went away mid-prompt) is said and left out, not fatal
       for (const kind of [...KINDS.slice(i % KINDS.length), ...KINDS.slice(0, i % KINDS.length)])
-        await oneStart(homes[homeOf(kind)], model, kind, `${i}${kind}`).then(
+        await oneStart(homes.with, model, kind, `${i}${kind}`).then(
           (s) => starts[kind].push(s),
           (error) => progress(`start ${i} ${kind} failed, left out: ${error.cause?.message ?? error.message}`),
         );
@@ -624,14 +667,17 @@ function print(rows, starts, spans, started, loads = []) {
     .map((x) => x.toFixed(1))
     .join(' ');
   console.log(
-    `OpenCode ${h.OPENCODE_VERSION} serve, ${TURNS} consecutive 4-call tool turns per process, medians of ${RUNS} runs each way, alternating; CPU and wall per turn over turns ${FROM_TURN + 1}-${TURNS}`,
+    rows.length
+      ? `OpenCode ${h.OPENCODE_VERSION} serve, ${TURNS} consecutive 4-call tool turns per process, medians of ${RUNS} runs each way, alternating; CPU and wall per turn over turns ${FROM_TURN + 1}-${TURNS}`
+      : `OpenCode ${h.OPENCODE_VERSION} serve, start-up only (--runs 0 --warmup 0)`,
   );
   console.log(
     `(${os.cpus().length} cores, load average ${load} at the end, 1-min load ${f(Math.min(...loads), 1)}-${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) over the runs; ${((Date.now() - started) / 60000).toFixed(1)} min)`,
   );
-  console.log(
-    'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
-  );
+  if (rows.length)
+    console.log(
+      'messages | CPU ms/turn without  with  ratio | wall ms/turn without  with  ratio | RSS MiB growth turn 3->last without, with (end; growth by the trend line) | plugin on the thread ms/job median p99 (core) | reads awaited ms/job median p99 (reads/job) | plugin ms/turn on thread, reads awaited | core threads ms/turn',
+    );
   const plugins = KINDS.filter((k) => k !== 'without');
   for (const r of rows) {
     if (RAW)
@@ -686,18 +732,26 @@ function print(rows, starts, spans, started, loads = []) {
   if (starts.without?.length) {
     const s = (kind, key) => median(starts[kind].map((x) => x[key]));
     console.log(
-      `\nstart-up, median of ${starts.without.length} starts each way (spawn -> first model request | spawn -> listening | prompt -> first model request), ms:`,
+      `\nstart-up in one home (the kind's plugin file alone in it), median of ${starts.without.length} starts each way (spawn -> first model request | spawn -> listening | prompt -> first model request), ms; with the plugin, inside OpenCode: the import of "opencode-arize-tracing/plugin" and the plugin's own start (its function until it returned its hooks):`,
     );
     for (const kind of KINDS)
       console.log(
         `  ${kind.padEnd(7)} ${f(s(kind, 'firstRequestMs'))} | ${f(s(kind, 'listenMs'))} | ${f(s(kind, 'promptToRequestMs'))}` +
           (kind === 'without'
             ? ''
-            : `  (difference ${f(s(kind, 'firstRequestMs') - s('without', 'firstRequestMs'))} ms; prompt -> request ${f(s(kind, 'promptToRequestMs') - s('without', 'promptToRequestMs'))} ms)`),
+            : `  (difference ${f(s(kind, 'firstRequestMs') - s('without', 'firstRequestMs'))} ms; listening ${f(s(kind, 'listenMs') - s('without', 'listenMs'))} ms; prompt -> request ${f(s(kind, 'promptToRequestMs') - s('without', 'promptToRequestMs'))} ms)`) +
+          (Number.isFinite(s(kind, 'importMs')) || Number.isFinite(s(kind, 'initMs'))
+            ? `  import ${f(s(kind, 'importMs'), 1)} ms, initMs ${f(s(kind, 'initMs'), 1)} ms`
+            : ''),
       );
     if (RAW)
       for (const kind of KINDS)
-        console.error(`  starts ${kind}: ${starts[kind].map((x) => f(x.firstRequestMs)).join(' ')}`);
+        console.error(
+          `  starts ${kind}: ${starts[kind].map((x) => f(x.firstRequestMs)).join(' ')}` +
+            (kind === 'without'
+              ? ''
+              : `; import ${starts[kind].map((x) => f(x.importMs, 1)).join(' ')}; initMs ${starts[kind].map((x) => f(x.initMs, 1)).join(' ')}`),
+        );
   }
   for (const r of rows)
     console.log(
