@@ -22,7 +22,7 @@
 //   node test/bench/longrun.js [--runs 3] [--turns 30] [--sizes 10,2000] [--starts 8] [--raw]
 //                              [--native file.node | --tarball pkg.tgz] [--with-env K=V,...]
 //                              [--settle 400] [--json out.json] [--kinds without,with,read]
-//                              [--warmup 1]
+//                              [--warmup 1] [--gc]
 // --native: the core packed into the tarball instead of the checkout's prebuild (a branch
 // that changed native/ before its prebuild is made: build/Release/arize_tracing.node);
 // --tarball: a package packed before (another version of the plugin, to compare).
@@ -54,6 +54,12 @@ const RAW = args.includes('--raw');
 const NATIVE = option('--native', '') && path.resolve(option('--native', ''));
 const TARBALL = option('--tarball', '') && path.resolve(option('--tarball', ''));
 const JSON_OUT = option('--json', '');
+// --gc: a plugin file in every home (with and without ours) that runs Bun's full collection at
+// each session.idle, so the RSS read after a turn is what stays alive rather than what waits for
+// the collector (which moves RSS by ~100 MiB between turns, with the plugin and without)
+const GC = args.includes('--gc');
+const GC_PLUGIN =
+  'export const BenchGc = async () => ({\n  event: async ({ event }) => {\n    if (event.type === "session.idle") Bun.gc(true)\n  },\n})\n';
 const FROM_TURN = 3; // CPU and wall per turn: turns after the third (the first ones warm the process)
 // --kinds without,with,read: "with" is the plugin as installed (it keeps the open part from
 // OpenCode's events, plugin/open.mjs); "read" reads the open part through OpenCode's server on
@@ -464,6 +470,11 @@ async function main() {
     fs.mkdirSync(path.join(homes.noop.configDir, 'plugin'), { recursive: true });
     fs.writeFileSync(path.join(homes.noop.configDir, 'plugin', 'noop.ts'), 'export const Noop = async () => ({});\n');
   }
+  if (GC)
+    for (const oc of Object.values(homes)) {
+      fs.mkdirSync(path.join(oc.configDir, 'plugin'), { recursive: true });
+      fs.writeFileSync(path.join(oc.configDir, 'plugin', 'bench-gc.ts'), GC_PLUGIN);
+    }
   const rows = [];
   const starts = Object.fromEntries(KINDS.map((k) => [k, []]));
   const raw = [];
