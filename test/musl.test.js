@@ -72,6 +72,11 @@ function spoolFiles(home) {
 }
 
 const skip = () => musl && musl.skip;
+const spanNames = (receiver) =>
+  receiver
+    .spans()
+    .map((s) => s.name)
+    .sort();
 
 test('the musl Bun loads the packed linux-x64-musl core by itself and exports a recorded turn', async (t) => {
   if (skip()) return t.skip(musl.skip);
@@ -86,13 +91,7 @@ test('the musl Bun loads the packed linux-x64-musl core by itself and exports a 
     assert.equal(out.status.binary, path.join(fs.realpathSync(pkgDir), 'prebuilds/linux-x64-musl/node.napi.node'));
     assert.equal(out.spans, 4);
     assert.deepEqual(out.flush, { exported: 4, pending: 0, dropped: 0 });
-    assert.deepEqual(
-      receiver
-        .spans()
-        .map((s) => s.name)
-        .sort(),
-      SPANS,
-    );
+    assert.deepEqual(spanNames(receiver), SPANS);
   } finally {
     await receiver.close();
   }
@@ -221,13 +220,7 @@ test('on musl without libcurl, tracing runs into the spool, one line says what t
     );
     assert.equal(next.spans, 0, 'the state knew them');
     assert.deepEqual(next.flush, { exported: 4, pending: 0, dropped: 0 });
-    assert.deepEqual(
-      receiver
-        .spans()
-        .map((s) => s.name)
-        .sort(),
-      SPANS,
-    );
+    assert.deepEqual(spanNames(receiver), SPANS);
     assert.deepEqual(spoolFiles(home), []);
   } finally {
     await receiver.close();
