@@ -440,8 +440,22 @@ static void *exporter_without_http(exporter *e) {
               http_global_error());
   pthread_mutex_lock(&e->lock);
   e->no_http = true;
-  snprintf(e->counts.last_error, sizeof e->counts.last_error, "%s", http_global_error());
+  record_outcome_locked(e, 0, http_global_error(), false);
+  /* the outcome file too, as for a send that failed, so that status and doctor say why (not "no
+   * export answered yet"); written after the lock is let go, from copies */
+  const exporter_target *t = e->target;
+  bool record = t && t->send;
+  char *dest = record ? dup_or_null(t->dest_name) : NULL,
+       *url = record ? dup_or_null(t->url) : NULL;
+  const char *kind = record ? t->kind : NULL; /* static text */
+  outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
+                           e->counts.dropped};
   pthread_cond_broadcast(&e->progress);
+  pthread_mutex_unlock(&e->lock);
+  if (record && url) outcome_record_for(dest, kind, url, 0, http_global_error(), 0, &totals);
+  free(dest);
+  free(url);
+  pthread_mutex_lock(&e->lock);
   while (!e->stopping) pthread_cond_wait(&e->wake, &e->lock);
   pthread_mutex_unlock(&e->lock);
   return NULL;

@@ -150,7 +150,7 @@ test('status exits 0 healthy, 1 degraded, 2 not working; doctor --json says the 
 });
 
 /** One closed turn exported by a process of the installed package, in the user's home. */
-async function exportOneTurn(home) {
+async function exportOneTurn(home, env = {}) {
   const lib = path.join(app, 'node_modules', NAME, 'lib', 'index.js');
   const script = `const l = require(${JSON.stringify(lib)}); const now = Date.now(), sid = 'ses_x' + now;
     l.reconcile({ type: 'close', sessionID: sid, messages: [
@@ -158,7 +158,7 @@ async function exportOneTurn(home) {
       { info: { id: 'msg_' + now + 'a', sessionID: sid, role: 'assistant', parentID: 'msg_' + now + 'u', modelID: 'm',
         time: { created: now - 1, completed: now }, finish: 'stop' }, parts: [{ type: 'text', text: 'ok' }] }] });
     l.flush(5000).then(() => l.shutdown(0));`;
-  await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir) });
+  await runProcess(path.join(binDir, 'node'), ['-e', script], { env: userEnv(home, binDir, env) });
 }
 
 test('an endpoint with a query string: status shows it without the query and, once accepted, healthy', async () => {
@@ -649,6 +649,15 @@ test('without a usable libcurl the core still traces, and doctor says what this 
     );
     assert.match(check['test span'].fix, /OpenCode's spans wait in the spool/);
     assert.doesNotMatch(check['test span'].fix, /did not accept/);
+    // a turn traced on that machine: status says why nothing is sent, and that the spans wait
+    await exportOneTurn(home, { LD_LIBRARY_PATH: fake });
+    const s = await run(home, ['status'], { env: { LD_LIBRARY_PATH: fake } });
+    assert.match(
+      s.stdout,
+      /state: +failing: this machine cannot send: the system's libcurl is too old \(it has no curl_easy_init.*; the spans wait in the spool for an OpenCode started with it/,
+    );
+    assert.doesNotMatch(s.stdout, /the backend is not accepting spans/);
+    assert.match(s.stdout, /spool: +2 spans/);
     assert.equal(receiver.spans().length, 0);
     // with the system's libcurl, the same doctor's test span goes through
     const ok = await run(home, ['doctor', '--json']);

@@ -152,7 +152,12 @@ function removeIfEmpty(dir) {
   }
 }
 
+// The core's words when this machine cannot send at all (native/http.c loads libcurl when it
+// first sends): not a backend's answer.
+const cannotSend = (error) => /system library libcurl is missing|system's libcurl is too old/.test(error || '');
+
 module.exports = {
+  cannotSend,
   copyTree,
   ROOT,
   PKG,

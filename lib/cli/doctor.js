@@ -409,7 +409,7 @@ async function doctor(flags = {}) {
   const answer = e.error ? e.error : e.status > 0 ? `HTTP ${e.status}` : 'no answer';
   const cls = e.status !== undefined ? outcomeClass(e, classes) : undefined;
   const fix =
-    (e.status <= 0 && /system library libcurl is missing|libcurl is too old/.test(e.error || '')
+    (e.status <= 0 && c.cannotSend(e.error)
       ? `this machine cannot send yet: ${e.error}; until then OpenCode's spans wait in the spool, and the next OpenCode started with it sends them`
       : cls && cls.name === 'moved'
         ? `the endpoint moved (${answer}): set the endpoint to the new location if it is your backend; until then OpenCode's spans are ${cls.effect}`

@@ -147,6 +147,11 @@ function headline(config, last, waiting, classes = outcomeClasses()) {
   // The words for what became of the spans are the core's one table (native/retry.c).
   if (cls && cls.name === 'moved')
     return { state: 'moved', says: `the endpoint moved: ${why}${ago}; the spans: ${cls.effect}` };
+  if (last.status <= 0 && c.cannotSend(why))
+    return {
+      state: 'failing',
+      says: `this machine cannot send: ${why}${ago}; the spans wait in the spool for an OpenCode started with it`,
+    };
   return {
     state: 'failing',
     says: `the backend is not accepting spans: ${why}${ago}; ${cls ? `the spans: ${cls.effect}` : 'see the log'}`,
