@@ -152,8 +152,8 @@ struct state {
   uint64_t tick;
   /* the open session (between begin and commit/rollback) */
   char *open_session;
-  int open_fd;     /* -1 when memory only or the file is unusable; read-only: it holds the lock */
-  char *open_path; /* its path, to write through a second descriptor (rarely needed) */
+  int open_fd;     /* -1 when memory only, the file is unusable or not made yet; read-only */
+  char *open_path; /* its path (NULL: memory only), to write through a second descriptor */
   session_file *open_file;
 };
 
@@ -386,14 +386,16 @@ void state_begin(state *st, const char *session_id) {
   char *path = malloc(n);
   if (!path) return;
   snprintf(path, n, "%s" PLATFORM_SEP "%s", st->dir, name);
-  /* Read-only, without O_CREAT when the file exists (the common case), without a lock and
-   * O_NOATIME: nothing here waits on another process or the journal. A new session's file is
-   * created empty, and its first append adds the header. */
+  /* Read-only, never O_CREAT, without a lock and O_NOATIME: nothing here waits on another
+   * process or the journal (creating a file needs a journal handle, which can wait behind a
+   * commit that the spool's fsync started). A new session has no file and nothing to read:
+   * its first record creates it (state_record, on the writer thread; or state_commit). */
   int fd = open_for_reading(path);
   if (fd < 0 && errno == ENOENT) {
-    int created = platform_open(path, PLATFORM_READ | PLATFORM_WRITE | PLATFORM_CREATE);
-    if (created >= 0) platform_close(created);
-    fd = open_for_reading(path);
+    f->loaded = 0, f->ino = 0; /* when it appears, it is read whole */
+    st->open_path = path;
+    st->open_file = f;
+    return;
   }
   if (fd < 0) {
     log_warn("state file %s is not usable (%s); this session is de-duplicated in memory only", path,
@@ -481,7 +483,9 @@ static int append_pending(state *st) {
 
 int state_commit(state *st) {
   int rc = 0;
-  if (st->open_fd >= 0 && st->pending.len > 0 && append_pending(st) != 0) {
+  if (st->open_fd < 0 && st->open_path && st->pending.len > 0) /* a new session's first keys */
+    st->open_fd = platform_open(st->open_path, PLATFORM_READ | PLATFORM_WRITE | PLATFORM_CREATE);
+  if (st->open_path && st->pending.len > 0 && (st->open_fd < 0 || append_pending(st) != 0)) {
     log_warn("cannot record sent spans in the state file (%s); a restart may send them again",
              strerror(errno));
     rc = -1;

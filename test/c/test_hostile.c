@@ -522,6 +522,10 @@ static void test_ids_with_path_characters_stay_in_the_state_directory(void) {
     CHECK_INT(run(st, &all_on, text, strlen(text), &c, &r), 0);
     collected_clear(&c);
     free(text);
+    /* a session's file is made by its first record (a user message alone marks nothing) */
+    state_begin(st, id);
+    state_mark(st, id, "turn:m");
+    CHECK_INT(state_commit(st), 0);
   }
   state_free(st);
   /* only the state directory in root, and only plain files in it */

@@ -399,6 +399,44 @@ static void test_handed_marks_reach_the_file_only_when_recorded(void) {
   state_free(a);
 }
 
+/* Opening a new session creates no file (a file's creation can wait on the disk's journal,
+ * and begin runs on OpenCode's thread): the first record makes it, on the writer's thread. */
+static void test_a_new_session_gets_its_file_from_its_first_record(void) {
+  fresh_dir();
+  char path[512];
+  file_path("ses_new", path, sizeof path);
+  state *st = state_new(dir);
+  state_begin(st, "ses_new");
+  CHECK(!state_seen(st, "ses_new", "llm:msg_1"));
+  state_mark(st, "ses_new", "llm:msg_1");
+  uint8_t *marks = NULL;
+  size_t len = 0;
+  CHECK_INT(state_hand_over(st, &marks, &len), 0);
+  struct stat sb;
+  CHECK(stat(path, &sb) != 0); /* begin and hand-over made none */
+  state_begin(st, "ses_new");
+  CHECK(state_seen(st, "ses_new", "llm:msg_1")); /* handed: not emitted twice meanwhile */
+  state_rollback(st);
+  CHECK_INT(state_record(st, marks, len), 0);
+  CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+  free(marks);
+  state *other = state_new(dir); /* a restart reads it */
+  state_begin(other, "ses_new");
+  CHECK(state_seen(other, "ses_new", "llm:msg_1"));
+  state_rollback(other);
+  /* a commit (the spool's roll-forward at start) creates it too */
+  state_begin(other, "ses_other");
+  state_mark(other, "ses_other", "turn:msg_0");
+  CHECK_INT(state_commit(other), 0);
+  state_free(other);
+  state *again = state_new(dir);
+  state_begin(again, "ses_other");
+  CHECK(state_seen(again, "ses_other", "turn:msg_0"));
+  state_rollback(again);
+  state_free(again);
+  state_free(st);
+}
+
 /* The greatest anchor key of a session is kept, marked here or read back by another state
  * (another process): a count continues from it without listing the keys. */
 static void test_the_greatest_anchor_of_a_session_is_remembered(void) {
@@ -427,6 +465,7 @@ static void test_the_greatest_anchor_of_a_session_is_remembered(void) {
 }
 
 int main(void) {
+  RUN(test_a_new_session_gets_its_file_from_its_first_record);
   RUN(test_the_greatest_anchor_of_a_session_is_remembered);
   RUN(test_handed_marks_reach_the_file_only_when_recorded);
   RUN(test_marks_recorded_during_a_reconcile_are_still_seen);
