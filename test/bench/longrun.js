@@ -94,6 +94,7 @@ const p99 = (xs) =>
   xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] : NaN;
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const idleMissed = (out) => out.turns.filter((t) => t.missed).length; // turns whose session.idle never came
 
 // ---------------------------------------------------------------------------------------------
 // The process, from /proc
@@ -220,7 +221,8 @@ async function call(server, method, route, body) {
 
 /**
  * The event stream, as the TUI holds it open. `idle(sessionID)` resolves at the next
- * session.idle of that session.
+ * session.idle of that session. A stream that fails or ends (the server, just started, may
+ * refuse it or drop it) is opened again, as the TUI's client does; `reconnects` counts those.
  */
 function subscribe(server) {
   const waiters = [];
@@ -228,8 +230,10 @@ function subscribe(server) {
   const controller = new AbortController();
   const url = new URL('/event', server.url);
   url.searchParams.set('directory', server.directory);
-  const done = (async () => {
+  let reconnects = 0;
+  const read = async () => {
     const response = await fetch(url, { headers: { authorization: server.auth }, signal: controller.signal });
+    if (!response.ok || !response.body) throw new Error(`GET /event: ${response.status}`);
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of response.body) {
@@ -255,9 +259,18 @@ function subscribe(server) {
           if (waiters[k].sessionID === event.properties?.sessionID) waiters.splice(k, 1)[0].resolve(Date.now());
       }
     }
-  })().catch(() => {});
+  };
+  const done = (async () => {
+    while (!controller.signal.aborted) {
+      await read().catch(() => {});
+      if (controller.signal.aborted) break;
+      reconnects++;
+      await sleep(100);
+    }
+  })();
   return {
     counts,
+    reconnects: () => reconnects,
     idle: (sessionID) => new Promise((resolve) => waiters.push({ sessionID, resolve })),
     close() {
       controller.abort();
@@ -348,7 +361,9 @@ async function longRun(oc, model, id, kind, label) {
       const idle = t === 0 ? null : events.idle(id);
       await posted;
       const firstRequest = t === 0 ? model.requests[0] : undefined;
-      if (idle) await Promise.race([idle, sleep(60000)]);
+      // a turn whose session.idle never came (the stream lost it) is flagged, not measured as
+      // a 60 s turn without a word
+      const missed = idle ? (await Promise.race([idle, sleep(60000).then(() => 'missed')])) === 'missed' : false;
       const wall = performance.now() - w0;
       await sleep(SETTLE_MS);
       turns.push({
@@ -356,6 +371,7 @@ async function longRun(oc, model, id, kind, label) {
         coreThreads: threadsTotal(coreThreadsMs(server.pid)) - threads0,
         wall,
         rss: rssMiB(server.pid),
+        missed,
         at0,
         at1: Date.now(),
       });
@@ -383,7 +399,7 @@ async function longRun(oc, model, id, kind, label) {
   }
   const unexpected = model.unexpected.length;
   model.unexpected.length = 0;
-  return { turns, lines, unexpected, events: events?.counts };
+  return { turns, lines, unexpected, events: events?.counts, reconnects: events?.reconnects() ?? 0 };
 }
 
 // The start phase compares the kinds in ONE home (the plugin's: its package installed in the
@@ -503,7 +519,11 @@ async function main() {
           if (r >= 0) results[kind].push(out);
           progress(
             `${n} messages, ${r < 0 ? 'warm-up' : `run ${r + 1}/${RUNS}`}, ${kind}: CPU/turn ${mean(out.turns.slice(FROM_TURN).map((t) => t.cpu)).toFixed(0)} ms` +
-              (out.unexpected ? ` (${out.unexpected} model calls beyond the script)` : ''),
+              (out.unexpected ? ` (${out.unexpected} model calls beyond the script)` : '') +
+              (out.reconnects ? ` (the event stream opened again ${out.reconnects} times)` : '') +
+              (idleMissed(out)
+                ? ` (WARNING: ${idleMissed(out)} turns never saw session.idle: their wall is 60 s)`
+                : ''),
           );
         }
       }
