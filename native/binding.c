@@ -105,6 +105,19 @@ static char *string_value(napi_env env, napi_value v, size_t *len) {
   return text;
 }
 
+/* The first argument as a malloc'd string (its length in *len), or NULL with a TypeError
+ * thrown ("<name> takes a string") when it is not a string. */
+static char *string_argument(napi_env env, size_t argc, napi_value *argv, const char *name,
+                             size_t *len) {
+  char *text = argc > 0 ? string_value(env, argv[0], len) : NULL;
+  if (!text) {
+    char message[64];
+    snprintf(message, sizeof message, "%s takes a string", name);
+    napi_throw_type_error(env, NULL, message);
+  }
+  return text;
+}
+
 /* The ids of the open children (emitting_only: of those that can still produce spans), or
  * null when every child counts as open. */
 static napi_value make_children(napi_env env, const reconcile_result *r, bool emitting_only) {
@@ -391,11 +404,8 @@ static napi_value oat_set_project(napi_env env, napi_callback_info info) {
 static napi_value oat_redact_text(napi_env env, napi_callback_info info) {
   ARGS(env, info, 2);
   size_t len;
-  char *in = argc > 0 ? string_value(env, argv[0], &len) : NULL;
-  if (!in) {
-    napi_throw_type_error(env, NULL, "redactText takes a string");
-    return NULL;
-  }
+  char *in = string_argument(env, argc, argv, "redactText", &len);
+  if (!in) return NULL;
   size_t dir_len;
   char *dir = argc > 1 ? string_value(env, argv[1], &dir_len) : NULL; /* the project's directory */
   config *c = config_load_in(NULL, dir, platform_environment());
@@ -438,11 +448,8 @@ static napi_value oat_export_outcomes(napi_env env, napi_callback_info info) {
 static napi_value oat_url_for_display(napi_env env, napi_callback_info info) {
   ARGS(env, info, 1);
   size_t len;
-  char *url = argc > 0 ? string_value(env, argv[0], &len) : NULL;
-  if (!url) {
-    napi_throw_type_error(env, NULL, "urlForDisplay takes a string");
-    return NULL;
-  }
+  char *url = string_argument(env, argc, argv, "urlForDisplay", &len);
+  if (!url) return NULL;
   char *shown = text_url_for_display(url);
   free(url);
   return json_text(env, shown);

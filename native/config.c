@@ -1415,6 +1415,28 @@ static const char *picking_variables(char *buf, size_t cap) {
   return buf;
 }
 
+/* "no backend configured: target arize needs the Arize API key and the Arize space id: set
+ * ARIZE_API_KEY and ARIZE_SPACE_ID or add harnesses.opencode.api_key and
+ * harnesses.opencode.space_id to <path>": every required credential of b, by name. */
+static char *explain_credentials(loader *l, const backend *b, const char *path) {
+  char whats[256] = "", envs[256] = "", keys[256] = "";
+  size_t n = 0, total = 0;
+  for (const backend_setting *a = b->asks; a->key; a++)
+    total += a->required && strcmp(a->key, "endpoint") != 0;
+  for (const backend_setting *a = b->asks; a->key; a++) {
+    if (!a->required || !strcmp(a->key, "endpoint")) continue;
+    const char *sep = n == 0 ? "" : n + 1 == total ? " and " : ", ";
+    n++;
+    snprintf(whats + strlen(whats), sizeof whats - strlen(whats), "%sthe %s", sep, a->what);
+    snprintf(envs + strlen(envs), sizeof envs - strlen(envs), "%s%s", sep,
+             a->env ? a->env : a->key);
+    snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%sharnesses.opencode.%s", sep,
+             a->key);
+  }
+  return text_printf(&l->oom, "no backend configured: target %s needs %s: set %s or add %s to %s",
+                     b->name, whats, envs, keys, path);
+}
+
 /* why_not_sending when no backend could be chosen: say what is missing and where to put
  * it. Names only, never values. */
 static char *explain_none(loader *l) {
@@ -1457,6 +1479,8 @@ static char *explain_none(loader *l) {
                          "no backend configured: the %s is missing: set %s or add "
                          "harnesses.opencode.%s to %s",
                          missing->what, missing->env ? missing->env : "it", missing->key, path);
+    if (named == b && missing) /* the target they named, with none of its credentials */
+      return explain_credentials(l, b, path);
   }
   return text_printf(&l->oom, "no backend configured: set %s, or add them to %s", vars, path);
 }

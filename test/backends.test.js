@@ -99,6 +99,9 @@ test("install's summary and its endpoint question show no password, query or fra
 test("install shows an endpoint by the core's rule (urlForDisplay), and an older core without it shows none", () => {
   const endpoint = 'https://ops:S3cretPassw0rd@127.0.0.1:9/v1/traces?key=S3cretToken#S3cretFragment';
   assert.equal(core.urlForDisplay(endpoint), 'https://127.0.0.1:9/v1/traces');
+  // anything but a string is a TypeError that names the door, as for redactText
+  assert.throws(() => core.urlForDisplay(42), { name: 'TypeError', message: 'urlForDisplay takes a string' });
+  assert.throws(() => core.redactText(), { name: 'TypeError', message: 'redactText takes a string' });
   const lib = spawnSync(
     process.execPath,
     ['-e', `console.log(require(${JSON.stringify(ROOT)}).urlForDisplay(${JSON.stringify(endpoint)}))`],

@@ -692,6 +692,23 @@ static void test_file_target_phoenix_without_endpoint_explains(void) {
   config_free(c);
 }
 
+static void test_file_target_arize_without_credentials_names_them(void) {
+  config *c = load("harnesses:\n  opencode:\n    target: arize\n", no_env);
+  CHECK_INT(c->target, CONFIG_TARGET_NONE);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "no backend configured: target arize needs the Arize API key and the Arize space id: "
+           "set ARIZE_API_KEY and ARIZE_SPACE_ID or add harnesses.opencode.api_key and "
+           "harnesses.opencode.space_id to %s",
+           config_file);
+  CHECK_STR(c->why_not_sending, want);
+  config_free(c);
+  /* one of them given: the other is named alone, as before */
+  c = load("harnesses:\n  opencode:\n    target: arize\n    space_id: U3BhY2U6MTIz\n", no_env);
+  CHECK(contains(c->why_not_sending, "the Arize API key is missing: set ARIZE_API_KEY"));
+  config_free(c);
+}
+
 /* ---- nothing configured ---- */
 
 static void test_missing_space_id_named_in_why_not_sending(void) {
@@ -1848,6 +1865,7 @@ int main(void) {
   RUN(test_file_target_phoenix_uses_file_endpoint_and_key);
   RUN(test_file_endpoint_without_target_or_arize_ids_means_phoenix);
   RUN(test_file_target_phoenix_without_endpoint_explains);
+  RUN(test_file_target_arize_without_credentials_names_them);
 
   RUN(test_missing_space_id_named_in_why_not_sending);
   RUN(test_missing_api_key_named_in_why_not_sending);
