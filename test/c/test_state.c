@@ -35,6 +35,16 @@ static void mark_and_commit(state *st, const char *session, const char *key) {
   state_commit(st);
 }
 
+/* Whether a new state on dir (a process started now) sees key for session. */
+static bool a_restart_sees(const char *session, const char *key) {
+  state *st = state_new(dir);
+  state_begin(st, session);
+  bool seen = state_seen(st, session, key);
+  state_rollback(st);
+  state_free(st);
+  return seen;
+}
+
 /* A fresh directory whose one session file holds one key; its path in path. */
 static void file_with_one_key(const char *session, const char *key, char *path, size_t n) {
   fresh_dir();
@@ -196,11 +206,7 @@ static void test_corrupt_file_is_started_afresh(void) {
   state_mark(st, "s", "k");
   CHECK_INT(state_commit(st), 0);
   state_free(st);
-  state *again = state_new(dir);
-  state_begin(again, "s");
-  CHECK(state_seen(again, "s", "k"));
-  state_commit(again);
-  state_free(again);
+  CHECK(a_restart_sees("s", "k"));
 }
 
 static void test_torn_last_line_is_ignored_and_appends_still_work(void) {
@@ -420,20 +426,10 @@ static void test_a_new_session_gets_its_file_from_its_first_record(void) {
   CHECK_INT(state_record(st, marks, len), 0);
   CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
   free(marks);
-  state *other = state_new(dir); /* a restart reads it */
-  state_begin(other, "ses_new");
-  CHECK(state_seen(other, "ses_new", "llm:msg_1"));
-  state_rollback(other);
+  CHECK(a_restart_sees("ses_new", "llm:msg_1"));
   /* a commit (the spool's roll-forward at start) creates it too */
-  state_begin(other, "ses_other");
-  state_mark(other, "ses_other", "turn:msg_0");
-  CHECK_INT(state_commit(other), 0);
-  state_free(other);
-  state *again = state_new(dir);
-  state_begin(again, "ses_other");
-  CHECK(state_seen(again, "ses_other", "turn:msg_0"));
-  state_rollback(again);
-  state_free(again);
+  mark_and_commit(st, "ses_other", "turn:msg_0");
+  CHECK(a_restart_sees("ses_other", "turn:msg_0"));
   state_free(st);
 }
 
