@@ -442,20 +442,15 @@ static void *exporter_without_http(exporter *e) {
   e->no_http = true;
   record_outcome_locked(e, 0, http_global_error(), false);
   /* the outcome file too, as for a send that failed, so that status and doctor say why (not "no
-   * export answered yet"); written after the lock is let go, from copies */
-  const exporter_target *t = e->target;
-  bool record = t && t->send;
-  char *dest = record ? dup_or_null(t->dest_name) : NULL,
-       *url = record ? dup_or_null(t->url) : NULL;
-  const char *kind = record ? t->kind : NULL; /* static text */
+   * export answered yet"); written after the lock is let go, the target taken as a send takes it */
+  const exporter_target *t = e->target && e->target->send ? take_target_locked(e) : NULL;
   outcome_totals totals = {e->counts.requests, e->counts.failed_requests, e->counts.exported,
                            e->counts.dropped};
   pthread_cond_broadcast(&e->progress);
   pthread_mutex_unlock(&e->lock);
-  if (record && url) outcome_record_for(dest, kind, url, 0, http_global_error(), 0, &totals);
-  free(dest);
-  free(url);
+  if (t) outcome_record_for(t->dest_name, t->kind, t->url, 0, http_global_error(), 0, &totals);
   pthread_mutex_lock(&e->lock);
+  release_target_locked(e);
   while (!e->stopping) pthread_cond_wait(&e->wake, &e->lock);
   pthread_mutex_unlock(&e->lock);
   return NULL;
